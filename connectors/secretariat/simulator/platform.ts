@@ -1,0 +1,397 @@
+/**
+ * The simulated platform's behaviour, apart from HTTP: what each operation of openapi.yaml does
+ * to the state, which rules it checks (If-Match, slot availability, who may write what) and
+ * which problem it answers otherwise (RFC 9457).
+ */
+import type { z } from 'zod';
+
+import {
+  AcknowledgeRequest,
+  type Appointment,
+  AppointmentCreate,
+  type AppointmentType,
+  AppointmentTypeInput,
+  AppointmentUpdate,
+  CancelRequest,
+  type ChangeOrigin,
+  type Message,
+  MessageCreate,
+  MessageUpdate,
+  type Patient,
+  PatientInput,
+  type Practitioner,
+  PractitionerInput,
+  PROBLEM_TYPE_BASE,
+  RefuseRequest,
+  type ResourceOfType,
+  type ResourceType,
+  type Schedule,
+  ScheduleInput,
+  type Slot,
+  SlotInput,
+} from '../contract.js';
+import type { ChangeRecord, SimulatorState } from './state.js';
+
+export class ProblemError extends Error {
+  constructor(
+    readonly status: number,
+    readonly slug: string,
+    readonly title: string,
+    readonly detail?: string,
+    readonly errors?: readonly { pointer: string; detail: string }[],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(title);
+  }
+
+  toProblem(instance: string): Record<string, unknown> {
+    return {
+      type: `${PROBLEM_TYPE_BASE}${this.slug}`,
+      title: this.title,
+      status: this.status,
+      code: this.slug,
+      ...(this.detail !== undefined && { detail: this.detail }),
+      instance,
+      ...(this.errors && { errors: this.errors }),
+    };
+  }
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+/** Who is calling: passerelle (no agent) or a secretariat agent (X-Agent-Id). */
+export interface OperationContext {
+  readonly practiceId: string;
+  readonly agentId: string | null;
+  /** Parsed If-Match version; `undefined` when the header is absent. */
+  readonly ifMatch: number | undefined;
+  readonly ifNoneMatchAny: boolean;
+  /** Who the changes this operation makes are reported as in the feed. */
+  readonly origin: ChangeOrigin;
+}
+
+const prefixes: Readonly<Record<ResourceType, string>> = {
+  practitioner: 'prac',
+  'appointment-type': 'type',
+  schedule: 'sch',
+  slot: 'slot',
+  appointment: 'apt',
+  patient: 'pat',
+  message: 'msg',
+};
+
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const errors = parsed.error.issues.map((i) => ({ pointer: `/${i.path.map(String).join('/')}`, detail: i.message }));
+    throw new ProblemError(422, 'validation-failed', 'The request body does not follow the contract', `${errors.length} invalid field(s)`, errors);
+  }
+  return parsed.data;
+}
+
+const resourceReply = (status: number, r: { version: number }, location?: string): Reply => ({
+  status,
+  body: r,
+  headers: { ETag: `"${r.version}"`, ...(location !== undefined && { Location: location }) },
+});
+
+export class Platform {
+  constructor(
+    private readonly state: SimulatorState,
+    private readonly now: () => number,
+    /** Called after each committed change (the simulator saves the state and queues the webhook). */
+    private readonly onChange: (c: ChangeRecord) => void,
+  ) {}
+
+  private nowIso(): string {
+    return new Date(this.now()).toISOString();
+  }
+
+  /** Stores a change, saying who made it (the feed's `origin`: integration, agent or platform). */
+  private commit<K extends ResourceType>(by: Pick<OperationContext, 'practiceId' | 'origin'>, type: K, record: ResourceOfType[K]): ResourceOfType[K] {
+    this.onChange(this.state.put(by.practiceId, type, record, by.origin));
+    return record;
+  }
+
+  require<K extends ResourceType>(practiceId: string, type: K, id: string, pointer?: string): ResourceOfType[K] {
+    const r = this.state.get(practiceId, type, id);
+    if (r === undefined) {
+      if (pointer !== undefined) throw new ProblemError(422, 'unknown-reference', 'A referenced resource does not exist', `no ${type} ${id}`, [{ pointer, detail: `no ${type} with this id` }]);
+      throw new ProblemError(404, 'not-found', 'No such resource', `no ${type} ${id}`);
+    }
+    return r;
+  }
+
+  /** RFC 9110 §13.1.1 If-Match; a PUT or DELETE without it gets 428 (RFC 6585 §3). */
+  private checkVersion(ctx: OperationContext, current: { version: number }, required: boolean): void {
+    if (ctx.ifMatch === undefined) {
+      if (required) throw new ProblemError(428, 'precondition-required', 'If-Match is required for this write', 'send the ETag you read as If-Match');
+      return;
+    }
+    if (ctx.ifMatch !== current.version) {
+      throw new ProblemError(412, 'version-mismatch', 'The resource changed since you read it', `current version is ${current.version}`, undefined, { ETag: `"${current.version}"` });
+    }
+  }
+
+  private forbidAgent(ctx: OperationContext, what: string): void {
+    if (ctx.agentId !== null) throw new ProblemError(403, 'practice-owned', 'Agents cannot change this resource', `${what} belong to the practice and are written by passerelle`);
+  }
+
+  private meta(type: ResourceType, previous?: { id: string; version: number }) {
+    return { id: previous?.id ?? this.state.newId(prefixes[type]), version: (previous?.version ?? 0) + 1, updatedAt: this.nowIso() };
+  }
+
+  // ——— reads ———
+
+  get(ctx: OperationContext, type: ResourceType, id: string): Reply {
+    return resourceReply(200, this.require(ctx.practiceId, type, id));
+  }
+
+  list(ctx: OperationContext, type: ResourceType, query: Readonly<Record<string, string | undefined>>): Reply {
+    let items: ResourceOfType[ResourceType][] = this.state.list(ctx.practiceId, type);
+    if (type === 'slot' || type === 'appointment') {
+      const { from, to, practitionerId } = query;
+      items = (items as (Slot | Appointment)[]).filter(
+        (r) => (practitionerId === undefined || r.practitionerId === practitionerId) && (from === undefined || r.end > from) && (to === undefined || r.start < to),
+      );
+    }
+    return { status: 200, body: { items } };
+  }
+
+  // ——— practitioners, appointment types, schedules, slots: written by passerelle for the practice ———
+
+  createPractitioner(ctx: OperationContext, body: unknown): Reply {
+    this.forbidAgent(ctx, 'practitioners');
+    const input = parseBody(PractitionerInput, body);
+    this.uniqueRpps(ctx.practiceId, input.rpps, null);
+    const r: Practitioner = { ...this.meta('practitioner'), ...input };
+    return resourceReply(201, this.commit(ctx, 'practitioner', r), `/practitioners/${r.id}`);
+  }
+
+  updatePractitioner(ctx: OperationContext, id: string, body: unknown): Reply {
+    this.forbidAgent(ctx, 'practitioners');
+    const current = this.require(ctx.practiceId, 'practitioner', id);
+    this.checkVersion(ctx, current, true);
+    const input = parseBody(PractitionerInput, body);
+    this.uniqueRpps(ctx.practiceId, input.rpps, id);
+    return resourceReply(200, this.commit(ctx, 'practitioner', { ...this.meta('practitioner', current), ...input }));
+  }
+
+  private uniqueRpps(practiceId: string, rpps: string, self: string | null): void {
+    if (this.state.list(practiceId, 'practitioner').some((p) => p.rpps === rpps && p.id !== self)) {
+      throw new ProblemError(409, 'duplicate-rpps', 'Another practitioner has this RPPS number');
+    }
+  }
+
+  /** PUT on a client-chosen id (the practice's code): If-None-Match: * creates, If-Match replaces (RFC 9110 §13.1). */
+  putAppointmentType(ctx: OperationContext, id: string, body: unknown): Reply {
+    this.forbidAgent(ctx, 'appointment types and their instructions');
+    if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) throw new ProblemError(400, 'bad-id', 'Not a usable id', 'ids are 1-64 of A-Z a-z 0-9 - .');
+    const current = this.state.get(ctx.practiceId, 'appointment-type', id);
+    if (ctx.ifNoneMatchAny) {
+      if (current !== undefined) throw new ProblemError(412, 'already-exists', 'An appointment type with this id exists', undefined, undefined, { ETag: `"${current.version}"` });
+    } else {
+      if (current === undefined) {
+        if (ctx.ifMatch !== undefined) throw new ProblemError(412, 'version-mismatch', 'The resource does not exist');
+        throw new ProblemError(428, 'precondition-required', 'Send If-None-Match: * to create or If-Match to replace');
+      }
+      this.checkVersion(ctx, current, true);
+    }
+    const input = parseBody(AppointmentTypeInput, body);
+    input.practitionerIds.forEach((p, i) => this.require(ctx.practiceId, 'practitioner', p, `/practitionerIds/${i}`));
+    const r: AppointmentType = { id, version: (current?.version ?? 0) + 1, updatedAt: this.nowIso(), ...input };
+    return resourceReply(current === undefined ? 201 : 200, this.commit(ctx, 'appointment-type', r), current === undefined ? `/appointment-types/${id}` : undefined);
+  }
+
+  private checkSchedule(practiceId: string, input: z.infer<typeof ScheduleInput>): void {
+    this.require(practiceId, 'practitioner', input.practitionerId, '/practitionerId');
+    input.appointmentTypes.forEach((t, i) => this.require(practiceId, 'appointment-type', t.appointmentTypeId, `/appointmentTypes/${i}/appointmentTypeId`));
+  }
+
+  createSchedule(ctx: OperationContext, body: unknown): Reply {
+    this.forbidAgent(ctx, 'schedules');
+    const input = parseBody(ScheduleInput, body);
+    this.checkSchedule(ctx.practiceId, input);
+    const r: Schedule = { ...this.meta('schedule'), ...input };
+    return resourceReply(201, this.commit(ctx, 'schedule', r), `/schedules/${r.id}`);
+  }
+
+  updateSchedule(ctx: OperationContext, id: string, body: unknown): Reply {
+    this.forbidAgent(ctx, 'schedules');
+    const current = this.require(ctx.practiceId, 'schedule', id);
+    this.checkVersion(ctx, current, true);
+    const input = parseBody(ScheduleInput, body);
+    this.checkSchedule(ctx.practiceId, input);
+    return resourceReply(200, this.commit(ctx, 'schedule', { ...this.meta('schedule', current), ...input }));
+  }
+
+  private slotOf(ctx: OperationContext, input: z.infer<typeof SlotInput>, previous?: Slot): Slot {
+    const schedule = this.require(ctx.practiceId, 'schedule', input.scheduleId, '/scheduleId');
+    if (input.end <= input.start) throw new ProblemError(422, 'validation-failed', 'The request body does not follow the contract', undefined, [{ pointer: '/end', detail: 'must be after start' }]);
+    return { ...this.meta('slot', previous), ...input, practitionerId: schedule.practitionerId };
+  }
+
+  createSlot(ctx: OperationContext, body: unknown): Reply {
+    this.forbidAgent(ctx, 'slots');
+    const r = this.slotOf(ctx, parseBody(SlotInput, body));
+    return resourceReply(201, this.commit(ctx, 'slot', r), `/slots/${r.id}`);
+  }
+
+  updateSlot(ctx: OperationContext, id: string, body: unknown): Reply {
+    this.forbidAgent(ctx, 'slots');
+    const current = this.require(ctx.practiceId, 'slot', id);
+    this.checkVersion(ctx, current, true);
+    const r = this.slotOf(ctx, parseBody(SlotInput, body), current);
+    // The practice blocked or freed the slot: any booking's hold no longer describes it.
+    if (r.status !== 'busy') this.state.setHold(ctx.practiceId, id, null);
+    return resourceReply(200, this.commit(ctx, 'slot', r));
+  }
+
+  deleteSlot(ctx: OperationContext, id: string): Reply {
+    this.forbidAgent(ctx, 'slots');
+    const current = this.require(ctx.practiceId, 'slot', id);
+    this.checkVersion(ctx, current, true);
+    const tombstone: Slot = { ...current, version: current.version + 1, updatedAt: this.nowIso() };
+    this.state.setHold(ctx.practiceId, id, null);
+    this.onChange(this.state.remove(ctx.practiceId, 'slot', tombstone, ctx.origin));
+    return { status: 204 };
+  }
+
+  // ——— appointments: booked by agents (or by the practice through passerelle) ———
+
+  private checkAppointmentRefs(practiceId: string, a: { practitionerId: string; patientId: string | null; appointmentTypeId: string | null; start: string; end: string }): void {
+    this.require(practiceId, 'practitioner', a.practitionerId, '/practitionerId');
+    if (a.patientId !== null) this.require(practiceId, 'patient', a.patientId, '/patientId');
+    if (a.appointmentTypeId !== null) this.require(practiceId, 'appointment-type', a.appointmentTypeId, '/appointmentTypeId');
+    if (a.end <= a.start) throw new ProblemError(422, 'validation-failed', 'The request body does not follow the contract', undefined, [{ pointer: '/end', detail: 'must be after start' }]);
+  }
+
+  /** Takes a slot for an appointment: it must be free (or urgent-only) and belong to the practitioner. */
+  private takeSlot(ctx: OperationContext, slotId: string, appointmentId: string, practitionerId: string): void {
+    const { practiceId } = ctx;
+    const slot = this.require(practiceId, 'slot', slotId, '/slotId');
+    if (slot.practitionerId !== practitionerId) throw new ProblemError(422, 'slot-mismatch', 'The slot belongs to another practitioner', undefined, [{ pointer: '/slotId', detail: 'belongs to another practitioner' }]);
+    if (slot.status !== 'free' && slot.status !== 'urgent-only') {
+      throw new ProblemError(409, 'slot-unavailable', 'The slot cannot be booked', `the slot is ${slot.status}`);
+    }
+    this.state.setHold(practiceId, slotId, { appointmentId, previous: slot.status });
+    this.commit(ctx, 'slot', { ...slot, status: 'busy', version: slot.version + 1, updatedAt: this.nowIso() });
+  }
+
+  /** Gives a slot back when its appointment moves away, is cancelled or refused, if it still holds it. */
+  private releaseSlot(ctx: OperationContext, slotId: string | null, appointmentId: string): void {
+    const { practiceId } = ctx;
+    if (slotId === null) return;
+    const hold = this.state.hold(practiceId, slotId);
+    const slot = this.state.get(practiceId, 'slot', slotId);
+    if (hold?.appointmentId !== appointmentId) return;
+    this.state.setHold(practiceId, slotId, null);
+    if (slot !== undefined && slot.status === 'busy') this.commit(ctx, 'slot', { ...slot, status: hold.previous, version: slot.version + 1, updatedAt: this.nowIso() });
+  }
+
+  createAppointment(ctx: OperationContext, body: unknown): Reply {
+    const input = parseBody(AppointmentCreate, body);
+    if (ctx.agentId !== null && input.bookedBy !== null && input.bookedBy !== ctx.agentId) {
+      throw new ProblemError(422, 'validation-failed', 'The request body does not follow the contract', undefined, [{ pointer: '/bookedBy', detail: 'must be the calling agent' }]);
+    }
+    this.checkAppointmentRefs(ctx.practiceId, input);
+    const m = this.meta('appointment');
+    if (input.slotId !== null) this.takeSlot(ctx, input.slotId, m.id, input.practitionerId);
+    const r: Appointment = { ...m, ...input, bookedBy: ctx.agentId ?? input.bookedBy, status: 'booked', cancelReason: null, refusal: null, createdAt: m.updatedAt };
+    return resourceReply(201, this.commit(ctx, 'appointment', r), `/appointments/${r.id}`);
+  }
+
+  private openAppointment(ctx: OperationContext, id: string, required: boolean): Appointment {
+    const current = this.require(ctx.practiceId, 'appointment', id);
+    this.checkVersion(ctx, current, required);
+    if (current.status === 'cancelled' || current.status === 'refused') {
+      throw new ProblemError(409, 'appointment-closed', 'The appointment is cancelled or refused', `status is ${current.status}`);
+    }
+    return current;
+  }
+
+  updateAppointment(ctx: OperationContext, id: string, body: unknown): Reply {
+    const current = this.openAppointment(ctx, id, true);
+    const input = parseBody(AppointmentUpdate, body);
+    this.checkAppointmentRefs(ctx.practiceId, input);
+    if (input.slotId !== current.slotId) {
+      this.releaseSlot(ctx, current.slotId, id);
+      if (input.slotId !== null) this.takeSlot(ctx, input.slotId, id, input.practitionerId);
+    }
+    return resourceReply(200, this.commit(ctx, 'appointment', { ...current, ...this.meta('appointment', current), ...input }));
+  }
+
+  cancelAppointment(ctx: OperationContext, id: string, body: unknown): Reply {
+    const current = this.openAppointment(ctx, id, false);
+    const { reason } = parseBody(CancelRequest, body);
+    this.releaseSlot(ctx, current.slotId, id);
+    return resourceReply(200, this.commit(ctx, 'appointment', { ...current, ...this.meta('appointment', current), status: 'cancelled', cancelReason: reason }));
+  }
+
+  /** passerelle refuses a booking back (design rule 8); the agent sees the reason and calls the patient back. */
+  refuseAppointment(ctx: OperationContext, id: string, body: unknown): Reply {
+    this.forbidAgent(ctx, 'refusals');
+    const current = this.openAppointment(ctx, id, false);
+    const refusal = parseBody(RefuseRequest, body);
+    this.releaseSlot(ctx, current.slotId, id);
+    return resourceReply(200, this.commit(ctx, 'appointment', { ...current, ...this.meta('appointment', current), status: 'refused', refusal }));
+  }
+
+  // ——— patients ———
+
+  createPatient(ctx: OperationContext, body: unknown): Reply {
+    const input = parseBody(PatientInput, body);
+    const r: Patient = { ...this.meta('patient'), ...input };
+    return resourceReply(201, this.commit(ctx, 'patient', r), `/patients/${r.id}`);
+  }
+
+  updatePatient(ctx: OperationContext, id: string, body: unknown): Reply {
+    const current = this.require(ctx.practiceId, 'patient', id);
+    this.checkVersion(ctx, current, true);
+    const input = parseBody(PatientInput, body);
+    // Agents change contact fields only; the identity is the practice's (design: "patient identity").
+    if (ctx.agentId !== null && JSON.stringify(input.identity) !== JSON.stringify(current.identity) && !current.identity.proposal) {
+      throw new ProblemError(403, 'practice-owned', 'Agents cannot change a verified identity');
+    }
+    return resourceReply(200, this.commit(ctx, 'patient', { ...this.meta('patient', current), ...input }));
+  }
+
+  // ——— messages: taken by agents, acknowledged by the practice through passerelle ———
+
+  createMessage(ctx: OperationContext, body: unknown): Reply {
+    if (ctx.agentId === null) throw new ProblemError(403, 'agent-only', 'Only an agent (X-Agent-Id) takes call messages');
+    const input = parseBody(MessageCreate, body);
+    if (input.patientId !== null) this.require(ctx.practiceId, 'patient', input.patientId, '/patientId');
+    if (input.practitionerId !== null) this.require(ctx.practiceId, 'practitioner', input.practitionerId, '/practitionerId');
+    const r: Message = { ...this.meta('message'), ...input, agentId: ctx.agentId, status: 'new', acknowledgedAt: null };
+    return resourceReply(201, this.commit(ctx, 'message', r), `/messages/${r.id}`);
+  }
+
+  updateMessage(ctx: OperationContext, id: string, body: unknown): Reply {
+    if (ctx.agentId === null) throw new ProblemError(403, 'agent-only', 'Only an agent edits call messages; passerelle acknowledges them');
+    const current = this.require(ctx.practiceId, 'message', id);
+    this.checkVersion(ctx, current, true);
+    const input = parseBody(MessageUpdate, body);
+    return resourceReply(200, this.commit(ctx, 'message', { ...current, ...this.meta('message', current), ...input }));
+  }
+
+  acknowledgeMessage(ctx: OperationContext, id: string, body: unknown): Reply {
+    this.forbidAgent(ctx, 'acknowledgements');
+    const current = this.require(ctx.practiceId, 'message', id);
+    this.checkVersion(ctx, current, false);
+    const { acknowledgedAt } = parseBody(AcknowledgeRequest, body);
+    if (current.status === 'acknowledged') return resourceReply(200, current);
+    return resourceReply(200, this.commit(ctx, 'message', { ...current, ...this.meta('message', current), status: 'acknowledged', acknowledgedAt }));
+  }
+
+  /** The platform marks a new message delivered once a webhook carrying it was acknowledged (2xx). */
+  markDelivered(practiceId: string, id: string): void {
+    const current = this.state.get(practiceId, 'message', id);
+    if (current?.status !== 'new') return;
+    this.commit({ practiceId, origin: 'platform' }, 'message', { ...current, version: current.version + 1, updatedAt: this.nowIso(), status: 'delivered' });
+  }
+}

@@ -1,0 +1,11 @@
+// ESM jest: fhir-kit-client is ESM-only (shared/libraries.md §6), so the whole package is ESM.
+// ts-jest runs transpile-only here (isolatedModules); `npm test` runs `tsc --noEmit` first.
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  maxWorkers: 2,
+  testTimeout: 30000,
+};

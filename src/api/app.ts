@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { z } from 'zod';
+
+import { isPasserelleError, PasserelleError } from '../errors.js';
+import { type Logger, withLogContext } from '../log/logger.js';
+import { hashSecret, roleAllows } from '../security/api-keys.js';
+import type { Store } from '../store/index.js';
+import { formatPath } from '../model/validate.js';
+import type { Metrics } from './metrics.js';
+import { buildOpenApi } from './openapi.js';
+import { type AnyRoute, type AuthInfo, defineRoute, isReply, type RouteContext } from './route.js';
+
+export interface ApiDeps {
+  readonly store: Store;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly routes: readonly AnyRoute[];
+  readonly version: string;
+  readonly publicUrl?: string;
+  readonly accessLog?: boolean;
+  readonly trustProxy?: boolean;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function presentedKey(req: Request): string | undefined {
+  const header = req.get('authorization');
+  if (header?.toLowerCase().startsWith('bearer ')) return header.slice(7).trim();
+  return req.get('x-api-key')?.trim();
+}
+
+function sendError(res: Response, err: PasserelleError, requestId: string): void {
+  if (err.retryAfterSeconds !== undefined) res.set('Retry-After', String(Math.ceil(err.retryAfterSeconds)));
+  res.status(err.status).set('X-Request-Id', requestId).json({ error: err.toJSON() });
+}
+
+function zodToError(where: 'body' | 'query' | 'params', error: z.ZodError): PasserelleError {
+  const issues = error.issues.map((i) => ({
+    path: formatPath(where, i.path),
+    message: i.code === 'unrecognized_keys' ? `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.join(', ')}` : i.message.replace(/^Invalid (input|option): /, ''),
+  }));
+  const first = issues[0];
+  return new PasserelleError('ERR_VALIDATION', `${first?.path}: ${first?.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`, { issues });
+}
+
+export function createApp(deps: ApiDeps): express.Express {
+  const { store, logger, metrics } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', deps.trustProxy ?? false);
+  const accessLog = logger.child({ log: 'access' });
+
+  // Request id + access log. The route *pattern* is logged, never the URL: iCal tokens and
+  // FHIR-like queries live in URLs.
+  app.use((req, res, next) => {
+    const incoming = req.get('x-request-id');
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.locals['requestId'] = requestId;
+    res.set('X-Request-Id', requestId);
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const route = (res.locals['route'] as string | undefined) ?? 'unmatched';
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+      metrics.httpDuration.observe({ method: req.method, route }, seconds);
+      if (deps.accessLog !== false) {
+        accessLog.info('http request', { requestId, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 });
+      }
+    });
+    withLogContext({ requestId }, () => next());
+  });
+
+  const routes: AnyRoute[] = [
+    ...deps.routes,
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/openapi.json',
+      summary: 'This API described in OpenAPI 3.1',
+      tags: ['meta'],
+      access: 'public',
+      responses: { 200: { description: 'The OpenAPI document' } },
+      handler: async () => buildOpenApi(routes, { version: deps.version, ...(deps.publicUrl && { serverUrl: deps.publicUrl }) }),
+    }),
+  ];
+
+  for (const route of routes) {
+    const parsers: express.RequestHandler[] = [];
+    if (route.bodyType === 'raw') parsers.push(express.raw({ type: () => true, limit: route.bodyLimit ?? '1mb' }));
+    else if (route.body) parsers.push(express.json({ limit: route.bodyLimit ?? '1mb', strict: true }));
+    app[route.method](route.path, (req: Request, res: Response, next: NextFunction) => {
+      res.locals['route'] = route.path;
+      next();
+    }, ...parsers, async (req: Request, res: Response, next: NextFunction) => {
+      const requestId = res.locals['requestId'] as string;
+      try {
+        let auth: AuthInfo | null = null;
+        if (route.access !== 'public') {
+          const key = presentedKey(req);
+          const record = key ? await store.apiKeys.findByHash(hashSecret(key)) : undefined;
+          if (!record || record.revokedAt !== null) throw new PasserelleError('ERR_AUTH_REQUIRED', 'a valid API key is required (Authorization: Bearer psk_…)');
+          auth = { keyId: record.id, role: record.role, practiceId: record.practiceId };
+          if (!record.lastUsedAt || Date.parse(record.lastUsedAt) < store.now() - 60_000) await store.apiKeys.touch(record.id);
+          if (!roleAllows(record.role, route.access)) {
+            await store.audit.append({ actor: record.id, role: record.role, action: `${route.method.toUpperCase()} ${route.path}`, outcome: 'denied', requestId, via: 'api' });
+            throw new PasserelleError('ERR_AUTH_FORBIDDEN', `this action needs role ${route.access}; the key has role ${record.role}`);
+          }
+        }
+        const parse = <T>(schema: z.ZodType<T> | undefined, value: unknown, where: 'body' | 'query' | 'params'): T => {
+          if (!schema) return undefined as T;
+          const r = schema.safeParse(value);
+          if (!r.success) throw zodToError(where, r.error);
+          return r.data;
+        };
+        const params = parse(route.params, req.params, 'params');
+        const query = parse(route.query, { ...(req.query as Record<string, unknown>) }, 'query');
+        const body = route.bodyType === 'raw' ? (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)) : parse(route.body, req.body, 'body');
+        const ctx: RouteContext<unknown, unknown, unknown> = {
+          params,
+          query,
+          body,
+          auth,
+          requestId,
+          req,
+          res,
+          audit: async (e) => {
+            await store.audit.append({ ...e, actor: auth?.keyId ?? 'anonymous', role: auth?.role ?? null, requestId, via: 'api' });
+          },
+          requirePractice: (practiceId) => {
+            if (auth?.practiceId && auth.practiceId !== practiceId) throw new PasserelleError('ERR_AUTH_FORBIDDEN', 'this key is limited to another practice');
+          },
+        };
+        const result = await route.handler(ctx);
+        if (res.headersSent) return;
+        if (isReply(result)) {
+          if (result.headers) res.set(result.headers);
+          if (result.body === undefined) res.status(result.status).end();
+          else res.status(result.status).json(result.body);
+        } else if (result !== undefined) res.status(200).json(result);
+        else res.status(204).end();
+      } catch (e) {
+        next(e);
+      }
+    });
+  }
+
+  app.use((req, res) => {
+    sendError(res, new PasserelleError('ERR_NOT_FOUND', `no route for ${req.method} ${req.path.startsWith('/ical/') ? '/ical/…' : req.path}`), res.locals['requestId'] as string);
+  });
+
+  // Express error handler: typed errors keep their code; anything else is a 500 whose details
+  // stay in the (redacted) log, never in the response.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const requestId = (res.locals['requestId'] as string | undefined) ?? randomUUID();
+    let e: PasserelleError;
+    if (isPasserelleError(err)) e = err;
+    else if ((err as { type?: string }).type === 'entity.parse.failed') e = new PasserelleError('ERR_VALIDATION', 'body: not valid JSON');
+    else if ((err as { type?: string }).type === 'entity.too.large') e = new PasserelleError('ERR_VALIDATION', 'body: too large');
+    // The router could not %-decode a path parameter. Its message repeats the raw value, which
+    // may hold an iCal token: answer 400 and log nothing of it.
+    else if (err instanceof URIError) e = new PasserelleError('ERR_VALIDATION', 'the URL cannot be decoded (malformed %-escape)');
+    else e = new PasserelleError('ERR_INTERNAL', `internal error; quote request id ${requestId}`, { cause: err });
+    if (e.status >= 500) logger.error('request failed', { requestId, code: e.code, err: e.code === 'ERR_INTERNAL' ? err : e });
+    if (res.headersSent) return;
+    sendError(res, e, requestId);
+  });
+
+  return app;
+}

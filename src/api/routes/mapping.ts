@@ -1,0 +1,265 @@
+/**
+ * A link's mapping profile, live: read it with its history, replace it (validated first: an
+ * invalid profile is refused with every issue and the running one stays active), try a profile
+ * on a sample without side effects, roll back to an earlier version. Every change is a new
+ * version and an audit event (design rules 9 and 11).
+ */
+import { z } from 'zod';
+
+import { PasserelleError } from '../../errors.js';
+import { CONNECTOR_PROTOCOLS, DIRECTIONS, dryRun, formatReportTable, type FhirResource, getActivePlan, loadProfileText, type MappingIssue, type MappingPlan, notifyMappingChange, planFromText, shippedProfileOf, shippedProfileText } from '../../mapping/index.js';
+import type { Store } from '../../store/index.js';
+import type { Link } from '../../store/types.js';
+import { type AnyRoute, defineRoute, reply, type RouteContext } from '../route.js';
+
+const id = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'not an id (1-64 of A-Z a-z 0-9 . _ -)' });
+const LinkParams = z.object({ id });
+const VersionParams = z.object({ id, version: z.coerce.number().int().positive() });
+
+const VersionView = z.object({
+  version: z.number(),
+  name: z.string(),
+  hash: z.string(),
+  createdBy: z.string().nullable(),
+  createdAt: z.string(),
+  active: z.boolean(),
+  comment: z.string().nullable(),
+});
+const MappingView = z.object({
+  linkId: z.string(),
+  active: z.object({
+    source: z.enum(['custom', 'shipped']),
+    name: z.string(),
+    protocol: z.string(),
+    version: z.number().nullable(),
+    hash: z.string(),
+    yaml: z.string(),
+  }),
+  history: z.array(VersionView),
+});
+const PutJson = z.strictObject({ profile: z.string().min(1), comment: z.string().max(500).optional() });
+const DryRunBody = z.strictObject({
+  /** A profile to try; the link's active one when omitted. */
+  profile: z.string().min(1).optional(),
+  /** HL7 message text, FHIR resource (JSON text or object), or canonical resource(s) from-canonical. */
+  input: z.union([z.string().min(1), z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown())).min(1)]),
+  /** `base64` for HL7 bytes that are not UTF-8 (Latin-1 messages). */
+  inputEncoding: z.enum(['text', 'base64']).optional(),
+  direction: z.enum(DIRECTIONS).optional(),
+  /** The peer's current FHIR resource, for a from-canonical update. */
+  current: z.record(z.string(), z.unknown()).optional(),
+});
+const RollbackBody = z.strictObject({ version: z.number().int().positive(), comment: z.string().max(500).optional() });
+
+function invalid(issues: readonly MappingIssue[]): PasserelleError {
+  const errors = issues.filter((i) => i.severity === 'error');
+  const first = errors[0];
+  return new PasserelleError('ERR_MAPPING_INVALID', `invalid mapping profile: ${first ? `${first.location ?? ''} ${first.path}: ${first.message}`.trim() : 'no details'}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`, { issues });
+}
+
+function checkProtocol(link: Link, plan: MappingPlan): void {
+  const expected = CONNECTOR_PROTOCOLS[link.connector];
+  if (!expected) throw new PasserelleError('ERR_MAPPING_PROTOCOL_MISMATCH', `link ${link.id} uses connector ${link.connector}, which takes no mapping profile`);
+  if (plan.protocol !== expected) {
+    throw new PasserelleError('ERR_MAPPING_PROTOCOL_MISMATCH', `link ${link.id} uses connector ${link.connector}; its profile must be ${expected}, not ${plan.protocol}`, {
+      issues: [{ path: 'protocol', message: `must be ${expected} for a ${link.connector} link`, severity: 'error', code: 'ERR_MAPPING_PROTOCOL_MISMATCH' }],
+    });
+  }
+}
+
+/** A profile text → plan, or ERR_MAPPING_INVALID with every issue located in the text. */
+function compileOrRefuse(text: string): { plan: MappingPlan; warnings: readonly MappingIssue[] } {
+  const r = loadProfileText(text, { label: 'profile' });
+  if (!r.ok) throw invalid(r.issues);
+  return { plan: r.plan, warnings: r.warnings };
+}
+
+/** The PUT body: YAML text, or JSON `{ profile, comment }`. */
+function putBody(req: RouteContext<unknown, unknown, Buffer>['req'], body: Buffer): { text: string; comment: string | undefined } {
+  if (body.length === 0) throw new PasserelleError('ERR_VALIDATION', 'body: the profile (YAML text, or JSON { "profile": "…" }) is required');
+  const type = (req.get('content-type') ?? '').toLowerCase();
+  if (type.includes('json')) {
+    let json: unknown;
+    try {
+      json = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new PasserelleError('ERR_VALIDATION', 'body: not valid JSON');
+    }
+    const parsed = PutJson.safeParse(json);
+    if (!parsed.success) {
+      // An unknown field explains a missing one (`profil` for `profile`): name it first.
+      const issue = parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0];
+      throw new PasserelleError('ERR_VALIDATION', `body${issue?.path.length ? `.${issue.path.join('.')}` : ''}: ${issue?.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : (issue?.message ?? 'invalid')}`);
+    }
+    return { text: parsed.data.profile, comment: parsed.data.comment };
+  }
+  return { text: body.toString('utf8'), comment: undefined };
+}
+
+export interface MappingRoutesDeps {
+  readonly store: Store;
+}
+
+export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
+  const { store } = deps;
+  const linkFor = async (linkId: string, requirePractice: (p: string) => void) => {
+    const link = await store.links.require(linkId);
+    requirePractice(link.practiceId);
+    return link;
+  };
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/links/:id/mapping',
+      summary: 'The mapping profile a link runs, with the history of its versions',
+      tags: ['mapping'],
+      access: 'viewer',
+      params: LinkParams,
+      responses: { 200: { description: 'Active profile and history (newest first)', schema: MappingView } },
+      handler: async ({ params, requirePractice }) => {
+        const link = await linkFor(params.id, requirePractice);
+        const active = await getActivePlan(store, params.id);
+        const history = await store.mappingProfiles.list(params.id);
+        const custom = history.find((v) => v.active);
+        return {
+          linkId: params.id,
+          active: {
+            source: active.source,
+            name: active.plan.name,
+            protocol: active.plan.protocol,
+            version: active.version,
+            hash: active.hash,
+            yaml: custom?.yaml ?? shippedProfileText(shippedProfileOf(link)),
+          },
+          history: history.map(({ yaml: _yaml, linkId: _l, ...v }) => v),
+        };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/links/:id/mapping/versions/:version',
+      summary: 'One stored version of a link\'s mapping profile, with its YAML',
+      tags: ['mapping'],
+      access: 'viewer',
+      params: VersionParams,
+      responses: { 200: { description: 'The version', schema: VersionView.extend({ yaml: z.string() }) } },
+      handler: async ({ params, requirePractice }) => {
+        await linkFor(params.id, requirePractice);
+        const v = await store.mappingProfiles.get(params.id, params.version);
+        if (!v) throw new PasserelleError('ERR_NOT_FOUND', `link ${params.id} has no mapping profile version ${params.version}`);
+        const { linkId: _l, ...view } = v;
+        return view;
+      },
+    }),
+    defineRoute({
+      method: 'put',
+      path: '/api/v1/links/:id/mapping',
+      summary: 'Replace a link\'s mapping profile (YAML body, or JSON { profile, comment }); invalid → 422 with every issue, the running profile unchanged',
+      tags: ['mapping'],
+      access: 'integrator',
+      params: LinkParams,
+      bodyType: 'raw',
+      bodyLimit: '1mb',
+      responses: {
+        200: { description: 'The profile is the active one (a new version, or unchanged when identical)' },
+        422: { description: 'ERR_MAPPING_INVALID with details.issues (file:line:column, path, message), or ERR_MAPPING_PROTOCOL_MISMATCH' },
+      },
+      handler: async ({ params, body, req, auth, requestId, requirePractice, audit }) => {
+        const link = await linkFor(params.id, requirePractice);
+        const { text, comment } = putBody(req, body as Buffer);
+        let compiled;
+        try {
+          compiled = compileOrRefuse(text);
+          checkProtocol(link, compiled.plan);
+        } catch (e) {
+          const errors = e instanceof PasserelleError ? e.issues.filter((i) => i.severity !== 'warning').length : 0;
+          await audit({ action: 'mapping.put', resourceType: 'Link', resourceId: link.id, outcome: 'failure', details: { code: e instanceof PasserelleError ? e.code : 'ERR_INTERNAL', errors } });
+          throw e;
+        }
+        const { plan, warnings } = compiled;
+        const current = await store.mappingProfiles.active(link.id);
+        if (current?.hash === plan.hash) {
+          await audit({ action: 'mapping.put', resourceType: 'Link', resourceId: link.id, outcome: 'success', details: { version: current.version, hash: plan.hash, unchanged: true } });
+          return { linkId: link.id, version: current.version, name: plan.name, hash: plan.hash, unchanged: true, warnings };
+        }
+        const v = await store.transaction(async (tx) => {
+          const added = await tx.mappingProfiles.add({ linkId: link.id, name: plan.name, yaml: text, hash: plan.hash, createdBy: auth?.keyId ?? null, comment: comment ?? null });
+          await tx.audit.append({
+            actor: auth?.keyId ?? 'anonymous',
+            role: auth?.role ?? null,
+            action: 'mapping.put',
+            resourceType: 'Link',
+            resourceId: link.id,
+            outcome: 'success',
+            requestId,
+            via: 'api',
+            details: { version: added.version, hash: plan.hash, name: plan.name, previous: current?.version ?? null },
+          });
+          return added;
+        });
+        planFromText(text, `link ${link.id} v${v.version}`);
+        notifyMappingChange({ linkId: link.id, version: v.version, hash: plan.hash });
+        return { linkId: link.id, version: v.version, name: plan.name, hash: plan.hash, unchanged: false, warnings };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/links/:id/mapping/dry-run',
+      summary: 'Map a sample with the link\'s profile (or the one given) without side effects: canonical result, rendering, field table',
+      tags: ['mapping'],
+      access: 'integrator',
+      params: LinkParams,
+      body: DryRunBody,
+      bodyLimit: '2mb',
+      responses: { 200: { description: 'The result (ok false when a rule or record failed)' }, 422: { description: 'ERR_MAPPING_INVALID for an invalid profile' } },
+      handler: async ({ params, body, requirePractice, audit }) => {
+        const link = await linkFor(params.id, requirePractice);
+        const active = await getActivePlan(store, link.id);
+        let plan = active.plan;
+        if (body.profile !== undefined) {
+          plan = compileOrRefuse(body.profile).plan;
+          checkProtocol(link, plan);
+        }
+        const input = typeof body.input === 'string' ? (body.inputEncoding === 'base64' ? Buffer.from(body.input, 'base64') : body.input) : body.input;
+        const r = dryRun(plan, input, { ...(body.direction && { direction: body.direction }), ctx: active.context, ...(body.current && { current: body.current as FhirResource }) });
+        await audit({ action: 'mapping.dry-run', resourceType: 'Link', resourceId: link.id, outcome: r.ok ? 'success' : 'failure', details: { direction: r.direction, messageType: r.messageType ?? null, profileHash: plan.hash } });
+        return { ...r, profile: { name: plan.name, hash: plan.hash, source: body.profile !== undefined ? 'request' : active.source }, table: formatReportTable(r.report) };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/links/:id/mapping/rollback',
+      summary: 'Make an earlier version the running profile again (recorded as a new version)',
+      tags: ['mapping'],
+      access: 'integrator',
+      params: LinkParams,
+      body: RollbackBody,
+      responses: { 200: { description: 'The new active version' }, 404: { description: 'No such version' } },
+      handler: async ({ params, body, auth, requestId, requirePractice }) => {
+        const link = await linkFor(params.id, requirePractice);
+        const target = await store.mappingProfiles.get(link.id, body.version);
+        if (!target) throw new PasserelleError('ERR_NOT_FOUND', `link ${link.id} has no mapping profile version ${body.version}`);
+        const { plan } = compileOrRefuse(target.yaml);
+        checkProtocol(link, plan);
+        const v = await store.transaction(async (tx) => {
+          const previous = await tx.mappingProfiles.active(link.id);
+          const added = await tx.mappingProfiles.add({ linkId: link.id, name: target.name, yaml: target.yaml, hash: target.hash, createdBy: auth?.keyId ?? null, comment: body.comment ?? `rollback to version ${target.version}` });
+          await tx.audit.append({
+            actor: auth?.keyId ?? 'anonymous',
+            role: auth?.role ?? null,
+            action: 'mapping.rollback',
+            resourceType: 'Link',
+            resourceId: link.id,
+            outcome: 'success',
+            requestId,
+            via: 'api',
+            details: { version: added.version, restored: target.version, hash: target.hash, previous: previous?.version ?? null },
+          });
+          return added;
+        });
+        notifyMappingChange({ linkId: link.id, version: v.version, hash: v.hash });
+        return reply(200, { linkId: link.id, version: v.version, restored: target.version, name: v.name, hash: v.hash });
+      },
+    }),
+  ];
+}

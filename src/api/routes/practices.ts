@@ -1,0 +1,273 @@
+import cron from 'node-cron';
+import { z } from 'zod';
+
+import { PasserelleError } from '../../errors.js';
+import type { SecretBox } from '../../security/secrets.js';
+import type { Store } from '../../store/index.js';
+import { type Link, LINK_ROLES, type Practice } from '../../store/types.js';
+import { type AnyRoute, defineRoute, reply } from '../route.js';
+
+const ianaZone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, { error: 'not an IANA time zone (e.g. Europe/Paris)' });
+const id = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'not an id (1-64 of A-Z a-z 0-9 . _ -)' });
+const IdParams = z.object({ id });
+
+export const PracticeBody = z.strictObject({
+  id: id.optional(),
+  name: z.string().min(1).max(200),
+  timezone: ianaZone.optional(),
+  settings: z.record(z.string(), z.unknown()).optional(),
+});
+const PracticePatch = PracticeBody.omit({ id: true }).partial();
+export const PracticeView = z.object({
+  id: z.string(),
+  name: z.string(),
+  timezone: z.string(),
+  settings: z.record(z.string(), z.unknown()),
+  version: z.number(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export const LinkBody = z.strictObject({
+  id: id.optional(),
+  practiceId: id,
+  role: z.enum(LINK_ROLES),
+  connector: z.string().min(1),
+  name: z.string().min(1).max(200),
+  profile: z.string().min(1).nullable().optional(),
+  config: z.record(z.string(), z.unknown()).optional(),
+  /** Credentials; encrypted at rest and never returned. */
+  secrets: z.record(z.string(), z.unknown()).nullable().optional(),
+  schedule: z.string().refine((s) => cron.validate(s), { error: 'not a valid cron expression' }).nullable().optional(),
+  isTest: z.boolean().optional(),
+  enabled: z.boolean().optional(),
+});
+const LinkPatch = LinkBody.omit({ id: true, practiceId: true }).partial();
+export const LinkView = z.object({
+  id: z.string(),
+  practiceId: z.string(),
+  role: z.enum(LINK_ROLES),
+  connector: z.string(),
+  name: z.string(),
+  profile: z.string().nullable(),
+  config: z.record(z.string(), z.unknown()),
+  hasSecrets: z.boolean(),
+  schedule: z.string().nullable(),
+  isTest: z.boolean(),
+  enabled: z.boolean(),
+  version: z.number(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+/** Never hand out the (encrypted) credentials. */
+export function linkView(l: Link): z.infer<typeof LinkView> {
+  const { secrets, ...rest } = l;
+  return { ...rest, hasSecrets: secrets !== null };
+}
+
+/** `If-Match: "3"` or `W/"3"` → 3 (optimistic concurrency on PATCH). */
+function ifMatch(header: string | undefined): number | undefined {
+  if (!header) return undefined;
+  const m = /^(W\/)?"?(\d+)"?$/.exec(header.trim());
+  if (!m) throw new PasserelleError('ERR_VALIDATION', 'If-Match: expected a version such as "3"');
+  return Number(m[2]);
+}
+const etag = (version: number) => ({ ETag: `"${version}"` });
+
+export interface PracticeRoutesDeps {
+  readonly store: Store;
+  readonly secrets: SecretBox;
+  /** Connector names links may use (one folder under connectors/ each). */
+  readonly connectors: readonly string[];
+}
+
+export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
+  const { store } = deps;
+  const visible = (p: Practice, practiceId: string | null | undefined) => !practiceId || p.id === practiceId;
+  const checkConnector = (name: string | undefined) => {
+    if (name !== undefined && !deps.connectors.includes(name)) {
+      throw new PasserelleError('ERR_VALIDATION', `body.connector: unknown connector ${name}; known: ${deps.connectors.join(', ')}`, {
+        issues: [{ path: 'body.connector', message: `must be one of ${deps.connectors.join(', ')}` }],
+      });
+    }
+  };
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/practices',
+      summary: 'List practices',
+      tags: ['practices'],
+      access: 'viewer',
+      responses: { 200: { description: 'Practices', schema: z.object({ items: z.array(PracticeView) }) } },
+      handler: async ({ auth }) => ({ items: (await store.practices.list()).filter((p) => visible(p, auth?.practiceId)) }),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/practices',
+      summary: 'Create a practice',
+      tags: ['practices'],
+      access: 'admin',
+      body: PracticeBody,
+      responses: { 201: { description: 'Created', schema: PracticeView } },
+      handler: async ({ body, requestId, auth }) => {
+        const p = await store.transaction(async (tx) => {
+          const created = await tx.practices.create({
+            name: body.name,
+            ...(body.id !== undefined && { id: body.id }),
+            ...(body.timezone !== undefined && { timezone: body.timezone }),
+            ...(body.settings !== undefined && { settings: body.settings }),
+          });
+          await tx.audit.append({ actor: auth?.keyId ?? 'anonymous', role: auth?.role ?? null, action: 'practice.create', resourceType: 'Practice', resourceId: created.id, outcome: 'success', requestId, via: 'api' });
+          return created;
+        });
+        return reply(201, p, { ...etag(p.version), Location: `/api/v1/practices/${p.id}` });
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/practices/:id',
+      summary: 'Show a practice',
+      tags: ['practices'],
+      access: 'viewer',
+      params: IdParams,
+      responses: { 200: { description: 'The practice', schema: PracticeView } },
+      handler: async ({ params, requirePractice }) => {
+        requirePractice(params.id);
+        const p = await store.practices.require(params.id);
+        return reply(200, p, etag(p.version));
+      },
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/api/v1/practices/:id',
+      summary: 'Change a practice (If-Match: its version, to avoid overwriting a concurrent change)',
+      tags: ['practices'],
+      access: 'admin',
+      params: IdParams,
+      body: PracticePatch,
+      responses: { 200: { description: 'Updated', schema: PracticeView }, 409: { description: 'Version mismatch' } },
+      handler: async ({ params, body, req, audit }) => {
+        const p = await store.practices.update(params.id, {
+          ...(body.name !== undefined && { name: body.name }),
+          ...(body.timezone !== undefined && { timezone: body.timezone }),
+          ...(body.settings !== undefined && { settings: body.settings }),
+        }, ifMatch(req.get('if-match')));
+        await audit({ action: 'practice.update', resourceType: 'Practice', resourceId: p.id, outcome: 'success', details: { fields: Object.keys(body) } });
+        return reply(200, p, etag(p.version));
+      },
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/api/v1/practices/:id',
+      summary: 'Delete a practice without links',
+      tags: ['practices'],
+      access: 'admin',
+      params: IdParams,
+      responses: { 204: { description: 'Deleted' }, 409: { description: 'The practice still has links' } },
+      handler: async ({ params, audit }) => {
+        await store.practices.delete(params.id);
+        await audit({ action: 'practice.delete', resourceType: 'Practice', resourceId: params.id, outcome: 'success' });
+        return reply(204);
+      },
+    }),
+
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/links',
+      summary: 'List links (connections of a practice to its software or to the secretariat)',
+      tags: ['links'],
+      access: 'viewer',
+      query: z.object({ practiceId: id.optional() }),
+      responses: { 200: { description: 'Links', schema: z.object({ items: z.array(LinkView) }) } },
+      handler: async ({ query, auth }) => {
+        const practiceId = auth?.practiceId ?? query.practiceId;
+        return { items: (await store.links.list(practiceId ? { practiceId } : {})).map(linkView) };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/links',
+      summary: 'Create a link',
+      tags: ['links'],
+      access: 'integrator',
+      body: LinkBody,
+      responses: { 201: { description: 'Created', schema: LinkView } },
+      handler: async ({ body, audit }) => {
+        checkConnector(body.connector);
+        const linkId = body.id ?? crypto.randomUUID();
+        const l = await store.links.create({
+          id: linkId,
+          practiceId: body.practiceId,
+          role: body.role,
+          connector: body.connector,
+          name: body.name,
+          profile: body.profile ?? null,
+          config: body.config ?? {},
+          secrets: body.secrets ? deps.secrets.sealJson(body.secrets, linkId) : null,
+          schedule: body.schedule ?? null,
+          isTest: body.isTest ?? false,
+          enabled: body.enabled ?? true,
+        });
+        await audit({ action: 'link.create', resourceType: 'Link', resourceId: l.id, outcome: 'success', details: { connector: l.connector, practiceId: l.practiceId } });
+        return reply(201, linkView(l), { ...etag(l.version), Location: `/api/v1/links/${l.id}` });
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/links/:id',
+      summary: 'Show a link (credentials are never returned)',
+      tags: ['links'],
+      access: 'viewer',
+      params: IdParams,
+      responses: { 200: { description: 'The link', schema: LinkView } },
+      handler: async ({ params, requirePractice }) => {
+        const l = await store.links.require(params.id);
+        requirePractice(l.practiceId);
+        return reply(200, linkView(l), etag(l.version));
+      },
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/api/v1/links/:id',
+      summary: 'Change a link (If-Match: its version)',
+      tags: ['links'],
+      access: 'integrator',
+      params: IdParams,
+      body: LinkPatch,
+      responses: { 200: { description: 'Updated', schema: LinkView }, 409: { description: 'Version mismatch' } },
+      handler: async ({ params, body, req, audit }) => {
+        checkConnector(body.connector);
+        const { secrets, ...rest } = body;
+        const patch = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+        const l = await store.links.update(params.id, {
+          ...patch,
+          ...(secrets !== undefined && { secrets: secrets === null ? null : deps.secrets.sealJson(secrets, params.id) }),
+        }, ifMatch(req.get('if-match')));
+        await audit({ action: 'link.update', resourceType: 'Link', resourceId: l.id, outcome: 'success', details: { fields: Object.keys(body) } });
+        return reply(200, linkView(l), etag(l.version));
+      },
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/api/v1/links/:id',
+      summary: 'Delete a link whose outbox is empty',
+      tags: ['links'],
+      access: 'integrator',
+      params: IdParams,
+      responses: { 204: { description: 'Deleted' }, 409: { description: 'Undelivered changes remain' } },
+      handler: async ({ params, audit }) => {
+        await store.links.delete(params.id);
+        await audit({ action: 'link.delete', resourceType: 'Link', resourceId: params.id, outcome: 'success' });
+        return reply(204);
+      },
+    }),
+  ];
+}

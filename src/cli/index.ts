@@ -1,0 +1,427 @@
+/* The `passerelle` command. Human-facing output goes to stdout/stderr here (and only here). */
+import { Command, CommanderError, Option } from 'commander';
+
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { formatIssues, isPasserelleError, PasserelleError } from '../errors.js';
+import { createLogger } from '../log/logger.js';
+import { API_ROLES, type ApiRole, type JsonObject } from '../store/types.js';
+import { VERSION } from '../app/version.js';
+import { openConfiguredStore, openSecretBox } from '../app/open-store.js';
+import { startService } from '../app/service.js';
+import { createApiKey } from '../security/api-keys.js';
+import { defaultModules } from '../app/modules.js';
+import { feedUrl } from '../ical/feed-token.js';
+import { createFeedToken, type FeedTokenActor, feedTokenStatus, revokeFeedToken, rotateFeedToken } from '../ical/tokens.js';
+import { ICAL_PRIVACY, type IcalPrivacy } from '../store/types.js';
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+/** One-line reason on stderr (plus the list of issues when there are several), non-zero exit. */
+function fail(e: unknown): never {
+  if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
+  if (isPasserelleError(e)) {
+    process.stderr.write(`passerelle: ${e.message}\n`);
+    if (e.issues.length > 1) process.stderr.write(`${formatIssues(e.issues).replace(/^/gm, '  ')}\n`);
+    process.exit(e.code === 'ERR_CLI_USAGE' ? 2 : 1);
+  }
+  process.stderr.write(`passerelle: ${(e as Error)?.message ?? String(e)}\n`);
+  process.exit(1);
+}
+
+async function withStore<T>(configFile: string | undefined, fn: (store: Awaited<ReturnType<typeof openConfiguredStore>>, config: Config) => Promise<T>): Promise<T> {
+  const { config } = loadConfig(configFile ? { file: configFile } : {});
+  const store = await openConfiguredStore(config);
+  try {
+    const status = await store.migrationStatus();
+    if (!status.current) throw new PasserelleError('ERR_STORE_MIGRATIONS_PENDING', `the store needs migrating first: run passerelle migrate (pending: ${status.pending.join(', ')})`);
+    return await fn(store, config);
+  } finally {
+    await store.close();
+  }
+}
+
+const program = new Command()
+  .name('passerelle')
+  .description('Two-way sync between practice software (FHIR R4, HL7 v2) and the secretariat platform, with iCal feeds.')
+  .version(VERSION)
+  .exitOverride()
+  .showHelpAfterError('(run with --help for usage)');
+const configOption = () => new Option('-c, --config <file>', 'config file (default: $PASSERELLE_CONFIG or ./passerelle.yaml)');
+
+program
+  .command('serve')
+  .description('run the service: admin API, webhooks, iCal feeds, connectors and schedules')
+  .addOption(configOption())
+  .action(async (opts: { config?: string }) => {
+    const { config, file } = loadConfig(opts.config ? { file: opts.config } : {});
+    const logger = createLogger({ level: config.log.level });
+    const service = await startService({ config, logger, modules: defaultModules() });
+    out(`passerelle ${VERSION} listening on ${service.url} (store: ${service.store.dialect}${file ? `, config: ${file}` : ''})`);
+    out(`  health:  ${service.url}/healthz    metrics: ${service.url}/metrics    API: ${service.url}/api/v1/openapi.json`);
+    if (service.bootstrapKey) {
+      out(`  first admin API key (shown once, store it now): ${service.bootstrapKey}`);
+      out(`  try: curl -H "Authorization: Bearer ${service.bootstrapKey}" ${service.url}/api/v1/practices`);
+    }
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info('shutting down', { signal });
+      service.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+  });
+
+program
+  .command('migrate')
+  .description('apply pending store migrations (serve also does this at start)')
+  .addOption(configOption())
+  .action(async (opts: { config?: string }) => {
+    const { config } = loadConfig(opts.config ? { file: opts.config } : {});
+    const store = await openConfiguredStore(config);
+    try {
+      const applied = await store.migrate();
+      out(applied.length > 0 ? `applied ${applied.length} migration(s): ${applied.join(', ')}` : 'store schema already current');
+    } finally {
+      await store.close();
+    }
+  });
+
+const apikey = program.command('apikey').description('manage admin API keys');
+apikey
+  .command('create')
+  .description('create an API key and print it once')
+  .addOption(new Option('--role <role>', 'admin, integrator or viewer').choices(API_ROLES).makeOptionMandatory())
+  .option('--label <label>', 'what the key is for')
+  .option('--practice <id>', 'limit the key to one practice')
+  .addOption(configOption())
+  .action(async (opts: { role: ApiRole; label?: string; practice?: string; config?: string }) => {
+    await withStore(opts.config, async (store) => {
+      if (opts.practice) await store.practices.require(opts.practice);
+      const { key, record } = await createApiKey(store, { role: opts.role, label: opts.label ?? null, practiceId: opts.practice ?? null, createdBy: 'cli', via: 'cli' });
+      out(key);
+      process.stderr.write(`created ${record.role} key ${record.id} (${record.prefix}…); it is shown once\n`);
+    });
+  });
+apikey
+  .command('list')
+  .description('list active API keys (never the keys themselves)')
+  .addOption(configOption())
+  .action(async (opts: { config?: string }) => {
+    await withStore(opts.config, async (store) => {
+      for (const k of await store.apiKeys.list()) out(`${k.id}  ${k.role.padEnd(10)} ${k.prefix}…  ${k.label ?? ''}  last used ${k.lastUsedAt ?? 'never'}`);
+    });
+  });
+apikey
+  .command('revoke <id>')
+  .description('revoke an API key at once')
+  .addOption(configOption())
+  .action(async (id: string, opts: { config?: string }) => {
+    await withStore(opts.config, async (store) => {
+      await store.apiKeys.revoke(id);
+      await store.audit.append({ actor: 'cli', action: 'apikey.revoke', resourceType: 'ApiKey', resourceId: id, outcome: 'success', via: 'cli' });
+      out(`revoked ${id}`);
+    });
+  });
+
+// iCal feed tokens. The CLI opens the store directly, so it acts as an admin (it may create
+// `full` feeds); every change is audited with actor `cli`.
+const CLI_ACTOR: FeedTokenActor = { id: 'cli', role: 'cli', via: 'cli' };
+const baseUrlOf = (config: Config) => config.http.publicUrl ?? `http://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${config.http.port}`;
+const icalToken = program.command('ical').description('iCal feeds').command('token').description('manage iCal feed URLs (tokens)');
+icalToken
+  .command('create')
+  .description('create a feed and print its URL once (the URL is the secret)')
+  .requiredOption('--practice <id>', 'practice id')
+  .option('--practitioner <id>', 'canonical Practitioner id (omit for a practice-wide feed)')
+  .addOption(new Option('--privacy <level>', 'busy (no patient data), initials or full').choices(ICAL_PRIVACY).default('busy'))
+  .option('--label <label>', 'what the feed is for, e.g. "iPhone Dr Martin"')
+  .option('--expires <date-time>', 'stop working at this ISO date-time')
+  .option('--expire-unused-days <n>', 'stop working after this many days without a fetch')
+  .addOption(configOption())
+  .action(async (opts: { practice: string; practitioner?: string; privacy: IcalPrivacy; label?: string; expires?: string; expireUnusedDays?: string; config?: string }) => {
+    const unused = opts.expireUnusedDays === undefined ? null : Number(opts.expireUnusedDays);
+    if (unused !== null && (!Number.isInteger(unused) || unused < 1)) throw new PasserelleError('ERR_CLI_USAGE', '--expire-unused-days: expected a whole number of days ≥ 1');
+    if (opts.expires !== undefined && Number.isNaN(Date.parse(opts.expires))) throw new PasserelleError('ERR_CLI_USAGE', '--expires: expected an ISO date-time such as 2027-01-31T00:00:00Z');
+    await withStore(opts.config, async (store, config) => {
+      const { token, record } = await createFeedToken(
+        store,
+        {
+          practiceId: opts.practice,
+          practitionerId: opts.practitioner ?? null,
+          privacy: opts.privacy,
+          label: opts.label ?? null,
+          expiresAt: opts.expires === undefined ? null : new Date(opts.expires).toISOString(),
+          unusedExpiryDays: unused,
+        },
+        CLI_ACTOR,
+      );
+      out(feedUrl(baseUrlOf(config), token));
+      process.stderr.write(`created feed ${record.id} (privacy ${record.privacy}); its URL is shown once\n`);
+    });
+  });
+icalToken
+  .command('rotate <id>')
+  .description('give a feed a new URL and print it once; the old URL stops working at once')
+  .addOption(configOption())
+  .action(async (id: string, opts: { config?: string }) => {
+    await withStore(opts.config, async (store, config) => {
+      const { token } = await rotateFeedToken(store, id, CLI_ACTOR);
+      out(feedUrl(baseUrlOf(config), token));
+      process.stderr.write(`rotated feed ${id}; the old URL now answers 404\n`);
+    });
+  });
+icalToken
+  .command('revoke <id>')
+  .description('revoke a feed: its URL answers 404 at once')
+  .addOption(configOption())
+  .action(async (id: string, opts: { config?: string }) => {
+    await withStore(opts.config, async (store) => {
+      await revokeFeedToken(store, id, CLI_ACTOR);
+      out(`revoked ${id}`);
+    });
+  });
+icalToken
+  .command('list')
+  .description('list feeds (never their URLs)')
+  .option('--practice <id>', 'only this practice')
+  .option('--all', 'include revoked feeds')
+  .addOption(configOption())
+  .action(async (opts: { practice?: string; all?: boolean; config?: string }) => {
+    await withStore(opts.config, async (store) => {
+      const now = store.now();
+      for (const t of await store.icalTokens.list({ ...(opts.practice !== undefined && { practiceId: opts.practice }), includeRevoked: opts.all === true })) {
+        out(`${t.id}  ${feedTokenStatus(t, now).padEnd(7)} ${t.privacy.padEnd(8)} practice ${t.practiceId}  ${t.practitionerId ? `practitioner ${t.practitionerId}` : 'whole practice'}  ${t.label ?? ''}  last used ${t.lastUsedAt ?? 'never'}`);
+      }
+    });
+  });
+
+const audit = program.command('audit').description('audit trail');
+audit
+  .command('verify')
+  .description('recompute the hash chain and report the first broken event')
+  .addOption(configOption())
+  .action(async (opts: { config?: string }) => {
+    await withStore(opts.config, async (store) => {
+      const r = await store.audit.verify();
+      if (!r.ok) throw new PasserelleError('ERR_AUDIT_CHAIN_BROKEN', `audit trail broken at event #${r.firstBrokenSeq}: ${r.reason} (${r.checked} events before it verify)`);
+      out(`audit trail verified: ${r.checked} events, chain intact`);
+    });
+  });
+
+const mapping = program.command('mapping').description('mapping profiles (mappings/*.yaml, docs/mappings.md)');
+mapping
+  .command('validate <file>')
+  .description('check a profile: every problem with file:line:column and its path in the profile')
+  .action(async (file: string) => {
+    const { loadProfile } = await import('../mapping/index.js');
+    const r = loadProfile(file);
+    const issues = r.ok ? r.warnings : r.issues;
+    const errors = issues.filter((i) => i.severity === 'error');
+    const warnings = issues.filter((i) => i.severity === 'warning');
+    for (const w of warnings) process.stderr.write(`warning: ${formatIssues([w])}\n`);
+    if (!r.ok) {
+      process.stderr.write(`${formatIssues(errors)}\n`);
+      process.stderr.write(`passerelle: ${file}: ${errors.length} error${errors.length > 1 ? 's' : ''}\n`);
+      process.exit(1);
+    }
+    const kinds = Object.values(r.plan.kinds);
+    out(`${file}: valid ${r.plan.protocol} ${r.plan.version} profile ${r.plan.name} (${kinds.map((k) => k.kind).join(', ')}; ${kinds.reduce((n, k) => n + k.rules.length, 0)} rules${warnings.length ? `; ${warnings.length} warning${warnings.length > 1 ? 's' : ''}` : ''})`);
+  });
+mapping
+  .command('test <file>')
+  .description('map samples with a profile: canonical result, outbound rendering, field-by-field table')
+  .requiredOption('--input <samples...>', 'HL7 messages (.hl7), FHIR resources (.json), or with --direction from-canonical canonical resources (.json)')
+  .addOption(new Option('--direction <direction>', 'which way to map the samples').choices(['to-canonical', 'from-canonical']).default('to-canonical'))
+  .option('--timezone <zone>', 'the practice\'s IANA zone (default: the profile\'s, else Europe/Paris)')
+  .option('--test-link', 'map as on a link marked as test (INS test/demo OIDs accepted)')
+  .option('--charset <name>', 'HL7 character set when MSH-18 is empty (e.g. 8859/1)')
+  .action(async (file: string, opts: { input: string[]; direction: 'to-canonical' | 'from-canonical'; timezone?: string; testLink?: boolean; charset?: string }) => {
+    const { dryRun, formatReportTable, loadProfile, requirePlan } = await import('../mapping/index.js');
+    const { readFileSync } = await import('node:fs');
+    const plan = requirePlan(loadProfile(file));
+    const json = (v: unknown) => JSON.stringify(v, null, 2);
+    let failed = 0;
+    for (const input of opts.input) {
+      let sample: Buffer;
+      try {
+        sample = readFileSync(input);
+      } catch (e) {
+        throw new PasserelleError('ERR_CLI_USAGE', `cannot read --input ${input}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+      }
+      if (opts.input.length > 1) out(`#### ${input}`);
+      let r;
+      try {
+        r = dryRun(plan, sample, {
+          direction: opts.direction,
+          ctx: { ...(opts.timezone && { timezone: opts.timezone }), testLink: opts.testLink === true },
+          ...(opts.charset && { defaultCharset: opts.charset }),
+        });
+      } catch (e) {
+        if (!isPasserelleError(e)) throw e;
+        failed++;
+        process.stderr.write(`passerelle: ${input}: ${e.code}: ${e.message}\n`);
+        continue;
+      }
+      const canonical = r.records.map((x) => ({ kind: x.kind, externalId: x.externalId, ...(x.deleted && { deleted: true }), ...(x.supersedes && { supersedes: x.supersedes }), data: x.data }));
+      out(`== canonical (${r.direction === 'to-canonical' ? `${r.messageType ?? ''} → ` : 'input: '}${r.records.length} record${r.records.length === 1 ? '' : 's'})`);
+      out(json(canonical));
+      out('');
+      out(`== outbound rendering${r.rendered ? ` (${[r.rendered.messageType, r.rendered.event].filter(Boolean).join(', ')})` : ''}`);
+      if (r.rendered?.hl7) out(r.rendered.hl7.replace(/\r/g, '\n').trimEnd());
+      else if (r.rendered?.fhir) out(json(r.rendered.fhir));
+      else out(r.ok ? '(nothing to send)' : '(none: the sample did not map cleanly)');
+      out('');
+      out(`== fields (${r.direction})`);
+      out(formatReportTable(r.report));
+      if (r.flags.length > 0) out(`flags: ${r.flags.join(', ')}`);
+      out('');
+      if (r.error) {
+        failed++;
+        process.stderr.write(`passerelle: ${opts.input.length > 1 ? `${input}: ` : ''}${r.error.code}: ${r.error.message}\n`);
+        if (r.issues.length > 1) process.stderr.write(`${formatIssues(r.issues).replace(/^/gm, '  ')}\n`);
+      }
+    }
+    if (failed > 0) process.exit(1);
+  });
+mapping
+  .command('schema')
+  .description('print the JSON Schema of profiles (mappings/schema.json)')
+  .action(async () => {
+    const { profileJsonSchema } = await import('../mapping/index.js');
+    out(JSON.stringify(profileJsonSchema(), null, 2));
+  });
+
+const link = program.command('link').description('links between a practice and its software or secretariat platform');
+link
+  .command('test <id>')
+  .description('connect with the link\'s configuration and credentials and check what its server offers against what the link needs (FHIR links)')
+  .addOption(configOption())
+  .action(async (id: string, opts: { config?: string }) => {
+    const ok = await withStore(opts.config, async (store, config) => {
+      const l = await store.links.require(id);
+      if (l.connector !== 'fhir') throw new PasserelleError('ERR_CLI_USAGE', `link test checks fhir links; link ${id} uses ${l.connector}`);
+      const secrets = l.secrets ? openSecretBox(config).box.openJson<JsonObject>(l.secrets, l.id) : null;
+      const { getActivePlan } = await import('../mapping/runtime.js');
+      const { formatLinkTest, testFhirLink } = await import('../../connectors/fhir/index.js');
+      const active = await getActivePlan(store, l.id);
+      const report = await testFhirLink(l, secrets, active);
+      out(formatLinkTest(report, `passerelle link test ${l.id} — ${l.name} (fhir, profil / profile ${active.plan.name}${active.version !== null ? ` v${active.version}` : ''})`));
+      return report.ok;
+    });
+    if (!ok) process.exit(1);
+  });
+
+const simulate = program.command('simulate').description('run a simulator of a peer system, for demos and tests');
+simulate
+  .command('secretariat')
+  .description('the secretariat platform simulator (contract: connectors/secretariat/openapi.yaml)')
+  .option('--port <n>', 'port to listen on (0: any free port)', '0')
+  .option('--host <address>', 'address to listen on', '127.0.0.1')
+  .addOption(new Option('--seed <name>', 'initial data of a new state').choices(['demo', 'empty']).default('demo'))
+  .option('--state <file>', 'JSON file keeping the state across restarts')
+  .option('--token <token>', 'bearer token the API expects', 'sim-token')
+  .option('--webhook-url <url>', 'send a signed webhook for every change to this URL')
+  .option('--webhook-secret <secret...>', 'whsec_ signing secret(s), current first (two during a rotation); generated if omitted')
+  .action(async (opts: { port: string; host: string; seed: 'demo' | 'empty'; state?: string; token: string; webhookUrl?: string; webhookSecret?: string[] }) => {
+    const port = Number(opts.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new PasserelleError('ERR_CLI_USAGE', `--port must be 0-65535, not ${opts.port}`);
+    const { startSecretariatSimulator } = await import('../../connectors/secretariat/simulator/index.js');
+    const { generateWebhookSecret } = await import('../../connectors/secretariat/webhook-signature.js');
+    const secrets = opts.webhookUrl ? (opts.webhookSecret ?? [generateWebhookSecret()]) : [];
+    const sim = await startSecretariatSimulator({
+      port, host: opts.host, seed: opts.seed, apiToken: opts.token,
+      ...(opts.state && { stateFile: opts.state }),
+      ...(opts.webhookUrl && { webhook: { url: opts.webhookUrl, secrets } }),
+    });
+    out(`secretariat simulator listening on ${sim.url} (practice ${sim.practiceId}, seed ${opts.seed}${opts.state ? `, state ${opts.state}` : ''})`);
+    out(`  API: ${sim.url}/v1/practices/${sim.practiceId}    feed: ${sim.url}/v1/practices/${sim.practiceId}/changes    token: ${sim.apiToken}`);
+    if (opts.webhookUrl) out(`  webhooks to ${opts.webhookUrl}${opts.webhookSecret ? '' : `, signed with ${secrets[0]}`}`);
+    const shutdown = () => void sim.close().then(() => process.exit(0), () => process.exit(1));
+    process.on('SIGTERM', shutdown);
+    process.on('SIGINT', shutdown);
+  });
+
+simulate
+  .command('hl7')
+  .description('a practice-software peer over MLLP: records and acknowledges what passerelle sends; sends fixtures or a script to passerelle')
+  .option('--port <n>', 'port to listen on (0: any free port)', '0')
+  .option('--host <address>', 'address to listen on', '127.0.0.1')
+  .addOption(new Option('--answer <code>', 'acknowledgment code to answer with').choices(['AA', 'AE', 'AR', 'CA', 'CE', 'CR']).default('AA'))
+  .option('--drop-acks <n>', 'do not answer the next n messages', '0')
+  .option('--delay <ms>', 'wait before each answer', '0')
+  .option('--close-mid-frame <n>', 'for the next n messages, close the connection halfway through the ACK', '0')
+  .option('--send-to <host:port>', "passerelle's MLLP listener, for --send and --script")
+  .option('--send <files...>', 'HL7 files to send to --send-to, in order')
+  .option('--script <file>', 'script to run against --send-to (lines: "send <file> [xN]", "pause <ms>")')
+  .option('--drop-into <dir>', 'folder mode: write the --send files into this folder (temp file + rename) instead')
+  .option('--collect-from <dir>', "folder mode: collect the files passerelle writes into this folder")
+  .action(async (opts: { port: string; host: string; answer: string; dropAcks: string; delay: string; closeMidFrame: string; sendTo?: string; send?: string[]; script?: string; dropInto?: string; collectFrom?: string }) => {
+    const int = (v: string, name: string, max = 65535) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > max) throw new PasserelleError('ERR_CLI_USAGE', `${name} must be a whole number 0-${max}, not ${v}`);
+      return n;
+    };
+    const port = int(opts.port, '--port');
+    const faults = { answer: opts.answer as 'AA', dropAcks: int(opts.dropAcks, '--drop-acks', 1e9), delayMs: int(opts.delay, '--delay', 3_600_000), closeMidFrame: int(opts.closeMidFrame, '--close-mid-frame', 1e9) };
+    let target: { host: string; port: number } | undefined;
+    if (opts.sendTo !== undefined) {
+      const m = /^(.+):(\d+)$/.exec(opts.sendTo);
+      if (!m) throw new PasserelleError('ERR_CLI_USAGE', `--send-to: expected host:port, not ${opts.sendTo}`);
+      target = { host: m[1] as string, port: int(m[2] as string, '--send-to port') };
+    }
+    if ((opts.send || opts.script) && !target && !opts.dropInto) throw new PasserelleError('ERR_CLI_USAGE', '--send and --script need --send-to (or --drop-into for --send)');
+    const { Hl7Simulator, parseScript } = await import('../../connectors/hl7v2/simulator/index.js');
+    const { readFileSync } = await import('node:fs');
+    const sim = await Hl7Simulator.start({
+      port,
+      host: opts.host,
+      faults,
+      ...(opts.collectFrom && { collectFrom: opts.collectFrom }),
+      onMessage: (m) => out(`received ${m.messageType ?? '?'} MSH-10=${m.controlId ?? '?'} via ${m.via}${m.via === 'mllp' ? ` answered ${m.answered ?? 'nothing'}` : ''}`),
+    });
+    const shutdown = () => void sim.close().then(() => process.exit(0), () => process.exit(1));
+    process.on('SIGTERM', shutdown);
+    process.on('SIGINT', shutdown);
+    out(`hl7 simulator listening on mllp://${sim.host}:${sim.port} (answer ${faults.answer})${opts.collectFrom ? `, collecting files from ${opts.collectFrom}` : ''}`);
+    const printSent = (s: { controlId: string | undefined; result: string }) => out(`sent MSH-10=${s.controlId ?? '?'} -> ${s.result}`);
+    if (opts.send && opts.dropInto) {
+      const names = await sim.dropFiles(opts.dropInto, opts.send.map((f) => readFileSync(f)));
+      out(`dropped ${names.length} file(s) into ${opts.dropInto}`);
+    } else if (opts.send && target) {
+      for (const s of await sim.send(target, opts.send.map((f) => readFileSync(f)))) printSent(s);
+    }
+    if (opts.script && target) await sim.runScript(target, parseScript(readFileSync(opts.script, 'utf8'), opts.script), printSent);
+  });
+
+simulate
+  .command('fhir')
+  .description('a FHIR R4 server (the Medplum-based test peer, connectors/fhir/README.md) seeded with a demo practice')
+  .option('--port <n>', 'port to listen on (0: any free port)', '0')
+  .option('--host <address>', 'address to listen on', '127.0.0.1')
+  .addOption(new Option('--seed <name>', 'initial data').choices(['demo', 'none']).default('demo'))
+  .option('--patients <n>', 'extra fictitious patients to load (paging tests)', '0')
+  .action(async (opts: { port: string; host: string; seed: 'demo' | 'none'; patients: string }) => {
+    const port = Number(opts.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new PasserelleError('ERR_CLI_USAGE', `--port must be 0-65535, not ${opts.port}`);
+    const patients = Number(opts.patients);
+    if (!Number.isInteger(patients) || patients < 0 || patients > 1_000_000) throw new PasserelleError('ERR_CLI_USAGE', `--patients must be 0-1000000, not ${opts.patients}`);
+    const { runFhirPeerCli } = await import('../../connectors/fhir/peer/index.js');
+    const peer = await runFhirPeerCli({ port, host: opts.host, seed: opts.seed, patients });
+    out(`FHIR R4 peer listening on ${peer.url} (seed ${opts.seed}${patients > 0 ? `, +${patients} patients` : ''})`);
+    out(`  CapabilityStatement: ${peer.url}/metadata    try: curl '${peer.url}/Appointment?_count=5'`);
+    const shutdown = () => void peer.close().then(() => process.exit(0), () => process.exit(1));
+    process.on('SIGTERM', shutdown);
+    process.on('SIGINT', shutdown);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  fail(e);
+}

@@ -1,0 +1,131 @@
+import cron from 'node-cron';
+import { z } from 'zod';
+
+/**
+ * Every key of passerelle.yaml. `config/passerelle.example.yaml` documents each one and a
+ * test checks that the example parses and names every leaf key of this schema.
+ * Each key can be overridden by an environment variable named from its path
+ * (`store.sqlite.path` → `PASSERELLE_STORE_SQLITE_PATH`), and secrets by `<NAME>_FILE`.
+ */
+
+const cronExpression = z.string().refine((s) => cron.validate(s), { error: 'not a valid cron expression' });
+const ianaZone = z.string().refine((z) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: z });
+    return true;
+  } catch {
+    return false;
+  }
+}, { error: 'not an IANA time zone (e.g. Europe/Paris)' });
+
+export const HttpConfig = z.strictObject({
+  /** Interface to listen on; 0.0.0.0 to accept connections from other hosts (behind a proxy). */
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(8080),
+  /** Base URL as clients see it (used in printed iCal URLs); defaults to http://host:port. */
+  publicUrl: z.url().optional(),
+  /** Trust X-Forwarded-* from a reverse proxy (rate limits then use the client's address). */
+  trustProxy: z.boolean().default(false),
+  /** Log one JSON line per request (route pattern only: tokens never appear). */
+  accessLog: z.boolean().default(true),
+});
+
+export const StoreConfig = z.strictObject({
+  driver: z.enum(['sqlite', 'postgres']).default('sqlite'),
+  sqlite: z.strictObject({ path: z.string().min(1).default('./data/passerelle.db') }).prefault({}),
+  postgres: z
+    .strictObject({
+      url: z.string().regex(/^postgres(ql)?:\/\//, { error: 'not a postgres:// URL' }).optional(),
+      poolSize: z.number().int().min(1).max(200).default(10),
+    })
+    .prefault({}),
+});
+
+export const LogConfig = z.strictObject({
+  level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+});
+
+export const SecurityConfig = z.strictObject({
+  /**
+   * Base64 of 32 random bytes; encrypts connector credentials at rest. When unset with the
+   * SQLite store, a key file is created next to the database on first start.
+   */
+  encryptionKey: z.string().optional(),
+  /** Print a new admin API key at start-up when none exists. */
+  bootstrapAdminKey: z.boolean().default(true),
+});
+
+export const RetentionConfig = z.strictObject({
+  /** Days message bodies (HL7, webhook payloads) are kept in the inbox before being purged. */
+  messageBodiesDays: z.number().int().min(1).max(3650).default(30),
+  /** When the purge job runs (node-cron, server time zone). */
+  purgeSchedule: cronExpression.default('17 3 * * *'),
+});
+
+/** iCal feeds (docs/ical.md). */
+export const IcalConfig = z.strictObject({
+  /** Days before today (in the practice's zone) whose events a feed still lists. */
+  windowPastDays: z.number().int().min(0).max(366).default(30),
+  /** Days after today a feed lists. */
+  windowFutureDays: z.number().int().min(1).max(730).default(180),
+  /** Days a cancelled appointment stays in feeds as STATUS:CANCELLED after it was cancelled. */
+  cancelledRetentionDays: z.number().int().min(0).max(366).default(7),
+  /** Polling interval suggested to calendar apps (REFRESH-INTERVAL, X-PUBLISHED-TTL). */
+  refreshMinutes: z.number().int().min(1).max(1440).default(15),
+  /** Most events one feed carries; past this, the farthest from today are left out. */
+  maxEvents: z.number().int().min(1).max(100_000).default(10_000),
+  /** Rendered events kept in memory (text per record version and privacy level). */
+  eventCacheEntries: z.number().int().min(0).max(1_000_000).default(50_000),
+  /** Megabytes of whole rendered feeds kept in memory (0 disables), for apps that never send If-None-Match. */
+  bodyCacheMb: z.number().int().min(0).max(4096).default(32),
+  /** Requests per minute one feed URL may make (calendar apps poll every few minutes at most). */
+  rateLimitPerToken: z.number().int().min(1).max(1_000_000).default(20),
+  /** Requests per minute one client address may make to /ical/ URLs, known or not (guessing). */
+  rateLimitPerClient: z.number().int().min(1).max(1_000_000).default(120),
+});
+
+/** Supervision reports and the daily digest (docs/reports.md). */
+export const ReportsConfig = z.strictObject({
+  /** When the daily digest of yesterday runs, read in each practice's own time zone (node-cron). */
+  digestSchedule: cronExpression.default('5 6 * * *'),
+  /** Past days a digest run also fills in when their digest is missing (after downtime). */
+  catchUpDays: z.number().int().min(1).max(31).default(3),
+  /** Longest period one activity report may cover. */
+  maxRangeDays: z.number().int().min(1).max(3660).default(366),
+  /** Days a digest whose webhook failed is posted again at each run. */
+  webhookRetryDays: z.number().int().min(1).max(90).default(7),
+  /** One webhook POST waits this long for an answer. */
+  webhookTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+  /** POSTs per digest and run, the first included. */
+  webhookAttempts: z.number().int().min(1).max(10).default(3),
+  /** Wait before the second POST; doubled before each further one. */
+  webhookBackoffMs: z.number().int().min(0).max(300_000).default(2_000),
+});
+export type ReportsConfig = z.infer<typeof ReportsConfig>;
+
+export const Config = z
+  .strictObject({
+    http: HttpConfig.prefault({}),
+    store: StoreConfig.prefault({}),
+    log: LogConfig.prefault({}),
+    security: SecurityConfig.prefault({}),
+    retention: RetentionConfig.prefault({}),
+    ical: IcalConfig.prefault({}),
+    reports: ReportsConfig.prefault({}),
+    /** Zone used when a practice has none: Europe/Paris, or an overseas zone. */
+    defaultTimezone: ianaZone.default('Europe/Paris'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.store.driver === 'postgres' && !c.store.postgres.url) {
+      ctx.addIssue({ code: 'custom', path: ['store', 'postgres', 'url'], message: 'is required when store.driver is postgres' });
+    }
+    if (c.security.encryptionKey !== undefined && Buffer.from(c.security.encryptionKey, 'base64').length !== 32) {
+      ctx.addIssue({ code: 'custom', path: ['security', 'encryptionKey'], message: 'must be base64 of 32 bytes (openssl rand -base64 32)' });
+    }
+  });
+
+export type Config = z.infer<typeof Config>;
+export type ConfigInput = z.input<typeof Config>;
+
+/** Keys holding secrets: accepted from `<ENV>_FILE` and never printed. */
+export const SECRET_PATHS: readonly string[] = ['security.encryptionKey', 'store.postgres.url'];

@@ -1,0 +1,170 @@
+/**
+ * The value pipeline shared by both protocols: inbound a protocol value goes through the rule's
+ * transforms then its value map and is written at the canonical path (with the rule's `set`
+ * companions in the same list item); outbound the canonical value goes back through the map's
+ * inverse and the transforms in reverse order.
+ */
+import type { ErrorCode } from '../errors.js';
+import { ensureContainer, readPath, writePath } from './element-path.js';
+import type { CompiledRule, CompiledValueMap, Scalar } from './plan.js';
+import type { FieldReport } from './report.js';
+import { type TransformContext, TransformError, type TransformValue } from './transforms.js';
+
+type Obj = Record<string, unknown>;
+
+export class RuleFailure extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RunState {
+  readonly report: FieldReport[];
+  readonly flags: Set<string>;
+  readonly tctx: TransformContext;
+}
+
+export function mapIn(map: CompiledValueMap, code: string): { value: Scalar; defaulted: boolean } {
+  const v = map.codes.get(code);
+  if (v !== undefined) return { value: v, defaulted: false };
+  switch (map.unmapped.kind) {
+    case 'default':
+      return { value: map.unmapped.value, defaulted: true };
+    case 'keep':
+      return { value: code, defaulted: false };
+    case 'error':
+      throw new RuleFailure('ERR_MAPPING_UNMAPPED_CODE', `code not in value map ${map.name}`);
+    default:
+      return map.unmapped satisfies never;
+  }
+}
+
+export function mapOut(map: CompiledValueMap, value: Scalar): { value: string; defaulted: boolean } {
+  const v = map.outbound.get(String(value));
+  if (v !== undefined) return { value: v, defaulted: false };
+  switch (map.outboundUnmapped.kind) {
+    case 'default':
+      return { value: map.outboundUnmapped.value, defaulted: true };
+    case 'keep':
+      return { value: String(value), defaulted: false };
+    case 'error':
+      throw new RuleFailure('ERR_MAPPING_UNMAPPED_CODE', `canonical value has no code in value map ${map.name}`);
+    default:
+      return map.outboundUnmapped satisfies never;
+  }
+}
+
+function transformIn(rule: CompiledRule, v: TransformValue, tctx: TransformContext): TransformValue {
+  let out = v;
+  for (const t of rule.transforms) out = t.in(out, tctx);
+  return out;
+}
+
+const NO_EXTRA: { code?: ErrorCode; note?: string } = {};
+
+export function report(st: RunState, rule: CompiledRule, status: FieldReport['status'], protocolPath: string | null, extra = NO_EXTRA): void {
+  st.report.push({ rule: rule.label, kind: rule.kind, protocolPath, canonicalPath: rule.to?.text ?? null, status, code: extra.code, note: extra.note });
+}
+
+/** One row, always the same shape (one hidden class for the hot path). */
+function row(st: RunState, rule: CompiledRule, status: FieldReport['status'], protocolPath: string | null, note: string | undefined): void {
+  st.report.push({ rule: rule.label, kind: rule.kind, protocolPath, canonicalPath: rule.to?.text ?? null, status, code: undefined, note });
+}
+
+/**
+ * Writes one inbound rule's result into `data`. `raw` is the protocol value (undefined when
+ * absent); `conditionHolds` is the rule's `when`. Returns false when the rule failed (reported).
+ */
+export function applyInbound(rule: CompiledRule, raw: unknown, usedPath: string | null, conditionHolds: boolean, data: Obj, st: RunState): boolean {
+  if (!conditionHolds) {
+    if (raw !== undefined && rule.flag) st.flags.add(rule.flag);
+    report(st, rule, 'unmapped', usedPath ?? rule.fromText, { note: raw !== undefined ? `dropped: condition not met${rule.flag ? `, flag ${rule.flag}` : ''}` : 'condition not met' });
+    return true;
+  }
+  let value: unknown;
+  let status: FieldReport['status'] = 'mapped';
+  let note: string | undefined;
+  try {
+    if (raw === undefined) {
+      if (rule.from.length === 0 && rule.value !== undefined) {
+        value = rule.value;
+        note = 'constant';
+      } else if (rule.default !== undefined) {
+        value = rule.default;
+        status = 'defaulted';
+        note = 'no value: default';
+      } else if (rule.required) {
+        report(st, rule, 'error', rule.fromText, { code: 'ERR_MAPPING_MISSING_ID', note: 'required value missing' });
+        return false;
+      } else {
+        row(st, rule, 'unmapped', rule.fromText, 'no value');
+        return true;
+      }
+    } else if (rule.structured) {
+      value = raw;
+    } else if (rule.value !== undefined) {
+      value = rule.value;
+      note = 'constant';
+    } else {
+      let v: TransformValue = typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean' ? raw : String(raw);
+      v = transformIn(rule, v, st.tctx);
+      if (rule.map) {
+        const m = mapIn(rule.map, String(v));
+        v = m.value;
+        if (m.defaulted) {
+          status = 'defaulted';
+          note = `code not in ${rule.map.name}: default`;
+        }
+      }
+      value = v;
+    }
+  } catch (e) {
+    if (e instanceof RuleFailure) {
+      report(st, rule, 'error', usedPath ?? rule.fromText, { code: e.code, note: e.message });
+      return false;
+    }
+    if (e instanceof TransformError) {
+      report(st, rule, 'error', usedPath ?? rule.fromText, { code: 'ERR_MAPPING_TRANSFORM', note: e.message });
+      return false;
+    }
+    throw e;
+  }
+  if (rule.to) {
+    const container = rule.itemSteps.length > 0 ? ensureContainer(data, rule.itemSteps) : data;
+    writePath(container, rule.valueSteps, value);
+    for (const s of rule.set) writePath(container, s.steps, s.value);
+  }
+  row(st, rule, status, usedPath ?? rule.fromText, note);
+  return true;
+}
+
+/**
+ * The protocol value of one outbound rule, or undefined when the canonical side has none
+ * (reported unmapped). Throws RuleFailure / TransformError for the caller to report.
+ */
+export function outboundValue(rule: CompiledRule, data: unknown, tctx: TransformContext): { value: unknown; defaulted: boolean; constant: boolean } | undefined {
+  if (rule.value !== undefined && (rule.to === null || rule.from.length > 0)) return { value: rule.value, defaulted: false, constant: true };
+  if (!rule.to) return undefined;
+  const v = readPath(data, rule.to.steps);
+  if (v === undefined) return undefined;
+  if (rule.structured) return { value: v, defaulted: false, constant: false };
+  let out: TransformValue = typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : String(v);
+  let defaulted = false;
+  if (rule.map) {
+    const m = mapOut(rule.map, out);
+    out = m.value;
+    defaulted = m.defaulted;
+  }
+  for (let i = rule.transforms.length - 1; i >= 0; i--) out = (rule.transforms[i] as (typeof rule.transforms)[number]).out(out, tctx);
+  return { value: out, defaulted, constant: false };
+}
+
+/** Reports an outbound failure from RuleFailure / TransformError; rethrows anything else. */
+export function reportFailure(st: RunState, rule: CompiledRule, e: unknown): void {
+  if (e instanceof RuleFailure) report(st, rule, 'error', rule.fromText, { code: e.code, note: e.message });
+  else if (e instanceof TransformError) report(st, rule, 'error', rule.fromText, { code: 'ERR_MAPPING_TRANSFORM', note: e.message });
+  else throw e;
+}

@@ -1,0 +1,143 @@
+/**
+ * FHIR R4 ↔ canonical through a compiled plan.
+ *
+ * Inbound: the resource type picks the profile section; the record id is the resource's logical
+ * id (or `id.from`), its version `meta.versionId` (If-Match on the way back).
+ *
+ * Outbound: an update starts from the peer's current resource and sets only the elements the
+ * profile maps, so whatever the practice software holds that passerelle does not map
+ * (narrative, extensions, specialty…) is kept as is, never blanked. A mapped element the
+ * canonical side no longer has is removed only when the merge base had it (a real deletion);
+ * otherwise the peer's value stays.
+ */
+import { PasserelleError } from '../errors.js';
+import { RESOURCE_KINDS, type ResourceKind } from '../model/resources.js';
+import { applyInbound, outboundValue, report, reportFailure, type RunState } from './apply.js';
+import { ensureContainer, prune, readPath, removePath, writePath } from './element-path.js';
+import type { CanonicalChange, FhirResource, FromCanonicalResult, MappingContext, ToCanonicalResult } from './engine-types.js';
+import { passesFilters } from './filters.js';
+import type { CompiledKind, MappingPlan, ProtocolAccessor } from './plan.js';
+import { detectEvent, failedFromCanonical, failedToCanonical, finishRecords, fromCanonicalResult, toCanonicalResult } from './records.js';
+import type { FieldReport } from './report.js';
+
+const DEFAULT_ZONE = 'Europe/Paris';
+type Obj = Record<string, unknown>;
+
+function read(resource: unknown, a: ProtocolAccessor): unknown {
+  if (a.protocol !== 'fhir-r4') return undefined;
+  const v = readPath(resource, a.fhir.steps);
+  return v === '' || (Array.isArray(v) && v.length === 0) ? undefined : v;
+}
+
+function inventory(resource: FhirResource, ck: CompiledKind): FieldReport[] {
+  const used = new Set<string>(['resourceType', 'id', 'meta']);
+  const note = (a: ProtocolAccessor) => {
+    if (a.protocol === 'fhir-r4' && a.fhir.steps[0]) used.add(a.fhir.steps[0].name);
+  };
+  ck.idFrom.forEach(note);
+  for (const r of ck.inboundRules) {
+    r.from.forEach(note);
+    if (r.when) note(r.when.accessor);
+  }
+  return Object.keys(resource)
+    .filter((k) => !used.has(k) && !k.startsWith('_'))
+    .map((k) => ({ rule: '(not in profile)', kind: null, protocolPath: k, canonicalPath: null, status: 'unmapped' as const, note: 'present in the resource, not read by the profile' }));
+}
+
+export function fhirToCanonical(plan: MappingPlan, resource: FhirResource, ctx: MappingContext = {}): ToCanonicalResult {
+  const type = String(resource.resourceType);
+  const ck = (RESOURCE_KINDS as readonly string[]).includes(type) ? plan.kinds[type as ResourceKind] : undefined;
+  if (!ck?.inbound) {
+    return failedToCanonical(type, new PasserelleError('ERR_MAPPING_UNSUPPORTED_MESSAGE', `profile ${plan.name} does not map ${type} resources to-canonical`, { details: { resourceType: type, profile: plan.name } }));
+  }
+  const st: RunState = { report: [], flags: new Set(), tctx: { timezone: ctx.timezone ?? plan.timezone ?? DEFAULT_ZONE } };
+  let externalId: string | undefined;
+  for (const a of ck.idFrom) {
+    const v = read(resource, a);
+    if (typeof v === 'string' && v !== '') {
+      externalId = v;
+      break;
+    }
+  }
+  st.report.push({ rule: `${ck.kind}.id`, kind: ck.kind, protocolPath: ck.idText, canonicalPath: 'id', status: externalId ? 'mapped' : 'error', ...(!externalId && { code: 'ERR_MAPPING_MISSING_ID' as const, note: 'the resource has no id' }) });
+  const data: Obj = {};
+  for (const rule of ck.inboundRules) {
+    let raw: unknown;
+    let used: string | null = null;
+    for (const a of rule.from) {
+      raw = read(resource, a);
+      if (raw !== undefined) {
+        used = a.text;
+        break;
+      }
+    }
+    let holds = true;
+    if (rule.when) {
+      const w = read(resource, rule.when.accessor);
+      holds = w !== undefined && rule.when.values.includes(String(w));
+    }
+    applyInbound(rule, raw, used, holds, data, st);
+  }
+  const meta = resource['meta'] as { versionId?: unknown; lastUpdated?: unknown } | undefined;
+  const outcome = externalId
+    ? finishRecords(
+        plan,
+        [
+          {
+            kind: ck.kind,
+            externalId,
+            data,
+            ...(typeof meta?.versionId === 'string' && { version: meta.versionId }),
+            ...(typeof meta?.lastUpdated === 'string' && { updatedAt: meta.lastUpdated }),
+          },
+        ],
+        ctx,
+        st.flags,
+      )
+    : { records: [], issues: [], filtered: [] };
+  if (ctx.inventory) st.report.push(...inventory(resource, ck));
+  return toCanonicalResult(type, st.report, st.flags, outcome);
+}
+
+export function canonicalToFhir(plan: MappingPlan, change: CanonicalChange, ctx: MappingContext = {}, current?: FhirResource): FromCanonicalResult {
+  const event = detectEvent(change);
+  const ck = plan.kinds[change.kind];
+  if (!ck?.outbound) {
+    return failedFromCanonical(event, new PasserelleError('ERR_MAPPING_UNSUPPORTED_MESSAGE', `profile ${plan.name} does not sync ${change.kind} from-canonical`, { details: { kind: change.kind, profile: plan.name } }));
+  }
+  const filter = passesFilters(plan, change.data, change.externalId ?? undefined);
+  if (!filter.pass) return fromCanonicalResult(event, [], { skipped: filter.reason });
+  if (change.op === 'delete') return fromCanonicalResult(event, [], {});
+  if (current !== undefined && current.resourceType !== change.kind) {
+    return failedFromCanonical(event, new PasserelleError('ERR_MAPPING_NO_OUTBOUND', `the current resource is a ${String(current.resourceType)}, not a ${change.kind}`));
+  }
+  const st: RunState = { report: [], flags: new Set(), tctx: { timezone: ctx.timezone ?? plan.timezone ?? DEFAULT_ZONE } };
+  const out: Obj = current ? structuredClone(current) : { resourceType: change.kind };
+  if (change.externalId !== null) out['id'] = change.externalId;
+  const base = change.base ?? null;
+  for (const rule of ck.outboundRules) {
+    const primary = rule.from[0];
+    if (!primary || primary.protocol !== 'fhir-r4') continue;
+    try {
+      const v = outboundValue(rule, change.data, st.tctx);
+      if (v === undefined) {
+        const hadIt = base !== null && rule.to !== null && readPath(base, rule.to.steps) !== undefined;
+        if (hadIt && removePath(out, primary.fhir.steps)) report(st, rule, 'mapped', primary.text, { note: 'removed: cleared on the canonical side' });
+        else report(st, rule, 'unmapped', primary.text, { note: current ? 'no canonical value: peer value kept' : 'no canonical value' });
+        continue;
+      }
+      const steps = primary.fhir.steps;
+      const itemSteps = steps.slice(0, primary.fhir.itemStep + 1);
+      const container = itemSteps.length > 0 ? ensureContainer(out, itemSteps) : out;
+      writePath(container, steps.slice(primary.fhir.itemStep + 1), v.value);
+      for (const ps of rule.protocolSet) if (ps.steps) writePath(container, ps.steps, ps.value);
+      report(st, rule, v.defaulted ? 'defaulted' : 'mapped', primary.text, { ...(v.constant && { note: 'constant' }) });
+    } catch (e) {
+      reportFailure(st, rule, e);
+    }
+  }
+  // A new resource is pruned of what writing left empty; a current one is kept byte for byte
+  // outside the mapped elements (primitive-extension arrays such as _given may hold nulls).
+  const fhir = (current ? out : (prune(out) ?? { resourceType: change.kind })) as FhirResource;
+  return fromCanonicalResult(event, st.report, { fhir });
+}

@@ -1,0 +1,53 @@
+/**
+ * The mapping engine's entry points, one pair for both protocols. docs/mappings.md § Engine API.
+ *
+ *   toCanonical(plan, input, ctx)               protocol → ExternalRecord[] + report + flags
+ *   fromCanonical(plan, change, ctx, current?)  canonical change → HL7 message | FHIR resource + report
+ *
+ * Both never throw for bad data: the result says `ok: false` with `error` (a PasserelleError
+ * with an ERR_MAPPING_* code naming the rule and path, never a value) and the report. The
+ * `…OrThrow` forms throw that error.
+ */
+import { Hl7Message } from '../../connectors/hl7v2/codec/index.js';
+import { PasserelleError } from '../errors.js';
+import { canonicalToFhir, fhirToCanonical } from './engine-fhir.js';
+import { canonicalToHl7, hl7ToCanonical } from './engine-hl7.js';
+import type { CanonicalChange, FhirResource, FromCanonicalResult, MappingContext, ToCanonicalResult } from './engine-types.js';
+import type { MappingPlan } from './plan.js';
+import type { OwnershipRules } from './ownership.js';
+import type { AppointmentTypeEntry } from './schema.js';
+
+export function toCanonical(plan: MappingPlan, input: Hl7Message | FhirResource, ctx: MappingContext = {}): ToCanonicalResult {
+  if (input instanceof Hl7Message) {
+    if (plan.protocol !== 'hl7v2') throw new PasserelleError('ERR_MAPPING_PROTOCOL_MISMATCH', `profile ${plan.name} is ${plan.protocol}; it cannot map an HL7 message`);
+    return hl7ToCanonical(plan, input, ctx);
+  }
+  if (plan.protocol !== 'fhir-r4') throw new PasserelleError('ERR_MAPPING_PROTOCOL_MISMATCH', `profile ${plan.name} is ${plan.protocol}; it cannot map a FHIR resource`);
+  return fhirToCanonical(plan, input, ctx);
+}
+
+export function fromCanonical(plan: MappingPlan, change: CanonicalChange, ctx: MappingContext = {}, current?: FhirResource): FromCanonicalResult {
+  return plan.protocol === 'hl7v2' ? canonicalToHl7(plan, change, ctx) : canonicalToFhir(plan, change, ctx, current);
+}
+
+export function toCanonicalOrThrow(plan: MappingPlan, input: Hl7Message | FhirResource, ctx: MappingContext = {}): ToCanonicalResult {
+  const r = toCanonical(plan, input, ctx);
+  if (r.error) throw r.error;
+  return r;
+}
+
+export function fromCanonicalOrThrow(plan: MappingPlan, change: CanonicalChange, ctx: MappingContext = {}, current?: FhirResource): FromCanonicalResult {
+  const r = fromCanonical(plan, change, ctx, current);
+  if (r.error) throw r.error;
+  return r;
+}
+
+/** The profile's per-field ownership, in the sync engine's OwnershipRules shape (for `withOverrides`). */
+export function ownershipOf(plan: MappingPlan): OwnershipRules {
+  return plan.ownership;
+}
+
+/** The appointment types with their consignes, passed to the secretariat with the catalogue. */
+export function appointmentCatalogue(plan: MappingPlan): readonly AppointmentTypeEntry[] {
+  return plan.appointmentTypes;
+}

@@ -1,0 +1,29 @@
+import { mappingRoutes } from '../api/routes/mapping.js';
+import type { ServiceContext, ServiceModule } from '../app/service.js';
+import type { OwnershipResolver } from '../sync/engine.js';
+import { ActivePlans } from './active-plans.js';
+
+export interface MappingModule extends ServiceModule {
+  /** For the sync module: each practice link's ownership rules from its running profile. */
+  readonly ownership: OwnershipResolver;
+}
+
+/**
+ * The mapping admin API (GET/PUT /api/v1/links/:id/mapping, versions, dry-run, rollback) and
+ * the in-memory plans of the links, loaded at start (list this module before `sync` so they
+ * are loaded before the engine runs).
+ */
+export function mappingModule(options: { refreshMs?: number } = {}): MappingModule {
+  let plans: ActivePlans | undefined;
+  const plansOf = (ctx: ServiceContext) =>
+    (plans ??= new ActivePlans(ctx.store, {
+      ...(options.refreshMs !== undefined && { refreshMs: options.refreshMs }),
+      onError: (linkId, e) => ctx.logger.warn('mapping profile not loaded', { linkId, code: (e as { code?: string }).code ?? 'ERR_INTERNAL' }),
+    }));
+  return {
+    name: 'mapping',
+    ownership: (link) => plans?.ownership(link),
+    routes: (ctx) => mappingRoutes({ store: ctx.store }),
+    components: (ctx) => [{ name: 'mapping', start: () => plansOf(ctx).start(), stop: () => plansOf(ctx).stop() }],
+  };
+}

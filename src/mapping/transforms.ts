@@ -1,0 +1,340 @@
+/**
+ * Value transforms a field rule may name (`transform: hl7-datetime`, `transform: [trim, upper]`).
+ * Each works both ways: `in` (protocol → canonical) and `out` (canonical → protocol). They throw
+ * TransformError with a message that never contains the value (values are patient data).
+ *
+ * Time: canonical instants are UTC (`…Z`, src/model/resources.ts); an HL7 date/time without an
+ * offset is wall-clock time in the practice's zone (HL7 v2.5 §2.A.22 TS/DTM: "if the time zone is
+ * not included, the time zone defaults to that of the local time zone of the sender").
+ */
+import { DateTime } from 'luxon';
+
+import { didYouMean } from '../util/suggest.js';
+
+export class TransformError extends Error {}
+
+export interface TransformContext {
+  /** IANA zone of the practice. */
+  readonly timezone: string;
+}
+
+export type TransformValue = string | number | boolean;
+
+export interface Transform {
+  readonly spec: string;
+  readonly name: string;
+  /** What the canonical side holds after `in`. */
+  readonly produces: 'string' | 'number' | 'instant' | 'date';
+  /** Only meaningful for one protocol (HL7 date formats), or both. */
+  readonly protocol: 'hl7v2' | 'fhir-r4' | 'any';
+  in(value: TransformValue, ctx: TransformContext): TransformValue;
+  out(value: TransformValue, ctx: TransformContext): TransformValue;
+}
+
+const str = (v: TransformValue): string => (typeof v === 'string' ? v : String(v));
+
+// ---------------------------------------------------------------------------------------------
+// HL7 date/time: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]
+
+const d2 = (s: string, i: number) => (s.charCodeAt(i) - 48) * 10 + (s.charCodeAt(i + 1) - 48);
+const isDigit = (c: number) => c >= 48 && c <= 57;
+const DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+interface Hl7Parts {
+  y: number;
+  mo: number;
+  d: number;
+  h: number;
+  mi: number;
+  s: number;
+  ms: number;
+  /** Offset in minutes east of UTC, or undefined when the value has none. */
+  offset: number | undefined;
+  /** How many date digits were given: 4, 6, 8, 10, 12, 14. */
+  precision: number;
+}
+
+const BAD_TS = 'not an HL7 date/time (YYYYMMDD[HHMM[SS[.S]]][+/-ZZZZ])';
+
+export function parseHl7Timestamp(raw: string): Hl7Parts {
+  // One pass over the characters, no regular expression or substring (hot path).
+  const len = raw.length;
+  let i = 0;
+  while (i < len && isDigit(raw.charCodeAt(i))) i++;
+  const n = i;
+  if (!(n === 4 || n === 6 || n === 8 || n === 10 || n === 12 || n === 14)) throw new TransformError(BAD_TS);
+  let ms = 0;
+  if (i < len && raw.charCodeAt(i) === 46 /* . */) {
+    if (n !== 14) throw new TransformError(BAD_TS);
+    const from = ++i;
+    let frac = 0;
+    let scale = 1;
+    while (i < len && isDigit(raw.charCodeAt(i))) {
+      frac = frac * 10 + raw.charCodeAt(i) - 48;
+      scale *= 10;
+      i++;
+    }
+    if (i === from || i - from > 4) throw new TransformError(BAD_TS);
+    ms = Math.round((frac / scale) * 1000);
+  }
+  let offset: number | undefined;
+  if (i < len) {
+    const sign = raw.charCodeAt(i);
+    if ((sign !== 43 && sign !== 45) || len - i !== 5) throw new TransformError(BAD_TS);
+    for (let k = i + 1; k < len; k++) if (!isDigit(raw.charCodeAt(k))) throw new TransformError(BAD_TS);
+    const oh = d2(raw, i + 1);
+    const om = d2(raw, i + 3);
+    if (oh > 14 || om > 59) throw new TransformError(BAD_TS);
+    offset = (sign === 45 ? -1 : 1) * (oh * 60 + om);
+  }
+  const y = d2(raw, 0) * 100 + d2(raw, 2);
+  const mo = n >= 6 ? d2(raw, 4) : 1;
+  const d = n >= 8 ? d2(raw, 6) : 1;
+  const h = n >= 10 ? d2(raw, 8) : 0;
+  const mi = n >= 12 ? d2(raw, 10) : 0;
+  const s = n >= 14 ? d2(raw, 12) : 0;
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  if (mo < 1 || mo > 12 || d < 1 || d > (mo === 2 && !leap ? 28 : (DAYS[mo - 1] as number)) || h > 23 || mi > 59 || s > 59) throw new TransformError(BAD_TS);
+  return { y, mo, d, h, mi, s, ms, offset, precision: n };
+}
+
+/**
+ * HL7 TS → UTC epoch ms. Without an offset the wall-clock time is read in `zone`; a time that
+ * does not exist there (the spring-forward gap) moves forward by the gap, and an ambiguous one
+ * (the autumn repeat) takes the later (standard-time) occurrence, as Luxon resolves them; a
+ * sender that means the earlier one must send the offset.
+ */
+export function hl7TimestampToMillis(raw: string, zone: string): number {
+  const p = parseHl7Timestamp(raw);
+  const wall = Date.UTC(p.y, p.mo - 1, p.d, p.h, p.mi, p.s, p.ms);
+  if (p.offset !== undefined) return wall - p.offset * 60_000;
+  return wallClockToMillis(wall, zone);
+}
+
+// Zone offsets change at most every quarter of an hour (IANA zones change at :00, :30 or :45),
+// so one lookup per zone and quarter hour serves every time in it.
+const QUARTER = 900_000;
+const offsets = new Map<string, number>();
+function offsetAt(ms: number, zone: string): number {
+  const key = `${zone}|${Math.floor(ms / QUARTER)}`;
+  let o = offsets.get(key);
+  if (o === undefined) {
+    const dt = DateTime.fromMillis(Math.floor(ms / QUARTER) * QUARTER, { zone });
+    if (!dt.isValid) throw new TransformError(`cannot place the date/time in time zone ${zone}`);
+    o = dt.offset * 60_000;
+    if (offsets.size > 50_000) offsets.clear();
+    offsets.set(key, o);
+  }
+  return o;
+}
+
+/**
+ * Wall-clock time (as if UTC) in `zone` → UTC ms, resolving gaps and repeats as Luxon does: a
+ * time in the spring-forward gap moves forward by the gap; a repeated autumn time takes the
+ * later (standard-time) occurrence.
+ */
+function wallClockToMillis(wall: number, zone: string): number {
+  const o1 = offsetAt(wall, zone);
+  const t1 = wall - o1;
+  const o2 = offsetAt(t1, zone);
+  if (o1 === o2) return t1;
+  const t2 = wall - o2;
+  if (offsetAt(t2, zone) === o2) return t2;
+  return wall - Math.min(o1, o2);
+}
+
+/** UTC instant → HL7 TS with seconds and the zone's offset: `20250317093000+0100`. */
+export function millisToHl7Timestamp(ms: number, zone: string): string {
+  return DateTime.fromMillis(ms, { zone }).toFormat('yyyyLLddHHmmssZZZ');
+}
+
+function toMillis(v: TransformValue): number {
+  const ms = typeof v === 'number' ? v : Date.parse(str(v));
+  if (Number.isNaN(ms)) throw new TransformError('not an instant');
+  return ms;
+}
+
+// ---------------------------------------------------------------------------------------------
+// French phone numbers → E.164 (ITU-T E.164; ARCEP numbering plan)
+
+/**
+ * Overseas departments and collectivities keep their own country codes although their numbers
+ * are dialled as 10-digit French numbers (ARCEP plan: 0590/0690 Guadeloupe, Saint-Martin,
+ * Saint-Barthélemy; 0594/0694 Guyane; 0596/0696/0697 Martinique; 0262/0263/0692/0693 La Réunion;
+ * 0269/0639 Mayotte). The national significant number (without the leading 0) is kept whole.
+ */
+const OVERSEAS: ReadonlyArray<readonly [string, string]> = [
+  ['590', '590'], ['690', '590'], ['691', '590'],
+  ['594', '594'], ['694', '594'],
+  ['596', '596'], ['696', '596'], ['697', '596'],
+  ['262', '262'], ['263', '262'], ['692', '262'], ['693', '262'],
+  ['269', '262'], ['639', '262'],
+];
+const FRENCH_CODES = new Set(['33', '590', '594', '596', '262']);
+
+/** A French number (national `0X XX XX XX XX`, `+33…`, `0033…`, `+33 (0)…`) → `+33612345678`. */
+export function frenchPhoneToE164(raw: string): string {
+  let s = raw.trim().replace(/\(0\)/g, '').replace(/[\s.\-/()]/g, '');
+  if (s.startsWith('00')) s = `+${s.slice(2)}`;
+  if (/^0[1-9][0-9]{8}$/.test(s)) {
+    const nsn = s.slice(1);
+    const overseas = OVERSEAS.find(([prefix]) => nsn.startsWith(prefix));
+    return `+${overseas ? overseas[1] : '33'}${nsn}`;
+  }
+  if (/^\+33[1-9][0-9]{8}$/.test(s)) {
+    // +33 then an overseas number: it belongs under its own country code.
+    const nsn = s.slice(3);
+    const overseas = OVERSEAS.find(([prefix]) => nsn.startsWith(prefix));
+    return `+${overseas ? overseas[1] : '33'}${nsn}`;
+  }
+  if (/^\+(590|594|596|262)[1-9][0-9]{8}$/.test(s)) return s;
+  if (/^\+[1-9][0-9]{6,14}$/.test(s) && ![...FRENCH_CODES].some((c) => s.startsWith(`+${c}`))) return s; // a foreign number in E.164 already
+  throw new TransformError('not a French phone number (10 digits starting with 0, or +33…)');
+}
+
+/** E.164 → national 10-digit form `0612345678` (foreign numbers stay in E.164). */
+export function e164ToFrenchNational(raw: string): string {
+  const s = frenchPhoneToE164(raw);
+  for (const code of ['590', '594', '596', '262', '33']) {
+    if (s.startsWith(`+${code}`) && s.length === code.length + 10) return `0${s.slice(code.length + 1)}`;
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registry
+
+type Factory = (arg: string | undefined) => Transform | string;
+
+const simple = (name: string, produces: Transform['produces'], protocol: Transform['protocol'], inFn: Transform['in'], outFn: Transform['out']): Factory => (arg) =>
+  arg !== undefined ? `transform ${name} takes no argument` : { spec: name, name, produces, protocol, in: inFn, out: outFn };
+
+const FHIR_TS = /^([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$/;
+const REF_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+const FACTORIES: Readonly<Record<string, Factory>> = {
+  trim: simple('trim', 'string', 'any', (v) => str(v).trim(), (v) => str(v).trim()),
+  // Unicode default case mapping: French needs no locale rule (é → É, ç → Ç, œ → Œ).
+  upper: simple('upper', 'string', 'any', (v) => str(v).toUpperCase(), (v) => str(v).toUpperCase()),
+  lower: simple('lower', 'string', 'any', (v) => str(v).toLowerCase(), (v) => str(v).toLowerCase()),
+  'hl7-datetime': simple(
+    'hl7-datetime',
+    'instant',
+    'hl7v2',
+    (v, ctx) => new Date(hl7TimestampToMillis(str(v), ctx.timezone)).toISOString(),
+    (v, ctx) => millisToHl7Timestamp(toMillis(v), ctx.timezone),
+  ),
+  'hl7-date': simple(
+    'hl7-date',
+    'date',
+    'hl7v2',
+    (v) => {
+      const s = str(v);
+      const p = parseHl7Timestamp(s);
+      const y = String(p.y).padStart(4, '0');
+      if (p.precision === 4) return y;
+      if (p.precision === 6) return `${y}-${String(p.mo).padStart(2, '0')}`;
+      return `${y}-${String(p.mo).padStart(2, '0')}-${String(p.d).padStart(2, '0')}`;
+    },
+    (v) => {
+      const s = str(v);
+      if (!/^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$/.test(s)) throw new TransformError('not a date (YYYY, YYYY-MM or YYYY-MM-DD)');
+      return s.replace(/-/g, '');
+    },
+  ),
+  'fhir-instant': simple(
+    'fhir-instant',
+    'instant',
+    'any',
+    (v) => {
+      const s = str(v);
+      if (!FHIR_TS.test(s)) throw new TransformError('not a FHIR instant (date, time and zone)');
+      return new Date(Date.parse(s)).toISOString();
+    },
+    (v) => new Date(toMillis(v)).toISOString(),
+  ),
+  integer: simple(
+    'integer',
+    'number',
+    'any',
+    (v) => {
+      if (typeof v === 'number' && Number.isInteger(v)) return v;
+      const s = str(v).trim();
+      if (!/^-?[0-9]{1,15}$/.test(s)) throw new TransformError('not an integer');
+      return Number(s);
+    },
+    (v) => String(v),
+  ),
+  'phone-e164': (arg) => {
+    if (arg !== undefined && arg !== 'national') return `transform phone-e164 takes no argument or :national (got :${arg})`;
+    return {
+      spec: arg ? `phone-e164:${arg}` : 'phone-e164',
+      name: 'phone-e164',
+      produces: 'string',
+      protocol: 'any',
+      in: (v) => frenchPhoneToE164(str(v)),
+      out: (v) => (arg === 'national' ? e164ToFrenchNational(str(v)) : frenchPhoneToE164(str(v))),
+    };
+  },
+  prefix: (arg) => {
+    if (!arg) return 'transform prefix needs the text to add, e.g. prefix:8';
+    return {
+      spec: `prefix:${arg}`,
+      name: 'prefix',
+      produces: 'string',
+      protocol: 'any',
+      in: (v) => `${arg}${str(v)}`,
+      out: (v) => {
+        const s = str(v);
+        if (!s.startsWith(arg)) throw new TransformError(`value does not start with the prefix ${arg}`);
+        return s.slice(arg.length);
+      },
+    };
+  },
+  reference: (arg) => {
+    if (!arg || !/^[A-Z][A-Za-z]+$/.test(arg)) return 'transform reference needs a resource type, e.g. reference:Patient';
+    const prefix = `${arg}/`;
+    return {
+      spec: `reference:${arg}`,
+      name: 'reference',
+      produces: 'string',
+      protocol: 'any',
+      in: (v) => {
+        const s = str(v);
+        if (!REF_ID.test(s)) throw new TransformError(`not usable as a ${arg} id (1-64 of A-Z a-z 0-9 - .)`);
+        return prefix + s;
+      },
+      out: (v) => {
+        const s = str(v);
+        if (!s.startsWith(prefix)) throw new TransformError(`not a reference to a ${arg}`);
+        return s.slice(prefix.length);
+      },
+    };
+  },
+};
+
+export const TRANSFORM_NAMES: readonly string[] = Object.keys(FACTORIES);
+
+/** `name` or `name:arg` → a transform, or a message saying what is wrong. */
+export function compileTransform(spec: string): Transform | string {
+  const colon = spec.indexOf(':');
+  const name = colon < 0 ? spec : spec.slice(0, colon);
+  const arg = colon < 0 ? undefined : spec.slice(colon + 1);
+  const factory = FACTORIES[name];
+  if (!factory) return `unknown transform ${name}${didYouMean(name, TRANSFORM_NAMES)}; known: ${TRANSFORM_NAMES.join(', ')}`;
+  return factory(arg);
+}
+
+/** Whether a zone name is an IANA zone this runtime knows. */
+export function isValidTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return zone.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+export function timeZoneNames(): readonly string[] {
+  return (Intl as unknown as { supportedValuesOf(k: string): string[] }).supportedValuesOf('timeZone');
+}

@@ -1,0 +1,63 @@
+/**
+ * The `reports` service module: the report and digest routes, and the daily digest schedule as
+ * a component (started after the HTTP server, stopped before the store closes).
+ */
+import { reportRoutes } from '../api/routes/reports.js';
+import type { ServiceContext, ServiceModule } from '../app/service.js';
+import { DigestJob, DigestScheduler } from './digest.js';
+
+export interface ReportsModuleOptions {
+  /** Schedule the daily digest with node-cron (default). Tests may call `jobOf(ctx)` instead. */
+  readonly scheduleDigests?: boolean;
+  /** How often practices' zones are looked at again for new digest tasks (default 5 minutes). */
+  readonly refreshMs?: number;
+}
+
+export interface ReportsModule extends ServiceModule {
+  /** The digest job of a running service (tests, the CLI). */
+  jobOf(ctx: ServiceContext): DigestJob;
+  /** Its schedule, once the component started (undefined when digests are not scheduled). */
+  schedulerOf(ctx: ServiceContext): DigestScheduler | undefined;
+}
+
+interface ReportsRuntime {
+  readonly job: DigestJob;
+  readonly stop: AbortController;
+  scheduler: DigestScheduler | undefined;
+}
+
+export function reportsModule(options: ReportsModuleOptions = {}): ReportsModule {
+  // routes() and components() are called separately for one service: one runtime per service.
+  const runtimes = new WeakMap<ServiceContext, ReportsRuntime>();
+  const runtimeOf = (ctx: ServiceContext): ReportsRuntime => {
+    let r = runtimes.get(ctx);
+    if (!r) {
+      const stop = new AbortController();
+      r = { job: new DigestJob({ store: ctx.store, logger: ctx.logger, config: ctx.config.reports, now: ctx.now, signal: stop.signal }), stop, scheduler: undefined };
+      runtimes.set(ctx, r);
+    }
+    return r;
+  };
+  return {
+    name: 'reports',
+    jobOf: (ctx) => runtimeOf(ctx).job,
+    schedulerOf: (ctx) => runtimeOf(ctx).scheduler,
+    routes: (ctx) => reportRoutes({ store: ctx.store, config: ctx.config.reports, now: ctx.now }),
+    components: (ctx) => [
+      {
+        name: 'reports',
+        start: async () => {
+          if (options.scheduleDigests === false) return;
+          const r = runtimeOf(ctx);
+          r.scheduler = new DigestScheduler({ job: r.job, store: ctx.store, logger: ctx.logger, schedule: ctx.config.reports.digestSchedule, ...(options.refreshMs !== undefined && { refreshMs: options.refreshMs }) });
+          await r.scheduler.start();
+        },
+        stop: async () => {
+          const r = runtimeOf(ctx);
+          r.stop.abort();
+          await r.scheduler?.stop();
+        },
+      },
+    ],
+  };
+}

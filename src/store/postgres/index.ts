@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+
+import { PasserelleError } from '../../errors.js';
+import { migrateToLatest, migrationStatus } from '../migrations/index.js';
+import type { Clock } from '../repos/context.js';
+import type { Database } from '../schema.js';
+import { makeRootRepos, type Store, type TxFn } from '../store.js';
+import { LanedCommitter, runInOneTransaction } from '../transactions.js';
+
+// BIGINT columns hold epoch milliseconds and serial ids, all far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export interface PostgresStoreOptions {
+  readonly url: string;
+  readonly poolSize?: number;
+  readonly now?: Clock;
+}
+
+/** Advisory-lock keys are 64-bit integers; derive one from the lease name. */
+function lockKey(key: string): string {
+  return createHash('sha256').update(key).digest().readBigInt64BE(0).toString();
+}
+
+/** The shared store for several passerelle instances (design: "Stores and scale"). */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  const now = options.now ?? Date.now;
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? 10,
+    // Durable commit is the default, but say it: an ACK must never precede the WAL flush.
+    options: '-c synchronous_commit=on',
+  });
+  pool.on('error', () => undefined); // idle-client errors surface on the next query instead
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const transaction = <T>(fn: TxFn<T>) =>
+    new Promise<T>((resolve, reject) => {
+      void runInOneTransaction(db, 'postgres', now, [{ fn: fn as TxFn<unknown>, resolve: resolve as (v: unknown) => void, reject }]);
+    });
+  // Leave connections for plain transactions and reads: half the pool commits batches.
+  const committer = new LanedCommitter(db, 'postgres', now, Math.max(1, Math.floor((options.poolSize ?? 10) / 2)));
+  const repos = makeRootRepos({ db, dialect: 'postgres', now, inTransaction: false }, transaction);
+
+  const store: Store = {
+    ...repos,
+    dialect: 'postgres',
+    db,
+    now,
+    transaction,
+    batch: (fn) => committer.run(fn),
+    async withLease(key, fn) {
+      // A session-level lock lives as long as the connection: hold one client for the duration.
+      const client = await pool.connect();
+      try {
+        const k = lockKey(key);
+        const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [k]);
+        if (!rows[0]?.ok) return { acquired: false };
+        try {
+          return { acquired: true, result: await fn() };
+        } finally {
+          await client.query('SELECT pg_advisory_unlock($1::bigint)', [k]);
+        }
+      } finally {
+        client.release();
+      }
+    },
+    migrate: () => migrateToLatest(db as Kysely<unknown>, 'postgres'),
+    migrationStatus: () => migrationStatus(db as Kysely<unknown>, 'postgres'),
+    async ping() {
+      try {
+        await sql`select 1`.execute(db);
+      } catch (e) {
+        throw new PasserelleError('ERR_STORE_UNAVAILABLE', `PostgreSQL store is not answering: ${(e as Error).message}`, { cause: e });
+      }
+    },
+    async close() {
+      await committer.idle();
+      await db.destroy();
+    },
+  };
+  return store;
+}

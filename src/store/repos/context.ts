@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+
+import type { Kysely } from 'kysely';
+
+import { PasserelleError } from '../../errors.js';
+import type { Dialect } from '../migrations/types.js';
+import type { Database } from '../schema.js';
+
+/** Milliseconds since the epoch; injected so tests control time. */
+export type Clock = () => number;
+
+export interface RepoContext {
+  /** The root handle, or one bound to the connection of the current transaction. */
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  readonly now: Clock;
+  readonly inTransaction: boolean;
+  /**
+   * Inside a transaction: the practices whose canonical records it wrote. The transaction runner
+   * bumps their change counters just before COMMIT (repos/changes.ts says why there).
+   */
+  readonly touchedPractices?: Set<string>;
+}
+
+export const iso = (ms: number): string => new Date(ms).toISOString();
+export const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
+export const msOrNull = (s: string | null | undefined): number | null => (s === null || s === undefined ? null : Date.parse(s));
+export const toJson = (v: unknown): string => JSON.stringify(v);
+export const fromJson = <T>(s: string): T => JSON.parse(s) as T;
+export const newId = (): string => randomUUID();
+
+/** Unique-constraint violations differ by driver; both mean "already exists". */
+export function isUniqueViolation(e: unknown): boolean {
+  const err = e as { code?: string };
+  return err?.code === '23505' || err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+export function notFound(what: string, id: string | number): PasserelleError {
+  return new PasserelleError('ERR_NOT_FOUND', `${what} ${id} not found`, { details: { [what]: id } });
+}

@@ -1,0 +1,593 @@
+import { PasserelleError } from '../../errors.js';
+import type { ResourceKind } from '../../model/resources.js';
+import type { ConflictsTable, DeadLettersTable, InboxTable, OutboxTable, ReviewItemsTable } from '../schema.js';
+import {
+  type Conflict,
+  type ConflictField,
+  type ConflictStatus,
+  type DeadLetter,
+  type DeadLetterInput,
+  type DeadLetterStatus,
+  type InboxAccept,
+  type InboxAcceptResult,
+  type InboxEntry,
+  type InboxStatus,
+  type JsonObject,
+  type OutboxEnqueue,
+  type OutboxItem,
+  type OutboxStatus,
+  PRIORITY,
+  type ReviewItem,
+} from '../types.js';
+import { fromJson, iso, isoOrNull, newId, notFound, type RepoContext, toJson } from './context.js';
+
+// ---------------------------------------------------------------------------------------------
+// Inbox: every message received from a peer, with its dedupe key and the answer we gave.
+
+type InboxRow = Omit<InboxTable, 'id'> & { id: number };
+const toInbox = (r: InboxRow): InboxEntry => ({
+  id: Number(r.id),
+  linkId: r.link_id,
+  dedupeKey: r.dedupe_key,
+  bodyHash: r.body_hash,
+  messageType: r.message_type,
+  body: r.body,
+  status: r.status as InboxStatus,
+  response: r.response,
+  errorCode: r.error_code,
+  error: r.error,
+  flags: fromJson<string[]>(r.flags),
+  receivedAt: iso(r.received_at),
+  processedAt: isoOrNull(r.processed_at),
+});
+
+export const REUSED_KEY_FLAG = 'reused-dedupe-key';
+
+export interface InboxRepo {
+  /**
+   * Stores a received message unless it is a resend (same dedupe key and body hash). Run it in
+   * the transaction that applies the message, so the dedupe key commits with its effects
+   * (design rule 2). Atomic on its own when called outside a transaction.
+   */
+  accept(input: InboxAccept): Promise<InboxAcceptResult>;
+  get(id: number): Promise<InboxEntry | undefined>;
+  /** Records the outcome and the exact response sent (replayed byte for byte to a resend). */
+  finish(id: number, outcome: { status: InboxStatus; response?: Buffer | null; errorCode?: string | null; error?: string | null }): Promise<void>;
+  list(filter?: { linkId?: string; status?: InboxStatus; limit?: number; afterId?: number }): Promise<InboxEntry[]>;
+  /** Retention: drops bodies received before `beforeMs` (not of messages still to apply); keys and responses stay for dedupe. */
+  purgeBodies(beforeMs: number): Promise<number>;
+}
+
+export function inboxRepo(ctx: RepoContext): InboxRepo {
+  const { db } = ctx;
+  const byKey = (linkId: string, dedupeKey: string) =>
+    db.selectFrom('inbox').selectAll().where('link_id', '=', linkId).where('dedupe_key', '=', dedupeKey).orderBy('id', 'desc').execute();
+  const repo: InboxRepo = {
+    async accept(input) {
+      const existing = (await byKey(input.linkId, input.dedupeKey)) as InboxRow[];
+      const same = existing.find((r) => r.body_hash === input.bodyHash);
+      if (same) return { outcome: 'duplicate', entry: toInbox(same) };
+      const previous = existing[0];
+      const row = {
+        link_id: input.linkId,
+        dedupe_key: input.dedupeKey,
+        body_hash: input.bodyHash,
+        message_type: input.messageType,
+        body: input.body,
+        status: input.status ?? 'received',
+        response: input.response ?? null,
+        error_code: input.errorCode ?? null,
+        error: input.error ?? null,
+        flags: toJson(previous ? [REUSED_KEY_FLAG] : []),
+        received_at: ctx.now(),
+        processed_at: null,
+      };
+      const res = await db
+        .insertInto('inbox')
+        .values(row)
+        .onConflict((oc) => oc.columns(['link_id', 'dedupe_key', 'body_hash']).doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      if (!res) {
+        // A concurrent instance stored the same message first (PostgreSQL): it is a resend.
+        const again = ((await byKey(input.linkId, input.dedupeKey)) as InboxRow[]).find((r) => r.body_hash === input.bodyHash);
+        if (!again) throw new PasserelleError('ERR_STORE_CONFLICT', `inbox entry for link ${input.linkId} vanished during dedupe`);
+        return { outcome: 'duplicate', entry: toInbox(again) };
+      }
+      const entry = toInbox({ ...row, id: Number(res.id) });
+      return previous ? { outcome: 'reused-key', entry, previous: toInbox(previous) } : { outcome: 'new', entry };
+    },
+    async get(id) {
+      const r = await db.selectFrom('inbox').selectAll().where('id', '=', id).executeTakeFirst();
+      return r && toInbox(r as InboxRow);
+    },
+    async finish(id, o) {
+      await db
+        .updateTable('inbox')
+        .set({
+          status: o.status,
+          ...(o.response !== undefined && { response: o.response }),
+          ...(o.errorCode !== undefined && { error_code: o.errorCode }),
+          ...(o.error !== undefined && { error: o.error }),
+          processed_at: ctx.now(),
+        })
+        .where('id', '=', id)
+        .execute();
+    },
+    async list(f = {}) {
+      let q = db.selectFrom('inbox').selectAll();
+      if (f.linkId !== undefined) q = q.where('link_id', '=', f.linkId);
+      if (f.status !== undefined) q = q.where('status', '=', f.status);
+      if (f.afterId !== undefined) q = q.where('id', '>', f.afterId);
+      return ((await q.orderBy('id').limit(f.limit ?? 100).execute()) as InboxRow[]).map(toInbox);
+    },
+    async purgeBodies(beforeMs) {
+      // A message stored and not applied yet (an HL7 accept ACK on commit) keeps its body: it is still to be applied.
+      const res = await db.updateTable('inbox').set({ body: null }).where('received_at', '<', beforeMs).where('body', 'is not', null).where('status', '<>', 'received').executeTakeFirst();
+      return Number(res.numUpdatedRows);
+    },
+  };
+  return repo;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbox: every outbound write, committed with the change that caused it (design rule 3).
+
+type OutboxRow = Omit<OutboxTable, 'seq'> & { seq: number };
+const toOutbox = (r: OutboxRow): OutboxItem => ({
+  seq: Number(r.seq),
+  practiceId: r.practice_id,
+  linkId: r.link_id,
+  kind: r.kind as ResourceKind,
+  recordId: r.record_id,
+  op: r.op,
+  payload: fromJson<JsonObject>(r.payload),
+  priority: r.priority,
+  status: r.status as OutboxStatus,
+  attempts: r.attempts,
+  nextAttemptAt: Number(r.next_attempt_at),
+  leaseOwner: r.lease_owner,
+  leaseUntil: r.lease_until === null ? null : Number(r.lease_until),
+  idempotencyKey: r.idempotency_key,
+  contentHash: r.content_hash,
+  lastErrorCode: r.last_error_code,
+  lastError: r.last_error,
+  result: r.result === null ? null : fromJson<JsonObject>(r.result),
+  createdAt: iso(r.created_at),
+  updatedAt: iso(r.updated_at),
+  doneAt: isoOrNull(r.done_at),
+});
+
+export interface LeaseOptions {
+  readonly owner: string;
+  readonly limit: number;
+  readonly leaseMs: number;
+  readonly linkIds?: readonly string[];
+}
+
+export interface OutboxRepo {
+  /** Returns the existing item when the idempotency key was already enqueued. */
+  enqueue(item: OutboxEnqueue): Promise<OutboxItem>;
+  get(seq: number): Promise<OutboxItem | undefined>;
+  /**
+   * Leases ready items, most urgent first, never two of one record at once and never a later
+   * change of a record before an earlier one (per-record order). Expired leases are taken over.
+   * On PostgreSQL rows are locked with FOR UPDATE SKIP LOCKED so instances never share an item.
+   */
+  lease(options: LeaseOptions): Promise<OutboxItem[]>;
+  complete(seq: number, result?: JsonObject): Promise<void>;
+  /** Schedules another attempt; ignored when another worker has taken the lease since. */
+  retry(seq: number, owner: string, next: { at: number; errorCode: string; error: string }): Promise<void>;
+  /**
+   * Like `retry`, but the attempt does not count: the item waited on something else (a record
+   * it refers to, a patient review) rather than failing.
+   */
+  defer(seq: number, owner: string, next: { at: number; errorCode: string; error: string }): Promise<void>;
+  /** Parks the item (poison change); record a dead letter in the same transaction. */
+  kill(seq: number, reason: { errorCode: string; error: string }): Promise<void>;
+  /** Back to pending with a fresh attempt count (replay of a dead letter). */
+  requeue(seq: number, notBefore?: number): Promise<void>;
+  list(filter?: { linkId?: string; status?: OutboxStatus; recordId?: string; practiceId?: string; lastErrorCode?: string; limit?: number }): Promise<OutboxItem[]>;
+  depth(linkId?: string): Promise<Record<OutboxStatus, number>>;
+  /** Earliest time an item becomes ready, so an idle dispatcher knows when to wake. */
+  nextReadyAt(): Promise<number | undefined>;
+}
+
+export function outboxRepo(ctx: RepoContext): OutboxRepo {
+  const { db } = ctx;
+  const get = async (seq: number) => {
+    const r = await db.selectFrom('outbox').selectAll().where('seq', '=', seq).executeTakeFirst();
+    return r && toOutbox(r as OutboxRow);
+  };
+  return {
+    async enqueue(item) {
+      const now = ctx.now();
+      const row = {
+        practice_id: item.practiceId,
+        link_id: item.linkId,
+        kind: item.kind,
+        record_id: item.recordId,
+        op: item.op,
+        payload: toJson(item.payload),
+        priority: item.priority ?? PRIORITY.normal,
+        status: 'pending',
+        attempts: 0,
+        next_attempt_at: item.notBefore ?? now,
+        lease_owner: null,
+        lease_until: null,
+        idempotency_key: item.idempotencyKey,
+        content_hash: item.contentHash ?? null,
+        last_error_code: null,
+        last_error: null,
+        result: null,
+        created_at: now,
+        updated_at: now,
+        done_at: null,
+      };
+      const existing = await db.selectFrom('outbox').selectAll().where('idempotency_key', '=', item.idempotencyKey).executeTakeFirst();
+      if (existing) return toOutbox(existing as OutboxRow);
+      // ON CONFLICT rather than catching the violation: on PostgreSQL a failed statement aborts
+      // the surrounding transaction, and enqueue runs inside the change's transaction.
+      const res = await db
+        .insertInto('outbox')
+        .values(row)
+        .onConflict((oc) => oc.column('idempotency_key').doNothing())
+        .returning('seq')
+        .executeTakeFirst();
+      if (res) return toOutbox({ ...row, seq: Number(res.seq) });
+      const raced = await db.selectFrom('outbox').selectAll().where('idempotency_key', '=', item.idempotencyKey).executeTakeFirstOrThrow();
+      return toOutbox(raced as OutboxRow);
+    },
+    get,
+    async lease(o) {
+      const now = ctx.now();
+      let q = db
+        .selectFrom('outbox as o')
+        .select('o.seq')
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('o.status', '=', 'pending'), eb('o.next_attempt_at', '<=', now)]),
+            eb.and([eb('o.status', '=', 'leased'), eb('o.lease_until', '<', now)]),
+          ]),
+        )
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom('outbox as p')
+                .select('p.seq')
+                .whereRef('p.link_id', '=', 'o.link_id')
+                .whereRef('p.record_id', '=', 'o.record_id')
+                .whereRef('p.seq', '<', 'o.seq')
+                .where('p.status', 'in', ['pending', 'leased']),
+            ),
+          ),
+        )
+        .orderBy('o.priority')
+        .orderBy('o.seq')
+        .limit(o.limit);
+      if (o.linkIds !== undefined) {
+        if (o.linkIds.length === 0) return [];
+        q = q.where('o.link_id', 'in', [...o.linkIds]);
+      }
+      if (ctx.dialect === 'postgres') q = q.forUpdate().skipLocked();
+      const seqs = (await q.execute()).map((r) => Number(r.seq));
+      if (seqs.length === 0) return [];
+      await db
+        .updateTable('outbox')
+        .set((eb) => ({ status: 'leased', lease_owner: o.owner, lease_until: now + o.leaseMs, attempts: eb('attempts', '+', 1), updated_at: now }))
+        .where('seq', 'in', seqs)
+        .execute();
+      const rows = await db.selectFrom('outbox').selectAll().where('seq', 'in', seqs).orderBy('priority').orderBy('seq').execute();
+      return (rows as OutboxRow[]).map(toOutbox);
+    },
+    async complete(seq, result) {
+      const now = ctx.now();
+      await db
+        .updateTable('outbox')
+        .set({ status: 'done', done_at: now, updated_at: now, lease_owner: null, lease_until: null, result: result === undefined ? null : toJson(result) })
+        .where('seq', '=', seq)
+        .execute();
+    },
+    async retry(seq, owner, next) {
+      await db
+        .updateTable('outbox')
+        .set({ status: 'pending', next_attempt_at: next.at, last_error_code: next.errorCode, last_error: next.error, lease_owner: null, lease_until: null, updated_at: ctx.now() })
+        .where('seq', '=', seq)
+        .where('lease_owner', '=', owner)
+        .where('status', '=', 'leased')
+        .execute();
+    },
+    async defer(seq, owner, next) {
+      await db
+        .updateTable('outbox')
+        .set((eb) => ({
+          status: 'pending',
+          next_attempt_at: next.at,
+          last_error_code: next.errorCode,
+          last_error: next.error,
+          lease_owner: null,
+          lease_until: null,
+          attempts: eb('attempts', '-', 1),
+          updated_at: ctx.now(),
+        }))
+        .where('seq', '=', seq)
+        .where('lease_owner', '=', owner)
+        .where('status', '=', 'leased')
+        .execute();
+    },
+    async kill(seq, reason) {
+      await db
+        .updateTable('outbox')
+        .set({ status: 'dead', last_error_code: reason.errorCode, last_error: reason.error, lease_owner: null, lease_until: null, updated_at: ctx.now() })
+        .where('seq', '=', seq)
+        .execute();
+    },
+    async requeue(seq, notBefore) {
+      const now = ctx.now();
+      const res = await db
+        .updateTable('outbox')
+        .set({ status: 'pending', attempts: 0, next_attempt_at: notBefore ?? now, lease_owner: null, lease_until: null, updated_at: now })
+        .where('seq', '=', seq)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) throw notFound('outbox item', seq);
+    },
+    async list(f = {}) {
+      let q = db.selectFrom('outbox').selectAll();
+      if (f.linkId !== undefined) q = q.where('link_id', '=', f.linkId);
+      if (f.status !== undefined) q = q.where('status', '=', f.status);
+      if (f.recordId !== undefined) q = q.where('record_id', '=', f.recordId);
+      if (f.practiceId !== undefined) q = q.where('practice_id', '=', f.practiceId);
+      if (f.lastErrorCode !== undefined) q = q.where('last_error_code', '=', f.lastErrorCode);
+      return ((await q.orderBy('seq').limit(f.limit ?? 100).execute()) as OutboxRow[]).map(toOutbox);
+    },
+    async depth(linkId) {
+      let q = db.selectFrom('outbox').select(['status', (eb) => eb.fn.countAll<number>().as('n')]);
+      if (linkId !== undefined) q = q.where('link_id', '=', linkId);
+      const rows = await q.groupBy('status').execute();
+      const out: Record<OutboxStatus, number> = { pending: 0, leased: 0, done: 0, dead: 0 };
+      for (const r of rows) out[r.status as OutboxStatus] = Number(r.n);
+      return out;
+    },
+    async nextReadyAt() {
+      const r = await db
+        .selectFrom('outbox')
+        .select((eb) => eb.fn.min('next_attempt_at').as('at'))
+        .where('status', '=', 'pending')
+        .executeTakeFirst();
+      return r?.at === null || r?.at === undefined ? undefined : Number(r.at);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conflicts and review items: what waits for a human (design rule 7).
+
+const toConflict = (r: ConflictsTable): Conflict => ({
+  id: r.id,
+  practiceId: r.practice_id,
+  kind: r.kind as ResourceKind,
+  recordId: r.record_id,
+  fields: fromJson<ConflictField[]>(r.fields),
+  status: r.status as ConflictStatus,
+  reason: r.reason,
+  resolution: r.resolution === null ? null : fromJson<JsonObject>(r.resolution),
+  resolvedBy: r.resolved_by,
+  createdAt: iso(r.created_at),
+  resolvedAt: isoOrNull(r.resolved_at),
+});
+
+export interface ConflictsRepo {
+  open(input: { practiceId: string; kind: ResourceKind; recordId: string; fields: readonly ConflictField[]; reason?: string }): Promise<Conflict>;
+  get(id: string): Promise<Conflict | undefined>;
+  list(filter?: { practiceId?: string; status?: ConflictStatus; recordId?: string; limit?: number }): Promise<Conflict[]>;
+  /** Only an open conflict can be closed; a second resolve gets ERR_CONFLICT. */
+  close(id: string, outcome: { status: Exclude<ConflictStatus, 'open'>; resolution: JsonObject; by: string }): Promise<Conflict>;
+}
+
+export function conflictsRepo(ctx: RepoContext): ConflictsRepo {
+  const { db } = ctx;
+  const get = async (id: string) => {
+    const r = await db.selectFrom('conflicts').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toConflict(r);
+  };
+  return {
+    async open(input) {
+      const row: ConflictsTable = {
+        id: newId(),
+        practice_id: input.practiceId,
+        kind: input.kind,
+        record_id: input.recordId,
+        fields: toJson(input.fields),
+        status: 'open',
+        reason: input.reason ?? null,
+        resolution: null,
+        resolved_by: null,
+        created_at: ctx.now(),
+        resolved_at: null,
+      };
+      await db.insertInto('conflicts').values(row).execute();
+      return toConflict(row);
+    },
+    get,
+    async list(f = {}) {
+      let q = db.selectFrom('conflicts').selectAll();
+      if (f.practiceId !== undefined) q = q.where('practice_id', '=', f.practiceId);
+      if (f.status !== undefined) q = q.where('status', '=', f.status);
+      if (f.recordId !== undefined) q = q.where('record_id', '=', f.recordId);
+      return (await q.orderBy('created_at').orderBy('id').limit(f.limit ?? 100).execute()).map(toConflict);
+    },
+    async close(id, o) {
+      const res = await db
+        .updateTable('conflicts')
+        .set({ status: o.status, resolution: toJson(o.resolution), resolved_by: o.by, resolved_at: ctx.now() })
+        .where('id', '=', id)
+        .where('status', '=', 'open')
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) {
+        if (!(await get(id))) throw notFound('conflict', id);
+        throw new PasserelleError('ERR_CONFLICT', `conflict ${id} is already closed`);
+      }
+      return (await get(id)) as Conflict;
+    },
+  };
+}
+
+const toReview = (r: ReviewItemsTable): ReviewItem => ({
+  id: r.id,
+  practiceId: r.practice_id,
+  type: r.type,
+  recordId: r.record_id,
+  payload: fromJson<JsonObject>(r.payload),
+  status: r.status as ConflictStatus,
+  resolution: r.resolution === null ? null : fromJson<JsonObject>(r.resolution),
+  resolvedBy: r.resolved_by,
+  createdAt: iso(r.created_at),
+  resolvedAt: isoOrNull(r.resolved_at),
+});
+
+export interface ReviewsRepo {
+  open(input: { practiceId: string; type: string; recordId?: string | null; payload: JsonObject }): Promise<ReviewItem>;
+  get(id: string): Promise<ReviewItem | undefined>;
+  list(filter?: { practiceId?: string; status?: ConflictStatus; type?: string; recordId?: string; limit?: number }): Promise<ReviewItem[]>;
+  close(id: string, outcome: { status: Exclude<ConflictStatus, 'open'>; resolution: JsonObject; by: string }): Promise<ReviewItem>;
+}
+
+export function reviewsRepo(ctx: RepoContext): ReviewsRepo {
+  const { db } = ctx;
+  const get = async (id: string) => {
+    const r = await db.selectFrom('review_items').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toReview(r);
+  };
+  return {
+    async open(input) {
+      const row: ReviewItemsTable = {
+        id: newId(),
+        practice_id: input.practiceId,
+        type: input.type,
+        record_id: input.recordId ?? null,
+        payload: toJson(input.payload),
+        status: 'open',
+        resolution: null,
+        resolved_by: null,
+        created_at: ctx.now(),
+        resolved_at: null,
+      };
+      await db.insertInto('review_items').values(row).execute();
+      return toReview(row);
+    },
+    get,
+    async list(f = {}) {
+      let q = db.selectFrom('review_items').selectAll();
+      if (f.practiceId !== undefined) q = q.where('practice_id', '=', f.practiceId);
+      if (f.status !== undefined) q = q.where('status', '=', f.status);
+      if (f.type !== undefined) q = q.where('type', '=', f.type);
+      if (f.recordId !== undefined) q = q.where('record_id', '=', f.recordId);
+      return (await q.orderBy('created_at').orderBy('id').limit(f.limit ?? 100).execute()).map(toReview);
+    },
+    async close(id, o) {
+      const res = await db
+        .updateTable('review_items')
+        .set({ status: o.status, resolution: toJson(o.resolution), resolved_by: o.by, resolved_at: ctx.now() })
+        .where('id', '=', id)
+        .where('status', '=', 'open')
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) {
+        if (!(await get(id))) throw notFound('review item', id);
+        throw new PasserelleError('ERR_CONFLICT', `review item ${id} is already closed`);
+      }
+      return (await get(id)) as ReviewItem;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dead letters: what could not be applied or delivered, with its reason (design rule 9).
+
+const toDeadLetter = (r: DeadLettersTable): DeadLetter => ({
+  id: r.id,
+  practiceId: r.practice_id,
+  linkId: r.link_id,
+  source: r.source as DeadLetter['source'],
+  ref: r.ref,
+  kind: r.kind,
+  recordId: r.record_id,
+  reasonCode: r.reason_code,
+  reason: r.reason,
+  payload: r.payload === null ? null : fromJson<JsonObject>(r.payload),
+  attempts: r.attempts,
+  status: r.status as DeadLetterStatus,
+  resolvedBy: r.resolved_by,
+  createdAt: iso(r.created_at),
+  updatedAt: iso(r.updated_at),
+});
+
+export interface DeadLettersRepo {
+  add(input: DeadLetterInput): Promise<DeadLetter>;
+  get(id: string): Promise<DeadLetter | undefined>;
+  list(filter?: {
+    status?: DeadLetterStatus;
+    linkId?: string;
+    practiceId?: string;
+    source?: DeadLetter['source'];
+    recordId?: string;
+    reasonCode?: string;
+    limit?: number;
+  }): Promise<DeadLetter[]>;
+  setStatus(id: string, status: DeadLetterStatus, by: string): Promise<DeadLetter>;
+  count(filter?: { status?: DeadLetterStatus; linkId?: string }): Promise<number>;
+}
+
+export function deadLettersRepo(ctx: RepoContext): DeadLettersRepo {
+  const { db } = ctx;
+  const get = async (id: string) => {
+    const r = await db.selectFrom('dead_letters').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toDeadLetter(r);
+  };
+  return {
+    async add(input) {
+      const now = ctx.now();
+      const row: DeadLettersTable = {
+        id: newId(),
+        practice_id: input.practiceId,
+        link_id: input.linkId,
+        source: input.source,
+        ref: input.ref,
+        kind: input.kind,
+        record_id: input.recordId,
+        reason_code: input.reasonCode,
+        reason: input.reason,
+        payload: input.payload === null ? null : toJson(input.payload),
+        attempts: input.attempts ?? 0,
+        status: 'open',
+        resolved_by: null,
+        created_at: now,
+        updated_at: now,
+      };
+      await db.insertInto('dead_letters').values(row).execute();
+      return toDeadLetter(row);
+    },
+    get,
+    async list(f = {}) {
+      let q = db.selectFrom('dead_letters').selectAll();
+      if (f.status !== undefined) q = q.where('status', '=', f.status);
+      if (f.linkId !== undefined) q = q.where('link_id', '=', f.linkId);
+      if (f.practiceId !== undefined) q = q.where('practice_id', '=', f.practiceId);
+      if (f.source !== undefined) q = q.where('source', '=', f.source);
+      if (f.recordId !== undefined) q = q.where('record_id', '=', f.recordId);
+      if (f.reasonCode !== undefined) q = q.where('reason_code', '=', f.reasonCode);
+      return (await q.orderBy('created_at').orderBy('id').limit(f.limit ?? 100).execute()).map(toDeadLetter);
+    },
+    async setStatus(id, status, by) {
+      const res = await db.updateTable('dead_letters').set({ status, resolved_by: by, updated_at: ctx.now() }).where('id', '=', id).executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) throw notFound('dead letter', id);
+      return (await get(id)) as DeadLetter;
+    },
+    async count(f = {}) {
+      let q = db.selectFrom('dead_letters').select((eb) => eb.fn.countAll<number>().as('n'));
+      if (f.status !== undefined) q = q.where('status', '=', f.status);
+      if (f.linkId !== undefined) q = q.where('link_id', '=', f.linkId);
+      return Number((await q.executeTakeFirstOrThrow()).n);
+    },
+  };
+}

@@ -1,0 +1,323 @@
+import { createHash } from 'node:crypto';
+
+import { PasserelleError } from '../../errors.js';
+import type { ResourceKind } from '../../model/resources.js';
+import type { CursorsTable, IdentityMapTable, ResourcesTable, SnapshotsTable } from '../schema.js';
+import type {
+  Cursor,
+  IdentityLink,
+  JsonObject,
+  RecordOrigin,
+  ResourceQuery,
+  ResourceWrite,
+  Snapshot,
+  StoredResource,
+} from '../types.js';
+import { fromJson, iso, isoOrNull, msOrNull, type RepoContext, toJson } from './context.js';
+
+/**
+ * Content hash of a JSON value, independent of key order: the basis of echo suppression
+ * (design rule 6) and of "did anything change".
+ */
+export function contentHash(value: unknown): string {
+  return createHash('sha256').update(stableStringify(value)).digest('hex');
+}
+
+export function stableStringify(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  const keys = Object.keys(value as object)
+    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify((value as Record<string, unknown>)[k])}`).join(',')}}`;
+}
+
+const toResource = (r: ResourcesTable): StoredResource => ({
+  id: r.id,
+  practiceId: r.practice_id,
+  kind: r.kind as ResourceKind,
+  data: fromJson<JsonObject>(r.data),
+  hash: r.hash,
+  version: r.version,
+  origin: r.origin as RecordOrigin,
+  startAt: isoOrNull(r.start_at),
+  endAt: isoOrNull(r.end_at),
+  practitionerId: r.practitioner_id,
+  patientId: r.patient_id,
+  status: r.status,
+  createdAt: iso(r.created_at),
+  updatedAt: iso(r.updated_at),
+});
+
+export interface ResourcesRepo {
+  get(id: string): Promise<StoredResource | undefined>;
+  /**
+   * Inserts or replaces a canonical record, bumping its version. With `expectedVersion`, a
+   * concurrent writer gets ERR_STORE_CONFLICT instead of silently overwriting.
+   */
+  put(write: ResourceWrite): Promise<StoredResource>;
+  list(query: ResourceQuery): Promise<StoredResource[]>;
+  /** The records with these ids that exist, in no particular order (one query per 500 ids). */
+  getMany(ids: readonly string[]): Promise<StoredResource[]>;
+}
+
+export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
+  const { db } = ctx;
+  const repo: ResourcesRepo = {
+    async get(id) {
+      const r = await db.selectFrom('resources').selectAll().where('id', '=', id).executeTakeFirst();
+      return r && toResource(r);
+    },
+    async put(w) {
+      const now = ctx.now();
+      const current = await db.selectFrom('resources').select(['version', 'created_at', 'origin', 'practice_id']).where('id', '=', w.id).executeTakeFirst();
+      const currentVersion = current?.version ?? 0;
+      if (w.expectedVersion !== undefined && w.expectedVersion !== currentVersion) {
+        throw new PasserelleError('ERR_STORE_CONFLICT', `${w.kind} ${w.id} is at version ${currentVersion}, not ${w.expectedVersion}`, {
+          details: { kind: w.kind, id: w.id, version: currentVersion },
+        });
+      }
+      const row: ResourcesTable = {
+        id: w.id,
+        practice_id: w.practiceId,
+        kind: w.kind,
+        data: toJson(w.data),
+        hash: contentHash(w.data),
+        version: currentVersion + 1,
+        origin: current?.origin ?? w.origin,
+        start_at: msOrNull(w.startAt),
+        end_at: msOrNull(w.endAt),
+        practitioner_id: w.practitionerId ?? null,
+        patient_id: w.patientId ?? null,
+        status: w.status ?? null,
+        created_at: current?.created_at ?? now,
+        updated_at: now,
+      };
+      // The practices whose change counters this transaction must bump (repos/changes.ts).
+      ctx.touchedPractices?.add(w.practiceId);
+      if (current && current.practice_id !== w.practiceId) ctx.touchedPractices?.add(current.practice_id);
+      if (current) {
+        const { id: _id, created_at: _c, ...set } = row;
+        const res = await db.updateTable('resources').set(set).where('id', '=', w.id).where('version', '=', currentVersion).executeTakeFirst();
+        if (Number(res.numUpdatedRows) !== 1) throw new PasserelleError('ERR_STORE_CONFLICT', `${w.kind} ${w.id} was changed concurrently`);
+      } else {
+        await db.insertInto('resources').values(row).execute();
+      }
+      return toResource(row);
+    },
+    async list(q) {
+      let query = db.selectFrom('resources').selectAll().where('practice_id', '=', q.practiceId).where('kind', '=', q.kind);
+      if (q.practitionerId !== undefined) query = query.where('practitioner_id', '=', q.practitionerId);
+      if (q.patientId !== undefined) query = query.where('patient_id', '=', q.patientId);
+      if (q.to !== undefined) query = query.where('start_at', '<', Date.parse(q.to));
+      if (q.from !== undefined) query = query.where('end_at', '>', Date.parse(q.from));
+      if (q.updatedSince !== undefined) query = query.where('updated_at', '>=', Date.parse(q.updatedSince));
+      query = query.orderBy('start_at').orderBy('id');
+      if (q.limit !== undefined) query = query.limit(q.limit);
+      return (await query.execute()).map(toResource);
+    },
+    async getMany(ids) {
+      const unique = [...new Set(ids)];
+      const out: StoredResource[] = [];
+      for (let i = 0; i < unique.length; i += 500) {
+        const rows = await db.selectFrom('resources').selectAll().where('id', 'in', unique.slice(i, i + 500)).execute();
+        for (const r of rows) out.push(toResource(r));
+      }
+      return out;
+    },
+  };
+  return repo;
+}
+
+const toIdentity = (r: IdentityMapTable): IdentityLink => ({
+  linkId: r.link_id,
+  kind: r.kind as ResourceKind,
+  externalId: r.external_id,
+  canonicalId: r.canonical_id,
+  practiceId: r.practice_id,
+  createdAt: iso(r.created_at),
+});
+
+export interface IdentityMapRepo {
+  /** Records that `externalId` on `linkId` is canonical record `canonicalId`; idempotent. */
+  set(entry: Omit<IdentityLink, 'createdAt'>): Promise<void>;
+  findCanonical(linkId: string, kind: ResourceKind, externalId: string): Promise<string | undefined>;
+  findExternal(linkId: string, kind: ResourceKind, canonicalId: string): Promise<string[]>;
+  /** All links' external ids of a canonical record. */
+  listByCanonical(canonicalId: string): Promise<IdentityLink[]>;
+  /** Points every external id of `fromCanonicalId` at `toCanonicalId` (ADT A40 merge). Returns rows moved. */
+  repoint(fromCanonicalId: string, toCanonicalId: string): Promise<number>;
+  remove(linkId: string, kind: ResourceKind, externalId: string): Promise<void>;
+}
+
+export function identityMapRepo(ctx: RepoContext): IdentityMapRepo {
+  const { db } = ctx;
+  return {
+    async set(e) {
+      await db
+        .insertInto('identity_map')
+        .values({ link_id: e.linkId, kind: e.kind, external_id: e.externalId, canonical_id: e.canonicalId, practice_id: e.practiceId, created_at: ctx.now() })
+        .onConflict((oc) => oc.columns(['link_id', 'kind', 'external_id']).doUpdateSet({ canonical_id: e.canonicalId }))
+        .execute();
+    },
+    async findCanonical(linkId, kind, externalId) {
+      const r = await db
+        .selectFrom('identity_map')
+        .select('canonical_id')
+        .where('link_id', '=', linkId)
+        .where('kind', '=', kind)
+        .where('external_id', '=', externalId)
+        .executeTakeFirst();
+      return r?.canonical_id;
+    },
+    async findExternal(linkId, kind, canonicalId) {
+      const rows = await db
+        .selectFrom('identity_map')
+        .select('external_id')
+        .where('link_id', '=', linkId)
+        .where('kind', '=', kind)
+        .where('canonical_id', '=', canonicalId)
+        .orderBy('created_at')
+        .execute();
+      return rows.map((r) => r.external_id);
+    },
+    async listByCanonical(canonicalId) {
+      return (await db.selectFrom('identity_map').selectAll().where('canonical_id', '=', canonicalId).execute()).map(toIdentity);
+    },
+    async repoint(from, to) {
+      const res = await db.updateTable('identity_map').set({ canonical_id: to }).where('canonical_id', '=', from).executeTakeFirst();
+      return Number(res.numUpdatedRows);
+    },
+    async remove(linkId, kind, externalId) {
+      await db.deleteFrom('identity_map').where('link_id', '=', linkId).where('kind', '=', kind).where('external_id', '=', externalId).execute();
+    },
+  };
+}
+
+const toSnapshot = (r: SnapshotsTable): Snapshot => ({
+  linkId: r.link_id,
+  kind: r.kind as ResourceKind,
+  canonicalId: r.canonical_id,
+  data: fromJson<JsonObject>(r.data),
+  hash: r.hash,
+  externalVersion: r.external_version,
+  syncedAt: iso(r.synced_at),
+});
+
+export interface SnapshotsRepo {
+  get(linkId: string, kind: ResourceKind, canonicalId: string): Promise<Snapshot | undefined>;
+  put(s: Omit<Snapshot, 'syncedAt' | 'hash'> & { hash?: string }): Promise<Snapshot>;
+  delete(linkId: string, kind: ResourceKind, canonicalId: string): Promise<void>;
+}
+
+export function snapshotsRepo(ctx: RepoContext): SnapshotsRepo {
+  const { db } = ctx;
+  return {
+    async get(linkId, kind, canonicalId) {
+      const r = await db
+        .selectFrom('snapshots')
+        .selectAll()
+        .where('link_id', '=', linkId)
+        .where('kind', '=', kind)
+        .where('canonical_id', '=', canonicalId)
+        .executeTakeFirst();
+      return r && toSnapshot(r);
+    },
+    async put(s) {
+      const row: SnapshotsTable = {
+        link_id: s.linkId,
+        kind: s.kind,
+        canonical_id: s.canonicalId,
+        data: toJson(s.data),
+        hash: s.hash ?? contentHash(s.data),
+        external_version: s.externalVersion,
+        synced_at: ctx.now(),
+      };
+      await db
+        .insertInto('snapshots')
+        .values(row)
+        .onConflict((oc) =>
+          oc.columns(['link_id', 'kind', 'canonical_id']).doUpdateSet({ data: row.data, hash: row.hash, external_version: row.external_version, synced_at: row.synced_at }),
+        )
+        .execute();
+      return toSnapshot(row);
+    },
+    async delete(linkId, kind, canonicalId) {
+      await db.deleteFrom('snapshots').where('link_id', '=', linkId).where('kind', '=', kind).where('canonical_id', '=', canonicalId).execute();
+    },
+  };
+}
+
+const toCursor = (r: CursorsTable): Cursor => ({
+  linkId: r.link_id,
+  stream: r.stream,
+  cursor: r.cursor,
+  lastSuccessAt: isoOrNull(r.last_success_at),
+  lastError: r.last_error,
+  updatedAt: iso(r.updated_at),
+});
+
+export interface CursorsRepo {
+  get(linkId: string, stream: string): Promise<Cursor | undefined>;
+  list(linkId: string): Promise<Cursor[]>;
+  /** Advances the cursor; call in the same transaction as the records of the page it follows. */
+  set(linkId: string, stream: string, cursor: string | null): Promise<void>;
+  recordError(linkId: string, stream: string, error: string): Promise<void>;
+}
+
+export function cursorsRepo(ctx: RepoContext): CursorsRepo {
+  const { db } = ctx;
+  return {
+    async get(linkId, stream) {
+      const r = await db.selectFrom('cursors').selectAll().where('link_id', '=', linkId).where('stream', '=', stream).executeTakeFirst();
+      return r && toCursor(r);
+    },
+    async list(linkId) {
+      return (await db.selectFrom('cursors').selectAll().where('link_id', '=', linkId).orderBy('stream').execute()).map(toCursor);
+    },
+    async set(linkId, stream, cursor) {
+      const now = ctx.now();
+      await db
+        .insertInto('cursors')
+        .values({ link_id: linkId, stream, cursor, last_success_at: now, last_error: null, updated_at: now })
+        .onConflict((oc) => oc.columns(['link_id', 'stream']).doUpdateSet({ cursor, last_success_at: now, last_error: null, updated_at: now }))
+        .execute();
+    },
+    async recordError(linkId, stream, error) {
+      const now = ctx.now();
+      await db
+        .insertInto('cursors')
+        .values({ link_id: linkId, stream, cursor: null, last_success_at: null, last_error: error, updated_at: now })
+        .onConflict((oc) => oc.columns(['link_id', 'stream']).doUpdateSet({ last_error: error, updated_at: now }))
+        .execute();
+    },
+  };
+}
+
+export interface MatchKeysRepo {
+  /** Replaces the lookup keys of one record (hashes only; see src/sync/patient-match.ts). */
+  replace(practiceId: string, kind: ResourceKind, resourceId: string, keyHashes: readonly string[]): Promise<void>;
+  /** Ids of the practice's records filed under `keyHash`. */
+  find(practiceId: string, keyHash: string): Promise<string[]>;
+}
+
+export function matchKeysRepo(ctx: RepoContext): MatchKeysRepo {
+  const { db } = ctx;
+  return {
+    async replace(practiceId, kind, resourceId, keyHashes) {
+      await db.deleteFrom('match_keys').where('resource_id', '=', resourceId).execute();
+      const unique = [...new Set(keyHashes)];
+      if (unique.length === 0) return;
+      const now = ctx.now();
+      await db
+        .insertInto('match_keys')
+        .values(unique.map((key_hash) => ({ practice_id: practiceId, key_hash, resource_id: resourceId, kind, created_at: now })))
+        .onConflict((oc) => oc.columns(['practice_id', 'key_hash', 'resource_id']).doNothing())
+        .execute();
+    },
+    async find(practiceId, keyHash) {
+      const rows = await db.selectFrom('match_keys').select('resource_id').where('practice_id', '=', practiceId).where('key_hash', '=', keyHash).orderBy('resource_id').execute();
+      return rows.map((r) => r.resource_id);
+    },
+  };
+}

@@ -1,0 +1,311 @@
+/**
+ * Table types as kysely sees them. Both stores share them: times are epoch milliseconds
+ * (BIGINT, parsed to number), JSON is TEXT, booleans are 0/1 integers, bodies are bytes.
+ * Column names are snake_case; repositories convert to camelCase domain objects.
+ */
+import type { Generated } from 'kysely';
+
+type Json = string;
+type Ms = number;
+type Bool = number;
+
+export interface PracticesTable {
+  id: string;
+  name: string;
+  timezone: string;
+  settings: Json;
+  version: number;
+  created_at: Ms;
+  updated_at: Ms;
+}
+
+export interface LinksTable {
+  id: string;
+  practice_id: string;
+  /** Which side of the practice this link connects: the secretariat platform or the practice software. */
+  role: string;
+  connector: string;
+  name: string;
+  profile: string | null;
+  config: Json;
+  /** Connector credentials, AES-256-GCM encrypted (see src/security/secrets.ts), or null. */
+  secrets: string | null;
+  schedule: string | null;
+  is_test: Bool;
+  enabled: Bool;
+  version: number;
+  created_at: Ms;
+  updated_at: Ms;
+}
+
+export interface ResourcesTable {
+  id: string;
+  practice_id: string;
+  kind: string;
+  data: Json;
+  hash: string;
+  version: number;
+  origin: string;
+  start_at: Ms | null;
+  end_at: Ms | null;
+  practitioner_id: string | null;
+  patient_id: string | null;
+  status: string | null;
+  created_at: Ms;
+  updated_at: Ms;
+}
+
+export interface IdentityMapTable {
+  link_id: string;
+  kind: string;
+  external_id: string;
+  canonical_id: string;
+  practice_id: string;
+  created_at: Ms;
+}
+
+export interface SnapshotsTable {
+  link_id: string;
+  kind: string;
+  canonical_id: string;
+  data: Json;
+  hash: string;
+  external_version: string | null;
+  synced_at: Ms;
+}
+
+export interface InboxTable {
+  id: Generated<number>;
+  link_id: string;
+  dedupe_key: string;
+  body_hash: string;
+  message_type: string;
+  body: Buffer | null;
+  status: string;
+  response: Buffer | null;
+  error_code: string | null;
+  error: string | null;
+  flags: Json;
+  received_at: Ms;
+  processed_at: Ms | null;
+}
+
+export interface OutboxTable {
+  seq: Generated<number>;
+  practice_id: string;
+  link_id: string;
+  kind: string;
+  record_id: string;
+  op: string;
+  payload: Json;
+  priority: number;
+  status: string;
+  attempts: number;
+  next_attempt_at: Ms;
+  lease_owner: string | null;
+  lease_until: Ms | null;
+  idempotency_key: string;
+  content_hash: string | null;
+  last_error_code: string | null;
+  last_error: string | null;
+  result: Json | null;
+  created_at: Ms;
+  updated_at: Ms;
+  done_at: Ms | null;
+}
+
+export interface ConflictsTable {
+  id: string;
+  practice_id: string;
+  kind: string;
+  record_id: string;
+  fields: Json;
+  status: string;
+  reason: string | null;
+  resolution: Json | null;
+  resolved_by: string | null;
+  created_at: Ms;
+  resolved_at: Ms | null;
+}
+
+export interface ReviewItemsTable {
+  id: string;
+  practice_id: string;
+  type: string;
+  record_id: string | null;
+  payload: Json;
+  status: string;
+  resolution: Json | null;
+  resolved_by: string | null;
+  created_at: Ms;
+  resolved_at: Ms | null;
+}
+
+export interface DeadLettersTable {
+  id: string;
+  practice_id: string | null;
+  link_id: string | null;
+  source: string;
+  ref: string | null;
+  kind: string | null;
+  record_id: string | null;
+  reason_code: string;
+  reason: string;
+  payload: Json | null;
+  attempts: number;
+  status: string;
+  resolved_by: string | null;
+  created_at: Ms;
+  updated_at: Ms;
+}
+
+export interface CursorsTable {
+  link_id: string;
+  stream: string;
+  cursor: string | null;
+  last_success_at: Ms | null;
+  last_error: string | null;
+  updated_at: Ms;
+}
+
+export interface AuditEventsTable {
+  seq: Generated<number>;
+  at: Ms;
+  actor: string;
+  role: string | null;
+  action: string;
+  resource_type: string | null;
+  resource_id: string | null;
+  patient_id: string | null;
+  outcome: string;
+  request_id: string | null;
+  via: string | null;
+  details: Json;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditHeadTable {
+  id: number;
+  seq: number;
+  hash: string;
+}
+
+export interface IcalTokensTable {
+  id: string;
+  token_hash: string;
+  practice_id: string;
+  practitioner_id: string | null;
+  label: string | null;
+  privacy: string;
+  full_allowed: Bool;
+  created_by: string | null;
+  created_at: Ms;
+  expires_at: Ms | null;
+  unused_expiry_days: number | null;
+  last_used_at: Ms | null;
+  revoked_at: Ms | null;
+  /** Bumped by every settings change (0003_ical): part of the feed's ETag. */
+  version: number;
+  /** Null only for rows written before 0003_ical ran and not yet backfilled. */
+  updated_at: Ms | null;
+}
+
+/** One row per practice: a change counter bumped at the end of each transaction that wrote its records (0003_ical). */
+export interface ChangeCountersTable {
+  practice_id: string;
+  seq: number;
+  updated_at: Ms;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  key_hash: string;
+  prefix: string;
+  role: string;
+  label: string | null;
+  practice_id: string | null;
+  created_by: string | null;
+  created_at: Ms;
+  last_used_at: Ms | null;
+  revoked_at: Ms | null;
+}
+
+/** Hashed patient-matching keys (0002_sync); see src/sync/patient-match.ts. */
+export interface MatchKeysTable {
+  practice_id: string;
+  key_hash: string;
+  resource_id: string;
+  kind: string;
+  created_at: Ms;
+}
+
+/** One version of a link's mapping profile (src/mapping); one per link is active. */
+export interface MappingProfilesTable {
+  link_id: string;
+  version: number;
+  /** The profile's `name` (shipped profile it derives from, or its own). */
+  name: string;
+  yaml: string;
+  /** SHA-256 of the YAML text. */
+  hash: string;
+  created_by: string | null;
+  created_at: Ms;
+  active: Bool;
+  comment: string | null;
+}
+
+/** Append-only activity of a practice (0005_reports); see src/reports/activity.ts. */
+export interface ActivityEventsTable {
+  seq: Generated<number>;
+  practice_id: string;
+  at: Ms;
+  type: string;
+  origin: string | null;
+  link_id: string | null;
+  kind: string | null;
+  record_id: string | null;
+  practitioner_id: string | null;
+  priority: string | null;
+  latency_ms: number | null;
+  detail: string | null;
+  dedupe_key: string | null;
+}
+
+/** One daily digest per practice and local day (0005_reports), with its webhook delivery state. */
+export interface DigestsTable {
+  practice_id: string;
+  /** YYYY-MM-DD in the practice's zone. */
+  day: string;
+  report: Json;
+  created_at: Ms;
+  /** null: no webhook when it was made; `pending` until a POST got a 2xx; then `delivered`. */
+  webhook_status: string | null;
+  webhook_attempts: number;
+  webhook_error: string | null;
+  delivered_at: Ms | null;
+}
+
+export interface Database {
+  practices: PracticesTable;
+  links: LinksTable;
+  resources: ResourcesTable;
+  identity_map: IdentityMapTable;
+  snapshots: SnapshotsTable;
+  inbox: InboxTable;
+  outbox: OutboxTable;
+  conflicts: ConflictsTable;
+  review_items: ReviewItemsTable;
+  dead_letters: DeadLettersTable;
+  cursors: CursorsTable;
+  audit_events: AuditEventsTable;
+  audit_head: AuditHeadTable;
+  ical_tokens: IcalTokensTable;
+  api_keys: ApiKeysTable;
+  change_counters: ChangeCountersTable;
+  match_keys: MatchKeysTable;
+  mapping_profiles: MappingProfilesTable;
+  activity_events: ActivityEventsTable;
+  digests: DigestsTable;
+}
+

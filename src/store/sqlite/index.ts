@@ -1,0 +1,99 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, type SqliteDatabase, SqliteDialect, type SqliteStatement, sql } from 'kysely';
+
+import { PasserelleError } from '../../errors.js';
+import { migrateToLatest, migrationStatus } from '../migrations/index.js';
+import type { Clock } from '../repos/context.js';
+import type { Database } from '../schema.js';
+import { makeRootRepos, type Store, type TxFn } from '../store.js';
+import { GroupCommitter } from '../transactions.js';
+
+export interface SqliteStoreOptions {
+  /** Path of the database file; its folder is created if missing. */
+  readonly path: string;
+  readonly now?: Clock;
+  /** Milliseconds a writer waits for another process's lock (the CLI while the service runs). */
+  readonly busyTimeoutMs?: number;
+}
+
+/**
+ * kysely prepares every statement anew; better-sqlite3 statements are reusable, and the hot
+ * paths run the same few hundred statements, so keep them.
+ */
+function cachingDatabase(raw: BetterSqlite3.Database): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => raw.close(),
+    prepare(query: string): SqliteStatement {
+      let stmt = cache.get(query);
+      if (!stmt) {
+        if (cache.size >= 1000) cache.clear();
+        stmt = raw.prepare(query);
+        cache.set(query, stmt);
+      }
+      return stmt as unknown as SqliteStatement;
+    },
+  };
+}
+
+/** The embedded default store: one file, WAL, synchronous=FULL (design rule 1). */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
+  const now = options.now ?? Date.now;
+  let raw: BetterSqlite3.Database;
+  try {
+    mkdirSync(dirname(options.path), { recursive: true });
+    raw = new BetterSqlite3(options.path);
+  } catch (e) {
+    throw new PasserelleError('ERR_STORE_UNAVAILABLE', `cannot open SQLite store at ${options.path}: ${(e as Error).message}`, { cause: e });
+  }
+  const mode = raw.pragma('journal_mode = WAL', { simple: true });
+  if (mode !== 'wal') {
+    raw.close();
+    throw new PasserelleError('ERR_STORE_UNAVAILABLE', `SQLite store at ${options.path} cannot use WAL (journal_mode=${String(mode)})`);
+  }
+  // FULL: the WAL is fsynced at every commit, so an acknowledged message survives power loss.
+  raw.pragma('synchronous = FULL');
+  raw.pragma('foreign_keys = ON');
+  raw.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingDatabase(raw) }) });
+  const committer = new GroupCommitter(db, 'sqlite', now);
+  // One connection, one writer: every transaction goes through the group committer.
+  const transaction = <T>(fn: TxFn<T>) => committer.run(fn);
+  const leases = new Set<string>();
+  const repos = makeRootRepos({ db, dialect: 'sqlite', now, inTransaction: false }, transaction);
+
+  return {
+    ...repos,
+    dialect: 'sqlite',
+    db,
+    now,
+    transaction,
+    batch: transaction,
+    async withLease(key, fn) {
+      if (leases.has(key)) return { acquired: false };
+      leases.add(key);
+      try {
+        return { acquired: true, result: await fn() };
+      } finally {
+        leases.delete(key);
+      }
+    },
+    migrate: () => migrateToLatest(db as Kysely<unknown>, 'sqlite'),
+    migrationStatus: () => migrationStatus(db as Kysely<unknown>, 'sqlite'),
+    async ping() {
+      try {
+        await sql`select 1`.execute(db);
+      } catch (e) {
+        throw new PasserelleError('ERR_STORE_UNAVAILABLE', `SQLite store is not answering: ${(e as Error).message}`, { cause: e });
+      }
+    },
+    async close() {
+      await committer.idle();
+      await db.destroy();
+    },
+  };
+}

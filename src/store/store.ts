@@ -1,0 +1,149 @@
+import type { Kysely } from 'kysely';
+
+import type { Dialect } from './migrations/types.js';
+import type { MigrationStatus } from './migrations/index.js';
+import { auditRepo, type AuditRepo } from './repos/audit.js';
+import { changeCountersRepo, type ChangeCountersRepo } from './repos/changes.js';
+import type { Clock, RepoContext } from './repos/context.js';
+import { apiKeysRepo, type ApiKeysRepo, icalTokensRepo, type IcalTokensRepo } from './repos/credentials.js';
+import { mappingProfilesRepo, type MappingProfilesRepo } from './repos/mapping-profiles.js';
+import { linksRepo, type LinksRepo, practicesRepo, type PracticesRepo } from './repos/practices.js';
+import {
+  conflictsRepo,
+  type ConflictsRepo,
+  deadLettersRepo,
+  type DeadLettersRepo,
+  inboxRepo,
+  type InboxRepo,
+  outboxRepo,
+  type OutboxRepo,
+  reviewsRepo,
+  type ReviewsRepo,
+} from './repos/queues.js';
+import {
+  cursorsRepo,
+  type CursorsRepo,
+  identityMapRepo,
+  type IdentityMapRepo,
+  matchKeysRepo,
+  type MatchKeysRepo,
+  resourcesRepo,
+  type ResourcesRepo,
+  snapshotsRepo,
+  type SnapshotsRepo,
+} from './repos/records.js';
+import { activityRepo, type ActivityRepo, digestsRepo, type DigestsRepo } from './repos/reports.js';
+import type { Database } from './schema.js';
+
+/** Everything the store holds, one repository per table group. */
+export interface Repos {
+  readonly practices: PracticesRepo;
+  readonly links: LinksRepo;
+  readonly resources: ResourcesRepo;
+  readonly identityMap: IdentityMapRepo;
+  readonly snapshots: SnapshotsRepo;
+  readonly cursors: CursorsRepo;
+  readonly inbox: InboxRepo;
+  readonly outbox: OutboxRepo;
+  readonly conflicts: ConflictsRepo;
+  readonly reviews: ReviewsRepo;
+  readonly deadLetters: DeadLettersRepo;
+  readonly audit: AuditRepo;
+  readonly icalTokens: IcalTokensRepo;
+  readonly apiKeys: ApiKeysRepo;
+  readonly changeCounters: ChangeCountersRepo;
+  readonly matchKeys: MatchKeysRepo;
+  readonly mappingProfiles: MappingProfilesRepo;
+  /** Supervision reports (0005_reports): activity events, report counts, daily digests. */
+  readonly activity: ActivityRepo;
+  readonly digests: DigestsRepo;
+}
+
+/** The repositories bound to one open transaction. Use only these inside `transaction(fn)`. */
+export interface Tx extends Repos {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+}
+
+export type TxFn<T> = (tx: Tx) => Promise<T>;
+
+/**
+ * The one interface both stores implement (SQLite: src/store/sqlite, PostgreSQL:
+ * src/store/postgres); test/integration/store-contract.test.ts runs against both.
+ *
+ * Rules for callers:
+ * - a transaction function does store work only: no network, no timers (it may share its
+ *   commit with other callers' functions, see `batch`);
+ * - inside it, use the `tx` it receives, never the store itself (on SQLite the single
+ *   connection is held by the transaction, so the store would wait for it forever).
+ */
+export interface Store extends Repos {
+  readonly dialect: Dialect;
+  readonly db: Kysely<Database>;
+  readonly now: Clock;
+  /** Runs `fn` in a transaction; resolves only after the commit is durable (design rule 1). */
+  transaction<T>(fn: TxFn<T>): Promise<T>;
+  /**
+   * Group commit: concurrent callers share one transaction and one durable commit, each in its
+   * own savepoint, so one failing caller rolls back only its own work. The ingest hot paths
+   * (MLLP, webhooks) use it. On SQLite every transaction is grouped this way.
+   */
+  batch<T>(fn: TxFn<T>): Promise<T>;
+  /**
+   * Runs `fn` only if no other holder (any process sharing this store) has `key`; resolves
+   * `{ acquired: false }` at once otherwise. PostgreSQL: session advisory lock; SQLite: one
+   * process owns the file, so an in-process lock is enough.
+   */
+  withLease<T>(key: string, fn: () => Promise<T>): Promise<{ acquired: true; result: T } | { acquired: false }>;
+  migrate(): Promise<string[]>;
+  migrationStatus(): Promise<MigrationStatus>;
+  /** Throws ERR_STORE_UNAVAILABLE when the store cannot answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function makeRepos(ctx: RepoContext): Repos {
+  return {
+    practices: practicesRepo(ctx),
+    links: linksRepo(ctx),
+    resources: resourcesRepo(ctx),
+    identityMap: identityMapRepo(ctx),
+    snapshots: snapshotsRepo(ctx),
+    cursors: cursorsRepo(ctx),
+    inbox: inboxRepo(ctx),
+    outbox: outboxRepo(ctx),
+    conflicts: conflictsRepo(ctx),
+    reviews: reviewsRepo(ctx),
+    deadLetters: deadLettersRepo(ctx),
+    audit: auditRepo(ctx),
+    icalTokens: icalTokensRepo(ctx),
+    apiKeys: apiKeysRepo(ctx),
+    changeCounters: changeCountersRepo(ctx),
+    matchKeys: matchKeysRepo(ctx),
+    mappingProfiles: mappingProfilesRepo(ctx),
+    activity: activityRepo(ctx),
+    digests: digestsRepo(ctx),
+  };
+}
+
+/**
+ * Repositories for use outside a transaction. The few operations that must be atomic on their
+ * own (several statements) open a transaction when called this way.
+ */
+export function makeRootRepos(ctx: RepoContext, transaction: <T>(fn: TxFn<T>) => Promise<T>): Repos {
+  const repos = makeRepos(ctx);
+  return {
+    ...repos,
+    inbox: { ...repos.inbox, accept: (input) => transaction((tx) => tx.inbox.accept(input)) },
+    outbox: { ...repos.outbox, lease: (options) => transaction((tx) => tx.outbox.lease(options)) },
+    matchKeys: { ...repos.matchKeys, replace: (...args) => transaction((tx) => tx.matchKeys.replace(...args)) },
+    audit: { ...repos.audit, append: (input) => transaction((tx) => tx.audit.append(input)) },
+    // A record write and its practice's change-counter bump commit together.
+    resources: { ...repos.resources, put: (write) => transaction((tx) => tx.resources.put(write)) },
+    mappingProfiles: {
+      ...repos.mappingProfiles,
+      add: (input) => transaction((tx) => tx.mappingProfiles.add(input)),
+      activate: (linkId, version) => transaction((tx) => tx.mappingProfiles.activate(linkId, version)),
+    },
+  };
+}

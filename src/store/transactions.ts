@@ -1,0 +1,143 @@
+import { type Kysely, sql } from 'kysely';
+
+import type { Dialect } from './migrations/types.js';
+import type { Clock } from './repos/context.js';
+import type { Database } from './schema.js';
+import { makeRepos, type Tx, type TxFn } from './store.js';
+
+interface Job {
+  readonly fn: TxFn<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+export function bindTx(conn: Kysely<Database>, dialect: Dialect, now: Clock, touchedPractices: Set<string> = new Set()): Tx {
+  return { ...makeRepos({ db: conn, dialect, now, inTransaction: true, touchedPractices }), db: conn, dialect };
+}
+
+/**
+ * Runs jobs in one transaction on one connection. A lone job runs bare (its error rolls the
+ * transaction back); several jobs each get a savepoint so a failing one undoes only its own
+ * statements. Results are handed out only after COMMIT returns.
+ */
+export async function runInOneTransaction(db: Kysely<Database>, dialect: Dialect, now: Clock, jobs: readonly Job[]): Promise<void> {
+  // SQLite: BEGIN IMMEDIATE takes the write lock up front, so a second process (the CLI) waits
+  // on busy_timeout instead of failing later with SQLITE_BUSY on lock upgrade.
+  const begin = dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN';
+  const outcomes: Outcome[] = [];
+  try {
+    await db.connection().execute(async (conn) => {
+      await sql.raw(begin).execute(conn);
+      const touched = new Set<string>();
+      const tx = bindTx(conn, dialect, now, touched);
+      try {
+        if (jobs.length === 1) {
+          outcomes.push({ ok: true, value: await (jobs[0] as Job).fn(tx) });
+        } else {
+          for (let i = 0; i < jobs.length; i++) {
+            await sql.raw(`SAVEPOINT sp${i}`).execute(conn);
+            try {
+              const value = await (jobs[i] as Job).fn(tx);
+              await sql.raw(`RELEASE SAVEPOINT sp${i}`).execute(conn);
+              outcomes.push({ ok: true, value });
+            } catch (error) {
+              await sql.raw(`ROLLBACK TO SAVEPOINT sp${i}`).execute(conn);
+              await sql.raw(`RELEASE SAVEPOINT sp${i}`).execute(conn);
+              outcomes.push({ ok: false, error });
+            }
+          }
+        }
+        // Last statement before COMMIT, in id order: see repos/changes.ts. A job rolled back to
+        // its savepoint may leave an extra bump behind, which only costs a reader one refresh.
+        if (touched.size > 0) await tx.changeCounters.bump([...touched].sort());
+        await sql.raw('COMMIT').execute(conn);
+      } catch (error) {
+        await sql.raw('ROLLBACK').execute(conn).catch(() => undefined);
+        throw error;
+      }
+    });
+  } catch (error) {
+    for (const job of jobs) job.reject(error);
+    return;
+  }
+  outcomes.forEach((o, i) => (o.ok ? (jobs[i] as Job).resolve(o.value) : (jobs[i] as Job).reject(o.error)));
+}
+
+/**
+ * Group commit: while one transaction commits, callers queue; the next transaction takes them
+ * all (up to `maxBatch`). With synchronous=FULL / synchronous_commit=on each commit waits for
+ * the disk, so sharing it is where ingest throughput comes from.
+ */
+export class GroupCommitter {
+  private readonly queue: Job[] = [];
+  private running = false;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+    private readonly now: Clock,
+    private readonly maxBatch = 500,
+  ) {}
+
+  run<T>(fn: TxFn<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn: fn as TxFn<unknown>, resolve: resolve as (v: unknown) => void, reject });
+      if (this.running) return;
+      // better-sqlite3 runs a whole transaction synchronously (its awaits are microtasks), so
+      // nothing queues while it runs: starting at once would commit each socket-driven job
+      // (MLLP, webhooks) alone. Starting in the check phase lets every job whose I/O arrived
+      // in this event-loop turn share the commit. PostgreSQL yields during a transaction, so
+      // jobs queue naturally there.
+      if (this.dialect === 'sqlite') {
+        if (this.queue.length === 1) setImmediate(() => void this.drain());
+      } else void this.drain();
+    });
+  }
+
+  /** Queued jobs plus one if a transaction is running: how busy this committer is. */
+  load(): number {
+    return this.queue.length + (this.running ? 1 : 0);
+  }
+
+  /** Resolves when everything queued so far has committed or failed. */
+  async idle(): Promise<void> {
+    while (this.running || this.queue.length > 0) await new Promise((r) => setImmediate(r));
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length > 0) {
+        const jobs = this.queue.splice(0, this.maxBatch);
+        await runInOneTransaction(this.db, this.dialect, this.now, jobs);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}
+
+/**
+ * Several group committers side by side (PostgreSQL): each lane holds one connection at a
+ * time, so lanes commit in parallel and the server's own group commit merges their flushes.
+ * A job goes to an idle lane if there is one, else to the shortest queue.
+ */
+export class LanedCommitter {
+  private readonly lanes: GroupCommitter[];
+
+  constructor(db: Kysely<Database>, dialect: Dialect, now: Clock, lanes: number) {
+    this.lanes = Array.from({ length: Math.max(1, lanes) }, () => new GroupCommitter(db, dialect, now));
+  }
+
+  run<T>(fn: TxFn<T>): Promise<T> {
+    let best = this.lanes[0] as GroupCommitter;
+    for (const lane of this.lanes) if (lane.load() < best.load()) best = lane;
+    return best.run(fn);
+  }
+
+  async idle(): Promise<void> {
+    await Promise.all(this.lanes.map((l) => l.idle()));
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * The contract between the sync engine and a connector (one folder under connectors/ each:
+ * secretariat, fhir, hl7v2). A connector speaks one protocol and translates, through its
+ * mapping profile, between its peer's data and the canonical model; the engine decides what
+ * changed, who wins, and what to send where.
+ *
+ * References inside `ExternalRecord.data` and `OutboundChange.data` use the connector's own
+ * ids (`Patient/<externalId>`); the engine translates them to and from canonical ids with the
+ * identity map.
+ */
+import type { z } from 'zod';
+
+import type { PasserelleError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { MappingContext } from '../mapping/engine-types.js';
+import type { MappingPlan } from '../mapping/plan.js';
+import type { CanonicalResource, ResourceKind } from '../model/resources.js';
+import type { Clock } from '../store/repos/context.js';
+import type { JsonObject, Link } from '../store/types.js';
+
+/** One record as the peer holds it, already mapped to the canonical shape. */
+export interface ExternalRecord {
+  readonly kind: ResourceKind;
+  /** The record's id on the peer (FHIR logical id, secretariat id, HL7 placer/filler id, IPP…). */
+  readonly externalId: string;
+  /**
+   * Peer's version (ETag, meta.versionId, sequence) — dedupes pulls and feeds If-Match. It must
+   * change whenever the record changes: the engine treats an unchanged version as an unchanged
+   * record. Leave it out when the peer has none (HL7 v2).
+   */
+  readonly version?: string;
+  readonly updatedAt?: string;
+  /** A tombstone: the peer deleted the record (cancellation, entered-in-error, S17, deletion). */
+  readonly deleted?: boolean;
+  readonly data: CanonicalResource;
+  /** Identifiers the peer holds for the record in *other* systems (merge hints, e.g. ADT A40 MRG). */
+  readonly supersedes?: readonly string[];
+}
+
+/** What a receiving connector hands the engine for one received message or notification. */
+export interface InboundMessage {
+  /**
+   * Dedupe key stored in the same transaction as the effects (design rule 2): HL7
+   * `MSH-3|MSH-4|MSH-10` + body hash, webhook delivery id + body hash. Null for pulled pages.
+   */
+  readonly dedupe: { readonly key: string; readonly bodyHash: string; readonly messageType: string; readonly body: Buffer | null } | null;
+  readonly records: readonly ExternalRecord[];
+  /** Set when the connector could not parse or map the message: stored, dead-lettered, answered. */
+  readonly error?: PasserelleError;
+  /**
+   * When set, a message whose dedupe key was already used with another body (HL7 software that
+   * reuses control ids) is stored, answered with this error as `rejected`, dead-lettered (an
+   * operator may replay it) and not applied. Unset: it is applied and flagged `reused-dedupe-key`.
+   */
+  readonly refuseReusedKey?: PasserelleError;
+  /**
+   * Builds the exact bytes answered to the peer (an HL7 ACK…) from the outcome. Called inside
+   * the transaction; the result is stored with the message so a resend gets it back byte for byte.
+   */
+  respond?(outcome: IngestOutcome): Buffer;
+}
+
+export type IngestOutcome =
+  | { readonly status: 'applied'; readonly flags: readonly string[] }
+  /** Refused for a business reason (a booking into a blocked slot); nothing applied. */
+  | { readonly status: 'rejected'; readonly error: PasserelleError; readonly flags: readonly string[] }
+  /** Invalid input (parse, mapping, validation); dead-lettered; nothing applied. */
+  | { readonly status: 'invalid'; readonly error: PasserelleError; readonly flags: readonly string[] };
+
+export interface IngestResult {
+  /** `duplicate`: a resend of a committed message; `response` is what was answered the first time. */
+  readonly outcome: IngestOutcome['status'] | 'duplicate';
+  readonly response: Buffer | null;
+  readonly flags: readonly string[];
+}
+
+/** Resolves after the engine has committed (durably); only then may the connector acknowledge. */
+export type InboundHandler = (message: InboundMessage) => Promise<IngestResult>;
+
+/** What `DeferredIngest.store` committed: `stored` (to be applied right after), or a resend's first answer. */
+export interface StoreResult {
+  readonly outcome: 'stored' | 'duplicate';
+  readonly response: Buffer | null;
+  readonly flags: readonly string[];
+}
+
+/** A message committed to the inbox and not applied yet. */
+export interface StoredMessage {
+  readonly id: number;
+  readonly messageType: string;
+  readonly body: Buffer | null;
+}
+
+/**
+ * Commit now, apply right after: for protocols whose acknowledgment can mean "committed to
+ * safe storage" apart from "processed" (HL7 v2.5.1 §2.9.3, the accept ACK of enhanced mode).
+ * Same guarantees as the handler: nothing acknowledged is lost (the message and its dedupe key
+ * commit before the answer), nothing is applied twice (a stored message is applied in the
+ * transaction that marks it applied), failures are dead-lettered; the link's stored messages
+ * are applied in the order they arrived, one drainer at a time across instances.
+ */
+export interface DeferredIngest {
+  /**
+   * Commits the message and its dedupe key with the answer `respond({ status: 'applied' })`
+   * gives (which must not depend on the application outcome), applies nothing; `stored`, or
+   * `duplicate` for a resend. Resolves after the commit.
+   */
+  store(message: InboundMessage): Promise<StoreResult>;
+  /** The oldest stored messages not applied yet. */
+  pending(limit: number): Promise<readonly StoredMessage[]>;
+  /** Applies stored messages (mapped again by the connector), in one transaction, in order. */
+  apply(items: readonly { readonly id: number; readonly message: InboundMessage }[]): Promise<readonly IngestResult[]>;
+  /** Runs `fn` under the link's drain lease (PostgreSQL: across instances). */
+  exclusive<T>(fn: () => Promise<T>): Promise<{ readonly acquired: boolean; readonly result?: T }>;
+}
+
+export interface PullPage {
+  readonly records: readonly ExternalRecord[];
+  /**
+   * Entries of the page the connector could not read or map (a change that breaks the peer's
+   * contract), each as a message with its `error` and a dedupe key such as `feed:<seq>`: the
+   * engine stores and dead-letters each one (replayable through `remap`), applies the records,
+   * and advances the cursor — one bad change does not stop the link's polling.
+   */
+  readonly invalid?: readonly (InboundMessage & { readonly error: PasserelleError })[];
+  /** Opaque cursor to resume after this page; stored in the same transaction as the page. */
+  readonly next: string | null;
+  readonly hasMore: boolean;
+}
+
+export type OutboundOp = 'upsert' | 'cancel' | 'delete' | 'reject';
+
+/** One change the dispatcher asks a connector to write to its peer. */
+export interface OutboundChange {
+  readonly seq: number;
+  readonly op: OutboundOp;
+  readonly kind: ResourceKind;
+  readonly canonicalId: string;
+  /** The record's id on this peer if known (identity map); null → create. */
+  readonly externalId: string | null;
+  /** The peer's version last seen (for If-Match); null when unknown. */
+  readonly expectedVersion: string | null;
+  /** Canonical data with references rewritten to this peer's ids where known. */
+  readonly data: CanonicalResource;
+  /** What this peer held at the last sync (merge base), or null. */
+  readonly base: CanonicalResource | null;
+  /** Stable per change: the peer must apply a retried change once. */
+  readonly idempotencyKey: string;
+  readonly priority: number;
+  /** For `reject`: why the booking was refused, for the secretariat's agent. */
+  readonly reason?: { readonly code: string; readonly message: string };
+  /**
+   * Records `data` refers to that the connector writes with it (its capabilities' `related`
+   * kinds: an HL7 appointment message carries its patient in PID). Current canonical state with
+   * references in this peer's ids; each is known on this peer (the dispatcher sends a record a
+   * change refers to first).
+   */
+  readonly related?: readonly RelatedChangeRecord[];
+}
+
+/** A record an outbound change refers to, as the peer knows it. */
+export interface RelatedChangeRecord {
+  readonly kind: ResourceKind;
+  readonly canonicalId: string;
+  /** Its id on this peer. */
+  readonly externalId: string;
+  /** Canonical data, references in this peer's ids, `id` = `externalId`. */
+  readonly data: CanonicalResource;
+}
+
+export type PushResult =
+  | { readonly ok: true; readonly externalId: string; readonly version?: string }
+  | {
+      readonly ok: false;
+      /** `error.retryable` drives the outbox: retry with backoff, or dead letter at once. */
+      readonly error: PasserelleError;
+      /** On a version conflict (HTTP 412), the peer's current record, for the engine to re-merge. */
+      readonly current?: ExternalRecord;
+    };
+
+export interface HealthReport {
+  readonly ok: boolean;
+  readonly checks: readonly { readonly name: string; readonly ok: boolean; readonly detail?: string }[];
+}
+
+/** A request a connector receives through passerelle's HTTP server (webhooks, FHIR notifications). */
+export interface HttpDelivery {
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  /** Exact bytes received: signatures are checked on these before any parsing. */
+  readonly body: Buffer;
+  readonly query: Readonly<Record<string, string | undefined>>;
+}
+export interface HttpAnswer {
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: unknown;
+}
+
+export interface ConnectorCapabilities {
+  readonly kinds: readonly ResourceKind[];
+  /** Can list changes since a cursor (polling: the truth, design rule 5). */
+  readonly pull: boolean;
+  /** Has a push receiver (MLLP listener, webhooks, Subscription): a low-latency hint. */
+  readonly receive: boolean;
+  readonly push: readonly ResourceKind[];
+  /**
+   * Kinds of referenced records the connector writes together with a change, handed over in
+   * `OutboundChange.related` (HL7 v2: the Patient of an appointment message, for PID).
+   */
+  readonly related?: readonly ResourceKind[];
+}
+
+/** The mapping plan a link runs now and what mapping needs about the link (src/mapping, getActivePlan). */
+export interface LinkMapping {
+  readonly plan: MappingPlan;
+  /** The practice's zone and the link's test flag. */
+  readonly context: MappingContext;
+}
+
+/** The mapping plan a link runs now and what mapping needs about the link (src/mapping, getActivePlan). */
+export interface LinkMapping {
+  readonly plan: MappingPlan;
+  /** The practice's zone and the link's test flag. */
+  readonly context: MappingContext;
+}
+
+export interface ConnectorContext {
+  readonly link: Link;
+  /** Decrypted credentials of the link, or null. */
+  readonly secrets: JsonObject | null;
+  /** Child logger carrying { connector, linkId, practiceId }: ids only. */
+  readonly log: Logger;
+  readonly now: Clock;
+  /** Aborted when the link is stopped. */
+  readonly signal: AbortSignal;
+  /** The practice's IANA zone (Europe/Paris, America/Martinique…). */
+  readonly timezone: string;
+  /** Base URL where passerelle's HTTP server answers (webhook callbacks…). */
+  readonly publicUrl: string;
+  /**
+   * The link's running mapping plan (its active custom profile, else its shipped one), read
+   * again at each call so a profile change applies to the next message or page. Connectors
+   * that translate through a profile (FHIR, HL7 v2) need it; absent when the caller has no
+   * store (then a connector may fall back to the link's shipped profile).
+   */
+  readonly mapping?: () => Promise<LinkMapping>;
+  /**
+   * Asks for a poll of this link as soon as possible: a push notification that carries no
+   * change of its own (a FHIR Subscription rest-hook) is a hint, polling stays the truth
+   * (design rule 5). Calls made while a poll runs are coalesced into one more poll.
+   */
+  readonly requestPoll?: () => void;
+  /** Commit now, apply right after (see DeferredIngest); absent when the caller has no engine. */
+  readonly deferred?: DeferredIngest;
+}
+
+export interface Connector {
+  /** Starts the push receiver (MLLP listener, file watcher…); `handler` commits before it resolves. */
+  start?(handler: InboundHandler): Promise<void>;
+  pull?(cursor: string | null, limit: number): Promise<PullPage>;
+  push(change: OutboundChange): Promise<PushResult>;
+  /** A request for this link on `/hooks/<connector>/<linkId>`; answer after `handler` resolved. */
+  receiveHttp?(delivery: HttpDelivery, handler: InboundHandler): Promise<HttpAnswer>;
+  /**
+   * Maps a stored message body again with the current mapping profile, for the replay of a
+   * dead-lettered message (design rule 9). Without it, a replay re-applies the records as they
+   * were first mapped.
+   */
+  remap?(stored: { readonly body: Buffer; readonly messageType: string }): Promise<InboundMessage>;
+  health(): Promise<HealthReport>;
+  stop(): Promise<void>;
+}
+
+export interface ConnectorDefinition<C = JsonObject> {
+  /** Equals the folder name under connectors/ and `link.connector`. */
+  readonly name: string;
+  /** Validates `link.config`; unknown keys are errors (validate before touching anything). */
+  readonly configSchema: z.ZodType<C>;
+  readonly capabilities: ConnectorCapabilities;
+  /**
+   * node-cron expression for the link's poll when `link.schedule` is null (e.g. the secretariat
+   * feed every 30 s); without it, the runtime's default (every minute).
+   */
+  readonly defaultPollSchedule?: string;
+  create(config: C, ctx: ConnectorContext): Connector;
+}
+
+/** Declares a connector; the identity function keeps C inferred from the schema. */
+export function defineConnector<C>(def: ConnectorDefinition<C>): ConnectorDefinition<C> {
+  return def;
+}

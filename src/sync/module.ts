@@ -1,0 +1,53 @@
+/**
+ * The `sync` service module: the runtime as a component (started after the HTTP server,
+ * stopped before the store closes), its supervision routes and the webhook route.
+ */
+import { hookRoutes } from '../api/routes/hooks.js';
+import { syncRoutes } from '../api/routes/sync.js';
+import type { ServiceContext, ServiceModule } from '../app/service.js';
+import type { DispatcherTuning } from './dispatcher.js';
+import type { OwnershipResolver } from './engine.js';
+import { type ConnectorRegistry, defaultConnectorRegistry } from './registry.js';
+import { SyncRuntime, type SyncRuntimeOptions } from './runtime.js';
+
+export interface SyncModuleOptions {
+  readonly registry?: ConnectorRegistry;
+  /** Ownership overrides from a practice link's mapping profile (the mapping engine supplies it). */
+  readonly ownership?: OwnershipResolver;
+  readonly dispatcher?: Partial<DispatcherTuning>;
+  readonly runtime?: Partial<Pick<SyncRuntimeOptions, 'autoDispatch' | 'schedulePolls' | 'defaultSchedule' | 'pollPageSize' | 'maxPagesPerPoll' | 'refreshMs' | 'healthTimeoutMs'>>;
+}
+
+export interface SyncModule extends ServiceModule {
+  /** The runtime of a running service (tests, the CLI's replay). */
+  runtimeOf(ctx: ServiceContext): SyncRuntime;
+}
+
+export function syncModule(options: SyncModuleOptions = {}): SyncModule {
+  const registry = options.registry ?? defaultConnectorRegistry();
+  const runtimes = new WeakMap<ServiceContext, SyncRuntime>();
+  const runtimeOf = (ctx: ServiceContext): SyncRuntime => {
+    let runtime = runtimes.get(ctx);
+    if (!runtime) {
+      runtime = new SyncRuntime({
+        store: ctx.store,
+        logger: ctx.logger,
+        secrets: ctx.secrets,
+        registry,
+        publicUrl: () => ctx.baseUrl(),
+        ...(options.ownership && { ownership: options.ownership }),
+        ...(options.dispatcher && { dispatcher: options.dispatcher }),
+        ...options.runtime,
+      });
+      runtimes.set(ctx, runtime);
+    }
+    return runtime;
+  };
+  return {
+    name: 'sync',
+    connectors: registry.names(),
+    runtimeOf,
+    routes: (ctx) => [...syncRoutes(runtimeOf(ctx)), ...hookRoutes(runtimeOf(ctx))],
+    components: (ctx) => [{ name: 'sync', start: () => runtimeOf(ctx).start(), stop: () => runtimeOf(ctx).stop() }],
+  };
+}

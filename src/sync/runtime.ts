@@ -1,0 +1,405 @@
+/**
+ * The sync runtime: for each enabled link, its connector from the registry (config validated
+ * by the connector's schema, credentials decrypted), its receiver, its scheduled poll; one
+ * dispatcher for the outbox. Link changes made through the API (or by another instance) are
+ * picked up from the links table. A link that cannot start is reported unhealthy with its
+ * errors; the others keep running.
+ *
+ * Stop order (SIGTERM): schedules and in-flight polls, receivers (new messages are refused with
+ * a retryable error, in-flight ones commit), in-flight pushes, connectors; the service then
+ * closes the store last.
+ */
+import { type ErrorIssue, isPasserelleError, PasserelleError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { getActivePlan } from '../mapping/runtime.js';
+import type { SecretBox } from '../security/secrets.js';
+import type { Store } from '../store/index.js';
+import type { JsonObject, Link } from '../store/types.js';
+import type { Connector, DeferredIngest, HealthReport, HttpAnswer, HttpDelivery, InboundHandler } from './connector.js';
+import { Dispatcher, type DispatcherTuning } from './dispatcher.js';
+import { type IngestVia, type OwnershipResolver, SyncEngine } from './engine.js';
+import { SyncOperator } from './operator.js';
+import type { AnyConnectorDefinition, ConnectorRegistry } from './registry.js';
+import { DEFAULT_POLL_SCHEDULE, PollScheduler } from './scheduler.js';
+
+/** The cursor stream of a connector's `pull` (one per link for now). */
+export const DEFAULT_STREAM = 'default';
+
+export interface SyncRuntimeOptions {
+  readonly store: Store;
+  readonly logger: Logger;
+  readonly secrets: SecretBox;
+  readonly registry: ConnectorRegistry;
+  /** Base URL where passerelle answers (webhook callbacks). */
+  readonly publicUrl?: () => string;
+  readonly ownership?: OwnershipResolver;
+  readonly dispatcher?: Partial<DispatcherTuning>;
+  /** Run the dispatcher loop (default). Tests may drive `dispatcher.drain()` instead. */
+  readonly autoDispatch?: boolean;
+  /** Schedule polls with node-cron (default). Tests may call `pollLink` instead. */
+  readonly schedulePolls?: boolean;
+  readonly defaultSchedule?: string;
+  readonly pollPageSize?: number;
+  readonly maxPagesPerPoll?: number;
+  /** How often the links table is re-read for changes; 0 turns it off (call `refresh`). */
+  readonly refreshMs?: number;
+  readonly healthTimeoutMs?: number;
+}
+
+interface RunningLink {
+  readonly link: Link;
+  readonly definition: AnyConnectorDefinition;
+  readonly connector: Connector;
+  readonly controller: AbortController;
+  readonly startedAt: string;
+}
+
+export type LinkState = 'running' | 'failed' | 'stopped' | 'disabled';
+
+export interface PollResult {
+  readonly acquired: boolean;
+  readonly pages: number;
+  readonly applied: number;
+  readonly rejected: number;
+  readonly invalid: number;
+  readonly error?: PasserelleError;
+}
+
+export interface LinkStatus {
+  readonly linkId: string;
+  readonly practiceId: string;
+  readonly connector: string;
+  readonly role: string;
+  readonly state: LinkState;
+  readonly errors: readonly ErrorIssue[];
+  readonly errorCode: string | null;
+  readonly startedAt: string | null;
+  readonly cursors: readonly { stream: string; cursor: string | null; lastSuccessAt: string | null; lastError: string | null }[];
+  readonly lastSuccessAt: string | null;
+  readonly lastPushAt: string | null;
+  /** Seconds since the last successful poll (null when never polled). */
+  readonly pollLagSeconds: number | null;
+  /** Age in seconds of the oldest change waiting to be sent to this link. */
+  readonly outboxLagSeconds: number;
+  readonly outbox: Readonly<Record<string, number>>;
+  readonly deadLetters: number;
+  readonly nextPollAt: string | null;
+  readonly health: HealthReport | null;
+}
+
+export class SyncRuntime {
+  readonly engine: SyncEngine;
+  readonly dispatcher: Dispatcher;
+  readonly operator: SyncOperator;
+  private readonly store: Store;
+  private readonly log: Logger;
+  private readonly scheduler: PollScheduler;
+  private readonly links = new Map<string, RunningLink>();
+  private readonly failures = new Map<string, { version: number; error: PasserelleError }>();
+  private readonly lastPush = new Map<string, string>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  /** Links with a poll requested by a push hint: true when another one is wanted after the current. */
+  private readonly hinted = new Map<string, boolean>();
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> = Promise.resolve();
+  private started = false;
+  private stopping = false;
+
+  constructor(private readonly options: SyncRuntimeOptions) {
+    this.store = options.store;
+    this.log = options.logger.child({ component: 'sync' });
+    this.scheduler = new PollScheduler(this.log);
+    this.engine = new SyncEngine({
+      store: options.store,
+      registry: options.registry,
+      log: this.log,
+      ...(options.ownership && { ownership: options.ownership }),
+      onEnqueued: () => this.dispatcher.notify(),
+    });
+    this.dispatcher = new Dispatcher({
+      engine: this.engine,
+      log: this.log,
+      target: (linkId) => {
+        const r = this.links.get(linkId);
+        return r && { link: r.link, connector: r.connector };
+      },
+      onPushed: (linkId) => this.lastPush.set(linkId, new Date(this.store.now()).toISOString()),
+      activeLinkIds: () => [...this.links.keys()],
+      ...(options.dispatcher && { tuning: options.dispatcher }),
+    });
+    this.operator = new SyncOperator(this.engine, (linkId) => this.links.get(linkId)?.connector);
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.refresh();
+    if (this.options.autoDispatch !== false) this.dispatcher.start();
+    const every = this.options.refreshMs ?? 5000;
+    if (every > 0) {
+      this.refreshTimer = setInterval(() => void this.refresh().catch((e: unknown) => this.log.error('links refresh failed', { err: e })), every);
+      this.refreshTimer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    await this.refreshing.catch(() => undefined);
+    await this.scheduler.stopAll();
+    await Promise.allSettled([...this.inflight]);
+    await this.dispatcher.stop();
+    for (const id of [...this.links.keys()]) await this.stopConnector(id);
+    this.log.info('sync runtime stopped');
+  }
+
+  /** Starts, restarts or stops links to match the links table (API changes, other instances). */
+  refresh(): Promise<void> {
+    const next = this.refreshing.then(() => this.refreshNow());
+    this.refreshing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async refreshNow(): Promise<void> {
+    if (this.stopping) return;
+    const links = await this.store.links.list();
+    const seen = new Set<string>();
+    for (const link of links) {
+      seen.add(link.id);
+      const running = this.links.get(link.id);
+      if (!link.enabled) {
+        if (running) await this.stopLink(link.id);
+        this.failures.delete(link.id);
+        continue;
+      }
+      const known = running?.link.version ?? this.failures.get(link.id)?.version;
+      if (known === link.version) continue;
+      if (running) await this.stopLink(link.id);
+      await this.startLink(link);
+    }
+    for (const id of [...this.links.keys()]) if (!seen.has(id)) await this.stopLink(id);
+    for (const id of [...this.failures.keys()]) if (!seen.has(id)) this.failures.delete(id);
+  }
+
+  private async startLink(link: Link): Promise<void> {
+    try {
+      const definition = this.options.registry.get(link.connector);
+      if (!definition) throw new PasserelleError('ERR_CONNECTOR_UNKNOWN', `link ${link.id} uses connector ${link.connector}, which this build does not have`, { details: { linkId: link.id, known: this.options.registry.names() } });
+      const parsed = definition.configSchema.safeParse(link.config);
+      if (!parsed.success) {
+        const issues = parsed.error.issues.map((i) => ({ path: ['config', ...i.path.map(String)].join('.'), message: i.message }));
+        throw new PasserelleError('ERR_CONNECTOR_CONFIG_INVALID', `link ${link.id}: ${issues[0]?.path}: ${issues[0]?.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`, { issues, details: { linkId: link.id } });
+      }
+      const secrets = link.secrets ? this.options.secrets.openJson<JsonObject>(link.secrets, link.id) : null;
+      const practice = await this.store.practices.require(link.practiceId);
+      const controller = new AbortController();
+      const connector = definition.create(parsed.data, {
+        link,
+        secrets,
+        log: this.options.logger.child({ connector: link.connector, linkId: link.id, practiceId: link.practiceId }),
+        now: this.store.now,
+        signal: controller.signal,
+        timezone: practice.timezone,
+        publicUrl: this.options.publicUrl?.() ?? '',
+        mapping: () => getActivePlan(this.store, link.id),
+        requestPoll: () => this.pollSoon(link.id),
+        deferred: this.deferredFor(link),
+      });
+      // Registered before its receiver starts, so a message arriving at once is taken.
+      this.links.set(link.id, { link, definition, connector, controller, startedAt: new Date(this.store.now()).toISOString() });
+      if (definition.capabilities.receive && connector.start) await connector.start(this.handlerFor(link.id, 'receiver'));
+      this.failures.delete(link.id);
+      if (definition.capabilities.pull && connector.pull && this.options.schedulePolls !== false) {
+        // The link's own schedule, else its connector's default, else the runtime's.
+        const schedule = link.schedule ?? definition.defaultPollSchedule ?? this.options.defaultSchedule ?? DEFAULT_POLL_SCHEDULE;
+        this.scheduler.schedule(link.id, schedule, practice.timezone, () => this.pollLink(link.id));
+      }
+      this.dispatcher.notify();
+      this.log.info('link started', { linkId: link.id, connector: link.connector, practiceId: link.practiceId });
+    } catch (e) {
+      const error = isPasserelleError(e) ? e : new PasserelleError('ERR_CONNECTOR_UNAVAILABLE', `link ${link.id} could not start: ${(e as Error).message}`, { cause: e });
+      this.failures.set(link.id, { version: link.version, error });
+      if (this.links.has(link.id)) await this.stopLink(link.id);
+      this.log.error('link not started', { linkId: link.id, connector: link.connector, code: error.code, issues: error.issues.map((i) => i.path) });
+    }
+  }
+
+  private async stopLink(linkId: string): Promise<void> {
+    await this.scheduler.unschedule(linkId);
+    await this.stopConnector(linkId);
+  }
+
+  private async stopConnector(linkId: string): Promise<void> {
+    const r = this.links.get(linkId);
+    if (!r) return;
+    this.links.delete(linkId);
+    r.controller.abort();
+    try {
+      await r.connector.stop();
+    } catch (e) {
+      this.log.warn('connector did not stop cleanly', { linkId, err: e });
+    }
+  }
+
+  /** The handler a link's receiver calls; it refuses new work once the runtime stops. */
+  handlerFor(linkId: string, via: IngestVia): InboundHandler {
+    return (message) => {
+      const r = this.links.get(linkId);
+      if (this.stopping || !r) return Promise.reject(new PasserelleError('ERR_SYNC_NOT_RUNNING', `link ${linkId} is not running; retry later`, { retryAfterSeconds: 5 }));
+      return this.track(this.engine.ingest(r.link, message, via));
+    };
+  }
+
+  /** Commit now, apply right after (connector.ts DeferredIngest), refusing new work once stopping. */
+  private deferredFor(link: Link): DeferredIngest {
+    const running = () => {
+      if (this.stopping || !this.links.has(link.id)) throw new PasserelleError('ERR_SYNC_NOT_RUNNING', `link ${link.id} is not running; retry later`, { retryAfterSeconds: 5 });
+    };
+    return {
+      store: async (message) => {
+        running();
+        return this.track(this.engine.storeForLater(link, message));
+      },
+      pending: (limit) => this.engine.pendingStored(link, limit),
+      apply: async (items) => {
+        running();
+        return this.track(this.engine.applyStored(link, items));
+      },
+      exclusive: (fn) => this.store.withLease(`inbox:${link.id}`, fn),
+    };
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  isRunning(linkId: string): boolean {
+    return this.links.has(linkId);
+  }
+
+  connectorOf(linkId: string): Connector | undefined {
+    return this.links.get(linkId)?.connector;
+  }
+
+  /**
+   * Pulls the link's changes since its cursor, page by page, each page applied with its cursor
+   * in one transaction. Under the store lease `poll:<link>`: never two polls of one link.
+   */
+  pollLink(linkId: string): Promise<PollResult> {
+    return this.track(this.pollOnce(linkId));
+  }
+
+  /**
+   * A poll as soon as possible, for a push hint (FHIR Subscription notification). Hints that
+   * arrive while it runs are coalesced into one more poll; when another instance or the
+   * schedule holds the link's poll lease, it tries again a few times (the schedule catches
+   * anything left: polling is the truth).
+   */
+  pollSoon(linkId: string): void {
+    if (this.stopping || !this.links.has(linkId)) return;
+    if (this.hinted.has(linkId)) {
+      this.hinted.set(linkId, true);
+      return;
+    }
+    this.hinted.set(linkId, false);
+    const run = async () => {
+      let busy = 0;
+      while (!this.stopping && this.links.has(linkId)) {
+        this.hinted.set(linkId, false);
+        const r = await this.pollLink(linkId);
+        if (!r.acquired && busy++ < 20) {
+          this.hinted.set(linkId, true);
+          await new Promise((resolve) => setTimeout(resolve, 250).unref());
+        }
+        if (!this.hinted.get(linkId)) break;
+      }
+    };
+    void run()
+      .catch((e: unknown) => this.log.warn('hinted poll failed', { linkId, err: e }))
+      .finally(() => this.hinted.delete(linkId));
+  }
+
+  private async pollOnce(linkId: string): Promise<PollResult> {
+    const r = this.links.get(linkId);
+    if (!r?.connector.pull || this.stopping) return { acquired: false, pages: 0, applied: 0, rejected: 0, invalid: 0 };
+    const pull = r.connector.pull.bind(r.connector);
+    const leased = await this.store.withLease(`poll:${linkId}`, async (): Promise<PollResult> => {
+      let cursor = (await this.store.cursors.get(linkId, DEFAULT_STREAM))?.cursor ?? null;
+      const total = { pages: 0, applied: 0, rejected: 0, invalid: 0 };
+      for (let i = 0; i < (this.options.maxPagesPerPoll ?? 100); i++) {
+        let page;
+        try {
+          page = await pull(cursor, this.options.pollPageSize ?? 100);
+        } catch (e) {
+          const error = isPasserelleError(e) ? e : new PasserelleError('ERR_CONNECTOR_UNAVAILABLE', `pull failed: ${(e as Error).message}`, { cause: e });
+          await this.store.cursors.recordError(linkId, DEFAULT_STREAM, `${error.code}: ${error.message}`).catch(() => undefined);
+          this.log.warn('poll failed', { linkId, code: error.code });
+          return { acquired: true, ...total, error };
+        }
+        const applied = await this.engine.ingestPage(r.link, page, DEFAULT_STREAM);
+        total.pages++;
+        total.applied += applied.applied;
+        total.rejected += applied.rejected;
+        total.invalid += applied.invalid;
+        cursor = page.next ?? cursor;
+        if (!page.hasMore) break;
+      }
+      return { acquired: true, ...total };
+    });
+    return leased.acquired ? leased.result : { acquired: false, pages: 0, applied: 0, rejected: 0, invalid: 0 };
+  }
+
+  /** `POST /hooks/:connector/:linkId`: hands the raw request to the link's connector. */
+  async receiveHttp(connector: string, linkId: string, delivery: HttpDelivery): Promise<HttpAnswer> {
+    const r = this.links.get(linkId);
+    if (!r || r.link.connector !== connector) {
+      const link = await this.store.links.get(linkId);
+      if (!link || link.connector !== connector) throw new PasserelleError('ERR_NOT_FOUND', `no ${connector} link ${linkId}`);
+      throw new PasserelleError('ERR_SYNC_NOT_RUNNING', `link ${linkId} is not running; retry later`, { retryAfterSeconds: 30 });
+    }
+    if (!r.connector.receiveHttp) throw new PasserelleError('ERR_NOT_FOUND', `connector ${connector} takes no webhooks`);
+    if (this.stopping) throw new PasserelleError('ERR_SYNC_NOT_RUNNING', 'passerelle is stopping; retry later', { retryAfterSeconds: 5 });
+    return r.connector.receiveHttp(delivery, this.handlerFor(linkId, 'webhook'));
+  }
+
+  /** Where a link stands: state, cursors, lag, queue depth, dead letters, connector health. */
+  async status(linkId: string): Promise<LinkStatus> {
+    const link = await this.store.links.require(linkId);
+    const r = this.links.get(linkId);
+    const failure = this.failures.get(linkId);
+    const now = this.store.now();
+    const cursors = await this.store.cursors.list(linkId);
+    const oldest = (await this.store.outbox.list({ linkId, status: 'pending', limit: 1 }))[0];
+    const lastSuccess = cursors.map((c) => c.lastSuccessAt).filter((s): s is string => s !== null).sort().pop() ?? null;
+    let health: HealthReport | null = null;
+    if (r) {
+      const timeout = this.options.healthTimeoutMs ?? 5000;
+      health = await Promise.race([
+        r.connector.health(),
+        new Promise<HealthReport>((resolve) => setTimeout(() => resolve({ ok: false, checks: [{ name: 'health', ok: false, detail: `no answer within ${timeout} ms` }] }), timeout).unref()),
+      ]).catch((e: unknown) => ({ ok: false, checks: [{ name: 'health', ok: false, detail: isPasserelleError(e) ? e.code : 'health check failed' }] }));
+    }
+    return {
+      linkId,
+      practiceId: link.practiceId,
+      connector: link.connector,
+      role: link.role,
+      state: r ? 'running' : failure ? 'failed' : link.enabled ? 'stopped' : 'disabled',
+      errors: failure ? (failure.error.issues.length > 0 ? failure.error.issues : [{ path: 'link', message: failure.error.message }]) : [],
+      errorCode: failure?.error.code ?? null,
+      startedAt: r?.startedAt ?? null,
+      cursors: cursors.map((c) => ({ stream: c.stream, cursor: c.cursor, lastSuccessAt: c.lastSuccessAt, lastError: c.lastError })),
+      lastSuccessAt: lastSuccess,
+      lastPushAt: this.lastPush.get(linkId) ?? null,
+      pollLagSeconds: lastSuccess ? Math.max(0, Math.round((now - Date.parse(lastSuccess)) / 1000)) : null,
+      outboxLagSeconds: oldest ? Math.max(0, Math.round((now - Date.parse(oldest.createdAt)) / 1000)) : 0,
+      outbox: await this.store.outbox.depth(linkId),
+      deadLetters: await this.store.deadLetters.count({ status: 'open', linkId }),
+      nextPollAt: this.scheduler.nextRun(linkId)?.toISOString() ?? null,
+      health,
+    };
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * Durable HL7 ingest over MLLP: 8 clients on loopback (in a child process) send the SIU^S12
+ * fixture with unique control ids — each message books a new appointment — to the hl7v2
+ * listener with the real sync engine (the product connector: each message mapped by the link's
+ * IHE PAM France profile into a practitioner, a patient and an appointment; plus a secretariat
+ * link, so forward outbox rows are written too). Each ACK is sent after the
+ * message, its dedupe key, its effects and its ACK are committed (synchronous=FULL on SQLite,
+ * synchronous_commit=on on PostgreSQL), so concurrent messages share group commits.
+ *
+ * A second figure isolates the transport: the same clients and listener (parse, translate,
+ * dedupe, ACK stored with the message, group-committed durably) with a handler that stores the
+ * message and its ACK but does not apply it — what an accept-ACK-then-apply-later ingest (HL7
+ * enhanced mode, MSH-15 AL / MSH-16 NE, §2.9.3) would allow.
+ *
+ * Baseline, same run, same store: single-row durable transactions per second (one inbox row
+ * per transaction, awaited one by one) — what one commit per message would allow at most.
+ * Aim: ≥ 2× the baseline, and ≥ 10,000 messages/s on SQLite.
+ */
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+import hl7v2, { Hl7v2Config, Hl7v2Link, ProfileTranslator } from '../../connectors/hl7v2/index.js';
+import { createLogger } from '../../src/log/logger.js';
+import { SecretBox } from '../../src/security/secrets.js';
+import type { Store } from '../../src/store/index.js';
+import type { Link } from '../../src/store/types.js';
+import type { ConnectorDefinition, InboundHandler, InboundMessage, IngestResult } from '../../src/sync/connector.js';
+import { createRegistry } from '../../src/sync/registry.js';
+import { SyncRuntime } from '../../src/sync/runtime.js';
+import { hl7Fixture, withField } from '../helpers/hl7.js';
+import type { BenchClientsInput, BenchClientsOutput } from '../helpers/hl7-bench-clients.js';
+import { memoryConnector, MemoryWorld } from '../helpers/memory-connector.js';
+import { openTestStore, STORE_KINDS } from '../helpers/stores.js';
+import { type Bench, type BenchResult, percentile } from './harness.js';
+
+const CLIENTS = 8;
+const DURATION_MS = 3000;
+
+/** Original mode (MSH-15/16 empty): every message is answered AA after its commit. */
+const MESSAGE = withField(withField(hl7Fixture('siu-s12-new-appointment'), 'MSH', 15, ''), 'MSH', 16, '');
+/** Enhanced mode as IHE PAM France sends it (MSH-15 AL, MSH-16 NE): an accept ACK only. */
+const IHE_MESSAGE = hl7Fixture('siu-s12-new-appointment');
+
+async function singleRowTransactionsPerSecond(store: Store, linkId: string, ms: number): Promise<number> {
+  const body = Buffer.alloc(2048, 0x58);
+  let n = 0;
+  const one = () => {
+    const key = `BASE|LINE|${n++}`;
+    return store.transaction((tx) =>
+      tx.inbox.accept({
+        linkId,
+        dedupeKey: key,
+        bodyHash: createHash('sha256').update(key).digest('hex'),
+        messageType: 'SIU^S12',
+        body,
+      }),
+    );
+  };
+  for (let i = 0; i < 50; i++) await one();
+  const start = performance.now();
+  let done = 0;
+  while (performance.now() - start < ms) {
+    await one();
+    done++;
+  }
+  return (done * 1000) / (performance.now() - start);
+}
+
+function runClients(input: BenchClientsInput): Promise<BenchClientsOutput> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(new URL('../helpers/hl7-bench-clients.ts', import.meta.url)), [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    child.once('message', (m: BenchClientsOutput | { error: string }) =>
+      'error' in m ? reject(new Error(m.error)) : resolve(m),
+    );
+    child.once('error', reject);
+    child.send(input);
+  });
+}
+
+/**
+ * The listener with a handler that commits the inbox row (dedupe key, body, ACK) and nothing
+ * else, through the same group commit the engine uses.
+ */
+async function transportOnly(store: Store, link: Link, kind: string): Promise<BenchClientsOutput> {
+  const handler: InboundHandler = (message) =>
+    store.batch(async (tx): Promise<IngestResult> => {
+      const d = message.dedupe as NonNullable<InboundMessage['dedupe']>;
+      const accepted = await tx.inbox.accept({
+        linkId: link.id,
+        dedupeKey: d.key,
+        bodyHash: d.bodyHash,
+        messageType: d.messageType,
+        body: d.body,
+      });
+      if (accepted.outcome === 'duplicate')
+        return { outcome: 'duplicate', response: accepted.entry.response, flags: accepted.entry.flags };
+      const response = message.respond?.({ status: 'applied', flags: [] }) ?? null;
+      await tx.inbox.finish(accepted.entry.id, { status: 'received', response });
+      return { outcome: 'applied', response, flags: [] };
+    });
+  const controller = new AbortController();
+  const config = Hl7v2Config.parse({ mllp: { listen: { host: '127.0.0.1', port: 0 } } });
+  const log = createLogger({ level: 'error' });
+  const connector = new Hl7v2Link(
+    config,
+    {
+      link,
+      secrets: null,
+      log,
+      now: store.now,
+      signal: controller.signal,
+      timezone: 'Europe/Paris',
+      publicUrl: '',
+    },
+    // The link's shipped profile (IHE PAM France), as in production.
+    new ProfileTranslator({ link, timezone: 'Europe/Paris', log, refreshMs: 0 }),
+  );
+  await connector.start(handler);
+  try {
+    return await runClients({
+      port: connector.mllpPort as number,
+      clients: CLIENTS,
+      warmupMs: 500,
+      durationMs: DURATION_MS,
+      message: MESSAGE.toString('base64'),
+      prefix: `${kind}T`,
+      sameAppointment: false,
+    });
+  } finally {
+    await connector.stop();
+  }
+}
+
+const bench: Bench = {
+  name: 'HL7 durable ingest over MLLP (8 clients, ACK after commit)',
+  async run() {
+    const results: BenchResult[] = [];
+    for (const kind of (process.env['HL7_BENCH_KINDS']?.split(',') ?? STORE_KINDS) as typeof STORE_KINDS) {
+      const t = await openTestStore(kind);
+      const runtime = { current: undefined as SyncRuntime | undefined };
+      try {
+        const practice = await t.store.practices.create({ name: 'bench' });
+        const link = await t.store.links.create({
+          practiceId: practice.id,
+          role: 'practice',
+          connector: 'hl7v2',
+          name: 'bench',
+          isTest: true,
+          config: { mllp: { listen: { host: '127.0.0.1', port: 0 } } },
+        });
+        await t.store.links.create({
+          practiceId: practice.id,
+          role: 'secretariat',
+          connector: 'memory',
+          name: 'secrétariat',
+          config: { peer: 'sec' },
+        });
+        const baseline = await singleRowTransactionsPerSecond(t.store, link.id, 2000);
+
+        runtime.current = new SyncRuntime({
+          store: t.store,
+          logger: createLogger({ level: 'error' }),
+          secrets: new SecretBox(Buffer.alloc(32, 3)),
+          // The product hl7v2 connector: each message mapped by the link's profile (IHE PAM France).
+          registry: createRegistry([hl7v2 as ConnectorDefinition<unknown>, memoryConnector(new MemoryWorld())]),
+          schedulePolls: false,
+          refreshMs: 0,
+          autoDispatch: false,
+        });
+        await runtime.current.start();
+        const port = (runtime.current.connectorOf(link.id) as Hl7v2Link).mllpPort as number;
+        const common = {
+          port,
+          clients: CLIENTS,
+          warmupMs: 500,
+          durationMs: DURATION_MS,
+          message: MESSAGE.toString('base64'),
+        };
+        const fresh = await runClients({ ...common, prefix: `${kind}N`, sameAppointment: false });
+        const same = await runClients({ ...common, prefix: `${kind}S`, sameAppointment: true });
+
+        // acceptAck: commit — the fixture as IHE PAM France sends it (MSH-15 AL, MSH-16 NE):
+        // CA once committed to the inbox, applied right after by the link's drainer.
+        await t.store.links.update(link.id, { config: { mllp: { listen: { host: '127.0.0.1', port: 0 } }, acceptAck: 'commit' } });
+        await runtime.current.refresh();
+        const deferredLink = runtime.current.connectorOf(link.id) as Hl7v2Link;
+        const clientsStart = performance.now();
+        const accepted = await runClients({ ...common, port: deferredLink.mllpPort as number, message: IHE_MESSAGE.toString('base64'), prefix: `${kind}D`, sameAppointment: false });
+        const clientsEnd = performance.now();
+        const left = async () => (await t.store.inbox.list({ linkId: link.id, status: 'received', limit: 100_000 })).length;
+        const backlog = await left();
+        while ((await left()) > 0) await new Promise((r) => setTimeout(r, 20));
+        const drainedAt = performance.now();
+        const storedTotal = (await t.store.inbox.list({ linkId: link.id, limit: 1_000_000 })).filter((e) => e.dedupeKey.includes(`|${kind}D-`)).length;
+        await runtime.current.stop();
+        runtime.current = undefined;
+        const storeOnly = await transportOnly(t.store, link, kind);
+        const lat = fresh.latenciesMs.sort((a, b) => a - b);
+        const rate = fresh.messages / fresh.seconds;
+        results.push({
+          name: `${kind}: HL7 messages acknowledged per second (each books a new appointment)`,
+          measured: { label: `${CLIENTS} MLLP clients, ACK after group commit`, value: rate, unit: 'msg/s' },
+          baseline: { label: 'single-row durable transactions, sequential', value: baseline, unit: 'tx/s' },
+          higherIsBetter: true,
+          aim: kind === 'sqlite' ? '≥ 2× and ≥ 10,000 msg/s' : '≥ 2×',
+          notes: [
+            `latency per message p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms; negative ACKs ${fresh.negative}`,
+            `same appointment resent with new control ids (dedupe + no-change apply): ${Math.round(same.messages / same.seconds).toLocaleString('en-US')} msg/s (${(same.messages / same.seconds / baseline).toFixed(2)}× baseline), negative ACKs ${same.negative}`,
+          ],
+        });
+        const alat = accepted.latenciesMs.sort((a, b) => a - b);
+        results.push({
+          name: `${kind}: acceptAck commit — CA once committed to the inbox, applied right after (IHE AL/NE)`,
+          measured: { label: `${CLIENTS} MLLP clients, CA after group commit`, value: accepted.messages / accepted.seconds, unit: 'msg/s' },
+          baseline: { label: 'single-row durable transactions, sequential', value: baseline, unit: 'tx/s' },
+          higherIsBetter: true,
+          aim: kind === 'sqlite' ? '≥ 2× and ≥ 10,000 msg/s' : '≥ 2×',
+          notes: [
+            `latency per CA p50 ${percentile(alat, 50).toFixed(2)} ms, p99 ${percentile(alat, 99).toFixed(2)} ms; negative ACKs ${accepted.negative}`,
+            `applied: ${storedTotal.toLocaleString('en-US')} messages (warm-up included) in ${((drainedAt - clientsStart) / 1000).toFixed(2)} s = ${Math.round((storedTotal * 1000) / (drainedAt - clientsStart)).toLocaleString('en-US')} msg/s (${((storedTotal * 1000) / (drainedAt - clientsStart) / baseline).toFixed(2)}× baseline); ${backlog.toLocaleString('en-US')} still to apply when the clients stopped, applied ${((drainedAt - clientsEnd) / 1000).toFixed(2)} s later`,
+          ],
+        });
+        const slat = storeOnly.latenciesMs.sort((a, b) => a - b);
+        results.push({
+          name: `${kind}: transport alone — MLLP, parse, translate, dedupe, ACK stored, durable group commit; apply deferred`,
+          measured: {
+            label: `${CLIENTS} MLLP clients, ACK after group commit`,
+            value: storeOnly.messages / storeOnly.seconds,
+            unit: 'msg/s',
+          },
+          baseline: { label: 'single-row durable transactions, sequential', value: baseline, unit: 'tx/s' },
+          higherIsBetter: true,
+          aim: kind === 'sqlite' ? '≥ 2× and ≥ 10,000 msg/s' : '≥ 2×',
+          notes: [
+            `latency per message p50 ${percentile(slat, 50).toFixed(2)} ms, p99 ${percentile(slat, 99).toFixed(2)} ms; negative ACKs ${storeOnly.negative}`,
+          ],
+        });
+      } finally {
+        await runtime.current?.stop();
+        await t.dispose();
+      }
+    }
+    return results;
+  },
+};
+export default bench;

@@ -1,0 +1,154 @@
+/**
+ * A practice whose software is the FHIR peer (through the fault proxy) and whose secretariat is
+ * the secretariat simulator, both over real HTTP on 127.0.0.1, wired into the whole service
+ * (mapping + sync modules, default connector registry) with its links created through the admin
+ * API. Polls run when a test asks (links scheduled yearly) or on a Subscription hint.
+ */
+import { Writable } from 'node:stream';
+
+import type { Resource } from '@medplum/fhirtypes';
+
+import { DEMO_APPOINTMENT_SYSTEM, demoPractice, type FaultProxy, type FhirPeer, startFaultProxy, startFhirPeer } from '../../connectors/fhir/peer/index.js';
+import { type SecretariatSimulator, startSecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
+import { generateWebhookSecret } from '../../connectors/secretariat/webhook-signature.js';
+import { createLogger } from '../../src/log/logger.js';
+import { mappingModule } from '../../src/mapping/module.js';
+import type { ResourceKind } from '../../src/model/resources.js';
+import { createApiKey } from '../../src/security/api-keys.js';
+import { syncModule } from '../../src/sync/module.js';
+import { defaultConnectorRegistry } from '../../src/sync/registry.js';
+import type { SyncRuntime } from '../../src/sync/runtime.js';
+import { startTestService, type TestService } from './service.js';
+
+/** A schedule that does not fire during a test: polls are the test's own (or hinted). */
+export const YEARLY = '0 0 1 1 *';
+export const SUBSCRIPTION_SECRET = 'abonnement-secret-de-test-0123456789';
+export const APPOINTMENT_SYSTEM = DEMO_APPOINTMENT_SYSTEM;
+
+export async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export interface LogLine {
+  readonly level: string;
+  readonly message: string;
+  readonly [key: string]: unknown;
+}
+
+export interface FhirWorld {
+  readonly peer: FhirPeer;
+  readonly proxy: FaultProxy;
+  readonly sim: SecretariatSimulator;
+  readonly t: TestService;
+  readonly runtime: SyncRuntime;
+  readonly integrator: string;
+  readonly practiceId: string;
+  readonly fhirLinkId: string;
+  readonly secLinkId: string;
+  /** Every log line of the service (JSON), for checks on what was logged. */
+  readonly logs: LogLine[];
+  /** The peer's id of a record known on the secretariat, and the reverse. */
+  onFhir(kind: ResourceKind, simId: string): Promise<string | undefined>;
+  onSim(kind: ResourceKind, fhirId: string): Promise<string | undefined>;
+  /** Plain HTTP to the peer itself (the practice software's own users), bypassing the proxy. */
+  fhir<T = Resource>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T; etag: string | null }>;
+  /** Waits until both links' outboxes are empty. */
+  settled(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export async function startFhirWorld(options: { store?: 'sqlite' | 'postgres'; day0: Date; fhirConfig?: Record<string, unknown> }): Promise<FhirWorld> {
+  const peer = await startFhirPeer();
+  await peer.seed(demoPractice(options.day0));
+  const proxy = await startFaultProxy({ target: peer.url });
+  const sim = await startSecretariatSimulator({ port: 0, host: '127.0.0.1', seed: 'empty' });
+  const logs: LogLine[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as LogLine);
+      done();
+    },
+  });
+  const mapping = mappingModule();
+  const module = syncModule({
+    registry: defaultConnectorRegistry(),
+    ownership: mapping.ownership,
+    runtime: { refreshMs: 0 },
+    dispatcher: { backoff: { baseMs: 50, capMs: 500 }, idleWakeMs: 100, dependencyWaitMs: 20, maxAttempts: 8, pushTimeoutMs: 15_000 },
+  });
+  const t = await startTestService({ ...(options.store && { store: options.store }), modules: [mapping, module], logger: createLogger({ level: 'debug', stream: sink }) });
+  const runtime = module.runtimeOf(t.service.context);
+  const json = async <T>(res: Response, status: number): Promise<T> => {
+    const body = await res.text();
+    if (res.status !== status) throw new Error(`expected HTTP ${status}, got ${res.status}: ${body}`);
+    return (body ? JSON.parse(body) : undefined) as T;
+  };
+  const integrator = (await createApiKey(t.service.store, { role: 'integrator', createdBy: 'test', via: 'test' })).key;
+  const practiceId = (await json<{ id: string }>(await t.api('/api/v1/practices', { method: 'POST', json: { name: 'Maison de santé des Essais' } }), 201)).id;
+  const link = async (body: object) => (await json<{ id: string }>(await t.api('/api/v1/links', { method: 'POST', key: integrator, json: { practiceId, isTest: true, schedule: YEARLY, ...body } }), 201)).id;
+  const webhookSecret = generateWebhookSecret();
+  const secLinkId = await link({
+    role: 'secretariat',
+    connector: 'secretariat',
+    name: 'Télésecrétariat',
+    config: { baseUrl: sim.url, platformPracticeId: sim.practiceId, timeoutMs: 2000, retry: { maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 200, maxRetryAfterSeconds: 5 } },
+    secrets: { apiToken: sim.apiToken, webhookSecret },
+  });
+  const fhirLinkId = await link({
+    role: 'practice',
+    connector: 'fhir',
+    name: 'Logiciel du cabinet (FHIR)',
+    config: { baseUrl: proxy.url, timeoutMs: 1000, retry: { max: 3, baseDelayMs: 20, maxDelayMs: 2000 }, pageSize: 50, ...options.fhirConfig },
+    secrets: { subscriptionSecret: SUBSCRIPTION_SECRET },
+  });
+  sim.setWebhook({ url: `${t.url}/hooks/secretariat/${secLinkId}`, secrets: [webhookSecret], retryDelaysMs: [50, 200] });
+  await runtime.refresh();
+
+  const store = t.service.store;
+  const across = async (from: string, to: string, kind: ResourceKind, id: string) => {
+    const canonical = await store.identityMap.findCanonical(from, kind, id);
+    return canonical === undefined ? undefined : (await store.identityMap.findExternal(to, kind, canonical))[0];
+  };
+  const settled = async (): Promise<void> => {
+    await until('the outboxes to drain', async () => {
+      const [a, b] = [await store.outbox.depth(secLinkId), await store.outbox.depth(fhirLinkId)];
+      return a.pending + a.leased + b.pending + b.leased === 0;
+    });
+  };
+  return {
+    peer,
+    proxy,
+    sim,
+    t,
+    runtime,
+    integrator,
+    practiceId,
+    fhirLinkId,
+    secLinkId,
+    logs,
+    onFhir: (kind, simId) => across(secLinkId, fhirLinkId, kind, simId),
+    onSim: (kind, fhirId) => across(fhirLinkId, secLinkId, kind, fhirId),
+    async fhir<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+      const res = await fetch(`${peer.url}/${path}`, {
+        method,
+        headers: { accept: 'application/fhir+json', ...(body !== undefined && { 'content-type': 'application/fhir+json' }), ...headers },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      });
+      const text = await res.text();
+      return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, etag: res.headers.get('etag') };
+    },
+    settled,
+    async dispose() {
+      await t.dispose();
+      await sim.close();
+      await proxy.close();
+      await peer.close();
+    },
+  };
+}

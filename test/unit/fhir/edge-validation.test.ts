@@ -1,0 +1,130 @@
+/**
+ * Every FHIR fixture (test/fixtures/fhir: official R4 examples, FR Core shapes, edge cases)
+ * through what the connector does to a resource it reads — FR Core rules at the edge, the
+ * shipped profile, the canonical model — accepted or refused for the reason its README states,
+ * on a normal link and on a link marked as test. Refusals name the path and the rule, never a
+ * value.
+ */
+import { readdirSync } from 'node:fs';
+
+import { describe, expect, it } from '@jest/globals';
+
+import { edgeIssues, mapInbound } from '../../../connectors/fhir/validate-edge.js';
+import type { FhirResource } from '../../../src/mapping/engine-types.js';
+import { shippedPlan } from '../../../src/mapping/runtime.js';
+import { fixturePath, readFixture } from '../../helpers/fixtures.js';
+
+type Verdict =
+  /** Accepted: the record kind, and whether it is a tombstone. */
+  | { readonly accept: string; readonly deleted?: boolean }
+  /** Refused: the error code and the first issue's path and rule. */
+  | { readonly refuse: string; readonly path: string; readonly rule: RegExp };
+
+const INS_VALI = /an INS travels only with a qualified identity \(identity reliability VALI, found PROV\)/;
+
+/** file → [verdict on a normal link, verdict on a link marked as test]. */
+const VERDICTS: Record<string, readonly [Verdict, Verdict]> = {
+  'r4/patient-example.json': [{ accept: 'Patient' }, { accept: 'Patient' }],
+  'r4/practitioner-example.json': [{ accept: 'Practitioner' }, { accept: 'Practitioner' }],
+  'r4/schedule-example.json': [{ accept: 'Schedule' }, { accept: 'Schedule' }],
+  'r4/slot-example.json': [{ accept: 'Slot' }, { accept: 'Slot' }],
+  'r4/appointment-example.json': [{ accept: 'Appointment' }, { accept: 'Appointment' }],
+  'r4/communication-example.json': [{ accept: 'Communication' }, { accept: 'Communication' }],
+  'fr-core/patient-ins.json': [{ accept: 'Patient' }, { accept: 'Patient' }],
+  'fr-core/patient-ins-test-oid.json': [{ refuse: 'ERR_FHIR_EDGE_INVALID', path: 'Patient.identifier[0].system', rule: /the INS test\/demo OID urn:oid:1\.2\.250\.1\.213\.1\.4\.10 is accepted only on a link marked as test/ }, { accept: 'Patient' }],
+  'fr-core/patient-ins-without-vali.json': [
+    { refuse: 'ERR_FHIR_EDGE_INVALID', path: 'Patient.identifier[0]', rule: INS_VALI },
+    { refuse: 'ERR_FHIR_EDGE_INVALID', path: 'Patient.identifier[0]', rule: INS_VALI },
+  ],
+  'fr-core/patient-two-official.json': [
+    { refuse: 'ERR_FHIR_EDGE_INVALID', path: 'Patient.identifier[1].use', rule: /only one official identifier is allowed/ },
+    { refuse: 'ERR_FHIR_EDGE_INVALID', path: 'Patient.identifier[1].use', rule: /only one official identifier is allowed/ },
+  ],
+  'fr-core/patient-ins-bad-key.json': [
+    { refuse: 'ERR_FHIR_EDGE_INVALID', path: 'Patient.identifier[0].value', rule: /not a valid INS matricule/ },
+    { refuse: 'ERR_FHIR_EDGE_INVALID', path: 'Patient.identifier[0].value', rule: /not a valid INS matricule/ },
+  ],
+  'fr-core/appointment.json': [{ accept: 'Appointment' }, { accept: 'Appointment' }],
+  'fr-core/schedule.json': [{ accept: 'Schedule' }, { accept: 'Schedule' }],
+  'fr-core/slot-urgence.json': [{ accept: 'Slot' }, { accept: 'Slot' }],
+  'fr-core/slot-plage-bloquee.json': [{ accept: 'Slot' }, { accept: 'Slot' }],
+  'edge/patient-ins-nia.json': [{ accept: 'Patient' }, { accept: 'Patient' }],
+  'edge/patient-provisional-without-ins.json': [{ accept: 'Patient' }, { accept: 'Patient' }],
+  'edge/patient-ins-unknown-oid.json': [
+    { refuse: 'ERR_FHIR_EDGE_INVALID', path: 'Patient.identifier[0].system', rule: /not an INS system/ },
+    { refuse: 'ERR_FHIR_EDGE_INVALID', path: 'Patient.identifier[0].system', rule: /not an INS system/ },
+  ],
+  'edge/patient-ins-type-wrong-system.json': [
+    { refuse: 'ERR_FHIR_EDGE_INVALID', path: 'Patient.identifier[0].system', rule: /an identifier typed INS-NIR must have the system urn:oid:1\.2\.250\.1\.213\.1\.4\.8/ },
+    { refuse: 'ERR_FHIR_EDGE_INVALID', path: 'Patient.identifier[0].system', rule: /an identifier typed INS-NIR must have the system/ },
+  ],
+  'edge/patient-reliability-unknown-code.json': [
+    { refuse: 'ERR_FHIR_EDGE_INVALID', path: 'Patient.extension[0].extension[0].valueCoding.code', rule: /not an identity reliability code \(VIDE, PROV, VALI, DOUTE, FICTI\)/ },
+    { refuse: 'ERR_FHIR_EDGE_INVALID', path: 'Patient.extension[0].extension[0].valueCoding.code', rule: /not an identity reliability code/ },
+  ],
+  'edge/appointment-cancelled.json': [{ accept: 'Appointment' }, { accept: 'Appointment' }],
+  'edge/appointment-entered-in-error.json': [
+    { accept: 'Appointment', deleted: true },
+    { accept: 'Appointment', deleted: true },
+  ],
+  'edge/appointment-end-before-start.json': [
+    { refuse: 'ERR_MAPPING_RECORD_INVALID', path: 'Appointment.end', rule: /is before start/ },
+    { refuse: 'ERR_MAPPING_RECORD_INVALID', path: 'Appointment.end', rule: /is before start/ },
+  ],
+};
+
+const plan = shippedPlan('fhir-r4-fr-core');
+const load = (file: string) => JSON.parse(readFixture('fhir', ...file.split('/'))) as FhirResource;
+
+/** The patient data of a resource (identifier and contact values, names, birth date, address): never in an error. */
+const PHI_KEYS = new Set(['value', 'family', 'given', 'birthDate', 'line', 'city', 'postalCode']);
+function phi(v: unknown, key = '', out: string[] = []): string[] {
+  if (typeof v === 'string' && PHI_KEYS.has(key)) out.push(v);
+  else if (Array.isArray(v)) for (const x of v) phi(x, key, out);
+  else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) phi(x, k, out);
+  return out;
+}
+
+describe('FHIR resources at the edge', () => {
+  it('has a verdict for every fixture file', () => {
+    const files = ['r4', 'fr-core', 'edge'].flatMap((d) => readdirSync(fixturePath('fhir', d)).filter((f) => f.endsWith('.json')).map((f) => `${d}/${f}`));
+    expect(files.sort()).toEqual(Object.keys(VERDICTS).sort());
+  });
+
+  describe.each([
+    ['a normal link', 0, false],
+    ['a link marked as test', 1, true],
+  ] as const)('on %s', (_label, index, testLink) => {
+    it.each(Object.keys(VERDICTS))('%s gets its verdict', (file) => {
+      const verdict = (VERDICTS[file] as readonly [Verdict, Verdict])[index];
+      const resource = load(file);
+      const r = mapInbound(plan, { timezone: 'Europe/Paris', testLink }, resource);
+      if ('accept' in verdict) {
+        expect(r.ok ? [r.record?.kind, r.record?.deleted === true, r.record?.externalId] : [r.error.code, r.error.message]).toEqual([verdict.accept, verdict.deleted === true, resource['id']]);
+        return;
+      }
+      expect(r.ok).toBe(false);
+      if (r.ok) return;
+      expect(r.error.code).toBe(verdict.refuse);
+      expect(r.error.retryable).toBe(false);
+      expect(r.error.issues[0]?.path).toBe(verdict.path);
+      expect(r.error.issues[0]?.message).toMatch(verdict.rule);
+      expect(r.error.message).toContain(verdict.path);
+      const data = phi(resource);
+      expect(data.length).toBeGreaterThan(0);
+      for (const v of data) expect([v, r.error.message.includes(v), JSON.stringify(r.error.issues).includes(v)]).toEqual([v, false, false]);
+    });
+  });
+
+  it('reports every FR Core problem of a resource at once, each with its path', () => {
+    const patient = load('fr-core/patient-ins-without-vali.json');
+    const ids = patient['identifier'] as Record<string, unknown>[];
+    const worse = { ...patient, identifier: [{ ...ids[0], value: '285037511234545', use: 'usual' }, { ...ids[1], use: 'official' }] } as FhirResource;
+    expect(edgeIssues(worse, { testLink: false }).map((i) => i.path)).toEqual(['Patient.identifier[0]', 'Patient.identifier[0].use', 'Patient.identifier[0].value']);
+  });
+
+  it('keeps the INS of a qualified identity as the one official identifier of the canonical record', () => {
+    const r = mapInbound(plan, { testLink: false }, load('fr-core/patient-ins.json'));
+    expect(r.ok && r.record?.data.resourceType === 'Patient' ? r.record.data.identifier?.filter((i) => i.use === 'official').map((i) => i.system) : r).toEqual(['urn:oid:1.2.250.1.213.1.4.8']);
+  });
+});

@@ -1,0 +1,175 @@
+/**
+ * Value transforms: French phone numbers to E.164 (ARCEP numbering plan, overseas country
+ * codes), HL7 date/times to UTC instants in the practice's zone (HL7 v2.5 §2.A.22: no offset
+ * means the sender's local time) across DST changes and in overseas zones.
+ */
+import { describe, expect, it } from '@jest/globals';
+
+import { compileTransform, e164ToFrenchNational, frenchPhoneToE164, hl7TimestampToMillis, millisToHl7Timestamp, type Transform, TransformError } from '../../../src/mapping/transforms.js';
+
+const iso = (raw: string, zone: string) => new Date(hl7TimestampToMillis(raw, zone)).toISOString();
+const t = (spec: string): Transform => {
+  const x = compileTransform(spec);
+  if (typeof x === 'string') throw new Error(x);
+  return x;
+};
+const ctx = { timezone: 'Europe/Paris' };
+
+describe('French phone numbers to E.164', () => {
+  it.each([
+    ['06 12 34 56 78', '+33612345678'],
+    ['06.12.34.56.78', '+33612345678'],
+    ['0612345678', '+33612345678'],
+    ['+33 6 12 34 56 78', '+33612345678'],
+    ['+33 (0)6 12 34 56 78', '+33612345678'],
+    ['0033612345678', '+33612345678'],
+    ['01-45-67-89-01', '+33145678901'],
+    ['+33612345678', '+33612345678'],
+  ])('normalizes %s on the metropolitan plan', (raw, e164) => {
+    expect(frenchPhoneToE164(raw)).toBe(e164);
+  });
+
+  it.each([
+    ['0590 12 34 56', '+590590123456', 'Guadeloupe landline'],
+    ['0690 12 34 56', '+590690123456', 'Guadeloupe mobile'],
+    ['0594 12 34 56', '+594594123456', 'Guyane landline'],
+    ['0694 12 34 56', '+594694123456', 'Guyane mobile'],
+    ['0596 12 34 56', '+596596123456', 'Martinique landline'],
+    ['0696 12 34 56', '+596696123456', 'Martinique mobile'],
+    ['0262 12 34 56', '+262262123456', 'La Réunion landline'],
+    ['0692 12 34 56', '+262692123456', 'La Réunion mobile'],
+    ['0269 12 34 56', '+262269123456', 'Mayotte landline'],
+    ['0639 12 34 56', '+262639123456', 'Mayotte mobile'],
+    ['+33 596 12 34 56', '+596596123456', 'an overseas number dialled with +33'],
+  ])('gives %s its own country code (%s → %s)', (raw, e164) => {
+    expect(frenchPhoneToE164(raw)).toBe(e164);
+  });
+
+  it('keeps a foreign number already in E.164', () => {
+    expect(frenchPhoneToE164('+49 151 12345678')).toBe('+4915112345678');
+  });
+
+  it.each(['12345', '06 12 34', '+33 0612345678', 'n° inconnu', ''])('refuses %p without quoting it', (raw) => {
+    expect(() => frenchPhoneToE164(raw)).toThrow(TransformError);
+    try {
+      frenchPhoneToE164(raw);
+    } catch (e) {
+      if (raw.length > 2) expect((e as Error).message).not.toContain(raw);
+    }
+  });
+
+  it('writes national numbers back with :national, overseas ones included', () => {
+    expect(e164ToFrenchNational('+33612345678')).toBe('0612345678');
+    expect(e164ToFrenchNational('+596696123456')).toBe('0696123456');
+    expect(e164ToFrenchNational('+262262123456')).toBe('0262123456');
+    expect(e164ToFrenchNational('+4915112345678')).toBe('+4915112345678');
+    expect(t('phone-e164:national').out('+33145678901', ctx)).toBe('0145678901');
+    expect(t('phone-e164').out('01 45 67 89 01', ctx)).toBe('+33145678901');
+  });
+});
+
+describe('HL7 date/times and the practice\'s zone', () => {
+  it('honours an explicit offset whatever the zone', () => {
+    expect(iso('20250317093000+0100', 'America/Martinique')).toBe('2025-03-17T08:30:00.000Z');
+    expect(iso('20250317093000-0400', 'Europe/Paris')).toBe('2025-03-17T13:30:00.000Z');
+    expect(iso('20250317093000.25+0000', 'Europe/Paris')).toBe('2025-03-17T09:30:00.250Z');
+  });
+
+  it('reads a time without offset in the practice\'s zone, winter and summer', () => {
+    expect(iso('20250317093000', 'Europe/Paris')).toBe('2025-03-17T08:30:00.000Z');
+    expect(iso('20250717093000', 'Europe/Paris')).toBe('2025-07-17T07:30:00.000Z');
+    expect(iso('202507170930', 'Europe/Paris')).toBe('2025-07-17T07:30:00.000Z');
+    expect(iso('2025071709', 'Europe/Paris')).toBe('2025-07-17T07:00:00.000Z');
+    expect(iso('20250717', 'Europe/Paris')).toBe('2025-07-16T22:00:00.000Z');
+  });
+
+  it('moves a time in the spring-forward gap forward by the gap (02:30 does not exist on 30 March 2025 in Paris)', () => {
+    expect(iso('20250330023000', 'Europe/Paris')).toBe('2025-03-30T01:30:00.000Z');
+    expect(iso('20250330013000', 'Europe/Paris')).toBe('2025-03-30T00:30:00.000Z');
+    expect(iso('20250330033000', 'Europe/Paris')).toBe('2025-03-30T01:30:00.000Z');
+  });
+
+  it('takes the later (standard-time) occurrence of a repeated autumn time (02:30 on 26 October 2025 in Paris)', () => {
+    expect(iso('20251026023000', 'Europe/Paris')).toBe('2025-10-26T01:30:00.000Z');
+    expect(iso('20251026023000+0200', 'Europe/Paris')).toBe('2025-10-26T00:30:00.000Z');
+    expect(iso('20251026033000', 'Europe/Paris')).toBe('2025-10-26T02:30:00.000Z');
+  });
+
+  it.each([
+    ['America/Martinique', '2025-03-17T13:30:00.000Z', '-0400'],
+    ['America/Guadeloupe', '2025-03-17T13:30:00.000Z', '-0400'],
+    ['America/Cayenne', '2025-03-17T12:30:00.000Z', '-0300'],
+    ['Indian/Reunion', '2025-03-17T05:30:00.000Z', '+0400'],
+    ['Indian/Mayotte', '2025-03-17T06:30:00.000Z', '+0300'],
+    ['Pacific/Noumea', '2025-03-16T22:30:00.000Z', '+1100'],
+    ['Pacific/Tahiti', '2025-03-17T19:30:00.000Z', '-1000'],
+  ])('places 09:30 local in %s (no DST) and writes it back with its offset', (zone, utc, offset) => {
+    expect(iso('20250317093000', zone)).toBe(utc);
+    expect(millisToHl7Timestamp(Date.parse(utc), zone)).toBe(`20250317093000${offset}`);
+  });
+
+  it('writes outbound times in the practice\'s zone with its offset on each side of a DST change', () => {
+    expect(millisToHl7Timestamp(Date.parse('2025-03-30T00:59:00Z'), 'Europe/Paris')).toBe('20250330015900+0100');
+    expect(millisToHl7Timestamp(Date.parse('2025-03-30T01:00:00Z'), 'Europe/Paris')).toBe('20250330030000+0200');
+    expect(t('hl7-datetime').out('2025-10-26T01:30:00.000Z', ctx)).toBe('20251026023000+0100');
+  });
+
+  it.each(['20250230093000', '20251301', '202503170', '20250317093000+1500', '20250317093000+01', 'demain', '2025-03-17'])('refuses %p', (raw) => {
+    expect(() => hl7TimestampToMillis(raw, 'Europe/Paris')).toThrow(TransformError);
+  });
+
+  it('accepts the 29th of February of a leap year only', () => {
+    expect(iso('20240229', 'UTC')).toBe('2024-02-29T00:00:00.000Z');
+    expect(() => hl7TimestampToMillis('20250229', 'UTC')).toThrow(TransformError);
+  });
+
+  it('maps HL7 dates to FHIR dates of the same precision and back', () => {
+    const d = t('hl7-date');
+    expect(d.in('19850314', ctx)).toBe('1985-03-14');
+    expect(d.in('198503', ctx)).toBe('1985-03');
+    expect(d.in('1985', ctx)).toBe('1985');
+    expect(d.in('198503141200', ctx)).toBe('1985-03-14');
+    expect(d.out('1985-03-14', ctx)).toBe('19850314');
+    expect(() => d.out('14/03/1985', ctx)).toThrow(TransformError);
+  });
+
+  it('normalizes FHIR instants to UTC', () => {
+    expect(t('fhir-instant').in('2014-12-12T18:01:10-08:00', ctx)).toBe('2014-12-13T02:01:10.000Z');
+    expect(() => t('fhir-instant').in('2014-12-12', ctx)).toThrow(TransformError);
+  });
+});
+
+describe('other transforms', () => {
+  it('upper-cases birth names the French way and trims', () => {
+    expect(t('upper').in('de la Fontaine-Étienne', ctx)).toBe('DE LA FONTAINE-ÉTIENNE');
+    expect(t('trim').in('  Jeanne ', ctx)).toBe('Jeanne');
+  });
+
+  it('turns ids into references and back, refusing another type', () => {
+    const r = t('reference:Practitioner');
+    expect(r.in('819999900012', ctx)).toBe('Practitioner/819999900012');
+    expect(r.out('Practitioner/819999900012', ctx)).toBe('819999900012');
+    expect(() => r.out('Patient/IPP000101', ctx)).toThrow('not a reference to a Practitioner');
+    expect(() => r.in('id with spaces', ctx)).toThrow(TransformError);
+  });
+
+  it('adds and strips a prefix (RPPS → "8" + RPPS)', () => {
+    const p = t('prefix:8');
+    expect(p.in('19999900012', ctx)).toBe('819999900012');
+    expect(p.out('819999900012', ctx)).toBe('19999900012');
+    expect(() => p.out('019999900012', ctx)).toThrow(TransformError);
+  });
+
+  it('reads integers strictly', () => {
+    expect(t('integer').in('20', ctx)).toBe(20);
+    expect(t('integer').out(20, ctx)).toBe('20');
+    expect(() => t('integer').in('20 min', ctx)).toThrow(TransformError);
+  });
+
+  it('names unknown transforms and bad arguments with a suggestion', () => {
+    expect(compileTransform('uper')).toBe('unknown transform uper (did you mean upper?); known: trim, upper, lower, hl7-datetime, hl7-date, fhir-instant, integer, phone-e164, prefix, reference');
+    expect(compileTransform('reference:patient')).toBe('transform reference needs a resource type, e.g. reference:Patient');
+    expect(compileTransform('phone-e164:intl')).toBe('transform phone-e164 takes no argument or :national (got :intl)');
+    expect(compileTransform('trim:x')).toBe('transform trim takes no argument');
+  });
+});
