@@ -21,6 +21,7 @@ import type { JsonObject, Practice } from '../store/types.js';
 import { cronLogger } from '../sync/scheduler.js';
 import { dayPeriod, daysBefore, localDay } from './period.js';
 import { buildActivityReport } from './report.js';
+import type { SecretBox } from '../security/secrets.js';
 import { digestWebhookId, digestWebhookOf, postDigest } from './webhook.js';
 
 export interface DigestJobOptions {
@@ -28,6 +29,8 @@ export interface DigestJobOptions {
   readonly logger: Logger;
   readonly config: ReportsConfig;
   readonly now: Clock;
+  /** Opens the digest webhook secrets sealed in practice settings. */
+  readonly secrets: SecretBox;
   /** Aborted when the service stops: webhook waits end at once. */
   readonly signal?: AbortSignal;
 }
@@ -92,7 +95,7 @@ export class DigestJob {
     const now = this.options.now();
     const zone = practice.timezone;
     const firstDay = localDay(Date.parse(practice.createdAt), zone);
-    const hook = digestWebhookOf(practice.settings);
+    const hook = digestWebhookOf(practice.settings, this.options.secrets, practice.id);
     // Logs name a day by the instant it starts: the log redactor blanks date-only values
     // (they look like birth dates, src/log/redact.ts).
     const dayStart = (day: string) => dayPeriod(day, zone).from;

@@ -33,7 +33,7 @@ export function reportsModule(options: ReportsModuleOptions = {}): ReportsModule
     let r = runtimes.get(ctx);
     if (!r) {
       const stop = new AbortController();
-      r = { job: new DigestJob({ store: ctx.store, logger: ctx.logger, config: ctx.config.reports, now: ctx.now, signal: stop.signal }), stop, scheduler: undefined };
+      r = { job: new DigestJob({ store: ctx.store, logger: ctx.logger, config: ctx.config.reports, now: ctx.now, secrets: ctx.secrets, signal: stop.signal }), stop, scheduler: undefined };
       runtimes.set(ctx, r);
     }
     return r;

@@ -3,8 +3,8 @@
  * the secretariat platform's webhooks: Standard Webhooks v1.0.0 (standardwebhooks.com) headers
  * `webhook-id` (stable per practice and day, so the receiver can drop a resend),
  * `webhook-timestamp` and `webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>`,
- * when a `whsec_…` secret is set. A run tries a few times with a doubling wait, then gives up
- * until the next run; the caller records the outcome. Redirects are not followed, and the URL
+ * when a `whsec_…` secret is set (stored sealed with the service key, never shown back). A run
+ * tries a few times with a doubling wait, then gives up until the next run; the caller records the outcome. Redirects are not followed, and the URL
  * (which may hold a token) never appears in errors or logs.
  */
 import { createHash } from 'node:crypto';
@@ -14,33 +14,90 @@ import { z } from 'zod';
 
 import { signWebhook, webhookKey, WEBHOOK_HEADERS } from '../../connectors/secretariat/webhook-signature.js';
 import { PasserelleError } from '../errors.js';
+import type { SecretBox } from '../security/secrets.js';
 import type { JsonObject } from '../store/types.js';
 
-export const DigestWebhookSettings = z.strictObject({
+/** What the API takes: the secret in clear, sealed before it is stored (see `sealDigestWebhook`). */
+export const DigestWebhookInput = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'not an http(s) URL' }),
-  /** Standard Webhooks secret (`whsec_` + base64 of 24 to 64 bytes); unsigned without it. */
-  secret: z.string().optional(),
+  /** Standard Webhooks secret (`whsec_` + base64 of 24 to 64 bytes); null removes it, absent keeps the stored one. */
+  secret: z.string().nullable().optional(),
+  /** As shown by the practice view; ignored, so a settings object read back can be sent again. */
+  hasSecret: z.boolean().optional(),
 });
-export type DigestWebhook = z.infer<typeof DigestWebhookSettings>;
+/** What the store keeps in `settings.digestWebhook`: the secret sealed with the service key. */
+const StoredDigestWebhook = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'not an http(s) URL' }),
+  sealedSecret: z.string().optional(),
+});
+export interface DigestWebhook {
+  readonly url: string;
+  readonly secret?: string;
+}
 
-/** The practice's digest webhook: none, one, or why its settings are unusable. */
-export function digestWebhookOf(settings: JsonObject): { webhook: DigestWebhook | null } | { error: PasserelleError } {
+const sealContext = (practiceId: string) => `practice:${practiceId}:digestWebhook`;
+const webhookConfigError = (issues: { path: string; message: string }[]) =>
+  new PasserelleError('ERR_REPORTS_WEBHOOK_CONFIG', `${issues[0]?.path}: ${issues[0]?.message}`, { issues });
+
+/** Why a `whsec_…` secret is unusable (the secret itself is never repeated), or null. */
+function secretProblem(secret: string): string | null {
+  try {
+    webhookKey(secret);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/**
+ * The settings to store for a practice: `digestWebhook.secret` (clear text, from the API) is
+ * checked and replaced by `sealedSecret`, so viewers never read it and a copied database does
+ * not give it away. An absent secret keeps the one already stored; `null` removes it.
+ * Throws ERR_VALIDATION naming `body.settings.digestWebhook.*`; nothing is stored then.
+ */
+export function sealDigestWebhook(settings: JsonObject, previous: JsonObject | null, box: SecretBox, practiceId: string): JsonObject {
+  const raw = settings['digestWebhook'];
+  if (raw === undefined || raw === null) return settings;
+  const parsed = DigestWebhookInput.safeParse(raw);
+  const issues = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: ['body', 'settings', 'digestWebhook', ...i.path.map(String)].join('.'), message: i.message }));
+  const problem = parsed.success && typeof parsed.data.secret === 'string' ? secretProblem(parsed.data.secret) : null;
+  if (problem) issues.push({ path: 'body.settings.digestWebhook.secret', message: problem });
+  if (!parsed.success || issues.length > 0) throw new PasserelleError('ERR_VALIDATION', `${issues[0]?.path}: ${issues[0]?.message}`, { issues });
+  const { url, secret } = parsed.data;
+  let sealedSecret: string | undefined;
+  if (typeof secret === 'string') sealedSecret = box.seal(secret, sealContext(practiceId));
+  else if (secret === undefined) {
+    const kept = StoredDigestWebhook.safeParse(previous?.['digestWebhook']);
+    if (kept.success) sealedSecret = kept.data.sealedSecret;
+  }
+  return { ...settings, digestWebhook: { url, ...(sealedSecret !== undefined && { sealedSecret }) } };
+}
+
+/** The settings as the API shows them: the sealed secret replaced by `hasSecret`. */
+export function digestWebhookView(settings: JsonObject): JsonObject {
+  const raw = settings['digestWebhook'];
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return settings;
+  const { sealedSecret, secret, ...rest } = raw as JsonObject;
+  return { ...settings, digestWebhook: { ...rest, hasSecret: sealedSecret !== undefined || secret !== undefined } };
+}
+
+/** The practice's digest webhook with its secret opened: none, one, or why its settings are unusable. */
+export function digestWebhookOf(settings: JsonObject, box: SecretBox, practiceId: string): { webhook: DigestWebhook | null } | { error: PasserelleError } {
   const raw = settings['digestWebhook'];
   if (raw === undefined || raw === null) return { webhook: null };
-  const parsed = DigestWebhookSettings.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ path: ['settings', 'digestWebhook', ...i.path.map(String)].join('.'), message: i.message }));
-    return { error: new PasserelleError('ERR_REPORTS_WEBHOOK_CONFIG', `${issues[0]?.path}: ${issues[0]?.message}`, { issues }) };
+  const parsed = StoredDigestWebhook.safeParse(raw);
+  if (!parsed.success) return { error: webhookConfigError(parsed.error.issues.map((i) => ({ path: ['settings', 'digestWebhook', ...i.path.map(String)].join('.'), message: i.message }))) };
+  const { url, sealedSecret } = parsed.data;
+  if (sealedSecret === undefined) return { webhook: { url } };
+  let secret: string;
+  try {
+    secret = box.open(sealedSecret, sealContext(practiceId));
+  } catch {
+    return { error: webhookConfigError([{ path: 'settings.digestWebhook.secret', message: 'cannot be decrypted with the configured key (security.encryptionKey changed?); set it again' }]) };
   }
-  if (parsed.data.secret !== undefined) {
-    try {
-      webhookKey(parsed.data.secret);
-    } catch (e) {
-      const message = (e as Error).message;
-      return { error: new PasserelleError('ERR_REPORTS_WEBHOOK_CONFIG', `settings.digestWebhook.secret: ${message}`, { issues: [{ path: 'settings.digestWebhook.secret', message }] }) };
-    }
-  }
-  return { webhook: parsed.data };
+  const problem = secretProblem(secret);
+  if (problem) return { error: webhookConfigError([{ path: 'settings.digestWebhook.secret', message: problem }]) };
+  return { webhook: { url, secret } };
 }
 
 /** `webhook-id` of a practice's digest of a day: the same on every attempt and every run. */

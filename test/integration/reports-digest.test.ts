@@ -189,14 +189,28 @@ describe.each(STORE_KINDS)('daily digest (%s store)', (storeKind) => {
     expect(receiver.received.slice(before).map((r) => payloadOf(r).day)).toEqual(['2026-11-24', '2026-11-25']);
   });
 
-  it('keeps digests waiting while the webhook settings are unusable, naming the setting', async () => {
-    await json(await setWebhook({ url: receiver.url, secret: 'not-a-whsec-secret' }), 200);
+  it('refuses a malformed secret when it is set, and never shows a stored secret back', async () => {
+    const refused = await setWebhook({ url: receiver.url, secret: 'not-a-whsec-secret' });
+    expect(refused.status).toBe(400);
+    const body = await refused.text();
+    expect(body).toContain('body.settings.digestWebhook.secret');
+    expect(body).not.toContain('not-a-whsec-secret');
+    const shown = await json<{ settings: Record<string, unknown> }>(await f.t.api(`/api/v1/practices/${f.practiceId}`), 200);
+    expect(shown.settings['digestWebhook']).toEqual({ url: receiver.url, hasSecret: true });
+    const stored = await f.store.practices.require(f.practiceId);
+    expect(JSON.stringify(stored.settings)).not.toContain(secret.slice(6));
+  });
+
+  it('keeps digests waiting while the stored webhook settings are unusable, naming the setting', async () => {
+    // Settings written before they were checked at write time (or by hand in the database).
+    await f.store.practices.update(f.practiceId, { settings: { digestWebhook: { url: 'ftp://cabinet.example/digest' } } });
     const [run] = await runAt('2026-11-27T05:05:00.000Z');
     expect(run).toEqual({ practiceId: f.practiceId, created: ['2026-11-26'], delivered: [], failed: [{ day: '2026-11-26', code: 'ERR_REPORTS_WEBHOOK_CONFIG' }] });
     const digest = await json<{ webhook: DigestSummary['webhook'] }>(await f.t.api(`/api/v1/reports/digests/${f.practiceId}/2026-11-26`), 200);
-    expect(digest.webhook.lastError).toMatch(/^ERR_REPORTS_WEBHOOK_CONFIG: settings\.digestWebhook\.secret/);
-    expect(JSON.stringify(logged)).not.toContain('not-a-whsec-secret');
+    expect(digest.webhook.lastError).toMatch(/^ERR_REPORTS_WEBHOOK_CONFIG: settings\.digestWebhook\.url/);
+    expect(JSON.stringify(logged)).not.toContain('cabinet.example');
   });
+
 
   it('answers 403 to a viewer of another practice and 404 for an unknown one', async () => {
     const other = await json<{ id: string }>(await f.t.api('/api/v1/practices', { method: 'POST', json: { name: 'Autre cabinet' } }), 201);

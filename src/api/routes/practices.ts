@@ -4,7 +4,9 @@ import { z } from 'zod';
 import { PasserelleError } from '../../errors.js';
 import type { SecretBox } from '../../security/secrets.js';
 import type { Store } from '../../store/index.js';
-import { type Link, LINK_ROLES, type Practice } from '../../store/types.js';
+import { newId } from '../../store/repos/context.js';
+import { type JsonObject, type Link, LINK_ROLES, type Practice } from '../../store/types.js';
+import { digestWebhookView, sealDigestWebhook } from '../../reports/webhook.js';
 import { type AnyRoute, defineRoute, reply } from '../route.js';
 
 const ianaZone = z.string().refine((tz) => {
@@ -67,6 +69,11 @@ export const LinkView = z.object({
   updatedAt: z.string(),
 });
 
+/** The digest webhook's sealed secret is shown as `hasSecret` only. */
+export function practiceView(p: Practice): Practice {
+  return { ...p, settings: digestWebhookView(p.settings) };
+}
+
 /** Never hand out the (encrypted) credentials. */
 export function linkView(l: Link): z.infer<typeof LinkView> {
   const { secrets, ...rest } = l;
@@ -107,7 +114,7 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       tags: ['practices'],
       access: 'viewer',
       responses: { 200: { description: 'Practices', schema: z.object({ items: z.array(PracticeView) }) } },
-      handler: async ({ auth }) => ({ items: (await store.practices.list()).filter((p) => visible(p, auth?.practiceId)) }),
+      handler: async ({ auth }) => ({ items: (await store.practices.list()).filter((p) => visible(p, auth?.practiceId)).map(practiceView) }),
     }),
     defineRoute({
       method: 'post',
@@ -118,17 +125,20 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       body: PracticeBody,
       responses: { 201: { description: 'Created', schema: PracticeView } },
       handler: async ({ body, requestId, auth }) => {
+        // The id is chosen here: it binds the sealed webhook secret to this practice.
+        const practiceId = body.id ?? newId();
+        const settings = body.settings && sealDigestWebhook(body.settings as JsonObject, null, deps.secrets, practiceId);
         const p = await store.transaction(async (tx) => {
           const created = await tx.practices.create({
             name: body.name,
-            ...(body.id !== undefined && { id: body.id }),
+            id: practiceId,
             ...(body.timezone !== undefined && { timezone: body.timezone }),
-            ...(body.settings !== undefined && { settings: body.settings }),
+            ...(settings !== undefined && { settings }),
           });
           await tx.audit.append({ actor: auth?.keyId ?? 'anonymous', role: auth?.role ?? null, action: 'practice.create', resourceType: 'Practice', resourceId: created.id, outcome: 'success', requestId, via: 'api' });
           return created;
         });
-        return reply(201, p, { ...etag(p.version), Location: `/api/v1/practices/${p.id}` });
+        return reply(201, practiceView(p), { ...etag(p.version), Location: `/api/v1/practices/${p.id}` });
       },
     }),
     defineRoute({
@@ -142,7 +152,7 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       handler: async ({ params, requirePractice }) => {
         requirePractice(params.id);
         const p = await store.practices.require(params.id);
-        return reply(200, p, etag(p.version));
+        return reply(200, practiceView(p), etag(p.version));
       },
     }),
     defineRoute({
@@ -155,13 +165,15 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       body: PracticePatch,
       responses: { 200: { description: 'Updated', schema: PracticeView }, 409: { description: 'Version mismatch' } },
       handler: async ({ params, body, req, audit }) => {
+        const expected = ifMatch(req.get('if-match'));
+        const settings = body.settings && sealDigestWebhook(body.settings as JsonObject, (await store.practices.require(params.id)).settings, deps.secrets, params.id);
         const p = await store.practices.update(params.id, {
           ...(body.name !== undefined && { name: body.name }),
           ...(body.timezone !== undefined && { timezone: body.timezone }),
-          ...(body.settings !== undefined && { settings: body.settings }),
-        }, ifMatch(req.get('if-match')));
+          ...(settings !== undefined && { settings }),
+        }, expected);
         await audit({ action: 'practice.update', resourceType: 'Practice', resourceId: p.id, outcome: 'success', details: { fields: Object.keys(body) } });
-        return reply(200, p, etag(p.version));
+        return reply(200, practiceView(p), etag(p.version));
       },
     }),
     defineRoute({
