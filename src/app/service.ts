@@ -130,6 +130,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       async () => {
         const purged = await store.inbox.purgeBodies(now() - config.retention.messageBodiesDays * 86_400_000);
         if (purged > 0) logger.info('purged message bodies past retention', { purged, days: config.retention.messageBodiesDays });
+        const events = await store.activity.purgeBefore(now() - config.retention.activityDays * 86_400_000);
+        if (events > 0) logger.info('purged activity events past retention', { purged: events, days: config.retention.activityDays });
       },
       { name: 'retention-purge', noOverlap: true },
     );

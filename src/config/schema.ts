@@ -58,6 +58,8 @@ export const SecurityConfig = z.strictObject({
 export const RetentionConfig = z.strictObject({
   /** Days message bodies (HL7, webhook payloads) are kept in the inbox before being purged. */
   messageBodiesDays: z.number().int().min(1).max(3650).default(30),
+  /** Days supervision events (ids and counts, for activity reports) are kept; daily digests stay. */
+  activityDays: z.number().int().min(30).max(3650).default(400),
   /** When the purge job runs (node-cron, server time zone). */
   purgeSchedule: cronExpression.default('17 3 * * *'),
 });

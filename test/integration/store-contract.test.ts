@@ -502,6 +502,17 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
       expect(listed[0]).toMatchObject({ at: '2026-11-23T08:00:00.000Z', type: 'appointment.booked', kind: 'Appointment', latencyMs: null });
     });
 
+    it('purges activity events older than the retention limit and keeps the newer ones', async () => {
+      const practice = (await store.practices.create({ name: 'Cabinet de la purge' })).id;
+      clock.set(Date.parse('2025-01-10T08:00:00.000Z'));
+      await store.activity.append({ practiceId: practice, type: 'appointment.booked', origin: 'secretariat', recordId: 'old' });
+      clock.set(Date.parse('2026-11-23T08:00:00.000Z'));
+      await store.activity.append({ practiceId: practice, type: 'appointment.booked', origin: 'secretariat', recordId: 'new' });
+      expect(await store.activity.purgeBefore(Date.parse('2025-10-19T00:00:00.000Z'))).toBeGreaterThanOrEqual(1);
+      const left = await store.activity.list({ practiceId: practice });
+      expect(left.map((e) => e.recordId)).toEqual(['new']);
+    });
+
     it('stores a latency measured up to the store clock, never negative, and lists the period’s latencies with their priority', async () => {
       clock.set(Date.parse('2026-11-23T10:00:00.000Z'));
       await store.activity.append({ practiceId: reportPractice, type: 'message.delivered', priority: 'stat', latencySince: Date.parse('2026-11-23T09:59:58.500Z'), dedupeKey: `dl-1-${kind}` });

@@ -43,6 +43,8 @@ export interface ActivityRepo {
   openCounts(practiceId: string): Promise<{ conflicts: number; deadLetters: number }>;
   /** Each link's outbox right now: depth by status, oldest pending row, last completed push. */
   outboxStats(linkIds: readonly string[]): Promise<OutboxLinkStats[]>;
+  /** Deletes events older than `beforeMs` (retention); digests already made keep their counts. */
+  purgeBefore(beforeMs: number): Promise<number>;
 }
 
 type ActivityRow = Omit<ActivityEventsTable, 'seq'> & { seq: number };
@@ -90,6 +92,10 @@ export function activityRepo(ctx: RepoContext): ActivityRepo {
         .onConflict((oc) => oc.column('dedupe_key').doNothing())
         .executeTakeFirst();
       return Number(res.numInsertedOrUpdatedRows ?? 0n) > 0;
+    },
+    async purgeBefore(beforeMs) {
+      const res = await db.deleteFrom('activity_events').where('at', '<', beforeMs).executeTakeFirst();
+      return Number(res.numDeletedRows);
     },
     async list(f) {
       let q = db.selectFrom('activity_events').selectAll().where('practice_id', '=', f.practiceId);
