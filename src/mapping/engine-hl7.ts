@@ -127,7 +127,8 @@ export function hl7ToCanonical(plan: MappingPlan, msg: Hl7Message, ctx: MappingC
       supersedes = [];
       for (const a of rule.supersedes.from) {
         const v = read(msg, a, cache);
-        if (v !== undefined) supersedes.push(v);
+        // A message giving only the placer id (SCH-1) is known by it: it replaces nothing.
+        if (v !== undefined && v !== built.externalId) supersedes.push(v);
       }
       st.report.push({ rule: `messages.inbound.${type}.supersedes`, kind, protocolPath: rule.supersedes.from.map((a) => a.text).join(' | '), canonicalPath: null, status: supersedes.length > 0 ? 'mapped' : 'unmapped', note: 'ids this record replaces' });
     }

@@ -449,10 +449,12 @@ export class SyncEngine {
       mapped && kind === 'Patient' && link.role === 'practice' && !record.supersedes
         ? async () => (await tx.matchKeys.find(ctx.practiceId, supersededKey(link.id, record.externalId))).length > 0
         : undefined;
-    if (!canonicalId && record.supersedes && link.role === 'practice' && !record.deleted) {
+    if (!canonicalId && record.supersedes && link.role === 'practice' && (!record.deleted || kind !== 'Patient')) {
       // A new id that supersedes a known one (ADT A47, change of the patient identifier list;
       // or an A40 whose surviving id is new here) is the same record under its corrected id:
       // it takes the record over instead of creating a second one (IHE ITI PAM, ITI-30 A47).
+      // Likewise the filler id a practice gives a booking passerelle placed (SIU SCH-2 beside
+      // SCH-1), even on the message that deletes it (S17).
       for (const previous of record.supersedes) {
         const known = await this.canonicalOf(tx, ctx, link.id, kind, previous);
         if (known === undefined) continue;

@@ -428,6 +428,32 @@ describe.each(['sqlite', 'postgres'] as const)('HL7 v2 practice software ⇄ pas
       await settled();
     });
 
+    it('takes the filler id the practice software gives an agent’s booking, without booking it twice, and follows it afterwards', async () => {
+      const from = practiceSoftware.received.length;
+      const apt = await agent().book({ practitionerId: practitioner, patientId: jeanne, start: '2030-02-03T09:00:00.000Z', end: '2030-02-03T09:20:00.000Z', appointmentTypeId: 'CONS-SUIVI' });
+      const s12 = await lastOf('SIU^S12', from);
+      const canonical = (await store().identityMap.findCanonical(secLinkId, 'Appointment', apt.id)) as string;
+      await settled();
+      const appointmentsBefore = sim.state.list('appointment').length;
+      const raw = practiceSoftware.received.filter((r) => parseHl7(r.raw).header.controlId === s12.header.controlId)[0]?.raw as Buffer;
+      // The practice software files the booking in its agenda and answers with its own id
+      // (SCH-2, filler) beside passerelle's (SCH-1, placer), as IHE SWF does.
+      let filed = withField(withField(withField(raw, 'MSH', 3, 'LOGICIEL-CABINET'), 'MSH', 4, 'CABINET-TEST^1.2.250.1.999.1^ISO'), 'MSH', 5, 'PASSERELLE');
+      filed = withField(withField(withField(filed, 'MSH', 9, 'SIU^S14^SIU_S12'), 'MSH', 10, nextId('filed')), 'SCH', 2, 'RDV-CONF-1^LOGICIEL-CABINET');
+      expect((await send(filed)).code).toBe('AA');
+      await settled();
+      expect(sim.state.list('appointment')).toHaveLength(appointmentsBefore);
+      expect(await canonicalOf('Appointment', 'RDV-CONF-1')).toBe(canonical);
+      // Later messages carry the filler id only.
+      let moved = withField(withField(filed, 'MSH', 9, 'SIU^S13^SIU_S12'), 'MSH', 10, nextId('filed-move'));
+      moved = withField(withField(withField(withField(moved, 'SCH', 1, ''), 'SCH', 11, '^^M20^20300203140000+0100^20300203142000+0100'), 'TQ1', 7, '20300203140000+0100'), 'TQ1', 8, '20300203142000+0100');
+      expect((await send(moved)).code).toBe('AA');
+      await settled();
+      expect(sim.state.list('appointment')).toHaveLength(appointmentsBefore);
+      expect(sim.state.get('appointment', apt.id)).toMatchObject({ status: 'booked', start: '2030-02-03T13:00:00.000Z', end: '2030-02-03T13:20:00.000Z' });
+      await noDeadLetters();
+    });
+
     it('sends a move as SIU^S13 and a cancellation as SIU^S15, under the same placer id', async () => {
       let from = practiceSoftware.received.length;
       await agent().move(booking, { start: '2030-02-01T13:00:00.000Z', end: '2030-02-01T13:20:00.000Z' });
