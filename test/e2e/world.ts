@@ -37,7 +37,9 @@
  *   Seed: demoPractice(day0) without its two appointments — 2 practitioners (prat-medecin-1/2,
  *   Alice GENERALISTE, Bruno PEDIATRE), 2 agendas, 90 slots (slot-<agenda>-<day>-<k>, 09:00 UTC +
  *   20 min·k, k = 0 urgent-only, day 1 k ≥ 6 blocked), 10 patients (pat-000001…). Its secretariat holds
- *   all of them once started. Polls: on notify(), and every 5 s.
+ *   all of them once started. Polls: on notify(), and every 5 s. Its secretariat link publishes the
+ *   appointment types of FHIR_APPOINTMENT_TYPES (the shipped FHIR profile's catalogue: CONS, CONS-SUIVI,
+ *   CONS-LONG, ECHO; the profile maps them to the software's CONSULT, SUIVI, LONGUE, ECHO).
  *
  *   w.hl7: Hl7Practice
  *     id, practiceLinkId, secretariatLinkId, secretariat, software (Hl7Simulator: received[] in order), relay (TcpRelay)
@@ -45,8 +47,8 @@
  *     send(raw)                               // the practice software sends one message to passerelle; resolves with the ACK code
  *     received(from = 0)                      // messages the practice software received, parsed (Hl7Message)
  *     cut() / restore()                       // passerelle → practice software connections refused / allowed again
- *   Seed (sent by the practice software, IHE PAM FR profile): ADT^A28 of Jeanne FICTIVE (IPP000101, qualified
- *   test INS) and SIU^S23 of Dr Alice DOCTEUR-FICTIF (RPPS 19999900012, agenda AGENDA-ALICE, a blocked slot
+ *   Seed (sent by the practice software, IHE PAM FR profile): ADT^A28 of Lucie ESSAI (IPP000303, identity
+ *   PROV, no INS) and SIU^S23 of Dr Alice DOCTEUR-FICTIF (RPPS 19999900012, agenda AGENDA-ALICE, a blocked slot
  *   in March 2025). The secretariat link publishes the appointment types in HL7_APPOINTMENT_TYPES.
  *
  * The secretariat simulators' links poll every 5 s besides the webhooks. Dispatcher and link
@@ -74,6 +76,13 @@ export const HL7_APPOINTMENT_TYPES = [
   { id: 'CONS-LONG', label: 'Consultation longue et bilan', durationMinutes: 40 },
   { id: 'CONS', label: 'Consultation', durationMinutes: 15 },
   { id: 'ECHO', label: 'Échographie abdominale', durationMinutes: 30 },
+] as const;
+/** The shipped FHIR profile's catalogue (mappings/fhir-r4-fr-core.yaml, appointmentTypes), as the secretariat link publishes it. */
+export const FHIR_APPOINTMENT_TYPES = [
+  { id: 'CONS', label: 'Consultation', durationMinutes: 20 },
+  { id: 'CONS-SUIVI', label: 'Consultation de suivi', durationMinutes: 20 },
+  { id: 'CONS-LONG', label: 'Consultation longue', durationMinutes: 40 },
+  { id: 'ECHO', label: 'Échographie', durationMinutes: 30 },
 ] as const;
 /** Poll schedules of the world's links (node-cron, with seconds). */
 const POLL_EVERY_5S = '*/5 * * * * *';
@@ -335,7 +344,7 @@ export async function startWorld(options: { timeoutMs?: number } = {}): Promise<
     const fhirSec = await startSecretariatSimulator({ port: 0, host: '127.0.0.1', seed: 'empty', stateFile: join(dir.path, 'secretariat-fhir.json') });
     cleanups.push(() => fhirSec.close());
     const fhirId = await practice('Maison de santé des Essais (FHIR)');
-    const fhirSecLink = await secretariatLink(fhirId, fhirSec);
+    const fhirSecLink = await secretariatLink(fhirId, fhirSec, { appointmentTypes: FHIR_APPOINTMENT_TYPES });
     const fhirLink = await link({
       practiceId: fhirId,
       role: 'practice',
