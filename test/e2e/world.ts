@@ -47,6 +47,7 @@
  *     send(raw)                               // the practice software sends one message to passerelle; resolves with the ACK code
  *     received(from = 0)                      // messages the practice software received, parsed (Hl7Message)
  *     cut() / restore()                       // passerelle → practice software connections refused / allowed again
+ *                                             // (relay.counts.refused / .forwarded: connections seen by the relay)
  *   Seed (sent by the practice software, IHE PAM FR profile): ADT^A28 of Lucie ESSAI (IPP000303, identity
  *   PROV, no INS) and SIU^S23 of Dr Alice DOCTEUR-FICTIF (RPPS 19999900012, agenda AGENDA-ALICE, a blocked slot
  *   in March 2025). The secretariat link publishes the appointment types in HL7_APPOINTMENT_TYPES.
@@ -121,6 +122,8 @@ export function freePort(): Promise<number> {
 export class TcpRelay {
   private readonly sockets = new Set<net.Socket>();
   private isCut = false;
+  /** Connections accepted and forwarded / reset because the relay was cut. */
+  readonly counts = { forwarded: 0, refused: 0 };
 
   private constructor(
     private readonly server: net.Server,
@@ -145,9 +148,11 @@ export class TcpRelay {
   private accept(client: net.Socket, target: { host: string; port: number }): void {
     client.on('error', () => undefined);
     if (this.isCut) {
+      this.counts.refused++;
       client.resetAndDestroy();
       return;
     }
+    this.counts.forwarded++;
     const upstream = net.connect(target.port, target.host);
     upstream.on('error', () => client.destroy());
     client.on('error', () => upstream.destroy());
