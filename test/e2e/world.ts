@@ -23,6 +23,7 @@
  *   w.settled(practice)                       // both links' outboxes empty and the simulator's webhooks delivered
  *   w.activity(practiceId)                    // GET /api/v1/reports/activity over [yesterday, +3 days) UTC
  *   w.linkStatus(linkId)                      // GET /api/v1/links/:id/status
+ *   w.cli(args)                               // `passerelle <args>` on the world's store and config (e.g. ical token create)
  *   w.kill9()                                 // SIGKILL passerelle, wait for its exit
  *   w.start()                                 // start it again on the same store and ports (links resume)
  *   w.restart()                               // kill9() then start()
@@ -67,7 +68,7 @@ import { Hl7Simulator, withControlId, withField } from '../../connectors/hl7v2/s
 import { demoPractice, type FaultProxy, type FhirPeer, startFaultProxy, startFhirPeer } from '../../connectors/fhir/peer/index.js';
 import { type SecretariatSimulator, startSecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
 import { generateWebhookSecret } from '../../connectors/secretariat/webhook-signature.js';
-import { runCli, type ServingProcess, startServe } from '../helpers/cli.js';
+import { type CliResult, runCli, type ServingProcess, startServe } from '../helpers/cli.js';
 import { hl7Fixture } from '../helpers/hl7.js';
 import { tempDir } from '../helpers/stores.js';
 
@@ -223,6 +224,7 @@ export interface World {
   settled(practice: PracticeBase): Promise<void>;
   activity(practiceId: string): Promise<ActivityReport>;
   linkStatus(linkId: string): Promise<LinkStatus>;
+  cli(args: string[]): Promise<CliResult>;
   kill9(): Promise<void>;
   start(): Promise<void>;
   restart(): Promise<void>;
@@ -486,6 +488,7 @@ export async function startWorld(options: { timeoutMs?: number } = {}): Promise<
       settled,
       activity,
       linkStatus,
+      cli: (args) => runCli(args, { cwd: dir.path, env, timeoutMs: startTimeout }),
       kill9,
       start,
       async restart() {
