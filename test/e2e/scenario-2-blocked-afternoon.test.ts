@@ -3,13 +3,16 @@
  * busy-unavailable, FR Core "plage bloquée"); the secretariat sees that time blocked and cannot
  * take it; a booking an agent still makes into it (typed as times, outside any slot) is refused
  * back to the secretariat by passerelle with a reason the agent reads on the platform, and never
- * reaches the practice software. The activity report counts one refusal by the secretariat.
+ * reaches the practice software. The same with the HL7 practice software, which blocks its
+ * afternoon with SIU^S23. Each practice's activity report counts one refusal by the secretariat.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Slot as FhirSlot } from '@medplum/fhirtypes';
 
 import { AgentRequestError } from '../../connectors/secretariat/simulator/index.js';
-import { fhirAppointments, simPatient, simPractitioner } from './lookups.js';
+import { withField } from '../../connectors/hl7v2/simulator/index.js';
+import { hl7Fixture } from '../helpers/hl7.js';
+import { fhirAppointments, hl7LocalTime, simPatient, simPractitioner } from './lookups.js';
 import { startWorld, type World } from './world.js';
 
 describe('scenario 2: the practice blocks an afternoon', () => {
@@ -68,9 +71,36 @@ describe('scenario 2: the practice blocks an afternoon', () => {
     expect(await fhirAppointments(w.fhir)).toEqual([]);
   });
 
-  it('counts one refusal by the secretariat, and no booking, in the practice’s activity report', async () => {
+  it('refuses back, with a reason, a booking into an afternoon the HL7 practice software blocked with SIU^S23', async () => {
+    const [start, end] = [hl7LocalTime(afternoon.start), hl7LocalTime(afternoon.end)];
+    let s23 = withField(hl7Fixture('siu-s23-blocked-slot'), 'SCH', 2, 'PLG-0100^LOGICIEL-CABINET');
+    s23 = withField(withField(s23, 'SCH', 9, '240'), 'SCH', 11, `^^M240^${start}^${end}`);
+    for (const seg of ['AIL', 'AIP']) s23 = withField(withField(s23, seg, 6, start), seg, 9, '240');
+    expect(await w.hl7.send(s23)).toBe('AA');
+
+    const sec = w.hl7.secretariat;
+    const alice = simPractitioner(sec, 'DOCTEUR-FICTIF');
+    await w.until('the blocked afternoon on the secretariat', () =>
+      sec.state.list('slot').find((s) => s.practitionerId === alice.id && s.status === 'blocked' && Date.parse(s.start) === afternoon.start.getTime() && Date.parse(s.end) === afternoon.end.getTime()),
+    );
+    const from = w.hl7.software.received.length;
+    const at = new Date(afternoon.start.getTime() + 90 * 60_000);
+    const booking = await sec.agent('agent-amelie').book({ practitionerId: alice.id, patientId: simPatient(sec, 'ESSAI').id, start: at.toISOString(), end: new Date(at.getTime() + 15 * 60_000).toISOString(), appointmentTypeId: 'CONS' });
+    const refused = await w.until('the refusal on the secretariat', () => {
+      const a = sec.state.get('appointment', booking.id);
+      return a?.status === 'refused' ? a : undefined;
+    });
+    expect(refused.refusal?.message).toMatch(/indisponible|bloqu/i);
+    await w.settled(w.hl7);
+    expect(w.hl7.received(from)).toEqual([]);
+  });
+
+  it.each([
+    ['FHIR', () => w.fhir],
+    ['HL7', () => w.hl7],
+  ])('counts one refusal by the secretariat, and no booking, in the %s practice’s activity report', async (_name, practice) => {
     expect(refusedId).toBeDefined();
-    const report = await w.activity(w.fhir.id);
+    const report = await w.activity(practice().id);
     const none = { booked: 0, moved: 0, cancelled: 0, noshow: 0, arrived: 0, refused: 0 };
     expect(report.appointments.total).toEqual({ ...none, refused: 1 });
     expect(report.appointments.byOrigin).toEqual({ secretariat: { ...none, refused: 1 }, practice: none });
