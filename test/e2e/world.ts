@@ -68,6 +68,7 @@ import { Hl7Simulator, withControlId, withField } from '../../connectors/hl7v2/s
 import { demoPractice, type FaultProxy, type FhirPeer, startFaultProxy, startFhirPeer } from '../../connectors/fhir/peer/index.js';
 import { type SecretariatSimulator, startSecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
 import { generateWebhookSecret } from '../../connectors/secretariat/webhook-signature.js';
+import { fhirRequest } from '../helpers/fhir-world.js';
 import { type CliResult, runCli, type ServingProcess, startServe } from '../helpers/cli.js';
 import { hl7Fixture } from '../helpers/hl7.js';
 import { tempDir } from '../helpers/stores.js';
@@ -370,15 +371,7 @@ export async function startWorld(options: { timeoutMs?: number } = {}): Promise<
       proxy,
       cut: () => proxy.setShare({ rate: 1, faults: [{ kind: 'reset' }] }),
       restore: () => proxy.setShare(undefined),
-      async fhir<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-        const res = await fetch(`${peer.url}/${path}`, {
-          method,
-          headers: { accept: 'application/fhir+json', ...(body !== undefined && { 'content-type': 'application/fhir+json' }), ...headers },
-          ...(body !== undefined && { body: JSON.stringify(body) }),
-        });
-        const text = await res.text();
-        return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, etag: res.headers.get('etag') };
-      },
+      fhir: (method, path, body, headers) => fhirRequest(peer.url, method, path, body, headers),
       async notify() {
         const res = await fetch(`${url}/hooks/fhir/${fhirLink}`, {
           method: 'POST',
