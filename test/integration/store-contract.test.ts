@@ -232,6 +232,13 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
       clock.advance(3000);
       expect((await store.outbox.lease({ owner: 'w1', limit: 10, leaseMs: 30_000, linkIds: [seqLink] })).map((i) => i.seq)).toEqual([u.seq, r1.seq, r2.seq]);
       for (const s of [u.seq, r1.seq, r2.seq, other.seq]) await store.outbox.complete(s);
+      // An urgent row that only waits (a patient review, a record sent first) holds nothing back.
+      const v = await store.outbox.enqueue(item('rec-hold-v', 'hold-v', 0));
+      const r3 = await store.outbox.enqueue(item('rec-r3', 'hold-r3'));
+      await store.outbox.lease({ owner: 'w1', limit: 1, leaseMs: 30_000, linkIds: [seqLink] });
+      await store.outbox.defer(v.seq, 'w1', { at: clock() + 60_000, errorCode: 'ERR_SYNC_REVIEW_PENDING', error: 'waits for review' });
+      expect((await store.outbox.lease({ owner: 'w1', limit: 10, leaseMs: 30_000, linkIds: [seqLink] })).map((i) => i.seq)).toEqual([r3.seq]);
+      for (const s of [v.seq, r3.seq]) await store.outbox.complete(s);
     });
 
     it('retries after the backoff time, hands expired leases to another worker, and parks poison items', async () => {

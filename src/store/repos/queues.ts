@@ -197,8 +197,8 @@ export interface OutboxRepo {
 
 /**
  * An urgent row (call message marked urgent/asap/stat, or a record it needs) of the same link as
- * `o` that waits for its next attempt after a failed push (or a deferral). While one does, the
- * link's other rows are not leased, so that when the practice software is back the
+ * `o` that waits for its next attempt after a failed push. While one does, the link's other
+ * rows are not leased, so that when the practice software is back the
  * urgent message reaches it first (design rule: urgent first). Without this, each row's own
  * backoff decides the order after an outage, and routine messages whose retry time came first
  * overtook the urgent one. A ready urgent row needs no such guard: a batch is ordered by
@@ -211,7 +211,11 @@ function urgentWaiting(eb: ExpressionBuilder<Database & { o: OutboxTable }, 'o'>
     .whereRef('u.link_id', '=', 'o.link_id')
     .where('u.priority', '<=', PRIORITY.urgent)
     .where('u.status', '=', 'pending')
-    .where('u.next_attempt_at', '>', now);
+    .where('u.next_attempt_at', '>', now)
+    // It failed on the peer (a deferral does not count an attempt); not while it waits for a
+    // patient review, which may take hours and is no sign of the peer being down.
+    .where('u.attempts', '>', 0)
+    .where((w) => w.or([w('u.last_error_code', 'is', null), w('u.last_error_code', '<>', 'ERR_SYNC_REVIEW_PENDING')]));
 }
 
 export function outboxRepo(ctx: RepoContext): OutboxRepo {
