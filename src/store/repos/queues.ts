@@ -19,6 +19,7 @@ import {
   PRIORITY,
   type ReviewItem,
 } from '../types.js';
+import { compiled, rowOf } from './compiled.js';
 import { fromJson, iso, isoOrNull, newId, notFound, type RepoContext, toJson } from './context.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -453,8 +454,12 @@ export interface ReviewsRepo {
   close(id: string, outcome: { status: Exclude<ConflictStatus, 'open'>; resolution: JsonObject; by: string }): Promise<ReviewItem>;
 }
 
+const REVIEW_COLUMNS = ['id', 'practice_id', 'type', 'record_id', 'payload', 'status', 'resolution', 'resolved_by', 'created_at', 'resolved_at'] as const;
+/** Compiled once (compiled.ts): an initial load may open one review per patient. */
+const insertReview = compiled<(typeof REVIEW_COLUMNS)[number]>((db, p) => db.insertInto('review_items').values(rowOf<ReviewItemsTable>(REVIEW_COLUMNS, p)));
+
 export function reviewsRepo(ctx: RepoContext): ReviewsRepo {
-  const { db } = ctx;
+  const { db, dialect } = ctx;
   const get = async (id: string) => {
     const r = await db.selectFrom('review_items').selectAll().where('id', '=', id).executeTakeFirst();
     return r && toReview(r);
@@ -473,7 +478,7 @@ export function reviewsRepo(ctx: RepoContext): ReviewsRepo {
         created_at: ctx.now(),
         resolved_at: null,
       };
-      await db.insertInto('review_items').values(row).execute();
+      await insertReview.run(db, dialect, row);
       return toReview(row);
     },
     get,
