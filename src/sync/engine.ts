@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { sql } from 'kysely';
+import { CompiledQuery } from 'kysely';
 
 import { isPasserelleError, PasserelleError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -120,15 +120,22 @@ function isRecordError(e: unknown): e is PasserelleError {
   return isPasserelleError(e) && !e.retryable && e.code !== 'ERR_STORE_CONFLICT';
 }
 
+/** Savepoint statements, compiled once per name (one pair per record of a page). */
+const savepointSql = new Map<string, CompiledQuery>();
+function run(tx: Tx, statement: string): Promise<unknown> {
+  let q = savepointSql.get(statement);
+  if (!q) savepointSql.set(statement, (q = CompiledQuery.raw(statement)));
+  return tx.db.executeQuery(q);
+}
 async function savepoint(tx: Tx, name: string): Promise<void> {
-  await sql.raw(`SAVEPOINT ${name}`).execute(tx.db);
+  await run(tx, `SAVEPOINT ${name}`);
 }
 async function release(tx: Tx, name: string): Promise<void> {
-  await sql.raw(`RELEASE SAVEPOINT ${name}`).execute(tx.db);
+  await run(tx, `RELEASE SAVEPOINT ${name}`);
 }
 async function rollbackTo(tx: Tx, name: string): Promise<void> {
-  await sql.raw(`ROLLBACK TO SAVEPOINT ${name}`).execute(tx.db);
-  await sql.raw(`RELEASE SAVEPOINT ${name}`).execute(tx.db);
+  await run(tx, `ROLLBACK TO SAVEPOINT ${name}`);
+  await run(tx, `RELEASE SAVEPOINT ${name}`);
 }
 
 export interface ApplyInput {
@@ -195,8 +202,11 @@ export class SyncEngine {
       this.store.batch(async (tx) => {
         const ctx = await this.practiceContext(tx, link);
         const counts = { applied: 0, rejected: 0, invalid: 0, flags: [] as string[] };
-        for (const [i, record] of page.records.entries()) {
-          const sp = `rec_${i}`;
+        // One savepoint name for every record (each is released or rolled back before the next):
+        // numbered names made each page a thousand distinct statements, flushing the store's
+        // prepared-statement cache.
+        for (const record of page.records) {
+          const sp = 'ingest_record';
           await savepoint(tx, sp);
           const before = ctx.enqueued;
           const planned = ctx.planned.length;
