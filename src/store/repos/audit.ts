@@ -73,10 +73,10 @@ const insertEvent = compiled<(typeof EVENT_COLUMNS)[number]>((db, p) =>
 const moveHead = compiled<'seq' | 'hash'>((db, p) => db.updateTable('audit_head').set({ seq: p<number>('seq'), hash: p('hash') }).where('id', '=', 1));
 
 export function auditRepo(ctx: RepoContext): AuditRepo {
-  const { db, dialect } = ctx;
+  const { db } = ctx;
   return {
     async append(input) {
-      const head = (await readHead.run<{ seq: number; hash: string }>(db, dialect, {})).rows[0];
+      const head = (await readHead.run<{ seq: number; hash: string }>(ctx, {})).rows[0];
       if (!head) throw new Error('audit_head has no row');
       const content = {
         at: ctx.now(),
@@ -93,8 +93,8 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
       };
       const hash = auditHash(head.hash, content);
       const row = { ...content, prev_hash: head.hash, hash };
-      const seq = (await insertEvent.run<{ seq: number }>(db, dialect, row)).rows[0]?.seq;
-      await moveHead.run(db, dialect, { seq: Number(seq), hash });
+      const seq = (await insertEvent.run<{ seq: number }>(ctx, row)).rows[0]?.seq;
+      await moveHead.run(ctx, { seq: Number(seq), hash });
       return toEvent({ ...row, seq: Number(seq) });
     },
     async list(f = {}) {

@@ -2,6 +2,7 @@ import type { CompiledQuery, Compilable, Kysely, QueryResult } from 'kysely';
 
 import type { Dialect } from '../migrations/types.js';
 import type { Database } from '../schema.js';
+import type { RepoContext } from './context.js';
 
 /** Stands for a named parameter while the query is built; never reaches the database. */
 type Placeholder = <T = string>(name: string) => T;
@@ -30,10 +31,11 @@ export function compiled<P extends string>(build: (db: Kysely<Database>, p: Plac
     return c;
   };
   return {
-    async run<R = unknown>(db: Kysely<Database>, dialect: Dialect, values: Readonly<Record<P, unknown>>): Promise<QueryResult<R>> {
-      const { query, slots } = prepare(db, dialect);
+    async run<R = unknown>(ctx: Pick<RepoContext, 'db' | 'dialect' | 'direct'>, values: Readonly<Record<P, unknown>>): Promise<QueryResult<R>> {
+      const { query, slots } = prepare(ctx.db, ctx.dialect);
       const parameters = slots.map((s) => (typeof s === 'string' ? (values as Record<string, unknown>)[s] : s.value));
-      return db.executeQuery<R>({ ...query, parameters } as CompiledQuery<R>);
+      if (ctx.direct) return ctx.direct<R>(query.sql, parameters);
+      return ctx.db.executeQuery<R>({ ...query, parameters } as CompiledQuery<R>);
     },
   };
 }

@@ -459,7 +459,7 @@ const REVIEW_COLUMNS = ['id', 'practice_id', 'type', 'record_id', 'payload', 'st
 const insertReview = compiled<(typeof REVIEW_COLUMNS)[number]>((db, p) => db.insertInto('review_items').values(rowOf<ReviewItemsTable>(REVIEW_COLUMNS, p)));
 
 export function reviewsRepo(ctx: RepoContext): ReviewsRepo {
-  const { db, dialect } = ctx;
+  const { db } = ctx;
   const get = async (id: string) => {
     const r = await db.selectFrom('review_items').selectAll().where('id', '=', id).executeTakeFirst();
     return r && toReview(r);
@@ -478,7 +478,7 @@ export function reviewsRepo(ctx: RepoContext): ReviewsRepo {
         created_at: ctx.now(),
         resolved_at: null,
       };
-      await insertReview.run(db, dialect, row);
+      await insertReview.run(ctx, row);
       return toReview(row);
     },
     get,

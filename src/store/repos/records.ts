@@ -123,15 +123,15 @@ export interface ResourcesRepo {
 }
 
 export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
-  const { db, dialect } = ctx;
+  const { db } = ctx;
   const repo: ResourcesRepo = {
     async get(id) {
-      const r = (await resourceById.run<ResourcesTable>(db, dialect, { id })).rows[0];
+      const r = (await resourceById.run<ResourcesTable>(ctx, { id })).rows[0];
       return r && toResource(r);
     },
     async put(w) {
       const now = ctx.now();
-      const current = (await resourceVersion.run<Pick<ResourcesTable, 'version' | 'created_at' | 'origin' | 'practice_id'>>(db, dialect, { id: w.id })).rows[0];
+      const current = (await resourceVersion.run<Pick<ResourcesTable, 'version' | 'created_at' | 'origin' | 'practice_id'>>(ctx, { id: w.id })).rows[0];
       const currentVersion = current?.version ?? 0;
       if (w.expectedVersion !== undefined && w.expectedVersion !== currentVersion) {
         throw new PasserelleError('ERR_STORE_CONFLICT', `${w.kind} ${w.id} is at version ${currentVersion}, not ${w.expectedVersion}`, {
@@ -158,10 +158,10 @@ export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
       ctx.touchedPractices?.add(w.practiceId);
       if (current && current.practice_id !== w.practiceId) ctx.touchedPractices?.add(current.practice_id);
       if (current) {
-        const res = await updateResource.run(db, dialect, { ...row, expected: currentVersion });
+        const res = await updateResource.run(ctx, { ...row, expected: currentVersion });
         if (Number(res.numAffectedRows) !== 1) throw new PasserelleError('ERR_STORE_CONFLICT', `${w.kind} ${w.id} was changed concurrently`);
       } else {
-        await insertResource.run(db, dialect, row);
+        await insertResource.run(ctx, row);
       }
       return toResource(row);
     },
@@ -211,13 +211,13 @@ export interface IdentityMapRepo {
 }
 
 export function identityMapRepo(ctx: RepoContext): IdentityMapRepo {
-  const { db, dialect } = ctx;
+  const { db } = ctx;
   return {
     async set(e) {
-      await setIdentity.run(db, dialect, { link_id: e.linkId, kind: e.kind, external_id: e.externalId, canonical_id: e.canonicalId, practice_id: e.practiceId, created_at: ctx.now() });
+      await setIdentity.run(ctx, { link_id: e.linkId, kind: e.kind, external_id: e.externalId, canonical_id: e.canonicalId, practice_id: e.practiceId, created_at: ctx.now() });
     },
     async findCanonical(linkId, kind, externalId) {
-      return (await canonicalOf.run<Pick<IdentityMapTable, 'canonical_id'>>(db, dialect, { linkId, kind, externalId })).rows[0]?.canonical_id;
+      return (await canonicalOf.run<Pick<IdentityMapTable, 'canonical_id'>>(ctx, { linkId, kind, externalId })).rows[0]?.canonical_id;
     },
     async findExternal(linkId, kind, canonicalId) {
       const rows = await db
@@ -260,10 +260,10 @@ export interface SnapshotsRepo {
 }
 
 export function snapshotsRepo(ctx: RepoContext): SnapshotsRepo {
-  const { db, dialect } = ctx;
+  const { db } = ctx;
   return {
     async get(linkId, kind, canonicalId) {
-      const r = (await snapshotOf.run<SnapshotsTable>(db, dialect, { linkId, kind, canonicalId })).rows[0];
+      const r = (await snapshotOf.run<SnapshotsTable>(ctx, { linkId, kind, canonicalId })).rows[0];
       return r && toSnapshot(r);
     },
     async put(s) {
@@ -276,7 +276,7 @@ export function snapshotsRepo(ctx: RepoContext): SnapshotsRepo {
         external_version: s.externalVersion,
         synced_at: ctx.now(),
       };
-      await putSnapshot.run(db, dialect, row);
+      await putSnapshot.run(ctx, row);
       return toSnapshot(row);
     },
     async delete(linkId, kind, canonicalId) {
@@ -339,16 +339,15 @@ export interface MatchKeysRepo {
 }
 
 export function matchKeysRepo(ctx: RepoContext): MatchKeysRepo {
-  const { db, dialect } = ctx;
   return {
     async replace(practiceId, kind, resourceId, keyHashes) {
-      await deleteMatchKeys.run(db, dialect, { resourceId });
+      await deleteMatchKeys.run(ctx, { resourceId });
       const now = ctx.now();
       // One statement per key (a patient has one to three): the same compiled insert each time.
-      for (const key_hash of new Set(keyHashes)) await insertMatchKey.run(db, dialect, { practice_id: practiceId, key_hash, resource_id: resourceId, kind, created_at: now });
+      for (const key_hash of new Set(keyHashes)) await insertMatchKey.run(ctx, { practice_id: practiceId, key_hash, resource_id: resourceId, kind, created_at: now });
     },
     async find(practiceId, keyHash) {
-      return (await findMatchKey.run<{ resource_id: string }>(db, dialect, { practiceId, keyHash })).rows.map((r) => r.resource_id);
+      return (await findMatchKey.run<{ resource_id: string }>(ctx, { practiceId, keyHash })).rows.map((r) => r.resource_id);
     },
   };
 }
