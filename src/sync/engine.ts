@@ -159,6 +159,19 @@ export interface ApplyInput {
   readonly fresh?: boolean;
   /** Whether the record comes under an id its side merged away (checked before anything changes). */
   readonly stale?: () => Promise<boolean>;
+  /** `theirs` passed `validateAs` with this link's test flag: a merge that is exactly it needs no second check. */
+  readonly validated?: boolean;
+}
+
+/** The same fields with the same values (same objects), in the same order. */
+function sameFields(a: FieldMap, b: FieldMap): boolean {
+  if (a.size !== b.size) return false;
+  const other = b.entries();
+  for (const [path, value] of a) {
+    const next = other.next().value as [string, unknown];
+    if (next[0] !== path || next[1] !== value) return false;
+  }
+  return true;
 }
 
 export class SyncEngine {
@@ -524,6 +537,7 @@ export class SyncEngine {
         ...(reviewCandidates && { reviewCandidates }),
         ...(fresh && { fresh }),
         ...(stale && { stale }),
+        validated: true,
       });
     } catch (e) {
       // The refusal goes back with the booking as the peer sent it (its ids, its data).
@@ -545,6 +559,7 @@ export class SyncEngine {
     const { canonicalId, theirs } = input;
     const kind = theirs.resourceType;
     const theirsHash = fieldsHash(theirs);
+    const theirsFields = flatten(theirs);
     const snap = input.withoutBase || input.fresh ? undefined : await tx.snapshots.get(link.id, kind, canonicalId);
     const mapIdentity = async () => {
       if (input.newExternalId === undefined) return;
@@ -574,7 +589,7 @@ export class SyncEngine {
       kind,
       source: link.role,
       base: snap ? flatten(snap.data) : null,
-      theirs: flatten(theirs),
+      theirs: theirsFields,
       ours: ours ? flatten(ours.data) : null,
       ...(open && { held: new Map(open.fields.map((f) => [f.path, f])) }),
       rules: ctx.rules,
@@ -593,7 +608,8 @@ export class SyncEngine {
 
     let stored: StoredResource | undefined = ours;
     if (merge.changed) {
-      const check = validateAs(kind, merged, { testLink: link.isTest });
+      // A merge that took theirs whole is theirs, already validated: checked again only otherwise.
+      const check = input.validated && sameFields(merge.merged, theirsFields) ? { ok: true as const } : validateAs(kind, merged, { testLink: link.isTest });
       if (!check.ok) {
         const first = check.issues[0];
         throw new PasserelleError('ERR_MODEL_INVALID', `merged ${kind}: ${first?.path}: ${first?.message}`, { issues: check.issues, details: { kind, recordId: canonicalId } });
