@@ -82,11 +82,17 @@ export interface PracticeContext {
 interface IngestMemo {
   readonly canonical: Map<string, string | undefined>;
   readonly rows: Map<string, StoredResource | undefined>;
+  /**
+   * Patient match keys → the patients filed under them. A page of an initial load looks the
+   * same demographic keys up again and again; new patients are added as they are filed.
+   */
+  readonly matchKeys: Map<string, string[]>;
 }
 
 function clearMemo(ctx: PracticeContext): void {
   ctx.memo.canonical.clear();
   ctx.memo.rows.clear();
+  ctx.memo.matchKeys.clear();
 }
 
 const identityKey = (linkId: string, kind: ResourceKind, externalId: string) => `${linkId}|${kind}|${externalId}`;
@@ -401,7 +407,7 @@ export class SyncEngine {
       base = { practiceId: practice.id, timezone: practice.timezone, links, rules };
       bases.set(practiceId, base);
     }
-    return { ...base, enqueued: 0, planned: [], memo: { canonical: new Map(), rows: new Map() } };
+    return { ...base, enqueued: 0, planned: [], memo: { canonical: new Map(), rows: new Map(), matchKeys: new Map() } };
   }
 
   /** The canonical id of a peer's record (identity map), read once per ingest. */
@@ -411,6 +417,21 @@ export class SyncEngine {
     const id = await tx.identityMap.findCanonical(linkId, kind, externalId);
     ctx.memo.canonical.set(key, id);
     return id;
+  }
+
+  /** `matchKeys.find` with the ingest's reads. */
+  private async patientsUnder(tx: Tx, ctx: PracticeContext, keyHash: string): Promise<readonly string[]> {
+    let ids = ctx.memo.matchKeys.get(keyHash);
+    if (!ids) ctx.memo.matchKeys.set(keyHash, (ids = await tx.matchKeys.find(ctx.practiceId, keyHash)));
+    return [...ids];
+  }
+
+  /** Files a patient's match keys, keeping the memo in step. */
+  private async fileMatchKeys(tx: Tx, ctx: PracticeContext, patientId: string, keyHashes: readonly string[], isNew: boolean): Promise<void> {
+    await tx.matchKeys.replace(ctx.practiceId, 'Patient', patientId, keyHashes);
+    // A new record had no keys: it joins the lists of its keys. Otherwise keys it left are unknown here.
+    if (!isNew) ctx.memo.matchKeys.clear();
+    else for (const key of new Set(keyHashes)) ctx.memo.matchKeys.get(key)?.push(patientId);
   }
 
   private async resourceOf(tx: Tx, ctx: PracticeContext, id: string): Promise<StoredResource | undefined> {
@@ -500,7 +521,7 @@ export class SyncEngine {
       canonicalId = randomUUID();
       fresh = true;
       if (kind === 'Patient') {
-        const match = await matchPatient(data as Patient, (key) => tx.matchKeys.find(ctx.practiceId, key));
+        const match = await matchPatient(data as Patient, (key) => this.patientsUnder(tx, ctx, key));
         if (match.outcome === 'ins') {
           canonicalId = await this.survivorIn(tx, ctx, 'Patient', match.patientId);
           fresh = false;
@@ -624,7 +645,7 @@ export class SyncEngine {
         ...(await agendaColumns(tx, merged)),
       });
       ctx.memo.rows.set(canonicalId, stored);
-      if (merged.resourceType === 'Patient') await tx.matchKeys.replace(ctx.practiceId, 'Patient', canonicalId, allKeys(patientKeys(merged)));
+      if (merged.resourceType === 'Patient') await this.fileMatchKeys(tx, ctx, canonicalId, allKeys(patientKeys(merged)), !ours);
       // Supervision reports: booked / moved / cancelled…, message received (docs/reports.md).
       await recordApplied(tx, { practiceId: ctx.practiceId, link, before: oursData, after: merged, stored });
     }
