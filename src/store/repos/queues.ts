@@ -448,6 +448,7 @@ const toReview = (r: ReviewItemsTable): ReviewItem => ({
 });
 
 export interface ReviewsRepo {
+  /** The item returned carries `payload` as given (not a parsed copy of what was stored). */
   open(input: { practiceId: string; type: string; recordId?: string | null; payload: JsonObject }): Promise<ReviewItem>;
   get(id: string): Promise<ReviewItem | undefined>;
   list(filter?: { practiceId?: string; status?: ConflictStatus; type?: string; recordId?: string; limit?: number }): Promise<ReviewItem[]>;
@@ -479,7 +480,8 @@ export function reviewsRepo(ctx: RepoContext): ReviewsRepo {
         resolved_at: null,
       };
       await insertReview.run(ctx, row);
-      return toReview(row);
+      // The payload as given, not parsed back: on an initial load it lists every candidate.
+      return { ...toReview({ ...row, payload: '{}' }), payload: input.payload };
     },
     get,
     async list(f = {}) {
