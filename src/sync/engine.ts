@@ -423,7 +423,8 @@ export class SyncEngine {
   private async patientsUnder(tx: Tx, ctx: PracticeContext, keyHash: string): Promise<readonly string[]> {
     let ids = ctx.memo.matchKeys.get(keyHash);
     if (!ids) ctx.memo.matchKeys.set(keyHash, (ids = await tx.matchKeys.find(ctx.practiceId, keyHash)));
-    return [...ids];
+    // Not copied: matchPatient only reads it, and its lists grow with the practice.
+    return ids;
   }
 
   /** Files a patient's match keys, keeping the memo in step. */
