@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 
 import type { Dialect } from './migrations/types.js';
-import type { Clock } from './repos/context.js';
+import type { Clock, DirectExecutor } from './repos/context.js';
 import type { Database } from './schema.js';
 import { makeRepos, type Tx, type TxFn } from './store.js';
 
@@ -13,8 +13,8 @@ interface Job {
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-export function bindTx(conn: Kysely<Database>, dialect: Dialect, now: Clock, touchedPractices: Set<string> = new Set()): Tx {
-  return { ...makeRepos({ db: conn, dialect, now, inTransaction: true, touchedPractices }), db: conn, dialect };
+export function bindTx(conn: Kysely<Database>, dialect: Dialect, now: Clock, touchedPractices: Set<string> = new Set(), direct?: DirectExecutor): Tx {
+  return { ...makeRepos({ db: conn, dialect, now, inTransaction: true, touchedPractices, ...(direct && { direct }) }), db: conn, dialect };
 }
 
 /**
@@ -22,7 +22,7 @@ export function bindTx(conn: Kysely<Database>, dialect: Dialect, now: Clock, tou
  * transaction back); several jobs each get a savepoint so a failing one undoes only its own
  * statements. Results are handed out only after COMMIT returns.
  */
-export async function runInOneTransaction(db: Kysely<Database>, dialect: Dialect, now: Clock, jobs: readonly Job[]): Promise<void> {
+export async function runInOneTransaction(db: Kysely<Database>, dialect: Dialect, now: Clock, jobs: readonly Job[], direct?: DirectExecutor): Promise<void> {
   // SQLite: BEGIN IMMEDIATE takes the write lock up front, so a second process (the CLI) waits
   // on busy_timeout instead of failing later with SQLITE_BUSY on lock upgrade.
   const begin = dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN';
@@ -31,7 +31,7 @@ export async function runInOneTransaction(db: Kysely<Database>, dialect: Dialect
     await db.connection().execute(async (conn) => {
       await sql.raw(begin).execute(conn);
       const touched = new Set<string>();
-      const tx = bindTx(conn, dialect, now, touched);
+      const tx = bindTx(conn, dialect, now, touched, direct);
       try {
         if (jobs.length === 1) {
           outcomes.push({ ok: true, value: await (jobs[0] as Job).fn(tx) });
@@ -79,6 +79,8 @@ export class GroupCommitter {
     private readonly dialect: Dialect,
     private readonly now: Clock,
     private readonly maxBatch = 500,
+    /** SQLite: the single connection's statements, for the transaction's hot path (repos/compiled.ts). */
+    private readonly direct?: DirectExecutor,
   ) {}
 
   run<T>(fn: TxFn<T>): Promise<T> {
@@ -111,7 +113,7 @@ export class GroupCommitter {
     try {
       while (this.queue.length > 0) {
         const jobs = this.queue.splice(0, this.maxBatch);
-        await runInOneTransaction(this.db, this.dialect, this.now, jobs);
+        await runInOneTransaction(this.db, this.dialect, this.now, jobs, this.direct);
       }
     } finally {
       this.running = false;

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { sql } from 'kysely';
+import { CompiledQuery } from 'kysely';
 
 import { isPasserelleError, PasserelleError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -82,11 +82,17 @@ export interface PracticeContext {
 interface IngestMemo {
   readonly canonical: Map<string, string | undefined>;
   readonly rows: Map<string, StoredResource | undefined>;
+  /**
+   * Patient match keys → the patients filed under them. A page of an initial load looks the
+   * same demographic keys up again and again; new patients are added as they are filed.
+   */
+  readonly matchKeys: Map<string, string[]>;
 }
 
 function clearMemo(ctx: PracticeContext): void {
   ctx.memo.canonical.clear();
   ctx.memo.rows.clear();
+  ctx.memo.matchKeys.clear();
 }
 
 const identityKey = (linkId: string, kind: ResourceKind, externalId: string) => `${linkId}|${kind}|${externalId}`;
@@ -120,15 +126,22 @@ function isRecordError(e: unknown): e is PasserelleError {
   return isPasserelleError(e) && !e.retryable && e.code !== 'ERR_STORE_CONFLICT';
 }
 
+/** Savepoint statements, compiled once per name (one pair per record of a page). */
+const savepointSql = new Map<string, CompiledQuery>();
+function run(tx: Tx, statement: string): Promise<unknown> {
+  let q = savepointSql.get(statement);
+  if (!q) savepointSql.set(statement, (q = CompiledQuery.raw(statement)));
+  return tx.db.executeQuery(q);
+}
 async function savepoint(tx: Tx, name: string): Promise<void> {
-  await sql.raw(`SAVEPOINT ${name}`).execute(tx.db);
+  await run(tx, `SAVEPOINT ${name}`);
 }
 async function release(tx: Tx, name: string): Promise<void> {
-  await sql.raw(`RELEASE SAVEPOINT ${name}`).execute(tx.db);
+  await run(tx, `RELEASE SAVEPOINT ${name}`);
 }
 async function rollbackTo(tx: Tx, name: string): Promise<void> {
-  await sql.raw(`ROLLBACK TO SAVEPOINT ${name}`).execute(tx.db);
-  await sql.raw(`RELEASE SAVEPOINT ${name}`).execute(tx.db);
+  await run(tx, `ROLLBACK TO SAVEPOINT ${name}`);
+  await run(tx, `RELEASE SAVEPOINT ${name}`);
 }
 
 export interface ApplyInput {
@@ -152,6 +165,19 @@ export interface ApplyInput {
   readonly fresh?: boolean;
   /** Whether the record comes under an id its side merged away (checked before anything changes). */
   readonly stale?: () => Promise<boolean>;
+  /** `theirs` passed `validateAs` with this link's test flag: a merge that is exactly it needs no second check. */
+  readonly validated?: boolean;
+}
+
+/** The same fields with the same values (same objects), in the same order. */
+function sameFields(a: FieldMap, b: FieldMap): boolean {
+  if (a.size !== b.size) return false;
+  const other = b.entries();
+  for (const [path, value] of a) {
+    const next = other.next().value as [string, unknown];
+    if (next[0] !== path || next[1] !== value) return false;
+  }
+  return true;
 }
 
 export class SyncEngine {
@@ -195,8 +221,11 @@ export class SyncEngine {
       this.store.batch(async (tx) => {
         const ctx = await this.practiceContext(tx, link);
         const counts = { applied: 0, rejected: 0, invalid: 0, flags: [] as string[] };
-        for (const [i, record] of page.records.entries()) {
-          const sp = `rec_${i}`;
+        // One savepoint name for every record (each is released or rolled back before the next):
+        // numbered names made each page a thousand distinct statements, flushing the store's
+        // prepared-statement cache.
+        for (const record of page.records) {
+          const sp = 'ingest_record';
           await savepoint(tx, sp);
           const before = ctx.enqueued;
           const planned = ctx.planned.length;
@@ -378,7 +407,7 @@ export class SyncEngine {
       base = { practiceId: practice.id, timezone: practice.timezone, links, rules };
       bases.set(practiceId, base);
     }
-    return { ...base, enqueued: 0, planned: [], memo: { canonical: new Map(), rows: new Map() } };
+    return { ...base, enqueued: 0, planned: [], memo: { canonical: new Map(), rows: new Map(), matchKeys: new Map() } };
   }
 
   /** The canonical id of a peer's record (identity map), read once per ingest. */
@@ -388,6 +417,22 @@ export class SyncEngine {
     const id = await tx.identityMap.findCanonical(linkId, kind, externalId);
     ctx.memo.canonical.set(key, id);
     return id;
+  }
+
+  /** `matchKeys.find` with the ingest's reads. */
+  private async patientsUnder(tx: Tx, ctx: PracticeContext, keyHash: string): Promise<readonly string[]> {
+    let ids = ctx.memo.matchKeys.get(keyHash);
+    if (!ids) ctx.memo.matchKeys.set(keyHash, (ids = await tx.matchKeys.find(ctx.practiceId, keyHash)));
+    // Not copied: matchPatient only reads it, and its lists grow with the practice.
+    return ids;
+  }
+
+  /** Files a patient's match keys, keeping the memo in step. */
+  private async fileMatchKeys(tx: Tx, ctx: PracticeContext, patientId: string, keyHashes: readonly string[], isNew: boolean): Promise<void> {
+    await tx.matchKeys.replace(ctx.practiceId, 'Patient', patientId, keyHashes);
+    // A new record had no keys: it joins the lists of its keys. Otherwise keys it left are unknown here.
+    if (!isNew) ctx.memo.matchKeys.clear();
+    else for (const key of new Set(keyHashes)) ctx.memo.matchKeys.get(key)?.push(patientId);
   }
 
   private async resourceOf(tx: Tx, ctx: PracticeContext, id: string): Promise<StoredResource | undefined> {
@@ -479,7 +524,7 @@ export class SyncEngine {
       canonicalId = randomUUID();
       fresh = true;
       if (kind === 'Patient') {
-        const match = await matchPatient(data as Patient, (key) => tx.matchKeys.find(ctx.practiceId, key));
+        const match = await matchPatient(data as Patient, (key) => this.patientsUnder(tx, ctx, key));
         if (match.outcome === 'ins') {
           canonicalId = await this.survivorIn(tx, ctx, 'Patient', match.patientId);
           fresh = false;
@@ -516,6 +561,7 @@ export class SyncEngine {
         ...(reviewCandidates && { reviewCandidates }),
         ...(fresh && { fresh }),
         ...(stale && { stale }),
+        validated: true,
       });
     } catch (e) {
       // The refusal goes back with the booking as the peer sent it (its ids, its data).
@@ -537,6 +583,7 @@ export class SyncEngine {
     const { canonicalId, theirs } = input;
     const kind = theirs.resourceType;
     const theirsHash = fieldsHash(theirs);
+    const theirsFields = flatten(theirs);
     const snap = input.withoutBase || input.fresh ? undefined : await tx.snapshots.get(link.id, kind, canonicalId);
     const mapIdentity = async () => {
       if (input.newExternalId === undefined) return;
@@ -566,7 +613,7 @@ export class SyncEngine {
       kind,
       source: link.role,
       base: snap ? flatten(snap.data) : null,
-      theirs: flatten(theirs),
+      theirs: theirsFields,
       ours: ours ? flatten(ours.data) : null,
       ...(open && { held: new Map(open.fields.map((f) => [f.path, f])) }),
       rules: ctx.rules,
@@ -585,7 +632,8 @@ export class SyncEngine {
 
     let stored: StoredResource | undefined = ours;
     if (merge.changed) {
-      const check = validateAs(kind, merged, { testLink: link.isTest });
+      // A merge that took theirs whole is theirs, already validated: checked again only otherwise.
+      const check = input.validated && sameFields(merge.merged, theirsFields) ? { ok: true as const } : validateAs(kind, merged, { testLink: link.isTest });
       if (!check.ok) {
         const first = check.issues[0];
         throw new PasserelleError('ERR_MODEL_INVALID', `merged ${kind}: ${first?.path}: ${first?.message}`, { issues: check.issues, details: { kind, recordId: canonicalId } });
@@ -600,7 +648,7 @@ export class SyncEngine {
         ...(await agendaColumns(tx, merged)),
       });
       ctx.memo.rows.set(canonicalId, stored);
-      if (merged.resourceType === 'Patient') await tx.matchKeys.replace(ctx.practiceId, 'Patient', canonicalId, allKeys(patientKeys(merged)));
+      if (merged.resourceType === 'Patient') await this.fileMatchKeys(tx, ctx, canonicalId, allKeys(patientKeys(merged)), !ours);
       // Supervision reports: booked / moved / cancelled…, message received (docs/reports.md).
       await recordApplied(tx, { practiceId: ctx.practiceId, link, before: oursData, after: merged, stored });
     }

@@ -65,10 +65,12 @@ const runtime = new SyncRuntime({
 await runtime.start();
 const startRssMb = process.memoryUsage().rss / 1048576;
 const started = performance.now();
+const cpuBefore = process.cpuUsage();
 const r = await runtime.pollLink(link.id);
 const ms = performance.now() - started;
+const cpu = process.cpuUsage(cpuBefore);
 clearInterval(sampler);
 peak = Math.max(peak, process.memoryUsage().rss);
-process.stdout.write(`${JSON.stringify({ done: true, ms, peakRssMb: peak / 1048576, peakHeapMb: peakHeap / 1048576, peakExternalMb: peakExternal / 1048576, startRssMb, pages: r.pages, applied: r.applied, invalid: r.invalid, error: r.error?.code ?? null })}\n`);
+process.stdout.write(`${JSON.stringify({ done: true, ms, cpuMs: (cpu.user + cpu.system) / 1000, peakRssMb: peak / 1048576, peakHeapMb: peakHeap / 1048576, peakExternalMb: peakExternal / 1048576, startRssMb, pages: r.pages, applied: r.applied, invalid: r.invalid, error: r.error?.code ?? null })}\n`);
 await runtime.stop();
 await store.close();

@@ -326,6 +326,19 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
     }
   });
 
+  it('holds each pulled patient who looks like one filed earlier in the same page for review, with every earlier lookalike as candidate', async () => {
+    const lookalike = (given: string): Patient => ({ resourceType: 'Patient', id: 'x', name: [{ family: 'Fictive', given: [given] }], birthDate: '1975-04-12', gender: 'female' });
+    const ids = ['Aline', 'Berthe', 'Carole'].map((given) => h.prac.create(lookalike(given)));
+    await h.cycle();
+    const canonical = await Promise.all(ids.map(async (id) => (await h.canonicalId('Patient', 'prac', id)) as string));
+    const reviews = await h.store.reviews.list({ status: 'open', type: 'patient-match' });
+    const candidatesOf = (id: string) => reviews.find((r) => r.recordId === id)?.payload['candidates'];
+    expect(reviews).toHaveLength(2);
+    expect(candidatesOf(canonical[0] as string)).toBeUndefined();
+    expect(candidatesOf(canonical[1] as string)).toEqual([canonical[0]]);
+    expect(candidatesOf(canonical[2] as string)).toEqual([canonical[0], canonical[1]].sort());
+  });
+
   it('holds a secretariat patient who looks like a known one for review, never merging on its own', async () => {
     const pracPatient = h.prac.create(structuredClone(jeanne));
     await h.cycle();

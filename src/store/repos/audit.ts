@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 
 import type { AuditEventsTable } from '../schema.js';
 import type { AuditEvent, AuditInput, AuditOutcome, AuditVerifyResult, JsonObject } from '../types.js';
+import { compiled, rowOf } from './compiled.js';
 import { fromJson, iso, type RepoContext, toJson } from './context.js';
 import { stableStringify } from './records.js';
 
@@ -56,14 +57,27 @@ export interface AuditRepo {
   verify(): Promise<AuditVerifyResult>;
 }
 
+// append's statements, compiled once (compiled.ts): one event per applied record on ingest.
+const EVENT_COLUMNS = ['at', 'actor', 'role', 'action', 'resource_type', 'resource_id', 'patient_id', 'outcome', 'request_id', 'via', 'details', 'prev_hash', 'hash'] as const;
+const readHead = compiled((db, _p, dialect) => {
+  // The head row serializes appenders: FOR UPDATE on PostgreSQL; SQLite has one writer.
+  const q = db.selectFrom('audit_head').selectAll().where('id', '=', 1);
+  return dialect === 'postgres' ? q.forUpdate() : q;
+});
+const insertEvent = compiled<(typeof EVENT_COLUMNS)[number]>((db, p) =>
+  db
+    .insertInto('audit_events')
+    .values(rowOf<Omit<AuditRow, 'seq'>>(EVENT_COLUMNS, p))
+    .returning('seq'),
+);
+const moveHead = compiled<'seq' | 'hash'>((db, p) => db.updateTable('audit_head').set({ seq: p<number>('seq'), hash: p('hash') }).where('id', '=', 1));
+
 export function auditRepo(ctx: RepoContext): AuditRepo {
   const { db } = ctx;
   return {
     async append(input) {
-      // The head row serializes appenders: FOR UPDATE on PostgreSQL; SQLite has one writer.
-      let headQuery = db.selectFrom('audit_head').selectAll().where('id', '=', 1);
-      if (ctx.dialect === 'postgres') headQuery = headQuery.forUpdate();
-      const head = await headQuery.executeTakeFirstOrThrow();
+      const head = (await readHead.run<{ seq: number; hash: string }>(ctx, {})).rows[0];
+      if (!head) throw new Error('audit_head has no row');
       const content = {
         at: ctx.now(),
         actor: input.actor,
@@ -79,8 +93,8 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
       };
       const hash = auditHash(head.hash, content);
       const row = { ...content, prev_hash: head.hash, hash };
-      const { seq } = await db.insertInto('audit_events').values(row).returning('seq').executeTakeFirstOrThrow();
-      await db.updateTable('audit_head').set({ seq: Number(seq), hash }).where('id', '=', 1).execute();
+      const seq = (await insertEvent.run<{ seq: number }>(ctx, row)).rows[0]?.seq;
+      await moveHead.run(ctx, { seq: Number(seq), hash });
       return toEvent({ ...row, seq: Number(seq) });
     },
     async list(f = {}) {

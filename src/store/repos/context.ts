@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import type { Kysely } from 'kysely';
+import type { Kysely, QueryResult } from 'kysely';
 
 import { PasserelleError } from '../../errors.js';
 import type { Dialect } from '../migrations/types.js';
@@ -20,7 +20,15 @@ export interface RepoContext {
    * bumps their change counters just before COMMIT (repos/changes.ts says why there).
    */
   readonly touchedPractices?: Set<string>;
+  /**
+   * SQLite, inside a transaction: runs a compiled statement straight on the transaction's
+   * connection (the one `db` is bound to), without kysely's per-call connection and result
+   * machinery. Only the hot-path statements use it (compiled.ts).
+   */
+  readonly direct?: DirectExecutor;
 }
+
+export type DirectExecutor = <R>(sql: string, parameters: readonly unknown[]) => QueryResult<R>;
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
 export const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));

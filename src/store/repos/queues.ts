@@ -21,6 +21,7 @@ import {
   PRIORITY,
   type ReviewItem,
 } from '../types.js';
+import { compiled, rowOf } from './compiled.js';
 import { fromJson, iso, isoOrNull, newId, notFound, type RepoContext, toJson } from './context.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -477,11 +478,16 @@ const toReview = (r: ReviewItemsTable): ReviewItem => ({
 });
 
 export interface ReviewsRepo {
+  /** The item returned carries `payload` as given (not a parsed copy of what was stored). */
   open(input: { practiceId: string; type: string; recordId?: string | null; payload: JsonObject }): Promise<ReviewItem>;
   get(id: string): Promise<ReviewItem | undefined>;
   list(filter?: { practiceId?: string; status?: ConflictStatus; type?: string; recordId?: string; limit?: number }): Promise<ReviewItem[]>;
   close(id: string, outcome: { status: Exclude<ConflictStatus, 'open'>; resolution: JsonObject; by: string }): Promise<ReviewItem>;
 }
+
+const REVIEW_COLUMNS = ['id', 'practice_id', 'type', 'record_id', 'payload', 'status', 'resolution', 'resolved_by', 'created_at', 'resolved_at'] as const;
+/** Compiled once (compiled.ts): an initial load may open one review per patient. */
+const insertReview = compiled<(typeof REVIEW_COLUMNS)[number]>((db, p) => db.insertInto('review_items').values(rowOf<ReviewItemsTable>(REVIEW_COLUMNS, p)));
 
 export function reviewsRepo(ctx: RepoContext): ReviewsRepo {
   const { db } = ctx;
@@ -503,8 +509,9 @@ export function reviewsRepo(ctx: RepoContext): ReviewsRepo {
         created_at: ctx.now(),
         resolved_at: null,
       };
-      await db.insertInto('review_items').values(row).execute();
-      return toReview(row);
+      await insertReview.run(ctx, row);
+      // The payload as given, not parsed back: on an initial load it lists every candidate.
+      return { ...toReview({ ...row, payload: '{}' }), payload: input.payload };
     },
     get,
     async list(f = {}) {

@@ -13,7 +13,50 @@ import type {
   Snapshot,
   StoredResource,
 } from '../types.js';
+import { compiled, rowOf } from './compiled.js';
 import { fromJson, iso, isoOrNull, msOrNull, type RepoContext, toJson } from './context.js';
+
+const RESOURCE_COLUMNS = ['id', 'practice_id', 'kind', 'data', 'hash', 'version', 'origin', 'start_at', 'end_at', 'practitioner_id', 'patient_id', 'status', 'created_at', 'updated_at'] as const;
+const SNAPSHOT_COLUMNS = ['link_id', 'kind', 'canonical_id', 'data', 'hash', 'external_version', 'synced_at'] as const;
+
+// The statements of the ingest path, compiled once (see compiled.ts).
+const resourceById = compiled<'id'>((db, p) => db.selectFrom('resources').selectAll().where('id', '=', p('id')));
+const resourceVersion = compiled<'id'>((db, p) => db.selectFrom('resources').select(['version', 'created_at', 'origin', 'practice_id']).where('id', '=', p('id')));
+const insertResource = compiled<(typeof RESOURCE_COLUMNS)[number]>((db, p) => db.insertInto('resources').values(rowOf<ResourcesTable>(RESOURCE_COLUMNS, p)));
+const updateResource = compiled<(typeof RESOURCE_COLUMNS)[number] | 'expected'>((db, p) => {
+  const { id: _id, created_at: _c, ...set } = rowOf<ResourcesTable>(RESOURCE_COLUMNS, p);
+  return db.updateTable('resources').set(set).where('id', '=', p('id')).where('version', '=', p<number>('expected'));
+});
+const setIdentity = compiled<'link_id' | 'kind' | 'external_id' | 'canonical_id' | 'practice_id' | 'created_at'>((db, p) =>
+  db
+    .insertInto('identity_map')
+    .values({ link_id: p('link_id'), kind: p('kind'), external_id: p('external_id'), canonical_id: p('canonical_id'), practice_id: p('practice_id'), created_at: p<number>('created_at') })
+    .onConflict((oc) => oc.columns(['link_id', 'kind', 'external_id']).doUpdateSet({ canonical_id: p('canonical_id') })),
+);
+const canonicalOf = compiled<'linkId' | 'kind' | 'externalId'>((db, p) =>
+  db.selectFrom('identity_map').select('canonical_id').where('link_id', '=', p('linkId')).where('kind', '=', p('kind')).where('external_id', '=', p('externalId')),
+);
+const snapshotOf = compiled<'linkId' | 'kind' | 'canonicalId'>((db, p) =>
+  db.selectFrom('snapshots').selectAll().where('link_id', '=', p('linkId')).where('kind', '=', p('kind')).where('canonical_id', '=', p('canonicalId')),
+);
+const putSnapshot = compiled<(typeof SNAPSHOT_COLUMNS)[number]>((db, p) =>
+  db
+    .insertInto('snapshots')
+    .values(rowOf<SnapshotsTable>(SNAPSHOT_COLUMNS, p))
+    .onConflict((oc) =>
+      oc.columns(['link_id', 'kind', 'canonical_id']).doUpdateSet({ data: p('data'), hash: p('hash'), external_version: p('external_version'), synced_at: p<number>('synced_at') }),
+    ),
+);
+const deleteMatchKeys = compiled<'resourceId'>((db, p) => db.deleteFrom('match_keys').where('resource_id', '=', p('resourceId')));
+const insertMatchKey = compiled<'practice_id' | 'key_hash' | 'resource_id' | 'kind' | 'created_at'>((db, p) =>
+  db
+    .insertInto('match_keys')
+    .values({ practice_id: p('practice_id'), key_hash: p('key_hash'), resource_id: p('resource_id'), kind: p('kind'), created_at: p<number>('created_at') })
+    .onConflict((oc) => oc.columns(['practice_id', 'key_hash', 'resource_id']).doNothing()),
+);
+const findMatchKey = compiled<'practiceId' | 'keyHash'>((db, p) =>
+  db.selectFrom('match_keys').select('resource_id').where('practice_id', '=', p('practiceId')).where('key_hash', '=', p('keyHash')).orderBy('resource_id'),
+);
 
 /**
  * Content hash of a JSON value, independent of key order: the basis of echo suppression
@@ -23,13 +66,31 @@ export function contentHash(value: unknown): string {
   return createHash('sha256').update(stableStringify(value)).digest('hex');
 }
 
+/**
+ * JSON with object keys sorted and undefined members left out (array holes stay empty, as
+ * `map` + `join` left them). Hashed for every record written, so built by appending to one
+ * string rather than through intermediate arrays.
+ */
 export function stableStringify(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
-  const keys = Object.keys(value as object)
-    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-    .sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ',';
+      if (i in value) out += stableStringify(value[i]);
+    }
+    return `${out}]`;
+  }
+  const keys = Object.keys(value).sort();
+  let out = '{';
+  for (const k of keys) {
+    const v = (value as Record<string, unknown>)[k];
+    if (v === undefined) continue;
+    if (out.length > 1) out += ',';
+    out += `${JSON.stringify(k)}:${stableStringify(v)}`;
+  }
+  return `${out}}`;
 }
 
 const toResource = (r: ResourcesTable): StoredResource => ({
@@ -65,12 +126,12 @@ export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
   const { db } = ctx;
   const repo: ResourcesRepo = {
     async get(id) {
-      const r = await db.selectFrom('resources').selectAll().where('id', '=', id).executeTakeFirst();
+      const r = (await resourceById.run<ResourcesTable>(ctx, { id })).rows[0];
       return r && toResource(r);
     },
     async put(w) {
       const now = ctx.now();
-      const current = await db.selectFrom('resources').select(['version', 'created_at', 'origin', 'practice_id']).where('id', '=', w.id).executeTakeFirst();
+      const current = (await resourceVersion.run<Pick<ResourcesTable, 'version' | 'created_at' | 'origin' | 'practice_id'>>(ctx, { id: w.id })).rows[0];
       const currentVersion = current?.version ?? 0;
       if (w.expectedVersion !== undefined && w.expectedVersion !== currentVersion) {
         throw new PasserelleError('ERR_STORE_CONFLICT', `${w.kind} ${w.id} is at version ${currentVersion}, not ${w.expectedVersion}`, {
@@ -97,11 +158,10 @@ export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
       ctx.touchedPractices?.add(w.practiceId);
       if (current && current.practice_id !== w.practiceId) ctx.touchedPractices?.add(current.practice_id);
       if (current) {
-        const { id: _id, created_at: _c, ...set } = row;
-        const res = await db.updateTable('resources').set(set).where('id', '=', w.id).where('version', '=', currentVersion).executeTakeFirst();
-        if (Number(res.numUpdatedRows) !== 1) throw new PasserelleError('ERR_STORE_CONFLICT', `${w.kind} ${w.id} was changed concurrently`);
+        const res = await updateResource.run(ctx, { ...row, expected: currentVersion });
+        if (Number(res.numAffectedRows) !== 1) throw new PasserelleError('ERR_STORE_CONFLICT', `${w.kind} ${w.id} was changed concurrently`);
       } else {
-        await db.insertInto('resources').values(row).execute();
+        await insertResource.run(ctx, row);
       }
       return toResource(row);
     },
@@ -154,21 +214,10 @@ export function identityMapRepo(ctx: RepoContext): IdentityMapRepo {
   const { db } = ctx;
   return {
     async set(e) {
-      await db
-        .insertInto('identity_map')
-        .values({ link_id: e.linkId, kind: e.kind, external_id: e.externalId, canonical_id: e.canonicalId, practice_id: e.practiceId, created_at: ctx.now() })
-        .onConflict((oc) => oc.columns(['link_id', 'kind', 'external_id']).doUpdateSet({ canonical_id: e.canonicalId }))
-        .execute();
+      await setIdentity.run(ctx, { link_id: e.linkId, kind: e.kind, external_id: e.externalId, canonical_id: e.canonicalId, practice_id: e.practiceId, created_at: ctx.now() });
     },
     async findCanonical(linkId, kind, externalId) {
-      const r = await db
-        .selectFrom('identity_map')
-        .select('canonical_id')
-        .where('link_id', '=', linkId)
-        .where('kind', '=', kind)
-        .where('external_id', '=', externalId)
-        .executeTakeFirst();
-      return r?.canonical_id;
+      return (await canonicalOf.run<Pick<IdentityMapTable, 'canonical_id'>>(ctx, { linkId, kind, externalId })).rows[0]?.canonical_id;
     },
     async findExternal(linkId, kind, canonicalId) {
       const rows = await db
@@ -214,13 +263,7 @@ export function snapshotsRepo(ctx: RepoContext): SnapshotsRepo {
   const { db } = ctx;
   return {
     async get(linkId, kind, canonicalId) {
-      const r = await db
-        .selectFrom('snapshots')
-        .selectAll()
-        .where('link_id', '=', linkId)
-        .where('kind', '=', kind)
-        .where('canonical_id', '=', canonicalId)
-        .executeTakeFirst();
+      const r = (await snapshotOf.run<SnapshotsTable>(ctx, { linkId, kind, canonicalId })).rows[0];
       return r && toSnapshot(r);
     },
     async put(s) {
@@ -233,13 +276,7 @@ export function snapshotsRepo(ctx: RepoContext): SnapshotsRepo {
         external_version: s.externalVersion,
         synced_at: ctx.now(),
       };
-      await db
-        .insertInto('snapshots')
-        .values(row)
-        .onConflict((oc) =>
-          oc.columns(['link_id', 'kind', 'canonical_id']).doUpdateSet({ data: row.data, hash: row.hash, external_version: row.external_version, synced_at: row.synced_at }),
-        )
-        .execute();
+      await putSnapshot.run(ctx, row);
       return toSnapshot(row);
     },
     async delete(linkId, kind, canonicalId) {
@@ -302,22 +339,15 @@ export interface MatchKeysRepo {
 }
 
 export function matchKeysRepo(ctx: RepoContext): MatchKeysRepo {
-  const { db } = ctx;
   return {
     async replace(practiceId, kind, resourceId, keyHashes) {
-      await db.deleteFrom('match_keys').where('resource_id', '=', resourceId).execute();
-      const unique = [...new Set(keyHashes)];
-      if (unique.length === 0) return;
+      await deleteMatchKeys.run(ctx, { resourceId });
       const now = ctx.now();
-      await db
-        .insertInto('match_keys')
-        .values(unique.map((key_hash) => ({ practice_id: practiceId, key_hash, resource_id: resourceId, kind, created_at: now })))
-        .onConflict((oc) => oc.columns(['practice_id', 'key_hash', 'resource_id']).doNothing())
-        .execute();
+      // One statement per key (a patient has one to three): the same compiled insert each time.
+      for (const key_hash of new Set(keyHashes)) await insertMatchKey.run(ctx, { practice_id: practiceId, key_hash, resource_id: resourceId, kind, created_at: now });
     },
     async find(practiceId, keyHash) {
-      const rows = await db.selectFrom('match_keys').select('resource_id').where('practice_id', '=', practiceId).where('key_hash', '=', keyHash).orderBy('resource_id').execute();
-      return rows.map((r) => r.resource_id);
+      return (await findMatchKey.run<{ resource_id: string }>(ctx, { practiceId, keyHash })).rows.map((r) => r.resource_id);
     },
   };
 }

@@ -2,11 +2,11 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, type SqliteDatabase, SqliteDialect, type SqliteStatement, sql } from 'kysely';
+import { Kysely, type QueryResult, type SqliteDatabase, SqliteDialect, sql } from 'kysely';
 
 import { PasserelleError } from '../../errors.js';
 import { migrateToLatest, migrationStatus } from '../migrations/index.js';
-import type { Clock } from '../repos/context.js';
+import type { Clock, DirectExecutor } from '../repos/context.js';
 import type { Database } from '../schema.js';
 import { makeRootRepos, type Store, type TxFn } from '../store.js';
 import { GroupCommitter } from '../transactions.js';
@@ -23,19 +23,29 @@ export interface SqliteStoreOptions {
  * kysely prepares every statement anew; better-sqlite3 statements are reusable, and the hot
  * paths run the same few hundred statements, so keep them.
  */
-function cachingDatabase(raw: BetterSqlite3.Database): SqliteDatabase {
+function cachingDatabase(raw: BetterSqlite3.Database): SqliteDatabase & { prepare(query: string): BetterSqlite3.Statement } {
   const cache = new Map<string, BetterSqlite3.Statement>();
   return {
     close: () => raw.close(),
-    prepare(query: string): SqliteStatement {
+    prepare(query: string) {
       let stmt = cache.get(query);
       if (!stmt) {
         if (cache.size >= 1000) cache.clear();
         stmt = raw.prepare(query);
         cache.set(query, stmt);
       }
-      return stmt as unknown as SqliteStatement;
+      return stmt;
     },
+  };
+}
+
+/** What kysely's SQLite driver does with a compiled query, minus its connection and promise layers. */
+function directExecutor(database: { prepare(query: string): BetterSqlite3.Statement }): DirectExecutor {
+  return <R>(query: string, parameters: readonly unknown[]): QueryResult<R> => {
+    const stmt = database.prepare(query);
+    if (stmt.reader) return { rows: stmt.all(parameters) as R[] };
+    const { changes, lastInsertRowid } = stmt.run(parameters);
+    return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
   };
 }
 
@@ -59,8 +69,9 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   raw.pragma('foreign_keys = ON');
   raw.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
 
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingDatabase(raw) }) });
-  const committer = new GroupCommitter(db, 'sqlite', now);
+  const database = cachingDatabase(raw);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: database as unknown as SqliteDatabase }) });
+  const committer = new GroupCommitter(db, 'sqlite', now, undefined, directExecutor(database));
   // One connection, one writer: every transaction goes through the group committer.
   const transaction = <T>(fn: TxFn<T>) => committer.run(fn);
   const leases = new Set<string>();
