@@ -18,7 +18,7 @@ import type { Logger } from '../log/logger.js';
 import type { CanonicalResource } from '../model/resources.js';
 import { recordPushed } from '../reports/activity.js';
 import type { Store } from '../store/index.js';
-import { type JsonObject, type Link, type OutboxItem, PRIORITY } from '../store/types.js';
+import type { JsonObject, Link, OutboxItem } from '../store/types.js';
 import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
 import type { Connector, OutboundChange, OutboundOp, PushResult, RelatedChangeRecord } from './connector.js';
 import type { OutboxPayload, SyncEngine } from './engine.js';
@@ -176,15 +176,17 @@ export class Dispatcher {
       const queues = [...byLink.values()];
       const workers = Array.from({ length: Math.min(this.tuning.concurrency, queues.length) }, async () => {
         for (let q = queues.shift(); q; q = queues.shift()) {
-          // Once an urgent row of this link fails, the rest of the link's batch waits behind it
-          // (the lease query holds them too): were they tried now, the peer coming back during
-          // the batch would get a routine change before the urgent one.
-          let urgentWaits = false;
+          // Once a push to this link fails, the rest of the link's batch goes back to the queue
+          // untried: the peer is likely down, and were they tried now, the peer coming back
+          // during the batch would get them before an urgent change that came in meanwhile
+          // (the next pass leases urgent changes first; the lease query holds the others while
+          // an urgent one backs off).
+          let failed = false;
           for (const item of q) {
-            const outcome = urgentWaits && item.priority > PRIORITY.urgent
-              ? await this.defer(item, 0, 'ERR_SYNC_HELD_FOR_URGENT', 'waits for an urgent change of the same link').catch((e: unknown) => this.failSafe(item, e))
+            const outcome = failed
+              ? await this.defer(item, 0, 'ERR_SYNC_HELD_AFTER_FAILURE', 'a change before it to the same link just failed').catch((e: unknown) => this.failSafe(item, e))
               : await this.handle(item).catch((e: unknown) => this.failSafe(item, e));
-            if (item.priority <= PRIORITY.urgent && outcome === 'retried') urgentWaits = true;
+            if (outcome === 'retried') failed = true;
             this.stats[outcome]++;
           }
         }

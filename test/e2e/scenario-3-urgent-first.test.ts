@@ -28,8 +28,11 @@ describe('scenario 3: an urgent call message overtakes a backlog of routine ones
     await w?.dispose();
   });
 
-  const pendingOn = async (linkId: string) => (await w.linkStatus(linkId)).outbox['pending'] ?? 0;
-  const pending = () => pendingOn(w.hl7.practiceLinkId);
+  /** Every change for the link waits in the outbox (none in flight): `n` of them. */
+  const waiting = async (linkId: string, n: number) => {
+    const { outbox } = await w.linkStatus(linkId);
+    return (outbox['pending'] ?? 0) === n && (outbox['leased'] ?? 0) === 0;
+  };
   const leaveBacklog = async (sec: SecretariatSimulator, about: { patientId: string; practitionerId: string }) => {
     for (let i = 1; i <= ROUTINE; i++) {
       await sec.agent('agent-amelie').leaveMessage({ ...about, callerName: 'Patient du cabinet', reason: 'Renouvellement', text: `Message courant n°${i}` });
@@ -45,10 +48,11 @@ describe('scenario 3: an urgent call message overtakes a backlog of routine ones
     w.hl7.cut();
     await leaveBacklog(sec, about);
     // The backlog: every routine message tried at least once and waiting for the practice software.
-    await w.until('the routine backlog', async () => (await pending()) === ROUTINE && w.hl7.relay.counts.refused >= ROUTINE, 60_000);
+    await w.until('the routine backlog', async () => w.hl7.relay.counts.refused >= ROUTINE && (await waiting(w.hl7.practiceLinkId, ROUTINE)), 60_000);
     const refusedBefore = w.hl7.relay.counts.refused;
     await leaveUrgent(sec, about);
-    await w.until('the urgent message queued and tried', async () => (await pending()) === ROUTINE + 1 && w.hl7.relay.counts.refused > refusedBefore, 60_000);
+    // Tried at once (it is ready and leased first) and refused; nothing in flight when the software is back.
+    await w.until('the urgent message queued and tried', async () => w.hl7.relay.counts.refused > refusedBefore && (await waiting(w.hl7.practiceLinkId, ROUTINE + 1)), 60_000);
     expect(w.hl7.received(from)).toEqual([]);
 
     w.hl7.restore();
@@ -79,10 +83,10 @@ describe('scenario 3: an urgent call message overtakes a backlog of routine ones
     });
     w.fhir.cut();
     await leaveBacklog(sec, about);
-    await w.until('the routine backlog', async () => (await pendingOn(w.fhir.practiceLinkId)) === ROUTINE && proxied() >= ROUTINE, 60_000);
+    await w.until('the routine backlog', async () => proxied() >= ROUTINE && (await waiting(w.fhir.practiceLinkId, ROUTINE)), 60_000);
     const before = proxied();
     await leaveUrgent(sec, about);
-    await w.until('the urgent message queued and tried', async () => (await pendingOn(w.fhir.practiceLinkId)) === ROUTINE + 1 && proxied() > before, 60_000);
+    await w.until('the urgent message queued and tried', async () => proxied() > before && (await waiting(w.fhir.practiceLinkId, ROUTINE + 1)), 60_000);
 
     w.fhir.restore();
     const stored = await w.until('every message on the FHIR server', async () => {

@@ -159,18 +159,21 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
     expect(starts).toEqual([at(DAY, '09:00'), at(DAY, '15:00')]);
   });
 
+  /** A call message taken by the secretariat about `patient` for the practice's practitioner. */
+  const callMessage = (patient: string, text: string, priority: Communication['priority']): Communication => ({
+    resourceType: 'Communication',
+    id: 'x',
+    status: 'completed',
+    priority,
+    subject: { reference: `Patient/${patient}` },
+    recipient: [{ reference: `Practitioner/${secPractitioner}` }],
+    payload: [{ contentString: text }],
+  });
+
   it('delivers urgent call messages ahead of routine work', async () => {
     h.prac.reachable = false;
     const secPatient = h.sec.create(structuredClone(paul));
-    const message = (text: string, priority: Communication['priority']): Communication => ({
-      resourceType: 'Communication',
-      id: 'x',
-      status: 'completed',
-      priority,
-      subject: { reference: `Patient/${secPatient}` },
-      recipient: [{ reference: `Practitioner/${secPractitioner}` }],
-      payload: [{ contentString: text }],
-    });
+    const message = (text: string, priority: Communication['priority']) => callMessage(secPatient, text, priority);
     for (let i = 0; i < 3; i++) h.sec.create(message(`appel ${i}`, 'routine'));
     h.sec.create(message('douleur thoracique', 'stat'));
     await h.sec.deliver();
@@ -185,15 +188,7 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
     const secPatient = h.sec.create(structuredClone(paul));
     await h.sec.deliver();
     await h.dispatch();
-    const message = (text: string, priority: Communication['priority']): Communication => ({
-      resourceType: 'Communication',
-      id: 'x',
-      status: 'completed',
-      priority,
-      subject: { reference: `Patient/${secPatient}` },
-      recipient: [{ reference: `Practitioner/${secPractitioner}` }],
-      payload: [{ contentString: text }],
-    });
+    const message = (text: string, priority: Communication['priority']) => callMessage(secPatient, text, priority);
     for (let i = 0; i < 3; i++) h.sec.create(message(`rappel ${i}`, 'routine'));
     h.sec.create(message('malaise', 'urgent'));
     await h.sec.deliver();
