@@ -190,9 +190,9 @@ const bench: Bench = {
           notes: [
             `baselines ${(before.ms / 1000).toFixed(1)} s and ${(after.ms / 1000).toFixed(1)} s; ${(before.bytes / 1048576).toFixed(0)} MB of JSON`,
             `passerelle: ${((measured.ms * 1000) / N).toFixed(0)} µs per patient (${((measured.cpuMs * 1000) / N).toFixed(0)} µs of CPU); ${stored.resources} patients stored, ${stored.distinctExternalIds} distinct peer ids`,
-            // The fictitious family names FICTIF-000001… all normalise to FICTIF (patient-match.ts), so
-            // most patients share name + birth date + sex with earlier ones: each is held for review
-            // with every earlier lookalike as candidate, and those lists grow with the load.
+            // The fictitious family names FICTIF-000001… all normalise to FICTIF (patient-match.ts):
+            // patients sharing a birth date (a century of dates, seed.ts) and sex are held for review
+            // as lookalikes, two or three per date at 100,000 patients.
             `patient-match reviews opened: ${stored.reviews} (${stored.reviewMb.toFixed(0)} MB of candidate lists)`,
             `the fhir connector alone (pages pulled, FR Core edge checks, profile mapping, canonical validation; no engine, no store): ${(alone.ms / 1000).toFixed(1)} s for ${alone.records} records, ${(alone.ms / base2).toFixed(2)}× the baseline — the rest is the sync engine's per-record transaction work`,
             `peak RSS of passerelle's process: ${measured.peakRssMb.toFixed(0)} MB (aim ≤ 300 MB; the peer runs in its own process), of which ${measured.startRssMb.toFixed(0)} MB before the load (node + tsx loader + store); peak V8 heap ${measured.peakHeapMb.toFixed(0)} MB`,

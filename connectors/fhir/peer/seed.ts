@@ -7,9 +7,23 @@ export const DEMO_IPP_SYSTEM = 'urn:oid:1.2.250.1.999.1.1';
 /** Business identifier system of appointments in the simulated practice software. */
 export const DEMO_APPOINTMENT_SYSTEM = 'urn:oid:1.2.250.1.999.1.2';
 
+/** Days of birth dates used, from 1925-01-01 (a century). */
+const BIRTH_DAYS = 36_524;
 /**
- * `count` fictitious patients (names FICTIF-000001…, IPP identifiers, no INS): for paging
- * benchmarks and the demo. Deterministic: the same index always gives the same patient.
+ * Spreads birth dates over a century like a real patient list: i ↦ i·104729 mod 36524 is a
+ * permutation (104729 is prime and does not divide 36524), so 36,524 consecutive patients all
+ * have different birth dates. With every family name normalising to FICTIF, patients sharing a
+ * birth date and sex look alike to patient matching (and are held for review), as real
+ * namesakes would; a cycle of a few hundred dates made nearly every patient of a large load a
+ * lookalike of hundreds of others.
+ */
+function birthDateOf(i: number): string {
+  return new Date(Date.UTC(1925, 0, 1) + ((i * 104_729) % BIRTH_DAYS) * 86_400_000).toISOString().slice(0, 10);
+}
+
+/**
+ * `count` fictitious patients (names FICTIF-000001…, birth dates spread over a century, IPP
+ * identifiers, no INS): for paging benchmarks and the demo. Deterministic: the same index always gives the same patient.
  */
 export function generatePatients(count: number, start = 1): Patient[] {
   const out: Patient[] = [];
@@ -21,7 +35,7 @@ export function generatePatients(count: number, start = 1): Patient[] {
       identifier: [{ use: 'usual', system: DEMO_IPP_SYSTEM, value: `IPP${n}` }],
       name: [{ use: 'official', family: `FICTIF-${n}`, given: [i % 2 === 0 ? 'Camille' : 'Dominique'] }],
       gender: i % 2 === 0 ? 'female' : 'male',
-      birthDate: `${1940 + (i % 70)}-${String(1 + (i % 12)).padStart(2, '0')}-${String(1 + (i % 28)).padStart(2, '0')}`,
+      birthDate: birthDateOf(i),
       extension: [
         {
           url: IDENTITY_RELIABILITY_URL,
