@@ -18,6 +18,7 @@ import type { Config } from '../config/schema.js';
 import { feedUrl } from '../ical/feed-token.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { createApiKey } from '../security/api-keys.js';
+import type { SyncModule } from '../sync/module.js';
 import { DEMO_PRACTICES, type DemoPracticeKey, hl7InitialMessages } from './demo-data.js';
 import { AdminClient, linkIds, setUpDemoPractices } from './demo-setup.js';
 import { demoPorts, type DemoState, type DemoWorld, loadDemoState, saveDemoState, startDemoWorld } from './demo-world.js';
@@ -138,13 +139,17 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     await closeLog();
   };
   try {
-    service = await startService({ config, logger, modules: defaultModules(), now });
+    const modules = defaultModules();
+    service = await startService({ config, logger, modules, now });
     const adminKey =
       service.bootstrapKey ?? state.adminKey ?? (await createApiKey(service.store, { role: 'admin', label: 'demo', createdBy: 'demo', via: 'serve' })).key;
     state.adminKey = adminKey;
     saveDemoState(dir, state);
     const api = new AdminClient(service.url, adminKey);
     await setUpDemoPractices(api, world, state, ports);
+    // Start the links now (or restart them on the peers' new addresses) rather than at the next refresh.
+    const sync = modules.find((m): m is SyncModule => m.name === 'sync' && 'runtimeOf' in m);
+    await sync?.runtimeOf(service.context).refresh();
     // The runtime picks new links up on its own refresh; wait until the HL7 listener answers.
     const target = { host: '127.0.0.1', port: ports.mllpListener };
     if (!state.hl7Seeded) {

@@ -53,25 +53,39 @@ export class DemoTraffic {
   private stopped = false;
   private startedAt = 0;
   private seq = 0;
+  private retries = 0;
   private readonly now: () => number;
   private readonly actions: Action[];
+  /** The first events of each run, in this order, so that every kind of flow shows at once. */
+  private readonly opening = [
+    'fhir:agent.book',
+    'hl7:agent.book',
+    'hl7:agent.message',
+    'fhir:agent.message',
+    'hl7:staff.book',
+    'fhir:staff.block',
+    'fhir:agent.move',
+    'hl7:staff.patient',
+    'hl7:agent.cancel',
+    'fhir:staff.patient',
+  ];
 
   constructor(private readonly o: TrafficOptions) {
     this.now = o.now ?? Date.now;
     this.actions = [
-      { name: 'agent.book', weight: 5, run: () => this.agentBook('fhir') },
-      { name: 'agent.book', weight: 5, run: () => this.agentBook('hl7') },
-      { name: 'agent.move', weight: 2, run: () => this.agentMove('fhir') },
-      { name: 'agent.move', weight: 2, run: () => this.agentMove('hl7') },
-      { name: 'agent.cancel', weight: 1.5, run: () => this.agentCancel('fhir') },
-      { name: 'agent.cancel', weight: 1.5, run: () => this.agentCancel('hl7') },
-      { name: 'agent.message', weight: 2, run: () => this.agentMessage('fhir') },
-      { name: 'agent.message', weight: 2, run: () => this.agentMessage('hl7') },
-      { name: 'staff.block', weight: 1, run: () => this.fhirStaffBlock() },
-      { name: 'staff.block', weight: 1, run: () => this.hl7StaffBlock() },
-      { name: 'staff.patient', weight: 1, run: () => this.fhirStaffPatient() },
-      { name: 'staff.patient', weight: 1, run: () => this.hl7StaffPatient() },
-      { name: 'staff.book', weight: 1.5, run: () => this.hl7StaffBook() },
+      { name: 'fhir:agent.book', weight: 5, run: () => this.agentBook('fhir') },
+      { name: 'hl7:agent.book', weight: 5, run: () => this.agentBook('hl7') },
+      { name: 'fhir:agent.move', weight: 2, run: () => this.agentMove('fhir') },
+      { name: 'hl7:agent.move', weight: 2, run: () => this.agentMove('hl7') },
+      { name: 'fhir:agent.cancel', weight: 1.5, run: () => this.agentCancel('fhir') },
+      { name: 'hl7:agent.cancel', weight: 1.5, run: () => this.agentCancel('hl7') },
+      { name: 'fhir:agent.message', weight: 2, run: () => this.agentMessage('fhir') },
+      { name: 'hl7:agent.message', weight: 2, run: () => this.agentMessage('hl7') },
+      { name: 'fhir:staff.block', weight: 1, run: () => this.fhirStaffBlock() },
+      { name: 'hl7:staff.block', weight: 1, run: () => this.hl7StaffBlock() },
+      { name: 'fhir:staff.patient', weight: 1, run: () => this.fhirStaffPatient() },
+      { name: 'hl7:staff.patient', weight: 1, run: () => this.hl7StaffPatient() },
+      { name: 'hl7:staff.book', weight: 1.5, run: () => this.hl7StaffBook() },
     ];
   }
 
@@ -99,9 +113,12 @@ export class DemoTraffic {
 
   /** Plays one event; a refused or impossible action is logged and the next tick tries another. */
   async tick(): Promise<void> {
+    const scripted = this.opening.length > 0;
     const action = this.pick();
     try {
       const line = await action.run();
+      // An opening event with nothing to act on yet (slots not synced) is played again next tick.
+      if (line === null && scripted && this.retries++ < 10) this.opening.unshift(action.name);
       if (line !== null) this.o.onEvent(line);
       this.o.log.info('demo event', { action: action.name, done: line !== null });
     } catch (e) {
@@ -110,6 +127,9 @@ export class DemoTraffic {
   }
 
   private pick(): Action {
+    const scripted = this.actions.find((a) => a.name === this.opening[0]);
+    this.opening.shift();
+    if (scripted) return scripted;
     const total = this.actions.reduce((n, a) => n + a.weight, 0);
     let r = this.o.random() * total;
     for (const a of this.actions) {
