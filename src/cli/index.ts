@@ -59,8 +59,10 @@ program
     const { config, file } = loadConfig(opts.config ? { file: opts.config } : {});
     if (opts.demo) {
       const { DEFAULT_DEMO_DIR, startDemo } = await import('../demo/index.js');
-      const demo = await startDemo({ config, dir: opts.demoDir ?? process.env['PASSERELLE_DEMO_DIR'] ?? DEFAULT_DEMO_DIR, print: out });
-      stopOnSignals(() => demo.stop(), () => out('arrêt de la démonstration…'));
+      const demo = startDemo({ config, dir: opts.demoDir ?? process.env['PASSERELLE_DEMO_DIR'] ?? DEFAULT_DEMO_DIR, print: out });
+      // Listening before the banner is printed: a Ctrl-C right after it still stops cleanly.
+      stopOnSignals(async () => (await demo).stop(), () => out('arrêt de la démonstration…'));
+      await demo;
       return;
     }
     if (opts.demoDir !== undefined) throw new PasserelleError('ERR_CLI_USAGE', '--demo-dir goes with --demo');
