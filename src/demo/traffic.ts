@@ -310,7 +310,7 @@ export class DemoTraffic {
   }
 
   private controlId(what: string): string {
-    return `DEMO-${what}-${this.now()}-${++this.seq}`;
+    return `DEMO-${what}-${this.now().toString(36).toUpperCase()}-${++this.seq}`;
   }
 
   /** The HL7 practitioner and its id on the secretariat (known once passerelle has sent it). */
