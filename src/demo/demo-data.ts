@@ -18,8 +18,18 @@ export { DEMO_APPOINTMENT_TYPES };
 
 /** Ids in passerelle and on the secretariat platform; fixed so that a restart finds them again. */
 export const DEMO_PRACTICES = {
-  fhir: { id: 'demo-cabinet-fhir', name: 'Cabinet des Tilleuls (démo, logiciel FHIR)', label: 'cabinet FHIR', platformPracticeId: 'cabinet-tilleuls' },
-  hl7: { id: 'demo-cabinet-hl7', name: 'Maison de santé du Parc (démo, logiciel HL7 v2)', label: 'cabinet HL7', platformPracticeId: 'msp-du-parc' },
+  fhir: {
+    id: 'demo-cabinet-fhir',
+    name: 'Cabinet des Tilleuls (démo, logiciel FHIR)',
+    label: 'cabinet FHIR',
+    platformPracticeId: 'cabinet-tilleuls',
+  },
+  hl7: {
+    id: 'demo-cabinet-hl7',
+    name: 'Maison de santé du Parc (démo, logiciel HL7 v2)',
+    label: 'cabinet HL7',
+    platformPracticeId: 'msp-du-parc',
+  },
 } as const;
 export type DemoPracticeKey = keyof typeof DEMO_PRACTICES;
 
@@ -68,7 +78,8 @@ export const HL7_PRACTITIONERS: readonly Hl7Practitioner[] = [
 /** Opening hours of the HL7 practice (practice time): where agents and staff book at a free time. */
 export const HL7_OPENING = { startHour: 14, endHour: 18, stepMinutes: 20 } as const;
 
-const xcn = (p: Hl7Practitioner) => `8${p.rpps}^${p.family}^${p.given}^^^DR^^^ASIP-SANTE-PS&${OID.idnps.slice(8)}&ISO^D^^^IDNPS`;
+const xcn = (p: Hl7Practitioner) =>
+  `8${p.rpps}^${p.family}^${p.given}^^^DR^^^ASIP-SANTE-PS&${OID.idnps.slice(8)}&ISO^D^^^IDNPS`;
 const ts = (iso: string) => DateTime.fromISO(iso, { zone: DEMO_ZONE }).toFormat('yyyyMMddHHmmssZZZ');
 const hl7Date = (d: string | undefined) => (d ?? '').replaceAll('-', '');
 
@@ -76,7 +87,8 @@ const hl7Date = (d: string | undefined) => (d ?? '').replaceAll('-', '');
 export function pidOf(p: Patient, phone?: string): string {
   const ids: string[] = [];
   for (const id of p.identifier ?? []) {
-    if (id.system === OID.insNirTest && id.value) ids.push(`${id.value}^^^ASIP-SANTE-INS-NIR&${OID.insNirTest.slice(8)}&ISO^INS`);
+    if (id.system === OID.insNirTest && id.value)
+      ids.push(`${id.value}^^^ASIP-SANTE-INS-NIR&${OID.insNirTest.slice(8)}&ISO^INS`);
     else if (id.use === 'usual' && id.value) ids.push(`${id.value}^^^CABINET-TEST&1.2.250.1.999.1.1&ISO^PI`);
   }
   const name = p.name?.find((n) => n.use === 'official') ?? p.name?.[0];
@@ -86,7 +98,22 @@ export function pidOf(p: Patient, phone?: string): string {
     .find((e) => e.url === IDENTITY_RELIABILITY_URL)
     ?.extension?.find((e) => e.url === 'identityStatus')?.valueCoding?.code;
   const sex = p.gender === 'female' ? 'F' : p.gender === 'male' ? 'M' : 'U';
-  const fields = ['PID', '1', '', ids.join('~'), '', `${name?.family ?? ''}^${given[0] ?? ''}^${given.join(' ')}^^^^L`, '', hl7Date(p.birthDate), sex, '', '', '', '', tel ? `^PRN^PH^^^^^^^^^${tel}` : ''];
+  const fields = [
+    'PID',
+    '1',
+    '',
+    ids.join('~'),
+    '',
+    `${name?.family ?? ''}^${given[0] ?? ''}^${given.join(' ')}^^^^L`,
+    '',
+    hl7Date(p.birthDate),
+    sex,
+    '',
+    '',
+    '',
+    '',
+    tel ? `^PRN^PH^^^^^^^^^${tel}` : '',
+  ];
   while (fields.length < 33) fields.push('');
   fields[32] = reliability ?? 'PROV';
   return fields.join('|');
@@ -96,7 +123,15 @@ export function pidOf(p: Patient, phone?: string): string {
 export function hl7Patients(): Patient[] {
   // Paul has no IPP in the fixtures; this practice's software gave him one.
   return fictitiousPatients().map((p) =>
-    p.identifier?.some((i) => i.use === 'usual') ? p : { ...p, identifier: [...(p.identifier ?? []), { use: 'usual', system: 'urn:oid:1.2.250.1.999.1.1', value: 'IPP000202' }] },
+    p.identifier?.some((i) => i.use === 'usual')
+      ? p
+      : {
+          ...p,
+          identifier: [
+            ...(p.identifier ?? []),
+            { use: 'usual', system: 'urn:oid:1.2.250.1.999.1.1', value: 'IPP000202' },
+          ],
+        },
   );
 }
 
@@ -105,8 +140,19 @@ const msh = (type: string, controlId: string, at: string) =>
   `MSH|^~\\&|LOGICIEL-CABINET|CABINET-TEST^1.2.250.1.999.1^ISO|PASSERELLE|SECRETARIAT-DEMO|${ts(at)}||${type}|${controlId}|P|2.5|||||FRA|UNICODE UTF-8`;
 
 /** ADT^A28 (new patient) or ADT^A31 (patient update), IHE PAM France. */
-export function adtMessage(trigger: 'A28' | 'A31', controlId: string, at: string, patient: Patient, phone?: string): Buffer {
-  return Buffer.from([msh(`ADT^${trigger}^ADT_A05`, controlId, at), `EVN||${ts(at)}`, pidOf(patient, phone), 'PV1|1|N'].join('\r'), 'utf8');
+export function adtMessage(
+  trigger: 'A28' | 'A31',
+  controlId: string,
+  at: string,
+  patient: Patient,
+  phone?: string,
+): Buffer {
+  return Buffer.from(
+    [msh(`ADT^${trigger}^ADT_A05`, controlId, at), `EVN||${ts(at)}`, pidOf(patient, phone), 'PV1|1|N'].join(
+      '\r',
+    ),
+    'utf8',
+  );
 }
 
 export interface Hl7Booking {
@@ -139,7 +185,15 @@ export function s12Message(controlId: string, at: string, b: Hl7Booking): Buffer
 }
 
 /** SIU^S23: the practice blocks a period of a practitioner's agenda (plage bloquée). */
-export function s23Message(controlId: string, at: string, blockId: string, p: Hl7Practitioner, startIso: string, minutes: number, reason: string): Buffer {
+export function s23Message(
+  controlId: string,
+  at: string,
+  blockId: string,
+  p: Hl7Practitioner,
+  startIso: string,
+  minutes: number,
+  reason: string,
+): Buffer {
   const start = ts(startIso);
   const end = ts(DateTime.fromISO(startIso).plus({ minutes }).toISO() as string);
   return Buffer.from(
@@ -156,7 +210,11 @@ export function s23Message(controlId: string, at: string, blockId: string, p: Hl
 /** The next `count` weekdays after `from`, at midnight practice time. */
 export function nextWorkingDays(from: Date, count: number): DateTime[] {
   const days: DateTime[] = [];
-  for (let d = DateTime.fromJSDate(from, { zone: DEMO_ZONE }).startOf('day').plus({ days: 1 }); days.length < count; d = d.plus({ days: 1 })) {
+  for (
+    let d = DateTime.fromJSDate(from, { zone: DEMO_ZONE }).startOf('day').plus({ days: 1 });
+    days.length < count;
+    d = d.plus({ days: 1 })
+  ) {
     if (d.weekday <= 5) days.push(d);
   }
   return days;
@@ -175,8 +233,22 @@ export function hl7InitialMessages(day0: Date): Buffer[] {
   const iso = (d: DateTime, hour: number, minute = 0) => d.set({ hour, minute }).toISO() as string;
   return [
     ...patients.map((p, i) => adtMessage('A28', `DEMO-INIT-A28-${i + 1}`, at, p)),
-    s12Message('DEMO-INIT-S12-1', at, { appointmentId: 'RDV-INIT-1', practitioner: claire, patient: patients[0] as Patient, appointmentType: consultation, start: iso(d1, 14), minutes: 20 }),
-    s12Message('DEMO-INIT-S12-2', at, { appointmentId: 'RDV-INIT-2', practitioner: david, patient: patients[1] as Patient, appointmentType: consultation, start: iso(d1, 15), minutes: 20 }),
+    s12Message('DEMO-INIT-S12-1', at, {
+      appointmentId: 'RDV-INIT-1',
+      practitioner: claire,
+      patient: patients[0] as Patient,
+      appointmentType: consultation,
+      start: iso(d1, 14),
+      minutes: 20,
+    }),
+    s12Message('DEMO-INIT-S12-2', at, {
+      appointmentId: 'RDV-INIT-2',
+      practitioner: david,
+      patient: patients[1] as Patient,
+      appointmentType: consultation,
+      start: iso(d1, 15),
+      minutes: 20,
+    }),
     s23Message('DEMO-INIT-S23-1', at, 'PLG-INIT-1', david, iso(d2, 14), 240, 'formation'),
   ];
 }

@@ -14,7 +14,10 @@ import type { Resource } from '@medplum/fhirtypes';
 
 import { type FhirPeer, startFhirPeer } from '../../connectors/fhir/peer/index.js';
 import { Hl7Simulator, type ReceivedHl7 } from '../../connectors/hl7v2/simulator/index.js';
-import { type SecretariatSimulator, startSecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
+import {
+  type SecretariatSimulator,
+  startSecretariatSimulator,
+} from '../../connectors/secretariat/simulator/index.js';
 import { generateWebhookSecret } from '../../connectors/secretariat/webhook-signature.js';
 import { DEMO_PRACTICES, fhirPracticeSeed } from './demo-data.js';
 
@@ -33,7 +36,11 @@ export interface DemoState {
 export function loadDemoState(dir: string, now: Date): DemoState {
   const file = join(dir, 'demo-state.json');
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DemoState;
-  return { day0: now.toISOString(), webhookSecrets: { fhir: generateWebhookSecret(), hl7: generateWebhookSecret() }, feeds: {} };
+  return {
+    day0: now.toISOString(),
+    webhookSecrets: { fhir: generateWebhookSecret(), hl7: generateWebhookSecret() },
+    feeds: {},
+  };
 }
 
 export function saveDemoState(dir: string, state: DemoState): void {
@@ -72,9 +79,21 @@ async function freePort(): Promise<number> {
 
 export async function demoPorts(httpPort: number): Promise<DemoPorts> {
   if (httpPort === 0) {
-    return { secretariatFhir: 0, secretariatHl7: 0, fhirPeer: 0, hl7Simulator: 0, mllpListener: await freePort() };
+    return {
+      secretariatFhir: 0,
+      secretariatHl7: 0,
+      fhirPeer: 0,
+      hl7Simulator: 0,
+      mllpListener: await freePort(),
+    };
   }
-  return { secretariatFhir: httpPort + 1, secretariatHl7: httpPort + 2, fhirPeer: httpPort + 3, hl7Simulator: httpPort + 4, mllpListener: httpPort + 5 };
+  return {
+    secretariatFhir: httpPort + 1,
+    secretariatHl7: httpPort + 2,
+    fhirPeer: httpPort + 3,
+    hl7Simulator: httpPort + 4,
+    mllpListener: httpPort + 5,
+  };
 }
 
 export interface DemoWorld {
@@ -100,7 +119,13 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
   const closers: Array<() => Promise<void>> = [];
   try {
     const secretariat = async (key: 'fhir' | 'hl7', port: number) => {
-      const sim = await startSecretariatSimulator({ port, host: '127.0.0.1', seed: 'empty', practiceId: DEMO_PRACTICES[key].platformPracticeId, stateFile: join(dir, `secretariat-${key}.json`) });
+      const sim = await startSecretariatSimulator({
+        port,
+        host: '127.0.0.1',
+        seed: 'empty',
+        practiceId: DEMO_PRACTICES[key].platformPracticeId,
+        stateFile: join(dir, `secretariat-${key}.json`),
+      });
       closers.push(() => sim.close());
       return sim;
     };
@@ -110,7 +135,11 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
     const peerFile = join(dir, 'fhir-peer.json');
     const fhirPeer = await startFhirPeer({ port: ports.fhirPeer, host: '127.0.0.1' });
     closers.push(() => fhirPeer.close());
-    await fhirPeer.seed(existsSync(peerFile) ? (JSON.parse(readFileSync(peerFile, 'utf8')) as Resource[]) : fhirPracticeSeed(new Date(state.day0)));
+    await fhirPeer.seed(
+      existsSync(peerFile)
+        ? (JSON.parse(readFileSync(peerFile, 'utf8')) as Resource[])
+        : fhirPracticeSeed(new Date(state.day0)),
+    );
     const saveFhirPeer = () => writeJsonAtomically(peerFile, fhirPeer.repo.allResources());
     saveFhirPeer();
     // The peer keeps its resources in memory; a crash loses at most these few seconds.
@@ -121,7 +150,11 @@ export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWor
       saveFhirPeer();
     });
 
-    const hl7 = await Hl7Simulator.start({ port: ports.hl7Simulator, host: '127.0.0.1', ...(options.onHl7Message && { onMessage: options.onHl7Message }) });
+    const hl7 = await Hl7Simulator.start({
+      port: ports.hl7Simulator,
+      host: '127.0.0.1',
+      ...(options.onHl7Message && { onMessage: options.onHl7Message }),
+    });
     closers.push(() => hl7.close());
 
     let closed: Promise<void> | undefined;

@@ -21,7 +21,14 @@ import { createApiKey } from '../security/api-keys.js';
 import type { SyncModule } from '../sync/module.js';
 import { DEMO_PRACTICES, type DemoPracticeKey, hl7InitialMessages } from './demo-data.js';
 import { AdminClient, linkIds, setUpDemoPractices } from './demo-setup.js';
-import { demoPorts, type DemoState, type DemoWorld, loadDemoState, saveDemoState, startDemoWorld } from './demo-world.js';
+import {
+  demoPorts,
+  type DemoState,
+  type DemoWorld,
+  loadDemoState,
+  saveDemoState,
+  startDemoWorld,
+} from './demo-world.js';
 import { DemoTraffic } from './traffic.js';
 
 export const DEFAULT_DEMO_DIR = './data/demo';
@@ -42,7 +49,10 @@ export interface RunningDemo {
 }
 
 /** JSON log lines to the demo's log file; warnings and errors also to stderr. */
-function demoLogger(dir: string, level: Config['log']['level']): { logger: Logger; close: () => Promise<void> } {
+function demoLogger(
+  dir: string,
+  level: Config['log']['level'],
+): { logger: Logger; close: () => Promise<void> } {
   const file = createWriteStream(resolve(dir, 'passerelle.log'), { flags: 'a' });
   let open = true;
   const sink = new Writable({
@@ -84,14 +94,27 @@ async function ensureFeeds(service: RunningService, api: AdminClient, state: Dem
       if (state.feeds[p.id]) continue;
       const name = (p.data['name'] as { family?: string; given?: string[] }[] | undefined)?.[0];
       const label = `Dr ${name?.given?.[0] ?? ''} ${name?.family ?? p.id}`.replace(/ +/g, ' ');
-      const issued = await api.expect<{ url: string }>(201, 'POST', '/api/v1/ical/tokens', { practiceId, practitionerId: p.id, privacy: 'initials', label: `Démo — ${label}` });
+      const issued = await api.expect<{ url: string }>(201, 'POST', '/api/v1/ical/tokens', {
+        practiceId,
+        practitionerId: p.id,
+        privacy: 'initials',
+        label: `Démo — ${label}`,
+      });
       const token = /\/ical\/([^/]+)\.ics$/.exec(issued.url)?.[1];
       if (token) state.feeds[p.id] = { practiceKey: key, label, token };
     }
   }
 }
 
-function banner(print: (line: string) => void, service: RunningService, world: DemoWorld, state: DemoState, adminKey: string, mllpPort: number, dir: string): void {
+function banner(
+  print: (line: string) => void,
+  service: RunningService,
+  world: DemoWorld,
+  state: DemoState,
+  adminKey: string,
+  mllpPort: number,
+  dir: string,
+): void {
   const url = service.url;
   print('');
   print(`passerelle ${VERSION} — mode démonstration (données fictives, magasin SQLite : ${dir})`);
@@ -100,16 +123,24 @@ function banner(print: (line: string) => void, service: RunningService, world: D
   print(`    essai : curl -H "Authorization: Bearer ${adminKey}" ${url}/api/v1/practices`);
   print(`  métriques : ${url}/metrics    santé : ${url}/healthz`);
   print('  agendas iCal (à ajouter par URL dans Google Agenda, Calendrier Apple, Outlook, Thunderbird…) :');
-  for (const [key, label] of [['fhir', DEMO_PRACTICES.fhir.label], ['hl7', DEMO_PRACTICES.hl7.label]] as const) {
-    for (const f of Object.values(state.feeds).filter((x) => x.practiceKey === key)) print(`    ${label} — ${f.label} : ${feedUrl(url, f.token)}`);
+  for (const [key, label] of [
+    ['fhir', DEMO_PRACTICES.fhir.label],
+    ['hl7', DEMO_PRACTICES.hl7.label],
+  ] as const) {
+    for (const f of Object.values(state.feeds).filter((x) => x.practiceKey === key))
+      print(`    ${label} — ${f.label} : ${feedUrl(url, f.token)}`);
   }
   print('  simulateurs :');
   for (const key of ['fhir', 'hl7'] as const) {
     const sim = world.secretariat[key];
-    print(`    télésecrétariat du ${DEMO_PRACTICES[key].label} : ${sim.url}/v1/practices/${sim.practiceId}   (jeton : ${sim.apiToken})`);
+    print(
+      `    télésecrétariat du ${DEMO_PRACTICES[key].label} : ${sim.url}/v1/practices/${sim.practiceId}   (jeton : ${sim.apiToken})`,
+    );
   }
   print(`    logiciel du cabinet FHIR (serveur FHIR R4) : ${world.fhirPeer.url}`);
-  print(`    logiciel du cabinet HL7 (MLLP) : mllp://127.0.0.1:${world.hl7.port}   → passerelle écoute en MLLP sur 127.0.0.1:${mllpPort}`);
+  print(
+    `    logiciel du cabinet HL7 (MLLP) : mllp://127.0.0.1:${world.hl7.port}   → passerelle écoute en MLLP sur 127.0.0.1:${mllpPort}`,
+  );
   print(`  journaux JSON : ${resolve(dir, 'passerelle.log')}    arrêt : Ctrl-C`);
   print('');
 }
@@ -119,7 +150,10 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   mkdirSync(dir, { recursive: true });
   const now = options.now ?? Date.now;
   // The demo always runs on its own SQLite file, whatever store the config names.
-  const config: Config = { ...options.config, store: { ...options.config.store, driver: 'sqlite', sqlite: { path: resolve(dir, 'passerelle.db') } } };
+  const config: Config = {
+    ...options.config,
+    store: { ...options.config.store, driver: 'sqlite', sqlite: { path: resolve(dir, 'passerelle.db') } },
+  };
   const { logger, close: closeLog } = demoLogger(dir, config.log.level);
   const state = loadDemoState(dir, new Date(now()));
   const ports = await demoPorts(config.http.port);
@@ -127,7 +161,10 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const time = () => new Date(now()).toLocaleTimeString('fr-FR', { timeZone: 'Europe/Paris' });
   const event = (line: string) => options.print(`${time()} ${line}`);
 
-  const onHl7 = (m: ReceivedHl7) => event(`${tagOf('hl7')} le logiciel du cabinet reçoit ${m.messageType ?? 'un message'} de passerelle (réponse ${m.answered ?? 'aucune'})`);
+  const onHl7 = (m: ReceivedHl7) =>
+    event(
+      `${tagOf('hl7')} le logiciel du cabinet reçoit ${m.messageType ?? 'un message'} de passerelle (réponse ${m.answered ?? 'aucune'})`,
+    );
   const world = await startDemoWorld({ dir, state, ports, onHl7Message: onHl7 });
   let service: RunningService | undefined;
   let traffic: DemoTraffic | undefined;
@@ -142,7 +179,10 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     const modules = defaultModules();
     service = await startService({ config, logger, modules, now });
     const adminKey =
-      service.bootstrapKey ?? state.adminKey ?? (await createApiKey(service.store, { role: 'admin', label: 'demo', createdBy: 'demo', via: 'serve' })).key;
+      service.bootstrapKey ??
+      state.adminKey ??
+      (await createApiKey(service.store, { role: 'admin', label: 'demo', createdBy: 'demo', via: 'serve' }))
+        .key;
     state.adminKey = adminKey;
     saveDemoState(dir, state);
     const api = new AdminClient(service.url, adminKey);
@@ -158,9 +198,13 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
         const results = await world.hl7.send(target, hl7InitialMessages(new Date(state.day0)));
         return results.some((r) => r.result === 'ERR_MLLP_CONNECTION') ? undefined : results;
       }, 30_000);
-      if (!sent) throw new Error(`demo: passerelle's MLLP listener (127.0.0.1:${ports.mllpListener}) did not answer`);
+      if (!sent)
+        throw new Error(`demo: passerelle's MLLP listener (127.0.0.1:${ports.mllpListener}) did not answer`);
       const refused = sent.filter((s) => s.result !== 'AA');
-      if (refused.length > 0) logger.warn('demo: initial HL7 messages not applied', { refused: refused.map((s) => `${s.controlId}:${s.result}`) });
+      if (refused.length > 0)
+        logger.warn('demo: initial HL7 messages not applied', {
+          refused: refused.map((s) => `${s.controlId}:${s.result}`),
+        });
       state.hl7Seeded = true;
     }
     await ensureFeeds(service, api, state);
@@ -172,7 +216,9 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       world.secretariat[key].events.on('change', (c) => {
         if (c.type === 'appointment' && c.data['status'] === 'refused' && c.origin === 'integration') {
           const refusal = c.data['refusal'] as { message?: string } | null;
-          event(`${tagOf(key)} passerelle refuse un RDV au secrétariat : ${refusal?.message ?? 'créneau indisponible'}`);
+          event(
+            `${tagOf(key)} passerelle refuse un RDV au secrétariat : ${refusal?.message ?? 'créneau indisponible'}`,
+          );
         }
       });
     }
@@ -187,7 +233,10 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       now,
     });
     traffic.start();
-    logger.info('demo started', { dir, links: Object.values(linkIds('fhir')).concat(Object.values(linkIds('hl7'))) });
+    logger.info('demo started', {
+      dir,
+      links: Object.values(linkIds('fhir')).concat(Object.values(linkIds('hl7'))),
+    });
     return { service, world, stop };
   } catch (e) {
     await stop().catch(() => undefined);

@@ -10,7 +10,11 @@ import { DateTime } from 'luxon';
 
 import type { Hl7Simulator, MllpTarget } from '../../connectors/hl7v2/simulator/index.js';
 import type { Appointment, Patient, Practitioner, Slot } from '../../connectors/secretariat/contract.js';
-import { DEMO_AGENTS, type SecretariatSimulator, type SimulatorAgent } from '../../connectors/secretariat/simulator/index.js';
+import {
+  DEMO_AGENTS,
+  type SecretariatSimulator,
+  type SimulatorAgent,
+} from '../../connectors/secretariat/simulator/index.js';
 import type { FhirPeer } from '../../connectors/fhir/peer/index.js';
 import type { Logger } from '../log/logger.js';
 import {
@@ -44,7 +48,8 @@ export interface TrafficOptions {
 
 type Action = { readonly name: string; readonly weight: number; readonly run: () => Promise<string | null> };
 
-const fr = (iso: string) => DateTime.fromISO(iso, { zone: DEMO_ZONE }).setLocale('fr').toFormat("ccc dd/LL 'à' HH:mm");
+const fr = (iso: string) =>
+  DateTime.fromISO(iso, { zone: DEMO_ZONE }).setLocale('fr').toFormat("ccc dd/LL 'à' HH:mm");
 const drName = (p: Practitioner | undefined) => (p ? `Dr ${p.family}` : 'un praticien');
 
 export class DemoTraffic {
@@ -167,13 +172,25 @@ export class DemoTraffic {
     const patient = this.choose(await this.list<Patient>(agent, '/patients'));
     if (!patient) return null;
     if (key === 'fhir') {
-      const slots = (await this.list<Slot>(agent, `/slots?from=${encodeURIComponent(this.soonest())}`)).filter((s) => s.start >= this.soonest());
+      const slots = (
+        await this.list<Slot>(agent, `/slots?from=${encodeURIComponent(this.soonest())}`)
+      ).filter((s) => s.start >= this.soonest());
       // One booking in five is an « urgence du jour » in an urgent-only slot.
       const urgent = this.o.random() < 0.2;
-      const slot = this.choose(slots.filter((s) => s.status === (urgent ? 'urgent-only' : 'free'))) ?? this.choose(slots.filter((s) => s.status === 'free'));
+      const slot =
+        this.choose(slots.filter((s) => s.status === (urgent ? 'urgent-only' : 'free'))) ??
+        this.choose(slots.filter((s) => s.status === 'free'));
       if (!slot) return null;
-      const type = slot.status === 'urgent-only' ? 'urgence-du-jour' : (this.choose(['consultation', 'premiere-consultation']) as string);
-      const apt = await agent.book({ slotId: slot.id, patientId: patient.id, appointmentTypeId: type, note: null });
+      const type =
+        slot.status === 'urgent-only'
+          ? 'urgence-du-jour'
+          : (this.choose(['consultation', 'premiere-consultation']) as string);
+      const apt = await agent.book({
+        slotId: slot.id,
+        patientId: patient.id,
+        appointmentTypeId: type,
+        note: null,
+      });
       const practitioner = await agent.get<Practitioner>(`/practitioners/${apt.practitionerId}`);
       return `${this.tag(key)} ${agent.agentId} réserve un RDV (${labelOf(type)}) avec ${drName(practitioner)} le ${fr(apt.start)}`;
     }
@@ -181,13 +198,25 @@ export class DemoTraffic {
     if (!practitioner) return null;
     const start = await this.freeTime(key, practitioner.id);
     if (!start) return null;
-    const apt = await agent.book({ practitionerId: practitioner.id, patientId: patient.id, start, end: plusMinutes(start, HL7_OPENING.stepMinutes), appointmentTypeId: 'consultation', note: null });
+    const apt = await agent.book({
+      practitionerId: practitioner.id,
+      patientId: patient.id,
+      start,
+      end: plusMinutes(start, HL7_OPENING.stepMinutes),
+      appointmentTypeId: 'consultation',
+      note: null,
+    });
     return `${this.tag(key)} ${agent.agentId} réserve un RDV avec ${drName(practitioner)} le ${fr(apt.start)}`;
   }
 
   private async futureBookings(agent: SimulatorAgent, byAgent: boolean): Promise<Appointment[]> {
-    return (await this.list<Appointment>(agent, `/appointments?from=${encodeURIComponent(this.soonest())}`)).filter(
-      (a) => a.status === 'booked' && a.start >= this.soonest() && (!byAgent || (a.bookedBy ?? '').startsWith('agent-')),
+    return (
+      await this.list<Appointment>(agent, `/appointments?from=${encodeURIComponent(this.soonest())}`)
+    ).filter(
+      (a) =>
+        a.status === 'booked' &&
+        a.start >= this.soonest() &&
+        (!byAgent || (a.bookedBy ?? '').startsWith('agent-')),
     );
   }
 
@@ -197,7 +226,10 @@ export class DemoTraffic {
     if (!apt) return null;
     let moved: Appointment;
     if (key === 'fhir') {
-      const slots = await this.list<Slot>(agent, `/slots?from=${encodeURIComponent(this.soonest())}&practitionerId=${apt.practitionerId}`);
+      const slots = await this.list<Slot>(
+        agent,
+        `/slots?from=${encodeURIComponent(this.soonest())}&practitionerId=${apt.practitionerId}`,
+      );
       const slot = this.choose(slots.filter((s) => s.status === 'free' && s.start >= this.soonest()));
       if (!slot) return null;
       moved = await agent.move(apt.id, { slotId: slot.id });
@@ -225,11 +257,16 @@ export class DemoTraffic {
     const [reason, text] = urgent
       ? ['Fièvre élevée', 'Fièvre à 39,5 °C depuis hier soir, demande à être rappelé(e) rapidement.']
       : (this.choose([
-          ["Renouvellement d'ordonnance", 'Souhaite le renouvellement de son traitement habituel ; rappeler après 17 h.'],
+          [
+            "Renouvellement d'ordonnance",
+            'Souhaite le renouvellement de son traitement habituel ; rappeler après 17 h.',
+          ],
           ['Résultats', "Demande si les résultats d'analyse sont arrivés."],
-          ['Question administrative', "Demande une attestation de présence pour son employeur."],
+          ['Question administrative', 'Demande une attestation de présence pour son employeur.'],
         ]) as [string, string]);
-    const caller = patient ? `${patient.identity.given[0] ?? ''} ${patient.identity.family}` : 'Appelant inconnu';
+    const caller = patient
+      ? `${patient.identity.given[0] ?? ''} ${patient.identity.family}`
+      : 'Appelant inconnu';
     await agent.leaveMessage({
       priority: urgent ? 'urgent' : 'routine',
       callerName: caller,
@@ -248,15 +285,22 @@ export class DemoTraffic {
     const agent = this.agent(key);
     const q = `from=${encodeURIComponent(this.soonest())}&practitionerId=${practitionerId}`;
     const busy = [
-      ...(await this.list<Appointment>(agent, `/appointments?${q}`)).filter((a) => a.status !== 'cancelled' && a.status !== 'refused'),
+      ...(await this.list<Appointment>(agent, `/appointments?${q}`)).filter(
+        (a) => a.status !== 'cancelled' && a.status !== 'refused',
+      ),
       ...(await this.list<Slot>(agent, `/slots?${q}`)).filter((s) => s.status !== 'free'),
     ];
     const candidates: string[] = [];
     for (const day of nextWorkingDays(new Date(this.now()), 5)) {
-      for (let m = HL7_OPENING.startHour * 60; m + HL7_OPENING.stepMinutes <= HL7_OPENING.endHour * 60; m += HL7_OPENING.stepMinutes) {
+      for (
+        let m = HL7_OPENING.startHour * 60;
+        m + HL7_OPENING.stepMinutes <= HL7_OPENING.endHour * 60;
+        m += HL7_OPENING.stepMinutes
+      ) {
         const start = day.plus({ minutes: m }).toUTC().toISO({ suppressMilliseconds: true }) as string;
         const end = plusMinutes(start, HL7_OPENING.stepMinutes);
-        if (!busy.some((b) => Date.parse(b.start) < Date.parse(end) && Date.parse(b.end) > Date.parse(start))) candidates.push(start);
+        if (!busy.some((b) => Date.parse(b.start) < Date.parse(end) && Date.parse(b.end) > Date.parse(start)))
+          candidates.push(start);
       }
     }
     return this.choose(candidates);
@@ -267,7 +311,11 @@ export class DemoTraffic {
   private async fhir<T>(method: string, path: string, body?: unknown, ifMatch?: string): Promise<T> {
     const res = await fetch(`${this.o.fhirPeer.url}/${path}`, {
       method,
-      headers: { accept: 'application/fhir+json', ...(body !== undefined && { 'content-type': 'application/fhir+json' }), ...(ifMatch && { 'if-match': ifMatch }) },
+      headers: {
+        accept: 'application/fhir+json',
+        ...(body !== undefined && { 'content-type': 'application/fhir+json' }),
+        ...(ifMatch && { 'if-match': ifMatch }),
+      },
       ...(body !== undefined && { body: JSON.stringify(body) }),
     });
     if (!res.ok) throw new Error(`FHIR peer answered ${res.status} to ${method} ${path.split('?')[0]}`);
@@ -276,9 +324,14 @@ export class DemoTraffic {
 
   private async fhirStaffBlock(): Promise<string | null> {
     const schedule = this.choose(['agenda-1', 'agenda-2']) as string;
-    const blocked = await this.fhir<{ entry?: { resource: FhirSlot }[] }>('GET', `Slot?schedule=Schedule/${schedule}&status=busy-unavailable&_count=100`);
+    const blocked = await this.fhir<{ entry?: { resource: FhirSlot }[] }>(
+      'GET',
+      `Slot?schedule=Schedule/${schedule}&status=busy-unavailable&_count=100`,
+    );
     const taken = new Set((blocked.entry ?? []).map((e) => e.resource.start?.slice(0, 10)));
-    const day = nextWorkingDays(new Date(this.now()), 5).find((d) => !taken.has(d.set({ hour: 14 }).toUTC().toISODate() ?? ''));
+    const day = nextWorkingDays(new Date(this.now()), 5).find(
+      (d) => !taken.has(d.set({ hour: 14 }).toUTC().toISODate() ?? ''),
+    );
     if (!day) return null;
     const start = day.set({ hour: 14 }).toUTC().toISO({ suppressMilliseconds: true }) as string;
     await this.fhir('POST', 'Slot', {
@@ -297,8 +350,16 @@ export class DemoTraffic {
     const patient = this.choose((bundle.entry ?? []).map((e) => e.resource));
     if (!patient?.id) return null;
     const phone = `+336${String(Math.floor(this.o.random() * 1e8)).padStart(8, '0')}`;
-    const telecom = [...(patient.telecom ?? []).filter((t) => t.system !== 'phone'), { system: 'phone' as const, value: phone, use: 'mobile' as const }];
-    await this.fhir('PUT', `Patient/${patient.id}`, { ...patient, telecom }, patient.meta?.versionId ? `W/"${patient.meta.versionId}"` : undefined);
+    const telecom = [
+      ...(patient.telecom ?? []).filter((t) => t.system !== 'phone'),
+      { system: 'phone' as const, value: phone, use: 'mobile' as const },
+    ];
+    await this.fhir(
+      'PUT',
+      `Patient/${patient.id}`,
+      { ...patient, telecom },
+      patient.meta?.versionId ? `W/"${patient.meta.versionId}"` : undefined,
+    );
     return `${this.tag('fhir')} le cabinet met à jour le téléphone d'un patient (Patient/${patient.id}) dans son logiciel`;
   }
 
@@ -314,7 +375,10 @@ export class DemoTraffic {
   }
 
   /** The HL7 practitioner and its id on the secretariat (known once passerelle has sent it). */
-  private async hl7Practitioner(): Promise<{ hl7: (typeof HL7_PRACTITIONERS)[number]; platformId: string | undefined }> {
+  private async hl7Practitioner(): Promise<{
+    hl7: (typeof HL7_PRACTITIONERS)[number];
+    platformId: string | undefined;
+  }> {
     const hl7 = this.choose(HL7_PRACTITIONERS) as (typeof HL7_PRACTITIONERS)[number];
     const known = await this.list<Practitioner>(this.agent('hl7'), '/practitioners');
     return { hl7, platformId: known.find((p) => p.rpps === hl7.rpps)?.id };
@@ -329,7 +393,16 @@ export class DemoTraffic {
     const type = DEMO_APPOINTMENT_TYPES[0] as { id: string; label: string };
     const appointmentId = `RDV-${this.now().toString(36).toUpperCase()}`;
     const at = new Date(this.now()).toISOString();
-    const ack = await this.sendHl7(s12Message(this.controlId('S12'), at, { appointmentId, practitioner: hl7, patient, appointmentType: type, start, minutes: HL7_OPENING.stepMinutes }));
+    const ack = await this.sendHl7(
+      s12Message(this.controlId('S12'), at, {
+        appointmentId,
+        practitioner: hl7,
+        patient,
+        appointmentType: type,
+        start,
+        minutes: HL7_OPENING.stepMinutes,
+      }),
+    );
     return `${this.tag('hl7')} l'accueil du cabinet prend un RDV avec Dr ${hl7.family} le ${fr(start)} (SIU^S12 → ${ack})`;
   }
 
@@ -338,8 +411,12 @@ export class DemoTraffic {
     if (!platformId) return null;
     const agent = this.agent('hl7');
     const q = `from=${encodeURIComponent(this.soonest())}&practitionerId=${platformId}`;
-    const busy = [...(await this.list<Appointment>(agent, `/appointments?${q}`)).filter((a) => a.status === 'booked'), ...(await this.list<Slot>(agent, `/slots?${q}`))];
-    const afternoon = (d: DateTime) => [d.set({ hour: HL7_OPENING.startHour }), d.set({ hour: HL7_OPENING.endHour })] as const;
+    const busy = [
+      ...(await this.list<Appointment>(agent, `/appointments?${q}`)).filter((a) => a.status === 'booked'),
+      ...(await this.list<Slot>(agent, `/slots?${q}`)),
+    ];
+    const afternoon = (d: DateTime) =>
+      [d.set({ hour: HL7_OPENING.startHour }), d.set({ hour: HL7_OPENING.endHour })] as const;
     // A free afternoon only: the practice does not block over its own patients' appointments.
     const day = nextWorkingDays(new Date(this.now()), 5).find((d) => {
       const [from, to] = afternoon(d);
@@ -348,7 +425,17 @@ export class DemoTraffic {
     if (!day) return null;
     const start = afternoon(day)[0].toISO() as string;
     const minutes = (HL7_OPENING.endHour - HL7_OPENING.startHour) * 60;
-    const ack = await this.sendHl7(s23Message(this.controlId('S23'), new Date(this.now()).toISOString(), `PLG-${this.now().toString(36).toUpperCase()}`, hl7, start, minutes, 'réunion'));
+    const ack = await this.sendHl7(
+      s23Message(
+        this.controlId('S23'),
+        new Date(this.now()).toISOString(),
+        `PLG-${this.now().toString(36).toUpperCase()}`,
+        hl7,
+        start,
+        minutes,
+        'réunion',
+      ),
+    );
     return `${this.tag('hl7')} le cabinet bloque l'après-midi du ${fr(start).replace(/ à .*/, '')} pour Dr ${hl7.family} (SIU^S23 → ${ack})`;
   }
 
@@ -356,7 +443,9 @@ export class DemoTraffic {
     const patient = this.choose(hl7Patients());
     if (!patient) return null;
     const phone = `+336${String(Math.floor(this.o.random() * 1e8)).padStart(8, '0')}`;
-    const ack = await this.sendHl7(adtMessage('A31', this.controlId('A31'), new Date(this.now()).toISOString(), patient, phone));
+    const ack = await this.sendHl7(
+      adtMessage('A31', this.controlId('A31'), new Date(this.now()).toISOString(), patient, phone),
+    );
     return `${this.tag('hl7')} le cabinet met à jour le téléphone d'un patient (ADT^A31 → ${ack})`;
   }
 }

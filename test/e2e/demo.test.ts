@@ -28,7 +28,11 @@ const children = new Set<ChildProcess>();
 /** Starts the demo and resolves once its banner (French) is complete. */
 function startDemo(cwd: string, env: Record<string, string> = {}): Promise<DemoProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--demo'], { cwd, env: cleanEnv({ PASSERELLE_HTTP_PORT: '0', ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'serve', '--demo'], {
+      cwd,
+      env: cleanEnv({ PASSERELLE_HTTP_PORT: '0', ...env }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.add(child);
     let out = '';
     const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
@@ -48,7 +52,16 @@ function startDemo(cwd: string, env: Record<string, string> = {}): Promise<DemoP
       const metricsUrl = /métriques : (http:\/\/\S+\/metrics)/.exec(out)?.[1];
       const feeds = [...out.matchAll(/ : (http:\/\/\S+\/ical\/\S+\.ics)/g)].map((m) => m[1] as string);
       if (!apiUrl || !adminKey || !metricsUrl) return reject(new Error(`banner incomplete:\n${out}`));
-      resolve({ child, exited, apiUrl, baseUrl: apiUrl.replace(/\/api\/v1$/, ''), adminKey, feeds, metricsUrl, output: () => out });
+      resolve({
+        child,
+        exited,
+        apiUrl,
+        baseUrl: apiUrl.replace(/\/api\/v1$/, ''),
+        adminKey,
+        feeds,
+        metricsUrl,
+        output: () => out,
+      });
     });
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     void exited.then((code) => {
@@ -86,7 +99,10 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -98,7 +114,8 @@ interface Report {
 }
 
 const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
-const activity = (demo: DemoProcess, practice: string) => getJson<Report>(demo, `/reports/activity?practice=${practice}&from=${day(-1)}&to=${day(2)}`);
+const activity = (demo: DemoProcess, practice: string) =>
+  getJson<Report>(demo, `/reports/activity?practice=${practice}&from=${day(-1)}&to=${day(2)}`);
 
 describe('passerelle serve --demo (npm start)', () => {
   const dirs: { remove: () => void }[] = [];
@@ -115,14 +132,20 @@ describe('passerelle serve --demo (npm start)', () => {
       // The store is the default demo directory under the working directory.
       expect(existsSync(join(cwd.path, 'data', 'demo', 'passerelle.db'))).toBe(true);
       expect(demo.feeds.length).toBeGreaterThanOrEqual(4);
-      const practices = (await getJson<{ items: { id: string }[] }>(demo, '/practices')).items.map((p) => p.id).sort();
+      const practices = (await getJson<{ items: { id: string }[] }>(demo, '/practices')).items
+        .map((p) => p.id)
+        .sort();
       expect(practices).toEqual(['demo-cabinet-fhir', 'demo-cabinet-hl7']);
 
       for (const practice of practices) {
         // What the practice software held, and what the agents booked, went through passerelle.
         const report = await until(`secretariat and practice bookings of ${practice}`, async () => {
           const r = await activity(demo, practice);
-          return r.appointments.byOrigin.secretariat.booked >= 1 && r.appointments.byOrigin.practice.booked >= 1 && r.messages.all.received >= 1 ? r : undefined;
+          return r.appointments.byOrigin.secretariat.booked >= 1 &&
+            r.appointments.byOrigin.practice.booked >= 1 &&
+            r.messages.all.received >= 1
+            ? r
+            : undefined;
         });
         expect(report.appointments.total.booked).toBeGreaterThanOrEqual(2);
       }
@@ -156,15 +179,23 @@ describe('passerelle serve --demo (npm start)', () => {
     try {
       expect(existsSync(join(dir.path, 'demo', 'passerelle.db'))).toBe(true);
       expect(second.adminKey).toBe(first.adminKey);
-      expect(second.feeds.map((f) => f.replace(second.baseUrl, ''))).toEqual(first.feeds.map((f) => f.replace(first.baseUrl, '')));
-      expect((await getJson<{ items: { id: string }[] }>(second, '/practices')).items.map((p) => p.id).sort()).toEqual(['demo-cabinet-fhir', 'demo-cabinet-hl7']);
-      expect((await getJson<{ items: { id: string }[] }>(second, '/links')).items.map((l) => l.id).sort()).toEqual([
+      expect(second.feeds.map((f) => f.replace(second.baseUrl, ''))).toEqual(
+        first.feeds.map((f) => f.replace(first.baseUrl, '')),
+      );
+      expect(
+        (await getJson<{ items: { id: string }[] }>(second, '/practices')).items.map((p) => p.id).sort(),
+      ).toEqual(['demo-cabinet-fhir', 'demo-cabinet-hl7']);
+      expect(
+        (await getJson<{ items: { id: string }[] }>(second, '/links')).items.map((l) => l.id).sort(),
+      ).toEqual([
         'demo-cabinet-fhir-logiciel',
         'demo-cabinet-fhir-secretariat',
         'demo-cabinet-hl7-logiciel',
         'demo-cabinet-hl7-secretariat',
       ]);
-      expect((await getJson<{ items: unknown[] }>(second, '/ical/tokens')).items).toHaveLength(first.feeds.length);
+      expect((await getJson<{ items: unknown[] }>(second, '/ical/tokens')).items).toHaveLength(
+        first.feeds.length,
+      );
     } finally {
       expect(await stop(second)).toBe(0);
     }
