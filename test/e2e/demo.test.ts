@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -34,6 +35,9 @@ function startDemo(cwd: string, env: Record<string, string> = {}): Promise<DemoP
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.add(child);
+    // The demo is a whole world (service, FHIR peer, simulators, traffic): at a lower priority it
+    // leaves the CPU to the suites running beside it, which have their own time limits.
+    if (child.pid !== undefined) setPriority(child.pid, 10);
     let out = '';
     const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
     void exited.then(() => children.delete(child));
