@@ -25,7 +25,7 @@ import {
   type PushResult,
 } from '../../src/sync/connector.js';
 import { SecretariatClient, type SecretariatClientOptions } from './client.js';
-import { AppointmentUpdate, PlatformId, type ResourceOfType, type ResourceType, WebhookPayload } from './contract.js';
+import { AppointmentUpdate, type Change, PlatformId, type ResourceOfType, type ResourceType, WebhookPayload } from './contract.js';
 import {
   appointmentFromCanonical,
   changeToRecord,
@@ -272,19 +272,36 @@ export function createSecretariatConnector(config: SecretariatConfig, ctx: Conne
       const page = (await client.changeEntries(cursor, Math.max(1, Math.min(500, limit)))).data;
       const records: ExternalRecord[] = [];
       const invalid: (InboundMessage & { error: PasserelleError })[] = [];
+      const setAside = (entry: unknown, e: unknown) => {
+        if (!isPasserelleError(e)) throw e;
+        // One change that breaks the contract is set aside (stored, dead-lettered, replayable
+        // once the platform or the mapping is fixed); the rest of the feed keeps flowing.
+        invalid.push({ ...feedEntryMessage(entry), records: [], error: e });
+        log.warn('secretariat change set aside', { code: e.code, seq: seqOf(entry) });
+      };
+      const parsed: { entry: unknown; change: Change }[] = [];
       for (const entry of page.changes) {
         try {
-          const change = parseChange(entry, 'ERR_SECRETARIAT_BAD_RESPONSE');
-          const r = changeToRecord(change, 'ERR_SECRETARIAT_BAD_RESPONSE');
-          if (r !== null && isNews(change)) records.push(r);
+          parsed.push({ entry, change: parseChange(entry, 'ERR_SECRETARIAT_BAD_RESPONSE') });
         } catch (e) {
-          if (!isPasserelleError(e)) throw e;
-          // One change that breaks the contract is set aside (stored, dead-lettered, replayable
-          // once the platform or the mapping is fixed); the rest of the feed keeps flowing.
-          invalid.push({ ...feedEntryMessage(entry), records: [], error: e });
-          log.warn('secretariat change set aside', { code: e.code, seq: seqOf(entry) });
+          setAside(entry, e);
         }
       }
+      // Only a resource's last change in the page is its state. An earlier one (typically an
+      // agent's change already applied through its webhook, the feed being read again from the
+      // last poll's cursor) handed over after passerelle wrote that resource since would be
+      // taken for a change made after that write, and undo it. A last change of passerelle's
+      // own (origin integration) is not news either: the resource holds what passerelle wrote.
+      const last = new Map(parsed.map(({ change }, i) => [`${change.type}/${change.id}`, i]));
+      parsed.forEach(({ entry, change }, i) => {
+        if (last.get(`${change.type}/${change.id}`) !== i || !isNews(change)) return;
+        try {
+          const r = changeToRecord(change, 'ERR_SECRETARIAT_BAD_RESPONSE');
+          if (r !== null) records.push(r);
+        } catch (e) {
+          setAside(entry, e);
+        }
+      });
       log.debug('secretariat changes pulled', { changes: page.changes.length, records: records.length, invalid: invalid.length, hasMore: page.hasMore });
       return { records, ...(invalid.length > 0 && { invalid }), next: page.next, hasMore: page.hasMore };
     },

@@ -53,8 +53,19 @@ program
   .command('serve')
   .description('run the service: admin API, webhooks, iCal feeds, connectors and schedules')
   .addOption(configOption())
-  .action(async (opts: { config?: string }) => {
+  .option('--demo', 'demo mode: two fictitious practices (FHIR and HL7 v2), their simulated software and secretariat, and live traffic (docs/demo.md)')
+  .option('--demo-dir <dir>', 'where the demo keeps its store and state (default: $PASSERELLE_DEMO_DIR or ./data/demo)')
+  .action(async (opts: { config?: string; demo?: boolean; demoDir?: string }) => {
     const { config, file } = loadConfig(opts.config ? { file: opts.config } : {});
+    if (opts.demo) {
+      const { DEFAULT_DEMO_DIR, startDemo } = await import('../demo/index.js');
+      const demo = startDemo({ config, dir: opts.demoDir ?? process.env['PASSERELLE_DEMO_DIR'] ?? DEFAULT_DEMO_DIR, print: out });
+      // Listening before the banner is printed: a Ctrl-C right after it still stops cleanly.
+      stopOnSignals(async () => (await demo).stop(), () => out('arrêt de la démonstration…'));
+      await demo;
+      return;
+    }
+    if (opts.demoDir !== undefined) throw new PasserelleError('ERR_CLI_USAGE', '--demo-dir goes with --demo');
     const logger = createLogger({ level: config.log.level });
     const service = await startService({ config, logger, modules: defaultModules() });
     out(`passerelle ${VERSION} listening on ${service.url} (store: ${service.store.dialect}${file ? `, config: ${file}` : ''})`);
@@ -63,19 +74,24 @@ program
       out(`  first admin API key (shown once, store it now): ${service.bootstrapKey}`);
       out(`  try: curl -H "Authorization: Bearer ${service.bootstrapKey}" ${service.url}/api/v1/practices`);
     }
-    let stopping = false;
-    const shutdown = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info('shutting down', { signal });
-      service.stop().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.on('SIGTERM', () => shutdown('SIGTERM'));
-    process.on('SIGINT', () => shutdown('SIGINT'));
+    stopOnSignals(() => service.stop(), (signal) => logger.info('shutting down', { signal }));
   });
+
+/** SIGTERM / SIGINT (Ctrl-C) stop once, cleanly: exit 0 when everything stopped, else 1. */
+function stopOnSignals(stop: () => Promise<void>, announce: (signal: string) => void): void {
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    announce(signal);
+    stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
 
 program
   .command('migrate')

@@ -10,7 +10,8 @@ import { Config, SECRET_PATHS } from './schema.js';
 
 export const ENV_PREFIX = 'PASSERELLE_';
 /** Variables with our prefix that are not config keys. */
-const NON_CONFIG_ENV = new Set(['PASSERELLE_CONFIG', 'PASSERELLE_PG_URL']);
+// PASSERELLE_DEMO_DIR: where `serve --demo` keeps its data (src/demo), not a config key.
+const NON_CONFIG_ENV = new Set(['PASSERELLE_CONFIG', 'PASSERELLE_PG_URL', 'PASSERELLE_DEMO_DIR']);
 
 export interface LoadConfigOptions {
   /** Config file path; else PASSERELLE_CONFIG; else ./passerelle.yaml if it exists; else defaults only. */

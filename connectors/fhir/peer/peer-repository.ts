@@ -33,6 +33,11 @@ export class PeerRepository extends MemoryRepository {
     return this.stored.get(resourceType)?.size ?? 0;
   }
 
+  /** Every stored resource, current versions (deleted ones excluded): to save the peer's state. */
+  allResources(): Resource[] {
+    return [...this.stored.values()].flatMap((byId) => [...byId.values()]);
+  }
+
   override async search<T extends Resource>(searchRequest: SearchRequest<T>): Promise<Bundle<WithId<T>>> {
     const all = this.stored.get(searchRequest.resourceType);
     const matches: Resource[] = [];

@@ -18,7 +18,7 @@ import { type WebhookEvent, WebhookSender, type WebhookTarget } from './webhooks
 
 export { AgentRequestError, SimulatorAgent } from './agent.js';
 export { type FaultSettings, NO_FAULTS, type ScriptedFault } from './faults.js';
-export { DEMO_AGENTS, DEMO_PRACTICE_ID, SEEDS, type SeedName } from './seed.js';
+export { DEMO_AGENTS, DEMO_APPOINTMENT_TYPES, DEMO_PRACTICE_ID, fictitiousPatients, SEEDS, type SeedName } from './seed.js';
 export type { WebhookEvent, WebhookTarget } from './webhooks.js';
 
 export const DEFAULT_SIMULATOR_TOKEN = 'sim-token';

@@ -20,12 +20,25 @@ export type SeedName = (typeof SEEDS)[number];
 export const DEMO_PRACTICE_ID = 'cab-demo';
 export const DEMO_AGENTS = ['agent-amelie', 'agent-bruno'] as const;
 
+/** The demo's appointment types (motifs) with the practice's instructions for agents (consignes). */
+export const DEMO_APPOINTMENT_TYPES: readonly { id: string; label: string; durationMinutes: number; instructions: string }[] = [
+  { id: 'consultation', label: 'Consultation', durationMinutes: 20, instructions: "Demander le motif en quelques mots. Pas de renouvellement d'arrêt de travail par téléphone." },
+  { id: 'premiere-consultation', label: 'Première consultation', durationMinutes: 30, instructions: "Demander la carte Vitale et la mutuelle ; prévenir d'arriver 10 minutes en avance." },
+  { id: 'urgence-du-jour', label: 'Urgence du jour', durationMinutes: 15, instructions: 'Douleur thoracique, difficulté à respirer, malaise : orienter immédiatement vers le 15. Sinon proposer un créneau « urgence du jour ».' },
+  { id: 'vaccination', label: 'Vaccination', durationMinutes: 10, instructions: "Rappeler d'apporter le carnet de vaccination et le vaccin prescrit." },
+];
+
 /** The fictitious patients; from the sources, or from dist/ where the module sits one level deeper. */
 function fixturePatientsFile(): URL {
   const candidates = [new URL('../../../test/fixtures/patients.json', import.meta.url), new URL('../../../../test/fixtures/patients.json', import.meta.url)];
   const found = candidates.find((u) => existsSync(u));
   if (!found) throw new Error('the demo seed needs test/fixtures/patients.json (the fictitious patients)');
   return found;
+}
+
+/** The fictitious patients of test/fixtures/patients.json (canonical FHIR, INS test OID). */
+export function fictitiousPatients(): CanonicalPatient[] {
+  return (JSON.parse(readFileSync(fixturePatientsFile(), 'utf8')) as { patients: CanonicalPatient[] }).patients;
 }
 
 function body<T extends { id: string }>(reply: { body?: unknown }): T {
@@ -45,12 +58,13 @@ export function applySeed(seed: SeedName, options: { state: SimulatorState; plat
   const helene = body<{ id: string }>(platform.createPractitioner(practice, { rpps: '19900000011', family: 'EXEMPLE', given: ['Hélène'], title: 'Dr', phone: '+33100000001', active: true }));
   const karim = body<{ id: string }>(platform.createPractitioner(practice, { rpps: '19900000022', family: 'MODELE', given: ['Karim'], title: 'Dr', phone: null, active: true }));
 
-  const types = [
-    { id: 'consultation', label: 'Consultation', durationMinutes: 20, instructions: "Demander le motif en quelques mots. Pas de renouvellement d'arrêt de travail par téléphone.", practitionerIds: [helene.id, karim.id] },
-    { id: 'premiere-consultation', label: 'Première consultation', durationMinutes: 30, instructions: "Demander la carte Vitale et la mutuelle ; prévenir d'arriver 10 minutes en avance.", practitionerIds: [helene.id, karim.id] },
-    { id: 'urgence-du-jour', label: 'Urgence du jour', durationMinutes: 15, instructions: 'Douleur thoracique, difficulté à respirer, malaise : orienter immédiatement vers le 15. Sinon proposer un créneau « urgence du jour ».', practitionerIds: [helene.id] },
-    { id: 'vaccination', label: 'Vaccination', durationMinutes: 10, instructions: "Rappeler d'apporter le carnet de vaccination et le vaccin prescrit.", practitionerIds: [karim.id] },
-  ];
+  const forPractitioners: Readonly<Record<string, readonly string[]>> = {
+    consultation: [helene.id, karim.id],
+    'premiere-consultation': [helene.id, karim.id],
+    'urgence-du-jour': [helene.id],
+    vaccination: [karim.id],
+  };
+  const types = DEMO_APPOINTMENT_TYPES.map((t) => ({ ...t, practitionerIds: [...(forPractitioners[t.id] ?? [])] }));
   for (const { id, ...t } of types) platform.putAppointmentType({ ...practice, ifNoneMatchAny: true }, id, { ...t, active: true });
 
   const schHelene = body<{ id: string }>(platform.createSchedule(practice, {
@@ -84,7 +98,7 @@ export function applySeed(seed: SeedName, options: { state: SimulatorState; plat
     }
   }
 
-  const fixtures = (JSON.parse(readFileSync(fixturePatientsFile(), 'utf8')) as { patients: CanonicalPatient[] }).patients;
+  const fixtures = fictitiousPatients();
   const [jeanne, paul, lucie] = fixtures.map((p) => body<{ id: string }>(platform.createPatient(practice, patientFromCanonical(p))));
   if (!jeanne || !paul || !lucie) throw new Error('test/fixtures/patients.json must hold at least three patients');
 

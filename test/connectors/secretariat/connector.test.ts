@@ -91,6 +91,28 @@ describe('secretariat connector against the simulator', () => {
     expect(after.records.map((r) => `${r.kind}/${r.externalId}`)).toEqual([`Appointment/${apt.id}`]);
   });
 
+  it('hands over only the last change of a resource in a page: an agent’s change written over by passerelle since is not replayed', async () => {
+    const { next: before } = await pullAll(connector, null);
+    const slot = sim.state.list('slot').find((s) => s.status === 'free');
+    const agent = sim.agent('agent-amelie');
+    const apt = await agent.book({ slotId: slot?.id as string, note: 'Note de l’agent' });
+    // passerelle writes the appointment over (an operator chose the practice's note) before the
+    // next poll: with the practice's token, so the feed says origin "integration".
+    const res = await fetch(`${sim.url}/v1/practices/${sim.practiceId}/appointments/${apt.id}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${sim.apiToken}`, 'content-type': 'application/json', 'if-match': `"${apt.version}"` },
+      body: JSON.stringify({ practitionerId: apt.practitionerId, patientId: apt.patientId, slotId: apt.slotId, appointmentTypeId: apt.appointmentTypeId, start: apt.start, end: apt.end, note: 'Note du cabinet', status: 'booked' }),
+    });
+    expect(res.status).toBe(200);
+    const aptRecords = (records: ExternalRecord[]) => records.filter((r) => r.externalId === apt.id).map((r) => `${r.kind}/${r.version}`);
+    expect(sim.state.changes().filter((c) => c.id === apt.id).map((c) => `${c.version}/${c.origin}`)).toEqual(['1/agent', '2/integration']);
+    expect(aptRecords((await pullAll(connector, before)).records)).toEqual([]);
+
+    // The agent changes it again: that last change is news, and only it.
+    await agent.arrived(apt.id);
+    expect(aptRecords((await pullAll(connector, before)).records)).toEqual(['Appointment/3']);
+  });
+
   it('publishes the practice’s appointment types and instructions for agents once, before pulling', async () => {
     expect(sim.state.get('appointment-type', 'vaccination')).toMatchObject({ instructions: 'Apporter le carnet de vaccination.', version: 2 });
     await (connector.pull as NonNullable<Connector['pull']>)(null, 1);
@@ -134,10 +156,11 @@ describe('secretariat connector against the simulator', () => {
     expect(sim.state.get('slot', slot?.id as string)?.status).toBe('free');
     const mapped = appointmentToCanonical(sim.state.get('appointment', apt.id) as NonNullable<ReturnType<typeof sim.state.get<'appointment'>>>);
     expect(mapped.cancelationReason?.coding).toEqual([{ system: REFUSAL_SYSTEM, code: 'slot-blocked' }]);
-    // passerelle's own write is in the feed, marked as the integration's, and not handed back to it.
+    // passerelle's own write is in the feed, marked as the integration's, and not handed back to
+    // it; nor is the booking it refused, which that write supersedes.
     expect(sim.state.changes().filter((c) => c.id === apt.id).map((c) => c.origin)).toEqual(['agent', 'integration']);
     const pulled = await (connector.pull as NonNullable<Connector['pull']>)(null, 500);
-    expect(pulled.records.filter((x) => x.externalId === apt.id).map((x) => (x.data as Appointment).status)).toEqual(['booked']);
+    expect(pulled.records.filter((x) => x.externalId === apt.id).map((x) => (x.data as Appointment).status)).toEqual([]);
   });
 
   it('books from the practice side, moves the booking, records arrival, then cancels it with the practice’s reason', async () => {
