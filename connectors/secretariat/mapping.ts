@@ -388,8 +388,10 @@ export function messageToCanonical(m: Message): C.Communication {
       ...(m.callbackNumber !== null ? [{ url: EXT.callbackPhone, valueString: m.callbackNumber }] : []),
       { url: MESSAGE_AGENT_EXT, valueString: m.agentId },
     ],
-    // new: taken, not yet delivered; delivered: handed to passerelle; acknowledged: the practice read it.
-    status: m.status === 'new' ? 'in-progress' : 'completed',
+    // new: taken, not yet delivered; delivered: handed to passerelle; acknowledged: the practice
+    // read it. `delivered` is the platform's own bookkeeping of its webhook, not news for the
+    // practice: mapped like `new`, so marking it does not send the message to the practice again.
+    status: m.status === 'acknowledged' ? 'completed' : 'in-progress',
     priority: m.priority,
     ...(m.patientId !== null && { subject: ref('Patient', m.patientId) }),
     ...(m.practitionerId !== null && { recipient: [ref('Practitioner', m.practitionerId)] }),

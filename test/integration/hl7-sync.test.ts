@@ -486,6 +486,17 @@ describe.each(['sqlite', 'postgres'] as const)('HL7 v2 practice software ⇄ pas
       await noDeadLetters();
     });
 
+    it('writes a call message to the practice software once, though the platform then marks it delivered', async () => {
+      const from = practiceSoftware.received.length;
+      const message = await agent().leaveMessage({ callerName: 'Jeanne FICTIVE', text: 'Rappeler pour le résultat de la prise de sang.', priority: 'routine', patientId: jeanne, practitionerId: practitioner });
+      await lastOf('MDM^T02', from);
+      await until('the platform to mark the message delivered', () => sim.state.get('message', message.id)?.status === 'delivered');
+      await settled();
+      const canonical = await store().identityMap.findCanonical(secLinkId, 'Communication', message.id);
+      expect(received(from).filter((m) => m.get('TXA-12') === canonical)).toHaveLength(1);
+      await noDeadLetters();
+    });
+
     it('sends a patient proposal as ADT^A28 and a contact change as ADT^A31', async () => {
       let from = practiceSoftware.received.length;
       const proposed = await agent().proposePatient({

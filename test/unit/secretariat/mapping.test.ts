@@ -166,7 +166,8 @@ describe('secretariat mapping: contract JSON ↔ canonical', () => {
     valid('Communication', c);
     expect(c).toMatchObject({
       priority: 'urgent',
-      status: 'completed',
+      // Delivered to passerelle, not yet read at the practice.
+      status: 'in-progress',
       sender: { display: 'Paul DEMONSTRATION' },
       sent: '2026-11-22T12:30:00Z',
       subject: { reference: 'Patient/pat-000022' },
@@ -183,7 +184,7 @@ describe('secretariat mapping: contract JSON ↔ canonical', () => {
     const m = load(P.Message, 'message-acknowledged.json');
     const c = messageToCanonical(m);
     valid('Communication', c);
-    expect(c.received).toBe('2026-11-22T14:00:00Z');
+    expect([c.status, c.received]).toEqual(['completed', '2026-11-22T14:00:00Z']);
     expect(messageFromCanonical(c)).toEqual(writable(m, ['agentId', 'status', 'acknowledgedAt']));
     expect(messageToCanonical({ ...m, status: 'new', acknowledgedAt: null }).status).toBe('in-progress');
   });
