@@ -28,6 +28,7 @@ import { SecretariatClient, type SecretariatClientOptions } from './client.js';
 import { AppointmentUpdate, type Change, PlatformId, type ResourceOfType, type ResourceType, WebhookPayload } from './contract.js';
 import {
   appointmentFromCanonical,
+  type AppointmentWrite,
   changeToRecord,
   isNews,
   parseChange,
@@ -182,6 +183,21 @@ export function createSecretariatConnector(config: SecretariatConfig, ctx: Conne
     return (await client.update(type, change.externalId, body, v, change.idempotencyKey)).data;
   }
 
+  /**
+   * Creates at the platform a booking the practice made (agents' bookings are made there). The
+   * practice's slot reached the platform busy before it (the slot is the practice's, and filled),
+   * and the platform books no busy slot: refused for that, the booking goes by practitioner and
+   * time, the slot staying busy — the practice's agenda is the truth, a refusal would lose it.
+   */
+  async function createPracticeBooking(fields: AppointmentWrite['fields'], idempotencyKey: string): Promise<ResourceOfType['appointment']> {
+    try {
+      return (await client.create('appointment', fields, idempotencyKey)).data;
+    } catch (e) {
+      if (!(fields.slotId !== null && isPasserelleError(e) && e.details['problemCode'] === 'slot-unavailable')) throw e;
+      return (await client.create('appointment', { ...fields, slotId: null }, `${idempotencyKey}:without-slot`)).data;
+    }
+  }
+
   async function cancelAppointment(change: OutboundChange, externalId: string, reason: string): Promise<ResourceOfType['appointment']> {
     try {
       return (await client.action('appointment', externalId, 'cancel', { reason }, version(change.expectedVersion), change.idempotencyKey)).data;
@@ -243,7 +259,7 @@ export function createSecretariatConnector(config: SecretariatConfig, ctx: Conne
         // (HL7 practice software sends its appointments first).
         if (w.fields.appointmentTypeId !== null) await ensureAppointmentTypes();
         if (ext === null) {
-          const created = (await client.create('appointment', w.fields, change.idempotencyKey)).data;
+          const created = await createPracticeBooking(w.fields, change.idempotencyKey);
           if (w.status === 'booked') return created;
           // Created in another state (rare): apply it as a second, separately keyed write.
           return write({ ...change, externalId: created.id, expectedVersion: String(created.version), idempotencyKey: `${change.idempotencyKey}:state` });

@@ -63,6 +63,13 @@ describe.each(['sqlite', 'postgres'] as const)('FHIR practice software ⇄ passe
     expect(w.sim.state.list('slot').filter((s) => s.status === 'blocked')).toHaveLength(6);
     expect(w.sim.state.list('slot').filter((s) => s.status === 'busy')).toHaveLength(2);
     expect(await store.deadLetters.count({ status: 'open', linkId: w.fhirLinkId })).toBe(0);
+    // The practice's own bookings fill those busy slots: the platform holds them too, none refused.
+    expect(await store.deadLetters.count({ status: 'open', linkId: w.secLinkId })).toBe(0);
+    const held = w.sim.state.list('appointment').map((a) => `${a.status} ${a.start}`);
+    const ours = await store.resources.list({ practiceId: w.practiceId, kind: 'Appointment' });
+    expect(held.sort()).toEqual(ours.map((r) => `booked ${(r.data as { start?: string }).start}`).sort());
+    // …and the practice's side keeps its bookings in their slots.
+    for (const r of ours) expect((await fhirAppointment((await store.identityMap.findExternal(w.fhirLinkId, 'Appointment', r.id))[0] as string)).slot).toHaveLength(1);
     // A second poll right after finds nothing new: every version read again in the overlap window is skipped.
     const again = await w.runtime.pollLink(w.fhirLinkId);
     expect(again).toMatchObject({ acquired: true, applied: 0, invalid: 0 });
