@@ -29,6 +29,7 @@ import { AppointmentUpdate, PlatformId, type ResourceOfType, type ResourceType, 
 import {
   appointmentFromCanonical,
   changeToRecord,
+  heldOnPlatform,
   isNews,
   parseChange,
   patientFromCanonical,
@@ -357,6 +358,9 @@ export default defineConnector<SecretariatConfig>({
   name: 'secretariat',
   configSchema: SecretariatConfig,
   defaultPollSchedule: DEFAULT_POLL_SCHEDULE,
+  holds: heldOnPlatform,
+  // The platform counts each record's versions 1, 2, 3… (its ETags).
+  compareVersions: (a, b) => (version(a) ?? 0) - (version(b) ?? 0),
   capabilities: {
     kinds: ['Practitioner', 'Schedule', 'Slot', 'Appointment', 'Patient', 'Communication'],
     pull: true,

@@ -282,6 +282,19 @@ export interface ConnectorDefinition<C = JsonObject> {
    * feed every 30 s); without it, the runtime's default (every minute).
    */
   readonly defaultPollSchedule?: string;
+  /**
+   * Whether the peer can hold a canonical field (a merge path, src/sync/fields.ts) of a record
+   * of `kind`. A field it cannot hold (the practice's IPP on the secretariat platform) is never
+   * taken as changed or removed by a record from that peer, nor a reason to write back to it.
+   * Without it, the peer holds every field.
+   */
+  readonly holds?: (kind: ResourceKind, path: string) => boolean;
+  /**
+   * Orders two versions of one record, for a peer whose versions are ordered (the secretariat's
+   * are integers): a record older than the one last synced with that side (a feed entry pulled
+   * again after a newer write) is history there, not a change. Without it, versions are opaque.
+   */
+  readonly compareVersions?: (a: string, b: string) => number;
   create(config: C, ctx: ConnectorContext): Connector;
 }
 

@@ -50,7 +50,7 @@ describe('scenario 4: contact details changed on both sides at once', () => {
     await fhir.notify();
     const platformId = await w.until('the patient’s contact details on the secretariat', () => {
       const p = platformPatient(sim, FAMILY);
-      return p?.contact.address?.lines[0] === OLD_ADDRESS.line?.[0] && p.contact.phones[0]?.number === OLD_PHONE ? p.id : undefined;
+      return p !== undefined && p.contact.address?.lines[0] === OLD_ADDRESS.line?.[0] && p.contact.phones[0]?.number === OLD_PHONE ? p.id : undefined;
     });
     await w.settled(fhir);
 
@@ -76,13 +76,12 @@ describe('scenario 4: contact details changed on both sides at once', () => {
     );
     await w.until('both changes on the secretariat', () => {
       const p = sim.state.get('patient', platformId);
-      return p?.contact.phones.some((ph) => ph.number === NEW_PHONE) && p.contact.address?.lines[0] === NEW_ADDRESS.line?.[0];
+      return p !== undefined && p.contact.phones.some((ph) => ph.number === NEW_PHONE) && p.contact.address?.lines[0] === NEW_ADDRESS.line?.[0];
     });
     await w.settled(fhir);
 
     // Converged, and stays so once every write and its echo has gone round.
     const onFhir = (await fhir.fhir<FhirPatient>('GET', `Patient/${PATIENT}`)).body;
-    console.log(JSON.stringify(onFhir), JSON.stringify(sim.state.get('patient', platformId)), JSON.stringify(await w.json(`/api/v1/conflicts?practiceId=${fhir.id}`)));
     expect(phonesOf(onFhir)).toEqual([NEW_PHONE]);
     expect(onFhir.address).toEqual([NEW_ADDRESS]);
     expect(onFhir.name).toEqual([{ use: 'official', family: FAMILY, given: ['Dominique'] }]);

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import type { Patient } from '../../connectors/secretariat/contract.js';
+import type { Patient, Slot } from '../../connectors/secretariat/contract.js';
 import type { SecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
 
 /** The platform's patient whose (practice-given) family name is `family`. */
@@ -28,4 +28,10 @@ export async function agentEditsContact(sim: SecretariatSimulator, patientId: st
   const body = await res.text();
   if (!res.ok) throw new Error(`an agent's edit of patient ${patientId} was refused: HTTP ${res.status} ${body}`);
   return JSON.parse(body) as Patient;
+}
+
+/** The platform's slot of the practitioner whose family name is `family`, starting at `start`. */
+export function platformSlot(sim: SecretariatSimulator, family: string, start: Date): Slot | undefined {
+  const practitioner = sim.state.list('practitioner').find((p) => p.family === family);
+  return sim.state.list('slot').find((s) => s.practitionerId === practitioner?.id && Date.parse(s.start) === start.getTime());
 }
