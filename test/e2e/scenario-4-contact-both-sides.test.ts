@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Address, Patient as FhirPatient } from '@medplum/fhirtypes';
 
 import { activityDelta } from './activity.js';
-import { agentEditsContact, platformPatient } from './secretariat-agent.js';
+import { agentEditsContact, platformPatient } from '../helpers/secretariat-agent.js';
 import { type FhirPractice, startWorld, type World } from './world.js';
 
 const PATIENT = 'pat-000003';

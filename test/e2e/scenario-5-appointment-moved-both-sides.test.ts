@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Appointment as FhirAppointment, Bundle } from '@medplum/fhirtypes';
 
 import { activityDelta } from './activity.js';
-import { platformPatient, platformSlot } from './secretariat-agent.js';
+import { platformPatient, platformSlot } from '../helpers/secretariat-agent.js';
 import { startWorld, type World } from './world.js';
 
 const MINUTE = 60_000;

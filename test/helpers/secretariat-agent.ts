@@ -1,7 +1,7 @@
 /**
  * What an agent's desk software does on the secretariat platform that `SimulatorAgent` does not
  * offer, through the platform's own HTTP API (bearer token, X-Agent-Id, If-Match,
- * Idempotency-Key): change a patient's contact details. For the e2e scenarios.
+ * Idempotency-Key): change a patient's contact details. For the e2e scenarios and the integration tests.
  */
 import { randomUUID } from 'node:crypto';
 
