@@ -33,6 +33,12 @@ export interface ExternalRecord {
   /** A tombstone: the peer deleted the record (cancellation, entered-in-error, S17, deletion). */
   readonly deleted?: boolean;
   readonly data: CanonicalResource;
+  /**
+   * The canonical id passerelle gave the record when it created it on the peer, as the peer
+   * keeps it (a business identifier): a record read back before passerelle committed the peer's
+   * id — a crash in between — is that record, not a new one from the peer.
+   */
+  readonly writtenAs?: string;
   /** Identifiers the peer holds for the record in *other* systems (merge hints, e.g. ADT A40 MRG). */
   readonly supersedes?: readonly string[];
 }

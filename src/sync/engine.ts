@@ -464,6 +464,13 @@ export class SyncEngine {
         break;
       }
     }
+    if (!canonicalId && record.writtenAs !== undefined && !record.deleted) {
+      const own = await tx.resources.get(record.writtenAs);
+      if (own?.practiceId === ctx.practiceId && own.kind === kind) {
+        canonicalId = own.id;
+        flags.push('own-write');
+      }
+    }
     if (!canonicalId) {
       if (record.deleted) return ['ignored-unknown-deleted'];
       if (!mayCreate(ctx.rules, kind, link.role)) {
