@@ -99,5 +99,5 @@ describe('scenario 4: contact details changed on both sides at once', () => {
     expect(delta.conflicts).toEqual({ openedForReview: 0, resolved: 0, autoDecided: 0, refusedByOwnership: 0, openNow: 0 });
     expect(delta.appointments).toEqual({ booked: 0, moved: 0, cancelled: 0, noshow: 0, arrived: 0, refused: 0 });
     expect(delta.deadLetters).toEqual({ total: 0, openNow: 0 });
-  });
+  }, 90_000);
 });

@@ -117,5 +117,5 @@ describe('scenario 5: the same appointment moved on both sides', () => {
     expect(delta.byOrigin.practice).toEqual({ booked: 0, moved: 0, cancelled: 0, noshow: 0, arrived: 0, refused: 0 });
     expect(delta.conflicts).toEqual({ openedForReview: 1, resolved: 1, autoDecided: 0, refusedByOwnership: 0, openNow: 0 });
     expect(delta.deadLetters).toEqual({ total: 0, openNow: 0 });
-  });
+  }, 90_000);
 });

@@ -80,7 +80,7 @@ describe('scenario 6: the practice software unreachable for a while', () => {
     expect(delta.messages).toEqual({ received: 1, delivered: 1 });
     expect(delta.conflicts).toEqual({ openedForReview: 0, resolved: 0, autoDecided: 0, refusedByOwnership: 0, openNow: 0 });
     expect(delta.deadLetters).toEqual({ total: 0, openNow: 0 });
-  });
+  }, 90_000);
 
   it('keeps a FHIR practice’s bookings in the outbox while its server cannot be reached, then writes each exactly once', async () => {
     const { fhir } = w;
@@ -117,5 +117,5 @@ describe('scenario 6: the practice software unreachable for a while', () => {
     expect(delta.byOrigin.secretariat).toEqual({ booked: notes.length, moved: 0, cancelled: 0, noshow: 0, arrived: 0, refused: 0 });
     expect(delta.conflicts).toEqual({ openedForReview: 0, resolved: 0, autoDecided: 0, refusedByOwnership: 0, openNow: 0 });
     expect(delta.deadLetters).toEqual({ total: 0, openNow: 0 });
-  });
+  }, 90_000);
 });
