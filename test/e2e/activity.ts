@@ -31,3 +31,8 @@ export function activityDelta(before: ActivityReport, after: ActivityReport): Ac
     deadLetters: { total: after.deadLetters.total - before.deadLetters.total, openNow: after.deadLetters.openNow - before.deadLetters.openNow },
   };
 }
+
+/** No appointment activity. */
+export const NO_APPOINTMENTS: ActivityCounts = { booked: 0, moved: 0, cancelled: 0, noshow: 0, arrived: 0, refused: 0 };
+/** No conflict of any sort. */
+export const NO_CONFLICTS: Readonly<Record<string, number>> = { openedForReview: 0, resolved: 0, autoDecided: 0, refusedByOwnership: 0, openNow: 0 };

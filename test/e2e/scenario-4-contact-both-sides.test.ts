@@ -6,12 +6,13 @@
  * the test acts only as the practice's users (FHIR server), an agent (platform API) and an
  * operator (admin API).
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { Address, Patient as FhirPatient } from '@medplum/fhirtypes';
 
-import { activityDelta } from './activity.js';
+import { activityDelta, NO_APPOINTMENTS, NO_CONFLICTS } from './activity.js';
+import { outboxWaiting, worldPerFile } from './scenario-hooks.js';
 import { agentEditsContact, platformPatient } from '../helpers/secretariat-agent.js';
-import { type FhirPractice, startWorld, type World } from './world.js';
+import type { FhirPractice } from './world.js';
 
 const PATIENT = 'pat-000003';
 const FAMILY = 'FICTIF-000003';
@@ -30,17 +31,10 @@ async function practiceEdits(fhir: FhirPractice, id: string, change: (p: FhirPat
 const phonesOf = (p: FhirPatient) => (p.telecom ?? []).filter((t) => t.system === 'phone').map((t) => t.value);
 
 describe('scenario 4: contact details changed on both sides at once', () => {
-  let w: World;
-
-  beforeAll(async () => {
-    w = await startWorld();
-  }, 120_000);
-
-  afterAll(async () => {
-    await w?.dispose();
-  }, 30_000);
+  const world = worldPerFile();
 
   it('converges the practice software and the secretariat on the agent’s new phone and the practice’s new address', async () => {
+    const w = world();
     const { fhir } = w;
     const sim = fhir.secretariat;
     const before = await w.activity(fhir.id);
@@ -59,10 +53,7 @@ describe('scenario 4: contact details changed on both sides at once', () => {
     fhir.cut();
     await practiceEdits(fhir, PATIENT, (p) => ({ ...p, address: [NEW_ADDRESS] }));
     await agentEditsContact(sim, platformId, (c) => ({ ...c, phones: [{ number: NEW_PHONE, use: 'mobile' }] }));
-    await w.until('the agent’s change waiting for the practice software', async () => {
-      const { outbox } = await w.linkStatus(fhir.practiceLinkId);
-      return (outbox['pending'] ?? 0) + (outbox['leased'] ?? 0) > 0;
-    });
+    await w.until('the agent’s change waiting for the practice software', async () => (await outboxWaiting(w, fhir.practiceLinkId)) > 0);
     fhir.restore();
     await fhir.notify();
 
@@ -96,8 +87,8 @@ describe('scenario 4: contact details changed on both sides at once', () => {
     const deadLetters = await w.json<{ items: unknown[] }>(`/api/v1/dead-letters?practiceId=${fhir.id}`);
     expect(deadLetters.items).toEqual([]);
     const delta = activityDelta(before, await w.activity(fhir.id));
-    expect(delta.conflicts).toEqual({ openedForReview: 0, resolved: 0, autoDecided: 0, refusedByOwnership: 0, openNow: 0 });
-    expect(delta.appointments).toEqual({ booked: 0, moved: 0, cancelled: 0, noshow: 0, arrived: 0, refused: 0 });
+    expect(delta.conflicts).toEqual(NO_CONFLICTS);
+    expect(delta.appointments).toEqual(NO_APPOINTMENTS);
     expect(delta.deadLetters).toEqual({ total: 0, openNow: 0 });
   }, 90_000);
 });

@@ -6,12 +6,12 @@
  * through the API and both sides converge on the chosen time. passerelle runs as a child
  * process; the test acts as the practice's users, an agent and an operator.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { Appointment as FhirAppointment, Bundle } from '@medplum/fhirtypes';
 
-import { activityDelta } from './activity.js';
+import { activityDelta, NO_APPOINTMENTS } from './activity.js';
+import { outboxWaiting, worldPerFile } from './scenario-hooks.js';
 import { platformPatient, platformSlot } from '../helpers/secretariat-agent.js';
-import { startWorld, type World } from './world.js';
 
 const MINUTE = 60_000;
 
@@ -28,17 +28,10 @@ interface ConflictDetail extends ConflictSummary {
 }
 
 describe('scenario 5: the same appointment moved on both sides', () => {
-  let w: World;
-
-  beforeAll(async () => {
-    w = await startWorld();
-  }, 120_000);
-
-  afterAll(async () => {
-    await w?.dispose();
-  }, 30_000);
+  const world = worldPerFile();
 
   it('queues one conflict with both times, keeps each side’s own until an operator resolves it, then brings both sides to the chosen time', async () => {
+    const w = world();
     const { fhir } = w;
     const sim = fhir.secretariat;
     const agent = sim.agent('agent-amelie');
@@ -65,10 +58,7 @@ describe('scenario 5: the same appointment moved on both sides', () => {
     const moved = await fhir.fhir('PUT', `Appointment/${fhirId}`, { ...current.body, ...practiceTime, slot: [{ reference: 'Slot/slot-1-0-5' }] }, { 'if-match': current.etag ?? '' });
     expect(moved.status).toBe(200);
     await agent.move(booked.id, { slotId: slotOnPlatform(6) as string });
-    await w.until('the agent’s move waiting for the practice software', async () => {
-      const { outbox } = await w.linkStatus(fhir.practiceLinkId);
-      return (outbox['pending'] ?? 0) + (outbox['leased'] ?? 0) > 0;
-    });
+    await w.until('the agent’s move waiting for the practice software', async () => (await outboxWaiting(w, fhir.practiceLinkId)) > 0);
     fhir.restore();
     await fhir.notify();
 
@@ -114,7 +104,7 @@ describe('scenario 5: the same appointment moved on both sides', () => {
     // waited in the conflict; the operator's resolution is counted as such, not as a move).
     const delta = activityDelta(before, await w.activity(fhir.id));
     expect(delta.byOrigin.secretariat).toEqual({ booked: 1, moved: 1, cancelled: 0, noshow: 0, arrived: 0, refused: 0 });
-    expect(delta.byOrigin.practice).toEqual({ booked: 0, moved: 0, cancelled: 0, noshow: 0, arrived: 0, refused: 0 });
+    expect(delta.byOrigin.practice).toEqual(NO_APPOINTMENTS);
     expect(delta.conflicts).toEqual({ openedForReview: 1, resolved: 1, autoDecided: 0, refusedByOwnership: 0, openNow: 0 });
     expect(delta.deadLetters).toEqual({ total: 0, openNow: 0 });
   }, 90_000);

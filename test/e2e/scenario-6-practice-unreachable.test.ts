@@ -5,35 +5,22 @@
  * shows; once the network is back, everything is delivered, once each: counted on the practice
  * software's side. passerelle runs as a child process with the product's retry defaults.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { Appointment as FhirAppointment, Bundle } from '@medplum/fhirtypes';
 
-import { activityDelta } from './activity.js';
+import { activityDelta, NO_APPOINTMENTS, NO_CONFLICTS } from './activity.js';
+import { outboxWaiting, worldPerFile } from './scenario-hooks.js';
 import { platformPatient } from '../helpers/secretariat-agent.js';
-import { startWorld, type World } from './world.js';
 
 const MINUTE = 60_000;
 /** After a cut, delivery resumes at the next retry: backoff from 1 s, doubling, full jitter. */
 const RECOVERY_MS = 60_000;
 
 describe('scenario 6: the practice software unreachable for a while', () => {
-  let w: World;
-
-  beforeAll(async () => {
-    w = await startWorld();
-  }, 120_000);
-
-  afterAll(async () => {
-    await w?.dispose();
-  }, 30_000);
-
-  /** Rows waiting for a link, as GET /api/v1/links/:id/status shows them. */
-  const waiting = async (linkId: string) => {
-    const { outbox } = await w.linkStatus(linkId);
-    return (outbox['pending'] ?? 0) + (outbox['leased'] ?? 0);
-  };
+  const world = worldPerFile();
 
   it('keeps an HL7 practice’s bookings and urgent message in the outbox while the link is cut, then delivers each exactly once', async () => {
+    const w = world();
     const { hl7 } = w;
     const sim = hl7.secretariat;
     const agent = sim.agent('agent-bruno');
@@ -53,7 +40,7 @@ describe('scenario 6: the practice software unreachable for a while', () => {
 
     // Everything waits for the practice software, visibly; nothing got through. (The platform
     // marking the message delivered may queue one more row for it, superseding the first.)
-    await w.until('six changes waiting in the outbox', async () => (await waiting(hl7.practiceLinkId)) >= notes.length + 1);
+    await w.until('six changes waiting in the outbox', async () => (await outboxWaiting(w, hl7.practiceLinkId)) >= notes.length + 1);
     expect(hl7.software.received.length).toBe(from);
     const during = await w.json<{ links: { linkId: string; outbox: { pending: number; leased: number } }[] }>(`/api/v1/reports/activity?practice=${hl7.id}&from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}`);
     const link = during.links.find((l) => l.linkId === hl7.practiceLinkId);
@@ -62,7 +49,7 @@ describe('scenario 6: the practice software unreachable for a while', () => {
     hl7.restore();
     await w.until('every change at the practice software', () => hl7.software.received.length - from >= notes.length + 1, RECOVERY_MS);
     await w.settled(hl7);
-    expect(await waiting(hl7.practiceLinkId)).toBe(0);
+    expect(await outboxWaiting(w, hl7.practiceLinkId)).toBe(0);
 
     const received = hl7.received(from);
     const bookingsReceived = received.filter((m) => m.header.messageType === 'SIU^S12');
@@ -76,13 +63,14 @@ describe('scenario 6: the practice software unreachable for a while', () => {
 
     const delta = activityDelta(before, await w.activity(hl7.id));
     expect(delta.byOrigin.secretariat).toEqual({ booked: notes.length, moved: 0, cancelled: 0, noshow: 0, arrived: 0, refused: 0 });
-    expect(delta.byOrigin.practice).toEqual({ booked: 0, moved: 0, cancelled: 0, noshow: 0, arrived: 0, refused: 0 });
+    expect(delta.byOrigin.practice).toEqual(NO_APPOINTMENTS);
     expect(delta.messages).toEqual({ received: 1, delivered: 1 });
-    expect(delta.conflicts).toEqual({ openedForReview: 0, resolved: 0, autoDecided: 0, refusedByOwnership: 0, openNow: 0 });
+    expect(delta.conflicts).toEqual(NO_CONFLICTS);
     expect(delta.deadLetters).toEqual({ total: 0, openNow: 0 });
   }, 90_000);
 
   it('keeps a FHIR practice’s bookings in the outbox while its server cannot be reached, then writes each exactly once', async () => {
+    const w = world();
     const { fhir } = w;
     const sim = fhir.secretariat;
     const agent = sim.agent('agent-amelie');
@@ -102,7 +90,7 @@ describe('scenario 6: the practice software unreachable for a while', () => {
     const notes = ['e2e-6-fhir-1', 'e2e-6-fhir-2', 'e2e-6-fhir-3', 'e2e-6-fhir-4'];
     for (const [k, note] of notes.entries()) await agent.book({ slotId: slots[k] as string, patientId: patients[k] ?? null, note });
     await w.until('a booking’s write cut off', () => fhir.proxy.stats.requests.some((r) => r.outcome === 'reset' && r.method === 'PUT' && r.path.endsWith('/Appointment')));
-    await w.until('four bookings waiting in the outbox', async () => (await waiting(fhir.practiceLinkId)) === notes.length);
+    await w.until('four bookings waiting in the outbox', async () => (await outboxWaiting(w, fhir.practiceLinkId)) === notes.length);
     expect((await appointments()).length).toBe(already);
 
     fhir.restore();
@@ -115,7 +103,7 @@ describe('scenario 6: the practice software unreachable for a while', () => {
 
     const delta = activityDelta(before, await w.activity(fhir.id));
     expect(delta.byOrigin.secretariat).toEqual({ booked: notes.length, moved: 0, cancelled: 0, noshow: 0, arrived: 0, refused: 0 });
-    expect(delta.conflicts).toEqual({ openedForReview: 0, resolved: 0, autoDecided: 0, refusedByOwnership: 0, openNow: 0 });
+    expect(delta.conflicts).toEqual(NO_CONFLICTS);
     expect(delta.deadLetters).toEqual({ total: 0, openNow: 0 });
   }, 90_000);
 });

@@ -7,15 +7,15 @@
  * MSH-10, which is how the receiver recognises a resend). Bookings are told apart by the note the
  * agent typed, which both practice softwares receive (FHIR comment, HL7 NTE-3).
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { Appointment as FhirAppointment, Bundle } from '@medplum/fhirtypes';
 
 import type { Appointment as PlatformAppointment } from '../../connectors/secretariat/contract.js';
 import type { SimulatorAgent } from '../../connectors/secretariat/simulator/index.js';
 import type { BookingRequest } from '../../connectors/secretariat/simulator/agent.js';
-import { activityDelta } from './activity.js';
+import { activityDelta, NO_APPOINTMENTS, NO_CONFLICTS } from './activity.js';
+import { worldPerFile } from './scenario-hooks.js';
 import { platformPatient } from '../helpers/secretariat-agent.js';
-import { startWorld, type World } from './world.js';
 
 const MINUTE = 60_000;
 /** The restarted service takes back the killed process's leased rows at once; a bound for a loaded machine. */
@@ -34,17 +34,10 @@ async function bookOneByOne(agent: SimulatorAgent, requests: readonly (BookingRe
 }
 
 describe('scenario 8: passerelle killed mid-flow and restarted on the same store', () => {
-  let w: World;
-
-  beforeAll(async () => {
-    w = await startWorld();
-  }, 120_000);
-
-  afterAll(async () => {
-    await w?.dispose();
-  }, 30_000);
+  const world = worldPerFile();
 
   it('delivers every booking the secretariats made to the practice softwares once, across a SIGKILL and a restart', async () => {
+    const w = world();
     const { fhir, hl7 } = w;
     const before = { fhir: await w.activity(fhir.id), hl7: await w.activity(hl7.id) };
     const fromHl7 = hl7.software.received.length;
@@ -113,12 +106,11 @@ describe('scenario 8: passerelle killed mid-flow and restarted on the same store
     expect(hl7.received(fromHl7).filter((m) => m.header.messageType !== 'SIU^S12')).toEqual([]);
 
     // Each booking counted once in the reports, whatever was redone after the restart.
-    const none = { booked: 0, moved: 0, cancelled: 0, noshow: 0, arrived: 0, refused: 0 };
     for (const [practice, count] of [[fhir, fhirRequests.length], [hl7, hl7Requests.length]] as const) {
       const delta = activityDelta(before[practice === fhir ? 'fhir' : 'hl7'], await w.activity(practice.id));
-      expect(delta.byOrigin.secretariat).toEqual({ ...none, booked: count });
-      expect(delta.byOrigin.practice).toEqual(none);
-      expect(delta.conflicts).toEqual({ openedForReview: 0, resolved: 0, autoDecided: 0, refusedByOwnership: 0, openNow: 0 });
+      expect(delta.byOrigin.secretariat).toEqual({ ...NO_APPOINTMENTS, booked: count });
+      expect(delta.byOrigin.practice).toEqual(NO_APPOINTMENTS);
+      expect(delta.conflicts).toEqual(NO_CONFLICTS);
       expect(delta.deadLetters).toEqual({ total: 0, openNow: 0 });
     }
   }, 120_000);
