@@ -93,6 +93,7 @@ export const ERROR_CATALOGUE = {
   ERR_SYNC_UNKNOWN_REFERENCE: { status: 422, retryable: false, summary: 'A record refers to another record (Patient/…, Practitioner/…) that passerelle does not know on this link.' },
   ERR_SYNC_REVIEW_PENDING: { status: 409, retryable: true, summary: 'The change depends on a patient waiting for a match review; it is delivered once the review is resolved.' },
   ERR_SYNC_NOT_RUNNING: { status: 503, retryable: true, summary: 'The sync runtime is stopping or the link is not running; retry later.' },
+  ERR_SYNC_HELD_AFTER_FAILURE: { status: 503, retryable: true, summary: 'A change before it to the same link just failed; it goes back to the queue untried and is sent in a later pass, urgent changes first.' },
   ERR_CONNECTOR_UNKNOWN: { status: 500, retryable: false, summary: 'The link names a connector this build of passerelle does not have.' },
   ERR_CONNECTOR_CONFIG_INVALID: { status: 422, retryable: false, summary: 'The link configuration does not match its connector’s schema; the link is not started.' },
   ERR_CONNECTOR_UNAVAILABLE: { status: 503, retryable: true, summary: 'The peer (secretariat platform, practice software) cannot be reached or answered with a temporary failure.' },

@@ -210,8 +210,17 @@ export class Dispatcher {
       const queues = [...byLink.values()];
       const workers = Array.from({ length: Math.min(this.tuning.concurrency, queues.length) }, async () => {
         for (let q = queues.shift(); q; q = queues.shift()) {
+          // Once a push to this link fails, the rest of the link's batch goes back to the queue
+          // untried: the peer is likely down, and were they tried now, the peer coming back
+          // during the batch would get them before an urgent change that came in meanwhile
+          // (the next pass leases urgent changes first; the lease query holds the others while
+          // an urgent one backs off).
+          let failed = false;
           for (const item of q) {
-            const outcome = await this.handle(item).catch((e: unknown) => this.failSafe(item, e));
+            const outcome = failed
+              ? await this.defer(item, 0, 'ERR_SYNC_HELD_AFTER_FAILURE', 'a change before it to the same link just failed').catch((e: unknown) => this.failSafe(item, e))
+              : await this.handle(item).catch((e: unknown) => this.failSafe(item, e));
+            if (outcome === 'retried') failed = true;
             this.stats[outcome]++;
           }
         }

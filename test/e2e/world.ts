@@ -23,6 +23,7 @@
  *   w.settled(practice)                       // both links' outboxes empty and the simulator's webhooks delivered
  *   w.activity(practiceId)                    // GET /api/v1/reports/activity over [yesterday, +3 days) UTC
  *   w.linkStatus(linkId)                      // GET /api/v1/links/:id/status
+ *   w.cli(args)                               // `passerelle <args>` on the world's store and config (e.g. ical token create)
  *   w.kill9()                                 // SIGKILL passerelle, wait for its exit
  *   w.start()                                 // start it again on the same store and ports (links resume)
  *   w.restart()                               // kill9() then start()
@@ -37,7 +38,9 @@
  *   Seed: demoPractice(day0) without its two appointments — 2 practitioners (prat-medecin-1/2,
  *   Alice GENERALISTE, Bruno PEDIATRE), 2 agendas, 90 slots (slot-<agenda>-<day>-<k>, 09:00 UTC +
  *   20 min·k, k = 0 urgent-only, day 1 k ≥ 6 blocked), 10 patients (pat-000001…). Its secretariat holds
- *   all of them once started. Polls: on notify(), and every 5 s.
+ *   all of them once started. Polls: on notify(), and every 5 s. Its secretariat link publishes the
+ *   appointment types of FHIR_APPOINTMENT_TYPES (the shipped FHIR profile's catalogue: CONS, CONS-SUIVI,
+ *   CONS-LONG, ECHO; the profile maps them to the software's CONSULT, SUIVI, LONGUE, ECHO).
  *
  *   w.hl7: Hl7Practice
  *     id, practiceLinkId, secretariatLinkId, secretariat, software (Hl7Simulator: received[] in order), relay (TcpRelay)
@@ -45,8 +48,9 @@
  *     send(raw)                               // the practice software sends one message to passerelle; resolves with the ACK code
  *     received(from = 0)                      // messages the practice software received, parsed (Hl7Message)
  *     cut() / restore()                       // passerelle → practice software connections refused / allowed again
- *   Seed (sent by the practice software, IHE PAM FR profile): ADT^A28 of Jeanne FICTIVE (IPP000101, qualified
- *   test INS) and SIU^S23 of Dr Alice DOCTEUR-FICTIF (RPPS 19999900012, agenda AGENDA-ALICE, a blocked slot
+ *                                             // (relay.counts.refused / .forwarded: connections seen by the relay)
+ *   Seed (sent by the practice software, IHE PAM FR profile): ADT^A28 of Lucie ESSAI (IPP000303, identity
+ *   PROV, no INS) and SIU^S23 of Dr Alice DOCTEUR-FICTIF (RPPS 19999900012, agenda AGENDA-ALICE, a blocked slot
  *   in March 2025). The secretariat link publishes the appointment types in HL7_APPOINTMENT_TYPES.
  *
  * The secretariat simulators' links poll every 5 s besides the webhooks. Dispatcher and link
@@ -64,7 +68,8 @@ import { Hl7Simulator, withControlId, withField } from '../../connectors/hl7v2/s
 import { demoPractice, type FaultProxy, type FhirPeer, startFaultProxy, startFhirPeer } from '../../connectors/fhir/peer/index.js';
 import { type SecretariatSimulator, startSecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
 import { generateWebhookSecret } from '../../connectors/secretariat/webhook-signature.js';
-import { runCli, type ServingProcess, startServe } from '../helpers/cli.js';
+import { fhirRequest } from '../helpers/fhir-world.js';
+import { type CliResult, runCli, type ServingProcess, startServe } from '../helpers/cli.js';
 import { hl7Fixture } from '../helpers/hl7.js';
 import { tempDir } from '../helpers/stores.js';
 
@@ -74,6 +79,13 @@ export const HL7_APPOINTMENT_TYPES = [
   { id: 'CONS-LONG', label: 'Consultation longue et bilan', durationMinutes: 40 },
   { id: 'CONS', label: 'Consultation', durationMinutes: 15 },
   { id: 'ECHO', label: 'Échographie abdominale', durationMinutes: 30 },
+] as const;
+/** The shipped FHIR profile's catalogue (mappings/fhir-r4-fr-core.yaml, appointmentTypes), as the secretariat link publishes it. */
+export const FHIR_APPOINTMENT_TYPES = [
+  { id: 'CONS', label: 'Consultation', durationMinutes: 20 },
+  { id: 'CONS-SUIVI', label: 'Consultation de suivi', durationMinutes: 20 },
+  { id: 'CONS-LONG', label: 'Consultation longue', durationMinutes: 40 },
+  { id: 'ECHO', label: 'Échographie', durationMinutes: 30 },
 ] as const;
 /** Poll schedules of the world's links (node-cron, with seconds). */
 const POLL_EVERY_5S = '*/5 * * * * *';
@@ -112,6 +124,8 @@ export function freePort(): Promise<number> {
 export class TcpRelay {
   private readonly sockets = new Set<net.Socket>();
   private isCut = false;
+  /** Connections accepted and forwarded / reset because the relay was cut. */
+  readonly counts = { forwarded: 0, refused: 0 };
 
   private constructor(
     private readonly server: net.Server,
@@ -136,9 +150,11 @@ export class TcpRelay {
   private accept(client: net.Socket, target: { host: string; port: number }): void {
     client.on('error', () => undefined);
     if (this.isCut) {
+      this.counts.refused++;
       client.resetAndDestroy();
       return;
     }
+    this.counts.forwarded++;
     const upstream = net.connect(target.port, target.host);
     upstream.on('error', () => client.destroy());
     client.on('error', () => upstream.destroy());
@@ -209,6 +225,7 @@ export interface World {
   settled(practice: PracticeBase): Promise<void>;
   activity(practiceId: string): Promise<ActivityReport>;
   linkStatus(linkId: string): Promise<LinkStatus>;
+  cli(args: string[]): Promise<CliResult>;
   kill9(): Promise<void>;
   start(): Promise<void>;
   restart(): Promise<void>;
@@ -335,7 +352,7 @@ export async function startWorld(options: { timeoutMs?: number } = {}): Promise<
     const fhirSec = await startSecretariatSimulator({ port: 0, host: '127.0.0.1', seed: 'empty', stateFile: join(dir.path, 'secretariat-fhir.json') });
     cleanups.push(() => fhirSec.close());
     const fhirId = await practice('Maison de santé des Essais (FHIR)');
-    const fhirSecLink = await secretariatLink(fhirId, fhirSec);
+    const fhirSecLink = await secretariatLink(fhirId, fhirSec, { appointmentTypes: FHIR_APPOINTMENT_TYPES });
     const fhirLink = await link({
       practiceId: fhirId,
       role: 'practice',
@@ -354,15 +371,7 @@ export async function startWorld(options: { timeoutMs?: number } = {}): Promise<
       proxy,
       cut: () => proxy.setShare({ rate: 1, faults: [{ kind: 'reset' }] }),
       restore: () => proxy.setShare(undefined),
-      async fhir<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-        const res = await fetch(`${peer.url}/${path}`, {
-          method,
-          headers: { accept: 'application/fhir+json', ...(body !== undefined && { 'content-type': 'application/fhir+json' }), ...headers },
-          ...(body !== undefined && { body: JSON.stringify(body) }),
-        });
-        const text = await res.text();
-        return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, etag: res.headers.get('etag') };
-      },
+      fhir: (method, path, body, headers) => fhirRequest(peer.url, method, path, body, headers),
       async notify() {
         const res = await fetch(`${url}/hooks/fhir/${fhirLink}`, {
           method: 'POST',
@@ -472,6 +481,7 @@ export async function startWorld(options: { timeoutMs?: number } = {}): Promise<
       settled,
       activity,
       linkStatus,
+      cli: (args) => runCli(args, { cwd: dir.path, env, timeoutMs: startTimeout }),
       kill9,
       start,
       async restart() {

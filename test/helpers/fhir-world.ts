@@ -35,6 +35,17 @@ export async function until<T>(what: string, check: () => Promise<T | undefined 
   }
 }
 
+/** Plain FHIR JSON over HTTP to `base` (as the practice software's own users would call it). */
+export async function fhirRequest<T = Resource>(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T; etag: string | null }> {
+  const res = await fetch(`${base}/${path}`, {
+    method,
+    headers: { accept: 'application/fhir+json', ...(body !== undefined && { 'content-type': 'application/fhir+json' }), ...headers },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, etag: res.headers.get('etag') };
+}
+
 export interface LogLine {
   readonly level: string;
   readonly message: string;
@@ -134,15 +145,7 @@ export async function startFhirWorld(options: { store?: 'sqlite' | 'postgres'; d
     logs,
     onFhir: (kind, simId) => across(secLinkId, fhirLinkId, kind, simId),
     onSim: (kind, fhirId) => across(fhirLinkId, secLinkId, kind, fhirId),
-    async fhir<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-      const res = await fetch(`${peer.url}/${path}`, {
-        method,
-        headers: { accept: 'application/fhir+json', ...(body !== undefined && { 'content-type': 'application/fhir+json' }), ...headers },
-        ...(body !== undefined && { body: JSON.stringify(body) }),
-      });
-      const text = await res.text();
-      return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, etag: res.headers.get('etag') };
-    },
+    fhir: (method, path, body, headers) => fhirRequest(peer.url, method, path, body, headers),
     settled,
     async dispose() {
       await t.dispose();

@@ -50,6 +50,8 @@ export class MemoryPeer {
   /** idempotency key → how many times it created a record. */
   readonly creations = new Map<string, number>();
   reachable = true;
+  /** The next N pushes find the peer unreachable, then it is back (it comes back mid-batch). */
+  unreachableFor = 0;
   /** Apply the next N pushes but lose the answer (a connection reset after the peer committed). */
   dropResponses = 0;
   /** Fail every push with this error until cleared (a peer-side bug, a validation refusal). */
@@ -156,7 +158,8 @@ export class MemoryPeer {
 
   push(change: OutboundChange): PushResult {
     const log = (effect: ReceivedPush['effect'], echo = false) => this.pushes.push({ change: structuredClone(change), effect, echo });
-    if (!this.reachable) {
+    if (!this.reachable || this.unreachableFor > 0) {
+      this.unreachableFor = Math.max(0, this.unreachableFor - 1);
       log('unreachable');
       return { ok: false, error: new PasserelleError('ERR_CONNECTOR_UNAVAILABLE', `${this.name} is unreachable`) };
     }

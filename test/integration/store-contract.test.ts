@@ -212,6 +212,35 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
       for (const s of [a2.seq, b1.seq, u.seq]) await store.outbox.complete(s);
     });
 
+    it('holds a link’s other changes while an urgent one backs off, so the urgent one goes first when the peer is back (issue 9, scenario 3)', async () => {
+      // An outage: routine messages failed first, then an urgent one; each row has its own retry time.
+      const r1 = await store.outbox.enqueue(item('rec-r1', 'hold-r1'));
+      const r2 = await store.outbox.enqueue(item('rec-r2', 'hold-r2'));
+      const u = await store.outbox.enqueue(item('rec-hold-u', 'hold-u', 0));
+      const other = await store.outbox.enqueue({ ...item('rec-other', 'hold-other'), linkId });
+      const first = await store.outbox.lease({ owner: 'w1', limit: 10, leaseMs: 30_000, linkIds: [seqLink, linkId] });
+      expect(first.map((i) => i.seq)).toEqual([u.seq, r1.seq, r2.seq, other.seq]);
+      await store.outbox.retry(r1.seq, 'w1', { at: clock() + 1000, errorCode: 'ERR_X', error: 'peer down' });
+      await store.outbox.retry(r2.seq, 'w1', { at: clock() + 1000, errorCode: 'ERR_X', error: 'peer down' });
+      await store.outbox.retry(u.seq, 'w1', { at: clock() + 4000, errorCode: 'ERR_X', error: 'peer down' });
+      await store.outbox.retry(other.seq, 'w1', { at: clock() + 1000, errorCode: 'ERR_X', error: 'peer down' });
+      clock.advance(1000);
+      // The routine rows are due but wait behind the urgent one; another link is not held.
+      expect((await store.outbox.lease({ owner: 'w1', limit: 10, leaseMs: 30_000, linkIds: [seqLink, linkId] })).map((i) => i.seq)).toEqual([other.seq]);
+      // An idle dispatcher sleeps until the urgent row is due, not in a loop on rows it may not take.
+      expect(await store.outbox.nextReadyAt()).toBe(clock() + 3000);
+      clock.advance(3000);
+      expect((await store.outbox.lease({ owner: 'w1', limit: 10, leaseMs: 30_000, linkIds: [seqLink] })).map((i) => i.seq)).toEqual([u.seq, r1.seq, r2.seq]);
+      for (const s of [u.seq, r1.seq, r2.seq, other.seq]) await store.outbox.complete(s);
+      // An urgent row that only waits (a patient review, a record sent first) holds nothing back.
+      const v = await store.outbox.enqueue(item('rec-hold-v', 'hold-v', 0));
+      const r3 = await store.outbox.enqueue(item('rec-r3', 'hold-r3'));
+      await store.outbox.lease({ owner: 'w1', limit: 1, leaseMs: 30_000, linkIds: [seqLink] });
+      await store.outbox.defer(v.seq, 'w1', { at: clock() + 60_000, errorCode: 'ERR_SYNC_REVIEW_PENDING', error: 'waits for review' });
+      expect((await store.outbox.lease({ owner: 'w1', limit: 10, leaseMs: 30_000, linkIds: [seqLink] })).map((i) => i.seq)).toEqual([r3.seq]);
+      for (const s of [v.seq, r3.seq]) await store.outbox.complete(s);
+    });
+
     it('retries after the backoff time, hands expired leases to another worker, and parks poison items', async () => {
       const x = await store.outbox.enqueue(item('rec-x', 'x1'));
       await store.outbox.lease({ owner: 'w1', limit: 1, leaseMs: 1000, linkIds: [seqLink] });

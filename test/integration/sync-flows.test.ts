@@ -181,6 +181,31 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
     expect(created).toEqual(['stat', 'routine', 'routine', 'routine']);
   });
 
+  it('delivers an urgent call message first when the practice software comes back in the middle of a batch (issue 9, scenario 3)', async () => {
+    const secPatient = h.sec.create(structuredClone(paul));
+    await h.sec.deliver();
+    await h.dispatch();
+    const message = (text: string, priority: Communication['priority']): Communication => ({
+      resourceType: 'Communication',
+      id: 'x',
+      status: 'completed',
+      priority,
+      subject: { reference: `Patient/${secPatient}` },
+      recipient: [{ reference: `Practitioner/${secPractitioner}` }],
+      payload: [{ contentString: text }],
+    });
+    for (let i = 0; i < 3; i++) h.sec.create(message(`rappel ${i}`, 'routine'));
+    h.sec.create(message('malaise', 'urgent'));
+    await h.sec.deliver();
+    const from = h.prac.pushes.length;
+    // One batch, urgent first: its push fails, then the peer is back for the routine ones.
+    h.prac.unreachableFor = 1;
+    await h.runtime.dispatcher.drain();
+    await h.dispatch();
+    const created = h.prac.pushes.slice(from).filter((p) => p.effect === 'created' && p.change.kind === 'Communication').map((p) => (p.change.data as Communication).priority);
+    expect(created).toEqual(['urgent', 'routine', 'routine', 'routine']);
+  });
+
   it('retries with backoff, honours Retry-After, parks a poison change in dead letters with one alert, and replays it', async () => {
     h.prac.failPushes = { code: 'ERR_CONNECTOR_UNAVAILABLE', retryAfterSeconds: 3600 };
     const secPatient = h.sec.create(structuredClone(paul));

@@ -1,6 +1,8 @@
+import type { ExpressionBuilder } from 'kysely';
+
 import { PasserelleError } from '../../errors.js';
 import type { ResourceKind } from '../../model/resources.js';
-import type { ConflictsTable, DeadLettersTable, InboxTable, OutboxTable, ReviewItemsTable } from '../schema.js';
+import type { ConflictsTable, Database, DeadLettersTable, InboxTable, OutboxTable, ReviewItemsTable } from '../schema.js';
 import {
   type Conflict,
   type ConflictField,
@@ -193,6 +195,29 @@ export interface OutboxRepo {
   nextReadyAt(): Promise<number | undefined>;
 }
 
+/**
+ * An urgent row (call message marked urgent/asap/stat, or a record it needs) of the same link as
+ * `o` that waits for its next attempt after a failed push. While one does, the link's other
+ * rows are not leased, so that when the practice software is back the
+ * urgent message reaches it first (design rule: urgent first). Without this, each row's own
+ * backoff decides the order after an outage, and routine messages whose retry time came first
+ * overtook the urgent one. A ready urgent row needs no such guard: a batch is ordered by
+ * priority and a link's rows are pushed one after another in that order.
+ */
+function urgentWaiting(eb: ExpressionBuilder<Database & { o: OutboxTable }, 'o'>, now: number) {
+  return eb
+    .selectFrom('outbox as u')
+    .select('u.seq')
+    .whereRef('u.link_id', '=', 'o.link_id')
+    .where('u.priority', '<=', PRIORITY.urgent)
+    .where('u.status', '=', 'pending')
+    .where('u.next_attempt_at', '>', now)
+    // It failed on the peer (a deferral does not count an attempt); not while it waits for a
+    // patient review, which may take hours and is no sign of the peer being down.
+    .where('u.attempts', '>', 0)
+    .where((w) => w.or([w('u.last_error_code', 'is', null), w('u.last_error_code', '<>', 'ERR_SYNC_REVIEW_PENDING')]));
+}
+
 export function outboxRepo(ctx: RepoContext): OutboxRepo {
   const { db } = ctx;
   const get = async (seq: number) => {
@@ -263,6 +288,7 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
             ),
           ),
         )
+        .where((eb) => eb.or([eb('o.priority', '<=', PRIORITY.urgent), eb.not(eb.exists(urgentWaiting(eb, now)))]))
         .orderBy('o.priority')
         .orderBy('o.seq')
         .limit(o.limit);
@@ -350,10 +376,14 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
       return out;
     },
     async nextReadyAt() {
+      const now = ctx.now();
+      // Rows held behind an urgent row are ready no sooner than it: leaving them out keeps an
+      // idle dispatcher from waking every few milliseconds for rows it may not lease yet.
       const r = await db
-        .selectFrom('outbox')
-        .select((eb) => eb.fn.min('next_attempt_at').as('at'))
-        .where('status', '=', 'pending')
+        .selectFrom('outbox as o')
+        .select((eb) => eb.fn.min('o.next_attempt_at').as('at'))
+        .where('o.status', '=', 'pending')
+        .where((eb) => eb.or([eb('o.priority', '<=', PRIORITY.urgent), eb.not(eb.exists(urgentWaiting(eb, now)))]))
         .executeTakeFirst();
       return r?.at === null || r?.at === undefined ? undefined : Number(r.at);
     },
