@@ -11,7 +11,8 @@ import type { Address, Patient as FhirPatient } from '@medplum/fhirtypes';
 
 import { activityDelta, NO_APPOINTMENTS, NO_CONFLICTS } from './activity.js';
 import { outboxWaiting, worldPerFile } from './scenario-hooks.js';
-import { agentEditsContact, platformPatient } from '../helpers/secretariat-agent.js';
+import { agentEditsContact } from '../helpers/secretariat-agent.js';
+import { simPatient } from './lookups.js';
 import type { FhirPractice } from './world.js';
 
 const PATIENT = 'pat-000003';
@@ -43,8 +44,8 @@ describe('scenario 4: contact details changed on both sides at once', () => {
     await practiceEdits(fhir, PATIENT, (p) => ({ ...p, telecom: [{ system: 'phone', value: OLD_PHONE, use: 'home' }], address: [OLD_ADDRESS] }));
     await fhir.notify();
     const platformId = await w.until('the patient’s contact details on the secretariat', () => {
-      const p = platformPatient(sim, FAMILY);
-      return p !== undefined && p.contact.address?.lines[0] === OLD_ADDRESS.line?.[0] && p.contact.phones[0]?.number === OLD_PHONE ? p.id : undefined;
+      const p = simPatient(sim, FAMILY);
+      return p.contact.address?.lines[0] === OLD_ADDRESS.line?.[0] && p.contact.phones[0]?.number === OLD_PHONE ? p.id : undefined;
     });
     await w.settled(fhir);
 

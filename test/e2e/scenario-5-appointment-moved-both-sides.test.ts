@@ -10,10 +10,8 @@ import { describe, expect, it } from '@jest/globals';
 import type { Appointment as FhirAppointment, Bundle } from '@medplum/fhirtypes';
 
 import { activityDelta, NO_APPOINTMENTS } from './activity.js';
+import { demoSlotStart, simPatient, simPractitioner, simSlot } from './lookups.js';
 import { outboxWaiting, worldPerFile } from './scenario-hooks.js';
-import { platformPatient, platformSlot } from '../helpers/secretariat-agent.js';
-
-const MINUTE = 60_000;
 
 interface ConflictSummary {
   readonly id: string;
@@ -36,13 +34,13 @@ describe('scenario 5: the same appointment moved on both sides', () => {
     const sim = fhir.secretariat;
     const agent = sim.agent('agent-amelie');
     const before = await w.activity(fhir.id);
-    // Dr Alice GENERALISTE's agenda on day0 (slot-1-0-k starts at 09:00 UTC + 20 min·k).
-    const at = (k: number) => new Date(w.day0.getTime() + 9 * 60 * MINUTE + 20 * k * MINUTE);
-    const slotOnPlatform = (k: number) => platformSlot(sim, 'GENERALISTE', at(k))?.id;
+    // Dr Alice GENERALISTE's agenda on day0 (slot-1-0-k).
+    const at = (k: number) => demoSlotStart(w.day0, 0, k);
+    const alice = simPractitioner(sim, 'GENERALISTE').id;
+    const slotOnPlatform = (k: number) => simSlot(sim, alice, at(k)).id;
 
     // An agent books slot 3 for a known patient; it reaches the practice software.
-    const patientId = platformPatient(sim, 'FICTIF-000004')?.id;
-    const booked = await agent.book({ slotId: await w.until('slot 3 on the platform', () => slotOnPlatform(3)), patientId: patientId ?? null, note: 'Renouvellement' });
+    const booked = await agent.book({ slotId: slotOnPlatform(3), patientId: simPatient(sim, 'FICTIF-000004').id, note: 'Renouvellement' });
     const onFhir = async () => {
       const bundle = (await fhir.fhir<Bundle<FhirAppointment>>('GET', 'Appointment?patient=Patient/pat-000004')).body;
       return bundle.entry?.map((e) => e.resource as FhirAppointment) ?? [];
@@ -57,7 +55,7 @@ describe('scenario 5: the same appointment moved on both sides', () => {
     const practiceTime = { start: at(5).toISOString(), end: at(6).toISOString() };
     const moved = await fhir.fhir('PUT', `Appointment/${fhirId}`, { ...current.body, ...practiceTime, slot: [{ reference: 'Slot/slot-1-0-5' }] }, { 'if-match': current.etag ?? '' });
     expect(moved.status).toBe(200);
-    await agent.move(booked.id, { slotId: slotOnPlatform(6) as string });
+    await agent.move(booked.id, { slotId: slotOnPlatform(6) });
     await w.until('the agent’s move waiting for the practice software', async () => (await outboxWaiting(w, fhir.practiceLinkId)) > 0);
     fhir.restore();
     await fhir.notify();

@@ -6,11 +6,9 @@
  * software's side. passerelle runs as a child process with the product's retry defaults.
  */
 import { describe, expect, it } from '@jest/globals';
-import type { Appointment as FhirAppointment, Bundle } from '@medplum/fhirtypes';
-
 import { activityDelta, NO_APPOINTMENTS, NO_CONFLICTS } from './activity.js';
+import { demoSlotStart, fhirAppointments, simPatient, simPractitioner, simSlot } from './lookups.js';
 import { outboxWaiting, worldPerFile } from './scenario-hooks.js';
-import { platformPatient } from '../helpers/secretariat-agent.js';
 
 const MINUTE = 60_000;
 /** After a cut, delivery resumes at the next retry: backoff from 1 s, doubling, full jitter. */
@@ -26,8 +24,8 @@ describe('scenario 6: the practice software unreachable for a while', () => {
     const agent = sim.agent('agent-bruno');
     const before = await w.activity(hl7.id);
     const from = hl7.software.received.length;
-    const practitionerId = sim.state.list('practitioner')[0]?.id as string;
-    const patientId = platformPatient(sim, 'FICTIVE')?.id ?? null;
+    const practitionerId = simPractitioner(sim, 'DOCTEUR-FICTIF').id;
+    const patientId = simPatient(sim, 'ESSAI').id;
 
     hl7.cut();
     const notes = ['e2e-6-hl7-1', 'e2e-6-hl7-2', 'e2e-6-hl7-3', 'e2e-6-hl7-4', 'e2e-6-hl7-5'];
@@ -36,7 +34,7 @@ describe('scenario 6: the practice software unreachable for a while', () => {
       const start = new Date(w.day0.getTime() + 8 * 60 * MINUTE + 30 * k * MINUTE);
       bookings.push(await agent.book({ practitionerId, patientId, start: start.toISOString(), end: new Date(start.getTime() + 20 * MINUTE).toISOString(), appointmentTypeId: 'CONS-SUIVI', note }));
     }
-    await agent.leaveMessage({ callerName: 'Jeanne FICTIVE', text: 'Fièvre depuis hier soir, rappeler dans la matinée.', priority: 'urgent', patientId, practitionerId });
+    await agent.leaveMessage({ callerName: 'Lucie ESSAI', text: 'Fièvre depuis hier soir, rappeler dans la matinée.', priority: 'urgent', patientId, practitionerId });
 
     // Everything waits for the practice software, visibly; nothing got through. (The platform
     // marking the message delivered may queue one more row for it, superseding the first.)
@@ -56,6 +54,7 @@ describe('scenario 6: the practice software unreachable for a while', () => {
     // None lost, none twice: one SIU^S12 per booking (its note in NTE-3), one MDM^T02, nothing else.
     expect(bookingsReceived.map((m) => m.get('NTE-3')).sort()).toEqual(notes);
     expect(new Set(bookingsReceived.map((m) => m.get('SCH-1'))).size).toBe(notes.length);
+    expect(bookingsReceived.map((m) => m.get('PID-3.1'))).toEqual(notes.map(() => 'IPP000303'));
     expect(received.filter((m) => m.header.messageType === 'MDM^T02').map((m) => m.get('OBX[1]-5'))).toEqual(['URGENT']);
     expect(received).toHaveLength(notes.length + 1);
     expect(new Set(received.map((m) => m.header.controlId)).size).toBe(received.length);
@@ -75,20 +74,16 @@ describe('scenario 6: the practice software unreachable for a while', () => {
     const sim = fhir.secretariat;
     const agent = sim.agent('agent-amelie');
     const before = await w.activity(fhir.id);
-    const appointments = async () => {
-      const bundle = (await fhir.fhir<Bundle<FhirAppointment>>('GET', 'Appointment?_count=100')).body;
-      return bundle.entry?.map((e) => e.resource as FhirAppointment) ?? [];
-    };
+    const appointments = () => fhirAppointments(fhir);
     const already = (await appointments()).length;
-    const practitionerId = sim.state.list('practitioner').find((p) => p.family === 'PEDIATRE')?.id as string;
-    const patients = ['FICTIF-000005', 'FICTIF-000006', 'FICTIF-000007', 'FICTIF-000008'].map((f) => platformPatient(sim, f)?.id ?? null);
+    const practitionerId = simPractitioner(sim, 'PEDIATRE').id;
+    const patients = ['FICTIF-000005', 'FICTIF-000006', 'FICTIF-000007', 'FICTIF-000008'].map((f) => simPatient(sim, f).id);
     // Dr Bruno PEDIATRE's free slots on day 2 (09:20, 09:40, 10:00, 10:20 UTC).
-    const slots = [1, 2, 3, 4].map((k) => sim.state.list('slot').find((s) => s.practitionerId === practitionerId && Date.parse(s.start) === w.day0.getTime() + (2 * 24 * 60 + 9 * 60 + 20 * k) * MINUTE)?.id);
-    expect(slots.every((s) => s !== undefined)).toBe(true);
+    const slots = [1, 2, 3, 4].map((k) => simSlot(sim, practitionerId, demoSlotStart(w.day0, 2, k)).id);
 
     fhir.cut();
     const notes = ['e2e-6-fhir-1', 'e2e-6-fhir-2', 'e2e-6-fhir-3', 'e2e-6-fhir-4'];
-    for (const [k, note] of notes.entries()) await agent.book({ slotId: slots[k] as string, patientId: patients[k] ?? null, note });
+    for (const [k, note] of notes.entries()) await agent.book({ slotId: slots[k] as string, patientId: patients[k] as string, note });
     await w.until('a booking’s write cut off', () => fhir.proxy.stats.requests.some((r) => r.outcome === 'reset' && r.method === 'PUT' && r.path.endsWith('/Appointment')));
     await w.until('four bookings waiting in the outbox', async () => (await outboxWaiting(w, fhir.practiceLinkId)) === notes.length);
     expect((await appointments()).length).toBe(already);

@@ -8,14 +8,12 @@
  * agent typed, which both practice softwares receive (FHIR comment, HL7 NTE-3).
  */
 import { describe, expect, it } from '@jest/globals';
-import type { Appointment as FhirAppointment, Bundle } from '@medplum/fhirtypes';
-
 import type { Appointment as PlatformAppointment } from '../../connectors/secretariat/contract.js';
 import type { SimulatorAgent } from '../../connectors/secretariat/simulator/index.js';
 import type { BookingRequest } from '../../connectors/secretariat/simulator/agent.js';
 import { activityDelta, NO_APPOINTMENTS, NO_CONFLICTS } from './activity.js';
+import { fhirAppointments as onServer, simPatient, simPractitioner } from './lookups.js';
 import { worldPerFile } from './scenario-hooks.js';
-import { platformPatient } from '../helpers/secretariat-agent.js';
 
 const MINUTE = 60_000;
 /** The restarted service takes back the killed process's leased rows at once; a bound for a loaded machine. */
@@ -41,7 +39,7 @@ describe('scenario 8: passerelle killed mid-flow and restarted on the same store
     const { fhir, hl7 } = w;
     const before = { fhir: await w.activity(fhir.id), hl7: await w.activity(hl7.id) };
     const fromHl7 = hl7.software.received.length;
-    const fhirAppointments = async () => (await fhir.fhir<Bundle<FhirAppointment>>('GET', 'Appointment?_count=200')).body.entry?.map((e) => e.resource as FhirAppointment) ?? [];
+    const fhirAppointments = () => onServer(fhir);
     const alreadyOnFhir = (await fhirAppointments()).length;
 
     // FHIR practice: both practitioners' slots 1–6 on day 3 (12 bookings), ten different patients.
@@ -53,15 +51,15 @@ describe('scenario 8: passerelle killed mid-flow and restarted on the same store
         return s.status === 'free' && minutes >= 9 * 60 + 20 && minutes <= 9 * 60 + 120;
       })
       .sort((a, b) => a.start.localeCompare(b.start) || a.id.localeCompare(b.id))
-      .map((s, i) => ({ slotId: s.id, patientId: platformPatient(fsim, `FICTIF-${String((i % 10) + 1).padStart(6, '0')}`)?.id ?? null, note: `e2e-8-fhir-${i + 1}` }));
+      .map((s, i) => ({ slotId: s.id, patientId: simPatient(fsim, `FICTIF-${String((i % 10) + 1).padStart(6, '0')}`).id, note: `e2e-8-fhir-${i + 1}` }));
     expect(fhirRequests).toHaveLength(12);
     // HL7 practice: ten bookings at free times on day 1 afternoon.
     const hsim = hl7.secretariat;
-    const practitionerId = hsim.state.list('practitioner')[0]?.id as string;
-    const jeanne = platformPatient(hsim, 'FICTIVE')?.id ?? null;
+    const practitionerId = simPractitioner(hsim, 'DOCTEUR-FICTIF').id;
+    const lucie = simPatient(hsim, 'ESSAI').id;
     const hl7Requests = Array.from({ length: 10 }, (_, i) => {
       const start = new Date(w.day0.getTime() + (24 * 60 + 13 * 60 + 30 * i) * MINUTE);
-      return { practitionerId, patientId: jeanne, start: start.toISOString(), end: new Date(start.getTime() + 20 * MINUTE).toISOString(), appointmentTypeId: 'CONS-SUIVI', note: `e2e-8-hl7-${i + 1}` };
+      return { practitionerId, patientId: lucie, start: start.toISOString(), end: new Date(start.getTime() + 20 * MINUTE).toISOString(), appointmentTypeId: 'CONS-SUIVI', note: `e2e-8-hl7-${i + 1}` };
     });
 
     const streams = Promise.all([bookOneByOne(fsim.agent('agent-amelie'), fhirRequests), bookOneByOne(hsim.agent('agent-bruno'), hl7Requests)]);

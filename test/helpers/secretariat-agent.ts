@@ -5,13 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import type { Patient, Slot } from '../../connectors/secretariat/contract.js';
+import type { Patient } from '../../connectors/secretariat/contract.js';
 import type { SecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
-
-/** The platform's patient whose (practice-given) family name is `family`. */
-export function platformPatient(sim: SecretariatSimulator, family: string): Patient | undefined {
-  return sim.state.list('patient').find((p) => p.identity.family === family);
-}
 
 /** An agent edits the patient's contact details as the platform holds them now (GET, change, PUT with If-Match). */
 export async function agentEditsContact(sim: SecretariatSimulator, patientId: string, change: (c: Patient['contact']) => Patient['contact'], agentId = 'agent-e2e'): Promise<Patient> {
@@ -30,8 +25,3 @@ export async function agentEditsContact(sim: SecretariatSimulator, patientId: st
   return JSON.parse(body) as Patient;
 }
 
-/** The platform's slot of the practitioner whose family name is `family`, starting at `start`. */
-export function platformSlot(sim: SecretariatSimulator, family: string, start: Date): Slot | undefined {
-  const practitioner = sim.state.list('practitioner').find((p) => p.family === family);
-  return sim.state.list('slot').find((s) => s.practitionerId === practitioner?.id && Date.parse(s.start) === start.getTime());
-}
