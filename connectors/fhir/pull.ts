@@ -32,6 +32,7 @@ import type { FhirClient, FhirReadResult } from './client/index.js';
 import type { FhirConfig } from './config.js';
 import { decodeCursor, encodeCursor, type KindCursor, pruneSeen, type PullCursor } from './cursor.js';
 import type { OwnWrites } from './own-writes.js';
+import { creationSystem, identifierValue } from './push.js';
 import { deletionRecord, mapInbound, refusedMessage } from './validate-edge.js';
 
 export interface PullDeps {
@@ -48,6 +49,9 @@ export interface PullDeps {
 }
 
 type Invalid = InboundMessage & { readonly error: PasserelleError };
+
+/** passerelle's canonical ids (crypto.randomUUID). */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 interface KindPage {
   readonly records: ExternalRecord[];
@@ -113,7 +117,10 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
         invalid.push(refusedMessage(r as unknown as FhirResource, mapped.error));
         log.warn('fhir resource refused', { resourceType: type, code: mapped.error.code, issues: mapped.error.issues.map((i) => i.path) });
       } else if (mapped.record) {
-        records.push(mapped.record);
+        // A record passerelle created here carries its canonical id (a UUID) as key: read back
+        // before its id was committed (a crash in between), it is that record, not a new one.
+        const key = identifierValue(r as { identifier?: unknown }, creationSystem(type, deps.config.identifierSystem, m.plan));
+        records.push(key !== undefined && UUID.test(key) ? { ...mapped.record, writtenAs: key } : mapped.record);
       }
     }
     return { records, invalid, newest, beyondCap };

@@ -62,8 +62,16 @@ function refused(change: OutboundChange, why: string): PasserelleError {
 const isGone = (e: unknown): boolean => isPasserelleError(e) && (e.details['httpStatus'] === 410 || e.details['httpStatus'] === 404);
 const isPrecondition = (e: unknown): e is PasserelleError => isPasserelleError(e) && e.code === 'ERR_FHIR_PRECONDITION_FAILED';
 
+/**
+ * The identifier system under which passerelle keys the records it creates on the server: the
+ * appointments' business identifier, or passerelle's own system for other kinds.
+ */
+export function creationSystem(kind: ResourceKind, identifierSystem: string | undefined, plan: LinkMapping['plan']): string {
+  return kind === 'Appointment' ? (identifierSystem ?? plan.constants['appointmentSystem'] ?? PASSERELLE_ID_SYSTEM.Appointment) : PASSERELLE_ID_SYSTEM[kind];
+}
+
 /** The business identifier value a record has, or will have, on the server. */
-function identifierValue(resource: { identifier?: readonly Identifier[] | unknown } | undefined, system: string): string | undefined {
+export function identifierValue(resource: { identifier?: readonly Identifier[] | unknown } | undefined, system: string): string | undefined {
   const ids = Array.isArray(resource?.identifier) ? (resource.identifier as { system?: unknown; value?: unknown }[]) : [];
   const v = ids.find((i) => i.system === system)?.value;
   return typeof v === 'string' && v !== '' ? v : undefined;
@@ -122,7 +130,7 @@ export function createPush(deps: PushDeps): (change: OutboundChange) => Promise<
     const kind = change.kind;
     if (m.plan.kinds[kind]?.outbound !== true) return { ok: false, error: refused(change, `profile ${m.plan.name} does not write ${kind} to the practice software`) };
     if (change.op === 'reject') return { ok: false, error: refused(change, 'a refusal goes back to the secretariat only') };
-    const system = kind === 'Appointment' ? (deps.identifierSystem ?? m.plan.constants['appointmentSystem'] ?? PASSERELLE_ID_SYSTEM.Appointment) : change.externalId === null ? PASSERELLE_ID_SYSTEM[kind] : undefined;
+    const system = kind === 'Appointment' || change.externalId === null ? creationSystem(kind, deps.identifierSystem, m.plan) : undefined;
     const withdraws = change.op === 'cancel' || change.op === 'delete';
 
     try {

@@ -30,6 +30,7 @@ import {
   appointmentFromCanonical,
   type AppointmentWrite,
   changeToRecord,
+  heldOnPlatform,
   isNews,
   parseChange,
   patientFromCanonical,
@@ -390,6 +391,9 @@ export default defineConnector<SecretariatConfig>({
   name: 'secretariat',
   configSchema: SecretariatConfig,
   defaultPollSchedule: DEFAULT_POLL_SCHEDULE,
+  holds: heldOnPlatform,
+  // The platform counts each record's versions 1, 2, 3… (its ETags).
+  compareVersions: (a, b) => (version(a) ?? 0) - (version(b) ?? 0),
   capabilities: {
     kinds: ['Practitioner', 'Schedule', 'Slot', 'Appointment', 'Patient', 'Communication'],
     pull: true,

@@ -421,6 +421,36 @@ export function messageFromCanonical(c: C.Communication): MessageCreate {
   };
 }
 
+// ——— what the platform can hold ———
+
+/** The merge fields (src/sync/fields.ts) the platform's appointment and patient carry, as mapped above. */
+const HELD_APPOINTMENT: ReadonlySet<string> = new Set([
+  'status', 'cancelationReason', 'serviceType', 'start/end', 'slot', 'created', 'comment',
+  'participant[actor=Practitioner]', 'participant[actor=Patient]', `extension[url=${EXT.appointmentOperator}]`,
+]);
+const HELD_PATIENT: ReadonlySet<string> = new Set([
+  'gender', 'birthDate', 'name[use=official]', 'name[use=usual]', `extension[url=${IDENTITY_RELIABILITY_URL}]`, `extension[url=${EXT.origin}]`,
+  ...Object.values(INS_OID).map((oid) => `identifier[system=${oid}]`),
+]);
+
+/**
+ * Whether the platform can hold a canonical field of a record (ConnectorDefinition.holds): a
+ * patient's IPP or an appointment's business identifier in the practice software has no place
+ * in the contract, so a record coming from the platform without them has not removed them.
+ * Practice-owned kinds and call messages are taken whole, as before.
+ */
+export function heldOnPlatform(kind: ResourceKind, path: string): boolean {
+  switch (kind) {
+    case 'Appointment':
+      return HELD_APPOINTMENT.has(path);
+    case 'Patient':
+      // Phones and e-mail (several phones: `#2`…), and the address.
+      return HELD_PATIENT.has(path) || /^telecom\[system=(phone|email)(#\d+)?\]$/.test(path) || path.startsWith('address[');
+    default:
+      return true;
+  }
+}
+
 // ——— change feed entries ———
 
 export function toCanonical(type: ResourceType, r: PlatformResource): C.CanonicalResource | null {

@@ -13,10 +13,10 @@
 import { PasserelleError } from '../errors.js';
 import { RESOURCE_KINDS, type ResourceKind } from '../model/resources.js';
 import { applyInbound, outboundValue, report, reportFailure, type RunState } from './apply.js';
-import { ensureContainer, prune, readPath, removePath, writePath } from './element-path.js';
+import { type CompiledPath, ensureContainer, prune, readPath, removePath, writePath } from './element-path.js';
 import type { CanonicalChange, FhirResource, FromCanonicalResult, MappingContext, ToCanonicalResult } from './engine-types.js';
 import { passesFilters } from './filters.js';
-import type { CompiledKind, MappingPlan, ProtocolAccessor } from './plan.js';
+import type { CompiledKind, CompiledRule, MappingPlan, ProtocolAccessor } from './plan.js';
 import { detectEvent, failedFromCanonical, failedToCanonical, finishRecords, fromCanonicalResult, toCanonicalResult } from './records.js';
 import type { FieldReport } from './report.js';
 
@@ -99,6 +99,25 @@ export function fhirToCanonical(plan: MappingPlan, resource: FhirResource, ctx: 
   return toCanonicalResult(type, st.report, st.flags, outcome);
 }
 
+/**
+ * After a mapped value was removed, drops the list item that held it when all the item still
+ * holds is what passerelle writes to place such a value (its selector keys and the rule's
+ * `protocolSet`): a phone number cleared on the canonical side must not leave a bare
+ * `{ system: phone, use: home }` behind (FHIR R4 ContactPoint: a point of contact without its
+ * number tells nothing). An item holding anything else (a period, an extension…) is the
+ * practice's and stays.
+ */
+function dropBareItem(out: Obj, path: CompiledPath, rule: CompiledRule): void {
+  if (path.itemStep < 0) return;
+  const itemSteps = path.steps.slice(0, path.itemStep + 1);
+  const conds = itemSteps[itemSteps.length - 1]?.conds;
+  if (conds === undefined) return;
+  const item = readPath(out, itemSteps);
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) return;
+  const placing = new Set<string>([...conds.map((c) => c.key[0]?.name ?? ''), ...rule.protocolSet.map((ps) => ps.steps?.[0]?.name ?? '')]);
+  if (Object.keys(item).every((k) => placing.has(k))) removePath(out, itemSteps);
+}
+
 export function canonicalToFhir(plan: MappingPlan, change: CanonicalChange, ctx: MappingContext = {}, current?: FhirResource): FromCanonicalResult {
   const event = detectEvent(change);
   const ck = plan.kinds[change.kind];
@@ -122,7 +141,10 @@ export function canonicalToFhir(plan: MappingPlan, change: CanonicalChange, ctx:
       const v = outboundValue(rule, change.data, st.tctx);
       if (v === undefined) {
         const hadIt = base !== null && rule.to !== null && readPath(base, rule.to.steps) !== undefined;
-        if (hadIt && removePath(out, primary.fhir.steps)) report(st, rule, 'mapped', primary.text, { note: 'removed: cleared on the canonical side' });
+        if (hadIt && removePath(out, primary.fhir.steps)) {
+          dropBareItem(out, primary.fhir, rule);
+          report(st, rule, 'mapped', primary.text, { note: 'removed: cleared on the canonical side' });
+        }
         else report(st, rule, 'unmapped', primary.text, { note: current ? 'no canonical value: peer value kept' : 'no canonical value' });
         continue;
       }

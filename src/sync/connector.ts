@@ -33,6 +33,12 @@ export interface ExternalRecord {
   /** A tombstone: the peer deleted the record (cancellation, entered-in-error, S17, deletion). */
   readonly deleted?: boolean;
   readonly data: CanonicalResource;
+  /**
+   * The canonical id passerelle gave the record when it created it on the peer, as the peer
+   * keeps it (a business identifier): a record read back before passerelle committed the peer's
+   * id — a crash in between — is that record, not a new one from the peer.
+   */
+  readonly writtenAs?: string;
   /** Identifiers the peer holds for the record in *other* systems (merge hints, e.g. ADT A40 MRG). */
   readonly supersedes?: readonly string[];
 }
@@ -282,6 +288,19 @@ export interface ConnectorDefinition<C = JsonObject> {
    * feed every 30 s); without it, the runtime's default (every minute).
    */
   readonly defaultPollSchedule?: string;
+  /**
+   * Whether the peer can hold a canonical field (a merge path, src/sync/fields.ts) of a record
+   * of `kind`. A field it cannot hold (the practice's IPP on the secretariat platform) is never
+   * taken as changed or removed by a record from that peer, nor a reason to write back to it.
+   * Without it, the peer holds every field.
+   */
+  readonly holds?: (kind: ResourceKind, path: string) => boolean;
+  /**
+   * Orders two versions of one record, for a peer whose versions are ordered (the secretariat's
+   * are integers): a record older than the one last synced with that side (a feed entry pulled
+   * again after a newer write) is history there, not a change. Without it, versions are opaque.
+   */
+  readonly compareVersions?: (a: string, b: string) => number;
   create(config: C, ctx: ConnectorContext): Connector;
 }
 

@@ -84,6 +84,17 @@ export interface DispatchStats {
 
 type Outcome = keyof DispatchStats;
 
+/** Whether a process of this host runs under `pid` (signal 0 checks without sending anything). */
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it runs, under another user.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function asError(e: unknown): PasserelleError {
   if (isPasserelleError(e)) return e;
   return new PasserelleError('ERR_CONNECTOR_UNAVAILABLE', `push failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
@@ -131,6 +142,7 @@ export class Dispatcher {
   }
 
   private async run(): Promise<void> {
+    await this.reclaimAbandoned().catch((e: unknown) => this.options.log.warn('could not look for abandoned outbox leases', { err: e }));
     while (this.running) {
       this.dirty = false;
       let handled = 0;
@@ -161,6 +173,28 @@ export class Dispatcher {
       this.wake = done;
     });
     this.wake = undefined;
+  }
+
+  /**
+   * Takes back at once the rows leased by an instance of this host whose process is gone
+   * (killed, crashed), rather than after `leaseMs`: that process cannot be pushing them any more,
+   * so the restarted service resumes delivery right away, with the same idempotency keys
+   * (design rule 4). Leases of other hosts, of a process that still runs (or whose pid was
+   * reused), or of an owner named otherwise, run out as before.
+   */
+  async reclaimAbandoned(): Promise<number> {
+    const prefix = `${hostname()}:`;
+    let reclaimed = 0;
+    for (const item of await this.store.outbox.list({ status: 'leased', limit: 1000 })) {
+      const owner = item.leaseOwner;
+      if (owner === null || owner === this.owner || !owner.startsWith(prefix)) continue;
+      const pid = Number(owner.slice(prefix.length).split(':')[0]);
+      if (!Number.isInteger(pid) || pid <= 0 || processRuns(pid)) continue;
+      await this.store.outbox.defer(item.seq, owner, { at: this.store.now(), errorCode: 'ERR_SYNC_NOT_RUNNING', error: 'the instance that leased it stopped' });
+      reclaimed++;
+    }
+    if (reclaimed > 0) this.options.log.info('outbox rows of a stopped instance taken back', { rows: reclaimed });
+    return reclaimed;
   }
 
   /** Leases one batch and handles it; returns how many rows were handled. */

@@ -511,6 +511,13 @@ export class SyncEngine {
         break;
       }
     }
+    if (!canonicalId && record.writtenAs !== undefined && !record.deleted) {
+      const own = await tx.resources.get(record.writtenAs);
+      if (own?.practiceId === ctx.practiceId && own.kind === kind) {
+        canonicalId = own.id;
+        flags.push('own-write');
+      }
+    }
     if (!canonicalId) {
       if (record.deleted) return ['ignored-unknown-deleted'];
       if (!mayCreate(ctx.rules, kind, link.role)) {
@@ -591,9 +598,14 @@ export class SyncEngine {
       ctx.memo.canonical.set(identityKey(link.id, kind, input.newExternalId), canonicalId);
     };
 
+    const definition = this.registry.get(link.connector);
+    const compare = definition?.compareVersions;
+    /** Older than what that side held at the last sync (ordered versions only). */
+    const older = snap !== undefined && compare !== undefined && input.version !== null && snap.externalVersion !== null && compare(input.version, snap.externalVersion) < 0;
+
     // Echo suppression (design rule 6): the side holds what we last wrote to / read from it.
     if (snap && snap.hash === theirsHash) {
-      if (input.version !== null && input.version !== snap.externalVersion) {
+      if (input.version !== null && input.version !== snap.externalVersion && !older) {
         await tx.snapshots.put({ linkId: link.id, kind, canonicalId, data: snap.data, hash: snap.hash, externalVersion: input.version });
       }
       await mapIdentity();
@@ -606,9 +618,16 @@ export class SyncEngine {
       return ['same-version'];
     }
 
+    // Older than what that side held at the last sync: history there, already taken into account.
+    if (older) {
+      await mapIdentity();
+      return ['stale-version'];
+    }
     if (input.stale && (await input.stale())) return ['superseded-id'];
     const ours = input.fresh ? undefined : await this.resourceOf(tx, ctx, canonicalId);
     const open = input.fresh ? undefined : (await tx.conflicts.list({ recordId: canonicalId, status: 'open', limit: 1 }))[0];
+    const holds = definition?.holds;
+    const sourceHolds = holds === undefined ? undefined : (path: string) => holds(kind, path);
     const merge = threeWayMerge({
       kind,
       source: link.role,
@@ -617,6 +636,7 @@ export class SyncEngine {
       ours: ours ? flatten(ours.data) : null,
       ...(open && { held: new Map(open.fields.map((f) => [f.path, f])) }),
       rules: ctx.rules,
+      ...(sourceHolds && { sourceHolds }),
     });
     const merged = unflatten<CanonicalResource>(kind, canonicalId, merge.merged);
     const oursData = ours ? (ours.data as unknown as CanonicalResource) : null;

@@ -22,6 +22,12 @@ export interface MergeInput {
   /** Fields of the record's open conflict: any new change to them joins the conflict. */
   readonly held?: ReadonlyMap<FieldPath, ConflictField>;
   readonly rules: OwnershipRules;
+  /**
+   * Whether the source side can hold a field (default: every field). One it cannot hold is
+   * absent from theirs without having been removed there: it is not their change, and not a
+   * reason to write the record back to them.
+   */
+  readonly sourceHolds?: (path: FieldPath) => boolean;
 }
 
 export type FieldDecision =
@@ -52,6 +58,7 @@ export interface MergeResult {
 export function threeWayMerge(input: MergeInput): MergeResult {
   const { base, theirs, ours, source } = input;
   const held = new Set<FieldPath>(input.held?.keys() ?? []);
+  const holds = input.sourceHolds ?? (() => true);
   const merged: FieldMap = new Map(ours ?? []);
   const decisions: FieldDecision[] = [];
   const collisions: ConflictField[] = [];
@@ -75,6 +82,7 @@ export function threeWayMerge(input: MergeInput): MergeResult {
     const b = base?.get(path);
     const t = theirs.get(path);
     const o = ours?.get(path);
+    if (t === undefined && !holds(path)) continue;
     const theirsChanged = !sameValue(b, t);
     if (!theirsChanged) continue;
     const owner = ownerOf(input.rules, input.kind, path);
@@ -119,7 +127,7 @@ export function threeWayMerge(input: MergeInput): MergeResult {
   }
 
   const changed = ours === null || changedPaths(ours, merged).length > 0;
-  const pushBack = changedPaths(theirs, merged).some((p) => !held.has(p));
+  const pushBack = changedPaths(theirs, merged).some((p) => !held.has(p) && (theirs.has(p) || holds(p)));
   return { merged, decisions, collisions, refusals, needsReview, held, changed, pushBack };
 }
 

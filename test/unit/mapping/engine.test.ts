@@ -233,6 +233,23 @@ describe('FHIR updates', () => {
     expect(neverHad.fhir?.['comment']).toBe(current['comment']);
   });
 
+  it('drops the whole phone entry, not only its number, when the canonical side replaced a home phone by a mobile one', () => {
+    // Issue 9, e2e scenario 4: an agent replaced the patient's home phone by a mobile number.
+    const server: FhirResource = {
+      resourceType: 'Patient',
+      id: 'pat-1',
+      name: [{ use: 'official', family: 'FICTIF', given: ['Dominique'] }],
+      telecom: [{ system: 'phone', value: '+33140000003', use: 'home' }, { system: 'email', value: 'dominique@example.org' }, { system: 'phone', value: '+33140000009', use: 'home', period: { start: '2020-01-01' } }],
+    };
+    const base = toCanonicalOrThrow(fhir, { ...server, telecom: (server['telecom'] as unknown[]).slice(0, 2) }, test).records[0]?.data as Patient;
+    const data: Patient = { ...base, telecom: [{ system: 'phone', value: '+33601020303', use: 'mobile' }, { system: 'email', value: 'dominique@example.org' }] };
+    const out = fromCanonical(fhir, { op: 'upsert', kind: 'Patient', externalId: 'pat-1', data, base }, test, { ...server, telecom: (server['telecom'] as unknown[]).slice(0, 2) }).fhir as FhirResource;
+    expect(out['telecom']).toEqual([{ system: 'email', value: 'dominique@example.org' }, { system: 'phone', use: 'mobile', value: '+33601020303' }]);
+    // An entry holding more than passerelle writes (here a period) is the practice's: only its number goes.
+    const kept = fromCanonical(fhir, { op: 'upsert', kind: 'Patient', externalId: 'pat-1', data, base }, test, { ...server, telecom: [(server['telecom'] as unknown[])[2]] }).fhir as FhirResource;
+    expect(kept['telecom']).toEqual([{ system: 'phone', use: 'home', period: { start: '2020-01-01' } }, { system: 'phone', use: 'mobile', value: '+33601020303' }, { system: 'email', value: 'dominique@example.org' }]);
+  });
+
   it('maps the practice\'s visit-type codes to the catalogue and back', () => {
     const appt = json<FhirResource>('fhir', 'fr-core', 'appointment.json');
     const r = toCanonicalOrThrow(fhir, appt, test);

@@ -149,6 +149,23 @@ describe('three-way merge', () => {
     expect(m.merged.has('telecom[system=email]')).toBe(false);
     expect(changedPaths(flatten(jeanne), m.merged)).toEqual(['telecom[system=email]']);
   });
+
+  it('takes no field the source side cannot hold as removed there, and sends nothing back for it', () => {
+    // The secretariat platform has no place for the practice's IPP (issue 9, e2e scenario 4).
+    const ipp = 'identifier[system=urn:oid:1.2.250.1.999.1.1]';
+    const withoutIpp = (p: Patient): Patient => ({ ...p, identifier: (p.identifier ?? []).filter((i) => i.system !== 'urn:oid:1.2.250.1.999.1.1') });
+    const theirs = patient((p) => withPhone('+33699999999')(withoutIpp(p)));
+    const sourceHolds = (path: string) => path !== ipp;
+    const m = merge({ kind: 'Patient', source: 'secretariat', base: patient(), theirs, ours: patient(), sourceHolds });
+    expect(m.decisions).toEqual([{ path: 'telecom[system=phone]', outcome: 'applied' }]);
+    expect(m.refusals).toEqual([]);
+    expect(m.merged.get(ipp)).toEqual(flatten(jeanne).get(ipp));
+    expect(m.pushBack).toBe(false);
+    // Without the knowledge, the same record reads as the IPP removed: refused and sent back.
+    const blind = merge({ kind: 'Patient', source: 'secretariat', base: patient(), theirs, ours: patient() });
+    expect(blind.refusals.map((r) => r.path)).toEqual([ipp]);
+    expect(blind.pushBack).toBe(true);
+  });
 });
 
 describe('ownership', () => {
