@@ -25,7 +25,7 @@ import {
   type PushResult,
 } from '../../src/sync/connector.js';
 import { SecretariatClient, type SecretariatClientOptions } from './client.js';
-import { AppointmentUpdate, type Change, PlatformId, type ResourceOfType, type ResourceType, WebhookPayload } from './contract.js';
+import { type AppointmentTypeInput, AppointmentUpdate, type Change, PlatformId, type ResourceOfType, type ResourceType, WebhookPayload } from './contract.js';
 import {
   appointmentFromCanonical,
   type AppointmentWrite,
@@ -157,24 +157,43 @@ export function createSecretariatConnector(config: SecretariatConfig, ctx: Conne
   // Health answers fast: one attempt, no retry.
   const probe = new SecretariatClient({ ...clientOptions, retry: { ...config.retry, maxAttempts: 1 } });
 
-  let typesPublished: Promise<void> | null = null;
-  /** Publishes the configured appointment types once per connector (again after a failure). */
-  const ensureAppointmentTypes = (): Promise<void> => {
-    if (config.appointmentTypes.length === 0) return Promise.resolve();
-    typesPublished ??= (async () => {
-      const existing = new Map((await client.list('appointment-type')).map((t) => [t.id, t]));
-      for (const { id, ...wanted } of config.appointmentTypes) {
-        const current = existing.get(id);
-        const { id: _i, version: _v, updatedAt: _u, ...held } = current ?? { id, version: 0, updatedAt: '' };
-        if (current !== undefined && isDeepStrictEqual(held, wanted)) continue;
-        await client.putAppointmentType(id, wanted, current?.version ?? null);
-        log.info('appointment type published', { appointmentTypeId: id });
-      }
-    })().catch((e: unknown) => {
-      typesPublished = null;
-      throw e;
-    });
-    return typesPublished;
+  /**
+   * The appointment types to publish: the practice software's catalogue with its consignes
+   * (its mapping profile, docs/mappings.md), and the link's own `appointmentTypes`, which win
+   * for an id they both name. Published again when it changes (a new profile).
+   */
+  const wantedAppointmentTypes = async (): Promise<Map<string, AppointmentTypeInput>> => {
+    const wanted = new Map<string, AppointmentTypeInput>();
+    for (const entry of (await ctx.practiceCatalogue?.()) ?? []) {
+      // A code the platform cannot take as an id stays out (the profile's own check names it).
+      if (!PlatformId.safeParse(entry.code).success) continue;
+      wanted.set(entry.code, { label: entry.display, durationMinutes: Math.min(480, Math.max(5, entry.minutes ?? 15)), instructions: entry.instructions ?? null, practitionerIds: [], active: true });
+    }
+    for (const { id, ...input } of config.appointmentTypes) wanted.set(id, input);
+    return wanted;
+  };
+  let typesPublished: { key: string; done: Promise<void> } | null = null;
+  const ensureAppointmentTypes = async (): Promise<void> => {
+    const wanted = await wantedAppointmentTypes();
+    if (wanted.size === 0) return;
+    const key = JSON.stringify([...wanted]);
+    if (typesPublished?.key !== key) {
+      const done = (async () => {
+        const existing = new Map((await client.list('appointment-type')).map((t) => [t.id, t]));
+        for (const [id, input] of wanted) {
+          const current = existing.get(id);
+          const { id: _i, version: _v, updatedAt: _u, ...held } = current ?? { id, version: 0, updatedAt: '' };
+          if (current !== undefined && isDeepStrictEqual(held, input)) continue;
+          await client.putAppointmentType(id, input, current?.version ?? null);
+          log.info('appointment type published', { appointmentTypeId: id });
+        }
+      })();
+      typesPublished = { key, done };
+      done.catch(() => {
+        if (typesPublished?.done === done) typesPublished = null;
+      });
+    }
+    return typesPublished?.done;
   };
 
   /** Writes a resource the plain way: POST (create) or PUT with If-Match (update). */

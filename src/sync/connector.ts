@@ -14,6 +14,7 @@ import type { PasserelleError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { MappingContext } from '../mapping/engine-types.js';
 import type { MappingPlan } from '../mapping/plan.js';
+import type { AppointmentTypeEntry } from '../mapping/schema.js';
 import type { CanonicalResource, ResourceKind } from '../model/resources.js';
 import type { Clock } from '../store/repos/context.js';
 import type { JsonObject, Link } from '../store/types.js';
@@ -217,12 +218,6 @@ export interface ConnectorCapabilities {
 }
 
 /** The mapping plan a link runs now and what mapping needs about the link (src/mapping, getActivePlan). */
-export interface LinkMapping {
-  readonly plan: MappingPlan;
-  /** The practice's zone and the link's test flag. */
-  readonly context: MappingContext;
-}
-
 /** The mapping plan a link runs now and what mapping needs about the link (src/mapping, getActivePlan). */
 export interface LinkMapping {
   readonly plan: MappingPlan;
@@ -258,6 +253,12 @@ export interface ConnectorContext {
   readonly requestPoll?: () => void;
   /** Commit now, apply right after (see DeferredIngest); absent when the caller has no engine. */
   readonly deferred?: DeferredIngest;
+  /**
+   * The appointment types, with the practice's instructions for agents (consignes), of the
+   * running mapping profiles of the practice's software links, read again at each call: what a
+   * secretariat connector publishes to its platform.
+   */
+  readonly practiceCatalogue?: () => Promise<readonly AppointmentTypeEntry[]>;
 }
 
 export interface Connector {

@@ -11,7 +11,9 @@
  */
 import { type ErrorIssue, isPasserelleError, PasserelleError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { appointmentCatalogue } from '../mapping/engine.js';
 import { getActivePlan } from '../mapping/runtime.js';
+import type { AppointmentTypeEntry } from '../mapping/schema.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
 import type { JsonObject, Link } from '../store/types.js';
@@ -205,6 +207,7 @@ export class SyncRuntime {
         mapping: () => getActivePlan(this.store, link.id),
         requestPoll: () => this.pollSoon(link.id),
         deferred: this.deferredFor(link),
+        practiceCatalogue: () => this.practiceCatalogue(link.practiceId),
       });
       // Registered before its receiver starts, so a message arriving at once is taken.
       this.links.set(link.id, { link, definition, connector, controller, startedAt: new Date(this.store.now()).toISOString() });
@@ -249,6 +252,23 @@ export class SyncRuntime {
       if (this.stopping || !r) return Promise.reject(new PasserelleError('ERR_SYNC_NOT_RUNNING', `link ${linkId} is not running; retry later`, { retryAfterSeconds: 5 }));
       return this.track(this.engine.ingest(r.link, message, via));
     };
+  }
+
+  /**
+   * The appointment types of the profiles the practice's software links run (first link's entry
+   * wins for a code): ConnectorContext.practiceCatalogue. A link without a profile has none.
+   */
+  private async practiceCatalogue(practiceId: string): Promise<readonly AppointmentTypeEntry[]> {
+    const byCode = new Map<string, AppointmentTypeEntry>();
+    for (const link of await this.store.links.list({ practiceId })) {
+      if (link.role !== 'practice' || !link.enabled) continue;
+      const plan = await getActivePlan(this.store, link.id).catch((e: unknown) => {
+        if (isPasserelleError(e) && e.code === 'ERR_NOT_FOUND') return undefined;
+        throw e;
+      });
+      for (const entry of plan ? appointmentCatalogue(plan.plan) : []) if (!byCode.has(entry.code)) byCode.set(entry.code, entry);
+    }
+    return [...byCode.values()];
   }
 
   /** Commit now, apply right after (connector.ts DeferredIngest), refusing new work once stopping. */

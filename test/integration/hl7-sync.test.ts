@@ -51,12 +51,8 @@ async function until<T>(what: string, check: () => Promise<T | undefined | false
 }
 
 const IPP = (id: string) => `${id}^^^CABINET-TEST&1.2.250.1.999.1.1&ISO^PI`;
-const APPOINTMENT_TYPES = [
-  { id: 'CONS-SUIVI', label: 'Consultation de suivi', durationMinutes: 20 },
-  { id: 'CONS-LONG', label: 'Consultation longue et bilan', durationMinutes: 40 },
-  { id: 'CONS', label: 'Consultation', durationMinutes: 15 },
-  { id: 'ECHO', label: 'Échographie abdominale', durationMinutes: 30 },
-];
+/** The secretariat link's own types: they win over the catalogue of the HL7 link's profile. */
+const APPOINTMENT_TYPES = [{ id: 'ECHO', label: 'Échographie (au cabinet uniquement)', durationMinutes: 30, instructions: 'Ne pas réserver : transférer au cabinet.' }];
 
 /** In original acknowledgment mode, with its own control id. */
 function original(raw: Buffer, controlId: string): Buffer {
@@ -171,6 +167,15 @@ describe.each(['sqlite', 'postgres'] as const)('HL7 v2 practice software ⇄ pas
     await sim?.close();
     await practiceSoftware?.close();
     dir.remove();
+  });
+
+  it('publishes the practice software profile’s appointment types with their consignes to the secretariat, the link’s own types winning', async () => {
+    await runtime.pollLink(secLinkId);
+    const types = new Map(sim.state.list('appointment-type').map((t) => [t.id, t]));
+    expect([...types.keys()].sort()).toEqual(['CONS', 'CONS-LONG', 'CONS-SUIVI', 'ECHO']);
+    expect(types.get('CONS-LONG')).toMatchObject({ label: 'Consultation longue et bilan', durationMinutes: 40, instructions: 'Réserver uniquement avec l’accord du médecin ; demander le motif précis.'.replace('’', "'"), active: true });
+    expect(types.get('CONS')).toMatchObject({ label: 'Consultation', durationMinutes: 15, instructions: null });
+    expect(types.get('ECHO')).toMatchObject({ label: 'Échographie (au cabinet uniquement)', instructions: 'Ne pas réserver : transférer au cabinet.' });
   });
 
   describe('what the practice software sends', () => {
