@@ -7,7 +7,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 
 import type { Resource } from '@medplum/fhirtypes';
@@ -19,6 +18,7 @@ import {
   startSecretariatSimulator,
 } from '../../connectors/secretariat/simulator/index.js';
 import { generateWebhookSecret } from '../../connectors/secretariat/webhook-signature.js';
+import { freePort } from '../util/free-port.js';
 import { DEMO_PRACTICES, fhirPracticeSeed } from './demo-data.js';
 
 /** What the demo remembers between runs (in `<dir>/demo-state.json`; the directory is local and gitignored). */
@@ -64,17 +64,6 @@ export interface DemoPorts {
   readonly hl7Simulator: number;
   /** passerelle's MLLP listener for the HL7 practice. */
   readonly mllpListener: number;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export async function demoPorts(httpPort: number): Promise<DemoPorts> {

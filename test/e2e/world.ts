@@ -68,6 +68,7 @@ import { Hl7Simulator, withControlId, withField } from '../../connectors/hl7v2/s
 import { demoPractice, type FaultProxy, type FhirPeer, startFaultProxy, startFhirPeer } from '../../connectors/fhir/peer/index.js';
 import { type SecretariatSimulator, startSecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
 import { generateWebhookSecret } from '../../connectors/secretariat/webhook-signature.js';
+import { freePort } from '../../src/util/free-port.js';
 import { fhirRequest } from '../helpers/fhir-world.js';
 import { type CliResult, runCli, type ServingProcess, startServe } from '../helpers/cli.js';
 import { hl7Fixture } from '../helpers/hl7.js';
@@ -108,17 +109,6 @@ export async function until<T>(what: string, check: () => Promise<T | undefined 
   }
 }
 
-/** A port free right now on 127.0.0.1 (so passerelle keeps the same one across restarts). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A TCP relay to a target that a test can cut (connections reset, new ones refused) and restore. */
 export class TcpRelay {
