@@ -105,6 +105,19 @@ export const ReportsConfig = z.strictObject({
 });
 export type ReportsConfig = z.infer<typeof ReportsConfig>;
 
+/** How the outbox dispatcher retries pushes to a link's peer (docs/sync.md). */
+export const SyncConfig = z.strictObject({
+  /** Attempts before a change goes to dead letters (an operator can replay it). */
+  maxAttempts: z.number().int().min(1).max(100).default(10),
+  /** Wait before the second attempt; doubled before each further one, with full jitter. */
+  retryBaseMs: z.number().int().min(10).max(3_600_000).default(1_000),
+  /** Longest wait between attempts. */
+  retryCapMs: z.number().int().min(10).max(86_400_000).default(600_000),
+  /** A push not answered within this is a timeout (retried with the same idempotency key). */
+  pushTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+});
+export type SyncConfig = z.infer<typeof SyncConfig>;
+
 export const Config = z
   .strictObject({
     http: HttpConfig.prefault({}),
@@ -114,10 +127,14 @@ export const Config = z
     retention: RetentionConfig.prefault({}),
     ical: IcalConfig.prefault({}),
     reports: ReportsConfig.prefault({}),
+    sync: SyncConfig.prefault({}),
     /** Zone used when a practice has none: Europe/Paris, or an overseas zone. */
     defaultTimezone: ianaZone.default('Europe/Paris'),
   })
   .superRefine((c, ctx) => {
+    if (c.sync.retryCapMs < c.sync.retryBaseMs) {
+      ctx.addIssue({ code: 'custom', path: ['sync', 'retryCapMs'], message: 'must not be below sync.retryBaseMs' });
+    }
     if (c.store.driver === 'postgres' && !c.store.postgres.url) {
       ctx.addIssue({ code: 'custom', path: ['store', 'postgres', 'url'], message: 'is required when store.driver is postgres' });
     }

@@ -5,6 +5,7 @@
 import { hookRoutes } from '../api/routes/hooks.js';
 import { syncRoutes } from '../api/routes/sync.js';
 import type { ServiceContext, ServiceModule } from '../app/service.js';
+import type { SyncConfig } from '../config/schema.js';
 import type { DispatcherTuning } from './dispatcher.js';
 import type { OwnershipResolver } from './engine.js';
 import { type ConnectorRegistry, defaultConnectorRegistry } from './registry.js';
@@ -23,6 +24,11 @@ export interface SyncModule extends ServiceModule {
   runtimeOf(ctx: ServiceContext): SyncRuntime;
 }
 
+/** The dispatcher settings of the config's `sync:` section. */
+export function dispatcherTuningOf(sync: SyncConfig): Partial<DispatcherTuning> {
+  return { maxAttempts: sync.maxAttempts, backoff: { baseMs: sync.retryBaseMs, capMs: sync.retryCapMs }, pushTimeoutMs: sync.pushTimeoutMs };
+}
+
 export function syncModule(options: SyncModuleOptions = {}): SyncModule {
   const registry = options.registry ?? defaultConnectorRegistry();
   const runtimes = new WeakMap<ServiceContext, SyncRuntime>();
@@ -36,7 +42,8 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
         registry,
         publicUrl: () => ctx.baseUrl(),
         ...(options.ownership && { ownership: options.ownership }),
-        ...(options.dispatcher && { dispatcher: options.dispatcher }),
+        // The config file's retry settings, then what the caller tunes (tests).
+        dispatcher: { ...dispatcherTuningOf(ctx.config.sync), ...options.dispatcher },
         ...options.runtime,
       });
       runtimes.set(ctx, runtime);

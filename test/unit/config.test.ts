@@ -34,6 +34,15 @@ describe('configuration', () => {
     expect(config.defaultTimezone).toBe('Europe/Paris');
   });
 
+  it('takes the dispatcher’s retry settings from sync:, and refuses a cap below the base', () => {
+    const { config } = loadConfig({ env: { PASSERELLE_SYNC_MAX_ATTEMPTS: '4', PASSERELLE_SYNC_RETRY_BASE_MS: '500' }, cwd: dir.path });
+    expect(config.sync).toEqual({ maxAttempts: 4, retryBaseMs: 500, retryCapMs: 600_000, pushTimeoutMs: 30_000 });
+    const file = write('retry.yaml', 'sync:\n  retryBaseMs: 5000\n  retryCapMs: 1000\n');
+    const e = errorOf(() => loadConfig({ file, env: {} }));
+    expect(e.code).toBe('ERR_CONFIG_INVALID');
+    expect(e.message).toContain('sync.retryCapMs: must not be below sync.retryBaseMs');
+  });
+
   it('names the file, line, column and key of a typo, with a suggestion', () => {
     const file = write('typo.yaml', 'http:\n  prot: 9000\n');
     const e = errorOf(() => loadConfig({ file, env: {} }));
