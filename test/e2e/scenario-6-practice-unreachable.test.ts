@@ -36,8 +36,7 @@ describe('scenario 6: the practice software unreachable for a while', () => {
     }
     await agent.leaveMessage({ callerName: 'Lucie ESSAI', text: 'Fièvre depuis hier soir, rappeler dans la matinée.', priority: 'urgent', patientId, practitionerId });
 
-    // Everything waits for the practice software, visibly; nothing got through. (The platform
-    // marking the message delivered may queue one more row for it, superseding the first.)
+    // Everything waits for the practice software, visibly; nothing got through.
     await w.until('six changes waiting in the outbox', async () => (await outboxWaiting(w, hl7.practiceLinkId)) >= notes.length + 1);
     expect(hl7.software.received.length).toBe(from);
     const during = await w.json<{ links: { linkId: string; outbox: { pending: number; leased: number } }[] }>(`/api/v1/reports/activity?practice=${hl7.id}&from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}`);
