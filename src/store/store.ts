@@ -63,6 +63,14 @@ export interface Repos {
 export interface Tx extends Repos {
   readonly db: Kysely<Database>;
   readonly dialect: Dialect;
+  /** Opens a savepoint (a name may be reused once the previous one is released or rolled back). */
+  savepoint(name: string): Promise<void>;
+  release(name: string): Promise<void>;
+  /**
+   * Undoes everything since `savepoint(name)` and releases it. Always through here, never raw
+   * SQL: it also forgets what the repositories cached for this transaction (the audit head).
+   */
+  rollbackTo(name: string): Promise<void>;
 }
 
 export type TxFn<T> = (tx: Tx) => Promise<T>;

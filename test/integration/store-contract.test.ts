@@ -342,6 +342,41 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
       expect((await store.audit.verify()).ok).toBe(true);
     });
 
+    it('keeps the chain intact when a savepoint rolls back appends made between others of the same transaction', async () => {
+      const kept = await store.transaction(async (tx) => {
+        const a = await tx.audit.append({ actor: 'sp', action: 'kept.a', outcome: 'success' });
+        await tx.savepoint('audit_sp');
+        await tx.audit.append({ actor: 'sp', action: 'undone.b', outcome: 'success' });
+        await tx.audit.append({ actor: 'sp', action: 'undone.c', outcome: 'success' });
+        await tx.rollbackTo('audit_sp');
+        const d = await tx.audit.append({ actor: 'sp', action: 'kept.d', outcome: 'success' });
+        await tx.savepoint('audit_sp');
+        const e = await tx.audit.append({ actor: 'sp', action: 'kept.e', outcome: 'success' });
+        await tx.release('audit_sp');
+        const f = await tx.audit.append({ actor: 'sp', action: 'kept.f', outcome: 'success' });
+        return [a, d, e, f];
+      });
+      expect(kept.map((x) => x.prevHash).slice(1)).toEqual(kept.map((x) => x.hash).slice(0, -1));
+      const listed = await store.audit.list({ afterSeq: (kept[0]?.seq ?? 0) - 1, limit: 10 });
+      expect(listed.map((x) => x.action)).toEqual(['kept.a', 'kept.d', 'kept.e', 'kept.f']);
+      expect(await store.audit.verify()).toMatchObject({ ok: true });
+    });
+
+    it('keeps the chain intact when one of the jobs sharing a commit fails after appending', async () => {
+      const job = (i: number) =>
+        store.batch(async (tx) => {
+          await tx.audit.append({ actor: `job${i}`, action: 'batch.first', outcome: 'success' });
+          await tx.audit.append({ actor: `job${i}`, action: 'batch.second', outcome: 'success' });
+          if (i % 2 === 1) throw new Error(`job ${i} fails`);
+          return i;
+        });
+      const outcomes = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => job(i)));
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled', 'rejected']);
+      const events = await store.audit.list({ action: 'batch.first', limit: 10 });
+      expect(events.map((x) => x.actor).sort()).toEqual(['job0', 'job2', 'job4']);
+      expect(await store.audit.verify()).toMatchObject({ ok: true });
+    });
+
     it('keeps the chain intact under concurrent appends', async () => {
       await Promise.all(Array.from({ length: 20 }, (_, i) => store.audit.append({ actor: `w${i % 3}`, action: 'concurrent', outcome: 'success' })));
       expect((await store.audit.verify()).ok).toBe(true);
