@@ -91,6 +91,14 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
       await expect(store.resources.put({ id: 'apt-1', practiceId, kind: 'Appointment', data, origin: 'practice', expectedVersion: 1 })).rejects.toMatchObject({ code: 'ERR_STORE_CONFLICT' });
     });
 
+    it('refuses a new record (expected version 0) whose id exists, leaving the stored one as it was', async () => {
+      const data = { resourceType: 'Patient', id: 'pat-new-1', n: 1 };
+      await store.resources.put({ id: 'pat-new-1', practiceId, kind: 'Patient', data, origin: 'practice', expectedVersion: 0 });
+      const second = store.transaction((tx) => tx.resources.put({ id: 'pat-new-1', practiceId, kind: 'Patient', data: { ...data, n: 2 }, origin: 'secretariat', expectedVersion: 0 }));
+      await expect(second).rejects.toMatchObject({ code: 'ERR_STORE_CONFLICT', details: { version: 1 } });
+      expect(await store.resources.get('pat-new-1')).toMatchObject({ version: 1, origin: 'practice', data });
+    });
+
     it('lists records overlapping a time window', async () => {
       await store.resources.put({ id: 'slot-1', practiceId, kind: 'Slot', data: { n: 1 }, origin: 'practice', startAt: '2026-12-02T13:00:00.000Z', endAt: '2026-12-02T18:00:00.000Z' });
       await store.resources.put({ id: 'slot-2', practiceId, kind: 'Slot', data: { n: 2 }, origin: 'practice', startAt: '2026-12-05T13:00:00.000Z', endAt: '2026-12-05T18:00:00.000Z' });
