@@ -144,7 +144,11 @@ export function makeRootRepos(ctx: RepoContext, transaction: <T>(fn: TxFn<T>) =>
     ...repos,
     inbox: { ...repos.inbox, accept: (input) => transaction((tx) => tx.inbox.accept(input)) },
     outbox: { ...repos.outbox, lease: (options) => transaction((tx) => tx.outbox.lease(options)) },
-    matchKeys: { ...repos.matchKeys, replace: (...args) => transaction((tx) => tx.matchKeys.replace(...args)) },
+    matchKeys: {
+      ...repos.matchKeys,
+      replace: (...args) => transaction((tx) => tx.matchKeys.replace(...args)),
+      add: (...args) => transaction((tx) => tx.matchKeys.add(...args)),
+    },
     audit: { ...repos.audit, append: (input) => transaction((tx) => tx.audit.append(input)) },
     // A record write and its practice's change-counter bump commit together.
     resources: { ...repos.resources, put: (write) => transaction((tx) => tx.resources.put(write)) },

@@ -408,8 +408,10 @@ export class SyncEngine {
   }
 
   /** Files a patient's match keys, keeping the memo in step. */
-  private async fileMatchKeys(tx: Tx, ctx: PracticeContext, patientId: string, keyHashes: readonly string[], isNew: boolean): Promise<void> {
-    await tx.matchKeys.replace(ctx.practiceId, 'Patient', patientId, keyHashes);
+  private async fileMatchKeys(tx: Tx, ctx: PracticeContext, patientId: string, keyHashes: readonly string[], isNew: boolean, fresh: boolean): Promise<void> {
+    // A fresh id (created by this ingest) has no keys filed yet: nothing to remove first.
+    if (fresh) await tx.matchKeys.add(ctx.practiceId, 'Patient', patientId, keyHashes);
+    else await tx.matchKeys.replace(ctx.practiceId, 'Patient', patientId, keyHashes);
     // A new record had no keys: it joins the lists of its keys. Otherwise keys it left are unknown here.
     if (!isNew) ctx.memo.matchKeys.clear();
     else for (const key of new Set(keyHashes)) ctx.memo.matchKeys.get(key)?.push(patientId);
@@ -648,7 +650,7 @@ export class SyncEngine {
         ...(await agendaColumns(tx, merged)),
       });
       ctx.memo.rows.set(canonicalId, stored);
-      if (merged.resourceType === 'Patient') await this.fileMatchKeys(tx, ctx, canonicalId, allKeys(patientKeys(merged)), !ours);
+      if (merged.resourceType === 'Patient') await this.fileMatchKeys(tx, ctx, canonicalId, allKeys(patientKeys(merged)), !ours, input.fresh === true);
       // Supervision reports: booked / moved / cancelled…, message received (docs/reports.md).
       await recordApplied(tx, { practiceId: ctx.practiceId, link, before: oursData, after: merged, stored });
     }
@@ -675,7 +677,8 @@ export class SyncEngine {
 
     const version = stored?.version ?? 0;
     // Forward to the other side, unless the record is a patient waiting for its match review.
-    if (merge.changed && stored && !review && !(await this.isHeldForReview(tx, kind, canonicalId))) {
+    // A fresh id has no review but the one just opened (`review`).
+    if (merge.changed && stored && !review && !(!input.fresh && (await this.isHeldForReview(tx, kind, canonicalId)))) {
       for (const target of this.targets(ctx, kind, otherRole(link.role))) {
         const targetSnap = merge.held.size > 0 ? await tx.snapshots.get(target.id, kind, canonicalId) : undefined;
         const data = unflatten<CanonicalResource>(kind, canonicalId, overlayHeld(merge.merged, targetSnap ? flatten(targetSnap.data) : null, merge.held));

@@ -124,6 +124,15 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
       expect(await store.matchKeys.find(practiceId, 'h-demo')).toEqual([]);
     });
 
+    it('adds the match keys of a record that has none, then replaces them like any other', async () => {
+      await store.transaction((tx) => tx.matchKeys.add(practiceId, 'Patient', 'pat-k3', ['h-add', 'h-add', 'h-add-2']));
+      expect(await store.matchKeys.find(practiceId, 'h-add')).toEqual(['pat-k3']);
+      expect(await store.matchKeys.find(practiceId, 'h-add-2')).toEqual(['pat-k3']);
+      await store.matchKeys.replace(practiceId, 'Patient', 'pat-k3', ['h-add-3']);
+      expect(await store.matchKeys.find(practiceId, 'h-add')).toEqual([]);
+      expect(await store.matchKeys.find(practiceId, 'h-add-3')).toEqual(['pat-k3']);
+    });
+
     it('maps external ids both ways and follows a merge survivor', async () => {
       await store.identityMap.set({ linkId, kind: 'Patient', externalId: 'IPP-1', canonicalId: 'pat-a', practiceId });
       await store.identityMap.set({ linkId, kind: 'Patient', externalId: 'IPP-2', canonicalId: 'pat-b', practiceId });

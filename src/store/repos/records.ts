@@ -362,14 +362,19 @@ export function cursorsRepo(ctx: RepoContext): CursorsRepo {
 export interface MatchKeysRepo {
   /** Replaces the lookup keys of one record (hashes only; see src/sync/patient-match.ts). */
   replace(practiceId: string, kind: ResourceKind, resourceId: string, keyHashes: readonly string[]): Promise<void>;
+  /** `replace` for a record created in this transaction, which has no keys to remove yet. */
+  add(practiceId: string, kind: ResourceKind, resourceId: string, keyHashes: readonly string[]): Promise<void>;
   /** Ids of the practice's records filed under `keyHash`. */
   find(practiceId: string, keyHash: string): Promise<string[]>;
 }
 
 export function matchKeysRepo(ctx: RepoContext): MatchKeysRepo {
-  return {
+  const repo: MatchKeysRepo = {
     async replace(practiceId, kind, resourceId, keyHashes) {
       await deleteMatchKeys.run(ctx, { resourceId });
+      await repo.add(practiceId, kind, resourceId, keyHashes);
+    },
+    async add(practiceId, kind, resourceId, keyHashes) {
       const now = ctx.now();
       // One statement per key (a patient has one to three): the same compiled insert each time.
       for (const key_hash of new Set(keyHashes)) await insertMatchKey.run(ctx, { practice_id: practiceId, key_hash, resource_id: resourceId, kind, created_at: now });
@@ -378,4 +383,5 @@ export function matchKeysRepo(ctx: RepoContext): MatchKeysRepo {
       return (await findMatchKey.run<{ resource_id: string }>(ctx, { practiceId, keyHash })).rows.map((r) => r.resource_id);
     },
   };
+  return repo;
 }
