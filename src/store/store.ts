@@ -63,6 +63,14 @@ export interface Repos {
 export interface Tx extends Repos {
   readonly db: Kysely<Database>;
   readonly dialect: Dialect;
+  /** Opens a savepoint (a name may be reused once the previous one is released or rolled back). */
+  savepoint(name: string): Promise<void>;
+  release(name: string): Promise<void>;
+  /**
+   * Undoes everything since `savepoint(name)` and releases it. Always through here, never raw
+   * SQL: it also forgets what the repositories cached for this transaction (the audit head).
+   */
+  rollbackTo(name: string): Promise<void>;
 }
 
 export type TxFn<T> = (tx: Tx) => Promise<T>;
@@ -136,7 +144,11 @@ export function makeRootRepos(ctx: RepoContext, transaction: <T>(fn: TxFn<T>) =>
     ...repos,
     inbox: { ...repos.inbox, accept: (input) => transaction((tx) => tx.inbox.accept(input)) },
     outbox: { ...repos.outbox, lease: (options) => transaction((tx) => tx.outbox.lease(options)) },
-    matchKeys: { ...repos.matchKeys, replace: (...args) => transaction((tx) => tx.matchKeys.replace(...args)) },
+    matchKeys: {
+      ...repos.matchKeys,
+      replace: (...args) => transaction((tx) => tx.matchKeys.replace(...args)),
+      add: (...args) => transaction((tx) => tx.matchKeys.add(...args)),
+    },
     audit: { ...repos.audit, append: (input) => transaction((tx) => tx.audit.append(input)) },
     // A record write and its practice's change-counter bump commit together.
     resources: { ...repos.resources, put: (write) => transaction((tx) => tx.resources.put(write)) },

@@ -1,7 +1,7 @@
-import { type Kysely, sql } from 'kysely';
+import { CompiledQuery, type Kysely, sql } from 'kysely';
 
 import type { Dialect } from './migrations/types.js';
-import type { Clock, DirectExecutor } from './repos/context.js';
+import type { Clock, DirectExecutor, TxCache } from './repos/context.js';
 import type { Database } from './schema.js';
 import { makeRepos, type Tx, type TxFn } from './store.js';
 
@@ -13,8 +13,37 @@ interface Job {
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
+/** Savepoint statements, compiled once per name (an ingest runs a pair per record of a page). */
+const savepointSql = new Map<string, CompiledQuery>();
+
 export function bindTx(conn: Kysely<Database>, dialect: Dialect, now: Clock, touchedPractices: Set<string> = new Set(), direct?: DirectExecutor): Tx {
-  return { ...makeRepos({ db: conn, dialect, now, inTransaction: true, touchedPractices, ...(direct && { direct }) }), db: conn, dialect };
+  const txCache: TxCache = {};
+  const run = async (statement: string): Promise<void> => {
+    if (direct) {
+      direct(statement, []);
+      return;
+    }
+    let q = savepointSql.get(statement);
+    if (!q) savepointSql.set(statement, (q = CompiledQuery.raw(statement)));
+    await conn.executeQuery(q);
+  };
+  return {
+    ...makeRepos({ db: conn, dialect, now, inTransaction: true, touchedPractices, txCache, ...(direct && { direct }) }),
+    db: conn,
+    dialect,
+    async savepoint(name) {
+      await run(`SAVEPOINT ${name}`);
+    },
+    async release(name) {
+      await run(`RELEASE SAVEPOINT ${name}`);
+    },
+    async rollbackTo(name) {
+      // Forgotten first: even if the rollback fails, nothing stale is reused.
+      txCache.auditHead = undefined;
+      await run(`ROLLBACK TO SAVEPOINT ${name}`);
+      await run(`RELEASE SAVEPOINT ${name}`);
+    },
+  };
 }
 
 /**
@@ -37,14 +66,13 @@ export async function runInOneTransaction(db: Kysely<Database>, dialect: Dialect
           outcomes.push({ ok: true, value: await (jobs[0] as Job).fn(tx) });
         } else {
           for (let i = 0; i < jobs.length; i++) {
-            await sql.raw(`SAVEPOINT sp${i}`).execute(conn);
+            await tx.savepoint(`sp${i}`);
             try {
               const value = await (jobs[i] as Job).fn(tx);
-              await sql.raw(`RELEASE SAVEPOINT sp${i}`).execute(conn);
+              await tx.release(`sp${i}`);
               outcomes.push({ ok: true, value });
             } catch (error) {
-              await sql.raw(`ROLLBACK TO SAVEPOINT sp${i}`).execute(conn);
-              await sql.raw(`RELEASE SAVEPOINT sp${i}`).execute(conn);
+              await tx.rollbackTo(`sp${i}`);
               outcomes.push({ ok: false, error });
             }
           }

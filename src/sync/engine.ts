@@ -8,8 +8,6 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { CompiledQuery } from 'kysely';
-
 import { isPasserelleError, PasserelleError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { CanonicalResource, Patient, ResourceKind } from '../model/resources.js';
@@ -126,24 +124,6 @@ function isRecordError(e: unknown): e is PasserelleError {
   return isPasserelleError(e) && !e.retryable && e.code !== 'ERR_STORE_CONFLICT';
 }
 
-/** Savepoint statements, compiled once per name (one pair per record of a page). */
-const savepointSql = new Map<string, CompiledQuery>();
-function run(tx: Tx, statement: string): Promise<unknown> {
-  let q = savepointSql.get(statement);
-  if (!q) savepointSql.set(statement, (q = CompiledQuery.raw(statement)));
-  return tx.db.executeQuery(q);
-}
-async function savepoint(tx: Tx, name: string): Promise<void> {
-  await run(tx, `SAVEPOINT ${name}`);
-}
-async function release(tx: Tx, name: string): Promise<void> {
-  await run(tx, `RELEASE SAVEPOINT ${name}`);
-}
-async function rollbackTo(tx: Tx, name: string): Promise<void> {
-  await run(tx, `ROLLBACK TO SAVEPOINT ${name}`);
-  await run(tx, `RELEASE SAVEPOINT ${name}`);
-}
-
 export interface ApplyInput {
   readonly canonicalId: string;
   /** Normalized canonical form of what the side holds (canonical references, our id). */
@@ -226,15 +206,15 @@ export class SyncEngine {
         // prepared-statement cache.
         for (const record of page.records) {
           const sp = 'ingest_record';
-          await savepoint(tx, sp);
+          await tx.savepoint(sp);
           const before = ctx.enqueued;
           const planned = ctx.planned.length;
           try {
             counts.flags.push(...(await this.applyRecord(tx, ctx, link, record, 'poll')));
-            await release(tx, sp);
+            await tx.release(sp);
             counts.applied++;
           } catch (e) {
-            await rollbackTo(tx, sp);
+            await tx.rollbackTo(sp);
             ctx.enqueued = before;
             ctx.planned.length = planned;
             clearMemo(ctx);
@@ -304,14 +284,14 @@ export class SyncEngine {
       if (deadLetter) await this.deadLetterInbound(tx, link, inboxId, message.error, message.records);
       return { status: 'invalid', error: message.error, flags };
     }
-    await savepoint(tx, 'ingest_message');
+    await tx.savepoint('ingest_message');
     try {
       for (const record of message.records) flags.push(...(await this.applyRecord(tx, ctx, link, record, via)));
       await this.flushPlanned(tx, ctx);
-      await release(tx, 'ingest_message');
+      await tx.release('ingest_message');
       return { status: 'applied', flags };
     } catch (e) {
-      await rollbackTo(tx, 'ingest_message');
+      await tx.rollbackTo('ingest_message');
       ctx.enqueued = 0;
       ctx.planned.length = 0;
       clearMemo(ctx);
@@ -428,8 +408,10 @@ export class SyncEngine {
   }
 
   /** Files a patient's match keys, keeping the memo in step. */
-  private async fileMatchKeys(tx: Tx, ctx: PracticeContext, patientId: string, keyHashes: readonly string[], isNew: boolean): Promise<void> {
-    await tx.matchKeys.replace(ctx.practiceId, 'Patient', patientId, keyHashes);
+  private async fileMatchKeys(tx: Tx, ctx: PracticeContext, patientId: string, keyHashes: readonly string[], isNew: boolean, fresh: boolean): Promise<void> {
+    // A fresh id (created by this ingest) has no keys filed yet: nothing to remove first.
+    if (fresh) await tx.matchKeys.add(ctx.practiceId, 'Patient', patientId, keyHashes);
+    else await tx.matchKeys.replace(ctx.practiceId, 'Patient', patientId, keyHashes);
     // A new record had no keys: it joins the lists of its keys. Otherwise keys it left are unknown here.
     if (!isNew) ctx.memo.matchKeys.clear();
     else for (const key of new Set(keyHashes)) ctx.memo.matchKeys.get(key)?.push(patientId);
@@ -668,7 +650,7 @@ export class SyncEngine {
         ...(await agendaColumns(tx, merged)),
       });
       ctx.memo.rows.set(canonicalId, stored);
-      if (merged.resourceType === 'Patient') await this.fileMatchKeys(tx, ctx, canonicalId, allKeys(patientKeys(merged)), !ours);
+      if (merged.resourceType === 'Patient') await this.fileMatchKeys(tx, ctx, canonicalId, allKeys(patientKeys(merged)), !ours, input.fresh === true);
       // Supervision reports: booked / moved / cancelled…, message received (docs/reports.md).
       await recordApplied(tx, { practiceId: ctx.practiceId, link, before: oursData, after: merged, stored });
     }
@@ -695,7 +677,8 @@ export class SyncEngine {
 
     const version = stored?.version ?? 0;
     // Forward to the other side, unless the record is a patient waiting for its match review.
-    if (merge.changed && stored && !review && !(await this.isHeldForReview(tx, kind, canonicalId))) {
+    // A fresh id has no review but the one just opened (`review`).
+    if (merge.changed && stored && !review && !(!input.fresh && (await this.isHeldForReview(tx, kind, canonicalId)))) {
       for (const target of this.targets(ctx, kind, otherRole(link.role))) {
         const targetSnap = merge.held.size > 0 ? await tx.snapshots.get(target.id, kind, canonicalId) : undefined;
         const data = unflatten<CanonicalResource>(kind, canonicalId, overlayHeld(merge.merged, targetSnap ? flatten(targetSnap.data) : null, merge.held));

@@ -91,6 +91,14 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
       await expect(store.resources.put({ id: 'apt-1', practiceId, kind: 'Appointment', data, origin: 'practice', expectedVersion: 1 })).rejects.toMatchObject({ code: 'ERR_STORE_CONFLICT' });
     });
 
+    it('refuses a new record (expected version 0) whose id exists, leaving the stored one as it was', async () => {
+      const data = { resourceType: 'Patient', id: 'pat-new-1', n: 1 };
+      await store.resources.put({ id: 'pat-new-1', practiceId, kind: 'Patient', data, origin: 'practice', expectedVersion: 0 });
+      const second = store.transaction((tx) => tx.resources.put({ id: 'pat-new-1', practiceId, kind: 'Patient', data: { ...data, n: 2 }, origin: 'secretariat', expectedVersion: 0 }));
+      await expect(second).rejects.toMatchObject({ code: 'ERR_STORE_CONFLICT', details: { version: 1 } });
+      expect(await store.resources.get('pat-new-1')).toMatchObject({ version: 1, origin: 'practice', data });
+    });
+
     it('lists records overlapping a time window', async () => {
       await store.resources.put({ id: 'slot-1', practiceId, kind: 'Slot', data: { n: 1 }, origin: 'practice', startAt: '2026-12-02T13:00:00.000Z', endAt: '2026-12-02T18:00:00.000Z' });
       await store.resources.put({ id: 'slot-2', practiceId, kind: 'Slot', data: { n: 2 }, origin: 'practice', startAt: '2026-12-05T13:00:00.000Z', endAt: '2026-12-05T18:00:00.000Z' });
@@ -114,6 +122,15 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
       expect(await store.matchKeys.find('another-practice', 'h-other')).toEqual([]);
       await store.matchKeys.replace(practiceId, 'Patient', 'pat-k2', []);
       expect(await store.matchKeys.find(practiceId, 'h-demo')).toEqual([]);
+    });
+
+    it('adds the match keys of a record that has none, then replaces them like any other', async () => {
+      await store.transaction((tx) => tx.matchKeys.add(practiceId, 'Patient', 'pat-k3', ['h-add', 'h-add', 'h-add-2']));
+      expect(await store.matchKeys.find(practiceId, 'h-add')).toEqual(['pat-k3']);
+      expect(await store.matchKeys.find(practiceId, 'h-add-2')).toEqual(['pat-k3']);
+      await store.matchKeys.replace(practiceId, 'Patient', 'pat-k3', ['h-add-3']);
+      expect(await store.matchKeys.find(practiceId, 'h-add')).toEqual([]);
+      expect(await store.matchKeys.find(practiceId, 'h-add-3')).toEqual(['pat-k3']);
     });
 
     it('maps external ids both ways and follows a merge survivor', async () => {
@@ -340,6 +357,41 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
       await sql`INSERT INTO audit_events (at, actor, role, action, resource_type, resource_id, patient_id, outcome, request_id, via, details, prev_hash, hash)
         VALUES (${Date.parse(last.at)}, ${last.actor}, ${null}, ${last.action}, ${null}, ${null}, ${null}, ${last.outcome}, ${null}, ${null}, ${'{}'}, ${last.prevHash}, ${last.hash})`.execute(store.db);
       expect((await store.audit.verify()).ok).toBe(true);
+    });
+
+    it('keeps the chain intact when a savepoint rolls back appends made between others of the same transaction', async () => {
+      const kept = await store.transaction(async (tx) => {
+        const a = await tx.audit.append({ actor: 'sp', action: 'kept.a', outcome: 'success' });
+        await tx.savepoint('audit_sp');
+        await tx.audit.append({ actor: 'sp', action: 'undone.b', outcome: 'success' });
+        await tx.audit.append({ actor: 'sp', action: 'undone.c', outcome: 'success' });
+        await tx.rollbackTo('audit_sp');
+        const d = await tx.audit.append({ actor: 'sp', action: 'kept.d', outcome: 'success' });
+        await tx.savepoint('audit_sp');
+        const e = await tx.audit.append({ actor: 'sp', action: 'kept.e', outcome: 'success' });
+        await tx.release('audit_sp');
+        const f = await tx.audit.append({ actor: 'sp', action: 'kept.f', outcome: 'success' });
+        return [a, d, e, f];
+      });
+      expect(kept.map((x) => x.prevHash).slice(1)).toEqual(kept.map((x) => x.hash).slice(0, -1));
+      const listed = await store.audit.list({ afterSeq: (kept[0]?.seq ?? 0) - 1, limit: 10 });
+      expect(listed.map((x) => x.action)).toEqual(['kept.a', 'kept.d', 'kept.e', 'kept.f']);
+      expect(await store.audit.verify()).toMatchObject({ ok: true });
+    });
+
+    it('keeps the chain intact when one of the jobs sharing a commit fails after appending', async () => {
+      const job = (i: number) =>
+        store.batch(async (tx) => {
+          await tx.audit.append({ actor: `job${i}`, action: 'batch.first', outcome: 'success' });
+          await tx.audit.append({ actor: `job${i}`, action: 'batch.second', outcome: 'success' });
+          if (i % 2 === 1) throw new Error(`job ${i} fails`);
+          return i;
+        });
+      const outcomes = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => job(i)));
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled', 'rejected']);
+      const events = await store.audit.list({ action: 'batch.first', limit: 10 });
+      expect(events.map((x) => x.actor).sort()).toEqual(['job0', 'job2', 'job4']);
+      expect(await store.audit.verify()).toMatchObject({ ok: true });
     });
 
     it('keeps the chain intact under concurrent appends', async () => {

@@ -76,8 +76,13 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
   const { db } = ctx;
   return {
     async append(input) {
-      const head = (await readHead.run<{ seq: number; hash: string }>(ctx, {})).rows[0];
+      // A page of an ingest appends one event per record: after the first, the head is the one
+      // this transaction just wrote (PostgreSQL: still locked by the first read's FOR UPDATE).
+      const cache = ctx.txCache;
+      const head = cache?.auditHead ?? (await readHead.run<{ seq: number; hash: string }>(ctx, {})).rows[0];
       if (!head) throw new Error('audit_head has no row');
+      // Forgotten until both writes succeed: a failed one leaves the row as it was.
+      if (cache) cache.auditHead = undefined;
       const content = {
         at: ctx.now(),
         actor: input.actor,
@@ -95,6 +100,7 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
       const row = { ...content, prev_hash: head.hash, hash };
       const seq = (await insertEvent.run<{ seq: number }>(ctx, row)).rows[0]?.seq;
       await moveHead.run(ctx, { seq: Number(seq), hash });
+      if (cache) cache.auditHead = { seq: Number(seq), hash };
       return toEvent({ ...row, seq: Number(seq) });
     },
     async list(f = {}) {

@@ -26,6 +26,17 @@ export interface RepoContext {
    * machinery. Only the hot-path statements use it (compiled.ts).
    */
   readonly direct?: DirectExecutor;
+  /**
+   * Inside a transaction: what repositories remember between statements of this transaction
+   * (the audit chain head). Only valid while nothing was rolled back: the transaction's
+   * `rollbackTo` empties it.
+   */
+  readonly txCache?: TxCache;
+}
+
+export interface TxCache {
+  /** The audit chain head as this transaction last wrote it (repos/audit.ts). */
+  auditHead?: { readonly seq: number; readonly hash: string } | undefined;
 }
 
 export type DirectExecutor = <R>(sql: string, parameters: readonly unknown[]) => QueryResult<R>;

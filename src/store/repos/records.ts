@@ -23,6 +23,13 @@ const SNAPSHOT_COLUMNS = ['link_id', 'kind', 'canonical_id', 'data', 'hash', 'ex
 const resourceById = compiled<'id'>((db, p) => db.selectFrom('resources').selectAll().where('id', '=', p('id')));
 const resourceVersion = compiled<'id'>((db, p) => db.selectFrom('resources').select(['version', 'created_at', 'origin', 'practice_id']).where('id', '=', p('id')));
 const insertResource = compiled<(typeof RESOURCE_COLUMNS)[number]>((db, p) => db.insertInto('resources').values(rowOf<ResourcesTable>(RESOURCE_COLUMNS, p)));
+/** A record expected not to exist yet: inserted only if it does not (a row already there is a conflict). */
+const insertNewResource = compiled<(typeof RESOURCE_COLUMNS)[number]>((db, p) =>
+  db
+    .insertInto('resources')
+    .values(rowOf<ResourcesTable>(RESOURCE_COLUMNS, p))
+    .onConflict((oc) => oc.column('id').doNothing()),
+);
 const updateResource = compiled<(typeof RESOURCE_COLUMNS)[number] | 'expected'>((db, p) => {
   const { id: _id, created_at: _c, ...set } = rowOf<ResourcesTable>(RESOURCE_COLUMNS, p);
   return db.updateTable('resources').set(set).where('id', '=', p('id')).where('version', '=', p<number>('expected'));
@@ -110,6 +117,26 @@ const toResource = (r: ResourcesTable): StoredResource => ({
   updatedAt: iso(r.updated_at),
 });
 
+/** The row of `w` as version 1, created now. */
+function newResourceRow(w: ResourceWrite, now: number): ResourcesTable {
+  return {
+    id: w.id,
+    practice_id: w.practiceId,
+    kind: w.kind,
+    data: toJson(w.data),
+    hash: contentHash(w.data),
+    version: 1,
+    origin: w.origin,
+    start_at: msOrNull(w.startAt),
+    end_at: msOrNull(w.endAt),
+    practitioner_id: w.practitionerId ?? null,
+    patient_id: w.patientId ?? null,
+    status: w.status ?? null,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
 export interface ResourcesRepo {
   get(id: string): Promise<StoredResource | undefined>;
   /**
@@ -131,6 +158,17 @@ export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
     },
     async put(w) {
       const now = ctx.now();
+      if (w.expectedVersion === 0) {
+        // A new record (ingest: one per new patient): its insert is the version check, no read first.
+        const row = newResourceRow(w, now);
+        const res = await insertNewResource.run(ctx, row);
+        if (Number(res.numAffectedRows) !== 1) {
+          const version = (await resourceVersion.run<Pick<ResourcesTable, 'version'>>(ctx, { id: w.id })).rows[0]?.version ?? 0;
+          throw new PasserelleError('ERR_STORE_CONFLICT', `${w.kind} ${w.id} is at version ${version}, not 0`, { details: { kind: w.kind, id: w.id, version } });
+        }
+        ctx.touchedPractices?.add(w.practiceId);
+        return toResource(row);
+      }
       const current = (await resourceVersion.run<Pick<ResourcesTable, 'version' | 'created_at' | 'origin' | 'practice_id'>>(ctx, { id: w.id })).rows[0];
       const currentVersion = current?.version ?? 0;
       if (w.expectedVersion !== undefined && w.expectedVersion !== currentVersion) {
@@ -139,20 +177,10 @@ export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
         });
       }
       const row: ResourcesTable = {
-        id: w.id,
-        practice_id: w.practiceId,
-        kind: w.kind,
-        data: toJson(w.data),
-        hash: contentHash(w.data),
+        ...newResourceRow(w, now),
         version: currentVersion + 1,
         origin: current?.origin ?? w.origin,
-        start_at: msOrNull(w.startAt),
-        end_at: msOrNull(w.endAt),
-        practitioner_id: w.practitionerId ?? null,
-        patient_id: w.patientId ?? null,
-        status: w.status ?? null,
         created_at: current?.created_at ?? now,
-        updated_at: now,
       };
       // The practices whose change counters this transaction must bump (repos/changes.ts).
       ctx.touchedPractices?.add(w.practiceId);
@@ -334,14 +362,19 @@ export function cursorsRepo(ctx: RepoContext): CursorsRepo {
 export interface MatchKeysRepo {
   /** Replaces the lookup keys of one record (hashes only; see src/sync/patient-match.ts). */
   replace(practiceId: string, kind: ResourceKind, resourceId: string, keyHashes: readonly string[]): Promise<void>;
+  /** `replace` for a record created in this transaction, which has no keys to remove yet. */
+  add(practiceId: string, kind: ResourceKind, resourceId: string, keyHashes: readonly string[]): Promise<void>;
   /** Ids of the practice's records filed under `keyHash`. */
   find(practiceId: string, keyHash: string): Promise<string[]>;
 }
 
 export function matchKeysRepo(ctx: RepoContext): MatchKeysRepo {
-  return {
+  const repo: MatchKeysRepo = {
     async replace(practiceId, kind, resourceId, keyHashes) {
       await deleteMatchKeys.run(ctx, { resourceId });
+      await repo.add(practiceId, kind, resourceId, keyHashes);
+    },
+    async add(practiceId, kind, resourceId, keyHashes) {
       const now = ctx.now();
       // One statement per key (a patient has one to three): the same compiled insert each time.
       for (const key_hash of new Set(keyHashes)) await insertMatchKey.run(ctx, { practice_id: practiceId, key_hash, resource_id: resourceId, kind, created_at: now });
@@ -350,4 +383,5 @@ export function matchKeysRepo(ctx: RepoContext): MatchKeysRepo {
       return (await findMatchKey.run<{ resource_id: string }>(ctx, { practiceId, keyHash })).rows.map((r) => r.resource_id);
     },
   };
+  return repo;
 }
