@@ -14,7 +14,7 @@ interface Job {
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 export function bindTx(conn: Kysely<Database>, dialect: Dialect, now: Clock, touchedPractices: Set<string> = new Set(), direct?: DirectExecutor): Tx {
-  return { ...makeRepos({ db: conn, dialect, now, inTransaction: true, touchedPractices, ...(direct && { direct }) }), db: conn, dialect };
+  return { ...makeRepos({ db: conn, dialect, now, inTransaction: true, touchedPractices, ...(direct && { direct }) }), db: conn, dialect, ...(direct && { direct }) };
 }
 
 /**
@@ -29,7 +29,12 @@ export async function runInOneTransaction(db: Kysely<Database>, dialect: Dialect
   const outcomes: Outcome[] = [];
   try {
     await db.connection().execute(async (conn) => {
-      await sql.raw(begin).execute(conn);
+      // Transaction control runs once or twice per job: straight on the connection when it can.
+      const control = async (statement: string) => {
+        if (direct) direct(statement, []);
+        else await sql.raw(statement).execute(conn);
+      };
+      await control(begin);
       const touched = new Set<string>();
       const tx = bindTx(conn, dialect, now, touched, direct);
       try {
@@ -37,14 +42,14 @@ export async function runInOneTransaction(db: Kysely<Database>, dialect: Dialect
           outcomes.push({ ok: true, value: await (jobs[0] as Job).fn(tx) });
         } else {
           for (let i = 0; i < jobs.length; i++) {
-            await sql.raw(`SAVEPOINT sp${i}`).execute(conn);
+            await control(`SAVEPOINT sp${i}`);
             try {
               const value = await (jobs[i] as Job).fn(tx);
-              await sql.raw(`RELEASE SAVEPOINT sp${i}`).execute(conn);
+              await control(`RELEASE SAVEPOINT sp${i}`);
               outcomes.push({ ok: true, value });
             } catch (error) {
-              await sql.raw(`ROLLBACK TO SAVEPOINT sp${i}`).execute(conn);
-              await sql.raw(`RELEASE SAVEPOINT sp${i}`).execute(conn);
+              await control(`ROLLBACK TO SAVEPOINT sp${i}`);
+              await control(`RELEASE SAVEPOINT sp${i}`);
               outcomes.push({ ok: false, error });
             }
           }
@@ -52,9 +57,9 @@ export async function runInOneTransaction(db: Kysely<Database>, dialect: Dialect
         // Last statement before COMMIT, in id order: see repos/changes.ts. A job rolled back to
         // its savepoint may leave an extra bump behind, which only costs a reader one refresh.
         if (touched.size > 0) await tx.changeCounters.bump([...touched].sort());
-        await sql.raw('COMMIT').execute(conn);
+        await control('COMMIT');
       } catch (error) {
-        await sql.raw('ROLLBACK').execute(conn).catch(() => undefined);
+        await control('ROLLBACK').catch(() => undefined);
         throw error;
       }
     });

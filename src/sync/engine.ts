@@ -128,7 +128,8 @@ function isRecordError(e: unknown): e is PasserelleError {
 
 /** Savepoint statements, compiled once per name (one pair per record of a page). */
 const savepointSql = new Map<string, CompiledQuery>();
-function run(tx: Tx, statement: string): Promise<unknown> {
+async function run(tx: Tx, statement: string): Promise<unknown> {
+  if (tx.direct) return tx.direct(statement, []);
   let q = savepointSql.get(statement);
   if (!q) savepointSql.set(statement, (q = CompiledQuery.raw(statement)));
   return tx.db.executeQuery(q);
