@@ -71,11 +71,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 }
 
 function wrap(w: winston.Logger): Logger {
+  // winston filters levels only after its stream machinery has taken the line: a line below
+  // the level (the HL7 receiver's info line per message, at level warn) is dropped here instead.
   return {
-    error: (m, meta) => void w.error(m, meta ?? {}),
-    warn: (m, meta) => void w.warn(m, meta ?? {}),
-    info: (m, meta) => void w.info(m, meta ?? {}),
-    debug: (m, meta) => void w.debug(m, meta ?? {}),
+    error: (m, meta) => void (w.isErrorEnabled() && w.error(m, meta ?? {})),
+    warn: (m, meta) => void (w.isWarnEnabled() && w.warn(m, meta ?? {})),
+    info: (m, meta) => void (w.isInfoEnabled() && w.info(m, meta ?? {})),
+    debug: (m, meta) => void (w.isDebugEnabled() && w.debug(m, meta ?? {})),
     child: (fields) => wrap(w.child(fields)),
   };
 }

@@ -4,7 +4,7 @@ import type { Dialect } from './migrations/types.js';
 import type { MigrationStatus } from './migrations/index.js';
 import { auditRepo, type AuditRepo } from './repos/audit.js';
 import { changeCountersRepo, type ChangeCountersRepo } from './repos/changes.js';
-import type { Clock, RepoContext } from './repos/context.js';
+import type { Clock, DirectExecutor, RepoContext } from './repos/context.js';
 import { apiKeysRepo, type ApiKeysRepo, icalTokensRepo, type IcalTokensRepo } from './repos/credentials.js';
 import { mappingProfilesRepo, type MappingProfilesRepo } from './repos/mapping-profiles.js';
 import { linksRepo, type LinksRepo, practicesRepo, type PracticesRepo } from './repos/practices.js';
@@ -71,6 +71,8 @@ export interface Tx extends Repos {
    * SQL: it also forgets what the repositories cached for this transaction (the audit head).
    */
   rollbackTo(name: string): Promise<void>;
+  /** SQLite: the transaction's connection, for statements run once per record (repos/context.ts). */
+  readonly direct?: DirectExecutor;
 }
 
 export type TxFn<T> = (tx: Tx) => Promise<T>;

@@ -31,6 +31,7 @@ export function bindTx(conn: Kysely<Database>, dialect: Dialect, now: Clock, tou
     ...makeRepos({ db: conn, dialect, now, inTransaction: true, touchedPractices, txCache, ...(direct && { direct }) }),
     db: conn,
     dialect,
+    ...(direct && { direct }),
     async savepoint(name) {
       await run(`SAVEPOINT ${name}`);
     },
@@ -58,7 +59,12 @@ export async function runInOneTransaction(db: Kysely<Database>, dialect: Dialect
   const outcomes: Outcome[] = [];
   try {
     await db.connection().execute(async (conn) => {
-      await sql.raw(begin).execute(conn);
+      // Transaction control runs once or twice per job: straight on the connection when it can.
+      const control = async (statement: string) => {
+        if (direct) direct(statement, []);
+        else await sql.raw(statement).execute(conn);
+      };
+      await control(begin);
       const touched = new Set<string>();
       const tx = bindTx(conn, dialect, now, touched, direct);
       try {
@@ -80,9 +86,9 @@ export async function runInOneTransaction(db: Kysely<Database>, dialect: Dialect
         // Last statement before COMMIT, in id order: see repos/changes.ts. A job rolled back to
         // its savepoint may leave an extra bump behind, which only costs a reader one refresh.
         if (touched.size > 0) await tx.changeCounters.bump([...touched].sort());
-        await sql.raw('COMMIT').execute(conn);
+        await control('COMMIT');
       } catch (error) {
-        await sql.raw('ROLLBACK').execute(conn).catch(() => undefined);
+        await control('ROLLBACK').catch(() => undefined);
         throw error;
       }
     });

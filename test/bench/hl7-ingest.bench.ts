@@ -68,7 +68,15 @@ async function singleRowTransactionsPerSecond(store: Store, linkId: string, ms: 
   return (done * 1000) / (performance.now() - start);
 }
 
-function runClients(input: BenchClientsInput): Promise<BenchClientsOutput> {
+/** The clients' run, with the CPU time this process (the listener and engine) spent per acknowledged message. */
+async function runClients(input: BenchClientsInput): Promise<BenchClientsOutput & { cpuUsPerMessage: number }> {
+  const before = process.cpuUsage();
+  const out = await clientsChild(input);
+  const cpu = process.cpuUsage(before);
+  return { ...out, cpuUsPerMessage: (cpu.user + cpu.system) / Math.max(1, out.answered) };
+}
+
+function clientsChild(input: BenchClientsInput): Promise<BenchClientsOutput> {
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(new URL('../helpers/hl7-bench-clients.ts', import.meta.url)), [], {
       execArgv: ['--import', 'tsx'],
@@ -86,7 +94,7 @@ function runClients(input: BenchClientsInput): Promise<BenchClientsOutput> {
  * The listener with a handler that commits the inbox row (dedupe key, body, ACK) and nothing
  * else, through the same group commit the engine uses.
  */
-async function transportOnly(store: Store, link: Link, kind: string): Promise<BenchClientsOutput> {
+async function transportOnly(store: Store, link: Link, kind: string): Promise<BenchClientsOutput & { cpuUsPerMessage: number }> {
   const handler: InboundHandler = (message) =>
     store.batch(async (tx): Promise<IngestResult> => {
       const d = message.dedupe as NonNullable<InboundMessage['dedupe']>;
@@ -209,7 +217,7 @@ const bench: Bench = {
           higherIsBetter: true,
           aim: kind === 'sqlite' ? '≥ 2× and ≥ 10,000 msg/s' : '≥ 2×',
           notes: [
-            `latency per message p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms; negative ACKs ${fresh.negative}`,
+            `latency per message p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms; negative ACKs ${fresh.negative}; listener CPU ${Math.round(fresh.cpuUsPerMessage)} µs per message`,
             `same appointment resent with new control ids (dedupe + no-change apply): ${Math.round(same.messages / same.seconds).toLocaleString('en-US')} msg/s (${(same.messages / same.seconds / baseline).toFixed(2)}× baseline), negative ACKs ${same.negative}`,
           ],
         });
@@ -237,7 +245,7 @@ const bench: Bench = {
           higherIsBetter: true,
           aim: kind === 'sqlite' ? '≥ 2× and ≥ 10,000 msg/s' : '≥ 2×',
           notes: [
-            `latency per message p50 ${percentile(slat, 50).toFixed(2)} ms, p99 ${percentile(slat, 99).toFixed(2)} ms; negative ACKs ${storeOnly.negative}`,
+            `latency per message p50 ${percentile(slat, 50).toFixed(2)} ms, p99 ${percentile(slat, 99).toFixed(2)} ms; negative ACKs ${storeOnly.negative}; listener CPU ${Math.round(storeOnly.cpuUsPerMessage)} µs per message`,
           ],
         });
       } finally {

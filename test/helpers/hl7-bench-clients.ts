@@ -28,6 +28,8 @@ export interface BenchClientsOutput {
   readonly seconds: number;
   readonly latenciesMs: number[];
   readonly negative: number;
+  /** Every message answered, warm-up included (for CPU time per message). */
+  readonly answered: number;
 }
 
 async function main(input: BenchClientsInput): Promise<BenchClientsOutput> {
@@ -38,6 +40,7 @@ async function main(input: BenchClientsInput): Promise<BenchClientsOutput> {
   const end = measureFrom + input.durationMs;
   let messages = 0;
   let negative = 0;
+  let answered = 0;
   const latencies: number[] = [];
   const one = (i: number) =>
     new Promise<void>((resolve, reject) => {
@@ -61,6 +64,7 @@ async function main(input: BenchClientsInput): Promise<BenchClientsOutput> {
         for (const e of decoder.push(chunk)) {
           if (e.type !== 'message') continue;
           const now = performance.now();
+          answered++;
           if (now >= measureFrom && now < end) {
             messages++;
             latencies.push(now - sentAt);
@@ -73,7 +77,7 @@ async function main(input: BenchClientsInput): Promise<BenchClientsOutput> {
       socket.on('close', () => resolve());
     });
   await Promise.all(Array.from({ length: input.clients }, (_, i) => one(i)));
-  return { messages, seconds: input.durationMs / 1000, latenciesMs: latencies, negative };
+  return { messages, seconds: input.durationMs / 1000, latenciesMs: latencies, negative, answered };
 }
 
 if (process.send) {

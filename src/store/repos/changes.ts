@@ -1,7 +1,18 @@
 import { sql } from 'kysely';
 
 import type { ChangeCounter } from '../types.js';
+import { compiled } from './compiled.js';
 import { iso, type RepoContext } from './context.js';
+
+/** Compiled once (compiled.ts): every writing transaction runs it. */
+const bumpCounter = compiled<'practiceId' | 'now'>((db, p, dialect) => {
+  // Never let Last-Modified go backwards when instances' clocks disagree.
+  const later = dialect === 'postgres' ? sql<number>`GREATEST(change_counters.updated_at, excluded.updated_at)` : sql<number>`MAX(change_counters.updated_at, excluded.updated_at)`;
+  return db
+    .insertInto('change_counters')
+    .values({ practice_id: p('practiceId'), seq: 1, updated_at: p<number>('now') })
+    .onConflict((oc) => oc.column('practice_id').doUpdateSet({ seq: (eb) => eb('change_counters.seq', '+', 1), updated_at: later }));
+});
 
 /**
  * Per-practice change counters (0003_ical). Every transaction that writes a canonical record of
@@ -30,15 +41,7 @@ export function changeCountersRepo(ctx: RepoContext): ChangeCountersRepo {
     },
     async bump(practiceIds) {
       const now = ctx.now();
-      // Never let Last-Modified go backwards when instances' clocks disagree.
-      const later = ctx.dialect === 'postgres' ? sql<number>`GREATEST(change_counters.updated_at, excluded.updated_at)` : sql<number>`MAX(change_counters.updated_at, excluded.updated_at)`;
-      for (const practiceId of practiceIds) {
-        await db
-          .insertInto('change_counters')
-          .values({ practice_id: practiceId, seq: 1, updated_at: now })
-          .onConflict((oc) => oc.column('practice_id').doUpdateSet({ seq: (eb) => eb('change_counters.seq', '+', 1), updated_at: later }))
-          .execute();
-      }
+      for (const practiceId of practiceIds) await bumpCounter.run(ctx, { practiceId, now });
     },
   };
 }

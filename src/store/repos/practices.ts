@@ -1,7 +1,12 @@
 import { PasserelleError } from '../../errors.js';
 import type { LinksTable, PracticesTable } from '../schema.js';
 import type { JsonObject, Link, LinkInput, LinkPatch, Practice, PracticeInput } from '../types.js';
+import { compiled } from './compiled.js';
 import { fromJson, iso, isUniqueViolation, newId, notFound, type RepoContext, toJson } from './context.js';
+
+// What the sync engine reads at the start of every transaction (its practice and links), compiled once (compiled.ts).
+const practiceById = compiled<'id'>((db, p) => db.selectFrom('practices').selectAll().where('id', '=', p('id')));
+const linksOfPractice = compiled<'practiceId'>((db, p) => db.selectFrom('links').selectAll().where('practice_id', '=', p('practiceId')).orderBy('created_at').orderBy('id'));
 
 export const toPractice = (r: PracticesTable): Practice => ({
   id: r.id,
@@ -64,7 +69,7 @@ export function practicesRepo(ctx: RepoContext): PracticesRepo {
       return toPractice(row);
     },
     async get(id) {
-      const r = await db.selectFrom('practices').selectAll().where('id', '=', id).executeTakeFirst();
+      const r = (await practiceById.run<PracticesTable>(ctx, { id })).rows[0];
       return r && toPractice(r);
     },
     async require(id) {
@@ -158,6 +163,9 @@ export function linksRepo(ctx: RepoContext): LinksRepo {
       return l;
     },
     async list(filter = {}) {
+      if (filter.practiceId !== undefined && filter.connector === undefined && filter.enabled === undefined) {
+        return (await linksOfPractice.run<LinksTable>(ctx, { practiceId: filter.practiceId })).rows.map(toLink);
+      }
       let q = db.selectFrom('links').selectAll();
       if (filter.practiceId !== undefined) q = q.where('practice_id', '=', filter.practiceId);
       if (filter.connector !== undefined) q = q.where('connector', '=', filter.connector);

@@ -61,13 +61,43 @@ export interface InboxRepo {
   purgeBodies(beforeMs: number): Promise<number>;
 }
 
+const INBOX_COLUMNS = ['link_id', 'dedupe_key', 'body_hash', 'message_type', 'body', 'status', 'response', 'error_code', 'error', 'flags', 'received_at', 'processed_at'] as const;
+
+// The statements of every received message (dedupe, store, outcome), compiled once (compiled.ts).
+const inboxByKey = compiled<'linkId' | 'dedupeKey'>((db, p) =>
+  db.selectFrom('inbox').selectAll().where('link_id', '=', p('linkId')).where('dedupe_key', '=', p('dedupeKey')).orderBy('id', 'desc'),
+);
+const insertInbox = compiled<(typeof INBOX_COLUMNS)[number]>((db, p) =>
+  db
+    .insertInto('inbox')
+    .values(rowOf<Omit<InboxTable, 'id'>>(INBOX_COLUMNS, p))
+    .onConflict((oc) => oc.columns(['link_id', 'dedupe_key', 'body_hash']).doNothing())
+    .returning('id'),
+);
+/** `finish` sets only the fields it is given: one statement per combination, compiled on first use. */
+const FINISH_FIELDS = ['response', 'error_code', 'error'] as const;
+const finishInbox = new Map<number, ReturnType<typeof compiled<'id' | 'status' | 'processed_at' | (typeof FINISH_FIELDS)[number]>>>();
+function finishStatement(present: readonly boolean[]) {
+  const mask = present.reduce((m, on, i) => (on ? m | (1 << i) : m), 0);
+  let q = finishInbox.get(mask);
+  if (!q) {
+    q = compiled((db, p) =>
+      db
+        .updateTable('inbox')
+        .set({ status: p('status'), ...Object.fromEntries(FINISH_FIELDS.filter((_, i) => present[i]).map((f) => [f, p(f)])), processed_at: p<number>('processed_at') })
+        .where('id', '=', p<number>('id')),
+    );
+    finishInbox.set(mask, q);
+  }
+  return q;
+}
+
 export function inboxRepo(ctx: RepoContext): InboxRepo {
   const { db } = ctx;
-  const byKey = (linkId: string, dedupeKey: string) =>
-    db.selectFrom('inbox').selectAll().where('link_id', '=', linkId).where('dedupe_key', '=', dedupeKey).orderBy('id', 'desc').execute();
+  const byKey = async (linkId: string, dedupeKey: string) => (await inboxByKey.run<InboxRow>(ctx, { linkId, dedupeKey })).rows;
   const repo: InboxRepo = {
     async accept(input) {
-      const existing = (await byKey(input.linkId, input.dedupeKey)) as InboxRow[];
+      const existing = await byKey(input.linkId, input.dedupeKey);
       const same = existing.find((r) => r.body_hash === input.bodyHash);
       if (same) return { outcome: 'duplicate', entry: toInbox(same) };
       const previous = existing[0];
@@ -85,15 +115,10 @@ export function inboxRepo(ctx: RepoContext): InboxRepo {
         received_at: ctx.now(),
         processed_at: null,
       };
-      const res = await db
-        .insertInto('inbox')
-        .values(row)
-        .onConflict((oc) => oc.columns(['link_id', 'dedupe_key', 'body_hash']).doNothing())
-        .returning('id')
-        .executeTakeFirst();
+      const res = (await insertInbox.run<{ id: number }>(ctx, row)).rows[0];
       if (!res) {
         // A concurrent instance stored the same message first (PostgreSQL): it is a resend.
-        const again = ((await byKey(input.linkId, input.dedupeKey)) as InboxRow[]).find((r) => r.body_hash === input.bodyHash);
+        const again = (await byKey(input.linkId, input.dedupeKey)).find((r) => r.body_hash === input.bodyHash);
         if (!again) throw new PasserelleError('ERR_STORE_CONFLICT', `inbox entry for link ${input.linkId} vanished during dedupe`);
         return { outcome: 'duplicate', entry: toInbox(again) };
       }
@@ -105,17 +130,8 @@ export function inboxRepo(ctx: RepoContext): InboxRepo {
       return r && toInbox(r as InboxRow);
     },
     async finish(id, o) {
-      await db
-        .updateTable('inbox')
-        .set({
-          status: o.status,
-          ...(o.response !== undefined && { response: o.response }),
-          ...(o.errorCode !== undefined && { error_code: o.errorCode }),
-          ...(o.error !== undefined && { error: o.error }),
-          processed_at: ctx.now(),
-        })
-        .where('id', '=', id)
-        .execute();
+      const statement = finishStatement([o.response !== undefined, o.errorCode !== undefined, o.error !== undefined]);
+      await statement.run(ctx, { id, status: o.status, response: o.response, error_code: o.errorCode, error: o.error, processed_at: ctx.now() });
     },
     async list(f = {}) {
       let q = db.selectFrom('inbox').selectAll();
@@ -219,6 +235,39 @@ function urgentWaiting(eb: ExpressionBuilder<Database & { o: OutboxTable }, 'o'>
     .where((w) => w.or([w('u.last_error_code', 'is', null), w('u.last_error_code', '<>', 'ERR_SYNC_REVIEW_PENDING')]));
 }
 
+const OUTBOX_COLUMNS = [
+  'practice_id',
+  'link_id',
+  'kind',
+  'record_id',
+  'op',
+  'payload',
+  'priority',
+  'status',
+  'attempts',
+  'next_attempt_at',
+  'lease_owner',
+  'lease_until',
+  'idempotency_key',
+  'content_hash',
+  'last_error_code',
+  'last_error',
+  'result',
+  'created_at',
+  'updated_at',
+  'done_at',
+] as const;
+
+// enqueue's statements, compiled once (compiled.ts): each applied change enqueues its pushes.
+const outboxByKey = compiled<'key'>((db, p) => db.selectFrom('outbox').selectAll().where('idempotency_key', '=', p('key')));
+const insertOutbox = compiled<(typeof OUTBOX_COLUMNS)[number]>((db, p) =>
+  db
+    .insertInto('outbox')
+    .values(rowOf<Omit<OutboxTable, 'seq'>>(OUTBOX_COLUMNS, p))
+    .onConflict((oc) => oc.column('idempotency_key').doNothing())
+    .returning('seq'),
+);
+
 export function outboxRepo(ctx: RepoContext): OutboxRepo {
   const { db } = ctx;
   const get = async (seq: number) => {
@@ -250,19 +299,15 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
         updated_at: now,
         done_at: null,
       };
-      const existing = await db.selectFrom('outbox').selectAll().where('idempotency_key', '=', item.idempotencyKey).executeTakeFirst();
-      if (existing) return toOutbox(existing as OutboxRow);
+      const existing = (await outboxByKey.run<OutboxRow>(ctx, { key: item.idempotencyKey })).rows[0];
+      if (existing) return toOutbox(existing);
       // ON CONFLICT rather than catching the violation: on PostgreSQL a failed statement aborts
       // the surrounding transaction, and enqueue runs inside the change's transaction.
-      const res = await db
-        .insertInto('outbox')
-        .values(row)
-        .onConflict((oc) => oc.column('idempotency_key').doNothing())
-        .returning('seq')
-        .executeTakeFirst();
+      const res = (await insertOutbox.run<{ seq: number }>(ctx, row)).rows[0];
       if (res) return toOutbox({ ...row, seq: Number(res.seq) });
-      const raced = await db.selectFrom('outbox').selectAll().where('idempotency_key', '=', item.idempotencyKey).executeTakeFirstOrThrow();
-      return toOutbox(raced as OutboxRow);
+      const raced = (await outboxByKey.run<OutboxRow>(ctx, { key: item.idempotencyKey })).rows[0];
+      if (!raced) throw new PasserelleError('ERR_STORE_CONFLICT', 'an outbox item vanished during enqueue (its idempotency key was taken)');
+      return toOutbox(raced);
     },
     get,
     async lease(o) {

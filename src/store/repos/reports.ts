@@ -17,6 +17,7 @@ import type {
   LinkRole,
   OutboxLinkStats,
 } from '../types.js';
+import { compiled, rowOf } from './compiled.js';
 import { fromJson, iso, isoOrNull, type RepoContext, toJson } from './context.js';
 
 export interface Period {
@@ -65,6 +66,18 @@ const toEvent = (r: ActivityRow): ActivityEvent => ({
 
 const ms = (s: string) => Date.parse(s);
 
+const ACTIVITY_COLUMNS = ['practice_id', 'at', 'type', 'origin', 'link_id', 'kind', 'record_id', 'practitioner_id', 'priority', 'latency_ms', 'detail', 'dedupe_key'] as const;
+
+/** Compiled once (compiled.ts): every applied message appends an event. */
+// ON CONFLICT rather than catching the violation: on PostgreSQL a failed statement aborts
+// the surrounding transaction, which is the change's own.
+const insertActivity = compiled<(typeof ACTIVITY_COLUMNS)[number]>((db, p) =>
+  db
+    .insertInto('activity_events')
+    .values(rowOf<Omit<ActivityEventsTable, 'seq'>>(ACTIVITY_COLUMNS, p))
+    .onConflict((oc) => oc.column('dedupe_key').doNothing()),
+);
+
 export function activityRepo(ctx: RepoContext): ActivityRepo {
   const { db } = ctx;
   return {
@@ -84,14 +97,8 @@ export function activityRepo(ctx: RepoContext): ActivityRepo {
         detail: input.detail ?? null,
         dedupe_key: input.dedupeKey ?? null,
       };
-      // ON CONFLICT rather than catching the violation: on PostgreSQL a failed statement aborts
-      // the surrounding transaction, which is the change's own.
-      const res = await db
-        .insertInto('activity_events')
-        .values(row)
-        .onConflict((oc) => oc.column('dedupe_key').doNothing())
-        .executeTakeFirst();
-      return Number(res.numInsertedOrUpdatedRows ?? 0n) > 0;
+      const res = await insertActivity.run(ctx, row);
+      return Number(res.numAffectedRows ?? 0n) > 0;
     },
     async purgeBefore(beforeMs) {
       const res = await db.deleteFrom('activity_events').where('at', '<', beforeMs).executeTakeFirst();
