@@ -17,9 +17,11 @@ import { PasserelleError } from '../errors.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { JsonObject } from '../store/types.js';
 
+const WebhookUrl = z.url({ protocol: /^https?$/, error: 'not an http(s) URL' });
+
 /** What the API takes: the secret in clear, sealed before it is stored (see `sealDigestWebhook`). */
 export const DigestWebhookInput = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: 'not an http(s) URL' }),
+  url: WebhookUrl,
   /** Standard Webhooks secret (`whsec_` + base64 of 24 to 64 bytes); null removes it, absent keeps the stored one. */
   secret: z.string().nullable().optional(),
   /** As shown by the practice view; ignored, so a settings object read back can be sent again. */
@@ -27,7 +29,7 @@ export const DigestWebhookInput = z.strictObject({
 });
 /** What the store keeps in `settings.digestWebhook`: the secret sealed with the service key. */
 const StoredDigestWebhook = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: 'not an http(s) URL' }),
+  url: WebhookUrl,
   sealedSecret: z.string().optional(),
 });
 export interface DigestWebhook {

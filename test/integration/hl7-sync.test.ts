@@ -173,7 +173,7 @@ describe.each(['sqlite', 'postgres'] as const)('HL7 v2 practice software ⇄ pas
     await runtime.pollLink(secLinkId);
     const types = new Map(sim.state.list('appointment-type').map((t) => [t.id, t]));
     expect([...types.keys()].sort()).toEqual(['CONS', 'CONS-LONG', 'CONS-SUIVI', 'ECHO']);
-    expect(types.get('CONS-LONG')).toMatchObject({ label: 'Consultation longue et bilan', durationMinutes: 40, instructions: 'Réserver uniquement avec l’accord du médecin ; demander le motif précis.'.replace('’', "'"), active: true });
+    expect(types.get('CONS-LONG')).toMatchObject({ label: 'Consultation longue et bilan', durationMinutes: 40, instructions: "Réserver uniquement avec l'accord du médecin ; demander le motif précis.", active: true });
     expect(types.get('CONS')).toMatchObject({ label: 'Consultation', durationMinutes: 15, instructions: null });
     expect(types.get('ECHO')).toMatchObject({ label: 'Échographie (au cabinet uniquement)', instructions: 'Ne pas réserver : transférer au cabinet.' });
   });
