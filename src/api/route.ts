@@ -26,6 +26,8 @@ export interface RouteContext<P, Q, B> {
   audit(event: Omit<AuditInput, 'actor' | 'role' | 'requestId' | 'via'>): Promise<void>;
   /** Throws ERR_AUTH_FORBIDDEN when the caller's key is limited to another practice. */
   requirePractice(practiceId: string): void;
+  /** The practice scope the mount code resolved from the route's declaration. */
+  readonly scope?: ResolvedScope;
 }
 
 const REPLY = Symbol('reply');
@@ -40,6 +42,51 @@ export function reply(status: number, body?: unknown, headers?: Record<string, s
 }
 export function isReply(v: unknown): v is Reply {
   return typeof v === 'object' && v !== null && REPLY in v;
+}
+
+/** Where a value of the request is read from, before the handler runs. */
+export type ScopeSource = 'params' | 'query' | 'body';
+
+/**
+ * Resources whose owning practice the mount code looks up before the handler runs. Each kind
+ * has one resolver (api/scope.ts): id → practice id, or null when the resource does not exist
+ * (the handler then answers 404 as usual) or belongs to no practice (global; only an
+ * unrestricted key may touch it).
+ */
+export type ScopedResource = 'link' | 'feed' | 'conflict' | 'deadLetter' | 'review' | 'patient' | 'message' | 'auditEvent';
+
+/**
+ * Every route declares which practice it touches; the mount code enforces it and refuses to
+ * mount a route without a declaration (deny by default). Handlers never check it themselves.
+ *
+ * - `public`: no key (health, metrics, iCal feeds and webhooks, which carry their own proof).
+ * - `global`: touches no single practice (create a practice, keys, the audit chain as a whole):
+ *   only a key not limited to a practice may call it.
+ * - `list`: returns many practices' items; the handler must filter with `ctx.scope.practiceIds`
+ *   (null means every practice) — the mount code hands the filter, the handler applies it.
+ * - `practice`: the practice id is read from the request (`from`.`field`).
+ * - `resource`: the practice is the one owning the resource named by `from`.`field`.
+ * `alsoPractice` names a second practice id in the request (a body field moving a resource to
+ * another practice): the caller must be allowed both.
+ */
+export type RouteScope =
+  | 'public'
+  | 'global'
+  | 'list'
+  | { readonly practice: { readonly from: ScopeSource; readonly field: string }; readonly alsoPractice?: { readonly from: ScopeSource; readonly field: string } }
+  | {
+      readonly resource: ScopedResource;
+      readonly from: ScopeSource;
+      readonly field: string;
+      readonly alsoPractice?: { readonly from: ScopeSource; readonly field: string };
+    };
+
+/** What the mount code resolved for the handler. */
+export interface ResolvedScope {
+  /** The practices the caller may see on a `list` route; null = every practice. */
+  readonly practiceIds: readonly string[] | null;
+  /** The practice resolved for a `practice`/`resource` route (null: resource not found or global). */
+  readonly practiceId: string | null;
 }
 
 export interface ResponseDoc {
@@ -57,6 +104,8 @@ export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
   readonly description?: string;
   readonly tags: readonly string[];
   readonly access: Access;
+  /** Which practice the route touches (deny by default: see RouteScope). */
+  readonly scope?: RouteScope;
   readonly params?: z.ZodType<P>;
   readonly query?: z.ZodType<Q>;
   readonly body?: z.ZodType<B>;
