@@ -11,6 +11,7 @@ import { formatPath } from '../model/validate.js';
 import type { Metrics } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
 import { type AnyRoute, type AuthInfo, defineRoute, isReply, type RouteContext } from './route.js';
+import { checkDeclaration, resolveScope, ScopeDenied, type ScopeResolvers, storeResolvers } from './scope.js';
 
 export interface ApiDeps {
   readonly store: Store;
@@ -21,6 +22,8 @@ export interface ApiDeps {
   readonly publicUrl?: string;
   readonly accessLog?: boolean;
   readonly trustProxy?: boolean;
+  /** Resolvers of resource kinds beyond the store's own (api/scope.ts). */
+  readonly resolvers?: ScopeResolvers;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -80,11 +83,15 @@ export function createApp(deps: ApiDeps): express.Express {
       summary: 'This API described in OpenAPI 3.1',
       tags: ['meta'],
       access: 'public',
+      scope: 'public',
       responses: { 200: { description: 'The OpenAPI document' } },
       handler: async () => buildOpenApi(routes, { version: deps.version, ...(deps.publicUrl && { serverUrl: deps.publicUrl }) }),
     }),
   ];
 
+  const resolvers: ScopeResolvers = { ...storeResolvers(store), ...deps.resolvers };
+  // Deny by default: every route is checked before any is mounted.
+  for (const route of routes) checkDeclaration(route, resolvers);
   for (const route of routes) {
     const parsers: express.RequestHandler[] = [];
     if (route.bodyType === 'raw') parsers.push(express.raw({ type: () => true, limit: route.bodyLimit ?? '1mb' }));
@@ -107,6 +114,23 @@ export function createApp(deps: ApiDeps): express.Express {
             throw new PasserelleError('ERR_AUTH_FORBIDDEN', `this action needs role ${route.access}; the key has role ${record.role}`);
           }
         }
+        let scope;
+        try {
+          scope = await resolveScope(route.scope, auth, { params: req.params, query: req.query as Record<string, unknown>, body: req.body as unknown }, resolvers);
+        } catch (e) {
+          if (e instanceof ScopeDenied && auth) {
+            await store.audit.append({
+              actor: auth.keyId,
+              role: auth.role,
+              action: `${route.method.toUpperCase()} ${route.path}`,
+              outcome: 'denied',
+              requestId,
+              via: 'api',
+              details: { reason: 'practice scope', keyPractice: auth.practiceId, ...(e.practiceId !== null && { targetPractice: e.practiceId }) },
+            });
+          }
+          throw e;
+        }
         const parse = <T>(schema: z.ZodType<T> | undefined, value: unknown, where: 'body' | 'query' | 'params'): T => {
           if (!schema) return undefined as T;
           const r = schema.safeParse(value);
@@ -127,9 +151,7 @@ export function createApp(deps: ApiDeps): express.Express {
           audit: async (e) => {
             await store.audit.append({ ...e, actor: auth?.keyId ?? 'anonymous', role: auth?.role ?? null, requestId, via: 'api' });
           },
-          requirePractice: (practiceId) => {
-            if (auth?.practiceId && auth.practiceId !== practiceId) throw new PasserelleError('ERR_AUTH_FORBIDDEN', 'this key is limited to another practice');
-          },
+          scope,
         };
         const result = await route.handler(ctx);
         if (res.headersSent) return;

@@ -24,10 +24,8 @@ export interface RouteContext<P, Q, B> {
   readonly res: Response;
   /** Appends an audit event attributed to the caller (design rule 11). */
   audit(event: Omit<AuditInput, 'actor' | 'role' | 'requestId' | 'via'>): Promise<void>;
-  /** Throws ERR_AUTH_FORBIDDEN when the caller's key is limited to another practice. */
-  requirePractice(practiceId: string): void;
-  /** The practice scope the mount code resolved from the route's declaration. */
-  readonly scope?: ResolvedScope;
+  /** The practice scope the mount code resolved from the route's declaration (api/scope.ts). */
+  readonly scope: ResolvedScope;
 }
 
 const REPLY = Symbol('reply');
@@ -64,6 +62,8 @@ export type ScopedResource = 'link' | 'feed' | 'conflict' | 'deadLetter' | 'revi
  *   only a key not limited to a practice may call it.
  * - `list`: returns many practices' items; the handler must filter with `ctx.scope.practiceIds`
  *   (null means every practice) — the mount code hands the filter, the handler applies it.
+ *   `{ list: { from, field } }` names the request's optional practice filter: a limited key
+ *   naming another practice is refused, and `ctx.scope.practiceId` is the filter to apply.
  * - `practice`: the practice id is read from the request (`from`.`field`).
  * - `resource`: the practice is the one owning the resource named by `from`.`field`.
  * `alsoPractice` names a second practice id in the request (a body field moving a resource to
@@ -73,6 +73,7 @@ export type RouteScope =
   | 'public'
   | 'global'
   | 'list'
+  | { readonly list: { readonly from: ScopeSource; readonly field: string } }
   | { readonly practice: { readonly from: ScopeSource; readonly field: string }; readonly alsoPractice?: { readonly from: ScopeSource; readonly field: string } }
   | {
       readonly resource: ScopedResource;
@@ -105,7 +106,7 @@ export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
   readonly tags: readonly string[];
   readonly access: Access;
   /** Which practice the route touches (deny by default: see RouteScope). */
-  readonly scope?: RouteScope;
+  readonly scope: RouteScope;
   readonly params?: z.ZodType<P>;
   readonly query?: z.ZodType<Q>;
   readonly body?: z.ZodType<B>;

@@ -12,6 +12,7 @@ export function healthRoutes(deps: { store: Store; metrics: Metrics; version: st
       summary: 'Liveness: the process answers',
       tags: ['health'],
       access: 'public',
+      scope: 'public',
       responses: { 200: { description: 'Alive', schema: z.object({ status: z.literal('ok'), version: z.string() }) } },
       handler: async () => ({ status: 'ok', version: deps.version }),
     }),
@@ -21,6 +22,7 @@ export function healthRoutes(deps: { store: Store; metrics: Metrics; version: st
       summary: 'Readiness: the store answers and its schema is current',
       tags: ['health'],
       access: 'public',
+      scope: 'public',
       responses: {
         200: { description: 'Ready', schema: z.object({ status: z.literal('ready'), store: z.string() }) },
         503: { description: 'Not ready, with the reasons' },
@@ -43,6 +45,7 @@ export function healthRoutes(deps: { store: Store; metrics: Metrics; version: st
       summary: 'Prometheus metrics (no patient data)',
       tags: ['health'],
       access: 'public',
+      scope: 'public',
       responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain' } },
       handler: async ({ res }) => {
         res.set('Content-Type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());

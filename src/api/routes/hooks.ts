@@ -19,6 +19,7 @@ export function hookRoutes(runtime: SyncRuntime): AnyRoute[] {
       summary: 'Receive a webhook for a link; its connector checks the signature on the raw body',
       tags: ['webhooks'],
       access: 'public',
+      scope: 'public',
       bodyType: 'raw',
       bodyLimit: '5mb',
       params: z.object({ connector: z.string().regex(/^[a-z0-9-]{1,40}$/), linkId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/) }),

@@ -64,6 +64,7 @@ export function icalFeedRoutes(deps: IcalFeedRouteDeps): AnyRoute[] {
         'Send If-None-Match with the last ETag to get 304 when nothing changed. Rate-limited per feed and per client address.',
       tags: ['ical'],
       access: 'public',
+      scope: 'public',
       params: z.object({ token: z.string().describe('The feed’s secret token (ics_…)') }),
       responses: {
         200: { description: 'The calendar (gzip when accepted)', contentType: 'text/calendar' },

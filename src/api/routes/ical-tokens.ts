@@ -70,10 +70,10 @@ export function icalTokenRoutes(deps: IcalTokenRouteDeps): AnyRoute[] {
       description: 'privacy defaults to busy (no patient data). Only an admin may create a full feed.',
       tags: ['ical'],
       access: 'integrator',
+      scope: { practice: { from: 'body', field: 'practiceId' } },
       body: CreateBody,
       responses: { 201: { description: 'Created; `url` holds the secret and is not shown again', schema: Issued } },
-      handler: async ({ body, auth, requestId, requirePractice }) => {
-        requirePractice(body.practiceId);
+      handler: async ({ body, auth, requestId }) => {
         const { token, record } = await createFeedToken(
           store,
           {
@@ -95,10 +95,11 @@ export function icalTokenRoutes(deps: IcalTokenRouteDeps): AnyRoute[] {
       summary: 'List iCal feeds (never their secrets)',
       tags: ['ical'],
       access: 'integrator',
+      scope: { list: { from: 'query', field: 'practiceId' } },
       query: z.object({ practiceId: id.optional(), includeRevoked: z.enum(['true', 'false']).optional() }),
       responses: { 200: { description: 'Feeds', schema: z.object({ items: z.array(FeedTokenViewSchema) }) } },
-      handler: async ({ query, auth }) => {
-        const practiceId = auth?.practiceId ?? query.practiceId;
+      handler: async ({ query, scope }) => {
+        const practiceId = scope.practiceId ?? undefined;
         const items = await store.icalTokens.list({ ...(practiceId !== undefined && { practiceId }), includeRevoked: query.includeRevoked === 'true' });
         const now = store.now();
         return { items: items.map((t) => feedTokenView(t, now)) };
@@ -110,12 +111,12 @@ export function icalTokenRoutes(deps: IcalTokenRouteDeps): AnyRoute[] {
       summary: 'Show an iCal feed (never its secret)',
       tags: ['ical'],
       access: 'integrator',
+      scope: { resource: 'feed', from: 'params', field: 'id' },
       params: IdParams,
       responses: { 200: { description: 'The feed', schema: FeedTokenViewSchema } },
-      handler: async ({ params, requirePractice }) => {
+      handler: async ({ params }) => {
         const t = await store.icalTokens.get(params.id);
         if (!t) throw new PasserelleError('ERR_NOT_FOUND', `ical token ${params.id} not found`, { details: { icalToken: params.id } });
-        requirePractice(t.practiceId);
         return feedTokenView(t, store.now());
       },
     }),
@@ -125,10 +126,11 @@ export function icalTokenRoutes(deps: IcalTokenRouteDeps): AnyRoute[] {
       summary: 'Give a feed a new secret URL; the old URL answers 404 at once',
       tags: ['ical'],
       access: 'integrator',
+      scope: { resource: 'feed', from: 'params', field: 'id' },
       params: IdParams,
       responses: { 200: { description: 'The new URL, shown once', schema: Issued }, 409: { description: 'The feed is revoked' } },
-      handler: async ({ params, auth, requestId, requirePractice }) => {
-        const { token, record } = await rotateFeedToken(store, params.id, actorOf(auth, requestId), requirePractice);
+      handler: async ({ params, auth, requestId }) => {
+        const { token, record } = await rotateFeedToken(store, params.id, actorOf(auth, requestId));
         return reply(200, { feed: feedTokenView(record, store.now()), url: feedUrl(deps.baseUrl(), token) }, NO_STORE);
       },
     }),
@@ -138,10 +140,11 @@ export function icalTokenRoutes(deps: IcalTokenRouteDeps): AnyRoute[] {
       summary: 'Change a feed’s privacy, label or expiry (privacy full needs an admin and is audited)',
       tags: ['ical'],
       access: 'integrator',
+      scope: { resource: 'feed', from: 'params', field: 'id' },
       params: IdParams,
       body: PatchBody,
       responses: { 200: { description: 'Updated', schema: FeedTokenViewSchema }, 409: { description: 'The feed is revoked' } },
-      handler: async ({ params, body, auth, requestId, requirePractice }) => {
+      handler: async ({ params, body, auth, requestId }) => {
         const t = await updateFeedToken(
           store,
           params.id,
@@ -152,7 +155,6 @@ export function icalTokenRoutes(deps: IcalTokenRouteDeps): AnyRoute[] {
             ...(body.unusedExpiryDays !== undefined && { unusedExpiryDays: body.unusedExpiryDays }),
           },
           actorOf(auth, requestId),
-          requirePractice,
         );
         return feedTokenView(t, store.now());
       },
@@ -163,10 +165,11 @@ export function icalTokenRoutes(deps: IcalTokenRouteDeps): AnyRoute[] {
       summary: 'Revoke a feed: its URL answers 404 at once',
       tags: ['ical'],
       access: 'integrator',
+      scope: { resource: 'feed', from: 'params', field: 'id' },
       params: IdParams,
       responses: { 204: { description: 'Revoked' } },
-      handler: async ({ params, auth, requestId, requirePractice }) => {
-        await revokeFeedToken(store, params.id, actorOf(auth, requestId), requirePractice);
+      handler: async ({ params, auth, requestId }) => {
+        await revokeFeedToken(store, params.id, actorOf(auth, requestId));
         return reply(204);
       },
     }),

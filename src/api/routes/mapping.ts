@@ -102,11 +102,7 @@ export interface MappingRoutesDeps {
 
 export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
   const { store } = deps;
-  const linkFor = async (linkId: string, requirePractice: (p: string) => void) => {
-    const link = await store.links.require(linkId);
-    requirePractice(link.practiceId);
-    return link;
-  };
+  const linkFor = (linkId: string) => store.links.require(linkId);
   return [
     defineRoute({
       method: 'get',
@@ -114,10 +110,11 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
       summary: 'The mapping profile a link runs, with the history of its versions',
       tags: ['mapping'],
       access: 'viewer',
+      scope: { resource: 'link', from: 'params', field: 'id' },
       params: LinkParams,
       responses: { 200: { description: 'Active profile and history (newest first)', schema: MappingView } },
-      handler: async ({ params, requirePractice }) => {
-        const link = await linkFor(params.id, requirePractice);
+      handler: async ({ params }) => {
+        const link = await linkFor(params.id);
         const active = await getActivePlan(store, params.id);
         const history = await store.mappingProfiles.list(params.id);
         const custom = history.find((v) => v.active);
@@ -141,10 +138,11 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
       summary: 'One stored version of a link\'s mapping profile, with its YAML',
       tags: ['mapping'],
       access: 'viewer',
+      scope: { resource: 'link', from: 'params', field: 'id' },
       params: VersionParams,
       responses: { 200: { description: 'The version', schema: VersionView.extend({ yaml: z.string() }) } },
-      handler: async ({ params, requirePractice }) => {
-        await linkFor(params.id, requirePractice);
+      handler: async ({ params }) => {
+        await linkFor(params.id);
         const v = await store.mappingProfiles.get(params.id, params.version);
         if (!v) throw new PasserelleError('ERR_NOT_FOUND', `link ${params.id} has no mapping profile version ${params.version}`);
         const { linkId: _l, ...view } = v;
@@ -157,6 +155,7 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
       summary: 'Replace a link\'s mapping profile (YAML body, or JSON { profile, comment }); invalid → 422 with every issue, the running profile unchanged',
       tags: ['mapping'],
       access: 'integrator',
+      scope: { resource: 'link', from: 'params', field: 'id' },
       params: LinkParams,
       bodyType: 'raw',
       bodyLimit: '1mb',
@@ -164,8 +163,8 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
         200: { description: 'The profile is the active one (a new version, or unchanged when identical)' },
         422: { description: 'ERR_MAPPING_INVALID with details.issues (file:line:column, path, message), or ERR_MAPPING_PROTOCOL_MISMATCH' },
       },
-      handler: async ({ params, body, req, auth, requestId, requirePractice, audit }) => {
-        const link = await linkFor(params.id, requirePractice);
+      handler: async ({ params, body, req, auth, requestId, audit }) => {
+        const link = await linkFor(params.id);
         const { text, comment } = putBody(req, body as Buffer);
         let compiled;
         try {
@@ -208,12 +207,13 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
       summary: 'Map a sample with the link\'s profile (or the one given) without side effects: canonical result, rendering, field table',
       tags: ['mapping'],
       access: 'integrator',
+      scope: { resource: 'link', from: 'params', field: 'id' },
       params: LinkParams,
       body: DryRunBody,
       bodyLimit: '2mb',
       responses: { 200: { description: 'The result (ok false when a rule or record failed)' }, 422: { description: 'ERR_MAPPING_INVALID for an invalid profile' } },
-      handler: async ({ params, body, requirePractice, audit }) => {
-        const link = await linkFor(params.id, requirePractice);
+      handler: async ({ params, body, audit }) => {
+        const link = await linkFor(params.id);
         const active = await getActivePlan(store, link.id);
         let plan = active.plan;
         if (body.profile !== undefined) {
@@ -232,11 +232,12 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
       summary: 'Make an earlier version the running profile again (recorded as a new version)',
       tags: ['mapping'],
       access: 'integrator',
+      scope: { resource: 'link', from: 'params', field: 'id' },
       params: LinkParams,
       body: RollbackBody,
       responses: { 200: { description: 'The new active version' }, 404: { description: 'No such version' } },
-      handler: async ({ params, body, auth, requestId, requirePractice }) => {
-        const link = await linkFor(params.id, requirePractice);
+      handler: async ({ params, body, auth, requestId }) => {
+        const link = await linkFor(params.id);
         const target = await store.mappingProfiles.get(link.id, body.version);
         if (!target) throw new PasserelleError('ERR_NOT_FOUND', `link ${link.id} has no mapping profile version ${body.version}`);
         const { plan } = compileOrRefuse(target.yaml);

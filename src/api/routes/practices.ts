@@ -2,6 +2,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 
 import { PasserelleError } from '../../errors.js';
+import { endpointChanges } from '../../security/endpoint.js';
 import type { SecretBox } from '../../security/secrets.js';
 import type { Store } from '../../store/index.js';
 import { newId } from '../../store/repos/context.js';
@@ -75,6 +76,11 @@ export function practiceView(p: Practice): Practice {
 }
 
 /** Never hand out the (encrypted) credentials. */
+/** What the audit keeps of a link's state: its settings, never its secrets (only whether it has some). */
+function auditedLink(l: Link): JsonObject {
+  return { name: l.name, connector: l.connector, profile: l.profile, config: l.config, schedule: l.schedule, isTest: l.isTest, enabled: l.enabled, hasSecrets: l.secrets !== null };
+}
+
 export function linkView(l: Link): z.infer<typeof LinkView> {
   const { secrets, ...rest } = l;
   return { ...rest, hasSecrets: secrets !== null };
@@ -98,7 +104,7 @@ export interface PracticeRoutesDeps {
 
 export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
   const { store } = deps;
-  const visible = (p: Practice, practiceId: string | null | undefined) => !practiceId || p.id === practiceId;
+  const visible = (p: Practice, practiceIds: readonly string[] | null) => practiceIds === null || practiceIds.includes(p.id);
   const checkConnector = (name: string | undefined) => {
     if (name !== undefined && !deps.connectors.includes(name)) {
       throw new PasserelleError('ERR_VALIDATION', `body.connector: unknown connector ${name}; known: ${deps.connectors.join(', ')}`, {
@@ -113,8 +119,9 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       summary: 'List practices',
       tags: ['practices'],
       access: 'viewer',
+      scope: 'list',
       responses: { 200: { description: 'Practices', schema: z.object({ items: z.array(PracticeView) }) } },
-      handler: async ({ auth }) => ({ items: (await store.practices.list()).filter((p) => visible(p, auth?.practiceId)).map(practiceView) }),
+      handler: async ({ scope }) => ({ items: (await store.practices.list()).filter((p) => visible(p, scope.practiceIds)).map(practiceView) }),
     }),
     defineRoute({
       method: 'post',
@@ -122,6 +129,7 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       summary: 'Create a practice',
       tags: ['practices'],
       access: 'admin',
+      scope: 'global',
       body: PracticeBody,
       responses: { 201: { description: 'Created', schema: PracticeView } },
       handler: async ({ body, requestId, auth }) => {
@@ -147,10 +155,10 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       summary: 'Show a practice',
       tags: ['practices'],
       access: 'viewer',
+      scope: { practice: { from: 'params', field: 'id' } },
       params: IdParams,
       responses: { 200: { description: 'The practice', schema: PracticeView } },
-      handler: async ({ params, requirePractice }) => {
-        requirePractice(params.id);
+      handler: async ({ params }) => {
         const p = await store.practices.require(params.id);
         return reply(200, practiceView(p), etag(p.version));
       },
@@ -161,6 +169,7 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       summary: 'Change a practice (If-Match: its version, to avoid overwriting a concurrent change)',
       tags: ['practices'],
       access: 'admin',
+      scope: { practice: { from: 'params', field: 'id' } },
       params: IdParams,
       body: PracticePatch,
       responses: { 200: { description: 'Updated', schema: PracticeView }, 409: { description: 'Version mismatch' } },
@@ -182,6 +191,7 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       summary: 'Delete a practice without links',
       tags: ['practices'],
       access: 'admin',
+      scope: { practice: { from: 'params', field: 'id' } },
       params: IdParams,
       responses: { 204: { description: 'Deleted' }, 409: { description: 'The practice still has links' } },
       handler: async ({ params, audit }) => {
@@ -197,10 +207,11 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       summary: 'List links (connections of a practice to its software or to the secretariat)',
       tags: ['links'],
       access: 'viewer',
+      scope: { list: { from: 'query', field: 'practiceId' } },
       query: z.object({ practiceId: id.optional() }),
       responses: { 200: { description: 'Links', schema: z.object({ items: z.array(LinkView) }) } },
-      handler: async ({ query, auth }) => {
-        const practiceId = auth?.practiceId ?? query.practiceId;
+      handler: async ({ scope }) => {
+        const practiceId = scope.practiceId;
         return { items: (await store.links.list(practiceId ? { practiceId } : {})).map(linkView) };
       },
     }),
@@ -210,6 +221,7 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       summary: 'Create a link',
       tags: ['links'],
       access: 'integrator',
+      scope: { practice: { from: 'body', field: 'practiceId' } },
       body: LinkBody,
       responses: { 201: { description: 'Created', schema: LinkView } },
       handler: async ({ body, audit }) => {
@@ -238,11 +250,11 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       summary: 'Show a link (credentials are never returned)',
       tags: ['links'],
       access: 'viewer',
+      scope: { resource: 'link', from: 'params', field: 'id' },
       params: IdParams,
       responses: { 200: { description: 'The link', schema: LinkView } },
-      handler: async ({ params, requirePractice }) => {
+      handler: async ({ params }) => {
         const l = await store.links.require(params.id);
-        requirePractice(l.practiceId);
         return reply(200, linkView(l), etag(l.version));
       },
     }),
@@ -252,6 +264,7 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       summary: 'Change a link (If-Match: its version)',
       tags: ['links'],
       access: 'integrator',
+      scope: { resource: 'link', from: 'params', field: 'id' },
       params: IdParams,
       body: LinkPatch,
       responses: { 200: { description: 'Updated', schema: LinkView }, 409: { description: 'Version mismatch' } },
@@ -259,11 +272,28 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
         checkConnector(body.connector);
         const { secrets, ...rest } = body;
         const patch = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+        const before = await store.links.require(params.id);
+        // Secrets follow their endpoint: a new URL, host or port without the secrets again drops them.
+        const moved = body.config === undefined ? [] : endpointChanges(before.config, body.config);
+        const dropSecrets = moved.length > 0 && secrets === undefined && before.secrets !== null;
         const l = await store.links.update(params.id, {
           ...patch,
           ...(secrets !== undefined && { secrets: secrets === null ? null : deps.secrets.sealJson(secrets, params.id) }),
-        }, ifMatch(req.get('if-match')));
-        await audit({ action: 'link.update', resourceType: 'Link', resourceId: l.id, outcome: 'success', details: { fields: Object.keys(body) } });
+          ...(dropSecrets && { secrets: null }),
+        }, ifMatch(req.get('if-match')) ?? before.version);
+        await audit({
+          action: 'link.update',
+          resourceType: 'Link',
+          resourceId: l.id,
+          outcome: 'success',
+          details: {
+            fields: Object.keys(body),
+            before: auditedLink(before),
+            after: auditedLink(l),
+            ...(moved.length > 0 && { endpointChanged: moved }),
+            ...(dropSecrets && { secretsDropped: true }),
+          },
+        });
         return reply(200, linkView(l), etag(l.version));
       },
     }),
@@ -273,6 +303,7 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       summary: 'Delete a link whose outbox is empty',
       tags: ['links'],
       access: 'integrator',
+      scope: { resource: 'link', from: 'params', field: 'id' },
       params: IdParams,
       responses: { 204: { description: 'Deleted' }, 409: { description: 'Undelivered changes remain' } },
       handler: async ({ params, audit }) => {

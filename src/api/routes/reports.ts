@@ -55,8 +55,7 @@ function sendCsv(ctx: RouteContext<unknown, unknown, unknown>, report: ActivityR
 
 export function reportRoutes(deps: ReportRoutesDeps): AnyRoute[] {
   const { store } = deps;
-  const practiceOf = async (id: string, requirePractice: (id: string) => void) => {
-    requirePractice(id);
+  const practiceOf = async (id: string) => {
     const practice = await store.practices.get(id);
     if (!practice) throw new PasserelleError('ERR_NOT_FOUND', `practice ${id} not found`, { details: { practice: id } });
     return practice;
@@ -70,14 +69,15 @@ export function reportRoutes(deps: ReportRoutesDeps): AnyRoute[] {
         'The period is [from, to). Dates without an offset are read in the practice’s time zone. JSON by default; `Accept: text/csv` (or `format=csv`) returns a `;`-separated UTF-8 CSV with a BOM, one section per table, French labels, as an attachment named `passerelle-activite-<practice>-<from>-<to>.csv`.',
       tags: ['reports'],
       access: 'viewer',
+      scope: { practice: { from: 'query', field: 'practice' } },
       query: z.object({ practice: practiceId, from: when, to: when, format }),
       responses: {
         200: { description: 'The report (JSON; CSV with Accept: text/csv)', schema: ActivityReport },
         404: { description: 'No such practice' },
       },
       handler: async (ctx) => {
-        const { query, requirePractice } = ctx;
-        const practice = await practiceOf(query.practice, requirePractice);
+        const { query } = ctx;
+        const practice = await practiceOf(query.practice);
         const period = parsePeriod(query.from, query.to, practice.timezone, deps.config.maxRangeDays);
         const report = await buildActivityReport(store, { practice, period, now: deps.now(), names: true });
         if (wantsCsv(ctx)) return sendCsv(ctx, report);
@@ -90,10 +90,11 @@ export function reportRoutes(deps: ReportRoutesDeps): AnyRoute[] {
       summary: 'Daily digests kept for a practice, newest first, with their webhook delivery state',
       tags: ['reports'],
       access: 'viewer',
+      scope: { practice: { from: 'query', field: 'practice' } },
       query: z.object({ practice: practiceId, limit: z.coerce.number().int().min(1).max(1000).optional() }),
       responses: { 200: { description: 'Digests, without their reports', schema: z.object({ items: z.array(DigestSummary) }) }, 404: { description: 'No such practice' } },
-      handler: async ({ query, requirePractice }) => {
-        await practiceOf(query.practice, requirePractice);
+      handler: async ({ query }) => {
+        await practiceOf(query.practice);
         return { items: await store.digests.list({ practiceId: query.practice, limit: query.limit ?? 100 }) };
       },
     }),
@@ -103,12 +104,13 @@ export function reportRoutes(deps: ReportRoutesDeps): AnyRoute[] {
       summary: 'One daily digest: the activity report of the practice’s local day (JSON; CSV with Accept: text/csv)',
       tags: ['reports'],
       access: 'viewer',
+      scope: { practice: { from: 'params', field: 'practice' } },
       params: z.object({ practice: practiceId, day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'expected YYYY-MM-DD' }) }),
       query: z.object({ format }),
       responses: { 200: { description: 'The digest', schema: Digest }, 404: { description: 'No digest for that practice and day' } },
       handler: async (ctx) => {
-        const { params, requirePractice } = ctx;
-        const practice = await practiceOf(params.practice, requirePractice);
+        const { params } = ctx;
+        const practice = await practiceOf(params.practice);
         dayPeriod(params.day, practice.timezone);
         const digest = await store.digests.get(params.practice, params.day);
         if (!digest) throw new PasserelleError('ERR_NOT_FOUND', `no digest for practice ${params.practice} on ${params.day}`, { details: { practice: params.practice, day: params.day } });

@@ -110,8 +110,6 @@ const summary = (c: { fields: readonly { path: string }[] } & Record<string, unk
 export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
   const store = runtime.engine.store;
   const { operator } = runtime;
-  /** A key limited to one practice only ever sees that practice. */
-  const scope = (auth: AuthInfo | null, practiceId: string | undefined) => auth?.practiceId ?? practiceId;
   return [
     defineRoute({
       method: 'get',
@@ -119,10 +117,11 @@ export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
       summary: 'List conflicts (fields changed differently on both sides)',
       tags: ['sync'],
       access: 'viewer',
+      scope: { list: { from: 'query', field: 'practiceId' } },
       query: z.object({ practiceId: id.optional(), status: z.enum(CONFLICT_STATUSES).optional(), recordId: id.optional(), limit }),
       responses: { 200: { description: 'Conflicts, field paths only', schema: z.object({ items: z.array(ConflictSummary) }) } },
-      handler: async ({ query, auth }) => {
-        const practiceId = scope(auth, query.practiceId);
+      handler: async ({ query, scope }) => {
+        const practiceId = scope.practiceId ?? undefined;
         const items = await store.conflicts.list({
           ...(practiceId !== undefined && { practiceId }),
           ...(query.status !== undefined && { status: query.status }),
@@ -138,11 +137,10 @@ export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
       summary: 'Show a conflict: per field the merge base, the practice value, the secretariat value and the current one',
       tags: ['sync'],
       access: 'viewer',
+      scope: { resource: 'conflict', from: 'params', field: 'id' },
       params: IdParams,
       responses: { 200: { description: 'The conflict with its values (reading is audited)', schema: ConflictDetailView } },
-      handler: async ({ params, auth, requestId, requirePractice }) => {
-        const found = await store.conflicts.get(params.id);
-        if (found) requirePractice(found.practiceId);
+      handler: async ({ params, auth, requestId }) => {
         const detail = await operator.conflictDetail(params.id, actorOf(auth, requestId));
         return { ...summary(detail.conflict as unknown as Parameters<typeof summary>[0]), fields: detail.fields };
       },
@@ -153,12 +151,11 @@ export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
       summary: 'Resolve a conflict by side ({"side":"practice"}) or by value ({"values":{"<path>":<value>}}); the result is synced to both sides',
       tags: ['sync'],
       access: 'integrator',
+      scope: { resource: 'conflict', from: 'params', field: 'id' },
       params: IdParams,
       body: ResolveConflictBody,
       responses: { 200: { description: 'Resolved', schema: ConflictSummary }, 409: { description: 'Already resolved' } },
-      handler: async ({ params, body, auth, requestId, requirePractice }) => {
-        const found = await store.conflicts.get(params.id);
-        if (found) requirePractice(found.practiceId);
+      handler: async ({ params, body, auth, requestId }) => {
         const closed = await operator.resolveConflict(params.id, body, actorOf(auth, requestId));
         return summary(closed as unknown as Parameters<typeof summary>[0]);
       },
@@ -170,6 +167,7 @@ export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
       summary: 'List dead letters (changes that could not be applied or delivered) with their reason',
       tags: ['sync'],
       access: 'viewer',
+      scope: { list: { from: 'query', field: 'practiceId' } },
       query: z.object({
         practiceId: id.optional(),
         linkId: id.optional(),
@@ -179,8 +177,8 @@ export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
         limit,
       }),
       responses: { 200: { description: 'Dead letters, without their payload', schema: z.object({ items: z.array(DeadLetterView) }) } },
-      handler: async ({ query, auth }) => {
-        const practiceId = scope(auth, query.practiceId);
+      handler: async ({ query, scope }) => {
+        const practiceId = scope.practiceId ?? undefined;
         const items = await store.deadLetters.list({
           ...(practiceId !== undefined && { practiceId }),
           ...(query.linkId !== undefined && { linkId: query.linkId }),
@@ -198,10 +196,11 @@ export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
       summary: 'Replay every open dead letter matching a filter (oldest first, idempotent)',
       tags: ['sync'],
       access: 'integrator',
+      scope: { list: { from: 'body', field: 'practiceId' } },
       body: ReplayFilter,
       responses: { 200: { description: 'One outcome per dead letter', schema: z.object({ items: z.array(ReplayOutcome) }) } },
-      handler: async ({ body, auth, requestId }) => {
-        const practiceId = scope(auth, body.practiceId);
+      handler: async ({ body, auth, requestId, scope }) => {
+        const practiceId = scope.practiceId ?? undefined;
         const filter = Object.fromEntries(Object.entries({ ...body, practiceId }).filter(([, v]) => v !== undefined)) as DeadLetterFilter;
         return operator.replayMany(filter, actorOf(auth, requestId));
       },
@@ -212,11 +211,10 @@ export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
       summary: 'Replay one dead letter with the current state and mapping (idempotent)',
       tags: ['sync'],
       access: 'integrator',
+      scope: { resource: 'deadLetter', from: 'params', field: 'id' },
       params: IdParams,
       responses: { 200: { description: 'Replayed', schema: z.object({ deadLetter: DeadLetterView, outcome: z.string() }) }, 409: { description: 'Discarded, or nothing to replay' } },
-      handler: async ({ params, auth, requestId, requirePractice }) => {
-        const found = await store.deadLetters.get(params.id);
-        if (found?.practiceId) requirePractice(found.practiceId);
+      handler: async ({ params, auth, requestId }) => {
         const { deadLetter, outcome } = await operator.replayDeadLetter(params.id, actorOf(auth, requestId));
         const { payload: _payload, ...rest } = deadLetter;
         return { deadLetter: rest, outcome };
@@ -228,11 +226,10 @@ export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
       summary: 'Discard one dead letter (audited)',
       tags: ['sync'],
       access: 'integrator',
+      scope: { resource: 'deadLetter', from: 'params', field: 'id' },
       params: IdParams,
       responses: { 200: { description: 'Discarded', schema: DeadLetterView }, 409: { description: 'Not open' } },
-      handler: async ({ params, auth, requestId, requirePractice }) => {
-        const found = await store.deadLetters.get(params.id);
-        if (found?.practiceId) requirePractice(found.practiceId);
+      handler: async ({ params, auth, requestId }) => {
         const { payload: _payload, ...rest } = await operator.discardDeadLetter(params.id, actorOf(auth, requestId));
         return rest;
       },
@@ -244,11 +241,11 @@ export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
       summary: 'Sync status of a link: state, cursors, last success, lag, outbox depth, dead letters, connector health',
       tags: ['sync', 'links'],
       access: 'viewer',
+      scope: { resource: 'link', from: 'params', field: 'id' },
       params: IdParams,
       responses: { 200: { description: 'Status', schema: LinkStatusView } },
-      handler: async ({ params, requirePractice }) => {
-        const link = await store.links.require(params.id);
-        requirePractice(link.practiceId);
+      handler: async ({ params }) => {
+        await store.links.require(params.id);
         return runtime.status(params.id);
       },
     }),
@@ -259,10 +256,11 @@ export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
       summary: 'List review items (patients that look like known ones, never merged automatically)',
       tags: ['sync'],
       access: 'viewer',
+      scope: { list: { from: 'query', field: 'practiceId' } },
       query: z.object({ practiceId: id.optional(), status: z.enum(CONFLICT_STATUSES).optional(), type: z.string().optional(), limit }),
       responses: { 200: { description: 'Review items', schema: z.object({ items: z.array(ReviewView) }) } },
-      handler: async ({ query, auth }) => {
-        const practiceId = scope(auth, query.practiceId);
+      handler: async ({ query, scope }) => {
+        const practiceId = scope.practiceId ?? undefined;
         return {
           items: await store.reviews.list({
             ...(practiceId !== undefined && { practiceId }),
@@ -279,12 +277,11 @@ export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
       summary: 'Resolve a patient-match review: {"action":"link","patientId":…} merges into that patient, {"action":"create"} keeps a new patient',
       tags: ['sync'],
       access: 'integrator',
+      scope: { resource: 'review', from: 'params', field: 'id' },
       params: IdParams,
       body: ResolveReviewBody,
       responses: { 200: { description: 'Resolved', schema: ReviewView }, 409: { description: 'Already resolved' } },
-      handler: async ({ params, body, auth, requestId, requirePractice }) => {
-        const found = await store.reviews.get(params.id);
-        if (found) requirePractice(found.practiceId);
+      handler: async ({ params, body, auth, requestId }) => {
         return operator.resolveReview(params.id, body, actorOf(auth, requestId));
       },
     }),
