@@ -53,6 +53,8 @@ export function buildOpenApi(routes: readonly AnyRoute[], info: { version: strin
       ...(r.bodyType === 'raw' && { requestBody: { required: true, content: { 'application/json': {} } } }),
       security: r.access === 'public' ? [] : [{ apiKey: [] }],
       ...(r.access !== 'public' && { 'x-required-role': r.access }),
+      // Which practice the route touches (api/scope.ts): integrators see what a practice-limited key may do.
+      'x-practice-scope': r.scope,
       responses,
     };
   }

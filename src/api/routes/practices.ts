@@ -75,12 +75,12 @@ export function practiceView(p: Practice): Practice {
   return { ...p, settings: digestWebhookView(p.settings) };
 }
 
-/** Never hand out the (encrypted) credentials. */
 /** What the audit keeps of a link's state: its settings, never its secrets (only whether it has some). */
 function auditedLink(l: Link): JsonObject {
   return { name: l.name, connector: l.connector, profile: l.profile, config: l.config, schedule: l.schedule, isTest: l.isTest, enabled: l.enabled, hasSecrets: l.secrets !== null };
 }
 
+/** Never hand out the (encrypted) credentials. */
 export function linkView(l: Link): z.infer<typeof LinkView> {
   const { secrets, ...rest } = l;
   return { ...rest, hasSecrets: secrets !== null };
