@@ -153,13 +153,9 @@ async function requireToken(store: Store, id: string): Promise<IcalToken> {
   return t;
 }
 
-/** Throws ERR_AUTH_FORBIDDEN when `practiceId` is outside what the caller may see. */
-export type PracticeGuard = (practiceId: string) => void;
-
 /** A new secret for the same feed; the old URL answers 404 from the moment this commits. */
-export async function rotateFeedToken(store: Store, id: string, actor: FeedTokenActor, guard: PracticeGuard = () => undefined): Promise<IssuedFeedToken> {
+export async function rotateFeedToken(store: Store, id: string, actor: FeedTokenActor): Promise<IssuedFeedToken> {
   const current = await requireToken(store, id);
-  guard(current.practiceId);
   if (current.revokedAt !== null) throw new PasserelleError('ERR_CONFLICT', `ical token ${id} is revoked; create a new one`, { details: { icalToken: id } });
   const { token, hash } = generateFeedToken();
   const record = await store.transaction(async (tx) => {
@@ -179,9 +175,8 @@ export async function rotateFeedToken(store: Store, id: string, actor: FeedToken
   return { token, record };
 }
 
-export async function revokeFeedToken(store: Store, id: string, actor: FeedTokenActor, guard: PracticeGuard = () => undefined): Promise<IcalToken> {
-  const current = await requireToken(store, id);
-  guard(current.practiceId);
+export async function revokeFeedToken(store: Store, id: string, actor: FeedTokenActor): Promise<IcalToken> {
+  await requireToken(store, id);
   return store.transaction(async (tx) => {
     await tx.icalTokens.revoke(id);
     await tx.audit.append({
@@ -209,9 +204,8 @@ export interface FeedTokenPatch {
  * Changes a feed's settings. Moving to `full` needs an admin and is audited as such; moving away
  * from it withdraws the permission, so going back needs an admin again.
  */
-export async function updateFeedToken(store: Store, id: string, patch: FeedTokenPatch, actor: FeedTokenActor, guard: PracticeGuard = () => undefined): Promise<IcalToken> {
+export async function updateFeedToken(store: Store, id: string, patch: FeedTokenPatch, actor: FeedTokenActor): Promise<IcalToken> {
   const current = await requireToken(store, id);
-  guard(current.practiceId);
   if (current.revokedAt !== null) throw new PasserelleError('ERR_CONFLICT', `ical token ${id} is revoked`, { details: { icalToken: id } });
   const enablingFull = patch.privacy === 'full' && !(current.privacy === 'full' && current.fullAllowed);
   if (enablingFull && !mayEnableFull(actor)) {
