@@ -230,6 +230,21 @@ audit
     });
   });
 
+program
+  .command('purge')
+  .description('remove now what is past its retention (retention.* keys) and print what went, per data class')
+  .option('--json', 'print the report as JSON')
+  .addOption(configOption())
+  .action(async (opts: { json?: boolean; config?: string }) => {
+    const { purgeExpired, RETENTION_CLASSES } = await import('../privacy/retention.js');
+    await withStore(opts.config, async (store, config) => {
+      const report = await purgeExpired(store, config.retention, { actor: 'cli', via: 'cli' });
+      if (opts.json) return out(JSON.stringify(report, null, 2));
+      out(`retention purge at ${report.at}:`);
+      for (const c of RETENTION_CLASSES) out(`  ${c.padEnd(17)} ${String(report.removed[c]).padStart(8)} removed (older than ${report.before[c]})`);
+    });
+  });
+
 const mapping = program.command('mapping').description('mapping profiles (mappings/*.yaml, docs/mappings.md)');
 mapping
   .command('validate <file>')
