@@ -245,6 +245,40 @@ program
     });
   });
 
+// RGPD rights on one patient (src/privacy/patient-data.ts). The CLI acts as an admin; both
+// commands are audited with actor `cli`.
+const patient = program.command('patient').description('RGPD rights on one patient: export, erase');
+patient
+  .command('export <id>')
+  .description('print as JSON everything held about a patient (canonical Patient id), or write it to --output')
+  .requiredOption('--practice <id>', 'the practice the patient belongs to')
+  .option('-o, --output <file>', 'write the export to this file (created 0600) instead of stdout')
+  .addOption(configOption())
+  .action(async (id: string, opts: { practice: string; output?: string; config?: string }) => {
+    const { exportPatient } = await import('../privacy/patient-data.js');
+    await withStore(opts.config, async (store) => {
+      const text = `${JSON.stringify(await exportPatient(store, opts.practice, id, { actor: 'cli', role: 'admin', via: 'cli' }), null, 2)}\n`;
+      if (opts.output === undefined) return process.stdout.write(text);
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(opts.output, text, { mode: 0o600, flag: 'wx' });
+      process.stderr.write(`exported patient ${id} to ${opts.output}\n`);
+    });
+  });
+patient
+  .command('erase <id>')
+  .description('erase a patient: records deleted, appointments pseudonymised, audit kept (cannot be undone)')
+  .requiredOption('--practice <id>', 'the practice the patient belongs to')
+  .option('--yes', 'confirm: the erase cannot be undone')
+  .addOption(configOption())
+  .action(async (id: string, opts: { practice: string; yes?: boolean; config?: string }) => {
+    if (opts.yes !== true) throw new PasserelleError('ERR_CLI_USAGE', 'an erase cannot be undone: add --yes to confirm (export first with passerelle patient export)');
+    const { erasePatient } = await import('../privacy/patient-data.js');
+    await withStore(opts.config, async (store) => {
+      const r = await erasePatient(store, opts.practice, id, { actor: 'cli', role: 'admin', via: 'cli' });
+      out(JSON.stringify(r, null, 2));
+    });
+  });
+
 const mapping = program.command('mapping').description('mapping profiles (mappings/*.yaml, docs/mappings.md)');
 mapping
   .command('validate <file>')
