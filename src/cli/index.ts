@@ -247,17 +247,26 @@ program
 
 // RGPD rights on one patient (src/privacy/patient-data.ts). The CLI acts as an admin; both
 // commands are audited with actor `cli`.
+/** The canonical id of a patient named by its id on a link (`--link`), or the id itself. */
+async function canonicalPatient(store: Awaited<ReturnType<typeof openConfiguredStore>>, id: string, linkId: string | undefined): Promise<string> {
+  if (linkId === undefined) return id;
+  const canonical = await store.identityMap.findCanonical(linkId, 'Patient', id);
+  if (canonical === undefined) throw new PasserelleError('ERR_NOT_FOUND', `no patient with that id on link ${linkId}`, { details: { link: linkId } });
+  return canonical;
+}
 const patient = program.command('patient').description('RGPD rights on one patient: export, erase');
 patient
   .command('export <id>')
   .description('print as JSON everything held about a patient (canonical Patient id), or write it to --output')
   .requiredOption('--practice <id>', 'the practice the patient belongs to')
+  .option('--link <id>', 'the id given is the patient\'s id on this link (IPP, secretariat id), not the canonical one')
   .option('-o, --output <file>', 'write the export to this file (created 0600) instead of stdout')
   .addOption(configOption())
-  .action(async (id: string, opts: { practice: string; output?: string; config?: string }) => {
+  .action(async (id: string, opts: { practice: string; link?: string; output?: string; config?: string }) => {
     const { exportPatient } = await import('../privacy/patient-data.js');
     await withStore(opts.config, async (store) => {
-      const text = `${JSON.stringify(await exportPatient(store, opts.practice, id, { actor: 'cli', role: 'admin', via: 'cli' }), null, 2)}\n`;
+      const patientId = await canonicalPatient(store, id, opts.link);
+      const text = `${JSON.stringify(await exportPatient(store, opts.practice, patientId, { actor: 'cli', role: 'admin', via: 'cli' }), null, 2)}\n`;
       if (opts.output === undefined) return process.stdout.write(text);
       const { writeFileSync } = await import('node:fs');
       writeFileSync(opts.output, text, { mode: 0o600, flag: 'wx' });
@@ -268,13 +277,14 @@ patient
   .command('erase <id>')
   .description('erase a patient: records deleted, appointments pseudonymised, audit kept (cannot be undone)')
   .requiredOption('--practice <id>', 'the practice the patient belongs to')
+  .option('--link <id>', 'the id given is the patient\'s id on this link (IPP, secretariat id), not the canonical one')
   .option('--yes', 'confirm: the erase cannot be undone')
   .addOption(configOption())
-  .action(async (id: string, opts: { practice: string; yes?: boolean; config?: string }) => {
+  .action(async (id: string, opts: { practice: string; link?: string; yes?: boolean; config?: string }) => {
     if (opts.yes !== true) throw new PasserelleError('ERR_CLI_USAGE', 'an erase cannot be undone: add --yes to confirm (export first with passerelle patient export)');
     const { erasePatient } = await import('../privacy/patient-data.js');
     await withStore(opts.config, async (store) => {
-      const r = await erasePatient(store, opts.practice, id, { actor: 'cli', role: 'admin', via: 'cli' });
+      const r = await erasePatient(store, opts.practice, await canonicalPatient(store, id, opts.link), { actor: 'cli', role: 'admin', via: 'cli' });
       out(JSON.stringify(r, null, 2));
     });
   });

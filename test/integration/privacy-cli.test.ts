@@ -25,6 +25,7 @@ describe('passerelle purge and passerelle patient', () => {
     await store.links.create({ id: 'cab-cli-sec', practiceId: 'cab-cli', role: 'secretariat', connector: 'secretariat', name: 'sec' });
     await store.inbox.accept({ linkId: 'cab-cli-sec', dedupeKey: 'd1', bodyHash: 'h1', messageType: 'patient.updated', body: Buffer.from(JSON.stringify(paul)), status: 'processed' });
     await store.resources.put({ id: 'pat-cli', practiceId: 'cab-cli', kind: 'Patient', data: { ...paul, id: 'pat-cli' } as unknown as JsonObject, origin: 'practice', expectedVersion: 0, patientId: 'pat-cli' });
+    await store.identityMap.set({ linkId: 'cab-cli-sec', kind: 'Patient', externalId: 'sec-pat-9', canonicalId: 'pat-cli', practiceId: 'cab-cli' });
     await store.close();
   }, 60_000);
   afterAll(() => {
@@ -40,10 +41,11 @@ describe('passerelle purge and passerelle patient', () => {
     expect(text.stdout).toMatch(/inboundBodies +0 removed/);
   });
 
-  it('exports a patient as JSON on stdout', async () => {
-    const r = await runCli(['patient', 'export', 'pat-cli', '--practice', 'cab-cli'], { cwd: dir.path });
+  it('exports a patient named by its id on a link as JSON on stdout', async () => {
+    const r = await runCli(['patient', 'export', 'sec-pat-9', '--link', 'cab-cli-sec', '--practice', 'cab-cli'], { cwd: dir.path });
     expect(r.code).toBe(0);
     const exported = JSON.parse(r.stdout) as PatientExport;
+    expect(exported.patientId).toBe('pat-cli');
     expect((exported.patient.data as unknown as Patient).name?.[0]?.family).toBe('DEMONSTRATION');
   });
 
