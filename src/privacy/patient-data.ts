@@ -119,7 +119,9 @@ async function collect(r: Reader, practiceId: string, patientId: string): Promis
   if (!patient || patient.kind !== 'Patient' || patient.practiceId !== practiceId) {
     throw new PasserelleError('ERR_NOT_FOUND', `patient ${patientId} not found in practice ${practiceId}`, { details: { patient: patientId, practice: practiceId } });
   }
-  const mergedRecords = (await r.resources.list({ practiceId, kind: 'Patient' })).filter(
+  // A merged-away record is inactive (engine.mergePatients): only those are read, not every patient.
+  const inactive = await r.db.selectFrom('resources').select('id').where('practice_id', '=', practiceId).where('kind', '=', 'Patient').where('status', '=', 'inactive').execute();
+  const mergedRecords = (await r.resources.getMany(inactive.map((x) => x.id))).filter(
     (p) => p.id !== patientId && ((p.data as unknown as Patient).link ?? []).some((l) => l.other?.reference === `Patient/${patientId}`),
   );
   const subjects = [patientId, ...mergedRecords.map((p) => p.id)];

@@ -48,6 +48,12 @@ describe.each(STORE_KINDS)('patient export and erase routes (%s store)', (kind) 
     expect(audit.map((e) => [e.actor, e.via])).toEqual([[integrator.id, 'api']]);
   });
 
+  it('lists both routes in the OpenAPI document', async () => {
+    const doc = (await (await t.api('/api/v1/openapi.json', { key: null })).json()) as { paths: Record<string, Record<string, { tags?: string[] }>> };
+    expect(doc.paths['/api/v1/practices/{practiceId}/patients/{patientId}/export']?.['get']?.tags).toEqual(['privacy']);
+    expect(doc.paths['/api/v1/practices/{practiceId}/patients/{patientId}/erase']?.['post']?.tags).toEqual(['privacy']);
+  });
+
   it('refuses the export to a viewer', async () => {
     expect((await t.api(path('cab-a', 'pat-a-1', 'export'), { key: viewer })).status).toBe(403);
   });

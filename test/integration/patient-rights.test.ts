@@ -88,6 +88,10 @@ describe.each(STORE_KINDS)('export and erase of one patient (%s store)', (kind) 
     await h.store.conflicts.open({ practiceId: h.practiceId, kind: 'Patient', recordId: jeanneId, fields: [{ path: 'telecom[0].value', base: '+33612345678', practice: '+33612345678', secretariat: '+33699999999' }] });
     await h.store.reviews.open({ practiceId: h.practiceId, type: 'patient-match', recordId: jeanneId, payload: { externalId: secJeanne, candidates: [paulId] } });
 
+    // An older record of hers merged into this one (ADT A40): inactive, replaced-by her.
+    const merged = { ...structuredClone(jeanne), id: 'jeanne-merged-away', active: false, link: [{ other: { reference: `Patient/${jeanneId}` }, type: 'replaced-by' }] };
+    await h.store.resources.put({ id: 'jeanne-merged-away', practiceId: h.practiceId, kind: 'Patient', data: merged as unknown as JsonObject, origin: 'practice', expectedVersion: 0, status: 'inactive' });
+
     exported = await exportPatient(h.store, h.practiceId, jeanneId, BY);
 
     // A change about her still to deliver: the erase waits for it.
@@ -103,6 +107,7 @@ describe.each(STORE_KINDS)('export and erase of one patient (%s store)', (kind) 
 
   it('exports the record, its external ids, match keys, snapshots, appointments, messages and queue rows', () => {
     expect(exported.patientId).toBe(jeanneId);
+    expect(exported.mergedRecords.map((p) => p.id)).toEqual(['jeanne-merged-away']);
     expect((exported.patient.data as unknown as Patient).identifier?.map((i) => i.value)).toContain('285037511234544');
     expect(exported.identities.filter((i) => i.kind === 'Patient').map((i) => i.linkId).sort()).toEqual([h.pracLink.id, h.secLink.id].sort());
     expect(exported.matchKeys.length).toBeGreaterThan(0);
@@ -127,7 +132,7 @@ describe.each(STORE_KINDS)('export and erase of one patient (%s store)', (kind) 
   });
 
   it('reports what it removed and keeps the appointment without her', async () => {
-    expect(erased.removed).toMatchObject({ patientRecords: 1, communications: 1, deadLetters: 1, conflicts: 1, reviewItems: 1 });
+    expect(erased.removed).toMatchObject({ patientRecords: 2, communications: 1, deadLetters: 1, conflicts: 1, reviewItems: 1 });
     expect(erased.removed.inboxBodies).toBeGreaterThan(0);
     expect(erased.pseudonymised.appointments).toBe(1);
     const appointment = await h.store.resources.get(appointmentId);
@@ -135,6 +140,7 @@ describe.each(STORE_KINDS)('export and erase of one patient (%s store)', (kind) 
     expect(appointment?.startAt).toBe(at('2026-11-30', '09:00'));
     expect(JSON.stringify(appointment?.data)).not.toContain(jeanneId);
     expect(await h.store.resources.get(jeanneId)).toBeUndefined();
+    expect(await h.store.resources.get('jeanne-merged-away')).toBeUndefined();
   });
 
   it('leaves nothing of her in any table but audit rows naming her canonical id only', async () => {
