@@ -37,6 +37,9 @@ export const ERROR_CATALOGUE = {
   // Audit
   ERR_AUDIT_CHAIN_BROKEN: { status: 500, retryable: false, summary: 'The audit trail hash chain does not verify.' },
 
+  // RGPD rights (src/privacy)
+  ERR_PATIENT_ERASE_PENDING: { status: 409, retryable: true, summary: 'The patient still has changes waiting to be delivered; erase once they are delivered or dead-lettered.' },
+
   // FHIR client (connectors/fhir/client). `details.httpStatus` carries the peer's own status.
   ERR_FHIR_HTTP: { status: 502, retryable: false, summary: 'The FHIR server answered an HTTP error without an OperationOutcome.' },
   ERR_FHIR_OPERATION_OUTCOME: { status: 502, retryable: false, summary: 'The FHIR server refused the request with an OperationOutcome (issue codes in details).' },

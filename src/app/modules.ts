@@ -1,5 +1,6 @@
 import { icalModule } from '../ical/module.js';
 import { mappingModule } from '../mapping/module.js';
+import { privacyModule } from '../privacy/module.js';
 import { reportsModule } from '../reports/module.js';
 import { syncModule } from '../sync/module.js';
 import { defaultConnectorRegistry } from '../sync/registry.js';
@@ -13,5 +14,5 @@ export function defaultModules(): ServiceModule[] {
   // Mapping first: its component loads every link's profile before the sync engine runs, and
   // the engine takes each practice's field ownership from its practice link's profile.
   const mapping = mappingModule();
-  return [mapping, syncModule({ registry: defaultConnectorRegistry(), ownership: mapping.ownership }), icalModule(), reportsModule()];
+  return [mapping, syncModule({ registry: defaultConnectorRegistry(), ownership: mapping.ownership }), icalModule(), reportsModule(), privacyModule()];
 }

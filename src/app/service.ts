@@ -10,6 +10,7 @@ import { healthRoutes } from '../api/routes/health.js';
 import { practiceRoutes } from '../api/routes/practices.js';
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log/logger.js';
+import { purgeExpired } from '../privacy/retention.js';
 import { createApiKey } from '../security/api-keys.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
@@ -128,10 +129,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const purge: ScheduledTask = cron.schedule(
       config.retention.purgeSchedule,
       async () => {
-        const purged = await store.inbox.purgeBodies(now() - config.retention.messageBodiesDays * 86_400_000);
-        if (purged > 0) logger.info('purged message bodies past retention', { purged, days: config.retention.messageBodiesDays });
-        const events = await store.activity.purgeBefore(now() - config.retention.activityDays * 86_400_000);
-        if (events > 0) logger.info('purged activity events past retention', { purged: events, days: config.retention.activityDays });
+        // One instance purges at a time when several share a PostgreSQL store.
+        await store.withLease('retention-purge', () => purgeExpired(store, config.retention, { logger })).catch((e: unknown) => logger.error('retention purge failed', { err: e }));
       },
       { name: 'retention-purge', noOverlap: true },
     );

@@ -230,6 +230,65 @@ audit
     });
   });
 
+program
+  .command('purge')
+  .description('remove now what is past its retention (retention.* keys) and print what went, per data class')
+  .option('--json', 'print the report as JSON')
+  .addOption(configOption())
+  .action(async (opts: { json?: boolean; config?: string }) => {
+    const { purgeExpired, RETENTION_CLASSES } = await import('../privacy/retention.js');
+    await withStore(opts.config, async (store, config) => {
+      const report = await purgeExpired(store, config.retention, { actor: 'cli', via: 'cli' });
+      if (opts.json) return out(JSON.stringify(report, null, 2));
+      out(`retention purge at ${report.at}:`);
+      for (const c of RETENTION_CLASSES) out(`  ${c.padEnd(17)} ${String(report.removed[c]).padStart(8)} removed (older than ${report.before[c]})`);
+    });
+  });
+
+// RGPD rights on one patient (src/privacy/patient-data.ts). The CLI acts as an admin; both
+// commands are audited with actor `cli`.
+/** The canonical id of a patient named by its id on a link (`--link`), or the id itself. */
+async function canonicalPatient(store: Awaited<ReturnType<typeof openConfiguredStore>>, id: string, linkId: string | undefined): Promise<string> {
+  if (linkId === undefined) return id;
+  const canonical = await store.identityMap.findCanonical(linkId, 'Patient', id);
+  if (canonical === undefined) throw new PasserelleError('ERR_NOT_FOUND', `no patient with that id on link ${linkId}`, { details: { link: linkId } });
+  return canonical;
+}
+const patient = program.command('patient').description('RGPD rights on one patient: export, erase');
+patient
+  .command('export <id>')
+  .description('print as JSON everything held about a patient (canonical Patient id), or write it to --output')
+  .requiredOption('--practice <id>', 'the practice the patient belongs to')
+  .option('--link <id>', 'the id given is the patient\'s id on this link (IPP, secretariat id), not the canonical one')
+  .option('-o, --output <file>', 'write the export to this file (created 0600) instead of stdout')
+  .addOption(configOption())
+  .action(async (id: string, opts: { practice: string; link?: string; output?: string; config?: string }) => {
+    const { exportPatient } = await import('../privacy/patient-data.js');
+    await withStore(opts.config, async (store) => {
+      const patientId = await canonicalPatient(store, id, opts.link);
+      const text = `${JSON.stringify(await exportPatient(store, opts.practice, patientId, { actor: 'cli', role: 'admin', via: 'cli' }), null, 2)}\n`;
+      if (opts.output === undefined) return process.stdout.write(text);
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(opts.output, text, { mode: 0o600, flag: 'wx' });
+      process.stderr.write(`exported patient ${id} to ${opts.output}\n`);
+    });
+  });
+patient
+  .command('erase <id>')
+  .description('erase a patient: records deleted, appointments pseudonymised, audit kept (cannot be undone)')
+  .requiredOption('--practice <id>', 'the practice the patient belongs to')
+  .option('--link <id>', 'the id given is the patient\'s id on this link (IPP, secretariat id), not the canonical one')
+  .option('--yes', 'confirm: the erase cannot be undone')
+  .addOption(configOption())
+  .action(async (id: string, opts: { practice: string; link?: string; yes?: boolean; config?: string }) => {
+    if (opts.yes !== true) throw new PasserelleError('ERR_CLI_USAGE', 'an erase cannot be undone: add --yes to confirm (export first with passerelle patient export)');
+    const { erasePatient } = await import('../privacy/patient-data.js');
+    await withStore(opts.config, async (store) => {
+      const r = await erasePatient(store, opts.practice, await canonicalPatient(store, id, opts.link), { actor: 'cli', role: 'admin', via: 'cli' });
+      out(JSON.stringify(r, null, 2));
+    });
+  });
+
 const mapping = program.command('mapping').description('mapping profiles (mappings/*.yaml, docs/mappings.md)');
 mapping
   .command('validate <file>')

@@ -55,11 +55,26 @@ export const SecurityConfig = z.strictObject({
   bootstrapAdminKey: z.boolean().default(true),
 });
 
+/**
+ * How long each class of data is kept (docs/security.d/retention.md says why these defaults).
+ * The purge job (src/privacy/retention.ts) removes what is older and reports counts per class.
+ */
 export const RetentionConfig = z.strictObject({
   /** Days message bodies (HL7, webhook payloads) are kept in the inbox before being purged. */
   messageBodiesDays: z.number().int().min(1).max(3650).default(30),
+  /** Days a delivered outbox row (its payload: what was sent to a peer) is kept after delivery. */
+  outboundPayloadDays: z.number().int().min(1).max(3650).default(30),
+  /** Days a replayed or discarded dead letter (and its payload) is kept after it was resolved; open ones stay. */
+  deadLetterDays: z.number().int().min(1).max(3650).default(90),
+  /** Days a resolved review item or conflict (with the values compared) is kept after it was closed; open ones stay. */
+  reviewDays: z.number().int().min(1).max(3650).default(90),
   /** Days supervision events (ids and counts, for activity reports) are kept; daily digests stay. */
   activityDays: z.number().int().min(30).max(3650).default(400),
+  /**
+   * Days audit events are kept (6 years by default). Only the oldest events go, as a whole
+   * prefix of the chain, and the hash of the last one removed stays as the anchor verification starts from.
+   */
+  auditDays: z.number().int().min(365).max(36_500).default(2192),
   /** When the purge job runs (node-cron, server time zone). */
   purgeSchedule: cronExpression.default('17 3 * * *'),
 });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 
 import type { AuditEventsTable } from '../schema.js';
 import type { AuditEvent, AuditInput, AuditOutcome, AuditVerifyResult, JsonObject } from '../types.js';
+import { readAuditAnchor } from './audit-retention.js';
 import { compiled, rowOf } from './compiled.js';
 import { fromJson, iso, type RepoContext, toJson } from './context.js';
 import { stableStringify } from './records.js';
@@ -112,9 +113,11 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
       return ((await q.orderBy('seq').limit(f.limit ?? 100).execute()) as AuditRow[]).map(toEvent);
     },
     async verify() {
-      let prev = GENESIS_HASH;
+      // After a retention purge the chain starts at its anchor (audit-retention.ts), not at genesis.
+      const anchor = await readAuditAnchor(db);
+      let prev = anchor?.hash ?? GENESIS_HASH;
       let checked = 0;
-      let lastSeq = 0;
+      let lastSeq = anchor?.seq ?? 0;
       const pageSize = 1000;
       for (;;) {
         const rows = (await db.selectFrom('audit_events').selectAll().where('seq', '>', lastSeq).orderBy('seq').limit(pageSize).execute()) as AuditRow[];

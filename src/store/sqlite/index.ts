@@ -67,6 +67,9 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   // FULL: the WAL is fsynced at every commit, so an acknowledged message survives power loss.
   raw.pragma('synchronous = FULL');
   raw.pragma('foreign_keys = ON');
+  // Deleted and overwritten rows are zeroed in the file, not left in free pages: a purge or a
+  // patient erase (src/privacy) must leave nothing readable behind (RGPD art. 17).
+  raw.pragma('secure_delete = ON');
   raw.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
 
   const database = cachingDatabase(raw);
