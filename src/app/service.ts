@@ -12,6 +12,7 @@ import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
 import type { Clock } from '../store/repos/context.js';
 import { bindHttp } from './http-listener.js';
+import type { ReadinessCheck } from './readiness.js';
 import { openConfiguredStore, openSecretBox } from './open-store.js';
 import { VERSION } from './version.js';
 
@@ -42,6 +43,8 @@ export interface ServiceModule {
   readonly connectors?: readonly string[];
   routes?(ctx: ServiceContext): AnyRoute[];
   components?(ctx: ServiceContext): Component[];
+  /** What `/readyz` should also check (the sync module: links that failed to start). */
+  readiness?(ctx: ServiceContext): ReadinessCheck;
 }
 
 export interface ServiceOptions {
@@ -100,7 +103,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const modules = options.modules ?? [];
     const connectors = [...new Set([...BUILTIN_CONNECTORS, ...modules.flatMap((m) => m.connectors ?? [])])];
     const routes: AnyRoute[] = [
-      ...healthRoutes({ store, metrics, version: VERSION }),
+      ...healthRoutes({ store, metrics, version: VERSION, readiness: modules.flatMap((m) => (m.readiness ? [m.readiness(ctx)] : [])) }),
       ...practiceRoutes({ store, secrets: box, connectors }),
       ...modules.flatMap((m) => m.routes?.(ctx) ?? []),
     ];
