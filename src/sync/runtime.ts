@@ -26,6 +26,7 @@ import { SyncOperator } from './operator.js';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import type { AnyConnectorDefinition, ConnectorRegistry } from './registry.js';
 import { DEFAULT_POLL_SCHEDULE, PollScheduler } from './scheduler.js';
+import { isWebhookRefusal, refuseUnknownWebhook, webhookRefusal } from './webhook-refusal.js';
 
 /** The cursor stream of a connector's `pull` (one per link for now). */
 export const DEFAULT_STREAM = 'default';
@@ -459,17 +460,22 @@ export class SyncRuntime {
     return leased.acquired ? leased.result : { acquired: false, pages: 0, applied: 0, rejected: 0, invalid: 0 };
   }
 
-  /** `POST /hooks/:connector/:linkId`: hands the raw request to the link's connector. */
+  /**
+   * `POST /hooks/:connector/:linkId`: hands the raw request to the link's connector. Whatever
+   * is not a running link of that connector taking webhooks gets the same 401 as a bad
+   * signature (webhook-refusal.ts), without reading the store, so link ids cannot be probed;
+   * an enabled link that failed to start answers 503 so its platform delivers again.
+   */
   async receiveHttp(connector: string, linkId: string, delivery: HttpDelivery): Promise<HttpAnswer> {
-    const r = this.links.get(linkId);
-    if (!r || r.link.connector !== connector) {
-      const link = await this.store.links.get(linkId);
-      if (!link || link.connector !== connector) throw new PasserelleError('ERR_NOT_FOUND', `no ${connector} link ${linkId}`);
-      throw new PasserelleError('ERR_SYNC_NOT_RUNNING', `link ${linkId} is not running; retry later`, { retryAfterSeconds: 30 });
-    }
-    if (!r.connector.receiveHttp) throw new PasserelleError('ERR_NOT_FOUND', `connector ${connector} takes no webhooks`);
     if (this.stopping) throw new PasserelleError('ERR_SYNC_NOT_RUNNING', 'passerelle is stopping; retry later', { retryAfterSeconds: 5 });
-    return r.connector.receiveHttp(delivery, this.handlerFor(linkId, 'webhook'));
+    const r = this.links.get(linkId);
+    if (!r || r.link.connector !== connector || !r.connector.receiveHttp) {
+      if (!r && this.failures.get(linkId)?.connector === connector) throw new PasserelleError('ERR_SYNC_NOT_RUNNING', `link ${linkId} is not running; retry later`, { retryAfterSeconds: 30 });
+      this.log.warn('webhook refused', { connector, linkId, reason: 'no running link of this connector takes webhooks', bytes: delivery.body.length });
+      return refuseUnknownWebhook(delivery.body);
+    }
+    const answer = await r.connector.receiveHttp(delivery, this.handlerFor(linkId, 'webhook'));
+    return isWebhookRefusal(answer) ? webhookRefusal() : answer;
   }
 
   /** Where a link stands: state, cursors, lag, queue depth, dead letters, connector health. */
