@@ -27,6 +27,10 @@ export function jsonDepthExceeds(value: unknown, limit: number): boolean {
 /** Express middleware, after `express.json()`: 400 ERR_VALIDATION for a body nested too deep. */
 export function limitJsonDepth(limit = MAX_JSON_DEPTH) {
   return (req: Request, _res: Response, next: NextFunction): void => {
-    next(jsonDepthExceeds(req.body, limit) ? new PasserelleError('ERR_VALIDATION', `body: nested deeper than ${limit} levels`) : undefined);
+    next(
+      jsonDepthExceeds(req.body, limit)
+        ? new PasserelleError('ERR_VALIDATION', `body: nested deeper than ${limit} levels`)
+        : undefined,
+    );
   };
 }

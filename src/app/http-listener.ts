@@ -4,7 +4,13 @@
  * nothing (no store file, no migration, no generated key, no first admin key shown to nobody).
  * Until the app is attached, requests get 503 "starting" rather than hanging.
  */
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { envName } from '../config/load.js';
@@ -49,8 +55,14 @@ export async function bindHttp(http: Config['http']): Promise<HttpListener> {
   const where = `${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}`;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
-      const reason = explain(e.code) ?? `${e.code ?? e.message}; check ${setting('host')} and ${setting('port')}`;
-      reject(new PasserelleError('ERR_HTTP_LISTEN_FAILED', `cannot listen on ${where}: ${reason}`, { cause: e, details: { host: http.host, port: http.port, errno: e.code ?? null } }));
+      const reason =
+        explain(e.code) ?? `${e.code ?? e.message}; check ${setting('host')} and ${setting('port')}`;
+      reject(
+        new PasserelleError('ERR_HTTP_LISTEN_FAILED', `cannot listen on ${where}: ${reason}`, {
+          cause: e,
+          details: { host: http.host, port: http.port, errno: e.code ?? null },
+        }),
+      );
     });
     server.listen(http.port, http.host, () => resolve());
   });

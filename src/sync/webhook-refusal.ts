@@ -36,6 +36,9 @@ export function refuseUnknownWebhook(body: Buffer): HttpAnswer {
 export function isWebhookRefusal(answer: HttpAnswer): boolean {
   if (answer.status === 404) return true;
   if (answer.status !== 401) return false;
-  const code = typeof answer.body === 'object' && answer.body !== null ? (answer.body as { code?: unknown }).code : undefined;
+  const code =
+    typeof answer.body === 'object' && answer.body !== null
+      ? (answer.body as { code?: unknown }).code
+      : undefined;
   return code !== 'ERR_WEBHOOK_TIMESTAMP';
 }

@@ -11,7 +11,9 @@ import { type Document, isAlias, isCollection, isPair, type Node, visit } from '
 /** The `yaml` package's own default; a hand-written profile or config uses a handful at most. */
 export const YAML_MAX_ALIAS_COUNT = 100;
 
-export type YamlToJsResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string; readonly offset: number };
+export type YamlToJsResult =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly message: string; readonly offset: number };
 
 /** `doc.toJS()` with aliases limited; a refusal names the alias at fault and where it is. */
 export function yamlToJs(doc: Document, maxAliasCount = YAML_MAX_ALIAS_COUNT): YamlToJsResult {
@@ -51,7 +53,10 @@ function culprit(doc: Document, max: number): { message: string; offset: number 
       const offset = alias.range?.[0] ?? 0;
       const source = alias.resolve(doc);
       if (!source) {
-        found = { message: `alias *${alias.source} refers to no anchor &${alias.source} defined before it`, offset };
+        found = {
+          message: `alias *${alias.source} refers to no anchor &${alias.source} defined before it`,
+          offset,
+        };
         return visit.BREAK;
       }
       const use = uses.get(source) ?? { count: 0, aliasCount: 0 };
@@ -59,7 +64,10 @@ function culprit(doc: Document, max: number): { message: string; offset: number 
       use.count += 1;
       if (use.aliasCount === 0) use.aliasCount = expansion(source);
       if (use.count * use.aliasCount > max) {
-        found = { message: `too many aliases: *${alias.source} here would expand past ${max} aliased nodes (an alias bomb); write the values out instead`, offset };
+        found = {
+          message: `too many aliases: *${alias.source} here would expand past ${max} aliased nodes (an alias bomb); write the values out instead`,
+          offset,
+        };
         return visit.BREAK;
       }
       return undefined;

@@ -17,7 +17,11 @@ import { startTestService, type TestService } from '../helpers/service.js';
 import { STORE_KINDS } from '../helpers/stores.js';
 import { until } from '../helpers/until.js';
 
-interface Readyz { status: string; problems?: string[]; down?: { kind: string; id: string; code: string; reason: string; since: string; nextAttemptAt?: string }[] }
+interface Readyz {
+  status: string;
+  problems?: string[];
+  down?: { kind: string; id: string; code: string; reason: string; since: string; nextAttemptAt?: string }[];
+}
 
 describe.each(STORE_KINDS)('a link whose listen port is taken (%s store)', (storeKind) => {
   let holder: Server;
@@ -31,12 +35,33 @@ describe.each(STORE_KINDS)('a link whose listen port is taken (%s store)', (stor
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
     port = (holder.address() as { port: number }).port;
     const mapping = mappingModule({ refreshMs: 0 });
-    const sync = syncModule({ registry: defaultConnectorRegistry(), ownership: mapping.ownership, runtime: { refreshMs: 0, restartBackoff: { baseMs: 20, capMs: 200 } } });
+    const sync = syncModule({
+      registry: defaultConnectorRegistry(),
+      ownership: mapping.ownership,
+      runtime: { refreshMs: 0, restartBackoff: { baseMs: 20, capMs: 200 } },
+    });
     t = await startTestService({ store: storeKind, modules: [mapping, sync] });
     runtime = sync.runtimeOf(t.service.context);
-    const integrator = (await createApiKey(t.service.store, { role: 'integrator', createdBy: 'test', via: 'test' })).key;
-    const practiceId = ((await (await t.api('/api/v1/practices', { method: 'POST', json: { name: 'Cabinet des Essais' } })).json()) as { id: string }).id;
-    const created = await t.api('/api/v1/links', { method: 'POST', key: integrator, json: { practiceId, role: 'practice', connector: 'hl7v2', name: 'Logiciel du cabinet', isTest: true, config: { mllp: { listen: { host: '127.0.0.1', port } } } } });
+    const integrator = (
+      await createApiKey(t.service.store, { role: 'integrator', createdBy: 'test', via: 'test' })
+    ).key;
+    const practiceId = (
+      (await (
+        await t.api('/api/v1/practices', { method: 'POST', json: { name: 'Cabinet des Essais' } })
+      ).json()) as { id: string }
+    ).id;
+    const created = await t.api('/api/v1/links', {
+      method: 'POST',
+      key: integrator,
+      json: {
+        practiceId,
+        role: 'practice',
+        connector: 'hl7v2',
+        name: 'Logiciel du cabinet',
+        isTest: true,
+        config: { mllp: { listen: { host: '127.0.0.1', port } } },
+      },
+    });
     expect(created.status).toBe(201);
     linkId = ((await created.json()) as { id: string }).id;
     await runtime.refresh();
@@ -57,7 +82,9 @@ describe.each(STORE_KINDS)('a link whose listen port is taken (%s store)', (stor
     expect(body.status).toBe('not-ready');
     expect(body.down?.map((d) => [d.kind, d.id, d.code])).toEqual([['link', linkId, 'ERR_MLLP_CONNECTION']]);
     expect(body.down?.[0]?.reason).toBe(`MLLP listener cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
-    expect(body.problems).toEqual([`link ${linkId} is down: MLLP listener cannot listen on 127.0.0.1:${port}: EADDRINUSE`]);
+    expect(body.problems).toEqual([
+      `link ${linkId} is down: MLLP listener cannot listen on 127.0.0.1:${port}: EADDRINUSE`,
+    ]);
   });
 
   it('keeps trying while the port is taken, each attempt scheduled later, and stays not ready', async () => {
@@ -67,7 +94,9 @@ describe.each(STORE_KINDS)('a link whose listen port is taken (%s store)', (stor
       return d !== undefined && d.attempts >= (first?.attempts ?? 0) + 2 && d;
     });
     expect(later.since).toBe(first?.since);
-    expect(Date.parse(later.nextAttemptAt as string)).toBeGreaterThanOrEqual(Date.parse(first?.nextAttemptAt as string));
+    expect(Date.parse(later.nextAttemptAt as string)).toBeGreaterThanOrEqual(
+      Date.parse(first?.nextAttemptAt as string),
+    );
     expect(runtime.isRunning(linkId)).toBe(false);
     expect((await readyz()).status).toBe(503);
   });

@@ -48,7 +48,9 @@ describe('serve on a port already in use', () => {
     const cwd = join(dir.path, 'sqlite');
     const e = await startOn({ PASSERELLE_STORE_SQLITE_PATH: join(cwd, 'data', 'passerelle.db') }, dir.path);
     expect(e.code).toBe('ERR_HTTP_LISTEN_FAILED');
-    expect(e.message).toBe(`cannot listen on 127.0.0.1:${port}: the address is already in use (another passerelle, or another program); change http.port (PASSERELLE_HTTP_PORT)`);
+    expect(e.message).toBe(
+      `cannot listen on 127.0.0.1:${port}: the address is already in use (another passerelle, or another program); change http.port (PASSERELLE_HTTP_PORT)`,
+    );
     expect(existsSync(cwd)).toBe(false);
     expect(readdirSync(dir.path)).toEqual([]);
   });
@@ -56,11 +58,20 @@ describe('serve on a port already in use', () => {
   it('leaves a PostgreSQL database untouched: no migration, no table, no admin key', async () => {
     const db = await createPgDatabase();
     try {
-      const e = await startOn({ PASSERELLE_STORE_DRIVER: 'postgres', PASSERELLE_STORE_POSTGRES_URL: db.url, PASSERELLE_SECURITY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64') }, dir.path);
+      const e = await startOn(
+        {
+          PASSERELLE_STORE_DRIVER: 'postgres',
+          PASSERELLE_STORE_POSTGRES_URL: db.url,
+          PASSERELLE_SECURITY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
+        },
+        dir.path,
+      );
       expect(e.code).toBe('ERR_HTTP_LISTEN_FAILED');
       const c = new pg.Client({ connectionString: db.url });
       await c.connect();
-      const tables = await c.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')");
+      const tables = await c.query<{ table_name: string }>(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')",
+      );
       await c.end();
       expect(tables.rows).toEqual([]);
     } finally {
@@ -70,8 +81,15 @@ describe('serve on a port already in use', () => {
 
   it('makes `passerelle serve` print one line on stderr, nothing on stdout, and exit 1', async () => {
     const cwd = join(dir.path, 'cli');
-    const r = await runCli(['serve'], { cwd: dir.path, env: { PASSERELLE_HTTP_PORT: String(port), PASSERELLE_STORE_SQLITE_PATH: join(cwd, 'passerelle.db') } });
-    expect([r.code, r.stdout, r.stderr]).toEqual([1, '', `passerelle: cannot listen on 127.0.0.1:${port}: the address is already in use (another passerelle, or another program); change http.port (PASSERELLE_HTTP_PORT)\n`]);
+    const r = await runCli(['serve'], {
+      cwd: dir.path,
+      env: { PASSERELLE_HTTP_PORT: String(port), PASSERELLE_STORE_SQLITE_PATH: join(cwd, 'passerelle.db') },
+    });
+    expect([r.code, r.stdout, r.stderr]).toEqual([
+      1,
+      '',
+      `passerelle: cannot listen on 127.0.0.1:${port}: the address is already in use (another passerelle, or another program); change http.port (PASSERELLE_HTTP_PORT)\n`,
+    ]);
     expect(existsSync(cwd)).toBe(false);
   });
 });

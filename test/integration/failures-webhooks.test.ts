@@ -15,7 +15,11 @@ import type { SyncRuntime } from '../../src/sync/runtime.js';
 import { nestedJson } from '../helpers/hostile.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
-interface Answer { status: number; type: string | null; body: unknown }
+interface Answer {
+  status: number;
+  type: string | null;
+  body: unknown;
+}
 
 describe('webhooks that no running link authenticates', () => {
   const SECRET = generateWebhookSecret();
@@ -27,35 +31,71 @@ describe('webhooks that no running link authenticates', () => {
 
   beforeAll(async () => {
     const mapping = mappingModule({ refreshMs: 0 });
-    const sync = syncModule({ registry: defaultConnectorRegistry(), ownership: mapping.ownership, runtime: { refreshMs: 0, schedulePolls: false, autoDispatch: false } });
+    const sync = syncModule({
+      registry: defaultConnectorRegistry(),
+      ownership: mapping.ownership,
+      runtime: { refreshMs: 0, schedulePolls: false, autoDispatch: false },
+    });
     t = await startTestService({ modules: [mapping, sync] });
     runtime = sync.runtimeOf(t.service.context);
-    const integrator = (await createApiKey(t.service.store, { role: 'integrator', createdBy: 'test', via: 'test' })).key;
-    const practiceId = ((await (await t.api('/api/v1/practices', { method: 'POST', json: { name: 'Cabinet des Essais' } })).json()) as { id: string }).id;
+    const integrator = (
+      await createApiKey(t.service.store, { role: 'integrator', createdBy: 'test', via: 'test' })
+    ).key;
+    const practiceId = (
+      (await (
+        await t.api('/api/v1/practices', { method: 'POST', json: { name: 'Cabinet des Essais' } })
+      ).json()) as { id: string }
+    ).id;
     const link = async (body: object) => {
-      const res = await t.api('/api/v1/links', { method: 'POST', key: integrator, json: { practiceId, isTest: true, ...body } });
+      const res = await t.api('/api/v1/links', {
+        method: 'POST',
+        key: integrator,
+        json: { practiceId, isTest: true, ...body },
+      });
       const text = await res.text();
       if (res.status !== 201) throw new Error(`link not created: ${res.status} ${text}`);
       return (JSON.parse(text) as { id: string }).id;
     };
-    const secretariat = { role: 'secretariat', connector: 'secretariat', config: { baseUrl: 'http://127.0.0.1:9', platformPracticeId: 'cab-essais' }, secrets: { apiToken: 'jeton', webhookSecret: SECRET } };
+    const secretariat = {
+      role: 'secretariat',
+      connector: 'secretariat',
+      config: { baseUrl: 'http://127.0.0.1:9', platformPracticeId: 'cab-essais' },
+      secrets: { apiToken: 'jeton', webhookSecret: SECRET },
+    };
     secLinkId = await link({ ...secretariat, name: 'Télésecrétariat' });
     disabledLinkId = await link({ ...secretariat, name: 'Ancien télésecrétariat', enabled: false });
-    hl7LinkId = await link({ role: 'practice', connector: 'hl7v2', name: 'Logiciel du cabinet', config: { mllp: { listen: { host: '127.0.0.1', port: 0 } } } });
+    hl7LinkId = await link({
+      role: 'practice',
+      connector: 'hl7v2',
+      name: 'Logiciel du cabinet',
+      config: { mllp: { listen: { host: '127.0.0.1', port: 0 } } },
+    });
     await runtime.refresh();
-    expect([runtime.isRunning(secLinkId), runtime.isRunning(disabledLinkId), runtime.isRunning(hl7LinkId)]).toEqual([true, false, true]);
+    expect([
+      runtime.isRunning(secLinkId),
+      runtime.isRunning(disabledLinkId),
+      runtime.isRunning(hl7LinkId),
+    ]).toEqual([true, false, true]);
   });
   afterAll(async () => {
     await t.dispose();
   });
 
   const post = async (path: string, body: Buffer, headers: Record<string, string> = {}): Promise<Answer> => {
-    const res = await fetch(`${t.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    const res = await fetch(`${t.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+    });
     return { status: res.status, type: res.headers.get('content-type'), body: await res.json() };
   };
   const signed = (body: Buffer, secret = SECRET, id = `evt_${Math.random().toString(36).slice(2)}`) => {
     const ts = Math.floor(Date.now() / 1000);
-    return { 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': signWebhook([secret], id, ts, body) };
+    return {
+      'webhook-id': id,
+      'webhook-timestamp': String(ts),
+      'webhook-signature': signWebhook([secret], id, ts, body),
+    };
   };
 
   it('answers an unknown link, an unknown connector, another connector, a disabled link and a link without webhooks exactly as a bad signature', async () => {
@@ -65,7 +105,12 @@ describe('webhooks that no running link authenticates', () => {
     expect(badSignature).toEqual({
       status: 401,
       type: 'application/problem+json; charset=utf-8',
-      body: { type: 'https://passerelle.fr/problems/err-webhook-signature', title: 'the delivery is not authenticated for this link', status: 401, code: 'ERR_WEBHOOK_SIGNATURE' },
+      body: {
+        type: 'https://passerelle.fr/problems/err-webhook-signature',
+        title: 'the delivery is not authenticated for this link',
+        status: 401,
+        code: 'ERR_WEBHOOK_SIGNATURE',
+      },
     });
     const others = {
       'no signature headers': await post(`/hooks/secretariat/${secLinkId}`, body),

@@ -33,13 +33,20 @@ describe('YAML aliases', () => {
     const e = configErrorOf(`http:\n  port: 8080\n${aliasBomb()}`);
     expect(e.code).toBe('ERR_CONFIG_INVALID');
     // One *l2 stands for 81 aliased nodes (9 × 9): the second one on the l3 line passes 100.
-    expect(e.issues.map((i) => [i.path, i.location])).toEqual([['(yaml)', `${join(dir.path, 'passerelle.yaml')}:6:14`]]);
+    expect(e.issues.map((i) => [i.path, i.location])).toEqual([
+      ['(yaml)', `${join(dir.path, 'passerelle.yaml')}:6:14`],
+    ]);
     expect(e.issues[0]?.message).toMatch(/^too many aliases: \*l2 here would expand past 100 aliased nodes/);
   });
 
   it('refuses an alias to an anchor that is not defined before it, with its position', () => {
     const e = configErrorOf('http:\n  host: *nowhere\n');
-    expect(e.issues.map((i) => [i.location, i.message])).toEqual([[`${join(dir.path, 'passerelle.yaml')}:2:9`, 'alias *nowhere refers to no anchor &nowhere defined before it']]);
+    expect(e.issues.map((i) => [i.location, i.message])).toEqual([
+      [
+        `${join(dir.path, 'passerelle.yaml')}:2:9`,
+        'alias *nowhere refers to no anchor &nowhere defined before it',
+      ],
+    ]);
   });
 
   it('still reads a config that uses a few aliases', () => {
@@ -51,6 +58,8 @@ describe('YAML aliases', () => {
   it('reports an alias bomb in a mapping profile as an ERR_MAPPING_YAML issue with profile:line:column', () => {
     const r = loadProfileText(`protocol: hl7v2\nversion: '2.5'\n${aliasBomb()}`, { label: 'profile' });
     expect(r.ok).toBe(false);
-    expect(r.ok ? [] : r.issues.map((i) => [i.code, i.path, i.location])).toEqual([['ERR_MAPPING_YAML', '(yaml)', 'profile:6:14']]);
+    expect(r.ok ? [] : r.issues.map((i) => [i.code, i.path, i.location])).toEqual([
+      ['ERR_MAPPING_YAML', '(yaml)', 'profile:6:14'],
+    ]);
   });
 });
