@@ -119,4 +119,30 @@ describe.each(STORE_KINDS)('a link whose listen port is taken (%s store)', (stor
       socket.once('error', reject);
     });
   });
+
+  it('stops trying and counts the link as ready again once it is disabled', async () => {
+    const other = createServer();
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const busy = (other.address() as { port: number }).port;
+    try {
+      const moved = await t.api(`/api/v1/links/${linkId}`, {
+        method: 'PATCH',
+        json: { config: { mllp: { listen: { host: '127.0.0.1', port: busy } } } },
+      });
+      expect(moved.status).toBe(200);
+      await runtime.refresh();
+      const down = await readyz();
+      expect([down.status, down.body.down?.map((d) => [d.id, d.reason])]).toEqual([
+        503,
+        [[linkId, `MLLP listener cannot listen on 127.0.0.1:${busy}: EADDRINUSE`]],
+      ]);
+      const disabled = await t.api(`/api/v1/links/${linkId}`, { method: 'PATCH', json: { enabled: false } });
+      expect(disabled.status).toBe(200);
+      await runtime.refresh();
+      expect(runtime.notReady()).toEqual([]);
+      expect(await readyz()).toEqual({ status: 200, body: { status: 'ready', store: storeKind } });
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
+  });
 });
