@@ -11,6 +11,7 @@ export const ERROR_CATALOGUE = {
   // Configuration and start-up
   ERR_CONFIG_INVALID: { status: 500, retryable: false, summary: 'The configuration file or environment is invalid.' },
   ERR_CONFIG_FILE_UNREADABLE: { status: 500, retryable: false, summary: 'The configuration file (or a *_FILE secret) cannot be read.' },
+  ERR_HTTP_LISTEN_FAILED: { status: 500, retryable: false, summary: 'The HTTP listener cannot bind http.host:http.port (address in use, not permitted or not on this machine); nothing was written to the store.' },
 
   // Canonical model
   ERR_MODEL_INVALID: { status: 422, retryable: false, summary: 'A resource breaks a rule of the canonical model (FHIR R4 subset + FR Core).' },

@@ -9,6 +9,7 @@ import { hashSecret, roleAllows } from '../security/api-keys.js';
 import type { Store } from '../store/index.js';
 import { formatPath } from '../model/validate.js';
 import type { Metrics } from './metrics.js';
+import { limitJsonDepth } from './json-depth.js';
 import { buildOpenApi } from './openapi.js';
 import { type AnyRoute, type AuthInfo, defineRoute, isReply, type RouteContext } from './route.js';
 import { checkDeclaration, resolveScope, ScopeDenied, type ScopeResolvers, storeResolvers } from './scope.js';
@@ -95,7 +96,7 @@ export function createApp(deps: ApiDeps): express.Express {
   for (const route of routes) {
     const parsers: express.RequestHandler[] = [];
     if (route.bodyType === 'raw') parsers.push(express.raw({ type: () => true, limit: route.bodyLimit ?? '1mb' }));
-    else if (route.body) parsers.push(express.json({ limit: route.bodyLimit ?? '1mb', strict: true }));
+    else if (route.body) parsers.push(express.json({ limit: route.bodyLimit ?? '1mb', strict: true }), limitJsonDepth());
     app[route.method](route.path, (req: Request, res: Response, next: NextFunction) => {
       res.locals['route'] = route.path;
       next();

@@ -1,6 +1,3 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-
 import cron, { type ScheduledTask } from 'node-cron';
 
 import { createApp } from '../api/app.js';
@@ -15,6 +12,8 @@ import { createApiKey } from '../security/api-keys.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
 import type { Clock } from '../store/repos/context.js';
+import { bindHttp } from './http-listener.js';
+import type { ReadinessCheck } from './readiness.js';
 import { openConfiguredStore, openSecretBox } from './open-store.js';
 import { VERSION } from './version.js';
 
@@ -45,6 +44,8 @@ export interface ServiceModule {
   readonly connectors?: readonly string[];
   routes?(ctx: ServiceContext): AnyRoute[];
   components?(ctx: ServiceContext): Component[];
+  /** What `/readyz` should also check (the sync module: links that failed to start). */
+  readiness?(ctx: ServiceContext): ReadinessCheck;
 }
 
 export interface ServiceOptions {
@@ -72,15 +73,20 @@ export interface RunningService {
 export const BUILTIN_CONNECTORS: readonly string[] = ['secretariat', 'fhir', 'hl7v2'];
 
 /**
- * Start order: store (migrated) → key → HTTP → components → schedules. Stop order is the reverse,
- * and the store closes last so in-flight work can still commit.
+ * Start order: HTTP socket → store (migrated) → key → app → components → schedules. The socket
+ * comes first so a taken port fails the start before anything is written. Stop order is the
+ * reverse, and the store closes last so in-flight work can still commit.
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const { config } = options;
   const logger = options.logger ?? createLogger({ level: config.log.level });
   const now = options.now ?? Date.now;
-  const store = options.store ?? (await openConfiguredStore(config, { now, ...(options.cwd && { cwd: options.cwd }) }));
-  const stoppers: Array<() => Promise<void>> = [];
+  const listener = await bindHttp(config.http);
+  const store = options.store ?? (await openConfiguredStore(config, { now, ...(options.cwd && { cwd: options.cwd }) }).catch(async (e: unknown) => {
+    await listener.close();
+    throw e;
+  }));
+  const stoppers: Array<() => Promise<void>> = [() => listener.close()];
   try {
     const applied = await store.migrate();
     if (applied.length > 0) logger.info('store migrated', { applied, dialect: store.dialect });
@@ -93,32 +99,17 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     }
 
     const metrics = createMetrics(store);
-    let url = '';
+    const url = listener.url;
     const ctx: ServiceContext = { config, store, logger, metrics, secrets: box, now, baseUrl: () => config.http.publicUrl ?? url };
     const modules = options.modules ?? [];
     const connectors = [...new Set([...BUILTIN_CONNECTORS, ...modules.flatMap((m) => m.connectors ?? [])])];
     const routes: AnyRoute[] = [
-      ...healthRoutes({ store, metrics, version: VERSION }),
+      ...healthRoutes({ store, metrics, version: VERSION, readiness: modules.flatMap((m) => (m.readiness ? [m.readiness(ctx)] : [])) }),
       ...practiceRoutes({ store, secrets: box, connectors }),
       ...modules.flatMap((m) => m.routes?.(ctx) ?? []),
     ];
     const app = createApp({ store, logger, metrics, routes, version: VERSION, accessLog: config.http.accessLog, trustProxy: config.http.trustProxy, ...(config.http.publicUrl && { publicUrl: config.http.publicUrl }) });
-
-    const server: Server = await new Promise((resolve, reject) => {
-      const s = app.listen(config.http.port, config.http.host, () => resolve(s));
-      s.once('error', reject);
-    });
-    // Calendar apps and proxies keep connections open; let stop() end idle ones at once.
-    server.keepAliveTimeout = 5000;
-    const address = server.address() as AddressInfo;
-    url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-    stoppers.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        }),
-    );
+    listener.serve(app);
 
     for (const component of modules.flatMap((m) => m.components?.(ctx) ?? [])) {
       await component.start();

@@ -6,6 +6,7 @@ import { z } from 'zod';
 
 import { type ErrorIssue, PasserelleError } from '../errors.js';
 import { didYouMean } from '../util/suggest.js';
+import { yamlToJs } from '../util/yaml-aliases.js';
 import { Config, SECRET_PATHS } from './schema.js';
 
 export const ENV_PREFIX = 'PASSERELLE_';
@@ -119,8 +120,12 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
       const pos = lineCounter.linePos(err.pos[0]);
       issues.push({ path: '(yaml)', message: err.message.split('\n')[0] ?? 'YAML syntax error', location: `${file}:${pos.line}:${pos.col}` });
     }
-    if (issues.length === 0) {
-      const js: unknown = doc.toJS();
+    const converted = issues.length === 0 ? yamlToJs(doc) : undefined;
+    if (converted && !converted.ok) {
+      const pos = lineCounter.linePos(converted.offset);
+      issues.push({ path: '(yaml)', message: converted.message, location: `${file}:${pos.line}:${pos.col}` });
+    } else if (converted) {
+      const js = converted.value;
       if (js !== null && js !== undefined && (typeof js !== 'object' || Array.isArray(js))) {
         issues.push({ path: '(root)', message: 'the config file must be a mapping of keys', location: file });
       } else data = (js ?? {}) as Record<string, unknown>;

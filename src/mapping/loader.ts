@@ -14,6 +14,7 @@ import type { z } from 'zod';
 
 import { type ErrorCode, type ErrorIssue, formatIssues, PasserelleError } from '../errors.js';
 import { didYouMean } from '../util/suggest.js';
+import { yamlToJs } from '../util/yaml-aliases.js';
 import { compileProfile, formatProfilePath, type ProfilePath } from './compile.js';
 import type { MappingPlan } from './plan.js';
 import { MappingProfile, profileJsonSchema } from './schema.js';
@@ -87,7 +88,9 @@ export function loadProfileText(text: string, options: LoadOptions = {}): LoadRe
     issues.push({ severity: 'error', code: 'ERR_MAPPING_YAML', path: '(yaml)', message: `${syntax.message.split('\n')[0] ?? 'YAML syntax error'}${more}`, location: loc(syntax.pos[0]) });
   }
   if (issues.length > 0) return { ok: false, issues };
-  const data: unknown = doc.toJS();
+  const js = yamlToJs(doc);
+  if (!js.ok) return { ok: false, issues: [{ severity: 'error', code: 'ERR_MAPPING_YAML', path: '(yaml)', message: js.message, location: loc(js.offset) }] };
+  const data = js.value;
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     return { ok: false, issues: [{ severity: 'error', code: 'ERR_MAPPING_YAML', path: '(profile)', message: 'a profile is a mapping of keys (protocol, version, resource sections…)', location: loc(doc.contents?.range?.[0] ?? 0) }] };
   }

@@ -16,7 +16,7 @@ export interface SyncModuleOptions {
   /** Ownership overrides from a practice link's mapping profile (the mapping engine supplies it). */
   readonly ownership?: OwnershipResolver;
   readonly dispatcher?: Partial<DispatcherTuning>;
-  readonly runtime?: Partial<Pick<SyncRuntimeOptions, 'autoDispatch' | 'schedulePolls' | 'defaultSchedule' | 'pollPageSize' | 'maxPagesPerPoll' | 'refreshMs' | 'healthTimeoutMs'>>;
+  readonly runtime?: Partial<Pick<SyncRuntimeOptions, 'autoDispatch' | 'schedulePolls' | 'defaultSchedule' | 'pollPageSize' | 'maxPagesPerPoll' | 'refreshMs' | 'healthTimeoutMs' | 'restartBackoff'>>;
 }
 
 export interface SyncModule extends ServiceModule {
@@ -56,5 +56,9 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
     runtimeOf,
     routes: (ctx) => [...syncRoutes(runtimeOf(ctx)), ...hookRoutes(runtimeOf(ctx))],
     components: (ctx) => [{ name: 'sync', start: () => runtimeOf(ctx).start(), stop: () => runtimeOf(ctx).stop() }],
+    readiness: (ctx) => () =>
+      runtimeOf(ctx)
+        .notReady()
+        .map((d) => ({ kind: 'link', id: d.linkId, code: d.code, reason: d.reason, since: d.since, ...(d.nextAttemptAt !== null && { nextAttemptAt: d.nextAttemptAt }) })),
   };
 }

@@ -3,7 +3,9 @@
  * by the connector's schema, credentials decrypted), its receiver, its scheduled poll; one
  * dispatcher for the outbox. Link changes made through the API (or by another instance) are
  * picked up from the links table. A link that cannot start is reported unhealthy with its
- * errors; the others keep running.
+ * errors and tried again with capped exponential backoff and jitter (a listen port another
+ * process holds, a peer down at start); the others keep running. While one is down,
+ * `notReady()` names it for `/readyz`.
  *
  * Stop order (SIGTERM): schedules and in-flight polls, receivers (new messages are refused with
  * a retryable error, in-flight ones commit), in-flight pushes, connectors; the service then
@@ -21,8 +23,10 @@ import type { Connector, DeferredIngest, HealthReport, HttpAnswer, HttpDelivery,
 import { Dispatcher, type DispatcherTuning } from './dispatcher.js';
 import { type IngestVia, type OwnershipResolver, SyncEngine } from './engine.js';
 import { SyncOperator } from './operator.js';
+import { type BackoffOptions, backoffDelay } from './backoff.js';
 import type { AnyConnectorDefinition, ConnectorRegistry } from './registry.js';
 import { DEFAULT_POLL_SCHEDULE, PollScheduler } from './scheduler.js';
+import { isWebhookRefusal, refuseUnknownWebhook, webhookRefusal } from './webhook-refusal.js';
 
 /** The cursor stream of a connector's `pull` (one per link for now). */
 export const DEFAULT_STREAM = 'default';
@@ -46,6 +50,34 @@ export interface SyncRuntimeOptions {
   /** How often the links table is re-read for changes; 0 turns it off (call `refresh`). */
   readonly refreshMs?: number;
   readonly healthTimeoutMs?: number;
+  /** Delays between attempts to start a link that failed to (default: 1 s doubling up to 5 min, full jitter). */
+  readonly restartBackoff?: BackoffOptions;
+}
+
+export const DEFAULT_RESTART_BACKOFF: BackoffOptions = { baseMs: 1000, capMs: 5 * 60_000 };
+
+/** A link that should run and does not: ids, code and reason only (no patient data). */
+export interface LinkDown {
+  readonly linkId: string;
+  readonly connector: string;
+  readonly code: string;
+  readonly reason: string;
+  /** When it first failed to start, for this version of the link. */
+  readonly since: string;
+  readonly attempts: number;
+  readonly nextAttemptAt: string | null;
+}
+
+interface LinkFailure {
+  readonly version: number;
+  readonly connector: string;
+  readonly error: PasserelleError;
+  readonly since: string;
+  readonly attempts: number;
+  readonly nextAttemptAt: number | null;
+  readonly timer: NodeJS.Timeout | undefined;
+  /** The backoff delay has passed: the next refresh starts the link again. */
+  due: boolean;
 }
 
 interface RunningLink {
@@ -97,7 +129,7 @@ export class SyncRuntime {
   private readonly log: Logger;
   private readonly scheduler: PollScheduler;
   private readonly links = new Map<string, RunningLink>();
-  private readonly failures = new Map<string, { version: number; error: PasserelleError }>();
+  private readonly failures = new Map<string, LinkFailure>();
   private readonly lastPush = new Map<string, string>();
   private readonly inflight = new Set<Promise<unknown>>();
   /** Links with a poll requested by a push hint: true when another one is wanted after the current. */
@@ -148,6 +180,7 @@ export class SyncRuntime {
     if (this.stopping) return;
     this.stopping = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    for (const id of [...this.failures.keys()]) this.forgetFailure(id);
     await this.refreshing.catch(() => undefined);
     await this.scheduler.stopAll();
     await Promise.allSettled([...this.inflight]);
@@ -172,16 +205,70 @@ export class SyncRuntime {
       const running = this.links.get(link.id);
       if (!link.enabled) {
         if (running) await this.stopLink(link.id);
-        this.failures.delete(link.id);
+        this.forgetFailure(link.id);
         continue;
       }
-      const known = running?.link.version ?? this.failures.get(link.id)?.version;
-      if (known === link.version) continue;
+      const failure = this.failures.get(link.id);
+      const known = running?.link.version ?? failure?.version;
+      if (known === link.version && failure?.due !== true) continue;
       if (running) await this.stopLink(link.id);
       await this.startLink(link);
     }
     for (const id of [...this.links.keys()]) if (!seen.has(id)) await this.stopLink(id);
-    for (const id of [...this.failures.keys()]) if (!seen.has(id)) this.failures.delete(id);
+    for (const id of [...this.failures.keys()]) if (!seen.has(id)) this.forgetFailure(id);
+  }
+
+  private forgetFailure(linkId: string): void {
+    clearTimeout(this.failures.get(linkId)?.timer);
+    this.failures.delete(linkId);
+  }
+
+  /**
+   * Records a failed start and schedules the next attempt: attempts of one version of the link
+   * back off (a changed link starts at once, through refresh).
+   */
+  private recordFailure(link: Link, error: PasserelleError): LinkFailure {
+    const previous = this.failures.get(link.id);
+    clearTimeout(previous?.timer);
+    const again = previous?.version === link.version ? previous : undefined;
+    const attempts = (again?.attempts ?? 0) + 1;
+    const now = this.store.now();
+    const delay = this.stopping ? undefined : backoffDelay(attempts, this.options.restartBackoff ?? DEFAULT_RESTART_BACKOFF);
+    const timer =
+      delay === undefined
+        ? undefined
+        : setTimeout(() => {
+            const f = this.failures.get(link.id);
+            if (!f || f.timer !== timer) return;
+            f.due = true;
+            void this.refresh().catch((e: unknown) => this.log.error('links refresh failed', { err: e }));
+          }, delay);
+    timer?.unref();
+    const failure: LinkFailure = {
+      version: link.version,
+      connector: link.connector,
+      error,
+      since: again?.since ?? new Date(now).toISOString(),
+      attempts,
+      nextAttemptAt: delay === undefined ? null : now + delay,
+      timer,
+      due: false,
+    };
+    this.failures.set(link.id, failure);
+    return failure;
+  }
+
+  /** The enabled links that are down (failed to start, waiting for their next attempt), for readiness. */
+  notReady(): LinkDown[] {
+    return [...this.failures].map(([linkId, f]) => ({
+      linkId,
+      connector: f.connector,
+      code: f.error.code,
+      reason: f.error.message,
+      since: f.since,
+      attempts: f.attempts,
+      nextAttemptAt: f.nextAttemptAt === null ? null : new Date(f.nextAttemptAt).toISOString(),
+    }));
   }
 
   private async startLink(link: Link): Promise<void> {
@@ -212,19 +299,20 @@ export class SyncRuntime {
       // Registered before its receiver starts, so a message arriving at once is taken.
       this.links.set(link.id, { link, definition, connector, controller, startedAt: new Date(this.store.now()).toISOString() });
       if (definition.capabilities.receive && connector.start) await connector.start(this.handlerFor(link.id, 'receiver'));
-      this.failures.delete(link.id);
+      const recovered = this.failures.get(link.id);
+      this.forgetFailure(link.id);
       if (definition.capabilities.pull && connector.pull && this.options.schedulePolls !== false) {
         // The link's own schedule, else its connector's default, else the runtime's.
         const schedule = link.schedule ?? definition.defaultPollSchedule ?? this.options.defaultSchedule ?? DEFAULT_POLL_SCHEDULE;
         this.scheduler.schedule(link.id, schedule, practice.timezone, () => this.pollLink(link.id));
       }
       this.dispatcher.notify();
-      this.log.info('link started', { linkId: link.id, connector: link.connector, practiceId: link.practiceId });
+      this.log.info('link started', { linkId: link.id, connector: link.connector, practiceId: link.practiceId, ...(recovered && { afterAttempts: recovered.attempts }) });
     } catch (e) {
       const error = isPasserelleError(e) ? e : new PasserelleError('ERR_CONNECTOR_UNAVAILABLE', `link ${link.id} could not start: ${(e as Error).message}`, { cause: e });
-      this.failures.set(link.id, { version: link.version, error });
       if (this.links.has(link.id)) await this.stopLink(link.id);
-      this.log.error('link not started', { linkId: link.id, connector: link.connector, code: error.code, issues: error.issues.map((i) => i.path) });
+      const failure = this.recordFailure(link, error);
+      this.log.error('link not started', { linkId: link.id, connector: link.connector, code: error.code, issues: error.issues.map((i) => i.path), attempt: failure.attempts, nextAttemptAt: failure.nextAttemptAt === null ? null : new Date(failure.nextAttemptAt).toISOString() });
     }
   }
 
@@ -372,17 +460,22 @@ export class SyncRuntime {
     return leased.acquired ? leased.result : { acquired: false, pages: 0, applied: 0, rejected: 0, invalid: 0 };
   }
 
-  /** `POST /hooks/:connector/:linkId`: hands the raw request to the link's connector. */
+  /**
+   * `POST /hooks/:connector/:linkId`: hands the raw request to the link's connector. Whatever
+   * is not a running link of that connector taking webhooks gets the same 401 as a bad
+   * signature (webhook-refusal.ts), without reading the store, so link ids cannot be probed;
+   * an enabled link that failed to start answers 503 so its platform delivers again.
+   */
   async receiveHttp(connector: string, linkId: string, delivery: HttpDelivery): Promise<HttpAnswer> {
-    const r = this.links.get(linkId);
-    if (!r || r.link.connector !== connector) {
-      const link = await this.store.links.get(linkId);
-      if (!link || link.connector !== connector) throw new PasserelleError('ERR_NOT_FOUND', `no ${connector} link ${linkId}`);
-      throw new PasserelleError('ERR_SYNC_NOT_RUNNING', `link ${linkId} is not running; retry later`, { retryAfterSeconds: 30 });
-    }
-    if (!r.connector.receiveHttp) throw new PasserelleError('ERR_NOT_FOUND', `connector ${connector} takes no webhooks`);
     if (this.stopping) throw new PasserelleError('ERR_SYNC_NOT_RUNNING', 'passerelle is stopping; retry later', { retryAfterSeconds: 5 });
-    return r.connector.receiveHttp(delivery, this.handlerFor(linkId, 'webhook'));
+    const r = this.links.get(linkId);
+    if (!r || r.link.connector !== connector || !r.connector.receiveHttp) {
+      if (!r && this.failures.get(linkId)?.connector === connector) throw new PasserelleError('ERR_SYNC_NOT_RUNNING', `link ${linkId} is not running; retry later`, { retryAfterSeconds: 30 });
+      this.log.warn('webhook refused', { connector, linkId, reason: 'no running link of this connector takes webhooks', bytes: delivery.body.length });
+      return refuseUnknownWebhook(delivery.body);
+    }
+    const answer = await r.connector.receiveHttp(delivery, this.handlerFor(linkId, 'webhook'));
+    return isWebhookRefusal(answer) ? webhookRefusal() : answer;
   }
 
   /** Where a link stands: state, cursors, lag, queue depth, dead letters, connector health. */

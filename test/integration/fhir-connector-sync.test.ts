@@ -259,7 +259,8 @@ describe.each(['sqlite', 'postgres'] as const)('FHIR practice software ⇄ passe
     const hook = `${w.t.url}/hooks/fhir/${w.fhirLinkId}`;
     const refusedRes = await fetch(hook, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: '{}' });
     expect(refusedRes.status).toBe(401);
-    expect(await refusedRes.json()).toMatchObject({ code: 'ERR_FHIR_SUBSCRIPTION_SECRET' });
+    // The connector's ERR_FHIR_SUBSCRIPTION_SECRET stays in the log; the answer is the one every unauthenticated webhook gets.
+    expect(await refusedRes.json()).toMatchObject({ code: 'ERR_WEBHOOK_SIGNATURE' });
 
     // The practice books in its software; its server notifies passerelle (R4 rest-hook).
     const created = await w.fhir<FhirAppointment>('POST', 'Appointment', {

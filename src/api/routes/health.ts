@@ -1,10 +1,11 @@
 import { z } from 'zod';
 
+import type { ReadinessCheck } from '../../app/readiness.js';
 import type { Store } from '../../store/index.js';
 import type { Metrics } from '../metrics.js';
 import { type AnyRoute, defineRoute, reply } from '../route.js';
 
-export function healthRoutes(deps: { store: Store; metrics: Metrics; version: string }): AnyRoute[] {
+export function healthRoutes(deps: { store: Store; metrics: Metrics; version: string; readiness?: readonly ReadinessCheck[] }): AnyRoute[] {
   return [
     defineRoute({
       method: 'get',
@@ -19,13 +20,13 @@ export function healthRoutes(deps: { store: Store; metrics: Metrics; version: st
     defineRoute({
       method: 'get',
       path: '/readyz',
-      summary: 'Readiness: the store answers and its schema is current',
+      summary: 'Readiness: the store answers, its schema is current and every enabled link runs',
       tags: ['health'],
       access: 'public',
       scope: 'public',
       responses: {
         200: { description: 'Ready', schema: z.object({ status: z.literal('ready'), store: z.string() }) },
-        503: { description: 'Not ready, with the reasons' },
+        503: { description: 'Not ready, with the reasons; `down` names each link that should run and does not, with its error code and reason' },
       },
       handler: async () => {
         const problems: string[] = [];
@@ -36,7 +37,9 @@ export function healthRoutes(deps: { store: Store; metrics: Metrics; version: st
         } catch {
           problems.push('store is not reachable');
         }
-        return problems.length === 0 ? { status: 'ready', store: deps.store.dialect } : reply(503, { status: 'not-ready', problems });
+        const down = (await Promise.all((deps.readiness ?? []).map((check) => check()))).flat();
+        for (const d of down) problems.push(`${d.kind} ${d.id} is down: ${d.reason}`);
+        return problems.length === 0 ? { status: 'ready', store: deps.store.dialect } : reply(503, { status: 'not-ready', problems, ...(down.length > 0 && { down }) });
       },
     }),
     defineRoute({

@@ -25,9 +25,8 @@ export function hookRoutes(runtime: SyncRuntime): AnyRoute[] {
       params: z.object({ connector: z.string().regex(/^[a-z0-9-]{1,40}$/), linkId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/) }),
       responses: {
         200: { description: 'Committed; the connector’s answer' },
-        401: { description: 'Bad signature' },
-        404: { description: 'No such link for this connector' },
-        503: { description: 'The link is not running; retry later' },
+        401: { description: 'Not authenticated: bad or missing signature, or no running link of this connector (one answer for all, so link ids cannot be probed)' },
+        503: { description: 'The link failed to start, or passerelle is stopping; retry later' },
       },
       handler: async ({ params, body, req }) => {
         const headers: Record<string, string | undefined> = {};
