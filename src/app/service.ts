@@ -1,9 +1,7 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-
 import cron, { type ScheduledTask } from 'node-cron';
 
 import { createApp } from '../api/app.js';
+import { AuthThrottle } from '../api/auth-throttle.js';
 import { createMetrics, type Metrics } from '../api/metrics.js';
 import type { AnyRoute } from '../api/route.js';
 import { healthRoutes } from '../api/routes/health.js';
@@ -11,9 +9,11 @@ import { practiceRoutes } from '../api/routes/practices.js';
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { createApiKey } from '../security/api-keys.js';
+import { RefusalWatch } from '../security/refusals.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
 import type { Clock } from '../store/repos/context.js';
+import { listenHttp } from './http-server.js';
 import { openConfiguredStore, openSecretBox } from './open-store.js';
 import { VERSION } from './version.js';
 
@@ -33,6 +33,8 @@ export interface ServiceContext {
   readonly metrics: Metrics;
   readonly secrets: SecretBox;
   readonly now: Clock;
+  /** Counts and logs refusals at the doors (failed authentications, MLLP connections over caps). */
+  readonly refusals: RefusalWatch;
   /** The URL the service answers on, known once it listens. */
   baseUrl(): string;
 }
@@ -64,6 +66,8 @@ export interface RunningService {
   readonly bootstrapKey: string | undefined;
   /** Where the generated credentials key was written, when one was generated. */
   readonly createdKeyFile: string | undefined;
+  /** Reads `http.tls` files again (SIGHUP); false when TLS is off or the new files are unusable. */
+  reloadTls(): boolean;
   stop(): Promise<void>;
 }
 
@@ -93,7 +97,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
     const metrics = createMetrics(store);
     let url = '';
-    const ctx: ServiceContext = { config, store, logger, metrics, secrets: box, now, baseUrl: () => config.http.publicUrl ?? url };
+    const refusals = new RefusalWatch({ logger, registry: metrics.registry, now });
+    const ctx: ServiceContext = { config, store, logger, metrics, secrets: box, now, refusals, baseUrl: () => config.http.publicUrl ?? url };
     const modules = options.modules ?? [];
     const connectors = [...new Set([...BUILTIN_CONNECTORS, ...modules.flatMap((m) => m.connectors ?? [])])];
     const routes: AnyRoute[] = [
@@ -101,16 +106,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       ...practiceRoutes({ store, secrets: box, connectors }),
       ...modules.flatMap((m) => m.routes?.(ctx) ?? []),
     ];
-    const app = createApp({ store, logger, metrics, routes, version: VERSION, accessLog: config.http.accessLog, trustProxy: config.http.trustProxy, ...(config.http.publicUrl && { publicUrl: config.http.publicUrl }) });
+    const app = createApp({ store, logger, metrics, routes, version: VERSION, accessLog: config.http.accessLog, trustProxy: config.http.trustProxy, authThrottle: new AuthThrottle({ store, ...config.http.authThrottle, watch: refusals }), ...(config.http.publicUrl && { publicUrl: config.http.publicUrl }) });
 
-    const server: Server = await new Promise((resolve, reject) => {
-      const s = app.listen(config.http.port, config.http.host, () => resolve(s));
-      s.once('error', reject);
-    });
+    const listener = await listenHttp(app, config.http, logger);
+    const server = listener.server;
     // Calendar apps and proxies keep connections open; let stop() end idle ones at once.
     server.keepAliveTimeout = 5000;
-    const address = server.address() as AddressInfo;
-    url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    url = listener.url;
     stoppers.push(
       () =>
         new Promise<void>((resolve) => {
@@ -147,6 +149,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       context: ctx,
       bootstrapKey,
       createdKeyFile: created ? keyFile : undefined,
+      reloadTls: () => listener.reloadTls(),
       stop() {
         stopped ??= (async () => {
           for (const stop of stoppers.reverse()) {
