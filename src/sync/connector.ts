@@ -16,6 +16,7 @@ import type { MappingContext } from '../mapping/engine-types.js';
 import type { MappingPlan } from '../mapping/plan.js';
 import type { AppointmentTypeEntry } from '../mapping/schema.js';
 import type { CanonicalResource, ResourceKind } from '../model/resources.js';
+import type { RefusalWatch } from '../security/refusals.js';
 import type { Clock } from '../store/repos/context.js';
 import type { JsonObject, Link } from '../store/types.js';
 
@@ -259,6 +260,8 @@ export interface ConnectorContext {
    * secretariat connector publishes to its platform.
    */
   readonly practiceCatalogue?: () => Promise<readonly AppointmentTypeEntry[]>;
+  /** Where a listener counts and logs the connections it refuses (the service's metrics). */
+  readonly refusals?: RefusalWatch;
 }
 
 export interface Connector {

@@ -14,6 +14,7 @@ import type { Logger } from '../log/logger.js';
 import { appointmentCatalogue } from '../mapping/engine.js';
 import { getActivePlan } from '../mapping/runtime.js';
 import type { AppointmentTypeEntry } from '../mapping/schema.js';
+import type { RefusalWatch } from '../security/refusals.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
 import type { JsonObject, Link } from '../store/types.js';
@@ -46,6 +47,8 @@ export interface SyncRuntimeOptions {
   /** How often the links table is re-read for changes; 0 turns it off (call `refresh`). */
   readonly refreshMs?: number;
   readonly healthTimeoutMs?: number;
+  /** Handed to connectors (ConnectorContext.refusals). */
+  readonly refusals?: RefusalWatch;
 }
 
 interface RunningLink {
@@ -208,6 +211,7 @@ export class SyncRuntime {
         requestPoll: () => this.pollSoon(link.id),
         deferred: this.deferredFor(link),
         practiceCatalogue: () => this.practiceCatalogue(link.practiceId),
+        ...(this.options.refusals && { refusals: this.options.refusals }),
       });
       // Registered before its receiver starts, so a message arriving at once is taken.
       this.links.set(link.id, { link, definition, connector, controller, startedAt: new Date(this.store.now()).toISOString() });
