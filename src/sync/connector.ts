@@ -17,6 +17,7 @@ import type { MappingPlan } from '../mapping/plan.js';
 import type { AppointmentTypeEntry } from '../mapping/schema.js';
 import type { CanonicalResource, ResourceKind } from '../model/resources.js';
 import type { RefusalWatch } from '../security/refusals.js';
+import type { OutboundUrl } from './outbound-urls.js';
 import type { Clock } from '../store/repos/context.js';
 import type { JsonObject, Link } from '../store/types.js';
 
@@ -286,6 +287,11 @@ export interface ConnectorDefinition<C = JsonObject> {
   readonly name: string;
   /** Validates `link.config`; unknown keys are errors (validate before touching anything). */
   readonly configSchema: z.ZodType<C>;
+  /**
+   * The config's outbound URLs (where patient data and credentials go): each must be https
+   * unless the link is a test link or the host is loopback, checked before the link starts.
+   */
+  outboundUrls?(config: C): readonly OutboundUrl[];
   readonly capabilities: ConnectorCapabilities;
   /**
    * node-cron expression for the link's poll when `link.schedule` is null (e.g. the secretariat

@@ -22,6 +22,7 @@ import type { Connector, DeferredIngest, HealthReport, HttpAnswer, HttpDelivery,
 import { Dispatcher, type DispatcherTuning } from './dispatcher.js';
 import { type IngestVia, type OwnershipResolver, SyncEngine } from './engine.js';
 import { SyncOperator } from './operator.js';
+import { outboundUrlIssues } from './outbound-urls.js';
 import type { AnyConnectorDefinition, ConnectorRegistry } from './registry.js';
 import { DEFAULT_POLL_SCHEDULE, PollScheduler } from './scheduler.js';
 
@@ -195,6 +196,10 @@ export class SyncRuntime {
       if (!parsed.success) {
         const issues = parsed.error.issues.map((i) => ({ path: ['config', ...i.path.map(String)].join('.'), message: i.message }));
         throw new PasserelleError('ERR_CONNECTOR_CONFIG_INVALID', `link ${link.id}: ${issues[0]?.path}: ${issues[0]?.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`, { issues, details: { linkId: link.id } });
+      }
+      const urlIssues = outboundUrlIssues(definition.outboundUrls?.(parsed.data) ?? [], link);
+      if (urlIssues.length > 0) {
+        throw new PasserelleError('ERR_CONNECTOR_CONFIG_INVALID', `link ${link.id}: ${urlIssues[0]?.path}: ${urlIssues[0]?.message}`, { issues: urlIssues, details: { linkId: link.id } });
       }
       const secrets = link.secrets ? this.options.secrets.openJson<JsonObject>(link.secrets, link.id) : null;
       const practice = await this.store.practices.require(link.practiceId);
