@@ -17,9 +17,9 @@ import type { MappingPlan } from '../mapping/plan.js';
 import type { AppointmentTypeEntry } from '../mapping/schema.js';
 import type { CanonicalResource, ResourceKind } from '../model/resources.js';
 import type { RefusalWatch } from '../security/refusals.js';
-import type { OutboundUrl } from './outbound-urls.js';
 import type { Clock } from '../store/repos/context.js';
 import type { JsonObject, Link } from '../store/types.js';
+import type { OutboundUrl } from './outbound-urls.js';
 
 /** One record as the peer holds it, already mapped to the canonical shape. */
 export interface ExternalRecord {
