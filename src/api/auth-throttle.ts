@@ -73,13 +73,22 @@ export class AuthThrottle {
         details: { client: address, failures: w.failures, retryAfterSeconds },
       });
     }
-    throw new PasserelleError('ERR_RATE_LIMITED', `too many failed authentications from this address; retry in ${retryAfterSeconds} s`, {
-      retryAfterSeconds,
-    });
+    throw new PasserelleError(
+      'ERR_RATE_LIMITED',
+      `too many failed authentications from this address; retry in ${retryAfterSeconds} s`,
+      {
+        retryAfterSeconds,
+      },
+    );
   }
 
   /** Counts one failed authentication from `client` and audits it (up to the threshold). */
-  async failed(client: string | undefined, presentedKey: string | undefined, requestId: string, kind: AuthFailure): Promise<void> {
+  async failed(
+    client: string | undefined,
+    presentedKey: string | undefined,
+    requestId: string,
+    kind: AuthFailure,
+  ): Promise<void> {
     const address = client ?? 'unknown';
     let w = this.current(address);
     if (!w) {
@@ -96,7 +105,11 @@ export class AuthThrottle {
       outcome: 'failure',
       requestId,
       via: 'api',
-      details: { client: address, failure: kind, keyHashPrefix: presentedKey ? hashSecret(presentedKey).slice(0, 12) : null },
+      details: {
+        client: address,
+        failure: kind,
+        keyHashPrefix: presentedKey ? hashSecret(presentedKey).slice(0, 12) : null,
+      },
     });
   }
 

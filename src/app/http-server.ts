@@ -6,7 +6,12 @@
  * certificate and says why: validate, then apply.
  */
 import { readFileSync } from 'node:fs';
-import http, { type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import http, {
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
@@ -39,10 +44,14 @@ function readPem(files: NonNullable<Config['http']['tls']>): Pem {
       return readFileSync(path);
     } catch (e) {
       const where = `http.tls.${key} (${envName(['http', 'tls', key])})`;
-      throw new PasserelleError('ERR_CONFIG_FILE_UNREADABLE', `${where}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, {
-        cause: e,
-        issues: [{ path: `http.tls.${key}`, message: 'cannot read the file' }],
-      });
+      throw new PasserelleError(
+        'ERR_CONFIG_FILE_UNREADABLE',
+        `${where}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+        {
+          cause: e,
+          issues: [{ path: `http.tls.${key}`, message: 'cannot read the file' }],
+        },
+      );
     }
   };
   const pem = { cert: read(files.certFile, 'certFile'), key: read(files.keyFile, 'keyFile') };
@@ -50,16 +59,26 @@ function readPem(files: NonNullable<Config['http']['tls']>): Pem {
     // Fails on a file that is not PEM, or a key that does not match the certificate.
     tls.createSecureContext(pem);
   } catch (e) {
-    throw new PasserelleError('ERR_CONFIG_INVALID', `http.tls: the certificate and key cannot be used together (${(e as Error).message.slice(0, 120)})`, {
-      cause: e,
-      issues: [{ path: 'http.tls', message: 'certFile and keyFile must be a PEM certificate and its private key' }],
-    });
+    throw new PasserelleError(
+      'ERR_CONFIG_INVALID',
+      `http.tls: the certificate and key cannot be used together (${(e as Error).message.slice(0, 120)})`,
+      {
+        cause: e,
+        issues: [
+          { path: 'http.tls', message: 'certFile and keyFile must be a PEM certificate and its private key' },
+        ],
+      },
+    );
   }
   return pem;
 }
 
 /** Binds the configured address; rejects with the bind error as is. */
-export async function listenHttp(app: RequestListener, config: Config['http'], logger: Logger): Promise<HttpListener> {
+export async function listenHttp(
+  app: RequestListener,
+  config: Config['http'],
+  logger: Logger,
+): Promise<HttpListener> {
   const files = config.tls;
   let server: Server;
   if (files) {

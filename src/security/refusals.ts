@@ -15,7 +15,14 @@ export const DOORS = ['http-auth', 'mllp'] as const;
 export type Door = (typeof DOORS)[number];
 
 /** Why a door refused; a closed set so the metric's labels stay bounded. */
-export const REFUSAL_KINDS = ['no-key', 'unknown-key', 'revoked-key', 'throttled', 'per-address-cap', 'total-cap'] as const;
+export const REFUSAL_KINDS = [
+  'no-key',
+  'unknown-key',
+  'revoked-key',
+  'throttled',
+  'per-address-cap',
+  'total-cap',
+] as const;
 export type RefusalKind = (typeof REFUSAL_KINDS)[number];
 
 export interface RefusalWatchOptions {

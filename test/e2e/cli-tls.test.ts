@@ -20,7 +20,27 @@ const dir = tempDir('passerelle-cli-tls-');
 function selfSigned(name: string): { cert: string; key: string } {
   const cert = join(dir.path, `${name}.crt`);
   const key = join(dir.path, `${name}.key`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
   return { cert, key };
 }
 
@@ -29,7 +49,9 @@ function served(url: string, ca: string[]): Promise<{ status: number; hsts: unkn
     const req = https.get(url, { ca: ca.map((f) => readFileSync(f)), agent: false }, (res) => {
       const fingerprint = (res.socket as TLSSocket).getPeerCertificate().fingerprint256;
       res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, hsts: res.headers['strict-transport-security'], fingerprint }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, hsts: res.headers['strict-transport-security'], fingerprint }),
+      );
     });
     req.on('error', reject);
   });
@@ -44,16 +66,25 @@ describe('passerelle serve over HTTPS', () => {
     const live = { cert: join(dir.path, 'live.crt'), key: join(dir.path, 'live.key') };
     copyFileSync(first.cert, live.cert);
     copyFileSync(first.key, live.key);
-    const s = await startServe({ cwd: dir.path, env: { PASSERELLE_HTTP_TLS_CERT_FILE: live.cert, PASSERELLE_HTTP_TLS_KEY_FILE: live.key } });
+    const s = await startServe({
+      cwd: dir.path,
+      env: { PASSERELLE_HTTP_TLS_CERT_FILE: live.cert, PASSERELLE_HTTP_TLS_KEY_FILE: live.key },
+    });
     try {
       expect(s.url).toMatch(/^https:\/\/127\.0\.0\.1:/);
-      expect(await served(`${s.url}/healthz`, [first.cert])).toEqual({ status: 200, hsts: 'max-age=31536000', fingerprint: new X509Certificate(readFileSync(first.cert)).fingerprint256 });
+      expect(await served(`${s.url}/healthz`, [first.cert])).toEqual({
+        status: 200,
+        hsts: 'max-age=31536000',
+        fingerprint: new X509Certificate(readFileSync(first.cert)).fingerprint256,
+      });
 
       copyFileSync(second.cert, live.cert);
       copyFileSync(second.key, live.key);
       s.child.kill('SIGHUP');
       await until('the reload logged', () => s.output().includes('"message":"TLS certificate reloaded"'));
-      expect((await served(`${s.url}/healthz`, [second.cert])).fingerprint).toBe(new X509Certificate(readFileSync(second.cert)).fingerprint256);
+      expect((await served(`${s.url}/healthz`, [second.cert])).fingerprint).toBe(
+        new X509Certificate(readFileSync(second.cert)).fingerprint256,
+      );
     } finally {
       s.child.kill('SIGTERM');
     }

@@ -23,12 +23,20 @@ interface LogLine {
 }
 
 /** GET from a chosen local (source) address, so the service sees another client. */
-function getFrom(localAddress: string, url: string, key: string | undefined): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+function getFrom(
+  localAddress: string,
+  url: string,
+  key: string | undefined,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { localAddress, headers: key ? { authorization: `Bearer ${key}` } : {} }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
-    });
+    const req = http.get(
+      url,
+      { localAddress, headers: key ? { authorization: `Bearer ${key}` } : {} },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+      },
+    );
     req.on('error', reject);
   });
 }
@@ -41,7 +49,8 @@ describe.each(STORE_KINDS)('failed authentication at the admin API (%s)', (kind)
   beforeAll(async () => {
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as LogLine);
+        for (const line of chunk.toString('utf8').split('\n'))
+          if (line.trim()) logs.push(JSON.parse(line) as LogLine);
         done();
       },
     });
@@ -49,7 +58,10 @@ describe.each(STORE_KINDS)('failed authentication at the admin API (%s)', (kind)
       store: kind,
       now: clock,
       logger: createLogger({ level: 'info', stream: sink }),
-      env: { PASSERELLE_HTTP_AUTH_THROTTLE_MAX_FAILURES: String(MAX_FAILURES), PASSERELLE_HTTP_AUTH_THROTTLE_WINDOW_SECONDS: String(WINDOW_SECONDS) },
+      env: {
+        PASSERELLE_HTTP_AUTH_THROTTLE_MAX_FAILURES: String(MAX_FAILURES),
+        PASSERELLE_HTTP_AUTH_THROTTLE_WINDOW_SECONDS: String(WINDOW_SECONDS),
+      },
     });
   });
   afterAll(async () => {
@@ -80,16 +92,30 @@ describe.each(STORE_KINDS)('failed authentication at the admin API (%s)', (kind)
     expect(failed).toHaveLength(MAX_FAILURES);
     expect(throttled).toHaveLength(1);
     for (const e of failed) {
-      expect(e).toMatchObject({ actor: 'anonymous', outcome: 'failure', via: 'api', details: { client: '127.0.0.1', failure: 'unknown-key' } });
+      expect(e).toMatchObject({
+        actor: 'anonymous',
+        outcome: 'failure',
+        via: 'api',
+        details: { client: '127.0.0.1', failure: 'unknown-key' },
+      });
       expect(e.details['keyHashPrefix']).toMatch(/^[0-9a-f]{12}$/);
       expect(JSON.stringify(e)).not.toContain('psk_wrong');
     }
-    expect(throttled[0]).toMatchObject({ actor: 'anonymous', outcome: 'denied', details: { client: '127.0.0.1', failures: MAX_FAILURES } });
+    expect(throttled[0]).toMatchObject({
+      actor: 'anonymous',
+      outcome: 'denied',
+      details: { client: '127.0.0.1', failures: MAX_FAILURES },
+    });
   });
 
   it('counts refusals in /metrics and logs one burst warning per address and window', async () => {
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
-    const value = (kindLabel: string) => Number(new RegExp(`passerelle_door_refusals_total\\{door="http-auth",kind="${kindLabel}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+    const value = (kindLabel: string) =>
+      Number(
+        new RegExp(`passerelle_door_refusals_total\\{door="http-auth",kind="${kindLabel}"\\} (\\d+)`).exec(
+          metrics,
+        )?.[1] ?? 0,
+      );
     expect(value('unknown-key')).toBe(MAX_FAILURES);
     expect(value('throttled')).toBe(40 - MAX_FAILURES + 1);
     expect(metrics).toMatch(/passerelle_door_refusal_bursts_total\{door="http-auth"\} 1\b/);
@@ -107,9 +133,14 @@ describe.each(STORE_KINDS)('failed authentication at the admin API (%s)', (kind)
 
   it('throttles a key-less loop the same way, and lifts the block once the window has passed', async () => {
     const statuses: number[] = [];
-    for (let i = 0; i < MAX_FAILURES + 3; i += 1) statuses.push((await getFrom('127.0.0.3', `${t.url}/api/v1/practices`, undefined)).status);
+    for (let i = 0; i < MAX_FAILURES + 3; i += 1)
+      statuses.push((await getFrom('127.0.0.3', `${t.url}/api/v1/practices`, undefined)).status);
     expect(statuses).toEqual([...Array(MAX_FAILURES).fill(401), 429, 429, 429]);
-    expect((await t.service.store.audit.list({ action: 'auth.failed' })).filter((e) => e.details['client'] === '127.0.0.3' && e.details['failure'] === 'no-key')).toHaveLength(MAX_FAILURES);
+    expect(
+      (await t.service.store.audit.list({ action: 'auth.failed' })).filter(
+        (e) => e.details['client'] === '127.0.0.3' && e.details['failure'] === 'no-key',
+      ),
+    ).toHaveLength(MAX_FAILURES);
 
     clock.advance(WINDOW_SECONDS * 1000);
     expect((await getFrom('127.0.0.3', `${t.url}/api/v1/practices`, t.adminKey)).status).toBe(200);

@@ -44,7 +44,9 @@ describe('MLLP connection caps', () => {
   const sockets: net.Socket[] = [];
 
   const refusals = async (kind: string) =>
-    ((await registry.getSingleMetric('passerelle_door_refusals_total')?.get())?.values ?? []).find((v) => v.labels['door'] === 'mllp' && v.labels['kind'] === kind)?.value ?? 0;
+    ((await registry.getSingleMetric('passerelle_door_refusals_total')?.get())?.values ?? []).find(
+      (v) => v.labels['door'] === 'mllp' && v.labels['kind'] === kind,
+    )?.value ?? 0;
   const connect = async (localAddress: string) => {
     const c = await open(h.port, localAddress);
     sockets.push(c.socket);
@@ -57,7 +59,8 @@ describe('MLLP connection caps', () => {
       level: 'info',
       stream: new Writable({
         write(chunk: Buffer, _enc, done) {
-          for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as LogLine);
+          for (const line of chunk.toString('utf8').split('\n'))
+            if (line.trim()) logs.push(JSON.parse(line) as LogLine);
           done();
         },
       }),
@@ -87,7 +90,9 @@ describe('MLLP connection caps', () => {
     const other = await connect('127.0.0.2');
     await until('a fourth connection open', () => h.connector.mllpConnections === 4);
     expect(other.socket.destroyed).toBe(false);
-    expect(logs.filter((l) => l.message === 'refused at the door')).toEqual([expect.objectContaining({ level: 'info', door: 'mllp', client: '127.0.0.1', kind: 'per-address-cap' })]);
+    expect(logs.filter((l) => l.message === 'refused at the door')).toEqual([
+      expect.objectContaining({ level: 'info', door: 'mllp', client: '127.0.0.1', kind: 'per-address-cap' }),
+    ]);
   });
 
   it('refuses past the total cap whatever the address, and takes a connection again once one closed', async () => {
@@ -112,9 +117,15 @@ describe('MLLP connection caps', () => {
     for (let i = 0; i < 6; i += 1) await (await connect('127.0.0.1')).closed;
     expect(await refusals('per-address-cap')).toBe(before + 6);
     const bursts = logs.filter((l) => l.message === 'burst of refusals from one client address');
-    expect(bursts).toEqual([expect.objectContaining({ level: 'warn', door: 'mllp', client: '127.0.0.1', refusals: 3 })]);
-    expect((await registry.getSingleMetricAsString('passerelle_door_refusal_bursts_total'))).toContain('passerelle_door_refusal_bursts_total{door="mllp"} 1');
-    expect(logs.filter((l) => l.message === 'refused at the door' && l['client'] === '127.0.0.1')).toHaveLength(2);
+    expect(bursts).toEqual([
+      expect.objectContaining({ level: 'warn', door: 'mllp', client: '127.0.0.1', refusals: 3 }),
+    ]);
+    expect(await registry.getSingleMetricAsString('passerelle_door_refusal_bursts_total')).toContain(
+      'passerelle_door_refusal_bursts_total{door="mllp"} 1',
+    );
+    expect(
+      logs.filter((l) => l.message === 'refused at the door' && l['client'] === '127.0.0.1'),
+    ).toHaveLength(2);
   });
 });
 
@@ -144,7 +155,27 @@ describe('MLLP over TLS, connection caps', () => {
 
   beforeAll(async () => {
     const key = join(dir.path, 'server.key');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
     registry = new client.Registry();
     const logger = createLogger({ silent: true });
     h = await startHl7Link({

@@ -138,7 +138,12 @@ describe('MLLP listener, framing and limits', () => {
   let h: Hl7LinkHarness;
   beforeAll(async () => {
     // 50 concurrent connections from one loopback address: above the per-address default (20).
-    h = await startHl7Link({ config: listenConfig({}, { maxMessageBytes: 4096, idleTimeoutMs: 60_000, maxConnectionsPerAddress: 64 }) });
+    h = await startHl7Link({
+      config: listenConfig(
+        {},
+        { maxMessageBytes: 4096, idleTimeoutMs: 60_000, maxConnectionsPerAddress: 64 },
+      ),
+    });
   });
   afterAll(async () => {
     await h.dispose();

@@ -23,7 +23,27 @@ const dir = tempDir('passerelle-tls-');
 function selfSigned(name: string): { cert: string; key: string } {
   const cert = join(dir.path, `${name}.crt`);
   const key = join(dir.path, `${name}.key`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
   return { cert, key };
 }
 
@@ -32,12 +52,21 @@ function fingerprint(certFile: string): string {
 }
 
 /** One HTTPS GET on a fresh connection, trusting `caFiles`; the status, HSTS header and the served certificate. */
-function get(url: string, caFiles: string[]): Promise<{ status: number; hsts: string | undefined; served: string }> {
+function get(
+  url: string,
+  caFiles: string[],
+): Promise<{ status: number; hsts: string | undefined; served: string }> {
   return new Promise((resolve, reject) => {
     const req = https.get(url, { ca: caFiles.map((f) => readFileSync(f)), agent: false }, (res) => {
       const served = (res.socket as TLSSocket).getPeerCertificate().fingerprint256;
       res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, hsts: res.headers['strict-transport-security'] as string | undefined, served }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          hsts: res.headers['strict-transport-security'] as string | undefined,
+          served,
+        }),
+      );
     });
     req.on('error', reject);
   });
@@ -52,7 +81,9 @@ describe('HTTPS on the service itself', () => {
   beforeAll(async () => {
     copyFileSync(first.cert, live.cert);
     copyFileSync(first.key, live.key);
-    t = await startTestService({ env: { PASSERELLE_HTTP_TLS_CERT_FILE: live.cert, PASSERELLE_HTTP_TLS_KEY_FILE: live.key } });
+    t = await startTestService({
+      env: { PASSERELLE_HTTP_TLS_CERT_FILE: live.cert, PASSERELLE_HTTP_TLS_KEY_FILE: live.key },
+    });
   });
   afterAll(async () => {
     await t?.dispose();
@@ -82,7 +113,9 @@ describe('HTTPS on the service itself', () => {
   it('refuses to start on a key file that is not PEM, naming the config key', async () => {
     const bad = join(dir.path, 'bad.key');
     writeFileSync(bad, 'not a key\n');
-    const error = await startTestService({ env: { PASSERELLE_HTTP_TLS_CERT_FILE: first.cert, PASSERELLE_HTTP_TLS_KEY_FILE: bad } }).then(
+    const error = await startTestService({
+      env: { PASSERELLE_HTTP_TLS_CERT_FILE: first.cert, PASSERELLE_HTTP_TLS_KEY_FILE: bad },
+    }).then(
       (s) => s.dispose().then(() => undefined),
       (e: unknown) => e,
     );

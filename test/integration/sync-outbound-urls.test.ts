@@ -34,7 +34,16 @@ describe('outbound URLs checked before a link starts', () => {
     t = await openTestStore('sqlite');
     const practice = await t.store.practices.create({ name: 'Cabinet des Essais' });
     const link = async (name: string, url: string, isTest: boolean) => {
-      ids[name] = (await t.store.links.create({ practiceId: practice.id, role: 'secretariat', connector: 'url-peer', name, config: { url }, isTest })).id;
+      ids[name] = (
+        await t.store.links.create({
+          practiceId: practice.id,
+          role: 'secretariat',
+          connector: 'url-peer',
+          name,
+          config: { url },
+          isTest,
+        })
+      ).id;
     };
     await link('remote-http', 'http://plateforme.example.fr/api', false);
     await link('remote-https', 'https://plateforme.example.fr/api', false);
@@ -60,11 +69,18 @@ describe('outbound URLs checked before a link starts', () => {
     const status = await runtime.status(ids['remote-http'] as string);
     expect(status.state).toBe('failed');
     expect(status.errorCode).toBe('ERR_CONNECTOR_CONFIG_INVALID');
-    expect(status.errors).toEqual([expect.objectContaining({ path: 'config.url', message: 'must be https unless the link is a test link or the host is loopback' })]);
+    expect(status.errors).toEqual([
+      expect.objectContaining({
+        path: 'config.url',
+        message: 'must be https unless the link is a test link or the host is loopback',
+      }),
+    ]);
   });
 
   it('starts links to https, to loopback over http, and test links over http', () => {
-    expect(['remote-https', 'loopback-http', 'test-http'].map((n) => [n, runtime.isRunning(ids[n] as string)])).toEqual([
+    expect(
+      ['remote-https', 'loopback-http', 'test-http'].map((n) => [n, runtime.isRunning(ids[n] as string)]),
+    ).toEqual([
       ['remote-https', true],
       ['loopback-http', true],
       ['test-http', true],
