@@ -165,6 +165,11 @@ export async function testFhirLink(link: Link, secrets: JsonObject | null, mappi
 export default defineConnector<FhirConfig>({
   name: 'fhir',
   configSchema: FhirConfig,
+  outboundUrls: (config) => [
+    { path: 'baseUrl', url: config.baseUrl },
+    ...(config.auth.type === 'smart-backend' && config.auth.tokenEndpoint ? [{ path: 'auth.tokenEndpoint', url: config.auth.tokenEndpoint }] : []),
+    ...(config.auth.type === 'smart-backend' && config.auth.jwksUrl ? [{ path: 'auth.jwksUrl', url: config.auth.jwksUrl }] : []),
+  ],
   defaultPollSchedule: DEFAULT_POLL_SCHEDULE,
   capabilities: {
     kinds: ['Practitioner', 'Patient', 'Schedule', 'Slot', 'Appointment', 'Communication'],

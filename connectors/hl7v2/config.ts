@@ -57,7 +57,10 @@ export const Hl7v2Config = z
               .min(0)
               .max(24 * 3600 * 1000)
               .default(300_000),
+            /** Open connections at once, all senders together; past it, new ones are refused. */
             maxConnections: z.number().int().min(1).max(10_000).default(200),
+            /** Open connections at once from one source address; past it, new ones are refused. */
+            maxConnectionsPerAddress: z.number().int().min(1).max(10_000).default(20),
           })
           .optional(),
         /** Where passerelle sends its messages (the practice software's MLLP listener). */

@@ -156,6 +156,11 @@ export class Hl7v2Link implements Connector {
     return this.server?.port;
   }
 
+  /** MLLP connections open now. */
+  get mllpConnections(): number {
+    return this.server?.connectionCount ?? 0;
+  }
+
   get fileWatcher(): FileDropWatcher | undefined {
     return this.watcher;
   }
@@ -218,6 +223,8 @@ export class Hl7v2Link implements Connector {
         maxMessageBytes: listen.maxMessageBytes,
         idleTimeoutMs: listen.idleTimeoutMs,
         maxConnections: listen.maxConnections,
+        maxConnectionsPerAddress: listen.maxConnectionsPerAddress,
+        ...(ctx.refusals && { refusals: ctx.refusals }),
         log: ctx.log,
         ...(t &&
           key !== undefined && {

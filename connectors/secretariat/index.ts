@@ -409,6 +409,7 @@ export function createSecretariatConnector(config: SecretariatConfig, ctx: Conne
 export default defineConnector<SecretariatConfig>({
   name: 'secretariat',
   configSchema: SecretariatConfig,
+  outboundUrls: (config) => [{ path: 'baseUrl', url: config.baseUrl }],
   defaultPollSchedule: DEFAULT_POLL_SCHEDULE,
   holds: heldOnPlatform,
   // The platform counts each record's versions 1, 2, 3… (its ETags).

@@ -8,6 +8,7 @@ import { type Logger, withLogContext } from '../log/logger.js';
 import { hashSecret, roleAllows } from '../security/api-keys.js';
 import type { Store } from '../store/index.js';
 import { formatPath } from '../model/validate.js';
+import { AuthThrottle } from './auth-throttle.js';
 import type { Metrics } from './metrics.js';
 import { limitJsonDepth } from './json-depth.js';
 import { buildOpenApi } from './openapi.js';
@@ -25,6 +26,8 @@ export interface ApiDeps {
   readonly trustProxy?: boolean;
   /** Resolvers of resource kinds beyond the store's own (api/scope.ts). */
   readonly resolvers?: ScopeResolvers;
+  /** Failed authentications throttled and audited per client address (default: 10 per minute). */
+  readonly authThrottle?: AuthThrottle;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -55,6 +58,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.disable('x-powered-by');
   app.set('trust proxy', deps.trustProxy ?? false);
   const accessLog = logger.child({ log: 'access' });
+  const authThrottle = deps.authThrottle ?? new AuthThrottle({ store });
 
   // Request id + access log. The route *pattern* is logged, never the URL: iCal tokens and
   // FHIR-like queries live in URLs.
@@ -70,7 +74,7 @@ export function createApp(deps: ApiDeps): express.Express {
       metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
       metrics.httpDuration.observe({ method: req.method, route }, seconds);
       if (deps.accessLog !== false) {
-        accessLog.info('http request', { requestId, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 });
+        accessLog.info('http request', { requestId, client: req.ip, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 });
       }
     });
     withLogContext({ requestId }, () => next());
@@ -105,9 +109,13 @@ export function createApp(deps: ApiDeps): express.Express {
       try {
         let auth: AuthInfo | null = null;
         if (route.access !== 'public') {
+          await authThrottle.admit(req.ip, requestId);
           const key = presentedKey(req);
           const record = key ? await store.apiKeys.findByHash(hashSecret(key)) : undefined;
-          if (!record || record.revokedAt !== null) throw new PasserelleError('ERR_AUTH_REQUIRED', 'a valid API key is required (Authorization: Bearer psk_…)');
+          if (!record || record.revokedAt !== null) {
+            await authThrottle.failed(req.ip, key, requestId, !key ? 'no-key' : record ? 'revoked-key' : 'unknown-key');
+            throw new PasserelleError('ERR_AUTH_REQUIRED', 'a valid API key is required (Authorization: Bearer psk_…)');
+          }
           auth = { keyId: record.id, role: record.role, practiceId: record.practiceId };
           if (!record.lastUsedAt || Date.parse(record.lastUsedAt) < store.now() - 60_000) await store.apiKeys.touch(record.id);
           if (!roleAllows(record.role, route.access)) {

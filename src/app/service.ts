@@ -1,6 +1,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 
 import { createApp } from '../api/app.js';
+import { AuthThrottle } from '../api/auth-throttle.js';
 import { createMetrics, type Metrics } from '../api/metrics.js';
 import type { AnyRoute } from '../api/route.js';
 import { healthRoutes } from '../api/routes/health.js';
@@ -9,6 +10,7 @@ import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { purgeExpired } from '../privacy/retention.js';
 import { createApiKey } from '../security/api-keys.js';
+import { RefusalWatch } from '../security/refusals.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
 import type { Clock } from '../store/repos/context.js';
@@ -33,6 +35,8 @@ export interface ServiceContext {
   readonly metrics: Metrics;
   readonly secrets: SecretBox;
   readonly now: Clock;
+  /** Counts and logs refusals at the doors (failed authentications, MLLP connections over caps). */
+  readonly refusals: RefusalWatch;
   /** The URL the service answers on, known once it listens. */
   baseUrl(): string;
 }
@@ -66,6 +70,8 @@ export interface RunningService {
   readonly bootstrapKey: string | undefined;
   /** Where the generated credentials key was written, when one was generated. */
   readonly createdKeyFile: string | undefined;
+  /** Reads `http.tls` files again (SIGHUP); false when TLS is off or the new files are unusable. */
+  reloadTls(): boolean;
   stop(): Promise<void>;
 }
 
@@ -81,7 +87,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const { config } = options;
   const logger = options.logger ?? createLogger({ level: config.log.level });
   const now = options.now ?? Date.now;
-  const listener = await bindHttp(config.http);
+  const listener = await bindHttp(config.http, logger);
   const store = options.store ?? (await openConfiguredStore(config, { now, ...(options.cwd && { cwd: options.cwd }) }).catch(async (e: unknown) => {
     await listener.close();
     throw e;
@@ -100,7 +106,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
     const metrics = createMetrics(store);
     const url = listener.url;
-    const ctx: ServiceContext = { config, store, logger, metrics, secrets: box, now, baseUrl: () => config.http.publicUrl ?? url };
+    const refusals = new RefusalWatch({ logger, registry: metrics.registry, now });
+    const ctx: ServiceContext = { config, store, logger, metrics, secrets: box, now, refusals, baseUrl: () => config.http.publicUrl ?? url };
     const modules = options.modules ?? [];
     const connectors = [...new Set([...BUILTIN_CONNECTORS, ...modules.flatMap((m) => m.connectors ?? [])])];
     const routes: AnyRoute[] = [
@@ -108,7 +115,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       ...practiceRoutes({ store, secrets: box, connectors }),
       ...modules.flatMap((m) => m.routes?.(ctx) ?? []),
     ];
-    const app = createApp({ store, logger, metrics, routes, version: VERSION, accessLog: config.http.accessLog, trustProxy: config.http.trustProxy, ...(config.http.publicUrl && { publicUrl: config.http.publicUrl }) });
+    const app = createApp({ store, logger, metrics, routes, version: VERSION, accessLog: config.http.accessLog, trustProxy: config.http.trustProxy, authThrottle: new AuthThrottle({ store, ...config.http.authThrottle, watch: refusals }), ...(config.http.publicUrl && { publicUrl: config.http.publicUrl }) });
     listener.serve(app);
 
     for (const component of modules.flatMap((m) => m.components?.(ctx) ?? [])) {
@@ -137,6 +144,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       context: ctx,
       bootstrapKey,
       createdKeyFile: created ? keyFile : undefined,
+      reloadTls: () => listener.reloadTls(),
       stop() {
         stopped ??= (async () => {
           for (const stop of stoppers.reverse()) {

@@ -74,6 +74,8 @@ program
       out(`  first admin API key (shown once, store it now): ${service.bootstrapKey}`);
       out(`  try: curl -H "Authorization: Bearer ${service.bootstrapKey}" ${service.url}/api/v1/practices`);
     }
+    // SIGHUP: serve renewed http.tls certificate files without a restart (a no-op without TLS).
+    process.on('SIGHUP', () => void service.reloadTls());
     stopOnSignals(() => service.stop(), (signal) => logger.info('shutting down', { signal }));
   });
 

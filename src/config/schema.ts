@@ -28,6 +28,26 @@ export const HttpConfig = z.strictObject({
   trustProxy: z.boolean().default(false),
   /** Log one JSON line per request (route pattern only: tokens never appear). */
   accessLog: z.boolean().default(true),
+  /**
+   * Failed admin-API authentications per client address: past `maxFailures` within
+   * `windowSeconds`, that address gets 429 with Retry-After until the window ends.
+   */
+  authThrottle: z
+    .strictObject({
+      maxFailures: z.number().int().min(1).max(100_000).default(10),
+      windowSeconds: z.number().int().min(1).max(86_400).default(60),
+    })
+    .prefault({}),
+  /**
+   * Serve HTTPS with these PEM files (both or neither); read again on SIGHUP. HSTS is sent
+   * when on. Without it, put a TLS-terminating reverse proxy in front.
+   */
+  tls: z
+    .strictObject({
+      certFile: z.string().min(1),
+      keyFile: z.string().min(1),
+    })
+    .optional(),
 });
 
 export const StoreConfig = z.strictObject({

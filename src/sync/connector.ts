@@ -16,8 +16,10 @@ import type { MappingContext } from '../mapping/engine-types.js';
 import type { MappingPlan } from '../mapping/plan.js';
 import type { AppointmentTypeEntry } from '../mapping/schema.js';
 import type { CanonicalResource, ResourceKind } from '../model/resources.js';
+import type { RefusalWatch } from '../security/refusals.js';
 import type { Clock } from '../store/repos/context.js';
 import type { JsonObject, Link } from '../store/types.js';
+import type { OutboundUrl } from './outbound-urls.js';
 
 /** One record as the peer holds it, already mapped to the canonical shape. */
 export interface ExternalRecord {
@@ -259,6 +261,8 @@ export interface ConnectorContext {
    * secretariat connector publishes to its platform.
    */
   readonly practiceCatalogue?: () => Promise<readonly AppointmentTypeEntry[]>;
+  /** Where a listener counts and logs the connections it refuses (the service's metrics). */
+  readonly refusals?: RefusalWatch;
 }
 
 export interface Connector {
@@ -283,6 +287,11 @@ export interface ConnectorDefinition<C = JsonObject> {
   readonly name: string;
   /** Validates `link.config`; unknown keys are errors (validate before touching anything). */
   readonly configSchema: z.ZodType<C>;
+  /**
+   * The config's outbound URLs (where patient data and credentials go): each must be https
+   * unless the link is a test link or the host is loopback, checked before the link starts.
+   */
+  outboundUrls?(config: C): readonly OutboundUrl[];
   readonly capabilities: ConnectorCapabilities;
   /**
    * node-cron expression for the link's poll when `link.schedule` is null (e.g. the secretariat

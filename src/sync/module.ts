@@ -41,6 +41,7 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
         secrets: ctx.secrets,
         registry,
         publicUrl: () => ctx.baseUrl(),
+        refusals: ctx.refusals,
         ...(options.ownership && { ownership: options.ownership }),
         // The config file's retry settings, then what the caller tunes (tests).
         dispatcher: { ...dispatcherTuningOf(ctx.config.sync), ...options.dispatcher },

@@ -16,6 +16,7 @@ import type { Logger } from '../log/logger.js';
 import { appointmentCatalogue } from '../mapping/engine.js';
 import { getActivePlan } from '../mapping/runtime.js';
 import type { AppointmentTypeEntry } from '../mapping/schema.js';
+import type { RefusalWatch } from '../security/refusals.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
 import type { JsonObject, Link } from '../store/types.js';
@@ -24,6 +25,7 @@ import { Dispatcher, type DispatcherTuning } from './dispatcher.js';
 import { type IngestVia, type OwnershipResolver, SyncEngine } from './engine.js';
 import { SyncOperator } from './operator.js';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
+import { outboundUrlIssues } from './outbound-urls.js';
 import type { AnyConnectorDefinition, ConnectorRegistry } from './registry.js';
 import { DEFAULT_POLL_SCHEDULE, PollScheduler } from './scheduler.js';
 import { isWebhookRefusal, refuseUnknownWebhook, webhookRefusal } from './webhook-refusal.js';
@@ -52,6 +54,8 @@ export interface SyncRuntimeOptions {
   readonly healthTimeoutMs?: number;
   /** Delays between attempts to start a link that failed to (default: 1 s doubling up to 5 min, full jitter). */
   readonly restartBackoff?: BackoffOptions;
+  /** Handed to connectors (ConnectorContext.refusals). */
+  readonly refusals?: RefusalWatch;
 }
 
 export const DEFAULT_RESTART_BACKOFF: BackoffOptions = { baseMs: 1000, capMs: 5 * 60_000 };
@@ -280,6 +284,10 @@ export class SyncRuntime {
         const issues = parsed.error.issues.map((i) => ({ path: ['config', ...i.path.map(String)].join('.'), message: i.message }));
         throw new PasserelleError('ERR_CONNECTOR_CONFIG_INVALID', `link ${link.id}: ${issues[0]?.path}: ${issues[0]?.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`, { issues, details: { linkId: link.id } });
       }
+      const urlIssues = outboundUrlIssues(definition.outboundUrls?.(parsed.data) ?? [], link);
+      if (urlIssues.length > 0) {
+        throw new PasserelleError('ERR_CONNECTOR_CONFIG_INVALID', `link ${link.id}: ${urlIssues[0]?.path}: ${urlIssues[0]?.message}`, { issues: urlIssues, details: { linkId: link.id } });
+      }
       const secrets = link.secrets ? this.options.secrets.openJson<JsonObject>(link.secrets, link.id) : null;
       const practice = await this.store.practices.require(link.practiceId);
       const controller = new AbortController();
@@ -295,6 +303,7 @@ export class SyncRuntime {
         requestPoll: () => this.pollSoon(link.id),
         deferred: this.deferredFor(link),
         practiceCatalogue: () => this.practiceCatalogue(link.practiceId),
+        ...(this.options.refusals && { refusals: this.options.refusals }),
       });
       // Registered before its receiver starts, so a message arriving at once is taken.
       this.links.set(link.id, { link, definition, connector, controller, startedAt: new Date(this.store.now()).toISOString() });

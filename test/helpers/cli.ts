@@ -62,7 +62,7 @@ export function startServe(options: { cwd: string; env?: Record<string, string>;
     }, options.timeoutMs ?? 30_000);
     const onData = (d: Buffer) => {
       out += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      const m = /listening on (https?:\/\/\S+)/.exec(out);
       if (m && /\n/.test(out.slice(out.indexOf('listening on')))) {
         // Wait for the banner's key line if one is coming.
         setTimeout(() => {

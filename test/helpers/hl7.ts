@@ -11,6 +11,7 @@ import { type Hl7Message, parseHl7 } from '../../connectors/hl7v2/codec/index.js
 import { hl7v2Connector, type Hl7v2ConnectorOptions, type Hl7v2Link } from '../../connectors/hl7v2/index.js';
 import { MllpDecoder } from '../../connectors/hl7v2/mllp/framing.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
+import type { RefusalWatch } from '../../src/security/refusals.js';
 import { SecretBox } from '../../src/security/secrets.js';
 import type { Store } from '../../src/store/index.js';
 import type { JsonObject, Link } from '../../src/store/types.js';
@@ -177,6 +178,8 @@ export interface Hl7LinkOptions {
   readonly extra?: readonly AnyConnectorDefinition[];
   readonly logger?: Logger;
   readonly autoDispatch?: boolean;
+  /** Counts and logs the connections the listener refuses. */
+  readonly refusals?: RefusalWatch;
   /** Runs before the runtime starts (create more links…). */
   readonly before?: (store: Store, practiceId: string) => Promise<void>;
 }
@@ -230,6 +233,7 @@ export async function startHl7Link(options: Hl7LinkOptions): Promise<Hl7LinkHarn
     schedulePolls: false,
     refreshMs: 0,
     autoDispatch: options.autoDispatch ?? false,
+    ...(options.refusals && { refusals: options.refusals }),
   });
   await runtime.start();
   const connector = runtime.connectorOf(link.id) as Hl7v2Link | undefined;

@@ -137,7 +137,13 @@ describe.each(STORE_KINDS)('MLLP listener, ACK after commit (%s)', (kind) => {
 describe('MLLP listener, framing and limits', () => {
   let h: Hl7LinkHarness;
   beforeAll(async () => {
-    h = await startHl7Link({ config: listenConfig({}, { maxMessageBytes: 4096, idleTimeoutMs: 60_000 }) });
+    // 50 concurrent connections from one loopback address: above the per-address default (20).
+    h = await startHl7Link({
+      config: listenConfig(
+        {},
+        { maxMessageBytes: 4096, idleTimeoutMs: 60_000, maxConnectionsPerAddress: 64 },
+      ),
+    });
   });
   afterAll(async () => {
     await h.dispose();

@@ -14,6 +14,11 @@
  *   message: it is logged (ERR_MLLP_FRAME) and dropped without an answer, so the sender, which
  *   has no ACK, sends it again. An oversize block goes to `handle` (answered AR) and the
  *   connection stays usable.
+ * - Connections are capped per source address (`maxConnectionsPerAddress`) and in total
+ *   (`maxConnections`), counted on the raw TCP connection, before any TLS handshake: past a
+ *   cap the connection is closed at once, and the refusal counted and logged by address
+ *   (RefusalWatch: a metric, one line per refusal up to a burst, then one warn line). A
+ *   sender that opens connections and sends nothing cannot fill the listener silently.
  * - `close()` stops accepting, lets the message in progress on each connection finish and its
  *   answer go out, drops blocks not started (never acknowledged, so they will be sent again),
  *   then closes the sockets.
@@ -23,6 +28,7 @@ import tls from 'node:tls';
 
 import { PasserelleError } from '../../../src/errors.js';
 import type { Logger } from '../../../src/log/logger.js';
+import { RefusalWatch } from '../../../src/security/refusals.js';
 import { type MllpEvent, MllpDecoder } from './framing.js';
 
 export type MllpInbound = Extract<MllpEvent, { type: 'message' } | { type: 'oversize' }>;
@@ -52,7 +58,12 @@ export interface MllpServerOptions {
   readonly tls?: MllpServerTls | undefined;
   readonly maxMessageBytes: number;
   readonly idleTimeoutMs: number;
+  /** Open connections at once, all senders together. Default 200. */
   readonly maxConnections?: number;
+  /** Open connections at once from one source address. Default 20. */
+  readonly maxConnectionsPerAddress?: number;
+  /** Where refused connections are counted and logged; default: logged on `log` only. */
+  readonly refusals?: RefusalWatch;
   /** Blocks queued on one connection before reading pauses. Default 32. */
   readonly maxPipelined?: number;
   readonly log: Logger;
@@ -223,11 +234,17 @@ class Connection {
 export class MllpServer {
   private readonly connections = new Set<Connection>();
   private nextId = 1;
+  /** Raw TCP connections open, by source address (before TLS, so handshakes count too). */
+  private readonly perAddress = new Map<string, number>();
+  private open = 0;
+  private readonly refusals: RefusalWatch;
 
   private constructor(
     private readonly server: net.Server,
     private readonly options: MllpServerOptions,
-  ) {}
+  ) {
+    this.refusals = options.refusals ?? new RefusalWatch({ logger: options.log });
+  }
 
   /** Starts listening; rejects with ERR_MLLP_CONNECTION if the address cannot be bound. */
   static async listen(options: MllpServerOptions): Promise<MllpServer> {
@@ -244,15 +261,25 @@ export class MllpServer {
         })
       : net.createServer({ allowHalfOpen: true });
     const mllp = new MllpServer(server, options);
-    if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
-    server.on(t ? 'secureConnection' : 'connection', (socket: net.Socket) => mllp.onConnection(socket));
     if (t) {
-      server.on('tlsClientError', (e: NodeJS.ErrnoException) =>
-        options.log.warn('mllp TLS handshake refused', {
+      // Before tls.Server's own listener: a refused socket never starts a handshake.
+      server.prependListener('connection', (socket: net.Socket) => void mllp.admit(socket));
+      server.on('secureConnection', (socket: net.Socket) => mllp.onConnection(socket));
+    } else {
+      server.on('connection', (socket: net.Socket) => {
+        if (mllp.admit(socket)) mllp.onConnection(socket);
+      });
+    }
+    if (t) {
+      server.on('tlsClientError', (e: NodeJS.ErrnoException) => {
+        // A reset before the handshake is a peer hanging up (or a connection refused over a
+        // cap, already counted and logged by address): not worth a warn line each.
+        const level = e.code === 'ECONNRESET' ? 'debug' : 'warn';
+        options.log[level]('mllp TLS handshake refused', {
           code: e.code ?? 'tls',
           reason: e.message.slice(0, 120),
-        }),
-      );
+        });
+      });
     }
     await new Promise<void>((resolve, reject) => {
       const onError = (e: NodeJS.ErrnoException) =>
@@ -284,6 +311,32 @@ export class MllpServer {
   /** Open connections. */
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Counts a new TCP connection against the caps; false (and the socket destroyed) when over one. */
+  private admit(socket: net.Socket): boolean {
+    const address = socket.remoteAddress ?? 'unknown';
+    const fromAddress = this.perAddress.get(address) ?? 0;
+    const over =
+      this.open >= (this.options.maxConnections ?? 200)
+        ? 'total-cap'
+        : fromAddress >= (this.options.maxConnectionsPerAddress ?? 20)
+          ? 'per-address-cap'
+          : undefined;
+    if (over) {
+      socket.destroy();
+      this.refusals.refused('mllp', address, over);
+      return false;
+    }
+    this.open += 1;
+    this.perAddress.set(address, fromAddress + 1);
+    socket.once('close', () => {
+      this.open -= 1;
+      const n = (this.perAddress.get(address) ?? 1) - 1;
+      if (n <= 0) this.perAddress.delete(address);
+      else this.perAddress.set(address, n);
+    });
+    return true;
   }
 
   private onConnection(socket: net.Socket): void {

@@ -18,6 +18,7 @@ describe('hl7v2 link configuration', () => {
       maxMessageBytes: 1048576,
       idleTimeoutMs: 300000,
       maxConnections: 200,
+      maxConnectionsPerAddress: 20,
     });
     expect([c.reusedControlId, c.sendingApplication, c.sendingFacility]).toEqual([
       'process',
