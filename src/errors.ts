@@ -36,6 +36,10 @@ export const ERROR_CATALOGUE = {
 
   // Audit
   ERR_AUDIT_CHAIN_BROKEN: { status: 500, retryable: false, summary: 'The audit trail hash chain does not verify.' },
+  ERR_AUDIT_KEY_INVALID: { status: 500, retryable: false, summary: 'The audit key is missing, unreadable or not 32 bytes.' },
+  ERR_AUDIT_KEY_REQUIRED: { status: 500, retryable: false, summary: 'The audit chain is keyed and this process was given no audit key.' },
+  ERR_AUDIT_KEY_MISMATCH: { status: 500, retryable: false, summary: 'The configured audit key is not the one the audit chain was keyed with.' },
+  ERR_AUDIT_CHECKPOINT_UNWRITABLE: { status: 500, retryable: false, summary: 'The audit checkpoint file cannot be opened or written.' },
 
   // FHIR client (connectors/fhir/client). `details.httpStatus` carries the peer's own status.
   ERR_FHIR_HTTP: { status: 502, retryable: false, summary: 'The FHIR server answered an HTTP error without an OperationOutcome.' },
