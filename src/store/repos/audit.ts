@@ -262,7 +262,7 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
           } else if (auditHash(prev, r) !== r.hash) return broken(seq, 'content does not match its hash (the row was edited)');
           // Several instances may checkpoint the same head: every one of them must match.
           for (let c = checkpoints[ci]; c && c.seq === seq; c = checkpoints[++ci]) {
-            if (r.hash !== c.hash) return broken(seq, `event #${seq} differs from the checkpoint signed at ${c.at} (the chain was rewritten)`);
+            if (r.hash !== c.hash) return broken(seq, `event #${seq} differs from the checkpoint signed at ${c.at}: the chain was rewritten at or before it`);
             matched++;
           }
           prev = r.hash;
