@@ -284,7 +284,7 @@ export interface AuditInput {
   readonly patientId?: string | null;
   /**
    * The practice the event concerns (the audit read API filters practice-limited keys on it).
-   * When absent, a string `details.practiceId` is taken.
+   * When absent, a string `details.practiceId` is taken, or the resource id of a `Practice`.
    */
   readonly practiceId?: string | null;
   readonly outcome: AuditOutcome;

@@ -158,7 +158,8 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
         resource_type: input.resourceType ?? null,
         resource_id: input.resourceId ?? null,
         patient_id: input.patientId ?? null,
-        practice_id: input.practiceId ?? (typeof details['practiceId'] === 'string' ? details['practiceId'] : null),
+        // Callers that predate the column name the practice in details, or act on the practice itself.
+        practice_id: input.practiceId ?? (typeof details['practiceId'] === 'string' ? details['practiceId'] : input.resourceType === 'Practice' ? (input.resourceId ?? null) : null),
         outcome: input.outcome,
         request_id: input.requestId ?? null,
         via: input.via ?? null,
@@ -244,12 +245,15 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
       const checkpoints = [...(options.checkpoints ?? [])].filter((c) => c.seq > lastSeq).sort((a, b) => a.seq - b.seq);
       let ci = 0;
       let matched = 0;
+      // The first event after one whose hash the head records: where a moved-back head stops.
+      let pastHead: number | undefined;
 
       const pageSize = 1000;
       for (;;) {
         const rows = (await db.selectFrom('audit_events').selectAll().where('seq', '>', lastSeq).orderBy('seq').limit(pageSize).execute()) as AuditRow[];
         for (const r of rows) {
           const seq = Number(r.seq);
+          if (pastHead === undefined && prev === h.hash) pastHead = seq;
           const cp = checkpoints[ci];
           if (cp && cp.seq < seq) return broken(cp.seq, `event #${cp.seq}, signed in the checkpoint of ${cp.at}, is missing (removed)`);
           if (r.prev_hash !== prev) return broken(seq, 'prev_hash does not match the previous row (a row was removed or reordered)');
@@ -274,8 +278,10 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
       const missing = checkpoints[ci];
       if (missing) return broken(lastSeq + 1, `events after #${lastSeq} up to #${missing.seq}, signed in the checkpoint of ${missing.at}, are missing (the chain was truncated)`);
       if (anchorSeq !== null && anchorSeq > lastSeq) return broken(lastSeq + 1, `the chain ends before its keyed anchor #${anchorSeq} (events were removed from the end)`);
-      if (Number(h.seq) < lastSeq) return broken(Number(h.seq) + 1, `the recorded head #${h.seq} is behind the last event #${lastSeq} (the head was moved back)`);
-      if (h.hash !== prev) return broken(lastSeq + 1, 'the chain ends before the recorded head (rows were removed from the end)');
+      if (h.hash !== prev) {
+        if (pastHead !== undefined) return broken(pastHead, `the recorded head is an earlier event than the last one #${lastSeq} (the head was moved back)`);
+        return broken(lastSeq + 1, 'the chain ends before the recorded head (rows were removed from the end)');
+      }
       if (key && anchorSeq === null && checked > 0) {
         return broken(lastSeq + 1, 'the chain was never keyed: start the service once with the audit key, or the anchor was removed');
       }
