@@ -1,4 +1,14 @@
-import { closeSync, constants, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fchmodSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 
@@ -32,8 +42,18 @@ export interface AuditCheckpoint {
   readonly sig: string;
 }
 
-export function signCheckpoint(key: Buffer, body: Omit<AuditCheckpoint, 'v' | 'keyId' | 'sig'>): AuditCheckpoint {
-  const unsigned = { v: 1 as const, seq: body.seq, hash: body.hash, at: body.at, instance: body.instance, keyId: auditKeyId(key) };
+export function signCheckpoint(
+  key: Buffer,
+  body: Omit<AuditCheckpoint, 'v' | 'keyId' | 'sig'>,
+): AuditCheckpoint {
+  const unsigned = {
+    v: 1 as const,
+    seq: body.seq,
+    hash: body.hash,
+    at: body.at,
+    instance: body.instance,
+    keyId: auditKeyId(key),
+  };
   return { ...unsigned, sig: auditMac(key, 'checkpoint', stableStringify(unsigned)) };
 }
 
@@ -46,7 +66,10 @@ export interface CheckpointProblem {
 }
 
 /** Reads and authenticates every line; a line that does not verify is a problem, never skipped silently. */
-export function readCheckpoints(file: string, key: Buffer): { exists: boolean; checkpoints: AuditCheckpointRef[]; problems: CheckpointProblem[] } {
+export function readCheckpoints(
+  file: string,
+  key: Buffer,
+): { exists: boolean; checkpoints: AuditCheckpointRef[]; problems: CheckpointProblem[] } {
   if (!existsSync(file)) return { exists: false, checkpoints: [], problems: [] };
   const checkpoints: AuditCheckpointRef[] = [];
   const problems: CheckpointProblem[] = [];
@@ -63,13 +86,30 @@ export function readCheckpoints(file: string, key: Buffer): { exists: boolean; c
         return;
       }
       const seq = typeof c.seq === 'number' ? c.seq : null;
-      if (c.v !== 1 || seq === null || typeof c.hash !== 'string' || typeof c.at !== 'string' || typeof c.instance !== 'string' || typeof c.sig !== 'string') {
+      if (
+        c.v !== 1 ||
+        seq === null ||
+        typeof c.hash !== 'string' ||
+        typeof c.at !== 'string' ||
+        typeof c.instance !== 'string' ||
+        typeof c.sig !== 'string'
+      ) {
         problems.push({ line: i + 1, seq, reason: 'not a checkpoint' });
         return;
       }
       const expected = signCheckpoint(key, { seq, hash: c.hash, at: c.at, instance: c.instance });
-      if (c.keyId !== keyId) problems.push({ line: i + 1, seq, reason: `signed with another audit key (${String(c.keyId)}, configured ${keyId})` });
-      else if (!sameHex(c.sig, expected.sig)) problems.push({ line: i + 1, seq, reason: 'its signature does not verify (the line was forged or edited)' });
+      if (c.keyId !== keyId)
+        problems.push({
+          line: i + 1,
+          seq,
+          reason: `signed with another audit key (${String(c.keyId)}, configured ${keyId})`,
+        });
+      else if (!sameHex(c.sig, expected.sig))
+        problems.push({
+          line: i + 1,
+          seq,
+          reason: 'its signature does not verify (the line was forged or edited)',
+        });
       else checkpoints.push({ seq, hash: c.hash, at: c.at });
     });
   return { exists: true, checkpoints, problems };
@@ -80,15 +120,28 @@ export function readCheckpoints(file: string, key: Buffer): { exists: boolean; c
  * A missing or empty checkpoint file fails once the chain has events: without it a truncated
  * chain cannot be told from a short one.
  */
-export async function verifyAuditTrail(store: Store, options: { key: Buffer; checkpointFile: string }): Promise<AuditVerifyResult> {
+export async function verifyAuditTrail(
+  store: Store,
+  options: { key: Buffer; checkpointFile: string },
+): Promise<AuditVerifyResult> {
   const read = readCheckpoints(options.checkpointFile, options.key);
   const bad = read.problems[0];
   if (bad) {
-    return { ok: false, checked: 0, firstBrokenSeq: bad.seq ?? 0, reason: `checkpoint file ${options.checkpointFile} line ${bad.line}: ${bad.reason}` };
+    return {
+      ok: false,
+      checked: 0,
+      firstBrokenSeq: bad.seq ?? 0,
+      reason: `checkpoint file ${options.checkpointFile} line ${bad.line}: ${bad.reason}`,
+    };
   }
   const head = await store.audit.head();
   if (read.checkpoints.length === 0 && head.seq > 0) {
-    return { ok: false, checked: 0, firstBrokenSeq: 1, reason: `no signed checkpoint in ${options.checkpointFile}: truncation and re-chaining cannot be ruled out` };
+    return {
+      ok: false,
+      checked: 0,
+      firstBrokenSeq: 1,
+      reason: `no signed checkpoint in ${options.checkpointFile}: truncation and re-chaining cannot be ruled out`,
+    };
   }
   return store.audit.verify({ checkpoints: read.checkpoints });
 }
@@ -136,11 +189,21 @@ export class AuditCheckpointer {
       // The mode above is cut by the umask and ignored for an existing file.
       fchmodSync(this.fd, 0o600);
     } catch (e) {
-      throw new PasserelleError('ERR_AUDIT_CHECKPOINT_UNWRITABLE', `cannot open the audit checkpoint file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'} (audit.checkpoint.file)`, { cause: e });
+      throw new PasserelleError(
+        'ERR_AUDIT_CHECKPOINT_UNWRITABLE',
+        `cannot open the audit checkpoint file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'} (audit.checkpoint.file)`,
+        { cause: e },
+      );
     }
     await this.checkpoint();
     if (this.options.checkMs > 0) {
-      this.timer = setInterval(() => void this.check().catch((e: unknown) => this.options.logger.error('audit checkpoint failed', { err: e })), this.options.checkMs);
+      this.timer = setInterval(
+        () =>
+          void this.check().catch((e: unknown) =>
+            this.options.logger.error('audit checkpoint failed', { err: e }),
+          ),
+        this.options.checkMs,
+      );
       this.timer.unref();
     }
   }
@@ -151,7 +214,12 @@ export class AuditCheckpointer {
       const head = await this.options.store.audit.head();
       const last = this.last;
       if (last && head.seq === last.seq && head.hash === last.hash) return undefined;
-      if (last && head.seq - last.seq < this.options.everyEvents && this.options.now() - last.atMs < this.options.everyMs) return undefined;
+      if (
+        last &&
+        head.seq - last.seq < this.options.everyEvents &&
+        this.options.now() - last.atMs < this.options.everyMs
+      )
+        return undefined;
       return this.write(head);
     });
   }
@@ -183,9 +251,15 @@ export class AuditCheckpointer {
   }
 
   private write(head: { seq: number; hash: string }): AuditCheckpoint {
-    if (this.fd === undefined) throw new PasserelleError('ERR_AUDIT_CHECKPOINT_UNWRITABLE', 'the audit checkpoint file is not open');
+    if (this.fd === undefined)
+      throw new PasserelleError('ERR_AUDIT_CHECKPOINT_UNWRITABLE', 'the audit checkpoint file is not open');
     const atMs = this.options.now();
-    const cp = signCheckpoint(this.options.key, { seq: head.seq, hash: head.hash, at: new Date(atMs).toISOString(), instance: this.instance });
+    const cp = signCheckpoint(this.options.key, {
+      seq: head.seq,
+      hash: head.hash,
+      at: new Date(atMs).toISOString(),
+      instance: this.instance,
+    });
     writeSync(this.fd, `${JSON.stringify(cp)}\n`);
     fsyncSync(this.fd);
     this.last = { ...head, atMs };
@@ -196,11 +270,24 @@ export class AuditCheckpointer {
   /** A copy on another host; the file stays the reference, so a failed POST is logged, not retried. */
   private post(url: string, cp: AuditCheckpoint): void {
     const p = axios
-      .post(url, cp, { timeout: this.options.webhookTimeoutMs ?? 10_000, maxRedirects: 0, validateStatus: () => true })
-      .then((res) => {
-        if (res.status < 200 || res.status >= 300) this.options.logger.warn('audit checkpoint webhook refused', { seq: cp.seq, httpStatus: res.status });
+      .post(url, cp, {
+        timeout: this.options.webhookTimeoutMs ?? 10_000,
+        maxRedirects: 0,
+        validateStatus: () => true,
       })
-      .catch((e: unknown) => this.options.logger.warn('audit checkpoint webhook failed', { seq: cp.seq, code: (e as { code?: string }).code ?? 'error' }))
+      .then((res) => {
+        if (res.status < 200 || res.status >= 300)
+          this.options.logger.warn('audit checkpoint webhook refused', {
+            seq: cp.seq,
+            httpStatus: res.status,
+          });
+      })
+      .catch((e: unknown) =>
+        this.options.logger.warn('audit checkpoint webhook failed', {
+          seq: cp.seq,
+          code: (e as { code?: string }).code ?? 'error',
+        }),
+      )
       .finally(() => this.posts.delete(p));
     this.posts.add(p);
   }

@@ -17,12 +17,28 @@ import type { AuditEvent } from '../store/types.js';
  *   "patient" slice), and the request id (BALP's BasicAuditEntityType#XrequestId).
  */
 
-const FHIR_TYPES = new Set(['Patient', 'Practitioner', 'Appointment', 'Schedule', 'Slot', 'Communication', 'HealthcareService', 'Organization', 'Location']);
+const FHIR_TYPES = new Set([
+  'Patient',
+  'Practitioner',
+  'Appointment',
+  'Schedule',
+  'Slot',
+  'Communication',
+  'HealthcareService',
+  'Organization',
+  'Location',
+]);
 const ACTION_SYSTEM = 'urn:passerelle:audit-action';
 
 export type BalpAction = 'C' | 'R' | 'U' | 'D' | 'E';
 
-const HTTP_ACTIONS: Readonly<Record<string, BalpAction>> = { GET: 'R', POST: 'C', PUT: 'U', PATCH: 'U', DELETE: 'D' };
+const HTTP_ACTIONS: Readonly<Record<string, BalpAction>> = {
+  GET: 'R',
+  POST: 'C',
+  PUT: 'U',
+  PATCH: 'U',
+  DELETE: 'D',
+};
 const VERB_ACTIONS: readonly (readonly [RegExp, BalpAction])[] = [
   [/(^|\.)(read|list|export|fetch)$/, 'R'],
   [/(^|\.)(create|add|issue)$/, 'C'],
@@ -38,11 +54,19 @@ export function balpAction(action: string): BalpAction {
   return 'E';
 }
 
-const INTERACTION: Readonly<Record<BalpAction, string>> = { C: 'create', R: 'read', U: 'update', D: 'delete', E: 'operation' };
+const INTERACTION: Readonly<Record<BalpAction, string>> = {
+  C: 'create',
+  R: 'read',
+  U: 'update',
+  D: 'delete',
+  E: 'operation',
+};
 const OUTCOME: Readonly<Record<AuditEvent['outcome'], string>> = { success: '0', denied: '4', failure: '8' };
 
 const reference = (type: string, id: string) =>
-  FHIR_TYPES.has(type) ? { reference: `${type}/${id}` } : { type, identifier: { system: `urn:passerelle:${type}`, value: id } };
+  FHIR_TYPES.has(type)
+    ? { reference: `${type}/${id}` }
+    : { type, identifier: { system: `urn:passerelle:${type}`, value: id } };
 
 export function toFhirAuditEvent(e: AuditEvent, observer: string): Record<string, unknown> {
   const action = balpAction(e.action);
@@ -51,32 +75,65 @@ export function toFhirAuditEvent(e: AuditEvent, observer: string): Record<string
   if (e.resourceType !== null && e.resourceId !== null) {
     entity.push({
       what: reference(e.resourceType, e.resourceId),
-      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' },
-      role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '4', display: 'Domain Resource' },
-      ...(Object.keys(e.details).length > 0 && { detail: [{ type: 'details', valueString: JSON.stringify(e.details) }] }),
+      type: {
+        system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type',
+        code: '2',
+        display: 'System Object',
+      },
+      role: {
+        system: 'http://terminology.hl7.org/CodeSystem/object-role',
+        code: '4',
+        display: 'Domain Resource',
+      },
+      ...(Object.keys(e.details).length > 0 && {
+        detail: [{ type: 'details', valueString: JSON.stringify(e.details) }],
+      }),
     });
   } else if (Object.keys(e.details).length > 0) {
-    entity.push({ type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' }, detail: [{ type: 'details', valueString: JSON.stringify(e.details) }] });
+    entity.push({
+      type: {
+        system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type',
+        code: '2',
+        display: 'System Object',
+      },
+      detail: [{ type: 'details', valueString: JSON.stringify(e.details) }],
+    });
   }
   if (e.patientId !== null) {
     entity.push({
       what: { reference: `Patient/${e.patientId}` },
-      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '1', display: 'Person' },
+      type: {
+        system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type',
+        code: '1',
+        display: 'Person',
+      },
       role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' },
     });
   }
   if (e.requestId !== null) {
     entity.push({
       what: { identifier: { value: e.requestId } },
-      type: { system: 'https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType', code: 'XrequestId', display: 'X-Request-Id' },
+      type: {
+        system: 'https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType',
+        code: 'XrequestId',
+        display: 'X-Request-Id',
+      },
     });
   }
   return {
     resourceType: 'AuditEvent',
     id: String(e.seq),
     type: api
-      ? { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'Restful Operation' }
-      : { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110100', display: 'Application Activity' },
+      ? {
+          system: 'http://terminology.hl7.org/CodeSystem/audit-event-type',
+          code: 'rest',
+          display: 'Restful Operation',
+        }
+      : {
+          system: 'http://dicom.nema.org/resources/ontology/DCM',
+          code: '110100',
+          display: 'Application Activity',
+        },
     subtype: [
       ...(api ? [{ system: 'http://hl7.org/fhir/restful-interaction', code: INTERACTION[action] }] : []),
       { system: ACTION_SYSTEM, code: e.action },
@@ -88,13 +145,29 @@ export function toFhirAuditEvent(e: AuditEvent, observer: string): Record<string
     outcome: OUTCOME[e.outcome],
     agent: [
       {
-        type: { coding: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110153', display: 'Source Role ID' }] },
+        type: {
+          coding: [
+            {
+              system: 'http://dicom.nema.org/resources/ontology/DCM',
+              code: '110153',
+              display: 'Source Role ID',
+            },
+          ],
+        },
         ...(e.role !== null && { role: [{ text: e.role }] }),
         who: { identifier: { system: 'urn:passerelle:actor', value: e.actor } },
         requestor: true,
       },
       {
-        type: { coding: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110152', display: 'Destination Role ID' }] },
+        type: {
+          coding: [
+            {
+              system: 'http://dicom.nema.org/resources/ontology/DCM',
+              code: '110152',
+              display: 'Destination Role ID',
+            },
+          ],
+        },
         who: { display: observer },
         requestor: false,
       },
@@ -102,19 +175,33 @@ export function toFhirAuditEvent(e: AuditEvent, observer: string): Record<string
     source: {
       ...(e.practiceId !== null && { site: e.practiceId }),
       observer: { display: observer },
-      type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }],
+      type: [
+        {
+          system: 'http://terminology.hl7.org/CodeSystem/security-source-type',
+          code: '4',
+          display: 'Application Server',
+        },
+      ],
     },
     ...(entity.length > 0 && { entity }),
   };
 }
 
 /** A FHIR R4 Bundle (`collection`) of the events, in chain order. */
-export function toFhirAuditBundle(events: readonly AuditEvent[], observer: string, now: Date, next?: string): Record<string, unknown> {
+export function toFhirAuditBundle(
+  events: readonly AuditEvent[],
+  observer: string,
+  now: Date,
+  next?: string,
+): Record<string, unknown> {
   return {
     resourceType: 'Bundle',
     type: 'collection',
     timestamp: now.toISOString(),
     ...(next !== undefined && { link: [{ relation: 'next', url: next }] }),
-    entry: events.map((e) => ({ fullUrl: `urn:passerelle:audit-event:${e.seq}`, resource: toFhirAuditEvent(e, observer) })),
+    entry: events.map((e) => ({
+      fullUrl: `urn:passerelle:audit-event:${e.seq}`,
+      resource: toFhirAuditEvent(e, observer),
+    })),
   };
 }

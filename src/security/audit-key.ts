@@ -6,7 +6,11 @@ import { PasserelleError } from '../errors.js';
 
 const decode = (b64: string, where: string): Buffer => {
   const key = Buffer.from(b64.trim(), 'base64');
-  if (key.length !== 32) throw new PasserelleError('ERR_AUDIT_KEY_INVALID', `the audit key from ${where} must be base64 of 32 bytes`);
+  if (key.length !== 32)
+    throw new PasserelleError(
+      'ERR_AUDIT_KEY_INVALID',
+      `the audit key from ${where} must be base64 of 32 bytes`,
+    );
   return key;
 };
 
@@ -15,17 +19,29 @@ const decode = (b64: string, where: string): Buffer => {
  * (mode 0600) when `create` allows it — as the credentials key is (secrets.ts). The key must
  * not live in the store nor travel with its backups: whoever holds both can rewrite the chain.
  */
-export function loadOrCreateAuditKey(configured: string | undefined, keyPath: string, create: boolean): { key: Buffer; created: boolean } {
+export function loadOrCreateAuditKey(
+  configured: string | undefined,
+  keyPath: string,
+  create: boolean,
+): { key: Buffer; created: boolean } {
   if (configured !== undefined) return { key: decode(configured, 'audit.key'), created: false };
   if (existsSync(keyPath)) {
     try {
       return { key: decode(readFileSync(keyPath, 'utf8'), keyPath), created: false };
     } catch (e) {
       if (e instanceof PasserelleError) throw e;
-      throw new PasserelleError('ERR_AUDIT_KEY_INVALID', `cannot read the audit key file ${keyPath}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { cause: e });
+      throw new PasserelleError(
+        'ERR_AUDIT_KEY_INVALID',
+        `cannot read the audit key file ${keyPath}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+        { cause: e },
+      );
     }
   }
-  if (!create) throw new PasserelleError('ERR_AUDIT_KEY_INVALID', `no audit key: set audit.key, or start the service once to create ${keyPath}`);
+  if (!create)
+    throw new PasserelleError(
+      'ERR_AUDIT_KEY_INVALID',
+      `no audit key: set audit.key, or start the service once to create ${keyPath}`,
+    );
   mkdirSync(dirname(keyPath), { recursive: true, mode: 0o700 });
   writeFileSync(keyPath, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
   chmodSync(keyPath, 0o600);

@@ -16,17 +16,27 @@ import { type AnyRoute, defineRoute, type RouteContext } from '../route.js';
 const instant = z
   .string()
   .max(40)
-  .refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), { error: 'not an ISO-8601 date or date-time' })
+  .refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), {
+    error: 'not an ISO-8601 date or date-time',
+  })
   .describe('ISO-8601 date-time (2026-11-23T08:00:00Z), or a date (midnight UTC)');
 const text = z.string().min(1).max(200);
 const Filters = z.object({
   actor: text.optional().describe('API key id, `cli`, `system`, `link:<id>`…'),
   action: text.optional().describe('e.g. `sync.apply`, `conflict.read`, `audit.read`'),
-  practice: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'not a practice id' }).optional(),
+  practice: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'not a practice id' })
+    .optional(),
   patient: text.optional().describe('The canonical Patient id'),
   from: instant.optional().describe('Events at or after this instant'),
   to: instant.optional().describe('Events before this instant'),
-  after: z.coerce.number().int().min(0).optional().describe('Paging: the `next` of the previous page (a sequence number)'),
+  after: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('Paging: the `next` of the previous page (a sequence number)'),
 });
 type Filters = z.infer<typeof Filters>;
 
@@ -58,12 +68,17 @@ export interface AuditRoutesDeps {
 function visiblePractices(ctx: RouteContext<unknown, unknown, unknown>): readonly string[] | null {
   // Until the mount code resolves `ctx.scope` (route.ts: scope 'list'), the key's own limit stands in.
   const allowed = ctx.scope?.practiceIds ?? (ctx.auth?.practiceId ? [ctx.auth.practiceId] : null);
-  if (allowed === null && ctx.auth?.role !== 'admin') throw new PasserelleError('ERR_AUTH_FORBIDDEN', 'the whole audit trail needs the admin role; a key limited to a practice reads that practice’s events');
+  if (allowed === null && ctx.auth?.role !== 'admin')
+    throw new PasserelleError(
+      'ERR_AUTH_FORBIDDEN',
+      'the whole audit trail needs the admin role; a key limited to a practice reads that practice’s events',
+    );
   return allowed;
 }
 
 function toFilter(q: Filters, visible: readonly string[] | null, limit: number): AuditListFilter {
-  const practiceIds = q.practice === undefined ? visible : visible === null || visible.includes(q.practice) ? [q.practice] : [];
+  const practiceIds =
+    q.practice === undefined ? visible : visible === null || visible.includes(q.practice) ? [q.practice] : [];
   return {
     ...(q.actor !== undefined && { actor: q.actor }),
     ...(q.action !== undefined && { action: q.action }),
@@ -77,16 +92,52 @@ function toFilter(q: Filters, visible: readonly string[] | null, limit: number):
 }
 
 /** What was asked, for the audit event of the read itself (ids and dates only). */
-const asked = (q: Filters): Record<string, string | number> => Object.fromEntries(Object.entries(q).filter(([, v]) => v !== undefined)) as Record<string, string | number>;
+const asked = (q: Filters): Record<string, string | number> =>
+  Object.fromEntries(Object.entries(q).filter(([, v]) => v !== undefined)) as Record<string, string | number>;
 
-const CSV_HEADER = ['seq', 'at', 'actor', 'role', 'action', 'outcome', 'resourceType', 'resourceId', 'patientId', 'practiceId', 'via', 'requestId', 'details', 'hash'] as const;
-const csvRow = (e: AuditEvent) => [e.seq, e.at, e.actor, e.role, e.action, e.outcome, e.resourceType, e.resourceId, e.patientId, e.practiceId, e.via, e.requestId, JSON.stringify(e.details), e.hash];
+const CSV_HEADER = [
+  'seq',
+  'at',
+  'actor',
+  'role',
+  'action',
+  'outcome',
+  'resourceType',
+  'resourceId',
+  'patientId',
+  'practiceId',
+  'via',
+  'requestId',
+  'details',
+  'hash',
+] as const;
+const csvRow = (e: AuditEvent) => [
+  e.seq,
+  e.at,
+  e.actor,
+  e.role,
+  e.action,
+  e.outcome,
+  e.resourceType,
+  e.resourceId,
+  e.patientId,
+  e.practiceId,
+  e.via,
+  e.requestId,
+  JSON.stringify(e.details),
+  e.hash,
+];
 
 export function auditRoutes(deps: AuditRoutesDeps): AnyRoute[] {
   const { store } = deps;
 
   /** Reads a page, then records the read: the caller's own read is never in what it gets back. */
-  const read = async (ctx: RouteContext<unknown, Filters, unknown>, action: 'audit.read' | 'audit.export', limit: number, extra: Record<string, string> = {}) => {
+  const read = async (
+    ctx: RouteContext<unknown, Filters, unknown>,
+    action: 'audit.read' | 'audit.export',
+    limit: number,
+    extra: Record<string, string> = {},
+  ) => {
     const visible = visiblePractices(ctx);
     const events = await store.audit.list(toFilter(ctx.query, visible, limit));
     await ctx.audit({
@@ -113,7 +164,10 @@ export function auditRoutes(deps: AuditRoutesDeps): AnyRoute[] {
       scope: 'list',
       query: Filters.extend({ limit: z.coerce.number().int().min(1).max(1000).optional() }),
       responses: {
-        200: { description: 'One page of events', schema: z.object({ items: z.array(AuditEventSchema), next: z.number().int().nullable() }) },
+        200: {
+          description: 'One page of events',
+          schema: z.object({ items: z.array(AuditEventSchema), next: z.number().int().nullable() }),
+        },
         403: { description: 'An unrestricted key without the admin role' },
       },
       handler: async (ctx) => {
@@ -130,7 +184,10 @@ export function auditRoutes(deps: AuditRoutesDeps): AnyRoute[] {
       tags: ['audit'],
       access: 'integrator',
       scope: 'list',
-      query: Filters.extend({ format: z.enum(['json', 'csv']).optional(), limit: z.coerce.number().int().min(1).max(10_000).optional() }),
+      query: Filters.extend({
+        format: z.enum(['json', 'csv']).optional(),
+        limit: z.coerce.number().int().min(1).max(10_000).optional(),
+      }),
       responses: {
         200: { description: 'application/fhir+json Bundle of AuditEvent, or text/csv' },
         403: { description: 'An unrestricted key without the admin role' },
@@ -143,13 +200,22 @@ export function auditRoutes(deps: AuditRoutesDeps): AnyRoute[] {
           if (next !== null) headers['X-Next-After'] = String(next);
           ctx.res
             .status(200)
-            .set({ ...headers, 'Content-Type': CSV_CONTENT_TYPE, 'Content-Disposition': 'attachment; filename="passerelle-audit.csv"' })
+            .set({
+              ...headers,
+              'Content-Type': CSV_CONTENT_TYPE,
+              'Content-Disposition': 'attachment; filename="passerelle-audit.csv"',
+            })
             .send(Buffer.from(csvDocument([CSV_HEADER, ...events.map(csvRow)]), 'utf8'));
           return;
         }
         let nextUrl: string | undefined;
         if (next !== null) {
-          const params = new URLSearchParams(Object.entries({ ...asked(ctx.query), after: next }).map(([k, v]): [string, string] => [k, String(v)]));
+          const params = new URLSearchParams(
+            Object.entries({ ...asked(ctx.query), after: next }).map(([k, v]): [string, string] => [
+              k,
+              String(v),
+            ]),
+          );
           nextUrl = `${deps.instance()}/api/v1/audit/export?${params.toString()}`;
         }
         ctx.res
