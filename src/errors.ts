@@ -37,6 +37,10 @@ export const ERROR_CATALOGUE = {
 
   // Audit
   ERR_AUDIT_CHAIN_BROKEN: { status: 500, retryable: false, summary: 'The audit trail hash chain does not verify.' },
+  ERR_AUDIT_KEY_INVALID: { status: 500, retryable: false, summary: 'The audit key is missing, unreadable or not 32 bytes.' },
+  ERR_AUDIT_KEY_REQUIRED: { status: 500, retryable: false, summary: 'The audit chain is keyed and this process was given no audit key.' },
+  ERR_AUDIT_KEY_MISMATCH: { status: 500, retryable: false, summary: 'The configured audit key is not the one the audit chain was keyed with.' },
+  ERR_AUDIT_CHECKPOINT_UNWRITABLE: { status: 500, retryable: false, summary: 'The audit checkpoint file cannot be opened or written.' },
 
   // RGPD rights (src/privacy)
   ERR_PATIENT_ERASE_PENDING: { status: 409, retryable: true, summary: 'The patient still has changes waiting to be delivered; erase once they are delivered or dead-lettered.' },

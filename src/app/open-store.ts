@@ -2,17 +2,36 @@ import { dirname, join, resolve } from 'node:path';
 
 import type { Config } from '../config/schema.js';
 import { PasserelleError } from '../errors.js';
+import { loadOrCreateAuditKey } from '../security/audit-key.js';
 import { loadOrCreateKey, type SecretBox } from '../security/secrets.js';
 import { openPostgresStore, openSqliteStore, type Store } from '../store/index.js';
 import type { Clock } from '../store/repos/context.js';
 
-/** Opens the store the config names (SQLite file by default). Does not migrate. */
-export async function openConfiguredStore(config: Config, options: { now?: Clock; cwd?: string } = {}): Promise<Store> {
+/**
+ * Opens the store the config names (SQLite file by default), with the audit key (given, or
+ * loaded and if need be created: openAuditKey). Does not migrate.
+ */
+export async function openConfiguredStore(config: Config, options: { now?: Clock; cwd?: string; auditKey?: Buffer } = {}): Promise<Store> {
   const now = options.now ? { now: options.now } : {};
+  const auditKey = options.auditKey ?? openAuditKey(config, { ...(options.cwd && { cwd: options.cwd }), create: true }).key;
   if (config.store.driver === 'postgres') {
-    return openPostgresStore({ url: config.store.postgres.url as string, poolSize: config.store.postgres.poolSize, ...now });
+    return openPostgresStore({ url: config.store.postgres.url as string, poolSize: config.store.postgres.poolSize, ...now, auditKey });
   }
-  return openSqliteStore({ path: resolve(options.cwd ?? process.cwd(), config.store.sqlite.path), ...now });
+  return openSqliteStore({ path: resolve(options.cwd ?? process.cwd(), config.store.sqlite.path), ...now, auditKey });
+}
+
+/** Beside the SQLite database by default: the service's data folder. */
+const dataDir = (config: Config, cwd: string | undefined) => dirname(resolve(cwd ?? process.cwd(), config.store.sqlite.path));
+
+/** The audit chain's key (security/audit-key.ts): audit.key, else the file at audit.keyPath. */
+export function openAuditKey(config: Config, options: { cwd?: string; create: boolean }): { key: Buffer; created: boolean; keyPath: string } {
+  const keyPath = config.audit.keyPath ? resolve(options.cwd ?? process.cwd(), config.audit.keyPath) : join(dataDir(config, options.cwd), 'audit.key');
+  // With postgres a key created here would be this instance's alone: the config demands one.
+  return { ...loadOrCreateAuditKey(config.audit.key, keyPath, options.create && config.store.driver === 'sqlite'), keyPath };
+}
+
+export function auditCheckpointFile(config: Config, options: { cwd?: string } = {}): string {
+  return config.audit.checkpoint.file ? resolve(options.cwd ?? process.cwd(), config.audit.checkpoint.file) : join(dataDir(config, options.cwd), 'audit-checkpoints.jsonl');
 }
 
 /** The key that seals connector credentials (see src/security/secrets.ts). */

@@ -5,18 +5,20 @@ import { AuthThrottle } from '../api/auth-throttle.js';
 import { createMetrics, type Metrics } from '../api/metrics.js';
 import type { AnyRoute } from '../api/route.js';
 import { healthRoutes } from '../api/routes/health.js';
+import { auditRoutes } from '../api/routes/audit.js';
 import { practiceRoutes } from '../api/routes/practices.js';
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { purgeExpired } from '../privacy/retention.js';
 import { createApiKey } from '../security/api-keys.js';
+import { AuditCheckpointer } from '../security/audit-checkpoints.js';
 import { RefusalWatch } from '../security/refusals.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
 import type { Clock } from '../store/repos/context.js';
 import { bindHttp } from './http-listener.js';
 import type { ReadinessCheck } from './readiness.js';
-import { openConfiguredStore, openSecretBox } from './open-store.js';
+import { auditCheckpointFile, openAuditKey, openConfiguredStore, openSecretBox } from './open-store.js';
 import { VERSION } from './version.js';
 
 /** Something with a life: started after the store and the HTTP server, stopped before them. */
@@ -58,7 +60,7 @@ export interface ServiceOptions {
   readonly now?: Clock;
   readonly cwd?: string;
   readonly modules?: readonly ServiceModule[];
-  /** Open this store instead of the configured one (tests). */
+  /** Open this store instead of the configured one (tests); open it with openAuditKey's key. */
   readonly store?: Store;
 }
 
@@ -88,16 +90,25 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const logger = options.logger ?? createLogger({ level: config.log.level });
   const now = options.now ?? Date.now;
   const listener = await bindHttp(config.http, logger);
-  const store = options.store ?? (await openConfiguredStore(config, { now, ...(options.cwd && { cwd: options.cwd }) }).catch(async (e: unknown) => {
+  let auditKey: ReturnType<typeof openAuditKey>;
+  let store: Store;
+  try {
+    // After the bind: a taken port must fail the start before the audit key file is created.
+    auditKey = openAuditKey(config, { ...(options.cwd && { cwd: options.cwd }), create: true });
+    store = options.store ?? (await openConfiguredStore(config, { now, ...(options.cwd && { cwd: options.cwd }), auditKey: auditKey.key }));
+  } catch (e) {
     await listener.close();
     throw e;
-  }));
+  }
   const stoppers: Array<() => Promise<void>> = [() => listener.close()];
   try {
     const applied = await store.migrate();
     if (applied.length > 0) logger.info('store migrated', { applied, dialect: store.dialect });
     const { box, created, keyFile } = openSecretBox(config, { ...(options.cwd && { cwd: options.cwd }) });
     if (created) logger.warn('generated a credentials encryption key; set security.encryptionKey in production', { keyFile });
+    if (auditKey.created) logger.warn('generated an audit key; keep it out of the store and its backups, set audit.key in production', { keyPath: auditKey.keyPath });
+    // The chain is HMAC'd from here on if it was not yet; a key that is not the chain's stops here.
+    if ((await store.audit.adoptKey()).anchored) logger.info('audit chain keyed from its current head');
 
     let bootstrapKey: string | undefined;
     if (config.security.bootstrapAdminKey && (await store.apiKeys.countActive()) === 0) {
@@ -113,10 +124,27 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const routes: AnyRoute[] = [
       ...healthRoutes({ store, metrics, version: VERSION, readiness: modules.flatMap((m) => (m.readiness ? [m.readiness(ctx)] : [])) }),
       ...practiceRoutes({ store, secrets: box, connectors }),
+      ...auditRoutes({ store, instance: () => ctx.baseUrl() }),
       ...modules.flatMap((m) => m.routes?.(ctx) ?? []),
     ];
     const app = createApp({ store, logger, metrics, routes, version: VERSION, accessLog: config.http.accessLog, trustProxy: config.http.trustProxy, authThrottle: new AuthThrottle({ store, ...config.http.authThrottle, watch: refusals }), ...(config.http.publicUrl && { publicUrl: config.http.publicUrl }) });
     listener.serve(app);
+
+    const checkpoints = new AuditCheckpointer({
+      store,
+      key: auditKey.key,
+      file: auditCheckpointFile(config, { ...(options.cwd && { cwd: options.cwd }) }),
+      everyEvents: config.audit.checkpoint.everyEvents,
+      everyMs: config.audit.checkpoint.everyMinutes * 60_000,
+      checkMs: config.audit.checkpoint.checkSeconds * 1000,
+      ...(config.audit.checkpoint.webhookUrl && { webhookUrl: config.audit.checkpoint.webhookUrl }),
+      webhookTimeoutMs: config.audit.checkpoint.webhookTimeoutMs,
+      logger,
+      now,
+    });
+    await checkpoints.start();
+    // Stopped last, after everything that may still append events.
+    stoppers.unshift(() => checkpoints.stop());
 
     for (const component of modules.flatMap((m) => m.components?.(ctx) ?? [])) {
       await component.start();

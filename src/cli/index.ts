@@ -7,9 +7,10 @@ import { formatIssues, isPasserelleError, PasserelleError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { API_ROLES, type ApiRole, type JsonObject } from '../store/types.js';
 import { VERSION } from '../app/version.js';
-import { openConfiguredStore, openSecretBox } from '../app/open-store.js';
+import { auditCheckpointFile, openAuditKey, openConfiguredStore, openSecretBox } from '../app/open-store.js';
 import { startService } from '../app/service.js';
 import { createApiKey } from '../security/api-keys.js';
+import { AuditCheckpointer, verifyAuditTrail } from '../security/audit-checkpoints.js';
 import { defaultModules } from '../app/modules.js';
 import { feedUrl } from '../ical/feed-token.js';
 import { createFeedToken, type FeedTokenActor, feedTokenStatus, revokeFeedToken, rotateFeedToken } from '../ical/tokens.js';
@@ -29,9 +30,9 @@ function fail(e: unknown): never {
   process.exit(1);
 }
 
-async function withStore<T>(configFile: string | undefined, fn: (store: Awaited<ReturnType<typeof openConfiguredStore>>, config: Config) => Promise<T>): Promise<T> {
+async function withStore<T>(configFile: string | undefined, fn: (store: Awaited<ReturnType<typeof openConfiguredStore>>, config: Config) => Promise<T>, options: { createAuditKey?: boolean } = {}): Promise<T> {
   const { config } = loadConfig(configFile ? { file: configFile } : {});
-  const store = await openConfiguredStore(config);
+  const store = await openConfiguredStore(config, { auditKey: openAuditKey(config, { create: options.createAuditKey ?? true }).key });
   try {
     const status = await store.migrationStatus();
     if (!status.current) throw new PasserelleError('ERR_STORE_MIGRATIONS_PENDING', `the store needs migrating first: run passerelle migrate (pending: ${status.pending.join(', ')})`);
@@ -222,14 +223,48 @@ icalToken
 const audit = program.command('audit').description('audit trail');
 audit
   .command('verify')
-  .description('recompute the hash chain and report the first broken event')
+  .description('recompute the keyed hash chain, check it against the signed checkpoints, and report the first broken event')
   .addOption(configOption())
   .action(async (opts: { config?: string }) => {
-    await withStore(opts.config, async (store) => {
-      const r = await store.audit.verify();
-      if (!r.ok) throw new PasserelleError('ERR_AUDIT_CHAIN_BROKEN', `audit trail broken at event #${r.firstBrokenSeq}: ${r.reason} (${r.checked} events before it verify)`);
-      out(`audit trail verified: ${r.checked} events, chain intact`);
-    });
+    await withStore(
+      opts.config,
+      async (store, config) => {
+        const checkpointFile = auditCheckpointFile(config);
+        const r = await verifyAuditTrail(store, { key: openAuditKey(config, { create: false }).key, checkpointFile });
+        if (!r.ok) throw new PasserelleError('ERR_AUDIT_CHAIN_BROKEN', `audit trail broken at event #${r.firstBrokenSeq}: ${r.reason} (${r.checked} events before it verify)`);
+        out(`audit trail verified: ${r.checked} events, chain intact, ${r.checkpoints ?? 0} signed checkpoint(s) of ${checkpointFile} match`);
+      },
+      { createAuditKey: false },
+    );
+  });
+audit
+  .command('checkpoint')
+  .description('append a signed checkpoint of the chain head to the checkpoint file now (the service also does, regularly)')
+  .addOption(configOption())
+  .action(async (opts: { config?: string }) => {
+    await withStore(
+      opts.config,
+      async (store, config) => {
+        const c = config.audit.checkpoint;
+        const writer = new AuditCheckpointer({
+          store,
+          key: openAuditKey(config, { create: false }).key,
+          file: auditCheckpointFile(config),
+          everyEvents: c.everyEvents,
+          everyMs: c.everyMinutes * 60_000,
+          checkMs: 0,
+          ...(c.webhookUrl && { webhookUrl: c.webhookUrl }),
+          webhookTimeoutMs: c.webhookTimeoutMs,
+          logger: createLogger({ silent: true }),
+          now: store.now,
+        });
+        await writer.start();
+        await writer.stop();
+        const head = await store.audit.head();
+        out(`checkpoint of event #${head.seq} appended to ${auditCheckpointFile(config)}`);
+      },
+      { createAuditKey: false },
+    );
   });
 
 program

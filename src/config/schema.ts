@@ -99,6 +99,37 @@ export const RetentionConfig = z.strictObject({
   purgeSchedule: cronExpression.default('17 3 * * *'),
 });
 
+/** The keyed audit chain and its checkpoints outside the store (docs/security.d/audit.md). */
+export const AuditConfig = z.strictObject({
+  /**
+   * Base64 of 32 random bytes: the HMAC key of the audit chain and of its checkpoints. Keep it
+   * away from the store and its backups; required with postgres (instances share the chain).
+   */
+  key: z.string().optional(),
+  /**
+   * Where the key is read from when `key` is unset; with sqlite it is created there on first
+   * start (0600). Default: audit.key beside the database. (Not `keyFile`: PASSERELLE_AUDIT_KEY_FILE
+   * already means "read audit.key from this file".)
+   */
+  keyPath: z.string().min(1).optional(),
+  checkpoint: z
+    .strictObject({
+      /** Append-only file of signed checkpoints (0600). Default: audit-checkpoints.jsonl beside the database. */
+      file: z.string().min(1).optional(),
+      /** A checkpoint once the chain has grown by this many events… */
+      everyEvents: z.number().int().min(1).max(1_000_000).default(1000),
+      /** …or this many minutes after the last one if the chain grew at all; and one at every start and stop. */
+      everyMinutes: z.number().int().min(1).max(1440).default(15),
+      /** How often the chain head is looked at for the two rules above. */
+      checkSeconds: z.number().int().min(1).max(3600).default(10),
+      /** Also POST each checkpoint (JSON) to this URL, e.g. a log collector on another host. */
+      webhookUrl: z.url().optional(),
+      webhookTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+    })
+    .prefault({}),
+});
+export type AuditConfig = z.infer<typeof AuditConfig>;
+
 /** iCal feeds (docs/ical.md). */
 export const IcalConfig = z.strictObject({
   /** Days before today (in the practice's zone) whose events a feed still lists. */
@@ -163,6 +194,7 @@ export const Config = z
     ical: IcalConfig.prefault({}),
     reports: ReportsConfig.prefault({}),
     sync: SyncConfig.prefault({}),
+    audit: AuditConfig.prefault({}),
     /** Zone used when a practice has none: Europe/Paris, or an overseas zone. */
     defaultTimezone: ianaZone.default('Europe/Paris'),
   })
@@ -176,10 +208,16 @@ export const Config = z
     if (c.security.encryptionKey !== undefined && Buffer.from(c.security.encryptionKey, 'base64').length !== 32) {
       ctx.addIssue({ code: 'custom', path: ['security', 'encryptionKey'], message: 'must be base64 of 32 bytes (openssl rand -base64 32)' });
     }
+    if (c.audit.key !== undefined && Buffer.from(c.audit.key, 'base64').length !== 32) {
+      ctx.addIssue({ code: 'custom', path: ['audit', 'key'], message: 'must be base64 of 32 bytes (openssl rand -base64 32)' });
+    }
+    if (c.store.driver === 'postgres' && c.audit.key === undefined && c.audit.keyPath === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['audit', 'key'], message: 'is required (or audit.keyPath) when store.driver is postgres: instances must share one audit key' });
+    }
   });
 
 export type Config = z.infer<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;
 
 /** Keys holding secrets: accepted from `<ENV>_FILE` and never printed. */
-export const SECRET_PATHS: readonly string[] = ['security.encryptionKey', 'store.postgres.url'];
+export const SECRET_PATHS: readonly string[] = ['security.encryptionKey', 'store.postgres.url', 'audit.key'];

@@ -55,7 +55,7 @@ export async function purgeExpired(store: Store, policy: RetentionPolicy, option
     reviewItems: (b) => purgeClosedReviews(store.db, b),
     conflicts: (b) => purgeClosedConflicts(store.db, b),
     activityEvents: (b) => store.activity.purgeBefore(b),
-    auditEvents: async (b) => (await store.transaction((tx) => purgeAuditPrefix(tx.db, b))).purged,
+    auditEvents: async (b) => (await store.transaction((tx) => purgeAuditPrefix(tx, b))).purged,
   };
   const removed = {} as Record<RetentionClass, number>;
   const before = {} as Record<RetentionClass, string>;

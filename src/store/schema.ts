@@ -183,12 +183,22 @@ export interface AuditEventsTable {
   details: Json;
   prev_hash: string;
   hash: string;
+  /** 0006: null on events older than the migration and on events of no single practice. */
+  practice_id: string | null;
 }
 
 export interface AuditHeadTable {
   id: number;
   seq: number;
   hash: string;
+  /** 0006: the last plain SHA-256 event before the keyed chain (repos/audit.ts). */
+  anchor_seq: number | null;
+  anchor_hash: string | null;
+  anchor_mac: string | null;
+  /** 0006: the first kept event's predecessor after a retention purge of the chain's prefix. */
+  base_seq: number | null;
+  base_hash: string | null;
+  base_mac: string | null;
 }
 
 export interface IcalTokensTable {

@@ -16,7 +16,7 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 /** Savepoint statements, compiled once per name (an ingest runs a pair per record of a page). */
 const savepointSql = new Map<string, CompiledQuery>();
 
-export function bindTx(conn: Kysely<Database>, dialect: Dialect, now: Clock, touchedPractices: Set<string> = new Set(), direct?: DirectExecutor): Tx {
+export function bindTx(conn: Kysely<Database>, dialect: Dialect, now: Clock, touchedPractices: Set<string> = new Set(), direct?: DirectExecutor, auditKey?: Buffer): Tx {
   const txCache: TxCache = {};
   const run = async (statement: string): Promise<void> => {
     if (direct) {
@@ -28,7 +28,7 @@ export function bindTx(conn: Kysely<Database>, dialect: Dialect, now: Clock, tou
     await conn.executeQuery(q);
   };
   return {
-    ...makeRepos({ db: conn, dialect, now, inTransaction: true, touchedPractices, txCache, ...(direct && { direct }) }),
+    ...makeRepos({ db: conn, dialect, now, inTransaction: true, touchedPractices, txCache, ...(direct && { direct }), ...(auditKey && { auditKey }) }),
     db: conn,
     dialect,
     ...(direct && { direct }),
@@ -52,7 +52,7 @@ export function bindTx(conn: Kysely<Database>, dialect: Dialect, now: Clock, tou
  * transaction back); several jobs each get a savepoint so a failing one undoes only its own
  * statements. Results are handed out only after COMMIT returns.
  */
-export async function runInOneTransaction(db: Kysely<Database>, dialect: Dialect, now: Clock, jobs: readonly Job[], direct?: DirectExecutor): Promise<void> {
+export async function runInOneTransaction(db: Kysely<Database>, dialect: Dialect, now: Clock, jobs: readonly Job[], direct?: DirectExecutor, auditKey?: Buffer): Promise<void> {
   // SQLite: BEGIN IMMEDIATE takes the write lock up front, so a second process (the CLI) waits
   // on busy_timeout instead of failing later with SQLITE_BUSY on lock upgrade.
   const begin = dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN';
@@ -66,7 +66,7 @@ export async function runInOneTransaction(db: Kysely<Database>, dialect: Dialect
       };
       await control(begin);
       const touched = new Set<string>();
-      const tx = bindTx(conn, dialect, now, touched, direct);
+      const tx = bindTx(conn, dialect, now, touched, direct, auditKey);
       try {
         if (jobs.length === 1) {
           outcomes.push({ ok: true, value: await (jobs[0] as Job).fn(tx) });
@@ -115,6 +115,8 @@ export class GroupCommitter {
     private readonly maxBatch = 500,
     /** SQLite: the single connection's statements, for the transaction's hot path (repos/compiled.ts). */
     private readonly direct?: DirectExecutor,
+    /** The audit chain's key (repos/audit.ts), handed to every transaction's repositories. */
+    private readonly auditKey?: Buffer,
   ) {}
 
   run<T>(fn: TxFn<T>): Promise<T> {
@@ -147,7 +149,7 @@ export class GroupCommitter {
     try {
       while (this.queue.length > 0) {
         const jobs = this.queue.splice(0, this.maxBatch);
-        await runInOneTransaction(this.db, this.dialect, this.now, jobs, this.direct);
+        await runInOneTransaction(this.db, this.dialect, this.now, jobs, this.direct, this.auditKey);
       }
     } finally {
       this.running = false;
@@ -163,8 +165,8 @@ export class GroupCommitter {
 export class LanedCommitter {
   private readonly lanes: GroupCommitter[];
 
-  constructor(db: Kysely<Database>, dialect: Dialect, now: Clock, lanes: number) {
-    this.lanes = Array.from({ length: Math.max(1, lanes) }, () => new GroupCommitter(db, dialect, now));
+  constructor(db: Kysely<Database>, dialect: Dialect, now: Clock, lanes: number, auditKey?: Buffer) {
+    this.lanes = Array.from({ length: Math.max(1, lanes) }, () => new GroupCommitter(db, dialect, now, undefined, undefined, auditKey));
   }
 
   run<T>(fn: TxFn<T>): Promise<T> {

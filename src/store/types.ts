@@ -282,6 +282,11 @@ export interface AuditInput {
   readonly resourceType?: string | null;
   readonly resourceId?: string | null;
   readonly patientId?: string | null;
+  /**
+   * The practice the event concerns (the audit read API filters practice-limited keys on it).
+   * When absent, a string `details.practiceId` is taken, or the resource id of a `Practice`.
+   */
+  readonly practiceId?: string | null;
   readonly outcome: AuditOutcome;
   readonly requestId?: string | null;
   /** Through which path: `api`, `ical`, `mllp`, `webhook`, `cli`, `scheduler`… */
@@ -294,9 +299,33 @@ export interface AuditEvent extends Required<{ [K in keyof AuditInput]: Exclude<
   readonly prevHash: string;
   readonly hash: string;
 }
+/** A signed checkpoint already authenticated by its reader (security/audit-checkpoints.ts). */
+export interface AuditCheckpointRef {
+  readonly seq: number;
+  readonly hash: string;
+  readonly at: string;
+}
+export interface AuditVerifyOptions {
+  /** Every event named here must still be in the chain with this hash (truncation, rollback). */
+  readonly checkpoints?: readonly AuditCheckpointRef[];
+}
+/** `checkpoints`: how many signed checkpoints matched their event (purged ones are not counted). */
 export type AuditVerifyResult =
-  | { readonly ok: true; readonly checked: number }
+  | { readonly ok: true; readonly checked: number; readonly checkpoints?: number }
   | { readonly ok: false; readonly checked: number; readonly firstBrokenSeq: number; readonly reason: string };
+export interface AuditListFilter {
+  readonly patientId?: string;
+  readonly resourceId?: string;
+  readonly action?: string;
+  readonly actor?: string;
+  /** Events of these practices only; an empty list matches nothing. */
+  readonly practiceIds?: readonly string[];
+  /** Inclusive lower and exclusive upper bound on the event time, ms since the epoch. */
+  readonly fromMs?: number;
+  readonly toMs?: number;
+  readonly afterSeq?: number;
+  readonly limit?: number;
+}
 
 export const ICAL_PRIVACY = ['busy', 'initials', 'full'] as const;
 export type IcalPrivacy = (typeof ICAL_PRIVACY)[number];

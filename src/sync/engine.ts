@@ -698,6 +698,7 @@ export class SyncEngine {
       await tx.audit.append({
         actor: `link:${link.id}`,
         action: 'sync.apply',
+        practiceId: link.practiceId,
         resourceType: kind,
         resourceId: canonicalId,
         patientId: patientOf(merged),
@@ -821,6 +822,7 @@ export class SyncEngine {
     await tx.audit.append({
       actor: `link:${link.id}`,
       action: 'sync.refuse',
+      practiceId: link.practiceId,
       resourceType: record.kind,
       resourceId: null,
       outcome: 'denied',

@@ -64,7 +64,7 @@ export class SyncOperator {
     const record = await this.store.resources.get(conflict.recordId);
     const current = record ? flatten(record.data) : null;
     await this.store.audit.append(
-      audit(actor, { action: 'conflict.read', resourceType: conflict.kind, resourceId: conflict.recordId, patientId: record ? patientOf(record.data as unknown as CanonicalResource) : null, outcome: 'success', details: { conflictId: id } }),
+      audit(actor, { action: 'conflict.read', practiceId: conflict.practiceId, resourceType: conflict.kind, resourceId: conflict.recordId, patientId: record ? patientOf(record.data as unknown as CanonicalResource) : null, outcome: 'success', details: { conflictId: id } }),
     );
     return { conflict, fields: conflict.fields.map((f) => ({ ...f, current: current?.get(f.path) ?? null })) };
   }
@@ -106,7 +106,7 @@ export class SyncOperator {
         by: actor.id,
       });
       await recordConflictResolved(tx, conflict, 'side' in resolution ? `side:${resolution.side}` : 'values');
-      await tx.audit.append(audit(actor, { action: 'conflict.resolve', resourceType: conflict.kind, resourceId: conflict.recordId, patientId: patientOf(data), outcome: 'success', details: { conflictId: id, fields: paths, ...('side' in resolution && { side: resolution.side }) } }));
+      await tx.audit.append(audit(actor, { action: 'conflict.resolve', practiceId: conflict.practiceId, resourceType: conflict.kind, resourceId: conflict.recordId, patientId: patientOf(data), outcome: 'success', details: { conflictId: id, fields: paths, ...('side' in resolution && { side: resolution.side }) } }));
       for (const role of ['practice', 'secretariat'] as const) {
         for (const target of this.engine.targets(ctx, conflict.kind, role)) {
           await this.engine.enqueue(tx, ctx, target, data, `${target.id}:${record.id}:v${stored.version}:resolve:${id}`, 'resolve');
@@ -157,7 +157,7 @@ export class SyncOperator {
       for (const waiting of await tx.outbox.list({ practiceId: review.practiceId, status: 'pending', lastErrorCode: 'ERR_SYNC_REVIEW_PENDING', limit: 10_000 })) {
         await tx.outbox.requeue(waiting.seq);
       }
-      await tx.audit.append(audit(actor, { action: 'review.resolve', resourceType: 'Patient', resourceId: heldId, patientId: heldId, outcome: 'success', details: { reviewId: id, action: resolution.action, ...(resolution.action === 'link' && { linkedTo: resolution.patientId }) } }));
+      await tx.audit.append(audit(actor, { action: 'review.resolve', practiceId: review.practiceId, resourceType: 'Patient', resourceId: heldId, patientId: heldId, outcome: 'success', details: { reviewId: id, action: resolution.action, ...(resolution.action === 'link' && { linkedTo: resolution.patientId }) } }));
       return result;
     });
     this.engine.notify();
@@ -191,7 +191,7 @@ export class SyncOperator {
     const done = await this.store.transaction(async (tx) => {
       const marked = await tx.deadLetters.setStatus(id, 'replayed', actor.id);
       if (entry) await tx.inbox.finish(entry.id, { status: result.outcome === 'applied' ? 'processed' : 'rejected', errorCode: null, error: null });
-      await tx.audit.append(audit(actor, { action: 'deadletter.replay', resourceType: dl.kind, resourceId: null, outcome: 'success', details: { deadLetterId: id, source: dl.source, outcome: result.outcome } }));
+      await tx.audit.append(audit(actor, { action: 'deadletter.replay', practiceId: dl.practiceId, resourceType: dl.kind, resourceId: null, outcome: 'success', details: { deadLetterId: id, source: dl.source, outcome: result.outcome } }));
       return marked;
     });
     return { deadLetter: done, outcome: result.outcome };
@@ -227,7 +227,7 @@ export class SyncOperator {
         await this.engine.enqueue(tx, ctx, link, data, key, 'replay');
       }
       const marked = await tx.deadLetters.setStatus(dl.id, 'replayed', actor.id);
-      await tx.audit.append(audit(actor, { action: 'deadletter.replay', resourceType: dl.kind, resourceId: dl.recordId, outcome: 'success', details: { deadLetterId: dl.id, source: dl.source } }));
+      await tx.audit.append(audit(actor, { action: 'deadletter.replay', practiceId: dl.practiceId, resourceType: dl.kind, resourceId: dl.recordId, outcome: 'success', details: { deadLetterId: dl.id, source: dl.source } }));
       return { deadLetter: marked, outcome: 'requeued' as const };
     });
     this.engine.notify();
@@ -240,7 +240,7 @@ export class SyncOperator {
       if (!dl) throw new PasserelleError('ERR_NOT_FOUND', `dead letter ${id} not found`);
       if (dl.status !== 'open') throw new PasserelleError('ERR_CONFLICT', `dead letter ${id} is already ${dl.status}`);
       const marked = await tx.deadLetters.setStatus(id, 'discarded', actor.id);
-      await tx.audit.append(audit(actor, { action: 'deadletter.discard', resourceType: dl.kind, resourceId: dl.recordId, outcome: 'success', details: { deadLetterId: id, source: dl.source, reasonCode: dl.reasonCode } }));
+      await tx.audit.append(audit(actor, { action: 'deadletter.discard', practiceId: dl.practiceId, resourceType: dl.kind, resourceId: dl.recordId, outcome: 'success', details: { deadLetterId: id, source: dl.source, reasonCode: dl.reasonCode } }));
       return marked;
     });
   }

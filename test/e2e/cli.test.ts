@@ -71,6 +71,25 @@ describe('passerelle command line', () => {
       expect(r.stdout).toMatch(/audit trail verified: \d+ events, chain intact/);
     });
 
+    it('reports the last events removed and the head moved back, against the signed checkpoint file', async () => {
+      const cp = await runCli(['audit', 'checkpoint'], { cwd: dir.path });
+      expect(cp.stdout).toMatch(/checkpoint of event #\d+ appended/);
+      const db = new BetterSqlite3(join(dir.path, 'data', 'passerelle.db'));
+      const all = db.prepare('SELECT * FROM audit_events ORDER BY seq').all() as Record<string, unknown>[];
+      const head = db.prepare('SELECT seq, hash FROM audit_head').get() as { seq: number; hash: string };
+      const kept = all[all.length - 2] as { seq: number; hash: string };
+      const removed = all[all.length - 1] as Record<string, unknown>;
+      db.prepare('DELETE FROM audit_events WHERE seq > ?').run(kept.seq);
+      db.prepare('UPDATE audit_head SET seq = ?, hash = ?').run(kept.seq, kept.hash);
+      const r = await runCli(['audit', 'verify'], { cwd: dir.path });
+      // Put things back for the next test.
+      db.prepare(`INSERT INTO audit_events (${Object.keys(removed).join(', ')}) VALUES (${Object.keys(removed).map(() => '?').join(', ')})`).run(...Object.values(removed));
+      db.prepare('UPDATE audit_head SET seq = ?, hash = ?').run(head.seq, head.hash);
+      db.close();
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`audit trail broken at event #${kept.seq + 1}: events after #${kept.seq} up to #${removed['seq'] as number}`);
+    });
+
     it('reports the first broken event after a row is edited in the database', async () => {
       const db = new BetterSqlite3(join(dir.path, 'data', 'passerelle.db'));
       const row = db.prepare('SELECT seq FROM audit_events ORDER BY seq LIMIT 1 OFFSET 1').get() as { seq: number };
@@ -78,7 +97,7 @@ describe('passerelle command line', () => {
       db.close();
       const r = await runCli(['audit', 'verify'], { cwd: dir.path });
       expect(r.code).toBe(1);
-      expect(r.stderr.trim()).toBe(`passerelle: audit trail broken at event #${row.seq}: content does not match its hash (the row was edited) (1 events before it verify)`);
+      expect(r.stderr.trim()).toBe(`passerelle: audit trail broken at event #${row.seq}: content does not match its hash under the audit key (the row was edited, or re-chained without the key) (1 events before it verify)`);
     });
   });
 

@@ -27,7 +27,7 @@ export async function startTestService(options: { store?: 'sqlite' | 'postgres';
   if (options.store === 'postgres') {
     const db = await createPgDatabase();
     dropDb = db.drop;
-    Object.assign(env, { PASSERELLE_STORE_DRIVER: 'postgres', PASSERELLE_STORE_POSTGRES_URL: db.url, PASSERELLE_SECURITY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64') });
+    Object.assign(env, { PASSERELLE_STORE_DRIVER: 'postgres', PASSERELLE_STORE_POSTGRES_URL: db.url, PASSERELLE_SECURITY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'), PASSERELLE_AUDIT_KEY: Buffer.alloc(32, 2).toString('base64') }, options.env);
   }
   const { config }: { config: Config } = loadConfig({ env, cwd: dir.path });
   const service = await startService({

@@ -54,17 +54,18 @@ export async function createPgDatabase(): Promise<{ url: string; drop: () => Pro
   };
 }
 
-export async function openTestStore(kind: StoreKind, options: { now?: Clock; migrate?: boolean } = {}): Promise<TestStore> {
+export async function openTestStore(kind: StoreKind, options: { now?: Clock; migrate?: boolean; auditKey?: Buffer } = {}): Promise<TestStore> {
   const migrate = options.migrate ?? true;
+  const auditKey = options.auditKey && { auditKey: options.auditKey };
   if (kind === 'sqlite') {
     const dir = tempDir();
     const path = join(dir.path, 'passerelle.db');
-    const store = await openSqliteStore({ path, ...(options.now && { now: options.now }) });
+    const store = await openSqliteStore({ path, ...(options.now && { now: options.now }), ...auditKey });
     if (migrate) await store.migrate();
     return { store, location: path, dispose: async () => { await store.close(); dir.remove(); } };
   }
   const database = await createPgDatabase();
-  const store = await openPostgresStore({ url: database.url, poolSize: 5, ...(options.now && { now: options.now }) });
+  const store = await openPostgresStore({ url: database.url, poolSize: 5, ...(options.now && { now: options.now }), ...auditKey });
   if (migrate) await store.migrate();
   return { store, location: database.url, dispose: async () => { await store.close(); await database.drop(); } };
 }

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { purgeExpired, type PurgeReport, type RetentionPolicy } from '../../src/privacy/retention.js';
 import type { Store } from '../../src/store/index.js';
-import { readAuditAnchor } from '../../src/store/repos/audit-retention.js';
 import { openTestStore, STORE_KINDS, testClock, type TestStore } from '../helpers/stores.js';
 
 const DAY = 86_400_000;
@@ -28,7 +27,7 @@ describe.each(STORE_KINDS)('retention purge per data class (%s store)', (kind) =
   };
 
   beforeAll(async () => {
-    t = await openTestStore(kind, { now: clock });
+    t = await openTestStore(kind, { now: clock, auditKey: Buffer.alloc(32, 7) });
     store = t.store;
     await store.practices.create({ id: 'cab-ret', name: 'Cabinet rétention' });
     const link = await store.links.create({ id: 'cab-ret-sec', practiceId: 'cab-ret', role: 'secretariat', connector: 'secretariat', name: 'sec' });
@@ -133,11 +132,12 @@ describe.each(STORE_KINDS)('retention purge per data class (%s store)', (kind) =
     expect((await store.activity.list({ practiceId: 'cab-ret' })).map((e) => e.recordId)).toEqual(['young']);
   });
 
-  it('removes the oldest audit events as a prefix, keeps an anchor, and the chain still verifies', async () => {
+  it('removes the oldest audit events as a prefix, signs the new start of the chain, and the chain still verifies', async () => {
     const left = await store.audit.list({ limit: 100 });
     expect(left.map((e) => e.action)).toEqual(['young.1', 'young.2', 'retention.purge']);
-    const anchor = await readAuditAnchor(store.db);
-    expect(anchor?.hash).toBe(left[0]?.prevHash);
+    const head = await store.db.selectFrom('audit_head').select(['base_seq', 'base_hash']).where('id', '=', 1).executeTakeFirstOrThrow();
+    expect(head.base_hash).toBe(left[0]?.prevHash);
+    expect(Number(head.base_seq)).toBe((left[0]?.seq as number) - 1);
     expect(await store.audit.verify()).toEqual({ ok: true, checked: 3 });
     const purgeEvent = left[2];
     expect(purgeEvent?.details).toMatchObject({ removed: { auditEvents: 3 } });

@@ -17,6 +17,8 @@ export interface PostgresStoreOptions {
   readonly url: string;
   readonly poolSize?: number;
   readonly now?: Clock;
+  /** HMAC key of the audit chain, kept outside the store (repos/audit.ts). */
+  readonly auditKey?: Buffer;
 }
 
 /** Advisory-lock keys are 64-bit integers; derive one from the lease name. */
@@ -37,11 +39,11 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const transaction = <T>(fn: TxFn<T>) =>
     new Promise<T>((resolve, reject) => {
-      void runInOneTransaction(db, 'postgres', now, [{ fn: fn as TxFn<unknown>, resolve: resolve as (v: unknown) => void, reject }]);
+      void runInOneTransaction(db, 'postgres', now, [{ fn: fn as TxFn<unknown>, resolve: resolve as (v: unknown) => void, reject }], undefined, options.auditKey);
     });
   // Leave connections for plain transactions and reads: half the pool commits batches.
-  const committer = new LanedCommitter(db, 'postgres', now, Math.max(1, Math.floor((options.poolSize ?? 10) / 2)));
-  const repos = makeRootRepos({ db, dialect: 'postgres', now, inTransaction: false }, transaction);
+  const committer = new LanedCommitter(db, 'postgres', now, Math.max(1, Math.floor((options.poolSize ?? 10) / 2)), options.auditKey);
+  const repos = makeRootRepos({ db, dialect: 'postgres', now, inTransaction: false, ...(options.auditKey && { auditKey: options.auditKey }) }, transaction);
 
   const store: Store = {
     ...repos,

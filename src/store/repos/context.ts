@@ -32,11 +32,16 @@ export interface RepoContext {
    * `rollbackTo` empties it.
    */
   readonly txCache?: TxCache;
+  /**
+   * The audit chain's HMAC key (repos/audit.ts), held outside the store. Without it the chain
+   * stays plain SHA-256, which only a store that was never keyed accepts.
+   */
+  readonly auditKey?: Buffer;
 }
 
 export interface TxCache {
   /** The audit chain head as this transaction last wrote it (repos/audit.ts). */
-  auditHead?: { readonly seq: number; readonly hash: string } | undefined;
+  auditHead?: { readonly seq: number; readonly hash: string; readonly keyed: boolean } | undefined;
 }
 
 export type DirectExecutor = <R>(sql: string, parameters: readonly unknown[]) => QueryResult<R>;

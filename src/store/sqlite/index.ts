@@ -17,6 +17,8 @@ export interface SqliteStoreOptions {
   readonly now?: Clock;
   /** Milliseconds a writer waits for another process's lock (the CLI while the service runs). */
   readonly busyTimeoutMs?: number;
+  /** HMAC key of the audit chain, kept outside the store (repos/audit.ts). */
+  readonly auditKey?: Buffer;
 }
 
 /**
@@ -74,11 +76,11 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
 
   const database = cachingDatabase(raw);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: database as unknown as SqliteDatabase }) });
-  const committer = new GroupCommitter(db, 'sqlite', now, undefined, directExecutor(database));
+  const committer = new GroupCommitter(db, 'sqlite', now, undefined, directExecutor(database), options.auditKey);
   // One connection, one writer: every transaction goes through the group committer.
   const transaction = <T>(fn: TxFn<T>) => committer.run(fn);
   const leases = new Set<string>();
-  const repos = makeRootRepos({ db, dialect: 'sqlite', now, inTransaction: false }, transaction);
+  const repos = makeRootRepos({ db, dialect: 'sqlite', now, inTransaction: false, ...(options.auditKey && { auditKey: options.auditKey }) }, transaction);
 
   return {
     ...repos,
