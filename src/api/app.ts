@@ -125,7 +125,7 @@ export function createApp(deps: ApiDeps): express.Express {
         }
         let scope;
         try {
-          scope = await resolveScope(route.scope, auth, { params: req.params, query: req.query as Record<string, unknown>, body: req.body as unknown }, resolvers);
+          scope = await resolveScope(route.scope, auth, { params: req.params, query: req.query as Record<string, unknown>, body: req.body as unknown }, resolvers, route.everyPracticeAccess);
         } catch (e) {
           if (e instanceof ScopeDenied && auth) {
             await store.audit.append({

@@ -55,6 +55,7 @@ export function buildOpenApi(routes: readonly AnyRoute[], info: { version: strin
       ...(r.access !== 'public' && { 'x-required-role': r.access }),
       // Which practice the route touches (api/scope.ts): integrators see what a practice-limited key may do.
       'x-practice-scope': r.scope,
+      ...(r.everyPracticeAccess && { 'x-every-practice-role': r.everyPracticeAccess }),
       responses,
     };
   }

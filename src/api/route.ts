@@ -107,6 +107,12 @@ export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
   readonly access: Access;
   /** Which practice the route touches (deny by default: see RouteScope). */
   readonly scope: RouteScope;
+  /**
+   * On a `list` route: the role an unrestricted key needs to read every practice at once (no
+   * practice filter). Below it, the key must name a practice. The audit trail uses it: an
+   * integrator reads one practice's events, only an admin the whole trail.
+   */
+  readonly everyPracticeAccess?: ApiRole;
   readonly params?: z.ZodType<P>;
   readonly query?: z.ZodType<Q>;
   readonly body?: z.ZodType<B>;

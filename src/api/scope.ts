@@ -8,7 +8,9 @@
  * validation, so a key limited to another practice learns nothing from validation errors.
  */
 import { PasserelleError } from '../errors.js';
+import { roleAllows } from '../security/api-keys.js';
 import type { Store } from '../store/index.js';
+import type { ApiRole } from '../store/types.js';
 import type { AnyRoute, AuthInfo, ResolvedScope, RouteScope, ScopedResource, ScopeSource } from './route.js';
 
 /** Owning practice of a resource: its id, null when it belongs to no practice, undefined when it does not exist. */
@@ -80,7 +82,13 @@ const OTHER = 'this key is limited to another practice';
  * role allows; a key limited to a practice passes only where every practice the request names
  * or touches is its own.
  */
-export async function resolveScope(scope: RouteScope, auth: AuthInfo | null, raw: RawRequest, resolvers: ScopeResolvers): Promise<ResolvedScope> {
+export async function resolveScope(
+  scope: RouteScope,
+  auth: AuthInfo | null,
+  raw: RawRequest,
+  resolvers: ScopeResolvers,
+  everyPracticeAccess?: ApiRole,
+): Promise<ResolvedScope> {
   const own = auth?.practiceId ?? null;
   if (scope === 'public') return { practiceIds: null, practiceId: null };
   if (scope === 'global') {
@@ -99,6 +107,9 @@ export async function resolveScope(scope: RouteScope, auth: AuthInfo | null, raw
   if (scope === 'list' || 'list' in scope) {
     const named = scope === 'list' ? null : checkNamed(readField(raw, scope.list.from, scope.list.field), `${scope.list.from}.${scope.list.field}`);
     const practice = own ?? named;
+    if (practice === null && everyPracticeAccess !== undefined && auth && !roleAllows(auth.role, everyPracticeAccess)) {
+      throw new ScopeDenied(`reading every practice at once needs role ${everyPracticeAccess}; name a practice`, null);
+    }
     return { practiceIds: practice === null ? null : [practice], practiceId: practice };
   }
   let practiceId: string | null;

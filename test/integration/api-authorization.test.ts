@@ -20,6 +20,7 @@ interface Operation {
   readonly path: string;
   readonly role: ApiRole;
   readonly scope: RouteScope;
+  readonly everyPracticeRole: ApiRole | undefined;
 }
 interface Case {
   readonly op: Operation;
@@ -73,8 +74,8 @@ describe('authorization matrix generated from the route table (sqlite store)', (
 
   function expectedAllowed(op: Operation, keyRole: ApiRole, limited: boolean, target: Target): boolean {
     if (!roleAllows(keyRole, op.role)) return false;
-    if (!limited) return true;
     const { scope } = op;
+    if (!limited) return !(target === 'none' && op.everyPracticeRole !== undefined && !roleAllows(keyRole, op.everyPracticeRole));
     if (scope === 'global') return false;
     if (scope === 'list') return true;
     if (typeof scope === 'object' && 'list' in scope) return target !== 'other';
@@ -113,11 +114,11 @@ describe('authorization matrix generated from the route table (sqlite store)', (
         keys.set(`${role}:${limited}`, (await createApiKey(store, { role, practiceId: limited ? A : null, createdBy: 'test', via: 'test' })).key);
       }
     }
-    const doc = (await (await t.api('/api/v1/openapi.json', { key: null })).json()) as { paths: Record<string, Record<string, { 'x-required-role'?: ApiRole; 'x-practice-scope': RouteScope }>> };
+    const doc = (await (await t.api('/api/v1/openapi.json', { key: null })).json()) as { paths: Record<string, Record<string, { 'x-required-role'?: ApiRole; 'x-practice-scope': RouteScope; 'x-every-practice-role'?: ApiRole }>> };
     operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
       Object.entries(ops)
         .filter(([, op]) => op['x-practice-scope'] !== 'public')
-        .map(([method, op]) => ({ method, path, role: op['x-required-role'] as ApiRole, scope: op['x-practice-scope'] })),
+        .map(([method, op]) => ({ method, path, role: op['x-required-role'] as ApiRole, scope: op['x-practice-scope'], everyPracticeRole: op['x-every-practice-role'] })),
     );
   });
   afterAll(async () => {

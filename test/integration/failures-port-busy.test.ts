@@ -63,6 +63,7 @@ describe('serve on a port already in use', () => {
           PASSERELLE_STORE_DRIVER: 'postgres',
           PASSERELLE_STORE_POSTGRES_URL: db.url,
           PASSERELLE_SECURITY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
+          PASSERELLE_AUDIT_KEY: Buffer.alloc(32, 2).toString('base64'),
         },
         dir.path,
       );

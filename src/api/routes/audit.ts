@@ -6,7 +6,6 @@
  */
 import { z } from 'zod';
 
-import { PasserelleError } from '../../errors.js';
 import { CSV_CONTENT_TYPE, csvDocument } from '../../reports/csv.js';
 import { toFhirAuditBundle } from '../../security/audit-fhir.js';
 import type { Store } from '../../store/index.js';
@@ -62,18 +61,6 @@ export interface AuditRoutesDeps {
   readonly store: Store;
   /** This passerelle instance, as BALP's `source.observer`. */
   readonly instance: () => string;
-}
-
-/** The practices whose events the caller may read; null = the whole trail (admin only). */
-function visiblePractices(ctx: RouteContext<unknown, unknown, unknown>): readonly string[] | null {
-  // The mount code resolved the key's limit (scope 'list'): null means every practice.
-  const allowed = ctx.scope.practiceIds;
-  if (allowed === null && ctx.auth?.role !== 'admin')
-    throw new PasserelleError(
-      'ERR_AUTH_FORBIDDEN',
-      'the whole audit trail needs the admin role; a key limited to a practice reads that practice’s events',
-    );
-  return allowed;
 }
 
 function toFilter(q: Filters, visible: readonly string[] | null, limit: number): AuditListFilter {
@@ -138,7 +125,7 @@ export function auditRoutes(deps: AuditRoutesDeps): AnyRoute[] {
     limit: number,
     extra: Record<string, string> = {},
   ) => {
-    const visible = visiblePractices(ctx);
+    const visible = ctx.scope.practiceIds;
     const events = await store.audit.list(toFilter(ctx.query, visible, limit));
     await ctx.audit({
       action,
@@ -161,7 +148,8 @@ export function auditRoutes(deps: AuditRoutesDeps): AnyRoute[] {
         'Pages of at most `limit` events; pass the answer’s `next` as `after` for the following page (null: no more). A key limited to a practice sees only that practice’s events; an unrestricted key needs the admin role. The read is itself audited (`audit.read`).',
       tags: ['audit'],
       access: 'integrator',
-      scope: 'list',
+      scope: { list: { from: 'query', field: 'practice' } },
+      everyPracticeAccess: 'admin',
       query: Filters.extend({ limit: z.coerce.number().int().min(1).max(1000).optional() }),
       responses: {
         200: {
@@ -183,7 +171,8 @@ export function auditRoutes(deps: AuditRoutesDeps): AnyRoute[] {
         'Same filters as GET /api/v1/audit, up to `limit` events (default and most 10,000). JSON: a `collection` Bundle whose `next` link continues the export; CSV: `;`-separated UTF-8 with a BOM, its `X-Next-After` header continues it. The export is itself audited (`audit.export`).',
       tags: ['audit'],
       access: 'integrator',
-      scope: 'list',
+      scope: { list: { from: 'query', field: 'practice' } },
+      everyPracticeAccess: 'admin',
       query: Filters.extend({
         format: z.enum(['json', 'csv']).optional(),
         limit: z.coerce.number().int().min(1).max(10_000).optional(),

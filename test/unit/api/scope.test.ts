@@ -52,6 +52,15 @@ describe('resolving a request against its scope', () => {
     await expect(resolveScope(scope, unrestricted, raw({}, { practiceId: 'B' }), resolvers)).resolves.toEqual({ practiceId: 'B', practiceIds: ['B'] });
   });
 
+  it('makes an unrestricted key below the route’s every-practice role name one practice', async () => {
+    const scope: RouteScope = { list: { from: 'query', field: 'practice' } };
+    const integrator = { keyId: 'k', role: 'integrator', practiceId: null } as const;
+    await expect(resolveScope(scope, integrator, raw(), resolvers, 'admin')).rejects.toThrow('needs role admin');
+    await expect(resolveScope(scope, integrator, raw({}, { practice: 'B' }), resolvers, 'admin')).resolves.toEqual({ practiceId: 'B', practiceIds: ['B'] });
+    await expect(resolveScope(scope, unrestricted, raw(), resolvers, 'admin')).resolves.toEqual({ practiceId: null, practiceIds: null });
+    await expect(resolveScope(scope, limitedToA, raw(), resolvers, 'admin')).resolves.toEqual({ practiceId: 'A', practiceIds: ['A'] });
+  });
+
   it('refuses a global route to a key limited to one practice', async () => {
     await expect(resolveScope('global', limitedToA, raw(), resolvers)).rejects.toThrow('concerns every practice');
     await expect(resolveScope('global', unrestricted, raw(), resolvers)).resolves.toEqual({ practiceId: null, practiceIds: null });
