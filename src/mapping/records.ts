@@ -84,9 +84,17 @@ function firstError(report: readonly FieldReport[], issues: readonly ErrorIssue[
   return undefined;
 }
 
+/** A value dropped or defaulted after a failed check (apply.ts isStrict): the message's warnings. */
+function warningsOf(report: readonly FieldReport[]): ErrorIssue[] {
+  return report
+    .filter((r) => r.status !== 'error' && r.code !== undefined)
+    .map((r) => ({ path: r.rule, message: `${r.protocolPath ?? ''} → ${r.canonicalPath ?? ''}: ${r.note ?? ''}`, severity: 'warning' as const, code: r.code as ErrorCode }));
+}
+
 export function toCanonicalResult(messageType: string, report: FieldReport[], flags: Set<string>, o: Outcome): ToCanonicalResult {
   const error = firstError(report, o.issues);
-  return { ok: error === undefined, records: o.records, report, flags: [...flags], issues: o.issues, filtered: o.filtered, messageType, ...(error && { error }) };
+  const issues = [...o.issues, ...warningsOf(report)];
+  return { ok: error === undefined, records: o.records, report, flags: [...flags], issues, filtered: o.filtered, messageType, ...(error && { error }) };
 }
 
 export function failedToCanonical(messageType: string, error: PasserelleError, report: FieldReport[] = []): ToCanonicalResult {
