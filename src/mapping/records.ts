@@ -37,10 +37,27 @@ export interface Outcome {
   readonly filtered: FilteredRecord[];
 }
 
+/**
+ * The flags that belong to each draft: those named after its kind (`appointment-status-dropped`
+ * to the Appointment); the others (`practitioner-missing`, `ins-not-qualified`…) to the input's
+ * last record, its subject (the appointment of an SIU, the patient of an ADT).
+ */
+function recordFlags(drafts: readonly RecordDraft[], flags: ReadonlySet<string>): Map<RecordDraft, string[]> {
+  const out = new Map<RecordDraft, string[]>(drafts.map((d) => [d, []]));
+  const last = drafts[drafts.length - 1];
+  for (const f of flags) {
+    const owner = drafts.find((d) => f.startsWith(`${d.kind.toLowerCase()}-`)) ?? last;
+    if (owner) out.get(owner)?.push(f);
+  }
+  return out;
+}
+
 /** Prunes, validates and filters the drafts of one input. */
 export function finishRecords(plan: MappingPlan, drafts: readonly RecordDraft[], ctx: MappingContext, flags: Set<string>): Outcome {
   const out: Outcome = { records: [], issues: [], filtered: [] };
+  const byRecord = recordFlags(drafts, flags);
   for (const d of drafts) {
+    const own = byRecord.get(d) ?? [];
     const data = (prune(d.data) ?? {}) as Record<string, unknown>;
     data['resourceType'] = d.kind;
     data['id'] = canonicalIdFor(d.externalId);
@@ -58,6 +75,7 @@ export function finishRecords(plan: MappingPlan, drafts: readonly RecordDraft[],
       ...(d.updatedAt !== undefined && { updatedAt: d.updatedAt }),
       ...(d.deleted && { deleted: true }),
       ...(d.supersedes && d.supersedes.length > 0 && { supersedes: d.supersedes }),
+      ...(own.length > 0 && { flags: own }),
     };
     const f = passesFilters(plan, record.data, d.externalId);
     if (!f.pass) {

@@ -147,6 +147,8 @@ export interface ApplyInput {
   readonly stale?: () => Promise<boolean>;
   /** `theirs` passed `validateAs` with this link's test flag: a merge that is exactly it needs no second check. */
   readonly validated?: boolean;
+  /** ExternalRecord.flags: what the mapping dropped or assumed, kept with the record's audit event. */
+  readonly mappingFlags?: readonly string[];
 }
 
 /** The same fields with the same values (same objects), in the same order. */
@@ -551,6 +553,7 @@ export class SyncEngine {
         ...(fresh && { fresh }),
         ...(stale && { stale }),
         validated: true,
+        ...(record.flags && record.flags.length > 0 && { mappingFlags: record.flags }),
       });
     } catch (e) {
       // The refusal goes back with the booking as the peer sent it (its ids, its data).
@@ -657,7 +660,7 @@ export class SyncEngine {
     await mapIdentity();
     await tx.snapshots.put({ linkId: link.id, kind, canonicalId, data: theirs as unknown as JsonObject, hash: theirsHash, externalVersion: input.version });
 
-    const flags: string[] = [];
+    const flags: string[] = [...(input.mappingFlags ?? [])];
     if (!ours) flags.push('created');
     else if (merge.changed) flags.push('updated');
     for (const d of merge.decisions) if (d.outcome === 'refused') flags.push(`refused:${d.path}`);
