@@ -409,6 +409,17 @@ export class SyncEngine {
     return ids;
   }
 
+  /**
+   * The superseded keys of a patient a practice link knows under several ids: every id but the
+   * one it now comes under was merged away or replaced (ADT A40/A47), and stays so when the
+   * patient's other keys are filed again.
+   */
+  private async supersededKeysOf(tx: Tx, link: Link, patientId: string, externalId: string | undefined): Promise<string[]> {
+    if (link.role !== 'practice' || externalId === undefined) return [];
+    const ids = await tx.identityMap.findExternal(link.id, 'Patient', patientId);
+    return ids.filter((id) => id !== externalId).map((id) => supersededKey(link.id, id));
+  }
+
   /** Files a patient's match keys, keeping the memo in step. */
   private async fileMatchKeys(tx: Tx, ctx: PracticeContext, patientId: string, keyHashes: readonly string[], isNew: boolean, fresh: boolean): Promise<void> {
     // A fresh id (created by this ingest) has no keys filed yet: nothing to remove first.
@@ -488,9 +499,18 @@ export class SyncEngine {
         const known = await this.canonicalOf(tx, ctx, link.id, kind, previous);
         if (known === undefined) continue;
         canonicalId = await this.survivorIn(tx, ctx, kind, known);
-        // The old id no longer exists on that side: messages to it carry the new one.
-        await tx.identityMap.remove(link.id, kind, previous);
-        ctx.memo.canonical.set(identityKey(link.id, kind, previous), undefined);
+        if (kind === 'Patient') {
+          // A late message under the merged-away id must find the survivor, never make a second
+          // patient (issue 18): the old id stays mapped, filed as superseded so that what is
+          // sent goes to the new id and what comes under the old one is stale.
+          const key = supersededKey(link.id, previous);
+          if (!(await tx.matchKeys.find(ctx.practiceId, key)).includes(canonicalId)) await tx.matchKeys.add(ctx.practiceId, 'Patient', canonicalId, [key]);
+          ctx.memo.matchKeys.clear();
+        } else {
+          // The old id no longer exists on that side: messages to it carry the new one.
+          await tx.identityMap.remove(link.id, kind, previous);
+          ctx.memo.canonical.set(identityKey(link.id, kind, previous), undefined);
+        }
         flags.push('identifier-changed');
         break;
       }
@@ -653,7 +673,7 @@ export class SyncEngine {
         ...(await agendaColumns(tx, merged)),
       });
       ctx.memo.rows.set(canonicalId, stored);
-      if (merged.resourceType === 'Patient') await this.fileMatchKeys(tx, ctx, canonicalId, allKeys(patientKeys(merged)), !ours, input.fresh === true);
+      if (merged.resourceType === 'Patient') await this.fileMatchKeys(tx, ctx, canonicalId, [...allKeys(patientKeys(merged)), ...(await this.supersededKeysOf(tx, link, canonicalId, input.externalId))], !ours, input.fresh === true);
       // Supervision reports: booked / moved / cancelled…, message received (docs/reports.md).
       await recordApplied(tx, { practiceId: ctx.practiceId, link, before: oursData, after: merged, stored });
     }

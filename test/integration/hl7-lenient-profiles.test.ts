@@ -155,6 +155,26 @@ describe.each(STORE_KINDS)('real HL7 v2 messages through the shipped generic pro
     expect(await flagsOf('Patient', '2216507')).toContain('patient-birth-date-dropped');
   });
 
+  it('keeps a merged-away id resolving to the survivor when the survivor of an ADT^A40 is new: never a second patient', async () => {
+    // The HAPI A01 under the id the A40 merges away, then the project's A40 fixture (original
+    // mode) whose survivor passerelle has never seen, then the A01 again under the old id.
+    const old = setField(A01, 'PID', 3, 'MRG-OLD^');
+    expect(await send(old)).toEqual({ code: 'AA', reason: undefined });
+    const a40 = readFileSync(fixturePath('hl7', 'adt-a40-merge.hl7'), 'latin1').replace(/\r\n?|\n/g, '\r').replace('IPP000101^^^', 'MRG-NEW^^^').replace('IPP000199^^^', 'MRG-OLD^^^');
+    expect(await send(setField(setField(a40, 'MSH', 14, ''), 'MSH', 15, ''))).toEqual({ code: 'AA', reason: undefined });
+    const survivor = await h.store.identityMap.findCanonical(h.link.id, 'Patient', 'MRG-NEW');
+    expect(survivor).toBeDefined();
+    expect(await h.store.identityMap.findCanonical(h.link.id, 'Patient', 'MRG-OLD')).toBe(survivor);
+    const patients = async () => (await h.store.resources.list({ practiceId: h.link.practiceId, kind: 'Patient' })).length;
+    const before = await patients();
+
+    expect(await send(setField(old, 'PID', 5, 'Duck^Della'))).toEqual({ code: 'AA', reason: undefined });
+    expect(await patients()).toBe(before);
+    expect(await h.store.identityMap.findCanonical(h.link.id, 'Patient', 'MRG-OLD')).toBe(survivor);
+    // The late message under the merged-away id does not rewrite the survivor.
+    expect((await record<Patient>('Patient', 'MRG-NEW')).name?.[0]?.given).toEqual(['Jeanne']);
+  });
+
   it('rejects an appointment without a start, naming the field, and a patient without an id', async () => {
     const noStart = setField(setField(PKB, 'SCH', 1, 'NO-START'), 'SCH', 11, '');
     const r = await send(noStart);
