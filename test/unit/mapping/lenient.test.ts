@@ -145,3 +145,26 @@ describe('durations', () => {
     expect(() => durationMinutes(raw)).toThrow(/duration/);
   });
 });
+
+describe('FHIR R4 patients through the shipped FR Core profile', () => {
+  const fhir = shippedPlan('fhir-r4-fr-core');
+  // The official R4 example Patient (test/fixtures/fhir/r4), edited as named in each test.
+  const example = JSON.parse(readFileSync(fixturePath('fhir', 'r4', 'patient-example.json'), 'utf8')) as { resourceType: string; name: { use?: string }[] } & Record<string, unknown>;
+
+  it('takes the first name as the official one when the names carry no use', () => {
+    const names = example.name.map(({ use: _use, ...rest }) => rest);
+    const r = toCanonicalOrThrow(fhir, { ...example, name: names }, test);
+    expect((r.records[0]?.data as Patient).name).toEqual([{ use: 'official', family: 'CHALMERS', given: ['Peter', 'James'] }]);
+  });
+
+  it('accepts a patient with a non-French phone number: kept in E.164, or dropped and flagged when it is not a number', () => {
+    const telecom = [
+      { system: 'phone', value: '+1 (555) 010-0100', use: 'mobile' },
+      { system: 'phone', value: '555-0100', use: 'home' },
+    ];
+    const r = toCanonicalOrThrow(fhir, { ...example, telecom }, test);
+    expect((r.records[0]?.data as Patient).telecom).toEqual([{ system: 'phone', use: 'mobile', value: '+15550100100' }]);
+    expect(r.records[0]?.flags).toEqual(['patient-home-phone-dropped']);
+    expect(r.issues).toContainEqual(expect.objectContaining({ path: 'home-phone', severity: 'warning' }));
+  });
+});
