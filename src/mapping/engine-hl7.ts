@@ -39,15 +39,21 @@ function readFirst(msg: Hl7Message, list: readonly ProtocolAccessor[], cache: Se
   return undefined;
 }
 
-function buildKind(msg: Hl7Message, ck: CompiledKind, st: RunState, cache: SelectorCache, optional: boolean): { data: Record<string, unknown>; externalId: string | undefined; ok: boolean } {
+/**
+ * Builds one kind. `optional`: the message may lack it (messages.inbound.<type>.optional);
+ * `fallbacks`: paths text → the id to read there when the message has no value (the link's
+ * default id of a kind the message lacks, for the rules that read that kind's id paths).
+ */
+function buildKind(msg: Hl7Message, ck: CompiledKind, st: RunState, cache: SelectorCache, optional: boolean, defaultId: string | undefined, fallbacks: ReadonlyMap<string, string>): { data: Record<string, unknown>; externalId: string | undefined; ok: boolean } {
   const data: Record<string, unknown> = {};
   let ok = true;
   const id = readFirst(msg, ck.idFrom, cache);
   if (!id && optional) {
-    // A kind the message may lack (an SIU's practitioner): left out, the rest applied.
-    const flag = `${ck.kind.toLowerCase()}-missing`;
+    // A kind the message may lack (an SIU's practitioner): left out, the rest applied, with the
+    // link's default in its place when it has one.
+    const flag = `${ck.kind.toLowerCase()}-${defaultId === undefined ? 'missing' : 'defaulted'}`;
     st.flags.add(flag);
-    st.report.push({ rule: `${ck.kind}.id`, kind: ck.kind, protocolPath: ck.idText, canonicalPath: 'id', status: 'unmapped', code: 'ERR_MAPPING_MISSING_ID', note: `no record id in the message: ${ck.kind} left out; flag ${flag}` });
+    st.report.push({ rule: `${ck.kind}.id`, kind: ck.kind, protocolPath: ck.idText, canonicalPath: 'id', status: defaultId === undefined ? 'unmapped' : 'defaulted', code: 'ERR_MAPPING_MISSING_ID', note: `no record id in the message: ${ck.kind} ${defaultId === undefined ? 'left out' : "taken from the link's default"}; flag ${flag}` });
     return { data, externalId: undefined, ok: true };
   }
   st.report.push({ rule: `${ck.kind}.id`, kind: ck.kind, protocolPath: id?.path ?? ck.idText, canonicalPath: 'id', status: id ? 'mapped' : 'error', ...(!id && { code: 'ERR_MAPPING_MISSING_ID' as const, note: 'no record id in the message' }) });
@@ -70,6 +76,13 @@ function buildKind(msg: Hl7Message, ck: CompiledKind, st: RunState, cache: Selec
         }
       }
       break;
+    }
+    if (raw === undefined && rule.fromText !== null) {
+      const fallback = fallbacks.get(rule.fromText);
+      if (fallback !== undefined) {
+        raw = fallback;
+        used = 'link default';
+      }
     }
     let holds = true;
     if (rule.when) {
@@ -163,9 +176,17 @@ export function hl7ToCanonical(plan: MappingPlan, msg: Hl7Message, ctx: MappingC
   }
   const drafts: RecordDraft[] = [];
   const cache: SelectorCache = new Map();
+  // A kind the message lacks, with a default id for the link: the rules reading its id paths
+  // (the appointment's practitioner reference) read that id.
+  const fallbacks = new Map<string, string>();
+  for (const kind of rule.optional) {
+    const dflt = ctx.defaultIds?.[kind];
+    const ck = plan.kinds[kind];
+    if (dflt !== undefined && ck && readFirst(msg, ck.idFrom, cache) === undefined) fallbacks.set(ck.idFrom.map((a) => a.text).join(' | '), dflt);
+  }
   for (const kind of rule.records) {
     const ck = plan.kinds[kind] as CompiledKind;
-    const built = buildKind(msg, ck, st, cache, rule.optional.has(kind));
+    const built = buildKind(msg, ck, st, cache, rule.optional.has(kind), rule.optional.has(kind) ? ctx.defaultIds?.[kind] : undefined, fallbacks);
     for (const s of rule.set.get(kind) ?? []) {
       // Message constants replace what a rule wrote (SIU^S15: status cancelled whatever SCH-25 says).
       writeCanonical(built.data, s.steps, s.value);

@@ -187,3 +187,34 @@ describe.each(STORE_KINDS)('real HL7 v2 messages through the shipped generic pro
     expect(noId.reason).toMatch(/Patient\.id/);
   });
 });
+
+describe.each(STORE_KINDS)("the link's default practitioner (%s store)", (kind) => {
+  let h: Hl7LinkHarness;
+  let socket: RawMllpSocket;
+  beforeAll(async () => {
+    h = await startHl7Link({
+      kind,
+      config: listenConfig({ defaultPractitioner: '51873' }),
+      profile: 'hl7v2-generic-2.5',
+      connectorOptions: { translator: profileTranslatorFactory({ refreshMs: 0 }) },
+    });
+    socket = await RawMllpSocket.connect(h.port);
+  }, 30_000);
+  afterAll(async () => {
+    socket?.destroy();
+    await h?.dispose();
+  });
+
+  it('gives an appointment whose message names no practitioner the link default, flagged practitioner-defaulted', async () => {
+    const send = async (text: string, id: string) => parseAck(await socket.request(withControlId(Buffer.from(text, 'latin1'), id))).code;
+    // The ORSOS message makes practitioner 51873 known to the link; the PKB one names nobody.
+    expect(await send(ORSOS, `DEF-${kind}-1`)).toBe('AA');
+    expect(await send(PKB, `DEF-${kind}-2`)).toBe('AA');
+    const practitioner = await h.store.identityMap.findCanonical(h.link.id, 'Practitioner', '51873');
+    const appointment = await h.store.identityMap.findCanonical(h.link.id, 'Appointment', 'ID123');
+    const a = (await h.store.resources.get(appointment as string))?.data as unknown as Appointment;
+    expect(a.participant).toContainEqual({ actor: { reference: `Practitioner/${practitioner as string}` }, status: 'accepted' });
+    const events = await h.store.audit.list({ resourceId: appointment as string, action: 'sync.apply' });
+    expect((events[0]?.details as { flags?: string[] }).flags).toContain('practitioner-defaulted');
+  });
+});
