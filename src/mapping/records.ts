@@ -38,15 +38,19 @@ export interface Outcome {
 }
 
 /**
- * The flags that belong to each draft: those named after its kind (`appointment-status-dropped`
- * to the Appointment); the others (`practitioner-missing`, `ins-not-qualified`…) to the input's
- * last record, its subject (the appointment of an SIU, the patient of an ADT).
+ * The flags that belong to each draft: a rule's own `flag` to its kind's record
+ * (`ins-not-qualified` to the Patient), those named after a kind to its record
+ * (`appointment-status-dropped`); the others (`practitioner-missing`) to the input's last
+ * record, its subject (the appointment of an SIU, the patient of an ADT).
  */
-function recordFlags(drafts: readonly RecordDraft[], flags: ReadonlySet<string>): Map<RecordDraft, string[]> {
+function recordFlags(plan: MappingPlan, drafts: readonly RecordDraft[], flags: ReadonlySet<string>): Map<RecordDraft, string[]> {
   const out = new Map<RecordDraft, string[]>(drafts.map((d) => [d, []]));
   const last = drafts[drafts.length - 1];
   for (const f of flags) {
-    const owner = drafts.find((d) => f.startsWith(`${d.kind.toLowerCase()}-`)) ?? last;
+    const owner =
+      drafts.find((d) => plan.kinds[d.kind]?.inboundRules.some((r) => r.flag === f)) ??
+      drafts.find((d) => f.startsWith(`${d.kind.toLowerCase()}-`)) ??
+      last;
     if (owner) out.get(owner)?.push(f);
   }
   return out;
@@ -55,7 +59,7 @@ function recordFlags(drafts: readonly RecordDraft[], flags: ReadonlySet<string>)
 /** Prunes, validates and filters the drafts of one input. */
 export function finishRecords(plan: MappingPlan, drafts: readonly RecordDraft[], ctx: MappingContext, flags: Set<string>): Outcome {
   const out: Outcome = { records: [], issues: [], filtered: [] };
-  const byRecord = recordFlags(drafts, flags);
+  const byRecord = recordFlags(plan, drafts, flags);
   for (const d of drafts) {
     const own = byRecord.get(d) ?? [];
     const data = (prune(d.data) ?? {}) as Record<string, unknown>;

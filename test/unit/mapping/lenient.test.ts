@@ -168,3 +168,11 @@ describe('FHIR R4 patients through the shipped FR Core profile', () => {
     expect(r.issues).toContainEqual(expect.objectContaining({ path: 'home-phone', severity: 'warning' }));
   });
 });
+
+describe('flags on the record', () => {
+  it("puts a rule's own flag on its kind's record: an SIU's unqualified INS flags the patient, not the appointment", () => {
+    const r = toCanonicalOrThrow(ihe, parseHl7(s12.replace('|||VALI', '|||PROV')), test);
+    expect(r.records.find((x) => x.kind === 'Patient')?.flags).toEqual(['ins-not-qualified']);
+    expect(r.records.find((x) => x.kind === 'Appointment')?.flags).toBeUndefined();
+  });
+});
