@@ -72,6 +72,8 @@ function buildKind(msg: Hl7Message, ck: CompiledKind, st: RunState, cache: Selec
           raw = String(durationMinutes(raw, read(msg, unitAt, cache)));
         } catch (e) {
           if (!(e instanceof TransformError)) throw e;
+          // An unknown unit: the value with its unit fails the rule's transform below and is
+          // dropped with a warning, like any duration that cannot be read.
           raw = `${raw} ${read(msg, unitAt, cache) ?? ''}`;
         }
       }
