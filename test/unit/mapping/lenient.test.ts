@@ -59,6 +59,13 @@ describe('the end of an appointment', () => {
     expect([(a?.data as Appointment).start, (a?.data as Appointment).end]).toEqual(['2025-03-17T08:30:00.000Z', '2025-03-17T09:30:00.000Z']);
   });
 
+  it('drops a duration in a unit it does not know, flagged, and falls back to the appointment type', () => {
+    const { a } = appointmentOf(noEnd.replace('|20|min^minute^UCUM|^^M20', '|2|fortnight|^^M20'));
+    expect(a?.flags).toContain('appointment-duration-dropped');
+    // CONS-SUIVI: 20 minutes.
+    expect((a?.data as Appointment).end).toBe('2025-03-17T08:50:00.000Z');
+  });
+
   it('is start + the SCH-11.3 TQ duration when SCH-9 is empty', () => {
     const { a } = appointmentOf(noEnd.replace('|20|min^minute^UCUM|^^M20', '|||^^H1'));
     expect((a?.data as Appointment).end).toBe('2025-03-17T09:30:00.000Z');
