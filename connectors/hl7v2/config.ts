@@ -113,6 +113,13 @@ export const Hl7v2Config = z
      * wait for the apply. MLLP only; the file drop applies each message before moving its file.
      */
     acceptAck: z.enum(['apply', 'commit']).default('apply'),
+    /**
+     * The practice software's id of the practitioner an appointment gets when its message names
+     * none (AIP, AIG, PV1-7/8, SCH-16 all empty; mappings `optional: [Practitioner]`): a
+     * practitioner this link already knows. Without it such an appointment is applied without
+     * a practitioner and flagged `practitioner-missing`.
+     */
+    defaultPractitioner: z.string().trim().min(1).max(64).optional(),
     /** MSH-3 / MSH-4 of what passerelle sends (and of its ACKs when the inbound MSH-5/6 are empty). */
     sendingApplication: z.string().min(1).max(180).default('PASSERELLE'),
     sendingFacility: z.string().min(1).max(180).default('PASSERELLE'),

@@ -50,6 +50,8 @@ export interface ProfileTranslatorOptions {
   readonly log: Logger;
   /** How often the plan is read again for changes made by other instances (0: never). Default 60 s. */
   readonly refreshMs?: number;
+  /** The link's `defaultPractitioner` (config.ts): an SIU naming none gets it. */
+  readonly defaultPractitioner?: string;
 }
 
 /** HL7 table 0357 code for a mapping failure, for ERR-3. */
@@ -182,10 +184,12 @@ export class ProfileTranslator implements Hl7Translator {
 
   toRecords(message: Hl7Message, ctx: Hl7TranslatorContext): Hl7InboundTranslation {
     const { plan, context } = this.running();
+    const practitioner = this.options.defaultPractitioner;
     const r = toCanonical(plan, message, {
       timezone: context.timezone ?? ctx.timezone,
       testLink: context.testLink ?? ctx.testLink,
       validate: false,
+      ...(practitioner !== undefined && { defaultIds: { Practitioner: practitioner } }),
     });
     if (r.error) throw this.inboundError(plan, message, r.error);
     return { records: r.records, flags: r.flags };
@@ -277,7 +281,7 @@ function withDuration<T extends OutboundChange['data']>(data: T): T {
 /** The factory `hl7v2Connector({ translator })` takes: the link's profile through the mapping engine. */
 export function profileTranslatorFactory(options: { refreshMs?: number } = {}) {
   return (
-    _config: unknown,
+    config: { readonly defaultPractitioner?: string | undefined } | undefined,
     ctx: { link: Link; timezone: string; log: Logger; mapping?: () => Promise<LinkMapping> },
   ): ProfileTranslator =>
     new ProfileTranslator({
@@ -286,5 +290,6 @@ export function profileTranslatorFactory(options: { refreshMs?: number } = {}) {
       log: ctx.log,
       ...(ctx.mapping && { mapping: ctx.mapping }),
       ...(options.refreshMs !== undefined && { refreshMs: options.refreshMs }),
+      ...(config?.defaultPractitioner !== undefined && { defaultPractitioner: config.defaultPractitioner }),
     });
 }

@@ -28,7 +28,7 @@ export interface RunState {
 }
 
 export function mapIn(map: CompiledValueMap, code: string): { value: Scalar; defaulted: boolean } {
-  const v = map.codes.get(code);
+  const v = map.codes.get(code) ?? map.folded.get(code.toLowerCase());
   if (v !== undefined) return { value: v, defaulted: false };
   switch (map.unmapped.kind) {
     case 'default':
@@ -72,6 +72,26 @@ export function report(st: RunState, rule: CompiledRule, status: FieldReport['st
 /** One row, always the same shape (one hidden class for the hot path). */
 function row(st: RunState, rule: CompiledRule, status: FieldReport['status'], protocolPath: string | null, note: string | undefined): void {
   st.report.push({ rule: rule.label, kind: rule.kind, protocolPath, canonicalPath: rule.to?.text ?? null, status, code: undefined, note });
+}
+
+/**
+ * Lenient on structure, strict on identity and time (issue 18): a value that fails its
+ * transform or value map rejects the message only when it is an identifier, the patient an
+ * appointment is for, the start, or a value the profile marks `required`; any other is dropped
+ * (or takes the rule's `default`), the message is flagged `<kind>-<rule>-dropped` and warned,
+ * and the rest is applied.
+ */
+export function isStrict(rule: CompiledRule): boolean {
+  if (rule.required) return true;
+  const to = rule.to?.text ?? '';
+  return to === 'start' || to.startsWith('identifier') || to.startsWith('participant[actor=Patient]') || to === 'subject.reference';
+}
+
+/** The flag a dropped value raises: `appointment-status-dropped`, `patient-birth-date-dropped`. */
+export function droppedFlag(rule: CompiledRule): string {
+  const named = rule.label.includes('.fields[') ? (rule.to?.text ?? rule.label) : rule.label;
+  const slug = named.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  return `${rule.kind.toLowerCase()}-${slug}-dropped`;
 }
 
 /**
@@ -122,15 +142,31 @@ export function applyInbound(rule: CompiledRule, raw: unknown, usedPath: string 
       value = v;
     }
   } catch (e) {
-    if (e instanceof RuleFailure) {
-      report(st, rule, 'error', usedPath ?? rule.fromText, { code: e.code, note: e.message });
+    let code: ErrorCode;
+    if (e instanceof RuleFailure) code = e.code;
+    else if (e instanceof TransformError) code = 'ERR_MAPPING_TRANSFORM';
+    else throw e;
+    if (isStrict(rule)) {
+      report(st, rule, 'error', usedPath ?? rule.fromText, { code, note: e.message });
       return false;
     }
-    if (e instanceof TransformError) {
-      report(st, rule, 'error', usedPath ?? rule.fromText, { code: 'ERR_MAPPING_TRANSFORM', note: e.message });
-      return false;
+    const flag = droppedFlag(rule);
+    st.flags.add(flag);
+    if (rule.default === undefined) {
+      // The row keeps its code: toCanonicalResult turns it into the message's warning.
+      report(st, rule, 'unmapped', usedPath ?? rule.fromText, { code, note: `dropped: ${e.message}; flag ${flag}` });
+      return true;
     }
-    throw e;
+    value = rule.default;
+    status = 'defaulted';
+    note = `${e.message}: default; flag ${flag}`;
+    if (rule.to) {
+      const container = rule.itemSteps.length > 0 ? ensureContainer(data, rule.itemSteps) : data;
+      writePath(container, rule.valueSteps, value);
+      for (const s of rule.set) writePath(container, s.steps, s.value);
+    }
+    report(st, rule, status, usedPath ?? rule.fromText, { code, note });
+    return true;
   }
   if (rule.to) {
     const container = rule.itemSteps.length > 0 ? ensureContainer(data, rule.itemSteps) : data;

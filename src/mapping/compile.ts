@@ -194,7 +194,9 @@ class Compiler {
     for (const [v, code] of Object.entries(vm.outbound ?? {})) outbound.set(v, code);
     const outboundUnmapped: CompiledValueMap['outboundUnmapped'] =
       vm.outboundDefault !== undefined ? { kind: 'default', value: vm.outboundDefault } : unmapped.kind === 'keep' ? { kind: 'keep' } : { kind: 'error' };
-    this.valueMaps.set(name, { name, codes, unmapped, outbound, outboundUnmapped });
+    const folded = new Map<string, Scalar>();
+    for (const [code, v] of codes) if (!folded.has(code.toLowerCase())) folded.set(code.toLowerCase(), v);
+    this.valueMaps.set(name, { name, codes, folded, unmapped, outbound, outboundUnmapped });
   }
 
   /** The canonical values a map produces must be allowed by the element it writes. */
@@ -256,10 +258,18 @@ class Compiler {
     }
 
     const from: ProtocolAccessor[] = [];
+    const units: (ProtocolAccessor | undefined)[] = [];
     fromList.forEach((f, i) => {
       const a = this.protocolPath(f, kind, Array.isArray(rule.from) ? [...at, 'from', i] : [...at, 'from']);
-      if (a) from.push(a);
+      if (!a) return;
+      from.push(a);
+      const u = rule.units?.[f];
+      units.push(u === undefined ? undefined : this.protocolPath(u, kind, [...at, 'units', f]));
     });
+    for (const key of Object.keys(rule.units ?? {})) {
+      if (!fromList.includes(key)) this.error([...at, 'units', key], 'ERR_MAPPING_SCHEMA', `units names ${key}, which is not one of this rule's from paths (${fromList.join(', ')})`);
+    }
+    if (rule.units !== undefined && this.protocol !== 'hl7v2') this.error([...at, 'units'], 'ERR_MAPPING_PROTOCOL_MISMATCH', 'units is for HL7 v2 profiles (a duration and its unit in two fields)');
 
     let to: CompiledPath | null = null;
     let leaf: ElementNode | undefined;
@@ -393,6 +403,7 @@ class Compiler {
       set,
       protocolSet,
       required: rule.required === true,
+      units,
       structured,
     };
   }
@@ -562,7 +573,10 @@ class Compiler {
         if (!m.records.includes(m.supersedes.kind)) this.error([...at, 'supersedes', 'kind'], 'ERR_MAPPING_MESSAGE_RULE', `${type}: supersedes ${m.supersedes.kind}, which is not in records`);
         supersedes = { kind: m.supersedes.kind, from };
       }
-      inbound.set(type, { type, records: m.records, deleted: new Set(m.deleted ?? []), set, supersedes });
+      for (const [i, k] of (m.optional ?? []).entries()) {
+        if (!m.records.includes(k)) this.error([...at, 'optional', i], 'ERR_MAPPING_MESSAGE_RULE', `${type}: optional lists ${k}, which is not in records`);
+      }
+      inbound.set(type, { type, records: m.records, deleted: new Set(m.deleted ?? []), optional: new Set(m.optional ?? []), set, supersedes });
     }
 
     const outbound = new Map<ResourceKind, CompiledOutboundKind>();

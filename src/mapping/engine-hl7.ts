@@ -22,7 +22,7 @@ import { formatHl7Path, readHl7, type SelectorCache, withRepetition } from './hl
 import type { CompiledKind, CompiledRule, Hl7Plan, MappingPlan, ProtocolAccessor } from './plan.js';
 import { detectEvent, failedFromCanonical, failedToCanonical, finishRecords, fromCanonicalResult, type RecordDraft, toCanonicalResult } from './records.js';
 import type { FieldReport } from './report.js';
-import { hl7TimestampToMillis } from './transforms.js';
+import { durationMinutes, hl7TimestampToMillis, TransformError } from './transforms.js';
 
 const DEFAULT_ZONE = 'Europe/Paris';
 const MSH_7 = parseHl7Path('MSH-7');
@@ -39,20 +39,51 @@ function readFirst(msg: Hl7Message, list: readonly ProtocolAccessor[], cache: Se
   return undefined;
 }
 
-function buildKind(msg: Hl7Message, ck: CompiledKind, st: RunState, cache: SelectorCache): { data: Record<string, unknown>; externalId: string | undefined; ok: boolean } {
+/**
+ * Builds one kind. `optional`: the message may lack it (messages.inbound.<type>.optional);
+ * `fallbacks`: paths text → the id to read there when the message has no value (the link's
+ * default id of a kind the message lacks, for the rules that read that kind's id paths).
+ */
+function buildKind(msg: Hl7Message, ck: CompiledKind, st: RunState, cache: SelectorCache, optional: boolean, defaultId: string | undefined, fallbacks: ReadonlyMap<string, string>): { data: Record<string, unknown>; externalId: string | undefined; ok: boolean } {
   const data: Record<string, unknown> = {};
   let ok = true;
   const id = readFirst(msg, ck.idFrom, cache);
+  if (!id && optional) {
+    // A kind the message may lack (an SIU's practitioner): left out, the rest applied, with the
+    // link's default in its place when it has one.
+    const flag = `${ck.kind.toLowerCase()}-${defaultId === undefined ? 'missing' : 'defaulted'}`;
+    st.flags.add(flag);
+    st.report.push({ rule: `${ck.kind}.id`, kind: ck.kind, protocolPath: ck.idText, canonicalPath: 'id', status: defaultId === undefined ? 'unmapped' : 'defaulted', code: 'ERR_MAPPING_MISSING_ID', note: `no record id in the message: ${ck.kind} ${defaultId === undefined ? 'left out' : "taken from the link's default"}; flag ${flag}` });
+    return { data, externalId: undefined, ok: true };
+  }
   st.report.push({ rule: `${ck.kind}.id`, kind: ck.kind, protocolPath: id?.path ?? ck.idText, canonicalPath: 'id', status: id ? 'mapped' : 'error', ...(!id && { code: 'ERR_MAPPING_MISSING_ID' as const, note: 'no record id in the message' }) });
   if (!id) ok = false;
   for (const rule of ck.inboundRules) {
     let raw: string | undefined;
     let used: string | null = null;
-    for (const a of rule.from) {
+    for (const [i, a] of rule.from.entries()) {
       raw = read(msg, a, cache);
-      if (raw !== undefined) {
-        used = a.text;
-        break;
+      if (raw === undefined) continue;
+      used = a.text;
+      const unitAt = rule.units[i];
+      if (unitAt) {
+        // SCH-9 in the unit SCH-10 names: minutes before the rule's transforms.
+        try {
+          raw = String(durationMinutes(raw, read(msg, unitAt, cache)));
+        } catch (e) {
+          if (!(e instanceof TransformError)) throw e;
+          // An unknown unit: the value with its unit fails the rule's transform below and is
+          // dropped with a warning, like any duration that cannot be read.
+          raw = `${raw} ${read(msg, unitAt, cache) ?? ''}`;
+        }
+      }
+      break;
+    }
+    if (raw === undefined && rule.fromText !== null) {
+      const fallback = fallbacks.get(rule.fromText);
+      if (fallback !== undefined) {
+        raw = fallback;
+        used = 'link default';
       }
     }
     let holds = true;
@@ -63,6 +94,39 @@ function buildKind(msg: Hl7Message, ck: CompiledKind, st: RunState, cache: Selec
     if (!applyInbound(rule, raw, used, holds, data, st)) ok = false;
   }
   return { data, externalId: id?.value, ok };
+}
+
+/**
+ * An appointment with a start and no end ends `minutesDuration` later (FHIR R4
+ * Appointment.minutesDuration; SIU gives the duration in SCH-9/SCH-10, SCH-11.3 or the AIS/AIG/
+ * AIL/AIP resource segments rather than an end), else after its appointment type's minutes
+ * (`appointmentTypes`); else it is flagged `appointment-end-unknown` with a warning.
+ */
+function completeEnd(plan: MappingPlan, data: Record<string, unknown>, st: RunState): void {
+  const start = data['start'];
+  if (typeof start !== 'string' || data['end'] !== undefined) return;
+  let minutes = typeof data['minutesDuration'] === 'number' ? data['minutesDuration'] : undefined;
+  let source = 'minutesDuration';
+  if (minutes === undefined) {
+    const code = serviceTypeCode(data);
+    minutes = plan.appointmentTypes.find((t) => t.code === code)?.minutes;
+    source = `appointmentTypes[code=${String(code)}].minutes`;
+    if (minutes !== undefined) data['minutesDuration'] = minutes;
+  }
+  if (minutes === undefined || minutes <= 0) {
+    st.flags.add('appointment-end-unknown');
+    st.report.push({ rule: 'Appointment.end', kind: 'Appointment', protocolPath: null, canonicalPath: 'end', status: 'unmapped', code: 'ERR_MAPPING_RECORD_INVALID', note: 'no end, duration or appointment type duration; flag appointment-end-unknown' });
+    return;
+  }
+  data['end'] = new Date(Date.parse(start) + minutes * 60_000).toISOString();
+  st.report.push({ rule: 'Appointment.end', kind: 'Appointment', protocolPath: null, canonicalPath: 'end', status: 'defaulted', note: `start + ${source}` });
+}
+
+function serviceTypeCode(data: Record<string, unknown>): string | undefined {
+  const st = data['serviceType'];
+  const coding = Array.isArray(st) ? (st[0] as { coding?: unknown } | undefined)?.coding : undefined;
+  const code = Array.isArray(coding) ? (coding[0] as { code?: unknown } | undefined)?.code : undefined;
+  return typeof code === 'string' ? code : undefined;
 }
 
 /** Every field present in the message that no rule of the produced kinds reads (CLI, dry-run). */
@@ -114,9 +178,17 @@ export function hl7ToCanonical(plan: MappingPlan, msg: Hl7Message, ctx: MappingC
   }
   const drafts: RecordDraft[] = [];
   const cache: SelectorCache = new Map();
+  // A kind the message lacks, with a default id for the link: the rules reading its id paths
+  // (the appointment's practitioner reference) read that id.
+  const fallbacks = new Map<string, string>();
+  for (const kind of rule.optional) {
+    const dflt = ctx.defaultIds?.[kind];
+    const ck = plan.kinds[kind];
+    if (dflt !== undefined && ck && readFirst(msg, ck.idFrom, cache) === undefined) fallbacks.set(ck.idFrom.map((a) => a.text).join(' | '), dflt);
+  }
   for (const kind of rule.records) {
     const ck = plan.kinds[kind] as CompiledKind;
-    const built = buildKind(msg, ck, st, cache);
+    const built = buildKind(msg, ck, st, cache, rule.optional.has(kind), rule.optional.has(kind) ? ctx.defaultIds?.[kind] : undefined, fallbacks);
     for (const s of rule.set.get(kind) ?? []) {
       // Message constants replace what a rule wrote (SIU^S15: status cancelled whatever SCH-25 says).
       writeCanonical(built.data, s.steps, s.value);
@@ -133,6 +205,7 @@ export function hl7ToCanonical(plan: MappingPlan, msg: Hl7Message, ctx: MappingC
       st.report.push({ rule: `messages.inbound.${type}.supersedes`, kind, protocolPath: rule.supersedes.from.map((a) => a.text).join(' | '), canonicalPath: null, status: supersedes.length > 0 ? 'mapped' : 'unmapped', note: 'ids this record replaces' });
     }
     if (built.externalId === undefined) continue;
+    if (kind === 'Appointment') completeEnd(plan, built.data, st);
     drafts.push({
       kind,
       externalId: built.externalId,

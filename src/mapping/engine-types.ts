@@ -16,6 +16,11 @@ export interface MappingContext {
   readonly validate?: boolean;
   /** Also list protocol input the profile does not read (CLI, dry-run). */
   readonly inventory?: boolean;
+  /**
+   * The id of a kind a message may lack (`optional`), when the message names none: the link's
+   * default practitioner. Rules reading that kind's id paths read it; no record of it is made.
+   */
+  readonly defaultIds?: Readonly<Partial<Record<ResourceKind, string>>>;
 }
 
 /** A FHIR R4 resource as received (JSON). */

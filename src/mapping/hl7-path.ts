@@ -95,15 +95,25 @@ export function readHl7(msg: Hl7Message, p: ProfileHl7Path, cache?: SelectorCach
         keys = msg.getAll(sel.path);
         cache?.set(sel.path, keys);
       }
-      at = keys.indexOf(sel.value);
+      at = keys.findIndex((k) => k.trim() === sel.value);
       cache?.set(sel, at);
     }
     v = at < 0 ? undefined : msg.get(atRepetition(p, at + 1));
-    const out = v === undefined || v === '' || v === '""' ? undefined : v;
+    const out = present(v);
     cache?.set(p, out ?? null);
     return out;
   }
-  return v === undefined || v === '' || v === '""' ? undefined : v;
+  return present(v);
+}
+
+/**
+ * Values are read trimmed (senders pad fields: `20250317093000 `, ` 38762`); an empty or
+ * HL7 null (`""`) value is absent.
+ */
+function present(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const t = v.trim();
+  return t === '' || t === '""' ? undefined : t;
 }
 
 /** The path text with an explicit repetition, for reports and the builder. */

@@ -21,6 +21,8 @@ export type ProtocolAccessor =
 export interface CompiledValueMap {
   readonly name: string;
   readonly codes: ReadonlyMap<string, Scalar>;
+  /** `codes` by lower-case code: senders write BOOKED, booked and Booked for the same 0278 code. */
+  readonly folded: ReadonlyMap<string, Scalar>;
   /** What an unlisted protocol code becomes. */
   readonly unmapped: { readonly kind: 'default'; readonly value: Scalar } | { readonly kind: 'error' } | { readonly kind: 'keep' };
   readonly outbound: ReadonlyMap<string, string>;
@@ -60,6 +62,8 @@ export interface CompiledRule {
   readonly set: readonly { readonly steps: readonly CompiledStep[]; readonly value: Scalar }[];
   readonly protocolSet: readonly ProtocolSetEntry[];
   readonly required: boolean;
+  /** Per `from` accessor (same index): where the unit of a duration read there is (`units`). */
+  readonly units: readonly (ProtocolAccessor | undefined)[];
   /** The canonical leaf is a whole object or list copied as is (FHIR profiles only). */
   readonly structured: boolean;
 }
@@ -83,6 +87,8 @@ export interface CompiledInboundMessage {
   readonly type: string;
   readonly records: readonly ResourceKind[];
   readonly deleted: ReadonlySet<ResourceKind>;
+  /** Kinds left out (flagged `<kind>-missing`) when the message gives no id for them. */
+  readonly optional: ReadonlySet<ResourceKind>;
   readonly set: ReadonlyMap<ResourceKind, readonly { readonly steps: readonly CompiledStep[]; readonly text: string; readonly value: Scalar }[]>;
   readonly supersedes: { readonly kind: ResourceKind; readonly from: readonly ProtocolAccessor[] } | undefined;
 }

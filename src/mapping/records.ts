@@ -37,10 +37,31 @@ export interface Outcome {
   readonly filtered: FilteredRecord[];
 }
 
+/**
+ * The flags that belong to each draft: a rule's own `flag` to its kind's record
+ * (`ins-not-qualified` to the Patient), those named after a kind to its record
+ * (`appointment-status-dropped`); the others (`practitioner-missing`) to the input's last
+ * record, its subject (the appointment of an SIU, the patient of an ADT).
+ */
+function recordFlags(plan: MappingPlan, drafts: readonly RecordDraft[], flags: ReadonlySet<string>): Map<RecordDraft, string[]> {
+  const out = new Map<RecordDraft, string[]>(drafts.map((d) => [d, []]));
+  const last = drafts[drafts.length - 1];
+  for (const f of flags) {
+    const owner =
+      drafts.find((d) => plan.kinds[d.kind]?.inboundRules.some((r) => r.flag === f)) ??
+      drafts.find((d) => f.startsWith(`${d.kind.toLowerCase()}-`)) ??
+      last;
+    if (owner) out.get(owner)?.push(f);
+  }
+  return out;
+}
+
 /** Prunes, validates and filters the drafts of one input. */
 export function finishRecords(plan: MappingPlan, drafts: readonly RecordDraft[], ctx: MappingContext, flags: Set<string>): Outcome {
   const out: Outcome = { records: [], issues: [], filtered: [] };
+  const byRecord = recordFlags(plan, drafts, flags);
   for (const d of drafts) {
+    const own = byRecord.get(d) ?? [];
     const data = (prune(d.data) ?? {}) as Record<string, unknown>;
     data['resourceType'] = d.kind;
     data['id'] = canonicalIdFor(d.externalId);
@@ -58,6 +79,7 @@ export function finishRecords(plan: MappingPlan, drafts: readonly RecordDraft[],
       ...(d.updatedAt !== undefined && { updatedAt: d.updatedAt }),
       ...(d.deleted && { deleted: true }),
       ...(d.supersedes && d.supersedes.length > 0 && { supersedes: d.supersedes }),
+      ...(own.length > 0 && { flags: own }),
     };
     const f = passesFilters(plan, record.data, d.externalId);
     if (!f.pass) {
@@ -84,9 +106,17 @@ function firstError(report: readonly FieldReport[], issues: readonly ErrorIssue[
   return undefined;
 }
 
+/** A value dropped or defaulted after a failed check (apply.ts isStrict): the message's warnings. */
+function warningsOf(report: readonly FieldReport[]): ErrorIssue[] {
+  return report
+    .filter((r) => r.status !== 'error' && r.code !== undefined)
+    .map((r) => ({ path: r.rule, message: `${r.protocolPath ?? ''} → ${r.canonicalPath ?? ''}: ${r.note ?? ''}`, severity: 'warning' as const, code: r.code as ErrorCode }));
+}
+
 export function toCanonicalResult(messageType: string, report: FieldReport[], flags: Set<string>, o: Outcome): ToCanonicalResult {
   const error = firstError(report, o.issues);
-  return { ok: error === undefined, records: o.records, report, flags: [...flags], issues: o.issues, filtered: o.filtered, messageType, ...(error && { error }) };
+  const issues = [...o.issues, ...warningsOf(report)];
+  return { ok: error === undefined, records: o.records, report, flags: [...flags], issues, filtered: o.filtered, messageType, ...(error && { error }) };
 }
 
 export function failedToCanonical(messageType: string, error: PasserelleError, report: FieldReport[] = []): ToCanonicalResult {

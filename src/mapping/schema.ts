@@ -50,13 +50,14 @@ export const FieldRule = z
     value: Scalar.optional().describe('A constant: written to `to` inbound and/or to `from` outbound.'),
     default: Scalar.optional().describe('Written to `to` when the protocol has no value (inbound).'),
     map: Name.optional().describe('Name of a value map (valueMaps) translating codes.'),
-    transform: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional().describe('Transform(s) applied in order inbound, in reverse order outbound: trim, upper, lower, hl7-datetime, hl7-date, fhir-instant, phone-e164[:national], integer, prefix:<text>, reference:<Type>.'),
+    transform: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional().describe('Transform(s) applied in order inbound, in reverse order outbound: trim, upper, lower, hl7-datetime, hl7-date, fhir-instant, phone-e164[:national], integer, hl7-duration, prefix:<text>, reference:<Type>.'),
     direction: z.enum(['both', ...DIRECTIONS]).optional().describe('Which way the rule applies (default both, within the resource directions).'),
     when: When.optional().describe('Inbound only: apply the rule only when this protocol condition holds.'),
     flag: z.string().regex(/^[a-z][a-z0-9-]*$/).optional().describe('Flag raised when `when` drops a value that was present (e.g. ins-not-qualified).'),
     set: z.record(z.string(), Scalar).optional().describe('Canonical constants written beside the value, relative to the item the last selector of `to` picks (e.g. use, type.coding[0].code).'),
     protocolSet: z.record(z.string(), Scalar).optional().describe('Protocol constants written beside the value outbound, relative to the field/repetition of `from` (HL7: `4.1`, `5`) or the item the last selector picks (FHIR).'),
     required: z.boolean().optional().describe('Inbound: a missing value is an error.'),
+    units: z.record(z.string(), z.string()).optional().describe('HL7 inbound, with transform hl7-duration: for a `from` path holding a duration, the path of its unit (SCH-9: SCH-10.1, AIS-7: AIS-8.1); minutes when the unit is absent.'),
     owner: z.enum(OWNERS).optional().describe('Ownership of the canonical field this rule writes.'),
   })
   .describe('One field rule between the protocol side and the canonical side.');
@@ -92,6 +93,7 @@ const InboundMessage = z.strictObject({
   records: z.array(Kind).min(1).describe('Records produced, from the resource rules of each kind.'),
   set: z.record(z.string(), Scalar).optional().describe('Canonical constants for this event: `Appointment.status: cancelled`.'),
   deleted: z.array(Kind).optional().describe('Kinds produced as tombstones (deleted: true), e.g. Appointment for SIU^S17.'),
+  optional: z.array(Kind).optional().describe('Kinds the message may lack: one without an id is left out, the message flagged <kind>-missing with a warning, and the rest applied (the practitioner of an SIU).'),
   supersedes: z
     .strictObject({ kind: Kind, from: PathList.describe('Protocol path(s) of the superseded ids (ADT^A40 MRG-1).') })
     .optional()

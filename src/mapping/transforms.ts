@@ -105,7 +105,7 @@ export function parseHl7Timestamp(raw: string): Hl7Parts {
  * sender that means the earlier one must send the offset.
  */
 export function hl7TimestampToMillis(raw: string, zone: string): number {
-  const p = parseHl7Timestamp(raw);
+  const p = parseHl7Timestamp(raw.trim());
   const wall = Date.UTC(p.y, p.mo - 1, p.d, p.h, p.mi, p.s, p.ms);
   if (p.offset !== undefined) return wall - p.offset * 60_000;
   return wallClockToMillis(wall, zone);
@@ -152,6 +152,42 @@ function toMillis(v: TransformValue): number {
   const ms = typeof v === 'number' ? v : Date.parse(str(v));
   if (Number.isNaN(ms)) throw new TransformError('not an instant');
   return ms;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Durations (HL7 v2.5 §10.6.2.9-10 SCH-9/SCH-10, §4.5.4.3 TQ-3, AIS-7/8, AIG-11/12, AIL-9/10, AIP-9/10)
+
+/** Minutes per unit, by the lower-case codes senders use (ISO+/UCUM, ANSI, and spelled out). */
+const MINUTES_PER_UNIT: ReadonlyMap<string, number> = new Map([
+  ...['s', 'sec', 'secs', 'second', 'seconds'].map((u) => [u, 1 / 60] as const),
+  ...['min', 'mins', 'minute', 'minutes', 'mn', 'm'].map((u) => [u, 1] as const),
+  ...['h', 'hr', 'hrs', 'hour', 'hours'].map((u) => [u, 60] as const),
+  ...['d', 'day', 'days'].map((u) => [u, 1440] as const),
+  ...['wk', 'w', 'week', 'weeks'].map((u) => [u, 10080] as const),
+]);
+
+/**
+ * A duration in whole minutes: a number with its unit (SCH-9 with SCH-10; minutes when the unit
+ * is absent), or a TQ-3 duration (`M20`, `H1`, `S1800`, `D1`, `W2`). Rounded up: a booking is
+ * never shortened.
+ */
+export function durationMinutes(raw: string, unit?: string): number {
+  const s = raw.trim();
+  const tq = /^([SMHDW])([0-9]{1,7})$/i.exec(s);
+  let amount: number;
+  let per: number | undefined;
+  if (tq) {
+    amount = Number(tq[2]);
+    per = MINUTES_PER_UNIT.get((tq[1] as string).toLowerCase());
+  } else {
+    if (!/^[0-9]{1,7}(\.[0-9]{1,3})?$/.test(s)) throw new TransformError('not a duration (a number, or TQ S/M/H/D/W followed by a number)');
+    amount = Number(s);
+    per = unit === undefined || unit.trim() === '' ? 1 : MINUTES_PER_UNIT.get(unit.trim().toLowerCase());
+    if (per === undefined) throw new TransformError('unknown duration unit (s, min, h, d, wk)');
+  }
+  const minutes = Math.ceil(amount * (per as number));
+  if (minutes <= 0) throw new TransformError('not a positive duration');
+  return minutes;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -229,8 +265,7 @@ const FACTORIES: Readonly<Record<string, Factory>> = {
     'date',
     'hl7v2',
     (v) => {
-      const s = str(v);
-      const p = parseHl7Timestamp(s);
+      const p = parseHl7Timestamp(str(v).trim());
       const y = String(p.y).padStart(4, '0');
       if (p.precision === 4) return y;
       if (p.precision === 6) return `${y}-${String(p.mo).padStart(2, '0')}`;
@@ -263,6 +298,14 @@ const FACTORIES: Readonly<Record<string, Factory>> = {
       if (!/^-?[0-9]{1,15}$/.test(s)) throw new TransformError('not an integer');
       return Number(s);
     },
+    (v) => String(v),
+  ),
+  'hl7-duration': simple(
+    'hl7-duration',
+    'number',
+    'hl7v2',
+    // A unit beside the value (SCH-10) is applied by the engine before this (rule `units`).
+    (v) => (typeof v === 'number' ? v : durationMinutes(str(v))),
     (v) => String(v),
   ),
   'phone-e164': (arg) => {

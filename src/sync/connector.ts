@@ -44,6 +44,11 @@ export interface ExternalRecord {
   readonly writtenAs?: string;
   /** Identifiers the peer holds for the record in *other* systems (merge hints, e.g. ADT A40 MRG). */
   readonly supersedes?: readonly string[];
+  /**
+   * What the mapping dropped or assumed for this record (`appointment-status-dropped`,
+   * `practitioner-missing`): part of the message's outcome flags and of the record's audit event.
+   */
+  readonly flags?: readonly string[];
 }
 
 /** What a receiving connector hands the engine for one received message or notification. */

@@ -147,6 +147,8 @@ export interface ApplyInput {
   readonly stale?: () => Promise<boolean>;
   /** `theirs` passed `validateAs` with this link's test flag: a merge that is exactly it needs no second check. */
   readonly validated?: boolean;
+  /** ExternalRecord.flags: what the mapping dropped or assumed, kept with the record's audit event. */
+  readonly mappingFlags?: readonly string[];
 }
 
 /** The same fields with the same values (same objects), in the same order. */
@@ -407,6 +409,17 @@ export class SyncEngine {
     return ids;
   }
 
+  /**
+   * The superseded keys of a patient a practice link knows under several ids: every id but the
+   * one it now comes under was merged away or replaced (ADT A40/A47), and stays so when the
+   * patient's other keys are filed again.
+   */
+  private async supersededKeysOf(tx: Tx, link: Link, patientId: string, externalId: string | undefined): Promise<string[]> {
+    if (link.role !== 'practice' || externalId === undefined) return [];
+    const ids = await tx.identityMap.findExternal(link.id, 'Patient', patientId);
+    return ids.filter((id) => id !== externalId).map((id) => supersededKey(link.id, id));
+  }
+
   /** Files a patient's match keys, keeping the memo in step. */
   private async fileMatchKeys(tx: Tx, ctx: PracticeContext, patientId: string, keyHashes: readonly string[], isNew: boolean, fresh: boolean): Promise<void> {
     // A fresh id (created by this ingest) has no keys filed yet: nothing to remove first.
@@ -486,9 +499,18 @@ export class SyncEngine {
         const known = await this.canonicalOf(tx, ctx, link.id, kind, previous);
         if (known === undefined) continue;
         canonicalId = await this.survivorIn(tx, ctx, kind, known);
-        // The old id no longer exists on that side: messages to it carry the new one.
-        await tx.identityMap.remove(link.id, kind, previous);
-        ctx.memo.canonical.set(identityKey(link.id, kind, previous), undefined);
+        if (kind === 'Patient') {
+          // A late message under the merged-away id must find the survivor, never make a second
+          // patient (issue 18): the old id stays mapped, filed as superseded so that what is
+          // sent goes to the new id and what comes under the old one is stale.
+          const key = supersededKey(link.id, previous);
+          if (!(await tx.matchKeys.find(ctx.practiceId, key)).includes(canonicalId)) await tx.matchKeys.add(ctx.practiceId, 'Patient', canonicalId, [key]);
+          ctx.memo.matchKeys.clear();
+        } else {
+          // The old id no longer exists on that side: messages to it carry the new one.
+          await tx.identityMap.remove(link.id, kind, previous);
+          ctx.memo.canonical.set(identityKey(link.id, kind, previous), undefined);
+        }
         flags.push('identifier-changed');
         break;
       }
@@ -551,6 +573,7 @@ export class SyncEngine {
         ...(fresh && { fresh }),
         ...(stale && { stale }),
         validated: true,
+        ...(record.flags && record.flags.length > 0 && { mappingFlags: record.flags }),
       });
     } catch (e) {
       // The refusal goes back with the booking as the peer sent it (its ids, its data).
@@ -650,14 +673,14 @@ export class SyncEngine {
         ...(await agendaColumns(tx, merged)),
       });
       ctx.memo.rows.set(canonicalId, stored);
-      if (merged.resourceType === 'Patient') await this.fileMatchKeys(tx, ctx, canonicalId, allKeys(patientKeys(merged)), !ours, input.fresh === true);
+      if (merged.resourceType === 'Patient') await this.fileMatchKeys(tx, ctx, canonicalId, [...allKeys(patientKeys(merged)), ...(await this.supersededKeysOf(tx, link, canonicalId, input.externalId))], !ours, input.fresh === true);
       // Supervision reports: booked / moved / cancelled…, message received (docs/reports.md).
       await recordApplied(tx, { practiceId: ctx.practiceId, link, before: oursData, after: merged, stored });
     }
     await mapIdentity();
     await tx.snapshots.put({ linkId: link.id, kind, canonicalId, data: theirs as unknown as JsonObject, hash: theirsHash, externalVersion: input.version });
 
-    const flags: string[] = [];
+    const flags: string[] = [...(input.mappingFlags ?? [])];
     if (!ours) flags.push('created');
     else if (merge.changed) flags.push('updated');
     for (const d of merge.decisions) if (d.outcome === 'refused') flags.push(`refused:${d.path}`);

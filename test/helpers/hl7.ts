@@ -171,6 +171,8 @@ export interface Hl7LinkOptions {
   readonly kind?: StoreKind;
   readonly config: JsonObject;
   readonly isTest?: boolean;
+  /** The link's mapping profile (a shipped profile name); the connector's default otherwise. */
+  readonly profile?: string;
   /** Wraps the handler the runtime gives the connector (fault injection in tests). */
   readonly wrapHandler?: (handler: InboundHandler) => InboundHandler;
   readonly connectorOptions?: Hl7v2ConnectorOptions;
@@ -217,6 +219,7 @@ export async function startHl7Link(options: Hl7LinkOptions): Promise<Hl7LinkHarn
     name: 'logiciel HL7',
     config: options.config,
     isTest: options.isTest ?? true,
+    ...(options.profile !== undefined && { profile: options.profile }),
   });
   if (options.before) await options.before(store, practice.id);
   const runtime = new SyncRuntime({

@@ -105,8 +105,8 @@ describe.each(STORE_KINDS)('accept ACK on commit, apply right after (%s store)',
   });
 
   it('settles at once a message the profile does not take (CR, dead letter): nothing waits in the inbox for it', async () => {
-    const a01 = withControlId(withField(hl7Fixture('adt-a28-create'), 'MSH', 9, 'ADT^A01^ADT_A01'), 'AOC-6');
-    const answer = parseAck(await socket.request(a01));
+    const a02 = withControlId(withField(hl7Fixture('adt-a28-create'), 'MSH', 9, 'ADT^A02^ADT_A02'), 'AOC-6');
+    const answer = parseAck(await socket.request(a02));
     expect([answer.code, answer.message.get('ERR-3.1')]).toEqual(['CR', '201']);
     expect(await waiting()).toBe(0);
     const dead = await t.store.deadLetters.list({ status: 'open', linkId: link.id, limit: 10 });

@@ -191,11 +191,12 @@ describe.each(['sqlite', 'postgres'] as const)('HL7 v2 practice software ⇄ pas
 
       await apply(hl7Fixture('adt-a47-identifier-change'), 'a47');
       await settled();
-      // The identity map follows the new IPP; the old one is gone with it.
+      // The identity map follows the new IPP; the old one still finds the same patient (a late
+      // message under it is stale, never a second patient), and what is sent carries the new one.
       const canonical = await canonicalOf('Patient', 'IPP000101');
       expect(canonical).toBeDefined();
-      expect(await store().identityMap.findExternal(hl7LinkId, 'Patient', canonical as string)).toEqual(['IPP000101']);
-      expect(await canonicalOf('Patient', 'IPP000110')).toBeUndefined();
+      expect(await store().identityMap.findExternal(hl7LinkId, 'Patient', canonical as string)).toEqual(['IPP000110', 'IPP000101']);
+      expect(await canonicalOf('Patient', 'IPP000110')).toBe(canonical);
       // The same patient on the platform, now with the qualified identity the A47 carries.
       expect(await onSim('Patient', 'IPP000101')).toBe(before.id);
       const after = await simPatient('IPP000101');

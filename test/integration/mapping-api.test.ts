@@ -60,7 +60,7 @@ describe.each(['sqlite', 'postgres'] as const)('mapping admin API over HTTP (%s 
   });
 
   it('refuses an invalid profile with 422 and every issue located in the text, and keeps the running one', async () => {
-    const broken = custom.replace('- { name: status, from: SCH-25.1, to: status, map: appointment-status }', '- { name: status, from: SCH-25.1, to: statuss, map: appointment-statut }');
+    const broken = custom.replace('- { name: status, from: SCH-25.1, to: status, map: appointment-status, default: booked }', '- { name: status, from: SCH-25.1, to: statuss, map: appointment-statut, default: booked }');
     const lines = broken.split('\n');
     const line = lines.findIndex((l) => l.includes('to: statuss')) + 1;
     const col = (word: string) => (lines[line - 1] ?? '').indexOf(word) + 1;

@@ -103,10 +103,10 @@ describe('message rules', () => {
   });
 
   it('refuses a trigger event the profile does not accept, naming the ones it does', () => {
-    const msg = parseHl7(hl7Text('adt-a28-create.hl7').replace('ADT^A28^ADT_A05', 'ADT^A01^ADT_A01'));
+    const msg = parseHl7(hl7Text('adt-a28-create.hl7').replace('ADT^A28^ADT_A05', 'ADT^A02^ADT_A02'));
     const r = toCanonical(ihe, msg, test);
     expect(r.error?.code).toBe('ERR_MAPPING_UNSUPPORTED_MESSAGE');
-    expect(r.error?.message).toMatch(/^profile hl7v2-ihe-pam-fr accepts no ADT\^A01 message \(accepted: SIU\^S12, /);
+    expect(r.error?.message).toMatch(/^profile hl7v2-ihe-pam-fr accepts no ADT\^A02 message \(accepted: SIU\^S12, /);
   });
 
   it('refuses a message without the record id, naming the path', () => {
@@ -124,10 +124,20 @@ describe('value maps and transforms at run time', () => {
     expect(r.report.find((x) => x.rule === 'sex')).toMatchObject({ status: 'defaulted', note: 'code not in sex: default' });
   });
 
-  it('fails a rule whose value cannot be transformed, without quoting the value', () => {
+  it('drops a secondary value that cannot be transformed, flags it and warns, without quoting the value', () => {
     const r = toCanonical(ihe, parseHl7(hl7Text('adt-a28-create.hl7').replace('+33478123456', '04-78-XX')), test);
+    expect(r.ok).toBe(true);
+    expect(r.flags).toContain('patient-home-phone-dropped');
+    expect(r.issues).toContainEqual(expect.objectContaining({ path: 'home-phone', severity: 'warning', code: 'ERR_MAPPING_TRANSFORM' }));
+    expect(JSON.stringify(r.issues)).not.toContain('04-78');
+    expect(((recordOf(r.records, 'Patient')?.data as Patient).telecom ?? []).some((t) => t.use === 'home')).toBe(false);
+  });
+
+  it('fails a message whose start cannot be read, without quoting the value', () => {
+    const text = hl7Text('siu-s12-new-appointment.hl7').replace(/\^\^M20\^20250317093000\+0100/, '^^M20^2025-03-17');
+    const r = toCanonical(ihe, parseHl7(text), test);
     expect(r.error?.code).toBe('ERR_MAPPING_TRANSFORM');
-    expect(r.error?.message).toBe('home-phone (PID-13[3=PH].12): not a French phone number (10 digits starting with 0, or +33…)');
+    expect(r.error?.message).toMatch(/^start \(SCH-11\.4\): not an HL7 date\/time/);
   });
 
   it('reads times without offset in the practice zone given by the link', () => {
