@@ -78,13 +78,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const { config } = options;
   const logger = options.logger ?? createLogger({ level: config.log.level });
   const now = options.now ?? Date.now;
-  const store = options.store ?? (await openConfiguredStore(config, { now, ...(options.cwd && { cwd: options.cwd }) }));
+  // The key first: the store seals patient data with it.
+  const { box, created, keyFile } = openSecretBox(config, { ...(options.cwd && { cwd: options.cwd }) });
+  if (created) logger.warn('generated an encryption key; set security.encryptionKey in production', { keyFile });
+  const store = options.store ?? (await openConfiguredStore(config, { now, keyring: box.keyring, ...(options.cwd && { cwd: options.cwd }) }));
   const stoppers: Array<() => Promise<void>> = [];
   try {
     const applied = await store.migrate();
     if (applied.length > 0) logger.info('store migrated', { applied, dialect: store.dialect });
-    const { box, created, keyFile } = openSecretBox(config, { ...(options.cwd && { cwd: options.cwd }) });
-    if (created) logger.warn('generated a credentials encryption key; set security.encryptionKey in production', { keyFile });
 
     let bootstrapKey: string | undefined;
     if (config.security.bootstrapAdminKey && (await store.apiKeys.countActive()) === 0) {

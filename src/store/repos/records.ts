@@ -13,6 +13,7 @@ import type {
   Snapshot,
   StoredResource,
 } from '../types.js';
+import { aad, type Seal } from '../sealer.js';
 import { compiled, rowOf } from './compiled.js';
 import { fromJson, iso, isoOrNull, msOrNull, type RepoContext, toJson } from './context.js';
 
@@ -55,15 +56,34 @@ const putSnapshot = compiled<(typeof SNAPSHOT_COLUMNS)[number]>((db, p) =>
     ),
 );
 const deleteMatchKeys = compiled<'resourceId'>((db, p) => db.deleteFrom('match_keys').where('resource_id', '=', p('resourceId')));
-const insertMatchKey = compiled<'practice_id' | 'key_hash' | 'resource_id' | 'kind' | 'created_at'>((db, p) =>
+const insertMatchKey = compiled<'practice_id' | 'key_hash' | 'key_sealed' | 'resource_id' | 'kind' | 'created_at'>((db, p) =>
   db
     .insertInto('match_keys')
-    .values({ practice_id: p('practice_id'), key_hash: p('key_hash'), resource_id: p('resource_id'), kind: p('kind'), created_at: p<number>('created_at') })
+    .values({ practice_id: p('practice_id'), key_hash: p('key_hash'), key_sealed: p('key_sealed'), resource_id: p('resource_id'), kind: p('kind'), created_at: p<number>('created_at') })
     .onConflict((oc) => oc.columns(['practice_id', 'key_hash', 'resource_id']).doNothing()),
 );
-const findMatchKey = compiled<'practiceId' | 'keyHash'>((db, p) =>
-  db.selectFrom('match_keys').select('resource_id').where('practice_id', '=', p('practiceId')).where('key_hash', '=', p('keyHash')).orderBy('resource_id'),
-);
+/** One statement per number of lookup values (one per configured key, plus the unkeyed one). */
+const findMatchKeys = new Map<number, ReturnType<typeof compiled<string>>>();
+function findMatchKey(values: number) {
+  let q = findMatchKeys.get(values);
+  if (!q) {
+    const names = Array.from({ length: values }, (_, i) => `k${i}`);
+    q = compiled<string>((db, p) =>
+      db
+        .selectFrom('match_keys')
+        .select('resource_id')
+        .distinct()
+        .where('practice_id', '=', p('practiceId'))
+        .where('key_hash', 'in', names.map((n) => p(n)))
+        .orderBy('resource_id'),
+    );
+    findMatchKeys.set(values, q);
+  }
+  return q;
+}
+
+/** The associated data of a match key's sealed value. */
+export const matchKeyAad = (practiceId: string, resourceId: string): string => aad('match_keys', 'key_sealed', `${practiceId}|${resourceId}`);
 
 /**
  * Content hash of a JSON value, independent of key order: the basis of echo suppression
@@ -100,11 +120,16 @@ export function stableStringify(value: unknown): string {
   return `${out}}`;
 }
 
-const toResource = (r: ResourcesTable): StoredResource => ({
+/** Where a record's content lives, for its sealing's associated data. */
+export const resourceAad = (id: string): string => aad('resources', 'data', id);
+export const snapshotAad = (linkId: string, kind: string, canonicalId: string): string => aad('snapshots', 'data', `${linkId}|${kind}|${canonicalId}`);
+
+/** A stored row, its content opened; `json` is the clear content when the caller has it already. */
+const toResource = (r: ResourcesTable, seal: Seal, json?: string): StoredResource => ({
   id: r.id,
   practiceId: r.practice_id,
   kind: r.kind as ResourceKind,
-  data: fromJson<JsonObject>(r.data),
+  data: fromJson<JsonObject>(json ?? seal.open(r.data, resourceAad(r.id))),
   hash: r.hash,
   version: r.version,
   origin: r.origin as RecordOrigin,
@@ -117,13 +142,13 @@ const toResource = (r: ResourcesTable): StoredResource => ({
   updatedAt: iso(r.updated_at),
 });
 
-/** The row of `w` as version 1, created now. */
-function newResourceRow(w: ResourceWrite, now: number): ResourcesTable {
+/** The row of `w` as version 1, created now, its content sealed once here (`json` is the clear content). */
+function newResourceRow(w: ResourceWrite, now: number, seal: Seal, json: string): ResourcesTable {
   return {
     id: w.id,
     practice_id: w.practiceId,
     kind: w.kind,
-    data: toJson(w.data),
+    data: seal.text(json, resourceAad(w.id)),
     hash: contentHash(w.data),
     version: 1,
     origin: w.origin,
@@ -150,24 +175,25 @@ export interface ResourcesRepo {
 }
 
 export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
-  const { db } = ctx;
+  const { db, seal } = ctx;
   const repo: ResourcesRepo = {
     async get(id) {
       const r = (await resourceById.run<ResourcesTable>(ctx, { id })).rows[0];
-      return r && toResource(r);
+      return r && toResource(r, seal);
     },
     async put(w) {
       const now = ctx.now();
+      const json = toJson(w.data);
       if (w.expectedVersion === 0) {
         // A new record (ingest: one per new patient): its insert is the version check, no read first.
-        const row = newResourceRow(w, now);
+        const row = newResourceRow(w, now, seal, json);
         const res = await insertNewResource.run(ctx, row);
         if (Number(res.numAffectedRows) !== 1) {
           const version = (await resourceVersion.run<Pick<ResourcesTable, 'version'>>(ctx, { id: w.id })).rows[0]?.version ?? 0;
           throw new PasserelleError('ERR_STORE_CONFLICT', `${w.kind} ${w.id} is at version ${version}, not 0`, { details: { kind: w.kind, id: w.id, version } });
         }
         ctx.touchedPractices?.add(w.practiceId);
-        return toResource(row);
+        return toResource(row, seal, json);
       }
       const current = (await resourceVersion.run<Pick<ResourcesTable, 'version' | 'created_at' | 'origin' | 'practice_id'>>(ctx, { id: w.id })).rows[0];
       const currentVersion = current?.version ?? 0;
@@ -177,7 +203,7 @@ export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
         });
       }
       const row: ResourcesTable = {
-        ...newResourceRow(w, now),
+        ...newResourceRow(w, now, seal, json),
         version: currentVersion + 1,
         origin: current?.origin ?? w.origin,
         created_at: current?.created_at ?? now,
@@ -191,7 +217,7 @@ export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
       } else {
         await insertResource.run(ctx, row);
       }
-      return toResource(row);
+      return toResource(row, seal, json);
     },
     async list(q) {
       let query = db.selectFrom('resources').selectAll().where('practice_id', '=', q.practiceId).where('kind', '=', q.kind);
@@ -202,14 +228,14 @@ export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
       if (q.updatedSince !== undefined) query = query.where('updated_at', '>=', Date.parse(q.updatedSince));
       query = query.orderBy('start_at').orderBy('id');
       if (q.limit !== undefined) query = query.limit(q.limit);
-      return (await query.execute()).map(toResource);
+      return (await query.execute()).map((r) => toResource(r, seal));
     },
     async getMany(ids) {
       const unique = [...new Set(ids)];
       const out: StoredResource[] = [];
       for (let i = 0; i < unique.length; i += 500) {
         const rows = await db.selectFrom('resources').selectAll().where('id', 'in', unique.slice(i, i + 500)).execute();
-        for (const r of rows) out.push(toResource(r));
+        for (const r of rows) out.push(toResource(r, seal));
       }
       return out;
     },
@@ -271,11 +297,11 @@ export function identityMapRepo(ctx: RepoContext): IdentityMapRepo {
   };
 }
 
-const toSnapshot = (r: SnapshotsTable): Snapshot => ({
+const toSnapshot = (r: SnapshotsTable, seal: Seal, json?: string): Snapshot => ({
   linkId: r.link_id,
   kind: r.kind as ResourceKind,
   canonicalId: r.canonical_id,
-  data: fromJson<JsonObject>(r.data),
+  data: fromJson<JsonObject>(json ?? seal.open(r.data, snapshotAad(r.link_id, r.kind, r.canonical_id))),
   hash: r.hash,
   externalVersion: r.external_version,
   syncedAt: iso(r.synced_at),
@@ -288,24 +314,25 @@ export interface SnapshotsRepo {
 }
 
 export function snapshotsRepo(ctx: RepoContext): SnapshotsRepo {
-  const { db } = ctx;
+  const { db, seal } = ctx;
   return {
     async get(linkId, kind, canonicalId) {
       const r = (await snapshotOf.run<SnapshotsTable>(ctx, { linkId, kind, canonicalId })).rows[0];
-      return r && toSnapshot(r);
+      return r && toSnapshot(r, seal);
     },
     async put(s) {
+      const json = toJson(s.data);
       const row: SnapshotsTable = {
         link_id: s.linkId,
         kind: s.kind,
         canonical_id: s.canonicalId,
-        data: toJson(s.data),
+        data: seal.text(json, snapshotAad(s.linkId, s.kind, s.canonicalId)),
         hash: s.hash ?? contentHash(s.data),
         external_version: s.externalVersion,
         synced_at: ctx.now(),
       };
       await putSnapshot.run(ctx, row);
-      return toSnapshot(row);
+      return toSnapshot(row, seal, json);
     },
     async delete(linkId, kind, canonicalId) {
       await db.deleteFrom('snapshots').where('link_id', '=', linkId).where('kind', '=', kind).where('canonical_id', '=', canonicalId).execute();
@@ -368,7 +395,13 @@ export interface MatchKeysRepo {
   find(practiceId: string, keyHash: string): Promise<string[]>;
 }
 
+/**
+ * Match keys reach the store as unkeyed SHA-256 of a normalised identity (src/sync/patient-match.ts),
+ * which a dictionary of names and birth dates would reverse: the lookup column holds their HMAC
+ * under the store key instead, and the key itself is kept sealed so a rotation can recompute it.
+ */
 export function matchKeysRepo(ctx: RepoContext): MatchKeysRepo {
+  const { seal } = ctx;
   const repo: MatchKeysRepo = {
     async replace(practiceId, kind, resourceId, keyHashes) {
       await deleteMatchKeys.run(ctx, { resourceId });
@@ -377,10 +410,22 @@ export function matchKeysRepo(ctx: RepoContext): MatchKeysRepo {
     async add(practiceId, kind, resourceId, keyHashes) {
       const now = ctx.now();
       // One statement per key (a patient has one to three): the same compiled insert each time.
-      for (const key_hash of new Set(keyHashes)) await insertMatchKey.run(ctx, { practice_id: practiceId, key_hash, resource_id: resourceId, kind, created_at: now });
+      for (const key of new Set(keyHashes)) {
+        await insertMatchKey.run(ctx, {
+          practice_id: practiceId,
+          key_hash: seal.index(key),
+          key_sealed: seal.text(key, matchKeyAad(practiceId, resourceId)),
+          resource_id: resourceId,
+          kind,
+          created_at: now,
+        });
+      }
     },
     async find(practiceId, keyHash) {
-      return (await findMatchKey.run<{ resource_id: string }>(ctx, { practiceId, keyHash })).rows.map((r) => r.resource_id);
+      const values = seal.indexes(keyHash);
+      const params: Record<string, unknown> = { practiceId };
+      values.forEach((v, i) => (params[`k${i}`] = v));
+      return (await findMatchKey(values.length).run<{ resource_id: string }>(ctx, params)).rows.map((r) => r.resource_id);
     },
   };
   return repo;
