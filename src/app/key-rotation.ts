@@ -1,3 +1,5 @@
+import { sql } from 'kysely';
+
 import { sealContext } from '../reports/webhook.js';
 import type { SecretBox } from '../security/secrets.js';
 import { resealStore, type ResealOptions, type ResealReport } from '../store/reseal.js';
@@ -36,6 +38,9 @@ export async function rotateKeys(store: Store, box: SecretBox, options: ResealOp
     return n;
   });
   const report = await resealStore(store, box.keyring, options);
+  // The WAL may still hold page images from before the rotation: fold it into the database
+  // (where secure_delete has zeroed what was rewritten) and empty it.
+  if (report.complete && store.dialect === 'sqlite') await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(store.db);
   await store.audit.append({
     actor: 'cli',
     action: 'key.rotate',

@@ -81,6 +81,9 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   // FULL: the WAL is fsynced at every commit, so an acknowledged message survives power loss.
   raw.pragma('synchronous = FULL');
   raw.pragma('foreign_keys = ON');
+  // Deleted and rewritten rows (purged bodies, erased patients, rows sealed by a key rotation)
+  // are zeroed on their pages rather than left readable in the file's free space.
+  raw.pragma('secure_delete = FAST');
   raw.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
 
   const database = cachingDatabase(raw);
