@@ -39,6 +39,8 @@ export interface Seal {
   open(stored: string, aad: string): string;
   bytes(plaintext: Buffer, aad: string): Buffer;
   openBytes(stored: Buffer, aad: string): Buffer;
+  /** Whether a stored value may be kept as it is: sealed under the current key (always, for a plain store). */
+  isCurrent(stored: string): boolean;
   /** The value stored in a lookup column for a match key (given as its unkeyed SHA-256). */
   index(value: string): string;
   /** Every value a lookup must try: the keyed ones, and the unkeyed one of rows not yet re-sealed. */
@@ -53,6 +55,7 @@ export function sealOf(sealing: StoreSealing): Seal {
       open: (s) => s,
       bytes: (p) => p,
       openBytes: (s) => s,
+      isCurrent: () => true,
       index: (v) => v,
       indexes: (v) => [v],
     };
@@ -64,6 +67,7 @@ export function sealOf(sealing: StoreSealing): Seal {
     open: (v, a) => s.openText(v, a),
     bytes: (p, a) => s.sealBytes(p, a),
     openBytes: (v, a) => s.openBytes(v, a),
+    isCurrent: (v) => s.isCurrent(v),
     index: (v) => s.blindIndex(v),
     indexes: (v) => [...s.blindIndexes(v), v],
   };

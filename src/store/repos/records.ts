@@ -297,15 +297,23 @@ export function identityMapRepo(ctx: RepoContext): IdentityMapRepo {
   };
 }
 
-const toSnapshot = (r: SnapshotsTable, seal: Seal, json?: string): Snapshot => ({
-  linkId: r.link_id,
-  kind: r.kind as ResourceKind,
-  canonicalId: r.canonical_id,
-  data: fromJson<JsonObject>(json ?? seal.open(r.data, snapshotAad(r.link_id, r.kind, r.canonical_id))),
-  hash: r.hash,
-  externalVersion: r.external_version,
-  syncedAt: iso(r.synced_at),
-});
+/**
+ * What a snapshot read held, by its `data` object: a snapshot written back with the same content
+ * (the engine does so when only the peer's version moved) keeps its sealed value instead of
+ * being encrypted again. Compared by JSON text, so a `data` changed in place is sealed anew.
+ */
+const sealedSnapshots = new WeakMap<object, { readonly where: string; readonly json: string; readonly sealed: string }>();
+
+function toSnapshot(r: SnapshotsTable, seal: Seal, json?: string): Snapshot {
+  let data: JsonObject;
+  if (json === undefined) {
+    const where = snapshotAad(r.link_id, r.kind, r.canonical_id);
+    const clear = seal.open(r.data, where);
+    data = fromJson<JsonObject>(clear);
+    sealedSnapshots.set(data, { where, json: clear, sealed: r.data });
+  } else data = fromJson<JsonObject>(json);
+  return { linkId: r.link_id, kind: r.kind as ResourceKind, canonicalId: r.canonical_id, data, hash: r.hash, externalVersion: r.external_version, syncedAt: iso(r.synced_at) };
+}
 
 export interface SnapshotsRepo {
   get(linkId: string, kind: ResourceKind, canonicalId: string): Promise<Snapshot | undefined>;
@@ -322,11 +330,14 @@ export function snapshotsRepo(ctx: RepoContext): SnapshotsRepo {
     },
     async put(s) {
       const json = toJson(s.data);
+      const where = snapshotAad(s.linkId, s.kind, s.canonicalId);
+      const read = sealedSnapshots.get(s.data);
       const row: SnapshotsTable = {
         link_id: s.linkId,
         kind: s.kind,
         canonical_id: s.canonicalId,
-        data: seal.text(json, snapshotAad(s.linkId, s.kind, s.canonicalId)),
+        // Not a value of a previous key: a rotation may have passed this row already.
+        data: read && read.where === where && read.json === json && seal.isCurrent(read.sealed) ? read.sealed : seal.text(json, where),
         hash: s.hash ?? contentHash(s.data),
         external_version: s.externalVersion,
         synced_at: ctx.now(),
