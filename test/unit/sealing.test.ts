@@ -2,6 +2,9 @@ import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 
 import { describe, expect, it } from '@jest/globals';
 
+import { loadConfig } from '../../src/config/load.js';
+import { previousKeys } from '../../src/config/schema.js';
+import { isPasserelleError } from '../../src/errors.js';
 import { Keyring } from '../../src/security/sealing.js';
 import { SecretBox } from '../../src/security/secrets.js';
 
@@ -107,5 +110,23 @@ describe('credentials sealed before key ids', () => {
     const resealed = box.seal(box.open(v1, 'link-1'), 'link-1');
     expect(box.isCurrent(resealed)).toBe(true);
     expect(() => box.open(v1, 'link-2')).toThrow(expect.objectContaining({ code: 'ERR_CRYPTO_DECRYPT_FAILED' }));
+  });
+});
+
+describe('previous keys in the configuration', () => {
+  it('reads security.previousEncryptionKeys as a comma-separated list and refuses a key that is not 32 bytes, without printing it', () => {
+    const a = randomBytes(32).toString('base64');
+    const b = randomBytes(32).toString('base64');
+    const { config } = loadConfig({ env: { PASSERELLE_SECURITY_PREVIOUS_ENCRYPTION_KEYS: `${a}, ${b}` } });
+    expect(previousKeys(config.security.previousEncryptionKeys)).toEqual([a, b]);
+    let thrown: unknown;
+    try {
+      loadConfig({ env: { PASSERELLE_SECURITY_PREVIOUS_ENCRYPTION_KEYS: `${a},c2hvcnQ=` } });
+    } catch (e) {
+      thrown = e;
+    }
+    expect(isPasserelleError(thrown) && thrown.code).toBe('ERR_CONFIG_INVALID');
+    expect(JSON.stringify(thrown)).not.toContain('c2hvcnQ');
+    expect(JSON.stringify((thrown as { issues?: unknown }).issues)).toContain('security.previousEncryptionKeys');
   });
 });
