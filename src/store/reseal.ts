@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 
-import { matchKeyAad, resourceAad, snapshotAad } from './repos/records.js';
+import { externalIdAad, matchKeyAad, resourceAad, snapshotAad } from './repos/records.js';
 import { inboxBodyAad, outboxPayloadAad, queueAad } from './repos/queues.js';
 import type { ColumnSealer } from './sealer.js';
 import type { Store } from './store.js';
@@ -48,7 +48,7 @@ const SEALED: readonly SealedTable[] = [
   { table: 'dead_letters', key: ['id'], columns: [queue('dead_letters', 'payload')] },
 ];
 
-export const SEALED_TABLES: readonly string[] = [...SEALED.map((t) => t.table), 'match_keys'];
+export const SEALED_TABLES: readonly string[] = [...SEALED.map((t) => t.table), 'match_keys', 'identity_map'];
 
 export interface ResealOptions {
   /** Rows read per batch; each batch commits on its own. */
@@ -156,5 +156,31 @@ export async function resealStore(store: Store, sealer: ColumnSealer, options: R
       .execute();
     return true;
   });
-  return { resealed, batches, complete };
+  if (!complete) return { resealed, batches, complete };
+
+  // The identity map likewise: `external_id` is the HMAC of the peer's id, kept sealed beside it.
+  const mapped = await walk('identity_map', ['link_id', 'kind', 'external_id'], ['canonical_id', 'practice_id', 'created_at', 'external_sealed'], async (tx, row) => {
+    const sealed = row['external_sealed'] as string | null;
+    if (sealed !== null && sealer.isCurrent(sealed)) return false;
+    const [linkId, kind, column] = [str(row['link_id']), str(row['kind']), str(row['external_id'])];
+    const externalId = sealed === null ? column : sealer.openText(sealed, externalIdAad(linkId, kind, column));
+    await tx.db.deleteFrom('identity_map').where('link_id', '=', linkId).where('kind', '=', kind).where('external_id', '=', column).execute();
+    const keyed = sealer.blindIndex(externalId);
+    await tx.db
+      .insertInto('identity_map')
+      .values({
+        link_id: linkId,
+        kind,
+        external_id: keyed,
+        external_sealed: sealer.sealText(externalId, externalIdAad(linkId, kind, keyed)),
+        canonical_id: str(row['canonical_id']),
+        practice_id: str(row['practice_id']),
+        created_at: Number(row['created_at']),
+      })
+      // A row the service wrote under the new key meanwhile is the newer one.
+      .onConflict((oc) => oc.columns(['link_id', 'kind', 'external_id']).doNothing())
+      .execute();
+    return true;
+  });
+  return { resealed, batches, complete: mapped };
 }

@@ -59,7 +59,10 @@ export interface ResourcesTable {
 export interface IdentityMapTable {
   link_id: string;
   kind: string;
+  /** HMAC under the store key of the peer's id (0006_sealing; before it, the id itself). */
   external_id: string;
+  /** The peer's id, sealed (0006_sealing): it may be a patient identifier. */
+  external_sealed: string | null;
   canonical_id: string;
   practice_id: string;
   created_at: Ms;

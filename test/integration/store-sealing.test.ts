@@ -48,6 +48,8 @@ async function writePatient(store: Store, patient: Patient, tag: string): Promis
   await store.resources.put({ id: resourceId, practiceId: 'cab-seal', kind: 'Patient', data, origin: 'practice', expectedVersion: 0 });
   await store.snapshots.put({ linkId: 'lnk-seal', kind: 'Patient', canonicalId: resourceId, data, externalVersion: null });
   await store.matchKeys.add('cab-seal', 'Patient', resourceId, [matchKey(patient)]);
+  // A patient without IPP is known to an HL7 peer by its INS (mappings/hl7v2-ihe-pam-fr.yaml).
+  await store.identityMap.set({ linkId: 'lnk-seal', kind: 'Patient', externalId: ins, canonicalId: resourceId, practiceId: 'cab-seal' });
   const body = hl7('MSH|^~\\&|LOGICIEL|CAB|PASSERELLE|CAB|20261123090000||ADT^A31|' + tag + '|P|2.5', `PID|||${ins}^^^INS-NIR||${family}^${patient.name?.[0]?.given?.[0] ?? ''}||19850314|F|||||${phone(patient)}`);
   const accepted = await store.inbox.accept({ linkId: 'lnk-seal', dedupeKey: `LOGICIEL|CAB|${tag}`, bodyHash: createHash('sha256').update(body).digest('hex'), messageType: 'ADT^A31', body });
   const outboxKey = `push-${tag}`;
@@ -67,6 +69,10 @@ async function expectReadBack(store: Store, w: Written): Promise<void> {
   expect((await store.resources.getMany([w.resourceId]))[0]?.data['telecom']).toEqual(w.patient.telecom);
   expect((await store.snapshots.get('lnk-seal', 'Patient', w.resourceId))?.data['identifier']).toEqual(w.patient.identifier);
   expect(await store.matchKeys.find('cab-seal', matchKey(w.patient))).toContain(w.resourceId);
+  const ins = w.patient.identifier?.[0]?.value as string;
+  expect(await store.identityMap.findCanonical('lnk-seal', 'Patient', ins)).toBe(w.resourceId);
+  expect(await store.identityMap.findExternal('lnk-seal', 'Patient', w.resourceId)).toEqual([ins]);
+  expect((await store.identityMap.listByCanonical(w.resourceId)).map((l) => l.externalId)).toEqual([ins]);
   expect((await store.inbox.get(w.inboxId))?.body?.toString('latin1')).toContain(`${family}^`);
   expect((await store.outbox.list({ recordId: w.resourceId }))[0]?.payload['name']).toEqual(w.patient.name);
   expect((await store.deadLetters.get(w.deadLetterId))?.payload?.['telecom']).toEqual(w.patient.telecom);

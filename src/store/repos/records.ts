@@ -35,15 +35,42 @@ const updateResource = compiled<(typeof RESOURCE_COLUMNS)[number] | 'expected'>(
   const { id: _id, created_at: _c, ...set } = rowOf<ResourcesTable>(RESOURCE_COLUMNS, p);
   return db.updateTable('resources').set(set).where('id', '=', p('id')).where('version', '=', p<number>('expected'));
 });
-const setIdentity = compiled<'link_id' | 'kind' | 'external_id' | 'canonical_id' | 'practice_id' | 'created_at'>((db, p) =>
+const setIdentity = compiled<'link_id' | 'kind' | 'external_id' | 'external_sealed' | 'canonical_id' | 'practice_id' | 'created_at'>((db, p) =>
   db
     .insertInto('identity_map')
-    .values({ link_id: p('link_id'), kind: p('kind'), external_id: p('external_id'), canonical_id: p('canonical_id'), practice_id: p('practice_id'), created_at: p<number>('created_at') })
+    .values({
+      link_id: p('link_id'),
+      kind: p('kind'),
+      external_id: p('external_id'),
+      external_sealed: p('external_sealed'),
+      canonical_id: p('canonical_id'),
+      practice_id: p('practice_id'),
+      created_at: p<number>('created_at'),
+    })
     .onConflict((oc) => oc.columns(['link_id', 'kind', 'external_id']).doUpdateSet({ canonical_id: p('canonical_id') })),
 );
-const canonicalOf = compiled<'linkId' | 'kind' | 'externalId'>((db, p) =>
-  db.selectFrom('identity_map').select('canonical_id').where('link_id', '=', p('linkId')).where('kind', '=', p('kind')).where('external_id', '=', p('externalId')),
-);
+/** One statement per number of lookup values (one per configured key, plus the value itself for rows not yet re-sealed). */
+const canonicalOfStatements = new Map<number, ReturnType<typeof compiled<string>>>();
+function canonicalOf(values: number) {
+  let q = canonicalOfStatements.get(values);
+  if (!q) {
+    const names = Array.from({ length: values }, (_, i) => `x${i}`);
+    q = compiled<string>((db, p) =>
+      db
+        .selectFrom('identity_map')
+        .select('canonical_id')
+        .where('link_id', '=', p('linkId'))
+        .where('kind', '=', p('kind'))
+        .where(
+          'external_id',
+          'in',
+          names.map((n) => p(n)),
+        ),
+    );
+    canonicalOfStatements.set(values, q);
+  }
+  return q;
+}
 const snapshotOf = compiled<'linkId' | 'kind' | 'canonicalId'>((db, p) =>
   db.selectFrom('snapshots').selectAll().where('link_id', '=', p('linkId')).where('kind', '=', p('kind')).where('canonical_id', '=', p('canonicalId')),
 );
@@ -243,10 +270,19 @@ export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
   return repo;
 }
 
-const toIdentity = (r: IdentityMapTable): IdentityLink => ({
+/**
+ * A peer's id for a record can be a patient identifier (an HL7 patient without IPP is known by
+ * its INS): `external_id` holds its HMAC for lookups, `external_sealed` the id itself, bound to
+ * the row by link, kind and that HMAC. Rows written before 0006_sealing hold it in clear.
+ */
+export const externalIdAad = (linkId: string, kind: string, externalIdColumn: string): string => aad('identity_map', 'external_sealed', `${linkId}|${kind}|${externalIdColumn}`);
+const externalIdOf = (r: Pick<IdentityMapTable, 'link_id' | 'kind' | 'external_id' | 'external_sealed'>, seal: Seal): string =>
+  r.external_sealed === null ? r.external_id : seal.open(r.external_sealed, externalIdAad(r.link_id, r.kind, r.external_id));
+
+const toIdentity = (r: IdentityMapTable, seal: Seal): IdentityLink => ({
   linkId: r.link_id,
   kind: r.kind as ResourceKind,
-  externalId: r.external_id,
+  externalId: externalIdOf(r, seal),
   canonicalId: r.canonical_id,
   practiceId: r.practice_id,
   createdAt: iso(r.created_at),
@@ -265,34 +301,50 @@ export interface IdentityMapRepo {
 }
 
 export function identityMapRepo(ctx: RepoContext): IdentityMapRepo {
-  const { db } = ctx;
+  const { db, seal } = ctx;
+  const lookup = (linkId: string, kind: string, externalId: string) => {
+    const values = seal.indexes(externalId);
+    const params: Record<string, unknown> = { linkId, kind };
+    values.forEach((v, i) => (params[`x${i}`] = v));
+    return { values, params };
+  };
   return {
     async set(e) {
-      await setIdentity.run(ctx, { link_id: e.linkId, kind: e.kind, external_id: e.externalId, canonical_id: e.canonicalId, practice_id: e.practiceId, created_at: ctx.now() });
+      const external_id = seal.index(e.externalId);
+      await setIdentity.run(ctx, {
+        link_id: e.linkId,
+        kind: e.kind,
+        external_id,
+        external_sealed: seal.text(e.externalId, externalIdAad(e.linkId, e.kind, external_id)),
+        canonical_id: e.canonicalId,
+        practice_id: e.practiceId,
+        created_at: ctx.now(),
+      });
     },
     async findCanonical(linkId, kind, externalId) {
-      return (await canonicalOf.run<Pick<IdentityMapTable, 'canonical_id'>>(ctx, { linkId, kind, externalId })).rows[0]?.canonical_id;
+      const { values, params } = lookup(linkId, kind, externalId);
+      return (await canonicalOf(values.length).run<Pick<IdentityMapTable, 'canonical_id'>>(ctx, params)).rows[0]?.canonical_id;
     },
     async findExternal(linkId, kind, canonicalId) {
       const rows = await db
         .selectFrom('identity_map')
-        .select('external_id')
+        .select(['link_id', 'kind', 'external_id', 'external_sealed'])
         .where('link_id', '=', linkId)
         .where('kind', '=', kind)
         .where('canonical_id', '=', canonicalId)
         .orderBy('created_at')
         .execute();
-      return rows.map((r) => r.external_id);
+      return rows.map((r) => externalIdOf(r, seal));
     },
     async listByCanonical(canonicalId) {
-      return (await db.selectFrom('identity_map').selectAll().where('canonical_id', '=', canonicalId).execute()).map(toIdentity);
+      return (await db.selectFrom('identity_map').selectAll().where('canonical_id', '=', canonicalId).execute()).map((r) => toIdentity(r, seal));
     },
     async repoint(from, to) {
       const res = await db.updateTable('identity_map').set({ canonical_id: to }).where('canonical_id', '=', from).executeTakeFirst();
       return Number(res.numUpdatedRows);
     },
     async remove(linkId, kind, externalId) {
-      await db.deleteFrom('identity_map').where('link_id', '=', linkId).where('kind', '=', kind).where('external_id', '=', externalId).execute();
+      await db.deleteFrom('identity_map').where('link_id', '=', linkId).where('kind', '=', kind).where('external_id', 'in', seal.indexes(externalId)).execute();
     },
   };
 }
