@@ -34,14 +34,13 @@ export const aad = (table: string, column: string, row: string): string => `${ta
 
 /** Seal/open helpers the repositories use; a plain store passes values through. */
 export interface Seal {
-  readonly sealer: ColumnSealer | undefined;
   text(plaintext: string, aad: string): string;
   open(stored: string, aad: string): string;
   bytes(plaintext: Buffer, aad: string): Buffer;
   openBytes(stored: Buffer, aad: string): Buffer;
   /** Whether a stored value may be kept as it is: sealed under the current key (always, for a plain store). */
   isCurrent(stored: string): boolean;
-  /** The value stored in a lookup column for a match key (given as its unkeyed SHA-256). */
+  /** The value stored in a lookup column (a match key, a peer's id): keyed, so it gives nothing away. */
   index(value: string): string;
   /** Every value a lookup must try: the keyed ones, and the unkeyed one of rows not yet re-sealed. */
   indexes(value: string): string[];
@@ -50,7 +49,6 @@ export interface Seal {
 export function sealOf(sealing: StoreSealing): Seal {
   if ('plain' in sealing) {
     return {
-      sealer: undefined,
       text: (p) => p,
       open: (s) => s,
       bytes: (p) => p,
@@ -62,7 +60,6 @@ export function sealOf(sealing: StoreSealing): Seal {
   }
   const s = sealing;
   return {
-    sealer: s,
     text: (p, a) => s.sealText(p, a),
     open: (v, a) => s.openText(v, a),
     bytes: (p, a) => s.sealBytes(p, a),
