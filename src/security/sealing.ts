@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomFillSync } from 'node:crypto';
 
 import { PasserelleError } from '../errors.js';
 import type { ColumnSealer } from '../store/sealer.js';
@@ -21,6 +21,22 @@ import type { ColumnSealer } from '../store/sealer.js';
 const VERSION = 'pz1';
 const NONCE = 12;
 const TAG = 16;
+
+/**
+ * Random nonces drawn from the system CSPRNG a thousand at a time: one call per nonce costs more
+ * than the encryption of a record. Each nonce is copied out before the pool is refilled.
+ */
+const noncePool = Buffer.alloc(NONCE * 1024);
+let nonceOffset = noncePool.length;
+function nextNonce(): Buffer {
+  if (nonceOffset >= noncePool.length) {
+    randomFillSync(noncePool);
+    nonceOffset = 0;
+  }
+  const nonce = noncePool.subarray(nonceOffset, nonceOffset + NONCE);
+  nonceOffset += NONCE;
+  return nonce;
+}
 
 /** One service key and what is derived from it once (key derivation is the costly part). */
 export interface SealingKey {
@@ -81,12 +97,12 @@ export class Keyring implements ColumnSealer {
   }
 
   private encrypt(plaintext: Buffer, aad: string): Buffer {
-    const nonce = randomBytes(NONCE);
+    const nonce = nextNonce();
     const cipher = createCipheriv('aes-256-gcm', this.current.enc, nonce);
     cipher.setAAD(Buffer.from(aad, 'utf8'));
     const ct = cipher.update(plaintext);
-    const last = cipher.final();
-    return Buffer.concat([nonce, ct, last, cipher.getAuthTag()]);
+    cipher.final(); // GCM is a stream mode: nothing is held back
+    return Buffer.concat([nonce, ct, cipher.getAuthTag()], NONCE + ct.length + TAG);
   }
 
   private decrypt(keyId: string, body: Buffer, aad: string): Buffer {
