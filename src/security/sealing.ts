@@ -53,8 +53,14 @@ function derive(raw: Buffer, info: string): Buffer {
 }
 
 export function sealingKey(raw: Buffer): SealingKey {
-  if (raw.length !== 32) throw new PasserelleError('ERR_CRYPTO_KEY_INVALID', 'the encryption key must be 32 bytes');
-  return { id: derive(raw, 'key id').subarray(0, 6).toString('base64url'), enc: derive(raw, 'seal v1'), mac: derive(raw, 'blind index v1'), raw };
+  if (raw.length !== 32)
+    throw new PasserelleError('ERR_CRYPTO_KEY_INVALID', 'the encryption key must be 32 bytes');
+  return {
+    id: derive(raw, 'key id').subarray(0, 6).toString('base64url'),
+    enc: derive(raw, 'seal v1'),
+    mac: derive(raw, 'blind index v1'),
+    raw,
+  };
 }
 
 /** `pz1.<id>.` of a text or byte envelope, or undefined when the value is not one. */
@@ -89,7 +95,10 @@ export class Keyring implements ColumnSealer {
   }
 
   static fromBase64(current: string, previous: readonly string[] = []): Keyring {
-    return new Keyring(Buffer.from(current, 'base64'), previous.map((p) => Buffer.from(p, 'base64')));
+    return new Keyring(
+      Buffer.from(current, 'base64'),
+      previous.map((p) => Buffer.from(p, 'base64')),
+    );
   }
 
   get currentKeyId(): string {
@@ -108,11 +117,16 @@ export class Keyring implements ColumnSealer {
   private decrypt(keyId: string, body: Buffer, aad: string): Buffer {
     const key = this.byId.get(keyId);
     if (!key) {
-      throw new PasserelleError('ERR_CRYPTO_KEY_UNKNOWN', `a stored value is sealed under key ${keyId}, which is not configured (security.encryptionKey / security.previousEncryptionKeys)`, {
-        details: { keyId },
-      });
+      throw new PasserelleError(
+        'ERR_CRYPTO_KEY_UNKNOWN',
+        `a stored value is sealed under key ${keyId}, which is not configured (security.encryptionKey / security.previousEncryptionKeys)`,
+        {
+          details: { keyId },
+        },
+      );
     }
-    if (body.length < NONCE + TAG) throw new PasserelleError('ERR_CRYPTO_DECRYPT_FAILED', 'a sealed value is truncated');
+    if (body.length < NONCE + TAG)
+      throw new PasserelleError('ERR_CRYPTO_DECRYPT_FAILED', 'a sealed value is truncated');
     try {
       const decipher = createDecipheriv('aes-256-gcm', key.enc, body.subarray(0, NONCE));
       decipher.setAAD(Buffer.from(aad, 'utf8'));
@@ -120,7 +134,11 @@ export class Keyring implements ColumnSealer {
       return Buffer.concat([decipher.update(body.subarray(NONCE, body.length - TAG)), decipher.final()]);
     } catch (e) {
       // Altered bytes, or a value moved from the row or column its associated data names.
-      throw new PasserelleError('ERR_CRYPTO_DECRYPT_FAILED', 'a sealed value does not authenticate (altered, or moved from another row)', { cause: e, details: { keyId } });
+      throw new PasserelleError(
+        'ERR_CRYPTO_DECRYPT_FAILED',
+        'a sealed value does not authenticate (altered, or moved from another row)',
+        { cause: e, details: { keyId } },
+      );
     }
   }
 
@@ -131,7 +149,11 @@ export class Keyring implements ColumnSealer {
   openText(stored: string, aad: string): string {
     const keyId = envelopeKeyId(stored.slice(0, 32));
     if (keyId === undefined) return stored;
-    return this.decrypt(keyId, Buffer.from(stored.slice(VERSION.length + keyId.length + 2), 'base64url'), aad).toString('utf8');
+    return this.decrypt(
+      keyId,
+      Buffer.from(stored.slice(VERSION.length + keyId.length + 2), 'base64url'),
+      aad,
+    ).toString('utf8');
   }
 
   sealBytes(plaintext: Buffer, aad: string): Buffer {

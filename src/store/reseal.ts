@@ -23,7 +23,10 @@ interface SealedTable {
 }
 
 const str = (v: unknown): string => String(v);
-const queue = (table: 'conflicts' | 'review_items' | 'dead_letters', column: 'fields' | 'payload' | 'resolution'): SealedColumn => ({
+const queue = (
+  table: 'conflicts' | 'review_items' | 'dead_letters',
+  column: 'fields' | 'payload' | 'resolution',
+): SealedColumn => ({
   name: column,
   aad: (r) => queueAad(table, column, str(r['id'])),
 });
@@ -34,17 +37,43 @@ const SEALED: readonly SealedTable[] = [
   {
     table: 'snapshots',
     key: ['link_id', 'kind', 'canonical_id'],
-    columns: [{ name: 'data', aad: (r) => snapshotAad(str(r['link_id']), str(r['kind']), str(r['canonical_id'])) }],
+    columns: [
+      { name: 'data', aad: (r) => snapshotAad(str(r['link_id']), str(r['kind']), str(r['canonical_id'])) },
+    ],
   },
   {
     table: 'inbox',
     key: ['id'],
     extra: ['link_id', 'dedupe_key', 'body_hash'],
-    columns: [{ name: 'body', bytes: true, aad: (r) => inboxBodyAad({ link_id: str(r['link_id']), dedupe_key: str(r['dedupe_key']), body_hash: str(r['body_hash']) }) }],
+    columns: [
+      {
+        name: 'body',
+        bytes: true,
+        aad: (r) =>
+          inboxBodyAad({
+            link_id: str(r['link_id']),
+            dedupe_key: str(r['dedupe_key']),
+            body_hash: str(r['body_hash']),
+          }),
+      },
+    ],
   },
-  { table: 'outbox', key: ['seq'], extra: ['idempotency_key'], columns: [{ name: 'payload', aad: (r) => outboxPayloadAad(str(r['idempotency_key'])) }] },
-  { table: 'conflicts', key: ['id'], columns: [queue('conflicts', 'fields'), queue('conflicts', 'resolution')] },
-  { table: 'review_items', key: ['id'], columns: [queue('review_items', 'payload'), queue('review_items', 'resolution')] },
+  {
+    table: 'outbox',
+    key: ['seq'],
+    extra: ['idempotency_key'],
+    columns: [{ name: 'payload', aad: (r) => outboxPayloadAad(str(r['idempotency_key'])) }],
+  },
+  {
+    table: 'conflicts',
+    key: ['id'],
+    columns: [queue('conflicts', 'fields'), queue('conflicts', 'resolution')],
+  },
+  {
+    table: 'review_items',
+    key: ['id'],
+    columns: [queue('review_items', 'payload'), queue('review_items', 'resolution')],
+  },
   { table: 'dead_letters', key: ['id'], columns: [queue('dead_letters', 'payload')] },
 ];
 
@@ -56,7 +85,11 @@ export interface ResealOptions {
   /** Stop after this many batches (a rotation spread over several runs); the next run resumes. */
   readonly maxBatches?: number;
   /** Told after each committed batch. */
-  readonly onBatch?: (progress: { readonly table: string; readonly scanned: number; readonly resealed: number }) => void;
+  readonly onBatch?: (progress: {
+    readonly table: string;
+    readonly scanned: number;
+    readonly resealed: number;
+  }) => void;
 }
 
 export interface ResealReport {
@@ -76,13 +109,22 @@ export interface ResealReport {
  *
  * `sealer` must be the key ring the store was opened with.
  */
-export async function resealStore(store: Store, sealer: ColumnSealer, options: ResealOptions = {}): Promise<ResealReport> {
+export async function resealStore(
+  store: Store,
+  sealer: ColumnSealer,
+  options: ResealOptions = {},
+): Promise<ResealReport> {
   const batchSize = options.batchSize ?? 500;
   const resealed: Record<string, number> = {};
   let batches = 0;
   const budgetLeft = () => options.maxBatches === undefined || batches < options.maxBatches;
 
-  const walk = async (table: string, key: readonly string[], columns: readonly string[], rewrite: (tx: Parameters<Parameters<Store['transaction']>[0]>[0], row: Row) => Promise<boolean>) => {
+  const walk = async (
+    table: string,
+    key: readonly string[],
+    columns: readonly string[],
+    rewrite: (tx: Parameters<Parameters<Store['transaction']>[0]>[0], row: Row) => Promise<boolean>,
+  ) => {
     resealed[table] = 0;
     let last: unknown[] | undefined;
     for (;;) {
@@ -90,7 +132,10 @@ export async function resealStore(store: Store, sealer: ColumnSealer, options: R
       const done = await store.transaction(async (tx) => {
         const keyList = sql.join(key.map((k) => sql.ref(k)));
         const after = last ? sql`WHERE (${keyList}) > (${sql.join(last)})` : sql``;
-        const { rows } = await sql<Row>`SELECT ${sql.join([...new Set([...key, ...columns])].map((c) => sql.ref(c)))} FROM ${sql.table(table)} ${after} ORDER BY ${keyList} LIMIT ${batchSize}`.execute(tx.db);
+        const { rows } =
+          await sql<Row>`SELECT ${sql.join([...new Set([...key, ...columns])].map((c) => sql.ref(c)))} FROM ${sql.table(table)} ${after} ORDER BY ${keyList} LIMIT ${batchSize}`.execute(
+            tx.db,
+          );
         let n = 0;
         for (const row of rows) if (await rewrite(tx, row)) n++;
         const lastRow = rows[rows.length - 1];
@@ -113,7 +158,8 @@ export async function resealStore(store: Store, sealer: ColumnSealer, options: R
         if (v === null || v === undefined) continue;
         if (c.bytes) {
           const stored = Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array);
-          if (!sealer.isCurrent(stored)) set[c.name] = sealer.sealBytes(sealer.openBytes(stored, c.aad(row)), c.aad(row));
+          if (!sealer.isCurrent(stored))
+            set[c.name] = sealer.sealBytes(sealer.openBytes(stored, c.aad(row)), c.aad(row));
         } else if (!sealer.isCurrent(str(v))) {
           set[c.name] = sealer.sealText(sealer.openText(str(v), c.aad(row)), c.aad(row));
         }
@@ -131,56 +177,72 @@ export async function resealStore(store: Store, sealer: ColumnSealer, options: R
 
   // Match keys: the lookup column is an HMAC, which cannot be re-keyed; the sealed key it was
   // computed from can (before 0006_sealing, the lookup column held that key itself).
-  const complete = await walk('match_keys', ['practice_id', 'key_hash', 'resource_id'], ['kind', 'created_at', 'key_sealed'], async (tx, row) => {
-    const sealed = row['key_sealed'] as string | null;
-    if (sealed !== null && sealer.isCurrent(sealed)) return false;
-    const where = matchKeyAad(str(row['practice_id']), str(row['resource_id']));
-    const key = sealed === null ? str(row['key_hash']) : sealer.openText(sealed, where);
-    await tx.db
-      .deleteFrom('match_keys')
-      .where('practice_id', '=', str(row['practice_id']))
-      .where('key_hash', '=', str(row['key_hash']))
-      .where('resource_id', '=', str(row['resource_id']))
-      .execute();
-    await tx.db
-      .insertInto('match_keys')
-      .values({
-        practice_id: str(row['practice_id']),
-        key_hash: sealer.blindIndex(key),
-        key_sealed: sealer.sealText(key, where),
-        resource_id: str(row['resource_id']),
-        kind: str(row['kind']),
-        created_at: Number(row['created_at']),
-      })
-      .onConflict((oc) => oc.columns(['practice_id', 'key_hash', 'resource_id']).doNothing())
-      .execute();
-    return true;
-  });
+  const complete = await walk(
+    'match_keys',
+    ['practice_id', 'key_hash', 'resource_id'],
+    ['kind', 'created_at', 'key_sealed'],
+    async (tx, row) => {
+      const sealed = row['key_sealed'] as string | null;
+      if (sealed !== null && sealer.isCurrent(sealed)) return false;
+      const where = matchKeyAad(str(row['practice_id']), str(row['resource_id']));
+      const key = sealed === null ? str(row['key_hash']) : sealer.openText(sealed, where);
+      await tx.db
+        .deleteFrom('match_keys')
+        .where('practice_id', '=', str(row['practice_id']))
+        .where('key_hash', '=', str(row['key_hash']))
+        .where('resource_id', '=', str(row['resource_id']))
+        .execute();
+      await tx.db
+        .insertInto('match_keys')
+        .values({
+          practice_id: str(row['practice_id']),
+          key_hash: sealer.blindIndex(key),
+          key_sealed: sealer.sealText(key, where),
+          resource_id: str(row['resource_id']),
+          kind: str(row['kind']),
+          created_at: Number(row['created_at']),
+        })
+        .onConflict((oc) => oc.columns(['practice_id', 'key_hash', 'resource_id']).doNothing())
+        .execute();
+      return true;
+    },
+  );
   if (!complete) return { resealed, batches, complete };
 
   // The identity map likewise: `external_id` is the HMAC of the peer's id, kept sealed beside it.
-  const mapped = await walk('identity_map', ['link_id', 'kind', 'external_id'], ['canonical_id', 'practice_id', 'created_at', 'external_sealed'], async (tx, row) => {
-    const sealed = row['external_sealed'] as string | null;
-    if (sealed !== null && sealer.isCurrent(sealed)) return false;
-    const [linkId, kind, column] = [str(row['link_id']), str(row['kind']), str(row['external_id'])];
-    const externalId = sealed === null ? column : sealer.openText(sealed, externalIdAad(linkId, kind, column));
-    await tx.db.deleteFrom('identity_map').where('link_id', '=', linkId).where('kind', '=', kind).where('external_id', '=', column).execute();
-    const keyed = sealer.blindIndex(externalId);
-    await tx.db
-      .insertInto('identity_map')
-      .values({
-        link_id: linkId,
-        kind,
-        external_id: keyed,
-        external_sealed: sealer.sealText(externalId, externalIdAad(linkId, kind, keyed)),
-        canonical_id: str(row['canonical_id']),
-        practice_id: str(row['practice_id']),
-        created_at: Number(row['created_at']),
-      })
-      // A row the service wrote under the new key meanwhile is the newer one.
-      .onConflict((oc) => oc.columns(['link_id', 'kind', 'external_id']).doNothing())
-      .execute();
-    return true;
-  });
+  const mapped = await walk(
+    'identity_map',
+    ['link_id', 'kind', 'external_id'],
+    ['canonical_id', 'practice_id', 'created_at', 'external_sealed'],
+    async (tx, row) => {
+      const sealed = row['external_sealed'] as string | null;
+      if (sealed !== null && sealer.isCurrent(sealed)) return false;
+      const [linkId, kind, column] = [str(row['link_id']), str(row['kind']), str(row['external_id'])];
+      const externalId =
+        sealed === null ? column : sealer.openText(sealed, externalIdAad(linkId, kind, column));
+      await tx.db
+        .deleteFrom('identity_map')
+        .where('link_id', '=', linkId)
+        .where('kind', '=', kind)
+        .where('external_id', '=', column)
+        .execute();
+      const keyed = sealer.blindIndex(externalId);
+      await tx.db
+        .insertInto('identity_map')
+        .values({
+          link_id: linkId,
+          kind,
+          external_id: keyed,
+          external_sealed: sealer.sealText(externalId, externalIdAad(linkId, kind, keyed)),
+          canonical_id: str(row['canonical_id']),
+          practice_id: str(row['practice_id']),
+          created_at: Number(row['created_at']),
+        })
+        // A row the service wrote under the new key meanwhile is the newer one.
+        .onConflict((oc) => oc.columns(['link_id', 'kind', 'external_id']).doNothing())
+        .execute();
+      return true;
+    },
+  );
   return { resealed, batches, complete: mapped };
 }

@@ -57,7 +57,10 @@ export function phiNeedles(patients: readonly Patient[] = fixturePatients()): Ph
 }
 
 /** Every occurrence of a needle in the sources, in UTF-8 and in Latin-1 (HL7 bodies in windows-1252). */
-export function scanForPhi(sources: ReadonlyArray<{ readonly name: string; readonly data: Buffer | string }>, needles: readonly PhiNeedle[] = phiNeedles()): PhiFinding[] {
+export function scanForPhi(
+  sources: ReadonlyArray<{ readonly name: string; readonly data: Buffer | string }>,
+  needles: readonly PhiNeedle[] = phiNeedles(),
+): PhiFinding[] {
   const findings: PhiFinding[] = [];
   for (const { name, data } of sources) {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;

@@ -25,27 +25,62 @@ describe.each(STORE_KINDS)('passerelle key rotate (%s)', (kind) => {
   const dir = tempDir('passerelle-key-rotate-');
   let pg: { url: string; drop: () => Promise<void> } | undefined;
   const dbPath = join(dir.path, 'data', 'passerelle.db');
-  const storeEnv = (): Record<string, string> => (kind === 'postgres' ? { PASSERELLE_STORE_DRIVER: 'postgres', PASSERELLE_STORE_POSTGRES_URL: (pg as { url: string }).url } : {});
-  const open = (keyring: Keyring): Promise<Store> => (kind === 'sqlite' ? openSqliteStore({ path: dbPath, sealing: keyring }) : openPostgresStore({ url: (pg as { url: string }).url, poolSize: 2, sealing: keyring }));
+  const storeEnv = (): Record<string, string> =>
+    kind === 'postgres'
+      ? { PASSERELLE_STORE_DRIVER: 'postgres', PASSERELLE_STORE_POSTGRES_URL: (pg as { url: string }).url }
+      : {};
+  const open = (keyring: Keyring): Promise<Store> =>
+    kind === 'sqlite'
+      ? openSqliteStore({ path: dbPath, sealing: keyring })
+      : openPostgresStore({ url: (pg as { url: string }).url, poolSize: 2, sealing: keyring });
   const rotate = (...args: string[]) =>
     runCli(['key', 'rotate', ...args], {
       cwd: dir.path,
-      env: { ...storeEnv(), PASSERELLE_SECURITY_ENCRYPTION_KEY: keyB.toString('base64'), PASSERELLE_SECURITY_PREVIOUS_ENCRYPTION_KEYS: keyA.toString('base64') },
+      env: {
+        ...storeEnv(),
+        PASSERELLE_SECURITY_ENCRYPTION_KEY: keyB.toString('base64'),
+        PASSERELLE_SECURITY_PREVIOUS_ENCRYPTION_KEYS: keyA.toString('base64'),
+      },
       timeoutMs: 60_000,
     });
 
   beforeAll(async () => {
     if (kind === 'postgres') pg = await createPgDatabase();
-    const migrated = await runCli(['migrate'], { cwd: dir.path, env: { ...storeEnv(), PASSERELLE_SECURITY_ENCRYPTION_KEY: keyA.toString('base64') }, timeoutMs: 60_000 });
+    const migrated = await runCli(['migrate'], {
+      cwd: dir.path,
+      env: { ...storeEnv(), PASSERELLE_SECURITY_ENCRYPTION_KEY: keyA.toString('base64') },
+      timeoutMs: 60_000,
+    });
     expect(migrated.code).toBe(0);
     const store = await open(new Keyring(keyA));
     try {
       await store.practices.create({ id: 'cab-rot', name: 'Cabinet' });
       const box = new SecretBox(keyA);
-      await store.links.create({ id: 'lnk-rot', practiceId: 'cab-rot', role: 'practice', connector: 'hl7v2', name: 'HL7', secrets: box.sealJson({ password: 'p4ss' }, 'lnk-rot') });
+      await store.links.create({
+        id: 'lnk-rot',
+        practiceId: 'cab-rot',
+        role: 'practice',
+        connector: 'hl7v2',
+        name: 'HL7',
+        secrets: box.sealJson({ password: 'p4ss' }, 'lnk-rot'),
+      });
       for (const p of patients) {
-        await store.resources.put({ id: `rot-${p.id}`, practiceId: 'cab-rot', kind: 'Patient', data: p as unknown as Record<string, unknown>, origin: 'practice' });
-        await store.outbox.enqueue({ practiceId: 'cab-rot', linkId: 'lnk-rot', kind: 'Patient', recordId: `rot-${p.id}`, op: 'update', payload: p as unknown as Record<string, unknown>, idempotencyKey: `rot-${p.id}` });
+        await store.resources.put({
+          id: `rot-${p.id}`,
+          practiceId: 'cab-rot',
+          kind: 'Patient',
+          data: p as unknown as Record<string, unknown>,
+          origin: 'practice',
+        });
+        await store.outbox.enqueue({
+          practiceId: 'cab-rot',
+          linkId: 'lnk-rot',
+          kind: 'Patient',
+          recordId: `rot-${p.id}`,
+          op: 'update',
+          payload: p as unknown as Record<string, unknown>,
+          idempotencyKey: `rot-${p.id}`,
+        });
       }
     } finally {
       await store.close();
@@ -67,8 +102,11 @@ describe.each(STORE_KINDS)('passerelle key rotate (%s)', (kind) => {
 
     const store = await open(new Keyring(keyB));
     try {
-      for (const p of patients) expect((await store.resources.get(`rot-${p.id}`))?.data['name']).toEqual(p.name);
-      expect((await store.outbox.list({ linkId: 'lnk-rot' })).map((o) => o.payload['telecom'])).toEqual(patients.map((p) => p.telecom));
+      for (const p of patients)
+        expect((await store.resources.get(`rot-${p.id}`))?.data['name']).toEqual(p.name);
+      expect((await store.outbox.list({ linkId: 'lnk-rot' })).map((o) => o.payload['telecom'])).toEqual(
+        patients.map((p) => p.telecom),
+      );
       const link = await store.links.require('lnk-rot');
       expect(new SecretBox(keyB).openJson(link.secrets as string, 'lnk-rot')).toEqual({ password: 'p4ss' });
       const audited = await store.audit.list({ action: 'key.rotate' });
@@ -87,8 +125,12 @@ describe.each(STORE_KINDS)('passerelle key rotate (%s)', (kind) => {
         const data = join(fresh.path, 'data');
         expect((statSync(data).mode & 0o777).toString(8)).toBe('700');
         // The WAL and shared-memory files are gone once the last connection closes: those left are checked.
-        const files = [...sqliteStoreFiles(join(data, 'passerelle.db')), join(data, 'secret.key')].filter((f) => existsSync(f));
-        expect(files).toEqual(expect.arrayContaining([join(data, 'passerelle.db'), join(data, 'secret.key')]));
+        const files = [...sqliteStoreFiles(join(data, 'passerelle.db')), join(data, 'secret.key')].filter(
+          (f) => existsSync(f),
+        );
+        expect(files).toEqual(
+          expect.arrayContaining([join(data, 'passerelle.db'), join(data, 'secret.key')]),
+        );
         for (const file of files) {
           expect([file, (statSync(file).mode & 0o777).toString(8)]).toEqual([file, '600']);
         }

@@ -21,7 +21,10 @@ import { type PhiFinding, scanFilesForPhi, scanForPhi, sqliteStoreFiles } from '
 import { openTestStore, STORE_KINDS, type StoreKind, tempDir, type TestStore } from '../helpers/stores.js';
 
 const patients = fixturePatients();
-const matchKey = (p: Patient) => createHash('sha256').update(`demo:${p.name?.[0]?.family ?? ''}|${p.birthDate ?? ''}|${p.gender ?? ''}`).digest('hex');
+const matchKey = (p: Patient) =>
+  createHash('sha256')
+    .update(`demo:${p.name?.[0]?.family ?? ''}|${p.birthDate ?? ''}|${p.gender ?? ''}`)
+    .digest('hex');
 const phone = (p: Patient) => p.telecom?.find((t) => t.system === 'phone')?.value ?? '';
 
 interface Written {
@@ -36,7 +39,13 @@ interface Written {
 
 async function setUp(store: Store): Promise<void> {
   await store.practices.create({ id: 'cab-seal', name: 'Cabinet scellé' });
-  await store.links.create({ id: 'lnk-seal', practiceId: 'cab-seal', role: 'practice', connector: 'hl7v2', name: 'HL7' });
+  await store.links.create({
+    id: 'lnk-seal',
+    practiceId: 'cab-seal',
+    role: 'practice',
+    connector: 'hl7v2',
+    name: 'HL7',
+  });
 }
 
 /** One patient through every repository that holds patient data. */
@@ -45,21 +54,89 @@ async function writePatient(store: Store, patient: Patient, tag: string): Promis
   const data = { ...patient, id: resourceId } as unknown as Record<string, unknown>;
   const ins = patient.identifier?.[0]?.value ?? '';
   const family = patient.name?.[0]?.family ?? '';
-  await store.resources.put({ id: resourceId, practiceId: 'cab-seal', kind: 'Patient', data, origin: 'practice', expectedVersion: 0 });
-  await store.snapshots.put({ linkId: 'lnk-seal', kind: 'Patient', canonicalId: resourceId, data, externalVersion: null });
+  await store.resources.put({
+    id: resourceId,
+    practiceId: 'cab-seal',
+    kind: 'Patient',
+    data,
+    origin: 'practice',
+    expectedVersion: 0,
+  });
+  await store.snapshots.put({
+    linkId: 'lnk-seal',
+    kind: 'Patient',
+    canonicalId: resourceId,
+    data,
+    externalVersion: null,
+  });
   await store.matchKeys.add('cab-seal', 'Patient', resourceId, [matchKey(patient)]);
   // A patient without IPP is known to an HL7 peer by its INS (mappings/hl7v2-ihe-pam-fr.yaml).
-  await store.identityMap.set({ linkId: 'lnk-seal', kind: 'Patient', externalId: ins, canonicalId: resourceId, practiceId: 'cab-seal' });
-  const body = hl7('MSH|^~\\&|LOGICIEL|CAB|PASSERELLE|CAB|20261123090000||ADT^A31|' + tag + '|P|2.5', `PID|||${ins}^^^INS-NIR||${family}^${patient.name?.[0]?.given?.[0] ?? ''}||19850314|F|||||${phone(patient)}`);
-  const accepted = await store.inbox.accept({ linkId: 'lnk-seal', dedupeKey: `LOGICIEL|CAB|${tag}`, bodyHash: createHash('sha256').update(body).digest('hex'), messageType: 'ADT^A31', body });
+  await store.identityMap.set({
+    linkId: 'lnk-seal',
+    kind: 'Patient',
+    externalId: ins,
+    canonicalId: resourceId,
+    practiceId: 'cab-seal',
+  });
+  const body = hl7(
+    'MSH|^~\\&|LOGICIEL|CAB|PASSERELLE|CAB|20261123090000||ADT^A31|' + tag + '|P|2.5',
+    `PID|||${ins}^^^INS-NIR||${family}^${patient.name?.[0]?.given?.[0] ?? ''}||19850314|F|||||${phone(patient)}`,
+  );
+  const accepted = await store.inbox.accept({
+    linkId: 'lnk-seal',
+    dedupeKey: `LOGICIEL|CAB|${tag}`,
+    bodyHash: createHash('sha256').update(body).digest('hex'),
+    messageType: 'ADT^A31',
+    body,
+  });
   const outboxKey = `push-${tag}`;
-  await store.outbox.enqueue({ practiceId: 'cab-seal', linkId: 'lnk-seal', kind: 'Patient', recordId: resourceId, op: 'update', payload: data, idempotencyKey: outboxKey });
-  const dead = await store.deadLetters.add({ practiceId: 'cab-seal', linkId: 'lnk-seal', source: 'inbox', ref: tag, kind: 'Patient', recordId: resourceId, reasonCode: 'ERR_MODEL_INVALID', reason: 'invalid', payload: data });
-  const review = await store.reviews.open({ practiceId: 'cab-seal', type: 'patient-match', recordId: resourceId, payload: { incoming: data } });
+  await store.outbox.enqueue({
+    practiceId: 'cab-seal',
+    linkId: 'lnk-seal',
+    kind: 'Patient',
+    recordId: resourceId,
+    op: 'update',
+    payload: data,
+    idempotencyKey: outboxKey,
+  });
+  const dead = await store.deadLetters.add({
+    practiceId: 'cab-seal',
+    linkId: 'lnk-seal',
+    source: 'inbox',
+    ref: tag,
+    kind: 'Patient',
+    recordId: resourceId,
+    reasonCode: 'ERR_MODEL_INVALID',
+    reason: 'invalid',
+    payload: data,
+  });
+  const review = await store.reviews.open({
+    practiceId: 'cab-seal',
+    type: 'patient-match',
+    recordId: resourceId,
+    payload: { incoming: data },
+  });
   await store.reviews.close(review.id, { status: 'resolved', resolution: { kept: family }, by: 'test' });
-  const conflict = await store.conflicts.open({ practiceId: 'cab-seal', kind: 'Patient', recordId: resourceId, fields: [{ path: 'telecom', base: null, practice: phone(patient), secretariat: ins }] });
-  await store.conflicts.close(conflict.id, { status: 'resolved', resolution: { value: phone(patient) }, by: 'test' });
-  return { patient, resourceId, inboxId: accepted.entry.id, outboxKey, deadLetterId: dead.id, reviewId: review.id, conflictId: conflict.id };
+  const conflict = await store.conflicts.open({
+    practiceId: 'cab-seal',
+    kind: 'Patient',
+    recordId: resourceId,
+    fields: [{ path: 'telecom', base: null, practice: phone(patient), secretariat: ins }],
+  });
+  await store.conflicts.close(conflict.id, {
+    status: 'resolved',
+    resolution: { value: phone(patient) },
+    by: 'test',
+  });
+  return {
+    patient,
+    resourceId,
+    inboxId: accepted.entry.id,
+    outboxKey,
+    deadLetterId: dead.id,
+    reviewId: review.id,
+    conflictId: conflict.id,
+  };
 }
 
 /** Every datum written comes back in clear through the repositories. */
@@ -67,7 +144,9 @@ async function expectReadBack(store: Store, w: Written): Promise<void> {
   const family = w.patient.name?.[0]?.family;
   expect((await store.resources.get(w.resourceId))?.data['name']).toEqual(w.patient.name);
   expect((await store.resources.getMany([w.resourceId]))[0]?.data['telecom']).toEqual(w.patient.telecom);
-  expect((await store.snapshots.get('lnk-seal', 'Patient', w.resourceId))?.data['identifier']).toEqual(w.patient.identifier);
+  expect((await store.snapshots.get('lnk-seal', 'Patient', w.resourceId))?.data['identifier']).toEqual(
+    w.patient.identifier,
+  );
   expect(await store.matchKeys.find('cab-seal', matchKey(w.patient))).toContain(w.resourceId);
   const ins = w.patient.identifier?.[0]?.value as string;
   expect(await store.identityMap.findCanonical('lnk-seal', 'Patient', ins)).toBe(w.resourceId);
@@ -84,11 +163,23 @@ async function expectReadBack(store: Store, w: Written): Promise<void> {
 
 /** Every row of every table, as raw bytes (byte columns as they are stored). */
 async function rawRows(store: Store): Promise<Array<{ name: string; data: Buffer }>> {
-  const tables = ['practices', 'links', 'identity_map', 'cursors', 'audit_events', 'activity_events', ...SEALED_TABLES];
+  const tables = [
+    'practices',
+    'links',
+    'identity_map',
+    'cursors',
+    'audit_events',
+    'activity_events',
+    ...SEALED_TABLES,
+  ];
   const out: Array<{ name: string; data: Buffer }> = [];
   for (const table of tables) {
     const { rows } = await sql<Record<string, unknown>>`SELECT * FROM ${sql.table(table)}`.execute(store.db);
-    const parts = rows.flatMap((r) => Object.values(r).map((v) => (Buffer.isBuffer(v) ? v : v instanceof Uint8Array ? Buffer.from(v) : Buffer.from(String(v)))));
+    const parts = rows.flatMap((r) =>
+      Object.values(r).map((v) =>
+        Buffer.isBuffer(v) ? v : v instanceof Uint8Array ? Buffer.from(v) : Buffer.from(String(v)),
+      ),
+    );
     out.push({ name: table, data: Buffer.concat(parts) });
   }
   return out;
@@ -102,7 +193,9 @@ async function rawFindings(kind: StoreKind, store: Store, location: string): Pro
 }
 
 function reopen(kind: StoreKind, location: string, sealing: StoreSealing): Promise<Store> {
-  return kind === 'sqlite' ? openSqliteStore({ path: location, sealing }) : openPostgresStore({ url: location, poolSize: 3, sealing });
+  return kind === 'sqlite'
+    ? openSqliteStore({ path: location, sealing })
+    : openPostgresStore({ url: location, poolSize: 3, sealing });
 }
 
 describe.each(STORE_KINDS)('sealed at rest (%s)', (kind) => {
@@ -147,7 +240,10 @@ describe.each(STORE_KINDS)('sealed at rest (%s)', (kind) => {
 
     const rotating = await reopen(kind, t.location, new Keyring(newKey, [oldKey]));
     handles.push(rotating);
-    const stopped = await resealStore(rotating, new Keyring(newKey, [oldKey]), { batchSize: 2, maxBatches: 3 });
+    const stopped = await resealStore(rotating, new Keyring(newKey, [oldKey]), {
+      batchSize: 2,
+      maxBatches: 3,
+    });
     expect(stopped).toMatchObject({ complete: false, batches: 3 });
     // Interrupted half way: old, new and clear rows side by side, all readable.
     for (const w of written) await expectReadBack(rotating, w);
@@ -177,7 +273,8 @@ describe.each(STORE_KINDS)('sealed at rest (%s)', (kind) => {
         handles.push(store);
         await store.migrate();
         await store.practices.create({ id: 'cab-mode', name: 'Cabinet' });
-        for (const file of sqliteStoreFiles(path)) expect((statSync(file).mode & 0o777).toString(8)).toBe('600');
+        for (const file of sqliteStoreFiles(path))
+          expect((statSync(file).mode & 0o777).toString(8)).toBe('600');
         expect((statSync(dirname(path)).mode & 0o777).toString(8)).toBe('700');
       } finally {
         for (const h of handles.splice(0)) await h.close();

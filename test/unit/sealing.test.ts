@@ -35,23 +35,35 @@ describe('sealing envelope', () => {
     const body = Buffer.from(sealed.slice(sealed.lastIndexOf('.') + 1), 'base64url');
     body[14] = (body[14] as number) ^ 1;
     const tampered = `${sealed.slice(0, sealed.lastIndexOf('.') + 1)}${body.toString('base64url')}`;
-    expect(() => ring.openText(tampered, where)).toThrow(expect.objectContaining({ code: 'ERR_CRYPTO_DECRYPT_FAILED' }));
-    expect(() => ring.openText(sealed.slice(0, -6), where)).toThrow(expect.objectContaining({ code: 'ERR_CRYPTO_DECRYPT_FAILED' }));
+    expect(() => ring.openText(tampered, where)).toThrow(
+      expect.objectContaining({ code: 'ERR_CRYPTO_DECRYPT_FAILED' }),
+    );
+    expect(() => ring.openText(sealed.slice(0, -6), where)).toThrow(
+      expect.objectContaining({ code: 'ERR_CRYPTO_DECRYPT_FAILED' }),
+    );
   });
 
   it('refuses a value moved to another row or column (wrong associated data)', () => {
     const ring = new Keyring(randomBytes(32));
     const sealed = ring.sealText('{"ins":"285037511234544"}', 'resources.data:pat-1');
-    expect(() => ring.openText(sealed, 'resources.data:pat-2')).toThrow(expect.objectContaining({ code: 'ERR_CRYPTO_DECRYPT_FAILED' }));
-    expect(() => ring.openText(sealed, 'snapshots.data:pat-1')).toThrow(expect.objectContaining({ code: 'ERR_CRYPTO_DECRYPT_FAILED' }));
+    expect(() => ring.openText(sealed, 'resources.data:pat-2')).toThrow(
+      expect.objectContaining({ code: 'ERR_CRYPTO_DECRYPT_FAILED' }),
+    );
+    expect(() => ring.openText(sealed, 'snapshots.data:pat-1')).toThrow(
+      expect.objectContaining({ code: 'ERR_CRYPTO_DECRYPT_FAILED' }),
+    );
     const bytes = ring.sealBytes(Buffer.from('x'), 'inbox.body:a');
-    expect(() => ring.openBytes(bytes, 'inbox.body:b')).toThrow(expect.objectContaining({ code: 'ERR_CRYPTO_DECRYPT_FAILED' }));
+    expect(() => ring.openBytes(bytes, 'inbox.body:b')).toThrow(
+      expect.objectContaining({ code: 'ERR_CRYPTO_DECRYPT_FAILED' }),
+    );
   });
 
   it('names a key that is not configured with ERR_CRYPTO_KEY_UNKNOWN and its id', () => {
     const old = new Keyring(randomBytes(32));
     const sealed = old.sealText('x', where);
-    expect(() => new Keyring(randomBytes(32)).openText(sealed, where)).toThrow(expect.objectContaining({ code: 'ERR_CRYPTO_KEY_UNKNOWN', details: { keyId: old.currentKeyId } }));
+    expect(() => new Keyring(randomBytes(32)).openText(sealed, where)).toThrow(
+      expect.objectContaining({ code: 'ERR_CRYPTO_KEY_UNKNOWN', details: { keyId: old.currentKeyId } }),
+    );
   });
 
   it('keeps values of a previous key readable during a rotation, and seals new ones under the new key only', () => {
@@ -64,7 +76,9 @@ describe('sealing envelope', () => {
     const after = rotating.sealText('new', where);
     expect(rotating.isCurrent(after)).toBe(true);
     expect(new Keyring(newKey).openText(after, where)).toBe('new');
-    expect(() => new Keyring(oldKey).openText(after, where)).toThrow(expect.objectContaining({ code: 'ERR_CRYPTO_KEY_UNKNOWN' }));
+    expect(() => new Keyring(oldKey).openText(after, where)).toThrow(
+      expect.objectContaining({ code: 'ERR_CRYPTO_KEY_UNKNOWN' }),
+    );
   });
 
   it('passes values written before sealing existed through unchanged', () => {
@@ -87,7 +101,9 @@ describe('sealing envelope', () => {
   });
 
   it('refuses a key that is not 32 bytes', () => {
-    expect(() => new Keyring(randomBytes(16))).toThrow(expect.objectContaining({ code: 'ERR_CRYPTO_KEY_INVALID' }));
+    expect(() => new Keyring(randomBytes(16))).toThrow(
+      expect.objectContaining({ code: 'ERR_CRYPTO_KEY_INVALID' }),
+    );
   });
 });
 
@@ -98,7 +114,12 @@ describe('credentials sealed before key ids', () => {
     const cipher = createCipheriv('aes-256-gcm', key, nonce);
     cipher.setAAD(Buffer.from(context));
     const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return ['v1', nonce.toString('base64url'), ct.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
+    return [
+      'v1',
+      nonce.toString('base64url'),
+      ct.toString('base64url'),
+      cipher.getAuthTag().toString('base64url'),
+    ].join('.');
   }
 
   it('opens v1 credentials under the current or a previous key, and re-seals them in the envelope', () => {
@@ -109,7 +130,9 @@ describe('credentials sealed before key ids', () => {
     expect(box.open(v1, 'link-1')).toBe('token');
     const resealed = box.seal(box.open(v1, 'link-1'), 'link-1');
     expect(box.isCurrent(resealed)).toBe(true);
-    expect(() => box.open(v1, 'link-2')).toThrow(expect.objectContaining({ code: 'ERR_CRYPTO_DECRYPT_FAILED' }));
+    expect(() => box.open(v1, 'link-2')).toThrow(
+      expect.objectContaining({ code: 'ERR_CRYPTO_DECRYPT_FAILED' }),
+    );
   });
 });
 
@@ -127,6 +150,8 @@ describe('previous keys in the configuration', () => {
     }
     expect(isPasserelleError(thrown) && thrown.code).toBe('ERR_CONFIG_INVALID');
     expect(JSON.stringify(thrown)).not.toContain('c2hvcnQ');
-    expect(JSON.stringify((thrown as { issues?: unknown }).issues)).toContain('security.previousEncryptionKeys');
+    expect(JSON.stringify((thrown as { issues?: unknown }).issues)).toContain(
+      'security.previousEncryptionKeys',
+    );
   });
 });
