@@ -171,7 +171,9 @@ key
     try {
       const status = await store.migrationStatus();
       if (!status.current) throw new PasserelleError('ERR_STORE_MIGRATIONS_PENDING', `the store needs migrating first: run passerelle migrate (pending: ${status.pending.join(', ')})`);
-      const report = await rotateKeys(store, box, { batchSize, ...(maxBatches !== undefined && { maxBatches }) });
+      // Progress on stderr, one line per committed batch: what a run killed at any point had done.
+      const onBatch = (b: { table: string; scanned: number; resealed: number }) => process.stderr.write(`batch committed: ${b.table} ${b.resealed}/${b.scanned} row(s) re-sealed\n`);
+      const report = await rotateKeys(store, box, { batchSize, onBatch, ...(maxBatches !== undefined && { maxBatches }) });
       const rows = Object.entries(report.resealed).map(([table, n]) => `${table} ${n}`).join(', ');
       out(`key ${report.keyId}: re-sealed ${report.secrets} secret(s); rows: ${rows || 'none'} (${report.batches} batch(es))`);
       out(report.complete ? 'complete: nothing is sealed under another key; security.previousEncryptionKeys can be removed' : 'stopped before the end: run passerelle key rotate again to resume');

@@ -3,6 +3,7 @@
  * batches, run again to finish, after which the previous key is no longer needed. And the files
  * the command line creates for the embedded store are readable by their owner only.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Keyring } from '../../src/security/sealing.js';
 import { SecretBox } from '../../src/security/secrets.js';
 import { openPostgresStore, openSqliteStore, type Store } from '../../src/store/index.js';
-import { runCli } from '../helpers/cli.js';
+import { BIN, cleanEnv, runCli } from '../helpers/cli.js';
 import { fixturePatients } from '../helpers/fixtures.js';
 import { scanForPhi, sqliteStoreFiles } from '../helpers/phi-scan.js';
 import { createPgDatabase, STORE_KINDS, tempDir } from '../helpers/stores.js';
@@ -112,6 +113,57 @@ describe.each(STORE_KINDS)('passerelle key rotate (%s)', (kind) => {
       const audited = await store.audit.list({ action: 'key.rotate' });
       expect(audited.map((e) => e.details['complete'])).toEqual([false, true]);
       expect(scanForPhi([{ name: 'audit', data: JSON.stringify(audited) }])).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
+
+  it('finishes a rotation killed (SIGKILL) after a committed batch when run again', async () => {
+    const keyC = randomBytes(32);
+    const seeded = await open(new Keyring(keyB));
+    try {
+      for (let i = 0; i < 20; i++) {
+        const p = patients[i % patients.length] as (typeof patients)[number];
+        await seeded.resources.put({
+          id: `kill-${i}`,
+          practiceId: 'cab-rot',
+          kind: 'Patient',
+          data: p as unknown as Record<string, unknown>,
+          origin: 'practice',
+        });
+      }
+    } finally {
+      await seeded.close();
+    }
+    const env = {
+      ...storeEnv(),
+      PASSERELLE_SECURITY_ENCRYPTION_KEY: keyC.toString('base64'),
+      PASSERELLE_SECURITY_PREVIOUS_ENCRYPTION_KEYS: keyB.toString('base64'),
+    };
+    const child = spawn(process.execPath, [BIN, 'key', 'rotate', '--batch-size', '1'], {
+      cwd: dir.path,
+      env: cleanEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    // Killed as soon as it reports its first committed batch, wherever it is then.
+    child.stderr.on('data', (d: Buffer) => {
+      if (d.toString().includes('batch committed')) child.kill('SIGKILL');
+    });
+    await exited;
+
+    const again = await runCli(['key', 'rotate'], { cwd: dir.path, env, timeoutMs: 60_000 });
+    expect(again).toMatchObject({ code: 0 });
+    expect(again.stdout).toContain('complete: nothing is sealed under another key');
+    const store = await open(new Keyring(keyC));
+    try {
+      for (let i = 0; i < 20; i++)
+        expect((await store.resources.get(`kill-${i}`))?.data['name']).toEqual(
+          patients[i % patients.length]?.name,
+        );
+      expect(
+        new SecretBox(keyC).openJson((await store.links.require('lnk-rot')).secrets as string, 'lnk-rot'),
+      ).toEqual({ password: 'p4ss' });
     } finally {
       await store.close();
     }
