@@ -33,7 +33,8 @@ export const ERROR_CATALOGUE = {
 
   // Security
   ERR_CRYPTO_KEY_INVALID: { status: 500, retryable: false, summary: 'The encryption key for credentials at rest is missing or malformed.' },
-  ERR_CRYPTO_DECRYPT_FAILED: { status: 500, retryable: false, summary: 'Stored credentials cannot be decrypted with the configured key.' },
+  ERR_CRYPTO_DECRYPT_FAILED: { status: 500, retryable: false, summary: 'A sealed value (credentials, patient data) does not authenticate: altered, moved from its row, or another key.' },
+  ERR_CRYPTO_KEY_UNKNOWN: { status: 500, retryable: false, summary: 'A sealed value names a key id that is neither security.encryptionKey nor one of security.previousEncryptionKeys.' },
 
   // Audit
   ERR_AUDIT_CHAIN_BROKEN: { status: 500, retryable: false, summary: 'The audit trail hash chain does not verify.' },

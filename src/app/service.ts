@@ -90,12 +90,16 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const logger = options.logger ?? createLogger({ level: config.log.level });
   const now = options.now ?? Date.now;
   const listener = await bindHttp(config.http, logger);
+  const cwd = options.cwd === undefined ? {} : { cwd: options.cwd };
   let auditKey: ReturnType<typeof openAuditKey>;
+  let secretBox: ReturnType<typeof openSecretBox>;
   let store: Store;
   try {
-    // After the bind: a taken port must fail the start before the audit key file is created.
-    auditKey = openAuditKey(config, { ...(options.cwd && { cwd: options.cwd }), create: true });
-    store = options.store ?? (await openConfiguredStore(config, { now, ...(options.cwd && { cwd: options.cwd }), auditKey: auditKey.key }));
+    // After the bind: a taken port must fail the start before a key file is created. The keys
+    // before the store: it seals patient data and keys its audit chain with them.
+    auditKey = openAuditKey(config, { ...cwd, create: true });
+    secretBox = openSecretBox(config, cwd);
+    store = options.store ?? (await openConfiguredStore(config, { now, ...cwd, auditKey: auditKey.key, keyring: secretBox.box.keyring }));
   } catch (e) {
     await listener.close();
     throw e;
@@ -104,8 +108,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   try {
     const applied = await store.migrate();
     if (applied.length > 0) logger.info('store migrated', { applied, dialect: store.dialect });
-    const { box, created, keyFile } = openSecretBox(config, { ...(options.cwd && { cwd: options.cwd }) });
-    if (created) logger.warn('generated a credentials encryption key; set security.encryptionKey in production', { keyFile });
+    const { box, created, keyFile } = secretBox;
+    if (created) logger.warn('generated an encryption key; set security.encryptionKey in production', { keyFile });
     if (auditKey.created) logger.warn('generated an audit key; keep it out of the store and its backups, set audit.key in production', { keyPath: auditKey.keyPath });
     // The chain is HMAC'd from here on if it was not yet; a key that is not the chain's stops here.
     if ((await store.audit.adoptKey()).anchored) logger.info('audit chain keyed from its current head');

@@ -8,6 +8,7 @@ import { createLogger } from '../log/logger.js';
 import { API_ROLES, type ApiRole, type JsonObject } from '../store/types.js';
 import { VERSION } from '../app/version.js';
 import { auditCheckpointFile, openAuditKey, openConfiguredStore, openSecretBox } from '../app/open-store.js';
+import { rotateKeys } from '../app/key-rotation.js';
 import { startService } from '../app/service.js';
 import { createApiKey } from '../security/api-keys.js';
 import { AuditCheckpointer, verifyAuditTrail } from '../security/audit-checkpoints.js';
@@ -17,6 +18,10 @@ import { createFeedToken, type FeedTokenActor, feedTokenStatus, revokeFeedToken,
 import { ICAL_PRIVACY, type IcalPrivacy } from '../store/types.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
+
+// Everything passerelle creates (store file, WAL, key file, logs, file-drop output) may hold
+// patient data or keys: owner only, whatever the shell's umask (docs/security.md).
+process.umask(0o077);
 
 /** One-line reason on stderr (plus the list of issues when there are several), non-zero exit. */
 function fail(e: unknown): never {
@@ -146,6 +151,38 @@ apikey
       await store.audit.append({ actor: 'cli', action: 'apikey.revoke', resourceType: 'ApiKey', resourceId: id, outcome: 'success', via: 'cli' });
       out(`revoked ${id}`);
     });
+  });
+
+const key = program.command('key').description('the encryption key of credentials and patient data at rest');
+key
+  .command('rotate')
+  .description('re-seal everything under security.encryptionKey; keep security.previousEncryptionKeys until it reports complete (resumable)')
+  .option('--batch-size <n>', 'rows per committed batch', '500')
+  .option('--max-batches <n>', 'stop after this many batches; run again to resume')
+  .addOption(configOption())
+  .action(async (opts: { batchSize: string; maxBatches?: string; config?: string }) => {
+    const count = (name: string, raw: string) => {
+      const n = Number(raw);
+      if (!Number.isInteger(n) || n < 1) throw new PasserelleError('ERR_CLI_USAGE', `--${name} must be a positive integer, not ${raw}`);
+      return n;
+    };
+    const batchSize = count('batch-size', opts.batchSize);
+    const maxBatches = opts.maxBatches === undefined ? undefined : count('max-batches', opts.maxBatches);
+    const { config } = loadConfig(opts.config ? { file: opts.config } : {});
+    const { box } = openSecretBox(config);
+    const store = await openConfiguredStore(config, { keyring: box.keyring });
+    try {
+      const status = await store.migrationStatus();
+      if (!status.current) throw new PasserelleError('ERR_STORE_MIGRATIONS_PENDING', `the store needs migrating first: run passerelle migrate (pending: ${status.pending.join(', ')})`);
+      // Progress on stderr, one line per committed batch: what a run killed at any point had done.
+      const onBatch = (b: { table: string; scanned: number; resealed: number }) => process.stderr.write(`batch committed: ${b.table} ${b.resealed}/${b.scanned} row(s) re-sealed\n`);
+      const report = await rotateKeys(store, box, { batchSize, onBatch, ...(maxBatches !== undefined && { maxBatches }) });
+      const rows = Object.entries(report.resealed).map(([table, n]) => `${table} ${n}`).join(', ');
+      out(`key ${report.keyId}: re-sealed ${report.secrets} secret(s); rows: ${rows || 'none'} (${report.batches} batch(es))`);
+      out(report.complete ? 'complete: nothing is sealed under another key; security.previousEncryptionKeys can be removed' : 'stopped before the end: run passerelle key rotate again to resume');
+    } finally {
+      await store.close();
+    }
   });
 
 // iCal feed tokens. The CLI opens the store directly, so it acts as an admin (it may create

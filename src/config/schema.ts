@@ -71,6 +71,11 @@ export const SecurityConfig = z.strictObject({
    * SQLite store, a key file is created next to the database on first start.
    */
   encryptionKey: z.string().optional(),
+  /**
+   * Keys in use before the current one, comma-separated base64: what they sealed stays readable
+   * until `passerelle key rotate` has re-sealed it under encryptionKey; then remove them.
+   */
+  previousEncryptionKeys: z.string().optional(),
   /** Print a new admin API key at start-up when none exists. */
   bootstrapAdminKey: z.boolean().default(true),
 });
@@ -214,10 +219,24 @@ export const Config = z
     if (c.store.driver === 'postgres' && c.audit.key === undefined && c.audit.keyPath === undefined) {
       ctx.addIssue({ code: 'custom', path: ['audit', 'key'], message: 'is required (or audit.keyPath) when store.driver is postgres: instances must share one audit key' });
     }
+    for (const k of previousKeys(c.security.previousEncryptionKeys)) {
+      if (Buffer.from(k, 'base64').length !== 32) {
+        ctx.addIssue({ code: 'custom', path: ['security', 'previousEncryptionKeys'], message: 'must be base64 keys of 32 bytes, separated by commas' });
+        break;
+      }
+    }
   });
 
 export type Config = z.infer<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;
 
 /** Keys holding secrets: accepted from `<ENV>_FILE` and never printed. */
-export const SECRET_PATHS: readonly string[] = ['security.encryptionKey', 'store.postgres.url', 'audit.key'];
+export const SECRET_PATHS: readonly string[] = ['security.encryptionKey', 'security.previousEncryptionKeys', 'store.postgres.url', 'audit.key'];
+
+/** security.previousEncryptionKeys as a list. */
+export function previousKeys(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k !== '');
+}

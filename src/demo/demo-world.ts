@@ -104,7 +104,7 @@ export interface DemoWorldOptions {
 /** Starts the peers; on failure, stops those already started. */
 export async function startDemoWorld(options: DemoWorldOptions): Promise<DemoWorld> {
   const { dir, state, ports } = options;
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const closers: Array<() => Promise<void>> = [];
   try {
     const secretariat = async (key: 'fhir' | 'hl7', port: number) => {

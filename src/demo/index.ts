@@ -53,7 +53,7 @@ function demoLogger(
   dir: string,
   level: Config['log']['level'],
 ): { logger: Logger; close: () => Promise<void> } {
-  const file = createWriteStream(resolve(dir, 'passerelle.log'), { flags: 'a' });
+  const file = createWriteStream(resolve(dir, 'passerelle.log'), { flags: 'a', mode: 0o600 });
   let open = true;
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -147,7 +147,7 @@ function banner(
 
 export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const dir = resolve(options.dir);
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const now = options.now ?? Date.now;
   // The demo always runs on its own SQLite file, whatever store the config names.
   const config: Config = {

@@ -37,7 +37,7 @@ export interface DigestWebhook {
   readonly secret?: string;
 }
 
-const sealContext = (practiceId: string) => `practice:${practiceId}:digestWebhook`;
+export const sealContext = (practiceId: string): string => `practice:${practiceId}:digestWebhook`;
 const webhookConfigError = (issues: { path: string; message: string }[]) =>
   new PasserelleError('ERR_REPORTS_WEBHOOK_CONFIG', `${issues[0]?.path}: ${issues[0]?.message}`, { issues });
 

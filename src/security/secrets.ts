@@ -1,20 +1,22 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createDecipheriv, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import { PasserelleError } from '../errors.js';
+import { Keyring } from './sealing.js';
 
 /**
- * Connector credentials at rest: AES-256-GCM, a random 96-bit nonce per value, the link id as
- * associated data so a ciphertext copied onto another link does not decrypt.
- * Format: `v1.<nonce b64url>.<ciphertext b64url>.<tag b64url>`.
+ * Connector credentials at rest, sealed by the one sealing module (./sealing.ts): AES-256-GCM
+ * with the link id (or the practice's context) as associated data, so a ciphertext copied onto
+ * another link does not open. Values sealed before key ids existed (`v1.<nonce>.<ct>.<tag>`,
+ * under the raw key) still open, under any configured key, until `passerelle key rotate`
+ * re-seals them.
  */
 export class SecretBox {
-  private readonly key: Buffer;
+  readonly keyring: Keyring;
 
-  constructor(key: Buffer) {
-    if (key.length !== 32) throw new PasserelleError('ERR_CRYPTO_KEY_INVALID', 'the encryption key must be 32 bytes');
-    this.key = key;
+  constructor(key: Buffer | Keyring) {
+    this.keyring = key instanceof Keyring ? key : new Keyring(key);
   }
 
   static fromBase64(b64: string): SecretBox {
@@ -22,24 +24,29 @@ export class SecretBox {
   }
 
   seal(plaintext: string, context: string): string {
-    const nonce = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.key, nonce);
-    cipher.setAAD(Buffer.from(context));
-    const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return ['v1', nonce.toString('base64url'), ct.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
+    return this.keyring.sealText(plaintext, context);
   }
 
   open(sealed: string, context: string): string {
+    if (this.keyring.keyIdOf(sealed) !== null) return this.keyring.openText(sealed, context);
     const [v, nonce, ct, tag] = sealed.split('.');
     if (v !== 'v1' || !nonce || ct === undefined || !tag) throw new PasserelleError('ERR_CRYPTO_DECRYPT_FAILED', 'stored credentials are not in a known format');
-    try {
-      const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(nonce, 'base64url'));
-      decipher.setAAD(Buffer.from(context));
-      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-      return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
-    } catch (e) {
-      throw new PasserelleError('ERR_CRYPTO_DECRYPT_FAILED', 'stored credentials cannot be decrypted with the configured key', { cause: e });
+    for (const key of this.keyring.keys) {
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', key.raw, Buffer.from(nonce, 'base64url'));
+        decipher.setAAD(Buffer.from(context));
+        decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+        return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
+      } catch {
+        // the next configured key, if any
+      }
     }
+    throw new PasserelleError('ERR_CRYPTO_DECRYPT_FAILED', 'stored credentials cannot be decrypted with the configured keys');
+  }
+
+  /** Whether `sealed` is already under the current key (key rotation skips it then). */
+  isCurrent(sealed: string): boolean {
+    return this.keyring.isCurrent(sealed);
   }
 
   sealJson(value: unknown, context: string): string {
@@ -56,11 +63,12 @@ export class SecretBox {
  * first start (mode 0600). A key file next to the data protects a copied database only if
  * the key file is not copied with it: production deployments set security.encryptionKey.
  */
-export function loadOrCreateKey(configured: string | undefined, keyFile: string): { box: SecretBox; created: boolean } {
-  if (configured !== undefined) return { box: SecretBox.fromBase64(configured), created: false };
-  if (existsSync(keyFile)) return { box: SecretBox.fromBase64(readFileSync(keyFile, 'utf8').trim()), created: false };
-  mkdirSync(dirname(keyFile), { recursive: true });
+export function loadOrCreateKey(configured: string | undefined, keyFile: string, previous: readonly string[] = []): { box: SecretBox; created: boolean } {
+  const box = (current: string) => new SecretBox(Keyring.fromBase64(current, previous));
+  if (configured !== undefined) return { box: box(configured), created: false };
+  if (existsSync(keyFile)) return { box: box(readFileSync(keyFile, 'utf8').trim()), created: false };
+  mkdirSync(dirname(keyFile), { recursive: true, mode: 0o700 });
   writeFileSync(keyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
   chmodSync(keyFile, 0o600);
-  return { box: SecretBox.fromBase64(readFileSync(keyFile, 'utf8').trim()), created: true };
+  return { box: box(readFileSync(keyFile, 'utf8').trim()), created: true };
 }

@@ -4,4 +4,5 @@ export { contentHash, stableStringify } from './repos/records.js';
 export { openSqliteStore } from './sqlite/index.js';
 export { openPostgresStore } from './postgres/index.js';
 export * from './types.js';
+export type { ColumnSealer, StoreSealing } from './sealer.js';
 export type { MappingProfileInput, MappingProfileVersion } from './repos/mapping-profiles.js';

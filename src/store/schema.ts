@@ -42,6 +42,7 @@ export interface ResourcesTable {
   id: string;
   practice_id: string;
   kind: string;
+  /** Sealed (src/store/sealer.ts), as are every column marked so below. */
   data: Json;
   hash: string;
   version: number;
@@ -58,7 +59,10 @@ export interface ResourcesTable {
 export interface IdentityMapTable {
   link_id: string;
   kind: string;
+  /** HMAC under the store key of the peer's id (0007_sealing; before it, the id itself). */
   external_id: string;
+  /** The peer's id, sealed (0007_sealing): it may be a patient identifier. */
+  external_sealed: string | null;
   canonical_id: string;
   practice_id: string;
   created_at: Ms;
@@ -68,6 +72,7 @@ export interface SnapshotsTable {
   link_id: string;
   kind: string;
   canonical_id: string;
+  /** Sealed. */
   data: Json;
   hash: string;
   external_version: string | null;
@@ -80,6 +85,7 @@ export interface InboxTable {
   dedupe_key: string;
   body_hash: string;
   message_type: string;
+  /** Sealed. */
   body: Buffer | null;
   status: string;
   response: Buffer | null;
@@ -97,6 +103,7 @@ export interface OutboxTable {
   kind: string;
   record_id: string;
   op: string;
+  /** Sealed. */
   payload: Json;
   priority: number;
   status: string;
@@ -119,6 +126,7 @@ export interface ConflictsTable {
   practice_id: string;
   kind: string;
   record_id: string;
+  /** Sealed (both sides' values), as is `resolution`. */
   fields: Json;
   status: string;
   reason: string | null;
@@ -133,6 +141,7 @@ export interface ReviewItemsTable {
   practice_id: string;
   type: string;
   record_id: string | null;
+  /** Sealed, as is `resolution`. */
   payload: Json;
   status: string;
   resolution: Json | null;
@@ -151,6 +160,7 @@ export interface DeadLettersTable {
   record_id: string | null;
   reason_code: string;
   reason: string;
+  /** Sealed. */
   payload: Json | null;
   attempts: number;
   status: string;
@@ -244,7 +254,10 @@ export interface ApiKeysTable {
 /** Hashed patient-matching keys (0002_sync); see src/sync/patient-match.ts. */
 export interface MatchKeysTable {
   practice_id: string;
+  /** HMAC under the store key of the match key (0007_sealing; before it, the unkeyed SHA-256). */
   key_hash: string;
+  /** The unkeyed match key, sealed, so that a key rotation can recompute `key_hash` (0007_sealing). */
+  key_sealed: string | null;
   resource_id: string;
   kind: string;
   created_at: Ms;

@@ -3,6 +3,7 @@ import { CompiledQuery, type Kysely, sql } from 'kysely';
 import type { Dialect } from './migrations/types.js';
 import type { Clock, DirectExecutor, TxCache } from './repos/context.js';
 import type { Database } from './schema.js';
+import type { Seal } from './sealer.js';
 import { makeRepos, type Tx, type TxFn } from './store.js';
 
 interface Job {
@@ -16,7 +17,7 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 /** Savepoint statements, compiled once per name (an ingest runs a pair per record of a page). */
 const savepointSql = new Map<string, CompiledQuery>();
 
-export function bindTx(conn: Kysely<Database>, dialect: Dialect, now: Clock, touchedPractices: Set<string> = new Set(), direct?: DirectExecutor, auditKey?: Buffer): Tx {
+export function bindTx(conn: Kysely<Database>, dialect: Dialect, now: Clock, seal: Seal, touchedPractices: Set<string> = new Set(), direct?: DirectExecutor, auditKey?: Buffer): Tx {
   const txCache: TxCache = {};
   const run = async (statement: string): Promise<void> => {
     if (direct) {
@@ -28,7 +29,7 @@ export function bindTx(conn: Kysely<Database>, dialect: Dialect, now: Clock, tou
     await conn.executeQuery(q);
   };
   return {
-    ...makeRepos({ db: conn, dialect, now, inTransaction: true, touchedPractices, txCache, ...(direct && { direct }), ...(auditKey && { auditKey }) }),
+    ...makeRepos({ db: conn, dialect, now, seal, inTransaction: true, touchedPractices, txCache, ...(direct && { direct }), ...(auditKey && { auditKey }) }),
     db: conn,
     dialect,
     ...(direct && { direct }),
@@ -52,7 +53,7 @@ export function bindTx(conn: Kysely<Database>, dialect: Dialect, now: Clock, tou
  * transaction back); several jobs each get a savepoint so a failing one undoes only its own
  * statements. Results are handed out only after COMMIT returns.
  */
-export async function runInOneTransaction(db: Kysely<Database>, dialect: Dialect, now: Clock, jobs: readonly Job[], direct?: DirectExecutor, auditKey?: Buffer): Promise<void> {
+export async function runInOneTransaction(db: Kysely<Database>, dialect: Dialect, now: Clock, seal: Seal, jobs: readonly Job[], direct?: DirectExecutor, auditKey?: Buffer): Promise<void> {
   // SQLite: BEGIN IMMEDIATE takes the write lock up front, so a second process (the CLI) waits
   // on busy_timeout instead of failing later with SQLITE_BUSY on lock upgrade.
   const begin = dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN';
@@ -66,7 +67,7 @@ export async function runInOneTransaction(db: Kysely<Database>, dialect: Dialect
       };
       await control(begin);
       const touched = new Set<string>();
-      const tx = bindTx(conn, dialect, now, touched, direct, auditKey);
+      const tx = bindTx(conn, dialect, now, seal, touched, direct, auditKey);
       try {
         if (jobs.length === 1) {
           outcomes.push({ ok: true, value: await (jobs[0] as Job).fn(tx) });
@@ -112,6 +113,7 @@ export class GroupCommitter {
     private readonly db: Kysely<Database>,
     private readonly dialect: Dialect,
     private readonly now: Clock,
+    private readonly seal: Seal,
     private readonly maxBatch = 500,
     /** SQLite: the single connection's statements, for the transaction's hot path (repos/compiled.ts). */
     private readonly direct?: DirectExecutor,
@@ -149,7 +151,7 @@ export class GroupCommitter {
     try {
       while (this.queue.length > 0) {
         const jobs = this.queue.splice(0, this.maxBatch);
-        await runInOneTransaction(this.db, this.dialect, this.now, jobs, this.direct, this.auditKey);
+        await runInOneTransaction(this.db, this.dialect, this.now, this.seal, jobs, this.direct, this.auditKey);
       }
     } finally {
       this.running = false;
@@ -165,8 +167,8 @@ export class GroupCommitter {
 export class LanedCommitter {
   private readonly lanes: GroupCommitter[];
 
-  constructor(db: Kysely<Database>, dialect: Dialect, now: Clock, lanes: number, auditKey?: Buffer) {
-    this.lanes = Array.from({ length: Math.max(1, lanes) }, () => new GroupCommitter(db, dialect, now, undefined, undefined, auditKey));
+  constructor(db: Kysely<Database>, dialect: Dialect, now: Clock, seal: Seal, lanes: number, auditKey?: Buffer) {
+    this.lanes = Array.from({ length: Math.max(1, lanes) }, () => new GroupCommitter(db, dialect, now, seal, undefined, undefined, auditKey));
   }
 
   run<T>(fn: TxFn<T>): Promise<T> {

@@ -16,6 +16,7 @@ import { openSqliteStore } from '../../src/store/index.js';
 import type { Connector } from '../../src/sync/connector.js';
 import { type AnyConnectorDefinition, createRegistry } from '../../src/sync/registry.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
+import { testSealing } from '../helpers/stores.js';
 
 let peak = process.memoryUsage().rss;
 let peakHeap = process.memoryUsage().heapUsed;
@@ -45,7 +46,7 @@ const counted: AnyConnectorDefinition = {
   },
 };
 
-const store = await openSqliteStore({ path: process.env['LOAD_DB'] as string });
+const store = await openSqliteStore({ path: process.env['LOAD_DB'] as string, sealing: testSealing() });
 await store.migrate();
 let link = (await store.links.list())[0];
 if (!link) {

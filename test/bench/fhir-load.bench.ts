@@ -31,7 +31,7 @@ import { silentLogger } from '../../src/log/logger.js';
 import { shippedPlan } from '../../src/mapping/runtime.js';
 import { openSqliteStore } from '../../src/store/index.js';
 import { ROOT } from '../helpers/cli.js';
-import { tempDir } from '../helpers/stores.js';
+import { tempDir, testSealing } from '../helpers/stores.js';
 import type { Bench, BenchResult } from './harness.js';
 
 const N = Number(process.env['FHIR_LOAD_PATIENTS'] ?? 100_000);
@@ -135,7 +135,7 @@ async function connectorAlone(base: string): Promise<{ ms: number; records: numb
 }
 
 async function storedPatients(db: string): Promise<{ resources: number; distinctExternalIds: number; reviews: number; reviewMb: number }> {
-  const store = await openSqliteStore({ path: db });
+  const store = await openSqliteStore({ path: db, sealing: testSealing() });
   try {
     const resources = (await store.resources.list({ practiceId: (await store.practices.list())[0]?.id as string, kind: 'Patient', limit: N * 2 })).length;
     const row = await store.db.selectFrom('identity_map').select((eb) => eb.fn.count<number>('external_id').distinct().as('n')).where('kind', '=', 'Patient').executeTakeFirst();

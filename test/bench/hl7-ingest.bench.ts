@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import hl7v2, { Hl7v2Config, Hl7v2Link, ProfileTranslator } from '../../connectors/hl7v2/index.js';
 import { createLogger } from '../../src/log/logger.js';
 import { SecretBox } from '../../src/security/secrets.js';
-import type { Store } from '../../src/store/index.js';
+import type { Store, StoreSealing } from '../../src/store/index.js';
 import type { Link } from '../../src/store/types.js';
 import type { ConnectorDefinition, InboundHandler, InboundMessage, IngestResult } from '../../src/sync/connector.js';
 import { createRegistry } from '../../src/sync/registry.js';
@@ -32,7 +32,7 @@ import { SyncRuntime } from '../../src/sync/runtime.js';
 import { hl7Fixture, withField } from '../helpers/hl7.js';
 import type { BenchClientsInput, BenchClientsOutput } from '../helpers/hl7-bench-clients.js';
 import { memoryConnector, MemoryWorld } from '../helpers/memory-connector.js';
-import { openTestStore, STORE_KINDS } from '../helpers/stores.js';
+import { openTestStore, STORE_KINDS, testSealing } from '../helpers/stores.js';
 import { type Bench, type BenchResult, percentile } from './harness.js';
 
 const CLIENTS = 8;
@@ -144,6 +144,36 @@ async function transportOnly(store: Store, link: Link, kind: string): Promise<Be
   }
 }
 
+/**
+ * The "each message books a new appointment" run alone, on a fresh store sealed or not
+ * (issue 16: the cost of sealing, both figures from the same run). `plain` is an internal store
+ * option that only this benchmark uses; the service always seals.
+ */
+async function freshIngest(kind: (typeof STORE_KINDS)[number], sealing: StoreSealing, prefix: string): Promise<BenchClientsOutput & { cpuUsPerMessage: number }> {
+  const t = await openTestStore(kind, { sealing });
+  let runtime: SyncRuntime | undefined;
+  try {
+    const practice = await t.store.practices.create({ name: 'bench' });
+    const link = await t.store.links.create({ practiceId: practice.id, role: 'practice', connector: 'hl7v2', name: 'bench', isTest: true, config: { mllp: { listen: { host: '127.0.0.1', port: 0 } } } });
+    await t.store.links.create({ practiceId: practice.id, role: 'secretariat', connector: 'memory', name: 'secrétariat', config: { peer: 'sec' } });
+    runtime = new SyncRuntime({
+      store: t.store,
+      logger: createLogger({ level: 'error' }),
+      secrets: new SecretBox(Buffer.alloc(32, 3)),
+      registry: createRegistry([hl7v2 as ConnectorDefinition<unknown>, memoryConnector(new MemoryWorld())]),
+      schedulePolls: false,
+      refreshMs: 0,
+      autoDispatch: false,
+    });
+    await runtime.start();
+    const port = (runtime.connectorOf(link.id) as Hl7v2Link).mllpPort as number;
+    return await runClients({ port, clients: CLIENTS, warmupMs: 500, durationMs: DURATION_MS, message: MESSAGE.toString('base64'), prefix, sameAppointment: false });
+  } finally {
+    await runtime?.stop();
+    await t.dispose();
+  }
+}
+
 const bench: Bench = {
   name: 'HL7 durable ingest over MLLP (8 clients, ACK after commit)',
   async run() {
@@ -252,6 +282,16 @@ const bench: Bench = {
         await runtime.current?.stop();
         await t.dispose();
       }
+      // Sealing's cost: the same run on two fresh stores, not sealed then sealed.
+      const plain = await freshIngest(kind, { plain: true }, `${kind}P`);
+      const sealed = await freshIngest(kind, testSealing(), `${kind}E`);
+      results.push({
+        name: `${kind}: sealed at rest — HL7 messages acknowledged per second, sealed vs not sealed (each books a new appointment)`,
+        measured: { label: 'patient data sealed (AES-256-GCM, HMAC match keys)', value: sealed.messages / sealed.seconds, unit: 'msg/s' },
+        baseline: { label: 'same store, not sealed', value: plain.messages / plain.seconds, unit: 'msg/s' },
+        higherIsBetter: true,
+        notes: [`listener CPU per message: sealed ${Math.round(sealed.cpuUsPerMessage)} µs, not sealed ${Math.round(plain.cpuUsPerMessage)} µs; negative ACKs ${sealed.negative} / ${plain.negative}`],
+      });
     }
     return results;
   },

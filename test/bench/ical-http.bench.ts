@@ -19,7 +19,7 @@ import { icalModule } from '../../src/ical/module.js';
 import { createLogger } from '../../src/log/logger.js';
 import { openSqliteStore, type Store } from '../../src/store/index.js';
 import { appointment, practitioner, putAppointment } from '../integration/ical-agenda.js';
-import { tempDir } from '../helpers/stores.js';
+import { tempDir, testSealing } from '../helpers/stores.js';
 import type { Bench, BenchResult } from './harness.js';
 
 const SIZES = [3_000, 10_000];
@@ -111,6 +111,7 @@ async function measure(events: number): Promise<BenchResult> {
   const dir = tempDir('passerelle-bench-ical-');
   const store = await openSqliteStore({
     path: join(dir.path, 'passerelle.db'),
+    sealing: testSealing(),
     now: () => Date.parse('2026-11-23T09:00:00Z'),
   });
   const services: RunningService[] = [];

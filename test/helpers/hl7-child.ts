@@ -23,6 +23,7 @@ import { createRegistry } from '../../src/sync/registry.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { hl7v2Connector, type Hl7v2Link } from '../../connectors/hl7v2/index.js';
 import { testHl7Definition } from './hl7.js';
+import { testSealing } from './stores.js';
 
 const fault = process.env['HL7_FAULT'] ?? '';
 const linkId = process.env['HL7_LINK'] as string;
@@ -67,7 +68,7 @@ const definition: ConnectorDefinition<unknown> =
       }
     : base;
 
-const store = await openSqliteStore({ path: process.env['HL7_DB'] as string });
+const store = await openSqliteStore({ path: process.env['HL7_DB'] as string, sealing: testSealing() });
 const runtime = new SyncRuntime({
   store,
   logger: createLogger({ level: 'error' }),

@@ -5,13 +5,22 @@ import { randomBytes } from 'node:crypto';
 
 import pg from 'pg';
 
-import { openPostgresStore, openSqliteStore, type Store } from '../../src/store/index.js';
+import { Keyring } from '../../src/security/sealing.js';
+import { openPostgresStore, openSqliteStore, type Store, type StoreSealing } from '../../src/store/index.js';
 import type { Clock } from '../../src/store/repos/context.js';
 
 export const PG_URL = process.env['PASSERELLE_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 export type StoreKind = 'sqlite' | 'postgres';
 export const STORE_KINDS: readonly StoreKind[] = ['sqlite', 'postgres'];
+
+/**
+ * The key ring of test stores: fixed, so that a child process reopening a test's store file
+ * (kill tests) opens what the test sealed. Tests of the sealing itself make their own keys.
+ */
+export function testSealing(): Keyring {
+  return new Keyring(Buffer.alloc(32, 0x5e));
+}
 
 export interface TestStore {
   readonly store: Store;
@@ -54,18 +63,19 @@ export async function createPgDatabase(): Promise<{ url: string; drop: () => Pro
   };
 }
 
-export async function openTestStore(kind: StoreKind, options: { now?: Clock; migrate?: boolean; auditKey?: Buffer } = {}): Promise<TestStore> {
+export async function openTestStore(kind: StoreKind, options: { now?: Clock; migrate?: boolean; sealing?: StoreSealing; auditKey?: Buffer } = {}): Promise<TestStore> {
   const migrate = options.migrate ?? true;
+  const sealing = options.sealing ?? testSealing();
   const auditKey = options.auditKey && { auditKey: options.auditKey };
   if (kind === 'sqlite') {
     const dir = tempDir();
     const path = join(dir.path, 'passerelle.db');
-    const store = await openSqliteStore({ path, ...(options.now && { now: options.now }), ...auditKey });
+    const store = await openSqliteStore({ path, sealing, ...(options.now && { now: options.now }), ...auditKey });
     if (migrate) await store.migrate();
     return { store, location: path, dispose: async () => { await store.close(); dir.remove(); } };
   }
   const database = await createPgDatabase();
-  const store = await openPostgresStore({ url: database.url, poolSize: 5, ...(options.now && { now: options.now }), ...auditKey });
+  const store = await openPostgresStore({ url: database.url, poolSize: 5, sealing, ...(options.now && { now: options.now }), ...auditKey });
   if (migrate) await store.migrate();
   return { store, location: database.url, dispose: async () => { await store.close(); await database.drop(); } };
 }

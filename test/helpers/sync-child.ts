@@ -12,11 +12,12 @@ import { createRegistry, defaultConnectorDefinitions } from '../../src/sync/regi
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { httpPeerConnector } from './http-peer.js';
 
-const store = await openSqliteStore({ path: process.env['SYNC_DB'] as string });
+const secrets = new SecretBox(Buffer.from(process.env['SYNC_KEY'] as string, 'base64'));
+const store = await openSqliteStore({ path: process.env['SYNC_DB'] as string, sealing: secrets.keyring });
 const runtime = new SyncRuntime({
   store,
   logger: createLogger({ level: 'error' }),
-  secrets: new SecretBox(Buffer.from(process.env['SYNC_KEY'] as string, 'base64')),
+  secrets,
   registry: createRegistry([...defaultConnectorDefinitions(), httpPeerConnector]),
   schedulePolls: false,
   refreshMs: 0,

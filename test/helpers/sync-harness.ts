@@ -69,7 +69,8 @@ export class SyncHarness {
 
   private async openStore(): Promise<void> {
     this.store =
-      this.kind === 'sqlite' ? await openSqliteStore({ path: this.location, now: this.clock }) : await openPostgresStore({ url: this.location, poolSize: 6, now: this.clock });
+      this.kind === 'sqlite' ? await openSqliteStore({ path: this.location, now: this.clock, sealing: this.secrets.keyring })
+        : await openPostgresStore({ url: this.location, poolSize: 6, now: this.clock, sealing: this.secrets.keyring });
   }
 
   private async startRuntime(): Promise<void> {

@@ -14,7 +14,7 @@ import {
 import { auditMac, auditHash, keyedAuditHash } from '../../src/store/repos/audit.js';
 import type { Store } from '../../src/store/index.js';
 import type { AuditEventsTable } from '../../src/store/schema.js';
-import { openTestStore, STORE_KINDS, tempDir, type TestStore, testClock } from '../helpers/stores.js';
+import { openTestStore, STORE_KINDS, tempDir, type TestStore, testClock, testSealing } from '../helpers/stores.js';
 
 const KEY = Buffer.alloc(32, 7);
 const WRONG_KEY = Buffer.alloc(32, 9);
@@ -367,8 +367,8 @@ async function reopen(t: TestStore, auditKey: Buffer | undefined): Promise<Store
   const { openPostgresStore, openSqliteStore } = await import('../../src/store/index.js');
   const key = auditKey ? { auditKey } : {};
   return t.location.startsWith('postgres')
-    ? openPostgresStore({ url: t.location, poolSize: 2, ...key })
-    : openSqliteStore({ path: t.location, ...key });
+    ? openPostgresStore({ url: t.location, poolSize: 2, sealing: testSealing(), ...key })
+    : openSqliteStore({ path: t.location, sealing: testSealing(), ...key });
 }
 
 describe.each(STORE_KINDS)('moving an existing plain SHA-256 chain to the keyed chain (%s store)', (kind) => {

@@ -79,7 +79,7 @@ describe('passerelle link test', () => {
     });
     // The CLI seals and opens credentials with the key beside the store, as `serve` does.
     const { box } = loadOrCreateKey(undefined, join(dir.path, 'data', 'secret.key'));
-    const store = await openSqliteStore({ path: dbPath });
+    const store = await openSqliteStore({ path: dbPath, sealing: box.keyring });
     await store.migrate();
     const practice = await store.practices.create({ name: 'Cabinet des Essais' });
     const link = async (name: string, connector: string, config: object, secrets: object | null) => {

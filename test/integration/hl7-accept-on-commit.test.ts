@@ -19,7 +19,7 @@ import { defaultConnectorRegistry } from '../../src/sync/registry.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { startHl7Child } from '../helpers/hl7-child-process.js';
 import { hl7Fixture, listenConfig, parseAck, RawMllpSocket, withControlId, withField } from '../helpers/hl7.js';
-import { openTestStore, STORE_KINDS, type TestStore, tempDir } from '../helpers/stores.js';
+import { openTestStore, STORE_KINDS, type TestStore, tempDir, testSealing } from '../helpers/stores.js';
 
 async function until<T>(what: string, check: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -137,7 +137,7 @@ describe('accept ACK on commit, process killed before the apply', () => {
   let linkId: string;
 
   async function withStore<T>(fn: (store: Store) => Promise<T>): Promise<T> {
-    const store = await openSqliteStore({ path: db });
+    const store = await openSqliteStore({ path: db, sealing: testSealing() });
     try {
       return await fn(store);
     } finally {

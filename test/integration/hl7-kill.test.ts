@@ -21,7 +21,7 @@ import {
   withControlId,
   withField,
 } from '../helpers/hl7.js';
-import { tempDir } from '../helpers/stores.js';
+import { tempDir, testSealing } from '../helpers/stores.js';
 
 describe('hl7v2 listener killed around the commit', () => {
   const dir = tempDir('passerelle-hl7-kill-');
@@ -32,7 +32,7 @@ describe('hl7v2 listener killed around the commit', () => {
   let current: Child | undefined;
 
   async function withStore<T>(fn: (store: Store) => Promise<T>): Promise<T> {
-    const store = await openSqliteStore({ path: db });
+    const store = await openSqliteStore({ path: db, sealing: testSealing() });
     try {
       return await fn(store);
     } finally {

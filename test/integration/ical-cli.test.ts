@@ -3,6 +3,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
+import { loadOrCreateKey } from '../../src/security/secrets.js';
 import { openSqliteStore } from '../../src/store/index.js';
 import { runCli, type ServingProcess, startServe } from '../helpers/cli.js';
 import { tempDir } from '../helpers/stores.js';
@@ -18,7 +19,9 @@ describe('passerelle ical token', () => {
 
   beforeAll(async () => {
     expect((await runCli(['migrate'], { cwd: dir.path })).code).toBe(0);
-    const store = await openSqliteStore({ path: join(dir.path, 'data', 'passerelle.db') });
+    // Sealed with the key file `migrate` created beside the store, as `serve` will open it.
+    const { box } = loadOrCreateKey(undefined, join(dir.path, 'data', 'secret.key'));
+    const store = await openSqliteStore({ path: join(dir.path, 'data', 'passerelle.db'), sealing: box.keyring });
     await store.practices.create({ id: 'cab-cli', name: 'Cabinet en ligne de commande' });
     const doc = practitioner('pr-cli', 'Claire', 'Terminal', '10001112223');
     await store.resources.put({ id: doc.id, practiceId: 'cab-cli', kind: 'Practitioner', data: doc, origin: 'practice' });

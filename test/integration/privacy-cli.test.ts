@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Patient } from '../../src/model/resources.js';
 import type { PatientExport } from '../../src/privacy/patient-data.js';
 import type { PurgeReport } from '../../src/privacy/retention.js';
-import { type JsonObject, openSqliteStore } from '../../src/store/index.js';
+import { openConfiguredStore } from '../../src/app/open-store.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { JsonObject, Store } from '../../src/store/index.js';
 import { runCli } from '../helpers/cli.js';
 import { fixturePatients } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/stores.js';
@@ -16,11 +18,14 @@ const paul = fixturePatients()[1] as Patient;
 describe('passerelle purge and passerelle patient', () => {
   const dir = tempDir('passerelle-privacy-cli-');
   const storePath = join(dir.path, 'data', 'passerelle.db');
+  /** The store as the CLI opens it: same file, same sealing and audit keys (created by migrate). */
+  const openAsCli = (now?: () => number): Promise<Store> =>
+    openConfiguredStore(loadConfig({ env: { PASSERELLE_STORE_SQLITE_PATH: storePath }, cwd: dir.path }).config, { cwd: dir.path, ...(now && { now }) });
 
   beforeAll(async () => {
     expect((await runCli(['migrate'], { cwd: dir.path })).code).toBe(0);
     // Written 40 days ago: past the default 30 days of message bodies.
-    const store = await openSqliteStore({ path: storePath, now: () => Date.now() - 40 * 86_400_000 });
+    const store = await openAsCli(() => Date.now() - 40 * 86_400_000);
     await store.practices.create({ id: 'cab-cli', name: 'Cabinet en ligne de commande' });
     await store.links.create({ id: 'cab-cli-sec', practiceId: 'cab-cli', role: 'secretariat', connector: 'secretariat', name: 'sec' });
     await store.inbox.accept({ linkId: 'cab-cli-sec', dedupeKey: 'd1', bodyHash: 'h1', messageType: 'patient.updated', body: Buffer.from(JSON.stringify(paul)), status: 'processed' });
@@ -56,7 +61,7 @@ describe('passerelle purge and passerelle patient', () => {
     const r = await runCli(['patient', 'erase', 'pat-cli', '--practice', 'cab-cli', '--yes'], { cwd: dir.path });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ patientId: 'pat-cli', removed: { patientRecords: 1 } });
-    const store = await openSqliteStore({ path: storePath });
+    const store = await openAsCli();
     try {
       expect(await store.resources.get('pat-cli')).toBeUndefined();
       expect((await store.audit.list({ patientId: 'pat-cli' })).map((e) => [e.action, e.actor])).toEqual([

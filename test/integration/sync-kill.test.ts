@@ -77,7 +77,7 @@ describe('restart after a kill mid-dispatch to the secretariat', () => {
     sim = await startSecretariatSimulator({ port: 0, host: '127.0.0.1', stateFile: join(dir.path, 'simulator.json'), seed: 'empty' });
     await practice.listen();
     // The practice's new patients are committed first, in this process: N writes for the secretariat.
-    const store: Store = await openSqliteStore({ path: db });
+    const store: Store = await openSqliteStore({ path: db, sealing: new SecretBox(key).keyring });
     await store.migrate();
     const practiceId = (await store.practices.create({ name: 'Cabinet' })).id;
     secLink = await store.links.create({
@@ -141,7 +141,7 @@ describe('restart after a kill mid-dispatch to the secretariat', () => {
     expect(new Set(sim.state.list('patient').map((p) => p.identity.family)).size).toBe(N);
     expect(practice.requests).toEqual([]);
 
-    const store = await openSqliteStore({ path: db });
+    const store = await openSqliteStore({ path: db, sealing: new SecretBox(key).keyring });
     try {
       expect(await store.outbox.depth(secLink.id)).toEqual({ pending: 0, leased: 0, done: N, dead: 0 });
       expect((await store.outbox.list({ linkId: secLink.id, limit: 100 })).map((o) => o.idempotencyKey).sort()).toEqual(keys.map((k) => k.key).sort());

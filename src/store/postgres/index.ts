@@ -7,6 +7,7 @@ import { PasserelleError } from '../../errors.js';
 import { migrateToLatest, migrationStatus } from '../migrations/index.js';
 import type { Clock } from '../repos/context.js';
 import type { Database } from '../schema.js';
+import { sealOf, type StoreSealing } from '../sealer.js';
 import { makeRootRepos, type Store, type TxFn } from '../store.js';
 import { LanedCommitter, runInOneTransaction } from '../transactions.js';
 
@@ -19,6 +20,8 @@ export interface PostgresStoreOptions {
   readonly now?: Clock;
   /** HMAC key of the audit chain, kept outside the store (repos/audit.ts). */
   readonly auditKey?: Buffer;
+  /** The key ring sealing patient-bearing columns (../sealer.ts). */
+  readonly sealing: StoreSealing;
 }
 
 /** Advisory-lock keys are 64-bit integers; derive one from the lease name. */
@@ -37,13 +40,14 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   });
   pool.on('error', () => undefined); // idle-client errors surface on the next query instead
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const seal = sealOf(options.sealing);
   const transaction = <T>(fn: TxFn<T>) =>
     new Promise<T>((resolve, reject) => {
-      void runInOneTransaction(db, 'postgres', now, [{ fn: fn as TxFn<unknown>, resolve: resolve as (v: unknown) => void, reject }], undefined, options.auditKey);
+      void runInOneTransaction(db, 'postgres', now, seal, [{ fn: fn as TxFn<unknown>, resolve: resolve as (v: unknown) => void, reject }], undefined, options.auditKey);
     });
   // Leave connections for plain transactions and reads: half the pool commits batches.
-  const committer = new LanedCommitter(db, 'postgres', now, Math.max(1, Math.floor((options.poolSize ?? 10) / 2)), options.auditKey);
-  const repos = makeRootRepos({ db, dialect: 'postgres', now, inTransaction: false, ...(options.auditKey && { auditKey: options.auditKey }) }, transaction);
+  const committer = new LanedCommitter(db, 'postgres', now, seal, Math.max(1, Math.floor((options.poolSize ?? 10) / 2)), options.auditKey);
+  const repos = makeRootRepos({ db, dialect: 'postgres', now, seal, inTransaction: false, ...(options.auditKey && { auditKey: options.auditKey }) }, transaction);
 
   const store: Store = {
     ...repos,

@@ -5,6 +5,7 @@ import type { Kysely, QueryResult } from 'kysely';
 import { PasserelleError } from '../../errors.js';
 import type { Dialect } from '../migrations/types.js';
 import type { Database } from '../schema.js';
+import type { Seal } from '../sealer.js';
 
 /** Milliseconds since the epoch; injected so tests control time. */
 export type Clock = () => number;
@@ -15,6 +16,8 @@ export interface RepoContext {
   readonly dialect: Dialect;
   readonly now: Clock;
   readonly inTransaction: boolean;
+  /** Seals patient-bearing columns on write and opens them on read (../sealer.ts). */
+  readonly seal: Seal;
   /**
    * Inside a transaction: the practices whose canonical records it wrote. The transaction runner
    * bumps their change counters just before COMMIT (repos/changes.ts says why there).

@@ -21,6 +21,7 @@ import {
   PRIORITY,
   type ReviewItem,
 } from '../types.js';
+import { aad, type Seal } from '../sealer.js';
 import { compiled, rowOf } from './compiled.js';
 import { fromJson, iso, isoOrNull, newId, notFound, type RepoContext, toJson } from './context.js';
 
@@ -28,13 +29,16 @@ import { fromJson, iso, isoOrNull, newId, notFound, type RepoContext, toJson } f
 // Inbox: every message received from a peer, with its dedupe key and the answer we gave.
 
 type InboxRow = Omit<InboxTable, 'id'> & { id: number };
-const toInbox = (r: InboxRow): InboxEntry => ({
+/** A message body is bound to its dedupe identity: the row's id is only known after the insert. */
+export const inboxBodyAad = (r: Pick<InboxTable, 'link_id' | 'dedupe_key' | 'body_hash'>): string => aad('inbox', 'body', `${r.link_id}|${r.dedupe_key}|${r.body_hash}`);
+/** `clear`: the body as received, when the caller has it (no need to open what was just sealed). */
+const toInbox = (r: InboxRow, seal: Seal, clear?: { body: Buffer | null }): InboxEntry => ({
   id: Number(r.id),
   linkId: r.link_id,
   dedupeKey: r.dedupe_key,
   bodyHash: r.body_hash,
   messageType: r.message_type,
-  body: r.body,
+  body: clear ? clear.body : r.body === null ? null : seal.openBytes(r.body, inboxBodyAad(r)),
   status: r.status as InboxStatus,
   response: r.response,
   errorCode: r.error_code,
@@ -93,20 +97,20 @@ function finishStatement(present: readonly boolean[]) {
 }
 
 export function inboxRepo(ctx: RepoContext): InboxRepo {
-  const { db } = ctx;
+  const { db, seal } = ctx;
   const byKey = async (linkId: string, dedupeKey: string) => (await inboxByKey.run<InboxRow>(ctx, { linkId, dedupeKey })).rows;
   const repo: InboxRepo = {
     async accept(input) {
       const existing = await byKey(input.linkId, input.dedupeKey);
       const same = existing.find((r) => r.body_hash === input.bodyHash);
-      if (same) return { outcome: 'duplicate', entry: toInbox(same) };
+      if (same) return { outcome: 'duplicate', entry: toInbox(same, seal) };
       const previous = existing[0];
       const row = {
         link_id: input.linkId,
         dedupe_key: input.dedupeKey,
         body_hash: input.bodyHash,
         message_type: input.messageType,
-        body: input.body,
+        body: input.body === null ? null : seal.bytes(input.body, inboxBodyAad({ link_id: input.linkId, dedupe_key: input.dedupeKey, body_hash: input.bodyHash })),
         status: input.status ?? 'received',
         response: input.response ?? null,
         error_code: input.errorCode ?? null,
@@ -120,14 +124,14 @@ export function inboxRepo(ctx: RepoContext): InboxRepo {
         // A concurrent instance stored the same message first (PostgreSQL): it is a resend.
         const again = (await byKey(input.linkId, input.dedupeKey)).find((r) => r.body_hash === input.bodyHash);
         if (!again) throw new PasserelleError('ERR_STORE_CONFLICT', `inbox entry for link ${input.linkId} vanished during dedupe`);
-        return { outcome: 'duplicate', entry: toInbox(again) };
+        return { outcome: 'duplicate', entry: toInbox(again, seal) };
       }
-      const entry = toInbox({ ...row, id: Number(res.id) });
-      return previous ? { outcome: 'reused-key', entry, previous: toInbox(previous) } : { outcome: 'new', entry };
+      const entry = toInbox({ ...row, id: Number(res.id) }, seal, { body: input.body });
+      return previous ? { outcome: 'reused-key', entry, previous: toInbox(previous, seal) } : { outcome: 'new', entry };
     },
     async get(id) {
       const r = await db.selectFrom('inbox').selectAll().where('id', '=', id).executeTakeFirst();
-      return r && toInbox(r as InboxRow);
+      return r && toInbox(r as InboxRow, seal);
     },
     async finish(id, o) {
       const statement = finishStatement([o.response !== undefined, o.errorCode !== undefined, o.error !== undefined]);
@@ -138,7 +142,7 @@ export function inboxRepo(ctx: RepoContext): InboxRepo {
       if (f.linkId !== undefined) q = q.where('link_id', '=', f.linkId);
       if (f.status !== undefined) q = q.where('status', '=', f.status);
       if (f.afterId !== undefined) q = q.where('id', '>', f.afterId);
-      return ((await q.orderBy('id').limit(f.limit ?? 100).execute()) as InboxRow[]).map(toInbox);
+      return ((await q.orderBy('id').limit(f.limit ?? 100).execute()) as InboxRow[]).map((r) => toInbox(r, seal));
     },
     async purgeBodies(beforeMs) {
       // A message stored and not applied yet (an HL7 accept ACK on commit) keeps its body: it is still to be applied.
@@ -153,14 +157,16 @@ export function inboxRepo(ctx: RepoContext): InboxRepo {
 // Outbox: every outbound write, committed with the change that caused it (design rule 3).
 
 type OutboxRow = Omit<OutboxTable, 'seq'> & { seq: number };
-const toOutbox = (r: OutboxRow): OutboxItem => ({
+/** Bound to the idempotency key, unique and known before the insert gives the row its seq. */
+export const outboxPayloadAad = (idempotencyKey: string): string => aad('outbox', 'payload', idempotencyKey);
+const toOutbox = (r: OutboxRow, seal: Seal, json?: string): OutboxItem => ({
   seq: Number(r.seq),
   practiceId: r.practice_id,
   linkId: r.link_id,
   kind: r.kind as ResourceKind,
   recordId: r.record_id,
   op: r.op,
-  payload: fromJson<JsonObject>(r.payload),
+  payload: fromJson<JsonObject>(json ?? seal.open(r.payload, outboxPayloadAad(r.idempotency_key))),
   priority: r.priority,
   status: r.status as OutboxStatus,
   attempts: r.attempts,
@@ -269,21 +275,24 @@ const insertOutbox = compiled<(typeof OUTBOX_COLUMNS)[number]>((db, p) =>
 );
 
 export function outboxRepo(ctx: RepoContext): OutboxRepo {
-  const { db } = ctx;
+  const { db, seal } = ctx;
   const get = async (seq: number) => {
     const r = await db.selectFrom('outbox').selectAll().where('seq', '=', seq).executeTakeFirst();
-    return r && toOutbox(r as OutboxRow);
+    return r && toOutbox(r as OutboxRow, seal);
   };
   return {
     async enqueue(item) {
       const now = ctx.now();
+      const existing = (await outboxByKey.run<OutboxRow>(ctx, { key: item.idempotencyKey })).rows[0];
+      if (existing) return toOutbox(existing, seal);
+      const json = toJson(item.payload);
       const row = {
         practice_id: item.practiceId,
         link_id: item.linkId,
         kind: item.kind,
         record_id: item.recordId,
         op: item.op,
-        payload: toJson(item.payload),
+        payload: seal.text(json, outboxPayloadAad(item.idempotencyKey)),
         priority: item.priority ?? PRIORITY.normal,
         status: 'pending',
         attempts: 0,
@@ -299,15 +308,13 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
         updated_at: now,
         done_at: null,
       };
-      const existing = (await outboxByKey.run<OutboxRow>(ctx, { key: item.idempotencyKey })).rows[0];
-      if (existing) return toOutbox(existing);
       // ON CONFLICT rather than catching the violation: on PostgreSQL a failed statement aborts
       // the surrounding transaction, and enqueue runs inside the change's transaction.
       const res = (await insertOutbox.run<{ seq: number }>(ctx, row)).rows[0];
-      if (res) return toOutbox({ ...row, seq: Number(res.seq) });
+      if (res) return toOutbox({ ...row, seq: Number(res.seq) }, seal, json);
       const raced = (await outboxByKey.run<OutboxRow>(ctx, { key: item.idempotencyKey })).rows[0];
       if (!raced) throw new PasserelleError('ERR_STORE_CONFLICT', 'an outbox item vanished during enqueue (its idempotency key was taken)');
-      return toOutbox(raced);
+      return toOutbox(raced, seal);
     },
     get,
     async lease(o) {
@@ -351,7 +358,7 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
         .where('seq', 'in', seqs)
         .execute();
       const rows = await db.selectFrom('outbox').selectAll().where('seq', 'in', seqs).orderBy('priority').orderBy('seq').execute();
-      return (rows as OutboxRow[]).map(toOutbox);
+      return (rows as OutboxRow[]).map((r) => toOutbox(r, seal));
     },
     async complete(seq, result) {
       const now = ctx.now();
@@ -411,7 +418,7 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
       if (f.recordId !== undefined) q = q.where('record_id', '=', f.recordId);
       if (f.practiceId !== undefined) q = q.where('practice_id', '=', f.practiceId);
       if (f.lastErrorCode !== undefined) q = q.where('last_error_code', '=', f.lastErrorCode);
-      return ((await q.orderBy('seq').limit(f.limit ?? 100).execute()) as OutboxRow[]).map(toOutbox);
+      return ((await q.orderBy('seq').limit(f.limit ?? 100).execute()) as OutboxRow[]).map((r) => toOutbox(r, seal));
     },
     async depth(linkId) {
       let q = db.selectFrom('outbox').select(['status', (eb) => eb.fn.countAll<number>().as('n')]);
@@ -439,15 +446,19 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
 // ---------------------------------------------------------------------------------------------
 // Conflicts and review items: what waits for a human (design rule 7).
 
-const toConflict = (r: ConflictsTable): Conflict => ({
+/** `column` of the human-queue row `id` in `table`: both sides' values and the resolution chosen are patient data. */
+export const queueAad = (table: 'conflicts' | 'review_items' | 'dead_letters', column: 'fields' | 'payload' | 'resolution', id: string): string => aad(table, column, id);
+const openJson = <T>(seal: Seal, stored: string, where: string): T => fromJson<T>(seal.open(stored, where));
+
+const toConflict = (r: ConflictsTable, seal: Seal): Conflict => ({
   id: r.id,
   practiceId: r.practice_id,
   kind: r.kind as ResourceKind,
   recordId: r.record_id,
-  fields: fromJson<ConflictField[]>(r.fields),
+  fields: openJson<ConflictField[]>(seal, r.fields, queueAad('conflicts', 'fields', r.id)),
   status: r.status as ConflictStatus,
   reason: r.reason,
-  resolution: r.resolution === null ? null : fromJson<JsonObject>(r.resolution),
+  resolution: r.resolution === null ? null : openJson<JsonObject>(seal, r.resolution, queueAad('conflicts', 'resolution', r.id)),
   resolvedBy: r.resolved_by,
   createdAt: iso(r.created_at),
   resolvedAt: isoOrNull(r.resolved_at),
@@ -462,19 +473,20 @@ export interface ConflictsRepo {
 }
 
 export function conflictsRepo(ctx: RepoContext): ConflictsRepo {
-  const { db } = ctx;
+  const { db, seal } = ctx;
   const get = async (id: string) => {
     const r = await db.selectFrom('conflicts').selectAll().where('id', '=', id).executeTakeFirst();
-    return r && toConflict(r);
+    return r && toConflict(r, seal);
   };
   return {
     async open(input) {
+      const id = newId();
       const row: ConflictsTable = {
-        id: newId(),
+        id,
         practice_id: input.practiceId,
         kind: input.kind,
         record_id: input.recordId,
-        fields: toJson(input.fields),
+        fields: seal.text(toJson(input.fields), queueAad('conflicts', 'fields', id)),
         status: 'open',
         reason: input.reason ?? null,
         resolution: null,
@@ -483,7 +495,7 @@ export function conflictsRepo(ctx: RepoContext): ConflictsRepo {
         resolved_at: null,
       };
       await db.insertInto('conflicts').values(row).execute();
-      return toConflict(row);
+      return { ...toConflict({ ...row, fields: '[]' }, seal), fields: fromJson<ConflictField[]>(toJson(input.fields)) };
     },
     get,
     async list(f = {}) {
@@ -491,12 +503,12 @@ export function conflictsRepo(ctx: RepoContext): ConflictsRepo {
       if (f.practiceId !== undefined) q = q.where('practice_id', '=', f.practiceId);
       if (f.status !== undefined) q = q.where('status', '=', f.status);
       if (f.recordId !== undefined) q = q.where('record_id', '=', f.recordId);
-      return (await q.orderBy('created_at').orderBy('id').limit(f.limit ?? 100).execute()).map(toConflict);
+      return (await q.orderBy('created_at').orderBy('id').limit(f.limit ?? 100).execute()).map((r) => toConflict(r, seal));
     },
     async close(id, o) {
       const res = await db
         .updateTable('conflicts')
-        .set({ status: o.status, resolution: toJson(o.resolution), resolved_by: o.by, resolved_at: ctx.now() })
+        .set({ status: o.status, resolution: seal.text(toJson(o.resolution), queueAad('conflicts', 'resolution', id)), resolved_by: o.by, resolved_at: ctx.now() })
         .where('id', '=', id)
         .where('status', '=', 'open')
         .executeTakeFirst();
@@ -509,14 +521,14 @@ export function conflictsRepo(ctx: RepoContext): ConflictsRepo {
   };
 }
 
-const toReview = (r: ReviewItemsTable): ReviewItem => ({
+const toReview = (r: ReviewItemsTable, seal: Seal): ReviewItem => ({
   id: r.id,
   practiceId: r.practice_id,
   type: r.type,
   recordId: r.record_id,
-  payload: fromJson<JsonObject>(r.payload),
+  payload: openJson<JsonObject>(seal, r.payload, queueAad('review_items', 'payload', r.id)),
   status: r.status as ConflictStatus,
-  resolution: r.resolution === null ? null : fromJson<JsonObject>(r.resolution),
+  resolution: r.resolution === null ? null : openJson<JsonObject>(seal, r.resolution, queueAad('review_items', 'resolution', r.id)),
   resolvedBy: r.resolved_by,
   createdAt: iso(r.created_at),
   resolvedAt: isoOrNull(r.resolved_at),
@@ -535,19 +547,20 @@ const REVIEW_COLUMNS = ['id', 'practice_id', 'type', 'record_id', 'payload', 'st
 const insertReview = compiled<(typeof REVIEW_COLUMNS)[number]>((db, p) => db.insertInto('review_items').values(rowOf<ReviewItemsTable>(REVIEW_COLUMNS, p)));
 
 export function reviewsRepo(ctx: RepoContext): ReviewsRepo {
-  const { db } = ctx;
+  const { db, seal } = ctx;
   const get = async (id: string) => {
     const r = await db.selectFrom('review_items').selectAll().where('id', '=', id).executeTakeFirst();
-    return r && toReview(r);
+    return r && toReview(r, seal);
   };
   return {
     async open(input) {
+      const id = newId();
       const row: ReviewItemsTable = {
-        id: newId(),
+        id,
         practice_id: input.practiceId,
         type: input.type,
         record_id: input.recordId ?? null,
-        payload: toJson(input.payload),
+        payload: seal.text(toJson(input.payload), queueAad('review_items', 'payload', id)),
         status: 'open',
         resolution: null,
         resolved_by: null,
@@ -556,7 +569,7 @@ export function reviewsRepo(ctx: RepoContext): ReviewsRepo {
       };
       await insertReview.run(ctx, row);
       // The payload as given, not parsed back: on an initial load it lists every candidate.
-      return { ...toReview({ ...row, payload: '{}' }), payload: input.payload };
+      return { ...toReview({ ...row, payload: '{}' }, seal), payload: input.payload };
     },
     get,
     async list(f = {}) {
@@ -565,12 +578,12 @@ export function reviewsRepo(ctx: RepoContext): ReviewsRepo {
       if (f.status !== undefined) q = q.where('status', '=', f.status);
       if (f.type !== undefined) q = q.where('type', '=', f.type);
       if (f.recordId !== undefined) q = q.where('record_id', '=', f.recordId);
-      return (await q.orderBy('created_at').orderBy('id').limit(f.limit ?? 100).execute()).map(toReview);
+      return (await q.orderBy('created_at').orderBy('id').limit(f.limit ?? 100).execute()).map((r) => toReview(r, seal));
     },
     async close(id, o) {
       const res = await db
         .updateTable('review_items')
-        .set({ status: o.status, resolution: toJson(o.resolution), resolved_by: o.by, resolved_at: ctx.now() })
+        .set({ status: o.status, resolution: seal.text(toJson(o.resolution), queueAad('review_items', 'resolution', id)), resolved_by: o.by, resolved_at: ctx.now() })
         .where('id', '=', id)
         .where('status', '=', 'open')
         .executeTakeFirst();
@@ -586,7 +599,7 @@ export function reviewsRepo(ctx: RepoContext): ReviewsRepo {
 // ---------------------------------------------------------------------------------------------
 // Dead letters: what could not be applied or delivered, with its reason (design rule 9).
 
-const toDeadLetter = (r: DeadLettersTable): DeadLetter => ({
+const toDeadLetter = (r: DeadLettersTable, seal: Seal): DeadLetter => ({
   id: r.id,
   practiceId: r.practice_id,
   linkId: r.link_id,
@@ -596,7 +609,7 @@ const toDeadLetter = (r: DeadLettersTable): DeadLetter => ({
   recordId: r.record_id,
   reasonCode: r.reason_code,
   reason: r.reason,
-  payload: r.payload === null ? null : fromJson<JsonObject>(r.payload),
+  payload: r.payload === null ? null : openJson<JsonObject>(seal, r.payload, queueAad('dead_letters', 'payload', r.id)),
   attempts: r.attempts,
   status: r.status as DeadLetterStatus,
   resolvedBy: r.resolved_by,
@@ -621,16 +634,17 @@ export interface DeadLettersRepo {
 }
 
 export function deadLettersRepo(ctx: RepoContext): DeadLettersRepo {
-  const { db } = ctx;
+  const { db, seal } = ctx;
   const get = async (id: string) => {
     const r = await db.selectFrom('dead_letters').selectAll().where('id', '=', id).executeTakeFirst();
-    return r && toDeadLetter(r);
+    return r && toDeadLetter(r, seal);
   };
   return {
     async add(input) {
       const now = ctx.now();
+      const id = newId();
       const row: DeadLettersTable = {
-        id: newId(),
+        id,
         practice_id: input.practiceId,
         link_id: input.linkId,
         source: input.source,
@@ -639,7 +653,7 @@ export function deadLettersRepo(ctx: RepoContext): DeadLettersRepo {
         record_id: input.recordId,
         reason_code: input.reasonCode,
         reason: input.reason,
-        payload: input.payload === null ? null : toJson(input.payload),
+        payload: input.payload === null ? null : seal.text(toJson(input.payload), queueAad('dead_letters', 'payload', id)),
         attempts: input.attempts ?? 0,
         status: 'open',
         resolved_by: null,
@@ -647,7 +661,7 @@ export function deadLettersRepo(ctx: RepoContext): DeadLettersRepo {
         updated_at: now,
       };
       await db.insertInto('dead_letters').values(row).execute();
-      return toDeadLetter(row);
+      return { ...toDeadLetter({ ...row, payload: null }, seal), payload: input.payload === null ? null : fromJson<JsonObject>(toJson(input.payload)) };
     },
     get,
     async list(f = {}) {
@@ -658,7 +672,7 @@ export function deadLettersRepo(ctx: RepoContext): DeadLettersRepo {
       if (f.source !== undefined) q = q.where('source', '=', f.source);
       if (f.recordId !== undefined) q = q.where('record_id', '=', f.recordId);
       if (f.reasonCode !== undefined) q = q.where('reason_code', '=', f.reasonCode);
-      return (await q.orderBy('created_at').orderBy('id').limit(f.limit ?? 100).execute()).map(toDeadLetter);
+      return (await q.orderBy('created_at').orderBy('id').limit(f.limit ?? 100).execute()).map((r) => toDeadLetter(r, seal));
     },
     async setStatus(id, status, by) {
       const res = await db.updateTable('dead_letters').set({ status, resolved_by: by, updated_at: ctx.now() }).where('id', '=', id).executeTakeFirst();

@@ -13,6 +13,7 @@ import type {
   Snapshot,
   StoredResource,
 } from '../types.js';
+import { aad, type Seal } from '../sealer.js';
 import { compiled, rowOf } from './compiled.js';
 import { fromJson, iso, isoOrNull, msOrNull, type RepoContext, toJson } from './context.js';
 
@@ -34,15 +35,42 @@ const updateResource = compiled<(typeof RESOURCE_COLUMNS)[number] | 'expected'>(
   const { id: _id, created_at: _c, ...set } = rowOf<ResourcesTable>(RESOURCE_COLUMNS, p);
   return db.updateTable('resources').set(set).where('id', '=', p('id')).where('version', '=', p<number>('expected'));
 });
-const setIdentity = compiled<'link_id' | 'kind' | 'external_id' | 'canonical_id' | 'practice_id' | 'created_at'>((db, p) =>
+const setIdentity = compiled<'link_id' | 'kind' | 'external_id' | 'external_sealed' | 'canonical_id' | 'practice_id' | 'created_at'>((db, p) =>
   db
     .insertInto('identity_map')
-    .values({ link_id: p('link_id'), kind: p('kind'), external_id: p('external_id'), canonical_id: p('canonical_id'), practice_id: p('practice_id'), created_at: p<number>('created_at') })
+    .values({
+      link_id: p('link_id'),
+      kind: p('kind'),
+      external_id: p('external_id'),
+      external_sealed: p('external_sealed'),
+      canonical_id: p('canonical_id'),
+      practice_id: p('practice_id'),
+      created_at: p<number>('created_at'),
+    })
     .onConflict((oc) => oc.columns(['link_id', 'kind', 'external_id']).doUpdateSet({ canonical_id: p('canonical_id') })),
 );
-const canonicalOf = compiled<'linkId' | 'kind' | 'externalId'>((db, p) =>
-  db.selectFrom('identity_map').select('canonical_id').where('link_id', '=', p('linkId')).where('kind', '=', p('kind')).where('external_id', '=', p('externalId')),
-);
+/** One statement per number of lookup values (one per configured key, plus the value itself for rows not yet re-sealed). */
+const canonicalOfStatements = new Map<number, ReturnType<typeof compiled<string>>>();
+function canonicalOf(values: number) {
+  let q = canonicalOfStatements.get(values);
+  if (!q) {
+    const names = Array.from({ length: values }, (_, i) => `x${i}`);
+    q = compiled<string>((db, p) =>
+      db
+        .selectFrom('identity_map')
+        .select('canonical_id')
+        .where('link_id', '=', p('linkId'))
+        .where('kind', '=', p('kind'))
+        .where(
+          'external_id',
+          'in',
+          names.map((n) => p(n)),
+        ),
+    );
+    canonicalOfStatements.set(values, q);
+  }
+  return q;
+}
 const snapshotOf = compiled<'linkId' | 'kind' | 'canonicalId'>((db, p) =>
   db.selectFrom('snapshots').selectAll().where('link_id', '=', p('linkId')).where('kind', '=', p('kind')).where('canonical_id', '=', p('canonicalId')),
 );
@@ -55,15 +83,34 @@ const putSnapshot = compiled<(typeof SNAPSHOT_COLUMNS)[number]>((db, p) =>
     ),
 );
 const deleteMatchKeys = compiled<'resourceId'>((db, p) => db.deleteFrom('match_keys').where('resource_id', '=', p('resourceId')));
-const insertMatchKey = compiled<'practice_id' | 'key_hash' | 'resource_id' | 'kind' | 'created_at'>((db, p) =>
+const insertMatchKey = compiled<'practice_id' | 'key_hash' | 'key_sealed' | 'resource_id' | 'kind' | 'created_at'>((db, p) =>
   db
     .insertInto('match_keys')
-    .values({ practice_id: p('practice_id'), key_hash: p('key_hash'), resource_id: p('resource_id'), kind: p('kind'), created_at: p<number>('created_at') })
+    .values({ practice_id: p('practice_id'), key_hash: p('key_hash'), key_sealed: p('key_sealed'), resource_id: p('resource_id'), kind: p('kind'), created_at: p<number>('created_at') })
     .onConflict((oc) => oc.columns(['practice_id', 'key_hash', 'resource_id']).doNothing()),
 );
-const findMatchKey = compiled<'practiceId' | 'keyHash'>((db, p) =>
-  db.selectFrom('match_keys').select('resource_id').where('practice_id', '=', p('practiceId')).where('key_hash', '=', p('keyHash')).orderBy('resource_id'),
-);
+/** One statement per number of lookup values (one per configured key, plus the unkeyed one). */
+const findMatchKeys = new Map<number, ReturnType<typeof compiled<string>>>();
+function findMatchKey(values: number) {
+  let q = findMatchKeys.get(values);
+  if (!q) {
+    const names = Array.from({ length: values }, (_, i) => `k${i}`);
+    q = compiled<string>((db, p) =>
+      db
+        .selectFrom('match_keys')
+        .select('resource_id')
+        .distinct()
+        .where('practice_id', '=', p('practiceId'))
+        .where('key_hash', 'in', names.map((n) => p(n)))
+        .orderBy('resource_id'),
+    );
+    findMatchKeys.set(values, q);
+  }
+  return q;
+}
+
+/** The associated data of a match key's sealed value. */
+export const matchKeyAad = (practiceId: string, resourceId: string): string => aad('match_keys', 'key_sealed', `${practiceId}|${resourceId}`);
 
 /**
  * Content hash of a JSON value, independent of key order: the basis of echo suppression
@@ -100,11 +147,16 @@ export function stableStringify(value: unknown): string {
   return `${out}}`;
 }
 
-const toResource = (r: ResourcesTable): StoredResource => ({
+/** Where a record's content lives, for its sealing's associated data. */
+export const resourceAad = (id: string): string => aad('resources', 'data', id);
+export const snapshotAad = (linkId: string, kind: string, canonicalId: string): string => aad('snapshots', 'data', `${linkId}|${kind}|${canonicalId}`);
+
+/** A stored row, its content opened; `json` is the clear content when the caller has it already. */
+const toResource = (r: ResourcesTable, seal: Seal, json?: string): StoredResource => ({
   id: r.id,
   practiceId: r.practice_id,
   kind: r.kind as ResourceKind,
-  data: fromJson<JsonObject>(r.data),
+  data: fromJson<JsonObject>(json ?? seal.open(r.data, resourceAad(r.id))),
   hash: r.hash,
   version: r.version,
   origin: r.origin as RecordOrigin,
@@ -117,13 +169,13 @@ const toResource = (r: ResourcesTable): StoredResource => ({
   updatedAt: iso(r.updated_at),
 });
 
-/** The row of `w` as version 1, created now. */
-function newResourceRow(w: ResourceWrite, now: number): ResourcesTable {
+/** The row of `w` as version 1, created now, its content sealed once here (`json` is the clear content). */
+function newResourceRow(w: ResourceWrite, now: number, seal: Seal, json: string): ResourcesTable {
   return {
     id: w.id,
     practice_id: w.practiceId,
     kind: w.kind,
-    data: toJson(w.data),
+    data: seal.text(json, resourceAad(w.id)),
     hash: contentHash(w.data),
     version: 1,
     origin: w.origin,
@@ -150,24 +202,25 @@ export interface ResourcesRepo {
 }
 
 export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
-  const { db } = ctx;
+  const { db, seal } = ctx;
   const repo: ResourcesRepo = {
     async get(id) {
       const r = (await resourceById.run<ResourcesTable>(ctx, { id })).rows[0];
-      return r && toResource(r);
+      return r && toResource(r, seal);
     },
     async put(w) {
       const now = ctx.now();
+      const json = toJson(w.data);
       if (w.expectedVersion === 0) {
         // A new record (ingest: one per new patient): its insert is the version check, no read first.
-        const row = newResourceRow(w, now);
+        const row = newResourceRow(w, now, seal, json);
         const res = await insertNewResource.run(ctx, row);
         if (Number(res.numAffectedRows) !== 1) {
           const version = (await resourceVersion.run<Pick<ResourcesTable, 'version'>>(ctx, { id: w.id })).rows[0]?.version ?? 0;
           throw new PasserelleError('ERR_STORE_CONFLICT', `${w.kind} ${w.id} is at version ${version}, not 0`, { details: { kind: w.kind, id: w.id, version } });
         }
         ctx.touchedPractices?.add(w.practiceId);
-        return toResource(row);
+        return toResource(row, seal, json);
       }
       const current = (await resourceVersion.run<Pick<ResourcesTable, 'version' | 'created_at' | 'origin' | 'practice_id'>>(ctx, { id: w.id })).rows[0];
       const currentVersion = current?.version ?? 0;
@@ -177,7 +230,7 @@ export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
         });
       }
       const row: ResourcesTable = {
-        ...newResourceRow(w, now),
+        ...newResourceRow(w, now, seal, json),
         version: currentVersion + 1,
         origin: current?.origin ?? w.origin,
         created_at: current?.created_at ?? now,
@@ -191,7 +244,7 @@ export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
       } else {
         await insertResource.run(ctx, row);
       }
-      return toResource(row);
+      return toResource(row, seal, json);
     },
     async list(q) {
       let query = db.selectFrom('resources').selectAll().where('practice_id', '=', q.practiceId).where('kind', '=', q.kind);
@@ -202,14 +255,14 @@ export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
       if (q.updatedSince !== undefined) query = query.where('updated_at', '>=', Date.parse(q.updatedSince));
       query = query.orderBy('start_at').orderBy('id');
       if (q.limit !== undefined) query = query.limit(q.limit);
-      return (await query.execute()).map(toResource);
+      return (await query.execute()).map((r) => toResource(r, seal));
     },
     async getMany(ids) {
       const unique = [...new Set(ids)];
       const out: StoredResource[] = [];
       for (let i = 0; i < unique.length; i += 500) {
         const rows = await db.selectFrom('resources').selectAll().where('id', 'in', unique.slice(i, i + 500)).execute();
-        for (const r of rows) out.push(toResource(r));
+        for (const r of rows) out.push(toResource(r, seal));
       }
       return out;
     },
@@ -217,10 +270,19 @@ export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
   return repo;
 }
 
-const toIdentity = (r: IdentityMapTable): IdentityLink => ({
+/**
+ * A peer's id for a record can be a patient identifier (an HL7 patient without IPP is known by
+ * its INS): `external_id` holds its HMAC for lookups, `external_sealed` the id itself, bound to
+ * the row by link, kind and that HMAC. Rows written before 0007_sealing hold it in clear.
+ */
+export const externalIdAad = (linkId: string, kind: string, externalIdColumn: string): string => aad('identity_map', 'external_sealed', `${linkId}|${kind}|${externalIdColumn}`);
+const externalIdOf = (r: Pick<IdentityMapTable, 'link_id' | 'kind' | 'external_id' | 'external_sealed'>, seal: Seal): string =>
+  r.external_sealed === null ? r.external_id : seal.open(r.external_sealed, externalIdAad(r.link_id, r.kind, r.external_id));
+
+const toIdentity = (r: IdentityMapTable, seal: Seal): IdentityLink => ({
   linkId: r.link_id,
   kind: r.kind as ResourceKind,
-  externalId: r.external_id,
+  externalId: externalIdOf(r, seal),
   canonicalId: r.canonical_id,
   practiceId: r.practice_id,
   createdAt: iso(r.created_at),
@@ -239,47 +301,71 @@ export interface IdentityMapRepo {
 }
 
 export function identityMapRepo(ctx: RepoContext): IdentityMapRepo {
-  const { db } = ctx;
+  const { db, seal } = ctx;
+  const lookup = (linkId: string, kind: string, externalId: string) => {
+    const values = seal.indexes(externalId);
+    const params: Record<string, unknown> = { linkId, kind };
+    values.forEach((v, i) => (params[`x${i}`] = v));
+    return { values, params };
+  };
   return {
     async set(e) {
-      await setIdentity.run(ctx, { link_id: e.linkId, kind: e.kind, external_id: e.externalId, canonical_id: e.canonicalId, practice_id: e.practiceId, created_at: ctx.now() });
+      const external_id = seal.index(e.externalId);
+      await setIdentity.run(ctx, {
+        link_id: e.linkId,
+        kind: e.kind,
+        external_id,
+        external_sealed: seal.text(e.externalId, externalIdAad(e.linkId, e.kind, external_id)),
+        canonical_id: e.canonicalId,
+        practice_id: e.practiceId,
+        created_at: ctx.now(),
+      });
     },
     async findCanonical(linkId, kind, externalId) {
-      return (await canonicalOf.run<Pick<IdentityMapTable, 'canonical_id'>>(ctx, { linkId, kind, externalId })).rows[0]?.canonical_id;
+      const { values, params } = lookup(linkId, kind, externalId);
+      return (await canonicalOf(values.length).run<Pick<IdentityMapTable, 'canonical_id'>>(ctx, params)).rows[0]?.canonical_id;
     },
     async findExternal(linkId, kind, canonicalId) {
       const rows = await db
         .selectFrom('identity_map')
-        .select('external_id')
+        .select(['link_id', 'kind', 'external_id', 'external_sealed'])
         .where('link_id', '=', linkId)
         .where('kind', '=', kind)
         .where('canonical_id', '=', canonicalId)
         .orderBy('created_at')
         .execute();
-      return rows.map((r) => r.external_id);
+      return rows.map((r) => externalIdOf(r, seal));
     },
     async listByCanonical(canonicalId) {
-      return (await db.selectFrom('identity_map').selectAll().where('canonical_id', '=', canonicalId).execute()).map(toIdentity);
+      return (await db.selectFrom('identity_map').selectAll().where('canonical_id', '=', canonicalId).execute()).map((r) => toIdentity(r, seal));
     },
     async repoint(from, to) {
       const res = await db.updateTable('identity_map').set({ canonical_id: to }).where('canonical_id', '=', from).executeTakeFirst();
       return Number(res.numUpdatedRows);
     },
     async remove(linkId, kind, externalId) {
-      await db.deleteFrom('identity_map').where('link_id', '=', linkId).where('kind', '=', kind).where('external_id', '=', externalId).execute();
+      await db.deleteFrom('identity_map').where('link_id', '=', linkId).where('kind', '=', kind).where('external_id', 'in', seal.indexes(externalId)).execute();
     },
   };
 }
 
-const toSnapshot = (r: SnapshotsTable): Snapshot => ({
-  linkId: r.link_id,
-  kind: r.kind as ResourceKind,
-  canonicalId: r.canonical_id,
-  data: fromJson<JsonObject>(r.data),
-  hash: r.hash,
-  externalVersion: r.external_version,
-  syncedAt: iso(r.synced_at),
-});
+/**
+ * What a snapshot read held, by its `data` object: a snapshot written back with the same content
+ * (the engine does so when only the peer's version moved) keeps its sealed value instead of
+ * being encrypted again. Compared by JSON text, so a `data` changed in place is sealed anew.
+ */
+const sealedSnapshots = new WeakMap<object, { readonly where: string; readonly json: string; readonly sealed: string }>();
+
+function toSnapshot(r: SnapshotsTable, seal: Seal, json?: string): Snapshot {
+  let data: JsonObject;
+  if (json === undefined) {
+    const where = snapshotAad(r.link_id, r.kind, r.canonical_id);
+    const clear = seal.open(r.data, where);
+    data = fromJson<JsonObject>(clear);
+    sealedSnapshots.set(data, { where, json: clear, sealed: r.data });
+  } else data = fromJson<JsonObject>(json);
+  return { linkId: r.link_id, kind: r.kind as ResourceKind, canonicalId: r.canonical_id, data, hash: r.hash, externalVersion: r.external_version, syncedAt: iso(r.synced_at) };
+}
 
 export interface SnapshotsRepo {
   get(linkId: string, kind: ResourceKind, canonicalId: string): Promise<Snapshot | undefined>;
@@ -288,24 +374,28 @@ export interface SnapshotsRepo {
 }
 
 export function snapshotsRepo(ctx: RepoContext): SnapshotsRepo {
-  const { db } = ctx;
+  const { db, seal } = ctx;
   return {
     async get(linkId, kind, canonicalId) {
       const r = (await snapshotOf.run<SnapshotsTable>(ctx, { linkId, kind, canonicalId })).rows[0];
-      return r && toSnapshot(r);
+      return r && toSnapshot(r, seal);
     },
     async put(s) {
+      const json = toJson(s.data);
+      const where = snapshotAad(s.linkId, s.kind, s.canonicalId);
+      const read = sealedSnapshots.get(s.data);
       const row: SnapshotsTable = {
         link_id: s.linkId,
         kind: s.kind,
         canonical_id: s.canonicalId,
-        data: toJson(s.data),
+        // Not a value of a previous key: a rotation may have passed this row already.
+        data: read && read.where === where && read.json === json && seal.isCurrent(read.sealed) ? read.sealed : seal.text(json, where),
         hash: s.hash ?? contentHash(s.data),
         external_version: s.externalVersion,
         synced_at: ctx.now(),
       };
       await putSnapshot.run(ctx, row);
-      return toSnapshot(row);
+      return toSnapshot(row, seal, json);
     },
     async delete(linkId, kind, canonicalId) {
       await db.deleteFrom('snapshots').where('link_id', '=', linkId).where('kind', '=', kind).where('canonical_id', '=', canonicalId).execute();
@@ -368,7 +458,13 @@ export interface MatchKeysRepo {
   find(practiceId: string, keyHash: string): Promise<string[]>;
 }
 
+/**
+ * Match keys reach the store as unkeyed SHA-256 of a normalised identity (src/sync/patient-match.ts),
+ * which a dictionary of names and birth dates would reverse: the lookup column holds their HMAC
+ * under the store key instead, and the key itself is kept sealed so a rotation can recompute it.
+ */
 export function matchKeysRepo(ctx: RepoContext): MatchKeysRepo {
+  const { seal } = ctx;
   const repo: MatchKeysRepo = {
     async replace(practiceId, kind, resourceId, keyHashes) {
       await deleteMatchKeys.run(ctx, { resourceId });
@@ -377,10 +473,22 @@ export function matchKeysRepo(ctx: RepoContext): MatchKeysRepo {
     async add(practiceId, kind, resourceId, keyHashes) {
       const now = ctx.now();
       // One statement per key (a patient has one to three): the same compiled insert each time.
-      for (const key_hash of new Set(keyHashes)) await insertMatchKey.run(ctx, { practice_id: practiceId, key_hash, resource_id: resourceId, kind, created_at: now });
+      for (const key of new Set(keyHashes)) {
+        await insertMatchKey.run(ctx, {
+          practice_id: practiceId,
+          key_hash: seal.index(key),
+          key_sealed: seal.text(key, matchKeyAad(practiceId, resourceId)),
+          resource_id: resourceId,
+          kind,
+          created_at: now,
+        });
+      }
     },
     async find(practiceId, keyHash) {
-      return (await findMatchKey.run<{ resource_id: string }>(ctx, { practiceId, keyHash })).rows.map((r) => r.resource_id);
+      const values = seal.indexes(keyHash);
+      const params: Record<string, unknown> = { practiceId };
+      values.forEach((v, i) => (params[`k${i}`] = v));
+      return (await findMatchKey(values.length).run<{ resource_id: string }>(ctx, params)).rows.map((r) => r.resource_id);
     },
   };
   return repo;

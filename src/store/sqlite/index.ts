@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import BetterSqlite3 from 'better-sqlite3';
@@ -8,6 +8,7 @@ import { PasserelleError } from '../../errors.js';
 import { migrateToLatest, migrationStatus } from '../migrations/index.js';
 import type { Clock, DirectExecutor } from '../repos/context.js';
 import type { Database } from '../schema.js';
+import { sealOf, type StoreSealing } from '../sealer.js';
 import { makeRootRepos, type Store, type TxFn } from '../store.js';
 import { GroupCommitter } from '../transactions.js';
 
@@ -19,6 +20,19 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number;
   /** HMAC key of the audit chain, kept outside the store (repos/audit.ts). */
   readonly auditKey?: Buffer;
+  /** The key ring sealing patient-bearing columns (../sealer.ts). */
+  readonly sealing: StoreSealing;
+}
+
+/**
+ * The database, its WAL and shared-memory files hold patient data: owner only. SQLite gives the
+ * -wal and -shm files the mode of the database file, so the file is made 0600 before WAL mode
+ * creates them; files left by an older version are tightened too.
+ */
+function restrictFiles(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
 }
 
 /**
@@ -56,7 +70,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   const now = options.now ?? Date.now;
   let raw: BetterSqlite3.Database;
   try {
-    mkdirSync(dirname(options.path), { recursive: true });
+    if (options.path !== ':memory:') restrictFiles(options.path);
     raw = new BetterSqlite3(options.path);
   } catch (e) {
     throw new PasserelleError('ERR_STORE_UNAVAILABLE', `cannot open SQLite store at ${options.path}: ${(e as Error).message}`, { cause: e });
@@ -69,18 +83,20 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   // FULL: the WAL is fsynced at every commit, so an acknowledged message survives power loss.
   raw.pragma('synchronous = FULL');
   raw.pragma('foreign_keys = ON');
-  // Deleted and overwritten rows are zeroed in the file, not left in free pages: a purge or a
-  // patient erase (src/privacy) must leave nothing readable behind (RGPD art. 17).
+  // Deleted and overwritten rows (purged bodies, erased patients, rows sealed again by a key
+  // rotation) are zeroed in the file, not left readable in free pages (RGPD art. 17). ON rather
+  // than FAST: FAST leaves freelist pages as they were, where the patient-erase scan found values.
   raw.pragma('secure_delete = ON');
   raw.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
 
   const database = cachingDatabase(raw);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: database as unknown as SqliteDatabase }) });
-  const committer = new GroupCommitter(db, 'sqlite', now, undefined, directExecutor(database), options.auditKey);
+  const seal = sealOf(options.sealing);
+  const committer = new GroupCommitter(db, 'sqlite', now, seal, undefined, directExecutor(database), options.auditKey);
   // One connection, one writer: every transaction goes through the group committer.
   const transaction = <T>(fn: TxFn<T>) => committer.run(fn);
   const leases = new Set<string>();
-  const repos = makeRootRepos({ db, dialect: 'sqlite', now, inTransaction: false, ...(options.auditKey && { auditKey: options.auditKey }) }, transaction);
+  const repos = makeRootRepos({ db, dialect: 'sqlite', now, seal, inTransaction: false, ...(options.auditKey && { auditKey: options.auditKey }) }, transaction);
 
   return {
     ...repos,

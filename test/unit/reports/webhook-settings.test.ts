@@ -21,7 +21,7 @@ describe('a practice’s digest webhook settings', () => {
     const stored = sealDigestWebhook({ digestWebhook: { url: 'https://cabinet.example/digest', secret }, other: 'kept' }, null, box, 'cab.1');
     expect(JSON.stringify(stored)).not.toContain(secret.slice(6));
     expect(stored['other']).toBe('kept');
-    expect(hookOf(stored)).toEqual({ url: 'https://cabinet.example/digest', sealedSecret: expect.stringMatching(/^v1\./) });
+    expect(hookOf(stored)).toEqual({ url: 'https://cabinet.example/digest', sealedSecret: expect.stringMatching(/^pz1\./) });
     expect(digestWebhookView(stored)).toEqual({ digestWebhook: { url: 'https://cabinet.example/digest', hasSecret: true }, other: 'kept' });
     expect(digestWebhookOf(stored, box, 'cab.1')).toEqual({ webhook: { url: 'https://cabinet.example/digest', secret } });
     // Copied onto another practice, or read with another key, it does not open.
