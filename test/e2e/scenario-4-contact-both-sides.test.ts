@@ -7,12 +7,15 @@
  * operator (admin API).
  */
 import { describe, expect, it } from '@jest/globals';
+import { join } from 'node:path';
+
 import type { Address, Patient as FhirPatient } from '@medplum/fhirtypes';
 
 import { activityDelta, NO_APPOINTMENTS, NO_CONFLICTS } from './activity.js';
 import { outboxWaiting, worldPerFile } from './scenario-hooks.js';
 import { agentEditsContact } from '../helpers/secretariat-agent.js';
 import { simPatient } from './lookups.js';
+import { type PhiNeedle, scanFilesForPhi, scanForPhi, sqliteStoreFiles } from '../helpers/phi-scan.js';
 import type { FhirPractice } from './world.js';
 
 const PATIENT = 'pat-000003';
@@ -92,4 +95,19 @@ describe('scenario 4: contact details changed on both sides at once', () => {
     expect(delta.appointments).toEqual(NO_APPOINTMENTS);
     expect(delta.deadLetters).toEqual({ total: 0, openNow: 0 });
   }, 90_000);
+
+  it('leaves none of that patient’s name, phones or address readable in passerelle’s store file, its WAL or its logs (issue 16)', () => {
+    const w = world();
+    const national = (e164: string) => `0${e164.slice(3)}`;
+    const needles: PhiNeedle[] = [FAMILY, 'Dominique', OLD_PHONE, NEW_PHONE, national(OLD_PHONE), national(NEW_PHONE), ...(OLD_ADDRESS.line ?? []), ...(NEW_ADDRESS.line ?? [])].map((value) => ({
+      kind: 'name',
+      patientId: PATIENT,
+      value,
+    }));
+    // The patient went both ways through passerelle above: the store holds it, sealed.
+    expect(scanFilesForPhi(sqliteStoreFiles(join(w.dir, 'data', 'passerelle.db')), needles)).toEqual([]);
+    const logs = w.logs();
+    expect(logs.length).toBeGreaterThan(0);
+    expect(scanForPhi([{ name: 'passerelle logs', data: logs.map((l) => JSON.stringify(l)).join('\n') }], needles)).toEqual([]);
+  });
 });

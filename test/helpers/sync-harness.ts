@@ -18,6 +18,7 @@ import type { OwnershipResolver } from '../../src/sync/engine.js';
 import { createRegistry } from '../../src/sync/registry.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { memoryConnector, type MemoryPeer, MemoryWorld } from './memory-connector.js';
+import type { StoreSealing } from '../../src/store/sealer.js';
 import { createPgDatabase, type StoreKind, tempDir, testClock } from './stores.js';
 
 export interface SyncHarnessOptions {
@@ -26,6 +27,11 @@ export interface SyncHarnessOptions {
   readonly logger?: Logger;
   /** Start time of the test clock. */
   readonly start?: number;
+  /**
+   * Patient columns in clear instead of sealed: for tests that scan raw rows for what an erase
+   * left behind, which sealing would otherwise hide from them (the store-sealing tests cover sealing).
+   */
+  readonly unsealed?: boolean;
 }
 
 export class SyncHarness {
@@ -68,9 +74,10 @@ export class SyncHarness {
   }
 
   private async openStore(): Promise<void> {
+    const sealing: StoreSealing = this.options.unsealed ? { plain: true } : this.secrets.keyring;
     this.store =
-      this.kind === 'sqlite' ? await openSqliteStore({ path: this.location, now: this.clock, sealing: this.secrets.keyring })
-        : await openPostgresStore({ url: this.location, poolSize: 6, now: this.clock, sealing: this.secrets.keyring });
+      this.kind === 'sqlite' ? await openSqliteStore({ path: this.location, now: this.clock, sealing })
+        : await openPostgresStore({ url: this.location, poolSize: 6, now: this.clock, sealing });
   }
 
   private async startRuntime(): Promise<void> {

@@ -398,7 +398,8 @@ describe.each(['sqlite', 'postgres'] as const)('secretariat ⇄ passerelle over 
     writeFileSync(stateFile, JSON.stringify(state));
     sim = await startSecretariatSimulator({ port: 0, host: '127.0.0.1', stateFile });
     sim.setWebhook({ url: relay.url, secrets: [SECRET], retryDelaysMs: [50, 200] });
-    await patchLink({ config: { baseUrl: sim.url, platformPracticeId: sim.practiceId, timeoutMs: 1000 } });
+    // A new URL drops the link's secrets unless they come with it (issue 16): they come with it.
+    await patchLink({ config: { baseUrl: sim.url, platformPracticeId: sim.practiceId, timeoutMs: 1000 }, secrets: { apiToken: sim.apiToken, webhookSecret: SECRET } });
 
     const first = await runtime.pollLink(secLinkId);
     expect(first).toMatchObject({ acquired: true, invalid: 1 });
