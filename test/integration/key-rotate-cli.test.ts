@@ -20,6 +20,8 @@ import { createPgDatabase, STORE_KINDS, tempDir } from '../helpers/stores.js';
 
 const keyA = randomBytes(32);
 const keyB = randomBytes(32);
+/** The audit chain's key, the same for the commands and the test's own store (kept outside the store). */
+const auditKey = randomBytes(32);
 const patients = fixturePatients();
 
 describe.each(STORE_KINDS)('passerelle key rotate (%s)', (kind) => {
@@ -28,12 +30,12 @@ describe.each(STORE_KINDS)('passerelle key rotate (%s)', (kind) => {
   const dbPath = join(dir.path, 'data', 'passerelle.db');
   const storeEnv = (): Record<string, string> =>
     kind === 'postgres'
-      ? { PASSERELLE_STORE_DRIVER: 'postgres', PASSERELLE_STORE_POSTGRES_URL: (pg as { url: string }).url }
-      : {};
+      ? { PASSERELLE_STORE_DRIVER: 'postgres', PASSERELLE_STORE_POSTGRES_URL: (pg as { url: string }).url, PASSERELLE_AUDIT_KEY: auditKey.toString('base64') }
+      : { PASSERELLE_AUDIT_KEY: auditKey.toString('base64') };
   const open = (keyring: Keyring): Promise<Store> =>
     kind === 'sqlite'
-      ? openSqliteStore({ path: dbPath, sealing: keyring })
-      : openPostgresStore({ url: (pg as { url: string }).url, poolSize: 2, sealing: keyring });
+      ? openSqliteStore({ path: dbPath, sealing: keyring, auditKey })
+      : openPostgresStore({ url: (pg as { url: string }).url, poolSize: 2, sealing: keyring, auditKey });
   const rotate = (...args: string[]) =>
     runCli(['key', 'rotate', ...args], {
       cwd: dir.path,
