@@ -81,7 +81,7 @@ export const SecurityConfig = z.strictObject({
 });
 
 /**
- * How long each class of data is kept (docs/security.d/retention.md says why these defaults).
+ * How long each class of data is kept (docs/security.md says why these defaults).
  * The purge job (src/privacy/retention.ts) removes what is older and reports counts per class.
  */
 export const RetentionConfig = z.strictObject({
@@ -104,7 +104,7 @@ export const RetentionConfig = z.strictObject({
   purgeSchedule: cronExpression.default('17 3 * * *'),
 });
 
-/** The keyed audit chain and its checkpoints outside the store (docs/security.d/audit.md). */
+/** The keyed audit chain and its checkpoints outside the store (docs/security.md). */
 export const AuditConfig = z.strictObject({
   /**
    * Base64 of 32 random bytes: the HMAC key of the audit chain and of its checkpoints. Keep it

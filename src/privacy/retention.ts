@@ -1,6 +1,6 @@
 /**
- * The retention purge: every class of stored data past its configured age goes (docs/security.d/
- * retention.md). Run nightly by the service (node-cron, `retention.purgeSchedule`) and on demand
+ * The retention purge: every class of stored data past its configured age goes (docs/security.md,
+ * "Retention"). Run nightly by the service (node-cron, `retention.purgeSchedule`) and on demand
  * by `passerelle purge`. It reports counts per class: logged (counts and cut-off dates only, never
  * a patient datum) and returned to the caller.
  */

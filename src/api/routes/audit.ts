@@ -1,5 +1,5 @@
 /**
- * The audit trail, read (docs/security.d/audit.md): a filtered, paged list, and an export as
+ * The audit trail, read (docs/security.md): a filtered, paged list, and an export as
  * CSV or as a FHIR R4 Bundle of IHE BALP AuditEvents (security/audit-fhir.ts). An unrestricted
  * key needs the admin role to read the whole trail; a key limited to a practice (integrator or
  * admin) reads only its practice's events. Every read is itself an audited event.

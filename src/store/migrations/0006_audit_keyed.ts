@@ -1,7 +1,7 @@
 import { dialectTypes, runScript, type StoreMigration } from './types.js';
 
 /**
- * Keyed audit chain (docs/security.d/audit.md, repos/audit.ts):
+ * Keyed audit chain (docs/security.md, repos/audit.ts):
  * - `audit_events.practice_id`: the practice an event concerns, so the audit read API can
  *   filter a practice-limited key to its own events. Null on older events and on global ones.
  * - `audit_head.anchor_*`: where the chain switched from plain SHA-256 to HMAC-SHA256 under
