@@ -2,7 +2,6 @@
  * `passerelle serve` with `http.tls` (issue 16 point 9), as an operator runs it: HTTPS with HSTS
  * on 127.0.0.1, and `kill -HUP` serves renewed certificate files without a restart.
  */
-import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync, readFileSync } from 'node:fs';
 import https from 'node:https';
@@ -14,35 +13,12 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { startServe } from '../helpers/cli.js';
 import { until } from '../helpers/fhir-world.js';
 import { tempDir } from '../helpers/stores.js';
+import { selfSignedCertificate } from '../helpers/tls.js';
 
 const dir = tempDir('passerelle-cli-tls-');
 
-function selfSigned(name: string): { cert: string; key: string } {
-  const cert = join(dir.path, `${name}.crt`);
-  const key = join(dir.path, `${name}.key`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}`,
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
-}
+/** A self-signed certificate for 127.0.0.1 in this test's folder. */
+const selfSigned = (name: string) => selfSignedCertificate(dir.path, name);
 
 function served(url: string, ca: string[]): Promise<{ status: number; hsts: unknown; fingerprint: string }> {
   return new Promise((resolve, reject) => {

@@ -4,10 +4,8 @@
  * total, refusals counted in the metric and logged by address (one warn line per burst), idle
  * connections closed. 127.0.0.2 and 127.0.0.3 stand for other senders.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import tls from 'node:tls';
 
@@ -19,6 +17,7 @@ import { RefusalWatch } from '../../src/security/refusals.js';
 import { until } from '../helpers/fhir-world.js';
 import { type Hl7LinkHarness, listenConfig, startHl7Link } from '../helpers/hl7.js';
 import { tempDir } from '../helpers/stores.js';
+import { selfSignedCertificate } from '../helpers/tls.js';
 
 interface LogLine {
   readonly level: string;
@@ -151,31 +150,12 @@ describe('MLLP over TLS, connection caps', () => {
   let h: Hl7LinkHarness;
   let registry: client.Registry;
   const dir = tempDir('passerelle-mllp-doors-');
-  const cert = join(dir.path, 'server.crt');
+  let cert = '';
 
   beforeAll(async () => {
-    const key = join(dir.path, 'server.key');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
+    const made = selfSignedCertificate(dir.path, 'localhost');
+    cert = made.cert;
+    const { key } = made;
     registry = new client.Registry();
     const logger = createLogger({ silent: true });
     h = await startHl7Link({

@@ -4,7 +4,6 @@
  * (what SIGHUP calls), a bad reload keeping the current one, unusable files refused at start
  * with the config key named.
  */
-import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -16,36 +15,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { isPasserelleError } from '../../src/errors.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { tempDir } from '../helpers/stores.js';
+import { selfSignedCertificate } from '../helpers/tls.js';
 
 const dir = tempDir('passerelle-tls-');
 
-/** A self-signed certificate for 127.0.0.1 / localhost; returns its PEM paths. */
-function selfSigned(name: string): { cert: string; key: string } {
-  const cert = join(dir.path, `${name}.crt`);
-  const key = join(dir.path, `${name}.key`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}`,
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
-}
+/** A self-signed certificate for 127.0.0.1 in this test's folder. */
+const selfSigned = (name: string) => selfSignedCertificate(dir.path, name);
 
 function fingerprint(certFile: string): string {
   return new X509Certificate(readFileSync(certFile)).fingerprint256;
