@@ -10,9 +10,9 @@
  *   value deletes the inherited key (a code, a constant, a trigger event, a whole section);
  * - entries are replaced whole: a field rule, a trigger event's rule, an appointment type, any
  *   list that is not a rule list (directions, from, records…);
- * - field rules are keyed by `name`, else `to`, else `from`: a child rule with the key of an
- *   inherited one replaces it in place, others are added after the inherited ones; a section's
- *   `remove: [key, …]` deletes inherited rules;
+ * - field rules: a child rule replaces in place the inherited rule with the same `name` (a rule
+ *   without a name: the same `to`), others are added after the inherited ones; a section's
+ *   `remove: [name or to, …]` deletes inherited rules first;
  * - `appointmentTypes` merge by `code`; `{ code: X, remove: true }` deletes one;
  * - the child names itself (`name`); `protocol` must be the parent's.
  *
@@ -71,7 +71,7 @@ export class Composite {
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The key a rule is matched by: its name, else its canonical path, else its protocol path. */
+/** How a rule is named in messages: its name, else its canonical path, else its protocol path. */
 export function ruleKey(rule: unknown): string | undefined {
   if (!isObj(rule)) return undefined;
   for (const k of ['name', 'to', 'from'] as const) {
@@ -80,6 +80,23 @@ export function ruleKey(rule: unknown): string | undefined {
     if (Array.isArray(v) && typeof v[0] === 'string') return v.join(' | ');
   }
   return undefined;
+}
+
+/**
+ * Whether a child rule replaces an inherited one: same name; or, for a child rule without a
+ * name, the same canonical path (`to`); or, for a protocol constant (no name, no to), the same
+ * protocol path.
+ */
+function replaces(child: unknown, inherited: unknown): boolean {
+  if (!isObj(child) || !isObj(inherited)) return false;
+  if (typeof child.name === 'string') return inherited.name === child.name;
+  if (typeof child.to === 'string') return inherited.to === child.to;
+  return inherited.to === undefined && inherited.name === undefined && ruleKey(child) !== undefined && ruleKey(inherited) === ruleKey(child);
+}
+
+/** Whether `remove: [key]` names this rule: by name, or by canonical path. */
+function named(rule: unknown, key: string): boolean {
+  return isObj(rule) && (rule.name === key || rule.to === key || ruleKey(rule) === key);
 }
 
 /** Keys holding entries replaced whole, below a container merged key by key. */
@@ -139,19 +156,18 @@ class Merger {
     const merged: { rule: unknown; origin: Origin }[] = inherited.map((rule, i) => ({ rule, origin: this.into.originOf([...at, i]) }));
     const keys = () => merged.map((m) => ruleKey(m.rule)).filter((k): k is string => k !== undefined);
     for (const [i, key] of remove.entries()) {
-      const matches = merged.filter((m) => ruleKey(m.rule) === key);
+      const matches = merged.filter((m) => named(m.rule, key));
       if (matches.length === 0) {
-        this.error([at[0] as string, 'remove', i], 'ERR_MAPPING_EXTENDS', `remove: no inherited ${String(at[0])} rule has the key ${key}${didYouMean(key, keys())} (a rule's key is its name, else its to, else its from)`);
+        this.error([at[0] as string, 'remove', i], 'ERR_MAPPING_EXTENDS', `remove: no inherited ${String(at[0])} rule is named ${key} or writes it${didYouMean(key, keys())}`);
         continue;
       }
       for (const m of matches) merged.splice(merged.indexOf(m), 1);
     }
     child.forEach((rule, i) => {
       const origin = { layer: this.layer, path: [...at, i] };
-      const key = ruleKey(rule);
-      const matches = key === undefined ? [] : merged.filter((m) => ruleKey(m.rule) === key);
+      const matches = merged.filter((m) => replaces(rule, m.rule));
       if (matches.length > 1) {
-        this.error([...at, i], 'ERR_MAPPING_EXTENDS', `${matches.length} inherited ${String(at[0])} rules have the key ${key}; the child cannot tell which one it replaces (remove them, then add the rules)`);
+        this.error([...at, i], 'ERR_MAPPING_EXTENDS', `${matches.length} inherited ${String(at[0])} rules write ${String(ruleKey(rule))}; name the one to replace (or remove them, then add the rules)`);
         return;
       }
       const match = matches[0];
@@ -202,7 +218,7 @@ function takeRemovals(data: Obj, layer: number, hasParent: boolean, issues: Merg
       continue;
     }
     if (!Array.isArray(remove) || !remove.every((k) => typeof k === 'string')) {
-      issues.push({ layer, at: [kind, 'remove'], code: 'ERR_MAPPING_SCHEMA', message: 'remove is a list of rule keys (a rule\'s name, else its to, else its from)' });
+      issues.push({ layer, at: [kind, 'remove'], code: 'ERR_MAPPING_SCHEMA', message: 'remove is a list of inherited rules, each by its name or its to' });
       continue;
     }
     out.set(kind, remove);

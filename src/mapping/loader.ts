@@ -141,7 +141,8 @@ function resolveParent(ref: string, child: Layer): { ok: true; id: string; text:
     if (child.baseDir === undefined) return { ok: false, message: `${ref}: a profile given as text (stored through the API) extends a shipped profile, by name (${shippedProfileNames().join(', ')})` };
     const file = resolvePath(child.baseDir, ref);
     try {
-      return { ok: true, id: file, text: readFileSync(file, 'utf8'), label: ref, baseDir: dirname(file) };
+      // Named as the child is (mappings/examples/x.yaml + ../site.yaml → mappings/site.yaml).
+      return { ok: true, id: file, text: readFileSync(file, 'utf8'), label: join(dirname(child.label), ref), baseDir: dirname(file) };
     } catch (e) {
       return { ok: false, message: `cannot read the parent profile ${ref}: ${(e as NodeJS.ErrnoException).code ?? 'error'}` };
     }
@@ -178,12 +179,14 @@ function loadChain(layer: Layer, id: string, chain: readonly { id: string; label
   const parsed = parseLayer(parent.text, parent.label, parent.baseDir);
   if (!parsed.ok) {
     issues.push(...parsed.issues);
+    if (chain.length > 0) return undefined;
     return refuse('ERR_MAPPING_EXTENDS', `the parent profile ${ref} is invalid (its issues are listed with it)`);
   }
   const before = issues.length;
   const up = loadChain(parsed.layer, parent.id, here, issues);
   if (!up) {
-    if (issues.length === before) return undefined;
+    // Said once, by the profile being loaded; each parent's own issues are listed with it.
+    if (issues.length === before || chain.length > 0) return undefined;
     return refuse('ERR_MAPPING_EXTENDS', `the parent profile ${ref} is invalid (its issues are listed with it)`);
   }
   const layers = [...up.layers, layer];
