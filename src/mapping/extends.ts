@@ -64,7 +64,8 @@ export class Composite {
   set(path: ProfilePath, origin: Origin): void {
     const key = JSON.stringify(path);
     const prefix = key.slice(0, -1);
-    for (const k of [...this.origins.keys()]) if (k === key || k.startsWith(`${prefix},`)) this.origins.delete(k);
+    for (const k of [...this.origins.keys()])
+      if (k === key || k.startsWith(`${prefix},`)) this.origins.delete(k);
     this.origins.set(key, origin);
   }
 }
@@ -91,7 +92,12 @@ function replaces(child: unknown, inherited: unknown): boolean {
   if (!isObj(child) || !isObj(inherited)) return false;
   if (typeof child.name === 'string') return inherited.name === child.name;
   if (typeof child.to === 'string') return inherited.to === child.to;
-  return inherited.to === undefined && inherited.name === undefined && ruleKey(child) !== undefined && ruleKey(inherited) === ruleKey(child);
+  return (
+    inherited.to === undefined &&
+    inherited.name === undefined &&
+    ruleKey(child) !== undefined &&
+    ruleKey(inherited) === ruleKey(child)
+  );
 }
 
 /** Whether `remove: [key]` names this rule: by name, or by canonical path. */
@@ -100,7 +106,10 @@ function named(rule: unknown, key: string): boolean {
 }
 
 /** Keys holding entries replaced whole, below a container merged key by key. */
-const ENTRY_CONTAINERS: readonly (readonly string[])[] = [['messages', 'inbound'], ['messages', 'outbound']];
+const ENTRY_CONTAINERS: readonly (readonly string[])[] = [
+  ['messages', 'inbound'],
+  ['messages', 'outbound'],
+];
 const KINDS: readonly string[] = RESOURCE_KINDS;
 
 class Merger {
@@ -128,9 +137,16 @@ class Merger {
         continue;
       }
       const inherited = out[key];
-      if (at.length === 1 && KINDS.includes(at[0] as string) && key === 'fields') out[key] = this.rules(inherited, value, path, this.removals.get(at[0] as string));
-      else if (at.length === 0 && key === 'appointmentTypes') out[key] = this.appointmentTypes(inherited, value, path);
-      else if (isObj(inherited) && isObj(value) && !ENTRY_CONTAINERS.some((c) => c.length === at.length && c.every((k, i) => k === at[i]))) out[key] = this.object(inherited, value, path);
+      if (at.length === 1 && KINDS.includes(at[0] as string) && key === 'fields')
+        out[key] = this.rules(inherited, value, path, this.removals.get(at[0] as string));
+      else if (at.length === 0 && key === 'appointmentTypes')
+        out[key] = this.appointmentTypes(inherited, value, path);
+      else if (
+        isObj(inherited) &&
+        isObj(value) &&
+        !ENTRY_CONTAINERS.some((c) => c.length === at.length && c.every((k, i) => k === at[i]))
+      )
+        out[key] = this.object(inherited, value, path);
       else {
         out[key] = value;
         this.into.set(path, { layer: this.layer, path });
@@ -139,7 +155,8 @@ class Merger {
     // A section that removes rules without adding any.
     const section = at.length === 1 && KINDS.includes(at[0] as string) ? (at[0] as string) : undefined;
     const remove = section === undefined ? undefined : this.removals.get(section);
-    if (remove && !('fields' in child) && Array.isArray(out.fields)) out.fields = this.rules(out.fields, [], [...at, 'fields'], remove);
+    if (remove && !('fields' in child) && Array.isArray(out.fields))
+      out.fields = this.rules(out.fields, [], [...at, 'fields'], remove);
     return out;
   }
 
@@ -153,12 +170,19 @@ class Merger {
       return child;
     }
     // Each merged rule with its origin, before the indexes are renumbered.
-    const merged: { rule: unknown; origin: Origin }[] = inherited.map((rule, i) => ({ rule, origin: this.into.originOf([...at, i]) }));
+    const merged: { rule: unknown; origin: Origin }[] = inherited.map((rule, i) => ({
+      rule,
+      origin: this.into.originOf([...at, i]),
+    }));
     const keys = () => merged.map((m) => ruleKey(m.rule)).filter((k): k is string => k !== undefined);
     for (const [i, key] of remove.entries()) {
       const matches = merged.filter((m) => named(m.rule, key));
       if (matches.length === 0) {
-        this.error([at[0] as string, 'remove', i], 'ERR_MAPPING_EXTENDS', `remove: no inherited ${String(at[0])} rule is named ${key} or writes it${didYouMean(key, keys())}`);
+        this.error(
+          [at[0] as string, 'remove', i],
+          'ERR_MAPPING_EXTENDS',
+          `remove: no inherited ${String(at[0])} rule is named ${key} or writes it${didYouMean(key, keys())}`,
+        );
         continue;
       }
       for (const m of matches) merged.splice(merged.indexOf(m), 1);
@@ -167,7 +191,11 @@ class Merger {
       const origin = { layer: this.layer, path: [...at, i] };
       const matches = merged.filter((m) => replaces(rule, m.rule));
       if (matches.length > 1) {
-        this.error([...at, i], 'ERR_MAPPING_EXTENDS', `${matches.length} inherited ${String(at[0])} rules write ${String(ruleKey(rule))}; name the one to replace (or remove them, then add the rules)`);
+        this.error(
+          [...at, i],
+          'ERR_MAPPING_EXTENDS',
+          `${matches.length} inherited ${String(at[0])} rules write ${String(ruleKey(rule))}; name the one to replace (or remove them, then add the rules)`,
+        );
         return;
       }
       const match = matches[0];
@@ -186,13 +214,28 @@ class Merger {
       this.into.set(at, { layer: this.layer, path: at });
       return child;
     }
-    const merged: { entry: unknown; origin: Origin }[] = inherited.map((entry, i) => ({ entry, origin: this.into.originOf([...at, i]) }));
+    const merged: { entry: unknown; origin: Origin }[] = inherited.map((entry, i) => ({
+      entry,
+      origin: this.into.originOf([...at, i]),
+    }));
     const codeOf = (e: unknown) => (isObj(e) && typeof e.code === 'string' ? e.code : undefined);
     child.forEach((entry, i) => {
       const code = codeOf(entry);
       const idx = code === undefined ? -1 : merged.findIndex((m) => codeOf(m.entry) === code);
       if (isObj(entry) && entry.remove === true) {
-        if (idx < 0) this.error([...at, i, 'code'], 'ERR_MAPPING_EXTENDS', `no inherited appointment type has the code ${String(code)}${code === undefined ? '' : didYouMean(code, merged.map((m) => codeOf(m.entry) ?? ''))}`);
+        if (idx < 0)
+          this.error(
+            [...at, i, 'code'],
+            'ERR_MAPPING_EXTENDS',
+            `no inherited appointment type has the code ${String(code)}${
+              code === undefined
+                ? ''
+                : didYouMean(
+                    code,
+                    merged.map((m) => codeOf(m.entry) ?? ''),
+                  )
+            }`,
+          );
         else merged.splice(idx, 1);
         return;
       }
@@ -206,7 +249,12 @@ class Merger {
 }
 
 /** Takes `remove:` out of every section of `data` (a profile's own data), reporting misuse. */
-function takeRemovals(data: Obj, layer: number, hasParent: boolean, issues: MergeIssue[]): Map<string, string[]> {
+function takeRemovals(
+  data: Obj,
+  layer: number,
+  hasParent: boolean,
+  issues: MergeIssue[],
+): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const kind of KINDS) {
     const section = data[kind];
@@ -214,11 +262,22 @@ function takeRemovals(data: Obj, layer: number, hasParent: boolean, issues: Merg
     const { remove, ...rest } = section;
     data[kind] = rest;
     if (!hasParent) {
-      issues.push({ layer, at: [kind, 'remove'], code: 'ERR_MAPPING_EXTENDS', message: 'remove deletes inherited rules; this profile extends no other', onKey: true });
+      issues.push({
+        layer,
+        at: [kind, 'remove'],
+        code: 'ERR_MAPPING_EXTENDS',
+        message: 'remove deletes inherited rules; this profile extends no other',
+        onKey: true,
+      });
       continue;
     }
     if (!Array.isArray(remove) || !remove.every((k) => typeof k === 'string')) {
-      issues.push({ layer, at: [kind, 'remove'], code: 'ERR_MAPPING_SCHEMA', message: 'remove is a list of inherited rules, each by its name or its to' });
+      issues.push({
+        layer,
+        at: [kind, 'remove'],
+        code: 'ERR_MAPPING_SCHEMA',
+        message: 'remove is a list of inherited rules, each by its name or its to',
+      });
       continue;
     }
     out.set(kind, remove);
@@ -244,14 +303,33 @@ export function mergeChild(parent: Composite, child: Obj, layer: number, parentN
   const own: Obj = { ...child };
   delete own.extends;
   const removals = takeRemovals(own, layer, true, issues);
-  if (typeof own.name !== 'string') issues.push({ layer, at: ['extends'], code: 'ERR_MAPPING_EXTENDS', message: `a profile that extends ${parentName} needs its own name`, onKey: true });
+  if (typeof own.name !== 'string')
+    issues.push({
+      layer,
+      at: ['extends'],
+      code: 'ERR_MAPPING_EXTENDS',
+      message: `a profile that extends ${parentName} needs its own name`,
+      onKey: true,
+    });
   if (own.protocol !== undefined && own.protocol !== parent.data.protocol) {
-    issues.push({ layer, at: ['protocol'], code: 'ERR_MAPPING_PROTOCOL_MISMATCH', message: `protocol ${String(own.protocol)} differs from ${String(parent.data.protocol)}, the protocol of ${parentName} (a profile extends one of its own protocol)` });
+    issues.push({
+      layer,
+      at: ['protocol'],
+      code: 'ERR_MAPPING_PROTOCOL_MISMATCH',
+      message: `protocol ${String(own.protocol)} differs from ${String(parent.data.protocol)}, the protocol of ${parentName} (a profile extends one of its own protocol)`,
+    });
   }
   const m = new Merger(parent, layer, removals);
   const merged = m.object(parent.data, own, []);
   for (const kind of removals.keys()) {
-    if (!isObj(parent.data[kind])) issues.push({ layer, at: [kind, 'remove'], code: 'ERR_MAPPING_EXTENDS', message: `${parentName} has no ${kind} rules to remove`, onKey: true });
+    if (!isObj(parent.data[kind]))
+      issues.push({
+        layer,
+        at: [kind, 'remove'],
+        code: 'ERR_MAPPING_EXTENDS',
+        message: `${parentName} has no ${kind} rules to remove`,
+        onKey: true,
+      });
   }
   issues.push(...m.issues);
   parent.data = merged;

@@ -18,7 +18,10 @@ export function mappingsDir(): string {
     if (existsSync(join(d, 'mappings', 'schema.json'))) return (dir = join(d, 'mappings'));
     d = dirname(d);
   }
-  throw new PasserelleError('ERR_CONFIG_FILE_UNREADABLE', 'cannot find the mappings/ folder of shipped profiles');
+  throw new PasserelleError(
+    'ERR_CONFIG_FILE_UNREADABLE',
+    'cannot find the mappings/ folder of shipped profiles',
+  );
 }
 
 /** Names of the shipped profiles (mappings/*.yaml; examples/ is not shipped to links). */

@@ -207,6 +207,11 @@ describe.each(['sqlite', 'postgres'] as const)('mapping admin API over HTTP (%s 
     expect([active.plan.name, active.plan.parents, active.plan.constants['ippOid'], active.plan.hl7?.sendingFacility]).toEqual(['logiciel-x', ['hl7v2-ihe-pam-fr'], '1.2.250.1.999.7.1', 'SECRETARIAT']);
     // The same records as the full copy of the shipped profile with the same two constants (version 1).
     expect(toCanonical(active.plan, parseHl7(s12), active.context).records.map((x) => x.externalId)).toEqual(['819999900012', '285037511234544', 'RDV000123']);
+    const dry = await t.api(`/api/v1/links/${linkId}/mapping/dry-run`, { method: 'POST', key: integratorKey, json: { input: s12.toString('utf8') } });
+    const run = (await dry.json()) as { profile: { name: string; parents: string[] }; report: { rule: string; profile?: string }[]; table: string };
+    expect(run.profile).toMatchObject({ name: 'logiciel-x', parents: ['hl7v2-ihe-pam-fr'] });
+    expect(run.report.find((x) => x.rule === 'start')?.profile).toBe('hl7v2-ihe-pam-fr');
+    expect(run.table.split('\n')[0]).toMatch(/^rule +\| profile +\| protocol path/);
 
     const unknown = await put('name: logiciel-x\nextends: hl7v2-ihe-pam\n');
     expect(unknown.status).toBe(422);

@@ -38,24 +38,34 @@ const file = join(dir, 'vendor-upper-note.yaml');
 writeFileSync(file, `${VARIANT}\n`);
 const variant = requirePlan(loadProfile(file));
 
-const real = ['pkb-siu-s12-v24.hl7', 'hapi-orsos-siu-s14-v23.hl7', 'hapi-docs-adt-a01-v24.hl7'].map((f) => fixturePath('hl7', 'real', f));
-const ours = ['siu-s12-new-appointment.hl7', 'siu-s15-cancel-latin1.hl7', 'adt-a28-create.hl7', 'adt-a40-merge.hl7'].map((f) => fixturePath('hl7', f));
+const real = ['pkb-siu-s12-v24.hl7', 'hapi-orsos-siu-s14-v23.hl7', 'hapi-docs-adt-a01-v24.hl7'].map((f) =>
+  fixturePath('hl7', 'real', f),
+);
+const ours = [
+  'siu-s12-new-appointment.hl7',
+  'siu-s15-cancel-latin1.hl7',
+  'adt-a28-create.hl7',
+  'adt-a40-merge.hl7',
+].map((f) => fixturePath('hl7', f));
 
 describe('a ten-line variant of hl7v2-generic-2.5', () => {
   it('is ten lines', () => {
     expect(VARIANT.split('\n')).toHaveLength(10);
   });
 
-  it.each([...real, ...ours])('maps %s exactly like its parent but for the comment it upper-cases', (sample) => {
-    const message = parseHl7(readFileSync(sample));
-    const mine = toCanonical(variant, message, { testLink: true });
-    const theirs = toCanonical(parent, message, { testLink: true });
-    const upperNote = theirs.records.map((r) => {
-      const comment = r.kind === 'Appointment' ? (r.data as Appointment).comment : undefined;
-      return comment === undefined ? r : { ...r, data: { ...r.data, comment: comment.toUpperCase() } };
-    });
-    expect([mine.ok, mine.records, mine.issues]).toEqual([theirs.ok, upperNote, theirs.issues]);
-  });
+  it.each([...real, ...ours])(
+    'maps %s exactly like its parent but for the comment it upper-cases',
+    (sample) => {
+      const message = parseHl7(readFileSync(sample));
+      const mine = toCanonical(variant, message, { testLink: true });
+      const theirs = toCanonical(parent, message, { testLink: true });
+      const upperNote = theirs.records.map((r) => {
+        const comment = r.kind === 'Appointment' ? (r.data as Appointment).comment : undefined;
+        return comment === undefined ? r : { ...r, data: { ...r.data, comment: comment.toUpperCase() } };
+      });
+      expect([mine.ok, mine.records, mine.issues]).toEqual([theirs.ok, upperNote, theirs.issues]);
+    },
+  );
 
   it('changes the comment of a real SIU that has one', () => {
     const r = toCanonical(variant, parseHl7(readFileSync(real[0] as string)), {});
@@ -69,10 +79,16 @@ describe('passerelle mapping test on a profile that extends another', () => {
     const r = await runCli(['mapping', 'test', example, '--input', real[0] as string], { cwd: ROOT });
     expect([r.code, r.stderr]).toEqual([0, '']);
     expect(r.stdout).toMatch(/\nrule +\| profile +\| protocol path +\| canonical path +\| status\n/);
-    expect(r.stdout).toMatch(/\nnote +\| example-vendor-variant +\| NTE\[2\]-3 +\| Appointment\.comment +\| unmapped \(no value\)\n/);
-    expect(r.stdout).toMatch(/\nstart +\| hl7v2-generic-2\.5 +\| SCH-11\.4 +\| Appointment\.start +\| mapped\n/);
+    expect(r.stdout).toMatch(
+      /\nnote +\| example-vendor-variant +\| NTE\[2\]-3 +\| Appointment\.comment +\| unmapped \(no value\)\n/,
+    );
+    expect(r.stdout).toMatch(
+      /\nstart +\| hl7v2-generic-2\.5 +\| SCH-11\.4 +\| Appointment\.start +\| mapped\n/,
+    );
     // The variant's constant, used by the parent's rule.
-    expect(r.stdout).toMatch(/\npatient-id +\| hl7v2-generic-2\.5 +\| PID-3\[1\]\.1 +\| Patient\.identifier\[system=urn:oid:1\.2\.250\.1\.999\.7\.1\]\.value +\| mapped\n/);
+    expect(r.stdout).toMatch(
+      /\npatient-id +\| hl7v2-generic-2\.5 +\| PID-3\[1\]\.1 +\| Patient\.identifier\[system=urn:oid:1\.2\.250\.1\.999\.7\.1\]\.value +\| mapped\n/,
+    );
     expect(r.stdout).not.toMatch(/\nemail +\|/);
   });
 });
