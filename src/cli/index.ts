@@ -380,7 +380,7 @@ mapping
       process.exit(1);
     }
     const kinds = Object.values(r.plan.kinds);
-    out(`${file}: valid ${r.plan.protocol} ${r.plan.version} profile ${r.plan.name} (${kinds.map((k) => k.kind).join(', ')}; ${kinds.reduce((n, k) => n + k.rules.length, 0)} rules${warnings.length ? `; ${warnings.length} warning${warnings.length > 1 ? 's' : ''}` : ''})`);
+    out(`${file}: valid ${r.plan.protocol} ${r.plan.version} profile ${r.plan.name}${r.plan.parents.length > 0 ? ` extending ${r.plan.parents.join(' → ')}` : ''} (${kinds.map((k) => k.kind).join(', ')}; ${kinds.reduce((n, k) => n + k.rules.length, 0)} rules${warnings.length ? `; ${warnings.length} warning${warnings.length > 1 ? 's' : ''}` : ''})`);
   });
 mapping
   .command('test <file>')

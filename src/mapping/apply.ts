@@ -66,12 +66,12 @@ function transformIn(rule: CompiledRule, v: TransformValue, tctx: TransformConte
 const NO_EXTRA: { code?: ErrorCode; note?: string } = {};
 
 export function report(st: RunState, rule: CompiledRule, status: FieldReport['status'], protocolPath: string | null, extra = NO_EXTRA): void {
-  st.report.push({ rule: rule.label, kind: rule.kind, protocolPath, canonicalPath: rule.to?.text ?? null, status, code: extra.code, note: extra.note });
+  st.report.push({ rule: rule.label, kind: rule.kind, protocolPath, canonicalPath: rule.to?.text ?? null, status, code: extra.code, note: extra.note, ...(rule.origin !== undefined && { profile: rule.origin }) });
 }
 
 /** One row, always the same shape (one hidden class for the hot path). */
 function row(st: RunState, rule: CompiledRule, status: FieldReport['status'], protocolPath: string | null, note: string | undefined): void {
-  st.report.push({ rule: rule.label, kind: rule.kind, protocolPath, canonicalPath: rule.to?.text ?? null, status, code: undefined, note });
+  st.report.push({ rule: rule.label, kind: rule.kind, protocolPath, canonicalPath: rule.to?.text ?? null, status, code: undefined, note, ...(rule.origin !== undefined && { profile: rule.origin }) });
 }
 
 /**

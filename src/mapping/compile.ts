@@ -77,7 +77,10 @@ class Compiler {
   readonly hl7Paths = new Map<string, ProfileHl7Path>();
   readonly catalogue: Catalogue;
 
-  constructor(readonly profile: MappingProfile) {
+  constructor(
+    readonly profile: MappingProfile,
+    readonly originOf: ((at: ProfilePath) => string) | undefined,
+  ) {
     this.constants = { ...(profile.constants ?? {}) };
     this.protocol = profile.protocol;
     this.catalogue = canonicalCatalogue;
@@ -405,6 +408,7 @@ class Compiler {
       required: rule.required === true,
       units,
       structured,
+      origin: this.originOf?.(at),
     };
   }
 
@@ -658,12 +662,20 @@ export interface CompileResult {
   readonly issues: readonly CompileIssue[];
 }
 
+export interface CompileOptions {
+  /** A profile merged from others (`extends:`): the profile each rule comes from, by its path. */
+  readonly originOf?: (at: ProfilePath) => string;
+  /** The profiles it extends, nearest first. */
+  readonly parents?: readonly string[];
+}
+
 /**
- * Compiles a schema-valid profile. `text` is the profile's source (its hash names the version);
- * `source` says where it came from. The plan is undefined when any issue is an error.
+ * Compiles a schema-valid profile. `text` is the profile's source (its hash names the version;
+ * for a profile that extends others, the texts of all of them); `source` says where it came
+ * from. The plan is undefined when any issue is an error.
  */
-export function compileProfile(profile: MappingProfile, text: string, source: string): CompileResult {
-  const c = new Compiler(profile);
+export function compileProfile(profile: MappingProfile, text: string, source: string, options: CompileOptions = {}): CompileResult {
+  const c = new Compiler(profile, options.originOf);
   if (profile.timezone !== undefined && !isValidTimeZone(profile.timezone)) {
     c.error(['timezone'], 'ERR_MAPPING_BAD_TIMEZONE', `not an IANA time zone: ${profile.timezone}${didYouMean(profile.timezone, timeZoneNames())}`);
   }
@@ -706,6 +718,7 @@ export function compileProfile(profile: MappingProfile, text: string, source: st
     version: profile.version,
     hash: sha256(text),
     source,
+    parents: options.parents ?? [],
     timezone: profile.timezone,
     constants: c.constants,
     kinds,

@@ -66,6 +66,8 @@ export interface CompiledRule {
   readonly units: readonly (ProtocolAccessor | undefined)[];
   /** The canonical leaf is a whole object or list copied as is (FHIR profiles only). */
   readonly structured: boolean;
+  /** The profile the rule comes from, when the profile extends another (undefined otherwise). */
+  readonly origin: string | undefined;
 }
 
 export interface CompiledKind {
@@ -125,6 +127,8 @@ export interface MappingPlan {
   readonly hash: string;
   /** Where the profile came from (a file path, `link <id> v<n>`, `request`). */
   readonly source: string;
+  /** The profiles this one extends (`extends:`), nearest first; empty for a standalone profile. */
+  readonly parents: readonly string[];
   readonly timezone: string | undefined;
   readonly constants: Readonly<Record<string, string>>;
   readonly kinds: Readonly<Partial<Record<ResourceKind, CompiledKind>>>;

@@ -18,12 +18,24 @@ export interface FieldReport {
   /** Error code, or what happened (`constant`, `default`, `condition not met`…). */
   readonly code?: ErrorCode | undefined;
   readonly note?: string | undefined;
+  /** For a profile that extends another: the profile the rule comes from (`extends:`). */
+  readonly profile?: string | undefined;
 }
 
-/** A fixed-width text table: `rule | protocol path | canonical path | status`. */
+/**
+ * A fixed-width text table: `rule | protocol path | canonical path | status`, with a `profile`
+ * column after the rule when the profile extends another (where each rule was written).
+ */
 export function formatReportTable(report: readonly FieldReport[]): string {
-  const head = ['rule', 'protocol path', 'canonical path', 'status'];
-  const rows = report.map((r) => [r.rule, r.protocolPath ?? '—', r.canonicalPath ? (r.kind ? `${r.kind}.${r.canonicalPath}` : r.canonicalPath) : '—', `${r.status}${r.note ? ` (${r.note})` : ''}${r.code ? ` ${r.code}` : ''}`]);
+  const origins = report.some((r) => r.profile !== undefined);
+  const head = ['rule', ...(origins ? ['profile'] : []), 'protocol path', 'canonical path', 'status'];
+  const rows = report.map((r) => [
+    r.rule,
+    ...(origins ? [r.profile ?? '—'] : []),
+    r.protocolPath ?? '—',
+    r.canonicalPath ? (r.kind ? `${r.kind}.${r.canonicalPath}` : r.canonicalPath) : '—',
+    `${r.status}${r.note ? ` (${r.note})` : ''}${r.code ? ` ${r.code}` : ''}`,
+  ]);
   const widths = head.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((row) => (row[i] as string).length))));
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number))).join(' | ');
   const sep = widths.map((w, i) => '-'.repeat(i === widths.length - 1 ? Math.max(w, 6) : w)).join('-+-');

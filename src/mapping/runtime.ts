@@ -5,9 +5,8 @@
  * reused; a profile is validated before it is stored, so an active version always compiles.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { PasserelleError } from '../errors.js';
 import type { Store } from '../store/index.js';
@@ -17,6 +16,7 @@ import type { MappingContext } from './engine-types.js';
 import { loadProfileText, requirePlan } from './loader.js';
 import type { MappingPlan } from './plan.js';
 import type { Protocol } from './schema.js';
+import { mappingsDir, shippedProfileNames } from './shipped.js';
 
 /** The profile a link of each connector runs when its `profile` is null. */
 export const DEFAULT_PROFILES: Readonly<Record<string, string>> = {
@@ -30,24 +30,7 @@ export const CONNECTOR_PROTOCOLS: Readonly<Record<string, Protocol>> = {
   fhir: 'fhir-r4',
 };
 
-let dir: string | undefined;
-/** The shipped profiles folder: `mappings/` at the package root (found from this file, src/ or dist/src/). */
-export function mappingsDir(): string {
-  if (dir) return dir;
-  let d = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(join(d, 'mappings', 'schema.json'))) return (dir = join(d, 'mappings'));
-    d = dirname(d);
-  }
-  throw new PasserelleError('ERR_CONFIG_FILE_UNREADABLE', 'cannot find the mappings/ folder of shipped profiles');
-}
-
-export function shippedProfileNames(): string[] {
-  return readdirSync(mappingsDir())
-    .filter((f) => f.endsWith('.yaml'))
-    .map((f) => f.slice(0, -'.yaml'.length))
-    .sort();
-}
+export { mappingsDir, shippedProfileNames } from './shipped.js';
 
 const plans = new Map<string, MappingPlan>();
 const PLAN_CACHE_LIMIT = 500;

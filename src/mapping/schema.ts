@@ -130,6 +130,11 @@ export const AppointmentTypeEntry = z.strictObject({
 export const MappingProfile = z
   .strictObject({
     name: ProfileName.describe('Profile name; shipped profiles are mappings/<name>.yaml.'),
+    extends: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('A shipped profile name (hl7v2-generic-2.5) or a profile file relative to this one (./site.yaml) whose rules this profile inherits and overrides (docs/mappings.md § Profiles that extend another).'),
     description: z.string().optional(),
     protocol: z.enum(PROTOCOLS),
     version: z.string().min(1).describe('Protocol version: 2.5, 2.5.1… for HL7 v2; 4.0.1 for FHIR R4.'),

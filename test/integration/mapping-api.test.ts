@@ -197,4 +197,28 @@ describe.each(['sqlite', 'postgres'] as const)('mapping admin API over HTTP (%s 
     ]);
     expect((await t.service.store.audit.verify()).ok).toBe(true);
   });
+
+  it('takes a profile that extends a shipped one, runs it merged, and refuses an unknown parent naming the shipped ones', async () => {
+    const child = 'name: logiciel-x\nextends: hl7v2-ihe-pam-fr\nconstants:\n  ippOid: 1.2.250.1.999.7.1\n  ippSystem: urn:oid:1.2.250.1.999.7.1\n';
+    const res = await put(child);
+    expect(res.status).toBe(200);
+    expect((await res.json()) as object).toMatchObject({ version: 5, name: 'logiciel-x' });
+    const active = await getActivePlan(t.service.store, linkId);
+    expect([active.plan.name, active.plan.parents, active.plan.constants['ippOid'], active.plan.hl7?.sendingFacility]).toEqual(['logiciel-x', ['hl7v2-ihe-pam-fr'], '1.2.250.1.999.7.1', 'SECRETARIAT']);
+    // The same records as the full copy of the shipped profile with the same two constants (version 1).
+    expect(toCanonical(active.plan, parseHl7(s12), active.context).records.map((x) => x.externalId)).toEqual(['819999900012', '285037511234544', 'RDV000123']);
+    const dry = await t.api(`/api/v1/links/${linkId}/mapping/dry-run`, { method: 'POST', key: integratorKey, json: { input: s12.toString('utf8') } });
+    const run = (await dry.json()) as { profile: { name: string; parents: string[] }; report: { rule: string; profile?: string }[]; table: string };
+    expect(run.profile).toMatchObject({ name: 'logiciel-x', parents: ['hl7v2-ihe-pam-fr'] });
+    expect(run.report.find((x) => x.rule === 'start')?.profile).toBe('hl7v2-ihe-pam-fr');
+    expect(run.table.split('\n')[0]).toMatch(/^rule +\| profile +\| protocol path/);
+
+    const unknown = await put('name: logiciel-x\nextends: hl7v2-ihe-pam\n');
+    expect(unknown.status).toBe(422);
+    const body = (await unknown.json()) as ErrorBody;
+    expect(body.error.details.issues?.map((i) => [i.location, i.code, i.message])).toEqual([
+      ['profile:2:10', 'ERR_MAPPING_EXTENDS', 'unknown parent profile hl7v2-ihe-pam (did you mean hl7v2-ihe-pam-fr?); shipped profiles: fhir-r4-fr-core, hl7v2-generic-2.5, hl7v2-ihe-pam-fr; or a file such as ./hl7v2-ihe-pam.yaml'],
+    ]);
+    expect((await get()).active.version).toBe(5);
+  });
 });

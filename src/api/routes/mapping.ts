@@ -223,7 +223,7 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
         const input = typeof body.input === 'string' ? (body.inputEncoding === 'base64' ? Buffer.from(body.input, 'base64') : body.input) : body.input;
         const r = dryRun(plan, input, { ...(body.direction && { direction: body.direction }), ctx: active.context, ...(body.current && { current: body.current as FhirResource }) });
         await audit({ action: 'mapping.dry-run', resourceType: 'Link', resourceId: link.id, outcome: r.ok ? 'success' : 'failure', details: { direction: r.direction, messageType: r.messageType ?? null, profileHash: plan.hash } });
-        return { ...r, profile: { name: plan.name, hash: plan.hash, source: body.profile !== undefined ? 'request' : active.source }, table: formatReportTable(r.report) };
+        return { ...r, profile: { name: plan.name, parents: plan.parents, hash: plan.hash, source: body.profile !== undefined ? 'request' : active.source }, table: formatReportTable(r.report) };
       },
     }),
     defineRoute({
