@@ -66,8 +66,8 @@ describe('a patient with more than the secretariat can hold, between an agent an
     const onPlatform = w.sim.state.get('patient', simId);
     expect(onPlatform?.identity).toMatchObject({ family: 'CHALMERS', given: ['Peter', 'James', 'Paul', 'Jean', 'Luc'], usedFamily: null, sex: 'male', birthDate: '1974-12-25' });
     expect(onPlatform?.contact.phones).toEqual([
-      { number: '+61355556473', use: 'work' },
       { number: '+61334105613', use: 'mobile' },
+      { number: '+61355556473', use: 'work' },
     ]);
     expect(onPlatform?.contact.email).toBe('peter.chalmers@example.org');
   });
@@ -78,7 +78,8 @@ describe('a patient with more than the secretariat can hold, between an agent an
     await until('the new mobile in the practice software', async () => (await onFhir('pat-keep-0001')).telecom?.some((t) => t.value === '+33601020399'));
     await w.settled();
     const after = await onFhir('pat-keep-0001');
-    expect(after.identifier).toEqual(patient.identifier);
+    // The MR identifier untouched; the IPP typed PI as the profile writes it (FR Core).
+    expect(after.identifier).toEqual([patient.identifier?.[0], { ...patient.identifier?.[1], type: expect.objectContaining({ coding: [expect.objectContaining({ code: 'PI' })] }) }]);
     expect(after.name).toEqual(patient.name);
     expect(after.telecom).toEqual([
       { system: 'phone', value: '+61355556473', use: 'work' },
