@@ -182,9 +182,10 @@ describe('the shipped IHE PAM France profile keeps the secondary data of French 
     expect(hl7RoundTrip(plan, p, 'IPP000101')).toEqual(p);
   });
 
-  it('keeps the ADT^A08 patient’s home, mobile and work phones and the birth name’s title', () => {
-    // Edits: PID-5 with the title MR (XPN-5) and PID-14 with a work phone (XTN-2 WPN).
-    let msg = setField(A08, 'PID', 5, 'DEMONSTRATION^Paul^Paul^^MR^^L');
+  it('keeps the ADT^A08 patient’s home, mobile and work phones, and a birth name without name type with its title', () => {
+    // Edits: PID-5 with the title MR (XPN-5) and no name type (XPN-7 empty, as many senders
+    // write it), PID-14 with a work phone (XTN-2 WPN).
+    let msg = setField(A08, 'PID', 5, 'DEMONSTRATION^Paul^Paul^^MR');
     msg = setField(msg, 'PID', 14, '^WPN^PH^^^^^^^^^+33145678902');
     const p = patientOf(mapHl7(plan, msg));
     expect(p.name).toEqual([{ use: 'official', family: 'DEMONSTRATION', given: ['Paul', 'Paul'], prefix: ['MR'] }]);
