@@ -34,14 +34,21 @@ describe('a patient with more than the secretariat can hold, between an agent an
     // Edits of the official example, each for a field the platform cannot hold: the practice's
     // IPP (the system of the world's own patients), a title, six given names; the phones in
     // international form (a profile for French practices reads national numbers as French).
-    const example = JSON.parse(readFileSync(fixturePath('fhir', 'r4', 'patient-example.json'), 'utf8')) as FhirPatient;
+    const example = JSON.parse(
+      readFileSync(fixturePath('fhir', 'r4', 'patient-example.json'), 'utf8'),
+    ) as FhirPatient;
     const ipp = (await onFhir('pat-000003')).identifier?.find((i) => i.value === 'IPP000003');
     patient = {
       ...example,
       id: 'pat-keep-0001',
       identifier: [...(example.identifier ?? []), { ...ipp, value: 'IPP000901' }],
       name: [
-        { use: 'official', family: 'CHALMERS', given: ['Peter', 'James', 'Paul', 'Jean', 'Luc', 'Marc'], prefix: ['Mr'] },
+        {
+          use: 'official',
+          family: 'CHALMERS',
+          given: ['Peter', 'James', 'Paul', 'Jean', 'Luc', 'Marc'],
+          prefix: ['Mr'],
+        },
         { use: 'usual', given: ['Jim'] },
         { use: 'maiden', family: 'Windsor', given: ['Peter', 'James'] },
         { use: 'nickname', given: ['Jimmy'] },
@@ -64,7 +71,13 @@ describe('a patient with more than the secretariat can hold, between an agent an
   it('gives the secretariat what its contract holds: five given names, the phones with their use, the e-mail', async () => {
     const simId = await until('the patient on the platform', () => w.onSim('Patient', 'pat-keep-0001'));
     const onPlatform = w.sim.state.get('patient', simId);
-    expect(onPlatform?.identity).toMatchObject({ family: 'CHALMERS', given: ['Peter', 'James', 'Paul', 'Jean', 'Luc'], usedFamily: null, sex: 'male', birthDate: '1974-12-25' });
+    expect(onPlatform?.identity).toMatchObject({
+      family: 'CHALMERS',
+      given: ['Peter', 'James', 'Paul', 'Jean', 'Luc'],
+      usedFamily: null,
+      sex: 'male',
+      birthDate: '1974-12-25',
+    });
     expect(onPlatform?.contact.phones).toEqual([
       { number: '+61334105613', use: 'mobile' },
       { number: '+61355556473', use: 'work' },
@@ -74,12 +87,23 @@ describe('a patient with more than the secretariat can hold, between an agent an
 
   it('keeps in the practice software what the platform cannot hold when an agent changes the mobile phone, writing nothing back to the platform', async () => {
     const simId = (await w.onSim('Patient', 'pat-keep-0001')) as string;
-    const edited = await agentEditsContact(w.sim, simId, (c) => ({ ...c, phones: c.phones.map((p) => (p.use === 'mobile' ? { ...p, number: '+33601020399' } : p)) }));
-    await until('the new mobile in the practice software', async () => (await onFhir('pat-keep-0001')).telecom?.some((t) => t.value === '+33601020399'));
+    const edited = await agentEditsContact(w.sim, simId, (c) => ({
+      ...c,
+      phones: c.phones.map((p) => (p.use === 'mobile' ? { ...p, number: '+33601020399' } : p)),
+    }));
+    await until('the new mobile in the practice software', async () =>
+      (await onFhir('pat-keep-0001')).telecom?.some((t) => t.value === '+33601020399'),
+    );
     await w.settled();
     const after = await onFhir('pat-keep-0001');
     // The MR identifier untouched; the IPP typed PI as the profile writes it (FR Core).
-    expect(after.identifier).toEqual([patient.identifier?.[0], { ...patient.identifier?.[1], type: expect.objectContaining({ coding: [expect.objectContaining({ code: 'PI' })] }) }]);
+    expect(after.identifier).toEqual([
+      patient.identifier?.[0],
+      {
+        ...patient.identifier?.[1],
+        type: expect.objectContaining({ coding: [expect.objectContaining({ code: 'PI' })] }),
+      },
+    ]);
     expect(after.name).toEqual(patient.name);
     expect(after.telecom).toEqual([
       { system: 'phone', value: '+61355556473', use: 'work' },
@@ -87,7 +111,11 @@ describe('a patient with more than the secretariat can hold, between an agent an
       { system: 'email', value: 'peter.chalmers@example.org' },
     ]);
     expect([after.gender, after.birthDate]).toEqual(['male', '1974-12-25']);
-    const canonical = await w.t.service.store.identityMap.findCanonical(w.fhirLinkId, 'Patient', 'pat-keep-0001');
+    const canonical = await w.t.service.store.identityMap.findCanonical(
+      w.fhirLinkId,
+      'Patient',
+      'pat-keep-0001',
+    );
     expect(await w.t.service.store.conflicts.list({ recordId: canonical as string, limit: 10 })).toEqual([]);
     expect(w.sim.state.get('patient', simId)?.version).toBe(edited.version);
   });

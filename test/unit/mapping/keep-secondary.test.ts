@@ -13,15 +13,29 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 
 import { parseHl7 } from '../../../connectors/hl7v2/codec/index.js';
-import { type FhirResource, fromCanonical, type MappingContext, type MappingPlan, shippedPlan, toCanonical, type ToCanonicalResult } from '../../../src/mapping/index.js';
+import {
+  type FhirResource,
+  fromCanonical,
+  type MappingContext,
+  type MappingPlan,
+  shippedPlan,
+  toCanonical,
+  type ToCanonicalResult,
+} from '../../../src/mapping/index.js';
 import type { Patient } from '../../../src/model/resources.js';
 import { fixturePath } from '../../helpers/fixtures.js';
 
-const ctx: MappingContext = { testLink: true, timezone: 'Europe/Paris', now: () => Date.parse('2025-03-18T10:00:00Z'), controlId: 'KEEP-1' };
+const ctx: MappingContext = {
+  testLink: true,
+  timezone: 'Europe/Paris',
+  now: () => Date.parse('2025-03-18T10:00:00Z'),
+  controlId: 'KEEP-1',
+};
 const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
 
 /** Segments separated by CR only, whatever the file used. */
-const hl7Text = (...path: string[]): string => readFileSync(fixturePath('hl7', ...path), 'latin1').replace(/\r\n?|\n/g, '\r');
+const hl7Text = (...path: string[]): string =>
+  readFileSync(fixturePath('hl7', ...path), 'latin1').replace(/\r\n?|\n/g, '\r');
 const A01 = hl7Text('real', 'hapi-docs-adt-a01-v24.hl7');
 const PKB = hl7Text('real', 'pkb-siu-s12-v24.hl7');
 const ORSOS = hl7Text('real', 'hapi-orsos-siu-s14-v23.hl7');
@@ -44,11 +58,16 @@ const patientOf = (r: ToCanonicalResult): Patient => {
   if (!rec) throw new Error('no patient record');
   return rec.data as Patient;
 };
-const mapHl7 = (plan: MappingPlan, text: string): ToCanonicalResult => toCanonical(plan, parseHl7(Buffer.from(text, 'latin1')), ctx);
+const mapHl7 = (plan: MappingPlan, text: string): ToCanonicalResult =>
+  toCanonical(plan, parseHl7(Buffer.from(text, 'latin1')), ctx);
 
 /** Renders the patient back through the profile (ADT^A28 / A31) and reads it again. */
 function hl7RoundTrip(plan: MappingPlan, patient: Patient, externalId: string): Patient {
-  const out = fromCanonical(plan, { op: 'upsert', kind: 'Patient', externalId, data: patient, base: null }, ctx);
+  const out = fromCanonical(
+    plan,
+    { op: 'upsert', kind: 'Patient', externalId, data: patient, base: null },
+    ctx,
+  );
   expect(out.report.filter((r) => r.status === 'error')).toEqual([]);
   expect(out.ok).toBe(true);
   const again = toCanonical(plan, parseHl7(out.hl7?.bytes ?? Buffer.alloc(0)), ctx);
@@ -80,14 +99,21 @@ describe('the shipped generic HL7 v2.5 profile keeps the secondary data of real 
     const r = mapHl7(plan, A01);
     expect(r.ok).toBe(true);
     expect(r.flags).toEqual(['patient-home-phone-dropped']);
-    expect(r.issues).toEqual([expect.objectContaining({ severity: 'warning', code: 'ERR_MAPPING_TRANSFORM' })]);
+    expect(r.issues).toEqual([
+      expect.objectContaining({ severity: 'warning', code: 'ERR_MAPPING_TRANSFORM' }),
+    ]);
     expect(patientOf(r).telecom).toBeUndefined();
     expect(patientOf(r).name?.[0]?.prefix).toEqual(['MR.']);
   });
 
   it('keeps the PKB SIU^S12 patient’s national health number with its assigner, middle name, title, home, mobile and work phones and e-mail', () => {
     // Edit: the Ofcom drama numbers (07700 900xxx) in international form, +44 7700 900xxx.
-    let msg = setField(PKB, 'PID', 13, '+447700900123^PRN~+447700900456^PRS~^NET^^jeanne.fictive@example.org');
+    let msg = setField(
+      PKB,
+      'PID',
+      13,
+      '+447700900123^PRN~+447700900456^PRS~^NET^^jeanne.fictive@example.org',
+    );
     msg = setField(msg, 'PID', 14, '+447700900789^WPN');
     const r = mapHl7(plan, msg);
     expect(r.ok).toBe(true);
@@ -95,9 +121,17 @@ describe('the shipped generic HL7 v2.5 profile keeps the secondary data of real 
     const p = patientOf(r);
     expect(p.identifier).toEqual([
       { system: 'urn:oid:1.2.250.1.999.2.1', value: '9999999999', use: 'usual' },
-      { system: 'urn:oid:1.2.250.1.999.2.3', value: '9999999999', use: 'secondary', type: { coding: [{ system: V2_0203, code: 'NH' }] }, assigner: { display: 'NHS' } },
+      {
+        system: 'urn:oid:1.2.250.1.999.2.3',
+        value: '9999999999',
+        use: 'secondary',
+        type: { coding: [{ system: V2_0203, code: 'NH' }] },
+        assigner: { display: 'NHS' },
+      },
     ]);
-    expect(p.name).toEqual([{ use: 'official', family: 'FICTIVE', given: ['Jeanne', 'Odile'], prefix: ['Mme'] }]);
+    expect(p.name).toEqual([
+      { use: 'official', family: 'FICTIVE', given: ['Jeanne', 'Odile'], prefix: ['Mme'] },
+    ]);
     expect(p.telecom).toEqual([
       { system: 'phone', use: 'home', value: '+447700900123' },
       { system: 'phone', use: 'mobile', value: '+447700900456' },
@@ -113,8 +147,18 @@ describe('the shipped generic HL7 v2.5 profile keeps the secondary data of real 
     const p = patientOf(mapHl7(plan, ORSOS));
     expect(p.identifier).toEqual([
       { system: 'urn:oid:1.2.250.1.999.2.1', value: '990119205', use: 'usual' },
-      { system: 'urn:oid:1.2.250.1.999.2.4', value: '990119205', use: 'secondary', assigner: { display: 'R1' } },
-      { system: 'urn:oid:1.2.250.1.999.2.5', value: '000533921J', use: 'secondary', assigner: { display: 'R1' } },
+      {
+        system: 'urn:oid:1.2.250.1.999.2.4',
+        value: '990119205',
+        use: 'secondary',
+        assigner: { display: 'R1' },
+      },
+      {
+        system: 'urn:oid:1.2.250.1.999.2.5',
+        value: '000533921J',
+        use: 'secondary',
+        assigner: { display: 'R1' },
+      },
     ]);
     expect(hl7RoundTrip(plan, p, '990119205')).toEqual(p);
   });
@@ -124,7 +168,9 @@ describe('the shipped generic HL7 v2.5 profile keeps the secondary data of real 
     const r = mapHl7(plan, setField(PKB, 'PID', 13, '^NET^^NON'));
     expect(r.ok).toBe(true);
     expect(r.flags).toContain('patient-email-dropped');
-    expect(r.issues).toContainEqual(expect.objectContaining({ severity: 'warning', code: 'ERR_MAPPING_TRANSFORM' }));
+    expect(r.issues).toContainEqual(
+      expect.objectContaining({ severity: 'warning', code: 'ERR_MAPPING_TRANSFORM' }),
+    );
     expect(JSON.stringify(r.issues)).not.toContain('NON');
     const p = patientOf(r);
     expect(p.telecom).toBeUndefined();
@@ -133,7 +179,15 @@ describe('the shipped generic HL7 v2.5 profile keeps the secondary data of real 
 
   it('maps the name types beyond L and D to FHIR name uses (M maiden, N nickname, A alias → anonymous)', () => {
     // Edit: PKB's PID-5 given a used, a maiden, a nickname and an alias repetition.
-    const r = mapHl7(plan, setField(PKB, 'PID', 5, 'FICTIVE^Jeanne^Odile^^Mme~IMAGINAIRE^Jeanne^^^^^D~ESSAI^Jeanne^^^^^M~^Jeannette^^^^^N~EXEMPLE^Anne^^^^^A'));
+    const r = mapHl7(
+      plan,
+      setField(
+        PKB,
+        'PID',
+        5,
+        'FICTIVE^Jeanne^Odile^^Mme~IMAGINAIRE^Jeanne^^^^^D~ESSAI^Jeanne^^^^^M~^Jeannette^^^^^N~EXEMPLE^Anne^^^^^A',
+      ),
+    );
     const p = patientOf(r);
     expect(p.name).toEqual([
       { use: 'official', family: 'FICTIVE', given: ['Jeanne', 'Odile'], prefix: ['Mme'] },
@@ -188,7 +242,9 @@ describe('the shipped IHE PAM France profile keeps the secondary data of French 
     let msg = setField(A08, 'PID', 5, 'DEMONSTRATION^Paul^Paul^^MR');
     msg = setField(msg, 'PID', 14, '^WPN^PH^^^^^^^^^+33145678902');
     const p = patientOf(mapHl7(plan, msg));
-    expect(p.name).toEqual([{ use: 'official', family: 'DEMONSTRATION', given: ['Paul', 'Paul'], prefix: ['MR'] }]);
+    expect(p.name).toEqual([
+      { use: 'official', family: 'DEMONSTRATION', given: ['Paul', 'Paul'], prefix: ['MR'] },
+    ]);
     expect(p.telecom).toEqual([
       { system: 'phone', use: 'mobile', value: '+33698765432' },
       { system: 'phone', use: 'home', value: '+33145678901' },
@@ -208,10 +264,17 @@ describe('the shipped IHE PAM France profile keeps the secondary data of French 
 
 describe('the shipped FHIR R4 FR Core profile keeps the secondary data of the official example Patient', () => {
   const plan = shippedPlan('fhir-r4-fr-core');
-  const example = JSON.parse(readFileSync(fixturePath('fhir', 'r4', 'patient-example.json'), 'utf8')) as FhirResource & { telecom: { value?: string }[] };
+  const example = JSON.parse(
+    readFileSync(fixturePath('fhir', 'r4', 'patient-example.json'), 'utf8'),
+  ) as FhirResource & { telecom: { value?: string }[] };
   // Edit: the Australian national numbers in international form (+61 3 …): a profile for French
   // practices reads a national number as French.
-  const edited = { ...example, telecom: example.telecom.map((t) => (t.value ? { ...t, value: t.value.replace(/^\(0(\d)\) /, '+61 $1 ') } : t)) };
+  const edited = {
+    ...example,
+    telecom: example.telecom.map((t) =>
+      t.value ? { ...t, value: t.value.replace(/^\(0(\d)\) /, '+61 $1 ') } : t,
+    ),
+  };
 
   it('keeps every name with its use, the work and mobile phones, sex, birth date and active flag', () => {
     const r = toCanonical(plan, edited, ctx);
@@ -228,13 +291,26 @@ describe('the shipped FHIR R4 FR Core profile keeps the secondary data of the of
     ]);
     expect([p.gender, p.birthDate, p.active]).toEqual(['male', '1974-12-25', true]);
     // Written back onto the server's resource: the names and phones come back the same.
-    const out = fromCanonical(plan, { op: 'upsert', kind: 'Patient', externalId: 'example', data: p, base: null }, ctx, edited);
+    const out = fromCanonical(
+      plan,
+      { op: 'upsert', kind: 'Patient', externalId: 'example', data: p, base: null },
+      ctx,
+      edited,
+    );
     expect(out.ok).toBe(true);
     expect(patientOf(toCanonical(plan, out.fhir as FhirResource, ctx))).toEqual(p);
   });
 
   it('keeps a name’s title, and drops an e-mail that is not an address with a flag', () => {
-    const r = toCanonical(plan, { ...edited, name: [{ family: 'Chalmers', given: ['Peter'], prefix: ['Mr'] }], telecom: [{ system: 'email', value: 'NON' }] }, ctx);
+    const r = toCanonical(
+      plan,
+      {
+        ...edited,
+        name: [{ family: 'Chalmers', given: ['Peter'], prefix: ['Mr'] }],
+        telecom: [{ system: 'email', value: 'NON' }],
+      },
+      ctx,
+    );
     expect(r.ok).toBe(true);
     expect(r.flags).toContain('patient-email-dropped');
     const p = patientOf(r);
