@@ -120,11 +120,16 @@ export const RefuseRequest = Refusal;
 export const RELIABILITY = ['VIDE', 'PROV', 'VALI', 'DOUTE', 'FICTI'] as const;
 export const INS_TYPES = ['INS-NIR', 'INS-NIA', 'INS-NIR-TEST', 'INS-NIR-DEMO'] as const;
 export const PHONE_USES = ['mobile', 'home', 'work'] as const;
+/** What the platform takes as a phone number, and how many phones and given names it keeps. */
+export const PHONE_NUMBER = /^\+?[0-9 .-]{6,20}$/;
+export const MAX_PHONES = 5;
+export const MAX_GIVEN_NAMES = 5;
+export const EmailAddress = z.email();
 const patientFields = {
   identity: z.strictObject({
     /** Birth name (nom de naissance). */
     family: Text(200),
-    given: z.array(Text(100)).min(1).max(5),
+    given: z.array(Text(100)).min(1).max(MAX_GIVEN_NAMES),
     /** Used name (nom utilisé) when it differs. */
     usedFamily: z.string().max(200).nullable(),
     birthDate: LocalDate.nullable(),
@@ -137,8 +142,8 @@ const patientFields = {
   /** Only with a qualified identity (reliability VALI). */
   ins: z.strictObject({ type: z.enum(INS_TYPES), value: z.string().regex(/^[0-9]{5}([0-9]{2}|2[AB])[0-9]{8}$/) }).nullable(),
   contact: z.strictObject({
-    phones: z.array(z.strictObject({ number: z.string().regex(/^\+?[0-9 .-]{6,20}$/), use: z.enum(PHONE_USES) })).max(5),
-    email: z.email().nullable(),
+    phones: z.array(z.strictObject({ number: z.string().regex(PHONE_NUMBER), use: z.enum(PHONE_USES) })).max(MAX_PHONES),
+    email: EmailAddress.nullable(),
     address: z.strictObject({
       lines: z.array(z.string().max(200)).max(4),
       postalCode: z.string().max(20).nullable(),

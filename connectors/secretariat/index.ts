@@ -34,6 +34,7 @@ import {
   isNews,
   parseChange,
   patientFromCanonical,
+  platformView,
   practitionerFromCanonical,
   scheduleFromCanonical,
   slotFromCanonical,
@@ -412,6 +413,7 @@ export default defineConnector<SecretariatConfig>({
   outboundUrls: (config) => [{ path: 'baseUrl', url: config.baseUrl }],
   defaultPollSchedule: DEFAULT_POLL_SCHEDULE,
   holds: heldOnPlatform,
+  view: platformView,
   // The platform counts each record's versions 1, 2, 3… (its ETags).
   compareVersions: (a, b) => (version(a) ?? 0) - (version(b) ?? 0),
   capabilities: {

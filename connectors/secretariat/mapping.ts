@@ -24,10 +24,14 @@ import {
   type AppointmentCreate,
   type AppointmentStatus,
   Change,
+  EmailAddress,
   INS_TYPES,
+  MAX_GIVEN_NAMES,
+  MAX_PHONES,
   type Message,
   type MessageCreate,
   type PatientInput,
+  PHONE_NUMBER,
   PHONE_USES,
   type PlatformResource,
   type PractitionerInput,
@@ -344,6 +348,13 @@ export function patientToCanonical(p: P.Patient): C.Patient {
   };
 }
 
+/** The phones the platform can hold, in the record's order: home, work or mobile (or no use), a number it takes, five at most. */
+function platformPhones(p: C.Patient): C.ContactPoint[] {
+  return (p.telecom ?? [])
+    .filter((t) => t.system === 'phone' && (t.use === undefined || (PHONE_USES as readonly string[]).includes(t.use)) && PHONE_NUMBER.test(t.value))
+    .slice(0, MAX_PHONES);
+}
+
 export function patientFromCanonical(p: C.Patient): PatientInput {
   const official = p.name?.find((n) => n.use === 'official') ?? p.name?.find((n) => n.use !== 'usual') ?? p.name?.[0];
   if (!official?.family || !official.given || official.given.length === 0) {
@@ -358,7 +369,8 @@ export function patientFromCanonical(p: C.Patient): PatientInput {
   return {
     identity: {
       family: official.family,
-      given: [...official.given],
+      // The platform keeps five given names; the others stay in the canonical record (heldOnPlatform).
+      given: official.given.slice(0, MAX_GIVEN_NAMES),
       usedFamily: usual?.family ?? null,
       birthDate: p.birthDate ?? null,
       sex: p.gender ?? null,
@@ -367,11 +379,10 @@ export function patientFromCanonical(p: C.Patient): PatientInput {
     },
     ins: insId !== undefined && insType !== undefined ? { type: insType, value: insId.value } : null,
     contact: {
-      phones: (p.telecom ?? [])
-        .filter((t) => t.system === 'phone' && (t.use === undefined || (PHONE_USES as readonly string[]).includes(t.use)))
-        .slice(0, 5)
-        .map((t) => ({ number: t.value, use: (t.use ?? 'home') as (typeof PHONE_USES)[number] })),
-      email: p.telecom?.find((t) => t.system === 'email')?.value ?? null,
+      // Only what the contract takes: a number the platform refuses would refuse the whole
+      // patient. What is left out stays in the canonical record for the practice's side.
+      phones: platformPhones(p).map((t) => ({ number: t.value, use: (t.use ?? 'home') as (typeof PHONE_USES)[number] })),
+      email: p.telecom?.find((t) => t.system === 'email' && EmailAddress.safeParse(t.value).success)?.value ?? null,
       address: address === undefined ? null : { lines: [...(address.line ?? [])], postalCode: address.postalCode ?? null, city: address.city ?? null, country: address.country ?? null },
     },
   };
@@ -443,12 +454,27 @@ export function heldOnPlatform(kind: ResourceKind, path: string): boolean {
   switch (kind) {
     case 'Appointment':
       return HELD_APPOINTMENT.has(path);
-    case 'Patient':
-      // Phones and e-mail (several phones: `#2`…), and the address.
-      return HELD_PATIENT.has(path) || /^telecom\[system=(phone|email)(#\d+)?\]$/.test(path) || path.startsWith('address[');
+    case 'Patient': {
+      // Up to five phones (`#2`…`#5`), one e-mail, and the address. A sixth phone or a second
+      // e-mail has no place on the platform: its absence there is not a removal.
+      const phone = /^telecom\[system=phone(?:#(\d+))?\]$/.exec(path);
+      if (phone) return Number(phone[1] ?? 1) <= MAX_PHONES;
+      return HELD_PATIENT.has(path) || path === 'telecom[system=email]' || path.startsWith('address[');
+    }
     default:
       return true;
   }
+}
+
+/**
+ * A canonical record as the platform keeps it (ConnectorDefinition.view): a patient written
+ * there and read back loses its title, its given names beyond five, its other name uses and
+ * identifiers, the phones and e-mails the contract does not take. Other kinds are kept whole.
+ */
+export function platformView(record: C.CanonicalResource): C.CanonicalResource {
+  if (record.resourceType !== 'Patient') return record;
+  const input = patientFromCanonical(record);
+  return patientToCanonical({ ...input, id: record.id, version: 1, updatedAt: '1970-01-01T00:00:00Z' });
 }
 
 // ——— change feed entries ———

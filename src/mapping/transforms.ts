@@ -237,6 +237,14 @@ export function e164ToFrenchNational(raw: string): string {
   return s;
 }
 
+const EMAIL = /^[^\s@"(),:;<>[\\\]]+@[^\s@"(),:;<>[\\\]]+\.[A-Za-z]{2,}$/;
+
+/** An e-mail address as RFC 5322's dot-atom form allows in practice; never echoes the value. */
+export function checkEmail(s: string): string {
+  if (!EMAIL.test(s)) throw new TransformError('not an e-mail address');
+  return s;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Registry
 
@@ -307,6 +315,16 @@ const FACTORIES: Readonly<Record<string, Factory>> = {
     // A unit beside the value (SCH-10) is applied by the engine before this (rule `units`).
     (v) => (typeof v === 'number' ? v : durationMinutes(str(v))),
     (v) => String(v),
+  ),
+  // An e-mail field holds what the sender's user typed: "NON", "pas d'email", a phone number.
+  // Only an address (one @, a dotted domain, no space) is an e-mail; anything else fails the
+  // rule, so it is dropped with a flag rather than stored, then refused downstream.
+  email: simple(
+    'email',
+    'string',
+    'any',
+    (v) => checkEmail(str(v).trim()),
+    (v) => checkEmail(str(v).trim()),
   ),
   'phone-e164': (arg) => {
     if (arg !== undefined && arg !== 'national') return `transform phone-e164 takes no argument or :national (got :${arg})`;

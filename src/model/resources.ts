@@ -45,6 +45,8 @@ export const Identifier = z.strictObject({
   system: uri,
   value: nonEmpty,
   period: Period.optional(),
+  /** Who issued it (HL7 CX-4 assigning authority, FHIR Identifier.assigner): a display is enough. */
+  assigner: Reference.optional(),
 });
 export const HumanName = z.strictObject({
   use: z.enum(['usual', 'official', 'temp', 'nickname', 'anonymous', 'old', 'maiden']).optional(),

@@ -311,6 +311,14 @@ export interface ConnectorDefinition<C = JsonObject> {
    */
   readonly holds?: (kind: ResourceKind, path: string) => boolean;
   /**
+   * What the peer keeps of a canonical record written to it, in canonical form: a field it
+   * holds only in part (a name without its title, five given names of six) comes back
+   * different without having been changed there. The engine compares what the peer sent with
+   * this view, not with the whole record, before writing the record back to it. Without it,
+   * the peer keeps every field whole.
+   */
+  readonly view?: (record: CanonicalResource) => CanonicalResource;
+  /**
    * Orders two versions of one record, for a peer whose versions are ordered (the secretariat's
    * are integers): a record older than the one last synced with that side (a feed entry pulled
    * again after a newer write) is history there, not a change. Without it, versions are opaque.

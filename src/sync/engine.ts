@@ -152,6 +152,20 @@ export interface ApplyInput {
 }
 
 /** The same fields with the same values (same objects), in the same order. */
+/**
+ * The merged fields as a peer would keep them (ConnectorDefinition.view). A record the peer
+ * could not take at all (its view throws) is compared whole, as without a view.
+ */
+function sourceViewOf(view: (r: CanonicalResource) => CanonicalResource, kind: ResourceKind, id: string): (merged: FieldMap) => FieldMap {
+  return (merged) => {
+    try {
+      return flatten(view(unflatten<CanonicalResource>(kind, id, merged)));
+    } catch {
+      return merged;
+    }
+  };
+}
+
 function sameFields(a: FieldMap, b: FieldMap): boolean {
   if (a.size !== b.size) return false;
   const other = b.entries();
@@ -633,15 +647,20 @@ export class SyncEngine {
     const open = input.fresh ? undefined : (await tx.conflicts.list({ recordId: canonicalId, status: 'open', limit: 1 }))[0];
     const holds = definition?.holds;
     const sourceHolds = holds === undefined ? undefined : (path: string) => holds(kind, path);
+    // The base is what that side held: a snapshot of what passerelle wrote there is seen as the
+    // side keeps it, so a title it has no place for is not taken as removed there.
+    const sourceView = definition?.view ? sourceViewOf(definition.view, kind, canonicalId) : undefined;
+    const baseFields = snap ? flatten(snap.data) : null;
     const merge = threeWayMerge({
       kind,
       source: link.role,
-      base: snap ? flatten(snap.data) : null,
+      base: baseFields && sourceView ? sourceView(baseFields) : baseFields,
       theirs: theirsFields,
       ours: ours ? flatten(ours.data) : null,
       ...(open && { held: new Map(open.fields.map((f) => [f.path, f])) }),
       rules: ctx.rules,
       ...(sourceHolds && { sourceHolds }),
+      ...(sourceView && { sourceView }),
     });
     const merged = unflatten<CanonicalResource>(kind, canonicalId, merge.merged);
     const oursData = ours ? (ours.data as unknown as CanonicalResource) : null;

@@ -28,6 +28,11 @@ export interface MergeInput {
    * reason to write the record back to them.
    */
   readonly sourceHolds?: (path: FieldPath) => boolean;
+  /**
+   * The merged record as the source side would keep it (ConnectorDefinition.view): what it
+   * sent is compared with this to decide whether to write back to it. Default: the record.
+   */
+  readonly sourceView?: (merged: FieldMap) => FieldMap;
 }
 
 export type FieldDecision =
@@ -127,7 +132,7 @@ export function threeWayMerge(input: MergeInput): MergeResult {
   }
 
   const changed = ours === null || changedPaths(ours, merged).length > 0;
-  const pushBack = changedPaths(theirs, merged).some((p) => !held.has(p) && (theirs.has(p) || holds(p)));
+  const pushBack = changedPaths(theirs, input.sourceView ? input.sourceView(merged) : merged).some((p) => !held.has(p) && (theirs.has(p) || holds(p)));
   return { merged, decisions, collisions, refusals, needsReview, held, changed, pushBack };
 }
 

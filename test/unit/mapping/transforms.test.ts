@@ -167,7 +167,7 @@ describe('other transforms', () => {
   });
 
   it('names unknown transforms and bad arguments with a suggestion', () => {
-    expect(compileTransform('uper')).toBe('unknown transform uper (did you mean upper?); known: trim, upper, lower, hl7-datetime, hl7-date, fhir-instant, integer, hl7-duration, phone-e164, prefix, reference');
+    expect(compileTransform('uper')).toBe('unknown transform uper (did you mean upper?); known: trim, upper, lower, hl7-datetime, hl7-date, fhir-instant, integer, hl7-duration, email, phone-e164, prefix, reference');
     expect(compileTransform('reference:patient')).toBe('transform reference needs a resource type, e.g. reference:Patient');
     expect(compileTransform('phone-e164:intl')).toBe('transform phone-e164 takes no argument or :national (got :intl)');
     expect(compileTransform('trim:x')).toBe('transform trim takes no argument');

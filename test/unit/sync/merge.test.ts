@@ -166,6 +166,24 @@ describe('three-way merge', () => {
     expect(blind.refusals.map((r) => r.path)).toEqual([ipp]);
     expect(blind.pushBack).toBe(true);
   });
+
+  it('does not write back a field the source side keeps only in part, and keeps the part it cannot hold', () => {
+    // The platform keeps a name without its title (issue 18): what it sends lacks the title.
+    const withoutPrefix = (v: unknown): unknown => {
+      const { prefix: _prefix, ...rest } = v as { prefix?: string[] };
+      return rest;
+    };
+    const noTitle = (fields: Map<string, unknown>) => new Map([...fields].map(([path, v]) => [path, path === 'name[use=official]' ? withoutPrefix(v) : v] as const));
+    const titled = (p: Patient): Patient => ({ ...p, name: (p.name ?? []).map((n) => (n.use === 'official' ? { ...n, prefix: ['MME'] } : n)) });
+    const ours = patient(titled);
+    const theirs = patient(withPhone('+33699999999'));
+    const m = merge({ kind: 'Patient', source: 'secretariat', base: patient(), theirs, ours, sourceView: noTitle });
+    expect(m.decisions).toEqual([{ path: 'telecom[system=phone]', outcome: 'applied' }]);
+    expect(m.merged.get('name[use=official]')).toEqual(flatten(ours).get('name[use=official]'));
+    expect(m.pushBack).toBe(false);
+    // Without the view, the same record reads as a name the platform does not hold: sent back.
+    expect(merge({ kind: 'Patient', source: 'secretariat', base: patient(), theirs, ours }).pushBack).toBe(true);
+  });
 });
 
 describe('ownership', () => {
