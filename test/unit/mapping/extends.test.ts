@@ -62,25 +62,25 @@ describe('a profile that extends a shipped profile', () => {
   it('matches an unnamed rule by its canonical path, and appends a rule with a new key', () => {
     const p = plan(
       child(
-        'Patient:\n  fields:\n    - { from: PID-8, to: gender, map: sex, default: unknown }\n    - { name: mobile, from: "PID-14[1].1", to: "telecom[system=phone,use=work].value" }\n',
+        'Patient:\n  fields:\n    - { from: PID-8, to: gender, map: sex, default: unknown }\n    - { name: former-name, from: "PID-9[1].1", to: "name[use=old].family" }\n',
       ),
     );
     const sex = p.kinds.Patient?.rules.find((r) => r.to?.text === 'gender');
     expect(sex).toMatchObject({ origin: 'child', default: 'unknown' });
     expect(labels(p, 'Patient')).toEqual([
       ...(labels(generic, 'Patient') ?? []).map((l) => (l === 'sex' ? sex?.label : l)),
-      'mobile',
+      'former-name',
     ]);
   });
 
   it('deletes the inherited rules its remove: names, and a section set to null', () => {
     const p = plan(
       child(
-        'Patient:\n  remove: [email, phone]\nCommunication: null\nmessages:\n  outbound:\n    Communication: null\n',
+        'Patient:\n  remove: [email, home-phone]\nCommunication: null\nmessages:\n  outbound:\n    Communication: null\n',
       ),
     );
     expect(labels(p, 'Patient')).toEqual(
-      labels(generic, 'Patient')?.filter((l) => l !== 'email' && l !== 'phone'),
+      labels(generic, 'Patient')?.filter((l) => l !== 'email' && l !== 'home-phone'),
     );
     expect(p.kinds.Communication).toBeUndefined();
   });
