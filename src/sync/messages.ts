@@ -7,6 +7,7 @@
  * (which has no running connectors) show the same thing.
  */
 import { type Hl7Message, parseHl7 } from '../../connectors/hl7v2/codec/index.js';
+import { MllpDecoder } from '../../connectors/hl7v2/mllp/framing.js';
 import { isPasserelleError, PasserelleError } from '../errors.js';
 import { dryRun, type DryRunResult } from '../mapping/dry-run.js';
 import type { MappingPlan } from '../mapping/plan.js';
@@ -224,8 +225,8 @@ export interface MessageDetail {
   readonly mapping: MessageMapping | null;
   /** What the message left in the store: its dead letters; outbound, the canonical record written. */
   readonly written: { readonly deadLetters: readonly { id: string; status: string; reasonCode: string; reason: string; createdAt: string }[]; readonly record?: { readonly kind: string; readonly id: string; readonly op: string; readonly attempts: number; readonly result: unknown } };
-  /** The answer sent back (an HL7 ACK, a webhook's HTTP body). */
-  readonly ack: { readonly text: string; readonly code: string | undefined; readonly sentAt: string | null } | null;
+  /** The answer sent back: HL7 ACKs (MSA-1 as `code`), or a webhook's HTTP body. */
+  readonly ack: { readonly messages: readonly { readonly text: string; readonly code: string | undefined }[]; readonly sentAt: string | null } | null;
   /** HL7 enhanced mode: what the sender asked for and what it got (docs/mappings.md). */
   readonly applicationAck: { readonly requested: string; readonly note: string } | null;
 }
@@ -268,8 +269,13 @@ export async function mapStored(store: Store, linkId: string, body: Buffer | nul
 
 function ackOf(response: Buffer | null, sentAt: string | null): MessageDetail['ack'] {
   if (!response) return null;
-  const msg = tryParse(response);
-  return { text: msg ? msg.text : response.toString('utf8'), code: msg?.get('MSA-1'), sentAt };
+  // An HL7 answer is stored as sent: one MLLP block, or two (accept ACK then application ACK).
+  const blocks = new MllpDecoder({ maxMessageBytes: response.length + 1 }).push(response).flatMap((e) => (e.type === 'message' ? [e.payload] : []));
+  const messages = (blocks.length > 0 ? blocks : [response]).map((b) => {
+    const msg = tryParse(b);
+    return { text: msg ? msg.text : b.toString('utf8'), code: msg?.get('MSA-1') };
+  });
+  return { messages, sentAt };
 }
 
 function applicationAckOf(header: Hl7Message['header'], outcome: MessageOutcome): MessageDetail['applicationAck'] {
