@@ -15,12 +15,20 @@ import { getActivePlan } from '../mapping/runtime.js';
 import type { Store } from '../store/index.js';
 import type { InboxEntry, OutboxItem, OutboxStatus } from '../store/types.js';
 
-export const MESSAGE_OUTCOMES = ['pending', 'applied', 'applied-with-warnings', 'rejected', 'dead-letter'] as const;
+export const MESSAGE_OUTCOMES = [
+  'pending',
+  'applied',
+  'applied-with-warnings',
+  'rejected',
+  'dead-letter',
+] as const;
 export type MessageOutcome = (typeof MESSAGE_OUTCOMES)[number];
 export type MessageDirection = 'inbound' | 'outbound';
 
 /** `in-<inbox id>` or `out-<outbox seq>`: one id space for both tables. */
-export function parseMessageId(id: string): { readonly source: 'inbox' | 'outbox'; readonly n: number } | undefined {
+export function parseMessageId(
+  id: string,
+): { readonly source: 'inbox' | 'outbox'; readonly n: number } | undefined {
   const m = /^(in|out)-([1-9][0-9]{0,14})$/.exec(id);
   if (!m) return undefined;
   return { source: m[1] === 'in' ? 'inbox' : 'outbox', n: Number(m[2]) };
@@ -64,7 +72,12 @@ function inboxOutcome(e: InboxEntry): MessageOutcome {
   }
 }
 
-const OUTBOX_OUTCOME: Record<OutboxStatus, MessageOutcome> = { pending: 'pending', leased: 'pending', done: 'applied', dead: 'dead-letter' };
+const OUTBOX_OUTCOME: Record<OutboxStatus, MessageOutcome> = {
+  pending: 'pending',
+  leased: 'pending',
+  done: 'applied',
+  dead: 'dead-letter',
+};
 
 function inboxSummary(e: InboxEntry): MessageSummary {
   return {
@@ -114,18 +127,28 @@ export interface MessageListFilter {
 function epoch(value: string | undefined, what: string): number | undefined {
   if (value === undefined) return undefined;
   const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new PasserelleError('ERR_VALIDATION', `${what}: not an ISO-8601 date-time`, { issues: [{ path: what, message: 'not an ISO-8601 date-time' }] });
+  if (Number.isNaN(t))
+    throw new PasserelleError('ERR_VALIDATION', `${what}: not an ISO-8601 date-time`, {
+      issues: [{ path: what, message: 'not an ISO-8601 date-time' }],
+    });
   return t;
 }
 
 /** One page of a link's messages, newest first; `next` continues it. */
-export async function listMessages(store: Store, linkId: string, f: MessageListFilter = {}): Promise<{ items: MessageSummary[]; next: string | null }> {
+export async function listMessages(
+  store: Store,
+  linkId: string,
+  f: MessageListFilter = {},
+): Promise<{ items: MessageSummary[]; next: string | null }> {
   await store.links.require(linkId);
   const limit = f.limit ?? 50;
   const since = epoch(f.since, 'since');
   const until = epoch(f.until, 'until');
   const before = f.before === undefined ? undefined : parseMessageId(f.before);
-  if (f.before !== undefined && !before) throw new PasserelleError('ERR_VALIDATION', 'before: not a message id', { issues: [{ path: 'before', message: 'not a message id (in-<n> or out-<n>)' }] });
+  if (f.before !== undefined && !before)
+    throw new PasserelleError('ERR_VALIDATION', 'before: not a message id', {
+      issues: [{ path: 'before', message: 'not a message id (in-<n> or out-<n>)' }],
+    });
   if ((f.direction ?? 'inbound') === 'inbound') {
     const rows = await store.inbox.browse({
       linkId,
@@ -140,8 +163,12 @@ export async function listMessages(store: Store, linkId: string, f: MessageListF
     const last = rows[rows.length - 1];
     return { items: rows.map(inboxSummary), next: rows.length === limit && last ? `in-${last.id}` : null };
   }
-  if (f.outcome === 'rejected' || f.outcome === 'applied-with-warnings' || f.controlId !== undefined) return { items: [], next: null };
-  const statuses = f.outcome === undefined ? undefined : (Object.keys(OUTBOX_OUTCOME) as OutboxStatus[]).filter((s) => OUTBOX_OUTCOME[s] === f.outcome);
+  if (f.outcome === 'rejected' || f.outcome === 'applied-with-warnings' || f.controlId !== undefined)
+    return { items: [], next: null };
+  const statuses =
+    f.outcome === undefined
+      ? undefined
+      : (Object.keys(OUTBOX_OUTCOME) as OutboxStatus[]).filter((s) => OUTBOX_OUTCOME[s] === f.outcome);
   const rows = await store.outbox.browse({
     linkId,
     limit,
@@ -164,7 +191,10 @@ export interface Hl7TreeField {
   /** The field as written (escapes intact), for a glance. */
   readonly encoded: string;
   /** Each repetition's components (values unescaped), empty ones left out. */
-  readonly repetitions: readonly { readonly path: string; readonly components: readonly Hl7TreeComponent[] }[];
+  readonly repetitions: readonly {
+    readonly path: string;
+    readonly components: readonly Hl7TreeComponent[];
+  }[];
 }
 export interface Hl7TreeSegment {
   readonly name: string;
@@ -207,7 +237,12 @@ export function hl7Tree(msg: Hl7Message): Hl7TreeSegment[] {
 }
 
 export interface MessageMapping {
-  readonly profile: { readonly name: string; readonly hash: string; readonly source: 'custom' | 'shipped' | 'request'; readonly version: number | null };
+  readonly profile: {
+    readonly name: string;
+    readonly hash: string;
+    readonly source: 'custom' | 'shipped' | 'request';
+    readonly version: number | null;
+  };
   readonly result: DryRunResult | null;
   /** Why there is no result (no profile on the link, a body purged by retention, unreadable bytes). */
   readonly unavailable?: { readonly code: string; readonly message: string };
@@ -224,9 +259,27 @@ export interface MessageDetail {
   readonly tree: readonly Hl7TreeSegment[] | null;
   readonly mapping: MessageMapping | null;
   /** What the message left in the store: its dead letters; outbound, the canonical record written. */
-  readonly written: { readonly deadLetters: readonly { id: string; status: string; reasonCode: string; reason: string; createdAt: string }[]; readonly record?: { readonly kind: string; readonly id: string; readonly op: string; readonly attempts: number; readonly result: unknown } };
+  readonly written: {
+    readonly deadLetters: readonly {
+      id: string;
+      status: string;
+      reasonCode: string;
+      reason: string;
+      createdAt: string;
+    }[];
+    readonly record?: {
+      readonly kind: string;
+      readonly id: string;
+      readonly op: string;
+      readonly attempts: number;
+      readonly result: unknown;
+    };
+  };
   /** The answer sent back: HL7 ACKs (MSA-1 as `code`), or a webhook's HTTP body. */
-  readonly ack: { readonly messages: readonly { readonly text: string; readonly code: string | undefined }[]; readonly sentAt: string | null } | null;
+  readonly ack: {
+    readonly messages: readonly { readonly text: string; readonly code: string | undefined }[];
+    readonly sentAt: string | null;
+  } | null;
   /** HL7 enhanced mode: what the sender asked for and what it got (docs/mappings.md). */
   readonly applicationAck: { readonly requested: string; readonly note: string } | null;
 }
@@ -239,7 +292,11 @@ export interface DetailOptions {
 }
 
 function tryParse(body: Buffer): Hl7Message | undefined {
-  const head = body.subarray(0, 8).toString('latin1').replace(/^\xEF\xBB\xBF/, '').trimStart();
+  const head = body
+    .subarray(0, 8)
+    .toString('latin1')
+    .replace(/^\xEF\xBB\xBF/, '')
+    .trimStart();
   if (!head.startsWith('MSH')) return undefined;
   try {
     return parseHl7(body);
@@ -249,7 +306,12 @@ function tryParse(body: Buffer): Hl7Message | undefined {
 }
 
 /** Runs the link's current profile (or `plan`) on stored bytes, without writing anything. */
-export async function mapStored(store: Store, linkId: string, body: Buffer | null, plan?: MappingPlan): Promise<MessageMapping | null> {
+export async function mapStored(
+  store: Store,
+  linkId: string,
+  body: Buffer | null,
+  plan?: MappingPlan,
+): Promise<MessageMapping | null> {
   // A link whose connector takes no profile (the secretariat's webhooks) has no active plan.
   const active = await getActivePlan(store, linkId).catch((e: unknown) => {
     if (isPasserelleError(e)) return undefined;
@@ -257,12 +319,25 @@ export async function mapStored(store: Store, linkId: string, body: Buffer | nul
   });
   const use = plan ?? active?.plan;
   if (!use) return null;
-  const profile = { name: use.name, hash: use.hash, source: plan ? ('request' as const) : (active?.source ?? 'shipped'), version: plan ? null : (active?.version ?? null) };
-  if (body === null) return { profile, result: null, unavailable: { code: 'ERR_NOT_FOUND', message: 'the body was purged by retention: nothing to map' } };
+  const profile = {
+    name: use.name,
+    hash: use.hash,
+    source: plan ? ('request' as const) : (active?.source ?? 'shipped'),
+    version: plan ? null : (active?.version ?? null),
+  };
+  if (body === null)
+    return {
+      profile,
+      result: null,
+      unavailable: { code: 'ERR_NOT_FOUND', message: 'the body was purged by retention: nothing to map' },
+    };
   try {
     return { profile, result: dryRun(use, body, { ...(active && { ctx: active.context }) }) };
   } catch (e) {
-    const err = e instanceof PasserelleError ? e : new PasserelleError('ERR_INTERNAL', 'the stored message could not be mapped', { cause: e });
+    const err =
+      e instanceof PasserelleError
+        ? e
+        : new PasserelleError('ERR_INTERNAL', 'the stored message could not be mapped', { cause: e });
     return { profile, result: null, unavailable: { code: err.code, message: err.message } };
   }
 }
@@ -270,7 +345,9 @@ export async function mapStored(store: Store, linkId: string, body: Buffer | nul
 function ackOf(response: Buffer | null, sentAt: string | null): MessageDetail['ack'] {
   if (!response) return null;
   // An HL7 answer is stored as sent: one MLLP block, or two (accept ACK then application ACK).
-  const blocks = new MllpDecoder({ maxMessageBytes: response.length + 1 }).push(response).flatMap((e) => (e.type === 'message' ? [e.payload] : []));
+  const blocks = new MllpDecoder({ maxMessageBytes: response.length + 1 })
+    .push(response)
+    .flatMap((e) => (e.type === 'message' ? [e.payload] : []));
   const messages = (blocks.length > 0 ? blocks : [response]).map((b) => {
     const msg = tryParse(b);
     return { text: msg ? msg.text : b.toString('utf8'), code: msg?.get('MSA-1') };
@@ -278,7 +355,10 @@ function ackOf(response: Buffer | null, sentAt: string | null): MessageDetail['a
   return { messages, sentAt };
 }
 
-function applicationAckOf(header: Hl7Message['header'], outcome: MessageOutcome): MessageDetail['applicationAck'] {
+function applicationAckOf(
+  header: Hl7Message['header'],
+  outcome: MessageOutcome,
+): MessageDetail['applicationAck'] {
   const accept = header.acceptAckType ?? '';
   const application = header.applicationAckType ?? '';
   if (accept === '' && application === '') return null; // original mode: the one ACK is the application ACK
@@ -293,18 +373,30 @@ function applicationAckOf(header: Hl7Message['header'], outcome: MessageOutcome)
   }
   // MSH-16 AL/ER/SU: the answer depends on the outcome, so the message was applied before
   // answering and the application ACK went out on the same connection (connectors/hl7v2/ack-policy.ts).
-  return { requested: application, note: 'applied before answering: the application acknowledgment, if its condition held, was sent right after the accept ACK on the same connection' };
+  return {
+    requested: application,
+    note: 'applied before answering: the application acknowledgment, if its condition held, was sent right after the accept ACK on the same connection',
+  };
 }
 
 /** One message's whole path. Throws ERR_NOT_FOUND for an unknown id. */
-export async function messageDetail(store: Store, id: string, options: DetailOptions): Promise<MessageDetail> {
+export async function messageDetail(
+  store: Store,
+  id: string,
+  options: DetailOptions,
+): Promise<MessageDetail> {
   const ref = parseMessageId(id);
   const notFound = () => new PasserelleError('ERR_NOT_FOUND', `message ${id} not found`);
   if (!ref) throw notFound();
   if (ref.source === 'outbox') {
     const o = await store.outbox.get(ref.n);
     if (!o) throw notFound();
-    const dead = await store.deadLetters.list({ linkId: o.linkId, source: 'outbox', recordId: o.recordId, limit: 100 });
+    const dead = await store.deadLetters.list({
+      linkId: o.linkId,
+      source: 'outbox',
+      recordId: o.recordId,
+      limit: 100,
+    });
     const payload = Buffer.from(JSON.stringify(o.payload), 'utf8');
     return {
       message: { ...outboxSummary(o), practiceId: o.practiceId },
@@ -314,7 +406,15 @@ export async function messageDetail(store: Store, id: string, options: DetailOpt
       tree: null,
       mapping: null,
       written: {
-        deadLetters: dead.filter((d) => d.ref === String(o.seq)).map((d) => ({ id: d.id, status: d.status, reasonCode: d.reasonCode, reason: d.reason, createdAt: d.createdAt })),
+        deadLetters: dead
+          .filter((d) => d.ref === String(o.seq))
+          .map((d) => ({
+            id: d.id,
+            status: d.status,
+            reasonCode: d.reasonCode,
+            reason: d.reason,
+            createdAt: d.createdAt,
+          })),
         record: { kind: o.kind, id: o.recordId, op: o.op, attempts: o.attempts, result: o.result },
       },
       ack: null,
@@ -344,11 +444,25 @@ export async function messageDetail(store: Store, id: string, options: DetailOpt
           sendingFacility: h.sendingFacility.namespaceId,
         }
       : null,
-    ...(options.raw && { raw: e.body ? { text: msg ? msg.text : e.body.toString('utf8'), base64: e.body.toString('base64') } : null }),
+    ...(options.raw && {
+      raw: e.body
+        ? { text: msg ? msg.text : e.body.toString('utf8'), base64: e.body.toString('base64') }
+        : null,
+    }),
     bodyKept: e.body !== null,
     tree: msg ? hl7Tree(msg) : null,
     mapping: await mapStored(store, e.linkId, e.body, options.plan),
-    written: { deadLetters: dead.filter((d) => d.ref === String(e.id)).map((d) => ({ id: d.id, status: d.status, reasonCode: d.reasonCode, reason: d.reason, createdAt: d.createdAt })) },
+    written: {
+      deadLetters: dead
+        .filter((d) => d.ref === String(e.id))
+        .map((d) => ({
+          id: d.id,
+          status: d.status,
+          reasonCode: d.reasonCode,
+          reason: d.reason,
+          createdAt: d.createdAt,
+        })),
+    },
     ack: ackOf(e.response, e.processedAt ?? e.receivedAt),
     applicationAck: h ? applicationAckOf(h, summary.outcome) : null,
   };

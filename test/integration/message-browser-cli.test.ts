@@ -16,13 +16,31 @@ describe('passerelle mapping test --message', () => {
 
   beforeAll(async () => {
     // The store as the CLI opens it: same file, same sealing and audit keys.
-    const store = await openConfiguredStore(loadConfig({ env: { PASSERELLE_STORE_SQLITE_PATH: storePath }, cwd: dir.path }).config, { cwd: dir.path });
+    const store = await openConfiguredStore(
+      loadConfig({ env: { PASSERELLE_STORE_SQLITE_PATH: storePath }, cwd: dir.path }).config,
+      { cwd: dir.path },
+    );
     try {
       await store.migrate();
       await store.practices.create({ id: 'cab-msg', name: 'Cabinet' });
-      await store.links.create({ id: 'cab-msg-hl7', practiceId: 'cab-msg', role: 'practice', connector: 'hl7v2', name: 'Logiciel', isTest: true, config: {} });
+      await store.links.create({
+        id: 'cab-msg-hl7',
+        practiceId: 'cab-msg',
+        role: 'practice',
+        connector: 'hl7v2',
+        name: 'Logiciel',
+        isTest: true,
+        config: {},
+      });
       const body = hl7Fixture('siu-s12-new-appointment');
-      const stored = await store.inbox.accept({ linkId: 'cab-msg-hl7', dedupeKey: 'LOGICIEL-CABINET|CABINET-TEST|MSG-20250316-000101', bodyHash: 'h1', messageType: 'SIU^S12', body, status: 'processed' });
+      const stored = await store.inbox.accept({
+        linkId: 'cab-msg-hl7',
+        dedupeKey: 'LOGICIEL-CABINET|CABINET-TEST|MSG-20250316-000101',
+        bodyHash: 'h1',
+        messageType: 'SIU^S12',
+        body,
+        status: 'processed',
+      });
       id = `in-${stored.entry.id}`;
     } finally {
       await store.close();
@@ -30,8 +48,11 @@ describe('passerelle mapping test --message', () => {
   }, 60_000);
   afterAll(() => dir.remove());
 
-  it('prints the canonical records and the field table of the stored message, mapped with the link\'s running profile', async () => {
-    const r = await runCli(['mapping', 'test', '--message', id], { cwd: dir.path, env: { PASSERELLE_STORE_SQLITE_PATH: storePath } });
+  it("prints the canonical records and the field table of the stored message, mapped with the link's running profile", async () => {
+    const r = await runCli(['mapping', 'test', '--message', id], {
+      cwd: dir.path,
+      env: { PASSERELLE_STORE_SQLITE_PATH: storePath },
+    });
     expect([r.code, r.stderr]).toEqual([0, '']);
     expect(r.stdout).toMatch(/^== profile hl7v2-ihe-pam-fr \(shipped\)/);
     expect(r.stdout).toContain('"kind": "Appointment"');
