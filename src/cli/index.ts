@@ -487,16 +487,17 @@ messages
   .option('--type <type>', 'message type (SIU^S12, or SIU^ for every trigger; outbound: a canonical kind)')
   .addOption(new Option('--outcome <outcome>', 'outcome').choices(['pending', 'applied', 'applied-with-warnings', 'rejected', 'dead-letter']))
   .option('--control-id <id>', 'the sender\'s control id (MSH-10)')
+  .option('--patient <id>', 'messages about this patient (canonical id)')
   .option('--before <id>', 'the next page: the id printed after the last page')
   .option('--limit <n>', 'messages per page (default 50)')
   .option('--json', 'print the page as JSON')
   .addOption(configOption())
-  .action(async (opts: { link: string; direction: 'inbound' | 'outbound'; since?: string; until?: string; type?: string; outcome?: 'pending' | 'applied' | 'applied-with-warnings' | 'rejected' | 'dead-letter'; controlId?: string; before?: string; limit?: string; json?: boolean; config?: string }) => {
+  .action(async (opts: { link: string; direction: 'inbound' | 'outbound'; since?: string; until?: string; type?: string; outcome?: 'pending' | 'applied' | 'applied-with-warnings' | 'rejected' | 'dead-letter'; controlId?: string; patient?: string; before?: string; limit?: string; json?: boolean; config?: string }) => {
     const { listMessages } = await import('../sync/messages.js');
     const limit = opts.limit === undefined ? undefined : Number(opts.limit);
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 500)) throw new PasserelleError('ERR_CLI_USAGE', '--limit: an integer from 1 to 500');
     const page = await withStore(opts.config, (store) =>
-      listMessages(store, opts.link, { direction: opts.direction, since: opts.since, until: opts.until, type: opts.type, outcome: opts.outcome, controlId: opts.controlId, before: opts.before, limit }),
+      listMessages(store, opts.link, { direction: opts.direction, since: opts.since, until: opts.until, type: opts.type, outcome: opts.outcome, controlId: opts.controlId, patient: opts.patient, before: opts.before, limit }),
     );
     if (opts.json) {
       out(JSON.stringify(page, null, 2));

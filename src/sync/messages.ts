@@ -119,6 +119,8 @@ export interface MessageListFilter {
   readonly type?: string | undefined;
   readonly outcome?: MessageOutcome | undefined;
   readonly controlId?: string | undefined;
+  /** A canonical Patient id: messages naming one of its ids on the link (read from the bodies). */
+  readonly patient?: string | undefined;
   /** Paging: the `next` of the previous page. */
   readonly before?: string | undefined;
   readonly limit?: number | undefined;
@@ -149,19 +151,33 @@ export async function listMessages(
     throw new PasserelleError('ERR_VALIDATION', 'before: not a message id', {
       issues: [{ path: 'before', message: 'not a message id (in-<n> or out-<n>)' }],
     });
+  // Bodies are sealed: a patient filter reads the link's newest messages (at most PATIENT_SCAN
+  // of them from `before`) and keeps those that name one of the patient's ids on the link.
+  const matches = f.patient === undefined ? undefined : await patientMatcher(store, linkId, f.patient);
+  const batch = matches ? 200 : limit;
   if ((f.direction ?? 'inbound') === 'inbound') {
-    const rows = await store.inbox.browse({
-      linkId,
-      limit,
-      ...(since !== undefined && { since }),
-      ...(until !== undefined && { until }),
-      ...(f.type !== undefined && { messageType: f.type }),
-      ...(f.outcome !== undefined && { outcome: f.outcome }),
-      ...(f.controlId !== undefined && { controlId: f.controlId }),
-      ...(before && { beforeId: before.n }),
-    });
-    const last = rows[rows.length - 1];
-    return { items: rows.map(inboxSummary), next: rows.length === limit && last ? `in-${last.id}` : null };
+    const items: MessageSummary[] = [];
+    let cursor = before?.n;
+    for (let scanned = 0; ;) {
+      const rows = await store.inbox.browse({
+        linkId,
+        limit: batch,
+        ...(since !== undefined && { since }),
+        ...(until !== undefined && { until }),
+        ...(f.type !== undefined && { messageType: f.type }),
+        ...(f.outcome !== undefined && { outcome: f.outcome }),
+        ...(f.controlId !== undefined && { controlId: f.controlId }),
+        ...(cursor !== undefined && { beforeId: cursor }),
+      });
+      for (const row of rows) {
+        scanned++;
+        cursor = row.id;
+        if (!matches || matches.inbound(row.body)) items.push(inboxSummary(row));
+        if (items.length === limit) return { items, next: `in-${row.id}` };
+      }
+      if (rows.length < batch) return { items, next: null };
+      if (scanned >= PATIENT_SCAN) return { items, next: `in-${cursor as number}` };
+    }
   }
   if (f.outcome === 'rejected' || f.outcome === 'applied-with-warnings' || f.controlId !== undefined)
     return { items: [], next: null };
@@ -169,17 +185,56 @@ export async function listMessages(
     f.outcome === undefined
       ? undefined
       : (Object.keys(OUTBOX_OUTCOME) as OutboxStatus[]).filter((s) => OUTBOX_OUTCOME[s] === f.outcome);
-  const rows = await store.outbox.browse({
-    linkId,
-    limit,
-    ...(since !== undefined && { since }),
-    ...(until !== undefined && { until }),
-    ...(f.type !== undefined && { kind: f.type }),
-    ...(statuses && { statuses }),
-    ...(before && { beforeSeq: before.n }),
-  });
-  const last = rows[rows.length - 1];
-  return { items: rows.map(outboxSummary), next: rows.length === limit && last ? `out-${last.seq}` : null };
+  const items: MessageSummary[] = [];
+  let cursor = before?.n;
+  for (let scanned = 0; ;) {
+    const rows = await store.outbox.browse({
+      linkId,
+      limit: batch,
+      ...(since !== undefined && { since }),
+      ...(until !== undefined && { until }),
+      ...(f.type !== undefined && { kind: f.type }),
+      ...(statuses && { statuses }),
+      ...(cursor !== undefined && { beforeSeq: cursor }),
+    });
+    for (const row of rows) {
+      scanned++;
+      cursor = row.seq;
+      if (!matches || matches.outbound(row)) items.push(outboxSummary(row));
+      if (items.length === limit) return { items, next: `out-${row.seq}` };
+    }
+    if (rows.length < batch) return { items, next: null };
+    if (scanned >= PATIENT_SCAN) return { items, next: `out-${cursor as number}` };
+  }
+}
+
+/** How many messages one page with a patient filter reads at most before handing back `next`. */
+const PATIENT_SCAN = 2000;
+
+/**
+ * Whether a message concerns a patient (canonical id): an HL7 message naming one of the
+ * patient's ids on the link in PID-3 or MRG-1, another body (JSON) holding one as a string; an
+ * outbound write of the patient or referring to it.
+ */
+async function patientMatcher(
+  store: Store,
+  linkId: string,
+  patientId: string,
+): Promise<{ inbound(body: Buffer | null): boolean; outbound(o: OutboxItem): boolean }> {
+  const external = new Set(await store.identityMap.findExternal(linkId, 'Patient', patientId));
+  return {
+    inbound(body) {
+      if (!body || external.size === 0) return false;
+      const msg = tryParse(body);
+      if (msg)
+        return [...msg.getAll('PID-3[*].1'), ...msg.getAll('MRG-1[*].1')].some((id) => external.has(id));
+      const text = body.toString('utf8');
+      return [...external].some((id) => text.includes(JSON.stringify(id)));
+    },
+    outbound(o) {
+      return o.recordId === patientId || JSON.stringify(o.payload).includes(`Patient/${patientId}"`);
+    },
+  };
 }
 
 export interface Hl7TreeComponent {

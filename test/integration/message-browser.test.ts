@@ -140,7 +140,7 @@ describe.each(STORE_KINDS)('message browser over HTTP (%s store)', (kind) => {
     await t.dispose();
   });
 
-  it("lists a link's messages newest first, filtered by type, outcome, control id and period, page by page", async () => {
+  it("lists a link's messages newest first, filtered by type, outcome, control id, period and patient, page by page", async () => {
     const all = await list('');
     expect(all.items.map((m) => m.controlId)).toEqual(['MB-3', 'MB-2', 'MB-1']);
     expect(all.items.map((m) => m.outcome)).toEqual([
@@ -160,6 +160,14 @@ describe.each(STORE_KINDS)('message browser over HTTP (%s store)', (kind) => {
     expect(first.items.map((m) => m.controlId)).toEqual(['MB-3', 'MB-2']);
     const second = await list(`?limit=2&before=${first.next as string}`);
     expect([second.items.map((m) => m.controlId), second.next]).toEqual([['MB-1'], null]);
+    // The patient of both bookings, named by its canonical id.
+    const patient = (await t.service.store.identityMap.findCanonical(
+      linkId,
+      'Patient',
+      'IPP000101',
+    )) as string;
+    expect((await list(`?patient=${patient}`)).items.map((m) => m.controlId)).toEqual(['MB-2', 'MB-1']);
+    expect((await list(`?patient=${patient}&limit=1`)).next).toBe((await byControlId('MB-2')).id);
     // Outbound writes of the link: none on a link that only receives.
     expect((await list('?direction=outbound')).items).toEqual([]);
   });

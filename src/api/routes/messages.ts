@@ -25,6 +25,10 @@ const ListQuery = z.object({
   type: z.string().min(1).max(64).optional(),
   outcome: z.enum(MESSAGE_OUTCOMES).optional(),
   controlId: z.string().min(1).max(200).optional(),
+  patient: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,100}$/)
+    .optional(),
   before: messageId.optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
 });
@@ -37,7 +41,7 @@ export function messageRoutes(runtime: SyncRuntime): AnyRoute[] {
       method: 'get',
       path: '/api/v1/links/:id/messages',
       summary:
-        "A link's messages, newest first: inbound (HL7, FHIR, webhooks) or outbound writes, filtered by period, type, outcome and control id",
+        "A link's messages, newest first: inbound (HL7, FHIR, webhooks) or outbound writes, filtered by period, type, outcome, control id and patient",
       tags: ['messages'],
       access: 'viewer',
       scope: { resource: 'link', from: 'params', field: 'id' },
