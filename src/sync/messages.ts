@@ -245,7 +245,7 @@ export interface Hl7TreeField {
   readonly path: string;
   /** The field as written (escapes intact), for a glance. */
   readonly encoded: string;
-  /** Each repetition's components (values unescaped), empty ones left out. */
+  /** Each repetition's components, a component with sub-components as one entry per sub-component (values unescaped, empty ones left out). */
   readonly repetitions: readonly {
     readonly path: string;
     readonly components: readonly Hl7TreeComponent[];
@@ -280,8 +280,13 @@ export function hl7Tree(msg: Hl7Message): Hl7TreeSegment[] {
         const components: Hl7TreeComponent[] = [];
         for (let c = 1; c <= comps; c++) {
           const cpath = special ? path : `${path}[${r}].${c}`;
-          const value = special ? encoded : msg.get(cpath);
-          if (value !== undefined) components.push({ path: cpath, value });
+          const subs = special ? 1 : (msg.getEncoded(cpath) ?? '').split(d.subcomponent).length;
+          // A component with sub-components (PID-3.4 `CABINET&1.2.250…&ISO`) lists each one.
+          for (let k = 1; k <= subs; k++) {
+            const spath = subs === 1 ? cpath : `${cpath}.${k}`;
+            const value = special ? encoded : msg.get(spath);
+            if (value !== undefined) components.push({ path: spath, value });
+          }
         }
         repetitions.push({ path: special ? path : `${path}[${r}]`, components });
       }

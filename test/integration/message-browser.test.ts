@@ -191,6 +191,11 @@ describe.each(STORE_KINDS)('message browser over HTTP (%s store)', (kind) => {
       { path: 'SCH-2[1].2', value: 'LOGICIEL-CABINET' },
     ]);
     expect(d.tree?.filter((s) => s.name === 'AIP').map((s) => s.path)).toEqual(['AIP', 'AIP[2]']);
+    const pid3 = d.tree?.find((s) => s.name === 'PID')?.fields.find((f) => f.path === 'PID-3');
+    expect(pid3?.repetitions[0]?.components).toContainEqual({
+      path: 'PID-3[1].4.2',
+      value: '1.2.250.1.999.1.1',
+    });
     expect(d.mapping?.profile.source).toBe('shipped');
     expect(d.mapping?.result?.ok).toBe(true);
     expect(d.mapping?.result?.records.map((r) => r.kind)).toContain('Appointment');
