@@ -14,6 +14,7 @@ import type { MappingPlan } from '../mapping/plan.js';
 import { getActivePlan } from '../mapping/runtime.js';
 import type { Store } from '../store/index.js';
 import type { InboxEntry, OutboxItem, OutboxStatus } from '../store/types.js';
+import type { ExternalRecord } from './connector.js';
 
 export const MESSAGE_OUTCOMES = [
   'pending',
@@ -327,6 +328,17 @@ export interface MessageDetail {
       reason: string;
       createdAt: string;
     }[];
+    /**
+     * Inbound: the canonical records the message's ids point to now (kind, its id on the link,
+     * canonical id, version, last change) — the records it wrote, or those it would have.
+     */
+    readonly records?: readonly {
+      kind: string;
+      externalId: string;
+      canonicalId: string | null;
+      version: number | null;
+      updatedAt: string | null;
+    }[];
     readonly record?: {
       readonly kind: string;
       readonly id: string;
@@ -488,6 +500,7 @@ export async function messageDetail(
   const summary = inboxSummary(e);
   const h = msg?.header;
   const dead = await store.deadLetters.list({ linkId: e.linkId, source: 'inbox', limit: 1000 });
+  const mapping = await mapStored(store, e.linkId, e.body, options.plan);
   return {
     message: { ...summary, practiceId: link.practiceId },
     header: h
@@ -511,8 +524,9 @@ export async function messageDetail(
     }),
     bodyKept: e.body !== null,
     tree: msg ? hl7Tree(msg) : null,
-    mapping: await mapStored(store, e.linkId, e.body, options.plan),
+    mapping,
     written: {
+      records: await recordsOf(store, e.linkId, mapping?.result?.records ?? []),
       deadLetters: dead
         .filter((d) => d.ref === String(e.id))
         .map((d) => ({
@@ -526,4 +540,25 @@ export async function messageDetail(
     ack: ackOf(e.response, e.processedAt ?? e.receivedAt),
     applicationAck: h ? applicationAckOf(h, summary.outcome) : null,
   };
+}
+
+/** Where the records a message maps to stand in the store now (ids and versions only). */
+async function recordsOf(
+  store: Store,
+  linkId: string,
+  records: readonly ExternalRecord[],
+): Promise<NonNullable<MessageDetail['written']['records']>> {
+  const out = [];
+  for (const r of records) {
+    const canonicalId = (await store.identityMap.findCanonical(linkId, r.kind, r.externalId)) ?? null;
+    const stored = canonicalId === null ? undefined : await store.resources.get(canonicalId);
+    out.push({
+      kind: r.kind,
+      externalId: r.externalId,
+      canonicalId,
+      version: stored?.version ?? null,
+      updatedAt: stored?.updatedAt ?? null,
+    });
+  }
+  return out;
 }

@@ -209,6 +209,12 @@ describe.each(STORE_KINDS)('message browser over HTTP (%s store)', (kind) => {
     expect(d.ack?.messages.map((a) => [a.code, a.text.startsWith('MSH')])).toEqual([['CA', true]]);
     expect(d.applicationAck?.requested).toBe('NE');
     expect(d.written.deadLetters).toEqual([]);
+    const written = d.written.records?.find((r) => r.kind === 'Appointment');
+    expect(written).toMatchObject({
+      externalId: 'RDV-B1',
+      canonicalId: await t.service.store.identityMap.findCanonical(linkId, 'Appointment', 'RDV-B1'),
+      version: 1,
+    });
 
     const dead = await json<MessageDetail>(
       await t.api(`/api/v1/messages/${(await byControlId('MB-3')).id}`, { key: viewer }),
