@@ -10,6 +10,7 @@
 import { PasserelleError } from '../errors.js';
 import { roleAllows } from '../security/api-keys.js';
 import type { Store } from '../store/index.js';
+import { messagePractice } from '../sync/messages.js';
 import type { ApiRole } from '../store/types.js';
 import type { AnyRoute, AuthInfo, ResolvedScope, RouteScope, ScopedResource, ScopeSource } from './route.js';
 
@@ -24,6 +25,7 @@ export function storeResolvers(store: Store): ScopeResolvers {
     feed: async (id) => (await store.icalTokens.get(id))?.practiceId,
     conflict: async (id) => (await store.conflicts.get(id))?.practiceId,
     review: async (id) => (await store.reviews.get(id))?.practiceId,
+    message: (id) => messagePractice(store, id),
     deadLetter: async (id) => {
       const d = await store.deadLetters.get(id);
       return d === undefined ? undefined : d.practiceId;

@@ -383,27 +383,56 @@ mapping
     out(`${file}: valid ${r.plan.protocol} ${r.plan.version} profile ${r.plan.name}${r.plan.parents.length > 0 ? ` extending ${r.plan.parents.join(' → ')}` : ''} (${kinds.map((k) => k.kind).join(', ')}; ${kinds.reduce((n, k) => n + k.rules.length, 0)} rules${warnings.length ? `; ${warnings.length} warning${warnings.length > 1 ? 's' : ''}` : ''})`);
   });
 mapping
-  .command('test <file>')
+  .command('test [file]')
   .description('map samples with a profile: canonical result, outbound rendering, field-by-field table')
-  .requiredOption('--input <samples...>', 'HL7 messages (.hl7), FHIR resources (.json), or with --direction from-canonical canonical resources (.json)')
+  .option('--input <samples...>', 'HL7 messages (.hl7), FHIR resources (.json), or with --direction from-canonical canonical resources (.json)')
+  .option('--message <id>', 'a stored message (in-<n>, from passerelle messages list) mapped with its link\'s current profile, or with <file> as a draft; writes nothing')
+  .addOption(configOption())
   .addOption(new Option('--direction <direction>', 'which way to map the samples').choices(['to-canonical', 'from-canonical']).default('to-canonical'))
   .option('--timezone <zone>', 'the practice\'s IANA zone (default: the profile\'s, else Europe/Paris)')
   .option('--test-link', 'map as on a link marked as test (INS test/demo OIDs accepted)')
   .option('--charset <name>', 'HL7 character set when MSH-18 is empty (e.g. 8859/1)')
-  .action(async (file: string, opts: { input: string[]; direction: 'to-canonical' | 'from-canonical'; timezone?: string; testLink?: boolean; charset?: string }) => {
+  .action(async (file: string | undefined, opts: { input?: string[]; message?: string; config?: string; direction: 'to-canonical' | 'from-canonical'; timezone?: string; testLink?: boolean; charset?: string }) => {
     const { dryRun, formatReportTable, loadProfile, requirePlan } = await import('../mapping/index.js');
     const { readFileSync } = await import('node:fs');
+    if ((opts.input === undefined) === (opts.message === undefined)) throw new PasserelleError('ERR_CLI_USAGE', 'give --input <samples...> or --message <id> (one of them)');
+    if (opts.message !== undefined) {
+      const id = opts.message;
+      const { messageDetail } = await import('../sync/messages.js');
+      const draft = file === undefined ? undefined : requirePlan(loadProfile(file));
+      const mapping = await withStore(opts.config, async (store) => (await messageDetail(store, id, { raw: false, ...(draft && { plan: draft }) })).mapping);
+      if (!mapping) throw new PasserelleError('ERR_CLI_USAGE', `message ${id}: its link takes no mapping profile; give one as <file>`);
+      out(`== profile ${mapping.profile.name} (${mapping.profile.source}${mapping.profile.version !== null ? ` v${mapping.profile.version}` : ''})`);
+      const r = mapping.result;
+      if (!r) {
+        process.stderr.write(`passerelle: ${id}: ${mapping.unavailable?.code ?? 'ERR_INTERNAL'}: ${mapping.unavailable?.message ?? 'not mapped'}\n`);
+        process.exit(1);
+      }
+      out(`== canonical (${r.messageType ?? ''} → ${r.records.length} record${r.records.length === 1 ? '' : 's'})`);
+      out(JSON.stringify(r.records, null, 2));
+      out('');
+      out('== fields (to-canonical)');
+      out(formatReportTable(r.report));
+      if (r.flags.length > 0) out(`flags: ${r.flags.join(', ')}`);
+      if (r.error) {
+        process.stderr.write(`passerelle: ${id}: ${r.error.code}: ${r.error.message}\n`);
+        process.exit(1);
+      }
+      return;
+    }
+    if (file === undefined) throw new PasserelleError('ERR_CLI_USAGE', 'give the profile file to test the --input samples with');
     const plan = requirePlan(loadProfile(file));
+    const inputs = opts.input ?? [];
     const json = (v: unknown) => JSON.stringify(v, null, 2);
     let failed = 0;
-    for (const input of opts.input) {
+    for (const input of inputs) {
       let sample: Buffer;
       try {
         sample = readFileSync(input);
       } catch (e) {
         throw new PasserelleError('ERR_CLI_USAGE', `cannot read --input ${input}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
       }
-      if (opts.input.length > 1) out(`#### ${input}`);
+      if (inputs.length > 1) out(`#### ${input}`);
       let r;
       try {
         r = dryRun(plan, sample, {
@@ -432,7 +461,7 @@ mapping
       out('');
       if (r.error) {
         failed++;
-        process.stderr.write(`passerelle: ${opts.input.length > 1 ? `${input}: ` : ''}${r.error.code}: ${r.error.message}\n`);
+        process.stderr.write(`passerelle: ${inputs.length > 1 ? `${input}: ` : ''}${r.error.code}: ${r.error.message}\n`);
         if (r.issues.length > 1) process.stderr.write(`${formatIssues(r.issues).replace(/^/gm, '  ')}\n`);
       }
     }
@@ -444,6 +473,52 @@ mapping
   .action(async () => {
     const { profileJsonSchema } = await import('../mapping/index.js');
     out(JSON.stringify(profileJsonSchema(), null, 2));
+  });
+
+// The message browser (src/sync/messages.ts): the CLI acts as an admin; a raw read is audited.
+const messages = program.command('messages').description('a link\'s inbound and outbound messages, and one message\'s whole path');
+messages
+  .command('list')
+  .description('a link\'s messages, newest first (one line each; --json for the page as JSON)')
+  .requiredOption('--link <id>', 'the link')
+  .addOption(new Option('--direction <direction>', 'inbound (the inbox) or outbound (the outbox)').choices(['inbound', 'outbound']).default('inbound'))
+  .option('--since <time>', 'received at or after (ISO-8601)')
+  .option('--until <time>', 'received before (ISO-8601)')
+  .option('--type <type>', 'message type (SIU^S12, or SIU^ for every trigger; outbound: a canonical kind)')
+  .addOption(new Option('--outcome <outcome>', 'outcome').choices(['pending', 'applied', 'applied-with-warnings', 'rejected', 'dead-letter']))
+  .option('--control-id <id>', 'the sender\'s control id (MSH-10)')
+  .option('--patient <id>', 'messages about this patient (canonical id)')
+  .option('--before <id>', 'the next page: the id printed after the last page')
+  .option('--limit <n>', 'messages per page (default 50)')
+  .option('--json', 'print the page as JSON')
+  .addOption(configOption())
+  .action(async (opts: { link: string; direction: 'inbound' | 'outbound'; since?: string; until?: string; type?: string; outcome?: 'pending' | 'applied' | 'applied-with-warnings' | 'rejected' | 'dead-letter'; controlId?: string; patient?: string; before?: string; limit?: string; json?: boolean; config?: string }) => {
+    const { listMessages } = await import('../sync/messages.js');
+    const limit = opts.limit === undefined ? undefined : Number(opts.limit);
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 500)) throw new PasserelleError('ERR_CLI_USAGE', '--limit: an integer from 1 to 500');
+    const page = await withStore(opts.config, (store) =>
+      listMessages(store, opts.link, { direction: opts.direction, since: opts.since, until: opts.until, type: opts.type, outcome: opts.outcome, controlId: opts.controlId, patient: opts.patient, before: opts.before, limit }),
+    );
+    if (opts.json) {
+      out(JSON.stringify(page, null, 2));
+      return;
+    }
+    for (const m of page.items) out([m.id, m.at, m.messageType, m.controlId, m.outcome, m.errorCode ?? ''].join('\t').trimEnd());
+    if (page.next) out(`(more: --before ${page.next})`);
+  });
+messages
+  .command('show <id>')
+  .description('one message as JSON: metadata, HL7 tree, what the current profile makes of it, what it left, the ACK; --raw adds the raw bytes (audited)')
+  .option('--raw', 'include the raw bytes (the read is audited)')
+  .addOption(configOption())
+  .action(async (id: string, opts: { raw?: boolean; config?: string }) => {
+    const { messageDetail } = await import('../sync/messages.js');
+    const detail = await withStore(opts.config, async (store) => {
+      const d = await messageDetail(store, id, { raw: opts.raw === true });
+      if (opts.raw) await store.audit.append({ actor: 'cli', role: 'admin', action: 'message.raw-read', practiceId: d.message.practiceId, resourceType: 'Message', resourceId: id, outcome: 'success', via: 'cli', details: { linkId: d.message.linkId, bodyKept: d.bodyKept } });
+      return d;
+    });
+    out(JSON.stringify(detail, null, 2));
   });
 
 const link = program.command('link').description('links between a practice and its software or secretariat platform');

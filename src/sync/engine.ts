@@ -114,9 +114,10 @@ class Refusal extends Error {
 }
 
 /** The inbox status and error of an outcome. */
-function finished(outcome: IngestOutcome): { status: 'processed' | 'rejected' | 'failed'; errorCode?: string; error?: string } {
-  if (outcome.status === 'applied') return { status: 'processed' };
-  return { status: outcome.status === 'rejected' ? 'rejected' : 'failed', errorCode: outcome.error.code, error: outcome.error.message };
+function finished(outcome: IngestOutcome): { status: 'processed' | 'rejected' | 'failed'; errorCode?: string; error?: string; flags: readonly string[] } {
+  // The flags stay with the message: the browser tells "applied" from "applied with warnings".
+  if (outcome.status === 'applied') return { status: 'processed', flags: outcome.flags };
+  return { status: outcome.status === 'rejected' ? 'rejected' : 'failed', errorCode: outcome.error.code, error: outcome.error.message, flags: outcome.flags };
 }
 
 /** Errors that make a record invalid (dead letter) rather than the store unavailable (retry). */
@@ -350,10 +351,15 @@ export class SyncEngine {
    * the inbox row is marked in the transaction that applies it, so nothing is applied twice.
    */
   async applyStored(link: Link, items: readonly { readonly id: number; readonly message: InboundMessage }[], via: IngestVia = 'receiver'): Promise<IngestResult[]> {
+    // Messages the sender was already told were committed (accept ACK) and that did not apply:
+    // the sender will not hear of it (no application ACK was asked for, or it would not have
+    // been deferred: ack-policy.ts answerIndependentOfApply), so the integrator must.
+    const failedAfterAck: { id: number; code: string; deadLettered: boolean }[] = [];
     const out = await this.retryOnConflict(() =>
       this.store.batch(async (tx) => {
         const results: IngestResult[] = [];
         let enqueued = 0;
+        failedAfterAck.length = 0;
         for (const { id, message } of items) {
           const entry = await tx.inbox.get(id);
           if (!entry || entry.status !== 'received' || entry.linkId !== link.id) {
@@ -365,6 +371,7 @@ export class SyncEngine {
           const outcome = await this.applyMessage(tx, ctx, link, message, via, id, true, flags);
           // The answer went out when the message was stored; it stays what a resend gets.
           await tx.inbox.finish(id, finished(outcome));
+          if (outcome.status !== 'applied') failedAfterAck.push({ id, code: outcome.error.code, deadLettered: outcome.status === 'invalid' || flags.includes(REUSED_KEY_FLAG) });
           enqueued += ctx.enqueued;
           results.push({ outcome: outcome.status, response: entry.response, flags });
         }
@@ -372,6 +379,9 @@ export class SyncEngine {
       }),
     );
     if (out.enqueued > 0) this.onEnqueued();
+    for (const f of failedAfterAck) {
+      this.log.error('message not applied after its commit acknowledgment', { alert: 'sync.failed-after-accept-ack', linkId: link.id, inboxId: f.id, code: f.code, deadLettered: f.deadLettered });
+    }
     return out.results;
   }
 

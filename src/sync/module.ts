@@ -3,6 +3,7 @@
  * stopped before the store closes), its supervision routes and the webhook route.
  */
 import { hookRoutes } from '../api/routes/hooks.js';
+import { messageRoutes } from '../api/routes/messages.js';
 import { syncRoutes } from '../api/routes/sync.js';
 import type { ServiceContext, ServiceModule } from '../app/service.js';
 import type { SyncConfig } from '../config/schema.js';
@@ -55,7 +56,7 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
     name: 'sync',
     connectors: registry.names(),
     runtimeOf,
-    routes: (ctx) => [...syncRoutes(runtimeOf(ctx)), ...hookRoutes(runtimeOf(ctx))],
+    routes: (ctx) => [...syncRoutes(runtimeOf(ctx)), ...messageRoutes(runtimeOf(ctx)), ...hookRoutes(runtimeOf(ctx))],
     components: (ctx) => [{ name: 'sync', start: () => runtimeOf(ctx).start(), stop: () => runtimeOf(ctx).stop() }],
     readiness: (ctx) => () =>
       runtimeOf(ctx)

@@ -197,6 +197,37 @@ export class SyncOperator {
     return { deadLetter: done, outcome: result.outcome };
   }
 
+  /**
+   * Replays one message of the browser with the current mapping: through its dead letter when
+   * it has an open one (the same path as the dead-letter routes), otherwise mapped again from
+   * its stored bytes and applied through the ingest path, without its dedupe key. Applying the
+   * same records again changes nothing that is already so (the merge compares with what each
+   * side holds), so a replay is idempotent.
+   */
+  async replayMessage(ref: { readonly source: 'inbox' | 'outbox'; readonly n: number }, actor: Actor): Promise<{ outcome: ReplayOutcome; deadLetterId: string | null }> {
+    const linkId = ref.source === 'inbox' ? (await this.store.inbox.get(ref.n))?.linkId : (await this.store.outbox.get(ref.n))?.linkId;
+    if (linkId === undefined) throw new PasserelleError('ERR_NOT_FOUND', `message ${ref.source === 'inbox' ? 'in' : 'out'}-${ref.n} not found`);
+    const open = (await this.store.deadLetters.list({ linkId, source: ref.source, status: 'open', limit: 1000 })).find((d) => d.ref === String(ref.n));
+    if (open) return { outcome: (await this.replayDeadLetter(open.id, actor)).outcome, deadLetterId: open.id };
+    if (ref.source === 'outbox') throw new PasserelleError('ERR_CONFLICT', `outbound message out-${ref.n} has no open dead letter: the dispatcher still sends it, or it was delivered`);
+    const entry = await this.store.inbox.get(ref.n);
+    if (!entry) throw new PasserelleError('ERR_NOT_FOUND', `message in-${ref.n} not found`);
+    if (entry.status === 'received') throw new PasserelleError('ERR_CONFLICT', `message in-${ref.n} is still waiting to be applied`);
+    if (!entry.body) throw new PasserelleError('ERR_CONFLICT', `message in-${ref.n} has no body left (retention): nothing to replay`);
+    const link = await this.store.links.require(entry.linkId);
+    const connector = this.connectorOf(link.id);
+    if (!connector?.remap) throw new PasserelleError('ERR_CONFLICT', `link ${link.id} is not running or cannot map a stored message again`);
+    const message: InboundMessage = { ...(await connector.remap({ body: entry.body, messageType: entry.messageType })), dedupe: null };
+    const result = await this.engine.ingest(link, message, 'replay', { deadLetter: false });
+    await this.store.transaction(async (tx) => {
+      if (result.outcome === 'applied' || result.outcome === 'rejected') {
+        await tx.inbox.finish(entry.id, { status: result.outcome === 'applied' ? 'processed' : 'rejected', errorCode: null, error: null, flags: result.flags });
+      }
+      await tx.audit.append(audit(actor, { action: 'message.replay', practiceId: link.practiceId, resourceType: 'Message', resourceId: `in-${entry.id}`, outcome: result.outcome === 'applied' ? 'success' : 'failure', details: { linkId: link.id, outcome: result.outcome } }));
+    });
+    return { outcome: result.outcome, deadLetterId: null };
+  }
+
   private async replayOutbound(dl: DeadLetter, actor: Actor): Promise<{ deadLetter: DeadLetter; outcome: ReplayOutcome }> {
     const out = await this.store.transaction(async (tx: Tx) => {
       const again = await tx.deadLetters.get(dl.id);

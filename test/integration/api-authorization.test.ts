@@ -106,7 +106,8 @@ describe('authorization matrix generated from the route table (sqlite store)', (
       const conflict = await store.conflicts.open({ practiceId, kind: 'Patient', recordId: `${practiceId}-rec`, fields: [{ path: 'telecom.phone', base: null, practice: null, secretariat: null }] as never });
       const review = await store.reviews.open({ practiceId, type: 'patient-match', payload: {} });
       const dead = await store.deadLetters.add({ practiceId, linkId: link.id, source: 'outbox', ref: null, kind: 'Patient', recordId: null, reasonCode: 'ERR_TEST', reason: 'test', payload: null });
-      ids[target] = { link: link.id, feed: feed.record.id, conflict: conflict.id, review: review.id, deadLetter: dead.id };
+      const message = await store.inbox.accept({ linkId: link.id, dedupeKey: `feed:${practiceId}`, bodyHash: practiceId, messageType: 'Appointment', body: Buffer.from('{}'), status: 'processed' });
+      ids[target] = { link: link.id, feed: feed.record.id, conflict: conflict.id, review: review.id, deadLetter: dead.id, message: `in-${message.entry.id}` };
     }
     globalDeadLetter = (await store.deadLetters.add({ practiceId: null, linkId: null, source: 'inbox', ref: null, kind: null, recordId: null, reasonCode: 'ERR_TEST', reason: 'test', payload: null })).id;
     for (const role of ROLES) {
@@ -147,6 +148,7 @@ describe('authorization matrix generated from the route table (sqlite store)', (
       conflicts: await store.conflicts.list({}),
       reviews: await store.reviews.list({}),
       deadLetters: await store.deadLetters.list({}),
+      inbox: await store.inbox.list({}),
     });
   };
 

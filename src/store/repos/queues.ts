@@ -1,4 +1,4 @@
-import type { ExpressionBuilder } from 'kysely';
+import { type ExpressionBuilder, sql } from 'kysely';
 
 import { PasserelleError } from '../../errors.js';
 import type { ResourceKind } from '../../model/resources.js';
@@ -50,6 +50,21 @@ const toInbox = (r: InboxRow, seal: Seal, clear?: { body: Buffer | null }): Inbo
 
 export const REUSED_KEY_FLAG = 'reused-dedupe-key';
 
+export interface InboxBrowseFilter {
+  readonly linkId: string;
+  /** Received at or after / before (epoch ms). */
+  readonly since?: number;
+  readonly until?: number;
+  /** `SIU^S12` exactly, or a prefix ending in `^` (`SIU^`), or a FHIR resource type. */
+  readonly messageType?: string;
+  /** What the message browser calls the outcome (see src/sync/messages.ts). */
+  readonly outcome?: 'pending' | 'applied' | 'applied-with-warnings' | 'rejected' | 'dead-letter';
+  /** The sender's control id (HL7 MSH-10), or the whole dedupe key. */
+  readonly controlId?: string;
+  readonly beforeId?: number;
+  readonly limit: number;
+}
+
 export interface InboxRepo {
   /**
    * Stores a received message unless it is a resend (same dedupe key and body hash). Run it in
@@ -59,8 +74,10 @@ export interface InboxRepo {
   accept(input: InboxAccept): Promise<InboxAcceptResult>;
   get(id: number): Promise<InboxEntry | undefined>;
   /** Records the outcome and the exact response sent (replayed byte for byte to a resend). */
-  finish(id: number, outcome: { status: InboxStatus; response?: Buffer | null; errorCode?: string | null; error?: string | null }): Promise<void>;
+  finish(id: number, outcome: { status: InboxStatus; response?: Buffer | null; errorCode?: string | null; error?: string | null; flags?: readonly string[] }): Promise<void>;
   list(filter?: { linkId?: string; status?: InboxStatus; limit?: number; afterId?: number }): Promise<InboxEntry[]>;
+  /** The message browser: one link's messages, newest first, filtered, paged with `beforeId`. */
+  browse(filter: InboxBrowseFilter): Promise<InboxEntry[]>;
   /** Retention: drops bodies received before `beforeMs` (not of messages still to apply); keys and responses stay for dedupe. */
   purgeBodies(beforeMs: number): Promise<number>;
 }
@@ -79,7 +96,7 @@ const insertInbox = compiled<(typeof INBOX_COLUMNS)[number]>((db, p) =>
     .returning('id'),
 );
 /** `finish` sets only the fields it is given: one statement per combination, compiled on first use. */
-const FINISH_FIELDS = ['response', 'error_code', 'error'] as const;
+const FINISH_FIELDS = ['response', 'error_code', 'error', 'flags'] as const;
 const finishInbox = new Map<number, ReturnType<typeof compiled<'id' | 'status' | 'processed_at' | (typeof FINISH_FIELDS)[number]>>>();
 function finishStatement(present: readonly boolean[]) {
   const mask = present.reduce((m, on, i) => (on ? m | (1 << i) : m), 0);
@@ -134,8 +151,8 @@ export function inboxRepo(ctx: RepoContext): InboxRepo {
       return r && toInbox(r as InboxRow, seal);
     },
     async finish(id, o) {
-      const statement = finishStatement([o.response !== undefined, o.errorCode !== undefined, o.error !== undefined]);
-      await statement.run(ctx, { id, status: o.status, response: o.response, error_code: o.errorCode, error: o.error, processed_at: ctx.now() });
+      const statement = finishStatement([o.response !== undefined, o.errorCode !== undefined, o.error !== undefined, o.flags !== undefined]);
+      await statement.run(ctx, { id, status: o.status, response: o.response, error_code: o.errorCode, error: o.error, flags: o.flags === undefined ? undefined : toJson([...new Set(o.flags)]), processed_at: ctx.now() });
     },
     async list(f = {}) {
       let q = db.selectFrom('inbox').selectAll();
@@ -143,6 +160,41 @@ export function inboxRepo(ctx: RepoContext): InboxRepo {
       if (f.status !== undefined) q = q.where('status', '=', f.status);
       if (f.afterId !== undefined) q = q.where('id', '>', f.afterId);
       return ((await q.orderBy('id').limit(f.limit ?? 100).execute()) as InboxRow[]).map((r) => toInbox(r, seal));
+    },
+    async browse(f) {
+      let q = db.selectFrom('inbox').selectAll().where('link_id', '=', f.linkId);
+      if (f.since !== undefined) q = q.where('received_at', '>=', f.since);
+      if (f.until !== undefined) q = q.where('received_at', '<', f.until);
+      if (f.beforeId !== undefined) q = q.where('id', '<', f.beforeId);
+      if (f.messageType !== undefined) {
+        const t = f.messageType;
+        q = t.endsWith('^') ? q.where(sql<boolean>`substr(message_type, 1, ${t.length}) = ${t}`) : q.where('message_type', '=', t);
+      }
+      if (f.controlId !== undefined) {
+        // HL7 keys are `app|facility|MSH-10`: match the last part, or a whole key (webhooks' `feed:<seq>`).
+        const c = f.controlId;
+        q = q.where((w) => w.or([w('dedupe_key', '=', c), w(sql<string>`substr(dedupe_key, length(dedupe_key) - ${c.length})`, '=', `|${c}`)]));
+      }
+      switch (f.outcome) {
+        case 'pending':
+          q = q.where('status', '=', 'received');
+          break;
+        case 'applied':
+          q = q.where('status', '=', 'processed').where('flags', '=', '[]');
+          break;
+        case 'applied-with-warnings':
+          q = q.where('status', '=', 'processed').where('flags', '<>', '[]');
+          break;
+        case 'rejected':
+          q = q.where('status', '=', 'rejected');
+          break;
+        case 'dead-letter':
+          q = q.where('status', '=', 'failed');
+          break;
+        case undefined:
+          break;
+      }
+      return ((await q.orderBy('id', 'desc').limit(f.limit).execute()) as InboxRow[]).map((r) => toInbox(r, seal));
     },
     async purgeBodies(beforeMs) {
       // A message stored and not applied yet (an HL7 accept ACK on commit) keeps its body: it is still to be applied.
@@ -213,6 +265,8 @@ export interface OutboxRepo {
   /** Back to pending with a fresh attempt count (replay of a dead letter). */
   requeue(seq: number, notBefore?: number): Promise<void>;
   list(filter?: { linkId?: string; status?: OutboxStatus; recordId?: string; practiceId?: string; lastErrorCode?: string; limit?: number }): Promise<OutboxItem[]>;
+  /** The message browser: one link's outbound writes, newest first, paged with `beforeSeq`. */
+  browse(filter: { linkId: string; since?: number; until?: number; kind?: string; statuses?: readonly OutboxStatus[]; beforeSeq?: number; limit: number }): Promise<OutboxItem[]>;
   depth(linkId?: string): Promise<Record<OutboxStatus, number>>;
   /** Earliest time an item becomes ready, so an idle dispatcher knows when to wake. */
   nextReadyAt(): Promise<number | undefined>;
@@ -419,6 +473,15 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
       if (f.practiceId !== undefined) q = q.where('practice_id', '=', f.practiceId);
       if (f.lastErrorCode !== undefined) q = q.where('last_error_code', '=', f.lastErrorCode);
       return ((await q.orderBy('seq').limit(f.limit ?? 100).execute()) as OutboxRow[]).map((r) => toOutbox(r, seal));
+    },
+    async browse(f) {
+      let q = db.selectFrom('outbox').selectAll().where('link_id', '=', f.linkId);
+      if (f.since !== undefined) q = q.where('created_at', '>=', f.since);
+      if (f.until !== undefined) q = q.where('created_at', '<', f.until);
+      if (f.kind !== undefined) q = q.where('kind', '=', f.kind);
+      if (f.statuses !== undefined) q = q.where('status', 'in', [...f.statuses]);
+      if (f.beforeSeq !== undefined) q = q.where('seq', '<', f.beforeSeq);
+      return ((await q.orderBy('seq', 'desc').limit(f.limit).execute()) as OutboxRow[]).map((r) => toOutbox(r, seal));
     },
     async depth(linkId) {
       let q = db.selectFrom('outbox').select(['status', (eb) => eb.fn.countAll<number>().as('n')]);
