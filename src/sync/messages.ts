@@ -157,28 +157,26 @@ export async function listMessages(
   const matches = f.patient === undefined ? undefined : await patientMatcher(store, linkId, f.patient);
   const batch = matches ? 200 : limit;
   if ((f.direction ?? 'inbound') === 'inbound') {
-    const items: MessageSummary[] = [];
-    let cursor = before?.n;
-    for (let scanned = 0; ;) {
-      const rows = await store.inbox.browse({
-        linkId,
-        limit: batch,
-        ...(since !== undefined && { since }),
-        ...(until !== undefined && { until }),
-        ...(f.type !== undefined && { messageType: f.type }),
-        ...(f.outcome !== undefined && { outcome: f.outcome }),
-        ...(f.controlId !== undefined && { controlId: f.controlId }),
-        ...(cursor !== undefined && { beforeId: cursor }),
-      });
-      for (const row of rows) {
-        scanned++;
-        cursor = row.id;
-        if (!matches || matches.inbound(row.body)) items.push(inboxSummary(row));
-        if (items.length === limit) return { items, next: `in-${row.id}` };
-      }
-      if (rows.length < batch) return { items, next: null };
-      if (scanned >= PATIENT_SCAN) return { items, next: `in-${cursor as number}` };
-    }
+    return scanPages({
+      prefix: 'in',
+      limit,
+      batch,
+      from: before?.n,
+      fetch: (cursor) =>
+        store.inbox.browse({
+          linkId,
+          limit: batch,
+          ...(since !== undefined && { since }),
+          ...(until !== undefined && { until }),
+          ...(f.type !== undefined && { messageType: f.type }),
+          ...(f.outcome !== undefined && { outcome: f.outcome }),
+          ...(f.controlId !== undefined && { controlId: f.controlId }),
+          ...(cursor !== undefined && { beforeId: cursor }),
+        }),
+      key: (row) => row.id,
+      keep: (row) => !matches || matches.inbound(row.body),
+      summary: inboxSummary,
+    });
   }
   if (f.outcome === 'rejected' || f.outcome === 'applied-with-warnings' || f.controlId !== undefined)
     return { items: [], next: null };
@@ -186,26 +184,54 @@ export async function listMessages(
     f.outcome === undefined
       ? undefined
       : (Object.keys(OUTBOX_OUTCOME) as OutboxStatus[]).filter((s) => OUTBOX_OUTCOME[s] === f.outcome);
+  return scanPages({
+    prefix: 'out',
+    limit,
+    batch,
+    from: before?.n,
+    fetch: (cursor) =>
+      store.outbox.browse({
+        linkId,
+        limit: batch,
+        ...(since !== undefined && { since }),
+        ...(until !== undefined && { until }),
+        ...(f.type !== undefined && { kind: f.type }),
+        ...(statuses && { statuses }),
+        ...(cursor !== undefined && { beforeSeq: cursor }),
+      }),
+    key: (row) => row.seq,
+    keep: (row) => !matches || matches.outbound(row),
+    summary: outboxSummary,
+  });
+}
+
+/**
+ * Reads newest-first pages of `batch` rows from `from` on, keeping the rows `keep` accepts, until
+ * `limit` are kept, the rows run out, or PATIENT_SCAN rows were read (a filter that reads bodies
+ * stops there and hands back `next`, so one request stays bounded).
+ */
+async function scanPages<R>(o: {
+  readonly prefix: 'in' | 'out';
+  readonly limit: number;
+  readonly batch: number;
+  readonly from: number | undefined;
+  fetch(cursor: number | undefined): Promise<readonly R[]>;
+  key(row: R): number;
+  keep(row: R): boolean;
+  summary(row: R): MessageSummary;
+}): Promise<{ items: MessageSummary[]; next: string | null }> {
   const items: MessageSummary[] = [];
-  let cursor = before?.n;
+  let cursor = o.from;
   for (let scanned = 0; ;) {
-    const rows = await store.outbox.browse({
-      linkId,
-      limit: batch,
-      ...(since !== undefined && { since }),
-      ...(until !== undefined && { until }),
-      ...(f.type !== undefined && { kind: f.type }),
-      ...(statuses && { statuses }),
-      ...(cursor !== undefined && { beforeSeq: cursor }),
-    });
+    const rows = await o.fetch(cursor);
     for (const row of rows) {
       scanned++;
-      cursor = row.seq;
-      if (!matches || matches.outbound(row)) items.push(outboxSummary(row));
-      if (items.length === limit) return { items, next: `out-${row.seq}` };
+      cursor = o.key(row);
+      if (o.keep(row)) items.push(o.summary(row));
+      if (items.length === o.limit) return { items, next: `${o.prefix}-${cursor}` };
     }
-    if (rows.length < batch) return { items, next: null };
-    if (scanned >= PATIENT_SCAN) return { items, next: `out-${cursor as number}` };
+    if (rows.length < o.batch) return { items, next: null };
+    if (scanned >= PATIENT_SCAN) return { items, next: `${o.prefix}-${cursor as number}` };
   }
 }
 
