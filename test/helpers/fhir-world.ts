@@ -19,21 +19,16 @@ import { syncModule } from '../../src/sync/module.js';
 import { defaultConnectorRegistry } from '../../src/sync/registry.js';
 import type { SyncRuntime } from '../../src/sync/runtime.js';
 import { startTestService, type TestService } from './service.js';
+import { until } from './until.js';
 
 /** A schedule that does not fire during a test: polls are the test's own (or hinted). */
 export const YEARLY = '0 0 1 1 *';
+// The shared bounded wait; re-exported for the tests that import it from here.
+export { until };
+
 export const SUBSCRIPTION_SECRET = 'abonnement-secret-de-test-0123456789';
 export const APPOINTMENT_SYSTEM = DEMO_APPOINTMENT_SYSTEM;
 
-export async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** Plain FHIR JSON over HTTP to `base` (as the practice software's own users would call it). */
 export async function fhirRequest<T = Resource>(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T; etag: string | null }> {

@@ -20,16 +20,8 @@ import { SyncRuntime } from '../../src/sync/runtime.js';
 import { startHl7Child } from '../helpers/hl7-child-process.js';
 import { hl7Fixture, listenConfig, parseAck, RawMllpSocket, withControlId, withField } from '../helpers/hl7.js';
 import { openTestStore, STORE_KINDS, type TestStore, tempDir, testSealing } from '../helpers/stores.js';
+import { until } from '../helpers/until.js';
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** The S12 fixture (AL/NE) booking `apt` at `start` (Paris wall time with offset), control id `id`. */
 function booking(id: string, apt: string, start = '20250317093000+0100', end = '20250317095000+0100', trigger = 'S12'): Buffer {

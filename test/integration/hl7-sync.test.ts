@@ -39,16 +39,8 @@ import type { SyncRuntime } from '../../src/sync/runtime.js';
 import { hl7Fixture, parseAck, RawMllpSocket, withControlId, withField } from '../helpers/hl7.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { tempDir } from '../helpers/stores.js';
+import { until } from '../helpers/until.js';
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const IPP = (id: string) => `${id}^^^CABINET-TEST&1.2.250.1.999.1.1&ISO^PI`;
 /** The secretariat link's own types: they win over the catalogue of the HL7 link's profile. */

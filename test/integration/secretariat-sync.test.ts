@@ -29,6 +29,7 @@ import { memoryConnector, MemoryWorld } from '../helpers/memory-connector.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { tempDir } from '../helpers/stores.js';
 import { at, booking, seedAgenda } from '../helpers/sync-harness.js';
+import { until } from '../helpers/until.js';
 
 const DAY = '2030-03-12';
 const SLOTS = 6;
@@ -36,15 +37,6 @@ const [, PAUL, LUCIE] = fixturePatients() as [Patient, Patient, Patient];
 /** A schedule that does not fire during a test: polls are then the test's own. */
 const YEARLY = '0 0 1 1 *';
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 interface Delivery {
   readonly webhookId: string;

@@ -15,20 +15,12 @@ import { fixturePatients } from '../helpers/fixtures.js';
 import { memoryConnector, MemoryWorld, signDelivery } from '../helpers/memory-connector.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { at, booking, seedAgenda } from '../helpers/sync-harness.js';
+import { until } from '../helpers/until.js';
 
 const DAY = '2026-11-25';
 const SECRET = 'webhook-secret-for-tests';
 const paul = fixturePatients()[1] as Patient;
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe.each(['sqlite', 'postgres'] as const)('sync through the HTTP API (%s store)', (storeKind) => {
   const world = new MemoryWorld();
