@@ -78,7 +78,7 @@ export const ERROR_CATALOGUE = {
   // CLI
   ERR_CLI_USAGE: { status: 400, retryable: false, summary: 'A command-line argument is missing or invalid.' },
 
-  // HL7 v2 codec (connectors/hl7v2/codec). Details name segment / field / position, never values.
+  // HL7 v2 codec (src/hl7). Details name segment / field / position, never values.
   ERR_HL7_PARSE: { status: 422, retryable: false, summary: 'An HL7 v2 message cannot be parsed; details name the segment and field at fault.' },
   ERR_HL7_CHARSET: { status: 422, retryable: false, summary: 'An HL7 v2 character set (MSH-18 or the link default) is unsupported, or the bytes are not valid in it.' },
   ERR_HL7_PATH_INVALID: { status: 400, retryable: false, summary: 'An HL7 field path (SEG[n]-F[r].C.S) is malformed.' },

@@ -23,7 +23,7 @@ import {
   type HealthReport,
   type InboundMessage,
   type LinkMapping,
-} from '../../src/sync/connector.js';
+} from '../../src/connector/contract.js';
 import { readCapabilities, type ServerCapabilities } from './capabilities.js';
 import { createFhirClient, type FhirClientOptions } from './client/index.js';
 import { FhirConfig, pullKinds, readSecrets } from './config.js';

@@ -10,7 +10,7 @@ import type { Bundle, CapabilityStatement } from '@medplum/fhirtypes';
 
 import { isPasserelleError } from '../../src/errors.js';
 import type { ResourceKind } from '../../src/model/resources.js';
-import type { LinkMapping } from '../../src/sync/connector.js';
+import type { LinkMapping } from '../../src/connector/contract.js';
 import { readCapabilities, type ServerCapabilities, type TypeInteraction } from './capabilities.js';
 import type { FhirClient } from './client/index.js';
 import { type FhirConfig, pullKinds } from './config.js';

@@ -26,7 +26,7 @@ import { isPasserelleError, type PasserelleError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { FhirResource } from '../../src/mapping/engine-types.js';
 import type { ResourceKind } from '../../src/model/resources.js';
-import type { ExternalRecord, InboundMessage, LinkMapping, PullPage } from '../../src/sync/connector.js';
+import type { ExternalRecord, InboundMessage, LinkMapping, PullPage } from '../../src/connector/contract.js';
 import type { ServerCapabilities } from './capabilities.js';
 import type { FhirClient, FhirReadResult } from './client/index.js';
 import type { FhirConfig } from './config.js';

@@ -25,7 +25,7 @@ import type { FhirResource } from '../../src/mapping/engine-types.js';
 import { EXT, PASSERELLE_FHIR_BASE } from '../../src/model/identifiers.js';
 import type { Appointment, CanonicalResource, Identifier, ResourceKind } from '../../src/model/resources.js';
 import { stableStringify } from '../../src/store/index.js';
-import type { ExternalRecord, LinkMapping, OutboundChange, PushResult } from '../../src/sync/connector.js';
+import type { ExternalRecord, LinkMapping, OutboundChange, PushResult } from '../../src/connector/contract.js';
 import type { ServerCapabilities } from './capabilities.js';
 import type { FhirClient, FhirReadResult, FhirWriteResult } from './client/index.js';
 import type { OwnWrites } from './own-writes.js';

@@ -20,7 +20,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 
 import { PasserelleError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
-import type { HttpAnswer, HttpDelivery } from '../../src/sync/connector.js';
+import type { HttpAnswer, HttpDelivery } from '../../src/connector/contract.js';
 
 export interface NotificationOptions {
   readonly enabled: boolean;

@@ -29,7 +29,7 @@ import {
 } from '../../src/model/identifiers.js';
 import { RESOURCE_KINDS, type ResourceKind } from '../../src/model/resources.js';
 import { validateAs } from '../../src/model/validate.js';
-import type { ExternalRecord, InboundMessage } from '../../src/sync/connector.js';
+import type { ExternalRecord, InboundMessage } from '../../src/connector/contract.js';
 
 /** The INS matricule systems (FR Core Patient identifier slices) and the identifier-type code of each. */
 const INS_TYPE_OF_SYSTEM: Readonly<Record<string, string>> = {

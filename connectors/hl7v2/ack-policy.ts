@@ -15,7 +15,7 @@
  * that was **not** committed (store unavailable) is always answered, whatever MSH-15 says, so
  * that the sender sends it again: AR in original mode, CE in enhanced mode.
  */
-import type { AckCode } from './codec/index.js';
+import type { AckCode } from '../../src/hl7/index.js';
 
 /** What happened to a message, in acknowledgment terms. */
 export type AckVerdict =

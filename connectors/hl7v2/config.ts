@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 
-import { resolveCharset } from './codec/index.js';
+import { resolveCharset } from '../../src/hl7/index.js';
 
 const pem = z.string().min(1, { error: 'PEM text or the path of a PEM file' });
 

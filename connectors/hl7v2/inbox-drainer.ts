@@ -10,7 +10,7 @@
  */
 import { isPasserelleError, PasserelleError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
-import type { DeferredIngest, InboundMessage, StoredMessage } from '../../src/sync/connector.js';
+import type { DeferredIngest, InboundMessage, StoredMessage } from '../../src/connector/contract.js';
 
 export interface InboxDrainerOptions {
   readonly deferred: DeferredIngest;

@@ -29,9 +29,9 @@ import type {
   InboundMessage,
   OutboundChange,
   PushResult,
-} from '../../src/sync/connector.js';
-import { defineConnector } from '../../src/sync/connector.js';
-import { type Hl7Charset, type Hl7Message, parseHl7, resolveCharset } from './codec/index.js';
+} from '../../src/connector/contract.js';
+import { defineConnector } from '../../src/connector/contract.js';
+import { type Hl7Charset, type Hl7Message, parseHl7, resolveCharset } from '../../src/hl7/index.js';
 import { Hl7v2Config } from './config.js';
 import { FileDropWatcher, type FileReport } from './file-drop/watcher.js';
 import { safeName, writeFileAtomically } from './file-drop/writer.js';

@@ -30,9 +30,9 @@ import {
   toCanonical,
 } from '../../src/mapping/index.js';
 import type { Appointment } from '../../src/model/resources.js';
-import type { LinkMapping, OutboundChange } from '../../src/sync/connector.js';
+import type { LinkMapping, OutboundChange } from '../../src/connector/contract.js';
 import type { Link } from '../../src/store/types.js';
-import type { Hl7ErrorCode, Hl7Message } from './codec/index.js';
+import type { Hl7ErrorCode, Hl7Message } from '../../src/hl7/index.js';
 import type {
   Hl7InboundTranslation,
   Hl7OutboundContext,

@@ -28,7 +28,7 @@ import type {
   IngestOutcome,
   IngestResult,
   StoreResult,
-} from '../../src/sync/connector.js';
+} from '../../src/connector/contract.js';
 import { type AckVerdict, acknowledgmentCodes, answerIndependentOfApply } from './ack-policy.js';
 import {
   type AckCode,
@@ -39,9 +39,9 @@ import {
   formatHl7Timestamp,
   type Hl7Message,
   parseHl7,
-} from './codec/index.js';
+} from '../../src/hl7/index.js';
 import { salvageHeader } from './header-salvage.js';
-import { encodeFrame } from './mllp/framing.js';
+import { encodeFrame } from '../../src/hl7/framing.js';
 import { ackErrorOf, type Hl7Translator, type Hl7TranslatorContext } from './translator.js';
 
 export type ReusedControlIdPolicy = 'process' | 'reject';

@@ -13,7 +13,7 @@
  * `details.hl7ErrorCode` (HL7 table 0357). Helpers below build the common ones.
  */
 import { type ErrorCode, PasserelleError } from '../../src/errors.js';
-import type { ExternalRecord, OutboundChange } from '../../src/sync/connector.js';
+import type { ExternalRecord, OutboundChange } from '../../src/connector/contract.js';
 import {
   type AckError,
   type Hl7Charset,
@@ -21,7 +21,7 @@ import {
   type Hl7ErrorCode,
   type Hl7Message,
   toHl7Path,
-} from './codec/index.js';
+} from '../../src/hl7/index.js';
 
 /** What a translator knows about the link it works for. */
 export interface Hl7TranslatorContext {

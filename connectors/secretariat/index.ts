@@ -23,7 +23,7 @@ import {
   type OutboundChange,
   type PullPage,
   type PushResult,
-} from '../../src/sync/connector.js';
+} from '../../src/connector/contract.js';
 import { SecretariatClient, type SecretariatClientOptions } from './client.js';
 import { type AppointmentTypeInput, AppointmentUpdate, type Change, PlatformId, type ResourceOfType, type ResourceType, WebhookPayload } from './contract.js';
 import {
@@ -45,7 +45,7 @@ import {
 } from './mapping.js';
 import { DEFAULT_RETRY_POLICY } from './retry.js';
 import { receiveWebhook } from './webhook-receiver.js';
-import { webhookKey } from './webhook-signature.js';
+import { webhookKey } from '../../src/security/webhook-signature.js';
 
 /** Every 30 seconds: the feed is cheap to read and catches what webhooks missed (design rule 5). */
 export const DEFAULT_POLL_SCHEDULE = '*/30 * * * * *';

@@ -19,7 +19,7 @@ import {
 } from '../../src/model/identifiers.js';
 import type * as C from '../../src/model/resources.js';
 import type { ResourceKind } from '../../src/model/resources.js';
-import type { ExternalRecord } from '../../src/sync/connector.js';
+import type { ExternalRecord } from '../../src/connector/contract.js';
 import {
   type AppointmentCreate,
   type AppointmentStatus,
@@ -434,7 +434,7 @@ export function messageFromCanonical(c: C.Communication): MessageCreate {
 
 // ——— what the platform can hold ———
 
-/** The merge fields (src/sync/fields.ts) the platform's appointment and patient carry, as mapped above. */
+/** The merge fields (src/model/fields.ts) the platform's appointment and patient carry, as mapped above. */
 const HELD_APPOINTMENT: ReadonlySet<string> = new Set([
   'status', 'cancelationReason', 'serviceType', 'start/end', 'slot', 'created', 'comment',
   'participant[actor=Practitioner]', 'participant[actor=Patient]', `extension[url=${EXT.appointmentOperator}]`,

@@ -13,10 +13,10 @@ import { createHash } from 'node:crypto';
 
 import { isPasserelleError, PasserelleError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
-import type { HttpAnswer, HttpDelivery, InboundHandler, InboundMessage, IngestOutcome } from '../../src/sync/connector.js';
+import type { HttpAnswer, HttpDelivery, InboundHandler, InboundMessage, IngestOutcome } from '../../src/connector/contract.js';
 import { PROBLEM_TYPE_BASE, WebhookPayload } from './contract.js';
 import { changeToRecord, isNews } from './mapping.js';
-import { verifyWebhook } from './webhook-signature.js';
+import { verifyWebhook } from '../../src/security/webhook-signature.js';
 
 export interface WebhookReceiverOptions {
   /** Current secret first, then the previous one during a rotation. */

@@ -1,9 +1,9 @@
-import { icalModule } from '../ical/module.js';
-import { mappingModule } from '../mapping/module.js';
-import { privacyModule } from '../privacy/module.js';
-import { reportsModule } from '../reports/module.js';
-import { syncModule } from '../sync/module.js';
-import { defaultConnectorRegistry } from '../sync/registry.js';
+import { icalModule } from './features/ical.js';
+import { mappingModule } from './features/mapping.js';
+import { privacyModule } from './features/privacy.js';
+import { reportsModule } from './features/reports.js';
+import { syncModule } from './features/sync.js';
+import { defaultConnectorRegistry } from './connectors.js';
 import type { ServiceModule } from './service.js';
 
 /**

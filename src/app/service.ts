@@ -17,9 +17,9 @@ import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
 import type { Clock } from '../store/repos/context.js';
 import { bindHttp } from './http-listener.js';
-import type { ReadinessCheck } from './readiness.js';
+import type { ReadinessCheck } from '../api/readiness.js';
 import { auditCheckpointFile, openAuditKey, openConfiguredStore, openSecretBox } from './open-store.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../util/version.js';
 
 /** Something with a life: started after the store and the HTTP server, stopped before them. */
 export interface Component {

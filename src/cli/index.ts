@@ -6,7 +6,7 @@ import type { Config } from '../config/schema.js';
 import { formatIssues, isPasserelleError, PasserelleError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { API_ROLES, type ApiRole, type JsonObject } from '../store/types.js';
-import { VERSION } from '../app/version.js';
+import { VERSION } from '../util/version.js';
 import { auditCheckpointFile, openAuditKey, openConfiguredStore, openSecretBox } from '../app/open-store.js';
 import { rotateKeys } from '../app/key-rotation.js';
 import { startService } from '../app/service.js';
@@ -556,7 +556,7 @@ simulate
     const port = Number(opts.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new PasserelleError('ERR_CLI_USAGE', `--port must be 0-65535, not ${opts.port}`);
     const { startSecretariatSimulator } = await import('../../connectors/secretariat/simulator/index.js');
-    const { generateWebhookSecret } = await import('../../connectors/secretariat/webhook-signature.js');
+    const { generateWebhookSecret } = await import('../security/webhook-signature.js');
     const secrets = opts.webhookUrl ? (opts.webhookSecret ?? [generateWebhookSecret()]) : [];
     const sim = await startSecretariatSimulator({
       port, host: opts.host, seed: opts.seed, apiToken: opts.token,

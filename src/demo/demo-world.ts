@@ -17,7 +17,7 @@ import {
   type SecretariatSimulator,
   startSecretariatSimulator,
 } from '../../connectors/secretariat/simulator/index.js';
-import { generateWebhookSecret } from '../../connectors/secretariat/webhook-signature.js';
+import { generateWebhookSecret } from '../security/webhook-signature.js';
 import { freePort } from '../util/free-port.js';
 import { DEMO_PRACTICES, fhirPracticeSeed } from './demo-data.js';
 

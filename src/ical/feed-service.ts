@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 
-import { VERSION } from '../app/version.js';
+import { VERSION } from '../util/version.js';
 import type { Logger } from '../log/logger.js';
 import type { Store } from '../store/index.js';
 import type { ChangeCounter, IcalPrivacy, IcalToken, Practice } from '../store/types.js';

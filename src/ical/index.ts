@@ -1,5 +1,4 @@
-/** iCal feeds: rendering, tokens, the service module. See docs/ical.md. */
-export { icalModule } from './module.js';
+/** iCal feeds: rendering and tokens (the service module is src/app/features/ical.ts). See docs/ical.md. */
 export { FeedService, type FeedBody, type FeedState, type ResolvedFeed } from './feed-service.js';
 export { FeedRenderer, feedWindow, loadFeedData, type FeedData, type FeedSettings, type FeedWindow, type RenderedFeed } from './feed.js';
 export { feedUrl, generateFeedToken, hashFeedToken, isWellFormedFeedToken, FEED_TOKEN_PREFIX } from './feed-token.js';

@@ -7,7 +7,7 @@
  */
 import type { Store } from '../store/index.js';
 import type { Link } from '../store/types.js';
-import type { OwnershipRules } from '../sync/ownership.js';
+import type { OwnershipRules } from '../model/ownership.js';
 import type { MappingPlan } from './plan.js';
 import { CONNECTOR_PROTOCOLS, getActivePlan, onMappingChange, shippedPlan, shippedProfileOf } from './runtime.js';
 

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 
 import type { ErrorCode, ErrorIssue } from '../errors.js';
 import { RESOURCE_KINDS, type ResourceKind } from '../model/resources.js';
-import { type Hl7Path, isSupportedHl7Version, resolveCharset } from '../../connectors/hl7v2/codec/index.js';
+import { type Hl7Path, isSupportedHl7Version, resolveCharset } from '../hl7/index.js';
 import { didYouMean } from '../util/suggest.js';
 import { type Catalogue, canonicalCatalogue, type ElementNode, fhirCatalogue, resolvePath } from './catalogue.js';
 import { type CompiledPath, type CompiledStep, parseElementPath, PathSyntaxError } from './element-path.js';

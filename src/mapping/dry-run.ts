@@ -5,10 +5,10 @@
  * from canonical, the sample is a canonical resource (or a list: the record, then its related
  * records) rendered as the protocol's message or resource.
  */
-import { parseHl7 } from '../../connectors/hl7v2/codec/index.js';
+import { parseHl7 } from '../hl7/index.js';
 import { PasserelleError } from '../errors.js';
 import { RESOURCE_KINDS, type CanonicalResource, type ResourceKind } from '../model/resources.js';
-import type { ExternalRecord } from '../sync/connector.js';
+import type { ExternalRecord } from '../model/records.js';
 import { fromCanonical, toCanonical } from './engine.js';
 import type { FhirResource, FromCanonicalResult, MappingContext, RelatedRecord } from './engine-types.js';
 import type { MappingPlan } from './plan.js';

@@ -8,7 +8,7 @@
  *   `telecom[system=phone,use=mobile].value`: the list item whose keys have these values (the
  *   first one; created with those keys when writing). A key may be dotted (`type.text=x`).
  * - `participant[actor=Patient].actor.reference`: when the key is a Reference, the value is the
- *   referenced type, as in the sync engine's field paths (src/sync/fields.ts).
+ *   referenced type, as in the sync engine's field paths (src/model/fields.ts).
  * - A list without index or selector in the middle of a path means its first item; at the end
  *   of a path it means the whole list.
  *

@@ -11,7 +11,7 @@
  * are written through the same rules read the other way, segments in the profile's order
  * (HL7 v2.5 ch. 10 SIU_S12, ch. 3 ADT_A05…), MSH built here.
  */
-import { formatHl7Timestamp, type Hl7Charset, type Hl7Message, Hl7MessageBuilder, type Hl7Path, parseHl7Path, resolveCharset } from '../../connectors/hl7v2/codec/index.js';
+import { formatHl7Timestamp, type Hl7Charset, type Hl7Message, Hl7MessageBuilder, type Hl7Path, parseHl7Path, resolveCharset } from '../hl7/index.js';
 import { isPasserelleError, PasserelleError } from '../errors.js';
 import type { ResourceKind } from '../model/resources.js';
 import { applyInbound, outboundValue, report, reportFailure, type RunState } from './apply.js';

@@ -8,7 +8,7 @@
  * with an ERR_MAPPING_* code naming the rule and path, never a value) and the report. The
  * `…OrThrow` forms throw that error.
  */
-import { Hl7Message } from '../../connectors/hl7v2/codec/index.js';
+import { Hl7Message } from '../hl7/index.js';
 import { PasserelleError } from '../errors.js';
 import { canonicalToFhir, fhirToCanonical } from './engine-fhir.js';
 import { canonicalToHl7, hl7ToCanonical } from './engine-hl7.js';

@@ -11,7 +11,7 @@
  * allocates the next free one and writes the selector value into it. Both halves are compiled
  * once into codec `Hl7Path` objects; nothing is parsed per message.
  */
-import { type Hl7Message, type Hl7Path, formatHl7Path, parseHl7Path } from '../../connectors/hl7v2/codec/index.js';
+import { type Hl7Message, type Hl7Path, formatHl7Path, parseHl7Path } from '../hl7/index.js';
 import { isPasserelleError } from '../errors.js';
 
 export interface Hl7Selector {

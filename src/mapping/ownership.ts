@@ -1,22 +1,22 @@
 /**
- * Ownership as the sync engine reads it (src/sync/ownership.ts: `OwnershipRules`,
+ * Ownership as the sync engine reads it (src/model/ownership.ts: `OwnershipRules`,
  * `withOverrides`). A profile states owners per kind and per field; the plan exposes them in
  * exactly the engine's type so the runtime passes `withOverrides(plan.ownership)` as is.
  *
- * Field paths are the engine's (src/sync/fields.ts): a top-level element (`telecom`), a keyed
+ * Field paths are the engine's (src/model/fields.ts): a top-level element (`telecom`), a keyed
  * list item (`telecom[system=phone]`, `name[use=official]`, `identifier[system=…]`,
  * `participant[actor=Patient]`, `extension[url=…]`), `start/end` for the time of an
  * appointment or slot, or `*` for every other field of the kind.
  */
 import type { ResourceKind } from '../model/resources.js';
-import type { KindOwnership, Owner, OwnershipRules } from '../sync/ownership.js';
-import { TIME_FIELD } from '../sync/fields.js';
+import type { KindOwnership, Owner, OwnershipRules } from '../model/ownership.js';
+import { TIME_FIELD } from '../model/fields.js';
 import type { CompiledPath } from './element-path.js';
 
 export type { KindOwnership, Owner, OwnershipRules };
 export { TIME_FIELD };
 
-/** The key of each keyed list (src/sync/fields.ts KEYED): one merge field per item. */
+/** The key of each keyed list (src/model/fields.ts KEYED): one merge field per item. */
 export const KEYED_ELEMENTS: Readonly<Record<string, string>> = {
   identifier: 'system',
   telecom: 'system',

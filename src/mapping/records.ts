@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { type ErrorCode, type ErrorIssue, PasserelleError } from '../errors.js';
 import type { CanonicalResource, ResourceKind } from '../model/resources.js';
 import { validateAs } from '../model/validate.js';
-import type { ExternalRecord } from '../sync/connector.js';
+import type { ExternalRecord } from '../model/records.js';
 import { prune } from './element-path.js';
 import type { CanonicalChange, FilteredRecord, FromCanonicalResult, MappingContext, ToCanonicalResult } from './engine-types.js';
 import { passesFilters } from './filters.js';

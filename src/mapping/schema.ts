@@ -12,7 +12,7 @@
 import { z } from 'zod';
 
 import { RESOURCE_KINDS } from '../model/resources.js';
-import { type Owner, OWNERS } from '../sync/ownership.js';
+import { type Owner, OWNERS } from '../model/ownership.js';
 
 export const PROTOCOLS = ['fhir-r4', 'hl7v2'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -21,7 +21,7 @@ export type Protocol = (typeof PROTOCOLS)[number];
 export const DIRECTIONS = ['to-canonical', 'from-canonical'] as const;
 export type Direction = (typeof DIRECTIONS)[number];
 
-/** Who wins a field: the sync engine's owners (src/sync/ownership.ts). */
+/** Who wins a field: the sync engine's owners (src/model/ownership.ts). */
 export { OWNERS, type Owner };
 export const LINK_ROLES_FOR_CREATE = ['practice', 'secretariat'] as const;
 

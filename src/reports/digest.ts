@@ -18,7 +18,7 @@ import type { Logger } from '../log/logger.js';
 import type { Store } from '../store/index.js';
 import type { Clock } from '../store/repos/context.js';
 import type { JsonObject, Practice } from '../store/types.js';
-import { cronLogger } from '../sync/scheduler.js';
+import { cronLogger } from '../log/cron.js';
 import { dayPeriod, daysBefore, localDay } from './period.js';
 import { buildActivityReport } from './report.js';
 import type { SecretBox } from '../security/secrets.js';

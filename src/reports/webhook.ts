@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import axios from 'axios';
 import { z } from 'zod';
 
-import { signWebhook, webhookKey, WEBHOOK_HEADERS } from '../../connectors/secretariat/webhook-signature.js';
+import { signWebhook, webhookKey, WEBHOOK_HEADERS } from '../security/webhook-signature.js';
 import { PasserelleError } from '../errors.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { JsonObject } from '../store/types.js';

@@ -1,6 +1,6 @@
 export type { Store, Tx, TxFn, Repos } from './store.js';
 export type { Clock } from './repos/context.js';
-export { contentHash, stableStringify } from './repos/records.js';
+export { contentHash, stableStringify } from '../util/stable-stringify.js';
 export { openSqliteStore } from './sqlite/index.js';
 export { openPostgresStore } from './postgres/index.js';
 export * from './types.js';

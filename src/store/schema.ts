@@ -278,7 +278,7 @@ export interface MappingProfilesTable {
   comment: string | null;
 }
 
-/** Append-only activity of a practice (0005_reports); see src/reports/activity.ts. */
+/** Append-only activity of a practice (0005_reports); see src/sync/activity.ts. */
 export interface ActivityEventsTable {
   seq: Generated<number>;
   practice_id: string;

@@ -6,8 +6,9 @@ import type { ResourceKind } from '../model/resources.js';
 
 export type JsonObject = Record<string, unknown>;
 
-export const LINK_ROLES = ['secretariat', 'practice'] as const;
-export type LinkRole = (typeof LINK_ROLES)[number];
+import type { LinkRole } from '../model/link-role.js';
+
+export { LINK_ROLES, type LinkRole } from '../model/link-role.js';
 
 export interface Practice {
   readonly id: string;

@@ -16,13 +16,13 @@ import { randomBytes } from 'node:crypto';
 import { isPasserelleError, PasserelleError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { CanonicalResource } from '../model/resources.js';
-import { recordPushed } from '../reports/activity.js';
+import { recordPushed } from './activity.js';
 import type { Store } from '../store/index.js';
 import type { JsonObject, Link, OutboxItem } from '../store/types.js';
 import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
-import type { Connector, OutboundChange, OutboundOp, PushResult, RelatedChangeRecord } from './connector.js';
+import type { Connector, OutboundChange, OutboundOp, PushResult, RelatedChangeRecord } from '../connector/contract.js';
 import type { OutboxPayload, SyncEngine } from './engine.js';
-import { fieldsHash } from './fields.js';
+import { fieldsHash } from '../model/fields.js';
 import { supersededKey } from './patient-match.js';
 import { collectRefs, type RecordRef, rewriteRefs } from './references.js';
 

@@ -12,19 +12,19 @@ import { isPasserelleError, PasserelleError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { CanonicalResource, Patient, ResourceKind } from '../model/resources.js';
 import { validateAs } from '../model/validate.js';
-import { recordApplied, recordConflicts, recordRefused } from '../reports/activity.js';
+import { recordApplied, recordConflicts, recordRefused } from './activity.js';
 import { contentHash, type Store, type Tx } from '../store/index.js';
 import { REUSED_KEY_FLAG } from '../store/repos/queues.js';
 import type { Conflict, JsonObject, Link, LinkRole, OutboxItem, StoredResource } from '../store/types.js';
 import { findClash, needsAgendaCheck, practitionersOf, slotUnavailable } from './agenda.js';
-import type { ExternalRecord, InboundMessage, IngestOutcome, IngestResult, PullPage, StoredMessage, StoreResult } from './connector.js';
-import { changedPaths, type FieldMap, fieldsHash, flatten, normalize, unflatten } from './fields.js';
+import type { ExternalRecord, InboundMessage, IngestOutcome, IngestResult, PullPage, StoredMessage, StoreResult } from '../connector/contract.js';
+import { changedPaths, type FieldMap, fieldsHash, flatten, normalize, unflatten } from '../model/fields.js';
 import { type MergeResult, overlayHeld, threeWayMerge } from './merge.js';
-import { mayCreate, otherRole, type OwnershipRules, withOverrides } from './ownership.js';
+import { mayCreate, otherRole, type OwnershipRules, withOverrides } from '../model/ownership.js';
 import { allKeys, matchPatient, patientKeys, supersededKey } from './patient-match.js';
 import { collectRefs, rewriteRefs } from './references.js';
 import { agendaColumns, outboundOp, outboundPriority, patientOf, replacedBy, tombstone } from './records.js';
-import type { ConnectorRegistry } from './registry.js';
+import type { ConnectorRegistry } from '../connector/registry.js';
 
 /** Ownership overrides for a practice, from its practice link's mapping profile. */
 export type OwnershipResolver = (practiceLink: Link) => OwnershipRules | undefined;

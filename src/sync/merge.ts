@@ -9,8 +9,8 @@
  */
 import type { ResourceKind } from '../model/resources.js';
 import type { ConflictField, LinkRole } from '../store/types.js';
-import { changedPaths, type FieldMap, type FieldPath, sameValue } from './fields.js';
-import { otherRole, type Owner, ownerOf, type OwnershipRules } from './ownership.js';
+import { changedPaths, type FieldMap, type FieldPath, sameValue } from '../model/fields.js';
+import { otherRole, type Owner, ownerOf, type OwnershipRules } from '../model/ownership.js';
 
 export interface MergeInput {
   readonly kind: ResourceKind;

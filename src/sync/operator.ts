@@ -7,14 +7,14 @@
 import { PasserelleError } from '../errors.js';
 import type { CanonicalResource, Patient } from '../model/resources.js';
 import { validateAs } from '../model/validate.js';
-import { recordConflictResolved } from '../reports/activity.js';
+import { recordConflictResolved } from './activity.js';
 import type { Tx } from '../store/index.js';
 import type { AuditInput, Conflict, DeadLetter, DeadLetterStatus, JsonObject, ReviewItem } from '../store/types.js';
-import type { Connector, ExternalRecord, InboundMessage, IngestResult } from './connector.js';
+import type { Connector, ExternalRecord, InboundMessage, IngestResult } from '../connector/contract.js';
 import { REVIEW_PATIENT_MATCH, type SyncEngine } from './engine.js';
-import { flatten, normalize, unflatten } from './fields.js';
+import { flatten, normalize, unflatten } from '../model/fields.js';
 import { overlayHeld } from './merge.js';
-import { otherRole } from './ownership.js';
+import { otherRole } from '../model/ownership.js';
 import { agendaColumns, patientOf } from './records.js';
 
 /** Who acts, for the audit trail (design rule 11). */

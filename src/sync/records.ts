@@ -6,7 +6,7 @@
 import type { Appointment, CanonicalResource, Communication, Patient, ResourceKind } from '../model/resources.js';
 import type { Tx } from '../store/index.js';
 import { type JsonObject, PRIORITY } from '../store/types.js';
-import type { OutboundOp } from './connector.js';
+import type { OutboundOp } from '../connector/contract.js';
 import { firstRefOf } from './references.js';
 
 export interface AgendaColumns {

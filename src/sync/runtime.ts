@@ -20,13 +20,13 @@ import type { RefusalWatch } from '../security/refusals.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
 import type { JsonObject, Link } from '../store/types.js';
-import type { Connector, DeferredIngest, HealthReport, HttpAnswer, HttpDelivery, InboundHandler } from './connector.js';
+import type { Connector, DeferredIngest, HealthReport, HttpAnswer, HttpDelivery, InboundHandler } from '../connector/contract.js';
 import { Dispatcher, type DispatcherTuning } from './dispatcher.js';
 import { type IngestVia, type OwnershipResolver, SyncEngine } from './engine.js';
 import { SyncOperator } from './operator.js';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
-import { outboundUrlIssues } from './outbound-urls.js';
-import type { AnyConnectorDefinition, ConnectorRegistry } from './registry.js';
+import { outboundUrlIssues } from '../security/outbound-urls.js';
+import type { AnyConnectorDefinition, ConnectorRegistry } from '../connector/registry.js';
 import { DEFAULT_POLL_SCHEDULE, PollScheduler } from './scheduler.js';
 import { isWebhookRefusal, refuseUnknownWebhook, webhookRefusal } from './webhook-refusal.js';
 

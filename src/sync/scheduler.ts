@@ -7,20 +7,10 @@
 import cron, { type ScheduledTask } from 'node-cron';
 
 import { PasserelleError } from '../errors.js';
+import { cronLogger } from '../log/cron.js';
 import type { Logger } from '../log/logger.js';
 
 export const DEFAULT_POLL_SCHEDULE = '* * * * *';
-
-/** node-cron's logger interface, routed to ours. */
-export function cronLogger(log: Logger) {
-  const text = (m: string | Error) => (typeof m === 'string' ? m : m.message);
-  return {
-    info: (m: string) => log.debug('node-cron', { detail: m }),
-    warn: (m: string) => log.warn('node-cron', { detail: m }),
-    error: (m: string | Error, err?: Error) => log.error('node-cron', { detail: text(m), ...(err && { err }) }),
-    debug: (m: string | Error, err?: Error) => log.debug('node-cron', { detail: text(m), ...(err && { err }) }),
-  };
-}
 
 interface Entry {
   readonly task: ScheduledTask;

@@ -5,12 +5,12 @@
  * (`POST /hooks/secretariat/<guess>`: 404 or 401). The details stay in the log.
  *
  * A connector's own 401 or 404 is replaced by this one. Kept as is: ERR_WEBHOOK_TIMESTAMP,
- * which a connector gives only after a signature matched (connectors/secretariat/webhook-signature.ts),
+ * which a connector gives only after a signature matched (src/security/webhook-signature.ts),
  * so only the holder of the secret learns it.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 
-import type { HttpAnswer } from './connector.js';
+import type { HttpAnswer } from '../connector/contract.js';
 
 /** Answers for an unknown link cost an HMAC over the body too, as a signature check would. */
 const DUMMY_KEY = randomBytes(32);

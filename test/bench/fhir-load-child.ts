@@ -13,8 +13,8 @@ import fhir from '../../connectors/fhir/index.js';
 import { createLogger } from '../../src/log/logger.js';
 import { SecretBox } from '../../src/security/secrets.js';
 import { openSqliteStore } from '../../src/store/index.js';
-import type { Connector } from '../../src/sync/connector.js';
-import { type AnyConnectorDefinition, createRegistry } from '../../src/sync/registry.js';
+import type { Connector } from '../../src/connector/contract.js';
+import { type AnyConnectorDefinition, createRegistry } from '../../src/connector/registry.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { testSealing } from '../helpers/stores.js';
 

@@ -12,8 +12,8 @@
  */
 import HL7, { type Hl7StandardValue } from 'hl7-standard';
 
-import { parseHl7 } from '../../connectors/hl7v2/codec/message.js';
-import { type Hl7Path, parseHl7Path } from '../../connectors/hl7v2/codec/path.js';
+import { parseHl7 } from '../../src/hl7/message.js';
+import { type Hl7Path, parseHl7Path } from '../../src/hl7/path.js';
 import { DEFAULT_NAIVE, naiveLeaves, readHl7Fixture } from '../unit/hl7v2/leaf-paths.js';
 import { type Bench, type BenchResult, opsPerSecondSync } from './harness.js';
 

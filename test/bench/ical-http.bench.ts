@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { startService, type RunningService } from '../../src/app/service.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createFeedToken } from '../../src/ical/tokens.js';
-import { icalModule } from '../../src/ical/module.js';
+import { icalModule } from '../../src/app/features/ical.js';
 import { createLogger } from '../../src/log/logger.js';
 import { openSqliteStore, type Store } from '../../src/store/index.js';
 import { appointment, practitioner, putAppointment } from '../integration/ical-agenda.js';

@@ -17,7 +17,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { type Hl7Message, type Hl7Path, parseHl7, parseHl7Path } from '../../connectors/hl7v2/codec/index.js';
+import { type Hl7Message, type Hl7Path, parseHl7, parseHl7Path } from '../../src/hl7/index.js';
 import { shippedPlan, toCanonical } from '../../src/mapping/index.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import type { Bench, BenchResult } from './harness.js';

@@ -15,9 +15,10 @@ import { performance } from 'node:perf_hooks';
 
 import type { WebhookPayload } from '../../connectors/secretariat/contract.js';
 import { startSecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
-import { generateWebhookSecret, signWebhook, verifyWebhook } from '../../connectors/secretariat/webhook-signature.js';
-import { syncModule } from '../../src/sync/module.js';
-import { createRegistry, defaultConnectorDefinitions } from '../../src/sync/registry.js';
+import { generateWebhookSecret, signWebhook, verifyWebhook } from '../../src/security/webhook-signature.js';
+import { syncModule } from '../../src/app/features/sync.js';
+import { createRegistry } from '../../src/connector/registry.js';
+import { defaultConnectorDefinitions } from '../../src/app/connectors.js';
 import { HttpPeer, httpPeerConnector } from '../helpers/http-peer.js';
 import { startTestService } from '../helpers/service.js';
 import { openTestStore, STORE_KINDS } from '../helpers/stores.js';

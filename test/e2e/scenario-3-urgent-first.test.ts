@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import type { Bundle, Communication } from '@medplum/fhirtypes';
 
-import type { Hl7Message } from '../../connectors/hl7v2/codec/index.js';
+import type { Hl7Message } from '../../src/hl7/index.js';
 import type { SecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
 import { simPatient, simPractitioner } from './lookups.js';
 import { startWorld, type World } from './world.js';

@@ -63,11 +63,11 @@ import { join } from 'node:path';
 
 import type { Resource, Slot as FhirSlot } from '@medplum/fhirtypes';
 
-import { type Hl7Message, parseHl7 } from '../../connectors/hl7v2/codec/index.js';
+import { type Hl7Message, parseHl7 } from '../../src/hl7/index.js';
 import { Hl7Simulator, withControlId, withField } from '../../connectors/hl7v2/simulator/index.js';
 import { demoPractice, type FaultProxy, type FhirPeer, startFaultProxy, startFhirPeer } from '../../connectors/fhir/peer/index.js';
 import { type SecretariatSimulator, startSecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
-import { generateWebhookSecret } from '../../connectors/secretariat/webhook-signature.js';
+import { generateWebhookSecret } from '../../src/security/webhook-signature.js';
 import { freePort } from '../../src/util/free-port.js';
 import { fhirRequest } from '../helpers/fhir-world.js';
 import { type CliResult, runCli, type ServingProcess, startServe } from '../helpers/cli.js';

@@ -10,13 +10,13 @@ import type { Resource } from '@medplum/fhirtypes';
 
 import { DEMO_APPOINTMENT_SYSTEM, demoPractice, type FaultProxy, type FhirPeer, startFaultProxy, startFhirPeer } from '../../connectors/fhir/peer/index.js';
 import { type SecretariatSimulator, startSecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
-import { generateWebhookSecret } from '../../connectors/secretariat/webhook-signature.js';
+import { generateWebhookSecret } from '../../src/security/webhook-signature.js';
 import { createLogger } from '../../src/log/logger.js';
-import { mappingModule } from '../../src/mapping/module.js';
+import { mappingModule } from '../../src/app/features/mapping.js';
 import type { ResourceKind } from '../../src/model/resources.js';
 import { createApiKey } from '../../src/security/api-keys.js';
-import { syncModule } from '../../src/sync/module.js';
-import { defaultConnectorRegistry } from '../../src/sync/registry.js';
+import { syncModule } from '../../src/app/features/sync.js';
+import { defaultConnectorRegistry } from '../../src/app/connectors.js';
 import type { SyncRuntime } from '../../src/sync/runtime.js';
 import { startTestService, type TestService } from './service.js';
 import { until } from './until.js';

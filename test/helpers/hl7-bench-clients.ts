@@ -9,7 +9,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 
-import { encodeFrame, MllpDecoder } from '../../connectors/hl7v2/mllp/framing.js';
+import { encodeFrame, MllpDecoder } from '../../src/hl7/framing.js';
 import { withControlId, withField } from '../../connectors/hl7v2/simulator/messages.js';
 
 export interface BenchClientsInput {

@@ -18,8 +18,8 @@
 import { createLogger } from '../../src/log/logger.js';
 import { SecretBox } from '../../src/security/secrets.js';
 import { openSqliteStore } from '../../src/store/index.js';
-import type { ConnectorDefinition, DeferredIngest, InboundHandler } from '../../src/sync/connector.js';
-import { createRegistry } from '../../src/sync/registry.js';
+import type { ConnectorDefinition, DeferredIngest, InboundHandler } from '../../src/connector/contract.js';
+import { createRegistry } from '../../src/connector/registry.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { hl7v2Connector, type Hl7v2Link } from '../../connectors/hl7v2/index.js';
 import { testHl7Definition } from './hl7.js';

@@ -16,7 +16,7 @@ import {
   formatHl7Timestamp,
   type Hl7Message,
   Hl7MessageBuilder,
-} from '../../connectors/hl7v2/codec/index.js';
+} from '../../src/hl7/index.js';
 import {
   hl7FieldError,
   type Hl7OutboundContext,
@@ -25,7 +25,7 @@ import {
   unsupportedMessage,
 } from '../../connectors/hl7v2/translator.js';
 import type { Appointment, Patient, Practitioner, Schedule, Slot } from '../../src/model/resources.js';
-import type { ExternalRecord, OutboundChange } from '../../src/sync/connector.js';
+import type { ExternalRecord, OutboundChange } from '../../src/connector/contract.js';
 
 const RPPS_SYSTEM = 'urn:oid:1.2.250.1.71.4.2.1';
 

@@ -13,7 +13,7 @@ import { z } from 'zod';
 
 import { PasserelleError } from '../../src/errors.js';
 import { RESOURCE_KINDS } from '../../src/model/resources.js';
-import type { ConnectorDefinition, OutboundChange, PushResult } from '../../src/sync/connector.js';
+import type { ConnectorDefinition, OutboundChange, PushResult } from '../../src/connector/contract.js';
 
 export class HttpPeer {
   readonly requests: { key: string; effect: 'created' | 'updated' | 'replayed' }[] = [];

@@ -1,7 +1,7 @@
 /**
  * A test-only connector whose peer lives in memory: it plays the secretariat platform or the
  * practice software of a practice, with its own ids, versions and change feed. It behaves like
- * the real peers the contract describes (src/sync/connector.ts): creates on `externalId: null`,
+ * the real peers the contract describes (src/connector/contract.ts): creates on `externalId: null`,
  * refuses a stale `If-Match` with its current record (HTTP 412), applies a retried change once
  * per idempotency key, answers pulls since a cursor (optionally with an overlap window), and
  * pushes its own changes to the engine through a receiver, with a dedupe key per delivery.
@@ -18,8 +18,8 @@ import { z } from 'zod';
 import { PasserelleError } from '../../src/errors.js';
 import type { CanonicalResource, ResourceKind } from '../../src/model/resources.js';
 import { RESOURCE_KINDS } from '../../src/model/resources.js';
-import type { Connector, ConnectorDefinition, ExternalRecord, InboundHandler, InboundMessage, IngestResult, OutboundChange, PushResult } from '../../src/sync/connector.js';
-import { fieldsHash } from '../../src/sync/fields.js';
+import type { Connector, ConnectorDefinition, ExternalRecord, InboundHandler, InboundMessage, IngestResult, OutboundChange, PushResult } from '../../src/connector/contract.js';
+import { fieldsHash } from '../../src/model/fields.js';
 
 export interface PeerRecord {
   readonly kind: ResourceKind;

@@ -8,7 +8,8 @@
 import { createLogger } from '../../src/log/logger.js';
 import { SecretBox } from '../../src/security/secrets.js';
 import { openSqliteStore } from '../../src/store/index.js';
-import { createRegistry, defaultConnectorDefinitions } from '../../src/sync/registry.js';
+import { createRegistry } from '../../src/connector/registry.js';
+import { defaultConnectorDefinitions } from '../../src/app/connectors.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { httpPeerConnector } from './http-peer.js';
 

@@ -15,7 +15,7 @@ import { openPostgresStore, openSqliteStore, type Store } from '../../src/store/
 import type { Link } from '../../src/store/types.js';
 import type { DispatcherTuning } from '../../src/sync/dispatcher.js';
 import type { OwnershipResolver } from '../../src/sync/engine.js';
-import { createRegistry } from '../../src/sync/registry.js';
+import { createRegistry } from '../../src/connector/registry.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { memoryConnector, type MemoryPeer, MemoryWorld } from './memory-connector.js';
 import type { StoreSealing } from '../../src/store/sealer.js';

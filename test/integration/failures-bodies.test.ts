@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { mappingModule } from '../../src/mapping/module.js';
+import { mappingModule } from '../../src/app/features/mapping.js';
 import { createApiKey } from '../../src/security/api-keys.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { aliasBomb, nestedJson as nested } from '../helpers/hostile.js';

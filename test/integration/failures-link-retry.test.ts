@@ -8,10 +8,10 @@ import { connect, createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import type { Hl7v2Link } from '../../connectors/hl7v2/index.js';
-import { mappingModule } from '../../src/mapping/module.js';
+import { mappingModule } from '../../src/app/features/mapping.js';
 import { createApiKey } from '../../src/security/api-keys.js';
-import { syncModule } from '../../src/sync/module.js';
-import { defaultConnectorRegistry } from '../../src/sync/registry.js';
+import { syncModule } from '../../src/app/features/sync.js';
+import { defaultConnectorRegistry } from '../../src/app/connectors.js';
 import type { SyncRuntime } from '../../src/sync/runtime.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { STORE_KINDS } from '../helpers/stores.js';

@@ -6,11 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { generateWebhookSecret, signWebhook } from '../../connectors/secretariat/webhook-signature.js';
-import { mappingModule } from '../../src/mapping/module.js';
+import { generateWebhookSecret, signWebhook } from '../../src/security/webhook-signature.js';
+import { mappingModule } from '../../src/app/features/mapping.js';
 import { createApiKey } from '../../src/security/api-keys.js';
-import { syncModule } from '../../src/sync/module.js';
-import { defaultConnectorRegistry } from '../../src/sync/registry.js';
+import { syncModule } from '../../src/app/features/sync.js';
+import { defaultConnectorRegistry } from '../../src/app/connectors.js';
 import type { SyncRuntime } from '../../src/sync/runtime.js';
 import { nestedJson } from '../helpers/hostile.js';
 import { startTestService, type TestService } from '../helpers/service.js';

@@ -15,7 +15,7 @@ import { shippedPlan } from '../../src/mapping/runtime.js';
 import { EXT } from '../../src/model/identifiers.js';
 import type { Appointment, CanonicalResource, Communication, Patient } from '../../src/model/resources.js';
 import type { Link } from '../../src/store/types.js';
-import type { Connector, OutboundChange, PullPage } from '../../src/sync/connector.js';
+import type { Connector, OutboundChange, PullPage } from '../../src/connector/contract.js';
 
 const APPOINTMENT_SYSTEM = 'urn:oid:1.2.250.1.999.1.2';
 

@@ -15,7 +15,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { SecretBox } from '../../src/security/secrets.js';
 import { openSqliteStore, type Store } from '../../src/store/index.js';
 import type { Link } from '../../src/store/types.js';
-import { defaultConnectorRegistry } from '../../src/sync/registry.js';
+import { defaultConnectorRegistry } from '../../src/app/connectors.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { startHl7Child } from '../helpers/hl7-child-process.js';
 import { hl7Fixture, listenConfig, parseAck, RawMllpSocket, withControlId, withField } from '../helpers/hl7.js';

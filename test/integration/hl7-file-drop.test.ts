@@ -8,12 +8,12 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { parseHl7 } from '../../connectors/hl7v2/codec/index.js';
+import { parseHl7 } from '../../src/hl7/index.js';
 import type { FileReport } from '../../connectors/hl7v2/file-drop/watcher.js';
 import { relineBytes, Hl7Simulator } from '../../connectors/hl7v2/simulator/index.js';
 import { PasserelleError } from '../../src/errors.js';
 import type { Appointment } from '../../src/model/resources.js';
-import type { InboundHandler } from '../../src/sync/connector.js';
+import type { InboundHandler } from '../../src/connector/contract.js';
 import { controlIdOf, hl7Fixture, type Hl7LinkHarness, startHl7Link, withControlId } from '../helpers/hl7.js';
 import { tempDir } from '../helpers/stores.js';
 

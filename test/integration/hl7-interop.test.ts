@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { MllpDecoder } from '../../connectors/hl7v2/mllp/framing.js';
+import { MllpDecoder } from '../../src/hl7/framing.js';
 import {
   controlIdOf,
   hl7Fixture,

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import type { InboundHandler } from '../../src/sync/connector.js';
+import type { InboundHandler } from '../../src/connector/contract.js';
 import { fixturePatients, identifyingValues } from '../helpers/fixtures.js';
 import {
   hl7Fixture,

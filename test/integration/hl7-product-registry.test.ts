@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Hl7v2Link } from '../../connectors/hl7v2/index.js';
 import { createLogger } from '../../src/log/logger.js';
 import { SecretBox } from '../../src/security/secrets.js';
-import { defaultConnectorRegistry } from '../../src/sync/registry.js';
+import { defaultConnectorRegistry } from '../../src/app/connectors.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { hl7Fixture, parseAck, RawMllpSocket } from '../helpers/hl7.js';
 import { openTestStore, type TestStore } from '../helpers/stores.js';

@@ -21,20 +21,20 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { type Hl7Message, parseHl7 } from '../../connectors/hl7v2/codec/index.js';
+import { type Hl7Message, parseHl7 } from '../../src/hl7/index.js';
 import type { Hl7v2Link } from '../../connectors/hl7v2/index.js';
 import { Hl7Simulator } from '../../connectors/hl7v2/simulator/index.js';
 import type { Patient as SimPatient } from '../../connectors/secretariat/contract.js';
 import { type SecretariatSimulator, startSecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
-import { generateWebhookSecret } from '../../connectors/secretariat/webhook-signature.js';
-import { icalModule } from '../../src/ical/module.js';
+import { generateWebhookSecret } from '../../src/security/webhook-signature.js';
+import { icalModule } from '../../src/app/features/ical.js';
 import { shippedProfileText } from '../../src/mapping/index.js';
-import { mappingModule } from '../../src/mapping/module.js';
+import { mappingModule } from '../../src/app/features/mapping.js';
 import type { Appointment, Patient, ResourceKind } from '../../src/model/resources.js';
-import { reportsModule } from '../../src/reports/module.js';
+import { reportsModule } from '../../src/app/features/reports.js';
 import { createApiKey } from '../../src/security/api-keys.js';
-import { syncModule } from '../../src/sync/module.js';
-import { defaultConnectorRegistry } from '../../src/sync/registry.js';
+import { syncModule } from '../../src/app/features/sync.js';
+import { defaultConnectorRegistry } from '../../src/app/connectors.js';
 import type { SyncRuntime } from '../../src/sync/runtime.js';
 import { hl7Fixture, parseAck, RawMllpSocket, withControlId, withField } from '../helpers/hl7.js';
 import { startTestService, type TestService } from '../helpers/service.js';

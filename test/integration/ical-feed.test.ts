@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { icalModule } from '../../src/ical/module.js';
+import { icalModule } from '../../src/app/features/ical.js';
 import { createApiKey } from '../../src/security/api-keys.js';
 import type { StoredResource } from '../../src/store/types.js';
 import { identifyingValues } from '../helpers/fixtures.js';

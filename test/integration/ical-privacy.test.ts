@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { icalModule } from '../../src/ical/module.js';
+import { icalModule } from '../../src/app/features/ical.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { testClock } from '../helpers/stores.js';

@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { parseHl7 } from '../../connectors/hl7v2/codec/index.js';
+import { parseHl7 } from '../../src/hl7/index.js';
 import { getActivePlan, onMappingChange, shippedProfileText, toCanonical } from '../../src/mapping/index.js';
-import { mappingModule } from '../../src/mapping/module.js';
+import { mappingModule } from '../../src/app/features/mapping.js';
 import { createApiKey } from '../../src/security/api-keys.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { startTestService, type TestService } from '../helpers/service.js';

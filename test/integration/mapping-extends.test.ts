@@ -10,7 +10,7 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from '@jest/globals';
 
-import { parseHl7 } from '../../connectors/hl7v2/codec/index.js';
+import { parseHl7 } from '../../src/hl7/index.js';
 import { loadProfile, requirePlan, shippedPlan, toCanonical } from '../../src/mapping/index.js';
 import type { Appointment } from '../../src/model/resources.js';
 import { ROOT, runCli } from '../helpers/cli.js';

@@ -15,8 +15,8 @@ import { createLogger } from '../../src/log/logger.js';
 import { shippedProfileText } from '../../src/mapping/index.js';
 import { buildActivityReport } from '../../src/reports/report.js';
 import { createApiKey } from '../../src/security/api-keys.js';
-import { syncModule } from '../../src/sync/module.js';
-import { defaultConnectorRegistry } from '../../src/sync/registry.js';
+import { syncModule } from '../../src/app/features/sync.js';
+import { defaultConnectorRegistry } from '../../src/app/connectors.js';
 import type { SyncRuntime } from '../../src/sync/runtime.js';
 import type { MessageDetail, MessageSummary } from '../../src/sync/messages.js';
 import {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import type { Patient } from '../../src/model/resources.js';
-import { privacyModule } from '../../src/privacy/module.js';
+import { privacyModule } from '../../src/app/features/privacy.js';
 import { createApiKey } from '../../src/security/api-keys.js';
 import type { JsonObject } from '../../src/store/index.js';
 import { fixturePatients } from '../helpers/fixtures.js';

@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DateTime } from 'luxon';
 
-import { generateWebhookSecret, verifyWebhook } from '../../connectors/secretariat/webhook-signature.js';
+import { generateWebhookSecret, verifyWebhook } from '../../src/security/webhook-signature.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { ActivityReport } from '../../src/reports/report-schema.js';
 import type { DigestSummary } from '../../src/store/types.js';

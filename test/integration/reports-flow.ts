@@ -6,9 +6,9 @@
  */
 import type { Logger } from '../../src/log/logger.js';
 import type { Appointment, CanonicalResource, Communication, Patient } from '../../src/model/resources.js';
-import { type ReportsModule, reportsModule } from '../../src/reports/module.js';
-import { syncModule } from '../../src/sync/module.js';
-import { createRegistry } from '../../src/sync/registry.js';
+import { type ReportsModule, reportsModule } from '../../src/app/features/reports.js';
+import { syncModule } from '../../src/app/features/sync.js';
+import { createRegistry } from '../../src/connector/registry.js';
 import type { SyncRuntime } from '../../src/sync/runtime.js';
 import type { ResourceKind } from '../../src/model/resources.js';
 import { fixturePatients } from '../helpers/fixtures.js';

@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import type { Appointment, Communication, Patient } from '../../src/model/resources.js';
 import { createApiKey } from '../../src/security/api-keys.js';
-import type { ExternalRecord } from '../../src/sync/connector.js';
-import { syncModule } from '../../src/sync/module.js';
-import { createRegistry } from '../../src/sync/registry.js';
+import type { ExternalRecord } from '../../src/connector/contract.js';
+import { syncModule } from '../../src/app/features/sync.js';
+import { createRegistry } from '../../src/connector/registry.js';
 import type { SyncRuntime } from '../../src/sync/runtime.js';
 import { fixturePatients } from '../helpers/fixtures.js';
 import { memoryConnector, MemoryWorld, signDelivery } from '../helpers/memory-connector.js';

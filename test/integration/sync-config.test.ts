@@ -1,7 +1,7 @@
 /** The config file's `sync:` section reaches the running dispatcher (whole service, real store). */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { syncModule } from '../../src/sync/module.js';
+import { syncModule } from '../../src/app/features/sync.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 describe('sync settings from the configuration', () => {

@@ -8,8 +8,8 @@ import { z } from 'zod';
 
 import { createLogger } from '../../src/log/logger.js';
 import { SecretBox } from '../../src/security/secrets.js';
-import { defineConnector } from '../../src/sync/connector.js';
-import { createRegistry } from '../../src/sync/registry.js';
+import { defineConnector } from '../../src/connector/contract.js';
+import { createRegistry } from '../../src/connector/registry.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { openTestStore, type TestStore } from '../helpers/stores.js';
 

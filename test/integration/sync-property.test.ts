@@ -17,7 +17,7 @@ import fc from 'fast-check';
 
 import type { Appointment, CanonicalResource, Patient } from '../../src/model/resources.js';
 import type { LinkRole } from '../../src/store/types.js';
-import { type Owner, otherRole } from '../../src/sync/ownership.js';
+import { type Owner, otherRole } from '../../src/model/ownership.js';
 import { fixturePatients } from '../helpers/fixtures.js';
 import type { MemoryPeer } from '../helpers/memory-connector.js';
 import { at, booking, seedAgenda, SyncHarness } from '../helpers/sync-harness.js';

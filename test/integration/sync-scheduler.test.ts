@@ -12,7 +12,7 @@ import { createLogger, type Logger } from '../../src/log/logger.js';
 import type { Patient } from '../../src/model/resources.js';
 import { SecretBox } from '../../src/security/secrets.js';
 import type { Store } from '../../src/store/index.js';
-import { createRegistry } from '../../src/sync/registry.js';
+import { createRegistry } from '../../src/connector/registry.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { fixturePatients } from '../helpers/fixtures.js';
 import { memoryConnector, MemoryWorld } from '../helpers/memory-connector.js';

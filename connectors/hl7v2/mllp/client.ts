@@ -15,8 +15,8 @@ import tls from 'node:tls';
 
 import { isPasserelleError, PasserelleError } from '../../../src/errors.js';
 import type { Logger } from '../../../src/log/logger.js';
-import { ACK_CODES, type AckCode, type Hl7Message, parseHl7 } from '../codec/index.js';
-import { encodeFrame, MllpDecoder } from './framing.js';
+import { ACK_CODES, type AckCode, type Hl7Message, parseHl7 } from '../../../src/hl7/index.js';
+import { encodeFrame, MllpDecoder } from '../../../src/hl7/framing.js';
 
 export interface MllpClientTls {
   /** CAs trusted for the server certificate (default: the system's). */

@@ -29,7 +29,7 @@ import tls from 'node:tls';
 import { PasserelleError } from '../../../src/errors.js';
 import type { Logger } from '../../../src/log/logger.js';
 import { RefusalWatch } from '../../../src/security/refusals.js';
-import { type MllpEvent, MllpDecoder } from './framing.js';
+import { type MllpEvent, MllpDecoder } from '../../../src/hl7/framing.js';
 
 export type MllpInbound = Extract<MllpEvent, { type: 'message' } | { type: 'oversize' }>;
 

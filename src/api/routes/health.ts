@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import type { ReadinessCheck } from '../../app/readiness.js';
+import type { ReadinessCheck } from '../readiness.js';
 import type { Store } from '../../store/index.js';
 import type { Metrics } from '../metrics.js';
 import { type AnyRoute, defineRoute, reply } from '../route.js';

@@ -5,7 +5,7 @@ import type { AuditEventsTable, AuditHeadTable } from '../schema.js';
 import type { AuditEvent, AuditInput, AuditListFilter, AuditOutcome, AuditVerifyOptions, AuditVerifyResult, JsonObject } from '../types.js';
 import { compiled, rowOf } from './compiled.js';
 import { fromJson, iso, type RepoContext, toJson } from './context.js';
-import { stableStringify } from './records.js';
+import { stableStringify } from '../../util/stable-stringify.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 

@@ -4,12 +4,12 @@ import cron from 'node-cron';
 import definition, { createSecretariatConnector, DEFAULT_POLL_SCHEDULE, SecretariatConfig } from '../../../connectors/secretariat/index.js';
 import { appointmentToCanonical, REFUSAL_SYSTEM } from '../../../connectors/secretariat/mapping.js';
 import { type SecretariatSimulator, startSecretariatSimulator } from '../../../connectors/secretariat/simulator/index.js';
-import { signWebhook } from '../../../connectors/secretariat/webhook-signature.js';
+import { signWebhook } from '../../../src/security/webhook-signature.js';
 import { isPasserelleError } from '../../../src/errors.js';
 import { URGENT_SLOT_CODE, V2_0276_SYSTEM } from '../../../src/model/identifiers.js';
 import type { Appointment, CanonicalResource, Communication, Patient, Slot } from '../../../src/model/resources.js';
 import { validateResource } from '../../../src/model/validate.js';
-import type { Connector, ExternalRecord, OutboundChange, PushResult } from '../../../src/sync/connector.js';
+import type { Connector, ExternalRecord, OutboundChange, PushResult } from '../../../src/connector/contract.js';
 import { fixturePatients, identifyingValues } from '../../helpers/fixtures.js';
 import { capturedLogger, connectorContext, connectorFor, engineStandIn, NEW_SECRET, recordingSleep, startHookServer } from './helpers.js';
 

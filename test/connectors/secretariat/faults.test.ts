@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 
 import { type SecretariatSimulator, startSecretariatSimulator } from '../../../connectors/secretariat/simulator/index.js';
 import type { Patient } from '../../../src/model/resources.js';
-import type { OutboundChange, PushResult } from '../../../src/sync/connector.js';
+import type { OutboundChange, PushResult } from '../../../src/connector/contract.js';
 import { testClock } from '../../helpers/stores.js';
 import { fixturePatients } from '../../helpers/fixtures.js';
 import { connectorFor, eventually, recordingSleep } from './helpers.js';

@@ -12,7 +12,7 @@ import { PasserelleError } from '../../../src/errors.js';
 import { createLogger, type Logger, silentLogger } from '../../../src/log/logger.js';
 import type { Clock } from '../../../src/store/repos/context.js';
 import type { JsonObject, Link } from '../../../src/store/types.js';
-import type { Connector, ConnectorContext, HttpAnswer, InboundHandler, InboundMessage, IngestResult } from '../../../src/sync/connector.js';
+import type { Connector, ConnectorContext, HttpAnswer, InboundHandler, InboundMessage, IngestResult } from '../../../src/connector/contract.js';
 
 export const NEW_SECRET = `whsec_${Buffer.alloc(32, 0x2a).toString('base64')}`;
 export const OLD_SECRET = `whsec_${Buffer.alloc(32, 0x17).toString('base64')}`;

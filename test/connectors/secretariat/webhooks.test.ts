@@ -3,9 +3,9 @@ import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { type SecretariatSimulator, startSecretariatSimulator, type WebhookEvent } from '../../../connectors/secretariat/simulator/index.js';
-import { signWebhook } from '../../../connectors/secretariat/webhook-signature.js';
+import { signWebhook } from '../../../src/security/webhook-signature.js';
 import type { Appointment as CanonicalAppointment } from '../../../src/model/resources.js';
-import type { Connector } from '../../../src/sync/connector.js';
+import type { Connector } from '../../../src/connector/contract.js';
 import { connectorFor, engineStandIn, eventually, type HookServer, NEW_SECRET, OLD_SECRET, startHookServer } from './helpers.js';
 
 describe('secretariat webhooks over real HTTP: simulator → receiveHttp → engine', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 
-import { buildAck, buildRejectAck, formatHl7Timestamp } from '../../../connectors/hl7v2/codec/ack.js';
-import { parseHl7 } from '../../../connectors/hl7v2/codec/message.js';
+import { buildAck, buildRejectAck, formatHl7Timestamp } from '../../../src/hl7/ack.js';
+import { parseHl7 } from '../../../src/hl7/message.js';
 import { PasserelleError } from '../../../src/errors.js';
 import { HL7_FIXTURES, readHl7Fixture } from './leaf-paths.js';
 

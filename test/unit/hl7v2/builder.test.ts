@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 
-import { Hl7MessageBuilder } from '../../../connectors/hl7v2/codec/builder.js';
-import { DEFAULT_DELIMITERS, type Hl7Delimiters } from '../../../connectors/hl7v2/codec/delimiters.js';
-import { parseHl7 } from '../../../connectors/hl7v2/codec/message.js';
+import { Hl7MessageBuilder } from '../../../src/hl7/builder.js';
+import { DEFAULT_DELIMITERS, type Hl7Delimiters } from '../../../src/hl7/delimiters.js';
+import { parseHl7 } from '../../../src/hl7/message.js';
 import { PasserelleError } from '../../../src/errors.js';
 import { readHl7Fixture } from './leaf-paths.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 
 import { Hl7v2Config } from '../../../connectors/hl7v2/config.js';
 import { negativeAckText, outboundControlId } from '../../../connectors/hl7v2/index.js';
-import { parseHl7 } from '../../../connectors/hl7v2/codec/index.js';
+import { parseHl7 } from '../../../src/hl7/index.js';
 
 const issues = (config: unknown) => {
   const r = Hl7v2Config.safeParse(config);

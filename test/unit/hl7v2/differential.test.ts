@@ -20,7 +20,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import HL7, { type Hl7StandardValue } from 'hl7-standard';
 
-import { type Hl7Message, parseHl7 } from '../../../connectors/hl7v2/codec/message.js';
+import { type Hl7Message, parseHl7 } from '../../../src/hl7/message.js';
 import { HL7_FIXTURES, naiveLeaves, readHl7Fixture } from './leaf-paths.js';
 
 interface StandardView {

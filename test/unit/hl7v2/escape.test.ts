@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 
-import { DEFAULT_DELIMITERS, type Hl7Delimiters } from '../../../connectors/hl7v2/codec/delimiters.js';
-import { escapeHl7, unescapeHl7 } from '../../../connectors/hl7v2/codec/escape.js';
+import { DEFAULT_DELIMITERS, type Hl7Delimiters } from '../../../src/hl7/delimiters.js';
+import { escapeHl7, unescapeHl7 } from '../../../src/hl7/escape.js';
 
 const D = DEFAULT_DELIMITERS;
 const CUSTOM: Hl7Delimiters = { field: '!', component: '@', repetition: '%', escape: '$', subcomponent: '#' };

@@ -7,8 +7,8 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 
-import { buildAck, buildRejectAck } from '../../../connectors/hl7v2/codec/ack.js';
-import { type Hl7Message, type ParseHl7Options, parseHl7 } from '../../../connectors/hl7v2/codec/message.js';
+import { buildAck, buildRejectAck } from '../../../src/hl7/ack.js';
+import { type Hl7Message, type ParseHl7Options, parseHl7 } from '../../../src/hl7/message.js';
 import { PasserelleError } from '../../../src/errors.js';
 import { HL7_FIXTURES, naiveLeaves, readHl7Fixture } from './leaf-paths.js';
 

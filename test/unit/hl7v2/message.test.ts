@@ -2,8 +2,8 @@ import { inspect } from 'node:util';
 
 import { describe, expect, it } from '@jest/globals';
 
-import { HL7_NULL, parseHl7 } from '../../../connectors/hl7v2/codec/message.js';
-import { parseHl7Path } from '../../../connectors/hl7v2/codec/path.js';
+import { HL7_NULL, parseHl7 } from '../../../src/hl7/message.js';
+import { parseHl7Path } from '../../../src/hl7/path.js';
 import { PasserelleError } from '../../../src/errors.js';
 import { HL7_FIXTURES, readHl7Fixture } from './leaf-paths.js';
 

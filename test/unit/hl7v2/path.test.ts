@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 
-import { formatHl7Path, hl7Path, parseHl7Path } from '../../../connectors/hl7v2/codec/path.js';
+import { formatHl7Path, hl7Path, parseHl7Path } from '../../../src/hl7/path.js';
 import { PasserelleError } from '../../../src/errors.js';
 
 function pathError(input: string): PasserelleError {

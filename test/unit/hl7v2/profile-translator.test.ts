@@ -15,7 +15,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 
-import { type Hl7Message, parseHl7 } from '../../../connectors/hl7v2/codec/index.js';
+import { type Hl7Message, parseHl7 } from '../../../src/hl7/index.js';
 import { errorLocation, ProfileTranslator } from '../../../connectors/hl7v2/profile-translator.js';
 import type { Hl7OutboundContext, Hl7TranslatorContext } from '../../../connectors/hl7v2/translator.js';
 import { PasserelleError } from '../../../src/errors.js';
@@ -26,7 +26,7 @@ import type { CompiledRule } from '../../../src/mapping/plan.js';
 import { planFromText } from '../../../src/mapping/runtime.js';
 import type { Appointment, CanonicalResource } from '../../../src/model/resources.js';
 import type { Link } from '../../../src/store/types.js';
-import type { ExternalRecord, LinkMapping, OutboundChange } from '../../../src/sync/connector.js';
+import type { ExternalRecord, LinkMapping, OutboundChange } from '../../../src/connector/contract.js';
 import { fixturePatients, identifyingValues } from '../../helpers/fixtures.js';
 import { hl7Fixture, hl7FixtureNames } from '../../helpers/hl7.js';
 

@@ -7,10 +7,10 @@ import { readFileSync } from 'node:fs';
 
 import { describe, expect, it } from '@jest/globals';
 
-import { parseHl7 } from '../../../connectors/hl7v2/codec/index.js';
+import { parseHl7 } from '../../../src/hl7/index.js';
 import { type CanonicalChange, type FhirResource, fromCanonical, loadProfileText, type MappingPlan, passesFilters, requirePlan, shippedPlan, shippedProfileText, toCanonical, toCanonicalOrThrow } from '../../../src/mapping/index.js';
 import type { Appointment, Patient, Slot } from '../../../src/model/resources.js';
-import type { ExternalRecord } from '../../../src/sync/connector.js';
+import type { ExternalRecord } from '../../../src/connector/contract.js';
 import { fixturePatients, fixturePath, identifyingValues } from '../../helpers/fixtures.js';
 
 const ihe = shippedPlan('hl7v2-ihe-pam-fr');

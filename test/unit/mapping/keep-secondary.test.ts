@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 
 import { describe, expect, it } from '@jest/globals';
 
-import { parseHl7 } from '../../../connectors/hl7v2/codec/index.js';
+import { parseHl7 } from '../../../src/hl7/index.js';
 import {
   type FhirResource,
   fromCanonical,

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 
 import { describe, expect, it } from '@jest/globals';
 
-import { parseHl7 } from '../../../connectors/hl7v2/codec/index.js';
+import { parseHl7 } from '../../../src/hl7/index.js';
 import { shippedPlan, toCanonical, toCanonicalOrThrow } from '../../../src/mapping/index.js';
 import { durationMinutes } from '../../../src/mapping/transforms.js';
 import type { Appointment, Patient } from '../../../src/model/resources.js';

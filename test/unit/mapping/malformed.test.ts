@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 import { describe, expect, it } from '@jest/globals';
 
-import { parseHl7 } from '../../../connectors/hl7v2/codec/index.js';
+import { parseHl7 } from '../../../src/hl7/index.js';
 import { formatIssues } from '../../../src/errors.js';
 import { loadProfile, toCanonical } from '../../../src/mapping/index.js';
 import { fixturePath } from '../../helpers/fixtures.js';

@@ -9,7 +9,7 @@ import { describe, expect, it } from '@jest/globals';
 import { loadProfile, mappingsDir, profileJsonSchema, shippedProfileNames } from '../../../src/mapping/index.js';
 import { checkOwnershipField, ownershipFieldOf } from '../../../src/mapping/ownership.js';
 import { readPath } from '../../../src/mapping/element-path.js';
-import { flatten } from '../../../src/sync/fields.js';
+import { flatten } from '../../../src/model/fields.js';
 import { canonicalCatalogue } from '../../../src/mapping/catalogue.js';
 import { OWNERS } from '../../../src/mapping/schema.js';
 import type { ResourceKind } from '../../../src/model/resources.js';

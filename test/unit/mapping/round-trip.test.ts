@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from '@jest/globals';
 
-import { type Hl7Message, parseHl7 } from '../../../connectors/hl7v2/codec/index.js';
+import { type Hl7Message, parseHl7 } from '../../../src/hl7/index.js';
 import { type FhirResource, fromCanonical, type MappingContext, type MappingPlan, shippedPlan, toCanonical, type ToCanonicalResult } from '../../../src/mapping/index.js';
 import { readHl7 } from '../../../src/mapping/hl7-path.js';
 import { readPath } from '../../../src/mapping/element-path.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { appointmentActivity } from '../../../src/reports/activity.js';
+import { appointmentActivity } from '../../../src/sync/activity.js';
 
 const at = (h: string) => `2026-11-24T${h}:00.000Z`;
 const appt = (status: string, start = at('09:00'), end = at('09:20')) => ({ status, start, end }) as Parameters<typeof appointmentActivity>[1];

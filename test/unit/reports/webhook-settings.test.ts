@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import { describe, expect, it } from '@jest/globals';
 
-import { generateWebhookSecret } from '../../../connectors/secretariat/webhook-signature.js';
+import { generateWebhookSecret } from '../../../src/security/webhook-signature.js';
 import { digestWebhookId, digestWebhookOf, digestWebhookView, sealDigestWebhook } from '../../../src/reports/webhook.js';
 import { SecretBox } from '../../../src/security/secrets.js';
 import type { JsonObject } from '../../../src/store/types.js';

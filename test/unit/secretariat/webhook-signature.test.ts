@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 
 import { describe, expect, it } from '@jest/globals';
 
-import { generateWebhookSecret, signWebhook, verifyWebhook, webhookKey } from '../../../connectors/secretariat/webhook-signature.js';
+import { generateWebhookSecret, signWebhook, verifyWebhook, webhookKey } from '../../../src/security/webhook-signature.js';
 import { isPasserelleError } from '../../../src/errors.js';
 
 const NOW = Date.parse('2026-11-23T09:00:00Z');

@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 
 import type { Appointment, Patient } from '../../../src/model/resources.js';
-import { changedPaths, fieldsHash, flatten, TIME_FIELD, unflatten } from '../../../src/sync/fields.js';
+import { changedPaths, fieldsHash, flatten, TIME_FIELD, unflatten } from '../../../src/model/fields.js';
 import { threeWayMerge, type MergeInput } from '../../../src/sync/merge.js';
-import { defaultOwnership, ownerOf, withOverrides } from '../../../src/sync/ownership.js';
+import { defaultOwnership, ownerOf, withOverrides } from '../../../src/model/ownership.js';
 import { fixturePatients } from '../../helpers/fixtures.js';
 
 const jeanne = fixturePatients()[0] as Patient;

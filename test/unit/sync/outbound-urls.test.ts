@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 
 import fhir from '../../../connectors/fhir/index.js';
 import secretariat from '../../../connectors/secretariat/index.js';
-import { isLoopbackHost, outboundUrlIssues, PLAIN_HTTP_REFUSED } from '../../../src/sync/outbound-urls.js';
+import { isLoopbackHost, outboundUrlIssues, PLAIN_HTTP_REFUSED } from '../../../src/security/outbound-urls.js';
 
 const live = { isTest: false };
 

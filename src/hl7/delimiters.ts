@@ -4,7 +4,7 @@
  * sub-component separator. A fifth MSH-2 character (the v2.7 truncation character) is accepted
  * and ignored. The segment terminator is always carriage return (§2.5.1).
  */
-import { PasserelleError } from '../../../src/errors.js';
+import { PasserelleError } from '../errors.js';
 
 export interface Hl7Delimiters {
   readonly field: string;

@@ -1,7 +1,7 @@
-import { mappingRoutes } from '../api/routes/mapping.js';
-import type { ServiceContext, ServiceModule } from '../app/service.js';
-import type { OwnershipResolver } from '../sync/engine.js';
-import { ActivePlans } from './active-plans.js';
+import { mappingRoutes } from '../../api/routes/mapping.js';
+import type { ServiceContext, ServiceModule } from '../service.js';
+import type { OwnershipResolver } from '../../sync/engine.js';
+import { ActivePlans } from '../../mapping/active-plans.js';
 
 export interface MappingModule extends ServiceModule {
   /** For the sync module: each practice link's ownership rules from its running profile. */

@@ -17,7 +17,7 @@
 import type { Appointment, CanonicalResource, Communication } from '../model/resources.js';
 import type { Tx } from '../store/index.js';
 import type { ActivityType, Conflict, JsonObject, Link, OutboxItem, StoredResource } from '../store/types.js';
-import { firstRefOf } from '../sync/references.js';
+import { firstRefOf } from './references.js';
 
 type ActivityTx = Pick<Tx, 'activity'>;
 

@@ -15,7 +15,7 @@
  */
 import { DateTime } from 'luxon';
 
-import { PasserelleError } from '../../../src/errors.js';
+import { PasserelleError } from '../errors.js';
 import { Hl7MessageBuilder, type Hl7EncodedMessage } from './builder.js';
 import { type Hl7Charset, decodeBytes, resolveCharset } from './charset.js';
 import { DEFAULT_DELIMITERS, type Hl7Delimiters, delimitersFromHeader } from './delimiters.js';

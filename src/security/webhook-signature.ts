@@ -9,7 +9,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
-import { PasserelleError } from '../../src/errors.js';
+import { PasserelleError } from '../errors.js';
 
 export const WEBHOOK_HEADERS = { id: 'webhook-id', timestamp: 'webhook-timestamp', signature: 'webhook-signature' } as const;
 /** Standard Webhooks' recommended tolerance: ±5 minutes between the sender's and our clock. */

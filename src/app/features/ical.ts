@@ -1,8 +1,8 @@
-import { icalFeedRoutes } from '../api/routes/ical-feed.js';
-import { icalTokenRoutes } from '../api/routes/ical-tokens.js';
-import type { ServiceContext, ServiceModule } from '../app/service.js';
-import { FeedService } from './feed-service.js';
-import { type FeedRateLimits, feedRateLimits } from './rate-limit.js';
+import { icalFeedRoutes } from '../../api/routes/ical-feed.js';
+import { icalTokenRoutes } from '../../api/routes/ical-tokens.js';
+import type { ServiceContext, ServiceModule } from '../service.js';
+import { FeedService } from '../../ical/feed-service.js';
+import { type FeedRateLimits, feedRateLimits } from '../../ical/rate-limit.js';
 
 interface IcalRuntime {
   readonly feeds: FeedService;

@@ -15,41 +15,13 @@ import type { Logger } from '../log/logger.js';
 import type { MappingContext } from '../mapping/engine-types.js';
 import type { MappingPlan } from '../mapping/plan.js';
 import type { AppointmentTypeEntry } from '../mapping/schema.js';
+import type { ExternalRecord, OutboundOp } from '../model/records.js';
 import type { CanonicalResource, ResourceKind } from '../model/resources.js';
 import type { RefusalWatch } from '../security/refusals.js';
 import type { Clock } from '../store/repos/context.js';
 import type { JsonObject, Link } from '../store/types.js';
-import type { OutboundUrl } from './outbound-urls.js';
-
-/** One record as the peer holds it, already mapped to the canonical shape. */
-export interface ExternalRecord {
-  readonly kind: ResourceKind;
-  /** The record's id on the peer (FHIR logical id, secretariat id, HL7 placer/filler id, IPP…). */
-  readonly externalId: string;
-  /**
-   * Peer's version (ETag, meta.versionId, sequence) — dedupes pulls and feeds If-Match. It must
-   * change whenever the record changes: the engine treats an unchanged version as an unchanged
-   * record. Leave it out when the peer has none (HL7 v2).
-   */
-  readonly version?: string;
-  readonly updatedAt?: string;
-  /** A tombstone: the peer deleted the record (cancellation, entered-in-error, S17, deletion). */
-  readonly deleted?: boolean;
-  readonly data: CanonicalResource;
-  /**
-   * The canonical id passerelle gave the record when it created it on the peer, as the peer
-   * keeps it (a business identifier): a record read back before passerelle committed the peer's
-   * id — a crash in between — is that record, not a new one from the peer.
-   */
-  readonly writtenAs?: string;
-  /** Identifiers the peer holds for the record in *other* systems (merge hints, e.g. ADT A40 MRG). */
-  readonly supersedes?: readonly string[];
-  /**
-   * What the mapping dropped or assumed for this record (`appointment-status-dropped`,
-   * `practitioner-missing`): part of the message's outcome flags and of the record's audit event.
-   */
-  readonly flags?: readonly string[];
-}
+export type { ExternalRecord, OutboundOp } from '../model/records.js';
+import type { OutboundUrl } from '../security/outbound-urls.js';
 
 /** What a receiving connector hands the engine for one received message or notification. */
 export interface InboundMessage {
@@ -142,7 +114,6 @@ export interface PullPage {
   readonly hasMore: boolean;
 }
 
-export type OutboundOp = 'upsert' | 'cancel' | 'delete' | 'reject';
 
 /** One change the dispatcher asks a connector to write to its peer. */
 export interface OutboundChange {
@@ -304,7 +275,7 @@ export interface ConnectorDefinition<C = JsonObject> {
    */
   readonly defaultPollSchedule?: string;
   /**
-   * Whether the peer can hold a canonical field (a merge path, src/sync/fields.ts) of a record
+   * Whether the peer can hold a canonical field (a merge path, src/model/fields.ts) of a record
    * of `kind`. A field it cannot hold (the practice's IPP on the secretariat platform) is never
    * taken as changed or removed by a record from that peer, nor a reason to write back to it.
    * Without it, the peer holds every field.

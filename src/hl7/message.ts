@@ -15,7 +15,7 @@
  */
 import { inspect } from 'node:util';
 
-import { PasserelleError } from '../../../src/errors.js';
+import { PasserelleError } from '../errors.js';
 import { type Hl7Charset, decodeBytes, requireCharset, resolveCharset } from './charset.js';
 import { type Hl7Delimiters, delimitersFromHeader, encodingCharacters } from './delimiters.js';
 import { unescapeHl7 } from './escape.js';

@@ -11,7 +11,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 
-import { PasserelleError } from '../../../src/errors.js';
+import { PasserelleError } from '../errors.js';
 
 /** The character sets passerelle reads and writes, by their HL7 table 0211 names. */
 export const HL7_CHARSETS = ['ASCII', '8859/1', '8859/15', 'UNICODE UTF-8', 'windows-1252'] as const;

@@ -2,15 +2,16 @@
  * The `sync` service module: the runtime as a component (started after the HTTP server,
  * stopped before the store closes), its supervision routes and the webhook route.
  */
-import { hookRoutes } from '../api/routes/hooks.js';
-import { messageRoutes } from '../api/routes/messages.js';
-import { syncRoutes } from '../api/routes/sync.js';
-import type { ServiceContext, ServiceModule } from '../app/service.js';
-import type { SyncConfig } from '../config/schema.js';
-import type { DispatcherTuning } from './dispatcher.js';
-import type { OwnershipResolver } from './engine.js';
-import { type ConnectorRegistry, defaultConnectorRegistry } from './registry.js';
-import { SyncRuntime, type SyncRuntimeOptions } from './runtime.js';
+import { hookRoutes } from '../../api/routes/hooks.js';
+import { messageRoutes } from '../../api/routes/messages.js';
+import { syncRoutes } from '../../api/routes/sync.js';
+import type { ServiceContext, ServiceModule } from '../service.js';
+import type { SyncConfig } from '../../config/schema.js';
+import type { DispatcherTuning } from '../../sync/dispatcher.js';
+import type { OwnershipResolver } from '../../sync/engine.js';
+import { type ConnectorRegistry } from '../../connector/registry.js';
+import { defaultConnectorRegistry } from '../connectors.js';
+import { SyncRuntime, type SyncRuntimeOptions } from '../../sync/runtime.js';
 
 export interface SyncModuleOptions {
   readonly registry?: ConnectorRegistry;

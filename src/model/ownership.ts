@@ -11,8 +11,8 @@
  * Collisions decided by `practice`, `secretariat` or `last-writer` are still recorded as
  * conflicts, closed at once with the rule that decided, so nothing is overwritten silently.
  */
-import type { ResourceKind } from '../model/resources.js';
-import type { LinkRole } from '../store/types.js';
+import type { ResourceKind } from './resources.js';
+import type { LinkRole } from './link-role.js';
 import { elementOf, type FieldPath, groupMembers } from './fields.js';
 
 export const OWNERS = ['practice', 'secretariat', 'last-writer', 'review'] as const;

@@ -14,7 +14,7 @@
  *
  * Examples: `PID-5[1].1`, `SCH-11.4`, `AIS-3.1`, `PID-3[2].4.2`, `OBX[2]-5`, `PID-3[*].1`.
  */
-import { PasserelleError } from '../../../src/errors.js';
+import { PasserelleError } from '../errors.js';
 
 export interface Hl7Path {
   /** Segment name, e.g. `PID`, `ZBE`. */

@@ -9,8 +9,8 @@
  */
 import { createHash } from 'node:crypto';
 
-import type { CanonicalResource, ResourceKind } from '../model/resources.js';
-import { stableStringify } from '../store/index.js';
+import type { CanonicalResource, ResourceKind } from './resources.js';
+import { stableStringify } from '../util/stable-stringify.js';
 
 export type FieldPath = string;
 /** Ordered: rebuilding keeps the order of keyed array items. */

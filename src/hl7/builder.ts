@@ -9,7 +9,7 @@
  *
  * Inbound messages are never re-emitted through this builder: they are kept as received.
  */
-import { PasserelleError } from '../../../src/errors.js';
+import { PasserelleError } from '../errors.js';
 import { type Hl7Charset, encodeText, resolveCharset, unencodableIndex } from './charset.js';
 import { DEFAULT_DELIMITERS, type Hl7Delimiters, delimiterProblem, encodingCharacters } from './delimiters.js';
 import { escapeHl7, unescapeHl7 } from './escape.js';

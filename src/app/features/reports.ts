@@ -2,9 +2,9 @@
  * The `reports` service module: the report and digest routes, and the daily digest schedule as
  * a component (started after the HTTP server, stopped before the store closes).
  */
-import { reportRoutes } from '../api/routes/reports.js';
-import type { ServiceContext, ServiceModule } from '../app/service.js';
-import { DigestJob, DigestScheduler } from './digest.js';
+import { reportRoutes } from '../../api/routes/reports.js';
+import type { ServiceContext, ServiceModule } from '../service.js';
+import { DigestJob, DigestScheduler } from '../../reports/digest.js';
 
 export interface ReportsModuleOptions {
   /** Schedule the daily digest with node-cron (default). Tests may call `jobOf(ctx)` instead. */
