@@ -23,6 +23,7 @@ import { HttpPeer, httpPeerConnector } from '../helpers/http-peer.js';
 import { startTestService } from '../helpers/service.js';
 import { openTestStore, STORE_KINDS } from '../helpers/stores.js';
 import { type Bench, type BenchResult, percentile } from './harness.js';
+import { until } from '../helpers/until.js';
 
 const N = 300;
 const WARMUP = 30;
@@ -43,13 +44,6 @@ const stats = (samples: number[]) => {
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
 };
 
-async function until(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('the sync path did not settle');
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 async function measuredPath(kind: 'sqlite' | 'postgres'): Promise<number[]> {
   const sim = await startSecretariatSimulator({ port: 0, host: '127.0.0.1', seed: 'empty' });
@@ -83,7 +77,7 @@ async function measuredPath(kind: 'sqlite' | 'postgres'): Promise<number[]> {
       // The platform then marks the message delivered, which travels too: let it settle first.
       peer.onRequest = undefined;
       await sim.webhooksIdle();
-      await until(async () => {
+      await until('the sync path to settle', async () => {
         const d = await store.outbox.depth(practiceLink.id);
         return d.pending + d.leased === 0;
       });

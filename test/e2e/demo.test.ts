@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 
 import { BIN, cleanEnv } from '../helpers/cli.js';
 import { tempDir } from '../helpers/stores.js';
+import { untilWith } from '../helpers/until.js';
 
 interface DemoProcess {
   readonly child: ChildProcess;
@@ -93,23 +94,8 @@ async function getJson<T>(demo: DemoProcess, path: string): Promise<T> {
   return JSON.parse(text) as T;
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
-      );
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+// The demo service is a child process still starting: its API may refuse a connection at first.
+const until = untilWith({ ms: 60_000, everyMs: 500, tolerateErrors: true });
 
 type Counts = { booked: number };
 interface Report {

@@ -73,6 +73,7 @@ import { fhirRequest } from '../helpers/fhir-world.js';
 import { type CliResult, runCli, type ServingProcess, startServe } from '../helpers/cli.js';
 import { hl7Fixture } from '../helpers/hl7.js';
 import { tempDir } from '../helpers/stores.js';
+import { untilWith } from '../helpers/until.js';
 
 export const FHIR_SUBSCRIPTION_SECRET = 'abonnement-secret-e2e-0123456789';
 export const HL7_APPOINTMENT_TYPES = [
@@ -99,15 +100,8 @@ export interface LogLine {
 
 export type ApiInit = RequestInit & { key?: string | null; json?: unknown };
 
-export async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** The scenarios' waits: the shared helper with their longer default and pace. */
+export const until = untilWith({ ms: 30_000, everyMs: 50 });
 
 
 /** A TCP relay to a target that a test can cut (connections reset, new ones refused) and restore. */

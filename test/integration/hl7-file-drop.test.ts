@@ -16,6 +16,7 @@ import type { Appointment } from '../../src/model/resources.js';
 import type { InboundHandler } from '../../src/connector/contract.js';
 import { controlIdOf, hl7Fixture, type Hl7LinkHarness, startHl7Link, withControlId } from '../helpers/hl7.js';
 import { tempDir } from '../helpers/stores.js';
+import { until } from '../helpers/until.js';
 
 const S12 = hl7Fixture('siu-s12-new-appointment');
 const S17 = hl7Fixture('siu-s17-delete-v23');
@@ -52,11 +53,7 @@ describe('file drop', () => {
     const w = h.connector.fileWatcher;
     if (!w) throw new Error('no watcher');
     const target = w.polls + n;
-    const deadline = Date.now() + 10_000;
-    while (w.polls < target) {
-      if (Date.now() > deadline) throw new Error('the watcher stopped polling');
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until('the watcher to poll', () => w.polls >= target, 10_000, { everyMs: 10 });
   }
 
   const stored = async (controlId: string) =>

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 
 import { postDigest, type PostOptions } from '../../src/reports/webhook.js';
+import { until } from '../helpers/until.js';
 
 const servers: Server[] = [];
 async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; hits: IncomingMessage[] }> {
@@ -70,7 +71,7 @@ describe('digest webhook client', () => {
     const peer = await serve((_req, res) => res.writeHead(503).end());
     const stop = new AbortController();
     const pending = postDigest({ url: peer.url }, body, options({ backoffMs: 60_000, signal: stop.signal }));
-    while (peer.hits.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await until('the digest webhook to be tried', () => peer.hits.length > 0, 10_000, { everyMs: 5 });
     stop.abort();
     expect(await pending).toMatchObject({ ok: false, attempts: 1, error: { message: 'digest webhook not sent: passerelle is stopping' } });
   });

@@ -24,6 +24,7 @@ import { defaultConnectorDefinitions } from '../../src/app/connectors.js';
 import { cleanEnv, ROOT } from '../helpers/cli.js';
 import { HttpPeer, httpPeerConnector } from '../helpers/http-peer.js';
 import { tempDir } from '../helpers/stores.js';
+import { untilWith } from '../helpers/until.js';
 
 const N = 24;
 
@@ -57,13 +58,7 @@ function within<T>(what: string, p: Promise<T>, ms = 30_000): Promise<T> {
   return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms).unref())]);
 }
 
-async function until(what: string, check: () => boolean, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = untilWith({ ms: 30_000, everyMs: 10 });
 
 describe('restart after a kill mid-dispatch to the secretariat', () => {
   const dir = tempDir('passerelle-kill-');

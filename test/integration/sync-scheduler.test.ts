@@ -17,14 +17,9 @@ import { SyncRuntime } from '../../src/sync/runtime.js';
 import { fixturePatients } from '../helpers/fixtures.js';
 import { memoryConnector, MemoryWorld } from '../helpers/memory-connector.js';
 import { openTestStore, type TestStore } from '../helpers/stores.js';
+import { untilWith } from '../helpers/until.js';
 
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const until = untilWith({ ms: 15_000 });
 
 function runtimeFor(store: Store, world: MemoryWorld, logger: Logger, schedulePolls = true): SyncRuntime {
   return new SyncRuntime({ store, logger, secrets: new SecretBox(randomBytes(32)), registry: createRegistry([memoryConnector(world)]), schedulePolls, refreshMs: 0, autoDispatch: false });

@@ -13,6 +13,7 @@ import { createLogger, type Logger, silentLogger } from '../../../src/log/logger
 import type { Clock } from '../../../src/store/repos/context.js';
 import type { JsonObject, Link } from '../../../src/store/types.js';
 import type { Connector, ConnectorContext, HttpAnswer, InboundHandler, InboundMessage, IngestResult } from '../../../src/connector/contract.js';
+import { until } from '../../helpers/until.js';
 
 export const NEW_SECRET = `whsec_${Buffer.alloc(32, 0x2a).toString('base64')}`;
 export const OLD_SECRET = `whsec_${Buffer.alloc(32, 0x17).toString('base64')}`;
@@ -117,9 +118,5 @@ export async function startHookServer(connector: Connector, handler: InboundHand
 
 /** Polls a condition with a bounded deadline (no fixed sleeps). */
 export async function eventually(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await until(what, check, timeoutMs, { everyMs: 10 });
 }
