@@ -9,11 +9,11 @@ import { parseHl7 } from '../hl7/index.js';
 import { PasserelleError } from '../errors.js';
 import { RESOURCE_KINDS, type CanonicalResource, type ResourceKind } from '../model/resources.js';
 import type { ExternalRecord } from '../model/records.js';
-import { fromCanonical, toCanonical } from './engine.js';
-import type { FhirResource, FromCanonicalResult, MappingContext, RelatedRecord } from './engine-types.js';
-import type { MappingPlan } from './plan.js';
-import type { FieldReport } from './report.js';
-import type { Direction } from './schema.js';
+import { fromCanonical, toCanonical } from './run/engine.js';
+import type { FhirResource, FromCanonicalResult, MappingContext, RelatedRecord } from './run/types.js';
+import type { MappingPlan } from './compile/plan.js';
+import type { FieldReport } from './run/report.js';
+import type { Direction } from './compile/schema.js';
 import type { ErrorIssue } from '../errors.js';
 
 export interface DryRunOptions {

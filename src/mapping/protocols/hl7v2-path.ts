@@ -11,8 +11,8 @@
  * allocates the next free one and writes the selector value into it. Both halves are compiled
  * once into codec `Hl7Path` objects; nothing is parsed per message.
  */
-import { type Hl7Message, type Hl7Path, formatHl7Path, parseHl7Path } from '../hl7/index.js';
-import { isPasserelleError } from '../errors.js';
+import { type Hl7Message, type Hl7Path, formatHl7Path, parseHl7Path } from '../../hl7/index.js';
+import { isPasserelleError } from '../../errors.js';
 
 export interface Hl7Selector {
   /** Path of the selector leaf over every repetition (`PID-3[*].4.2`). */

@@ -8,14 +8,14 @@
  * with an ERR_MAPPING_* code naming the rule and path, never a value) and the report. The
  * `…OrThrow` forms throw that error.
  */
-import { Hl7Message } from '../hl7/index.js';
-import { PasserelleError } from '../errors.js';
-import { canonicalToFhir, fhirToCanonical } from './engine-fhir.js';
-import { canonicalToHl7, hl7ToCanonical } from './engine-hl7.js';
-import type { CanonicalChange, FhirResource, FromCanonicalResult, MappingContext, ToCanonicalResult } from './engine-types.js';
-import type { MappingPlan } from './plan.js';
-import type { OwnershipRules } from './ownership.js';
-import type { AppointmentTypeEntry } from './schema.js';
+import { Hl7Message } from '../../hl7/index.js';
+import { PasserelleError } from '../../errors.js';
+import { canonicalToFhir, fhirToCanonical } from '../protocols/fhir-r4.js';
+import { canonicalToHl7, hl7ToCanonical } from '../protocols/hl7v2.js';
+import type { CanonicalChange, FhirResource, FromCanonicalResult, MappingContext, ToCanonicalResult } from './types.js';
+import type { MappingPlan } from '../compile/plan.js';
+import type { OwnershipRules } from '../compile/ownership.js';
+import type { AppointmentTypeEntry } from '../compile/schema.js';
 
 export function toCanonical(plan: MappingPlan, input: Hl7Message | FhirResource, ctx: MappingContext = {}): ToCanonicalResult {
   if (input instanceof Hl7Message) {

@@ -8,13 +8,13 @@
  */
 import { createHash } from 'node:crypto';
 
-import type { ErrorCode, ErrorIssue } from '../errors.js';
-import { RESOURCE_KINDS, type ResourceKind } from '../model/resources.js';
-import { type Hl7Path, isSupportedHl7Version, resolveCharset } from '../hl7/index.js';
-import { didYouMean } from '../util/suggest.js';
+import type { ErrorCode, ErrorIssue } from '../../errors.js';
+import { RESOURCE_KINDS, type ResourceKind } from '../../model/resources.js';
+import { type Hl7Path, isSupportedHl7Version, resolveCharset } from '../../hl7/index.js';
+import { didYouMean } from '../../util/suggest.js';
 import { type Catalogue, canonicalCatalogue, type ElementNode, fhirCatalogue, resolvePath } from './catalogue.js';
-import { type CompiledPath, type CompiledStep, parseElementPath, PathSyntaxError } from './element-path.js';
-import { formatHl7Path, type Hl7Selector, looksLikeHl7Path, parseProfileHl7Path, type ProfileHl7Path } from './hl7-path.js';
+import { type CompiledPath, type CompiledStep, parseElementPath, PathSyntaxError } from '../run/element-path.js';
+import { formatHl7Path, type Hl7Selector, looksLikeHl7Path, parseProfileHl7Path, type ProfileHl7Path } from '../protocols/hl7v2-path.js';
 import { checkOwnershipField, type KindOwnership, type OwnershipRules, ownershipFieldOf } from './ownership.js';
 import type {
   CompiledInboundMessage,
@@ -30,7 +30,7 @@ import type {
   Scalar,
 } from './plan.js';
 import type { FieldRule, MappingProfile, Owner, Protocol, ResourceSection } from './schema.js';
-import { compileTransform, isValidTimeZone, timeZoneNames, type Transform } from './transforms.js';
+import { compileTransform, isValidTimeZone, timeZoneNames, type Transform } from '../run/transforms.js';
 
 export type ProfilePath = readonly (string | number)[];
 

@@ -4,14 +4,14 @@
  */
 import { createHash } from 'node:crypto';
 
-import { type ErrorCode, type ErrorIssue, PasserelleError } from '../errors.js';
-import type { CanonicalResource, ResourceKind } from '../model/resources.js';
-import { validateAs } from '../model/validate.js';
-import type { ExternalRecord } from '../model/records.js';
+import { type ErrorCode, type ErrorIssue, PasserelleError } from '../../errors.js';
+import type { CanonicalResource, ResourceKind } from '../../model/resources.js';
+import { validateAs } from '../../model/validate.js';
+import type { ExternalRecord } from '../../model/records.js';
 import { prune } from './element-path.js';
-import type { CanonicalChange, FilteredRecord, FromCanonicalResult, MappingContext, ToCanonicalResult } from './engine-types.js';
+import type { CanonicalChange, FilteredRecord, FromCanonicalResult, MappingContext, ToCanonicalResult } from './types.js';
 import { passesFilters } from './filters.js';
-import type { MappingPlan } from './plan.js';
+import type { MappingPlan } from '../compile/plan.js';
 import type { FieldReport } from './report.js';
 
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;

@@ -10,15 +10,15 @@
  * canonical side no longer has is removed only when the merge base had it (a real deletion);
  * otherwise the peer's value stays.
  */
-import { PasserelleError } from '../errors.js';
-import { RESOURCE_KINDS, type ResourceKind } from '../model/resources.js';
-import { applyInbound, outboundValue, report, reportFailure, type RunState } from './apply.js';
-import { type CompiledPath, ensureContainer, prune, readPath, removePath, writePath } from './element-path.js';
-import type { CanonicalChange, FhirResource, FromCanonicalResult, MappingContext, ToCanonicalResult } from './engine-types.js';
-import { passesFilters } from './filters.js';
-import type { CompiledKind, CompiledRule, MappingPlan, ProtocolAccessor } from './plan.js';
-import { detectEvent, failedFromCanonical, failedToCanonical, finishRecords, fromCanonicalResult, toCanonicalResult } from './records.js';
-import type { FieldReport } from './report.js';
+import { PasserelleError } from '../../errors.js';
+import { RESOURCE_KINDS, type ResourceKind } from '../../model/resources.js';
+import { applyInbound, outboundValue, report, reportFailure, type RunState } from '../run/apply.js';
+import { type CompiledPath, ensureContainer, prune, readPath, removePath, writePath } from '../run/element-path.js';
+import type { CanonicalChange, FhirResource, FromCanonicalResult, MappingContext, ToCanonicalResult } from '../run/types.js';
+import { passesFilters } from '../run/filters.js';
+import type { CompiledKind, CompiledRule, MappingPlan, ProtocolAccessor } from '../compile/plan.js';
+import { detectEvent, failedFromCanonical, failedToCanonical, finishRecords, fromCanonicalResult, toCanonicalResult } from '../run/records.js';
+import type { FieldReport } from '../run/report.js';
 
 const DEFAULT_ZONE = 'Europe/Paris';
 type Obj = Record<string, unknown>;

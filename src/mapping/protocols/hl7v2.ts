@@ -6,23 +6,23 @@
  * tombstone flag (S17) and `supersedes` (A40 MRG-1) are added. Paths were compiled once: a rule
  * costs one or two codec reads.
  *
- * Outbound: the change's event (records.ts detectEvent) picks the message type
+ * Outbound: the change's event (run/records.ts detectEvent) picks the message type
  * (messages.outbound); the primary record and the included related ones (the Patient → PID)
  * are written through the same rules read the other way, segments in the profile's order
  * (HL7 v2.5 ch. 10 SIU_S12, ch. 3 ADT_A05…), MSH built here.
  */
-import { formatHl7Timestamp, type Hl7Charset, type Hl7Message, Hl7MessageBuilder, type Hl7Path, parseHl7Path, resolveCharset } from '../hl7/index.js';
-import { isPasserelleError, PasserelleError } from '../errors.js';
-import type { ResourceKind } from '../model/resources.js';
-import { applyInbound, outboundValue, report, reportFailure, type RunState } from './apply.js';
-import type { CanonicalChange, FromCanonicalResult, MappingContext, ToCanonicalResult } from './engine-types.js';
-import { passesFilters } from './filters.js';
-import { writePath as writeCanonical } from './element-path.js';
-import { formatHl7Path, readHl7, type SelectorCache, withRepetition } from './hl7-path.js';
-import type { CompiledKind, CompiledRule, Hl7Plan, MappingPlan, ProtocolAccessor } from './plan.js';
-import { detectEvent, failedFromCanonical, failedToCanonical, finishRecords, fromCanonicalResult, type RecordDraft, toCanonicalResult } from './records.js';
-import type { FieldReport } from './report.js';
-import { durationMinutes, hl7TimestampToMillis, TransformError } from './transforms.js';
+import { formatHl7Timestamp, type Hl7Charset, type Hl7Message, Hl7MessageBuilder, type Hl7Path, parseHl7Path, resolveCharset } from '../../hl7/index.js';
+import { isPasserelleError, PasserelleError } from '../../errors.js';
+import type { ResourceKind } from '../../model/resources.js';
+import { applyInbound, outboundValue, report, reportFailure, type RunState } from '../run/apply.js';
+import type { CanonicalChange, FromCanonicalResult, MappingContext, ToCanonicalResult } from '../run/types.js';
+import { passesFilters } from '../run/filters.js';
+import { writePath as writeCanonical } from '../run/element-path.js';
+import { formatHl7Path, readHl7, type SelectorCache, withRepetition } from './hl7v2-path.js';
+import type { CompiledKind, CompiledRule, Hl7Plan, MappingPlan, ProtocolAccessor } from '../compile/plan.js';
+import { detectEvent, failedFromCanonical, failedToCanonical, finishRecords, fromCanonicalResult, type RecordDraft, toCanonicalResult } from '../run/records.js';
+import type { FieldReport } from '../run/report.js';
+import { durationMinutes, hl7TimestampToMillis, TransformError } from '../run/transforms.js';
 
 const DEFAULT_ZONE = 'Europe/Paris';
 const MSH_7 = parseHl7Path('MSH-7');

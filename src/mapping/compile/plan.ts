@@ -1,15 +1,15 @@
 /**
  * A compiled mapping profile: every path parsed and checked, every transform and value map
- * resolved, constants substituted. The engine (engine-hl7.ts, engine-fhir.ts) only walks this;
+ * resolved, constants substituted. The engine (protocols/hl7v2.ts, protocols/fhir-r4.ts) only walks this;
  * nothing is parsed or looked up by name per message.
  */
-import type { ErrorIssue } from '../errors.js';
-import type { ResourceKind } from '../model/resources.js';
-import type { CompiledPath, CompiledStep } from './element-path.js';
-import type { ProfileHl7Path } from './hl7-path.js';
+import type { ErrorIssue } from '../../errors.js';
+import type { ResourceKind } from '../../model/resources.js';
+import type { CompiledPath, CompiledStep } from '../run/element-path.js';
+import type { ProfileHl7Path } from '../protocols/hl7v2-path.js';
 import type { OwnershipRules } from './ownership.js';
 import type { AppointmentTypeEntry, Direction, MappingProfile, Protocol } from './schema.js';
-import type { Transform } from './transforms.js';
+import type { Transform } from '../run/transforms.js';
 
 export type Scalar = string | number | boolean;
 
