@@ -3,7 +3,8 @@
  * protocol (HL7 v2, FHIR R4) and the canonical model, both ways. docs/mappings.md.
  */
 export { loadProfile, loadProfileText, requirePlan, type LoadOptions, type LoadResult, type MappingIssue } from './compile/loader.js';
-export { compileProfile, formatProfilePath, OUTBOUND_EVENTS } from './compile/compile.js';
+export { compileProfile, formatProfilePath } from './compile/compile.js';
+export { OUTBOUND_EVENTS } from './run/records.js';
 export { appointmentCatalogue, fromCanonical, fromCanonicalOrThrow, ownershipOf, toCanonical, toCanonicalOrThrow } from './run/engine.js';
 export type {
   CanonicalChange,

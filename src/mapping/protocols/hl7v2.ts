@@ -1,5 +1,9 @@
 /**
- * HL7 v2 ↔ canonical through a compiled plan.
+ * HL7 v2 ↔ canonical through a compiled plan, and what compiling an hl7v2 profile checks.
+ *
+ * Compile: `from` paths are HL7 paths (below); an id path is required per kind; the canonical
+ * leaf a rule writes is a scalar the rule's transforms and value map produce; `messages` name
+ * which message makes which kinds inbound and which event sends which message outbound.
  *
  * Inbound: MSH-9 picks the message rule (messages.inbound); each kind it produces is built from
  * that kind's rules, then the message's `set` constants (SIU^S15 → status cancelled), the
@@ -11,24 +15,161 @@
  * are written through the same rules read the other way, segments in the profile's order
  * (HL7 v2.5 ch. 10 SIU_S12, ch. 3 ADT_A05…), MSH built here.
  */
-import { formatHl7Timestamp, type Hl7Charset, type Hl7Message, Hl7MessageBuilder, type Hl7Path, parseHl7Path, resolveCharset } from '../../hl7/index.js';
+import { formatHl7Path, formatHl7Timestamp, type Hl7Charset, Hl7Message, Hl7MessageBuilder, type Hl7Path, isSupportedHl7Version, parseHl7Path, resolveCharset } from '../../hl7/index.js';
 import { isPasserelleError, PasserelleError } from '../../errors.js';
 import type { ResourceKind } from '../../model/resources.js';
+import { didYouMean } from '../../util/suggest.js';
+import type {
+  CompiledInboundMessage,
+  CompiledKind,
+  CompiledOutboundKind,
+  CompiledRule,
+  Hl7Plan,
+  Hl7Selector,
+  MappingPlan,
+  ProfileHl7Path,
+  ProfilePath,
+  ProtocolAccessor,
+  ProtocolSetEntry,
+  Scalar,
+} from '../compile/plan.js';
+import type { MappingProfile } from '../compile/schema.js';
 import { applyInbound, outboundValue, report, reportFailure, type RunState } from '../run/apply.js';
-import type { CanonicalChange, FromCanonicalResult, MappingContext, ToCanonicalResult } from '../run/types.js';
+import { type CompiledStep, writePath as writeCanonical } from '../run/element-path.js';
 import { passesFilters } from '../run/filters.js';
-import { writePath as writeCanonical } from '../run/element-path.js';
-import { formatHl7Path, readHl7, type SelectorCache, withRepetition } from './hl7v2-path.js';
-import type { CompiledKind, CompiledRule, Hl7Plan, MappingPlan, ProtocolAccessor } from '../compile/plan.js';
-import { detectEvent, failedFromCanonical, failedToCanonical, finishRecords, fromCanonicalResult, type RecordDraft, toCanonicalResult } from '../run/records.js';
+import { detectEvent, failedFromCanonical, failedToCanonical, finishRecords, fromCanonicalResult, OUTBOUND_EVENTS, type RecordDraft, toCanonicalResult } from '../run/records.js';
 import type { FieldReport } from '../run/report.js';
 import { durationMinutes, hl7TimestampToMillis, TransformError } from '../run/transforms.js';
+import type { CanonicalChange, FromCanonicalResult, MappingContext, ToCanonicalResult } from '../run/types.js';
+import type { CompileContext, LeafCheck, ProtocolCompiler, ProtocolMapping } from './protocol.js';
+
+export { formatHl7Path };
+
+// -----------------------------------------------------------------------------------------------
+// Paths
+
+/**
+ * HL7 paths as profiles write them: the codec's `SEG[n]-F[r].C.S` (connectors/hl7v2/README.md),
+ * plus one extension for repeating fields whose repetitions are told apart by a value:
+ *
+ *   PID-3[4.2=1.2.250.1.999.1.1].1   the PID-3 repetition whose component 4.2 (assigning
+ *                                    authority OID) is the practice's; its component 1 (the IPP)
+ *   PID-5[7=L].1                     the name whose type (XPN.7) is L: the birth name
+ *   PID-13[3=CP].12                  the cell-phone repetition's number
+ *
+ * Reading picks the first repetition whose selector matches; writing reuses that repetition or
+ * allocates the next free one and writes the selector value into it. Both halves are compiled
+ * once into codec `Hl7Path` objects; nothing is parsed per message.
+ */
+
+const SELECTOR = /^([A-Z][A-Z0-9]{2}(?:\[[0-9]+\])?-[0-9]+)\[([0-9]+)(?:\.([0-9]+))?=([^\]]+)\](.*)$/;
+const LOOKS_HL7 = /^[A-Z][A-Z0-9]{2}(\[[0-9*]+\])?-/;
+
+/** Whether text looks like an HL7 path (used to tell a protocol mismatch from a typo). */
+export function looksLikeHl7Path(text: string): boolean {
+  return LOOKS_HL7.test(text);
+}
+
+/** Parses a profile HL7 path; throws an Error whose message names the problem. */
+export function parseProfileHl7Path(text: string): ProfileHl7Path {
+  const m = SELECTOR.exec(text);
+  try {
+    if (!m) {
+      const path = parseHl7Path(text);
+      return { text, path, selector: undefined, fieldKey: `${path.segment}[${path.occurrence ?? 1}]-${path.field}`, segment: path.segment, reps: [] };
+    }
+    const [, head, comp, sub, value, rest] = m as unknown as [string, string, string, string | undefined, string, string];
+    const path = parseHl7Path(`${head}[*]${rest}`);
+    const selPath = parseHl7Path(`${head}[*].${comp}${sub ? `.${sub}` : ''}`);
+    return {
+      text,
+      path,
+      selector: { path: selPath, value, component: Number(comp), subcomponent: sub === undefined ? undefined : Number(sub) },
+      fieldKey: `${path.segment}[${path.occurrence ?? 1}]-${path.field}`,
+      segment: path.segment,
+      reps: [],
+    };
+  } catch (e) {
+    if (isPasserelleError(e)) throw new Error(e.message.startsWith(`${text}: `) ? e.message.slice(text.length + 2) : e.message, { cause: e });
+    throw e;
+  }
+}
+
+/**
+ * Per message memo of selector reads, keyed by the compiled (interned) objects: several rules
+ * share a selector (the IPP is the patient's id, its identifier and the appointment's patient
+ * reference; five selectors look at PID-3.4.2; three rules read the birth name PID-5[7=L]).
+ */
+export type SelectorCache = Map<object, string | readonly string[] | number | null>;
+
+/** The leaf path at one repetition, built once per profile path and repetition. */
+function atRepetition(p: ProfileHl7Path, rep: number): Hl7Path {
+  return (p.reps[rep] ??= withRepetition(p.path, rep));
+}
+
+/** The value at `p`; absent, empty and the HL7 null `""` are all undefined (a message is a full snapshot). */
+export function readHl7(msg: Hl7Message, p: ProfileHl7Path, cache?: SelectorCache): string | undefined {
+  let v: string | undefined;
+  const sel = p.selector;
+  if (sel === undefined) v = msg.get(p.path);
+  else {
+    const hit = cache?.get(p);
+    if (hit !== undefined) return hit === null ? undefined : (hit as string);
+    let at = cache?.get(sel) as number | undefined;
+    if (at === undefined) {
+      let keys = cache?.get(sel.path) as readonly string[] | undefined;
+      if (keys === undefined) {
+        keys = msg.getAll(sel.path);
+        cache?.set(sel.path, keys);
+      }
+      at = keys.findIndex((k) => k.trim() === sel.value);
+      cache?.set(sel, at);
+    }
+    v = at < 0 ? undefined : msg.get(atRepetition(p, at + 1));
+    const out = present(v);
+    cache?.set(p, out ?? null);
+    return out;
+  }
+  return present(v);
+}
+
+/**
+ * Values are read trimmed (senders pad fields: `20250317093000 `, ` 38762`); an empty or
+ * HL7 null (`""`) value is absent.
+ */
+function present(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const t = v.trim();
+  return t === '' || t === '""' ? undefined : t;
+}
+
+/** The path text with an explicit repetition, for reports and the builder. */
+export function withRepetition(p: Hl7Path, repetition: number, component?: number, subcomponent?: number): Hl7Path {
+  return {
+    segment: p.segment,
+    occurrence: p.occurrence,
+    field: p.field,
+    repetition,
+    component: component ?? p.component,
+    subcomponent: component !== undefined ? subcomponent : p.subcomponent,
+  };
+}
+
+
+// -----------------------------------------------------------------------------------------------
+// Inbound
 
 const DEFAULT_ZONE = 'Europe/Paris';
 const MSH_7 = parseHl7Path('MSH-7');
 
+/** The HL7 side of an accessor (an hl7v2 plan holds only those). */
+function hl7Of(a: ProtocolAccessor): ProfileHl7Path | undefined {
+  return 'hl7' in a ? a.hl7 : undefined;
+}
+
 function read(msg: Hl7Message, a: ProtocolAccessor, cache?: SelectorCache): string | undefined {
-  return a.protocol === 'hl7v2' ? readHl7(msg, a.hl7, cache) : undefined;
+  const p = hl7Of(a);
+  return p ? readHl7(msg, p, cache) : undefined;
 }
 
 function readFirst(msg: Hl7Message, list: readonly ProtocolAccessor[], cache: SelectorCache): { value: string; path: string } | undefined {
@@ -133,7 +274,8 @@ function serviceTypeCode(data: Record<string, unknown>): string | undefined {
 function inventory(msg: Hl7Message, plan: MappingPlan, kinds: readonly ResourceKind[], extra: readonly ProtocolAccessor[]): FieldReport[] {
   const read = new Set<string>();
   const note = (a: ProtocolAccessor) => {
-    if (a.protocol === 'hl7v2') read.add(`${a.hl7.path.segment}[${a.hl7.path.occurrence ?? 1}]-${a.hl7.path.field}`);
+    const p = hl7Of(a)?.path;
+    if (p) read.add(`${p.segment}[${p.occurrence ?? 1}]-${p.field}`);
   };
   for (const k of kinds) {
     const ck = plan.kinds[k];
@@ -273,8 +415,8 @@ export function canonicalToHl7(plan: MappingPlan, change: CanonicalChange, ctx: 
 
   /** Where one accessor writes; a selector reuses or allocates its repetition and writes its value. */
   const target = (a: ProtocolAccessor, rule: string): Hl7Path | undefined => {
-    if (a.protocol !== 'hl7v2') return undefined;
-    const p = a.hl7;
+    const p = hl7Of(a);
+    if (!p) return undefined;
     if (!p.selector) return p.path;
     const reps = alloc.get(p.fieldKey) ?? [];
     alloc.set(p.fieldKey, reps);
@@ -376,10 +518,11 @@ export function canonicalToHl7(plan: MappingPlan, change: CanonicalChange, ctx: 
     }
   }
   for (const p of pending) {
-    if (p.accessor.protocol !== 'hl7v2' || p.accessor.hl7.selector) continue;
-    const reps = alloc.get(p.accessor.hl7.fieldKey) ?? [];
-    alloc.set(p.accessor.hl7.fieldKey, reps);
-    const r = typeof p.accessor.hl7.path.repetition === 'number' ? p.accessor.hl7.path.repetition : 1;
+    const h = hl7Of(p.accessor);
+    if (!h || h.selector) continue;
+    const reps = alloc.get(h.fieldKey) ?? [];
+    alloc.set(h.fieldKey, reps);
+    const r = typeof h.path.repetition === 'number' ? h.path.repetition : 1;
     reps[r - 1] ??= '#plain';
   }
   for (const p of pending) {
@@ -409,3 +552,228 @@ export function canonicalToHl7(plan: MappingPlan, change: CanonicalChange, ctx: 
   const encoded = builder.encode();
   return fromCanonicalResult(event, st.report, { hl7: { messageType: type, text: encoded.text, bytes: encoded.bytes, charset: encoded.charset } });
 }
+
+// -----------------------------------------------------------------------------------------------
+// Compile
+
+const DEFAULT_SEGMENTS: Readonly<Record<string, readonly string[]>> = {
+  // HL7 v2.5 ch. 10 SIU_S12 and ch. 3 ADT_A01/ADT_A05, ch. 9 MDM_T02, ch. 7 ORU_R01 (group order).
+  SIU: ['SCH', 'TQ1', 'NTE', 'PID', 'PD1', 'PV1', 'PV2', 'OBX', 'DG1', 'RGS', 'AIS', 'AIG', 'AIL', 'AIP'],
+  ADT: ['EVN', 'PID', 'PD1', 'ROL', 'NK1', 'PV1', 'PV2', 'MRG', 'ZFD'],
+  MDM: ['EVN', 'PID', 'PV1', 'TXA', 'OBX', 'NTE'],
+  ORU: ['PID', 'PV1', 'ORC', 'OBR', 'NTE', 'OBX'],
+};
+
+type OutboundMessages = NonNullable<NonNullable<MappingProfile['messages']>['outbound']>;
+
+class Hl7Compiler implements ProtocolCompiler {
+  readonly units = true;
+  private readonly selectors = new Map<string, Hl7Selector>();
+  private readonly selectorPaths = new Map<string, Hl7Path>();
+  private readonly paths = new Map<string, ProfileHl7Path>();
+
+  constructor(private readonly cx: CompileContext) {}
+
+  /** Checked with the messages (section), where the HL7 settings are. */
+  checkVersion(): void {}
+
+  path(text: string, _kind: ResourceKind, at: ProfilePath): ProtocolAccessor | undefined {
+    if (!looksLikeHl7Path(text)) {
+      if (/^[a-z]/.test(text)) {
+        this.cx.error(at, 'ERR_MAPPING_PROTOCOL_MISMATCH', `${text} is an element path, not an HL7 path (SEG[n]-F[r].C.S such as PID-5[1].1); this profile's protocol is hl7v2`);
+      } else {
+        this.cx.error(at, 'ERR_MAPPING_BAD_PATH', `${text}: not an HL7 path (SEG[n]-F[r].C.S such as PID-5[1].1, SCH-11.4)`);
+      }
+      return undefined;
+    }
+    try {
+      // One object per distinct path, selector and selector path: the engine memoizes reads
+      // per message by these objects, for every rule sharing them.
+      const known = this.paths.get(text);
+      if (known) return { protocol: 'hl7v2', hl7: known, text };
+      let parsed = parseProfileHl7Path(text);
+      if (parsed.selector) {
+        const pathKey = formatHl7Path(parsed.selector.path);
+        const selPath = this.selectorPaths.get(pathKey) ?? parsed.selector.path;
+        this.selectorPaths.set(pathKey, selPath);
+        const key = `${pathKey}=${parsed.selector.value}`;
+        const shared = this.selectors.get(key) ?? { ...parsed.selector, path: selPath };
+        this.selectors.set(key, shared);
+        parsed = { ...parsed, selector: shared };
+      }
+      this.paths.set(text, parsed);
+      return { protocol: 'hl7v2', hl7: parsed, text };
+    } catch (e) {
+      this.cx.error(at, 'ERR_MAPPING_BAD_PATH', `bad HL7 path ${text}: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /** A field holds text: a rule reading one writes one canonical scalar, of the leaf's type. */
+  checkLeaf(c: LeafCheck): boolean {
+    const { at, toText, to, leaf, hasFrom, value, map, transforms, transformsOk, isObject, wholeList } = c;
+    if (hasFrom && value === undefined) {
+      if (isObject) {
+        const kids = [...leaf.children().keys()];
+        this.cx.error([...at, 'to'], 'ERR_MAPPING_TYPE', `${toText} is ${leaf.reference ? 'a Reference' : 'a group of elements'}; map one of its elements (${kids.map((k) => `${to.text}.${k}`).slice(0, 4).join(', ')})`);
+      } else if (wholeList) {
+        this.cx.error([...at, 'to'], 'ERR_MAPPING_TYPE', `${toText} is a list; map one item of it (${to.text}[0])`);
+      }
+    }
+    if (!isObject && !wholeList && hasFrom && !map && value === undefined && transformsOk) {
+      const produces = transforms[transforms.length - 1]?.produces;
+      if (leaf.type === 'number' && produces !== 'number') this.cx.error([...at, 'to'], 'ERR_MAPPING_TYPE', `${toText} is a number; add transform: integer`);
+      if (leaf.format === 'instant' && produces !== 'instant') this.cx.error([...at, 'to'], 'ERR_MAPPING_TYPE', `${toText} is an instant (UTC); add transform: hl7-datetime`);
+      if (leaf.format === 'date' && produces !== 'date') this.cx.error([...at, 'to'], 'ERR_MAPPING_TYPE', `${toText} is a date (YYYY-MM-DD); add transform: hl7-date`);
+      if (leaf.enum && !map) {
+        this.cx.error([...at, 'to'], 'ERR_MAPPING_VALUE_MAP', `${toText} takes one of ${leaf.enum.join(', ')}; translate the protocol codes with a value map (map: …)`);
+      }
+    }
+    return false;
+  }
+
+  /** Keys are a component, or component.sub-component, in the field of the rule's `from`. */
+  protocolSetEntry(key: string, value: string, primary: ProtocolAccessor, _kind: ResourceKind, at: ProfilePath): ProtocolSetEntry | undefined {
+    const m = /^([0-9]{1,3})(?:\.([0-9]{1,3}))?$/.exec(key);
+    if (!m || Number(m[1]) === 0 || m[2] === '0') {
+      this.cx.error(at, 'ERR_MAPPING_BAD_PATH', `protocolSet key ${key}: expected a component number, or component.sub-component (e.g. 4.1), in the field of ${primary.text}`);
+      return undefined;
+    }
+    return { component: Number(m[1]), ...(m[2] !== undefined && { subcomponent: Number(m[2]) }), value };
+  }
+
+  newId(raw: string, kind: ResourceKind, at: ProfilePath): ProtocolAccessor | undefined {
+    return this.cx.protocolPath(raw, kind, at);
+  }
+
+  /** A message carries several records: each kind says which field holds its id. */
+  defaultId(kind: ResourceKind, at: ProfilePath): undefined {
+    this.cx.error(at, 'ERR_MAPPING_SCHEMA', `${kind}: an HL7 profile says where the record id comes from (id: { from: … }, e.g. SCH-2.1)`);
+    return undefined;
+  }
+
+  section(kinds: Partial<Record<ResourceKind, CompiledKind>>): Hl7Plan {
+    const cx = this.cx;
+    const p = cx.profile;
+    if (!isSupportedHl7Version(p.version)) cx.warn(['version'], 'ERR_MAPPING_SCHEMA', `HL7 version ${p.version} is not one the codec is tested with (2.3, 2.3.1, 2.4, 2.5, 2.5.1)`);
+    const settings = p.hl7 ?? {};
+    if (settings.charset !== undefined && resolveCharset(settings.charset) === undefined) {
+      cx.error(['hl7', 'charset'], 'ERR_MAPPING_SCHEMA', `unknown HL7 character set ${settings.charset} (UNICODE UTF-8, 8859/1, 8859/15, ASCII)`);
+    }
+    const segments = new Map<string, readonly string[]>(Object.entries(DEFAULT_SEGMENTS));
+    for (const [code, list] of Object.entries(settings.segments ?? {})) segments.set(code, list);
+
+    const inbound = new Map<string, CompiledInboundMessage>();
+    for (const [type, m] of Object.entries(p.messages?.inbound ?? {})) {
+      const at: ProfilePath = ['messages', 'inbound', type];
+      for (const [i, k] of m.records.entries()) {
+        const ck = kinds[k];
+        if (!ck) cx.error([...at, 'records', i], 'ERR_MAPPING_MESSAGE_RULE', `${type} produces ${k}, but the profile has no ${k} section`);
+        else if (!ck.inbound) cx.error([...at, 'records', i], 'ERR_MAPPING_MESSAGE_RULE', `${type} produces ${k}, but ${k} is not synced to-canonical (directions: ${ck.directions.join(', ')})`);
+      }
+      for (const [i, k] of (m.deleted ?? []).entries()) {
+        if (!m.records.includes(k)) cx.error([...at, 'deleted', i], 'ERR_MAPPING_MESSAGE_RULE', `${type}: deleted lists ${k}, which is not in records`);
+      }
+      const set = new Map<ResourceKind, { steps: readonly CompiledStep[]; text: string; value: Scalar }[]>();
+      for (const [key, v] of Object.entries(m.set ?? {})) {
+        const where = [...at, 'set', key];
+        const dot = key.indexOf('.');
+        const k = key.slice(0, dot) as ResourceKind;
+        if (dot < 0 || !m.records.includes(k)) {
+          cx.error(where, 'ERR_MAPPING_MESSAGE_RULE', `set keys are Kind.path for a kind this message produces (${m.records.join(', ')}), e.g. ${m.records[0]}.status`, true);
+          continue;
+        }
+        const r = cx.elementPath(cx.catalogue, k, cx.subst(key.slice(dot + 1), where), where);
+        if (!r) continue;
+        const val = cx.substScalar(v, where);
+        if (r.leaf.enum && !r.leaf.enum.includes(String(val))) {
+          cx.error(where, 'ERR_MAPPING_TYPE', `${String(val)} is not allowed in ${key} (one of ${r.leaf.enum.join(', ')})${didYouMean(String(val), r.leaf.enum)}`);
+          continue;
+        }
+        set.set(k, [...(set.get(k) ?? []), { steps: r.path.steps, text: key, value: val }]);
+      }
+      let supersedes: CompiledInboundMessage['supersedes'];
+      if (m.supersedes) {
+        const list = Array.isArray(m.supersedes.from) ? m.supersedes.from : [m.supersedes.from];
+        const from: ProtocolAccessor[] = [];
+        list.forEach((f, i) => {
+          const a = cx.protocolPath(f, m.supersedes?.kind ?? 'Patient', Array.isArray(m.supersedes?.from) ? [...at, 'supersedes', 'from', i] : [...at, 'supersedes', 'from']);
+          if (a) from.push(a);
+        });
+        if (!m.records.includes(m.supersedes.kind)) cx.error([...at, 'supersedes', 'kind'], 'ERR_MAPPING_MESSAGE_RULE', `${type}: supersedes ${m.supersedes.kind}, which is not in records`);
+        supersedes = { kind: m.supersedes.kind, from };
+      }
+      for (const [i, k] of (m.optional ?? []).entries()) {
+        if (!m.records.includes(k)) cx.error([...at, 'optional', i], 'ERR_MAPPING_MESSAGE_RULE', `${type}: optional lists ${k}, which is not in records`);
+      }
+      inbound.set(type, { type, records: m.records, deleted: new Set(m.deleted ?? []), optional: new Set(m.optional ?? []), set, supersedes });
+    }
+
+    const outbound = new Map<ResourceKind, CompiledOutboundKind>();
+    for (const [k, o] of Object.entries(p.messages?.outbound ?? {}) as [ResourceKind, OutboundMessages[ResourceKind]][]) {
+      if (!o) continue;
+      const at: ProfilePath = ['messages', 'outbound', k];
+      const ck = kinds[k];
+      if (!ck) cx.error(at, 'ERR_MAPPING_MESSAGE_RULE', `outbound messages for ${k}, but the profile has no ${k} section`, true);
+      else if (!ck.outbound) cx.error(at, 'ERR_MAPPING_MESSAGE_RULE', `outbound messages for ${k}, but ${k} is not synced from-canonical (directions: ${ck.directions.join(', ')})`, true);
+      const events = new Map<string, string>();
+      for (const [event, type] of Object.entries(o.events)) {
+        if (!OUTBOUND_EVENTS[k].includes(event)) {
+          cx.error([...at, 'events', event], 'ERR_MAPPING_MESSAGE_RULE', `unknown ${k} event ${event}${didYouMean(event, OUTBOUND_EVENTS[k])}; ${k} events: ${OUTBOUND_EVENTS[k].join(', ')}`, true);
+          continue;
+        }
+        events.set(event, type);
+      }
+      for (const [i, inc] of (o.include ?? []).entries()) {
+        if (!kinds[inc]?.outbound) cx.error([...at, 'include', i], 'ERR_MAPPING_MESSAGE_RULE', `include ${inc}: the profile does not map ${inc} from-canonical`);
+      }
+      outbound.set(k, { kind: k, events, include: o.include ?? [] });
+    }
+    for (const ck of Object.values(kinds)) {
+      if (ck.inbound && ![...inbound.values()].some((m) => m.records.includes(ck.kind))) {
+        cx.warn([ck.kind, 'directions'], 'ERR_MAPPING_MESSAGE_RULE', `${ck.kind} is synced to-canonical but no inbound message (messages.inbound) produces it`);
+      }
+      // A kind written only inside other kinds' messages (include: the Practitioner in AIP-3) needs no message of its own.
+      if (ck.outbound && !outbound.has(ck.kind) && ![...outbound.values()].some((o) => o.include.includes(ck.kind))) {
+        cx.warn([ck.kind, 'directions'], 'ERR_MAPPING_MESSAGE_RULE', `${ck.kind} is synced from-canonical but messages.outbound names no message for it (nor includes it in one)`);
+      }
+      for (const r of ck.outboundRules) {
+        const first = r.from[0];
+        const seg = first && hl7Of(first)?.segment;
+        if (seg === undefined || seg === 'MSH') continue;
+        for (const [kindOut, o] of outbound) {
+          if (kindOut !== ck.kind && !o.include.includes(ck.kind)) continue;
+          for (const type of new Set(o.events.values())) {
+            const code = type.slice(0, 3);
+            const order = segments.get(code);
+            if (order && !order.includes(seg)) {
+              cx.warn([...r.at, 'from'], 'ERR_MAPPING_MESSAGE_RULE', `segment ${seg} is not in the ${code} segment order (hl7.segments.${code}); it is written after the others`);
+            }
+          }
+        }
+      }
+    }
+    return {
+      sendingApplication: settings.sendingApplication ?? 'PASSERELLE',
+      sendingFacility: settings.sendingFacility,
+      receivingApplication: settings.receivingApplication,
+      receivingFacility: settings.receivingFacility,
+      charset: settings.charset ?? 'UNICODE UTF-8',
+      processingId: settings.processingId ?? 'P',
+      segments,
+      inbound,
+      outbound,
+    };
+  }
+}
+
+export const hl7v2: ProtocolMapping = {
+  protocol: 'hl7v2',
+  inputName: 'an HL7 message',
+  compiler: (cx) => new Hl7Compiler(cx),
+  accepts: (input) => input instanceof Hl7Message,
+  toCanonical: (plan, input, ctx) => hl7ToCanonical(plan, input as Hl7Message, ctx),
+  // A message is written whole: there is no current one to start from.
+  fromCanonical: (plan, change, ctx) => canonicalToHl7(plan, change, ctx),
+  outboundKinds: (plan) => new Set(plan.hl7?.outbound.keys() ?? []),
+};

@@ -132,6 +132,16 @@ export function failedFromCanonical(event: string, error: PasserelleError): From
   return { ok: false, event, report: [], issues: [{ path: event, message: error.message, severity: 'error', code: error.code }], error };
 }
 
+/** Events a canonical change can be, per kind (detectEvent decides which one a change is). */
+export const OUTBOUND_EVENTS: Readonly<Record<ResourceKind, readonly string[]>> = {
+  Appointment: ['created', 'moved', 'modified', 'cancelled', 'noshow', 'deleted'],
+  Patient: ['created', 'updated', 'deleted'],
+  Slot: ['blocked', 'freed', 'updated', 'deleted'],
+  Communication: ['created', 'updated', 'deleted'],
+  Practitioner: ['created', 'updated', 'deleted'],
+  Schedule: ['created', 'updated', 'deleted'],
+};
+
 /**
  * Which event a change is, for choosing the outbound message: an appointment moved (start or
  * end changed) is SIU^S13, modified otherwise S14, cancelled S15 (IHE / HL7 v2.5 §10.3).
