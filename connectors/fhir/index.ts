@@ -14,7 +14,7 @@
  */
 import { isPasserelleError, PasserelleError } from '../../src/errors.js';
 import type { JsonObject, Link } from '../../src/store/types.js';
-import type { FhirResource } from '../../src/mapping/engine-types.js';
+import type { FhirResource } from '../../src/mapping/run/types.js';
 import { shippedPlan, shippedProfileOf } from '../../src/mapping/runtime.js';
 import {
   type Connector,

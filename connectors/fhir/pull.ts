@@ -24,7 +24,7 @@ import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 
 import { isPasserelleError, type PasserelleError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
-import type { FhirResource } from '../../src/mapping/engine-types.js';
+import type { FhirResource } from '../../src/mapping/run/types.js';
 import type { ResourceKind } from '../../src/model/resources.js';
 import type { ExternalRecord, InboundMessage, LinkMapping, PullPage } from '../../src/connector/contract.js';
 import type { ServerCapabilities } from './capabilities.js';

@@ -20,8 +20,8 @@ import type { Resource } from '@medplum/fhirtypes';
 
 import { isPasserelleError, PasserelleError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
-import { fromCanonical } from '../../src/mapping/engine.js';
-import type { FhirResource } from '../../src/mapping/engine-types.js';
+import { fromCanonical } from '../../src/mapping/run/engine.js';
+import type { FhirResource } from '../../src/mapping/run/types.js';
 import { EXT, PASSERELLE_FHIR_BASE } from '../../src/model/identifiers.js';
 import type { Appointment, CanonicalResource, Identifier, ResourceKind } from '../../src/model/resources.js';
 import { stableStringify } from '../../src/store/index.js';

@@ -14,10 +14,10 @@
 import { createHash } from 'node:crypto';
 
 import { type ErrorIssue, PasserelleError } from '../../src/errors.js';
-import { toCanonical } from '../../src/mapping/engine.js';
-import type { FhirResource, MappingContext } from '../../src/mapping/engine-types.js';
-import type { MappingPlan } from '../../src/mapping/plan.js';
-import { canonicalIdFor } from '../../src/mapping/records.js';
+import { toCanonical } from '../../src/mapping/run/engine.js';
+import type { FhirResource, MappingContext } from '../../src/mapping/run/types.js';
+import type { MappingPlan } from '../../src/mapping/compile/plan.js';
+import { canonicalIdFor } from '../../src/mapping/run/records.js';
 import {
   FR_IDENTIFIER_TYPE_SYSTEM,
   IDENTIFIER_TYPE,

@@ -12,9 +12,9 @@ import type { z } from 'zod';
 
 import type { PasserelleError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { MappingContext } from '../mapping/engine-types.js';
-import type { MappingPlan } from '../mapping/plan.js';
-import type { AppointmentTypeEntry } from '../mapping/schema.js';
+import type { MappingContext } from '../mapping/run/types.js';
+import type { MappingPlan } from '../mapping/compile/plan.js';
+import type { AppointmentTypeEntry } from '../mapping/compile/schema.js';
 import type { ExternalRecord, OutboundOp } from '../model/records.js';
 import type { CanonicalResource, ResourceKind } from '../model/resources.js';
 import type { RefusalWatch } from '../security/refusals.js';

@@ -8,7 +8,7 @@
 import type { Store } from '../store/index.js';
 import type { Link } from '../store/types.js';
 import type { OwnershipRules } from '../model/ownership.js';
-import type { MappingPlan } from './plan.js';
+import type { MappingPlan } from './compile/plan.js';
 import { CONNECTOR_PROTOCOLS, getActivePlan, onMappingChange, shippedPlan, shippedProfileOf } from './runtime.js';
 
 export class ActivePlans {

@@ -9,11 +9,12 @@ import { parseHl7 } from '../hl7/index.js';
 import { PasserelleError } from '../errors.js';
 import { RESOURCE_KINDS, type CanonicalResource, type ResourceKind } from '../model/resources.js';
 import type { ExternalRecord } from '../model/records.js';
-import { fromCanonical, toCanonical } from './engine.js';
-import type { FhirResource, FromCanonicalResult, MappingContext, RelatedRecord } from './engine-types.js';
-import type { MappingPlan } from './plan.js';
-import type { FieldReport } from './report.js';
-import type { Direction } from './schema.js';
+import { fromCanonical, toCanonical } from './run/engine.js';
+import type { FhirResource, FromCanonicalResult, MappingContext, RelatedRecord } from './run/types.js';
+import type { MappingPlan } from './compile/plan.js';
+import { protocolMapping } from './protocols/index.js';
+import type { FieldReport } from './run/report.js';
+import type { Direction } from './compile/schema.js';
 import type { ErrorIssue } from '../errors.js';
 
 export interface DryRunOptions {
@@ -62,7 +63,7 @@ const isKind = (k: unknown): k is ResourceKind => typeof k === 'string' && (RESO
 
 /** The record a rendering starts from: the last kind with outbound events, others as related. */
 function primaryOf(plan: MappingPlan, records: readonly ExternalRecord[]): { primary: ExternalRecord; related: RelatedRecord[] } | undefined {
-  const outboundKinds = plan.protocol === 'hl7v2' ? new Set(plan.hl7?.outbound.keys() ?? []) : new Set(Object.values(plan.kinds).filter((k) => k.outbound).map((k) => k.kind));
+  const outboundKinds = protocolMapping(plan.protocol).outboundKinds(plan);
   const candidates = records.filter((r) => outboundKinds.has(r.kind));
   const primary = candidates[candidates.length - 1];
   if (!primary) return undefined;
@@ -80,6 +81,8 @@ export function dryRun(plan: MappingPlan, input: Buffer | string | object, optio
   const ctx: MappingContext = { ...options.ctx, inventory: true };
   if (direction === 'to-canonical') {
     let parsed;
+    // A resource read is the current one its rendering back starts from (an HL7 message has none).
+    let current: FhirResource | undefined;
     if ((typeof input === 'string' || Buffer.isBuffer(input)) && looksLikeHl7(input)) {
       parsed = parseHl7(input, options.defaultCharset ? { defaultCharset: options.defaultCharset } : {});
     } else {
@@ -88,6 +91,7 @@ export function dryRun(plan: MappingPlan, input: Buffer | string | object, optio
         throw new PasserelleError('ERR_VALIDATION', 'the JSON sample is not a FHIR resource (no resourceType)');
       }
       parsed = json as FhirResource;
+      current = parsed;
     }
     const res = toCanonical(plan, parsed, ctx);
     let back: FromCanonicalResult | undefined;
@@ -97,7 +101,7 @@ export function dryRun(plan: MappingPlan, input: Buffer | string | object, optio
         plan,
         { op: p.primary.deleted ? 'delete' : 'upsert', kind: p.primary.kind, externalId: p.primary.externalId, data: p.primary.data, base: null, related: p.related },
         ctx,
-        plan.protocol === 'fhir-r4' ? (parsed as FhirResource) : undefined,
+        current,
       );
     }
     return {

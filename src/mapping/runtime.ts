@@ -12,11 +12,11 @@ import { PasserelleError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import type { Link } from '../store/types.js';
 import { didYouMean } from '../util/suggest.js';
-import type { MappingContext } from './engine-types.js';
-import { loadProfileText, requirePlan } from './loader.js';
-import type { MappingPlan } from './plan.js';
-import type { Protocol } from './schema.js';
-import { mappingsDir, shippedProfileNames } from './shipped.js';
+import type { MappingContext } from './run/types.js';
+import { loadProfileText, requirePlan } from './compile/loader.js';
+import type { MappingPlan } from './compile/plan.js';
+import type { Protocol } from './compile/schema.js';
+import { mappingsDir, shippedProfileNames } from './compile/shipped.js';
 
 /** The profile a link of each connector runs when its `profile` is null. */
 export const DEFAULT_PROFILES: Readonly<Record<string, string>> = {
@@ -30,7 +30,7 @@ export const CONNECTOR_PROTOCOLS: Readonly<Record<string, Protocol>> = {
   fhir: 'fhir-r4',
 };
 
-export { mappingsDir, shippedProfileNames } from './shipped.js';
+export { mappingsDir, shippedProfileNames } from './compile/shipped.js';
 
 const plans = new Map<string, MappingPlan>();
 const PLAN_CACHE_LIMIT = 500;

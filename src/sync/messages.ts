@@ -10,7 +10,7 @@ import { type Hl7Message, parseHl7 } from '../hl7/index.js';
 import { MllpDecoder } from '../hl7/framing.js';
 import { isPasserelleError, PasserelleError } from '../errors.js';
 import { dryRun, type DryRunResult } from '../mapping/dry-run.js';
-import type { MappingPlan } from '../mapping/plan.js';
+import type { MappingPlan } from '../mapping/compile/plan.js';
 import { getActivePlan } from '../mapping/runtime.js';
 import type { Store } from '../store/index.js';
 import type { InboxEntry, OutboxItem, OutboxStatus } from '../store/types.js';

@@ -13,9 +13,9 @@
  */
 import { type ErrorIssue, isPasserelleError, PasserelleError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { appointmentCatalogue } from '../mapping/engine.js';
+import { appointmentCatalogue } from '../mapping/run/engine.js';
 import { getActivePlan } from '../mapping/runtime.js';
-import type { AppointmentTypeEntry } from '../mapping/schema.js';
+import type { AppointmentTypeEntry } from '../mapping/compile/schema.js';
 import type { RefusalWatch } from '../security/refusals.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 
 import { loadConfig } from '../../../src/config/load.js';
 import { isPasserelleError, type PasserelleError } from '../../../src/errors.js';
-import { loadProfileText } from '../../../src/mapping/loader.js';
+import { loadProfileText } from '../../../src/mapping/compile/loader.js';
 import { aliasBomb } from '../../helpers/hostile.js';
 import { tempDir } from '../../helpers/stores.js';
 

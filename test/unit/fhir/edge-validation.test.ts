@@ -10,7 +10,7 @@ import { readdirSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 
 import { edgeIssues, mapInbound } from '../../../connectors/fhir/validate-edge.js';
-import type { FhirResource } from '../../../src/mapping/engine-types.js';
+import type { FhirResource } from '../../../src/mapping/run/types.js';
 import { shippedPlan } from '../../../src/mapping/runtime.js';
 import { fixturePath, readFixture } from '../../helpers/fixtures.js';
 

@@ -21,8 +21,8 @@ import type { Hl7OutboundContext, Hl7TranslatorContext } from '../../../connecto
 import { PasserelleError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { type MappingPlan, shippedPlan, shippedProfileText } from '../../../src/mapping/index.js';
-import { readHl7 } from '../../../src/mapping/hl7-path.js';
-import type { CompiledRule } from '../../../src/mapping/plan.js';
+import { readHl7 } from '../../../src/mapping/protocols/hl7v2.js';
+import type { CompiledRule } from '../../../src/mapping/compile/plan.js';
 import { planFromText } from '../../../src/mapping/runtime.js';
 import type { Appointment, CanonicalResource } from '../../../src/model/resources.js';
 import type { Link } from '../../../src/store/types.js';

@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from '@jest/globals';
 
-import { canonicalCatalogue, fhirCatalogue, resolvePath } from '../../../src/mapping/catalogue.js';
-import { type CompiledPath, ensureContainer, parseElementPath, PathSyntaxError, prune, readPath, removePath, writePath } from '../../../src/mapping/element-path.js';
+import { canonicalCatalogue, fhirCatalogue, resolvePath } from '../../../src/mapping/compile/catalogue.js';
+import { type CompiledPath, ensureContainer, parseElementPath, PathSyntaxError, prune, readPath, removePath, writePath } from '../../../src/mapping/run/element-path.js';
 
 function compiled(kind: string, text: string, catalogue = canonicalCatalogue): CompiledPath {
   const r = resolvePath(catalogue, kind, parseElementPath(text));

@@ -11,7 +11,7 @@ import { describe, expect, it } from '@jest/globals';
 
 import { parseHl7 } from '../../../src/hl7/index.js';
 import { shippedPlan, toCanonical, toCanonicalOrThrow } from '../../../src/mapping/index.js';
-import { durationMinutes } from '../../../src/mapping/transforms.js';
+import { durationMinutes } from '../../../src/mapping/run/transforms.js';
 import type { Appointment, Patient } from '../../../src/model/resources.js';
 import { fixturePath } from '../../helpers/fixtures.js';
 

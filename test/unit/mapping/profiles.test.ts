@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 
 import { loadProfile, mappingsDir, profileJsonSchema, shippedProfileNames } from '../../../src/mapping/index.js';
-import { checkOwnershipField, ownershipFieldOf } from '../../../src/mapping/ownership.js';
-import { readPath } from '../../../src/mapping/element-path.js';
+import { checkOwnershipField, ownershipFieldOf } from '../../../src/mapping/compile/ownership.js';
+import { readPath } from '../../../src/mapping/run/element-path.js';
 import { flatten } from '../../../src/model/fields.js';
-import { canonicalCatalogue } from '../../../src/mapping/catalogue.js';
-import { OWNERS } from '../../../src/mapping/schema.js';
+import { canonicalCatalogue } from '../../../src/mapping/compile/catalogue.js';
+import { OWNERS } from '../../../src/mapping/compile/schema.js';
 import type { ResourceKind } from '../../../src/model/resources.js';
 
 const dir = mappingsDir();

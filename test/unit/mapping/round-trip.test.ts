@@ -10,9 +10,9 @@ import { describe, expect, it } from '@jest/globals';
 
 import { type Hl7Message, parseHl7 } from '../../../src/hl7/index.js';
 import { type FhirResource, fromCanonical, type MappingContext, type MappingPlan, shippedPlan, toCanonical, type ToCanonicalResult } from '../../../src/mapping/index.js';
-import { readHl7 } from '../../../src/mapping/hl7-path.js';
-import { readPath } from '../../../src/mapping/element-path.js';
-import type { CompiledRule } from '../../../src/mapping/plan.js';
+import { readHl7 } from '../../../src/mapping/protocols/hl7v2.js';
+import { readPath } from '../../../src/mapping/run/element-path.js';
+import type { CompiledRule } from '../../../src/mapping/compile/plan.js';
 import { fixturePath } from '../../helpers/fixtures.js';
 
 const ctx: MappingContext = { testLink: true, timezone: 'Europe/Paris', now: () => Date.parse('2025-03-18T10:00:00Z'), controlId: 'RT-1' };

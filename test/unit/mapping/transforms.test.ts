@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 
-import { compileTransform, e164ToFrenchNational, frenchPhoneToE164, hl7TimestampToMillis, millisToHl7Timestamp, type Transform, TransformError } from '../../../src/mapping/transforms.js';
+import { compileTransform, e164ToFrenchNational, frenchPhoneToE164, hl7TimestampToMillis, millisToHl7Timestamp, type Transform, TransformError } from '../../../src/mapping/run/transforms.js';
 
 const iso = (raw: string, zone: string) => new Date(hl7TimestampToMillis(raw, zone)).toISOString();
 const t = (spec: string): Transform => {

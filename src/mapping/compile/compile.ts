@@ -4,35 +4,23 @@
  * are known and fit the element they write, time zones are IANA zones, constants are defined,
  * no two rules write the same place, message rules name kinds the profile maps. Every problem
  * is reported (never only the first), each at its path in the profile, so the loader can add
- * file:line:column. Nothing here runs per message.
+ * file:line:column. Nothing here runs per message. What depends on the profile's protocol
+ * (its paths, ids, leaf checks, the HL7 messages section) is asked of protocols/<protocol>.ts.
  */
 import { createHash } from 'node:crypto';
 
-import type { ErrorCode, ErrorIssue } from '../errors.js';
-import { RESOURCE_KINDS, type ResourceKind } from '../model/resources.js';
-import { type Hl7Path, isSupportedHl7Version, resolveCharset } from '../hl7/index.js';
-import { didYouMean } from '../util/suggest.js';
-import { type Catalogue, canonicalCatalogue, type ElementNode, fhirCatalogue, resolvePath } from './catalogue.js';
-import { type CompiledPath, type CompiledStep, parseElementPath, PathSyntaxError } from './element-path.js';
-import { formatHl7Path, type Hl7Selector, looksLikeHl7Path, parseProfileHl7Path, type ProfileHl7Path } from './hl7-path.js';
+import type { ErrorCode, ErrorIssue } from '../../errors.js';
+import { RESOURCE_KINDS, type ResourceKind } from '../../model/resources.js';
+import { didYouMean } from '../../util/suggest.js';
+import { type Catalogue, canonicalCatalogue, type ElementNode, resolvePath } from './catalogue.js';
+import { type CompiledPath, type CompiledStep, parseElementPath, PathSyntaxError } from '../run/element-path.js';
 import { checkOwnershipField, type KindOwnership, type OwnershipRules, ownershipFieldOf } from './ownership.js';
-import type {
-  CompiledInboundMessage,
-  CompiledKind,
-  CompiledOutboundKind,
-  CompiledRule,
-  CompiledValueMap,
-  FilterSet,
-  Hl7Plan,
-  MappingPlan,
-  ProtocolAccessor,
-  ProtocolSetEntry,
-  Scalar,
-} from './plan.js';
+import type { CompiledKind, CompiledRule, CompiledValueMap, FilterSet, MappingPlan, ProfilePath, ProtocolAccessor, ProtocolSetEntry, Scalar } from './plan.js';
 import type { FieldRule, MappingProfile, Owner, Protocol, ResourceSection } from './schema.js';
-import { compileTransform, isValidTimeZone, timeZoneNames, type Transform } from './transforms.js';
+import { type CompileContext, protocolMapping, type ProtocolCompiler } from '../protocols/index.js';
+import { compileTransform, isValidTimeZone, timeZoneNames, type Transform } from '../run/transforms.js';
 
-export type ProfilePath = readonly (string | number)[];
+export type { ProfilePath };
 
 export interface CompileIssue {
   readonly at: ProfilePath;
@@ -43,39 +31,20 @@ export interface CompileIssue {
   readonly onKey?: boolean;
 }
 
-/** Events a canonical change can be, per kind (fromCanonical decides which one a change is). */
-export const OUTBOUND_EVENTS: Readonly<Record<ResourceKind, readonly string[]>> = {
-  Appointment: ['created', 'moved', 'modified', 'cancelled', 'noshow', 'deleted'],
-  Patient: ['created', 'updated', 'deleted'],
-  Slot: ['blocked', 'freed', 'updated', 'deleted'],
-  Communication: ['created', 'updated', 'deleted'],
-  Practitioner: ['created', 'updated', 'deleted'],
-  Schedule: ['created', 'updated', 'deleted'],
-};
-
 const CONST_REF = /\$([A-Za-z][A-Za-z0-9_]*)/g;
-const DEFAULT_SEGMENTS: Readonly<Record<string, readonly string[]>> = {
-  // HL7 v2.5 ch. 10 SIU_S12 and ch. 3 ADT_A01/ADT_A05, ch. 9 MDM_T02, ch. 7 ORU_R01 (group order).
-  SIU: ['SCH', 'TQ1', 'NTE', 'PID', 'PD1', 'PV1', 'PV2', 'OBX', 'DG1', 'RGS', 'AIS', 'AIG', 'AIL', 'AIP'],
-  ADT: ['EVN', 'PID', 'PD1', 'ROL', 'NK1', 'PV1', 'PV2', 'MRG', 'ZFD'],
-  MDM: ['EVN', 'PID', 'PV1', 'TXA', 'OBX', 'NTE'],
-  ORU: ['PID', 'PV1', 'ORC', 'OBR', 'NTE', 'OBX'],
-};
-
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-class Compiler {
+class Compiler implements CompileContext {
   readonly issues: CompileIssue[] = [];
   readonly constants: Record<string, string>;
   readonly protocol: Protocol;
   readonly valueMaps = new Map<string, CompiledValueMap>();
   readonly usedMaps = new Set<string>();
-  readonly selectors = new Map<string, Hl7Selector>();
-  readonly hl7SelectorPaths = new Map<string, Hl7Path>();
-  readonly hl7Paths = new Map<string, ProfileHl7Path>();
   readonly catalogue: Catalogue;
+  /** What depends on the profile's protocol (protocols/<protocol>.ts). */
+  readonly proto: ProtocolCompiler;
 
   constructor(
     readonly profile: MappingProfile,
@@ -84,6 +53,7 @@ class Compiler {
     this.constants = { ...(profile.constants ?? {}) };
     this.protocol = profile.protocol;
     this.catalogue = canonicalCatalogue;
+    this.proto = protocolMapping(profile.protocol).compiler(this);
   }
 
   error(at: ProfilePath, code: ErrorCode, message: string, onKey = false): void {
@@ -114,44 +84,7 @@ class Compiler {
 
   /** A protocol path of this profile's protocol, for `kind` (FHIR: the R4 resource of that name). */
   protocolPath(raw: string, kind: ResourceKind, at: ProfilePath): ProtocolAccessor | undefined {
-    const text = this.subst(raw, at);
-    if (this.protocol === 'hl7v2') {
-      if (!looksLikeHl7Path(text)) {
-        if (/^[a-z]/.test(text)) {
-          this.error(at, 'ERR_MAPPING_PROTOCOL_MISMATCH', `${text} is an element path, not an HL7 path (SEG[n]-F[r].C.S such as PID-5[1].1); this profile's protocol is hl7v2`);
-        } else {
-          this.error(at, 'ERR_MAPPING_BAD_PATH', `${text}: not an HL7 path (SEG[n]-F[r].C.S such as PID-5[1].1, SCH-11.4)`);
-        }
-        return undefined;
-      }
-      try {
-        // One object per distinct path, selector and selector path: the engine memoizes reads
-        // per message by these objects, for every rule sharing them.
-        const known = this.hl7Paths.get(text);
-        if (known) return { protocol: 'hl7v2', hl7: known, text };
-        let parsed = parseProfileHl7Path(text);
-        if (parsed.selector) {
-          const pathKey = formatHl7Path(parsed.selector.path);
-          const selPath = this.hl7SelectorPaths.get(pathKey) ?? parsed.selector.path;
-          this.hl7SelectorPaths.set(pathKey, selPath);
-          const key = `${pathKey}=${parsed.selector.value}`;
-          const shared = this.selectors.get(key) ?? { ...parsed.selector, path: selPath };
-          this.selectors.set(key, shared);
-          parsed = { ...parsed, selector: shared };
-        }
-        this.hl7Paths.set(text, parsed);
-        return { protocol: 'hl7v2', hl7: parsed, text };
-      } catch (e) {
-        this.error(at, 'ERR_MAPPING_BAD_PATH', `bad HL7 path ${text}: ${(e as Error).message}`);
-        return undefined;
-      }
-    }
-    if (looksLikeHl7Path(text)) {
-      this.error(at, 'ERR_MAPPING_PROTOCOL_MISMATCH', `${text} is an HL7 path; this profile's protocol is fhir-r4, whose paths are FHIR element paths (e.g. name[use=official].family)`);
-      return undefined;
-    }
-    const resolved = this.elementPath(fhirCatalogue, kind, text, at);
-    return resolved ? { protocol: 'fhir-r4', fhir: resolved.path, text } : undefined;
+    return this.proto.path(this.subst(raw, at), kind, at);
   }
 
   elementPath(catalogue: Catalogue, kind: string, text: string, at: ProfilePath, base?: ElementNode): { path: CompiledPath; leaf: ElementNode; item: ElementNode } | undefined {
@@ -272,7 +205,7 @@ class Compiler {
     for (const key of Object.keys(rule.units ?? {})) {
       if (!fromList.includes(key)) this.error([...at, 'units', key], 'ERR_MAPPING_SCHEMA', `units names ${key}, which is not one of this rule's from paths (${fromList.join(', ')})`);
     }
-    if (rule.units !== undefined && this.protocol !== 'hl7v2') this.error([...at, 'units'], 'ERR_MAPPING_PROTOCOL_MISMATCH', 'units is for HL7 v2 profiles (a duration and its unit in two fields)');
+    if (rule.units !== undefined && !this.proto.units) this.error([...at, 'units'], 'ERR_MAPPING_PROTOCOL_MISMATCH', 'units is for HL7 v2 profiles (a duration and its unit in two fields)');
 
     let to: CompiledPath | null = null;
     let leaf: ElementNode | undefined;
@@ -306,25 +239,8 @@ class Compiler {
       const wholeList = leaf.array && lastStep.index === undefined && lastStep.conds === undefined;
       const isObject = leaf.type === 'object';
       const toText = `${kind}.${to.text}`;
-      if (this.protocol === 'hl7v2' && hasFrom && value === undefined) {
-        if (isObject) {
-          const kids = [...leaf.children().keys()];
-          this.error([...at, 'to'], 'ERR_MAPPING_TYPE', `${toText} is ${leaf.reference ? 'a Reference' : 'a group of elements'}; map one of its elements (${kids.map((k) => `${to?.text}.${k}`).slice(0, 4).join(', ')})`);
-        } else if (wholeList) {
-          this.error([...at, 'to'], 'ERR_MAPPING_TYPE', `${toText} is a list; map one item of it (${to.text}[0])`);
-        }
-      }
-      if (this.protocol === 'fhir-r4') structured = isObject || wholeList;
+      structured = this.proto.checkLeaf({ at, toText, to, leaf, hasFrom, value, map, transforms, transformsOk, isObject, wholeList });
       if (!isObject && !wholeList) {
-        const produces = transforms[transforms.length - 1]?.produces;
-        if (this.protocol === 'hl7v2' && hasFrom && !map && value === undefined && transformsOk) {
-          if (leaf.type === 'number' && produces !== 'number') this.error([...at, 'to'], 'ERR_MAPPING_TYPE', `${toText} is a number; add transform: integer`);
-          if (leaf.format === 'instant' && produces !== 'instant') this.error([...at, 'to'], 'ERR_MAPPING_TYPE', `${toText} is an instant (UTC); add transform: hl7-datetime`);
-          if (leaf.format === 'date' && produces !== 'date') this.error([...at, 'to'], 'ERR_MAPPING_TYPE', `${toText} is a date (YYYY-MM-DD); add transform: hl7-date`);
-          if (leaf.enum && !map) {
-            this.error([...at, 'to'], 'ERR_MAPPING_VALUE_MAP', `${toText} takes one of ${leaf.enum.join(', ')}; translate the protocol codes with a value map (map: …)`);
-          }
-        }
         if (map) this.checkMapAgainst(map, leaf, toText);
         for (const [v, where] of [
           [value, 'value'],
@@ -370,18 +286,8 @@ class Compiler {
       const where = [...at, 'protocolSet', key];
       const val = String(this.substScalar(v, where));
       if (!primary) continue;
-      if (primary.protocol === 'hl7v2') {
-        const m = /^([0-9]{1,3})(?:\.([0-9]{1,3}))?$/.exec(key);
-        if (!m || Number(m[1]) === 0 || m[2] === '0') {
-          this.error(where, 'ERR_MAPPING_BAD_PATH', `protocolSet key ${key}: expected a component number, or component.sub-component (e.g. 4.1), in the field of ${primary.text}`);
-          continue;
-        }
-        protocolSet.push({ component: Number(m[1]), ...(m[2] !== undefined && { subcomponent: Number(m[2]) }), value: val });
-      } else {
-        const base = this.fhirItemNode(kind, primary);
-        const r = base && this.elementPath(fhirCatalogue, kind, this.subst(key, where), where, base);
-        if (r) protocolSet.push({ steps: r.path.steps, value: val });
-      }
+      const entry = this.proto.protocolSetEntry(key, val, primary, kind, where);
+      if (entry) protocolSet.push(entry);
     }
 
     if (this.issues.filter((i) => i.severity === 'error').length > errorsBefore) return undefined;
@@ -410,14 +316,6 @@ class Compiler {
       structured,
       origin: this.originOf?.(at),
     };
-  }
-
-  fhirItemNode(kind: ResourceKind, a: ProtocolAccessor): ElementNode | undefined {
-    if (a.protocol !== 'fhir-r4') return undefined;
-    const steps = a.fhir.steps.slice(0, a.fhir.itemStep + 1);
-    let node = fhirCatalogue.root(kind);
-    for (const s of steps) node = node?.children().get(s.name);
-    return node;
   }
 
   kind(kind: ResourceKind, section: ResourceSection): CompiledKind {
@@ -453,14 +351,9 @@ class Compiler {
         const a = this.protocolPath(f, kind, Array.isArray(section.id?.from) ? [...at, 'id', 'from', i] : [...at, 'id', 'from']);
         if (a) idFrom.push(a);
       });
-      if (section.id.newId !== undefined) {
-        if (this.protocol !== 'hl7v2') this.error([...at, 'id', 'newId'], 'ERR_MAPPING_PROTOCOL_MISMATCH', 'newId is for HL7 profiles (FHIR servers assign ids on create)');
-        else newId = this.protocolPath(section.id.newId, kind, [...at, 'id', 'newId']);
-      }
-    } else if (this.protocol === 'hl7v2') {
-      this.error(at, 'ERR_MAPPING_SCHEMA', `${kind}: an HL7 profile says where the record id comes from (id: { from: … }, e.g. SCH-2.1)`);
+      if (section.id.newId !== undefined) newId = this.proto.newId(section.id.newId, kind, [...at, 'id', 'newId']);
     } else {
-      const a = this.protocolPath('id', kind, [...at]);
+      const a = this.proto.defaultId(kind, [...at]);
       if (a) idFrom.push(a);
     }
     const idPath = idFrom[0]?.text;
@@ -521,123 +414,6 @@ class Compiler {
     }
     return out;
   }
-
-  hl7(kinds: Partial<Record<ResourceKind, CompiledKind>>): Hl7Plan | undefined {
-    const p = this.profile;
-    if (this.protocol !== 'hl7v2') {
-      if (p.hl7) this.error(['hl7'], 'ERR_MAPPING_PROTOCOL_MISMATCH', 'the hl7 section is for hl7v2 profiles; this profile\'s protocol is fhir-r4', true);
-      if (p.messages) this.error(['messages'], 'ERR_MAPPING_PROTOCOL_MISMATCH', 'messages (trigger events) are for hl7v2 profiles; a fhir-r4 profile maps resources by type', true);
-      return undefined;
-    }
-    if (!isSupportedHl7Version(p.version)) this.warn(['version'], 'ERR_MAPPING_SCHEMA', `HL7 version ${p.version} is not one the codec is tested with (2.3, 2.3.1, 2.4, 2.5, 2.5.1)`);
-    const settings = p.hl7 ?? {};
-    if (settings.charset !== undefined && resolveCharset(settings.charset) === undefined) {
-      this.error(['hl7', 'charset'], 'ERR_MAPPING_SCHEMA', `unknown HL7 character set ${settings.charset} (UNICODE UTF-8, 8859/1, 8859/15, ASCII)`);
-    }
-    const segments = new Map<string, readonly string[]>(Object.entries(DEFAULT_SEGMENTS));
-    for (const [code, list] of Object.entries(settings.segments ?? {})) segments.set(code, list);
-
-    const inbound = new Map<string, CompiledInboundMessage>();
-    for (const [type, m] of Object.entries(p.messages?.inbound ?? {})) {
-      const at: ProfilePath = ['messages', 'inbound', type];
-      for (const [i, k] of m.records.entries()) {
-        const ck = kinds[k];
-        if (!ck) this.error([...at, 'records', i], 'ERR_MAPPING_MESSAGE_RULE', `${type} produces ${k}, but the profile has no ${k} section`);
-        else if (!ck.inbound) this.error([...at, 'records', i], 'ERR_MAPPING_MESSAGE_RULE', `${type} produces ${k}, but ${k} is not synced to-canonical (directions: ${ck.directions.join(', ')})`);
-      }
-      for (const [i, k] of (m.deleted ?? []).entries()) {
-        if (!m.records.includes(k)) this.error([...at, 'deleted', i], 'ERR_MAPPING_MESSAGE_RULE', `${type}: deleted lists ${k}, which is not in records`);
-      }
-      const set = new Map<ResourceKind, { steps: readonly CompiledStep[]; text: string; value: Scalar }[]>();
-      for (const [key, v] of Object.entries(m.set ?? {})) {
-        const where = [...at, 'set', key];
-        const dot = key.indexOf('.');
-        const k = key.slice(0, dot) as ResourceKind;
-        if (dot < 0 || !m.records.includes(k)) {
-          this.error(where, 'ERR_MAPPING_MESSAGE_RULE', `set keys are Kind.path for a kind this message produces (${m.records.join(', ')}), e.g. ${m.records[0]}.status`, true);
-          continue;
-        }
-        const r = this.elementPath(this.catalogue, k, this.subst(key.slice(dot + 1), where), where);
-        if (!r) continue;
-        const val = this.substScalar(v, where);
-        if (r.leaf.enum && !r.leaf.enum.includes(String(val))) {
-          this.error(where, 'ERR_MAPPING_TYPE', `${String(val)} is not allowed in ${key} (one of ${r.leaf.enum.join(', ')})${didYouMean(String(val), r.leaf.enum)}`);
-          continue;
-        }
-        set.set(k, [...(set.get(k) ?? []), { steps: r.path.steps, text: key, value: val }]);
-      }
-      let supersedes: CompiledInboundMessage['supersedes'];
-      if (m.supersedes) {
-        const list = Array.isArray(m.supersedes.from) ? m.supersedes.from : [m.supersedes.from];
-        const from: ProtocolAccessor[] = [];
-        list.forEach((f, i) => {
-          const a = this.protocolPath(f, m.supersedes?.kind ?? 'Patient', Array.isArray(m.supersedes?.from) ? [...at, 'supersedes', 'from', i] : [...at, 'supersedes', 'from']);
-          if (a) from.push(a);
-        });
-        if (!m.records.includes(m.supersedes.kind)) this.error([...at, 'supersedes', 'kind'], 'ERR_MAPPING_MESSAGE_RULE', `${type}: supersedes ${m.supersedes.kind}, which is not in records`);
-        supersedes = { kind: m.supersedes.kind, from };
-      }
-      for (const [i, k] of (m.optional ?? []).entries()) {
-        if (!m.records.includes(k)) this.error([...at, 'optional', i], 'ERR_MAPPING_MESSAGE_RULE', `${type}: optional lists ${k}, which is not in records`);
-      }
-      inbound.set(type, { type, records: m.records, deleted: new Set(m.deleted ?? []), optional: new Set(m.optional ?? []), set, supersedes });
-    }
-
-    const outbound = new Map<ResourceKind, CompiledOutboundKind>();
-    for (const [k, o] of Object.entries(p.messages?.outbound ?? {}) as [ResourceKind, NonNullable<NonNullable<MappingProfile['messages']>['outbound']>[ResourceKind]][]) {
-      if (!o) continue;
-      const at: ProfilePath = ['messages', 'outbound', k];
-      const ck = kinds[k];
-      if (!ck) this.error(at, 'ERR_MAPPING_MESSAGE_RULE', `outbound messages for ${k}, but the profile has no ${k} section`, true);
-      else if (!ck.outbound) this.error(at, 'ERR_MAPPING_MESSAGE_RULE', `outbound messages for ${k}, but ${k} is not synced from-canonical (directions: ${ck.directions.join(', ')})`, true);
-      const events = new Map<string, string>();
-      for (const [event, type] of Object.entries(o.events)) {
-        if (!OUTBOUND_EVENTS[k].includes(event)) {
-          this.error([...at, 'events', event], 'ERR_MAPPING_MESSAGE_RULE', `unknown ${k} event ${event}${didYouMean(event, OUTBOUND_EVENTS[k])}; ${k} events: ${OUTBOUND_EVENTS[k].join(', ')}`, true);
-          continue;
-        }
-        events.set(event, type);
-      }
-      for (const [i, inc] of (o.include ?? []).entries()) {
-        if (!kinds[inc]?.outbound) this.error([...at, 'include', i], 'ERR_MAPPING_MESSAGE_RULE', `include ${inc}: the profile does not map ${inc} from-canonical`);
-      }
-      outbound.set(k, { kind: k, events, include: o.include ?? [] });
-    }
-    for (const ck of Object.values(kinds)) {
-      if (ck.inbound && ![...inbound.values()].some((m) => m.records.includes(ck.kind))) {
-        this.warn([ck.kind, 'directions'], 'ERR_MAPPING_MESSAGE_RULE', `${ck.kind} is synced to-canonical but no inbound message (messages.inbound) produces it`);
-      }
-      // A kind written only inside other kinds' messages (include: the Practitioner in AIP-3) needs no message of its own.
-      if (ck.outbound && !outbound.has(ck.kind) && ![...outbound.values()].some((o) => o.include.includes(ck.kind))) {
-        this.warn([ck.kind, 'directions'], 'ERR_MAPPING_MESSAGE_RULE', `${ck.kind} is synced from-canonical but messages.outbound names no message for it (nor includes it in one)`);
-      }
-      for (const r of ck.outboundRules) {
-        const seg = r.from[0]?.protocol === 'hl7v2' ? r.from[0].hl7.segment : undefined;
-        if (seg === undefined || seg === 'MSH') continue;
-        for (const [kindOut, o] of outbound) {
-          if (kindOut !== ck.kind && !o.include.includes(ck.kind)) continue;
-          for (const type of new Set(o.events.values())) {
-            const code = type.slice(0, 3);
-            const order = segments.get(code);
-            if (order && !order.includes(seg)) {
-              this.warn([...r.at, 'from'], 'ERR_MAPPING_MESSAGE_RULE', `segment ${seg} is not in the ${code} segment order (hl7.segments.${code}); it is written after the others`);
-            }
-          }
-        }
-      }
-    }
-    return {
-      sendingApplication: settings.sendingApplication ?? 'PASSERELLE',
-      sendingFacility: settings.sendingFacility,
-      receivingApplication: settings.receivingApplication,
-      receivingFacility: settings.receivingFacility,
-      charset: settings.charset ?? 'UNICODE UTF-8',
-      processingId: settings.processingId ?? 'P',
-      segments,
-      inbound,
-      outbound,
-    };
-  }
 }
 
 function writesSelectorReference(r: CompiledRule): boolean {
@@ -679,9 +455,7 @@ export function compileProfile(profile: MappingProfile, text: string, source: st
   if (profile.timezone !== undefined && !isValidTimeZone(profile.timezone)) {
     c.error(['timezone'], 'ERR_MAPPING_BAD_TIMEZONE', `not an IANA time zone: ${profile.timezone}${didYouMean(profile.timezone, timeZoneNames())}`);
   }
-  if (profile.protocol === 'fhir-r4' && !/^4\.0(\.[0-9]+)?$/.test(profile.version)) {
-    c.error(['version'], 'ERR_MAPPING_PROTOCOL_MISMATCH', `fhir-r4 profiles are for FHIR 4.0.x (R4); version ${profile.version} is not`);
-  }
+  c.proto.checkVersion();
   for (const [name, value] of Object.entries(profile.constants ?? {})) {
     if (value.includes('$')) c.error(['constants', name], 'ERR_MAPPING_SCHEMA', 'a constant cannot refer to another constant');
   }
@@ -696,7 +470,7 @@ export function compileProfile(profile: MappingProfile, text: string, source: st
   for (const name of Object.keys(profile.valueMaps ?? {})) {
     if (!c.usedMaps.has(name)) c.warn(['valueMaps', name], 'ERR_MAPPING_VALUE_MAP', `value map ${name} is not used by any rule`);
   }
-  const hl7 = c.hl7(kinds);
+  const hl7 = c.proto.section(kinds);
   const ownership = c.ownership(kinds);
 
   const codes = new Set<string>();

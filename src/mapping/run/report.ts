@@ -2,8 +2,8 @@
  * What a mapping run says about each rule: mapped, defaulted, left unmapped, or in error. Paths
  * only, never values (reports are logged, returned by the dry-run API and printed by the CLI).
  */
-import type { ErrorCode } from '../errors.js';
-import type { ResourceKind } from '../model/resources.js';
+import type { ErrorCode } from '../../errors.js';
+import type { ResourceKind } from '../../model/resources.js';
 
 export const FIELD_STATUSES = ['mapped', 'defaulted', 'unmapped', 'error'] as const;
 export type FieldStatus = (typeof FIELD_STATUSES)[number];

@@ -1,5 +1,10 @@
 /**
- * FHIR R4 ↔ canonical through a compiled plan.
+ * FHIR R4 ↔ canonical through a compiled plan, and what compiling a fhir-r4 profile checks.
+ *
+ * Compile: `from` paths are FHIR element paths resolved in the R4 resource of the section's
+ * kind; the record id is the logical id unless `id.from` says otherwise; a whole object or list
+ * may be copied as is (structured). HL7-only keys (`hl7`, `messages`, `units`, `newId`) are
+ * refused.
  *
  * Inbound: the resource type picks the profile section; the record id is the resource's logical
  * id (or `id.from`), its version `meta.versionId` (If-Match on the way back).
@@ -10,29 +15,40 @@
  * canonical side no longer has is removed only when the merge base had it (a real deletion);
  * otherwise the peer's value stays.
  */
-import { PasserelleError } from '../errors.js';
-import { RESOURCE_KINDS, type ResourceKind } from '../model/resources.js';
-import { applyInbound, outboundValue, report, reportFailure, type RunState } from './apply.js';
-import { type CompiledPath, ensureContainer, prune, readPath, removePath, writePath } from './element-path.js';
-import type { CanonicalChange, FhirResource, FromCanonicalResult, MappingContext, ToCanonicalResult } from './engine-types.js';
-import { passesFilters } from './filters.js';
-import type { CompiledKind, CompiledRule, MappingPlan, ProtocolAccessor } from './plan.js';
-import { detectEvent, failedFromCanonical, failedToCanonical, finishRecords, fromCanonicalResult, toCanonicalResult } from './records.js';
-import type { FieldReport } from './report.js';
+import { Hl7Message } from '../../hl7/index.js';
+import { PasserelleError } from '../../errors.js';
+import { RESOURCE_KINDS, type ResourceKind } from '../../model/resources.js';
+import { type ElementNode, fhirCatalogue } from '../compile/catalogue.js';
+import type { CompiledKind, CompiledRule, MappingPlan, ProfilePath, ProtocolAccessor, ProtocolSetEntry } from '../compile/plan.js';
+import { applyInbound, outboundValue, report, reportFailure, type RunState } from '../run/apply.js';
+import { type CompiledPath, ensureContainer, prune, readPath, removePath, writePath } from '../run/element-path.js';
+import { passesFilters } from '../run/filters.js';
+import { detectEvent, failedFromCanonical, failedToCanonical, finishRecords, fromCanonicalResult, toCanonicalResult } from '../run/records.js';
+import type { FieldReport } from '../run/report.js';
+import type { CanonicalChange, FhirResource, FromCanonicalResult, MappingContext, ToCanonicalResult } from '../run/types.js';
+import { looksLikeHl7Path } from './hl7v2.js';
+import type { CompileContext, LeafCheck, ProtocolCompiler, ProtocolMapping } from './protocol.js';
 
 const DEFAULT_ZONE = 'Europe/Paris';
 type Obj = Record<string, unknown>;
 
+/** The FHIR side of an accessor (a fhir-r4 plan holds only those). */
+function fhirOf(a: ProtocolAccessor): CompiledPath | undefined {
+  return 'fhir' in a ? a.fhir : undefined;
+}
+
 function read(resource: unknown, a: ProtocolAccessor): unknown {
-  if (a.protocol !== 'fhir-r4') return undefined;
-  const v = readPath(resource, a.fhir.steps);
+  const path = fhirOf(a);
+  if (!path) return undefined;
+  const v = readPath(resource, path.steps);
   return v === '' || (Array.isArray(v) && v.length === 0) ? undefined : v;
 }
 
 function inventory(resource: FhirResource, ck: CompiledKind): FieldReport[] {
   const used = new Set<string>(['resourceType', 'id', 'meta']);
   const note = (a: ProtocolAccessor) => {
-    if (a.protocol === 'fhir-r4' && a.fhir.steps[0]) used.add(a.fhir.steps[0].name);
+    const first = fhirOf(a)?.steps[0];
+    if (first) used.add(first.name);
   };
   ck.idFrom.forEach(note);
   for (const r of ck.inboundRules) {
@@ -136,22 +152,23 @@ export function canonicalToFhir(plan: MappingPlan, change: CanonicalChange, ctx:
   const base = change.base ?? null;
   for (const rule of ck.outboundRules) {
     const primary = rule.from[0];
-    if (!primary || primary.protocol !== 'fhir-r4') continue;
+    const path = primary && fhirOf(primary);
+    if (!primary || !path) continue;
     try {
       const v = outboundValue(rule, change.data, st.tctx);
       if (v === undefined) {
         const hadIt = base !== null && rule.to !== null && readPath(base, rule.to.steps) !== undefined;
-        if (hadIt && removePath(out, primary.fhir.steps)) {
-          dropBareItem(out, primary.fhir, rule);
+        if (hadIt && removePath(out, path.steps)) {
+          dropBareItem(out, path, rule);
           report(st, rule, 'mapped', primary.text, { note: 'removed: cleared on the canonical side' });
         }
         else report(st, rule, 'unmapped', primary.text, { note: current ? 'no canonical value: peer value kept' : 'no canonical value' });
         continue;
       }
-      const steps = primary.fhir.steps;
-      const itemSteps = steps.slice(0, primary.fhir.itemStep + 1);
+      const steps = path.steps;
+      const itemSteps = steps.slice(0, path.itemStep + 1);
       const container = itemSteps.length > 0 ? ensureContainer(out, itemSteps) : out;
-      writePath(container, steps.slice(primary.fhir.itemStep + 1), v.value);
+      writePath(container, steps.slice(path.itemStep + 1), v.value);
       for (const ps of rule.protocolSet) if (ps.steps) writePath(container, ps.steps, ps.value);
       report(st, rule, v.defaulted ? 'defaulted' : 'mapped', primary.text, { ...(v.constant && { note: 'constant' }) });
     } catch (e) {
@@ -163,3 +180,78 @@ export function canonicalToFhir(plan: MappingPlan, change: CanonicalChange, ctx:
   const fhir = (current ? out : (prune(out) ?? { resourceType: change.kind })) as FhirResource;
   return fromCanonicalResult(event, st.report, { fhir });
 }
+
+// -----------------------------------------------------------------------------------------------
+// Compile
+
+class FhirCompiler implements ProtocolCompiler {
+  readonly units = false;
+
+  constructor(private readonly cx: CompileContext) {}
+
+  checkVersion(): void {
+    const version = this.cx.profile.version;
+    if (!/^4\.0(\.[0-9]+)?$/.test(version)) {
+      this.cx.error(['version'], 'ERR_MAPPING_PROTOCOL_MISMATCH', `fhir-r4 profiles are for FHIR 4.0.x (R4); version ${version} is not`);
+    }
+  }
+
+  /** An element path of the R4 resource named like `kind`. */
+  path(text: string, kind: ResourceKind, at: ProfilePath): ProtocolAccessor | undefined {
+    if (looksLikeHl7Path(text)) {
+      this.cx.error(at, 'ERR_MAPPING_PROTOCOL_MISMATCH', `${text} is an HL7 path; this profile's protocol is fhir-r4, whose paths are FHIR element paths (e.g. name[use=official].family)`);
+      return undefined;
+    }
+    const resolved = this.cx.elementPath(fhirCatalogue, kind, text, at);
+    return resolved ? { protocol: 'fhir-r4', fhir: resolved.path, text } : undefined;
+  }
+
+  /** A resource carries objects and lists as the canonical model does: copied whole. */
+  checkLeaf(c: LeafCheck): boolean {
+    return c.isObject || c.wholeList;
+  }
+
+  /** Keys are element paths inside the item the rule's `from` selects (telecom[system=phone] → use). */
+  protocolSetEntry(key: string, value: string, primary: ProtocolAccessor, kind: ResourceKind, at: ProfilePath): ProtocolSetEntry | undefined {
+    const base = this.itemNode(kind, primary);
+    const r = base && this.cx.elementPath(fhirCatalogue, kind, this.cx.subst(key, at), at, base);
+    return r ? { steps: r.path.steps, value } : undefined;
+  }
+
+  private itemNode(kind: ResourceKind, a: ProtocolAccessor): ElementNode | undefined {
+    const path = fhirOf(a);
+    if (!path) return undefined;
+    const steps = path.steps.slice(0, path.itemStep + 1);
+    let node = fhirCatalogue.root(kind);
+    for (const s of steps) node = node?.children().get(s.name);
+    return node;
+  }
+
+  newId(_raw: string, _kind: ResourceKind, at: ProfilePath): ProtocolAccessor | undefined {
+    this.cx.error(at, 'ERR_MAPPING_PROTOCOL_MISMATCH', 'newId is for HL7 profiles (FHIR servers assign ids on create)');
+    return undefined;
+  }
+
+  /** The resource's logical id. */
+  defaultId(kind: ResourceKind, at: ProfilePath): ProtocolAccessor | undefined {
+    return this.cx.protocolPath('id', kind, at);
+  }
+
+  section(): undefined {
+    const p = this.cx.profile;
+    if (p.hl7) this.cx.error(['hl7'], 'ERR_MAPPING_PROTOCOL_MISMATCH', 'the hl7 section is for hl7v2 profiles; this profile\'s protocol is fhir-r4', true);
+    if (p.messages) this.cx.error(['messages'], 'ERR_MAPPING_PROTOCOL_MISMATCH', 'messages (trigger events) are for hl7v2 profiles; a fhir-r4 profile maps resources by type', true);
+    return undefined;
+  }
+}
+
+export const fhirR4: ProtocolMapping = {
+  protocol: 'fhir-r4',
+  inputName: 'a FHIR resource',
+  compiler: (cx) => new FhirCompiler(cx),
+  // Whatever is not a parsed HL7 message is taken for a resource: its resourceType picks the section.
+  accepts: (input) => !(input instanceof Hl7Message),
+  toCanonical: (plan, input, ctx) => fhirToCanonical(plan, input as FhirResource, ctx),
+  fromCanonical: (plan, change, ctx, current) => canonicalToFhir(plan, change, ctx, current),
+  outboundKinds: (plan) => new Set(Object.values(plan.kinds).filter((k: CompiledKind) => k.outbound).map((k) => k.kind)),
+};

@@ -9,7 +9,7 @@
  */
 import { DateTime } from 'luxon';
 
-import { didYouMean } from '../util/suggest.js';
+import { didYouMean } from '../../util/suggest.js';
 
 export class TransformError extends Error {}
 

@@ -19,9 +19,9 @@
  * Every merged path keeps its origin (which layer, which path there), so an issue the schema
  * or the compiler finds is reported at the file:line:column of the layer that wrote it.
  */
-import type { ErrorCode } from '../errors.js';
-import { RESOURCE_KINDS } from '../model/resources.js';
-import { didYouMean } from '../util/suggest.js';
+import type { ErrorCode } from '../../errors.js';
+import { RESOURCE_KINDS } from '../../model/resources.js';
+import { didYouMean } from '../../util/suggest.js';
 import type { ProfilePath } from './compile.js';
 
 /** Parents above a profile at most (a vendor variant of a site variant of a shipped profile…). */

@@ -13,7 +13,7 @@
  *   of a path it means the whole list.
  *
  * Selector values may contain dots and colons (OIDs, URLs) but not `]` or `,`. Paths are
- * compiled once (compile.ts); the accessors below walk the compiled steps without parsing.
+ * compiled once (compile/compile.ts); the accessors below walk the compiled steps without parsing.
  */
 
 export interface Condition {

@@ -4,8 +4,8 @@
  * their canonical code (serviceType). A record that names no practitioner or no type is not
  * filtered on that criterion: passerelle cannot tell, and dropping it would lose a booking.
  */
-import type { CanonicalResource } from '../model/resources.js';
-import type { FilterSet, MappingPlan } from './plan.js';
+import type { CanonicalResource } from '../../model/resources.js';
+import type { FilterSet, MappingPlan } from '../compile/plan.js';
 
 function practitionerIds(r: CanonicalResource, externalId: string | undefined): string[] {
   const ids = (refs: readonly (string | undefined)[]) => refs.filter((x): x is string => x?.startsWith('Practitioner/') === true).map((x) => x.slice('Practitioner/'.length));

@@ -4,9 +4,9 @@
  * companions in the same list item); outbound the canonical value goes back through the map's
  * inverse and the transforms in reverse order.
  */
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode } from '../../errors.js';
 import { ensureContainer, readPath, writePath } from './element-path.js';
-import type { CompiledRule, CompiledValueMap, Scalar } from './plan.js';
+import type { CompiledRule, CompiledValueMap, Scalar } from '../compile/plan.js';
 import type { FieldReport } from './report.js';
 import { type TransformContext, TransformError, type TransformValue } from './transforms.js';
 

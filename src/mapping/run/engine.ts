@@ -6,31 +6,29 @@
  *
  * Both never throw for bad data: the result says `ok: false` with `error` (a PasserelleError
  * with an ERR_MAPPING_* code naming the rule and path, never a value) and the report. The
- * `…OrThrow` forms throw that error.
+ * `…OrThrow` forms throw that error. The plan's protocol (protocols/index.ts) does the mapping.
  */
-import { Hl7Message } from '../hl7/index.js';
-import { PasserelleError } from '../errors.js';
-import { canonicalToFhir, fhirToCanonical } from './engine-fhir.js';
-import { canonicalToHl7, hl7ToCanonical } from './engine-hl7.js';
-import type { CanonicalChange, FhirResource, FromCanonicalResult, MappingContext, ToCanonicalResult } from './engine-types.js';
-import type { MappingPlan } from './plan.js';
-import type { OwnershipRules } from './ownership.js';
-import type { AppointmentTypeEntry } from './schema.js';
+import { PasserelleError } from '../../errors.js';
+import type { MappingPlan } from '../compile/plan.js';
+import type { OwnershipRules } from '../compile/ownership.js';
+import type { AppointmentTypeEntry } from '../compile/schema.js';
+import { type MappingInput, PROTOCOL_MAPPINGS, protocolMapping } from '../protocols/index.js';
+import type { CanonicalChange, FhirResource, FromCanonicalResult, MappingContext, ToCanonicalResult } from './types.js';
 
-export function toCanonical(plan: MappingPlan, input: Hl7Message | FhirResource, ctx: MappingContext = {}): ToCanonicalResult {
-  if (input instanceof Hl7Message) {
-    if (plan.protocol !== 'hl7v2') throw new PasserelleError('ERR_MAPPING_PROTOCOL_MISMATCH', `profile ${plan.name} is ${plan.protocol}; it cannot map an HL7 message`);
-    return hl7ToCanonical(plan, input, ctx);
+export function toCanonical(plan: MappingPlan, input: MappingInput, ctx: MappingContext = {}): ToCanonicalResult {
+  const protocol = protocolMapping(plan.protocol);
+  if (!protocol.accepts(input)) {
+    const other = Object.values(PROTOCOL_MAPPINGS).find((p) => p.accepts(input));
+    throw new PasserelleError('ERR_MAPPING_PROTOCOL_MISMATCH', `profile ${plan.name} is ${plan.protocol}; it cannot map ${other?.inputName ?? 'this input'}`);
   }
-  if (plan.protocol !== 'fhir-r4') throw new PasserelleError('ERR_MAPPING_PROTOCOL_MISMATCH', `profile ${plan.name} is ${plan.protocol}; it cannot map a FHIR resource`);
-  return fhirToCanonical(plan, input, ctx);
+  return protocol.toCanonical(plan, input, ctx);
 }
 
 export function fromCanonical(plan: MappingPlan, change: CanonicalChange, ctx: MappingContext = {}, current?: FhirResource): FromCanonicalResult {
-  return plan.protocol === 'hl7v2' ? canonicalToHl7(plan, change, ctx) : canonicalToFhir(plan, change, ctx, current);
+  return protocolMapping(plan.protocol).fromCanonical(plan, change, ctx, current);
 }
 
-export function toCanonicalOrThrow(plan: MappingPlan, input: Hl7Message | FhirResource, ctx: MappingContext = {}): ToCanonicalResult {
+export function toCanonicalOrThrow(plan: MappingPlan, input: MappingInput, ctx: MappingContext = {}): ToCanonicalResult {
   const r = toCanonical(plan, input, ctx);
   if (r.error) throw r.error;
   return r;

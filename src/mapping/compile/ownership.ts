@@ -8,10 +8,10 @@
  * `participant[actor=Patient]`, `extension[url=…]`), `start/end` for the time of an
  * appointment or slot, or `*` for every other field of the kind.
  */
-import type { ResourceKind } from '../model/resources.js';
-import type { KindOwnership, Owner, OwnershipRules } from '../model/ownership.js';
-import { TIME_FIELD } from '../model/fields.js';
-import type { CompiledPath } from './element-path.js';
+import type { ResourceKind } from '../../model/resources.js';
+import type { KindOwnership, Owner, OwnershipRules } from '../../model/ownership.js';
+import { TIME_FIELD } from '../../model/fields.js';
+import type { CompiledPath } from '../run/element-path.js';
 
 export type { KindOwnership, Owner, OwnershipRules };
 export { TIME_FIELD };

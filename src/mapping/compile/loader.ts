@@ -13,9 +13,9 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import { isMap, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import type { z } from 'zod';
 
-import { type ErrorCode, type ErrorIssue, formatIssues, PasserelleError } from '../errors.js';
-import { didYouMean } from '../util/suggest.js';
-import { yamlToJs } from '../util/yaml-aliases.js';
+import { type ErrorCode, type ErrorIssue, formatIssues, PasserelleError } from '../../errors.js';
+import { didYouMean } from '../../util/suggest.js';
+import { yamlToJs } from '../../util/yaml-aliases.js';
 import { compileProfile, formatProfilePath, type ProfilePath } from './compile.js';
 import { type Composite, EXTENDS_DEPTH_LIMIT, type MergeIssue, mergeChild, rootComposite } from './extends.js';
 import type { MappingPlan } from './plan.js';

@@ -11,8 +11,8 @@
  */
 import { z } from 'zod';
 
-import { RESOURCE_KINDS } from '../model/resources.js';
-import { type Owner, OWNERS } from '../model/ownership.js';
+import { RESOURCE_KINDS } from '../../model/resources.js';
+import { type Owner, OWNERS } from '../../model/ownership.js';
 
 export const PROTOCOLS = ['fhir-r4', 'hl7v2'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];

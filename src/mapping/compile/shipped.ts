@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { PasserelleError } from '../errors.js';
+import { PasserelleError } from '../../errors.js';
 
 let dir: string | undefined;
 /** The shipped profiles folder: `mappings/` at the package root (found from this file, src/ or dist/src/). */

@@ -4,14 +4,14 @@
  */
 import { createHash } from 'node:crypto';
 
-import { type ErrorCode, type ErrorIssue, PasserelleError } from '../errors.js';
-import type { CanonicalResource, ResourceKind } from '../model/resources.js';
-import { validateAs } from '../model/validate.js';
-import type { ExternalRecord } from '../model/records.js';
+import { type ErrorCode, type ErrorIssue, PasserelleError } from '../../errors.js';
+import type { CanonicalResource, ResourceKind } from '../../model/resources.js';
+import { validateAs } from '../../model/validate.js';
+import type { ExternalRecord } from '../../model/records.js';
 import { prune } from './element-path.js';
-import type { CanonicalChange, FilteredRecord, FromCanonicalResult, MappingContext, ToCanonicalResult } from './engine-types.js';
+import type { CanonicalChange, FilteredRecord, FromCanonicalResult, MappingContext, ToCanonicalResult } from './types.js';
 import { passesFilters } from './filters.js';
-import type { MappingPlan } from './plan.js';
+import type { MappingPlan } from '../compile/plan.js';
 import type { FieldReport } from './report.js';
 
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -131,6 +131,16 @@ export function fromCanonicalResult(event: string, report: FieldReport[], extra:
 export function failedFromCanonical(event: string, error: PasserelleError): FromCanonicalResult {
   return { ok: false, event, report: [], issues: [{ path: event, message: error.message, severity: 'error', code: error.code }], error };
 }
+
+/** Events a canonical change can be, per kind (detectEvent decides which one a change is). */
+export const OUTBOUND_EVENTS: Readonly<Record<ResourceKind, readonly string[]>> = {
+  Appointment: ['created', 'moved', 'modified', 'cancelled', 'noshow', 'deleted'],
+  Patient: ['created', 'updated', 'deleted'],
+  Slot: ['blocked', 'freed', 'updated', 'deleted'],
+  Communication: ['created', 'updated', 'deleted'],
+  Practitioner: ['created', 'updated', 'deleted'],
+  Schedule: ['created', 'updated', 'deleted'],
+};
 
 /**
  * Which event a change is, for choosing the outbound message: an appointment moved (start or

@@ -1,17 +1,43 @@
 /**
  * A compiled mapping profile: every path parsed and checked, every transform and value map
- * resolved, constants substituted. The engine (engine-hl7.ts, engine-fhir.ts) only walks this;
+ * resolved, constants substituted. The engine (protocols/hl7v2.ts, protocols/fhir-r4.ts) only walks this;
  * nothing is parsed or looked up by name per message.
  */
-import type { ErrorIssue } from '../errors.js';
-import type { ResourceKind } from '../model/resources.js';
-import type { CompiledPath, CompiledStep } from './element-path.js';
-import type { ProfileHl7Path } from './hl7-path.js';
+import type { ErrorIssue } from '../../errors.js';
+import type { ResourceKind } from '../../model/resources.js';
+import type { Hl7Path } from '../../hl7/index.js';
+import type { CompiledPath, CompiledStep } from '../run/element-path.js';
 import type { OwnershipRules } from './ownership.js';
 import type { AppointmentTypeEntry, Direction, MappingProfile, Protocol } from './schema.js';
-import type { Transform } from './transforms.js';
+import type { Transform } from '../run/transforms.js';
 
 export type Scalar = string | number | boolean;
+
+/** Where something is in a profile, for issues: ['Appointment', 'fields', 3, 'to']. */
+export type ProfilePath = readonly (string | number)[];
+
+/** A repeating HL7 field's repetition told apart by a value (`PID-3[4.2=<OID>]`, protocols/hl7v2.ts). */
+export interface Hl7Selector {
+  /** Path of the selector leaf over every repetition (`PID-3[*].4.2`). */
+  readonly path: Hl7Path;
+  readonly value: string;
+  /** The selector's component / sub-component in the repetition: [4, 2]. */
+  readonly component: number;
+  readonly subcomponent: number | undefined;
+}
+
+/** An HL7 path as profiles write it, compiled once into codec paths. */
+export interface ProfileHl7Path {
+  readonly text: string;
+  /** The leaf; with a selector its repetition is `*` (read with getAll). */
+  readonly path: Hl7Path;
+  readonly selector: Hl7Selector | undefined;
+  /** Segment occurrence + field, the unit repetitions are allocated in: `PID[1]-3`. */
+  readonly fieldKey: string;
+  readonly segment: string;
+  /** The leaf at repetition r (index r), built on first use: no path object per read. */
+  readonly reps: Hl7Path[];
+}
 
 /** A place on the protocol side: an HL7 path, or a FHIR element path. */
 export type ProtocolAccessor =
@@ -42,7 +68,7 @@ export interface CompiledRule {
   /** `Appointment.fields[3]`, or the rule's name. */
   readonly label: string;
   /** Path of the rule in the profile, for issues: ['Appointment', 'fields', 3]. */
-  readonly at: readonly (string | number)[];
+  readonly at: ProfilePath;
   readonly kind: ResourceKind;
   readonly inbound: boolean;
   readonly outbound: boolean;
