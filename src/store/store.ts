@@ -79,7 +79,7 @@ export type TxFn<T> = (tx: Tx) => Promise<T>;
 
 /**
  * The one interface both stores implement (SQLite: src/store/sqlite, PostgreSQL:
- * src/store/postgres); test/integration/store-contract.test.ts runs against both.
+ * src/store/postgres); test/store/store.int.test.ts runs against both.
  *
  * Rules for callers:
  * - a transaction function does store work only: no network, no timers (it may share its

@@ -14,7 +14,7 @@ import HL7, { type Hl7StandardValue } from 'hl7-standard';
 
 import { parseHl7 } from '../../src/hl7/message.js';
 import { type Hl7Path, parseHl7Path } from '../../src/hl7/path.js';
-import { DEFAULT_NAIVE, naiveLeaves, readHl7Fixture } from '../unit/hl7v2/leaf-paths.js';
+import { DEFAULT_NAIVE, naiveLeaves, readHl7Fixture } from '../helpers/hl7-leaf-paths.js';
 import { type Bench, type BenchResult, opsPerSecondSync } from './harness.js';
 
 const bytes = readHl7Fixture('siu-s12-new-appointment.hl7');

@@ -18,7 +18,7 @@ import { createFeedToken } from '../../src/ical/tokens.js';
 import { icalModule } from '../../src/app/features/ical.js';
 import { createLogger } from '../../src/log/logger.js';
 import { openSqliteStore, type Store } from '../../src/store/index.js';
-import { appointment, practitioner, putAppointment } from '../integration/ical-agenda.js';
+import { appointment, practitioner, putAppointment } from '../helpers/ical-agenda.js';
 import { tempDir, testSealing } from '../helpers/stores.js';
 import type { Bench, BenchResult } from './harness.js';
 

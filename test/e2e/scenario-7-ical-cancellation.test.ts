@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { parseFeed, type ParsedEvent } from '../integration/ical-agenda.js';
+import { parseFeed, type ParsedEvent } from '../helpers/ical-agenda.js';
 import { demoSlotStart, fhirAppointments, simPatient, simPractitioner, simSlot } from './lookups.js';
 import { startWorld, type World } from './world.js';
 
