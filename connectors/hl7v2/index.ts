@@ -13,8 +13,7 @@
  * The mapping between HL7 and the canonical model is not hard-coded here: each link runs its
  * mapping profile through the mapping engine (profile-translator.ts). A link whose profile
  * cannot be loaded does not start (ERR_CONNECTOR_CONFIG_INVALID naming `profile`).
- * `hl7v2Connector({ translator })` takes another translator factory (the transport tests use a
- * small test-only one).
+ * `hl7v2Connector({ translator })` takes another translator factory.
  */
 import { createHash } from 'node:crypto';
 

@@ -4,8 +4,7 @@
  * the message to a translator, and acknowledges what the engine committed.
  *
  * The product translator comes from the link's mapping profile (`link.profile`, the mapping
- * engine, mappings/*.yaml). Tests use a small test-only translator
- * (test/helpers/hl7-test-translator.ts) that maps a few fields of the fixtures.
+ * engine, mappings/*.yaml); the tests run it too, with the shipped profiles.
  *
  * Errors a translator throws are `PasserelleError`s whose message is safe to send to the peer
  * (it names fields, never values) and whose details may say where and what, for the ERR

@@ -5,12 +5,13 @@
  * exponential backoff and full jitter, honouring Retry-After; every write carries an
  * Idempotency-Key, so a retried write is applied once. Bodies are never logged.
  */
-import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axios';
+import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { z } from 'zod';
 
 import { type ErrorIssue, PasserelleError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
 import { scrubText } from '../../src/log/redact.js';
+import { backoffDelayMs, classifyTransportError, isRetryableStatus, parseRetryAfterMs, sleep as realSleep } from '../../src/util/retry.js';
 import {
   AppointmentType,
   type AppointmentTypeInput,
@@ -21,7 +22,18 @@ import {
   type ResourceOfType,
   type ResourceType,
 } from './contract.js';
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, parseRetryAfter, type RetryPolicy, sleep as realSleep } from './retry.js';
+
+/** Retry timing for calls to the platform: exponential backoff, full jitter, Retry-After (src/util/retry.ts). */
+export interface RetryPolicy {
+  /** Attempts in all, the first one included. */
+  readonly maxAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  /** A Retry-After longer than this is capped: a peer must not park a link for hours. */
+  readonly maxRetryAfterSeconds: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 250, maxDelayMs: 30_000, maxRetryAfterSeconds: 120 };
 
 export interface SecretariatClientOptions {
   /** Platform root, e.g. `https://api.secretariat.example`; the client adds `/v1/practices/{id}`. */
@@ -64,7 +76,16 @@ export interface PlatformResponse<T> {
   readonly replayed: boolean;
 }
 
-const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+/**
+ * The statuses the contract answers for "try again" (openapi.yaml: 429 and the 5xx of an
+ * overloaded platform or its proxy): a subset of what HTTP calls retryable (isRetryableStatus).
+ * A 408 or another 5xx means the platform broke its contract, which no retry repairs.
+ */
+const CONTRACT_RETRY_STATUSES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
+
+export function isPlatformRetryableStatus(status: number): boolean {
+  return CONTRACT_RETRY_STATUSES.has(status) && isRetryableStatus(status);
+}
 
 /** A change-feed page whose entries are read one by one by the caller. */
 const FeedEnvelope = ChangesPage.extend({ changes: z.array(z.unknown()) });
@@ -121,7 +142,8 @@ export class SecretariatClient {
       if (outcome.kind === 'fail') throw outcome.error;
       last = outcome.error;
       if (attempt + 1 >= this.retry.maxAttempts) break;
-      const delayMs = outcome.retryAfterSeconds !== undefined ? outcome.retryAfterSeconds * 1000 : backoffDelayMs(this.retry, attempt, this.random);
+      // Full jitter: many links failing together (a platform outage) spread their retries widest.
+      const delayMs = outcome.retryAfterSeconds !== undefined ? outcome.retryAfterSeconds * 1000 : backoffDelayMs(attempt + 1, { ...this.retry, jitter: 'full' }, this.random);
       this.log.warn('secretariat request will be retried', { method: req.method, route: req.route, code: outcome.error.code, status: outcome.error.details['status'] ?? null, attempt: attempt + 1, delayMs });
       await this.sleep(delayMs, this.signal);
     }
@@ -179,8 +201,10 @@ export class SecretariatClient {
     const details = { status, route: req.route, ...(problem?.type && { problemType: problem.type }), ...(problem?.code && { problemCode: problem.code }) };
     const label = `${req.method} ${req.route}: ${status}${problem?.title ? ` ${scrubText(problem.title)}` : ''}`;
     const issues: ErrorIssue[] = (problem?.errors ?? []).map((e) => ({ path: e.pointer, message: scrubText(e.detail) }));
-    if (RETRYABLE_STATUS.has(status)) {
-      const retryAfterSeconds = parseRetryAfter(header('retry-after'), this.now(), this.retry.maxRetryAfterSeconds);
+    if (isPlatformRetryableStatus(status)) {
+      const retryAfterMs = parseRetryAfterMs(header('retry-after'), this.now(), this.retry.maxRetryAfterSeconds * 1000);
+      // Whole seconds, rounded up: the error tells the outbox, which counts in seconds.
+      const retryAfterSeconds = retryAfterMs === undefined ? undefined : Math.ceil(retryAfterMs / 1000);
       return {
         kind: 'retry',
         retryAfterSeconds,
@@ -196,8 +220,8 @@ export class SecretariatClient {
 
   private transportFailure<T>(req: PlatformRequest<T>, e: unknown): Attempt<T> {
     if (this.signal?.aborted) throw this.signal.reason;
-    const code = isAxiosError(e) ? e.code : undefined;
-    if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') {
+    const { kind, code } = classifyTransportError(e);
+    if (kind === 'timeout') {
       return { kind: 'retry', retryAfterSeconds: undefined, error: new PasserelleError('ERR_SECRETARIAT_TIMEOUT', `${req.method} ${req.route}: no answer within the timeout`, { cause: e, details: { route: req.route } }) };
     }
     return {

@@ -24,7 +24,7 @@ import {
   type PullPage,
   type PushResult,
 } from '../../src/connector/contract.js';
-import { SecretariatClient, type SecretariatClientOptions } from './client.js';
+import { DEFAULT_RETRY_POLICY, SecretariatClient, type SecretariatClientOptions } from './client.js';
 import { type AppointmentTypeInput, AppointmentUpdate, type Change, PlatformId, type ResourceOfType, type ResourceType, WebhookPayload } from './contract.js';
 import {
   appointmentFromCanonical,
@@ -43,7 +43,6 @@ import {
   TYPE_OF_KIND,
   utc,
 } from './mapping.js';
-import { DEFAULT_RETRY_POLICY } from './retry.js';
 import { receiveWebhook } from './webhook-receiver.js';
 import { webhookKey } from '../../src/security/webhook-signature.js';
 

@@ -14,17 +14,41 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 
 import { isPasserelleError, PasserelleError } from '../errors.js';
+import { backoffDelayMs } from '../util/retry.js';
 import type { Logger } from '../log/logger.js';
 import type { CanonicalResource } from '../model/resources.js';
 import { recordPushed } from './activity.js';
 import type { Store } from '../store/index.js';
 import type { JsonObject, Link, OutboxItem } from '../store/types.js';
-import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js';
 import type { Connector, OutboundChange, OutboundOp, PushResult, RelatedChangeRecord } from '../connector/contract.js';
 import type { OutboxPayload, SyncEngine } from './engine.js';
 import { fieldsHash } from '../model/fields.js';
 import { supersededKey } from './patient-match.js';
 import { collectRefs, type RecordRef, rewriteRefs } from './references.js';
+
+/**
+ * Retry delays of the outbox and of link restarts (design rule 3): exponential backoff with
+ * full jitter (src/util/retry.ts), a random delay in [0, min(capMs, baseMs·2^(attempts-1))), so
+ * many failed changes do not retry in lock-step.
+ */
+export interface BackoffOptions {
+  readonly baseMs: number;
+  readonly capMs: number;
+  /** Injected for tests; Math.random by default. */
+  readonly random?: () => number;
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 1000, capMs: 10 * 60_000 };
+
+/**
+ * Delay before attempt `attempts + 1`, after `attempts` failed attempts (1-based). A peer's
+ * Retry-After (RFC 9110 §10.2.3) is a floor: the outbox never retries sooner than it asks.
+ */
+export function backoffDelay(attempts: number, options: BackoffOptions = DEFAULT_BACKOFF, retryAfterSeconds?: number): number {
+  const jittered = backoffDelayMs(attempts, { baseDelayMs: options.baseMs, maxDelayMs: options.capMs, jitter: 'full' }, options.random);
+  const floor = retryAfterSeconds !== undefined && retryAfterSeconds > 0 ? Math.ceil(retryAfterSeconds * 1000) : 0;
+  return Math.max(jittered, floor);
+}
 
 export interface DispatcherTuning {
   /** Attempts before a change goes to dead letters. */

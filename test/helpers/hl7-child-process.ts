@@ -15,11 +15,11 @@ export interface Hl7Child {
   line(prefix: string): Promise<string>;
 }
 
-/** `fault`: see hl7-child.ts; `translator`: `test` (default) or `profile` (the product one). */
-export function startHl7Child(db: string, linkId: string, fault = '', translator: 'test' | 'profile' = 'test'): Hl7Child {
+/** `fault`: see hl7-child.ts. The link maps with its shipped profile. */
+export function startHl7Child(db: string, linkId: string, fault = ''): Hl7Child {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'helpers', 'hl7-child.ts')], {
     cwd: ROOT,
-    env: cleanEnv({ HL7_DB: db, HL7_LINK: linkId, HL7_FAULT: fault, HL7_TRANSLATOR: translator }),
+    env: cleanEnv({ HL7_DB: db, HL7_LINK: linkId, HL7_FAULT: fault }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -1,5 +1,5 @@
 /**
- * passerelle's sync runtime with one hl7v2 link (test translator, MLLP listener on 127.0.0.1:0)
+ * passerelle's sync runtime with one hl7v2 link (its shipped mapping profile, MLLP listener on 127.0.0.1:0)
  * in its own process, on the SQLite store at $HL7_DB (link $HL7_LINK), for the kill test.
  * Prints `listening <port>` once ready.
  *
@@ -12,7 +12,6 @@
  *   `stored <dedupe key>` once committed, and stored messages are never applied: the process is
  *   killed with acknowledged messages waiting in the inbox.
  *
- * $HL7_TRANSLATOR: `test` (default, the test-only translator) or `profile` (the product one).
  * Run: node --import tsx test/helpers/hl7-child.ts
  */
 import { createLogger } from '../../src/log/logger.js';
@@ -21,7 +20,7 @@ import { openSqliteStore } from '../../src/store/index.js';
 import type { ConnectorDefinition, DeferredIngest, InboundHandler } from '../../src/connector/contract.js';
 import { createRegistry } from '../../src/connector/registry.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
-import { hl7v2Connector, type Hl7v2Link } from '../../connectors/hl7v2/index.js';
+import type { Hl7v2Link } from '../../connectors/hl7v2/index.js';
 import { testHl7Definition } from './hl7.js';
 import { testSealing } from './stores.js';
 
@@ -44,10 +43,7 @@ const wrapHandler =
     return result;
   };
 
-const base =
-  process.env['HL7_TRANSLATOR'] === 'profile'
-    ? (hl7v2Connector() as unknown as ConnectorDefinition<unknown>)
-    : testHl7Definition({ wrapHandler });
+const base = testHl7Definition({ wrapHandler });
 const definition: ConnectorDefinition<unknown> =
   fault === 'hold-apply'
     ? {

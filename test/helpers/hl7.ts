@@ -1,7 +1,7 @@
 /**
  * HL7 transport test helpers: fixtures as bytes, a raw MLLP socket that records every block it
  * receives, and a running HL7 v2 link (real store, real engine, real listener on 127.0.0.1:0)
- * with the test-only translator.
+ * with the shipped mapping profile (the link's, or the connector's default).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -19,7 +19,6 @@ import type { ConnectorDefinition, InboundHandler } from '../../src/connector/co
 import { type AnyConnectorDefinition, createRegistry } from '../../src/connector/registry.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { fixturePath } from './fixtures.js';
-import { testHl7TranslatorFactory } from './hl7-test-translator.js';
 import { openTestStore, type StoreKind, type TestStore } from './stores.js';
 
 export { withControlId, withField, controlIdOf } from '../../connectors/hl7v2/simulator/messages.js';
@@ -186,14 +185,14 @@ export interface Hl7LinkOptions {
   readonly before?: (store: Store, practiceId: string) => Promise<void>;
 }
 
-/** The hl7v2 definition with the test translator, optionally with a handler wrapper. */
+/** The shipped hl7v2 definition (each link's mapping profile), optionally with a handler wrapper. */
 export function testHl7Definition(
   options: {
     wrapHandler?: (h: InboundHandler) => InboundHandler;
     connectorOptions?: Hl7v2ConnectorOptions;
   } = {},
 ): ConnectorDefinition<unknown> {
-  const inner = hl7v2Connector({ translator: testHl7TranslatorFactory, ...options.connectorOptions });
+  const inner = hl7v2Connector(options.connectorOptions);
   const wrap = options.wrapHandler;
   if (!wrap) return inner as unknown as ConnectorDefinition<unknown>;
   return {

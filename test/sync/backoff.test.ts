@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { backoffDelay } from '../../src/sync/backoff.js';
+import { backoffDelay } from '../../src/sync/dispatcher.js';
 
 describe('retry backoff', () => {
   const options = (r: number) => ({ baseMs: 1000, capMs: 60_000, random: () => r });

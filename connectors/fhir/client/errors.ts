@@ -2,7 +2,7 @@ import type { OperationOutcome } from '@medplum/fhirtypes';
 
 import { type ErrorCode, PasserelleError } from '../../../src/errors.js';
 import { scrubText } from '../../../src/log/redact.js';
-import { isRetryableStatus } from './retry.js';
+import { isRetryableStatus } from '../../../src/util/retry.js';
 import type { FhirInteraction } from './types.js';
 
 /** One OperationOutcome issue as it may travel in logs and error details (text scrubbed). */
@@ -82,10 +82,8 @@ export function fhirTimeoutError(ctx: FhirErrorContext, timeoutMs: number): Pass
   });
 }
 
-/** Network failures: the cause's code (ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET…) is kept, its message is not. */
-export function fhirNetworkError(ctx: FhirErrorContext, err: unknown): PasserelleError {
-  const cause = (err as { cause?: { code?: unknown } }).cause;
-  const causeCode = typeof cause?.code === 'string' ? cause.code : undefined;
+/** Network failures: the code (ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET…) is kept, the message is not. */
+export function fhirNetworkError(ctx: FhirErrorContext, causeCode: string | undefined): PasserelleError {
   return new PasserelleError('ERR_FHIR_NETWORK', `${describe(ctx)} failed: network error${causeCode ? ` (${causeCode})` : ''}`, {
     details: { interaction: ctx.interaction, method: ctx.method, ...(causeCode && { networkCode: causeCode }), ...(ctx.resourceType && { resourceType: ctx.resourceType }) },
   });

@@ -6,9 +6,9 @@ import { Client, type FhirResource } from 'fhir-kit-client';
 
 import { PasserelleError } from '../../../src/errors.js';
 import { silentLogger, type Logger } from '../../../src/log/logger.js';
+import { backoffDelayMs, classifyTransportError, parseRetryAfterMs, sleep as realSleep } from '../../../src/util/retry.js';
 import { createAuthProvider } from './auth.js';
 import { type FhirErrorContext, fhirHttpError, fhirInvalidResponseError, fhirNetworkError, fhirTimeoutError } from './errors.js';
-import { backoffDelay, DEFAULT_RETRY, defaultSleep, parseRetryAfter } from './retry.js';
 import type {
   FhirClientOptions,
   FhirInteraction,
@@ -19,6 +19,8 @@ import type {
   RetryOptions,
   SearchParams,
 } from './types.js';
+
+export const DEFAULT_RETRY: RetryOptions = { max: 3, baseDelayMs: 500, maxDelayMs: 30_000 };
 
 /** Options fhir-kit-client passes to fetch for one attempt. */
 interface AttemptOptions {
@@ -137,7 +139,7 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const retry: RetryOptions = { ...DEFAULT_RETRY, ...options.retry };
   const log: Logger = options.logger ?? silentLogger;
-  const sleep = options.sleep ?? defaultSleep;
+  const sleep = options.sleep ?? realSleep;
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const auth = createAuthProvider(options.auth, { baseUrl, now, timeoutMs });
@@ -173,12 +175,12 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
             failure = fhirInvalidResponseError(ctx, status, 'the body is not JSON');
           } else if (status !== undefined) {
             const retryAfter = httpError.config?.headers instanceof Headers ? httpError.config.headers.get('retry-after') : null;
-            retryAfterMs = parseRetryAfter(retryAfter, now());
+            retryAfterMs = parseRetryAfterMs(retryAfter, now());
             failure = fhirHttpError(ctx, status, httpError.response?.data, { retryAfterMs, afterAmbiguousAttempt: ambiguous && status === 412 });
-          } else if (timeout.aborted) {
-            failure = fhirTimeoutError(ctx, timeoutMs);
           } else {
-            failure = fhirNetworkError(ctx, e);
+            // Only our own deadline makes a timeout: its message names the configured timeoutMs.
+            const transport = classifyTransportError(e, { timedOut: timeout.aborted });
+            failure = transport.kind === 'timeout' ? fhirTimeoutError(ctx, timeoutMs) : fhirNetworkError(ctx, transport.code);
           }
         }
       }
@@ -192,7 +194,8 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
       }
       if (!failure.retryable || !spec.idempotent || retries >= retry.max) throw failure;
       retries += 1;
-      const delay = Math.min(retry.maxDelayMs, retryAfterMs ?? backoffDelay(retries, retry, random));
+      // Equal jitter: a FHIR server's retry never comes right back (half the step at least).
+      const delay = Math.min(retry.maxDelayMs, retryAfterMs ?? backoffDelayMs(retries, { ...retry, jitter: 'equal' }, random));
       // 429, and 503 with Retry-After, say the request was not processed; anything else may have been.
       if (!(status === 429 || (status === 503 && retryAfterMs !== undefined))) ambiguous = true;
       log.warn('fhir request retried', { ...logMeta, status: typeof status === 'number' ? status : 0, code: failure.code, delayMs: delay, retry: retries });

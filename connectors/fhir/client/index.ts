@@ -1,6 +1,5 @@
-export { createFhirClient, type FhirClient } from './fhir-client.js';
+export { createFhirClient, DEFAULT_RETRY, type FhirClient } from './fhir-client.js';
 export { type FhirIssueSummary, isOperationOutcome, summarizeOutcome } from './errors.js';
-export { backoffDelay, DEFAULT_RETRY, isRetryableStatus, parseRetryAfter } from './retry.js';
 export type {
   FhirAuth,
   FhirClientOptions,

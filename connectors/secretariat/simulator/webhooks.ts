@@ -7,7 +7,7 @@
 import type { EventEmitter } from 'node:events';
 
 import type { WebhookPayload } from '../contract.js';
-import { sleep } from '../retry.js';
+import { sleep } from '../../../src/util/retry.js';
 import { signWebhook, WEBHOOK_HEADERS } from '../../../src/security/webhook-signature.js';
 import type { Faults } from './faults.js';
 import type { ChangeRecord, SimulatorCounters } from './state.js';

@@ -148,7 +148,7 @@ describe('accept ACK on commit, process killed before the apply', () => {
 
   it('applies after the restart, once, what was acknowledged before the crash', async () => {
     const messages = [booking('CRASH-1', 'RDV-K1'), booking('CRASH-2', 'RDV-K2'), booking('CRASH-3', 'RDV-K1', '20250318141500+0100', '20250318143500+0100', 'S13')];
-    const child = startHl7Child(db, linkId, 'hold-apply', 'profile');
+    const child = startHl7Child(db, linkId, 'hold-apply');
     const c = await RawMllpSocket.connect(await child.port);
     const acks = [];
     for (const m of messages) acks.push(parseAck(await c.request(m)));
@@ -167,7 +167,7 @@ describe('accept ACK on commit, process killed before the apply', () => {
       expect(await store.identityMap.findCanonical(linkId, 'Appointment', 'RDV-K1')).toBeUndefined();
     });
 
-    const restarted = startHl7Child(db, linkId, '', 'profile');
+    const restarted = startHl7Child(db, linkId, '');
     await restarted.port;
     const applied = await until('the stored messages applied after the restart', () =>
       withStore(async (store) => ((await store.inbox.list({ linkId, status: 'received' })).length === 0 ? store.inbox.list({ linkId }) : undefined)),

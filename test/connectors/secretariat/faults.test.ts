@@ -51,6 +51,15 @@ describe('secretariat client under faults (real HTTP, injected sleep)', () => {
     expect(rec.waits).toEqual([5000]);
   });
 
+  it('waits whole seconds, rounded up, for an HTTP-date that falls between two clock seconds', async () => {
+    const clock = testClock(Date.parse('2026-11-23T09:00:00.400Z'));
+    const rec = recordingSleep();
+    const c = connectorFor(sim, { ctx: { now: clock }, deps: { sleep: rec.sleep } });
+    sim.setFaults({ script: [{ status: 429, retryAfter: 'Mon, 23 Nov 2026 09:00:05 GMT' }] });
+    expect((await c.push(createPatient())).ok).toBe(true);
+    expect(rec.waits).toEqual([5000]);
+  });
+
   it('caps a Retry-After longer than the policy allows', async () => {
     const rec = recordingSleep();
     const c = connectorFor(sim, { config: { retry: { maxAttempts: 3, baseDelayMs: 250, maxDelayMs: 30_000, maxRetryAfterSeconds: 60 } }, deps: { sleep: rec.sleep } });

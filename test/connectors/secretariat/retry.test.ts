@@ -1,40 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, parseRetryAfter, sleep } from '../../../connectors/secretariat/retry.js';
+import { DEFAULT_RETRY_POLICY, isPlatformRetryableStatus } from '../../../connectors/secretariat/client.js';
+import { isRetryableStatus } from '../../../src/util/retry.js';
 
-const NOW = Date.parse('2026-11-23T09:00:00Z');
-
-describe('retry timing', () => {
-  it('reads Retry-After as delay-seconds', () => {
-    expect(parseRetryAfter('7', NOW, 120)).toBe(7);
-    expect(parseRetryAfter(' 0 ', NOW, 120)).toBe(0);
+describe('secretariat retry policy', () => {
+  it('retries only the statuses the contract answers for "try again", all retryable in HTTP terms', () => {
+    expect([429, 500, 502, 503, 504].every(isPlatformRetryableStatus)).toBe(true);
+    expect([429, 500, 502, 503, 504].every(isRetryableStatus)).toBe(true);
+    // Off-contract answers are the platform's bug: retrying does not repair them.
+    expect([400, 401, 403, 404, 408, 409, 412, 422, 501, 505, 507].some(isPlatformRetryableStatus)).toBe(false);
   });
 
-  it('reads Retry-After as an HTTP-date, relative to the injected clock', () => {
-    expect(parseRetryAfter('Mon, 23 Nov 2026 09:00:42 GMT', NOW, 120)).toBe(42);
-    // A date in the past means "now", never a negative wait.
-    expect(parseRetryAfter('Mon, 23 Nov 2026 08:00:00 GMT', NOW, 120)).toBe(0);
-  });
-
-  it('caps a long Retry-After and ignores an unreadable one', () => {
-    expect(parseRetryAfter('86400', NOW, 120)).toBe(120);
-    expect(parseRetryAfter('soon', NOW, 120)).toBeUndefined();
-    expect(parseRetryAfter('-3', NOW, 120)).toBeUndefined();
-    expect(parseRetryAfter(undefined, NOW, 120)).toBeUndefined();
-  });
-
-  it('draws full-jitter backoff in [0, min(cap, base·2^attempt))', () => {
-    const policy = { ...DEFAULT_RETRY_POLICY, baseDelayMs: 100, maxDelayMs: 1000 };
-    expect(backoffDelayMs(policy, 0, () => 0)).toBe(0);
-    expect(backoffDelayMs(policy, 0, () => 0.999)).toBe(99);
-    expect(backoffDelayMs(policy, 3, () => 0.5)).toBe(400);
-    expect(backoffDelayMs(policy, 10, () => 0.999)).toBe(999);
-  });
-
-  it('stops sleeping at once when the link is stopped', async () => {
-    const controller = new AbortController();
-    const started = sleep(60_000, controller.signal);
-    controller.abort(new Error('stopped'));
-    await expect(started).rejects.toThrow('stopped');
+  it('defaults to five attempts, full jitter from 250 ms, Retry-After capped at two minutes', () => {
+    expect(DEFAULT_RETRY_POLICY).toEqual({ maxAttempts: 5, baseDelayMs: 250, maxDelayMs: 30_000, maxRetryAfterSeconds: 120 });
   });
 });

@@ -141,6 +141,14 @@ describe('FHIR client against the peer', () => {
     expect(sleeps).toEqual([4000, 5000]);
   });
 
+  it('backs off as usual when Retry-After is neither delay-seconds nor an HTTP-date', async () => {
+    await peer.seed([{ ...patient('IPP1'), id: 'p1' }]);
+    // Date.parse reads "-3" as a date in 2001: taken as one, it would retry at once.
+    proxy.plan([{ kind: 'status', status: 503, retryAfter: '-3' }]);
+    await client().read('Patient', 'p1');
+    expect(sleeps).toEqual([75]);
+  });
+
   it('retries 500s with exponential backoff and jitter', async () => {
     await peer.seed([{ ...patient('IPP1'), id: 'p1' }]);
     proxy.plan([{ kind: 'status', status: 500, times: 2 }]);

@@ -183,7 +183,7 @@ describe('secretariat change → engine → outbox → dispatcher → MLLP → p
     await sim.close();
   });
 
-  it('sends the secretariat’s move of a practice appointment to the practice software as SIU^S14', async () => {
+  it('sends the secretariat’s move of a practice appointment to the practice software as SIU^S13', async () => {
     // The practice software books (original mode), passerelle forwards it to the secretariat.
     const c = await RawMllpSocket.connect(h.port);
     const s12 = withField(withField(hl7Fixture('siu-s12-new-appointment'), 'MSH', 15, ''), 'MSH', 16, '');
@@ -204,7 +204,8 @@ describe('secretariat change → engine → outbox → dispatcher → MLLP → p
     await h.runtime.dispatcher.drain();
     const sent = await sim.waitForMessages(1);
     const msg = parseHl7(sent[0]?.raw as Buffer);
-    expect(msg.header.messageType).toBe('SIU^S14');
+    // The shipped profile (hl7v2-ihe-pam-fr: outbound events) sends a move as S13, a modification as S14.
+    expect(msg.header.messageType).toBe('SIU^S13');
     expect(msg.get('SCH-2')).toBe('RDV000123');
     expect(msg.get('SCH-11.4')).toBe('20250317103000+0100');
     expect(sent[0]?.answered).toBe('AA');

@@ -123,13 +123,15 @@ describe.each(STORE_KINDS)('MLLP listener, ACK after commit (%s)', (kind) => {
     expect(ack.message.get('ERR-2.1')).toBe('SCH');
     expect(ack.message.get('ERR-2.3')).toBe('2');
     expect(ack.message.get('ERR-3.1')).toBe('101');
+    // The shipped profile reads the appointment id from SCH-2.1, else the placer id SCH-1.1
+    // (which this fixture leaves empty): ERR-2 names the first, ERR-8 both.
     expect(ack.message.get('ERR-8')).toBe(
-      'SCH-2: the filler appointment id is required (ERR_HL7_FIELD_INVALID)',
+      'Appointment.id (SCH-2.1 | SCH-1.1): no record id in the message (ERR_MAPPING_MISSING_ID)',
     );
     const text = ack.message.text;
     for (const p of fixturePatients()) for (const v of identifyingValues(p)) expect(text).not.toContain(v);
     const dl = await h.store.deadLetters.list({ linkId: h.link.id });
-    expect(dl.some((d) => d.reasonCode === 'ERR_HL7_FIELD_INVALID')).toBe(true);
+    expect(dl.some((d) => d.reasonCode === 'ERR_MAPPING_MISSING_ID')).toBe(true);
     c.destroy();
   });
 });
