@@ -27,7 +27,7 @@ import { enqueue, enqueueRefusal, flushPlanned, targets } from './ingest/outbox-
 import { isHeldForReview } from './ingest/patients.js';
 import { applyRecord } from './ingest/record.js';
 
-export type { ApplyInput } from './ingest/apply.js';
+export type { ApplyInput, FastPath } from './ingest/apply.js';
 export type { IngestVia, OwnershipResolver, PracticeContext } from './ingest/context.js';
 export type { OutboxPayload } from './ingest/outbox-plan.js';
 export { REVIEW_PATIENT_MATCH } from './ingest/patients.js';

@@ -45,9 +45,9 @@ export async function applyRecord(deps: IngestDeps, tx: Tx, ctx: PracticeContext
       externalId: record.externalId,
       ...(!mapped && { newExternalId: record.externalId }),
       ...(reviewCandidates && { reviewCandidates }),
-      ...(newId && { fresh: newId }),
       ...(stale && { stale }),
-      validated: true,
+      // Validated just above; a minted id has nothing stored under it yet.
+      fastPath: newId ? 'new-id' : 'validated',
       ...(record.flags && record.flags.length > 0 && { mappingFlags: record.flags }),
     });
   } catch (e) {
