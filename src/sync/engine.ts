@@ -6,8 +6,8 @@
  *   side (and back to this side when it does not hold the result) → audit → commit,
  * and only then does the caller acknowledge. The dispatcher (dispatcher.ts) sends the outbox.
  *
- * This class orchestrates: transactions, retries, savepoints per record of a page, waking the
- * dispatcher. The steps live in ingest/: message.ts (inbox, one message), record.ts (one
+ * This class orchestrates: transactions, conflict retries, cursors, waking the dispatcher. The
+ * steps live in ingest/: message.ts (inbox, one message, a page's records), record.ts (one
  * record), identity.ts, echo.ts, apply.ts, conflicts.ts, patients.ts, outbox-plan.ts.
  */
 import { isPasserelleError, PasserelleError } from '../errors.js';
@@ -20,12 +20,11 @@ import type { JsonObject, Link, LinkRole, OutboxItem } from '../store/types.js';
 import type { ExternalRecord, InboundMessage, IngestResult, PullPage, StoredMessage, StoreResult } from '../connector/contract.js';
 import type { ConnectorRegistry } from '../connector/registry.js';
 import { type ApplyInput, applyTheirs } from './ingest/apply.js';
-import { clearMemo, type IngestDeps, type IngestVia, lockPractice, type OwnershipResolver, type PracticeContext, PracticeContexts, Refusal } from './ingest/context.js';
+import { type IngestDeps, type IngestVia, lockPractice, type OwnershipResolver, type PracticeContext, PracticeContexts } from './ingest/context.js';
 import { mergePatients, survivor } from './ingest/identity.js';
-import { applyMessage, deadLetterInbound, finished, ingestMessage, isRecordError } from './ingest/message.js';
-import { enqueue, enqueueRefusal, flushPlanned, targets } from './ingest/outbox-plan.js';
+import { applyMessage, applyPageRecords, deadLetterInbound, finished, ingestMessage } from './ingest/message.js';
+import { enqueue, flushPlanned, targets } from './ingest/outbox-plan.js';
 import { isHeldForReview } from './ingest/patients.js';
-import { applyRecord } from './ingest/record.js';
 
 export type { ApplyInput, FastPath } from './ingest/apply.js';
 export type { IngestVia, OwnershipResolver, PracticeContext } from './ingest/context.js';
@@ -81,33 +80,7 @@ export class SyncEngine {
     const out = await this.retryOnConflict(() =>
       this.store.batch(async (tx) => {
         const ctx = await this.practiceContext(tx, link);
-        const counts = { applied: 0, rejected: 0, invalid: 0, flags: [] as string[] };
-        // One savepoint name for every record (each is released or rolled back before the next):
-        // numbered names made each page a thousand distinct statements, flushing the store's
-        // prepared-statement cache.
-        for (const record of page.records) {
-          const sp = 'ingest_record';
-          await tx.savepoint(sp);
-          const before = ctx.enqueued;
-          const planned = ctx.planned.length;
-          try {
-            counts.flags.push(...(await applyRecord(this.deps, tx, ctx, link, record, 'poll')));
-            await tx.release(sp);
-            counts.applied++;
-          } catch (e) {
-            await tx.rollbackTo(sp);
-            ctx.enqueued = before;
-            ctx.planned.length = planned;
-            clearMemo(ctx);
-            if (e instanceof Refusal) {
-              await enqueueRefusal(this.deps, tx, ctx, link, e);
-              counts.rejected++;
-            } else if (isRecordError(e)) {
-              await this.deadLetterInbound(tx, link, null, e, [record]);
-              counts.invalid++;
-            } else throw e;
-          }
-        }
+        const counts = await applyPageRecords(this.deps, tx, ctx, link, page.records);
         // Entries the connector could not map: stored and dead-lettered one by one (a re-pulled
         // one is a duplicate in the inbox), so the rest of the feed keeps flowing.
         for (const message of page.invalid ?? []) {

@@ -1,13 +1,14 @@
 /**
  * One inbound message inside the caller's transaction: inbox dedupe, its records applied in
  * one savepoint (all or nothing), the planned outbox rows written, the inbox row finished;
- * a refused or invalid message refused back or dead-lettered instead.
+ * a refused or invalid message refused back or dead-lettered instead. And the records of a
+ * pulled page, each in its own savepoint.
  */
 import { isPasserelleError, type PasserelleError } from '../../errors.js';
 import type { Tx } from '../../store/index.js';
 import { REUSED_KEY_FLAG } from '../../store/repos/queues.js';
 import type { JsonObject, Link } from '../../store/types.js';
-import type { ExternalRecord, InboundMessage, IngestOutcome, IngestResult } from '../../connector/contract.js';
+import type { ExternalRecord, InboundMessage, IngestOutcome, IngestResult, PullPage } from '../../connector/contract.js';
 import { clearMemo, type IngestDeps, type IngestVia, type PracticeContext, Refusal } from './context.js';
 import { enqueueRefusal, flushPlanned } from './outbox-plan.js';
 import { applyRecord } from './record.js';
@@ -90,4 +91,39 @@ export async function applyMessage(deps: IngestDeps, tx: Tx, ctx: PracticeContex
     }
     throw e;
   }
+}
+
+/**
+ * Applies a pulled page's records, each in its own savepoint: a refused or invalid record is
+ * refused back or dead-lettered alone, and the rest of the page applies.
+ */
+export async function applyPageRecords(deps: IngestDeps, tx: Tx, ctx: PracticeContext, link: Link, records: PullPage['records']): Promise<{ applied: number; rejected: number; invalid: number; flags: string[] }> {
+  const counts = { applied: 0, rejected: 0, invalid: 0, flags: [] as string[] };
+  // One savepoint name for every record (each is released or rolled back before the next):
+  // numbered names made each page a thousand distinct statements, flushing the store's
+  // prepared-statement cache.
+  for (const record of records) {
+    const sp = 'ingest_record';
+    await tx.savepoint(sp);
+    const before = ctx.enqueued;
+    const planned = ctx.planned.length;
+    try {
+      counts.flags.push(...(await applyRecord(deps, tx, ctx, link, record, 'poll')));
+      await tx.release(sp);
+      counts.applied++;
+    } catch (e) {
+      await tx.rollbackTo(sp);
+      ctx.enqueued = before;
+      ctx.planned.length = planned;
+      clearMemo(ctx);
+      if (e instanceof Refusal) {
+        await enqueueRefusal(deps, tx, ctx, link, e);
+        counts.rejected++;
+      } else if (isRecordError(e)) {
+        await deadLetterInbound(deps, tx, link, null, e, [record]);
+        counts.invalid++;
+      } else throw e;
+    }
+  }
+  return counts;
 }
