@@ -9,7 +9,7 @@
  *   the parsed message (every read through pre-compiled paths, transforms, value maps, records
  *   built, pruned, filtered), timed as (parse + map) − parse in the same round. Canonical
  *   validation is left to the sync engine, which validates every record it ingests
- *   (src/sync/engine.ts); its cost here is a note.
+ *   (src/sync/ingest/record.ts); its cost here is a note.
  * Aim: the mapping step costs no more than the parse (≤ 1×). Rounds are interleaved and the
  * median kept, as the machine is shared.
  */

@@ -1,0 +1,63 @@
+/**
+ * One side's record through the ingest pipeline: identity (identity.ts) → canonical form,
+ * tombstone of a deletion, validation → the merge and its effects (apply.ts) → merges of the
+ * ids it supersedes.
+ */
+import { PasserelleError } from '../../errors.js';
+import type { CanonicalResource } from '../../model/resources.js';
+import { validateAs } from '../../model/validate.js';
+import { normalize } from '../../model/fields.js';
+import type { Tx } from '../../store/index.js';
+import type { Link } from '../../store/types.js';
+import type { ExternalRecord } from '../../connector/contract.js';
+import { tombstone } from '../records.js';
+import { applyTheirs } from './apply.js';
+import { type IngestDeps, type IngestVia, type PracticeContext, Refusal, resourceOf } from './context.js';
+import { applySupersedes, resolveIdentity } from './identity.js';
+
+/** Applies one record of a message or page; its flags. Throws a Refusal or a record error. */
+export async function applyRecord(deps: IngestDeps, tx: Tx, ctx: PracticeContext, link: Link, record: ExternalRecord, via: IngestVia): Promise<string[]> {
+  const { kind } = record;
+  const identity = await resolveIdentity(deps, tx, ctx, link, record);
+  if (identity.outcome === 'ignored') return identity.flags;
+  const { canonicalId, mapped, newId, data, reviewCandidates, stale, flags } = identity;
+
+  let theirs = normalize(data, canonicalId);
+  if (record.deleted) {
+    const snap = await tx.snapshots.get(link.id, kind, canonicalId);
+    const known = snap?.data ?? (await resourceOf(tx, ctx, canonicalId))?.data;
+    if (!known) return ['ignored-unknown-deleted'];
+    theirs = tombstone(normalize(known as unknown as CanonicalResource, canonicalId));
+  }
+  const valid = validateAs(kind, theirs, { testLink: link.isTest });
+  if (!valid.ok) {
+    const first = valid.issues[0];
+    throw new PasserelleError('ERR_MODEL_INVALID', `${first?.path}: ${first?.message}`, { issues: valid.issues, details: { linkId: link.id, kind } });
+  }
+  theirs = valid.value;
+  let applied: string[];
+  try {
+    applied = await applyTheirs(deps, tx, ctx, link, {
+      canonicalId,
+      theirs,
+      version: record.version ?? null,
+      via,
+      externalId: record.externalId,
+      ...(!mapped && { newExternalId: record.externalId }),
+      ...(reviewCandidates && { reviewCandidates }),
+      ...(stale && { stale }),
+      // Validated just above; a minted id has nothing stored under it yet.
+      fastPath: newId ? 'new-id' : 'validated',
+      ...(record.flags && record.flags.length > 0 && { mappingFlags: record.flags }),
+    });
+  } catch (e) {
+    // The refusal goes back with the booking as the peer sent it (its ids, its data).
+    if (e instanceof Refusal) throw new Refusal(e.error, record);
+    throw e;
+  }
+  return [
+    ...flags,
+    ...applied,
+    ...(record.supersedes && link.role === 'practice' ? await applySupersedes(deps, tx, ctx, link, kind, canonicalId, record.supersedes) : []),
+  ];
+}
