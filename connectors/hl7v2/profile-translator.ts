@@ -26,7 +26,6 @@ import {
   type MappingPlan,
   onMappingChange,
   shippedPlan,
-  shippedProfileOf,
   toCanonical,
 } from '../../src/mapping/index.js';
 import type { Appointment } from '../../src/model/resources.js';
@@ -40,6 +39,9 @@ import type {
   Hl7Translator,
   Hl7TranslatorContext,
 } from './translator.js';
+
+/** The shipped profile an hl7v2 link runs when its `profile` is null. */
+export const DEFAULT_PROFILE = 'hl7v2-ihe-pam-fr';
 
 export interface ProfileTranslatorOptions {
   readonly link: Link;
@@ -142,7 +144,7 @@ export class ProfileTranslator implements Hl7Translator {
       m = this.options.mapping
         ? await this.options.mapping()
         : {
-            plan: shippedPlan(shippedProfileOf(link)),
+            plan: shippedPlan(link.profile ?? DEFAULT_PROFILE),
             context: { timezone: this.options.timezone, testLink: link.isTest },
           };
     } catch (e) {

@@ -9,7 +9,7 @@ import type { Store } from '../store/index.js';
 import type { Link } from '../store/types.js';
 import type { OwnershipRules } from '../model/ownership.js';
 import type { MappingPlan } from './plan.js';
-import { CONNECTOR_PROTOCOLS, getActivePlan, onMappingChange, shippedPlan, shippedProfileOf } from './runtime.js';
+import { type ConnectorProfiles, getActivePlan, onMappingChange, shippedPlan, shippedProfileOf } from './runtime.js';
 
 export class ActivePlans {
   readonly #byLink = new Map<string, MappingPlan>();
@@ -18,6 +18,8 @@ export class ActivePlans {
 
   constructor(
     private readonly store: Store,
+    /** The connectors that take a profile; links of others have no plan. */
+    private readonly profiles: ConnectorProfiles,
     private readonly options: { readonly refreshMs?: number; readonly onError?: (linkId: string, e: unknown) => void } = {},
   ) {}
 
@@ -25,9 +27,9 @@ export class ActivePlans {
   async refresh(linkId?: string): Promise<void> {
     const links = linkId ? [await this.store.links.require(linkId)] : await this.store.links.list();
     for (const link of links) {
-      if (!CONNECTOR_PROTOCOLS[link.connector]) continue;
+      if (!this.profiles.has(link.connector)) continue;
       try {
-        this.#byLink.set(link.id, (await getActivePlan(this.store, link.id)).plan);
+        this.#byLink.set(link.id, (await getActivePlan(this.store, link.id, this.profiles)).plan);
       } catch (e) {
         // A link naming a profile that does not exist keeps running without overrides; the
         // mapping API and the connector report the problem.
@@ -41,9 +43,9 @@ export class ActivePlans {
   planOf(link: Link): MappingPlan | undefined {
     const loaded = this.#byLink.get(link.id);
     if (loaded) return loaded;
-    if (!CONNECTOR_PROTOCOLS[link.connector]) return undefined;
+    if (!this.profiles.has(link.connector)) return undefined;
     try {
-      return shippedPlan(shippedProfileOf(link));
+      return shippedPlan(shippedProfileOf(link, this.profiles));
     } catch {
       return undefined;
     }

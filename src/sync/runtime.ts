@@ -14,7 +14,7 @@
 import { type ErrorIssue, isPasserelleError, PasserelleError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { appointmentCatalogue } from '../mapping/engine.js';
-import { getActivePlan } from '../mapping/runtime.js';
+import { type ConnectorProfiles, getActivePlan } from '../mapping/runtime.js';
 import type { AppointmentTypeEntry } from '../mapping/schema.js';
 import type { RefusalWatch } from '../security/refusals.js';
 import type { SecretBox } from '../security/secrets.js';
@@ -142,6 +142,11 @@ export class SyncRuntime {
   private refreshing: Promise<void> = Promise.resolve();
   private started = false;
   private stopping = false;
+
+  /** The connectors that take a mapping profile, from the registry. */
+  get profiles(): ConnectorProfiles {
+    return this.options.registry.profiles();
+  }
 
   constructor(private readonly options: SyncRuntimeOptions) {
     this.store = options.store;
@@ -299,7 +304,7 @@ export class SyncRuntime {
         signal: controller.signal,
         timezone: practice.timezone,
         publicUrl: this.options.publicUrl?.() ?? '',
-        mapping: () => getActivePlan(this.store, link.id),
+        mapping: () => getActivePlan(this.store, link.id, this.profiles),
         requestPoll: () => this.pollSoon(link.id),
         deferred: this.deferredFor(link),
         practiceCatalogue: () => this.practiceCatalogue(link.practiceId),
@@ -359,7 +364,7 @@ export class SyncRuntime {
     const byCode = new Map<string, AppointmentTypeEntry>();
     for (const link of await this.store.links.list({ practiceId })) {
       if (link.role !== 'practice' || !link.enabled) continue;
-      const plan = await getActivePlan(this.store, link.id).catch((e: unknown) => {
+      const plan = await getActivePlan(this.store, link.id, this.profiles).catch((e: unknown) => {
         if (isPasserelleError(e) && e.code === 'ERR_NOT_FOUND') return undefined;
         throw e;
       });

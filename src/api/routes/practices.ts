@@ -7,6 +7,7 @@ import type { SecretBox } from '../../security/secrets.js';
 import type { Store } from '../../store/index.js';
 import { newId } from '../../store/repos/context.js';
 import { type JsonObject, type Link, LINK_ROLES, type Practice } from '../../store/types.js';
+import type { ConnectorRegistry } from '../../connector/registry.js';
 import { digestWebhookView, sealDigestWebhook } from '../../reports/webhook.js';
 import { type AnyRoute, defineRoute, reply } from '../route.js';
 
@@ -98,17 +99,18 @@ const etag = (version: number) => ({ ETag: `"${version}"` });
 export interface PracticeRoutesDeps {
   readonly store: Store;
   readonly secrets: SecretBox;
-  /** Connector names links may use (one folder under connectors/ each). */
-  readonly connectors: readonly string[];
+  /** The connectors links may use (one folder under connectors/ each, and a test's own). */
+  readonly registry: ConnectorRegistry;
 }
 
 export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
-  const { store } = deps;
+  const { store, registry } = deps;
   const visible = (p: Practice, practiceIds: readonly string[] | null) => practiceIds === null || practiceIds.includes(p.id);
   const checkConnector = (name: string | undefined) => {
-    if (name !== undefined && !deps.connectors.includes(name)) {
-      throw new PasserelleError('ERR_VALIDATION', `body.connector: unknown connector ${name}; known: ${deps.connectors.join(', ')}`, {
-        issues: [{ path: 'body.connector', message: `must be one of ${deps.connectors.join(', ')}` }],
+    if (name !== undefined && !registry.get(name)) {
+      const known = registry.names().join(', ');
+      throw new PasserelleError('ERR_VALIDATION', `body.connector: unknown connector ${name}; known: ${known}`, {
+        issues: [{ path: 'body.connector', message: `must be one of ${known}` }],
       });
     }
   };

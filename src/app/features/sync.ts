@@ -55,7 +55,7 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
   };
   return {
     name: 'sync',
-    connectors: registry.names(),
+    registry,
     runtimeOf,
     routes: (ctx) => [...syncRoutes(runtimeOf(ctx)), ...messageRoutes(runtimeOf(ctx)), ...hookRoutes(runtimeOf(ctx))],
     components: (ctx) => [{ name: 'sync', start: () => runtimeOf(ctx).start(), stop: () => runtimeOf(ctx).stop() }],
