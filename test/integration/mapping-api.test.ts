@@ -40,9 +40,9 @@ describe.each(['sqlite', 'postgres'] as const)('mapping admin API over HTTP (%s 
     integratorKey = (await createApiKey(t.service.store, { role: 'integrator', createdBy: 'test', via: 'test' })).key;
     viewerKey = (await createApiKey(t.service.store, { role: 'viewer', createdBy: 'test', via: 'test' })).key;
     const practice = (await (await t.api('/api/v1/practices', { method: 'POST', json: { name: 'Cabinet des Essais', timezone: 'Europe/Paris' } })).json()) as { id: string };
-    const link = (await (await t.api('/api/v1/links', { method: 'POST', key: integratorKey, json: { practiceId: practice.id, role: 'practice', connector: 'hl7v2', name: 'Logiciel X', profile: 'hl7v2-ihe-pam-fr', isTest: true } })).json()) as { id: string };
+    const link = (await (await t.api('/api/v1/links', { method: 'POST', key: integratorKey, json: { practiceId: practice.id, role: 'practice', connector: 'hl7v2', name: 'Logiciel X', profile: 'hl7v2-ihe-pam-fr', config: { mllp: { listen: { host: '127.0.0.1', port: 0 } } }, isTest: true } })).json()) as { id: string };
     linkId = link.id;
-    const fhirLink = (await (await t.api('/api/v1/links', { method: 'POST', key: integratorKey, json: { practiceId: practice.id, role: 'practice', connector: 'fhir', name: 'Logiciel FHIR' } })).json()) as { id: string };
+    const fhirLink = (await (await t.api('/api/v1/links', { method: 'POST', key: integratorKey, json: { practiceId: practice.id, role: 'practice', connector: 'fhir', name: 'Logiciel FHIR', config: { baseUrl: 'https://fhir.example/r4' } } })).json()) as { id: string };
     fhirLinkId = fhirLink.id;
     unsubscribe = onMappingChange((c) => changes.push({ linkId: c.linkId, version: c.version }));
   });
