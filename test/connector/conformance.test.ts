@@ -5,8 +5,12 @@
  */
 import { defaultConnectorDefinitions } from '../../src/app/connectors.js';
 import { type AnyConnectorDefinition, createRegistry } from '../../src/connector/registry.js';
-import type { Patient, Slot } from '../../src/model/resources.js';
+import type { Appointment, Patient, Slot } from '../../src/model/resources.js';
+import type { Appointment as FhirAppointment, Bundle } from '@medplum/fhirtypes';
+
+import { demoPractice, generatePatients, startFaultProxy, startFhirPeer } from '../../connectors/fhir/peer/index.js';
 import { startSecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
+import { EXT } from '../../src/model/identifiers.js';
 import { fixturePatients } from '../helpers/fixtures.js';
 import { describeConformance } from './conformance.js';
 import notes from './fixtures/notes/index.js';
@@ -69,6 +73,60 @@ describeConformance(registry.get('secretariat'), {
       // The platform's contract has no place for a message written by the practice.
       refusedChange: () => ({ kind: 'Communication', data: { resourceType: 'Communication', id: 'x', status: 'completed', priority: 'routine', payload: [{ contentString: 'Bonjour' }] } }),
       close: () => sim.close(),
+    };
+  },
+});
+
+/** A booking on the demo practice's first slot, references in the peer's ids. */
+const booking = (id: string, extra: Partial<Appointment> = {}): Appointment => ({
+  resourceType: 'Appointment',
+  id,
+  status: 'booked',
+  start: '2030-03-11T09:20:00.000Z',
+  end: '2030-03-11T09:40:00.000Z',
+  slot: [{ reference: 'Slot/slot-1-0-3' }],
+  extension: [{ url: EXT.appointmentOperator, valueReference: { display: 'agent-amelie' } }],
+  participant: [
+    { actor: { reference: 'Practitioner/prat-medecin-1' }, status: 'accepted' },
+    { actor: { reference: 'Patient/pat-000003' }, status: 'accepted' },
+  ],
+  ...extra,
+});
+
+describeConformance(registry.get('fhir'), {
+  covers: { paging: true, 'idempotent-push': true, cancel: true, 'error-classes': true, restart: true },
+  async start() {
+    const peer = await startFhirPeer();
+    const proxy = await startFaultProxy({ target: peer.url });
+    await peer.seed(demoPractice(new Date('2030-03-11T00:00:00Z')));
+    let next = 20_000;
+    const get = async <T>(path: string): Promise<T> => (await (await fetch(`${peer.url}/${path}`)).json()) as T;
+    return {
+      // Pages of 2 Patients: `limit` is the engine's; the FHIR page size is the link's config.
+      config: { baseUrl: proxy.url, kinds: ['Patient'], pageSize: 2, timeoutMs: 5000, retry: { max: 0, baseDelayMs: 10, maxDelayMs: 100 } },
+      secrets: null,
+      async seed(count) {
+        const patients = generatePatients(count, (next += 100));
+        await peer.seed(patients);
+        return patients.map((p) => p.id as string);
+      },
+      creation: (i) => ({ kind: 'Appointment', data: booking(`c0ffee00-0000-4000-8000-00000000c0${String(i).padStart(2, '0')}`) }),
+      count: async (kind) => (await get<Bundle>(`${kind}?_count=1`)).total ?? 0,
+      async removal() {
+        const current = await get<FhirAppointment>('Appointment/rdv-1');
+        return {
+          change: { op: 'cancel', kind: 'Appointment', data: booking('rdv-1', { status: 'cancelled' }), externalId: 'rdv-1', expectedVersion: current.meta?.versionId ?? null },
+          removed: async () => (await get<FhirAppointment>('Appointment/rdv-1')).status === 'cancelled',
+        };
+      },
+      // The write itself fails (the CapabilityStatement read before it is cached apart).
+      failNextTransiently: () => proxy.plan([{ kind: 'status', status: 503, method: 'PUT' }]),
+      // The shipped profile does not write practitioners to the practice software.
+      refusedChange: () => ({ kind: 'Practitioner', data: { resourceType: 'Practitioner', id: 'p1', name: [{ family: 'X' }] } }),
+      async close() {
+        await proxy.close();
+        await peer.close();
+      },
     };
   },
 });
