@@ -15,5 +15,5 @@ export function defaultModules(): ServiceModule[] {
   // the engine takes each practice's field ownership from its practice link's profile.
   const registry = defaultConnectorRegistry();
   const mapping = mappingModule({ registry });
-  return [mapping, syncModule({ registry, ownership: mapping.ownership }), icalModule(), reportsModule(), privacyModule()];
+  return [mapping, syncModule({ registry, ownership: mapping.ownership, plans: mapping.plansOf }), icalModule(), reportsModule(), privacyModule()];
 }

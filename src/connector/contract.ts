@@ -216,12 +216,18 @@ export interface ConnectorContext {
   /** Base URL where passerelle's HTTP server answers (webhook callbacks…). */
   readonly publicUrl: string;
   /**
-   * The link's running mapping plan (its active custom profile, else its shipped one), read
-   * again at each call so a profile change applies to the next message or page. Connectors
-   * that translate through a profile (FHIR, HL7 v2) need it; absent when the caller has no
-   * store (then a connector may fall back to the link's shipped profile).
+   * The link's running mapping plan (its active custom profile, else its shipped one), from the
+   * runtime's one plan cache (src/mapping/active-plans.ts): reloaded when the link starts and as
+   * soon as a profile change is committed, so a change applies to the next message or page.
+   * Connectors that translate through a profile (FHIR, HL7 v2) take it from here and keep no
+   * cache of their own; absent when the caller has no store (then a connector may fall back to
+   * the link's shipped profile).
    */
   readonly mapping?: () => Promise<LinkMapping>;
+  /** The same, synchronously (a message path that must not wait): undefined before it is loaded. */
+  readonly currentMapping?: () => LinkMapping | undefined;
+  /** Reads the link's plan from the store again into the cache (before a replay maps a stored message). */
+  readonly reloadMapping?: () => Promise<LinkMapping>;
   /**
    * Asks for a poll of this link as soon as possible: a push notification that carries no
    * change of its own (a FHIR Subscription rest-hook) is a hint, polling stays the truth

@@ -100,10 +100,14 @@ export interface MappingRoutesDeps {
   readonly store: Store;
   /** The connectors that take a profile (the registry's profiles()). */
   readonly profiles: ConnectorProfiles;
+  /** The plan cache running links read: reloaded before a change is answered, so the next message runs it. */
+  readonly plans?: { reload(linkId: string): Promise<unknown> };
 }
 
 export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
   const { store, profiles } = deps;
+  // Committed already: a failed reload is retried by the cache's own refresh, not answered as an error.
+  const reloadPlan = (linkId: string) => deps.plans?.reload(linkId).catch(() => undefined);
   const linkFor = (linkId: string) => store.links.require(linkId);
   return [
     defineRoute({
@@ -200,6 +204,7 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
         });
         planFromText(text, `link ${link.id} v${v.version}`);
         notifyMappingChange({ linkId: link.id, version: v.version, hash: plan.hash });
+        await reloadPlan(link.id);
         return { linkId: link.id, version: v.version, name: plan.name, hash: plan.hash, unchanged: false, warnings };
       },
     }),
@@ -261,6 +266,7 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
           return added;
         });
         notifyMappingChange({ linkId: link.id, version: v.version, hash: v.hash });
+        await reloadPlan(link.id);
         return reply(200, { linkId: link.id, version: v.version, restored: target.version, name: v.name, hash: v.hash });
       },
     }),

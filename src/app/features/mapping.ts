@@ -8,6 +8,8 @@ import { defaultConnectorRegistry } from '../connectors.js';
 export interface MappingModule extends ServiceModule {
   /** For the sync module: each practice link's ownership rules from its running profile. */
   readonly ownership: OwnershipResolver;
+  /** The one plan cache of a running service, for the sync module (connector contexts). */
+  plansOf(ctx: ServiceContext): ActivePlans;
 }
 
 /**
@@ -26,7 +28,8 @@ export function mappingModule(options: { refreshMs?: number; registry?: Connecto
   return {
     name: 'mapping',
     ownership: (link) => plans?.ownership(link),
-    routes: (ctx) => mappingRoutes({ store: ctx.store, profiles }),
+    plansOf,
+    routes: (ctx) => mappingRoutes({ store: ctx.store, profiles, plans: plansOf(ctx) }),
     components: (ctx) => [{ name: 'mapping', start: () => plansOf(ctx).start(), stop: () => plansOf(ctx).stop() }],
   };
 }
