@@ -9,10 +9,14 @@ import type { Appointment, Patient, Slot } from '../../src/model/resources.js';
 import type { Appointment as FhirAppointment, Bundle } from '@medplum/fhirtypes';
 
 import { demoPractice, generatePatients, startFaultProxy, startFhirPeer } from '../../connectors/fhir/peer/index.js';
+import { Hl7Simulator } from '../../connectors/hl7v2/simulator/index.js';
 import { startSecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
+import { parseHl7 } from '../../src/hl7/index.js';
+import { shippedPlan, toCanonical } from '../../src/mapping/index.js';
+import { hl7Fixture } from '../helpers/hl7.js';
 import { EXT } from '../../src/model/identifiers.js';
 import { fixturePatients } from '../helpers/fixtures.js';
-import { describeConformance } from './conformance.js';
+import { type ChangeSpec, describeConformance } from './conformance.js';
 import notes from './fixtures/notes/index.js';
 import { startNotesPeer } from './fixtures/notes/simulator.js';
 
@@ -127,6 +131,64 @@ describeConformance(registry.get('fhir'), {
         await proxy.close();
         await peer.close();
       },
+    };
+  },
+});
+
+/**
+ * An appointment of the SIU^S12 fixture as the dispatcher hands it over: canonical data, its
+ * patient and practitioner as related records (PID, AIP-3), `n` making each one new.
+ */
+function hl7Booking(n: number, op: ChangeSpec['op'] = 'upsert'): ChangeSpec {
+  const r = toCanonical(shippedPlan('hl7v2-ihe-pam-fr'), parseHl7(hl7Fixture('siu-s12-new-appointment')), { timezone: 'Europe/Paris', testLink: true, validate: false });
+  const primary = r.records.find((x) => x.kind === 'Appointment');
+  if (!primary) throw new Error('the SIU^S12 fixture maps to no appointment');
+  const canonicalId = `c-booking-${n}`;
+  return {
+    op,
+    kind: 'Appointment',
+    canonicalId,
+    externalId: op === 'upsert' ? null : canonicalId,
+    data: { ...primary.data, id: canonicalId },
+    related: r.records.filter((x) => x !== primary && x.kind !== 'Appointment').map((x) => ({ kind: x.kind, canonicalId: `c-${x.kind}-${x.externalId}`, externalId: x.externalId, data: x.data })),
+  };
+}
+
+// HL7 v2 practice software pushes to passerelle (MLLP listener, drop folder): there is no feed
+// to page through or resume, and a write is a message, not an idempotent request.
+describeConformance(registry.get('hl7v2'), {
+  covers: { cancel: true, 'error-classes': true },
+  why: {
+    paging: 'HL7 v2 has no pull: the practice software pushes its messages to the MLLP listener',
+    restart: 'no cursor: a restarted listener takes the messages resent by the peer, deduplicated by the inbox (hl7-kill.test.ts)',
+    'idempotent-push': 'HL7 v2 has no idempotent write: a retried change carries the same MSH-10 (outboundControlId, hl7-mllp-sender.test.ts), the peer dedupes it',
+  },
+  async start() {
+    const sim = await Hl7Simulator.start();
+    let cancelled: string | undefined;
+    return {
+      config: { mllp: { send: { host: '127.0.0.1', port: sim.port, ackTimeoutMs: 300, connectTimeoutMs: 1000 } } },
+      secrets: null,
+      seed: async () => [],
+      creation: (i) => hl7Booking(i),
+      count: async () => sim.received.filter((m) => m.messageType === 'SIU^S12' && m.answered === 'AA').length,
+      async removal() {
+        const change = hl7Booking(99, 'cancel');
+        cancelled = change.canonicalId;
+        return {
+          change,
+          removed: async () => sim.received.some((m) => m.messageType === 'SIU^S15' && m.answered === 'AA' && parseHl7(m.raw).get('SCH-1') === cancelled),
+        };
+      },
+      // An unanswered message: the ACK times out, worth a retry with the same MSH-10.
+      failNextTransiently: () => void (sim.faults.dropAcks = 1),
+      // The IHE PAM profile has no message deleting a patient (ERR_MAPPING_NO_OUTBOUND).
+      refusedChange: () => {
+        const patient = hl7Booking(98).related?.find((x) => x.kind === 'Patient');
+        if (!patient) throw new Error('the SIU^S12 fixture has no patient');
+        return { op: 'delete', kind: 'Patient', canonicalId: patient.canonicalId, externalId: patient.externalId, data: patient.data };
+      },
+      close: () => sim.close(),
     };
   },
 });
