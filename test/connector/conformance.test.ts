@@ -9,6 +9,7 @@ import type { Appointment, Patient, Slot } from '../../src/model/resources.js';
 import type { Appointment as FhirAppointment, Bundle } from '@medplum/fhirtypes';
 
 import { demoPractice, generatePatients, startFaultProxy, startFhirPeer } from '../../connectors/fhir/peer/index.js';
+import type { Hl7v2Link } from '../../connectors/hl7v2/index.js';
 import { Hl7Simulator } from '../../connectors/hl7v2/simulator/index.js';
 import { startSecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
 import { parseHl7 } from '../../src/hl7/index.js';
@@ -27,6 +28,7 @@ const registry = createRegistry([
 
 describeConformance(registry.get('notes'), {
   covers: { paging: true, 'idempotent-push': true, cancel: true, 'error-classes': true, restart: true },
+  why: { receive: 'the notes peer pushes nothing' },
   async start() {
     const peer = await startNotesPeer();
     let n = 0;
@@ -52,6 +54,7 @@ const [JEANNE] = fixturePatients() as [Patient];
 
 describeConformance(registry.get('secretariat'), {
   covers: { paging: true, 'idempotent-push': true, cancel: true, 'error-classes': true, restart: true },
+  why: { receive: 'webhooks arrive over passerelle\'s HTTP server (receiveHttp, signed): test/connectors/secretariat/webhooks.test.ts' },
   pageSize: 5,
   async start() {
     const sim = await startSecretariatSimulator({ seed: 'demo' });
@@ -99,6 +102,7 @@ const booking = (id: string, extra: Partial<Appointment> = {}): Appointment => (
 
 describeConformance(registry.get('fhir'), {
   covers: { paging: true, 'idempotent-push': true, cancel: true, 'error-classes': true, restart: true },
+  why: { receive: 'a Subscription notification carries no records, only a poll hint (fhir-connector.test.ts)' },
   async start() {
     const peer = await startFhirPeer();
     const proxy = await startFaultProxy({ target: peer.url });
@@ -157,7 +161,7 @@ function hl7Booking(n: number, op: ChangeSpec['op'] = 'upsert'): ChangeSpec {
 // HL7 v2 practice software pushes to passerelle (MLLP listener, drop folder): there is no feed
 // to page through or resume, and a write is a message, not an idempotent request.
 describeConformance(registry.get('hl7v2'), {
-  covers: { cancel: true, 'error-classes': true },
+  covers: { cancel: true, 'error-classes': true, receive: true },
   why: {
     paging: 'HL7 v2 has no pull: the practice software pushes its messages to the MLLP listener',
     restart: 'no cursor: a restarted listener takes the messages resent by the peer, deduplicated by the inbox (hl7-kill.test.ts)',
@@ -167,7 +171,7 @@ describeConformance(registry.get('hl7v2'), {
     const sim = await Hl7Simulator.start();
     let cancelled: string | undefined;
     return {
-      config: { mllp: { send: { host: '127.0.0.1', port: sim.port, ackTimeoutMs: 300, connectTimeoutMs: 1000 } } },
+      config: { mllp: { listen: { host: '127.0.0.1', port: 0 }, send: { host: '127.0.0.1', port: sim.port, ackTimeoutMs: 300, connectTimeoutMs: 1000 } } },
       secrets: null,
       seed: async () => [],
       creation: (i) => hl7Booking(i),
@@ -187,6 +191,13 @@ describeConformance(registry.get('hl7v2'), {
         const patient = hl7Booking(98).related?.find((x) => x.kind === 'Patient');
         if (!patient) throw new Error('the SIU^S12 fixture has no patient');
         return { op: 'delete', kind: 'Patient', canonicalId: patient.canonicalId, externalId: patient.externalId, data: patient.data };
+      },
+      // The practice software sends an SIU^S12 to the link's listener (inbound: the HL7 direction).
+      async deliver(connector) {
+        const port = (connector as Hl7v2Link).mllpPort;
+        if (port === undefined) throw new Error('the hl7v2 link is not listening');
+        const [sent] = await sim.send({ host: '127.0.0.1', port }, [hl7Fixture('siu-s12-new-appointment')]);
+        return { accepted: sent?.result === 'AA' || sent?.result === 'CA' };
       },
       close: () => sim.close(),
     };

@@ -11,21 +11,24 @@
  * - error classes: a transient failure of the peer is `retryable`, a change the peer refuses
  *   for good is not (the outbox retries the first, dead-letters the second at once);
  * - restart: a connector stopped and created again resumes from the stored cursor (nothing
- *   before it again, nothing after it lost).
+ *   before it again, nothing after it lost);
+ * - receive: for a connector with a receiver, a message the peer pushes reaches the handler
+ *   with its records and a dedupe key, and the same message resent carries the same key (the
+ *   inbox applies it once) and is acknowledged to the peer both times.
  *
  * A harness says which of these apply to its protocol (`covers`); what does not apply is listed
  * as skipped, not silently left out.
  */
 import { describe, expect, it } from '@jest/globals';
 
-import type { Connector, ConnectorContext, ExternalRecord, OutboundChange, PushResult } from '../../src/connector/contract.js';
+import type { Connector, ConnectorContext, ExternalRecord, InboundHandler, InboundMessage, OutboundChange, PushResult } from '../../src/connector/contract.js';
 import type { AnyConnectorDefinition } from '../../src/connector/registry.js';
 import { silentLogger } from '../../src/log/logger.js';
 import type { CanonicalResource, ResourceKind } from '../../src/model/resources.js';
 import type { JsonObject, Link } from '../../src/store/types.js';
 
-export type ConformanceCheck = 'paging' | 'idempotent-push' | 'cancel' | 'error-classes' | 'restart';
-export const CONFORMANCE_CHECKS: readonly ConformanceCheck[] = ['paging', 'idempotent-push', 'cancel', 'error-classes', 'restart'];
+export type ConformanceCheck = 'paging' | 'idempotent-push' | 'cancel' | 'error-classes' | 'restart' | 'receive';
+export const CONFORMANCE_CHECKS: readonly ConformanceCheck[] = ['paging', 'idempotent-push', 'cancel', 'error-classes', 'restart', 'receive'];
 
 /** A change without the bookkeeping fields the suite fills in (seq, key, canonical id…). */
 export type ChangeSpec = Pick<OutboundChange, 'kind' | 'data'> & Partial<Pick<OutboundChange, 'op' | 'externalId' | 'expectedVersion' | 'canonicalId' | 'related'>>;
@@ -47,6 +50,11 @@ export interface ConformancePeer {
   failNextTransiently(): void;
   /** A change the peer refuses for good (validation, unsupported). */
   refusedChange(): ChangeSpec;
+  /**
+   * For a connector with a receiver (started by the suite): the peer pushes one message to it,
+   * the same each call; resolves once the peer has the answer, whether it was an acceptance.
+   */
+  deliver?(connector: Connector): Promise<{ readonly accepted: boolean }>;
   close(): Promise<void>;
 }
 
@@ -192,6 +200,35 @@ export function describeConformance(definition: AnyConnectorDefinition | undefin
           expect(refused.ok ? 'ok' : refused.error.retryable).toBe(false);
           // The peer is fine afterwards: the same creation goes through.
           created(await c.push(outbound(peer.creation(3))));
+        });
+      }));
+
+    check('receive', 'a message the peer pushes reaches the handler with its records and a dedupe key; a resend has the same key', () =>
+      withPeer(async (peer) => {
+        if (!peer.deliver) throw new Error('the harness covers receive but has no deliver()');
+        await withConnector(peer, async (c) => {
+          if (!c.start) throw new Error('the connector has no receiver');
+          // The engine's stand-in: commits once per dedupe key, answers a resend as a duplicate.
+          const got: InboundMessage[] = [];
+          const committed = new Set<string>();
+          const handler: InboundHandler = async (message) => {
+            got.push(message);
+            const key = message.dedupe?.key ?? `no-key-${got.length}`;
+            if (committed.has(key)) return { outcome: 'duplicate', response: null, flags: [] };
+            committed.add(key);
+            const outcome = { status: 'applied' as const, flags: [] };
+            return { outcome: 'applied', response: message.respond?.(outcome) ?? null, flags: [] };
+          };
+          await c.start(handler);
+          expect(await peer.deliver?.(c)).toEqual({ accepted: true });
+          expect(await peer.deliver?.(c)).toEqual({ accepted: true });
+          expect(got).toHaveLength(2);
+          const [first, resend] = got as [InboundMessage, InboundMessage];
+          expect(first.error).toBeUndefined();
+          expect(first.records.length).toBeGreaterThan(0);
+          expect(first.dedupe?.key).toMatch(/\S/);
+          expect(resend.dedupe?.key).toBe(first.dedupe?.key);
+          expect(committed.size).toBe(1);
         });
       }));
 
