@@ -104,7 +104,7 @@ export const ERROR_CATALOGUE = {
   ERR_SYNC_NOT_RUNNING: { status: 503, retryable: true, summary: 'The sync runtime is stopping or the link is not running; retry later.' },
   ERR_SYNC_HELD_AFTER_FAILURE: { status: 503, retryable: true, summary: 'A change before it to the same link just failed; it goes back to the queue untried and is sent in a later pass, urgent changes first.' },
   ERR_CONNECTOR_UNKNOWN: { status: 500, retryable: false, summary: 'The link names a connector this build of passerelle does not have.' },
-  ERR_CONNECTOR_CONFIG_INVALID: { status: 422, retryable: false, summary: 'The link configuration does not match its connector’s schema; the link is not started.' },
+  ERR_CONNECTOR_CONFIG_INVALID: { status: 422, retryable: false, summary: 'The link’s connector is unknown, its configuration does not match the connector’s schema, or its mapping profile is unknown or of another protocol: POST/PATCH /api/v1/links refuse it before storing anything (details.issues name each field); a link stored with one is not started.' },
   ERR_CONNECTOR_UNAVAILABLE: { status: 503, retryable: true, summary: 'The peer (secretariat platform, practice software) cannot be reached or answered with a temporary failure.' },
   ERR_CONNECTOR_TIMEOUT: { status: 504, retryable: true, summary: 'The peer did not answer in time; the change is retried with the same idempotency key.' },
   ERR_CONNECTOR_REJECTED: { status: 422, retryable: false, summary: 'The peer refused the change for good (validation, permission); it goes to dead letters.' },

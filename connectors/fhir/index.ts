@@ -15,7 +15,7 @@
 import { isPasserelleError, PasserelleError } from '../../src/errors.js';
 import type { JsonObject, Link } from '../../src/store/types.js';
 import type { FhirResource } from '../../src/mapping/run/types.js';
-import { shippedPlan, shippedProfileOf } from '../../src/mapping/runtime.js';
+import { shippedPlan } from '../../src/mapping/runtime.js';
 import {
   type Connector,
   type ConnectorContext,
@@ -27,7 +27,8 @@ import {
 import { readCapabilities, type ServerCapabilities } from './capabilities.js';
 import { createFhirClient, type FhirClientOptions } from './client/index.js';
 import { FhirConfig, pullKinds, readSecrets } from './config.js';
-import { type LinkTestReport, runLinkTest } from './link-test.js';
+import { formatLinkTest, type LinkTestReport, runLinkTest } from './link-test.js';
+import { fhirSimulator } from './peer/command.js';
 import { OwnWrites } from './own-writes.js';
 import { createPull } from './pull.js';
 import { createPush } from './push.js';
@@ -39,6 +40,8 @@ export { formatLinkTest, type LinkTestReport } from './link-test.js';
 
 /** Every 30 seconds, like the secretariat feed: a round costs one search per kind when nothing changed. */
 export const DEFAULT_POLL_SCHEDULE = '*/30 * * * * *';
+/** The shipped profile a fhir link runs when its `profile` is null. */
+export const DEFAULT_PROFILE = 'fhir-r4-fr-core';
 /** The CapabilityStatement is read again after this long (a server upgrade may add interactions). */
 const CAPABILITIES_TTL_MS = 60 * 60_000;
 
@@ -50,7 +53,7 @@ export interface FhirDeps {
 
 /** The link's plan: the runtime's accessor, else (no store at hand) its shipped profile. */
 function mappingOf(ctx: ConnectorContext): () => Promise<LinkMapping> {
-  const get = ctx.mapping ?? (async () => ({ plan: shippedPlan(shippedProfileOf(ctx.link)), context: { timezone: ctx.timezone, testLink: ctx.link.isTest } }));
+  const get = ctx.mapping ?? (async () => ({ plan: shippedPlan(ctx.link.profile ?? DEFAULT_PROFILE), context: { timezone: ctx.timezone, testLink: ctx.link.isTest } }));
   return async () => {
     const m = await get();
     if (m.plan.protocol !== 'fhir-r4') {
@@ -164,7 +167,15 @@ export async function testFhirLink(link: Link, secrets: JsonObject | null, mappi
 
 export default defineConnector<FhirConfig>({
   name: 'fhir',
+  protocol: 'fhir-r4',
+  defaultProfile: DEFAULT_PROFILE,
+  docs: 'connectors/fhir/README.md',
   configSchema: FhirConfig,
+  async linkTest(link, secrets, mapping) {
+    const report = await testFhirLink(link, secrets, mapping);
+    return { ok: report.ok, text: formatLinkTest(report, `passerelle link test ${link.id} — ${link.name} (fhir, profil / profile ${mapping.plan.name}${mapping.version !== null ? ` v${mapping.version}` : ''})`) };
+  },
+  simulator: fhirSimulator,
   outboundUrls: (config) => [
     { path: 'baseUrl', url: config.baseUrl },
     ...(config.auth.type === 'smart-backend' && config.auth.tokenEndpoint ? [{ path: 'auth.tokenEndpoint', url: config.auth.tokenEndpoint }] : []),

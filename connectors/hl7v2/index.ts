@@ -39,7 +39,8 @@ import { MllpServer } from './mllp/server.js';
 import { loadPem } from './mllp/tls.js';
 import { InboxDrainer } from './inbox-drainer.js';
 import { type Hl7Deferral, Hl7Receiver } from './receiver.js';
-import { profileTranslatorFactory } from './profile-translator.js';
+import { DEFAULT_PROFILE, profileTranslatorFactory } from './profile-translator.js';
+import { hl7Simulator } from './simulator/command.js';
 import type { Hl7OutboundContext, Hl7Translator, Hl7TranslatorContext } from './translator.js';
 
 export { Hl7v2Config } from './config.js';
@@ -445,7 +446,11 @@ export const HL7V2_CAPABILITIES = {
 export function hl7v2Connector(options: Hl7v2ConnectorOptions = {}): ConnectorDefinition<Hl7v2Config> {
   return defineConnector<Hl7v2Config>({
     name: 'hl7v2',
+    protocol: 'hl7v2',
+    defaultProfile: DEFAULT_PROFILE,
+    docs: 'connectors/hl7v2/README.md',
     configSchema: Hl7v2Config,
+    simulator: hl7Simulator,
     capabilities: HL7V2_CAPABILITIES,
     create(config, ctx) {
       const translator = (options.translator ?? profileTranslatorFactory())(config, ctx);

@@ -13,24 +13,23 @@
  *   as the profile says); an appointment's patient and practitioner come from
  *   `OutboundChange.related` (PID, AIP-3).
  *
- * The plan is held in memory (a message must not wait on the store): loaded when the link
- * starts, reloaded when the link's profile changes in this process (`onMappingChange`, a PUT
- * or rollback through the admin API) and every `refreshMs` for changes made by another
- * instance sharing a PostgreSQL store. A reload that fails keeps the running plan. A replay
- * (`remap`) reloads first, so it maps with the current profile.
+ * The plan comes from the runtime's one plan cache (ConnectorContext: `currentMapping`, read
+ * synchronously for each message — a message must not wait on the store), which reloads it when
+ * the link's profile changes; the translator keeps no cache, timer or listener of its own. It
+ * loads the plan once when the link starts (an unusable profile keeps the link from starting),
+ * and a replay (`remap`) reloads it first (`reloadMapping`), so it maps with the current
+ * profile. Without a runtime (tests, benchmarks), the plan loaded at start is the one run.
  */
 import { isPasserelleError, PasserelleError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
 import {
   fromCanonical,
   type MappingPlan,
-  onMappingChange,
   shippedPlan,
-  shippedProfileOf,
   toCanonical,
 } from '../../src/mapping/index.js';
 import type { Appointment } from '../../src/model/resources.js';
-import type { LinkMapping, OutboundChange } from '../../src/connector/contract.js';
+import type { ConnectorContext, LinkMapping, OutboundChange } from '../../src/connector/contract.js';
 import type { Link } from '../../src/store/types.js';
 import type { Hl7ErrorCode, Hl7Message } from '../../src/hl7/index.js';
 import type {
@@ -41,15 +40,20 @@ import type {
   Hl7TranslatorContext,
 } from './translator.js';
 
+/** The shipped profile an hl7v2 link runs when its `profile` is null. */
+export const DEFAULT_PROFILE = 'hl7v2-ihe-pam-fr';
+
 export interface ProfileTranslatorOptions {
   readonly link: Link;
   /** The practice's zone, for the fallback below. */
   readonly timezone: string;
   /** How the link's running mapping is read (ConnectorContext.mapping); without it, its shipped profile. */
   readonly mapping?: () => Promise<LinkMapping>;
+  /** The runtime's cached mapping, synchronously (ConnectorContext.currentMapping). */
+  readonly currentMapping?: () => LinkMapping | undefined;
+  /** Reads it again from the store (ConnectorContext.reloadMapping), before a replay. */
+  readonly reloadMapping?: () => Promise<LinkMapping>;
   readonly log: Logger;
-  /** How often the plan is read again for changes made by other instances (0: never). Default 60 s. */
-  readonly refreshMs?: number;
   /** The link's `defaultPractitioner` (config.ts): an SIU naming none gets it. */
   readonly defaultPractitioner?: string;
 }
@@ -77,37 +81,28 @@ export function errorLocation(profilePath: string | null | undefined): string | 
 }
 
 export class ProfileTranslator implements Hl7Translator {
-  #current: LinkMapping | undefined;
+  /** What start (or a refresh) loaded: run when the runtime's cache has nothing (no runtime). */
+  #loaded: LinkMapping | undefined;
   #loading: Promise<LinkMapping> | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #unsubscribe: (() => void) | undefined;
 
   constructor(private readonly options: ProfileTranslatorOptions) {}
 
   /** Loads the plan; throws ERR_CONNECTOR_CONFIG_INVALID when the link has no usable HL7 profile. */
   async start(): Promise<void> {
-    this.#current = await this.load();
-    this.#unsubscribe ??= onMappingChange((c) => {
-      if (c.linkId === this.options.link.id) void this.refresh().catch(() => undefined);
-    });
-    const every = this.options.refreshMs ?? 60_000;
-    if (every > 0 && !this.#timer) {
-      this.#timer = setInterval(() => void this.refresh().catch(() => undefined), every);
-      this.#timer.unref();
-    }
+    this.#loaded = await this.load(this.options.mapping);
   }
 
   /** Reads the link's plan again; on failure the running plan stays and the error is thrown. */
   async refresh(): Promise<void> {
     try {
-      const next = await this.load();
-      if (this.#current?.plan.hash !== next.plan.hash) {
+      const next = await this.load(this.options.reloadMapping ?? this.options.mapping);
+      if (this.plan?.hash !== next.plan.hash) {
         this.options.log.info('hl7 mapping profile loaded', {
           profile: next.plan.name,
           hash: next.plan.hash.slice(0, 12),
         });
       }
-      this.#current = next;
+      this.#loaded = next;
     } catch (e) {
       this.options.log.warn('hl7 mapping profile not reloaded; the running one stays', {
         code: isPasserelleError(e) ? e.code : 'ERR_INTERNAL',
@@ -116,33 +111,34 @@ export class ProfileTranslator implements Hl7Translator {
     }
   }
 
-  async stop(): Promise<void> {
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
-  }
+  async stop(): Promise<void> {}
 
   /** The plan in use (tests, health). */
   get plan(): MappingPlan | undefined {
-    return this.#current?.plan;
+    return this.current()?.plan;
   }
 
-  private load(): Promise<LinkMapping> {
-    this.#loading ??= this.read().finally(() => {
+  /** The runtime cache's plan when it holds one for the link, else what start loaded. */
+  private current(): LinkMapping | undefined {
+    const cached = this.options.currentMapping?.();
+    return cached && cached.plan.protocol === 'hl7v2' && cached.plan.hl7 ? cached : this.#loaded;
+  }
+
+  private load(from: (() => Promise<LinkMapping>) | undefined): Promise<LinkMapping> {
+    this.#loading ??= this.read(from).finally(() => {
       this.#loading = undefined;
     });
     return this.#loading;
   }
 
-  private async read(): Promise<LinkMapping> {
+  private async read(from: (() => Promise<LinkMapping>) | undefined): Promise<LinkMapping> {
     const { link } = this.options;
     let m: LinkMapping;
     try {
-      m = this.options.mapping
-        ? await this.options.mapping()
+      m = from
+        ? await from()
         : {
-            plan: shippedPlan(shippedProfileOf(link)),
+            plan: shippedPlan(link.profile ?? DEFAULT_PROFILE),
             context: { timezone: this.options.timezone, testLink: link.isTest },
           };
     } catch (e) {
@@ -172,14 +168,15 @@ export class ProfileTranslator implements Hl7Translator {
   }
 
   private running(): LinkMapping {
-    if (!this.#current) {
+    const current = this.current();
+    if (!current) {
       throw new PasserelleError(
         'ERR_SYNC_NOT_RUNNING',
         `link ${this.options.link.id}: the HL7 mapping profile is not loaded yet; retry later`,
         { retryAfterSeconds: 1 },
       );
     }
-    return this.#current;
+    return current;
   }
 
   toRecords(message: Hl7Message, ctx: Hl7TranslatorContext): Hl7InboundTranslation {
@@ -279,17 +276,18 @@ function withDuration<T extends OutboundChange['data']>(data: T): T {
 }
 
 /** The factory `hl7v2Connector({ translator })` takes: the link's profile through the mapping engine. */
-export function profileTranslatorFactory(options: { refreshMs?: number } = {}) {
+export function profileTranslatorFactory() {
   return (
     config: { readonly defaultPractitioner?: string | undefined } | undefined,
-    ctx: { link: Link; timezone: string; log: Logger; mapping?: () => Promise<LinkMapping> },
+    ctx: Pick<ConnectorContext, 'link' | 'timezone' | 'log' | 'mapping' | 'currentMapping' | 'reloadMapping'>,
   ): ProfileTranslator =>
     new ProfileTranslator({
       link: ctx.link,
       timezone: ctx.timezone,
       log: ctx.log,
       ...(ctx.mapping && { mapping: ctx.mapping }),
-      ...(options.refreshMs !== undefined && { refreshMs: options.refreshMs }),
+      ...(ctx.currentMapping && { currentMapping: ctx.currentMapping }),
+      ...(ctx.reloadMapping && { reloadMapping: ctx.reloadMapping }),
       ...(config?.defaultPractitioner !== undefined && { defaultPractitioner: config.defaultPractitioner }),
     });
 }

@@ -43,6 +43,7 @@ import {
   TYPE_OF_KIND,
   utc,
 } from './mapping.js';
+import { secretariatSimulator } from './simulator/command.js';
 import { receiveWebhook } from './webhook-receiver.js';
 import { webhookKey } from '../../src/security/webhook-signature.js';
 
@@ -408,6 +409,10 @@ export function createSecretariatConnector(config: SecretariatConfig, ctx: Conne
 
 export default defineConnector<SecretariatConfig>({
   name: 'secretariat',
+  // Its mapping is code (mapping.ts): the platform's API is one fixed contract (openapi.yaml).
+  protocol: 'secretariat-api',
+  docs: 'connectors/secretariat/README.md',
+  simulator: secretariatSimulator,
   configSchema: SecretariatConfig,
   outboundUrls: (config) => [{ path: 'baseUrl', url: config.baseUrl }],
   defaultPollSchedule: DEFAULT_POLL_SCHEDULE,

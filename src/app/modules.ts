@@ -13,6 +13,7 @@ import type { ServiceModule } from './service.js';
 export function defaultModules(): ServiceModule[] {
   // Mapping first: its component loads every link's profile before the sync engine runs, and
   // the engine takes each practice's field ownership from its practice link's profile.
-  const mapping = mappingModule();
-  return [mapping, syncModule({ registry: defaultConnectorRegistry(), ownership: mapping.ownership }), icalModule(), reportsModule(), privacyModule()];
+  const registry = defaultConnectorRegistry();
+  const mapping = mappingModule({ registry });
+  return [mapping, syncModule({ registry, ownership: mapping.ownership, plans: mapping.plansOf }), icalModule(), reportsModule(), privacyModule()];
 }

@@ -20,6 +20,8 @@ import { bindHttp } from './http-listener.js';
 import type { ReadinessCheck } from '../api/readiness.js';
 import { auditCheckpointFile, openAuditKey, openConfiguredStore, openSecretBox } from './open-store.js';
 import { VERSION } from '../util/version.js';
+import { type AnyConnectorDefinition, type ConnectorRegistry, createRegistry } from '../connector/registry.js';
+import { defaultConnectorDefinitions } from './connectors.js';
 
 /** Something with a life: started after the store and the HTTP server, stopped before them. */
 export interface Component {
@@ -46,8 +48,8 @@ export interface ServiceContext {
 /** A feature plugs in routes and components (the sync runtime, iCal feeds, webhooks…). */
 export interface ServiceModule {
   readonly name: string;
-  /** Connector names this module makes available to links. */
-  readonly connectors?: readonly string[];
+  /** The connectors this module runs links of (the sync module's registry). */
+  readonly registry?: ConnectorRegistry;
   routes?(ctx: ServiceContext): AnyRoute[];
   components?(ctx: ServiceContext): Component[];
   /** What `/readyz` should also check (the sync module: links that failed to start). */
@@ -77,8 +79,16 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-/** Connectors the foundation knows by name; modules add the ones they implement. */
-export const BUILTIN_CONNECTORS: readonly string[] = ['secretariat', 'fhir', 'hl7v2'];
+/**
+ * The connectors links may use: the shipped ones (src/app/connectors.ts) and those of the
+ * modules' registries (a test's own connectors; a module's definition wins over a shipped one
+ * of the same name).
+ */
+export function serviceRegistry(modules: readonly ServiceModule[]): ConnectorRegistry {
+  const byName = new Map<string, AnyConnectorDefinition>();
+  for (const d of [...defaultConnectorDefinitions(), ...modules.flatMap((m) => m.registry?.definitions() ?? [])]) byName.set(d.name, d);
+  return createRegistry([...byName.values()]);
+}
 
 /**
  * Start order: HTTP socket → store (migrated) → key → app → components → schedules. The socket
@@ -124,10 +134,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const refusals = new RefusalWatch({ logger, registry: metrics.registry, now });
     const ctx: ServiceContext = { config, store, logger, metrics, secrets: box, now, refusals, baseUrl: () => config.http.publicUrl ?? url };
     const modules = options.modules ?? [];
-    const connectors = [...new Set([...BUILTIN_CONNECTORS, ...modules.flatMap((m) => m.connectors ?? [])])];
+    const registry = serviceRegistry(modules);
     const routes: AnyRoute[] = [
       ...healthRoutes({ store, metrics, version: VERSION, readiness: modules.flatMap((m) => (m.readiness ? [m.readiness(ctx)] : [])) }),
-      ...practiceRoutes({ store, secrets: box, connectors }),
+      ...practiceRoutes({ store, secrets: box, registry }),
       ...auditRoutes({ store, instance: () => ctx.baseUrl() }),
       ...modules.flatMap((m) => m.routes?.(ctx) ?? []),
     ];

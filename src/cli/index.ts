@@ -13,11 +13,14 @@ import { startService } from '../app/service.js';
 import { createApiKey } from '../security/api-keys.js';
 import { AuditCheckpointer, verifyAuditTrail } from '../security/audit-checkpoints.js';
 import { defaultModules } from '../app/modules.js';
+import { defaultConnectorRegistry } from '../app/connectors.js';
 import { feedUrl } from '../ical/feed-token.js';
 import { createFeedToken, type FeedTokenActor, feedTokenStatus, revokeFeedToken, rotateFeedToken } from '../ical/tokens.js';
 import { ICAL_PRIVACY, type IcalPrivacy } from '../store/types.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
+/** The connectors this build ships: `link test` and `simulate` offer what each one has. */
+const connectors = defaultConnectorRegistry();
 
 // Everything passerelle creates (store file, WAL, key file, logs, file-drop output) may hold
 // patient data or keys: owner only, whatever the shell's umask (docs/security.md).
@@ -400,7 +403,7 @@ mapping
       const id = opts.message;
       const { messageDetail } = await import('../sync/messages.js');
       const draft = file === undefined ? undefined : requirePlan(loadProfile(file));
-      const mapping = await withStore(opts.config, async (store) => (await messageDetail(store, id, { raw: false, ...(draft && { plan: draft }) })).mapping);
+      const mapping = await withStore(opts.config, async (store) => (await messageDetail(store, id, { raw: false, profiles: connectors.profiles(), ...(draft && { plan: draft }) })).mapping);
       if (!mapping) throw new PasserelleError('ERR_CLI_USAGE', `message ${id}: its link takes no mapping profile; give one as <file>`);
       out(`== profile ${mapping.profile.name} (${mapping.profile.source}${mapping.profile.version !== null ? ` v${mapping.profile.version}` : ''})`);
       const r = mapping.result;
@@ -514,7 +517,7 @@ messages
   .action(async (id: string, opts: { raw?: boolean; config?: string }) => {
     const { messageDetail } = await import('../sync/messages.js');
     const detail = await withStore(opts.config, async (store) => {
-      const d = await messageDetail(store, id, { raw: opts.raw === true });
+      const d = await messageDetail(store, id, { raw: opts.raw === true, profiles: connectors.profiles() });
       if (opts.raw) await store.audit.append({ actor: 'cli', role: 'admin', action: 'message.raw-read', practiceId: d.message.practiceId, resourceType: 'Message', resourceId: id, outcome: 'success', via: 'cli', details: { linkId: d.message.linkId, bodyKept: d.bodyKept } });
       return d;
     });
@@ -529,120 +532,43 @@ link
   .action(async (id: string, opts: { config?: string }) => {
     const ok = await withStore(opts.config, async (store, config) => {
       const l = await store.links.require(id);
-      if (l.connector !== 'fhir') throw new PasserelleError('ERR_CLI_USAGE', `link test checks fhir links; link ${id} uses ${l.connector}`);
+      const definition = connectors.get(l.connector);
+      if (!definition?.linkTest) {
+        const testable = connectors.definitions().filter((d) => d.linkTest).map((d) => d.name);
+        throw new PasserelleError('ERR_CLI_USAGE', `link test checks ${testable.join(' and ')} links; link ${id} uses ${l.connector}`);
+      }
       const secrets = l.secrets ? openSecretBox(config).box.openJson<JsonObject>(l.secrets, l.id) : null;
       const { getActivePlan } = await import('../mapping/runtime.js');
-      const { formatLinkTest, testFhirLink } = await import('../../connectors/fhir/index.js');
-      const active = await getActivePlan(store, l.id);
-      const report = await testFhirLink(l, secrets, active);
-      out(formatLinkTest(report, `passerelle link test ${l.id} — ${l.name} (fhir, profil / profile ${active.plan.name}${active.version !== null ? ` v${active.version}` : ''})`));
-      return report.ok;
+      const result = await definition.linkTest(l, secrets, await getActivePlan(store, l.id, connectors.profiles()));
+      out(result.text);
+      return result.ok;
     });
     if (!ok) process.exit(1);
   });
 
 const simulate = program.command('simulate').description('run a simulator of a peer system, for demos and tests');
-simulate
-  .command('secretariat')
-  .description('the secretariat platform simulator (contract: connectors/secretariat/openapi.yaml)')
-  .option('--port <n>', 'port to listen on (0: any free port)', '0')
-  .option('--host <address>', 'address to listen on', '127.0.0.1')
-  .addOption(new Option('--seed <name>', 'initial data of a new state').choices(['demo', 'empty']).default('demo'))
-  .option('--state <file>', 'JSON file keeping the state across restarts')
-  .option('--token <token>', 'bearer token the API expects', 'sim-token')
-  .option('--webhook-url <url>', 'send a signed webhook for every change to this URL')
-  .option('--webhook-secret <secret...>', 'whsec_ signing secret(s), current first (two during a rotation); generated if omitted')
-  .action(async (opts: { port: string; host: string; seed: 'demo' | 'empty'; state?: string; token: string; webhookUrl?: string; webhookSecret?: string[] }) => {
-    const port = Number(opts.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new PasserelleError('ERR_CLI_USAGE', `--port must be 0-65535, not ${opts.port}`);
-    const { startSecretariatSimulator } = await import('../../connectors/secretariat/simulator/index.js');
-    const { generateWebhookSecret } = await import('../security/webhook-signature.js');
-    const secrets = opts.webhookUrl ? (opts.webhookSecret ?? [generateWebhookSecret()]) : [];
-    const sim = await startSecretariatSimulator({
-      port, host: opts.host, seed: opts.seed, apiToken: opts.token,
-      ...(opts.state && { stateFile: opts.state }),
-      ...(opts.webhookUrl && { webhook: { url: opts.webhookUrl, secrets } }),
+// One subcommand per registered connector with a simulator; its options are the simulator's.
+for (const definition of connectors.definitions()) {
+  const sim = definition.simulator;
+  if (!sim) continue;
+  const command = simulate.command(sim.command).description(sim.summary);
+  for (const o of sim.options) {
+    const option = new Option(o.flags, o.description);
+    if (o.choices) option.choices(o.choices);
+    if (o.default !== undefined) option.default(o.default);
+    command.addOption(option);
+  }
+  command.action(async (opts: Record<string, unknown>) => {
+    await sim.run(opts, {
+      out,
+      started: (close) => {
+        const shutdown = () => void close().then(() => process.exit(0), () => process.exit(1));
+        process.on('SIGTERM', shutdown);
+        process.on('SIGINT', shutdown);
+      },
     });
-    out(`secretariat simulator listening on ${sim.url} (practice ${sim.practiceId}, seed ${opts.seed}${opts.state ? `, state ${opts.state}` : ''})`);
-    out(`  API: ${sim.url}/v1/practices/${sim.practiceId}    feed: ${sim.url}/v1/practices/${sim.practiceId}/changes    token: ${sim.apiToken}`);
-    if (opts.webhookUrl) out(`  webhooks to ${opts.webhookUrl}${opts.webhookSecret ? '' : `, signed with ${secrets[0]}`}`);
-    const shutdown = () => void sim.close().then(() => process.exit(0), () => process.exit(1));
-    process.on('SIGTERM', shutdown);
-    process.on('SIGINT', shutdown);
   });
-
-simulate
-  .command('hl7')
-  .description('a practice-software peer over MLLP: records and acknowledges what passerelle sends; sends fixtures or a script to passerelle')
-  .option('--port <n>', 'port to listen on (0: any free port)', '0')
-  .option('--host <address>', 'address to listen on', '127.0.0.1')
-  .addOption(new Option('--answer <code>', 'acknowledgment code to answer with').choices(['AA', 'AE', 'AR', 'CA', 'CE', 'CR']).default('AA'))
-  .option('--drop-acks <n>', 'do not answer the next n messages', '0')
-  .option('--delay <ms>', 'wait before each answer', '0')
-  .option('--close-mid-frame <n>', 'for the next n messages, close the connection halfway through the ACK', '0')
-  .option('--send-to <host:port>', "passerelle's MLLP listener, for --send and --script")
-  .option('--send <files...>', 'HL7 files to send to --send-to, in order')
-  .option('--script <file>', 'script to run against --send-to (lines: "send <file> [xN]", "pause <ms>")')
-  .option('--drop-into <dir>', 'folder mode: write the --send files into this folder (temp file + rename) instead')
-  .option('--collect-from <dir>', "folder mode: collect the files passerelle writes into this folder")
-  .action(async (opts: { port: string; host: string; answer: string; dropAcks: string; delay: string; closeMidFrame: string; sendTo?: string; send?: string[]; script?: string; dropInto?: string; collectFrom?: string }) => {
-    const int = (v: string, name: string, max = 65535) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0 || n > max) throw new PasserelleError('ERR_CLI_USAGE', `${name} must be a whole number 0-${max}, not ${v}`);
-      return n;
-    };
-    const port = int(opts.port, '--port');
-    const faults = { answer: opts.answer as 'AA', dropAcks: int(opts.dropAcks, '--drop-acks', 1e9), delayMs: int(opts.delay, '--delay', 3_600_000), closeMidFrame: int(opts.closeMidFrame, '--close-mid-frame', 1e9) };
-    let target: { host: string; port: number } | undefined;
-    if (opts.sendTo !== undefined) {
-      const m = /^(.+):(\d+)$/.exec(opts.sendTo);
-      if (!m) throw new PasserelleError('ERR_CLI_USAGE', `--send-to: expected host:port, not ${opts.sendTo}`);
-      target = { host: m[1] as string, port: int(m[2] as string, '--send-to port') };
-    }
-    if ((opts.send || opts.script) && !target && !opts.dropInto) throw new PasserelleError('ERR_CLI_USAGE', '--send and --script need --send-to (or --drop-into for --send)');
-    const { Hl7Simulator, parseScript } = await import('../../connectors/hl7v2/simulator/index.js');
-    const { readFileSync } = await import('node:fs');
-    const sim = await Hl7Simulator.start({
-      port,
-      host: opts.host,
-      faults,
-      ...(opts.collectFrom && { collectFrom: opts.collectFrom }),
-      onMessage: (m) => out(`received ${m.messageType ?? '?'} MSH-10=${m.controlId ?? '?'} via ${m.via}${m.via === 'mllp' ? ` answered ${m.answered ?? 'nothing'}` : ''}`),
-    });
-    const shutdown = () => void sim.close().then(() => process.exit(0), () => process.exit(1));
-    process.on('SIGTERM', shutdown);
-    process.on('SIGINT', shutdown);
-    out(`hl7 simulator listening on mllp://${sim.host}:${sim.port} (answer ${faults.answer})${opts.collectFrom ? `, collecting files from ${opts.collectFrom}` : ''}`);
-    const printSent = (s: { controlId: string | undefined; result: string }) => out(`sent MSH-10=${s.controlId ?? '?'} -> ${s.result}`);
-    if (opts.send && opts.dropInto) {
-      const names = await sim.dropFiles(opts.dropInto, opts.send.map((f) => readFileSync(f)));
-      out(`dropped ${names.length} file(s) into ${opts.dropInto}`);
-    } else if (opts.send && target) {
-      for (const s of await sim.send(target, opts.send.map((f) => readFileSync(f)))) printSent(s);
-    }
-    if (opts.script && target) await sim.runScript(target, parseScript(readFileSync(opts.script, 'utf8'), opts.script), printSent);
-  });
-
-simulate
-  .command('fhir')
-  .description('a FHIR R4 server (the Medplum-based test peer, connectors/fhir/README.md) seeded with a demo practice')
-  .option('--port <n>', 'port to listen on (0: any free port)', '0')
-  .option('--host <address>', 'address to listen on', '127.0.0.1')
-  .addOption(new Option('--seed <name>', 'initial data').choices(['demo', 'none']).default('demo'))
-  .option('--patients <n>', 'extra fictitious patients to load (paging tests)', '0')
-  .action(async (opts: { port: string; host: string; seed: 'demo' | 'none'; patients: string }) => {
-    const port = Number(opts.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new PasserelleError('ERR_CLI_USAGE', `--port must be 0-65535, not ${opts.port}`);
-    const patients = Number(opts.patients);
-    if (!Number.isInteger(patients) || patients < 0 || patients > 1_000_000) throw new PasserelleError('ERR_CLI_USAGE', `--patients must be 0-1000000, not ${opts.patients}`);
-    const { runFhirPeerCli } = await import('../../connectors/fhir/peer/index.js');
-    const peer = await runFhirPeerCli({ port, host: opts.host, seed: opts.seed, patients });
-    out(`FHIR R4 peer listening on ${peer.url} (seed ${opts.seed}${patients > 0 ? `, +${patients} patients` : ''})`);
-    out(`  CapabilityStatement: ${peer.url}/metadata    try: curl '${peer.url}/Appointment?_count=5'`);
-    const shutdown = () => void peer.close().then(() => process.exit(0), () => process.exit(1));
-    process.on('SIGTERM', shutdown);
-    process.on('SIGINT', shutdown);
-  });
+}
 
 try {
   await program.parseAsync(process.argv);

@@ -196,7 +196,6 @@ export interface ConnectorCapabilities {
 }
 
 /** The mapping plan a link runs now and what mapping needs about the link (src/mapping, getActivePlan). */
-/** The mapping plan a link runs now and what mapping needs about the link (src/mapping, getActivePlan). */
 export interface LinkMapping {
   readonly plan: MappingPlan;
   /** The practice's zone and the link's test flag. */
@@ -217,12 +216,18 @@ export interface ConnectorContext {
   /** Base URL where passerelle's HTTP server answers (webhook callbacks…). */
   readonly publicUrl: string;
   /**
-   * The link's running mapping plan (its active custom profile, else its shipped one), read
-   * again at each call so a profile change applies to the next message or page. Connectors
-   * that translate through a profile (FHIR, HL7 v2) need it; absent when the caller has no
-   * store (then a connector may fall back to the link's shipped profile).
+   * The link's running mapping plan (its active custom profile, else its shipped one), from the
+   * runtime's one plan cache (src/mapping/active-plans.ts): reloaded when the link starts and as
+   * soon as a profile change is committed, so a change applies to the next message or page.
+   * Connectors that translate through a profile (FHIR, HL7 v2) take it from here and keep no
+   * cache of their own; absent when the caller has no store (then a connector may fall back to
+   * the link's shipped profile).
    */
   readonly mapping?: () => Promise<LinkMapping>;
+  /** The same, synchronously (a message path that must not wait): undefined before it is loaded. */
+  readonly currentMapping?: () => LinkMapping | undefined;
+  /** Reads the link's plan from the store again into the cache (before a replay maps a stored message). */
+  readonly reloadMapping?: () => Promise<LinkMapping>;
   /**
    * Asks for a poll of this link as soon as possible: a push notification that carries no
    * change of its own (a FHIR Subscription rest-hook) is a hint, polling stays the truth
@@ -258,9 +263,60 @@ export interface Connector {
   stop(): Promise<void>;
 }
 
+/** What `passerelle link test <id>` prints, and whether the link passed. */
+export interface LinkTestOutcome {
+  readonly ok: boolean;
+  readonly text: string;
+}
+
+/** One command-line option of a simulator (commander syntax: `--port <n>`, `--secret <s...>`). */
+export interface SimulatorOption {
+  readonly flags: string;
+  readonly description: string;
+  readonly default?: string;
+  readonly choices?: readonly string[];
+}
+
+/**
+ * The peer a connector talks to, simulated for demos, tests and the conformance suite:
+ * `passerelle simulate <command>` runs it with its options.
+ */
+export interface ConnectorSimulator {
+  /** The `passerelle simulate` subcommand (`hl7` for the hl7v2 connector). */
+  readonly command: string;
+  readonly summary: string;
+  readonly options: readonly SimulatorOption[];
+  /**
+   * Starts the simulator with the parsed options (bad values: ERR_CLI_USAGE), prints where it
+   * answers with `out`, calls `started` with its stopper as soon as it listens (the CLI stops it
+   * on SIGTERM/SIGINT from then on), and resolves once its scripted work, if any, is done.
+   */
+  run(options: Readonly<Record<string, unknown>>, io: { readonly out: (line: string) => void; readonly started: (close: () => Promise<void>) => void }): Promise<void>;
+}
+
 export interface ConnectorDefinition<C = JsonObject> {
   /** Equals the folder name under connectors/ and `link.connector`. */
   readonly name: string;
+  /**
+   * What the connector speaks: for a connector that translates through a mapping profile, the
+   * profile protocol its links' profiles must have (`fhir-r4`, `hl7v2`); else a name of its own.
+   */
+  readonly protocol: string;
+  /**
+   * The shipped mapping profile (mappings/<name>.yaml) a link runs when its `profile` is null.
+   * Absent: the connector takes no mapping profile (its mapping is code, like the secretariat's).
+   */
+  readonly defaultProfile?: string;
+  /** The connector's README, from the repository root (connectors/<name>/README.md). */
+  readonly docs?: string;
+  /**
+   * `passerelle link test <id>`: connects with the link's configuration and credentials and
+   * checks what its peer offers against what the link needs. Without it, the CLI says the
+   * connector has no link test.
+   */
+  linkTest?(link: Link, secrets: JsonObject | null, mapping: LinkMapping & { readonly version: number | null }): Promise<LinkTestOutcome>;
+  /** Its peer, simulated (every shipped connector has one: test/connector/registered.test.ts). */
+  readonly simulator?: ConnectorSimulator;
   /** Validates `link.config`; unknown keys are errors (validate before touching anything). */
   readonly configSchema: z.ZodType<C>;
   /**

@@ -21,6 +21,6 @@ export type { MappingPlan, CompiledKind, CompiledRule } from './compile/plan.js'
 export { FIELD_STATUSES, type FieldReport, type FieldStatus, formatReportTable } from './run/report.js';
 export { type KindOwnership, type OwnershipRules, KEYED_ELEMENTS, TIME_FIELD } from './compile/ownership.js';
 export { MappingProfile, profileJsonSchema, PROTOCOLS, DIRECTIONS, type Direction, type Protocol, type AppointmentTypeEntry } from './compile/schema.js';
-export { type ActivePlan, type MappingChange, notifyMappingChange, onMappingChange, CONNECTOR_PROTOCOLS, DEFAULT_PROFILES, getActivePlan, mappingsDir, planFromText, shippedPlan, shippedProfileNames, shippedProfileOf, shippedProfileText } from './runtime.js';
+export { type ActivePlan, type MappingChange, notifyMappingChange, onMappingChange, type ConnectorProfile, type ConnectorProfiles, getActivePlan, mappingsDir, planFromText, shippedPlan, shippedProfileNames, shippedProfileOf, shippedProfileText } from './runtime.js';
 export { dryRun, type DryRunOptions, type DryRunResult } from './dry-run.js';
 export { frenchPhoneToE164, e164ToFrenchNational, hl7TimestampToMillis, millisToHl7Timestamp, TRANSFORM_NAMES } from './run/transforms.js';

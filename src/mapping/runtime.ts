@@ -18,17 +18,20 @@ import type { MappingPlan } from './compile/plan.js';
 import type { Protocol } from './compile/schema.js';
 import { mappingsDir, shippedProfileNames } from './compile/shipped.js';
 
-/** The profile a link of each connector runs when its `profile` is null. */
-export const DEFAULT_PROFILES: Readonly<Record<string, string>> = {
-  hl7v2: 'hl7v2-ihe-pam-fr',
-  fhir: 'fhir-r4-fr-core',
-};
+/** What the mapping layer needs of a connector that translates through a mapping profile. */
+export interface ConnectorProfile {
+  /** The protocol its links' profiles must have. */
+  readonly protocol: Protocol;
+  /** The shipped profile a link runs when its `profile` is null. */
+  readonly defaultProfile: string;
+}
 
-/** The protocol each connector's profiles must have. */
-export const CONNECTOR_PROTOCOLS: Readonly<Record<string, Protocol>> = {
-  hl7v2: 'hl7v2',
-  fhir: 'fhir-r4',
-};
+/**
+ * Connector name → its profiles' protocol and default profile. The connectors are above this
+ * layer: the app hands the table over, built from the connector registry (registry.profiles()).
+ * A connector absent from it takes no mapping profile.
+ */
+export type ConnectorProfiles = ReadonlyMap<string, ConnectorProfile>;
 
 export { mappingsDir, shippedProfileNames } from './compile/shipped.js';
 
@@ -69,14 +72,14 @@ export interface ActivePlan {
 }
 
 /** The name of the shipped profile a link runs when it has no custom version. */
-export function shippedProfileOf(link: Link): string {
-  const name = link.profile ?? DEFAULT_PROFILES[link.connector];
+export function shippedProfileOf(link: Link, profiles: ConnectorProfiles): string {
+  const name = link.profile ?? profiles.get(link.connector)?.defaultProfile;
   if (!name) throw new PasserelleError('ERR_NOT_FOUND', `link ${link.id} (${link.connector}) has no mapping profile`, { details: { linkId: link.id } });
   return name;
 }
 
 /** The plan a link runs now, with its mapping context. */
-export async function getActivePlan(store: Store, linkId: string): Promise<ActivePlan> {
+export async function getActivePlan(store: Store, linkId: string, profiles: ConnectorProfiles): Promise<ActivePlan> {
   const link = await store.links.require(linkId);
   const practice = await store.practices.require(link.practiceId);
   const context: MappingContext = { timezone: practice.timezone, testLink: link.isTest };
@@ -85,7 +88,7 @@ export async function getActivePlan(store: Store, linkId: string): Promise<Activ
     const plan = planFromText(custom.yaml, `link ${linkId} v${custom.version}`);
     return { plan, source: 'custom', version: custom.version, hash: custom.hash, context };
   }
-  const plan = shippedPlan(shippedProfileOf(link));
+  const plan = shippedPlan(shippedProfileOf(link, profiles));
   return { plan, source: 'shipped', version: null, hash: plan.hash, context };
 }
 

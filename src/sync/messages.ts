@@ -11,7 +11,7 @@ import { MllpDecoder } from '../hl7/framing.js';
 import { isPasserelleError, PasserelleError } from '../errors.js';
 import { dryRun, type DryRunResult } from '../mapping/dry-run.js';
 import type { MappingPlan } from '../mapping/compile/plan.js';
-import { getActivePlan } from '../mapping/runtime.js';
+import { type ConnectorProfiles, getActivePlan } from '../mapping/runtime.js';
 import type { Store } from '../store/index.js';
 import type { InboxEntry, OutboxItem, OutboxStatus } from '../store/types.js';
 import type { ExternalRecord } from '../connector/contract.js';
@@ -387,6 +387,8 @@ export interface DetailOptions {
   readonly raw: boolean;
   /** A draft profile to map with instead of the link's running one (dry run: nothing written). */
   readonly plan?: MappingPlan;
+  /** The connectors that take a profile (the registry's profiles()), for the link's running one. */
+  readonly profiles: ConnectorProfiles;
 }
 
 function tryParse(body: Buffer): Hl7Message | undefined {
@@ -408,10 +410,11 @@ export async function mapStored(
   store: Store,
   linkId: string,
   body: Buffer | null,
+  profiles: ConnectorProfiles,
   plan?: MappingPlan,
 ): Promise<MessageMapping | null> {
   // A link whose connector takes no profile (the secretariat's webhooks) has no active plan.
-  const active = await getActivePlan(store, linkId).catch((e: unknown) => {
+  const active = await getActivePlan(store, linkId, profiles).catch((e: unknown) => {
     if (isPasserelleError(e)) return undefined;
     throw e;
   });
@@ -526,7 +529,7 @@ export async function messageDetail(
   const summary = inboxSummary(e);
   const h = msg?.header;
   const dead = await store.deadLetters.list({ linkId: e.linkId, source: 'inbox', limit: 1000 });
-  const mapping = await mapStored(store, e.linkId, e.body, options.plan);
+  const mapping = await mapStored(store, e.linkId, e.body, options.profiles, options.plan);
   return {
     message: { ...summary, practiceId: link.practiceId },
     header: h

@@ -14,7 +14,8 @@
 import { type ErrorIssue, isPasserelleError, PasserelleError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { appointmentCatalogue } from '../mapping/run/engine.js';
-import { getActivePlan } from '../mapping/runtime.js';
+import { ActivePlans } from '../mapping/active-plans.js';
+import type { ConnectorProfiles } from '../mapping/runtime.js';
 import type { AppointmentTypeEntry } from '../mapping/compile/schema.js';
 import type { RefusalWatch } from '../security/refusals.js';
 import type { SecretBox } from '../security/secrets.js';
@@ -40,6 +41,11 @@ export interface SyncRuntimeOptions {
   /** Base URL where passerelle answers (webhook callbacks). */
   readonly publicUrl?: () => string;
   readonly ownership?: OwnershipResolver;
+  /**
+   * The one plan cache (the mapping module's, shared with the engine's ownership); without it
+   * the runtime keeps its own, started and stopped with it.
+   */
+  readonly plans?: ActivePlans;
   readonly dispatcher?: Partial<DispatcherTuning>;
   /** Run the dispatcher loop (default). Tests may drive `dispatcher.drain()` instead. */
   readonly autoDispatch?: boolean;
@@ -142,9 +148,22 @@ export class SyncRuntime {
   private started = false;
   private stopping = false;
 
+  /** The connectors that take a mapping profile, from the registry. */
+  get profiles(): ConnectorProfiles {
+    return this.options.registry.profiles();
+  }
+
+  /** Which plan each link runs (handed to connectors through their context). */
+  readonly plans: ActivePlans;
+  private readonly ownsPlans: boolean;
+
   constructor(private readonly options: SyncRuntimeOptions) {
     this.store = options.store;
     this.log = options.logger.child({ component: 'sync' });
+    this.ownsPlans = options.plans === undefined;
+    this.plans = options.plans ?? new ActivePlans(options.store, options.registry.profiles(), {
+      onError: (linkId, e) => this.log.warn('mapping profile not loaded', { linkId, code: isPasserelleError(e) ? e.code : 'ERR_INTERNAL' }),
+    });
     this.scheduler = new PollScheduler(this.log);
     this.engine = new SyncEngine({
       store: options.store,
@@ -170,6 +189,7 @@ export class SyncRuntime {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    if (this.ownsPlans) await this.plans.start();
     await this.refresh();
     if (this.options.autoDispatch !== false) this.dispatcher.start();
     const every = this.options.refreshMs ?? 5000;
@@ -189,6 +209,7 @@ export class SyncRuntime {
     await Promise.allSettled([...this.inflight]);
     await this.dispatcher.stop();
     for (const id of [...this.links.keys()]) await this.stopConnector(id);
+    if (this.ownsPlans) await this.plans.stop();
     this.log.info('sync runtime stopped');
   }
 
@@ -289,6 +310,9 @@ export class SyncRuntime {
       }
       const secrets = link.secrets ? this.options.secrets.openJson<JsonObject>(link.secrets, link.id) : null;
       const practice = await this.store.practices.require(link.practiceId);
+      // A (re)started link reads its plan again: its profile, test flag or zone may have changed.
+      // A failure is the connector's to report when it needs the plan (the link then fails).
+      if (this.plans.takesProfile(link.connector)) await this.plans.reload(link.id).catch(() => undefined);
       const controller = new AbortController();
       const connector = definition.create(parsed.data, {
         link,
@@ -298,7 +322,9 @@ export class SyncRuntime {
         signal: controller.signal,
         timezone: practice.timezone,
         publicUrl: this.options.publicUrl?.() ?? '',
-        mapping: () => getActivePlan(this.store, link.id),
+        mapping: () => this.plans.get(link.id),
+        currentMapping: () => this.plans.current(link.id),
+        reloadMapping: () => this.plans.reload(link.id),
         requestPoll: () => this.pollSoon(link.id),
         deferred: this.deferredFor(link),
         practiceCatalogue: () => this.practiceCatalogue(link.practiceId),
@@ -358,7 +384,7 @@ export class SyncRuntime {
     const byCode = new Map<string, AppointmentTypeEntry>();
     for (const link of await this.store.links.list({ practiceId })) {
       if (link.role !== 'practice' || !link.enabled) continue;
-      const plan = await getActivePlan(this.store, link.id).catch((e: unknown) => {
+      const plan = await this.plans.get(link.id).catch((e: unknown) => {
         if (isPasserelleError(e) && e.code === 'ERR_NOT_FOUND') return undefined;
         throw e;
       });

@@ -57,7 +57,7 @@ describe.each(['sqlite', 'postgres'] as const)('admin API over HTTP (%s store)',
     expect(patched.status).toBe(200);
     expect(patched.headers.get('etag')).toBe('"2"');
 
-    const link = await t.api('/api/v1/links', { method: 'POST', key: integratorKey, json: { practiceId: practice.id, role: 'practice', connector: 'hl7v2', name: 'Logiciel X', secrets: { password: 'hunter2' }, schedule: '*/2 * * * *' } });
+    const link = await t.api('/api/v1/links', { method: 'POST', key: integratorKey, json: { practiceId: practice.id, role: 'practice', connector: 'hl7v2', name: 'Logiciel X', config: { mllp: { listen: { host: '127.0.0.1', port: 0 } } }, secrets: { password: 'hunter2' }, schedule: '*/2 * * * *' } });
     expect(link.status).toBe(201);
     const linkBody = (await link.json()) as Record<string, unknown>;
     expect(linkBody).toMatchObject({ hasSecrets: true, connector: 'hl7v2' });

@@ -45,6 +45,7 @@ describe('hostile request bodies', () => {
             connector: 'hl7v2',
             name: 'Logiciel X',
             profile: 'hl7v2-ihe-pam-fr',
+            config: { mllp: { listen: { host: '127.0.0.1', port: 0 } } },
             isTest: true,
           },
         })

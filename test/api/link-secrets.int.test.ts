@@ -17,7 +17,7 @@ describe.each(['sqlite', 'postgres'] as const)('a link’s endpoint and its secr
   const createLink = async (practiceId: string, id: string) => {
     const res = await t.api('/api/v1/links', {
       method: 'POST',
-      json: { id, practiceId, role: 'secretariat', connector: 'secretariat', name: 'Plateforme', config: { baseUrl: 'http://127.0.0.1:9/api' }, secrets: { token: 'platform-token-value' }, isTest: true, enabled: false },
+      json: { id, practiceId, role: 'secretariat', connector: 'secretariat', name: 'Plateforme', config: { baseUrl: 'http://127.0.0.1:9/api', platformPracticeId: 'cab' }, secrets: { token: 'platform-token-value' }, isTest: true, enabled: false },
     });
     expect(res.status).toBe(201);
   };
@@ -36,7 +36,7 @@ describe.each(['sqlite', 'postgres'] as const)('a link’s endpoint and its secr
 
   it('refuses with 403 a key of practice A pointing practice B’s link elsewhere, disabling or deleting it, and changes nothing', async () => {
     const before = await t.service.store.links.require('link-b');
-    const patch = await t.api('/api/v1/links/link-b', { method: 'PATCH', key: keyOfA, json: { config: { baseUrl: 'http://127.0.0.1:1/capture' } } });
+    const patch = await t.api('/api/v1/links/link-b', { method: 'PATCH', key: keyOfA, json: { config: { baseUrl: 'http://127.0.0.1:1/capture', platformPracticeId: 'cab' } } });
     expect(patch.status).toBe(403);
     expect(((await patch.json()) as { error: { code: string } }).error.code).toBe('ERR_AUTH_FORBIDDEN');
     expect((await t.api('/api/v1/links/link-b', { method: 'PATCH', key: keyOfA, json: { enabled: true } })).status).toBe(403);
@@ -48,19 +48,19 @@ describe.each(['sqlite', 'postgres'] as const)('a link’s endpoint and its secr
   });
 
   it('drops the secrets of one’s own link when its URL changes without them, and audits before and after without them', async () => {
-    const res = await t.api('/api/v1/links/link-a', { method: 'PATCH', key: keyOfA, json: { config: { baseUrl: 'http://127.0.0.1:2/elsewhere' } } });
+    const res = await t.api('/api/v1/links/link-a', { method: 'PATCH', key: keyOfA, json: { config: { baseUrl: 'http://127.0.0.1:2/elsewhere', platformPracticeId: 'cab' } } });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { hasSecrets: boolean }).hasSecrets).toBe(false);
     expect((await t.service.store.links.require('link-a')).secrets).toBeNull();
     const [event] = await t.service.store.audit.list({ action: 'link.update', resourceId: 'link-a', limit: 1 });
-    expect(event?.details).toMatchObject({ endpointChanged: ['config.baseUrl'], secretsDropped: true, before: { hasSecrets: true, config: { baseUrl: 'http://127.0.0.1:9/api' } }, after: { hasSecrets: false } });
+    expect(event?.details).toMatchObject({ endpointChanged: ['config.baseUrl'], secretsDropped: true, before: { hasSecrets: true, config: { baseUrl: 'http://127.0.0.1:9/api', platformPracticeId: 'cab' } }, after: { hasSecrets: false } });
     expect(JSON.stringify(event)).not.toContain('platform-token-value');
   });
 
   it('keeps the secrets supplied again with the new URL, and those of a change that leaves the endpoint alone', async () => {
-    const moved = await t.api('/api/v1/links/link-a', { method: 'PATCH', key: keyOfA, json: { config: { baseUrl: 'http://127.0.0.1:3/api' }, secrets: { token: 'new-token' } } });
+    const moved = await t.api('/api/v1/links/link-a', { method: 'PATCH', key: keyOfA, json: { config: { baseUrl: 'http://127.0.0.1:3/api', platformPracticeId: 'cab' }, secrets: { token: 'new-token' } } });
     expect(((await moved.json()) as { hasSecrets: boolean }).hasSecrets).toBe(true);
-    const renamed = await t.api('/api/v1/links/link-a', { method: 'PATCH', key: keyOfA, json: { name: 'Plateforme (nouveau nom)', config: { baseUrl: 'http://127.0.0.1:3/api' } } });
+    const renamed = await t.api('/api/v1/links/link-a', { method: 'PATCH', key: keyOfA, json: { name: 'Plateforme (nouveau nom)', config: { baseUrl: 'http://127.0.0.1:3/api', platformPracticeId: 'cab' } } });
     expect(renamed.status).toBe(200);
     expect(((await renamed.json()) as { hasSecrets: boolean }).hasSecrets).toBe(true);
   });

@@ -126,7 +126,7 @@ async function transportOnly(store: Store, link: Link, kind: string): Promise<Be
       publicUrl: '',
     },
     // The link's shipped profile (IHE PAM France), as in production.
-    new ProfileTranslator({ link, timezone: 'Europe/Paris', log, refreshMs: 0 }),
+    new ProfileTranslator({ link, timezone: 'Europe/Paris', log }),
   );
   await connector.start(handler);
   try {

@@ -112,7 +112,7 @@ describe('the HL7 v2 interoperability corpus through the shipped profiles (sqlit
       kind: 'sqlite',
       config: listenConfig(),
       profile: 'hl7v2-generic-2.5',
-      connectorOptions: { translator: profileTranslatorFactory({ refreshMs: 0 }) },
+      connectorOptions: { translator: profileTranslatorFactory() },
       before: async (store, practiceId) => {
         pamLink = (await store.links.create({ practiceId, role: 'practice', connector: 'hl7v2', name: 'IHE PAM', config: listenConfig(), isTest: true, profile: 'hl7v2-ihe-pam-fr' })).id;
       },

@@ -84,7 +84,7 @@ export async function startFhirWorld(options: { store?: 'sqlite' | 'postgres'; d
   const mapping = mappingModule();
   const module = syncModule({
     registry: defaultConnectorRegistry(),
-    ownership: mapping.ownership,
+    ownership: mapping.ownership, plans: mapping.plansOf,
     runtime: { refreshMs: 0 },
     dispatcher: { backoff: { baseMs: 50, capMs: 500 }, idleWakeMs: 100, dependencyWaitMs: 20, maxAttempts: 8, pushTimeoutMs: 15_000 },
   });

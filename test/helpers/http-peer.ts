@@ -88,6 +88,7 @@ export const HttpPeerConfig = z.strictObject({ url: z.url() });
 /** Pushes each change to the HTTP peer; a transport failure is retryable (the key makes it safe). */
 export const httpPeerConnector: ConnectorDefinition<z.infer<typeof HttpPeerConfig>> = {
   name: 'http-peer',
+  protocol: 'http-peer',
   configSchema: HttpPeerConfig,
   capabilities: { kinds: RESOURCE_KINDS, pull: false, receive: false, push: RESOURCE_KINDS },
   create(config) {

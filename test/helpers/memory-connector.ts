@@ -248,6 +248,7 @@ export function signDelivery(secret: string, id: string, timestamp: string, body
 export function memoryConnector(world: MemoryWorld): ConnectorDefinition<MemoryConfig> {
   return {
     name: 'memory',
+    protocol: 'memory',
     configSchema: MemoryConfig,
     capabilities: { kinds: RESOURCE_KINDS, pull: true, receive: true, push: RESOURCE_KINDS },
     create(config, ctx): Connector {

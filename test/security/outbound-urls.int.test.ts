@@ -15,6 +15,7 @@ import { openTestStore, type TestStore } from '../helpers/stores.js';
 
 const urlPeer = defineConnector({
   name: 'url-peer',
+  protocol: 'url-peer',
   configSchema: z.strictObject({ url: z.url() }),
   capabilities: { kinds: [], pull: false, receive: false, push: [] },
   outboundUrls: (config) => [{ path: 'url', url: config.url }],

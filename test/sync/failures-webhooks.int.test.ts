@@ -33,7 +33,7 @@ describe('webhooks that no running link authenticates', () => {
     const mapping = mappingModule({ refreshMs: 0 });
     const sync = syncModule({
       registry: defaultConnectorRegistry(),
-      ownership: mapping.ownership,
+      ownership: mapping.ownership, plans: mapping.plansOf,
       runtime: { refreshMs: 0, schedulePolls: false, autoDispatch: false },
     });
     t = await startTestService({ modules: [mapping, sync] });

@@ -37,7 +37,7 @@ describe.each(STORE_KINDS)('a link whose listen port is taken (%s store)', (stor
     const mapping = mappingModule({ refreshMs: 0 });
     const sync = syncModule({
       registry: defaultConnectorRegistry(),
-      ownership: mapping.ownership,
+      ownership: mapping.ownership, plans: mapping.plansOf,
       runtime: { refreshMs: 0, restartBackoff: { baseMs: 20, capMs: 200 } },
     });
     t = await startTestService({ store: storeKind, modules: [mapping, sync] });

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 
 import { PasserelleError } from '../../errors.js';
-import { CONNECTOR_PROTOCOLS, DIRECTIONS, dryRun, formatReportTable, type FhirResource, getActivePlan, loadProfileText, type MappingIssue, type MappingPlan, notifyMappingChange, planFromText, shippedProfileOf, shippedProfileText } from '../../mapping/index.js';
+import { type ConnectorProfiles, DIRECTIONS, dryRun, formatReportTable, type FhirResource, getActivePlan, loadProfileText, type MappingIssue, type MappingPlan, notifyMappingChange, planFromText, shippedProfileOf, shippedProfileText } from '../../mapping/index.js';
 import type { Store } from '../../store/index.js';
 import type { Link } from '../../store/types.js';
 import { type AnyRoute, defineRoute, reply, type RouteContext } from '../route.js';
@@ -57,8 +57,8 @@ function invalid(issues: readonly MappingIssue[]): PasserelleError {
   return new PasserelleError('ERR_MAPPING_INVALID', `invalid mapping profile: ${first ? `${first.location ?? ''} ${first.path}: ${first.message}`.trim() : 'no details'}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`, { issues });
 }
 
-function checkProtocol(link: Link, plan: MappingPlan): void {
-  const expected = CONNECTOR_PROTOCOLS[link.connector];
+function checkProtocol(profiles: ConnectorProfiles, link: Link, plan: MappingPlan): void {
+  const expected = profiles.get(link.connector)?.protocol;
   if (!expected) throw new PasserelleError('ERR_MAPPING_PROTOCOL_MISMATCH', `link ${link.id} uses connector ${link.connector}, which takes no mapping profile`);
   if (plan.protocol !== expected) {
     throw new PasserelleError('ERR_MAPPING_PROTOCOL_MISMATCH', `link ${link.id} uses connector ${link.connector}; its profile must be ${expected}, not ${plan.protocol}`, {
@@ -98,10 +98,16 @@ function putBody(req: RouteContext<unknown, unknown, Buffer>['req'], body: Buffe
 
 export interface MappingRoutesDeps {
   readonly store: Store;
+  /** The connectors that take a profile (the registry's profiles()). */
+  readonly profiles: ConnectorProfiles;
+  /** The plan cache running links read: reloaded before a change is answered, so the next message runs it. */
+  readonly plans?: { reload(linkId: string): Promise<unknown> };
 }
 
 export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
-  const { store } = deps;
+  const { store, profiles } = deps;
+  // Committed already: a failed reload is retried by the cache's own refresh, not answered as an error.
+  const reloadPlan = (linkId: string) => deps.plans?.reload(linkId).catch(() => undefined);
   const linkFor = (linkId: string) => store.links.require(linkId);
   return [
     defineRoute({
@@ -115,7 +121,7 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
       responses: { 200: { description: 'Active profile and history (newest first)', schema: MappingView } },
       handler: async ({ params }) => {
         const link = await linkFor(params.id);
-        const active = await getActivePlan(store, params.id);
+        const active = await getActivePlan(store, params.id, profiles);
         const history = await store.mappingProfiles.list(params.id);
         const custom = history.find((v) => v.active);
         return {
@@ -126,7 +132,7 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
             protocol: active.plan.protocol,
             version: active.version,
             hash: active.hash,
-            yaml: custom?.yaml ?? shippedProfileText(shippedProfileOf(link)),
+            yaml: custom?.yaml ?? shippedProfileText(shippedProfileOf(link, profiles)),
           },
           history: history.map(({ yaml: _yaml, linkId: _l, ...v }) => v),
         };
@@ -169,7 +175,7 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
         let compiled;
         try {
           compiled = compileOrRefuse(text);
-          checkProtocol(link, compiled.plan);
+          checkProtocol(profiles, link, compiled.plan);
         } catch (e) {
           const errors = e instanceof PasserelleError ? e.issues.filter((i) => i.severity !== 'warning').length : 0;
           await audit({ action: 'mapping.put', resourceType: 'Link', resourceId: link.id, outcome: 'failure', details: { code: e instanceof PasserelleError ? e.code : 'ERR_INTERNAL', errors } });
@@ -198,6 +204,7 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
         });
         planFromText(text, `link ${link.id} v${v.version}`);
         notifyMappingChange({ linkId: link.id, version: v.version, hash: plan.hash });
+        await reloadPlan(link.id);
         return { linkId: link.id, version: v.version, name: plan.name, hash: plan.hash, unchanged: false, warnings };
       },
     }),
@@ -214,11 +221,11 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
       responses: { 200: { description: 'The result (ok false when a rule or record failed)' }, 422: { description: 'ERR_MAPPING_INVALID for an invalid profile' } },
       handler: async ({ params, body, audit }) => {
         const link = await linkFor(params.id);
-        const active = await getActivePlan(store, link.id);
+        const active = await getActivePlan(store, link.id, profiles);
         let plan = active.plan;
         if (body.profile !== undefined) {
           plan = compileOrRefuse(body.profile).plan;
-          checkProtocol(link, plan);
+          checkProtocol(profiles, link, plan);
         }
         const input = typeof body.input === 'string' ? (body.inputEncoding === 'base64' ? Buffer.from(body.input, 'base64') : body.input) : body.input;
         const r = dryRun(plan, input, { ...(body.direction && { direction: body.direction }), ctx: active.context, ...(body.current && { current: body.current as FhirResource }) });
@@ -241,7 +248,7 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
         const target = await store.mappingProfiles.get(link.id, body.version);
         if (!target) throw new PasserelleError('ERR_NOT_FOUND', `link ${link.id} has no mapping profile version ${body.version}`);
         const { plan } = compileOrRefuse(target.yaml);
-        checkProtocol(link, plan);
+        checkProtocol(profiles, link, plan);
         const v = await store.transaction(async (tx) => {
           const previous = await tx.mappingProfiles.active(link.id);
           const added = await tx.mappingProfiles.add({ linkId: link.id, name: target.name, yaml: target.yaml, hash: target.hash, createdBy: auth?.keyId ?? null, comment: body.comment ?? `rollback to version ${target.version}` });
@@ -259,6 +266,7 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
           return added;
         });
         notifyMappingChange({ linkId: link.id, version: v.version, hash: v.hash });
+        await reloadPlan(link.id);
         return reply(200, { linkId: link.id, version: v.version, restored: target.version, name: v.name, hash: v.hash });
       },
     }),

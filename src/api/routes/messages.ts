@@ -64,7 +64,7 @@ export function messageRoutes(runtime: SyncRuntime): AnyRoute[] {
       responses: { 200: { description: 'The message' }, 404: { description: 'No such message' } },
       handler: async ({ params, auth, audit, scope }) => {
         const raw = auth !== null && roleAllows(auth.role, 'integrator');
-        const detail = await messageDetail(store, params.id, { raw });
+        const detail = await messageDetail(store, params.id, { raw, profiles: runtime.profiles });
         if (raw) {
           await audit({
             action: 'message.raw-read',
@@ -130,7 +130,7 @@ export function messageRoutes(runtime: SyncRuntime): AnyRoute[] {
             { issues: loaded.issues },
           );
         }
-        const detail = await messageDetail(store, params.id, { raw: false, plan: loaded.plan });
+        const detail = await messageDetail(store, params.id, { raw: false, plan: loaded.plan, profiles: runtime.profiles });
         await audit({
           action: 'message.dry-run',
           practiceId: scope.practiceId,

@@ -7,6 +7,9 @@ import type { SecretBox } from '../../security/secrets.js';
 import type { Store } from '../../store/index.js';
 import { newId } from '../../store/repos/context.js';
 import { type JsonObject, type Link, LINK_ROLES, type Practice } from '../../store/types.js';
+import type { ConnectorRegistry } from '../../connector/registry.js';
+import { shippedPlan, shippedProfileNames } from '../../mapping/runtime.js';
+import { didYouMean } from '../../util/suggest.js';
 import { digestWebhookView, sealDigestWebhook } from '../../reports/webhook.js';
 import { type AnyRoute, defineRoute, reply } from '../route.js';
 
@@ -98,19 +101,41 @@ const etag = (version: number) => ({ ETag: `"${version}"` });
 export interface PracticeRoutesDeps {
   readonly store: Store;
   readonly secrets: SecretBox;
-  /** Connector names links may use (one folder under connectors/ each). */
-  readonly connectors: readonly string[];
+  /** The connectors links may use (one folder under connectors/ each, and a test's own). */
+  readonly registry: ConnectorRegistry;
 }
 
 export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
-  const { store } = deps;
+  const { store, registry } = deps;
   const visible = (p: Practice, practiceIds: readonly string[] | null) => practiceIds === null || practiceIds.includes(p.id);
-  const checkConnector = (name: string | undefined) => {
-    if (name !== undefined && !deps.connectors.includes(name)) {
-      throw new PasserelleError('ERR_VALIDATION', `body.connector: unknown connector ${name}; known: ${deps.connectors.join(', ')}`, {
-        issues: [{ path: 'body.connector', message: `must be one of ${deps.connectors.join(', ')}` }],
+  /**
+   * A link's connector, config and profile through the registry, before anything is stored:
+   * ERR_CONNECTOR_CONFIG_INVALID (422) naming each bad field (`body.config.<path>`,
+   * `body.profile`), so a link that could never start is refused up front.
+   */
+  const checkLink = (link: { readonly connector: string; readonly config: unknown; readonly profile: string | null }) => {
+    const definition = registry.get(link.connector);
+    if (!definition) {
+      const known = registry.names().join(', ');
+      throw new PasserelleError('ERR_CONNECTOR_CONFIG_INVALID', `body.connector: unknown connector ${link.connector}; known: ${known}`, {
+        issues: [{ path: 'body.connector', message: `must be one of ${known}` }],
       });
     }
+    const issues: { path: string; message: string }[] = [];
+    const parsed = definition.configSchema.safeParse(link.config);
+    if (!parsed.success) issues.push(...parsed.error.issues.map((i) => ({ path: ['body', 'config', ...i.path.map(String)].join('.'), message: i.message })));
+    if (link.profile !== null) {
+      const takes = registry.profiles().get(link.connector);
+      const shipped = shippedProfileNames();
+      if (!takes) issues.push({ path: 'body.profile', message: `connector ${link.connector} takes no mapping profile` });
+      else if (!shipped.includes(link.profile)) issues.push({ path: 'body.profile', message: `no shipped mapping profile ${link.profile}${didYouMean(link.profile, shipped)}` });
+      else {
+        const protocol = shippedPlan(link.profile).protocol;
+        if (protocol !== takes.protocol) issues.push({ path: 'body.profile', message: `profile ${link.profile} is ${protocol}; a ${link.connector} link needs a ${takes.protocol} profile` });
+      }
+    }
+    const first = issues[0];
+    if (first) throw new PasserelleError('ERR_CONNECTOR_CONFIG_INVALID', `${first.path}: ${first.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`, { issues });
   };
   return [
     defineRoute({
@@ -223,9 +248,9 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       access: 'integrator',
       scope: { practice: { from: 'body', field: 'practiceId' } },
       body: LinkBody,
-      responses: { 201: { description: 'Created', schema: LinkView } },
+      responses: { 201: { description: 'Created', schema: LinkView }, 422: { description: 'ERR_CONNECTOR_CONFIG_INVALID: unknown connector, config failing its schema, or unknown or incompatible mapping profile; details.issues name each field (body.config.<path>, body.profile); nothing stored' } },
       handler: async ({ body, audit }) => {
-        checkConnector(body.connector);
+        checkLink({ connector: body.connector, config: body.config ?? {}, profile: body.profile ?? null });
         const linkId = body.id ?? crypto.randomUUID();
         const l = await store.links.create({
           id: linkId,
@@ -267,12 +292,15 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       scope: { resource: 'link', from: 'params', field: 'id' },
       params: IdParams,
       body: LinkPatch,
-      responses: { 200: { description: 'Updated', schema: LinkView }, 409: { description: 'Version mismatch' } },
+      responses: { 200: { description: 'Updated', schema: LinkView }, 409: { description: 'Version mismatch' }, 422: { description: 'ERR_CONNECTOR_CONFIG_INVALID: the changed link\'s connector, config or profile is refused (as for POST); nothing stored' } },
       handler: async ({ params, body, req, audit }) => {
-        checkConnector(body.connector);
         const { secrets, ...rest } = body;
         const patch = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
         const before = await store.links.require(params.id);
+        // What the link would become; a change of anything else leaves a stored link as it is.
+        if (body.connector !== undefined || body.config !== undefined || body.profile !== undefined) {
+          checkLink({ connector: body.connector ?? before.connector, config: body.config ?? before.config, profile: body.profile !== undefined ? body.profile : before.profile });
+        }
         // Secrets follow their endpoint: a new URL, host or port without the secrets again drops them.
         const moved = body.config === undefined ? [] : endpointChanges(before.config, body.config);
         const dropSecrets = moved.length > 0 && secrets === undefined && before.secrets !== null;

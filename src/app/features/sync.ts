@@ -12,11 +12,14 @@ import type { OwnershipResolver } from '../../sync/engine.js';
 import { type ConnectorRegistry } from '../../connector/registry.js';
 import { defaultConnectorRegistry } from '../connectors.js';
 import { SyncRuntime, type SyncRuntimeOptions } from '../../sync/runtime.js';
+import type { ActivePlans } from '../../mapping/active-plans.js';
 
 export interface SyncModuleOptions {
   readonly registry?: ConnectorRegistry;
   /** Ownership overrides from a practice link's mapping profile (the mapping engine supplies it). */
   readonly ownership?: OwnershipResolver;
+  /** The mapping module's plan cache (mappingModule().plansOf): one cache for the whole service. */
+  readonly plans?: (ctx: ServiceContext) => ActivePlans;
   readonly dispatcher?: Partial<DispatcherTuning>;
   readonly runtime?: Partial<Pick<SyncRuntimeOptions, 'autoDispatch' | 'schedulePolls' | 'defaultSchedule' | 'pollPageSize' | 'maxPagesPerPoll' | 'refreshMs' | 'healthTimeoutMs' | 'restartBackoff'>>;
 }
@@ -45,6 +48,7 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
         publicUrl: () => ctx.baseUrl(),
         refusals: ctx.refusals,
         ...(options.ownership && { ownership: options.ownership }),
+        ...(options.plans && { plans: options.plans(ctx) }),
         // The config file's retry settings, then what the caller tunes (tests).
         dispatcher: { ...dispatcherTuningOf(ctx.config.sync), ...options.dispatcher },
         ...options.runtime,
@@ -55,7 +59,7 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
   };
   return {
     name: 'sync',
-    connectors: registry.names(),
+    registry,
     runtimeOf,
     routes: (ctx) => [...syncRoutes(runtimeOf(ctx)), ...messageRoutes(runtimeOf(ctx)), ...hookRoutes(runtimeOf(ctx))],
     components: (ctx) => [{ name: 'sync', start: () => runtimeOf(ctx).start(), stop: () => runtimeOf(ctx).stop() }],

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parseHl7 } from '../../../src/hl7/index.js';
 import { getActivePlan, onMappingChange, shippedProfileText, toCanonical } from '../../../src/mapping/index.js';
 import { mappingModule } from '../../../src/app/features/mapping.js';
+import { defaultConnectorRegistry } from '../../../src/app/connectors.js';
 import { createApiKey } from '../../../src/security/api-keys.js';
 import { fixturePath } from '../../helpers/fixtures.js';
 import { startTestService, type TestService } from '../../helpers/service.js';
@@ -32,15 +33,16 @@ describe.each(['sqlite', 'postgres'] as const)('mapping admin API over HTTP (%s 
   const changes: { linkId: string; version: number }[] = [];
   let unsubscribe: () => void;
   const mapping = mappingModule({ refreshMs: 0 });
+  const profiles = defaultConnectorRegistry().profiles();
 
   beforeAll(async () => {
     t = await startTestService({ store: storeKind, modules: [mapping] });
     integratorKey = (await createApiKey(t.service.store, { role: 'integrator', createdBy: 'test', via: 'test' })).key;
     viewerKey = (await createApiKey(t.service.store, { role: 'viewer', createdBy: 'test', via: 'test' })).key;
     const practice = (await (await t.api('/api/v1/practices', { method: 'POST', json: { name: 'Cabinet des Essais', timezone: 'Europe/Paris' } })).json()) as { id: string };
-    const link = (await (await t.api('/api/v1/links', { method: 'POST', key: integratorKey, json: { practiceId: practice.id, role: 'practice', connector: 'hl7v2', name: 'Logiciel X', profile: 'hl7v2-ihe-pam-fr', isTest: true } })).json()) as { id: string };
+    const link = (await (await t.api('/api/v1/links', { method: 'POST', key: integratorKey, json: { practiceId: practice.id, role: 'practice', connector: 'hl7v2', name: 'Logiciel X', profile: 'hl7v2-ihe-pam-fr', config: { mllp: { listen: { host: '127.0.0.1', port: 0 } } }, isTest: true } })).json()) as { id: string };
     linkId = link.id;
-    const fhirLink = (await (await t.api('/api/v1/links', { method: 'POST', key: integratorKey, json: { practiceId: practice.id, role: 'practice', connector: 'fhir', name: 'Logiciel FHIR' } })).json()) as { id: string };
+    const fhirLink = (await (await t.api('/api/v1/links', { method: 'POST', key: integratorKey, json: { practiceId: practice.id, role: 'practice', connector: 'fhir', name: 'Logiciel FHIR', config: { baseUrl: 'https://fhir.example/r4' } } })).json()) as { id: string };
     fhirLinkId = fhirLink.id;
     unsubscribe = onMappingChange((c) => changes.push({ linkId: c.linkId, version: c.version }));
   });
@@ -94,7 +96,7 @@ describe.each(['sqlite', 'postgres'] as const)('mapping admin API over HTTP (%s 
     expect(res.status).toBe(200);
     const body = (await res.json()) as { version: number; hash: string; unchanged: boolean; name: string };
     expect(body).toMatchObject({ version: 1, unchanged: false, name: 'hl7v2-ihe-pam-fr' });
-    const active = await getActivePlan(t.service.store, linkId);
+    const active = await getActivePlan(t.service.store, linkId, profiles);
     expect([active.source, active.version, active.hash, active.plan.constants['ippOid'], active.context]).toEqual(['custom', 1, body.hash, '1.2.250.1.999.7.1', { timezone: 'Europe/Paris', testLink: true }]);
     // The sample's IPP is under the old authority: with the new profile the patient is known by its INS.
     const r = toCanonical(active.plan, parseHl7(s12), active.context);
@@ -180,7 +182,7 @@ describe.each(['sqlite', 'postgres'] as const)('mapping admin API over HTTP (%s 
       [2, false, 'new facility name'],
       [1, false, null],
     ]);
-    expect((await getActivePlan(t.service.store, linkId)).plan.hl7?.sendingFacility).toBe('SECRETARIAT');
+    expect((await getActivePlan(t.service.store, linkId, profiles)).plan.hl7?.sendingFacility).toBe('SECRETARIAT');
     const missing = await t.api(`/api/v1/links/${linkId}/mapping/rollback`, { method: 'POST', key: integratorKey, json: { version: 9 } });
     expect(missing.status).toBe(404);
     const version2 = (await (await t.api(`/api/v1/links/${linkId}/mapping/versions/2`, { key: viewerKey })).json()) as { yaml: string; version: number };
@@ -203,7 +205,7 @@ describe.each(['sqlite', 'postgres'] as const)('mapping admin API over HTTP (%s 
     const res = await put(child);
     expect(res.status).toBe(200);
     expect((await res.json()) as object).toMatchObject({ version: 5, name: 'logiciel-x' });
-    const active = await getActivePlan(t.service.store, linkId);
+    const active = await getActivePlan(t.service.store, linkId, profiles);
     expect([active.plan.name, active.plan.parents, active.plan.constants['ippOid'], active.plan.hl7?.sendingFacility]).toEqual(['logiciel-x', ['hl7v2-ihe-pam-fr'], '1.2.250.1.999.7.1', 'SECRETARIAT']);
     // The same records as the full copy of the shipped profile with the same two constants (version 1).
     expect(toCanonical(active.plan, parseHl7(s12), active.context).records.map((x) => x.externalId)).toEqual(['819999900012', '285037511234544', 'RDV000123']);

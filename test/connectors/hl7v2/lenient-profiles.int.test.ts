@@ -53,7 +53,7 @@ describe.each(STORE_KINDS)('real HL7 v2 messages through the shipped generic pro
       kind,
       config: listenConfig(),
       profile: 'hl7v2-generic-2.5',
-      connectorOptions: { translator: profileTranslatorFactory({ refreshMs: 0 }) },
+      connectorOptions: { translator: profileTranslatorFactory() },
     });
     socket = await RawMllpSocket.connect(h.port);
   }, 30_000);
@@ -197,7 +197,7 @@ describe.each(STORE_KINDS)("the link's default practitioner (%s store)", (kind) 
       kind,
       config: listenConfig({ defaultPractitioner: '51873' }),
       profile: 'hl7v2-generic-2.5',
-      connectorOptions: { translator: profileTranslatorFactory({ refreshMs: 0 }) },
+      connectorOptions: { translator: profileTranslatorFactory() },
     });
     socket = await RawMllpSocket.connect(h.port);
   }, 30_000);

@@ -56,7 +56,6 @@ async function translatorFor(plan: MappingPlan | (() => MappingPlan), testLink =
     link: { ...link, isTest: testLink },
     timezone: 'Europe/Paris',
     log,
-    refreshMs: 0,
     mapping: async (): Promise<LinkMapping> => ({ plan: typeof plan === 'function' ? plan() : plan, context: { timezone: 'Europe/Paris', testLink } }),
   });
   await t.start();
@@ -232,15 +231,15 @@ describe('mapping failures as ACK errors', () => {
 
 describe('loading the link’s profile', () => {
   it('keeps the link from starting when its profile is not an HL7 profile', async () => {
-    const t = new ProfileTranslator({ link, timezone: 'Europe/Paris', log, refreshMs: 0, mapping: async () => ({ plan: shippedPlan('fhir-r4-fr-core'), context: {} }) });
+    const t = new ProfileTranslator({ link, timezone: 'Europe/Paris', log, mapping: async () => ({ plan: shippedPlan('fhir-r4-fr-core'), context: {} }) });
     await expect(t.start()).rejects.toMatchObject({ code: 'ERR_CONNECTOR_CONFIG_INVALID', issues: [{ path: 'profile', message: 'profile fhir-r4-fr-core is fhir-r4, not hl7v2' }] });
   });
 
   it('falls back to the link’s shipped profile without a mapping accessor, and refuses an unknown one', async () => {
-    const t = new ProfileTranslator({ link: { ...link, profile: 'hl7v2-generic-2.5' }, timezone: 'Europe/Paris', log, refreshMs: 0 });
+    const t = new ProfileTranslator({ link: { ...link, profile: 'hl7v2-generic-2.5' }, timezone: 'Europe/Paris', log });
     await t.start();
     expect(t.plan?.name).toBe('hl7v2-generic-2.5');
-    const bad = new ProfileTranslator({ link: { ...link, profile: 'hl7v2-ihe-pam-fx' }, timezone: 'Europe/Paris', log, refreshMs: 0 });
+    const bad = new ProfileTranslator({ link: { ...link, profile: 'hl7v2-ihe-pam-fx' }, timezone: 'Europe/Paris', log });
     await expect(bad.start()).rejects.toMatchObject({ code: 'ERR_CONNECTOR_CONFIG_INVALID', message: expect.stringContaining('did you mean hl7v2-ihe-pam-fr') });
   });
 
@@ -260,7 +259,7 @@ describe('loading the link’s profile', () => {
   });
 
   it('answers ERR_SYNC_NOT_RUNNING (retryable) for a message before its profile is loaded', () => {
-    const t = new ProfileTranslator({ link, timezone: 'Europe/Paris', log, refreshMs: 0 });
+    const t = new ProfileTranslator({ link, timezone: 'Europe/Paris', log });
     expect(() => t.toRecords(parseHl7(hl7Fixture('adt-a28-create')), ctx)).toThrow(expect.objectContaining({ code: 'ERR_SYNC_NOT_RUNNING', retryable: true }));
   });
 });

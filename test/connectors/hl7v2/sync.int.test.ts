@@ -64,7 +64,7 @@ describe.each(['sqlite', 'postgres'] as const)('HL7 v2 practice software ⇄ pas
   const mapping = mappingModule({ refreshMs: 0 });
   const sync = syncModule({
     registry: defaultConnectorRegistry(),
-    ownership: mapping.ownership,
+    ownership: mapping.ownership, plans: mapping.plansOf,
     runtime: { refreshMs: 0 },
     dispatcher: { backoff: { baseMs: 50, capMs: 500 }, idleWakeMs: 100, dependencyWaitMs: 20, maxAttempts: 6 },
   });
@@ -544,7 +544,7 @@ describe.each(['sqlite', 'postgres'] as const)('HL7 v2 practice software ⇄ pas
 describe('the INS test OID on a link that is not a test link', () => {
   it('is refused with AE and dead-lettered; the same message is applied on a test link', async () => {
     const mapping = mappingModule({ refreshMs: 0 });
-    const sync = syncModule({ registry: defaultConnectorRegistry(), ownership: mapping.ownership, runtime: { refreshMs: 0 } });
+    const sync = syncModule({ registry: defaultConnectorRegistry(), ownership: mapping.ownership, plans: mapping.plansOf, runtime: { refreshMs: 0 } });
     const t = await startTestService({ modules: [mapping, sync] });
     try {
       const integrator = (await createApiKey(t.service.store, { role: 'integrator', createdBy: 'test', via: 'test' })).key;

@@ -179,7 +179,7 @@ describe.each(['sqlite', 'postgres'] as const)('secretariat ⇄ passerelle over 
   });
 
   it('runs the secretariat link from the default registry and polls its feed every 30 s unless the link says otherwise', async () => {
-    expect(module.connectors).toEqual(expect.arrayContaining(['secretariat', 'memory']));
+    expect(module.registry?.names()).toEqual(expect.arrayContaining(['secretariat', 'memory']));
     const status = await json<{ state: string; health: { ok: boolean }; nextPollAt: string }>(await t.api(`/api/v1/links/${secLinkId}/status`), 200);
     expect(status).toMatchObject({ state: 'running', health: { ok: true } });
     expect(Date.parse(status.nextPollAt) - Date.now()).toBeLessThanOrEqual(30_000);
