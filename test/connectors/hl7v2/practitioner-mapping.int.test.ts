@@ -150,3 +150,39 @@ describe.each(STORE_KINDS)('practitioner mapping of an hl7v2 link (%s store)', (
     expect((await h.store.outbox.list({ linkId: secretariat.id, recordId: decided.practitionerId as string })).length).toBe(1);
   });
 });
+
+/**
+ * A link that creates its new practitioners (the default) can still name one it does not know
+ * without a record of it: its `defaultPractitioner` given to an SIU naming none (HL7's PKB
+ * message, whose AIP names nobody by id). That appointment used to be refused (AE) and
+ * dead-lettered (ERR_SYNC_UNKNOWN_REFERENCE); it is applied, held and reviewed instead.
+ */
+describe.each(STORE_KINDS)('an unknown default practitioner of an hl7v2 link (%s store)', (kind) => {
+  let h: Hl7LinkHarness;
+  let socket: RawMllpSocket;
+  const PKB = readFileSync(fixturePath('hl7', 'real', 'pkb-siu-s12-v24.hl7'), 'latin1');
+
+  beforeAll(async () => {
+    h = await startHl7Link({
+      kind,
+      config: listenConfig({ defaultPractitioner: 'DR-UNKNOWN' }),
+      profile: 'hl7v2-generic-2.5',
+      connectorOptions: { translator: profileTranslatorFactory({ refreshMs: 0 }) },
+    });
+    socket = await RawMllpSocket.connect(h.port);
+  }, 30_000);
+  afterAll(async () => {
+    socket?.destroy();
+    await h?.dispose();
+  });
+
+  it('applies the appointment without it, flagged, and opens its mapping review instead of dead-lettering the message', async () => {
+    expect(parseAck(await socket.request(withControlId(Buffer.from(PKB, 'latin1'), `DEFMAP-${kind}`))).code).toBe('AA');
+    const id = await h.store.identityMap.findCanonical(h.link.id, 'Appointment', 'ID123');
+    expect(id).toBeDefined();
+    const [entry] = await h.store.inbox.list({ linkId: h.link.id });
+    expect(entry?.flags).toEqual(expect.arrayContaining(['practitioner-defaulted', 'practitioner-unmapped']));
+    expect(await h.store.deadLetters.list({ linkId: h.link.id })).toEqual([]);
+    expect((await h.store.practitionerMappings.list({ linkId: h.link.id })).map((m) => [m.localId, m.status, m.held])).toEqual([['DR-UNKNOWN', 'open', 1]]);
+  });
+});
