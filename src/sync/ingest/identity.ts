@@ -98,13 +98,11 @@ export async function resolveIdentity(deps: IngestDeps, tx: Tx, ctx: PracticeCon
       details: { linkId: link.id, kind, references: unknown.map((m) => m.kind) },
     });
   }
-  const flags: string[] = [];
-  if (unmapped.length > 0) {
-    data = await withoutUnmapped(tx, ctx, link, data as Appointment, unmapped);
-    flags.push(PRACTITIONER_UNMAPPED);
-  }
+  // Its flag goes with the record's mapping flags (record.ts), into its audit event too.
+  if (unmapped.length > 0) data = await withoutUnmapped(tx, ctx, link, data as Appointment, unmapped);
 
   let reviewCandidates: readonly string[] | undefined;
+  const flags: string[] = [];
   /** A new canonical id (a random UUID): nothing in the store refers to it yet. */
   let newId = false;
   // An id the practice merged away (ADT A40) still in use — a late or replayed message: its

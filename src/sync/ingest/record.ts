@@ -14,7 +14,7 @@ import { tombstone } from '../records.js';
 import { applyTheirs } from './apply.js';
 import { type IngestDeps, type IngestVia, type PracticeContext, Refusal, resourceOf } from './context.js';
 import { applySupersedes, resolveIdentity } from './identity.js';
-import { holdForMapping, mapPractitioner } from './practitioners.js';
+import { holdForMapping, mapPractitioner, PRACTITIONER_UNMAPPED } from './practitioners.js';
 
 /** Applies one record of a message or page; its flags. Throws a Refusal or a record error. */
 export async function applyRecord(deps: IngestDeps, tx: Tx, ctx: PracticeContext, link: Link, record: ExternalRecord, via: IngestVia): Promise<string[]> {
@@ -24,6 +24,7 @@ export async function applyRecord(deps: IngestDeps, tx: Tx, ctx: PracticeContext
   const { canonicalId, mapped, newId, data, unmapped, reviewCandidates, stale, flags } = identity;
   // Held back from the other side until its practitioner is mapped; a deletion goes as ever.
   const held = unmapped.length > 0 && !record.deleted;
+  const mappingFlags = [...(record.flags ?? []), ...(unmapped.length > 0 ? [PRACTITIONER_UNMAPPED] : [])];
 
   let theirs = normalize(data, canonicalId);
   if (record.deleted) {
@@ -51,7 +52,7 @@ export async function applyRecord(deps: IngestDeps, tx: Tx, ctx: PracticeContext
       ...(stale && { stale }),
       // Validated just above; a minted id has nothing stored under it yet.
       fastPath: newId ? 'new-id' : 'validated',
-      ...(record.flags && record.flags.length > 0 && { mappingFlags: record.flags }),
+      ...(mappingFlags.length > 0 && { mappingFlags }),
       ...(held && { heldForPractitioner: true }),
     });
   } catch (e) {

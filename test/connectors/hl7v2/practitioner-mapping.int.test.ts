@@ -98,6 +98,8 @@ describe.each(STORE_KINDS)('practitioner mapping of an hl7v2 link (%s store)', (
     for (const n of [1, 2, 3]) {
       const a = await appointment(`HELD-${n}`);
       expect([a.status, a.start, practitionerOf(a)]).toEqual(['booked', '2010-04-07T14:10:00.000Z', undefined]);
+      const [event] = await h.store.audit.list({ resourceId: a.id as string, action: 'sync.apply' });
+      expect((event?.details as { flags?: string[] }).flags).toContain('practitioner-unmapped');
       // Held back: the secretariat would not know whose agenda it is in.
       expect(await forwarded(a.id as string)).toEqual([]);
     }
