@@ -120,6 +120,13 @@ export const Hl7v2Config = z
      * a practitioner and flagged `practitioner-missing`.
      */
     defaultPractitioner: z.string().trim().min(1).max(64).optional(),
+    /**
+     * A practitioner id this link names for the first time: `create` (default) makes a new
+     * canonical practitioner of it; `map` makes none and opens the link's practitioner mapping
+     * review instead, the appointments naming it applied and held until an operator maps the id
+     * to a practitioner the practice already has (or creates one). See docs/sync.md.
+     */
+    newPractitioners: z.enum(['create', 'map']).default('create'),
     /** MSH-3 / MSH-4 of what passerelle sends (and of its ACKs when the inbound MSH-5/6 are empty). */
     sendingApplication: z.string().min(1).max(180).default('PASSERELLE'),
     sendingFacility: z.string().min(1).max(180).default('PASSERELLE'),

@@ -122,6 +122,7 @@ export class Hl7v2Link implements Connector {
       context: this.context,
       ...(config.defaultCharset !== undefined && { defaultCharset: config.defaultCharset }),
       reusedControlId: config.reusedControlId,
+      newPractitioners: config.newPractitioners,
       sendingApplication: config.sendingApplication,
       sendingFacility: config.sendingFacility,
       log: ctx.log,

@@ -53,6 +53,8 @@ export interface Hl7ReceiverOptions {
   readonly defaultCharset?: string;
   /** `process`: apply a reused MSH-10 with another body as a new message, flagged; `reject`: answer AE. */
   readonly reusedControlId: ReusedControlIdPolicy;
+  /** `map`: new practitioner ids wait for an operator's mapping instead of being created (config.ts). */
+  readonly newPractitioners?: 'create' | 'map';
   /** Our MSH-3 / MSH-4 in ACKs when the inbound MSH-5 / MSH-6 are empty. */
   readonly sendingApplication: string;
   readonly sendingFacility: string;
@@ -318,7 +320,7 @@ export class Hl7Receiver {
     if (parsed) {
       try {
         const t = o.translator.toRecords(parsed, o.context);
-        records = t.records;
+        records = o.newPractitioners === 'map' ? t.records.map((r) => (r.kind === 'Practitioner' ? { ...r, needsMapping: true } : r)) : t.records;
         flags = t.flags;
       } catch (e) {
         // A translator bug is stored and dead-lettered like a mapping error: replayable once fixed.

@@ -17,6 +17,8 @@ import { defaultConnectorRegistry } from '../app/connectors.js';
 import { feedUrl } from '../ical/feed-token.js';
 import { createFeedToken, type FeedTokenActor, feedTokenStatus, revokeFeedToken, rotateFeedToken } from '../ical/tokens.js';
 import { ICAL_PRIVACY, type IcalPrivacy } from '../store/types.js';
+import type { PractitionerMapping } from '../store/index.js';
+import type { PractitionerMappingDecision } from '../sync/operator.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 /** The connectors this build ships: `link test` and `simulate` offer what each one has. */
@@ -522,6 +524,73 @@ messages
       return d;
     });
     out(JSON.stringify(detail, null, 2));
+  });
+
+/** A mapping on one line, in French: practice staff read it (docs/sync.md, practitioner mappings). */
+function mappingLine(m: PractitionerMapping): string {
+  const name = (m.proposal?.['name'] as { family?: string; given?: string[] }[] | undefined)?.[0];
+  const who = name ? ` (${[name.family, ...(name.given ?? [])].filter(Boolean).join(' ')})` : '';
+  const state =
+    m.status === 'open'
+      ? `à rapprocher, ${m.held} rendez-vous en attente`
+      : `rapproché du praticien ${m.practitionerId ?? '?'} (${{ existing: 'choisi', rpps: 'par RPPS', created: 'créé' }[m.resolution ?? 'existing']}, par ${m.resolvedBy ?? '?'})`;
+  return `lien ${m.linkId}\tidentifiant « ${m.localId} »${who}\t${state}\tdepuis ${m.createdAt}`;
+}
+const practitioners = program.command('practitioners').description('practitioner ids of a practice software mapped to the practice\'s practitioners, and the review of the unknown ones');
+practitioners
+  .command('list')
+  .description('the practitioner ids waiting for a mapping (--all: every mapping), one line each in French; --json for JSON')
+  .option('--practice <id>', 'only this practice')
+  .option('--link <id>', 'only this link')
+  .option('--all', 'mapped ones too, not only those waiting')
+  .option('--json', 'print them as JSON')
+  .addOption(configOption())
+  .action(async (opts: { practice?: string; link?: string; all?: boolean; json?: boolean; config?: string }) => {
+    const items = await withStore(opts.config, (store) =>
+      store.practitionerMappings.list({ ...(opts.practice !== undefined && { practiceId: opts.practice }), ...(opts.link !== undefined && { linkId: opts.link }), ...(opts.all !== true && { status: 'open' as const }), limit: 1000 }),
+    );
+    if (opts.json) {
+      out(JSON.stringify(items, null, 2));
+      return;
+    }
+    if (items.length === 0) {
+      out(opts.all ? 'Aucun rapprochement de praticien.' : 'Aucun praticien à rapprocher.');
+      return;
+    }
+    out(opts.all ? `Rapprochements de praticiens (${items.length}) :` : `Praticiens à rapprocher (${items.length}) :`);
+    for (const m of items) out(`  ${mappingLine(m)}`);
+  });
+practitioners
+  .command('map <localId>')
+  .description('map a practice software\'s practitioner id to a practitioner of the practice (--practitioner or --rpps), or --create a new one; the held appointments get it')
+  .requiredOption('--link <id>', 'the link that names the id')
+  .option('--practitioner <id>', 'the canonical practitioner id')
+  .option('--rpps <number>', 'the practitioner of the practice with this RPPS (11 digits)')
+  .option('--create', 'create a new practitioner from what the link said of it')
+  .option('--family <name>', 'with --create: the family name')
+  .option('--given <name>', 'with --create: the given name')
+  .addOption(configOption())
+  .action(async (localId: string, opts: { link: string; practitioner?: string; rpps?: string; create?: boolean; family?: string; given?: string; config?: string }) => {
+    const chosen = [opts.practitioner !== undefined, opts.rpps !== undefined && opts.create !== true, opts.create === true].filter(Boolean).length;
+    if (chosen !== 1) throw new PasserelleError('ERR_CLI_USAGE', 'give exactly one of --practitioner, --rpps or --create');
+    if (opts.rpps !== undefined && !/^\d{11}$/.test(opts.rpps)) throw new PasserelleError('ERR_CLI_USAGE', '--rpps: 11 digits');
+    const decision: PractitionerMappingDecision =
+      opts.practitioner !== undefined
+        ? { practitionerId: opts.practitioner }
+        : opts.create === true
+          ? { create: true, ...(opts.family !== undefined && { family: opts.family }), ...(opts.given !== undefined && { given: opts.given }), ...(opts.rpps !== undefined && { rpps: opts.rpps }) }
+          : { rpps: opts.rpps as string };
+    const { SyncEngine } = await import('../sync/engine.js');
+    const { SyncOperator } = await import('../sync/operator.js');
+    const { defaultConnectorRegistry } = await import('../app/connectors.js');
+    const decided = await withStore(opts.config, (store) => {
+      // Rows enqueued here are sent by the running service's dispatcher at its next wake.
+      const engine = new SyncEngine({ store, registry: defaultConnectorRegistry(), log: createLogger({ level: 'error' }) });
+      return new SyncOperator(engine, () => undefined).resolvePractitionerMapping(opts.link, localId, decision, { id: 'cli', role: 'admin', via: 'cli' });
+    });
+    const how = { existing: '', rpps: ' (par RPPS)', created: ' (créé)' }[decided.resolution ?? 'existing'];
+    out(`Identifiant « ${localId} » du lien ${opts.link} rapproché du praticien ${decided.practitionerId ?? '?'}${how}.`);
+    out(decided.released.length === 0 ? 'Aucun rendez-vous n\'attendait ce praticien.' : `${decided.released.length} rendez-vous en attente complété(s) et transmis à l'autre côté.`);
   });
 
 const link = program.command('link').description('links between a practice and its software or secretariat platform');

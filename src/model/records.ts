@@ -33,6 +33,12 @@ export interface ExternalRecord {
    * `practitioner-missing`): part of the message's outcome flags and of the record's audit event.
    */
   readonly flags?: readonly string[];
+  /**
+   * A Practitioner whose id the link does not know yet is not created: an operator maps the id
+   * to a canonical practitioner first (the link's practitioner mapping, docs/sync.md). Without
+   * it, a new practitioner of a link that may create practitioners is created as before.
+   */
+  readonly needsMapping?: boolean;
 }
 
 /** What the dispatcher asks a peer to do with one record. */

@@ -6,3 +6,5 @@ export { openPostgresStore } from './postgres/index.js';
 export * from './types.js';
 export type { ColumnSealer, StoreSealing } from './sealer.js';
 export type { MappingProfileInput, MappingProfileVersion } from './repos/mapping-profiles.js';
+export type { PractitionerMapping, PractitionerMappingResolution, PractitionerMappingStatus, PractitionerMappingsRepo } from './repos/practitioner-mappings.js';
+export { PRACTITIONER_MAPPING_RESOLUTIONS, PRACTITIONER_MAPPING_STATUSES } from './repos/practitioner-mappings.js';

@@ -309,6 +309,33 @@ export interface DigestsTable {
   delivered_at: Ms | null;
 }
 
+/** The practice software's id of a practitioner on a link → the canonical practitioner (0008). */
+export interface PractitionerMappingsTable {
+  link_id: string;
+  local_id: string;
+  practice_id: string;
+  /** `open` (the review, nothing decided) or `mapped`. */
+  status: string;
+  practitioner_id: string | null;
+  /** The practitioner as the link named it (name, identifiers), JSON; no patient data. */
+  proposal: Json | null;
+  /** How it was decided: `existing`, `rpps` or `created`. */
+  resolution: string | null;
+  resolved_by: string | null;
+  created_at: Ms;
+  updated_at: Ms;
+  resolved_at: Ms | null;
+}
+
+/** An appointment applied without its unmapped practitioner, held back from the other side. */
+export interface PractitionerMappingHoldsTable {
+  link_id: string;
+  local_id: string;
+  appointment_id: string;
+  practice_id: string;
+  created_at: Ms;
+}
+
 export interface Database {
   practices: PracticesTable;
   links: LinksTable;
@@ -330,5 +357,7 @@ export interface Database {
   mapping_profiles: MappingProfilesTable;
   activity_events: ActivityEventsTable;
   digests: DigestsTable;
+  practitioner_mappings: PractitionerMappingsTable;
+  practitioner_mapping_holds: PractitionerMappingHoldsTable;
 }
 

@@ -32,6 +32,7 @@ import {
   snapshotsRepo,
   type SnapshotsRepo,
 } from './repos/records.js';
+import { practitionerMappingsRepo, type PractitionerMappingsRepo } from './repos/practitioner-mappings.js';
 import { activityRepo, type ActivityRepo, digestsRepo, type DigestsRepo } from './repos/reports.js';
 import type { Database } from './schema.js';
 
@@ -57,6 +58,8 @@ export interface Repos {
   /** Supervision reports (0005_reports): activity events, report counts, daily digests. */
   readonly activity: ActivityRepo;
   readonly digests: DigestsRepo;
+  /** Practitioner mappings per link and their review queue (0008_practitioner_mappings). */
+  readonly practitionerMappings: PractitionerMappingsRepo;
 }
 
 /** The repositories bound to one open transaction. Use only these inside `transaction(fn)`. */
@@ -133,6 +136,7 @@ export function makeRepos(ctx: RepoContext): Repos {
     mappingProfiles: mappingProfilesRepo(ctx),
     activity: activityRepo(ctx),
     digests: digestsRepo(ctx),
+    practitionerMappings: practitionerMappingsRepo(ctx),
   };
 }
 

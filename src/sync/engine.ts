@@ -25,11 +25,14 @@ import { mergePatients, survivor } from './ingest/identity.js';
 import { applyMessage, applyPageRecords, deadLetterInbound, finished, ingestMessage } from './ingest/message.js';
 import { enqueue, flushPlanned, targets } from './ingest/outbox-plan.js';
 import { isHeldForReview } from './ingest/patients.js';
+import { mapPractitioner } from './ingest/practitioners.js';
+import type { PractitionerMapping, PractitionerMappingResolution } from '../store/repos/practitioner-mappings.js';
 
 export type { ApplyInput, FastPath } from './ingest/apply.js';
 export type { IngestVia, OwnershipResolver, PracticeContext } from './ingest/context.js';
 export type { OutboxPayload } from './ingest/outbox-plan.js';
 export { REVIEW_PATIENT_MATCH } from './ingest/patients.js';
+export { PRACTITIONER_UNMAPPED } from './ingest/practitioners.js';
 
 export interface EngineOptions {
   readonly store: Store;
@@ -221,6 +224,14 @@ export class SyncEngine {
 
   deadLetterInbound(tx: Tx, link: Link, inboxId: number | null, error: PasserelleError, records: readonly ExternalRecord[]): Promise<void> {
     return deadLetterInbound(this.deps, tx, link, inboxId, error, records);
+  }
+
+  /**
+   * Decides a link's practitioner mapping (ingest/practitioners.ts): the local id is mapped,
+   * the appointments held for it get the practitioner and are enqueued for the other side.
+   */
+  mapPractitioner(tx: Tx, ctx: PracticeContext, link: Link, localId: string, practitionerId: string, resolution: PractitionerMappingResolution, by: string): Promise<{ mapping: PractitionerMapping; released: string[] }> {
+    return mapPractitioner(this.deps, tx, ctx, link, localId, practitionerId, resolution, by);
   }
 
   /**

@@ -4,8 +4,12 @@
  * resolve a conflict by side or by value, resolve a patient-match review (link to a known
  * patient, or create a new one), replay or discard a dead letter.
  */
+import { randomUUID } from 'node:crypto';
+
 import { PasserelleError } from '../errors.js';
-import type { CanonicalResource, Patient } from '../model/resources.js';
+import { FR_IDENTIFIER_TYPE_SYSTEM, IDENTIFIER_TYPE, idnpsFromRpps, OID } from '../model/identifiers.js';
+import type { CanonicalResource, Patient, Practitioner } from '../model/resources.js';
+import type { PractitionerMapping } from '../store/repos/practitioner-mappings.js';
 import { validateAs } from '../model/validate.js';
 import { recordConflictResolved } from './activity.js';
 import type { Tx } from '../store/index.js';
@@ -26,6 +30,12 @@ export interface Actor {
 }
 
 export type ConflictResolution = { readonly side: 'practice' | 'secretariat' } | { readonly values: Readonly<Record<string, unknown>> };
+/** How an operator decides a link's unknown practitioner id (issue 18 point 1). */
+export type PractitionerMappingDecision =
+  | { readonly practitionerId: string }
+  | { readonly rpps: string }
+  | { readonly create: true; readonly family?: string; readonly given?: string; readonly rpps?: string };
+
 export type ReviewResolution = { readonly action: 'link'; readonly patientId: string } | { readonly action: 'create' };
 
 export interface ConflictDetail {
@@ -162,6 +172,77 @@ export class SyncOperator {
     });
     this.engine.notify();
     return closed;
+  }
+
+  /**
+   * Decides a link's practitioner mapping review: the practice software's id `localId` on the
+   * link is that practitioner of the practice (by id or RPPS), or a new one (from what the link
+   * said of it, or the name given). Every appointment held for it gets the practitioner and
+   * goes to the other side; later messages with that id map without a review.
+   */
+  async resolvePractitionerMapping(linkId: string, localId: string, decision: PractitionerMappingDecision, actor: Actor): Promise<PractitionerMapping & { released: string[] }> {
+    const out = await this.store.transaction(async (tx) => {
+      const link = await tx.links.get(linkId);
+      if (!link) throw new PasserelleError('ERR_NOT_FOUND', `link ${linkId} not found`);
+      const ctx = await this.engine.practiceContext(tx, link.practiceId);
+      const mapping = await tx.practitionerMappings.get(linkId, localId);
+      if (!mapping) throw new PasserelleError('ERR_NOT_FOUND', `no practitioner mapping for this id on link ${linkId}`);
+      if (mapping.status !== 'open') throw new PasserelleError('ERR_CONFLICT', `the practitioner mapping of this id on link ${linkId} is already decided`);
+      let practitionerId: string;
+      let resolution: 'existing' | 'rpps' | 'created';
+      if ('practitionerId' in decision) {
+        const target = await tx.resources.get(decision.practitionerId);
+        if (!target || target.kind !== 'Practitioner' || target.practiceId !== link.practiceId) {
+          throw new PasserelleError('ERR_VALIDATION', `body.practitionerId: not a practitioner of practice ${link.practiceId}`, { issues: [{ path: 'body.practitionerId', message: 'not a practitioner of this practice' }] });
+        }
+        practitionerId = await this.engine.survivor(tx, 'Practitioner', target.id);
+        resolution = 'existing';
+      } else if (!('create' in decision)) {
+        const value = idnpsFromRpps(decision.rpps);
+        const found = (await tx.resources.list({ practiceId: link.practiceId, kind: 'Practitioner' })).filter((r) =>
+          ((r.data as unknown as Practitioner).identifier ?? []).some((i) => i.system === OID.idnps && i.value === value),
+        );
+        if (found.length === 0) throw new PasserelleError('ERR_VALIDATION', 'body.rpps: no practitioner of this practice has this RPPS', { issues: [{ path: 'body.rpps', message: 'no practitioner of this practice has this RPPS' }] });
+        if (found.length > 1) throw new PasserelleError('ERR_CONFLICT', 'body.rpps: several practitioners of this practice have this RPPS; map by practitionerId');
+        practitionerId = (found[0] as { id: string }).id;
+        resolution = 'rpps';
+      } else {
+        practitionerId = randomUUID();
+        const proposal = (mapping.proposal ?? {}) as unknown as Partial<Practitioner>;
+        const name = decision.family !== undefined || decision.given !== undefined ? [{ ...(decision.family !== undefined && { family: decision.family }), ...(decision.given !== undefined && { given: [decision.given] }) }] : proposal.name;
+        const identifier = [
+          ...(proposal.identifier ?? []),
+          ...(decision.rpps !== undefined ? [{ use: 'official' as const, system: OID.idnps, value: idnpsFromRpps(decision.rpps), type: { coding: [{ system: FR_IDENTIFIER_TYPE_SYSTEM, code: IDENTIFIER_TYPE.idnps }] } }] : []),
+        ];
+        const data: Practitioner = {
+          ...proposal,
+          resourceType: 'Practitioner',
+          id: practitionerId,
+          active: proposal.active ?? true,
+          ...(name && { name }),
+          ...(identifier.length > 0 && { identifier }),
+        };
+        // As if the link had created it: its snapshot, the other side's copy, the sync audit.
+        await this.engine.applyTheirs(tx, ctx, link, { canonicalId: practitionerId, theirs: normalize(data, practitionerId), version: null, via: 'review', newExternalId: localId, externalId: localId });
+        await this.engine.flushPlanned(tx, ctx);
+        resolution = 'created';
+      }
+      const { mapping: decided, released } = await this.engine.mapPractitioner(tx, ctx, link, localId, practitionerId, resolution, actor.id);
+      await tx.audit.append(
+        audit(actor, {
+          action: 'practitioner-mapping.resolve',
+          practiceId: link.practiceId,
+          resourceType: 'Practitioner',
+          resourceId: practitionerId,
+          patientId: null,
+          outcome: 'success',
+          details: { linkId, localId, resolution, released: released.length },
+        }),
+      );
+      return { ...decided, held: 0, released };
+    });
+    this.engine.notify();
+    return out;
   }
 
   /**

@@ -32,7 +32,7 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
     it('reports the schema current after migrate, and a second migrate applies nothing', async () => {
       const status = await store.migrationStatus();
       expect(status.current).toBe(true);
-      expect(status.applied).toEqual(['0001_core', '0002_sync', '0003_ical', '0004_mapping', '0005_reports', '0006_audit_keyed', '0007_sealing']);
+      expect(status.applied).toEqual(['0001_core', '0002_sync', '0003_ical', '0004_mapping', '0005_reports', '0006_audit_keyed', '0007_sealing', '0008_practitioner_mappings']);
       expect(await store.migrate()).toEqual([]);
     });
 

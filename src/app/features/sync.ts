@@ -4,6 +4,7 @@
  */
 import { hookRoutes } from '../../api/routes/hooks.js';
 import { messageRoutes } from '../../api/routes/messages.js';
+import { practitionerMappingRoutes } from '../../api/routes/practitioner-mappings.js';
 import { syncRoutes } from '../../api/routes/sync.js';
 import type { ServiceContext, ServiceModule } from '../service.js';
 import type { SyncConfig } from '../../config/schema.js';
@@ -61,7 +62,7 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
     name: 'sync',
     registry,
     runtimeOf,
-    routes: (ctx) => [...syncRoutes(runtimeOf(ctx)), ...messageRoutes(runtimeOf(ctx)), ...hookRoutes(runtimeOf(ctx))],
+    routes: (ctx) => [...syncRoutes(runtimeOf(ctx)), ...messageRoutes(runtimeOf(ctx)), ...practitionerMappingRoutes(runtimeOf(ctx)), ...hookRoutes(runtimeOf(ctx))],
     components: (ctx) => [{ name: 'sync', start: () => runtimeOf(ctx).start(), stop: () => runtimeOf(ctx).stop() }],
     readiness: (ctx) => () =>
       runtimeOf(ctx)

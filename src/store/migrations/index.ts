@@ -8,13 +8,14 @@ import { migration0004 } from './0004_mapping.js';
 import { migration0005 } from './0005_reports.js';
 import { migration0006 } from './0006_audit_keyed.js';
 import { migration0007 } from './0007_sealing.js';
+import { migration0008 } from './0008_practitioner_mappings.js';
 import type { Dialect, StoreMigration } from './types.js';
 
 /**
  * Every migration, in order. Add new ones at the end with the next number; never edit one that
  * has shipped (stores in the field have already run it).
  */
-export const MIGRATIONS: readonly StoreMigration[] = [migration0001, migration0002, migration0003, migration0004, migration0005, migration0006, migration0007];
+export const MIGRATIONS: readonly StoreMigration[] = [migration0001, migration0002, migration0003, migration0004, migration0005, migration0006, migration0007, migration0008];
 
 export const MIGRATION_TABLE = 'schema_migrations';
 

@@ -207,7 +207,7 @@ export function linksRepo(ctx: RepoContext): LinksRepo {
         .where('status', 'in', ['pending', 'leased'])
         .executeTakeFirst();
       if (pending) throw new PasserelleError('ERR_CONFLICT', `link ${id} still has undelivered changes in the outbox`);
-      for (const table of ['identity_map', 'snapshots', 'cursors', 'outbox', 'inbox'] as const) {
+      for (const table of ['identity_map', 'snapshots', 'cursors', 'outbox', 'inbox', 'practitioner_mappings', 'practitioner_mapping_holds'] as const) {
         await db.deleteFrom(table).where('link_id', '=', id).execute();
       }
       await db.deleteFrom('links').where('id', '=', id).execute();

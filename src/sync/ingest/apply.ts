@@ -60,6 +60,11 @@ export interface ApplyInput {
   readonly stale?: () => Promise<boolean>;
   /** ExternalRecord.flags: what the mapping dropped or assumed, kept with the record's audit event. */
   readonly mappingFlags?: readonly string[];
+  /**
+   * The appointment names a practitioner id its link has not mapped (practitioners.ts): it is
+   * applied but not forwarded to the other side until the mapping is decided.
+   */
+  readonly heldForPractitioner?: boolean;
   /** What the caller already knows (see FastPath); absent, the general path. */
   readonly fastPath?: FastPath;
 }
@@ -189,7 +194,7 @@ export async function applyTheirs(deps: IngestDeps, tx: Tx, ctx: PracticeContext
     flags.push('held-for-review');
   }
 
-  await planOutbound(deps.registry, tx, ctx, link, { canonicalId, theirs, theirsHash, version: input.version, merge, stored, review, newId });
+  await planOutbound(deps.registry, tx, ctx, link, { canonicalId, theirs, theirsHash, version: input.version, merge, stored, review, newId, held: input.heldForPractitioner === true });
 
   if (merge.changed || merge.collisions.length > 0) {
     await tx.audit.append({

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { PasserelleError } from '../../errors.js';
-import type { CanonicalResource, Patient, ResourceKind } from '../../model/resources.js';
+import type { Appointment, CanonicalResource, Patient, ResourceKind } from '../../model/resources.js';
 import { fieldsHash } from '../../model/fields.js';
 import { mayCreate } from '../../model/ownership.js';
 import type { Tx } from '../../store/index.js';
@@ -19,6 +19,7 @@ import { rewriteRefs } from '../references.js';
 import { clearMemo, type IngestDeps, identityKey, type PracticeContext, resourceOf } from './context.js';
 import { enqueue, targets } from './outbox-plan.js';
 import { matchNewPatient } from './patients.js';
+import { openPractitionerMapping, PRACTITIONER_UNMAPPED, proposalOf, withoutUnmapped } from './practitioners.js';
 
 /** The canonical id of a peer's record (identity map), read once per ingest. */
 async function canonicalOf(tx: Tx, ctx: PracticeContext, linkId: string, kind: ResourceKind, externalId: string): Promise<string | undefined> {
@@ -59,6 +60,8 @@ export type Identity =
   | { readonly outcome: 'ignored'; readonly flags: string[] }
   | {
       readonly outcome: 'resolved';
+      /** Practitioner ids of the link the record named and that are not mapped yet (left out of `data`). */
+      readonly unmapped: readonly string[];
       readonly canonicalId: string;
       /** The record's external id was already mapped on this link. */
       readonly mapped: boolean;
@@ -80,15 +83,23 @@ export async function resolveIdentity(deps: IngestDeps, tx: Tx, ctx: PracticeCon
   if (canonicalId) canonicalId = await survivorIn(tx, ctx, kind, canonicalId);
 
   // References arrive in the peer's ids; every synced kind they name must be known here.
-  const { value: data, missing } = await rewriteRefs(record.data, async (ref) => {
+  const rewritten = await rewriteRefs(record.data, async (ref) => {
     const id = await canonicalOf(tx, ctx, link.id, ref.kind, ref.id);
     return id === undefined ? undefined : survivorIn(tx, ctx, ref.kind, id);
   });
-  if (missing.length > 0) {
-    throw new PasserelleError('ERR_SYNC_UNKNOWN_REFERENCE', `a ${kind} from link ${link.id} refers to a ${missing[0]?.kind} unknown on this link`, {
-      details: { linkId: link.id, kind, references: missing.map((m) => m.kind) },
+  let data = rewritten.value;
+  const { missing } = rewritten;
+  // An appointment naming a practitioner id the link has not mapped is applied without it,
+  // held, and the id goes to the link's practitioner mapping review (practitioners.ts).
+  const unmapped = kind === 'Appointment' ? [...new Set(missing.filter((m) => m.kind === 'Practitioner').map((m) => m.id))] : [];
+  const unknown = missing.filter((m) => !(kind === 'Appointment' && m.kind === 'Practitioner'));
+  if (unknown.length > 0) {
+    throw new PasserelleError('ERR_SYNC_UNKNOWN_REFERENCE', `a ${kind} from link ${link.id} refers to a ${unknown[0]?.kind} unknown on this link`, {
+      details: { linkId: link.id, kind, references: unknown.map((m) => m.kind) },
     });
   }
+  // Its flag goes with the record's mapping flags (record.ts), into its audit event too.
+  if (unmapped.length > 0) data = await withoutUnmapped(tx, ctx, link, data as Appointment, unmapped);
 
   let reviewCandidates: readonly string[] | undefined;
   const flags: string[] = [];
@@ -136,6 +147,12 @@ export async function resolveIdentity(deps: IngestDeps, tx: Tx, ctx: PracticeCon
   }
   if (!canonicalId) {
     if (record.deleted) return { outcome: 'ignored', flags: ['ignored-unknown-deleted'] };
+    if (kind === 'Practitioner' && (record.needsMapping || !mayCreate(ctx.rules, kind, link.role))) {
+      // Not created: an operator maps the id (practitioners.ts); what the link says of the
+      // practitioner helps the operator decide.
+      await openPractitionerMapping(tx, ctx, link, record.externalId, proposalOf(data));
+      if (record.needsMapping) return { outcome: 'ignored', flags: [PRACTITIONER_UNMAPPED] };
+    }
     if (!mayCreate(ctx.rules, kind, link.role)) {
       deps.log.info('new record ignored: this side may not create it', { linkId: link.id, kind });
       return { outcome: 'ignored', flags: [`ignored-not-creator:${kind}`] };
@@ -158,7 +175,7 @@ export async function resolveIdentity(deps: IngestDeps, tx: Tx, ctx: PracticeCon
       }
     }
   }
-  return { outcome: 'resolved', canonicalId, mapped, newId, data, reviewCandidates, stale, flags };
+  return { outcome: 'resolved', canonicalId, mapped, newId, data, unmapped, reviewCandidates, stale, flags };
 }
 
 /**

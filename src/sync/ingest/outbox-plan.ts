@@ -46,6 +46,8 @@ export interface AppliedChange {
   readonly review: string | undefined;
   /** The id was minted by this ingest: no review or outbox row can exist for it yet. */
   readonly newId: boolean;
+  /** Held until its practitioner is mapped (practitioners.ts): not forwarded. */
+  readonly held?: boolean;
 }
 
 /** Plans the outbound rows of one applied record (written by flushPlanned). */
@@ -55,7 +57,7 @@ export async function planOutbound(registry: ConnectorRegistry, tx: Tx, ctx: Pra
   const version = stored?.version ?? 0;
   // Forward to the other side, unless the record is a patient waiting for its match review.
   // A fresh id has no review but the one just opened (`review`).
-  if (merge.changed && stored && !review && !(!change.newId && (await isHeldForReview(tx, kind, canonicalId)))) {
+  if (merge.changed && stored && !review && !change.held && !(!change.newId && (await isHeldForReview(tx, kind, canonicalId)))) {
     for (const target of targets(registry, ctx, kind, otherRole(link.role))) {
       const targetSnap = merge.held.size > 0 ? await tx.snapshots.get(target.id, kind, canonicalId) : undefined;
       const data = unflatten<CanonicalResource>(kind, canonicalId, overlayHeld(merge.merged, targetSnap ? flatten(targetSnap.data) : null, merge.held));

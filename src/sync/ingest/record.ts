@@ -14,13 +14,17 @@ import { tombstone } from '../records.js';
 import { applyTheirs } from './apply.js';
 import { type IngestDeps, type IngestVia, type PracticeContext, Refusal, resourceOf } from './context.js';
 import { applySupersedes, resolveIdentity } from './identity.js';
+import { holdForMapping, mapPractitioner, PRACTITIONER_UNMAPPED } from './practitioners.js';
 
 /** Applies one record of a message or page; its flags. Throws a Refusal or a record error. */
 export async function applyRecord(deps: IngestDeps, tx: Tx, ctx: PracticeContext, link: Link, record: ExternalRecord, via: IngestVia): Promise<string[]> {
   const { kind } = record;
   const identity = await resolveIdentity(deps, tx, ctx, link, record);
   if (identity.outcome === 'ignored') return identity.flags;
-  const { canonicalId, mapped, newId, data, reviewCandidates, stale, flags } = identity;
+  const { canonicalId, mapped, newId, data, unmapped, reviewCandidates, stale, flags } = identity;
+  // Held back from the other side until its practitioner is mapped; a deletion goes as ever.
+  const held = unmapped.length > 0 && !record.deleted;
+  const mappingFlags = [...(record.flags ?? []), ...(unmapped.length > 0 ? [PRACTITIONER_UNMAPPED] : [])];
 
   let theirs = normalize(data, canonicalId);
   if (record.deleted) {
@@ -48,12 +52,20 @@ export async function applyRecord(deps: IngestDeps, tx: Tx, ctx: PracticeContext
       ...(stale && { stale }),
       // Validated just above; a minted id has nothing stored under it yet.
       fastPath: newId ? 'new-id' : 'validated',
-      ...(record.flags && record.flags.length > 0 && { mappingFlags: record.flags }),
+      ...(mappingFlags.length > 0 && { mappingFlags }),
+      ...(held && { heldForPractitioner: true }),
     });
   } catch (e) {
     // The refusal goes back with the booking as the peer sent it (its ids, its data).
     if (e instanceof Refusal) throw new Refusal(e.error, record);
     throw e;
+  }
+  if (held) await holdForMapping(tx, ctx, link, canonicalId, unmapped);
+  // A practitioner the link just created under an id whose mapping was open (an appointment
+  // came before its practitioner, as a FHIR poll may): that decides the mapping.
+  if (kind === 'Practitioner' && !mapped && !record.deleted && applied.includes('created')) {
+    const open = await tx.practitionerMappings.get(link.id, record.externalId);
+    if (open?.status === 'open') await mapPractitioner(deps, tx, ctx, link, record.externalId, canonicalId, 'created', `link:${link.id}`);
   }
   return [
     ...flags,
