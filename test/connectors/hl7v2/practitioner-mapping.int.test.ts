@@ -53,7 +53,7 @@ describe.each(STORE_KINDS)('practitioner mapping of an hl7v2 link (%s store)', (
       kind,
       config: listenConfig({ newPractitioners: 'map' }),
       profile: 'hl7v2-generic-2.5',
-      connectorOptions: { translator: profileTranslatorFactory({ refreshMs: 0 }) },
+      connectorOptions: { translator: profileTranslatorFactory() },
       extra: [memoryConnector(new MemoryWorld())],
       before: async (store, practiceId) => {
         secretariat = await store.links.create({ practiceId, role: 'secretariat', connector: 'memory', name: 'Secrétariat', config: { peer: 'sec' }, isTest: true });
@@ -169,7 +169,7 @@ describe.each(STORE_KINDS)('an unknown default practitioner of an hl7v2 link (%s
       kind,
       config: listenConfig({ defaultPractitioner: 'DR-UNKNOWN' }),
       profile: 'hl7v2-generic-2.5',
-      connectorOptions: { translator: profileTranslatorFactory({ refreshMs: 0 }) },
+      connectorOptions: { translator: profileTranslatorFactory() },
     });
     socket = await RawMllpSocket.connect(h.port);
   }, 30_000);
