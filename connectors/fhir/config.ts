@@ -68,8 +68,14 @@ export const FhirConfig = z.strictObject({
    * shared-agenda guide, flow 6b). Default: the profile's `appointmentSystem` constant.
    */
   identifierSystem: uri.optional(),
-  /** Poll deletions through type-level `_history` when the CapabilityStatement offers it. */
+  /**
+   * Deletions: `auto` reads type-level `_history` where the CapabilityStatement offers it, and
+   * otherwise (or when the server refuses it) checks the link's known ids for existence every
+   * `reconcileMinutes`; `off` polls no deletion (one is then met at passerelle's next write).
+   */
   history: z.enum(['auto', 'off']).default('auto'),
+  /** Least time between two existence checks of a kind's known ids (0: every round). */
+  reconcileMinutes: z.number().int().min(0).max(10_080).default(60),
   /**
    * Subscription (R4 rest-hook) notifications on `POST /hooks/fhir/<link id>`: a hint that
    * triggers a poll. With secrets.subscriptionSecret, the notification must carry it in

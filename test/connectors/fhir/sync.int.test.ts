@@ -131,7 +131,8 @@ describe.each(['sqlite', 'postgres'] as const)('FHIR practice software ⇄ passe
     await w.runtime.pollLink(w.fhirLinkId);
     await until('the withdrawal on the secretariat', () => w.sim.state.get('appointment', withdrawn.sim.id)?.status === 'cancelled');
 
-    // Deleted outright (the peer offers no type-level _history): seen when passerelle next writes it.
+    // Deleted outright (the peer offers no type-level _history), before the hourly existence check:
+    // seen when passerelle next writes it.
     const deleted = await agentBooks('agent-bruno', 'slot-2-0-2', 'pat-000008');
     expect((await w.fhir('DELETE', `Appointment/${deleted.fhirId}`)).status).toBe(200);
     const putsBefore = w.proxy.stats.count('PUT', /Appointment/);
