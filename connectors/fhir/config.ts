@@ -11,10 +11,10 @@ import type { FhirAuth } from './client/index.js';
 
 /**
  * The order kinds are pulled in: a record's references must be known before it arrives
- * (a Schedule names its Practitioner, a Slot its Schedule, an Appointment its Patient,
+ * (a PractitionerRole and a Schedule name their Practitioner, a Slot its Schedule, an Appointment its Patient,
  * Practitioner and Slot), else the engine sets it aside (ERR_SYNC_UNKNOWN_REFERENCE).
  */
-export const PULL_ORDER: readonly ResourceKind[] = ['Practitioner', 'Patient', 'Schedule', 'Slot', 'Appointment', 'Communication'];
+export const PULL_ORDER: readonly ResourceKind[] = ['Practitioner', 'PractitionerRole', 'Patient', 'Schedule', 'Slot', 'Appointment', 'Communication'];
 
 const uri = z.string().regex(/^\S+$/, { error: 'must be a URI without spaces' });
 

@@ -173,7 +173,7 @@ export default defineConnector<FhirConfig>({
   ],
   defaultPollSchedule: DEFAULT_POLL_SCHEDULE,
   capabilities: {
-    kinds: ['Practitioner', 'Patient', 'Schedule', 'Slot', 'Appointment', 'Communication'],
+    kinds: ['Practitioner', 'PractitionerRole', 'Patient', 'Schedule', 'Slot', 'Appointment', 'Communication'],
     pull: true,
     receive: true,
     // What the shipped profile writes; a link's own profile may write less (push refuses the rest).

@@ -26,7 +26,7 @@ describe('fhir link configuration', () => {
       retry: { max: 3, baseDelayMs: 500, maxDelayMs: 30_000 },
       pageSize: 1000,
       overlapSeconds: 120,
-      kinds: ['Practitioner', 'Patient', 'Schedule', 'Slot', 'Appointment', 'Communication'],
+      kinds: ['Practitioner', 'PractitionerRole', 'Patient', 'Schedule', 'Slot', 'Appointment', 'Communication'],
       history: 'auto',
       reconcileMinutes: 60,
       subscription: { enabled: true, header: 'x-passerelle-secret' },

@@ -3,7 +3,8 @@
  * off and lists neither `history-type` nor `history-instance`, so the connector finds deletions
  * by checking the link's known ids for existence (`_id=a,b,…`, then a read of the missing ones).
  * Over real HTTP on 127.0.0.1: created on the peer, synced, deleted on the peer, synced → the
- * canonical appointment is cancelled and so is the secretariat's; a deleted patient is inactive.
+ * canonical appointment is cancelled and so is the secretariat's; a deleted patient or practitioner
+ * role is inactive.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Appointment as FhirAppointment, CapabilityStatement, Patient as FhirPatient } from '@medplum/fhirtypes';
@@ -88,5 +89,17 @@ describe.each(['sqlite', 'postgres'] as const)('FHIR deletions without _history,
     expect((await w.fhir('DELETE', 'Patient/pat-000009')).status).toBe(200);
     await w.runtime.pollLink(w.fhirLinkId);
     expect((await w.t.service.store.resources.get(canonicalId))?.data).toMatchObject({ active: false });
+  });
+
+  it('takes a practitioner role deleted on the FHIR server as inactive', async () => {
+    const role = await w.fhir<{ id: string }>('POST', 'PractitionerRole', { resourceType: 'PractitionerRole', active: true, practitioner: { reference: 'Practitioner/prat-medecin-1' } });
+    expect(role.status).toBe(201);
+    await w.runtime.pollLink(w.fhirLinkId);
+    const store = w.t.service.store;
+    const canonicalId = (await store.identityMap.findCanonical(w.fhirLinkId, 'PractitionerRole', role.body.id)) as string;
+    expect((await store.resources.get(canonicalId))?.data).toMatchObject({ active: true });
+    expect((await w.fhir('DELETE', `PractitionerRole/${role.body.id}`)).status).toBe(200);
+    await w.runtime.pollLink(w.fhirLinkId);
+    expect((await store.resources.get(canonicalId))?.data).toMatchObject({ active: false });
   });
 });

@@ -111,7 +111,8 @@ describe('passerelle link test', () => {
     // The peer has no type-level _history and no Subscription: optional, reported, not fatal.
     expect(r.stdout).toContain('  – history-type (suppressions / deletions) — optionnel, absent / optional, missing: sans elle, les suppressions sont trouvées par une vérification périodique des identifiants connus / without it, deletions are found by a periodic check of the known ids');
     expect(lines.filter((l) => l.startsWith('  ✗'))).toEqual([]);
-    expect(lines.at(-2)).toMatch(/^Résumé \/ summary: \d+ ✓, 0 ✗ requis \/ required, 7 optionnels absents \/ optional missing — le lien peut fonctionner \/ the link can work$/);
+    // history-type for each of the 7 kinds the profile pulls (PractitionerRole included), and Subscription.
+    expect(lines.at(-2)).toMatch(/^Résumé \/ summary: \d+ ✓, 0 ✗ requis \/ required, 8 optionnels absents \/ optional missing — le lien peut fonctionner \/ the link can work$/);
   });
 
   it('names each missing interaction and search parameter, and exits 1', async () => {
