@@ -11,10 +11,10 @@ import type { FhirAuth } from './client/index.js';
 
 /**
  * The order kinds are pulled in: a record's references must be known before it arrives
- * (a Schedule names its Practitioner, a Slot its Schedule, an Appointment its Patient,
+ * (a PractitionerRole and a Schedule name their Practitioner, a Slot its Schedule, an Appointment its Patient,
  * Practitioner and Slot), else the engine sets it aside (ERR_SYNC_UNKNOWN_REFERENCE).
  */
-export const PULL_ORDER: readonly ResourceKind[] = ['Practitioner', 'Patient', 'Schedule', 'Slot', 'Appointment', 'Communication'];
+export const PULL_ORDER: readonly ResourceKind[] = ['Practitioner', 'PractitionerRole', 'Patient', 'Schedule', 'Slot', 'Appointment', 'Communication'];
 
 const uri = z.string().regex(/^\S+$/, { error: 'must be a URI without spaces' });
 
@@ -68,8 +68,14 @@ export const FhirConfig = z.strictObject({
    * shared-agenda guide, flow 6b). Default: the profile's `appointmentSystem` constant.
    */
   identifierSystem: uri.optional(),
-  /** Poll deletions through type-level `_history` when the CapabilityStatement offers it. */
+  /**
+   * Deletions: `auto` reads type-level `_history` where the CapabilityStatement offers it, and
+   * otherwise (or when the server refuses it) checks the link's known ids for existence every
+   * `reconcileMinutes`; `off` polls no deletion (one is then met at passerelle's next write).
+   */
   history: z.enum(['auto', 'off']).default('auto'),
+  /** Least time between two existence checks of a kind's known ids (0: every round). */
+  reconcileMinutes: z.number().int().min(0).max(10_080).default(60),
   /**
    * Subscription (R4 rest-hook) notifications on `POST /hooks/fhir/<link id>`: a hint that
    * triggers a poll. With secrets.subscriptionSecret, the notification must carry it in

@@ -5,7 +5,8 @@
  *   restart after a crash fetches at most the one page that was in flight again;
  * - afterwards, the `_lastUpdated` high-water mark, the keyset boundary of a round in progress,
  *   and the versions taken inside the overlap window (re-read on purpose, skipped here);
- * - the watermark of type-level `_history` (deletions), when the server offers it.
+ * - the watermark of type-level `_history` (deletions), when the server offers it; otherwise
+ *   where the existence check of the known ids (deletions) stands and when it last finished.
  * It is opaque to the engine and versioned (`v`), so a later format can read this one.
  */
 import { PasserelleError } from '../../src/errors.js';
@@ -28,8 +29,13 @@ export interface KindCursor {
   /** Type-level `_history` watermark (deletions), and the next page of a history round. */
   historySince?: string;
   historyNext?: string;
-  /** The round's search is done; its deletions are being read. */
-  phase?: 'history';
+  /** The round's search is done; its deletions are being read (`_history`, or existence checks). */
+  phase?: 'history' | 'reconcile';
+  /** When the server refused type-level `_history` (4xx): deletions come from existence checks for a day. */
+  historyRefused?: string;
+  /** Existence checks: when the last one finished, and the canonical id the one in progress is past. */
+  reconciledAt?: string;
+  reconcileAfter?: string;
 }
 
 export interface PullCursor {

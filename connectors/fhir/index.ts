@@ -3,7 +3,8 @@
  * profiles), for one `fhir` link. Everything it reads and writes goes through the link's mapping
  * profile (default mappings/fhir-r4-fr-core.yaml).
  * - pull (pull.ts): paged searches by `_lastUpdated` with an overlap window, deletions from
- *   type-level `_history` where offered, edge validation (validate-edge.ts) of every resource;
+ *   type-level `_history` where offered, else from existence checks of the link's known ids,
+ *   edge validation (validate-edge.ts) of every resource;
  * - push (push.ts): conditional update on the appointment's business identifier (ANS flow 6b),
  *   If-Match updates, 412 → the current resource for a re-merge, cancellations as a status;
  * - receiveHttp (subscription.ts): Subscription rest-hook notifications as poll hints;
@@ -96,7 +97,7 @@ export function createFhirConnector(config: FhirConfig, ctx: ConnectorContext, d
     return caps.value;
   };
 
-  const pull = createPull({ client, config, kinds: pullKinds(config), mapping, capabilities, ownWrites, log, now: ctx.now, signal });
+  const pull = createPull({ client, config, kinds: pullKinds(config), mapping, capabilities, ownWrites, ...(ctx.knownIds && { knownIds: ctx.knownIds }), log, now: ctx.now, signal });
   const push = createPush({ client, mapping, capabilities, identifierSystem: config.identifierSystem, ownWrites, log, signal });
 
   return {
@@ -183,7 +184,7 @@ export default defineConnector<FhirConfig>({
   ],
   defaultPollSchedule: DEFAULT_POLL_SCHEDULE,
   capabilities: {
-    kinds: ['Practitioner', 'Patient', 'Schedule', 'Slot', 'Appointment', 'Communication'],
+    kinds: ['Practitioner', 'PractitionerRole', 'Patient', 'Schedule', 'Slot', 'Appointment', 'Communication'],
     pull: true,
     receive: true,
     // What the shipped profile writes; a link's own profile may write less (push refuses the rest).

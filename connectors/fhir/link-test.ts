@@ -94,7 +94,7 @@ export async function runLinkTest(client: FhirClient, mapping: LinkMapping, conf
     const desc = await probe(client, kind, '-_lastUpdated');
     add(section, '_sort=-_lastUpdated (essai / probe)', desc.ok, true, desc.detail);
     if (config.history === 'auto') {
-      add(section, INTERACTION_LABEL['history-type'], caps.interaction(kind, 'history-type'), false, caps.interaction(kind, 'history-type') ? undefined : 'sans elle, une suppression est vue à la prochaine écriture / without it, a deletion is seen at the next write');
+      add(section, INTERACTION_LABEL['history-type'], caps.interaction(kind, 'history-type'), false, caps.interaction(kind, 'history-type') ? undefined : 'sans elle, les suppressions sont trouvées par une vérification périodique des identifiants connus / without it, deletions are found by a periodic check of the known ids');
     }
   }
 

@@ -16,8 +16,12 @@
  *    skipped (`meta.versionId`, FHIR R4 resource.html#versions); the engine also treats an
  *    unchanged version as unchanged.
  * 3. **Deletions**: where the CapabilityStatement offers `history-type`, `Type/_history?_since=`
- *    after each round: a DELETE entry becomes a tombstone (cancellation, inactive). Without it,
- *    a deleted resource is met when passerelle next writes it (410 → tombstone, push.ts), and
+ *    after each round: a DELETE entry becomes a tombstone (cancellation, inactive). Without it
+ *    (or when the server answers 4xx to it), an **existence check** at most every
+ *    `reconcileMinutes`: the link's known ids of the kind (identity map, a page at a time) are
+ *    searched by `_id=a,b,…`; an id the search does not return is read, and a 410/404 is a
+ *    tombstone (a read that finds it means a lagging search index, not a deletion). A deleted
+ *    resource is also met when passerelle next writes it (410 → tombstone, push.ts), and
  *    `entered-in-error` always is one.
  */
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
@@ -26,7 +30,7 @@ import { isPasserelleError, type PasserelleError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { FhirResource } from '../../src/mapping/run/types.js';
 import type { ResourceKind } from '../../src/model/resources.js';
-import type { ExternalRecord, InboundMessage, LinkMapping, PullPage } from '../../src/connector/contract.js';
+import type { ConnectorContext, ExternalRecord, InboundMessage, LinkMapping, PullPage } from '../../src/connector/contract.js';
 import type { ServerCapabilities } from './capabilities.js';
 import type { FhirClient, FhirReadResult } from './client/index.js';
 import type { FhirConfig } from './config.js';
@@ -43,12 +47,25 @@ export interface PullDeps {
   readonly mapping: () => Promise<LinkMapping>;
   readonly capabilities: () => Promise<ServerCapabilities>;
   readonly ownWrites: OwnWrites;
+  /** The link's known ids (identity map), for the existence check; without it, none is made. */
+  readonly knownIds?: ConnectorContext['knownIds'];
   readonly log: Logger;
   readonly now: () => number;
   readonly signal: AbortSignal;
 }
 
 type Invalid = InboundMessage & { readonly error: PasserelleError };
+
+/** Ids checked by one search (`_id=a,b,…`): at most 50 × 64 characters, under any server's URL limit. */
+export const RECONCILE_BATCH = 50;
+/** A server that refused type-level `_history` is asked again after this long (an upgrade may add it). */
+const HISTORY_RETRY_MS = 24 * 60 * 60_000;
+/** FHIR R4 ids (datatypes.html#id): only those can go in an `_id` search. */
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+const httpStatusOf = (e: unknown): number | undefined => {
+  const s = isPasserelleError(e) ? e.details['httpStatus'] : undefined;
+  return typeof s === 'number' ? s : undefined;
+};
 
 /** passerelle's canonical ids (crypto.randomUUID). */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -149,6 +166,8 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
     delete ks.load;
     ks.hwm = top;
     if (top !== null) ks.historySince = iso(startedAt - overlapMs);
+    // Everything that existed when the load began was just read: the first existence check can wait.
+    ks.reconciledAt = iso(startedAt);
     log.info('fhir initial load done', { resourceType: type });
     return { records: taken.records, invalid: taken.invalid, done: true };
   }
@@ -186,7 +205,21 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
   async function historyPage(type: ResourceKind, ks: KindCursor): Promise<KindPage> {
     const startedAt = deps.now();
     const since = ks.historySince ?? iso(startedAt - overlapMs);
-    const { bundle } = await fetchPage(ks.historyNext !== undefined ? follow(ks.historyNext) : () => client.historyType(type, { _since: since, _count: count }, { signal: deps.signal }) as Promise<FhirReadResult<Bundle>>);
+    let bundle: Bundle;
+    try {
+      ({ bundle } = await fetchPage(ks.historyNext !== undefined ? follow(ks.historyNext) : () => client.historyType(type, { _since: since, _count: count }, { signal: deps.signal }) as Promise<FhirReadResult<Bundle>>));
+    } catch (e) {
+      const status = httpStatusOf(e);
+      // Listed but refused (404, 405, 400 not-supported…, or 501): existence checks instead.
+      if (status === undefined || !((status >= 400 && status < 500 && status !== 401 && status !== 403 && status !== 429) || status === 501)) throw e;
+      log.warn('fhir type-level history refused; deletions are found by existence checks', { resourceType: type, status });
+      ks.historyRefused = iso(startedAt);
+      delete ks.historyNext;
+      if (deps.knownIds === undefined) return { records: [], invalid: [], done: true };
+      ks.phase = 'reconcile';
+      delete ks.reconcileAfter;
+      return { records: [], invalid: [], done: false };
+    }
     const records: ExternalRecord[] = [];
     // Newest entry first (http.html#history): a resource deleted then created again is not deleted.
     const latest = new Set<string>();
@@ -207,6 +240,59 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
     ks.historySince = iso(startedAt - overlapMs);
     if (records.length > 0) log.info('fhir deletions pulled', { resourceType: type, deleted: records.length });
     return { records, invalid: [], done: true };
+  }
+
+  /**
+   * One batch of the existence check: the next known ids of the kind, searched by `_id`; those
+   * the search leaves out are read, and a 410/404 is a tombstone. Done when no id is left.
+   */
+  async function reconcilePage(type: ResourceKind, ks: KindCursor, knownIds: NonNullable<PullDeps['knownIds']>): Promise<KindPage> {
+    const known = await knownIds(type, ks.reconcileAfter ?? null, Math.min(count, RECONCILE_BATCH));
+    const last = known.at(-1);
+    if (last === undefined) {
+      delete ks.reconcileAfter;
+      ks.reconciledAt = iso(deps.now());
+      return { records: [], invalid: [], done: true };
+    }
+    const ids = [...new Set(known.map((k) => k.externalId))].filter((id) => FHIR_ID.test(id));
+    const found = new Set<string>();
+    if (ids.length > 0) {
+      let { bundle } = await fetchPage(search(type, { _id: ids.join(','), _count: ids.length }));
+      // A server may answer fewer than `_count`: its pages, at most one per id.
+      for (let pages = 1; ; pages++) {
+        for (const e of bundle.entry ?? []) if (e.resource?.resourceType === type && e.resource.id !== undefined) found.add(e.resource.id);
+        const next = nextLink(bundle);
+        if (next === undefined || pages >= ids.length) break;
+        ({ bundle } = await fetchPage(follow(next)));
+      }
+    }
+    const records: ExternalRecord[] = [];
+    for (const id of ids) {
+      if (found.has(id)) continue;
+      try {
+        // A search index behind the store is not a deletion: only the read decides.
+        await client.read(type, id, { signal: deps.signal });
+      } catch (e) {
+        const status = httpStatusOf(e);
+        if (status === 410 || status === 404) records.push(deletionRecord(type, id));
+        else if (status !== undefined && status >= 400 && status < 500) log.warn('fhir existence check: read refused; not taken as deleted', { resourceType: type, status });
+        else throw e;
+      }
+    }
+    ks.reconcileAfter = last.canonicalId;
+    if (records.length > 0) log.info('fhir deletions found by existence check', { resourceType: type, deleted: records.length });
+    return { records, invalid: [], done: false };
+  }
+
+  /** Which deletion phase follows a kind's round, if any. */
+  function deletionPhase(kind: ResourceKind, ks: KindCursor, caps: ServerCapabilities | undefined): KindCursor['phase'] {
+    if (caps === undefined) return undefined;
+    const now = deps.now();
+    if (ks.historyRefused !== undefined && now - Date.parse(ks.historyRefused) > HISTORY_RETRY_MS) delete ks.historyRefused;
+    if (ks.historySince !== undefined && ks.historyRefused === undefined && caps.interaction(kind, 'history-type')) return 'history';
+    if (deps.knownIds === undefined) return undefined;
+    const due = ks.reconciledAt === undefined || now - Date.parse(ks.reconciledAt) >= config.reconcileMinutes * 60_000;
+    return due ? 'reconcile' : undefined;
   }
 
   return async function pull(cursorText: string | null): Promise<PullPage> {
@@ -230,10 +316,15 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
       } else if (ks.phase === 'history') {
         page = await historyPage(kind, ks);
         if (page.done) delete ks.phase;
+      } else if (ks.phase === 'reconcile') {
+        page = deps.knownIds === undefined ? { records: [], invalid: [], done: true } : await reconcilePage(kind, ks, deps.knownIds);
+        if (page.done) delete ks.phase;
       } else {
         page = await roundPage(kind, ks, m, ks.hwm, cursor);
-        if (page.done && ks.historySince !== undefined && caps?.interaction(kind, 'history-type')) {
-          ks.phase = 'history';
+        const deletions = page.done ? deletionPhase(kind, ks, caps) : undefined;
+        if (deletions !== undefined) {
+          ks.phase = deletions;
+          delete ks.reconcileAfter;
           page = { ...page, done: false };
         }
       }

@@ -35,6 +35,7 @@ import { deletionRecord, mapInbound } from './validate-edge.js';
 export const PASSERELLE_ID_SYSTEM: Readonly<Record<ResourceKind, string>> = {
   Patient: `${PASSERELLE_FHIR_BASE}/sid/patient`,
   Practitioner: `${PASSERELLE_FHIR_BASE}/sid/practitioner`,
+  PractitionerRole: `${PASSERELLE_FHIR_BASE}/sid/practitioner-role`,
   Schedule: `${PASSERELLE_FHIR_BASE}/sid/schedule`,
   Slot: `${PASSERELLE_FHIR_BASE}/sid/slot`,
   Appointment: `${PASSERELLE_FHIR_BASE}/sid/appointment`,

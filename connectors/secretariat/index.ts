@@ -298,6 +298,8 @@ export function createSecretariatConnector(config: SecretariatConfig, ctx: Conne
         if (received === undefined) return (await client.get('message', ext)).data;
         return (await client.action('message', ext, 'acknowledge', { acknowledgedAt: utc(received) }, version(change.expectedVersion), change.idempotencyKey)).data;
       }
+      case 'PractitionerRole':
+        throw unsupported(change, 'the platform has no practitioner roles (not a push kind of this connector)');
       default:
         return change.kind satisfies never;
     }
@@ -352,9 +354,9 @@ export function createSecretariatConnector(config: SecretariatConfig, ctx: Conne
       } catch (e) {
         if (!isPasserelleError(e)) throw e;
         log.warn('secretariat change not written', { seq: change.seq, kind: change.kind, op: change.op, code: e.code, retryable: e.retryable });
-        if (e.code === 'ERR_SECRETARIAT_VERSION_CONFLICT' && change.externalId !== null) {
+        const type = TYPE_OF_KIND[change.kind];
+        if (e.code === 'ERR_SECRETARIAT_VERSION_CONFLICT' && change.externalId !== null && type !== undefined) {
           // The platform moved on: hand the engine what it holds now, to merge again.
-          const type = TYPE_OF_KIND[change.kind];
           try {
             const current = record(type, (await client.get(type, change.externalId)).data);
             if (current !== null) return { ok: false, error: e, current };

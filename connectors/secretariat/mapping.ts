@@ -62,7 +62,8 @@ export const KIND_OF_TYPE: Readonly<Record<ResourceType, ResourceKind | null>> =
   patient: 'Patient',
   message: 'Communication',
 };
-export const TYPE_OF_KIND: Readonly<Record<ResourceKind, ResourceType>> = {
+/** The platform resource of each kind it holds (practitioner roles: none, see README). */
+export const TYPE_OF_KIND: Readonly<Partial<Record<ResourceKind, ResourceType>>> = {
   Practitioner: 'practitioner',
   Schedule: 'schedule',
   Slot: 'slot',

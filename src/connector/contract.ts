@@ -244,6 +244,12 @@ export interface ConnectorContext {
   readonly practiceCatalogue?: () => Promise<readonly AppointmentTypeEntry[]>;
   /** Where a listener counts and logs the connections it refuses (the service's metrics). */
   readonly refusals?: RefusalWatch;
+  /**
+   * The link's ids of `kind` in the identity map, a page at a time by canonical id (records
+   * already cancelled or entered-in-error left out): what a poller whose peer keeps no deletion
+   * history checks for existence (FHIR without type-level `_history`). Absent without a store.
+   */
+  readonly knownIds?: (kind: ResourceKind, afterCanonicalId: string | null, limit: number) => Promise<readonly { readonly canonicalId: string; readonly externalId: string }[]>;
 }
 
 export interface Connector {

@@ -46,6 +46,7 @@ const PATIENT_IDENTITY: Readonly<Record<string, Owner>> = {
 
 export const defaultOwnership: OwnershipRules = {
   Practitioner: { create: ['practice'], fields: { '*': 'practice' } },
+  PractitionerRole: { create: ['practice'], fields: { '*': 'practice' } },
   Schedule: { create: ['practice'], fields: { '*': 'practice' } },
   Slot: { create: ['practice'], fields: { '*': 'practice' } },
   // Both ways; the same appointment moved or re-statused differently on both sides waits.

@@ -144,6 +144,32 @@ export const Schedule = z.strictObject({
   serviceTypeDuration: z.array(z.strictObject({ serviceType: CodeableConcept, minutes: z.number().int().positive() })).optional(),
 });
 
+/**
+ * FrPractitionerRole: which practitioner works where (organization, locations), as what
+ * (code: the role; specialty) and for which services (healthcareService: the visit types the
+ * role offers, as HealthcareService references), with the role's opening hours. Its own
+ * kind, not part of Practitioner: one practitioner has a role per place, each with its own id
+ * and version on the server, and a role ends or is deleted apart from the practitioner.
+ * Organization, Location and HealthcareService are not synced kinds: their references pass
+ * through as the server gave them (`Location/…`, with the display).
+ */
+export const PractitionerRole = z.strictObject({
+  resourceType: z.literal('PractitionerRole'),
+  ...base,
+  identifier: z.array(Identifier).optional(),
+  active: z.boolean().optional(),
+  /** R4 Period of dateTimes: roles are often dated by day (`2012-01-01`). */
+  period: z.strictObject({ start: fhirDateTime.optional(), end: fhirDateTime.optional() }).optional(),
+  practitioner: Reference,
+  organization: Reference.optional(),
+  location: z.array(Reference).optional(),
+  healthcareService: z.array(Reference).optional(),
+  code: z.array(CodeableConcept).optional(),
+  specialty: z.array(CodeableConcept).optional(),
+  telecom: z.array(ContactPoint).optional(),
+  availableTime: z.array(AvailableTime).optional(),
+});
+
 export const SLOT_STATUSES = ['busy', 'free', 'busy-unavailable', 'busy-tentative', 'entered-in-error'] as const;
 export const Slot = z.strictObject({
   resourceType: z.literal('Slot'),
@@ -208,10 +234,10 @@ export const Communication = z.strictObject({
   payload: z.array(z.strictObject({ contentString: z.string() })).min(1, { error: 'needs the message text' }),
 });
 
-export const RESOURCE_KINDS = ['Patient', 'Practitioner', 'Schedule', 'Slot', 'Appointment', 'Communication'] as const;
+export const RESOURCE_KINDS = ['Patient', 'Practitioner', 'PractitionerRole', 'Schedule', 'Slot', 'Appointment', 'Communication'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
-export const SCHEMAS = { Patient, Practitioner, Schedule, Slot, Appointment, Communication } as const;
+export const SCHEMAS = { Patient, Practitioner, PractitionerRole, Schedule, Slot, Appointment, Communication } as const;
 
 export type Coding = z.infer<typeof Coding>;
 export type CodeableConcept = z.infer<typeof CodeableConcept>;
@@ -223,9 +249,10 @@ export type Address = z.infer<typeof Address>;
 export type Extension = z.infer<typeof Extension>;
 export type Patient = z.infer<typeof Patient>;
 export type Practitioner = z.infer<typeof Practitioner>;
+export type PractitionerRole = z.infer<typeof PractitionerRole>;
 export type Schedule = z.infer<typeof Schedule>;
 export type Slot = z.infer<typeof Slot>;
 export type Appointment = z.infer<typeof Appointment>;
 export type Communication = z.infer<typeof Communication>;
-export type CanonicalResource = Patient | Practitioner | Schedule | Slot | Appointment | Communication;
+export type CanonicalResource = Patient | Practitioner | PractitionerRole | Schedule | Slot | Appointment | Communication;
 export type ResourceOf<K extends ResourceKind> = Extract<CanonicalResource, { resourceType: K }>;

@@ -132,6 +132,9 @@ export function validateAs<K extends ResourceKind>(
     case 'Schedule':
     case 'Communication':
       break;
+    case 'PractitionerRole':
+      if (value.practitioner.reference === undefined) issues.push({ path: 'PractitionerRole.practitioner.reference', message: 'needs the practitioner (Practitioner/<id>)' });
+      break;
     default:
       value satisfies never;
   }

@@ -49,6 +49,9 @@ export async function agendaColumns(tx: Tx, r: CanonicalResource): Promise<Agend
     case 'Patient':
     case 'Practitioner':
       return { startAt: null, endAt: null, practitionerId: null, patientId: null, status: r.active === false ? 'inactive' : 'active' };
+    // Filed under its practitioner, so `?practitionerId=` lists a practitioner's roles.
+    case 'PractitionerRole':
+      return { startAt: null, endAt: null, practitionerId: firstRefOf(r.practitioner, 'Practitioner'), patientId: null, status: r.active === false ? 'inactive' : 'active' };
     default:
       return r satisfies never;
   }
@@ -82,6 +85,7 @@ export function tombstone(r: CanonicalResource): CanonicalResource {
       return { ...r, status: 'entered-in-error' };
     case 'Patient':
     case 'Practitioner':
+    case 'PractitionerRole':
     case 'Schedule':
       return { ...r, active: false };
     default:

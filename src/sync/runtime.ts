@@ -328,6 +328,7 @@ export class SyncRuntime {
         requestPoll: () => this.pollSoon(link.id),
         deferred: this.deferredFor(link),
         practiceCatalogue: () => this.practiceCatalogue(link.practiceId),
+        knownIds: (kind, after, limit) => this.store.identityMap.pageKnown(link.id, kind, after, limit),
         ...(this.options.refusals && { refusals: this.options.refusals }),
       });
       // Registered before its receiver starts, so a message arriving at once is taken.

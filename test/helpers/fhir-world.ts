@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 
 import type { Resource } from '@medplum/fhirtypes';
 
-import { DEMO_APPOINTMENT_SYSTEM, demoPractice, type FaultProxy, type FhirPeer, startFaultProxy, startFhirPeer } from '../../connectors/fhir/peer/index.js';
+import { DEMO_APPOINTMENT_SYSTEM, demoPractice, type FaultProxy, type FhirPeer, type FhirPeerOptions, startFaultProxy, startFhirPeer } from '../../connectors/fhir/peer/index.js';
 import { type SecretariatSimulator, startSecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
 import { generateWebhookSecret } from '../../src/security/webhook-signature.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -69,8 +69,8 @@ export interface FhirWorld {
   dispose(): Promise<void>;
 }
 
-export async function startFhirWorld(options: { store?: 'sqlite' | 'postgres'; day0: Date; fhirConfig?: Record<string, unknown> }): Promise<FhirWorld> {
-  const peer = await startFhirPeer();
+export async function startFhirWorld(options: { store?: 'sqlite' | 'postgres'; day0: Date; fhirConfig?: Record<string, unknown>; peer?: FhirPeerOptions }): Promise<FhirWorld> {
+  const peer = await startFhirPeer(options.peer);
   await peer.seed(demoPractice(options.day0));
   const proxy = await startFaultProxy({ target: peer.url });
   const sim = await startSecretariatSimulator({ port: 0, host: '127.0.0.1', seed: 'empty' });

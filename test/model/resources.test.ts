@@ -81,6 +81,13 @@ describe('canonical model validation', () => {
     expect(bad.ok ? [] : bad.issues.map((i) => i.path)).toEqual(['Practitioner.identifier[0].value']);
   });
 
+  it('takes a practitioner role with its practitioner, dated by day, and refuses one without it', () => {
+    const role = { resourceType: 'PractitionerRole', id: 'r1', active: true, period: { start: '2012-01-01' }, practitioner: { reference: 'Practitioner/p1' }, location: [{ reference: 'Location/1', display: 'Site nord' }], availableTime: [{ daysOfWeek: ['mon'], availableStartTime: '09:00', availableEndTime: '12:00' }] };
+    expect(validateAs('PractitionerRole', role).ok).toBe(true);
+    const r = validateAs('PractitionerRole', { ...role, practitioner: { display: 'Dr X' } });
+    expect(r.ok ? [] : r.issues.map((i) => i.path)).toEqual(['PractitionerRole.practitioner.reference']);
+  });
+
   it('refuses a slot that ends before it starts, and unknown resource types', () => {
     const slot = { resourceType: 'Slot', id: 's1', schedule: { reference: 'Schedule/sc1' }, status: 'busy-unavailable', start: '2026-12-01T13:00:00Z', end: '2026-12-01T12:00:00Z' };
     expect(validateResource(slot).ok).toBe(false);

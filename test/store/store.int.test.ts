@@ -143,6 +143,25 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
       expect((await store.identityMap.findExternal(linkId, 'Patient', 'pat-a')).sort()).toEqual(['IPP-1', 'IPP-2']);
     });
 
+    it('pages a link’s known ids of a kind by canonical id, whole per record, leaving out cancelled and withdrawn records', async () => {
+      const set = (canonicalId: string, externalId: string, onLink = linkId) => store.identityMap.set({ linkId: onLink, kind: 'Slot', externalId, canonicalId, practiceId });
+      await set('known-1', 'S-1');
+      await set('known-2', 'S-2');
+      await set('known-3', 'S-3a');
+      await set('known-3', 'S-3b');
+      await set('known-4', 'S-4');
+      await set('known-5', 'S-5');
+      await set('known-6', 'S-6', otherLinkId);
+      await store.resources.put({ id: 'known-4', practiceId, kind: 'Slot', data: { resourceType: 'Slot', id: 'known-4' }, origin: 'practice', expectedVersion: 0, status: 'entered-in-error' });
+      await store.resources.put({ id: 'known-5', practiceId, kind: 'Slot', data: { resourceType: 'Slot', id: 'known-5' }, origin: 'practice', expectedVersion: 0, status: 'free' });
+      const page = async (after: string | null, limit: number) => (await store.identityMap.pageKnown(linkId, 'Slot', after, limit)).map((k) => `${k.canonicalId}:${k.externalId}`);
+      expect(await page(null, 2)).toEqual(['known-1:S-1', 'known-2:S-2']);
+      // The limit falls inside known-3's ids: the page takes all of them.
+      expect((await page('known-1', 2)).sort()).toEqual(['known-2:S-2', 'known-3:S-3a', 'known-3:S-3b']);
+      expect(await page('known-3', 10)).toEqual(['known-5:S-5']);
+      expect(await page('known-5', 10)).toEqual([]);
+    });
+
     it('keeps one snapshot per link and record, replacing it on each sync', async () => {
       await store.snapshots.put({ linkId, kind: 'Patient', canonicalId: 'pat-a', data: { phone: '1' }, externalVersion: 'v1' });
       const s = await store.snapshots.put({ linkId, kind: 'Patient', canonicalId: 'pat-a', data: { phone: '2' }, externalVersion: 'v2' });

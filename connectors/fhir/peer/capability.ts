@@ -30,7 +30,14 @@ export const PEER_DOCUMENTATION = [
   'Not supported: batch/transaction, PATCH, type- and system-level _history, Subscription, SMART authorization.',
 ].join(' ');
 
-function resourceEntry(type: string): CapabilityStatementRestResource {
+/** What the CapabilityStatement lists beyond the defaults (FhirPeerOptions). */
+export interface PeerFeatures {
+  /** Instance `_history` and vread (default true); false lists neither. */
+  readonly history?: boolean;
+}
+
+function resourceEntry(type: string, features: PeerFeatures): CapabilityStatementRestResource {
+  const history = features.history ?? true;
   const params = getSearchParameters(type) ?? {};
   const searchParam = Object.values(params)
     .filter((p) => (SUPPORTED_SEARCH_PARAM_TYPES as readonly string[]).includes(p.type ?? ''))
@@ -40,17 +47,17 @@ function resourceEntry(type: string): CapabilityStatementRestResource {
     type: type as CapabilityStatementRestResource['type'],
     interaction: [
       { code: 'read' },
-      { code: 'vread' },
+      ...(history ? [{ code: 'vread' as const }] : []),
       { code: 'update' },
       { code: 'delete' },
-      { code: 'history-instance' },
+      ...(history ? [{ code: 'history-instance' as const }] : []),
       { code: 'create' },
       { code: 'search-type' },
     ],
     // FHIR R4 CapabilityStatement: If-Match honoured on update (versioned-update), update on a
     // new id creates it, If-None-Exist, conditional update and single-match conditional delete.
     versioning: 'versioned-update',
-    readHistory: true,
+    readHistory: history,
     updateCreate: true,
     conditionalCreate: true,
     conditionalRead: 'not-match',
@@ -62,7 +69,7 @@ function resourceEntry(type: string): CapabilityStatementRestResource {
 }
 
 /** A CapabilityStatement that lists exactly what the peer answers correctly (each item has a test). */
-export function buildCapabilityStatement(baseUrl: string, resourceTypes: readonly string[], now: Date): CapabilityStatement {
+export function buildCapabilityStatement(baseUrl: string, resourceTypes: readonly string[], now: Date, features: PeerFeatures = {}): CapabilityStatement {
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -73,6 +80,6 @@ export function buildCapabilityStatement(baseUrl: string, resourceTypes: readonl
     implementation: { description: 'passerelle FHIR R4 test peer', url: baseUrl },
     fhirVersion: '4.0.1',
     format: ['json'],
-    rest: [{ mode: 'server', documentation: PEER_DOCUMENTATION, resource: resourceTypes.map(resourceEntry) }],
+    rest: [{ mode: 'server', documentation: PEER_DOCUMENTATION, resource: resourceTypes.map((t) => resourceEntry(t, features)) }],
   };
 }

@@ -40,6 +40,12 @@ export interface FhirPeerOptions {
   readonly validate?: boolean;
   readonly defaultPageSize?: number;
   readonly maxPageSize?: number;
+  /**
+   * Instance-level `_history` and vread (default true). false: every `_history` request is
+   * refused (400 not-supported) and the CapabilityStatement lists neither, as a server keeping
+   * no versions would (there is never type-level `_history`).
+   */
+  readonly history?: boolean;
 }
 
 export interface FhirPeer {
@@ -151,6 +157,7 @@ export async function startFhirPeer(options: FhirPeerOptions = {}): Promise<Fhir
   const basePath = (options.baseUrlPath ?? '/fhir/R4').replace(/\/+$/, '');
   const resourceTypes = new Set<string>(options.resourceTypes ?? PEER_RESOURCE_TYPES);
   const validate = options.validate ?? true;
+  const history = options.history ?? true;
   const defaultCount = options.defaultPageSize ?? DEFAULT_PAGE_SIZE;
   const maxCount = options.maxPageSize ?? MAX_PAGE_SIZE;
   const router = new FhirRouter();
@@ -312,7 +319,7 @@ export async function startFhirPeer(options: FhirPeerOptions = {}): Promise<Fhir
     if (first === undefined) return outcomeReply(notSupported('batch, transaction and system-level search are not supported'));
     if (first === 'metadata' && segments.length === 1) {
       if (method !== 'GET') return outcomeReply(notSupported(`${method} metadata`), 405);
-      return new HttpReply(200, buildCapabilityStatement(base, [...resourceTypes], new Date()));
+      return new HttpReply(200, buildCapabilityStatement(base, [...resourceTypes], new Date(), { history }));
     }
     if (first === '_history') return outcomeReply(notSupported('system-level _history is not supported'));
     if (!resourceTypes.has(first)) return outcomeReply(notSupported(`Resource type ${first.slice(0, 64)} is not served by this peer`), 404);
@@ -341,6 +348,7 @@ export async function startFhirPeer(options: FhirPeerOptions = {}): Promise<Fhir
       if (method === 'DELETE') return remove(first, id);
       return outcomeReply(notSupported(`${method} on an instance`), 405);
     }
+    if (third === '_history' && !history) return outcomeReply(notSupported('_history is not supported'));
     if (third === '_history' && method === 'GET') {
       if (segments.length === 3) {
         if ([...params.keys()].length > 0) return outcomeReply(notSupported('_count, _since and _at are not supported on _history'));

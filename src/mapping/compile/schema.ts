@@ -151,6 +151,7 @@ export const MappingProfile = z
       .describe('HL7 only: which trigger events are accepted and what they produce; which message a canonical change sends.'),
     Patient: ResourceSection.optional(),
     Practitioner: ResourceSection.optional(),
+    PractitionerRole: ResourceSection.optional(),
     Schedule: ResourceSection.optional(),
     Slot: ResourceSection.optional(),
     Appointment: ResourceSection.optional(),

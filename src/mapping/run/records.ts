@@ -139,6 +139,7 @@ export const OUTBOUND_EVENTS: Readonly<Record<ResourceKind, readonly string[]>> 
   Slot: ['blocked', 'freed', 'updated', 'deleted'],
   Communication: ['created', 'updated', 'deleted'],
   Practitioner: ['created', 'updated', 'deleted'],
+  PractitionerRole: ['created', 'updated', 'deleted'],
   Schedule: ['created', 'updated', 'deleted'],
 };
 

@@ -263,7 +263,17 @@ export interface IdentityMapRepo {
   /** Points every external id of `fromCanonicalId` at `toCanonicalId` (ADT A40 merge). Returns rows moved. */
   repoint(fromCanonicalId: string, toCanonicalId: string): Promise<number>;
   remove(linkId: string, kind: ResourceKind, externalId: string): Promise<void>;
+  /**
+   * One page of the link's ids of `kind`, by canonical id after `afterCanonicalId` (keyset: the
+   * external ids are sealed, so they cannot be ordered in SQL), every external id of the last
+   * canonical id included. Records already cancelled or entered-in-error are left out: a
+   * deletion could change nothing of them. For a poller that checks which still exist.
+   */
+  pageKnown(linkId: string, kind: ResourceKind, afterCanonicalId: string | null, limit: number): Promise<{ canonicalId: string; externalId: string }[]>;
 }
+
+/** Statuses a peer's deletion leaves as they are (src/sync/records.ts tombstone). */
+const FINAL_STATUSES = ['cancelled', 'entered-in-error'];
 
 export function identityMapRepo(ctx: RepoContext): IdentityMapRepo {
   const { db, seal } = ctx;
@@ -310,6 +320,24 @@ export function identityMapRepo(ctx: RepoContext): IdentityMapRepo {
     },
     async remove(linkId, kind, externalId) {
       await db.deleteFrom('identity_map').where('link_id', '=', linkId).where('kind', '=', kind).where('external_id', 'in', seal.indexes(externalId)).execute();
+    },
+    async pageKnown(linkId, kind, after, limit) {
+      const base = () =>
+        db
+          .selectFrom('identity_map as m')
+          .leftJoin('resources as r', 'r.id', 'm.canonical_id')
+          .select(['m.link_id', 'm.kind', 'm.external_id', 'm.external_sealed', 'm.canonical_id'])
+          .where('m.link_id', '=', linkId)
+          .where('m.kind', '=', kind)
+          .where((eb) => eb.or([eb('r.status', 'is', null), eb('r.status', 'not in', FINAL_STATUSES)]));
+      const rows = await (after === null ? base() : base().where('m.canonical_id', '>', after)).orderBy('m.canonical_id').orderBy('m.external_id').limit(limit).execute();
+      const last = rows.at(-1);
+      // The limit may have cut the last record's ids in two: take all of them.
+      if (last !== undefined && rows.length === limit) {
+        const rest = await base().where('m.canonical_id', '=', last.canonical_id).where('m.external_id', '>', last.external_id).orderBy('m.external_id').execute();
+        rows.push(...rest);
+      }
+      return rows.map((r) => ({ canonicalId: r.canonical_id, externalId: externalIdOf(r, seal) }));
     },
   };
 }

@@ -18,7 +18,7 @@ function failure(fn: () => unknown): PasserelleError {
 }
 
 describe('fhir link configuration', () => {
-  it('fills the defaults: no auth, pages of 1000, a two-minute overlap, every kind, deletions from _history, notifications on', () => {
+  it('fills the defaults: no auth, pages of 1000, a two-minute overlap, every kind, deletions from _history or hourly existence checks, notifications on', () => {
     expect(FhirConfig.parse({ baseUrl: 'https://logiciel.example.fr/fhir/R4' })).toEqual({
       baseUrl: 'https://logiciel.example.fr/fhir/R4',
       auth: { type: 'none' },
@@ -26,8 +26,9 @@ describe('fhir link configuration', () => {
       retry: { max: 3, baseDelayMs: 500, maxDelayMs: 30_000 },
       pageSize: 1000,
       overlapSeconds: 120,
-      kinds: ['Practitioner', 'Patient', 'Schedule', 'Slot', 'Appointment', 'Communication'],
+      kinds: ['Practitioner', 'PractitionerRole', 'Patient', 'Schedule', 'Slot', 'Appointment', 'Communication'],
       history: 'auto',
+      reconcileMinutes: 60,
       subscription: { enabled: true, header: 'x-passerelle-secret' },
     });
   });

@@ -25,6 +25,8 @@ const FR_CORE_VERDICTS: Record<string, { issue?: string; validOnTestLink: boolea
   'patient-ins-bad-key.json': { issue: 'Patient.identifier[0].value', validOnTestLink: false },
   'appointment.json': { validOnTestLink: true },
   'schedule.json': { validOnTestLink: true },
+  // The ANS example as published (with `language`): the profile maps it, the model alone refuses the extra element.
+  'practitioner-role.json': { issue: 'PractitionerRole', validOnTestLink: false },
   'slot-urgence.json': { validOnTestLink: true },
   'slot-plage-bloquee.json': { validOnTestLink: true },
 };
@@ -34,9 +36,9 @@ describe('FHIR fixtures', () => {
   const r4 = readdirSync(fixturePath('fhir', 'r4'));
   const frCore = readdirSync(fixturePath('fhir', 'fr-core'));
 
-  it('has a verdict for every FR Core fixture and six official R4 examples', () => {
+  it('has a verdict for every FR Core fixture and seven official R4 examples', () => {
     expect(frCore.sort()).toEqual(Object.keys(FR_CORE_VERDICTS).sort());
-    expect(r4.map((f) => load('r4', f).resourceType).sort()).toEqual(['Appointment', 'Communication', 'Patient', 'Practitioner', 'Schedule', 'Slot']);
+    expect(r4.map((f) => load('r4', f).resourceType).sort()).toEqual(['Appointment', 'Communication', 'Patient', 'Practitioner', 'PractitionerRole', 'Schedule', 'Slot']);
   });
 
   it.each([...r4.map((f) => ['r4', f]), ...frCore.map((f) => ['fr-core', f])])('%s/%s is structurally valid FHIR R4', (dir, file) => {

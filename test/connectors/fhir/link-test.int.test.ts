@@ -109,9 +109,10 @@ describe('passerelle link test', () => {
     expect(r.stdout).toContain('\nAppointment — écriture / push\n  ✓ read (lecture par id / read by id)\n  ✓ update (PUT Type/id)\n  ✓ If-Match (versioning = versioned-update)\n  ✓ paramètre / parameter identifier\n  ✓ conditional update (PUT Appointment?identifier=…)\n');
     expect(r.stdout).toContain('\nPatient — lecture / pull\n  ✓ search-type (recherche / search)\n  ✓ paramètre / parameter _lastUpdated\n  ✓ _count + _sort=_lastUpdated (essai / probe)\n  ✓ _sort=-_lastUpdated (essai / probe)\n');
     // The peer has no type-level _history and no Subscription: optional, reported, not fatal.
-    expect(r.stdout).toContain('  – history-type (suppressions / deletions) — optionnel, absent / optional, missing: sans elle, une suppression est vue à la prochaine écriture / without it, a deletion is seen at the next write');
+    expect(r.stdout).toContain('  – history-type (suppressions / deletions) — optionnel, absent / optional, missing: sans elle, les suppressions sont trouvées par une vérification périodique des identifiants connus / without it, deletions are found by a periodic check of the known ids');
     expect(lines.filter((l) => l.startsWith('  ✗'))).toEqual([]);
-    expect(lines.at(-2)).toMatch(/^Résumé \/ summary: \d+ ✓, 0 ✗ requis \/ required, 7 optionnels absents \/ optional missing — le lien peut fonctionner \/ the link can work$/);
+    // history-type for each of the 7 kinds the profile pulls (PractitionerRole included), and Subscription.
+    expect(lines.at(-2)).toMatch(/^Résumé \/ summary: \d+ ✓, 0 ✗ requis \/ required, 8 optionnels absents \/ optional missing — le lien peut fonctionner \/ the link can work$/);
   });
 
   it('names each missing interaction and search parameter, and exits 1', async () => {

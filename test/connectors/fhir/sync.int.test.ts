@@ -9,7 +9,7 @@
  * that breaks FR Core is dead-lettered alone; a Subscription notification triggers the poll.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Appointment as FhirAppointment, Bundle, Communication as FhirCommunication, Patient as FhirPatient } from '@medplum/fhirtypes';
+import type { Appointment as FhirAppointment, Bundle, Communication as FhirCommunication, Patient as FhirPatient, PractitionerRole as FhirPractitionerRole } from '@medplum/fhirtypes';
 
 import type { Appointment as SimAppointment } from '../../../connectors/secretariat/contract.js';
 import { EXT } from '../../../src/model/identifiers.js';
@@ -75,6 +75,42 @@ describe.each(['sqlite', 'postgres'] as const)('FHIR practice software ⇄ passe
     expect(again).toMatchObject({ acquired: true, applied: 0, invalid: 0 });
   });
 
+  it('pulls a practitioner role made in the FHIR server: stored canonically under its practitioner, the secretariat untouched', async () => {
+    const created = await w.fhir<FhirPractitionerRole>('POST', 'PractitionerRole', {
+      resourceType: 'PractitionerRole',
+      active: true,
+      practitioner: { reference: 'Practitioner/prat-medecin-2', display: 'Dr Bruno PEDIATRE' },
+      organization: { reference: 'Organization/cabinet-essais', display: 'Maison de santé des Essais' },
+      location: [{ reference: 'Location/site-nord', display: 'Site nord, 1er étage' }],
+      code: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/practitioner-role', code: 'doctor' }] }],
+      specialty: [{ coding: [{ system: 'http://snomed.info/sct', code: '394537008', display: 'Pediatric specialty' }] }],
+      healthcareService: [{ reference: 'HealthcareService/consult-pediatrie', display: 'Consultation pédiatrique' }],
+      availableTime: [{ daysOfWeek: ['mon', 'thu'], availableStartTime: '09:00:00', availableEndTime: '12:00:00' }],
+    });
+    expect(created.status).toBe(201);
+    const changesBefore = w.sim.state.changes().length;
+    await w.runtime.pollLink(w.fhirLinkId);
+    const store = w.t.service.store;
+    const roleId = (await store.identityMap.findCanonical(w.fhirLinkId, 'PractitionerRole', created.body.id as string)) as string;
+    const practitionerId = (await store.identityMap.findCanonical(w.fhirLinkId, 'Practitioner', 'prat-medecin-2')) as string;
+    expect(roleId).toMatch(/./);
+    // The practitioner reference is the canonical record's; the others pass through as the server gave them.
+    expect((await store.resources.get(roleId))?.data).toMatchObject({
+      resourceType: 'PractitionerRole',
+      active: true,
+      practitioner: { reference: `Practitioner/${practitionerId}` },
+      location: [{ reference: 'Location/site-nord', display: 'Site nord, 1er étage' }],
+      healthcareService: [{ reference: 'HealthcareService/consult-pediatrie', display: 'Consultation pédiatrique' }],
+      availableTime: [{ daysOfWeek: ['mon', 'thu'], availableStartTime: '09:00:00', availableEndTime: '12:00:00' }],
+    });
+    // Filed under its practitioner: the practitioner's roles are one query away.
+    expect((await store.resources.list({ practiceId: w.practiceId, kind: 'PractitionerRole', practitionerId })).map((r) => r.id)).toEqual([roleId]);
+    // The platform's contract has no practitioner role: nothing goes there (see connectors/fhir/README.md).
+    await w.settled();
+    expect(w.sim.state.changes().length).toBe(changesBefore);
+    expect(await store.deadLetters.count({ status: 'open', linkId: w.secLinkId })).toBe(0);
+  });
+
   it('writes an agent’s booking to the FHIR server by conditional update on its business identifier, with the agent as operator', async () => {
     const before = w.proxy.stats.count('PUT', '/fhir/R4/Appointment');
     const { sim, fhirId } = await agentBooks('agent-amelie', 'slot-1-0-3', 'pat-000003', 'Renouvellement ordonnance.');
@@ -131,7 +167,8 @@ describe.each(['sqlite', 'postgres'] as const)('FHIR practice software ⇄ passe
     await w.runtime.pollLink(w.fhirLinkId);
     await until('the withdrawal on the secretariat', () => w.sim.state.get('appointment', withdrawn.sim.id)?.status === 'cancelled');
 
-    // Deleted outright (the peer offers no type-level _history): seen when passerelle next writes it.
+    // Deleted outright (the peer offers no type-level _history), before the hourly existence check:
+    // seen when passerelle next writes it.
     const deleted = await agentBooks('agent-bruno', 'slot-2-0-2', 'pat-000008');
     expect((await w.fhir('DELETE', `Appointment/${deleted.fhirId}`)).status).toBe(200);
     const putsBefore = w.proxy.stats.count('PUT', /Appointment/);

@@ -26,6 +26,7 @@ const INS_VALI = /an INS travels only with a qualified identity \(identity relia
 const VERDICTS: Record<string, readonly [Verdict, Verdict]> = {
   'r4/patient-example.json': [{ accept: 'Patient' }, { accept: 'Patient' }],
   'r4/practitioner-example.json': [{ accept: 'Practitioner' }, { accept: 'Practitioner' }],
+  'r4/practitionerrole-example.json': [{ accept: 'PractitionerRole' }, { accept: 'PractitionerRole' }],
   'r4/schedule-example.json': [{ accept: 'Schedule' }, { accept: 'Schedule' }],
   'r4/slot-example.json': [{ accept: 'Slot' }, { accept: 'Slot' }],
   'r4/appointment-example.json': [{ accept: 'Appointment' }, { accept: 'Appointment' }],
@@ -46,6 +47,7 @@ const VERDICTS: Record<string, readonly [Verdict, Verdict]> = {
   ],
   'fr-core/appointment.json': [{ accept: 'Appointment' }, { accept: 'Appointment' }],
   'fr-core/schedule.json': [{ accept: 'Schedule' }, { accept: 'Schedule' }],
+  'fr-core/practitioner-role.json': [{ accept: 'PractitionerRole' }, { accept: 'PractitionerRole' }],
   'fr-core/slot-urgence.json': [{ accept: 'Slot' }, { accept: 'Slot' }],
   'fr-core/slot-plage-bloquee.json': [{ accept: 'Slot' }, { accept: 'Slot' }],
   'edge/patient-ins-nia.json': [{ accept: 'Patient' }, { accept: 'Patient' }],
@@ -121,6 +123,37 @@ describe('FHIR resources at the edge', () => {
     const ids = patient['identifier'] as Record<string, unknown>[];
     const worse = { ...patient, identifier: [{ ...ids[0], value: '285037511234545', use: 'usual' }, { ...ids[1], use: 'official' }] } as FhirResource;
     expect(edgeIssues(worse, { testLink: false }).map((i) => i.path)).toEqual(['Patient.identifier[0]', 'Patient.identifier[0].use', 'Patient.identifier[0].value']);
+  });
+
+  it('takes a practitioner role whole: who, where, as what, which services, when (official R4 and FR Core examples)', () => {
+    const r4 = mapInbound(plan, { testLink: false }, load('r4/practitionerrole-example.json'));
+    expect(r4.ok ? r4.record?.data : r4).toEqual({
+      resourceType: 'PractitionerRole',
+      id: 'example',
+      identifier: [{ system: 'http://www.acme.org/practitioners', value: '23' }],
+      active: true,
+      period: { start: '2012-01-01', end: '2012-03-31' },
+      practitioner: { reference: 'Practitioner/example', display: 'Dr Adam Careful' },
+      organization: { reference: 'Organization/f001' },
+      location: [{ reference: 'Location/1', display: 'South Wing, second floor' }],
+      healthcareService: [{ reference: 'HealthcareService/example' }],
+      code: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0286', code: 'RP' }] }],
+      specialty: [{ coding: [{ system: 'http://snomed.info/sct', code: '408443003', display: 'General medical practice' }] }],
+      telecom: [
+        { system: 'phone', value: '(03) 5555 6473', use: 'work' },
+        { system: 'email', value: 'adam.southern@example.org', use: 'work' },
+      ],
+      availableTime: [
+        { daysOfWeek: ['mon', 'tue', 'wed'], availableStartTime: '09:00:00', availableEndTime: '16:30:00' },
+        { daysOfWeek: ['thu', 'fri'], availableStartTime: '09:00:00', availableEndTime: '12:00:00' },
+      ],
+    });
+    const fr = mapInbound(plan, { testLink: false }, load('fr-core/practitioner-role.json'));
+    expect(fr.ok ? fr.record?.data : fr).toMatchObject({
+      practitioner: { reference: 'Practitioner/FRCorePractitionerExample' },
+      organization: { reference: 'Organization/FRCoreOrganizationExample' },
+      code: [{ coding: [{ code: 'GENR01' }] }, { coding: [{ code: 'L' }] }, { coding: [{ code: 'FON-05' }] }],
+    });
   });
 
   it('keeps the INS of a qualified identity as the one official identifier of the canonical record', () => {

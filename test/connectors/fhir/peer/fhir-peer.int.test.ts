@@ -312,6 +312,29 @@ describe('FHIR peer over HTTP', () => {
     }
   });
 
+  it('with history off, refuses every _history and lists neither vread nor history-instance', async () => {
+    const plain = await startFhirPeer({ history: false });
+    try {
+      const at = async (method: string, path: string, body?: unknown) => {
+        const res = await fetch(`${plain.url}/${path}`, { method, headers: { 'content-type': 'application/fhir+json' }, ...(body !== undefined && { body: JSON.stringify(body) }) });
+        return { status: res.status, body: (await res.json()) as Resource };
+      };
+      const cs = (await at('GET', 'metadata')).body as CapabilityStatement;
+      const entry = cs.rest?.[0]?.resource?.find((r) => r.type === 'Patient');
+      expect(entry?.interaction?.map((i) => i.code)).toEqual(['read', 'update', 'delete', 'create', 'search-type']);
+      expect(entry?.readHistory).toBe(false);
+      const p = (await at('POST', 'Patient', patient('IPP1'))).body as Patient;
+      for (const path of [`Patient/${p.id}/_history`, `Patient/${p.id}/_history/${p.meta?.versionId}`, 'Patient/_history']) {
+        const r = await at('GET', path);
+        expect(r.status).toBe(400);
+        expect(issueCodes(r.body as OperationOutcome)).toEqual(['not-supported']);
+      }
+      expect((await at('GET', `Patient/${p.id}`)).status).toBe(200);
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('starts the demo peer the CLI runs, seeded with an agenda, blocked and urgent slots and bookings', async () => {
     const demo = await runFhirPeerCli({ port: 0, now: () => new Date('2026-11-23T08:00:00Z') });
     try {
