@@ -21,6 +21,7 @@ import { RESOURCE_KINDS, type ResourceKind } from '../../model/resources.js';
 import { type ElementNode, fhirCatalogue } from '../compile/catalogue.js';
 import type { CompiledKind, CompiledRule, MappingPlan, ProfilePath, ProtocolAccessor, ProtocolSetEntry } from '../compile/plan.js';
 import { applyInbound, outboundValue, report, reportFailure, type RunState } from '../run/apply.js';
+import { completeEnd } from '../run/appointment-end.js';
 import { type CompiledPath, ensureContainer, prune, readPath, removePath, writePath } from '../run/element-path.js';
 import { passesFilters } from '../run/filters.js';
 import { detectEvent, failedFromCanonical, failedToCanonical, finishRecords, fromCanonicalResult, toCanonicalResult } from '../run/records.js';
@@ -94,6 +95,7 @@ export function fhirToCanonical(plan: MappingPlan, resource: FhirResource, ctx: 
     }
     applyInbound(rule, raw, used, holds, data, st);
   }
+  if (ck.kind === 'Appointment') completeEnd(plan, data, st);
   const meta = resource['meta'] as { versionId?: unknown; lastUpdated?: unknown } | undefined;
   const outcome = externalId
     ? finishRecords(

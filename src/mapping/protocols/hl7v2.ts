@@ -35,6 +35,7 @@ import type {
 } from '../compile/plan.js';
 import type { MappingProfile } from '../compile/schema.js';
 import { applyInbound, outboundValue, report, reportFailure, type RunState } from '../run/apply.js';
+import { completeEnd } from '../run/appointment-end.js';
 import { type CompiledStep, writePath as writeCanonical } from '../run/element-path.js';
 import { passesFilters } from '../run/filters.js';
 import { detectEvent, failedFromCanonical, failedToCanonical, finishRecords, fromCanonicalResult, OUTBOUND_EVENTS, type RecordDraft, toCanonicalResult } from '../run/records.js';
@@ -235,39 +236,6 @@ function buildKind(msg: Hl7Message, ck: CompiledKind, st: RunState, cache: Selec
     if (!applyInbound(rule, raw, used, holds, data, st)) ok = false;
   }
   return { data, externalId: id?.value, ok };
-}
-
-/**
- * An appointment with a start and no end ends `minutesDuration` later (FHIR R4
- * Appointment.minutesDuration; SIU gives the duration in SCH-9/SCH-10, SCH-11.3 or the AIS/AIG/
- * AIL/AIP resource segments rather than an end), else after its appointment type's minutes
- * (`appointmentTypes`); else it is flagged `appointment-end-unknown` with a warning.
- */
-function completeEnd(plan: MappingPlan, data: Record<string, unknown>, st: RunState): void {
-  const start = data['start'];
-  if (typeof start !== 'string' || data['end'] !== undefined) return;
-  let minutes = typeof data['minutesDuration'] === 'number' ? data['minutesDuration'] : undefined;
-  let source = 'minutesDuration';
-  if (minutes === undefined) {
-    const code = serviceTypeCode(data);
-    minutes = plan.appointmentTypes.find((t) => t.code === code)?.minutes;
-    source = `appointmentTypes[code=${String(code)}].minutes`;
-    if (minutes !== undefined) data['minutesDuration'] = minutes;
-  }
-  if (minutes === undefined || minutes <= 0) {
-    st.flags.add('appointment-end-unknown');
-    st.report.push({ rule: 'Appointment.end', kind: 'Appointment', protocolPath: null, canonicalPath: 'end', status: 'unmapped', code: 'ERR_MAPPING_RECORD_INVALID', note: 'no end, duration or appointment type duration; flag appointment-end-unknown' });
-    return;
-  }
-  data['end'] = new Date(Date.parse(start) + minutes * 60_000).toISOString();
-  st.report.push({ rule: 'Appointment.end', kind: 'Appointment', protocolPath: null, canonicalPath: 'end', status: 'defaulted', note: `start + ${source}` });
-}
-
-function serviceTypeCode(data: Record<string, unknown>): string | undefined {
-  const st = data['serviceType'];
-  const coding = Array.isArray(st) ? (st[0] as { coding?: unknown } | undefined)?.coding : undefined;
-  const code = Array.isArray(coding) ? (coding[0] as { code?: unknown } | undefined)?.code : undefined;
-  return typeof code === 'string' ? code : undefined;
 }
 
 /** Every field present in the message that no rule of the produced kinds reads (CLI, dry-run). */

@@ -156,6 +156,31 @@ describe('FHIR resources at the edge', () => {
     expect(edgeIssues(twoOfficial, { testLink: false }).map((i) => i.path)).toEqual(['Patient.identifier[2].use']);
   });
 
+  describe('an appointment whose end nothing gives', () => {
+    const apt = load('fr-core/appointment.json');
+    const { end: _end, minutesDuration: _minutes, ...noEnd } = apt;
+
+    it('ends minutesDuration after its start when the server sends a duration without an end', () => {
+      const r = mapInbound(plan, { testLink: false }, { ...noEnd, minutesDuration: 30 } as FhirResource);
+      expect(r.ok && r.record?.data.resourceType === 'Appointment' ? [r.record.data.end, r.record.flags ?? []] : r).toEqual(['2026-12-01T08:50:00.000Z', []]);
+    });
+
+    it("is kept with an end assumed from its appointment type's minutes, or else the product default, flagged appointment-end-assumed", () => {
+      // CONSULT → CONS (20 minutes in appointmentTypes): derived, nothing assumed.
+      const typed = mapInbound(plan, { testLink: false }, noEnd as FhirResource);
+      expect(typed.ok && typed.record?.data.resourceType === 'Appointment' ? [typed.record.data.end, typed.record.flags ?? []] : typed).toEqual(['2026-12-01T08:40:00.000Z', []]);
+      // No type at all: start + 15 minutes, flagged; before issue 18 it was refused ("end is required when status is booked").
+      const { serviceType: _t, ...untyped } = noEnd;
+      const r = mapInbound(plan, { testLink: false }, untyped as FhirResource);
+      expect(r.ok && r.record?.data.resourceType === 'Appointment' ? [r.record.data.start, r.record.data.end, r.record.flags, r.flags] : r).toEqual([
+        '2026-12-01T08:20:00.000Z',
+        '2026-12-01T08:35:00.000Z',
+        ['appointment-end-assumed'],
+        ['appointment-end-assumed'],
+      ]);
+    });
+  });
+
   it('keeps the INS of a qualified identity as the one official identifier of the canonical record', () => {
     const r = mapInbound(plan, { testLink: false }, load('fr-core/patient-ins.json'));
     expect(r.ok && r.record?.data.resourceType === 'Patient' ? r.record.data.identifier?.filter((i) => i.use === 'official').map((i) => i.system) : r).toEqual(['urn:oid:1.2.250.1.213.1.4.8']);

@@ -123,6 +123,18 @@ describe.each(STORE_KINDS)('real HL7 v2 messages through the shipped generic pro
     expect([a.start, a.end]).toEqual(['2014-11-20T11:31:00.000Z', '2014-11-20T12:32:00.500Z']);
   });
 
+  it('keeps a booked appointment whose end nothing gives, its end assumed at start + 15 minutes, flagged appointment-end-assumed', async () => {
+    // Edit of the PKB message: SCH-11 keeps its start only (no end, and PKB sends no duration or appointment type).
+    const edited = setField(setField(PKB, 'SCH', 1, 'END-ASSUMED'), 'SCH', 11, '^^^201411201231');
+    expect(await send(edited)).toEqual({ code: 'AA', reason: undefined });
+    const a = await record<Appointment>('Appointment', 'END-ASSUMED');
+    expect([a.status, a.start, a.end]).toEqual(['booked', '2014-11-20T11:31:00.000Z', '2014-11-20T11:46:00.000Z']);
+    expect(await flagsOf('Appointment', 'END-ASSUMED')).toEqual(expect.arrayContaining(['appointment-end-assumed', 'created']));
+    // The message's outcome carries the flag too (applied with warnings).
+    const inbox = await h.store.inbox.list({ linkId: h.link.id });
+    expect(inbox.find((m) => m.flags.includes('appointment-end-assumed'))).toBeDefined();
+  });
+
   it('maps filler status codes whatever their case; an unknown one is flagged and the trigger event decides', async () => {
     expect(await send(setField(setField(ORSOS, 'SCH', 2, 'ST-UPPER'), 'SCH', 25, 'NOSHOW'))).toEqual({ code: 'AA', reason: undefined });
     expect((await record<Appointment>('Appointment', 'ST-UPPER')).status).toBe('noshow');
