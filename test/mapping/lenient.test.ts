@@ -184,15 +184,19 @@ describe('FHIR R4 patients through the shipped FR Core profile', () => {
     expect((r.records[0]?.data as Patient).name).toEqual([{ use: 'official', family: 'CHALMERS', given: ['Peter', 'James'] }]);
   });
 
-  it('accepts a patient with a non-French phone number: kept in E.164, or dropped and flagged when it is not a number', () => {
+  it('accepts a patient with a non-French phone number: kept in E.164, kept as given when its form is unknown, dropped and flagged only when it is not a number', () => {
     const telecom = [
       { system: 'phone', value: '+1 (555) 010-0100', use: 'mobile' },
       { system: 'phone', value: '555-0100', use: 'home' },
+      { system: 'phone', value: 'ask reception', use: 'work' },
     ];
     const r = toCanonicalOrThrow(fhir, { ...example, telecom }, test);
-    expect((r.records[0]?.data as Patient).telecom).toEqual([{ system: 'phone', use: 'mobile', value: '+15550100100' }]);
-    expect(r.records[0]?.flags).toEqual(['patient-home-phone-dropped']);
-    expect(r.issues).toContainEqual(expect.objectContaining({ path: 'home-phone', severity: 'warning' }));
+    expect((r.records[0]?.data as Patient).telecom).toEqual([
+      { system: 'phone', use: 'mobile', value: '+15550100100' },
+      { system: 'phone', use: 'home', value: '555-0100' },
+    ]);
+    expect(r.records[0]?.flags).toEqual(['patient-work-phone-dropped']);
+    expect(r.issues).toContainEqual(expect.objectContaining({ path: 'work-phone', severity: 'warning' }));
   });
 });
 

@@ -20,7 +20,7 @@ import { PasserelleError } from '../../errors.js';
 import { RESOURCE_KINDS, type ResourceKind } from '../../model/resources.js';
 import { type ElementNode, fhirCatalogue } from '../compile/catalogue.js';
 import type { CompiledKind, CompiledRule, MappingPlan, ProfilePath, ProtocolAccessor, ProtocolSetEntry } from '../compile/plan.js';
-import { applyInbound, outboundValue, report, reportFailure, type RunState } from '../run/apply.js';
+import { applyInbound, outboundValue, report, reportFailure, type RunState, withCountry } from '../run/apply.js';
 import { completeEnd } from '../run/appointment-end.js';
 import { type CompiledPath, ensureContainer, prune, readPath, removePath, writePath } from '../run/element-path.js';
 import { passesFilters } from '../run/filters.js';
@@ -78,6 +78,7 @@ export function fhirToCanonical(plan: MappingPlan, resource: FhirResource, ctx: 
   }
   st.report.push({ rule: `${ck.kind}.id`, kind: ck.kind, protocolPath: ck.idText, canonicalPath: 'id', status: externalId ? 'mapped' : 'error', ...(!externalId && { code: 'ERR_MAPPING_MISSING_ID' as const, note: 'the resource has no id' }) });
   const data: Obj = {};
+  const kst = withCountry(st, ck.inboundRules, (rule) => rule.from.map((a) => read(resource, a)).find((v) => v !== undefined));
   for (const rule of ck.inboundRules) {
     let raw: unknown;
     let used: string | null = null;
@@ -93,7 +94,7 @@ export function fhirToCanonical(plan: MappingPlan, resource: FhirResource, ctx: 
       const w = read(resource, rule.when.accessor);
       holds = w !== undefined && rule.when.values.includes(String(w));
     }
-    applyInbound(rule, raw, used, holds, data, st);
+    applyInbound(rule, raw, used, holds, data, kst);
   }
   if (ck.kind === 'Appointment') completeEnd(plan, data, st);
   const meta = resource['meta'] as { versionId?: unknown; lastUpdated?: unknown } | undefined;

@@ -34,7 +34,7 @@ import type {
   Scalar,
 } from '../compile/plan.js';
 import type { MappingProfile } from '../compile/schema.js';
-import { applyInbound, outboundValue, report, reportFailure, type RunState } from '../run/apply.js';
+import { applyInbound, outboundValue, report, reportFailure, type RunState, withCountry } from '../run/apply.js';
 import { completeEnd } from '../run/appointment-end.js';
 import { type CompiledStep, writePath as writeCanonical } from '../run/element-path.js';
 import { passesFilters } from '../run/filters.js';
@@ -200,6 +200,7 @@ function buildKind(msg: Hl7Message, ck: CompiledKind, st: RunState, cache: Selec
   }
   st.report.push({ rule: `${ck.kind}.id`, kind: ck.kind, protocolPath: id?.path ?? ck.idText, canonicalPath: 'id', status: id ? 'mapped' : 'error', ...(!id && { code: 'ERR_MAPPING_MISSING_ID' as const, note: 'no record id in the message' }) });
   if (!id) ok = false;
+  const kst = withCountry(st, ck.inboundRules, (rule) => rule.from.map((a) => read(msg, a, cache)).find((v) => v !== undefined));
   for (const rule of ck.inboundRules) {
     let raw: string | undefined;
     let used: string | null = null;
@@ -233,7 +234,7 @@ function buildKind(msg: Hl7Message, ck: CompiledKind, st: RunState, cache: Selec
       const w = read(msg, rule.when.accessor, cache);
       holds = w !== undefined && rule.when.values.includes(w);
     }
-    if (!applyInbound(rule, raw, used, holds, data, st)) ok = false;
+    if (!applyInbound(rule, raw, used, holds, data, kst)) ok = false;
   }
   return { data, externalId: id?.value, ok };
 }

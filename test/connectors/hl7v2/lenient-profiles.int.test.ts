@@ -159,6 +159,17 @@ describe.each(STORE_KINDS)('real HL7 v2 messages through the shipped generic pro
     expect([p.name?.[0]?.family, p.name?.[0]?.given, p.birthDate, p.gender]).toEqual(['Duck', ['Donald'], '1972-02-27', 'male']);
   });
 
+  it('reads phone numbers in the country of the patient: +1 for the Toronto A01, British numbers of PKB kept as given, never as French', async () => {
+    const a01 = setField(A01, 'PID', 3, '2216508^');
+    expect(await send(a01)).toEqual({ code: 'AA', reason: undefined });
+    expect((await record<Patient>('Patient', '2216508')).telecom).toEqual([{ system: 'phone', use: 'home', value: '+14161111111' }]);
+    expect(await flagsOf('Patient', '2216508')).not.toContain('patient-home-phone-dropped');
+    // PKB (unedited phones, 07700 900xxx; its address is Jeanne's, in FRA): not French by form.
+    const pkb = setField(setField(PKB, 'SCH', 1, 'PHONES'), 'PID', 3, 'PKB-PHONES^^^NHS^NH');
+    expect(await send(pkb)).toEqual({ code: 'AA', reason: undefined });
+    expect((await record<Patient>('Patient', 'PKB-PHONES')).telecom?.filter((t) => t.system === 'phone').map((t) => t.value)).toEqual(['07700900123', '07700900456', '07700900789']);
+  });
+
   it('keeps a patient whose birth date cannot be read, without it and flagged, and says which value it dropped', async () => {
     const edited = setField(setField(A01, 'PID', 3, '2216507^'), 'PID', 7, '1972-02-27');
     expect(await send(edited)).toEqual({ code: 'AA', reason: undefined });
