@@ -36,6 +36,7 @@ import type {
 import type { MappingProfile } from '../compile/schema.js';
 import { applyInbound, outboundValue, report, reportFailure, type RunState, withCountry } from '../run/apply.js';
 import { completeEnd } from '../run/appointment-end.js';
+import { keepOtherIdentifiers, type OtherIdentifier, systemOfAuthority, V2_0203_SYSTEM } from '../run/other-identifiers.js';
 import { type CompiledStep, writePath as writeCanonical } from '../run/element-path.js';
 import { passesFilters } from '../run/filters.js';
 import { detectEvent, failedFromCanonical, failedToCanonical, finishRecords, fromCanonicalResult, OUTBOUND_EVENTS, type RecordDraft, toCanonicalResult } from '../run/records.js';
@@ -236,7 +237,33 @@ function buildKind(msg: Hl7Message, ck: CompiledKind, st: RunState, cache: Selec
     }
     if (!applyInbound(rule, raw, used, holds, data, kst)) ok = false;
   }
+  if (ck.kind === 'Patient') keepOtherIdentifiers(data, pid3Identifiers(msg), kst, { byValue: true });
   return { data, externalId: id?.value, ok };
+}
+
+/**
+ * Every PID-3 repetition as an identifier: CX-1 the value, CX-4 the assigning authority (its
+ * system and `assigner.display`), CX-5 the type (table 0203). Those the rules kept are skipped
+ * by value (a rule may have put one under a namespace constant of the profile).
+ */
+function pid3Identifiers(msg: Hl7Message): OtherIdentifier[] {
+  const values = msg.getAll('PID-3[*].1');
+  const ns = msg.getAll('PID-3[*].4.1');
+  const uid = msg.getAll('PID-3[*].4.2');
+  const uidType = msg.getAll('PID-3[*].4.3');
+  const types = msg.getAll('PID-3[*].5');
+  return values.map((v, i) => {
+    const type = types[i]?.trim();
+    const assigner = ns[i]?.trim();
+    return {
+      value: v,
+      system: systemOfAuthority(ns[i], uid[i], uidType[i]),
+      use: 'secondary',
+      ...(type && { type: { coding: [{ system: V2_0203_SYSTEM, code: type }] } }),
+      ...(assigner && { assignerDisplay: assigner }),
+      at: `PID-3[${i + 1}]`,
+    };
+  });
 }
 
 /** Every field present in the message that no rule of the produced kinds reads (CLI, dry-run). */

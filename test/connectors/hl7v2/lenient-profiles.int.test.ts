@@ -170,6 +170,18 @@ describe.each(STORE_KINDS)('real HL7 v2 messages through the shipped generic pro
     expect((await record<Patient>('Patient', 'PKB-PHONES')).telecom?.filter((t) => t.system === 'phone').map((t) => t.value)).toEqual(['07700900123', '07700900456', '07700900789']);
   });
 
+  it('keeps PID-3 identifiers of assigning authorities the profile does not name, with their system and assigner, unflagged', async () => {
+    // Edit of ORSOS: its own appointment id, and PID-3 with two more repetitions (a namespace only, an ISO OID).
+    const edited = setField(setField(ORSOS, 'SCH', 2, 'OTHER-IDS'), 'PID', 3, 'OTHER-IDS-1~A123^^^OTHERHOSP^MR~B456^^^&2.16.840.1.113883.19.5&ISO^PI');
+    expect(await send(edited)).toEqual({ code: 'AA', reason: undefined });
+    const p = await record<Patient>('Patient', 'OTHER-IDS-1');
+    expect(p.identifier?.filter((i) => ['A123', 'B456'].includes(i.value)).map((i) => [i.system, i.value, i.assigner?.display])).toEqual([
+      ['https://fhir.passerelle.fr/NamingSystem/hl7v2-assigning-authority/OTHERHOSP', 'A123', 'OTHERHOSP'],
+      ['urn:oid:2.16.840.1.113883.19.5', 'B456', undefined],
+    ]);
+    expect((await flagsOf('Patient', 'OTHER-IDS-1')).filter((f) => f.endsWith('-dropped'))).toEqual([]);
+  });
+
   it('keeps a patient whose birth date cannot be read, without it and flagged, and says which value it dropped', async () => {
     const edited = setField(setField(A01, 'PID', 3, '2216507^'), 'PID', 7, '1972-02-27');
     expect(await send(edited)).toEqual({ code: 'AA', reason: undefined });
