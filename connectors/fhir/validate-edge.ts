@@ -6,10 +6,12 @@
  * that fails is refused whole, with every issue as `path: rule` (never a value), and goes to
  * dead letters; nothing of it is applied (design rule 3, "nothing half-applied").
  *
- * The profile alone would not do: its INS rules drop an unqualified INS and raise a flag, which
- * is right for HL7 feeds where PID-32 travels beside the INS, but a FHIR resource carrying an
- * INS without VALI breaks FR Core (fr-core-patient-ins, "l'INS ne peut être transmis qu'avec
- * une identité qualifiée") and is refused here before the profile sees it.
+ * An INS without a qualified identity (reliability not VALI) is not a reason to refuse the
+ * patient (issue 18, "lenient on structure, strict on identity"): as on the HL7 path (PID-32),
+ * the INS is dropped before the profile sees it, so no profile can let it travel, the record is
+ * flagged `ins-not-qualified` and the rest of the patient is applied. What stays refused is an
+ * INS that would travel and breaks a rule (key, test OID on a normal link, not the one
+ * `official` identifier), an unknown OID under the INS arc and an unknown reliability code.
  */
 import { createHash } from 'node:crypto';
 
@@ -68,11 +70,13 @@ function reliabilityOf(patient: Obj): { code: string | undefined; path: string }
 
 function patientRules(p: Obj, opts: EdgeOptions, issues: ErrorIssue[]): void {
   const ids = asArr(p['identifier']).map((x) => asObj(x) ?? {});
-  const officials = ids.flatMap((id, i) => (id['use'] === 'official' ? [i] : []));
+  const reliability = reliabilityOf(p);
+  // An INS of an unqualified identity is dropped before mapping: it does not count.
+  const dropped = (id: Obj): boolean => reliability?.code !== 'VALI' && INS_TYPE_OF_SYSTEM[str(id['system']) ?? ''] !== undefined;
+  const officials = ids.flatMap((id, i) => (id['use'] === 'official' && !dropped(id) ? [i] : []));
   if (officials.length > 1) {
     issues.push({ path: `Patient.identifier[${officials[1]}].use`, message: 'only one official identifier is allowed (FR Core: the INS, when there is one)' });
   }
-  const reliability = reliabilityOf(p);
   if (reliability?.code !== undefined && !(IDENTITY_RELIABILITY_CODES as readonly string[]).includes(reliability.code)) {
     issues.push({ path: reliability.path, message: `not an identity reliability code (${IDENTITY_RELIABILITY_CODES.join(', ')})` });
   }
@@ -92,11 +96,10 @@ function patientRules(p: Obj, opts: EdgeOptions, issues: ErrorIssue[]): void {
       return;
     }
     if (!insSystem) return;
+    // Not qualified: the INS is dropped (dropUnqualifiedIns), none of its rules apply.
+    if (reliability?.code !== 'VALI') return;
     if (INS_TEST_SYSTEMS.includes(system as string) && !opts.testLink) {
       issues.push({ path: `${path}.system`, message: `the INS test/demo OID ${system} is accepted only on a link marked as test` });
-    }
-    if (reliability?.code !== 'VALI') {
-      issues.push({ path, message: `an INS travels only with a qualified identity (identity reliability VALI, found ${reliability?.code ?? 'none'})` });
     }
     if (id['use'] !== 'official') issues.push({ path: `${path}.use`, message: 'the INS must be the official identifier' });
     const value = str(id['value']);
@@ -125,6 +128,25 @@ function edgeError(type: string, issues: readonly ErrorIssue[]): PasserelleError
   });
 }
 
+/** The flag a Patient gets when its INS is dropped for want of a qualified identity (same as the HL7 profiles'). */
+export const INS_NOT_QUALIFIED = 'ins-not-qualified';
+
+/**
+ * A Patient whose identity is not qualified (reliability not VALI) without its INS identifiers
+ * (FR Core: the INS travels only with a qualified identity), and whether one was dropped.
+ */
+export function dropUnqualifiedIns(resource: FhirResource): { resource: FhirResource; dropped: boolean } {
+  if (resource.resourceType !== 'Patient' || reliabilityOf(resource)?.code === 'VALI') return { resource, dropped: false };
+  const ids = asArr(resource['identifier']);
+  const kept = ids.filter((id) => {
+    const system = str(asObj(id)?.['system']);
+    return system === undefined || INS_TYPE_OF_SYSTEM[system] === undefined;
+  });
+  if (kept.length === ids.length) return { resource, dropped: false };
+  const { identifier: _dropped, ...rest } = resource;
+  return { resource: (kept.length > 0 ? { ...rest, identifier: kept } : rest) as FhirResource, dropped: true };
+}
+
 export type InboundResult =
   /** `record` is null when the profile's filters keep the resource from syncing. */
   | { readonly ok: true; readonly record: ExternalRecord | null; readonly flags: readonly string[] }
@@ -139,12 +161,16 @@ export function mapInbound(plan: MappingPlan, ctx: MappingContext, resource: Fhi
   const type = String(resource.resourceType);
   const edge = edgeIssues(resource, { testLink: ctx.testLink === true });
   if (edge.length > 0) return { ok: false, error: edgeError(type, edge) };
-  const mapped = toCanonical(plan, resource, { ...ctx, validate: false });
+  const ins = dropUnqualifiedIns(resource);
+  const mapped = toCanonical(plan, ins.resource, { ...ctx, validate: false });
   if (!mapped.ok) {
     return { ok: false, error: mapped.error ?? new PasserelleError('ERR_MAPPING_RECORD_INVALID', `${type}: the profile could not map it`) };
   }
-  const record = mapped.records[0];
-  if (record === undefined) return { ok: true, record: null, flags: mapped.flags };
+  const flags = ins.dropped && !mapped.flags.includes(INS_NOT_QUALIFIED) ? [...mapped.flags, INS_NOT_QUALIFIED] : mapped.flags;
+  const mappedRecord = mapped.records[0];
+  if (mappedRecord === undefined) return { ok: true, record: null, flags };
+  const recordFlags = ins.dropped && !(mappedRecord.flags ?? []).includes(INS_NOT_QUALIFIED) ? [...(mappedRecord.flags ?? []), INS_NOT_QUALIFIED] : mappedRecord.flags;
+  const record = recordFlags === undefined ? mappedRecord : { ...mappedRecord, flags: recordFlags };
   const valid = validateAs(record.kind, record.data, { testLink: ctx.testLink === true });
   if (!valid.ok) {
     const issues = valid.issues.map((i) => ({ ...i, code: 'ERR_MAPPING_RECORD_INVALID' }));
@@ -156,7 +182,7 @@ export function mapInbound(plan: MappingPlan, ctx: MappingContext, resource: Fhi
   }
   // entered-in-error: the practice software withdrew it (FHIR R4 workflow: "this instance should not have been part of this record").
   const withdrawn = ERROR_STATUS_KINDS.has(type) && resource['status'] === 'entered-in-error';
-  return { ok: true, record: { ...record, data: valid.value, ...(withdrawn && { deleted: true }) }, flags: mapped.flags };
+  return { ok: true, record: { ...record, data: valid.value, ...(withdrawn && { deleted: true }) }, flags };
 }
 
 /** A tombstone for a resource the server deleted (410, or a DELETE entry of `_history`). */

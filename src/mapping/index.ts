@@ -23,4 +23,4 @@ export { type KindOwnership, type OwnershipRules, KEYED_ELEMENTS, TIME_FIELD } f
 export { MappingProfile, profileJsonSchema, PROTOCOLS, DIRECTIONS, type Direction, type Protocol, type AppointmentTypeEntry } from './compile/schema.js';
 export { type ActivePlan, type MappingChange, notifyMappingChange, onMappingChange, type ConnectorProfile, type ConnectorProfiles, getActivePlan, mappingsDir, planFromText, shippedPlan, shippedProfileNames, shippedProfileOf, shippedProfileText } from './runtime.js';
 export { dryRun, type DryRunOptions, type DryRunResult } from './dry-run.js';
-export { frenchPhoneToE164, e164ToFrenchNational, hl7TimestampToMillis, millisToHl7Timestamp, TRANSFORM_NAMES } from './run/transforms.js';
+export { frenchPhoneToE164, e164ToFrenchNational, phoneToE164, hl7TimestampToMillis, millisToHl7Timestamp, TRANSFORM_NAMES } from './run/transforms.js';

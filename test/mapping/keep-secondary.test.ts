@@ -95,15 +95,36 @@ describe('the shipped generic HL7 v2.5 profile keeps the secondary data of real 
     expect(hl7RoundTrip(plan, p, '2216506')).toEqual(p);
   });
 
-  it('drops the HAPI ADT^A01 national phone number it cannot place, flagged, and keeps the rest', () => {
+  it('puts the HAPI ADT^A01 national phone number in E.164 of the country its address names (CA), never as French', () => {
+    // Unedited: PID-13 "(416)111-1111", PID-11.6 CA. Before issue 18 it was dropped (read as French, it failed).
     const r = mapHl7(plan, A01);
     expect(r.ok).toBe(true);
-    expect(r.flags).toEqual(['patient-home-phone-dropped']);
-    expect(r.issues).toEqual([
-      expect.objectContaining({ severity: 'warning', code: 'ERR_MAPPING_TRANSFORM' }),
-    ]);
-    expect(patientOf(r).telecom).toBeUndefined();
+    expect(r.flags).toEqual([]);
+    expect(r.issues).toEqual([]);
+    expect(patientOf(r).telecom).toEqual([{ system: 'phone', use: 'home', value: '+14161111111' }]);
+    expect(patientOf(r).address?.[0]?.country).toBe('CA');
     expect(patientOf(r).name?.[0]?.prefix).toEqual(['MR.']);
+  });
+
+  it('keeps a national number of unknown form as given when the address names no country, with its use and no flag', () => {
+    // Edit: PID-11.6 emptied; "(416)111-1111" is not French by form, so it is not misread as French.
+    const r = mapHl7(plan, setField(A01, 'PID', 11, "123 Foo ST.^^TORONTO^ON^M6G 3E6^^H^"));
+    expect(r.flags).toEqual([]);
+    expect(patientOf(r).telecom).toEqual([{ system: 'phone', use: 'home', value: '(416)111-1111' }]);
+  });
+
+  it('keeps the PKB SIU^S12 British national numbers as given (not French by form), or in +44 when the address is in GBR', () => {
+    // Unedited PKB: Ofcom drama numbers 07700 900xxx (11 digits), address edited to Jeanne's in FRA.
+    const r = mapHl7(plan, PKB);
+    expect(r.flags).toEqual(['practitioner-missing']);
+    expect(patientOf(r).telecom?.filter((t) => t.system === 'phone')).toEqual([
+      { system: 'phone', use: 'home', value: '07700900123' },
+      { system: 'phone', use: 'mobile', value: '07700900456' },
+      { system: 'phone', use: 'work', value: '07700900789' },
+    ]);
+    // Edit: the address's country set to GBR.
+    const gb = patientOf(mapHl7(plan, setField(PKB, 'PID', 11, "12 rue de l'Exemple^^Testville^^75012^GBR")));
+    expect(gb.telecom?.filter((t) => t.system === 'phone').map((t) => t.value)).toEqual(['+447700900123', '+447700900456', '+447700900789']);
   });
 
   it('keeps the PKB SIU^S12 patient’s national health number with its assigner, middle name, title, home, mobile and work phones and e-mail', () => {
@@ -139,7 +160,7 @@ describe('the shipped generic HL7 v2.5 profile keeps the secondary data of real 
       { system: 'email', value: 'jeanne.fictive@example.org' },
     ]);
     expect([p.birthDate, p.gender]).toEqual(['1985-03-14', 'female']);
-    expect(p.address).toEqual([{ line: ["12 rue de l'Exemple"], city: 'Testville', postalCode: '75012' }]);
+    expect(p.address).toEqual([{ line: ["12 rue de l'Exemple"], city: 'Testville', postalCode: '75012', country: 'FRA' }]);
     expect(hl7RoundTrip(plan, p, '9999999999')).toEqual(p);
   });
 
@@ -173,7 +194,8 @@ describe('the shipped generic HL7 v2.5 profile keeps the secondary data of real 
     );
     expect(JSON.stringify(r.issues)).not.toContain('NON');
     const p = patientOf(r);
-    expect(p.telecom).toBeUndefined();
+    // Only the (British, as given) work phone of PID-14 is left.
+    expect(p.telecom).toEqual([{ system: 'phone', use: 'work', value: '07700900789' }]);
     expect(p.name?.[0]?.family).toBe('FICTIVE');
   });
 
@@ -275,6 +297,21 @@ describe('the shipped FHIR R4 FR Core profile keeps the secondary data of the of
       t.value ? { ...t, value: t.value.replace(/^\(0(\d)\) /, '+61 $1 ') } : t,
     ),
   };
+
+  it('keeps the Australian numbers of the unedited example as given, with their use, never misread as French', () => {
+    // "(03) 5555 6473" has ten digits starting with 0 but is not written the French way: before
+    // issue 18 it became +33355556473.
+    const r = toCanonical(plan, example, ctx);
+    expect(r.ok).toBe(true);
+    expect(patientOf(r).telecom).toEqual([
+      { system: 'phone', use: 'mobile', value: '(03) 3410 5613' },
+      { system: 'phone', use: 'work', value: '(03) 5555 6473' },
+    ]);
+    expect(r.flags).toEqual([]);
+    // With the address's country (edit: address[0].country AU), they go to E.164 under +61.
+    const au = toCanonical(plan, { ...example, address: [{ ...(example['address'] as object[])[0], country: 'AU' }] }, ctx);
+    expect(patientOf(au).telecom?.map((t) => t.value)).toEqual(['+61334105613', '+61355556473']);
+  });
 
   it('keeps every name with its use, the work and mobile phones, sex, birth date and active flag', () => {
     const r = toCanonical(plan, edited, ctx);

@@ -11,6 +11,7 @@ import { describe, expect, it } from '@jest/globals';
 
 import { parseHl7 } from '../../src/hl7/index.js';
 import { shippedPlan, toCanonical, toCanonicalOrThrow } from '../../src/mapping/index.js';
+import { planFromText } from '../../src/mapping/runtime.js';
 import { durationMinutes } from '../../src/mapping/run/transforms.js';
 import type { Appointment, Patient } from '../../src/model/resources.js';
 import { fixturePath } from '../helpers/fixtures.js';
@@ -85,12 +86,31 @@ describe('the end of an appointment', () => {
     expect(r.report.find((x) => x.rule === 'Appointment.end')).toMatchObject({ status: 'defaulted', note: 'start + appointmentTypes[code=CONS-SUIVI].minutes' });
   });
 
-  it('is flagged appointment-end-unknown when neither the message nor the appointment type gives a duration', () => {
-    const text = without(noEnd.replace('|20|min^minute^UCUM|^^M20', '|||^^'), 'TQ1').replace(/\|\|\|20\|min\^minute\^UCUM\|\|Booked/g, '|||||Booked').replace('AIS|1|A|CONS-SUIVI^', 'AIS|1|A|VISITE^');
-    const r = toCanonical(ihe, parseHl7(text), { ...test, validate: false });
+  /** No duration anywhere and an appointment type the profile does not list. */
+  const noDuration = without(noEnd.replace('|20|min^minute^UCUM|^^M20', '|||^^'), 'TQ1').replace(/\|\|\|20\|min\^minute\^UCUM\|\|Booked/g, '|||||Booked').replace('AIS|1|A|CONS-SUIVI^', 'AIS|1|A|VISITE^');
+
+  it('is assumed at start + 15 minutes, flagged appointment-end-assumed with a warning, when nothing gives a duration: the appointment is kept', () => {
+    const r = toCanonical(ihe, parseHl7(noDuration), test);
+    expect(r.ok).toBe(true);
     const a = r.records.find((x) => x.kind === 'Appointment');
-    expect((a?.data as Appointment).end).toBeUndefined();
-    expect(a?.flags).toContain('appointment-end-unknown');
+    expect([(a?.data as Appointment).start, (a?.data as Appointment).end]).toEqual(['2025-03-17T08:30:00.000Z', '2025-03-17T08:45:00.000Z']);
+    expect(a?.flags).toContain('appointment-end-assumed');
+    expect(r.issues).toContainEqual(expect.objectContaining({ path: 'Appointment.end', severity: 'warning', code: 'ERR_MAPPING_RECORD_INVALID' }));
+    expect(r.report.find((x) => x.rule === 'Appointment.end')).toMatchObject({ status: 'defaulted', canonicalPath: 'end' });
+  });
+
+  it("is assumed at start + the profile's defaultDurationMinutes when it sets one", () => {
+    const plan = planFromText([`extends: hl7v2-ihe-pam-fr`, 'name: long-visits', 'defaultDurationMinutes: 40'].join('\n'), 'long-visits.yaml');
+    const a = toCanonical(plan, parseHl7(noDuration), test).records.find((x) => x.kind === 'Appointment');
+    expect([(a?.data as Appointment).end, a?.flags?.includes('appointment-end-assumed')]).toEqual(['2025-03-17T09:10:00.000Z', true]);
+  });
+
+  it('is not assumed when the start is missing: the message is still refused for its start', () => {
+    // Every start removed: SCH-11.4 and the resource segments' (AIS-4, AIG-8, AIL-6, AIP-6).
+    const r = toCanonical(ihe, parseHl7(noDuration.replaceAll('20250317093000+0100', '')), test);
+    expect(r.ok).toBe(false);
+    expect(r.flags).not.toContain('appointment-end-assumed');
+    expect(r.issues.filter((i) => i.severity === 'error').map((i) => i.path)).toContain('Appointment.start');
   });
 });
 
@@ -164,15 +184,19 @@ describe('FHIR R4 patients through the shipped FR Core profile', () => {
     expect((r.records[0]?.data as Patient).name).toEqual([{ use: 'official', family: 'CHALMERS', given: ['Peter', 'James'] }]);
   });
 
-  it('accepts a patient with a non-French phone number: kept in E.164, or dropped and flagged when it is not a number', () => {
+  it('accepts a patient with a non-French phone number: kept in E.164, kept as given when its form is unknown, dropped and flagged only when it is not a number', () => {
     const telecom = [
       { system: 'phone', value: '+1 (555) 010-0100', use: 'mobile' },
       { system: 'phone', value: '555-0100', use: 'home' },
+      { system: 'phone', value: 'ask reception', use: 'work' },
     ];
     const r = toCanonicalOrThrow(fhir, { ...example, telecom }, test);
-    expect((r.records[0]?.data as Patient).telecom).toEqual([{ system: 'phone', use: 'mobile', value: '+15550100100' }]);
-    expect(r.records[0]?.flags).toEqual(['patient-home-phone-dropped']);
-    expect(r.issues).toContainEqual(expect.objectContaining({ path: 'home-phone', severity: 'warning' }));
+    expect((r.records[0]?.data as Patient).telecom).toEqual([
+      { system: 'phone', use: 'mobile', value: '+15550100100' },
+      { system: 'phone', use: 'home', value: '555-0100' },
+    ]);
+    expect(r.records[0]?.flags).toEqual(['patient-work-phone-dropped']);
+    expect(r.issues).toContainEqual(expect.objectContaining({ path: 'work-phone', severity: 'warning' }));
   });
 });
 

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 
 import type { ErrorCode, ErrorIssue } from '../../errors.js';
+import { DEFAULT_APPOINTMENT_MINUTES } from '../../model/appointment-end.js';
 import { RESOURCE_KINDS, type ResourceKind } from '../../model/resources.js';
 import { didYouMean } from '../../util/suggest.js';
 import { type Catalogue, canonicalCatalogue, type ElementNode, resolvePath } from './catalogue.js';
@@ -500,6 +501,7 @@ export function compileProfile(profile: MappingProfile, text: string, source: st
     ownership,
     filters: { practitioners: filterSet(profile.filters?.practitioners), appointmentTypes: filterSet(profile.filters?.appointmentTypes) },
     appointmentTypes: profile.appointmentTypes ?? [],
+    defaultDurationMinutes: profile.defaultDurationMinutes ?? DEFAULT_APPOINTMENT_MINUTES,
     warnings,
     profile,
   };

@@ -163,6 +163,8 @@ export interface MappingPlan {
   readonly filters: { readonly practitioners: FilterSet | undefined; readonly appointmentTypes: FilterSet | undefined };
   /** The appointment types with their consignes, for the secretariat's catalogue. */
   readonly appointmentTypes: readonly AppointmentTypeEntry[];
+  /** Length assumed for an appointment whose end nothing gives (`defaultDurationMinutes`, else the product default). */
+  readonly defaultDurationMinutes: number;
   /** Warnings found while compiling (the profile is usable). */
   readonly warnings: readonly ErrorIssue[];
   readonly profile: MappingProfile;

@@ -163,6 +163,13 @@ export const MappingProfile = z
       })
       .optional(),
     appointmentTypes: z.array(AppointmentTypeEntry).optional().describe('The catalogue passed to the secretariat with its consignes.'),
+    defaultDurationMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(1440)
+      .optional()
+      .describe('Length assumed for an appointment whose end nothing gives (no end, duration or appointment type minutes): it is kept with end = start + this, flagged appointment-end-assumed (default 15).'),
   })
   .describe('A passerelle mapping profile (docs/mappings.md).');
 

@@ -20,7 +20,9 @@ import { PasserelleError } from '../../errors.js';
 import { RESOURCE_KINDS, type ResourceKind } from '../../model/resources.js';
 import { type ElementNode, fhirCatalogue } from '../compile/catalogue.js';
 import type { CompiledKind, CompiledRule, MappingPlan, ProfilePath, ProtocolAccessor, ProtocolSetEntry } from '../compile/plan.js';
-import { applyInbound, outboundValue, report, reportFailure, type RunState } from '../run/apply.js';
+import { applyInbound, outboundValue, report, reportFailure, type RunState, withCountry } from '../run/apply.js';
+import { completeEnd } from '../run/appointment-end.js';
+import { keepOtherIdentifiers, type OtherIdentifier } from '../run/other-identifiers.js';
 import { type CompiledPath, ensureContainer, prune, readPath, removePath, writePath } from '../run/element-path.js';
 import { passesFilters } from '../run/filters.js';
 import { detectEvent, failedFromCanonical, failedToCanonical, finishRecords, fromCanonicalResult, toCanonicalResult } from '../run/records.js';
@@ -60,6 +62,25 @@ function inventory(resource: FhirResource, ck: CompiledKind): FieldReport[] {
     .map((k) => ({ rule: '(not in profile)', kind: null, protocolPath: k, canonicalPath: null, status: 'unmapped' as const, note: 'present in the resource, not read by the profile' }));
 }
 
+/** The resource's identifiers as given (system, value, use, type, assigner display). */
+function fhirIdentifiers(resource: FhirResource): OtherIdentifier[] {
+  const ids = Array.isArray(resource['identifier']) ? (resource['identifier'] as unknown[]) : [];
+  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  return ids.map((x, i) => {
+    const id = (typeof x === 'object' && x !== null ? x : {}) as Obj;
+    const type = (typeof id['type'] === 'object' && id['type'] !== null ? id['type'] : undefined) as Obj | undefined;
+    const coding = Array.isArray(type?.['coding']) ? (type['coding'] as Obj[]).map((c) => ({ system: str(c?.['system']), code: str(c?.['code']), display: str(c?.['display']) })) : undefined;
+    return {
+      system: str(id['system']),
+      value: str(id['value']),
+      use: str(id['use']),
+      ...(type && { type: { ...(coding && { coding }), text: str(type['text']) } }),
+      assignerDisplay: str((id['assigner'] as Obj | undefined)?.['display']),
+      at: `identifier[${i}]`,
+    };
+  });
+}
+
 export function fhirToCanonical(plan: MappingPlan, resource: FhirResource, ctx: MappingContext = {}): ToCanonicalResult {
   const type = String(resource.resourceType);
   const ck = (RESOURCE_KINDS as readonly string[]).includes(type) ? plan.kinds[type as ResourceKind] : undefined;
@@ -77,6 +98,7 @@ export function fhirToCanonical(plan: MappingPlan, resource: FhirResource, ctx: 
   }
   st.report.push({ rule: `${ck.kind}.id`, kind: ck.kind, protocolPath: ck.idText, canonicalPath: 'id', status: externalId ? 'mapped' : 'error', ...(!externalId && { code: 'ERR_MAPPING_MISSING_ID' as const, note: 'the resource has no id' }) });
   const data: Obj = {};
+  const kst = withCountry(st, ck.inboundRules, (rule) => rule.from.map((a) => read(resource, a)).find((v) => v !== undefined));
   for (const rule of ck.inboundRules) {
     let raw: unknown;
     let used: string | null = null;
@@ -92,8 +114,10 @@ export function fhirToCanonical(plan: MappingPlan, resource: FhirResource, ctx: 
       const w = read(resource, rule.when.accessor);
       holds = w !== undefined && rule.when.values.includes(String(w));
     }
-    applyInbound(rule, raw, used, holds, data, st);
+    applyInbound(rule, raw, used, holds, data, kst);
   }
+  if (ck.kind === 'Patient') keepOtherIdentifiers(data, fhirIdentifiers(resource), kst, { byValue: false });
+  if (ck.kind === 'Appointment') completeEnd(plan, data, st);
   const meta = resource['meta'] as { versionId?: unknown; lastUpdated?: unknown } | undefined;
   const outcome = externalId
     ? finishRecords(

@@ -34,7 +34,9 @@ import type {
   Scalar,
 } from '../compile/plan.js';
 import type { MappingProfile } from '../compile/schema.js';
-import { applyInbound, outboundValue, report, reportFailure, type RunState } from '../run/apply.js';
+import { applyInbound, outboundValue, report, reportFailure, type RunState, withCountry } from '../run/apply.js';
+import { completeEnd } from '../run/appointment-end.js';
+import { keepOtherIdentifiers, type OtherIdentifier, systemOfAuthority, V2_0203_SYSTEM } from '../run/other-identifiers.js';
 import { type CompiledStep, writePath as writeCanonical } from '../run/element-path.js';
 import { passesFilters } from '../run/filters.js';
 import { detectEvent, failedFromCanonical, failedToCanonical, finishRecords, fromCanonicalResult, OUTBOUND_EVENTS, type RecordDraft, toCanonicalResult } from '../run/records.js';
@@ -199,6 +201,7 @@ function buildKind(msg: Hl7Message, ck: CompiledKind, st: RunState, cache: Selec
   }
   st.report.push({ rule: `${ck.kind}.id`, kind: ck.kind, protocolPath: id?.path ?? ck.idText, canonicalPath: 'id', status: id ? 'mapped' : 'error', ...(!id && { code: 'ERR_MAPPING_MISSING_ID' as const, note: 'no record id in the message' }) });
   if (!id) ok = false;
+  const kst = withCountry(st, ck.inboundRules, (rule) => rule.from.map((a) => read(msg, a, cache)).find((v) => v !== undefined));
   for (const rule of ck.inboundRules) {
     let raw: string | undefined;
     let used: string | null = null;
@@ -232,42 +235,35 @@ function buildKind(msg: Hl7Message, ck: CompiledKind, st: RunState, cache: Selec
       const w = read(msg, rule.when.accessor, cache);
       holds = w !== undefined && rule.when.values.includes(w);
     }
-    if (!applyInbound(rule, raw, used, holds, data, st)) ok = false;
+    if (!applyInbound(rule, raw, used, holds, data, kst)) ok = false;
   }
+  if (ck.kind === 'Patient') keepOtherIdentifiers(data, pid3Identifiers(msg), kst, { byValue: true });
   return { data, externalId: id?.value, ok };
 }
 
 /**
- * An appointment with a start and no end ends `minutesDuration` later (FHIR R4
- * Appointment.minutesDuration; SIU gives the duration in SCH-9/SCH-10, SCH-11.3 or the AIS/AIG/
- * AIL/AIP resource segments rather than an end), else after its appointment type's minutes
- * (`appointmentTypes`); else it is flagged `appointment-end-unknown` with a warning.
+ * Every PID-3 repetition as an identifier: CX-1 the value, CX-4 the assigning authority (its
+ * system and `assigner.display`), CX-5 the type (table 0203). Those the rules kept are skipped
+ * by value (a rule may have put one under a namespace constant of the profile).
  */
-function completeEnd(plan: MappingPlan, data: Record<string, unknown>, st: RunState): void {
-  const start = data['start'];
-  if (typeof start !== 'string' || data['end'] !== undefined) return;
-  let minutes = typeof data['minutesDuration'] === 'number' ? data['minutesDuration'] : undefined;
-  let source = 'minutesDuration';
-  if (minutes === undefined) {
-    const code = serviceTypeCode(data);
-    minutes = plan.appointmentTypes.find((t) => t.code === code)?.minutes;
-    source = `appointmentTypes[code=${String(code)}].minutes`;
-    if (minutes !== undefined) data['minutesDuration'] = minutes;
-  }
-  if (minutes === undefined || minutes <= 0) {
-    st.flags.add('appointment-end-unknown');
-    st.report.push({ rule: 'Appointment.end', kind: 'Appointment', protocolPath: null, canonicalPath: 'end', status: 'unmapped', code: 'ERR_MAPPING_RECORD_INVALID', note: 'no end, duration or appointment type duration; flag appointment-end-unknown' });
-    return;
-  }
-  data['end'] = new Date(Date.parse(start) + minutes * 60_000).toISOString();
-  st.report.push({ rule: 'Appointment.end', kind: 'Appointment', protocolPath: null, canonicalPath: 'end', status: 'defaulted', note: `start + ${source}` });
-}
-
-function serviceTypeCode(data: Record<string, unknown>): string | undefined {
-  const st = data['serviceType'];
-  const coding = Array.isArray(st) ? (st[0] as { coding?: unknown } | undefined)?.coding : undefined;
-  const code = Array.isArray(coding) ? (coding[0] as { code?: unknown } | undefined)?.code : undefined;
-  return typeof code === 'string' ? code : undefined;
+function pid3Identifiers(msg: Hl7Message): OtherIdentifier[] {
+  const values = msg.getAll('PID-3[*].1');
+  const ns = msg.getAll('PID-3[*].4.1');
+  const uid = msg.getAll('PID-3[*].4.2');
+  const uidType = msg.getAll('PID-3[*].4.3');
+  const types = msg.getAll('PID-3[*].5');
+  return values.map((v, i) => {
+    const type = types[i]?.trim();
+    const assigner = ns[i]?.trim();
+    return {
+      value: v,
+      system: systemOfAuthority(ns[i], uid[i], uidType[i]),
+      use: 'secondary',
+      ...(type && { type: { coding: [{ system: V2_0203_SYSTEM, code: type }] } }),
+      ...(assigner && { assignerDisplay: assigner }),
+      at: `PID-3[${i + 1}]`,
+    };
+  });
 }
 
 /** Every field present in the message that no rule of the produced kinds reads (CLI, dry-run). */

@@ -27,6 +27,19 @@ export interface RunState {
   readonly tctx: TransformContext;
 }
 
+const ADDRESS_COUNTRY = /^address(\[[^\]]*\])?\.country$/;
+
+/**
+ * The run state for one record with the country of its first address, as the input gives it,
+ * in the transform context (a phone number in national form is read in that country's plan,
+ * not as French): `readRaw` reads a rule's protocol value. Unchanged when there is none.
+ */
+export function withCountry(st: RunState, rules: readonly CompiledRule[], readRaw: (rule: CompiledRule) => unknown): RunState {
+  const rule = rules.find((r) => r.to !== null && ADDRESS_COUNTRY.test(r.to.text));
+  const raw = rule ? readRaw(rule) : undefined;
+  return typeof raw === 'string' && raw.trim() !== '' ? { ...st, tctx: { ...st.tctx, country: raw.trim() } } : st;
+}
+
 export function mapIn(map: CompiledValueMap, code: string): { value: Scalar; defaulted: boolean } {
   const v = map.codes.get(code) ?? map.folded.get(code.toLowerCase());
   if (v !== undefined) return { value: v, defaulted: false };

@@ -16,6 +16,12 @@ export class TransformError extends Error {}
 export interface TransformContext {
   /** IANA zone of the practice. */
   readonly timezone: string;
+  /**
+   * The country of the record as the input gives it (its first address's country: ISO 3166
+   * alpha-2 or alpha-3, or a name), when it gives one: phone numbers in national form are read
+   * in that country's numbering plan, not as French ones.
+   */
+  readonly country?: string;
 }
 
 export type TransformValue = string | number | boolean;
@@ -228,9 +234,85 @@ export function frenchPhoneToE164(raw: string): string {
   throw new TransformError('not a French phone number (10 digits starting with 0, or +33…)');
 }
 
-/** E.164 → national 10-digit form `0612345678` (foreign numbers stay in E.164). */
+/** Countries whose numbers follow the French plan (metropolitan France and the overseas departments). */
+const FRENCH_COUNTRIES: ReadonlySet<string> = new Set(['FR', 'FRA', 'FRANCE', 'GP', 'GLP', 'MQ', 'MTQ', 'GF', 'GUF', 'RE', 'REU', 'YT', 'MYT', 'BL', 'BLM', 'MF', 'MAF']);
+
+/**
+ * National numbering plans passerelle can put in E.164 when a record says it is from there: the
+ * country calling code (ITU-T E.164 assignments), whether a national number starts with a
+ * trunk prefix 0 that E.164 drops, and the North American plan's ten digits. A country not
+ * listed keeps its national numbers as given.
+ */
+interface NumberingPlan {
+  readonly cc: string;
+  readonly trunk0: boolean;
+  readonly nanp?: boolean;
+}
+const PLANS: ReadonlyArray<readonly [readonly string[], NumberingPlan]> = [
+  [['GB', 'GBR', 'UK', 'UNITED KINGDOM'], { cc: '44', trunk0: true }],
+  [['AU', 'AUS', 'AUSTRALIA'], { cc: '61', trunk0: true }],
+  [['US', 'USA', 'UNITED STATES', 'CA', 'CAN', 'CANADA'], { cc: '1', trunk0: false, nanp: true }],
+  [['DE', 'DEU', 'GERMANY'], { cc: '49', trunk0: true }],
+  [['BE', 'BEL', 'BELGIUM', 'BELGIQUE'], { cc: '32', trunk0: true }],
+  [['CH', 'CHE', 'SWITZERLAND', 'SUISSE'], { cc: '41', trunk0: true }],
+  [['NL', 'NLD', 'NETHERLANDS'], { cc: '31', trunk0: true }],
+  [['IE', 'IRL', 'IRELAND'], { cc: '353', trunk0: true }],
+  [['IT', 'ITA', 'ITALY', 'ITALIE'], { cc: '39', trunk0: false }],
+  [['ES', 'ESP', 'SPAIN', 'ESPAGNE'], { cc: '34', trunk0: false }],
+  [['PT', 'PRT', 'PORTUGAL'], { cc: '351', trunk0: false }],
+  [['LU', 'LUX', 'LUXEMBOURG'], { cc: '352', trunk0: false }],
+  [['MA', 'MAR', 'MOROCCO', 'MAROC'], { cc: '212', trunk0: true }],
+  [['DZ', 'DZA', 'ALGERIA', 'ALGERIE'], { cc: '213', trunk0: true }],
+  [['TN', 'TUN', 'TUNISIA', 'TUNISIE'], { cc: '216', trunk0: false }],
+];
+
+/** A French number written the French way: 0X XX XX XX XX (or 0XXX XX XX XX overseas), separators optional. */
+const FRENCH_NATIONAL_FORM = /^0[1-9](?:[ .-]?[0-9]{2}){4}$|^0[1-9][0-9]{2}(?:[ .-]?[0-9]{2}){3}$/;
+const PHONE_CHARACTERS = /^[+0-9 .\-/()]+$/;
+
+/**
+ * A phone number → E.164 where its form or the record's country says which plan it is in;
+ * otherwise as given. Only numbers French by form (`0X XX XX XX XX`, `+33…`, `0033…`) are read
+ * as French, with no country or a French one; a number with a country code stays in E.164 of
+ * that country; a national number of a record from a country in `PLANS` is put under that
+ * country's code; anything else that looks like a phone number — an Australian `(03) 5555
+ * 6473`, a British `07700 900123`, a number of a country not listed — is kept as given, never
+ * misread as French. Only what is not a phone number at all (letters, fewer than 3 digits)
+ * fails (the rule then drops it with a flag).
+ */
+export function phoneToE164(raw: string, country?: string): string {
+  const given = raw.trim();
+  const digits = given.replace(/[^0-9]/g, '');
+  if (!PHONE_CHARACTERS.test(given) || digits.length < 3 || digits.length > 17) {
+    throw new TransformError('not a phone number (3 to 15 digits, with + ( ) . - / or spaces)');
+  }
+  let s = given.replace(/\(0\)/g, '').replace(/[\s.\-/()]/g, '');
+  if (s.startsWith('00')) s = `+${s.slice(2)}`;
+  if (s.startsWith('+')) {
+    if ([...FRENCH_CODES].some((c) => s.startsWith(`+${c}`))) {
+      try {
+        return frenchPhoneToE164(given);
+      } catch {
+        return given;
+      }
+    }
+    return /^\+[1-9][0-9]{6,14}$/.test(s) ? s : given;
+  }
+  const key = country?.trim().toUpperCase();
+  if (key === undefined || key === '' || FRENCH_COUNTRIES.has(key)) return FRENCH_NATIONAL_FORM.test(given) ? frenchPhoneToE164(given) : given;
+  const plan = PLANS.find(([names]) => names.includes(key))?.[1];
+  if (!plan) return given;
+  let nsn = s;
+  if (plan.nanp && nsn.length === 11 && nsn.startsWith('1')) nsn = nsn.slice(1);
+  if (plan.nanp && nsn.length !== 10) return given;
+  if (plan.trunk0 && nsn.startsWith('0')) nsn = nsn.slice(1);
+  const e164 = `+${plan.cc}${nsn}`;
+  return /^\+[1-9][0-9]{7,14}$/.test(e164) ? e164 : given;
+}
+
+/** E.164 → national 10-digit form `0612345678` (foreign numbers stay in E.164, others as given). */
 export function e164ToFrenchNational(raw: string): string {
-  const s = frenchPhoneToE164(raw);
+  const s = phoneToE164(raw);
   for (const code of ['590', '594', '596', '262', '33']) {
     if (s.startsWith(`+${code}`) && s.length === code.length + 10) return `0${s.slice(code.length + 1)}`;
   }
@@ -333,8 +415,8 @@ const FACTORIES: Readonly<Record<string, Factory>> = {
       name: 'phone-e164',
       produces: 'string',
       protocol: 'any',
-      in: (v) => frenchPhoneToE164(str(v)),
-      out: (v) => (arg === 'national' ? e164ToFrenchNational(str(v)) : frenchPhoneToE164(str(v))),
+      in: (v, ctx) => phoneToE164(str(v), ctx.country),
+      out: (v) => (arg === 'national' ? e164ToFrenchNational(str(v)) : phoneToE164(str(v))),
     };
   },
   prefix: (arg) => {

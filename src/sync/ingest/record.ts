@@ -4,6 +4,7 @@
  * ids it supersedes.
  */
 import { PasserelleError } from '../../errors.js';
+import { assumeEnd, END_ASSUMED_FLAG } from '../../model/appointment-end.js';
 import type { CanonicalResource } from '../../model/resources.js';
 import { validateAs } from '../../model/validate.js';
 import { normalize } from '../../model/fields.js';
@@ -33,6 +34,18 @@ export async function applyRecord(deps: IngestDeps, tx: Tx, ctx: PracticeContext
     if (!known) return ['ignored-unknown-deleted'];
     theirs = tombstone(normalize(known as unknown as CanonicalResource, canonicalId));
   }
+  // A connector without a profile-side default (or a profile without Appointment.end rules) may
+  // hand a start without an end: the start is there, so the appointment is kept with the
+  // product default length and flagged, never refused for its end (issue 18).
+  let recordFlags = mappingFlags;
+  if (kind === 'Appointment' && !record.deleted) {
+    const copy = { ...theirs } as Record<string, unknown>;
+    if (assumeEnd(copy)) {
+      theirs = copy as unknown as CanonicalResource;
+      recordFlags = [...recordFlags, END_ASSUMED_FLAG];
+      deps.log.warn('appointment end assumed', { linkId: link.id, flag: END_ASSUMED_FLAG });
+    }
+  }
   const valid = validateAs(kind, theirs, { testLink: link.isTest });
   if (!valid.ok) {
     const first = valid.issues[0];
@@ -52,7 +65,7 @@ export async function applyRecord(deps: IngestDeps, tx: Tx, ctx: PracticeContext
       ...(stale && { stale }),
       // Validated just above; a minted id has nothing stored under it yet.
       fastPath: newId ? 'new-id' : 'validated',
-      ...(mappingFlags.length > 0 && { mappingFlags }),
+      ...(recordFlags.length > 0 && { mappingFlags: recordFlags }),
       ...(held && { heldForPractitioner: true }),
     });
   } catch (e) {

@@ -268,13 +268,14 @@ describe.each(['sqlite', 'postgres'] as const)('FHIR practice software ⇄ passe
   });
 
   it('dead-letters alone a patient that breaks FR Core, with the path and rule, and applies the rest of the page', async () => {
+    // A qualified identity whose INS key is wrong: an unsafe identity, refused whole.
     const bad: FhirPatient = {
       resourceType: 'Patient',
-      identifier: [{ use: 'official', system: 'urn:oid:1.2.250.1.213.1.4.8', value: '285037511234544' }],
+      identifier: [{ use: 'official', system: 'urn:oid:1.2.250.1.213.1.4.8', value: '285037511234545' }],
       name: [{ use: 'official', family: 'INVALIDE', given: ['Ines'] }],
       gender: 'female',
       birthDate: '1985-03-14',
-      extension: [{ url: 'https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability', extension: [{ url: 'identityStatus', valueCoding: { code: 'PROV' } }] }],
+      extension: [{ url: 'https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability', extension: [{ url: 'identityStatus', valueCoding: { code: 'VALI' } }] }],
     };
     const good: FhirPatient = { resourceType: 'Patient', identifier: [{ system: 'urn:oid:1.2.250.1.999.1.1', value: 'IPP900001' }], name: [{ use: 'official', family: 'VALIDE', given: ['Victor'] }], gender: 'male', birthDate: '1990-01-01' };
     const badId = (await w.fhir<FhirPatient>('POST', 'Patient', bad)).body.id as string;
@@ -285,11 +286,39 @@ describe.each(['sqlite', 'postgres'] as const)('FHIR practice software ⇄ passe
     expect(await w.t.service.store.identityMap.findCanonical(w.fhirLinkId, 'Patient', badId)).toBeUndefined();
     const dead = await json<{ items: { reasonCode: string; reason: string; source: string }[] }>(await w.t.api(`/api/v1/dead-letters?linkId=${w.fhirLinkId}&status=open`), 200);
     expect(dead.items.map((d) => [d.source, d.reasonCode])).toEqual([['inbox', 'ERR_FHIR_EDGE_INVALID']]);
-    expect(dead.items[0]?.reason).toBe('Patient refused at the edge: Patient.identifier[0]: an INS travels only with a qualified identity (identity reliability VALI, found PROV)');
-    expect(dead.items[0]?.reason).not.toContain('285037511234544');
+    expect(dead.items[0]?.reason).toBe('Patient refused at the edge: Patient.identifier[0].value: not a valid INS matricule (15 characters with a correct key)');
+    expect(dead.items[0]?.reason).not.toContain('285037511234545');
     // Read again in the overlap window, it is the same version: not dead-lettered twice.
     await w.runtime.pollLink(w.fhirLinkId);
     expect(await w.t.service.store.deadLetters.count({ status: 'open', linkId: w.fhirLinkId })).toBe(1);
+  });
+
+  it('keeps a patient whose INS comes without a qualified identity, without the INS, flagged ins-not-qualified, and publishes it', async () => {
+    const deadBefore = await w.t.service.store.deadLetters.count({ status: 'open', linkId: w.fhirLinkId });
+    const provisional: FhirPatient = {
+      resourceType: 'Patient',
+      identifier: [
+        { use: 'official', system: 'urn:oid:1.2.250.1.213.1.4.8', value: '285037511234544' },
+        { use: 'usual', system: 'urn:oid:1.2.250.1.999.1.1', value: 'IPP900002' },
+      ],
+      name: [{ use: 'official', family: 'PROVISOIRE', given: ['Paule'] }],
+      gender: 'female',
+      birthDate: '1985-03-14',
+      extension: [{ url: 'https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability', extension: [{ url: 'identityStatus', valueCoding: { code: 'PROV' } }] }],
+    };
+    const fhirId = (await w.fhir<FhirPatient>('POST', 'Patient', provisional)).body.id as string;
+    const r = await w.runtime.pollLink(w.fhirLinkId);
+    expect(r).toMatchObject({ acquired: true, invalid: 0 });
+    expect(await w.t.service.store.deadLetters.count({ status: 'open', linkId: w.fhirLinkId })).toBe(deadBefore);
+    const canonicalId = (await w.t.service.store.identityMap.findCanonical(w.fhirLinkId, 'Patient', fhirId)) as string;
+    expect(canonicalId).toBeDefined();
+    const stored = (await w.t.service.store.resources.get(canonicalId))?.data as { identifier?: { system?: string }[]; name?: { family?: string }[] };
+    expect([stored.identifier?.map((i) => i.system), stored.name?.[0]?.family]).toEqual([['urn:oid:1.2.250.1.999.1.1'], 'PROVISOIRE']);
+    const events = await w.t.service.store.audit.list({ resourceId: canonicalId, action: 'sync.apply' });
+    expect((events[0]?.details as { flags?: string[] }).flags).toEqual(expect.arrayContaining(['ins-not-qualified', 'created']));
+    // The rest of the patient goes on to the secretariat.
+    await simPatient(fhirId);
+    await w.settled();
   });
 
   it('polls at once on a Subscription notification carrying the shared secret, and refuses one without it', async () => {

@@ -11,7 +11,7 @@ import { describe, expect, it } from '@jest/globals';
 
 import { edgeIssues, mapInbound } from '../../../connectors/fhir/validate-edge.js';
 import type { FhirResource } from '../../../src/mapping/run/types.js';
-import { shippedPlan } from '../../../src/mapping/runtime.js';
+import { planFromText, shippedPlan } from '../../../src/mapping/runtime.js';
 import { fixturePath, readFixture } from '../../helpers/fixtures.js';
 
 type Verdict =
@@ -19,8 +19,6 @@ type Verdict =
   | { readonly accept: string; readonly deleted?: boolean }
   /** Refused: the error code and the first issue's path and rule. */
   | { readonly refuse: string; readonly path: string; readonly rule: RegExp };
-
-const INS_VALI = /an INS travels only with a qualified identity \(identity reliability VALI, found PROV\)/;
 
 /** file → [verdict on a normal link, verdict on a link marked as test]. */
 const VERDICTS: Record<string, readonly [Verdict, Verdict]> = {
@@ -33,10 +31,8 @@ const VERDICTS: Record<string, readonly [Verdict, Verdict]> = {
   'r4/communication-example.json': [{ accept: 'Communication' }, { accept: 'Communication' }],
   'fr-core/patient-ins.json': [{ accept: 'Patient' }, { accept: 'Patient' }],
   'fr-core/patient-ins-test-oid.json': [{ refuse: 'ERR_FHIR_EDGE_INVALID', path: 'Patient.identifier[0].system', rule: /the INS test\/demo OID urn:oid:1\.2\.250\.1\.213\.1\.4\.10 is accepted only on a link marked as test/ }, { accept: 'Patient' }],
-  'fr-core/patient-ins-without-vali.json': [
-    { refuse: 'ERR_FHIR_EDGE_INVALID', path: 'Patient.identifier[0]', rule: INS_VALI },
-    { refuse: 'ERR_FHIR_EDGE_INVALID', path: 'Patient.identifier[0]', rule: INS_VALI },
-  ],
+  // Issue 18: kept without its INS, flagged ins-not-qualified (as the HL7 path does with PID-32).
+  'fr-core/patient-ins-without-vali.json': [{ accept: 'Patient' }, { accept: 'Patient' }],
   'fr-core/patient-two-official.json': [
     { refuse: 'ERR_FHIR_EDGE_INVALID', path: 'Patient.identifier[1].use', rule: /only one official identifier is allowed/ },
     { refuse: 'ERR_FHIR_EDGE_INVALID', path: 'Patient.identifier[1].use', rule: /only one official identifier is allowed/ },
@@ -119,10 +115,72 @@ describe('FHIR resources at the edge', () => {
   });
 
   it('reports every FR Core problem of a resource at once, each with its path', () => {
-    const patient = load('fr-core/patient-ins-without-vali.json');
+    const patient = load('fr-core/patient-ins.json');
     const ids = patient['identifier'] as Record<string, unknown>[];
-    const worse = { ...patient, identifier: [{ ...ids[0], value: '285037511234545', use: 'usual' }, { ...ids[1], use: 'official' }] } as FhirResource;
-    expect(edgeIssues(worse, { testLink: false }).map((i) => i.path)).toEqual(['Patient.identifier[0]', 'Patient.identifier[0].use', 'Patient.identifier[0].value']);
+    const worse = { ...patient, identifier: [{ ...ids[0], type: undefined, system: 'urn:oid:1.2.250.1.213.1.4.10', value: '285037511234545', use: 'usual' }, { ...ids[1], use: 'official' }] } as FhirResource;
+    expect(edgeIssues(worse, { testLink: false }).map((i) => i.path)).toEqual(['Patient.identifier[0].system', 'Patient.identifier[0].use', 'Patient.identifier[0].value']);
+  });
+
+  it('keeps a patient whose INS has no qualified identity, without the INS and flagged ins-not-qualified, as the HL7 path does', () => {
+    const resource = load('fr-core/patient-ins-without-vali.json');
+    expect(edgeIssues(resource, { testLink: false })).toEqual([]);
+    const r = mapInbound(plan, { timezone: 'Europe/Paris', testLink: false }, resource);
+    if (!r.ok || r.record?.data.resourceType !== 'Patient') throw new Error(`refused: ${r.ok ? 'no record' : r.error.message}`);
+    const p = r.record.data;
+    // The INS is gone, the IPP, names, contacts and reliability stay.
+    expect(p.identifier?.map((i) => [i.system, i.value])).toEqual([['urn:oid:1.2.250.1.999.1.1', 'IPP000101']]);
+    expect(p.name?.find((n) => n.use === 'official')?.family).toBe('FICTIVE');
+    expect(p.birthDate).toBe('1985-03-14');
+    expect(r.record.flags).toEqual(['ins-not-qualified']);
+    expect(r.flags).toContain('ins-not-qualified');
+  });
+
+  it('drops the INS of an unqualified identity whatever the profile says, so none can let it travel', () => {
+    const resource = load('fr-core/patient-ins-without-vali.json');
+    // A profile that maps the INS without the `when` on the reliability.
+    const loose = planFromText(
+      ['name: loose', 'protocol: fhir-r4', 'version: 4.0.1', 'Patient:', '  directions: [to-canonical]', '  fields:',
+        '    - { from: "identifier[system=urn:oid:1.2.250.1.999.1.1].value", to: "identifier[system=urn:oid:1.2.250.1.999.1.1].value" }',
+        '    - { from: "identifier[system=urn:oid:1.2.250.1.213.1.4.8].value", to: "identifier[system=urn:oid:1.2.250.1.213.1.4.8].value", set: { use: official } }',
+        '    - { from: "name[0].family", to: "name[0].family" }'].join('\n'),
+      'loose.yaml',
+    );
+    const r = mapInbound(loose, { testLink: true }, { ...resource, extension: [] } as FhirResource);
+    expect(r.ok && r.record?.data.resourceType === 'Patient' ? [r.record.data.identifier?.map((i) => i.system), r.record.flags] : r).toEqual([['urn:oid:1.2.250.1.999.1.1'], ['ins-not-qualified']]);
+  });
+
+  it('still refuses an INS of an unqualified identity under an unknown OID of the INS arc, or two official identifiers left', () => {
+    const resource = load('fr-core/patient-ins-without-vali.json');
+    const ids = resource['identifier'] as Record<string, unknown>[];
+    const unknownArc = { ...resource, identifier: [{ ...ids[0], system: 'urn:oid:1.2.250.1.213.1.4.99' }, ids[1]] } as FhirResource;
+    expect(edgeIssues(unknownArc, { testLink: false }).map((i) => i.path)).toEqual(['Patient.identifier[0].system']);
+    const twoOfficial = { ...resource, identifier: [ids[0], { ...ids[1], use: 'official' }, { system: 'urn:oid:1.2.250.1.999.9', value: 'X1', use: 'official' }] } as FhirResource;
+    expect(edgeIssues(twoOfficial, { testLink: false }).map((i) => i.path)).toEqual(['Patient.identifier[2].use']);
+  });
+
+  describe('an appointment whose end nothing gives', () => {
+    const apt = load('fr-core/appointment.json');
+    const { end: _end, minutesDuration: _minutes, ...noEnd } = apt;
+
+    it('ends minutesDuration after its start when the server sends a duration without an end', () => {
+      const r = mapInbound(plan, { testLink: false }, { ...noEnd, minutesDuration: 30 } as FhirResource);
+      expect(r.ok && r.record?.data.resourceType === 'Appointment' ? [r.record.data.end, r.record.flags ?? []] : r).toEqual(['2026-12-01T08:50:00.000Z', []]);
+    });
+
+    it("is kept with an end assumed from its appointment type's minutes, or else the product default, flagged appointment-end-assumed", () => {
+      // CONSULT → CONS (20 minutes in appointmentTypes): derived, nothing assumed.
+      const typed = mapInbound(plan, { testLink: false }, noEnd as FhirResource);
+      expect(typed.ok && typed.record?.data.resourceType === 'Appointment' ? [typed.record.data.end, typed.record.flags ?? []] : typed).toEqual(['2026-12-01T08:40:00.000Z', []]);
+      // No type at all: start + 15 minutes, flagged; before issue 18 it was refused ("end is required when status is booked").
+      const { serviceType: _t, ...untyped } = noEnd;
+      const r = mapInbound(plan, { testLink: false }, untyped as FhirResource);
+      expect(r.ok && r.record?.data.resourceType === 'Appointment' ? [r.record.data.start, r.record.data.end, r.record.flags, r.flags] : r).toEqual([
+        '2026-12-01T08:20:00.000Z',
+        '2026-12-01T08:35:00.000Z',
+        ['appointment-end-assumed'],
+        ['appointment-end-assumed'],
+      ]);
+    });
   });
 
   it('takes a practitioner role whole: who, where, as what, which services, when (official R4 and FR Core examples)', () => {

@@ -123,6 +123,18 @@ describe.each(STORE_KINDS)('real HL7 v2 messages through the shipped generic pro
     expect([a.start, a.end]).toEqual(['2014-11-20T11:31:00.000Z', '2014-11-20T12:32:00.500Z']);
   });
 
+  it('keeps a booked appointment whose end nothing gives, its end assumed at start + 15 minutes, flagged appointment-end-assumed', async () => {
+    // Edit of the PKB message: SCH-11 keeps its start only (no end, and PKB sends no duration or appointment type).
+    const edited = setField(setField(PKB, 'SCH', 1, 'END-ASSUMED'), 'SCH', 11, '^^^201411201231');
+    expect(await send(edited)).toEqual({ code: 'AA', reason: undefined });
+    const a = await record<Appointment>('Appointment', 'END-ASSUMED');
+    expect([a.status, a.start, a.end]).toEqual(['booked', '2014-11-20T11:31:00.000Z', '2014-11-20T11:46:00.000Z']);
+    expect(await flagsOf('Appointment', 'END-ASSUMED')).toEqual(expect.arrayContaining(['appointment-end-assumed', 'created']));
+    // The message's outcome carries the flag too (applied with warnings).
+    const inbox = await h.store.inbox.list({ linkId: h.link.id });
+    expect(inbox.find((m) => m.flags.includes('appointment-end-assumed'))).toBeDefined();
+  });
+
   it('maps filler status codes whatever their case; an unknown one is flagged and the trigger event decides', async () => {
     expect(await send(setField(setField(ORSOS, 'SCH', 2, 'ST-UPPER'), 'SCH', 25, 'NOSHOW'))).toEqual({ code: 'AA', reason: undefined });
     expect((await record<Appointment>('Appointment', 'ST-UPPER')).status).toBe('noshow');
@@ -145,6 +157,29 @@ describe.each(STORE_KINDS)('real HL7 v2 messages through the shipped generic pro
     expect(await send(A01)).toEqual({ code: 'AA', reason: undefined });
     const p = await record<Patient>('Patient', '2216506');
     expect([p.name?.[0]?.family, p.name?.[0]?.given, p.birthDate, p.gender]).toEqual(['Duck', ['Donald'], '1972-02-27', 'male']);
+  });
+
+  it('reads phone numbers in the country of the patient: +1 for the Toronto A01, British numbers of PKB kept as given, never as French', async () => {
+    const a01 = setField(A01, 'PID', 3, '2216508^');
+    expect(await send(a01)).toEqual({ code: 'AA', reason: undefined });
+    expect((await record<Patient>('Patient', '2216508')).telecom).toEqual([{ system: 'phone', use: 'home', value: '+14161111111' }]);
+    expect(await flagsOf('Patient', '2216508')).not.toContain('patient-home-phone-dropped');
+    // PKB (unedited phones, 07700 900xxx; its address is Jeanne's, in FRA): not French by form.
+    const pkb = setField(setField(PKB, 'SCH', 1, 'PHONES'), 'PID', 3, 'PKB-PHONES^^^NHS^NH');
+    expect(await send(pkb)).toEqual({ code: 'AA', reason: undefined });
+    expect((await record<Patient>('Patient', 'PKB-PHONES')).telecom?.filter((t) => t.system === 'phone').map((t) => t.value)).toEqual(['07700900123', '07700900456', '07700900789']);
+  });
+
+  it('keeps PID-3 identifiers of assigning authorities the profile does not name, with their system and assigner, unflagged', async () => {
+    // Edit of ORSOS: its own appointment id, and PID-3 with two more repetitions (a namespace only, an ISO OID).
+    const edited = setField(setField(ORSOS, 'SCH', 2, 'OTHER-IDS'), 'PID', 3, 'OTHER-IDS-1~A123^^^OTHERHOSP^MR~B456^^^&2.16.840.1.113883.19.5&ISO^PI');
+    expect(await send(edited)).toEqual({ code: 'AA', reason: undefined });
+    const p = await record<Patient>('Patient', 'OTHER-IDS-1');
+    expect(p.identifier?.filter((i) => ['A123', 'B456'].includes(i.value)).map((i) => [i.system, i.value, i.assigner?.display])).toEqual([
+      ['https://fhir.passerelle.fr/NamingSystem/hl7v2-assigning-authority/OTHERHOSP', 'A123', 'OTHERHOSP'],
+      ['urn:oid:2.16.840.1.113883.19.5', 'B456', undefined],
+    ]);
+    expect((await flagsOf('Patient', 'OTHER-IDS-1')).filter((f) => f.endsWith('-dropped'))).toEqual([]);
   });
 
   it('keeps a patient whose birth date cannot be read, without it and flagged, and says which value it dropped', async () => {

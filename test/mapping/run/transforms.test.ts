@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 
-import { compileTransform, e164ToFrenchNational, frenchPhoneToE164, hl7TimestampToMillis, millisToHl7Timestamp, type Transform, TransformError } from '../../../src/mapping/run/transforms.js';
+import { compileTransform, e164ToFrenchNational, frenchPhoneToE164, hl7TimestampToMillis, millisToHl7Timestamp, phoneToE164, type Transform, TransformError } from '../../../src/mapping/run/transforms.js';
 
 const iso = (raw: string, zone: string) => new Date(hl7TimestampToMillis(raw, zone)).toISOString();
 const t = (spec: string): Transform => {
@@ -59,6 +59,7 @@ describe('French phone numbers to E.164', () => {
   });
 
   it('writes national numbers back with :national, overseas ones included', () => {
+    expect(e164ToFrenchNational('(03) 5555 6473')).toBe('(03) 5555 6473');
     expect(e164ToFrenchNational('+33612345678')).toBe('0612345678');
     expect(e164ToFrenchNational('+596696123456')).toBe('0696123456');
     expect(e164ToFrenchNational('+262262123456')).toBe('0262123456');
@@ -171,5 +172,41 @@ describe('other transforms', () => {
     expect(compileTransform('reference:patient')).toBe('transform reference needs a resource type, e.g. reference:Patient');
     expect(compileTransform('phone-e164:intl')).toBe('transform phone-e164 takes no argument or :national (got :intl)');
     expect(compileTransform('trim:x')).toBe('transform trim takes no argument');
+  });
+});
+
+describe('phone numbers of any country (phone-e164)', () => {
+  it.each([
+    ['06 12 34 56 78', undefined, '+33612345678', 'French by form, no country'],
+    ['0590 12 34 56', 'FR', '+590590123456', 'French overseas by form'],
+    ['0355556473', undefined, '+33355556473', 'ten digits, no separators: French by form'],
+    ['+61 3 5555 6473', undefined, '+61355556473', 'a country code: E.164 of that country'],
+    ['0044 7700 900123', 'FRA', '+447700900123', '00 + a country code'],
+    ['(03) 5555 6473', undefined, '(03) 5555 6473', 'Australian grouping: not French by form, kept as given'],
+    ['07700 900123', undefined, '07700 900123', 'British national (11 digits): kept as given'],
+    ['(03) 5555 6473', 'AU', '+61355556473', 'a national number of a record from Australia'],
+    ['07700 900123', 'GBR', '+447700900123', 'a national number of a record from the UK'],
+    ['(416)111-1111', 'CA', '+14161111111', 'North American plan'],
+    ['1 416 111 1111', 'USA', '+14161111111', 'North American plan with its 1'],
+    ['06 12 34 56 78', 'AUS', '+61612345678', 'a French-looking number of a record from Australia is Australian'],
+    ['0612345678', 'BR', '0612345678', 'a country whose plan passerelle does not know: kept as given'],
+    ['555-0100', undefined, '555-0100', 'a local number: kept as given'],
+    ['+33 0612345678', undefined, '+33 0612345678', 'a malformed +33: kept as given, not guessed'],
+  ] as [string, string | undefined, string, string][])('%s (country %s) → %s (%s)', (raw, country, expected) => {
+    expect(phoneToE164(raw, country)).toBe(expected);
+  });
+
+  it('reads the record country from the transform context', () => {
+    expect(t('phone-e164').in('(03) 5555 6473', { ...ctx, country: 'AU' })).toBe('+61355556473');
+    expect(t('phone-e164').in('(03) 5555 6473', ctx)).toBe('(03) 5555 6473');
+  });
+
+  it.each(['n° inconnu', 'NON', '12', '', 'ask reception'])('fails %p, which is not a phone number, without quoting it', (raw) => {
+    expect(() => phoneToE164(raw)).toThrow(TransformError);
+    try {
+      phoneToE164(raw);
+    } catch (e) {
+      if (raw.length > 2) expect((e as Error).message).not.toContain(raw);
+    }
   });
 });
