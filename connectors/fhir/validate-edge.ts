@@ -24,7 +24,10 @@ import {
   FR_IDENTIFIER_TYPE_SYSTEM,
   IDENTIFIER_TYPE,
   IDENTITY_RELIABILITY_CODES,
+  IDENTITY_RELIABILITY_SYSTEM,
   IDENTITY_RELIABILITY_URL,
+  LEGACY_IDENTITY_RELIABILITY_SYSTEM,
+  LEGACY_IDENTITY_RELIABILITY_URL,
   INS_TEST_SYSTEMS,
   isValidNirKey,
   OID,
@@ -132,6 +135,33 @@ function edgeError(type: string, issues: readonly ErrorIssue[]): PasserelleError
 export const INS_NOT_QUALIFIED = 'ins-not-qualified';
 
 /**
+ * A Patient whose identity reliability is in FR Core's previous extension, with it in the
+ * current one: same codes (HL7 table 0445), other URL and slice name. Read as the current one,
+ * a qualified identity keeps its INS; unread, the INS would be dropped as unqualified. Other
+ * slices (validation date and mode) are kept as they are.
+ */
+export function currentReliabilityExtension(resource: FhirResource): FhirResource {
+  if (resource.resourceType !== 'Patient') return resource;
+  const exts = asArr(resource['extension']);
+  if (!exts.some((e) => asObj(e)?.['url'] === LEGACY_IDENTITY_RELIABILITY_URL)) return resource;
+  // The current extension wins when a sender gives both.
+  if (exts.some((e) => asObj(e)?.['url'] === IDENTITY_RELIABILITY_URL)) return resource;
+  const extension = exts.map((e) => {
+    const ext = asObj(e);
+    if (ext?.['url'] !== LEGACY_IDENTITY_RELIABILITY_URL) return e;
+    const inner = asArr(ext['extension']).map((x) => {
+      const slice = asObj(x);
+      if (slice?.['url'] !== 'identityReliability') return x;
+      const coding = asObj(slice['valueCoding']);
+      const system = coding?.['system'] === LEGACY_IDENTITY_RELIABILITY_SYSTEM ? IDENTITY_RELIABILITY_SYSTEM : coding?.['system'];
+      return { ...slice, url: 'identityStatus', ...(coding && { valueCoding: { ...coding, ...(system !== undefined && { system }) } }) };
+    });
+    return { ...ext, url: IDENTITY_RELIABILITY_URL, extension: inner };
+  });
+  return { ...resource, extension } as FhirResource;
+}
+
+/**
  * A Patient whose identity is not qualified (reliability not VALI) without its INS identifiers
  * (FR Core: the INS travels only with a qualified identity), and whether one was dropped.
  */
@@ -157,7 +187,8 @@ export type InboundResult =
  * profile's mapping (engine API: `toCanonical` with `validate: false`), then the canonical
  * model's own rules on the result (`validateAs`, with the link's test flag).
  */
-export function mapInbound(plan: MappingPlan, ctx: MappingContext, resource: FhirResource): InboundResult {
+export function mapInbound(plan: MappingPlan, ctx: MappingContext, given: FhirResource): InboundResult {
+  const resource = currentReliabilityExtension(given);
   const type = String(resource.resourceType);
   const edge = edgeIssues(resource, { testLink: ctx.testLink === true });
   if (edge.length > 0) return { ok: false, error: edgeError(type, edge) };

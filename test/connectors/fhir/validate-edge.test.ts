@@ -214,6 +214,26 @@ describe('FHIR resources at the edge', () => {
     });
   });
 
+  it("reads the identity reliability of FR Core's previous extension (the guide's own examples) as the current one, so a qualified identity keeps its INS", () => {
+    // Official FR Core example: VALI under http://interopsante.org/…/fr-core-ident-reliability,
+    // slice identityReliability; its INS is under the test OID (a test link).
+    const r = mapInbound(plan, { testLink: true }, load('fr-core-official/Patient-avec-INSNIR-logique.json'));
+    if (!r.ok || r.record?.data.resourceType !== 'Patient') throw new Error(`refused: ${r.ok ? 'no record' : r.error.message}`);
+    expect(r.record.data.identifier?.filter((i) => i.use === 'official').map((i) => [i.system, i.value])).toEqual([['urn:oid:1.2.250.1.213.1.4.10', '162126587913677']]);
+    expect(r.record.flags ?? []).not.toContain('ins-not-qualified');
+    // Read as qualified, the other official example's INS is checked, and its key is wrong (15 expected, 16 given).
+    const martine = mapInbound(plan, { testLink: false }, load('fr-core-official/Patient-Martine-Selfiesante.json'));
+    expect(martine.ok ? martine : martine.error.message).toMatch(/Patient\.identifier\[0\]\.value: not a valid INS/);
+    // A legacy extension saying the identity is only provisional still drops the INS.
+    const provisional = load('fr-core-official/Patient-avec-INSNIR-logique.json');
+    const ext = (provisional['extension'] as { url: string; extension?: { url: string; valueCoding?: { code: string } }[] }[]).find((e) => e.url.startsWith('http://interopsante.org'));
+    const code = ext?.extension?.find((x) => x.url === 'identityReliability')?.valueCoding;
+    if (!code) throw new Error('fixture changed');
+    code.code = 'PROV';
+    const p = mapInbound(plan, { testLink: true }, provisional);
+    expect(p.ok ? p.record?.flags : p).toContain('ins-not-qualified');
+  });
+
   it('keeps the INS of a qualified identity as the one official identifier of the canonical record', () => {
     const r = mapInbound(plan, { testLink: false }, load('fr-core/patient-ins.json'));
     expect(r.ok && r.record?.data.resourceType === 'Patient' ? r.record.data.identifier?.filter((i) => i.use === 'official').map((i) => i.system) : r).toEqual(['urn:oid:1.2.250.1.213.1.4.8']);
