@@ -116,7 +116,8 @@ export function fhirToCanonical(plan: MappingPlan, resource: FhirResource, ctx: 
     }
     applyInbound(rule, raw, used, holds, data, kst);
   }
-  if (ck.kind === 'Patient') keepOtherIdentifiers(data, fhirIdentifiers(resource), kst, { byValue: false });
+  // A practitioner's identifiers in the sender's own systems (its staff numbers) are kept as a patient's are.
+  if (ck.kind === 'Patient' || ck.kind === 'Practitioner') keepOtherIdentifiers(data, fhirIdentifiers(resource), kst, { byValue: false });
   if (ck.kind === 'Appointment') completeEnd(plan, data, st);
   const meta = resource['meta'] as { versionId?: unknown; lastUpdated?: unknown } | undefined;
   const outcome = externalId
