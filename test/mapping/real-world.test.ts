@@ -1,0 +1,36 @@
+/**
+ * Issue 18, the interoperability corpus's gaps as general rules of the shipped HL7 v2 profiles
+ * (test/fixtures/hl7/corpus/manifest.yaml names each gap and the message it was seen in). Each
+ * case is an edit of the fixture test/fixtures/hl7/siu-s12-new-appointment.hl7 (fictitious
+ * patient), named in its test, run through both shipped HL7 v2 profiles.
+ */
+import { readFileSync } from 'node:fs';
+
+import { describe, expect, it } from '@jest/globals';
+
+import { parseHl7 } from '../../src/hl7/index.js';
+import { shippedPlan, toCanonicalOrThrow } from '../../src/mapping/index.js';
+import type { Appointment } from '../../src/model/resources.js';
+import { fixturePath } from '../helpers/fixtures.js';
+
+const profiles = ['hl7v2-generic-2.5', 'hl7v2-ihe-pam-fr'] as const;
+const s12 = readFileSync(fixturePath('hl7', 'siu-s12-new-appointment.hl7'), 'utf8');
+const run = (profile: string, text: string) => toCanonicalOrThrow(shippedPlan(profile), parseHl7(text), { testLink: true });
+const appointment = (profile: string, text: string) => run(profile, text).records.find((r) => r.kind === 'Appointment')?.data as Appointment;
+
+describe.each(profiles)('the appointment timing (%s)', (profile) => {
+  // A v2.8 sender's SCH-11 left stale (withdrawn since v2.7), the booking in TQ1-7/TQ1-8.
+  const stale = s12
+    .replace('|2.5.1|', '|2.8|')
+    .replace('^^M20^20250317093000+0100^20250317095000+0100', '^^M20^20240101080000+0100^20240101083000+0100');
+
+  it('comes from TQ1-7/TQ1-8 when the message has a TQ1, whatever SCH-11 says', () => {
+    const a = appointment(profile, stale);
+    expect([a.start, a.end]).toEqual(['2025-03-17T08:30:00.000Z', '2025-03-17T08:50:00.000Z']);
+  });
+
+  it('still comes from SCH-11 when there is no TQ1 (HL7 v2.3, v2.4)', () => {
+    const a = appointment(profile, stale.split('\r').filter((s) => !s.startsWith('TQ1')).join('\r'));
+    expect([a.start, a.end]).toEqual(['2024-01-01T07:00:00.000Z', '2024-01-01T07:30:00.000Z']);
+  });
+});
