@@ -10,7 +10,7 @@ import { describe, expect, it } from '@jest/globals';
 
 import { parseHl7 } from '../../src/hl7/index.js';
 import { shippedPlan, toCanonicalOrThrow } from '../../src/mapping/index.js';
-import type { Appointment } from '../../src/model/resources.js';
+import type { Appointment, Patient } from '../../src/model/resources.js';
 import { fixturePath } from '../helpers/fixtures.js';
 
 const profiles = ['hl7v2-generic-2.5', 'hl7v2-ihe-pam-fr'] as const;
@@ -32,5 +32,24 @@ describe.each(profiles)('the appointment timing (%s)', (profile) => {
   it('still comes from SCH-11 when there is no TQ1 (HL7 v2.3, v2.4)', () => {
     const a = appointment(profile, stale.split('\r').filter((s) => !s.startsWith('TQ1')).join('\r'));
     expect([a.start, a.end]).toEqual(['2024-01-01T07:00:00.000Z', '2024-01-01T07:30:00.000Z']);
+  });
+});
+
+describe.each(profiles)('a sex code outside HL7 table 0001 (%s)', (profile) => {
+  // PID-8 "1" (a number where a code of table 0001 goes), as python-hl7's VINAH sample has it.
+  const r = run(profile, s12.replace('||19850314|F|', '||19850314|1|'));
+  const patient = r.records.find((x) => x.kind === 'Patient');
+
+  it('becomes unknown, flagged on the record and warned on the message', () => {
+    expect((patient?.data as Patient).gender).toBe('unknown');
+    expect(patient?.flags).toContain('patient-sex-dropped');
+    expect(r.flags).toContain('patient-sex-dropped');
+    expect(r.issues).toContainEqual(expect.objectContaining({ path: 'sex', severity: 'warning', code: 'ERR_MAPPING_UNMAPPED_CODE' }));
+  });
+
+  it('is not flagged when the code is in the table (U, any case)', () => {
+    const u = run(profile, s12.replace('||19850314|F|', '||19850314|u|'));
+    expect((u.records.find((x) => x.kind === 'Patient')?.data as Patient).gender).toBe('unknown');
+    expect(u.flags).not.toContain('patient-sex-dropped');
   });
 });
