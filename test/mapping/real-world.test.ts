@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 
 import { parseHl7 } from '../../src/hl7/index.js';
-import { shippedPlan, toCanonicalOrThrow } from '../../src/mapping/index.js';
+import { shippedPlan, toCanonical, toCanonicalOrThrow } from '../../src/mapping/index.js';
 import type { Appointment, Patient } from '../../src/model/resources.js';
 import { fixturePath } from '../helpers/fixtures.js';
 
@@ -51,5 +51,23 @@ describe.each(profiles)('a sex code outside HL7 table 0001 (%s)', (profile) => {
     const u = run(profile, s12.replace('||19850314|F|', '||19850314|u|'));
     expect((u.records.find((x) => x.kind === 'Patient')?.data as Patient).gender).toBe('unknown');
     expect(u.flags).not.toContain('patient-sex-dropped');
+  });
+});
+
+describe.each(profiles)('a message without trigger event in MSH-9 (%s)', (profile) => {
+  const a28 = readFileSync(fixturePath('hl7', 'adt-a28-create.hl7'), 'utf8');
+  // As HL7 v2.1 writes it: MSH-9 the message type alone, the event in EVN-1.
+  const v21 = a28.replace(/\|ADT\^A28\^ADT_A05\|/, '|ADT|').replace(/\rEVN\|\|/, '\rEVN|A28|');
+
+  it('takes its trigger event from EVN-1', () => {
+    const r = run(profile, v21);
+    expect([r.messageType, r.records.map((x) => x.kind)]).toEqual(['ADT^A28', ['Patient']]);
+  });
+
+  it('is refused naming MSH-9.2 and the rule when there is no EVN-1 either', () => {
+    const r = toCanonical(shippedPlan(profile), parseHl7(v21.replace(/\rEVN\|A28\|/, '\rEVN||')));
+    expect(r.error?.code).toBe('ERR_MAPPING_UNSUPPORTED_MESSAGE');
+    expect(r.error?.message).toMatch(/^MSH-9\.2 \(trigger event\) is empty and no EVN-1 gives it: profile /);
+    expect(r.error?.details['protocolPath']).toBe('MSH-9.2');
   });
 });

@@ -300,15 +300,38 @@ function inventory(msg: Hl7Message, plan: MappingPlan, kinds: readonly ResourceK
   return out;
 }
 
+const EVN_1 = parseHl7Path('EVN-1');
+
+/**
+ * The message type the profile's `messages.inbound` is looked up by: MSH-9.1^MSH-9.2. HL7 v2.1
+ * has no MSH-9.2 (MSH-9 is the message type alone) and v2.1-v2.4 carry the trigger event in
+ * EVN-1 (kept for backward compatibility from v2.5): with MSH-9.2 empty, EVN-1 gives it.
+ */
+function inboundMessageType(msg: Hl7Message): { type: string; fromEvn: boolean } {
+  const h = msg.header;
+  if (h.messageCode !== undefined && h.triggerEvent === undefined) {
+    const evn = present(msg.get(EVN_1));
+    if (evn !== undefined) return { type: `${h.messageCode}^${evn}`, fromEvn: true };
+  }
+  return { type: h.messageType ?? '(no MSH-9)', fromEvn: false };
+}
+
 export function hl7ToCanonical(plan: MappingPlan, msg: Hl7Message, ctx: MappingContext = {}): ToCanonicalResult {
   const hl7 = plan.hl7 as Hl7Plan;
-  const type = msg.header.messageType ?? '(no MSH-9)';
+  const { type, fromEvn } = inboundMessageType(msg);
   const rule = hl7.inbound.get(type);
   if (!rule) {
-    return failedToCanonical(type, new PasserelleError('ERR_MAPPING_UNSUPPORTED_MESSAGE', `profile ${plan.name} accepts no ${type} message (accepted: ${[...hl7.inbound.keys()].join(', ')})`, { details: { messageType: type, profile: plan.name } }));
+    const accepted = [...hl7.inbound.keys()].join(', ');
+    // ERR-8 is cut at 250 characters: the field and the rule first, the list last.
+    const noTrigger = msg.header.messageCode !== undefined && msg.header.triggerEvent === undefined && !fromEvn;
+    const message = noTrigger
+      ? `MSH-9.2 (trigger event) is empty and no EVN-1 gives it: profile ${plan.name} takes a message by its type and trigger event, ${msg.header.messageCode}^<event> (accepted: ${accepted})`
+      : `profile ${plan.name} accepts no ${type} message (accepted: ${accepted})`;
+    return failedToCanonical(type, new PasserelleError('ERR_MAPPING_UNSUPPORTED_MESSAGE', message, { details: { messageType: type, profile: plan.name, ...(noTrigger && { protocolPath: 'MSH-9.2' }) } }));
   }
   const timezone = ctx.timezone ?? plan.timezone ?? DEFAULT_ZONE;
   const st: RunState = { report: [], flags: new Set(), tctx: { timezone } };
+  if (fromEvn) st.report.push({ rule: `messages.inbound.${type}`, kind: null, protocolPath: 'EVN-1', canonicalPath: null, status: 'mapped', note: 'trigger event from EVN-1: MSH-9.2 is empty (HL7 v2.1-v2.4)' });
   let updatedAt: string | undefined;
   const ts = msg.get(MSH_7);
   if (ts !== undefined) {
