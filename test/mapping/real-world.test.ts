@@ -71,3 +71,24 @@ describe.each(profiles)('a message without trigger event in MSH-9 (%s)', (profil
     expect(r.error?.details['protocolPath']).toBe('MSH-9.2');
   });
 });
+
+describe.each(profiles)('MSH-2 written ^~\\\\& (%s)', (profile) => {
+  // The escape character doubled, as LinuxForHealth's sample_unix.hl7 has it.
+  const doubled = s12.replace('MSH|^~\\&|', 'MSH|^~\\\\&|');
+
+  it('is read as ^~\\& (the copy ignored), applied, flagged and warned', () => {
+    const msg = parseHl7(doubled);
+    expect(msg.delimiters).toEqual({ field: '|', component: '^', repetition: '~', escape: '\\', subcomponent: '&' });
+    expect(msg.notes).toEqual(['escape-doubled']);
+    const r = run(profile, doubled);
+    expect(appointment(profile, doubled).start).toBe('2025-03-17T08:30:00.000Z');
+    expect(r.flags).toContain('msh-2-escape-doubled');
+    expect(r.issues).toContainEqual(expect.objectContaining({ path: 'MSH-2', severity: 'warning', code: 'ERR_HL7_PARSE' }));
+  });
+
+  it('is not a licence for other MSH-2 mistakes: two equal delimiters are still refused naming MSH-2', () => {
+    expect(() => parseHl7(s12.replace('MSH|^~\\&|', 'MSH|^^\\&|'))).toThrow(/MSH-1\/MSH-2/);
+    expect(() => parseHl7(s12.replace('MSH|^~\\&|', 'MSH|^~\\\\\\&|'))).toThrow(/MSH-2/);
+    expect(parseHl7(s12).notes).toEqual([]);
+  });
+});

@@ -331,6 +331,11 @@ export function hl7ToCanonical(plan: MappingPlan, msg: Hl7Message, ctx: MappingC
   }
   const timezone = ctx.timezone ?? plan.timezone ?? DEFAULT_ZONE;
   const st: RunState = { report: [], flags: new Set(), tctx: { timezone } };
+  // The codec read past a sender's mistake (MSH-2 `^~\\&`): applied, and said.
+  for (const note of msg.notes) {
+    st.flags.add(`msh-2-${note}`);
+    st.report.push({ rule: 'MSH-2', kind: null, protocolPath: 'MSH-2', canonicalPath: null, status: 'defaulted', code: 'ERR_HL7_PARSE', note: `MSH-2 holds the escape character twice (^~\\\\&): read as ^~\\&, the copy ignored; flag msh-2-${note}` });
+  }
   if (fromEvn) st.report.push({ rule: `messages.inbound.${type}`, kind: null, protocolPath: 'EVN-1', canonicalPath: null, status: 'mapped', note: 'trigger event from EVN-1: MSH-9.2 is empty (HL7 v2.1-v2.4)' });
   let updatedAt: string | undefined;
   const ts = msg.get(MSH_7);
