@@ -92,3 +92,27 @@ describe.each(profiles)('MSH-2 written ^~\\\\& (%s)', (profile) => {
     expect(parseHl7(s12).notes).toEqual([]);
   });
 });
+
+describe.each(profiles)('names by their type, XPN-7 (%s)', (profile) => {
+  const patientOf = (pid5: string) => run(profile, s12.replace('|FICTIVE^Jeanne^Jeanne Odile^^^^L~IMAGINAIRE^Jeanne^^^^^D|', `|${pid5}|`)).records.find((r) => r.kind === 'Patient')?.data as Patient;
+  const name = (p: Patient, use: string) => p.name?.find((n) => n.use === use);
+
+  it('takes the official name from the repetition typed L, wherever it is, all its parts from that repetition', () => {
+    // The customary name first (D), the legal one second (L) with no XPN-2 and a given name in XPN-3, as FHIR-Converter's SIU samples have it.
+    const p = patientOf('IMAGINAIRE^Jeanne^J^^^^D~FICTIVE^^Odile^^^^L');
+    expect([name(p, 'official')?.family?.toUpperCase(), name(p, 'official')?.given]).toEqual(['FICTIVE', ['Odile']]);
+    expect([name(p, 'usual')?.family, name(p, 'usual')?.given]).toEqual(['IMAGINAIRE', ['Jeanne', 'J']]);
+  });
+
+  it('takes an untyped repetition as the legal name when none is typed L, else the first', () => {
+    expect(name(patientOf('IMAGINAIRE^Jeanne^^^^^D~FICTIVE^Jeanne'), 'official')?.family?.toUpperCase()).toBe('FICTIVE');
+    expect(name(patientOf('FICTIVE^Jeanne^^^^^D'), 'official')?.family?.toUpperCase()).toBe('FICTIVE');
+  });
+
+  it('keeps the further given names (XPN-3) of every name, beside its other names', () => {
+    const p = patientOf('FICTIVE^Jeanne^Odile^^^^L~AUTRE^Marie^Claire^^^^M~ALIAS^Zoé^Anne^^^^A');
+    expect(name(p, 'official')?.given).toEqual(['Jeanne', 'Odile']);
+    expect(name(p, 'maiden')?.given).toEqual(['Marie', 'Claire']);
+    expect(name(p, 'anonymous')?.given).toEqual(['Zoé', 'Anne']);
+  });
+});

@@ -81,10 +81,12 @@ export function parseProfileHl7Path(text: string): ProfileHl7Path {
     const [, head, comp, sub, value, rest] = m as unknown as [string, string, string, string | undefined, string, string];
     const path = parseHl7Path(`${head}[*]${rest}`);
     const selPath = parseHl7Path(`${head}[*].${comp}${sub ? `.${sub}` : ''}`);
+    const alternatives = value.includes('|') ? value.split('|').map((v) => (v === '""' ? '' : v)) : undefined;
+    if (alternatives?.slice(0, -1).includes('*')) throw new Error(`${text}: * (any repetition) can only be the last alternative`);
     return {
       text,
       path,
-      selector: { path: selPath, value, component: Number(comp), subcomponent: sub === undefined ? undefined : Number(sub) },
+      selector: { path: selPath, value: alternatives ? (alternatives[0] as string) : value, ...(alternatives && { alternatives }), component: Number(comp), subcomponent: sub === undefined ? undefined : Number(sub) },
       fieldKey: `${path.segment}[${path.occurrence ?? 1}]-${path.field}`,
       segment: path.segment,
       reps: [],
@@ -122,7 +124,7 @@ export function readHl7(msg: Hl7Message, p: ProfileHl7Path, cache?: SelectorCach
         keys = msg.getAll(sel.path);
         cache?.set(sel.path, keys);
       }
-      at = keys.findIndex((k) => k.trim() === sel.value);
+      at = pickRepetition(keys, sel);
       cache?.set(sel, at);
     }
     v = at < 0 ? undefined : msg.get(atRepetition(p, at + 1));
@@ -131,6 +133,17 @@ export function readHl7(msg: Hl7Message, p: ProfileHl7Path, cache?: SelectorCach
     return out;
   }
   return present(v);
+}
+
+/** The repetition (0-based, -1 none) a selector picks from its leaf's value in each repetition. */
+function pickRepetition(keys: readonly string[], sel: Hl7Selector): number {
+  if (sel.alternatives === undefined) return keys.findIndex((k) => k.trim() === sel.value);
+  for (const alt of sel.alternatives) {
+    if (alt === '*') return keys.length > 0 ? 0 : -1;
+    const at = keys.findIndex((k) => (present(k) ?? '') === alt);
+    if (at >= 0) return at;
+  }
+  return -1;
 }
 
 /**
@@ -454,7 +467,8 @@ export function canonicalToHl7(plan: MappingPlan, change: CanonicalChange, ctx: 
       at = 0;
       while (reps[at] !== undefined) at++;
       reps[at] = key;
-      push(withRepetition(p.path, at + 1, p.selector.component, p.selector.subcomponent), p.selector.value, rule);
+      // `""` / `*` first: nothing to write in the selector's component.
+      if (p.selector.value !== '' && p.selector.value !== '*') push(withRepetition(p.path, at + 1, p.selector.component, p.selector.subcomponent), p.selector.value, rule);
     }
     return withRepetition(p.path, at + 1);
   };
@@ -624,7 +638,7 @@ class Hl7Compiler implements ProtocolCompiler {
         const pathKey = formatHl7Path(parsed.selector.path);
         const selPath = this.selectorPaths.get(pathKey) ?? parsed.selector.path;
         this.selectorPaths.set(pathKey, selPath);
-        const key = `${pathKey}=${parsed.selector.value}`;
+        const key = `${pathKey}=${parsed.selector.alternatives?.join('|') ?? parsed.selector.value}`;
         const shared = this.selectors.get(key) ?? { ...parsed.selector, path: selPath };
         this.selectors.set(key, shared);
         parsed = { ...parsed, selector: shared };
