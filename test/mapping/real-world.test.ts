@@ -116,3 +116,19 @@ describe.each(profiles)('names by their type, XPN-7 (%s)', (profile) => {
     expect(name(p, 'anonymous')?.given).toEqual(['Zoé', 'Anne']);
   });
 });
+
+describe.each(profiles)('the street address, XAD-1 and XAD-2 (%s)', (profile) => {
+  const lines = (xad: string) =>
+    ((run(profile, s12.replace("|12 rue de l'Exemple^^Testville^^75012^FRA^H|", `|${xad}|`)).records.find((r) => r.kind === 'Patient')?.data as Patient).address ?? [])[0]?.line;
+
+  it('joins the sub-components of XAD-1 (street & street name & dwelling number) into one line', () => {
+    // As FHIR-Converter's SIU samples write it: the number in SAD.1, the street name in SAD.2.
+    expect(lines('1000&Hospital Lane^^Testville^^75012^FRA^H')).toEqual(['1000 Hospital Lane']);
+    expect(lines("&rue de l'Exemple&12^^Testville^^75012^FRA^H")).toEqual(["12 rue de l'Exemple"]);
+    expect(lines("12 rue de l'Exemple&rue de l'Exemple&12^^Testville^^75012^FRA^H")).toEqual(["12 rue de l'Exemple"]);
+  });
+
+  it('reads XAD-2 (other designation) as the second line', () => {
+    expect(lines("12 rue de l'Exemple^Bâtiment B^Testville^^75012^FRA^H")).toEqual(["12 rue de l'Exemple", 'Bâtiment B']);
+  });
+});

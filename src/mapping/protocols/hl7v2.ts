@@ -39,7 +39,7 @@ import { type CompiledStep, writePath as writeCanonical } from '../run/element-p
 import { passesFilters } from '../run/filters.js';
 import { detectEvent, failedFromCanonical, failedToCanonical, finishRecords, fromCanonicalResult, OUTBOUND_EVENTS, type RecordDraft, toCanonicalResult } from '../run/records.js';
 import type { FieldReport } from '../run/report.js';
-import { durationMinutes, hl7TimestampToMillis, TransformError } from '../run/transforms.js';
+import { durationMinutes, hl7TimestampToMillis, SUBCOMPONENTS, TransformError } from '../run/transforms.js';
 import type { CanonicalChange, FromCanonicalResult, MappingContext, ToCanonicalResult } from '../run/types.js';
 import type { CompileContext, LeafCheck, ProtocolCompiler, ProtocolMapping } from './protocol.js';
 
@@ -117,22 +117,28 @@ export function readHl7(msg: Hl7Message, p: ProfileHl7Path, cache?: SelectorCach
   else {
     const hit = cache?.get(p);
     if (hit !== undefined) return hit === null ? undefined : (hit as string);
-    let at = cache?.get(sel) as number | undefined;
-    if (at === undefined) {
-      let keys = cache?.get(sel.path) as readonly string[] | undefined;
-      if (keys === undefined) {
-        keys = msg.getAll(sel.path);
-        cache?.set(sel.path, keys);
-      }
-      at = pickRepetition(keys, sel);
-      cache?.set(sel, at);
-    }
+    const at = selectedRepetition(msg, sel, cache);
     v = at < 0 ? undefined : msg.get(atRepetition(p, at + 1));
     const out = present(v);
     cache?.set(p, out ?? null);
     return out;
   }
   return present(v);
+}
+
+/** The repetition (0-based, -1 none) a selector picks, memoized per message. */
+function selectedRepetition(msg: Hl7Message, sel: Hl7Selector, cache: SelectorCache | undefined): number {
+  let at = cache?.get(sel) as number | undefined;
+  if (at === undefined) {
+    let keys = cache?.get(sel.path) as readonly string[] | undefined;
+    if (keys === undefined) {
+      keys = msg.getAll(sel.path);
+      cache?.set(sel.path, keys);
+    }
+    at = pickRepetition(keys, sel);
+    cache?.set(sel, at);
+  }
+  return at;
 }
 
 /** The repetition (0-based, -1 none) a selector picks from its leaf's value in each repetition. */
@@ -144,6 +150,25 @@ function pickRepetition(keys: readonly string[], sel: Hl7Selector): number {
     if (at >= 0) return at;
   }
   return -1;
+}
+
+/**
+ * The component at `p` with its sub-components 1..MAX_SUBCOMPONENTS joined by SUBCOMPONENTS
+ * (for a `readsSubcomponents` transform), or undefined when none has a value.
+ */
+const MAX_SUBCOMPONENTS = 9;
+function readSubcomponents(msg: Hl7Message, p: ProfileHl7Path, cache: SelectorCache): string | undefined {
+  if (p.path.component === undefined || p.path.subcomponent !== undefined) return readHl7(msg, p, cache);
+  let at = p.path;
+  if (p.selector) {
+    const rep = selectedRepetition(msg, p.selector, cache);
+    if (rep < 0) return undefined;
+    at = atRepetition(p, rep + 1);
+  }
+  const parts: string[] = [];
+  for (let s = 1; s <= MAX_SUBCOMPONENTS; s++) parts.push(present(msg.get({ ...at, subcomponent: s })) ?? '');
+  while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
+  return parts.length === 0 ? undefined : parts.join(SUBCOMPONENTS);
 }
 
 /**
@@ -215,8 +240,10 @@ function buildKind(msg: Hl7Message, ck: CompiledKind, st: RunState, cache: Selec
   for (const rule of ck.inboundRules) {
     let raw: string | undefined;
     let used: string | null = null;
+    const whole = rule.transforms[0]?.readsSubcomponents === true;
     for (const [i, a] of rule.from.entries()) {
-      raw = read(msg, a, cache);
+      const h = whole ? hl7Of(a) : undefined;
+      raw = h ? readSubcomponents(msg, h, cache) : read(msg, a, cache);
       if (raw === undefined) continue;
       used = a.text;
       const unitAt = rule.units[i];
