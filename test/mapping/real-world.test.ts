@@ -132,3 +132,21 @@ describe.each(profiles)('the street address, XAD-1 and XAD-2 (%s)', (profile) =>
     expect(lines("12 rue de l'Exemple^Bâtiment B^Testville^^75012^FRA^H")).toEqual(["12 rue de l'Exemple", 'Bâtiment B']);
   });
 });
+
+describe('a phone number given as XTN-6 area code + XTN-7 local number, XTN-1 empty (hl7v2-generic-2.5)', () => {
+  const phones = (pid13: string) => {
+    const r = run('hl7v2-generic-2.5', s12.replace('|^PRN^CP^^^^^^^^^+33612345678~^NET^Internet^jeanne.fictive@example.org|', `|${pid13}|`));
+    return { telecom: (r.records.find((x) => x.kind === 'Patient')?.data as Patient).telecom ?? [], flags: r.flags };
+  };
+
+  it('is read from its parts, with XTN-5 country code when given', () => {
+    expect(phones('^PRN^PH^^33^1^42424242').telecom).toContainEqual({ system: 'phone', use: 'home', value: '+33142424242' });
+    expect(phones('^^^^^01^42424242').telecom).toContainEqual({ system: 'phone', use: 'home', value: '+33142424242' });
+  });
+
+  it('is never silently ignored: kept, or dropped with a flag when the number cannot be normalized', () => {
+    // A North American number without country code: what phone-e164 makes of it is its own rule.
+    const p = phones('^^^^^626^5641111');
+    expect(p.telecom.some((t) => t.use === 'home') || p.flags.includes('patient-home-phone-dropped')).toBe(true);
+  });
+});

@@ -171,6 +171,18 @@ function readSubcomponents(msg: Hl7Message, p: ProfileHl7Path, cache: SelectorCa
   return parts.length === 0 ? undefined : parts.join(SUBCOMPONENTS);
 }
 
+/** Components of the repetition `p` reads, joined by SUBCOMPONENTS, or undefined when all are empty. */
+function readComponents(msg: Hl7Message, p: ProfileHl7Path, cache: SelectorCache, components: readonly number[]): string | undefined {
+  let at = p.path;
+  if (p.selector) {
+    const rep = selectedRepetition(msg, p.selector, cache);
+    if (rep < 0) return undefined;
+    at = atRepetition(p, rep + 1);
+  }
+  const parts = components.map((c) => present(msg.get({ ...at, component: c, subcomponent: undefined })) ?? '');
+  return parts.every((v) => v === '') ? undefined : parts.join(SUBCOMPONENTS);
+}
+
 /**
  * Values are read trimmed (senders pad fields: `20250317093000 `, ` 38762`); an empty or
  * HL7 null (`""`) value is absent.
@@ -240,10 +252,16 @@ function buildKind(msg: Hl7Message, ck: CompiledKind, st: RunState, cache: Selec
   for (const rule of ck.inboundRules) {
     let raw: string | undefined;
     let used: string | null = null;
-    const whole = rule.transforms[0]?.readsSubcomponents === true;
+    const first = rule.transforms[0];
+    const whole = first?.readsSubcomponents === true;
+    const fallback = first?.fallbackComponents;
     for (const [i, a] of rule.from.entries()) {
       const h = whole ? hl7Of(a) : undefined;
       raw = h ? readSubcomponents(msg, h, cache) : read(msg, a, cache);
+      if (raw === undefined && fallback !== undefined) {
+        const p = hl7Of(a);
+        if (p?.path.component === fallback.for && p.path.subcomponent === undefined) raw = readComponents(msg, p, cache, fallback.components);
+      }
       if (raw === undefined) continue;
       used = a.text;
       const unitAt = rule.units[i];

@@ -34,6 +34,12 @@ export interface Transform {
    * sub-components, joined by SUBCOMPONENTS (XAD-1 SAD: street, street name, dwelling number).
    */
   readonly readsSubcomponents?: true;
+  /**
+   * HL7 inbound, as a rule's first transform: when the component `for` of a `from` path is
+   * empty, these components of the same repetition are read instead, joined by SUBCOMPONENTS
+   * (XTN-1 empty: XTN-5 country code, XTN-6 area code, XTN-7 local number).
+   */
+  readonly fallbackComponents?: { readonly for: number; readonly components: readonly number[] };
 }
 
 /** Joins the sub-components a `readsSubcomponents` transform is given (never in decoded HL7 text). */
@@ -264,6 +270,23 @@ export function streetLine(joined: string): string {
   return line;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Telephone number (HL7 v2.5 §2.A.89 XTN)
+
+/**
+ * The number of an XTN: XTN-1 as written, or when XTN-1 is empty (a sender that fills only the
+ * parts) XTN-5 country code, XTN-6 area code and XTN-7 local number put together: `+1 626
+ * 5641111` → `+16265641111`, `^^^^^626^5641111` → `6265641111`. Normalizing it is the next
+ * transform's (phone-e164).
+ */
+export function xtnNumber(raw: string): string {
+  if (!raw.includes(SUBCOMPONENTS)) return raw.trim();
+  const [country = '', area = '', local = ''] = raw.split(SUBCOMPONENTS).map((p) => p.trim());
+  const number = `${area}${local}`;
+  if (number === '') throw new TransformError('no area code or local number (XTN-6, XTN-7)');
+  return country === '' ? number : `+${country.replace(/^\+/, '')}${number}`;
+}
+
 const EMAIL = /^[^\s@"(),:;<>[\\\]]+@[^\s@"(),:;<>[\\\]]+\.[A-Za-z]{2,}$/;
 
 /** An e-mail address as RFC 5322's dot-atom form allows in practice; never echoes the value. */
@@ -348,6 +371,11 @@ const FACTORIES: Readonly<Record<string, Factory>> = {
     arg !== undefined
       ? 'transform street-line takes no argument'
       : { spec: 'street-line', name: 'street-line', produces: 'string', protocol: 'hl7v2', readsSubcomponents: true, in: (v) => streetLine(str(v)), out: (v) => str(v).trim() },
+  // Inbound reads XTN-5/6/7 when XTN-1 is empty; outbound writes the number as it is.
+  'xtn-number': (arg) =>
+    arg !== undefined
+      ? 'transform xtn-number takes no argument'
+      : { spec: 'xtn-number', name: 'xtn-number', produces: 'string', protocol: 'hl7v2', fallbackComponents: { for: 1, components: [5, 6, 7] }, in: (v) => xtnNumber(str(v)), out: (v) => str(v).trim() },
   // An e-mail field holds what the sender's user typed: "NON", "pas d'email", a phone number.
   // Only an address (one @, a dotted domain, no space) is an e-mail; anything else fails the
   // rule, so it is dropped with a flag rather than stored, then refused downstream.

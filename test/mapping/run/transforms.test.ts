@@ -167,7 +167,7 @@ describe('other transforms', () => {
   });
 
   it('names unknown transforms and bad arguments with a suggestion', () => {
-    expect(compileTransform('uper')).toBe('unknown transform uper (did you mean upper?); known: trim, upper, lower, hl7-datetime, hl7-date, fhir-instant, integer, hl7-duration, street-line, email, phone-e164, prefix, reference');
+    expect(compileTransform('uper')).toBe('unknown transform uper (did you mean upper?); known: trim, upper, lower, hl7-datetime, hl7-date, fhir-instant, integer, hl7-duration, street-line, xtn-number, email, phone-e164, prefix, reference');
     expect(compileTransform('reference:patient')).toBe('transform reference needs a resource type, e.g. reference:Patient');
     expect(compileTransform('phone-e164:intl')).toBe('transform phone-e164 takes no argument or :national (got :intl)');
     expect(compileTransform('trim:x')).toBe('transform trim takes no argument');
@@ -186,5 +186,18 @@ describe('street-line (XAD-1, SAD sub-components joined by SUBCOMPONENTS)', () =
       '112 rue Haute 12',
     ]);
     expect(t.out('  12 rue de la Paix ', ctx)).toBe('12 rue de la Paix');
+  });
+});
+
+describe('xtn-number (XTN-1, else XTN-5/6/7 joined by SUBCOMPONENTS)', () => {
+  const t = compileTransform('xtn-number') as Transform;
+  it('keeps XTN-1 as written and puts the parts together when only they are given', () => {
+    expect([t.in(' 01 42 42 42 42 ', ctx), t.in(['33', '1', '42424242'].join(SUBCOMPONENTS), ctx), t.in(['', '626', '5641111'].join(SUBCOMPONENTS), ctx), t.in(['+1', '626', '5641111'].join(SUBCOMPONENTS), ctx)]).toEqual([
+      '01 42 42 42 42',
+      '+33142424242',
+      '6265641111',
+      '+16265641111',
+    ]);
+    expect(() => t.in(['33', '', ''].join(SUBCOMPONENTS), ctx)).toThrow(TransformError);
   });
 });
