@@ -56,6 +56,8 @@ export { formatHl7Path };
  *                                    authority OID) is the practice's; its component 1 (the IPP)
  *   PID-5[7=L].1                     the name whose type (XPN.7) is L: the birth name
  *   PID-13[3=CP].12                  the cell-phone repetition's number
+ *   PID-5[7=L|""|*].1                ordered alternatives: the name typed L, else the first
+ *                                    untyped one, else the first repetition
  *
  * Reading picks the first repetition whose selector matches; writing reuses that repetition or
  * allocates the next free one and writes the selector value into it. Both halves are compiled
@@ -152,11 +154,12 @@ function pickRepetition(keys: readonly string[], sel: Hl7Selector): number {
   return -1;
 }
 
+const MAX_SUBCOMPONENTS = 9;
+
 /**
  * The component at `p` with its sub-components 1..MAX_SUBCOMPONENTS joined by SUBCOMPONENTS
  * (for a `readsSubcomponents` transform), or undefined when none has a value.
  */
-const MAX_SUBCOMPONENTS = 9;
 function readSubcomponents(msg: Hl7Message, p: ProfileHl7Path, cache: SelectorCache): string | undefined {
   if (p.path.component === undefined || p.path.subcomponent !== undefined) return readHl7(msg, p, cache);
   let at = p.path;
