@@ -125,7 +125,7 @@ export const ERROR_CATALOGUE = {
   ERR_MAPPING_UNKNOWN_CONSTANT: { status: 422, retryable: false, summary: 'A mapping profile refers to a $constant it does not define.' },
   ERR_MAPPING_MESSAGE_RULE: { status: 422, retryable: false, summary: 'An HL7 message rule (trigger events, records produced, outbound events, segment order) is invalid.' },
   ERR_MAPPING_EXTENDS: { status: 422, retryable: false, summary: 'A profile\'s extends names no shipped profile or readable file, forms a cycle, goes deeper than the limit, or its overrides name no inherited rule.' },
-  ERR_MAPPING_UNMAPPED_CODE: { status: 422, retryable: false, summary: 'A code has no entry in its value map and the map says unmapped codes are an error.' },
+  ERR_MAPPING_UNMAPPED_CODE: { status: 422, retryable: false, summary: 'A code has no entry in its value map: an error when the map says unmapped codes are, else a warning when the map default replaces it.' },
   ERR_MAPPING_UNSUPPORTED_MESSAGE: { status: 422, retryable: false, summary: 'The profile accepts no such message (HL7 trigger event or FHIR resource type), or does not sync that kind in this direction.' },
   ERR_MAPPING_NO_OUTBOUND: { status: 422, retryable: false, summary: 'The profile names no outbound message for this change (kind and event), or the change cannot be rendered.' },
   ERR_MAPPING_TRANSFORM: { status: 422, retryable: false, summary: 'A value cannot be transformed (date/time, phone number, number, reference) for the rule named.' },

@@ -48,6 +48,31 @@ export function delimiterProblem(d: Hl7Delimiters): string | undefined {
 
 /** Builds delimiters from MSH-1 and MSH-2 text, throwing ERR_HL7_PARSE if they are unusable. */
 export function delimitersFromHeader(field: string, msh2: string): Hl7Delimiters {
+  return readEncodingCharacters(field, msh2).delimiters;
+}
+
+/**
+ * What a lenient read of MSH-2 left out: `escape-doubled`, an MSH-2 written `^~\\&` (the
+ * escape character doubled, as a string literal escaped once too often leaves it in a file).
+ */
+export type EncodingCharactersNote = 'escape-doubled';
+
+/**
+ * MSH-1 and MSH-2 → delimiters, and what was ignored to read them. Read as written first; only
+ * when that is unusable, five characters whose escape character is doubled (`^~\\&`) are read
+ * as the four without the copy: no other reading is valid (as written, the sub-component
+ * separator would equal the escape character), so the delimiters are not ambiguous.
+ */
+export function readEncodingCharacters(field: string, msh2: string): { delimiters: Hl7Delimiters; note?: EncodingCharactersNote } {
+  if (msh2.length === 5 && msh2.charAt(2) === msh2.charAt(3) && msh2.charAt(3) !== msh2.charAt(4)) {
+    const asWritten = { field, component: msh2.charAt(0), repetition: msh2.charAt(1), escape: msh2.charAt(2), subcomponent: msh2.charAt(3) };
+    const doubled = { ...asWritten, subcomponent: msh2.charAt(4) };
+    if (delimiterProblem(asWritten) !== undefined && delimiterProblem(doubled) === undefined) return { delimiters: doubled, note: 'escape-doubled' };
+  }
+  return { delimiters: strictDelimiters(field, msh2) };
+}
+
+function strictDelimiters(field: string, msh2: string): Hl7Delimiters {
   if (msh2.length !== 4 && msh2.length !== 5) {
     throw new PasserelleError('ERR_HL7_PARSE', `MSH-2 must hold 4 encoding characters (component, repetition, escape, sub-component), found ${msh2.length}`, {
       details: { segment: 'MSH', segmentIndex: 1, field: 2 },

@@ -3,7 +3,7 @@
  * build outbound messages and acknowledgments. See connectors/hl7v2/README.md § Codec.
  */
 export { type Hl7Path, formatHl7Path, hl7Path, parseHl7Path, toHl7Path } from './path.js';
-export { DEFAULT_DELIMITERS, type Hl7Delimiters, encodingCharacters } from './delimiters.js';
+export { DEFAULT_DELIMITERS, type EncodingCharactersNote, type Hl7Delimiters, encodingCharacters } from './delimiters.js';
 export { HL7_CHARSETS, type Hl7Charset, decodeBytes, encodeText, resolveCharset } from './charset.js';
 export { escapeHl7, unescapeHl7 } from './escape.js';
 export {

@@ -17,7 +17,7 @@ import { inspect } from 'node:util';
 
 import { PasserelleError } from '../errors.js';
 import { type Hl7Charset, decodeBytes, requireCharset, resolveCharset } from './charset.js';
-import { type Hl7Delimiters, delimitersFromHeader, encodingCharacters } from './delimiters.js';
+import { type EncodingCharactersNote, type Hl7Delimiters, encodingCharacters, readEncodingCharacters } from './delimiters.js';
 import { unescapeHl7 } from './escape.js';
 import { type Hl7Path, formatHl7Path, parseHl7Path, toHl7Path } from './path.js';
 
@@ -277,6 +277,8 @@ export class Hl7Message {
   /** The decoded text. */
   readonly text: string;
   readonly delimiters: Hl7Delimiters;
+  /** What a lenient parse ignored (`escape-doubled`: MSH-2 `^~\\&`); readers warn about it. */
+  readonly notes: readonly EncodingCharactersNote[];
   /** The character set the bytes were decoded with. */
   readonly charset: Hl7Charset;
 
@@ -308,7 +310,9 @@ export class Hl7Message {
     const fieldSep = msh.charAt(3);
     let msh2End = msh.indexOf(fieldSep, 4);
     if (msh2End === -1) msh2End = msh.length;
-    this.delimiters = delimitersFromHeader(fieldSep, msh.slice(4, msh2End));
+    const encoding = readEncodingCharacters(fieldSep, msh.slice(4, msh2End));
+    this.delimiters = encoding.delimiters;
+    this.notes = encoding.note === undefined ? [] : [encoding.note];
 
     const names = new Array<string>(segments.length);
     for (let k = 0; k < segments.length; k++) {

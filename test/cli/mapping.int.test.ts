@@ -56,7 +56,7 @@ describe('passerelle mapping test', () => {
     const s12 = section(r.stdout, hl7Samples.find((f) => f.endsWith('siu-s12-new-appointment.hl7')) as string);
     expect(s12).toContain('== outbound rendering (SIU^S12, created)\nMSH|^~\\&|PASSERELLE|SECRETARIAT|');
     expect(s12).toMatch(/\nSCH\|\|RDV000123\|/);
-    expect(s12).toMatch(/\nstart +\| SCH-11\.4 +\| Appointment\.start +\| mapped\n/);
+    expect(s12).toMatch(/\nstart +\| TQ1-7 +\| Appointment\.start +\| mapped\n/);
     expect(s12).toMatch(/\n\(not in profile\) +\| PV1-3 +\| — +\| unmapped/);
   });
 

@@ -67,8 +67,9 @@ describe('the end of an appointment', () => {
     expect((a?.data as Appointment).end).toBe('2025-03-17T08:50:00.000Z');
   });
 
-  it('is start + the SCH-11.3 TQ duration when SCH-9 is empty', () => {
-    const { a } = appointmentOf(noEnd.replace('|20|min^minute^UCUM|^^M20', '|||^^H1'));
+  it('is start + the SCH-11.3 TQ duration when SCH-9 and TQ1-6 are empty', () => {
+    // TQ1-6 is read before SCH-11.3 (SCH-11 is kept for backward compatibility only from v2.5).
+    const { a } = appointmentOf(noEnd.replace('|20|min^minute^UCUM|^^M20', '|||^^H1').replace('|20^min&minute&UCUM|', '||'));
     expect((a?.data as Appointment).end).toBe('2025-03-17T09:30:00.000Z');
   });
 

@@ -21,6 +21,12 @@ export interface Hl7Selector {
   /** Path of the selector leaf over every repetition (`PID-3[*].4.2`). */
   readonly path: Hl7Path;
   readonly value: string;
+  /**
+   * Ordered alternatives (`PID-5[7=L|""|*]`): the first repetition matching the first one that
+   * any repetition matches; `""` matches an empty value, `*` any repetition. Undefined for a
+   * single value. Writing uses the first alternative.
+   */
+  readonly alternatives?: readonly string[];
   /** The selector's component / sub-component in the repetition: [4, 2]. */
   readonly component: number;
   readonly subcomponent: number | undefined;

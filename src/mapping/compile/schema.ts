@@ -50,7 +50,7 @@ export const FieldRule = z
     value: Scalar.optional().describe('A constant: written to `to` inbound and/or to `from` outbound.'),
     default: Scalar.optional().describe('Written to `to` when the protocol has no value (inbound).'),
     map: Name.optional().describe('Name of a value map (valueMaps) translating codes.'),
-    transform: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional().describe('Transform(s) applied in order inbound, in reverse order outbound: trim, upper, lower, hl7-datetime, hl7-date, fhir-instant, phone-e164[:national], email, integer, hl7-duration, prefix:<text>, reference:<Type>.'),
+    transform: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional().describe('Transform(s) applied in order inbound, in reverse order outbound: trim, upper, lower, hl7-datetime, hl7-date, fhir-instant, phone-e164[:national], email, integer, hl7-duration, street-line, xtn-number, prefix:<text>, reference:<Type>.'),
     direction: z.enum(['both', ...DIRECTIONS]).optional().describe('Which way the rule applies (default both, within the resource directions).'),
     when: When.optional().describe('Inbound only: apply the rule only when this protocol condition holds.'),
     flag: z.string().regex(/^[a-z][a-z0-9-]*$/).optional().describe('Flag raised when `when` drops a value that was present (e.g. ins-not-qualified).'),

@@ -41,7 +41,7 @@ import { type CompiledStep, writePath as writeCanonical } from '../run/element-p
 import { passesFilters } from '../run/filters.js';
 import { detectEvent, failedFromCanonical, failedToCanonical, finishRecords, fromCanonicalResult, OUTBOUND_EVENTS, type RecordDraft, toCanonicalResult } from '../run/records.js';
 import type { FieldReport } from '../run/report.js';
-import { durationMinutes, hl7TimestampToMillis, TransformError } from '../run/transforms.js';
+import { durationMinutes, hl7TimestampToMillis, SUBCOMPONENTS, TransformError } from '../run/transforms.js';
 import type { CanonicalChange, FromCanonicalResult, MappingContext, ToCanonicalResult } from '../run/types.js';
 import type { CompileContext, LeafCheck, ProtocolCompiler, ProtocolMapping } from './protocol.js';
 
@@ -58,6 +58,8 @@ export { formatHl7Path };
  *                                    authority OID) is the practice's; its component 1 (the IPP)
  *   PID-5[7=L].1                     the name whose type (XPN.7) is L: the birth name
  *   PID-13[3=CP].12                  the cell-phone repetition's number
+ *   PID-5[7=L|""|*].1                ordered alternatives: the name typed L, else the first
+ *                                    untyped one, else the first repetition
  *
  * Reading picks the first repetition whose selector matches; writing reuses that repetition or
  * allocates the next free one and writes the selector value into it. Both halves are compiled
@@ -83,10 +85,12 @@ export function parseProfileHl7Path(text: string): ProfileHl7Path {
     const [, head, comp, sub, value, rest] = m as unknown as [string, string, string, string | undefined, string, string];
     const path = parseHl7Path(`${head}[*]${rest}`);
     const selPath = parseHl7Path(`${head}[*].${comp}${sub ? `.${sub}` : ''}`);
+    const alternatives = value.includes('|') ? value.split('|').map((v) => (v === '""' ? '' : v)) : undefined;
+    if (alternatives?.slice(0, -1).includes('*')) throw new Error(`${text}: * (any repetition) can only be the last alternative`);
     return {
       text,
       path,
-      selector: { path: selPath, value, component: Number(comp), subcomponent: sub === undefined ? undefined : Number(sub) },
+      selector: { path: selPath, value: alternatives ? (alternatives[0] as string) : value, ...(alternatives && { alternatives }), component: Number(comp), subcomponent: sub === undefined ? undefined : Number(sub) },
       fieldKey: `${path.segment}[${path.occurrence ?? 1}]-${path.field}`,
       segment: path.segment,
       reps: [],
@@ -117,22 +121,71 @@ export function readHl7(msg: Hl7Message, p: ProfileHl7Path, cache?: SelectorCach
   else {
     const hit = cache?.get(p);
     if (hit !== undefined) return hit === null ? undefined : (hit as string);
-    let at = cache?.get(sel) as number | undefined;
-    if (at === undefined) {
-      let keys = cache?.get(sel.path) as readonly string[] | undefined;
-      if (keys === undefined) {
-        keys = msg.getAll(sel.path);
-        cache?.set(sel.path, keys);
-      }
-      at = keys.findIndex((k) => k.trim() === sel.value);
-      cache?.set(sel, at);
-    }
+    const at = selectedRepetition(msg, sel, cache);
     v = at < 0 ? undefined : msg.get(atRepetition(p, at + 1));
     const out = present(v);
     cache?.set(p, out ?? null);
     return out;
   }
   return present(v);
+}
+
+/** The repetition (0-based, -1 none) a selector picks, memoized per message. */
+function selectedRepetition(msg: Hl7Message, sel: Hl7Selector, cache: SelectorCache | undefined): number {
+  let at = cache?.get(sel) as number | undefined;
+  if (at === undefined) {
+    let keys = cache?.get(sel.path) as readonly string[] | undefined;
+    if (keys === undefined) {
+      keys = msg.getAll(sel.path);
+      cache?.set(sel.path, keys);
+    }
+    at = pickRepetition(keys, sel);
+    cache?.set(sel, at);
+  }
+  return at;
+}
+
+/** The repetition (0-based, -1 none) a selector picks from its leaf's value in each repetition. */
+function pickRepetition(keys: readonly string[], sel: Hl7Selector): number {
+  if (sel.alternatives === undefined) return keys.findIndex((k) => k.trim() === sel.value);
+  for (const alt of sel.alternatives) {
+    if (alt === '*') return keys.length > 0 ? 0 : -1;
+    const at = keys.findIndex((k) => (present(k) ?? '') === alt);
+    if (at >= 0) return at;
+  }
+  return -1;
+}
+
+const MAX_SUBCOMPONENTS = 9;
+
+/**
+ * The component at `p` with its sub-components 1..MAX_SUBCOMPONENTS joined by SUBCOMPONENTS
+ * (for a `readsSubcomponents` transform), or undefined when none has a value.
+ */
+function readSubcomponents(msg: Hl7Message, p: ProfileHl7Path, cache: SelectorCache): string | undefined {
+  if (p.path.component === undefined || p.path.subcomponent !== undefined) return readHl7(msg, p, cache);
+  let at = p.path;
+  if (p.selector) {
+    const rep = selectedRepetition(msg, p.selector, cache);
+    if (rep < 0) return undefined;
+    at = atRepetition(p, rep + 1);
+  }
+  const parts: string[] = [];
+  for (let s = 1; s <= MAX_SUBCOMPONENTS; s++) parts.push(present(msg.get({ ...at, subcomponent: s })) ?? '');
+  while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
+  return parts.length === 0 ? undefined : parts.join(SUBCOMPONENTS);
+}
+
+/** Components of the repetition `p` reads, joined by SUBCOMPONENTS, or undefined when all are empty. */
+function readComponents(msg: Hl7Message, p: ProfileHl7Path, cache: SelectorCache, components: readonly number[]): string | undefined {
+  let at = p.path;
+  if (p.selector) {
+    const rep = selectedRepetition(msg, p.selector, cache);
+    if (rep < 0) return undefined;
+    at = atRepetition(p, rep + 1);
+  }
+  const parts = components.map((c) => present(msg.get({ ...at, component: c, subcomponent: undefined })) ?? '');
+  return parts.every((v) => v === '') ? undefined : parts.join(SUBCOMPONENTS);
 }
 
 /**
@@ -205,8 +258,16 @@ function buildKind(msg: Hl7Message, ck: CompiledKind, st: RunState, cache: Selec
   for (const rule of ck.inboundRules) {
     let raw: string | undefined;
     let used: string | null = null;
+    const first = rule.transforms[0];
+    const whole = first?.readsSubcomponents === true;
+    const fallback = first?.fallbackComponents;
     for (const [i, a] of rule.from.entries()) {
-      raw = read(msg, a, cache);
+      const h = whole ? hl7Of(a) : undefined;
+      raw = h ? readSubcomponents(msg, h, cache) : read(msg, a, cache);
+      if (raw === undefined && fallback !== undefined) {
+        const p = hl7Of(a);
+        if (p?.path.component === fallback.for && p.path.subcomponent === undefined) raw = readComponents(msg, p, cache, fallback.components);
+      }
       if (raw === undefined) continue;
       used = a.text;
       const unitAt = rule.units[i];
@@ -296,15 +357,43 @@ function inventory(msg: Hl7Message, plan: MappingPlan, kinds: readonly ResourceK
   return out;
 }
 
+const EVN_1 = parseHl7Path('EVN-1');
+
+/**
+ * The message type the profile's `messages.inbound` is looked up by: MSH-9.1^MSH-9.2. HL7 v2.1
+ * has no MSH-9.2 (MSH-9 is the message type alone) and v2.1-v2.4 carry the trigger event in
+ * EVN-1 (kept for backward compatibility from v2.5): with MSH-9.2 empty, EVN-1 gives it.
+ */
+function inboundMessageType(msg: Hl7Message): { type: string; fromEvn: boolean } {
+  const h = msg.header;
+  if (h.messageCode !== undefined && h.triggerEvent === undefined) {
+    const evn = present(msg.get(EVN_1));
+    if (evn !== undefined) return { type: `${h.messageCode}^${evn}`, fromEvn: true };
+  }
+  return { type: h.messageType ?? '(no MSH-9)', fromEvn: false };
+}
+
 export function hl7ToCanonical(plan: MappingPlan, msg: Hl7Message, ctx: MappingContext = {}): ToCanonicalResult {
   const hl7 = plan.hl7 as Hl7Plan;
-  const type = msg.header.messageType ?? '(no MSH-9)';
+  const { type, fromEvn } = inboundMessageType(msg);
   const rule = hl7.inbound.get(type);
   if (!rule) {
-    return failedToCanonical(type, new PasserelleError('ERR_MAPPING_UNSUPPORTED_MESSAGE', `profile ${plan.name} accepts no ${type} message (accepted: ${[...hl7.inbound.keys()].join(', ')})`, { details: { messageType: type, profile: plan.name } }));
+    const accepted = [...hl7.inbound.keys()].join(', ');
+    // ERR-8 is cut at 250 characters: the field and the rule first, the list last.
+    const noTrigger = msg.header.messageCode !== undefined && msg.header.triggerEvent === undefined && !fromEvn;
+    const message = noTrigger
+      ? `MSH-9.2 (trigger event) is empty and no EVN-1 gives it: profile ${plan.name} takes a message by its type and trigger event, ${msg.header.messageCode}^<event> (accepted: ${accepted})`
+      : `profile ${plan.name} accepts no ${type} message (accepted: ${accepted})`;
+    return failedToCanonical(type, new PasserelleError('ERR_MAPPING_UNSUPPORTED_MESSAGE', message, { details: { messageType: type, profile: plan.name, ...(noTrigger && { protocolPath: 'MSH-9.2' }) } }));
   }
   const timezone = ctx.timezone ?? plan.timezone ?? DEFAULT_ZONE;
   const st: RunState = { report: [], flags: new Set(), tctx: { timezone } };
+  // The codec read past a sender's mistake (MSH-2 `^~\\&`): applied, and said.
+  for (const note of msg.notes) {
+    st.flags.add(`msh-2-${note}`);
+    st.report.push({ rule: 'MSH-2', kind: null, protocolPath: 'MSH-2', canonicalPath: null, status: 'defaulted', code: 'ERR_HL7_PARSE', note: `MSH-2 holds the escape character twice (^~\\\\&): read as ^~\\&, the copy ignored; flag msh-2-${note}` });
+  }
+  if (fromEvn) st.report.push({ rule: `messages.inbound.${type}`, kind: null, protocolPath: 'EVN-1', canonicalPath: null, status: 'mapped', note: 'trigger event from EVN-1: MSH-9.2 is empty (HL7 v2.1-v2.4)' });
   let updatedAt: string | undefined;
   const ts = msg.get(MSH_7);
   if (ts !== undefined) {
@@ -422,7 +511,8 @@ export function canonicalToHl7(plan: MappingPlan, change: CanonicalChange, ctx: 
       at = 0;
       while (reps[at] !== undefined) at++;
       reps[at] = key;
-      push(withRepetition(p.path, at + 1, p.selector.component, p.selector.subcomponent), p.selector.value, rule);
+      // `""` / `*` first: nothing to write in the selector's component.
+      if (p.selector.value !== '' && p.selector.value !== '*') push(withRepetition(p.path, at + 1, p.selector.component, p.selector.subcomponent), p.selector.value, rule);
     }
     return withRepetition(p.path, at + 1);
   };
@@ -592,7 +682,7 @@ class Hl7Compiler implements ProtocolCompiler {
         const pathKey = formatHl7Path(parsed.selector.path);
         const selPath = this.selectorPaths.get(pathKey) ?? parsed.selector.path;
         this.selectorPaths.set(pathKey, selPath);
-        const key = `${pathKey}=${parsed.selector.value}`;
+        const key = `${pathKey}=${parsed.selector.alternatives?.join('|') ?? parsed.selector.value}`;
         const shared = this.selectors.get(key) ?? { ...parsed.selector, path: selPath };
         this.selectors.set(key, shared);
         parsed = { ...parsed, selector: shared };

@@ -120,6 +120,7 @@ export function applyInbound(rule: CompiledRule, raw: unknown, usedPath: string 
   let value: unknown;
   let status: FieldReport['status'] = 'mapped';
   let note: string | undefined;
+  let code: ErrorCode | undefined;
   try {
     if (raw === undefined) {
       if (rule.from.length === 0 && rule.value !== undefined) {
@@ -148,14 +149,18 @@ export function applyInbound(rule: CompiledRule, raw: unknown, usedPath: string 
         const m = mapIn(rule.map, String(v));
         v = m.value;
         if (m.defaulted) {
+          // The sender's code is dropped for the map's default (PID-8 "1" → unknown): said, like
+          // any dropped value, so that nobody takes the default for what the sender meant.
+          const flag = droppedFlag(rule);
+          st.flags.add(flag);
           status = 'defaulted';
+          code = 'ERR_MAPPING_UNMAPPED_CODE';
           note = `code not in ${rule.map.name}: default`;
         }
       }
       value = v;
     }
   } catch (e) {
-    let code: ErrorCode;
     if (e instanceof RuleFailure) code = e.code;
     else if (e instanceof TransformError) code = 'ERR_MAPPING_TRANSFORM';
     else throw e;
@@ -186,7 +191,9 @@ export function applyInbound(rule: CompiledRule, raw: unknown, usedPath: string 
     writePath(container, rule.valueSteps, value);
     for (const s of rule.set) writePath(container, s.steps, s.value);
   }
-  row(st, rule, status, usedPath ?? rule.fromText, note);
+  // With a code, the row becomes the message's warning (toCanonicalResult).
+  if (code !== undefined) report(st, rule, status, usedPath ?? rule.fromText, { code, ...(note !== undefined && { note }) });
+  else row(st, rule, status, usedPath ?? rule.fromText, note);
   return true;
 }
 

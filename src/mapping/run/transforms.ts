@@ -35,7 +35,21 @@ export interface Transform {
   readonly protocol: 'hl7v2' | 'fhir-r4' | 'any';
   in(value: TransformValue, ctx: TransformContext): TransformValue;
   out(value: TransformValue, ctx: TransformContext): TransformValue;
+  /**
+   * HL7 inbound, as a rule's first transform: the rule's component is read with all its
+   * sub-components, joined by SUBCOMPONENTS (XAD-1 SAD: street, street name, dwelling number).
+   */
+  readonly readsSubcomponents?: true;
+  /**
+   * HL7 inbound, as a rule's first transform: when the component `for` of a `from` path is
+   * empty, these components of the same repetition are read instead, joined by SUBCOMPONENTS
+   * (XTN-1 empty: XTN-5 country code, XTN-6 area code, XTN-7 local number).
+   */
+  readonly fallbackComponents?: { readonly for: number; readonly components: readonly number[] };
 }
+
+/** Joins the sub-components a `readsSubcomponents` transform is given (never in decoded HL7 text). */
+export const SUBCOMPONENTS = '\u001f';
 
 const str = (v: TransformValue): string => (typeof v === 'string' ? v : String(v));
 
@@ -319,6 +333,42 @@ export function e164ToFrenchNational(raw: string): string {
   return s;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Street address (HL7 v2.5 §2.A.85 XAD-1, SAD: street or mailing address & street name & dwelling number)
+
+/** Whether `part` is already a whole word (or words) of `line`, any case. */
+const hasWords = (line: string, part: string): boolean => ` ${line.toLowerCase()} `.includes(` ${part.toLowerCase()} `);
+
+/**
+ * One street line from SAD's parts: SAD.1 alone is the line; SAD.3 (dwelling number) and SAD.2
+ * (street name) complete it unless it already holds them ("1000&Hospital Lane" → "1000 Hospital
+ * Lane", "&rue de la Paix&12" → "12 rue de la Paix", "12 rue de la Paix&rue de la Paix&12" →
+ * itself).
+ */
+export function streetLine(joined: string): string {
+  const [street = '', name = '', number = ''] = joined.split(SUBCOMPONENTS).map((p) => p.trim());
+  let line = street;
+  for (const part of [number, name]) if (part !== '' && !hasWords(line, part)) line = line === '' ? part : `${line} ${part}`;
+  return line;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Telephone number (HL7 v2.5 §2.A.89 XTN)
+
+/**
+ * The number of an XTN: XTN-1 as written, or when XTN-1 is empty (a sender that fills only the
+ * parts) XTN-5 country code, XTN-6 area code and XTN-7 local number put together: `+1 626
+ * 5641111` → `+16265641111`, `^^^^^626^5641111` → `6265641111`. Normalizing it is the next
+ * transform's (phone-e164).
+ */
+export function xtnNumber(raw: string): string {
+  if (!raw.includes(SUBCOMPONENTS)) return raw.trim();
+  const [country = '', area = '', local = ''] = raw.split(SUBCOMPONENTS).map((p) => p.trim());
+  const number = `${area}${local}`;
+  if (number === '') throw new TransformError('no area code or local number (XTN-6, XTN-7)');
+  return country === '' ? number : `+${country.replace(/^\+/, '')}${number}`;
+}
+
 const EMAIL = /^[^\s@"(),:;<>[\\\]]+@[^\s@"(),:;<>[\\\]]+\.[A-Za-z]{2,}$/;
 
 /** An e-mail address as RFC 5322's dot-atom form allows in practice; never echoes the value. */
@@ -398,6 +448,16 @@ const FACTORIES: Readonly<Record<string, Factory>> = {
     (v) => (typeof v === 'number' ? v : durationMinutes(str(v))),
     (v) => String(v),
   ),
+  // Inbound reads XAD-1 with its sub-components; outbound writes the line whole in SAD.1.
+  'street-line': (arg) =>
+    arg !== undefined
+      ? 'transform street-line takes no argument'
+      : { spec: 'street-line', name: 'street-line', produces: 'string', protocol: 'hl7v2', readsSubcomponents: true, in: (v) => streetLine(str(v)), out: (v) => str(v).trim() },
+  // Inbound reads XTN-5/6/7 when XTN-1 is empty; outbound writes the number as it is.
+  'xtn-number': (arg) =>
+    arg !== undefined
+      ? 'transform xtn-number takes no argument'
+      : { spec: 'xtn-number', name: 'xtn-number', produces: 'string', protocol: 'hl7v2', fallbackComponents: { for: 1, components: [5, 6, 7] }, in: (v) => xtnNumber(str(v)), out: (v) => str(v).trim() },
   // An e-mail field holds what the sender's user typed: "NON", "pas d'email", a phone number.
   // Only an address (one @, a dotted domain, no space) is an e-mail; anything else fails the
   // rule, so it is dropped with a flag rather than stored, then refused downstream.

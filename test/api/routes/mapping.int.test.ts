@@ -130,7 +130,7 @@ describe.each(['sqlite', 'postgres'] as const)('mapping admin API over HTTP (%s 
     expect(body.rendered.messageType).toBe('SIU^S12');
     expect(body.rendered.hl7).toMatch(/^MSH\|\^~\\&\|PASSERELLE\|SECRETARIAT-2\|/);
     expect(body.table.split('\n')[0]).toMatch(/^rule +\| protocol path +\| canonical path +\| status$/);
-    expect(body.table).toMatch(/\nstart +\| SCH-11\.4 +\| Appointment\.start +\| mapped\n/);
+    expect(body.table).toMatch(/\nstart +\| TQ1-7 +\| Appointment\.start +\| mapped\n/);
   });
 
   it('dry-runs a Latin-1 message sent in base64, and a profile given in the request, without storing anything', async () => {

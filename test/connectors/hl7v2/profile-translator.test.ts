@@ -200,8 +200,9 @@ describe('mapping failures as ACK errors', () => {
   it('names the field of a failed rule for ERR-2 with its table 0357 code, and never the value', async () => {
     const t = await translatorFor(ihe);
     // Only identity and time reject (a secondary value is dropped with a flag): the start.
-    const start = fail(t, hl7Fixture('siu-s12-new-appointment').toString('utf8').replace('^^M20^20250317093000+0100', '^^M20^2025-03-17'));
-    expect([start.code, start.details['hl7Path'], start.details['hl7ErrorCode']]).toEqual(['ERR_MAPPING_TRANSFORM', 'SCH-11.4', '102']);
+    // TQ1-7, read before SCH-11.4 since issue 18.
+    const start = fail(t, hl7Fixture('siu-s12-new-appointment').toString('utf8').replace('|20250317093000+0100|20250317095000+0100', '|2025-03-17|20250317095000+0100'));
+    expect([start.code, start.details['hl7Path'], start.details['hl7ErrorCode']]).toEqual(['ERR_MAPPING_TRANSFORM', 'TQ1-7', '102']);
     expect(start.message).not.toContain('2025-03-17');
     const noId = fail(t, hl7Fixture('siu-s24-unblocked-slot').toString('utf8').replace('PLG-0042^LOGICIEL-CABINET', ''));
     expect([noId.code, noId.details['hl7Path'], noId.details['hl7ErrorCode']]).toEqual(['ERR_MAPPING_MISSING_ID', 'SCH-2.1', '101']);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 
-import { compileTransform, e164ToFrenchNational, frenchPhoneToE164, hl7TimestampToMillis, millisToHl7Timestamp, phoneToE164, type Transform, TransformError } from '../../../src/mapping/run/transforms.js';
+import { compileTransform, e164ToFrenchNational, frenchPhoneToE164, hl7TimestampToMillis, millisToHl7Timestamp, phoneToE164, SUBCOMPONENTS, type Transform, TransformError } from '../../../src/mapping/run/transforms.js';
 
 const iso = (raw: string, zone: string) => new Date(hl7TimestampToMillis(raw, zone)).toISOString();
 const t = (spec: string): Transform => {
@@ -168,7 +168,7 @@ describe('other transforms', () => {
   });
 
   it('names unknown transforms and bad arguments with a suggestion', () => {
-    expect(compileTransform('uper')).toBe('unknown transform uper (did you mean upper?); known: trim, upper, lower, hl7-datetime, hl7-date, fhir-instant, integer, hl7-duration, email, phone-e164, prefix, reference');
+    expect(compileTransform('uper')).toBe('unknown transform uper (did you mean upper?); known: trim, upper, lower, hl7-datetime, hl7-date, fhir-instant, integer, hl7-duration, street-line, xtn-number, email, phone-e164, prefix, reference');
     expect(compileTransform('reference:patient')).toBe('transform reference needs a resource type, e.g. reference:Patient');
     expect(compileTransform('phone-e164:intl')).toBe('transform phone-e164 takes no argument or :national (got :intl)');
     expect(compileTransform('trim:x')).toBe('transform trim takes no argument');
@@ -208,5 +208,33 @@ describe('phone numbers of any country (phone-e164)', () => {
     } catch (e) {
       if (raw.length > 2) expect((e as Error).message).not.toContain(raw);
     }
+  });
+});
+
+describe('street-line (XAD-1, SAD sub-components joined by SUBCOMPONENTS)', () => {
+  const t = compileTransform('street-line') as Transform;
+  const join = (...parts: string[]) => parts.join(SUBCOMPONENTS);
+  it('builds one line from street, street name and dwelling number, without repeating what the street holds', () => {
+    expect([t.in(join('1000', 'Hospital Lane'), ctx), t.in(join('', 'rue de la Paix', '12'), ctx), t.in(join('12 rue de la Paix', 'rue de la Paix', '12'), ctx), t.in('112 rue Haute', ctx), t.in(join('112 rue Haute', '', '12'), ctx)]).toEqual([
+      '1000 Hospital Lane',
+      '12 rue de la Paix',
+      '12 rue de la Paix',
+      '112 rue Haute',
+      '112 rue Haute 12',
+    ]);
+    expect(t.out('  12 rue de la Paix ', ctx)).toBe('12 rue de la Paix');
+  });
+});
+
+describe('xtn-number (XTN-1, else XTN-5/6/7 joined by SUBCOMPONENTS)', () => {
+  const t = compileTransform('xtn-number') as Transform;
+  it('keeps XTN-1 as written and puts the parts together when only they are given', () => {
+    expect([t.in(' 01 42 42 42 42 ', ctx), t.in(['33', '1', '42424242'].join(SUBCOMPONENTS), ctx), t.in(['', '626', '5641111'].join(SUBCOMPONENTS), ctx), t.in(['+1', '626', '5641111'].join(SUBCOMPONENTS), ctx)]).toEqual([
+      '01 42 42 42 42',
+      '+33142424242',
+      '6265641111',
+      '+16265641111',
+    ]);
+    expect(() => t.in(['33', '', ''].join(SUBCOMPONENTS), ctx)).toThrow(TransformError);
   });
 });
