@@ -7,7 +7,11 @@ import { ERROR_CATALOGUE } from '../src/errors.js';
 describe('error catalogue', () => {
   it('documents exactly the codes the catalogue defines, with their status and retryability', () => {
     const doc = readFileSync('docs/errors.md', 'utf8');
-    const rows = [...doc.matchAll(/^\| `(ERR_[A-Z0-9_]+)` \| (\d{3}) \| (yes|no) \|/gm)].map((m) => [m[1], Number(m[2]), m[3] === 'yes']);
+    const rows = [...doc.matchAll(/^\| `(ERR_[A-Z0-9_]+)` \| (\d{3}) \| (yes|no) \|/gm)].map((m) => [
+      m[1],
+      Number(m[2]),
+      m[3] === 'yes',
+    ]);
     const expected = Object.entries(ERROR_CATALOGUE).map(([code, e]) => [code, e.status, e.retryable]);
     expect(rows.sort()).toEqual(expected.sort());
   });

@@ -38,8 +38,19 @@ declare module 'hl7-standard' {
      * With a `SEG.F.C` notation the result is a string (or undefined/null when absent).
      * Throws a TypeError when segmentIndex is past the last segment of that name.
      */
-    get(field: string, index?: number, sectionIndex?: number, subIndex?: number): Hl7StandardValue | null | undefined;
-    set(field: string, value: string | string[], index?: number, sectionIndex?: number, subIndex?: number): unknown;
+    get(
+      field: string,
+      index?: number,
+      sectionIndex?: number,
+      subIndex?: number,
+    ): Hl7StandardValue | null | undefined;
+    set(
+      field: string,
+      value: string | string[],
+      index?: number,
+      sectionIndex?: number,
+      subIndex?: number,
+    ): unknown;
     getSegment(name: string): Hl7StandardSegment | null;
     getSegments(name?: string): Hl7StandardSegment[];
     createSegment(name: string): Hl7StandardSegment;

@@ -6,7 +6,8 @@
 import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
 
 /** FHIR R4 type-restful-interaction codes used here. */
-export type TypeInteraction = 'read' | 'vread' | 'update' | 'delete' | 'history-instance' | 'history-type' | 'create' | 'search-type';
+export type TypeInteraction =
+  'read' | 'vread' | 'update' | 'delete' | 'history-instance' | 'history-type' | 'create' | 'search-type';
 
 export interface ServerCapabilities {
   readonly fhirVersion: string | undefined;
@@ -34,11 +35,15 @@ export function readCapabilities(cs: CapabilityStatement): ServerCapabilities {
   const of = (type: string) => byType.get(type);
   return {
     fhirVersion: cs.fhirVersion,
-    software: cs.software ? `${cs.software.name ?? ''}${cs.software.version ? ` ${cs.software.version}` : ''}`.trim() : undefined,
+    software: cs.software
+      ? `${cs.software.name ?? ''}${cs.software.version ? ` ${cs.software.version}` : ''}`.trim()
+      : undefined,
     has: (type) => byType.has(type),
     interaction: (type, code) => (of(type)?.interaction ?? []).some((i) => i.code === code),
     // Only what the statement lists counts, for the type or for the whole server (rest.searchParam).
-    searchParam: (type, name) => (of(type)?.searchParam ?? []).some((p) => p.name === name) || (byType.has(type) && serverParams.has(name)),
+    searchParam: (type, name) =>
+      (of(type)?.searchParam ?? []).some((p) => p.name === name) ||
+      (byType.has(type) && serverParams.has(name)),
     conditionalCreate: (type) => of(type)?.conditionalCreate === true,
     conditionalUpdate: (type) => of(type)?.conditionalUpdate === true,
     versionedUpdate: (type) => of(type)?.versioning === 'versioned-update',

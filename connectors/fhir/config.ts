@@ -14,7 +14,15 @@ import type { FhirAuth } from './client/index.js';
  * (a PractitionerRole and a Schedule name their Practitioner, a Slot its Schedule, an Appointment its Patient,
  * Practitioner and Slot), else the engine sets it aside (ERR_SYNC_UNKNOWN_REFERENCE).
  */
-export const PULL_ORDER: readonly ResourceKind[] = ['Practitioner', 'PractitionerRole', 'Patient', 'Schedule', 'Slot', 'Appointment', 'Communication'];
+export const PULL_ORDER: readonly ResourceKind[] = [
+  'Practitioner',
+  'PractitionerRole',
+  'Patient',
+  'Schedule',
+  'Slot',
+  'Appointment',
+  'Communication',
+];
 
 const uri = z.string().regex(/^\S+$/, { error: 'must be a URI without spaces' });
 
@@ -107,11 +115,18 @@ export function pullKinds(config: FhirConfig): ResourceKind[] {
 }
 
 function credentialsError(linkId: string, path: string, message: string): PasserelleError {
-  return new PasserelleError('ERR_FHIR_CREDENTIALS', `link ${linkId}: secrets.${path}: ${message}`, { details: { linkId }, issues: [{ path: `secrets.${path}`, message }] });
+  return new PasserelleError('ERR_FHIR_CREDENTIALS', `link ${linkId}: secrets.${path}: ${message}`, {
+    details: { linkId },
+    issues: [{ path: `secrets.${path}`, message }],
+  });
 }
 
 /** Reads the link's secrets and builds the client's auth from them; throws ERR_FHIR_CREDENTIALS. */
-export function readSecrets(config: FhirConfig, secrets: unknown, linkId: string): { auth: FhirAuth; subscriptionSecret: string | undefined } {
+export function readSecrets(
+  config: FhirConfig,
+  secrets: unknown,
+  linkId: string,
+): { auth: FhirAuth; subscriptionSecret: string | undefined } {
   const parsed = FhirSecrets.safeParse(secrets ?? {});
   if (!parsed.success) {
     const first = parsed.error.issues[0];
@@ -133,7 +148,12 @@ export function readSecrets(config: FhirConfig, secrets: unknown, linkId: string
       auth = { type: 'bearer', token: s.token };
       break;
     case 'smart-backend':
-      if (!s.privateKey) throw credentialsError(linkId, 'privateKey', 'SMART backend authentication needs a private key (PKCS#8 PEM)');
+      if (!s.privateKey)
+        throw credentialsError(
+          linkId,
+          'privateKey',
+          'SMART backend authentication needs a private key (PKCS#8 PEM)',
+        );
       auth = {
         type: 'smart-backend',
         clientId: a.clientId,

@@ -61,11 +61,25 @@ export function decodeCursor(text: string | null): PullCursor {
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    throw new PasserelleError('ERR_CONNECTOR_CONFIG_INVALID', 'the stored FHIR poll cursor is not JSON; reset the link\'s cursor', { cause: e });
+    throw new PasserelleError(
+      'ERR_CONNECTOR_CONFIG_INVALID',
+      "the stored FHIR poll cursor is not JSON; reset the link's cursor",
+      { cause: e },
+    );
   }
   const c = parsed as Partial<PullCursor> | null;
-  if (c === null || typeof c !== 'object' || c.v !== 1 || typeof c.at !== 'number' || typeof c.kinds !== 'object' || c.kinds === null) {
-    throw new PasserelleError('ERR_CONNECTOR_CONFIG_INVALID', 'the stored FHIR poll cursor has an unknown format; reset the link\'s cursor');
+  if (
+    c === null ||
+    typeof c !== 'object' ||
+    c.v !== 1 ||
+    typeof c.at !== 'number' ||
+    typeof c.kinds !== 'object' ||
+    c.kinds === null
+  ) {
+    throw new PasserelleError(
+      'ERR_CONNECTOR_CONFIG_INVALID',
+      "the stored FHIR poll cursor has an unknown format; reset the link's cursor",
+    );
   }
   return c as PullCursor;
 }

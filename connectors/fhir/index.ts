@@ -13,10 +13,6 @@
  * Credentials come from ctx.secrets (config.ts): password, token or privateKey for the auth,
  * subscriptionSecret for notifications.
  */
-import { isPasserelleError, PasserelleError } from '../../src/errors.js';
-import type { JsonObject, Link } from '../../src/store/types.js';
-import type { FhirResource } from '../../src/mapping/run/types.js';
-import { shippedPlan } from '../../src/mapping/runtime.js';
 import {
   type Connector,
   type ConnectorContext,
@@ -25,12 +21,16 @@ import {
   type InboundMessage,
   type LinkMapping,
 } from '../../src/connector/contract.js';
+import { isPasserelleError, PasserelleError } from '../../src/errors.js';
+import type { FhirResource } from '../../src/mapping/run/types.js';
+import { shippedPlan } from '../../src/mapping/runtime.js';
+import type { JsonObject, Link } from '../../src/store/types.js';
 import { readCapabilities, type ServerCapabilities } from './capabilities.js';
 import { createFhirClient, type FhirClientOptions } from './client/index.js';
 import { FhirConfig, pullKinds, readSecrets } from './config.js';
 import { formatLinkTest, type LinkTestReport, runLinkTest } from './link-test.js';
-import { fhirSimulator } from './peer/command.js';
 import { OwnWrites } from './own-writes.js';
+import { fhirSimulator } from './peer/command.js';
 import { createPull } from './pull.js';
 import { createPush } from './push.js';
 import { receiveNotification } from './subscription.js';
@@ -54,17 +54,30 @@ export interface FhirDeps {
 
 /** The link's plan: the runtime's accessor, else (no store at hand) its shipped profile. */
 function mappingOf(ctx: ConnectorContext): () => Promise<LinkMapping> {
-  const get = ctx.mapping ?? (async () => ({ plan: shippedPlan(ctx.link.profile ?? DEFAULT_PROFILE), context: { timezone: ctx.timezone, testLink: ctx.link.isTest } }));
+  const get =
+    ctx.mapping ??
+    (async () => ({
+      plan: shippedPlan(ctx.link.profile ?? DEFAULT_PROFILE),
+      context: { timezone: ctx.timezone, testLink: ctx.link.isTest },
+    }));
   return async () => {
     const m = await get();
     if (m.plan.protocol !== 'fhir-r4') {
-      throw new PasserelleError('ERR_MAPPING_PROTOCOL_MISMATCH', `link ${ctx.link.id} runs profile ${m.plan.name} (${m.plan.protocol}); a fhir link needs a fhir-r4 profile`, { details: { linkId: ctx.link.id } });
+      throw new PasserelleError(
+        'ERR_MAPPING_PROTOCOL_MISMATCH',
+        `link ${ctx.link.id} runs profile ${m.plan.name} (${m.plan.protocol}); a fhir link needs a fhir-r4 profile`,
+        { details: { linkId: ctx.link.id } },
+      );
     }
     return m;
   };
 }
 
-export function createFhirConnector(config: FhirConfig, ctx: ConnectorContext, deps: FhirDeps = {}): Connector {
+export function createFhirConnector(
+  config: FhirConfig,
+  ctx: ConnectorContext,
+  deps: FhirDeps = {},
+): Connector {
   const { auth, subscriptionSecret } = readSecrets(config, ctx.secrets, ctx.link.id);
   const log = ctx.log.child({ connector: 'fhir' });
   const stopper = new AbortController();
@@ -88,7 +101,9 @@ export function createFhirConnector(config: FhirConfig, ctx: ConnectorContext, d
   let caps: { at: number; value: Promise<ServerCapabilities> } | undefined;
   const capabilities = (): Promise<ServerCapabilities> => {
     if (caps === undefined || ctx.now() - caps.at > CAPABILITIES_TTL_MS) {
-      const value = client.capabilities({ signal }).then((r) => readCapabilities(r.resource as Parameters<typeof readCapabilities>[0]));
+      const value = client
+        .capabilities({ signal })
+        .then((r) => readCapabilities(r.resource as Parameters<typeof readCapabilities>[0]));
       caps = { at: ctx.now(), value };
       value.catch(() => {
         if (caps?.value === value) caps = undefined;
@@ -97,8 +112,27 @@ export function createFhirConnector(config: FhirConfig, ctx: ConnectorContext, d
     return caps.value;
   };
 
-  const pull = createPull({ client, config, kinds: pullKinds(config), mapping, capabilities, ownWrites, ...(ctx.knownIds && { knownIds: ctx.knownIds }), log, now: ctx.now, signal });
-  const push = createPush({ client, mapping, capabilities, identifierSystem: config.identifierSystem, ownWrites, log, signal });
+  const pull = createPull({
+    client,
+    config,
+    kinds: pullKinds(config),
+    mapping,
+    capabilities,
+    ownWrites,
+    ...(ctx.knownIds && { knownIds: ctx.knownIds }),
+    log,
+    now: ctx.now,
+    signal,
+  });
+  const push = createPush({
+    client,
+    mapping,
+    capabilities,
+    identifierSystem: config.identifierSystem,
+    ownWrites,
+    log,
+    signal,
+  });
 
   return {
     // The runtime's page size is generic; FHIR pages are config.pageSize (`_count`).
@@ -111,7 +145,13 @@ export function createFhirConnector(config: FhirConfig, ctx: ConnectorContext, d
       try {
         resource = JSON.parse(stored.body.toString('utf8')) as FhirResource;
       } catch (e) {
-        return { dedupe: null, records: [], error: new PasserelleError('ERR_FHIR_RESPONSE_INVALID', 'the stored FHIR resource is not JSON', { cause: e }) };
+        return {
+          dedupe: null,
+          records: [],
+          error: new PasserelleError('ERR_FHIR_RESPONSE_INVALID', 'the stored FHIR resource is not JSON', {
+            cause: e,
+          }),
+        };
       }
       const m = await mapping();
       const r = mapInbound(m.plan, m.context, resource);
@@ -120,23 +160,47 @@ export function createFhirConnector(config: FhirConfig, ctx: ConnectorContext, d
     },
 
     async receiveHttp(delivery) {
-      return receiveNotification(delivery, { enabled: config.subscription.enabled, header: config.subscription.header, secret: subscriptionSecret, requestPoll: ctx.requestPoll, log });
+      return receiveNotification(delivery, {
+        enabled: config.subscription.enabled,
+        header: config.subscription.header,
+        secret: subscriptionSecret,
+        requestPoll: ctx.requestPoll,
+        log,
+      });
     },
 
     async health(): Promise<HealthReport> {
       const checks: { name: string; ok: boolean; detail?: string }[] = [];
       try {
-        const cs = readCapabilities((await probe.capabilities({ signal })).resource as Parameters<typeof readCapabilities>[0]);
+        const cs = readCapabilities(
+          (await probe.capabilities({ signal })).resource as Parameters<typeof readCapabilities>[0],
+        );
         const r4 = cs.fhirVersion?.startsWith('4.0') === true;
-        checks.push(r4 ? { name: 'fhir-server', ok: true, detail: `FHIR ${cs.fhirVersion}` } : { name: 'fhir-server', ok: false, detail: `FHIR ${cs.fhirVersion ?? 'version unknown'}; 4.0.x expected` });
+        checks.push(
+          r4
+            ? { name: 'fhir-server', ok: true, detail: `FHIR ${cs.fhirVersion}` }
+            : {
+                name: 'fhir-server',
+                ok: false,
+                detail: `FHIR ${cs.fhirVersion ?? 'version unknown'}; 4.0.x expected`,
+              },
+        );
       } catch (e) {
-        checks.push({ name: 'fhir-server', ok: false, detail: isPasserelleError(e) ? e.code : 'unreachable' });
+        checks.push({
+          name: 'fhir-server',
+          ok: false,
+          detail: isPasserelleError(e) ? e.code : 'unreachable',
+        });
       }
       try {
         await mapping();
         checks.push({ name: 'mapping-profile', ok: true });
       } catch (e) {
-        checks.push({ name: 'mapping-profile', ok: false, detail: isPasserelleError(e) ? e.code : 'unreadable' });
+        checks.push({
+          name: 'mapping-profile',
+          ok: false,
+          detail: isPasserelleError(e) ? e.code : 'unreadable',
+        });
       }
       return { ok: checks.every((c) => c.ok), checks };
     },
@@ -154,15 +218,31 @@ const PUSH_KINDS = ['Patient', 'Slot', 'Appointment', 'Communication'] as const;
  * `passerelle link test <id>`: the link's server checked against what its profile needs, with
  * the link's own configuration and credentials (one attempt per request, no retries).
  */
-export async function testFhirLink(link: Link, secrets: JsonObject | null, mapping: LinkMapping): Promise<LinkTestReport> {
+export async function testFhirLink(
+  link: Link,
+  secrets: JsonObject | null,
+  mapping: LinkMapping,
+): Promise<LinkTestReport> {
   const parsed = FhirConfig.safeParse(link.config);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ path: ['config', ...i.path.map(String)].join('.'), message: i.message }));
-    throw new PasserelleError('ERR_CONNECTOR_CONFIG_INVALID', `link ${link.id}: ${issues[0]?.path}: ${issues[0]?.message}`, { issues, details: { linkId: link.id } });
+    const issues = parsed.error.issues.map((i) => ({
+      path: ['config', ...i.path.map(String)].join('.'),
+      message: i.message,
+    }));
+    throw new PasserelleError(
+      'ERR_CONNECTOR_CONFIG_INVALID',
+      `link ${link.id}: ${issues[0]?.path}: ${issues[0]?.message}`,
+      { issues, details: { linkId: link.id } },
+    );
   }
   const config = parsed.data;
   const { auth } = readSecrets(config, secrets, link.id);
-  const client = createFhirClient({ baseUrl: config.baseUrl, auth, timeoutMs: config.timeoutMs, retry: { ...config.retry, max: 0 } });
+  const client = createFhirClient({
+    baseUrl: config.baseUrl,
+    auth,
+    timeoutMs: config.timeoutMs,
+    retry: { ...config.retry, max: 0 },
+  });
   return runLinkTest(client, mapping, config, { pushKinds: PUSH_KINDS });
 }
 
@@ -174,17 +254,35 @@ export default defineConnector<FhirConfig>({
   configSchema: FhirConfig,
   async linkTest(link, secrets, mapping) {
     const report = await testFhirLink(link, secrets, mapping);
-    return { ok: report.ok, text: formatLinkTest(report, `passerelle link test ${link.id} — ${link.name} (fhir, profil / profile ${mapping.plan.name}${mapping.version !== null ? ` v${mapping.version}` : ''})`) };
+    return {
+      ok: report.ok,
+      text: formatLinkTest(
+        report,
+        `passerelle link test ${link.id} — ${link.name} (fhir, profil / profile ${mapping.plan.name}${mapping.version !== null ? ` v${mapping.version}` : ''})`,
+      ),
+    };
   },
   simulator: fhirSimulator,
   outboundUrls: (config) => [
     { path: 'baseUrl', url: config.baseUrl },
-    ...(config.auth.type === 'smart-backend' && config.auth.tokenEndpoint ? [{ path: 'auth.tokenEndpoint', url: config.auth.tokenEndpoint }] : []),
-    ...(config.auth.type === 'smart-backend' && config.auth.jwksUrl ? [{ path: 'auth.jwksUrl', url: config.auth.jwksUrl }] : []),
+    ...(config.auth.type === 'smart-backend' && config.auth.tokenEndpoint
+      ? [{ path: 'auth.tokenEndpoint', url: config.auth.tokenEndpoint }]
+      : []),
+    ...(config.auth.type === 'smart-backend' && config.auth.jwksUrl
+      ? [{ path: 'auth.jwksUrl', url: config.auth.jwksUrl }]
+      : []),
   ],
   defaultPollSchedule: DEFAULT_POLL_SCHEDULE,
   capabilities: {
-    kinds: ['Practitioner', 'PractitionerRole', 'Patient', 'Schedule', 'Slot', 'Appointment', 'Communication'],
+    kinds: [
+      'Practitioner',
+      'PractitionerRole',
+      'Patient',
+      'Schedule',
+      'Slot',
+      'Appointment',
+      'Communication',
+    ],
     pull: true,
     receive: true,
     // What the shipped profile writes; a link's own profile may write less (push refuses the rest).

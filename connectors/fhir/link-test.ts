@@ -8,9 +8,9 @@
  */
 import type { Bundle, CapabilityStatement } from '@medplum/fhirtypes';
 
+import type { LinkMapping } from '../../src/connector/contract.js';
 import { isPasserelleError } from '../../src/errors.js';
 import type { ResourceKind } from '../../src/model/resources.js';
-import type { LinkMapping } from '../../src/connector/contract.js';
 import { readCapabilities, type ServerCapabilities, type TypeInteraction } from './capabilities.js';
 import type { FhirClient } from './client/index.js';
 import { type FhirConfig, pullKinds } from './config.js';
@@ -46,13 +46,24 @@ const INTERACTION_LABEL: Readonly<Record<TypeInteraction, string>> = {
 };
 
 /** One-entry searches that show whether the server honours `_count` and sorts on `_lastUpdated`. */
-async function probe(client: FhirClient, type: ResourceKind, sort: string): Promise<{ ok: boolean; detail?: string }> {
+async function probe(
+  client: FhirClient,
+  type: ResourceKind,
+  sort: string,
+): Promise<{ ok: boolean; detail?: string }> {
   try {
     const bundle = (await client.search(type, { _count: 2, _sort: sort })).resource as Bundle;
     const times = (bundle.entry ?? []).map((e) => Date.parse(e.resource?.meta?.lastUpdated ?? ''));
-    if (times.length > 2) return { ok: false, detail: `_count=2 ignoré / ignored (${times.length} entrées / entries)` };
+    if (times.length > 2)
+      return { ok: false, detail: `_count=2 ignoré / ignored (${times.length} entrées / entries)` };
     const [a, b] = times;
-    if (a !== undefined && b !== undefined && !Number.isNaN(a) && !Number.isNaN(b) && (sort.startsWith('-') ? a < b : a > b)) {
+    if (
+      a !== undefined &&
+      b !== undefined &&
+      !Number.isNaN(a) &&
+      !Number.isNaN(b) &&
+      (sort.startsWith('-') ? a < b : a > b)
+    ) {
       return { ok: false, detail: 'ordre non respecté / not in order' };
     }
     return { ok: true };
@@ -61,9 +72,15 @@ async function probe(client: FhirClient, type: ResourceKind, sort: string): Prom
   }
 }
 
-export async function runLinkTest(client: FhirClient, mapping: LinkMapping, config: FhirConfig, options: { pushKinds: readonly ResourceKind[] }): Promise<LinkTestReport> {
+export async function runLinkTest(
+  client: FhirClient,
+  mapping: LinkMapping,
+  config: FhirConfig,
+  options: { pushKinds: readonly ResourceKind[] },
+): Promise<LinkTestReport> {
   const items: CheckItem[] = [];
-  const add = (section: string, label: string, ok: boolean, required = true, detail?: string) => items.push({ section, label, ok, required, ...(detail !== undefined && { detail }) });
+  const add = (section: string, label: string, ok: boolean, required = true, detail?: string) =>
+    items.push({ section, label, ok, required, ...(detail !== undefined && { detail }) });
   let caps: ServerCapabilities;
   try {
     const cs = (await client.capabilities()).resource as CapabilityStatement;
@@ -71,12 +88,30 @@ export async function runLinkTest(client: FhirClient, mapping: LinkMapping, conf
     caps = readCapabilities(cs);
     add('server', 'CapabilityStatement lue / read (GET /metadata)', true);
   } catch (e) {
-    add('server', 'CapabilityStatement lue / read (GET /metadata)', false, true, isPasserelleError(e) ? `${e.code}: ${e.message}` : 'illisible / unreadable');
+    add(
+      'server',
+      'CapabilityStatement lue / read (GET /metadata)',
+      false,
+      true,
+      isPasserelleError(e) ? `${e.code}: ${e.message}` : 'illisible / unreadable',
+    );
     return { baseUrl: client.baseUrl, server: undefined, fhirVersion: undefined, items, ok: false };
   }
-  add('server', 'FHIR R4 (4.0.x)', caps.fhirVersion?.startsWith('4.0') === true, true, caps.fhirVersion === undefined ? 'version absente / missing' : `fhirVersion ${caps.fhirVersion}`);
+  add(
+    'server',
+    'FHIR R4 (4.0.x)',
+    caps.fhirVersion?.startsWith('4.0') === true,
+    true,
+    caps.fhirVersion === undefined ? 'version absente / missing' : `fhirVersion ${caps.fhirVersion}`,
+  );
   if (config.subscription.enabled) {
-    add('server', 'Subscription rest-hook (notifications)', caps.restHookSubscriptions(), false, caps.restHookSubscriptions() ? undefined : 'le sondage seul suffit / polling alone will do');
+    add(
+      'server',
+      'Subscription rest-hook (notifications)',
+      caps.restHookSubscriptions(),
+      false,
+      caps.restHookSubscriptions() ? undefined : 'le sondage seul suffit / polling alone will do',
+    );
   }
 
   const { plan } = mapping;
@@ -94,7 +129,15 @@ export async function runLinkTest(client: FhirClient, mapping: LinkMapping, conf
     const desc = await probe(client, kind, '-_lastUpdated');
     add(section, '_sort=-_lastUpdated (essai / probe)', desc.ok, true, desc.detail);
     if (config.history === 'auto') {
-      add(section, INTERACTION_LABEL['history-type'], caps.interaction(kind, 'history-type'), false, caps.interaction(kind, 'history-type') ? undefined : 'sans elle, les suppressions sont trouvées par une vérification périodique des identifiants connus / without it, deletions are found by a periodic check of the known ids');
+      add(
+        section,
+        INTERACTION_LABEL['history-type'],
+        caps.interaction(kind, 'history-type'),
+        false,
+        caps.interaction(kind, 'history-type')
+          ? undefined
+          : 'sans elle, les suppressions sont trouvées par une vérification périodique des identifiants connus / without it, deletions are found by a periodic check of the known ids',
+      );
     }
   }
 
@@ -113,19 +156,38 @@ export async function runLinkTest(client: FhirClient, mapping: LinkMapping, conf
       // ANS flow 6b: conditional update on the business identifier; a conditional create will do.
       const cu = caps.conditionalUpdate(kind);
       const cc = caps.interaction(kind, 'create') && caps.conditionalCreate(kind);
-      add(section, 'conditional update (PUT Appointment?identifier=…)', cu || cc, true, cu ? undefined : cc ? 'absent : If-None-Exist sera utilisé / missing: If-None-Exist will be used' : 'ni conditional update ni conditional create / neither conditional update nor conditional create');
+      add(
+        section,
+        'conditional update (PUT Appointment?identifier=…)',
+        cu || cc,
+        true,
+        cu
+          ? undefined
+          : cc
+            ? 'absent : If-None-Exist sera utilisé / missing: If-None-Exist will be used'
+            : 'ni conditional update ni conditional create / neither conditional update nor conditional create',
+      );
     } else {
       add(section, INTERACTION_LABEL.create, caps.interaction(kind, 'create'));
       add(section, 'conditional create (If-None-Exist)', caps.conditionalCreate(kind));
     }
   }
 
-  return { baseUrl: client.baseUrl, server: caps.software, fhirVersion: caps.fhirVersion, items, ok: items.every((i) => i.ok || !i.required) };
+  return {
+    baseUrl: client.baseUrl,
+    server: caps.software,
+    fhirVersion: caps.fhirVersion,
+    items,
+    ok: items.every((i) => i.ok || !i.required),
+  };
 }
 
 /** The checklist as printed: ✓ / ✗ per line, grouped by section, with a summary. */
 export function formatLinkTest(report: LinkTestReport, heading: string): string {
-  const lines = [heading, `Serveur / server: ${report.baseUrl}${report.server ? ` — ${report.server}` : ''}${report.fhirVersion ? `, FHIR ${report.fhirVersion}` : ''}`];
+  const lines = [
+    heading,
+    `Serveur / server: ${report.baseUrl}${report.server ? ` — ${report.server}` : ''}${report.fhirVersion ? `, FHIR ${report.fhirVersion}` : ''}`,
+  ];
   let section = '';
   for (const i of report.items) {
     if (i.section !== section) {
@@ -133,7 +195,11 @@ export function formatLinkTest(report: LinkTestReport, heading: string): string 
       lines.push('', section === 'server' ? 'Serveur / server' : section);
     }
     const mark = i.ok ? '✓' : i.required ? '✗' : '–';
-    const note = i.ok ? (i.detail ? ` (${i.detail})` : '') : ` — ${i.required ? 'manquant / missing' : 'optionnel, absent / optional, missing'}${i.detail ? `: ${i.detail}` : ''}`;
+    const note = i.ok
+      ? i.detail
+        ? ` (${i.detail})`
+        : ''
+      : ` — ${i.required ? 'manquant / missing' : 'optionnel, absent / optional, missing'}${i.detail ? `: ${i.detail}` : ''}`;
     lines.push(`  ${mark} ${i.label}${note}`);
   }
   const ok = report.items.filter((i) => i.ok).length;

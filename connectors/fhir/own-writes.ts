@@ -38,11 +38,17 @@ export class OwnWrites {
   }
 
   /** `written`: this exact version is passerelle's; `pending`: a creation of ours not answered yet. */
-  check(type: string, id: string, version: string | undefined, identifiers: readonly { system?: unknown; value?: unknown }[]): 'written' | 'pending' | undefined {
+  check(
+    type: string,
+    id: string,
+    version: string | undefined,
+    identifiers: readonly { system?: unknown; value?: unknown }[],
+  ): 'written' | 'pending' | undefined {
     const w = this.#versions.get(`${type}/${id}`);
     if (w && version !== undefined && w.version === version && this.now() - w.at <= KEEP_MS) return 'written';
     if (this.#pending.size > 0) {
-      for (const i of identifiers) if (this.#pending.has(`${String(i.system)}|${String(i.value)}`)) return 'pending';
+      for (const i of identifiers)
+        if (this.#pending.has(`${String(i.system)}|${String(i.value)}`)) return 'pending';
     }
     return undefined;
   }

@@ -26,11 +26,17 @@
  */
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 
+import type {
+  ConnectorContext,
+  ExternalRecord,
+  InboundMessage,
+  LinkMapping,
+  PullPage,
+} from '../../src/connector/contract.js';
 import { isPasserelleError, type PasserelleError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
 import type { FhirResource } from '../../src/mapping/run/types.js';
 import type { ResourceKind } from '../../src/model/resources.js';
-import type { ConnectorContext, ExternalRecord, InboundMessage, LinkMapping, PullPage } from '../../src/connector/contract.js';
 import type { ServerCapabilities } from './capabilities.js';
 import type { FhirClient, FhirReadResult } from './client/index.js';
 import type { FhirConfig } from './config.js';
@@ -83,7 +89,11 @@ const lastUpdatedMs = (r: Resource | undefined): number => {
   return Number.isNaN(t) ? 0 : t;
 };
 const nextLink = (b: Bundle): string | undefined => b.link?.find((l) => l.relation === 'next')?.url;
-const bundleAt = (url: string): Bundle => ({ resourceType: 'Bundle', type: 'searchset', link: [{ relation: 'next', url }] });
+const bundleAt = (url: string): Bundle => ({
+  resourceType: 'Bundle',
+  type: 'searchset',
+  link: [{ relation: 'next', url }],
+});
 
 export function createPull(deps: PullDeps): (cursor: string | null) => Promise<PullPage> {
   const { client, config, log } = deps;
@@ -91,21 +101,34 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
   const count = config.pageSize;
 
   /** One page (a search, or a stored `next` link), and the server's clock when it answered. */
-  async function fetchPage(read: () => Promise<FhirReadResult<Bundle> | undefined>): Promise<{ bundle: Bundle; serverNow: number | undefined }> {
+  async function fetchPage(
+    read: () => Promise<FhirReadResult<Bundle> | undefined>,
+  ): Promise<{ bundle: Bundle; serverNow: number | undefined }> {
     const r = await read();
     // The Date header has second precision: the answer left within the second after it.
     const date = r?.date ? Date.parse(r.date) + 999 : Number.NaN;
-    return { bundle: r?.resource ?? { resourceType: 'Bundle', type: 'searchset' }, serverNow: Number.isNaN(date) ? undefined : date };
+    return {
+      bundle: r?.resource ?? { resourceType: 'Bundle', type: 'searchset' },
+      serverNow: Number.isNaN(date) ? undefined : date,
+    };
   }
   const follow = (url: string) => () => client.nextPage(bundleAt(url), { signal: deps.signal });
-  const search = (type: ResourceKind, params: Record<string, string | number>) => () => client.search<Resource>(type, params, { signal: deps.signal }) as Promise<FhirReadResult<Bundle>>;
+  const search = (type: ResourceKind, params: Record<string, string | number>) => () =>
+    client.search<Resource>(type, params, { signal: deps.signal }) as Promise<FhirReadResult<Bundle>>;
 
   /**
    * Maps the page's resources of `type`, leaving out versions already taken, passerelle's own
    * writes, and resources changed after the round's cap. `newest`: the newest `_lastUpdated`
    * at or before the cap; `beyondCap`: some entry was after it.
    */
-  function takeEntries(type: ResourceKind, entries: readonly BundleEntry[], m: LinkMapping, ks: KindCursor, cap: number, remember: (lu: number) => boolean) {
+  function takeEntries(
+    type: ResourceKind,
+    entries: readonly BundleEntry[],
+    m: LinkMapping,
+    ks: KindCursor,
+    cap: number,
+    remember: (lu: number) => boolean,
+  ) {
     const records: ExternalRecord[] = [];
     const invalid: Invalid[] = [];
     let newest = 0;
@@ -123,7 +146,13 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
       const id = r.id ?? '';
       const version = r.meta?.versionId;
       if (version !== undefined && ks.seen[id]?.[0] === version) continue;
-      const own = deps.ownWrites.check(type, id, version, ((r as { identifier?: unknown }).identifier as { system?: unknown; value?: unknown }[] | undefined) ?? []);
+      const own = deps.ownWrites.check(
+        type,
+        id,
+        version,
+        ((r as { identifier?: unknown }).identifier as { system?: unknown; value?: unknown }[] | undefined) ??
+          [],
+      );
       // A creation of ours not answered yet: not marked as taken, so the next round reads it
       // again, by when its id is committed (or it is recognised as written).
       if (own === 'pending') continue;
@@ -132,26 +161,44 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
       const mapped = mapInbound(m.plan, m.context, r as unknown as FhirResource);
       if (!mapped.ok) {
         invalid.push(refusedMessage(r as unknown as FhirResource, mapped.error));
-        log.warn('fhir resource refused', { resourceType: type, code: mapped.error.code, issues: mapped.error.issues.map((i) => i.path) });
+        log.warn('fhir resource refused', {
+          resourceType: type,
+          code: mapped.error.code,
+          issues: mapped.error.issues.map((i) => i.path),
+        });
       } else if (mapped.record) {
         // A record passerelle created here carries its canonical id (a UUID) as key: read back
         // before its id was committed (a crash in between), it is that record, not a new one.
-        const key = identifierValue(r as { identifier?: unknown }, creationSystem(type, deps.config.identifierSystem, m.plan));
-        records.push(key !== undefined && UUID.test(key) ? { ...mapped.record, writtenAs: key } : mapped.record);
+        const key = identifierValue(
+          r as { identifier?: unknown },
+          creationSystem(type, deps.config.identifierSystem, m.plan),
+        );
+        records.push(
+          key !== undefined && UUID.test(key) ? { ...mapped.record, writtenAs: key } : mapped.record,
+        );
       }
     }
     return { records, invalid, newest, beyondCap };
   }
 
-  async function loadPage(type: ResourceKind, ks: KindCursor, m: LinkMapping, cursor: PullCursor): Promise<KindPage> {
+  async function loadPage(
+    type: ResourceKind,
+    ks: KindCursor,
+    m: LinkMapping,
+    cursor: PullCursor,
+  ): Promise<KindPage> {
     const load = ks.load ?? { next: null, top: null };
     const startedAt = deps.now();
-    const { bundle, serverNow } = await fetchPage(load.next !== null ? follow(load.next) : search(type, { _sort: '-_lastUpdated', _count: count }));
+    const { bundle, serverNow } = await fetchPage(
+      load.next !== null ? follow(load.next) : search(type, { _sort: '-_lastUpdated', _count: count }),
+    );
     if (cursor.cap === undefined && serverNow !== undefined) cursor.cap = iso(serverNow);
     const cap = cursor.cap === undefined ? Number.POSITIVE_INFINITY : Date.parse(cursor.cap);
     const entries = bundle.entry ?? [];
     // Newest first: the first resource taken is the load's high-water mark.
-    const firstTaken = entries.map((e) => e.resource).find((r) => r?.resourceType === type && lastUpdatedMs(r) <= cap);
+    const firstTaken = entries
+      .map((e) => e.resource)
+      .find((r) => r?.resourceType === type && lastUpdatedMs(r) <= cap);
     const top = load.top ?? (firstTaken ? iso(lastUpdatedMs(firstTaken)) : null);
     const floor = top === null ? Number.POSITIVE_INFINITY : Date.parse(top) - overlapMs;
     const taken = takeEntries(type, entries, m, ks, cap, (lu) => lu >= floor);
@@ -159,7 +206,12 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
     ks.seen = pruneSeen(ks.seen, floor);
     if (next !== undefined) {
       ks.load = { next, top };
-      log.debug('fhir initial load page', { resourceType: type, entries: entries.length, records: taken.records.length, invalid: taken.invalid.length });
+      log.debug('fhir initial load page', {
+        resourceType: type,
+        entries: entries.length,
+        records: taken.records.length,
+        invalid: taken.invalid.length,
+      });
       return { records: taken.records, invalid: taken.invalid, done: false };
     }
     // Finished: rounds start from the newest resource taken, deletions from when the load began.
@@ -172,9 +224,19 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
     return { records: taken.records, invalid: taken.invalid, done: true };
   }
 
-  async function roundPage(type: ResourceKind, ks: KindCursor, m: LinkMapping, hwm: string, cursor: PullCursor): Promise<KindPage> {
+  async function roundPage(
+    type: ResourceKind,
+    ks: KindCursor,
+    m: LinkMapping,
+    hwm: string,
+    cursor: PullCursor,
+  ): Promise<KindPage> {
     const since = ks.from ?? iso(Date.parse(hwm) - overlapMs);
-    const { bundle, serverNow } = await fetchPage(ks.next !== undefined ? follow(ks.next) : search(type, { _lastUpdated: `ge${since}`, _sort: '_lastUpdated', _count: count }));
+    const { bundle, serverNow } = await fetchPage(
+      ks.next !== undefined
+        ? follow(ks.next)
+        : search(type, { _lastUpdated: `ge${since}`, _sort: '_lastUpdated', _count: count }),
+    );
     if (cursor.cap === undefined && serverNow !== undefined) cursor.cap = iso(serverNow);
     const cap = cursor.cap === undefined ? Number.POSITIVE_INFINITY : Date.parse(cursor.cap);
     const entries = bundle.entry ?? [];
@@ -207,12 +269,29 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
     const since = ks.historySince ?? iso(startedAt - overlapMs);
     let bundle: Bundle;
     try {
-      ({ bundle } = await fetchPage(ks.historyNext !== undefined ? follow(ks.historyNext) : () => client.historyType(type, { _since: since, _count: count }, { signal: deps.signal }) as Promise<FhirReadResult<Bundle>>));
+      ({ bundle } = await fetchPage(
+        ks.historyNext !== undefined
+          ? follow(ks.historyNext)
+          : () =>
+              client.historyType(type, { _since: since, _count: count }, { signal: deps.signal }) as Promise<
+                FhirReadResult<Bundle>
+              >,
+      ));
     } catch (e) {
       const status = httpStatusOf(e);
       // Listed but refused (404, 405, 400 not-supported…, or 501): existence checks instead.
-      if (status === undefined || !((status >= 400 && status < 500 && status !== 401 && status !== 403 && status !== 429) || status === 501)) throw e;
-      log.warn('fhir type-level history refused; deletions are found by existence checks', { resourceType: type, status });
+      if (
+        status === undefined ||
+        !(
+          (status >= 400 && status < 500 && status !== 401 && status !== 403 && status !== 429) ||
+          status === 501
+        )
+      )
+        throw e;
+      log.warn('fhir type-level history refused; deletions are found by existence checks', {
+        resourceType: type,
+        status,
+      });
       ks.historyRefused = iso(startedAt);
       delete ks.historyNext;
       if (deps.knownIds === undefined) return { records: [], invalid: [], done: true };
@@ -228,7 +307,9 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
       const id = e.resource?.id ?? new RegExp(`(?:^|/)${type}/([^/?#]+)`).exec(url)?.[1];
       if (id === undefined || latest.has(id)) continue;
       latest.add(id);
-      const deleted = e.request?.method === 'DELETE' || (e.resource === undefined && (e.response?.status ?? '').startsWith('410'));
+      const deleted =
+        e.request?.method === 'DELETE' ||
+        (e.resource === undefined && (e.response?.status ?? '').startsWith('410'));
       if (deleted) records.push(deletionRecord(type, id));
     }
     const next = nextLink(bundle);
@@ -238,7 +319,8 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
     }
     delete ks.historyNext;
     ks.historySince = iso(startedAt - overlapMs);
-    if (records.length > 0) log.info('fhir deletions pulled', { resourceType: type, deleted: records.length });
+    if (records.length > 0)
+      log.info('fhir deletions pulled', { resourceType: type, deleted: records.length });
     return { records, invalid: [], done: true };
   }
 
@@ -246,7 +328,11 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
    * One batch of the existence check: the next known ids of the kind, searched by `_id`; those
    * the search leaves out are read, and a 410/404 is a tombstone. Done when no id is left.
    */
-  async function reconcilePage(type: ResourceKind, ks: KindCursor, knownIds: NonNullable<PullDeps['knownIds']>): Promise<KindPage> {
+  async function reconcilePage(
+    type: ResourceKind,
+    ks: KindCursor,
+    knownIds: NonNullable<PullDeps['knownIds']>,
+  ): Promise<KindPage> {
     const known = await knownIds(type, ks.reconcileAfter ?? null, Math.min(count, RECONCILE_BATCH));
     const last = known.at(-1);
     if (last === undefined) {
@@ -260,7 +346,8 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
       let { bundle } = await fetchPage(search(type, { _id: ids.join(','), _count: ids.length }));
       // A server may answer fewer than `_count`: its pages, at most one per id.
       for (let pages = 1; ; pages++) {
-        for (const e of bundle.entry ?? []) if (e.resource?.resourceType === type && e.resource.id !== undefined) found.add(e.resource.id);
+        for (const e of bundle.entry ?? [])
+          if (e.resource?.resourceType === type && e.resource.id !== undefined) found.add(e.resource.id);
         const next = nextLink(bundle);
         if (next === undefined || pages >= ids.length) break;
         ({ bundle } = await fetchPage(follow(next)));
@@ -275,23 +362,39 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
       } catch (e) {
         const status = httpStatusOf(e);
         if (status === 410 || status === 404) records.push(deletionRecord(type, id));
-        else if (status !== undefined && status >= 400 && status < 500) log.warn('fhir existence check: read refused; not taken as deleted', { resourceType: type, status });
+        else if (status !== undefined && status >= 400 && status < 500)
+          log.warn('fhir existence check: read refused; not taken as deleted', {
+            resourceType: type,
+            status,
+          });
         else throw e;
       }
     }
     ks.reconcileAfter = last.canonicalId;
-    if (records.length > 0) log.info('fhir deletions found by existence check', { resourceType: type, deleted: records.length });
+    if (records.length > 0)
+      log.info('fhir deletions found by existence check', { resourceType: type, deleted: records.length });
     return { records, invalid: [], done: false };
   }
 
   /** Which deletion phase follows a kind's round, if any. */
-  function deletionPhase(kind: ResourceKind, ks: KindCursor, caps: ServerCapabilities | undefined): KindCursor['phase'] {
+  function deletionPhase(
+    kind: ResourceKind,
+    ks: KindCursor,
+    caps: ServerCapabilities | undefined,
+  ): KindCursor['phase'] {
     if (caps === undefined) return undefined;
     const now = deps.now();
-    if (ks.historyRefused !== undefined && now - Date.parse(ks.historyRefused) > HISTORY_RETRY_MS) delete ks.historyRefused;
-    if (ks.historySince !== undefined && ks.historyRefused === undefined && caps.interaction(kind, 'history-type')) return 'history';
+    if (ks.historyRefused !== undefined && now - Date.parse(ks.historyRefused) > HISTORY_RETRY_MS)
+      delete ks.historyRefused;
+    if (
+      ks.historySince !== undefined &&
+      ks.historyRefused === undefined &&
+      caps.interaction(kind, 'history-type')
+    )
+      return 'history';
     if (deps.knownIds === undefined) return undefined;
-    const due = ks.reconciledAt === undefined || now - Date.parse(ks.reconciledAt) >= config.reconcileMinutes * 60_000;
+    const due =
+      ks.reconciledAt === undefined || now - Date.parse(ks.reconciledAt) >= config.reconcileMinutes * 60_000;
     return due ? 'reconcile' : undefined;
   }
 
@@ -303,7 +406,9 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
     if (config.history === 'auto') {
       caps = await deps.capabilities().catch((e: unknown) => {
         if (!isPasserelleError(e)) throw e;
-        log.warn('fhir capability statement unavailable; deletions are not polled this time', { code: e.code });
+        log.warn('fhir capability statement unavailable; deletions are not polled this time', {
+          code: e.code,
+        });
         return undefined;
       });
     }
@@ -317,7 +422,10 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
         page = await historyPage(kind, ks);
         if (page.done) delete ks.phase;
       } else if (ks.phase === 'reconcile') {
-        page = deps.knownIds === undefined ? { records: [], invalid: [], done: true } : await reconcilePage(kind, ks, deps.knownIds);
+        page =
+          deps.knownIds === undefined
+            ? { records: [], invalid: [], done: true }
+            : await reconcilePage(kind, ks, deps.knownIds);
         if (page.done) delete ks.phase;
       } else {
         page = await roundPage(kind, ks, m, ks.hwm, cursor);
@@ -336,7 +444,12 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
         delete cursor.cap;
       }
       if (page.records.length > 0 || page.invalid.length > 0 || !page.done || last) {
-        return { records: page.records, ...(page.invalid.length > 0 && { invalid: page.invalid }), next: encodeCursor(cursor), hasMore: !last };
+        return {
+          records: page.records,
+          ...(page.invalid.length > 0 && { invalid: page.invalid }),
+          next: encodeCursor(cursor),
+          hasMore: !last,
+        };
       }
     }
     cursor.at = 0;

@@ -18,6 +18,12 @@
  */
 import type { Resource } from '@medplum/fhirtypes';
 
+import type {
+  ExternalRecord,
+  LinkMapping,
+  OutboundChange,
+  PushResult,
+} from '../../src/connector/contract.js';
 import { isPasserelleError, PasserelleError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
 import { fromCanonical } from '../../src/mapping/run/engine.js';
@@ -25,7 +31,6 @@ import type { FhirResource } from '../../src/mapping/run/types.js';
 import { EXT, PASSERELLE_FHIR_BASE } from '../../src/model/identifiers.js';
 import type { Appointment, CanonicalResource, Identifier, ResourceKind } from '../../src/model/resources.js';
 import { stableStringify } from '../../src/store/index.js';
-import type { ExternalRecord, LinkMapping, OutboundChange, PushResult } from '../../src/connector/contract.js';
 import type { ServerCapabilities } from './capabilities.js';
 import type { FhirClient, FhirReadResult, FhirWriteResult } from './client/index.js';
 import type { OwnWrites } from './own-writes.js';
@@ -57,23 +62,38 @@ export interface PushDeps {
 }
 
 function refused(change: OutboundChange, why: string): PasserelleError {
-  return new PasserelleError('ERR_FHIR_PUSH_REFUSED', `${change.op} ${change.kind}: ${why}`, { details: { seq: change.seq, kind: change.kind, op: change.op } });
+  return new PasserelleError('ERR_FHIR_PUSH_REFUSED', `${change.op} ${change.kind}: ${why}`, {
+    details: { seq: change.seq, kind: change.kind, op: change.op },
+  });
 }
 
-const isGone = (e: unknown): boolean => isPasserelleError(e) && (e.details['httpStatus'] === 410 || e.details['httpStatus'] === 404);
-const isPrecondition = (e: unknown): e is PasserelleError => isPasserelleError(e) && e.code === 'ERR_FHIR_PRECONDITION_FAILED';
+const isGone = (e: unknown): boolean =>
+  isPasserelleError(e) && (e.details['httpStatus'] === 410 || e.details['httpStatus'] === 404);
+const isPrecondition = (e: unknown): e is PasserelleError =>
+  isPasserelleError(e) && e.code === 'ERR_FHIR_PRECONDITION_FAILED';
 
 /**
  * The identifier system under which passerelle keys the records it creates on the server: the
  * appointments' business identifier, or passerelle's own system for other kinds.
  */
-export function creationSystem(kind: ResourceKind, identifierSystem: string | undefined, plan: LinkMapping['plan']): string {
-  return kind === 'Appointment' ? (identifierSystem ?? plan.constants['appointmentSystem'] ?? PASSERELLE_ID_SYSTEM.Appointment) : PASSERELLE_ID_SYSTEM[kind];
+export function creationSystem(
+  kind: ResourceKind,
+  identifierSystem: string | undefined,
+  plan: LinkMapping['plan'],
+): string {
+  return kind === 'Appointment'
+    ? (identifierSystem ?? plan.constants['appointmentSystem'] ?? PASSERELLE_ID_SYSTEM.Appointment)
+    : PASSERELLE_ID_SYSTEM[kind];
 }
 
 /** The business identifier value a record has, or will have, on the server. */
-export function identifierValue(resource: { identifier?: readonly Identifier[] | unknown } | undefined, system: string): string | undefined {
-  const ids = Array.isArray(resource?.identifier) ? (resource.identifier as { system?: unknown; value?: unknown }[]) : [];
+export function identifierValue(
+  resource: { identifier?: readonly Identifier[] | unknown } | undefined,
+  system: string,
+): string | undefined {
+  const ids = Array.isArray(resource?.identifier)
+    ? (resource.identifier as { system?: unknown; value?: unknown }[])
+    : [];
   const v = ids.find((i) => i.system === system)?.value;
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
@@ -88,7 +108,11 @@ export function createPush(deps: PushDeps): (change: OutboundChange) => Promise<
   const { client, log } = deps;
 
   /** The server's resource as the engine sees it, for a re-merge; undefined when it cannot be mapped. */
-  async function currentRecord(kind: ResourceKind, resource: Resource, m: LinkMapping): Promise<ExternalRecord | undefined> {
+  async function currentRecord(
+    kind: ResourceKind,
+    resource: Resource,
+    m: LinkMapping,
+  ): Promise<ExternalRecord | undefined> {
     const mapped = mapInbound(m.plan, m.context, resource as unknown as FhirResource);
     if (!mapped.ok) {
       log.warn('fhir current resource refused at the edge', { resourceType: kind, code: mapped.error.code });
@@ -107,31 +131,60 @@ export function createPush(deps: PushDeps): (change: OutboundChange) => Promise<
   }
 
   /** The change as it should read on the server: the key of conditional writes, a reason for a cancellation. */
-  function prepare(change: OutboundChange, system: string | undefined, current: Resource | undefined): { data: CanonicalResource; key: string | undefined } {
+  function prepare(
+    change: OutboundChange,
+    system: string | undefined,
+    current: Resource | undefined,
+  ): { data: CanonicalResource; key: string | undefined } {
     let data = change.data;
     let key: string | undefined;
     if (system !== undefined) {
-      key = identifierValue(data, system) ?? identifierValue(current as { identifier?: unknown } | undefined, system) ?? change.canonicalId;
+      key =
+        identifierValue(data, system) ??
+        identifierValue(current as { identifier?: unknown } | undefined, system) ??
+        change.canonicalId;
       data = withIdentifier(data, system, key);
     }
-    if (data.resourceType === 'Appointment' && (change.op === 'cancel' || data.status === 'cancelled') && data.cancelationReason === undefined) {
+    if (
+      data.resourceType === 'Appointment' &&
+      (change.op === 'cancel' || data.status === 'cancelled') &&
+      data.cancelationReason === undefined
+    ) {
       data = { ...data, cancelationReason: { text: DEFAULT_CANCEL_REASON } } satisfies Appointment;
     }
     return { data, key };
   }
 
-  async function conflict(change: OutboundChange, error: PasserelleError, current: Resource, m: LinkMapping): Promise<PushResult> {
+  async function conflict(
+    change: OutboundChange,
+    error: PasserelleError,
+    current: Resource,
+    m: LinkMapping,
+  ): Promise<PushResult> {
     const record = await currentRecord(change.kind, current, m);
-    log.info('fhir resource changed since the last sync; handed back for a re-merge', { seq: change.seq, kind: change.kind, externalId: current.id, version: current.meta?.versionId });
+    log.info('fhir resource changed since the last sync; handed back for a re-merge', {
+      seq: change.seq,
+      kind: change.kind,
+      externalId: current.id,
+      version: current.meta?.versionId,
+    });
     return record ? { ok: false, error, current: record } : { ok: false, error };
   }
 
   return async function push(change: OutboundChange): Promise<PushResult> {
     const m = await deps.mapping();
     const kind = change.kind;
-    if (m.plan.kinds[kind]?.outbound !== true) return { ok: false, error: refused(change, `profile ${m.plan.name} does not write ${kind} to the practice software`) };
-    if (change.op === 'reject') return { ok: false, error: refused(change, 'a refusal goes back to the secretariat only') };
-    const system = kind === 'Appointment' || change.externalId === null ? creationSystem(kind, deps.identifierSystem, m.plan) : undefined;
+    if (m.plan.kinds[kind]?.outbound !== true)
+      return {
+        ok: false,
+        error: refused(change, `profile ${m.plan.name} does not write ${kind} to the practice software`),
+      };
+    if (change.op === 'reject')
+      return { ok: false, error: refused(change, 'a refusal goes back to the secretariat only') };
+    const system =
+      kind === 'Appointment' || change.externalId === null
+        ? creationSystem(kind, deps.identifierSystem, m.plan)
+        : undefined;
     const withdraws = change.op === 'cancel' || change.op === 'delete';
 
     try {
@@ -142,8 +195,11 @@ export function createPush(deps: PushDeps): (change: OutboundChange) => Promise<
         if (got === 'gone') {
           // Deleted there: a cancellation or withdrawal already holds; anything else is taken
           // as the deletion it is (a tombstone for the engine), never written back.
-          if (withdraws || (change.data as { status?: string }).status === 'cancelled') return { ok: true, externalId: change.externalId };
-          const error = new PasserelleError('ERR_FHIR_GONE', `${kind} was deleted on the FHIR server`, { details: { seq: change.seq, kind } });
+          if (withdraws || (change.data as { status?: string }).status === 'cancelled')
+            return { ok: true, externalId: change.externalId };
+          const error = new PasserelleError('ERR_FHIR_GONE', `${kind} was deleted on the FHIR server`, {
+            details: { seq: change.seq, kind },
+          });
           return { ok: false, error, current: deletionRecord(kind, change.externalId) };
         }
         current = got;
@@ -152,33 +208,77 @@ export function createPush(deps: PushDeps): (change: OutboundChange) => Promise<
       }
 
       const prepared = prepare(change, system, current?.resource);
-      const out = fromCanonical(m.plan, { ...change, data: prepared.data }, m.context, current?.resource as FhirResource | undefined);
+      const out = fromCanonical(
+        m.plan,
+        { ...change, data: prepared.data },
+        m.context,
+        current?.resource as FhirResource | undefined,
+      );
       if (out.error) return { ok: false, error: out.error };
-      if (out.skipped !== undefined) return { ok: false, error: refused(change, `the profile's filters keep this record from syncing (${out.skipped})`) };
+      if (out.skipped !== undefined)
+        return {
+          ok: false,
+          error: refused(change, `the profile's filters keep this record from syncing (${out.skipped})`),
+        };
       let fhir = out.fhir as unknown as Resource & { identifier?: unknown };
-      if (system !== undefined && prepared.key !== undefined) fhir = withIdentifier(fhir, system, prepared.key);
+      if (system !== undefined && prepared.key !== undefined)
+        fhir = withIdentifier(fhir, system, prepared.key);
 
       let written: FhirWriteResult<Resource>;
       if (current !== undefined && change.externalId !== null) {
         // Compared as JSON: key order and realms do not matter, values do.
         if (stableStringify(fhir) === stableStringify(current.resource)) {
-          log.debug('fhir resource already holds the change', { seq: change.seq, kind, externalId: change.externalId });
-          return { ok: true, externalId: change.externalId, ...(current.versionId !== undefined && { version: current.versionId }) };
+          log.debug('fhir resource already holds the change', {
+            seq: change.seq,
+            kind,
+            externalId: change.externalId,
+          });
+          return {
+            ok: true,
+            externalId: change.externalId,
+            ...(current.versionId !== undefined && { version: current.versionId }),
+          };
         }
         // If-Match is the version the change was merged against: if the practice changed the
         // resource since, the server refuses (412) and the engine merges its version in.
-        written = await writeUpdate(change, { ...fhir, id: change.externalId }, change.expectedVersion ?? current.versionId);
+        written = await writeUpdate(
+          change,
+          { ...fhir, id: change.externalId },
+          change.expectedVersion ?? current.versionId,
+        );
       } else {
         written = await writeCreate(kind, fhir, system as string, prepared.key as string);
       }
       const id = written.id ?? change.externalId;
-      if (id === undefined || id === null) throw new PasserelleError('ERR_FHIR_RESPONSE_INVALID', `FHIR ${kind} write answered without the resource id`, { details: { kind } });
-      log.info('fhir change written', { seq: change.seq, kind, op: change.op, externalId: id, version: written.versionId, created: written.created });
-      return { ok: true, externalId: id, ...(written.versionId !== undefined && { version: written.versionId }) };
+      if (id === undefined || id === null)
+        throw new PasserelleError(
+          'ERR_FHIR_RESPONSE_INVALID',
+          `FHIR ${kind} write answered without the resource id`,
+          { details: { kind } },
+        );
+      log.info('fhir change written', {
+        seq: change.seq,
+        kind,
+        op: change.op,
+        externalId: id,
+        version: written.versionId,
+        created: written.created,
+      });
+      return {
+        ok: true,
+        externalId: id,
+        ...(written.versionId !== undefined && { version: written.versionId }),
+      };
     } catch (e) {
       if (e instanceof ConflictSignal) return conflict(change, e.error, e.current, m);
       if (!isPasserelleError(e)) throw e;
-      log.warn('fhir change not written', { seq: change.seq, kind, op: change.op, code: e.code, retryable: e.retryable });
+      log.warn('fhir change not written', {
+        seq: change.seq,
+        kind,
+        op: change.op,
+        code: e.code,
+        retryable: e.retryable,
+      });
       return { ok: false, error: e };
     }
   };
@@ -187,22 +287,37 @@ export function createPush(deps: PushDeps): (change: OutboundChange) => Promise<
    * PUT with If-Match. A 412 re-reads: a version other than the one sent is a conflict for the
    * engine to merge; the same one (a spurious 412: a proxy, or a condition) is sent once more.
    */
-  async function writeUpdate(change: OutboundChange, resource: Resource & { id: string }, ifMatch: string | undefined): Promise<FhirWriteResult<Resource>> {
+  async function writeUpdate(
+    change: OutboundChange,
+    resource: Resource & { id: string },
+    ifMatch: string | undefined,
+  ): Promise<FhirWriteResult<Resource>> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const written = await client.update(resource, { ...(ifMatch !== undefined && { ifMatch }), signal: deps.signal });
+        const written = await client.update(resource, {
+          ...(ifMatch !== undefined && { ifMatch }),
+          signal: deps.signal,
+        });
         deps.ownWrites.wrote(change.kind, resource.id, written.versionId);
         return written;
       } catch (e) {
         if (!isPrecondition(e)) throw e;
         const now = await read(change.kind, resource.id);
-        if (now === 'gone') throw new PasserelleError('ERR_FHIR_GONE', `${change.kind} was deleted on the FHIR server`, { details: { seq: change.seq, kind: change.kind } });
+        if (now === 'gone')
+          throw new PasserelleError('ERR_FHIR_GONE', `${change.kind} was deleted on the FHIR server`, {
+            details: { seq: change.seq, kind: change.kind },
+          });
         if (now.versionId !== ifMatch || attempt >= 2) throw new ConflictSignal(e, now.resource);
       }
     }
   }
 
-  async function writeCreate(kind: ResourceKind, fhir: Resource, system: string, value: string): Promise<FhirWriteResult<Resource>> {
+  async function writeCreate(
+    kind: ResourceKind,
+    fhir: Resource,
+    system: string,
+    value: string,
+  ): Promise<FhirWriteResult<Resource>> {
     const token = `${system}|${value}`;
     const { id: _id, meta: _meta, ...body } = fhir as Resource & { meta?: unknown };
     deps.ownWrites.begin(token);
@@ -212,7 +327,10 @@ export function createPush(deps: PushDeps): (change: OutboundChange) => Promise<
       const written =
         kind === 'Appointment' && (caps === undefined || caps.conditionalUpdate(kind))
           ? await client.conditionalUpdate(body as Resource, { identifier: token }, { signal: deps.signal })
-          : await client.create(body as Resource, { ifNoneExist: { identifier: token }, signal: deps.signal });
+          : await client.create(body as Resource, {
+              ifNoneExist: { identifier: token },
+              signal: deps.signal,
+            });
       if (written.id !== undefined) deps.ownWrites.wrote(kind, written.id, written.versionId);
       return written;
     } finally {

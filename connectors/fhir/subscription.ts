@@ -18,9 +18,9 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 
+import type { HttpAnswer, HttpDelivery } from '../../src/connector/contract.js';
 import { PasserelleError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
-import type { HttpAnswer, HttpDelivery } from '../../src/connector/contract.js';
 
 export interface NotificationOptions {
   readonly enabled: boolean;
@@ -37,7 +37,12 @@ function problem(e: PasserelleError, status: number): HttpAnswer {
   return {
     status,
     headers: { 'Content-Type': 'application/problem+json' },
-    body: { type: `${PROBLEM_BASE}${e.code.toLowerCase().replace(/_/g, '-')}`, title: e.message, status, code: e.code },
+    body: {
+      type: `${PROBLEM_BASE}${e.code.toLowerCase().replace(/_/g, '-')}`,
+      title: e.message,
+      status,
+      code: e.code,
+    },
   };
 }
 
@@ -50,18 +55,34 @@ function sameSecret(given: string, expected: string): boolean {
 
 export function receiveNotification(delivery: HttpDelivery, options: NotificationOptions): HttpAnswer {
   if (!options.enabled) {
-    return problem(new PasserelleError('ERR_NOT_FOUND', 'this FHIR link does not take Subscription notifications'), 404);
+    return problem(
+      new PasserelleError('ERR_NOT_FOUND', 'this FHIR link does not take Subscription notifications'),
+      404,
+    );
   }
   if (options.secret !== undefined) {
     const raw = delivery.headers[options.header.toLowerCase()] ?? '';
     const given = raw.replace(/^Bearer\s+/i, '');
     if (!sameSecret(given, options.secret)) {
-      options.log.warn('fhir notification refused', { code: 'ERR_FHIR_SUBSCRIPTION_SECRET', bytes: delivery.body.length, header: raw === '' ? 'missing' : 'wrong' });
-      return problem(new PasserelleError('ERR_FHIR_SUBSCRIPTION_SECRET', `the notification lacks the link's shared secret in ${options.header}`), 401);
+      options.log.warn('fhir notification refused', {
+        code: 'ERR_FHIR_SUBSCRIPTION_SECRET',
+        bytes: delivery.body.length,
+        header: raw === '' ? 'missing' : 'wrong',
+      });
+      return problem(
+        new PasserelleError(
+          'ERR_FHIR_SUBSCRIPTION_SECRET',
+          `the notification lacks the link's shared secret in ${options.header}`,
+        ),
+        401,
+      );
     }
   }
   options.requestPoll?.();
   options.log.debug('fhir notification: poll requested', { bytes: delivery.body.length });
   // R4 rest-hook: any 2xx acknowledges; the body is informational.
-  return { status: 200, body: { accepted: true, poll: options.requestPoll !== undefined ? 'requested' : 'scheduled only' } };
+  return {
+    status: 200,
+    body: { accepted: true, poll: options.requestPoll !== undefined ? 'requested' : 'scheduled only' },
+  };
 }

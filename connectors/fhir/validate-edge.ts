@@ -15,26 +15,26 @@
  */
 import { createHash } from 'node:crypto';
 
+import type { ExternalRecord, InboundMessage } from '../../src/connector/contract.js';
 import { type ErrorIssue, PasserelleError } from '../../src/errors.js';
-import { toCanonical } from '../../src/mapping/run/engine.js';
-import type { FhirResource, MappingContext } from '../../src/mapping/run/types.js';
 import type { MappingPlan } from '../../src/mapping/compile/plan.js';
+import { toCanonical } from '../../src/mapping/run/engine.js';
 import { canonicalIdFor } from '../../src/mapping/run/records.js';
+import type { FhirResource, MappingContext } from '../../src/mapping/run/types.js';
 import {
   FR_IDENTIFIER_TYPE_SYSTEM,
   IDENTIFIER_TYPE,
   IDENTITY_RELIABILITY_CODES,
   IDENTITY_RELIABILITY_SYSTEM,
   IDENTITY_RELIABILITY_URL,
-  LEGACY_IDENTITY_RELIABILITY_SYSTEM,
-  LEGACY_IDENTITY_RELIABILITY_URL,
   INS_TEST_SYSTEMS,
   isValidNirKey,
+  LEGACY_IDENTITY_RELIABILITY_SYSTEM,
+  LEGACY_IDENTITY_RELIABILITY_URL,
   OID,
 } from '../../src/model/identifiers.js';
 import { RESOURCE_KINDS, type ResourceKind } from '../../src/model/resources.js';
 import { validateAs } from '../../src/model/validate.js';
-import type { ExternalRecord, InboundMessage } from '../../src/connector/contract.js';
 
 /** The INS matricule systems (FR Core Patient identifier slices) and the identifier-type code of each. */
 const INS_TYPE_OF_SYSTEM: Readonly<Record<string, string>> = {
@@ -43,7 +43,9 @@ const INS_TYPE_OF_SYSTEM: Readonly<Record<string, string>> = {
   [OID.insNirTest]: IDENTIFIER_TYPE.insNirTest,
   [OID.insNirDemo]: IDENTIFIER_TYPE.insNirDemo,
 };
-const INS_SYSTEM_OF_TYPE: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(INS_TYPE_OF_SYSTEM).map(([s, t]) => [t, s]));
+const INS_SYSTEM_OF_TYPE: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(INS_TYPE_OF_SYSTEM).map(([s, t]) => [t, s]),
+);
 /** The INS arc: every OID under it names an INS, so an unknown one is a mistake, not another identifier. */
 const INS_ARC = 'urn:oid:1.2.250.1.213.1.4.';
 
@@ -51,7 +53,8 @@ const INS_ARC = 'urn:oid:1.2.250.1.213.1.4.';
 const ERROR_STATUS_KINDS: ReadonlySet<string> = new Set(['Appointment', 'Slot', 'Communication']);
 
 type Obj = Record<string, unknown>;
-const asObj = (v: unknown): Obj | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : undefined);
+const asObj = (v: unknown): Obj | undefined =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : undefined;
 const asArr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
@@ -68,45 +71,77 @@ function reliabilityOf(patient: Obj): { code: string | undefined; path: string }
   const inner = asArr(asObj(exts[i])?.['extension']);
   const j = inner.findIndex((e) => asObj(e)?.['url'] === 'identityStatus');
   const coding = asObj(asObj(inner[j])?.['valueCoding']);
-  return { code: str(coding?.['code']), path: `Patient.extension[${i}].extension[${j < 0 ? 0 : j}].valueCoding.code` };
+  return {
+    code: str(coding?.['code']),
+    path: `Patient.extension[${i}].extension[${j < 0 ? 0 : j}].valueCoding.code`,
+  };
 }
 
 function patientRules(p: Obj, opts: EdgeOptions, issues: ErrorIssue[]): void {
   const ids = asArr(p['identifier']).map((x) => asObj(x) ?? {});
   const reliability = reliabilityOf(p);
   // An INS of an unqualified identity is dropped before mapping: it does not count.
-  const dropped = (id: Obj): boolean => reliability?.code !== 'VALI' && INS_TYPE_OF_SYSTEM[str(id['system']) ?? ''] !== undefined;
+  const dropped = (id: Obj): boolean =>
+    reliability?.code !== 'VALI' && INS_TYPE_OF_SYSTEM[str(id['system']) ?? ''] !== undefined;
   const officials = ids.flatMap((id, i) => (id['use'] === 'official' && !dropped(id) ? [i] : []));
   if (officials.length > 1) {
-    issues.push({ path: `Patient.identifier[${officials[1]}].use`, message: 'only one official identifier is allowed (FR Core: the INS, when there is one)' });
+    issues.push({
+      path: `Patient.identifier[${officials[1]}].use`,
+      message: 'only one official identifier is allowed (FR Core: the INS, when there is one)',
+    });
   }
-  if (reliability?.code !== undefined && !(IDENTITY_RELIABILITY_CODES as readonly string[]).includes(reliability.code)) {
-    issues.push({ path: reliability.path, message: `not an identity reliability code (${IDENTITY_RELIABILITY_CODES.join(', ')})` });
+  if (
+    reliability?.code !== undefined &&
+    !(IDENTITY_RELIABILITY_CODES as readonly string[]).includes(reliability.code)
+  ) {
+    issues.push({
+      path: reliability.path,
+      message: `not an identity reliability code (${IDENTITY_RELIABILITY_CODES.join(', ')})`,
+    });
   }
   ids.forEach((id, i) => {
     const path = `Patient.identifier[${i}]`;
     const system = str(id['system']);
     const typeCode = asArr(asObj(id['type'])?.['coding'])
       .map((c) => asObj(c) ?? {})
-      .find((c) => c['system'] === FR_IDENTIFIER_TYPE_SYSTEM && typeof c['code'] === 'string' && INS_SYSTEM_OF_TYPE[c['code'] as string] !== undefined)?.['code'] as string | undefined;
+      .find(
+        (c) =>
+          c['system'] === FR_IDENTIFIER_TYPE_SYSTEM &&
+          typeof c['code'] === 'string' &&
+          INS_SYSTEM_OF_TYPE[c['code'] as string] !== undefined,
+      )?.['code'] as string | undefined;
     const insSystem = system !== undefined && INS_TYPE_OF_SYSTEM[system] !== undefined;
     if (system?.startsWith(INS_ARC) && !insSystem) {
-      issues.push({ path: `${path}.system`, message: `not an INS system: FR Core knows ${OID.insNir} (NIR), ${OID.insNia} (NIA), ${OID.insNirTest} (test), ${OID.insNirDemo} (demo)` });
+      issues.push({
+        path: `${path}.system`,
+        message: `not an INS system: FR Core knows ${OID.insNir} (NIR), ${OID.insNia} (NIA), ${OID.insNirTest} (test), ${OID.insNirDemo} (demo)`,
+      });
       return;
     }
     if (typeCode !== undefined && system !== INS_SYSTEM_OF_TYPE[typeCode]) {
-      issues.push({ path: `${path}.system`, message: `an identifier typed ${typeCode} must have the system ${INS_SYSTEM_OF_TYPE[typeCode]}` });
+      issues.push({
+        path: `${path}.system`,
+        message: `an identifier typed ${typeCode} must have the system ${INS_SYSTEM_OF_TYPE[typeCode]}`,
+      });
       return;
     }
     if (!insSystem) return;
     // Not qualified: the INS is dropped (dropUnqualifiedIns), none of its rules apply.
     if (reliability?.code !== 'VALI') return;
     if (INS_TEST_SYSTEMS.includes(system as string) && !opts.testLink) {
-      issues.push({ path: `${path}.system`, message: `the INS test/demo OID ${system} is accepted only on a link marked as test` });
+      issues.push({
+        path: `${path}.system`,
+        message: `the INS test/demo OID ${system} is accepted only on a link marked as test`,
+      });
     }
-    if (id['use'] !== 'official') issues.push({ path: `${path}.use`, message: 'the INS must be the official identifier' });
+    if (id['use'] !== 'official')
+      issues.push({ path: `${path}.use`, message: 'the INS must be the official identifier' });
     const value = str(id['value']);
-    if (value === undefined || !isValidNirKey(value)) issues.push({ path: `${path}.value`, message: 'not a valid INS matricule (15 characters with a correct key)' });
+    if (value === undefined || !isValidNirKey(value))
+      issues.push({
+        path: `${path}.value`,
+        message: 'not a valid INS matricule (15 characters with a correct key)',
+      });
   });
 }
 
@@ -118,17 +153,25 @@ export function edgeIssues(resource: FhirResource, opts: EdgeOptions): ErrorIssu
   const issues: ErrorIssue[] = [];
   const type = resource.resourceType;
   const id = resource['id'];
-  if (typeof id !== 'string' || !/^[A-Za-z0-9\-.]{1,64}$/.test(id)) issues.push({ path: `${type}.id`, message: 'a resource read from the server must have a logical id (1-64 of A-Z a-z 0-9 - .)' });
+  if (typeof id !== 'string' || !/^[A-Za-z0-9\-.]{1,64}$/.test(id))
+    issues.push({
+      path: `${type}.id`,
+      message: 'a resource read from the server must have a logical id (1-64 of A-Z a-z 0-9 - .)',
+    });
   if (type === 'Patient') patientRules(resource, opts, issues);
   return issues.map((i) => ({ severity: 'error' as const, code: 'ERR_FHIR_EDGE_INVALID', ...i }));
 }
 
 function edgeError(type: string, issues: readonly ErrorIssue[]): PasserelleError {
   const first = issues[0];
-  return new PasserelleError('ERR_FHIR_EDGE_INVALID', `${type} refused at the edge: ${first?.path}: ${first?.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`, {
-    issues,
-    details: { resourceType: type },
-  });
+  return new PasserelleError(
+    'ERR_FHIR_EDGE_INVALID',
+    `${type} refused at the edge: ${first?.path}: ${first?.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`,
+    {
+      issues,
+      details: { resourceType: type },
+    },
+  );
 }
 
 /** The flag a Patient gets when its INS is dropped for want of a qualified identity (same as the HL7 profiles'). */
@@ -153,8 +196,15 @@ export function currentReliabilityExtension(resource: FhirResource): FhirResourc
       const slice = asObj(x);
       if (slice?.['url'] !== 'identityReliability') return x;
       const coding = asObj(slice['valueCoding']);
-      const system = coding?.['system'] === LEGACY_IDENTITY_RELIABILITY_SYSTEM ? IDENTITY_RELIABILITY_SYSTEM : coding?.['system'];
-      return { ...slice, url: 'identityStatus', ...(coding && { valueCoding: { ...coding, ...(system !== undefined && { system }) } }) };
+      const system =
+        coding?.['system'] === LEGACY_IDENTITY_RELIABILITY_SYSTEM
+          ? IDENTITY_RELIABILITY_SYSTEM
+          : coding?.['system'];
+      return {
+        ...slice,
+        url: 'identityStatus',
+        ...(coding && { valueCoding: { ...coding, ...(system !== undefined && { system }) } }),
+      };
     });
     return { ...ext, url: IDENTITY_RELIABILITY_URL, extension: inner };
   });
@@ -166,7 +216,8 @@ export function currentReliabilityExtension(resource: FhirResource): FhirResourc
  * (FR Core: the INS travels only with a qualified identity), and whether one was dropped.
  */
 export function dropUnqualifiedIns(resource: FhirResource): { resource: FhirResource; dropped: boolean } {
-  if (resource.resourceType !== 'Patient' || reliabilityOf(resource)?.code === 'VALI') return { resource, dropped: false };
+  if (resource.resourceType !== 'Patient' || reliabilityOf(resource)?.code === 'VALI')
+    return { resource, dropped: false };
   const ids = asArr(resource['identifier']);
   const kept = ids.filter((id) => {
     const system = str(asObj(id)?.['system']);
@@ -174,7 +225,10 @@ export function dropUnqualifiedIns(resource: FhirResource): { resource: FhirReso
   });
   if (kept.length === ids.length) return { resource, dropped: false };
   const { identifier: _dropped, ...rest } = resource;
-  return { resource: (kept.length > 0 ? { ...rest, identifier: kept } : rest) as FhirResource, dropped: true };
+  return {
+    resource: (kept.length > 0 ? { ...rest, identifier: kept } : rest) as FhirResource,
+    dropped: true,
+  };
 }
 
 export type InboundResult =
@@ -195,12 +249,23 @@ export function mapInbound(plan: MappingPlan, ctx: MappingContext, given: FhirRe
   const ins = dropUnqualifiedIns(resource);
   const mapped = toCanonical(plan, ins.resource, { ...ctx, validate: false });
   if (!mapped.ok) {
-    return { ok: false, error: mapped.error ?? new PasserelleError('ERR_MAPPING_RECORD_INVALID', `${type}: the profile could not map it`) };
+    return {
+      ok: false,
+      error:
+        mapped.error ??
+        new PasserelleError('ERR_MAPPING_RECORD_INVALID', `${type}: the profile could not map it`),
+    };
   }
-  const flags = ins.dropped && !mapped.flags.includes(INS_NOT_QUALIFIED) ? [...mapped.flags, INS_NOT_QUALIFIED] : mapped.flags;
+  const flags =
+    ins.dropped && !mapped.flags.includes(INS_NOT_QUALIFIED)
+      ? [...mapped.flags, INS_NOT_QUALIFIED]
+      : mapped.flags;
   const mappedRecord = mapped.records[0];
   if (mappedRecord === undefined) return { ok: true, record: null, flags };
-  const recordFlags = ins.dropped && !(mappedRecord.flags ?? []).includes(INS_NOT_QUALIFIED) ? [...(mappedRecord.flags ?? []), INS_NOT_QUALIFIED] : mappedRecord.flags;
+  const recordFlags =
+    ins.dropped && !(mappedRecord.flags ?? []).includes(INS_NOT_QUALIFIED)
+      ? [...(mappedRecord.flags ?? []), INS_NOT_QUALIFIED]
+      : mappedRecord.flags;
   const record = recordFlags === undefined ? mappedRecord : { ...mappedRecord, flags: recordFlags };
   const valid = validateAs(record.kind, record.data, { testLink: ctx.testLink === true });
   if (!valid.ok) {
@@ -208,7 +273,11 @@ export function mapInbound(plan: MappingPlan, ctx: MappingContext, given: FhirRe
     const first = issues[0];
     return {
       ok: false,
-      error: new PasserelleError('ERR_MAPPING_RECORD_INVALID', `${type} mapped by ${plan.name} breaks the canonical model: ${first?.path}: ${first?.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`, { issues, details: { resourceType: type, profile: plan.name } }),
+      error: new PasserelleError(
+        'ERR_MAPPING_RECORD_INVALID',
+        `${type} mapped by ${plan.name} breaks the canonical model: ${first?.path}: ${first?.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`,
+        { issues, details: { resourceType: type, profile: plan.name } },
+      ),
     };
   }
   // entered-in-error: the practice software withdrew it (FHIR R4 workflow: "this instance should not have been part of this record").
@@ -237,11 +306,23 @@ export function kindOf(type: string): ResourceKind | undefined {
  * How a refused resource is stored: keyed by its id and version, so the same version read
  * again (overlap window, a new round) is a duplicate in the inbox, not a second dead letter.
  */
-export function refusedMessage(resource: FhirResource, error: PasserelleError): InboundMessage & { error: PasserelleError } {
+export function refusedMessage(
+  resource: FhirResource,
+  error: PasserelleError,
+): InboundMessage & { error: PasserelleError } {
   const body = Buffer.from(JSON.stringify(resource));
   const bodyHash = createHash('sha256').update(body).digest('hex');
   const type = String(resource.resourceType).slice(0, 40);
   const id = typeof resource['id'] === 'string' ? resource['id'] : bodyHash.slice(0, 32);
   const version = str(asObj(resource['meta'])?.['versionId']) ?? bodyHash.slice(0, 16);
-  return { dedupe: { key: `fhir:${type}/${id}/_history/${version}`.slice(0, 200), bodyHash, messageType: `fhir:${type}`, body }, records: [], error };
+  return {
+    dedupe: {
+      key: `fhir:${type}/${id}/_history/${version}`.slice(0, 200),
+      bodyHash,
+      messageType: `fhir:${type}`,
+      body,
+    },
+    records: [],
+    error,
+  };
 }

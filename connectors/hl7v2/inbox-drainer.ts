@@ -8,9 +8,9 @@
  * and is applied by the next pass — at the next message, after a back-off, or when the link
  * starts again — exactly once: a message is marked applied in the transaction that applies it.
  */
+import type { DeferredIngest, InboundMessage, StoredMessage } from '../../src/connector/contract.js';
 import { isPasserelleError, PasserelleError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
-import type { DeferredIngest, InboundMessage, StoredMessage } from '../../src/connector/contract.js';
 
 export interface InboxDrainerOptions {
   readonly deferred: DeferredIngest;

@@ -17,8 +17,6 @@
  */
 import { createHash } from 'node:crypto';
 
-import { isPasserelleError, PasserelleError } from '../../src/errors.js';
-import { RESOURCE_KINDS } from '../../src/model/resources.js';
 import type {
   Connector,
   ConnectorContext,
@@ -30,34 +28,36 @@ import type {
   PushResult,
 } from '../../src/connector/contract.js';
 import { defineConnector } from '../../src/connector/contract.js';
+import { isPasserelleError, PasserelleError } from '../../src/errors.js';
 import { type Hl7Charset, type Hl7Message, parseHl7, resolveCharset } from '../../src/hl7/index.js';
+import { RESOURCE_KINDS } from '../../src/model/resources.js';
 import { Hl7v2Config } from './config.js';
 import { FileDropWatcher, type FileReport } from './file-drop/watcher.js';
 import { safeName, writeFileAtomically } from './file-drop/writer.js';
+import { InboxDrainer } from './inbox-drainer.js';
 import { MllpClient } from './mllp/client.js';
 import { MllpServer } from './mllp/server.js';
 import { loadPem } from './mllp/tls.js';
-import { InboxDrainer } from './inbox-drainer.js';
-import { type Hl7Deferral, Hl7Receiver } from './receiver.js';
 import { DEFAULT_PROFILE, profileTranslatorFactory } from './profile-translator.js';
+import { type Hl7Deferral, Hl7Receiver } from './receiver.js';
 import { hl7Simulator } from './simulator/command.js';
 import type { Hl7OutboundContext, Hl7Translator, Hl7TranslatorContext } from './translator.js';
 
 export { Hl7v2Config } from './config.js';
-export type {
-  Hl7Translator,
-  Hl7TranslatorContext,
-  Hl7OutboundContext,
-  Hl7InboundTranslation,
-  Hl7OutboundTranslation,
-} from './translator.js';
-export { hl7FieldError, unsupportedMessage } from './translator.js';
 export {
   errorLocation,
   ProfileTranslator,
   profileTranslatorFactory,
   type ProfileTranslatorOptions,
 } from './profile-translator.js';
+export type {
+  Hl7InboundTranslation,
+  Hl7OutboundContext,
+  Hl7OutboundTranslation,
+  Hl7Translator,
+  Hl7TranslatorContext,
+} from './translator.js';
+export { hl7FieldError, unsupportedMessage } from './translator.js';
 
 /** Makes the translator of one link (from its mapping profile, `ctx.link.profile`). */
 export type Hl7TranslatorFactory = (config: Hl7v2Config, ctx: ConnectorContext) => Hl7Translator;

@@ -20,18 +20,13 @@
  * and a replay (`remap`) reloads it first (`reloadMapping`), so it maps with the current
  * profile. Without a runtime (tests, benchmarks), the plan loaded at start is the one run.
  */
-import { isPasserelleError, PasserelleError } from '../../src/errors.js';
-import type { Logger } from '../../src/log/logger.js';
-import {
-  fromCanonical,
-  type MappingPlan,
-  shippedPlan,
-  toCanonical,
-} from '../../src/mapping/index.js';
-import type { Appointment } from '../../src/model/resources.js';
 import type { ConnectorContext, LinkMapping, OutboundChange } from '../../src/connector/contract.js';
-import type { Link } from '../../src/store/types.js';
+import { isPasserelleError, PasserelleError } from '../../src/errors.js';
 import type { Hl7ErrorCode, Hl7Message } from '../../src/hl7/index.js';
+import type { Logger } from '../../src/log/logger.js';
+import { fromCanonical, type MappingPlan, shippedPlan, toCanonical } from '../../src/mapping/index.js';
+import type { Appointment } from '../../src/model/resources.js';
+import type { Link } from '../../src/store/types.js';
 import type {
   Hl7InboundTranslation,
   Hl7OutboundContext,

@@ -20,8 +20,6 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 
-import { isPasserelleError, PasserelleError } from '../../src/errors.js';
-import type { Logger } from '../../src/log/logger.js';
 import type {
   InboundHandler,
   InboundMessage,
@@ -29,7 +27,8 @@ import type {
   IngestResult,
   StoreResult,
 } from '../../src/connector/contract.js';
-import { type AckVerdict, acknowledgmentCodes, answerIndependentOfApply } from './ack-policy.js';
+import { isPasserelleError, PasserelleError } from '../../src/errors.js';
+import { encodeFrame } from '../../src/hl7/framing.js';
 import {
   type AckCode,
   type AckError,
@@ -40,8 +39,9 @@ import {
   type Hl7Message,
   parseHl7,
 } from '../../src/hl7/index.js';
+import type { Logger } from '../../src/log/logger.js';
+import { acknowledgmentCodes, type AckVerdict, answerIndependentOfApply } from './ack-policy.js';
 import { salvageHeader } from './header-salvage.js';
-import { encodeFrame } from '../../src/hl7/framing.js';
 import { ackErrorOf, type Hl7Translator, type Hl7TranslatorContext } from './translator.js';
 
 export type ReusedControlIdPolicy = 'process' | 'reject';
@@ -320,7 +320,10 @@ export class Hl7Receiver {
     if (parsed) {
       try {
         const t = o.translator.toRecords(parsed, o.context);
-        records = o.newPractitioners === 'map' ? t.records.map((r) => (r.kind === 'Practitioner' ? { ...r, needsMapping: true } : r)) : t.records;
+        records =
+          o.newPractitioners === 'map'
+            ? t.records.map((r) => (r.kind === 'Practitioner' ? { ...r, needsMapping: true } : r))
+            : t.records;
         flags = t.flags;
       } catch (e) {
         // A translator bug is stored and dead-lettered like a mapping error: replayable once fixed.

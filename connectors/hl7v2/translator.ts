@@ -11,12 +11,12 @@
  * segment of the ACK: `details.hl7Path` (an HL7 path such as `PID-3` or `SCH-11.4`) and
  * `details.hl7ErrorCode` (HL7 table 0357). Helpers below build the common ones.
  */
-import { type ErrorCode, PasserelleError } from '../../src/errors.js';
 import type { ExternalRecord, OutboundChange } from '../../src/connector/contract.js';
+import { type ErrorCode, PasserelleError } from '../../src/errors.js';
 import {
   type AckError,
-  type Hl7Charset,
   HL7_ERROR_CODES,
+  type Hl7Charset,
   type Hl7ErrorCode,
   type Hl7Message,
   toHl7Path,

@@ -11,7 +11,13 @@ import { z } from 'zod';
 import { type ErrorIssue, PasserelleError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
 import { scrubText } from '../../src/log/redact.js';
-import { backoffDelayMs, classifyTransportError, isRetryableStatus, parseRetryAfterMs, sleep as realSleep } from '../../src/util/retry.js';
+import {
+  backoffDelayMs,
+  classifyTransportError,
+  isRetryableStatus,
+  parseRetryAfterMs,
+  sleep as realSleep,
+} from '../../src/util/retry.js';
 import {
   AppointmentType,
   type AppointmentTypeInput,
@@ -33,7 +39,12 @@ export interface RetryPolicy {
   readonly maxRetryAfterSeconds: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 250, maxDelayMs: 30_000, maxRetryAfterSeconds: 120 };
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: 5,
+  baseDelayMs: 250,
+  maxDelayMs: 30_000,
+  maxRetryAfterSeconds: 120,
+};
 
 export interface SecretariatClientOptions {
   /** Platform root, e.g. `https://api.secretariat.example`; the client adds `/v1/practices/{id}`. */
@@ -98,7 +109,11 @@ export function versionFromEtag(etag: string | undefined): number | undefined {
 
 type Attempt<T> =
   | { readonly kind: 'ok'; readonly response: PlatformResponse<T> }
-  | { readonly kind: 'retry'; readonly error: PasserelleError; readonly retryAfterSeconds: number | undefined }
+  | {
+      readonly kind: 'retry';
+      readonly error: PasserelleError;
+      readonly retryAfterSeconds: number | undefined;
+    }
   | { readonly kind: 'fail'; readonly error: PasserelleError };
 
 export class SecretariatClient {
@@ -143,12 +158,24 @@ export class SecretariatClient {
       last = outcome.error;
       if (attempt + 1 >= this.retry.maxAttempts) break;
       // Full jitter: many links failing together (a platform outage) spread their retries widest.
-      const delayMs = outcome.retryAfterSeconds !== undefined ? outcome.retryAfterSeconds * 1000 : backoffDelayMs(attempt + 1, { ...this.retry, jitter: 'full' }, this.random);
-      this.log.warn('secretariat request will be retried', { method: req.method, route: req.route, code: outcome.error.code, status: outcome.error.details['status'] ?? null, attempt: attempt + 1, delayMs });
+      const delayMs =
+        outcome.retryAfterSeconds !== undefined
+          ? outcome.retryAfterSeconds * 1000
+          : backoffDelayMs(attempt + 1, { ...this.retry, jitter: 'full' }, this.random);
+      this.log.warn('secretariat request will be retried', {
+        method: req.method,
+        route: req.route,
+        code: outcome.error.code,
+        status: outcome.error.details['status'] ?? null,
+        attempt: attempt + 1,
+        delayMs,
+      });
       await this.sleep(delayMs, this.signal);
     }
     // Out of attempts: the outbox or the scheduler retries later (design rule 3).
-    throw last ?? new PasserelleError('ERR_SECRETARIAT_HTTP', `${req.method} ${req.route}: no attempt was made`);
+    throw (
+      last ?? new PasserelleError('ERR_SECRETARIAT_HTTP', `${req.method} ${req.route}: no attempt was made`)
+    );
   }
 
   private async attempt<T>(req: PlatformRequest<T>, attempt: number): Promise<Attempt<T>> {
@@ -176,7 +203,13 @@ export class SecretariatClient {
       const v: unknown = res.headers[name];
       return typeof v === 'string' ? v : undefined;
     };
-    this.log.debug('secretariat request', { method: req.method, route: req.route, status, attempt: attempt + 1, ms: this.now() - started });
+    this.log.debug('secretariat request', {
+      method: req.method,
+      route: req.route,
+      status,
+      attempt: attempt + 1,
+      ms: this.now() - started,
+    });
 
     if (status >= 200 && status < 300) {
       let data: unknown = null;
@@ -185,49 +218,128 @@ export class SecretariatClient {
         try {
           json = JSON.parse(res.data);
         } catch (e) {
-          return { kind: 'fail', error: new PasserelleError('ERR_SECRETARIAT_BAD_RESPONSE', `${req.method} ${req.route}: the answer is not JSON`, { cause: e, details: { status } }) };
+          return {
+            kind: 'fail',
+            error: new PasserelleError(
+              'ERR_SECRETARIAT_BAD_RESPONSE',
+              `${req.method} ${req.route}: the answer is not JSON`,
+              { cause: e, details: { status } },
+            ),
+          };
         }
         const parsed = req.schema.safeParse(json);
         if (!parsed.success) {
-          const issues: ErrorIssue[] = parsed.error.issues.map((i) => ({ path: `/${i.path.map(String).join('/')}`, message: i.message }));
-          return { kind: 'fail', error: new PasserelleError('ERR_SECRETARIAT_BAD_RESPONSE', `${req.method} ${req.route}: the answer does not follow the contract (${issues[0]?.path}: ${issues[0]?.message})`, { issues, details: { status } }) };
+          const issues: ErrorIssue[] = parsed.error.issues.map((i) => ({
+            path: `/${i.path.map(String).join('/')}`,
+            message: i.message,
+          }));
+          return {
+            kind: 'fail',
+            error: new PasserelleError(
+              'ERR_SECRETARIAT_BAD_RESPONSE',
+              `${req.method} ${req.route}: the answer does not follow the contract (${issues[0]?.path}: ${issues[0]?.message})`,
+              { issues, details: { status } },
+            ),
+          };
         }
         data = parsed.data;
       }
-      return { kind: 'ok', response: { status, data: data as T, etag: header('etag'), replayed: header('idempotent-replayed') === 'true' } };
+      return {
+        kind: 'ok',
+        response: {
+          status,
+          data: data as T,
+          etag: header('etag'),
+          replayed: header('idempotent-replayed') === 'true',
+        },
+      };
     }
 
     const problem = this.problemOf(res.data);
-    const details = { status, route: req.route, ...(problem?.type && { problemType: problem.type }), ...(problem?.code && { problemCode: problem.code }) };
+    const details = {
+      status,
+      route: req.route,
+      ...(problem?.type && { problemType: problem.type }),
+      ...(problem?.code && { problemCode: problem.code }),
+    };
     const label = `${req.method} ${req.route}: ${status}${problem?.title ? ` ${scrubText(problem.title)}` : ''}`;
-    const issues: ErrorIssue[] = (problem?.errors ?? []).map((e) => ({ path: e.pointer, message: scrubText(e.detail) }));
+    const issues: ErrorIssue[] = (problem?.errors ?? []).map((e) => ({
+      path: e.pointer,
+      message: scrubText(e.detail),
+    }));
     if (isPlatformRetryableStatus(status)) {
-      const retryAfterMs = parseRetryAfterMs(header('retry-after'), this.now(), this.retry.maxRetryAfterSeconds * 1000);
+      const retryAfterMs = parseRetryAfterMs(
+        header('retry-after'),
+        this.now(),
+        this.retry.maxRetryAfterSeconds * 1000,
+      );
       // Whole seconds, rounded up: the error tells the outbox, which counts in seconds.
       const retryAfterSeconds = retryAfterMs === undefined ? undefined : Math.ceil(retryAfterMs / 1000);
       return {
         kind: 'retry',
         retryAfterSeconds,
-        error: new PasserelleError('ERR_SECRETARIAT_HTTP', `secretariat platform unavailable: ${label}`, { details, retryable: true, ...(retryAfterSeconds !== undefined && { retryAfterSeconds }) }),
+        error: new PasserelleError('ERR_SECRETARIAT_HTTP', `secretariat platform unavailable: ${label}`, {
+          details,
+          retryable: true,
+          ...(retryAfterSeconds !== undefined && { retryAfterSeconds }),
+        }),
       };
     }
-    if (status === 412) return { kind: 'fail', error: new PasserelleError('ERR_SECRETARIAT_VERSION_CONFLICT', `version conflict: ${label}`, { details }) };
-    if (status === 401 || status === 403) return { kind: 'fail', error: new PasserelleError('ERR_SECRETARIAT_AUTH', `secretariat platform refused the API token: ${label}`, { details }) };
-    if (status >= 400 && status < 500) return { kind: 'fail', error: new PasserelleError('ERR_SECRETARIAT_REJECTED', `secretariat platform refused ${label}`, { details, issues }) };
+    if (status === 412)
+      return {
+        kind: 'fail',
+        error: new PasserelleError('ERR_SECRETARIAT_VERSION_CONFLICT', `version conflict: ${label}`, {
+          details,
+        }),
+      };
+    if (status === 401 || status === 403)
+      return {
+        kind: 'fail',
+        error: new PasserelleError(
+          'ERR_SECRETARIAT_AUTH',
+          `secretariat platform refused the API token: ${label}`,
+          { details },
+        ),
+      };
+    if (status >= 400 && status < 500)
+      return {
+        kind: 'fail',
+        error: new PasserelleError('ERR_SECRETARIAT_REJECTED', `secretariat platform refused ${label}`, {
+          details,
+          issues,
+        }),
+      };
     // 1xx/3xx (redirects are not followed) and other 5xx: the platform broke its contract.
-    return { kind: 'fail', error: new PasserelleError('ERR_SECRETARIAT_BAD_RESPONSE', `unexpected answer to ${label}`, { details }) };
+    return {
+      kind: 'fail',
+      error: new PasserelleError('ERR_SECRETARIAT_BAD_RESPONSE', `unexpected answer to ${label}`, {
+        details,
+      }),
+    };
   }
 
   private transportFailure<T>(req: PlatformRequest<T>, e: unknown): Attempt<T> {
     if (this.signal?.aborted) throw this.signal.reason;
     const { kind, code } = classifyTransportError(e);
     if (kind === 'timeout') {
-      return { kind: 'retry', retryAfterSeconds: undefined, error: new PasserelleError('ERR_SECRETARIAT_TIMEOUT', `${req.method} ${req.route}: no answer within the timeout`, { cause: e, details: { route: req.route } }) };
+      return {
+        kind: 'retry',
+        retryAfterSeconds: undefined,
+        error: new PasserelleError(
+          'ERR_SECRETARIAT_TIMEOUT',
+          `${req.method} ${req.route}: no answer within the timeout`,
+          { cause: e, details: { route: req.route } },
+        ),
+      };
     }
     return {
       kind: 'retry',
       retryAfterSeconds: undefined,
-      error: new PasserelleError('ERR_SECRETARIAT_HTTP', `${req.method} ${req.route}: secretariat platform unreachable (${code ?? 'network error'})`, { cause: e, details: { route: req.route, ...(code && { networkCode: code }) } }),
+      error: new PasserelleError(
+        'ERR_SECRETARIAT_HTTP',
+        `${req.method} ${req.route}: secretariat platform unreachable (${code ?? 'network error'})`,
+        { cause: e, details: { route: req.route, ...(code && { networkCode: code }) } },
+      ),
     };
   }
 
@@ -243,25 +355,67 @@ export class SecretariatClient {
   // ——— the contract's operations ———
 
   get<K extends ResourceType>(type: K, id: string): Promise<PlatformResponse<ResourceOfType[K]>> {
-    return this.request({ method: 'GET', path: `/${COLLECTION[type]}/${encodeURIComponent(id)}`, route: `/${COLLECTION[type]}/{id}`, schema: RESOURCE_SCHEMAS[type] as unknown as z.ZodType<ResourceOfType[K]> });
+    return this.request({
+      method: 'GET',
+      path: `/${COLLECTION[type]}/${encodeURIComponent(id)}`,
+      route: `/${COLLECTION[type]}/{id}`,
+      schema: RESOURCE_SCHEMAS[type] as unknown as z.ZodType<ResourceOfType[K]>,
+    });
   }
 
   async list<K extends ResourceType>(type: K): Promise<ResourceOfType[K][]> {
     const schema = (RESOURCE_SCHEMAS[type] as unknown as z.ZodType<ResourceOfType[K]>).array();
-    const res = await this.request({ method: 'GET', path: `/${COLLECTION[type]}`, route: `/${COLLECTION[type]}`, schema: z.strictObject({ items: schema }) });
+    const res = await this.request({
+      method: 'GET',
+      path: `/${COLLECTION[type]}`,
+      route: `/${COLLECTION[type]}`,
+      schema: z.strictObject({ items: schema }),
+    });
     return res.data.items;
   }
 
-  create<K extends ResourceType>(type: K, body: unknown, idempotencyKey: string): Promise<PlatformResponse<ResourceOfType[K]>> {
-    return this.request({ method: 'POST', path: `/${COLLECTION[type]}`, route: `/${COLLECTION[type]}`, body, idempotencyKey, schema: RESOURCE_SCHEMAS[type] as unknown as z.ZodType<ResourceOfType[K]> });
+  create<K extends ResourceType>(
+    type: K,
+    body: unknown,
+    idempotencyKey: string,
+  ): Promise<PlatformResponse<ResourceOfType[K]>> {
+    return this.request({
+      method: 'POST',
+      path: `/${COLLECTION[type]}`,
+      route: `/${COLLECTION[type]}`,
+      body,
+      idempotencyKey,
+      schema: RESOURCE_SCHEMAS[type] as unknown as z.ZodType<ResourceOfType[K]>,
+    });
   }
 
-  update<K extends ResourceType>(type: K, id: string, body: unknown, version: number, idempotencyKey: string): Promise<PlatformResponse<ResourceOfType[K]>> {
-    return this.request({ method: 'PUT', path: `/${COLLECTION[type]}/${encodeURIComponent(id)}`, route: `/${COLLECTION[type]}/{id}`, body, ifMatch: version, idempotencyKey, schema: RESOURCE_SCHEMAS[type] as unknown as z.ZodType<ResourceOfType[K]> });
+  update<K extends ResourceType>(
+    type: K,
+    id: string,
+    body: unknown,
+    version: number,
+    idempotencyKey: string,
+  ): Promise<PlatformResponse<ResourceOfType[K]>> {
+    return this.request({
+      method: 'PUT',
+      path: `/${COLLECTION[type]}/${encodeURIComponent(id)}`,
+      route: `/${COLLECTION[type]}/{id}`,
+      body,
+      ifMatch: version,
+      idempotencyKey,
+      schema: RESOURCE_SCHEMAS[type] as unknown as z.ZodType<ResourceOfType[K]>,
+    });
   }
 
   /** An action on one resource (`cancel`, `refuse`, `acknowledge`); If-Match when the version is known. */
-  action<K extends ResourceType>(type: K, id: string, action: string, body: unknown, version: number | null, idempotencyKey: string): Promise<PlatformResponse<ResourceOfType[K]>> {
+  action<K extends ResourceType>(
+    type: K,
+    id: string,
+    action: string,
+    body: unknown,
+    version: number | null,
+    idempotencyKey: string,
+  ): Promise<PlatformResponse<ResourceOfType[K]>> {
     return this.request({
       method: 'POST',
       path: `/${COLLECTION[type]}/${encodeURIComponent(id)}/${action}`,
@@ -274,11 +428,22 @@ export class SecretariatClient {
   }
 
   async remove(type: ResourceType, id: string, version: number, idempotencyKey: string): Promise<void> {
-    await this.request({ method: 'DELETE', path: `/${COLLECTION[type]}/${encodeURIComponent(id)}`, route: `/${COLLECTION[type]}/{id}`, ifMatch: version, idempotencyKey, schema: null });
+    await this.request({
+      method: 'DELETE',
+      path: `/${COLLECTION[type]}/${encodeURIComponent(id)}`,
+      route: `/${COLLECTION[type]}/{id}`,
+      ifMatch: version,
+      idempotencyKey,
+      schema: null,
+    });
   }
 
   /** Appointment types are addressed by the practice's code: created with If-None-Match: *, replaced with If-Match. */
-  putAppointmentType(id: string, body: AppointmentTypeInput, version: number | null): Promise<PlatformResponse<AppointmentType>> {
+  putAppointmentType(
+    id: string,
+    body: AppointmentTypeInput,
+    version: number | null,
+  ): Promise<PlatformResponse<AppointmentType>> {
     return this.request({
       method: 'PUT',
       path: `/appointment-types/${encodeURIComponent(id)}`,
@@ -290,11 +455,26 @@ export class SecretariatClient {
   }
 
   changes(since: string | null, limit: number): Promise<PlatformResponse<ChangesPage>> {
-    return this.request({ method: 'GET', path: '/changes', route: '/changes', query: { ...(since !== null && { since }), limit }, schema: ChangesPage });
+    return this.request({
+      method: 'GET',
+      path: '/changes',
+      route: '/changes',
+      query: { ...(since !== null && { since }), limit },
+      schema: ChangesPage,
+    });
   }
 
   /** The feed with each entry left unread, so that one entry breaking the contract can be set aside alone. */
-  changeEntries(since: string | null, limit: number): Promise<PlatformResponse<{ changes: unknown[]; next: string; hasMore: boolean }>> {
-    return this.request({ method: 'GET', path: '/changes', route: '/changes', query: { ...(since !== null && { since }), limit }, schema: FeedEnvelope });
+  changeEntries(
+    since: string | null,
+    limit: number,
+  ): Promise<PlatformResponse<{ changes: unknown[]; next: string; hasMore: boolean }>> {
+    return this.request({
+      method: 'GET',
+      path: '/changes',
+      route: '/changes',
+      query: { ...(since !== null && { since }), limit },
+      schema: FeedEnvelope,
+    });
   }
 }

@@ -8,8 +8,12 @@
 import { z } from 'zod';
 
 /** Platform ids double as FHIR ids in canonical references (`Patient/<id>`), so they share the alphabet. */
-export const PlatformId = z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, { error: 'not a platform id (1-64 of A-Z a-z 0-9 - .)' });
-const Instant = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/, { error: 'not a UTC instant (…Z)' })
+export const PlatformId = z
+  .string()
+  .regex(/^[A-Za-z0-9\-.]{1,64}$/, { error: 'not a platform id (1-64 of A-Z a-z 0-9 - .)' });
+const Instant = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/, { error: 'not a UTC instant (…Z)' })
   .refine((s) => !Number.isNaN(Date.parse(s)), { error: 'not a UTC instant (…Z)' });
 const LocalDate = z.string().regex(/^\d{4}(-\d{2}(-\d{2})?)?$/, { error: 'not a date (YYYY[-MM[-DD]])' });
 const LocalTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'not a time (HH:MM)' });
@@ -17,7 +21,15 @@ const Text = (max: number) => z.string().min(1).max(max);
 
 const meta = { id: PlatformId, version: z.number().int().positive(), updatedAt: Instant };
 
-export const RESOURCE_TYPES = ['practitioner', 'appointment-type', 'schedule', 'slot', 'appointment', 'patient', 'message'] as const;
+export const RESOURCE_TYPES = [
+  'practitioner',
+  'appointment-type',
+  'schedule',
+  'slot',
+  'appointment',
+  'patient',
+  'message',
+] as const;
 export type ResourceType = (typeof RESOURCE_TYPES)[number];
 /** URL collection of each resource type under `/v1/practices/{practiceId}/`. */
 export const COLLECTION: Readonly<Record<ResourceType, string>> = {
@@ -61,8 +73,12 @@ const scheduleFields = {
   practitionerId: PlatformId,
   active: z.boolean(),
   /** Local wall-clock times in the practice's zone. */
-  openingHours: z.array(z.strictObject({ days: z.array(z.enum(DAYS)).min(1), start: LocalTime, end: LocalTime })),
-  appointmentTypes: z.array(z.strictObject({ appointmentTypeId: PlatformId, durationMinutes: z.number().int().min(5).max(480) })),
+  openingHours: z.array(
+    z.strictObject({ days: z.array(z.enum(DAYS)).min(1), start: LocalTime, end: LocalTime }),
+  ),
+  appointmentTypes: z.array(
+    z.strictObject({ appointmentTypeId: PlatformId, durationMinutes: z.number().int().min(5).max(480) }),
+  ),
   comment: z.string().max(2000).nullable(),
 };
 export const ScheduleInput = z.strictObject(scheduleFields);
@@ -83,7 +99,14 @@ export const SlotInput = z.strictObject(slotFields);
 export const Slot = z.strictObject({ ...meta, ...slotFields, practitionerId: PlatformId });
 
 // ——— appointments ———
-export const APPOINTMENT_STATUSES = ['booked', 'arrived', 'fulfilled', 'noshow', 'cancelled', 'refused'] as const;
+export const APPOINTMENT_STATUSES = [
+  'booked',
+  'arrived',
+  'fulfilled',
+  'noshow',
+  'cancelled',
+  'refused',
+] as const;
 export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
 /** States an appointment may be put in with PUT; cancelling and refusing are actions with a reason. */
 export const PUT_APPOINTMENT_STATUSES = ['booked', 'arrived', 'fulfilled', 'noshow'] as const;
@@ -100,9 +123,15 @@ const appointmentWritable = {
 export const AppointmentCreate = z.strictObject({
   ...appointmentWritable,
   /** Agent who booked (secretariat side); null when the practice's software booked it through passerelle. */
-  bookedBy: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).nullable(),
+  bookedBy: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .nullable(),
 });
-export const AppointmentUpdate = z.strictObject({ ...appointmentWritable, status: z.enum(PUT_APPOINTMENT_STATUSES) });
+export const AppointmentUpdate = z.strictObject({
+  ...appointmentWritable,
+  status: z.enum(PUT_APPOINTMENT_STATUSES),
+});
 export const Appointment = z.strictObject({
   ...meta,
   ...appointmentWritable,
@@ -140,24 +169,38 @@ const patientFields = {
     proposal: z.boolean(),
   }),
   /** Only with a qualified identity (reliability VALI). */
-  ins: z.strictObject({ type: z.enum(INS_TYPES), value: z.string().regex(/^[0-9]{5}([0-9]{2}|2[AB])[0-9]{8}$/) }).nullable(),
+  ins: z
+    .strictObject({ type: z.enum(INS_TYPES), value: z.string().regex(/^[0-9]{5}([0-9]{2}|2[AB])[0-9]{8}$/) })
+    .nullable(),
   contact: z.strictObject({
-    phones: z.array(z.strictObject({ number: z.string().regex(PHONE_NUMBER), use: z.enum(PHONE_USES) })).max(MAX_PHONES),
+    phones: z
+      .array(z.strictObject({ number: z.string().regex(PHONE_NUMBER), use: z.enum(PHONE_USES) }))
+      .max(MAX_PHONES),
     email: EmailAddress.nullable(),
-    address: z.strictObject({
-      lines: z.array(z.string().max(200)).max(4),
-      postalCode: z.string().max(20).nullable(),
-      city: z.string().max(200).nullable(),
-      country: z.string().max(60).nullable(),
-    }).nullable(),
+    address: z
+      .strictObject({
+        lines: z.array(z.string().max(200)).max(4),
+        postalCode: z.string().max(20).nullable(),
+        city: z.string().max(200).nullable(),
+        country: z.string().max(60).nullable(),
+      })
+      .nullable(),
   }),
 };
 export const PatientInput = z.strictObject(patientFields).superRefine((p, ctx) => {
   if (p.ins !== null && p.identity.reliability !== 'VALI') {
-    ctx.addIssue({ code: 'custom', path: ['ins'], message: 'an INS travels only with a qualified identity (reliability VALI)' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['ins'],
+      message: 'an INS travels only with a qualified identity (reliability VALI)',
+    });
   }
   if (p.identity.proposal && p.identity.reliability === 'VALI') {
-    ctx.addIssue({ code: 'custom', path: ['identity', 'proposal'], message: 'a qualified identity (VALI) is not a proposal' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['identity', 'proposal'],
+      message: 'a qualified identity (VALI) is not a proposal',
+    });
   }
 });
 export const Patient = z.strictObject({ ...meta, ...patientFields });
@@ -168,7 +211,10 @@ export const MESSAGE_STATUSES = ['new', 'delivered', 'acknowledged'] as const;
 const messageWritable = {
   priority: z.enum(MESSAGE_PRIORITIES),
   callerName: Text(200),
-  callbackNumber: z.string().regex(/^\+?[0-9 .-]{6,20}$/).nullable(),
+  callbackNumber: z
+    .string()
+    .regex(/^\+?[0-9 .-]{6,20}$/)
+    .nullable(),
   reason: z.string().max(500).nullable(),
   text: Text(8000),
   patientId: PlatformId.nullable(),
@@ -213,7 +259,8 @@ export type PatientInput = z.infer<typeof PatientInput>;
 export type Message = z.infer<typeof Message>;
 export type MessageCreate = z.infer<typeof MessageCreate>;
 export type MessageUpdate = z.infer<typeof MessageUpdate>;
-export type PlatformResource = Practitioner | AppointmentType | Schedule | Slot | Appointment | Patient | Message;
+export type PlatformResource =
+  Practitioner | AppointmentType | Schedule | Slot | Appointment | Patient | Message;
 export interface ResourceOfType {
   practitioner: Practitioner;
   'appointment-type': AppointmentType;

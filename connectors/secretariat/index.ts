@@ -11,8 +11,6 @@ import { isDeepStrictEqual } from 'node:util';
 
 import { z } from 'zod';
 
-import { isPasserelleError, PasserelleError } from '../../src/errors.js';
-import type { Appointment, Communication, Patient, Practitioner, Schedule, Slot } from '../../src/model/resources.js';
 import {
   type Connector,
   type ConnectorContext,
@@ -24,8 +22,26 @@ import {
   type PullPage,
   type PushResult,
 } from '../../src/connector/contract.js';
+import { isPasserelleError, PasserelleError } from '../../src/errors.js';
+import type {
+  Appointment,
+  Communication,
+  Patient,
+  Practitioner,
+  Schedule,
+  Slot,
+} from '../../src/model/resources.js';
+import { webhookKey } from '../../src/security/webhook-signature.js';
 import { DEFAULT_RETRY_POLICY, SecretariatClient, type SecretariatClientOptions } from './client.js';
-import { type AppointmentTypeInput, AppointmentUpdate, type Change, PlatformId, type ResourceOfType, type ResourceType, WebhookPayload } from './contract.js';
+import {
+  type AppointmentTypeInput,
+  AppointmentUpdate,
+  type Change,
+  PlatformId,
+  type ResourceOfType,
+  type ResourceType,
+  WebhookPayload,
+} from './contract.js';
 import {
   appointmentFromCanonical,
   type AppointmentWrite,
@@ -45,7 +61,6 @@ import {
 } from './mapping.js';
 import { secretariatSimulator } from './simulator/command.js';
 import { receiveWebhook } from './webhook-receiver.js';
-import { webhookKey } from '../../src/security/webhook-signature.js';
 
 /** Every 30 seconds: the feed is cheap to read and catches what webhooks missed (design rule 5). */
 export const DEFAULT_POLL_SCHEDULE = '*/30 * * * * *';
@@ -61,7 +76,12 @@ export const SecretariatConfig = z.strictObject({
       maxAttempts: z.number().int().min(1).max(10).default(DEFAULT_RETRY_POLICY.maxAttempts),
       baseDelayMs: z.number().int().min(1).max(60_000).default(DEFAULT_RETRY_POLICY.baseDelayMs),
       maxDelayMs: z.number().int().min(1).max(600_000).default(DEFAULT_RETRY_POLICY.maxDelayMs),
-      maxRetryAfterSeconds: z.number().int().min(0).max(3600).default(DEFAULT_RETRY_POLICY.maxRetryAfterSeconds),
+      maxRetryAfterSeconds: z
+        .number()
+        .int()
+        .min(0)
+        .max(3600)
+        .default(DEFAULT_RETRY_POLICY.maxRetryAfterSeconds),
     })
     .default(DEFAULT_RETRY_POLICY),
   /**
@@ -101,12 +121,21 @@ export interface SecretariatDeps {
 function readSecrets(ctx: ConnectorContext): { apiToken: string; webhookSecrets: string[] } {
   const parsed = SecretariatSecrets.safeParse(ctx.secrets ?? {});
   if (!parsed.success) {
-    throw new PasserelleError('ERR_SECRETARIAT_CREDENTIALS', `link ${ctx.link.id}: credentials need apiToken (and webhookSecret for webhooks)`, {
-      details: { linkId: ctx.link.id },
-      issues: parsed.error.issues.map((i) => ({ path: `secrets.${i.path.map(String).join('.')}`, message: i.message })),
-    });
+    throw new PasserelleError(
+      'ERR_SECRETARIAT_CREDENTIALS',
+      `link ${ctx.link.id}: credentials need apiToken (and webhookSecret for webhooks)`,
+      {
+        details: { linkId: ctx.link.id },
+        issues: parsed.error.issues.map((i) => ({
+          path: `secrets.${i.path.map(String).join('.')}`,
+          message: i.message,
+        })),
+      },
+    );
   }
-  const webhookSecrets = [parsed.data.webhookSecret, parsed.data.webhookSecretPrevious].filter((s): s is string => s !== undefined);
+  const webhookSecrets = [parsed.data.webhookSecret, parsed.data.webhookSecretPrevious].filter(
+    (s): s is string => s !== undefined,
+  );
   for (const s of webhookSecrets) webhookKey(s); // validate before touching anything
   return { apiToken: parsed.data.apiToken, webhookSecrets };
 }
@@ -120,7 +149,13 @@ const version = (v: string | null): number | null => {
 const record = (type: ResourceType, r: ResourceOfType[ResourceType]): ExternalRecord | null => {
   const data = toCanonical(type, r);
   if (data === null) return null;
-  return { kind: data.resourceType, externalId: r.id, version: String(r.version), updatedAt: r.updatedAt, data };
+  return {
+    kind: data.resourceType,
+    externalId: r.id,
+    version: String(r.version),
+    updatedAt: r.updatedAt,
+    data,
+  };
 };
 
 const seqOf = (entry: unknown): number | null => {
@@ -133,11 +168,18 @@ function feedEntryMessage(entry: unknown): Pick<InboundMessage, 'dedupe'> {
   const body = Buffer.from(JSON.stringify(entry) ?? 'null');
   const bodyHash = createHash('sha256').update(body).digest('hex');
   const e = entry as { type?: unknown; op?: unknown } | null;
-  const messageType = typeof e?.type === 'string' && typeof e.op === 'string' ? `feed:${e.type}.${e.op}`.slice(0, 80) : 'feed:unreadable';
+  const messageType =
+    typeof e?.type === 'string' && typeof e.op === 'string'
+      ? `feed:${e.type}.${e.op}`.slice(0, 80)
+      : 'feed:unreadable';
   return { dedupe: { key: `feed:${seqOf(entry) ?? bodyHash.slice(0, 32)}`, bodyHash, messageType, body } };
 }
 
-export function createSecretariatConnector(config: SecretariatConfig, ctx: ConnectorContext, deps: SecretariatDeps = {}): Connector {
+export function createSecretariatConnector(
+  config: SecretariatConfig,
+  ctx: ConnectorContext,
+  deps: SecretariatDeps = {},
+): Connector {
   const { apiToken, webhookSecrets } = readSecrets(ctx);
   const log = ctx.log.child({ connector: 'secretariat' });
   const stopper = new AbortController();
@@ -168,7 +210,13 @@ export function createSecretariatConnector(config: SecretariatConfig, ctx: Conne
     for (const entry of (await ctx.practiceCatalogue?.()) ?? []) {
       // A code the platform cannot take as an id stays out (the profile's own check names it).
       if (!PlatformId.safeParse(entry.code).success) continue;
-      wanted.set(entry.code, { label: entry.display, durationMinutes: Math.min(480, Math.max(5, entry.minutes ?? 15)), instructions: entry.instructions ?? null, practitionerIds: [], active: true });
+      wanted.set(entry.code, {
+        label: entry.display,
+        durationMinutes: Math.min(480, Math.max(5, entry.minutes ?? 15)),
+        instructions: entry.instructions ?? null,
+        practitionerIds: [],
+        active: true,
+      });
     }
     for (const { id, ...input } of config.appointmentTypes) wanted.set(id, input);
     return wanted;
@@ -183,7 +231,12 @@ export function createSecretariatConnector(config: SecretariatConfig, ctx: Conne
         const existing = new Map((await client.list('appointment-type')).map((t) => [t.id, t]));
         for (const [id, input] of wanted) {
           const current = existing.get(id);
-          const { id: _i, version: _v, updatedAt: _u, ...held } = current ?? { id, version: 0, updatedAt: '' };
+          const {
+            id: _i,
+            version: _v,
+            updatedAt: _u,
+            ...held
+          } = current ?? { id, version: 0, updatedAt: '' };
           if (current !== undefined && isDeepStrictEqual(held, input)) continue;
           await client.putAppointmentType(id, input, current?.version ?? null);
           log.info('appointment type published', { appointmentTypeId: id });
@@ -198,7 +251,11 @@ export function createSecretariatConnector(config: SecretariatConfig, ctx: Conne
   };
 
   /** Writes a resource the plain way: POST (create) or PUT with If-Match (update). */
-  async function upsert<K extends ResourceType>(type: K, change: OutboundChange, body: unknown): Promise<ResourceOfType[K]> {
+  async function upsert<K extends ResourceType>(
+    type: K,
+    change: OutboundChange,
+    body: unknown,
+  ): Promise<ResourceOfType[K]> {
     if (change.externalId === null) return (await client.create(type, body, change.idempotencyKey)).data;
     const v = version(change.expectedVersion) ?? (await client.get(type, change.externalId)).data.version;
     return (await client.update(type, change.externalId, body, v, change.idempotencyKey)).data;
@@ -210,18 +267,41 @@ export function createSecretariatConnector(config: SecretariatConfig, ctx: Conne
    * and the platform books no busy slot: refused for that, the booking goes by practitioner and
    * time, the slot staying busy — the practice's agenda is the truth, a refusal would lose it.
    */
-  async function createPracticeBooking(fields: AppointmentWrite['fields'], idempotencyKey: string): Promise<ResourceOfType['appointment']> {
+  async function createPracticeBooking(
+    fields: AppointmentWrite['fields'],
+    idempotencyKey: string,
+  ): Promise<ResourceOfType['appointment']> {
     try {
       return (await client.create('appointment', fields, idempotencyKey)).data;
     } catch (e) {
-      if (!(fields.slotId !== null && isPasserelleError(e) && e.details['problemCode'] === 'slot-unavailable')) throw e;
-      return (await client.create('appointment', { ...fields, slotId: null }, `${idempotencyKey}:without-slot`)).data;
+      if (!(
+        fields.slotId !== null &&
+        isPasserelleError(e) &&
+        e.details['problemCode'] === 'slot-unavailable'
+      ))
+        throw e;
+      return (
+        await client.create('appointment', { ...fields, slotId: null }, `${idempotencyKey}:without-slot`)
+      ).data;
     }
   }
 
-  async function cancelAppointment(change: OutboundChange, externalId: string, reason: string): Promise<ResourceOfType['appointment']> {
+  async function cancelAppointment(
+    change: OutboundChange,
+    externalId: string,
+    reason: string,
+  ): Promise<ResourceOfType['appointment']> {
     try {
-      return (await client.action('appointment', externalId, 'cancel', { reason }, version(change.expectedVersion), change.idempotencyKey)).data;
+      return (
+        await client.action(
+          'appointment',
+          externalId,
+          'cancel',
+          { reason },
+          version(change.expectedVersion),
+          change.idempotencyKey,
+        )
+      ).data;
     } catch (e) {
       // Already cancelled or refused there: the wanted state holds, nothing to write.
       if (isPasserelleError(e) && e.details['problemCode'] === 'appointment-closed') {
@@ -233,7 +313,9 @@ export function createSecretariatConnector(config: SecretariatConfig, ctx: Conne
   }
 
   function unsupported(change: OutboundChange, why: string): PasserelleError {
-    return new PasserelleError('ERR_SECRETARIAT_UNSUPPORTED', `${change.op} ${change.kind}: ${why}`, { details: { seq: change.seq, kind: change.kind, op: change.op } });
+    return new PasserelleError('ERR_SECRETARIAT_UNSUPPORTED', `${change.op} ${change.kind}: ${why}`, {
+      details: { seq: change.seq, kind: change.kind, op: change.op },
+    });
   }
 
   async function write(change: OutboundChange): Promise<ResourceOfType[ResourceType] | { deleted: string }> {
@@ -241,17 +323,33 @@ export function createSecretariatConnector(config: SecretariatConfig, ctx: Conne
     const reasonText = change.reason?.message;
     switch (change.op) {
       case 'reject': {
-        if (change.kind !== 'Appointment' || ext === null) throw unsupported(change, 'only a booking known to the platform can be refused');
+        if (change.kind !== 'Appointment' || ext === null)
+          throw unsupported(change, 'only a booking known to the platform can be refused');
         const reason = change.reason ?? { code: 'refused', message: 'Rendez-vous refusé par le cabinet.' };
-        return (await client.action('appointment', ext, 'refuse', { code: reason.code, message: reason.message }, version(change.expectedVersion), change.idempotencyKey)).data;
+        return (
+          await client.action(
+            'appointment',
+            ext,
+            'refuse',
+            { code: reason.code, message: reason.message },
+            version(change.expectedVersion),
+            change.idempotencyKey,
+          )
+        ).data;
       }
       case 'cancel': {
-        if (change.kind !== 'Appointment' || ext === null) throw unsupported(change, 'only an appointment known to the platform can be cancelled');
+        if (change.kind !== 'Appointment' || ext === null)
+          throw unsupported(change, 'only an appointment known to the platform can be cancelled');
         const a = change.data as Appointment;
-        return cancelAppointment(change, ext, reasonText ?? a.cancelationReason?.text ?? 'Annulé par le cabinet.');
+        return cancelAppointment(
+          change,
+          ext,
+          reasonText ?? a.cancelationReason?.text ?? 'Annulé par le cabinet.',
+        );
       }
       case 'delete': {
-        if (change.kind !== 'Slot' || ext === null) throw unsupported(change, 'the platform deletes slots only (cancelling is a status)');
+        if (change.kind !== 'Slot' || ext === null)
+          throw unsupported(change, 'the platform deletes slots only (cancelling is a status)');
         const v = version(change.expectedVersion) ?? (await client.get('slot', ext)).data.version;
         await client.remove('slot', ext, v, change.idempotencyKey);
         return { deleted: ext };
@@ -283,23 +381,50 @@ export function createSecretariatConnector(config: SecretariatConfig, ctx: Conne
           const created = await createPracticeBooking(w.fields, change.idempotencyKey);
           if (w.status === 'booked') return created;
           // Created in another state (rare): apply it as a second, separately keyed write.
-          return write({ ...change, externalId: created.id, expectedVersion: String(created.version), idempotencyKey: `${change.idempotencyKey}:state` });
+          return write({
+            ...change,
+            externalId: created.id,
+            expectedVersion: String(created.version),
+            idempotencyKey: `${change.idempotencyKey}:state`,
+          });
         }
-        if (w.status === 'cancelled') return cancelAppointment(change, ext, w.cancelReason ?? 'Annulé par le cabinet.');
-        if (w.status === 'refused') return write({ ...change, op: 'reject', reason: w.refusal ?? { code: 'refused', message: 'Rendez-vous refusé.' } });
+        if (w.status === 'cancelled')
+          return cancelAppointment(change, ext, w.cancelReason ?? 'Annulé par le cabinet.');
+        if (w.status === 'refused')
+          return write({
+            ...change,
+            op: 'reject',
+            reason: w.refusal ?? { code: 'refused', message: 'Rendez-vous refusé.' },
+          });
         const { bookedBy: _agent, ...fields } = w.fields;
         const body = AppointmentUpdate.parse({ ...fields, status: w.status });
         return upsert('appointment', change, body);
       }
       case 'Communication': {
         // Practice → secretariat, messages travel as acknowledgements only (design table).
-        if (ext === null) throw unsupported(change, 'the platform takes call messages from agents only; passerelle acknowledges them');
+        if (ext === null)
+          throw unsupported(
+            change,
+            'the platform takes call messages from agents only; passerelle acknowledges them',
+          );
         const received = (change.data as Communication).received;
         if (received === undefined) return (await client.get('message', ext)).data;
-        return (await client.action('message', ext, 'acknowledge', { acknowledgedAt: utc(received) }, version(change.expectedVersion), change.idempotencyKey)).data;
+        return (
+          await client.action(
+            'message',
+            ext,
+            'acknowledge',
+            { acknowledgedAt: utc(received) },
+            version(change.expectedVersion),
+            change.idempotencyKey,
+          )
+        ).data;
       }
       case 'PractitionerRole':
-        throw unsupported(change, 'the platform has no practitioner roles (not a push kind of this connector)');
+        throw unsupported(
+          change,
+          'the platform has no practitioner roles (not a push kind of this connector)',
+        );
       default:
         return change.kind satisfies never;
     }
@@ -341,7 +466,12 @@ export function createSecretariatConnector(config: SecretariatConfig, ctx: Conne
           setAside(entry, e);
         }
       });
-      log.debug('secretariat changes pulled', { changes: page.changes.length, records: records.length, invalid: invalid.length, hasMore: page.hasMore });
+      log.debug('secretariat changes pulled', {
+        changes: page.changes.length,
+        records: records.length,
+        invalid: invalid.length,
+        hasMore: page.hasMore,
+      });
       return { records, ...(invalid.length > 0 && { invalid }), next: page.next, hasMore: page.hasMore };
     },
 
@@ -349,13 +479,29 @@ export function createSecretariatConnector(config: SecretariatConfig, ctx: Conne
       try {
         const written = await write(change);
         if ('deleted' in written) return { ok: true, externalId: written.deleted };
-        log.info('secretariat change written', { seq: change.seq, kind: change.kind, op: change.op, externalId: written.id, version: written.version });
+        log.info('secretariat change written', {
+          seq: change.seq,
+          kind: change.kind,
+          op: change.op,
+          externalId: written.id,
+          version: written.version,
+        });
         return { ok: true, externalId: written.id, version: String(written.version) };
       } catch (e) {
         if (!isPasserelleError(e)) throw e;
-        log.warn('secretariat change not written', { seq: change.seq, kind: change.kind, op: change.op, code: e.code, retryable: e.retryable });
+        log.warn('secretariat change not written', {
+          seq: change.seq,
+          kind: change.kind,
+          op: change.op,
+          code: e.code,
+          retryable: e.retryable,
+        });
         const type = TYPE_OF_KIND[change.kind];
-        if (e.code === 'ERR_SECRETARIAT_VERSION_CONFLICT' && change.externalId !== null && type !== undefined) {
+        if (
+          e.code === 'ERR_SECRETARIAT_VERSION_CONFLICT' &&
+          change.externalId !== null &&
+          type !== undefined
+        ) {
           // The platform moved on: hand the engine what it holds now, to merge again.
           try {
             const current = record(type, (await client.get(type, change.externalId)).data);
@@ -375,20 +521,30 @@ export function createSecretariatConnector(config: SecretariatConfig, ctx: Conne
         const json: unknown = JSON.parse(stored.body.toString('utf8'));
         const webhook = WebhookPayload.safeParse(json);
         if (webhook.success && webhook.data.practiceId !== config.platformPracticeId) {
-          throw new PasserelleError('ERR_WEBHOOK_PAYLOAD', 'the webhook is for another practice than this link follows');
+          throw new PasserelleError(
+            'ERR_WEBHOOK_PAYLOAD',
+            'the webhook is for another practice than this link follows',
+          );
         }
         change = webhook.success ? webhook.data.data : parseChange(json, 'ERR_SECRETARIAT_BAD_RESPONSE');
         const r = changeToRecord(change, 'ERR_SECRETARIAT_BAD_RESPONSE');
         return { dedupe: null, records: r !== null && isNews(change) ? [r] : [] };
       } catch (e) {
         if (!isPasserelleError(e) && !(e instanceof SyntaxError)) throw e;
-        const error = isPasserelleError(e) ? e : new PasserelleError('ERR_WEBHOOK_PAYLOAD', 'the stored message is not JSON', { cause: e });
+        const error = isPasserelleError(e)
+          ? e
+          : new PasserelleError('ERR_WEBHOOK_PAYLOAD', 'the stored message is not JSON', { cause: e });
         return { dedupe: null, records: [], error };
       }
     },
 
     receiveHttp(delivery, handler) {
-      return receiveWebhook(delivery, handler, { secrets: webhookSecrets, now: ctx.now, practiceId: config.platformPracticeId, log });
+      return receiveWebhook(delivery, handler, {
+        secrets: webhookSecrets,
+        now: ctx.now,
+        practiceId: config.platformPracticeId,
+        log,
+      });
     },
 
     async health(): Promise<HealthReport> {
@@ -399,7 +555,15 @@ export function createSecretariatConnector(config: SecretariatConfig, ctx: Conne
       } catch (e) {
         checks.push({ name: 'platform', ok: false, detail: isPasserelleError(e) ? e.code : 'unreachable' });
       }
-      checks.push(webhookSecrets.length > 0 ? { name: 'webhook-secret', ok: true } : { name: 'webhook-secret', ok: false, detail: 'no webhook secret: webhooks are refused, polling only' });
+      checks.push(
+        webhookSecrets.length > 0
+          ? { name: 'webhook-secret', ok: true }
+          : {
+              name: 'webhook-secret',
+              ok: false,
+              detail: 'no webhook secret: webhooks are refused, polling only',
+            },
+      );
       return { ok: checks.every((c) => c.ok), checks };
     },
 

@@ -4,6 +4,7 @@
  * translates them with the identity map. Nothing here logs or throws patient data: errors name
  * the field, never its value.
  */
+import type { ExternalRecord } from '../../src/connector/contract.js';
 import { PasserelleError } from '../../src/errors.js';
 import {
   EXT,
@@ -19,7 +20,7 @@ import {
 } from '../../src/model/identifiers.js';
 import type * as C from '../../src/model/resources.js';
 import type { ResourceKind } from '../../src/model/resources.js';
-import type { ExternalRecord } from '../../src/connector/contract.js';
+import type * as P from './contract.js';
 import {
   type AppointmentCreate,
   type AppointmentStatus,
@@ -43,7 +44,6 @@ import {
   type SlotInput,
   type SlotStatus,
 } from './contract.js';
-import type * as P from './contract.js';
 
 /** Appointment types (motifs) by the platform id, which is the practice's code. */
 export const APPOINTMENT_TYPE_SYSTEM = `${PASSERELLE_FHIR_BASE}/CodeSystem/secretariat-appointment-type`;
@@ -87,7 +87,10 @@ export function utc(instant: string): string {
   return instant.endsWith('Z') ? instant : new Date(instant).toISOString();
 }
 
-const metaOf = (r: { version: number; updatedAt: string }): C.Patient['meta'] => ({ versionId: String(r.version), lastUpdated: r.updatedAt });
+const metaOf = (r: { version: number; updatedAt: string }): C.Patient['meta'] => ({
+  versionId: String(r.version),
+  lastUpdated: r.updatedAt,
+});
 const ref = (type: string, id: string): C.Reference => ({ reference: `${type}/${id}` });
 /** `Practitioner/abc` → `abc` when the type matches. */
 function idOf(reference: C.Reference | undefined, type: string): string | undefined {
@@ -100,7 +103,8 @@ function codeOf(cc: C.CodeableConcept | undefined, preferred: string): string | 
 }
 function platformIdFromCode(kind: string, path: string, code: string | undefined): string {
   if (code === undefined) throw unsupported(kind, path, 'needs a code');
-  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(code)) throw unsupported(kind, path, 'the code is not usable as a platform id (1-64 of A-Z a-z 0-9 - .)');
+  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(code))
+    throw unsupported(kind, path, 'the code is not usable as a platform id (1-64 of A-Z a-z 0-9 - .)');
   return code;
 }
 
@@ -111,16 +115,35 @@ export function practitionerToCanonical(p: P.Practitioner): C.Practitioner {
     resourceType: 'Practitioner',
     id: p.id,
     meta: metaOf(p),
-    identifier: [{ use: 'official', system: OID.idnps, value: idnpsFromRpps(p.rpps), type: codeConcept(FR_IDENTIFIER_TYPE_SYSTEM, IDENTIFIER_TYPE.idnps) }],
+    identifier: [
+      {
+        use: 'official',
+        system: OID.idnps,
+        value: idnpsFromRpps(p.rpps),
+        type: codeConcept(FR_IDENTIFIER_TYPE_SYSTEM, IDENTIFIER_TYPE.idnps),
+      },
+    ],
     active: p.active,
-    name: [{ use: 'official', family: p.family, ...(p.given.length > 0 && { given: [...p.given] }), ...(p.title !== null && { prefix: [p.title] }) }],
+    name: [
+      {
+        use: 'official',
+        family: p.family,
+        ...(p.given.length > 0 && { given: [...p.given] }),
+        ...(p.title !== null && { prefix: [p.title] }),
+      },
+    ],
     ...(p.phone !== null && { telecom: [{ system: 'phone', value: p.phone, use: 'work' }] }),
   };
 }
 
 export function practitionerFromCanonical(p: C.Practitioner): PractitionerInput {
   const idnps = p.identifier?.find((i) => i.system === OID.idnps && /^8\d{11}$/.test(i.value));
-  if (!idnps) throw unsupported('Practitioner', 'identifier', 'needs an RPPS national identifier (IDNPS "8" + 11 digits)');
+  if (!idnps)
+    throw unsupported(
+      'Practitioner',
+      'identifier',
+      'needs an RPPS national identifier (IDNPS "8" + 11 digits)',
+    );
   const name = p.name?.find((n) => n.use === 'official') ?? p.name?.[0];
   if (!name?.family) throw unsupported('Practitioner', 'name.family', 'is required by the platform');
   const phone = p.telecom?.find((t) => t.system === 'phone');
@@ -146,10 +169,17 @@ export function scheduleToCanonical(s: P.Schedule): C.Schedule {
     actor: [ref('Practitioner', s.practitionerId)],
     ...(types.length > 0 && { serviceType: types }),
     ...(s.openingHours.length > 0 && {
-      availableTime: s.openingHours.map((h) => ({ daysOfWeek: [...h.days], availableStartTime: h.start, availableEndTime: h.end })),
+      availableTime: s.openingHours.map((h) => ({
+        daysOfWeek: [...h.days],
+        availableStartTime: h.start,
+        availableEndTime: h.end,
+      })),
     }),
     ...(s.appointmentTypes.length > 0 && {
-      serviceTypeDuration: s.appointmentTypes.map((t) => ({ serviceType: codeConcept(APPOINTMENT_TYPE_SYSTEM, t.appointmentTypeId), minutes: t.durationMinutes })),
+      serviceTypeDuration: s.appointmentTypes.map((t) => ({
+        serviceType: codeConcept(APPOINTMENT_TYPE_SYSTEM, t.appointmentTypeId),
+        minutes: t.durationMinutes,
+      })),
     }),
     ...(s.comment !== null && { comment: s.comment }),
   };
@@ -157,14 +187,23 @@ export function scheduleToCanonical(s: P.Schedule): C.Schedule {
 
 export function scheduleFromCanonical(s: C.Schedule): ScheduleInput {
   const practitionerId = s.actor.map((a) => idOf(a, 'Practitioner')).find((id) => id !== undefined);
-  if (practitionerId === undefined) throw unsupported('Schedule', 'actor', 'needs a Practitioner actor known to the platform');
+  if (practitionerId === undefined)
+    throw unsupported('Schedule', 'actor', 'needs a Practitioner actor known to the platform');
   return {
     practitionerId,
     active: s.active ?? true,
     // The platform keeps minutes only (HH:MM); FHIR allows seconds.
-    openingHours: (s.availableTime ?? []).map((t) => ({ days: [...t.daysOfWeek], start: t.availableStartTime.slice(0, 5), end: t.availableEndTime.slice(0, 5) })),
+    openingHours: (s.availableTime ?? []).map((t) => ({
+      days: [...t.daysOfWeek],
+      start: t.availableStartTime.slice(0, 5),
+      end: t.availableEndTime.slice(0, 5),
+    })),
     appointmentTypes: (s.serviceTypeDuration ?? []).map((d, i) => ({
-      appointmentTypeId: platformIdFromCode('Schedule', `serviceTypeDuration[${i}].serviceType`, codeOf(d.serviceType, APPOINTMENT_TYPE_SYSTEM)),
+      appointmentTypeId: platformIdFromCode(
+        'Schedule',
+        `serviceTypeDuration[${i}].serviceType`,
+        codeOf(d.serviceType, APPOINTMENT_TYPE_SYSTEM),
+      ),
       durationMinutes: d.minutes,
     })),
     comment: s.comment ?? null,
@@ -178,7 +217,8 @@ const EMERGENCY = codeConcept(V2_0276_SYSTEM, URGENT_SLOT_CODE);
 export function slotToCanonical(s: P.Slot): C.Slot {
   // free → free; busy → busy; blocked (plage bloquée) → busy-unavailable; urgent-only (urgence
   // du jour) → free, reserved to v2-0276 EMERGENCY appointments (FHIR R4 Slot.appointmentType).
-  const status: C.Slot['status'] = s.status === 'blocked' ? 'busy-unavailable' : s.status === 'busy' ? 'busy' : 'free';
+  const status: C.Slot['status'] =
+    s.status === 'blocked' ? 'busy-unavailable' : s.status === 'busy' ? 'busy' : 'free';
   return {
     resourceType: 'Slot',
     id: s.id,
@@ -214,9 +254,11 @@ export function slotStatusFromCanonical(s: C.Slot): SlotStatus | 'delete' {
 
 export function slotFromCanonical(s: C.Slot): SlotInput {
   const scheduleId = idOf(s.schedule, 'Schedule');
-  if (scheduleId === undefined) throw unsupported('Slot', 'schedule', 'needs a Schedule known to the platform');
+  if (scheduleId === undefined)
+    throw unsupported('Slot', 'schedule', 'needs a Schedule known to the platform');
   const status = slotStatusFromCanonical(s);
-  if (status === 'delete') throw unsupported('Slot', 'status', 'entered-in-error is written as a deletion, not a slot');
+  if (status === 'delete')
+    throw unsupported('Slot', 'status', 'entered-in-error is written as a deletion, not a slot');
   return { scheduleId, start: utc(s.start), end: utc(s.end), status, comment: s.comment ?? null };
 }
 
@@ -225,9 +267,11 @@ export function slotFromCanonical(s: C.Slot): SlotInput {
 export function appointmentToCanonical(a: P.Appointment): C.Appointment {
   const status: C.Appointment['status'] = a.status === 'refused' ? 'cancelled' : a.status;
   const cancelationReason: C.CodeableConcept | undefined =
-    a.refusal !== null ? { coding: [{ system: REFUSAL_SYSTEM, code: a.refusal.code }], text: a.refusal.message }
-    : a.cancelReason !== null ? { text: a.cancelReason }
-    : undefined;
+    a.refusal !== null
+      ? { coding: [{ system: REFUSAL_SYSTEM, code: a.refusal.code }], text: a.refusal.message }
+      : a.cancelReason !== null
+        ? { text: a.cancelReason }
+        : undefined;
   return {
     resourceType: 'Appointment',
     id: a.id,
@@ -235,10 +279,14 @@ export function appointmentToCanonical(a: P.Appointment): C.Appointment {
     // FR Core appointment operator: the secretariat agent who booked on the practice's behalf
     // (ANS "Gestion d'agendas partagés", delegated scenario). Agents are not canonical
     // resources, so only the display carries the agent's platform id.
-    ...(a.bookedBy !== null && { extension: [{ url: EXT.appointmentOperator, valueReference: { display: a.bookedBy } }] }),
+    ...(a.bookedBy !== null && {
+      extension: [{ url: EXT.appointmentOperator, valueReference: { display: a.bookedBy } }],
+    }),
     status,
     ...(cancelationReason && { cancelationReason }),
-    ...(a.appointmentTypeId !== null && { serviceType: [codeConcept(APPOINTMENT_TYPE_SYSTEM, a.appointmentTypeId)] }),
+    ...(a.appointmentTypeId !== null && {
+      serviceType: [codeConcept(APPOINTMENT_TYPE_SYSTEM, a.appointmentTypeId)],
+    }),
     start: a.start,
     end: a.end,
     ...(a.slotId !== null && { slot: [ref('Slot', a.slotId)] }),
@@ -246,7 +294,9 @@ export function appointmentToCanonical(a: P.Appointment): C.Appointment {
     ...(a.note !== null && { comment: a.note }),
     participant: [
       { actor: ref('Practitioner', a.practitionerId), required: 'required', status: 'accepted' },
-      ...(a.patientId !== null ? [{ actor: ref('Patient', a.patientId), required: 'required' as const, status: 'accepted' as const }] : []),
+      ...(a.patientId !== null
+        ? [{ actor: ref('Patient', a.patientId), required: 'required' as const, status: 'accepted' as const }]
+        : []),
     ],
   };
 }
@@ -282,28 +332,42 @@ function appointmentStatusFromCanonical(a: C.Appointment, refused: boolean): App
 }
 
 export function appointmentFromCanonical(a: C.Appointment): AppointmentWrite {
-  const practitionerId = a.participant.map((p) => idOf(p.actor, 'Practitioner')).find((id) => id !== undefined);
-  if (practitionerId === undefined) throw unsupported('Appointment', 'participant', 'needs a Practitioner participant known to the platform');
-  if (a.start === undefined || a.end === undefined) throw unsupported('Appointment', 'start', 'the platform needs start and end');
+  const practitionerId = a.participant
+    .map((p) => idOf(p.actor, 'Practitioner'))
+    .find((id) => id !== undefined);
+  if (practitionerId === undefined)
+    throw unsupported('Appointment', 'participant', 'needs a Practitioner participant known to the platform');
+  if (a.start === undefined || a.end === undefined)
+    throw unsupported('Appointment', 'start', 'the platform needs start and end');
   const patientId = a.participant.map((p) => idOf(p.actor, 'Patient')).find((id) => id !== undefined) ?? null;
   const refusalCode = a.cancelationReason?.coding?.find((c) => c.system === REFUSAL_SYSTEM)?.code;
   const operator = a.extension?.find((e) => e.url === EXT.appointmentOperator)?.valueReference?.display;
-  const typeCode = a.serviceType?.[0] === undefined ? undefined : codeOf(a.serviceType[0], APPOINTMENT_TYPE_SYSTEM);
+  const typeCode =
+    a.serviceType?.[0] === undefined ? undefined : codeOf(a.serviceType[0], APPOINTMENT_TYPE_SYSTEM);
   const status = appointmentStatusFromCanonical(a, refusalCode !== undefined);
   return {
     fields: {
       practitionerId,
       patientId,
       slotId: a.slot?.map((s) => idOf(s, 'Slot')).find((id) => id !== undefined) ?? null,
-      appointmentTypeId: typeCode === undefined ? null : platformIdFromCode('Appointment', 'serviceType[0]', typeCode),
+      appointmentTypeId:
+        typeCode === undefined ? null : platformIdFromCode('Appointment', 'serviceType[0]', typeCode),
       start: utc(a.start),
       end: utc(a.end),
       note: a.comment ?? null,
       bookedBy: operator ?? null,
     },
     status,
-    cancelReason: status === 'cancelled' ? (a.cancelationReason?.text ?? a.cancelationReason?.coding?.[0]?.display ?? 'cancelled by the practice') : null,
-    refusal: refusalCode !== undefined ? { code: refusalCode, message: a.cancelationReason?.text ?? refusalCode } : null,
+    cancelReason:
+      status === 'cancelled'
+        ? (a.cancelationReason?.text ??
+          a.cancelationReason?.coding?.[0]?.display ??
+          'cancelled by the practice')
+        : null,
+    refusal:
+      refusalCode !== undefined
+        ? { code: refusalCode, message: a.cancelationReason?.text ?? refusalCode }
+        : null,
   };
 }
 
@@ -312,7 +376,9 @@ export function appointmentFromCanonical(a: C.Appointment): AppointmentWrite {
 function reliabilityOf(p: C.Patient): P.Patient['identity']['reliability'] {
   const ext = p.extension?.find((e) => e.url === IDENTITY_RELIABILITY_URL);
   const code = ext?.extension?.find((e) => e.url === 'identityStatus')?.valueCoding?.code;
-  return (RELIABILITY as readonly string[]).includes(code ?? '') ? (code as P.Patient['identity']['reliability']) : 'VIDE';
+  return (RELIABILITY as readonly string[]).includes(code ?? '')
+    ? (code as P.Patient['identity']['reliability'])
+    : 'VIDE';
 }
 
 export function patientToCanonical(p: P.Patient): C.Patient {
@@ -328,14 +394,30 @@ export function patientToCanonical(p: P.Patient): C.Patient {
     meta: metaOf(p),
     extension: [
       // FR Core identity reliability (PID-32 in IHE PAM France).
-      { url: IDENTITY_RELIABILITY_URL, extension: [{ url: 'identityStatus', valueCoding: { system: IDENTITY_RELIABILITY_SYSTEM, code: identity.reliability } }] },
+      {
+        url: IDENTITY_RELIABILITY_URL,
+        extension: [
+          {
+            url: 'identityStatus',
+            valueCoding: { system: IDENTITY_RELIABILITY_SYSTEM, code: identity.reliability },
+          },
+        ],
+      },
       // An identity an agent typed from a call is a proposal: it came from the secretariat.
       ...(identity.proposal ? [{ url: EXT.origin, valueCode: 'secretariat' }] : []),
     ],
     // The INS is the one official identifier, and travels only with a qualified identity.
-    ...(p.ins !== null && identity.reliability === 'VALI' && {
-      identifier: [{ use: 'official' as const, system: INS_OID[p.ins.type], value: p.ins.value, type: codeConcept(FR_IDENTIFIER_TYPE_SYSTEM, p.ins.type) }],
-    }),
+    ...(p.ins !== null &&
+      identity.reliability === 'VALI' && {
+        identifier: [
+          {
+            use: 'official' as const,
+            system: INS_OID[p.ins.type],
+            value: p.ins.value,
+            type: codeConcept(FR_IDENTIFIER_TYPE_SYSTEM, p.ins.type),
+          },
+        ],
+      }),
     name: [
       { use: 'official', family: identity.family, given: [...identity.given] },
       ...(identity.usedFamily !== null ? [{ use: 'usual' as const, family: identity.usedFamily }] : []),
@@ -344,7 +426,14 @@ export function patientToCanonical(p: P.Patient): C.Patient {
     ...(identity.sex !== null && { gender: identity.sex }),
     ...(identity.birthDate !== null && { birthDate: identity.birthDate }),
     ...(a !== null && {
-      address: [{ ...(a.lines.length > 0 && { line: [...a.lines] }), ...(a.city !== null && { city: a.city }), ...(a.postalCode !== null && { postalCode: a.postalCode }), ...(a.country !== null && { country: a.country }) }],
+      address: [
+        {
+          ...(a.lines.length > 0 && { line: [...a.lines] }),
+          ...(a.city !== null && { city: a.city }),
+          ...(a.postalCode !== null && { postalCode: a.postalCode }),
+          ...(a.country !== null && { country: a.country }),
+        },
+      ],
     }),
   };
 }
@@ -352,18 +441,29 @@ export function patientToCanonical(p: P.Patient): C.Patient {
 /** The phones the platform can hold, in the record's order: home, work or mobile (or no use), a number it takes, five at most. */
 function platformPhones(p: C.Patient): C.ContactPoint[] {
   return (p.telecom ?? [])
-    .filter((t) => t.system === 'phone' && (t.use === undefined || (PHONE_USES as readonly string[]).includes(t.use)) && PHONE_NUMBER.test(t.value))
+    .filter(
+      (t) =>
+        t.system === 'phone' &&
+        (t.use === undefined || (PHONE_USES as readonly string[]).includes(t.use)) &&
+        PHONE_NUMBER.test(t.value),
+    )
     .slice(0, MAX_PHONES);
 }
 
 export function patientFromCanonical(p: C.Patient): PatientInput {
-  const official = p.name?.find((n) => n.use === 'official') ?? p.name?.find((n) => n.use !== 'usual') ?? p.name?.[0];
+  const official =
+    p.name?.find((n) => n.use === 'official') ?? p.name?.find((n) => n.use !== 'usual') ?? p.name?.[0];
   if (!official?.family || !official.given || official.given.length === 0) {
     throw unsupported('Patient', 'name', 'the platform needs a family name and at least one given name');
   }
-  const usual = p.name?.find((n) => n.use === 'usual' && n.family !== undefined && n.family !== official.family);
+  const usual = p.name?.find(
+    (n) => n.use === 'usual' && n.family !== undefined && n.family !== official.family,
+  );
   const reliability = reliabilityOf(p);
-  const insId = reliability === 'VALI' ? p.identifier?.find((i) => i.use === 'official' && Object.values(INS_OID).includes(i.system)) : undefined;
+  const insId =
+    reliability === 'VALI'
+      ? p.identifier?.find((i) => i.use === 'official' && Object.values(INS_OID).includes(i.system))
+      : undefined;
   const insType = insId === undefined ? undefined : INS_TYPES.find((t) => INS_OID[t] === insId.system);
   const origin = p.extension?.find((e) => e.url === EXT.origin)?.valueCode;
   const address = p.address?.[0];
@@ -382,9 +482,22 @@ export function patientFromCanonical(p: C.Patient): PatientInput {
     contact: {
       // Only what the contract takes: a number the platform refuses would refuse the whole
       // patient. What is left out stays in the canonical record for the practice's side.
-      phones: platformPhones(p).map((t) => ({ number: t.value, use: (t.use ?? 'home') as (typeof PHONE_USES)[number] })),
-      email: p.telecom?.find((t) => t.system === 'email' && EmailAddress.safeParse(t.value).success)?.value ?? null,
-      address: address === undefined ? null : { lines: [...(address.line ?? [])], postalCode: address.postalCode ?? null, city: address.city ?? null, country: address.country ?? null },
+      phones: platformPhones(p).map((t) => ({
+        number: t.value,
+        use: (t.use ?? 'home') as (typeof PHONE_USES)[number],
+      })),
+      email:
+        p.telecom?.find((t) => t.system === 'email' && EmailAddress.safeParse(t.value).success)?.value ??
+        null,
+      address:
+        address === undefined
+          ? null
+          : {
+              lines: [...(address.line ?? [])],
+              postalCode: address.postalCode ?? null,
+              city: address.city ?? null,
+              country: address.country ?? null,
+            },
     },
   };
 }
@@ -417,9 +530,11 @@ export function messageToCanonical(m: Message): C.Communication {
 
 /** The call message a Communication describes (for tests and replays; passerelle only acknowledges). */
 export function messageFromCanonical(c: C.Communication): MessageCreate {
-  if (c.sent === undefined) throw unsupported('Communication', 'sent', 'the platform needs the time the call was taken');
+  if (c.sent === undefined)
+    throw unsupported('Communication', 'sent', 'the platform needs the time the call was taken');
   const caller = c.sender?.display;
-  if (caller === undefined || caller === '') throw unsupported('Communication', 'sender.display', 'the platform needs the caller');
+  if (caller === undefined || caller === '')
+    throw unsupported('Communication', 'sender.display', 'the platform needs the caller');
   return {
     // stat and asap are urgencies too: the platform has two levels.
     priority: c.priority === 'routine' ? 'routine' : 'urgent',
@@ -437,11 +552,24 @@ export function messageFromCanonical(c: C.Communication): MessageCreate {
 
 /** The merge fields (src/model/fields.ts) the platform's appointment and patient carry, as mapped above. */
 const HELD_APPOINTMENT: ReadonlySet<string> = new Set([
-  'status', 'cancelationReason', 'serviceType', 'start/end', 'slot', 'created', 'comment',
-  'participant[actor=Practitioner]', 'participant[actor=Patient]', `extension[url=${EXT.appointmentOperator}]`,
+  'status',
+  'cancelationReason',
+  'serviceType',
+  'start/end',
+  'slot',
+  'created',
+  'comment',
+  'participant[actor=Practitioner]',
+  'participant[actor=Patient]',
+  `extension[url=${EXT.appointmentOperator}]`,
 ]);
 const HELD_PATIENT: ReadonlySet<string> = new Set([
-  'gender', 'birthDate', 'name[use=official]', 'name[use=usual]', `extension[url=${IDENTITY_RELIABILITY_URL}]`, `extension[url=${EXT.origin}]`,
+  'gender',
+  'birthDate',
+  'name[use=official]',
+  'name[use=usual]',
+  `extension[url=${IDENTITY_RELIABILITY_URL}]`,
+  `extension[url=${EXT.origin}]`,
   ...Object.values(INS_OID).map((oid) => `identifier[system=${oid}]`),
 ]);
 
@@ -502,21 +630,42 @@ export function toCanonical(type: ResourceType, r: PlatformResource): C.Canonica
 }
 
 /** Reads one resource of the contract; a failure names the field (never its value). */
-export function parseResource<K extends ResourceType>(type: K, data: unknown, code: 'ERR_SECRETARIAT_BAD_RESPONSE' | 'ERR_WEBHOOK_PAYLOAD'): ResourceOfType[K] {
+export function parseResource<K extends ResourceType>(
+  type: K,
+  data: unknown,
+  code: 'ERR_SECRETARIAT_BAD_RESPONSE' | 'ERR_WEBHOOK_PAYLOAD',
+): ResourceOfType[K] {
   const parsed = RESOURCE_SCHEMAS[type].safeParse(data);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ path: `${type}.${i.path.map(String).join('.')}`, message: i.message }));
-    throw new PasserelleError(code, `a ${type} does not follow the contract (${issues[0]?.path}: ${issues[0]?.message})`, { issues });
+    const issues = parsed.error.issues.map((i) => ({
+      path: `${type}.${i.path.map(String).join('.')}`,
+      message: i.message,
+    }));
+    throw new PasserelleError(
+      code,
+      `a ${type} does not follow the contract (${issues[0]?.path}: ${issues[0]?.message})`,
+      { issues },
+    );
   }
   return parsed.data as ResourceOfType[K];
 }
 
 /** Reads one change-feed entry (its envelope; `changeToRecord` reads its data). */
-export function parseChange(entry: unknown, code: 'ERR_SECRETARIAT_BAD_RESPONSE' | 'ERR_WEBHOOK_PAYLOAD'): Change {
+export function parseChange(
+  entry: unknown,
+  code: 'ERR_SECRETARIAT_BAD_RESPONSE' | 'ERR_WEBHOOK_PAYLOAD',
+): Change {
   const parsed = Change.safeParse(entry);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ path: `change.${i.path.map(String).join('.')}`, message: i.message }));
-    throw new PasserelleError(code, `a change-feed entry does not follow the contract (${issues[0]?.path}: ${issues[0]?.message})`, { issues });
+    const issues = parsed.error.issues.map((i) => ({
+      path: `change.${i.path.map(String).join('.')}`,
+      message: i.message,
+    }));
+    throw new PasserelleError(
+      code,
+      `a change-feed entry does not follow the contract (${issues[0]?.path}: ${issues[0]?.message})`,
+      { issues },
+    );
   }
   return parsed.data;
 }
@@ -537,11 +686,19 @@ export function isNews(change: Pick<Change, 'type' | 'origin'>): boolean {
 }
 
 /** A change-feed entry as the engine wants it, or null for resources with no canonical kind. */
-export function changeToRecord(change: Change, code: 'ERR_SECRETARIAT_BAD_RESPONSE' | 'ERR_WEBHOOK_PAYLOAD'): ExternalRecord | null {
+export function changeToRecord(
+  change: Change,
+  code: 'ERR_SECRETARIAT_BAD_RESPONSE' | 'ERR_WEBHOOK_PAYLOAD',
+): ExternalRecord | null {
   const kind = KIND_OF_TYPE[change.type];
   if (kind === null) return null;
   const resource = parseResource(change.type, change.data, code);
-  if (resource.id !== change.id) throw new PasserelleError(code, `change #${change.seq} names ${change.type} ${change.id} but carries another id`, { details: { seq: change.seq } });
+  if (resource.id !== change.id)
+    throw new PasserelleError(
+      code,
+      `change #${change.seq} names ${change.type} ${change.id} but carries another id`,
+      { details: { seq: change.seq } },
+    );
   const data = toCanonical(change.type, resource);
   if (data === null) return null;
   return {

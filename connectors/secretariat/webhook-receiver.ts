@@ -11,12 +11,18 @@
  */
 import { createHash } from 'node:crypto';
 
+import type {
+  HttpAnswer,
+  HttpDelivery,
+  InboundHandler,
+  InboundMessage,
+  IngestOutcome,
+} from '../../src/connector/contract.js';
 import { isPasserelleError, PasserelleError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
-import type { HttpAnswer, HttpDelivery, InboundHandler, InboundMessage, IngestOutcome } from '../../src/connector/contract.js';
+import { verifyWebhook } from '../../src/security/webhook-signature.js';
 import { PROBLEM_TYPE_BASE, WebhookPayload } from './contract.js';
 import { changeToRecord, isNews } from './mapping.js';
-import { verifyWebhook } from '../../src/security/webhook-signature.js';
 
 export interface WebhookReceiverOptions {
   /** Current secret first, then the previous one during a rotation. */
@@ -33,7 +39,12 @@ function problem(e: PasserelleError, status: number, headers: Record<string, str
   return {
     status,
     headers: { 'Content-Type': 'application/problem+json', ...headers },
-    body: { type: `${PROBLEM_TYPE_BASE}${e.code.toLowerCase().replace(/_/g, '-')}`, title: e.message, status, code: e.code },
+    body: {
+      type: `${PROBLEM_TYPE_BASE}${e.code.toLowerCase().replace(/_/g, '-')}`,
+      title: e.message,
+      status,
+      code: e.code,
+    },
   };
 }
 
@@ -42,15 +53,27 @@ interface AnswerBody {
   readonly outcome: IngestOutcome['status'] | 'duplicate';
 }
 
-export async function receiveWebhook(delivery: HttpDelivery, handler: InboundHandler, options: WebhookReceiverOptions): Promise<HttpAnswer> {
+export async function receiveWebhook(
+  delivery: HttpDelivery,
+  handler: InboundHandler,
+  options: WebhookReceiverOptions,
+): Promise<HttpAnswer> {
   const { log } = options;
   let webhookId: string;
   try {
-    ({ id: webhookId } = verifyWebhook(delivery.headers, delivery.body, { secrets: options.secrets, now: options.now(), ...(options.toleranceSeconds !== undefined && { toleranceSeconds: options.toleranceSeconds }) }));
+    ({ id: webhookId } = verifyWebhook(delivery.headers, delivery.body, {
+      secrets: options.secrets,
+      now: options.now(),
+      ...(options.toleranceSeconds !== undefined && { toleranceSeconds: options.toleranceSeconds }),
+    }));
   } catch (e) {
     if (!isPasserelleError(e)) throw e;
     // Refused before parsing: nothing of the body is looked at, stored or logged.
-    log.warn('webhook refused', { code: e.code, bytes: delivery.body.length, ...(typeof e.details['webhookId'] === 'string' && { webhookId: e.details['webhookId'] }) });
+    log.warn('webhook refused', {
+      code: e.code,
+      bytes: delivery.body.length,
+      ...(typeof e.details['webhookId'] === 'string' && { webhookId: e.details['webhookId'] }),
+    });
     return problem(e, 401);
   }
 
@@ -67,12 +90,23 @@ export async function receiveWebhook(delivery: HttpDelivery, handler: InboundHan
     }
     const parsed = WebhookPayload.safeParse(json);
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
-      throw new PasserelleError('ERR_WEBHOOK_PAYLOAD', `the webhook body is not a change (${issues[0]?.path}: ${issues[0]?.message})`, { issues });
+      const issues = parsed.error.issues.map((i) => ({
+        path: i.path.map(String).join('.'),
+        message: i.message,
+      }));
+      throw new PasserelleError(
+        'ERR_WEBHOOK_PAYLOAD',
+        `the webhook body is not a change (${issues[0]?.path}: ${issues[0]?.message})`,
+        { issues },
+      );
     }
     messageType = parsed.data.type;
     if (parsed.data.practiceId !== options.practiceId) {
-      throw new PasserelleError('ERR_WEBHOOK_PAYLOAD', 'the webhook is for another practice than this link follows', { details: { webhookId } });
+      throw new PasserelleError(
+        'ERR_WEBHOOK_PAYLOAD',
+        'the webhook is for another practice than this link follows',
+        { details: { webhookId } },
+      );
     }
     const record = changeToRecord(parsed.data.data, 'ERR_WEBHOOK_PAYLOAD');
     // Still read (a broken one is dead-lettered), but not handed over when it is not news.
@@ -86,7 +120,8 @@ export async function receiveWebhook(delivery: HttpDelivery, handler: InboundHan
     dedupe: { key: `webhook:${webhookId}`, bodyHash, messageType, body: delivery.body },
     records,
     ...(error !== undefined && { error }),
-    respond: (outcome) => Buffer.from(JSON.stringify({ webhookId, outcome: outcome.status } satisfies AnswerBody)),
+    respond: (outcome) =>
+      Buffer.from(JSON.stringify({ webhookId, outcome: outcome.status } satisfies AnswerBody)),
   };
 
   let result;
@@ -94,7 +129,9 @@ export async function receiveWebhook(delivery: HttpDelivery, handler: InboundHan
     result = await handler(message);
   } catch (e) {
     // Nothing was committed: a non-2xx makes the platform deliver again (Standard Webhooks, "Deliverability").
-    const err = isPasserelleError(e) ? e : new PasserelleError('ERR_INTERNAL', 'the webhook could not be stored', { cause: e });
+    const err = isPasserelleError(e)
+      ? e
+      : new PasserelleError('ERR_INTERNAL', 'the webhook could not be stored', { cause: e });
     log.error('webhook not stored', { webhookId, messageType, code: err.code });
     return problem(err, 503, { 'Retry-After': String(Math.ceil(err.retryAfterSeconds ?? 30)) });
   }
@@ -107,7 +144,13 @@ export async function receiveWebhook(delivery: HttpDelivery, handler: InboundHan
       body = { webhookId, outcome: 'duplicate' };
     }
   }
-  log.info('webhook received', { webhookId, messageType, outcome: result.outcome, records: records.length, ...(error && { code: error.code }) });
+  log.info('webhook received', {
+    webhookId,
+    messageType,
+    outcome: result.outcome,
+    records: records.length,
+    ...(error && { code: error.code }),
+  });
   // Every committed delivery is acknowledged, the invalid ones too: they wait in dead letters
   // for an operator, and a redelivery would change nothing.
   return { status: 200, headers: { 'Content-Type': 'application/json' }, body };

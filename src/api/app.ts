@@ -5,12 +5,12 @@ import type { z } from 'zod';
 
 import { isPasserelleError, PasserelleError } from '../errors.js';
 import { type Logger, withLogContext } from '../log/logger.js';
+import { formatPath } from '../model/validate.js';
 import { hashSecret, roleAllows } from '../security/api-keys.js';
 import type { Store } from '../store/index.js';
-import { formatPath } from '../model/validate.js';
 import { AuthThrottle } from './auth-throttle.js';
-import type { Metrics } from './metrics.js';
 import { limitJsonDepth } from './json-depth.js';
+import type { Metrics } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
 import { type AnyRoute, type AuthInfo, defineRoute, isReply, type RouteContext } from './route.js';
 import { checkDeclaration, resolveScope, ScopeDenied, type ScopeResolvers, storeResolvers } from './scope.js';
@@ -46,10 +46,17 @@ function sendError(res: Response, err: PasserelleError, requestId: string): void
 function zodToError(where: 'body' | 'query' | 'params', error: z.ZodError): PasserelleError {
   const issues = error.issues.map((i) => ({
     path: formatPath(where, i.path),
-    message: i.code === 'unrecognized_keys' ? `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.join(', ')}` : i.message.replace(/^Invalid (input|option): /, ''),
+    message:
+      i.code === 'unrecognized_keys'
+        ? `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.join(', ')}`
+        : i.message.replace(/^Invalid (input|option): /, ''),
   }));
   const first = issues[0];
-  return new PasserelleError('ERR_VALIDATION', `${first?.path}: ${first?.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`, { issues });
+  return new PasserelleError(
+    'ERR_VALIDATION',
+    `${first?.path}: ${first?.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`,
+    { issues },
+  );
 }
 
 export function createApp(deps: ApiDeps): express.Express {
@@ -74,7 +81,14 @@ export function createApp(deps: ApiDeps): express.Express {
       metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
       metrics.httpDuration.observe({ method: req.method, route }, seconds);
       if (deps.accessLog !== false) {
-        accessLog.info('http request', { requestId, client: req.ip, method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 });
+        accessLog.info('http request', {
+          requestId,
+          client: req.ip,
+          method: req.method,
+          route,
+          status: res.statusCode,
+          ms: Math.round(seconds * 1e4) / 10,
+        });
       }
     });
     withLogContext({ requestId }, () => next());
@@ -90,7 +104,8 @@ export function createApp(deps: ApiDeps): express.Express {
       access: 'public',
       scope: 'public',
       responses: { 200: { description: 'The OpenAPI document' } },
-      handler: async () => buildOpenApi(routes, { version: deps.version, ...(deps.publicUrl && { serverUrl: deps.publicUrl }) }),
+      handler: async () =>
+        buildOpenApi(routes, { version: deps.version, ...(deps.publicUrl && { serverUrl: deps.publicUrl }) }),
     }),
   ];
 
@@ -99,85 +114,143 @@ export function createApp(deps: ApiDeps): express.Express {
   for (const route of routes) checkDeclaration(route, resolvers);
   for (const route of routes) {
     const parsers: express.RequestHandler[] = [];
-    if (route.bodyType === 'raw') parsers.push(express.raw({ type: () => true, limit: route.bodyLimit ?? '1mb' }));
-    else if (route.body) parsers.push(express.json({ limit: route.bodyLimit ?? '1mb', strict: true }), limitJsonDepth());
-    app[route.method](route.path, (req: Request, res: Response, next: NextFunction) => {
-      res.locals['route'] = route.path;
-      next();
-    }, ...parsers, async (req: Request, res: Response, next: NextFunction) => {
-      const requestId = res.locals['requestId'] as string;
-      try {
-        let auth: AuthInfo | null = null;
-        if (route.access !== 'public') {
-          await authThrottle.admit(req.ip, requestId);
-          const key = presentedKey(req);
-          const record = key ? await store.apiKeys.findByHash(hashSecret(key)) : undefined;
-          if (!record || record.revokedAt !== null) {
-            await authThrottle.failed(req.ip, key, requestId, !key ? 'no-key' : record ? 'revoked-key' : 'unknown-key');
-            throw new PasserelleError('ERR_AUTH_REQUIRED', 'a valid API key is required (Authorization: Bearer psk_…)');
-          }
-          auth = { keyId: record.id, role: record.role, practiceId: record.practiceId };
-          if (!record.lastUsedAt || Date.parse(record.lastUsedAt) < store.now() - 60_000) await store.apiKeys.touch(record.id);
-          if (!roleAllows(record.role, route.access)) {
-            await store.audit.append({ actor: record.id, role: record.role, action: `${route.method.toUpperCase()} ${route.path}`, outcome: 'denied', requestId, via: 'api' });
-            throw new PasserelleError('ERR_AUTH_FORBIDDEN', `this action needs role ${route.access}; the key has role ${record.role}`);
-          }
-        }
-        let scope;
+    if (route.bodyType === 'raw')
+      parsers.push(express.raw({ type: () => true, limit: route.bodyLimit ?? '1mb' }));
+    else if (route.body)
+      parsers.push(express.json({ limit: route.bodyLimit ?? '1mb', strict: true }), limitJsonDepth());
+    app[route.method](
+      route.path,
+      (req: Request, res: Response, next: NextFunction) => {
+        res.locals['route'] = route.path;
+        next();
+      },
+      ...parsers,
+      async (req: Request, res: Response, next: NextFunction) => {
+        const requestId = res.locals['requestId'] as string;
         try {
-          scope = await resolveScope(route.scope, auth, { params: req.params, query: req.query as Record<string, unknown>, body: req.body as unknown }, resolvers, route.everyPracticeAccess);
-        } catch (e) {
-          if (e instanceof ScopeDenied && auth) {
-            await store.audit.append({
-              actor: auth.keyId,
-              role: auth.role,
-              action: `${route.method.toUpperCase()} ${route.path}`,
-              outcome: 'denied',
-              requestId,
-              via: 'api',
-              details: { reason: 'practice scope', keyPractice: auth.practiceId, ...(e.practiceId !== null && { targetPractice: e.practiceId }) },
-            });
+          let auth: AuthInfo | null = null;
+          if (route.access !== 'public') {
+            await authThrottle.admit(req.ip, requestId);
+            const key = presentedKey(req);
+            const record = key ? await store.apiKeys.findByHash(hashSecret(key)) : undefined;
+            if (!record || record.revokedAt !== null) {
+              await authThrottle.failed(
+                req.ip,
+                key,
+                requestId,
+                !key ? 'no-key' : record ? 'revoked-key' : 'unknown-key',
+              );
+              throw new PasserelleError(
+                'ERR_AUTH_REQUIRED',
+                'a valid API key is required (Authorization: Bearer psk_…)',
+              );
+            }
+            auth = { keyId: record.id, role: record.role, practiceId: record.practiceId };
+            if (!record.lastUsedAt || Date.parse(record.lastUsedAt) < store.now() - 60_000)
+              await store.apiKeys.touch(record.id);
+            if (!roleAllows(record.role, route.access)) {
+              await store.audit.append({
+                actor: record.id,
+                role: record.role,
+                action: `${route.method.toUpperCase()} ${route.path}`,
+                outcome: 'denied',
+                requestId,
+                via: 'api',
+              });
+              throw new PasserelleError(
+                'ERR_AUTH_FORBIDDEN',
+                `this action needs role ${route.access}; the key has role ${record.role}`,
+              );
+            }
           }
-          throw e;
+          let scope;
+          try {
+            scope = await resolveScope(
+              route.scope,
+              auth,
+              { params: req.params, query: req.query as Record<string, unknown>, body: req.body as unknown },
+              resolvers,
+              route.everyPracticeAccess,
+            );
+          } catch (e) {
+            if (e instanceof ScopeDenied && auth) {
+              await store.audit.append({
+                actor: auth.keyId,
+                role: auth.role,
+                action: `${route.method.toUpperCase()} ${route.path}`,
+                outcome: 'denied',
+                requestId,
+                via: 'api',
+                details: {
+                  reason: 'practice scope',
+                  keyPractice: auth.practiceId,
+                  ...(e.practiceId !== null && { targetPractice: e.practiceId }),
+                },
+              });
+            }
+            throw e;
+          }
+          const parse = <T>(
+            schema: z.ZodType<T> | undefined,
+            value: unknown,
+            where: 'body' | 'query' | 'params',
+          ): T => {
+            if (!schema) return undefined as T;
+            const r = schema.safeParse(value);
+            if (!r.success) throw zodToError(where, r.error);
+            return r.data;
+          };
+          const params = parse(route.params, req.params, 'params');
+          const query = parse(route.query, { ...(req.query as Record<string, unknown>) }, 'query');
+          const body =
+            route.bodyType === 'raw'
+              ? Buffer.isBuffer(req.body)
+                ? req.body
+                : Buffer.alloc(0)
+              : parse(route.body, req.body, 'body');
+          const ctx: RouteContext<unknown, unknown, unknown> = {
+            params,
+            query,
+            body,
+            auth,
+            requestId,
+            req,
+            res,
+            audit: async (e) => {
+              await store.audit.append({
+                ...e,
+                actor: auth?.keyId ?? 'anonymous',
+                role: auth?.role ?? null,
+                requestId,
+                via: 'api',
+              });
+            },
+            scope,
+          };
+          const result = await route.handler(ctx);
+          if (res.headersSent) return;
+          if (isReply(result)) {
+            if (result.headers) res.set(result.headers);
+            if (result.body === undefined) res.status(result.status).end();
+            else res.status(result.status).json(result.body);
+          } else if (result !== undefined) res.status(200).json(result);
+          else res.status(204).end();
+        } catch (e) {
+          next(e);
         }
-        const parse = <T>(schema: z.ZodType<T> | undefined, value: unknown, where: 'body' | 'query' | 'params'): T => {
-          if (!schema) return undefined as T;
-          const r = schema.safeParse(value);
-          if (!r.success) throw zodToError(where, r.error);
-          return r.data;
-        };
-        const params = parse(route.params, req.params, 'params');
-        const query = parse(route.query, { ...(req.query as Record<string, unknown>) }, 'query');
-        const body = route.bodyType === 'raw' ? (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)) : parse(route.body, req.body, 'body');
-        const ctx: RouteContext<unknown, unknown, unknown> = {
-          params,
-          query,
-          body,
-          auth,
-          requestId,
-          req,
-          res,
-          audit: async (e) => {
-            await store.audit.append({ ...e, actor: auth?.keyId ?? 'anonymous', role: auth?.role ?? null, requestId, via: 'api' });
-          },
-          scope,
-        };
-        const result = await route.handler(ctx);
-        if (res.headersSent) return;
-        if (isReply(result)) {
-          if (result.headers) res.set(result.headers);
-          if (result.body === undefined) res.status(result.status).end();
-          else res.status(result.status).json(result.body);
-        } else if (result !== undefined) res.status(200).json(result);
-        else res.status(204).end();
-      } catch (e) {
-        next(e);
-      }
-    });
+      },
+    );
   }
 
   app.use((req, res) => {
-    sendError(res, new PasserelleError('ERR_NOT_FOUND', `no route for ${req.method} ${req.path.startsWith('/ical/') ? '/ical/…' : req.path}`), res.locals['requestId'] as string);
+    sendError(
+      res,
+      new PasserelleError(
+        'ERR_NOT_FOUND',
+        `no route for ${req.method} ${req.path.startsWith('/ical/') ? '/ical/…' : req.path}`,
+      ),
+      res.locals['requestId'] as string,
+    );
   });
 
   // Express error handler: typed errors keep their code; anything else is a 500 whose details
@@ -186,13 +259,20 @@ export function createApp(deps: ApiDeps): express.Express {
     const requestId = (res.locals['requestId'] as string | undefined) ?? randomUUID();
     let e: PasserelleError;
     if (isPasserelleError(err)) e = err;
-    else if ((err as { type?: string }).type === 'entity.parse.failed') e = new PasserelleError('ERR_VALIDATION', 'body: not valid JSON');
-    else if ((err as { type?: string }).type === 'entity.too.large') e = new PasserelleError('ERR_VALIDATION', 'body: too large');
+    else if ((err as { type?: string }).type === 'entity.parse.failed')
+      e = new PasserelleError('ERR_VALIDATION', 'body: not valid JSON');
+    else if ((err as { type?: string }).type === 'entity.too.large')
+      e = new PasserelleError('ERR_VALIDATION', 'body: too large');
     // The router could not %-decode a path parameter. Its message repeats the raw value, which
     // may hold an iCal token: answer 400 and log nothing of it.
-    else if (err instanceof URIError) e = new PasserelleError('ERR_VALIDATION', 'the URL cannot be decoded (malformed %-escape)');
-    else e = new PasserelleError('ERR_INTERNAL', `internal error; quote request id ${requestId}`, { cause: err });
-    if (e.status >= 500) logger.error('request failed', { requestId, code: e.code, err: e.code === 'ERR_INTERNAL' ? err : e });
+    else if (err instanceof URIError)
+      e = new PasserelleError('ERR_VALIDATION', 'the URL cannot be decoded (malformed %-escape)');
+    else
+      e = new PasserelleError('ERR_INTERNAL', `internal error; quote request id ${requestId}`, {
+        cause: err,
+      });
+    if (e.status >= 500)
+      logger.error('request failed', { requestId, code: e.code, err: e.code === 'ERR_INTERNAL' ? err : e });
     if (res.headersSent) return;
     sendError(res, e, requestId);
   });

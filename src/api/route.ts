@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
 
-import type { AuditInput, ApiRole } from '../store/types.js';
+import type { ApiRole, AuditInput } from '../store/types.js';
 
 /** `public` routes need no key (health, metrics, iCal feeds with their own token, webhooks with signatures). */
 export type Access = 'public' | ApiRole;
@@ -51,7 +51,8 @@ export type ScopeSource = 'params' | 'query' | 'body';
  * (the handler then answers 404 as usual) or belongs to no practice (global; only an
  * unrestricted key may touch it).
  */
-export type ScopedResource = 'link' | 'feed' | 'conflict' | 'deadLetter' | 'review' | 'patient' | 'message' | 'auditEvent';
+export type ScopedResource =
+  'link' | 'feed' | 'conflict' | 'deadLetter' | 'review' | 'patient' | 'message' | 'auditEvent';
 
 /**
  * Every route declares which practice it touches; the mount code enforces it and refuses to
@@ -74,7 +75,10 @@ export type RouteScope =
   | 'global'
   | 'list'
   | { readonly list: { readonly from: ScopeSource; readonly field: string } }
-  | { readonly practice: { readonly from: ScopeSource; readonly field: string }; readonly alsoPractice?: { readonly from: ScopeSource; readonly field: string } }
+  | {
+      readonly practice: { readonly from: ScopeSource; readonly field: string };
+      readonly alsoPractice?: { readonly from: ScopeSource; readonly field: string };
+    }
   | {
       readonly resource: ScopedResource;
       readonly from: ScopeSource;
@@ -132,6 +136,8 @@ export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
 export type AnyRoute = RouteDef<any, any, any>;
 
 /** Identity function whose only job is to infer P, Q and B from the zod schemas given. */
-export function defineRoute<P = Record<string, never>, Q = Record<string, never>, B = undefined>(def: RouteDef<P, Q, B>): RouteDef<P, Q, B> {
+export function defineRoute<P = Record<string, never>, Q = Record<string, never>, B = undefined>(
+  def: RouteDef<P, Q, B>,
+): RouteDef<P, Q, B> {
   return def;
 }

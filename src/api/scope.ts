@@ -10,8 +10,8 @@
 import { PasserelleError } from '../errors.js';
 import { roleAllows } from '../security/api-keys.js';
 import type { Store } from '../store/index.js';
-import { messagePractice } from '../sync/messages.js';
 import type { ApiRole } from '../store/types.js';
+import { messagePractice } from '../sync/messages.js';
 import type { AnyRoute, AuthInfo, ResolvedScope, RouteScope, ScopedResource, ScopeSource } from './route.js';
 
 /** Owning practice of a resource: its id, null when it belongs to no practice, undefined when it does not exist. */
@@ -46,18 +46,33 @@ export interface RawRequest {
 export function checkDeclaration(route: AnyRoute, resolvers: ScopeResolvers): void {
   const where = `${route.method.toUpperCase()} ${route.path}`;
   const scope = (route as { scope?: RouteScope }).scope;
-  if (scope === undefined) throw new Error(`route ${where} declares no practice scope (RouteScope): refusing to mount it`);
+  if (scope === undefined)
+    throw new Error(`route ${where} declares no practice scope (RouteScope): refusing to mount it`);
   if ((scope === 'public') !== (route.access === 'public')) {
-    throw new Error(`route ${where}: access '${route.access}' and scope '${typeof scope === 'string' ? scope : 'practice'}' disagree (public goes with public)`);
+    throw new Error(
+      `route ${where}: access '${route.access}' and scope '${typeof scope === 'string' ? scope : 'practice'}' disagree (public goes with public)`,
+    );
   }
   if (typeof scope === 'object' && 'resource' in scope && !resolvers[scope.resource]) {
     throw new Error(`route ${where}: no resolver for resource kind '${scope.resource}'`);
   }
-  if (typeof scope === 'object' && 'resource' in scope && scope.from === 'params' && !route.path.includes(`:${scope.field}`)) {
+  if (
+    typeof scope === 'object' &&
+    'resource' in scope &&
+    scope.from === 'params' &&
+    !route.path.includes(`:${scope.field}`)
+  ) {
     throw new Error(`route ${where}: scope reads params.${scope.field}, which the path does not have`);
   }
-  if (typeof scope === 'object' && 'practice' in scope && scope.practice.from === 'params' && !route.path.includes(`:${scope.practice.field}`)) {
-    throw new Error(`route ${where}: scope reads params.${scope.practice.field}, which the path does not have`);
+  if (
+    typeof scope === 'object' &&
+    'practice' in scope &&
+    scope.practice.from === 'params' &&
+    !route.path.includes(`:${scope.practice.field}`)
+  ) {
+    throw new Error(
+      `route ${where}: scope reads params.${scope.practice.field}, which the path does not have`,
+    );
   }
 }
 
@@ -94,7 +109,8 @@ export async function resolveScope(
   const own = auth?.practiceId ?? null;
   if (scope === 'public') return { practiceIds: null, practiceId: null };
   if (scope === 'global') {
-    if (own !== null) throw new ScopeDenied('this action concerns every practice; the key is limited to one', null);
+    if (own !== null)
+      throw new ScopeDenied('this action concerns every practice; the key is limited to one', null);
     return { practiceIds: null, practiceId: null };
   }
   const checkNamed = (value: unknown, what: string): string | null => {
@@ -107,10 +123,24 @@ export async function resolveScope(
     return value;
   };
   if (scope === 'list' || 'list' in scope) {
-    const named = scope === 'list' ? null : checkNamed(readField(raw, scope.list.from, scope.list.field), `${scope.list.from}.${scope.list.field}`);
+    const named =
+      scope === 'list'
+        ? null
+        : checkNamed(
+            readField(raw, scope.list.from, scope.list.field),
+            `${scope.list.from}.${scope.list.field}`,
+          );
     const practice = own ?? named;
-    if (practice === null && everyPracticeAccess !== undefined && auth && !roleAllows(auth.role, everyPracticeAccess)) {
-      throw new ScopeDenied(`reading every practice at once needs role ${everyPracticeAccess}; name a practice`, null);
+    if (
+      practice === null &&
+      everyPracticeAccess !== undefined &&
+      auth &&
+      !roleAllows(auth.role, everyPracticeAccess)
+    ) {
+      throw new ScopeDenied(
+        `reading every practice at once needs role ${everyPracticeAccess}; name a practice`,
+        null,
+      );
     }
     return { practiceIds: practice === null ? null : [practice], practiceId: practice };
   }
@@ -119,7 +149,8 @@ export async function resolveScope(
     const value = readField(raw, scope.practice.from, scope.practice.field);
     practiceId = checkNamed(value, `${scope.practice.from}.${scope.practice.field}`);
     // A limited key may not leave its practice implicit where the route needs one.
-    if (practiceId === null && own !== null) throw new ScopeDenied(`${scope.practice.from}.${scope.practice.field}: the practice is required`, null);
+    if (practiceId === null && own !== null)
+      throw new ScopeDenied(`${scope.practice.from}.${scope.practice.field}: the practice is required`, null);
   } else {
     const id = readField(raw, scope.from, scope.field);
     const resolver = resolvers[scope.resource] as PracticeResolver;
@@ -130,11 +161,20 @@ export async function resolveScope(
       const owner = await resolver(id);
       // Unknown: the handler answers 404 as it always did. Known but global (a dead letter of
       // no practice): only an unrestricted key.
-      if (owner === null && own !== null) throw new ScopeDenied(`this ${scope.resource} belongs to no practice; the key is limited to one`, null);
-      if (owner !== undefined && owner !== null && own !== null && owner !== own) throw new ScopeDenied(OTHER, owner);
+      if (owner === null && own !== null)
+        throw new ScopeDenied(
+          `this ${scope.resource} belongs to no practice; the key is limited to one`,
+          null,
+        );
+      if (owner !== undefined && owner !== null && own !== null && owner !== own)
+        throw new ScopeDenied(OTHER, owner);
       practiceId = owner ?? null;
     }
   }
-  if (scope.alsoPractice) checkNamed(readField(raw, scope.alsoPractice.from, scope.alsoPractice.field), `${scope.alsoPractice.from}.${scope.alsoPractice.field}`);
+  if (scope.alsoPractice)
+    checkNamed(
+      readField(raw, scope.alsoPractice.from, scope.alsoPractice.field),
+      `${scope.alsoPractice.from}.${scope.alsoPractice.field}`,
+    );
   return { practiceIds: practiceId === null ? (own === null ? null : [own]) : [practiceId], practiceId };
 }

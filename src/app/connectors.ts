@@ -5,7 +5,11 @@
 import fhir from '../../connectors/fhir/index.js';
 import hl7v2 from '../../connectors/hl7v2/index.js';
 import secretariat from '../../connectors/secretariat/index.js';
-import { type AnyConnectorDefinition, type ConnectorRegistry, createRegistry } from '../connector/registry.js';
+import {
+  type AnyConnectorDefinition,
+  type ConnectorRegistry,
+  createRegistry,
+} from '../connector/registry.js';
 
 /**
  * The connector definitions `passerelle serve` knows, one per protocol folder under connectors/.
@@ -15,7 +19,11 @@ import { type AnyConnectorDefinition, type ConnectorRegistry, createRegistry } f
 export function defaultConnectorDefinitions(): AnyConnectorDefinition[] {
   // hl7v2 links translate through their mapping profile (connectors/hl7v2/profile-translator.ts);
   // a link whose profile cannot be loaded is reported failed with ERR_CONNECTOR_CONFIG_INVALID.
-  return [secretariat as AnyConnectorDefinition, fhir as AnyConnectorDefinition, hl7v2 as AnyConnectorDefinition];
+  return [
+    secretariat as AnyConnectorDefinition,
+    fhir as AnyConnectorDefinition,
+    hl7v2 as AnyConnectorDefinition,
+  ];
 }
 
 /** The registry `passerelle serve` uses. */

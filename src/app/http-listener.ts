@@ -10,7 +10,12 @@
  * matching) keeps the current certificate and says why: validate, then apply.
  */
 import { readFileSync } from 'node:fs';
-import http, { type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import http, {
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
@@ -66,10 +71,14 @@ function readPem(files: NonNullable<Config['http']['tls']>): Pem {
       return readFileSync(path);
     } catch (e) {
       const where = `http.tls.${key} (${envName(['http', 'tls', key])})`;
-      throw new PasserelleError('ERR_CONFIG_FILE_UNREADABLE', `${where}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, {
-        cause: e,
-        issues: [{ path: `http.tls.${key}`, message: 'cannot read the file' }],
-      });
+      throw new PasserelleError(
+        'ERR_CONFIG_FILE_UNREADABLE',
+        `${where}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+        {
+          cause: e,
+          issues: [{ path: `http.tls.${key}`, message: 'cannot read the file' }],
+        },
+      );
     }
   };
   const pem = { cert: read(files.certFile, 'certFile'), key: read(files.keyFile, 'keyFile') };
@@ -77,10 +86,16 @@ function readPem(files: NonNullable<Config['http']['tls']>): Pem {
     // Fails on a file that is not PEM, or a key that does not match the certificate.
     tls.createSecureContext(pem);
   } catch (e) {
-    throw new PasserelleError('ERR_CONFIG_INVALID', `http.tls: the certificate and key cannot be used together (${(e as Error).message.slice(0, 120)})`, {
-      cause: e,
-      issues: [{ path: 'http.tls', message: 'certFile and keyFile must be a PEM certificate and its private key' }],
-    });
+    throw new PasserelleError(
+      'ERR_CONFIG_INVALID',
+      `http.tls: the certificate and key cannot be used together (${(e as Error).message.slice(0, 120)})`,
+      {
+        cause: e,
+        issues: [
+          { path: 'http.tls', message: 'certFile and keyFile must be a PEM certificate and its private key' },
+        ],
+      },
+    );
   }
   return pem;
 }
@@ -105,7 +120,8 @@ export async function bindHttp(config: Config['http'], logger: Logger): Promise<
   const where = `${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
-      const reason = explain(e.code) ?? `${e.code ?? e.message}; check ${setting('host')} and ${setting('port')}`;
+      const reason =
+        explain(e.code) ?? `${e.code ?? e.message}; check ${setting('host')} and ${setting('port')}`;
       reject(
         new PasserelleError('ERR_HTTP_LISTEN_FAILED', `cannot listen on ${where}: ${reason}`, {
           cause: e,

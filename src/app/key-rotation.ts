@@ -2,8 +2,8 @@ import { sql } from 'kysely';
 
 import { sealContext } from '../reports/webhook.js';
 import type { SecretBox } from '../security/secrets.js';
-import { resealStore, type ResealOptions, type ResealReport } from '../store/reseal.js';
 import type { Store } from '../store/index.js';
+import { type ResealOptions, type ResealReport, resealStore } from '../store/reseal.js';
 import type { JsonObject } from '../store/types.js';
 
 export interface KeyRotationReport extends ResealReport {

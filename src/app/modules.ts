@@ -1,9 +1,9 @@
+import { defaultConnectorRegistry } from './connectors.js';
 import { icalModule } from './features/ical.js';
 import { mappingModule } from './features/mapping.js';
 import { privacyModule } from './features/privacy.js';
 import { reportsModule } from './features/reports.js';
 import { syncModule } from './features/sync.js';
-import { defaultConnectorRegistry } from './connectors.js';
 import type { ServiceModule } from './service.js';
 
 /**
@@ -15,5 +15,11 @@ export function defaultModules(): ServiceModule[] {
   // the engine takes each practice's field ownership from its practice link's profile.
   const registry = defaultConnectorRegistry();
   const mapping = mappingModule({ registry });
-  return [mapping, syncModule({ registry, ownership: mapping.ownership, plans: mapping.plansOf }), icalModule(), reportsModule(), privacyModule()];
+  return [
+    mapping,
+    syncModule({ registry, ownership: mapping.ownership, plans: mapping.plansOf }),
+    icalModule(),
+    reportsModule(),
+    privacyModule(),
+  ];
 }

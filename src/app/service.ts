@@ -3,11 +3,17 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { createApp } from '../api/app.js';
 import { AuthThrottle } from '../api/auth-throttle.js';
 import { createMetrics, type Metrics } from '../api/metrics.js';
+import type { ReadinessCheck } from '../api/readiness.js';
 import type { AnyRoute } from '../api/route.js';
-import { healthRoutes } from '../api/routes/health.js';
 import { auditRoutes } from '../api/routes/audit.js';
+import { healthRoutes } from '../api/routes/health.js';
 import { practiceRoutes } from '../api/routes/practices.js';
 import type { Config } from '../config/schema.js';
+import {
+  type AnyConnectorDefinition,
+  type ConnectorRegistry,
+  createRegistry,
+} from '../connector/registry.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { purgeExpired } from '../privacy/retention.js';
 import { createApiKey } from '../security/api-keys.js';
@@ -16,12 +22,10 @@ import { RefusalWatch } from '../security/refusals.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
 import type { Clock } from '../store/repos/context.js';
-import { bindHttp } from './http-listener.js';
-import type { ReadinessCheck } from '../api/readiness.js';
-import { auditCheckpointFile, openAuditKey, openConfiguredStore, openSecretBox } from './open-store.js';
 import { VERSION } from '../util/version.js';
-import { type AnyConnectorDefinition, type ConnectorRegistry, createRegistry } from '../connector/registry.js';
 import { defaultConnectorDefinitions } from './connectors.js';
+import { bindHttp } from './http-listener.js';
+import { auditCheckpointFile, openAuditKey, openConfiguredStore, openSecretBox } from './open-store.js';
 
 /** Something with a life: started after the store and the HTTP server, stopped before them. */
 export interface Component {
@@ -86,7 +90,11 @@ export interface RunningService {
  */
 export function serviceRegistry(modules: readonly ServiceModule[]): ConnectorRegistry {
   const byName = new Map<string, AnyConnectorDefinition>();
-  for (const d of [...defaultConnectorDefinitions(), ...modules.flatMap((m) => m.registry?.definitions() ?? [])]) byName.set(d.name, d);
+  for (const d of [
+    ...defaultConnectorDefinitions(),
+    ...modules.flatMap((m) => m.registry?.definitions() ?? []),
+  ])
+    byName.set(d.name, d);
   return createRegistry([...byName.values()]);
 }
 
@@ -109,7 +117,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     // before the store: it seals patient data and keys its audit chain with them.
     auditKey = openAuditKey(config, { ...cwd, create: true });
     secretBox = openSecretBox(config, cwd);
-    store = options.store ?? (await openConfiguredStore(config, { now, ...cwd, auditKey: auditKey.key, keyring: secretBox.box.keyring }));
+    store =
+      options.store ??
+      (await openConfiguredStore(config, {
+        now,
+        ...cwd,
+        auditKey: auditKey.key,
+        keyring: secretBox.box.keyring,
+      }));
   } catch (e) {
     await listener.close();
     throw e;
@@ -119,29 +134,60 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const applied = await store.migrate();
     if (applied.length > 0) logger.info('store migrated', { applied, dialect: store.dialect });
     const { box, created, keyFile } = secretBox;
-    if (created) logger.warn('generated an encryption key; set security.encryptionKey in production', { keyFile });
-    if (auditKey.created) logger.warn('generated an audit key; keep it out of the store and its backups, set audit.key in production', { keyPath: auditKey.keyPath });
+    if (created)
+      logger.warn('generated an encryption key; set security.encryptionKey in production', { keyFile });
+    if (auditKey.created)
+      logger.warn(
+        'generated an audit key; keep it out of the store and its backups, set audit.key in production',
+        { keyPath: auditKey.keyPath },
+      );
     // The chain is HMAC'd from here on if it was not yet; a key that is not the chain's stops here.
     if ((await store.audit.adoptKey()).anchored) logger.info('audit chain keyed from its current head');
 
     let bootstrapKey: string | undefined;
     if (config.security.bootstrapAdminKey && (await store.apiKeys.countActive()) === 0) {
-      bootstrapKey = (await createApiKey(store, { role: 'admin', label: 'bootstrap', createdBy: 'system', via: 'serve' })).key;
+      bootstrapKey = (
+        await createApiKey(store, { role: 'admin', label: 'bootstrap', createdBy: 'system', via: 'serve' })
+      ).key;
     }
 
     const metrics = createMetrics(store);
     const url = listener.url;
     const refusals = new RefusalWatch({ logger, registry: metrics.registry, now });
-    const ctx: ServiceContext = { config, store, logger, metrics, secrets: box, now, refusals, baseUrl: () => config.http.publicUrl ?? url };
+    const ctx: ServiceContext = {
+      config,
+      store,
+      logger,
+      metrics,
+      secrets: box,
+      now,
+      refusals,
+      baseUrl: () => config.http.publicUrl ?? url,
+    };
     const modules = options.modules ?? [];
     const registry = serviceRegistry(modules);
     const routes: AnyRoute[] = [
-      ...healthRoutes({ store, metrics, version: VERSION, readiness: modules.flatMap((m) => (m.readiness ? [m.readiness(ctx)] : [])) }),
+      ...healthRoutes({
+        store,
+        metrics,
+        version: VERSION,
+        readiness: modules.flatMap((m) => (m.readiness ? [m.readiness(ctx)] : [])),
+      }),
       ...practiceRoutes({ store, secrets: box, registry }),
       ...auditRoutes({ store, instance: () => ctx.baseUrl() }),
       ...modules.flatMap((m) => m.routes?.(ctx) ?? []),
     ];
-    const app = createApp({ store, logger, metrics, routes, version: VERSION, accessLog: config.http.accessLog, trustProxy: config.http.trustProxy, authThrottle: new AuthThrottle({ store, ...config.http.authThrottle, watch: refusals }), ...(config.http.publicUrl && { publicUrl: config.http.publicUrl }) });
+    const app = createApp({
+      store,
+      logger,
+      metrics,
+      routes,
+      version: VERSION,
+      accessLog: config.http.accessLog,
+      trustProxy: config.http.trustProxy,
+      authThrottle: new AuthThrottle({ store, ...config.http.authThrottle, watch: refusals }),
+      ...(config.http.publicUrl && { publicUrl: config.http.publicUrl }),
+    });
     listener.serve(app);
 
     const checkpoints = new AuditCheckpointer({
@@ -170,7 +216,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       config.retention.purgeSchedule,
       async () => {
         // One instance purges at a time when several share a PostgreSQL store.
-        await store.withLease('retention-purge', () => purgeExpired(store, config.retention, { logger })).catch((e: unknown) => logger.error('retention purge failed', { err: e }));
+        await store
+          .withLease('retention-purge', () => purgeExpired(store, config.retention, { logger }))
+          .catch((e: unknown) => logger.error('retention purge failed', { err: e }));
       },
       { name: 'retention-purge', noOverlap: true },
     );

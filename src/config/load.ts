@@ -64,8 +64,10 @@ export function configLeaves(): Leaf[] {
 }
 
 function coerce(raw: string, type: LeafType): unknown {
-  if (type === 'boolean') return raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
-  if (type === 'number' || type === 'integer') return raw.trim() !== '' && !Number.isNaN(Number(raw)) ? Number(raw) : raw;
+  if (type === 'boolean')
+    return raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
+  if (type === 'number' || type === 'integer')
+    return raw.trim() !== '' && !Number.isNaN(Number(raw)) ? Number(raw) : raw;
   return raw;
 }
 
@@ -102,7 +104,11 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   const explicit = options.file ?? env['PASSERELLE_CONFIG'];
-  const file = explicit ? resolve(cwd, explicit) : existsSync(resolve(cwd, 'passerelle.yaml')) ? resolve(cwd, 'passerelle.yaml') : undefined;
+  const file = explicit
+    ? resolve(cwd, explicit)
+    : existsSync(resolve(cwd, 'passerelle.yaml'))
+      ? resolve(cwd, 'passerelle.yaml')
+      : undefined;
 
   const issues: ErrorIssue[] = [];
   let data: Record<string, unknown> = {};
@@ -113,12 +119,20 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     try {
       text = readFileSync(file, 'utf8');
     } catch (e) {
-      throw new PasserelleError('ERR_CONFIG_FILE_UNREADABLE', `cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+      throw new PasserelleError(
+        'ERR_CONFIG_FILE_UNREADABLE',
+        `cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        { cause: e },
+      );
     }
     doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
     for (const err of doc.errors) {
       const pos = lineCounter.linePos(err.pos[0]);
-      issues.push({ path: '(yaml)', message: err.message.split('\n')[0] ?? 'YAML syntax error', location: `${file}:${pos.line}:${pos.col}` });
+      issues.push({
+        path: '(yaml)',
+        message: err.message.split('\n')[0] ?? 'YAML syntax error',
+        location: `${file}:${pos.line}:${pos.col}`,
+      });
     }
     const converted = issues.length === 0 ? yamlToJs(doc) : undefined;
     if (converted && !converted.ok) {
@@ -141,20 +155,32 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     const isFile = name.endsWith('_FILE') && byEnv.has(name.slice(0, -5));
     const leaf = byEnv.get(isFile ? name.slice(0, -5) : name);
     if (!leaf) {
-      issues.push({ path: name, message: `unknown environment variable${didYouMean(name, byEnv.keys())}`, location: 'environment' });
+      issues.push({
+        path: name,
+        message: `unknown environment variable${didYouMean(name, byEnv.keys())}`,
+        location: 'environment',
+      });
       continue;
     }
     const dotted = leaf.path.join('.');
     let value = raw;
     if (isFile) {
       if (!SECRET_PATHS.includes(dotted)) {
-        issues.push({ path: name, message: `${dotted} is not a secret; set ${leaf.env} directly`, location: 'environment' });
+        issues.push({
+          path: name,
+          message: `${dotted} is not a secret; set ${leaf.env} directly`,
+          location: 'environment',
+        });
         continue;
       }
       try {
         value = readFileSync(resolve(cwd, raw), 'utf8').trim();
       } catch (e) {
-        issues.push({ path: name, message: `cannot read ${raw}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, location: 'environment' });
+        issues.push({
+          path: name,
+          message: `cannot read ${raw}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+          location: 'environment',
+        });
         continue;
       }
     }
@@ -171,7 +197,10 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
         const dotted = keyPath.map(String).join('.');
         let message: string;
         if (i.code === 'unrecognized_keys') {
-          const parent = getIn(z.toJSONSchema(Config, { io: 'input', unrepresentable: 'any' }) as JsonSchemaNode, i.path.flatMap((p) => ['properties', p])) as JsonSchemaNode | undefined;
+          const parent = getIn(
+            z.toJSONSchema(Config, { io: 'input', unrepresentable: 'any' }) as JsonSchemaNode,
+            i.path.flatMap((p) => ['properties', p]),
+          ) as JsonSchemaNode | undefined;
           message = `unknown key${didYouMean(String(keyPath[keyPath.length - 1]), Object.keys(parent?.properties ?? {}))}`;
         } else {
           const value = getIn(data, keyPath);
@@ -183,8 +212,15 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
         if (envVar) location = `environment ${envVar}`;
         else if (doc && file) {
           const node = doc.getIn(keyPath, true);
-          const pair = i.code === 'unrecognized_keys' && isMap(doc.getIn(i.path, true)) ? (doc.getIn(i.path, true) as { items: { key: unknown }[] }).items.find((p) => isScalar(p.key) && p.key.value === keyPath[keyPath.length - 1])?.key : undefined;
-          const range = (pair as { range?: [number] } | undefined)?.range ?? (node as { range?: [number] } | undefined)?.range;
+          const pair =
+            i.code === 'unrecognized_keys' && isMap(doc.getIn(i.path, true))
+              ? (doc.getIn(i.path, true) as { items: { key: unknown }[] }).items.find(
+                  (p) => isScalar(p.key) && p.key.value === keyPath[keyPath.length - 1],
+                )?.key
+              : undefined;
+          const range =
+            (pair as { range?: [number] } | undefined)?.range ??
+            (node as { range?: [number] } | undefined)?.range;
           if (range) {
             const pos = lineCounter.linePos(range[0]);
             location = `${file}:${pos.line}:${pos.col}`;

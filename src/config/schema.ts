@@ -9,14 +9,17 @@ import { z } from 'zod';
  */
 
 const cronExpression = z.string().refine((s) => cron.validate(s), { error: 'not a valid cron expression' });
-const ianaZone = z.string().refine((z) => {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: z });
-    return true;
-  } catch {
-    return false;
-  }
-}, { error: 'not an IANA time zone (e.g. Europe/Paris)' });
+const ianaZone = z.string().refine(
+  (z) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: z });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: 'not an IANA time zone (e.g. Europe/Paris)' },
+);
 
 export const HttpConfig = z.strictObject({
   /** Interface to listen on; 0.0.0.0 to accept connections from other hosts (behind a proxy). */
@@ -55,7 +58,10 @@ export const StoreConfig = z.strictObject({
   sqlite: z.strictObject({ path: z.string().min(1).default('./data/passerelle.db') }).prefault({}),
   postgres: z
     .strictObject({
-      url: z.string().regex(/^postgres(ql)?:\/\//, { error: 'not a postgres:// URL' }).optional(),
+      url: z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, { error: 'not a postgres:// URL' })
+        .optional(),
       poolSize: z.number().int().min(1).max(200).default(10),
     })
     .prefault({}),
@@ -205,23 +211,51 @@ export const Config = z
   })
   .superRefine((c, ctx) => {
     if (c.sync.retryCapMs < c.sync.retryBaseMs) {
-      ctx.addIssue({ code: 'custom', path: ['sync', 'retryCapMs'], message: 'must not be below sync.retryBaseMs' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sync', 'retryCapMs'],
+        message: 'must not be below sync.retryBaseMs',
+      });
     }
     if (c.store.driver === 'postgres' && !c.store.postgres.url) {
-      ctx.addIssue({ code: 'custom', path: ['store', 'postgres', 'url'], message: 'is required when store.driver is postgres' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['store', 'postgres', 'url'],
+        message: 'is required when store.driver is postgres',
+      });
     }
-    if (c.security.encryptionKey !== undefined && Buffer.from(c.security.encryptionKey, 'base64').length !== 32) {
-      ctx.addIssue({ code: 'custom', path: ['security', 'encryptionKey'], message: 'must be base64 of 32 bytes (openssl rand -base64 32)' });
+    if (
+      c.security.encryptionKey !== undefined &&
+      Buffer.from(c.security.encryptionKey, 'base64').length !== 32
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['security', 'encryptionKey'],
+        message: 'must be base64 of 32 bytes (openssl rand -base64 32)',
+      });
     }
     if (c.audit.key !== undefined && Buffer.from(c.audit.key, 'base64').length !== 32) {
-      ctx.addIssue({ code: 'custom', path: ['audit', 'key'], message: 'must be base64 of 32 bytes (openssl rand -base64 32)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['audit', 'key'],
+        message: 'must be base64 of 32 bytes (openssl rand -base64 32)',
+      });
     }
     if (c.store.driver === 'postgres' && c.audit.key === undefined && c.audit.keyPath === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['audit', 'key'], message: 'is required (or audit.keyPath) when store.driver is postgres: instances must share one audit key' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['audit', 'key'],
+        message:
+          'is required (or audit.keyPath) when store.driver is postgres: instances must share one audit key',
+      });
     }
     for (const k of previousKeys(c.security.previousEncryptionKeys)) {
       if (Buffer.from(k, 'base64').length !== 32) {
-        ctx.addIssue({ code: 'custom', path: ['security', 'previousEncryptionKeys'], message: 'must be base64 keys of 32 bytes, separated by commas' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['security', 'previousEncryptionKeys'],
+          message: 'must be base64 keys of 32 bytes, separated by commas',
+        });
         break;
       }
     }
@@ -231,7 +265,12 @@ export type Config = z.infer<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;
 
 /** Keys holding secrets: accepted from `<ENV>_FILE` and never printed. */
-export const SECRET_PATHS: readonly string[] = ['security.encryptionKey', 'security.previousEncryptionKeys', 'store.postgres.url', 'audit.key'];
+export const SECRET_PATHS: readonly string[] = [
+  'security.encryptionKey',
+  'security.previousEncryptionKeys',
+  'store.postgres.url',
+  'audit.key',
+];
 
 /** security.previousEncryptionKeys as a list. */
 export function previousKeys(value: string | undefined): string[] {

@@ -12,9 +12,9 @@ import type { z } from 'zod';
 
 import type { PasserelleError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { MappingContext } from '../mapping/run/types.js';
 import type { MappingPlan } from '../mapping/compile/plan.js';
 import type { AppointmentTypeEntry } from '../mapping/compile/schema.js';
+import type { MappingContext } from '../mapping/run/types.js';
 import type { ExternalRecord, OutboundOp } from '../model/records.js';
 import type { CanonicalResource, ResourceKind } from '../model/resources.js';
 import type { RefusalWatch } from '../security/refusals.js';
@@ -29,7 +29,12 @@ export interface InboundMessage {
    * Dedupe key stored in the same transaction as the effects (design rule 2): HL7
    * `MSH-3|MSH-4|MSH-10` + body hash, webhook delivery id + body hash. Null for pulled pages.
    */
-  readonly dedupe: { readonly key: string; readonly bodyHash: string; readonly messageType: string; readonly body: Buffer | null } | null;
+  readonly dedupe: {
+    readonly key: string;
+    readonly bodyHash: string;
+    readonly messageType: string;
+    readonly body: Buffer | null;
+  } | null;
   readonly records: readonly ExternalRecord[];
   /** Set when the connector could not parse or map the message: stored, dead-lettered, answered. */
   readonly error?: PasserelleError;
@@ -95,7 +100,9 @@ export interface DeferredIngest {
   /** The oldest stored messages not applied yet. */
   pending(limit: number): Promise<readonly StoredMessage[]>;
   /** Applies stored messages (mapped again by the connector), in one transaction, in order. */
-  apply(items: readonly { readonly id: number; readonly message: InboundMessage }[]): Promise<readonly IngestResult[]>;
+  apply(
+    items: readonly { readonly id: number; readonly message: InboundMessage }[],
+  ): Promise<readonly IngestResult[]>;
   /** Runs `fn` under the link's drain lease (PostgreSQL: across instances). */
   exclusive<T>(fn: () => Promise<T>): Promise<{ readonly acquired: boolean; readonly result?: T }>;
 }
@@ -113,7 +120,6 @@ export interface PullPage {
   readonly next: string | null;
   readonly hasMore: boolean;
 }
-
 
 /** One change the dispatcher asks a connector to write to its peer. */
 export interface OutboundChange {
@@ -249,7 +255,11 @@ export interface ConnectorContext {
    * already cancelled or entered-in-error left out): what a poller whose peer keeps no deletion
    * history checks for existence (FHIR without type-level `_history`). Absent without a store.
    */
-  readonly knownIds?: (kind: ResourceKind, afterCanonicalId: string | null, limit: number) => Promise<readonly { readonly canonicalId: string; readonly externalId: string }[]>;
+  readonly knownIds?: (
+    kind: ResourceKind,
+    afterCanonicalId: string | null,
+    limit: number,
+  ) => Promise<readonly { readonly canonicalId: string; readonly externalId: string }[]>;
 }
 
 export interface Connector {
@@ -297,7 +307,10 @@ export interface ConnectorSimulator {
    * answers with `out`, calls `started` with its stopper as soon as it listens (the CLI stops it
    * on SIGTERM/SIGINT from then on), and resolves once its scripted work, if any, is done.
    */
-  run(options: Readonly<Record<string, unknown>>, io: { readonly out: (line: string) => void; readonly started: (close: () => Promise<void>) => void }): Promise<void>;
+  run(
+    options: Readonly<Record<string, unknown>>,
+    io: { readonly out: (line: string) => void; readonly started: (close: () => Promise<void>) => void },
+  ): Promise<void>;
 }
 
 export interface ConnectorDefinition<C = JsonObject> {
@@ -320,7 +333,11 @@ export interface ConnectorDefinition<C = JsonObject> {
    * checks what its peer offers against what the link needs. Without it, the CLI says the
    * connector has no link test.
    */
-  linkTest?(link: Link, secrets: JsonObject | null, mapping: LinkMapping & { readonly version: number | null }): Promise<LinkTestOutcome>;
+  linkTest?(
+    link: Link,
+    secrets: JsonObject | null,
+    mapping: LinkMapping & { readonly version: number | null },
+  ): Promise<LinkTestOutcome>;
   /** Its peer, simulated (every shipped connector has one: test/connector/registered.test.ts). */
   readonly simulator?: ConnectorSimulator;
   /** Validates `link.config`; unknown keys are errors (validate before touching anything). */

@@ -6,8 +6,8 @@
  * reads it from here.
  */
 import { PasserelleError } from '../errors.js';
+import { type Protocol, PROTOCOLS } from '../mapping/compile/schema.js';
 import type { ConnectorProfiles } from '../mapping/runtime.js';
-import { PROTOCOLS, type Protocol } from '../mapping/compile/schema.js';
 import type { ResourceKind } from '../model/resources.js';
 import type { ConnectorDefinition } from './contract.js';
 
@@ -31,10 +31,15 @@ export function createRegistry(definitions: readonly AnyConnectorDefinition[]): 
   const byName = new Map<string, AnyConnectorDefinition>();
   const profiles = new Map<string, { protocol: Protocol; defaultProfile: string }>();
   for (const d of definitions) {
-    if (byName.has(d.name)) throw new PasserelleError('ERR_CONFIG_INVALID', `two connectors are named ${d.name}`);
+    if (byName.has(d.name))
+      throw new PasserelleError('ERR_CONFIG_INVALID', `two connectors are named ${d.name}`);
     byName.set(d.name, d);
     if (d.defaultProfile !== undefined) {
-      if (!isProtocol(d.protocol)) throw new PasserelleError('ERR_CONFIG_INVALID', `connector ${d.name} has a default mapping profile but protocol ${d.protocol} is not a mapping protocol (${PROTOCOLS.join(', ')})`);
+      if (!isProtocol(d.protocol))
+        throw new PasserelleError(
+          'ERR_CONFIG_INVALID',
+          `connector ${d.name} has a default mapping profile but protocol ${d.protocol} is not a mapping protocol (${PROTOCOLS.join(', ')})`,
+        );
       profiles.set(d.name, { protocol: d.protocol, defaultProfile: d.defaultProfile });
     }
   }

@@ -11,14 +11,14 @@ import { Writable } from 'node:stream';
 
 import type { ReceivedHl7 } from '../../connectors/hl7v2/simulator/index.js';
 import { seededRandom } from '../../connectors/secretariat/simulator/prng.js';
+import type { SyncModule } from '../app/features/sync.js';
 import { defaultModules } from '../app/modules.js';
 import { type RunningService, startService } from '../app/service.js';
-import { VERSION } from '../util/version.js';
 import type { Config } from '../config/schema.js';
 import { feedUrl } from '../ical/feed-token.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { createApiKey } from '../security/api-keys.js';
-import type { SyncModule } from '../app/features/sync.js';
+import { VERSION } from '../util/version.js';
 import { DEMO_PRACTICES, type DemoPracticeKey, hl7InitialMessages } from './demo-data.js';
 import { AdminClient, linkIds, setUpDemoPractices } from './demo-setup.js';
 import {

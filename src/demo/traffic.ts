@@ -8,6 +8,7 @@
 import type { Patient as FhirPatient, Slot as FhirSlot } from '@medplum/fhirtypes';
 import { DateTime } from 'luxon';
 
+import type { FhirPeer } from '../../connectors/fhir/peer/index.js';
 import type { Hl7Simulator, MllpTarget } from '../../connectors/hl7v2/simulator/index.js';
 import type { Appointment, Patient, Practitioner, Slot } from '../../connectors/secretariat/contract.js';
 import {
@@ -15,7 +16,6 @@ import {
   type SecretariatSimulator,
   type SimulatorAgent,
 } from '../../connectors/secretariat/simulator/index.js';
-import type { FhirPeer } from '../../connectors/fhir/peer/index.js';
 import type { Logger } from '../log/logger.js';
 import {
   adtMessage,

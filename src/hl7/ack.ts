@@ -16,9 +16,9 @@
 import { DateTime } from 'luxon';
 
 import { PasserelleError } from '../errors.js';
-import { Hl7MessageBuilder, type Hl7EncodedMessage } from './builder.js';
-import { type Hl7Charset, decodeBytes, resolveCharset } from './charset.js';
-import { DEFAULT_DELIMITERS, type Hl7Delimiters, delimitersFromHeader } from './delimiters.js';
+import { type Hl7EncodedMessage, Hl7MessageBuilder } from './builder.js';
+import { decodeBytes, type Hl7Charset, resolveCharset } from './charset.js';
+import { DEFAULT_DELIMITERS, delimitersFromHeader, type Hl7Delimiters } from './delimiters.js';
 import { unescapeHl7 } from './escape.js';
 import type { Hl7Message } from './message.js';
 import { type Hl7Path, toHl7Path } from './path.js';

@@ -10,10 +10,15 @@
  * Inbound messages are never re-emitted through this builder: they are kept as received.
  */
 import { PasserelleError } from '../errors.js';
-import { type Hl7Charset, encodeText, resolveCharset, unencodableIndex } from './charset.js';
-import { DEFAULT_DELIMITERS, type Hl7Delimiters, delimiterProblem, encodingCharacters } from './delimiters.js';
+import { encodeText, type Hl7Charset, resolveCharset, unencodableIndex } from './charset.js';
+import {
+  DEFAULT_DELIMITERS,
+  delimiterProblem,
+  encodingCharacters,
+  type Hl7Delimiters,
+} from './delimiters.js';
 import { escapeHl7, unescapeHl7 } from './escape.js';
-import { type Hl7Path, formatHl7Path, toHl7Path } from './path.js';
+import { formatHl7Path, type Hl7Path, toHl7Path } from './path.js';
 
 export interface Hl7BuilderOptions {
   /** Defaults to `|^~\&`. */
@@ -62,8 +67,10 @@ export class Hl7MessageBuilder {
 
   /** Appends a new segment and returns its occurrence number (the `n` of `SEG[n]-F`). */
   appendSegment(name: string): number {
-    if (!/^[A-Z][A-Z0-9]{2}$/.test(name)) throw buildError(name, 'a segment name is 3 upper-case letters or digits, starting with a letter');
-    if (name === 'MSH') throw buildError(name, 'a message has exactly one MSH segment, created by the builder');
+    if (!/^[A-Z][A-Z0-9]{2}$/.test(name))
+      throw buildError(name, 'a segment name is 3 upper-case letters or digits, starting with a letter');
+    if (name === 'MSH')
+      throw buildError(name, 'a message has exactly one MSH segment, created by the builder');
     this.#segments.push({ name, fields: [] });
     return this.#segments.filter((s) => s.name === name).length;
   }
@@ -87,7 +94,12 @@ export class Hl7MessageBuilder {
    * at the level the path names (field, repetition, component or sub-component), re-escaping
    * every leaf for this message. `fromCharset` only matters for `\X..\` escapes.
    */
-  setEncoded(path: string | Hl7Path, encoded: string, from: Hl7Delimiters, fromCharset: Hl7Charset = 'UNICODE UTF-8'): this {
+  setEncoded(
+    path: string | Hl7Path,
+    encoded: string,
+    from: Hl7Delimiters,
+    fromCharset: Hl7Charset = 'UNICODE UTF-8',
+  ): this {
     const p = this.#checkPath(path);
     const leaf = (s: string): string | undefined => {
       if (s === '') return undefined;
@@ -95,8 +107,10 @@ export class Hl7MessageBuilder {
       this.#checkValue(p, v);
       return v;
     };
-    const toSubs = (s: string): Subs | undefined => (s === '' ? undefined : s.split(from.subcomponent).map(leaf));
-    const toComps = (s: string): Comps | undefined => (s === '' ? undefined : s.split(from.component).map(toSubs));
+    const toSubs = (s: string): Subs | undefined =>
+      s === '' ? undefined : s.split(from.subcomponent).map(leaf);
+    const toComps = (s: string): Comps | undefined =>
+      s === '' ? undefined : s.split(from.component).map(toSubs);
     const seg = this.#segment(p);
     if (p.component === undefined && p.repetition === undefined) {
       seg.fields[p.field] = encoded === '' ? undefined : encoded.split(from.repetition).map(toComps);
@@ -157,7 +171,8 @@ export class Hl7MessageBuilder {
         for (let c = 0; c < comps.length; c++) {
           const subs = comps[c];
           const subTexts: string[] = [];
-          if (subs !== undefined) for (let s = 0; s < subs.length; s++) subTexts.push(escapeHl7(subs[s] ?? '', d));
+          if (subs !== undefined)
+            for (let s = 0; s < subs.length; s++) subTexts.push(escapeHl7(subs[s] ?? '', d));
           compTexts.push(trimJoin(subTexts, d.subcomponent));
         }
       }
@@ -170,8 +185,10 @@ export class Hl7MessageBuilder {
     const p = toHl7Path(path);
     const text = formatHl7Path(p);
     if (p.repetition === '*') throw buildError(text, '[*] cannot be set; set each repetition [1], [2]…');
-    if (p.segment === 'MSH' && p.field <= 2) throw buildError(text, 'MSH-1 and MSH-2 are written from the builder delimiters');
-    if (p.segment === 'MSH' && (p.occurrence ?? 1) !== 1) throw buildError(text, 'a message has exactly one MSH segment');
+    if (p.segment === 'MSH' && p.field <= 2)
+      throw buildError(text, 'MSH-1 and MSH-2 are written from the builder delimiters');
+    if (p.segment === 'MSH' && (p.occurrence ?? 1) !== 1)
+      throw buildError(text, 'a message has exactly one MSH segment');
     return p;
   }
 
@@ -181,7 +198,10 @@ export class Hl7MessageBuilder {
     if (bad !== -1) {
       // The code point of one character is not identifying; the value itself may be.
       const cp = value.codePointAt(bad) ?? 0;
-      throw buildError(formatHl7Path(p), `character U+${cp.toString(16).toUpperCase().padStart(4, '0')} at position ${bad + 1} cannot be written in ${this.charset}`);
+      throw buildError(
+        formatHl7Path(p),
+        `character U+${cp.toString(16).toUpperCase().padStart(4, '0')} at position ${bad + 1} cannot be written in ${this.charset}`,
+      );
     }
   }
 
@@ -196,7 +216,10 @@ export class Hl7MessageBuilder {
       this.#segments.push(s);
       return s;
     }
-    throw buildError(formatHl7Path(p), `occurrence ${occurrence} of ${p.segment} needs occurrence ${seen + 1} first`);
+    throw buildError(
+      formatHl7Path(p),
+      `occurrence ${occurrence} of ${p.segment} needs occurrence ${seen + 1} first`,
+    );
   }
 
   #comps(p: Hl7Path): Comps {

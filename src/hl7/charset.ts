@@ -45,9 +45,13 @@ export function requireCharset(name: string, source: string): Hl7Charset {
   const c = resolveCharset(name);
   if (c === undefined) {
     // Charset names are protocol values, not patient data.
-    throw new PasserelleError('ERR_HL7_CHARSET', `${source}: character set '${name.slice(0, 40)}' is not supported (supported: ${HL7_CHARSETS.join(', ')})`, {
-      details: { source, charset: name.slice(0, 40) },
-    });
+    throw new PasserelleError(
+      'ERR_HL7_CHARSET',
+      `${source}: character set '${name.slice(0, 40)}' is not supported (supported: ${HL7_CHARSETS.join(', ')})`,
+      {
+        details: { source, charset: name.slice(0, 40) },
+      },
+    );
   }
   return c;
 }
@@ -55,12 +59,20 @@ export function requireCharset(name: string, source: string): Hl7Charset {
 // Windows-1252 bytes 0x80–0x9F (WHATWG encoding index); the five undefined bytes map to the C1
 // control of the same value, as WHATWG does.
 const CP1252_HIGH = [
-  0x20ac, 0x81, 0x201a, 0x192, 0x201e, 0x2026, 0x2020, 0x2021, 0x2c6, 0x2030, 0x160, 0x2039, 0x152, 0x8d, 0x17d, 0x8f,
-  0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x2dc, 0x2122, 0x161, 0x203a, 0x153, 0x9d, 0x17e, 0x178,
+  0x20ac, 0x81, 0x201a, 0x192, 0x201e, 0x2026, 0x2020, 0x2021, 0x2c6, 0x2030, 0x160, 0x2039, 0x152, 0x8d,
+  0x17d, 0x8f, 0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x2dc, 0x2122, 0x161, 0x203a,
+  0x153, 0x9d, 0x17e, 0x178,
 ];
 // ISO 8859-15 differs from 8859-1 in eight positions.
 const LATIN9_DIFF: Readonly<Record<number, number>> = {
-  0xa4: 0x20ac, 0xa6: 0x160, 0xa8: 0x161, 0xb4: 0x17d, 0xb8: 0x17e, 0xbc: 0x152, 0xbd: 0x153, 0xbe: 0x178,
+  0xa4: 0x20ac,
+  0xa6: 0x160,
+  0xa8: 0x161,
+  0xb4: 0x17d,
+  0xb8: 0x17e,
+  0xbc: 0x152,
+  0xbd: 0x153,
+  0xbe: 0x178,
 };
 
 function table(charset: 'windows-1252' | '8859/15'): { decode: Uint16Array; encode: Map<number, number> } {
@@ -121,24 +133,37 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
  * they are not valid in `charset`; `offsetBase` is added to that offset when `bytes` is a slice
  * of what was received (after a byte order mark).
  */
-export function decodeBytes(bytes: Uint8Array, charset: Hl7Charset, source = 'message', offsetBase = 0): string {
+export function decodeBytes(
+  bytes: Uint8Array,
+  charset: Hl7Charset,
+  source = 'message',
+  offsetBase = 0,
+): string {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (charset) {
     case 'UNICODE UTF-8':
       if (!isUtf8(buf)) {
         const offset = offsetBase + firstInvalidUtf8(buf);
-        throw new PasserelleError('ERR_HL7_CHARSET', `${source}: bytes are not valid UTF-8 (first bad byte at offset ${offset}); set the link's default character set if the sender omits MSH-18`, {
-          details: { source, charset, offset },
-        });
+        throw new PasserelleError(
+          'ERR_HL7_CHARSET',
+          `${source}: bytes are not valid UTF-8 (first bad byte at offset ${offset}); set the link's default character set if the sender omits MSH-18`,
+          {
+            details: { source, charset, offset },
+          },
+        );
       }
       return buf.toString('utf8');
     case 'ASCII': {
       const found = buf.findIndex((b) => b > 0x7f);
       if (found !== -1) {
         const bad = offsetBase + found;
-        throw new PasserelleError('ERR_HL7_CHARSET', `${source}: byte at offset ${bad} is not ASCII; the sender's MSH-18 says ASCII (override the link's character set if it lies)`, {
-          details: { source, charset, offset: bad },
-        });
+        throw new PasserelleError(
+          'ERR_HL7_CHARSET',
+          `${source}: byte at offset ${bad} is not ASCII; the sender's MSH-18 says ASCII (override the link's character set if it lies)`,
+          {
+            details: { source, charset, offset: bad },
+          },
+        );
       }
       return buf.toString('latin1');
     }

@@ -40,7 +40,8 @@ export function delimiterProblem(d: Hl7Delimiters): string | undefined {
     if (typeof c !== 'string' || c.length !== 1) return 'each delimiter must be exactly one character';
     const code = c.charCodeAt(0);
     if (code < 0x21 || code > 0x7e) return 'delimiters must be printable ASCII characters other than space';
-    if ((code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a)) return 'delimiters must not be letters or digits';
+    if ((code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a))
+      return 'delimiters must not be letters or digits';
     for (let j = 0; j < i; j++) if (all[j] === c) return 'the five delimiters must all differ';
   }
   return undefined;
@@ -63,20 +64,34 @@ export type EncodingCharactersNote = 'escape-doubled';
  * as the four without the copy: no other reading is valid (as written, the sub-component
  * separator would equal the escape character), so the delimiters are not ambiguous.
  */
-export function readEncodingCharacters(field: string, msh2: string): { delimiters: Hl7Delimiters; note?: EncodingCharactersNote } {
+export function readEncodingCharacters(
+  field: string,
+  msh2: string,
+): { delimiters: Hl7Delimiters; note?: EncodingCharactersNote } {
   if (msh2.length === 5 && msh2.charAt(2) === msh2.charAt(3) && msh2.charAt(3) !== msh2.charAt(4)) {
-    const asWritten = { field, component: msh2.charAt(0), repetition: msh2.charAt(1), escape: msh2.charAt(2), subcomponent: msh2.charAt(3) };
+    const asWritten = {
+      field,
+      component: msh2.charAt(0),
+      repetition: msh2.charAt(1),
+      escape: msh2.charAt(2),
+      subcomponent: msh2.charAt(3),
+    };
     const doubled = { ...asWritten, subcomponent: msh2.charAt(4) };
-    if (delimiterProblem(asWritten) !== undefined && delimiterProblem(doubled) === undefined) return { delimiters: doubled, note: 'escape-doubled' };
+    if (delimiterProblem(asWritten) !== undefined && delimiterProblem(doubled) === undefined)
+      return { delimiters: doubled, note: 'escape-doubled' };
   }
   return { delimiters: strictDelimiters(field, msh2) };
 }
 
 function strictDelimiters(field: string, msh2: string): Hl7Delimiters {
   if (msh2.length !== 4 && msh2.length !== 5) {
-    throw new PasserelleError('ERR_HL7_PARSE', `MSH-2 must hold 4 encoding characters (component, repetition, escape, sub-component), found ${msh2.length}`, {
-      details: { segment: 'MSH', segmentIndex: 1, field: 2 },
-    });
+    throw new PasserelleError(
+      'ERR_HL7_PARSE',
+      `MSH-2 must hold 4 encoding characters (component, repetition, escape, sub-component), found ${msh2.length}`,
+      {
+        details: { segment: 'MSH', segmentIndex: 1, field: 2 },
+      },
+    );
   }
   const d: Hl7Delimiters = {
     field,
@@ -87,7 +102,9 @@ function strictDelimiters(field: string, msh2: string): Hl7Delimiters {
   };
   const problem = delimiterProblem(d);
   if (problem !== undefined) {
-    throw new PasserelleError('ERR_HL7_PARSE', `MSH-1/MSH-2: ${problem}`, { details: { segment: 'MSH', segmentIndex: 1, field: 2 } });
+    throw new PasserelleError('ERR_HL7_PARSE', `MSH-1/MSH-2: ${problem}`, {
+      details: { segment: 'MSH', segmentIndex: 1, field: 2 },
+    });
   }
   return d;
 }

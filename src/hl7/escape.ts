@@ -12,7 +12,7 @@
  * malformed sequences, a lone escape character) is kept literally, so a sender that does not
  * escape a backslash loses nothing.
  */
-import { type Hl7Charset, decodeBytes } from './charset.js';
+import { decodeBytes, type Hl7Charset } from './charset.js';
 import type { Hl7Delimiters } from './delimiters.js';
 
 /** Upper bound on the expansion of \.sp<n>\ / \.sk<n>\ so hostile input cannot inflate memory. */

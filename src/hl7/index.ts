@@ -2,9 +2,26 @@
  * The HL7 v2 codec: parse inbound messages (kept byte for byte), read values by HL7 path,
  * build outbound messages and acknowledgments. See connectors/hl7v2/README.md § Codec.
  */
-export { type Hl7Path, formatHl7Path, hl7Path, parseHl7Path, toHl7Path } from './path.js';
-export { DEFAULT_DELIMITERS, type EncodingCharactersNote, type Hl7Delimiters, encodingCharacters } from './delimiters.js';
-export { HL7_CHARSETS, type Hl7Charset, decodeBytes, encodeText, resolveCharset } from './charset.js';
+export {
+  ACK_CODES,
+  type AckCode,
+  type AckContent,
+  type AckError,
+  type AckOptions,
+  buildAck,
+  buildRejectAck,
+  formatHl7Timestamp,
+  HL7_ERROR_CODES,
+  type Hl7ErrorCode,
+} from './ack.js';
+export { type Hl7BuilderOptions, type Hl7EncodedMessage, Hl7MessageBuilder } from './builder.js';
+export { decodeBytes, encodeText, HL7_CHARSETS, type Hl7Charset, resolveCharset } from './charset.js';
+export {
+  DEFAULT_DELIMITERS,
+  encodingCharacters,
+  type EncodingCharactersNote,
+  type Hl7Delimiters,
+} from './delimiters.js';
 export { escapeHl7, unescapeHl7 } from './escape.js';
 export {
   HL7_NULL,
@@ -12,20 +29,8 @@ export {
   type Hl7HierarchicDesignator,
   Hl7Message,
   type Hl7SegmentRef,
-  type ParseHl7Options,
   parseHl7,
+  type ParseHl7Options,
 } from './message.js';
-export { type Hl7BuilderOptions, type Hl7EncodedMessage, Hl7MessageBuilder } from './builder.js';
-export {
-  ACK_CODES,
-  type AckCode,
-  type AckContent,
-  type AckError,
-  type AckOptions,
-  HL7_ERROR_CODES,
-  type Hl7ErrorCode,
-  buildAck,
-  buildRejectAck,
-  formatHl7Timestamp,
-} from './ack.js';
-export { SUPPORTED_HL7_VERSIONS, type SupportedHl7Version, isSupportedHl7Version } from './versions.js';
+export { formatHl7Path, type Hl7Path, hl7Path, parseHl7Path, toHl7Path } from './path.js';
+export { isSupportedHl7Version, SUPPORTED_HL7_VERSIONS, type SupportedHl7Version } from './versions.js';

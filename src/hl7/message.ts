@@ -16,10 +16,15 @@
 import { inspect } from 'node:util';
 
 import { PasserelleError } from '../errors.js';
-import { type Hl7Charset, decodeBytes, requireCharset, resolveCharset } from './charset.js';
-import { type EncodingCharactersNote, type Hl7Delimiters, encodingCharacters, readEncodingCharacters } from './delimiters.js';
+import { decodeBytes, type Hl7Charset, requireCharset, resolveCharset } from './charset.js';
+import {
+  encodingCharacters,
+  type EncodingCharactersNote,
+  type Hl7Delimiters,
+  readEncodingCharacters,
+} from './delimiters.js';
 import { unescapeHl7 } from './escape.js';
-import { type Hl7Path, formatHl7Path, parseHl7Path, toHl7Path } from './path.js';
+import { formatHl7Path, type Hl7Path, parseHl7Path, toHl7Path } from './path.js';
 
 export interface ParseHl7Options {
   /**
@@ -128,7 +133,8 @@ function locate(seps: number[], j: number, r: number, c: number, s: number, dept
   let cc = 1;
   let cs = 1;
   let start = -1;
-  if ((depth < 1 || r === 1) && (depth < 2 || c === 1) && (depth < 3 || s === 1)) start = ((seps[j] as number) >>> 2) + 1;
+  if ((depth < 1 || r === 1) && (depth < 2 || c === 1) && (depth < 3 || s === 1))
+    start = ((seps[j] as number) >>> 2) + 1;
   for (;;) {
     const e = seps[++j] as number;
     const kind = e & 3;
@@ -247,7 +253,11 @@ export function parseHl7(input: Buffer | Uint8Array | string, options: ParseHl7O
     } else {
       const declared = declaredCharset(raw.toString('latin1', lineStart, firstLineEnd(raw, lineStart)));
       if (declared !== undefined) charset = requireCharset(declared, 'MSH-18');
-      else charset = options.defaultCharset !== undefined ? requireCharset(options.defaultCharset, 'link default character set') : 'UNICODE UTF-8';
+      else
+        charset =
+          options.defaultCharset !== undefined
+            ? requireCharset(options.defaultCharset, 'link default character set')
+            : 'UNICODE UTF-8';
     }
     text = decodeBytes(start === 0 ? raw : raw.subarray(start), charset, 'message', start);
   } else {
@@ -256,7 +266,11 @@ export function parseHl7(input: Buffer | Uint8Array | string, options: ParseHl7O
   return new Hl7Message(raw, text, charset);
 }
 
-const EMPTY_HD: Hl7HierarchicDesignator = Object.freeze({ namespaceId: undefined, universalId: undefined, universalIdType: undefined });
+const EMPTY_HD: Hl7HierarchicDesignator = Object.freeze({
+  namespaceId: undefined,
+  universalId: undefined,
+  universalIdType: undefined,
+});
 
 const H = {
   messageCode: parseHl7Path('MSH-9.1'),
@@ -302,11 +316,14 @@ export class Hl7Message {
     if (!msh.startsWith('MSH')) {
       const batch = msh.startsWith('FHS') || msh.startsWith('BHS');
       throw parseError(
-        batch ? 'batch files (FHS/BHS) hold several messages: split them before parsing' : 'a message must start with an MSH segment',
+        batch
+          ? 'batch files (FHS/BHS) hold several messages: split them before parsing'
+          : 'a message must start with an MSH segment',
         { segmentIndex: 1 },
       );
     }
-    if (msh.length < 4) throw parseError('MSH-1 (field separator) is missing', { segment: 'MSH', segmentIndex: 1, field: 1 });
+    if (msh.length < 4)
+      throw parseError('MSH-1 (field separator) is missing', { segment: 'MSH', segmentIndex: 1, field: 1 });
     const fieldSep = msh.charAt(3);
     let msh2End = msh.indexOf(fieldSep, 4);
     if (msh2End === -1) msh2End = msh.length;
@@ -317,14 +334,25 @@ export class Hl7Message {
     const names = new Array<string>(segments.length);
     for (let k = 0; k < segments.length; k++) {
       const s = segments[k] as string;
-      const ok = s.length >= 3 && isUpper(s.charCodeAt(0)) && isNameChar(s.charCodeAt(1)) && isNameChar(s.charCodeAt(2)) && (s.length === 3 || s.charAt(3) === fieldSep);
+      const ok =
+        s.length >= 3 &&
+        isUpper(s.charCodeAt(0)) &&
+        isNameChar(s.charCodeAt(1)) &&
+        isNameChar(s.charCodeAt(2)) &&
+        (s.length === 3 || s.charAt(3) === fieldSep);
       if (!ok) {
         // The line itself may be patient data (e.g. a field that held a raw line break): name its position only.
-        throw parseError(`segment ${k + 1}: expected a segment name (3 upper-case letters or digits) followed by the field separator`, { segmentIndex: k + 1 });
+        throw parseError(
+          `segment ${k + 1}: expected a segment name (3 upper-case letters or digits) followed by the field separator`,
+          { segmentIndex: k + 1 },
+        );
       }
       const name = s.slice(0, 3);
       if (k > 0 && name === 'MSH') {
-        throw parseError(`segment ${k + 1}: a second MSH segment; one message was expected (split batches and concatenated files first)`, { segment: 'MSH', segmentIndex: k + 1 });
+        throw parseError(
+          `segment ${k + 1}: a second MSH segment; one message was expected (split batches and concatenated files first)`,
+          { segment: 'MSH', segmentIndex: k + 1 },
+        );
       }
       names[k] = name;
       const list = this.#byName.get(name);
@@ -356,7 +384,9 @@ export class Hl7Message {
     const end = rangeEnd;
     if (start === end) return undefined;
     const v = (this.#segments[k] as string).slice(start, end);
-    return idx.hasEscape && v.indexOf(this.delimiters.escape) !== -1 ? unescapeHl7(v, this.delimiters, this.charset) : v;
+    return idx.hasEscape && v.indexOf(this.delimiters.escape) !== -1
+      ? unescapeHl7(v, this.delimiters, this.charset)
+      : v;
   }
 
   /**
@@ -428,7 +458,14 @@ export class Hl7Message {
     const idx = this.#indexOf(k);
     const j = idx.fieldAt[p.field];
     if (j === undefined) return undefined;
-    const depth = p.component === undefined ? (p.repetition === undefined ? FIELD : REP) : p.subcomponent === undefined ? COMP : SUB;
+    const depth =
+      p.component === undefined
+        ? p.repetition === undefined
+          ? FIELD
+          : REP
+        : p.subcomponent === undefined
+          ? COMP
+          : SUB;
     const start = locate(idx.seps, j, p.repetition ?? 1, p.component ?? 1, p.subcomponent ?? 1, depth);
     if (start < 0 || start === rangeEnd) return undefined;
     return (this.#segments[k] as string).slice(start, rangeEnd);
@@ -478,9 +515,21 @@ export class Hl7Message {
   }
 
   /** What logs may show: never the content (PHI), only its shape. */
-  toJSON(): { messageType: string | undefined; controlId: string | undefined; version: string | undefined; segments: number; bytes: number } {
+  toJSON(): {
+    messageType: string | undefined;
+    controlId: string | undefined;
+    version: string | undefined;
+    segments: number;
+    bytes: number;
+  } {
     const h = this.header;
-    return { messageType: h.messageType, controlId: h.controlId, version: h.version, segments: this.#segments.length, bytes: this.raw.length };
+    return {
+      messageType: h.messageType,
+      controlId: h.controlId,
+      version: h.version,
+      segments: this.#segments.length,
+      bytes: this.raw.length,
+    };
   }
 
   [inspect.custom](): string {
@@ -488,8 +537,24 @@ export class Hl7Message {
   }
 
   #hd(field: number): Hl7HierarchicDesignator {
-    if (this.getEncoded({ segment: 'MSH', occurrence: undefined, field, repetition: undefined, component: undefined, subcomponent: undefined }) === undefined) return EMPTY_HD;
-    const base = { segment: 'MSH', occurrence: undefined, field, repetition: undefined, subcomponent: undefined } as const;
+    if (
+      this.getEncoded({
+        segment: 'MSH',
+        occurrence: undefined,
+        field,
+        repetition: undefined,
+        component: undefined,
+        subcomponent: undefined,
+      }) === undefined
+    )
+      return EMPTY_HD;
+    const base = {
+      segment: 'MSH',
+      occurrence: undefined,
+      field,
+      repetition: undefined,
+      subcomponent: undefined,
+    } as const;
     return {
       namespaceId: this.get({ ...base, component: 1 }),
       universalId: this.get({ ...base, component: 2 }),
@@ -518,7 +583,9 @@ export class Hl7Message {
   /** The value of segment k between start and end, escapes resolved. */
   #value(k: number, idx: SegmentIndex, start: number, end: number): string {
     const v = (this.#segments[k] as string).slice(start, end);
-    return idx.hasEscape && v.indexOf(this.delimiters.escape) !== -1 ? unescapeHl7(v, this.delimiters, this.charset) : v;
+    return idx.hasEscape && v.indexOf(this.delimiters.escape) !== -1
+      ? unescapeHl7(v, this.delimiters, this.charset)
+      : v;
   }
 
   /**
@@ -585,7 +652,11 @@ export class Hl7Message {
 
 function manyValues(p: Hl7Path): PasserelleError {
   const text = formatHl7Path(p);
-  return new PasserelleError('ERR_HL7_PATH_INVALID', `${text}: [*] designates every repetition; read it with getAll`, { details: { path: text } });
+  return new PasserelleError(
+    'ERR_HL7_PATH_INVALID',
+    `${text}: [*] designates every repetition; read it with getAll`,
+    { details: { path: text } },
+  );
 }
 
 /** The HL7 null (§2.5.3): a field sent as `""` tells the receiver to delete its value. */

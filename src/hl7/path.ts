@@ -36,7 +36,9 @@ const MAX_INDEX = 99_999;
 
 function invalid(input: string, reason: string): PasserelleError {
   // A path is a mapping-profile artefact, not patient data: it may be quoted in full.
-  return new PasserelleError('ERR_HL7_PATH_INVALID', `${input}: ${reason}`, { details: { path: input, reason } });
+  return new PasserelleError('ERR_HL7_PATH_INVALID', `${input}: ${reason}`, {
+    details: { path: input, reason },
+  });
 }
 
 const isUpper = (c: number) => c >= 65 && c <= 90;
@@ -55,7 +57,10 @@ export function parseHl7Path(input: string): Hl7Path {
   const c1 = s.charCodeAt(1);
   const c2 = s.charCodeAt(2);
   if (!(isUpper(c0) && (isUpper(c1) || isDigit(c1)) && (isUpper(c2) || isDigit(c2)))) {
-    throw invalid(input, 'a path starts with a 3-character segment name: an upper-case letter, then upper-case letters or digits (e.g. PID, ZBE)');
+    throw invalid(
+      input,
+      'a path starts with a 3-character segment name: an upper-case letter, then upper-case letters or digits (e.g. PID, ZBE)',
+    );
   }
   const segment = s.slice(0, 3);
   i = 3;
@@ -75,13 +80,15 @@ export function parseHl7Path(input: string): Hl7Path {
   let occurrence: number | undefined;
   if (s[i] === '[') {
     i++;
-    if (s[i] === '*') throw invalid(input, '[*] is only allowed on a field repetition (SEG-F[*]), not on a segment');
+    if (s[i] === '*')
+      throw invalid(input, '[*] is only allowed on a field repetition (SEG-F[*]), not on a segment');
     occurrence = readNumber('segment occurrence');
     if (s[i] !== ']') throw invalid(input, `expected ']' after the segment occurrence at position ${i + 1}`);
     i++;
   }
 
-  if (s[i] !== '-') throw invalid(input, `expected '-' and a field number after the segment name at position ${i + 1}`);
+  if (s[i] !== '-')
+    throw invalid(input, `expected '-' and a field number after the segment name at position ${i + 1}`);
   i++;
   const field = readNumber('field');
 

@@ -29,7 +29,11 @@ export function notModifiedSince(header: string | undefined, lastModifiedMs: num
 }
 
 /** Whether to answer 304, given the request's validators. */
-export function isNotModified(headers: { ifNoneMatch?: string | undefined; ifModifiedSince?: string | undefined }, etag: string, lastModifiedMs: number): boolean {
+export function isNotModified(
+  headers: { ifNoneMatch?: string | undefined; ifModifiedSince?: string | undefined },
+  etag: string,
+  lastModifiedMs: number,
+): boolean {
   if (headers.ifNoneMatch !== undefined) return ifNoneMatchMatches(headers.ifNoneMatch, etag);
   return notModifiedSince(headers.ifModifiedSince, lastModifiedMs);
 }

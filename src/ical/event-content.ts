@@ -9,7 +9,14 @@
  * - `full`: name, appointment type, reason, phone — only on feeds an admin enabled it for.
  */
 import { URGENT_SLOT_CODE } from '../model/identifiers.js';
-import type { Appointment, CodeableConcept, HumanName, Patient, Practitioner, Slot } from '../model/resources.js';
+import type {
+  Appointment,
+  CodeableConcept,
+  HumanName,
+  Patient,
+  Practitioner,
+  Slot,
+} from '../model/resources.js';
 import type { IcalPrivacy, IcalToken } from '../store/types.js';
 
 export type FeedEventKind = 'appointment' | 'blocked' | 'urgent';
@@ -34,7 +41,9 @@ export function effectivePrivacy(token: Pick<IcalToken, 'privacy' | 'fullAllowed
 }
 
 /** Slot → what it means for the agenda, or null for slots feeds leave out (free, busy, tentative). */
-export function slotKind(slot: Pick<Slot, 'status' | 'appointmentType'>): Exclude<FeedEventKind, 'appointment'> | null {
+export function slotKind(
+  slot: Pick<Slot, 'status' | 'appointmentType'>,
+): Exclude<FeedEventKind, 'appointment'> | null {
   if (slot.status === 'entered-in-error') return null;
   // An urgent-only slot is reserved for the day's emergencies whatever its status says.
   if (slot.appointmentType?.coding?.some((c) => c.code === URGENT_SLOT_CODE)) return 'urgent';
@@ -61,7 +70,7 @@ export function patientName(patient: Patient | undefined): string | null {
   const n = displayName(patient?.name);
   if (!n) return null;
   const parts = [n.given?.[0], n.family?.toUpperCase()].filter((p): p is string => !!p && p.trim() !== '');
-  return parts.length > 0 ? parts.join(' ') : (n.text?.trim() || null);
+  return parts.length > 0 ? parts.join(' ') : n.text?.trim() || null;
 }
 
 /** "Jeanne" "IMAGINAIRE" → "J. I."; "Jean-Pierre" → "J.-P." */
@@ -74,7 +83,9 @@ export function patientInitials(patient: Patient | undefined): string | null {
       .filter((w) => w.length > 0)
       .map((w) => `${w.charAt(0).toUpperCase()}.`)
       .join('-');
-  const parts = [n.given?.[0], n.family].filter((p): p is string => !!p && p.trim() !== '').map((p) => initial(p.trim()));
+  const parts = [n.given?.[0], n.family]
+    .filter((p): p is string => !!p && p.trim() !== '')
+    .map((p) => initial(p.trim()));
   return parts.length > 0 ? parts.join(' ') : null;
 }
 
@@ -82,8 +93,10 @@ export function practitionerName(p: Practitioner | undefined): string | null {
   const n = displayName(p?.name);
   if (!n) return null;
   const prefix = n.prefix?.[0] ?? 'Dr';
-  const parts = [prefix, n.given?.[0], n.family?.toUpperCase()].filter((x): x is string => !!x && x.trim() !== '');
-  return parts.length > 1 ? parts.join(' ') : (n.text?.trim() || null);
+  const parts = [prefix, n.given?.[0], n.family?.toUpperCase()].filter(
+    (x): x is string => !!x && x.trim() !== '',
+  );
+  return parts.length > 1 ? parts.join(' ') : n.text?.trim() || null;
 }
 
 function conceptLabel(c: CodeableConcept | undefined): string | null {
@@ -109,7 +122,9 @@ export function appointmentReason(a: Appointment): string | null {
 export function patientPhone(p: Patient | undefined): string | null {
   const phones = (p?.telecom ?? []).filter((t) => t.system === 'phone' || t.system === 'sms');
   if (phones.length === 0) return null;
-  const sorted = [...phones].sort((a, b) => Number(b.use === 'mobile') - Number(a.use === 'mobile') || (a.rank ?? 99) - (b.rank ?? 99));
+  const sorted = [...phones].sort(
+    (a, b) => Number(b.use === 'mobile') - Number(a.use === 'mobile') || (a.rank ?? 99) - (b.rank ?? 99),
+  );
   return sorted[0]?.value ?? null;
 }
 
@@ -119,16 +134,22 @@ export interface ContentContext {
   readonly practitionerLabel: string | null;
 }
 
-const withPractitioner = (summary: string, ctx: ContentContext) => (ctx.practitionerLabel ? `${summary} — ${ctx.practitionerLabel}` : summary);
+const withPractitioner = (summary: string, ctx: ContentContext) =>
+  ctx.practitionerLabel ? `${summary} — ${ctx.practitionerLabel}` : summary;
 
-export function appointmentContent(a: Appointment, patient: Patient | undefined, ctx: ContentContext): FeedEventContent | null {
+export function appointmentContent(
+  a: Appointment,
+  patient: Patient | undefined,
+  ctx: ContentContext,
+): FeedEventContent | null {
   const status = appointmentStatus(a.status);
   if (status === null) return null;
   let summary: string;
   let description: string | null = null;
   switch (ctx.privacy) {
     case 'busy':
-      summary = status === 'CANCELLED' ? 'Annulé' : status === 'TENTATIVE' ? 'Occupé (à confirmer)' : 'Occupé';
+      summary =
+        status === 'CANCELLED' ? 'Annulé' : status === 'TENTATIVE' ? 'Occupé (à confirmer)' : 'Occupé';
       break;
     case 'initials': {
       const initials = patientInitials(patient);
@@ -168,10 +189,15 @@ export function appointmentContent(a: Appointment, patient: Patient | undefined,
   };
 }
 
-export function slotContent(slot: Slot, kind: Exclude<FeedEventKind, 'appointment'>, ctx: ContentContext): FeedEventContent {
+export function slotContent(
+  slot: Slot,
+  kind: Exclude<FeedEventKind, 'appointment'>,
+  ctx: ContentContext,
+): FeedEventContent {
   const summary = kind === 'urgent' ? 'Urgences uniquement' : 'Plage bloquée';
   // A slot comment is free text typed at the practice ("congrès", or a patient's name): full only.
-  const description = ctx.privacy === 'full' && slot.comment?.trim() ? `Commentaire : ${slot.comment.trim()}` : null;
+  const description =
+    ctx.privacy === 'full' && slot.comment?.trim() ? `Commentaire : ${slot.comment.trim()}` : null;
   return {
     summary: withPractitioner(summary, ctx),
     description,

@@ -6,12 +6,12 @@ import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 
-import { VERSION } from '../util/version.js';
 import type { Logger } from '../log/logger.js';
 import type { Store } from '../store/index.js';
 import type { ChangeCounter, IcalPrivacy, IcalToken, Practice } from '../store/types.js';
+import { VERSION } from '../util/version.js';
 import { effectivePrivacy } from './event-content.js';
-import { type FeedSettings, type FeedWindow, FeedRenderer, feedWindow, loadFeedData } from './feed.js';
+import { FeedRenderer, type FeedSettings, type FeedWindow, feedWindow, loadFeedData } from './feed.js';
 import { hashFeedToken, isWellFormedFeedToken } from './feed-token.js';
 import { LruCache } from './lru.js';
 import { feedTokenStatus } from './tokens.js';
@@ -97,7 +97,17 @@ export class FeedService {
     // counter), the feed's settings (token version), the practice's name or zone (its
     // version), the day (the window moves), the configuration, the output format.
     const digest = createHash('sha256')
-      .update(JSON.stringify([FEED_FORMAT, VERSION, token.id, token.version, practice.version, window.day, this.settingsFingerprint]))
+      .update(
+        JSON.stringify([
+          FEED_FORMAT,
+          VERSION,
+          token.id,
+          token.version,
+          practice.version,
+          window.day,
+          this.settingsFingerprint,
+        ]),
+      )
       .digest('base64url')
       .slice(0, 16);
     const lastModifiedMs = Math.max(
@@ -137,12 +147,29 @@ export class FeedService {
     const rendered = await this.renderer.render(data, state.window, state.privacy);
     const identity = Buffer.from(rendered.text, 'utf8');
     // zlib runs on the thread pool: a 3 MB feed does not block other requests.
-    const body: FeedBody = { etag: state.etag, identity, gzip: await gzip(identity), events: rendered.events, patients: rendered.patients, truncated: rendered.truncated };
+    const body: FeedBody = {
+      etag: state.etag,
+      identity,
+      gzip: await gzip(identity),
+      events: rendered.events,
+      patients: rendered.patients,
+      truncated: rendered.truncated,
+    };
     this.bodies.set(feed.token.id, body);
     if (rendered.truncated > 0) {
-      this.logger.warn('ical feed truncated at maxEvents', { icalToken: feed.token.id, practiceId: feed.practice.id, events: rendered.events, leftOut: rendered.truncated });
+      this.logger.warn('ical feed truncated at maxEvents', {
+        icalToken: feed.token.id,
+        practiceId: feed.practice.id,
+        events: rendered.events,
+        leftOut: rendered.truncated,
+      });
     }
-    this.logger.debug('ical feed rendered', { icalToken: feed.token.id, events: rendered.events, bytes: identity.length, ms: Math.round(performance.now() - started) });
+    this.logger.debug('ical feed rendered', {
+      icalToken: feed.token.id,
+      events: rendered.events,
+      bytes: identity.length,
+      ms: Math.round(performance.now() - started),
+    });
     return body;
   }
 

@@ -49,7 +49,11 @@ export interface FeedWindow {
   readonly cancelledSinceMs: number;
 }
 
-export function feedWindow(nowMs: number, zone: string, settings: Pick<FeedSettings, 'windowPastDays' | 'windowFutureDays' | 'cancelledRetentionDays'>): FeedWindow {
+export function feedWindow(
+  nowMs: number,
+  zone: string,
+  settings: Pick<FeedSettings, 'windowPastDays' | 'windowFutureDays' | 'cancelledRetentionDays'>,
+): FeedWindow {
   let day = DateTime.fromMillis(nowMs, { zone }).startOf('day');
   if (!day.isValid) day = DateTime.fromMillis(nowMs, { zone: 'utc' }).startOf('day');
   return {
@@ -78,7 +82,9 @@ export interface FeedData {
 /** The canonical Patient id of an appointment: the indexed column, else its Patient participant. */
 export function appointmentPatientId(row: StoredResource): string | null {
   if (row.patientId) return row.patientId;
-  const ref = (row.data as Appointment).participant?.map((p) => p.actor?.reference).find((r) => r?.startsWith('Patient/'));
+  const ref = (row.data as Appointment).participant
+    ?.map((p) => p.actor?.reference)
+    .find((r) => r?.startsWith('Patient/'));
   return ref ? ref.slice('Patient/'.length) : null;
 }
 
@@ -89,29 +95,60 @@ export function appointmentPatientId(row: StoredResource): string | null {
  */
 const READ_SLICE_MS = 30 * 86_400_000;
 
-export async function loadFeedData(store: Store, token: Pick<IcalToken, 'practiceId' | 'practitionerId'>, practice: Practice, window: FeedWindow, privacy: IcalPrivacy): Promise<FeedData> {
-  const scope = { practiceId: token.practiceId, ...(token.practitionerId !== null && { practitionerId: token.practitionerId }) };
+export async function loadFeedData(
+  store: Store,
+  token: Pick<IcalToken, 'practiceId' | 'practitionerId'>,
+  practice: Practice,
+  window: FeedWindow,
+  privacy: IcalPrivacy,
+): Promise<FeedData> {
+  const scope = {
+    practiceId: token.practiceId,
+    ...(token.practitionerId !== null && { practitionerId: token.practitionerId }),
+  };
   const appointments = new Map<string, StoredResource>();
   const slots = new Map<string, StoredResource>();
   for (let from = window.fromMs; from < window.toMs; from += READ_SLICE_MS) {
-    const slice = { ...scope, from: new Date(from).toISOString(), to: new Date(Math.min(from + READ_SLICE_MS, window.toMs)).toISOString() };
-    const [a, s] = await Promise.all([store.resources.list({ ...slice, kind: 'Appointment' }), store.resources.list({ ...slice, kind: 'Slot' })]);
+    const slice = {
+      ...scope,
+      from: new Date(from).toISOString(),
+      to: new Date(Math.min(from + READ_SLICE_MS, window.toMs)).toISOString(),
+    };
+    const [a, s] = await Promise.all([
+      store.resources.list({ ...slice, kind: 'Appointment' }),
+      store.resources.list({ ...slice, kind: 'Slot' }),
+    ]);
     // A record spanning two slices comes back twice.
     for (const r of a) appointments.set(r.id, r);
     for (const r of s) slots.set(r.id, r);
     await yieldToEventLoop();
   }
   const practitionerRows =
-    token.practitionerId !== null ? await store.resources.getMany([token.practitionerId]) : await store.resources.list({ practiceId: token.practiceId, kind: 'Practitioner' });
-  const practitioners = new Map(practitionerRows.filter((r) => r.kind === 'Practitioner' && r.practiceId === token.practiceId).map((r) => [r.id, r]));
+    token.practitionerId !== null
+      ? await store.resources.getMany([token.practitionerId])
+      : await store.resources.list({ practiceId: token.practiceId, kind: 'Practitioner' });
+  const practitioners = new Map(
+    practitionerRows
+      .filter((r) => r.kind === 'Practitioner' && r.practiceId === token.practiceId)
+      .map((r) => [r.id, r]),
+  );
   let patients = new Map<string, StoredResource>();
   if (privacy !== 'busy') {
     const ids = [...appointments.values()].map(appointmentPatientId).filter((x): x is string => x !== null);
     const rows = await store.resources.getMany(ids);
     // Only this practice's Patient records: an id pointing elsewhere shows nothing.
-    patients = new Map(rows.filter((r) => r.kind === 'Patient' && r.practiceId === token.practiceId).map((r) => [r.id, r]));
+    patients = new Map(
+      rows.filter((r) => r.kind === 'Patient' && r.practiceId === token.practiceId).map((r) => [r.id, r]),
+    );
   }
-  return { practice, practitionerId: token.practitionerId, practitioners, appointments: [...appointments.values()], slots: [...slots.values()], patients };
+  return {
+    practice,
+    practitionerId: token.practitionerId,
+    practitioners,
+    appointments: [...appointments.values()],
+    slots: [...slots.values()],
+    patients,
+  };
 }
 
 export interface RenderedFeed {
@@ -139,7 +176,9 @@ const msOf = (iso: string | null | undefined): number | null => {
 /** The calendar's name: "Agenda Dr Marie MÉDECIN — Cabinet du Test", or "Agenda — <practice>". */
 export function calendarName(data: Pick<FeedData, 'practice' | 'practitionerId' | 'practitioners'>): string {
   if (data.practitionerId === null) return `Agenda — ${data.practice.name}`;
-  const name = practitionerName(data.practitioners.get(data.practitionerId)?.data as Practitioner | undefined);
+  const name = practitionerName(
+    data.practitioners.get(data.practitionerId)?.data as Practitioner | undefined,
+  );
   return `Agenda ${name ?? 'praticien'} — ${data.practice.name}`;
 }
 
@@ -206,16 +245,24 @@ export class FeedRenderer {
     const patientsShown = new Set<string>();
     let misses = 0;
     for (const c of kept) {
-      const practitioner = practiceWide && c.row.practitionerId ? data.practitioners.get(c.row.practitionerId) : undefined;
+      const practitioner =
+        practiceWide && c.row.practitionerId ? data.practitioners.get(c.row.practitionerId) : undefined;
       const patientId = c.kind === 'appointment' && privacy !== 'busy' ? appointmentPatientId(c.row) : null;
       const patient = patientId ? data.patients.get(patientId) : undefined;
       if (patient) patientsShown.add(patient.id);
       const key = `${c.row.id}\u0000${c.row.version}\u0000${privacy}\u0000${zone ?? 'UTC'}\u0000${practiceWide ? `${practitioner?.id ?? '-'}:${practitioner?.version ?? 0}` : ''}\u0000${patient ? `${patient.id}:${patient.version}` : ''}`;
       let text = this.cache.get(key);
       if (text === undefined) {
-        const ctx = { privacy, practitionerLabel: practiceWide ? practitionerName(practitioner?.data as Practitioner | undefined) : null };
+        const ctx = {
+          privacy,
+          practitionerLabel: practiceWide
+            ? practitionerName(practitioner?.data as Practitioner | undefined)
+            : null,
+        };
         const content: FeedEventContent | null =
-          c.kind === 'appointment' ? appointmentContent(c.row.data as Appointment, patient?.data as Patient | undefined, ctx) : slotContent(c.row.data as Slot, c.kind, ctx);
+          c.kind === 'appointment'
+            ? appointmentContent(c.row.data as Appointment, patient?.data as Patient | undefined, ctx)
+            : slotContent(c.row.data as Slot, c.kind, ctx);
         if (content === null) continue;
         const record: EventRecord = {
           id: c.row.id,
@@ -238,6 +285,11 @@ export class FeedRenderer {
       zone,
       refreshMinutes: this.settings.refreshMinutes,
     });
-    return { text: frame.head + parts.join('') + frame.tail, events: parts.length, patients: patientsShown.size, truncated };
+    return {
+      text: frame.head + parts.join('') + frame.tail,
+      events: parts.length,
+      patients: patientsShown.size,
+      truncated,
+    };
   }
 }

@@ -1,19 +1,33 @@
 /** iCal feeds: rendering and tokens (the service module is src/app/features/ical.ts). See docs/ical.md. */
-export { FeedService, type FeedBody, type FeedState, type ResolvedFeed } from './feed-service.js';
-export { FeedRenderer, feedWindow, loadFeedData, type FeedData, type FeedSettings, type FeedWindow, type RenderedFeed } from './feed.js';
-export { feedUrl, generateFeedToken, hashFeedToken, isWellFormedFeedToken, FEED_TOKEN_PREFIX } from './feed-token.js';
+export {
+  type FeedData,
+  FeedRenderer,
+  type FeedSettings,
+  type FeedWindow,
+  feedWindow,
+  loadFeedData,
+  type RenderedFeed,
+} from './feed.js';
+export { type FeedBody, FeedService, type FeedState, type ResolvedFeed } from './feed-service.js';
+export {
+  FEED_TOKEN_PREFIX,
+  feedUrl,
+  generateFeedToken,
+  hashFeedToken,
+  isWellFormedFeedToken,
+} from './feed-token.js';
+export { SUPPORTED_ZONES, vtimezone } from './timezones.js';
 export {
   createFeedToken,
-  feedTokenStatus,
-  feedTokenView,
-  revokeFeedToken,
-  rotateFeedToken,
-  updateFeedToken,
   type CreateFeedTokenInput,
   type FeedTokenActor,
   type FeedTokenPatch,
   type FeedTokenStatus,
+  feedTokenStatus,
   type FeedTokenView,
+  feedTokenView,
   type IssuedFeedToken,
+  revokeFeedToken,
+  rotateFeedToken,
+  updateFeedToken,
 } from './tokens.js';
-export { SUPPORTED_ZONES, vtimezone } from './timezones.js';

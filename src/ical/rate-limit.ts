@@ -27,7 +27,10 @@ function run(limiter: RateLimitRequestHandler, req: Request, res: Response): Pro
   });
 }
 
-export function feedRateLimits(limits: { perClient: number; perToken: number }, logger: Logger): FeedRateLimits {
+export function feedRateLimits(
+  limits: { perClient: number; perToken: number },
+  logger: Logger,
+): FeedRateLimits {
   const stores = [new MemoryStore(), new MemoryStore()] as const;
   const common = {
     windowMs: WINDOW_MS,
@@ -40,9 +43,16 @@ export function feedRateLimits(limits: { perClient: number; perToken: number }, 
     },
     handler: (req: Request, _res: Response, next: (err?: unknown) => void) => {
       const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
-      const retryAfterSeconds = Math.max(1, Math.ceil(((reset?.getTime() ?? Date.now() + WINDOW_MS) - Date.now()) / 1000));
+      const retryAfterSeconds = Math.max(
+        1,
+        Math.ceil(((reset?.getTime() ?? Date.now() + WINDOW_MS) - Date.now()) / 1000),
+      );
       // Nothing of the URL in the message: it holds the feed's secret.
-      next(new PasserelleError('ERR_RATE_LIMITED', `too many feed requests; retry in ${retryAfterSeconds} s`, { retryAfterSeconds }));
+      next(
+        new PasserelleError('ERR_RATE_LIMITED', `too many feed requests; retry in ${retryAfterSeconds} s`, {
+          retryAfterSeconds,
+        }),
+      );
     },
   };
   const perClient = rateLimit({ ...common, limit: limits.perClient, store: stores[0] });

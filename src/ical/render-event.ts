@@ -1,4 +1,10 @@
-import ical, { escape, ICalEvent, ICalEventClass, ICalEventStatus, ICalEventTransparency } from 'ical-generator';
+import ical, {
+  escape,
+  ICalEvent,
+  ICalEventClass,
+  ICalEventStatus,
+  ICalEventTransparency,
+} from 'ical-generator';
 import { DateTime } from 'luxon';
 
 import type { FeedEventContent } from './event-content.js';
@@ -47,9 +53,19 @@ export function eventUid(recordId: string): string {
  */
 export function renderEvent(record: EventRecord, content: FeedEventContent, feedZone: string | null): string {
   // An event with a start or end in the hour repeated in October is written in UTC.
-  const zone = feedZone !== null && hasUniqueLocalTime(record.startMs, feedZone) && hasUniqueLocalTime(record.endMs, feedZone) ? feedZone : null;
+  const zone =
+    feedZone !== null &&
+    hasUniqueLocalTime(record.startMs, feedZone) &&
+    hasUniqueLocalTime(record.endMs, feedZone)
+      ? feedZone
+      : null;
   const start = zone ? DateTime.fromMillis(record.startMs, { zone }) : new Date(record.startMs);
-  const end = record.endMs <= record.startMs ? null : zone ? DateTime.fromMillis(record.endMs, { zone }) : new Date(record.endMs);
+  const end =
+    record.endMs <= record.startMs
+      ? null
+      : zone
+        ? DateTime.fromMillis(record.endMs, { zone })
+        : new Date(record.endMs);
   const event = new ICalEvent(
     {
       id: eventUid(record.id),

@@ -60,16 +60,35 @@ export function vtimezone(zone: string): string | null {
 export function hasUniqueLocalTime(ms: number, zone: string): boolean {
   // Fast path: no clock change within three hours either side, so the local time is unique.
   const offset = dayOffset(zone, ms);
-  if (offset !== null && dayOffset(zone, ms - THREE_HOURS) === offset && dayOffset(zone, ms + THREE_HOURS) === offset) return true;
+  if (
+    offset !== null &&
+    dayOffset(zone, ms - THREE_HOURS) === offset &&
+    dayOffset(zone, ms + THREE_HOURS) === offset
+  )
+    return true;
   const local = DateTime.fromMillis(ms, { zone });
   if (!local.isValid) return false;
   // The wall-clock fields as if they were UTC; each offset the zone uses nearby gives a candidate.
-  const wall = Date.UTC(local.year, local.month - 1, local.day, local.hour, local.minute, local.second, local.millisecond);
+  const wall = Date.UTC(
+    local.year,
+    local.month - 1,
+    local.day,
+    local.hour,
+    local.minute,
+    local.second,
+    local.millisecond,
+  );
   const instants = new Set<number>();
   for (const probe of [ms - THREE_HOURS, ms, ms + THREE_HOURS]) {
     const candidate = wall - DateTime.fromMillis(probe, { zone }).offset * 60_000;
     const back = DateTime.fromMillis(candidate, { zone });
-    if (back.day === local.day && back.hour === local.hour && back.minute === local.minute && back.second === local.second) instants.add(candidate);
+    if (
+      back.day === local.day &&
+      back.hour === local.hour &&
+      back.minute === local.minute &&
+      back.second === local.second
+    )
+      instants.add(candidate);
   }
   return instants.size === 1 && instants.has(ms);
 }

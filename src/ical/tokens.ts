@@ -94,17 +94,30 @@ export interface IssuedFeedToken {
 }
 
 function forbidFull(): PasserelleError {
-  return new PasserelleError('ERR_AUTH_FORBIDDEN', 'only an admin may enable privacy full (patient names, reasons and phones) on a feed');
+  return new PasserelleError(
+    'ERR_AUTH_FORBIDDEN',
+    'only an admin may enable privacy full (patient names, reasons and phones) on a feed',
+  );
 }
 
 function checkExpiry(expiresAt: string | null | undefined, nowMs: number): void {
   if (expiresAt === undefined || expiresAt === null) return;
   const ms = Date.parse(expiresAt);
-  if (Number.isNaN(ms)) throw new PasserelleError('ERR_VALIDATION', 'expiresAt: not a date-time', { issues: [{ path: 'expiresAt', message: 'not a date-time' }] });
-  if (ms <= nowMs) throw new PasserelleError('ERR_VALIDATION', 'expiresAt: is in the past', { issues: [{ path: 'expiresAt', message: 'is in the past' }] });
+  if (Number.isNaN(ms))
+    throw new PasserelleError('ERR_VALIDATION', 'expiresAt: not a date-time', {
+      issues: [{ path: 'expiresAt', message: 'not a date-time' }],
+    });
+  if (ms <= nowMs)
+    throw new PasserelleError('ERR_VALIDATION', 'expiresAt: is in the past', {
+      issues: [{ path: 'expiresAt', message: 'is in the past' }],
+    });
 }
 
-export async function createFeedToken(store: Store, input: CreateFeedTokenInput, actor: FeedTokenActor): Promise<IssuedFeedToken> {
+export async function createFeedToken(
+  store: Store,
+  input: CreateFeedTokenInput,
+  actor: FeedTokenActor,
+): Promise<IssuedFeedToken> {
   const privacy = input.privacy ?? 'busy';
   if (privacy === 'full' && !mayEnableFull(actor)) throw forbidFull();
   checkExpiry(input.expiresAt, store.now());
@@ -113,9 +126,18 @@ export async function createFeedToken(store: Store, input: CreateFeedTokenInput,
   if (practitionerId !== null) {
     const p = await store.resources.get(practitionerId);
     if (!p || p.kind !== 'Practitioner' || p.practiceId !== input.practiceId) {
-      throw new PasserelleError('ERR_VALIDATION', `practitionerId: no practitioner ${practitionerId} in practice ${input.practiceId}`, {
-        issues: [{ path: 'practitionerId', message: `no practitioner ${practitionerId} in practice ${input.practiceId}` }],
-      });
+      throw new PasserelleError(
+        'ERR_VALIDATION',
+        `practitionerId: no practitioner ${practitionerId} in practice ${input.practiceId}`,
+        {
+          issues: [
+            {
+              path: 'practitionerId',
+              message: `no practitioner ${practitionerId} in practice ${input.practiceId}`,
+            },
+          ],
+        },
+      );
     }
   }
   const { token, hash } = generateFeedToken();
@@ -149,14 +171,22 @@ export async function createFeedToken(store: Store, input: CreateFeedTokenInput,
 
 async function requireToken(store: Store, id: string): Promise<IcalToken> {
   const t = await store.icalTokens.get(id);
-  if (!t) throw new PasserelleError('ERR_NOT_FOUND', `ical token ${id} not found`, { details: { icalToken: id } });
+  if (!t)
+    throw new PasserelleError('ERR_NOT_FOUND', `ical token ${id} not found`, { details: { icalToken: id } });
   return t;
 }
 
 /** A new secret for the same feed; the old URL answers 404 from the moment this commits. */
-export async function rotateFeedToken(store: Store, id: string, actor: FeedTokenActor): Promise<IssuedFeedToken> {
+export async function rotateFeedToken(
+  store: Store,
+  id: string,
+  actor: FeedTokenActor,
+): Promise<IssuedFeedToken> {
   const current = await requireToken(store, id);
-  if (current.revokedAt !== null) throw new PasserelleError('ERR_CONFLICT', `ical token ${id} is revoked; create a new one`, { details: { icalToken: id } });
+  if (current.revokedAt !== null)
+    throw new PasserelleError('ERR_CONFLICT', `ical token ${id} is revoked; create a new one`, {
+      details: { icalToken: id },
+    });
   const { token, hash } = generateFeedToken();
   const record = await store.transaction(async (tx) => {
     const rec = await tx.icalTokens.update(id, { tokenHash: hash });
@@ -204,9 +234,15 @@ export interface FeedTokenPatch {
  * Changes a feed's settings. Moving to `full` needs an admin and is audited as such; moving away
  * from it withdraws the permission, so going back needs an admin again.
  */
-export async function updateFeedToken(store: Store, id: string, patch: FeedTokenPatch, actor: FeedTokenActor): Promise<IcalToken> {
+export async function updateFeedToken(
+  store: Store,
+  id: string,
+  patch: FeedTokenPatch,
+  actor: FeedTokenActor,
+): Promise<IcalToken> {
   const current = await requireToken(store, id);
-  if (current.revokedAt !== null) throw new PasserelleError('ERR_CONFLICT', `ical token ${id} is revoked`, { details: { icalToken: id } });
+  if (current.revokedAt !== null)
+    throw new PasserelleError('ERR_CONFLICT', `ical token ${id} is revoked`, { details: { icalToken: id } });
   const enablingFull = patch.privacy === 'full' && !(current.privacy === 'full' && current.fullAllowed);
   if (enablingFull && !mayEnableFull(actor)) {
     await store.audit.append({
@@ -238,7 +274,10 @@ export async function updateFeedToken(store: Store, id: string, patch: FeedToken
       outcome: 'success',
       requestId: actor.requestId ?? null,
       via: actor.via,
-      details: { fields: Object.keys(patch).filter((k) => patch[k as keyof FeedTokenPatch] !== undefined), privacy: rec.privacy },
+      details: {
+        fields: Object.keys(patch).filter((k) => patch[k as keyof FeedTokenPatch] !== undefined),
+        privacy: rec.privacy,
+      },
     });
     return rec;
   });

@@ -7,7 +7,9 @@ export function cronLogger(log: Logger) {
   return {
     info: (m: string) => log.debug('node-cron', { detail: m }),
     warn: (m: string) => log.warn('node-cron', { detail: m }),
-    error: (m: string | Error, err?: Error) => log.error('node-cron', { detail: text(m), ...(err && { err }) }),
-    debug: (m: string | Error, err?: Error) => log.debug('node-cron', { detail: text(m), ...(err && { err }) }),
+    error: (m: string | Error, err?: Error) =>
+      log.error('node-cron', { detail: text(m), ...(err && { err }) }),
+    debug: (m: string | Error, err?: Error) =>
+      log.debug('node-cron', { detail: text(m), ...(err && { err }) }),
   };
 }

@@ -55,7 +55,8 @@ const redactFormat = winston.format((info) => {
   const clean = redactMeta({ ...ctx, ...meta, message });
   const out = { level, ...clean } as winston.Logform.TransformableInfo;
   // winston keeps private symbols (level/splat) on the info object; carry them over.
-  for (const sym of Object.getOwnPropertySymbols(info)) (out as unknown as Record<symbol, unknown>)[sym] = (info as unknown as Record<symbol, unknown>)[sym];
+  for (const sym of Object.getOwnPropertySymbols(info))
+    (out as unknown as Record<symbol, unknown>)[sym] = (info as unknown as Record<symbol, unknown>)[sym];
   return out;
 });
 
@@ -65,7 +66,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     silent: options.silent ?? false,
     defaultMeta: { service: options.service ?? 'passerelle' },
     format: winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.json()),
-    transports: [options.stream ? new winston.transports.Stream({ stream: options.stream }) : new winston.transports.Console()],
+    transports: [
+      options.stream
+        ? new winston.transports.Stream({ stream: options.stream })
+        : new winston.transports.Console(),
+    ],
   });
   return wrap(w);
 }

@@ -13,21 +13,85 @@ export const REDACTED = '[REDACTED]';
 
 const PHI_KEYS = new Set(
   [
-    'name', 'names', 'family', 'given', 'prefix', 'birthname', 'usedname', 'birthdate', 'dob', 'birthplace',
-    'gender', 'sex', 'nir', 'ins', 'insnir', 'insnia', 'ipp', 'ssn', 'telecom', 'phone', 'mobile', 'fax', 'email', 'mail',
-    'address', 'line', 'street', 'city', 'postalcode', 'zip', 'text', 'note', 'notes', 'comment', 'reason', 'description',
-    'body', 'raw', 'payload', 'content', 'contentstring', 'message_body', 'hl7', 'resource', 'patient', 'caller', 'callername',
-    'callback', 'callbackphone', 'data', 'identifier', 'value', 'patientinstruction', 'diagnostics', 'query', 'search',
+    'name',
+    'names',
+    'family',
+    'given',
+    'prefix',
+    'birthname',
+    'usedname',
+    'birthdate',
+    'dob',
+    'birthplace',
+    'gender',
+    'sex',
+    'nir',
+    'ins',
+    'insnir',
+    'insnia',
+    'ipp',
+    'ssn',
+    'telecom',
+    'phone',
+    'mobile',
+    'fax',
+    'email',
+    'mail',
+    'address',
+    'line',
+    'street',
+    'city',
+    'postalcode',
+    'zip',
+    'text',
+    'note',
+    'notes',
+    'comment',
+    'reason',
+    'description',
+    'body',
+    'raw',
+    'payload',
+    'content',
+    'contentstring',
+    'message_body',
+    'hl7',
+    'resource',
+    'patient',
+    'caller',
+    'callername',
+    'callback',
+    'callbackphone',
+    'data',
+    'identifier',
+    'value',
+    'patientinstruction',
+    'diagnostics',
+    'query',
+    'search',
   ].map((k) => k.toLowerCase()),
 );
 
 /** Keys whose values are safe even though they look like the above (ids, types, counts). */
-const SAFE_KEYS = new Set(['message', 'level', 'timestamp', 'service', 'requestid', 'code', 'status', 'method', 'route', 'path']);
+const SAFE_KEYS = new Set([
+  'message',
+  'level',
+  'timestamp',
+  'service',
+  'requestid',
+  'code',
+  'status',
+  'method',
+  'route',
+  'path',
+]);
 
-const NIR = /\b[12][ ]?[0-9]{2}[ ]?(0[1-9]|1[0-2]|[2-9][0-9])[ ]?(2[AB]|[0-9]{2})[ ]?[0-9]{3}[ ]?[0-9]{3}([ ]?[0-9]{2})?\b/g;
+const NIR =
+  /\b[12][ ]?[0-9]{2}[ ]?(0[1-9]|1[0-2]|[2-9][0-9])[ ]?(2[AB]|[0-9]{2})[ ]?[0-9]{3}[ ]?[0-9]{3}([ ]?[0-9]{2})?\b/g;
 const PHONE = /(\+33[ .-]?[1-9]|\b0[1-9])([ .-]?[0-9]{2}){4}\b/g;
 const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
-const DATE_ONLY = /\b(19|20)[0-9]{2}-[01][0-9]-[0-3][0-9](?![T0-9])|\b[0-3][0-9]\/[01][0-9]\/(19|20)[0-9]{2}\b|\b(19|20)[0-9]{2}[01][0-9][0-3][0-9]\b(?![0-9])/g;
+const DATE_ONLY =
+  /\b(19|20)[0-9]{2}-[01][0-9]-[0-3][0-9](?![T0-9])|\b[0-3][0-9]\/[01][0-9]\/(19|20)[0-9]{2}\b|\b(19|20)[0-9]{2}[01][0-9][0-3][0-9]\b(?![0-9])/g;
 const QUERY = /(\?|&)[^\s"'#]*/g;
 const HL7_SEGMENT = /(^|[\r\n])(MSH|PID|PV1|NK1|SCH|AIS|AIG|AIL|AIP|NTE|OBX|TXA|EVN|MRG|PD1)\|[^\r\n]*/g;
 
@@ -59,12 +123,19 @@ function redactValue(value: unknown, seen: WeakSet<object>, depth: number): unkn
   if (Array.isArray(value)) return value.map((v) => redactValue(v, seen, depth + 1));
   const obj = value as Record<string, unknown>;
   if (typeof obj['resourceType'] === 'string') {
-    return { resourceType: obj['resourceType'], ...(typeof obj['id'] === 'string' && { id: obj['id'] }), redacted: true };
+    return {
+      resourceType: obj['resourceType'],
+      ...(typeof obj['id'] === 'string' && { id: obj['id'] }),
+      redacted: true,
+    };
   }
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) {
     const lk = k.toLowerCase();
-    out[k] = PHI_KEYS.has(lk) && !SAFE_KEYS.has(lk) && v !== undefined && v !== null ? REDACTED : redactValue(v, seen, depth + 1);
+    out[k] =
+      PHI_KEYS.has(lk) && !SAFE_KEYS.has(lk) && v !== undefined && v !== null
+        ? REDACTED
+        : redactValue(v, seen, depth + 1);
   }
   return out;
 }

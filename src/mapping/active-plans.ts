@@ -18,7 +18,14 @@ import type { OwnershipRules } from '../model/ownership.js';
 import type { Store } from '../store/index.js';
 import type { Link } from '../store/types.js';
 import type { MappingPlan } from './compile/plan.js';
-import { type ActivePlan, type ConnectorProfiles, getActivePlan, onMappingChange, shippedPlan, shippedProfileOf } from './runtime.js';
+import {
+  type ActivePlan,
+  type ConnectorProfiles,
+  getActivePlan,
+  onMappingChange,
+  shippedPlan,
+  shippedProfileOf,
+} from './runtime.js';
 
 export class ActivePlans {
   readonly #byLink = new Map<string, ActivePlan>();
@@ -31,7 +38,10 @@ export class ActivePlans {
     private readonly store: Store,
     /** The connectors that take a profile; links of others have no plan. */
     private readonly profiles: ConnectorProfiles,
-    private readonly options: { readonly refreshMs?: number; readonly onError?: (linkId: string, e: unknown) => void } = {},
+    private readonly options: {
+      readonly refreshMs?: number;
+      readonly onError?: (linkId: string, e: unknown) => void;
+    } = {},
   ) {}
 
   /** Whether links of `connector` run a mapping plan. */
@@ -108,7 +118,10 @@ export class ActivePlans {
     });
     const every = this.options.refreshMs ?? 60_000;
     if (every > 0) {
-      this.#timer = setInterval(() => void this.refresh().catch((e: unknown) => this.options.onError?.('*', e)), every);
+      this.#timer = setInterval(
+        () => void this.refresh().catch((e: unknown) => this.options.onError?.('*', e)),
+        every,
+      );
       this.#timer.unref();
     }
   }

@@ -5,17 +5,17 @@
  * from canonical, the sample is a canonical resource (or a list: the record, then its related
  * records) rendered as the protocol's message or resource.
  */
-import { parseHl7 } from '../hl7/index.js';
-import { PasserelleError } from '../errors.js';
-import { RESOURCE_KINDS, type CanonicalResource, type ResourceKind } from '../model/resources.js';
-import type { ExternalRecord } from '../model/records.js';
-import { fromCanonical, toCanonical } from './run/engine.js';
-import type { FhirResource, FromCanonicalResult, MappingContext, RelatedRecord } from './run/types.js';
-import type { MappingPlan } from './compile/plan.js';
-import { protocolMapping } from './protocols/index.js';
-import type { FieldReport } from './run/report.js';
-import type { Direction } from './compile/schema.js';
 import type { ErrorIssue } from '../errors.js';
+import { PasserelleError } from '../errors.js';
+import { parseHl7 } from '../hl7/index.js';
+import type { ExternalRecord } from '../model/records.js';
+import { type CanonicalResource, RESOURCE_KINDS, type ResourceKind } from '../model/resources.js';
+import type { MappingPlan } from './compile/plan.js';
+import type { Direction } from './compile/schema.js';
+import { protocolMapping } from './protocols/index.js';
+import { fromCanonical, toCanonical } from './run/engine.js';
+import type { FieldReport } from './run/report.js';
+import type { FhirResource, FromCanonicalResult, MappingContext, RelatedRecord } from './run/types.js';
 
 export interface DryRunOptions {
   readonly direction?: Direction;
@@ -35,7 +35,14 @@ export interface DryRunResult {
   /** Canonical records: produced (to-canonical) or given (from-canonical). */
   readonly records: readonly ExternalRecord[];
   /** The protocol side: the rendered message (HL7 text, segments ending in CR) or FHIR resource. */
-  readonly rendered: { readonly event: string; readonly messageType?: string; readonly hl7?: string; readonly fhir?: FhirResource } | undefined;
+  readonly rendered:
+    | {
+        readonly event: string;
+        readonly messageType?: string;
+        readonly hl7?: string;
+        readonly fhir?: FhirResource;
+      }
+    | undefined;
   /** The rules of the requested direction, then (to-canonical) the inventory of unread input. */
   readonly report: readonly FieldReport[];
   /** The report of the rendering the other way (to-canonical only). */
@@ -46,7 +53,9 @@ export interface DryRunResult {
 }
 
 function looksLikeHl7(input: Buffer | string): boolean {
-  const head = (typeof input === 'string' ? input.slice(0, 8) : input.subarray(0, 8).toString('latin1')).replace(/^\uFEFF|^\xEF\xBB\xBF/, '').trimStart();
+  const head = (typeof input === 'string' ? input.slice(0, 8) : input.subarray(0, 8).toString('latin1'))
+    .replace(/^\uFEFF|^\xEF\xBB\xBF/, '')
+    .trimStart();
   return head.startsWith('MSH');
 }
 
@@ -55,28 +64,47 @@ function parseJson(input: Buffer | string | object): unknown {
   try {
     return JSON.parse(typeof input === 'string' ? input : input.toString('utf8'));
   } catch {
-    throw new PasserelleError('ERR_VALIDATION', 'the sample is neither an HL7 message (starting with MSH) nor JSON');
+    throw new PasserelleError(
+      'ERR_VALIDATION',
+      'the sample is neither an HL7 message (starting with MSH) nor JSON',
+    );
   }
 }
 
-const isKind = (k: unknown): k is ResourceKind => typeof k === 'string' && (RESOURCE_KINDS as readonly string[]).includes(k);
+const isKind = (k: unknown): k is ResourceKind =>
+  typeof k === 'string' && (RESOURCE_KINDS as readonly string[]).includes(k);
 
 /** The record a rendering starts from: the last kind with outbound events, others as related. */
-function primaryOf(plan: MappingPlan, records: readonly ExternalRecord[]): { primary: ExternalRecord; related: RelatedRecord[] } | undefined {
+function primaryOf(
+  plan: MappingPlan,
+  records: readonly ExternalRecord[],
+): { primary: ExternalRecord; related: RelatedRecord[] } | undefined {
   const outboundKinds = protocolMapping(plan.protocol).outboundKinds(plan);
   const candidates = records.filter((r) => outboundKinds.has(r.kind));
   const primary = candidates[candidates.length - 1];
   if (!primary) return undefined;
-  return { primary, related: records.filter((r) => r !== primary).map((r) => ({ data: r.data, externalId: r.externalId })) };
+  return {
+    primary,
+    related: records.filter((r) => r !== primary).map((r) => ({ data: r.data, externalId: r.externalId })),
+  };
 }
 
 function rendered(r: FromCanonicalResult): DryRunResult['rendered'] {
   const messageType = r.hl7?.messageType ?? (r.fhir ? String(r.fhir.resourceType) : undefined);
-  return { event: r.event, ...(messageType && { messageType }), ...(r.hl7 && { hl7: r.hl7.text }), ...(r.fhir && { fhir: r.fhir }) };
+  return {
+    event: r.event,
+    ...(messageType && { messageType }),
+    ...(r.hl7 && { hl7: r.hl7.text }),
+    ...(r.fhir && { fhir: r.fhir }),
+  };
 }
 
 /** Maps one sample with a plan; throws only for an unreadable sample (ERR_HL7_PARSE, ERR_VALIDATION). */
-export function dryRun(plan: MappingPlan, input: Buffer | string | object, options: DryRunOptions = {}): DryRunResult {
+export function dryRun(
+  plan: MappingPlan,
+  input: Buffer | string | object,
+  options: DryRunOptions = {},
+): DryRunResult {
   const direction = options.direction ?? 'to-canonical';
   const ctx: MappingContext = { ...options.ctx, inventory: true };
   if (direction === 'to-canonical') {
@@ -87,8 +115,15 @@ export function dryRun(plan: MappingPlan, input: Buffer | string | object, optio
       parsed = parseHl7(input, options.defaultCharset ? { defaultCharset: options.defaultCharset } : {});
     } else {
       const json = parseJson(input);
-      if (typeof json !== 'object' || json === null || typeof (json as { resourceType?: unknown }).resourceType !== 'string') {
-        throw new PasserelleError('ERR_VALIDATION', 'the JSON sample is not a FHIR resource (no resourceType)');
+      if (
+        typeof json !== 'object' ||
+        json === null ||
+        typeof (json as { resourceType?: unknown }).resourceType !== 'string'
+      ) {
+        throw new PasserelleError(
+          'ERR_VALIDATION',
+          'the JSON sample is not a FHIR resource (no resourceType)',
+        );
       }
       parsed = json as FhirResource;
       current = parsed;
@@ -99,7 +134,14 @@ export function dryRun(plan: MappingPlan, input: Buffer | string | object, optio
     if (p) {
       back = fromCanonical(
         plan,
-        { op: p.primary.deleted ? 'delete' : 'upsert', kind: p.primary.kind, externalId: p.primary.externalId, data: p.primary.data, base: null, related: p.related },
+        {
+          op: p.primary.deleted ? 'delete' : 'upsert',
+          kind: p.primary.kind,
+          externalId: p.primary.externalId,
+          data: p.primary.data,
+          base: null,
+          related: p.related,
+        },
         ctx,
         current,
       );
@@ -121,14 +163,28 @@ export function dryRun(plan: MappingPlan, input: Buffer | string | object, optio
 
   const json = parseJson(input);
   const list = (Array.isArray(json) ? json : [json]) as unknown[];
-  const resources = list.filter((x): x is CanonicalResource => typeof x === 'object' && x !== null && isKind((x as { resourceType?: unknown }).resourceType));
+  const resources = list.filter(
+    (x): x is CanonicalResource =>
+      typeof x === 'object' && x !== null && isKind((x as { resourceType?: unknown }).resourceType),
+  );
   if (resources.length === 0 || resources.length !== list.length) {
-    throw new PasserelleError('ERR_VALIDATION', `a from-canonical sample is a canonical resource (resourceType one of ${RESOURCE_KINDS.join(', ')}), or a list of them: the record first, then related records`);
+    throw new PasserelleError(
+      'ERR_VALIDATION',
+      `a from-canonical sample is a canonical resource (resourceType one of ${RESOURCE_KINDS.join(', ')}), or a list of them: the record first, then related records`,
+    );
   }
   const [primary, ...related] = resources as [CanonicalResource, ...CanonicalResource[]];
   const res = fromCanonical(
     plan,
-    { op: 'upsert', kind: primary.resourceType, externalId: primary.id, canonicalId: primary.id, data: primary, base: null, related: related.map((r) => ({ data: r, externalId: r.id })) },
+    {
+      op: 'upsert',
+      kind: primary.resourceType,
+      externalId: primary.id,
+      canonicalId: primary.id,
+      data: primary,
+      base: null,
+      related: related.map((r) => ({ data: r, externalId: r.id })),
+    },
     ctx,
     options.current,
   );

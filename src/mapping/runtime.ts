@@ -12,11 +12,11 @@ import { PasserelleError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import type { Link } from '../store/types.js';
 import { didYouMean } from '../util/suggest.js';
-import type { MappingContext } from './run/types.js';
 import { loadProfileText, requirePlan } from './compile/loader.js';
 import type { MappingPlan } from './compile/plan.js';
 import type { Protocol } from './compile/schema.js';
 import { mappingsDir, shippedProfileNames } from './compile/shipped.js';
+import type { MappingContext } from './run/types.js';
 
 /** What the mapping layer needs of a connector that translates through a mapping profile. */
 export interface ConnectorProfile {
@@ -52,7 +52,12 @@ export function planFromText(text: string, label: string): MappingPlan {
 /** The text of a shipped profile; ERR_NOT_FOUND with a suggestion for an unknown name. */
 export function shippedProfileText(name: string): string {
   const names = shippedProfileNames();
-  if (!names.includes(name)) throw new PasserelleError('ERR_NOT_FOUND', `no shipped mapping profile ${name}${didYouMean(name, names)}; shipped: ${names.join(', ')}`, { details: { profile: name } });
+  if (!names.includes(name))
+    throw new PasserelleError(
+      'ERR_NOT_FOUND',
+      `no shipped mapping profile ${name}${didYouMean(name, names)}; shipped: ${names.join(', ')}`,
+      { details: { profile: name } },
+    );
   return readFileSync(join(mappingsDir(), `${name}.yaml`), 'utf8');
 }
 
@@ -74,12 +79,19 @@ export interface ActivePlan {
 /** The name of the shipped profile a link runs when it has no custom version. */
 export function shippedProfileOf(link: Link, profiles: ConnectorProfiles): string {
   const name = link.profile ?? profiles.get(link.connector)?.defaultProfile;
-  if (!name) throw new PasserelleError('ERR_NOT_FOUND', `link ${link.id} (${link.connector}) has no mapping profile`, { details: { linkId: link.id } });
+  if (!name)
+    throw new PasserelleError('ERR_NOT_FOUND', `link ${link.id} (${link.connector}) has no mapping profile`, {
+      details: { linkId: link.id },
+    });
   return name;
 }
 
 /** The plan a link runs now, with its mapping context. */
-export async function getActivePlan(store: Store, linkId: string, profiles: ConnectorProfiles): Promise<ActivePlan> {
+export async function getActivePlan(
+  store: Store,
+  linkId: string,
+  profiles: ConnectorProfiles,
+): Promise<ActivePlan> {
   const link = await store.links.require(linkId);
   const practice = await store.practices.require(link.practiceId);
   const context: MappingContext = { timezone: practice.timezone, testLink: link.isTest };

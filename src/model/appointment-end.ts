@@ -16,7 +16,10 @@ export const END_ASSUMED_FLAG = 'appointment-end-assumed';
  * app-2: start and end go together, whatever the status). Returns whether it did; data without
  * a readable start is left alone (a missing start still refuses).
  */
-export function assumeEnd(data: Record<string, unknown>, minutes: number = DEFAULT_APPOINTMENT_MINUTES): boolean {
+export function assumeEnd(
+  data: Record<string, unknown>,
+  minutes: number = DEFAULT_APPOINTMENT_MINUTES,
+): boolean {
   const start = data['start'];
   if (typeof start !== 'string' || data['end'] !== undefined) return false;
   const ms = Date.parse(start);
@@ -24,4 +27,3 @@ export function assumeEnd(data: Record<string, unknown>, minutes: number = DEFAU
   data['end'] = new Date(ms + minutes * 60_000).toISOString();
   return true;
 }
-

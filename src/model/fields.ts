@@ -9,8 +9,8 @@
  */
 import { createHash } from 'node:crypto';
 
-import type { CanonicalResource, ResourceKind } from './resources.js';
 import { stableStringify } from '../util/stable-stringify.js';
+import type { CanonicalResource, ResourceKind } from './resources.js';
 
 export type FieldPath = string;
 /** Ordered: rebuilding keeps the order of keyed array items. */
@@ -64,7 +64,9 @@ export function flatten(resource: CanonicalResource | Record<string, unknown>): 
   const out: FieldMap = new Map();
   const group = GROUPS[String((resource as { resourceType?: unknown }).resourceType)] ?? [];
   const time: Record<string, unknown> = {};
-  for (const element of group) if ((resource as Record<string, unknown>)[element] !== undefined) time[element] = (resource as Record<string, unknown>)[element];
+  for (const element of group)
+    if ((resource as Record<string, unknown>)[element] !== undefined)
+      time[element] = (resource as Record<string, unknown>)[element];
   if (Object.keys(time).length > 0) out.set(TIME_FIELD, time);
   for (const [element, value] of Object.entries(resource)) {
     if (IGNORED.has(element) || value === undefined || group.includes(element)) continue;
@@ -85,7 +87,11 @@ export function flatten(resource: CanonicalResource | Record<string, unknown>): 
 }
 
 /** Rebuilds a resource from its fields; keyed array items come back in map order. */
-export function unflatten<T extends CanonicalResource>(resourceType: ResourceKind, id: string, fields: FieldMap): T {
+export function unflatten<T extends CanonicalResource>(
+  resourceType: ResourceKind,
+  id: string,
+  fields: FieldMap,
+): T {
   const out: Record<string, unknown> = { resourceType, id };
   for (const [path, value] of fields) {
     const element = elementOf(path);

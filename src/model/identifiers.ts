@@ -48,7 +48,8 @@ export const IDENTITY_RELIABILITY_SYSTEM = 'https://hl7.fr/ig/fhir/core/CodeSyst
  * by software written against it and used by the guide's own examples: its code is in the slice
  * `identityReliability` (now `identityStatus`), from the code system below.
  */
-export const LEGACY_IDENTITY_RELIABILITY_URL = 'http://interopsante.org/fhir/StructureDefinition/fr-core-ident-reliability';
+export const LEGACY_IDENTITY_RELIABILITY_URL =
+  'http://interopsante.org/fhir/StructureDefinition/fr-core-ident-reliability';
 export const LEGACY_IDENTITY_RELIABILITY_SYSTEM = 'http://interopsante.org/fhir/CodeSystem/fr-v2-0445';
 export const IDENTITY_RELIABILITY_CODES = ['VIDE', 'PROV', 'VALI', 'DOUTE', 'FICTI'] as const;
 export type IdentityReliability = (typeof IDENTITY_RELIABILITY_CODES)[number];

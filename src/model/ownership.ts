@@ -11,9 +11,9 @@
  * Collisions decided by `practice`, `secretariat` or `last-writer` are still recorded as
  * conflicts, closed at once with the rule that decided, so nothing is overwritten silently.
  */
-import type { ResourceKind } from './resources.js';
-import type { LinkRole } from './link-role.js';
 import { elementOf, type FieldPath, groupMembers } from './fields.js';
+import type { LinkRole } from './link-role.js';
+import type { ResourceKind } from './resources.js';
 
 export const OWNERS = ['practice', 'secretariat', 'last-writer', 'review'] as const;
 export type Owner = (typeof OWNERS)[number];
@@ -54,17 +54,23 @@ export const defaultOwnership: OwnershipRules = {
   // A new patient from the secretariat is a proposal: matched, or created pending review.
   Patient: { create: ['practice', 'secretariat'], fields: PATIENT_IDENTITY },
   // Call messages come from the secretariat; the practice only acknowledges them.
-  Communication: { create: ['secretariat'], fields: { '*': 'secretariat', received: 'practice', status: 'last-writer' } },
+  Communication: {
+    create: ['secretariat'],
+    fields: { '*': 'secretariat', received: 'practice', status: 'last-writer' },
+  },
 };
 
 /** Defaults with `override` laid over them, kind by kind and field by field. */
-export function withOverrides(override: OwnershipRules | undefined, base: OwnershipRules = defaultOwnership): OwnershipRules {
+export function withOverrides(
+  override: OwnershipRules | undefined,
+  base: OwnershipRules = defaultOwnership,
+): OwnershipRules {
   if (!override) return base;
   const out: Partial<Record<ResourceKind, KindOwnership>> = { ...base };
   for (const [kind, rules] of Object.entries(override) as [ResourceKind, KindOwnership][]) {
     const b = base[kind] ?? {};
     out[kind] = {
-      ...(rules.create ?? b.create ? { create: rules.create ?? b.create ?? [] } : {}),
+      ...((rules.create ?? b.create) ? { create: rules.create ?? b.create ?? [] } : {}),
       fields: { ...b.fields, ...rules.fields },
     };
   }

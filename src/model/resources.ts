@@ -10,14 +10,19 @@
 import { z } from 'zod';
 
 // FHIR R4 primitive formats (https://hl7.org/fhir/R4/datatypes.html#primitive).
-const INSTANT = /^([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]{1,9})?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$/;
+const INSTANT =
+  /^([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]{1,9})?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$/;
 // dateTime: a date, or a date-time with seconds and a zone (FHIR R4 datatypes §2.24.0.1).
-const DATETIME = /^([0-9]{4})(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]{1,9})?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$/;
+const DATETIME =
+  /^([0-9]{4})(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]{1,9})?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$/;
 const DATE = /^([0-9]{4})(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$/;
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const URI = /^\S+$/;
 
-export const instant = z.string().regex(INSTANT, { error: 'not an instant', abort: true }).refine((s) => !Number.isNaN(Date.parse(s)), { error: 'not an instant' });
+export const instant = z
+  .string()
+  .regex(INSTANT, { error: 'not an instant', abort: true })
+  .refine((s) => !Number.isNaN(Date.parse(s)), { error: 'not an instant' });
 export const fhirDateTime = z.string().regex(DATETIME, { error: 'not a dateTime' });
 export const fhirDate = z.string().regex(DATE, { error: 'not a date (YYYY, YYYY-MM or YYYY-MM-DD)' });
 export const fhirId = z.string().regex(ID, { error: 'not an id (1-64 of A-Z a-z 0-9 - .)' });
@@ -35,7 +40,10 @@ export const CodeableConcept = z.strictObject({
 });
 /** References between canonical resources are `Type/<canonical id>`; display-only ones are allowed. */
 export const Reference = z.strictObject({
-  reference: z.string().regex(/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/, { error: 'not a reference (Type/id)' }).optional(),
+  reference: z
+    .string()
+    .regex(/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/, { error: 'not a reference (Type/id)' })
+    .optional(),
   display: z.string().optional(),
 });
 export const Period = z.strictObject({ start: instant.optional(), end: instant.optional() });
@@ -109,7 +117,11 @@ export const Patient = z.strictObject({
   birthDate: fhirDate.optional(),
   address: z.array(Address).optional(),
   /** After an ADT A40 merge, the non-surviving record points at the survivor (`replaced-by`). */
-  link: z.array(z.strictObject({ other: Reference, type: z.enum(['replaced-by', 'replaces', 'refer', 'seealso']) })).optional(),
+  link: z
+    .array(
+      z.strictObject({ other: Reference, type: z.enum(['replaced-by', 'replaces', 'refer', 'seealso']) }),
+    )
+    .optional(),
 });
 
 export const Practitioner = z.strictObject({
@@ -128,8 +140,12 @@ export const Practitioner = z.strictObject({
 export const AvailableTime = z.strictObject({
   daysOfWeek: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])).min(1),
   /** Local wall-clock times in the practice's zone, `HH:MM[:SS]`. */
-  availableStartTime: z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$/, { error: 'not a time (HH:MM)' }),
-  availableEndTime: z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$/, { error: 'not a time (HH:MM)' }),
+  availableStartTime: z
+    .string()
+    .regex(/^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$/, { error: 'not a time (HH:MM)' }),
+  availableEndTime: z
+    .string()
+    .regex(/^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$/, { error: 'not a time (HH:MM)' }),
 });
 export const Schedule = z.strictObject({
   resourceType: z.literal('Schedule'),
@@ -141,7 +157,9 @@ export const Schedule = z.strictObject({
   planningHorizon: Period.optional(),
   comment: z.string().optional(),
   availableTime: z.array(AvailableTime).optional(),
-  serviceTypeDuration: z.array(z.strictObject({ serviceType: CodeableConcept, minutes: z.number().int().positive() })).optional(),
+  serviceTypeDuration: z
+    .array(z.strictObject({ serviceType: CodeableConcept, minutes: z.number().int().positive() }))
+    .optional(),
 });
 
 /**
@@ -170,7 +188,13 @@ export const PractitionerRole = z.strictObject({
   availableTime: z.array(AvailableTime).optional(),
 });
 
-export const SLOT_STATUSES = ['busy', 'free', 'busy-unavailable', 'busy-tentative', 'entered-in-error'] as const;
+export const SLOT_STATUSES = [
+  'busy',
+  'free',
+  'busy-unavailable',
+  'busy-tentative',
+  'entered-in-error',
+] as const;
 export const Slot = z.strictObject({
   resourceType: z.literal('Slot'),
   ...base,
@@ -187,7 +211,16 @@ export const Slot = z.strictObject({
 });
 
 export const APPOINTMENT_STATUSES = [
-  'proposed', 'pending', 'booked', 'arrived', 'fulfilled', 'cancelled', 'noshow', 'entered-in-error', 'checked-in', 'waitlist',
+  'proposed',
+  'pending',
+  'booked',
+  'arrived',
+  'fulfilled',
+  'cancelled',
+  'noshow',
+  'entered-in-error',
+  'checked-in',
+  'waitlist',
 ] as const;
 export const Appointment = z.strictObject({
   resourceType: z.literal('Appointment'),
@@ -207,19 +240,32 @@ export const Appointment = z.strictObject({
   created: fhirDateTime.optional(),
   comment: z.string().optional(),
   patientInstruction: z.string().optional(),
-  participant: z.array(z.strictObject({
-    actor: Reference.optional(),
-    type: z.array(CodeableConcept).optional(),
-    required: z.enum(['required', 'optional', 'information-only']).optional(),
-    status: z.enum(['accepted', 'declined', 'tentative', 'needs-action']),
-  })).min(1, { error: 'needs at least one participant' }),
+  participant: z
+    .array(
+      z.strictObject({
+        actor: Reference.optional(),
+        type: z.array(CodeableConcept).optional(),
+        required: z.enum(['required', 'optional', 'information-only']).optional(),
+        status: z.enum(['accepted', 'declined', 'tentative', 'needs-action']),
+      }),
+    )
+    .min(1, { error: 'needs at least one participant' }),
 });
 
 export const Communication = z.strictObject({
   resourceType: z.literal('Communication'),
   ...base,
   identifier: z.array(Identifier).optional(),
-  status: z.enum(['preparation', 'in-progress', 'not-done', 'on-hold', 'stopped', 'completed', 'entered-in-error', 'unknown']),
+  status: z.enum([
+    'preparation',
+    'in-progress',
+    'not-done',
+    'on-hold',
+    'stopped',
+    'completed',
+    'entered-in-error',
+    'unknown',
+  ]),
   category: z.array(CodeableConcept).optional(),
   /** routine: a message; urgent / asap / stat: an urgency, delivered ahead of routine work. */
   priority: z.enum(['routine', 'urgent', 'asap', 'stat']),
@@ -234,10 +280,26 @@ export const Communication = z.strictObject({
   payload: z.array(z.strictObject({ contentString: z.string() })).min(1, { error: 'needs the message text' }),
 });
 
-export const RESOURCE_KINDS = ['Patient', 'Practitioner', 'PractitionerRole', 'Schedule', 'Slot', 'Appointment', 'Communication'] as const;
+export const RESOURCE_KINDS = [
+  'Patient',
+  'Practitioner',
+  'PractitionerRole',
+  'Schedule',
+  'Slot',
+  'Appointment',
+  'Communication',
+] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
-export const SCHEMAS = { Patient, Practitioner, PractitionerRole, Schedule, Slot, Appointment, Communication } as const;
+export const SCHEMAS = {
+  Patient,
+  Practitioner,
+  PractitionerRole,
+  Schedule,
+  Slot,
+  Appointment,
+  Communication,
+} as const;
 
 export type Coding = z.infer<typeof Coding>;
 export type CodeableConcept = z.infer<typeof CodeableConcept>;
@@ -254,5 +316,6 @@ export type Schedule = z.infer<typeof Schedule>;
 export type Slot = z.infer<typeof Slot>;
 export type Appointment = z.infer<typeof Appointment>;
 export type Communication = z.infer<typeof Communication>;
-export type CanonicalResource = Patient | Practitioner | PractitionerRole | Schedule | Slot | Appointment | Communication;
+export type CanonicalResource =
+  Patient | Practitioner | PractitionerRole | Schedule | Slot | Appointment | Communication;
 export type ResourceOf<K extends ResourceKind> = Extract<CanonicalResource, { resourceType: K }>;

@@ -117,12 +117,22 @@ async function collect(r: Reader, practiceId: string, patientId: string): Promis
   const patient = await r.resources.get(patientId);
   // Another practice's patient answers as unknown: ids are not to be probed across practices.
   if (!patient || patient.kind !== 'Patient' || patient.practiceId !== practiceId) {
-    throw new PasserelleError('ERR_NOT_FOUND', `patient ${patientId} not found in practice ${practiceId}`, { details: { patient: patientId, practice: practiceId } });
+    throw new PasserelleError('ERR_NOT_FOUND', `patient ${patientId} not found in practice ${practiceId}`, {
+      details: { patient: patientId, practice: practiceId },
+    });
   }
   // A merged-away record is inactive (engine.mergePatients): only those are read, not every patient.
-  const inactive = await r.db.selectFrom('resources').select('id').where('practice_id', '=', practiceId).where('kind', '=', 'Patient').where('status', '=', 'inactive').execute();
+  const inactive = await r.db
+    .selectFrom('resources')
+    .select('id')
+    .where('practice_id', '=', practiceId)
+    .where('kind', '=', 'Patient')
+    .where('status', '=', 'inactive')
+    .execute();
   const mergedRecords = (await r.resources.getMany(inactive.map((x) => x.id))).filter(
-    (p) => p.id !== patientId && ((p.data as unknown as Patient).link ?? []).some((l) => l.other?.reference === `Patient/${patientId}`),
+    (p) =>
+      p.id !== patientId &&
+      ((p.data as unknown as Patient).link ?? []).some((l) => l.other?.reference === `Patient/${patientId}`),
   );
   const subjects = [patientId, ...mergedRecords.map((p) => p.id)];
   const appointments: StoredResource[] = [];
@@ -136,7 +146,14 @@ async function collect(r: Reader, practiceId: string, patientId: string): Promis
 
   const identities: IdentityLink[] = [];
   for (const id of recordIds) identities.push(...(await r.identityMap.listByCanonical(id)));
-  const matchKeys = (await r.db.selectFrom('match_keys').select('key_hash').where('resource_id', 'in', subjects).orderBy('key_hash').execute()).map((k) => k.key_hash);
+  const matchKeys = (
+    await r.db
+      .selectFrom('match_keys')
+      .select('key_hash')
+      .where('resource_id', 'in', subjects)
+      .orderBy('key_hash')
+      .execute()
+  ).map((k) => k.key_hash);
   const links = await r.links.list({ practiceId });
   const snapshots: Snapshot[] = [];
   for (const l of links) {
@@ -154,13 +171,16 @@ async function collect(r: Reader, practiceId: string, patientId: string): Promis
     deadLetters.push(...(await r.deadLetters.list({ practiceId, recordId: id, limit: BIG })));
   }
   const reviewItems: ReviewItem[] = [];
-  for (const s of subjects) reviewItems.push(...(await r.reviews.list({ practiceId, recordId: s, limit: BIG })));
+  for (const s of subjects)
+    reviewItems.push(...(await r.reviews.list({ practiceId, recordId: s, limit: BIG })));
 
   // Raw messages and inbound dead letters are not filed by record: look for the patient's
   // identifiers (INS, IPP…) and its external ids on every link in their text.
   const needles = [
     ...new Set([
-      ...[patient, ...mergedRecords].flatMap((p) => ((p.data as unknown as Patient).identifier ?? []).map((i) => i.value ?? '')),
+      ...[patient, ...mergedRecords].flatMap((p) =>
+        ((p.data as unknown as Patient).identifier ?? []).map((i) => i.value ?? ''),
+      ),
       ...identities.filter((i) => i.kind === 'Patient').map((i) => i.externalId),
     ]),
   ].filter((n) => n.length >= MIN_NEEDLE);
@@ -170,7 +190,7 @@ async function collect(r: Reader, practiceId: string, patientId: string): Promis
   }
   const inbox: ExportedInboxEntry[] = [];
   for (const l of links) {
-    for (let afterId = 0; ; ) {
+    for (let afterId = 0; ;) {
       const page = await r.inbox.list({ linkId: l.id, afterId, limit: INBOX_PAGE });
       for (const e of page) {
         const text = e.body?.toString('latin1');
@@ -186,7 +206,13 @@ async function collect(r: Reader, practiceId: string, patientId: string): Promis
 
   // Ids, codes and timings only (no patient data): read as they are, without the repository.
   const activityEvents: ActivityEvent[] = (
-    await r.db.selectFrom('activity_events').selectAll().where('practice_id', '=', practiceId).where('record_id', 'in', recordIds).orderBy('seq').execute()
+    await r.db
+      .selectFrom('activity_events')
+      .selectAll()
+      .where('practice_id', '=', practiceId)
+      .where('record_id', 'in', recordIds)
+      .orderBy('seq')
+      .execute()
   ).map((a) => ({
     seq: Number(a.seq),
     practiceId: a.practice_id,
@@ -202,8 +228,10 @@ async function collect(r: Reader, practiceId: string, patientId: string): Promis
     detail: a.detail,
   }));
   const audit = new Map<number, AuditEvent>();
-  for (const s of subjects) for (const e of await r.audit.list({ patientId: s, limit: BIG })) audit.set(e.seq, e);
-  for (const id of recordIds) for (const e of await r.audit.list({ resourceId: id, limit: BIG })) audit.set(e.seq, e);
+  for (const s of subjects)
+    for (const e of await r.audit.list({ patientId: s, limit: BIG })) audit.set(e.seq, e);
+  for (const id of recordIds)
+    for (const e of await r.audit.list({ resourceId: id, limit: BIG })) audit.set(e.seq, e);
 
   return {
     subjects,
@@ -229,9 +257,18 @@ async function collect(r: Reader, practiceId: string, patientId: string): Promis
 }
 
 /** Everything held about one patient of `practiceId`, as one JSON document; the read is audited. */
-export async function exportPatient(store: Store, practiceId: string, patientId: string, by: PrivacyActor): Promise<PatientExport> {
+export async function exportPatient(
+  store: Store,
+  practiceId: string,
+  patientId: string,
+  by: PrivacyActor,
+): Promise<PatientExport> {
   const { data } = await collect(store, practiceId, patientId);
-  const exported: PatientExport = { format: PATIENT_EXPORT_FORMAT, exportedAt: new Date(store.now()).toISOString(), ...data };
+  const exported: PatientExport = {
+    format: PATIENT_EXPORT_FORMAT,
+    exportedAt: new Date(store.now()).toISOString(),
+    ...data,
+  };
   await store.audit.append({
     actor: by.actor,
     role: by.role ?? null,
@@ -257,7 +294,8 @@ function countsOf(e: PatientExport): Record<string, number> {
 function pseudonymiseAppointment(data: JsonObject, subjects: ReadonlySet<string>): JsonObject {
   const a = data as unknown as Appointment;
   const { description: _d, comment: _c, patientInstruction: _p, reasonCode: _r, ...rest } = a;
-  const isSubject = (ref: string | undefined) => ref !== undefined && ref.startsWith('Patient/') && subjects.has(ref.slice('Patient/'.length));
+  const isSubject = (ref: string | undefined) =>
+    ref !== undefined && ref.startsWith('Patient/') && subjects.has(ref.slice('Patient/'.length));
   const participant = a.participant.map((p) => {
     if (!isSubject(p.actor?.reference)) return p;
     const { actor: _actor, ...kept } = p;
@@ -273,14 +311,23 @@ function pseudonymiseAppointment(data: JsonObject, subjects: ReadonlySet<string>
  * it waits in the outbox: dropping it would leave a peer silently out of step (a cancellation
  * never sent), and sending it after the erase would need the data just erased.
  */
-export async function erasePatient(store: Store, practiceId: string, patientId: string, by: PrivacyActor): Promise<PatientEraseResult> {
+export async function erasePatient(
+  store: Store,
+  practiceId: string,
+  patientId: string,
+  by: PrivacyActor,
+): Promise<PatientEraseResult> {
   return store.transaction(async (tx) => {
     const { data, subjects } = await collect(tx, practiceId, patientId);
     const waiting = data.outbox.filter((o) => o.status === 'pending' || o.status === 'leased');
     if (waiting.length > 0) {
-      throw new PasserelleError('ERR_PATIENT_ERASE_PENDING', `patient ${patientId} has ${waiting.length} change(s) still to deliver; erase once they are delivered, or dead-lettered and discarded`, {
-        details: { patient: patientId, pending: waiting.length, outboxSeqs: waiting.map((o) => o.seq) },
-      });
+      throw new PasserelleError(
+        'ERR_PATIENT_ERASE_PENDING',
+        `patient ${patientId} has ${waiting.length} change(s) still to deliver; erase once they are delivered, or dead-lettered and discarded`,
+        {
+          details: { patient: patientId, pending: waiting.length, outboxSeqs: waiting.map((o) => o.seq) },
+        },
+      );
     }
     const subjectSet = new Set(subjects);
     const deletedRecords = [...subjects, ...data.communications.map((c) => c.id)];
@@ -290,9 +337,24 @@ export async function erasePatient(store: Store, practiceId: string, patientId: 
       identities: await deleteIn(tx, 'identity_map', 'canonical_id', deletedRecords),
       matchKeys: await deleteIn(tx, 'match_keys', 'resource_id', subjects),
       snapshots: 0,
-      conflicts: await deleteIn(tx, 'conflicts', 'id', data.conflicts.map((c) => c.id)),
-      reviewItems: await deleteIn(tx, 'review_items', 'id', data.reviewItems.map((r) => r.id)),
-      outbox: await deleteIn(tx, 'outbox', 'seq', data.outbox.map((o) => o.seq)),
+      conflicts: await deleteIn(
+        tx,
+        'conflicts',
+        'id',
+        data.conflicts.map((c) => c.id),
+      ),
+      reviewItems: await deleteIn(
+        tx,
+        'review_items',
+        'id',
+        data.reviewItems.map((r) => r.id),
+      ),
+      outbox: await deleteIn(
+        tx,
+        'outbox',
+        'seq',
+        data.outbox.map((o) => o.seq),
+      ),
       deadLetters: await deleteIn(tx, 'dead_letters', 'id', [...new Set(data.deadLetters.map((d) => d.id))]),
       inboxBodies: 0,
       activity: 0,
@@ -301,7 +363,14 @@ export async function erasePatient(store: Store, practiceId: string, patientId: 
     for (const s of data.snapshots) {
       if (s.kind === 'Appointment') {
         // The merge base keeps its hash (echo suppression compares it with what the peer holds).
-        await tx.snapshots.put({ linkId: s.linkId, kind: s.kind, canonicalId: s.canonicalId, data: pseudonymiseAppointment(s.data, subjectSet), hash: s.hash, externalVersion: s.externalVersion });
+        await tx.snapshots.put({
+          linkId: s.linkId,
+          kind: s.kind,
+          canonicalId: s.canonicalId,
+          data: pseudonymiseAppointment(s.data, subjectSet),
+          hash: s.hash,
+          externalVersion: s.externalVersion,
+        });
         pseudonymisedSnapshots++;
       } else {
         await tx.snapshots.delete(s.linkId, s.kind, s.canonicalId);
@@ -324,7 +393,13 @@ export async function erasePatient(store: Store, practiceId: string, patientId: 
       });
     }
     removed.activity = Number(
-      (await tx.db.deleteFrom('activity_events').where('practice_id', '=', practiceId).where('record_id', 'in', deletedRecords).executeTakeFirst()).numDeletedRows,
+      (
+        await tx.db
+          .deleteFrom('activity_events')
+          .where('practice_id', '=', practiceId)
+          .where('record_id', 'in', deletedRecords)
+          .executeTakeFirst()
+      ).numDeletedRows,
     );
     for (const e of data.inbox) if (await clearBody(tx, e.id)) removed.inboxBodies++;
     await deleteIn(tx, 'resources', 'id', deletedRecords);
@@ -346,17 +421,28 @@ export async function erasePatient(store: Store, practiceId: string, patientId: 
       outcome: 'success',
       requestId: by.requestId ?? null,
       via: by.via,
-      details: { practiceId, removed, pseudonymised: result.pseudonymised, auditEventsKept: result.auditEventsKept },
+      details: {
+        practiceId,
+        removed,
+        pseudonymised: result.pseudonymised,
+        auditEventsKept: result.auditEventsKept,
+      },
     });
     return result;
   });
 }
 
-type KeyedTable = 'identity_map' | 'match_keys' | 'conflicts' | 'review_items' | 'outbox' | 'dead_letters' | 'resources';
+type KeyedTable =
+  'identity_map' | 'match_keys' | 'conflicts' | 'review_items' | 'outbox' | 'dead_letters' | 'resources';
 type KeyColumn = 'canonical_id' | 'resource_id' | 'id' | 'seq';
 
 /** Deletes the rows whose `column` is one of `values` (500 at a time: bound-parameter limits). */
-async function deleteIn(tx: Tx, table: KeyedTable, column: KeyColumn, values: readonly (string | number)[]): Promise<number> {
+async function deleteIn(
+  tx: Tx,
+  table: KeyedTable,
+  column: KeyColumn,
+  values: readonly (string | number)[],
+): Promise<number> {
   let n = 0;
   for (let i = 0; i < values.length; i += 500) {
     const chunk = values.slice(i, i + 500);
@@ -369,6 +455,11 @@ async function deleteIn(tx: Tx, table: KeyedTable, column: KeyColumn, values: re
 
 /** The body of a received message goes; its dedupe key and the answer sent stay (resends). */
 async function clearBody(tx: Tx, id: number): Promise<boolean> {
-  const res = await tx.db.updateTable('inbox').set({ body: null }).where('id', '=', id).where('body', 'is not', null).executeTakeFirst();
+  const res = await tx.db
+    .updateTable('inbox')
+    .set({ body: null })
+    .where('id', '=', id)
+    .where('body', 'is not', null)
+    .executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
 }

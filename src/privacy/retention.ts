@@ -8,12 +8,28 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { Store } from '../store/index.js';
 import { purgeAuditPrefix } from '../store/repos/audit-retention.js';
-import { purgeClosedConflicts, purgeClosedReviews, purgeOutbound, purgeResolvedDeadLetters } from '../store/repos/retention.js';
+import {
+  purgeClosedConflicts,
+  purgeClosedReviews,
+  purgeOutbound,
+  purgeResolvedDeadLetters,
+} from '../store/repos/retention.js';
 
-export const RETENTION_CLASSES = ['inboundBodies', 'outboundPayloads', 'deadLetters', 'reviewItems', 'conflicts', 'activityEvents', 'auditEvents'] as const;
+export const RETENTION_CLASSES = [
+  'inboundBodies',
+  'outboundPayloads',
+  'deadLetters',
+  'reviewItems',
+  'conflicts',
+  'activityEvents',
+  'auditEvents',
+] as const;
 export type RetentionClass = (typeof RETENTION_CLASSES)[number];
 
-export type RetentionPolicy = Pick<Config['retention'], 'messageBodiesDays' | 'outboundPayloadDays' | 'deadLetterDays' | 'reviewDays' | 'activityDays' | 'auditDays'>;
+export type RetentionPolicy = Pick<
+  Config['retention'],
+  'messageBodiesDays' | 'outboundPayloadDays' | 'deadLetterDays' | 'reviewDays' | 'activityDays' | 'auditDays'
+>;
 
 export interface PurgeReport {
   /** When the purge ran (the store's clock). */
@@ -44,7 +60,11 @@ export function retentionDays(policy: RetentionPolicy): Record<RetentionClass, n
  * others from going; the error is thrown after the rest ran). The audit purge and its anchor
  * commit together.
  */
-export async function purgeExpired(store: Store, policy: RetentionPolicy, options: { logger?: Logger; actor?: string; via?: string } = {}): Promise<PurgeReport> {
+export async function purgeExpired(
+  store: Store,
+  policy: RetentionPolicy,
+  options: { logger?: Logger; actor?: string; via?: string } = {},
+): Promise<PurgeReport> {
   const now = store.now();
   const days = retentionDays(policy);
   const cutoff = (c: RetentionClass) => now - days[c] * DAY_MS;
@@ -72,7 +92,13 @@ export async function purgeExpired(store: Store, policy: RetentionPolicy, option
   }
   const report: PurgeReport = { at: new Date(now).toISOString(), removed, before };
   options.logger?.info('retention purge done', { removed, days });
-  await store.audit.append({ actor: options.actor ?? 'system', action: 'retention.purge', outcome: failure === undefined ? 'success' : 'failure', via: options.via ?? 'scheduler', details: { removed, before } });
+  await store.audit.append({
+    actor: options.actor ?? 'system',
+    action: 'retention.purge',
+    outcome: failure === undefined ? 'success' : 'failure',
+    via: options.via ?? 'scheduler',
+    details: { removed, before },
+  });
   if (failure !== undefined) throw failure;
   return report;
 }

@@ -41,32 +41,56 @@ export function csvDocument(rows: readonly (readonly CsvValue[])[]): string {
 }
 
 const COUNT_HEADERS = ['Pris', 'Déplacés', 'Annulés', 'Absents (lapins)', 'Arrivés', 'Refusés'];
-const counts = (c: AppointmentCounts): number[] => [c.booked, c.moved, c.cancelled, c.noshow, c.arrived, c.refused];
+const counts = (c: AppointmentCounts): number[] => [
+  c.booked,
+  c.moved,
+  c.cancelled,
+  c.noshow,
+  c.arrived,
+  c.refused,
+];
 const ORIGIN_LABEL = { secretariat: 'Secrétariat', practice: 'Cabinet' } as const;
-const message = (label: string, m: MessageStats): CsvValue[] => [label, m.received, m.delivered, m.latencyMs.p50, m.latencyMs.p95, m.latencyMs.max];
+const message = (label: string, m: MessageStats): CsvValue[] => [
+  label,
+  m.received,
+  m.delivered,
+  m.latencyMs.p50,
+  m.latencyMs.p95,
+  m.latencyMs.max,
+];
 
 /** The activity report as rows, one section per table. */
 export function reportRows(report: ActivityReport): CsvValue[][] {
   const zone = report.practice.timezone;
-  const local = (iso: string | null) => (iso === null ? null : DateTime.fromISO(iso, { zone }).toFormat('yyyy-MM-dd HH:mm:ss'));
+  const local = (iso: string | null) =>
+    iso === null ? null : DateTime.fromISO(iso, { zone }).toFormat('yyyy-MM-dd HH:mm:ss');
   const rows: CsvValue[][] = [];
-  const section = (title: string, header: CsvValue[], body: CsvValue[][]) => rows.push([title], header, ...body, []);
+  const section = (title: string, header: CsvValue[], body: CsvValue[][]) =>
+    rows.push([title], header, ...body, []);
 
-  section('Rapport d’activité passerelle', ['Rubrique', 'Valeur'], [
-    ['Cabinet', report.practice.name],
-    ['Identifiant du cabinet', report.practice.id],
-    ['Fuseau horaire', zone],
-    ['Du (inclus, heure locale)', local(report.period.from)],
-    ['Au (exclu, heure locale)', local(report.period.to)],
-    ['Généré le (heure locale)', local(report.generatedAt)],
-  ]);
+  section(
+    'Rapport d’activité passerelle',
+    ['Rubrique', 'Valeur'],
+    [
+      ['Cabinet', report.practice.name],
+      ['Identifiant du cabinet', report.practice.id],
+      ['Fuseau horaire', zone],
+      ['Du (inclus, heure locale)', local(report.period.from)],
+      ['Au (exclu, heure locale)', local(report.period.to)],
+      ['Généré le (heure locale)', local(report.generatedAt)],
+    ],
+  );
 
   const { appointments: a } = report;
-  section('Rendez-vous par origine', ['Origine', ...COUNT_HEADERS], [
-    [ORIGIN_LABEL.secretariat, ...counts(a.byOrigin.secretariat)],
-    [ORIGIN_LABEL.practice, ...counts(a.byOrigin.practice)],
-    ['Total', ...counts(a.total)],
-  ]);
+  section(
+    'Rendez-vous par origine',
+    ['Origine', ...COUNT_HEADERS],
+    [
+      [ORIGIN_LABEL.secretariat, ...counts(a.byOrigin.secretariat)],
+      [ORIGIN_LABEL.practice, ...counts(a.byOrigin.practice)],
+      ['Total', ...counts(a.total)],
+    ],
+  );
 
   section(
     'Rendez-vous par praticien',
@@ -82,35 +106,73 @@ export function reportRows(report: ActivityReport): CsvValue[][] {
   );
 
   const m = report.messages;
-  section('Messages et urgences', ['Priorité', 'Reçus', 'Remis au cabinet', 'Délai p50 (ms)', 'Délai p95 (ms)', 'Délai max (ms)'], [
-    message('Routine', m.byPriority.routine),
-    message('Urgent', m.byPriority.urgent),
-    message('Dès que possible (asap)', m.byPriority.asap),
-    message('Immédiat (stat)', m.byPriority.stat),
-    message('Toutes urgences', m.urgencies),
-    message('Tous les messages', m.all),
-  ]);
+  section(
+    'Messages et urgences',
+    ['Priorité', 'Reçus', 'Remis au cabinet', 'Délai p50 (ms)', 'Délai p95 (ms)', 'Délai max (ms)'],
+    [
+      message('Routine', m.byPriority.routine),
+      message('Urgent', m.byPriority.urgent),
+      message('Dès que possible (asap)', m.byPriority.asap),
+      message('Immédiat (stat)', m.byPriority.stat),
+      message('Toutes urgences', m.urgencies),
+      message('Tous les messages', m.all),
+    ],
+  );
 
   const c = report.conflicts;
-  section('Conflits', ['Indicateur', 'Nombre'], [
-    ['Ouverts pour arbitrage', c.openedForReview],
-    ['Résolus par un opérateur', c.resolved],
-    ['Décidés automatiquement (propriété des champs)', c.autoDecided],
-    ['Modifications refusées (propriété des champs)', c.refusedByOwnership],
-    ['Ouverts à ce jour', c.openNow],
-  ]);
+  section(
+    'Conflits',
+    ['Indicateur', 'Nombre'],
+    [
+      ['Ouverts pour arbitrage', c.openedForReview],
+      ['Résolus par un opérateur', c.resolved],
+      ['Décidés automatiquement (propriété des champs)', c.autoDecided],
+      ['Modifications refusées (propriété des champs)', c.refusedByOwnership],
+      ['Ouverts à ce jour', c.openNow],
+    ],
+  );
 
   const d = report.deadLetters;
-  section('Changements en échec (dead letters)', ['Code', 'Sens', 'Nombre'], [
-    ...d.byReason.map((r) => [r.reasonCode, r.source === 'inbox' ? 'Reçu' : 'Envoi', r.count]),
-    ['Total de la période', null, d.total],
-    ['Ouverts à ce jour', null, d.openNow],
-  ]);
+  section(
+    'Changements en échec (dead letters)',
+    ['Code', 'Sens', 'Nombre'],
+    [
+      ...d.byReason.map((r) => [r.reasonCode, r.source === 'inbox' ? 'Reçu' : 'Envoi', r.count]),
+      ['Total de la période', null, d.total],
+      ['Ouverts à ce jour', null, d.openNow],
+    ],
+  );
 
   section(
     'Liaisons (état au moment du rapport)',
-    ['Liaison', 'Identifiant', 'Rôle', 'Connecteur', 'Active', 'Dernier relevé réussi', 'Retard (s)', 'Dernier envoi', 'En attente', 'En cours', 'En échec', 'Plus ancien en attente (s)'],
-    report.links.map((l) => [l.name, l.linkId, ORIGIN_LABEL[l.role], l.connector, l.enabled, local(l.lastSuccessAt), l.lagSeconds, local(l.lastPushAt), l.outbox.pending, l.outbox.leased, l.outbox.dead, l.oldestPendingAgeSeconds]),
+    [
+      'Liaison',
+      'Identifiant',
+      'Rôle',
+      'Connecteur',
+      'Active',
+      'Dernier relevé réussi',
+      'Retard (s)',
+      'Dernier envoi',
+      'En attente',
+      'En cours',
+      'En échec',
+      'Plus ancien en attente (s)',
+    ],
+    report.links.map((l) => [
+      l.name,
+      l.linkId,
+      ORIGIN_LABEL[l.role],
+      l.connector,
+      l.enabled,
+      local(l.lastSuccessAt),
+      l.lagSeconds,
+      local(l.lastPushAt),
+      l.outbox.pending,
+      l.outbox.leased,
+      l.outbox.dead,
+      l.oldestPendingAgeSeconds,
+    ]),
   );
   return rows;
 }
@@ -127,7 +189,11 @@ export function reportFilename(report: Pick<ActivityReport, 'practice' | 'period
   const zone = report.practice.timezone;
   const bound = (iso: string) => {
     const dt = DateTime.fromISO(iso, { zone });
-    return dt.toFormat(dt.hour === 0 && dt.minute === 0 && dt.second === 0 && dt.millisecond === 0 ? 'yyyy-MM-dd' : "yyyy-MM-dd'T'HHmm");
+    return dt.toFormat(
+      dt.hour === 0 && dt.minute === 0 && dt.second === 0 && dt.millisecond === 0
+        ? 'yyyy-MM-dd'
+        : "yyyy-MM-dd'T'HHmm",
+    );
   };
   const practice = report.practice.id.replace(/[^A-Za-z0-9._-]/g, '_');
   return `passerelle-activite-${practice}-${bound(report.period.from)}-${bound(report.period.to)}.csv`;

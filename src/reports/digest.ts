@@ -14,14 +14,14 @@ import cron, { type ScheduledTask } from 'node-cron';
 
 import type { ReportsConfig } from '../config/schema.js';
 import { isPasserelleError, PasserelleError } from '../errors.js';
+import { cronLogger } from '../log/cron.js';
 import type { Logger } from '../log/logger.js';
+import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
 import type { Clock } from '../store/repos/context.js';
 import type { JsonObject, Practice } from '../store/types.js';
-import { cronLogger } from '../log/cron.js';
 import { dayPeriod, daysBefore, localDay } from './period.js';
 import { buildActivityReport } from './report.js';
-import type { SecretBox } from '../security/secrets.js';
 import { digestWebhookId, digestWebhookOf, postDigest } from './webhook.js';
 
 export interface DigestJobOptions {
@@ -70,12 +70,18 @@ export class DigestJob {
           out.push(await this.runPractice(practice));
         } catch (e) {
           // One practice's failure (store hiccup) never stops the others; the next run catches up.
-          this.log.error('digest run failed for a practice', { practiceId: practice.id, code: isPasserelleError(e) ? e.code : 'ERR_INTERNAL', err: e });
+          this.log.error('digest run failed for a practice', {
+            practiceId: practice.id,
+            code: isPasserelleError(e) ? e.code : 'ERR_INTERNAL',
+            err: e,
+          });
         }
       }
       return out;
     });
-    return leased.acquired ? { acquired: true, practices: leased.result } : { acquired: false, practices: [] };
+    return leased.acquired
+      ? { acquired: true, practices: leased.result }
+      : { acquired: false, practices: [] };
   }
 
   /** Every zone in use, one after the other (the CLI, tests). */
@@ -104,7 +110,12 @@ export class DigestJob {
       const day = daysBefore(now, zone, n);
       if (day < firstDay || (await store.digests.get(practice.id, day))) continue;
       const report = await buildActivityReport(store, { practice, period: dayPeriod(day, zone), now });
-      const put = await store.digests.put({ practiceId: practice.id, day, report: report as unknown as JsonObject, webhook: !('webhook' in hook && hook.webhook === null) });
+      const put = await store.digests.put({
+        practiceId: practice.id,
+        day,
+        report: report as unknown as JsonObject,
+        webhook: !('webhook' in hook && hook.webhook === null),
+      });
       if (put.created) {
         created.push(day);
         this.log.info('daily digest made', { practiceId: practice.id, dayStart: dayStart(day) });
@@ -113,16 +124,32 @@ export class DigestJob {
 
     const delivered: string[] = [];
     const failed: { day: string; code: string }[] = [];
-    const pending = await store.digests.pendingWebhooks(practice.id, daysBefore(now, zone, config.webhookRetryDays));
+    const pending = await store.digests.pendingWebhooks(
+      practice.id,
+      daysBefore(now, zone, config.webhookRetryDays),
+    );
     if (pending.length > 0 && 'error' in hook) {
       for (const digest of pending) {
-        await store.digests.recordWebhook(practice.id, digest.day, { attempts: 0, delivered: false, error: `${hook.error.code}: ${hook.error.message}` });
+        await store.digests.recordWebhook(practice.id, digest.day, {
+          attempts: 0,
+          delivered: false,
+          error: `${hook.error.code}: ${hook.error.message}`,
+        });
         failed.push({ day: digest.day, code: hook.error.code });
       }
-      this.log.warn('digest webhook settings are unusable', { practiceId: practice.id, code: hook.error.code, issues: hook.error.issues.map((i) => i.path) });
+      this.log.warn('digest webhook settings are unusable', {
+        practiceId: practice.id,
+        code: hook.error.code,
+        issues: hook.error.issues.map((i) => i.path),
+      });
     } else if ('webhook' in hook && hook.webhook) {
       for (const digest of pending) {
-        const payload: DigestPayload = { type: 'passerelle.digest.daily', practiceId: practice.id, day: digest.day, report: digest.report };
+        const payload: DigestPayload = {
+          type: 'passerelle.digest.daily',
+          practiceId: practice.id,
+          day: digest.day,
+          report: digest.report,
+        };
         const result = await postDigest(hook.webhook, Buffer.from(JSON.stringify(payload)), {
           id: digestWebhookId(practice.id, digest.day),
           now: this.options.now,
@@ -132,13 +159,31 @@ export class DigestJob {
           ...(this.options.signal && { signal: this.options.signal }),
         });
         if (result.ok) {
-          await store.digests.recordWebhook(practice.id, digest.day, { attempts: result.attempts, delivered: true });
+          await store.digests.recordWebhook(practice.id, digest.day, {
+            attempts: result.attempts,
+            delivered: true,
+          });
           delivered.push(digest.day);
-          this.log.info('daily digest posted', { practiceId: practice.id, dayStart: dayStart(digest.day), httpStatus: result.status, attempts: result.attempts });
+          this.log.info('daily digest posted', {
+            practiceId: practice.id,
+            dayStart: dayStart(digest.day),
+            httpStatus: result.status,
+            attempts: result.attempts,
+          });
         } else {
-          await store.digests.recordWebhook(practice.id, digest.day, { attempts: result.attempts, delivered: false, error: `${result.error.code}: ${result.error.message}` });
+          await store.digests.recordWebhook(practice.id, digest.day, {
+            attempts: result.attempts,
+            delivered: false,
+            error: `${result.error.code}: ${result.error.message}`,
+          });
           failed.push({ day: digest.day, code: result.error.code });
-          this.log.warn('daily digest webhook failed; retried at the next run', { practiceId: practice.id, dayStart: dayStart(digest.day), code: result.error.code, attempts: result.attempts, ...result.error.details });
+          this.log.warn('daily digest webhook failed; retried at the next run', {
+            practiceId: practice.id,
+            dayStart: dayStart(digest.day),
+            code: result.error.code,
+            attempts: result.attempts,
+            ...result.error.details,
+          });
         }
       }
     }
@@ -170,14 +215,25 @@ export class DigestScheduler {
 
   constructor(private readonly options: DigestSchedulerOptions) {
     this.log = options.logger.child({ component: 'reports' });
-    if (!cron.validate(options.schedule)) throw new PasserelleError('ERR_CONFIG_INVALID', 'reports.digestSchedule is not a valid cron expression', { issues: [{ path: 'reports.digestSchedule', message: 'not a valid cron expression' }] });
+    if (!cron.validate(options.schedule))
+      throw new PasserelleError(
+        'ERR_CONFIG_INVALID',
+        'reports.digestSchedule is not a valid cron expression',
+        { issues: [{ path: 'reports.digestSchedule', message: 'not a valid cron expression' }] },
+      );
   }
 
   async start(): Promise<void> {
     await this.refresh();
     const every = this.options.refreshMs ?? 5 * 60_000;
     if (every > 0) {
-      this.timer = setInterval(() => void this.refresh().catch((e: unknown) => this.log.error('digest schedule refresh failed', { err: e })), every);
+      this.timer = setInterval(
+        () =>
+          void this.refresh().catch((e: unknown) =>
+            this.log.error('digest schedule refresh failed', { err: e }),
+          ),
+        every,
+      );
       this.timer.unref();
     }
   }
@@ -202,13 +258,20 @@ export class DigestScheduler {
     const entry: ZoneTask = { task: undefined as unknown as ScheduledTask, running: undefined };
     // A plain function: node-cron checks `instanceof Function` (shared/libraries.md §5).
     const fn = () => {
-      const p = this.options.job.runZone(zone).catch((e: unknown) => this.log.error('digest run failed', { zone, err: e }));
+      const p = this.options.job
+        .runZone(zone)
+        .catch((e: unknown) => this.log.error('digest run failed', { zone, err: e }));
       entry.running = p;
       return p.finally(() => {
         if (entry.running === p) entry.running = undefined;
       });
     };
-    (entry as { task: ScheduledTask }).task = cron.schedule(this.options.schedule, fn, { name: `reports-digest:${zone}`, timezone: zone, noOverlap: true, logger: cronLogger(this.log) });
+    (entry as { task: ScheduledTask }).task = cron.schedule(this.options.schedule, fn, {
+      name: `reports-digest:${zone}`,
+      timezone: zone,
+      noOverlap: true,
+      logger: cronLogger(this.log),
+    });
     this.tasks.set(zone, entry);
   }
 

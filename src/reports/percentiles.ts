@@ -23,5 +23,10 @@ export function nearestRank(sorted: readonly number[], p: number): number | null
 
 export function summarize(values: readonly number[]): LatencySummary {
   const sorted = [...values].sort((a, b) => a - b);
-  return { count: sorted.length, p50: nearestRank(sorted, 50), p95: nearestRank(sorted, 95), max: sorted.length === 0 ? null : (sorted[sorted.length - 1] as number) };
+  return {
+    count: sorted.length,
+    p50: nearestRank(sorted, 50),
+    p95: nearestRank(sorted, 95),
+    max: sorted.length === 0 ? null : (sorted[sorted.length - 1] as number),
+  };
 }

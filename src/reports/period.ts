@@ -17,7 +17,11 @@ function instant(raw: string, zone: string, where: string): DateTime {
   const value = raw.replace(/ (\d{2}:\d{2})$/, '+$1');
   const dt = ISO.test(value) ? DateTime.fromISO(value, { zone }) : undefined;
   if (!dt?.isValid) {
-    throw new PasserelleError('ERR_VALIDATION', `${where}: not a date (2026-11-23) or an ISO-8601 date-time (2026-11-23T08:00:00Z)`, { issues: [{ path: where, message: 'not a date or an ISO-8601 date-time' }] });
+    throw new PasserelleError(
+      'ERR_VALIDATION',
+      `${where}: not a date (2026-11-23) or an ISO-8601 date-time (2026-11-23T08:00:00Z)`,
+      { issues: [{ path: where, message: 'not a date or an ISO-8601 date-time' }] },
+    );
   }
   return dt;
 }
@@ -27,10 +31,18 @@ export function parsePeriod(from: string, to: string, zone: string, maxDays: num
   const start = instant(from, zone, 'query.from');
   const end = instant(to, zone, 'query.to');
   if (end.toMillis() <= start.toMillis()) {
-    throw new PasserelleError('ERR_VALIDATION', 'query.to: must be after query.from (the period is [from, to))', { issues: [{ path: 'query.to', message: 'must be after from' }] });
+    throw new PasserelleError(
+      'ERR_VALIDATION',
+      'query.to: must be after query.from (the period is [from, to))',
+      { issues: [{ path: 'query.to', message: 'must be after from' }] },
+    );
   }
   if (end.toMillis() - start.toMillis() > maxDays * 86_400_000 + 3_600_000) {
-    throw new PasserelleError('ERR_VALIDATION', `query.to: a report covers at most ${maxDays} days (reports.maxRangeDays)`, { issues: [{ path: 'query.to', message: `at most ${maxDays} days after from` }] });
+    throw new PasserelleError(
+      'ERR_VALIDATION',
+      `query.to: a report covers at most ${maxDays} days (reports.maxRangeDays)`,
+      { issues: [{ path: 'query.to', message: `at most ${maxDays} days after from` }] },
+    );
   }
   return { from: start.toUTC().toISO() as string, to: end.toUTC().toISO() as string };
 }
@@ -42,9 +54,15 @@ export function localDay(ms: number, zone: string): string {
 
 /** A practice-local day as a period: local midnight to the next local midnight (23 or 25 h on DST days). */
 export function dayPeriod(day: string, zone: string): Period {
-  if (!DAY.test(day)) throw new PasserelleError('ERR_VALIDATION', 'day: expected YYYY-MM-DD', { issues: [{ path: 'day', message: 'expected YYYY-MM-DD' }] });
+  if (!DAY.test(day))
+    throw new PasserelleError('ERR_VALIDATION', 'day: expected YYYY-MM-DD', {
+      issues: [{ path: 'day', message: 'expected YYYY-MM-DD' }],
+    });
   const start = DateTime.fromISO(day, { zone }).startOf('day');
-  if (!start.isValid) throw new PasserelleError('ERR_VALIDATION', 'day: not a calendar day', { issues: [{ path: 'day', message: 'not a calendar day' }] });
+  if (!start.isValid)
+    throw new PasserelleError('ERR_VALIDATION', 'day: not a calendar day', {
+      issues: [{ path: 'day', message: 'not a calendar day' }],
+    });
   return { from: start.toUTC().toISO() as string, to: start.plus({ days: 1 }).toUTC().toISO() as string };
 }
 

@@ -32,7 +32,9 @@ export const Latency = z
     p95: z.number().nullable().describe('Milliseconds, nearest-rank 95th percentile'),
     max: z.number().nullable().describe('Milliseconds'),
   })
-  .describe('Delivery delay from the moment the agent took the call (Communication.sent, else its receipt) to its delivery to the practice software');
+  .describe(
+    'Delivery delay from the moment the agent took the call (Communication.sent, else its receipt) to its delivery to the practice software',
+  );
 export type Latency = z.infer<typeof Latency>;
 
 export const MessageStats = z.object({
@@ -49,20 +51,31 @@ export const LinkReport = z.object({
   connector: z.string(),
   enabled: z.boolean(),
   lastSuccessAt: z.string().nullable().describe('Last successful poll of the link'),
-  lagSeconds: z.number().nullable().describe('Seconds since the last successful poll, when the report was made; null when never polled'),
+  lagSeconds: z
+    .number()
+    .nullable()
+    .describe('Seconds since the last successful poll, when the report was made; null when never polled'),
   lastPushAt: z.string().nullable().describe('Last change delivered to the link'),
   outbox: z.object({ pending: z.number().int(), leased: z.number().int(), dead: z.number().int() }),
-  oldestPendingAgeSeconds: z.number().nullable().describe('Age of the oldest change waiting to be sent; null when none waits'),
+  oldestPendingAgeSeconds: z
+    .number()
+    .nullable()
+    .describe('Age of the oldest change waiting to be sent; null when none waits'),
 });
 export type LinkReport = z.infer<typeof LinkReport>;
 
 export const ActivityReport = z.object({
   practice: z.object({ id: z.string(), name: z.string(), timezone: z.string() }),
-  period: z.object({ from: z.string().describe('Inclusive, UTC'), to: z.string().describe('Exclusive, UTC') }),
+  period: z.object({
+    from: z.string().describe('Inclusive, UTC'),
+    to: z.string().describe('Exclusive, UTC'),
+  }),
   generatedAt: z.string(),
   appointments: z.object({
     total: AppointmentCounts,
-    byOrigin: ByOrigin.describe('Who made the change: the secretariat (its agents) or the practice (its software)'),
+    byOrigin: ByOrigin.describe(
+      'Who made the change: the secretariat (its agents) or the practice (its software)',
+    ),
     byPractitioner: z.array(
       z.object({
         practitionerId: z.string().nullable(),
@@ -75,10 +88,18 @@ export const ActivityReport = z.object({
   messages: z.object({
     all: MessageStats,
     urgencies: MessageStats.describe('urgent, asap and stat messages together'),
-    byPriority: z.object({ routine: MessageStats, urgent: MessageStats, asap: MessageStats, stat: MessageStats }),
+    byPriority: z.object({
+      routine: MessageStats,
+      urgent: MessageStats,
+      asap: MessageStats,
+      stat: MessageStats,
+    }),
   }),
   conflicts: z.object({
-    openedForReview: z.number().int().describe('Conflicts left open for an operator (both sides changed a field under review)'),
+    openedForReview: z
+      .number()
+      .int()
+      .describe('Conflicts left open for an operator (both sides changed a field under review)'),
     resolved: z.number().int().describe('Open conflicts an operator resolved'),
     autoDecided: z.number().int().describe('Collisions decided at once by field ownership'),
     refusedByOwnership: z.number().int().describe('Changes refused because the other side owns the field'),
@@ -86,7 +107,9 @@ export const ActivityReport = z.object({
   }),
   deadLetters: z.object({
     total: z.number().int().describe('Changes parked in dead letters during the period'),
-    byReason: z.array(z.object({ reasonCode: z.string(), source: z.enum(['inbox', 'outbox']), count: z.number().int() })),
+    byReason: z.array(
+      z.object({ reasonCode: z.string(), source: z.enum(['inbox', 'outbox']), count: z.number().int() }),
+    ),
     openNow: z.number().int(),
   }),
   links: z.array(LinkReport),

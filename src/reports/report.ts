@@ -19,20 +19,37 @@ import {
   type MessageStats,
 } from './report-schema.js';
 
-const zeroCounts = (): AppointmentCounts => ({ booked: 0, moved: 0, cancelled: 0, noshow: 0, arrived: 0, refused: 0 });
-const COUNTER_OF: Readonly<Record<string, AppointmentCounter>> = Object.fromEntries(APPOINTMENT_COUNTERS.map((c) => [`appointment.${c}`, c]));
+const zeroCounts = (): AppointmentCounts => ({
+  booked: 0,
+  moved: 0,
+  cancelled: 0,
+  noshow: 0,
+  arrived: 0,
+  refused: 0,
+});
+const COUNTER_OF: Readonly<Record<string, AppointmentCounter>> = Object.fromEntries(
+  APPOINTMENT_COUNTERS.map((c) => [`appointment.${c}`, c]),
+);
 const URGENT: ReadonlySet<string> = new Set(['urgent', 'asap', 'stat']);
 
-type Aggregated = Pick<ActivityReport, 'appointments' | 'messages'> & { conflicts: Omit<ActivityReport['conflicts'], 'openNow'> };
+type Aggregated = Pick<ActivityReport, 'appointments' | 'messages'> & {
+  conflicts: Omit<ActivityReport['conflicts'], 'openNow'>;
+};
 
 /**
  * Folds grouped event counts and the period's delivery latencies into the report's sections.
  * Practitioners come out in id order, the unknown one (null) last.
  */
-export function aggregateActivity(counts: readonly ActivityCount[], latencies: readonly { priority: string | null; latencyMs: number }[]): Aggregated {
+export function aggregateActivity(
+  counts: readonly ActivityCount[],
+  latencies: readonly { priority: string | null; latencyMs: number }[],
+): Aggregated {
   const total = zeroCounts();
   const byOrigin = { secretariat: zeroCounts(), practice: zeroCounts() };
-  const practitioners = new Map<string | null, { total: AppointmentCounts; byOrigin: { secretariat: AppointmentCounts; practice: AppointmentCounts } }>();
+  const practitioners = new Map<
+    string | null,
+    { total: AppointmentCounts; byOrigin: { secretariat: AppointmentCounts; practice: AppointmentCounts } }
+  >();
   const received = new Map<string | null, number>();
   const delivered = new Map<string | null, number>();
   const conflicts = { openedForReview: 0, resolved: 0, autoDecided: 0, refusedByOwnership: 0 };
@@ -42,7 +59,11 @@ export function aggregateActivity(counts: readonly ActivityCount[], latencies: r
     if (counter) {
       total[counter] += c.count;
       let p = practitioners.get(c.practitionerId);
-      if (!p) practitioners.set(c.practitionerId, (p = { total: zeroCounts(), byOrigin: { secretariat: zeroCounts(), practice: zeroCounts() } }));
+      if (!p)
+        practitioners.set(
+          c.practitionerId,
+          (p = { total: zeroCounts(), byOrigin: { secretariat: zeroCounts(), practice: zeroCounts() } }),
+        );
       p.total[counter] += c.count;
       if (c.origin === 'secretariat' || c.origin === 'practice') {
         byOrigin[c.origin][counter] += c.count;
@@ -71,17 +92,33 @@ export function aggregateActivity(counts: readonly ActivityCount[], latencies: r
   }
 
   const stats = (keep: (priority: string | null) => boolean): MessageStats => {
-    const sum = (m: Map<string | null, number>) => [...m].filter(([p]) => keep(p)).reduce((n, [, v]) => n + v, 0);
-    return { received: sum(received), delivered: sum(delivered), latencyMs: summarize(latencies.filter((l) => keep(l.priority)).map((l) => l.latencyMs)) };
+    const sum = (m: Map<string | null, number>) =>
+      [...m].filter(([p]) => keep(p)).reduce((n, [, v]) => n + v, 0);
+    return {
+      received: sum(received),
+      delivered: sum(delivered),
+      latencyMs: summarize(latencies.filter((l) => keep(l.priority)).map((l) => l.latencyMs)),
+    };
   };
-  const byPriority = Object.fromEntries(MESSAGE_PRIORITIES.map((p) => [p, stats((q) => q === p)])) as Record<MessagePriority, MessageStats>;
+  const byPriority = Object.fromEntries(MESSAGE_PRIORITIES.map((p) => [p, stats((q) => q === p)])) as Record<
+    MessagePriority,
+    MessageStats
+  >;
 
-  const ids = [...practitioners.keys()].sort((a, b) => (a === null ? 1 : b === null ? -1 : a < b ? -1 : a > b ? 1 : 0));
+  const ids = [...practitioners.keys()].sort((a, b) =>
+    a === null ? 1 : b === null ? -1 : a < b ? -1 : a > b ? 1 : 0,
+  );
   return {
     appointments: {
       total,
       byOrigin,
-      byPractitioner: ids.map((id) => ({ practitionerId: id, ...(practitioners.get(id) as { total: AppointmentCounts; byOrigin: { secretariat: AppointmentCounts; practice: AppointmentCounts } }) })),
+      byPractitioner: ids.map((id) => ({
+        practitionerId: id,
+        ...(practitioners.get(id) as {
+          total: AppointmentCounts;
+          byOrigin: { secretariat: AppointmentCounts; practice: AppointmentCounts };
+        }),
+      })),
     },
     messages: { all: stats(() => true), urgencies: stats((p) => p !== null && URGENT.has(p)), byPriority },
     conflicts,
@@ -92,7 +129,10 @@ export function aggregateActivity(counts: readonly ActivityCount[], latencies: r
 export function practitionerName(p: Practitioner): string | null {
   const name = p.name?.find((n) => n.use === 'official') ?? p.name?.[0];
   if (!name) return null;
-  const text = [...(name.prefix ?? []), ...(name.given ?? []), name.family ?? ''].join(' ').replace(/\s+/g, ' ').trim();
+  const text = [...(name.prefix ?? []), ...(name.given ?? []), name.family ?? '']
+    .join(' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return text || null;
 }
 
@@ -107,7 +147,10 @@ export interface ReportOptions {
 
 type ReportReads = Pick<Repos, 'activity' | 'links' | 'cursors' | 'resources'>;
 
-export async function buildActivityReport(store: ReportReads, options: ReportOptions): Promise<ActivityReport> {
+export async function buildActivityReport(
+  store: ReportReads,
+  options: ReportOptions,
+): Promise<ActivityReport> {
   const { practice, period, now } = options;
   const [counts, latencies, deadLetters, open, links] = await Promise.all([
     store.activity.counts(practice.id, period),
@@ -119,19 +162,41 @@ export async function buildActivityReport(store: ReportReads, options: ReportOpt
   const aggregated = aggregateActivity(counts, latencies);
 
   if (options.names) {
-    const ids = aggregated.appointments.byPractitioner.map((p) => p.practitionerId).filter((id): id is string => id !== null);
-    const found = new Map((await store.resources.getMany(ids)).filter((r) => r.kind === 'Practitioner' && r.practiceId === practice.id).map((r) => [r.id, practitionerName(r.data as unknown as Practitioner)]));
-    const named = aggregated.appointments.byPractitioner.map((p) => ({ ...p, name: p.practitionerId === null ? null : (found.get(p.practitionerId) ?? null) }));
-    named.sort((a, b) => (a.practitionerId === null ? 1 : b.practitionerId === null ? -1 : (a.name ?? '\uffff').localeCompare(b.name ?? '\uffff', 'fr') || (a.practitionerId < b.practitionerId ? -1 : 1)));
+    const ids = aggregated.appointments.byPractitioner
+      .map((p) => p.practitionerId)
+      .filter((id): id is string => id !== null);
+    const found = new Map(
+      (await store.resources.getMany(ids))
+        .filter((r) => r.kind === 'Practitioner' && r.practiceId === practice.id)
+        .map((r) => [r.id, practitionerName(r.data as unknown as Practitioner)]),
+    );
+    const named = aggregated.appointments.byPractitioner.map((p) => ({
+      ...p,
+      name: p.practitionerId === null ? null : (found.get(p.practitionerId) ?? null),
+    }));
+    named.sort((a, b) =>
+      a.practitionerId === null
+        ? 1
+        : b.practitionerId === null
+          ? -1
+          : (a.name ?? '\uffff').localeCompare(b.name ?? '\uffff', 'fr') ||
+            (a.practitionerId < b.practitionerId ? -1 : 1),
+    );
     aggregated.appointments.byPractitioner = named;
   }
 
   const outbox = await store.activity.outboxStats(links.map((l) => l.id));
-  const seconds = (iso: string | null) => (iso === null ? null : Math.max(0, Math.round((now - Date.parse(iso)) / 1000)));
+  const seconds = (iso: string | null) =>
+    iso === null ? null : Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
   const linkReports = await Promise.all(
     links.map(async (link) => {
       const cursors = await store.cursors.list(link.id);
-      const lastSuccessAt = cursors.map((c) => c.lastSuccessAt).filter((s): s is string => s !== null).sort().pop() ?? null;
+      const lastSuccessAt =
+        cursors
+          .map((c) => c.lastSuccessAt)
+          .filter((s): s is string => s !== null)
+          .sort()
+          .pop() ?? null;
       const o = outbox.find((s) => s.linkId === link.id);
       return {
         linkId: link.id,
@@ -155,7 +220,11 @@ export async function buildActivityReport(store: ReportReads, options: ReportOpt
     appointments: aggregated.appointments,
     messages: aggregated.messages,
     conflicts: { ...aggregated.conflicts, openNow: open.conflicts },
-    deadLetters: { total: deadLetters.reduce((n, d) => n + d.count, 0), byReason: deadLetters, openNow: open.deadLetters },
+    deadLetters: {
+      total: deadLetters.reduce((n, d) => n + d.count, 0),
+      byReason: deadLetters,
+      openNow: open.deadLetters,
+    },
     links: linkReports,
   };
 }

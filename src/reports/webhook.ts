@@ -12,9 +12,9 @@ import { createHash } from 'node:crypto';
 import axios from 'axios';
 import { z } from 'zod';
 
-import { signWebhook, webhookKey, WEBHOOK_HEADERS } from '../security/webhook-signature.js';
 import { PasserelleError } from '../errors.js';
 import type { SecretBox } from '../security/secrets.js';
+import { signWebhook, WEBHOOK_HEADERS, webhookKey } from '../security/webhook-signature.js';
 import type { JsonObject } from '../store/types.js';
 
 const WebhookUrl = z.url({ protocol: /^https?$/, error: 'not an http(s) URL' });
@@ -57,14 +57,26 @@ function secretProblem(secret: string): string | null {
  * not give it away. An absent secret keeps the one already stored; `null` removes it.
  * Throws ERR_VALIDATION naming `body.settings.digestWebhook.*`; nothing is stored then.
  */
-export function sealDigestWebhook(settings: JsonObject, previous: JsonObject | null, box: SecretBox, practiceId: string): JsonObject {
+export function sealDigestWebhook(
+  settings: JsonObject,
+  previous: JsonObject | null,
+  box: SecretBox,
+  practiceId: string,
+): JsonObject {
   const raw = settings['digestWebhook'];
   if (raw === undefined || raw === null) return settings;
   const parsed = DigestWebhookInput.safeParse(raw);
-  const issues = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: ['body', 'settings', 'digestWebhook', ...i.path.map(String)].join('.'), message: i.message }));
-  const problem = parsed.success && typeof parsed.data.secret === 'string' ? secretProblem(parsed.data.secret) : null;
+  const issues = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => ({
+        path: ['body', 'settings', 'digestWebhook', ...i.path.map(String)].join('.'),
+        message: i.message,
+      }));
+  const problem =
+    parsed.success && typeof parsed.data.secret === 'string' ? secretProblem(parsed.data.secret) : null;
   if (problem) issues.push({ path: 'body.settings.digestWebhook.secret', message: problem });
-  if (!parsed.success || issues.length > 0) throw new PasserelleError('ERR_VALIDATION', `${issues[0]?.path}: ${issues[0]?.message}`, { issues });
+  if (!parsed.success || issues.length > 0)
+    throw new PasserelleError('ERR_VALIDATION', `${issues[0]?.path}: ${issues[0]?.message}`, { issues });
   const { url, secret } = parsed.data;
   let sealedSecret: string | undefined;
   if (typeof secret === 'string') sealedSecret = box.seal(secret, sealContext(practiceId));
@@ -80,25 +92,49 @@ export function digestWebhookView(settings: JsonObject): JsonObject {
   const raw = settings['digestWebhook'];
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return settings;
   const { sealedSecret, secret, ...rest } = raw as JsonObject;
-  return { ...settings, digestWebhook: { ...rest, hasSecret: sealedSecret !== undefined || secret !== undefined } };
+  return {
+    ...settings,
+    digestWebhook: { ...rest, hasSecret: sealedSecret !== undefined || secret !== undefined },
+  };
 }
 
 /** The practice's digest webhook with its secret opened: none, one, or why its settings are unusable. */
-export function digestWebhookOf(settings: JsonObject, box: SecretBox, practiceId: string): { webhook: DigestWebhook | null } | { error: PasserelleError } {
+export function digestWebhookOf(
+  settings: JsonObject,
+  box: SecretBox,
+  practiceId: string,
+): { webhook: DigestWebhook | null } | { error: PasserelleError } {
   const raw = settings['digestWebhook'];
   if (raw === undefined || raw === null) return { webhook: null };
   const parsed = StoredDigestWebhook.safeParse(raw);
-  if (!parsed.success) return { error: webhookConfigError(parsed.error.issues.map((i) => ({ path: ['settings', 'digestWebhook', ...i.path.map(String)].join('.'), message: i.message }))) };
+  if (!parsed.success)
+    return {
+      error: webhookConfigError(
+        parsed.error.issues.map((i) => ({
+          path: ['settings', 'digestWebhook', ...i.path.map(String)].join('.'),
+          message: i.message,
+        })),
+      ),
+    };
   const { url, sealedSecret } = parsed.data;
   if (sealedSecret === undefined) return { webhook: { url } };
   let secret: string;
   try {
     secret = box.open(sealedSecret, sealContext(practiceId));
   } catch {
-    return { error: webhookConfigError([{ path: 'settings.digestWebhook.secret', message: 'cannot be decrypted with the configured key (security.encryptionKey changed?); set it again' }]) };
+    return {
+      error: webhookConfigError([
+        {
+          path: 'settings.digestWebhook.secret',
+          message:
+            'cannot be decrypted with the configured key (security.encryptionKey changed?); set it again',
+        },
+      ]),
+    };
   }
   const problem = secretProblem(secret);
-  if (problem) return { error: webhookConfigError([{ path: 'settings.digestWebhook.secret', message: problem }]) };
+  if (problem)
+    return { error: webhookConfigError([{ path: 'settings.digestWebhook.secret', message: problem }]) };
   return { webhook: { url, secret } };
 }
 
@@ -117,7 +153,9 @@ export interface PostOptions {
   readonly signal?: AbortSignal;
 }
 
-export type PostResult = { readonly ok: true; readonly status: number; readonly attempts: number } | { readonly ok: false; readonly error: PasserelleError; readonly attempts: number };
+export type PostResult =
+  | { readonly ok: true; readonly status: number; readonly attempts: number }
+  | { readonly ok: false; readonly error: PasserelleError; readonly attempts: number };
 
 /** Temporary answers worth another attempt in the same run (RFC 9110 §15.5.9, §15.6; RFC 6585 §4). */
 const retryable = (status: number) => status === 408 || status === 429 || status >= 500;
@@ -136,14 +174,35 @@ function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
 }
 
 /** POSTs `body` (the exact bytes signed) to the webhook; never throws. */
-export async function postDigest(webhook: DigestWebhook, body: Buffer, options: PostOptions): Promise<PostResult> {
-  let last: PasserelleError = new PasserelleError('ERR_REPORTS_WEBHOOK_FAILED', 'digest webhook not attempted');
+export async function postDigest(
+  webhook: DigestWebhook,
+  body: Buffer,
+  options: PostOptions,
+): Promise<PostResult> {
+  let last: PasserelleError = new PasserelleError(
+    'ERR_REPORTS_WEBHOOK_FAILED',
+    'digest webhook not attempted',
+  );
   for (let attempt = 1; attempt <= options.attempts; attempt++) {
     if (attempt > 1) await wait(options.backoffMs * 2 ** (attempt - 2), options.signal);
-    if (options.signal?.aborted) return { ok: false, error: new PasserelleError('ERR_REPORTS_WEBHOOK_FAILED', 'digest webhook not sent: passerelle is stopping'), attempts: attempt - 1 };
+    if (options.signal?.aborted)
+      return {
+        ok: false,
+        error: new PasserelleError(
+          'ERR_REPORTS_WEBHOOK_FAILED',
+          'digest webhook not sent: passerelle is stopping',
+        ),
+        attempts: attempt - 1,
+      };
     const timestamp = Math.floor(options.now() / 1000);
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'passerelle-digest', [WEBHOOK_HEADERS.id]: options.id, [WEBHOOK_HEADERS.timestamp]: String(timestamp) };
-    if (webhook.secret !== undefined) headers[WEBHOOK_HEADERS.signature] = signWebhook([webhook.secret], options.id, timestamp, body);
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': 'passerelle-digest',
+      [WEBHOOK_HEADERS.id]: options.id,
+      [WEBHOOK_HEADERS.timestamp]: String(timestamp),
+    };
+    if (webhook.secret !== undefined)
+      headers[WEBHOOK_HEADERS.signature] = signWebhook([webhook.secret], options.id, timestamp, body);
     try {
       const res = await axios.post(webhook.url, body, {
         headers,
@@ -156,11 +215,19 @@ export async function postDigest(webhook: DigestWebhook, body: Buffer, options: 
         ...(options.signal && { signal: options.signal }),
       });
       if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status, attempts: attempt };
-      last = new PasserelleError('ERR_REPORTS_WEBHOOK_FAILED', `digest webhook answered HTTP ${res.status}`, { details: { httpStatus: res.status } });
+      last = new PasserelleError('ERR_REPORTS_WEBHOOK_FAILED', `digest webhook answered HTTP ${res.status}`, {
+        details: { httpStatus: res.status },
+      });
       if (!retryable(res.status)) return { ok: false, error: last, attempts: attempt };
     } catch (e) {
       const code = (e as { code?: string }).code ?? 'ERR_NETWORK';
-      last = new PasserelleError('ERR_REPORTS_WEBHOOK_FAILED', code === 'ECONNABORTED' || code === 'ETIMEDOUT' ? `digest webhook did not answer within ${options.timeoutMs} ms` : `digest webhook unreachable (${code})`, { details: { cause: code } });
+      last = new PasserelleError(
+        'ERR_REPORTS_WEBHOOK_FAILED',
+        code === 'ECONNABORTED' || code === 'ETIMEDOUT'
+          ? `digest webhook did not answer within ${options.timeoutMs} ms`
+          : `digest webhook unreachable (${code})`,
+        { details: { cause: code } },
+      );
     }
   }
   return { ok: false, error: last, attempts: options.attempts };

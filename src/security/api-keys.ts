@@ -23,12 +23,35 @@ export interface CreatedApiKey {
 
 export async function createApiKey(
   store: Store,
-  input: { role: ApiRole; label?: string | null; practiceId?: string | null; createdBy: string; via: string; requestId?: string | null },
+  input: {
+    role: ApiRole;
+    label?: string | null;
+    practiceId?: string | null;
+    createdBy: string;
+    via: string;
+    requestId?: string | null;
+  },
 ): Promise<CreatedApiKey> {
   const { key, prefix, hash } = generateApiKey();
   const record = await store.transaction(async (tx) => {
-    const rec = await tx.apiKeys.create({ keyHash: hash, prefix, role: input.role, label: input.label ?? null, practiceId: input.practiceId ?? null, createdBy: input.createdBy });
-    await tx.audit.append({ actor: input.createdBy, action: 'apikey.create', resourceType: 'ApiKey', resourceId: rec.id, outcome: 'success', via: input.via, requestId: input.requestId ?? null, details: { role: input.role } });
+    const rec = await tx.apiKeys.create({
+      keyHash: hash,
+      prefix,
+      role: input.role,
+      label: input.label ?? null,
+      practiceId: input.practiceId ?? null,
+      createdBy: input.createdBy,
+    });
+    await tx.audit.append({
+      actor: input.createdBy,
+      action: 'apikey.create',
+      resourceType: 'ApiKey',
+      resourceId: rec.id,
+      outcome: 'success',
+      via: input.via,
+      requestId: input.requestId ?? null,
+      details: { role: input.role },
+    });
     return rec;
   });
   return { key, record };

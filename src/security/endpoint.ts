@@ -13,7 +13,8 @@ export function endpointOf(config: unknown, prefix = 'config'): Map<string, stri
   const found = new Map<string, string>();
   const walk = (value: unknown, path: string, key: string) => {
     if (value !== null && typeof value === 'object') {
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) walk(v, Array.isArray(value) ? `${path}[${k}]` : `${path}.${k}`, Array.isArray(value) ? key : k);
+      for (const [k, v] of Object.entries(value as Record<string, unknown>))
+        walk(v, Array.isArray(value) ? `${path}[${k}]` : `${path}.${k}`, Array.isArray(value) ? key : k);
       return;
     }
     if (ENDPOINT_KEY.test(key) && value !== undefined) found.set(path, JSON.stringify(value));

@@ -30,18 +30,24 @@ export class SecretBox {
   open(sealed: string, context: string): string {
     if (this.keyring.keyIdOf(sealed) !== null) return this.keyring.openText(sealed, context);
     const [v, nonce, ct, tag] = sealed.split('.');
-    if (v !== 'v1' || !nonce || ct === undefined || !tag) throw new PasserelleError('ERR_CRYPTO_DECRYPT_FAILED', 'stored credentials are not in a known format');
+    if (v !== 'v1' || !nonce || ct === undefined || !tag)
+      throw new PasserelleError('ERR_CRYPTO_DECRYPT_FAILED', 'stored credentials are not in a known format');
     for (const key of this.keyring.keys) {
       try {
         const decipher = createDecipheriv('aes-256-gcm', key.raw, Buffer.from(nonce, 'base64url'));
         decipher.setAAD(Buffer.from(context));
         decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-        return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
+        return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString(
+          'utf8',
+        );
       } catch {
         // the next configured key, if any
       }
     }
-    throw new PasserelleError('ERR_CRYPTO_DECRYPT_FAILED', 'stored credentials cannot be decrypted with the configured keys');
+    throw new PasserelleError(
+      'ERR_CRYPTO_DECRYPT_FAILED',
+      'stored credentials cannot be decrypted with the configured keys',
+    );
   }
 
   /** Whether `sealed` is already under the current key (key rotation skips it then). */
@@ -63,7 +69,11 @@ export class SecretBox {
  * first start (mode 0600). A key file next to the data protects a copied database only if
  * the key file is not copied with it: production deployments set security.encryptionKey.
  */
-export function loadOrCreateKey(configured: string | undefined, keyFile: string, previous: readonly string[] = []): { box: SecretBox; created: boolean } {
+export function loadOrCreateKey(
+  configured: string | undefined,
+  keyFile: string,
+  previous: readonly string[] = [],
+): { box: SecretBox; created: boolean } {
   const box = (current: string) => new SecretBox(Keyring.fromBase64(current, previous));
   if (configured !== undefined) return { box: box(configured), created: false };
   if (existsSync(keyFile)) return { box: box(readFileSync(keyFile, 'utf8').trim()), created: false };

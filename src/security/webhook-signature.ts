@@ -11,7 +11,11 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 import { PasserelleError } from '../errors.js';
 
-export const WEBHOOK_HEADERS = { id: 'webhook-id', timestamp: 'webhook-timestamp', signature: 'webhook-signature' } as const;
+export const WEBHOOK_HEADERS = {
+  id: 'webhook-id',
+  timestamp: 'webhook-timestamp',
+  signature: 'webhook-signature',
+} as const;
 /** Standard Webhooks' recommended tolerance: ±5 minutes between the sender's and our clock. */
 export const WEBHOOK_TOLERANCE_SECONDS = 5 * 60;
 const SECRET_PREFIX = 'whsec_';
@@ -21,12 +25,18 @@ const WEBHOOK_ID = /^[A-Za-z0-9_-]{1,128}$/;
 /** Decodes a `whsec_…` secret into its key bytes, or throws ERR_SECRETARIAT_CREDENTIALS. */
 export function webhookKey(secret: string): Buffer {
   if (!secret.startsWith(SECRET_PREFIX)) {
-    throw new PasserelleError('ERR_SECRETARIAT_CREDENTIALS', 'a webhook secret must look like whsec_<base64> (Standard Webhooks secret serialisation)');
+    throw new PasserelleError(
+      'ERR_SECRETARIAT_CREDENTIALS',
+      'a webhook secret must look like whsec_<base64> (Standard Webhooks secret serialisation)',
+    );
   }
   const b64 = secret.slice(SECRET_PREFIX.length);
   const key = Buffer.from(b64, 'base64');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || key.length < 24 || key.length > 64) {
-    throw new PasserelleError('ERR_SECRETARIAT_CREDENTIALS', 'a webhook secret must hold 24 to 64 bytes of base64 after whsec_');
+    throw new PasserelleError(
+      'ERR_SECRETARIAT_CREDENTIALS',
+      'a webhook secret must hold 24 to 64 bytes of base64 after whsec_',
+    );
   }
   return key;
 }
@@ -42,7 +52,8 @@ function hmac(key: Buffer, id: string, timestamp: number, body: Buffer): Buffer 
 
 /** The `webhook-signature` header value: one `v1,<base64>` per secret, space-separated. */
 export function signWebhook(secrets: readonly string[], id: string, timestamp: number, body: Buffer): string {
-  if (!WEBHOOK_ID.test(id)) throw new PasserelleError('ERR_WEBHOOK_SIGNATURE', 'a webhook id must be 1-128 of A-Z a-z 0-9 _ -');
+  if (!WEBHOOK_ID.test(id))
+    throw new PasserelleError('ERR_WEBHOOK_SIGNATURE', 'a webhook id must be 1-128 of A-Z a-z 0-9 _ -');
   return secrets.map((s) => `v1,${hmac(webhookKey(s), id, timestamp, body).toString('base64')}`).join(' ');
 }
 
@@ -72,17 +83,26 @@ function header(headers: Readonly<Record<string, string | undefined>>, name: str
  * (authentic but outside the tolerance: a replay or a badly skewed clock). The signature is
  * checked first so that only authentic deliveries learn about the timestamp rule.
  */
-export function verifyWebhook(headers: Readonly<Record<string, string | undefined>>, body: Buffer, options: VerifyOptions): VerifiedDelivery {
+export function verifyWebhook(
+  headers: Readonly<Record<string, string | undefined>>,
+  body: Buffer,
+  options: VerifyOptions,
+): VerifiedDelivery {
   const id = header(headers, WEBHOOK_HEADERS.id);
   const ts = header(headers, WEBHOOK_HEADERS.timestamp);
   const sig = header(headers, WEBHOOK_HEADERS.signature);
   if (id === undefined || ts === undefined || sig === undefined) {
-    throw new PasserelleError('ERR_WEBHOOK_SIGNATURE', 'webhook-id, webhook-timestamp and webhook-signature headers are required');
+    throw new PasserelleError(
+      'ERR_WEBHOOK_SIGNATURE',
+      'webhook-id, webhook-timestamp and webhook-signature headers are required',
+    );
   }
   if (!WEBHOOK_ID.test(id)) throw new PasserelleError('ERR_WEBHOOK_SIGNATURE', 'webhook-id is malformed');
-  if (!/^\d{1,12}$/.test(ts)) throw new PasserelleError('ERR_WEBHOOK_SIGNATURE', 'webhook-timestamp must be Unix seconds');
+  if (!/^\d{1,12}$/.test(ts))
+    throw new PasserelleError('ERR_WEBHOOK_SIGNATURE', 'webhook-timestamp must be Unix seconds');
   const timestamp = Number(ts);
-  if (options.secrets.length === 0) throw new PasserelleError('ERR_WEBHOOK_SIGNATURE', 'no webhook secret is configured for this link');
+  if (options.secrets.length === 0)
+    throw new PasserelleError('ERR_WEBHOOK_SIGNATURE', 'no webhook secret is configured for this link');
 
   const expected = options.secrets.map((s) => hmac(webhookKey(s), id, timestamp, body));
   let matched = false;
@@ -93,14 +113,19 @@ export function verifyWebhook(headers: Readonly<Record<string, string | undefine
     // timingSafeEqual needs equal lengths; the length of a SHA-256 MAC is public anyway.
     for (const e of expected) if (given.length === e.length && timingSafeEqual(given, e)) matched = true;
   }
-  if (!matched) throw new PasserelleError('ERR_WEBHOOK_SIGNATURE', 'no webhook signature matches a configured secret');
+  if (!matched)
+    throw new PasserelleError('ERR_WEBHOOK_SIGNATURE', 'no webhook signature matches a configured secret');
 
   const tolerance = options.toleranceSeconds ?? WEBHOOK_TOLERANCE_SECONDS;
   const skew = Math.floor(options.now / 1000) - timestamp;
   if (Math.abs(skew) > tolerance) {
-    throw new PasserelleError('ERR_WEBHOOK_TIMESTAMP', `webhook timestamp is ${Math.abs(skew)} s ${skew > 0 ? 'old' : 'in the future'}, beyond the ±${tolerance} s tolerance`, {
-      details: { webhookId: id, skewSeconds: skew },
-    });
+    throw new PasserelleError(
+      'ERR_WEBHOOK_TIMESTAMP',
+      `webhook timestamp is ${Math.abs(skew)} s ${skew > 0 ? 'old' : 'in the future'}, beyond the ±${tolerance} s tolerance`,
+      {
+        details: { webhookId: id, skewSeconds: skew },
+      },
+    );
   }
   return { id, timestamp };
 }

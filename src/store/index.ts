@@ -1,10 +1,18 @@
-export type { Store, Tx, TxFn, Repos } from './store.js';
-export type { Clock } from './repos/context.js';
 export { contentHash, stableStringify } from '../util/stable-stringify.js';
-export { openSqliteStore } from './sqlite/index.js';
 export { openPostgresStore } from './postgres/index.js';
-export * from './types.js';
-export type { ColumnSealer, StoreSealing } from './sealer.js';
+export type { Clock } from './repos/context.js';
 export type { MappingProfileInput, MappingProfileVersion } from './repos/mapping-profiles.js';
-export type { PractitionerMapping, PractitionerMappingResolution, PractitionerMappingStatus, PractitionerMappingsRepo } from './repos/practitioner-mappings.js';
-export { PRACTITIONER_MAPPING_RESOLUTIONS, PRACTITIONER_MAPPING_STATUSES } from './repos/practitioner-mappings.js';
+export type {
+  PractitionerMapping,
+  PractitionerMappingResolution,
+  PractitionerMappingsRepo,
+  PractitionerMappingStatus,
+} from './repos/practitioner-mappings.js';
+export {
+  PRACTITIONER_MAPPING_RESOLUTIONS,
+  PRACTITIONER_MAPPING_STATUSES,
+} from './repos/practitioner-mappings.js';
+export type { ColumnSealer, StoreSealing } from './sealer.js';
+export { openSqliteStore } from './sqlite/index.js';
+export type { Repos, Store, Tx, TxFn } from './store.js';
+export * from './types.js';

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 
-import { externalIdAad, matchKeyAad, resourceAad, snapshotAad } from './repos/records.js';
 import { inboxBodyAad, outboxPayloadAad, queueAad } from './repos/queues.js';
+import { externalIdAad, matchKeyAad, resourceAad, snapshotAad } from './repos/records.js';
 import type { ColumnSealer } from './sealer.js';
 import type { Store } from './store.js';
 

@@ -360,4 +360,3 @@ export interface Database {
   practitioner_mappings: PractitionerMappingsTable;
   practitioner_mapping_holds: PractitionerMappingHoldsTable;
 }
-

@@ -1,39 +1,39 @@
 import type { Kysely } from 'kysely';
 
-import type { Dialect } from './migrations/types.js';
 import type { MigrationStatus } from './migrations/index.js';
-import { auditRepo, type AuditRepo } from './repos/audit.js';
-import { changeCountersRepo, type ChangeCountersRepo } from './repos/changes.js';
+import type { Dialect } from './migrations/types.js';
+import { type AuditRepo, auditRepo } from './repos/audit.js';
+import { type ChangeCountersRepo, changeCountersRepo } from './repos/changes.js';
 import type { Clock, DirectExecutor, RepoContext } from './repos/context.js';
-import { apiKeysRepo, type ApiKeysRepo, icalTokensRepo, type IcalTokensRepo } from './repos/credentials.js';
-import { mappingProfilesRepo, type MappingProfilesRepo } from './repos/mapping-profiles.js';
-import { linksRepo, type LinksRepo, practicesRepo, type PracticesRepo } from './repos/practices.js';
+import { type ApiKeysRepo, apiKeysRepo, type IcalTokensRepo, icalTokensRepo } from './repos/credentials.js';
+import { type MappingProfilesRepo, mappingProfilesRepo } from './repos/mapping-profiles.js';
+import { type LinksRepo, linksRepo, type PracticesRepo, practicesRepo } from './repos/practices.js';
+import { type PractitionerMappingsRepo, practitionerMappingsRepo } from './repos/practitioner-mappings.js';
 import {
-  conflictsRepo,
   type ConflictsRepo,
-  deadLettersRepo,
+  conflictsRepo,
   type DeadLettersRepo,
-  inboxRepo,
+  deadLettersRepo,
   type InboxRepo,
-  outboxRepo,
+  inboxRepo,
   type OutboxRepo,
-  reviewsRepo,
+  outboxRepo,
   type ReviewsRepo,
+  reviewsRepo,
 } from './repos/queues.js';
 import {
-  cursorsRepo,
   type CursorsRepo,
-  identityMapRepo,
+  cursorsRepo,
   type IdentityMapRepo,
-  matchKeysRepo,
+  identityMapRepo,
   type MatchKeysRepo,
-  resourcesRepo,
+  matchKeysRepo,
   type ResourcesRepo,
-  snapshotsRepo,
+  resourcesRepo,
   type SnapshotsRepo,
+  snapshotsRepo,
 } from './repos/records.js';
-import { practitionerMappingsRepo, type PractitionerMappingsRepo } from './repos/practitioner-mappings.js';
-import { activityRepo, type ActivityRepo, digestsRepo, type DigestsRepo } from './repos/reports.js';
+import { type ActivityRepo, activityRepo, type DigestsRepo, digestsRepo } from './repos/reports.js';
 import type { Database } from './schema.js';
 
 /** Everything the store holds, one repository per table group. */
@@ -107,7 +107,10 @@ export interface Store extends Repos {
    * `{ acquired: false }` at once otherwise. PostgreSQL: session advisory lock; SQLite: one
    * process owns the file, so an in-process lock is enough.
    */
-  withLease<T>(key: string, fn: () => Promise<T>): Promise<{ acquired: true; result: T } | { acquired: false }>;
+  withLease<T>(
+    key: string,
+    fn: () => Promise<T>,
+  ): Promise<{ acquired: true; result: T } | { acquired: false }>;
   migrate(): Promise<string[]>;
   migrationStatus(): Promise<MigrationStatus>;
   /** Throws ERR_STORE_UNAVAILABLE when the store cannot answer. */

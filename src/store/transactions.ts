@@ -17,7 +17,15 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 /** Savepoint statements, compiled once per name (an ingest runs a pair per record of a page). */
 const savepointSql = new Map<string, CompiledQuery>();
 
-export function bindTx(conn: Kysely<Database>, dialect: Dialect, now: Clock, seal: Seal, touchedPractices: Set<string> = new Set(), direct?: DirectExecutor, auditKey?: Buffer): Tx {
+export function bindTx(
+  conn: Kysely<Database>,
+  dialect: Dialect,
+  now: Clock,
+  seal: Seal,
+  touchedPractices: Set<string> = new Set(),
+  direct?: DirectExecutor,
+  auditKey?: Buffer,
+): Tx {
   const txCache: TxCache = {};
   const run = async (statement: string): Promise<void> => {
     if (direct) {
@@ -29,7 +37,17 @@ export function bindTx(conn: Kysely<Database>, dialect: Dialect, now: Clock, sea
     await conn.executeQuery(q);
   };
   return {
-    ...makeRepos({ db: conn, dialect, now, seal, inTransaction: true, touchedPractices, txCache, ...(direct && { direct }), ...(auditKey && { auditKey }) }),
+    ...makeRepos({
+      db: conn,
+      dialect,
+      now,
+      seal,
+      inTransaction: true,
+      touchedPractices,
+      txCache,
+      ...(direct && { direct }),
+      ...(auditKey && { auditKey }),
+    }),
     db: conn,
     dialect,
     ...(direct && { direct }),
@@ -53,7 +71,15 @@ export function bindTx(conn: Kysely<Database>, dialect: Dialect, now: Clock, sea
  * transaction back); several jobs each get a savepoint so a failing one undoes only its own
  * statements. Results are handed out only after COMMIT returns.
  */
-export async function runInOneTransaction(db: Kysely<Database>, dialect: Dialect, now: Clock, seal: Seal, jobs: readonly Job[], direct?: DirectExecutor, auditKey?: Buffer): Promise<void> {
+export async function runInOneTransaction(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  now: Clock,
+  seal: Seal,
+  jobs: readonly Job[],
+  direct?: DirectExecutor,
+  auditKey?: Buffer,
+): Promise<void> {
   // SQLite: BEGIN IMMEDIATE takes the write lock up front, so a second process (the CLI) waits
   // on busy_timeout instead of failing later with SQLITE_BUSY on lock upgrade.
   const begin = dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN';
@@ -151,7 +177,15 @@ export class GroupCommitter {
     try {
       while (this.queue.length > 0) {
         const jobs = this.queue.splice(0, this.maxBatch);
-        await runInOneTransaction(this.db, this.dialect, this.now, this.seal, jobs, this.direct, this.auditKey);
+        await runInOneTransaction(
+          this.db,
+          this.dialect,
+          this.now,
+          this.seal,
+          jobs,
+          this.direct,
+          this.auditKey,
+        );
       }
     } finally {
       this.running = false;
@@ -167,8 +201,18 @@ export class GroupCommitter {
 export class LanedCommitter {
   private readonly lanes: GroupCommitter[];
 
-  constructor(db: Kysely<Database>, dialect: Dialect, now: Clock, seal: Seal, lanes: number, auditKey?: Buffer) {
-    this.lanes = Array.from({ length: Math.max(1, lanes) }, () => new GroupCommitter(db, dialect, now, seal, undefined, undefined, auditKey));
+  constructor(
+    db: Kysely<Database>,
+    dialect: Dialect,
+    now: Clock,
+    seal: Seal,
+    lanes: number,
+    auditKey?: Buffer,
+  ) {
+    this.lanes = Array.from(
+      { length: Math.max(1, lanes) },
+      () => new GroupCommitter(db, dialect, now, seal, undefined, undefined, auditKey),
+    );
   }
 
   run<T>(fn: TxFn<T>): Promise<T> {

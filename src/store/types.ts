@@ -260,7 +260,10 @@ export interface DeadLetter {
   readonly createdAt: string;
   readonly updatedAt: string;
 }
-export type DeadLetterInput = Omit<DeadLetter, 'id' | 'status' | 'resolvedBy' | 'createdAt' | 'updatedAt' | 'attempts'> & {
+export type DeadLetterInput = Omit<
+  DeadLetter,
+  'id' | 'status' | 'resolvedBy' | 'createdAt' | 'updatedAt' | 'attempts'
+> & {
   readonly attempts?: number;
 };
 
@@ -313,7 +316,12 @@ export interface AuditVerifyOptions {
 /** `checkpoints`: how many signed checkpoints matched their event (purged ones are not counted). */
 export type AuditVerifyResult =
   | { readonly ok: true; readonly checked: number; readonly checkpoints?: number }
-  | { readonly ok: false; readonly checked: number; readonly firstBrokenSeq: number; readonly reason: string };
+  | {
+      readonly ok: false;
+      readonly checked: number;
+      readonly firstBrokenSeq: number;
+      readonly reason: string;
+    };
 export interface AuditListFilter {
   readonly patientId?: string;
   readonly resourceId?: string;
@@ -349,7 +357,19 @@ export interface IcalToken {
   readonly updatedAt: string;
 }
 export type IcalTokenInput = Pick<IcalToken, 'tokenHash' | 'practiceId'> &
-  Partial<Pick<IcalToken, 'id' | 'practitionerId' | 'label' | 'privacy' | 'fullAllowed' | 'createdBy' | 'expiresAt' | 'unusedExpiryDays'>>;
+  Partial<
+    Pick<
+      IcalToken,
+      | 'id'
+      | 'practitionerId'
+      | 'label'
+      | 'privacy'
+      | 'fullAllowed'
+      | 'createdBy'
+      | 'expiresAt'
+      | 'unusedExpiryDays'
+    >
+  >;
 
 /** A practice's change counter (0003_ical): bumped once by each transaction that wrote its records. */
 export interface ChangeCounter {
@@ -374,7 +394,8 @@ export interface ApiKey {
   readonly lastUsedAt: string | null;
   readonly revokedAt: string | null;
 }
-export type ApiKeyInput = Pick<ApiKey, 'keyHash' | 'prefix' | 'role'> & Partial<Pick<ApiKey, 'id' | 'label' | 'practiceId' | 'createdBy'>>;
+export type ApiKeyInput = Pick<ApiKey, 'keyHash' | 'prefix' | 'role'> &
+  Partial<Pick<ApiKey, 'id' | 'label' | 'practiceId' | 'createdBy'>>;
 
 // ---------------------------------------------------------------------------------------------
 // Supervision reports (0005_reports, src/reports): ids, codes and counts only, never patient data.

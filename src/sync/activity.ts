@@ -22,16 +22,28 @@ import { firstRefOf } from './references.js';
 type ActivityTx = Pick<Tx, 'activity'>;
 
 /** Statuses of an appointment that holds its slot (FHIR R4 appointmentstatus). */
-const ACTIVE: ReadonlySet<string> = new Set(['proposed', 'pending', 'booked', 'arrived', 'fulfilled', 'checked-in', 'waitlist']);
+const ACTIVE: ReadonlySet<string> = new Set([
+  'proposed',
+  'pending',
+  'booked',
+  'arrived',
+  'fulfilled',
+  'checked-in',
+  'waitlist',
+]);
 const ARRIVED: ReadonlySet<string> = new Set(['arrived', 'checked-in']);
 
 /** The appointment events a change from `before` to `after` makes (before = null: a new record). */
-export function appointmentActivity(before: Pick<Appointment, 'status' | 'start' | 'end'> | null, after: Pick<Appointment, 'status' | 'start' | 'end'>): ActivityType[] {
+export function appointmentActivity(
+  before: Pick<Appointment, 'status' | 'start' | 'end'> | null,
+  after: Pick<Appointment, 'status' | 'start' | 'end'>,
+): ActivityType[] {
   const wasActive = before !== null && ACTIVE.has(before.status);
   const isActive = ACTIVE.has(after.status);
   const out: ActivityType[] = [];
   if (isActive && !wasActive) out.push('appointment.booked');
-  if (before !== null && wasActive && isActive && (before.start !== after.start || before.end !== after.end)) out.push('appointment.moved');
+  if (before !== null && wasActive && isActive && (before.start !== after.start || before.end !== after.end))
+    out.push('appointment.moved');
   if (before !== null && before.status !== after.status) {
     if (after.status === 'cancelled') out.push('appointment.cancelled');
     if (after.status === 'noshow') out.push('appointment.noshow');
@@ -54,12 +66,24 @@ export interface AppliedChange {
 /** Engine hook: a change from one side was applied to the canonical record. */
 export async function recordApplied(tx: ActivityTx, change: AppliedChange): Promise<void> {
   const { after, stored, link, practiceId } = change;
-  const common = { practiceId, origin: link.role, linkId: link.id, kind: after.resourceType, recordId: stored.id, practitionerId: stored.practitionerId };
+  const common = {
+    practiceId,
+    origin: link.role,
+    linkId: link.id,
+    kind: after.resourceType,
+    recordId: stored.id,
+    practitionerId: stored.practitionerId,
+  };
   if (after.resourceType === 'Appointment') {
     const before = change.before?.resourceType === 'Appointment' ? change.before : null;
     for (const type of appointmentActivity(before, after)) await tx.activity.append({ ...common, type });
   } else if (after.resourceType === 'Communication' && change.before === null) {
-    await tx.activity.append({ ...common, type: 'message.received', priority: after.priority, dedupeKey: `message.received:${stored.id}` });
+    await tx.activity.append({
+      ...common,
+      type: 'message.received',
+      priority: after.priority,
+      dedupeKey: `message.received:${stored.id}`,
+    });
   }
 }
 
@@ -74,9 +98,14 @@ export interface RefusedBooking {
 }
 
 /** Engine hook: a booking was refused back to its side (agenda invariant, design rule 8). */
-export async function recordRefused(tx: ActivityTx & Pick<Tx, 'identityMap'>, refusal: RefusedBooking): Promise<void> {
+export async function recordRefused(
+  tx: ActivityTx & Pick<Tx, 'identityMap'>,
+  refusal: RefusedBooking,
+): Promise<void> {
   const peerPractitioner = firstRefOf(refusal.data, 'Practitioner');
-  const practitionerId = peerPractitioner ? ((await tx.identityMap.findCanonical(refusal.link.id, 'Practitioner', peerPractitioner)) ?? null) : null;
+  const practitionerId = peerPractitioner
+    ? ((await tx.identityMap.findCanonical(refusal.link.id, 'Practitioner', peerPractitioner)) ?? null)
+    : null;
   await tx.activity.append({
     practiceId: refusal.practiceId,
     type: 'appointment.refused',
@@ -105,13 +134,23 @@ export interface RecordedConflicts {
 
 /** Engine hook: collisions and refusals of one change were recorded as conflicts. */
 export async function recordConflicts(tx: ActivityTx, c: RecordedConflicts): Promise<void> {
-  const common = { practiceId: c.practiceId, type: 'conflict.opened' as const, origin: c.source, kind: c.kind, recordId: c.recordId };
+  const common = {
+    practiceId: c.practiceId,
+    type: 'conflict.opened' as const,
+    origin: c.source,
+    kind: c.kind,
+    recordId: c.recordId,
+  };
   if (c.decided) await tx.activity.append({ ...common, detail: c.decided });
   if (c.openedForReview) await tx.activity.append({ ...common, detail: 'review' });
 }
 
 /** Operator hook: an open conflict was resolved by an operator. */
-export async function recordConflictResolved(tx: ActivityTx, conflict: Pick<Conflict, 'id' | 'practiceId' | 'kind' | 'recordId' | 'createdAt'>, how: string): Promise<void> {
+export async function recordConflictResolved(
+  tx: ActivityTx,
+  conflict: Pick<Conflict, 'id' | 'practiceId' | 'kind' | 'recordId' | 'createdAt'>,
+  how: string,
+): Promise<void> {
   await tx.activity.append({
     practiceId: conflict.practiceId,
     type: 'conflict.resolved',
@@ -129,7 +168,11 @@ export async function recordConflictResolved(tx: ActivityTx, conflict: Pick<Conf
  * practice link for the first time is a delivery, timed from `Communication.sent` (when the
  * agent took the call), else from when passerelle first stored it.
  */
-export async function recordPushed(tx: ActivityTx & Pick<Tx, 'resources'>, item: Pick<OutboxItem, 'practiceId' | 'linkId' | 'kind' | 'recordId' | 'op' | 'payload'>, link: Pick<Link, 'id' | 'role'>): Promise<void> {
+export async function recordPushed(
+  tx: ActivityTx & Pick<Tx, 'resources'>,
+  item: Pick<OutboxItem, 'practiceId' | 'linkId' | 'kind' | 'recordId' | 'op' | 'payload'>,
+  link: Pick<Link, 'id' | 'role'>,
+): Promise<void> {
   if (item.kind !== 'Communication' || item.op !== 'upsert' || link.role !== 'practice') return;
   const message = (item.payload as { data?: Communication }).data;
   let since = message?.sent === undefined ? Number.NaN : Date.parse(message.sent);

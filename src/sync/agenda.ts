@@ -9,7 +9,14 @@ import { PasserelleError } from '../errors.js';
 import type { Appointment, Slot } from '../model/resources.js';
 
 /** Appointment statuses that hold the practitioner's time. */
-export const OCCUPYING: ReadonlySet<string> = new Set(['proposed', 'pending', 'booked', 'arrived', 'fulfilled', 'checked-in']);
+export const OCCUPYING: ReadonlySet<string> = new Set([
+  'proposed',
+  'pending',
+  'booked',
+  'arrived',
+  'fulfilled',
+  'checked-in',
+]);
 
 export function occupies(a: Pick<Appointment, 'status' | 'start' | 'end'>): boolean {
   return OCCUPYING.has(a.status) && a.start !== undefined && a.end !== undefined;
@@ -40,24 +47,31 @@ export interface AgendaClash {
   readonly kind: 'Slot' | 'Appointment';
 }
 
-const overlaps = (aStart: string, aEnd: string, bStart: string, bEnd: string) => Date.parse(aStart) < Date.parse(bEnd) && Date.parse(bStart) < Date.parse(aEnd);
+const overlaps = (aStart: string, aEnd: string, bStart: string, bEnd: string) =>
+  Date.parse(aStart) < Date.parse(bEnd) && Date.parse(bStart) < Date.parse(aEnd);
 
 /**
  * The first clash of `appt` with the practitioner's slots and appointments overlapping it
  * (already filtered to the practitioner and time window by the store query).
  */
-export function findClash(appt: Appointment, slots: readonly Slot[], appointments: readonly Appointment[]): AgendaClash | undefined {
+export function findClash(
+  appt: Appointment,
+  slots: readonly Slot[],
+  appointments: readonly Appointment[],
+): AgendaClash | undefined {
   if (!appt.start || !appt.end) return undefined;
   const ownSlots = new Set((appt.slot ?? []).map((s) => s.reference));
   for (const s of slots) {
     if (!overlaps(appt.start, appt.end, s.start, s.end)) continue;
     if (s.status === 'busy-unavailable') return { reason: 'blocked', recordId: s.id, kind: 'Slot' };
     // A busy slot is filled by someone else's appointment, unless this booking is the one in it.
-    if (s.status === 'busy' && !ownSlots.has(`Slot/${s.id}`)) return { reason: 'filled', recordId: s.id, kind: 'Slot' };
+    if (s.status === 'busy' && !ownSlots.has(`Slot/${s.id}`))
+      return { reason: 'filled', recordId: s.id, kind: 'Slot' };
   }
   for (const other of appointments) {
     if (other.id === appt.id || !occupies(other)) continue;
-    if (overlaps(appt.start, appt.end, other.start as string, other.end as string)) return { reason: 'filled', recordId: other.id, kind: 'Appointment' };
+    if (overlaps(appt.start, appt.end, other.start as string, other.end as string))
+      return { reason: 'filled', recordId: other.id, kind: 'Appointment' };
   }
   return undefined;
 }
@@ -65,8 +79,19 @@ export function findClash(appt: Appointment, slots: readonly Slot[], appointment
 /** "lundi 23 novembre 2026 à 10:30" in the practice's zone. */
 function frenchTime(iso: string, timeZone: string): string {
   const d = new Date(iso);
-  const day = new Intl.DateTimeFormat('fr-FR', { timeZone, weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }).format(d);
-  const time = new Intl.DateTimeFormat('fr-FR', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(d);
+  const day = new Intl.DateTimeFormat('fr-FR', {
+    timeZone,
+    weekday: 'long',
+    day: 'numeric',
+    month: 'long',
+    year: 'numeric',
+  }).format(d);
+  const time = new Intl.DateTimeFormat('fr-FR', {
+    timeZone,
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).format(d);
   return `${day} à ${time}`;
 }
 
@@ -80,5 +105,7 @@ export function slotUnavailable(clash: AgendaClash, appt: Appointment, timeZone:
     clash.reason === 'blocked'
       ? `Rendez-vous refusé : le créneau du ${when} est bloqué par le cabinet (absence ou plage fermée). Merci de proposer un autre horaire au patient.`
       : `Rendez-vous refusé : le créneau du ${when} est déjà occupé dans l’agenda du praticien. Merci de proposer un autre horaire au patient.`;
-  return new PasserelleError('ERR_SYNC_SLOT_UNAVAILABLE', message, { details: { reason: clash.reason, kind: clash.kind, recordId: clash.recordId } });
+  return new PasserelleError('ERR_SYNC_SLOT_UNAVAILABLE', message, {
+    details: { reason: clash.reason, kind: clash.kind, recordId: clash.recordId },
+  });
 }

@@ -10,19 +10,25 @@
  * A lease outlives a crash: another instance, or this one after a restart, takes the row once
  * the lease expires and pushes it again with the same idempotency key (design rule 4).
  */
-import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 
+import type {
+  Connector,
+  OutboundChange,
+  OutboundOp,
+  PushResult,
+  RelatedChangeRecord,
+} from '../connector/contract.js';
 import { isPasserelleError, PasserelleError } from '../errors.js';
-import { backoffDelayMs } from '../util/retry.js';
 import type { Logger } from '../log/logger.js';
+import { fieldsHash } from '../model/fields.js';
 import type { CanonicalResource } from '../model/resources.js';
-import { recordPushed } from './activity.js';
 import type { Store } from '../store/index.js';
 import type { JsonObject, Link, OutboxItem } from '../store/types.js';
-import type { Connector, OutboundChange, OutboundOp, PushResult, RelatedChangeRecord } from '../connector/contract.js';
+import { backoffDelayMs } from '../util/retry.js';
+import { recordPushed } from './activity.js';
 import type { OutboxPayload, SyncEngine } from './engine.js';
-import { fieldsHash } from '../model/fields.js';
 import { supersededKey } from './patient-match.js';
 import { collectRefs, type RecordRef, rewriteRefs } from './references.js';
 
@@ -44,9 +50,18 @@ export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 1000, capMs: 10 * 60_00
  * Delay before attempt `attempts + 1`, after `attempts` failed attempts (1-based). A peer's
  * Retry-After (RFC 9110 §10.2.3) is a floor: the outbox never retries sooner than it asks.
  */
-export function backoffDelay(attempts: number, options: BackoffOptions = DEFAULT_BACKOFF, retryAfterSeconds?: number): number {
-  const jittered = backoffDelayMs(attempts, { baseDelayMs: options.baseMs, maxDelayMs: options.capMs, jitter: 'full' }, options.random);
-  const floor = retryAfterSeconds !== undefined && retryAfterSeconds > 0 ? Math.ceil(retryAfterSeconds * 1000) : 0;
+export function backoffDelay(
+  attempts: number,
+  options: BackoffOptions = DEFAULT_BACKOFF,
+  retryAfterSeconds?: number,
+): number {
+  const jittered = backoffDelayMs(
+    attempts,
+    { baseDelayMs: options.baseMs, maxDelayMs: options.capMs, jitter: 'full' },
+    options.random,
+  );
+  const floor =
+    retryAfterSeconds !== undefined && retryAfterSeconds > 0 ? Math.ceil(retryAfterSeconds * 1000) : 0;
   return Math.max(jittered, floor);
 }
 
@@ -121,7 +136,11 @@ function processRuns(pid: number): boolean {
 
 function asError(e: unknown): PasserelleError {
   if (isPasserelleError(e)) return e;
-  return new PasserelleError('ERR_CONNECTOR_UNAVAILABLE', `push failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  return new PasserelleError(
+    'ERR_CONNECTOR_UNAVAILABLE',
+    `push failed: ${(e as Error)?.message ?? String(e)}`,
+    { cause: e },
+  );
 }
 
 export class Dispatcher {
@@ -166,7 +185,9 @@ export class Dispatcher {
   }
 
   private async run(): Promise<void> {
-    await this.reclaimAbandoned().catch((e: unknown) => this.options.log.warn('could not look for abandoned outbox leases', { err: e }));
+    await this.reclaimAbandoned().catch((e: unknown) =>
+      this.options.log.warn('could not look for abandoned outbox leases', { err: e }),
+    );
     while (this.running) {
       this.dirty = false;
       let handled = 0;
@@ -214,10 +235,15 @@ export class Dispatcher {
       if (owner === null || owner === this.owner || !owner.startsWith(prefix)) continue;
       const pid = Number(owner.slice(prefix.length).split(':')[0]);
       if (!Number.isInteger(pid) || pid <= 0 || processRuns(pid)) continue;
-      await this.store.outbox.defer(item.seq, owner, { at: this.store.now(), errorCode: 'ERR_SYNC_NOT_RUNNING', error: 'the instance that leased it stopped' });
+      await this.store.outbox.defer(item.seq, owner, {
+        at: this.store.now(),
+        errorCode: 'ERR_SYNC_NOT_RUNNING',
+        error: 'the instance that leased it stopped',
+      });
       reclaimed++;
     }
-    if (reclaimed > 0) this.options.log.info('outbox rows of a stopped instance taken back', { rows: reclaimed });
+    if (reclaimed > 0)
+      this.options.log.info('outbox rows of a stopped instance taken back', { rows: reclaimed });
     return reclaimed;
   }
 
@@ -225,12 +251,18 @@ export class Dispatcher {
   async runOnce(): Promise<number> {
     const linkIds = this.options.activeLinkIds();
     if (linkIds.length === 0) return 0;
-    const items = await this.store.outbox.lease({ owner: this.owner, limit: this.tuning.batchSize, leaseMs: this.tuning.leaseMs, linkIds });
+    const items = await this.store.outbox.lease({
+      owner: this.owner,
+      limit: this.tuning.batchSize,
+      leaseMs: this.tuning.leaseMs,
+      linkIds,
+    });
     if (items.length === 0) return 0;
     this.inFlight += items.length;
     try {
       const byLink = new Map<string, OutboxItem[]>();
-      for (const item of items) (byLink.get(item.linkId) ?? byLink.set(item.linkId, []).get(item.linkId))?.push(item);
+      for (const item of items)
+        (byLink.get(item.linkId) ?? byLink.set(item.linkId, []).get(item.linkId))?.push(item);
       const queues = [...byLink.values()];
       const workers = Array.from({ length: Math.min(this.tuning.concurrency, queues.length) }, async () => {
         for (let q = queues.shift(); q; q = queues.shift()) {
@@ -242,7 +274,12 @@ export class Dispatcher {
           let failed = false;
           for (const item of q) {
             const outcome = failed
-              ? await this.defer(item, 0, 'ERR_SYNC_HELD_AFTER_FAILURE', 'a change before it to the same link just failed').catch((e: unknown) => this.failSafe(item, e))
+              ? await this.defer(
+                  item,
+                  0,
+                  'ERR_SYNC_HELD_AFTER_FAILURE',
+                  'a change before it to the same link just failed',
+                ).catch((e: unknown) => this.failSafe(item, e))
               : await this.handle(item).catch((e: unknown) => this.failSafe(item, e));
             if (outcome === 'retried') failed = true;
             this.stats[outcome]++;
@@ -271,7 +308,11 @@ export class Dispatcher {
   private async failSafe(item: OutboxItem, e: unknown): Promise<Outcome> {
     this.options.log.error('dispatch failed unexpectedly', { seq: item.seq, linkId: item.linkId, err: e });
     await this.store.outbox
-      .retry(item.seq, this.owner, { at: this.store.now() + backoffDelay(item.attempts, this.tuning.backoff), errorCode: 'ERR_INTERNAL', error: 'dispatch failed unexpectedly' })
+      .retry(item.seq, this.owner, {
+        at: this.store.now() + backoffDelay(item.attempts, this.tuning.backoff),
+        errorCode: 'ERR_INTERNAL',
+        error: 'dispatch failed unexpectedly',
+      })
       .catch(() => undefined);
     return 'retried';
   }
@@ -285,20 +326,31 @@ export class Dispatcher {
 
     // Every row carries the full state wanted on the target: a later one supersedes this one.
     if (op !== 'reject') {
-      const later = (await store.outbox.list({ linkId: item.linkId, recordId: item.recordId, status: 'pending', limit: 10 })).some((o) => o.seq > item.seq && o.op !== 'reject');
+      const later = (
+        await store.outbox.list({
+          linkId: item.linkId,
+          recordId: item.recordId,
+          status: 'pending',
+          limit: 10,
+        })
+      ).some((o) => o.seq > item.seq && o.op !== 'reject');
       if (later) {
         await store.outbox.complete(item.seq, { skipped: 'superseded' });
         return 'skipped';
       }
     }
-    const snapshot = op === 'reject' ? undefined : await store.snapshots.get(item.linkId, item.kind, item.recordId);
+    const snapshot =
+      op === 'reject' ? undefined : await store.snapshots.get(item.linkId, item.kind, item.recordId);
     // Zero echo writes: the target already holds exactly this (design rule 6).
     if (snapshot && snapshot.hash === fieldsHash(payload.data)) {
       await store.outbox.complete(item.seq, { skipped: 'already-there' });
       return 'skipped';
     }
 
-    const externalId = op === 'reject' ? (payload.externalId ?? null) : ((await this.externalIdOf(item, item.kind, item.recordId)) ?? null);
+    const externalId =
+      op === 'reject'
+        ? (payload.externalId ?? null)
+        : ((await this.externalIdOf(item, item.kind, item.recordId)) ?? null);
     const resolve = async (ref: { kind: CanonicalResource['resourceType']; id: string }) => {
       const direct = await this.externalIdOf(item, ref.kind, ref.id);
       if (direct !== undefined) return direct;
@@ -306,9 +358,12 @@ export class Dispatcher {
       return survivor === ref.id ? undefined : this.externalIdOf(item, ref.kind, survivor);
     };
     // A refusal carries the booking in the peer's own ids already.
-    const { value: data, missing } = op === 'reject' ? { value: payload.data, missing: [] } : await rewriteRefs(payload.data, resolve);
+    const { value: data, missing } =
+      op === 'reject' ? { value: payload.data, missing: [] } : await rewriteRefs(payload.data, resolve);
     if (missing.length > 0) return this.waitForReferences(item, target.link, missing);
-    const base = snapshot ? (await rewriteRefs(snapshot.data as unknown as CanonicalResource, resolve)).value : null;
+    const base = snapshot
+      ? (await rewriteRefs(snapshot.data as unknown as CanonicalResource, resolve)).value
+      : null;
     const related = op === 'reject' ? [] : await this.relatedOf(target.link, payload.data, resolve);
 
     const change: OutboundChange = {
@@ -335,10 +390,26 @@ export class Dispatcher {
     if (result.ok) {
       const ok = result;
       await store.transaction(async (tx) => {
-        await tx.outbox.complete(item.seq, { externalId: ok.externalId, ...(ok.version !== undefined && { version: ok.version }) });
+        await tx.outbox.complete(item.seq, {
+          externalId: ok.externalId,
+          ...(ok.version !== undefined && { version: ok.version }),
+        });
         if (op !== 'reject') {
-          await tx.identityMap.set({ linkId: item.linkId, kind: item.kind, externalId: ok.externalId, canonicalId: item.recordId, practiceId: item.practiceId });
-          await tx.snapshots.put({ linkId: item.linkId, kind: item.kind, canonicalId: item.recordId, data: payload.data as unknown as JsonObject, hash: fieldsHash(payload.data), externalVersion: ok.version ?? null });
+          await tx.identityMap.set({
+            linkId: item.linkId,
+            kind: item.kind,
+            externalId: ok.externalId,
+            canonicalId: item.recordId,
+            practiceId: item.practiceId,
+          });
+          await tx.snapshots.put({
+            linkId: item.linkId,
+            kind: item.kind,
+            canonicalId: item.recordId,
+            data: payload.data as unknown as JsonObject,
+            hash: fieldsHash(payload.data),
+            externalVersion: ok.version ?? null,
+          });
         }
         // Supervision reports: a call message reaching the practice, with its delay.
         await recordPushed(tx, item, target.link);
@@ -348,18 +419,41 @@ export class Dispatcher {
     }
 
     // A peer that calls its own current version stale would make us re-merge forever.
-    if (result.current && op !== 'reject' && result.current.version !== undefined && result.current.version === change.expectedVersion) {
-      return this.fail(item, new PasserelleError('ERR_SYNC_CONFLICT', `the peer refused version ${change.expectedVersion} as stale yet reports it as current`, { details: { seq: item.seq } }));
+    if (
+      result.current &&
+      op !== 'reject' &&
+      result.current.version !== undefined &&
+      result.current.version === change.expectedVersion
+    ) {
+      return this.fail(
+        item,
+        new PasserelleError(
+          'ERR_SYNC_CONFLICT',
+          `the peer refused version ${change.expectedVersion} as stale yet reports it as current`,
+          { details: { seq: item.seq } },
+        ),
+      );
     }
     if (result.current && op !== 'reject') {
       // HTTP 412: the peer changed since our base. Merge its record in like any change from
       // that side; the merge sends the result back, or opens a conflict where fields collide.
-      const merged = await this.options.engine.ingest(target.link, { dedupe: null, records: [result.current] }, 'remerge');
+      const merged = await this.options.engine.ingest(
+        target.link,
+        { dedupe: null, records: [result.current] },
+        'remerge',
+      );
       if (merged.outcome === 'applied') {
         await store.outbox.complete(item.seq, { remerged: true, flags: [...merged.flags] });
         return 'remerged';
       }
-      return this.fail(item, new PasserelleError('ERR_SYNC_CONFLICT', `the peer's current ${item.kind} could not be merged (${merged.outcome})`, { details: { seq: item.seq } }));
+      return this.fail(
+        item,
+        new PasserelleError(
+          'ERR_SYNC_CONFLICT',
+          `the peer's current ${item.kind} could not be merged (${merged.outcome})`,
+          { details: { seq: item.seq } },
+        ),
+      );
     }
     return this.fail(item, result.error);
   }
@@ -368,10 +462,16 @@ export class Dispatcher {
    * The target's id of a record. A patient merged on that side (ADT A40) has the ids of the
    * records merged into it too: the ones the side merged away are not written to it again.
    */
-  private async externalIdOf(item: OutboxItem, kind: CanonicalResource['resourceType'], canonicalId: string): Promise<string | undefined> {
+  private async externalIdOf(
+    item: OutboxItem,
+    kind: CanonicalResource['resourceType'],
+    canonicalId: string,
+  ): Promise<string | undefined> {
     const ids = await this.store.identityMap.findExternal(item.linkId, kind, canonicalId);
     if (ids.length < 2) return ids[0];
-    for (const id of ids) if ((await this.store.matchKeys.find(item.practiceId, supersededKey(item.linkId, id))).length === 0) return id;
+    for (const id of ids)
+      if ((await this.store.matchKeys.find(item.practiceId, supersededKey(item.linkId, id))).length === 0)
+        return id;
     return ids[0];
   }
 
@@ -380,7 +480,11 @@ export class Dispatcher {
    * their current canonical state in the target's ids. Each reference is known on the target
    * here (unresolved ones made the change wait above).
    */
-  private async relatedOf(link: Link, data: CanonicalResource, resolve: (ref: RecordRef) => Promise<string | undefined>): Promise<RelatedChangeRecord[]> {
+  private async relatedOf(
+    link: Link,
+    data: CanonicalResource,
+    resolve: (ref: RecordRef) => Promise<string | undefined>,
+  ): Promise<RelatedChangeRecord[]> {
     const kinds = this.options.engine.registry.get(link.connector)?.capabilities.related;
     if (!kinds || kinds.length === 0) return [];
     const out: RelatedChangeRecord[] = [];
@@ -391,7 +495,12 @@ export class Dispatcher {
       const externalId = await resolve(ref);
       if (!stored || externalId === undefined) continue;
       const { value } = await rewriteRefs(stored.data as unknown as CanonicalResource, resolve);
-      out.push({ kind: ref.kind, canonicalId: survivor, externalId, data: { ...value, id: externalId } as CanonicalResource });
+      out.push({
+        kind: ref.kind,
+        canonicalId: survivor,
+        externalId,
+        data: { ...value, id: externalId } as CanonicalResource,
+      });
     }
     return out;
   }
@@ -399,7 +508,16 @@ export class Dispatcher {
   private async withTimeout<T>(p: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new PasserelleError('ERR_CONNECTOR_TIMEOUT', `no answer from the peer within ${this.tuning.pushTimeoutMs} ms`)), this.tuning.pushTimeoutMs);
+      timer = setTimeout(
+        () =>
+          reject(
+            new PasserelleError(
+              'ERR_CONNECTOR_TIMEOUT',
+              `no answer from the peer within ${this.tuning.pushTimeoutMs} ms`,
+            ),
+          ),
+        this.tuning.pushTimeoutMs,
+      );
     });
     try {
       return await Promise.race([p, timeout]);
@@ -417,26 +535,63 @@ export class Dispatcher {
    * A record it refers to has no id on the target yet: wait while that record is on its way
    * (or held for a patient review), send it first if it never was, give up if it cannot be.
    */
-  private async waitForReferences(item: OutboxItem, link: Link, missing: readonly { kind: CanonicalResource['resourceType']; id: string }[]): Promise<Outcome> {
+  private async waitForReferences(
+    item: OutboxItem,
+    link: Link,
+    missing: readonly { kind: CanonicalResource['resourceType']; id: string }[],
+  ): Promise<Outcome> {
     const { store } = this;
     const { engine } = this.options;
     for (const ref of missing) {
       if (await engine.isHeldForReview(store, ref.kind, ref.id)) {
-        return this.defer(item, this.tuning.reviewWaitMs, 'ERR_SYNC_REVIEW_PENDING', `waits for the match review of ${ref.kind} ${ref.id}`);
+        return this.defer(
+          item,
+          this.tuning.reviewWaitMs,
+          'ERR_SYNC_REVIEW_PENDING',
+          `waits for the match review of ${ref.kind} ${ref.id}`,
+        );
       }
-      const queued = [...(await store.outbox.list({ linkId: link.id, recordId: ref.id, status: 'pending', limit: 1 })), ...(await store.outbox.list({ linkId: link.id, recordId: ref.id, status: 'leased', limit: 1 }))];
-      if (queued.length > 0) return this.defer(item, this.tuning.dependencyWaitMs, 'ERR_SYNC_UNKNOWN_REFERENCE', `waits for ${ref.kind} ${ref.id} to reach the link`);
+      const queued = [
+        ...(await store.outbox.list({ linkId: link.id, recordId: ref.id, status: 'pending', limit: 1 })),
+        ...(await store.outbox.list({ linkId: link.id, recordId: ref.id, status: 'leased', limit: 1 })),
+      ];
+      if (queued.length > 0)
+        return this.defer(
+          item,
+          this.tuning.dependencyWaitMs,
+          'ERR_SYNC_UNKNOWN_REFERENCE',
+          `waits for ${ref.kind} ${ref.id} to reach the link`,
+        );
       const record = await store.resources.get(ref.id);
       if (record && engine.registry.canPush(link.connector, ref.kind)) {
         const row = await store.transaction(async (tx) => {
           const ctx = await engine.practiceContext(tx, link);
-          return engine.enqueue(tx, ctx, link, record.data as unknown as CanonicalResource, `${link.id}:${ref.id}:v${record.version}:dependency`, 'dependency');
+          return engine.enqueue(
+            tx,
+            ctx,
+            link,
+            record.data as unknown as CanonicalResource,
+            `${link.id}:${ref.id}:v${record.version}:dependency`,
+            'dependency',
+          );
         });
         if (row.status === 'pending' || row.status === 'leased') {
-          return this.defer(item, this.tuning.dependencyWaitMs, 'ERR_SYNC_UNKNOWN_REFERENCE', `sends ${ref.kind} ${ref.id} first`);
+          return this.defer(
+            item,
+            this.tuning.dependencyWaitMs,
+            'ERR_SYNC_UNKNOWN_REFERENCE',
+            `sends ${ref.kind} ${ref.id} first`,
+          );
         }
       }
-      return this.fail(item, new PasserelleError('ERR_SYNC_UNKNOWN_REFERENCE', `the ${item.kind} refers to a ${ref.kind} that cannot be sent to link ${link.id}`, { details: { kind: ref.kind, recordId: ref.id } }));
+      return this.fail(
+        item,
+        new PasserelleError(
+          'ERR_SYNC_UNKNOWN_REFERENCE',
+          `the ${item.kind} refers to a ${ref.kind} that cannot be sent to link ${link.id}`,
+          { details: { kind: ref.kind, recordId: ref.id } },
+        ),
+      );
     }
     return 'deferred';
   }
@@ -446,11 +601,23 @@ export class Dispatcher {
     if (error.retryable && item.attempts < this.tuning.maxAttempts) {
       const at = store.now() + backoffDelay(item.attempts, this.tuning.backoff, error.retryAfterSeconds);
       await store.outbox.retry(item.seq, this.owner, { at, errorCode: error.code, error: error.message });
-      this.options.log.debug('push will be retried', { seq: item.seq, linkId: item.linkId, code: error.code, attempts: item.attempts, at });
+      this.options.log.debug('push will be retried', {
+        seq: item.seq,
+        linkId: item.linkId,
+        code: error.code,
+        attempts: item.attempts,
+        at,
+      });
       return 'retried';
     }
     const alreadyAlerted = await store.transaction(async (tx) => {
-      const open = await tx.deadLetters.list({ status: 'open', linkId: item.linkId, recordId: item.recordId, reasonCode: error.code, limit: 1 });
+      const open = await tx.deadLetters.list({
+        status: 'open',
+        linkId: item.linkId,
+        recordId: item.recordId,
+        reasonCode: error.code,
+        limit: 1,
+      });
       await tx.outbox.kill(item.seq, { errorCode: error.code, error: error.message });
       await tx.deadLetters.add({
         practiceId: item.practiceId,
@@ -468,7 +635,15 @@ export class Dispatcher {
     });
     // One alert per record and cause, not one per retry or per change (design rule 9).
     if (!alreadyAlerted) {
-      this.options.log.error('change parked in dead letters', { alert: 'sync.dead-letter', seq: item.seq, linkId: item.linkId, kind: item.kind, recordId: item.recordId, code: error.code, attempts: item.attempts });
+      this.options.log.error('change parked in dead letters', {
+        alert: 'sync.dead-letter',
+        seq: item.seq,
+        linkId: item.linkId,
+        kind: item.kind,
+        recordId: item.recordId,
+        code: error.code,
+        attempts: item.attempts,
+      });
     }
     return 'dead';
   }

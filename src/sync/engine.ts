@@ -10,23 +10,46 @@
  * steps live in ingest/: message.ts (inbox, one message, a page's records), record.ts (one
  * record), identity.ts, echo.ts, apply.ts, conflicts.ts, patients.ts, outbox-plan.ts.
  */
+import type {
+  ExternalRecord,
+  InboundMessage,
+  IngestResult,
+  PullPage,
+  StoredMessage,
+  StoreResult,
+} from '../connector/contract.js';
+import type { ConnectorRegistry } from '../connector/registry.js';
 import { isPasserelleError, PasserelleError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { type FieldMap, flatten } from '../model/fields.js';
 import type { CanonicalResource, ResourceKind } from '../model/resources.js';
-import { flatten, type FieldMap } from '../model/fields.js';
 import type { Store, Tx } from '../store/index.js';
+import type {
+  PractitionerMapping,
+  PractitionerMappingResolution,
+} from '../store/repos/practitioner-mappings.js';
 import { REUSED_KEY_FLAG } from '../store/repos/queues.js';
 import type { JsonObject, Link, LinkRole, OutboxItem } from '../store/types.js';
-import type { ExternalRecord, InboundMessage, IngestResult, PullPage, StoredMessage, StoreResult } from '../connector/contract.js';
-import type { ConnectorRegistry } from '../connector/registry.js';
 import { type ApplyInput, applyTheirs } from './ingest/apply.js';
-import { type IngestDeps, type IngestVia, lockPractice, type OwnershipResolver, type PracticeContext, PracticeContexts } from './ingest/context.js';
+import {
+  type IngestDeps,
+  type IngestVia,
+  lockPractice,
+  type OwnershipResolver,
+  type PracticeContext,
+  PracticeContexts,
+} from './ingest/context.js';
 import { mergePatients, survivor } from './ingest/identity.js';
-import { applyMessage, applyPageRecords, deadLetterInbound, finished, ingestMessage } from './ingest/message.js';
+import {
+  applyMessage,
+  applyPageRecords,
+  deadLetterInbound,
+  finished,
+  ingestMessage,
+} from './ingest/message.js';
 import { enqueue, flushPlanned, targets } from './ingest/outbox-plan.js';
 import { isHeldForReview } from './ingest/patients.js';
 import { mapPractitioner } from './ingest/practitioners.js';
-import type { PractitionerMapping, PractitionerMappingResolution } from '../store/repos/practitioner-mappings.js';
 
 export type { ApplyInput, FastPath } from './ingest/apply.js';
 export type { IngestVia, OwnershipResolver, PracticeContext } from './ingest/context.js';
@@ -72,14 +95,25 @@ export class SyncEngine {
    * Applies one received message (or a re-merge / replay) in one group-committed transaction
    * and resolves after the commit; the connector acknowledges only then (design rule 1).
    */
-  async ingest(link: Link, message: InboundMessage, via: IngestVia, options: { deadLetter?: boolean } = {}): Promise<IngestResult> {
-    const { result, enqueued } = await this.retryOnConflict(() => this.store.batch((tx) => this.ingestTx(tx, link, message, via, options.deadLetter ?? true)));
+  async ingest(
+    link: Link,
+    message: InboundMessage,
+    via: IngestVia,
+    options: { deadLetter?: boolean } = {},
+  ): Promise<IngestResult> {
+    const { result, enqueued } = await this.retryOnConflict(() =>
+      this.store.batch((tx) => this.ingestTx(tx, link, message, via, options.deadLetter ?? true)),
+    );
     if (enqueued > 0) this.onEnqueued();
     return result;
   }
 
   /** Applies one pulled page and advances the stream's cursor in the same transaction. */
-  async ingestPage(link: Link, page: PullPage, stream: string): Promise<{ applied: number; rejected: number; invalid: number; flags: string[] }> {
+  async ingestPage(
+    link: Link,
+    page: PullPage,
+    stream: string,
+  ): Promise<{ applied: number; rejected: number; invalid: number; flags: string[] }> {
     const out = await this.retryOnConflict(() =>
       this.store.batch(async (tx) => {
         const ctx = await this.practiceContext(tx, link);
@@ -111,7 +145,13 @@ export class SyncEngine {
     }
   }
 
-  private async ingestTx(tx: Tx, link: Link, message: InboundMessage, via: IngestVia, deadLetter: boolean): Promise<{ result: IngestResult; enqueued: number }> {
+  private async ingestTx(
+    tx: Tx,
+    link: Link,
+    message: InboundMessage,
+    via: IngestVia,
+    deadLetter: boolean,
+  ): Promise<{ result: IngestResult; enqueued: number }> {
     const ctx = await this.practiceContext(tx, link);
     return ingestMessage(this.deps, tx, ctx, link, message, via, deadLetter);
   }
@@ -126,15 +166,28 @@ export class SyncEngine {
     if (!d) throw new PasserelleError('ERR_INTERNAL', 'a message stored for later needs its dedupe key');
     const response = message.respond ? message.respond({ status: 'applied', flags: [] }) : null;
     return this.store.batch(async (tx): Promise<StoreResult> => {
-      const accepted = await tx.inbox.accept({ linkId: link.id, dedupeKey: d.key, bodyHash: d.bodyHash, messageType: d.messageType, body: d.body, status: 'received', response });
-      if (accepted.outcome === 'duplicate') return { outcome: 'duplicate', response: accepted.entry.response, flags: accepted.entry.flags };
+      const accepted = await tx.inbox.accept({
+        linkId: link.id,
+        dedupeKey: d.key,
+        bodyHash: d.bodyHash,
+        messageType: d.messageType,
+        body: d.body,
+        status: 'received',
+        response,
+      });
+      if (accepted.outcome === 'duplicate')
+        return { outcome: 'duplicate', response: accepted.entry.response, flags: accepted.entry.flags };
       return { outcome: 'stored', response, flags: accepted.entry.flags };
     });
   }
 
   /** A link's messages stored by `storeForLater` and not applied yet, oldest first. */
   async pendingStored(link: Link, limit: number): Promise<readonly StoredMessage[]> {
-    return (await this.store.inbox.list({ linkId: link.id, status: 'received', limit })).map((e) => ({ id: e.id, messageType: e.messageType, body: e.body }));
+    return (await this.store.inbox.list({ linkId: link.id, status: 'received', limit })).map((e) => ({
+      id: e.id,
+      messageType: e.messageType,
+      body: e.body,
+    }));
   }
 
   /**
@@ -142,7 +195,11 @@ export class SyncEngine {
    * own savepoint. A message already applied (by another drainer, or before a crash) is skipped:
    * the inbox row is marked in the transaction that applies it, so nothing is applied twice.
    */
-  async applyStored(link: Link, items: readonly { readonly id: number; readonly message: InboundMessage }[], via: IngestVia = 'receiver'): Promise<IngestResult[]> {
+  async applyStored(
+    link: Link,
+    items: readonly { readonly id: number; readonly message: InboundMessage }[],
+    via: IngestVia = 'receiver',
+  ): Promise<IngestResult[]> {
     // Messages the sender was already told were committed (accept ACK) and that did not apply:
     // the sender will not hear of it (no application ACK was asked for, or it would not have
     // been deferred: ack-policy.ts answerIndependentOfApply), so the integrator must.
@@ -155,7 +212,11 @@ export class SyncEngine {
         for (const { id, message } of items) {
           const entry = await tx.inbox.get(id);
           if (!entry || entry.status !== 'received' || entry.linkId !== link.id) {
-            results.push({ outcome: 'duplicate', response: entry?.response ?? null, flags: entry?.flags ?? [] });
+            results.push({
+              outcome: 'duplicate',
+              response: entry?.response ?? null,
+              flags: entry?.flags ?? [],
+            });
             continue;
           }
           const ctx = await this.practiceContext(tx, link);
@@ -163,7 +224,12 @@ export class SyncEngine {
           const outcome = await applyMessage(this.deps, tx, ctx, link, message, via, id, true, flags);
           // The answer went out when the message was stored; it stays what a resend gets.
           await tx.inbox.finish(id, finished(outcome));
-          if (outcome.status !== 'applied') failedAfterAck.push({ id, code: outcome.error.code, deadLettered: outcome.status === 'invalid' || flags.includes(REUSED_KEY_FLAG) });
+          if (outcome.status !== 'applied')
+            failedAfterAck.push({
+              id,
+              code: outcome.error.code,
+              deadLettered: outcome.status === 'invalid' || flags.includes(REUSED_KEY_FLAG),
+            });
           enqueued += ctx.enqueued;
           results.push({ outcome: outcome.status, response: entry.response, flags });
         }
@@ -172,7 +238,13 @@ export class SyncEngine {
     );
     if (out.enqueued > 0) this.onEnqueued();
     for (const f of failedAfterAck) {
-      this.log.error('message not applied after its commit acknowledgment', { alert: 'sync.failed-after-accept-ack', linkId: link.id, inboxId: f.id, code: f.code, deadLettered: f.deadLettered });
+      this.log.error('message not applied after its commit acknowledgment', {
+        alert: 'sync.failed-after-accept-ack',
+        linkId: link.id,
+        inboxId: f.id,
+        code: f.code,
+        deadLettered: f.deadLettered,
+      });
     }
     return out.results;
   }
@@ -218,11 +290,25 @@ export class SyncEngine {
   }
 
   /** Adds an outbox row (or returns the existing one for `key`: enqueueing is idempotent). */
-  enqueue(tx: Tx, ctx: PracticeContext, target: Link, data: CanonicalResource, key: string, cause: string, priority?: number): Promise<OutboxItem> {
+  enqueue(
+    tx: Tx,
+    ctx: PracticeContext,
+    target: Link,
+    data: CanonicalResource,
+    key: string,
+    cause: string,
+    priority?: number,
+  ): Promise<OutboxItem> {
     return enqueue(tx, ctx, target, data, key, cause, priority);
   }
 
-  deadLetterInbound(tx: Tx, link: Link, inboxId: number | null, error: PasserelleError, records: readonly ExternalRecord[]): Promise<void> {
+  deadLetterInbound(
+    tx: Tx,
+    link: Link,
+    inboxId: number | null,
+    error: PasserelleError,
+    records: readonly ExternalRecord[],
+  ): Promise<void> {
     return deadLetterInbound(this.deps, tx, link, inboxId, error, records);
   }
 
@@ -230,7 +316,15 @@ export class SyncEngine {
    * Decides a link's practitioner mapping (ingest/practitioners.ts): the local id is mapped,
    * the appointments held for it get the practitioner and are enqueued for the other side.
    */
-  mapPractitioner(tx: Tx, ctx: PracticeContext, link: Link, localId: string, practitionerId: string, resolution: PractitionerMappingResolution, by: string): Promise<{ mapping: PractitionerMapping; released: string[] }> {
+  mapPractitioner(
+    tx: Tx,
+    ctx: PracticeContext,
+    link: Link,
+    localId: string,
+    practitionerId: string,
+    resolution: PractitionerMappingResolution,
+    by: string,
+  ): Promise<{ mapping: PractitionerMapping; released: string[] }> {
     return mapPractitioner(this.deps, tx, ctx, link, localId, practitionerId, resolution, by);
   }
 
@@ -238,7 +332,14 @@ export class SyncEngine {
    * Makes `fromId` a non-surviving record of `toId` (ADT A40 from the practice, or a resolved
    * match review): identity links and references move to the survivor.
    */
-  mergePatients(tx: Tx, ctx: PracticeContext, fromId: string, toId: string, cause: string, source?: Link): Promise<void> {
+  mergePatients(
+    tx: Tx,
+    ctx: PracticeContext,
+    fromId: string,
+    toId: string,
+    cause: string,
+    source?: Link,
+  ): Promise<void> {
     return mergePatients(this.deps, tx, ctx, fromId, toId, cause, source);
   }
 }

@@ -7,10 +7,10 @@
  * different values is a collision that ownership decides or leaves open for review.
  * Pure: no store, no clock, so the unit tests cover every outcome.
  */
-import type { ResourceKind } from '../model/resources.js';
-import type { ConflictField, LinkRole } from '../store/types.js';
 import { changedPaths, type FieldMap, type FieldPath, sameValue } from '../model/fields.js';
 import { otherRole, type Owner, ownerOf, type OwnershipRules } from '../model/ownership.js';
+import type { ResourceKind } from '../model/resources.js';
+import type { ConflictField, LinkRole } from '../store/types.js';
 
 export interface MergeInput {
   readonly kind: ResourceKind;
@@ -41,7 +41,12 @@ export type FieldDecision =
   /** Theirs ignored: the other side owns the field; its value is sent back. */
   | { readonly path: FieldPath; readonly outcome: 'refused'; readonly owner: Owner }
   /** Both changed it differently; `winner` says what the canonical record keeps. */
-  | { readonly path: FieldPath; readonly outcome: 'collision'; readonly owner: Owner; readonly winner: 'theirs' | 'ours' | 'held' };
+  | {
+      readonly path: FieldPath;
+      readonly outcome: 'collision';
+      readonly owner: Owner;
+      readonly winner: 'theirs' | 'ours' | 'held';
+    };
 
 export interface MergeResult {
   readonly merged: FieldMap;
@@ -132,12 +137,18 @@ export function threeWayMerge(input: MergeInput): MergeResult {
   }
 
   const changed = ours === null || changedPaths(ours, merged).length > 0;
-  const pushBack = changedPaths(theirs, input.sourceView ? input.sourceView(merged) : merged).some((p) => !held.has(p) && (theirs.has(p) || holds(p)));
+  const pushBack = changedPaths(theirs, input.sourceView ? input.sourceView(merged) : merged).some(
+    (p) => !held.has(p) && (theirs.has(p) || holds(p)),
+  );
   return { merged, decisions, collisions, refusals, needsReview, held, changed, pushBack };
 }
 
 /** The record a side should hold: the canonical fields, except held ones keep that side's value. */
-export function overlayHeld(canonical: FieldMap, sideValues: FieldMap | null, held: ReadonlySet<FieldPath>): FieldMap {
+export function overlayHeld(
+  canonical: FieldMap,
+  sideValues: FieldMap | null,
+  held: ReadonlySet<FieldPath>,
+): FieldMap {
   if (held.size === 0) return canonical;
   const out: FieldMap = new Map(canonical);
   for (const path of held) {

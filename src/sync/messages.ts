@@ -6,15 +6,15 @@
  * (dead letters) and the answer sent. Read straight from the store, so the API and the CLI
  * (which has no running connectors) show the same thing.
  */
-import { type Hl7Message, parseHl7 } from '../hl7/index.js';
-import { MllpDecoder } from '../hl7/framing.js';
+import type { ExternalRecord } from '../connector/contract.js';
 import { isPasserelleError, PasserelleError } from '../errors.js';
-import { dryRun, type DryRunResult } from '../mapping/dry-run.js';
+import { MllpDecoder } from '../hl7/framing.js';
+import { type Hl7Message, parseHl7 } from '../hl7/index.js';
 import type { MappingPlan } from '../mapping/compile/plan.js';
+import { dryRun, type DryRunResult } from '../mapping/dry-run.js';
 import { type ConnectorProfiles, getActivePlan } from '../mapping/runtime.js';
 import type { Store } from '../store/index.js';
 import type { InboxEntry, OutboxItem, OutboxStatus } from '../store/types.js';
-import type { ExternalRecord } from '../connector/contract.js';
 
 export const MESSAGE_OUTCOMES = [
   'pending',

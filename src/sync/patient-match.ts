@@ -76,7 +76,10 @@ export type MatchOutcome =
  * current, non-merged patients). An INS shared by several records is not an exact match:
  * they go to review.
  */
-export async function matchPatient(p: Patient, find: (keyHash: string) => Promise<readonly string[]>): Promise<MatchOutcome> {
+export async function matchPatient(
+  p: Patient,
+  find: (keyHash: string) => Promise<readonly string[]>,
+): Promise<MatchOutcome> {
   const keys = patientKeys(p);
   if (keys.ins) {
     const byIns = await find(keys.ins);
@@ -85,5 +88,7 @@ export async function matchPatient(p: Patient, find: (keyHash: string) => Promis
   }
   const candidates = new Set<string>();
   for (const k of keys.demographics) for (const id of await find(k)) candidates.add(id);
-  return candidates.size > 0 ? { outcome: 'candidates', candidates: [...candidates].sort() } : { outcome: 'new' };
+  return candidates.size > 0
+    ? { outcome: 'candidates', candidates: [...candidates].sort() }
+    : { outcome: 'new' };
 }

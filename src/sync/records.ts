@@ -3,10 +3,16 @@
  * of the `resources` table (read by the iCal feeds), what a tombstone becomes, which outbound
  * operation and priority a change gets.
  */
-import type { Appointment, CanonicalResource, Communication, Patient, ResourceKind } from '../model/resources.js';
+import type { OutboundOp } from '../connector/contract.js';
+import type {
+  Appointment,
+  CanonicalResource,
+  Communication,
+  Patient,
+  ResourceKind,
+} from '../model/resources.js';
 import type { Tx } from '../store/index.js';
 import { type JsonObject, PRIORITY } from '../store/types.js';
-import type { OutboundOp } from '../connector/contract.js';
 import { firstRefOf } from './references.js';
 
 export interface AgendaColumns {
@@ -27,8 +33,14 @@ export async function agendaColumns(tx: Tx, r: CanonicalResource): Promise<Agend
       return {
         startAt: r.start ?? null,
         endAt: r.end ?? null,
-        practitionerId: firstRefOf(r.participant.map((p) => p.actor), 'Practitioner'),
-        patientId: firstRefOf(r.participant.map((p) => p.actor), 'Patient'),
+        practitionerId: firstRefOf(
+          r.participant.map((p) => p.actor),
+          'Practitioner',
+        ),
+        patientId: firstRefOf(
+          r.participant.map((p) => p.actor),
+          'Patient',
+        ),
         status: r.status,
       };
     case 'Slot': {
@@ -37,21 +49,47 @@ export async function agendaColumns(tx: Tx, r: CanonicalResource): Promise<Agend
       return {
         startAt: r.start,
         endAt: r.end,
-        practitionerId: schedule ? firstRefOf((schedule.data as { actor?: unknown }).actor, 'Practitioner') : null,
+        practitionerId: schedule
+          ? firstRefOf((schedule.data as { actor?: unknown }).actor, 'Practitioner')
+          : null,
         patientId: null,
         status: r.status,
       };
     }
     case 'Schedule':
-      return { startAt: r.planningHorizon?.start ?? null, endAt: r.planningHorizon?.end ?? null, practitionerId: firstRefOf(r.actor, 'Practitioner'), patientId: null, status: r.active === false ? 'inactive' : 'active' };
+      return {
+        startAt: r.planningHorizon?.start ?? null,
+        endAt: r.planningHorizon?.end ?? null,
+        practitionerId: firstRefOf(r.actor, 'Practitioner'),
+        patientId: null,
+        status: r.active === false ? 'inactive' : 'active',
+      };
     case 'Communication':
-      return { startAt: r.sent ?? null, endAt: null, practitionerId: firstRefOf(r.recipient, 'Practitioner'), patientId: firstRefOf(r.subject, 'Patient'), status: r.status };
+      return {
+        startAt: r.sent ?? null,
+        endAt: null,
+        practitionerId: firstRefOf(r.recipient, 'Practitioner'),
+        patientId: firstRefOf(r.subject, 'Patient'),
+        status: r.status,
+      };
     case 'Patient':
     case 'Practitioner':
-      return { startAt: null, endAt: null, practitionerId: null, patientId: null, status: r.active === false ? 'inactive' : 'active' };
+      return {
+        startAt: null,
+        endAt: null,
+        practitionerId: null,
+        patientId: null,
+        status: r.active === false ? 'inactive' : 'active',
+      };
     // Filed under its practitioner, so `?practitionerId=` lists a practitioner's roles.
     case 'PractitionerRole':
-      return { startAt: null, endAt: null, practitionerId: firstRefOf(r.practitioner, 'Practitioner'), patientId: null, status: r.active === false ? 'inactive' : 'active' };
+      return {
+        startAt: null,
+        endAt: null,
+        practitionerId: firstRefOf(r.practitioner, 'Practitioner'),
+        patientId: null,
+        status: r.active === false ? 'inactive' : 'active',
+      };
     default:
       return r satisfies never;
   }
@@ -63,7 +101,10 @@ export function patientOf(r: CanonicalResource): string | null {
     case 'Patient':
       return r.id;
     case 'Appointment':
-      return firstRefOf(r.participant.map((p) => p.actor), 'Patient');
+      return firstRefOf(
+        r.participant.map((p) => p.actor),
+        'Patient',
+      );
     case 'Communication':
       return firstRefOf(r.subject, 'Patient');
     default:
@@ -95,7 +136,8 @@ export function tombstone(r: CanonicalResource): CanonicalResource {
 
 export function outboundOp(r: CanonicalResource): OutboundOp {
   if (r.resourceType === 'Appointment' && r.status === 'cancelled') return 'cancel';
-  if ((r.resourceType === 'Slot' || r.resourceType === 'Communication') && r.status === 'entered-in-error') return 'delete';
+  if ((r.resourceType === 'Slot' || r.resourceType === 'Communication') && r.status === 'entered-in-error')
+    return 'delete';
   return 'upsert';
 }
 
@@ -104,8 +146,10 @@ export function outboundOp(r: CanonicalResource): OutboundOp {
  * blocked slots next, so they reach the secretariat before an agent books over them.
  */
 export function outboundPriority(r: CanonicalResource): number {
-  if (r.resourceType === 'Communication' && (r as Communication).priority !== 'routine') return PRIORITY.urgent;
-  if (r.resourceType === 'Slot' || r.resourceType === 'Schedule' || r.resourceType === 'Practitioner') return PRIORITY.high;
+  if (r.resourceType === 'Communication' && (r as Communication).priority !== 'routine')
+    return PRIORITY.urgent;
+  if (r.resourceType === 'Slot' || r.resourceType === 'Schedule' || r.resourceType === 'Practitioner')
+    return PRIORITY.high;
   return PRIORITY.normal;
 }
 
@@ -120,4 +164,11 @@ export function isAppointment(r: CanonicalResource): r is Appointment {
   return r.resourceType === 'Appointment';
 }
 
-export const SYNCED_KINDS: readonly ResourceKind[] = ['Practitioner', 'Schedule', 'Slot', 'Patient', 'Appointment', 'Communication'];
+export const SYNCED_KINDS: readonly ResourceKind[] = [
+  'Practitioner',
+  'Schedule',
+  'Slot',
+  'Patient',
+  'Appointment',
+  'Communication',
+];

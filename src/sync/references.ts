@@ -51,7 +51,10 @@ function mapRefs(value: unknown, map: ReadonlyMap<string, string>): unknown {
  * unknown). Returns the rewritten value and the references that could not be resolved; those
  * are left as they were.
  */
-export async function rewriteRefs<T>(value: T, resolve: (ref: RecordRef) => Promise<string | undefined>): Promise<{ value: T; missing: RecordRef[] }> {
+export async function rewriteRefs<T>(
+  value: T,
+  resolve: (ref: RecordRef) => Promise<string | undefined>,
+): Promise<{ value: T; missing: RecordRef[] }> {
   const refs = collectRefs(value);
   if (refs.length === 0) return { value, missing: [] };
   const map = new Map<string, string>();

@@ -11,22 +11,29 @@
  * a retryable error, in-flight ones commit), in-flight pushes, connectors; the service then
  * closes the store last.
  */
+import type {
+  Connector,
+  DeferredIngest,
+  HealthReport,
+  HttpAnswer,
+  HttpDelivery,
+  InboundHandler,
+} from '../connector/contract.js';
+import type { AnyConnectorDefinition, ConnectorRegistry } from '../connector/registry.js';
 import { type ErrorIssue, isPasserelleError, PasserelleError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { appointmentCatalogue } from '../mapping/run/engine.js';
 import { ActivePlans } from '../mapping/active-plans.js';
-import type { ConnectorProfiles } from '../mapping/runtime.js';
 import type { AppointmentTypeEntry } from '../mapping/compile/schema.js';
+import { appointmentCatalogue } from '../mapping/run/engine.js';
+import type { ConnectorProfiles } from '../mapping/runtime.js';
+import { outboundUrlIssues } from '../security/outbound-urls.js';
 import type { RefusalWatch } from '../security/refusals.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
 import type { JsonObject, Link } from '../store/types.js';
-import type { Connector, DeferredIngest, HealthReport, HttpAnswer, HttpDelivery, InboundHandler } from '../connector/contract.js';
-import { type BackoffOptions, backoffDelay, Dispatcher, type DispatcherTuning } from './dispatcher.js';
+import { backoffDelay, type BackoffOptions, Dispatcher, type DispatcherTuning } from './dispatcher.js';
 import { type IngestVia, type OwnershipResolver, SyncEngine } from './engine.js';
 import { SyncOperator } from './operator.js';
-import { outboundUrlIssues } from '../security/outbound-urls.js';
-import type { AnyConnectorDefinition, ConnectorRegistry } from '../connector/registry.js';
 import { DEFAULT_POLL_SCHEDULE, PollScheduler } from './scheduler.js';
 import { isWebhookRefusal, refuseUnknownWebhook, webhookRefusal } from './webhook-refusal.js';
 
@@ -117,7 +124,12 @@ export interface LinkStatus {
   readonly errors: readonly ErrorIssue[];
   readonly errorCode: string | null;
   readonly startedAt: string | null;
-  readonly cursors: readonly { stream: string; cursor: string | null; lastSuccessAt: string | null; lastError: string | null }[];
+  readonly cursors: readonly {
+    stream: string;
+    cursor: string | null;
+    lastSuccessAt: string | null;
+    lastError: string | null;
+  }[];
   readonly lastSuccessAt: string | null;
   readonly lastPushAt: string | null;
   /** Seconds since the last successful poll (null when never polled). */
@@ -161,9 +173,15 @@ export class SyncRuntime {
     this.store = options.store;
     this.log = options.logger.child({ component: 'sync' });
     this.ownsPlans = options.plans === undefined;
-    this.plans = options.plans ?? new ActivePlans(options.store, options.registry.profiles(), {
-      onError: (linkId, e) => this.log.warn('mapping profile not loaded', { linkId, code: isPasserelleError(e) ? e.code : 'ERR_INTERNAL' }),
-    });
+    this.plans =
+      options.plans ??
+      new ActivePlans(options.store, options.registry.profiles(), {
+        onError: (linkId, e) =>
+          this.log.warn('mapping profile not loaded', {
+            linkId,
+            code: isPasserelleError(e) ? e.code : 'ERR_INTERNAL',
+          }),
+      });
     this.scheduler = new PollScheduler(this.log);
     this.engine = new SyncEngine({
       store: options.store,
@@ -194,7 +212,10 @@ export class SyncRuntime {
     if (this.options.autoDispatch !== false) this.dispatcher.start();
     const every = this.options.refreshMs ?? 5000;
     if (every > 0) {
-      this.refreshTimer = setInterval(() => void this.refresh().catch((e: unknown) => this.log.error('links refresh failed', { err: e })), every);
+      this.refreshTimer = setInterval(
+        () => void this.refresh().catch((e: unknown) => this.log.error('links refresh failed', { err: e })),
+        every,
+      );
       this.refreshTimer.unref();
     }
   }
@@ -257,7 +278,9 @@ export class SyncRuntime {
     const again = previous?.version === link.version ? previous : undefined;
     const attempts = (again?.attempts ?? 0) + 1;
     const now = this.store.now();
-    const delay = this.stopping ? undefined : backoffDelay(attempts, this.options.restartBackoff ?? DEFAULT_RESTART_BACKOFF);
+    const delay = this.stopping
+      ? undefined
+      : backoffDelay(attempts, this.options.restartBackoff ?? DEFAULT_RESTART_BACKOFF);
     const timer =
       delay === undefined
         ? undefined
@@ -298,15 +321,31 @@ export class SyncRuntime {
   private async startLink(link: Link): Promise<void> {
     try {
       const definition = this.options.registry.get(link.connector);
-      if (!definition) throw new PasserelleError('ERR_CONNECTOR_UNKNOWN', `link ${link.id} uses connector ${link.connector}, which this build does not have`, { details: { linkId: link.id, known: this.options.registry.names() } });
+      if (!definition)
+        throw new PasserelleError(
+          'ERR_CONNECTOR_UNKNOWN',
+          `link ${link.id} uses connector ${link.connector}, which this build does not have`,
+          { details: { linkId: link.id, known: this.options.registry.names() } },
+        );
       const parsed = definition.configSchema.safeParse(link.config);
       if (!parsed.success) {
-        const issues = parsed.error.issues.map((i) => ({ path: ['config', ...i.path.map(String)].join('.'), message: i.message }));
-        throw new PasserelleError('ERR_CONNECTOR_CONFIG_INVALID', `link ${link.id}: ${issues[0]?.path}: ${issues[0]?.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`, { issues, details: { linkId: link.id } });
+        const issues = parsed.error.issues.map((i) => ({
+          path: ['config', ...i.path.map(String)].join('.'),
+          message: i.message,
+        }));
+        throw new PasserelleError(
+          'ERR_CONNECTOR_CONFIG_INVALID',
+          `link ${link.id}: ${issues[0]?.path}: ${issues[0]?.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`,
+          { issues, details: { linkId: link.id } },
+        );
       }
       const urlIssues = outboundUrlIssues(definition.outboundUrls?.(parsed.data) ?? [], link);
       if (urlIssues.length > 0) {
-        throw new PasserelleError('ERR_CONNECTOR_CONFIG_INVALID', `link ${link.id}: ${urlIssues[0]?.path}: ${urlIssues[0]?.message}`, { issues: urlIssues, details: { linkId: link.id } });
+        throw new PasserelleError(
+          'ERR_CONNECTOR_CONFIG_INVALID',
+          `link ${link.id}: ${urlIssues[0]?.path}: ${urlIssues[0]?.message}`,
+          { issues: urlIssues, details: { linkId: link.id } },
+        );
       }
       const secrets = link.secrets ? this.options.secrets.openJson<JsonObject>(link.secrets, link.id) : null;
       const practice = await this.store.practices.require(link.practiceId);
@@ -317,7 +356,11 @@ export class SyncRuntime {
       const connector = definition.create(parsed.data, {
         link,
         secrets,
-        log: this.options.logger.child({ connector: link.connector, linkId: link.id, practiceId: link.practiceId }),
+        log: this.options.logger.child({
+          connector: link.connector,
+          linkId: link.id,
+          practiceId: link.practiceId,
+        }),
         now: this.store.now,
         signal: controller.signal,
         timezone: practice.timezone,
@@ -332,22 +375,51 @@ export class SyncRuntime {
         ...(this.options.refusals && { refusals: this.options.refusals }),
       });
       // Registered before its receiver starts, so a message arriving at once is taken.
-      this.links.set(link.id, { link, definition, connector, controller, startedAt: new Date(this.store.now()).toISOString() });
-      if (definition.capabilities.receive && connector.start) await connector.start(this.handlerFor(link.id, 'receiver'));
+      this.links.set(link.id, {
+        link,
+        definition,
+        connector,
+        controller,
+        startedAt: new Date(this.store.now()).toISOString(),
+      });
+      if (definition.capabilities.receive && connector.start)
+        await connector.start(this.handlerFor(link.id, 'receiver'));
       const recovered = this.failures.get(link.id);
       this.forgetFailure(link.id);
       if (definition.capabilities.pull && connector.pull && this.options.schedulePolls !== false) {
         // The link's own schedule, else its connector's default, else the runtime's.
-        const schedule = link.schedule ?? definition.defaultPollSchedule ?? this.options.defaultSchedule ?? DEFAULT_POLL_SCHEDULE;
+        const schedule =
+          link.schedule ??
+          definition.defaultPollSchedule ??
+          this.options.defaultSchedule ??
+          DEFAULT_POLL_SCHEDULE;
         this.scheduler.schedule(link.id, schedule, practice.timezone, () => this.pollLink(link.id));
       }
       this.dispatcher.notify();
-      this.log.info('link started', { linkId: link.id, connector: link.connector, practiceId: link.practiceId, ...(recovered && { afterAttempts: recovered.attempts }) });
+      this.log.info('link started', {
+        linkId: link.id,
+        connector: link.connector,
+        practiceId: link.practiceId,
+        ...(recovered && { afterAttempts: recovered.attempts }),
+      });
     } catch (e) {
-      const error = isPasserelleError(e) ? e : new PasserelleError('ERR_CONNECTOR_UNAVAILABLE', `link ${link.id} could not start: ${(e as Error).message}`, { cause: e });
+      const error = isPasserelleError(e)
+        ? e
+        : new PasserelleError(
+            'ERR_CONNECTOR_UNAVAILABLE',
+            `link ${link.id} could not start: ${(e as Error).message}`,
+            { cause: e },
+          );
       if (this.links.has(link.id)) await this.stopLink(link.id);
       const failure = this.recordFailure(link, error);
-      this.log.error('link not started', { linkId: link.id, connector: link.connector, code: error.code, issues: error.issues.map((i) => i.path), attempt: failure.attempts, nextAttemptAt: failure.nextAttemptAt === null ? null : new Date(failure.nextAttemptAt).toISOString() });
+      this.log.error('link not started', {
+        linkId: link.id,
+        connector: link.connector,
+        code: error.code,
+        issues: error.issues.map((i) => i.path),
+        attempt: failure.attempts,
+        nextAttemptAt: failure.nextAttemptAt === null ? null : new Date(failure.nextAttemptAt).toISOString(),
+      });
     }
   }
 
@@ -372,7 +444,12 @@ export class SyncRuntime {
   handlerFor(linkId: string, via: IngestVia): InboundHandler {
     return (message) => {
       const r = this.links.get(linkId);
-      if (this.stopping || !r) return Promise.reject(new PasserelleError('ERR_SYNC_NOT_RUNNING', `link ${linkId} is not running; retry later`, { retryAfterSeconds: 5 }));
+      if (this.stopping || !r)
+        return Promise.reject(
+          new PasserelleError('ERR_SYNC_NOT_RUNNING', `link ${linkId} is not running; retry later`, {
+            retryAfterSeconds: 5,
+          }),
+        );
       return this.track(this.engine.ingest(r.link, message, via));
     };
   }
@@ -389,7 +466,8 @@ export class SyncRuntime {
         if (isPasserelleError(e) && e.code === 'ERR_NOT_FOUND') return undefined;
         throw e;
       });
-      for (const entry of plan ? appointmentCatalogue(plan.plan) : []) if (!byCode.has(entry.code)) byCode.set(entry.code, entry);
+      for (const entry of plan ? appointmentCatalogue(plan.plan) : [])
+        if (!byCode.has(entry.code)) byCode.set(entry.code, entry);
     }
     return [...byCode.values()];
   }
@@ -397,7 +475,10 @@ export class SyncRuntime {
   /** Commit now, apply right after (connector.ts DeferredIngest), refusing new work once stopping. */
   private deferredFor(link: Link): DeferredIngest {
     const running = () => {
-      if (this.stopping || !this.links.has(link.id)) throw new PasserelleError('ERR_SYNC_NOT_RUNNING', `link ${link.id} is not running; retry later`, { retryAfterSeconds: 5 });
+      if (this.stopping || !this.links.has(link.id))
+        throw new PasserelleError('ERR_SYNC_NOT_RUNNING', `link ${link.id} is not running; retry later`, {
+          retryAfterSeconds: 5,
+        });
     };
     return {
       store: async (message) => {
@@ -467,7 +548,8 @@ export class SyncRuntime {
 
   private async pollOnce(linkId: string): Promise<PollResult> {
     const r = this.links.get(linkId);
-    if (!r?.connector.pull || this.stopping) return { acquired: false, pages: 0, applied: 0, rejected: 0, invalid: 0 };
+    if (!r?.connector.pull || this.stopping)
+      return { acquired: false, pages: 0, applied: 0, rejected: 0, invalid: 0 };
     const pull = r.connector.pull.bind(r.connector);
     const leased = await this.store.withLease(`poll:${linkId}`, async (): Promise<PollResult> => {
       let cursor = (await this.store.cursors.get(linkId, DEFAULT_STREAM))?.cursor ?? null;
@@ -477,8 +559,14 @@ export class SyncRuntime {
         try {
           page = await pull(cursor, this.options.pollPageSize ?? 100);
         } catch (e) {
-          const error = isPasserelleError(e) ? e : new PasserelleError('ERR_CONNECTOR_UNAVAILABLE', `pull failed: ${(e as Error).message}`, { cause: e });
-          await this.store.cursors.recordError(linkId, DEFAULT_STREAM, `${error.code}: ${error.message}`).catch(() => undefined);
+          const error = isPasserelleError(e)
+            ? e
+            : new PasserelleError('ERR_CONNECTOR_UNAVAILABLE', `pull failed: ${(e as Error).message}`, {
+                cause: e,
+              });
+          await this.store.cursors
+            .recordError(linkId, DEFAULT_STREAM, `${error.code}: ${error.message}`)
+            .catch(() => undefined);
           this.log.warn('poll failed', { linkId, code: error.code });
           return { acquired: true, ...total, error };
         }
@@ -492,7 +580,9 @@ export class SyncRuntime {
       }
       return { acquired: true, ...total };
     });
-    return leased.acquired ? leased.result : { acquired: false, pages: 0, applied: 0, rejected: 0, invalid: 0 };
+    return leased.acquired
+      ? leased.result
+      : { acquired: false, pages: 0, applied: 0, rejected: 0, invalid: 0 };
   }
 
   /**
@@ -502,11 +592,22 @@ export class SyncRuntime {
    * an enabled link that failed to start answers 503 so its platform delivers again.
    */
   async receiveHttp(connector: string, linkId: string, delivery: HttpDelivery): Promise<HttpAnswer> {
-    if (this.stopping) throw new PasserelleError('ERR_SYNC_NOT_RUNNING', 'passerelle is stopping; retry later', { retryAfterSeconds: 5 });
+    if (this.stopping)
+      throw new PasserelleError('ERR_SYNC_NOT_RUNNING', 'passerelle is stopping; retry later', {
+        retryAfterSeconds: 5,
+      });
     const r = this.links.get(linkId);
     if (!r || r.link.connector !== connector || !r.connector.receiveHttp) {
-      if (!r && this.failures.get(linkId)?.connector === connector) throw new PasserelleError('ERR_SYNC_NOT_RUNNING', `link ${linkId} is not running; retry later`, { retryAfterSeconds: 30 });
-      this.log.warn('webhook refused', { connector, linkId, reason: 'no running link of this connector takes webhooks', bytes: delivery.body.length });
+      if (!r && this.failures.get(linkId)?.connector === connector)
+        throw new PasserelleError('ERR_SYNC_NOT_RUNNING', `link ${linkId} is not running; retry later`, {
+          retryAfterSeconds: 30,
+        });
+      this.log.warn('webhook refused', {
+        connector,
+        linkId,
+        reason: 'no running link of this connector takes webhooks',
+        bytes: delivery.body.length,
+      });
       return refuseUnknownWebhook(delivery.body);
     }
     const answer = await r.connector.receiveHttp(delivery, this.handlerFor(linkId, 'webhook'));
@@ -521,14 +622,33 @@ export class SyncRuntime {
     const now = this.store.now();
     const cursors = await this.store.cursors.list(linkId);
     const oldest = (await this.store.outbox.list({ linkId, status: 'pending', limit: 1 }))[0];
-    const lastSuccess = cursors.map((c) => c.lastSuccessAt).filter((s): s is string => s !== null).sort().pop() ?? null;
+    const lastSuccess =
+      cursors
+        .map((c) => c.lastSuccessAt)
+        .filter((s): s is string => s !== null)
+        .sort()
+        .pop() ?? null;
     let health: HealthReport | null = null;
     if (r) {
       const timeout = this.options.healthTimeoutMs ?? 5000;
       health = await Promise.race([
         r.connector.health(),
-        new Promise<HealthReport>((resolve) => setTimeout(() => resolve({ ok: false, checks: [{ name: 'health', ok: false, detail: `no answer within ${timeout} ms` }] }), timeout).unref()),
-      ]).catch((e: unknown) => ({ ok: false, checks: [{ name: 'health', ok: false, detail: isPasserelleError(e) ? e.code : 'health check failed' }] }));
+        new Promise<HealthReport>((resolve) =>
+          setTimeout(
+            () =>
+              resolve({
+                ok: false,
+                checks: [{ name: 'health', ok: false, detail: `no answer within ${timeout} ms` }],
+              }),
+            timeout,
+          ).unref(),
+        ),
+      ]).catch((e: unknown) => ({
+        ok: false,
+        checks: [
+          { name: 'health', ok: false, detail: isPasserelleError(e) ? e.code : 'health check failed' },
+        ],
+      }));
     }
     return {
       linkId,
@@ -536,10 +656,19 @@ export class SyncRuntime {
       connector: link.connector,
       role: link.role,
       state: r ? 'running' : failure ? 'failed' : link.enabled ? 'stopped' : 'disabled',
-      errors: failure ? (failure.error.issues.length > 0 ? failure.error.issues : [{ path: 'link', message: failure.error.message }]) : [],
+      errors: failure
+        ? failure.error.issues.length > 0
+          ? failure.error.issues
+          : [{ path: 'link', message: failure.error.message }]
+        : [],
       errorCode: failure?.error.code ?? null,
       startedAt: r?.startedAt ?? null,
-      cursors: cursors.map((c) => ({ stream: c.stream, cursor: c.cursor, lastSuccessAt: c.lastSuccessAt, lastError: c.lastError })),
+      cursors: cursors.map((c) => ({
+        stream: c.stream,
+        cursor: c.cursor,
+        lastSuccessAt: c.lastSuccessAt,
+        lastError: c.lastError,
+      })),
       lastSuccessAt: lastSuccess,
       lastPushAt: this.lastPush.get(linkId) ?? null,
       pollLagSeconds: lastSuccess ? Math.max(0, Math.round((now - Date.parse(lastSuccess)) / 1000)) : null,

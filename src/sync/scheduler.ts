@@ -25,7 +25,9 @@ export class PollScheduler {
   /** Schedules `run` for `key`; an invalid expression throws ERR_CONNECTOR_CONFIG_INVALID. */
   schedule(key: string, expression: string, timezone: string, run: () => Promise<unknown>): void {
     if (!cron.validate(expression)) {
-      throw new PasserelleError('ERR_CONNECTOR_CONFIG_INVALID', `schedule is not a valid cron expression`, { issues: [{ path: 'schedule', message: 'not a valid cron expression' }] });
+      throw new PasserelleError('ERR_CONNECTOR_CONFIG_INVALID', `schedule is not a valid cron expression`, {
+        issues: [{ path: 'schedule', message: 'not a valid cron expression' }],
+      });
     }
     this.unscheduleNow(key);
     const entry: Entry = { task: undefined as unknown as ScheduledTask, running: undefined };
@@ -37,7 +39,12 @@ export class PollScheduler {
         if (entry.running === p) entry.running = undefined;
       });
     };
-    (entry as { task: ScheduledTask }).task = cron.schedule(expression, fn, { name: `poll:${key}`, timezone, noOverlap: true, logger: cronLogger(this.log) });
+    (entry as { task: ScheduledTask }).task = cron.schedule(expression, fn, {
+      name: `poll:${key}`,
+      timezone,
+      noOverlap: true,
+      logger: cronLogger(this.log),
+    });
     this.entries.set(key, entry);
   }
 

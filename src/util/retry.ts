@@ -24,7 +24,11 @@ export interface BackoffPolicy {
  * Delay before retry number `retry` (1 for the first retry, i.e. after one failed attempt):
  * step = min(maxDelayMs, baseDelayMs·2^(retry-1)), then jittered. Finite for any `retry`.
  */
-export function backoffDelayMs(retry: number, policy: BackoffPolicy, random: () => number = Math.random): number {
+export function backoffDelayMs(
+  retry: number,
+  policy: BackoffPolicy,
+  random: () => number = Math.random,
+): number {
   // 2^30 steps of any base exceed every sane cap; clamping keeps the arithmetic finite.
   const exponent = Math.max(0, Math.min(retry - 1, 30));
   const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** exponent);
@@ -38,7 +42,11 @@ export function backoffDelayMs(retry: number, policy: BackoffPolicy, random: () 
  * means 0, never a negative wait. Undefined when absent or unreadable (a bare number with a
  * sign is neither form). Capped at `maxMs` when given: a peer must not park a link for hours.
  */
-export function parseRetryAfterMs(value: string | null | undefined, nowMs: number, maxMs?: number): number | undefined {
+export function parseRetryAfterMs(
+  value: string | null | undefined,
+  nowMs: number,
+  maxMs?: number,
+): number | undefined {
   if (value === null || value === undefined) return undefined;
   const text = value.trim();
   let ms: number;
@@ -76,7 +84,9 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * processed), and server errors other than 501 and 505, which the same request will meet again.
  */
 export function isRetryableStatus(status: number): boolean {
-  return status === 408 || status === 429 || (status >= 500 && status <= 599 && status !== 501 && status !== 505);
+  return (
+    status === 408 || status === 429 || (status >= 500 && status <= 599 && status !== 501 && status !== 505)
+  );
 }
 
 /** A call that got no HTTP answer: always worth another try (unless the caller itself gave up). */
@@ -94,9 +104,14 @@ const TIMEOUT_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT']);
  * deadline fired (an AbortSignal.timeout); otherwise a library timeout code says so. The code
  * is the error's own (axios) or its cause's (fetch: `TypeError: fetch failed` with a cause).
  */
-export function classifyTransportError(error: unknown, options: { readonly timedOut?: boolean } = {}): TransportFailure {
+export function classifyTransportError(
+  error: unknown,
+  options: { readonly timedOut?: boolean } = {},
+): TransportFailure {
   const code = errorCode(error) ?? errorCode((error as { cause?: unknown } | null)?.cause);
-  const timeout = options.timedOut === true || (options.timedOut === undefined && code !== undefined && TIMEOUT_CODES.has(code));
+  const timeout =
+    options.timedOut === true ||
+    (options.timedOut === undefined && code !== undefined && TIMEOUT_CODES.has(code));
   return { kind: timeout ? 'timeout' : 'network', code };
 }
 

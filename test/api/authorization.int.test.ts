@@ -7,10 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
+import type { RouteScope, ScopedResource } from '../../src/api/route.js';
 import { defaultModules } from '../../src/app/modules.js';
 import { createFeedToken } from '../../src/ical/tokens.js';
 import { createApiKey, roleAllows } from '../../src/security/api-keys.js';
-import type { RouteScope, ScopedResource } from '../../src/api/route.js';
 import type { ApiRole } from '../../src/store/types.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
@@ -55,7 +55,8 @@ describe('authorization matrix generated from the route table (sqlite store)', (
       else if (from === 'body') body[field] = value;
     };
     let path = c.op.path;
-    const fill = (field: string, value: string) => (path = path.replace(`{${field}}`, encodeURIComponent(value)));
+    const fill = (field: string, value: string) =>
+      (path = path.replace(`{${field}}`, encodeURIComponent(value)));
     if (typeof scope === 'object' && 'resource' in scope) {
       const id = c.target === 'none' ? 'no-such-id' : (ids[c.target][scope.resource] as string);
       if (scope.from === 'params') fill(scope.field, id);
@@ -67,15 +68,27 @@ describe('authorization matrix generated from the route table (sqlite store)', (
       put(scope.list.from, scope.list.field, practice);
     }
     // Other path parameters: values of the right shape (the handler may still answer 404).
-    path = path.replace('{version}', '1').replace('{day}', '2026-12-01').replace(/\{[A-Za-z]+\}/g, 'x');
+    path = path
+      .replace('{version}', '1')
+      .replace('{day}', '2026-12-01')
+      .replace(/\{[A-Za-z]+\}/g, 'x');
     const qs = query.toString();
-    return { path, query: qs ? `?${qs}` : '', body: c.op.method === 'get' || c.op.method === 'delete' ? undefined : body };
+    return {
+      path,
+      query: qs ? `?${qs}` : '',
+      body: c.op.method === 'get' || c.op.method === 'delete' ? undefined : body,
+    };
   }
 
   function expectedAllowed(op: Operation, keyRole: ApiRole, limited: boolean, target: Target): boolean {
     if (!roleAllows(keyRole, op.role)) return false;
     const { scope } = op;
-    if (!limited) return !(target === 'none' && op.everyPracticeRole !== undefined && !roleAllows(keyRole, op.everyPracticeRole));
+    if (!limited)
+      return !(
+        target === 'none' &&
+        op.everyPracticeRole !== undefined &&
+        !roleAllows(keyRole, op.everyPracticeRole)
+      );
     if (scope === 'global') return false;
     if (scope === 'list') return true;
     if (typeof scope === 'object' && 'list' in scope) return target !== 'other';
@@ -87,7 +100,10 @@ describe('authorization matrix generated from the route table (sqlite store)', (
   beforeAll(async () => {
     t = await startTestService({ modules: defaultModules() });
     const { store } = t.service;
-    for (const [target, practiceId] of [['own', A], ['other', B]] as const) {
+    for (const [target, practiceId] of [
+      ['own', A],
+      ['other', B],
+    ] as const) {
       await store.practices.create({ id: practiceId, name: `Cabinet ${target}` });
       const link = await store.links.create({
         id: `${practiceId}-link`,
@@ -103,23 +119,88 @@ describe('authorization matrix generated from the route table (sqlite store)', (
         enabled: false,
       });
       const feed = await createFeedToken(store, { practiceId }, { id: 'test', role: 'admin', via: 'cli' });
-      const conflict = await store.conflicts.open({ practiceId, kind: 'Patient', recordId: `${practiceId}-rec`, fields: [{ path: 'telecom.phone', base: null, practice: null, secretariat: null }] as never });
+      const conflict = await store.conflicts.open({
+        practiceId,
+        kind: 'Patient',
+        recordId: `${practiceId}-rec`,
+        fields: [{ path: 'telecom.phone', base: null, practice: null, secretariat: null }] as never,
+      });
       const review = await store.reviews.open({ practiceId, type: 'patient-match', payload: {} });
-      const dead = await store.deadLetters.add({ practiceId, linkId: link.id, source: 'outbox', ref: null, kind: 'Patient', recordId: null, reasonCode: 'ERR_TEST', reason: 'test', payload: null });
-      const message = await store.inbox.accept({ linkId: link.id, dedupeKey: `feed:${practiceId}`, bodyHash: practiceId, messageType: 'Appointment', body: Buffer.from('{}'), status: 'processed' });
-      ids[target] = { link: link.id, feed: feed.record.id, conflict: conflict.id, review: review.id, deadLetter: dead.id, message: `in-${message.entry.id}` };
+      const dead = await store.deadLetters.add({
+        practiceId,
+        linkId: link.id,
+        source: 'outbox',
+        ref: null,
+        kind: 'Patient',
+        recordId: null,
+        reasonCode: 'ERR_TEST',
+        reason: 'test',
+        payload: null,
+      });
+      const message = await store.inbox.accept({
+        linkId: link.id,
+        dedupeKey: `feed:${practiceId}`,
+        bodyHash: practiceId,
+        messageType: 'Appointment',
+        body: Buffer.from('{}'),
+        status: 'processed',
+      });
+      ids[target] = {
+        link: link.id,
+        feed: feed.record.id,
+        conflict: conflict.id,
+        review: review.id,
+        deadLetter: dead.id,
+        message: `in-${message.entry.id}`,
+      };
     }
-    globalDeadLetter = (await store.deadLetters.add({ practiceId: null, linkId: null, source: 'inbox', ref: null, kind: null, recordId: null, reasonCode: 'ERR_TEST', reason: 'test', payload: null })).id;
+    globalDeadLetter = (
+      await store.deadLetters.add({
+        practiceId: null,
+        linkId: null,
+        source: 'inbox',
+        ref: null,
+        kind: null,
+        recordId: null,
+        reasonCode: 'ERR_TEST',
+        reason: 'test',
+        payload: null,
+      })
+    ).id;
     for (const role of ROLES) {
       for (const limited of [false, true]) {
-        keys.set(`${role}:${limited}`, (await createApiKey(store, { role, practiceId: limited ? A : null, createdBy: 'test', via: 'test' })).key);
+        keys.set(
+          `${role}:${limited}`,
+          (
+            await createApiKey(store, {
+              role,
+              practiceId: limited ? A : null,
+              createdBy: 'test',
+              via: 'test',
+            })
+          ).key,
+        );
       }
     }
-    const doc = (await (await t.api('/api/v1/openapi.json', { key: null })).json()) as { paths: Record<string, Record<string, { 'x-required-role'?: ApiRole; 'x-practice-scope': RouteScope; 'x-every-practice-role'?: ApiRole }>> };
+    const doc = (await (await t.api('/api/v1/openapi.json', { key: null })).json()) as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          { 'x-required-role'?: ApiRole; 'x-practice-scope': RouteScope; 'x-every-practice-role'?: ApiRole }
+        >
+      >;
+    };
     operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
       Object.entries(ops)
         .filter(([, op]) => op['x-practice-scope'] !== 'public')
-        .map(([method, op]) => ({ method, path, role: op['x-required-role'] as ApiRole, scope: op['x-practice-scope'], everyPracticeRole: op['x-every-practice-role'] })),
+        .map(([method, op]) => ({
+          method,
+          path,
+          role: op['x-required-role'] as ApiRole,
+          scope: op['x-practice-scope'],
+          everyPracticeRole: op['x-every-practice-role'],
+        })),
     );
   });
   afterAll(async () => {
@@ -129,13 +210,25 @@ describe('authorization matrix generated from the route table (sqlite store)', (
   const cases = (): Case[] =>
     operations.flatMap((op) =>
       ROLES.flatMap((keyRole) =>
-        [false, true].flatMap((limited) => (['own', 'other', 'none'] as const).map((target) => ({ op, keyRole, limited, target, allowed: expectedAllowed(op, keyRole, limited, target) }))),
+        [false, true].flatMap((limited) =>
+          (['own', 'other', 'none'] as const).map((target) => ({
+            op,
+            keyRole,
+            limited,
+            target,
+            allowed: expectedAllowed(op, keyRole, limited, target),
+          })),
+        ),
       ),
     );
 
   const send = async (c: Case) => {
     const r = requestFor(c);
-    return t.api(`${r.path}${r.query}`, { method: c.op.method.toUpperCase(), key: keys.get(`${c.keyRole}:${c.limited}`) as string, ...(r.body !== undefined && { json: r.body }) });
+    return t.api(`${r.path}${r.query}`, {
+      method: c.op.method.toUpperCase(),
+      key: keys.get(`${c.keyRole}:${c.limited}`) as string,
+      ...(r.body !== undefined && { json: r.body }),
+    });
   };
 
   /** Every datum a denied request could have changed. */
@@ -154,7 +247,8 @@ describe('authorization matrix generated from the route table (sqlite store)', (
 
   it('has a practice scope declared for every route of the table', () => {
     expect(operations.length).toBeGreaterThan(25);
-    for (const op of operations) expect([op.method, op.path, op.scope]).toEqual([op.method, op.path, expect.anything()]);
+    for (const op of operations)
+      expect([op.method, op.path, op.scope]).toEqual([op.method, op.path, expect.anything()]);
   });
 
   it('refuses with 403 every request outside the key’s role or practice, and changes nothing', async () => {
@@ -164,7 +258,10 @@ describe('authorization matrix generated from the route table (sqlite store)', (
     const wrong: string[] = [];
     for (const c of denied) {
       const res = await send(c);
-      if (res.status !== 403) wrong.push(`${c.op.method.toUpperCase()} ${c.op.path} as ${c.keyRole}${c.limited ? ' limited to A' : ''} aimed at ${c.target}: ${res.status}`);
+      if (res.status !== 403)
+        wrong.push(
+          `${c.op.method.toUpperCase()} ${c.op.path} as ${c.keyRole}${c.limited ? ' limited to A' : ''} aimed at ${c.target}: ${res.status}`,
+        );
       await res.body?.cancel();
     }
     expect(wrong).toEqual([]);
@@ -172,7 +269,10 @@ describe('authorization matrix generated from the route table (sqlite store)', (
   });
 
   it('refuses a key limited to a practice on a dead letter that belongs to no practice', async () => {
-    const res = await t.api(`/api/v1/dead-letters/${globalDeadLetter}/discard`, { method: 'POST', key: keys.get('admin:true') as string });
+    const res = await t.api(`/api/v1/dead-letters/${globalDeadLetter}/discard`, {
+      method: 'POST',
+      key: keys.get('admin:true') as string,
+    });
     expect(res.status).toBe(403);
     expect((await t.service.store.deadLetters.get(globalDeadLetter))?.status).toBe('open');
   });
@@ -184,7 +284,10 @@ describe('authorization matrix generated from the route table (sqlite store)', (
     const wrong: string[] = [];
     for (const c of allowed) {
       const res = await send(c);
-      if (res.status === 401 || res.status === 403 || res.status >= 500) wrong.push(`${c.op.method.toUpperCase()} ${c.op.path} as ${c.keyRole}${c.limited ? ' limited to A' : ''} aimed at ${c.target}: ${res.status}`);
+      if (res.status === 401 || res.status === 403 || res.status >= 500)
+        wrong.push(
+          `${c.op.method.toUpperCase()} ${c.op.path} as ${c.keyRole}${c.limited ? ' limited to A' : ''} aimed at ${c.target}: ${res.status}`,
+        );
       await res.body?.cancel();
     }
     expect(wrong).toEqual([]);

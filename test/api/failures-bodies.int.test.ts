@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { mappingModule } from '../../src/app/features/mapping.js';
 import { createApiKey } from '../../src/security/api-keys.js';
-import { startTestService, type TestService } from '../helpers/service.js';
 import { aliasBomb, nestedJson as nested } from '../helpers/hostile.js';
+import { startTestService, type TestService } from '../helpers/service.js';
 
 interface ErrorBody {
   error: {

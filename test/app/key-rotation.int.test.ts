@@ -30,7 +30,11 @@ describe.each(STORE_KINDS)('passerelle key rotate (%s)', (kind) => {
   const dbPath = join(dir.path, 'data', 'passerelle.db');
   const storeEnv = (): Record<string, string> =>
     kind === 'postgres'
-      ? { PASSERELLE_STORE_DRIVER: 'postgres', PASSERELLE_STORE_POSTGRES_URL: (pg as { url: string }).url, PASSERELLE_AUDIT_KEY: auditKey.toString('base64') }
+      ? {
+          PASSERELLE_STORE_DRIVER: 'postgres',
+          PASSERELLE_STORE_POSTGRES_URL: (pg as { url: string }).url,
+          PASSERELLE_AUDIT_KEY: auditKey.toString('base64'),
+        }
       : { PASSERELLE_AUDIT_KEY: auditKey.toString('base64') };
   const open = (keyring: Keyring): Promise<Store> =>
     kind === 'sqlite'

@@ -10,11 +10,11 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 
 import fhir from '../../connectors/fhir/index.js';
+import type { Connector } from '../../src/connector/contract.js';
+import { type AnyConnectorDefinition, createRegistry } from '../../src/connector/registry.js';
 import { createLogger } from '../../src/log/logger.js';
 import { SecretBox } from '../../src/security/secrets.js';
 import { openSqliteStore } from '../../src/store/index.js';
-import type { Connector } from '../../src/connector/contract.js';
-import { type AnyConnectorDefinition, createRegistry } from '../../src/connector/registry.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { testSealing } from '../helpers/stores.js';
 
@@ -51,7 +51,19 @@ await store.migrate();
 let link = (await store.links.list())[0];
 if (!link) {
   const practice = await store.practices.create({ name: 'Cabinet de charge' });
-  link = await store.links.create({ practiceId: practice.id, role: 'practice', connector: 'fhir', name: 'Logiciel (FHIR)', config: { baseUrl: process.env['LOAD_BASE'] as string, kinds: ['Patient'], pageSize: 1000, timeoutMs: 60_000 }, isTest: true });
+  link = await store.links.create({
+    practiceId: practice.id,
+    role: 'practice',
+    connector: 'fhir',
+    name: 'Logiciel (FHIR)',
+    config: {
+      baseUrl: process.env['LOAD_BASE'] as string,
+      kinds: ['Patient'],
+      pageSize: 1000,
+      timeoutMs: 60_000,
+    },
+    isTest: true,
+  });
 }
 const runtime = new SyncRuntime({
   store,
@@ -72,6 +84,8 @@ const ms = performance.now() - started;
 const cpu = process.cpuUsage(cpuBefore);
 clearInterval(sampler);
 peak = Math.max(peak, process.memoryUsage().rss);
-process.stdout.write(`${JSON.stringify({ done: true, ms, cpuMs: (cpu.user + cpu.system) / 1000, peakRssMb: peak / 1048576, peakHeapMb: peakHeap / 1048576, peakExternalMb: peakExternal / 1048576, startRssMb, pages: r.pages, applied: r.applied, invalid: r.invalid, error: r.error?.code ?? null })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ done: true, ms, cpuMs: (cpu.user + cpu.system) / 1000, peakRssMb: peak / 1048576, peakHeapMb: peakHeap / 1048576, peakExternalMb: peakExternal / 1048576, startRssMb, pages: r.pages, applied: r.applied, invalid: r.invalid, error: r.error?.code ?? null })}\n`,
+);
 await runtime.stop();
 await store.close();

@@ -40,14 +40,19 @@ const PAGE = 1000;
 const KILL_AT = Math.max(2, Math.min(31, Math.floor(Math.ceil(N / PAGE) * 0.31)));
 
 function child(script: string, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'bench', script)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  return spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'bench', script)], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
 }
 
 /** Resolves with the first stdout line matching `pattern` (rejects if the process ends first). */
 function lineOf(p: ChildProcess, pattern: RegExp): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
     const rl = createInterface({ input: p.stdout as NodeJS.ReadableStream });
-    const onExit = (code: number | null) => reject(new Error(`child exited (${code}) before printing ${pattern}`));
+    const onExit = (code: number | null) =>
+      reject(new Error(`child exited (${code}) before printing ${pattern}`));
     rl.on('line', (line) => {
       const m = pattern.exec(line);
       if (m) {
@@ -84,8 +89,12 @@ async function baseline(base: string, dbPath: string): Promise<{ ms: number; row
   const db = new Database(dbPath);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
-  db.exec('CREATE TABLE IF NOT EXISTS patients (id TEXT PRIMARY KEY, version TEXT, last_updated TEXT, body TEXT NOT NULL)');
-  const insert = db.prepare('INSERT OR REPLACE INTO patients (id, version, last_updated, body) VALUES (?, ?, ?, ?)');
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS patients (id TEXT PRIMARY KEY, version TEXT, last_updated TEXT, body TEXT NOT NULL)',
+  );
+  const insert = db.prepare(
+    'INSERT OR REPLACE INTO patients (id, version, last_updated, body) VALUES (?, ?, ?, ?)',
+  );
   const page = db.transaction((rows: unknown[][]) => {
     for (const r of rows) insert.run(...r);
   });
@@ -97,8 +106,16 @@ async function baseline(base: string, dbPath: string): Promise<{ ms: number; row
     const res: Response = await fetch(url, { headers: { accept: 'application/fhir+json' } });
     const text = await res.text();
     bytes += text.length;
-    const bundle = JSON.parse(text) as { entry?: { resource: { id: string; meta?: { versionId?: string; lastUpdated?: string } } }[]; link?: { relation: string; url: string }[] };
-    const batch = (bundle.entry ?? []).map((e) => [e.resource.id, e.resource.meta?.versionId ?? null, e.resource.meta?.lastUpdated ?? null, JSON.stringify(e.resource)]);
+    const bundle = JSON.parse(text) as {
+      entry?: { resource: { id: string; meta?: { versionId?: string; lastUpdated?: string } } }[];
+      link?: { relation: string; url: string }[];
+    };
+    const batch = (bundle.entry ?? []).map((e) => [
+      e.resource.id,
+      e.resource.meta?.versionId ?? null,
+      e.resource.meta?.lastUpdated ?? null,
+      JSON.stringify(e.resource),
+    ]);
     page(batch);
     rows += batch.length;
     url = bundle.link?.find((l) => l.relation === 'next')?.url;
@@ -111,16 +128,34 @@ async function baseline(base: string, dbPath: string): Promise<{ ms: number; row
 /** The connector alone: every page pulled, validated at the edge and mapped, handed to no engine. */
 async function connectorAlone(base: string): Promise<{ ms: number; records: number }> {
   const plan = shippedPlan('fhir-r4-fr-core');
-  const c = createFhirConnector(FhirConfig.parse({ baseUrl: base, kinds: ['Patient'], pageSize: PAGE, timeoutMs: 60_000 }), {
-    link: { id: 'bench', practiceId: 'bench', role: 'practice', connector: 'fhir', name: 'bench', profile: null, config: {}, secrets: null, schedule: null, isTest: true, enabled: true, version: 1, createdAt: '', updatedAt: '' },
-    secrets: null,
-    log: silentLogger,
-    now: Date.now,
-    signal: new AbortController().signal,
-    timezone: 'Europe/Paris',
-    publicUrl: '',
-    mapping: async () => ({ plan, context: { timezone: 'Europe/Paris', testLink: true } }),
-  });
+  const c = createFhirConnector(
+    FhirConfig.parse({ baseUrl: base, kinds: ['Patient'], pageSize: PAGE, timeoutMs: 60_000 }),
+    {
+      link: {
+        id: 'bench',
+        practiceId: 'bench',
+        role: 'practice',
+        connector: 'fhir',
+        name: 'bench',
+        profile: null,
+        config: {},
+        secrets: null,
+        schedule: null,
+        isTest: true,
+        enabled: true,
+        version: 1,
+        createdAt: '',
+        updatedAt: '',
+      },
+      secrets: null,
+      log: silentLogger,
+      now: Date.now,
+      signal: new AbortController().signal,
+      timezone: 'Europe/Paris',
+      publicUrl: '',
+      mapping: async () => ({ plan, context: { timezone: 'Europe/Paris', testLink: true } }),
+    },
+  );
   const pull = c.pull?.bind(c) as NonNullable<typeof c.pull>;
   let records = 0;
   let cursor: string | null = null;
@@ -134,16 +169,36 @@ async function connectorAlone(base: string): Promise<{ ms: number; records: numb
   return { ms: performance.now() - started, records };
 }
 
-async function storedPatients(db: string): Promise<{ resources: number; distinctExternalIds: number; reviews: number; reviewMb: number }> {
+async function storedPatients(
+  db: string,
+): Promise<{ resources: number; distinctExternalIds: number; reviews: number; reviewMb: number }> {
   const store = await openSqliteStore({ path: db, sealing: testSealing() });
   try {
-    const resources = (await store.resources.list({ practiceId: (await store.practices.list())[0]?.id as string, kind: 'Patient', limit: N * 2 })).length;
-    const row = await store.db.selectFrom('identity_map').select((eb) => eb.fn.count<number>('external_id').distinct().as('n')).where('kind', '=', 'Patient').executeTakeFirst();
+    const resources = (
+      await store.resources.list({
+        practiceId: (await store.practices.list())[0]?.id as string,
+        kind: 'Patient',
+        limit: N * 2,
+      })
+    ).length;
+    const row = await store.db
+      .selectFrom('identity_map')
+      .select((eb) => eb.fn.count<number>('external_id').distinct().as('n'))
+      .where('kind', '=', 'Patient')
+      .executeTakeFirst();
     const reviews = await store.db
       .selectFrom('review_items')
-      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>(eb.fn('length', ['payload'])).as('bytes')])
+      .select((eb) => [
+        eb.fn.countAll<number>().as('n'),
+        eb.fn.sum<number>(eb.fn('length', ['payload'])).as('bytes'),
+      ])
       .executeTakeFirst();
-    return { resources, distinctExternalIds: Number(row?.n ?? 0), reviews: Number(reviews?.n ?? 0), reviewMb: Number(reviews?.bytes ?? 0) / 1048576 };
+    return {
+      resources,
+      distinctExternalIds: Number(row?.n ?? 0),
+      reviews: Number(reviews?.n ?? 0),
+      reviewMb: Number(reviews?.bytes ?? 0) / 1048576,
+    };
   } finally {
     await store.close();
   }
@@ -160,7 +215,8 @@ const bench: Bench = {
       const measured = await load(join(dir.path, 'load.db'), base);
       const alone = await connectorAlone(base);
       const after = await baseline(base, join(dir.path, 'baseline-2.db'));
-      if (measured.applied !== N || before.rows !== N || measured.error !== null) throw new Error(`load incomplete: ${JSON.stringify(measured)}, baseline rows ${before.rows}`);
+      if (measured.applied !== N || before.rows !== N || measured.error !== null)
+        throw new Error(`load incomplete: ${JSON.stringify(measured)}, baseline rows ${before.rows}`);
       const stored = await storedPatients(join(dir.path, 'load.db'));
 
       // Kill mid-load, restart, count the pages fetched through the proxy.
@@ -177,14 +233,25 @@ const bench: Bench = {
       const afterKill = await storedPatients(killDb);
       const pages = Math.ceil(N / PAGE);
       const refetched = fetched - pages;
-      if (resumed.error !== null || afterKill.resources !== N || afterKill.distinctExternalIds !== N) throw new Error(`after the kill: ${JSON.stringify({ ...afterKill, error: resumed.error })} (expected ${N})`);
+      if (resumed.error !== null || afterKill.resources !== N || afterKill.distinctExternalIds !== N)
+        throw new Error(
+          `after the kill: ${JSON.stringify({ ...afterKill, error: resumed.error })} (expected ${N})`,
+        );
 
       const base2 = (before.ms + after.ms) / 2;
       return [
         {
           name: 'initial load into the store (fhir connector + sync engine, SQLite)',
-          measured: { label: `passerelle pull of ${N} patients, ${measured.pages} pages`, value: measured.ms / 1000, unit: 's' },
-          baseline: { label: 'fetch + JSON.parse + batched insert of the same pages (mean of before/after)', value: base2 / 1000, unit: 's' },
+          measured: {
+            label: `passerelle pull of ${N} patients, ${measured.pages} pages`,
+            value: measured.ms / 1000,
+            unit: 's',
+          },
+          baseline: {
+            label: 'fetch + JSON.parse + batched insert of the same pages (mean of before/after)',
+            value: base2 / 1000,
+            unit: 's',
+          },
           higherIsBetter: false,
           aim: '≤ 3×',
           notes: [

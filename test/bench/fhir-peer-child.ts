@@ -6,6 +6,10 @@
  */
 import { runFhirPeerCli } from '../../connectors/fhir/peer/index.js';
 
-const peer = await runFhirPeerCli({ port: 0, seed: 'none', patients: Number(process.env['PEER_PATIENTS'] ?? '100000') });
+const peer = await runFhirPeerCli({
+  port: 0,
+  seed: 'none',
+  patients: Number(process.env['PEER_PATIENTS'] ?? '100000'),
+});
 process.stdout.write(`url ${peer.url}\n`);
 process.on('SIGTERM', () => void peer.close().then(() => process.exit(0)));

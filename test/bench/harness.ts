@@ -29,7 +29,10 @@ export interface Bench {
 }
 
 /** Runs `fn` repeatedly for at least `minMs` after a warm-up; returns operations per second. */
-export async function opsPerSecond(fn: () => unknown | Promise<unknown>, options: { minMs?: number; warmup?: number; batch?: number } = {}): Promise<number> {
+export async function opsPerSecond(
+  fn: () => unknown | Promise<unknown>,
+  options: { minMs?: number; warmup?: number; batch?: number } = {},
+): Promise<number> {
   const minMs = options.minMs ?? 1000;
   const batch = options.batch ?? 1;
   for (let i = 0; i < (options.warmup ?? 50); i++) await fn();
@@ -45,7 +48,10 @@ export async function opsPerSecond(fn: () => unknown | Promise<unknown>, options
 }
 
 /** Same for synchronous code, without an await per call. */
-export function opsPerSecondSync(fn: () => unknown, options: { minMs?: number; warmup?: number } = {}): number {
+export function opsPerSecondSync(
+  fn: () => unknown,
+  options: { minMs?: number; warmup?: number } = {},
+): number {
   const minMs = options.minMs ?? 1000;
   for (let i = 0; i < (options.warmup ?? 200); i++) fn();
   let ops = 0;

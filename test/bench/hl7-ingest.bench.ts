@@ -16,18 +16,23 @@
  * per transaction, awaited one by one) — what one commit per message would allow at most.
  * Aim: ≥ 2× the baseline, and ≥ 10,000 messages/s on SQLite.
  */
+import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import hl7v2, { Hl7v2Config, Hl7v2Link, ProfileTranslator } from '../../connectors/hl7v2/index.js';
+import type {
+  ConnectorDefinition,
+  InboundHandler,
+  InboundMessage,
+  IngestResult,
+} from '../../src/connector/contract.js';
+import { createRegistry } from '../../src/connector/registry.js';
 import { createLogger } from '../../src/log/logger.js';
 import { SecretBox } from '../../src/security/secrets.js';
 import type { Store, StoreSealing } from '../../src/store/index.js';
 import type { Link } from '../../src/store/types.js';
-import type { ConnectorDefinition, InboundHandler, InboundMessage, IngestResult } from '../../src/connector/contract.js';
-import { createRegistry } from '../../src/connector/registry.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { hl7Fixture, withField } from '../helpers/hl7.js';
 import type { BenchClientsInput, BenchClientsOutput } from '../helpers/hl7-bench-clients.js';
@@ -69,7 +74,9 @@ async function singleRowTransactionsPerSecond(store: Store, linkId: string, ms: 
 }
 
 /** The clients' run, with the CPU time this process (the listener and engine) spent per acknowledged message. */
-async function runClients(input: BenchClientsInput): Promise<BenchClientsOutput & { cpuUsPerMessage: number }> {
+async function runClients(
+  input: BenchClientsInput,
+): Promise<BenchClientsOutput & { cpuUsPerMessage: number }> {
   const before = process.cpuUsage();
   const out = await clientsChild(input);
   const cpu = process.cpuUsage(before);
@@ -94,7 +101,11 @@ function clientsChild(input: BenchClientsInput): Promise<BenchClientsOutput> {
  * The listener with a handler that commits the inbox row (dedupe key, body, ACK) and nothing
  * else, through the same group commit the engine uses.
  */
-async function transportOnly(store: Store, link: Link, kind: string): Promise<BenchClientsOutput & { cpuUsPerMessage: number }> {
+async function transportOnly(
+  store: Store,
+  link: Link,
+  kind: string,
+): Promise<BenchClientsOutput & { cpuUsPerMessage: number }> {
   const handler: InboundHandler = (message) =>
     store.batch(async (tx): Promise<IngestResult> => {
       const d = message.dedupe as NonNullable<InboundMessage['dedupe']>;
@@ -149,13 +160,30 @@ async function transportOnly(store: Store, link: Link, kind: string): Promise<Be
  * (issue 16: the cost of sealing, both figures from the same run). `plain` is an internal store
  * option that only this benchmark uses; the service always seals.
  */
-async function freshIngest(kind: (typeof STORE_KINDS)[number], sealing: StoreSealing, prefix: string): Promise<BenchClientsOutput & { cpuUsPerMessage: number }> {
+async function freshIngest(
+  kind: (typeof STORE_KINDS)[number],
+  sealing: StoreSealing,
+  prefix: string,
+): Promise<BenchClientsOutput & { cpuUsPerMessage: number }> {
   const t = await openTestStore(kind, { sealing });
   let runtime: SyncRuntime | undefined;
   try {
     const practice = await t.store.practices.create({ name: 'bench' });
-    const link = await t.store.links.create({ practiceId: practice.id, role: 'practice', connector: 'hl7v2', name: 'bench', isTest: true, config: { mllp: { listen: { host: '127.0.0.1', port: 0 } } } });
-    await t.store.links.create({ practiceId: practice.id, role: 'secretariat', connector: 'memory', name: 'secrétariat', config: { peer: 'sec' } });
+    const link = await t.store.links.create({
+      practiceId: practice.id,
+      role: 'practice',
+      connector: 'hl7v2',
+      name: 'bench',
+      isTest: true,
+      config: { mllp: { listen: { host: '127.0.0.1', port: 0 } } },
+    });
+    await t.store.links.create({
+      practiceId: practice.id,
+      role: 'secretariat',
+      connector: 'memory',
+      name: 'secrétariat',
+      config: { peer: 'sec' },
+    });
     runtime = new SyncRuntime({
       store: t.store,
       logger: createLogger({ level: 'error' }),
@@ -167,7 +195,15 @@ async function freshIngest(kind: (typeof STORE_KINDS)[number], sealing: StoreSea
     });
     await runtime.start();
     const port = (runtime.connectorOf(link.id) as Hl7v2Link).mllpPort as number;
-    return await runClients({ port, clients: CLIENTS, warmupMs: 500, durationMs: DURATION_MS, message: MESSAGE.toString('base64'), prefix, sameAppointment: false });
+    return await runClients({
+      port,
+      clients: CLIENTS,
+      warmupMs: 500,
+      durationMs: DURATION_MS,
+      message: MESSAGE.toString('base64'),
+      prefix,
+      sameAppointment: false,
+    });
   } finally {
     await runtime?.stop();
     await t.dispose();
@@ -205,7 +241,10 @@ const bench: Bench = {
           logger: createLogger({ level: 'error' }),
           secrets: new SecretBox(Buffer.alloc(32, 3)),
           // The product hl7v2 connector: each message mapped by the link's profile (IHE PAM France).
-          registry: createRegistry([hl7v2 as ConnectorDefinition<unknown>, memoryConnector(new MemoryWorld())]),
+          registry: createRegistry([
+            hl7v2 as ConnectorDefinition<unknown>,
+            memoryConnector(new MemoryWorld()),
+          ]),
           schedulePolls: false,
           refreshMs: 0,
           autoDispatch: false,
@@ -224,17 +263,28 @@ const bench: Bench = {
 
         // acceptAck: commit — the fixture as IHE PAM France sends it (MSH-15 AL, MSH-16 NE):
         // CA once committed to the inbox, applied right after by the link's drainer.
-        await t.store.links.update(link.id, { config: { mllp: { listen: { host: '127.0.0.1', port: 0 } }, acceptAck: 'commit' } });
+        await t.store.links.update(link.id, {
+          config: { mllp: { listen: { host: '127.0.0.1', port: 0 } }, acceptAck: 'commit' },
+        });
         await runtime.current.refresh();
         const deferredLink = runtime.current.connectorOf(link.id) as Hl7v2Link;
         const clientsStart = performance.now();
-        const accepted = await runClients({ ...common, port: deferredLink.mllpPort as number, message: IHE_MESSAGE.toString('base64'), prefix: `${kind}D`, sameAppointment: false });
+        const accepted = await runClients({
+          ...common,
+          port: deferredLink.mllpPort as number,
+          message: IHE_MESSAGE.toString('base64'),
+          prefix: `${kind}D`,
+          sameAppointment: false,
+        });
         const clientsEnd = performance.now();
-        const left = async () => (await t.store.inbox.list({ linkId: link.id, status: 'received', limit: 100_000 })).length;
+        const left = async () =>
+          (await t.store.inbox.list({ linkId: link.id, status: 'received', limit: 100_000 })).length;
         const backlog = await left();
         while ((await left()) > 0) await new Promise((r) => setTimeout(r, 20));
         const drainedAt = performance.now();
-        const storedTotal = (await t.store.inbox.list({ linkId: link.id, limit: 1_000_000 })).filter((e) => e.dedupeKey.includes(`|${kind}D-`)).length;
+        const storedTotal = (await t.store.inbox.list({ linkId: link.id, limit: 1_000_000 })).filter((e) =>
+          e.dedupeKey.includes(`|${kind}D-`),
+        ).length;
         await runtime.current.stop();
         runtime.current = undefined;
         const storeOnly = await transportOnly(t.store, link, kind);
@@ -254,7 +304,11 @@ const bench: Bench = {
         const alat = accepted.latenciesMs.sort((a, b) => a - b);
         results.push({
           name: `${kind}: acceptAck commit — CA once committed to the inbox, applied right after (IHE AL/NE)`,
-          measured: { label: `${CLIENTS} MLLP clients, CA after group commit`, value: accepted.messages / accepted.seconds, unit: 'msg/s' },
+          measured: {
+            label: `${CLIENTS} MLLP clients, CA after group commit`,
+            value: accepted.messages / accepted.seconds,
+            unit: 'msg/s',
+          },
           baseline: { label: 'single-row durable transactions, sequential', value: baseline, unit: 'tx/s' },
           higherIsBetter: true,
           aim: kind === 'sqlite' ? '≥ 2× and ≥ 10,000 msg/s' : '≥ 2×',
@@ -287,10 +341,16 @@ const bench: Bench = {
       const sealed = await freshIngest(kind, testSealing(), `${kind}E`);
       results.push({
         name: `${kind}: sealed at rest — HL7 messages acknowledged per second, sealed vs not sealed (each books a new appointment)`,
-        measured: { label: 'patient data sealed (AES-256-GCM, HMAC match keys)', value: sealed.messages / sealed.seconds, unit: 'msg/s' },
+        measured: {
+          label: 'patient data sealed (AES-256-GCM, HMAC match keys)',
+          value: sealed.messages / sealed.seconds,
+          unit: 'msg/s',
+        },
         baseline: { label: 'same store, not sealed', value: plain.messages / plain.seconds, unit: 'msg/s' },
         higherIsBetter: true,
-        notes: [`listener CPU per message: sealed ${Math.round(sealed.cpuUsPerMessage)} µs, not sealed ${Math.round(plain.cpuUsPerMessage)} µs; negative ACKs ${sealed.negative} / ${plain.negative}`],
+        notes: [
+          `listener CPU per message: sealed ${Math.round(sealed.cpuUsPerMessage)} µs, not sealed ${Math.round(plain.cpuUsPerMessage)} µs; negative ACKs ${sealed.negative} / ${plain.negative}`,
+        ],
       });
     }
     return results;

@@ -21,9 +21,13 @@ const bytes = readHl7Fixture('siu-s12-new-appointment.hl7');
 const text = bytes.toString('utf8');
 // Compiled once, as a mapping profile compiles its paths when it is loaded.
 const leafPaths: Hl7Path[] = naiveLeaves(text, DEFAULT_NAIVE).map((l) => parseHl7Path(l.path));
-const fieldPaths: Hl7Path[] = [...new Set(naiveLeaves(text, DEFAULT_NAIVE).map((l) => `${l.segment}[${l.occurrence}]-${l.field}`))].map((p) => parseHl7Path(p));
+const fieldPaths: Hl7Path[] = [
+  ...new Set(naiveLeaves(text, DEFAULT_NAIVE).map((l) => `${l.segment}[${l.occurrence}]-${l.field}`)),
+].map((p) => parseHl7Path(p));
 
-const segmentPaths: Hl7Path[] = [...new Set(naiveLeaves(text, DEFAULT_NAIVE).map((l) => `${l.segment}[${l.occurrence}]-1`))].map((p) => parseHl7Path(p));
+const segmentPaths: Hl7Path[] = [
+  ...new Set(naiveLeaves(text, DEFAULT_NAIVE).map((l) => `${l.segment}[${l.occurrence}]-1`)),
+].map((p) => parseHl7Path(p));
 
 // Results are summed into a sink so the work cannot be optimised away.
 let sink = 0;
@@ -57,7 +61,8 @@ function walk(v: Hl7StandardValue | null | undefined): void {
 function hl7StandardEveryLeaf(input: string): void {
   const h = new HL7(input, { lineEndings: '\r' });
   h.transform();
-  for (const segs of Object.values(h.transformed)) for (const s of segs) for (const v of Object.values(s.data)) walk(v);
+  for (const segs of Object.values(h.transformed))
+    for (const s of segs) for (const v of Object.values(s.data)) walk(v);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
@@ -66,11 +71,16 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] a
  * Runs each workload for `ms` in turn, `rounds` times, and keeps each one's median: the machine
  * is shared, and short interleaved rounds expose every workload to the same load.
  */
-function interleaved(workloads: Record<string, () => void>, rounds: number, ms: number): Record<string, number> {
+function interleaved(
+  workloads: Record<string, () => void>,
+  rounds: number,
+  ms: number,
+): Record<string, number> {
   const samples: Record<string, number[]> = {};
   for (const name of Object.keys(workloads)) samples[name] = [];
   for (let r = 0; r < rounds; r++) {
-    for (const [name, fn] of Object.entries(workloads)) samples[name]?.push(opsPerSecondSync(fn, { minMs: ms, warmup: r === 0 ? 500 : 20 }));
+    for (const [name, fn] of Object.entries(workloads))
+      samples[name]?.push(opsPerSecondSync(fn, { minMs: ms, warmup: r === 0 ? 500 : 20 }));
   }
   return Object.fromEntries(Object.entries(samples).map(([name, xs]) => [name, median(xs)]));
 }
@@ -92,7 +102,11 @@ const bench: Bench = {
     );
     if (sink < 0) throw new Error('unreachable');
     const unit = 'msg/s';
-    const baseline = { label: "naive bytes.toString() + split('\\r') + split('|')", value: ops['naiveBytes'] as number, unit };
+    const baseline = {
+      label: "naive bytes.toString() + split('\\r') + split('|')",
+      value: ops['naiveBytes'] as number,
+      unit,
+    };
     const standard = ops['standard'] as number;
     return [
       {

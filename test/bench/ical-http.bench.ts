@@ -12,10 +12,10 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { startService, type RunningService } from '../../src/app/service.js';
+import { icalModule } from '../../src/app/features/ical.js';
+import { type RunningService, startService } from '../../src/app/service.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createFeedToken } from '../../src/ical/tokens.js';
-import { icalModule } from '../../src/app/features/ical.js';
 import { createLogger } from '../../src/log/logger.js';
 import { openSqliteStore, type Store } from '../../src/store/index.js';
 import { appointment, practitioner, putAppointment } from '../helpers/ical-agenda.js';
@@ -26,7 +26,12 @@ const SIZES = [3_000, 10_000];
 const CONNECTIONS = 10;
 const SECONDS = 3;
 
-async function serve(store: Store, dir: string, bodyCacheMb: number, eventCacheEntries = 50_000): Promise<RunningService> {
+async function serve(
+  store: Store,
+  dir: string,
+  bodyCacheMb: number,
+  eventCacheEntries = 50_000,
+): Promise<RunningService> {
   const env = {
     PASSERELLE_HTTP_PORT: '0',
     PASSERELLE_HTTP_ACCESS_LOG: 'false',
@@ -51,13 +56,20 @@ async function serve(store: Store, dir: string, bodyCacheMb: number, eventCacheE
  * for feed i (same content, its own token and ETag), as ten calendar apps would: no two
  * connections can share one render.
  */
-async function load(targets: ReadonlyArray<{ url: string; headers: Record<string, string> }>, expectStatus: number): Promise<number> {
+async function load(
+  targets: ReadonlyArray<{ url: string; headers: Record<string, string> }>,
+  expectStatus: number,
+): Promise<number> {
   const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   const get = (i: number) =>
     new Promise<void>((resolve, reject) => {
-      const { url, headers } = targets[i % targets.length] as { url: string; headers: Record<string, string> };
+      const { url, headers } = targets[i % targets.length] as {
+        url: string;
+        headers: Record<string, string>;
+      };
       const req = request(url, { agent, headers }, (res) => {
-        if (res.statusCode !== expectStatus) reject(new Error(`expected ${expectStatus}, got ${res.statusCode}`));
+        if (res.statusCode !== expectStatus)
+          reject(new Error(`expected ${expectStatus}, got ${res.statusCode}`));
         res.resume();
         res.on('end', () => resolve());
       });
@@ -148,17 +160,31 @@ async function measure(events: number): Promise<BenchResult> {
     );
     const tokens: string[] = [];
     for (let i = 0; i < CONNECTIONS; i++) {
-      tokens.push((await createFeedToken(store, { practiceId: 'cab-bench', practitionerId: 'pr-bench' }, { id: 'bench', role: 'cli', via: 'cli' })).token);
+      tokens.push(
+        (
+          await createFeedToken(
+            store,
+            { practiceId: 'cab-bench', practitionerId: 'pr-bench' },
+            { id: 'bench', role: 'cli', via: 'cli' },
+          )
+        ).token,
+      );
     }
     const gzip = { 'accept-encoding': 'gzip' };
-    const feedsOf = (svc: RunningService) => tokens.map((t) => ({ url: `${svc.url}/ical/${t}.ics`, headers: gzip }));
+    const feedsOf = (svc: RunningService) =>
+      tokens.map((t) => ({ url: `${svc.url}/ical/${t}.ics`, headers: gzip }));
 
     const rendering = await serve(store, dir.path, 0);
     services.push(rendering);
     const targets = feedsOf(rendering);
     const { events: served, bytes } = await probe(targets[0]?.url as string);
     if (served !== events) throw new Error(`feed has ${served} events, expected ${events}`);
-    const conditional = await Promise.all(targets.map(async (t) => ({ url: t.url, headers: { ...gzip, 'if-none-match': (await probe(t.url)).etag } })));
+    const conditional = await Promise.all(
+      targets.map(async (t) => ({
+        url: t.url,
+        headers: { ...gzip, 'if-none-match': (await probe(t.url)).etag },
+      })),
+    );
     const notModified = await load(conditional, 304);
     const full = await load(targets, 200);
 
@@ -177,7 +203,11 @@ async function measure(events: number): Promise<BenchResult> {
         value: notModified,
         unit: 'req/s',
       },
-      baseline: { label: '200 full feed, gzip, built per request (events from the per-event cache)', value: full, unit: 'req/s' },
+      baseline: {
+        label: '200 full feed, gzip, built per request (events from the per-event cache)',
+        value: full,
+        unit: 'req/s',
+      },
       higherIsBetter: true,
       aim: '≥ 50×',
       notes: [

@@ -15,8 +15,23 @@ import type { Bench } from './harness.js';
 
 const EVENTS = 10_000;
 const NOW = Date.parse('2026-11-23T09:00:00Z');
-const SETTINGS = { windowPastDays: 30, windowFutureDays: 180, cancelledRetentionDays: 7, refreshMinutes: 15, maxEvents: 10_000, eventCacheEntries: 50_000 };
-const practice: Practice = { id: 'cab', name: 'Cabinet', timezone: 'Europe/Paris', settings: {}, version: 1, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z' };
+const SETTINGS = {
+  windowPastDays: 30,
+  windowFutureDays: 180,
+  cancelledRetentionDays: 7,
+  refreshMinutes: 15,
+  maxEvents: 10_000,
+  eventCacheEntries: 50_000,
+};
+const practice: Practice = {
+  id: 'cab',
+  name: 'Cabinet',
+  timezone: 'Europe/Paris',
+  settings: {},
+  version: 1,
+  createdAt: '2026-01-01T00:00:00.000Z',
+  updatedAt: '2026-01-01T00:00:00.000Z',
+};
 
 function rows(): StoredResource[] {
   return Array.from({ length: EVENTS }, (_, i) => {
@@ -27,7 +42,14 @@ function rows(): StoredResource[] {
       id: `apt-${i}`,
       practiceId: 'cab',
       kind: 'Appointment' as const,
-      data: { resourceType: 'Appointment', id: `apt-${i}`, status: i % 50 === 0 ? 'cancelled' : 'booked', start, end, participant: [{ actor: { reference: 'Practitioner/pr' }, status: 'accepted' }] },
+      data: {
+        resourceType: 'Appointment',
+        id: `apt-${i}`,
+        status: i % 50 === 0 ? 'cancelled' : 'booked',
+        start,
+        end,
+        participant: [{ actor: { reference: 'Practitioner/pr' }, status: 'accepted' }],
+      },
       hash: 'h',
       version: 1 + (i % 3),
       origin: 'secretariat' as const,
@@ -51,7 +73,8 @@ const utc = (ms: number) => {
 
 /** The same VEVENTs written by hand: what any feed costs at least. */
 function concatenate(records: readonly StoredResource[]): string {
-  let out = 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//FR\r\nMETHOD:PUBLISH\r\nNAME:Agenda\r\nX-WR-CALNAME:Agenda\r\n';
+  let out =
+    'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//FR\r\nMETHOD:PUBLISH\r\nNAME:Agenda\r\nX-WR-CALNAME:Agenda\r\n';
   for (const r of records) {
     const cancelled = (r.data as { status: string }).status === 'cancelled';
     out +=
@@ -78,7 +101,14 @@ const bench: Bench = {
   name: 'iCal: rendering a 10,000-event feed',
   async run() {
     const records = rows();
-    const data: FeedData = { practice, practitionerId: 'pr', practitioners: new Map(), appointments: records, slots: [], patients: new Map() };
+    const data: FeedData = {
+      practice,
+      practitionerId: 'pr',
+      practitioners: new Map(),
+      appointments: records,
+      slots: [],
+      patients: new Map(),
+    };
     const window = feedWindow(NOW, 'Europe/Paris', SETTINGS);
 
     const coldRenderer = new FeedRenderer(SETTINGS);
@@ -91,7 +121,15 @@ const bench: Bench = {
     const baseline = await msPer(() => concatenate(records));
 
     const cal = ical({ name: 'Agenda' });
-    for (const r of records) cal.createEvent({ id: r.id, stamp: new Date(r.updatedAt), start: new Date(r.startAt as string), end: new Date(r.endAt as string), summary: 'Occupé', status: ICalEventStatus.CONFIRMED });
+    for (const r of records)
+      cal.createEvent({
+        id: r.id,
+        stamp: new Date(r.updatedAt),
+        start: new Date(r.startAt as string),
+        end: new Date(r.endAt as string),
+        summary: 'Occupé',
+        status: ICalEventStatus.CONFIRMED,
+      });
     const libStart = performance.now();
     const libText = cal.toString();
     const libMs = performance.now() - libStart;

@@ -24,7 +24,10 @@ import type { Bench, BenchResult } from './harness.js';
 
 const N = 10_000;
 const dir = join(FIXTURES, 'hl7');
-const siu = readdirSync(dir).filter((f) => f.startsWith('siu-')).sort().map((f) => readFileSync(join(dir, f)));
+const siu = readdirSync(dir)
+  .filter((f) => f.startsWith('siu-'))
+  .sort()
+  .map((f) => readFileSync(join(dir, f)));
 const messages: Buffer[] = Array.from({ length: N }, (_, i) => siu[i % siu.length] as Buffer);
 const plan = shippedPlan('hl7v2-ihe-pam-fr');
 const ctx = { testLink: true, timezone: 'Europe/Paris', validate: false };
@@ -36,7 +39,8 @@ let sink = 0;
 function parse(bytes: Buffer): Hl7Message {
   const msg = parseHl7(bytes);
   sink += msg.header.messageType?.length ?? 0;
-  for (const seg of msg.segments()) sink += msg.getEncoded(segmentPath(seg.name, seg.occurrence))?.length ?? 0;
+  for (const seg of msg.segments())
+    sink += msg.getEncoded(segmentPath(seg.name, seg.occurrence))?.length ?? 0;
   return msg;
 }
 const paths = new Map<string, Hl7Path>();
@@ -97,12 +101,17 @@ const bench: Bench = {
     const tv = median(totalValidated.map((x) => x.wall));
     const pc = median(parsing.map((x) => x.cpu));
     const tc = median(total.map((x) => x.cpu));
-    const records = siu.reduce((n, b) => n + toCanonical(plan, parseHl7(b), withValidation).records.length, 0) / siu.length;
+    const records =
+      siu.reduce((n, b) => n + toCanonical(plan, parseHl7(b), withValidation).records.length, 0) / siu.length;
     return [
       {
         name: `mapping step (toCanonical, ${records.toFixed(2)} records/message on average) beside parsing alone`,
         measured: { label: 'mapping step = (parse + map) − parse', value: usPerMsg(t - p), unit: 'µs/msg' },
-        baseline: { label: 'parseHl7(bytes) + header + index of every segment', value: usPerMsg(p), unit: 'µs/msg' },
+        baseline: {
+          label: 'parseHl7(bytes) + header + index of every segment',
+          value: usPerMsg(p),
+          unit: 'µs/msg',
+        },
         higherIsBetter: false,
         aim: '≤ 1×',
         notes: [

@@ -94,13 +94,26 @@ const bench: Bench = {
       try {
         const practice: Practice = await t.store.practices.create({ name: 'Cabinet chargé' });
         const other = await t.store.practices.create({ name: 'Autre cabinet' });
-        await t.store.links.create({ practiceId: practice.id, role: 'secretariat', connector: 'secretariat', name: 'Secrétariat' });
-        await t.store.links.create({ practiceId: practice.id, role: 'practice', connector: 'fhir', name: 'Logiciel' });
+        await t.store.links.create({
+          practiceId: practice.id,
+          role: 'secretariat',
+          connector: 'secretariat',
+          name: 'Secrétariat',
+        });
+        await t.store.links.create({
+          practiceId: practice.id,
+          role: 'practice',
+          connector: 'fhir',
+          name: 'Logiciel',
+        });
         const rows = await fillYear(t.store, practice.id, 1);
         await fillYear(t.store, other.id, 2);
         await sql.raw(kind === 'postgres' ? 'ANALYZE activity_events' : 'ANALYZE').execute(t.store.db);
         const now = Date.parse(YEAR.to);
-        const report = await timings(() => buildActivityReport(t.store, { practice, period: YEAR, now, names: true }), 20);
+        const report = await timings(
+          () => buildActivityReport(t.store, { practice, period: YEAR, now, names: true }),
+          20,
+        );
         const count = await timings(
           () =>
             t.store.db
@@ -115,10 +128,21 @@ const bench: Bench = {
         const check = await buildActivityReport(t.store, { practice, period: YEAR, now });
         results.push({
           name: `${kind}: activity report over one year (p50 of 20)`,
-          measured: { label: `buildActivityReport, ${rows.toLocaleString('en-US')} events of the practice among ${(2 * rows).toLocaleString('en-US')}`, value: percentile(report, 50), unit: 'ms' },
-          baseline: { label: 'COUNT(*) of the same rows through the same index', value: percentile(count, 50), unit: 'ms' },
+          measured: {
+            label: `buildActivityReport, ${rows.toLocaleString('en-US')} events of the practice among ${(2 * rows).toLocaleString('en-US')}`,
+            value: percentile(report, 50),
+            unit: 'ms',
+          },
+          baseline: {
+            label: 'COUNT(*) of the same rows through the same index',
+            value: percentile(count, 50),
+            unit: 'ms',
+          },
           higherIsBetter: false,
-          notes: [`p95: measured ${percentile(report, 95).toFixed(1)} ms, baseline ${percentile(count, 95).toFixed(1)} ms`, `report: ${check.appointments.total.booked} booked, ${check.messages.all.latencyMs.count} delays sorted`],
+          notes: [
+            `p95: measured ${percentile(report, 95).toFixed(1)} ms, baseline ${percentile(count, 95).toFixed(1)} ms`,
+            `report: ${check.appointments.total.booked} booked, ${check.messages.all.latencyMs.count} delays sorted`,
+          ],
         });
       } finally {
         await t.dispose();

@@ -10,13 +10,23 @@ import type { Store } from '../../src/store/index.js';
 import { openTestStore, STORE_KINDS } from '../helpers/stores.js';
 import type { Bench, BenchResult } from './harness.js';
 
-const body = Buffer.from('MSH|^~\\&|LOGICIEL|CABINET|PASSERELLE|GW|20261123101500||SIU^S12^SIU_S12|MSG|P|2.5.1\r'.padEnd(2048, 'X'));
+const body = Buffer.from(
+  'MSH|^~\\&|LOGICIEL|CABINET|PASSERELLE|GW|20261123101500||SIU^S12^SIU_S12|MSG|P|2.5.1\r'.padEnd(2048, 'X'),
+);
 
 let n = 0;
 function accept(store: Store, linkId: string, via: 'transaction' | 'batch') {
   const key = `LOGICIEL|CABINET|${n++}`;
-  const input = { linkId, dedupeKey: key, bodyHash: createHash('sha256').update(key).digest('hex'), messageType: 'SIU^S12', body };
-  return via === 'batch' ? store.batch((tx) => tx.inbox.accept(input)) : store.transaction((tx) => tx.inbox.accept(input));
+  const input = {
+    linkId,
+    dedupeKey: key,
+    bodyHash: createHash('sha256').update(key).digest('hex'),
+    messageType: 'SIU^S12',
+    body,
+  };
+  return via === 'batch'
+    ? store.batch((tx) => tx.inbox.accept(input))
+    : store.transaction((tx) => tx.inbox.accept(input));
 }
 
 async function rowsPerSecond(run: () => Promise<unknown>, concurrency: number, ms: number): Promise<number> {
@@ -42,7 +52,12 @@ const bench: Bench = {
       const t = await openTestStore(kind);
       try {
         const practice = await t.store.practices.create({ name: 'bench' });
-        const link = await t.store.links.create({ practiceId: practice.id, role: 'practice', connector: 'hl7v2', name: 'bench' });
+        const link = await t.store.links.create({
+          practiceId: practice.id,
+          role: 'practice',
+          connector: 'hl7v2',
+          name: 'bench',
+        });
         await rowsPerSecond(() => accept(t.store, link.id, 'transaction'), 1, 300); // warm-up
         const single = await rowsPerSecond(() => accept(t.store, link.id, 'transaction'), 1, 2000);
         const grouped = await rowsPerSecond(() => accept(t.store, link.id, 'batch'), 32, 2000);

@@ -15,27 +15,48 @@ import { performance } from 'node:perf_hooks';
 
 import type { WebhookPayload } from '../../connectors/secretariat/contract.js';
 import { startSecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
-import { generateWebhookSecret, signWebhook, verifyWebhook } from '../../src/security/webhook-signature.js';
+import { defaultConnectorDefinitions } from '../../src/app/connectors.js';
 import { syncModule } from '../../src/app/features/sync.js';
 import { createRegistry } from '../../src/connector/registry.js';
-import { defaultConnectorDefinitions } from '../../src/app/connectors.js';
+import { generateWebhookSecret, signWebhook, verifyWebhook } from '../../src/security/webhook-signature.js';
 import { HttpPeer, httpPeerConnector } from '../helpers/http-peer.js';
 import { startTestService } from '../helpers/service.js';
 import { openTestStore, STORE_KINDS } from '../helpers/stores.js';
-import { type Bench, type BenchResult, percentile } from './harness.js';
 import { until } from '../helpers/until.js';
+import { type Bench, type BenchResult, percentile } from './harness.js';
 
 const N = 300;
 const WARMUP = 30;
 const SECRET = generateWebhookSecret();
 
-const text = (i: number) => `Merci de rappeler le secrétariat au sujet du rendez-vous (message de test ${i}).`;
+const text = (i: number) =>
+  `Merci de rappeler le secrétariat au sujet du rendez-vous (message de test ${i}).`;
 
 /** A webhook body as the platform sends it for a new call message. */
 function webhookBody(i: number): Buffer {
   const at = new Date().toISOString();
-  const data = { id: `msg-${i}`, version: 1, updatedAt: at, priority: 'routine', callerName: 'Appelant', callbackNumber: null, reason: null, text: text(i), patientId: null, practitionerId: null, takenAt: at, agentId: 'agent-banc', status: 'new', acknowledgedAt: null };
-  const payload: WebhookPayload = { type: 'message.upsert', timestamp: at, practiceId: 'cab-banc', data: { seq: i + 1, type: 'message', id: `msg-${i}`, version: 1, op: 'upsert', origin: 'agent', data } };
+  const data = {
+    id: `msg-${i}`,
+    version: 1,
+    updatedAt: at,
+    priority: 'routine',
+    callerName: 'Appelant',
+    callbackNumber: null,
+    reason: null,
+    text: text(i),
+    patientId: null,
+    practitionerId: null,
+    takenAt: at,
+    agentId: 'agent-banc',
+    status: 'new',
+    acknowledgedAt: null,
+  };
+  const payload: WebhookPayload = {
+    type: 'message.upsert',
+    timestamp: at,
+    practiceId: 'cab-banc',
+    data: { seq: i + 1, type: 'message', id: `msg-${i}`, version: 1, op: 'upsert', origin: 'agent', data },
+  };
   return Buffer.from(JSON.stringify(payload));
 }
 
@@ -44,13 +65,19 @@ const stats = (samples: number[]) => {
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
 };
 
-
 async function measuredPath(kind: 'sqlite' | 'postgres'): Promise<number[]> {
   const sim = await startSecretariatSimulator({ port: 0, host: '127.0.0.1', seed: 'empty' });
   const peer = new HttpPeer();
   await peer.listen();
-  const module = syncModule({ registry: createRegistry([...defaultConnectorDefinitions(), httpPeerConnector]), runtime: { schedulePolls: false, refreshMs: 0 } });
-  const t = await startTestService({ store: kind, modules: [module], env: { PASSERELLE_HTTP_ACCESS_LOG: 'false' } });
+  const module = syncModule({
+    registry: createRegistry([...defaultConnectorDefinitions(), httpPeerConnector]),
+    runtime: { schedulePolls: false, refreshMs: 0 },
+  });
+  const t = await startTestService({
+    store: kind,
+    modules: [module],
+    env: { PASSERELLE_HTTP_ACCESS_LOG: 'false' },
+  });
   try {
     const store = t.service.store;
     const runtime = module.runtimeOf(t.service.context);
@@ -62,9 +89,18 @@ async function measuredPath(kind: 'sqlite' | 'postgres'): Promise<number[]> {
       connector: 'secretariat',
       name: 'Télésecrétariat',
       config: { baseUrl: sim.url, platformPracticeId: sim.practiceId },
-      secrets: t.service.context.secrets.sealJson({ apiToken: sim.apiToken, webhookSecret: SECRET }, 'bench-sec'),
+      secrets: t.service.context.secrets.sealJson(
+        { apiToken: sim.apiToken, webhookSecret: SECRET },
+        'bench-sec',
+      ),
     });
-    const practiceLink = await store.links.create({ practiceId, role: 'practice', connector: 'http-peer', name: 'Logiciel', config: { url: peer.url } });
+    const practiceLink = await store.links.create({
+      practiceId,
+      role: 'practice',
+      connector: 'http-peer',
+      name: 'Logiciel',
+      config: { url: peer.url },
+    });
     await runtime.refresh();
     sim.setWebhook({ url: `${t.url}/hooks/secretariat/${secretariatLink.id}`, secrets: [SECRET] });
     const agent = sim.agent('agent-banc');
@@ -101,16 +137,41 @@ async function baseline(kind: 'sqlite' | 'postgres'): Promise<number[]> {
   await peer.listen();
   try {
     const practiceId = (await t.store.practices.create({ name: 'Banc d’essai' })).id;
-    const link = await t.store.links.create({ practiceId, role: 'secretariat', connector: 'memory', name: 'x' });
+    const link = await t.store.links.create({
+      practiceId,
+      role: 'secretariat',
+      connector: 'memory',
+      name: 'x',
+    });
     const once = async (i: number) => {
       const body = webhookBody(i);
       const id = `evt_${i + 1_000_000}`;
-      const headers = { 'webhook-id': id, 'webhook-timestamp': String(Math.floor(Date.now() / 1000)), 'webhook-signature': '' };
+      const headers = {
+        'webhook-id': id,
+        'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+        'webhook-signature': '',
+      };
       headers['webhook-signature'] = signWebhook([SECRET], id, Number(headers['webhook-timestamp']), body);
       const start = performance.now();
       verifyWebhook(headers, body, { secrets: [SECRET], now: Date.now() });
-      await t.store.batch((tx) => tx.inbox.accept({ linkId: link.id, dedupeKey: `webhook:${id}`, bodyHash: createHash('sha256').update(body).digest('hex'), messageType: 'message.upsert', body }));
-      const res = await fetch(`${peer.url}/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ idempotencyKey: `k-${i}`, externalId: null, data: JSON.parse(body.toString()) }) });
+      await t.store.batch((tx) =>
+        tx.inbox.accept({
+          linkId: link.id,
+          dedupeKey: `webhook:${id}`,
+          bodyHash: createHash('sha256').update(body).digest('hex'),
+          messageType: 'message.upsert',
+          body,
+        }),
+      );
+      const res = await fetch(`${peer.url}/push`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          idempotencyKey: `k-${i}`,
+          externalId: null,
+          data: JSON.parse(body.toString()),
+        }),
+      });
       await res.arrayBuffer();
       return performance.now() - start;
     };
@@ -133,10 +194,22 @@ const bench: Bench = {
       const base = stats(await baseline(kind));
       results.push({
         name: `${kind}: latency p50`,
-        measured: { label: 'secretariat commit → signed webhook → verify → commit → outbox → push (loopback), sequential', value: path.p50, unit: 'ms' },
-        baseline: { label: 'one signature check + one durable commit + one loopback round trip', value: base.p50, unit: 'ms' },
+        measured: {
+          label:
+            'secretariat commit → signed webhook → verify → commit → outbox → push (loopback), sequential',
+          value: path.p50,
+          unit: 'ms',
+        },
+        baseline: {
+          label: 'one signature check + one durable commit + one loopback round trip',
+          value: base.p50,
+          unit: 'ms',
+        },
         higherIsBetter: false,
-        notes: [`p99: measured ${path.p99.toFixed(2)} ms, baseline ${base.p99.toFixed(2)} ms (ratio ${(path.p99 / base.p99).toFixed(2)}×)`, `${N} sequential deliveries after ${WARMUP} warm-up`],
+        notes: [
+          `p99: measured ${path.p99.toFixed(2)} ms, baseline ${base.p99.toFixed(2)} ms (ratio ${(path.p99 / base.p99).toFixed(2)}×)`,
+          `${N} sequential deliveries after ${WARMUP} warm-up`,
+        ],
       });
     }
     return results;

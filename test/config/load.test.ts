@@ -35,8 +35,16 @@ describe('configuration', () => {
   });
 
   it('takes the dispatcher’s retry settings from sync:, and refuses a cap below the base', () => {
-    const { config } = loadConfig({ env: { PASSERELLE_SYNC_MAX_ATTEMPTS: '4', PASSERELLE_SYNC_RETRY_BASE_MS: '500' }, cwd: dir.path });
-    expect(config.sync).toEqual({ maxAttempts: 4, retryBaseMs: 500, retryCapMs: 600_000, pushTimeoutMs: 30_000 });
+    const { config } = loadConfig({
+      env: { PASSERELLE_SYNC_MAX_ATTEMPTS: '4', PASSERELLE_SYNC_RETRY_BASE_MS: '500' },
+      cwd: dir.path,
+    });
+    expect(config.sync).toEqual({
+      maxAttempts: 4,
+      retryBaseMs: 500,
+      retryCapMs: 600_000,
+      pushTimeoutMs: 30_000,
+    });
     const file = write('retry.yaml', 'sync:\n  retryBaseMs: 5000\n  retryCapMs: 1000\n');
     const e = errorOf(() => loadConfig({ file, env: {} }));
     expect(e.code).toBe('ERR_CONFIG_INVALID');
@@ -51,11 +59,17 @@ describe('configuration', () => {
   });
 
   it('reports every problem at once, each with the value that is wrong', () => {
-    const file = write('many.yaml', 'http:\n  port: "eighty"\nstore:\n  driver: mysql\nretention:\n  purgeSchedule: "every night"\n');
+    const file = write(
+      'many.yaml',
+      'http:\n  port: "eighty"\nstore:\n  driver: mysql\nretention:\n  purgeSchedule: "every night"\n',
+    );
     const e = errorOf(() => loadConfig({ file, env: {} }));
     const byPath = Object.fromEntries(e.issues.map((i) => [i.path, i]));
     expect(Object.keys(byPath).sort()).toEqual(['http.port', 'retention.purgeSchedule', 'store.driver']);
-    expect(byPath['http.port']).toMatchObject({ location: `${file}:2:9`, message: expect.stringContaining('"eighty"') });
+    expect(byPath['http.port']).toMatchObject({
+      location: `${file}:2:9`,
+      message: expect.stringContaining('"eighty"'),
+    });
     expect(byPath['store.driver']?.message).toContain('"mysql"');
     expect(byPath['retention.purgeSchedule']?.message).toContain('not a valid cron expression');
   });
@@ -63,16 +77,29 @@ describe('configuration', () => {
   it('reports YAML syntax errors with their position', () => {
     const file = write('broken.yaml', 'http:\n  port: [8080\n');
     const e = errorOf(() => loadConfig({ file, env: {} }));
-    expect(e.issues[0]?.location).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+$`));
+    expect(e.issues[0]?.location).toMatch(
+      new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+$`),
+    );
   });
 
   it('lets environment variables override file values, typed by the schema', () => {
     const file = write('base.yaml', 'http:\n  port: 9000\n');
-    const { config, envOverrides } = loadConfig({ file, env: { PASSERELLE_HTTP_PORT: '9100', PASSERELLE_HTTP_ACCESS_LOG: 'false', PASSERELLE_STORE_SQLITE_PATH: '/var/lib/p.db' } });
+    const { config, envOverrides } = loadConfig({
+      file,
+      env: {
+        PASSERELLE_HTTP_PORT: '9100',
+        PASSERELLE_HTTP_ACCESS_LOG: 'false',
+        PASSERELLE_STORE_SQLITE_PATH: '/var/lib/p.db',
+      },
+    });
     expect(config.http.port).toBe(9100);
     expect(config.http.accessLog).toBe(false);
     expect(config.store.sqlite.path).toBe('/var/lib/p.db');
-    expect([...envOverrides].sort()).toEqual(['PASSERELLE_HTTP_ACCESS_LOG', 'PASSERELLE_HTTP_PORT', 'PASSERELLE_STORE_SQLITE_PATH']);
+    expect([...envOverrides].sort()).toEqual([
+      'PASSERELLE_HTTP_ACCESS_LOG',
+      'PASSERELLE_HTTP_PORT',
+      'PASSERELLE_STORE_SQLITE_PATH',
+    ]);
   });
 
   it('reads secrets from *_FILE variables and never prints their values', () => {
@@ -81,12 +108,17 @@ describe('configuration', () => {
     expect(config.security.encryptionKey).toBe(Buffer.alloc(32, 7).toString('base64'));
     const bad = write('badkey', 'c2hvcnQ=\n');
     const e = errorOf(() => loadConfig({ env: { PASSERELLE_SECURITY_ENCRYPTION_KEY_FILE: bad } }));
-    expect(e.issues[0]).toMatchObject({ path: 'security.encryptionKey', location: 'environment PASSERELLE_SECURITY_ENCRYPTION_KEY_FILE' });
+    expect(e.issues[0]).toMatchObject({
+      path: 'security.encryptionKey',
+      location: 'environment PASSERELLE_SECURITY_ENCRYPTION_KEY_FILE',
+    });
     expect(JSON.stringify(e.issues)).not.toContain('c2hvcnQ');
   });
 
   it('refuses *_FILE for keys that are not secrets, and unknown PASSERELLE_ variables', () => {
-    const e = errorOf(() => loadConfig({ env: { PASSERELLE_HTTP_PORT_FILE: '/x', PASSERELLE_HTTP_PROT: '1' } }));
+    const e = errorOf(() =>
+      loadConfig({ env: { PASSERELLE_HTTP_PORT_FILE: '/x', PASSERELLE_HTTP_PROT: '1' } }),
+    );
     expect(e.issues.map((i) => i.message)).toEqual([
       'http.port is not a secret; set PASSERELLE_HTTP_PORT directly',
       'unknown environment variable (did you mean PASSERELLE_HTTP_PORT?)',

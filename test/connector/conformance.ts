@@ -21,17 +21,34 @@
  */
 import { describe, expect, it } from '@jest/globals';
 
-import type { Connector, ConnectorContext, ExternalRecord, InboundHandler, InboundMessage, OutboundChange, PushResult } from '../../src/connector/contract.js';
+import type {
+  Connector,
+  ConnectorContext,
+  ExternalRecord,
+  InboundHandler,
+  InboundMessage,
+  OutboundChange,
+  PushResult,
+} from '../../src/connector/contract.js';
 import type { AnyConnectorDefinition } from '../../src/connector/registry.js';
 import { silentLogger } from '../../src/log/logger.js';
 import type { CanonicalResource, ResourceKind } from '../../src/model/resources.js';
 import type { JsonObject, Link } from '../../src/store/types.js';
 
-export type ConformanceCheck = 'paging' | 'idempotent-push' | 'cancel' | 'error-classes' | 'restart' | 'receive';
-export const CONFORMANCE_CHECKS: readonly ConformanceCheck[] = ['paging', 'idempotent-push', 'cancel', 'error-classes', 'restart', 'receive'];
+export type ConformanceCheck =
+  'paging' | 'idempotent-push' | 'cancel' | 'error-classes' | 'restart' | 'receive';
+export const CONFORMANCE_CHECKS: readonly ConformanceCheck[] = [
+  'paging',
+  'idempotent-push',
+  'cancel',
+  'error-classes',
+  'restart',
+  'receive',
+];
 
 /** A change without the bookkeeping fields the suite fills in (seq, key, canonical id…). */
-export type ChangeSpec = Pick<OutboundChange, 'kind' | 'data'> & Partial<Pick<OutboundChange, 'op' | 'externalId' | 'expectedVersion' | 'canonicalId' | 'related'>>;
+export type ChangeSpec = Pick<OutboundChange, 'kind' | 'data'> &
+  Partial<Pick<OutboundChange, 'op' | 'externalId' | 'expectedVersion' | 'canonicalId' | 'related'>>;
 
 /** One running simulator, as the suite drives it. */
 export interface ConformancePeer {
@@ -71,19 +88,44 @@ export interface ConformanceHarness {
 let seq = 0;
 function outbound(spec: ChangeSpec): OutboundChange {
   seq += 1;
-  return { seq, op: 'upsert', canonicalId: `conformance-${seq}`, externalId: null, expectedVersion: null, base: null, idempotencyKey: `conformance-key-${seq}`, priority: 0, ...spec, data: spec.data as CanonicalResource };
+  return {
+    seq,
+    op: 'upsert',
+    canonicalId: `conformance-${seq}`,
+    externalId: null,
+    expectedVersion: null,
+    base: null,
+    idempotencyKey: `conformance-key-${seq}`,
+    priority: 0,
+    ...spec,
+    data: spec.data as CanonicalResource,
+  };
 }
 
 export function conformanceLink(definition: AnyConnectorDefinition, config: JsonObject): Link {
   return {
-    id: `lnk-conformance-${definition.name}`, practiceId: 'conformance', role: 'practice', connector: definition.name, name: `conformance ${definition.name}`,
-    profile: null, config, secrets: null, schedule: null, isTest: true, enabled: true, version: 1,
-    createdAt: '2026-12-01T00:00:00.000Z', updatedAt: '2026-12-01T00:00:00.000Z',
+    id: `lnk-conformance-${definition.name}`,
+    practiceId: 'conformance',
+    role: 'practice',
+    connector: definition.name,
+    name: `conformance ${definition.name}`,
+    profile: null,
+    config,
+    secrets: null,
+    schedule: null,
+    isTest: true,
+    enabled: true,
+    version: 1,
+    createdAt: '2026-12-01T00:00:00.000Z',
+    updatedAt: '2026-12-01T00:00:00.000Z',
   };
 }
 
 /** The connector as the runtime builds it: the definition's schema, then create with a context. */
-export function createThroughDefinition(definition: AnyConnectorDefinition, peer: Pick<ConformancePeer, 'config' | 'secrets'>): { connector: Connector; stop(): Promise<void> } {
+export function createThroughDefinition(
+  definition: AnyConnectorDefinition,
+  peer: Pick<ConformancePeer, 'config' | 'secrets'>,
+): { connector: Connector; stop(): Promise<void> } {
   const config = definition.configSchema.parse(peer.config);
   const controller = new AbortController();
   const ctx: ConnectorContext = {
@@ -106,7 +148,11 @@ export function createThroughDefinition(definition: AnyConnectorDefinition, peer
 }
 
 /** Every page from `cursor` on: records, pages and the last cursor. */
-export async function pullAll(connector: Connector, cursor: string | null, limit: number): Promise<{ records: ExternalRecord[]; pages: number; next: string | null }> {
+export async function pullAll(
+  connector: Connector,
+  cursor: string | null,
+  limit: number,
+): Promise<{ records: ExternalRecord[]; pages: number; next: string | null }> {
   const pull = connector.pull?.bind(connector);
   if (!pull) throw new Error('the connector does not pull');
   const records: ExternalRecord[] = [];
@@ -128,7 +174,10 @@ const created = (r: PushResult): { externalId: string; version?: string } => {
 };
 
 /** Declares the suite for one connector definition and its simulator. */
-export function describeConformance(definition: AnyConnectorDefinition | undefined, harness: ConformanceHarness): void {
+export function describeConformance(
+  definition: AnyConnectorDefinition | undefined,
+  harness: ConformanceHarness,
+): void {
   if (!definition) throw new Error('describeConformance: no such connector in the registry');
   const check = (name: ConformanceCheck, title: string, fn: () => Promise<void>) => {
     if (harness.covers[name]) it(`${name}: ${title}`, fn);
@@ -170,19 +219,24 @@ export function describeConformance(definition: AnyConnectorDefinition | undefin
           const again = await pullAll(c, since.next, limit);
           expect(again.records).toEqual([]);
         });
-      }));
+      }),
+    );
 
-    check('idempotent-push', 'one change pushed twice with its idempotency key is one record on the peer', () =>
-      withPeer(async (peer) => {
-        await withConnector(peer, async (c) => {
-          const change = outbound(peer.creation(1));
-          const before = await peer.count(change.kind);
-          const first = created(await c.push(change));
-          const second = created(await c.push(change));
-          expect(second.externalId).toBe(first.externalId);
-          expect(await peer.count(change.kind)).toBe(before + 1);
-        });
-      }));
+    check(
+      'idempotent-push',
+      'one change pushed twice with its idempotency key is one record on the peer',
+      () =>
+        withPeer(async (peer) => {
+          await withConnector(peer, async (c) => {
+            const change = outbound(peer.creation(1));
+            const before = await peer.count(change.kind);
+            const first = created(await c.push(change));
+            const second = created(await c.push(change));
+            expect(second.externalId).toBe(first.externalId);
+            expect(await peer.count(change.kind)).toBe(before + 1);
+          });
+        }),
+    );
 
     check('cancel', 'a cancel or delete change is applied on the peer', () =>
       withPeer(async (peer) => {
@@ -192,7 +246,8 @@ export function describeConformance(definition: AnyConnectorDefinition | undefin
           created(await c.push(outbound(removal.change)));
           expect(await removal.removed()).toBe(true);
         });
-      }));
+      }),
+    );
 
     check('error-classes', 'a transient peer failure is retryable, a change refused for good is not', () =>
       withPeer(async (peer) => {
@@ -205,36 +260,41 @@ export function describeConformance(definition: AnyConnectorDefinition | undefin
           // The peer is fine afterwards: the same creation goes through.
           created(await c.push(outbound(peer.creation(3))));
         });
-      }));
+      }),
+    );
 
-    check('receive', 'a message the peer pushes reaches the handler with its records and a dedupe key; a resend has the same key', () =>
-      withPeer(async (peer) => {
-        if (!peer.deliver) throw new Error('the harness covers receive but has no deliver()');
-        await withConnector(peer, async (c) => {
-          if (!c.start) throw new Error('the connector has no receiver');
-          // The engine's stand-in: commits once per dedupe key, answers a resend as a duplicate.
-          const got: InboundMessage[] = [];
-          const committed = new Set<string>();
-          const handler: InboundHandler = async (message) => {
-            got.push(message);
-            const key = message.dedupe?.key ?? `no-key-${got.length}`;
-            if (committed.has(key)) return { outcome: 'duplicate', response: null, flags: [] };
-            committed.add(key);
-            const outcome = { status: 'applied' as const, flags: [] };
-            return { outcome: 'applied', response: message.respond?.(outcome) ?? null, flags: [] };
-          };
-          await c.start(handler);
-          expect(await peer.deliver?.(c)).toEqual({ accepted: true });
-          expect(await peer.deliver?.(c)).toEqual({ accepted: true });
-          expect(got).toHaveLength(2);
-          const [first, resend] = got as [InboundMessage, InboundMessage];
-          expect(first.error).toBeUndefined();
-          expect(first.records.length).toBeGreaterThan(0);
-          expect(first.dedupe?.key).toMatch(/\S/);
-          expect(resend.dedupe?.key).toBe(first.dedupe?.key);
-          expect(committed.size).toBe(1);
-        });
-      }));
+    check(
+      'receive',
+      'a message the peer pushes reaches the handler with its records and a dedupe key; a resend has the same key',
+      () =>
+        withPeer(async (peer) => {
+          if (!peer.deliver) throw new Error('the harness covers receive but has no deliver()');
+          await withConnector(peer, async (c) => {
+            if (!c.start) throw new Error('the connector has no receiver');
+            // The engine's stand-in: commits once per dedupe key, answers a resend as a duplicate.
+            const got: InboundMessage[] = [];
+            const committed = new Set<string>();
+            const handler: InboundHandler = async (message) => {
+              got.push(message);
+              const key = message.dedupe?.key ?? `no-key-${got.length}`;
+              if (committed.has(key)) return { outcome: 'duplicate', response: null, flags: [] };
+              committed.add(key);
+              const outcome = { status: 'applied' as const, flags: [] };
+              return { outcome: 'applied', response: message.respond?.(outcome) ?? null, flags: [] };
+            };
+            await c.start(handler);
+            expect(await peer.deliver?.(c)).toEqual({ accepted: true });
+            expect(await peer.deliver?.(c)).toEqual({ accepted: true });
+            expect(got).toHaveLength(2);
+            const [first, resend] = got as [InboundMessage, InboundMessage];
+            expect(first.error).toBeUndefined();
+            expect(first.records.length).toBeGreaterThan(0);
+            expect(first.dedupe?.key).toMatch(/\S/);
+            expect(resend.dedupe?.key).toBe(first.dedupe?.key);
+            expect(committed.size).toBe(1);
+          });
+        }),
+    );
 
     check('restart', 'a connector stopped and created again resumes from the stored cursor', () =>
       withPeer(async (peer) => {
@@ -251,6 +311,7 @@ export function describeConformance(definition: AnyConnectorDefinition | undefin
           expect(ids).toEqual(new Set(after));
           for (const id of before) expect(ids.has(id)).toBe(false);
         });
-      }));
+      }),
+    );
   });
 }

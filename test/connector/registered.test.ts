@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 
 import { defaultConnectorRegistry } from '../../src/app/connectors.js';
-import { shippedProfileNames, shippedPlan } from '../../src/mapping/runtime.js';
+import { shippedPlan, shippedProfileNames } from '../../src/mapping/runtime.js';
 import { ROOT } from '../helpers/cli.js';
 
 const folders = readdirSync(join(ROOT, 'connectors'), { withFileTypes: true })
@@ -24,21 +24,27 @@ describe('the shipped connector registry', () => {
     expect(registry.names()).toEqual(folders);
   });
 
-  it.each(folders)('%s has a simulator, a README its definition names, a protocol and a usable default profile', (name) => {
-    const def = registry.get(name);
-    expect(def).toBeDefined();
-    if (!def) return;
-    expect(def.protocol).toMatch(/\S/);
-    expect(def.simulator).toBeDefined();
-    expect(def.simulator?.options.length).toBeGreaterThan(0);
-    expect(def.docs).toBe(`connectors/${name}/README.md`);
-    expect(existsSync(join(ROOT, 'connectors', name, 'README.md'))).toBe(true);
-    if (def.defaultProfile !== undefined) {
-      expect(shippedProfileNames()).toContain(def.defaultProfile);
-      expect(shippedPlan(def.defaultProfile).protocol).toBe(def.protocol);
-      expect(registry.profiles().get(name)).toEqual({ protocol: def.protocol, defaultProfile: def.defaultProfile });
-    }
-  });
+  it.each(folders)(
+    '%s has a simulator, a README its definition names, a protocol and a usable default profile',
+    (name) => {
+      const def = registry.get(name);
+      expect(def).toBeDefined();
+      if (!def) return;
+      expect(def.protocol).toMatch(/\S/);
+      expect(def.simulator).toBeDefined();
+      expect(def.simulator?.options.length).toBeGreaterThan(0);
+      expect(def.docs).toBe(`connectors/${name}/README.md`);
+      expect(existsSync(join(ROOT, 'connectors', name, 'README.md'))).toBe(true);
+      if (def.defaultProfile !== undefined) {
+        expect(shippedProfileNames()).toContain(def.defaultProfile);
+        expect(shippedPlan(def.defaultProfile).protocol).toBe(def.protocol);
+        expect(registry.profiles().get(name)).toEqual({
+          protocol: def.protocol,
+          defaultProfile: def.defaultProfile,
+        });
+      }
+    },
+  );
 
   it('gives each simulator its own `passerelle simulate` command', () => {
     const commands = registry.definitions().flatMap((d) => (d.simulator ? [d.simulator.command] : []));

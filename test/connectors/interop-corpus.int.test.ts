@@ -14,18 +14,17 @@
 import { readFileSync } from 'node:fs';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Resource } from '@medplum/fhirtypes';
 import { parse as parseYaml } from 'yaml';
 
-import type { Resource } from '@medplum/fhirtypes';
-
-import { createFhirConnector } from '../../connectors/fhir/index.js';
 import { FhirConfig as FhirConfigSchema } from '../../connectors/fhir/config.js';
+import { createFhirConnector } from '../../connectors/fhir/index.js';
 import { type FhirPeer, startFhirPeer } from '../../connectors/fhir/peer/index.js';
-import { profileTranslatorFactory } from '../../connectors/hl7v2/index.js';
 import { acknowledgmentCodes } from '../../connectors/hl7v2/ack-policy.js';
 import type { Hl7v2Link } from '../../connectors/hl7v2/index.js';
-import { parseHl7 } from '../../src/hl7/index.js';
+import { profileTranslatorFactory } from '../../connectors/hl7v2/index.js';
 import type { Connector } from '../../src/connector/contract.js';
+import { parseHl7 } from '../../src/hl7/index.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { shippedPlan, shippedProfileNames } from '../../src/mapping/index.js';
 import type { ResourceKind } from '../../src/model/resources.js';
@@ -57,20 +56,45 @@ interface Entry {
   readonly appointment?: Record<string, Expected>;
 }
 
-const manifest = parseYaml(readFileSync(fixturePath('hl7', 'corpus', 'manifest.yaml'), 'utf8')) as { messages: Entry[] };
+const manifest = parseYaml(readFileSync(fixturePath('hl7', 'corpus', 'manifest.yaml'), 'utf8')) as {
+  messages: Entry[];
+};
 const entries = manifest.messages;
 
 type Json = Record<string, unknown>;
 /** How many checks the manifest asks for: one per listed field (ids excepted), one per outcome's flags or rejection. */
 const countExpectations = (): number =>
-  entries.reduce((n, e) => n + (e.outcomeGap ? 0 : e.outcome === 'rejected' ? 1 : 1 + Object.keys(e.patient ?? {}).length - (e.patient ? 1 : 0) + Object.keys(e.appointment ?? {}).length - (e.appointment ? 1 : 0)), 0);
+  entries.reduce(
+    (n, e) =>
+      n +
+      (e.outcomeGap
+        ? 0
+        : e.outcome === 'rejected'
+          ? 1
+          : 1 +
+            Object.keys(e.patient ?? {}).length -
+            (e.patient ? 1 : 0) +
+            Object.keys(e.appointment ?? {}).length -
+            (e.appointment ? 1 : 0)),
+    0,
+  );
 const arr = (v: unknown): Json[] => (Array.isArray(v) ? (v as Json[]) : []);
 const nameOf = (p: Json, use: string): Json | undefined => arr(p['name']).find((n) => n['use'] === use);
 const telecom = (p: Json, system: string, use?: string): string | null =>
-  (arr(p['telecom']).find((t) => t['system'] === system && (use === undefined || t['use'] === use))?.['value'] as string | undefined) ?? null;
+  (arr(p['telecom']).find((t) => t['system'] === system && (use === undefined || t['use'] === use))?.[
+    'value'
+  ] as string | undefined) ?? null;
 
 /** Flags that describe what happened, not a problem with the message. */
-const INFORMATIONAL = new Set(['created', 'updated', 'deleted', 'unchanged', 'identifier-changed', 'own-write', 'patient-matched-ins']);
+const INFORMATIONAL = new Set([
+  'created',
+  'updated',
+  'deleted',
+  'unchanged',
+  'identifier-changed',
+  'own-write',
+  'patient-matched-ins',
+]);
 
 /** The canonical value a manifest key names. */
 function readPatient(p: Json, key: string): unknown {
@@ -79,7 +103,9 @@ function readPatient(p: Json, key: string): unknown {
     case 'identifier': {
       // identifier.<system>: the value under that system.
       const system = key.slice('identifier.'.length);
-      return (arr(p['identifier']).find((i) => i['system'] === system)?.['value'] as string | undefined) ?? null;
+      return (
+        (arr(p['identifier']).find((i) => i['system'] === system)?.['value'] as string | undefined) ?? null
+      );
     }
     case 'family':
       return (nameOf(p, sub ?? 'official')?.['family'] as string | undefined) ?? null;
@@ -114,7 +140,17 @@ describe('the HL7 v2 interoperability corpus through the shipped profiles (sqlit
       profile: 'hl7v2-generic-2.5',
       connectorOptions: { translator: profileTranslatorFactory() },
       before: async (store, practiceId) => {
-        pamLink = (await store.links.create({ practiceId, role: 'practice', connector: 'hl7v2', name: 'IHE PAM', config: listenConfig(), isTest: true, profile: 'hl7v2-ihe-pam-fr' })).id;
+        pamLink = (
+          await store.links.create({
+            practiceId,
+            role: 'practice',
+            connector: 'hl7v2',
+            name: 'IHE PAM',
+            config: listenConfig(),
+            isTest: true,
+            profile: 'hl7v2-ihe-pam-fr',
+          })
+        ).id;
       },
     });
     linkOf.set('hl7v2-generic-2.5', h.link.id);
@@ -174,18 +210,31 @@ describe('the HL7 v2 interoperability corpus through the shipped profiles (sqlit
       const find = (k: ResourceKind, id: string) => h.store.identityMap.findCanonical(linkId, k, id);
       const record = async (k: ResourceKind, id: string): Promise<Json | undefined> => {
         const canonical = await find(k, id);
-        return canonical === undefined ? undefined : ((await h.store.resources.get(canonical))?.data as Json | undefined);
+        return canonical === undefined
+          ? undefined
+          : ((await h.store.resources.get(canonical))?.data as Json | undefined);
       };
       // Without an application ACK (MSH-16 NE), the record's arrival says it was applied.
       const mainKind: ResourceKind = e.appointment ? 'Appointment' : 'Patient';
       const mainId = (e.appointment ?? e.patient)?.['id'] as string | undefined;
-      if (appCode === undefined && mainId !== undefined && expectedVerdict === 'applied') await until(`${e.file} applied`, () => find(mainKind, mainId));
+      if (appCode === undefined && mainId !== undefined && expectedVerdict === 'applied')
+        await until(`${e.file} applied`, () => find(mainKind, mainId));
       // The warning flags of this message's applied changes (its sync.apply audit events).
       const events = await h.store.audit.list({ action: 'sync.apply', afterSeq: lastSeq });
       lastSeq = events.reduce((m, ev) => Math.max(m, ev.seq), lastSeq);
-      const flags = [...new Set(events.flatMap((ev) => (ev.details as { flags?: string[] } | null)?.flags ?? []))].filter((f) => !INFORMATIONAL.has(f)).sort();
-      const actualOutcome = appCode === 'AA' || (appCode === undefined && expectedVerdict === 'applied') ? (flags.length > 0 ? 'applied-with-warnings' : 'applied') : 'rejected';
-      const sameOutcome = e.outcome === 'rejected' ? actualOutcome === 'rejected' : actualOutcome !== 'rejected';
+      const flags = [
+        ...new Set(events.flatMap((ev) => (ev.details as { flags?: string[] } | null)?.flags ?? [])),
+      ]
+        .filter((f) => !INFORMATIONAL.has(f))
+        .sort();
+      const actualOutcome =
+        appCode === 'AA' || (appCode === undefined && expectedVerdict === 'applied')
+          ? flags.length > 0
+            ? 'applied-with-warnings'
+            : 'applied'
+          : 'rejected';
+      const sameOutcome =
+        e.outcome === 'rejected' ? actualOutcome === 'rejected' : actualOutcome !== 'rejected';
       if (e.outcomeGap) {
         if (sameOutcome) gapsFixed.push(`${e.file}: outcome ${e.outcome} (was gap: ${e.outcomeGap})`);
         continue;
@@ -196,30 +245,46 @@ describe('the HL7 v2 interoperability corpus through the shipped profiles (sqlit
       }
       if (applies) {
         const sameFlags = JSON.stringify(flags) === JSON.stringify([...(e.flags ?? [])].sort());
-        if ((e.outcome === 'applied-with-warnings') !== (e.flags ?? []).length > 0) problems.push(`${e.file}: outcome ${e.outcome} and flags ${JSON.stringify(e.flags ?? [])} disagree`);
-        if (e.flagsGap && sameFlags) gapsFixed.push(`${e.file}: flags now ${JSON.stringify(flags)} (was gap: ${e.flagsGap})`);
-        if (!e.flagsGap && !sameFlags) problems.push(`${e.file}: expected flags ${JSON.stringify(e.flags ?? [])}, got ${JSON.stringify(flags)}`);
+        if ((e.outcome === 'applied-with-warnings') !== (e.flags ?? []).length > 0)
+          problems.push(
+            `${e.file}: outcome ${e.outcome} and flags ${JSON.stringify(e.flags ?? [])} disagree`,
+          );
+        if (e.flagsGap && sameFlags)
+          gapsFixed.push(`${e.file}: flags now ${JSON.stringify(flags)} (was gap: ${e.flagsGap})`);
+        if (!e.flagsGap && !sameFlags)
+          problems.push(
+            `${e.file}: expected flags ${JSON.stringify(e.flags ?? [])}, got ${JSON.stringify(flags)}`,
+          );
         checked++;
       }
       if (e.outcome === 'rejected') {
         const named = e.rejects !== undefined && (reason ?? '').includes(e.rejects);
-        if (e.rejectsGap && named) gapsFixed.push(`${e.file}: rejection now names ${e.rejects} (was gap: ${e.rejectsGap})`);
-        if (!e.rejectsGap && e.rejects && !named) problems.push(`${e.file}: rejection "${reason ?? ''}" does not name ${e.rejects}`);
+        if (e.rejectsGap && named)
+          gapsFixed.push(`${e.file}: rejection now names ${e.rejects} (was gap: ${e.rejectsGap})`);
+        if (!e.rejectsGap && e.rejects && !named)
+          problems.push(`${e.file}: rejection "${reason ?? ''}" does not name ${e.rejects}`);
         checked++;
         continue;
       }
       const check = (what: string, actual: unknown, expected: Expected) => {
-        const gap = typeof expected === 'object' && expected !== null && !Array.isArray(expected) ? expected : undefined;
+        const gap =
+          typeof expected === 'object' && expected !== null && !Array.isArray(expected)
+            ? expected
+            : undefined;
         const want = gap ? gap.value : expected;
         const same = JSON.stringify(actual) === JSON.stringify(want);
         checked++;
-        if (gap && same) gapsFixed.push(`${e.file} ${what}: now ${JSON.stringify(want)} (was gap: ${gap.gap})`);
-        if (!gap && !same) problems.push(`${e.file} ${what}: expected ${JSON.stringify(want)}, got ${JSON.stringify(actual)}`);
+        if (gap && same)
+          gapsFixed.push(`${e.file} ${what}: now ${JSON.stringify(want)} (was gap: ${gap.gap})`);
+        if (!gap && !same)
+          problems.push(`${e.file} ${what}: expected ${JSON.stringify(want)}, got ${JSON.stringify(actual)}`);
       };
       if (e.patient) {
         const p = await record('Patient', String(e.patient['id']));
         if (!p) problems.push(`${e.file}: no Patient ${String(e.patient['id'])}`);
-        else for (const [k, v] of Object.entries(e.patient)) if (k !== 'id') check(`Patient.${k}`, readPatient(p, k), v);
+        else
+          for (const [k, v] of Object.entries(e.patient))
+            if (k !== 'id') check(`Patient.${k}`, readPatient(p, k), v);
       }
       if (e.appointment) {
         const a = await record('Appointment', String(e.appointment['id']));
@@ -229,7 +294,9 @@ describe('the HL7 v2 interoperability corpus through the shipped profiles (sqlit
         }
         // A participant is checked by the sender's id of the record it points to.
         const participantOf = async (kind: ResourceKind, want: unknown): Promise<unknown> => {
-          const ref = arr(a['participant']).map((x) => String((x['actor'] as Json | undefined)?.['reference'] ?? '')).find((r) => r.startsWith(`${kind}/`));
+          const ref = arr(a['participant'])
+            .map((x) => String((x['actor'] as Json | undefined)?.['reference'] ?? ''))
+            .find((r) => r.startsWith(`${kind}/`));
           if (ref === undefined) return null;
           const expectedCanonical = typeof want === 'string' ? await find(kind, want) : undefined;
           return ref === `${kind}/${expectedCanonical ?? ''}` ? want : `other:${ref}`;
@@ -237,7 +304,8 @@ describe('the HL7 v2 interoperability corpus through the shipped profiles (sqlit
         for (const [k, v] of Object.entries(e.appointment)) {
           if (k === 'id') continue;
           const want = typeof v === 'object' && v !== null && !Array.isArray(v) ? v.value : v;
-          if (k === 'practitioner') check('Appointment.practitioner', await participantOf('Practitioner', want), v);
+          if (k === 'practitioner')
+            check('Appointment.practitioner', await participantOf('Practitioner', want), v);
           else if (k === 'patient') check('Appointment.patient', await participantOf('Patient', want), v);
           else check(`Appointment.${k}`, a[k] ?? null, v);
         }
@@ -258,16 +326,22 @@ interface FhirEntry {
   readonly refuses?: string;
   readonly fields?: Record<string, Expected>;
 }
-const fhirManifest = parseYaml(readFileSync(fixturePath('fhir', 'corpus-manifest.yaml'), 'utf8')) as { profile: string; resources: FhirEntry[] };
+const fhirManifest = parseYaml(readFileSync(fixturePath('fhir', 'corpus-manifest.yaml'), 'utf8')) as {
+  profile: string;
+  resources: FhirEntry[];
+};
 
 /** The canonical value a FHIR manifest key names. */
 function readFhir(d: Json, key: string): unknown {
   const dot = key.indexOf('.');
   const [head, rest] = dot < 0 ? [key, undefined] : [key.slice(0, dot), key.slice(dot + 1)];
-  const name = (use: string | undefined): Json | undefined => (use === 'any' ? arr(d['name'])[0] : nameOf(d, use ?? 'official'));
+  const name = (use: string | undefined): Json | undefined =>
+    use === 'any' ? arr(d['name'])[0] : nameOf(d, use ?? 'official');
   switch (head) {
     case 'identifier':
-      return (arr(d['identifier']).find((i) => i['system'] === rest)?.['value'] as string | undefined) ?? null;
+      return (
+        (arr(d['identifier']).find((i) => i['system'] === rest)?.['value'] as string | undefined) ?? null
+      );
     case 'family':
       return (name(rest)?.['family'] as string | undefined) ?? null;
     case 'given':
@@ -277,7 +351,11 @@ function readFhir(d: Json, key: string): unknown {
     case 'email':
       return telecom(d, 'email');
     case 'participant':
-      return (arr(d['participant']).map((p) => (p['actor'] as Json | undefined)?.['reference']).find((r) => typeof r === 'string' && r.startsWith(`${rest ?? ''}/`)) as string | undefined) ?? null;
+      return (
+        (arr(d['participant'])
+          .map((p) => (p['actor'] as Json | undefined)?.['reference'])
+          .find((r) => typeof r === 'string' && r.startsWith(`${rest ?? ''}/`)) as string | undefined) ?? null
+      );
     case 'actor':
       return (arr(d['actor'])[0]?.['reference'] as string | undefined) ?? null;
     case 'schedule':
@@ -294,7 +372,9 @@ describe('the official FHIR R4 and FR Core examples through the FHIR peer and th
   const files = fhirManifest.resources;
   beforeAll(async () => {
     peer = await startFhirPeer();
-    await peer.seed(files.map((f) => JSON.parse(readFileSync(fixturePath('fhir', f.file), 'utf8')) as Resource));
+    await peer.seed(
+      files.map((f) => JSON.parse(readFileSync(fixturePath('fhir', f.file), 'utf8')) as Resource),
+    );
   });
   afterAll(async () => {
     await peer?.close();
@@ -302,8 +382,27 @@ describe('the official FHIR R4 and FR Core examples through the FHIR peer and th
 
   it('reads every resource as a human reads it (and still gets each recorded gap wrong)', async () => {
     const plan = shippedPlan(fhirManifest.profile);
-    const config = FhirConfigSchema.parse({ baseUrl: peer.url, timeoutMs: 2000, retry: { max: 1, baseDelayMs: 10, maxDelayMs: 100 } });
-    const link: Link = { id: 'lnk-corpus', practiceId: 'prac-corpus', role: 'practice', connector: 'fhir', name: 'FHIR corpus', profile: fhirManifest.profile, config: {}, secrets: null, schedule: null, isTest: true, enabled: true, version: 1, createdAt: '', updatedAt: '' };
+    const config = FhirConfigSchema.parse({
+      baseUrl: peer.url,
+      timeoutMs: 2000,
+      retry: { max: 1, baseDelayMs: 10, maxDelayMs: 100 },
+    });
+    const link: Link = {
+      id: 'lnk-corpus',
+      practiceId: 'prac-corpus',
+      role: 'practice',
+      connector: 'fhir',
+      name: 'FHIR corpus',
+      profile: fhirManifest.profile,
+      config: {},
+      secrets: null,
+      schedule: null,
+      isTest: true,
+      enabled: true,
+      version: 1,
+      createdAt: '',
+      updatedAt: '',
+    };
     const connector = createFhirConnector(config, {
       link,
       secrets: null,
@@ -324,7 +423,10 @@ describe('the official FHIR R4 and FR Core examples through the FHIR peer and th
       for (const r of p.records) records.set(`${r.kind}/${r.externalId}`, r.data as unknown as Json);
       for (const bad of p.invalid ?? []) {
         const body = bad.dedupe?.body ? (JSON.parse(bad.dedupe.body.toString('utf8')) as Json) : undefined;
-        refusals.set(body ? `${String(body['resourceType'])}/${String(body['id'])}` : `?${refusals.size}`, bad.error.message);
+        refusals.set(
+          body ? `${String(body['resourceType'])}/${String(body['id'])}` : `?${refusals.size}`,
+          bad.error.message,
+        );
       }
       next = p.next ?? next;
       if (!p.hasMore) break;
@@ -347,21 +449,33 @@ describe('the official FHIR R4 and FR Core examples through the FHIR peer and th
         continue;
       }
       if (f.outcome === 'refused') {
-        if (f.refuses && !(refusals.get(key) ?? '').includes(f.refuses)) problems.push(`${f.file}: refusal does not name ${f.refuses}`);
+        if (f.refuses && !(refusals.get(key) ?? '').includes(f.refuses))
+          problems.push(`${f.file}: refusal does not name ${f.refuses}`);
         checked++;
         continue;
       }
       for (const [k, expected] of Object.entries(f.fields ?? {})) {
-        const gap = typeof expected === 'object' && expected !== null && !Array.isArray(expected) ? expected : undefined;
+        const gap =
+          typeof expected === 'object' && expected !== null && !Array.isArray(expected)
+            ? expected
+            : undefined;
         const want = gap ? gap.value : expected;
         const same = JSON.stringify(readFhir(data as Json, k)) === JSON.stringify(want);
         checked++;
         if (gap && same) gapsFixed.push(`${f.file} ${k}: now ${JSON.stringify(want)} (was gap: ${gap.gap})`);
-        if (!gap && !same) problems.push(`${f.file} ${k}: expected ${JSON.stringify(want)}, got ${JSON.stringify(readFhir(data as Json, k))}`);
+        if (!gap && !same)
+          problems.push(
+            `${f.file} ${k}: expected ${JSON.stringify(want)}, got ${JSON.stringify(readFhir(data as Json, k))}`,
+          );
       }
     }
     expect(problems).toEqual([]);
     expect(gapsFixed).toEqual([]);
-    expect(checked).toBe(files.reduce((n, f) => n + (f.outcomeGap ? 0 : f.outcome === 'refused' ? 1 : Object.keys(f.fields ?? {}).length), 0));
+    expect(checked).toBe(
+      files.reduce(
+        (n, f) => n + (f.outcomeGap ? 0 : f.outcome === 'refused' ? 1 : Object.keys(f.fields ?? {}).length),
+        0,
+      ),
+    );
   }, 60_000);
 });

@@ -1,5 +1,5 @@
-import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import BetterSqlite3 from 'better-sqlite3';
@@ -16,7 +16,9 @@ describe('passerelle command line', () => {
     try {
       expect(s.adminKey).toMatch(/^psk_/);
       expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
-      const res = await fetch(`${s.url}/api/v1/practices`, { headers: { authorization: `Bearer ${s.adminKey}` } });
+      const res = await fetch(`${s.url}/api/v1/practices`, {
+        headers: { authorization: `Bearer ${s.adminKey}` },
+      });
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ items: [] });
     } finally {
@@ -38,17 +40,23 @@ describe('passerelle command line', () => {
     writeFileSync(cfg, 'store:\n  drvier: sqlite\n');
     const r = await runCli(['serve', '--config', cfg], { cwd: dir.path });
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe(`passerelle: invalid configuration: ${cfg}:2:3 store.drvier: unknown key (did you mean driver?)`);
+    expect(r.stderr.trim()).toBe(
+      `passerelle: invalid configuration: ${cfg}:2:3 store.drvier: unknown key (did you mean driver?)`,
+    );
   });
 
   it('stops at start-up on a mistyped environment variable', async () => {
     const r = await runCli(['serve'], { cwd: dir.path, env: { PASSERELLE_HTTP_PROT: '9' } });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('PASSERELLE_HTTP_PROT: unknown environment variable (did you mean PASSERELLE_HTTP_PORT?)');
+    expect(r.stderr).toContain(
+      'PASSERELLE_HTTP_PROT: unknown environment variable (did you mean PASSERELLE_HTTP_PORT?)',
+    );
   });
 
   it('creates API keys with a role and refuses an unknown role', async () => {
-    const ok = await runCli(['apikey', 'create', '--role', 'viewer', '--label', 'tableau de bord'], { cwd: dir.path });
+    const ok = await runCli(['apikey', 'create', '--role', 'viewer', '--label', 'tableau de bord'], {
+      cwd: dir.path,
+    });
     expect(ok.code).toBe(0);
     expect(ok.stdout.trim()).toMatch(/^psk_[A-Za-z0-9_-]{43}$/);
     const bad = await runCli(['apikey', 'create', '--role', 'root'], { cwd: dir.path });
@@ -83,21 +91,31 @@ describe('passerelle command line', () => {
       db.prepare('UPDATE audit_head SET seq = ?, hash = ?').run(kept.seq, kept.hash);
       const r = await runCli(['audit', 'verify'], { cwd: dir.path });
       // Put things back for the next test.
-      db.prepare(`INSERT INTO audit_events (${Object.keys(removed).join(', ')}) VALUES (${Object.keys(removed).map(() => '?').join(', ')})`).run(...Object.values(removed));
+      db.prepare(
+        `INSERT INTO audit_events (${Object.keys(removed).join(', ')}) VALUES (${Object.keys(removed)
+          .map(() => '?')
+          .join(', ')})`,
+      ).run(...Object.values(removed));
       db.prepare('UPDATE audit_head SET seq = ?, hash = ?').run(head.seq, head.hash);
       db.close();
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`audit trail broken at event #${kept.seq + 1}: events after #${kept.seq} up to #${removed['seq'] as number}`);
+      expect(r.stderr).toContain(
+        `audit trail broken at event #${kept.seq + 1}: events after #${kept.seq} up to #${removed['seq'] as number}`,
+      );
     });
 
     it('reports the first broken event after a row is edited in the database', async () => {
       const db = new BetterSqlite3(join(dir.path, 'data', 'passerelle.db'));
-      const row = db.prepare('SELECT seq FROM audit_events ORDER BY seq LIMIT 1 OFFSET 1').get() as { seq: number };
+      const row = db.prepare('SELECT seq FROM audit_events ORDER BY seq LIMIT 1 OFFSET 1').get() as {
+        seq: number;
+      };
       db.prepare("UPDATE audit_events SET actor = 'intrus' WHERE seq = ?").run(row.seq);
       db.close();
       const r = await runCli(['audit', 'verify'], { cwd: dir.path });
       expect(r.code).toBe(1);
-      expect(r.stderr.trim()).toBe(`passerelle: audit trail broken at event #${row.seq}: content does not match its hash under the audit key (the row was edited, or re-chained without the key) (1 events before it verify)`);
+      expect(r.stderr.trim()).toBe(
+        `passerelle: audit trail broken at event #${row.seq}: content does not match its hash under the audit key (the row was edited, or re-chained without the key) (1 events before it verify)`,
+      );
     });
   });
 
@@ -124,9 +142,12 @@ describe('passerelle command line', () => {
     }
   });
 
-  it.each([['serve'], ['migrate'], ['apikey', 'create'], ['audit', 'verify']])('prints help for %s', async (...cmd: string[]) => {
-    const r = await runCli([...cmd, '--help'], { cwd: dir.path });
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^Usage: passerelle /);
-  });
+  it.each([['serve'], ['migrate'], ['apikey', 'create'], ['audit', 'verify']])(
+    'prints help for %s',
+    async (...cmd: string[]) => {
+      const r = await runCli([...cmd, '--help'], { cwd: dir.path });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^Usage: passerelle /);
+    },
+  );
 });

@@ -9,8 +9,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Slot as FhirSlot } from '@medplum/fhirtypes';
 
-import { AgentRequestError } from '../../connectors/secretariat/simulator/index.js';
 import { withField } from '../../connectors/hl7v2/simulator/index.js';
+import { AgentRequestError } from '../../connectors/secretariat/simulator/index.js';
 import { hl7Fixture } from '../helpers/hl7.js';
 import { fhirAppointments, hl7LocalTime, simPatient, simPractitioner } from './lookups.js';
 import { startWorld, type World } from './world.js';
@@ -31,18 +31,29 @@ describe('scenario 2: the practice blocks an afternoon', () => {
   });
 
   it('shows the blocked afternoon to the secretariat, which cannot book it', async () => {
-    const blocked: FhirSlot = { resourceType: 'Slot', schedule: { reference: 'Schedule/agenda-1' }, status: 'busy-unavailable', start: afternoon.start.toISOString(), end: afternoon.end.toISOString(), comment: 'Plage bloquée : visites à domicile' };
+    const blocked: FhirSlot = {
+      resourceType: 'Slot',
+      schedule: { reference: 'Schedule/agenda-1' },
+      status: 'busy-unavailable',
+      start: afternoon.start.toISOString(),
+      end: afternoon.end.toISOString(),
+      comment: 'Plage bloquée : visites à domicile',
+    };
     expect((await w.fhir.fhir('POST', 'Slot', blocked)).status).toBe(201);
     await w.fhir.notify();
 
     const sec = w.fhir.secretariat;
     const alice = simPractitioner(sec, 'GENERALISTE');
     const slot = await w.until('the blocked afternoon on the secretariat', () =>
-      sec.state.list('slot').find((s) => s.practitionerId === alice.id && Date.parse(s.start) === afternoon.start.getTime()),
+      sec.state
+        .list('slot')
+        .find((s) => s.practitionerId === alice.id && Date.parse(s.start) === afternoon.start.getTime()),
     );
     expect(slot).toMatchObject({ status: 'blocked', end: afternoon.end.toISOString() });
     // The platform itself does not let an agent take a blocked slot.
-    const attempt = sec.agent('agent-amelie').book({ slotId: slot.id, patientId: simPatient(sec, 'FICTIF-000004').id });
+    const attempt = sec
+      .agent('agent-amelie')
+      .book({ slotId: slot.id, patientId: simPatient(sec, 'FICTIF-000004').id });
     await expect(attempt).rejects.toBeInstanceOf(AgentRequestError);
     await expect(attempt).rejects.toMatchObject({ status: 409, code: 'slot-unavailable' });
     await w.settled(w.fhir);
@@ -81,11 +92,25 @@ describe('scenario 2: the practice blocks an afternoon', () => {
     const sec = w.hl7.secretariat;
     const alice = simPractitioner(sec, 'DOCTEUR-FICTIF');
     await w.until('the blocked afternoon on the secretariat', () =>
-      sec.state.list('slot').find((s) => s.practitionerId === alice.id && s.status === 'blocked' && Date.parse(s.start) === afternoon.start.getTime() && Date.parse(s.end) === afternoon.end.getTime()),
+      sec.state
+        .list('slot')
+        .find(
+          (s) =>
+            s.practitionerId === alice.id &&
+            s.status === 'blocked' &&
+            Date.parse(s.start) === afternoon.start.getTime() &&
+            Date.parse(s.end) === afternoon.end.getTime(),
+        ),
     );
     const from = w.hl7.software.received.length;
     const at = new Date(afternoon.start.getTime() + 90 * 60_000);
-    const booking = await sec.agent('agent-amelie').book({ practitionerId: alice.id, patientId: simPatient(sec, 'ESSAI').id, start: at.toISOString(), end: new Date(at.getTime() + 15 * 60_000).toISOString(), appointmentTypeId: 'CONS' });
+    const booking = await sec.agent('agent-amelie').book({
+      practitionerId: alice.id,
+      patientId: simPatient(sec, 'ESSAI').id,
+      start: at.toISOString(),
+      end: new Date(at.getTime() + 15 * 60_000).toISOString(),
+      appointmentTypeId: 'CONS',
+    });
     const refused = await w.until('the refusal on the secretariat', () => {
       const a = sec.state.get('appointment', booking.id);
       return a?.status === 'refused' ? a : undefined;
@@ -98,13 +123,16 @@ describe('scenario 2: the practice blocks an afternoon', () => {
   it.each([
     ['FHIR', () => w.fhir],
     ['HL7', () => w.hl7],
-  ])('counts one refusal by the secretariat, and no booking, in the %s practice’s activity report', async (_name, practice) => {
-    expect(refusedId).toBeDefined();
-    const report = await w.activity(practice().id);
-    const none = { booked: 0, moved: 0, cancelled: 0, noshow: 0, arrived: 0, refused: 0 };
-    expect(report.appointments.total).toEqual({ ...none, refused: 1 });
-    expect(report.appointments.byOrigin).toEqual({ secretariat: { ...none, refused: 1 }, practice: none });
-    expect(report.appointments.byPractitioner.map((p) => p.total)).toEqual([{ ...none, refused: 1 }]);
-    expect(report.deadLetters).toMatchObject({ total: 0, openNow: 0 });
-  });
+  ])(
+    'counts one refusal by the secretariat, and no booking, in the %s practice’s activity report',
+    async (_name, practice) => {
+      expect(refusedId).toBeDefined();
+      const report = await w.activity(practice().id);
+      const none = { booked: 0, moved: 0, cancelled: 0, noshow: 0, arrived: 0, refused: 0 };
+      expect(report.appointments.total).toEqual({ ...none, refused: 1 });
+      expect(report.appointments.byOrigin).toEqual({ secretariat: { ...none, refused: 1 }, practice: none });
+      expect(report.appointments.byPractitioner.map((p) => p.total)).toEqual([{ ...none, refused: 1 }]);
+      expect(report.deadLetters).toMatchObject({ total: 0, openNow: 0 });
+    },
+  );
 });

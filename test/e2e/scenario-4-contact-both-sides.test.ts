@@ -6,33 +6,52 @@
  * the test acts only as the practice's users (FHIR server), an agent (platform API) and an
  * operator (admin API).
  */
-import { describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 
+import { describe, expect, it } from '@jest/globals';
 import type { Address, Patient as FhirPatient } from '@medplum/fhirtypes';
 
-import { activityDelta, NO_APPOINTMENTS, NO_CONFLICTS } from './activity.js';
-import { outboxWaiting, worldPerFile } from './scenario-hooks.js';
-import { agentEditsContact } from '../helpers/secretariat-agent.js';
-import { simPatient } from './lookups.js';
 import { type PhiNeedle, scanFilesForPhi, scanForPhi, sqliteStoreFiles } from '../helpers/phi-scan.js';
+import { agentEditsContact } from '../helpers/secretariat-agent.js';
+import { activityDelta, NO_APPOINTMENTS, NO_CONFLICTS } from './activity.js';
+import { simPatient } from './lookups.js';
+import { outboxWaiting, worldPerFile } from './scenario-hooks.js';
 import type { FhirPractice } from './world.js';
 
 const PATIENT = 'pat-000003';
 const FAMILY = 'FICTIF-000003';
 const OLD_PHONE = '+33140000003';
 const NEW_PHONE = '+33601020303';
-const OLD_ADDRESS: Address = { use: 'home', line: ['1 rue Ancienne'], city: 'Testville', postalCode: '75012', country: 'FR' };
-const NEW_ADDRESS: Address = { use: 'home', line: ['5 rue des Essais', 'Bâtiment B'], city: 'Essaiville', postalCode: '69003', country: 'FR' };
+const OLD_ADDRESS: Address = {
+  use: 'home',
+  line: ['1 rue Ancienne'],
+  city: 'Testville',
+  postalCode: '75012',
+  country: 'FR',
+};
+const NEW_ADDRESS: Address = {
+  use: 'home',
+  line: ['5 rue des Essais', 'Bâtiment B'],
+  city: 'Essaiville',
+  postalCode: '69003',
+  country: 'FR',
+};
 
 /** A user of the practice software edits the patient (GET, change, PUT with If-Match). */
-async function practiceEdits(fhir: FhirPractice, id: string, change: (p: FhirPatient) => FhirPatient): Promise<void> {
+async function practiceEdits(
+  fhir: FhirPractice,
+  id: string,
+  change: (p: FhirPatient) => FhirPatient,
+): Promise<void> {
   const current = await fhir.fhir<FhirPatient>('GET', `Patient/${id}`);
-  const res = await fhir.fhir<FhirPatient>('PUT', `Patient/${id}`, change(current.body), { 'if-match': current.etag ?? '' });
+  const res = await fhir.fhir<FhirPatient>('PUT', `Patient/${id}`, change(current.body), {
+    'if-match': current.etag ?? '',
+  });
   if (res.status !== 200) throw new Error(`the practice software refused the edit: HTTP ${res.status}`);
 }
 
-const phonesOf = (p: FhirPatient) => (p.telecom ?? []).filter((t) => t.system === 'phone').map((t) => t.value);
+const phonesOf = (p: FhirPatient) =>
+  (p.telecom ?? []).filter((t) => t.system === 'phone').map((t) => t.value);
 
 describe('scenario 4: contact details changed on both sides at once', () => {
   const world = worldPerFile();
@@ -44,11 +63,18 @@ describe('scenario 4: contact details changed on both sides at once', () => {
     const before = await w.activity(fhir.id);
 
     // The patient has a phone and an address on both sides to begin with.
-    await practiceEdits(fhir, PATIENT, (p) => ({ ...p, telecom: [{ system: 'phone', value: OLD_PHONE, use: 'home' }], address: [OLD_ADDRESS] }));
+    await practiceEdits(fhir, PATIENT, (p) => ({
+      ...p,
+      telecom: [{ system: 'phone', value: OLD_PHONE, use: 'home' }],
+      address: [OLD_ADDRESS],
+    }));
     await fhir.notify();
     const platformId = await w.until('the patient’s contact details on the secretariat', () => {
       const p = simPatient(sim, FAMILY);
-      return p.contact.address?.lines[0] === OLD_ADDRESS.line?.[0] && p.contact.phones[0]?.number === OLD_PHONE ? p.id : undefined;
+      return p.contact.address?.lines[0] === OLD_ADDRESS.line?.[0] &&
+        p.contact.phones[0]?.number === OLD_PHONE
+        ? p.id
+        : undefined;
     });
     await w.settled(fhir);
 
@@ -56,8 +82,14 @@ describe('scenario 4: contact details changed on both sides at once', () => {
     // practice software is unreachable for passerelle meanwhile (its polls and writes fail).
     fhir.cut();
     await practiceEdits(fhir, PATIENT, (p) => ({ ...p, address: [NEW_ADDRESS] }));
-    await agentEditsContact(sim, platformId, (c) => ({ ...c, phones: [{ number: NEW_PHONE, use: 'mobile' }] }));
-    await w.until('the agent’s change waiting for the practice software', async () => (await outboxWaiting(w, fhir.practiceLinkId)) > 0);
+    await agentEditsContact(sim, platformId, (c) => ({
+      ...c,
+      phones: [{ number: NEW_PHONE, use: 'mobile' }],
+    }));
+    await w.until(
+      'the agent’s change waiting for the practice software',
+      async () => (await outboxWaiting(w, fhir.practiceLinkId)) > 0,
+    );
     fhir.restore();
     await fhir.notify();
 
@@ -71,7 +103,11 @@ describe('scenario 4: contact details changed on both sides at once', () => {
     );
     await w.until('both changes on the secretariat', () => {
       const p = sim.state.get('patient', platformId);
-      return p !== undefined && p.contact.phones.some((ph) => ph.number === NEW_PHONE) && p.contact.address?.lines[0] === NEW_ADDRESS.line?.[0];
+      return (
+        p !== undefined &&
+        p.contact.phones.some((ph) => ph.number === NEW_PHONE) &&
+        p.contact.address?.lines[0] === NEW_ADDRESS.line?.[0]
+      );
     });
     await w.settled(fhir);
 
@@ -82,7 +118,12 @@ describe('scenario 4: contact details changed on both sides at once', () => {
     expect(onFhir.name).toEqual([{ use: 'official', family: FAMILY, given: ['Dominique'] }]);
     const onPlatform = sim.state.get('patient', platformId);
     expect(onPlatform?.contact.phones).toEqual([{ number: NEW_PHONE, use: 'mobile' }]);
-    expect(onPlatform?.contact.address).toEqual({ lines: NEW_ADDRESS.line, postalCode: NEW_ADDRESS.postalCode, city: NEW_ADDRESS.city, country: 'FR' });
+    expect(onPlatform?.contact.address).toEqual({
+      lines: NEW_ADDRESS.line,
+      postalCode: NEW_ADDRESS.postalCode,
+      city: NEW_ADDRESS.city,
+      country: 'FR',
+    });
     expect(onPlatform?.identity.family).toBe(FAMILY);
 
     // Two different fields: nothing for an operator, nothing refused, nothing parked.
@@ -99,7 +140,16 @@ describe('scenario 4: contact details changed on both sides at once', () => {
   it('leaves none of that patient’s name, phones or address readable in passerelle’s store file, its WAL or its logs (issue 16)', () => {
     const w = world();
     const national = (e164: string) => `0${e164.slice(3)}`;
-    const needles: PhiNeedle[] = [FAMILY, 'Dominique', OLD_PHONE, NEW_PHONE, national(OLD_PHONE), national(NEW_PHONE), ...(OLD_ADDRESS.line ?? []), ...(NEW_ADDRESS.line ?? [])].map((value) => ({
+    const needles: PhiNeedle[] = [
+      FAMILY,
+      'Dominique',
+      OLD_PHONE,
+      NEW_PHONE,
+      national(OLD_PHONE),
+      national(NEW_PHONE),
+      ...(OLD_ADDRESS.line ?? []),
+      ...(NEW_ADDRESS.line ?? []),
+    ].map((value) => ({
       kind: 'name',
       patientId: PATIENT,
       value,
@@ -108,6 +158,8 @@ describe('scenario 4: contact details changed on both sides at once', () => {
     expect(scanFilesForPhi(sqliteStoreFiles(join(w.dir, 'data', 'passerelle.db')), needles)).toEqual([]);
     const logs = w.logs();
     expect(logs.length).toBeGreaterThan(0);
-    expect(scanForPhi([{ name: 'passerelle logs', data: logs.map((l) => JSON.stringify(l)).join('\n') }], needles)).toEqual([]);
+    expect(
+      scanForPhi([{ name: 'passerelle logs', data: logs.map((l) => JSON.stringify(l)).join('\n') }], needles),
+    ).toEqual([]);
   });
 });

@@ -8,9 +8,10 @@
  * agent typed, which both practice softwares receive (FHIR comment, HL7 NTE-3).
  */
 import { describe, expect, it } from '@jest/globals';
+
 import type { Appointment as PlatformAppointment } from '../../connectors/secretariat/contract.js';
-import type { SimulatorAgent } from '../../connectors/secretariat/simulator/index.js';
 import type { BookingRequest } from '../../connectors/secretariat/simulator/agent.js';
+import type { SimulatorAgent } from '../../connectors/secretariat/simulator/index.js';
 import { activityDelta, NO_APPOINTMENTS, NO_CONFLICTS } from './activity.js';
 import { fhirAppointments as onServer, simPatient, simPractitioner } from './lookups.js';
 import { worldPerFile } from './scenario-hooks.js';
@@ -22,7 +23,10 @@ const DELIVERY_MS = 60_000;
 const PACE_MS = 150;
 
 /** An agent books one after the other, at an agent's pace; resolves with each booking by its note. */
-async function bookOneByOne(agent: SimulatorAgent, requests: readonly (BookingRequest & { note: string })[]): Promise<Map<string, PlatformAppointment>> {
+async function bookOneByOne(
+  agent: SimulatorAgent,
+  requests: readonly (BookingRequest & { note: string })[],
+): Promise<Map<string, PlatformAppointment>> {
   const booked = new Map<string, PlatformAppointment>();
   for (const r of requests) {
     booked.set(r.note, await agent.book(r));
@@ -51,7 +55,11 @@ describe('scenario 8: passerelle killed mid-flow and restarted on the same store
         return s.status === 'free' && minutes >= 9 * 60 + 20 && minutes <= 9 * 60 + 120;
       })
       .sort((a, b) => a.start.localeCompare(b.start) || a.id.localeCompare(b.id))
-      .map((s, i) => ({ slotId: s.id, patientId: simPatient(fsim, `FICTIF-${String((i % 10) + 1).padStart(6, '0')}`).id, note: `e2e-8-fhir-${i + 1}` }));
+      .map((s, i) => ({
+        slotId: s.id,
+        patientId: simPatient(fsim, `FICTIF-${String((i % 10) + 1).padStart(6, '0')}`).id,
+        note: `e2e-8-fhir-${i + 1}`,
+      }));
     expect(fhirRequests).toHaveLength(12);
     // HL7 practice: ten bookings at free times on day 1 afternoon.
     const hsim = hl7.secretariat;
@@ -59,34 +67,63 @@ describe('scenario 8: passerelle killed mid-flow and restarted on the same store
     const lucie = simPatient(hsim, 'ESSAI').id;
     const hl7Requests = Array.from({ length: 10 }, (_, i) => {
       const start = new Date(w.day0.getTime() + (24 * 60 + 13 * 60 + 30 * i) * MINUTE);
-      return { practitionerId, patientId: lucie, start: start.toISOString(), end: new Date(start.getTime() + 20 * MINUTE).toISOString(), appointmentTypeId: 'CONS-SUIVI', note: `e2e-8-hl7-${i + 1}` };
+      return {
+        practitionerId,
+        patientId: lucie,
+        start: start.toISOString(),
+        end: new Date(start.getTime() + 20 * MINUTE).toISOString(),
+        appointmentTypeId: 'CONS-SUIVI',
+        note: `e2e-8-hl7-${i + 1}`,
+      };
     });
 
-    const streams = Promise.all([bookOneByOne(fsim.agent('agent-amelie'), fhirRequests), bookOneByOne(hsim.agent('agent-bruno'), hl7Requests)]);
+    const streams = Promise.all([
+      bookOneByOne(fsim.agent('agent-amelie'), fhirRequests),
+      bookOneByOne(hsim.agent('agent-bruno'), hl7Requests),
+    ]);
     await w.until('the flow under way', () => hl7.software.received.length - fromHl7 >= 2);
     await w.kill9();
     // Killed mid-flow: bookings were still coming, and some had not reached the practices.
-    const deliveredAtKill = { hl7: new Set(hl7.received(fromHl7).map((m) => m.get('NTE-3'))).size, fhir: (await fhirAppointments()).length - alreadyOnFhir };
+    const deliveredAtKill = {
+      hl7: new Set(hl7.received(fromHl7).map((m) => m.get('NTE-3'))).size,
+      fhir: (await fhirAppointments()).length - alreadyOnFhir,
+    };
     await w.start();
     const [fhirBooked, hl7Booked] = await streams;
     expect(deliveredAtKill.hl7 + deliveredAtKill.fhir).toBeLessThan(hl7Requests.length + fhirRequests.length);
     expect(w.logs().filter((l) => l.message === 'passerelle started')).toHaveLength(2);
 
     // FHIR: one appointment per booking, at the booked time, and nothing else.
-    await w.until('every FHIR booking in the practice software', async () => (await fhirAppointments()).filter((a) => a.comment?.startsWith('e2e-8-fhir-')).length >= fhirRequests.length, DELIVERY_MS);
+    await w.until(
+      'every FHIR booking in the practice software',
+      async () =>
+        (await fhirAppointments()).filter((a) => a.comment?.startsWith('e2e-8-fhir-')).length >=
+        fhirRequests.length,
+      DELIVERY_MS,
+    );
     // HL7: every booking's SIU^S12 at the practice software.
     const s12 = () => hl7.received(fromHl7).filter((m) => m.header.messageType === 'SIU^S12');
-    await w.until('every HL7 booking at the practice software', () => new Set(s12().map((m) => m.get('NTE-3'))).size >= hl7Requests.length, DELIVERY_MS);
+    await w.until(
+      'every HL7 booking at the practice software',
+      () => new Set(s12().map((m) => m.get('NTE-3'))).size >= hl7Requests.length,
+      DELIVERY_MS,
+    );
     await w.settled(fhir);
     await w.settled(hl7);
 
     const onFhir = (await fhirAppointments()).slice();
     expect(onFhir).toHaveLength(alreadyOnFhir + fhirRequests.length);
     const byNote = new Map(onFhir.map((a) => [a.comment, a]));
-    expect([...byNote.keys()].filter((n) => n?.startsWith('e2e-8-fhir-')).sort()).toEqual(fhirRequests.map((r) => r.note).sort());
+    expect([...byNote.keys()].filter((n) => n?.startsWith('e2e-8-fhir-')).sort()).toEqual(
+      fhirRequests.map((r) => r.note).sort(),
+    );
     for (const [note, booking] of fhirBooked) {
       const a = byNote.get(note);
-      expect([a?.status, Date.parse(a?.start ?? ''), Date.parse(a?.end ?? '')]).toEqual(['booked', Date.parse(booking.start), Date.parse(booking.end)]);
+      expect([a?.status, Date.parse(a?.start ?? ''), Date.parse(a?.end ?? '')]).toEqual([
+        'booked',
+        Date.parse(booking.start),
+        Date.parse(booking.end),
+      ]);
       expect(fsim.state.get('appointment', booking.id)?.status).toBe('booked');
     }
 
@@ -104,7 +141,10 @@ describe('scenario 8: passerelle killed mid-flow and restarted on the same store
     expect(hl7.received(fromHl7).filter((m) => m.header.messageType !== 'SIU^S12')).toEqual([]);
 
     // Each booking counted once in the reports, whatever was redone after the restart.
-    for (const [practice, count] of [[fhir, fhirRequests.length], [hl7, hl7Requests.length]] as const) {
+    for (const [practice, count] of [
+      [fhir, fhirRequests.length],
+      [hl7, hl7Requests.length],
+    ] as const) {
       const delta = activityDelta(before[practice === fhir ? 'fhir' : 'hl7'], await w.activity(practice.id));
       expect(delta.byOrigin.secretariat).toEqual({ ...NO_APPOINTMENTS, booked: count });
       expect(delta.byOrigin.practice).toEqual(NO_APPOINTMENTS);

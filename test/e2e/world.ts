@@ -63,14 +63,23 @@ import { join } from 'node:path';
 
 import type { Resource, Slot as FhirSlot } from '@medplum/fhirtypes';
 
-import { type Hl7Message, parseHl7 } from '../../src/hl7/index.js';
+import {
+  demoPractice,
+  type FaultProxy,
+  type FhirPeer,
+  startFaultProxy,
+  startFhirPeer,
+} from '../../connectors/fhir/peer/index.js';
 import { Hl7Simulator, withControlId, withField } from '../../connectors/hl7v2/simulator/index.js';
-import { demoPractice, type FaultProxy, type FhirPeer, startFaultProxy, startFhirPeer } from '../../connectors/fhir/peer/index.js';
-import { type SecretariatSimulator, startSecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
+import {
+  type SecretariatSimulator,
+  startSecretariatSimulator,
+} from '../../connectors/secretariat/simulator/index.js';
+import { type Hl7Message, parseHl7 } from '../../src/hl7/index.js';
 import { generateWebhookSecret } from '../../src/security/webhook-signature.js';
 import { freePort } from '../../src/util/free-port.js';
-import { fhirRequest } from '../helpers/fhir-world.js';
 import { type CliResult, runCli, type ServingProcess, startServe } from '../helpers/cli.js';
+import { fhirRequest } from '../helpers/fhir-world.js';
 import { hl7Fixture } from '../helpers/hl7.js';
 import { tempDir } from '../helpers/stores.js';
 import { untilWith } from '../helpers/until.js';
@@ -102,7 +111,6 @@ export type ApiInit = RequestInit & { key?: string | null; json?: unknown };
 
 /** The scenarios' waits: the shared helper with their longer default and pace. */
 export const until = untilWith({ ms: 30_000, everyMs: 50 });
-
 
 /** A TCP relay to a target that a test can cut (connections reset, new ones refused) and restore. */
 export class TcpRelay {
@@ -180,7 +188,12 @@ interface PracticeBase {
 export interface FhirPractice extends PracticeBase {
   readonly peer: FhirPeer;
   readonly proxy: FaultProxy;
-  fhir<T = Resource>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T; etag: string | null }>;
+  fhir<T = Resource>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: T; etag: string | null }>;
   /** A Subscription rest-hook notification: passerelle polls the FHIR link now. */
   notify(): Promise<void>;
 }
@@ -231,10 +244,22 @@ export interface MessageCounts {
   readonly latencyMs: { readonly count: number };
 }
 export interface ActivityReport {
-  readonly appointments: { readonly total: ActivityCounts; readonly byOrigin: Readonly<Record<'secretariat' | 'practice', ActivityCounts>>; readonly byPractitioner: readonly { practitionerId: string | null; total: ActivityCounts }[] };
-  readonly messages: { readonly all: MessageCounts; readonly urgencies: MessageCounts; readonly byPriority: Readonly<Record<'routine' | 'urgent' | 'asap' | 'stat', MessageCounts>> };
+  readonly appointments: {
+    readonly total: ActivityCounts;
+    readonly byOrigin: Readonly<Record<'secretariat' | 'practice', ActivityCounts>>;
+    readonly byPractitioner: readonly { practitionerId: string | null; total: ActivityCounts }[];
+  };
+  readonly messages: {
+    readonly all: MessageCounts;
+    readonly urgencies: MessageCounts;
+    readonly byPriority: Readonly<Record<'routine' | 'urgent' | 'asap' | 'stat', MessageCounts>>;
+  };
   readonly conflicts: Readonly<Record<string, number>>;
-  readonly deadLetters: { readonly total: number; readonly openNow: number; readonly byReason: readonly { reasonCode: string; source: string; count: number }[] };
+  readonly deadLetters: {
+    readonly total: number;
+    readonly openNow: number;
+    readonly byReason: readonly { reasonCode: string; source: string; count: number }[];
+  };
 }
 export interface LinkStatus {
   readonly state: string;
@@ -254,7 +279,9 @@ function nextMonday(now = new Date()): Date {
 function demoAgenda(day0: Date): Resource[] {
   return demoPractice(day0)
     .filter((r) => r.resourceType !== 'Appointment')
-    .map((r) => (r.resourceType === 'Slot' && r.status === 'busy' ? ({ ...r, status: 'free' } satisfies FhirSlot) : r));
+    .map((r) =>
+      r.resourceType === 'Slot' && r.status === 'busy' ? ({ ...r, status: 'free' } satisfies FhirSlot) : r,
+    );
 }
 
 export async function startWorld(options: { timeoutMs?: number } = {}): Promise<World> {
@@ -275,7 +302,11 @@ export async function startWorld(options: { timeoutMs?: number } = {}): Promise<
   };
   try {
     const [httpPort, mllpPort] = [await freePort(), await freePort()];
-    const env = { PASSERELLE_HTTP_PORT: String(httpPort), PASSERELLE_STORE_SQLITE_PATH: join(dir.path, 'data', 'passerelle.db'), PASSERELLE_LOG_LEVEL: 'info' };
+    const env = {
+      PASSERELLE_HTTP_PORT: String(httpPort),
+      PASSERELLE_STORE_SQLITE_PATH: join(dir.path, 'data', 'passerelle.db'),
+      PASSERELLE_LOG_LEVEL: 'info',
+    };
     const launch = async () => {
       current = await startServe({ cwd: dir.path, env, timeoutMs: startTimeout });
       runs.push(current);
@@ -291,21 +322,50 @@ export async function startWorld(options: { timeoutMs?: number } = {}): Promise<
       const headers = new Headers(rest.headers);
       if (key !== null) headers.set('authorization', `Bearer ${key ?? adminKey}`);
       if (json !== undefined) headers.set('content-type', 'application/json');
-      return fetch(`${url}${path}`, { ...rest, headers, ...(json !== undefined && { body: JSON.stringify(json) }) });
+      return fetch(`${url}${path}`, {
+        ...rest,
+        headers,
+        ...(json !== undefined && { body: JSON.stringify(json) }),
+      });
     };
     const json = async <T>(path: string, init: ApiInit = {}, status = 200): Promise<T> => {
       const res = await api(path, init);
       const body = await res.text();
-      if (res.status !== status) throw new Error(`${init.method ?? 'GET'} ${path}: expected HTTP ${status}, got ${res.status}: ${body}`);
+      if (res.status !== status)
+        throw new Error(
+          `${init.method ?? 'GET'} ${path}: expected HTTP ${status}, got ${res.status}: ${body}`,
+        );
       return (body ? JSON.parse(body) : undefined) as T;
     };
     // An integrator key through the CLI, as an operator would (passerelle holds the store, SQLite WAL allows it).
-    const keyRun = await runCli(['apikey', 'create', '--role', 'integrator', '--label', 'e2e'], { cwd: dir.path, env, timeoutMs: startTimeout });
+    const keyRun = await runCli(['apikey', 'create', '--role', 'integrator', '--label', 'e2e'], {
+      cwd: dir.path,
+      env,
+      timeoutMs: startTimeout,
+    });
     if (keyRun.code !== 0) throw new Error(`apikey create failed: ${keyRun.stderr}`);
     const integratorKey = keyRun.stdout.trim();
-    const link = async (body: Record<string, unknown>) => (await json<{ id: string }>('/api/v1/links', { method: 'POST', key: integratorKey, json: { isTest: true, ...body } }, 201)).id;
-    const practice = async (name: string) => (await json<{ id: string }>('/api/v1/practices', { method: 'POST', json: { name, timezone: 'Europe/Paris' } }, 201)).id;
-    const secretariatLink = async (practiceId: string, sim: SecretariatSimulator, extra: Record<string, unknown> = {}) => {
+    const link = async (body: Record<string, unknown>) =>
+      (
+        await json<{ id: string }>(
+          '/api/v1/links',
+          { method: 'POST', key: integratorKey, json: { isTest: true, ...body } },
+          201,
+        )
+      ).id;
+    const practice = async (name: string) =>
+      (
+        await json<{ id: string }>(
+          '/api/v1/practices',
+          { method: 'POST', json: { name, timezone: 'Europe/Paris' } },
+          201,
+        )
+      ).id;
+    const secretariatLink = async (
+      practiceId: string,
+      sim: SecretariatSimulator,
+      extra: Record<string, unknown> = {},
+    ) => {
       const webhookSecret = generateWebhookSecret();
       const id = await link({
         practiceId,
@@ -313,10 +373,20 @@ export async function startWorld(options: { timeoutMs?: number } = {}): Promise<
         connector: 'secretariat',
         name: 'Télésecrétariat',
         schedule: POLL_EVERY_5S,
-        config: { baseUrl: sim.url, platformPracticeId: sim.practiceId, timeoutMs: 3000, retry: { maxAttempts: 2, baseDelayMs: 50, maxDelayMs: 500, maxRetryAfterSeconds: 5 }, ...extra },
+        config: {
+          baseUrl: sim.url,
+          platformPracticeId: sim.practiceId,
+          timeoutMs: 3000,
+          retry: { maxAttempts: 2, baseDelayMs: 50, maxDelayMs: 500, maxRetryAfterSeconds: 5 },
+          ...extra,
+        },
         secrets: { apiToken: sim.apiToken, webhookSecret },
       });
-      sim.setWebhook({ url: `${url}/hooks/secretariat/${id}`, secrets: [webhookSecret], retryDelaysMs: [100, 500, 2000, 5000] });
+      sim.setWebhook({
+        url: `${url}/hooks/secretariat/${id}`,
+        secrets: [webhookSecret],
+        retryDelaysMs: [100, 500, 2000, 5000],
+      });
       return id;
     };
     const linkStatus = (linkId: string) => json<LinkStatus>(`/api/v1/links/${linkId}/status`);
@@ -333,7 +403,12 @@ export async function startWorld(options: { timeoutMs?: number } = {}): Promise<
     await peer.seed(demoAgenda(day0));
     const proxy = await startFaultProxy({ target: peer.url });
     cleanups.push(() => proxy.close());
-    const fhirSec = await startSecretariatSimulator({ port: 0, host: '127.0.0.1', seed: 'empty', stateFile: join(dir.path, 'secretariat-fhir.json') });
+    const fhirSec = await startSecretariatSimulator({
+      port: 0,
+      host: '127.0.0.1',
+      seed: 'empty',
+      stateFile: join(dir.path, 'secretariat-fhir.json'),
+    });
     cleanups.push(() => fhirSec.close());
     const fhirId = await practice('Maison de santé des Essais (FHIR)');
     const fhirSecLink = await secretariatLink(fhirId, fhirSec, { appointmentTypes: FHIR_APPOINTMENT_TYPES });
@@ -343,7 +418,12 @@ export async function startWorld(options: { timeoutMs?: number } = {}): Promise<
       connector: 'fhir',
       name: 'Logiciel du cabinet (FHIR)',
       schedule: POLL_EVERY_5S,
-      config: { baseUrl: proxy.url, timeoutMs: 3000, retry: { max: 2, baseDelayMs: 50, maxDelayMs: 1000 }, pageSize: 50 },
+      config: {
+        baseUrl: proxy.url,
+        timeoutMs: 3000,
+        retry: { max: 2, baseDelayMs: 50, maxDelayMs: 1000 },
+        pageSize: 50,
+      },
       secrets: { subscriptionSecret: FHIR_SUBSCRIPTION_SECRET },
     });
     const fhirPractice: FhirPractice = {
@@ -359,7 +439,10 @@ export async function startWorld(options: { timeoutMs?: number } = {}): Promise<
       async notify() {
         const res = await fetch(`${url}/hooks/fhir/${fhirLink}`, {
           method: 'POST',
-          headers: { 'content-type': 'application/fhir+json', 'x-passerelle-secret': FHIR_SUBSCRIPTION_SECRET },
+          headers: {
+            'content-type': 'application/fhir+json',
+            'x-passerelle-secret': FHIR_SUBSCRIPTION_SECRET,
+          },
           body: JSON.stringify({ resourceType: 'Bundle', type: 'history', entry: [] }),
         });
         await res.arrayBuffer();
@@ -372,7 +455,12 @@ export async function startWorld(options: { timeoutMs?: number } = {}): Promise<
     cleanups.push(() => software.close());
     const relay = await TcpRelay.start({ host: '127.0.0.1', port: software.port });
     cleanups.push(() => relay.close());
-    const hl7Sec = await startSecretariatSimulator({ port: 0, host: '127.0.0.1', seed: 'empty', stateFile: join(dir.path, 'secretariat-hl7.json') });
+    const hl7Sec = await startSecretariatSimulator({
+      port: 0,
+      host: '127.0.0.1',
+      seed: 'empty',
+      stateFile: join(dir.path, 'secretariat-hl7.json'),
+    });
     cleanups.push(() => hl7Sec.close());
     const hl7Id = await practice('Cabinet des Essais (HL7)');
     const hl7SecLink = await secretariatLink(hl7Id, hl7Sec, { appointmentTypes: HL7_APPOINTMENT_TYPES });
@@ -381,7 +469,12 @@ export async function startWorld(options: { timeoutMs?: number } = {}): Promise<
       role: 'practice',
       connector: 'hl7v2',
       name: 'Logiciel du cabinet (HL7)',
-      config: { mllp: { listen: { host: '127.0.0.1', port: mllpPort }, send: { host: '127.0.0.1', port: relay.port, ackTimeoutMs: 5000, connectTimeoutMs: 2000 } } },
+      config: {
+        mllp: {
+          listen: { host: '127.0.0.1', port: mllpPort },
+          send: { host: '127.0.0.1', port: relay.port, ackTimeoutMs: 5000, connectTimeoutMs: 2000 },
+        },
+      },
     });
     let controlSeq = 0;
     const hl7Practice: Hl7Practice = {
@@ -397,7 +490,8 @@ export async function startWorld(options: { timeoutMs?: number } = {}): Promise<
       async send(raw, opts = {}) {
         // Original acknowledgment mode (MSH-15/16 empty): the ACK tells the application outcome.
         let message = withField(withField(raw, 'MSH', 15, ''), 'MSH', 16, '');
-        if (!opts.keepControlId) message = withControlId(message, `E2E${Date.now().toString(36)}${++controlSeq}`);
+        if (!opts.keepControlId)
+          message = withControlId(message, `E2E${Date.now().toString(36)}${++controlSeq}`);
         const [sent] = await software.send({ host: '127.0.0.1', port: mllpPort }, [message]);
         return sent?.ack?.get('MSA-1');
       },
@@ -407,7 +501,13 @@ export async function startWorld(options: { timeoutMs?: number } = {}): Promise<
     const settled = async (p: PracticeBase) => {
       const drained = async () => {
         const [a, b] = [await linkStatus(p.practiceLinkId), await linkStatus(p.secretariatLinkId)];
-        return (a.outbox['pending'] ?? 0) + (a.outbox['leased'] ?? 0) + (b.outbox['pending'] ?? 0) + (b.outbox['leased'] ?? 0) === 0;
+        return (
+          (a.outbox['pending'] ?? 0) +
+            (a.outbox['leased'] ?? 0) +
+            (b.outbox['pending'] ?? 0) +
+            (b.outbox['leased'] ?? 0) ===
+          0
+        );
       };
       for (let round = 0; round < 3; round++) {
         await until('the outboxes to drain', drained, 60_000);
@@ -420,19 +520,38 @@ export async function startWorld(options: { timeoutMs?: number } = {}): Promise<
 
     // First sync: the FHIR agenda reaches its secretariat; the HL7 practice software introduces its patient and practitioner.
     await fhirPractice.notify();
-    await until('the FHIR agenda on the secretariat', () => fhirSec.state.list('slot').length === 90 && fhirSec.state.list('practitioner').length === 2 && fhirSec.state.list('patient').length === 10, 60_000);
+    await until(
+      'the FHIR agenda on the secretariat',
+      () =>
+        fhirSec.state.list('slot').length === 90 &&
+        fhirSec.state.list('practitioner').length === 2 &&
+        fhirSec.state.list('patient').length === 10,
+      60_000,
+    );
     for (const fixture of ['adt-a28-create', 'siu-s23-blocked-slot']) {
-      const code = await until(`${fixture} accepted`, async () => (await hl7Practice.send(hl7Fixture(fixture)).catch(() => undefined)) ?? false, 30_000);
+      const code = await until(
+        `${fixture} accepted`,
+        async () => (await hl7Practice.send(hl7Fixture(fixture)).catch(() => undefined)) ?? false,
+        30_000,
+      );
       if (code !== 'AA') throw new Error(`the HL7 seed ${fixture} was answered ${code}`);
     }
-    await until('the HL7 practitioner and patient on the secretariat', () => hl7Sec.state.list('practitioner').length === 1 && hl7Sec.state.list('patient').length === 1, 60_000);
+    await until(
+      'the HL7 practitioner and patient on the secretariat',
+      () => hl7Sec.state.list('practitioner').length === 1 && hl7Sec.state.list('patient').length === 1,
+      60_000,
+    );
     await settled(fhirPractice);
     await settled(hl7Practice);
 
     const activity = (practiceId: string) => {
       const day = 86_400_000;
       const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
-      const q = new URLSearchParams({ practice: practiceId, from: new Date(today - day).toISOString(), to: new Date(today + 3 * day).toISOString() });
+      const q = new URLSearchParams({
+        practice: practiceId,
+        from: new Date(today - day).toISOString(),
+        to: new Date(today + 3 * day).toISOString(),
+      });
       return json<ActivityReport>(`/api/v1/reports/activity?${q.toString()}`);
     };
     const kill9 = async () => {
@@ -442,7 +561,8 @@ export async function startWorld(options: { timeoutMs?: number } = {}): Promise<
       await c.exited;
     };
     const start = async () => {
-      if (current && current.child.exitCode === null && current.child.signalCode === null) throw new Error('passerelle is still running');
+      if (current && current.child.exitCode === null && current.child.signalCode === null)
+        throw new Error('passerelle is still running');
       await launch();
       for (const l of [fhirSecLink, fhirLink, hl7SecLink, hl7Link]) await running(l);
     };

@@ -14,14 +14,22 @@ export interface CliResult {
 /** Environment for child processes: ours minus any PASSERELLE_* config the developer may have set. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PASSERELLE_') || k === 'PASSERELLE_PG_URL') env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith('PASSERELLE_') || k === 'PASSERELLE_PG_URL') env[k] = v;
   return { ...env, ...extra };
 }
 
 /** Runs `passerelle <args>` to completion (bounded by `timeoutMs`). */
-export function runCli(args: string[], options: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  options: { cwd: string; env?: Record<string, string>; timeoutMs?: number },
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: cleanEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: options.cwd,
+      env: cleanEnv(options.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -47,7 +55,12 @@ export interface ServingProcess {
 }
 
 /** Starts `passerelle serve` and resolves once it prints where it listens. */
-export function startServe(options: { cwd: string; env?: Record<string, string>; args?: string[]; timeoutMs?: number }): Promise<ServingProcess> {
+export function startServe(options: {
+  cwd: string;
+  env?: Record<string, string>;
+  args?: string[];
+  timeoutMs?: number;
+}): Promise<ServingProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'serve', ...(options.args ?? [])], {
       cwd: options.cwd,

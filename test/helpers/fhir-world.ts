@@ -8,15 +8,26 @@ import { Writable } from 'node:stream';
 
 import type { Resource } from '@medplum/fhirtypes';
 
-import { DEMO_APPOINTMENT_SYSTEM, demoPractice, type FaultProxy, type FhirPeer, type FhirPeerOptions, startFaultProxy, startFhirPeer } from '../../connectors/fhir/peer/index.js';
-import { type SecretariatSimulator, startSecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
-import { generateWebhookSecret } from '../../src/security/webhook-signature.js';
-import { createLogger } from '../../src/log/logger.js';
+import {
+  DEMO_APPOINTMENT_SYSTEM,
+  demoPractice,
+  type FaultProxy,
+  type FhirPeer,
+  type FhirPeerOptions,
+  startFaultProxy,
+  startFhirPeer,
+} from '../../connectors/fhir/peer/index.js';
+import {
+  type SecretariatSimulator,
+  startSecretariatSimulator,
+} from '../../connectors/secretariat/simulator/index.js';
+import { defaultConnectorRegistry } from '../../src/app/connectors.js';
 import { mappingModule } from '../../src/app/features/mapping.js';
+import { syncModule } from '../../src/app/features/sync.js';
+import { createLogger } from '../../src/log/logger.js';
 import type { ResourceKind } from '../../src/model/resources.js';
 import { createApiKey } from '../../src/security/api-keys.js';
-import { syncModule } from '../../src/app/features/sync.js';
-import { defaultConnectorRegistry } from '../../src/app/connectors.js';
+import { generateWebhookSecret } from '../../src/security/webhook-signature.js';
 import type { SyncRuntime } from '../../src/sync/runtime.js';
 import { startTestService, type TestService } from './service.js';
 import { until } from './until.js';
@@ -29,16 +40,29 @@ export { until };
 export const SUBSCRIPTION_SECRET = 'abonnement-secret-de-test-0123456789';
 export const APPOINTMENT_SYSTEM = DEMO_APPOINTMENT_SYSTEM;
 
-
 /** Plain FHIR JSON over HTTP to `base` (as the practice software's own users would call it). */
-export async function fhirRequest<T = Resource>(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T; etag: string | null }> {
+export async function fhirRequest<T = Resource>(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: T; etag: string | null }> {
   const res = await fetch(`${base}/${path}`, {
     method,
-    headers: { accept: 'application/fhir+json', ...(body !== undefined && { 'content-type': 'application/fhir+json' }), ...headers },
+    headers: {
+      accept: 'application/fhir+json',
+      ...(body !== undefined && { 'content-type': 'application/fhir+json' }),
+      ...headers,
+    },
     ...(body !== undefined && { body: JSON.stringify(body) }),
   });
   const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, etag: res.headers.get('etag') };
+  return {
+    status: res.status,
+    body: (text ? JSON.parse(text) : undefined) as T,
+    etag: res.headers.get('etag'),
+  };
 }
 
 export interface LogLine {
@@ -63,13 +87,23 @@ export interface FhirWorld {
   onFhir(kind: ResourceKind, simId: string): Promise<string | undefined>;
   onSim(kind: ResourceKind, fhirId: string): Promise<string | undefined>;
   /** Plain HTTP to the peer itself (the practice software's own users), bypassing the proxy. */
-  fhir<T = Resource>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T; etag: string | null }>;
+  fhir<T = Resource>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: T; etag: string | null }>;
   /** Waits until both links' outboxes are empty. */
   settled(): Promise<void>;
   dispose(): Promise<void>;
 }
 
-export async function startFhirWorld(options: { store?: 'sqlite' | 'postgres'; day0: Date; fhirConfig?: Record<string, unknown>; peer?: FhirPeerOptions }): Promise<FhirWorld> {
+export async function startFhirWorld(options: {
+  store?: 'sqlite' | 'postgres';
+  day0: Date;
+  fhirConfig?: Record<string, unknown>;
+  peer?: FhirPeerOptions;
+}): Promise<FhirWorld> {
   const peer = await startFhirPeer(options.peer);
   await peer.seed(demoPractice(options.day0));
   const proxy = await startFaultProxy({ target: peer.url });
@@ -77,49 +111,95 @@ export async function startFhirWorld(options: { store?: 'sqlite' | 'postgres'; d
   const logs: LogLine[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as LogLine);
+      for (const line of chunk.toString('utf8').split('\n'))
+        if (line.trim()) logs.push(JSON.parse(line) as LogLine);
       done();
     },
   });
   const mapping = mappingModule();
   const module = syncModule({
     registry: defaultConnectorRegistry(),
-    ownership: mapping.ownership, plans: mapping.plansOf,
+    ownership: mapping.ownership,
+    plans: mapping.plansOf,
     runtime: { refreshMs: 0 },
-    dispatcher: { backoff: { baseMs: 50, capMs: 500 }, idleWakeMs: 100, dependencyWaitMs: 20, maxAttempts: 8, pushTimeoutMs: 15_000 },
+    dispatcher: {
+      backoff: { baseMs: 50, capMs: 500 },
+      idleWakeMs: 100,
+      dependencyWaitMs: 20,
+      maxAttempts: 8,
+      pushTimeoutMs: 15_000,
+    },
   });
-  const t = await startTestService({ ...(options.store && { store: options.store }), modules: [mapping, module], logger: createLogger({ level: 'debug', stream: sink }) });
+  const t = await startTestService({
+    ...(options.store && { store: options.store }),
+    modules: [mapping, module],
+    logger: createLogger({ level: 'debug', stream: sink }),
+  });
   const runtime = module.runtimeOf(t.service.context);
   const json = async <T>(res: Response, status: number): Promise<T> => {
     const body = await res.text();
     if (res.status !== status) throw new Error(`expected HTTP ${status}, got ${res.status}: ${body}`);
     return (body ? JSON.parse(body) : undefined) as T;
   };
-  const integrator = (await createApiKey(t.service.store, { role: 'integrator', createdBy: 'test', via: 'test' })).key;
-  const practiceId = (await json<{ id: string }>(await t.api('/api/v1/practices', { method: 'POST', json: { name: 'Maison de santé des Essais' } }), 201)).id;
-  const link = async (body: object) => (await json<{ id: string }>(await t.api('/api/v1/links', { method: 'POST', key: integrator, json: { practiceId, isTest: true, schedule: YEARLY, ...body } }), 201)).id;
+  const integrator = (
+    await createApiKey(t.service.store, { role: 'integrator', createdBy: 'test', via: 'test' })
+  ).key;
+  const practiceId = (
+    await json<{ id: string }>(
+      await t.api('/api/v1/practices', { method: 'POST', json: { name: 'Maison de santé des Essais' } }),
+      201,
+    )
+  ).id;
+  const link = async (body: object) =>
+    (
+      await json<{ id: string }>(
+        await t.api('/api/v1/links', {
+          method: 'POST',
+          key: integrator,
+          json: { practiceId, isTest: true, schedule: YEARLY, ...body },
+        }),
+        201,
+      )
+    ).id;
   const webhookSecret = generateWebhookSecret();
   const secLinkId = await link({
     role: 'secretariat',
     connector: 'secretariat',
     name: 'Télésecrétariat',
-    config: { baseUrl: sim.url, platformPracticeId: sim.practiceId, timeoutMs: 2000, retry: { maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 200, maxRetryAfterSeconds: 5 } },
+    config: {
+      baseUrl: sim.url,
+      platformPracticeId: sim.practiceId,
+      timeoutMs: 2000,
+      retry: { maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 200, maxRetryAfterSeconds: 5 },
+    },
     secrets: { apiToken: sim.apiToken, webhookSecret },
   });
   const fhirLinkId = await link({
     role: 'practice',
     connector: 'fhir',
     name: 'Logiciel du cabinet (FHIR)',
-    config: { baseUrl: proxy.url, timeoutMs: 1000, retry: { max: 3, baseDelayMs: 20, maxDelayMs: 2000 }, pageSize: 50, ...options.fhirConfig },
+    config: {
+      baseUrl: proxy.url,
+      timeoutMs: 1000,
+      retry: { max: 3, baseDelayMs: 20, maxDelayMs: 2000 },
+      pageSize: 50,
+      ...options.fhirConfig,
+    },
     secrets: { subscriptionSecret: SUBSCRIPTION_SECRET },
   });
-  sim.setWebhook({ url: `${t.url}/hooks/secretariat/${secLinkId}`, secrets: [webhookSecret], retryDelaysMs: [50, 200] });
+  sim.setWebhook({
+    url: `${t.url}/hooks/secretariat/${secLinkId}`,
+    secrets: [webhookSecret],
+    retryDelaysMs: [50, 200],
+  });
   await runtime.refresh();
 
   const store = t.service.store;
   const across = async (from: string, to: string, kind: ResourceKind, id: string) => {
     const canonical = await store.identityMap.findCanonical(from, kind, id);
-    return canonical === undefined ? undefined : (await store.identityMap.findExternal(to, kind, canonical))[0];
+    return canonical === undefined
+      ? undefined
+      : (await store.identityMap.findExternal(to, kind, canonical))[0];
   };
   const settled = async (): Promise<void> => {
     await until('the outboxes to drain', async () => {

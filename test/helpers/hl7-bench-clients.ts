@@ -9,8 +9,8 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 
-import { encodeFrame, MllpDecoder } from '../../src/hl7/framing.js';
 import { withControlId, withField } from '../../connectors/hl7v2/simulator/messages.js';
+import { encodeFrame, MllpDecoder } from '../../src/hl7/framing.js';
 
 export interface BenchClientsInput {
   readonly port: number;

@@ -55,4 +55,3 @@ export function startHl7Child(db: string, linkId: string, fault = ''): Hl7Child 
   const port = line('listening ').then((l) => Number(l.split(' ')[1]));
   return { process: child, port, exited, line };
 }
-

@@ -14,13 +14,13 @@
  *
  * Run: node --import tsx test/helpers/hl7-child.ts
  */
+import type { Hl7v2Link } from '../../connectors/hl7v2/index.js';
+import type { ConnectorDefinition, DeferredIngest, InboundHandler } from '../../src/connector/contract.js';
+import { createRegistry } from '../../src/connector/registry.js';
 import { createLogger } from '../../src/log/logger.js';
 import { SecretBox } from '../../src/security/secrets.js';
 import { openSqliteStore } from '../../src/store/index.js';
-import type { ConnectorDefinition, DeferredIngest, InboundHandler } from '../../src/connector/contract.js';
-import { createRegistry } from '../../src/connector/registry.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
-import type { Hl7v2Link } from '../../connectors/hl7v2/index.js';
 import { testHl7Definition } from './hl7.js';
 import { testSealing } from './stores.js';
 

@@ -67,7 +67,12 @@ export function naiveLeaves(text: string, d: NaiveDelimiters): NaiveLeaf[] {
   return out;
 }
 
-export const DEFAULT_NAIVE: NaiveDelimiters = { field: '|', component: '^', repetition: '~', subcomponent: '&' };
+export const DEFAULT_NAIVE: NaiveDelimiters = {
+  field: '|',
+  component: '^',
+  repetition: '~',
+  subcomponent: '&',
+};
 
 export const HL7_FIXTURES = [
   'siu-s12-new-appointment.hl7',

@@ -7,21 +7,21 @@ import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 
-import { type Hl7Message, parseHl7 } from '../../src/hl7/index.js';
 import { hl7v2Connector, type Hl7v2ConnectorOptions, type Hl7v2Link } from '../../connectors/hl7v2/index.js';
+import type { ConnectorDefinition, InboundHandler } from '../../src/connector/contract.js';
+import { type AnyConnectorDefinition, createRegistry } from '../../src/connector/registry.js';
 import { MllpDecoder } from '../../src/hl7/framing.js';
+import { type Hl7Message, parseHl7 } from '../../src/hl7/index.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import type { RefusalWatch } from '../../src/security/refusals.js';
 import { SecretBox } from '../../src/security/secrets.js';
 import type { Store } from '../../src/store/index.js';
 import type { JsonObject, Link } from '../../src/store/types.js';
-import type { ConnectorDefinition, InboundHandler } from '../../src/connector/contract.js';
-import { type AnyConnectorDefinition, createRegistry } from '../../src/connector/registry.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { fixturePath } from './fixtures.js';
 import { openTestStore, type StoreKind, type TestStore } from './stores.js';
 
-export { withControlId, withField, controlIdOf } from '../../connectors/hl7v2/simulator/messages.js';
+export { controlIdOf, withControlId, withField } from '../../connectors/hl7v2/simulator/messages.js';
 
 /** A fixture of test/fixtures/hl7 as the exact bytes on disk. */
 export function hl7Fixture(name: string): Buffer {

@@ -11,9 +11,9 @@ import type { AddressInfo } from 'node:net';
 
 import { z } from 'zod';
 
+import type { ConnectorDefinition, OutboundChange, PushResult } from '../../src/connector/contract.js';
 import { PasserelleError } from '../../src/errors.js';
 import { RESOURCE_KINDS } from '../../src/model/resources.js';
-import type { ConnectorDefinition, OutboundChange, PushResult } from '../../src/connector/contract.js';
 
 export class HttpPeer {
   readonly requests: { key: string; effect: 'created' | 'updated' | 'replayed' }[] = [];
@@ -95,11 +95,26 @@ export const httpPeerConnector: ConnectorDefinition<z.infer<typeof HttpPeerConfi
     return {
       async push(change): Promise<PushResult> {
         try {
-          const res = await fetch(`${config.url}/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(change) });
-          if (!res.ok) return { ok: false, error: new PasserelleError('ERR_CONNECTOR_UNAVAILABLE', `peer answered ${res.status}`) };
+          const res = await fetch(`${config.url}/push`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(change),
+          });
+          if (!res.ok)
+            return {
+              ok: false,
+              error: new PasserelleError('ERR_CONNECTOR_UNAVAILABLE', `peer answered ${res.status}`),
+            };
           return { ok: true, ...((await res.json()) as { externalId: string; version: string }) };
         } catch (e) {
-          return { ok: false, error: new PasserelleError('ERR_CONNECTOR_UNAVAILABLE', `peer unreachable: ${(e as Error).message}`, { cause: e }) };
+          return {
+            ok: false,
+            error: new PasserelleError(
+              'ERR_CONNECTOR_UNAVAILABLE',
+              `peer unreachable: ${(e as Error).message}`,
+              { cause: e },
+            ),
+          };
         }
       },
       async health() {

@@ -19,7 +19,8 @@ export function rawGet(url: string, headers: Record<string, string> = {}): Promi
       res.on('end', () => {
         const raw = Buffer.concat(chunks);
         const h: Record<string, string> = {};
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v;
+        for (const [k, v] of Object.entries(res.headers))
+          if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v;
         const decoded = h['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
         resolve({ status: res.statusCode ?? 0, headers: h, raw, text: decoded.toString('utf8') });
       });

@@ -15,11 +15,20 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 import { z } from 'zod';
 
+import type {
+  Connector,
+  ConnectorDefinition,
+  ExternalRecord,
+  InboundHandler,
+  InboundMessage,
+  IngestResult,
+  OutboundChange,
+  PushResult,
+} from '../../src/connector/contract.js';
 import { PasserelleError } from '../../src/errors.js';
+import { fieldsHash } from '../../src/model/fields.js';
 import type { CanonicalResource, ResourceKind } from '../../src/model/resources.js';
 import { RESOURCE_KINDS } from '../../src/model/resources.js';
-import type { Connector, ConnectorDefinition, ExternalRecord, InboundHandler, InboundMessage, IngestResult, OutboundChange, PushResult } from '../../src/connector/contract.js';
-import { fieldsHash } from '../../src/model/fields.js';
 
 export interface PeerRecord {
   readonly kind: ResourceKind;
@@ -34,12 +43,16 @@ export interface PeerRecord {
 export interface ReceivedPush {
   readonly change: OutboundChange;
   /** What the push did: wrote, answered from the idempotency cache, refused, or failed. */
-  readonly effect: 'created' | 'updated' | 'rejected-booking' | 'replayed' | 'stale' | 'unreachable' | 'failed';
+  readonly effect:
+    'created' | 'updated' | 'rejected-booking' | 'replayed' | 'stale' | 'unreachable' | 'failed';
   /** The write stored exactly what the peer already held (an echo write). */
   readonly echo: boolean;
 }
 
-export type PeerFailure = { readonly code: 'ERR_CONNECTOR_UNAVAILABLE' | 'ERR_CONNECTOR_REJECTED'; readonly retryAfterSeconds?: number };
+export type PeerFailure = {
+  readonly code: 'ERR_CONNECTOR_UNAVAILABLE' | 'ERR_CONNECTOR_REJECTED';
+  readonly retryAfterSeconds?: number;
+};
 
 export class MemoryPeer {
   readonly records = new Map<string, PeerRecord>();
@@ -78,7 +91,14 @@ export class MemoryPeer {
 
   create(data: CanonicalResource, id?: string): string {
     const externalId = id ?? `${this.name}-${++this.counter}`;
-    this.records.set(externalId, { kind: data.resourceType, id: externalId, data: { ...structuredClone(data), id: externalId } as CanonicalResource, version: 1, seq: ++this.seq, deleted: false });
+    this.records.set(externalId, {
+      kind: data.resourceType,
+      id: externalId,
+      data: { ...structuredClone(data), id: externalId } as CanonicalResource,
+      version: 1,
+      seq: ++this.seq,
+      deleted: false,
+    });
     return externalId;
   }
 
@@ -112,7 +132,13 @@ export class MemoryPeer {
   }
 
   toExternal(r: PeerRecord): ExternalRecord {
-    return { kind: r.kind, externalId: r.id, version: String(r.version), data: structuredClone(r.data), ...(r.deleted && { deleted: true }) };
+    return {
+      kind: r.kind,
+      externalId: r.id,
+      version: String(r.version),
+      data: structuredClone(r.data),
+      ...(r.deleted && { deleted: true }),
+    };
   }
 
   /** Writes the engine made that changed nothing on this peer. */
@@ -137,36 +163,63 @@ export class MemoryPeer {
    */
   async deliver(options: { ids?: readonly string[]; key?: string } = {}): Promise<IngestResult> {
     if (!this.handler) throw new Error(`${this.name} has no receiver started`);
-    const records = options.ids ? options.ids.map((id) => this.require(id)) : [...this.records.values()].filter((r) => r.seq > this.delivered).sort((a, b) => a.seq - b.seq);
+    const records = options.ids
+      ? options.ids.map((id) => this.require(id))
+      : [...this.records.values()].filter((r) => r.seq > this.delivered).sort((a, b) => a.seq - b.seq);
     this.delivered = Math.max(this.delivered, ...records.map((r) => r.seq));
     const body = Buffer.from(JSON.stringify(records.map((r) => this.toExternal(r))));
     const key = options.key ?? `${this.name}-delivery-${++this.deliveries}`;
-    this.lastDelivery = { dedupe: { key, bodyHash: createHash('sha256').update(body).digest('hex'), messageType: 'memory.changes', body }, records: records.map((r) => this.toExternal(r)) };
+    this.lastDelivery = {
+      dedupe: {
+        key,
+        bodyHash: createHash('sha256').update(body).digest('hex'),
+        messageType: 'memory.changes',
+        body,
+      },
+      records: records.map((r) => this.toExternal(r)),
+    };
     return this.handler(this.lastDelivery);
   }
 
   // ------------------------------------------------------------------ what the engine calls
 
-  pull(cursor: string | null, limit: number): { records: ExternalRecord[]; next: string | null; hasMore: boolean } {
-    if (!this.reachable) throw new PasserelleError('ERR_CONNECTOR_UNAVAILABLE', `${this.name} is unreachable`);
+  pull(
+    cursor: string | null,
+    limit: number,
+  ): { records: ExternalRecord[]; next: string | null; hasMore: boolean } {
+    if (!this.reachable)
+      throw new PasserelleError('ERR_CONNECTOR_UNAVAILABLE', `${this.name} is unreachable`);
     const after = Math.max(0, Number(cursor ?? 0) - this.overlap);
     const changed = [...this.records.values()].filter((r) => r.seq > after).sort((a, b) => a.seq - b.seq);
     const page = changed.slice(0, limit);
     const last = page.at(-1)?.seq;
-    return { records: page.map((r) => this.toExternal(r)), next: last === undefined ? cursor : String(Math.max(last, Number(cursor ?? 0))), hasMore: changed.length > limit };
+    return {
+      records: page.map((r) => this.toExternal(r)),
+      next: last === undefined ? cursor : String(Math.max(last, Number(cursor ?? 0))),
+      hasMore: changed.length > limit,
+    };
   }
 
   push(change: OutboundChange): PushResult {
-    const log = (effect: ReceivedPush['effect'], echo = false) => this.pushes.push({ change: structuredClone(change), effect, echo });
+    const log = (effect: ReceivedPush['effect'], echo = false) =>
+      this.pushes.push({ change: structuredClone(change), effect, echo });
     if (!this.reachable || this.unreachableFor > 0) {
       this.unreachableFor = Math.max(0, this.unreachableFor - 1);
       log('unreachable');
-      return { ok: false, error: new PasserelleError('ERR_CONNECTOR_UNAVAILABLE', `${this.name} is unreachable`) };
+      return {
+        ok: false,
+        error: new PasserelleError('ERR_CONNECTOR_UNAVAILABLE', `${this.name} is unreachable`),
+      };
     }
     if (this.failPushes) {
       log('failed');
       const f = this.failPushes;
-      return { ok: false, error: new PasserelleError(f.code, `${this.name} refused the change`, { ...(f.retryAfterSeconds !== undefined && { retryAfterSeconds: f.retryAfterSeconds }) }) };
+      return {
+        ok: false,
+        error: new PasserelleError(f.code, `${this.name} refused the change`, {
+          ...(f.retryAfterSeconds !== undefined && { retryAfterSeconds: f.retryAfterSeconds }),
+        }),
+      };
     }
     const cached = this.results.get(change.idempotencyKey);
     if (cached) {
@@ -181,7 +234,10 @@ export class MemoryPeer {
         r.version++;
         r.seq = ++this.seq;
       }
-      this.rejects.push({ externalId: change.externalId ?? '', reason: change.reason ?? { code: '', message: '' } });
+      this.rejects.push({
+        externalId: change.externalId ?? '',
+        reason: change.reason ?? { code: '', message: '' },
+      });
       log('rejected-booking');
       result = { ok: true, externalId: change.externalId ?? '' };
     } else if (change.externalId === null) {
@@ -193,11 +249,24 @@ export class MemoryPeer {
       const r = this.records.get(change.externalId);
       if (!r) {
         log('failed');
-        return { ok: false, error: new PasserelleError('ERR_CONNECTOR_REJECTED', `${this.name} has no such record`) };
+        return {
+          ok: false,
+          error: new PasserelleError('ERR_CONNECTOR_REJECTED', `${this.name} has no such record`),
+        };
       }
-      if (this.brokenIfMatch || (change.expectedVersion !== null && change.expectedVersion !== String(r.version))) {
+      if (
+        this.brokenIfMatch ||
+        (change.expectedVersion !== null && change.expectedVersion !== String(r.version))
+      ) {
         log('stale');
-        return { ok: false, error: new PasserelleError('ERR_SYNC_CONFLICT', `${this.name}: version ${change.expectedVersion} is stale (412)`), current: this.toExternal(r) };
+        return {
+          ok: false,
+          error: new PasserelleError(
+            'ERR_SYNC_CONFLICT',
+            `${this.name}: version ${change.expectedVersion} is stale (412)`,
+          ),
+          current: this.toExternal(r),
+        };
       }
       const echo = !r.deleted && fieldsHash(r.data) === fieldsHash(change.data);
       r.data = { ...structuredClone(change.data), id: r.id } as CanonicalResource;
@@ -214,7 +283,10 @@ export class MemoryPeer {
   private answer(result: PushResult): PushResult {
     if (this.dropResponses > 0) {
       this.dropResponses--;
-      throw new PasserelleError('ERR_CONNECTOR_UNAVAILABLE', `${this.name}: connection reset before the answer`);
+      throw new PasserelleError(
+        'ERR_CONNECTOR_UNAVAILABLE',
+        `${this.name}: connection reset before the answer`,
+      );
     }
     return result;
   }
@@ -253,7 +325,8 @@ export function memoryConnector(world: MemoryWorld): ConnectorDefinition<MemoryC
     capabilities: { kinds: RESOURCE_KINDS, pull: true, receive: true, push: RESOURCE_KINDS },
     create(config, ctx): Connector {
       const peer = world.peer(config.peer);
-      const secret = typeof ctx.secrets?.['webhookSecret'] === 'string' ? ctx.secrets['webhookSecret'] : undefined;
+      const secret =
+        typeof ctx.secrets?.['webhookSecret'] === 'string' ? ctx.secrets['webhookSecret'] : undefined;
       return {
         async start(handler) {
           peer.handler = handler;
@@ -276,10 +349,22 @@ export function memoryConnector(world: MemoryWorld): ConnectorDefinition<MemoryC
           const id = delivery.headers['x-delivery-id'] ?? '';
           const timestamp = delivery.headers['x-timestamp'] ?? '';
           const signature = Buffer.from(delivery.headers['x-signature'] ?? '', 'hex');
-          const expected = Buffer.from(secret ? signDelivery(secret, id, timestamp, delivery.body) : '', 'hex');
-          if (!secret || signature.length !== expected.length || !timingSafeEqual(signature, expected)) return { status: 401, body: { error: 'bad signature' } };
+          const expected = Buffer.from(
+            secret ? signDelivery(secret, id, timestamp, delivery.body) : '',
+            'hex',
+          );
+          if (!secret || signature.length !== expected.length || !timingSafeEqual(signature, expected))
+            return { status: 401, body: { error: 'bad signature' } };
           const records = JSON.parse(delivery.body.toString('utf8')) as ExternalRecord[];
-          const result = await handler({ dedupe: { key: id, bodyHash: createHash('sha256').update(delivery.body).digest('hex'), messageType: 'memory.webhook', body: delivery.body }, records });
+          const result = await handler({
+            dedupe: {
+              key: id,
+              bodyHash: createHash('sha256').update(delivery.body).digest('hex'),
+              messageType: 'memory.webhook',
+              body: delivery.body,
+            },
+            records,
+          });
           return { status: result.outcome === 'invalid' ? 422 : 200, body: { outcome: result.outcome } };
         },
         async health() {

@@ -4,13 +4,13 @@
  * created through the HTTP API. Polls and dispatch are driven by the test; time moves only when
  * the test says so, so delivery delays are exact.
  */
-import type { Logger } from '../../src/log/logger.js';
-import type { Appointment, CanonicalResource, Communication, Patient } from '../../src/model/resources.js';
 import { type ReportsModule, reportsModule } from '../../src/app/features/reports.js';
 import { syncModule } from '../../src/app/features/sync.js';
 import { createRegistry } from '../../src/connector/registry.js';
-import type { SyncRuntime } from '../../src/sync/runtime.js';
+import type { Logger } from '../../src/log/logger.js';
+import type { Appointment, CanonicalResource, Communication, Patient } from '../../src/model/resources.js';
 import type { ResourceKind } from '../../src/model/resources.js';
+import type { SyncRuntime } from '../../src/sync/runtime.js';
 import { fixturePatients } from './fixtures.js';
 import { memoryConnector, type MemoryPeer, MemoryWorld } from './memory-connector.js';
 import { startTestService, type TestService } from './service.js';
@@ -59,12 +59,40 @@ export class ReportsFlow {
       runtime: { autoDispatch: false, schedulePolls: false, refreshMs: 0 },
       dispatcher: { backoff: { baseMs: 1000, capMs: 10_000 }, maxAttempts: 3, dependencyWaitMs: 1000 },
     });
-    f.t = await startTestService({ store: options.store, modules: [sync, f.reports], now: f.clock, ...(options.env && { env: options.env }), ...(options.logger && { logger: options.logger }) });
+    f.t = await startTestService({
+      store: options.store,
+      modules: [sync, f.reports],
+      now: f.clock,
+      ...(options.env && { env: options.env }),
+      ...(options.logger && { logger: options.logger }),
+    });
     f.runtime = sync.runtimeOf(f.t.service.context);
-    f.practiceId = (await json<{ id: string }>(await f.t.api('/api/v1/practices', { method: 'POST', json: { name: 'Cabinet des Érables', timezone: options.timezone ?? 'Europe/Paris' } }), 201)).id;
-    const link = (body: object) => f.t.api('/api/v1/links', { method: 'POST', json: { practiceId: f.practiceId, isTest: true, connector: 'memory', ...body } });
-    f.secLinkId = (await json<{ id: string }>(await link({ role: 'secretariat', name: 'Secrétariat', config: { peer: 'sec' } }), 201)).id;
-    f.pracLinkId = (await json<{ id: string }>(await link({ role: 'practice', name: 'Logiciel du cabinet', config: { peer: 'prac' } }), 201)).id;
+    f.practiceId = (
+      await json<{ id: string }>(
+        await f.t.api('/api/v1/practices', {
+          method: 'POST',
+          json: { name: 'Cabinet des Érables', timezone: options.timezone ?? 'Europe/Paris' },
+        }),
+        201,
+      )
+    ).id;
+    const link = (body: object) =>
+      f.t.api('/api/v1/links', {
+        method: 'POST',
+        json: { practiceId: f.practiceId, isTest: true, connector: 'memory', ...body },
+      });
+    f.secLinkId = (
+      await json<{ id: string }>(
+        await link({ role: 'secretariat', name: 'Secrétariat', config: { peer: 'sec' } }),
+        201,
+      )
+    ).id;
+    f.pracLinkId = (
+      await json<{ id: string }>(
+        await link({ role: 'practice', name: 'Logiciel du cabinet', config: { peer: 'prac' } }),
+        201,
+      )
+    ).id;
     await f.runtime.refresh();
     return f;
   }
@@ -100,34 +128,65 @@ export class ReportsFlow {
   }
 
   async canonical(kind: ResourceKind, from: 'sec' | 'prac', externalId: string): Promise<string> {
-    const id = await this.store.identityMap.findCanonical(from === 'sec' ? this.secLinkId : this.pracLinkId, kind, externalId);
+    const id = await this.store.identityMap.findCanonical(
+      from === 'sec' ? this.secLinkId : this.pracLinkId,
+      kind,
+      externalId,
+    );
     if (!id) throw new Error(`no canonical ${kind} for ${from} ${externalId}`);
     return id;
   }
 
   /** The id a canonical record has on a peer. */
   async on(peer: 'sec' | 'prac', kind: ResourceKind, canonicalId: string): Promise<string> {
-    const [id] = await this.store.identityMap.findExternal(peer === 'sec' ? this.secLinkId : this.pracLinkId, kind, canonicalId);
+    const [id] = await this.store.identityMap.findExternal(
+      peer === 'sec' ? this.secLinkId : this.pracLinkId,
+      kind,
+      canonicalId,
+    );
     if (!id) throw new Error(`${kind} ${canonicalId} is not on ${peer}`);
     return id;
   }
 
   /** Two practitioners with their agendas on the practice software, synced to the secretariat. */
-  async seedPractitioners(): Promise<{ c1: string; c2: string; sec1: string; sec2: string; schedule1: string }> {
+  async seedPractitioners(): Promise<{
+    c1: string;
+    c2: string;
+    sec1: string;
+    sec2: string;
+    schedule1: string;
+  }> {
     const a = seedAgenda(this.prac, 1);
     const b = seedAgenda(this.prac, 2);
     await this.pollPractice();
     await this.settle();
     const c1 = await this.canonical('Practitioner', 'prac', a.practitioner);
     const c2 = await this.canonical('Practitioner', 'prac', b.practitioner);
-    return { c1, c2, sec1: await this.on('sec', 'Practitioner', c1), sec2: await this.on('sec', 'Practitioner', c2), schedule1: a.schedule };
+    return {
+      c1,
+      c2,
+      sec1: await this.on('sec', 'Practitioner', c1),
+      sec2: await this.on('sec', 'Practitioner', c2),
+      schedule1: a.schedule,
+    };
   }
 
-  secBooking(practitioner: string, patient: string, start: string, end: string, extra: Partial<Appointment> = {}): string {
+  secBooking(
+    practitioner: string,
+    patient: string,
+    start: string,
+    end: string,
+    extra: Partial<Appointment> = {},
+  ): string {
     return this.sec.create(booking(practitioner, patient, start, end, extra));
   }
 
-  secMessage(patient: string, practitioner: string, priority: Communication['priority'], sent?: string): string {
+  secMessage(
+    patient: string,
+    practitioner: string,
+    priority: Communication['priority'],
+    sent?: string,
+  ): string {
     const message: Communication = {
       resourceType: 'Communication',
       id: 'x',

@@ -9,7 +9,12 @@ import type { Patient } from '../../connectors/secretariat/contract.js';
 import type { SecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
 
 /** An agent edits the patient's contact details as the platform holds them now (GET, change, PUT with If-Match). */
-export async function agentEditsContact(sim: SecretariatSimulator, patientId: string, change: (c: Patient['contact']) => Patient['contact'], agentId = 'agent-e2e'): Promise<Patient> {
+export async function agentEditsContact(
+  sim: SecretariatSimulator,
+  patientId: string,
+  change: (c: Patient['contact']) => Patient['contact'],
+  agentId = 'agent-e2e',
+): Promise<Patient> {
   const base = `${sim.url}/v1/practices/${sim.practiceId}/patients/${patientId}`;
   const headers = { authorization: `Bearer ${sim.apiToken}`, 'x-agent-id': agentId };
   const read = await fetch(base, { headers });
@@ -17,11 +22,16 @@ export async function agentEditsContact(sim: SecretariatSimulator, patientId: st
   const current = (await read.json()) as Patient;
   const res = await fetch(base, {
     method: 'PUT',
-    headers: { ...headers, 'content-type': 'application/json', 'if-match': `"${current.version}"`, 'idempotency-key': randomUUID() },
+    headers: {
+      ...headers,
+      'content-type': 'application/json',
+      'if-match': `"${current.version}"`,
+      'idempotency-key': randomUUID(),
+    },
     body: JSON.stringify({ identity: current.identity, ins: current.ins, contact: change(current.contact) }),
   });
   const body = await res.text();
-  if (!res.ok) throw new Error(`an agent's edit of patient ${patientId} was refused: HTTP ${res.status} ${body}`);
+  if (!res.ok)
+    throw new Error(`an agent's edit of patient ${patientId} was refused: HTTP ${res.status} ${body}`);
   return JSON.parse(body) as Patient;
 }
-

@@ -1,7 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 
 import pg from 'pg';
 
@@ -46,7 +46,10 @@ export async function createPgDatabase(): Promise<{ url: string; drop: () => Pro
   try {
     await admin.connect();
   } catch (e) {
-    throw new Error(`PostgreSQL is required for the tests: cannot connect to PASSERELLE_PG_URL=${PG_URL}: ${(e as Error).message}`, { cause: e });
+    throw new Error(
+      `PostgreSQL is required for the tests: cannot connect to PASSERELLE_PG_URL=${PG_URL}: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
@@ -63,28 +66,62 @@ export async function createPgDatabase(): Promise<{ url: string; drop: () => Pro
   };
 }
 
-export async function openTestStore(kind: StoreKind, options: { now?: Clock; migrate?: boolean; sealing?: StoreSealing; auditKey?: Buffer } = {}): Promise<TestStore> {
+export async function openTestStore(
+  kind: StoreKind,
+  options: { now?: Clock; migrate?: boolean; sealing?: StoreSealing; auditKey?: Buffer } = {},
+): Promise<TestStore> {
   const migrate = options.migrate ?? true;
   const sealing = options.sealing ?? testSealing();
   const auditKey = options.auditKey && { auditKey: options.auditKey };
   if (kind === 'sqlite') {
     const dir = tempDir();
     const path = join(dir.path, 'passerelle.db');
-    const store = await openSqliteStore({ path, sealing, ...(options.now && { now: options.now }), ...auditKey });
+    const store = await openSqliteStore({
+      path,
+      sealing,
+      ...(options.now && { now: options.now }),
+      ...auditKey,
+    });
     if (migrate) await store.migrate();
-    return { store, location: path, dispose: async () => { await store.close(); dir.remove(); } };
+    return {
+      store,
+      location: path,
+      dispose: async () => {
+        await store.close();
+        dir.remove();
+      },
+    };
   }
   const database = await createPgDatabase();
-  const store = await openPostgresStore({ url: database.url, poolSize: 5, sealing, ...(options.now && { now: options.now }), ...auditKey });
+  const store = await openPostgresStore({
+    url: database.url,
+    poolSize: 5,
+    sealing,
+    ...(options.now && { now: options.now }),
+    ...auditKey,
+  });
   if (migrate) await store.migrate();
-  return { store, location: database.url, dispose: async () => { await store.close(); await database.drop(); } };
+  return {
+    store,
+    location: database.url,
+    dispose: async () => {
+      await store.close();
+      await database.drop();
+    },
+  };
 }
 
 /** A settable clock for tests: no sleeps, time moves when the test says so. */
-export function testClock(start = Date.parse('2026-11-23T09:00:00.000Z')): Clock & { set(ms: number): void; advance(ms: number): void } {
+export function testClock(
+  start = Date.parse('2026-11-23T09:00:00.000Z'),
+): Clock & { set(ms: number): void; advance(ms: number): void } {
   let now = start;
   const clock = (() => now) as Clock & { set(ms: number): void; advance(ms: number): void };
-  clock.set = (ms) => { now = ms; };
-  clock.advance = (ms) => { now += ms; };
+  clock.set = (ms) => {
+    now = ms;
+  };
+  clock.advance = (ms) => {
+    now += ms;
+  };
   return clock;
 }

@@ -5,11 +5,11 @@
  * sent SIGTERM (then it stops in order and closes the store).
  * Run: node --import tsx test/helpers/sync-child.ts
  */
+import { defaultConnectorDefinitions } from '../../src/app/connectors.js';
+import { createRegistry } from '../../src/connector/registry.js';
 import { createLogger } from '../../src/log/logger.js';
 import { SecretBox } from '../../src/security/secrets.js';
 import { openSqliteStore } from '../../src/store/index.js';
-import { createRegistry } from '../../src/connector/registry.js';
-import { defaultConnectorDefinitions } from '../../src/app/connectors.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { httpPeerConnector } from './http-peer.js';
 

@@ -4,21 +4,21 @@
  * database). Polls and dispatch are driven by the test (no timers), time by a test clock; the
  * store and runtime can be closed and reopened on the same data.
  */
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 
-import type { CanonicalResource, ResourceKind } from '../../src/model/resources.js';
-import { OID } from '../../src/model/identifiers.js';
+import { createRegistry } from '../../src/connector/registry.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
+import { OID } from '../../src/model/identifiers.js';
+import type { CanonicalResource, ResourceKind } from '../../src/model/resources.js';
 import { SecretBox } from '../../src/security/secrets.js';
 import { openPostgresStore, openSqliteStore, type Store } from '../../src/store/index.js';
+import type { StoreSealing } from '../../src/store/sealer.js';
 import type { Link } from '../../src/store/types.js';
 import type { DispatcherTuning } from '../../src/sync/dispatcher.js';
 import type { OwnershipResolver } from '../../src/sync/engine.js';
-import { createRegistry } from '../../src/connector/registry.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { memoryConnector, type MemoryPeer, MemoryWorld } from './memory-connector.js';
-import type { StoreSealing } from '../../src/store/sealer.js';
 import { createPgDatabase, type StoreKind, tempDir, testClock } from './stores.js';
 
 export interface SyncHarnessOptions {
@@ -67,8 +67,22 @@ export class SyncHarness {
     await h.openStore();
     await h.store.migrate();
     h.practiceId = (await h.store.practices.create({ name: 'Cabinet du Test' })).id;
-    h.secLink = await h.store.links.create({ practiceId: h.practiceId, role: 'secretariat', connector: 'memory', name: 'Secrétariat', config: { peer: 'sec' }, isTest: true });
-    h.pracLink = await h.store.links.create({ practiceId: h.practiceId, role: 'practice', connector: 'memory', name: 'Logiciel', config: { peer: 'prac' }, isTest: true });
+    h.secLink = await h.store.links.create({
+      practiceId: h.practiceId,
+      role: 'secretariat',
+      connector: 'memory',
+      name: 'Secrétariat',
+      config: { peer: 'sec' },
+      isTest: true,
+    });
+    h.pracLink = await h.store.links.create({
+      practiceId: h.practiceId,
+      role: 'practice',
+      connector: 'memory',
+      name: 'Logiciel',
+      config: { peer: 'prac' },
+      isTest: true,
+    });
     await h.startRuntime();
     return h;
   }
@@ -76,7 +90,8 @@ export class SyncHarness {
   private async openStore(): Promise<void> {
     const sealing: StoreSealing = this.options.unsealed ? { plain: true } : this.secrets.keyring;
     this.store =
-      this.kind === 'sqlite' ? await openSqliteStore({ path: this.location, now: this.clock, sealing })
+      this.kind === 'sqlite'
+        ? await openSqliteStore({ path: this.location, now: this.clock, sealing })
         : await openPostgresStore({ url: this.location, poolSize: 6, now: this.clock, sealing });
   }
 
@@ -128,14 +143,26 @@ export class SyncHarness {
   }
 
   /** The id a record of `from` has on the other peer, through the identity map. */
-  async counterpart(kind: ResourceKind, from: 'sec' | 'prac', externalId: string): Promise<string | undefined> {
+  async counterpart(
+    kind: ResourceKind,
+    from: 'sec' | 'prac',
+    externalId: string,
+  ): Promise<string | undefined> {
     const [source, target] = from === 'sec' ? [this.secLink, this.pracLink] : [this.pracLink, this.secLink];
     const canonical = await this.store.identityMap.findCanonical(source.id, kind, externalId);
     return canonical ? (await this.store.identityMap.findExternal(target.id, kind, canonical))[0] : undefined;
   }
 
-  async canonicalId(kind: ResourceKind, from: 'sec' | 'prac', externalId: string): Promise<string | undefined> {
-    return this.store.identityMap.findCanonical((from === 'sec' ? this.secLink : this.pracLink).id, kind, externalId);
+  async canonicalId(
+    kind: ResourceKind,
+    from: 'sec' | 'prac',
+    externalId: string,
+  ): Promise<string | undefined> {
+    return this.store.identityMap.findCanonical(
+      (from === 'sec' ? this.secLink : this.pracLink).id,
+      kind,
+      externalId,
+    );
   }
 
   async dispose(): Promise<void> {
@@ -153,13 +180,24 @@ export function seedAgenda(prac: MemoryPeer, n = 1): { practitioner: string; sch
     identifier: [{ system: OID.idnps, value: `81000000000${n}` }],
     name: [{ use: 'official', family: 'DOCTEUR-ESSAI', given: ['Camille'] }],
   });
-  const schedule = prac.create({ resourceType: 'Schedule', id: 'x', active: true, actor: [{ reference: `Practitioner/${practitioner}` }] });
+  const schedule = prac.create({
+    resourceType: 'Schedule',
+    id: 'x',
+    active: true,
+    actor: [{ reference: `Practitioner/${practitioner}` }],
+  });
   return { practitioner, schedule };
 }
 
 export const at = (day: string, hhmm: string): string => `${day}T${hhmm}:00.000Z`;
 
-export function booking(practitioner: string, patient: string, start: string, end: string, extra: Partial<CanonicalResource & { resourceType: 'Appointment' }> = {}): CanonicalResource {
+export function booking(
+  practitioner: string,
+  patient: string,
+  start: string,
+  end: string,
+  extra: Partial<CanonicalResource & { resourceType: 'Appointment' }> = {},
+): CanonicalResource {
   return {
     resourceType: 'Appointment',
     id: 'x',

@@ -36,6 +36,9 @@ export async function until<T>(
 
 /** `until` with other defaults, for a file whose waits all share them. */
 export function untilWith(defaults: UntilOptions & { readonly ms?: number }) {
-  return <T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, ms = defaults.ms ?? 20_000) =>
-    until(what, check, ms, defaults);
+  return <T>(
+    what: string,
+    check: () => Promise<T | undefined | false> | T | undefined | false,
+    ms = defaults.ms ?? 20_000,
+  ) => until(what, check, ms, defaults);
 }

@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 
+import { PasserelleError } from '../../src/errors.js';
 import { Hl7MessageBuilder } from '../../src/hl7/builder.js';
 import { DEFAULT_DELIMITERS, type Hl7Delimiters } from '../../src/hl7/delimiters.js';
 import { parseHl7 } from '../../src/hl7/message.js';
-import { PasserelleError } from '../../src/errors.js';
 import { readHl7Fixture } from '../helpers/hl7-leaf-paths.js';
 
 const CUSTOM: Hl7Delimiters = { field: '!', component: '@', repetition: '%', escape: '$', subcomponent: '#' };
@@ -22,13 +22,39 @@ function buildError(fn: () => unknown): PasserelleError {
 /** Any five distinct delimiters HL7 allows (printable ASCII, no letter, digit or space). */
 const delimitersArb = fc
   .shuffledSubarray([...'|^~\\&!@#$%*+/:;<=>?_`{}'], { minLength: 5, maxLength: 5 })
-  .map(([field, component, repetition, escape, subcomponent]) => ({ field, component, repetition, escape, subcomponent }) as Hl7Delimiters);
+  .map(
+    ([field, component, repetition, escape, subcomponent]) =>
+      ({ field, component, repetition, escape, subcomponent }) as Hl7Delimiters,
+  );
 
 /** Text that often holds delimiters, escape characters and line breaks, plus any Unicode. */
 const valueArb = fc
-  .array(fc.oneof(fc.string({ unit: 'grapheme', maxLength: 6 }), fc.constantFrom('|', '^', '~', '\\', '&', '!', '@', '%', '$', '#', '\r', '\n', '\r\n', '""', '\\F\\', '\\X0D\\')), {
-    maxLength: 6,
-  })
+  .array(
+    fc.oneof(
+      fc.string({ unit: 'grapheme', maxLength: 6 }),
+      fc.constantFrom(
+        '|',
+        '^',
+        '~',
+        '\\',
+        '&',
+        '!',
+        '@',
+        '%',
+        '$',
+        '#',
+        '\r',
+        '\n',
+        '\r\n',
+        '""',
+        '\\F\\',
+        '\\X0D\\',
+      ),
+    ),
+    {
+      maxLength: 6,
+    },
+  )
   .map((parts) => parts.join(''));
 
 interface LeafDraft {
@@ -45,7 +71,13 @@ const leafArb: fc.Arbitrary<LeafDraft> = fc.record({
   subcomponent: fc.integer({ min: 1, max: 3 }),
   value: valueArb,
 });
-const segmentsArb = fc.array(fc.record({ name: fc.constantFrom('PID', 'NTE', 'OBX', 'ZRV', 'Z01'), leaves: fc.array(leafArb, { maxLength: 8 }) }), { maxLength: 6 });
+const segmentsArb = fc.array(
+  fc.record({
+    name: fc.constantFrom('PID', 'NTE', 'OBX', 'ZRV', 'Z01'),
+    leaves: fc.array(leafArb, { maxLength: 8 }),
+  }),
+  { maxLength: 6 },
+);
 
 describe('Hl7MessageBuilder', () => {
   it('writes MSH-1 and MSH-2 from its delimiters, ends every segment with CR and drops trailing empty delimiters', () => {
@@ -69,7 +101,9 @@ describe('Hl7MessageBuilder', () => {
   it('writes with custom delimiters and escapes with the chosen escape character', () => {
     const b = new Hl7MessageBuilder({ delimiters: CUSTOM }).set('MSH-9.1', 'ADT').set('MSH-9.2', 'A31');
     b.set('PID-13[2].4', 'jeanne.fictive@example.org').set('NTE-3', 'a!b%c#d$e|f^g');
-    expect(b.toString()).toBe('MSH!@%$#!!!!!!!ADT@A31\rPID!!!!!!!!!!!!!%@@@jeanne.fictive$S$example.org\rNTE!!!a$F$b$R$c$T$d$E$e|f^g\r');
+    expect(b.toString()).toBe(
+      'MSH!@%$#!!!!!!!ADT@A31\rPID!!!!!!!!!!!!!%@@@jeanne.fictive$S$example.org\rNTE!!!a$F$b$R$c$T$d$E$e|f^g\r',
+    );
   });
 
   it('gives back, after parsing, every value it was given, whatever delimiters the values contain', () => {
@@ -92,7 +126,9 @@ describe('Hl7MessageBuilder', () => {
         for (const [path, value] of expected) expect(msg.get(path) ?? '').toBe(value);
         // No trailing delimiter anywhere: each segment ends with a value or its name.
         for (const line of encoded.text.split('\r').slice(0, -1)) {
-          expect([d.field, d.component, d.repetition, d.subcomponent].includes(line.at(-1) as string)).toBe(false);
+          expect([d.field, d.component, d.repetition, d.subcomponent].includes(line.at(-1) as string)).toBe(
+            false,
+          );
         }
       }),
       { numRuns: 300 },
@@ -102,10 +138,20 @@ describe('Hl7MessageBuilder', () => {
   it('copies an element written with other delimiters, re-escaping every leaf', () => {
     const a31 = parseHl7(readHl7Fixture('adt-a31-update-custom-delimiters.hl7'));
     const b = new Hl7MessageBuilder();
-    for (const f of [3, 5, 11, 13]) b.setEncoded(`PID-${f}`, a31.getEncoded(`PID-${f}`) ?? '', a31.delimiters, a31.charset);
+    for (const f of [3, 5, 11, 13])
+      b.setEncoded(`PID-${f}`, a31.getEncoded(`PID-${f}`) ?? '', a31.delimiters, a31.charset);
     b.setEncoded('NTE-3', a31.getEncoded('PID-11[1].2') ?? '', a31.delimiters);
     const copy = parseHl7(b.toString());
-    for (const path of ['PID-3[1].1', 'PID-3[2].1', 'PID-3[2].4.2', 'PID-5[2].1', 'PID-5[1].7', 'PID-11.2', 'PID-13[2].4', 'PID-13[1].12']) {
+    for (const path of [
+      'PID-3[1].1',
+      'PID-3[2].1',
+      'PID-3[2].4.2',
+      'PID-5[2].1',
+      'PID-5[1].7',
+      'PID-11.2',
+      'PID-13[2].4',
+      'PID-13[1].12',
+    ]) {
       expect(copy.get(path)).toBe(a31.get(path));
       expect(copy.get(path)).not.toBeUndefined();
     }
@@ -133,25 +179,42 @@ describe('Hl7MessageBuilder', () => {
     expect(e.code).toBe('ERR_HL7_BUILD');
     expect(e.message).toBe('NTE[1]-3.2: character U+20AC at position 9 cannot be written in 8859/1');
     expect(e.message).not.toContain('Coût');
-    expect(buildError(() => new Hl7MessageBuilder().set('NTE-3', 'x\ud800y')).message).toMatch(/U\+D800 at position 2 cannot be written in UNICODE UTF-8/);
+    expect(buildError(() => new Hl7MessageBuilder().set('NTE-3', 'x\ud800y')).message).toMatch(
+      /U\+D800 at position 2 cannot be written in UNICODE UTF-8/,
+    );
   });
 
   it('refuses an MSH-18 that names another charset than the one it writes', () => {
     const b = new Hl7MessageBuilder({ charset: 'UNICODE UTF-8' }).set('MSH-18', '8859/1');
-    expect(buildError(() => b.encode()).message).toBe("MSH-18: declares a character set other than the builder's (UNICODE UTF-8)");
+    expect(buildError(() => b.encode()).message).toBe(
+      "MSH-18: declares a character set other than the builder's (UNICODE UTF-8)",
+    );
   });
 
   it('refuses paths and names it cannot honour', () => {
     const b = new Hl7MessageBuilder();
-    expect(buildError(() => b.set('MSH-1', '#')).message).toBe('MSH-1: MSH-1 and MSH-2 are written from the builder delimiters');
+    expect(buildError(() => b.set('MSH-1', '#')).message).toBe(
+      'MSH-1: MSH-1 and MSH-2 are written from the builder delimiters',
+    );
     expect(buildError(() => b.set('MSH-2', '#')).code).toBe('ERR_HL7_BUILD');
-    expect(buildError(() => b.set('MSH[2]-3', 'x')).message).toBe('MSH[2]-3: a message has exactly one MSH segment');
-    expect(buildError(() => b.set('PID-3[*].1', 'x')).message).toBe('PID-3[*].1: [*] cannot be set; set each repetition [1], [2]…');
-    expect(buildError(() => b.set('OBX[2]-5', 'x')).message).toBe('OBX[2]-5: occurrence 2 of OBX needs occurrence 1 first');
+    expect(buildError(() => b.set('MSH[2]-3', 'x')).message).toBe(
+      'MSH[2]-3: a message has exactly one MSH segment',
+    );
+    expect(buildError(() => b.set('PID-3[*].1', 'x')).message).toBe(
+      'PID-3[*].1: [*] cannot be set; set each repetition [1], [2]…',
+    );
+    expect(buildError(() => b.set('OBX[2]-5', 'x')).message).toBe(
+      'OBX[2]-5: occurrence 2 of OBX needs occurrence 1 first',
+    );
     expect(buildError(() => b.set('PID-x', 'x')).code).toBe('ERR_HL7_PATH_INVALID');
     expect(buildError(() => b.appendSegment('pid')).code).toBe('ERR_HL7_BUILD');
-    expect(buildError(() => b.appendSegment('MSH')).message).toBe('MSH: a message has exactly one MSH segment, created by the builder');
-    expect(buildError(() => new Hl7MessageBuilder({ delimiters: { ...DEFAULT_DELIMITERS, component: '|' } })).message).toBe('MSH-2: the five delimiters must all differ');
+    expect(buildError(() => b.appendSegment('MSH')).message).toBe(
+      'MSH: a message has exactly one MSH segment, created by the builder',
+    );
+    expect(
+      buildError(() => new Hl7MessageBuilder({ delimiters: { ...DEFAULT_DELIMITERS, component: '|' } }))
+        .message,
+    ).toBe('MSH-2: the five delimiters must all differ');
   });
 
   it('numbers appended segments by occurrence and clears a value set to the empty string', () => {

@@ -32,7 +32,12 @@ interface StandardView {
   readonly names: string[];
 }
 
-function addComponents(leaves: Map<string, string>, field: string, r: number, comps: Record<string, string | string[]>): void {
+function addComponents(
+  leaves: Map<string, string>,
+  field: string,
+  r: number,
+  comps: Record<string, string | string[]>,
+): void {
   for (const [key, v] of Object.entries(comps)) {
     const c = Number(key.slice(key.lastIndexOf('.') + 1));
     const subs = Array.isArray(v) ? v : [v];
@@ -90,7 +95,8 @@ function naiveFields(text: string): Map<string, string> {
   return out;
 }
 
-const fieldOf = (path: string) => path.slice(0, path.indexOf('[', 4) === -1 ? undefined : path.indexOf('[', 4));
+const fieldOf = (path: string) =>
+  path.slice(0, path.indexOf('[', 4) === -1 ? undefined : path.indexOf('[', 4));
 
 /** Compares every leaf either side knows of; returns how many were compared. */
 function compareWithStandard(msg: Hl7Message): number {
@@ -104,10 +110,12 @@ function compareWithStandard(msg: Hl7Message): number {
     if (std.flatFields.has(fieldOf(path))) continue;
     const theirs = std.leaves.get(path) ?? '';
     const encoded = msg.getEncoded(path) ?? '';
-    if (encoded !== theirs) disagreements.push(`${path}: encoded ${JSON.stringify(encoded)} vs ${JSON.stringify(theirs)}`);
+    if (encoded !== theirs)
+      disagreements.push(`${path}: encoded ${JSON.stringify(encoded)} vs ${JSON.stringify(theirs)}`);
     if (!theirs.includes('\\')) {
       const value = msg.get(path) ?? '';
-      if (value !== theirs) disagreements.push(`${path}: value ${JSON.stringify(value)} vs ${JSON.stringify(theirs)}`);
+      if (value !== theirs)
+        disagreements.push(`${path}: value ${JSON.stringify(value)} vs ${JSON.stringify(theirs)}`);
     }
     compared++;
   }
@@ -123,9 +131,15 @@ function compareWithStandard(msg: Hl7Message): number {
   }
   for (const kind of leafKinds) {
     const [field, cs] = kind.split('|') as [string, string];
-    const expected = msg.getEncoded(field) === undefined ? [] : Array.from({ length: reps.get(field) ?? 0 }, (_, i) => msg.get(`${field}[${i + 1}].${cs}`) ?? '');
+    const expected =
+      msg.getEncoded(field) === undefined
+        ? []
+        : Array.from({ length: reps.get(field) ?? 0 }, (_, i) => msg.get(`${field}[${i + 1}].${cs}`) ?? '');
     const all = msg.getAll(`${field}[*].${cs}`);
-    if (JSON.stringify(all) !== JSON.stringify(expected)) disagreements.push(`${field}[*].${cs}: getAll ${JSON.stringify(all)} vs get ${JSON.stringify(expected)}`);
+    if (JSON.stringify(all) !== JSON.stringify(expected))
+      disagreements.push(
+        `${field}[*].${cs}: getAll ${JSON.stringify(all)} vs get ${JSON.stringify(expected)}`,
+      );
   }
   // getEncoded at the field, repetition and component levels gives the text as written.
   const orUndefined = (v: string | undefined) => (v === '' ? undefined : v);
@@ -140,7 +154,8 @@ function compareWithStandard(msg: Hl7Message): number {
         want.push(orUndefined(comp));
       });
     });
-    if (JSON.stringify(got) !== JSON.stringify(want)) disagreements.push(`${field}: getEncoded ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+    if (JSON.stringify(got) !== JSON.stringify(want))
+      disagreements.push(`${field}: getEncoded ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
   }
   // One assertion per message keeps hundreds of runs fast; the list names every disagreement.
   expect(disagreements).toEqual([]);
@@ -151,18 +166,42 @@ function compareWithStandard(msg: Hl7Message): number {
 // hl7-standard, compared encoded only).
 const leafArb = fc.oneof(
   { weight: 3, arbitrary: fc.string({ unit: fc.constantFrom(...'AZaz09 .-/:+éÉçà€'), maxLength: 8 }) },
-  { weight: 1, arbitrary: fc.constantFrom('', '""', 'a\\F\\b', '\\S\\', '\\T\\x', '\\R\\', '\\E\\', '\\X0D0A\\', 'l1\\.br\\l2', '\\H\\x\\N\\') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '',
+      '""',
+      'a\\F\\b',
+      '\\S\\',
+      '\\T\\x',
+      '\\R\\',
+      '\\E\\',
+      '\\X0D0A\\',
+      'l1\\.br\\l2',
+      '\\H\\x\\N\\',
+    ),
+  },
 );
 const subsArb = fc.array(leafArb, { minLength: 1, maxLength: 3 }).map((s) => s.join('&'));
 const compsArb = fc.array(subsArb, { minLength: 1, maxLength: 4 }).map((c) => c.join('^'));
 const fieldArb = fc.array(compsArb, { minLength: 1, maxLength: 3 }).map((r) => r.join('~'));
 const nameArb = fc
-  .tuple(fc.constantFrom(...'ABCDEFGHIJKLNOPQRSTUVWXYZ'), fc.constantFrom(...'ABCIRSVXZ019'), fc.constantFrom(...'ABCIRSVXZ019'))
+  .tuple(
+    fc.constantFrom(...'ABCDEFGHIJKLNOPQRSTUVWXYZ'),
+    fc.constantFrom(...'ABCIRSVXZ019'),
+    fc.constantFrom(...'ABCIRSVXZ019'),
+  )
   .map((t) => t.join(''))
   .filter((n) => n !== 'MSH');
-const segmentArb = fc.tuple(nameArb, fc.array(fieldArb, { minLength: 1, maxLength: 12 })).map(([name, fields]) => `${name}|${fields.join('|')}`);
+const segmentArb = fc
+  .tuple(nameArb, fc.array(fieldArb, { minLength: 1, maxLength: 12 }))
+  .map(([name, fields]) => `${name}|${fields.join('|')}`);
 const messageArb = fc
-  .tuple(fc.array(fieldArb, { minLength: 1, maxLength: 16 }), fc.array(segmentArb, { maxLength: 8 }), fc.constantFrom('\r', '\n', '\r\n'))
+  .tuple(
+    fc.array(fieldArb, { minLength: 1, maxLength: 16 }),
+    fc.array(segmentArb, { maxLength: 8 }),
+    fc.constantFrom('\r', '\n', '\r\n'),
+  )
   .map(([msh, segments, eol]) => [`MSH|^~\\&|${msh.join('|')}`, ...segments].map((s) => s + eol).join(''));
 
 describe('differential against hl7-standard (default delimiters)', () => {

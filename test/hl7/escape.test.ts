@@ -63,7 +63,10 @@ describe('HL7 escape sequences (v2.5.1 §2.7)', () => {
   it('unescapes what it escaped, for any text and any valid delimiters', () => {
     const delims = fc
       .shuffledSubarray([...'|^~\\&!@#$%*+/:;<=>?_`{}'], { minLength: 5, maxLength: 5 })
-      .map(([field, component, repetition, escape, subcomponent]) => ({ field, component, repetition, escape, subcomponent }) as Hl7Delimiters);
+      .map(
+        ([field, component, repetition, escape, subcomponent]) =>
+          ({ field, component, repetition, escape, subcomponent }) as Hl7Delimiters,
+      );
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 60 }), delims, (s, d) => {
         const escaped = escapeHl7(s, d);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 
-import { encodeFrame, type MllpEvent, MllpDecoder } from '../../src/hl7/framing.js';
+import { encodeFrame, MllpDecoder, type MllpEvent } from '../../src/hl7/framing.js';
 
 const VT = 0x0b;
 const FS = 0x1c;

@@ -2,9 +2,9 @@ import { inspect } from 'node:util';
 
 import { describe, expect, it } from '@jest/globals';
 
+import { PasserelleError } from '../../src/errors.js';
 import { HL7_NULL, parseHl7 } from '../../src/hl7/message.js';
 import { parseHl7Path } from '../../src/hl7/path.js';
-import { PasserelleError } from '../../src/errors.js';
 import { HL7_FIXTURES, readHl7Fixture } from '../helpers/hl7-leaf-paths.js';
 
 function hl7Error(fn: () => unknown): PasserelleError {
@@ -43,8 +43,16 @@ describe('parseHl7 on the fixtures', () => {
       charset: 'UNICODE UTF-8',
       timestamp: '20250316184512+0100',
     });
-    expect(msg.header.sendingApplication).toEqual({ namespaceId: 'LOGICIEL-CABINET', universalId: undefined, universalIdType: undefined });
-    expect(msg.header.sendingFacility).toEqual({ namespaceId: 'CABINET-TEST', universalId: '1.2.250.1.999.1', universalIdType: 'ISO' });
+    expect(msg.header.sendingApplication).toEqual({
+      namespaceId: 'LOGICIEL-CABINET',
+      universalId: undefined,
+      universalIdType: undefined,
+    });
+    expect(msg.header.sendingFacility).toEqual({
+      namespaceId: 'CABINET-TEST',
+      universalId: '1.2.250.1.999.1',
+      universalIdType: 'ISO',
+    });
     expect(msg.charset).toBe('UNICODE UTF-8');
 
     expect(msg.get('SCH-2.1')).toBe('RDV000123');
@@ -82,7 +90,24 @@ describe('parseHl7 on the fixtures', () => {
 
   it('lists segments in message order with their occurrences and positions', () => {
     const msg = parseHl7(readHl7Fixture('siu-s12-new-appointment.hl7'));
-    expect(msg.segments().map((s) => s.name)).toEqual(['MSH', 'SCH', 'TQ1', 'NTE', 'NTE', 'PID', 'PD1', 'PV1', 'RGS', 'AIS', 'NTE', 'AIG', 'AIL', 'AIP', 'NTE', 'AIP']);
+    expect(msg.segments().map((s) => s.name)).toEqual([
+      'MSH',
+      'SCH',
+      'TQ1',
+      'NTE',
+      'NTE',
+      'PID',
+      'PD1',
+      'PV1',
+      'RGS',
+      'AIS',
+      'NTE',
+      'AIG',
+      'AIL',
+      'AIP',
+      'NTE',
+      'AIP',
+    ]);
     expect(msg.segments('NTE')).toEqual([
       { name: 'NTE', occurrence: 1, position: 4 },
       { name: 'NTE', occurrence: 2, position: 5 },
@@ -98,7 +123,9 @@ describe('parseHl7 on the fixtures', () => {
     expect(bytes.includes(Buffer.from('é', 'utf8'))).toBe(false);
     const msg = parseHl7(bytes);
     expect(msg.charset).toBe('8859/1');
-    expect(msg.get('NTE-3')).toBe("Reçu appel : préfère reporter après les congés d'été, rappeler en fin de matinée");
+    expect(msg.get('NTE-3')).toBe(
+      "Reçu appel : préfère reporter après les congés d'été, rappeler en fin de matinée",
+    );
     expect(msg.get('SCH-6.2')).toBe('Annulé à la demande du patient');
     expect(msg.get('AIS-3.2')).toBe('Échographie abdominale');
     expect(msg.get('AIL-3.2')).toBe("Salle d'échographie");
@@ -113,7 +140,11 @@ describe('parseHl7 on the fixtures', () => {
   });
 
   it('names the exact offset of the first bad UTF-8 byte, counted in the bytes received', () => {
-    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('MSH|^~\\&|A\rNTE|1||été ', 'utf8'), Buffer.from([0xe9, 0x0d])]);
+    const bytes = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from('MSH|^~\\&|A\rNTE|1||été ', 'utf8'),
+      Buffer.from([0xe9, 0x0d]),
+    ]);
     const e = hl7Error(() => parseHl7(bytes));
     expect(e.details['offset']).toBe(bytes.length - 2);
   });
@@ -123,33 +154,52 @@ describe('parseHl7 on the fixtures', () => {
     expect(parseHl7(latin1, { defaultCharset: '8859/1' }).get('NTE-3')).toBe('Reçu');
     const e = hl7Error(() => parseHl7(latin1));
     expect(e.code).toBe('ERR_HL7_CHARSET');
-    expect(e.message).toMatch(/not valid UTF-8 \(first bad byte at offset \d+\); set the link's default character set/);
+    expect(e.message).toMatch(
+      /not valid UTF-8 \(first bad byte at offset \d+\); set the link's default character set/,
+    );
   });
 
   it('decodes Windows-1252 with its own table (€ œ are 0x80 and 0x9C)', () => {
-    const bytes = Buffer.concat([Buffer.from('MSH|^~\\&|A|B|C|D|20250101||ADT^A08|1|P|2.5\rNTE|1||', 'latin1'), Buffer.from([0x80, 0x20, 0x9c, 0x75, 0x76, 0x72, 0x65]), Buffer.from('\r')]);
+    const bytes = Buffer.concat([
+      Buffer.from('MSH|^~\\&|A|B|C|D|20250101||ADT^A08|1|P|2.5\rNTE|1||', 'latin1'),
+      Buffer.from([0x80, 0x20, 0x9c, 0x75, 0x76, 0x72, 0x65]),
+      Buffer.from('\r'),
+    ]);
     expect(parseHl7(bytes, { defaultCharset: 'windows-1252' }).get('NTE-3')).toBe('€ œuvre');
     expect(parseHl7(bytes, { defaultCharset: '8859/1' }).get('NTE-3')).toBe('\u0080 \u009cuvre');
   });
 
   it('follows MSH-18 8859/15 and rejects charsets it cannot read', () => {
-    const bytes = Buffer.concat([Buffer.from('MSH|^~\\&|A|B|C|D|20250101||ADT^A08|1|P|2.5||||||8859/15\rNTE|1||', 'latin1'), Buffer.from([0xa4, 0xbd]), Buffer.from('\r')]);
+    const bytes = Buffer.concat([
+      Buffer.from('MSH|^~\\&|A|B|C|D|20250101||ADT^A08|1|P|2.5||||||8859/15\rNTE|1||', 'latin1'),
+      Buffer.from([0xa4, 0xbd]),
+      Buffer.from('\r'),
+    ]);
     expect(parseHl7(bytes).get('NTE-3')).toBe('€œ');
-    const e = hl7Error(() => parseHl7(Buffer.from('MSH|^~\\&|A|B|C|D|20250101||ADT^A08|1|P|2.5||||||ISO IR87\r')));
+    const e = hl7Error(() =>
+      parseHl7(Buffer.from('MSH|^~\\&|A|B|C|D|20250101||ADT^A08|1|P|2.5||||||ISO IR87\r')),
+    );
     expect(e.code).toBe('ERR_HL7_CHARSET');
     expect(e.message).toMatch(/^MSH-18: character set 'ISO IR87' is not supported/);
-    expect(hl7Error(() => parseHl7(Buffer.from('MSH|^~\\&|A\r'), { defaultCharset: 'EBCDIC' })).code).toBe('ERR_HL7_CHARSET');
+    expect(hl7Error(() => parseHl7(Buffer.from('MSH|^~\\&|A\r'), { defaultCharset: 'EBCDIC' })).code).toBe(
+      'ERR_HL7_CHARSET',
+    );
   });
 
   it('rejects non-ASCII bytes in a message that declares ASCII', () => {
-    const bytes = Buffer.from('MSH|^~\\&|A|B|C|D|20250101||ADT^A08|1|P|2.5||||||ASCII\rNTE|1||Reçu\r', 'latin1');
+    const bytes = Buffer.from(
+      'MSH|^~\\&|A|B|C|D|20250101||ADT^A08|1|P|2.5||||||ASCII\rNTE|1||Reçu\r',
+      'latin1',
+    );
     expect(hl7Error(() => parseHl7(bytes)).code).toBe('ERR_HL7_CHARSET');
     expect(parseHl7(bytes, { charsetOverride: '8859/1' }).get('NTE-3')).toBe('Reçu');
   });
 
   it('resolves every escape of the S14 note, in its own field only', () => {
     const msg = parseHl7(readHl7Fixture('siu-s14-modify-escapes.hl7'));
-    expect(msg.get('NTE-3')).toBe('Apporter ordonnance & carte Vitale.\nInterphone 12|B ^ porte 4589~\nImportant : dossier C:\\cabinet\\scan\r\nCafé offert, code \\Zloc\\ inchangé');
+    expect(msg.get('NTE-3')).toBe(
+      'Apporter ordonnance & carte Vitale.\nInterphone 12|B ^ porte 4589~\nImportant : dossier C:\\cabinet\\scan\r\nCafé offert, code \\Zloc\\ inchangé',
+    );
     expect(msg.getEncoded('NTE-3')).toContain('\\T\\');
     expect(msg.get('AIS-3.2')).toBe('Consultation longue & bilan');
     // The escaped delimiters did not split anything.
@@ -159,7 +209,12 @@ describe('parseHl7 on the fixtures', () => {
 
   it('reads a v2.3 message: two-component MSH-9, no PID-32', () => {
     const msg = parseHl7(readHl7Fixture('siu-s17-delete-v23.hl7'));
-    expect(msg.header).toMatchObject({ version: '2.3', messageType: 'SIU^S17', messageStructure: undefined, charset: undefined });
+    expect(msg.header).toMatchObject({
+      version: '2.3',
+      messageType: 'SIU^S17',
+      messageStructure: undefined,
+      charset: undefined,
+    });
     expect(msg.get('PID-32')).toBeUndefined();
     expect(msg.get('SCH-25.1')).toBe('Deleted');
   });
@@ -192,7 +247,13 @@ describe('parseHl7 on the fixtures', () => {
 
   it('honours custom delimiters from MSH-1 and MSH-2', () => {
     const msg = parseHl7(readHl7Fixture('adt-a31-update-custom-delimiters.hl7'));
-    expect(msg.delimiters).toEqual({ field: '!', component: '@', repetition: '%', escape: '$', subcomponent: '#' });
+    expect(msg.delimiters).toEqual({
+      field: '!',
+      component: '@',
+      repetition: '%',
+      escape: '$',
+      subcomponent: '#',
+    });
     expect(msg.get('MSH-1')).toBe('!');
     expect(msg.get('MSH-2')).toBe('@%$#');
     expect(msg.header.messageType).toBe('ADT^A31');
@@ -220,7 +281,9 @@ describe('parseHl7 on the fixtures', () => {
 });
 
 describe('Hl7Message readers', () => {
-  const msg = parseHl7('MSH|^~\\&|APP|FAC|||20250101||ADT^A08^ADT_A01|C1|P|2.5\rPID|1||A~~C||""|^^x||\rOBX|1|ST|||one\rOBX|2|ST|||two\\E\\\r');
+  const msg = parseHl7(
+    'MSH|^~\\&|APP|FAC|||20250101||ADT^A08^ADT_A01|C1|P|2.5\rPID|1||A~~C||""|^^x||\rOBX|1|ST|||one\rOBX|2|ST|||two\\E\\\r',
+  );
 
   it('returns undefined for whatever is absent or empty', () => {
     expect(msg.get('PV1-2')).toBeUndefined();
@@ -270,7 +333,9 @@ describe('Hl7Message readers', () => {
 
   it('refuses [*] in get and getEncoded', () => {
     expect(hl7Error(() => msg.get('PID-3[*]')).code).toBe('ERR_HL7_PATH_INVALID');
-    expect(hl7Error(() => msg.getEncoded('PID-3[*]')).message).toBe('PID-3[*]: [*] designates every repetition; read it with getAll');
+    expect(hl7Error(() => msg.getEncoded('PID-3[*]')).message).toBe(
+      'PID-3[*]: [*] designates every repetition; read it with getAll',
+    );
   });
 
   it('keeps the content out of logs', () => {
@@ -278,7 +343,13 @@ describe('Hl7Message readers', () => {
     const shown = JSON.stringify(jeanne) + inspect(jeanne) + inspect({ nested: jeanne });
     expect(shown).not.toContain('FICTIVE');
     expect(shown).not.toContain('285037511234544');
-    expect(JSON.parse(JSON.stringify(jeanne))).toEqual({ messageType: 'SIU^S12', controlId: 'MSG-20250316-000101', version: '2.5.1', segments: 16, bytes: 2251 });
+    expect(JSON.parse(JSON.stringify(jeanne))).toEqual({
+      messageType: 'SIU^S12',
+      controlId: 'MSG-20250316-000101',
+      version: '2.5.1',
+      segments: 16,
+      bytes: 2251,
+    });
   });
 
   it('takes a string for tools and tests, keeping its UTF-8 encoding as raw', () => {
@@ -288,7 +359,10 @@ describe('Hl7Message readers', () => {
   });
 
   it('skips a UTF-8 byte order mark and leading blank lines', () => {
-    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('\r\n\r\nMSH|^~\\&|A|B\r\nPID|1\r\n')]);
+    const bytes = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from('\r\n\r\nMSH|^~\\&|A|B\r\nPID|1\r\n'),
+    ]);
     const m = parseHl7(bytes);
     expect(m.get('MSH-4')).toBe('B');
     expect(m.raw.equals(bytes)).toBe(true);
@@ -300,12 +374,24 @@ describe('parseHl7 structural errors', () => {
     ['an empty message', '', 'empty message: no segment found'],
     ['only line breaks', '\r\n\r', 'empty message: no segment found'],
     ['a message without MSH', 'PID|1||X\r', 'a message must start with an MSH segment'],
-    ['a batch', 'FHS|^~\\&|A\rBHS|^~\\&\rMSH|^~\\&\r', 'batch files (FHS/BHS) hold several messages: split them before parsing'],
+    [
+      'a batch',
+      'FHS|^~\\&|A\rBHS|^~\\&\rMSH|^~\\&\r',
+      'batch files (FHS/BHS) hold several messages: split them before parsing',
+    ],
     ['MSH without a field separator', 'MSH', 'MSH-1 (field separator) is missing'],
-    ['three encoding characters', 'MSH|^~\\|A\r', 'MSH-2 must hold 4 encoding characters (component, repetition, escape, sub-component), found 3'],
+    [
+      'three encoding characters',
+      'MSH|^~\\|A\r',
+      'MSH-2 must hold 4 encoding characters (component, repetition, escape, sub-component), found 3',
+    ],
     ['repeated delimiters', 'MSH|^^\\&|A\r', 'MSH-1/MSH-2: the five delimiters must all differ'],
     ['a letter as delimiter', 'MSH|^~\\A|A\r', 'MSH-1/MSH-2: delimiters must not be letters or digits'],
-    ['a second MSH', 'MSH|^~\\&|A\rMSH|^~\\&|B\r', 'segment 2: a second MSH segment; one message was expected (split batches and concatenated files first)'],
+    [
+      'a second MSH',
+      'MSH|^~\\&|A\rMSH|^~\\&|B\r',
+      'segment 2: a second MSH segment; one message was expected (split batches and concatenated files first)',
+    ],
   ])('rejects %s with ERR_HL7_PARSE', (_label, text, message) => {
     const e = hl7Error(() => parseHl7(Buffer.from(text, 'latin1')));
     expect(e.code).toBe('ERR_HL7_PARSE');
@@ -315,7 +401,9 @@ describe('parseHl7 structural errors', () => {
   it('names the position of a bad segment, never its content', () => {
     const e = hl7Error(() => parseHl7('MSH|^~\\&|A\rPID|1||X\rFICTIVE Jeanne 1985\r'));
     expect(e.code).toBe('ERR_HL7_PARSE');
-    expect(e.message).toBe('segment 3: expected a segment name (3 upper-case letters or digits) followed by the field separator');
+    expect(e.message).toBe(
+      'segment 3: expected a segment name (3 upper-case letters or digits) followed by the field separator',
+    );
     expect(e.details).toEqual({ segmentIndex: 3 });
     expect(JSON.stringify(e.toJSON())).not.toContain('FICTIVE');
   });

@@ -1,6 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { ifNoneMatchMatches, isNotModified, lastModifiedSeconds, notModifiedSince } from '../../src/ical/conditional.js';
+import {
+  ifNoneMatchMatches,
+  isNotModified,
+  lastModifiedSeconds,
+  notModifiedSince,
+} from '../../src/ical/conditional.js';
 
 describe('conditional GET (RFC 9110 §13)', () => {
   const etag = 'W/"42-abc"';
@@ -28,7 +33,13 @@ describe('conditional GET (RFC 9110 §13)', () => {
   });
 
   it('ignores If-Modified-Since when If-None-Match is present (§13.2.2)', () => {
-    expect(isNotModified({ ifNoneMatch: 'W/"1-old"', ifModifiedSince: new Date(99_000).toUTCString() }, etag, 10_200)).toBe(false);
+    expect(
+      isNotModified(
+        { ifNoneMatch: 'W/"1-old"', ifModifiedSince: new Date(99_000).toUTCString() },
+        etag,
+        10_200,
+      ),
+    ).toBe(false);
     expect(isNotModified({ ifModifiedSince: new Date(99_000).toUTCString() }, etag, 10_200)).toBe(true);
     expect(isNotModified({}, etag, 10_200)).toBe(false);
   });

@@ -5,9 +5,24 @@ import { describe, expect, it } from '@jest/globals';
 import { type FeedData, FeedRenderer, feedWindow } from '../../src/ical/feed.js';
 import type { Practice, StoredResource } from '../../src/store/types.js';
 
-const SETTINGS = { windowPastDays: 30, windowFutureDays: 180, cancelledRetentionDays: 7, refreshMinutes: 15, maxEvents: 10_000, eventCacheEntries: 50_000 };
+const SETTINGS = {
+  windowPastDays: 30,
+  windowFutureDays: 180,
+  cancelledRetentionDays: 7,
+  refreshMinutes: 15,
+  maxEvents: 10_000,
+  eventCacheEntries: 50_000,
+};
 const NOW = Date.parse('2026-11-23T09:00:00Z');
-const practice: Practice = { id: 'cab', name: 'Cabinet', timezone: 'Europe/Paris', settings: {}, version: 1, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z' };
+const practice: Practice = {
+  id: 'cab',
+  name: 'Cabinet',
+  timezone: 'Europe/Paris',
+  settings: {},
+  version: 1,
+  createdAt: '2026-01-01T00:00:00.000Z',
+  updatedAt: '2026-01-01T00:00:00.000Z',
+};
 
 function appointmentRow(id: string, startMs: number, version = 1): StoredResource {
   const start = new Date(startMs).toISOString();
@@ -16,7 +31,14 @@ function appointmentRow(id: string, startMs: number, version = 1): StoredResourc
     id,
     practiceId: 'cab',
     kind: 'Appointment',
-    data: { resourceType: 'Appointment', id, status: 'booked', start, end, participant: [{ actor: { reference: 'Practitioner/pr' }, status: 'accepted' }] },
+    data: {
+      resourceType: 'Appointment',
+      id,
+      status: 'booked',
+      start,
+      end,
+      participant: [{ actor: { reference: 'Practitioner/pr' }, status: 'accepted' }],
+    },
     hash: 'h',
     version,
     origin: 'secretariat',
@@ -30,7 +52,14 @@ function appointmentRow(id: string, startMs: number, version = 1): StoredResourc
   };
 }
 
-const data = (appointments: StoredResource[]): FeedData => ({ practice, practitionerId: 'pr', practitioners: new Map(), appointments, slots: [], patients: new Map() });
+const data = (appointments: StoredResource[]): FeedData => ({
+  practice,
+  practitionerId: 'pr',
+  practitioners: new Map(),
+  appointments,
+  slots: [],
+  patients: new Map(),
+});
 const uids = (text: string) => [...text.matchAll(/^UID:(.*)@passerelle\r$/gm)].map((m) => m[1]);
 
 describe('feed rendering', () => {
@@ -48,16 +77,24 @@ describe('feed rendering', () => {
   it('keeps the nearest events ahead, then the most recent past ones, when a feed exceeds maxEvents', async () => {
     const renderer = new FeedRenderer({ ...SETTINGS, maxEvents: 4 });
     const hour = 3_600_000;
-    const rows = [-3, -2, -1, 1, 2, 3, 50].map((h) => appointmentRow(`a${h < 0 ? `m${-h}` : h}`, NOW + h * 24 * hour));
+    const rows = [-3, -2, -1, 1, 2, 3, 50].map((h) =>
+      appointmentRow(`a${h < 0 ? `m${-h}` : h}`, NOW + h * 24 * hour),
+    );
     const out = await renderer.render(data(rows), feedWindow(NOW, 'Europe/Paris', SETTINGS), 'busy');
     expect(out).toMatchObject({ events: 4, truncated: 3 });
     expect(uids(out.text)).toEqual(['a1', 'a2', 'a3', 'a50']);
-    const wider = await new FeedRenderer({ ...SETTINGS, maxEvents: 6 }).render(data(rows), feedWindow(NOW, 'Europe/Paris', SETTINGS), 'busy');
+    const wider = await new FeedRenderer({ ...SETTINGS, maxEvents: 6 }).render(
+      data(rows),
+      feedWindow(NOW, 'Europe/Paris', SETTINGS),
+      'busy',
+    );
     expect(uids(wider.text)).toEqual(['am2', 'am1', 'a1', 'a2', 'a3', 'a50']);
   });
 
   it('lets other work run while it renders 10,000 new events', async () => {
-    const rows = Array.from({ length: 10_000 }, (_, i) => appointmentRow(`apt-${i}`, NOW + i * 30 * 60_000 - 10 * 86_400_000));
+    const rows = Array.from({ length: 10_000 }, (_, i) =>
+      appointmentRow(`apt-${i}`, NOW + i * 30 * 60_000 - 10 * 86_400_000),
+    );
     const renderer = new FeedRenderer(SETTINGS);
     let ticks = 0;
     let rendering = true;

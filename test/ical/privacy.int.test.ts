@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { icalModule } from '../../src/app/features/ical.js';
 import { createLogger } from '../../src/log/logger.js';
-import { startTestService, type TestService } from '../helpers/service.js';
-import { testClock } from '../helpers/stores.js';
 import { seedAgenda } from '../helpers/ical-agenda.js';
 import { rawGet } from '../helpers/ical-http.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+import { testClock } from '../helpers/stores.js';
 
 describe('feed secrets and rate limits', () => {
   const clock = testClock();
@@ -59,7 +59,8 @@ describe('feed secrets and rate limits', () => {
     // 6 requests so far from 127.0.0.1; the limit is 12 a minute.
     const origin = new URL(urls[0] as string).origin;
     const statuses: number[] = [];
-    for (let i = 0; i < 8; i++) statuses.push((await rawGet(`${origin}/ical/ics_${String(i).repeat(43)}.ics`)).status);
+    for (let i = 0; i < 8; i++)
+      statuses.push((await rawGet(`${origin}/ical/ics_${String(i).repeat(43)}.ics`)).status);
     expect(statuses).toEqual([404, 404, 404, 404, 404, 404, 429, 429]);
   });
 

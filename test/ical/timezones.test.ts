@@ -12,28 +12,57 @@ describe('VTIMEZONE blocks', () => {
     expect(block).toMatch(new RegExp(`^BEGIN:VTIMEZONE\\r\\nTZID:${zone.replace('/', '\\/')}\\r\\n`));
   });
 
-  it.each(SUPPORTED_ZONES)('reads every local time of %s back to the IANA database’s instant, every day of 2026–2028 and around each change', (zone) => {
-    const cal = new ICAL.Component(ICAL.parse(calendarFrame({ name: 'x', description: 'x', zone, refreshMinutes: 15 }).head + 'END:VCALENDAR\r\n'));
-    const tz = new ICAL.Timezone(cal.getFirstSubcomponent('vtimezone') as ICAL.Component);
-    const instants: number[] = [];
-    for (let ms = Date.UTC(2026, 0, 1); ms < Date.UTC(2029, 0, 1); ms += 86_400_000) instants.push(ms, ms + 43_200_000);
-    // Europe/Paris changes at 01:00 UTC on the last Sundays of March and October: probe both sides.
-    for (const day of ['2026-03-29', '2026-10-25', '2027-03-28', '2027-10-31', '2028-03-26', '2028-10-29']) {
-      const t = Date.parse(`${day}T01:00:00Z`);
-      instants.push(t - 1_800_000, t - 60_000, t, t + 60_000, t + 1_800_000, t + 3_600_000);
-    }
-    let checked = 0;
-    for (const ms of instants) {
-      // The wall-clock time a feed writes for this instant (from the IANA database, via Intl)…
-      const local = DateTime.fromMillis(ms, { zone });
-      if (!hasUniqueLocalTime(ms, zone)) continue; // feeds write these in UTC; see hasUniqueLocalTime
-      // …read back by ical.js with the feed's VTIMEZONE, as a calendar app does.
-      const t = new ICAL.Time({ year: local.year, month: local.month, day: local.day, hour: local.hour, minute: local.minute, second: local.second, isDate: false }, tz);
-      if (t.toUnixTime() * 1000 !== ms) throw new Error(`${zone}: ${local.toISO()} reads back as ${new Date(t.toUnixTime() * 1000).toISOString()}, not ${new Date(ms).toISOString()}`);
-      checked++;
-    }
-    expect(checked).toBeGreaterThan(2000);
-  });
+  it.each(SUPPORTED_ZONES)(
+    'reads every local time of %s back to the IANA database’s instant, every day of 2026–2028 and around each change',
+    (zone) => {
+      const cal = new ICAL.Component(
+        ICAL.parse(
+          calendarFrame({ name: 'x', description: 'x', zone, refreshMinutes: 15 }).head + 'END:VCALENDAR\r\n',
+        ),
+      );
+      const tz = new ICAL.Timezone(cal.getFirstSubcomponent('vtimezone') as ICAL.Component);
+      const instants: number[] = [];
+      for (let ms = Date.UTC(2026, 0, 1); ms < Date.UTC(2029, 0, 1); ms += 86_400_000)
+        instants.push(ms, ms + 43_200_000);
+      // Europe/Paris changes at 01:00 UTC on the last Sundays of March and October: probe both sides.
+      for (const day of [
+        '2026-03-29',
+        '2026-10-25',
+        '2027-03-28',
+        '2027-10-31',
+        '2028-03-26',
+        '2028-10-29',
+      ]) {
+        const t = Date.parse(`${day}T01:00:00Z`);
+        instants.push(t - 1_800_000, t - 60_000, t, t + 60_000, t + 1_800_000, t + 3_600_000);
+      }
+      let checked = 0;
+      for (const ms of instants) {
+        // The wall-clock time a feed writes for this instant (from the IANA database, via Intl)…
+        const local = DateTime.fromMillis(ms, { zone });
+        if (!hasUniqueLocalTime(ms, zone)) continue; // feeds write these in UTC; see hasUniqueLocalTime
+        // …read back by ical.js with the feed's VTIMEZONE, as a calendar app does.
+        const t = new ICAL.Time(
+          {
+            year: local.year,
+            month: local.month,
+            day: local.day,
+            hour: local.hour,
+            minute: local.minute,
+            second: local.second,
+            isDate: false,
+          },
+          tz,
+        );
+        if (t.toUnixTime() * 1000 !== ms)
+          throw new Error(
+            `${zone}: ${local.toISO()} reads back as ${new Date(t.toUnixTime() * 1000).toISOString()}, not ${new Date(ms).toISOString()}`,
+          );
+        checked++;
+      }
+      expect(checked).toBeGreaterThan(2000);
+    },
+  );
 
   it('knows which local times name two instants (the hour repeated in October)', () => {
     expect(hasUniqueLocalTime(Date.parse('2026-10-25T00:30:00Z'), 'Europe/Paris')).toBe(false); // 02:30 CEST

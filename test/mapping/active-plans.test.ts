@@ -23,8 +23,23 @@ describe('the plan cache', () => {
   beforeEach(async () => {
     t = await openTestStore('sqlite');
     const practice = await t.store.practices.create({ name: 'Cabinet', timezone: 'America/Martinique' });
-    hl7 = (await t.store.links.create({ practiceId: practice.id, role: 'practice', connector: 'hl7v2', name: 'Logiciel', isTest: true })).id;
-    secretariat = (await t.store.links.create({ practiceId: practice.id, role: 'secretariat', connector: 'secretariat', name: 'Secrétariat' })).id;
+    hl7 = (
+      await t.store.links.create({
+        practiceId: practice.id,
+        role: 'practice',
+        connector: 'hl7v2',
+        name: 'Logiciel',
+        isTest: true,
+      })
+    ).id;
+    secretariat = (
+      await t.store.links.create({
+        practiceId: practice.id,
+        role: 'secretariat',
+        connector: 'secretariat',
+        name: 'Secrétariat',
+      })
+    ).id;
     plans = new ActivePlans(t.store, profiles, { refreshMs: 0 });
   });
   afterEach(async () => {
@@ -40,7 +55,12 @@ describe('the plan cache', () => {
 
   it('loads every link that takes a profile, with its context, and only those', async () => {
     await plans.start();
-    expect(plans.current(hl7)).toMatchObject({ source: 'shipped', version: null, plan: { name: 'hl7v2-ihe-pam-fr' }, context: { timezone: 'America/Martinique', testLink: true } });
+    expect(plans.current(hl7)).toMatchObject({
+      source: 'shipped',
+      version: null,
+      plan: { name: 'hl7v2-ihe-pam-fr' },
+      context: { timezone: 'America/Martinique', testLink: true },
+    });
     expect(plans.current(secretariat)).toBeUndefined();
     await expect(plans.get(secretariat)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
   });
@@ -73,10 +93,12 @@ describe('the plan cache', () => {
     expect(plans.current(hl7)?.plan.name).toBe('logiciel-x');
   });
 
-  it('answers ownership from the loaded plan, else from the link\'s shipped profile', async () => {
+  it("answers ownership from the loaded plan, else from the link's shipped profile", async () => {
     const link = await t.store.links.require(hl7);
     expect(plans.current(hl7)).toBeUndefined();
-    expect(plans.ownership(link)).toEqual(planFromText(shippedProfileText('hl7v2-ihe-pam-fr'), 'x').ownership);
+    expect(plans.ownership(link)).toEqual(
+      planFromText(shippedProfileText('hl7v2-ihe-pam-fr'), 'x').ownership,
+    );
     expect(plans.ownership(await t.store.links.require(secretariat))).toBeUndefined();
   });
 });

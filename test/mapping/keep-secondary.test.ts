@@ -108,7 +108,7 @@ describe('the shipped generic HL7 v2.5 profile keeps the secondary data of real 
 
   it('keeps a national number of unknown form as given when the address names no country, with its use and no flag', () => {
     // Edit: PID-11.6 emptied; "(416)111-1111" is not French by form, so it is not misread as French.
-    const r = mapHl7(plan, setField(A01, 'PID', 11, "123 Foo ST.^^TORONTO^ON^M6G 3E6^^H^"));
+    const r = mapHl7(plan, setField(A01, 'PID', 11, '123 Foo ST.^^TORONTO^ON^M6G 3E6^^H^'));
     expect(r.flags).toEqual([]);
     expect(patientOf(r).telecom).toEqual([{ system: 'phone', use: 'home', value: '(416)111-1111' }]);
   });
@@ -124,7 +124,11 @@ describe('the shipped generic HL7 v2.5 profile keeps the secondary data of real 
     ]);
     // Edit: the address's country set to GBR.
     const gb = patientOf(mapHl7(plan, setField(PKB, 'PID', 11, "12 rue de l'Exemple^^Testville^^75012^GBR")));
-    expect(gb.telecom?.filter((t) => t.system === 'phone').map((t) => t.value)).toEqual(['+447700900123', '+447700900456', '+447700900789']);
+    expect(gb.telecom?.filter((t) => t.system === 'phone').map((t) => t.value)).toEqual([
+      '+447700900123',
+      '+447700900456',
+      '+447700900789',
+    ]);
   });
 
   it('keeps the PKB SIU^S12 patient’s national health number with its assigner, middle name, title, home, mobile and work phones and e-mail', () => {
@@ -160,7 +164,9 @@ describe('the shipped generic HL7 v2.5 profile keeps the secondary data of real 
       { system: 'email', value: 'jeanne.fictive@example.org' },
     ]);
     expect([p.birthDate, p.gender]).toEqual(['1985-03-14', 'female']);
-    expect(p.address).toEqual([{ line: ["12 rue de l'Exemple"], city: 'Testville', postalCode: '75012', country: 'FRA' }]);
+    expect(p.address).toEqual([
+      { line: ["12 rue de l'Exemple"], city: 'Testville', postalCode: '75012', country: 'FRA' },
+    ]);
     expect(hl7RoundTrip(plan, p, '9999999999')).toEqual(p);
   });
 
@@ -309,7 +315,11 @@ describe('the shipped FHIR R4 FR Core profile keeps the secondary data of the of
     ]);
     expect(r.flags).toEqual([]);
     // With the address's country (edit: address[0].country AU), they go to E.164 under +61.
-    const au = toCanonical(plan, { ...example, address: [{ ...(example['address'] as object[])[0], country: 'AU' }] }, ctx);
+    const au = toCanonical(
+      plan,
+      { ...example, address: [{ ...(example['address'] as object[])[0], country: 'AU' }] },
+      ctx,
+    );
     expect(patientOf(au).telecom?.map((t) => t.value)).toEqual(['+61334105613', '+61355556473']);
   });
 

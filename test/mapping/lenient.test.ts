@@ -11,8 +11,8 @@ import { describe, expect, it } from '@jest/globals';
 
 import { parseHl7 } from '../../src/hl7/index.js';
 import { shippedPlan, toCanonical, toCanonicalOrThrow } from '../../src/mapping/index.js';
-import { planFromText } from '../../src/mapping/runtime.js';
 import { durationMinutes } from '../../src/mapping/run/transforms.js';
+import { planFromText } from '../../src/mapping/runtime.js';
 import type { Appointment, Patient } from '../../src/model/resources.js';
 import { fixturePath } from '../helpers/fixtures.js';
 
@@ -30,13 +30,18 @@ const appointmentOf = (text: string) => {
   return { r, a: r.records.find((x) => x.kind === 'Appointment') };
 };
 /** The S12 fixture without an end: SCH-11.5 and TQ1-8 emptied. */
-const noEnd = s12.replace('^^M20^20250317093000+0100^20250317095000+0100', '^^M20^20250317093000+0100').replace('|20250317093000+0100|20250317095000+0100', '|20250317093000+0100|');
+const noEnd = s12
+  .replace('^^M20^20250317093000+0100^20250317095000+0100', '^^M20^20250317093000+0100')
+  .replace('|20250317093000+0100|20250317095000+0100', '|20250317093000+0100|');
 
 describe('the practitioner of an SIU', () => {
   it('comes from PV1-7 when the message has no AIP segment', () => {
     const { r, a } = appointmentOf(without(s12, 'AIP'));
     expect(r.records.find((x) => x.kind === 'Practitioner')?.externalId).toBe('819999900012');
-    expect((a?.data as Appointment).participant).toContainEqual({ actor: { reference: 'Practitioner/819999900012' }, status: 'accepted' });
+    expect((a?.data as Appointment).participant).toContainEqual({
+      actor: { reference: 'Practitioner/819999900012' },
+      status: 'accepted',
+    });
   });
 
   it('comes from SCH-16 when there is neither AIP nor PV1', () => {
@@ -48,16 +53,27 @@ describe('the practitioner of an SIU', () => {
     const text = without(s12, 'AIP', 'PV1').replace(/\|819999900012\^DOCTEUR-FICTIF[^|]*\|/, '||');
     const { r, a } = appointmentOf(text);
     expect(r.records.map((x) => x.kind)).toEqual(['Patient', 'Appointment']);
-    expect((a?.data as Appointment).participant.map((p) => p.actor?.reference)).toEqual(['Patient/IPP000101']);
+    expect((a?.data as Appointment).participant.map((p) => p.actor?.reference)).toEqual([
+      'Patient/IPP000101',
+    ]);
     expect(a?.flags).toEqual(['practitioner-missing']);
-    expect(r.issues).toContainEqual(expect.objectContaining({ path: 'Practitioner.id', severity: 'warning', code: 'ERR_MAPPING_MISSING_ID' }));
+    expect(r.issues).toContainEqual(
+      expect.objectContaining({
+        path: 'Practitioner.id',
+        severity: 'warning',
+        code: 'ERR_MAPPING_MISSING_ID',
+      }),
+    );
   });
 });
 
 describe('the end of an appointment', () => {
   it('is start + SCH-9 in its SCH-10 unit when the message gives no end', () => {
     const { a } = appointmentOf(noEnd.replace('|20|min^minute^UCUM|^^M20', '|1|h^hour^UCUM|^^M20'));
-    expect([(a?.data as Appointment).start, (a?.data as Appointment).end]).toEqual(['2025-03-17T08:30:00.000Z', '2025-03-17T09:30:00.000Z']);
+    expect([(a?.data as Appointment).start, (a?.data as Appointment).end]).toEqual([
+      '2025-03-17T08:30:00.000Z',
+      '2025-03-17T09:30:00.000Z',
+    ]);
   });
 
   it('drops a duration in a unit it does not know, flagged, and falls back to the appointment type', () => {
@@ -69,41 +85,75 @@ describe('the end of an appointment', () => {
 
   it('is start + the SCH-11.3 TQ duration when SCH-9 and TQ1-6 are empty', () => {
     // TQ1-6 is read before SCH-11.3 (SCH-11 is kept for backward compatibility only from v2.5).
-    const { a } = appointmentOf(noEnd.replace('|20|min^minute^UCUM|^^M20', '|||^^H1').replace('|20^min&minute&UCUM|', '||'));
+    const { a } = appointmentOf(
+      noEnd.replace('|20|min^minute^UCUM|^^M20', '|||^^H1').replace('|20^min&minute&UCUM|', '||'),
+    );
     expect((a?.data as Appointment).end).toBe('2025-03-17T09:30:00.000Z');
   });
 
   it('is start + the resource segment duration (AIS-7/AIS-8) when SCH and TQ1 give none', () => {
-    const text = without(noEnd.replace('|20|min^minute^UCUM|^^M20', '|||^^'), 'TQ1').replace(/(AIS\|[^\r]*\|\|\|)20(\|min)/, '$145$2');
+    const text = without(noEnd.replace('|20|min^minute^UCUM|^^M20', '|||^^'), 'TQ1').replace(
+      /(AIS\|[^\r]*\|\|\|)20(\|min)/,
+      '$145$2',
+    );
     expect((appointmentOf(text).a?.data as Appointment).end).toBe('2025-03-17T09:15:00.000Z');
   });
 
   it("is start + the appointment type's minutes when the message gives no duration at all", () => {
     // Every duration removed: SCH-9/10, SCH-11.3, TQ1, and the resource segments' (AIS-7, AIG-11, AIL-9, AIP-9).
-    const text = without(noEnd.replace('|20|min^minute^UCUM|^^M20', '|||^^'), 'TQ1').replace(/\|\|\|20\|min\^minute\^UCUM\|\|Booked/g, '|||||Booked');
+    const text = without(noEnd.replace('|20|min^minute^UCUM|^^M20', '|||^^'), 'TQ1').replace(
+      /\|\|\|20\|min\^minute\^UCUM\|\|Booked/g,
+      '|||||Booked',
+    );
     const { r, a } = appointmentOf(text);
     // CONS-SUIVI lasts 20 minutes (appointmentTypes of the profile).
-    expect([(a?.data as Appointment).end, (a?.data as Appointment).minutesDuration]).toEqual(['2025-03-17T08:50:00.000Z', 20]);
-    expect(r.report.find((x) => x.rule === 'Appointment.end')).toMatchObject({ status: 'defaulted', note: 'start + appointmentTypes[code=CONS-SUIVI].minutes' });
+    expect([(a?.data as Appointment).end, (a?.data as Appointment).minutesDuration]).toEqual([
+      '2025-03-17T08:50:00.000Z',
+      20,
+    ]);
+    expect(r.report.find((x) => x.rule === 'Appointment.end')).toMatchObject({
+      status: 'defaulted',
+      note: 'start + appointmentTypes[code=CONS-SUIVI].minutes',
+    });
   });
 
   /** No duration anywhere and an appointment type the profile does not list. */
-  const noDuration = without(noEnd.replace('|20|min^minute^UCUM|^^M20', '|||^^'), 'TQ1').replace(/\|\|\|20\|min\^minute\^UCUM\|\|Booked/g, '|||||Booked').replace('AIS|1|A|CONS-SUIVI^', 'AIS|1|A|VISITE^');
+  const noDuration = without(noEnd.replace('|20|min^minute^UCUM|^^M20', '|||^^'), 'TQ1')
+    .replace(/\|\|\|20\|min\^minute\^UCUM\|\|Booked/g, '|||||Booked')
+    .replace('AIS|1|A|CONS-SUIVI^', 'AIS|1|A|VISITE^');
 
   it('is assumed at start + 15 minutes, flagged appointment-end-assumed with a warning, when nothing gives a duration: the appointment is kept', () => {
     const r = toCanonical(ihe, parseHl7(noDuration), test);
     expect(r.ok).toBe(true);
     const a = r.records.find((x) => x.kind === 'Appointment');
-    expect([(a?.data as Appointment).start, (a?.data as Appointment).end]).toEqual(['2025-03-17T08:30:00.000Z', '2025-03-17T08:45:00.000Z']);
+    expect([(a?.data as Appointment).start, (a?.data as Appointment).end]).toEqual([
+      '2025-03-17T08:30:00.000Z',
+      '2025-03-17T08:45:00.000Z',
+    ]);
     expect(a?.flags).toContain('appointment-end-assumed');
-    expect(r.issues).toContainEqual(expect.objectContaining({ path: 'Appointment.end', severity: 'warning', code: 'ERR_MAPPING_RECORD_INVALID' }));
-    expect(r.report.find((x) => x.rule === 'Appointment.end')).toMatchObject({ status: 'defaulted', canonicalPath: 'end' });
+    expect(r.issues).toContainEqual(
+      expect.objectContaining({
+        path: 'Appointment.end',
+        severity: 'warning',
+        code: 'ERR_MAPPING_RECORD_INVALID',
+      }),
+    );
+    expect(r.report.find((x) => x.rule === 'Appointment.end')).toMatchObject({
+      status: 'defaulted',
+      canonicalPath: 'end',
+    });
   });
 
   it("is assumed at start + the profile's defaultDurationMinutes when it sets one", () => {
-    const plan = planFromText([`extends: hl7v2-ihe-pam-fr`, 'name: long-visits', 'defaultDurationMinutes: 40'].join('\n'), 'long-visits.yaml');
+    const plan = planFromText(
+      [`extends: hl7v2-ihe-pam-fr`, 'name: long-visits', 'defaultDurationMinutes: 40'].join('\n'),
+      'long-visits.yaml',
+    );
     const a = toCanonical(plan, parseHl7(noDuration), test).records.find((x) => x.kind === 'Appointment');
-    expect([(a?.data as Appointment).end, a?.flags?.includes('appointment-end-assumed')]).toEqual(['2025-03-17T09:10:00.000Z', true]);
+    expect([(a?.data as Appointment).end, a?.flags?.includes('appointment-end-assumed')]).toEqual([
+      '2025-03-17T09:10:00.000Z',
+      true,
+    ]);
   });
 
   it('is not assumed when the start is missing: the message is still refused for its start', () => {
@@ -124,22 +174,33 @@ describe('filler status codes', () => {
     ['No Show', 'noshow'],
     ['Checked In', 'checked-in'],
   ])('maps %s to %s whatever its case', (code, status) => {
-    const { a } = appointmentOf(s12.replace('|||||Booked^Booked^HL70278\rTQ1', `|||||${code}^${code}^HL70278\rTQ1`).replace(/(SCH\|[^\r]*\|)Booked\^Booked\^HL70278/, `$1${code}^x^HL70278`));
+    const { a } = appointmentOf(
+      s12
+        .replace('|||||Booked^Booked^HL70278\rTQ1', `|||||${code}^${code}^HL70278\rTQ1`)
+        .replace(/(SCH\|[^\r]*\|)Booked\^Booked\^HL70278/, `$1${code}^x^HL70278`),
+    );
     expect((a?.data as Appointment).status).toBe(status);
   });
 
   it('warns about an unknown code and takes the booked status of the trigger event instead of refusing', () => {
-    const { r, a } = appointmentOf(s12.replace(/(SCH\|[^\r]*\|)Booked\^Booked\^HL70278/, '$1Maybe^Maybe^HL70278'));
+    const { r, a } = appointmentOf(
+      s12.replace(/(SCH\|[^\r]*\|)Booked\^Booked\^HL70278/, '$1Maybe^Maybe^HL70278'),
+    );
     expect((a?.data as Appointment).status).toBe('booked');
     expect(a?.flags).toContain('appointment-status-dropped');
-    expect(r.issues).toContainEqual(expect.objectContaining({ path: 'status', severity: 'warning', code: 'ERR_MAPPING_UNMAPPED_CODE' }));
+    expect(r.issues).toContainEqual(
+      expect.objectContaining({ path: 'status', severity: 'warning', code: 'ERR_MAPPING_UNMAPPED_CODE' }),
+    );
     expect(JSON.stringify(r.issues)).not.toContain('Maybe');
   });
 });
 
 describe('secondary and identity values', () => {
   it('drops a phone number it cannot read, flags the patient and keeps the rest', () => {
-    const a28 = readFileSync(fixturePath('hl7', 'adt-a28-create.hl7'), 'utf8').replace('+33478123456', '04-78-XX');
+    const a28 = readFileSync(fixturePath('hl7', 'adt-a28-create.hl7'), 'utf8').replace(
+      '+33478123456',
+      '04-78-XX',
+    );
     const r = toCanonicalOrThrow(ihe, parseHl7(a28), test);
     const p = r.records[0];
     expect(p?.flags).toEqual(['patient-home-phone-dropped']);
@@ -177,12 +238,17 @@ describe('durations', () => {
 describe('FHIR R4 patients through the shipped FR Core profile', () => {
   const fhir = shippedPlan('fhir-r4-fr-core');
   // The official R4 example Patient (test/fixtures/fhir/r4), edited as named in each test.
-  const example = JSON.parse(readFileSync(fixturePath('fhir', 'r4', 'patient-example.json'), 'utf8')) as { resourceType: string; name: { use?: string }[] } & Record<string, unknown>;
+  const example = JSON.parse(readFileSync(fixturePath('fhir', 'r4', 'patient-example.json'), 'utf8')) as {
+    resourceType: string;
+    name: { use?: string }[];
+  } & Record<string, unknown>;
 
   it('takes the first name as the official one when the names carry no use', () => {
     const names = example.name.map(({ use: _use, ...rest }) => rest);
     const r = toCanonicalOrThrow(fhir, { ...example, name: names }, test);
-    expect((r.records[0]?.data as Patient).name).toEqual([{ use: 'official', family: 'CHALMERS', given: ['Peter', 'James'] }]);
+    expect((r.records[0]?.data as Patient).name).toEqual([
+      { use: 'official', family: 'CHALMERS', given: ['Peter', 'James'] },
+    ]);
   });
 
   it('accepts a patient with a non-French phone number: kept in E.164, kept as given when its form is unknown, dropped and flagged only when it is not a number', () => {

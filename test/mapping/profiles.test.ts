@@ -6,12 +6,12 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from '@jest/globals';
 
-import { loadProfile, mappingsDir, profileJsonSchema, shippedProfileNames } from '../../src/mapping/index.js';
+import { canonicalCatalogue } from '../../src/mapping/compile/catalogue.js';
 import { checkOwnershipField, ownershipFieldOf } from '../../src/mapping/compile/ownership.js';
+import { OWNERS } from '../../src/mapping/compile/schema.js';
+import { loadProfile, mappingsDir, profileJsonSchema, shippedProfileNames } from '../../src/mapping/index.js';
 import { readPath } from '../../src/mapping/run/element-path.js';
 import { flatten } from '../../src/model/fields.js';
-import { canonicalCatalogue } from '../../src/mapping/compile/catalogue.js';
-import { OWNERS } from '../../src/mapping/compile/schema.js';
 import type { ResourceKind } from '../../src/model/resources.js';
 
 const dir = mappingsDir();
@@ -36,7 +36,7 @@ describe('shipped mapping profiles', () => {
     expect(`${r.plan.name}.yaml`).toBe(file);
   });
 
-  it.each(files)('%s states ownership in the sync engine\'s OwnershipRules shape', (file) => {
+  it.each(files)("%s states ownership in the sync engine's OwnershipRules shape", (file) => {
     const r = loadProfile(join(dir, file));
     if (!r.ok) throw new Error('profile invalid');
     for (const [kind, rules] of Object.entries(r.plan.ownership)) {
@@ -54,7 +54,10 @@ describe('shipped mapping profiles', () => {
     if (!r.ok) throw new Error('profile invalid');
     const patient = r.plan.kinds.Patient;
     const samples = readFileSync(join(dir, '..', 'test', 'fixtures', 'patients.json'), 'utf8');
-    const jeanne = (JSON.parse(samples) as { patients: Record<string, unknown>[] }).patients[0] as Record<string, unknown>;
+    const jeanne = (JSON.parse(samples) as { patients: Record<string, unknown>[] }).patients[0] as Record<
+      string,
+      unknown
+    >;
     const engineFields = new Set(flatten(jeanne).keys());
     for (const rule of patient?.rules ?? []) {
       if (!rule.to) continue;
@@ -70,16 +73,28 @@ describe('shipped mapping profiles', () => {
     if (!r.ok) throw new Error('profile invalid');
     expect(r.plan.ownership.Patient).toEqual({
       create: ['practice', 'secretariat'],
-      fields: { '*': 'practice', address: 'last-writer', 'telecom[system=phone]': 'last-writer', 'telecom[system=email]': 'last-writer' },
+      fields: {
+        '*': 'practice',
+        address: 'last-writer',
+        'telecom[system=phone]': 'last-writer',
+        'telecom[system=email]': 'last-writer',
+      },
     });
-    expect(r.plan.ownership.Appointment).toEqual({ create: ['practice', 'secretariat'], fields: { '*': 'review' } });
+    expect(r.plan.ownership.Appointment).toEqual({
+      create: ['practice', 'secretariat'],
+      fields: { '*': 'review' },
+    });
   });
 
-  it('passes the appointment types with their consignes for the secretariat\'s catalogue', () => {
+  it("passes the appointment types with their consignes for the secretariat's catalogue", () => {
     const r = loadProfile(join(dir, 'hl7v2-ihe-pam-fr.yaml'));
     if (!r.ok) throw new Error('profile invalid');
     expect(r.plan.appointmentTypes.map((t) => t.code)).toEqual(['CONS-SUIVI', 'CONS-LONG', 'CONS', 'ECHO']);
-    expect(r.plan.appointmentTypes[0]).toMatchObject({ display: 'Consultation de suivi', minutes: 20, instructions: expect.stringContaining('carte Vitale') });
+    expect(r.plan.appointmentTypes[0]).toMatchObject({
+      display: 'Consultation de suivi',
+      minutes: 20,
+      instructions: expect.stringContaining('carte Vitale'),
+    });
   });
 });
 
@@ -90,7 +105,10 @@ describe('mappings/schema.json', () => {
   });
 
   it('forbids unknown keys at every level, as the loader does', () => {
-    const schema = profileJsonSchema() as { additionalProperties?: unknown; properties: Record<string, { additionalProperties?: unknown }> };
+    const schema = profileJsonSchema() as {
+      additionalProperties?: unknown;
+      properties: Record<string, { additionalProperties?: unknown }>;
+    };
     expect(schema.additionalProperties).toBe(false);
     expect(JSON.stringify(schema)).not.toContain('"additionalProperties":true');
   });

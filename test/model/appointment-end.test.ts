@@ -7,7 +7,13 @@ import { describe, expect, it } from '@jest/globals';
 import { assumeEnd, DEFAULT_APPOINTMENT_MINUTES } from '../../src/model/appointment-end.js';
 import { validateAs } from '../../src/model/validate.js';
 
-const booked = { resourceType: 'Appointment', id: 'a1', status: 'booked', start: '2026-12-01T08:20:00.000Z', participant: [{ actor: { reference: 'Patient/p1' }, status: 'accepted' }] };
+const booked = {
+  resourceType: 'Appointment',
+  id: 'a1',
+  status: 'booked',
+  start: '2026-12-01T08:20:00.000Z',
+  participant: [{ actor: { reference: 'Patient/p1' }, status: 'accepted' }],
+};
 
 describe('assumeEnd', () => {
   it('gives a booked appointment with a start and no end the product default length, which the model then accepts', () => {

@@ -14,7 +14,12 @@ import { sql } from 'kysely';
 
 import { isPasserelleError } from '../../src/errors.js';
 import type { Appointment, CanonicalResource, Communication, Patient } from '../../src/model/resources.js';
-import { erasePatient, exportPatient, type PatientEraseResult, type PatientExport } from '../../src/privacy/patient-data.js';
+import {
+  erasePatient,
+  exportPatient,
+  type PatientEraseResult,
+  type PatientExport,
+} from '../../src/privacy/patient-data.js';
 import type { JsonObject, Store } from '../../src/store/index.js';
 import { fixturePatients, identifyingValues } from '../helpers/fixtures.js';
 import { STORE_KINDS } from '../helpers/stores.js';
@@ -27,8 +32,12 @@ const BY = { actor: 'test-dpo', role: 'admin', via: 'test' } as const;
 async function tables(store: Store): Promise<string[]> {
   const q =
     store.dialect === 'sqlite'
-      ? sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`
-      : sql<{ name: string }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`;
+      ? sql<{
+          name: string;
+        }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`
+      : sql<{
+          name: string;
+        }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`;
   return (await q.execute(store.db)).rows.map((r) => r.name);
 }
 
@@ -37,12 +46,19 @@ async function rowsAsText(store: Store, table: string): Promise<string[]> {
   const rows = (await sql<Record<string, unknown>>`SELECT * FROM ${sql.table(table)}`.execute(store.db)).rows;
   return rows.map((r) =>
     Object.values(r)
-      .map((v) => (Buffer.isBuffer(v) ? v.toString('latin1') : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)))
+      .map((v) =>
+        Buffer.isBuffer(v)
+          ? v.toString('latin1')
+          : typeof v === 'object' && v !== null
+            ? JSON.stringify(v)
+            : String(v),
+      )
       .join('\u0001'),
   );
 }
 
-const found = (text: string, needles: readonly string[]) => needles.filter((n) => text.toLowerCase().includes(n.toLowerCase()));
+const found = (text: string, needles: readonly string[]) =>
+  needles.filter((n) => text.toLowerCase().includes(n.toLowerCase()));
 
 describe.each(STORE_KINDS)('export and erase of one patient (%s store)', (kind) => {
   let h: SyncHarness;
@@ -63,12 +79,18 @@ describe.each(STORE_KINDS)('export and erase of one patient (%s store)', (kind) 
     h.prac.create(structuredClone(paul) as CanonicalResource);
     await h.cycle();
     jeanneId = (await h.canonicalId('Patient', 'prac', pracJeanne)) as string;
-    paulId = (await h.store.resources.list({ practiceId: h.practiceId, kind: 'Patient' })).find((p) => p.id !== jeanneId)?.id as string;
+    paulId = (await h.store.resources.list({ practiceId: h.practiceId, kind: 'Patient' })).find(
+      (p) => p.id !== jeanneId,
+    )?.id as string;
 
     // The secretariat books Jeanne and takes a call message about her; both reach the practice.
     const secJeanne = (await h.counterpart('Patient', 'prac', pracJeanne)) as string;
     const secPractitioner = (await h.counterpart('Practitioner', 'prac', agenda.practitioner)) as string;
-    secAppointment = h.sec.create(booking(secPractitioner, secJeanne, at('2026-11-30', '09:00'), at('2026-11-30', '09:20'), { comment: 'Mme FICTIVE, rappeler au +33612345678' }));
+    secAppointment = h.sec.create(
+      booking(secPractitioner, secJeanne, at('2026-11-30', '09:00'), at('2026-11-30', '09:20'), {
+        comment: 'Mme FICTIVE, rappeler au +33612345678',
+      }),
+    );
     const message: Communication = {
       resourceType: 'Communication',
       id: 'x',
@@ -85,13 +107,53 @@ describe.each(STORE_KINDS)('export and erase of one patient (%s store)', (kind) 
 
     // What an operator would meet: a dead letter, a conflict and a match review about her.
     const record = (await h.store.resources.get(jeanneId))?.data as JsonObject;
-    await h.store.deadLetters.add({ practiceId: h.practiceId, linkId: h.pracLink.id, source: 'outbox', ref: null, kind: 'Patient', recordId: jeanneId, reasonCode: 'ERR_X', reason: 'refused by the peer', payload: record });
-    await h.store.conflicts.open({ practiceId: h.practiceId, kind: 'Patient', recordId: jeanneId, fields: [{ path: 'telecom[0].value', base: '+33612345678', practice: '+33612345678', secretariat: '+33699999999' }] });
-    await h.store.reviews.open({ practiceId: h.practiceId, type: 'patient-match', recordId: jeanneId, payload: { externalId: secJeanne, candidates: [paulId] } });
+    await h.store.deadLetters.add({
+      practiceId: h.practiceId,
+      linkId: h.pracLink.id,
+      source: 'outbox',
+      ref: null,
+      kind: 'Patient',
+      recordId: jeanneId,
+      reasonCode: 'ERR_X',
+      reason: 'refused by the peer',
+      payload: record,
+    });
+    await h.store.conflicts.open({
+      practiceId: h.practiceId,
+      kind: 'Patient',
+      recordId: jeanneId,
+      fields: [
+        {
+          path: 'telecom[0].value',
+          base: '+33612345678',
+          practice: '+33612345678',
+          secretariat: '+33699999999',
+        },
+      ],
+    });
+    await h.store.reviews.open({
+      practiceId: h.practiceId,
+      type: 'patient-match',
+      recordId: jeanneId,
+      payload: { externalId: secJeanne, candidates: [paulId] },
+    });
 
     // An older record of hers merged into this one (ADT A40): inactive, replaced-by her.
-    const merged = { ...structuredClone(jeanne), id: 'jeanne-merged-away', active: false, link: [{ other: { reference: `Patient/${jeanneId}` }, type: 'replaced-by' }] };
-    await h.store.resources.put({ id: 'jeanne-merged-away', practiceId: h.practiceId, kind: 'Patient', data: merged as unknown as JsonObject, origin: 'practice', expectedVersion: 0, status: 'inactive' });
+    const merged = {
+      ...structuredClone(jeanne),
+      id: 'jeanne-merged-away',
+      active: false,
+      link: [{ other: { reference: `Patient/${jeanneId}` }, type: 'replaced-by' }],
+    };
+    await h.store.resources.put({
+      id: 'jeanne-merged-away',
+      practiceId: h.practiceId,
+      kind: 'Patient',
+      data: merged as unknown as JsonObject,
+      origin: 'practice',
+      expectedVersion: 0,
+      status: 'inactive',
+    });
 
     exported = await exportPatient(h.store, h.practiceId, jeanneId, BY);
 
@@ -109,8 +171,15 @@ describe.each(STORE_KINDS)('export and erase of one patient (%s store)', (kind) 
   it('exports the record, its external ids, match keys, snapshots, appointments, messages and queue rows', () => {
     expect(exported.patientId).toBe(jeanneId);
     expect(exported.mergedRecords.map((p) => p.id)).toEqual(['jeanne-merged-away']);
-    expect((exported.patient.data as unknown as Patient).identifier?.map((i) => i.value)).toContain('285037511234544');
-    expect(exported.identities.filter((i) => i.kind === 'Patient').map((i) => i.linkId).sort()).toEqual([h.pracLink.id, h.secLink.id].sort());
+    expect((exported.patient.data as unknown as Patient).identifier?.map((i) => i.value)).toContain(
+      '285037511234544',
+    );
+    expect(
+      exported.identities
+        .filter((i) => i.kind === 'Patient')
+        .map((i) => i.linkId)
+        .sort(),
+    ).toEqual([h.pracLink.id, h.secLink.id].sort());
     expect(exported.matchKeys.length).toBeGreaterThan(0);
     expect(exported.snapshots.filter((s) => s.kind === 'Patient')).toHaveLength(2);
     expect(exported.appointments.map((a) => a.id)).toEqual([appointmentId]);
@@ -133,7 +202,13 @@ describe.each(STORE_KINDS)('export and erase of one patient (%s store)', (kind) 
   });
 
   it('reports what it removed and keeps the appointment without her', async () => {
-    expect(erased.removed).toMatchObject({ patientRecords: 2, communications: 1, deadLetters: 1, conflicts: 1, reviewItems: 1 });
+    expect(erased.removed).toMatchObject({
+      patientRecords: 2,
+      communications: 1,
+      deadLetters: 1,
+      conflicts: 1,
+      reviewItems: 1,
+    });
     expect(erased.removed.inboxBodies).toBeGreaterThan(0);
     expect(erased.pseudonymised.appointments).toBe(1);
     const appointment = await h.store.resources.get(appointmentId);
@@ -146,7 +221,19 @@ describe.each(STORE_KINDS)('export and erase of one patient (%s store)', (kind) 
 
   it('leaves nothing of her in any table but audit rows naming her canonical id only', async () => {
     const names = await tables(h.store);
-    expect(names).toEqual(expect.arrayContaining(['resources', 'inbox', 'outbox', 'dead_letters', 'review_items', 'audit_events', 'match_keys', 'identity_map', 'snapshots']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'resources',
+        'inbox',
+        'outbox',
+        'dead_letters',
+        'review_items',
+        'audit_events',
+        'match_keys',
+        'identity_map',
+        'snapshots',
+      ]),
+    );
     const leaks: string[] = [];
     let auditRows = 0;
     for (const table of names) {
@@ -161,7 +248,9 @@ describe.each(STORE_KINDS)('export and erase of one patient (%s store)', (kind) 
     expect(leaks).toEqual([]);
     expect(auditRows).toBeGreaterThan(2);
     const trail = await h.store.audit.list({ patientId: jeanneId, limit: 1000 });
-    expect(trail.map((e) => e.action)).toEqual(expect.arrayContaining(['sync.apply', 'patient.export', 'patient.erase']));
+    expect(trail.map((e) => e.action)).toEqual(
+      expect.arrayContaining(['sync.apply', 'patient.export', 'patient.erase']),
+    );
     expect(await h.store.audit.verify()).toMatchObject({ ok: true });
   });
 
@@ -174,7 +263,8 @@ describe.each(STORE_KINDS)('export and erase of one patient (%s store)', (kind) 
   if (kind === 'sqlite') {
     it('leaves none of her values in the SQLite file after a checkpoint', async () => {
       await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(h.store.db);
-      const file = (await sql<{ file: string }>`PRAGMA database_list`.execute(h.store.db)).rows[0]?.file as string;
+      const file = (await sql<{ file: string }>`PRAGMA database_list`.execute(h.store.db)).rows[0]
+        ?.file as string;
       const bytes = readFileSync(file).toString('latin1');
       expect(bytes.length).toBeGreaterThan(0);
       expect(found(bytes, needles)).toEqual([]);

@@ -6,7 +6,9 @@ import type { ActivityReport } from '../../src/reports/report-schema.js';
 
 describe('CSV fields for French Excel', () => {
   it('writes plain text and numbers as they are, null as an empty field, booleans in French', () => {
-    expect(csvLine(['Cabinet Dupont', 42, null, undefined, true, false, 0])).toBe('Cabinet Dupont;42;;;oui;non;0');
+    expect(csvLine(['Cabinet Dupont', 42, null, undefined, true, false, 0])).toBe(
+      'Cabinet Dupont;42;;;oui;non;0',
+    );
   });
 
   it('quotes a field holding the separator, a quote, a line break, or spaces at its ends, doubling its quotes', () => {
@@ -27,7 +29,10 @@ describe('CSV fields for French Excel', () => {
   });
 
   it('keeps accents as UTF-8 after a byte-order mark, with CRLF line ends', () => {
-    const doc = csvDocument([['Déplacés', 'Arrivés'], [1, 2]]);
+    const doc = csvDocument([
+      ['Déplacés', 'Arrivés'],
+      [1, 2],
+    ]);
     expect(doc).toBe('\uFEFFDéplacés;Arrivés\r\n1;2\r\n');
     expect([...Buffer.from(doc, 'utf8').subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
   });
@@ -36,10 +41,38 @@ describe('CSV fields for French Excel', () => {
 describe('the activity report as CSV', () => {
   const aggregated = aggregateActivity(
     [
-      { type: 'appointment.booked', origin: 'secretariat', practitionerId: 'pr-1', priority: null, detail: null, count: 2 },
-      { type: 'appointment.cancelled', origin: 'practice', practitionerId: 'pr-1', priority: null, detail: null, count: 1 },
-      { type: 'message.received', origin: 'secretariat', practitionerId: null, priority: 'urgent', detail: null, count: 1 },
-      { type: 'message.delivered', origin: 'practice', practitionerId: null, priority: 'urgent', detail: null, count: 1 },
+      {
+        type: 'appointment.booked',
+        origin: 'secretariat',
+        practitionerId: 'pr-1',
+        priority: null,
+        detail: null,
+        count: 2,
+      },
+      {
+        type: 'appointment.cancelled',
+        origin: 'practice',
+        practitionerId: 'pr-1',
+        priority: null,
+        detail: null,
+        count: 1,
+      },
+      {
+        type: 'message.received',
+        origin: 'secretariat',
+        practitionerId: null,
+        priority: 'urgent',
+        detail: null,
+        count: 1,
+      },
+      {
+        type: 'message.delivered',
+        origin: 'practice',
+        practitionerId: null,
+        priority: 'urgent',
+        detail: null,
+        count: 1,
+      },
     ],
     [{ priority: 'urgent', latencyMs: 1234 }],
   );
@@ -47,11 +80,34 @@ describe('the activity report as CSV', () => {
     practice: { id: 'cab/1', name: 'Cabinet; "Les Érables"', timezone: 'Europe/Paris' },
     period: { from: '2026-11-22T23:00:00.000Z', to: '2026-11-23T23:00:00.000Z' },
     generatedAt: '2026-11-24T05:05:00.000Z',
-    appointments: { ...aggregated.appointments, byPractitioner: aggregated.appointments.byPractitioner.map((p) => ({ ...p, name: 'Dr Camille DOCTEUR-ESSAI' })) },
+    appointments: {
+      ...aggregated.appointments,
+      byPractitioner: aggregated.appointments.byPractitioner.map((p) => ({
+        ...p,
+        name: 'Dr Camille DOCTEUR-ESSAI',
+      })),
+    },
     messages: aggregated.messages,
     conflicts: { ...aggregated.conflicts, openNow: 0 },
-    deadLetters: { total: 2, byReason: [{ reasonCode: 'ERR_CONNECTOR_REJECTED', source: 'outbox', count: 2 }], openNow: 1 },
-    links: [{ linkId: 'l-1', name: '=Logiciel', role: 'practice', connector: 'memory', enabled: true, lastSuccessAt: '2026-11-24T05:00:00.000Z', lagSeconds: 300, lastPushAt: null, outbox: { pending: 1, leased: 0, dead: 2 }, oldestPendingAgeSeconds: 60 }],
+    deadLetters: {
+      total: 2,
+      byReason: [{ reasonCode: 'ERR_CONNECTOR_REJECTED', source: 'outbox', count: 2 }],
+      openNow: 1,
+    },
+    links: [
+      {
+        linkId: 'l-1',
+        name: '=Logiciel',
+        role: 'practice',
+        connector: 'memory',
+        enabled: true,
+        lastSuccessAt: '2026-11-24T05:00:00.000Z',
+        lagSeconds: 300,
+        lastPushAt: null,
+        outbox: { pending: 1, leased: 0, dead: 2 },
+        oldestPendingAgeSeconds: 60,
+      },
+    ],
   };
   const lines = reportCsv(report).slice(1).split('\r\n');
 
@@ -87,6 +143,11 @@ describe('the activity report as CSV', () => {
 
   it('names the file after the practice and the local bounds, with nothing unsafe in it', () => {
     expect(reportFilename(report)).toBe('passerelle-activite-cab_1-2026-11-23-2026-11-24.csv');
-    expect(reportFilename({ ...report, period: { from: '2026-11-23T08:30:00.000Z', to: '2026-11-23T23:00:00.000Z' } })).toBe('passerelle-activite-cab_1-2026-11-23T0930-2026-11-24.csv');
+    expect(
+      reportFilename({
+        ...report,
+        period: { from: '2026-11-23T08:30:00.000Z', to: '2026-11-23T23:00:00.000Z' },
+      }),
+    ).toBe('passerelle-activite-cab_1-2026-11-23T0930-2026-11-24.csv');
   });
 });

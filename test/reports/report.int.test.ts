@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Appointment, Practitioner, Slot } from '../../src/model/resources.js';
 import type { ActivityReport } from '../../src/reports/report-schema.js';
 import { createApiKey } from '../../src/security/api-keys.js';
+import { jeanne, json, paul, ReportsFlow } from '../helpers/reports-flow.js';
 import { STORE_KINDS } from '../helpers/stores.js';
 import { at } from '../helpers/sync-harness.js';
-import { jeanne, json, paul, ReportsFlow } from '../helpers/reports-flow.js';
 
 const DAY = '2026-11-30';
 const zero = { booked: 0, moved: 0, cancelled: 0, noshow: 0, arrived: 0, refused: 0 };
@@ -23,7 +23,14 @@ describe.each(STORE_KINDS)('activity report over HTTP (%s store)', (storeKind) =
   let lastPracticePoll: string;
   let conflictId: string;
 
-  const report = async (from = '2026-11-23', to = '2026-11-24', key?: string) => json<ActivityReport>(await f.t.api(`/api/v1/reports/activity?practice=${f.practiceId}&from=${from}&to=${to}`, key ? { key } : {}), 200);
+  const report = async (from = '2026-11-23', to = '2026-11-24', key?: string) =>
+    json<ActivityReport>(
+      await f.t.api(
+        `/api/v1/reports/activity?practice=${f.practiceId}&from=${from}&to=${to}`,
+        key ? { key } : {},
+      ),
+      200,
+    );
 
   beforeAll(async () => {
     // 09:00 in Paris on Monday 23 November 2026.
@@ -39,7 +46,17 @@ describe.each(STORE_KINDS)('activity report over HTTP (%s store)', (storeKind) =
     await f.settle();
     const pracJeanne = f.prac.create(structuredClone(jeanne));
     const pracSecond = await f.on('prac', 'Practitioner', pr.c2);
-    f.prac.create({ resourceType: 'Appointment', id: 'x', status: 'booked', start: at(DAY, '11:00'), end: at(DAY, '11:20'), participant: [{ actor: { reference: `Practitioner/${pracSecond}` }, status: 'accepted' }, { actor: { reference: `Patient/${pracJeanne}` }, status: 'accepted' }] } as Appointment);
+    f.prac.create({
+      resourceType: 'Appointment',
+      id: 'x',
+      status: 'booked',
+      start: at(DAY, '11:00'),
+      end: at(DAY, '11:20'),
+      participant: [
+        { actor: { reference: `Practitioner/${pracSecond}` }, status: 'accepted' },
+        { actor: { reference: `Patient/${pracJeanne}` }, status: 'accepted' },
+      ],
+    } as Appointment);
     await f.pollPractice();
     await f.settle();
 
@@ -55,7 +72,14 @@ describe.each(STORE_KINDS)('activity report over HTTP (%s store)', (storeKind) =
     await f.settle();
 
     // A secretariat booking into a slot the practice blocked is refused.
-    f.prac.create({ resourceType: 'Slot', id: 'x', schedule: { reference: `Schedule/${pr.schedule1}` }, status: 'busy-unavailable', start: at(DAY, '12:00'), end: at(DAY, '14:00') } as Slot);
+    f.prac.create({
+      resourceType: 'Slot',
+      id: 'x',
+      schedule: { reference: `Schedule/${pr.schedule1}` },
+      status: 'busy-unavailable',
+      start: at(DAY, '12:00'),
+      end: at(DAY, '14:00'),
+    } as Slot);
     await f.pollPractice();
     await f.settle();
     const refused = f.secBooking(pr.sec1, secPaul, at(DAY, '13:00'), at(DAY, '13:15'));
@@ -88,19 +112,38 @@ describe.each(STORE_KINDS)('activity report over HTTP (%s store)', (storeKind) =
     f.sec.edit<Appointment>(a2, (a) => ({ ...a, start: at(DAY, '17:00'), end: at(DAY, '17:20') }));
     expect(await f.secDeliver([a2])).toBe('applied');
     await f.pollPractice();
-    const open = await json<{ items: { id: string; paths: string[] }[] }>(await f.t.api(`/api/v1/conflicts?practiceId=${f.practiceId}&status=open`), 200);
+    const open = await json<{ items: { id: string; paths: string[] }[] }>(
+      await f.t.api(`/api/v1/conflicts?practiceId=${f.practiceId}&status=open`),
+      200,
+    );
     expect(open.items.map((c) => c.paths)).toEqual([['start/end']]);
     conflictId = open.items[0]?.id as string;
-    await json(await f.t.api(`/api/v1/conflicts/${conflictId}/resolve`, { method: 'POST', json: { side: 'practice' } }), 200);
+    await json(
+      await f.t.api(`/api/v1/conflicts/${conflictId}/resolve`, {
+        method: 'POST',
+        json: { side: 'practice' },
+      }),
+      200,
+    );
     await f.settle();
 
     // The secretariat renames a practitioner, which the practice owns: refused by ownership.
-    f.sec.edit<Practitioner>(pr.sec2, (p) => ({ ...p, name: [{ use: 'official', family: 'RENOMME', given: ['Par'] }] }));
+    f.sec.edit<Practitioner>(pr.sec2, (p) => ({
+      ...p,
+      name: [{ use: 'official', family: 'RENOMME', given: ['Par'] }],
+    }));
     expect(await f.secDeliver([pr.sec2])).toBe('applied');
     await f.settle();
 
     // Dead letters: a booking the secretariat sent without participants, and a push the practice refuses for good.
-    const invalid = f.sec.create({ resourceType: 'Appointment', id: 'x', status: 'booked', start: at(DAY, '18:00'), end: at(DAY, '18:20'), participant: [] } as unknown as Appointment);
+    const invalid = f.sec.create({
+      resourceType: 'Appointment',
+      id: 'x',
+      status: 'booked',
+      start: at(DAY, '18:00'),
+      end: at(DAY, '18:20'),
+      participant: [],
+    } as unknown as Appointment);
     expect(await f.secDeliver([invalid])).toBe('invalid');
     f.prac.failPushes = { code: 'ERR_CONNECTOR_REJECTED' };
     const a5 = f.secBooking(pr.sec2, secPaul, at(DAY, '14:00'), at(DAY, '14:20'));
@@ -122,30 +165,86 @@ describe.each(STORE_KINDS)('activity report over HTTP (%s store)', (storeKind) =
     expect(r.period).toEqual({ from: '2026-11-22T23:00:00.000Z', to: '2026-11-23T23:00:00.000Z' });
     expect(r.appointments.byOrigin.secretariat).toEqual({ ...zero, booked: 4, moved: 2, refused: 1 });
     expect(r.appointments.byOrigin.practice).toEqual({ ...zero, booked: 1, cancelled: 1, arrived: 1 });
-    expect(r.appointments.total).toEqual({ booked: 5, moved: 2, cancelled: 1, noshow: 0, arrived: 1, refused: 1 });
+    expect(r.appointments.total).toEqual({
+      booked: 5,
+      moved: 2,
+      cancelled: 1,
+      noshow: 0,
+      arrived: 1,
+      refused: 1,
+    });
   });
 
   it('breaks appointments down by practitioner, named, refusals included', async () => {
     const r = await report();
-    expect(r.appointments.byPractitioner.map((p) => ({ id: p.practitionerId, name: p.name, sec: p.byOrigin.secretariat, prac: p.byOrigin.practice }))).toEqual([
-      { id: pr.c1, name: 'Camille DOCTEUR-ESSAI', sec: { ...zero, booked: 2, moved: 2, refused: 1 }, prac: { ...zero, arrived: 1 } },
-      { id: pr.c2, name: 'Camille DOCTEUR-ESSAI', sec: { ...zero, booked: 2 }, prac: { ...zero, booked: 1, cancelled: 1 } },
-    ].sort((a, b) => (a.id < b.id ? -1 : 1)));
+    expect(
+      r.appointments.byPractitioner.map((p) => ({
+        id: p.practitionerId,
+        name: p.name,
+        sec: p.byOrigin.secretariat,
+        prac: p.byOrigin.practice,
+      })),
+    ).toEqual(
+      [
+        {
+          id: pr.c1,
+          name: 'Camille DOCTEUR-ESSAI',
+          sec: { ...zero, booked: 2, moved: 2, refused: 1 },
+          prac: { ...zero, arrived: 1 },
+        },
+        {
+          id: pr.c2,
+          name: 'Camille DOCTEUR-ESSAI',
+          sec: { ...zero, booked: 2 },
+          prac: { ...zero, booked: 1, cancelled: 1 },
+        },
+      ].sort((a, b) => (a.id < b.id ? -1 : 1)),
+    );
   });
 
   it('counts routine and urgent call messages with their exact delivery delays', async () => {
     const r = await report();
-    expect(r.messages.byPriority.routine).toEqual({ received: 2, delivered: 2, latencyMs: { count: 2, p50: 60_000, p95: 150_000, max: 150_000 } });
-    expect(r.messages.byPriority.urgent).toEqual({ received: 1, delivered: 1, latencyMs: { count: 1, p50: 18_000, p95: 18_000, max: 18_000 } });
-    expect(r.messages.byPriority.stat).toEqual({ received: 1, delivered: 1, latencyMs: { count: 1, p50: 4_000, p95: 4_000, max: 4_000 } });
-    expect(r.messages.byPriority.asap).toEqual({ received: 0, delivered: 0, latencyMs: { count: 0, p50: null, p95: null, max: null } });
-    expect(r.messages.urgencies).toEqual({ received: 2, delivered: 2, latencyMs: { count: 2, p50: 4_000, p95: 18_000, max: 18_000 } });
-    expect(r.messages.all).toEqual({ received: 4, delivered: 4, latencyMs: { count: 4, p50: 18_000, p95: 150_000, max: 150_000 } });
+    expect(r.messages.byPriority.routine).toEqual({
+      received: 2,
+      delivered: 2,
+      latencyMs: { count: 2, p50: 60_000, p95: 150_000, max: 150_000 },
+    });
+    expect(r.messages.byPriority.urgent).toEqual({
+      received: 1,
+      delivered: 1,
+      latencyMs: { count: 1, p50: 18_000, p95: 18_000, max: 18_000 },
+    });
+    expect(r.messages.byPriority.stat).toEqual({
+      received: 1,
+      delivered: 1,
+      latencyMs: { count: 1, p50: 4_000, p95: 4_000, max: 4_000 },
+    });
+    expect(r.messages.byPriority.asap).toEqual({
+      received: 0,
+      delivered: 0,
+      latencyMs: { count: 0, p50: null, p95: null, max: null },
+    });
+    expect(r.messages.urgencies).toEqual({
+      received: 2,
+      delivered: 2,
+      latencyMs: { count: 2, p50: 4_000, p95: 18_000, max: 18_000 },
+    });
+    expect(r.messages.all).toEqual({
+      received: 4,
+      delivered: 4,
+      latencyMs: { count: 4, p50: 18_000, p95: 150_000, max: 150_000 },
+    });
   });
 
   it('reports the conflict opened for review and resolved apart from the change refused by ownership', async () => {
     const r = await report();
-    expect(r.conflicts).toEqual({ openedForReview: 1, resolved: 1, autoDecided: 0, refusedByOwnership: 1, openNow: 0 });
+    expect(r.conflicts).toEqual({
+      openedForReview: 1,
+      resolved: 1,
+      autoDecided: 0,
+      refusedByOwnership: 1,
+      openNow: 0,
+    });
   });
 
   it('counts the period’s dead letters by reason code', async () => {
@@ -164,9 +263,23 @@ describe.each(STORE_KINDS)('activity report over HTTP (%s store)', (storeKind) =
     const r = await report();
     const prac = r.links.find((l) => l.linkId === f.pracLinkId);
     const sec = r.links.find((l) => l.linkId === f.secLinkId);
-    expect(prac).toMatchObject({ role: 'practice', name: 'Logiciel du cabinet', connector: 'memory', enabled: true, lastSuccessAt: lastPracticePoll, lagSeconds: 90, outbox: { pending: 0, leased: 0, dead: 1 }, oldestPendingAgeSeconds: null });
+    expect(prac).toMatchObject({
+      role: 'practice',
+      name: 'Logiciel du cabinet',
+      connector: 'memory',
+      enabled: true,
+      lastSuccessAt: lastPracticePoll,
+      lagSeconds: 90,
+      outbox: { pending: 0, leased: 0, dead: 1 },
+      oldestPendingAgeSeconds: null,
+    });
     expect(prac?.lastPushAt).not.toBeNull();
-    expect(sec).toMatchObject({ role: 'secretariat', lastSuccessAt: null, lagSeconds: null, outbox: { dead: 0 } });
+    expect(sec).toMatchObject({
+      role: 'secretariat',
+      lastSuccessAt: null,
+      lagSeconds: null,
+      outbox: { dead: 0 },
+    });
     expect(r.generatedAt).toBe(new Date(f.clock()).toISOString());
   });
 
@@ -174,20 +287,38 @@ describe.each(STORE_KINDS)('activity report over HTTP (%s store)', (storeKind) =
     const before = await report();
     const saved = f.clock();
     f.clock.set(Date.parse('2026-11-23T23:00:00.000Z')); // midnight in Paris
-    const secPaul = await f.on('sec', 'Patient', (await f.store.resources.list({ practiceId: f.practiceId, kind: 'Patient' })).find((p) => p.origin === 'secretariat')?.id as string);
+    const secPaul = await f.on(
+      'sec',
+      'Patient',
+      (await f.store.resources.list({ practiceId: f.practiceId, kind: 'Patient' })).find(
+        (p) => p.origin === 'secretariat',
+      )?.id as string,
+    );
     const late = f.secBooking(pr.sec2, secPaul, at('2026-12-01', '09:00'), at('2026-12-01', '09:20'));
     expect(await f.secDeliver([late])).toBe('applied');
     f.clock.set(saved + 60_000);
     expect((await report()).appointments.total).toEqual(before.appointments.total);
     expect((await report('2026-11-23', '2026-11-25')).appointments.byOrigin.secretariat.booked).toBe(5);
-    expect((await report(encodeURIComponent('2026-11-24T00:00:00+01:00'), encodeURIComponent('2026-11-24T00:00:01+01:00'))).appointments.byOrigin.secretariat.booked).toBe(1);
+    expect(
+      (
+        await report(
+          encodeURIComponent('2026-11-24T00:00:00+01:00'),
+          encodeURIComponent('2026-11-24T00:00:01+01:00'),
+        )
+      ).appointments.byOrigin.secretariat.booked,
+    ).toBe(1);
   });
 
   it('returns the report as a CSV file for French Excel when asked with Accept: text/csv', async () => {
-    const res = await f.t.api(`/api/v1/reports/activity?practice=${f.practiceId}&from=2026-11-23&to=2026-11-24`, { headers: { accept: 'text/csv' } });
+    const res = await f.t.api(
+      `/api/v1/reports/activity?practice=${f.practiceId}&from=2026-11-23&to=2026-11-24`,
+      { headers: { accept: 'text/csv' } },
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8');
-    expect(res.headers.get('content-disposition')).toBe(`attachment; filename="passerelle-activite-${f.practiceId}-2026-11-23-2026-11-24.csv"`);
+    expect(res.headers.get('content-disposition')).toBe(
+      `attachment; filename="passerelle-activite-${f.practiceId}-2026-11-23-2026-11-24.csv"`,
+    );
     const bytes = Buffer.from(await res.arrayBuffer());
     expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
     const lines = bytes.subarray(3).toString('utf8').split('\r\n');
@@ -198,34 +329,86 @@ describe.each(STORE_KINDS)('activity report over HTTP (%s store)', (storeKind) =
     expect(lines).toContain('Ouverts pour arbitrage;1');
     expect(lines).toContain('ERR_MODEL_INVALID;Reçu;1');
     // JSON stays the default, and format=csv asks for the file without an Accept header.
-    expect((await f.t.api(`/api/v1/reports/activity?practice=${f.practiceId}&from=2026-11-23&to=2026-11-24`)).headers.get('content-type')).toMatch(/^application\/json/);
-    expect((await f.t.api(`/api/v1/reports/activity?practice=${f.practiceId}&from=2026-11-23&to=2026-11-24&format=csv`)).headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(
+      (
+        await f.t.api(`/api/v1/reports/activity?practice=${f.practiceId}&from=2026-11-23&to=2026-11-24`)
+      ).headers.get('content-type'),
+    ).toMatch(/^application\/json/);
+    expect(
+      (
+        await f.t.api(
+          `/api/v1/reports/activity?practice=${f.practiceId}&from=2026-11-23&to=2026-11-24&format=csv`,
+        )
+      ).headers.get('content-type'),
+    ).toBe('text/csv; charset=utf-8');
   });
 
   it('lets a viewer key limited to the practice read it, and answers 403 to a viewer of another practice', async () => {
-    const own = await createApiKey(f.store, { role: 'viewer', practiceId: f.practiceId, createdBy: 'test', via: 'test' });
+    const own = await createApiKey(f.store, {
+      role: 'viewer',
+      practiceId: f.practiceId,
+      createdBy: 'test',
+      via: 'test',
+    });
     expect((await report('2026-11-23', '2026-11-24', own.key)).appointments.total.booked).toBe(5);
-    const other = await json<{ id: string }>(await f.t.api('/api/v1/practices', { method: 'POST', json: { name: 'Autre cabinet' } }), 201);
-    const foreign = await createApiKey(f.store, { role: 'viewer', practiceId: other.id, createdBy: 'test', via: 'test' });
-    const res = await f.t.api(`/api/v1/reports/activity?practice=${f.practiceId}&from=2026-11-23&to=2026-11-24`, { key: foreign.key });
+    const other = await json<{ id: string }>(
+      await f.t.api('/api/v1/practices', { method: 'POST', json: { name: 'Autre cabinet' } }),
+      201,
+    );
+    const foreign = await createApiKey(f.store, {
+      role: 'viewer',
+      practiceId: other.id,
+      createdBy: 'test',
+      via: 'test',
+    });
+    const res = await f.t.api(
+      `/api/v1/reports/activity?practice=${f.practiceId}&from=2026-11-23&to=2026-11-24`,
+      { key: foreign.key },
+    );
     expect(res.status).toBe(403);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('ERR_AUTH_FORBIDDEN');
-    expect((await f.t.api(`/api/v1/reports/activity?practice=${f.practiceId}&from=2026-11-23&to=2026-11-24`, { key: null })).status).toBe(401);
+    expect(
+      (
+        await f.t.api(`/api/v1/reports/activity?practice=${f.practiceId}&from=2026-11-23&to=2026-11-24`, {
+          key: null,
+        })
+      ).status,
+    ).toBe(401);
   });
 
   it('names a bad period, a missing parameter and an unknown practice', async () => {
-    const bad = await f.t.api(`/api/v1/reports/activity?practice=${f.practiceId}&from=2026-11-24&to=2026-11-23`);
+    const bad = await f.t.api(
+      `/api/v1/reports/activity?practice=${f.practiceId}&from=2026-11-24&to=2026-11-23`,
+    );
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/^query\.to: must be after/);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(
+      /^query\.to: must be after/,
+    );
     const missing = await f.t.api(`/api/v1/reports/activity?practice=${f.practiceId}&from=2026-11-24`);
-    expect(((await json<{ error: { message: string } }>(missing, 400)).error.message)).toMatch(/^query\.to/);
-    expect((await f.t.api('/api/v1/reports/activity?practice=nope&from=2026-11-23&to=2026-11-24')).status).toBe(404);
+    expect((await json<{ error: { message: string } }>(missing, 400)).error.message).toMatch(/^query\.to/);
+    expect(
+      (await f.t.api('/api/v1/reports/activity?practice=nope&from=2026-11-23&to=2026-11-24')).status,
+    ).toBe(404);
   });
 
   it('describes the report in the OpenAPI document', async () => {
-    const doc = await json<{ paths: Record<string, { get?: { responses: Record<string, { content?: Record<string, { schema: { properties?: Record<string, unknown> } }> }> } }> }>(await f.t.api('/api/v1/openapi.json', { key: null }), 200);
+    const doc = await json<{
+      paths: Record<
+        string,
+        {
+          get?: {
+            responses: Record<
+              string,
+              { content?: Record<string, { schema: { properties?: Record<string, unknown> } }> }
+            >;
+          };
+        }
+      >;
+    }>(await f.t.api('/api/v1/openapi.json', { key: null }), 200);
     const op = doc.paths['/api/v1/reports/activity']?.get;
-    expect(Object.keys(op?.responses['200']?.content?.['application/json']?.schema.properties ?? {})).toEqual(['practice', 'period', 'generatedAt', 'appointments', 'messages', 'conflicts', 'deadLetters', 'links']);
+    expect(Object.keys(op?.responses['200']?.content?.['application/json']?.schema.properties ?? {})).toEqual(
+      ['practice', 'period', 'generatedAt', 'appointments', 'messages', 'conflicts', 'deadLetters', 'links'],
+    );
     expect(doc.paths['/api/v1/reports/digests/{practice}/{day}']?.get).toBeDefined();
   });
 });

@@ -11,7 +11,9 @@ import { postDigest, type PostOptions } from '../../src/reports/webhook.js';
 import { until } from '../helpers/until.js';
 
 const servers: Server[] = [];
-async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; hits: IncomingMessage[] }> {
+async function serve(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ url: string; hits: IncomingMessage[] }> {
   const hits: IncomingMessage[] = [];
   const server = createServer((req, res) => {
     hits.push(req);
@@ -29,7 +31,14 @@ afterEach(async () => {
   }
 });
 
-const options = (over: Partial<PostOptions> = {}): PostOptions => ({ id: 'digest_test', now: () => Date.parse('2026-11-24T05:05:00Z'), timeoutMs: 2000, attempts: 3, backoffMs: 5, ...over });
+const options = (over: Partial<PostOptions> = {}): PostOptions => ({
+  id: 'digest_test',
+  now: () => Date.parse('2026-11-24T05:05:00Z'),
+  timeoutMs: 2000,
+  attempts: 3,
+  backoffMs: 5,
+  ...over,
+});
 const body = Buffer.from('{"type":"passerelle.digest.daily"}');
 
 describe('digest webhook client', () => {
@@ -44,14 +53,22 @@ describe('digest webhook client', () => {
   it('does not retry an answer that will not change (400), and says which it was', async () => {
     const peer = await serve((_req, res) => res.writeHead(400).end());
     const result = await postDigest({ url: peer.url }, body, options());
-    expect(result).toMatchObject({ ok: false, attempts: 1, error: { code: 'ERR_REPORTS_WEBHOOK_FAILED', message: 'digest webhook answered HTTP 400' } });
+    expect(result).toMatchObject({
+      ok: false,
+      attempts: 1,
+      error: { code: 'ERR_REPORTS_WEBHOOK_FAILED', message: 'digest webhook answered HTTP 400' },
+    });
     expect(peer.hits).toHaveLength(1);
   });
 
   it('gives up on a peer that does not answer in time, after every attempt', async () => {
     const peer = await serve(() => undefined);
     const result = await postDigest({ url: peer.url }, body, options({ timeoutMs: 150, attempts: 2 }));
-    expect(result).toMatchObject({ ok: false, attempts: 2, error: { code: 'ERR_REPORTS_WEBHOOK_FAILED', message: 'digest webhook did not answer within 150 ms' } });
+    expect(result).toMatchObject({
+      ok: false,
+      attempts: 2,
+      error: { code: 'ERR_REPORTS_WEBHOOK_FAILED', message: 'digest webhook did not answer within 150 ms' },
+    });
     expect(peer.hits).toHaveLength(2);
   });
 
@@ -59,7 +76,11 @@ describe('digest webhook client', () => {
     const target = await serve((_req, res) => res.writeHead(200).end());
     const peer = await serve((_req, res) => res.writeHead(307, { location: target.url }).end());
     const result = await postDigest({ url: peer.url }, body, options());
-    expect(result).toMatchObject({ ok: false, attempts: 1, error: { message: 'digest webhook answered HTTP 307' } });
+    expect(result).toMatchObject({
+      ok: false,
+      attempts: 1,
+      error: { message: 'digest webhook answered HTTP 307' },
+    });
     expect(target.hits).toHaveLength(0);
     const headers = peer.hits[0]?.headers;
     expect(headers?.['webhook-signature']).toBeUndefined();
@@ -73,6 +94,10 @@ describe('digest webhook client', () => {
     const pending = postDigest({ url: peer.url }, body, options({ backoffMs: 60_000, signal: stop.signal }));
     await until('the digest webhook to be tried', () => peer.hits.length > 0, 10_000, { everyMs: 5 });
     stop.abort();
-    expect(await pending).toMatchObject({ ok: false, attempts: 1, error: { message: 'digest webhook not sent: passerelle is stopping' } });
+    expect(await pending).toMatchObject({
+      ok: false,
+      attempts: 1,
+      error: { message: 'digest webhook not sent: passerelle is stopping' },
+    });
   });
 });

@@ -11,10 +11,17 @@ import {
   readCheckpoints,
   verifyAuditTrail,
 } from '../../src/security/audit-checkpoints.js';
-import { auditMac, auditHash, keyedAuditHash } from '../../src/store/repos/audit.js';
 import type { Store } from '../../src/store/index.js';
+import { auditHash, auditMac, keyedAuditHash } from '../../src/store/repos/audit.js';
 import type { AuditEventsTable } from '../../src/store/schema.js';
-import { openTestStore, STORE_KINDS, tempDir, type TestStore, testClock, testSealing } from '../helpers/stores.js';
+import {
+  openTestStore,
+  STORE_KINDS,
+  tempDir,
+  testClock,
+  testSealing,
+  type TestStore,
+} from '../helpers/stores.js';
 
 const KEY = Buffer.alloc(32, 7);
 const WRONG_KEY = Buffer.alloc(32, 9);

@@ -6,10 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { z } from 'zod';
 
-import { createLogger } from '../../src/log/logger.js';
-import { SecretBox } from '../../src/security/secrets.js';
 import { defineConnector } from '../../src/connector/contract.js';
 import { createRegistry } from '../../src/connector/registry.js';
+import { createLogger } from '../../src/log/logger.js';
+import { SecretBox } from '../../src/security/secrets.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { openTestStore, type TestStore } from '../helpers/stores.js';
 

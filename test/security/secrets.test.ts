@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { statSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { describe, expect, it } from '@jest/globals';
 
-import { loadOrCreateKey, SecretBox } from '../../src/security/secrets.js';
 import { generateApiKey, hashSecret, roleAllows } from '../../src/security/api-keys.js';
+import { loadOrCreateKey, SecretBox } from '../../src/security/secrets.js';
 import { tempDir } from '../helpers/stores.js';
 
 describe('credentials at rest', () => {
@@ -14,8 +14,12 @@ describe('credentials at rest', () => {
     const sealed = box.sealJson({ password: 's3cret' }, 'link-1');
     expect(sealed).not.toContain('s3cret');
     expect(box.openJson(sealed, 'link-1')).toEqual({ password: 's3cret' });
-    expect(() => box.open(sealed, 'link-2')).toThrow(expect.objectContaining({ code: 'ERR_CRYPTO_DECRYPT_FAILED' }));
-    expect(() => new SecretBox(randomBytes(32)).open(sealed, 'link-1')).toThrow(expect.objectContaining({ code: 'ERR_CRYPTO_KEY_UNKNOWN' }));
+    expect(() => box.open(sealed, 'link-2')).toThrow(
+      expect.objectContaining({ code: 'ERR_CRYPTO_DECRYPT_FAILED' }),
+    );
+    expect(() => new SecretBox(randomBytes(32)).open(sealed, 'link-1')).toThrow(
+      expect.objectContaining({ code: 'ERR_CRYPTO_KEY_UNKNOWN' }),
+    );
   });
 
   it('creates a key file readable by its owner only, and reuses it', () => {

@@ -21,8 +21,17 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
     t = await openTestStore(kind, { now: clock });
     store = t.store;
     practiceId = (await store.practices.create({ name: 'Cabinet du Test' })).id;
-    linkId = (await store.links.create({ practiceId, role: 'practice', connector: 'hl7v2', name: 'Logiciel X' })).id;
-    otherLinkId = (await store.links.create({ practiceId, role: 'secretariat', connector: 'secretariat', name: 'Secrétariat' })).id;
+    linkId = (
+      await store.links.create({ practiceId, role: 'practice', connector: 'hl7v2', name: 'Logiciel X' })
+    ).id;
+    otherLinkId = (
+      await store.links.create({
+        practiceId,
+        role: 'secretariat',
+        connector: 'secretariat',
+        name: 'Secrétariat',
+      })
+    ).id;
   });
   afterAll(async () => {
     await t.dispose();
@@ -32,7 +41,16 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
     it('reports the schema current after migrate, and a second migrate applies nothing', async () => {
       const status = await store.migrationStatus();
       expect(status.current).toBe(true);
-      expect(status.applied).toEqual(['0001_core', '0002_sync', '0003_ical', '0004_mapping', '0005_reports', '0006_audit_keyed', '0007_sealing', '0008_practitioner_mappings']);
+      expect(status.applied).toEqual([
+        '0001_core',
+        '0002_sync',
+        '0003_ical',
+        '0004_mapping',
+        '0005_reports',
+        '0006_audit_keyed',
+        '0007_sealing',
+        '0008_practitioner_mappings',
+      ]);
       expect(await store.migrate()).toEqual([]);
     });
 
@@ -59,7 +77,9 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
       const p = await store.practices.create({ name: 'Cabinet A', timezone: 'America/Martinique' });
       const updated = await store.practices.update(p.id, { name: 'Cabinet A bis' }, 1);
       expect(updated.version).toBe(2);
-      await expect(store.practices.update(p.id, { name: 'stale' }, 1)).rejects.toMatchObject({ code: 'ERR_CONFLICT' });
+      await expect(store.practices.update(p.id, { name: 'stale' }, 1)).rejects.toMatchObject({
+        code: 'ERR_CONFLICT',
+      });
     });
 
     it('refuses to delete a practice that still has links', async () => {
@@ -67,7 +87,14 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
     });
 
     it('creates, filters, updates and deletes links', async () => {
-      const l = await store.links.create({ practiceId, role: 'practice', connector: 'fhir', name: 'FHIR', isTest: true, config: { baseUrl: 'http://127.0.0.1:1' } });
+      const l = await store.links.create({
+        practiceId,
+        role: 'practice',
+        connector: 'fhir',
+        name: 'FHIR',
+        isTest: true,
+        config: { baseUrl: 'http://127.0.0.1:1' },
+      });
       expect(l).toMatchObject({ isTest: true, enabled: true, config: { baseUrl: 'http://127.0.0.1:1' } });
       expect((await store.links.list({ connector: 'fhir' })).map((x) => x.id)).toEqual([l.id]);
       const u = await store.links.update(l.id, { enabled: false, schedule: '*/5 * * * *' });
@@ -77,39 +104,129 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
     });
 
     it('refuses a link for an unknown practice', async () => {
-      await expect(store.links.create({ practiceId: 'nope', role: 'practice', connector: 'fhir', name: 'x' })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+      await expect(
+        store.links.create({ practiceId: 'nope', role: 'practice', connector: 'fhir', name: 'x' }),
+      ).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
     });
   });
 
   describe('canonical records, identity map, snapshots, cursors', () => {
     it('versions records and refuses a write based on a stale version', async () => {
       const data = { resourceType: 'Appointment', id: 'apt-1', status: 'booked' };
-      const v1 = await store.resources.put({ id: 'apt-1', practiceId, kind: 'Appointment', data, origin: 'secretariat', expectedVersion: 0, startAt: '2026-12-01T08:00:00.000Z', endAt: '2026-12-01T08:20:00.000Z', practitionerId: 'pr-1' });
+      const v1 = await store.resources.put({
+        id: 'apt-1',
+        practiceId,
+        kind: 'Appointment',
+        data,
+        origin: 'secretariat',
+        expectedVersion: 0,
+        startAt: '2026-12-01T08:00:00.000Z',
+        endAt: '2026-12-01T08:20:00.000Z',
+        practitionerId: 'pr-1',
+      });
       expect(v1.version).toBe(1);
-      const v2 = await store.resources.put({ id: 'apt-1', practiceId, kind: 'Appointment', data: { ...data, status: 'cancelled' }, origin: 'practice', expectedVersion: 1, startAt: '2026-12-01T08:00:00.000Z', endAt: '2026-12-01T08:20:00.000Z', practitionerId: 'pr-1' });
+      const v2 = await store.resources.put({
+        id: 'apt-1',
+        practiceId,
+        kind: 'Appointment',
+        data: { ...data, status: 'cancelled' },
+        origin: 'practice',
+        expectedVersion: 1,
+        startAt: '2026-12-01T08:00:00.000Z',
+        endAt: '2026-12-01T08:20:00.000Z',
+        practitionerId: 'pr-1',
+      });
       expect(v2).toMatchObject({ version: 2, origin: 'secretariat' });
-      await expect(store.resources.put({ id: 'apt-1', practiceId, kind: 'Appointment', data, origin: 'practice', expectedVersion: 1 })).rejects.toMatchObject({ code: 'ERR_STORE_CONFLICT' });
+      await expect(
+        store.resources.put({
+          id: 'apt-1',
+          practiceId,
+          kind: 'Appointment',
+          data,
+          origin: 'practice',
+          expectedVersion: 1,
+        }),
+      ).rejects.toMatchObject({ code: 'ERR_STORE_CONFLICT' });
     });
 
     it('refuses a new record (expected version 0) whose id exists, leaving the stored one as it was', async () => {
       const data = { resourceType: 'Patient', id: 'pat-new-1', n: 1 };
-      await store.resources.put({ id: 'pat-new-1', practiceId, kind: 'Patient', data, origin: 'practice', expectedVersion: 0 });
-      const second = store.transaction((tx) => tx.resources.put({ id: 'pat-new-1', practiceId, kind: 'Patient', data: { ...data, n: 2 }, origin: 'secretariat', expectedVersion: 0 }));
+      await store.resources.put({
+        id: 'pat-new-1',
+        practiceId,
+        kind: 'Patient',
+        data,
+        origin: 'practice',
+        expectedVersion: 0,
+      });
+      const second = store.transaction((tx) =>
+        tx.resources.put({
+          id: 'pat-new-1',
+          practiceId,
+          kind: 'Patient',
+          data: { ...data, n: 2 },
+          origin: 'secretariat',
+          expectedVersion: 0,
+        }),
+      );
       await expect(second).rejects.toMatchObject({ code: 'ERR_STORE_CONFLICT', details: { version: 1 } });
       expect(await store.resources.get('pat-new-1')).toMatchObject({ version: 1, origin: 'practice', data });
     });
 
     it('lists records overlapping a time window', async () => {
-      await store.resources.put({ id: 'slot-1', practiceId, kind: 'Slot', data: { n: 1 }, origin: 'practice', startAt: '2026-12-02T13:00:00.000Z', endAt: '2026-12-02T18:00:00.000Z' });
-      await store.resources.put({ id: 'slot-2', practiceId, kind: 'Slot', data: { n: 2 }, origin: 'practice', startAt: '2026-12-05T13:00:00.000Z', endAt: '2026-12-05T18:00:00.000Z' });
-      const found = await store.resources.list({ practiceId, kind: 'Slot', from: '2026-12-02T17:00:00.000Z', to: '2026-12-03T00:00:00.000Z' });
+      await store.resources.put({
+        id: 'slot-1',
+        practiceId,
+        kind: 'Slot',
+        data: { n: 1 },
+        origin: 'practice',
+        startAt: '2026-12-02T13:00:00.000Z',
+        endAt: '2026-12-02T18:00:00.000Z',
+      });
+      await store.resources.put({
+        id: 'slot-2',
+        practiceId,
+        kind: 'Slot',
+        data: { n: 2 },
+        origin: 'practice',
+        startAt: '2026-12-05T13:00:00.000Z',
+        endAt: '2026-12-05T18:00:00.000Z',
+      });
+      const found = await store.resources.list({
+        practiceId,
+        kind: 'Slot',
+        from: '2026-12-02T17:00:00.000Z',
+        to: '2026-12-03T00:00:00.000Z',
+      });
       expect(found.map((r) => r.id)).toEqual(['slot-1']);
     });
 
-    it('lists a patient\'s records by patient id', async () => {
-      await store.resources.put({ id: 'apt-pat-1', practiceId, kind: 'Appointment', data: { n: 1 }, origin: 'practice', patientId: 'pat-x', startAt: '2026-12-03T08:00:00.000Z', endAt: '2026-12-03T08:15:00.000Z' });
-      await store.resources.put({ id: 'apt-pat-2', practiceId, kind: 'Appointment', data: { n: 2 }, origin: 'practice', patientId: 'pat-y', startAt: '2026-12-03T09:00:00.000Z', endAt: '2026-12-03T09:15:00.000Z' });
-      expect((await store.resources.list({ practiceId, kind: 'Appointment', patientId: 'pat-x' })).map((r) => r.id)).toEqual(['apt-pat-1']);
+    it("lists a patient's records by patient id", async () => {
+      await store.resources.put({
+        id: 'apt-pat-1',
+        practiceId,
+        kind: 'Appointment',
+        data: { n: 1 },
+        origin: 'practice',
+        patientId: 'pat-x',
+        startAt: '2026-12-03T08:00:00.000Z',
+        endAt: '2026-12-03T08:15:00.000Z',
+      });
+      await store.resources.put({
+        id: 'apt-pat-2',
+        practiceId,
+        kind: 'Appointment',
+        data: { n: 2 },
+        origin: 'practice',
+        patientId: 'pat-y',
+        startAt: '2026-12-03T09:00:00.000Z',
+        endAt: '2026-12-03T09:15:00.000Z',
+      });
+      expect(
+        (await store.resources.list({ practiceId, kind: 'Appointment', patientId: 'pat-x' })).map(
+          (r) => r.id,
+        ),
+      ).toEqual(['apt-pat-1']);
     });
 
     it('files hashed match keys per record, replaces them, and finds records by key within a practice', async () => {
@@ -125,7 +242,9 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
     });
 
     it('adds the match keys of a record that has none, then replaces them like any other', async () => {
-      await store.transaction((tx) => tx.matchKeys.add(practiceId, 'Patient', 'pat-k3', ['h-add', 'h-add', 'h-add-2']));
+      await store.transaction((tx) =>
+        tx.matchKeys.add(practiceId, 'Patient', 'pat-k3', ['h-add', 'h-add', 'h-add-2']),
+      );
       expect(await store.matchKeys.find(practiceId, 'h-add')).toEqual(['pat-k3']);
       expect(await store.matchKeys.find(practiceId, 'h-add-2')).toEqual(['pat-k3']);
       await store.matchKeys.replace(practiceId, 'Patient', 'pat-k3', ['h-add-3']);
@@ -134,17 +253,39 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
     });
 
     it('maps external ids both ways and follows a merge survivor', async () => {
-      await store.identityMap.set({ linkId, kind: 'Patient', externalId: 'IPP-1', canonicalId: 'pat-a', practiceId });
-      await store.identityMap.set({ linkId, kind: 'Patient', externalId: 'IPP-2', canonicalId: 'pat-b', practiceId });
-      await store.identityMap.set({ linkId, kind: 'Patient', externalId: 'IPP-1', canonicalId: 'pat-a', practiceId });
+      await store.identityMap.set({
+        linkId,
+        kind: 'Patient',
+        externalId: 'IPP-1',
+        canonicalId: 'pat-a',
+        practiceId,
+      });
+      await store.identityMap.set({
+        linkId,
+        kind: 'Patient',
+        externalId: 'IPP-2',
+        canonicalId: 'pat-b',
+        practiceId,
+      });
+      await store.identityMap.set({
+        linkId,
+        kind: 'Patient',
+        externalId: 'IPP-1',
+        canonicalId: 'pat-a',
+        practiceId,
+      });
       expect(await store.identityMap.findCanonical(linkId, 'Patient', 'IPP-1')).toBe('pat-a');
       expect(await store.identityMap.findExternal(linkId, 'Patient', 'pat-b')).toEqual(['IPP-2']);
       expect(await store.identityMap.repoint('pat-b', 'pat-a')).toBe(1);
-      expect((await store.identityMap.findExternal(linkId, 'Patient', 'pat-a')).sort()).toEqual(['IPP-1', 'IPP-2']);
+      expect((await store.identityMap.findExternal(linkId, 'Patient', 'pat-a')).sort()).toEqual([
+        'IPP-1',
+        'IPP-2',
+      ]);
     });
 
     it('pages a link’s known ids of a kind by canonical id, whole per record, leaving out cancelled and withdrawn records', async () => {
-      const set = (canonicalId: string, externalId: string, onLink = linkId) => store.identityMap.set({ linkId: onLink, kind: 'Slot', externalId, canonicalId, practiceId });
+      const set = (canonicalId: string, externalId: string, onLink = linkId) =>
+        store.identityMap.set({ linkId: onLink, kind: 'Slot', externalId, canonicalId, practiceId });
       await set('known-1', 'S-1');
       await set('known-2', 'S-2');
       await set('known-3', 'S-3a');
@@ -152,9 +293,28 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
       await set('known-4', 'S-4');
       await set('known-5', 'S-5');
       await set('known-6', 'S-6', otherLinkId);
-      await store.resources.put({ id: 'known-4', practiceId, kind: 'Slot', data: { resourceType: 'Slot', id: 'known-4' }, origin: 'practice', expectedVersion: 0, status: 'entered-in-error' });
-      await store.resources.put({ id: 'known-5', practiceId, kind: 'Slot', data: { resourceType: 'Slot', id: 'known-5' }, origin: 'practice', expectedVersion: 0, status: 'free' });
-      const page = async (after: string | null, limit: number) => (await store.identityMap.pageKnown(linkId, 'Slot', after, limit)).map((k) => `${k.canonicalId}:${k.externalId}`);
+      await store.resources.put({
+        id: 'known-4',
+        practiceId,
+        kind: 'Slot',
+        data: { resourceType: 'Slot', id: 'known-4' },
+        origin: 'practice',
+        expectedVersion: 0,
+        status: 'entered-in-error',
+      });
+      await store.resources.put({
+        id: 'known-5',
+        practiceId,
+        kind: 'Slot',
+        data: { resourceType: 'Slot', id: 'known-5' },
+        origin: 'practice',
+        expectedVersion: 0,
+        status: 'free',
+      });
+      const page = async (after: string | null, limit: number) =>
+        (await store.identityMap.pageKnown(linkId, 'Slot', after, limit)).map(
+          (k) => `${k.canonicalId}:${k.externalId}`,
+        );
       expect(await page(null, 2)).toEqual(['known-1:S-1', 'known-2:S-2']);
       // The limit falls inside known-3's ids: the page takes all of them.
       expect((await page('known-1', 2)).sort()).toEqual(['known-2:S-2', 'known-3:S-3a', 'known-3:S-3b']);
@@ -163,8 +323,20 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
     });
 
     it('keeps one snapshot per link and record, replacing it on each sync', async () => {
-      await store.snapshots.put({ linkId, kind: 'Patient', canonicalId: 'pat-a', data: { phone: '1' }, externalVersion: 'v1' });
-      const s = await store.snapshots.put({ linkId, kind: 'Patient', canonicalId: 'pat-a', data: { phone: '2' }, externalVersion: 'v2' });
+      await store.snapshots.put({
+        linkId,
+        kind: 'Patient',
+        canonicalId: 'pat-a',
+        data: { phone: '1' },
+        externalVersion: 'v1',
+      });
+      const s = await store.snapshots.put({
+        linkId,
+        kind: 'Patient',
+        canonicalId: 'pat-a',
+        data: { phone: '2' },
+        externalVersion: 'v2',
+      });
       const got = await store.snapshots.get(linkId, 'Patient', 'pat-a');
       expect(got).toMatchObject({ data: { phone: '2' }, externalVersion: 'v2', hash: s.hash });
       expect(await store.snapshots.get(otherLinkId, 'Patient', 'pat-a')).toBeUndefined();
@@ -182,7 +354,13 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
   });
 
   describe('inbox', () => {
-    const msg = (key: string, hash: string) => ({ linkId, dedupeKey: key, bodyHash: hash, messageType: 'SIU^S12', body: Buffer.from(`MSH|${hash}`) });
+    const msg = (key: string, hash: string) => ({
+      linkId,
+      dedupeKey: key,
+      bodyHash: hash,
+      messageType: 'SIU^S12',
+      body: Buffer.from(`MSH|${hash}`),
+    });
 
     it('stores a new message, answers a resend with the original response, flags a reused key', async () => {
       const first = await store.inbox.accept(msg('APP|FAC|MSG1', 'h1'));
@@ -220,10 +398,19 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
   describe('outbox', () => {
     let seqLink: string;
     beforeAll(async () => {
-      seqLink = (await store.links.create({ practiceId, role: 'practice', connector: 'test', name: 'outbox' })).id;
+      seqLink = (
+        await store.links.create({ practiceId, role: 'practice', connector: 'test', name: 'outbox' })
+      ).id;
     });
     const item = (recordId: string, key: string, priority?: number) => ({
-      practiceId, linkId: seqLink, kind: 'Appointment' as const, recordId, op: 'upsert', payload: { key }, idempotencyKey: key, ...(priority !== undefined && { priority }),
+      practiceId,
+      linkId: seqLink,
+      kind: 'Appointment' as const,
+      recordId,
+      op: 'upsert',
+      payload: { key },
+      idempotencyKey: key,
+      ...(priority !== undefined && { priority }),
     });
 
     it('enqueues once per idempotency key', async () => {
@@ -238,13 +425,24 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
       const a2 = await store.outbox.enqueue(item('rec-a', 'a2'));
       const b1 = await store.outbox.enqueue(item('rec-b', 'b1'));
       const u = await store.outbox.enqueue(item('rec-u', 'u1', 0));
-      const leased = await store.outbox.lease({ owner: 'w1', limit: 10, leaseMs: 30_000, linkIds: [seqLink] });
+      const leased = await store.outbox.lease({
+        owner: 'w1',
+        limit: 10,
+        leaseMs: 30_000,
+        linkIds: [seqLink],
+      });
       expect(leased.map((i) => i.seq)).toEqual([u.seq, a1.seq, b1.seq]);
       expect(leased.every((i) => i.status === 'leased' && i.attempts === 1)).toBe(true);
       // a2 waits for a1 even though nothing else is leasable.
-      expect(await store.outbox.lease({ owner: 'w2', limit: 10, leaseMs: 30_000, linkIds: [seqLink] })).toEqual([]);
+      expect(
+        await store.outbox.lease({ owner: 'w2', limit: 10, leaseMs: 30_000, linkIds: [seqLink] }),
+      ).toEqual([]);
       await store.outbox.complete(a1.seq, { externalId: 'x' });
-      expect((await store.outbox.lease({ owner: 'w2', limit: 10, leaseMs: 30_000, linkIds: [seqLink] })).map((i) => i.seq)).toEqual([a2.seq]);
+      expect(
+        (await store.outbox.lease({ owner: 'w2', limit: 10, leaseMs: 30_000, linkIds: [seqLink] })).map(
+          (i) => i.seq,
+        ),
+      ).toEqual([a2.seq]);
       for (const s of [a2.seq, b1.seq, u.seq]) await store.outbox.complete(s);
     });
 
@@ -254,34 +452,65 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
       const r2 = await store.outbox.enqueue(item('rec-r2', 'hold-r2'));
       const u = await store.outbox.enqueue(item('rec-hold-u', 'hold-u', 0));
       const other = await store.outbox.enqueue({ ...item('rec-other', 'hold-other'), linkId });
-      const first = await store.outbox.lease({ owner: 'w1', limit: 10, leaseMs: 30_000, linkIds: [seqLink, linkId] });
+      const first = await store.outbox.lease({
+        owner: 'w1',
+        limit: 10,
+        leaseMs: 30_000,
+        linkIds: [seqLink, linkId],
+      });
       expect(first.map((i) => i.seq)).toEqual([u.seq, r1.seq, r2.seq, other.seq]);
       await store.outbox.retry(r1.seq, 'w1', { at: clock() + 1000, errorCode: 'ERR_X', error: 'peer down' });
       await store.outbox.retry(r2.seq, 'w1', { at: clock() + 1000, errorCode: 'ERR_X', error: 'peer down' });
       await store.outbox.retry(u.seq, 'w1', { at: clock() + 4000, errorCode: 'ERR_X', error: 'peer down' });
-      await store.outbox.retry(other.seq, 'w1', { at: clock() + 1000, errorCode: 'ERR_X', error: 'peer down' });
+      await store.outbox.retry(other.seq, 'w1', {
+        at: clock() + 1000,
+        errorCode: 'ERR_X',
+        error: 'peer down',
+      });
       clock.advance(1000);
       // The routine rows are due but wait behind the urgent one; another link is not held.
-      expect((await store.outbox.lease({ owner: 'w1', limit: 10, leaseMs: 30_000, linkIds: [seqLink, linkId] })).map((i) => i.seq)).toEqual([other.seq]);
+      expect(
+        (
+          await store.outbox.lease({ owner: 'w1', limit: 10, leaseMs: 30_000, linkIds: [seqLink, linkId] })
+        ).map((i) => i.seq),
+      ).toEqual([other.seq]);
       // An idle dispatcher sleeps until the urgent row is due, not in a loop on rows it may not take.
       expect(await store.outbox.nextReadyAt()).toBe(clock() + 3000);
       clock.advance(3000);
-      expect((await store.outbox.lease({ owner: 'w1', limit: 10, leaseMs: 30_000, linkIds: [seqLink] })).map((i) => i.seq)).toEqual([u.seq, r1.seq, r2.seq]);
+      expect(
+        (await store.outbox.lease({ owner: 'w1', limit: 10, leaseMs: 30_000, linkIds: [seqLink] })).map(
+          (i) => i.seq,
+        ),
+      ).toEqual([u.seq, r1.seq, r2.seq]);
       for (const s of [u.seq, r1.seq, r2.seq, other.seq]) await store.outbox.complete(s);
       // An urgent row that only waits (a patient review, a record sent first) holds nothing back.
       const v = await store.outbox.enqueue(item('rec-hold-v', 'hold-v', 0));
       const r3 = await store.outbox.enqueue(item('rec-r3', 'hold-r3'));
       await store.outbox.lease({ owner: 'w1', limit: 1, leaseMs: 30_000, linkIds: [seqLink] });
-      await store.outbox.defer(v.seq, 'w1', { at: clock() + 60_000, errorCode: 'ERR_SYNC_REVIEW_PENDING', error: 'waits for review' });
-      expect((await store.outbox.lease({ owner: 'w1', limit: 10, leaseMs: 30_000, linkIds: [seqLink] })).map((i) => i.seq)).toEqual([r3.seq]);
+      await store.outbox.defer(v.seq, 'w1', {
+        at: clock() + 60_000,
+        errorCode: 'ERR_SYNC_REVIEW_PENDING',
+        error: 'waits for review',
+      });
+      expect(
+        (await store.outbox.lease({ owner: 'w1', limit: 10, leaseMs: 30_000, linkIds: [seqLink] })).map(
+          (i) => i.seq,
+        ),
+      ).toEqual([r3.seq]);
       for (const s of [v.seq, r3.seq]) await store.outbox.complete(s);
     });
 
     it('retries after the backoff time, hands expired leases to another worker, and parks poison items', async () => {
       const x = await store.outbox.enqueue(item('rec-x', 'x1'));
       await store.outbox.lease({ owner: 'w1', limit: 1, leaseMs: 1000, linkIds: [seqLink] });
-      await store.outbox.retry(x.seq, 'w1', { at: clock() + 5000, errorCode: 'ERR_X', error: 'peer said 500' });
-      expect(await store.outbox.lease({ owner: 'w1', limit: 1, leaseMs: 1000, linkIds: [seqLink] })).toEqual([]);
+      await store.outbox.retry(x.seq, 'w1', {
+        at: clock() + 5000,
+        errorCode: 'ERR_X',
+        error: 'peer said 500',
+      });
+      expect(await store.outbox.lease({ owner: 'w1', limit: 1, leaseMs: 1000, linkIds: [seqLink] })).toEqual(
+        [],
+      );
       clock.advance(5000);
       const [again] = await store.outbox.lease({ owner: 'w1', limit: 1, leaseMs: 1000, linkIds: [seqLink] });
       expect(again).toMatchObject({ seq: x.seq, attempts: 2, lastError: 'peer said 500' });
@@ -293,7 +522,17 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
       expect(await store.outbox.get(x.seq)).toMatchObject({ leaseOwner: 'w2', status: 'leased' });
       await store.transaction(async (tx) => {
         await tx.outbox.kill(x.seq, { errorCode: 'ERR_Y', error: 'rejected' });
-        await tx.deadLetters.add({ practiceId, linkId: seqLink, source: 'outbox', ref: String(x.seq), kind: 'Appointment', recordId: 'rec-x', reasonCode: 'ERR_Y', reason: 'rejected', payload: null });
+        await tx.deadLetters.add({
+          practiceId,
+          linkId: seqLink,
+          source: 'outbox',
+          ref: String(x.seq),
+          kind: 'Appointment',
+          recordId: 'rec-x',
+          reasonCode: 'ERR_Y',
+          reason: 'rejected',
+          payload: null,
+        });
       });
       expect(await store.outbox.depth(seqLink)).toMatchObject({ dead: 1, pending: 0, leased: 0 });
       await store.outbox.requeue(x.seq);
@@ -304,17 +543,37 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
     it('defers an item without spending an attempt, only for the worker holding its lease', async () => {
       const d = await store.outbox.enqueue(item('rec-d', 'd1'));
       await store.outbox.lease({ owner: 'w1', limit: 1, leaseMs: 1000, linkIds: [seqLink] });
-      await store.outbox.defer(d.seq, 'w9', { at: clock() + 1000, errorCode: 'ERR_SYNC_REVIEW_PENDING', error: 'not mine' });
+      await store.outbox.defer(d.seq, 'w9', {
+        at: clock() + 1000,
+        errorCode: 'ERR_SYNC_REVIEW_PENDING',
+        error: 'not mine',
+      });
       expect(await store.outbox.get(d.seq)).toMatchObject({ status: 'leased', attempts: 1 });
-      await store.outbox.defer(d.seq, 'w1', { at: clock() + 1000, errorCode: 'ERR_SYNC_REVIEW_PENDING', error: 'waits for review' });
-      expect(await store.outbox.get(d.seq)).toMatchObject({ status: 'pending', attempts: 0, lastErrorCode: 'ERR_SYNC_REVIEW_PENDING' });
-      expect((await store.outbox.list({ practiceId, lastErrorCode: 'ERR_SYNC_REVIEW_PENDING', status: 'pending' })).map((i) => i.seq)).toEqual([d.seq]);
+      await store.outbox.defer(d.seq, 'w1', {
+        at: clock() + 1000,
+        errorCode: 'ERR_SYNC_REVIEW_PENDING',
+        error: 'waits for review',
+      });
+      expect(await store.outbox.get(d.seq)).toMatchObject({
+        status: 'pending',
+        attempts: 0,
+        lastErrorCode: 'ERR_SYNC_REVIEW_PENDING',
+      });
+      expect(
+        (
+          await store.outbox.list({ practiceId, lastErrorCode: 'ERR_SYNC_REVIEW_PENDING', status: 'pending' })
+        ).map((i) => i.seq),
+      ).toEqual([d.seq]);
       await store.outbox.complete(d.seq);
     });
 
     it('never hands one item to two concurrent workers', async () => {
       for (let i = 0; i < 40; i++) await store.outbox.enqueue(item(`par-${i}`, `par-${i}`));
-      const results = await Promise.all(['w1', 'w2', 'w3', 'w4'].map((owner) => store.outbox.lease({ owner, limit: 15, leaseMs: 60_000, linkIds: [seqLink] })));
+      const results = await Promise.all(
+        ['w1', 'w2', 'w3', 'w4'].map((owner) =>
+          store.outbox.lease({ owner, limit: 15, leaseMs: 60_000, linkIds: [seqLink] }),
+        ),
+      );
       const seqs = results.flat().map((i) => i.seq);
       expect(new Set(seqs).size).toBe(seqs.length);
       expect(seqs.length).toBe(40);
@@ -324,27 +583,83 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
 
   describe('conflicts, review items and dead letters', () => {
     it('opens a conflict with both values per field and closes it once', async () => {
-      const c = await store.conflicts.open({ practiceId, kind: 'Appointment', recordId: 'apt-1', fields: [{ path: 'start', base: 'a', practice: 'b', secretariat: 'c' }] });
+      const c = await store.conflicts.open({
+        practiceId,
+        kind: 'Appointment',
+        recordId: 'apt-1',
+        fields: [{ path: 'start', base: 'a', practice: 'b', secretariat: 'c' }],
+      });
       expect((await store.conflicts.list({ practiceId, status: 'open' })).map((x) => x.id)).toContain(c.id);
-      const closed = await store.conflicts.close(c.id, { status: 'resolved', resolution: { side: 'practice' }, by: 'key-1' });
-      expect(closed).toMatchObject({ status: 'resolved', resolvedBy: 'key-1', fields: [{ path: 'start', practice: 'b' }] });
-      await expect(store.conflicts.close(c.id, { status: 'resolved', resolution: {}, by: 'x' })).rejects.toMatchObject({ code: 'ERR_CONFLICT' });
+      const closed = await store.conflicts.close(c.id, {
+        status: 'resolved',
+        resolution: { side: 'practice' },
+        by: 'key-1',
+      });
+      expect(closed).toMatchObject({
+        status: 'resolved',
+        resolvedBy: 'key-1',
+        fields: [{ path: 'start', practice: 'b' }],
+      });
+      await expect(
+        store.conflicts.close(c.id, { status: 'resolved', resolution: {}, by: 'x' }),
+      ).rejects.toMatchObject({ code: 'ERR_CONFLICT' });
     });
 
     it('queues patient-match reviews', async () => {
-      const r = await store.reviews.open({ practiceId, type: 'patient-match', payload: { candidates: ['pat-a'] } });
-      expect((await store.reviews.list({ type: 'patient-match', status: 'open' })).map((x) => x.id)).toContain(r.id);
-      const forRecord = await store.reviews.open({ practiceId, type: 'patient-match', recordId: 'pat-held', payload: {} });
+      const r = await store.reviews.open({
+        practiceId,
+        type: 'patient-match',
+        payload: { candidates: ['pat-a'] },
+      });
+      expect(
+        (await store.reviews.list({ type: 'patient-match', status: 'open' })).map((x) => x.id),
+      ).toContain(r.id);
+      const forRecord = await store.reviews.open({
+        practiceId,
+        type: 'patient-match',
+        recordId: 'pat-held',
+        payload: {},
+      });
       expect((await store.reviews.list({ recordId: 'pat-held' })).map((x) => x.id)).toEqual([forRecord.id]);
-      expect((await store.reviews.close(r.id, { status: 'dismissed', resolution: {}, by: 'k' })).status).toBe('dismissed');
+      expect((await store.reviews.close(r.id, { status: 'dismissed', resolution: {}, by: 'k' })).status).toBe(
+        'dismissed',
+      );
     });
 
     it('lists dead letters by status and marks them replayed', async () => {
-      const d = await store.deadLetters.add({ practiceId, linkId, source: 'inbox', ref: '12', kind: null, recordId: null, reasonCode: 'ERR_HL7', reason: 'PID-3 missing', payload: { note: 'x' } });
+      const d = await store.deadLetters.add({
+        practiceId,
+        linkId,
+        source: 'inbox',
+        ref: '12',
+        kind: null,
+        recordId: null,
+        reasonCode: 'ERR_HL7',
+        reason: 'PID-3 missing',
+        payload: { note: 'x' },
+      });
       expect(await store.deadLetters.count({ status: 'open', linkId })).toBeGreaterThanOrEqual(1);
       expect((await store.deadLetters.setStatus(d.id, 'replayed', 'key-1')).status).toBe('replayed');
-      const o = await store.deadLetters.add({ practiceId, linkId, source: 'outbox', ref: '7', kind: 'Appointment', recordId: 'apt-dl', reasonCode: 'ERR_CONNECTOR_REJECTED', reason: 'refused', payload: null });
-      expect((await store.deadLetters.list({ source: 'outbox', recordId: 'apt-dl', reasonCode: 'ERR_CONNECTOR_REJECTED' })).map((x) => x.id)).toEqual([o.id]);
+      const o = await store.deadLetters.add({
+        practiceId,
+        linkId,
+        source: 'outbox',
+        ref: '7',
+        kind: 'Appointment',
+        recordId: 'apt-dl',
+        reasonCode: 'ERR_CONNECTOR_REJECTED',
+        reason: 'refused',
+        payload: null,
+      });
+      expect(
+        (
+          await store.deadLetters.list({
+            source: 'outbox',
+            recordId: 'apt-dl',
+            reasonCode: 'ERR_CONNECTOR_REJECTED',
+          })
+        ).map((x) => x.id),
+      ).toEqual([o.id]);
       expect(await store.deadLetters.list({ source: 'inbox', recordId: 'apt-dl' })).toEqual([]);
     });
   });
@@ -352,7 +667,17 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
   describe('audit trail', () => {
     it('chains events and verifies them', async () => {
       for (let i = 0; i < 5; i++) {
-        await store.audit.append({ actor: 'key-1', role: 'admin', action: 'patient.read', resourceType: 'Patient', resourceId: `p${i}`, patientId: `p${i}`, outcome: 'success', via: 'api', details: { i } });
+        await store.audit.append({
+          actor: 'key-1',
+          role: 'admin',
+          action: 'patient.read',
+          resourceType: 'Patient',
+          resourceId: `p${i}`,
+          patientId: `p${i}`,
+          outcome: 'success',
+          via: 'api',
+          details: { i },
+        });
       }
       const events = await store.audit.list({ limit: 10 });
       expect(events[1]?.prevHash).toBe(events[0]?.hash);
@@ -362,9 +687,13 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
     it('names the first edited row when a row is tampered with in the database', async () => {
       const events = await store.audit.list({ limit: 10 });
       const target = events[2] as (typeof events)[number];
-      await sql`UPDATE audit_events SET patient_id = 'someone-else' WHERE seq = ${target.seq}`.execute(store.db);
+      await sql`UPDATE audit_events SET patient_id = 'someone-else' WHERE seq = ${target.seq}`.execute(
+        store.db,
+      );
       expect(await store.audit.verify()).toMatchObject({ ok: false, firstBrokenSeq: target.seq });
-      await sql`UPDATE audit_events SET patient_id = ${target.patientId} WHERE seq = ${target.seq}`.execute(store.db);
+      await sql`UPDATE audit_events SET patient_id = ${target.patientId} WHERE seq = ${target.seq}`.execute(
+        store.db,
+      );
       expect((await store.audit.verify()).ok).toBe(true);
     });
 
@@ -374,7 +703,9 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
       expect(await store.audit.verify()).toMatchObject({ ok: false });
       // Restore the row exactly so later tests see a valid chain.
       await sql`INSERT INTO audit_events (at, actor, role, action, resource_type, resource_id, patient_id, outcome, request_id, via, details, prev_hash, hash)
-        VALUES (${Date.parse(last.at)}, ${last.actor}, ${null}, ${last.action}, ${null}, ${null}, ${null}, ${last.outcome}, ${null}, ${null}, ${'{}'}, ${last.prevHash}, ${last.hash})`.execute(store.db);
+        VALUES (${Date.parse(last.at)}, ${last.actor}, ${null}, ${last.action}, ${null}, ${null}, ${null}, ${last.outcome}, ${null}, ${null}, ${'{}'}, ${last.prevHash}, ${last.hash})`.execute(
+        store.db,
+      );
       expect((await store.audit.verify()).ok).toBe(true);
     });
 
@@ -407,28 +738,48 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
           return i;
         });
       const outcomes = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => job(i)));
-      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled', 'rejected']);
+      expect(outcomes.map((o) => o.status)).toEqual([
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+        'rejected',
+      ]);
       const events = await store.audit.list({ action: 'batch.first', limit: 10 });
       expect(events.map((x) => x.actor).sort()).toEqual(['job0', 'job2', 'job4']);
       expect(await store.audit.verify()).toMatchObject({ ok: true });
     });
 
     it('keeps the chain intact under concurrent appends', async () => {
-      await Promise.all(Array.from({ length: 20 }, (_, i) => store.audit.append({ actor: `w${i % 3}`, action: 'concurrent', outcome: 'success' })));
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          store.audit.append({ actor: `w${i % 3}`, action: 'concurrent', outcome: 'success' }),
+        ),
+      );
       expect((await store.audit.verify()).ok).toBe(true);
     });
   });
 
   describe('secrets at rest', () => {
     it('finds API keys and iCal tokens by hash only, and stops finding revoked ones in lists', async () => {
-      const k = await store.apiKeys.create({ keyHash: `h-${kind}`, prefix: 'psk_abcd', role: 'integrator', label: 'CI' });
+      const k = await store.apiKeys.create({
+        keyHash: `h-${kind}`,
+        prefix: 'psk_abcd',
+        role: 'integrator',
+        label: 'CI',
+      });
       expect((await store.apiKeys.findByHash(`h-${kind}`))?.id).toBe(k.id);
       const active = await store.apiKeys.countActive();
       await store.apiKeys.revoke(k.id);
       expect(await store.apiKeys.countActive()).toBe(active - 1);
       expect((await store.apiKeys.findByHash(`h-${kind}`))?.revokedAt).not.toBeNull();
 
-      const tok = await store.icalTokens.create({ tokenHash: `t-${kind}`, practiceId, practitionerId: 'pr-1' });
+      const tok = await store.icalTokens.create({
+        tokenHash: `t-${kind}`,
+        practiceId,
+        practitionerId: 'pr-1',
+      });
       expect(tok.privacy).toBe('busy');
       const rotated = await store.icalTokens.update(tok.id, { tokenHash: `t2-${kind}` });
       expect(await store.icalTokens.findByHash(`t-${kind}`)).toBeUndefined();
@@ -442,7 +793,12 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
       expect(tok).toMatchObject({ version: 1, updatedAt: tok.createdAt });
       clock.advance(1000);
       const changed = await store.icalTokens.update(tok.id, { privacy: 'full', fullAllowed: true });
-      expect(changed).toMatchObject({ version: 2, privacy: 'full', fullAllowed: true, updatedAt: new Date(Date.parse(tok.createdAt) + 1000).toISOString() });
+      expect(changed).toMatchObject({
+        version: 2,
+        privacy: 'full',
+        fullAllowed: true,
+        updatedAt: new Date(Date.parse(tok.createdAt) + 1000).toISOString(),
+      });
       expect((await store.icalTokens.update(tok.id, { label: 'x' })).version).toBe(3);
     });
   });
@@ -450,9 +806,24 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
   describe('change counters', () => {
     it('finds a feed token with its practice and change counter in one call', async () => {
       const p = await store.practices.create({ name: 'Flux', timezone: 'America/Cayenne' });
-      const tok = await store.icalTokens.create({ tokenHash: `feed-${kind}`, practiceId: p.id, practitionerId: 'pr-9', privacy: 'initials' });
-      expect(await store.icalTokens.findFeedByHash(`feed-${kind}`)).toEqual({ token: tok, practice: p, counter: undefined });
-      await store.resources.put({ id: `ff-${kind}`, practiceId: p.id, kind: 'Slot', data: {}, origin: 'practice' });
+      const tok = await store.icalTokens.create({
+        tokenHash: `feed-${kind}`,
+        practiceId: p.id,
+        practitionerId: 'pr-9',
+        privacy: 'initials',
+      });
+      expect(await store.icalTokens.findFeedByHash(`feed-${kind}`)).toEqual({
+        token: tok,
+        practice: p,
+        counter: undefined,
+      });
+      await store.resources.put({
+        id: `ff-${kind}`,
+        practiceId: p.id,
+        kind: 'Slot',
+        data: {},
+        origin: 'practice',
+      });
       const found = await store.icalTokens.findFeedByHash(`feed-${kind}`);
       expect(found?.counter).toEqual(await store.changeCounters.get(p.id));
       expect(found?.counter?.seq).toBe(1);
@@ -460,7 +831,15 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
     });
 
     const put = (tx: { resources: Store['resources'] }, id: string, practice: string) =>
-      tx.resources.put({ id, practiceId: practice, kind: 'Slot', data: { id }, origin: 'practice', startAt: '2026-12-01T08:00:00.000Z', endAt: '2026-12-01T09:00:00.000Z' });
+      tx.resources.put({
+        id,
+        practiceId: practice,
+        kind: 'Slot',
+        data: { id },
+        origin: 'practice',
+        startAt: '2026-12-01T08:00:00.000Z',
+        endAt: '2026-12-01T09:00:00.000Z',
+      });
 
     it('bumps a practice’s counter once per committed transaction that wrote its records', async () => {
       const p = (await store.practices.create({ name: 'Compteur' })).id;
@@ -494,13 +873,17 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
         await put(tx, `cc-q-${kind}`, q);
         await put(tx, `cc-p-${kind}`, p);
       });
-      expect([(await store.changeCounters.get(p))?.seq, (await store.changeCounters.get(q))?.seq]).toEqual([1, 1]);
+      expect([(await store.changeCounters.get(p))?.seq, (await store.changeCounters.get(q))?.seq]).toEqual([
+        1, 1,
+      ]);
     });
 
     it('counts every write of concurrent batch transactions, so no change can hide behind another', async () => {
       const p = (await store.practices.create({ name: 'Concurrent' })).id;
       const before = (await store.changeCounters.get(p))?.seq ?? 0;
-      await Promise.all(Array.from({ length: 20 }, (_, i) => store.batch((tx) => put(tx, `cc-batch-${kind}-${i}`, p))));
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.batch((tx) => put(tx, `cc-batch-${kind}-${i}`, p))),
+      );
       const after = (await store.changeCounters.get(p))?.seq ?? 0;
       // Group commit may merge writers into fewer transactions, never into none.
       expect(after).toBeGreaterThan(before);
@@ -536,9 +919,27 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
 
   describe('mapping profile versions', () => {
     it('numbers versions per link, keeps exactly one active, and lists them newest first', async () => {
-      const a = await store.mappingProfiles.add({ linkId, name: 'hl7v2-ihe-pam-fr', yaml: 'name: a\n', hash: 'h1', createdBy: 'key-1' });
-      const b = await store.mappingProfiles.add({ linkId, name: 'hl7v2-ihe-pam-fr', yaml: 'name: b\n', hash: 'h2', createdBy: 'key-1', comment: 'second' });
-      const other = await store.mappingProfiles.add({ linkId: otherLinkId, name: 'x', yaml: 'name: x\n', hash: 'h3' });
+      const a = await store.mappingProfiles.add({
+        linkId,
+        name: 'hl7v2-ihe-pam-fr',
+        yaml: 'name: a\n',
+        hash: 'h1',
+        createdBy: 'key-1',
+      });
+      const b = await store.mappingProfiles.add({
+        linkId,
+        name: 'hl7v2-ihe-pam-fr',
+        yaml: 'name: b\n',
+        hash: 'h2',
+        createdBy: 'key-1',
+        comment: 'second',
+      });
+      const other = await store.mappingProfiles.add({
+        linkId: otherLinkId,
+        name: 'x',
+        yaml: 'name: x\n',
+        hash: 'h3',
+      });
       expect([a.version, b.version, other.version]).toEqual([1, 2, 1]);
       expect((await store.mappingProfiles.active(linkId))?.version).toBe(2);
       const list = await store.mappingProfiles.list(linkId);
@@ -546,19 +947,30 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
         [2, true, 'h2'],
         [1, false, 'h1'],
       ]);
-      expect(list[0]).toMatchObject({ linkId, name: 'hl7v2-ihe-pam-fr', yaml: 'name: b\n', createdBy: 'key-1', comment: 'second', createdAt: new Date(clock()).toISOString() });
+      expect(list[0]).toMatchObject({
+        linkId,
+        name: 'hl7v2-ihe-pam-fr',
+        yaml: 'name: b\n',
+        createdBy: 'key-1',
+        comment: 'second',
+        createdAt: new Date(clock()).toISOString(),
+      });
       expect((await store.mappingProfiles.active(otherLinkId))?.hash).toBe('h3');
     });
 
     it('activates an earlier version and refuses one that does not exist', async () => {
       await store.mappingProfiles.activate(linkId, 1);
       expect((await store.mappingProfiles.active(linkId))?.yaml).toBe('name: a\n');
-      expect((await store.mappingProfiles.list(linkId)).filter((v) => v.active).map((v) => v.version)).toEqual([1]);
-      await expect(store.mappingProfiles.activate(linkId, 99)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+      expect(
+        (await store.mappingProfiles.list(linkId)).filter((v) => v.active).map((v) => v.version),
+      ).toEqual([1]);
+      await expect(store.mappingProfiles.activate(linkId, 99)).rejects.toMatchObject({
+        code: 'ERR_NOT_FOUND',
+      });
       expect((await store.mappingProfiles.active(linkId))?.version).toBe(1);
     });
 
-    it('adds a version inside a caller\'s transaction and rolls it back with it', async () => {
+    it("adds a version inside a caller's transaction and rolls it back with it", async () => {
       await expect(
         store.transaction(async (tx) => {
           await tx.mappingProfiles.add({ linkId, name: 'n', yaml: 'name: c\n', hash: 'h4' });
@@ -581,42 +993,123 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
 
     it('appends activity stamped by the store clock, keeps an event with a dedupe key once, and counts a period by type, origin and practitioner', async () => {
       clock.set(Date.parse('2026-11-23T08:00:00.000Z'));
-      expect(await store.activity.append({ practiceId: reportPractice, type: 'appointment.booked', origin: 'secretariat', practitionerId: 'pr-1', recordId: 'a-1', kind: 'Appointment' })).toBe(true);
-      expect(await store.activity.append({ practiceId: reportPractice, type: 'appointment.booked', origin: 'secretariat', practitionerId: 'pr-1', recordId: 'a-2', kind: 'Appointment' })).toBe(true);
-      expect(await store.activity.append({ practiceId: reportPractice, type: 'appointment.booked', origin: 'practice', practitionerId: 'pr-2', recordId: 'a-3' })).toBe(true);
-      expect(await store.activity.append({ practiceId: reportPractice, type: 'appointment.refused', origin: 'secretariat', detail: 'ERR_SYNC_SLOT_UNAVAILABLE', dedupeKey: `refusal-${kind}` })).toBe(true);
-      expect(await store.activity.append({ practiceId: reportPractice, type: 'appointment.refused', origin: 'secretariat', detail: 'ERR_SYNC_SLOT_UNAVAILABLE', dedupeKey: `refusal-${kind}` })).toBe(false);
+      expect(
+        await store.activity.append({
+          practiceId: reportPractice,
+          type: 'appointment.booked',
+          origin: 'secretariat',
+          practitionerId: 'pr-1',
+          recordId: 'a-1',
+          kind: 'Appointment',
+        }),
+      ).toBe(true);
+      expect(
+        await store.activity.append({
+          practiceId: reportPractice,
+          type: 'appointment.booked',
+          origin: 'secretariat',
+          practitionerId: 'pr-1',
+          recordId: 'a-2',
+          kind: 'Appointment',
+        }),
+      ).toBe(true);
+      expect(
+        await store.activity.append({
+          practiceId: reportPractice,
+          type: 'appointment.booked',
+          origin: 'practice',
+          practitionerId: 'pr-2',
+          recordId: 'a-3',
+        }),
+      ).toBe(true);
+      expect(
+        await store.activity.append({
+          practiceId: reportPractice,
+          type: 'appointment.refused',
+          origin: 'secretariat',
+          detail: 'ERR_SYNC_SLOT_UNAVAILABLE',
+          dedupeKey: `refusal-${kind}`,
+        }),
+      ).toBe(true);
+      expect(
+        await store.activity.append({
+          practiceId: reportPractice,
+          type: 'appointment.refused',
+          origin: 'secretariat',
+          detail: 'ERR_SYNC_SLOT_UNAVAILABLE',
+          dedupeKey: `refusal-${kind}`,
+        }),
+      ).toBe(false);
       // The next day is outside the period.
       clock.set(Date.parse('2026-11-24T00:00:00.000Z'));
-      await store.activity.append({ practiceId: reportPractice, type: 'appointment.booked', origin: 'secretariat', practitionerId: 'pr-1' });
+      await store.activity.append({
+        practiceId: reportPractice,
+        type: 'appointment.booked',
+        origin: 'secretariat',
+        practitionerId: 'pr-1',
+      });
       clock.set(Date.parse('2026-11-23T09:00:00.000Z'));
 
       const counts = await store.activity.counts(reportPractice, day);
-      const pick = (type: string, origin: string, practitionerId: string | null) => counts.find((c) => c.type === type && c.origin === origin && c.practitionerId === practitionerId)?.count;
+      const pick = (type: string, origin: string, practitionerId: string | null) =>
+        counts.find((c) => c.type === type && c.origin === origin && c.practitionerId === practitionerId)
+          ?.count;
       expect(pick('appointment.booked', 'secretariat', 'pr-1')).toBe(2);
       expect(pick('appointment.booked', 'practice', 'pr-2')).toBe(1);
-      expect(counts.find((c) => c.type === 'appointment.refused')).toMatchObject({ count: 1, detail: 'ERR_SYNC_SLOT_UNAVAILABLE' });
+      expect(counts.find((c) => c.type === 'appointment.refused')).toMatchObject({
+        count: 1,
+        detail: 'ERR_SYNC_SLOT_UNAVAILABLE',
+      });
       expect(counts.reduce((n, c) => n + c.count, 0)).toBe(4);
       const listed = await store.activity.list({ practiceId: reportPractice, ...day });
       expect(listed.map((e) => e.recordId).slice(0, 3)).toEqual(['a-1', 'a-2', 'a-3']);
-      expect(listed[0]).toMatchObject({ at: '2026-11-23T08:00:00.000Z', type: 'appointment.booked', kind: 'Appointment', latencyMs: null });
+      expect(listed[0]).toMatchObject({
+        at: '2026-11-23T08:00:00.000Z',
+        type: 'appointment.booked',
+        kind: 'Appointment',
+        latencyMs: null,
+      });
     });
 
     it('purges activity events older than the retention limit and keeps the newer ones', async () => {
       const practice = (await store.practices.create({ name: 'Cabinet de la purge' })).id;
       clock.set(Date.parse('2025-01-10T08:00:00.000Z'));
-      await store.activity.append({ practiceId: practice, type: 'appointment.booked', origin: 'secretariat', recordId: 'old' });
+      await store.activity.append({
+        practiceId: practice,
+        type: 'appointment.booked',
+        origin: 'secretariat',
+        recordId: 'old',
+      });
       clock.set(Date.parse('2026-11-23T08:00:00.000Z'));
-      await store.activity.append({ practiceId: practice, type: 'appointment.booked', origin: 'secretariat', recordId: 'new' });
-      expect(await store.activity.purgeBefore(Date.parse('2025-10-19T00:00:00.000Z'))).toBeGreaterThanOrEqual(1);
+      await store.activity.append({
+        practiceId: practice,
+        type: 'appointment.booked',
+        origin: 'secretariat',
+        recordId: 'new',
+      });
+      expect(await store.activity.purgeBefore(Date.parse('2025-10-19T00:00:00.000Z'))).toBeGreaterThanOrEqual(
+        1,
+      );
       const left = await store.activity.list({ practiceId: practice });
       expect(left.map((e) => e.recordId)).toEqual(['new']);
     });
 
     it('stores a latency measured up to the store clock, never negative, and lists the period’s latencies with their priority', async () => {
       clock.set(Date.parse('2026-11-23T10:00:00.000Z'));
-      await store.activity.append({ practiceId: reportPractice, type: 'message.delivered', priority: 'stat', latencySince: Date.parse('2026-11-23T09:59:58.500Z'), dedupeKey: `dl-1-${kind}` });
-      await store.activity.append({ practiceId: reportPractice, type: 'message.delivered', priority: 'routine', latencySince: Date.parse('2026-11-23T10:00:05.000Z'), dedupeKey: `dl-2-${kind}` });
+      await store.activity.append({
+        practiceId: reportPractice,
+        type: 'message.delivered',
+        priority: 'stat',
+        latencySince: Date.parse('2026-11-23T09:59:58.500Z'),
+        dedupeKey: `dl-1-${kind}`,
+      });
+      await store.activity.append({
+        practiceId: reportPractice,
+        type: 'message.delivered',
+        priority: 'routine',
+        latencySince: Date.parse('2026-11-23T10:00:05.000Z'),
+        dedupeKey: `dl-2-${kind}`,
+      });
       const latencies = await store.activity.latencies(reportPractice, day);
       expect(latencies.sort((a, b) => a.latencyMs - b.latencyMs)).toEqual([
         { priority: 'routine', latencyMs: 0 },
@@ -625,9 +1118,25 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
     });
 
     it('counts a period’s dead letters by reason and source, what is open now, and each link’s outbox', async () => {
-      const link = await store.links.create({ practiceId: reportPractice, role: 'practice', connector: 'memory', name: 'Logiciel' });
+      const link = await store.links.create({
+        practiceId: reportPractice,
+        role: 'practice',
+        connector: 'memory',
+        name: 'Logiciel',
+      });
       clock.set(Date.parse('2026-11-23T11:00:00.000Z'));
-      const add = (source: 'inbox' | 'outbox', reasonCode: string) => store.deadLetters.add({ practiceId: reportPractice, linkId: link.id, source, ref: null, kind: null, recordId: null, reasonCode, reason: 'x', payload: null });
+      const add = (source: 'inbox' | 'outbox', reasonCode: string) =>
+        store.deadLetters.add({
+          practiceId: reportPractice,
+          linkId: link.id,
+          source,
+          ref: null,
+          kind: null,
+          recordId: null,
+          reasonCode,
+          reason: 'x',
+          payload: null,
+        });
       await add('outbox', 'ERR_CONNECTOR_REJECTED');
       await add('outbox', 'ERR_CONNECTOR_REJECTED');
       const replayed = await add('inbox', 'ERR_MODEL_INVALID');
@@ -638,42 +1147,104 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
         { reasonCode: 'ERR_CONNECTOR_REJECTED', source: 'outbox', count: 2 },
         { reasonCode: 'ERR_MODEL_INVALID', source: 'inbox', count: 1 },
       ]);
-      await store.conflicts.open({ practiceId: reportPractice, kind: 'Appointment', recordId: 'apt-r', fields: [] });
+      await store.conflicts.open({
+        practiceId: reportPractice,
+        kind: 'Appointment',
+        recordId: 'apt-r',
+        fields: [],
+      });
       expect(await store.activity.openCounts(reportPractice)).toEqual({ conflicts: 1, deadLetters: 3 });
 
       clock.set(Date.parse('2026-11-23T12:00:00.000Z'));
-      const enqueue = (n: number) => store.outbox.enqueue({ practiceId: reportPractice, linkId: link.id, kind: 'Appointment', recordId: `r-${n}`, op: 'upsert', payload: {}, idempotencyKey: `stats-${kind}-${n}` });
+      const enqueue = (n: number) =>
+        store.outbox.enqueue({
+          practiceId: reportPractice,
+          linkId: link.id,
+          kind: 'Appointment',
+          recordId: `r-${n}`,
+          op: 'upsert',
+          payload: {},
+          idempotencyKey: `stats-${kind}-${n}`,
+        });
       const first = await enqueue(1);
       clock.set(Date.parse('2026-11-23T12:05:00.000Z'));
       await enqueue(2);
       await enqueue(3);
       await store.outbox.complete(first.seq);
       clock.set(Date.parse('2026-11-23T12:10:00.000Z'));
-      const [leased] = await store.outbox.lease({ owner: 'w', limit: 1, leaseMs: 60_000, linkIds: [link.id] });
+      const [leased] = await store.outbox.lease({
+        owner: 'w',
+        limit: 1,
+        leaseMs: 60_000,
+        linkIds: [link.id],
+      });
       expect(leased?.recordId).toBe('r-2');
       expect(await store.activity.outboxStats([link.id, 'no-such-link'])).toEqual([
-        { linkId: link.id, pending: 1, leased: 1, dead: 0, oldestPendingAt: '2026-11-23T12:05:00.000Z', lastDoneAt: '2026-11-23T12:05:00.000Z' },
+        {
+          linkId: link.id,
+          pending: 1,
+          leased: 1,
+          dead: 0,
+          oldestPendingAt: '2026-11-23T12:05:00.000Z',
+          lastDoneAt: '2026-11-23T12:05:00.000Z',
+        },
         { linkId: 'no-such-link', pending: 0, leased: 0, dead: 0, oldestPendingAt: null, lastDoneAt: null },
       ]);
       clock.set(Date.parse('2026-11-23T09:00:00.000Z'));
     });
 
     it('keeps one digest per practice and day, lists them newest first, and tracks webhook delivery', async () => {
-      const first = await store.digests.put({ practiceId: reportPractice, day: '2026-11-22', report: { n: 1 }, webhook: true });
+      const first = await store.digests.put({
+        practiceId: reportPractice,
+        day: '2026-11-22',
+        report: { n: 1 },
+        webhook: true,
+      });
       expect(first.created).toBe(true);
-      expect(first.digest).toMatchObject({ day: '2026-11-22', report: { n: 1 }, webhook: { status: 'pending', attempts: 0, lastError: null, deliveredAt: null } });
-      const again = await store.digests.put({ practiceId: reportPractice, day: '2026-11-22', report: { n: 2 }, webhook: true });
+      expect(first.digest).toMatchObject({
+        day: '2026-11-22',
+        report: { n: 1 },
+        webhook: { status: 'pending', attempts: 0, lastError: null, deliveredAt: null },
+      });
+      const again = await store.digests.put({
+        practiceId: reportPractice,
+        day: '2026-11-22',
+        report: { n: 2 },
+        webhook: true,
+      });
       expect(again).toMatchObject({ created: false, digest: { report: { n: 1 } } });
-      await store.digests.put({ practiceId: reportPractice, day: '2026-11-21', report: { n: 0 }, webhook: false });
-      expect((await store.digests.list({ practiceId: reportPractice })).map((d) => [d.day, d.webhook.status])).toEqual([
+      await store.digests.put({
+        practiceId: reportPractice,
+        day: '2026-11-21',
+        report: { n: 0 },
+        webhook: false,
+      });
+      expect(
+        (await store.digests.list({ practiceId: reportPractice })).map((d) => [d.day, d.webhook.status]),
+      ).toEqual([
         ['2026-11-22', 'pending'],
         ['2026-11-21', null],
       ]);
-      await store.digests.recordWebhook(reportPractice, '2026-11-22', { attempts: 3, delivered: false, error: 'ERR_REPORTS_WEBHOOK_FAILED: HTTP 503' });
-      expect((await store.digests.pendingWebhooks(reportPractice, '2026-11-01')).map((d) => [d.day, d.webhook.attempts, d.webhook.lastError])).toEqual([['2026-11-22', 3, 'ERR_REPORTS_WEBHOOK_FAILED: HTTP 503']]);
+      await store.digests.recordWebhook(reportPractice, '2026-11-22', {
+        attempts: 3,
+        delivered: false,
+        error: 'ERR_REPORTS_WEBHOOK_FAILED: HTTP 503',
+      });
+      expect(
+        (await store.digests.pendingWebhooks(reportPractice, '2026-11-01')).map((d) => [
+          d.day,
+          d.webhook.attempts,
+          d.webhook.lastError,
+        ]),
+      ).toEqual([['2026-11-22', 3, 'ERR_REPORTS_WEBHOOK_FAILED: HTTP 503']]);
       expect(await store.digests.pendingWebhooks(reportPractice, '2026-11-23')).toEqual([]);
       await store.digests.recordWebhook(reportPractice, '2026-11-22', { attempts: 1, delivered: true });
-      expect((await store.digests.get(reportPractice, '2026-11-22'))?.webhook).toEqual({ status: 'delivered', attempts: 4, lastError: null, deliveredAt: new Date(clock()).toISOString() });
+      expect((await store.digests.get(reportPractice, '2026-11-22'))?.webhook).toEqual({
+        status: 'delivered',
+        attempts: 4,
+        lastError: null,
+        deliveredAt: new Date(clock()).toISOString(),
+      });
       expect(await store.digests.pendingWebhooks(reportPractice, '2026-11-01')).toEqual([]);
       expect(await store.digests.get(reportPractice, '2026-11-20')).toBeUndefined();
     });

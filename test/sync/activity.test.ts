@@ -3,7 +3,8 @@ import { describe, expect, it } from '@jest/globals';
 import { appointmentActivity } from '../../src/sync/activity.js';
 
 const at = (h: string) => `2026-11-24T${h}:00.000Z`;
-const appt = (status: string, start = at('09:00'), end = at('09:20')) => ({ status, start, end }) as Parameters<typeof appointmentActivity>[1];
+const appt = (status: string, start = at('09:00'), end = at('09:20')) =>
+  ({ status, start, end }) as Parameters<typeof appointmentActivity>[1];
 
 describe('appointment activity from the record before and after a change', () => {
   it('counts a new active appointment as booked, and a new one that is not active as nothing', () => {
@@ -17,8 +18,12 @@ describe('appointment activity from the record before and after a change', () =>
   });
 
   it('counts a change of start or end of an active appointment as a move, and other edits as nothing', () => {
-    expect(appointmentActivity(appt('booked'), appt('booked', at('10:00'), at('10:20')))).toEqual(['appointment.moved']);
-    expect(appointmentActivity(appt('booked'), appt('booked', at('09:00'), at('09:30')))).toEqual(['appointment.moved']);
+    expect(appointmentActivity(appt('booked'), appt('booked', at('10:00'), at('10:20')))).toEqual([
+      'appointment.moved',
+    ]);
+    expect(appointmentActivity(appt('booked'), appt('booked', at('09:00'), at('09:30')))).toEqual([
+      'appointment.moved',
+    ]);
     expect(appointmentActivity(appt('booked'), appt('booked'))).toEqual([]);
   });
 
@@ -33,10 +38,14 @@ describe('appointment activity from the record before and after a change', () =>
 
   it('does not count moving a cancelled appointment, and counts re-activating one as a booking', () => {
     expect(appointmentActivity(appt('cancelled'), appt('cancelled', at('11:00'), at('11:20')))).toEqual([]);
-    expect(appointmentActivity(appt('cancelled'), appt('booked', at('11:00'), at('11:20')))).toEqual(['appointment.booked']);
+    expect(appointmentActivity(appt('cancelled'), appt('booked', at('11:00'), at('11:20')))).toEqual([
+      'appointment.booked',
+    ]);
   });
 
   it('counts a cancellation with a new time as a cancellation only', () => {
-    expect(appointmentActivity(appt('booked'), appt('cancelled', at('11:00'), at('11:20')))).toEqual(['appointment.cancelled']);
+    expect(appointmentActivity(appt('booked'), appt('cancelled', at('11:00'), at('11:20')))).toEqual([
+      'appointment.cancelled',
+    ]);
   });
 });

@@ -6,8 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { createRegistry } from '../../src/connector/registry.js';
 import { defaultConnectorDefinitions } from '../../src/app/connectors.js';
+import { createRegistry } from '../../src/connector/registry.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { Appointment, Patient } from '../../src/model/resources.js';
 import type { Link } from '../../src/store/types.js';
@@ -22,15 +22,31 @@ describe.each(STORE_KINDS)('an appointment without an end reaching the engine (%
   beforeAll(async () => {
     t = await openTestStore(kind);
     const practiceId = (await t.store.practices.create({ name: 'Cabinet' })).id;
-    link = await t.store.links.create({ practiceId, role: 'practice', connector: 'http-peer', name: 'Logiciel', config: { url: 'http://127.0.0.1:9' } });
-    engine = new SyncEngine({ store: t.store, registry: createRegistry([...defaultConnectorDefinitions(), httpPeerConnector]), log: createLogger({ silent: true }) });
+    link = await t.store.links.create({
+      practiceId,
+      role: 'practice',
+      connector: 'http-peer',
+      name: 'Logiciel',
+      config: { url: 'http://127.0.0.1:9' },
+    });
+    engine = new SyncEngine({
+      store: t.store,
+      registry: createRegistry([...defaultConnectorDefinitions(), httpPeerConnector]),
+      log: createLogger({ silent: true }),
+    });
   }, 30_000);
   afterAll(async () => {
     await t?.dispose();
   });
 
   it('keeps it with end = start + 15 minutes, flagged appointment-end-assumed on the record and the message', async () => {
-    const patient: Patient = { resourceType: 'Patient', id: 'p1', name: [{ use: 'official', family: 'FICTIVE', given: ['Jeanne'] }], gender: 'female', birthDate: '1985-03-14' };
+    const patient: Patient = {
+      resourceType: 'Patient',
+      id: 'p1',
+      name: [{ use: 'official', family: 'FICTIVE', given: ['Jeanne'] }],
+      gender: 'female',
+      birthDate: '1985-03-14',
+    };
     const appointment = {
       resourceType: 'Appointment',
       id: 'a1',
@@ -40,7 +56,13 @@ describe.each(STORE_KINDS)('an appointment without an end reaching the engine (%
     } as unknown as Appointment;
     const result = await engine.ingest(
       link,
-      { dedupe: { key: 'no-end-1', bodyHash: 'h1', messageType: 'test', body: null }, records: [{ kind: 'Patient', externalId: 'p1', data: patient }, { kind: 'Appointment', externalId: 'a1', data: appointment }] },
+      {
+        dedupe: { key: 'no-end-1', bodyHash: 'h1', messageType: 'test', body: null },
+        records: [
+          { kind: 'Patient', externalId: 'p1', data: patient },
+          { kind: 'Appointment', externalId: 'a1', data: appointment },
+        ],
+      },
       'receiver',
     );
     expect(result.outcome).toBe('applied');
@@ -53,8 +75,20 @@ describe.each(STORE_KINDS)('an appointment without an end reaching the engine (%
   });
 
   it('still refuses an appointment without a start', async () => {
-    const appointment = { resourceType: 'Appointment', id: 'a2', status: 'booked', participant: [{ actor: { reference: 'Patient/p1' }, status: 'accepted' }] } as unknown as Appointment;
-    const result = await engine.ingest(link, { dedupe: { key: 'no-start-1', bodyHash: 'h2', messageType: 'test', body: null }, records: [{ kind: 'Appointment', externalId: 'a2', data: appointment }] }, 'receiver');
+    const appointment = {
+      resourceType: 'Appointment',
+      id: 'a2',
+      status: 'booked',
+      participant: [{ actor: { reference: 'Patient/p1' }, status: 'accepted' }],
+    } as unknown as Appointment;
+    const result = await engine.ingest(
+      link,
+      {
+        dedupe: { key: 'no-start-1', bodyHash: 'h2', messageType: 'test', body: null },
+        records: [{ kind: 'Appointment', externalId: 'a2', data: appointment }],
+      },
+      'receiver',
+    );
     expect(result.outcome).not.toBe('applied');
     expect(await t.store.identityMap.findCanonical(link.id, 'Appointment', 'a2')).toBeUndefined();
   });

@@ -34,21 +34,39 @@ describe('outbox leases of a stopped instance', () => {
   it('takes back at once the rows a killed process of this host had leased, and leaves other hosts’ leases to run out', async () => {
     h.sec.create(structuredClone(jeanne));
     await h.sec.deliver();
-    const killed = await h.store.outbox.lease({ owner: `${hostname()}:${await deadPid()}:0a1b2c3d`, limit: 10, leaseMs: 60_000 });
+    const killed = await h.store.outbox.lease({
+      owner: `${hostname()}:${await deadPid()}:0a1b2c3d`,
+      limit: 10,
+      leaseMs: 60_000,
+    });
     expect(killed).toHaveLength(1);
     h.sec.create(structuredClone(paul));
     await h.sec.deliver();
-    const elsewhere = await h.store.outbox.lease({ owner: `another-host:${process.pid}:0a1b2c3d`, limit: 10, leaseMs: 60_000 });
+    const elsewhere = await h.store.outbox.lease({
+      owner: `another-host:${process.pid}:0a1b2c3d`,
+      limit: 10,
+      leaseMs: 60_000,
+    });
     expect(elsewhere).toHaveLength(1);
-    h.sec.create({ ...structuredClone(paul), name: [{ use: 'official', family: 'AUTRE', given: ['Paul'] }], identifier: [] });
+    h.sec.create({
+      ...structuredClone(paul),
+      name: [{ use: 'official', family: 'AUTRE', given: ['Paul'] }],
+      identifier: [],
+    });
     await h.sec.deliver();
-    const running = await h.store.outbox.lease({ owner: `${hostname()}:${process.pid}:0a1b2c3d`, limit: 10, leaseMs: 60_000 });
+    const running = await h.store.outbox.lease({
+      owner: `${hostname()}:${process.pid}:0a1b2c3d`,
+      limit: 10,
+      leaseMs: 60_000,
+    });
     expect(running).toHaveLength(1);
 
     expect(await h.runtime.dispatcher.reclaimAbandoned()).toBe(1);
     // No time passes: only the killed process's row is delivered.
     await h.runtime.dispatcher.drain();
-    expect(h.prac.list('Patient').map((p) => (p as Patient).name?.[0]?.family)).toEqual([jeanne.name?.[0]?.family]);
+    expect(h.prac.list('Patient').map((p) => (p as Patient).name?.[0]?.family)).toEqual([
+      jeanne.name?.[0]?.family,
+    ]);
     expect(await h.store.outbox.depth(h.pracLink.id)).toMatchObject({ pending: 0, leased: 2 });
   });
 });

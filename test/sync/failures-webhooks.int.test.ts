@@ -6,11 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { generateWebhookSecret, signWebhook } from '../../src/security/webhook-signature.js';
-import { mappingModule } from '../../src/app/features/mapping.js';
-import { createApiKey } from '../../src/security/api-keys.js';
-import { syncModule } from '../../src/app/features/sync.js';
 import { defaultConnectorRegistry } from '../../src/app/connectors.js';
+import { mappingModule } from '../../src/app/features/mapping.js';
+import { syncModule } from '../../src/app/features/sync.js';
+import { createApiKey } from '../../src/security/api-keys.js';
+import { generateWebhookSecret, signWebhook } from '../../src/security/webhook-signature.js';
 import type { SyncRuntime } from '../../src/sync/runtime.js';
 import { nestedJson } from '../helpers/hostile.js';
 import { startTestService, type TestService } from '../helpers/service.js';
@@ -33,7 +33,8 @@ describe('webhooks that no running link authenticates', () => {
     const mapping = mappingModule({ refreshMs: 0 });
     const sync = syncModule({
       registry: defaultConnectorRegistry(),
-      ownership: mapping.ownership, plans: mapping.plansOf,
+      ownership: mapping.ownership,
+      plans: mapping.plansOf,
       runtime: { refreshMs: 0, schedulePolls: false, autoDispatch: false },
     });
     t = await startTestService({ modules: [mapping, sync] });

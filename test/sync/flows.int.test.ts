@@ -27,7 +27,8 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
     alerts = [];
     const stream = new Writable({
       write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) alerts.push(JSON.parse(line) as Record<string, unknown>);
+        for (const line of chunk.toString().split('\n').filter(Boolean))
+          alerts.push(JSON.parse(line) as Record<string, unknown>);
         done();
       },
     });
@@ -57,10 +58,15 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
     const [practiceAppt] = h.prac.list<Appointment>('Appointment');
     const [practicePatient] = h.prac.list<Patient>('Patient');
     expect(practiceAppt).toMatchObject({ status: 'booked', start: at(DAY, '09:00') });
-    expect(practiceAppt?.participant.map((p) => p.actor?.reference)).toEqual([`Practitioner/${agenda.practitioner}`, `Patient/${practicePatient?.id}`]);
+    expect(practiceAppt?.participant.map((p) => p.actor?.reference)).toEqual([
+      `Practitioner/${agenda.practitioner}`,
+      `Patient/${practicePatient?.id}`,
+    ]);
     expect(h.prac.creations.size).toBe(2);
 
-    const canonical = await h.store.resources.get((await h.canonicalId('Appointment', 'sec', secAppt)) as string);
+    const canonical = await h.store.resources.get(
+      (await h.canonicalId('Appointment', 'sec', secAppt)) as string,
+    );
     expect(canonical).toMatchObject({
       kind: 'Appointment',
       practitionerId: await h.canonicalId('Practitioner', 'prac', agenda.practitioner),
@@ -71,14 +77,27 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
       origin: 'secretariat',
     });
     // The resend of the same webhook delivery is answered from the inbox, applied once.
-    expect((await h.sec.deliver({ ids: [secPatient, secAppt], key: 'sec-delivery-1' })).outcome).toBe('duplicate');
+    expect((await h.sec.deliver({ ids: [secPatient, secAppt], key: 'sec-delivery-1' })).outcome).toBe(
+      'duplicate',
+    );
   });
 
   it('fills a slot’s practitioner through its schedule', async () => {
-    h.prac.create({ resourceType: 'Slot', id: 'x', schedule: { reference: `Schedule/${agenda.schedule}` }, status: 'busy-unavailable', start: at(DAY, '12:00'), end: at(DAY, '14:00') } as Slot);
+    h.prac.create({
+      resourceType: 'Slot',
+      id: 'x',
+      schedule: { reference: `Schedule/${agenda.schedule}` },
+      status: 'busy-unavailable',
+      start: at(DAY, '12:00'),
+      end: at(DAY, '14:00'),
+    } as Slot);
     await h.cycle();
     const [slot] = await h.store.resources.list({ practiceId: h.practiceId, kind: 'Slot' });
-    expect(slot).toMatchObject({ practitionerId: await h.canonicalId('Practitioner', 'prac', agenda.practitioner), status: 'busy-unavailable', startAt: at(DAY, '12:00') });
+    expect(slot).toMatchObject({
+      practitionerId: await h.canonicalId('Practitioner', 'prac', agenda.practitioner),
+      status: 'busy-unavailable',
+      startAt: at(DAY, '12:00'),
+    });
     expect(h.sec.list('Slot')).toHaveLength(1);
   });
 
@@ -105,7 +124,14 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
   });
 
   it('refuses a secretariat booking on a slot the practice blocked, tells the agent why, and keeps nothing', async () => {
-    h.prac.create({ resourceType: 'Slot', id: 'x', schedule: { reference: `Schedule/${agenda.schedule}` }, status: 'busy-unavailable', start: at(DAY, '12:00'), end: at(DAY, '14:00') } as Slot);
+    h.prac.create({
+      resourceType: 'Slot',
+      id: 'x',
+      schedule: { reference: `Schedule/${agenda.schedule}` },
+      status: 'busy-unavailable',
+      start: at(DAY, '12:00'),
+      end: at(DAY, '14:00'),
+    } as Slot);
     await h.cycle();
     const secPatient = h.sec.create(structuredClone(paul));
     await h.sec.deliver();
@@ -115,7 +141,15 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
     await h.dispatch();
     expect(h.prac.list('Appointment')).toEqual([]);
     expect(await h.store.resources.list({ practiceId: h.practiceId, kind: 'Appointment' })).toEqual([]);
-    expect(h.sec.rejects).toEqual([{ externalId: secAppt, reason: { code: 'ERR_SYNC_SLOT_UNAVAILABLE', message: expect.stringContaining('bloqué par le cabinet') } }]);
+    expect(h.sec.rejects).toEqual([
+      {
+        externalId: secAppt,
+        reason: {
+          code: 'ERR_SYNC_SLOT_UNAVAILABLE',
+          message: expect.stringContaining('bloqué par le cabinet'),
+        },
+      },
+    ]);
     // The secretariat marks it cancelled; that comes back on the next poll and is not news.
     expect(h.sec.get<Appointment>(secAppt).status).toBe('cancelled');
     await h.cycle();
@@ -144,7 +178,12 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
     await h.dispatch();
     h.prac.reachable = false;
     for (const [i, hh] of ['10', '11', '15'].entries()) {
-      h.sec.edit<Appointment>(secAppt, (a) => ({ ...a, start: at(DAY, `${hh}:00`), end: at(DAY, `${hh}:20`), comment: `move ${i}` }));
+      h.sec.edit<Appointment>(secAppt, (a) => ({
+        ...a,
+        start: at(DAY, `${hh}:00`),
+        end: at(DAY, `${hh}:20`),
+        comment: `move ${i}`,
+      }));
       expect((await h.sec.deliver()).outcome).toBe('applied');
       await h.dispatch();
     }
@@ -153,14 +192,20 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
     const pracAppt = (await h.counterpart('Appointment', 'sec', secAppt)) as string;
     expect(h.prac.get<Appointment>(pracAppt)).toMatchObject({ start: at(DAY, '15:00'), comment: 'move 2' });
     const canonical = await h.canonicalId('Appointment', 'sec', secAppt);
-    const written = h.prac.pushes.filter((p) => (p.effect === 'updated' || p.effect === 'created') && p.change.canonicalId === canonical);
+    const written = h.prac.pushes.filter(
+      (p) => (p.effect === 'updated' || p.effect === 'created') && p.change.canonicalId === canonical,
+    );
     const starts = written.map((p) => (p.change.data as Appointment).start);
     // Created at 09:00, then straight to the latest state: older queued states are superseded.
     expect(starts).toEqual([at(DAY, '09:00'), at(DAY, '15:00')]);
   });
 
   /** A call message taken by the secretariat about `patient` for the practice's practitioner. */
-  const callMessage = (patient: string, text: string, priority: Communication['priority']): Communication => ({
+  const callMessage = (
+    patient: string,
+    text: string,
+    priority: Communication['priority'],
+  ): Communication => ({
     resourceType: 'Communication',
     id: 'x',
     status: 'completed',
@@ -173,14 +218,17 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
   it('delivers urgent call messages ahead of routine work', async () => {
     h.prac.reachable = false;
     const secPatient = h.sec.create(structuredClone(paul));
-    const message = (text: string, priority: Communication['priority']) => callMessage(secPatient, text, priority);
+    const message = (text: string, priority: Communication['priority']) =>
+      callMessage(secPatient, text, priority);
     for (let i = 0; i < 3; i++) h.sec.create(message(`appel ${i}`, 'routine'));
     h.sec.create(message('douleur thoracique', 'stat'));
     await h.sec.deliver();
     await h.dispatch();
     h.prac.reachable = true;
     await h.dispatch();
-    const created = h.prac.pushes.filter((p) => p.effect === 'created' && p.change.kind === 'Communication').map((p) => (p.change.data as Communication).priority);
+    const created = h.prac.pushes
+      .filter((p) => p.effect === 'created' && p.change.kind === 'Communication')
+      .map((p) => (p.change.data as Communication).priority);
     expect(created).toEqual(['stat', 'routine', 'routine', 'routine']);
   });
 
@@ -188,7 +236,8 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
     const secPatient = h.sec.create(structuredClone(paul));
     await h.sec.deliver();
     await h.dispatch();
-    const message = (text: string, priority: Communication['priority']) => callMessage(secPatient, text, priority);
+    const message = (text: string, priority: Communication['priority']) =>
+      callMessage(secPatient, text, priority);
     for (let i = 0; i < 3; i++) h.sec.create(message(`rappel ${i}`, 'routine'));
     h.sec.create(message('malaise', 'urgent'));
     await h.sec.deliver();
@@ -197,7 +246,10 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
     h.prac.unreachableFor = 1;
     await h.runtime.dispatcher.drain();
     await h.dispatch();
-    const created = h.prac.pushes.slice(from).filter((p) => p.effect === 'created' && p.change.kind === 'Communication').map((p) => (p.change.data as Communication).priority);
+    const created = h.prac.pushes
+      .slice(from)
+      .filter((p) => p.effect === 'created' && p.change.kind === 'Communication')
+      .map((p) => (p.change.data as Communication).priority);
     expect(created).toEqual(['urgent', 'routine', 'routine', 'routine']);
   });
 
@@ -217,13 +269,20 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
     }
     const dead = await h.store.deadLetters.list({ linkId: h.pracLink.id, status: 'open' });
     expect(dead).toHaveLength(1);
-    expect(dead[0]).toMatchObject({ source: 'outbox', reasonCode: 'ERR_CONNECTOR_UNAVAILABLE', attempts: 5, recordId: await h.canonicalId('Patient', 'sec', secPatient) });
+    expect(dead[0]).toMatchObject({
+      source: 'outbox',
+      reasonCode: 'ERR_CONNECTOR_UNAVAILABLE',
+      attempts: 5,
+      recordId: await h.canonicalId('Patient', 'sec', secPatient),
+    });
     expect(h.prac.pushes.filter((p) => p.effect === 'failed')).toHaveLength(5);
 
     h.prac.failPushes = undefined;
     const replay = await h.runtime.operator.replayDeadLetter(dead[0]?.id as string, { id: 'test' });
     expect(replay.outcome).toBe('requeued');
-    expect((await h.runtime.operator.replayDeadLetter(dead[0]?.id as string, { id: 'test' })).outcome).toBe('already-replayed');
+    expect((await h.runtime.operator.replayDeadLetter(dead[0]?.id as string, { id: 'test' })).outcome).toBe(
+      'already-replayed',
+    );
     await h.dispatch();
     expect(h.prac.list('Patient')).toHaveLength(1);
     expect(h.prac.duplicateCreations()).toEqual([]);
@@ -247,7 +306,9 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
     h.sec.create(structuredClone(paul));
     await h.sec.deliver();
     await h.runtime.dispatcher.drain();
-    expect(await h.store.deadLetters.list({ linkId: h.pracLink.id })).toMatchObject([{ reasonCode: 'ERR_CONNECTOR_REJECTED', attempts: 1 }]);
+    expect(await h.store.deadLetters.list({ linkId: h.pracLink.id })).toMatchObject([
+      { reasonCode: 'ERR_CONNECTOR_REJECTED', attempts: 1 },
+    ]);
 
     // An appointment naming a patient the secretariat never sent: invalid, kept for replay.
     const orphan = h.sec.create(booking(secPractitioner, 'sec-unknown', at(DAY, '16:00'), at(DAY, '16:20')));
@@ -256,7 +317,9 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
     expect(inbound).toMatchObject({ reasonCode: 'ERR_SYNC_UNKNOWN_REFERENCE' });
     h.sec.create(structuredClone(jeanne), 'sec-unknown');
     await h.sec.deliver({ ids: ['sec-unknown'] });
-    expect((await h.runtime.operator.replayDeadLetter(inbound?.id as string, { id: 'test' })).outcome).toBe('applied');
+    expect((await h.runtime.operator.replayDeadLetter(inbound?.id as string, { id: 'test' })).outcome).toBe(
+      'applied',
+    );
     h.prac.failPushes = undefined;
     await h.runtime.operator.replayMany({ linkId: h.pracLink.id }, { id: 'test' });
     await h.dispatch();
@@ -269,9 +332,18 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
     await h.cycle();
     const secPatient = (await h.counterpart('Patient', 'prac', pracPatient)) as string;
     // The secretariat changes the phone; the practice changes the address at the same time.
-    h.sec.edit<Patient>(secPatient, (p) => ({ ...p, telecom: [{ system: 'phone', value: '+33699999999' }, ...(p.telecom ?? []).filter((t) => t.system !== 'phone')] }));
+    h.sec.edit<Patient>(secPatient, (p) => ({
+      ...p,
+      telecom: [
+        { system: 'phone', value: '+33699999999' },
+        ...(p.telecom ?? []).filter((t) => t.system !== 'phone'),
+      ],
+    }));
     await h.sec.deliver();
-    h.prac.edit<Patient>(pracPatient, (p) => ({ ...p, address: [{ line: ['1 rue Neuve'], city: 'Autreville', postalCode: '75001', country: 'FR' }] }));
+    h.prac.edit<Patient>(pracPatient, (p) => ({
+      ...p,
+      address: [{ line: ['1 rue Neuve'], city: 'Autreville', postalCode: '75001', country: 'FR' }],
+    }));
     await h.dispatch(); // the push to the practice carries a stale version → 412 → re-merge
     expect(h.prac.pushes.some((p) => p.effect === 'stale')).toBe(true);
     await h.cycle();
@@ -293,39 +365,63 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
     await h.sec.deliver();
     await h.dispatch();
     expect(h.prac.pushes.filter((p) => p.effect === 'stale')).toHaveLength(1);
-    expect(await h.store.deadLetters.list({ linkId: h.pracLink.id })).toMatchObject([{ reasonCode: 'ERR_SYNC_CONFLICT' }]);
+    expect(await h.store.deadLetters.list({ linkId: h.pracLink.id })).toMatchObject([
+      { reasonCode: 'ERR_SYNC_CONFLICT' },
+    ]);
   });
 
   it('resolves a conflict by value on a patient of a test link, and sends the chosen value to both sides', async () => {
-    const reviewed = await SyncHarness.open(kind, { ownership: () => ({ Patient: { fields: { name: 'review' } } }) });
+    const reviewed = await SyncHarness.open(kind, {
+      ownership: () => ({ Patient: { fields: { name: 'review' } } }),
+    });
     try {
       seedAgenda(reviewed.prac);
       const pracPatient = reviewed.prac.create(structuredClone(jeanne));
       await reviewed.cycle();
       const secPatient = (await reviewed.counterpart('Patient', 'prac', pracPatient)) as string;
-      const rename = (family: string) => (p: Patient): Patient => ({ ...p, name: (p.name ?? []).map((n) => (n.use === 'official' ? { ...n, family } : n)) });
+      const rename =
+        (family: string) =>
+        (p: Patient): Patient => ({
+          ...p,
+          name: (p.name ?? []).map((n) => (n.use === 'official' ? { ...n, family } : n)),
+        });
       reviewed.prac.edit<Patient>(pracPatient, rename('FICTIVE-PRATIQUE'));
       reviewed.sec.edit<Patient>(secPatient, rename('FICTIVE-SECRETARIAT'));
       await reviewed.cycle();
       const [conflict] = await reviewed.store.conflicts.list({ status: 'open' });
       expect(conflict?.fields.map((f) => f.path)).toEqual(['name[use=official]']);
       const chosen = { use: 'official', family: 'FICTIVE-CHOISIE', given: ['Jeanne', 'Odile'] };
-      await reviewed.runtime.operator.resolveConflict(conflict?.id as string, { values: { 'name[use=official]': chosen } }, { id: 'test' });
+      await reviewed.runtime.operator.resolveConflict(
+        conflict?.id as string,
+        { values: { 'name[use=official]': chosen } },
+        { id: 'test' },
+      );
       await reviewed.cycle();
       await reviewed.cycle();
       expect(reviewed.prac.get<Patient>(pracPatient).name?.find((n) => n.use === 'official')).toEqual(chosen);
       expect(reviewed.sec.get<Patient>(secPatient).name?.find((n) => n.use === 'official')).toEqual(chosen);
-      expect((await reviewed.store.audit.list({ action: 'conflict.resolve' }))[0]).toMatchObject({ actor: 'test', patientId: await reviewed.canonicalId('Patient', 'prac', pracPatient) });
+      expect((await reviewed.store.audit.list({ action: 'conflict.resolve' }))[0]).toMatchObject({
+        actor: 'test',
+        patientId: await reviewed.canonicalId('Patient', 'prac', pracPatient),
+      });
     } finally {
       await reviewed.dispose();
     }
   });
 
   it('holds each pulled patient who looks like one filed earlier in the same page for review, with every earlier lookalike as candidate', async () => {
-    const lookalike = (given: string): Patient => ({ resourceType: 'Patient', id: 'x', name: [{ family: 'Fictive', given: [given] }], birthDate: '1975-04-12', gender: 'female' });
+    const lookalike = (given: string): Patient => ({
+      resourceType: 'Patient',
+      id: 'x',
+      name: [{ family: 'Fictive', given: [given] }],
+      birthDate: '1975-04-12',
+      gender: 'female',
+    });
     const ids = ['Aline', 'Berthe', 'Carole'].map((given) => h.prac.create(lookalike(given)));
     await h.cycle();
-    const canonical = await Promise.all(ids.map(async (id) => (await h.canonicalId('Patient', 'prac', id)) as string));
+    const canonical = await Promise.all(
+      ids.map(async (id) => (await h.canonicalId('Patient', 'prac', id)) as string),
+    );
     const reviews = await h.store.reviews.list({ status: 'open', type: 'patient-match' });
     const candidatesOf = (id: string) => reviews.find((r) => r.recordId === id)?.payload['candidates'];
     expect(reviews).toHaveLength(2);
@@ -338,7 +434,14 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
     const pracPatient = h.prac.create(structuredClone(jeanne));
     await h.cycle();
     // Same person typed by an agent: no INS, same family name, birth date and sex.
-    const lookalike: Patient = { resourceType: 'Patient', id: 'x', name: [{ family: 'Fictive', given: ['Jeanne'] }], birthDate: jeanne.birthDate as string, gender: 'female', telecom: [{ system: 'phone', value: '+33688888888' }] };
+    const lookalike: Patient = {
+      resourceType: 'Patient',
+      id: 'x',
+      name: [{ family: 'Fictive', given: ['Jeanne'] }],
+      birthDate: jeanne.birthDate as string,
+      gender: 'female',
+      telecom: [{ system: 'phone', value: '+33688888888' }],
+    };
     const secNew = h.sec.create(lookalike);
     const secAppt = h.sec.create(booking(secPractitioner, secNew, at(DAY, '11:00'), at(DAY, '11:20')));
     const result = await h.sec.deliver();
@@ -349,16 +452,30 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
     const [review] = await h.store.reviews.list({ status: 'open' });
     const known = (await h.canonicalId('Patient', 'prac', pracPatient)) as string;
     expect(review).toMatchObject({ type: 'patient-match', payload: { candidates: [known] } });
-    expect(await h.store.outbox.list({ linkId: h.pracLink.id, status: 'pending', lastErrorCode: 'ERR_SYNC_REVIEW_PENDING' })).toHaveLength(1);
+    expect(
+      await h.store.outbox.list({
+        linkId: h.pracLink.id,
+        status: 'pending',
+        lastErrorCode: 'ERR_SYNC_REVIEW_PENDING',
+      }),
+    ).toHaveLength(1);
 
-    await h.runtime.operator.resolveReview(review?.id as string, { action: 'link', patientId: known }, { id: 'test' });
+    await h.runtime.operator.resolveReview(
+      review?.id as string,
+      { action: 'link', patientId: known },
+      { id: 'test' },
+    );
     await h.dispatch();
     await h.cycle();
     const [appt] = h.prac.list<Appointment>('Appointment');
-    expect(appt?.participant.find((p) => p.actor?.reference?.startsWith('Patient/'))?.actor?.reference).toBe(`Patient/${pracPatient}`);
+    expect(appt?.participant.find((p) => p.actor?.reference?.startsWith('Patient/'))?.actor?.reference).toBe(
+      `Patient/${pracPatient}`,
+    );
     expect(h.prac.list('Patient')).toHaveLength(1);
     // The agent's phone number is a contact detail: last writer wins, on both sides.
-    expect(h.prac.get<Patient>(pracPatient).telecom?.find((t) => t.system === 'phone')?.value).toBe('+33688888888');
+    expect(h.prac.get<Patient>(pracPatient).telecom?.find((t) => t.system === 'phone')?.value).toBe(
+      '+33688888888',
+    );
     expect(h.prac.get<Patient>(pracPatient).name?.[0]?.family).toBe('FICTIVE');
     expect(await h.canonicalId('Appointment', 'sec', secAppt)).toBeDefined();
   });
@@ -366,17 +483,23 @@ describe.each(STORE_KINDS)('sync flows (%s store)', (kind) => {
   it('links a patient by qualified INS without review', async () => {
     const pracPatient = h.prac.create(structuredClone(jeanne));
     await h.cycle();
-    const secCopy = h.sec.create({ ...structuredClone(jeanne), telecom: [{ system: 'phone', value: '+33677777777' }] });
+    const secCopy = h.sec.create({
+      ...structuredClone(jeanne),
+      telecom: [{ system: 'phone', value: '+33677777777' }],
+    });
     const result = await h.sec.deliver({ ids: [secCopy] });
     expect(result.flags).toContain('patient-matched-ins');
-    expect(await h.canonicalId('Patient', 'sec', secCopy)).toBe(await h.canonicalId('Patient', 'prac', pracPatient));
+    expect(await h.canonicalId('Patient', 'sec', secCopy)).toBe(
+      await h.canonicalId('Patient', 'prac', pracPatient),
+    );
     expect(await h.store.reviews.list({ status: 'open' })).toEqual([]);
   });
 
   it('loses nothing and sends nothing twice across a restart with changes waiting and a lost answer', async () => {
     h.prac.reachable = false;
     const secPatient = h.sec.create(structuredClone(paul));
-    for (let i = 0; i < 4; i++) h.sec.create(booking(secPractitioner, secPatient, at(DAY, `0${i + 6}:00`), at(DAY, `0${i + 6}:30`)));
+    for (let i = 0; i < 4; i++)
+      h.sec.create(booking(secPractitioner, secPatient, at(DAY, `0${i + 6}:00`), at(DAY, `0${i + 6}:30`)));
     await h.sec.deliver();
     await h.dispatch();
     await h.restart();

@@ -12,15 +12,18 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { type SecretariatSimulator, startSecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
+import {
+  type SecretariatSimulator,
+  startSecretariatSimulator,
+} from '../../connectors/secretariat/simulator/index.js';
+import { defaultConnectorDefinitions } from '../../src/app/connectors.js';
+import { createRegistry } from '../../src/connector/registry.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { Patient } from '../../src/model/resources.js';
 import { SecretBox } from '../../src/security/secrets.js';
 import { openSqliteStore, type Store } from '../../src/store/index.js';
 import type { Link } from '../../src/store/types.js';
 import { SyncEngine } from '../../src/sync/engine.js';
-import { createRegistry } from '../../src/connector/registry.js';
-import { defaultConnectorDefinitions } from '../../src/app/connectors.js';
 import { cleanEnv, ROOT } from '../helpers/cli.js';
 import { HttpPeer, httpPeerConnector } from '../helpers/http-peer.js';
 import { tempDir } from '../helpers/stores.js';
@@ -50,12 +53,17 @@ function startChild(db: string, key: Buffer): Child {
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.once('exit', () => reject(new Error(`child exited before ready:\n${out}`)));
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { process: child, ready, exited, output: () => out };
 }
 
 function within<T>(what: string, p: Promise<T>, ms = 30_000): Promise<T> {
-  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms).unref())]);
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms).unref()),
+  ]);
 }
 
 const until = untilWith({ ms: 30_000, everyMs: 10 });
@@ -70,7 +78,12 @@ describe('restart after a kill mid-dispatch to the secretariat', () => {
   let secLink: Link;
 
   beforeAll(async () => {
-    sim = await startSecretariatSimulator({ port: 0, host: '127.0.0.1', stateFile: join(dir.path, 'simulator.json'), seed: 'empty' });
+    sim = await startSecretariatSimulator({
+      port: 0,
+      host: '127.0.0.1',
+      stateFile: join(dir.path, 'simulator.json'),
+      seed: 'empty',
+    });
     await practice.listen();
     // The practice's new patients are committed first, in this process: N writes for the secretariat.
     const store: Store = await openSqliteStore({ path: db, sealing: new SecretBox(key).keyring });
@@ -82,14 +95,42 @@ describe('restart after a kill mid-dispatch to the secretariat', () => {
       role: 'secretariat',
       connector: 'secretariat',
       name: 'Télésecrétariat',
-      config: { baseUrl: sim.url, platformPracticeId: sim.practiceId, timeoutMs: 10_000, retry: { maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 200 } },
+      config: {
+        baseUrl: sim.url,
+        platformPracticeId: sim.practiceId,
+        timeoutMs: 10_000,
+        retry: { maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 200 },
+      },
       secrets: new SecretBox(key).sealJson({ apiToken: sim.apiToken }, 'kill-secretariat'),
     });
-    const pracLink = await store.links.create({ practiceId, role: 'practice', connector: 'http-peer', name: 'Logiciel', config: { url: practice.url } });
-    const engine = new SyncEngine({ store, registry: createRegistry([...defaultConnectorDefinitions(), httpPeerConnector]), log: createLogger({ silent: true }) });
+    const pracLink = await store.links.create({
+      practiceId,
+      role: 'practice',
+      connector: 'http-peer',
+      name: 'Logiciel',
+      config: { url: practice.url },
+    });
+    const engine = new SyncEngine({
+      store,
+      registry: createRegistry([...defaultConnectorDefinitions(), httpPeerConnector]),
+      log: createLogger({ silent: true }),
+    });
     for (let i = 0; i < N; i++) {
-      const patient: Patient = { resourceType: 'Patient', id: `p${i}`, name: [{ use: 'official', family: `FICTIF${String.fromCharCode(65 + i)}`, given: ['Test'] }], gender: 'other', birthDate: `1990-01-${String(i + 1).padStart(2, '0')}` };
-      const result = await engine.ingest(pracLink, { dedupe: { key: `adt-${i}`, bodyHash: `h${i}`, messageType: 'test', body: null }, records: [{ kind: 'Patient', externalId: `p${i}`, version: '1', data: patient }] }, 'receiver');
+      const patient: Patient = {
+        resourceType: 'Patient',
+        id: `p${i}`,
+        name: [{ use: 'official', family: `FICTIF${String.fromCharCode(65 + i)}`, given: ['Test'] }],
+        gender: 'other',
+        birthDate: `1990-01-${String(i + 1).padStart(2, '0')}`,
+      };
+      const result = await engine.ingest(
+        pracLink,
+        {
+          dedupe: { key: `adt-${i}`, bodyHash: `h${i}`, messageType: 'test', body: null },
+          records: [{ kind: 'Patient', externalId: `p${i}`, version: '1', data: patient }],
+        },
+        'receiver',
+      );
       expect(result.outcome).toBe('applied');
     }
     expect((await store.outbox.depth(secLink.id)).pending).toBe(N);
@@ -108,7 +149,9 @@ describe('restart after a kill mid-dispatch to the secretariat', () => {
     for (const hangOn of [3, 9]) {
       const seen = sim.state.counters.requests;
       // The hangOn-th write from now waits 600 ms in the simulator, then is applied: the child is dead by then.
-      sim.setFaults({ script: [...Array<{ latencyMs: number }>(hangOn - 1).fill({ latencyMs: 0 }), { latencyMs: 600 }] });
+      sim.setFaults({
+        script: [...Array<{ latencyMs: number }>(hangOn - 1).fill({ latencyMs: 0 }), { latencyMs: 600 }],
+      });
       const child = startChild(db, key);
       await within('child ready', child.ready);
       await until('a write in flight', () => sim.state.counters.requests >= seen + hangOn);
@@ -140,10 +183,16 @@ describe('restart after a kill mid-dispatch to the secretariat', () => {
     const store = await openSqliteStore({ path: db, sealing: new SecretBox(key).keyring });
     try {
       expect(await store.outbox.depth(secLink.id)).toEqual({ pending: 0, leased: 0, done: N, dead: 0 });
-      expect((await store.outbox.list({ linkId: secLink.id, limit: 100 })).map((o) => o.idempotencyKey).sort()).toEqual(keys.map((k) => k.key).sort());
+      expect(
+        (await store.outbox.list({ linkId: secLink.id, limit: 100 })).map((o) => o.idempotencyKey).sort(),
+      ).toEqual(keys.map((k) => k.key).sort());
       expect(await store.deadLetters.count()).toBe(0);
       // The identity map knows each patient's id on the platform, once.
-      const mapped = await Promise.all((await store.resources.list({ practiceId: secLink.practiceId, kind: 'Patient' })).map((r) => store.identityMap.findExternal(secLink.id, 'Patient', r.id)));
+      const mapped = await Promise.all(
+        (await store.resources.list({ practiceId: secLink.practiceId, kind: 'Patient' })).map((r) =>
+          store.identityMap.findExternal(secLink.id, 'Patient', r.id),
+        ),
+      );
       expect(mapped.map((m) => m.length)).toEqual(Array(N).fill(1));
     } finally {
       await store.close();

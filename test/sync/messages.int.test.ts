@@ -11,14 +11,14 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import type { Hl7v2Link } from '../../connectors/hl7v2/index.js';
+import { defaultConnectorRegistry } from '../../src/app/connectors.js';
+import { syncModule } from '../../src/app/features/sync.js';
 import { createLogger } from '../../src/log/logger.js';
 import { shippedProfileText } from '../../src/mapping/index.js';
 import { buildActivityReport } from '../../src/reports/report.js';
 import { createApiKey } from '../../src/security/api-keys.js';
-import { syncModule } from '../../src/app/features/sync.js';
-import { defaultConnectorRegistry } from '../../src/app/connectors.js';
-import type { SyncRuntime } from '../../src/sync/runtime.js';
 import type { MessageDetail, MessageSummary } from '../../src/sync/messages.js';
+import type { SyncRuntime } from '../../src/sync/runtime.js';
 import {
   hl7Fixture,
   listenConfig,
@@ -30,7 +30,6 @@ import {
 import { startTestService, type TestService } from '../helpers/service.js';
 import { STORE_KINDS } from '../helpers/stores.js';
 import { until } from '../helpers/until.js';
-
 
 function booking(id: string, apt: string, trigger = 'S12'): Buffer {
   const m = withField(

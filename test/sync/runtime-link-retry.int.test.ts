@@ -8,10 +8,10 @@ import { connect, createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import type { Hl7v2Link } from '../../connectors/hl7v2/index.js';
-import { mappingModule } from '../../src/app/features/mapping.js';
-import { createApiKey } from '../../src/security/api-keys.js';
-import { syncModule } from '../../src/app/features/sync.js';
 import { defaultConnectorRegistry } from '../../src/app/connectors.js';
+import { mappingModule } from '../../src/app/features/mapping.js';
+import { syncModule } from '../../src/app/features/sync.js';
+import { createApiKey } from '../../src/security/api-keys.js';
 import type { SyncRuntime } from '../../src/sync/runtime.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { STORE_KINDS } from '../helpers/stores.js';
@@ -37,7 +37,8 @@ describe.each(STORE_KINDS)('a link whose listen port is taken (%s store)', (stor
     const mapping = mappingModule({ refreshMs: 0 });
     const sync = syncModule({
       registry: defaultConnectorRegistry(),
-      ownership: mapping.ownership, plans: mapping.plansOf,
+      ownership: mapping.ownership,
+      plans: mapping.plansOf,
       runtime: { refreshMs: 0, restartBackoff: { baseMs: 20, capMs: 200 } },
     });
     t = await startTestService({ store: storeKind, modules: [mapping, sync] });

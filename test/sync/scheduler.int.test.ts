@@ -8,11 +8,11 @@ import { Writable } from 'node:stream';
 
 import { afterEach, describe, expect, it } from '@jest/globals';
 
+import { createRegistry } from '../../src/connector/registry.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import type { Patient } from '../../src/model/resources.js';
 import { SecretBox } from '../../src/security/secrets.js';
 import type { Store } from '../../src/store/index.js';
-import { createRegistry } from '../../src/connector/registry.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { fixturePatients } from '../helpers/fixtures.js';
 import { memoryConnector, MemoryWorld } from '../helpers/memory-connector.js';
@@ -22,7 +22,15 @@ import { untilWith } from '../helpers/until.js';
 const until = untilWith({ ms: 15_000 });
 
 function runtimeFor(store: Store, world: MemoryWorld, logger: Logger, schedulePolls = true): SyncRuntime {
-  return new SyncRuntime({ store, logger, secrets: new SecretBox(randomBytes(32)), registry: createRegistry([memoryConnector(world)]), schedulePolls, refreshMs: 0, autoDispatch: false });
+  return new SyncRuntime({
+    store,
+    logger,
+    secrets: new SecretBox(randomBytes(32)),
+    registry: createRegistry([memoryConnector(world)]),
+    schedulePolls,
+    refreshMs: 0,
+    autoDispatch: false,
+  });
 }
 
 describe('scheduled polls', () => {
@@ -37,13 +45,24 @@ describe('scheduled polls', () => {
   async function practiceWithLink(kind: 'sqlite' | 'postgres', schedule: string | null) {
     t = await openTestStore(kind);
     const practiceId = (await t.store.practices.create({ name: 'Cabinet' })).id;
-    const link = await t.store.links.create({ practiceId, role: 'practice', connector: 'memory', name: 'Logiciel', config: { peer: 'prac' }, schedule, isTest: true });
+    const link = await t.store.links.create({
+      practiceId,
+      role: 'practice',
+      connector: 'memory',
+      name: 'Logiciel',
+      config: { peer: 'prac' },
+      schedule,
+      isTest: true,
+    });
     return { store: t.store, link };
   }
 
   it('polls each link on its own cron schedule and never runs two polls of one link at once', async () => {
     const lines: string[] = [];
-    const logger = createLogger({ level: 'debug', stream: new Writable({ write: (c: Buffer, _e, done) => (lines.push(c.toString()), done()) }) });
+    const logger = createLogger({
+      level: 'debug',
+      stream: new Writable({ write: (c: Buffer, _e, done) => (lines.push(c.toString()), done()) }),
+    });
     const world = new MemoryWorld();
     const prac = world.peer('prac');
     const { store, link } = await practiceWithLink('sqlite', '* * * * * *'); // every second
@@ -53,7 +72,10 @@ describe('scheduled polls', () => {
     runtimes.push(runtime);
     await runtime.start();
     expect((await runtime.status(link.id)).nextPollAt).not.toBeNull();
-    await until('the patient pulled by a scheduled poll', async () => (await store.identityMap.findCanonical(link.id, 'Patient', 'prac-1')) !== undefined);
+    await until(
+      'the patient pulled by a scheduled poll',
+      async () => (await store.identityMap.findCanonical(link.id, 'Patient', 'prac-1')) !== undefined,
+    );
     await until('three polls', () => prac.pulls >= 3, 20_000);
     expect(prac.maxActivePulls).toBe(1);
     // node-cron's overlap warning went to our JSON log, not to the console.
@@ -88,7 +110,10 @@ describe('scheduled polls', () => {
     const polling = runtime.pollLink(link.id);
     await until('the pull to start', () => prac.activePulls === 1);
     const order: string[] = [];
-    await Promise.all([runtime.stop().then(() => order.push('stopped')), polling.then(() => order.push('polled'))]);
+    await Promise.all([
+      runtime.stop().then(() => order.push('stopped')),
+      polling.then(() => order.push('polled')),
+    ]);
     expect(order).toEqual(['polled', 'stopped']);
     expect((await polling).applied).toBe(1);
     expect((await store.cursors.get(link.id, 'default'))?.cursor).toBe('1');

@@ -1,6 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { backoffDelayMs, classifyTransportError, isRetryableStatus, parseRetryAfterMs, sleep } from '../../src/util/retry.js';
+import {
+  backoffDelayMs,
+  classifyTransportError,
+  isRetryableStatus,
+  parseRetryAfterMs,
+  sleep,
+} from '../../src/util/retry.js';
 
 const NOW = Date.parse('2026-11-23T09:00:00.000Z');
 
@@ -38,7 +44,9 @@ describe('backoff', () => {
   it('equal jitter: doubles the step per retry up to the cap, with half of it jittered', () => {
     const policy = { baseDelayMs: 100, maxDelayMs: 1000, jitter: 'equal' } as const;
     expect([1, 2, 3, 4, 5].map((n) => backoffDelayMs(n, policy, () => 0))).toEqual([50, 100, 200, 400, 500]);
-    expect([1, 2, 3, 4, 5].map((n) => backoffDelayMs(n, policy, () => 0.999999))).toEqual([100, 200, 400, 800, 1000]);
+    expect([1, 2, 3, 4, 5].map((n) => backoffDelayMs(n, policy, () => 0.999999))).toEqual([
+      100, 200, 400, 800, 1000,
+    ]);
   });
 
   it('full jitter: draws in [0, min(cap, base·2^(retry-1)))', () => {
@@ -58,8 +66,12 @@ describe('backoff', () => {
   });
 
   it('stays finite for absurd retry counts', () => {
-    expect(backoffDelayMs(10_000, { baseDelayMs: 1000, maxDelayMs: 60_000, jitter: 'full' }, () => 0.999999)).toBe(59_999);
-    expect(backoffDelayMs(10_000, { baseDelayMs: 1000, maxDelayMs: 60_000, jitter: 'equal' }, () => 0.999999)).toBe(60_000);
+    expect(
+      backoffDelayMs(10_000, { baseDelayMs: 1000, maxDelayMs: 60_000, jitter: 'full' }, () => 0.999999),
+    ).toBe(59_999);
+    expect(
+      backoffDelayMs(10_000, { baseDelayMs: 1000, maxDelayMs: 60_000, jitter: 'equal' }, () => 0.999999),
+    ).toBe(60_000);
   });
 });
 
@@ -84,10 +96,17 @@ describe('what is worth another try', () => {
   });
 
   it('tells a timeout from a network failure and keeps the code, not the message', () => {
-    const refused = Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }) });
+    const refused = Object.assign(new TypeError('fetch failed'), {
+      cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }),
+    });
     expect(classifyTransportError(refused)).toEqual({ kind: 'network', code: 'ECONNREFUSED' });
-    expect(classifyTransportError(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).toEqual({ kind: 'network', code: 'ECONNRESET' });
-    expect(classifyTransportError(Object.assign(new Error('timeout of 10ms exceeded'), { code: 'ECONNABORTED' }))).toEqual({ kind: 'timeout', code: 'ECONNABORTED' });
+    expect(classifyTransportError(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).toEqual({
+      kind: 'network',
+      code: 'ECONNRESET',
+    });
+    expect(
+      classifyTransportError(Object.assign(new Error('timeout of 10ms exceeded'), { code: 'ECONNABORTED' })),
+    ).toEqual({ kind: 'timeout', code: 'ECONNABORTED' });
     expect(classifyTransportError(new Error('no code'))).toEqual({ kind: 'network', code: undefined });
     expect(classifyTransportError(null)).toEqual({ kind: 'network', code: undefined });
   });

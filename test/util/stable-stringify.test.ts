@@ -29,8 +29,14 @@ const samples: unknown[] = [
   [undefined, null, 1, 'a', { b: undefined }],
   sparse,
   { z: 1, a: [3, { y: undefined, x: 'é', '': 0 }], m: { nested: { deeper: [[], {}] } }, u: undefined },
-  { resourceType: 'Patient', id: 'p1', name: [{ family: 'Martin', given: ['Élise', 'Anne'] }], birthDate: '1980-02-03', telecom: [{ system: 'phone', value: '0601020304' }] },
-  { 'b\u0000': 1, B: 2, a: 3, '10': 4, '9': 5, 'é': 6 },
+  {
+    resourceType: 'Patient',
+    id: 'p1',
+    name: [{ family: 'Martin', given: ['Élise', 'Anne'] }],
+    birthDate: '1980-02-03',
+    telecom: [{ system: 'phone', value: '0601020304' }],
+  },
+  { 'b\u0000': 1, B: 2, a: 3, '10': 4, '9': 5, é: 6 },
   new Date(0),
 ];
 

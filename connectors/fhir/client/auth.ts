@@ -35,7 +35,9 @@ export function createAuthProvider(auth: FhirAuth | undefined, ctx: AuthContext)
     case 'bearer': {
       const token = a.token;
       return {
-        headers: async () => ({ authorization: `Bearer ${typeof token === 'string' ? token : await token()}` }),
+        headers: async () => ({
+          authorization: `Bearer ${typeof token === 'string' ? token : await token()}`,
+        }),
         // A token function may hand out a fresh token on the next call.
         invalidate: () => typeof token === 'function',
       };
@@ -52,24 +54,39 @@ function authError(message: string, details: Record<string, unknown> = {}): Pass
   return new PasserelleError('ERR_FHIR_AUTH', message, { details });
 }
 
-async function fetchJson(url: string, init: RequestInit, what: string): Promise<{ status: number; body: Record<string, unknown> }> {
+async function fetchJson(
+  url: string,
+  init: RequestInit,
+  what: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   let res: Response;
   try {
     res = await fetch(url, init);
   } catch (e) {
     const name = (e as { name?: string }).name;
-    if (name === 'TimeoutError') throw new PasserelleError('ERR_FHIR_TIMEOUT', `${what} timed out`, { details: { step: what } });
+    if (name === 'TimeoutError')
+      throw new PasserelleError('ERR_FHIR_TIMEOUT', `${what} timed out`, { details: { step: what } });
     const code = (e as { cause?: { code?: unknown } }).cause?.code;
-    throw new PasserelleError('ERR_FHIR_NETWORK', `${what} failed: network error${typeof code === 'string' ? ` (${code})` : ''}`, { details: { step: what } });
+    throw new PasserelleError(
+      'ERR_FHIR_NETWORK',
+      `${what} failed: network error${typeof code === 'string' ? ` (${code})` : ''}`,
+      { details: { step: what } },
+    );
   }
   const text = await res.text();
   let body: unknown;
   try {
     body = text ? JSON.parse(text) : {};
   } catch {
-    throw authError(`${what} answered HTTP ${res.status} with a body that is not JSON`, { httpStatus: res.status, step: what });
+    throw authError(`${what} answered HTTP ${res.status} with a body that is not JSON`, {
+      httpStatus: res.status,
+      step: what,
+    });
   }
-  return { status: res.status, body: typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {} };
+  return {
+    status: res.status,
+    body: typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {},
+  };
 }
 
 function smartBackend(cfg: SmartBackendAuth, ctx: AuthContext): AuthProvider {
@@ -80,12 +97,14 @@ function smartBackend(cfg: SmartBackendAuth, ctx: AuthContext): AuthProvider {
   let keyPromise: ReturnType<typeof importPKCS8> | undefined;
 
   const key = (): ReturnType<typeof importPKCS8> => {
-    keyPromise ??= (typeof cfg.privateKey === 'string' ? importPKCS8(cfg.privateKey, alg) : (importJWK(cfg.privateKey, alg) as ReturnType<typeof importPKCS8>)).catch(
-      () => {
-        keyPromise = undefined;
-        throw authError(`SMART backend private key cannot be read as a ${alg} key`);
-      },
-    );
+    keyPromise ??= (
+      typeof cfg.privateKey === 'string'
+        ? importPKCS8(cfg.privateKey, alg)
+        : (importJWK(cfg.privateKey, alg) as ReturnType<typeof importPKCS8>)
+    ).catch(() => {
+      keyPromise = undefined;
+      throw authError(`SMART backend private key cannot be read as a ${alg} key`);
+    });
     return keyPromise;
   };
 
@@ -93,10 +112,17 @@ function smartBackend(cfg: SmartBackendAuth, ctx: AuthContext): AuthProvider {
     if (endpoint) return endpoint;
     // SMART App Launch 2.0 §Conformance: the server publishes .well-known/smart-configuration.
     const url = `${ctx.baseUrl.replace(/\/+$/, '')}/.well-known/smart-configuration`;
-    const { status, body } = await fetchJson(url, { headers: { accept: 'application/json' }, signal }, 'SMART configuration discovery');
+    const { status, body } = await fetchJson(
+      url,
+      { headers: { accept: 'application/json' }, signal },
+      'SMART configuration discovery',
+    );
     const found = body['token_endpoint'];
     if (status !== 200 || typeof found !== 'string') {
-      throw authError(`SMART configuration discovery failed: HTTP ${status}${typeof found === 'string' ? '' : ', no token_endpoint'}`, { httpStatus: status });
+      throw authError(
+        `SMART configuration discovery failed: HTTP ${status}${typeof found === 'string' ? '' : ', no token_endpoint'}`,
+        { httpStatus: status },
+      );
     }
     endpoint = found;
     return found;
@@ -124,20 +150,30 @@ function smartBackend(cfg: SmartBackendAuth, ctx: AuthContext): AuthProvider {
     });
     const { status, body } = await fetchJson(
       aud,
-      { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: form.toString(), signal },
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: form.toString(),
+        signal,
+      },
       'SMART token request',
     );
     const token = body['access_token'];
     if (status !== 200 || typeof token !== 'string') {
       // RFC 6749 §5.2: `error` is a code (invalid_client…); error_description is free text and stays out.
-      const oauthError = typeof body['error'] === 'string' ? (body['error'] as string).slice(0, 64) : undefined;
+      const oauthError =
+        typeof body['error'] === 'string' ? (body['error'] as string).slice(0, 64) : undefined;
       throw authError(`SMART token request failed: HTTP ${status}${oauthError ? ` (${oauthError})` : ''}`, {
         httpStatus: status,
         ...(oauthError && { oauthError }),
       });
     }
-    const expiresIn = typeof body['expires_in'] === 'number' ? (body['expires_in'] as number) : ASSERTION_LIFETIME_S;
-    cached = { token, expiresAt: ctx.now() + expiresIn * 1000 - Math.min(EXPIRY_MARGIN_MS, (expiresIn * 1000) / 2) };
+    const expiresIn =
+      typeof body['expires_in'] === 'number' ? (body['expires_in'] as number) : ASSERTION_LIFETIME_S;
+    cached = {
+      token,
+      expiresAt: ctx.now() + expiresIn * 1000 - Math.min(EXPIRY_MARGIN_MS, (expiresIn * 1000) / 2),
+    };
     return token;
   }
 

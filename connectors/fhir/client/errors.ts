@@ -31,7 +31,11 @@ function cleanText(text: string | undefined): string | undefined {
 }
 
 export function isOperationOutcome(data: unknown): data is OperationOutcome {
-  return typeof data === 'object' && data !== null && (data as { resourceType?: unknown }).resourceType === 'OperationOutcome';
+  return (
+    typeof data === 'object' &&
+    data !== null &&
+    (data as { resourceType?: unknown }).resourceType === 'OperationOutcome'
+  );
 }
 
 export function summarizeOutcome(outcome: OperationOutcome): FhirIssueSummary[] {
@@ -71,26 +75,54 @@ export function fhirHttpError(
       issueCodes: issues.map((i) => i.code),
       ...(options.afterAmbiguousAttempt && { afterAmbiguousAttempt: true }),
     },
-    issues: issues.map((i) => ({ path: ctx.resourceType ?? 'request', message: i.text ?? i.code, code: i.code, severity: i.severity === 'warning' || i.severity === 'information' ? 'warning' : 'error' })),
+    issues: issues.map((i) => ({
+      path: ctx.resourceType ?? 'request',
+      message: i.text ?? i.code,
+      code: i.code,
+      severity: i.severity === 'warning' || i.severity === 'information' ? 'warning' : 'error',
+    })),
     ...(options.retryAfterMs !== undefined && { retryAfterSeconds: Math.ceil(options.retryAfterMs / 1000) }),
   });
 }
 
 export function fhirTimeoutError(ctx: FhirErrorContext, timeoutMs: number): PasserelleError {
   return new PasserelleError('ERR_FHIR_TIMEOUT', `${describe(ctx)} timed out after ${timeoutMs} ms`, {
-    details: { interaction: ctx.interaction, method: ctx.method, timeoutMs, ...(ctx.resourceType && { resourceType: ctx.resourceType }) },
+    details: {
+      interaction: ctx.interaction,
+      method: ctx.method,
+      timeoutMs,
+      ...(ctx.resourceType && { resourceType: ctx.resourceType }),
+    },
   });
 }
 
 /** Network failures: the code (ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET…) is kept, the message is not. */
 export function fhirNetworkError(ctx: FhirErrorContext, causeCode: string | undefined): PasserelleError {
-  return new PasserelleError('ERR_FHIR_NETWORK', `${describe(ctx)} failed: network error${causeCode ? ` (${causeCode})` : ''}`, {
-    details: { interaction: ctx.interaction, method: ctx.method, ...(causeCode && { networkCode: causeCode }), ...(ctx.resourceType && { resourceType: ctx.resourceType }) },
-  });
+  return new PasserelleError(
+    'ERR_FHIR_NETWORK',
+    `${describe(ctx)} failed: network error${causeCode ? ` (${causeCode})` : ''}`,
+    {
+      details: {
+        interaction: ctx.interaction,
+        method: ctx.method,
+        ...(causeCode && { networkCode: causeCode }),
+        ...(ctx.resourceType && { resourceType: ctx.resourceType }),
+      },
+    },
+  );
 }
 
-export function fhirInvalidResponseError(ctx: FhirErrorContext, status: number, why: string): PasserelleError {
+export function fhirInvalidResponseError(
+  ctx: FhirErrorContext,
+  status: number,
+  why: string,
+): PasserelleError {
   return new PasserelleError('ERR_FHIR_RESPONSE_INVALID', `${describe(ctx)}: ${why} (HTTP ${status})`, {
-    details: { httpStatus: status, interaction: ctx.interaction, method: ctx.method, ...(ctx.resourceType && { resourceType: ctx.resourceType }) },
+    details: {
+      httpStatus: status,
+      interaction: ctx.interaction,
+      method: ctx.method,
+      ...(ctx.resourceType && { resourceType: ctx.resourceType }),
+    },
   });
 }

@@ -1,14 +1,24 @@
 // First: switches fhir-kit-client's debug output off before it loads (see the module).
-import { silenceFhirKitDebug } from './silence-debug.js';
-
 import type { Bundle, CapabilityStatement, Resource } from '@medplum/fhirtypes';
 import { Client, type FhirResource } from 'fhir-kit-client';
 
 import { PasserelleError } from '../../../src/errors.js';
-import { silentLogger, type Logger } from '../../../src/log/logger.js';
-import { backoffDelayMs, classifyTransportError, parseRetryAfterMs, sleep as realSleep } from '../../../src/util/retry.js';
+import { type Logger, silentLogger } from '../../../src/log/logger.js';
+import {
+  backoffDelayMs,
+  classifyTransportError,
+  parseRetryAfterMs,
+  sleep as realSleep,
+} from '../../../src/util/retry.js';
 import { createAuthProvider } from './auth.js';
-import { type FhirErrorContext, fhirHttpError, fhirInvalidResponseError, fhirNetworkError, fhirTimeoutError } from './errors.js';
+import {
+  type FhirErrorContext,
+  fhirHttpError,
+  fhirInvalidResponseError,
+  fhirNetworkError,
+  fhirTimeoutError,
+} from './errors.js';
+import { silenceFhirKitDebug } from './silence-debug.js';
 import type {
   FhirClientOptions,
   FhirInteraction,
@@ -46,31 +56,73 @@ interface RawResult {
 
 export interface FhirClient {
   readonly baseUrl: string;
-  read<T extends Resource = Resource>(resourceType: T['resourceType'], id: string, options?: RequestOptions): Promise<FhirReadResult<T>>;
-  vread<T extends Resource = Resource>(resourceType: T['resourceType'], id: string, versionId: string, options?: RequestOptions): Promise<FhirReadResult<T>>;
+  read<T extends Resource = Resource>(
+    resourceType: T['resourceType'],
+    id: string,
+    options?: RequestOptions,
+  ): Promise<FhirReadResult<T>>;
+  vread<T extends Resource = Resource>(
+    resourceType: T['resourceType'],
+    id: string,
+    versionId: string,
+    options?: RequestOptions,
+  ): Promise<FhirReadResult<T>>;
   /** One page of results; follow `link[next]` with `nextPage`, or use `pages`/`searchAll`. */
-  search<T extends Resource = Resource>(resourceType: T['resourceType'], params?: SearchParams, options?: RequestOptions): Promise<FhirReadResult<Bundle<T>>>;
+  search<T extends Resource = Resource>(
+    resourceType: T['resourceType'],
+    params?: SearchParams,
+    options?: RequestOptions,
+  ): Promise<FhirReadResult<Bundle<T>>>;
   /** The page `link[next]` points at, or undefined on the last page. Only links on the base's origin are followed. */
-  nextPage<T extends Resource = Resource>(bundle: Bundle<T>, options?: RequestOptions): Promise<FhirReadResult<Bundle<T>> | undefined>;
+  nextPage<T extends Resource = Resource>(
+    bundle: Bundle<T>,
+    options?: RequestOptions,
+  ): Promise<FhirReadResult<Bundle<T>> | undefined>;
   /** Every page of a search, first to last. */
-  pages<T extends Resource = Resource>(resourceType: T['resourceType'], params?: SearchParams, options?: RequestOptions & { maxPages?: number }): AsyncGenerator<Bundle<T>>;
+  pages<T extends Resource = Resource>(
+    resourceType: T['resourceType'],
+    params?: SearchParams,
+    options?: RequestOptions & { maxPages?: number },
+  ): AsyncGenerator<Bundle<T>>;
   /** Every matching resource (search-mode `match`; included ones are skipped), across pages. */
-  searchAll<T extends Resource = Resource>(resourceType: T['resourceType'], params?: SearchParams, options?: RequestOptions & { maxPages?: number }): Promise<T[]>;
+  searchAll<T extends Resource = Resource>(
+    resourceType: T['resourceType'],
+    params?: SearchParams,
+    options?: RequestOptions & { maxPages?: number },
+  ): Promise<T[]>;
   /** POST; with `ifNoneExist` it is a conditional create (FHIR R4 http.html#ccreate), the only kind ever retried. */
-  create<T extends Resource>(resource: T, options?: RequestOptions & { ifNoneExist?: SearchParams | string }): Promise<FhirWriteResult<T>>;
+  create<T extends Resource>(
+    resource: T,
+    options?: RequestOptions & { ifNoneExist?: SearchParams | string },
+  ): Promise<FhirWriteResult<T>>;
   /** PUT by id; `ifMatch` is the versionId read before (or a whole ETag) for optimistic locking. */
-  update<T extends Resource>(resource: T & { id: string }, options?: RequestOptions & { ifMatch?: string }): Promise<FhirWriteResult<T>>;
+  update<T extends Resource>(
+    resource: T & { id: string },
+    options?: RequestOptions & { ifMatch?: string },
+  ): Promise<FhirWriteResult<T>>;
   /** PUT `Type?criteria` (FHIR R4 http.html#cond-update): updates the one match, creates when none. */
-  conditionalUpdate<T extends Resource>(resource: T, criteria: SearchParams, options?: RequestOptions & { ifMatch?: string }): Promise<FhirWriteResult<T>>;
+  conditionalUpdate<T extends Resource>(
+    resource: T,
+    criteria: SearchParams,
+    options?: RequestOptions & { ifMatch?: string },
+  ): Promise<FhirWriteResult<T>>;
   delete(resourceType: string, id: string, options?: RequestOptions): Promise<FhirResponseMeta>;
   /** Instance history, newest version first. */
-  history<T extends Resource = Resource>(resourceType: T['resourceType'], id: string, options?: RequestOptions): Promise<FhirReadResult<Bundle<T>>>;
+  history<T extends Resource = Resource>(
+    resourceType: T['resourceType'],
+    id: string,
+    options?: RequestOptions,
+  ): Promise<FhirReadResult<Bundle<T>>>;
   /**
    * Type-level history (`GET Type/_history?_since=…&_count=…`, FHIR R4 http.html#history): one
    * page, newest first; deletions are entries with `request.method = DELETE` and no resource.
    * Follow `link[next]` with `nextPage`.
    */
-  historyType<T extends Resource = Resource>(resourceType: T['resourceType'], params?: SearchParams, options?: RequestOptions): Promise<FhirReadResult<Bundle<T>>>;
+  historyType<T extends Resource = Resource>(
+    resourceType: T['resourceType'],
+    params?: SearchParams,
+    options?: RequestOptions,
+  ): Promise<FhirReadResult<Bundle<T>>>;
   capabilities(options?: RequestOptions): Promise<FhirReadResult<CapabilityStatement>>;
 }
 
@@ -78,12 +130,18 @@ const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const RESOURCE_TYPE = /^[A-Z][A-Za-z]{1,63}$/;
 
 function checkType(resourceType: string): void {
-  if (!RESOURCE_TYPE.test(resourceType)) throw new PasserelleError('ERR_VALIDATION', 'Not a FHIR resource type', { details: { field: 'resourceType' } });
+  if (!RESOURCE_TYPE.test(resourceType))
+    throw new PasserelleError('ERR_VALIDATION', 'Not a FHIR resource type', {
+      details: { field: 'resourceType' },
+    });
 }
 
 function checkId(id: string, field = 'id'): void {
   // FHIR R4 datatypes.html#id; also keeps `../` and `?` out of request paths.
-  if (!FHIR_ID.test(id)) throw new PasserelleError('ERR_VALIDATION', `Not a FHIR ${field} (1-64 of A-Z a-z 0-9 - .)`, { details: { field } });
+  if (!FHIR_ID.test(id))
+    throw new PasserelleError('ERR_VALIDATION', `Not a FHIR ${field} (1-64 of A-Z a-z 0-9 - .)`, {
+      details: { field },
+    });
 }
 
 function asEntityTag(ifMatch: string): string {
@@ -146,8 +204,16 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
   const fk = new Client({ baseUrl });
 
   async function execute(spec: RequestSpec): Promise<RawResult> {
-    const ctx: FhirErrorContext = { interaction: spec.interaction, method: spec.method, ...(spec.resourceType && { resourceType: spec.resourceType }) };
-    const logMeta = { interaction: spec.interaction, method: spec.method, resourceType: spec.resourceType ?? '-' };
+    const ctx: FhirErrorContext = {
+      interaction: spec.interaction,
+      method: spec.method,
+      ...(spec.resourceType && { resourceType: spec.resourceType }),
+    };
+    const logMeta = {
+      interaction: spec.interaction,
+      method: spec.method,
+      resourceType: spec.resourceType ?? '-',
+    };
     let retries = 0;
     let authRefreshed = false;
     /** A previous attempt may have reached the server (timeout, reset, 5xx): a 412 now may be our own write. */
@@ -162,30 +228,54 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
         const headers = { ...(await auth.headers(signal)), ...spec.headers };
         const data = await spec.send(fk, { headers, signal });
         const response = Client.httpFor(data as FhirResource).response as Response | undefined;
-        log.debug('fhir request', { ...logMeta, status: response?.status ?? 200, durationMs: now() - started, attempt: retries + 1 });
+        log.debug('fhir request', {
+          ...logMeta,
+          status: response?.status ?? 200,
+          durationMs: now() - started,
+          attempt: retries + 1,
+        });
         return { data, response };
       } catch (e) {
         if (spec.signal?.aborted) throw spec.signal.reason;
         if (e instanceof PasserelleError) {
           failure = e; // from the auth provider
         } else {
-          const httpError = e as { response?: { status?: unknown; data?: unknown }; config?: { headers?: Headers } };
-          const status = typeof httpError.response?.status === 'number' ? httpError.response.status : undefined;
+          const httpError = e as {
+            response?: { status?: unknown; data?: unknown };
+            config?: { headers?: Headers };
+          };
+          const status =
+            typeof httpError.response?.status === 'number' ? httpError.response.status : undefined;
           if (status !== undefined && status >= 200 && status < 300) {
             failure = fhirInvalidResponseError(ctx, status, 'the body is not JSON');
           } else if (status !== undefined) {
-            const retryAfter = httpError.config?.headers instanceof Headers ? httpError.config.headers.get('retry-after') : null;
+            const retryAfter =
+              httpError.config?.headers instanceof Headers
+                ? httpError.config.headers.get('retry-after')
+                : null;
             retryAfterMs = parseRetryAfterMs(retryAfter, now());
-            failure = fhirHttpError(ctx, status, httpError.response?.data, { retryAfterMs, afterAmbiguousAttempt: ambiguous && status === 412 });
+            failure = fhirHttpError(ctx, status, httpError.response?.data, {
+              retryAfterMs,
+              afterAmbiguousAttempt: ambiguous && status === 412,
+            });
           } else {
             // Only our own deadline makes a timeout: its message names the configured timeoutMs.
             const transport = classifyTransportError(e, { timedOut: timeout.aborted });
-            failure = transport.kind === 'timeout' ? fhirTimeoutError(ctx, timeoutMs) : fhirNetworkError(ctx, transport.code);
+            failure =
+              transport.kind === 'timeout'
+                ? fhirTimeoutError(ctx, timeoutMs)
+                : fhirNetworkError(ctx, transport.code);
           }
         }
       }
       const status = failure.details['httpStatus'];
-      log.debug('fhir request failed', { ...logMeta, status: typeof status === 'number' ? status : 0, code: failure.code, durationMs: now() - started, attempt: retries + 1 });
+      log.debug('fhir request failed', {
+        ...logMeta,
+        status: typeof status === 'number' ? status : 0,
+        code: failure.code,
+        durationMs: now() - started,
+        attempt: retries + 1,
+      });
 
       // A 401 with a cached token: drop the token and try once more with a fresh one.
       if (status === 401 && !authRefreshed && auth.invalidate()) {
@@ -195,18 +285,38 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
       if (!failure.retryable || !spec.idempotent || retries >= retry.max) throw failure;
       retries += 1;
       // Equal jitter: a FHIR server's retry never comes right back (half the step at least).
-      const delay = Math.min(retry.maxDelayMs, retryAfterMs ?? backoffDelayMs(retries, { ...retry, jitter: 'equal' }, random));
+      const delay = Math.min(
+        retry.maxDelayMs,
+        retryAfterMs ?? backoffDelayMs(retries, { ...retry, jitter: 'equal' }, random),
+      );
       // 429, and 503 with Retry-After, say the request was not processed; anything else may have been.
       if (!(status === 429 || (status === 503 && retryAfterMs !== undefined))) ambiguous = true;
-      log.warn('fhir request retried', { ...logMeta, status: typeof status === 'number' ? status : 0, code: failure.code, delayMs: delay, retry: retries });
+      log.warn('fhir request retried', {
+        ...logMeta,
+        status: typeof status === 'number' ? status : 0,
+        code: failure.code,
+        delayMs: delay,
+        retry: retries,
+      });
       await sleep(delay, spec.signal);
     }
   }
 
-  function read<T extends Resource>(interaction: FhirInteraction, spec: Omit<RequestSpec, 'interaction' | 'method' | 'idempotent'>): Promise<FhirReadResult<T>> {
+  function read<T extends Resource>(
+    interaction: FhirInteraction,
+    spec: Omit<RequestSpec, 'interaction' | 'method' | 'idempotent'>,
+  ): Promise<FhirReadResult<T>> {
     return execute({ ...spec, interaction, method: 'GET', idempotent: true }).then(({ data, response }) => {
-      if (typeof data !== 'object' || data === null || typeof (data as { resourceType?: unknown }).resourceType !== 'string') {
-        throw fhirInvalidResponseError({ interaction, method: 'GET', ...(spec.resourceType && { resourceType: spec.resourceType }) }, response?.status ?? 200, 'the body is not a FHIR resource');
+      if (
+        typeof data !== 'object' ||
+        data === null ||
+        typeof (data as { resourceType?: unknown }).resourceType !== 'string'
+      ) {
+        throw fhirInvalidResponseError(
+          { interaction, method: 'GET', ...(spec.resourceType && { resourceType: spec.resourceType }) },
+          response?.status ?? 200,
+          'the body is not a FHIR resource',
+        );
       }
       return { resource: data as T, ...metaOf(response, data) };
     });
@@ -215,8 +325,11 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
   function write<T extends Resource>(spec: RequestSpec): Promise<FhirWriteResult<T>> {
     return execute(spec).then(({ data, response }) => {
       const meta = metaOf(response, data);
-      const resource = isEmptyBody(data) || (data as Resource).resourceType !== spec.resourceType ? undefined : (data as T);
-      const id = resource?.id ?? (meta.location ? new RegExp(`/${spec.resourceType}/([^/?#]+)`).exec(meta.location)?.[1] : undefined);
+      const resource =
+        isEmptyBody(data) || (data as Resource).resourceType !== spec.resourceType ? undefined : (data as T);
+      const id =
+        resource?.id ??
+        (meta.location ? new RegExp(`/${spec.resourceType}/([^/?#]+)`).exec(meta.location)?.[1] : undefined);
       return { ...meta, ...(resource && { resource }), ...(id && { id }), created: meta.status === 201 };
     });
   }
@@ -234,31 +347,55 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
     read(resourceType, id, opts = {}) {
       checkType(resourceType);
       checkId(id);
-      return read('read', { resourceType, signal: opts.signal, send: (c, o) => c.read({ resourceType, id, options: o }) });
+      return read('read', {
+        resourceType,
+        signal: opts.signal,
+        send: (c, o) => c.read({ resourceType, id, options: o }),
+      });
     },
     vread(resourceType, id, versionId, opts = {}) {
       checkType(resourceType);
       checkId(id);
       checkId(versionId, 'versionId');
-      return read('vread', { resourceType, signal: opts.signal, send: (c, o) => c.vread({ resourceType, id, version: versionId, options: o }) });
+      return read('vread', {
+        resourceType,
+        signal: opts.signal,
+        send: (c, o) => c.vread({ resourceType, id, version: versionId, options: o }),
+      });
     },
     search(resourceType, params = {}, opts = {}) {
       checkType(resourceType);
       const query = toQuery(params);
       // The URL is built here and handed over whole: it is never logged.
-      return read('search', { resourceType, signal: opts.signal, send: (c, o) => c.request(query ? `${resourceType}?${query}` : resourceType, { options: o }) });
+      return read('search', {
+        resourceType,
+        signal: opts.signal,
+        send: (c, o) => c.request(query ? `${resourceType}?${query}` : resourceType, { options: o }),
+      });
     },
     async nextPage(bundle, opts = {}) {
       const next = bundle.link?.find((l) => l.relation === 'next')?.url;
       if (!next) return undefined;
       if (!sameOrigin(next)) {
         // Our credentials go with the request: never to another origin than the configured base.
-        throw fhirInvalidResponseError({ interaction: 'search-page', method: 'GET' }, 200, 'the next link points outside the FHIR base origin');
+        throw fhirInvalidResponseError(
+          { interaction: 'search-page', method: 'GET' },
+          200,
+          'the next link points outside the FHIR base origin',
+        );
       }
       const resourceType = bundle.entry?.[0]?.resource?.resourceType;
-      return read('search-page', { ...(resourceType && { resourceType }), signal: opts.signal, send: (c, o) => c.request(next, { options: o }) });
+      return read('search-page', {
+        ...(resourceType && { resourceType }),
+        signal: opts.signal,
+        send: (c, o) => c.request(next, { options: o }),
+      });
     },
-    async *pages<T extends Resource>(resourceType: T['resourceType'], params: SearchParams = {}, opts: RequestOptions & { maxPages?: number } = {}) {
+    async *pages<T extends Resource>(
+      resourceType: T['resourceType'],
+      params: SearchParams = {},
+      opts: RequestOptions & { maxPages?: number } = {},
+    ) {
       let page: FhirReadResult<Bundle<T>> | undefined = await client.search<T>(resourceType, params, opts);
       let count = 0;
       while (page) {
@@ -268,10 +405,15 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
         page = await client.nextPage(page.resource, opts);
       }
     },
-    async searchAll<T extends Resource>(resourceType: T['resourceType'], params: SearchParams = {}, opts: RequestOptions & { maxPages?: number } = {}) {
+    async searchAll<T extends Resource>(
+      resourceType: T['resourceType'],
+      params: SearchParams = {},
+      opts: RequestOptions & { maxPages?: number } = {},
+    ) {
       const out: T[] = [];
       for await (const bundle of client.pages<T>(resourceType, params, opts)) {
-        for (const e of bundle.entry ?? []) if (e.resource && (e.search?.mode ?? 'match') === 'match') out.push(e.resource);
+        for (const e of bundle.entry ?? [])
+          if (e.resource && (e.search?.mode ?? 'match') === 'match') out.push(e.resource);
       }
       return out;
     },
@@ -286,7 +428,12 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
         idempotent: opts.ifNoneExist !== undefined,
         headers,
         signal: opts.signal,
-        send: (c, o) => c.create({ resourceType: resource.resourceType, body: resource as unknown as FhirResource, options: o }),
+        send: (c, o) =>
+          c.create({
+            resourceType: resource.resourceType,
+            body: resource as unknown as FhirResource,
+            options: o,
+          }),
       });
     },
     update(resource, opts = {}) {
@@ -301,14 +448,26 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
         idempotent: true,
         headers,
         signal: opts.signal,
-        send: (c, o) => c.update({ resourceType: resource.resourceType, id: resource.id, body: resource as unknown as FhirResource, options: o }),
+        send: (c, o) =>
+          c.update({
+            resourceType: resource.resourceType,
+            id: resource.id,
+            body: resource as unknown as FhirResource,
+            options: o,
+          }),
       });
     },
     conditionalUpdate(resource, criteria, opts = {}) {
       checkType(resource.resourceType);
       const query = toQuery(criteria);
-      if (!query) throw new PasserelleError('ERR_VALIDATION', 'A conditional update needs search criteria', { details: { field: 'criteria' } });
-      const headers: Record<string, string> = { prefer: 'return=representation', 'content-type': 'application/fhir+json' };
+      if (!query)
+        throw new PasserelleError('ERR_VALIDATION', 'A conditional update needs search criteria', {
+          details: { field: 'criteria' },
+        });
+      const headers: Record<string, string> = {
+        prefer: 'return=representation',
+        'content-type': 'application/fhir+json',
+      };
       if (opts.ifMatch !== undefined) headers['if-match'] = asEntityTag(opts.ifMatch);
       return write({
         interaction: 'conditional-update',
@@ -317,7 +476,8 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
         idempotent: true,
         headers,
         signal: opts.signal,
-        send: (c, o) => c.request(`${resource.resourceType}?${query}`, { method: 'PUT', body: resource, options: o }),
+        send: (c, o) =>
+          c.request(`${resource.resourceType}?${query}`, { method: 'PUT', body: resource, options: o }),
       });
     },
     async delete(resourceType, id, opts = {}) {
@@ -336,12 +496,20 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
     history(resourceType, id, opts = {}) {
       checkType(resourceType);
       checkId(id);
-      return read('history-instance', { resourceType, signal: opts.signal, send: (c, o) => c.history({ resourceType, id, options: o }) });
+      return read('history-instance', {
+        resourceType,
+        signal: opts.signal,
+        send: (c, o) => c.history({ resourceType, id, options: o }),
+      });
     },
     historyType(resourceType, params = {}, opts = {}) {
       checkType(resourceType);
       const query = toQuery(params);
-      return read('history-type', { resourceType, signal: opts.signal, send: (c, o) => c.request(`${resourceType}/_history${query ? `?${query}` : ''}`, { options: o }) });
+      return read('history-type', {
+        resourceType,
+        signal: opts.signal,
+        send: (c, o) => c.request(`${resourceType}/_history${query ? `?${query}` : ''}`, { options: o }),
+      });
     },
     capabilities(opts = {}) {
       return read('capabilities', { signal: opts.signal, send: (c, o) => c.capabilityStatement(o) });

@@ -1,5 +1,5 @@
-export { createFhirClient, DEFAULT_RETRY, type FhirClient } from './fhir-client.js';
 export { type FhirIssueSummary, isOperationOutcome, summarizeOutcome } from './errors.js';
+export { createFhirClient, DEFAULT_RETRY, type FhirClient } from './fhir-client.js';
 export type {
   FhirAuth,
   FhirClientOptions,

@@ -10,7 +10,8 @@ export interface DebugModule {
 // `debug` reads DEBUG once, when it is loaded. This module is imported before fhir-kit-client,
 // so excluding its namespaces here keeps them off whatever DEBUG said (side effect on purpose).
 const requested = process.env['DEBUG'];
-if (requested && !requested.includes('-fhir-kit-client:*')) process.env['DEBUG'] = `${requested},-fhir-kit-client:*`;
+if (requested && !requested.includes('-fhir-kit-client:*'))
+  process.env['DEBUG'] = `${requested},-fhir-kit-client:*`;
 
 /**
  * fhir-kit-client logs every request URL and header set, and every error with its body,

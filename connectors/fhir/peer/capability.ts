@@ -69,7 +69,12 @@ function resourceEntry(type: string, features: PeerFeatures): CapabilityStatemen
 }
 
 /** A CapabilityStatement that lists exactly what the peer answers correctly (each item has a test). */
-export function buildCapabilityStatement(baseUrl: string, resourceTypes: readonly string[], now: Date, features: PeerFeatures = {}): CapabilityStatement {
+export function buildCapabilityStatement(
+  baseUrl: string,
+  resourceTypes: readonly string[],
+  now: Date,
+  features: PeerFeatures = {},
+): CapabilityStatement {
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -80,6 +85,12 @@ export function buildCapabilityStatement(baseUrl: string, resourceTypes: readonl
     implementation: { description: 'passerelle FHIR R4 test peer', url: baseUrl },
     fhirVersion: '4.0.1',
     format: ['json'],
-    rest: [{ mode: 'server', documentation: PEER_DOCUMENTATION, resource: resourceTypes.map((t) => resourceEntry(t, features)) }],
+    rest: [
+      {
+        mode: 'server',
+        documentation: PEER_DOCUMENTATION,
+        resource: resourceTypes.map((t) => resourceEntry(t, features)),
+      },
+    ],
   };
 }

@@ -1,5 +1,5 @@
-import { demoPractice, generatePatients } from './seed.js';
 import { type FhirPeer, startFhirPeer } from './fhir-peer.js';
+import { demoPractice, generatePatients } from './seed.js';
 
 export interface FhirPeerCliOptions {
   /** 0 picks a free port. */
@@ -19,7 +19,8 @@ export interface FhirPeerCliOptions {
  */
 export async function runFhirPeerCli(options: FhirPeerCliOptions): Promise<FhirPeer> {
   const peer = await startFhirPeer({ port: options.port, host: options.host ?? '127.0.0.1' });
-  if ((options.seed ?? 'demo') === 'demo') await peer.seed(demoPractice((options.now ?? (() => new Date()))()));
+  if ((options.seed ?? 'demo') === 'demo')
+    await peer.seed(demoPractice((options.now ?? (() => new Date()))()));
   if (options.patients && options.patients > 0) await peer.seed(generatePatients(options.patients, 1001));
   return peer;
 }

@@ -1,4 +1,10 @@
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  request as httpRequest,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 /** Which requests a fault applies to; all given fields must match. */
@@ -22,10 +28,11 @@ export type FaultKind =
    */
   | { readonly kind: 'lose-answer' };
 
-export type Fault = FaultKind & FaultMatch & {
-  /** How many matching requests this fault applies to (default 1). */
-  readonly times?: number;
-};
+export type Fault = FaultKind &
+  FaultMatch & {
+    /** How many matching requests this fault applies to (default 1). */
+    readonly times?: number;
+  };
 
 export interface FaultShare {
   /** Share of matching requests that get a fault, 0..1. */
@@ -144,7 +151,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     return undefined;
   }
 
-  function forward(req: IncomingMessage, res: ServerResponse, body: Buffer, path: string, loseAnswer = false): void {
+  function forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer,
+    path: string,
+    loseAnswer = false,
+  ): void {
     const upstream = httpRequest(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
       (up) => {
@@ -163,7 +176,12 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     upstream.on('error', () => {
       log.push({ method: req.method ?? 'GET', path, outcome: 'forwarded', status: 502 });
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/fhir+json' });
-      res.end(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'transient', diagnostics: 'peer unreachable' }] }));
+      res.end(
+        JSON.stringify({
+          resourceType: 'OperationOutcome',
+          issue: [{ severity: 'error', code: 'transient', diagnostics: 'peer unreachable' }],
+        }),
+      );
     });
     upstream.end(body);
   }
@@ -177,7 +195,12 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         const headers: Record<string, string> = { 'content-type': 'application/fhir+json; charset=utf-8' };
         if (fault.retryAfter !== undefined) headers['retry-after'] = String(fault.retryAfter);
         res.writeHead(fault.status, headers);
-        res.end(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code, details: { text } }] }));
+        res.end(
+          JSON.stringify({
+            resourceType: 'OperationOutcome',
+            issue: [{ severity: 'error', code, details: { text } }],
+          }),
+        );
         return;
       }
       case 'hang': {
@@ -226,7 +249,12 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   });
   const port = (server.address() as AddressInfo).port;
   const countWhere = (method: string, path: string | RegExp, forwardedOnly: boolean): number =>
-    log.filter((r) => r.method === method.toUpperCase() && matches({ path }, r.method, r.path) && (!forwardedOnly || r.outcome === 'forwarded' || r.outcome === 'lose-answer')).length;
+    log.filter(
+      (r) =>
+        r.method === method.toUpperCase() &&
+        matches({ path }, r.method, r.path) &&
+        (!forwardedOnly || r.outcome === 'forwarded' || r.outcome === 'lose-answer'),
+    ).length;
 
   return {
     url: `http://${host}:${port}${target.pathname.replace(/\/+$/, '')}`,

@@ -12,8 +12,8 @@ import {
   parseSearchRequest,
   validateResource,
 } from '@medplum/core';
-import { FhirRouter } from '@medplum/fhir-router';
 import type { HttpMethod } from '@medplum/fhir-router';
+import { FhirRouter } from '@medplum/fhir-router';
 import type { Bundle, BundleLink, OperationOutcome, Resource, ResourceType } from '@medplum/fhirtypes';
 import express, { type NextFunction, type Request, type Response } from 'express';
 
@@ -65,10 +65,19 @@ const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 /** Result parameters the peer honours; every other `_x` parameter is refused. */
 const RESULT_PARAMS = new Set(['_count', '_offset', '_sort', '_total', '_format', '_pretty']);
 /** Modifiers whose meaning @medplum/core's matcher implements (search/match.ts). */
-const ALLOWED_MODIFIERS: Readonly<Record<string, readonly string[]>> = { token: ['missing', 'not'], date: ['missing'], string: ['missing'], reference: ['missing'], uri: ['missing'] };
+const ALLOWED_MODIFIERS: Readonly<Record<string, readonly string[]>> = {
+  token: ['missing', 'not'],
+  date: ['missing'],
+  string: ['missing'],
+  reference: ['missing'],
+  uri: ['missing'],
+};
 
 function notSupported(text: string): OperationOutcome {
-  return { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported', details: { text } }] };
+  return {
+    resourceType: 'OperationOutcome',
+    issue: [{ severity: 'error', code: 'not-supported', details: { text } }],
+  };
 }
 
 function etagOf(resource: Resource): string | undefined {
@@ -95,21 +104,30 @@ function checkSearchParams(resourceType: string, params: URLSearchParams): Opera
         for (const code of value.split(',')) {
           const name = code.replace(/^-/, '');
           const p = getSearchParameter(resourceType, name);
-          if (!p || !(SUPPORTED_SEARCH_PARAM_TYPES as readonly string[]).includes(p.type ?? '')) return notSupported(`Cannot sort on ${name}`);
+          if (!p || !(SUPPORTED_SEARCH_PARAM_TYPES as readonly string[]).includes(p.type ?? ''))
+            return notSupported(`Cannot sort on ${name}`);
         }
       }
-      if ((key === '_count' || key === '_offset') && !/^[0-9]+$/.test(value)) return badRequest(`${key} must be a non-negative integer`);
+      if ((key === '_count' || key === '_offset') && !/^[0-9]+$/.test(value))
+        return badRequest(`${key} must be a non-negative integer`);
       continue;
     }
-    if (key.includes('.') || key.startsWith('_has')) return notSupported(`Chained and reverse-chained parameters are not supported (${key.split(':')[0]?.split('.')[0]})`);
+    if (key.includes('.') || key.startsWith('_has'))
+      return notSupported(
+        `Chained and reverse-chained parameters are not supported (${key.split(':')[0]?.split('.')[0]})`,
+      );
     const [name = '', modifier] = key.split(':');
     const p = getSearchParameter(resourceType, name);
     if (!p) {
-      return name.startsWith('_') ? notSupported(`Search parameter ${name} is not supported`) : badRequest(`Unknown search parameter ${name} for ${resourceType}`);
+      return name.startsWith('_')
+        ? notSupported(`Search parameter ${name} is not supported`)
+        : badRequest(`Unknown search parameter ${name} for ${resourceType}`);
     }
     const type = p.type ?? '';
-    if (!(SUPPORTED_SEARCH_PARAM_TYPES as readonly string[]).includes(type)) return notSupported(`Search parameters of type ${type} are not supported (${name})`);
-    if (modifier !== undefined && !(ALLOWED_MODIFIERS[type] ?? []).includes(modifier)) return notSupported(`Modifier :${modifier} is not supported on ${name}`);
+    if (!(SUPPORTED_SEARCH_PARAM_TYPES as readonly string[]).includes(type))
+      return notSupported(`Search parameters of type ${type} are not supported (${name})`);
+    if (modifier !== undefined && !(ALLOWED_MODIFIERS[type] ?? []).includes(modifier))
+      return notSupported(`Modifier :${modifier} is not supported on ${name}`);
   }
   return undefined;
 }
@@ -165,16 +183,31 @@ export async function startFhirPeer(options: FhirPeerOptions = {}): Promise<Fhir
   /** `Type/id` of resources deleted through the API: reads answer 410 Gone (FHIR R4 http.html#read). */
   const deleted = new Set<string>();
 
-  async function route(method: HttpMethod, url: string, headers: IncomingHttpHeaders, body?: unknown): Promise<[OperationOutcome, Resource | undefined]> {
-    const [outcome, resource] = await router.handleRequest({ method, url, pathname: '', body, params: {}, query: {}, headers }, repo);
+  async function route(
+    method: HttpMethod,
+    url: string,
+    headers: IncomingHttpHeaders,
+    body?: unknown,
+  ): Promise<[OperationOutcome, Resource | undefined]> {
+    const [outcome, resource] = await router.handleRequest(
+      { method, url, pathname: '', body, params: {}, query: {}, headers },
+      repo,
+    );
     return [outcome, resource];
   }
 
-  function resourceReply(status: number, resource: Resource, base: string, req: Request, withLocation: boolean): HttpReply {
+  function resourceReply(
+    status: number,
+    resource: Resource,
+    base: string,
+    req: Request,
+    withLocation: boolean,
+  ): HttpReply {
     const headers: Record<string, string> = {};
     const etag = etagOf(resource);
     if (etag) headers['ETag'] = etag;
-    if (resource.meta?.lastUpdated) headers['Last-Modified'] = new Date(resource.meta.lastUpdated).toUTCString();
+    if (resource.meta?.lastUpdated)
+      headers['Last-Modified'] = new Date(resource.meta.lastUpdated).toUTCString();
     if (withLocation && resource.id) {
       const loc = `${base}/${resource.resourceType}/${resource.id}${resource.meta?.versionId ? `/_history/${resource.meta.versionId}` : ''}`;
       headers[status === 201 ? 'Location' : 'Content-Location'] = loc;
@@ -183,7 +216,20 @@ export async function startFhirPeer(options: FhirPeerOptions = {}): Promise<Fhir
     const prefer = header(req.headers, 'prefer') ?? '';
     if (/return=minimal/.test(prefer)) return new HttpReply(status, undefined, headers);
     if (/return=OperationOutcome/i.test(prefer)) {
-      return new HttpReply(status, { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', details: { text: status === 201 ? 'Created' : 'OK' } }] }, headers);
+      return new HttpReply(
+        status,
+        {
+          resourceType: 'OperationOutcome',
+          issue: [
+            {
+              severity: 'information',
+              code: 'informational',
+              details: { text: status === 201 ? 'Created' : 'OK' },
+            },
+          ],
+        },
+        headers,
+      );
     }
     return new HttpReply(status, resource, headers);
   }
@@ -203,25 +249,48 @@ export async function startFhirPeer(options: FhirPeerOptions = {}): Promise<Fhir
     params.delete('_format');
     params.delete('_pretty');
     const query = params.toString();
-    const [outcome, result] = await route('GET', `${type}?${query}${offset > 0 ? `&_offset=${offset}` : ''}`, {});
+    const [outcome, result] = await route(
+      'GET',
+      `${type}?${query}${offset > 0 ? `&_offset=${offset}` : ''}`,
+      {},
+    );
     if (!result || result.resourceType !== 'Bundle') return outcomeReply(outcome);
     const bundle = result as Bundle;
     const total = bundle.total ?? 0;
     // FHIR R4 http.html#paging: self, first, previous, next links; a client follows `next` as is.
     const pageUrl = (o: number): string => `${base}/${type}?${query}${o > 0 ? `&_offset=${o}` : ''}`;
-    const link: BundleLink[] = [{ relation: 'self', url: pageUrl(offset) }, { relation: 'first', url: pageUrl(0) }];
-    if (offset > 0 && count > 0) link.push({ relation: 'previous', url: pageUrl(Math.max(0, offset - count)) });
+    const link: BundleLink[] = [
+      { relation: 'self', url: pageUrl(offset) },
+      { relation: 'first', url: pageUrl(0) },
+    ];
+    if (offset > 0 && count > 0)
+      link.push({ relation: 'previous', url: pageUrl(Math.max(0, offset - count)) });
     if (count > 0 && offset + count < total) link.push({ relation: 'next', url: pageUrl(offset + count) });
     const entry = (bundle.entry ?? []).flatMap((e) =>
-      e.resource ? [{ fullUrl: `${base}/${e.resource.resourceType}/${e.resource.id}`, resource: e.resource, search: { mode: 'match' as const } }] : [],
+      e.resource
+        ? [
+            {
+              fullUrl: `${base}/${e.resource.resourceType}/${e.resource.id}`,
+              resource: e.resource,
+              search: { mode: 'match' as const },
+            },
+          ]
+        : [],
     );
-    const out: Bundle = { resourceType: 'Bundle', type: 'searchset', total, link, ...(entry.length > 0 && { entry }) };
+    const out: Bundle = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      total,
+      link,
+      ...(entry.length > 0 && { entry }),
+    };
     return new HttpReply(200, out);
   }
 
   async function create(type: string, req: Request, base: string): Promise<HttpReply> {
     const body = req.body as Resource | undefined;
-    if (!body || typeof body !== 'object' || body.resourceType !== type) return outcomeReply(badRequest(`The body must be a ${type} resource`));
+    if (!body || typeof body !== 'object' || body.resourceType !== type)
+      return outcomeReply(badRequest(`The body must be a ${type} resource`));
     // FHIR R4 http.html#create: the server assigns id and meta.versionId/lastUpdated.
     const resource = { ...body } as Resource;
     delete resource.id;
@@ -248,30 +317,42 @@ export async function startFhirPeer(options: FhirPeerOptions = {}): Promise<Fhir
 
   async function update(type: string, id: string, req: Request, base: string): Promise<HttpReply> {
     const body = req.body as Resource | undefined;
-    if (!body || typeof body !== 'object' || body.resourceType !== type) return outcomeReply(badRequest(`The body must be a ${type} resource`));
-    if (body.id !== id) return outcomeReply(badRequest('Resource id must match the URL (FHIR R4 http.html#update)'));
+    if (!body || typeof body !== 'object' || body.resourceType !== type)
+      return outcomeReply(badRequest(`The body must be a ${type} resource`));
+    if (body.id !== id)
+      return outcomeReply(badRequest('Resource id must match the URL (FHIR R4 http.html#update)'));
     const ifMatch = parseEntityTag(header(req.headers, 'if-match'));
-    if (ifMatch === null) return outcomeReply(badRequest('If-Match must be an entity tag such as W/"<versionId>"'));
+    if (ifMatch === null)
+      return outcomeReply(badRequest('If-Match must be an entity tag such as W/"<versionId>"'));
     if (validate) {
       const problem = validationProblem(body);
       if (problem) return outcomeReply(problem);
     }
     // Checked and written without any I/O in between, so no other request interleaves.
-    const existed = (await repo.search(parseSearchRequest(type as ResourceType, { _id: id, _count: '1' }))).total === 1;
+    const existed =
+      (await repo.search(parseSearchRequest(type as ResourceType, { _id: id, _count: '1' }))).total === 1;
     const [outcome, saved] = await route('PUT', `${type}/${id}`, req.headers, body);
     if (!saved) return outcomeReply(outcome);
     deleted.delete(`${type}/${id}`);
     return resourceReply(existed ? 200 : 201, saved, base, req, true);
   }
 
-  async function conditionalUpdate(type: string, params: URLSearchParams, req: Request, base: string): Promise<HttpReply> {
+  async function conditionalUpdate(
+    type: string,
+    params: URLSearchParams,
+    req: Request,
+    base: string,
+  ): Promise<HttpReply> {
     const body = req.body as Resource | undefined;
-    if (!body || typeof body !== 'object' || body.resourceType !== type) return outcomeReply(badRequest(`The body must be a ${type} resource`));
-    if ([...params.keys()].length === 0) return outcomeReply(badRequest('A conditional update needs search criteria'));
+    if (!body || typeof body !== 'object' || body.resourceType !== type)
+      return outcomeReply(badRequest(`The body must be a ${type} resource`));
+    if ([...params.keys()].length === 0)
+      return outcomeReply(badRequest('A conditional update needs search criteria'));
     const problem = checkSearchParams(type, params);
     if (problem) return outcomeReply(problem);
     const ifMatch = parseEntityTag(header(req.headers, 'if-match'));
-    if (ifMatch === null) return outcomeReply(badRequest('If-Match must be an entity tag such as W/"<versionId>"'));
+    if (ifMatch === null)
+      return outcomeReply(badRequest('If-Match must be an entity tag such as W/"<versionId>"'));
     if (validate) {
       const invalid = validationProblem(body);
       if (invalid) return outcomeReply(invalid);
@@ -279,7 +360,11 @@ export async function startFhirPeer(options: FhirPeerOptions = {}): Promise<Fhir
     // The router's conditional update drops If-Match; the repository's own conditionalUpdate
     // takes it (FHIR R4 http.html#cond-update + #concurrency).
     try {
-      const result = await repo.conditionalUpdate(body, parseSearchRequest(type as ResourceType, queryRecord(params)), ifMatch ? { ifMatch } : {});
+      const result = await repo.conditionalUpdate(
+        body,
+        parseSearchRequest(type as ResourceType, queryRecord(params)),
+        ifMatch ? { ifMatch } : {},
+      );
       deleted.delete(`${type}/${result.resource.id}`);
       return resourceReply(getStatus(result.outcome), result.resource, base, req, true);
     } catch (e) {
@@ -297,14 +382,30 @@ export async function startFhirPeer(options: FhirPeerOptions = {}): Promise<Fhir
   }
 
   async function conditionalDelete(type: string, params: URLSearchParams): Promise<HttpReply> {
-    if ([...params.keys()].length === 0) return outcomeReply(badRequest('A conditional delete needs search criteria'));
+    if ([...params.keys()].length === 0)
+      return outcomeReply(badRequest('A conditional delete needs search criteria'));
     const problem = checkSearchParams(type, params);
     if (problem) return outcomeReply(problem);
-    const matches = await repo.search(parseSearchRequest(type as ResourceType, { ...queryRecord(params), _count: '2' }));
+    const matches = await repo.search(
+      parseSearchRequest(type as ResourceType, { ...queryRecord(params), _count: '2' }),
+    );
     const found = matches.entry ?? [];
     if (found.length > 1) return outcomeReply(multipleMatches, 412);
     const target = found[0]?.resource;
-    if (!target) return outcomeReply({ resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', details: { text: 'No match; nothing deleted' } }] }, 200);
+    if (!target)
+      return outcomeReply(
+        {
+          resourceType: 'OperationOutcome',
+          issue: [
+            {
+              severity: 'information',
+              code: 'informational',
+              details: { text: 'No match; nothing deleted' },
+            },
+          ],
+        },
+        200,
+      );
     return remove(type, target.id as string);
   }
 
@@ -312,19 +413,28 @@ export async function startFhirPeer(options: FhirPeerOptions = {}): Promise<Fhir
     const base = `http://${req.headers.host ?? `${host}:${server.address() && (server.address() as AddressInfo).port}`}${basePath}`;
     const q = req.originalUrl.indexOf('?');
     const params = new URLSearchParams(q >= 0 ? req.originalUrl.slice(q + 1) : '');
-    const segments = req.path.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+    const segments = req.path
+      .split('/')
+      .filter(Boolean)
+      .map((s) => decodeURIComponent(s));
     const method = req.method as HttpMethod;
     const [first, second, third, fourth] = segments;
 
-    if (first === undefined) return outcomeReply(notSupported('batch, transaction and system-level search are not supported'));
+    if (first === undefined)
+      return outcomeReply(notSupported('batch, transaction and system-level search are not supported'));
     if (first === 'metadata' && segments.length === 1) {
       if (method !== 'GET') return outcomeReply(notSupported(`${method} metadata`), 405);
       return new HttpReply(200, buildCapabilityStatement(base, [...resourceTypes], new Date(), { history }));
     }
     if (first === '_history') return outcomeReply(notSupported('system-level _history is not supported'));
-    if (!resourceTypes.has(first)) return outcomeReply(notSupported(`Resource type ${first.slice(0, 64)} is not served by this peer`), 404);
+    if (!resourceTypes.has(first))
+      return outcomeReply(
+        notSupported(`Resource type ${first.slice(0, 64)} is not served by this peer`),
+        404,
+      );
     if (second === '_history') return outcomeReply(notSupported('type-level _history is not supported'));
-    if (second === '_search' || second?.startsWith('$') || third?.startsWith('$')) return outcomeReply(notSupported('POST _search and operations are not supported'));
+    if (second === '_search' || second?.startsWith('$') || third?.startsWith('$'))
+      return outcomeReply(notSupported('POST _search and operations are not supported'));
 
     if (segments.length === 1) {
       if (method === 'GET') return search(first, params, base);
@@ -341,7 +451,8 @@ export async function startFhirPeer(options: FhirPeerOptions = {}): Promise<Fhir
         if (!resource) return missingOrGone(outcome, key);
         // Conditional read (FHIR R4 http.html#cread): If-None-Match with the current ETag → 304.
         const inm = parseEntityTag(header(req.headers, 'if-none-match'));
-        if (inm && inm === resource.meta?.versionId) return new HttpReply(304, undefined, { ETag: etagOf(resource) as string });
+        if (inm && inm === resource.meta?.versionId)
+          return new HttpReply(304, undefined, { ETag: etagOf(resource) as string });
         return resourceReply(200, resource, base, req, false);
       }
       if (method === 'PUT') return update(first, id, req, base);
@@ -351,14 +462,26 @@ export async function startFhirPeer(options: FhirPeerOptions = {}): Promise<Fhir
     if (third === '_history' && !history) return outcomeReply(notSupported('_history is not supported'));
     if (third === '_history' && method === 'GET') {
       if (segments.length === 3) {
-        if ([...params.keys()].length > 0) return outcomeReply(notSupported('_count, _since and _at are not supported on _history'));
+        if ([...params.keys()].length > 0)
+          return outcomeReply(notSupported('_count, _since and _at are not supported on _history'));
         const [outcome, bundle] = await route('GET', `${key}/_history`, {});
         if (!bundle || bundle.resourceType !== 'Bundle') return missingOrGone(outcome, key);
-        const entry = (bundle.entry ?? []).flatMap((e) => (e.resource ? [{ fullUrl: `${base}/${key}`, resource: e.resource }] : []));
-        return new HttpReply(200, { resourceType: 'Bundle', type: 'history', total: entry.length, ...(entry.length > 0 && { entry }) });
+        const entry = (bundle.entry ?? []).flatMap((e) =>
+          e.resource ? [{ fullUrl: `${base}/${key}`, resource: e.resource }] : [],
+        );
+        return new HttpReply(200, {
+          resourceType: 'Bundle',
+          type: 'history',
+          total: entry.length,
+          ...(entry.length > 0 && { entry }),
+        });
       }
       if (segments.length === 4) {
-        const [outcome, resource] = await route('GET', `${key}/_history/${encodeURIComponent(fourth as string)}`, {});
+        const [outcome, resource] = await route(
+          'GET',
+          `${key}/_history/${encodeURIComponent(fourth as string)}`,
+          {},
+        );
         if (!resource) return missingOrGone(outcome, key);
         return resourceReply(200, resource, base, req, false);
       }
@@ -381,7 +504,10 @@ export async function startFhirPeer(options: FhirPeerOptions = {}): Promise<Fhir
       .catch(next);
   });
   app.use((req: Request, res: Response) => {
-    res.status(404).type(FHIR_JSON).send(JSON.stringify(notSupported(`Not a FHIR endpoint; the base is ${basePath}`)));
+    res
+      .status(404)
+      .type(FHIR_JSON)
+      .send(JSON.stringify(notSupported(`Not a FHIR endpoint; the base is ${basePath}`)));
   });
   // Errors from the body parser (malformed JSON) and unexpected ones, as OperationOutcomes.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
@@ -389,8 +515,16 @@ export async function startFhirPeer(options: FhirPeerOptions = {}): Promise<Fhir
     const code = typeof status === 'number' && status >= 400 && status < 500 ? status : 500;
     const outcome: OperationOutcome =
       code === 500
-        ? { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception', details: { text: 'Internal error' } }] }
-        : { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'structure', details: { text: 'The body is not valid JSON' } }] };
+        ? {
+            resourceType: 'OperationOutcome',
+            issue: [{ severity: 'error', code: 'exception', details: { text: 'Internal error' } }],
+          }
+        : {
+            resourceType: 'OperationOutcome',
+            issue: [
+              { severity: 'error', code: 'structure', details: { text: 'The body is not valid JSON' } },
+            ],
+          };
     res.status(code).type(FHIR_JSON).send(JSON.stringify(outcome));
   });
 

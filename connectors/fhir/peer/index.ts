@@ -1,4 +1,9 @@
-export { buildCapabilityStatement, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PEER_RESOURCE_TYPES } from './capability.js';
+export {
+  buildCapabilityStatement,
+  DEFAULT_PAGE_SIZE,
+  MAX_PAGE_SIZE,
+  PEER_RESOURCE_TYPES,
+} from './capability.js';
 export { type FhirPeerCliOptions, runFhirPeerCli } from './cli.js';
 export { loadFhirDefinitions } from './definitions.js';
 export {

@@ -1,5 +1,5 @@
-import { deepClone, evalFhirPath, getSearchParameter, matchesSearchRequest } from '@medplum/core';
 import type { SearchRequest, SortRule, WithId } from '@medplum/core';
+import { deepClone, evalFhirPath, getSearchParameter, matchesSearchRequest } from '@medplum/core';
 import { MemoryRepository } from '@medplum/fhir-router';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 
@@ -24,7 +24,8 @@ export class PeerRepository extends MemoryRepository {
     // MemoryRepository keeps resources in a TypeScript-private map; read it rather than copy the
     // repository. The check fails loudly if a Medplum upgrade renames it.
     const maps = (this as unknown as { resources?: unknown }).resources;
-    if (!(maps instanceof Map)) throw new Error('@medplum/fhir-router MemoryRepository layout changed: no resources map');
+    if (!(maps instanceof Map))
+      throw new Error('@medplum/fhir-router MemoryRepository layout changed: no resources map');
     this.stored = maps as ResourceMaps;
   }
 
@@ -46,11 +47,17 @@ export class PeerRepository extends MemoryRepository {
         if (matchesSearchRequest(resource, searchRequest)) matches.push(resource);
       }
     }
-    const ordered = searchRequest.sortRules?.length ? sortResources(matches, searchRequest.sortRules) : matches;
+    const ordered = searchRequest.sortRules?.length
+      ? sortResources(matches, searchRequest.sortRules)
+      : matches;
     const offset = Math.max(0, searchRequest.offset ?? 0);
-    const page = searchRequest.count === undefined ? ordered.slice(offset) : ordered.slice(offset, offset + Math.max(0, searchRequest.count));
+    const page =
+      searchRequest.count === undefined
+        ? ordered.slice(offset)
+        : ordered.slice(offset, offset + Math.max(0, searchRequest.count));
     const bundle: Bundle<WithId<T>> = { resourceType: 'Bundle', type: 'searchset', total: matches.length };
-    if (page.length > 0) bundle.entry = page.map((resource) => ({ resource: deepClone(resource) as WithId<T> }));
+    if (page.length > 0)
+      bundle.entry = page.map((resource) => ({ resource: deepClone(resource) as WithId<T> }));
     return bundle;
   }
 }
@@ -91,7 +98,10 @@ function compareKeys(a: SortKey, b: SortKey): number {
 }
 
 function sortResources(resources: Resource[], rules: readonly SortRule[]): Resource[] {
-  const keyed = resources.map((resource) => ({ resource, keys: rules.map((rule) => sortKey(resource, rule)) }));
+  const keyed = resources.map((resource) => ({
+    resource,
+    keys: rules.map((rule) => sortKey(resource, rule)),
+  }));
   keyed.sort((x, y) => {
     for (let i = 0; i < rules.length; i++) {
       const a = x.keys[i];

@@ -1,6 +1,12 @@
 import type { Appointment, Patient, Practitioner, Resource, Schedule, Slot } from '@medplum/fhirtypes';
 
-import { IDENTITY_RELIABILITY_SYSTEM, IDENTITY_RELIABILITY_URL, OID, URGENT_SLOT_CODE, V2_0276_SYSTEM } from '../../../src/model/identifiers.js';
+import {
+  IDENTITY_RELIABILITY_SYSTEM,
+  IDENTITY_RELIABILITY_URL,
+  OID,
+  URGENT_SLOT_CODE,
+  V2_0276_SYSTEM,
+} from '../../../src/model/identifiers.js';
 
 /** Local patient id (IPP) system of the simulated practice software. */
 export const DEMO_IPP_SYSTEM = 'urn:oid:1.2.250.1.999.1.1';
@@ -18,7 +24,9 @@ const BIRTH_DAYS = 36_524;
  * lookalike of hundreds of others.
  */
 function birthDateOf(i: number): string {
-  return new Date(Date.UTC(1925, 0, 1) + ((i * 104_729) % BIRTH_DAYS) * 86_400_000).toISOString().slice(0, 10);
+  return new Date(Date.UTC(1925, 0, 1) + ((i * 104_729) % BIRTH_DAYS) * 86_400_000)
+    .toISOString()
+    .slice(0, 10);
 }
 
 /**
@@ -39,7 +47,9 @@ export function generatePatients(count: number, start = 1): Patient[] {
       extension: [
         {
           url: IDENTITY_RELIABILITY_URL,
-          extension: [{ url: 'identityStatus', valueCoding: { system: IDENTITY_RELIABILITY_SYSTEM, code: 'PROV' } }],
+          extension: [
+            { url: 'identityStatus', valueCoding: { system: IDENTITY_RELIABILITY_SYSTEM, code: 'PROV' } },
+          ],
         },
       ],
     });
@@ -54,15 +64,28 @@ export function generatePatients(count: number, start = 1): Patient[] {
  */
 export function demoPractice(from: Date): Resource[] {
   const practitioners: Practitioner[] = [
-    { resourceType: 'Practitioner', id: 'prat-medecin-1', identifier: [{ system: OID.idnps, value: '810000000001' }], name: [{ family: 'GENERALISTE', given: ['Alice'], prefix: ['Dr'] }] },
-    { resourceType: 'Practitioner', id: 'prat-medecin-2', identifier: [{ system: OID.idnps, value: '810000000002' }], name: [{ family: 'PEDIATRE', given: ['Bruno'], prefix: ['Dr'] }] },
+    {
+      resourceType: 'Practitioner',
+      id: 'prat-medecin-1',
+      identifier: [{ system: OID.idnps, value: '810000000001' }],
+      name: [{ family: 'GENERALISTE', given: ['Alice'], prefix: ['Dr'] }],
+    },
+    {
+      resourceType: 'Practitioner',
+      id: 'prat-medecin-2',
+      identifier: [{ system: OID.idnps, value: '810000000002' }],
+      name: [{ family: 'PEDIATRE', given: ['Bruno'], prefix: ['Dr'] }],
+    },
   ];
   const schedules: Schedule[] = practitioners.map((p, i) => ({
     resourceType: 'Schedule',
     id: `agenda-${i + 1}`,
     active: true,
     actor: [{ reference: `Practitioner/${p.id}` }],
-    planningHorizon: { start: from.toISOString(), end: new Date(from.getTime() + 7 * 86_400_000).toISOString() },
+    planningHorizon: {
+      start: from.toISOString(),
+      end: new Date(from.getTime() + 7 * 86_400_000).toISOString(),
+    },
   }));
   const slots: Slot[] = [];
   const day0 = Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate());
@@ -99,7 +122,10 @@ export function demoPractice(from: Date): Resource[] {
       slot: [{ reference: `Slot/${slot.id}` }],
       participant: [
         { actor: { reference: `Patient/${patients[i]?.id}` }, status: 'accepted' },
-        { actor: { reference: (schedules[0]?.actor[0]?.reference ?? 'Practitioner/prat-medecin-1') }, status: 'accepted' },
+        {
+          actor: { reference: schedules[0]?.actor[0]?.reference ?? 'Practitioner/prat-medecin-1' },
+          status: 'accepted',
+        },
       ],
     };
   });

@@ -14,9 +14,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 
 import { isPasserelleError, PasserelleError } from '../../../src/errors.js';
-import type { Logger } from '../../../src/log/logger.js';
-import { ACK_CODES, type AckCode, type Hl7Message, parseHl7 } from '../../../src/hl7/index.js';
 import { encodeFrame, MllpDecoder } from '../../../src/hl7/framing.js';
+import { ACK_CODES, type AckCode, type Hl7Message, parseHl7 } from '../../../src/hl7/index.js';
+import type { Logger } from '../../../src/log/logger.js';
 
 export interface MllpClientTls {
   /** CAs trusted for the server certificate (default: the system's). */

@@ -27,9 +27,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 
 import { PasserelleError } from '../../../src/errors.js';
+import { MllpDecoder, type MllpEvent } from '../../../src/hl7/framing.js';
 import type { Logger } from '../../../src/log/logger.js';
 import { RefusalWatch } from '../../../src/security/refusals.js';
-import { type MllpEvent, MllpDecoder } from '../../../src/hl7/framing.js';
 
 export type MllpInbound = Extract<MllpEvent, { type: 'message' } | { type: 'oversize' }>;
 

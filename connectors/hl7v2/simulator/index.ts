@@ -19,13 +19,13 @@ import net from 'node:net';
 import { dirname, isAbsolute, join } from 'node:path';
 import tls from 'node:tls';
 
+import { encodeFrame, MllpDecoder } from '../../../src/hl7/framing.js';
+import { type AckCode, buildAck, buildRejectAck, type Hl7Message, parseHl7 } from '../../../src/hl7/index.js';
 import type { Logger } from '../../../src/log/logger.js';
 import { silentLogger } from '../../../src/log/logger.js';
-import { type AckCode, buildAck, buildRejectAck, type Hl7Message, parseHl7 } from '../../../src/hl7/index.js';
 import { splitMessages } from '../file-drop/split.js';
 import { safeName, writeFileAtomically } from '../file-drop/writer.js';
 import { MllpClient, type MllpClientTls } from '../mllp/client.js';
-import { encodeFrame, MllpDecoder } from '../../../src/hl7/framing.js';
 import type { MllpServerTls } from '../mllp/server.js';
 import { controlIdOf, withControlId } from './messages.js';
 

@@ -63,8 +63,15 @@ export class SimulatorAgent {
     return this.call<T>('GET', path);
   }
 
-  proposePatient(input: Omit<PatientInput, 'identity'> & { identity: Omit<PatientInput['identity'], 'proposal' | 'reliability'> }): Promise<Patient> {
-    return this.call('POST', '/patients', { ...input, identity: { ...input.identity, reliability: 'PROV', proposal: true } });
+  proposePatient(
+    input: Omit<PatientInput, 'identity'> & {
+      identity: Omit<PatientInput['identity'], 'proposal' | 'reliability'>;
+    },
+  ): Promise<Patient> {
+    return this.call('POST', '/patients', {
+      ...input,
+      identity: { ...input.identity, reliability: 'PROV', proposal: true },
+    });
   }
 
   /** Books into a slot (start/end taken from it) or at a free time. */
@@ -76,28 +83,54 @@ export class SimulatorAgent {
       end ??= slot.end;
       practitionerId ??= slot.practitionerId;
     }
-    if (start === undefined || end === undefined || practitionerId === undefined) throw new Error('book needs a slot, or a practitioner, start and end');
+    if (start === undefined || end === undefined || practitionerId === undefined)
+      throw new Error('book needs a slot, or a practitioner, start and end');
     return this.call('POST', '/appointments', {
-      practitionerId, patientId: req.patientId ?? null, slotId: req.slotId ?? null, appointmentTypeId: req.appointmentTypeId ?? null,
-      start, end, note: req.note ?? null, bookedBy: this.agentId,
+      practitionerId,
+      patientId: req.patientId ?? null,
+      slotId: req.slotId ?? null,
+      appointmentTypeId: req.appointmentTypeId ?? null,
+      start,
+      end,
+      note: req.note ?? null,
+      bookedBy: this.agentId,
     });
   }
 
-  private async updateAppointment(id: string, change: (a: Appointment) => Partial<Appointment>): Promise<Appointment> {
+  private async updateAppointment(
+    id: string,
+    change: (a: Appointment) => Partial<Appointment>,
+  ): Promise<Appointment> {
     const a = await this.get<Appointment>(`/appointments/${id}`);
     const next = { ...a, ...change(a) };
     const status = next.status as 'booked' | 'arrived' | 'fulfilled' | 'noshow';
-    return this.call('PUT', `/appointments/${id}`, {
-      practitionerId: next.practitionerId, patientId: next.patientId, slotId: next.slotId, appointmentTypeId: next.appointmentTypeId,
-      start: next.start, end: next.end, note: next.note, status,
-    }, a.version);
+    return this.call(
+      'PUT',
+      `/appointments/${id}`,
+      {
+        practitionerId: next.practitionerId,
+        patientId: next.patientId,
+        slotId: next.slotId,
+        appointmentTypeId: next.appointmentTypeId,
+        start: next.start,
+        end: next.end,
+        note: next.note,
+        status,
+      },
+      a.version,
+    );
   }
 
   /** Moves to another slot (its times) or to explicit times outside any slot. */
   async move(id: string, to: { slotId: string } | { start: string; end: string }): Promise<Appointment> {
     if ('slotId' in to) {
       const slot = await this.get<Slot>(`/slots/${to.slotId}`);
-      return this.updateAppointment(id, () => ({ slotId: slot.id, start: slot.start, end: slot.end, practitionerId: slot.practitionerId }));
+      return this.updateAppointment(id, () => ({
+        slotId: slot.id,
+        start: slot.start,
+        end: slot.end,
+        practitionerId: slot.practitionerId,
+      }));
     }
     return this.updateAppointment(id, () => ({ slotId: null, start: to.start, end: to.end }));
   }
@@ -116,14 +149,31 @@ export class SimulatorAgent {
 
   leaveMessage(input: Partial<MessageCreate> & Pick<MessageCreate, 'callerName' | 'text'>): Promise<Message> {
     return this.call('POST', '/messages', {
-      priority: 'routine', callbackNumber: null, reason: null, patientId: null, practitionerId: null, takenAt: new Date().toISOString(), ...input,
+      priority: 'routine',
+      callbackNumber: null,
+      reason: null,
+      patientId: null,
+      practitionerId: null,
+      takenAt: new Date().toISOString(),
+      ...input,
     });
   }
 
   async markUrgent(messageId: string): Promise<Message> {
     const m = await this.get<Message>(`/messages/${messageId}`);
-    return this.call('PUT', `/messages/${messageId}`, {
-      priority: 'urgent', callerName: m.callerName, callbackNumber: m.callbackNumber, reason: m.reason, text: m.text, patientId: m.patientId, practitionerId: m.practitionerId,
-    }, m.version);
+    return this.call(
+      'PUT',
+      `/messages/${messageId}`,
+      {
+        priority: 'urgent',
+        callerName: m.callerName,
+        callbackNumber: m.callbackNumber,
+        reason: m.reason,
+        text: m.text,
+        patientId: m.patientId,
+        practitionerId: m.practitionerId,
+      },
+      m.version,
+    );
   }
 }

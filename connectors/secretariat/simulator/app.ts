@@ -13,7 +13,12 @@ import { type OperationContext, type Platform, ProblemError, type Reply } from '
 import type { SimulatorState } from './state.js';
 
 type Method = 'get' | 'post' | 'put' | 'delete';
-type Handler = (ctx: OperationContext, params: Record<string, string>, body: unknown, query: Record<string, string | undefined>) => Reply;
+type Handler = (
+  ctx: OperationContext,
+  params: Record<string, string>,
+  body: unknown,
+  query: Record<string, string | undefined>,
+) => Reply;
 
 export interface SimRoute {
   readonly method: Method;
@@ -35,11 +40,19 @@ export function decodeCursor(practiceId: string, cursor: string): number {
   } catch {
     // fall through to the problem below
   }
-  throw new ProblemError(400, 'bad-cursor', 'The cursor is not one this feed gave', 'pass the `next` value of a previous page, or no `since` to start over');
+  throw new ProblemError(
+    400,
+    'bad-cursor',
+    'The cursor is not one this feed gave',
+    'pass the `next` value of a previous page, or no `since` to start over',
+  );
 }
 
 export function buildRoutes(platform: Platform, state: SimulatorState): SimRoute[] {
-  const crud = (type: ResourceType, ops: { create?: Handler; update?: Handler; remove?: Handler }): SimRoute[] => {
+  const crud = (
+    type: ResourceType,
+    ops: { create?: Handler; update?: Handler; remove?: Handler },
+  ): SimRoute[] => {
     const base = `${P}/${COLLECTION[type]}`;
     return [
       { method: 'get', path: base, handle: (ctx, _p, _b, q) => platform.list(ctx, type, q) },
@@ -56,39 +69,82 @@ export function buildRoutes(platform: Platform, state: SimulatorState): SimRoute
       path: P,
       handle: (ctx) => {
         const practice = state.practice(ctx.practiceId);
-        return { status: 200, body: { id: ctx.practiceId, name: practice?.name, timezone: practice?.timezone } };
+        return {
+          status: 200,
+          body: { id: ctx.practiceId, name: practice?.name, timezone: practice?.timezone },
+        };
       },
     },
     {
       method: 'get',
       path: `${P}/changes`,
       handle: (ctx, _p, _b, q) => {
-        const since = q['since'] === undefined || q['since'] === '' ? 0 : decodeCursor(ctx.practiceId, q['since']);
+        const since =
+          q['since'] === undefined || q['since'] === '' ? 0 : decodeCursor(ctx.practiceId, q['since']);
         const limit = q['limit'] === undefined ? 100 : Number(q['limit']);
-        if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new ProblemError(400, 'bad-limit', 'limit must be an integer from 1 to 500');
+        if (!Number.isInteger(limit) || limit < 1 || limit > 500)
+          throw new ProblemError(400, 'bad-limit', 'limit must be an integer from 1 to 500');
         const page = state.changesAfter(ctx.practiceId, since, limit);
         const last = page.changes.at(-1)?.seq ?? since;
         return {
           status: 200,
-          body: { changes: page.changes.map(({ practiceId: _drop, ...c }) => c), next: encodeCursor(ctx.practiceId, last), hasMore: page.hasMore },
+          body: {
+            changes: page.changes.map(({ practiceId: _drop, ...c }) => c),
+            next: encodeCursor(ctx.practiceId, last),
+            hasMore: page.hasMore,
+          },
         };
       },
     },
-    ...crud('practitioner', { create: (c, _p, b) => platform.createPractitioner(c, b), update: (c, p, b) => platform.updatePractitioner(c, id(p), b) }),
+    ...crud('practitioner', {
+      create: (c, _p, b) => platform.createPractitioner(c, b),
+      update: (c, p, b) => platform.updatePractitioner(c, id(p), b),
+    }),
     ...crud('appointment-type', { update: (c, p, b) => platform.putAppointmentType(c, id(p), b) }),
-    ...crud('schedule', { create: (c, _p, b) => platform.createSchedule(c, b), update: (c, p, b) => platform.updateSchedule(c, id(p), b) }),
-    ...crud('slot', { create: (c, _p, b) => platform.createSlot(c, b), update: (c, p, b) => platform.updateSlot(c, id(p), b), remove: (c, p) => platform.deleteSlot(c, id(p)) }),
-    ...crud('appointment', { create: (c, _p, b) => platform.createAppointment(c, b), update: (c, p, b) => platform.updateAppointment(c, id(p), b) }),
-    { method: 'post', path: `${P}/appointments/{id}/cancel`, handle: (c, p, b) => platform.cancelAppointment(c, id(p), b) },
-    { method: 'post', path: `${P}/appointments/{id}/refuse`, handle: (c, p, b) => platform.refuseAppointment(c, id(p), b) },
-    ...crud('patient', { create: (c, _p, b) => platform.createPatient(c, b), update: (c, p, b) => platform.updatePatient(c, id(p), b) }),
-    ...crud('message', { create: (c, _p, b) => platform.createMessage(c, b), update: (c, p, b) => platform.updateMessage(c, id(p), b) }),
-    { method: 'post', path: `${P}/messages/{id}/acknowledge`, handle: (c, p, b) => platform.acknowledgeMessage(c, id(p), b) },
+    ...crud('schedule', {
+      create: (c, _p, b) => platform.createSchedule(c, b),
+      update: (c, p, b) => platform.updateSchedule(c, id(p), b),
+    }),
+    ...crud('slot', {
+      create: (c, _p, b) => platform.createSlot(c, b),
+      update: (c, p, b) => platform.updateSlot(c, id(p), b),
+      remove: (c, p) => platform.deleteSlot(c, id(p)),
+    }),
+    ...crud('appointment', {
+      create: (c, _p, b) => platform.createAppointment(c, b),
+      update: (c, p, b) => platform.updateAppointment(c, id(p), b),
+    }),
+    {
+      method: 'post',
+      path: `${P}/appointments/{id}/cancel`,
+      handle: (c, p, b) => platform.cancelAppointment(c, id(p), b),
+    },
+    {
+      method: 'post',
+      path: `${P}/appointments/{id}/refuse`,
+      handle: (c, p, b) => platform.refuseAppointment(c, id(p), b),
+    },
+    ...crud('patient', {
+      create: (c, _p, b) => platform.createPatient(c, b),
+      update: (c, p, b) => platform.updatePatient(c, id(p), b),
+    }),
+    ...crud('message', {
+      create: (c, _p, b) => platform.createMessage(c, b),
+      update: (c, p, b) => platform.updateMessage(c, id(p), b),
+    }),
+    {
+      method: 'post',
+      path: `${P}/messages/{id}/acknowledge`,
+      handle: (c, p, b) => platform.acknowledgeMessage(c, id(p), b),
+    },
   ];
 }
 
 function sendProblem(res: Response, e: ProblemError, instance: string): void {
-  res.status(e.status).set({ 'Content-Type': 'application/problem+json', ...e.headers }).send(JSON.stringify(e.toProblem(instance)));
+  res
+    .status(e.status)
+    .set({ 'Content-Type': 'application/problem+json', ...e.headers })
+    .send(JSON.stringify(e.toProblem(instance)));
 }
 
 function sendReply(res: Response, reply: Reply, replayed: boolean): void {
@@ -116,7 +172,10 @@ export interface SimulatorAppOptions {
   readonly persist: () => void;
 }
 
-export function createSimulatorApp(options: SimulatorAppOptions): { app: express.Express; routes: readonly SimRoute[] } {
+export function createSimulatorApp(options: SimulatorAppOptions): {
+  app: express.Express;
+  routes: readonly SimRoute[];
+} {
   const { state, platform, faults, apiToken } = options;
   const routes = buildRoutes(platform, state);
   const app = express();
@@ -135,8 +194,14 @@ export function createSimulatorApp(options: SimulatorAppOptions): { app: express
     if (fault.kind === 'status') {
       if (fault.status === 429) state.counters.faults429 += 1;
       else state.counters.faults500 += 1;
-      const e = new ProblemError(fault.status, fault.status === 429 ? 'rate-limited' : 'server-error', fault.status === 429 ? 'Too many requests' : 'Internal error (simulated)', undefined, undefined,
-        fault.status === 429 && fault.retryAfter !== undefined ? { 'Retry-After': fault.retryAfter } : {});
+      const e = new ProblemError(
+        fault.status,
+        fault.status === 429 ? 'rate-limited' : 'server-error',
+        fault.status === 429 ? 'Too many requests' : 'Internal error (simulated)',
+        undefined,
+        undefined,
+        fault.status === 429 && fault.retryAfter !== undefined ? { 'Retry-After': fault.retryAfter } : {},
+      );
       sendProblem(res, e, req.path);
       return;
     }
@@ -146,7 +211,11 @@ export function createSimulatorApp(options: SimulatorAppOptions): { app: express
   app.use((req, res, next) => {
     const auth = req.get('authorization');
     if (auth !== `Bearer ${apiToken}`) {
-      sendProblem(res.set('WWW-Authenticate', 'Bearer'), new ProblemError(401, 'unauthorized', 'A valid bearer token is required'), req.path);
+      sendProblem(
+        res.set('WWW-Authenticate', 'Bearer'),
+        new ProblemError(401, 'unauthorized', 'A valid bearer token is required'),
+        req.path,
+      );
       return;
     }
     next();
@@ -159,7 +228,8 @@ export function createSimulatorApp(options: SimulatorAppOptions): { app: express
       try {
         const params = req.params as Record<string, string>;
         const practiceId = params['practiceId'] as string;
-        if (state.practice(practiceId) === undefined) throw new ProblemError(404, 'not-found', 'No such practice');
+        if (state.practice(practiceId) === undefined)
+          throw new ProblemError(404, 'not-found', 'No such practice');
         const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
         let body: unknown = undefined;
         if (raw.length > 0) {
@@ -170,9 +240,18 @@ export function createSimulatorApp(options: SimulatorAppOptions): { app: express
           }
         }
         const agent = req.get('x-agent-id');
-        if (agent !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(agent)) throw new ProblemError(400, 'bad-agent-id', 'X-Agent-Id must be 1-64 of A-Z a-z 0-9 _ . -');
-        const ctx: OperationContext = { practiceId, agentId: agent ?? null, ifMatch: parseIfMatch(req.get('if-match')), ifNoneMatchAny: req.get('if-none-match')?.trim() === '*', origin: agent === undefined ? 'integration' : 'agent' };
-        const query = Object.fromEntries(Object.entries(req.query).map(([k, v]) => [k, typeof v === 'string' ? v : undefined]));
+        if (agent !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(agent))
+          throw new ProblemError(400, 'bad-agent-id', 'X-Agent-Id must be 1-64 of A-Z a-z 0-9 _ . -');
+        const ctx: OperationContext = {
+          practiceId,
+          agentId: agent ?? null,
+          ifMatch: parseIfMatch(req.get('if-match')),
+          ifNoneMatchAny: req.get('if-none-match')?.trim() === '*',
+          origin: agent === undefined ? 'integration' : 'agent',
+        };
+        const query = Object.fromEntries(
+          Object.entries(req.query).map(([k, v]) => [k, typeof v === 'string' ? v : undefined]),
+        );
 
         if (route.method === 'get') {
           sendReply(res, route.handle(ctx, params, body, query), false);
@@ -182,13 +261,24 @@ export function createSimulatorApp(options: SimulatorAppOptions): { app: express
         // on every write; the same key with the same request gets the stored answer back, the same
         // key with another request is refused (422), nothing is applied twice.
         const key = req.get('idempotency-key');
-        if (key === undefined && route.method === 'post') throw new ProblemError(400, 'idempotency-key-required', 'POST needs an Idempotency-Key header');
-        if (key !== undefined && !/^[\x21-\x7e]{1,255}$/.test(key)) throw new ProblemError(400, 'bad-idempotency-key', 'Idempotency-Key must be 1-255 visible ASCII characters');
+        if (key === undefined && route.method === 'post')
+          throw new ProblemError(400, 'idempotency-key-required', 'POST needs an Idempotency-Key header');
+        if (key !== undefined && !/^[\x21-\x7e]{1,255}$/.test(key))
+          throw new ProblemError(
+            400,
+            'bad-idempotency-key',
+            'Idempotency-Key must be 1-255 visible ASCII characters',
+          );
         const fingerprint = `${route.method} ${req.path} ${createHash('sha256').update(raw).digest('hex')} ${ctx.agentId ?? ''}`;
         if (key !== undefined) {
           const stored = state.idempotent(practiceId, key);
           if (stored !== undefined) {
-            if (stored.fingerprint !== fingerprint) throw new ProblemError(422, 'idempotency-key-reused', 'This Idempotency-Key was used for another request');
+            if (stored.fingerprint !== fingerprint)
+              throw new ProblemError(
+                422,
+                'idempotency-key-reused',
+                'This Idempotency-Key was used for another request',
+              );
             state.counters.idempotentReplays += 1;
             state.replayed(practiceId, key);
             options.persist();
@@ -202,11 +292,22 @@ export function createSimulatorApp(options: SimulatorAppOptions): { app: express
         } catch (e) {
           if (!(e instanceof ProblemError) || key === undefined) throw e;
           // A refused write is an answer too: the same key gets the same refusal.
-          state.storeIdempotent(practiceId, key, { fingerprint, status: e.status, headers: { 'Content-Type': 'application/problem+json', ...e.headers }, body: e.toProblem(instance) });
+          state.storeIdempotent(practiceId, key, {
+            fingerprint,
+            status: e.status,
+            headers: { 'Content-Type': 'application/problem+json', ...e.headers },
+            body: e.toProblem(instance),
+          });
           options.persist();
           throw e;
         }
-        if (key !== undefined) state.storeIdempotent(practiceId, key, { fingerprint, status: reply.status, headers: reply.headers ?? {}, body: reply.body });
+        if (key !== undefined)
+          state.storeIdempotent(practiceId, key, {
+            fingerprint,
+            status: reply.status,
+            headers: reply.headers ?? {},
+            body: reply.body,
+          });
         options.persist();
         sendReply(res, reply, false);
       } catch (e) {
@@ -216,6 +317,8 @@ export function createSimulatorApp(options: SimulatorAppOptions): { app: express
     });
   }
 
-  app.use((req: Request, res: Response) => sendProblem(res, new ProblemError(404, 'not-found', 'No such route'), req.path));
+  app.use((req: Request, res: Response) =>
+    sendProblem(res, new ProblemError(404, 'not-found', 'No such route'), req.path),
+  );
   return { app, routes };
 }

@@ -44,7 +44,14 @@ export const NO_FAULTS: FaultSettings = {
   script: [],
 };
 
-export type ApiFault = { readonly kind: 'none'; readonly latencyMs: number } | { readonly kind: 'status'; readonly status: number; readonly retryAfter?: string; readonly latencyMs: number };
+export type ApiFault =
+  | { readonly kind: 'none'; readonly latencyMs: number }
+  | {
+      readonly kind: 'status';
+      readonly status: number;
+      readonly retryAfter?: string;
+      readonly latencyMs: number;
+    };
 
 export class Faults {
   private settings: FaultSettings = NO_FAULTS;
@@ -74,8 +81,14 @@ export class Faults {
   nextApi(): ApiFault {
     const scripted = this.script.shift();
     if (scripted !== undefined) {
-      if ('latencyMs' in scripted) return { kind: 'none', latencyMs: this.settings.latencyMs + scripted.latencyMs };
-      return { kind: 'status', status: scripted.status, ...(scripted.retryAfter !== undefined && { retryAfter: scripted.retryAfter }), latencyMs: this.settings.latencyMs };
+      if ('latencyMs' in scripted)
+        return { kind: 'none', latencyMs: this.settings.latencyMs + scripted.latencyMs };
+      return {
+        kind: 'status',
+        status: scripted.status,
+        ...(scripted.retryAfter !== undefined && { retryAfter: scripted.retryAfter }),
+        latencyMs: this.settings.latencyMs,
+      };
     }
     const r = this.apiRandom();
     const { rate429Share, error500Share, latencyMs, retryAfter } = this.settings;
@@ -88,6 +101,10 @@ export class Faults {
   nextWebhook(): { readonly drop: boolean; readonly duplicate: boolean; readonly skewSeconds: number } {
     const r = this.webhookRandom();
     const { dropWebhookShare, duplicateWebhookShare, webhookTimestampSkewSeconds } = this.settings;
-    return { drop: r < dropWebhookShare, duplicate: r >= dropWebhookShare && r < dropWebhookShare + duplicateWebhookShare, skewSeconds: webhookTimestampSkewSeconds };
+    return {
+      drop: r < dropWebhookShare,
+      duplicate: r >= dropWebhookShare && r < dropWebhookShare + duplicateWebhookShare,
+      skewSeconds: webhookTimestampSkewSeconds,
+    };
   }
 }

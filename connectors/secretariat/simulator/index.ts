@@ -18,7 +18,14 @@ import { type WebhookEvent, WebhookSender, type WebhookTarget } from './webhooks
 
 export { AgentRequestError, SimulatorAgent } from './agent.js';
 export { type FaultSettings, NO_FAULTS, type ScriptedFault } from './faults.js';
-export { DEMO_AGENTS, DEMO_APPOINTMENT_TYPES, DEMO_PRACTICE_ID, fictitiousPatients, SEEDS, type SeedName } from './seed.js';
+export {
+  DEMO_AGENTS,
+  DEMO_APPOINTMENT_TYPES,
+  DEMO_PRACTICE_ID,
+  fictitiousPatients,
+  type SeedName,
+  SEEDS,
+} from './seed.js';
 export type { WebhookEvent, WebhookTarget } from './webhooks.js';
 
 export const DEFAULT_SIMULATOR_TOKEN = 'sim-token';
@@ -71,7 +78,9 @@ export interface SecretariatSimulator {
   close(): Promise<void>;
 }
 
-export async function startSecretariatSimulator(options: SecretariatSimulatorOptions = {}): Promise<SecretariatSimulator> {
+export async function startSecretariatSimulator(
+  options: SecretariatSimulatorOptions = {},
+): Promise<SecretariatSimulator> {
   const now = options.now ?? Date.now;
   const practiceId = options.practiceId ?? DEMO_PRACTICE_ID;
   const apiToken = options.apiToken ?? DEFAULT_SIMULATOR_TOKEN;
@@ -92,14 +101,27 @@ export async function startSecretariatSimulator(options: SecretariatSimulatorOpt
     applySeed('empty', { state, platform, practiceId, now: now() });
     state.save();
   }
-  sender = new WebhookSender(options.webhook ?? null, faults, state.counters, now, events as EventEmitter, (change) => {
-    if (change.type === 'message' && change.op === 'upsert' && change.data['status'] === 'new') {
-      platform.markDelivered(change.practiceId, change.id);
-      state.save();
-    }
-  });
+  sender = new WebhookSender(
+    options.webhook ?? null,
+    faults,
+    state.counters,
+    now,
+    events as EventEmitter,
+    (change) => {
+      if (change.type === 'message' && change.op === 'upsert' && change.data['status'] === 'new') {
+        platform.markDelivered(change.practiceId, change.id);
+        state.save();
+      }
+    },
+  );
 
-  const { app, routes } = createSimulatorApp({ state, platform, faults, apiToken, persist: () => state.save() });
+  const { app, routes } = createSimulatorApp({
+    state,
+    platform,
+    faults,
+    apiToken,
+    persist: () => state.save(),
+  });
   const server: Server = createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -87,8 +87,17 @@ const prefixes: Readonly<Record<ResourceType, string>> = {
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
-    const errors = parsed.error.issues.map((i) => ({ pointer: `/${i.path.map(String).join('/')}`, detail: i.message }));
-    throw new ProblemError(422, 'validation-failed', 'The request body does not follow the contract', `${errors.length} invalid field(s)`, errors);
+    const errors = parsed.error.issues.map((i) => ({
+      pointer: `/${i.path.map(String).join('/')}`,
+      detail: i.message,
+    }));
+    throw new ProblemError(
+      422,
+      'validation-failed',
+      'The request body does not follow the contract',
+      `${errors.length} invalid field(s)`,
+      errors,
+    );
   }
   return parsed.data;
 }
@@ -112,15 +121,31 @@ export class Platform {
   }
 
   /** Stores a change, saying who made it (the feed's `origin`: integration, agent or platform). */
-  private commit<K extends ResourceType>(by: Pick<OperationContext, 'practiceId' | 'origin'>, type: K, record: ResourceOfType[K]): ResourceOfType[K] {
+  private commit<K extends ResourceType>(
+    by: Pick<OperationContext, 'practiceId' | 'origin'>,
+    type: K,
+    record: ResourceOfType[K],
+  ): ResourceOfType[K] {
     this.onChange(this.state.put(by.practiceId, type, record, by.origin));
     return record;
   }
 
-  require<K extends ResourceType>(practiceId: string, type: K, id: string, pointer?: string): ResourceOfType[K] {
+  require<K extends ResourceType>(
+    practiceId: string,
+    type: K,
+    id: string,
+    pointer?: string,
+  ): ResourceOfType[K] {
     const r = this.state.get(practiceId, type, id);
     if (r === undefined) {
-      if (pointer !== undefined) throw new ProblemError(422, 'unknown-reference', 'A referenced resource does not exist', `no ${type} ${id}`, [{ pointer, detail: `no ${type} with this id` }]);
+      if (pointer !== undefined)
+        throw new ProblemError(
+          422,
+          'unknown-reference',
+          'A referenced resource does not exist',
+          `no ${type} ${id}`,
+          [{ pointer, detail: `no ${type} with this id` }],
+        );
       throw new ProblemError(404, 'not-found', 'No such resource', `no ${type} ${id}`);
     }
     return r;
@@ -129,20 +154,43 @@ export class Platform {
   /** RFC 9110 §13.1.1 If-Match; a PUT or DELETE without it gets 428 (RFC 6585 §3). */
   private checkVersion(ctx: OperationContext, current: { version: number }, required: boolean): void {
     if (ctx.ifMatch === undefined) {
-      if (required) throw new ProblemError(428, 'precondition-required', 'If-Match is required for this write', 'send the ETag you read as If-Match');
+      if (required)
+        throw new ProblemError(
+          428,
+          'precondition-required',
+          'If-Match is required for this write',
+          'send the ETag you read as If-Match',
+        );
       return;
     }
     if (ctx.ifMatch !== current.version) {
-      throw new ProblemError(412, 'version-mismatch', 'The resource changed since you read it', `current version is ${current.version}`, undefined, { ETag: `"${current.version}"` });
+      throw new ProblemError(
+        412,
+        'version-mismatch',
+        'The resource changed since you read it',
+        `current version is ${current.version}`,
+        undefined,
+        { ETag: `"${current.version}"` },
+      );
     }
   }
 
   private forbidAgent(ctx: OperationContext, what: string): void {
-    if (ctx.agentId !== null) throw new ProblemError(403, 'practice-owned', 'Agents cannot change this resource', `${what} belong to the practice and are written by passerelle`);
+    if (ctx.agentId !== null)
+      throw new ProblemError(
+        403,
+        'practice-owned',
+        'Agents cannot change this resource',
+        `${what} belong to the practice and are written by passerelle`,
+      );
   }
 
   private meta(type: ResourceType, previous?: { id: string; version: number }) {
-    return { id: previous?.id ?? this.state.newId(prefixes[type]), version: (previous?.version ?? 0) + 1, updatedAt: this.nowIso() };
+    return {
+      id: previous?.id ?? this.state.newId(prefixes[type]),
+      version: (previous?.version ?? 0) + 1,
+      updatedAt: this.nowIso(),
+    };
   }
 
   // ——— reads ———
@@ -151,12 +199,19 @@ export class Platform {
     return resourceReply(200, this.require(ctx.practiceId, type, id));
   }
 
-  list(ctx: OperationContext, type: ResourceType, query: Readonly<Record<string, string | undefined>>): Reply {
+  list(
+    ctx: OperationContext,
+    type: ResourceType,
+    query: Readonly<Record<string, string | undefined>>,
+  ): Reply {
     let items: ResourceOfType[ResourceType][] = this.state.list(ctx.practiceId, type);
     if (type === 'slot' || type === 'appointment') {
       const { from, to, practitionerId } = query;
       items = (items as (Slot | Appointment)[]).filter(
-        (r) => (practitionerId === undefined || r.practitionerId === practitionerId) && (from === undefined || r.end > from) && (to === undefined || r.start < to),
+        (r) =>
+          (practitionerId === undefined || r.practitionerId === practitionerId) &&
+          (from === undefined || r.end > from) &&
+          (to === undefined || r.start < to),
       );
     }
     return { status: 200, body: { items } };
@@ -178,7 +233,10 @@ export class Platform {
     this.checkVersion(ctx, current, true);
     const input = parseBody(PractitionerInput, body);
     this.uniqueRpps(ctx.practiceId, input.rpps, id);
-    return resourceReply(200, this.commit(ctx, 'practitioner', { ...this.meta('practitioner', current), ...input }));
+    return resourceReply(
+      200,
+      this.commit(ctx, 'practitioner', { ...this.meta('practitioner', current), ...input }),
+    );
   }
 
   private uniqueRpps(practiceId: string, rpps: string, self: string | null): void {
@@ -190,26 +248,58 @@ export class Platform {
   /** PUT on a client-chosen id (the practice's code): If-None-Match: * creates, If-Match replaces (RFC 9110 §13.1). */
   putAppointmentType(ctx: OperationContext, id: string, body: unknown): Reply {
     this.forbidAgent(ctx, 'appointment types and their instructions');
-    if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) throw new ProblemError(400, 'bad-id', 'Not a usable id', 'ids are 1-64 of A-Z a-z 0-9 - .');
+    if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id))
+      throw new ProblemError(400, 'bad-id', 'Not a usable id', 'ids are 1-64 of A-Z a-z 0-9 - .');
     const current = this.state.get(ctx.practiceId, 'appointment-type', id);
     if (ctx.ifNoneMatchAny) {
-      if (current !== undefined) throw new ProblemError(412, 'already-exists', 'An appointment type with this id exists', undefined, undefined, { ETag: `"${current.version}"` });
+      if (current !== undefined)
+        throw new ProblemError(
+          412,
+          'already-exists',
+          'An appointment type with this id exists',
+          undefined,
+          undefined,
+          { ETag: `"${current.version}"` },
+        );
     } else {
       if (current === undefined) {
-        if (ctx.ifMatch !== undefined) throw new ProblemError(412, 'version-mismatch', 'The resource does not exist');
-        throw new ProblemError(428, 'precondition-required', 'Send If-None-Match: * to create or If-Match to replace');
+        if (ctx.ifMatch !== undefined)
+          throw new ProblemError(412, 'version-mismatch', 'The resource does not exist');
+        throw new ProblemError(
+          428,
+          'precondition-required',
+          'Send If-None-Match: * to create or If-Match to replace',
+        );
       }
       this.checkVersion(ctx, current, true);
     }
     const input = parseBody(AppointmentTypeInput, body);
-    input.practitionerIds.forEach((p, i) => this.require(ctx.practiceId, 'practitioner', p, `/practitionerIds/${i}`));
-    const r: AppointmentType = { id, version: (current?.version ?? 0) + 1, updatedAt: this.nowIso(), ...input };
-    return resourceReply(current === undefined ? 201 : 200, this.commit(ctx, 'appointment-type', r), current === undefined ? `/appointment-types/${id}` : undefined);
+    input.practitionerIds.forEach((p, i) =>
+      this.require(ctx.practiceId, 'practitioner', p, `/practitionerIds/${i}`),
+    );
+    const r: AppointmentType = {
+      id,
+      version: (current?.version ?? 0) + 1,
+      updatedAt: this.nowIso(),
+      ...input,
+    };
+    return resourceReply(
+      current === undefined ? 201 : 200,
+      this.commit(ctx, 'appointment-type', r),
+      current === undefined ? `/appointment-types/${id}` : undefined,
+    );
   }
 
   private checkSchedule(practiceId: string, input: z.infer<typeof ScheduleInput>): void {
     this.require(practiceId, 'practitioner', input.practitionerId, '/practitionerId');
-    input.appointmentTypes.forEach((t, i) => this.require(practiceId, 'appointment-type', t.appointmentTypeId, `/appointmentTypes/${i}/appointmentTypeId`));
+    input.appointmentTypes.forEach((t, i) =>
+      this.require(
+        practiceId,
+        'appointment-type',
+        t.appointmentTypeId,
+        `/appointmentTypes/${i}/appointmentTypeId`,
+      ),
+    );
   }
 
   createSchedule(ctx: OperationContext, body: unknown): Reply {
@@ -231,7 +321,14 @@ export class Platform {
 
   private slotOf(ctx: OperationContext, input: z.infer<typeof SlotInput>, previous?: Slot): Slot {
     const schedule = this.require(ctx.practiceId, 'schedule', input.scheduleId, '/scheduleId');
-    if (input.end <= input.start) throw new ProblemError(422, 'validation-failed', 'The request body does not follow the contract', undefined, [{ pointer: '/end', detail: 'must be after start' }]);
+    if (input.end <= input.start)
+      throw new ProblemError(
+        422,
+        'validation-failed',
+        'The request body does not follow the contract',
+        undefined,
+        [{ pointer: '/end', detail: 'must be after start' }],
+      );
     return { ...this.meta('slot', previous), ...input, practitionerId: schedule.practitionerId };
   }
 
@@ -263,23 +360,58 @@ export class Platform {
 
   // ——— appointments: booked by agents (or by the practice through passerelle) ———
 
-  private checkAppointmentRefs(practiceId: string, a: { practitionerId: string; patientId: string | null; appointmentTypeId: string | null; start: string; end: string }): void {
+  private checkAppointmentRefs(
+    practiceId: string,
+    a: {
+      practitionerId: string;
+      patientId: string | null;
+      appointmentTypeId: string | null;
+      start: string;
+      end: string;
+    },
+  ): void {
     this.require(practiceId, 'practitioner', a.practitionerId, '/practitionerId');
     if (a.patientId !== null) this.require(practiceId, 'patient', a.patientId, '/patientId');
-    if (a.appointmentTypeId !== null) this.require(practiceId, 'appointment-type', a.appointmentTypeId, '/appointmentTypeId');
-    if (a.end <= a.start) throw new ProblemError(422, 'validation-failed', 'The request body does not follow the contract', undefined, [{ pointer: '/end', detail: 'must be after start' }]);
+    if (a.appointmentTypeId !== null)
+      this.require(practiceId, 'appointment-type', a.appointmentTypeId, '/appointmentTypeId');
+    if (a.end <= a.start)
+      throw new ProblemError(
+        422,
+        'validation-failed',
+        'The request body does not follow the contract',
+        undefined,
+        [{ pointer: '/end', detail: 'must be after start' }],
+      );
   }
 
   /** Takes a slot for an appointment: it must be free (or urgent-only) and belong to the practitioner. */
-  private takeSlot(ctx: OperationContext, slotId: string, appointmentId: string, practitionerId: string): void {
+  private takeSlot(
+    ctx: OperationContext,
+    slotId: string,
+    appointmentId: string,
+    practitionerId: string,
+  ): void {
     const { practiceId } = ctx;
     const slot = this.require(practiceId, 'slot', slotId, '/slotId');
-    if (slot.practitionerId !== practitionerId) throw new ProblemError(422, 'slot-mismatch', 'The slot belongs to another practitioner', undefined, [{ pointer: '/slotId', detail: 'belongs to another practitioner' }]);
+    if (slot.practitionerId !== practitionerId)
+      throw new ProblemError(422, 'slot-mismatch', 'The slot belongs to another practitioner', undefined, [
+        { pointer: '/slotId', detail: 'belongs to another practitioner' },
+      ]);
     if (slot.status !== 'free' && slot.status !== 'urgent-only') {
-      throw new ProblemError(409, 'slot-unavailable', 'The slot cannot be booked', `the slot is ${slot.status}`);
+      throw new ProblemError(
+        409,
+        'slot-unavailable',
+        'The slot cannot be booked',
+        `the slot is ${slot.status}`,
+      );
     }
     this.state.setHold(practiceId, slotId, { appointmentId, previous: slot.status });
-    this.commit(ctx, 'slot', { ...slot, status: 'busy', version: slot.version + 1, updatedAt: this.nowIso() });
+    this.commit(ctx, 'slot', {
+      ...slot,
+      status: 'busy',
+      version: slot.version + 1,
+      updatedAt: this.nowIso(),
+    });
   }
 
   /** Gives a slot back when its appointment moves away, is cancelled or refused, if it still holds it. */
@@ -290,18 +422,38 @@ export class Platform {
     const slot = this.state.get(practiceId, 'slot', slotId);
     if (hold?.appointmentId !== appointmentId) return;
     this.state.setHold(practiceId, slotId, null);
-    if (slot !== undefined && slot.status === 'busy') this.commit(ctx, 'slot', { ...slot, status: hold.previous, version: slot.version + 1, updatedAt: this.nowIso() });
+    if (slot !== undefined && slot.status === 'busy')
+      this.commit(ctx, 'slot', {
+        ...slot,
+        status: hold.previous,
+        version: slot.version + 1,
+        updatedAt: this.nowIso(),
+      });
   }
 
   createAppointment(ctx: OperationContext, body: unknown): Reply {
     const input = parseBody(AppointmentCreate, body);
     if (ctx.agentId !== null && input.bookedBy !== null && input.bookedBy !== ctx.agentId) {
-      throw new ProblemError(422, 'validation-failed', 'The request body does not follow the contract', undefined, [{ pointer: '/bookedBy', detail: 'must be the calling agent' }]);
+      throw new ProblemError(
+        422,
+        'validation-failed',
+        'The request body does not follow the contract',
+        undefined,
+        [{ pointer: '/bookedBy', detail: 'must be the calling agent' }],
+      );
     }
     this.checkAppointmentRefs(ctx.practiceId, input);
     const m = this.meta('appointment');
     if (input.slotId !== null) this.takeSlot(ctx, input.slotId, m.id, input.practitionerId);
-    const r: Appointment = { ...m, ...input, bookedBy: ctx.agentId ?? input.bookedBy, status: 'booked', cancelReason: null, refusal: null, createdAt: m.updatedAt };
+    const r: Appointment = {
+      ...m,
+      ...input,
+      bookedBy: ctx.agentId ?? input.bookedBy,
+      status: 'booked',
+      cancelReason: null,
+      refusal: null,
+      createdAt: m.updatedAt,
+    };
     return resourceReply(201, this.commit(ctx, 'appointment', r), `/appointments/${r.id}`);
   }
 
@@ -309,7 +461,12 @@ export class Platform {
     const current = this.require(ctx.practiceId, 'appointment', id);
     this.checkVersion(ctx, current, required);
     if (current.status === 'cancelled' || current.status === 'refused') {
-      throw new ProblemError(409, 'appointment-closed', 'The appointment is cancelled or refused', `status is ${current.status}`);
+      throw new ProblemError(
+        409,
+        'appointment-closed',
+        'The appointment is cancelled or refused',
+        `status is ${current.status}`,
+      );
     }
     return current;
   }
@@ -322,14 +479,25 @@ export class Platform {
       this.releaseSlot(ctx, current.slotId, id);
       if (input.slotId !== null) this.takeSlot(ctx, input.slotId, id, input.practitionerId);
     }
-    return resourceReply(200, this.commit(ctx, 'appointment', { ...current, ...this.meta('appointment', current), ...input }));
+    return resourceReply(
+      200,
+      this.commit(ctx, 'appointment', { ...current, ...this.meta('appointment', current), ...input }),
+    );
   }
 
   cancelAppointment(ctx: OperationContext, id: string, body: unknown): Reply {
     const current = this.openAppointment(ctx, id, false);
     const { reason } = parseBody(CancelRequest, body);
     this.releaseSlot(ctx, current.slotId, id);
-    return resourceReply(200, this.commit(ctx, 'appointment', { ...current, ...this.meta('appointment', current), status: 'cancelled', cancelReason: reason }));
+    return resourceReply(
+      200,
+      this.commit(ctx, 'appointment', {
+        ...current,
+        ...this.meta('appointment', current),
+        status: 'cancelled',
+        cancelReason: reason,
+      }),
+    );
   }
 
   /** passerelle refuses a booking back (design rule 8); the agent sees the reason and calls the patient back. */
@@ -338,7 +506,15 @@ export class Platform {
     const current = this.openAppointment(ctx, id, false);
     const refusal = parseBody(RefuseRequest, body);
     this.releaseSlot(ctx, current.slotId, id);
-    return resourceReply(200, this.commit(ctx, 'appointment', { ...current, ...this.meta('appointment', current), status: 'refused', refusal }));
+    return resourceReply(
+      200,
+      this.commit(ctx, 'appointment', {
+        ...current,
+        ...this.meta('appointment', current),
+        status: 'refused',
+        refusal,
+      }),
+    );
   }
 
   // ——— patients ———
@@ -354,7 +530,11 @@ export class Platform {
     this.checkVersion(ctx, current, true);
     const input = parseBody(PatientInput, body);
     // Agents change contact fields only; the identity is the practice's (design: "patient identity").
-    if (ctx.agentId !== null && JSON.stringify(input.identity) !== JSON.stringify(current.identity) && !current.identity.proposal) {
+    if (
+      ctx.agentId !== null &&
+      JSON.stringify(input.identity) !== JSON.stringify(current.identity) &&
+      !current.identity.proposal
+    ) {
       throw new ProblemError(403, 'practice-owned', 'Agents cannot change a verified identity');
     }
     return resourceReply(200, this.commit(ctx, 'patient', { ...this.meta('patient', current), ...input }));
@@ -363,20 +543,36 @@ export class Platform {
   // ——— messages: taken by agents, acknowledged by the practice through passerelle ———
 
   createMessage(ctx: OperationContext, body: unknown): Reply {
-    if (ctx.agentId === null) throw new ProblemError(403, 'agent-only', 'Only an agent (X-Agent-Id) takes call messages');
+    if (ctx.agentId === null)
+      throw new ProblemError(403, 'agent-only', 'Only an agent (X-Agent-Id) takes call messages');
     const input = parseBody(MessageCreate, body);
     if (input.patientId !== null) this.require(ctx.practiceId, 'patient', input.patientId, '/patientId');
-    if (input.practitionerId !== null) this.require(ctx.practiceId, 'practitioner', input.practitionerId, '/practitionerId');
-    const r: Message = { ...this.meta('message'), ...input, agentId: ctx.agentId, status: 'new', acknowledgedAt: null };
+    if (input.practitionerId !== null)
+      this.require(ctx.practiceId, 'practitioner', input.practitionerId, '/practitionerId');
+    const r: Message = {
+      ...this.meta('message'),
+      ...input,
+      agentId: ctx.agentId,
+      status: 'new',
+      acknowledgedAt: null,
+    };
     return resourceReply(201, this.commit(ctx, 'message', r), `/messages/${r.id}`);
   }
 
   updateMessage(ctx: OperationContext, id: string, body: unknown): Reply {
-    if (ctx.agentId === null) throw new ProblemError(403, 'agent-only', 'Only an agent edits call messages; passerelle acknowledges them');
+    if (ctx.agentId === null)
+      throw new ProblemError(
+        403,
+        'agent-only',
+        'Only an agent edits call messages; passerelle acknowledges them',
+      );
     const current = this.require(ctx.practiceId, 'message', id);
     this.checkVersion(ctx, current, true);
     const input = parseBody(MessageUpdate, body);
-    return resourceReply(200, this.commit(ctx, 'message', { ...current, ...this.meta('message', current), ...input }));
+    return resourceReply(
+      200,
+      this.commit(ctx, 'message', { ...current, ...this.meta('message', current), ...input }),
+    );
   }
 
   acknowledgeMessage(ctx: OperationContext, id: string, body: unknown): Reply {
@@ -385,13 +581,26 @@ export class Platform {
     this.checkVersion(ctx, current, false);
     const { acknowledgedAt } = parseBody(AcknowledgeRequest, body);
     if (current.status === 'acknowledged') return resourceReply(200, current);
-    return resourceReply(200, this.commit(ctx, 'message', { ...current, ...this.meta('message', current), status: 'acknowledged', acknowledgedAt }));
+    return resourceReply(
+      200,
+      this.commit(ctx, 'message', {
+        ...current,
+        ...this.meta('message', current),
+        status: 'acknowledged',
+        acknowledgedAt,
+      }),
+    );
   }
 
   /** The platform marks a new message delivered once a webhook carrying it was acknowledged (2xx). */
   markDelivered(practiceId: string, id: string): void {
     const current = this.state.get(practiceId, 'message', id);
     if (current?.status !== 'new') return;
-    this.commit({ practiceId, origin: 'platform' }, 'message', { ...current, version: current.version + 1, updatedAt: this.nowIso(), status: 'delivered' });
+    this.commit({ practiceId, origin: 'platform' }, 'message', {
+      ...current,
+      version: current.version + 1,
+      updatedAt: this.nowIso(),
+      status: 'delivered',
+    });
   }
 }

@@ -7,7 +7,14 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-import type { Change, ChangeOrigin, PlatformResource, ResourceOfType, ResourceType, SlotStatus } from '../contract.js';
+import type {
+  Change,
+  ChangeOrigin,
+  PlatformResource,
+  ResourceOfType,
+  ResourceType,
+  SlotStatus,
+} from '../contract.js';
 
 export interface PracticeRecord {
   readonly id: string;
@@ -55,7 +62,14 @@ interface StateFile {
 }
 
 const emptyCounters = (): SimulatorCounters => ({
-  requests: 0, idempotentReplays: 0, faults429: 0, faults500: 0, webhooksDelivered: 0, webhooksDropped: 0, webhooksDuplicated: 0, webhooksFailed: 0,
+  requests: 0,
+  idempotentReplays: 0,
+  faults429: 0,
+  faults500: 0,
+  webhooksDelivered: 0,
+  webhooksDropped: 0,
+  webhooksDuplicated: 0,
+  webhooksFailed: 0,
 });
 
 export class SimulatorState {
@@ -69,7 +83,17 @@ export class SimulatorState {
       if (this.data.format !== 1) throw new Error(`simulator state file ${file} has an unknown format`);
       this.restored = true;
     } else {
-      this.data = { format: 1, seq: 0, idCounter: 0, practices: {}, resources: {}, holds: {}, changes: [], idempotency: {}, counters: emptyCounters() };
+      this.data = {
+        format: 1,
+        seq: 0,
+        idCounter: 0,
+        practices: {},
+        resources: {},
+        holds: {},
+        changes: [],
+        idempotency: {},
+        counters: emptyCounters(),
+      };
       this.restored = false;
     }
   }
@@ -115,17 +139,45 @@ export class SimulatorState {
   }
 
   /** Stores the resource and appends its change; returns the change (the caller saves and notifies). */
-  put<K extends ResourceType>(practiceId: string, type: K, record: ResourceOfType[K], origin: ChangeOrigin): ChangeRecord {
-    const byType: Partial<Record<ResourceType, Record<string, PlatformResource>>> = (this.data.resources[practiceId] ??= {});
+  put<K extends ResourceType>(
+    practiceId: string,
+    type: K,
+    record: ResourceOfType[K],
+    origin: ChangeOrigin,
+  ): ChangeRecord {
+    const byType: Partial<Record<ResourceType, Record<string, PlatformResource>>> = (this.data.resources[
+      practiceId
+    ] ??= {});
     const records: Record<string, PlatformResource> = (byType[type] ??= {});
     records[record.id] = record;
-    return this.append({ practiceId, type, id: record.id, version: record.version, op: 'upsert', origin, data: { ...record } });
+    return this.append({
+      practiceId,
+      type,
+      id: record.id,
+      version: record.version,
+      op: 'upsert',
+      origin,
+      data: { ...record },
+    });
   }
 
   /** Removes the resource; the change carries its last representation as a tombstone. */
-  remove<K extends ResourceType>(practiceId: string, type: K, tombstone: ResourceOfType[K], origin: ChangeOrigin): ChangeRecord {
+  remove<K extends ResourceType>(
+    practiceId: string,
+    type: K,
+    tombstone: ResourceOfType[K],
+    origin: ChangeOrigin,
+  ): ChangeRecord {
     delete this.data.resources[practiceId]?.[type]?.[tombstone.id];
-    return this.append({ practiceId, type, id: tombstone.id, version: tombstone.version, op: 'delete', origin, data: { ...tombstone } });
+    return this.append({
+      practiceId,
+      type,
+      id: tombstone.id,
+      version: tombstone.version,
+      op: 'delete',
+      origin,
+      data: { ...tombstone },
+    });
   }
 
   private append(change: Omit<ChangeRecord, 'seq'>): ChangeRecord {
@@ -136,7 +188,11 @@ export class SimulatorState {
   }
 
   /** Changes of one practice after `afterSeq`, in order, at most `limit`, and whether more follow. */
-  changesAfter(practiceId: string, afterSeq: number, limit: number): { changes: ChangeRecord[]; hasMore: boolean } {
+  changesAfter(
+    practiceId: string,
+    afterSeq: number,
+    limit: number,
+  ): { changes: ChangeRecord[]; hasMore: boolean } {
     const all = this.data.changes;
     // Binary search for the first seq > afterSeq (the list is ordered by seq).
     let lo = 0;
@@ -168,7 +224,11 @@ export class SimulatorState {
     return this.data.holds[practiceId]?.[slotId];
   }
 
-  setHold(practiceId: string, slotId: string, hold: { appointmentId: string; previous: SlotStatus } | null): void {
+  setHold(
+    practiceId: string,
+    slotId: string,
+    hold: { appointmentId: string; previous: SlotStatus } | null,
+  ): void {
     const holds = (this.data.holds[practiceId] ??= {});
     if (hold === null) delete holds[slotId];
     else holds[slotId] = hold;

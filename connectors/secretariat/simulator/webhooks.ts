@@ -6,9 +6,9 @@
  */
 import type { EventEmitter } from 'node:events';
 
-import type { WebhookPayload } from '../contract.js';
-import { sleep } from '../../../src/util/retry.js';
 import { signWebhook, WEBHOOK_HEADERS } from '../../../src/security/webhook-signature.js';
+import { sleep } from '../../../src/util/retry.js';
+import type { WebhookPayload } from '../contract.js';
 import type { Faults } from './faults.js';
 import type { ChangeRecord, SimulatorCounters } from './state.js';
 
@@ -76,7 +76,11 @@ export class WebhookSender {
   private async run(): Promise<void> {
     this.running = true;
     try {
-      for (let change = this.queue.shift(); change !== undefined && !this.closed; change = this.queue.shift()) {
+      for (
+        let change = this.queue.shift();
+        change !== undefined && !this.closed;
+        change = this.queue.shift()
+      ) {
         await this.deliver(change);
       }
     } finally {
@@ -103,7 +107,12 @@ export class WebhookSender {
       return;
     }
     const { practiceId, ...entry } = change;
-    const payload: WebhookPayload = { type, timestamp: new Date(this.now()).toISOString(), practiceId, data: entry };
+    const payload: WebhookPayload = {
+      type,
+      timestamp: new Date(this.now()).toISOString(),
+      practiceId,
+      data: entry,
+    };
     const body = Buffer.from(JSON.stringify(payload));
     const delays = target.retryDelaysMs ?? [100, 500, 2000, 5000];
     for (let attempt = 1; attempt <= delays.length + 1 && !this.closed; attempt++) {
@@ -116,12 +125,27 @@ export class WebhookSender {
         if (fate.duplicate && !this.closed) {
           this.counters.webhooksDuplicated += 1;
           const again = await this.post(target, id, body, fate.skewSeconds);
-          this.emit({ webhookId: id, seq: change.seq, type, attempt: attempt + 1, outcome: again !== undefined && again < 300 ? 'delivered' : 'failed', ...(again !== undefined && { status: again }), duplicate: true });
+          this.emit({
+            webhookId: id,
+            seq: change.seq,
+            type,
+            attempt: attempt + 1,
+            outcome: again !== undefined && again < 300 ? 'delivered' : 'failed',
+            ...(again !== undefined && { status: again }),
+            duplicate: true,
+          });
         }
         return;
       }
       const last = attempt === delays.length + 1;
-      this.emit({ webhookId: id, seq: change.seq, type, attempt, outcome: last ? 'failed' : 'retrying', ...(status !== undefined && { status }) });
+      this.emit({
+        webhookId: id,
+        seq: change.seq,
+        type,
+        attempt,
+        outcome: last ? 'failed' : 'retrying',
+        ...(status !== undefined && { status }),
+      });
       if (last) {
         this.counters.webhooksFailed += 1;
         return;
@@ -131,7 +155,12 @@ export class WebhookSender {
   }
 
   /** One attempt; undefined when the request itself failed (refused, timeout). */
-  private async post(target: WebhookTarget, id: string, body: Buffer, skewSeconds: number): Promise<number | undefined> {
+  private async post(
+    target: WebhookTarget,
+    id: string,
+    body: Buffer,
+    skewSeconds: number,
+  ): Promise<number | undefined> {
     // Each attempt has its own timestamp (Standard Webhooks: "the timestamp of the attempt").
     const timestamp = Math.floor(this.now() / 1000) + skewSeconds;
     try {

@@ -9,7 +9,8 @@ import { z } from 'zod';
 import type { SyncRuntime } from '../../sync/runtime.js';
 import { type AnyRoute, defineRoute, reply } from '../route.js';
 
-const flat = (v: unknown): string | undefined => (Array.isArray(v) ? v.join(', ') : typeof v === 'string' ? v : undefined);
+const flat = (v: unknown): string | undefined =>
+  Array.isArray(v) ? v.join(', ') : typeof v === 'string' ? v : undefined;
 
 export function hookRoutes(runtime: SyncRuntime): AnyRoute[] {
   return [
@@ -22,10 +23,16 @@ export function hookRoutes(runtime: SyncRuntime): AnyRoute[] {
       scope: 'public',
       bodyType: 'raw',
       bodyLimit: '5mb',
-      params: z.object({ connector: z.string().regex(/^[a-z0-9-]{1,40}$/), linkId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/) }),
+      params: z.object({
+        connector: z.string().regex(/^[a-z0-9-]{1,40}$/),
+        linkId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+      }),
       responses: {
         200: { description: 'Committed; the connector’s answer' },
-        401: { description: 'Not authenticated: bad or missing signature, or no running link of this connector (one answer for all, so link ids cannot be probed)' },
+        401: {
+          description:
+            'Not authenticated: bad or missing signature, or no running link of this connector (one answer for all, so link ids cannot be probed)',
+        },
         503: { description: 'The link failed to start, or passerelle is stopping; retry later' },
       },
       handler: async ({ params, body, req }) => {
@@ -33,7 +40,11 @@ export function hookRoutes(runtime: SyncRuntime): AnyRoute[] {
         for (const [k, v] of Object.entries(req.headers)) headers[k] = flat(v);
         const query: Record<string, string | undefined> = {};
         for (const [k, v] of Object.entries(req.query)) query[k] = flat(v);
-        const answer = await runtime.receiveHttp(params.connector, params.linkId, { headers, query, body: body as Buffer });
+        const answer = await runtime.receiveHttp(params.connector, params.linkId, {
+          headers,
+          query,
+          body: body as Buffer,
+        });
         return reply(answer.status, answer.body, answer.headers ? { ...answer.headers } : undefined);
       },
     }),

@@ -38,7 +38,12 @@ export function icalFeedRoutes(deps: IcalFeedRouteDeps): AnyRoute[] {
   const { store, feeds, limits } = deps;
 
   /** Every fetch of a `full` feed — 200 or 304 — is an audit event attributed to the token (design rule 11). */
-  const auditFullFetch = async (feed: ResolvedFeed, state: FeedState, requestId: string, details: Record<string, unknown>) => {
+  const auditFullFetch = async (
+    feed: ResolvedFeed,
+    state: FeedState,
+    requestId: string,
+    details: Record<string, unknown>,
+  ) => {
     if (state.privacy !== 'full') return;
     await store.audit.append({
       actor: feed.token.id,
@@ -49,7 +54,17 @@ export function icalFeedRoutes(deps: IcalFeedRouteDeps): AnyRoute[] {
       outcome: 'success',
       requestId,
       via: 'ical',
-      details: { practiceId: feed.token.practiceId, practitionerId: feed.token.practitionerId, privacy: 'full', etag: state.etag, window: { from: new Date(state.window.fromMs).toISOString(), to: new Date(state.window.toMs).toISOString() }, ...details },
+      details: {
+        practiceId: feed.token.practiceId,
+        practitionerId: feed.token.practitionerId,
+        privacy: 'full',
+        etag: state.etag,
+        window: {
+          from: new Date(state.window.fromMs).toISOString(),
+          to: new Date(state.window.toMs).toISOString(),
+        },
+        ...details,
+      },
     });
   };
 
@@ -58,7 +73,8 @@ export function icalFeedRoutes(deps: IcalFeedRouteDeps): AnyRoute[] {
       method: 'get',
       // The access log prints this pattern, never the URL (src/api/app.ts).
       path: '/ical/:token.ics',
-      summary: 'A practitioner’s or a practice’s agenda as an iCalendar feed (RFC 5545); the URL is the secret',
+      summary:
+        'A practitioner’s or a practice’s agenda as an iCalendar feed (RFC 5545); the URL is the secret',
       description:
         'For calendar apps that poll a URL. Unknown, revoked and expired tokens all get the same 404. ' +
         'Send If-None-Match with the last ETag to get 304 when nothing changed. Rate-limited per feed and per client address.',
@@ -82,18 +98,30 @@ export function icalFeedRoutes(deps: IcalFeedRouteDeps): AnyRoute[] {
         await feeds.recordUse(feed.token);
         const headers = {
           ETag: state.etag,
-          'Last-Modified': new Date(lastModifiedSeconds(state.lastModifiedMs, store.now()) * 1000).toUTCString(),
+          'Last-Modified': new Date(
+            lastModifiedSeconds(state.lastModifiedMs, store.now()) * 1000,
+          ).toUTCString(),
           // Apps and proxies may keep a copy but must ask again each time (RFC 9111 §5.2.2.4).
           'Cache-Control': 'private, no-cache',
           Vary: 'Accept-Encoding',
         };
-        if (isNotModified({ ifNoneMatch: req.get('if-none-match'), ifModifiedSince: req.get('if-modified-since') }, state.etag, state.lastModifiedMs)) {
+        if (
+          isNotModified(
+            { ifNoneMatch: req.get('if-none-match'), ifModifiedSince: req.get('if-modified-since') },
+            state.etag,
+            state.lastModifiedMs,
+          )
+        ) {
           await auditFullFetch(feed, state, requestId, { status: 304 });
           res.status(304).set(headers).end();
           return undefined;
         }
         const body = await feeds.body(feed, state);
-        await auditFullFetch(feed, state, requestId, { status: 200, events: body.events, patients: body.patients });
+        await auditFullFetch(feed, state, requestId, {
+          status: 200,
+          events: body.events,
+          patients: body.patients,
+        });
         const gzip = wantsGzip(req.get('accept-encoding'));
         const bytes = gzip ? body.gzip : body.identity;
         res

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { PasserelleError } from '../../errors.js';
 import { feedUrl } from '../../ical/feed-token.js';
 import {
   createFeedToken,
@@ -9,7 +10,6 @@ import {
   rotateFeedToken,
   updateFeedToken,
 } from '../../ical/tokens.js';
-import { PasserelleError } from '../../errors.js';
 import type { Store } from '../../store/index.js';
 import { ICAL_PRIVACY } from '../../store/types.js';
 import { type AnyRoute, type AuthInfo, defineRoute, reply } from '../route.js';
@@ -48,7 +48,11 @@ const Issued = z.object({
 
 const CreateBody = z.strictObject({
   practiceId: id,
-  practitionerId: z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, { error: 'not a canonical Practitioner id' }).nullable().optional(),
+  practitionerId: z
+    .string()
+    .regex(/^[A-Za-z0-9\-.]{1,64}$/, { error: 'not a canonical Practitioner id' })
+    .nullable()
+    .optional(),
   label: z.string().max(200).nullable().optional(),
   privacy: z.enum(ICAL_PRIVACY).optional(),
   expiresAt: dateTime.nullable().optional(),
@@ -56,7 +60,12 @@ const CreateBody = z.strictObject({
 });
 const PatchBody = CreateBody.pick({ label: true, privacy: true, expiresAt: true, unusedExpiryDays: true });
 
-const actorOf = (auth: AuthInfo | null, requestId: string): FeedTokenActor => ({ id: auth?.keyId ?? 'anonymous', role: auth?.role ?? 'viewer', via: 'api', requestId });
+const actorOf = (auth: AuthInfo | null, requestId: string): FeedTokenActor => ({
+  id: auth?.keyId ?? 'anonymous',
+  role: auth?.role ?? 'viewer',
+  via: 'api',
+  requestId,
+});
 // The response carries the secret: no cache may keep it (RFC 9111 §5.2.2.5).
 const NO_STORE = { 'Cache-Control': 'no-store' };
 
@@ -72,7 +81,9 @@ export function icalTokenRoutes(deps: IcalTokenRouteDeps): AnyRoute[] {
       access: 'integrator',
       scope: { practice: { from: 'body', field: 'practiceId' } },
       body: CreateBody,
-      responses: { 201: { description: 'Created; `url` holds the secret and is not shown again', schema: Issued } },
+      responses: {
+        201: { description: 'Created; `url` holds the secret and is not shown again', schema: Issued },
+      },
       handler: async ({ body, auth, requestId }) => {
         const { token, record } = await createFeedToken(
           store,
@@ -81,12 +92,18 @@ export function icalTokenRoutes(deps: IcalTokenRouteDeps): AnyRoute[] {
             ...(body.practitionerId !== undefined && { practitionerId: body.practitionerId }),
             ...(body.label !== undefined && { label: body.label }),
             ...(body.privacy !== undefined && { privacy: body.privacy }),
-            ...(body.expiresAt !== undefined && { expiresAt: body.expiresAt === null ? null : new Date(body.expiresAt).toISOString() }),
+            ...(body.expiresAt !== undefined && {
+              expiresAt: body.expiresAt === null ? null : new Date(body.expiresAt).toISOString(),
+            }),
             ...(body.unusedExpiryDays !== undefined && { unusedExpiryDays: body.unusedExpiryDays }),
           },
           actorOf(auth, requestId),
         );
-        return reply(201, { feed: feedTokenView(record, store.now()), url: feedUrl(deps.baseUrl(), token) }, { ...NO_STORE, Location: `/api/v1/ical/tokens/${record.id}` });
+        return reply(
+          201,
+          { feed: feedTokenView(record, store.now()), url: feedUrl(deps.baseUrl(), token) },
+          { ...NO_STORE, Location: `/api/v1/ical/tokens/${record.id}` },
+        );
       },
     }),
     defineRoute({
@@ -100,7 +117,10 @@ export function icalTokenRoutes(deps: IcalTokenRouteDeps): AnyRoute[] {
       responses: { 200: { description: 'Feeds', schema: z.object({ items: z.array(FeedTokenViewSchema) }) } },
       handler: async ({ query, scope }) => {
         const practiceId = scope.practiceId ?? undefined;
-        const items = await store.icalTokens.list({ ...(practiceId !== undefined && { practiceId }), includeRevoked: query.includeRevoked === 'true' });
+        const items = await store.icalTokens.list({
+          ...(practiceId !== undefined && { practiceId }),
+          includeRevoked: query.includeRevoked === 'true',
+        });
         const now = store.now();
         return { items: items.map((t) => feedTokenView(t, now)) };
       },
@@ -116,7 +136,10 @@ export function icalTokenRoutes(deps: IcalTokenRouteDeps): AnyRoute[] {
       responses: { 200: { description: 'The feed', schema: FeedTokenViewSchema } },
       handler: async ({ params }) => {
         const t = await store.icalTokens.get(params.id);
-        if (!t) throw new PasserelleError('ERR_NOT_FOUND', `ical token ${params.id} not found`, { details: { icalToken: params.id } });
+        if (!t)
+          throw new PasserelleError('ERR_NOT_FOUND', `ical token ${params.id} not found`, {
+            details: { icalToken: params.id },
+          });
         return feedTokenView(t, store.now());
       },
     }),
@@ -128,10 +151,17 @@ export function icalTokenRoutes(deps: IcalTokenRouteDeps): AnyRoute[] {
       access: 'integrator',
       scope: { resource: 'feed', from: 'params', field: 'id' },
       params: IdParams,
-      responses: { 200: { description: 'The new URL, shown once', schema: Issued }, 409: { description: 'The feed is revoked' } },
+      responses: {
+        200: { description: 'The new URL, shown once', schema: Issued },
+        409: { description: 'The feed is revoked' },
+      },
       handler: async ({ params, auth, requestId }) => {
         const { token, record } = await rotateFeedToken(store, params.id, actorOf(auth, requestId));
-        return reply(200, { feed: feedTokenView(record, store.now()), url: feedUrl(deps.baseUrl(), token) }, NO_STORE);
+        return reply(
+          200,
+          { feed: feedTokenView(record, store.now()), url: feedUrl(deps.baseUrl(), token) },
+          NO_STORE,
+        );
       },
     }),
     defineRoute({
@@ -143,7 +173,10 @@ export function icalTokenRoutes(deps: IcalTokenRouteDeps): AnyRoute[] {
       scope: { resource: 'feed', from: 'params', field: 'id' },
       params: IdParams,
       body: PatchBody,
-      responses: { 200: { description: 'Updated', schema: FeedTokenViewSchema }, 409: { description: 'The feed is revoked' } },
+      responses: {
+        200: { description: 'Updated', schema: FeedTokenViewSchema },
+        409: { description: 'The feed is revoked' },
+      },
       handler: async ({ params, body, auth, requestId }) => {
         const t = await updateFeedToken(
           store,
@@ -151,7 +184,9 @@ export function icalTokenRoutes(deps: IcalTokenRouteDeps): AnyRoute[] {
           {
             ...(body.privacy !== undefined && { privacy: body.privacy }),
             ...(body.label !== undefined && { label: body.label }),
-            ...(body.expiresAt !== undefined && { expiresAt: body.expiresAt === null ? null : new Date(body.expiresAt).toISOString() }),
+            ...(body.expiresAt !== undefined && {
+              expiresAt: body.expiresAt === null ? null : new Date(body.expiresAt).toISOString(),
+            }),
             ...(body.unusedExpiryDays !== undefined && { unusedExpiryDays: body.unusedExpiryDays }),
           },
           actorOf(auth, requestId),

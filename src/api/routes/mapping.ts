@@ -7,7 +7,21 @@
 import { z } from 'zod';
 
 import { PasserelleError } from '../../errors.js';
-import { type ConnectorProfiles, DIRECTIONS, dryRun, formatReportTable, type FhirResource, getActivePlan, loadProfileText, type MappingIssue, type MappingPlan, notifyMappingChange, planFromText, shippedProfileOf, shippedProfileText } from '../../mapping/index.js';
+import {
+  type ConnectorProfiles,
+  DIRECTIONS,
+  dryRun,
+  type FhirResource,
+  formatReportTable,
+  getActivePlan,
+  loadProfileText,
+  type MappingIssue,
+  type MappingPlan,
+  notifyMappingChange,
+  planFromText,
+  shippedProfileOf,
+  shippedProfileText,
+} from '../../mapping/index.js';
 import type { Store } from '../../store/index.js';
 import type { Link } from '../../store/types.js';
 import { type AnyRoute, defineRoute, reply, type RouteContext } from '../route.js';
@@ -42,28 +56,54 @@ const DryRunBody = z.strictObject({
   /** A profile to try; the link's active one when omitted. */
   profile: z.string().min(1).optional(),
   /** HL7 message text, FHIR resource (JSON text or object), or canonical resource(s) from-canonical. */
-  input: z.union([z.string().min(1), z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown())).min(1)]),
+  input: z.union([
+    z.string().min(1),
+    z.record(z.string(), z.unknown()),
+    z.array(z.record(z.string(), z.unknown())).min(1),
+  ]),
   /** `base64` for HL7 bytes that are not UTF-8 (Latin-1 messages). */
   inputEncoding: z.enum(['text', 'base64']).optional(),
   direction: z.enum(DIRECTIONS).optional(),
   /** The peer's current FHIR resource, for a from-canonical update. */
   current: z.record(z.string(), z.unknown()).optional(),
 });
-const RollbackBody = z.strictObject({ version: z.number().int().positive(), comment: z.string().max(500).optional() });
+const RollbackBody = z.strictObject({
+  version: z.number().int().positive(),
+  comment: z.string().max(500).optional(),
+});
 
 function invalid(issues: readonly MappingIssue[]): PasserelleError {
   const errors = issues.filter((i) => i.severity === 'error');
   const first = errors[0];
-  return new PasserelleError('ERR_MAPPING_INVALID', `invalid mapping profile: ${first ? `${first.location ?? ''} ${first.path}: ${first.message}`.trim() : 'no details'}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`, { issues });
+  return new PasserelleError(
+    'ERR_MAPPING_INVALID',
+    `invalid mapping profile: ${first ? `${first.location ?? ''} ${first.path}: ${first.message}`.trim() : 'no details'}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`,
+    { issues },
+  );
 }
 
 function checkProtocol(profiles: ConnectorProfiles, link: Link, plan: MappingPlan): void {
   const expected = profiles.get(link.connector)?.protocol;
-  if (!expected) throw new PasserelleError('ERR_MAPPING_PROTOCOL_MISMATCH', `link ${link.id} uses connector ${link.connector}, which takes no mapping profile`);
+  if (!expected)
+    throw new PasserelleError(
+      'ERR_MAPPING_PROTOCOL_MISMATCH',
+      `link ${link.id} uses connector ${link.connector}, which takes no mapping profile`,
+    );
   if (plan.protocol !== expected) {
-    throw new PasserelleError('ERR_MAPPING_PROTOCOL_MISMATCH', `link ${link.id} uses connector ${link.connector}; its profile must be ${expected}, not ${plan.protocol}`, {
-      issues: [{ path: 'protocol', message: `must be ${expected} for a ${link.connector} link`, severity: 'error', code: 'ERR_MAPPING_PROTOCOL_MISMATCH' }],
-    });
+    throw new PasserelleError(
+      'ERR_MAPPING_PROTOCOL_MISMATCH',
+      `link ${link.id} uses connector ${link.connector}; its profile must be ${expected}, not ${plan.protocol}`,
+      {
+        issues: [
+          {
+            path: 'protocol',
+            message: `must be ${expected} for a ${link.connector} link`,
+            severity: 'error',
+            code: 'ERR_MAPPING_PROTOCOL_MISMATCH',
+          },
+        ],
+      },
+    );
   }
 }
 
@@ -75,8 +115,15 @@ function compileOrRefuse(text: string): { plan: MappingPlan; warnings: readonly 
 }
 
 /** The PUT body: YAML text, or JSON `{ profile, comment }`. */
-function putBody(req: RouteContext<unknown, unknown, Buffer>['req'], body: Buffer): { text: string; comment: string | undefined } {
-  if (body.length === 0) throw new PasserelleError('ERR_VALIDATION', 'body: the profile (YAML text, or JSON { "profile": "…" }) is required');
+function putBody(
+  req: RouteContext<unknown, unknown, Buffer>['req'],
+  body: Buffer,
+): { text: string; comment: string | undefined } {
+  if (body.length === 0)
+    throw new PasserelleError(
+      'ERR_VALIDATION',
+      'body: the profile (YAML text, or JSON { "profile": "…" }) is required',
+    );
   const type = (req.get('content-type') ?? '').toLowerCase();
   if (type.includes('json')) {
     let json: unknown;
@@ -89,7 +136,10 @@ function putBody(req: RouteContext<unknown, unknown, Buffer>['req'], body: Buffe
     if (!parsed.success) {
       // An unknown field explains a missing one (`profil` for `profile`): name it first.
       const issue = parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0];
-      throw new PasserelleError('ERR_VALIDATION', `body${issue?.path.length ? `.${issue.path.join('.')}` : ''}: ${issue?.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : (issue?.message ?? 'invalid')}`);
+      throw new PasserelleError(
+        'ERR_VALIDATION',
+        `body${issue?.path.length ? `.${issue.path.join('.')}` : ''}: ${issue?.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : (issue?.message ?? 'invalid')}`,
+      );
     }
     return { text: parsed.data.profile, comment: parsed.data.comment };
   }
@@ -141,7 +191,7 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
     defineRoute({
       method: 'get',
       path: '/api/v1/links/:id/mapping/versions/:version',
-      summary: 'One stored version of a link\'s mapping profile, with its YAML',
+      summary: "One stored version of a link's mapping profile, with its YAML",
       tags: ['mapping'],
       access: 'viewer',
       scope: { resource: 'link', from: 'params', field: 'id' },
@@ -150,7 +200,11 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
       handler: async ({ params }) => {
         await linkFor(params.id);
         const v = await store.mappingProfiles.get(params.id, params.version);
-        if (!v) throw new PasserelleError('ERR_NOT_FOUND', `link ${params.id} has no mapping profile version ${params.version}`);
+        if (!v)
+          throw new PasserelleError(
+            'ERR_NOT_FOUND',
+            `link ${params.id} has no mapping profile version ${params.version}`,
+          );
         const { linkId: _l, ...view } = v;
         return view;
       },
@@ -158,7 +212,8 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
     defineRoute({
       method: 'put',
       path: '/api/v1/links/:id/mapping',
-      summary: 'Replace a link\'s mapping profile (YAML body, or JSON { profile, comment }); invalid → 422 with every issue, the running profile unchanged',
+      summary:
+        "Replace a link's mapping profile (YAML body, or JSON { profile, comment }); invalid → 422 with every issue, the running profile unchanged",
       tags: ['mapping'],
       access: 'integrator',
       scope: { resource: 'link', from: 'params', field: 'id' },
@@ -167,7 +222,10 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
       bodyLimit: '1mb',
       responses: {
         200: { description: 'The profile is the active one (a new version, or unchanged when identical)' },
-        422: { description: 'ERR_MAPPING_INVALID with details.issues (file:line:column, path, message), or ERR_MAPPING_PROTOCOL_MISMATCH' },
+        422: {
+          description:
+            'ERR_MAPPING_INVALID with details.issues (file:line:column, path, message), or ERR_MAPPING_PROTOCOL_MISMATCH',
+        },
       },
       handler: async ({ params, body, req, auth, requestId, audit }) => {
         const link = await linkFor(params.id);
@@ -177,18 +235,45 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
           compiled = compileOrRefuse(text);
           checkProtocol(profiles, link, compiled.plan);
         } catch (e) {
-          const errors = e instanceof PasserelleError ? e.issues.filter((i) => i.severity !== 'warning').length : 0;
-          await audit({ action: 'mapping.put', resourceType: 'Link', resourceId: link.id, outcome: 'failure', details: { code: e instanceof PasserelleError ? e.code : 'ERR_INTERNAL', errors } });
+          const errors =
+            e instanceof PasserelleError ? e.issues.filter((i) => i.severity !== 'warning').length : 0;
+          await audit({
+            action: 'mapping.put',
+            resourceType: 'Link',
+            resourceId: link.id,
+            outcome: 'failure',
+            details: { code: e instanceof PasserelleError ? e.code : 'ERR_INTERNAL', errors },
+          });
           throw e;
         }
         const { plan, warnings } = compiled;
         const current = await store.mappingProfiles.active(link.id);
         if (current?.hash === plan.hash) {
-          await audit({ action: 'mapping.put', resourceType: 'Link', resourceId: link.id, outcome: 'success', details: { version: current.version, hash: plan.hash, unchanged: true } });
-          return { linkId: link.id, version: current.version, name: plan.name, hash: plan.hash, unchanged: true, warnings };
+          await audit({
+            action: 'mapping.put',
+            resourceType: 'Link',
+            resourceId: link.id,
+            outcome: 'success',
+            details: { version: current.version, hash: plan.hash, unchanged: true },
+          });
+          return {
+            linkId: link.id,
+            version: current.version,
+            name: plan.name,
+            hash: plan.hash,
+            unchanged: true,
+            warnings,
+          };
         }
         const v = await store.transaction(async (tx) => {
-          const added = await tx.mappingProfiles.add({ linkId: link.id, name: plan.name, yaml: text, hash: plan.hash, createdBy: auth?.keyId ?? null, comment: comment ?? null });
+          const added = await tx.mappingProfiles.add({
+            linkId: link.id,
+            name: plan.name,
+            yaml: text,
+            hash: plan.hash,
+            createdBy: auth?.keyId ?? null,
+            comment: comment ?? null,
+          });
           await tx.audit.append({
             actor: auth?.keyId ?? 'anonymous',
             role: auth?.role ?? null,
@@ -198,27 +283,43 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
             outcome: 'success',
             requestId,
             via: 'api',
-            details: { version: added.version, hash: plan.hash, name: plan.name, previous: current?.version ?? null },
+            details: {
+              version: added.version,
+              hash: plan.hash,
+              name: plan.name,
+              previous: current?.version ?? null,
+            },
           });
           return added;
         });
         planFromText(text, `link ${link.id} v${v.version}`);
         notifyMappingChange({ linkId: link.id, version: v.version, hash: plan.hash });
         await reloadPlan(link.id);
-        return { linkId: link.id, version: v.version, name: plan.name, hash: plan.hash, unchanged: false, warnings };
+        return {
+          linkId: link.id,
+          version: v.version,
+          name: plan.name,
+          hash: plan.hash,
+          unchanged: false,
+          warnings,
+        };
       },
     }),
     defineRoute({
       method: 'post',
       path: '/api/v1/links/:id/mapping/dry-run',
-      summary: 'Map a sample with the link\'s profile (or the one given) without side effects: canonical result, rendering, field table',
+      summary:
+        "Map a sample with the link's profile (or the one given) without side effects: canonical result, rendering, field table",
       tags: ['mapping'],
       access: 'integrator',
       scope: { resource: 'link', from: 'params', field: 'id' },
       params: LinkParams,
       body: DryRunBody,
       bodyLimit: '2mb',
-      responses: { 200: { description: 'The result (ok false when a rule or record failed)' }, 422: { description: 'ERR_MAPPING_INVALID for an invalid profile' } },
+      responses: {
+        200: { description: 'The result (ok false when a rule or record failed)' },
+        422: { description: 'ERR_MAPPING_INVALID for an invalid profile' },
+      },
       handler: async ({ params, body, audit }) => {
         const link = await linkFor(params.id);
         const active = await getActivePlan(store, link.id, profiles);
@@ -227,10 +328,34 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
           plan = compileOrRefuse(body.profile).plan;
           checkProtocol(profiles, link, plan);
         }
-        const input = typeof body.input === 'string' ? (body.inputEncoding === 'base64' ? Buffer.from(body.input, 'base64') : body.input) : body.input;
-        const r = dryRun(plan, input, { ...(body.direction && { direction: body.direction }), ctx: active.context, ...(body.current && { current: body.current as FhirResource }) });
-        await audit({ action: 'mapping.dry-run', resourceType: 'Link', resourceId: link.id, outcome: r.ok ? 'success' : 'failure', details: { direction: r.direction, messageType: r.messageType ?? null, profileHash: plan.hash } });
-        return { ...r, profile: { name: plan.name, parents: plan.parents, hash: plan.hash, source: body.profile !== undefined ? 'request' : active.source }, table: formatReportTable(r.report) };
+        const input =
+          typeof body.input === 'string'
+            ? body.inputEncoding === 'base64'
+              ? Buffer.from(body.input, 'base64')
+              : body.input
+            : body.input;
+        const r = dryRun(plan, input, {
+          ...(body.direction && { direction: body.direction }),
+          ctx: active.context,
+          ...(body.current && { current: body.current as FhirResource }),
+        });
+        await audit({
+          action: 'mapping.dry-run',
+          resourceType: 'Link',
+          resourceId: link.id,
+          outcome: r.ok ? 'success' : 'failure',
+          details: { direction: r.direction, messageType: r.messageType ?? null, profileHash: plan.hash },
+        });
+        return {
+          ...r,
+          profile: {
+            name: plan.name,
+            parents: plan.parents,
+            hash: plan.hash,
+            source: body.profile !== undefined ? 'request' : active.source,
+          },
+          table: formatReportTable(r.report),
+        };
       },
     }),
     defineRoute({
@@ -246,12 +371,23 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
       handler: async ({ params, body, auth, requestId }) => {
         const link = await linkFor(params.id);
         const target = await store.mappingProfiles.get(link.id, body.version);
-        if (!target) throw new PasserelleError('ERR_NOT_FOUND', `link ${link.id} has no mapping profile version ${body.version}`);
+        if (!target)
+          throw new PasserelleError(
+            'ERR_NOT_FOUND',
+            `link ${link.id} has no mapping profile version ${body.version}`,
+          );
         const { plan } = compileOrRefuse(target.yaml);
         checkProtocol(profiles, link, plan);
         const v = await store.transaction(async (tx) => {
           const previous = await tx.mappingProfiles.active(link.id);
-          const added = await tx.mappingProfiles.add({ linkId: link.id, name: target.name, yaml: target.yaml, hash: target.hash, createdBy: auth?.keyId ?? null, comment: body.comment ?? `rollback to version ${target.version}` });
+          const added = await tx.mappingProfiles.add({
+            linkId: link.id,
+            name: target.name,
+            yaml: target.yaml,
+            hash: target.hash,
+            createdBy: auth?.keyId ?? null,
+            comment: body.comment ?? `rollback to version ${target.version}`,
+          });
           await tx.audit.append({
             actor: auth?.keyId ?? 'anonymous',
             role: auth?.role ?? null,
@@ -261,13 +397,24 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
             outcome: 'success',
             requestId,
             via: 'api',
-            details: { version: added.version, restored: target.version, hash: target.hash, previous: previous?.version ?? null },
+            details: {
+              version: added.version,
+              restored: target.version,
+              hash: target.hash,
+              previous: previous?.version ?? null,
+            },
           });
           return added;
         });
         notifyMappingChange({ linkId: link.id, version: v.version, hash: v.hash });
         await reloadPlan(link.id);
-        return reply(200, { linkId: link.id, version: v.version, restored: target.version, name: v.name, hash: v.hash });
+        return reply(200, {
+          linkId: link.id,
+          version: v.version,
+          restored: target.version,
+          name: v.name,
+          hash: v.hash,
+        });
       },
     }),
   ];

@@ -130,7 +130,11 @@ export function messageRoutes(runtime: SyncRuntime): AnyRoute[] {
             { issues: loaded.issues },
           );
         }
-        const detail = await messageDetail(store, params.id, { raw: false, plan: loaded.plan, profiles: runtime.profiles });
+        const detail = await messageDetail(store, params.id, {
+          raw: false,
+          plan: loaded.plan,
+          profiles: runtime.profiles,
+        });
         await audit({
           action: 'message.dry-run',
           practiceId: scope.practiceId,

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 
-import { exportPatient, erasePatient, PATIENT_EXPORT_FORMAT } from '../../privacy/patient-data.js';
+import { erasePatient, exportPatient, PATIENT_EXPORT_FORMAT } from '../../privacy/patient-data.js';
 import type { Store } from '../../store/index.js';
 import { type AnyRoute, defineRoute, type RouteContext } from '../route.js';
 
@@ -47,7 +47,12 @@ const PatientEraseView = z.object({
   auditEventsKept: z.number().int(),
 });
 
-const actorOf = (ctx: RouteContext<PatientParams, unknown, unknown>) => ({ actor: ctx.auth?.keyId ?? 'anonymous', role: ctx.auth?.role ?? null, via: 'api', requestId: ctx.requestId });
+const actorOf = (ctx: RouteContext<PatientParams, unknown, unknown>) => ({
+  actor: ctx.auth?.keyId ?? 'anonymous',
+  role: ctx.auth?.role ?? null,
+  via: 'api',
+  requestId: ctx.requestId,
+});
 
 export function patientRoutes(deps: { readonly store: Store }): AnyRoute[] {
   const { store } = deps;
@@ -62,12 +67,23 @@ export function patientRoutes(deps: { readonly store: Store }): AnyRoute[] {
       access: 'integrator',
       scope: { practice: { from: 'params', field: 'practiceId' } },
       params: PatientParams,
-      responses: { 200: { description: 'The export', schema: PatientExportView }, 404: { description: 'No such patient in this practice' } },
+      responses: {
+        200: { description: 'The export', schema: PatientExportView },
+        404: { description: 'No such patient in this practice' },
+      },
       handler: async (ctx) => {
-        const exported = await exportPatient(store, ctx.params.practiceId, ctx.params.patientId, actorOf(ctx));
+        const exported = await exportPatient(
+          store,
+          ctx.params.practiceId,
+          ctx.params.patientId,
+          actorOf(ctx),
+        );
         ctx.res
           .status(200)
-          .set({ 'Cache-Control': 'no-store', 'Content-Disposition': `attachment; filename="passerelle-patient-${ctx.params.patientId}.json"` })
+          .set({
+            'Cache-Control': 'no-store',
+            'Content-Disposition': `attachment; filename="passerelle-patient-${ctx.params.patientId}.json"`,
+          })
           .json(exported);
       },
     }),
@@ -83,7 +99,10 @@ export function patientRoutes(deps: { readonly store: Store }): AnyRoute[] {
       params: PatientParams,
       bodyType: 'none',
       responses: {
-        200: { description: 'What was removed and pseudonymised, per kind of data', schema: PatientEraseView },
+        200: {
+          description: 'What was removed and pseudonymised, per kind of data',
+          schema: PatientEraseView,
+        },
         404: { description: 'No such patient in this practice' },
         409: { description: 'Changes about the patient are still waiting to be delivered' },
       },

@@ -1,26 +1,29 @@
 import cron from 'node-cron';
 import { z } from 'zod';
 
+import type { ConnectorRegistry } from '../../connector/registry.js';
 import { PasserelleError } from '../../errors.js';
+import { shippedPlan, shippedProfileNames } from '../../mapping/runtime.js';
+import { digestWebhookView, sealDigestWebhook } from '../../reports/webhook.js';
 import { endpointChanges } from '../../security/endpoint.js';
 import type { SecretBox } from '../../security/secrets.js';
 import type { Store } from '../../store/index.js';
 import { newId } from '../../store/repos/context.js';
 import { type JsonObject, type Link, LINK_ROLES, type Practice } from '../../store/types.js';
-import type { ConnectorRegistry } from '../../connector/registry.js';
-import { shippedPlan, shippedProfileNames } from '../../mapping/runtime.js';
 import { didYouMean } from '../../util/suggest.js';
-import { digestWebhookView, sealDigestWebhook } from '../../reports/webhook.js';
 import { type AnyRoute, defineRoute, reply } from '../route.js';
 
-const ianaZone = z.string().refine((tz) => {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}, { error: 'not an IANA time zone (e.g. Europe/Paris)' });
+const ianaZone = z.string().refine(
+  (tz) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: 'not an IANA time zone (e.g. Europe/Paris)' },
+);
 const id = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'not an id (1-64 of A-Z a-z 0-9 . _ -)' });
 const IdParams = z.object({ id });
 
@@ -51,7 +54,11 @@ export const LinkBody = z.strictObject({
   config: z.record(z.string(), z.unknown()).optional(),
   /** Credentials; encrypted at rest and never returned. */
   secrets: z.record(z.string(), z.unknown()).nullable().optional(),
-  schedule: z.string().refine((s) => cron.validate(s), { error: 'not a valid cron expression' }).nullable().optional(),
+  schedule: z
+    .string()
+    .refine((s) => cron.validate(s), { error: 'not a valid cron expression' })
+    .nullable()
+    .optional(),
   isTest: z.boolean().optional(),
   enabled: z.boolean().optional(),
 });
@@ -80,7 +87,16 @@ export function practiceView(p: Practice): Practice {
 
 /** What the audit keeps of a link's state: its settings, never its secrets (only whether it has some). */
 function auditedLink(l: Link): JsonObject {
-  return { name: l.name, connector: l.connector, profile: l.profile, config: l.config, schedule: l.schedule, isTest: l.isTest, enabled: l.enabled, hasSecrets: l.secrets !== null };
+  return {
+    name: l.name,
+    connector: l.connector,
+    profile: l.profile,
+    config: l.config,
+    schedule: l.schedule,
+    isTest: l.isTest,
+    enabled: l.enabled,
+    hasSecrets: l.secrets !== null,
+  };
 }
 
 /** Never hand out the (encrypted) credentials. */
@@ -107,35 +123,67 @@ export interface PracticeRoutesDeps {
 
 export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
   const { store, registry } = deps;
-  const visible = (p: Practice, practiceIds: readonly string[] | null) => practiceIds === null || practiceIds.includes(p.id);
+  const visible = (p: Practice, practiceIds: readonly string[] | null) =>
+    practiceIds === null || practiceIds.includes(p.id);
   /**
    * A link's connector, config and profile through the registry, before anything is stored:
    * ERR_CONNECTOR_CONFIG_INVALID (422) naming each bad field (`body.config.<path>`,
    * `body.profile`), so a link that could never start is refused up front.
    */
-  const checkLink = (link: { readonly connector: string; readonly config: unknown; readonly profile: string | null }) => {
+  const checkLink = (link: {
+    readonly connector: string;
+    readonly config: unknown;
+    readonly profile: string | null;
+  }) => {
     const definition = registry.get(link.connector);
     if (!definition) {
       const known = registry.names().join(', ');
-      throw new PasserelleError('ERR_CONNECTOR_CONFIG_INVALID', `body.connector: unknown connector ${link.connector}; known: ${known}`, {
-        issues: [{ path: 'body.connector', message: `must be one of ${known}` }],
-      });
+      throw new PasserelleError(
+        'ERR_CONNECTOR_CONFIG_INVALID',
+        `body.connector: unknown connector ${link.connector}; known: ${known}`,
+        {
+          issues: [{ path: 'body.connector', message: `must be one of ${known}` }],
+        },
+      );
     }
     const issues: { path: string; message: string }[] = [];
     const parsed = definition.configSchema.safeParse(link.config);
-    if (!parsed.success) issues.push(...parsed.error.issues.map((i) => ({ path: ['body', 'config', ...i.path.map(String)].join('.'), message: i.message })));
+    if (!parsed.success)
+      issues.push(
+        ...parsed.error.issues.map((i) => ({
+          path: ['body', 'config', ...i.path.map(String)].join('.'),
+          message: i.message,
+        })),
+      );
     if (link.profile !== null) {
       const takes = registry.profiles().get(link.connector);
       const shipped = shippedProfileNames();
-      if (!takes) issues.push({ path: 'body.profile', message: `connector ${link.connector} takes no mapping profile` });
-      else if (!shipped.includes(link.profile)) issues.push({ path: 'body.profile', message: `no shipped mapping profile ${link.profile}${didYouMean(link.profile, shipped)}` });
+      if (!takes)
+        issues.push({
+          path: 'body.profile',
+          message: `connector ${link.connector} takes no mapping profile`,
+        });
+      else if (!shipped.includes(link.profile))
+        issues.push({
+          path: 'body.profile',
+          message: `no shipped mapping profile ${link.profile}${didYouMean(link.profile, shipped)}`,
+        });
       else {
         const protocol = shippedPlan(link.profile).protocol;
-        if (protocol !== takes.protocol) issues.push({ path: 'body.profile', message: `profile ${link.profile} is ${protocol}; a ${link.connector} link needs a ${takes.protocol} profile` });
+        if (protocol !== takes.protocol)
+          issues.push({
+            path: 'body.profile',
+            message: `profile ${link.profile} is ${protocol}; a ${link.connector} link needs a ${takes.protocol} profile`,
+          });
       }
     }
     const first = issues[0];
-    if (first) throw new PasserelleError('ERR_CONNECTOR_CONFIG_INVALID', `${first.path}: ${first.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`, { issues });
+    if (first)
+      throw new PasserelleError(
+        'ERR_CONNECTOR_CONFIG_INVALID',
+        `${first.path}: ${first.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`,
+        { issues },
+      );
   };
   return [
     defineRoute({
@@ -146,7 +194,9 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       access: 'viewer',
       scope: 'list',
       responses: { 200: { description: 'Practices', schema: z.object({ items: z.array(PracticeView) }) } },
-      handler: async ({ scope }) => ({ items: (await store.practices.list()).filter((p) => visible(p, scope.practiceIds)).map(practiceView) }),
+      handler: async ({ scope }) => ({
+        items: (await store.practices.list()).filter((p) => visible(p, scope.practiceIds)).map(practiceView),
+      }),
     }),
     defineRoute({
       method: 'post',
@@ -160,7 +210,8 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       handler: async ({ body, requestId, auth }) => {
         // The id is chosen here: it binds the sealed webhook secret to this practice.
         const practiceId = body.id ?? newId();
-        const settings = body.settings && sealDigestWebhook(body.settings as JsonObject, null, deps.secrets, practiceId);
+        const settings =
+          body.settings && sealDigestWebhook(body.settings as JsonObject, null, deps.secrets, practiceId);
         const p = await store.transaction(async (tx) => {
           const created = await tx.practices.create({
             name: body.name,
@@ -168,7 +219,16 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
             ...(body.timezone !== undefined && { timezone: body.timezone }),
             ...(settings !== undefined && { settings }),
           });
-          await tx.audit.append({ actor: auth?.keyId ?? 'anonymous', role: auth?.role ?? null, action: 'practice.create', resourceType: 'Practice', resourceId: created.id, outcome: 'success', requestId, via: 'api' });
+          await tx.audit.append({
+            actor: auth?.keyId ?? 'anonymous',
+            role: auth?.role ?? null,
+            action: 'practice.create',
+            resourceType: 'Practice',
+            resourceId: created.id,
+            outcome: 'success',
+            requestId,
+            via: 'api',
+          });
           return created;
         });
         return reply(201, practiceView(p), { ...etag(p.version), Location: `/api/v1/practices/${p.id}` });
@@ -197,16 +257,36 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       scope: { practice: { from: 'params', field: 'id' } },
       params: IdParams,
       body: PracticePatch,
-      responses: { 200: { description: 'Updated', schema: PracticeView }, 409: { description: 'Version mismatch' } },
+      responses: {
+        200: { description: 'Updated', schema: PracticeView },
+        409: { description: 'Version mismatch' },
+      },
       handler: async ({ params, body, req, audit }) => {
         const expected = ifMatch(req.get('if-match'));
-        const settings = body.settings && sealDigestWebhook(body.settings as JsonObject, (await store.practices.require(params.id)).settings, deps.secrets, params.id);
-        const p = await store.practices.update(params.id, {
-          ...(body.name !== undefined && { name: body.name }),
-          ...(body.timezone !== undefined && { timezone: body.timezone }),
-          ...(settings !== undefined && { settings }),
-        }, expected);
-        await audit({ action: 'practice.update', resourceType: 'Practice', resourceId: p.id, outcome: 'success', details: { fields: Object.keys(body) } });
+        const settings =
+          body.settings &&
+          sealDigestWebhook(
+            body.settings as JsonObject,
+            (await store.practices.require(params.id)).settings,
+            deps.secrets,
+            params.id,
+          );
+        const p = await store.practices.update(
+          params.id,
+          {
+            ...(body.name !== undefined && { name: body.name }),
+            ...(body.timezone !== undefined && { timezone: body.timezone }),
+            ...(settings !== undefined && { settings }),
+          },
+          expected,
+        );
+        await audit({
+          action: 'practice.update',
+          resourceType: 'Practice',
+          resourceId: p.id,
+          outcome: 'success',
+          details: { fields: Object.keys(body) },
+        });
         return reply(200, practiceView(p), etag(p.version));
       },
     }),
@@ -221,7 +301,12 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       responses: { 204: { description: 'Deleted' }, 409: { description: 'The practice still has links' } },
       handler: async ({ params, audit }) => {
         await store.practices.delete(params.id);
-        await audit({ action: 'practice.delete', resourceType: 'Practice', resourceId: params.id, outcome: 'success' });
+        await audit({
+          action: 'practice.delete',
+          resourceType: 'Practice',
+          resourceId: params.id,
+          outcome: 'success',
+        });
         return reply(204);
       },
     }),
@@ -248,7 +333,13 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       access: 'integrator',
       scope: { practice: { from: 'body', field: 'practiceId' } },
       body: LinkBody,
-      responses: { 201: { description: 'Created', schema: LinkView }, 422: { description: 'ERR_CONNECTOR_CONFIG_INVALID: unknown connector, config failing its schema, or unknown or incompatible mapping profile; details.issues name each field (body.config.<path>, body.profile); nothing stored' } },
+      responses: {
+        201: { description: 'Created', schema: LinkView },
+        422: {
+          description:
+            'ERR_CONNECTOR_CONFIG_INVALID: unknown connector, config failing its schema, or unknown or incompatible mapping profile; details.issues name each field (body.config.<path>, body.profile); nothing stored',
+        },
+      },
       handler: async ({ body, audit }) => {
         checkLink({ connector: body.connector, config: body.config ?? {}, profile: body.profile ?? null });
         const linkId = body.id ?? crypto.randomUUID();
@@ -265,7 +356,13 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
           isTest: body.isTest ?? false,
           enabled: body.enabled ?? true,
         });
-        await audit({ action: 'link.create', resourceType: 'Link', resourceId: l.id, outcome: 'success', details: { connector: l.connector, practiceId: l.practiceId } });
+        await audit({
+          action: 'link.create',
+          resourceType: 'Link',
+          resourceId: l.id,
+          outcome: 'success',
+          details: { connector: l.connector, practiceId: l.practiceId },
+        });
         return reply(201, linkView(l), { ...etag(l.version), Location: `/api/v1/links/${l.id}` });
       },
     }),
@@ -292,23 +389,40 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       scope: { resource: 'link', from: 'params', field: 'id' },
       params: IdParams,
       body: LinkPatch,
-      responses: { 200: { description: 'Updated', schema: LinkView }, 409: { description: 'Version mismatch' }, 422: { description: 'ERR_CONNECTOR_CONFIG_INVALID: the changed link\'s connector, config or profile is refused (as for POST); nothing stored' } },
+      responses: {
+        200: { description: 'Updated', schema: LinkView },
+        409: { description: 'Version mismatch' },
+        422: {
+          description:
+            "ERR_CONNECTOR_CONFIG_INVALID: the changed link's connector, config or profile is refused (as for POST); nothing stored",
+        },
+      },
       handler: async ({ params, body, req, audit }) => {
         const { secrets, ...rest } = body;
         const patch = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
         const before = await store.links.require(params.id);
         // What the link would become; a change of anything else leaves a stored link as it is.
         if (body.connector !== undefined || body.config !== undefined || body.profile !== undefined) {
-          checkLink({ connector: body.connector ?? before.connector, config: body.config ?? before.config, profile: body.profile !== undefined ? body.profile : before.profile });
+          checkLink({
+            connector: body.connector ?? before.connector,
+            config: body.config ?? before.config,
+            profile: body.profile !== undefined ? body.profile : before.profile,
+          });
         }
         // Secrets follow their endpoint: a new URL, host or port without the secrets again drops them.
         const moved = body.config === undefined ? [] : endpointChanges(before.config, body.config);
         const dropSecrets = moved.length > 0 && secrets === undefined && before.secrets !== null;
-        const l = await store.links.update(params.id, {
-          ...patch,
-          ...(secrets !== undefined && { secrets: secrets === null ? null : deps.secrets.sealJson(secrets, params.id) }),
-          ...(dropSecrets && { secrets: null }),
-        }, ifMatch(req.get('if-match')) ?? before.version);
+        const l = await store.links.update(
+          params.id,
+          {
+            ...patch,
+            ...(secrets !== undefined && {
+              secrets: secrets === null ? null : deps.secrets.sealJson(secrets, params.id),
+            }),
+            ...(dropSecrets && { secrets: null }),
+          },
+          ifMatch(req.get('if-match')) ?? before.version,
+        );
         await audit({
           action: 'link.update',
           resourceType: 'Link',
@@ -336,7 +450,12 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       responses: { 204: { description: 'Deleted' }, 409: { description: 'Undelivered changes remain' } },
       handler: async ({ params, audit }) => {
         await store.links.delete(params.id);
-        await audit({ action: 'link.delete', resourceType: 'Link', resourceId: params.id, outcome: 'success' });
+        await audit({
+          action: 'link.delete',
+          resourceType: 'Link',
+          resourceId: params.id,
+          outcome: 'success',
+        });
         return reply(204);
       },
     }),

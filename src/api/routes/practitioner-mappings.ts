@@ -8,13 +8,17 @@
 import { z } from 'zod';
 
 import { PRACTITIONER_MAPPING_RESOLUTIONS, PRACTITIONER_MAPPING_STATUSES } from '../../store/index.js';
-import type { SyncRuntime } from '../../sync/runtime.js';
 import type { Actor, PractitionerMappingDecision } from '../../sync/operator.js';
+import type { SyncRuntime } from '../../sync/runtime.js';
 import { type AnyRoute, type AuthInfo, defineRoute } from '../route.js';
 
 const id = z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, { error: 'not an id' });
 /** A practice software's own id: printable, as HL7 XCN.1 or a FHIR logical id carries it. */
-const localId = z.string().min(1).max(64).regex(/^[\p{L}\p{N} ._:/@#+-]+$/u, { error: 'not a practitioner id' });
+const localId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[\p{L}\p{N} ._:/@#+-]+$/u, { error: 'not a practitioner id' });
 const rpps = z.string().regex(/^\d{11}$/, { error: 'not an RPPS number (11 digits)' });
 const limit = z.coerce.number().int().min(1).max(1000).optional();
 
@@ -37,7 +41,12 @@ const ResolvedView = MappingView.extend({ released: z.array(z.string()) });
 const ResolveBody = z.union([
   z.strictObject({ practitionerId: id }),
   z.strictObject({ rpps }),
-  z.strictObject({ create: z.literal(true), family: z.string().trim().min(1).max(100).optional(), given: z.string().trim().min(1).max(100).optional(), rpps: rpps.optional() }),
+  z.strictObject({
+    create: z.literal(true),
+    family: z.string().trim().min(1).max(100).optional(),
+    given: z.string().trim().min(1).max(100).optional(),
+    rpps: rpps.optional(),
+  }),
 ]);
 
 function actorOf(auth: AuthInfo | null, requestId: string): Actor {
@@ -51,12 +60,20 @@ export function practitionerMappingRoutes(runtime: SyncRuntime): AnyRoute[] {
     defineRoute({
       method: 'get',
       path: '/api/v1/practitioner-mappings',
-      summary: 'List practitioner mappings of every link of a practice; status=open is the review queue (ids no one has mapped yet, with the appointments they hold)',
+      summary:
+        'List practitioner mappings of every link of a practice; status=open is the review queue (ids no one has mapped yet, with the appointments they hold)',
       tags: ['sync'],
       access: 'integrator',
       scope: { list: { from: 'query', field: 'practiceId' } },
-      query: z.object({ practiceId: id.optional(), linkId: id.optional(), status: z.enum(PRACTITIONER_MAPPING_STATUSES).optional(), limit }),
-      responses: { 200: { description: 'Practitioner mappings', schema: z.object({ items: z.array(MappingView) }) } },
+      query: z.object({
+        practiceId: id.optional(),
+        linkId: id.optional(),
+        status: z.enum(PRACTITIONER_MAPPING_STATUSES).optional(),
+        limit,
+      }),
+      responses: {
+        200: { description: 'Practitioner mappings', schema: z.object({ items: z.array(MappingView) }) },
+      },
       handler: async ({ query, scope }) => {
         const practiceId = scope.practiceId ?? undefined;
         const items = await store.practitionerMappings.list({
@@ -77,10 +94,16 @@ export function practitionerMappingRoutes(runtime: SyncRuntime): AnyRoute[] {
       scope: { resource: 'link', from: 'params', field: 'id' },
       params: z.object({ id }),
       query: z.object({ status: z.enum(PRACTITIONER_MAPPING_STATUSES).optional(), limit }),
-      responses: { 200: { description: 'Practitioner mappings', schema: z.object({ items: z.array(MappingView) }) } },
+      responses: {
+        200: { description: 'Practitioner mappings', schema: z.object({ items: z.array(MappingView) }) },
+      },
       handler: async ({ params, query }) => {
         await store.links.require(params.id);
-        const items = await store.practitionerMappings.list({ linkId: params.id, ...(query.status !== undefined && { status: query.status }), limit: query.limit ?? 100 });
+        const items = await store.practitionerMappings.list({
+          linkId: params.id,
+          ...(query.status !== undefined && { status: query.status }),
+          limit: query.limit ?? 100,
+        });
         return { items };
       },
     }),
@@ -94,9 +117,18 @@ export function practitionerMappingRoutes(runtime: SyncRuntime): AnyRoute[] {
       scope: { resource: 'link', from: 'params', field: 'id' },
       params: z.object({ id, localId }),
       body: ResolveBody,
-      responses: { 200: { description: 'Mapped', schema: ResolvedView }, 404: { description: 'No such link or mapping' }, 409: { description: 'Already decided' } },
+      responses: {
+        200: { description: 'Mapped', schema: ResolvedView },
+        404: { description: 'No such link or mapping' },
+        409: { description: 'Already decided' },
+      },
       handler: async ({ params, body, auth, requestId }) => {
-        return operator.resolvePractitionerMapping(params.id, params.localId, body as PractitionerMappingDecision, actorOf(auth, requestId));
+        return operator.resolvePractitionerMapping(
+          params.id,
+          params.localId,
+          body as PractitionerMappingDecision,
+          actorOf(auth, requestId),
+        );
       },
     }),
   ];

@@ -18,15 +18,27 @@ import { DIGEST_WEBHOOK_STATUSES } from '../../store/types.js';
 import { type AnyRoute, defineRoute, type RouteContext } from '../route.js';
 
 const practiceId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'not a practice id' });
-const when = z.string().min(10).max(40).describe('A date (2026-11-23, midnight in the practice’s zone) or an ISO-8601 date-time (2026-11-23T08:00:00Z)');
-const format = z.enum(['json', 'csv']).optional().describe('Overrides the Accept header: csv downloads the file');
+const when = z
+  .string()
+  .min(10)
+  .max(40)
+  .describe(
+    'A date (2026-11-23, midnight in the practice’s zone) or an ISO-8601 date-time (2026-11-23T08:00:00Z)',
+  );
+const format = z
+  .enum(['json', 'csv'])
+  .optional()
+  .describe('Overrides the Accept header: csv downloads the file');
 
 const DigestSummary = z.object({
   practiceId: z.string(),
   day: z.string().describe('The practice’s local day, YYYY-MM-DD'),
   createdAt: z.string(),
   webhook: z.object({
-    status: z.enum(DIGEST_WEBHOOK_STATUSES).nullable().describe('null: the practice had no webhook when the digest was made'),
+    status: z
+      .enum(DIGEST_WEBHOOK_STATUSES)
+      .nullable()
+      .describe('null: the practice had no webhook when the digest was made'),
     attempts: z.number().int(),
     lastError: z.string().nullable(),
     deliveredAt: z.string().nullable(),
@@ -49,7 +61,11 @@ function wantsCsv(ctx: RouteContext<unknown, { format?: 'json' | 'csv' | undefin
 function sendCsv(ctx: RouteContext<unknown, unknown, unknown>, report: ActivityReport): void {
   ctx.res
     .status(200)
-    .set({ 'Content-Type': CSV_CONTENT_TYPE, 'Content-Disposition': `attachment; filename="${reportFilename(report)}"`, 'Cache-Control': 'no-store' })
+    .set({
+      'Content-Type': CSV_CONTENT_TYPE,
+      'Content-Disposition': `attachment; filename="${reportFilename(report)}"`,
+      'Cache-Control': 'no-store',
+    })
     .send(Buffer.from(reportCsv(report), 'utf8'));
 }
 
@@ -57,14 +73,16 @@ export function reportRoutes(deps: ReportRoutesDeps): AnyRoute[] {
   const { store } = deps;
   const practiceOf = async (id: string) => {
     const practice = await store.practices.get(id);
-    if (!practice) throw new PasserelleError('ERR_NOT_FOUND', `practice ${id} not found`, { details: { practice: id } });
+    if (!practice)
+      throw new PasserelleError('ERR_NOT_FOUND', `practice ${id} not found`, { details: { practice: id } });
     return practice;
   };
   return [
     defineRoute({
       method: 'get',
       path: '/api/v1/reports/activity',
-      summary: 'Activity of a practice over a period: appointments by origin and practitioner, call messages with delivery delays, conflicts, dead letters, link lag and queues',
+      summary:
+        'Activity of a practice over a period: appointments by origin and practitioner, call messages with delivery delays, conflicts, dead letters, link lag and queues',
       description:
         'The period is [from, to). Dates without an offset are read in the practice’s time zone. JSON by default; `Accept: text/csv` (or `format=csv`) returns a `;`-separated UTF-8 CSV with a BOM, one section per table, French labels, as an attachment named `passerelle-activite-<practice>-<from>-<to>.csv`.',
       tags: ['reports'],
@@ -92,7 +110,13 @@ export function reportRoutes(deps: ReportRoutesDeps): AnyRoute[] {
       access: 'viewer',
       scope: { practice: { from: 'query', field: 'practice' } },
       query: z.object({ practice: practiceId, limit: z.coerce.number().int().min(1).max(1000).optional() }),
-      responses: { 200: { description: 'Digests, without their reports', schema: z.object({ items: z.array(DigestSummary) }) }, 404: { description: 'No such practice' } },
+      responses: {
+        200: {
+          description: 'Digests, without their reports',
+          schema: z.object({ items: z.array(DigestSummary) }),
+        },
+        404: { description: 'No such practice' },
+      },
       handler: async ({ query }) => {
         await practiceOf(query.practice);
         return { items: await store.digests.list({ practiceId: query.practice, limit: query.limit ?? 100 }) };
@@ -101,19 +125,31 @@ export function reportRoutes(deps: ReportRoutesDeps): AnyRoute[] {
     defineRoute({
       method: 'get',
       path: '/api/v1/reports/digests/:practice/:day',
-      summary: 'One daily digest: the activity report of the practice’s local day (JSON; CSV with Accept: text/csv)',
+      summary:
+        'One daily digest: the activity report of the practice’s local day (JSON; CSV with Accept: text/csv)',
       tags: ['reports'],
       access: 'viewer',
       scope: { practice: { from: 'params', field: 'practice' } },
-      params: z.object({ practice: practiceId, day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'expected YYYY-MM-DD' }) }),
+      params: z.object({
+        practice: practiceId,
+        day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'expected YYYY-MM-DD' }),
+      }),
       query: z.object({ format }),
-      responses: { 200: { description: 'The digest', schema: Digest }, 404: { description: 'No digest for that practice and day' } },
+      responses: {
+        200: { description: 'The digest', schema: Digest },
+        404: { description: 'No digest for that practice and day' },
+      },
       handler: async (ctx) => {
         const { params } = ctx;
         const practice = await practiceOf(params.practice);
         dayPeriod(params.day, practice.timezone);
         const digest = await store.digests.get(params.practice, params.day);
-        if (!digest) throw new PasserelleError('ERR_NOT_FOUND', `no digest for practice ${params.practice} on ${params.day}`, { details: { practice: params.practice, day: params.day } });
+        if (!digest)
+          throw new PasserelleError(
+            'ERR_NOT_FOUND',
+            `no digest for practice ${params.practice} on ${params.day}`,
+            { details: { practice: params.practice, day: params.day } },
+          );
         if (wantsCsv(ctx)) return sendCsv(ctx, digest.report as unknown as ActivityReport);
         return digest;
       },

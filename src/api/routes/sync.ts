@@ -7,8 +7,8 @@
 import { z } from 'zod';
 
 import { CONFLICT_STATUSES, DEAD_LETTER_STATUSES } from '../../store/types.js';
-import type { SyncRuntime } from '../../sync/runtime.js';
 import type { Actor, DeadLetterFilter } from '../../sync/operator.js';
+import type { SyncRuntime } from '../../sync/runtime.js';
 import { type AnyRoute, type AuthInfo, defineRoute } from '../route.js';
 
 const id = z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, { error: 'not an id' });
@@ -29,7 +29,15 @@ const ConflictSummary = z.object({
   resolvedAt: z.string().nullable(),
 });
 const ConflictDetailView = ConflictSummary.extend({
-  fields: z.array(z.object({ path: z.string(), base: z.unknown(), practice: z.unknown(), secretariat: z.unknown(), current: z.unknown() })),
+  fields: z.array(
+    z.object({
+      path: z.string(),
+      base: z.unknown(),
+      practice: z.unknown(),
+      secretariat: z.unknown(),
+      current: z.unknown(),
+    }),
+  ),
 });
 const ResolveConflictBody = z.union([
   z.strictObject({ side: z.enum(['practice', 'secretariat']) }),
@@ -56,7 +64,10 @@ const ReplayFilter = z.strictObject({
   practiceId: id.optional(),
   linkId: id.optional(),
   source: z.enum(['inbox', 'outbox']).optional(),
-  reasonCode: z.string().regex(/^ERR_[A-Z0-9_]+$/).optional(),
+  reasonCode: z
+    .string()
+    .regex(/^ERR_[A-Z0-9_]+$/)
+    .optional(),
   limit: z.number().int().min(1).max(1000).optional(),
 });
 const ReplayOutcome = z.object({ id: z.string(), outcome: z.string(), error: z.string().optional() });
@@ -87,7 +98,14 @@ const LinkStatusView = z.object({
   errors: z.array(z.object({ path: z.string(), message: z.string() }).passthrough()),
   errorCode: z.string().nullable(),
   startedAt: z.string().nullable(),
-  cursors: z.array(z.object({ stream: z.string(), cursor: z.string().nullable(), lastSuccessAt: z.string().nullable(), lastError: z.string().nullable() })),
+  cursors: z.array(
+    z.object({
+      stream: z.string(),
+      cursor: z.string().nullable(),
+      lastSuccessAt: z.string().nullable(),
+      lastError: z.string().nullable(),
+    }),
+  ),
   lastSuccessAt: z.string().nullable(),
   lastPushAt: z.string().nullable(),
   pollLagSeconds: z.number().nullable(),
@@ -95,7 +113,12 @@ const LinkStatusView = z.object({
   outbox: z.record(z.string(), z.number()),
   deadLetters: z.number(),
   nextPollAt: z.string().nullable(),
-  health: z.object({ ok: z.boolean(), checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string().optional() })) }).nullable(),
+  health: z
+    .object({
+      ok: z.boolean(),
+      checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string().optional() })),
+    })
+    .nullable(),
 });
 
 function actorOf(auth: AuthInfo | null, requestId: string): Actor {
@@ -118,8 +141,18 @@ export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
       tags: ['sync'],
       access: 'viewer',
       scope: { list: { from: 'query', field: 'practiceId' } },
-      query: z.object({ practiceId: id.optional(), status: z.enum(CONFLICT_STATUSES).optional(), recordId: id.optional(), limit }),
-      responses: { 200: { description: 'Conflicts, field paths only', schema: z.object({ items: z.array(ConflictSummary) }) } },
+      query: z.object({
+        practiceId: id.optional(),
+        status: z.enum(CONFLICT_STATUSES).optional(),
+        recordId: id.optional(),
+        limit,
+      }),
+      responses: {
+        200: {
+          description: 'Conflicts, field paths only',
+          schema: z.object({ items: z.array(ConflictSummary) }),
+        },
+      },
       handler: async ({ query, scope }) => {
         const practiceId = scope.practiceId ?? undefined;
         const items = await store.conflicts.list({
@@ -134,27 +167,37 @@ export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
     defineRoute({
       method: 'get',
       path: '/api/v1/conflicts/:id',
-      summary: 'Show a conflict: per field the merge base, the practice value, the secretariat value and the current one',
+      summary:
+        'Show a conflict: per field the merge base, the practice value, the secretariat value and the current one',
       tags: ['sync'],
       access: 'viewer',
       scope: { resource: 'conflict', from: 'params', field: 'id' },
       params: IdParams,
-      responses: { 200: { description: 'The conflict with its values (reading is audited)', schema: ConflictDetailView } },
+      responses: {
+        200: { description: 'The conflict with its values (reading is audited)', schema: ConflictDetailView },
+      },
       handler: async ({ params, auth, requestId }) => {
         const detail = await operator.conflictDetail(params.id, actorOf(auth, requestId));
-        return { ...summary(detail.conflict as unknown as Parameters<typeof summary>[0]), fields: detail.fields };
+        return {
+          ...summary(detail.conflict as unknown as Parameters<typeof summary>[0]),
+          fields: detail.fields,
+        };
       },
     }),
     defineRoute({
       method: 'post',
       path: '/api/v1/conflicts/:id/resolve',
-      summary: 'Resolve a conflict by side ({"side":"practice"}) or by value ({"values":{"<path>":<value>}}); the result is synced to both sides',
+      summary:
+        'Resolve a conflict by side ({"side":"practice"}) or by value ({"values":{"<path>":<value>}}); the result is synced to both sides',
       tags: ['sync'],
       access: 'integrator',
       scope: { resource: 'conflict', from: 'params', field: 'id' },
       params: IdParams,
       body: ResolveConflictBody,
-      responses: { 200: { description: 'Resolved', schema: ConflictSummary }, 409: { description: 'Already resolved' } },
+      responses: {
+        200: { description: 'Resolved', schema: ConflictSummary },
+        409: { description: 'Already resolved' },
+      },
       handler: async ({ params, body, auth, requestId }) => {
         const closed = await operator.resolveConflict(params.id, body, actorOf(auth, requestId));
         return summary(closed as unknown as Parameters<typeof summary>[0]);
@@ -176,7 +219,12 @@ export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
         reasonCode: z.string().optional(),
         limit,
       }),
-      responses: { 200: { description: 'Dead letters, without their payload', schema: z.object({ items: z.array(DeadLetterView) }) } },
+      responses: {
+        200: {
+          description: 'Dead letters, without their payload',
+          schema: z.object({ items: z.array(DeadLetterView) }),
+        },
+      },
       handler: async ({ query, scope }) => {
         const practiceId = scope.practiceId ?? undefined;
         const items = await store.deadLetters.list({
@@ -198,10 +246,17 @@ export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
       access: 'integrator',
       scope: { list: { from: 'body', field: 'practiceId' } },
       body: ReplayFilter,
-      responses: { 200: { description: 'One outcome per dead letter', schema: z.object({ items: z.array(ReplayOutcome) }) } },
+      responses: {
+        200: {
+          description: 'One outcome per dead letter',
+          schema: z.object({ items: z.array(ReplayOutcome) }),
+        },
+      },
       handler: async ({ body, auth, requestId, scope }) => {
         const practiceId = scope.practiceId ?? undefined;
-        const filter = Object.fromEntries(Object.entries({ ...body, practiceId }).filter(([, v]) => v !== undefined)) as DeadLetterFilter;
+        const filter = Object.fromEntries(
+          Object.entries({ ...body, practiceId }).filter(([, v]) => v !== undefined),
+        ) as DeadLetterFilter;
         return operator.replayMany(filter, actorOf(auth, requestId));
       },
     }),
@@ -213,7 +268,13 @@ export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
       access: 'integrator',
       scope: { resource: 'deadLetter', from: 'params', field: 'id' },
       params: IdParams,
-      responses: { 200: { description: 'Replayed', schema: z.object({ deadLetter: DeadLetterView, outcome: z.string() }) }, 409: { description: 'Discarded, or nothing to replay' } },
+      responses: {
+        200: {
+          description: 'Replayed',
+          schema: z.object({ deadLetter: DeadLetterView, outcome: z.string() }),
+        },
+        409: { description: 'Discarded, or nothing to replay' },
+      },
       handler: async ({ params, auth, requestId }) => {
         const { deadLetter, outcome } = await operator.replayDeadLetter(params.id, actorOf(auth, requestId));
         const { payload: _payload, ...rest } = deadLetter;
@@ -228,9 +289,15 @@ export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
       access: 'integrator',
       scope: { resource: 'deadLetter', from: 'params', field: 'id' },
       params: IdParams,
-      responses: { 200: { description: 'Discarded', schema: DeadLetterView }, 409: { description: 'Not open' } },
+      responses: {
+        200: { description: 'Discarded', schema: DeadLetterView },
+        409: { description: 'Not open' },
+      },
       handler: async ({ params, auth, requestId }) => {
-        const { payload: _payload, ...rest } = await operator.discardDeadLetter(params.id, actorOf(auth, requestId));
+        const { payload: _payload, ...rest } = await operator.discardDeadLetter(
+          params.id,
+          actorOf(auth, requestId),
+        );
         return rest;
       },
     }),
@@ -238,7 +305,8 @@ export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
     defineRoute({
       method: 'get',
       path: '/api/v1/links/:id/status',
-      summary: 'Sync status of a link: state, cursors, last success, lag, outbox depth, dead letters, connector health',
+      summary:
+        'Sync status of a link: state, cursors, last success, lag, outbox depth, dead letters, connector health',
       tags: ['sync', 'links'],
       access: 'viewer',
       scope: { resource: 'link', from: 'params', field: 'id' },
@@ -257,7 +325,12 @@ export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
       tags: ['sync'],
       access: 'viewer',
       scope: { list: { from: 'query', field: 'practiceId' } },
-      query: z.object({ practiceId: id.optional(), status: z.enum(CONFLICT_STATUSES).optional(), type: z.string().optional(), limit }),
+      query: z.object({
+        practiceId: id.optional(),
+        status: z.enum(CONFLICT_STATUSES).optional(),
+        type: z.string().optional(),
+        limit,
+      }),
       responses: { 200: { description: 'Review items', schema: z.object({ items: z.array(ReviewView) }) } },
       handler: async ({ query, scope }) => {
         const practiceId = scope.practiceId ?? undefined;
@@ -274,13 +347,17 @@ export function syncRoutes(runtime: SyncRuntime): AnyRoute[] {
     defineRoute({
       method: 'post',
       path: '/api/v1/reviews/:id/resolve',
-      summary: 'Resolve a patient-match review: {"action":"link","patientId":…} merges into that patient, {"action":"create"} keeps a new patient',
+      summary:
+        'Resolve a patient-match review: {"action":"link","patientId":…} merges into that patient, {"action":"create"} keeps a new patient',
       tags: ['sync'],
       access: 'integrator',
       scope: { resource: 'review', from: 'params', field: 'id' },
       params: IdParams,
       body: ResolveReviewBody,
-      responses: { 200: { description: 'Resolved', schema: ReviewView }, 409: { description: 'Already resolved' } },
+      responses: {
+        200: { description: 'Resolved', schema: ReviewView },
+        409: { description: 'Already resolved' },
+      },
       handler: async ({ params, body, auth, requestId }) => {
         return operator.resolveReview(params.id, body, actorOf(auth, requestId));
       },

@@ -1,8 +1,8 @@
 import { icalFeedRoutes } from '../../api/routes/ical-feed.js';
 import { icalTokenRoutes } from '../../api/routes/ical-tokens.js';
-import type { ServiceContext, ServiceModule } from '../service.js';
 import { FeedService } from '../../ical/feed-service.js';
 import { type FeedRateLimits, feedRateLimits } from '../../ical/rate-limit.js';
+import type { ServiceContext, ServiceModule } from '../service.js';
 
 interface IcalRuntime {
   readonly feeds: FeedService;
@@ -20,7 +20,10 @@ export function icalModule(): ServiceModule {
       const { ical } = ctx.config;
       r = {
         feeds: new FeedService(ctx.store, ical, logger),
-        limits: feedRateLimits({ perClient: ical.rateLimitPerClient, perToken: ical.rateLimitPerToken }, logger),
+        limits: feedRateLimits(
+          { perClient: ical.rateLimitPerClient, perToken: ical.rateLimitPerToken },
+          logger,
+        ),
       };
       runtimes.set(ctx, r);
     }
@@ -30,7 +33,10 @@ export function icalModule(): ServiceModule {
     name: 'ical',
     routes(ctx) {
       const { feeds, limits } = runtime(ctx);
-      return [...icalFeedRoutes({ store: ctx.store, feeds, limits }), ...icalTokenRoutes({ store: ctx.store, baseUrl: ctx.baseUrl })];
+      return [
+        ...icalFeedRoutes({ store: ctx.store, feeds, limits }),
+        ...icalTokenRoutes({ store: ctx.store, baseUrl: ctx.baseUrl }),
+      ];
     },
     components(ctx) {
       return [

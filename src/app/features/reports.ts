@@ -3,8 +3,8 @@
  * a component (started after the HTTP server, stopped before the store closes).
  */
 import { reportRoutes } from '../../api/routes/reports.js';
-import type { ServiceContext, ServiceModule } from '../service.js';
 import { DigestJob, DigestScheduler } from '../../reports/digest.js';
+import type { ServiceContext, ServiceModule } from '../service.js';
 
 export interface ReportsModuleOptions {
   /** Schedule the daily digest with node-cron (default). Tests may call `jobOf(ctx)` instead. */
@@ -33,7 +33,18 @@ export function reportsModule(options: ReportsModuleOptions = {}): ReportsModule
     let r = runtimes.get(ctx);
     if (!r) {
       const stop = new AbortController();
-      r = { job: new DigestJob({ store: ctx.store, logger: ctx.logger, config: ctx.config.reports, now: ctx.now, secrets: ctx.secrets, signal: stop.signal }), stop, scheduler: undefined };
+      r = {
+        job: new DigestJob({
+          store: ctx.store,
+          logger: ctx.logger,
+          config: ctx.config.reports,
+          now: ctx.now,
+          secrets: ctx.secrets,
+          signal: stop.signal,
+        }),
+        stop,
+        scheduler: undefined,
+      };
       runtimes.set(ctx, r);
     }
     return r;
@@ -49,7 +60,13 @@ export function reportsModule(options: ReportsModuleOptions = {}): ReportsModule
         start: async () => {
           if (options.scheduleDigests === false) return;
           const r = runtimeOf(ctx);
-          r.scheduler = new DigestScheduler({ job: r.job, store: ctx.store, logger: ctx.logger, schedule: ctx.config.reports.digestSchedule, ...(options.refreshMs !== undefined && { refreshMs: options.refreshMs }) });
+          r.scheduler = new DigestScheduler({
+            job: r.job,
+            store: ctx.store,
+            logger: ctx.logger,
+            schedule: ctx.config.reports.digestSchedule,
+            ...(options.refreshMs !== undefined && { refreshMs: options.refreshMs }),
+          });
           await r.scheduler.start();
         },
         stop: async () => {

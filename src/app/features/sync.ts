@@ -6,14 +6,14 @@ import { hookRoutes } from '../../api/routes/hooks.js';
 import { messageRoutes } from '../../api/routes/messages.js';
 import { practitionerMappingRoutes } from '../../api/routes/practitioner-mappings.js';
 import { syncRoutes } from '../../api/routes/sync.js';
-import type { ServiceContext, ServiceModule } from '../service.js';
 import type { SyncConfig } from '../../config/schema.js';
+import { type ConnectorRegistry } from '../../connector/registry.js';
+import type { ActivePlans } from '../../mapping/active-plans.js';
 import type { DispatcherTuning } from '../../sync/dispatcher.js';
 import type { OwnershipResolver } from '../../sync/engine.js';
-import { type ConnectorRegistry } from '../../connector/registry.js';
-import { defaultConnectorRegistry } from '../connectors.js';
 import { SyncRuntime, type SyncRuntimeOptions } from '../../sync/runtime.js';
-import type { ActivePlans } from '../../mapping/active-plans.js';
+import { defaultConnectorRegistry } from '../connectors.js';
+import type { ServiceContext, ServiceModule } from '../service.js';
 
 export interface SyncModuleOptions {
   readonly registry?: ConnectorRegistry;
@@ -22,7 +22,19 @@ export interface SyncModuleOptions {
   /** The mapping module's plan cache (mappingModule().plansOf): one cache for the whole service. */
   readonly plans?: (ctx: ServiceContext) => ActivePlans;
   readonly dispatcher?: Partial<DispatcherTuning>;
-  readonly runtime?: Partial<Pick<SyncRuntimeOptions, 'autoDispatch' | 'schedulePolls' | 'defaultSchedule' | 'pollPageSize' | 'maxPagesPerPoll' | 'refreshMs' | 'healthTimeoutMs' | 'restartBackoff'>>;
+  readonly runtime?: Partial<
+    Pick<
+      SyncRuntimeOptions,
+      | 'autoDispatch'
+      | 'schedulePolls'
+      | 'defaultSchedule'
+      | 'pollPageSize'
+      | 'maxPagesPerPoll'
+      | 'refreshMs'
+      | 'healthTimeoutMs'
+      | 'restartBackoff'
+    >
+  >;
 }
 
 export interface SyncModule extends ServiceModule {
@@ -32,7 +44,11 @@ export interface SyncModule extends ServiceModule {
 
 /** The dispatcher settings of the config's `sync:` section. */
 export function dispatcherTuningOf(sync: SyncConfig): Partial<DispatcherTuning> {
-  return { maxAttempts: sync.maxAttempts, backoff: { baseMs: sync.retryBaseMs, capMs: sync.retryCapMs }, pushTimeoutMs: sync.pushTimeoutMs };
+  return {
+    maxAttempts: sync.maxAttempts,
+    backoff: { baseMs: sync.retryBaseMs, capMs: sync.retryCapMs },
+    pushTimeoutMs: sync.pushTimeoutMs,
+  };
 }
 
 export function syncModule(options: SyncModuleOptions = {}): SyncModule {
@@ -62,11 +78,25 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
     name: 'sync',
     registry,
     runtimeOf,
-    routes: (ctx) => [...syncRoutes(runtimeOf(ctx)), ...messageRoutes(runtimeOf(ctx)), ...practitionerMappingRoutes(runtimeOf(ctx)), ...hookRoutes(runtimeOf(ctx))],
-    components: (ctx) => [{ name: 'sync', start: () => runtimeOf(ctx).start(), stop: () => runtimeOf(ctx).stop() }],
+    routes: (ctx) => [
+      ...syncRoutes(runtimeOf(ctx)),
+      ...messageRoutes(runtimeOf(ctx)),
+      ...practitionerMappingRoutes(runtimeOf(ctx)),
+      ...hookRoutes(runtimeOf(ctx)),
+    ],
+    components: (ctx) => [
+      { name: 'sync', start: () => runtimeOf(ctx).start(), stop: () => runtimeOf(ctx).stop() },
+    ],
     readiness: (ctx) => () =>
       runtimeOf(ctx)
         .notReady()
-        .map((d) => ({ kind: 'link', id: d.linkId, code: d.code, reason: d.reason, since: d.since, ...(d.nextAttemptAt !== null && { nextAttemptAt: d.nextAttemptAt }) })),
+        .map((d) => ({
+          kind: 'link',
+          id: d.linkId,
+          code: d.code,
+          reason: d.reason,
+          since: d.since,
+          ...(d.nextAttemptAt !== null && { nextAttemptAt: d.nextAttemptAt }),
+        })),
   };
 }

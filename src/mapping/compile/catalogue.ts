@@ -13,7 +13,13 @@ import { z } from 'zod';
 
 import { fhirDate, fhirDateTime, instant, type ResourceKind, SCHEMAS } from '../../model/resources.js';
 import { didYouMean } from '../../util/suggest.js';
-import type { CompiledCondition, CompiledPath, CompiledStep, ParsedElementPath, PathStep } from '../run/element-path.js';
+import type {
+  CompiledCondition,
+  CompiledPath,
+  CompiledStep,
+  ParsedElementPath,
+  PathStep,
+} from '../run/element-path.js';
 
 export type LeafFormat = 'instant' | 'dateTime' | 'date';
 
@@ -50,7 +56,8 @@ interface JsonNode {
   description?: string;
 }
 
-const patternOf = (schema: z.ZodType) => (z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonNode).pattern;
+const patternOf = (schema: z.ZodType) =>
+  (z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonNode).pattern;
 let formats: Map<string, LeafFormat> | undefined;
 function formatOf(pattern: string | undefined): LeafFormat | undefined {
   formats ??= new Map<string, LeafFormat>([
@@ -97,7 +104,10 @@ export const canonicalCatalogue: Catalogue = {
   label: 'canonical path',
   root(kind) {
     canonicalRoots ??= new Map(
-      Object.entries(SCHEMAS).map(([k, schema]) => [k, fromJsonSchema(k, z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonNode)]),
+      Object.entries(SCHEMAS).map(([k, schema]) => [
+        k,
+        fromJsonSchema(k, z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonNode),
+      ]),
     );
     return canonicalRoots.get(kind);
   },
@@ -113,11 +123,16 @@ let fhirSchema: FhirSchema | undefined;
 const fhirNodes = new Map<string, ElementNode>();
 
 const FHIR_NUMBER = new Set(['decimal', 'integer', 'positiveInt', 'unsignedInt']);
-const FHIR_FORMAT: Readonly<Record<string, LeafFormat>> = { instant: 'instant', dateTime: 'dateTime', date: 'date' };
+const FHIR_FORMAT: Readonly<Record<string, LeafFormat>> = {
+  instant: 'instant',
+  dateTime: 'dateTime',
+  date: 'date',
+};
 
 function fhirElement(name: string, node: JsonNode, array = false): ElementNode {
   if (node.type === 'array' && node.items) return fhirElement(name, node.items, true);
-  if (node.enum) return { name, array, type: 'string', enum: node.enum.map(String), children: () => NO_CHILDREN };
+  if (node.enum)
+    return { name, array, type: 'string', enum: node.enum.map(String), children: () => NO_CHILDREN };
   const ref = node.$ref?.replace('#/definitions/', '');
   if (ref === undefined) return { name, array, type: 'string', children: () => NO_CHILDREN };
   const def = (fhirSchema as FhirSchema).definitions[ref];
@@ -140,9 +155,21 @@ function fhirElement(name: string, node: JsonNode, array = false): ElementNode {
     };
   }
   const t = def?.type;
-  const type = FHIR_NUMBER.has(ref) || t === 'number' ? 'number' : ref === 'boolean' || t === 'boolean' ? 'boolean' : 'string';
+  const type =
+    FHIR_NUMBER.has(ref) || t === 'number'
+      ? 'number'
+      : ref === 'boolean' || t === 'boolean'
+        ? 'boolean'
+        : 'string';
   const format = FHIR_FORMAT[ref];
-  return { name, array, type, ...(ref.endsWith('nteger') || ref.endsWith('Int') ? { integer: true } : {}), ...(format && { format }), children: () => NO_CHILDREN };
+  return {
+    name,
+    array,
+    type,
+    ...(ref.endsWith('nteger') || ref.endsWith('Int') ? { integer: true } : {}),
+    ...(format && { format }),
+    children: () => NO_CHILDREN,
+  };
 }
 
 export const fhirCatalogue: Catalogue = {
@@ -161,18 +188,32 @@ export const fhirCatalogue: Catalogue = {
 // ---------------------------------------------------------------------------------------------
 // Resolution
 
-export type ResolveResult = { ok: true; path: CompiledPath; leaf: ElementNode; item: ElementNode } | { ok: false; message: string };
+export type ResolveResult =
+  { ok: true; path: CompiledPath; leaf: ElementNode; item: ElementNode } | { ok: false; message: string };
 
-function resolveKey(item: ElementNode, key: readonly string[], catalogue: Catalogue, where: string): { ok: true; steps: CompiledStep[]; reference: boolean } | { ok: false; message: string } {
+function resolveKey(
+  item: ElementNode,
+  key: readonly string[],
+  catalogue: Catalogue,
+  where: string,
+): { ok: true; steps: CompiledStep[]; reference: boolean } | { ok: false; message: string } {
   const steps: CompiledStep[] = [];
   let node = item;
   for (const k of key) {
     const child = node.children().get(k);
-    if (!child) return { ok: false, message: `unknown selector key ${key.join('.')} in ${where}${didYouMean(k, node.children().keys())}` };
+    if (!child)
+      return {
+        ok: false,
+        message: `unknown selector key ${key.join('.')} in ${where}${didYouMean(k, node.children().keys())}`,
+      };
     steps.push({ name: k, array: child.array, index: undefined, conds: undefined });
     node = child;
   }
-  if (node.type === 'object' && !node.reference) return { ok: false, message: `selector key ${key.join('.')} in ${where} is not a value (${catalogue.label} ${node.name} has elements)` };
+  if (node.type === 'object' && !node.reference)
+    return {
+      ok: false,
+      message: `selector key ${key.join('.')} in ${where} is not a value (${catalogue.label} ${node.name} has elements)`,
+    };
   return { ok: true, steps, reference: node.reference === true };
 }
 
@@ -180,7 +221,12 @@ function resolveKey(item: ElementNode, key: readonly string[], catalogue: Catalo
  * Checks a parsed path against a catalogue and compiles it. Messages read like
  * "unknown canonical path Appointment.strat (did you mean start?)".
  */
-export function resolvePath(catalogue: Catalogue, kind: string, parsed: ParsedElementPath, base?: ElementNode): ResolveResult {
+export function resolvePath(
+  catalogue: Catalogue,
+  kind: string,
+  parsed: ParsedElementPath,
+  base?: ElementNode,
+): ResolveResult {
   const root = base ?? catalogue.root(kind);
   if (!root) return { ok: false, message: `no ${catalogue.label} catalogue for ${kind}` };
   let node = root;
@@ -193,17 +239,26 @@ export function resolvePath(catalogue: Catalogue, kind: string, parsed: ParsedEl
     const child = node.children().get(s.name);
     if (!child) {
       const shown = `${prefix}${parsed.text}`;
-      if (node.type !== 'object' || node.children().size === 0) return { ok: false, message: `unknown ${catalogue.label} ${shown}: ${node.name} has no elements` };
-      return { ok: false, message: `unknown ${catalogue.label} ${shown}${didYouMean(s.name, node.children().keys())}` };
+      if (node.type !== 'object' || node.children().size === 0)
+        return { ok: false, message: `unknown ${catalogue.label} ${shown}: ${node.name} has no elements` };
+      return {
+        ok: false,
+        message: `unknown ${catalogue.label} ${shown}${didYouMean(s.name, node.children().keys())}`,
+      };
     }
     let conds: CompiledCondition[] | undefined;
     if (s.index !== undefined || s.conds !== undefined) {
-      if (!child.array) return { ok: false, message: `${catalogue.label} ${prefix}${parsed.text}: ${s.name} is not a list, it takes no [${s.index ?? '…'}]` };
+      if (!child.array)
+        return {
+          ok: false,
+          message: `${catalogue.label} ${prefix}${parsed.text}: ${s.name} is not a list, it takes no [${s.index ?? '…'}]`,
+        };
       if (s.conds) {
         conds = [];
         for (const c of s.conds) {
           const k = resolveKey(child, c.key, catalogue, `${s.name}[…]`);
-          if (!k.ok) return { ok: false, message: `${catalogue.label} ${prefix}${parsed.text}: ${k.message}` };
+          if (!k.ok)
+            return { ok: false, message: `${catalogue.label} ${prefix}${parsed.text}: ${k.message}` };
           conds.push({ key: k.steps, value: c.value, reference: k.reference });
         }
       }

@@ -17,7 +17,13 @@ import { type ErrorCode, type ErrorIssue, formatIssues, PasserelleError } from '
 import { didYouMean } from '../../util/suggest.js';
 import { yamlToJs } from '../../util/yaml-aliases.js';
 import { compileProfile, formatProfilePath, type ProfilePath } from './compile.js';
-import { type Composite, EXTENDS_DEPTH_LIMIT, type MergeIssue, mergeChild, rootComposite } from './extends.js';
+import {
+  type Composite,
+  EXTENDS_DEPTH_LIMIT,
+  mergeChild,
+  type MergeIssue,
+  rootComposite,
+} from './extends.js';
 import type { MappingPlan } from './plan.js';
 import { MappingProfile, profileJsonSchema } from './schema.js';
 import { mappingsDir, shippedProfileNames } from './shipped.js';
@@ -27,7 +33,9 @@ export interface MappingIssue extends ErrorIssue {
   readonly code: ErrorCode;
 }
 
-export type LoadResult = { readonly ok: true; readonly plan: MappingPlan; readonly warnings: readonly MappingIssue[] } | { readonly ok: false; readonly issues: readonly MappingIssue[] };
+export type LoadResult =
+  | { readonly ok: true; readonly plan: MappingPlan; readonly warnings: readonly MappingIssue[] }
+  | { readonly ok: false; readonly issues: readonly MappingIssue[] };
 
 export interface LoadOptions {
   /** Name shown in locations (`mappings/x.yaml`); defaults to the file path, or `profile`. */
@@ -59,7 +67,8 @@ function knownKeys(path: readonly PropertyKey[]): string[] {
     for (const a of alts) {
       if (typeof p === 'number' && a.items) next = a.items;
       else if (typeof p === 'string' && a.properties?.[p]) next = a.properties[p];
-      else if (typeof p === 'string' && typeof a.additionalProperties === 'object') next = a.additionalProperties;
+      else if (typeof p === 'string' && typeof a.additionalProperties === 'object')
+        next = a.additionalProperties;
       if (next) break;
     }
     node = next;
@@ -69,7 +78,8 @@ function knownKeys(path: readonly PropertyKey[]): string[] {
 }
 
 function zodMessage(i: z.core.$ZodIssue): string {
-  if (i.code === 'invalid_type') return /received undefined/.test(i.message) ? `is required (${i.expected})` : `expected ${i.expected}`;
+  if (i.code === 'invalid_type')
+    return /received undefined/.test(i.message) ? `is required (${i.expected})` : `expected ${i.expected}`;
   if (i.code === 'invalid_value' && 'values' in i) return `must be one of ${i.values.map(String).join(', ')}`;
   if (i.code === 'invalid_union') return 'has the wrong type (see mappings/schema.json)';
   return i.message.replace(/^Invalid (input|option): /, '');
@@ -88,7 +98,11 @@ interface Layer {
   readonly locate: (path: readonly PropertyKey[], onKey: boolean) => string;
 }
 
-function parseLayer(text: string, label: string, baseDir: string | undefined): { ok: true; layer: Layer } | { ok: false; issues: MappingIssue[] } {
+function parseLayer(
+  text: string,
+  label: string,
+  baseDir: string | undefined,
+): { ok: true; layer: Layer } | { ok: false; issues: MappingIssue[] } {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const loc = (offset: number | undefined) => {
@@ -99,14 +113,51 @@ function parseLayer(text: string, label: string, baseDir: string | undefined): {
   // Only the first syntax error: the parser's later ones are usually consequences of it.
   const syntax = doc.errors[0];
   if (syntax) {
-    const more = doc.errors.length > 1 ? ` (the ${doc.errors.length - 1} later syntax error${doc.errors.length > 2 ? 's' : ''} may follow from it)` : '';
-    return { ok: false, issues: [{ severity: 'error', code: 'ERR_MAPPING_YAML', path: '(yaml)', message: `${syntax.message.split('\n')[0] ?? 'YAML syntax error'}${more}`, location: loc(syntax.pos[0]) }] };
+    const more =
+      doc.errors.length > 1
+        ? ` (the ${doc.errors.length - 1} later syntax error${doc.errors.length > 2 ? 's' : ''} may follow from it)`
+        : '';
+    return {
+      ok: false,
+      issues: [
+        {
+          severity: 'error',
+          code: 'ERR_MAPPING_YAML',
+          path: '(yaml)',
+          message: `${syntax.message.split('\n')[0] ?? 'YAML syntax error'}${more}`,
+          location: loc(syntax.pos[0]),
+        },
+      ],
+    };
   }
   const js = yamlToJs(doc);
-  if (!js.ok) return { ok: false, issues: [{ severity: 'error', code: 'ERR_MAPPING_YAML', path: '(yaml)', message: js.message, location: loc(js.offset) }] };
+  if (!js.ok)
+    return {
+      ok: false,
+      issues: [
+        {
+          severity: 'error',
+          code: 'ERR_MAPPING_YAML',
+          path: '(yaml)',
+          message: js.message,
+          location: loc(js.offset),
+        },
+      ],
+    };
   const data = js.value;
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    return { ok: false, issues: [{ severity: 'error', code: 'ERR_MAPPING_YAML', path: '(profile)', message: 'a profile is a mapping of keys (protocol, version, resource sections…)', location: loc(doc.contents?.range?.[0] ?? 0) }] };
+    return {
+      ok: false,
+      issues: [
+        {
+          severity: 'error',
+          code: 'ERR_MAPPING_YAML',
+          path: '(profile)',
+          message: 'a profile is a mapping of keys (protocol, version, resource sections…)',
+          location: loc(doc.contents?.range?.[0] ?? 0),
+        },
+      ],
+    };
   }
   const locate = (path: readonly PropertyKey[], onKey: boolean): string => {
     for (let n = path.length; n >= 0; n--) {
@@ -114,7 +165,9 @@ function parseLayer(text: string, label: string, baseDir: string | undefined): {
       if (onKey && n === path.length && n > 0) {
         const parent = doc.getIn(sub.slice(0, -1), true);
         if (isMap(parent)) {
-          const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(sub[sub.length - 1]));
+          const pair = parent.items.find(
+            (p) => isScalar(p.key) && String(p.key.value) === String(sub[sub.length - 1]),
+          );
           const range = (pair?.key as Node | undefined)?.range;
           if (range) return loc(range[0]);
         }
@@ -136,58 +189,119 @@ interface Chain {
 }
 
 /** Where `extends: <ref>` points: a shipped profile by name, or a file beside the child. */
-function resolveParent(ref: string, child: Layer): { ok: true; id: string; text: string; label: string; baseDir: string } | { ok: false; message: string } {
+function resolveParent(
+  ref: string,
+  child: Layer,
+): { ok: true; id: string; text: string; label: string; baseDir: string } | { ok: false; message: string } {
   if (/\.ya?ml$/.test(ref) || ref.includes('/')) {
-    if (child.baseDir === undefined) return { ok: false, message: `${ref}: a profile given as text (stored through the API) extends a shipped profile, by name (${shippedProfileNames().join(', ')})` };
+    if (child.baseDir === undefined)
+      return {
+        ok: false,
+        message: `${ref}: a profile given as text (stored through the API) extends a shipped profile, by name (${shippedProfileNames().join(', ')})`,
+      };
     const file = resolvePath(child.baseDir, ref);
     try {
       // Named as the child is (mappings/examples/x.yaml + ../site.yaml → mappings/site.yaml).
-      return { ok: true, id: file, text: readFileSync(file, 'utf8'), label: join(dirname(child.label), ref), baseDir: dirname(file) };
+      return {
+        ok: true,
+        id: file,
+        text: readFileSync(file, 'utf8'),
+        label: join(dirname(child.label), ref),
+        baseDir: dirname(file),
+      };
     } catch (e) {
-      return { ok: false, message: `cannot read the parent profile ${ref}: ${(e as NodeJS.ErrnoException).code ?? 'error'}` };
+      return {
+        ok: false,
+        message: `cannot read the parent profile ${ref}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      };
     }
   }
   const names = shippedProfileNames();
-  if (!names.includes(ref)) return { ok: false, message: `unknown parent profile ${ref}${didYouMean(ref, names)}; shipped profiles: ${names.join(', ')}; or a file such as ./${ref}.yaml` };
+  if (!names.includes(ref))
+    return {
+      ok: false,
+      message: `unknown parent profile ${ref}${didYouMean(ref, names)}; shipped profiles: ${names.join(', ')}; or a file such as ./${ref}.yaml`,
+    };
   const file = join(mappingsDir(), `${ref}.yaml`);
-  return { ok: true, id: file, text: readFileSync(file, 'utf8'), label: `mappings/${ref}.yaml`, baseDir: mappingsDir() };
+  return {
+    ok: true,
+    id: file,
+    text: readFileSync(file, 'utf8'),
+    label: `mappings/${ref}.yaml`,
+    baseDir: mappingsDir(),
+  };
 }
 
 /**
  * Loads `layer` and, recursively, what it extends. `chain` holds the ids (file paths) of the
  * children already being loaded, the nearest last, for cycles and the depth limit.
  */
-function loadChain(layer: Layer, id: string, chain: readonly { id: string; label: string }[], issues: MappingIssue[]): Chain | undefined {
+function loadChain(
+  layer: Layer,
+  id: string,
+  chain: readonly { id: string; label: string }[],
+  issues: MappingIssue[],
+): Chain | undefined {
   const ref = layer.data.extends;
-  const issue = (i: MergeIssue, layers: readonly Layer[]): MappingIssue => ({ severity: 'error', code: i.code, path: formatProfilePath(i.at), message: i.message, location: (layers[i.layer] ?? layer).locate(i.at, i.onKey === true) });
+  const issue = (i: MergeIssue, layers: readonly Layer[]): MappingIssue => ({
+    severity: 'error',
+    code: i.code,
+    path: formatProfilePath(i.at),
+    message: i.message,
+    location: (layers[i.layer] ?? layer).locate(i.at, i.onKey === true),
+  });
   if (ref === undefined) {
     const root = rootComposite(layer.data);
     issues.push(...root.issues.map((i) => issue(i, [layer])));
     return root.issues.length > 0 ? undefined : { layers: [layer], composite: root.composite };
   }
   const refuse = (code: ErrorCode, message: string) => {
-    issues.push({ severity: 'error', code, path: 'extends', message, location: layer.locate(['extends'], false) });
+    issues.push({
+      severity: 'error',
+      code,
+      path: 'extends',
+      message,
+      location: layer.locate(['extends'], false),
+    });
     return undefined;
   };
-  if (typeof ref !== 'string' || ref === '') return refuse('ERR_MAPPING_SCHEMA', 'extends is the name of a shipped profile or a profile file (./site.yaml)');
+  if (typeof ref !== 'string' || ref === '')
+    return refuse(
+      'ERR_MAPPING_SCHEMA',
+      'extends is the name of a shipped profile or a profile file (./site.yaml)',
+    );
   const parent = resolveParent(ref, layer);
   if (!parent.ok) return refuse('ERR_MAPPING_EXTENDS', parent.message);
   const here = [...chain, { id, label: layer.label }];
   const seen = here.findIndex((c) => c.id === parent.id);
-  if (seen >= 0) return refuse('ERR_MAPPING_EXTENDS', `extends cycle: ${[...here.slice(seen).map((c) => c.label), parent.label].join(' → ')}`);
-  if (here.length > EXTENDS_DEPTH_LIMIT) return refuse('ERR_MAPPING_EXTENDS', `extends goes more than ${EXTENDS_DEPTH_LIMIT} profiles deep: ${[...here.map((c) => c.label), parent.label].join(' → ')}`);
+  if (seen >= 0)
+    return refuse(
+      'ERR_MAPPING_EXTENDS',
+      `extends cycle: ${[...here.slice(seen).map((c) => c.label), parent.label].join(' → ')}`,
+    );
+  if (here.length > EXTENDS_DEPTH_LIMIT)
+    return refuse(
+      'ERR_MAPPING_EXTENDS',
+      `extends goes more than ${EXTENDS_DEPTH_LIMIT} profiles deep: ${[...here.map((c) => c.label), parent.label].join(' → ')}`,
+    );
   const parsed = parseLayer(parent.text, parent.label, parent.baseDir);
   if (!parsed.ok) {
     issues.push(...parsed.issues);
     if (chain.length > 0) return undefined;
-    return refuse('ERR_MAPPING_EXTENDS', `the parent profile ${ref} is invalid (its issues are listed with it)`);
+    return refuse(
+      'ERR_MAPPING_EXTENDS',
+      `the parent profile ${ref} is invalid (its issues are listed with it)`,
+    );
   }
   const before = issues.length;
   const up = loadChain(parsed.layer, parent.id, here, issues);
   if (!up) {
     // Said once, by the profile being loaded; each parent's own issues are listed with it.
     if (issues.length === before || chain.length > 0) return undefined;
-    return refuse('ERR_MAPPING_EXTENDS', `the parent profile ${ref} is invalid (its issues are listed with it)`);
+    return refuse(
+      'ERR_MAPPING_EXTENDS',
+      `the parent profile ${ref} is invalid (its issues are listed with it)`,
+    );
   }
   const layers = [...up.layers, layer];
   const parentName = typeof up.composite.data.name === 'string' ? up.composite.data.name : ref;
@@ -237,8 +351,16 @@ function loadText(text: string, options: LoadOptions, id: string): LoadResult {
         continue;
       }
       // A record whose key fails its pattern (propertyNames) points at the key.
-      const onKey = i.code === 'invalid_key' || (i.code === 'invalid_format' && i.path.length > 0 && String(i.path[i.path.length - 1]).includes('^'));
-      issues.push({ severity: 'error', code: 'ERR_MAPPING_SCHEMA', path: formatProfilePath(i.path as ProfilePath), message: zodMessage(i), location: locate(i.path, onKey) });
+      const onKey =
+        i.code === 'invalid_key' ||
+        (i.code === 'invalid_format' && i.path.length > 0 && String(i.path[i.path.length - 1]).includes('^'));
+      issues.push({
+        severity: 'error',
+        code: 'ERR_MAPPING_SCHEMA',
+        path: formatProfilePath(i.path as ProfilePath),
+        message: zodMessage(i),
+        location: locate(i.path, onKey),
+      });
     }
     return { ok: false, issues: sortIssues(issues, labels) };
   }
@@ -254,7 +376,13 @@ function loadText(text: string, options: LoadOptions, id: string): LoadResult {
     }),
   });
   for (const i of compileIssues) {
-    issues.push({ severity: i.severity, code: i.code, path: formatProfilePath(i.at), message: i.message, location: locate(i.at, i.onKey === true) });
+    issues.push({
+      severity: i.severity,
+      code: i.code,
+      path: formatProfilePath(i.at),
+      message: i.message,
+      location: locate(i.at, i.onKey === true),
+    });
   }
   const sorted = sortIssues(issues, labels);
   const errors = sorted.filter((i) => i.severity === 'error');
@@ -280,9 +408,24 @@ export function loadProfile(file: string, options: LoadOptions = {}): LoadResult
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    return { ok: false, issues: [{ severity: 'error', code: 'ERR_MAPPING_YAML', path: '(file)', message: `cannot read the profile: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, location: options.label ?? file }] };
+    return {
+      ok: false,
+      issues: [
+        {
+          severity: 'error',
+          code: 'ERR_MAPPING_YAML',
+          path: '(file)',
+          message: `cannot read the profile: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+          location: options.label ?? file,
+        },
+      ],
+    };
   }
-  return loadText(text, { label: options.label ?? file, baseDir: options.baseDir ?? dirname(resolvePath(file)) }, resolvePath(file));
+  return loadText(
+    text,
+    { label: options.label ?? file, baseDir: options.baseDir ?? dirname(resolvePath(file)) },
+    resolvePath(file),
+  );
 }
 
 /** The loaded plan, or ERR_MAPPING_INVALID carrying every issue. */
@@ -290,5 +433,9 @@ export function requirePlan(result: LoadResult): MappingPlan {
   if (result.ok) return result.plan;
   const errors = result.issues.filter((i) => i.severity === 'error');
   const first = errors[0] as MappingIssue;
-  throw new PasserelleError('ERR_MAPPING_INVALID', `invalid mapping profile: ${formatIssues([first])}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`, { issues: result.issues });
+  throw new PasserelleError(
+    'ERR_MAPPING_INVALID',
+    `invalid mapping profile: ${formatIssues([first])}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`,
+    { issues: result.issues },
+  );
 }

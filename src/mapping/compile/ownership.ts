@@ -8,9 +8,9 @@
  * `participant[actor=Patient]`, `extension[url=…]`), `start/end` for the time of an
  * appointment or slot, or `*` for every other field of the kind.
  */
-import type { ResourceKind } from '../../model/resources.js';
-import type { KindOwnership, Owner, OwnershipRules } from '../../model/ownership.js';
 import { TIME_FIELD } from '../../model/fields.js';
+import type { KindOwnership, Owner, OwnershipRules } from '../../model/ownership.js';
+import type { ResourceKind } from '../../model/resources.js';
 import type { CompiledPath } from '../run/element-path.js';
 
 export type { KindOwnership, Owner, OwnershipRules };
@@ -32,13 +32,19 @@ const TIMED: ReadonlySet<string> = new Set(['Appointment', 'Slot']);
  * Checks an ownership field key; returns an error message or undefined. `elements` are the
  * kind's top-level canonical elements.
  */
-export function checkOwnershipField(kind: ResourceKind, key: string, elements: ReadonlySet<string>): string | undefined {
+export function checkOwnershipField(
+  kind: ResourceKind,
+  key: string,
+  elements: ReadonlySet<string>,
+): string | undefined {
   if (key === '*') return undefined;
-  if (key === TIME_FIELD) return TIMED.has(kind) ? undefined : `${TIME_FIELD} applies to Appointment and Slot only`;
+  if (key === TIME_FIELD)
+    return TIMED.has(kind) ? undefined : `${TIME_FIELD} applies to Appointment and Slot only`;
   const m = /^([A-Za-z]+)(?:\[([A-Za-z]+)=([^\]]+)\])?$/.exec(key);
   if (!m) return `not an ownership field (an element, element[key=value], ${TIME_FIELD} or *)`;
   const [, element, k] = m as unknown as [string, string, string | undefined];
-  if (!elements.has(element) || element === 'resourceType' || element === 'id' || element === 'meta') return `unknown field`;
+  if (!elements.has(element) || element === 'resourceType' || element === 'id' || element === 'meta')
+    return `unknown field`;
   if (k !== undefined) {
     const expected = KEYED_ELEMENTS[element];
     if (expected === undefined) return `${element} is not a keyed list; use ${element}`;
@@ -52,6 +58,7 @@ export function ownershipFieldOf(path: CompiledPath): string {
   const first = path.steps[0];
   if (!first) return '*';
   const key = KEYED_ELEMENTS[first.name];
-  const cond = key === undefined ? undefined : first.conds?.find((c) => c.key.length === 1 && c.key[0]?.name === key);
+  const cond =
+    key === undefined ? undefined : first.conds?.find((c) => c.key.length === 1 && c.key[0]?.name === key);
   return cond ? `${first.name}[${key}=${cond.value}]` : first.name;
 }

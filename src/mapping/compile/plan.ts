@@ -4,12 +4,12 @@
  * nothing is parsed or looked up by name per message.
  */
 import type { ErrorIssue } from '../../errors.js';
-import type { ResourceKind } from '../../model/resources.js';
 import type { Hl7Path } from '../../hl7/index.js';
+import type { ResourceKind } from '../../model/resources.js';
 import type { CompiledPath, CompiledStep } from '../run/element-path.js';
+import type { Transform } from '../run/transforms.js';
 import type { OwnershipRules } from './ownership.js';
 import type { AppointmentTypeEntry, Direction, MappingProfile, Protocol } from './schema.js';
-import type { Transform } from '../run/transforms.js';
 
 export type Scalar = string | number | boolean;
 
@@ -56,9 +56,15 @@ export interface CompiledValueMap {
   /** `codes` by lower-case code: senders write BOOKED, booked and Booked for the same 0278 code. */
   readonly folded: ReadonlyMap<string, Scalar>;
   /** What an unlisted protocol code becomes. */
-  readonly unmapped: { readonly kind: 'default'; readonly value: Scalar } | { readonly kind: 'error' } | { readonly kind: 'keep' };
+  readonly unmapped:
+    | { readonly kind: 'default'; readonly value: Scalar }
+    | { readonly kind: 'error' }
+    | { readonly kind: 'keep' };
   readonly outbound: ReadonlyMap<string, string>;
-  readonly outboundUnmapped: { readonly kind: 'default'; readonly value: string } | { readonly kind: 'error' } | { readonly kind: 'keep' };
+  readonly outboundUnmapped:
+    | { readonly kind: 'default'; readonly value: string }
+    | { readonly kind: 'error' }
+    | { readonly kind: 'keep' };
 }
 
 export interface ProtocolSetEntry {
@@ -123,8 +129,12 @@ export interface CompiledInboundMessage {
   readonly deleted: ReadonlySet<ResourceKind>;
   /** Kinds left out (flagged `<kind>-missing`) when the message gives no id for them. */
   readonly optional: ReadonlySet<ResourceKind>;
-  readonly set: ReadonlyMap<ResourceKind, readonly { readonly steps: readonly CompiledStep[]; readonly text: string; readonly value: Scalar }[]>;
-  readonly supersedes: { readonly kind: ResourceKind; readonly from: readonly ProtocolAccessor[] } | undefined;
+  readonly set: ReadonlyMap<
+    ResourceKind,
+    readonly { readonly steps: readonly CompiledStep[]; readonly text: string; readonly value: Scalar }[]
+  >;
+  readonly supersedes:
+    { readonly kind: ResourceKind; readonly from: readonly ProtocolAccessor[] } | undefined;
 }
 
 export interface CompiledOutboundKind {
@@ -166,7 +176,10 @@ export interface MappingPlan {
   readonly kinds: Readonly<Partial<Record<ResourceKind, CompiledKind>>>;
   readonly hl7: Hl7Plan | undefined;
   readonly ownership: OwnershipRules;
-  readonly filters: { readonly practitioners: FilterSet | undefined; readonly appointmentTypes: FilterSet | undefined };
+  readonly filters: {
+    readonly practitioners: FilterSet | undefined;
+    readonly appointmentTypes: FilterSet | undefined;
+  };
   /** The appointment types with their consignes, for the secretariat's catalogue. */
   readonly appointmentTypes: readonly AppointmentTypeEntry[];
   /** Length assumed for an appointment whose end nothing gives (`defaultDurationMinutes`, else the product default). */

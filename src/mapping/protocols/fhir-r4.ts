@@ -15,19 +15,53 @@
  * canonical side no longer has is removed only when the merge base had it (a real deletion);
  * otherwise the peer's value stays.
  */
-import { Hl7Message } from '../../hl7/index.js';
 import { PasserelleError } from '../../errors.js';
+import { Hl7Message } from '../../hl7/index.js';
 import { RESOURCE_KINDS, type ResourceKind } from '../../model/resources.js';
 import { type ElementNode, fhirCatalogue } from '../compile/catalogue.js';
-import type { CompiledKind, CompiledRule, MappingPlan, ProfilePath, ProtocolAccessor, ProtocolSetEntry } from '../compile/plan.js';
-import { applyInbound, outboundValue, report, reportFailure, type RunState, withCountry } from '../run/apply.js';
+import type {
+  CompiledKind,
+  CompiledRule,
+  MappingPlan,
+  ProfilePath,
+  ProtocolAccessor,
+  ProtocolSetEntry,
+} from '../compile/plan.js';
+import {
+  applyInbound,
+  outboundValue,
+  report,
+  reportFailure,
+  type RunState,
+  withCountry,
+} from '../run/apply.js';
 import { completeEnd } from '../run/appointment-end.js';
-import { keepOtherIdentifiers, type OtherIdentifier } from '../run/other-identifiers.js';
-import { type CompiledPath, ensureContainer, prune, readPath, removePath, writePath } from '../run/element-path.js';
+import {
+  type CompiledPath,
+  ensureContainer,
+  prune,
+  readPath,
+  removePath,
+  writePath,
+} from '../run/element-path.js';
 import { passesFilters } from '../run/filters.js';
-import { detectEvent, failedFromCanonical, failedToCanonical, finishRecords, fromCanonicalResult, toCanonicalResult } from '../run/records.js';
+import { keepOtherIdentifiers, type OtherIdentifier } from '../run/other-identifiers.js';
+import {
+  detectEvent,
+  failedFromCanonical,
+  failedToCanonical,
+  finishRecords,
+  fromCanonicalResult,
+  toCanonicalResult,
+} from '../run/records.js';
 import type { FieldReport } from '../run/report.js';
-import type { CanonicalChange, FhirResource, FromCanonicalResult, MappingContext, ToCanonicalResult } from '../run/types.js';
+import type {
+  CanonicalChange,
+  FhirResource,
+  FromCanonicalResult,
+  MappingContext,
+  ToCanonicalResult,
+} from '../run/types.js';
 import { looksLikeHl7Path } from './hl7v2.js';
 import type { CompileContext, LeafCheck, ProtocolCompiler, ProtocolMapping } from './protocol.js';
 
@@ -59,7 +93,14 @@ function inventory(resource: FhirResource, ck: CompiledKind): FieldReport[] {
   }
   return Object.keys(resource)
     .filter((k) => !used.has(k) && !k.startsWith('_'))
-    .map((k) => ({ rule: '(not in profile)', kind: null, protocolPath: k, canonicalPath: null, status: 'unmapped' as const, note: 'present in the resource, not read by the profile' }));
+    .map((k) => ({
+      rule: '(not in profile)',
+      kind: null,
+      protocolPath: k,
+      canonicalPath: null,
+      status: 'unmapped' as const,
+      note: 'present in the resource, not read by the profile',
+    }));
 }
 
 /** The resource's identifiers as given (system, value, use, type, assigner display). */
@@ -68,8 +109,15 @@ function fhirIdentifiers(resource: FhirResource): OtherIdentifier[] {
   const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
   return ids.map((x, i) => {
     const id = (typeof x === 'object' && x !== null ? x : {}) as Obj;
-    const type = (typeof id['type'] === 'object' && id['type'] !== null ? id['type'] : undefined) as Obj | undefined;
-    const coding = Array.isArray(type?.['coding']) ? (type['coding'] as Obj[]).map((c) => ({ system: str(c?.['system']), code: str(c?.['code']), display: str(c?.['display']) })) : undefined;
+    const type = (typeof id['type'] === 'object' && id['type'] !== null ? id['type'] : undefined) as
+      Obj | undefined;
+    const coding = Array.isArray(type?.['coding'])
+      ? (type['coding'] as Obj[]).map((c) => ({
+          system: str(c?.['system']),
+          code: str(c?.['code']),
+          display: str(c?.['display']),
+        }))
+      : undefined;
     return {
       system: str(id['system']),
       value: str(id['value']),
@@ -81,13 +129,30 @@ function fhirIdentifiers(resource: FhirResource): OtherIdentifier[] {
   });
 }
 
-export function fhirToCanonical(plan: MappingPlan, resource: FhirResource, ctx: MappingContext = {}): ToCanonicalResult {
+export function fhirToCanonical(
+  plan: MappingPlan,
+  resource: FhirResource,
+  ctx: MappingContext = {},
+): ToCanonicalResult {
   const type = String(resource.resourceType);
-  const ck = (RESOURCE_KINDS as readonly string[]).includes(type) ? plan.kinds[type as ResourceKind] : undefined;
+  const ck = (RESOURCE_KINDS as readonly string[]).includes(type)
+    ? plan.kinds[type as ResourceKind]
+    : undefined;
   if (!ck?.inbound) {
-    return failedToCanonical(type, new PasserelleError('ERR_MAPPING_UNSUPPORTED_MESSAGE', `profile ${plan.name} does not map ${type} resources to-canonical`, { details: { resourceType: type, profile: plan.name } }));
+    return failedToCanonical(
+      type,
+      new PasserelleError(
+        'ERR_MAPPING_UNSUPPORTED_MESSAGE',
+        `profile ${plan.name} does not map ${type} resources to-canonical`,
+        { details: { resourceType: type, profile: plan.name } },
+      ),
+    );
   }
-  const st: RunState = { report: [], flags: new Set(), tctx: { timezone: ctx.timezone ?? plan.timezone ?? DEFAULT_ZONE } };
+  const st: RunState = {
+    report: [],
+    flags: new Set(),
+    tctx: { timezone: ctx.timezone ?? plan.timezone ?? DEFAULT_ZONE },
+  };
   let externalId: string | undefined;
   for (const a of ck.idFrom) {
     const v = read(resource, a);
@@ -96,9 +161,18 @@ export function fhirToCanonical(plan: MappingPlan, resource: FhirResource, ctx: 
       break;
     }
   }
-  st.report.push({ rule: `${ck.kind}.id`, kind: ck.kind, protocolPath: ck.idText, canonicalPath: 'id', status: externalId ? 'mapped' : 'error', ...(!externalId && { code: 'ERR_MAPPING_MISSING_ID' as const, note: 'the resource has no id' }) });
+  st.report.push({
+    rule: `${ck.kind}.id`,
+    kind: ck.kind,
+    protocolPath: ck.idText,
+    canonicalPath: 'id',
+    status: externalId ? 'mapped' : 'error',
+    ...(!externalId && { code: 'ERR_MAPPING_MISSING_ID' as const, note: 'the resource has no id' }),
+  });
   const data: Obj = {};
-  const kst = withCountry(st, ck.inboundRules, (rule) => rule.from.map((a) => read(resource, a)).find((v) => v !== undefined));
+  const kst = withCountry(st, ck.inboundRules, (rule) =>
+    rule.from.map((a) => read(resource, a)).find((v) => v !== undefined),
+  );
   for (const rule of ck.inboundRules) {
     let raw: unknown;
     let used: string | null = null;
@@ -117,7 +191,8 @@ export function fhirToCanonical(plan: MappingPlan, resource: FhirResource, ctx: 
     applyInbound(rule, raw, used, holds, data, kst);
   }
   // A practitioner's identifiers in the sender's own systems (its staff numbers) are kept as a patient's are.
-  if (ck.kind === 'Patient' || ck.kind === 'Practitioner') keepOtherIdentifiers(data, fhirIdentifiers(resource), kst, { byValue: false });
+  if (ck.kind === 'Patient' || ck.kind === 'Practitioner')
+    keepOtherIdentifiers(data, fhirIdentifiers(resource), kst, { byValue: false });
   if (ck.kind === 'Appointment') completeEnd(plan, data, st);
   const meta = resource['meta'] as { versionId?: unknown; lastUpdated?: unknown } | undefined;
   const outcome = externalId
@@ -155,23 +230,48 @@ function dropBareItem(out: Obj, path: CompiledPath, rule: CompiledRule): void {
   if (conds === undefined) return;
   const item = readPath(out, itemSteps);
   if (typeof item !== 'object' || item === null || Array.isArray(item)) return;
-  const placing = new Set<string>([...conds.map((c) => c.key[0]?.name ?? ''), ...rule.protocolSet.map((ps) => ps.steps?.[0]?.name ?? '')]);
+  const placing = new Set<string>([
+    ...conds.map((c) => c.key[0]?.name ?? ''),
+    ...rule.protocolSet.map((ps) => ps.steps?.[0]?.name ?? ''),
+  ]);
   if (Object.keys(item).every((k) => placing.has(k))) removePath(out, itemSteps);
 }
 
-export function canonicalToFhir(plan: MappingPlan, change: CanonicalChange, ctx: MappingContext = {}, current?: FhirResource): FromCanonicalResult {
+export function canonicalToFhir(
+  plan: MappingPlan,
+  change: CanonicalChange,
+  ctx: MappingContext = {},
+  current?: FhirResource,
+): FromCanonicalResult {
   const event = detectEvent(change);
   const ck = plan.kinds[change.kind];
   if (!ck?.outbound) {
-    return failedFromCanonical(event, new PasserelleError('ERR_MAPPING_UNSUPPORTED_MESSAGE', `profile ${plan.name} does not sync ${change.kind} from-canonical`, { details: { kind: change.kind, profile: plan.name } }));
+    return failedFromCanonical(
+      event,
+      new PasserelleError(
+        'ERR_MAPPING_UNSUPPORTED_MESSAGE',
+        `profile ${plan.name} does not sync ${change.kind} from-canonical`,
+        { details: { kind: change.kind, profile: plan.name } },
+      ),
+    );
   }
   const filter = passesFilters(plan, change.data, change.externalId ?? undefined);
   if (!filter.pass) return fromCanonicalResult(event, [], { skipped: filter.reason });
   if (change.op === 'delete') return fromCanonicalResult(event, [], {});
   if (current !== undefined && current.resourceType !== change.kind) {
-    return failedFromCanonical(event, new PasserelleError('ERR_MAPPING_NO_OUTBOUND', `the current resource is a ${String(current.resourceType)}, not a ${change.kind}`));
+    return failedFromCanonical(
+      event,
+      new PasserelleError(
+        'ERR_MAPPING_NO_OUTBOUND',
+        `the current resource is a ${String(current.resourceType)}, not a ${change.kind}`,
+      ),
+    );
   }
-  const st: RunState = { report: [], flags: new Set(), tctx: { timezone: ctx.timezone ?? plan.timezone ?? DEFAULT_ZONE } };
+  const st: RunState = {
+    report: [],
+    flags: new Set(),
+    tctx: { timezone: ctx.timezone ?? plan.timezone ?? DEFAULT_ZONE },
+  };
   const out: Obj = current ? structuredClone(current) : { resourceType: change.kind };
   if (change.externalId !== null) out['id'] = change.externalId;
   const base = change.base ?? null;
@@ -186,8 +286,10 @@ export function canonicalToFhir(plan: MappingPlan, change: CanonicalChange, ctx:
         if (hadIt && removePath(out, path.steps)) {
           dropBareItem(out, path, rule);
           report(st, rule, 'mapped', primary.text, { note: 'removed: cleared on the canonical side' });
-        }
-        else report(st, rule, 'unmapped', primary.text, { note: current ? 'no canonical value: peer value kept' : 'no canonical value' });
+        } else
+          report(st, rule, 'unmapped', primary.text, {
+            note: current ? 'no canonical value: peer value kept' : 'no canonical value',
+          });
         continue;
       }
       const steps = path.steps;
@@ -195,7 +297,9 @@ export function canonicalToFhir(plan: MappingPlan, change: CanonicalChange, ctx:
       const container = itemSteps.length > 0 ? ensureContainer(out, itemSteps) : out;
       writePath(container, steps.slice(path.itemStep + 1), v.value);
       for (const ps of rule.protocolSet) if (ps.steps) writePath(container, ps.steps, ps.value);
-      report(st, rule, v.defaulted ? 'defaulted' : 'mapped', primary.text, { ...(v.constant && { note: 'constant' }) });
+      report(st, rule, v.defaulted ? 'defaulted' : 'mapped', primary.text, {
+        ...(v.constant && { note: 'constant' }),
+      });
     } catch (e) {
       reportFailure(st, rule, e);
     }
@@ -217,14 +321,22 @@ class FhirCompiler implements ProtocolCompiler {
   checkVersion(): void {
     const version = this.cx.profile.version;
     if (!/^4\.0(\.[0-9]+)?$/.test(version)) {
-      this.cx.error(['version'], 'ERR_MAPPING_PROTOCOL_MISMATCH', `fhir-r4 profiles are for FHIR 4.0.x (R4); version ${version} is not`);
+      this.cx.error(
+        ['version'],
+        'ERR_MAPPING_PROTOCOL_MISMATCH',
+        `fhir-r4 profiles are for FHIR 4.0.x (R4); version ${version} is not`,
+      );
     }
   }
 
   /** An element path of the R4 resource named like `kind`. */
   path(text: string, kind: ResourceKind, at: ProfilePath): ProtocolAccessor | undefined {
     if (looksLikeHl7Path(text)) {
-      this.cx.error(at, 'ERR_MAPPING_PROTOCOL_MISMATCH', `${text} is an HL7 path; this profile's protocol is fhir-r4, whose paths are FHIR element paths (e.g. name[use=official].family)`);
+      this.cx.error(
+        at,
+        'ERR_MAPPING_PROTOCOL_MISMATCH',
+        `${text} is an HL7 path; this profile's protocol is fhir-r4, whose paths are FHIR element paths (e.g. name[use=official].family)`,
+      );
       return undefined;
     }
     const resolved = this.cx.elementPath(fhirCatalogue, kind, text, at);
@@ -237,7 +349,13 @@ class FhirCompiler implements ProtocolCompiler {
   }
 
   /** Keys are element paths inside the item the rule's `from` selects (telecom[system=phone] → use). */
-  protocolSetEntry(key: string, value: string, primary: ProtocolAccessor, kind: ResourceKind, at: ProfilePath): ProtocolSetEntry | undefined {
+  protocolSetEntry(
+    key: string,
+    value: string,
+    primary: ProtocolAccessor,
+    kind: ResourceKind,
+    at: ProfilePath,
+  ): ProtocolSetEntry | undefined {
     const base = this.itemNode(kind, primary);
     const r = base && this.cx.elementPath(fhirCatalogue, kind, this.cx.subst(key, at), at, base);
     return r ? { steps: r.path.steps, value } : undefined;
@@ -253,7 +371,11 @@ class FhirCompiler implements ProtocolCompiler {
   }
 
   newId(_raw: string, _kind: ResourceKind, at: ProfilePath): ProtocolAccessor | undefined {
-    this.cx.error(at, 'ERR_MAPPING_PROTOCOL_MISMATCH', 'newId is for HL7 profiles (FHIR servers assign ids on create)');
+    this.cx.error(
+      at,
+      'ERR_MAPPING_PROTOCOL_MISMATCH',
+      'newId is for HL7 profiles (FHIR servers assign ids on create)',
+    );
     return undefined;
   }
 
@@ -264,8 +386,20 @@ class FhirCompiler implements ProtocolCompiler {
 
   section(): undefined {
     const p = this.cx.profile;
-    if (p.hl7) this.cx.error(['hl7'], 'ERR_MAPPING_PROTOCOL_MISMATCH', 'the hl7 section is for hl7v2 profiles; this profile\'s protocol is fhir-r4', true);
-    if (p.messages) this.cx.error(['messages'], 'ERR_MAPPING_PROTOCOL_MISMATCH', 'messages (trigger events) are for hl7v2 profiles; a fhir-r4 profile maps resources by type', true);
+    if (p.hl7)
+      this.cx.error(
+        ['hl7'],
+        'ERR_MAPPING_PROTOCOL_MISMATCH',
+        "the hl7 section is for hl7v2 profiles; this profile's protocol is fhir-r4",
+        true,
+      );
+    if (p.messages)
+      this.cx.error(
+        ['messages'],
+        'ERR_MAPPING_PROTOCOL_MISMATCH',
+        'messages (trigger events) are for hl7v2 profiles; a fhir-r4 profile maps resources by type',
+        true,
+      );
     return undefined;
   }
 }
@@ -278,5 +412,10 @@ export const fhirR4: ProtocolMapping = {
   accepts: (input) => !(input instanceof Hl7Message),
   toCanonical: (plan, input, ctx) => fhirToCanonical(plan, input as FhirResource, ctx),
   fromCanonical: (plan, change, ctx, current) => canonicalToFhir(plan, change, ctx, current),
-  outboundKinds: (plan) => new Set(Object.values(plan.kinds).filter((k: CompiledKind) => k.outbound).map((k) => k.kind)),
+  outboundKinds: (plan) =>
+    new Set(
+      Object.values(plan.kinds)
+        .filter((k: CompiledKind) => k.outbound)
+        .map((k) => k.kind),
+    ),
 };

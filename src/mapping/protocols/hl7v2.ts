@@ -15,8 +15,18 @@
  * are written through the same rules read the other way, segments in the profile's order
  * (HL7 v2.5 ch. 10 SIU_S12, ch. 3 ADT_A05…), MSH built here.
  */
-import { formatHl7Path, formatHl7Timestamp, type Hl7Charset, Hl7Message, Hl7MessageBuilder, type Hl7Path, isSupportedHl7Version, parseHl7Path, resolveCharset } from '../../hl7/index.js';
 import { isPasserelleError, PasserelleError } from '../../errors.js';
+import {
+  formatHl7Path,
+  formatHl7Timestamp,
+  type Hl7Charset,
+  Hl7Message,
+  Hl7MessageBuilder,
+  type Hl7Path,
+  isSupportedHl7Version,
+  parseHl7Path,
+  resolveCharset,
+} from '../../hl7/index.js';
 import type { ResourceKind } from '../../model/resources.js';
 import { didYouMean } from '../../util/suggest.js';
 import type {
@@ -34,15 +44,41 @@ import type {
   Scalar,
 } from '../compile/plan.js';
 import type { MappingProfile } from '../compile/schema.js';
-import { applyInbound, outboundValue, report, reportFailure, type RunState, withCountry } from '../run/apply.js';
+import {
+  applyInbound,
+  outboundValue,
+  report,
+  reportFailure,
+  type RunState,
+  withCountry,
+} from '../run/apply.js';
 import { completeEnd } from '../run/appointment-end.js';
-import { keepOtherIdentifiers, type OtherIdentifier, systemOfAuthority, V2_0203_SYSTEM } from '../run/other-identifiers.js';
 import { type CompiledStep, writePath as writeCanonical } from '../run/element-path.js';
 import { passesFilters } from '../run/filters.js';
-import { detectEvent, failedFromCanonical, failedToCanonical, finishRecords, fromCanonicalResult, OUTBOUND_EVENTS, type RecordDraft, toCanonicalResult } from '../run/records.js';
+import {
+  keepOtherIdentifiers,
+  type OtherIdentifier,
+  systemOfAuthority,
+  V2_0203_SYSTEM,
+} from '../run/other-identifiers.js';
+import {
+  detectEvent,
+  failedFromCanonical,
+  failedToCanonical,
+  finishRecords,
+  fromCanonicalResult,
+  OUTBOUND_EVENTS,
+  type RecordDraft,
+  toCanonicalResult,
+} from '../run/records.js';
 import type { FieldReport } from '../run/report.js';
 import { durationMinutes, hl7TimestampToMillis, SUBCOMPONENTS, TransformError } from '../run/transforms.js';
-import type { CanonicalChange, FromCanonicalResult, MappingContext, ToCanonicalResult } from '../run/types.js';
+import type {
+  CanonicalChange,
+  FromCanonicalResult,
+  MappingContext,
+  ToCanonicalResult,
+} from '../run/types.js';
 import type { CompileContext, LeafCheck, ProtocolCompiler, ProtocolMapping } from './protocol.js';
 
 export { formatHl7Path };
@@ -80,23 +116,47 @@ export function parseProfileHl7Path(text: string): ProfileHl7Path {
   try {
     if (!m) {
       const path = parseHl7Path(text);
-      return { text, path, selector: undefined, fieldKey: `${path.segment}[${path.occurrence ?? 1}]-${path.field}`, segment: path.segment, reps: [] };
+      return {
+        text,
+        path,
+        selector: undefined,
+        fieldKey: `${path.segment}[${path.occurrence ?? 1}]-${path.field}`,
+        segment: path.segment,
+        reps: [],
+      };
     }
-    const [, head, comp, sub, value, rest] = m as unknown as [string, string, string, string | undefined, string, string];
+    const [, head, comp, sub, value, rest] = m as unknown as [
+      string,
+      string,
+      string,
+      string | undefined,
+      string,
+      string,
+    ];
     const path = parseHl7Path(`${head}[*]${rest}`);
     const selPath = parseHl7Path(`${head}[*].${comp}${sub ? `.${sub}` : ''}`);
     const alternatives = value.includes('|') ? value.split('|').map((v) => (v === '""' ? '' : v)) : undefined;
-    if (alternatives?.slice(0, -1).includes('*')) throw new Error(`${text}: * (any repetition) can only be the last alternative`);
+    if (alternatives?.slice(0, -1).includes('*'))
+      throw new Error(`${text}: * (any repetition) can only be the last alternative`);
     return {
       text,
       path,
-      selector: { path: selPath, value: alternatives ? (alternatives[0] as string) : value, ...(alternatives && { alternatives }), component: Number(comp), subcomponent: sub === undefined ? undefined : Number(sub) },
+      selector: {
+        path: selPath,
+        value: alternatives ? (alternatives[0] as string) : value,
+        ...(alternatives && { alternatives }),
+        component: Number(comp),
+        subcomponent: sub === undefined ? undefined : Number(sub),
+      },
       fieldKey: `${path.segment}[${path.occurrence ?? 1}]-${path.field}`,
       segment: path.segment,
       reps: [],
     };
   } catch (e) {
-    if (isPasserelleError(e)) throw new Error(e.message.startsWith(`${text}: `) ? e.message.slice(text.length + 2) : e.message, { cause: e });
+    if (isPasserelleError(e))
+      throw new Error(e.message.startsWith(`${text}: `) ? e.message.slice(text.length + 2) : e.message, {
+        cause: e,
+      });
     throw e;
   }
 }
@@ -177,14 +237,21 @@ function readSubcomponents(msg: Hl7Message, p: ProfileHl7Path, cache: SelectorCa
 }
 
 /** Components of the repetition `p` reads, joined by SUBCOMPONENTS, or undefined when all are empty. */
-function readComponents(msg: Hl7Message, p: ProfileHl7Path, cache: SelectorCache, components: readonly number[]): string | undefined {
+function readComponents(
+  msg: Hl7Message,
+  p: ProfileHl7Path,
+  cache: SelectorCache,
+  components: readonly number[],
+): string | undefined {
   let at = p.path;
   if (p.selector) {
     const rep = selectedRepetition(msg, p.selector, cache);
     if (rep < 0) return undefined;
     at = atRepetition(p, rep + 1);
   }
-  const parts = components.map((c) => present(msg.get({ ...at, component: c, subcomponent: undefined })) ?? '');
+  const parts = components.map(
+    (c) => present(msg.get({ ...at, component: c, subcomponent: undefined })) ?? '',
+  );
   return parts.every((v) => v === '') ? undefined : parts.join(SUBCOMPONENTS);
 }
 
@@ -199,7 +266,12 @@ function present(v: string | undefined): string | undefined {
 }
 
 /** The path text with an explicit repetition, for reports and the builder. */
-export function withRepetition(p: Hl7Path, repetition: number, component?: number, subcomponent?: number): Hl7Path {
+export function withRepetition(
+  p: Hl7Path,
+  repetition: number,
+  component?: number,
+  subcomponent?: number,
+): Hl7Path {
   return {
     segment: p.segment,
     occurrence: p.occurrence,
@@ -209,7 +281,6 @@ export function withRepetition(p: Hl7Path, repetition: number, component?: numbe
     subcomponent: component !== undefined ? subcomponent : p.subcomponent,
   };
 }
-
 
 // -----------------------------------------------------------------------------------------------
 // Inbound
@@ -227,7 +298,11 @@ function read(msg: Hl7Message, a: ProtocolAccessor, cache?: SelectorCache): stri
   return p ? readHl7(msg, p, cache) : undefined;
 }
 
-function readFirst(msg: Hl7Message, list: readonly ProtocolAccessor[], cache: SelectorCache): { value: string; path: string } | undefined {
+function readFirst(
+  msg: Hl7Message,
+  list: readonly ProtocolAccessor[],
+  cache: SelectorCache,
+): { value: string; path: string } | undefined {
   for (const a of list) {
     const v = read(msg, a, cache);
     if (v !== undefined) return { value: v, path: a.text };
@@ -240,7 +315,15 @@ function readFirst(msg: Hl7Message, list: readonly ProtocolAccessor[], cache: Se
  * `fallbacks`: paths text → the id to read there when the message has no value (the link's
  * default id of a kind the message lacks, for the rules that read that kind's id paths).
  */
-function buildKind(msg: Hl7Message, ck: CompiledKind, st: RunState, cache: SelectorCache, optional: boolean, defaultId: string | undefined, fallbacks: ReadonlyMap<string, string>): { data: Record<string, unknown>; externalId: string | undefined; ok: boolean } {
+function buildKind(
+  msg: Hl7Message,
+  ck: CompiledKind,
+  st: RunState,
+  cache: SelectorCache,
+  optional: boolean,
+  defaultId: string | undefined,
+  fallbacks: ReadonlyMap<string, string>,
+): { data: Record<string, unknown>; externalId: string | undefined; ok: boolean } {
   const data: Record<string, unknown> = {};
   let ok = true;
   const id = readFirst(msg, ck.idFrom, cache);
@@ -249,12 +332,29 @@ function buildKind(msg: Hl7Message, ck: CompiledKind, st: RunState, cache: Selec
     // link's default in its place when it has one.
     const flag = `${ck.kind.toLowerCase()}-${defaultId === undefined ? 'missing' : 'defaulted'}`;
     st.flags.add(flag);
-    st.report.push({ rule: `${ck.kind}.id`, kind: ck.kind, protocolPath: ck.idText, canonicalPath: 'id', status: defaultId === undefined ? 'unmapped' : 'defaulted', code: 'ERR_MAPPING_MISSING_ID', note: `no record id in the message: ${ck.kind} ${defaultId === undefined ? 'left out' : "taken from the link's default"}; flag ${flag}` });
+    st.report.push({
+      rule: `${ck.kind}.id`,
+      kind: ck.kind,
+      protocolPath: ck.idText,
+      canonicalPath: 'id',
+      status: defaultId === undefined ? 'unmapped' : 'defaulted',
+      code: 'ERR_MAPPING_MISSING_ID',
+      note: `no record id in the message: ${ck.kind} ${defaultId === undefined ? 'left out' : "taken from the link's default"}; flag ${flag}`,
+    });
     return { data, externalId: undefined, ok: true };
   }
-  st.report.push({ rule: `${ck.kind}.id`, kind: ck.kind, protocolPath: id?.path ?? ck.idText, canonicalPath: 'id', status: id ? 'mapped' : 'error', ...(!id && { code: 'ERR_MAPPING_MISSING_ID' as const, note: 'no record id in the message' }) });
+  st.report.push({
+    rule: `${ck.kind}.id`,
+    kind: ck.kind,
+    protocolPath: id?.path ?? ck.idText,
+    canonicalPath: 'id',
+    status: id ? 'mapped' : 'error',
+    ...(!id && { code: 'ERR_MAPPING_MISSING_ID' as const, note: 'no record id in the message' }),
+  });
   if (!id) ok = false;
-  const kst = withCountry(st, ck.inboundRules, (rule) => rule.from.map((a) => read(msg, a, cache)).find((v) => v !== undefined));
+  const kst = withCountry(st, ck.inboundRules, (rule) =>
+    rule.from.map((a) => read(msg, a, cache)).find((v) => v !== undefined),
+  );
   for (const rule of ck.inboundRules) {
     let raw: string | undefined;
     let used: string | null = null;
@@ -266,7 +366,8 @@ function buildKind(msg: Hl7Message, ck: CompiledKind, st: RunState, cache: Selec
       raw = h ? readSubcomponents(msg, h, cache) : read(msg, a, cache);
       if (raw === undefined && fallback !== undefined) {
         const p = hl7Of(a);
-        if (p?.path.component === fallback.for && p.path.subcomponent === undefined) raw = readComponents(msg, p, cache, fallback.components);
+        if (p?.path.component === fallback.for && p.path.subcomponent === undefined)
+          raw = readComponents(msg, p, cache, fallback.components);
       }
       if (raw === undefined) continue;
       used = a.text;
@@ -328,7 +429,12 @@ function pid3Identifiers(msg: Hl7Message): OtherIdentifier[] {
 }
 
 /** Every field present in the message that no rule of the produced kinds reads (CLI, dry-run). */
-function inventory(msg: Hl7Message, plan: MappingPlan, kinds: readonly ResourceKind[], extra: readonly ProtocolAccessor[]): FieldReport[] {
+function inventory(
+  msg: Hl7Message,
+  plan: MappingPlan,
+  kinds: readonly ResourceKind[],
+  extra: readonly ProtocolAccessor[],
+): FieldReport[] {
   const read = new Set<string>();
   const note = (a: ProtocolAccessor) => {
     const p = hl7Of(a)?.path;
@@ -351,7 +457,14 @@ function inventory(msg: Hl7Message, plan: MappingPlan, kinds: readonly ResourceK
       const key = `${seg.name}[${seg.occurrence}]-${f}`;
       const v = msg.getEncoded(key);
       if (v === undefined || v === '' || read.has(key)) continue;
-      out.push({ rule: '(not in profile)', kind: null, protocolPath: seg.occurrence > 1 ? key : `${seg.name}-${f}`, canonicalPath: null, status: 'unmapped', note: 'present in the message, not read by the profile' });
+      out.push({
+        rule: '(not in profile)',
+        kind: null,
+        protocolPath: seg.occurrence > 1 ? key : `${seg.name}-${f}`,
+        canonicalPath: null,
+        status: 'unmapped',
+        note: 'present in the message, not read by the profile',
+      });
     }
   }
   return out;
@@ -373,27 +486,53 @@ function inboundMessageType(msg: Hl7Message): { type: string; fromEvn: boolean }
   return { type: h.messageType ?? '(no MSH-9)', fromEvn: false };
 }
 
-export function hl7ToCanonical(plan: MappingPlan, msg: Hl7Message, ctx: MappingContext = {}): ToCanonicalResult {
+export function hl7ToCanonical(
+  plan: MappingPlan,
+  msg: Hl7Message,
+  ctx: MappingContext = {},
+): ToCanonicalResult {
   const hl7 = plan.hl7 as Hl7Plan;
   const { type, fromEvn } = inboundMessageType(msg);
   const rule = hl7.inbound.get(type);
   if (!rule) {
     const accepted = [...hl7.inbound.keys()].join(', ');
     // ERR-8 is cut at 250 characters: the field and the rule first, the list last.
-    const noTrigger = msg.header.messageCode !== undefined && msg.header.triggerEvent === undefined && !fromEvn;
+    const noTrigger =
+      msg.header.messageCode !== undefined && msg.header.triggerEvent === undefined && !fromEvn;
     const message = noTrigger
       ? `MSH-9.2 (trigger event) is empty and no EVN-1 gives it: profile ${plan.name} takes a message by its type and trigger event, ${msg.header.messageCode}^<event> (accepted: ${accepted})`
       : `profile ${plan.name} accepts no ${type} message (accepted: ${accepted})`;
-    return failedToCanonical(type, new PasserelleError('ERR_MAPPING_UNSUPPORTED_MESSAGE', message, { details: { messageType: type, profile: plan.name, ...(noTrigger && { protocolPath: 'MSH-9.2' }) } }));
+    return failedToCanonical(
+      type,
+      new PasserelleError('ERR_MAPPING_UNSUPPORTED_MESSAGE', message, {
+        details: { messageType: type, profile: plan.name, ...(noTrigger && { protocolPath: 'MSH-9.2' }) },
+      }),
+    );
   }
   const timezone = ctx.timezone ?? plan.timezone ?? DEFAULT_ZONE;
   const st: RunState = { report: [], flags: new Set(), tctx: { timezone } };
   // The codec read past a sender's mistake (MSH-2 `^~\\&`): applied, and said.
   for (const note of msg.notes) {
     st.flags.add(`msh-2-${note}`);
-    st.report.push({ rule: 'MSH-2', kind: null, protocolPath: 'MSH-2', canonicalPath: null, status: 'defaulted', code: 'ERR_HL7_PARSE', note: `MSH-2 holds the escape character twice (^~\\\\&): read as ^~\\&, the copy ignored; flag msh-2-${note}` });
+    st.report.push({
+      rule: 'MSH-2',
+      kind: null,
+      protocolPath: 'MSH-2',
+      canonicalPath: null,
+      status: 'defaulted',
+      code: 'ERR_HL7_PARSE',
+      note: `MSH-2 holds the escape character twice (^~\\\\&): read as ^~\\&, the copy ignored; flag msh-2-${note}`,
+    });
   }
-  if (fromEvn) st.report.push({ rule: `messages.inbound.${type}`, kind: null, protocolPath: 'EVN-1', canonicalPath: null, status: 'mapped', note: 'trigger event from EVN-1: MSH-9.2 is empty (HL7 v2.1-v2.4)' });
+  if (fromEvn)
+    st.report.push({
+      rule: `messages.inbound.${type}`,
+      kind: null,
+      protocolPath: 'EVN-1',
+      canonicalPath: null,
+      status: 'mapped',
+      note: 'trigger event from EVN-1: MSH-9.2 is empty (HL7 v2.1-v2.4)',
+    });
   let updatedAt: string | undefined;
   const ts = msg.get(MSH_7);
   if (ts !== undefined) {
@@ -411,15 +550,31 @@ export function hl7ToCanonical(plan: MappingPlan, msg: Hl7Message, ctx: MappingC
   for (const kind of rule.optional) {
     const dflt = ctx.defaultIds?.[kind];
     const ck = plan.kinds[kind];
-    if (dflt !== undefined && ck && readFirst(msg, ck.idFrom, cache) === undefined) fallbacks.set(ck.idFrom.map((a) => a.text).join(' | '), dflt);
+    if (dflt !== undefined && ck && readFirst(msg, ck.idFrom, cache) === undefined)
+      fallbacks.set(ck.idFrom.map((a) => a.text).join(' | '), dflt);
   }
   for (const kind of rule.records) {
     const ck = plan.kinds[kind] as CompiledKind;
-    const built = buildKind(msg, ck, st, cache, rule.optional.has(kind), rule.optional.has(kind) ? ctx.defaultIds?.[kind] : undefined, fallbacks);
+    const built = buildKind(
+      msg,
+      ck,
+      st,
+      cache,
+      rule.optional.has(kind),
+      rule.optional.has(kind) ? ctx.defaultIds?.[kind] : undefined,
+      fallbacks,
+    );
     for (const s of rule.set.get(kind) ?? []) {
       // Message constants replace what a rule wrote (SIU^S15: status cancelled whatever SCH-25 says).
       writeCanonical(built.data, s.steps, s.value);
-      st.report.push({ rule: `messages.inbound.${type}.set`, kind, protocolPath: type, canonicalPath: s.text.slice(kind.length + 1), status: 'mapped', note: 'message constant' });
+      st.report.push({
+        rule: `messages.inbound.${type}.set`,
+        kind,
+        protocolPath: type,
+        canonicalPath: s.text.slice(kind.length + 1),
+        status: 'mapped',
+        note: 'message constant',
+      });
     }
     let supersedes: string[] | undefined;
     if (rule.supersedes?.kind === kind) {
@@ -429,7 +584,14 @@ export function hl7ToCanonical(plan: MappingPlan, msg: Hl7Message, ctx: MappingC
         // A message giving only the placer id (SCH-1) is known by it: it replaces nothing.
         if (v !== undefined && v !== built.externalId) supersedes.push(v);
       }
-      st.report.push({ rule: `messages.inbound.${type}.supersedes`, kind, protocolPath: rule.supersedes.from.map((a) => a.text).join(' | '), canonicalPath: null, status: supersedes.length > 0 ? 'mapped' : 'unmapped', note: 'ids this record replaces' });
+      st.report.push({
+        rule: `messages.inbound.${type}.supersedes`,
+        kind,
+        protocolPath: rule.supersedes.from.map((a) => a.text).join(' | '),
+        canonicalPath: null,
+        status: supersedes.length > 0 ? 'mapped' : 'unmapped',
+        note: 'ids this record replaces',
+      });
     }
     if (built.externalId === undefined) continue;
     if (kind === 'Appointment') completeEnd(plan, built.data, st);
@@ -460,27 +622,52 @@ interface Write {
 
 /** HL7 v2.5 message structures (MSH-9.3) of the events passerelle sends (Appendix A, ch. 3, 7, 9, 10). */
 const STRUCTURES: Readonly<Record<string, string>> = {
-  'ADT^A01': 'ADT_A01', 'ADT^A04': 'ADT_A01', 'ADT^A08': 'ADT_A01', 'ADT^A28': 'ADT_A05', 'ADT^A31': 'ADT_A05',
-  'ADT^A40': 'ADT_A39', 'ADT^A47': 'ADT_A30', 'MDM^T02': 'MDM_T02', 'ORU^R01': 'ORU_R01',
+  'ADT^A01': 'ADT_A01',
+  'ADT^A04': 'ADT_A01',
+  'ADT^A08': 'ADT_A01',
+  'ADT^A28': 'ADT_A05',
+  'ADT^A31': 'ADT_A05',
+  'ADT^A40': 'ADT_A39',
+  'ADT^A47': 'ADT_A30',
+  'MDM^T02': 'MDM_T02',
+  'ORU^R01': 'ORU_R01',
 };
 function structureOf(type: string): string {
   if (type.startsWith('SIU^')) return 'SIU_S12';
   return STRUCTURES[type] ?? type.replace('^', '_');
 }
 
-export function canonicalToHl7(plan: MappingPlan, change: CanonicalChange, ctx: MappingContext = {}): FromCanonicalResult {
+export function canonicalToHl7(
+  plan: MappingPlan,
+  change: CanonicalChange,
+  ctx: MappingContext = {},
+): FromCanonicalResult {
   const hl7 = plan.hl7 as Hl7Plan;
   const event = detectEvent(change);
   const ck = plan.kinds[change.kind];
   if (!ck?.outbound) {
-    return failedFromCanonical(event, new PasserelleError('ERR_MAPPING_UNSUPPORTED_MESSAGE', `profile ${plan.name} does not sync ${change.kind} from-canonical`, { details: { kind: change.kind, profile: plan.name } }));
+    return failedFromCanonical(
+      event,
+      new PasserelleError(
+        'ERR_MAPPING_UNSUPPORTED_MESSAGE',
+        `profile ${plan.name} does not sync ${change.kind} from-canonical`,
+        { details: { kind: change.kind, profile: plan.name } },
+      ),
+    );
   }
   const filter = passesFilters(plan, change.data, change.externalId ?? undefined);
   if (!filter.pass) return fromCanonicalResult(event, [], { skipped: filter.reason });
   const ob = hl7.outbound.get(change.kind);
   const type = ob?.events.get(event);
   if (!ob || !type) {
-    return failedFromCanonical(event, new PasserelleError('ERR_MAPPING_NO_OUTBOUND', `profile ${plan.name} names no outbound message for ${change.kind} ${event} (messages.outbound.${change.kind}.events.${event})`, { details: { kind: change.kind, event, profile: plan.name } }));
+    return failedFromCanonical(
+      event,
+      new PasserelleError(
+        'ERR_MAPPING_NO_OUTBOUND',
+        `profile ${plan.name} names no outbound message for ${change.kind} ${event} (messages.outbound.${change.kind}.events.${event})`,
+        { details: { kind: change.kind, event, profile: plan.name } },
+      ),
+    );
   }
   const code = type.slice(0, 3);
   const timezone = ctx.timezone ?? plan.timezone ?? DEFAULT_ZONE;
@@ -496,7 +683,8 @@ export function canonicalToHl7(plan: MappingPlan, change: CanonicalChange, ctx: 
   };
   const writes: Write[] = [];
   const alloc = new Map<string, string[]>();
-  const push = (path: Hl7Path, value: string, rule: string) => writes.push({ path, value, order: orderOf(path.segment), seq: writes.length, rule });
+  const push = (path: Hl7Path, value: string, rule: string) =>
+    writes.push({ path, value, order: orderOf(path.segment), seq: writes.length, rule });
 
   /** Where one accessor writes; a selector reuses or allocates its repetition and writes its value. */
   const target = (a: ProtocolAccessor, rule: string): Hl7Path | undefined => {
@@ -512,7 +700,12 @@ export function canonicalToHl7(plan: MappingPlan, change: CanonicalChange, ctx: 
       while (reps[at] !== undefined) at++;
       reps[at] = key;
       // `""` / `*` first: nothing to write in the selector's component.
-      if (p.selector.value !== '' && p.selector.value !== '*') push(withRepetition(p.path, at + 1, p.selector.component, p.selector.subcomponent), p.selector.value, rule);
+      if (p.selector.value !== '' && p.selector.value !== '*')
+        push(
+          withRepetition(p.path, at + 1, p.selector.component, p.selector.subcomponent),
+          p.selector.value,
+          rule,
+        );
     }
     return withRepetition(p.path, at + 1);
   };
@@ -534,18 +727,57 @@ export function canonicalToHl7(plan: MappingPlan, change: CanonicalChange, ctx: 
     ['MSH-12', version],
     ['MSH-18', hl7.charset],
   ];
-  for (const [p, v] of msh) if (v !== undefined) push({ segment: 'MSH', occurrence: undefined, field: Number(p.slice(4).split('.')[0]), repetition: undefined, component: p.includes('.') ? Number(p.split('.')[1]) : undefined, subcomponent: undefined }, v, 'MSH');
+  for (const [p, v] of msh)
+    if (v !== undefined)
+      push(
+        {
+          segment: 'MSH',
+          occurrence: undefined,
+          field: Number(p.slice(4).split('.')[0]),
+          repetition: undefined,
+          component: p.includes('.') ? Number(p.split('.')[1]) : undefined,
+          subcomponent: undefined,
+        },
+        v,
+        'MSH',
+      );
 
   // `known`: passerelle's id, when the peer knows the record by it (it was created from here).
-  const records: { kind: ResourceKind; data: unknown; externalId: string | null; canonicalId: string | undefined; known: string | undefined }[] = [
-    { kind: change.kind, data: change.data, externalId: change.externalId, canonicalId: change.canonicalId, known: change.canonicalId },
+  const records: {
+    kind: ResourceKind;
+    data: unknown;
+    externalId: string | null;
+    canonicalId: string | undefined;
+    known: string | undefined;
+  }[] = [
+    {
+      kind: change.kind,
+      data: change.data,
+      externalId: change.externalId,
+      canonicalId: change.canonicalId,
+      known: change.canonicalId,
+    },
   ];
   for (const inc of ob.include) {
     const rel = change.related?.find((r) => r.data.resourceType === inc);
-    if (rel) records.push({ kind: inc, data: rel.data, externalId: rel.externalId, canonicalId: rel.canonicalId ?? rel.data.id, known: rel.canonicalId });
+    if (rel)
+      records.push({
+        kind: inc,
+        data: rel.data,
+        externalId: rel.externalId,
+        canonicalId: rel.canonicalId ?? rel.data.id,
+        known: rel.canonicalId,
+      });
     else {
       st.flags.add(`missing-related-${inc.toLowerCase()}`);
-      st.report.push({ rule: `messages.outbound.${change.kind}.include`, kind: inc, protocolPath: null, canonicalPath: null, status: 'unmapped', note: `no related ${inc} given: its segments are not written` });
+      st.report.push({
+        rule: `messages.outbound.${change.kind}.include`,
+        kind: inc,
+        protocolPath: null,
+        canonicalPath: null,
+        status: 'unmapped',
+        note: `no related ${inc} given: its segments are not written`,
+      });
     }
   }
 
@@ -570,8 +802,17 @@ export function canonicalToHl7(plan: MappingPlan, change: CanonicalChange, ctx: 
           report(st, rule, 'unmapped', rule.fromText, { note: 'no canonical value' });
           continue;
         }
-        own.push({ accessor: primary, value: String(v.value), rule: rule.label, protocolSet: rule.protocolSet, compiled: rule });
-        report(st, rule, v.defaulted ? 'defaulted' : 'mapped', primary.text, { ...(v.constant && { note: 'constant' }), ...(v.defaulted && { note: 'canonical value not in map: default' }) });
+        own.push({
+          accessor: primary,
+          value: String(v.value),
+          rule: rule.label,
+          protocolSet: rule.protocolSet,
+          compiled: rule,
+        });
+        report(st, rule, v.defaulted ? 'defaulted' : 'mapped', primary.text, {
+          ...(v.constant && { note: 'constant' }),
+          ...(v.defaulted && { note: 'canonical value not in map: default' }),
+        });
       } catch (e) {
         reportFailure(st, rule, e);
       }
@@ -585,7 +826,9 @@ export function canonicalToHl7(plan: MappingPlan, change: CanonicalChange, ctx: 
         const written = own.find((o) => o.accessor.text === when.accessor.text)?.value;
         if (written === undefined || !when.values.includes(written)) {
           if (p.compiled.flag) st.flags.add(p.compiled.flag);
-          report(st, p.compiled, 'unmapped', p.accessor.text, { note: `dropped: condition not met${p.compiled.flag ? `, flag ${p.compiled.flag}` : ''}` });
+          report(st, p.compiled, 'unmapped', p.accessor.text, {
+            note: `dropped: condition not met${p.compiled.flag ? `, flag ${p.compiled.flag}` : ''}`,
+          });
           continue;
         }
       }
@@ -597,10 +840,23 @@ export function canonicalToHl7(plan: MappingPlan, change: CanonicalChange, ctx: 
     const byOurId = rec.externalId === null || (rec.known !== undefined && rec.externalId === rec.known);
     if (byOurId && k.newId && rec.canonicalId !== undefined) {
       pending.push({ accessor: k.newId, value: rec.canonicalId, rule: `${rec.kind}.id`, protocolSet: [] });
-      st.report.push({ rule: `${rec.kind}.id`, kind: rec.kind, protocolPath: k.newId.text, canonicalPath: 'id', status: 'mapped', note: 'passerelle id' });
+      st.report.push({
+        rule: `${rec.kind}.id`,
+        kind: rec.kind,
+        protocolPath: k.newId.text,
+        canonicalPath: 'id',
+        status: 'mapped',
+        note: 'passerelle id',
+      });
     } else if (rec.externalId !== null && idPath && !k.idWrittenByRule) {
       pending.push({ accessor: idPath, value: rec.externalId, rule: `${rec.kind}.id`, protocolSet: [] });
-      st.report.push({ rule: `${rec.kind}.id`, kind: rec.kind, protocolPath: idPath.text, canonicalPath: 'id', status: 'mapped' });
+      st.report.push({
+        rule: `${rec.kind}.id`,
+        kind: rec.kind,
+        protocolPath: idPath.text,
+        canonicalPath: 'id',
+        status: 'mapped',
+      });
     }
   }
   for (const p of pending) {
@@ -617,11 +873,20 @@ export function canonicalToHl7(plan: MappingPlan, change: CanonicalChange, ctx: 
     push(t, p.value, p.rule);
     for (const ps of p.protocolSet) {
       if (ps.component === undefined) continue;
-      push({ ...t, repetition: t.repetition ?? 1, component: ps.component, subcomponent: ps.subcomponent }, ps.value, p.rule);
+      push(
+        { ...t, repetition: t.repetition ?? 1, component: ps.component, subcomponent: ps.subcomponent },
+        ps.value,
+        p.rule,
+      );
     }
   }
 
-  writes.sort((a, b) => a.order - b.order || (a.path.segment === b.path.segment ? (a.path.occurrence ?? 1) - (b.path.occurrence ?? 1) : 0) || a.seq - b.seq);
+  writes.sort(
+    (a, b) =>
+      a.order - b.order ||
+      (a.path.segment === b.path.segment ? (a.path.occurrence ?? 1) - (b.path.occurrence ?? 1) : 0) ||
+      a.seq - b.seq,
+  );
   // Checked when the profile was compiled.
   const builder = new Hl7MessageBuilder({ charset: resolveCharset(hl7.charset) as Hl7Charset });
   const failedRules = new Set<string>();
@@ -632,11 +897,21 @@ export function canonicalToHl7(plan: MappingPlan, change: CanonicalChange, ctx: 
       if (!isPasserelleError(e)) throw e;
       if (failedRules.has(w.rule)) continue;
       failedRules.add(w.rule);
-      st.report.push({ rule: w.rule, kind: change.kind, protocolPath: formatHl7Path(w.path), canonicalPath: null, status: 'error', code: 'ERR_MAPPING_NO_OUTBOUND', note: e.message });
+      st.report.push({
+        rule: w.rule,
+        kind: change.kind,
+        protocolPath: formatHl7Path(w.path),
+        canonicalPath: null,
+        status: 'error',
+        code: 'ERR_MAPPING_NO_OUTBOUND',
+        note: e.message,
+      });
     }
   }
   const encoded = builder.encode();
-  return fromCanonicalResult(event, st.report, { hl7: { messageType: type, text: encoded.text, bytes: encoded.bytes, charset: encoded.charset } });
+  return fromCanonicalResult(event, st.report, {
+    hl7: { messageType: type, text: encoded.text, bytes: encoded.bytes, charset: encoded.charset },
+  });
 }
 
 // -----------------------------------------------------------------------------------------------
@@ -666,9 +941,17 @@ class Hl7Compiler implements ProtocolCompiler {
   path(text: string, _kind: ResourceKind, at: ProfilePath): ProtocolAccessor | undefined {
     if (!looksLikeHl7Path(text)) {
       if (/^[a-z]/.test(text)) {
-        this.cx.error(at, 'ERR_MAPPING_PROTOCOL_MISMATCH', `${text} is an element path, not an HL7 path (SEG[n]-F[r].C.S such as PID-5[1].1); this profile's protocol is hl7v2`);
+        this.cx.error(
+          at,
+          'ERR_MAPPING_PROTOCOL_MISMATCH',
+          `${text} is an element path, not an HL7 path (SEG[n]-F[r].C.S such as PID-5[1].1); this profile's protocol is hl7v2`,
+        );
       } else {
-        this.cx.error(at, 'ERR_MAPPING_BAD_PATH', `${text}: not an HL7 path (SEG[n]-F[r].C.S such as PID-5[1].1, SCH-11.4)`);
+        this.cx.error(
+          at,
+          'ERR_MAPPING_BAD_PATH',
+          `${text}: not an HL7 path (SEG[n]-F[r].C.S such as PID-5[1].1, SCH-11.4)`,
+        );
       }
       return undefined;
     }
@@ -701,28 +984,64 @@ class Hl7Compiler implements ProtocolCompiler {
     if (hasFrom && value === undefined) {
       if (isObject) {
         const kids = [...leaf.children().keys()];
-        this.cx.error([...at, 'to'], 'ERR_MAPPING_TYPE', `${toText} is ${leaf.reference ? 'a Reference' : 'a group of elements'}; map one of its elements (${kids.map((k) => `${to.text}.${k}`).slice(0, 4).join(', ')})`);
+        this.cx.error(
+          [...at, 'to'],
+          'ERR_MAPPING_TYPE',
+          `${toText} is ${leaf.reference ? 'a Reference' : 'a group of elements'}; map one of its elements (${kids
+            .map((k) => `${to.text}.${k}`)
+            .slice(0, 4)
+            .join(', ')})`,
+        );
       } else if (wholeList) {
-        this.cx.error([...at, 'to'], 'ERR_MAPPING_TYPE', `${toText} is a list; map one item of it (${to.text}[0])`);
+        this.cx.error(
+          [...at, 'to'],
+          'ERR_MAPPING_TYPE',
+          `${toText} is a list; map one item of it (${to.text}[0])`,
+        );
       }
     }
     if (!isObject && !wholeList && hasFrom && !map && value === undefined && transformsOk) {
       const produces = transforms[transforms.length - 1]?.produces;
-      if (leaf.type === 'number' && produces !== 'number') this.cx.error([...at, 'to'], 'ERR_MAPPING_TYPE', `${toText} is a number; add transform: integer`);
-      if (leaf.format === 'instant' && produces !== 'instant') this.cx.error([...at, 'to'], 'ERR_MAPPING_TYPE', `${toText} is an instant (UTC); add transform: hl7-datetime`);
-      if (leaf.format === 'date' && produces !== 'date') this.cx.error([...at, 'to'], 'ERR_MAPPING_TYPE', `${toText} is a date (YYYY-MM-DD); add transform: hl7-date`);
+      if (leaf.type === 'number' && produces !== 'number')
+        this.cx.error([...at, 'to'], 'ERR_MAPPING_TYPE', `${toText} is a number; add transform: integer`);
+      if (leaf.format === 'instant' && produces !== 'instant')
+        this.cx.error(
+          [...at, 'to'],
+          'ERR_MAPPING_TYPE',
+          `${toText} is an instant (UTC); add transform: hl7-datetime`,
+        );
+      if (leaf.format === 'date' && produces !== 'date')
+        this.cx.error(
+          [...at, 'to'],
+          'ERR_MAPPING_TYPE',
+          `${toText} is a date (YYYY-MM-DD); add transform: hl7-date`,
+        );
       if (leaf.enum && !map) {
-        this.cx.error([...at, 'to'], 'ERR_MAPPING_VALUE_MAP', `${toText} takes one of ${leaf.enum.join(', ')}; translate the protocol codes with a value map (map: …)`);
+        this.cx.error(
+          [...at, 'to'],
+          'ERR_MAPPING_VALUE_MAP',
+          `${toText} takes one of ${leaf.enum.join(', ')}; translate the protocol codes with a value map (map: …)`,
+        );
       }
     }
     return false;
   }
 
   /** Keys are a component, or component.sub-component, in the field of the rule's `from`. */
-  protocolSetEntry(key: string, value: string, primary: ProtocolAccessor, _kind: ResourceKind, at: ProfilePath): ProtocolSetEntry | undefined {
+  protocolSetEntry(
+    key: string,
+    value: string,
+    primary: ProtocolAccessor,
+    _kind: ResourceKind,
+    at: ProfilePath,
+  ): ProtocolSetEntry | undefined {
     const m = /^([0-9]{1,3})(?:\.([0-9]{1,3}))?$/.exec(key);
     if (!m || Number(m[1]) === 0 || m[2] === '0') {
-      this.cx.error(at, 'ERR_MAPPING_BAD_PATH', `protocolSet key ${key}: expected a component number, or component.sub-component (e.g. 4.1), in the field of ${primary.text}`);
+      this.cx.error(
+        at,
+        'ERR_MAPPING_BAD_PATH',
+        `protocolSet key ${key}: expected a component number, or component.sub-component (e.g. 4.1), in the field of ${primary.text}`,
+      );
       return undefined;
     }
     return { component: Number(m[1]), ...(m[2] !== undefined && { subcomponent: Number(m[2]) }), value };
@@ -734,17 +1053,30 @@ class Hl7Compiler implements ProtocolCompiler {
 
   /** A message carries several records: each kind says which field holds its id. */
   defaultId(kind: ResourceKind, at: ProfilePath): undefined {
-    this.cx.error(at, 'ERR_MAPPING_SCHEMA', `${kind}: an HL7 profile says where the record id comes from (id: { from: … }, e.g. SCH-2.1)`);
+    this.cx.error(
+      at,
+      'ERR_MAPPING_SCHEMA',
+      `${kind}: an HL7 profile says where the record id comes from (id: { from: … }, e.g. SCH-2.1)`,
+    );
     return undefined;
   }
 
   section(kinds: Partial<Record<ResourceKind, CompiledKind>>): Hl7Plan {
     const cx = this.cx;
     const p = cx.profile;
-    if (!isSupportedHl7Version(p.version)) cx.warn(['version'], 'ERR_MAPPING_SCHEMA', `HL7 version ${p.version} is not one the codec is tested with (2.3, 2.3.1, 2.4, 2.5, 2.5.1)`);
+    if (!isSupportedHl7Version(p.version))
+      cx.warn(
+        ['version'],
+        'ERR_MAPPING_SCHEMA',
+        `HL7 version ${p.version} is not one the codec is tested with (2.3, 2.3.1, 2.4, 2.5, 2.5.1)`,
+      );
     const settings = p.hl7 ?? {};
     if (settings.charset !== undefined && resolveCharset(settings.charset) === undefined) {
-      cx.error(['hl7', 'charset'], 'ERR_MAPPING_SCHEMA', `unknown HL7 character set ${settings.charset} (UNICODE UTF-8, 8859/1, 8859/15, ASCII)`);
+      cx.error(
+        ['hl7', 'charset'],
+        'ERR_MAPPING_SCHEMA',
+        `unknown HL7 character set ${settings.charset} (UNICODE UTF-8, 8859/1, 8859/15, ASCII)`,
+      );
     }
     const segments = new Map<string, readonly string[]>(Object.entries(DEFAULT_SEGMENTS));
     for (const [code, list] of Object.entries(settings.segments ?? {})) segments.set(code, list);
@@ -754,11 +1086,26 @@ class Hl7Compiler implements ProtocolCompiler {
       const at: ProfilePath = ['messages', 'inbound', type];
       for (const [i, k] of m.records.entries()) {
         const ck = kinds[k];
-        if (!ck) cx.error([...at, 'records', i], 'ERR_MAPPING_MESSAGE_RULE', `${type} produces ${k}, but the profile has no ${k} section`);
-        else if (!ck.inbound) cx.error([...at, 'records', i], 'ERR_MAPPING_MESSAGE_RULE', `${type} produces ${k}, but ${k} is not synced to-canonical (directions: ${ck.directions.join(', ')})`);
+        if (!ck)
+          cx.error(
+            [...at, 'records', i],
+            'ERR_MAPPING_MESSAGE_RULE',
+            `${type} produces ${k}, but the profile has no ${k} section`,
+          );
+        else if (!ck.inbound)
+          cx.error(
+            [...at, 'records', i],
+            'ERR_MAPPING_MESSAGE_RULE',
+            `${type} produces ${k}, but ${k} is not synced to-canonical (directions: ${ck.directions.join(', ')})`,
+          );
       }
       for (const [i, k] of (m.deleted ?? []).entries()) {
-        if (!m.records.includes(k)) cx.error([...at, 'deleted', i], 'ERR_MAPPING_MESSAGE_RULE', `${type}: deleted lists ${k}, which is not in records`);
+        if (!m.records.includes(k))
+          cx.error(
+            [...at, 'deleted', i],
+            'ERR_MAPPING_MESSAGE_RULE',
+            `${type}: deleted lists ${k}, which is not in records`,
+          );
       }
       const set = new Map<ResourceKind, { steps: readonly CompiledStep[]; text: string; value: Scalar }[]>();
       for (const [key, v] of Object.entries(m.set ?? {})) {
@@ -766,14 +1113,23 @@ class Hl7Compiler implements ProtocolCompiler {
         const dot = key.indexOf('.');
         const k = key.slice(0, dot) as ResourceKind;
         if (dot < 0 || !m.records.includes(k)) {
-          cx.error(where, 'ERR_MAPPING_MESSAGE_RULE', `set keys are Kind.path for a kind this message produces (${m.records.join(', ')}), e.g. ${m.records[0]}.status`, true);
+          cx.error(
+            where,
+            'ERR_MAPPING_MESSAGE_RULE',
+            `set keys are Kind.path for a kind this message produces (${m.records.join(', ')}), e.g. ${m.records[0]}.status`,
+            true,
+          );
           continue;
         }
         const r = cx.elementPath(cx.catalogue, k, cx.subst(key.slice(dot + 1), where), where);
         if (!r) continue;
         const val = cx.substScalar(v, where);
         if (r.leaf.enum && !r.leaf.enum.includes(String(val))) {
-          cx.error(where, 'ERR_MAPPING_TYPE', `${String(val)} is not allowed in ${key} (one of ${r.leaf.enum.join(', ')})${didYouMean(String(val), r.leaf.enum)}`);
+          cx.error(
+            where,
+            'ERR_MAPPING_TYPE',
+            `${String(val)} is not allowed in ${key} (one of ${r.leaf.enum.join(', ')})${didYouMean(String(val), r.leaf.enum)}`,
+          );
           continue;
         }
         set.set(k, [...(set.get(k) ?? []), { steps: r.path.steps, text: key, value: val }]);
@@ -783,45 +1139,105 @@ class Hl7Compiler implements ProtocolCompiler {
         const list = Array.isArray(m.supersedes.from) ? m.supersedes.from : [m.supersedes.from];
         const from: ProtocolAccessor[] = [];
         list.forEach((f, i) => {
-          const a = cx.protocolPath(f, m.supersedes?.kind ?? 'Patient', Array.isArray(m.supersedes?.from) ? [...at, 'supersedes', 'from', i] : [...at, 'supersedes', 'from']);
+          const a = cx.protocolPath(
+            f,
+            m.supersedes?.kind ?? 'Patient',
+            Array.isArray(m.supersedes?.from)
+              ? [...at, 'supersedes', 'from', i]
+              : [...at, 'supersedes', 'from'],
+          );
           if (a) from.push(a);
         });
-        if (!m.records.includes(m.supersedes.kind)) cx.error([...at, 'supersedes', 'kind'], 'ERR_MAPPING_MESSAGE_RULE', `${type}: supersedes ${m.supersedes.kind}, which is not in records`);
+        if (!m.records.includes(m.supersedes.kind))
+          cx.error(
+            [...at, 'supersedes', 'kind'],
+            'ERR_MAPPING_MESSAGE_RULE',
+            `${type}: supersedes ${m.supersedes.kind}, which is not in records`,
+          );
         supersedes = { kind: m.supersedes.kind, from };
       }
       for (const [i, k] of (m.optional ?? []).entries()) {
-        if (!m.records.includes(k)) cx.error([...at, 'optional', i], 'ERR_MAPPING_MESSAGE_RULE', `${type}: optional lists ${k}, which is not in records`);
+        if (!m.records.includes(k))
+          cx.error(
+            [...at, 'optional', i],
+            'ERR_MAPPING_MESSAGE_RULE',
+            `${type}: optional lists ${k}, which is not in records`,
+          );
       }
-      inbound.set(type, { type, records: m.records, deleted: new Set(m.deleted ?? []), optional: new Set(m.optional ?? []), set, supersedes });
+      inbound.set(type, {
+        type,
+        records: m.records,
+        deleted: new Set(m.deleted ?? []),
+        optional: new Set(m.optional ?? []),
+        set,
+        supersedes,
+      });
     }
 
     const outbound = new Map<ResourceKind, CompiledOutboundKind>();
-    for (const [k, o] of Object.entries(p.messages?.outbound ?? {}) as [ResourceKind, OutboundMessages[ResourceKind]][]) {
+    for (const [k, o] of Object.entries(p.messages?.outbound ?? {}) as [
+      ResourceKind,
+      OutboundMessages[ResourceKind],
+    ][]) {
       if (!o) continue;
       const at: ProfilePath = ['messages', 'outbound', k];
       const ck = kinds[k];
-      if (!ck) cx.error(at, 'ERR_MAPPING_MESSAGE_RULE', `outbound messages for ${k}, but the profile has no ${k} section`, true);
-      else if (!ck.outbound) cx.error(at, 'ERR_MAPPING_MESSAGE_RULE', `outbound messages for ${k}, but ${k} is not synced from-canonical (directions: ${ck.directions.join(', ')})`, true);
+      if (!ck)
+        cx.error(
+          at,
+          'ERR_MAPPING_MESSAGE_RULE',
+          `outbound messages for ${k}, but the profile has no ${k} section`,
+          true,
+        );
+      else if (!ck.outbound)
+        cx.error(
+          at,
+          'ERR_MAPPING_MESSAGE_RULE',
+          `outbound messages for ${k}, but ${k} is not synced from-canonical (directions: ${ck.directions.join(', ')})`,
+          true,
+        );
       const events = new Map<string, string>();
       for (const [event, type] of Object.entries(o.events)) {
         if (!OUTBOUND_EVENTS[k].includes(event)) {
-          cx.error([...at, 'events', event], 'ERR_MAPPING_MESSAGE_RULE', `unknown ${k} event ${event}${didYouMean(event, OUTBOUND_EVENTS[k])}; ${k} events: ${OUTBOUND_EVENTS[k].join(', ')}`, true);
+          cx.error(
+            [...at, 'events', event],
+            'ERR_MAPPING_MESSAGE_RULE',
+            `unknown ${k} event ${event}${didYouMean(event, OUTBOUND_EVENTS[k])}; ${k} events: ${OUTBOUND_EVENTS[k].join(', ')}`,
+            true,
+          );
           continue;
         }
         events.set(event, type);
       }
       for (const [i, inc] of (o.include ?? []).entries()) {
-        if (!kinds[inc]?.outbound) cx.error([...at, 'include', i], 'ERR_MAPPING_MESSAGE_RULE', `include ${inc}: the profile does not map ${inc} from-canonical`);
+        if (!kinds[inc]?.outbound)
+          cx.error(
+            [...at, 'include', i],
+            'ERR_MAPPING_MESSAGE_RULE',
+            `include ${inc}: the profile does not map ${inc} from-canonical`,
+          );
       }
       outbound.set(k, { kind: k, events, include: o.include ?? [] });
     }
     for (const ck of Object.values(kinds)) {
       if (ck.inbound && ![...inbound.values()].some((m) => m.records.includes(ck.kind))) {
-        cx.warn([ck.kind, 'directions'], 'ERR_MAPPING_MESSAGE_RULE', `${ck.kind} is synced to-canonical but no inbound message (messages.inbound) produces it`);
+        cx.warn(
+          [ck.kind, 'directions'],
+          'ERR_MAPPING_MESSAGE_RULE',
+          `${ck.kind} is synced to-canonical but no inbound message (messages.inbound) produces it`,
+        );
       }
       // A kind written only inside other kinds' messages (include: the Practitioner in AIP-3) needs no message of its own.
-      if (ck.outbound && !outbound.has(ck.kind) && ![...outbound.values()].some((o) => o.include.includes(ck.kind))) {
-        cx.warn([ck.kind, 'directions'], 'ERR_MAPPING_MESSAGE_RULE', `${ck.kind} is synced from-canonical but messages.outbound names no message for it (nor includes it in one)`);
+      if (
+        ck.outbound &&
+        !outbound.has(ck.kind) &&
+        ![...outbound.values()].some((o) => o.include.includes(ck.kind))
+      ) {
+        cx.warn(
+          [ck.kind, 'directions'],
+          'ERR_MAPPING_MESSAGE_RULE',
+          `${ck.kind} is synced from-canonical but messages.outbound names no message for it (nor includes it in one)`,
+        );
       }
       for (const r of ck.outboundRules) {
         const first = r.from[0];
@@ -833,7 +1249,11 @@ class Hl7Compiler implements ProtocolCompiler {
             const code = type.slice(0, 3);
             const order = segments.get(code);
             if (order && !order.includes(seg)) {
-              cx.warn([...r.at, 'from'], 'ERR_MAPPING_MESSAGE_RULE', `segment ${seg} is not in the ${code} segment order (hl7.segments.${code}); it is written after the others`);
+              cx.warn(
+                [...r.at, 'from'],
+                'ERR_MAPPING_MESSAGE_RULE',
+                `segment ${seg} is not in the ${code} segment order (hl7.segments.${code}); it is written after the others`,
+              );
             }
           }
         }

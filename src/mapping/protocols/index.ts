@@ -7,7 +7,13 @@ import { fhirR4 } from './fhir-r4.js';
 import { hl7v2 } from './hl7v2.js';
 import type { ProtocolMapping } from './protocol.js';
 
-export type { CompileContext, LeafCheck, MappingInput, ProtocolCompiler, ProtocolMapping } from './protocol.js';
+export type {
+  CompileContext,
+  LeafCheck,
+  MappingInput,
+  ProtocolCompiler,
+  ProtocolMapping,
+} from './protocol.js';
 
 export const PROTOCOL_MAPPINGS: Readonly<Record<Protocol, ProtocolMapping>> = {
   hl7v2,

@@ -8,11 +8,26 @@ import type { ErrorCode } from '../../errors.js';
 import type { Hl7Message } from '../../hl7/index.js';
 import type { ResourceKind } from '../../model/resources.js';
 import type { Catalogue, ElementNode } from '../compile/catalogue.js';
-import type { CompiledKind, CompiledValueMap, Hl7Plan, MappingPlan, ProfilePath, ProtocolAccessor, ProtocolSetEntry, Scalar } from '../compile/plan.js';
+import type {
+  CompiledKind,
+  CompiledValueMap,
+  Hl7Plan,
+  MappingPlan,
+  ProfilePath,
+  ProtocolAccessor,
+  ProtocolSetEntry,
+  Scalar,
+} from '../compile/plan.js';
 import type { MappingProfile, Protocol } from '../compile/schema.js';
 import type { CompiledPath } from '../run/element-path.js';
 import type { Transform } from '../run/transforms.js';
-import type { CanonicalChange, FhirResource, FromCanonicalResult, MappingContext, ToCanonicalResult } from '../run/types.js';
+import type {
+  CanonicalChange,
+  FhirResource,
+  FromCanonicalResult,
+  MappingContext,
+  ToCanonicalResult,
+} from '../run/types.js';
 
 /** What toCanonical maps: a parsed HL7 message or a FHIR resource. */
 export type MappingInput = Hl7Message | FhirResource;
@@ -28,7 +43,13 @@ export interface CompileContext {
   subst(text: string, at: ProfilePath): string;
   substScalar(v: Scalar, at: ProfilePath): Scalar;
   /** An element path resolved in `catalogue` (under `base` when given); reported and undefined when bad. */
-  elementPath(catalogue: Catalogue, kind: string, text: string, at: ProfilePath, base?: ElementNode): { path: CompiledPath; leaf: ElementNode; item: ElementNode } | undefined;
+  elementPath(
+    catalogue: Catalogue,
+    kind: string,
+    text: string,
+    at: ProfilePath,
+    base?: ElementNode,
+  ): { path: CompiledPath; leaf: ElementNode; item: ElementNode } | undefined;
   /** A protocol path as the profile writes it (constants substituted, then the protocol's `path`). */
   protocolPath(raw: string, kind: ResourceKind, at: ProfilePath): ProtocolAccessor | undefined;
 }
@@ -62,7 +83,13 @@ export interface ProtocolCompiler {
   /** Checks the canonical leaf of a rule; true when the leaf is copied whole (structured). */
   checkLeaf(c: LeafCheck): boolean;
   /** One `protocolSet` entry, relative to the rule's first `from`. */
-  protocolSetEntry(key: string, value: string, primary: ProtocolAccessor, kind: ResourceKind, at: ProfilePath): ProtocolSetEntry | undefined;
+  protocolSetEntry(
+    key: string,
+    value: string,
+    primary: ProtocolAccessor,
+    kind: ResourceKind,
+    at: ProfilePath,
+  ): ProtocolSetEntry | undefined;
   /** `id.newId` (where a record created from here carries passerelle's id). */
   newId(raw: string, kind: ResourceKind, at: ProfilePath): ProtocolAccessor | undefined;
   /** Where the id comes from when the section has no `id`. */
@@ -81,7 +108,12 @@ export interface ProtocolMapping {
   /** Called with an input `accepts` took. */
   toCanonical(plan: MappingPlan, input: MappingInput, ctx: MappingContext): ToCanonicalResult;
   /** `current`: the peer's resource an update starts from, where the protocol has one (FHIR). */
-  fromCanonical(plan: MappingPlan, change: CanonicalChange, ctx: MappingContext, current?: FhirResource): FromCanonicalResult;
+  fromCanonical(
+    plan: MappingPlan,
+    change: CanonicalChange,
+    ctx: MappingContext,
+    current?: FhirResource,
+  ): FromCanonicalResult;
   /** The kinds a canonical change can be rendered for. */
   outboundKinds(plan: MappingPlan): ReadonlySet<ResourceKind>;
 }

@@ -30,7 +30,14 @@ export function completeEnd(plan: MappingPlan, data: Record<string, unknown>, st
     if (minutes !== undefined) data['minutesDuration'] = minutes;
   }
   if (minutes !== undefined && minutes > 0 && assumeEnd(data, minutes)) {
-    st.report.push({ rule: 'Appointment.end', kind: 'Appointment', protocolPath: null, canonicalPath: 'end', status: 'defaulted', note: `start + ${source}` });
+    st.report.push({
+      rule: 'Appointment.end',
+      kind: 'Appointment',
+      protocolPath: null,
+      canonicalPath: 'end',
+      status: 'defaulted',
+      note: `start + ${source}`,
+    });
     return;
   }
   if (!assumeEnd(data, plan.defaultDurationMinutes)) return;

@@ -53,7 +53,13 @@ export function parseElementPath(text: string): ParsedElementPath {
     const start = i;
     while (i < text.length && text[i] !== '.' && text[i] !== '[') i++;
     const name = text.slice(start, i);
-    if (!NAME.test(name)) throw new PathSyntaxError(name === '' ? `expected an element name at position ${start + 1}` : `'${name}' is not an element name (letters, digits, _)`, start + 1);
+    if (!NAME.test(name))
+      throw new PathSyntaxError(
+        name === ''
+          ? `expected an element name at position ${start + 1}`
+          : `'${name}' is not an element name (letters, digits, _)`,
+        start + 1,
+      );
     let step: PathStep = { name };
     if (text[i] === '[') {
       const close = text.indexOf(']', i);
@@ -65,9 +71,17 @@ export function parseElementPath(text: string): ParsedElementPath {
         const conds: Condition[] = [];
         for (const part of inner.split(',')) {
           const eq = part.indexOf('=');
-          if (eq <= 0) throw new PathSyntaxError(`selector [${inner}] of ${name}: expected key=value or a list position`, i + 2);
+          if (eq <= 0)
+            throw new PathSyntaxError(
+              `selector [${inner}] of ${name}: expected key=value or a list position`,
+              i + 2,
+            );
           const key = part.slice(0, eq).trim().split('.');
-          if (!key.every((k) => NAME.test(k))) throw new PathSyntaxError(`selector [${inner}] of ${name}: '${part.slice(0, eq)}' is not an element name`, i + 2);
+          if (!key.every((k) => NAME.test(k)))
+            throw new PathSyntaxError(
+              `selector [${inner}] of ${name}: '${part.slice(0, eq)}' is not an element name`,
+              i + 2,
+            );
           const value = part.slice(eq + 1).trim();
           if (value === '') throw new PathSyntaxError(`selector [${inner}] of ${name}: empty value`, i + 2);
           conds.push({ key, value });
@@ -134,7 +148,13 @@ function matches(item: unknown, conds: readonly CompiledCondition[]): boolean {
     const v = keyValue(item, c.key);
     if (c.reference) {
       const ref = isObj(v) ? v['reference'] : undefined;
-      if (typeof ref !== 'string' || ref.length <= c.value.length || !ref.startsWith(c.value) || ref.charCodeAt(c.value.length) !== 47 /* / */) return false;
+      if (
+        typeof ref !== 'string' ||
+        ref.length <= c.value.length ||
+        !ref.startsWith(c.value) ||
+        ref.charCodeAt(c.value.length) !== 47 /* / */
+      )
+        return false;
     } else if (v !== c.value) return false;
   }
   return true;
@@ -150,7 +170,8 @@ export function readPath(root: unknown, steps: readonly CompiledStep[]): unknown
     let v = cur[s.name];
     if (s.array && Array.isArray(v)) {
       if (s.index !== undefined) v = v[s.index];
-      else if (s.conds !== undefined) v = v.find((item) => matches(item, s.conds as readonly CompiledCondition[]));
+      else if (s.conds !== undefined)
+        v = v.find((item) => matches(item, s.conds as readonly CompiledCondition[]));
       else if (i < last) v = v[0];
     }
     if (v === undefined || v === null) return undefined;
@@ -223,7 +244,9 @@ export function writePath(root: Obj, steps: readonly CompiledStep[], value: unkn
   const parent = ensureContainer(root, steps, steps.length - 1);
   const v = typeof value === 'object' && value !== null ? structuredClone(value) : value;
   if (last.array && (last.index !== undefined || last.conds !== undefined)) {
-    const list = (Array.isArray(parent[last.name]) ? parent[last.name] : (parent[last.name] = [])) as unknown[];
+    const list = (
+      Array.isArray(parent[last.name]) ? parent[last.name] : (parent[last.name] = [])
+    ) as unknown[];
     if (last.index !== undefined) {
       while (list.length < last.index) list.push(undefined);
       list[last.index] = v;
@@ -245,7 +268,12 @@ export function removePath(root: Obj, steps: readonly CompiledStep[]): boolean {
   const v = parent[last.name];
   if (v === undefined) return false;
   if (last.array && Array.isArray(v) && (last.index !== undefined || last.conds !== undefined)) {
-    const at = last.index !== undefined ? (last.index < v.length ? last.index : -1) : v.findIndex((x) => matches(x, last.conds as readonly CompiledCondition[]));
+    const at =
+      last.index !== undefined
+        ? last.index < v.length
+          ? last.index
+          : -1
+        : v.findIndex((x) => matches(x, last.conds as readonly CompiledCondition[]));
     if (at < 0) return false;
     v.splice(at, 1);
     // FHIR forbids empty arrays (R4 JSON §2.6.2).

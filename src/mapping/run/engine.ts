@@ -9,32 +9,59 @@
  * `…OrThrow` forms throw that error. The plan's protocol (protocols/index.ts) does the mapping.
  */
 import { PasserelleError } from '../../errors.js';
-import type { MappingPlan } from '../compile/plan.js';
 import type { OwnershipRules } from '../compile/ownership.js';
+import type { MappingPlan } from '../compile/plan.js';
 import type { AppointmentTypeEntry } from '../compile/schema.js';
 import { type MappingInput, PROTOCOL_MAPPINGS, protocolMapping } from '../protocols/index.js';
-import type { CanonicalChange, FhirResource, FromCanonicalResult, MappingContext, ToCanonicalResult } from './types.js';
+import type {
+  CanonicalChange,
+  FhirResource,
+  FromCanonicalResult,
+  MappingContext,
+  ToCanonicalResult,
+} from './types.js';
 
-export function toCanonical(plan: MappingPlan, input: MappingInput, ctx: MappingContext = {}): ToCanonicalResult {
+export function toCanonical(
+  plan: MappingPlan,
+  input: MappingInput,
+  ctx: MappingContext = {},
+): ToCanonicalResult {
   const protocol = protocolMapping(plan.protocol);
   if (!protocol.accepts(input)) {
     const other = Object.values(PROTOCOL_MAPPINGS).find((p) => p.accepts(input));
-    throw new PasserelleError('ERR_MAPPING_PROTOCOL_MISMATCH', `profile ${plan.name} is ${plan.protocol}; it cannot map ${other?.inputName ?? 'this input'}`);
+    throw new PasserelleError(
+      'ERR_MAPPING_PROTOCOL_MISMATCH',
+      `profile ${plan.name} is ${plan.protocol}; it cannot map ${other?.inputName ?? 'this input'}`,
+    );
   }
   return protocol.toCanonical(plan, input, ctx);
 }
 
-export function fromCanonical(plan: MappingPlan, change: CanonicalChange, ctx: MappingContext = {}, current?: FhirResource): FromCanonicalResult {
+export function fromCanonical(
+  plan: MappingPlan,
+  change: CanonicalChange,
+  ctx: MappingContext = {},
+  current?: FhirResource,
+): FromCanonicalResult {
   return protocolMapping(plan.protocol).fromCanonical(plan, change, ctx, current);
 }
 
-export function toCanonicalOrThrow(plan: MappingPlan, input: MappingInput, ctx: MappingContext = {}): ToCanonicalResult {
+export function toCanonicalOrThrow(
+  plan: MappingPlan,
+  input: MappingInput,
+  ctx: MappingContext = {},
+): ToCanonicalResult {
   const r = toCanonical(plan, input, ctx);
   if (r.error) throw r.error;
   return r;
 }
 
-export function fromCanonicalOrThrow(plan: MappingPlan, change: CanonicalChange, ctx: MappingContext = {}, current?: FhirResource): FromCanonicalResult {
+export function fromCanonicalOrThrow(
+  plan: MappingPlan,
+  change: CanonicalChange,
+  ctx: MappingContext = {},
+  current?: FhirResource,
+): FromCanonicalResult {
   const r = fromCanonical(plan, change, ctx, current);
   if (r.error) throw r.error;
   return r;

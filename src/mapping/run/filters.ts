@@ -8,7 +8,10 @@ import type { CanonicalResource } from '../../model/resources.js';
 import type { FilterSet, MappingPlan } from '../compile/plan.js';
 
 function practitionerIds(r: CanonicalResource, externalId: string | undefined): string[] {
-  const ids = (refs: readonly (string | undefined)[]) => refs.filter((x): x is string => x?.startsWith('Practitioner/') === true).map((x) => x.slice('Practitioner/'.length));
+  const ids = (refs: readonly (string | undefined)[]) =>
+    refs
+      .filter((x): x is string => x?.startsWith('Practitioner/') === true)
+      .map((x) => x.slice('Practitioner/'.length));
   switch (r.resourceType) {
     case 'Appointment':
       return ids(r.participant.map((p) => p.actor?.reference));
@@ -22,7 +25,10 @@ function practitionerIds(r: CanonicalResource, externalId: string | undefined): 
 }
 
 function typeCodes(r: CanonicalResource): string[] {
-  const concepts = r.resourceType === 'Appointment' || r.resourceType === 'Slot' || r.resourceType === 'Schedule' ? (r.serviceType ?? []) : [];
+  const concepts =
+    r.resourceType === 'Appointment' || r.resourceType === 'Slot' || r.resourceType === 'Schedule'
+      ? (r.serviceType ?? [])
+      : [];
   return concepts.flatMap((c) => (c.coding ?? []).map((x) => x.code));
 }
 
@@ -36,8 +42,14 @@ function check(set: FilterSet | undefined, values: readonly string[], what: stri
 const PASS = { pass: true } as const;
 
 /** Whether a record syncs under the profile's filters; the reason names the criterion, never a value. */
-export function passesFilters(plan: MappingPlan, record: CanonicalResource, externalId?: string): { pass: true } | { pass: false; reason: string } {
+export function passesFilters(
+  plan: MappingPlan,
+  record: CanonicalResource,
+  externalId?: string,
+): { pass: true } | { pass: false; reason: string } {
   if (!plan.filters.practitioners && !plan.filters.appointmentTypes) return PASS;
-  const reason = check(plan.filters.practitioners, practitionerIds(record, externalId), 'practitioner') ?? check(plan.filters.appointmentTypes, typeCodes(record), 'appointment type');
+  const reason =
+    check(plan.filters.practitioners, practitionerIds(record, externalId), 'practitioner') ??
+    check(plan.filters.appointmentTypes, typeCodes(record), 'appointment type');
   return reason === undefined ? { pass: true } : { pass: false, reason };
 }

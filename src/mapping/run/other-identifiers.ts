@@ -15,7 +15,16 @@ export interface OtherIdentifier {
   readonly system: string | undefined;
   readonly value: string | undefined;
   readonly use?: string | undefined;
-  readonly type?: { readonly coding?: readonly { readonly system?: string | undefined; readonly code?: string | undefined; readonly display?: string | undefined }[]; readonly text?: string | undefined } | undefined;
+  readonly type?:
+    | {
+        readonly coding?: readonly {
+          readonly system?: string | undefined;
+          readonly code?: string | undefined;
+          readonly display?: string | undefined;
+        }[];
+        readonly text?: string | undefined;
+      }
+    | undefined;
   readonly assignerDisplay?: string | undefined;
   /** Where it was read (`PID-3[2]`, `identifier[3]`), for the report. */
   readonly at: string;
@@ -35,7 +44,12 @@ function isIns(id: OtherIdentifier): boolean {
 }
 
 /** Adds to `data.identifier` each of `others` the rules did not already keep (same system and value, or the same value when `byValue`). */
-export function keepOtherIdentifiers(data: Obj, others: readonly OtherIdentifier[], st: RunState, options: { readonly byValue: boolean }): void {
+export function keepOtherIdentifiers(
+  data: Obj,
+  others: readonly OtherIdentifier[],
+  st: RunState,
+  options: { readonly byValue: boolean },
+): void {
   const kept = (Array.isArray(data['identifier']) ? data['identifier'] : []) as Obj[];
   const out = [...kept];
   for (const id of others) {
@@ -50,22 +64,39 @@ export function keepOtherIdentifiers(data: Obj, others: readonly OtherIdentifier
     if (system === undefined || system === '' || /\s/.test(system)) continue;
     const coding = (id.type?.coding ?? [])
       .filter((c) => typeof c.code === 'string' && c.code !== '')
-      .map((c) => ({ ...(c.system && !/\s/.test(c.system) && { system: c.system }), code: c.code as string, ...(c.display && { display: c.display }) }));
+      .map((c) => ({
+        ...(c.system && !/\s/.test(c.system) && { system: c.system }),
+        code: c.code as string,
+        ...(c.display && { display: c.display }),
+      }));
     const item: Obj = {
       system,
       value,
       ...(id.use !== undefined && USES.has(id.use) && { use: id.use }),
-      ...((coding.length > 0 || id.type?.text) && { type: { ...(coding.length > 0 && { coding }), ...(id.type?.text && { text: id.type.text }) } }),
+      ...((coding.length > 0 || id.type?.text) && {
+        type: { ...(coding.length > 0 && { coding }), ...(id.type?.text && { text: id.type.text }) },
+      }),
       ...(id.assignerDisplay && { assigner: { display: id.assignerDisplay } }),
     };
     out.push(item);
-    st.report.push({ rule: 'Patient.identifier (other)', kind: 'Patient', protocolPath: id.at, canonicalPath: `identifier[system=${system}]`, status: 'mapped', note: 'kept as given: a system the profile does not name' });
+    st.report.push({
+      rule: 'Patient.identifier (other)',
+      kind: 'Patient',
+      protocolPath: id.at,
+      canonicalPath: `identifier[system=${system}]`,
+      status: 'mapped',
+      note: 'kept as given: a system the profile does not name',
+    });
   }
   if (out.length > kept.length) data['identifier'] = out;
 }
 
 /** The system of an identifier from its HL7 CX-4 assigning authority (namespace id, universal id, its type). */
-export function systemOfAuthority(namespace: string | undefined, universalId: string | undefined, universalIdType: string | undefined): string {
+export function systemOfAuthority(
+  namespace: string | undefined,
+  universalId: string | undefined,
+  universalIdType: string | undefined,
+): string {
   const uid = universalId?.trim();
   const type = universalIdType?.trim().toUpperCase();
   if (uid && (type === 'ISO' || /^[0-2](\.[0-9]+)+$/.test(uid))) return `urn:oid:${uid}`;

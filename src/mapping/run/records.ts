@@ -5,20 +5,28 @@
 import { createHash } from 'node:crypto';
 
 import { type ErrorCode, type ErrorIssue, PasserelleError } from '../../errors.js';
+import type { ExternalRecord } from '../../model/records.js';
 import type { CanonicalResource, ResourceKind } from '../../model/resources.js';
 import { validateAs } from '../../model/validate.js';
-import type { ExternalRecord } from '../../model/records.js';
-import { prune } from './element-path.js';
-import type { CanonicalChange, FilteredRecord, FromCanonicalResult, MappingContext, ToCanonicalResult } from './types.js';
-import { passesFilters } from './filters.js';
 import type { MappingPlan } from '../compile/plan.js';
+import { prune } from './element-path.js';
+import { passesFilters } from './filters.js';
 import type { FieldReport } from './report.js';
+import type {
+  CanonicalChange,
+  FilteredRecord,
+  FromCanonicalResult,
+  MappingContext,
+  ToCanonicalResult,
+} from './types.js';
 
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 /** The canonical `id` of a peer record: its external id when it is a valid FHIR id, else a hash of it. */
 export function canonicalIdFor(externalId: string): string {
-  return FHIR_ID.test(externalId) ? externalId : `h-${createHash('sha256').update(externalId).digest('hex').slice(0, 40)}`;
+  return FHIR_ID.test(externalId)
+    ? externalId
+    : `h-${createHash('sha256').update(externalId).digest('hex').slice(0, 40)}`;
 }
 
 export interface RecordDraft {
@@ -43,7 +51,11 @@ export interface Outcome {
  * (`appointment-status-dropped`); the others (`practitioner-missing`) to the input's last
  * record, its subject (the appointment of an SIU, the patient of an ADT).
  */
-function recordFlags(plan: MappingPlan, drafts: readonly RecordDraft[], flags: ReadonlySet<string>): Map<RecordDraft, string[]> {
+function recordFlags(
+  plan: MappingPlan,
+  drafts: readonly RecordDraft[],
+  flags: ReadonlySet<string>,
+): Map<RecordDraft, string[]> {
   const out = new Map<RecordDraft, string[]>(drafts.map((d) => [d, []]));
   const last = drafts[drafts.length - 1];
   for (const f of flags) {
@@ -57,7 +69,12 @@ function recordFlags(plan: MappingPlan, drafts: readonly RecordDraft[], flags: R
 }
 
 /** Prunes, validates and filters the drafts of one input. */
-export function finishRecords(plan: MappingPlan, drafts: readonly RecordDraft[], ctx: MappingContext, flags: Set<string>): Outcome {
+export function finishRecords(
+  plan: MappingPlan,
+  drafts: readonly RecordDraft[],
+  ctx: MappingContext,
+  flags: Set<string>,
+): Outcome {
   const out: Outcome = { records: [], issues: [], filtered: [] };
   const byRecord = recordFlags(plan, drafts, flags);
   for (const d of drafts) {
@@ -68,7 +85,13 @@ export function finishRecords(plan: MappingPlan, drafts: readonly RecordDraft[],
     if (ctx.validate !== false) {
       const v = validateAs(d.kind, data, { testLink: ctx.testLink === true });
       if (!v.ok) {
-        for (const i of v.issues) out.issues.push({ path: i.path, message: i.message, severity: 'error', code: 'ERR_MAPPING_RECORD_INVALID' });
+        for (const i of v.issues)
+          out.issues.push({
+            path: i.path,
+            message: i.message,
+            severity: 'error',
+            code: 'ERR_MAPPING_RECORD_INVALID',
+          });
       }
     }
     const record: ExternalRecord = {
@@ -92,17 +115,40 @@ export function finishRecords(plan: MappingPlan, drafts: readonly RecordDraft[],
   return out;
 }
 
-function firstError(report: readonly FieldReport[], issues: readonly ErrorIssue[]): PasserelleError | undefined {
+function firstError(
+  report: readonly FieldReport[],
+  issues: readonly ErrorIssue[],
+): PasserelleError | undefined {
   const failed = report.find((r) => r.status === 'error');
   if (failed) {
     const code: ErrorCode = failed.code ?? 'ERR_MAPPING_TRANSFORM';
-    return new PasserelleError(code, `${failed.rule}${failed.protocolPath ? ` (${failed.protocolPath})` : ''}: ${failed.note ?? 'failed'}`, {
-      details: { rule: failed.rule, protocolPath: failed.protocolPath, canonicalPath: failed.canonicalPath },
-      issues: report.filter((r) => r.status === 'error').map((r) => ({ path: r.rule, message: `${r.protocolPath ?? ''} → ${r.canonicalPath ?? ''}: ${r.note ?? ''}`, severity: 'error' as const, code: r.code ?? 'ERR_MAPPING_TRANSFORM' })),
-    });
+    return new PasserelleError(
+      code,
+      `${failed.rule}${failed.protocolPath ? ` (${failed.protocolPath})` : ''}: ${failed.note ?? 'failed'}`,
+      {
+        details: {
+          rule: failed.rule,
+          protocolPath: failed.protocolPath,
+          canonicalPath: failed.canonicalPath,
+        },
+        issues: report
+          .filter((r) => r.status === 'error')
+          .map((r) => ({
+            path: r.rule,
+            message: `${r.protocolPath ?? ''} → ${r.canonicalPath ?? ''}: ${r.note ?? ''}`,
+            severity: 'error' as const,
+            code: r.code ?? 'ERR_MAPPING_TRANSFORM',
+          })),
+      },
+    );
   }
   const issue = issues.find((i) => i.severity !== 'warning');
-  if (issue) return new PasserelleError((issue.code as ErrorCode | undefined) ?? 'ERR_MAPPING_RECORD_INVALID', `${issue.path}: ${issue.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`, { issues });
+  if (issue)
+    return new PasserelleError(
+      (issue.code as ErrorCode | undefined) ?? 'ERR_MAPPING_RECORD_INVALID',
+      `${issue.path}: ${issue.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`,
+      { issues },
+    );
   return undefined;
 }
 
@@ -110,26 +156,69 @@ function firstError(report: readonly FieldReport[], issues: readonly ErrorIssue[
 function warningsOf(report: readonly FieldReport[]): ErrorIssue[] {
   return report
     .filter((r) => r.status !== 'error' && r.code !== undefined)
-    .map((r) => ({ path: r.rule, message: `${r.protocolPath ?? ''} → ${r.canonicalPath ?? ''}: ${r.note ?? ''}`, severity: 'warning' as const, code: r.code as ErrorCode }));
+    .map((r) => ({
+      path: r.rule,
+      message: `${r.protocolPath ?? ''} → ${r.canonicalPath ?? ''}: ${r.note ?? ''}`,
+      severity: 'warning' as const,
+      code: r.code as ErrorCode,
+    }));
 }
 
-export function toCanonicalResult(messageType: string, report: FieldReport[], flags: Set<string>, o: Outcome): ToCanonicalResult {
+export function toCanonicalResult(
+  messageType: string,
+  report: FieldReport[],
+  flags: Set<string>,
+  o: Outcome,
+): ToCanonicalResult {
   const error = firstError(report, o.issues);
   const issues = [...o.issues, ...warningsOf(report)];
-  return { ok: error === undefined, records: o.records, report, flags: [...flags], issues, filtered: o.filtered, messageType, ...(error && { error }) };
+  return {
+    ok: error === undefined,
+    records: o.records,
+    report,
+    flags: [...flags],
+    issues,
+    filtered: o.filtered,
+    messageType,
+    ...(error && { error }),
+  };
 }
 
-export function failedToCanonical(messageType: string, error: PasserelleError, report: FieldReport[] = []): ToCanonicalResult {
-  return { ok: false, records: [], report, flags: [], issues: [{ path: messageType, message: error.message, severity: 'error', code: error.code }], filtered: [], messageType, error };
+export function failedToCanonical(
+  messageType: string,
+  error: PasserelleError,
+  report: FieldReport[] = [],
+): ToCanonicalResult {
+  return {
+    ok: false,
+    records: [],
+    report,
+    flags: [],
+    issues: [{ path: messageType, message: error.message, severity: 'error', code: error.code }],
+    filtered: [],
+    messageType,
+    error,
+  };
 }
 
-export function fromCanonicalResult(event: string, report: FieldReport[], extra: Partial<Pick<FromCanonicalResult, 'hl7' | 'fhir' | 'skipped'>>, issues: ErrorIssue[] = []): FromCanonicalResult {
+export function fromCanonicalResult(
+  event: string,
+  report: FieldReport[],
+  extra: Partial<Pick<FromCanonicalResult, 'hl7' | 'fhir' | 'skipped'>>,
+  issues: ErrorIssue[] = [],
+): FromCanonicalResult {
   const error = firstError(report, issues);
   return { ok: error === undefined, event, report, issues, ...extra, ...(error && { error }) };
 }
 
 export function failedFromCanonical(event: string, error: PasserelleError): FromCanonicalResult {
-  return { ok: false, event, report: [], issues: [{ path: event, message: error.message, severity: 'error', code: error.code }], error };
+  return {
+    ok: false,
+    event,
+    report: [],
+    issues: [{ path: event, message: error.message, severity: 'error', code: error.code }],
+    error,
+  };
 }
 
 /** Events a canonical change can be, per kind (detectEvent decides which one a change is). */
@@ -154,7 +243,8 @@ export function detectEvent(change: CanonicalChange): string {
   switch (data.resourceType) {
     case 'Appointment': {
       const before = base?.resourceType === 'Appointment' ? base : null;
-      if (change.op === 'cancel' || (data.status === 'cancelled' && before?.status !== 'cancelled')) return 'cancelled';
+      if (change.op === 'cancel' || (data.status === 'cancelled' && before?.status !== 'cancelled'))
+        return 'cancelled';
       if (data.status === 'noshow' && before?.status !== 'noshow') return 'noshow';
       if (!before) return 'created';
       if (data.start !== before.start || data.end !== before.end) return 'moved';

@@ -36,8 +36,11 @@ export function formatReportTable(report: readonly FieldReport[]): string {
     r.canonicalPath ? (r.kind ? `${r.kind}.${r.canonicalPath}` : r.canonicalPath) : '—',
     `${r.status}${r.note ? ` (${r.note})` : ''}${r.code ? ` ${r.code}` : ''}`,
   ]);
-  const widths = head.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((row) => (row[i] as string).length))));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number))).join(' | ');
+  const widths = head.map((h, i) =>
+    Math.min(60, Math.max(h.length, ...rows.map((row) => (row[i] as string).length))),
+  );
+  const line = (cells: readonly string[]) =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number))).join(' | ');
   const sep = widths.map((w, i) => '-'.repeat(i === widths.length - 1 ? Math.max(w, 6) : w)).join('-+-');
   const counts = FIELD_STATUSES.map((s) => `${report.filter((r) => r.status === s).length} ${s}`).join(', ');
   return [line(head), sep, ...rows.map(line), '', counts].join('\n');

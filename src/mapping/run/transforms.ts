@@ -114,7 +114,16 @@ export function parseHl7Timestamp(raw: string): Hl7Parts {
   const mi = n >= 12 ? d2(raw, 10) : 0;
   const s = n >= 14 ? d2(raw, 12) : 0;
   const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-  if (mo < 1 || mo > 12 || d < 1 || d > (mo === 2 && !leap ? 28 : (DAYS[mo - 1] as number)) || h > 23 || mi > 59 || s > 59) throw new TransformError(BAD_TS);
+  if (
+    mo < 1 ||
+    mo > 12 ||
+    d < 1 ||
+    d > (mo === 2 && !leap ? 28 : (DAYS[mo - 1] as number)) ||
+    h > 23 ||
+    mi > 59 ||
+    s > 59
+  )
+    throw new TransformError(BAD_TS);
   return { y, mo, d, h, mi, s, ms, offset, precision: n };
 }
 
@@ -200,7 +209,8 @@ export function durationMinutes(raw: string, unit?: string): number {
     amount = Number(tq[2]);
     per = MINUTES_PER_UNIT.get((tq[1] as string).toLowerCase());
   } else {
-    if (!/^[0-9]{1,7}(\.[0-9]{1,3})?$/.test(s)) throw new TransformError('not a duration (a number, or TQ S/M/H/D/W followed by a number)');
+    if (!/^[0-9]{1,7}(\.[0-9]{1,3})?$/.test(s))
+      throw new TransformError('not a duration (a number, or TQ S/M/H/D/W followed by a number)');
     amount = Number(s);
     per = unit === undefined || unit.trim() === '' ? 1 : MINUTES_PER_UNIT.get(unit.trim().toLowerCase());
     if (per === undefined) throw new TransformError('unknown duration unit (s, min, h, d, wk)');
@@ -220,17 +230,29 @@ export function durationMinutes(raw: string, unit?: string): number {
  * 0269/0639 Mayotte). The national significant number (without the leading 0) is kept whole.
  */
 const OVERSEAS: ReadonlyArray<readonly [string, string]> = [
-  ['590', '590'], ['690', '590'], ['691', '590'],
-  ['594', '594'], ['694', '594'],
-  ['596', '596'], ['696', '596'], ['697', '596'],
-  ['262', '262'], ['263', '262'], ['692', '262'], ['693', '262'],
-  ['269', '262'], ['639', '262'],
+  ['590', '590'],
+  ['690', '590'],
+  ['691', '590'],
+  ['594', '594'],
+  ['694', '594'],
+  ['596', '596'],
+  ['696', '596'],
+  ['697', '596'],
+  ['262', '262'],
+  ['263', '262'],
+  ['692', '262'],
+  ['693', '262'],
+  ['269', '262'],
+  ['639', '262'],
 ];
 const FRENCH_CODES = new Set(['33', '590', '594', '596', '262']);
 
 /** A French number (national `0X XX XX XX XX`, `+33…`, `0033…`, `+33 (0)…`) → `+33612345678`. */
 export function frenchPhoneToE164(raw: string): string {
-  let s = raw.trim().replace(/\(0\)/g, '').replace(/[\s.\-/()]/g, '');
+  let s = raw
+    .trim()
+    .replace(/\(0\)/g, '')
+    .replace(/[\s.\-/()]/g, '');
   if (s.startsWith('00')) s = `+${s.slice(2)}`;
   if (/^0[1-9][0-9]{8}$/.test(s)) {
     const nsn = s.slice(1);
@@ -249,7 +271,25 @@ export function frenchPhoneToE164(raw: string): string {
 }
 
 /** Countries whose numbers follow the French plan (metropolitan France and the overseas departments). */
-const FRENCH_COUNTRIES: ReadonlySet<string> = new Set(['FR', 'FRA', 'FRANCE', 'GP', 'GLP', 'MQ', 'MTQ', 'GF', 'GUF', 'RE', 'REU', 'YT', 'MYT', 'BL', 'BLM', 'MF', 'MAF']);
+const FRENCH_COUNTRIES: ReadonlySet<string> = new Set([
+  'FR',
+  'FRA',
+  'FRANCE',
+  'GP',
+  'GLP',
+  'MQ',
+  'MTQ',
+  'GF',
+  'GUF',
+  'RE',
+  'REU',
+  'YT',
+  'MYT',
+  'BL',
+  'BLM',
+  'MF',
+  'MAF',
+]);
 
 /**
  * National numbering plans passerelle can put in E.164 when a record says it is from there: the
@@ -313,7 +353,8 @@ export function phoneToE164(raw: string, country?: string): string {
     return /^\+[1-9][0-9]{6,14}$/.test(s) ? s : given;
   }
   const key = country?.trim().toUpperCase();
-  if (key === undefined || key === '' || FRENCH_COUNTRIES.has(key)) return FRENCH_NATIONAL_FORM.test(given) ? frenchPhoneToE164(given) : given;
+  if (key === undefined || key === '' || FRENCH_COUNTRIES.has(key))
+    return FRENCH_NATIONAL_FORM.test(given) ? frenchPhoneToE164(given) : given;
   const plan = PLANS.find(([names]) => names.includes(key))?.[1];
   if (!plan) return given;
   let nsn = s;
@@ -337,7 +378,8 @@ export function e164ToFrenchNational(raw: string): string {
 // Street address (HL7 v2.5 §2.A.85 XAD-1, SAD: street or mailing address & street name & dwelling number)
 
 /** Whether `part` is already a whole word (or words) of `line`, any case. */
-const hasWords = (line: string, part: string): boolean => ` ${line.toLowerCase()} `.includes(` ${part.toLowerCase()} `);
+const hasWords = (line: string, part: string): boolean =>
+  ` ${line.toLowerCase()} `.includes(` ${part.toLowerCase()} `);
 
 /**
  * One street line from SAD's parts: SAD.1 alone is the line; SAD.3 (dwelling number) and SAD.2
@@ -348,7 +390,8 @@ const hasWords = (line: string, part: string): boolean => ` ${line.toLowerCase()
 export function streetLine(joined: string): string {
   const [street = '', name = '', number = ''] = joined.split(SUBCOMPONENTS).map((p) => p.trim());
   let line = street;
-  for (const part of [number, name]) if (part !== '' && !hasWords(line, part)) line = line === '' ? part : `${line} ${part}`;
+  for (const part of [number, name])
+    if (part !== '' && !hasWords(line, part)) line = line === '' ? part : `${line} ${part}`;
   return line;
 }
 
@@ -382,17 +425,46 @@ export function checkEmail(s: string): string {
 
 type Factory = (arg: string | undefined) => Transform | string;
 
-const simple = (name: string, produces: Transform['produces'], protocol: Transform['protocol'], inFn: Transform['in'], outFn: Transform['out']): Factory => (arg) =>
-  arg !== undefined ? `transform ${name} takes no argument` : { spec: name, name, produces, protocol, in: inFn, out: outFn };
+const simple =
+  (
+    name: string,
+    produces: Transform['produces'],
+    protocol: Transform['protocol'],
+    inFn: Transform['in'],
+    outFn: Transform['out'],
+  ): Factory =>
+  (arg) =>
+    arg !== undefined
+      ? `transform ${name} takes no argument`
+      : { spec: name, name, produces, protocol, in: inFn, out: outFn };
 
-const FHIR_TS = /^([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$/;
+const FHIR_TS =
+  /^([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$/;
 const REF_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 const FACTORIES: Readonly<Record<string, Factory>> = {
-  trim: simple('trim', 'string', 'any', (v) => str(v).trim(), (v) => str(v).trim()),
+  trim: simple(
+    'trim',
+    'string',
+    'any',
+    (v) => str(v).trim(),
+    (v) => str(v).trim(),
+  ),
   // Unicode default case mapping: French needs no locale rule (é → É, ç → Ç, œ → Œ).
-  upper: simple('upper', 'string', 'any', (v) => str(v).toUpperCase(), (v) => str(v).toUpperCase()),
-  lower: simple('lower', 'string', 'any', (v) => str(v).toLowerCase(), (v) => str(v).toLowerCase()),
+  upper: simple(
+    'upper',
+    'string',
+    'any',
+    (v) => str(v).toUpperCase(),
+    (v) => str(v).toUpperCase(),
+  ),
+  lower: simple(
+    'lower',
+    'string',
+    'any',
+    (v) => str(v).toLowerCase(),
+    (v) => str(v).toLowerCase(),
+  ),
   'hl7-datetime': simple(
     'hl7-datetime',
     'instant',
@@ -413,7 +485,8 @@ const FACTORIES: Readonly<Record<string, Factory>> = {
     },
     (v) => {
       const s = str(v);
-      if (!/^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$/.test(s)) throw new TransformError('not a date (YYYY, YYYY-MM or YYYY-MM-DD)');
+      if (!/^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$/.test(s))
+        throw new TransformError('not a date (YYYY, YYYY-MM or YYYY-MM-DD)');
       return s.replace(/-/g, '');
     },
   ),
@@ -452,12 +525,28 @@ const FACTORIES: Readonly<Record<string, Factory>> = {
   'street-line': (arg) =>
     arg !== undefined
       ? 'transform street-line takes no argument'
-      : { spec: 'street-line', name: 'street-line', produces: 'string', protocol: 'hl7v2', readsSubcomponents: true, in: (v) => streetLine(str(v)), out: (v) => str(v).trim() },
+      : {
+          spec: 'street-line',
+          name: 'street-line',
+          produces: 'string',
+          protocol: 'hl7v2',
+          readsSubcomponents: true,
+          in: (v) => streetLine(str(v)),
+          out: (v) => str(v).trim(),
+        },
   // Inbound reads XTN-5/6/7 when XTN-1 is empty; outbound writes the number as it is.
   'xtn-number': (arg) =>
     arg !== undefined
       ? 'transform xtn-number takes no argument'
-      : { spec: 'xtn-number', name: 'xtn-number', produces: 'string', protocol: 'hl7v2', fallbackComponents: { for: 1, components: [5, 6, 7] }, in: (v) => xtnNumber(str(v)), out: (v) => str(v).trim() },
+      : {
+          spec: 'xtn-number',
+          name: 'xtn-number',
+          produces: 'string',
+          protocol: 'hl7v2',
+          fallbackComponents: { for: 1, components: [5, 6, 7] },
+          in: (v) => xtnNumber(str(v)),
+          out: (v) => str(v).trim(),
+        },
   // An e-mail field holds what the sender's user typed: "NON", "pas d'email", a phone number.
   // Only an address (one @, a dotted domain, no space) is an e-mail; anything else fails the
   // rule, so it is dropped with a flag rather than stored, then refused downstream.
@@ -469,7 +558,8 @@ const FACTORIES: Readonly<Record<string, Factory>> = {
     (v) => checkEmail(str(v).trim()),
   ),
   'phone-e164': (arg) => {
-    if (arg !== undefined && arg !== 'national') return `transform phone-e164 takes no argument or :national (got :${arg})`;
+    if (arg !== undefined && arg !== 'national')
+      return `transform phone-e164 takes no argument or :national (got :${arg})`;
     return {
       spec: arg ? `phone-e164:${arg}` : 'phone-e164',
       name: 'phone-e164',
@@ -495,7 +585,8 @@ const FACTORIES: Readonly<Record<string, Factory>> = {
     };
   },
   reference: (arg) => {
-    if (!arg || !/^[A-Z][A-Za-z]+$/.test(arg)) return 'transform reference needs a resource type, e.g. reference:Patient';
+    if (!arg || !/^[A-Z][A-Za-z]+$/.test(arg))
+      return 'transform reference needs a resource type, e.g. reference:Patient';
     const prefix = `${arg}/`;
     return {
       spec: `reference:${arg}`,
@@ -524,7 +615,8 @@ export function compileTransform(spec: string): Transform | string {
   const name = colon < 0 ? spec : spec.slice(0, colon);
   const arg = colon < 0 ? undefined : spec.slice(colon + 1);
   const factory = FACTORIES[name];
-  if (!factory) return `unknown transform ${name}${didYouMean(name, TRANSFORM_NAMES)}; known: ${TRANSFORM_NAMES.join(', ')}`;
+  if (!factory)
+    return `unknown transform ${name}${didYouMean(name, TRANSFORM_NAMES)}; known: ${TRANSFORM_NAMES.join(', ')}`;
   return factory(arg);
 }
 

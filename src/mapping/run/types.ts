@@ -1,6 +1,6 @@
 import type { ErrorIssue, PasserelleError } from '../../errors.js';
-import type { CanonicalResource, ResourceKind } from '../../model/resources.js';
 import type { ExternalRecord, OutboundOp } from '../../model/records.js';
+import type { CanonicalResource, ResourceKind } from '../../model/resources.js';
 import type { FieldReport } from './report.js';
 
 export interface MappingContext {

@@ -15,7 +15,16 @@ import type { Dialect, StoreMigration } from './types.js';
  * Every migration, in order. Add new ones at the end with the next number; never edit one that
  * has shipped (stores in the field have already run it).
  */
-export const MIGRATIONS: readonly StoreMigration[] = [migration0001, migration0002, migration0003, migration0004, migration0005, migration0006, migration0007, migration0008];
+export const MIGRATIONS: readonly StoreMigration[] = [
+  migration0001,
+  migration0002,
+  migration0003,
+  migration0004,
+  migration0005,
+  migration0006,
+  migration0007,
+  migration0008,
+];
 
 export const MIGRATION_TABLE = 'schema_migrations';
 
@@ -49,10 +58,14 @@ export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Pr
   const { error, results } = await migrator(db, dialect).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new PasserelleError('ERR_STORE_MIGRATION_FAILED', `migration ${failed} failed: ${(error as Error).message}`, {
-      cause: error,
-      details: { migration: failed },
-    });
+    throw new PasserelleError(
+      'ERR_STORE_MIGRATION_FAILED',
+      `migration ${failed} failed: ${(error as Error).message}`,
+      {
+        cause: error,
+        details: { migration: failed },
+      },
+    );
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

@@ -43,11 +43,36 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const seal = sealOf(options.sealing);
   const transaction = <T>(fn: TxFn<T>) =>
     new Promise<T>((resolve, reject) => {
-      void runInOneTransaction(db, 'postgres', now, seal, [{ fn: fn as TxFn<unknown>, resolve: resolve as (v: unknown) => void, reject }], undefined, options.auditKey);
+      void runInOneTransaction(
+        db,
+        'postgres',
+        now,
+        seal,
+        [{ fn: fn as TxFn<unknown>, resolve: resolve as (v: unknown) => void, reject }],
+        undefined,
+        options.auditKey,
+      );
     });
   // Leave connections for plain transactions and reads: half the pool commits batches.
-  const committer = new LanedCommitter(db, 'postgres', now, seal, Math.max(1, Math.floor((options.poolSize ?? 10) / 2)), options.auditKey);
-  const repos = makeRootRepos({ db, dialect: 'postgres', now, seal, inTransaction: false, ...(options.auditKey && { auditKey: options.auditKey }) }, transaction);
+  const committer = new LanedCommitter(
+    db,
+    'postgres',
+    now,
+    seal,
+    Math.max(1, Math.floor((options.poolSize ?? 10) / 2)),
+    options.auditKey,
+  );
+  const repos = makeRootRepos(
+    {
+      db,
+      dialect: 'postgres',
+      now,
+      seal,
+      inTransaction: false,
+      ...(options.auditKey && { auditKey: options.auditKey }),
+    },
+    transaction,
+  );
 
   const store: Store = {
     ...repos,
@@ -61,7 +86,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       const client = await pool.connect();
       try {
         const k = lockKey(key);
-        const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [k]);
+        const { rows } = await client.query<{ ok: boolean }>(
+          'SELECT pg_try_advisory_lock($1::bigint) AS ok',
+          [k],
+        );
         if (!rows[0]?.ok) return { acquired: false };
         try {
           return { acquired: true, result: await fn() };
@@ -78,7 +106,11 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       try {
         await sql`select 1`.execute(db);
       } catch (e) {
-        throw new PasserelleError('ERR_STORE_UNAVAILABLE', `PostgreSQL store is not answering: ${(e as Error).message}`, { cause: e });
+        throw new PasserelleError(
+          'ERR_STORE_UNAVAILABLE',
+          `PostgreSQL store is not answering: ${(e as Error).message}`,
+          { cause: e },
+        );
       }
     },
     async close() {

@@ -21,9 +21,14 @@ export interface AuditPurgeResult {
  */
 export async function purgeAuditPrefix(tx: Tx, beforeMs: number): Promise<AuditPurgeResult> {
   const { db } = tx;
-  const firstYoung = await db.selectFrom('audit_events').select((eb) => eb.fn.min('seq').as('seq')).where('at', '>=', beforeMs).executeTakeFirst();
+  const firstYoung = await db
+    .selectFrom('audit_events')
+    .select((eb) => eb.fn.min('seq').as('seq'))
+    .where('at', '>=', beforeMs)
+    .executeTakeFirst();
   let q = db.selectFrom('audit_events').select(['seq']).where('at', '<', beforeMs);
-  if (firstYoung?.seq !== null && firstYoung?.seq !== undefined) q = q.where('seq', '<', Number(firstYoung.seq));
+  if (firstYoung?.seq !== null && firstYoung?.seq !== undefined)
+    q = q.where('seq', '<', Number(firstYoung.seq));
   const last = await q.orderBy('seq', 'desc').limit(1).executeTakeFirst();
   if (!last) return { purged: 0, baseSeq: undefined };
   const baseSeq = Number(last.seq);

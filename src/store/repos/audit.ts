@@ -1,11 +1,19 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 import { PasserelleError } from '../../errors.js';
+import { stableStringify } from '../../util/stable-stringify.js';
 import type { AuditEventsTable, AuditHeadTable } from '../schema.js';
-import type { AuditEvent, AuditInput, AuditListFilter, AuditOutcome, AuditVerifyOptions, AuditVerifyResult, JsonObject } from '../types.js';
+import type {
+  AuditEvent,
+  AuditInput,
+  AuditListFilter,
+  AuditOutcome,
+  AuditVerifyOptions,
+  AuditVerifyResult,
+  JsonObject,
+} from '../types.js';
 import { compiled, rowOf } from './compiled.js';
 import { fromJson, iso, type RepoContext, toJson } from './context.js';
-import { stableStringify } from '../../util/stable-stringify.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -53,11 +61,18 @@ export function keyedAuditHash(key: Buffer, prevHash: string, row: HashedContent
  * checkpoints kept outside it. The leading word separates them from each other and from chain
  * links, whose input starts with 64 hex digits.
  */
-export function auditMac(key: Buffer, kind: 'anchor' | 'base' | 'checkpoint', ...parts: readonly (string | number)[]): string {
-  return createHmac('sha256', key).update([`passerelle-audit-${kind}`, ...parts].join('\n')).digest('hex');
+export function auditMac(
+  key: Buffer,
+  kind: 'anchor' | 'base' | 'checkpoint',
+  ...parts: readonly (string | number)[]
+): string {
+  return createHmac('sha256', key)
+    .update([`passerelle-audit-${kind}`, ...parts].join('\n'))
+    .digest('hex');
 }
 
-export const sameHex = (a: string | null, b: string): boolean => a !== null && a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+export const sameHex = (a: string | null, b: string): boolean =>
+  a !== null && a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 const toEvent = (r: AuditRow): AuditEvent => ({
   seq: Number(r.seq),
@@ -103,31 +118,60 @@ export interface AuditRepo {
 }
 
 // append's statements, compiled once (compiled.ts): one event per applied record on ingest.
-const EVENT_COLUMNS = ['at', 'actor', 'role', 'action', 'resource_type', 'resource_id', 'patient_id', 'practice_id', 'outcome', 'request_id', 'via', 'details', 'prev_hash', 'hash'] as const;
+const EVENT_COLUMNS = [
+  'at',
+  'actor',
+  'role',
+  'action',
+  'resource_type',
+  'resource_id',
+  'patient_id',
+  'practice_id',
+  'outcome',
+  'request_id',
+  'via',
+  'details',
+  'prev_hash',
+  'hash',
+] as const;
 const readHead = compiled((db, _p, dialect) => {
   // The head row serializes appenders: FOR UPDATE on PostgreSQL; SQLite has one writer.
   const q = db.selectFrom('audit_head').selectAll().where('id', '=', 1);
   return dialect === 'postgres' ? q.forUpdate() : q;
 });
 const insertEvent = compiled<(typeof EVENT_COLUMNS)[number]>((db, p) =>
-  db
-    .insertInto('audit_events')
-    .values(rowOf<Omit<AuditRow, 'seq'>>(EVENT_COLUMNS, p))
-    .returning('seq'),
+  db.insertInto('audit_events').values(rowOf<Omit<AuditRow, 'seq'>>(EVENT_COLUMNS, p)).returning('seq'),
 );
-const moveHead = compiled<'seq' | 'hash'>((db, p) => db.updateTable('audit_head').set({ seq: p<number>('seq'), hash: p('hash') }).where('id', '=', 1));
+const moveHead = compiled<'seq' | 'hash'>((db, p) =>
+  db
+    .updateTable('audit_head')
+    .set({ seq: p<number>('seq'), hash: p('hash') })
+    .where('id', '=', 1),
+);
 
 const keyRequired = () =>
-  new PasserelleError('ERR_AUDIT_KEY_REQUIRED', 'the audit chain is keyed: this process needs the audit key (audit.key or audit.keyFile) to append to it or verify it');
+  new PasserelleError(
+    'ERR_AUDIT_KEY_REQUIRED',
+    'the audit chain is keyed: this process needs the audit key (audit.key or audit.keyFile) to append to it or verify it',
+  );
 
 export function auditRepo(ctx: RepoContext): AuditRepo {
   const { db, auditKey: key } = ctx;
-  const headRow = () => db.selectFrom('audit_head').selectAll().where('id', '=', 1).executeTakeFirstOrThrow() as Promise<AuditHeadTable>;
+  const headRow = () =>
+    db
+      .selectFrom('audit_head')
+      .selectAll()
+      .where('id', '=', 1)
+      .executeTakeFirstOrThrow() as Promise<AuditHeadTable>;
 
   const setAnchor = async (head: { seq: number; hash: string }, k: Buffer) => {
     await db
       .updateTable('audit_head')
-      .set({ anchor_seq: head.seq, anchor_hash: head.hash, anchor_mac: auditMac(k, 'anchor', head.seq, head.hash) })
+      .set({
+        anchor_seq: head.seq,
+        anchor_hash: head.hash,
+        anchor_mac: auditMac(k, 'anchor', head.seq, head.hash),
+      })
       .where('id', '=', 1)
       .where('anchor_seq', 'is', null)
       .execute();
@@ -159,7 +203,13 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
         resource_id: input.resourceId ?? null,
         patient_id: input.patientId ?? null,
         // Callers that predate the column name the practice in details, or act on the practice itself.
-        practice_id: input.practiceId ?? (typeof details['practiceId'] === 'string' ? details['practiceId'] : input.resourceType === 'Practice' ? (input.resourceId ?? null) : null),
+        practice_id:
+          input.practiceId ??
+          (typeof details['practiceId'] === 'string'
+            ? details['practiceId']
+            : input.resourceType === 'Practice'
+              ? (input.resourceId ?? null)
+              : null),
         outcome: input.outcome,
         request_id: input.requestId ?? null,
         via: input.via ?? null,
@@ -186,7 +236,12 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
       if (f.fromMs !== undefined) q = q.where('at', '>=', f.fromMs);
       if (f.toMs !== undefined) q = q.where('at', '<', f.toMs);
       if (f.afterSeq !== undefined) q = q.where('seq', '>', f.afterSeq);
-      return ((await q.orderBy('seq').limit(f.limit ?? 100).execute()) as AuditRow[]).map(toEvent);
+      return (
+        (await q
+          .orderBy('seq')
+          .limit(f.limit ?? 100)
+          .execute()) as AuditRow[]
+      ).map(toEvent);
     },
 
     async head() {
@@ -202,18 +257,32 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
         return { anchored: true };
       }
       if (!sameHex(h.anchor_mac, auditMac(key, 'anchor', Number(h.anchor_seq), h.anchor_hash ?? ''))) {
-        throw new PasserelleError('ERR_AUDIT_KEY_MISMATCH', 'the configured audit key is not the one this store’s audit chain was keyed with (audit.key / audit.keyFile)');
+        throw new PasserelleError(
+          'ERR_AUDIT_KEY_MISMATCH',
+          'the configured audit key is not the one this store’s audit chain was keyed with (audit.key / audit.keyFile)',
+        );
       }
       return { anchored: false };
     },
 
     async rebase(throughSeq) {
       if (!key) throw keyRequired();
-      const row = await db.selectFrom('audit_events').select(['seq', 'hash']).where('seq', '=', throughSeq).executeTakeFirst();
-      if (!row) throw new PasserelleError('ERR_NOT_FOUND', `audit event ${throughSeq} not found`, { details: { seq: throughSeq } });
+      const row = await db
+        .selectFrom('audit_events')
+        .select(['seq', 'hash'])
+        .where('seq', '=', throughSeq)
+        .executeTakeFirst();
+      if (!row)
+        throw new PasserelleError('ERR_NOT_FOUND', `audit event ${throughSeq} not found`, {
+          details: { seq: throughSeq },
+        });
       await db
         .updateTable('audit_head')
-        .set({ base_seq: throughSeq, base_hash: row.hash, base_mac: auditMac(key, 'base', throughSeq, row.hash) })
+        .set({
+          base_seq: throughSeq,
+          base_hash: row.hash,
+          base_mac: auditMac(key, 'base', throughSeq, row.hash),
+        })
         .where('id', '=', 1)
         .execute();
     },
@@ -221,28 +290,49 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
     async verify(options = {}) {
       const h = await headRow();
       let checked = 0;
-      const broken = (firstBrokenSeq: number, reason: string): AuditVerifyResult => ({ ok: false, checked, firstBrokenSeq, reason });
+      const broken = (firstBrokenSeq: number, reason: string): AuditVerifyResult => ({
+        ok: false,
+        checked,
+        firstBrokenSeq,
+        reason,
+      });
 
       // Where the walk starts: the genesis, or after a purged prefix its MAC'd base.
       let prev = GENESIS_HASH;
       let lastSeq = 0;
       if (h.base_seq !== null) {
         lastSeq = Number(h.base_seq);
-        if (!key) return broken(lastSeq + 1, 'the chain starts after a purge: the audit key is needed to check where');
+        if (!key)
+          return broken(
+            lastSeq + 1,
+            'the chain starts after a purge: the audit key is needed to check where',
+          );
         if (!sameHex(h.base_mac, auditMac(key, 'base', lastSeq, h.base_hash ?? ''))) {
-          return broken(lastSeq + 1, 'the purge base is not signed by the audit key (the start of the chain was moved)');
+          return broken(
+            lastSeq + 1,
+            'the purge base is not signed by the audit key (the start of the chain was moved)',
+          );
         }
         prev = h.base_hash ?? '';
       }
       // Past the anchor every link is an HMAC; at or before it, plain SHA-256 (older events).
       const anchorSeq = h.anchor_seq === null ? null : Number(h.anchor_seq);
       if (anchorSeq !== null) {
-        if (!key) return broken(anchorSeq + 1, 'events after the anchor are keyed: the audit key is needed to verify them');
+        if (!key)
+          return broken(
+            anchorSeq + 1,
+            'events after the anchor are keyed: the audit key is needed to verify them',
+          );
         if (!sameHex(h.anchor_mac, auditMac(key, 'anchor', anchorSeq, h.anchor_hash ?? ''))) {
-          return broken(anchorSeq + 1, 'the keyed-chain anchor is not signed by this audit key (wrong key, or the anchor was moved)');
+          return broken(
+            anchorSeq + 1,
+            'the keyed-chain anchor is not signed by this audit key (wrong key, or the anchor was moved)',
+          );
         }
       }
-      const checkpoints = [...(options.checkpoints ?? [])].filter((c) => c.seq > lastSeq).sort((a, b) => a.seq - b.seq);
+      const checkpoints = [...(options.checkpoints ?? [])]
+        .filter((c) => c.seq > lastSeq)
+        .sort((a, b) => a.seq - b.seq);
       let ci = 0;
       let matched = 0;
       // The first event after one whose hash the head records: where a moved-back head stops.
@@ -250,23 +340,43 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
 
       const pageSize = 1000;
       for (;;) {
-        const rows = (await db.selectFrom('audit_events').selectAll().where('seq', '>', lastSeq).orderBy('seq').limit(pageSize).execute()) as AuditRow[];
+        const rows = (await db
+          .selectFrom('audit_events')
+          .selectAll()
+          .where('seq', '>', lastSeq)
+          .orderBy('seq')
+          .limit(pageSize)
+          .execute()) as AuditRow[];
         for (const r of rows) {
           const seq = Number(r.seq);
           if (pastHead === undefined && prev === h.hash) pastHead = seq;
           const cp = checkpoints[ci];
-          if (cp && cp.seq < seq) return broken(cp.seq, `event #${cp.seq}, signed in the checkpoint of ${cp.at}, is missing (removed)`);
-          if (r.prev_hash !== prev) return broken(seq, 'prev_hash does not match the previous row (a row was removed or reordered)');
+          if (cp && cp.seq < seq)
+            return broken(
+              cp.seq,
+              `event #${cp.seq}, signed in the checkpoint of ${cp.at}, is missing (removed)`,
+            );
+          if (r.prev_hash !== prev)
+            return broken(seq, 'prev_hash does not match the previous row (a row was removed or reordered)');
           const keyed = anchorSeq !== null && seq > anchorSeq;
           if (keyed && prev !== h.anchor_hash && lastSeq <= (anchorSeq as number)) {
             return broken(seq, 'the first keyed event does not follow the anchor (the anchor was moved)');
           }
           if (keyed) {
-            if (!sameHex(r.hash, keyedAuditHash(key as Buffer, prev, r))) return broken(seq, 'content does not match its hash under the audit key (the row was edited, or re-chained without the key)');
-          } else if (auditHash(prev, r) !== r.hash) return broken(seq, 'content does not match its hash (the row was edited)');
+            if (!sameHex(r.hash, keyedAuditHash(key as Buffer, prev, r)))
+              return broken(
+                seq,
+                'content does not match its hash under the audit key (the row was edited, or re-chained without the key)',
+              );
+          } else if (auditHash(prev, r) !== r.hash)
+            return broken(seq, 'content does not match its hash (the row was edited)');
           // Several instances may checkpoint the same head: every one of them must match.
           for (let c = checkpoints[ci]; c && c.seq === seq; c = checkpoints[++ci]) {
-            if (r.hash !== c.hash) return broken(seq, `event #${seq} differs from the checkpoint signed at ${c.at}: the chain was rewritten at or before it`);
+            if (r.hash !== c.hash)
+              return broken(
+                seq,
+                `event #${seq} differs from the checkpoint signed at ${c.at}: the chain was rewritten at or before it`,
+              );
             matched++;
           }
           prev = r.hash;
@@ -276,14 +386,32 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
         if (rows.length < pageSize) break;
       }
       const missing = checkpoints[ci];
-      if (missing) return broken(lastSeq + 1, `events after #${lastSeq} up to #${missing.seq}, signed in the checkpoint of ${missing.at}, are missing (the chain was truncated)`);
-      if (anchorSeq !== null && anchorSeq > lastSeq) return broken(lastSeq + 1, `the chain ends before its keyed anchor #${anchorSeq} (events were removed from the end)`);
+      if (missing)
+        return broken(
+          lastSeq + 1,
+          `events after #${lastSeq} up to #${missing.seq}, signed in the checkpoint of ${missing.at}, are missing (the chain was truncated)`,
+        );
+      if (anchorSeq !== null && anchorSeq > lastSeq)
+        return broken(
+          lastSeq + 1,
+          `the chain ends before its keyed anchor #${anchorSeq} (events were removed from the end)`,
+        );
       if (h.hash !== prev) {
-        if (pastHead !== undefined) return broken(pastHead, `the recorded head is an earlier event than the last one #${lastSeq} (the head was moved back)`);
-        return broken(lastSeq + 1, 'the chain ends before the recorded head (rows were removed from the end)');
+        if (pastHead !== undefined)
+          return broken(
+            pastHead,
+            `the recorded head is an earlier event than the last one #${lastSeq} (the head was moved back)`,
+          );
+        return broken(
+          lastSeq + 1,
+          'the chain ends before the recorded head (rows were removed from the end)',
+        );
       }
       if (key && anchorSeq === null && checked > 0) {
-        return broken(lastSeq + 1, 'the chain was never keyed: start the service once with the audit key, or the anchor was removed');
+        return broken(
+          lastSeq + 1,
+          'the chain was never keyed: start the service once with the audit key, or the anchor was removed',
+        );
       }
       return { ok: true, checked, ...(options.checkpoints && { checkpoints: matched }) };
     },

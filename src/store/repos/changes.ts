@@ -7,11 +7,18 @@ import { iso, type RepoContext } from './context.js';
 /** Compiled once (compiled.ts): every writing transaction runs it. */
 const bumpCounter = compiled<'practiceId' | 'now'>((db, p, dialect) => {
   // Never let Last-Modified go backwards when instances' clocks disagree.
-  const later = dialect === 'postgres' ? sql<number>`GREATEST(change_counters.updated_at, excluded.updated_at)` : sql<number>`MAX(change_counters.updated_at, excluded.updated_at)`;
+  const later =
+    dialect === 'postgres'
+      ? sql<number>`GREATEST(change_counters.updated_at, excluded.updated_at)`
+      : sql<number>`MAX(change_counters.updated_at, excluded.updated_at)`;
   return db
     .insertInto('change_counters')
     .values({ practice_id: p('practiceId'), seq: 1, updated_at: p<number>('now') })
-    .onConflict((oc) => oc.column('practice_id').doUpdateSet({ seq: (eb) => eb('change_counters.seq', '+', 1), updated_at: later }));
+    .onConflict((oc) =>
+      oc
+        .column('practice_id')
+        .doUpdateSet({ seq: (eb) => eb('change_counters.seq', '+', 1), updated_at: later }),
+    );
 });
 
 /**
@@ -36,7 +43,11 @@ export function changeCountersRepo(ctx: RepoContext): ChangeCountersRepo {
   const { db } = ctx;
   return {
     async get(practiceId) {
-      const r = await db.selectFrom('change_counters').selectAll().where('practice_id', '=', practiceId).executeTakeFirst();
+      const r = await db
+        .selectFrom('change_counters')
+        .selectAll()
+        .where('practice_id', '=', practiceId)
+        .executeTakeFirst();
       return r && { practiceId: r.practice_id, seq: Number(r.seq), updatedAt: iso(Number(r.updated_at)) };
     },
     async bump(practiceIds) {

@@ -1,4 +1,4 @@
-import type { CompiledQuery, Compilable, Kysely, QueryResult } from 'kysely';
+import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
 
 import type { Dialect } from '../migrations/types.js';
 import type { Database } from '../schema.js';
@@ -18,22 +18,34 @@ const MARK = '\u0000passerelle-param:';
  * `build` receives `p(name)`, a placeholder to use wherever a value goes; `run` takes the
  * values by name. Values written literally in `build` stay as they are.
  */
-export function compiled<P extends string>(build: (db: Kysely<Database>, p: Placeholder, dialect: Dialect) => Compilable) {
-  const byDialect = new Map<Dialect, { readonly query: CompiledQuery; readonly slots: readonly (string | { readonly value: unknown })[] }>();
+export function compiled<P extends string>(
+  build: (db: Kysely<Database>, p: Placeholder, dialect: Dialect) => Compilable,
+) {
+  const byDialect = new Map<
+    Dialect,
+    { readonly query: CompiledQuery; readonly slots: readonly (string | { readonly value: unknown })[] }
+  >();
   const prepare = (db: Kysely<Database>, dialect: Dialect) => {
     let c = byDialect.get(dialect);
     if (!c) {
       const query = build(db, ((name: string) => `${MARK}${name}`) as Placeholder, dialect).compile();
-      const slots = query.parameters.map((v) => (typeof v === 'string' && v.startsWith(MARK) ? v.slice(MARK.length) : { value: v }));
+      const slots = query.parameters.map((v) =>
+        typeof v === 'string' && v.startsWith(MARK) ? v.slice(MARK.length) : { value: v },
+      );
       c = { query, slots };
       byDialect.set(dialect, c);
     }
     return c;
   };
   return {
-    async run<R = unknown>(ctx: Pick<RepoContext, 'db' | 'dialect' | 'direct'>, values: Readonly<Record<P, unknown>>): Promise<QueryResult<R>> {
+    async run<R = unknown>(
+      ctx: Pick<RepoContext, 'db' | 'dialect' | 'direct'>,
+      values: Readonly<Record<P, unknown>>,
+    ): Promise<QueryResult<R>> {
       const { query, slots } = prepare(ctx.db, ctx.dialect);
-      const parameters = slots.map((s) => (typeof s === 'string' ? (values as Record<string, unknown>)[s] : s.value));
+      const parameters = slots.map((s) =>
+        typeof s === 'string' ? (values as Record<string, unknown>)[s] : s.value,
+      );
       if (ctx.direct) return ctx.direct<R>(query.sql, parameters);
       return ctx.db.executeQuery<R>({ ...query, parameters } as CompiledQuery<R>);
     },

@@ -51,7 +51,8 @@ export type DirectExecutor = <R>(sql: string, parameters: readonly unknown[]) =>
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
 export const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
-export const msOrNull = (s: string | null | undefined): number | null => (s === null || s === undefined ? null : Date.parse(s));
+export const msOrNull = (s: string | null | undefined): number | null =>
+  s === null || s === undefined ? null : Date.parse(s);
 export const toJson = (v: unknown): string => JSON.stringify(v);
 export const fromJson = <T>(s: string): T => JSON.parse(s) as T;
 export const newId = (): string => randomUUID();
@@ -59,7 +60,11 @@ export const newId = (): string => randomUUID();
 /** Unique-constraint violations differ by driver; both mean "already exists". */
 export function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string };
-  return err?.code === '23505' || err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+  return (
+    err?.code === '23505' ||
+    err?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+  );
 }
 
 export function notFound(what: string, id: string | number): PasserelleError {

@@ -1,5 +1,14 @@
 import type { ApiKeysTable, IcalTokensTable } from '../schema.js';
-import type { ApiKey, ApiKeyInput, ApiRole, ChangeCounter, IcalPrivacy, IcalToken, IcalTokenInput, Practice } from '../types.js';
+import type {
+  ApiKey,
+  ApiKeyInput,
+  ApiRole,
+  ChangeCounter,
+  IcalPrivacy,
+  IcalToken,
+  IcalTokenInput,
+  Practice,
+} from '../types.js';
 import { iso, isoOrNull, msOrNull, newId, notFound, type RepoContext } from './context.js';
 import { toPractice } from './practices.js';
 
@@ -31,10 +40,17 @@ export interface IcalTokensRepo {
    * The token with its practice and the practice's change counter, in one query: everything a
    * feed's conditional GET needs to answer 304 (0003_ical).
    */
-  findFeedByHash(tokenHash: string): Promise<{ token: IcalToken; practice: Practice; counter: ChangeCounter | undefined } | undefined>;
+  findFeedByHash(
+    tokenHash: string,
+  ): Promise<{ token: IcalToken; practice: Practice; counter: ChangeCounter | undefined } | undefined>;
   list(filter?: { practiceId?: string; includeRevoked?: boolean }): Promise<IcalToken[]>;
   /** Changes settings or the secret's hash; bumps `version` and `updatedAt` (the feed's ETag changes). */
-  update(id: string, patch: Partial<Pick<IcalToken, 'label' | 'privacy' | 'fullAllowed' | 'expiresAt' | 'unusedExpiryDays' | 'tokenHash'>>): Promise<IcalToken>;
+  update(
+    id: string,
+    patch: Partial<
+      Pick<IcalToken, 'label' | 'privacy' | 'fullAllowed' | 'expiresAt' | 'unusedExpiryDays' | 'tokenHash'>
+    >,
+  ): Promise<IcalToken>;
   revoke(id: string): Promise<void>;
   touch(id: string): Promise<void>;
 }
@@ -70,7 +86,11 @@ export function icalTokensRepo(ctx: RepoContext): IcalTokensRepo {
     },
     get,
     async findByHash(tokenHash) {
-      const r = await db.selectFrom('ical_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+      const r = await db
+        .selectFrom('ical_tokens')
+        .selectAll()
+        .where('token_hash', '=', tokenHash)
+        .executeTakeFirst();
       return r && toIcalToken(r);
     },
     async findFeedByHash(tokenHash) {
@@ -79,15 +99,45 @@ export function icalTokensRepo(ctx: RepoContext): IcalTokensRepo {
         .innerJoin('practices as p', 'p.id', 't.practice_id')
         .leftJoin('change_counters as c', 'c.practice_id', 't.practice_id')
         .selectAll('t')
-        .select(['p.name as p_name', 'p.timezone as p_timezone', 'p.settings as p_settings', 'p.version as p_version', 'p.created_at as p_created_at', 'p.updated_at as p_updated_at', 'c.seq as c_seq', 'c.updated_at as c_updated_at'])
+        .select([
+          'p.name as p_name',
+          'p.timezone as p_timezone',
+          'p.settings as p_settings',
+          'p.version as p_version',
+          'p.created_at as p_created_at',
+          'p.updated_at as p_updated_at',
+          'c.seq as c_seq',
+          'c.updated_at as c_updated_at',
+        ])
         .where('t.token_hash', '=', tokenHash)
         .executeTakeFirst();
       if (!r) return undefined;
-      const { p_name, p_timezone, p_settings, p_version, p_created_at, p_updated_at, c_seq, c_updated_at, ...token } = r;
+      const {
+        p_name,
+        p_timezone,
+        p_settings,
+        p_version,
+        p_created_at,
+        p_updated_at,
+        c_seq,
+        c_updated_at,
+        ...token
+      } = r;
       return {
         token: toIcalToken(token),
-        practice: toPractice({ id: token.practice_id, name: p_name, timezone: p_timezone, settings: p_settings, version: p_version, created_at: p_created_at, updated_at: p_updated_at }),
-        counter: c_seq === null || c_updated_at === null ? undefined : { practiceId: token.practice_id, seq: Number(c_seq), updatedAt: iso(Number(c_updated_at)) },
+        practice: toPractice({
+          id: token.practice_id,
+          name: p_name,
+          timezone: p_timezone,
+          settings: p_settings,
+          version: p_version,
+          created_at: p_created_at,
+          updated_at: p_updated_at,
+        }),
+        counter:
+          c_seq === null || c_updated_at === null
+            ? undefined
+            : { practiceId: token.practice_id, seq: Number(c_seq), updatedAt: iso(Number(c_updated_at)) },
       };
     },
     async list(f = {}) {
@@ -115,7 +165,12 @@ export function icalTokensRepo(ctx: RepoContext): IcalTokensRepo {
       return (await get(id)) as IcalToken;
     },
     async revoke(id) {
-      const res = await db.updateTable('ical_tokens').set({ revoked_at: ctx.now() }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+      const res = await db
+        .updateTable('ical_tokens')
+        .set({ revoked_at: ctx.now() })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1 && !(await get(id))) throw notFound('ical token', id);
     },
     async touch(id) {
@@ -173,7 +228,11 @@ export function apiKeysRepo(ctx: RepoContext): ApiKeysRepo {
     },
     get,
     async findByHash(keyHash) {
-      const r = await db.selectFrom('api_keys').selectAll().where('key_hash', '=', keyHash).executeTakeFirst();
+      const r = await db
+        .selectFrom('api_keys')
+        .selectAll()
+        .where('key_hash', '=', keyHash)
+        .executeTakeFirst();
       return r && toApiKey(r);
     },
     async list(f = {}) {
@@ -182,11 +241,20 @@ export function apiKeysRepo(ctx: RepoContext): ApiKeysRepo {
       return (await q.orderBy('created_at').orderBy('id').execute()).map(toApiKey);
     },
     async countActive() {
-      const r = await db.selectFrom('api_keys').select((eb) => eb.fn.countAll<number>().as('n')).where('revoked_at', 'is', null).executeTakeFirstOrThrow();
+      const r = await db
+        .selectFrom('api_keys')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('revoked_at', 'is', null)
+        .executeTakeFirstOrThrow();
       return Number(r.n);
     },
     async revoke(id) {
-      const res = await db.updateTable('api_keys').set({ revoked_at: ctx.now() }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+      const res = await db
+        .updateTable('api_keys')
+        .set({ revoked_at: ctx.now() })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1 && !(await get(id))) throw notFound('api key', id);
     },
     async touch(id) {

@@ -50,12 +50,21 @@ const toVersion = (r: MappingProfilesTable): MappingProfileVersion => ({
 export function mappingProfilesRepo(ctx: RepoContext): MappingProfilesRepo {
   const { db } = ctx;
   const get = async (linkId: string, version: number) => {
-    const r = await db.selectFrom('mapping_profiles').selectAll().where('link_id', '=', linkId).where('version', '=', version).executeTakeFirst();
+    const r = await db
+      .selectFrom('mapping_profiles')
+      .selectAll()
+      .where('link_id', '=', linkId)
+      .where('version', '=', version)
+      .executeTakeFirst();
     return r && toVersion(r);
   };
   return {
     async add(input) {
-      const last = await db.selectFrom('mapping_profiles').select((eb) => eb.fn.max('version').as('v')).where('link_id', '=', input.linkId).executeTakeFirst();
+      const last = await db
+        .selectFrom('mapping_profiles')
+        .select((eb) => eb.fn.max('version').as('v'))
+        .where('link_id', '=', input.linkId)
+        .executeTakeFirst();
       const version = Number(last?.v ?? 0) + 1;
       const row: MappingProfilesTable = {
         link_id: input.linkId,
@@ -68,28 +77,60 @@ export function mappingProfilesRepo(ctx: RepoContext): MappingProfilesRepo {
         active: 1,
         comment: input.comment ?? null,
       };
-      await db.updateTable('mapping_profiles').set({ active: 0 }).where('link_id', '=', input.linkId).where('active', '=', 1).execute();
+      await db
+        .updateTable('mapping_profiles')
+        .set({ active: 0 })
+        .where('link_id', '=', input.linkId)
+        .where('active', '=', 1)
+        .execute();
       try {
         await db.insertInto('mapping_profiles').values(row).execute();
       } catch (e) {
-        if (isUniqueViolation(e)) throw new PasserelleError('ERR_STORE_CONFLICT', `mapping profile version ${version} of link ${input.linkId} was added concurrently; retry`, { cause: e });
+        if (isUniqueViolation(e))
+          throw new PasserelleError(
+            'ERR_STORE_CONFLICT',
+            `mapping profile version ${version} of link ${input.linkId} was added concurrently; retry`,
+            { cause: e },
+          );
         throw e;
       }
       return toVersion(row);
     },
     async active(linkId) {
-      const r = await db.selectFrom('mapping_profiles').selectAll().where('link_id', '=', linkId).where('active', '=', 1).executeTakeFirst();
+      const r = await db
+        .selectFrom('mapping_profiles')
+        .selectAll()
+        .where('link_id', '=', linkId)
+        .where('active', '=', 1)
+        .executeTakeFirst();
       return r && toVersion(r);
     },
     get,
     async list(linkId) {
-      return (await db.selectFrom('mapping_profiles').selectAll().where('link_id', '=', linkId).orderBy('version', 'desc').execute()).map(toVersion);
+      return (
+        await db
+          .selectFrom('mapping_profiles')
+          .selectAll()
+          .where('link_id', '=', linkId)
+          .orderBy('version', 'desc')
+          .execute()
+      ).map(toVersion);
     },
     async activate(linkId, version) {
       const target = await get(linkId, version);
       if (!target) throw notFound('mapping profile version', `${linkId} v${version}`);
-      await db.updateTable('mapping_profiles').set({ active: 0 }).where('link_id', '=', linkId).where('active', '=', 1).execute();
-      await db.updateTable('mapping_profiles').set({ active: 1 }).where('link_id', '=', linkId).where('version', '=', version).execute();
+      await db
+        .updateTable('mapping_profiles')
+        .set({ active: 0 })
+        .where('link_id', '=', linkId)
+        .where('active', '=', 1)
+        .execute();
+      await db
+        .updateTable('mapping_profiles')
+        .set({ active: 1 })
+        .where('link_id', '=', linkId)
+        .where('version', '=', version)
+        .execute();
       return { ...target, active: true };
     },
   };

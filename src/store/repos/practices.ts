@@ -5,8 +5,17 @@ import { compiled } from './compiled.js';
 import { fromJson, iso, isUniqueViolation, newId, notFound, type RepoContext, toJson } from './context.js';
 
 // What the sync engine reads at the start of every transaction (its practice and links), compiled once (compiled.ts).
-const practiceById = compiled<'id'>((db, p) => db.selectFrom('practices').selectAll().where('id', '=', p('id')));
-const linksOfPractice = compiled<'practiceId'>((db, p) => db.selectFrom('links').selectAll().where('practice_id', '=', p('practiceId')).orderBy('created_at').orderBy('id'));
+const practiceById = compiled<'id'>((db, p) =>
+  db.selectFrom('practices').selectAll().where('id', '=', p('id')),
+);
+const linksOfPractice = compiled<'practiceId'>((db, p) =>
+  db
+    .selectFrom('links')
+    .selectAll()
+    .where('practice_id', '=', p('practiceId'))
+    .orderBy('created_at')
+    .orderBy('id'),
+);
 
 export const toPractice = (r: PracticesTable): Practice => ({
   id: r.id,
@@ -63,7 +72,8 @@ export function practicesRepo(ctx: RepoContext): PracticesRepo {
       try {
         await db.insertInto('practices').values(row).execute();
       } catch (e) {
-        if (isUniqueViolation(e)) throw new PasserelleError('ERR_CONFLICT', `practice ${row.id} already exists`, { cause: e });
+        if (isUniqueViolation(e))
+          throw new PasserelleError('ERR_CONFLICT', `practice ${row.id} already exists`, { cause: e });
         throw e;
       }
       return toPractice(row);
@@ -78,12 +88,17 @@ export function practicesRepo(ctx: RepoContext): PracticesRepo {
       return p;
     },
     async list() {
-      return (await db.selectFrom('practices').selectAll().orderBy('created_at').orderBy('id').execute()).map(toPractice);
+      return (await db.selectFrom('practices').selectAll().orderBy('created_at').orderBy('id').execute()).map(
+        toPractice,
+      );
     },
     async update(id, patch, expectedVersion) {
       const current = await repo.require(id);
       if (expectedVersion !== undefined && expectedVersion !== current.version) {
-        throw new PasserelleError('ERR_CONFLICT', `practice ${id} is at version ${current.version}, not ${expectedVersion}`);
+        throw new PasserelleError(
+          'ERR_CONFLICT',
+          `practice ${id} is at version ${current.version}, not ${expectedVersion}`,
+        );
       }
       const res = await db
         .updateTable('practices')
@@ -97,13 +112,17 @@ export function practicesRepo(ctx: RepoContext): PracticesRepo {
         .where('id', '=', id)
         .where('version', '=', current.version)
         .executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) throw new PasserelleError('ERR_CONFLICT', `practice ${id} was changed concurrently`);
+      if (Number(res.numUpdatedRows) !== 1)
+        throw new PasserelleError('ERR_CONFLICT', `practice ${id} was changed concurrently`);
       return repo.require(id);
     },
     async delete(id) {
       await repo.require(id);
       const link = await db.selectFrom('links').select('id').where('practice_id', '=', id).executeTakeFirst();
-      if (link) throw new PasserelleError('ERR_CONFLICT', `practice ${id} still has links; delete them first`, { details: { linkId: link.id } });
+      if (link)
+        throw new PasserelleError('ERR_CONFLICT', `practice ${id} still has links; delete them first`, {
+          details: { linkId: link.id },
+        });
       await db.deleteFrom('ical_tokens').where('practice_id', '=', id).execute();
       await db.deleteFrom('resources').where('practice_id', '=', id).execute();
       await db.deleteFrom('practices').where('id', '=', id).execute();
@@ -126,7 +145,11 @@ export function linksRepo(ctx: RepoContext): LinksRepo {
   const { db } = ctx;
   const repo: LinksRepo = {
     async create(input) {
-      const practice = await db.selectFrom('practices').select('id').where('id', '=', input.practiceId).executeTakeFirst();
+      const practice = await db
+        .selectFrom('practices')
+        .select('id')
+        .where('id', '=', input.practiceId)
+        .executeTakeFirst();
       if (!practice) throw notFound('practice', input.practiceId);
       const now = ctx.now();
       const row: LinksTable = {
@@ -148,7 +171,8 @@ export function linksRepo(ctx: RepoContext): LinksRepo {
       try {
         await db.insertInto('links').values(row).execute();
       } catch (e) {
-        if (isUniqueViolation(e)) throw new PasserelleError('ERR_CONFLICT', `link ${row.id} already exists`, { cause: e });
+        if (isUniqueViolation(e))
+          throw new PasserelleError('ERR_CONFLICT', `link ${row.id} already exists`, { cause: e });
         throw e;
       }
       return toLink(row);
@@ -164,7 +188,9 @@ export function linksRepo(ctx: RepoContext): LinksRepo {
     },
     async list(filter = {}) {
       if (filter.practiceId !== undefined && filter.connector === undefined && filter.enabled === undefined) {
-        return (await linksOfPractice.run<LinksTable>(ctx, { practiceId: filter.practiceId })).rows.map(toLink);
+        return (await linksOfPractice.run<LinksTable>(ctx, { practiceId: filter.practiceId })).rows.map(
+          toLink,
+        );
       }
       let q = db.selectFrom('links').selectAll();
       if (filter.practiceId !== undefined) q = q.where('practice_id', '=', filter.practiceId);
@@ -175,7 +201,10 @@ export function linksRepo(ctx: RepoContext): LinksRepo {
     async update(id, patch, expectedVersion) {
       const current = await repo.require(id);
       if (expectedVersion !== undefined && expectedVersion !== current.version) {
-        throw new PasserelleError('ERR_CONFLICT', `link ${id} is at version ${current.version}, not ${expectedVersion}`);
+        throw new PasserelleError(
+          'ERR_CONFLICT',
+          `link ${id} is at version ${current.version}, not ${expectedVersion}`,
+        );
       }
       const res = await db
         .updateTable('links')
@@ -195,7 +224,8 @@ export function linksRepo(ctx: RepoContext): LinksRepo {
         .where('id', '=', id)
         .where('version', '=', current.version)
         .executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) throw new PasserelleError('ERR_CONFLICT', `link ${id} was changed concurrently`);
+      if (Number(res.numUpdatedRows) !== 1)
+        throw new PasserelleError('ERR_CONFLICT', `link ${id} was changed concurrently`);
       return repo.require(id);
     },
     async delete(id) {
@@ -206,8 +236,17 @@ export function linksRepo(ctx: RepoContext): LinksRepo {
         .where('link_id', '=', id)
         .where('status', 'in', ['pending', 'leased'])
         .executeTakeFirst();
-      if (pending) throw new PasserelleError('ERR_CONFLICT', `link ${id} still has undelivered changes in the outbox`);
-      for (const table of ['identity_map', 'snapshots', 'cursors', 'outbox', 'inbox', 'practitioner_mappings', 'practitioner_mapping_holds'] as const) {
+      if (pending)
+        throw new PasserelleError('ERR_CONFLICT', `link ${id} still has undelivered changes in the outbox`);
+      for (const table of [
+        'identity_map',
+        'snapshots',
+        'cursors',
+        'outbox',
+        'inbox',
+        'practitioner_mappings',
+        'practitioner_mapping_holds',
+      ] as const) {
         await db.deleteFrom(table).where('link_id', '=', id).execute();
       }
       await db.deleteFrom('links').where('id', '=', id).execute();

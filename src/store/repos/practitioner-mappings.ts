@@ -39,10 +39,24 @@ export interface PractitionerMappingsRepo {
    * Opens the review of an unknown local id, once per (link, local id): when it exists already
    * (open or mapped) nothing changes but an open one's proposal, when one is given.
    */
-  open(input: { practiceId: string; linkId: string; localId: string; proposal?: JsonObject | null }): Promise<{ mapping: PractitionerMapping; opened: boolean }>;
-  list(filter?: { practiceId?: string; linkId?: string; status?: PractitionerMappingStatus; limit?: number }): Promise<PractitionerMapping[]>;
+  open(input: {
+    practiceId: string;
+    linkId: string;
+    localId: string;
+    proposal?: JsonObject | null;
+  }): Promise<{ mapping: PractitionerMapping; opened: boolean }>;
+  list(filter?: {
+    practiceId?: string;
+    linkId?: string;
+    status?: PractitionerMappingStatus;
+    limit?: number;
+  }): Promise<PractitionerMapping[]>;
   /** Decides an open mapping; ERR_CONFLICT when it was decided already. */
-  resolve(linkId: string, localId: string, outcome: { practitionerId: string; resolution: PractitionerMappingResolution; by: string }): Promise<PractitionerMapping>;
+  resolve(
+    linkId: string,
+    localId: string,
+    outcome: { practitionerId: string; resolution: PractitionerMappingResolution; by: string },
+  ): Promise<PractitionerMapping>;
   /** Files an appointment held for the mapping (idempotent). */
   hold(input: { practiceId: string; linkId: string; localId: string; appointmentId: string }): Promise<void>;
   /** The appointments held for the mapping, oldest first. */
@@ -80,13 +94,23 @@ export function practitionerMappingsRepo(ctx: RepoContext): PractitionerMappings
       )?.n ?? 0,
     );
   const get = async (linkId: string, localId: string) => {
-    const r = await db.selectFrom('practitioner_mappings').selectAll().where('link_id', '=', linkId).where('local_id', '=', localId).executeTakeFirst();
+    const r = await db
+      .selectFrom('practitioner_mappings')
+      .selectAll()
+      .where('link_id', '=', linkId)
+      .where('local_id', '=', localId)
+      .executeTakeFirst();
     return r && toMapping(r, await heldCount(linkId, localId));
   };
   return {
     get,
     async open(input) {
-      const existing = await db.selectFrom('practitioner_mappings').selectAll().where('link_id', '=', input.linkId).where('local_id', '=', input.localId).executeTakeFirst();
+      const existing = await db
+        .selectFrom('practitioner_mappings')
+        .selectAll()
+        .where('link_id', '=', input.linkId)
+        .where('local_id', '=', input.localId)
+        .executeTakeFirst();
       if (existing) {
         if (existing.status === 'open' && input.proposal) {
           await db
@@ -118,14 +142,22 @@ export function practitionerMappingsRepo(ctx: RepoContext): PractitionerMappings
         })
         .onConflict((oc) => oc.columns(['link_id', 'local_id']).doNothing())
         .executeTakeFirst();
-      return { mapping: (await get(input.linkId, input.localId)) as PractitionerMapping, opened: Number(res.numInsertedOrUpdatedRows ?? 0n) === 1 };
+      return {
+        mapping: (await get(input.linkId, input.localId)) as PractitionerMapping,
+        opened: Number(res.numInsertedOrUpdatedRows ?? 0n) === 1,
+      };
     },
     async list(f = {}) {
       let q = db.selectFrom('practitioner_mappings').selectAll();
       if (f.practiceId !== undefined) q = q.where('practice_id', '=', f.practiceId);
       if (f.linkId !== undefined) q = q.where('link_id', '=', f.linkId);
       if (f.status !== undefined) q = q.where('status', '=', f.status);
-      const rows = await q.orderBy('created_at').orderBy('link_id').orderBy('local_id').limit(f.limit ?? 100).execute();
+      const rows = await q
+        .orderBy('created_at')
+        .orderBy('link_id')
+        .orderBy('local_id')
+        .limit(f.limit ?? 100)
+        .execute();
       if (rows.length === 0) return [];
       const counts = new Map<string, number>();
       const links = [...new Set(rows.map((r) => r.link_id))];
@@ -142,21 +174,37 @@ export function practitionerMappingsRepo(ctx: RepoContext): PractitionerMappings
       const now = ctx.now();
       const res = await db
         .updateTable('practitioner_mappings')
-        .set({ status: 'mapped', practitioner_id: o.practitionerId, resolution: o.resolution, resolved_by: o.by, resolved_at: now, updated_at: now })
+        .set({
+          status: 'mapped',
+          practitioner_id: o.practitionerId,
+          resolution: o.resolution,
+          resolved_by: o.by,
+          resolved_at: now,
+          updated_at: now,
+        })
         .where('link_id', '=', linkId)
         .where('local_id', '=', localId)
         .where('status', '=', 'open')
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) {
         if (!(await get(linkId, localId))) throw notFound('practitioner mapping', `${linkId}/${localId}`);
-        throw new PasserelleError('ERR_CONFLICT', `the practitioner mapping of ${localId} on link ${linkId} is already decided`);
+        throw new PasserelleError(
+          'ERR_CONFLICT',
+          `the practitioner mapping of ${localId} on link ${linkId} is already decided`,
+        );
       }
       return (await get(linkId, localId)) as PractitionerMapping;
     },
     async hold(input) {
       await db
         .insertInto('practitioner_mapping_holds')
-        .values({ link_id: input.linkId, local_id: input.localId, appointment_id: input.appointmentId, practice_id: input.practiceId, created_at: ctx.now() })
+        .values({
+          link_id: input.linkId,
+          local_id: input.localId,
+          appointment_id: input.appointmentId,
+          practice_id: input.practiceId,
+          created_at: ctx.now(),
+        })
         .onConflict((oc) => oc.columns(['link_id', 'local_id', 'appointment_id']).doNothing())
         .execute();
     },
@@ -172,7 +220,11 @@ export function practitionerMappingsRepo(ctx: RepoContext): PractitionerMappings
       return rows.map((r) => r.appointment_id);
     },
     async release(linkId, localId) {
-      await db.deleteFrom('practitioner_mapping_holds').where('link_id', '=', linkId).where('local_id', '=', localId).execute();
+      await db
+        .deleteFrom('practitioner_mapping_holds')
+        .where('link_id', '=', linkId)
+        .where('local_id', '=', localId)
+        .execute();
     },
   };
 }

@@ -2,7 +2,15 @@ import { type ExpressionBuilder, sql } from 'kysely';
 
 import { PasserelleError } from '../../errors.js';
 import type { ResourceKind } from '../../model/resources.js';
-import type { ConflictsTable, Database, DeadLettersTable, InboxTable, OutboxTable, ReviewItemsTable } from '../schema.js';
+import type {
+  ConflictsTable,
+  Database,
+  DeadLettersTable,
+  InboxTable,
+  OutboxTable,
+  ReviewItemsTable,
+} from '../schema.js';
+import { aad, type Seal } from '../sealer.js';
 import {
   type Conflict,
   type ConflictField,
@@ -21,7 +29,6 @@ import {
   PRIORITY,
   type ReviewItem,
 } from '../types.js';
-import { aad, type Seal } from '../sealer.js';
 import { compiled, rowOf } from './compiled.js';
 import { fromJson, iso, isoOrNull, newId, notFound, type RepoContext, toJson } from './context.js';
 
@@ -30,7 +37,8 @@ import { fromJson, iso, isoOrNull, newId, notFound, type RepoContext, toJson } f
 
 type InboxRow = Omit<InboxTable, 'id'> & { id: number };
 /** A message body is bound to its dedupe identity: the row's id is only known after the insert. */
-export const inboxBodyAad = (r: Pick<InboxTable, 'link_id' | 'dedupe_key' | 'body_hash'>): string => aad('inbox', 'body', `${r.link_id}|${r.dedupe_key}|${r.body_hash}`);
+export const inboxBodyAad = (r: Pick<InboxTable, 'link_id' | 'dedupe_key' | 'body_hash'>): string =>
+  aad('inbox', 'body', `${r.link_id}|${r.dedupe_key}|${r.body_hash}`);
 /** `clear`: the body as received, when the caller has it (no need to open what was just sealed). */
 const toInbox = (r: InboxRow, seal: Seal, clear?: { body: Buffer | null }): InboxEntry => ({
   id: Number(r.id),
@@ -74,19 +82,51 @@ export interface InboxRepo {
   accept(input: InboxAccept): Promise<InboxAcceptResult>;
   get(id: number): Promise<InboxEntry | undefined>;
   /** Records the outcome and the exact response sent (replayed byte for byte to a resend). */
-  finish(id: number, outcome: { status: InboxStatus; response?: Buffer | null; errorCode?: string | null; error?: string | null; flags?: readonly string[] }): Promise<void>;
-  list(filter?: { linkId?: string; status?: InboxStatus; limit?: number; afterId?: number }): Promise<InboxEntry[]>;
+  finish(
+    id: number,
+    outcome: {
+      status: InboxStatus;
+      response?: Buffer | null;
+      errorCode?: string | null;
+      error?: string | null;
+      flags?: readonly string[];
+    },
+  ): Promise<void>;
+  list(filter?: {
+    linkId?: string;
+    status?: InboxStatus;
+    limit?: number;
+    afterId?: number;
+  }): Promise<InboxEntry[]>;
   /** The message browser: one link's messages, newest first, filtered, paged with `beforeId`. */
   browse(filter: InboxBrowseFilter): Promise<InboxEntry[]>;
   /** Retention: drops bodies received before `beforeMs` (not of messages still to apply); keys and responses stay for dedupe. */
   purgeBodies(beforeMs: number): Promise<number>;
 }
 
-const INBOX_COLUMNS = ['link_id', 'dedupe_key', 'body_hash', 'message_type', 'body', 'status', 'response', 'error_code', 'error', 'flags', 'received_at', 'processed_at'] as const;
+const INBOX_COLUMNS = [
+  'link_id',
+  'dedupe_key',
+  'body_hash',
+  'message_type',
+  'body',
+  'status',
+  'response',
+  'error_code',
+  'error',
+  'flags',
+  'received_at',
+  'processed_at',
+] as const;
 
 // The statements of every received message (dedupe, store, outcome), compiled once (compiled.ts).
 const inboxByKey = compiled<'linkId' | 'dedupeKey'>((db, p) =>
-  db.selectFrom('inbox').selectAll().where('link_id', '=', p('linkId')).where('dedupe_key', '=', p('dedupeKey')).orderBy('id', 'desc'),
+  db
+    .selectFrom('inbox')
+    .selectAll()
+    .where('link_id', '=', p('linkId'))
+    .where('dedupe_key', '=', p('dedupeKey'))
+    .orderBy('id', 'desc'),
 );
 const insertInbox = compiled<(typeof INBOX_COLUMNS)[number]>((db, p) =>
   db
@@ -97,7 +137,10 @@ const insertInbox = compiled<(typeof INBOX_COLUMNS)[number]>((db, p) =>
 );
 /** `finish` sets only the fields it is given: one statement per combination, compiled on first use. */
 const FINISH_FIELDS = ['response', 'error_code', 'error', 'flags'] as const;
-const finishInbox = new Map<number, ReturnType<typeof compiled<'id' | 'status' | 'processed_at' | (typeof FINISH_FIELDS)[number]>>>();
+const finishInbox = new Map<
+  number,
+  ReturnType<typeof compiled<'id' | 'status' | 'processed_at' | (typeof FINISH_FIELDS)[number]>>
+>();
 function finishStatement(present: readonly boolean[]) {
   const mask = present.reduce((m, on, i) => (on ? m | (1 << i) : m), 0);
   let q = finishInbox.get(mask);
@@ -105,7 +148,11 @@ function finishStatement(present: readonly boolean[]) {
     q = compiled((db, p) =>
       db
         .updateTable('inbox')
-        .set({ status: p('status'), ...Object.fromEntries(FINISH_FIELDS.filter((_, i) => present[i]).map((f) => [f, p(f)])), processed_at: p<number>('processed_at') })
+        .set({
+          status: p('status'),
+          ...Object.fromEntries(FINISH_FIELDS.filter((_, i) => present[i]).map((f) => [f, p(f)])),
+          processed_at: p<number>('processed_at'),
+        })
         .where('id', '=', p<number>('id')),
     );
     finishInbox.set(mask, q);
@@ -115,7 +162,8 @@ function finishStatement(present: readonly boolean[]) {
 
 export function inboxRepo(ctx: RepoContext): InboxRepo {
   const { db, seal } = ctx;
-  const byKey = async (linkId: string, dedupeKey: string) => (await inboxByKey.run<InboxRow>(ctx, { linkId, dedupeKey })).rows;
+  const byKey = async (linkId: string, dedupeKey: string) =>
+    (await inboxByKey.run<InboxRow>(ctx, { linkId, dedupeKey })).rows;
   const repo: InboxRepo = {
     async accept(input) {
       const existing = await byKey(input.linkId, input.dedupeKey);
@@ -127,7 +175,17 @@ export function inboxRepo(ctx: RepoContext): InboxRepo {
         dedupe_key: input.dedupeKey,
         body_hash: input.bodyHash,
         message_type: input.messageType,
-        body: input.body === null ? null : seal.bytes(input.body, inboxBodyAad({ link_id: input.linkId, dedupe_key: input.dedupeKey, body_hash: input.bodyHash })),
+        body:
+          input.body === null
+            ? null
+            : seal.bytes(
+                input.body,
+                inboxBodyAad({
+                  link_id: input.linkId,
+                  dedupe_key: input.dedupeKey,
+                  body_hash: input.bodyHash,
+                }),
+              ),
         status: input.status ?? 'received',
         response: input.response ?? null,
         error_code: input.errorCode ?? null,
@@ -139,27 +197,53 @@ export function inboxRepo(ctx: RepoContext): InboxRepo {
       const res = (await insertInbox.run<{ id: number }>(ctx, row)).rows[0];
       if (!res) {
         // A concurrent instance stored the same message first (PostgreSQL): it is a resend.
-        const again = (await byKey(input.linkId, input.dedupeKey)).find((r) => r.body_hash === input.bodyHash);
-        if (!again) throw new PasserelleError('ERR_STORE_CONFLICT', `inbox entry for link ${input.linkId} vanished during dedupe`);
+        const again = (await byKey(input.linkId, input.dedupeKey)).find(
+          (r) => r.body_hash === input.bodyHash,
+        );
+        if (!again)
+          throw new PasserelleError(
+            'ERR_STORE_CONFLICT',
+            `inbox entry for link ${input.linkId} vanished during dedupe`,
+          );
         return { outcome: 'duplicate', entry: toInbox(again, seal) };
       }
       const entry = toInbox({ ...row, id: Number(res.id) }, seal, { body: input.body });
-      return previous ? { outcome: 'reused-key', entry, previous: toInbox(previous, seal) } : { outcome: 'new', entry };
+      return previous
+        ? { outcome: 'reused-key', entry, previous: toInbox(previous, seal) }
+        : { outcome: 'new', entry };
     },
     async get(id) {
       const r = await db.selectFrom('inbox').selectAll().where('id', '=', id).executeTakeFirst();
       return r && toInbox(r as InboxRow, seal);
     },
     async finish(id, o) {
-      const statement = finishStatement([o.response !== undefined, o.errorCode !== undefined, o.error !== undefined, o.flags !== undefined]);
-      await statement.run(ctx, { id, status: o.status, response: o.response, error_code: o.errorCode, error: o.error, flags: o.flags === undefined ? undefined : toJson([...new Set(o.flags)]), processed_at: ctx.now() });
+      const statement = finishStatement([
+        o.response !== undefined,
+        o.errorCode !== undefined,
+        o.error !== undefined,
+        o.flags !== undefined,
+      ]);
+      await statement.run(ctx, {
+        id,
+        status: o.status,
+        response: o.response,
+        error_code: o.errorCode,
+        error: o.error,
+        flags: o.flags === undefined ? undefined : toJson([...new Set(o.flags)]),
+        processed_at: ctx.now(),
+      });
     },
     async list(f = {}) {
       let q = db.selectFrom('inbox').selectAll();
       if (f.linkId !== undefined) q = q.where('link_id', '=', f.linkId);
       if (f.status !== undefined) q = q.where('status', '=', f.status);
       if (f.afterId !== undefined) q = q.where('id', '>', f.afterId);
-      return ((await q.orderBy('id').limit(f.limit ?? 100).execute()) as InboxRow[]).map((r) => toInbox(r, seal));
+      return (
+        (await q
+          .orderBy('id')
+          .limit(f.limit ?? 100)
+          .execute()) as InboxRow[]
+      ).map((r) => toInbox(r, seal));
     },
     async browse(f) {
       let q = db.selectFrom('inbox').selectAll().where('link_id', '=', f.linkId);
@@ -168,12 +252,19 @@ export function inboxRepo(ctx: RepoContext): InboxRepo {
       if (f.beforeId !== undefined) q = q.where('id', '<', f.beforeId);
       if (f.messageType !== undefined) {
         const t = f.messageType;
-        q = t.endsWith('^') ? q.where(sql<boolean>`substr(message_type, 1, ${t.length}) = ${t}`) : q.where('message_type', '=', t);
+        q = t.endsWith('^')
+          ? q.where(sql<boolean>`substr(message_type, 1, ${t.length}) = ${t}`)
+          : q.where('message_type', '=', t);
       }
       if (f.controlId !== undefined) {
         // HL7 keys are `app|facility|MSH-10`: match the last part, or a whole key (webhooks' `feed:<seq>`).
         const c = f.controlId;
-        q = q.where((w) => w.or([w('dedupe_key', '=', c), w(sql<string>`substr(dedupe_key, length(dedupe_key) - ${c.length})`, '=', `|${c}`)]));
+        q = q.where((w) =>
+          w.or([
+            w('dedupe_key', '=', c),
+            w(sql<string>`substr(dedupe_key, length(dedupe_key) - ${c.length})`, '=', `|${c}`),
+          ]),
+        );
       }
       switch (f.outcome) {
         case 'pending':
@@ -194,11 +285,19 @@ export function inboxRepo(ctx: RepoContext): InboxRepo {
         case undefined:
           break;
       }
-      return ((await q.orderBy('id', 'desc').limit(f.limit).execute()) as InboxRow[]).map((r) => toInbox(r, seal));
+      return ((await q.orderBy('id', 'desc').limit(f.limit).execute()) as InboxRow[]).map((r) =>
+        toInbox(r, seal),
+      );
     },
     async purgeBodies(beforeMs) {
       // A message stored and not applied yet (an HL7 accept ACK on commit) keeps its body: it is still to be applied.
-      const res = await db.updateTable('inbox').set({ body: null }).where('received_at', '<', beforeMs).where('body', 'is not', null).where('status', '<>', 'received').executeTakeFirst();
+      const res = await db
+        .updateTable('inbox')
+        .set({ body: null })
+        .where('received_at', '<', beforeMs)
+        .where('body', 'is not', null)
+        .where('status', '<>', 'received')
+        .executeTakeFirst();
       return Number(res.numUpdatedRows);
     },
   };
@@ -264,9 +363,24 @@ export interface OutboxRepo {
   kill(seq: number, reason: { errorCode: string; error: string }): Promise<void>;
   /** Back to pending with a fresh attempt count (replay of a dead letter). */
   requeue(seq: number, notBefore?: number): Promise<void>;
-  list(filter?: { linkId?: string; status?: OutboxStatus; recordId?: string; practiceId?: string; lastErrorCode?: string; limit?: number }): Promise<OutboxItem[]>;
+  list(filter?: {
+    linkId?: string;
+    status?: OutboxStatus;
+    recordId?: string;
+    practiceId?: string;
+    lastErrorCode?: string;
+    limit?: number;
+  }): Promise<OutboxItem[]>;
   /** The message browser: one link's outbound writes, newest first, paged with `beforeSeq`. */
-  browse(filter: { linkId: string; since?: number; until?: number; kind?: string; statuses?: readonly OutboxStatus[]; beforeSeq?: number; limit: number }): Promise<OutboxItem[]>;
+  browse(filter: {
+    linkId: string;
+    since?: number;
+    until?: number;
+    kind?: string;
+    statuses?: readonly OutboxStatus[];
+    beforeSeq?: number;
+    limit: number;
+  }): Promise<OutboxItem[]>;
   depth(linkId?: string): Promise<Record<OutboxStatus, number>>;
   /** Earliest time an item becomes ready, so an idle dispatcher knows when to wake. */
   nextReadyAt(): Promise<number | undefined>;
@@ -282,17 +396,21 @@ export interface OutboxRepo {
  * priority and a link's rows are pushed one after another in that order.
  */
 function urgentWaiting(eb: ExpressionBuilder<Database & { o: OutboxTable }, 'o'>, now: number) {
-  return eb
-    .selectFrom('outbox as u')
-    .select('u.seq')
-    .whereRef('u.link_id', '=', 'o.link_id')
-    .where('u.priority', '<=', PRIORITY.urgent)
-    .where('u.status', '=', 'pending')
-    .where('u.next_attempt_at', '>', now)
-    // It failed on the peer (a deferral does not count an attempt); not while it waits for a
-    // patient review, which may take hours and is no sign of the peer being down.
-    .where('u.attempts', '>', 0)
-    .where((w) => w.or([w('u.last_error_code', 'is', null), w('u.last_error_code', '<>', 'ERR_SYNC_REVIEW_PENDING')]));
+  return (
+    eb
+      .selectFrom('outbox as u')
+      .select('u.seq')
+      .whereRef('u.link_id', '=', 'o.link_id')
+      .where('u.priority', '<=', PRIORITY.urgent)
+      .where('u.status', '=', 'pending')
+      .where('u.next_attempt_at', '>', now)
+      // It failed on the peer (a deferral does not count an attempt); not while it waits for a
+      // patient review, which may take hours and is no sign of the peer being down.
+      .where('u.attempts', '>', 0)
+      .where((w) =>
+        w.or([w('u.last_error_code', 'is', null), w('u.last_error_code', '<>', 'ERR_SYNC_REVIEW_PENDING')]),
+      )
+  );
 }
 
 const OUTBOX_COLUMNS = [
@@ -319,7 +437,9 @@ const OUTBOX_COLUMNS = [
 ] as const;
 
 // enqueue's statements, compiled once (compiled.ts): each applied change enqueues its pushes.
-const outboxByKey = compiled<'key'>((db, p) => db.selectFrom('outbox').selectAll().where('idempotency_key', '=', p('key')));
+const outboxByKey = compiled<'key'>((db, p) =>
+  db.selectFrom('outbox').selectAll().where('idempotency_key', '=', p('key')),
+);
 const insertOutbox = compiled<(typeof OUTBOX_COLUMNS)[number]>((db, p) =>
   db
     .insertInto('outbox')
@@ -367,7 +487,11 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
       const res = (await insertOutbox.run<{ seq: number }>(ctx, row)).rows[0];
       if (res) return toOutbox({ ...row, seq: Number(res.seq) }, seal, json);
       const raced = (await outboxByKey.run<OutboxRow>(ctx, { key: item.idempotencyKey })).rows[0];
-      if (!raced) throw new PasserelleError('ERR_STORE_CONFLICT', 'an outbox item vanished during enqueue (its idempotency key was taken)');
+      if (!raced)
+        throw new PasserelleError(
+          'ERR_STORE_CONFLICT',
+          'an outbox item vanished during enqueue (its idempotency key was taken)',
+        );
       return toOutbox(raced, seal);
     },
     get,
@@ -395,7 +519,9 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
             ),
           ),
         )
-        .where((eb) => eb.or([eb('o.priority', '<=', PRIORITY.urgent), eb.not(eb.exists(urgentWaiting(eb, now)))]))
+        .where((eb) =>
+          eb.or([eb('o.priority', '<=', PRIORITY.urgent), eb.not(eb.exists(urgentWaiting(eb, now)))]),
+        )
         .orderBy('o.priority')
         .orderBy('o.seq')
         .limit(o.limit);
@@ -408,24 +534,51 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
       if (seqs.length === 0) return [];
       await db
         .updateTable('outbox')
-        .set((eb) => ({ status: 'leased', lease_owner: o.owner, lease_until: now + o.leaseMs, attempts: eb('attempts', '+', 1), updated_at: now }))
+        .set((eb) => ({
+          status: 'leased',
+          lease_owner: o.owner,
+          lease_until: now + o.leaseMs,
+          attempts: eb('attempts', '+', 1),
+          updated_at: now,
+        }))
         .where('seq', 'in', seqs)
         .execute();
-      const rows = await db.selectFrom('outbox').selectAll().where('seq', 'in', seqs).orderBy('priority').orderBy('seq').execute();
+      const rows = await db
+        .selectFrom('outbox')
+        .selectAll()
+        .where('seq', 'in', seqs)
+        .orderBy('priority')
+        .orderBy('seq')
+        .execute();
       return (rows as OutboxRow[]).map((r) => toOutbox(r, seal));
     },
     async complete(seq, result) {
       const now = ctx.now();
       await db
         .updateTable('outbox')
-        .set({ status: 'done', done_at: now, updated_at: now, lease_owner: null, lease_until: null, result: result === undefined ? null : toJson(result) })
+        .set({
+          status: 'done',
+          done_at: now,
+          updated_at: now,
+          lease_owner: null,
+          lease_until: null,
+          result: result === undefined ? null : toJson(result),
+        })
         .where('seq', '=', seq)
         .execute();
     },
     async retry(seq, owner, next) {
       await db
         .updateTable('outbox')
-        .set({ status: 'pending', next_attempt_at: next.at, last_error_code: next.errorCode, last_error: next.error, lease_owner: null, lease_until: null, updated_at: ctx.now() })
+        .set({
+          status: 'pending',
+          next_attempt_at: next.at,
+          last_error_code: next.errorCode,
+          last_error: next.error,
+          lease_owner: null,
+          lease_until: null,
+          updated_at: ctx.now(),
+        })
         .where('seq', '=', seq)
         .where('lease_owner', '=', owner)
         .where('status', '=', 'leased')
@@ -452,7 +605,14 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
     async kill(seq, reason) {
       await db
         .updateTable('outbox')
-        .set({ status: 'dead', last_error_code: reason.errorCode, last_error: reason.error, lease_owner: null, lease_until: null, updated_at: ctx.now() })
+        .set({
+          status: 'dead',
+          last_error_code: reason.errorCode,
+          last_error: reason.error,
+          lease_owner: null,
+          lease_until: null,
+          updated_at: ctx.now(),
+        })
         .where('seq', '=', seq)
         .execute();
     },
@@ -460,7 +620,14 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
       const now = ctx.now();
       const res = await db
         .updateTable('outbox')
-        .set({ status: 'pending', attempts: 0, next_attempt_at: notBefore ?? now, lease_owner: null, lease_until: null, updated_at: now })
+        .set({
+          status: 'pending',
+          attempts: 0,
+          next_attempt_at: notBefore ?? now,
+          lease_owner: null,
+          lease_until: null,
+          updated_at: now,
+        })
         .where('seq', '=', seq)
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) throw notFound('outbox item', seq);
@@ -472,7 +639,12 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
       if (f.recordId !== undefined) q = q.where('record_id', '=', f.recordId);
       if (f.practiceId !== undefined) q = q.where('practice_id', '=', f.practiceId);
       if (f.lastErrorCode !== undefined) q = q.where('last_error_code', '=', f.lastErrorCode);
-      return ((await q.orderBy('seq').limit(f.limit ?? 100).execute()) as OutboxRow[]).map((r) => toOutbox(r, seal));
+      return (
+        (await q
+          .orderBy('seq')
+          .limit(f.limit ?? 100)
+          .execute()) as OutboxRow[]
+      ).map((r) => toOutbox(r, seal));
     },
     async browse(f) {
       let q = db.selectFrom('outbox').selectAll().where('link_id', '=', f.linkId);
@@ -481,7 +653,9 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
       if (f.kind !== undefined) q = q.where('kind', '=', f.kind);
       if (f.statuses !== undefined) q = q.where('status', 'in', [...f.statuses]);
       if (f.beforeSeq !== undefined) q = q.where('seq', '<', f.beforeSeq);
-      return ((await q.orderBy('seq', 'desc').limit(f.limit).execute()) as OutboxRow[]).map((r) => toOutbox(r, seal));
+      return ((await q.orderBy('seq', 'desc').limit(f.limit).execute()) as OutboxRow[]).map((r) =>
+        toOutbox(r, seal),
+      );
     },
     async depth(linkId) {
       let q = db.selectFrom('outbox').select(['status', (eb) => eb.fn.countAll<number>().as('n')]);
@@ -499,7 +673,9 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
         .selectFrom('outbox as o')
         .select((eb) => eb.fn.min('o.next_attempt_at').as('at'))
         .where('o.status', '=', 'pending')
-        .where((eb) => eb.or([eb('o.priority', '<=', PRIORITY.urgent), eb.not(eb.exists(urgentWaiting(eb, now)))]))
+        .where((eb) =>
+          eb.or([eb('o.priority', '<=', PRIORITY.urgent), eb.not(eb.exists(urgentWaiting(eb, now)))]),
+        )
         .executeTakeFirst();
       return r?.at === null || r?.at === undefined ? undefined : Number(r.at);
     },
@@ -510,7 +686,11 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
 // Conflicts and review items: what waits for a human (design rule 7).
 
 /** `column` of the human-queue row `id` in `table`: both sides' values and the resolution chosen are patient data. */
-export const queueAad = (table: 'conflicts' | 'review_items' | 'dead_letters', column: 'fields' | 'payload' | 'resolution', id: string): string => aad(table, column, id);
+export const queueAad = (
+  table: 'conflicts' | 'review_items' | 'dead_letters',
+  column: 'fields' | 'payload' | 'resolution',
+  id: string,
+): string => aad(table, column, id);
 const openJson = <T>(seal: Seal, stored: string, where: string): T => fromJson<T>(seal.open(stored, where));
 
 const toConflict = (r: ConflictsTable, seal: Seal): Conflict => ({
@@ -521,18 +701,35 @@ const toConflict = (r: ConflictsTable, seal: Seal): Conflict => ({
   fields: openJson<ConflictField[]>(seal, r.fields, queueAad('conflicts', 'fields', r.id)),
   status: r.status as ConflictStatus,
   reason: r.reason,
-  resolution: r.resolution === null ? null : openJson<JsonObject>(seal, r.resolution, queueAad('conflicts', 'resolution', r.id)),
+  resolution:
+    r.resolution === null
+      ? null
+      : openJson<JsonObject>(seal, r.resolution, queueAad('conflicts', 'resolution', r.id)),
   resolvedBy: r.resolved_by,
   createdAt: iso(r.created_at),
   resolvedAt: isoOrNull(r.resolved_at),
 });
 
 export interface ConflictsRepo {
-  open(input: { practiceId: string; kind: ResourceKind; recordId: string; fields: readonly ConflictField[]; reason?: string }): Promise<Conflict>;
+  open(input: {
+    practiceId: string;
+    kind: ResourceKind;
+    recordId: string;
+    fields: readonly ConflictField[];
+    reason?: string;
+  }): Promise<Conflict>;
   get(id: string): Promise<Conflict | undefined>;
-  list(filter?: { practiceId?: string; status?: ConflictStatus; recordId?: string; limit?: number }): Promise<Conflict[]>;
+  list(filter?: {
+    practiceId?: string;
+    status?: ConflictStatus;
+    recordId?: string;
+    limit?: number;
+  }): Promise<Conflict[]>;
   /** Only an open conflict can be closed; a second resolve gets ERR_CONFLICT. */
-  close(id: string, outcome: { status: Exclude<ConflictStatus, 'open'>; resolution: JsonObject; by: string }): Promise<Conflict>;
+  close(
+    id: string,
+    outcome: { status: Exclude<ConflictStatus, 'open'>; resolution: JsonObject; by: string },
+  ): Promise<Conflict>;
 }
 
 export function conflictsRepo(ctx: RepoContext): ConflictsRepo {
@@ -558,7 +755,10 @@ export function conflictsRepo(ctx: RepoContext): ConflictsRepo {
         resolved_at: null,
       };
       await db.insertInto('conflicts').values(row).execute();
-      return { ...toConflict({ ...row, fields: '[]' }, seal), fields: fromJson<ConflictField[]>(toJson(input.fields)) };
+      return {
+        ...toConflict({ ...row, fields: '[]' }, seal),
+        fields: fromJson<ConflictField[]>(toJson(input.fields)),
+      };
     },
     get,
     async list(f = {}) {
@@ -566,12 +766,23 @@ export function conflictsRepo(ctx: RepoContext): ConflictsRepo {
       if (f.practiceId !== undefined) q = q.where('practice_id', '=', f.practiceId);
       if (f.status !== undefined) q = q.where('status', '=', f.status);
       if (f.recordId !== undefined) q = q.where('record_id', '=', f.recordId);
-      return (await q.orderBy('created_at').orderBy('id').limit(f.limit ?? 100).execute()).map((r) => toConflict(r, seal));
+      return (
+        await q
+          .orderBy('created_at')
+          .orderBy('id')
+          .limit(f.limit ?? 100)
+          .execute()
+      ).map((r) => toConflict(r, seal));
     },
     async close(id, o) {
       const res = await db
         .updateTable('conflicts')
-        .set({ status: o.status, resolution: seal.text(toJson(o.resolution), queueAad('conflicts', 'resolution', id)), resolved_by: o.by, resolved_at: ctx.now() })
+        .set({
+          status: o.status,
+          resolution: seal.text(toJson(o.resolution), queueAad('conflicts', 'resolution', id)),
+          resolved_by: o.by,
+          resolved_at: ctx.now(),
+        })
         .where('id', '=', id)
         .where('status', '=', 'open')
         .executeTakeFirst();
@@ -591,7 +802,10 @@ const toReview = (r: ReviewItemsTable, seal: Seal): ReviewItem => ({
   recordId: r.record_id,
   payload: openJson<JsonObject>(seal, r.payload, queueAad('review_items', 'payload', r.id)),
   status: r.status as ConflictStatus,
-  resolution: r.resolution === null ? null : openJson<JsonObject>(seal, r.resolution, queueAad('review_items', 'resolution', r.id)),
+  resolution:
+    r.resolution === null
+      ? null
+      : openJson<JsonObject>(seal, r.resolution, queueAad('review_items', 'resolution', r.id)),
   resolvedBy: r.resolved_by,
   createdAt: iso(r.created_at),
   resolvedAt: isoOrNull(r.resolved_at),
@@ -599,15 +813,42 @@ const toReview = (r: ReviewItemsTable, seal: Seal): ReviewItem => ({
 
 export interface ReviewsRepo {
   /** The item returned carries `payload` as given (not a parsed copy of what was stored). */
-  open(input: { practiceId: string; type: string; recordId?: string | null; payload: JsonObject }): Promise<ReviewItem>;
+  open(input: {
+    practiceId: string;
+    type: string;
+    recordId?: string | null;
+    payload: JsonObject;
+  }): Promise<ReviewItem>;
   get(id: string): Promise<ReviewItem | undefined>;
-  list(filter?: { practiceId?: string; status?: ConflictStatus; type?: string; recordId?: string; limit?: number }): Promise<ReviewItem[]>;
-  close(id: string, outcome: { status: Exclude<ConflictStatus, 'open'>; resolution: JsonObject; by: string }): Promise<ReviewItem>;
+  list(filter?: {
+    practiceId?: string;
+    status?: ConflictStatus;
+    type?: string;
+    recordId?: string;
+    limit?: number;
+  }): Promise<ReviewItem[]>;
+  close(
+    id: string,
+    outcome: { status: Exclude<ConflictStatus, 'open'>; resolution: JsonObject; by: string },
+  ): Promise<ReviewItem>;
 }
 
-const REVIEW_COLUMNS = ['id', 'practice_id', 'type', 'record_id', 'payload', 'status', 'resolution', 'resolved_by', 'created_at', 'resolved_at'] as const;
+const REVIEW_COLUMNS = [
+  'id',
+  'practice_id',
+  'type',
+  'record_id',
+  'payload',
+  'status',
+  'resolution',
+  'resolved_by',
+  'created_at',
+  'resolved_at',
+] as const;
 /** Compiled once (compiled.ts): an initial load may open one review per patient. */
-const insertReview = compiled<(typeof REVIEW_COLUMNS)[number]>((db, p) => db.insertInto('review_items').values(rowOf<ReviewItemsTable>(REVIEW_COLUMNS, p)));
+const insertReview = compiled<(typeof REVIEW_COLUMNS)[number]>((db, p) =>
+  db.insertInto('review_items').values(rowOf<ReviewItemsTable>(REVIEW_COLUMNS, p)),
+);
 
 export function reviewsRepo(ctx: RepoContext): ReviewsRepo {
   const { db, seal } = ctx;
@@ -641,12 +882,23 @@ export function reviewsRepo(ctx: RepoContext): ReviewsRepo {
       if (f.status !== undefined) q = q.where('status', '=', f.status);
       if (f.type !== undefined) q = q.where('type', '=', f.type);
       if (f.recordId !== undefined) q = q.where('record_id', '=', f.recordId);
-      return (await q.orderBy('created_at').orderBy('id').limit(f.limit ?? 100).execute()).map((r) => toReview(r, seal));
+      return (
+        await q
+          .orderBy('created_at')
+          .orderBy('id')
+          .limit(f.limit ?? 100)
+          .execute()
+      ).map((r) => toReview(r, seal));
     },
     async close(id, o) {
       const res = await db
         .updateTable('review_items')
-        .set({ status: o.status, resolution: seal.text(toJson(o.resolution), queueAad('review_items', 'resolution', id)), resolved_by: o.by, resolved_at: ctx.now() })
+        .set({
+          status: o.status,
+          resolution: seal.text(toJson(o.resolution), queueAad('review_items', 'resolution', id)),
+          resolved_by: o.by,
+          resolved_at: ctx.now(),
+        })
         .where('id', '=', id)
         .where('status', '=', 'open')
         .executeTakeFirst();
@@ -672,7 +924,10 @@ const toDeadLetter = (r: DeadLettersTable, seal: Seal): DeadLetter => ({
   recordId: r.record_id,
   reasonCode: r.reason_code,
   reason: r.reason,
-  payload: r.payload === null ? null : openJson<JsonObject>(seal, r.payload, queueAad('dead_letters', 'payload', r.id)),
+  payload:
+    r.payload === null
+      ? null
+      : openJson<JsonObject>(seal, r.payload, queueAad('dead_letters', 'payload', r.id)),
   attempts: r.attempts,
   status: r.status as DeadLetterStatus,
   resolvedBy: r.resolved_by,
@@ -716,7 +971,10 @@ export function deadLettersRepo(ctx: RepoContext): DeadLettersRepo {
         record_id: input.recordId,
         reason_code: input.reasonCode,
         reason: input.reason,
-        payload: input.payload === null ? null : seal.text(toJson(input.payload), queueAad('dead_letters', 'payload', id)),
+        payload:
+          input.payload === null
+            ? null
+            : seal.text(toJson(input.payload), queueAad('dead_letters', 'payload', id)),
         attempts: input.attempts ?? 0,
         status: 'open',
         resolved_by: null,
@@ -724,7 +982,10 @@ export function deadLettersRepo(ctx: RepoContext): DeadLettersRepo {
         updated_at: now,
       };
       await db.insertInto('dead_letters').values(row).execute();
-      return { ...toDeadLetter({ ...row, payload: null }, seal), payload: input.payload === null ? null : fromJson<JsonObject>(toJson(input.payload)) };
+      return {
+        ...toDeadLetter({ ...row, payload: null }, seal),
+        payload: input.payload === null ? null : fromJson<JsonObject>(toJson(input.payload)),
+      };
     },
     get,
     async list(f = {}) {
@@ -735,10 +996,20 @@ export function deadLettersRepo(ctx: RepoContext): DeadLettersRepo {
       if (f.source !== undefined) q = q.where('source', '=', f.source);
       if (f.recordId !== undefined) q = q.where('record_id', '=', f.recordId);
       if (f.reasonCode !== undefined) q = q.where('reason_code', '=', f.reasonCode);
-      return (await q.orderBy('created_at').orderBy('id').limit(f.limit ?? 100).execute()).map((r) => toDeadLetter(r, seal));
+      return (
+        await q
+          .orderBy('created_at')
+          .orderBy('id')
+          .limit(f.limit ?? 100)
+          .execute()
+      ).map((r) => toDeadLetter(r, seal));
     },
     async setStatus(id, status, by) {
-      const res = await db.updateTable('dead_letters').set({ status, resolved_by: by, updated_at: ctx.now() }).where('id', '=', id).executeTakeFirst();
+      const res = await db
+        .updateTable('dead_letters')
+        .set({ status, resolved_by: by, updated_at: ctx.now() })
+        .where('id', '=', id)
+        .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) throw notFound('dead letter', id);
       return (await get(id)) as DeadLetter;
     },

@@ -1,8 +1,8 @@
-import { contentHash } from '../../util/stable-stringify.js';
-
 import { PasserelleError } from '../../errors.js';
 import type { ResourceKind } from '../../model/resources.js';
+import { contentHash } from '../../util/stable-stringify.js';
 import type { CursorsTable, IdentityMapTable, ResourcesTable, SnapshotsTable } from '../schema.js';
+import { aad, type Seal } from '../sealer.js';
 import type {
   Cursor,
   IdentityLink,
@@ -13,17 +13,48 @@ import type {
   Snapshot,
   StoredResource,
 } from '../types.js';
-import { aad, type Seal } from '../sealer.js';
 import { compiled, rowOf } from './compiled.js';
 import { fromJson, iso, isoOrNull, msOrNull, type RepoContext, toJson } from './context.js';
 
-const RESOURCE_COLUMNS = ['id', 'practice_id', 'kind', 'data', 'hash', 'version', 'origin', 'start_at', 'end_at', 'practitioner_id', 'patient_id', 'status', 'created_at', 'updated_at'] as const;
-const SNAPSHOT_COLUMNS = ['link_id', 'kind', 'canonical_id', 'data', 'hash', 'external_version', 'synced_at'] as const;
+const RESOURCE_COLUMNS = [
+  'id',
+  'practice_id',
+  'kind',
+  'data',
+  'hash',
+  'version',
+  'origin',
+  'start_at',
+  'end_at',
+  'practitioner_id',
+  'patient_id',
+  'status',
+  'created_at',
+  'updated_at',
+] as const;
+const SNAPSHOT_COLUMNS = [
+  'link_id',
+  'kind',
+  'canonical_id',
+  'data',
+  'hash',
+  'external_version',
+  'synced_at',
+] as const;
 
 // The statements of the ingest path, compiled once (see compiled.ts).
-const resourceById = compiled<'id'>((db, p) => db.selectFrom('resources').selectAll().where('id', '=', p('id')));
-const resourceVersion = compiled<'id'>((db, p) => db.selectFrom('resources').select(['version', 'created_at', 'origin', 'practice_id']).where('id', '=', p('id')));
-const insertResource = compiled<(typeof RESOURCE_COLUMNS)[number]>((db, p) => db.insertInto('resources').values(rowOf<ResourcesTable>(RESOURCE_COLUMNS, p)));
+const resourceById = compiled<'id'>((db, p) =>
+  db.selectFrom('resources').selectAll().where('id', '=', p('id')),
+);
+const resourceVersion = compiled<'id'>((db, p) =>
+  db
+    .selectFrom('resources')
+    .select(['version', 'created_at', 'origin', 'practice_id'])
+    .where('id', '=', p('id')),
+);
+const insertResource = compiled<(typeof RESOURCE_COLUMNS)[number]>((db, p) =>
+  db.insertInto('resources').values(rowOf<ResourcesTable>(RESOURCE_COLUMNS, p)),
+);
 /** A record expected not to exist yet: inserted only if it does not (a row already there is a conflict). */
 const insertNewResource = compiled<(typeof RESOURCE_COLUMNS)[number]>((db, p) =>
   db
@@ -33,9 +64,15 @@ const insertNewResource = compiled<(typeof RESOURCE_COLUMNS)[number]>((db, p) =>
 );
 const updateResource = compiled<(typeof RESOURCE_COLUMNS)[number] | 'expected'>((db, p) => {
   const { id: _id, created_at: _c, ...set } = rowOf<ResourcesTable>(RESOURCE_COLUMNS, p);
-  return db.updateTable('resources').set(set).where('id', '=', p('id')).where('version', '=', p<number>('expected'));
+  return db
+    .updateTable('resources')
+    .set(set)
+    .where('id', '=', p('id'))
+    .where('version', '=', p<number>('expected'));
 });
-const setIdentity = compiled<'link_id' | 'kind' | 'external_id' | 'external_sealed' | 'canonical_id' | 'practice_id' | 'created_at'>((db, p) =>
+const setIdentity = compiled<
+  'link_id' | 'kind' | 'external_id' | 'external_sealed' | 'canonical_id' | 'practice_id' | 'created_at'
+>((db, p) =>
   db
     .insertInto('identity_map')
     .values({
@@ -47,7 +84,9 @@ const setIdentity = compiled<'link_id' | 'kind' | 'external_id' | 'external_seal
       practice_id: p('practice_id'),
       created_at: p<number>('created_at'),
     })
-    .onConflict((oc) => oc.columns(['link_id', 'kind', 'external_id']).doUpdateSet({ canonical_id: p('canonical_id') })),
+    .onConflict((oc) =>
+      oc.columns(['link_id', 'kind', 'external_id']).doUpdateSet({ canonical_id: p('canonical_id') }),
+    ),
 );
 /** One statement per number of lookup values (one per configured key, plus the value itself for rows not yet re-sealed). */
 const canonicalOfStatements = new Map<number, ReturnType<typeof compiled<string>>>();
@@ -72,21 +111,42 @@ function canonicalOf(values: number) {
   return q;
 }
 const snapshotOf = compiled<'linkId' | 'kind' | 'canonicalId'>((db, p) =>
-  db.selectFrom('snapshots').selectAll().where('link_id', '=', p('linkId')).where('kind', '=', p('kind')).where('canonical_id', '=', p('canonicalId')),
+  db
+    .selectFrom('snapshots')
+    .selectAll()
+    .where('link_id', '=', p('linkId'))
+    .where('kind', '=', p('kind'))
+    .where('canonical_id', '=', p('canonicalId')),
 );
 const putSnapshot = compiled<(typeof SNAPSHOT_COLUMNS)[number]>((db, p) =>
   db
     .insertInto('snapshots')
     .values(rowOf<SnapshotsTable>(SNAPSHOT_COLUMNS, p))
     .onConflict((oc) =>
-      oc.columns(['link_id', 'kind', 'canonical_id']).doUpdateSet({ data: p('data'), hash: p('hash'), external_version: p('external_version'), synced_at: p<number>('synced_at') }),
+      oc.columns(['link_id', 'kind', 'canonical_id']).doUpdateSet({
+        data: p('data'),
+        hash: p('hash'),
+        external_version: p('external_version'),
+        synced_at: p<number>('synced_at'),
+      }),
     ),
 );
-const deleteMatchKeys = compiled<'resourceId'>((db, p) => db.deleteFrom('match_keys').where('resource_id', '=', p('resourceId')));
-const insertMatchKey = compiled<'practice_id' | 'key_hash' | 'key_sealed' | 'resource_id' | 'kind' | 'created_at'>((db, p) =>
+const deleteMatchKeys = compiled<'resourceId'>((db, p) =>
+  db.deleteFrom('match_keys').where('resource_id', '=', p('resourceId')),
+);
+const insertMatchKey = compiled<
+  'practice_id' | 'key_hash' | 'key_sealed' | 'resource_id' | 'kind' | 'created_at'
+>((db, p) =>
   db
     .insertInto('match_keys')
-    .values({ practice_id: p('practice_id'), key_hash: p('key_hash'), key_sealed: p('key_sealed'), resource_id: p('resource_id'), kind: p('kind'), created_at: p<number>('created_at') })
+    .values({
+      practice_id: p('practice_id'),
+      key_hash: p('key_hash'),
+      key_sealed: p('key_sealed'),
+      resource_id: p('resource_id'),
+      kind: p('kind'),
+      created_at: p<number>('created_at'),
+    })
     .onConflict((oc) => oc.columns(['practice_id', 'key_hash', 'resource_id']).doNothing()),
 );
 /** One statement per number of lookup values (one per configured key, plus the unkeyed one). */
@@ -101,7 +161,11 @@ function findMatchKey(values: number) {
         .select('resource_id')
         .distinct()
         .where('practice_id', '=', p('practiceId'))
-        .where('key_hash', 'in', names.map((n) => p(n)))
+        .where(
+          'key_hash',
+          'in',
+          names.map((n) => p(n)),
+        )
         .orderBy('resource_id'),
     );
     findMatchKeys.set(values, q);
@@ -110,11 +174,13 @@ function findMatchKey(values: number) {
 }
 
 /** The associated data of a match key's sealed value. */
-export const matchKeyAad = (practiceId: string, resourceId: string): string => aad('match_keys', 'key_sealed', `${practiceId}|${resourceId}`);
+export const matchKeyAad = (practiceId: string, resourceId: string): string =>
+  aad('match_keys', 'key_sealed', `${practiceId}|${resourceId}`);
 
 /** Where a record's content lives, for its sealing's associated data. */
 export const resourceAad = (id: string): string => aad('resources', 'data', id);
-export const snapshotAad = (linkId: string, kind: string, canonicalId: string): string => aad('snapshots', 'data', `${linkId}|${kind}|${canonicalId}`);
+export const snapshotAad = (linkId: string, kind: string, canonicalId: string): string =>
+  aad('snapshots', 'data', `${linkId}|${kind}|${canonicalId}`);
 
 /** A stored row, its content opened; `json` is the clear content when the caller has it already. */
 const toResource = (r: ResourcesTable, seal: Seal, json?: string): StoredResource => ({
@@ -181,18 +247,33 @@ export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
         const row = newResourceRow(w, now, seal, json);
         const res = await insertNewResource.run(ctx, row);
         if (Number(res.numAffectedRows) !== 1) {
-          const version = (await resourceVersion.run<Pick<ResourcesTable, 'version'>>(ctx, { id: w.id })).rows[0]?.version ?? 0;
-          throw new PasserelleError('ERR_STORE_CONFLICT', `${w.kind} ${w.id} is at version ${version}, not 0`, { details: { kind: w.kind, id: w.id, version } });
+          const version =
+            (await resourceVersion.run<Pick<ResourcesTable, 'version'>>(ctx, { id: w.id })).rows[0]
+              ?.version ?? 0;
+          throw new PasserelleError(
+            'ERR_STORE_CONFLICT',
+            `${w.kind} ${w.id} is at version ${version}, not 0`,
+            { details: { kind: w.kind, id: w.id, version } },
+          );
         }
         ctx.touchedPractices?.add(w.practiceId);
         return toResource(row, seal, json);
       }
-      const current = (await resourceVersion.run<Pick<ResourcesTable, 'version' | 'created_at' | 'origin' | 'practice_id'>>(ctx, { id: w.id })).rows[0];
+      const current = (
+        await resourceVersion.run<Pick<ResourcesTable, 'version' | 'created_at' | 'origin' | 'practice_id'>>(
+          ctx,
+          { id: w.id },
+        )
+      ).rows[0];
       const currentVersion = current?.version ?? 0;
       if (w.expectedVersion !== undefined && w.expectedVersion !== currentVersion) {
-        throw new PasserelleError('ERR_STORE_CONFLICT', `${w.kind} ${w.id} is at version ${currentVersion}, not ${w.expectedVersion}`, {
-          details: { kind: w.kind, id: w.id, version: currentVersion },
-        });
+        throw new PasserelleError(
+          'ERR_STORE_CONFLICT',
+          `${w.kind} ${w.id} is at version ${currentVersion}, not ${w.expectedVersion}`,
+          {
+            details: { kind: w.kind, id: w.id, version: currentVersion },
+          },
+        );
       }
       const row: ResourcesTable = {
         ...newResourceRow(w, now, seal, json),
@@ -205,14 +286,19 @@ export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
       if (current && current.practice_id !== w.practiceId) ctx.touchedPractices?.add(current.practice_id);
       if (current) {
         const res = await updateResource.run(ctx, { ...row, expected: currentVersion });
-        if (Number(res.numAffectedRows) !== 1) throw new PasserelleError('ERR_STORE_CONFLICT', `${w.kind} ${w.id} was changed concurrently`);
+        if (Number(res.numAffectedRows) !== 1)
+          throw new PasserelleError('ERR_STORE_CONFLICT', `${w.kind} ${w.id} was changed concurrently`);
       } else {
         await insertResource.run(ctx, row);
       }
       return toResource(row, seal, json);
     },
     async list(q) {
-      let query = db.selectFrom('resources').selectAll().where('practice_id', '=', q.practiceId).where('kind', '=', q.kind);
+      let query = db
+        .selectFrom('resources')
+        .selectAll()
+        .where('practice_id', '=', q.practiceId)
+        .where('kind', '=', q.kind);
       if (q.practitionerId !== undefined) query = query.where('practitioner_id', '=', q.practitionerId);
       if (q.patientId !== undefined) query = query.where('patient_id', '=', q.patientId);
       if (q.to !== undefined) query = query.where('start_at', '<', Date.parse(q.to));
@@ -226,7 +312,11 @@ export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
       const unique = [...new Set(ids)];
       const out: StoredResource[] = [];
       for (let i = 0; i < unique.length; i += 500) {
-        const rows = await db.selectFrom('resources').selectAll().where('id', 'in', unique.slice(i, i + 500)).execute();
+        const rows = await db
+          .selectFrom('resources')
+          .selectAll()
+          .where('id', 'in', unique.slice(i, i + 500))
+          .execute();
         for (const r of rows) out.push(toResource(r, seal));
       }
       return out;
@@ -240,9 +330,15 @@ export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
  * its INS): `external_id` holds its HMAC for lookups, `external_sealed` the id itself, bound to
  * the row by link, kind and that HMAC. Rows written before 0007_sealing hold it in clear.
  */
-export const externalIdAad = (linkId: string, kind: string, externalIdColumn: string): string => aad('identity_map', 'external_sealed', `${linkId}|${kind}|${externalIdColumn}`);
-const externalIdOf = (r: Pick<IdentityMapTable, 'link_id' | 'kind' | 'external_id' | 'external_sealed'>, seal: Seal): string =>
-  r.external_sealed === null ? r.external_id : seal.open(r.external_sealed, externalIdAad(r.link_id, r.kind, r.external_id));
+export const externalIdAad = (linkId: string, kind: string, externalIdColumn: string): string =>
+  aad('identity_map', 'external_sealed', `${linkId}|${kind}|${externalIdColumn}`);
+const externalIdOf = (
+  r: Pick<IdentityMapTable, 'link_id' | 'kind' | 'external_id' | 'external_sealed'>,
+  seal: Seal,
+): string =>
+  r.external_sealed === null
+    ? r.external_id
+    : seal.open(r.external_sealed, externalIdAad(r.link_id, r.kind, r.external_id));
 
 const toIdentity = (r: IdentityMapTable, seal: Seal): IdentityLink => ({
   linkId: r.link_id,
@@ -269,7 +365,12 @@ export interface IdentityMapRepo {
    * canonical id included. Records already cancelled or entered-in-error are left out: a
    * deletion could change nothing of them. For a poller that checks which still exist.
    */
-  pageKnown(linkId: string, kind: ResourceKind, afterCanonicalId: string | null, limit: number): Promise<{ canonicalId: string; externalId: string }[]>;
+  pageKnown(
+    linkId: string,
+    kind: ResourceKind,
+    afterCanonicalId: string | null,
+    limit: number,
+  ): Promise<{ canonicalId: string; externalId: string }[]>;
 }
 
 /** Statuses a peer's deletion leaves as they are (src/sync/records.ts tombstone). */
@@ -298,7 +399,8 @@ export function identityMapRepo(ctx: RepoContext): IdentityMapRepo {
     },
     async findCanonical(linkId, kind, externalId) {
       const { values, params } = lookup(linkId, kind, externalId);
-      return (await canonicalOf(values.length).run<Pick<IdentityMapTable, 'canonical_id'>>(ctx, params)).rows[0]?.canonical_id;
+      return (await canonicalOf(values.length).run<Pick<IdentityMapTable, 'canonical_id'>>(ctx, params))
+        .rows[0]?.canonical_id;
     },
     async findExternal(linkId, kind, canonicalId) {
       const rows = await db
@@ -312,14 +414,25 @@ export function identityMapRepo(ctx: RepoContext): IdentityMapRepo {
       return rows.map((r) => externalIdOf(r, seal));
     },
     async listByCanonical(canonicalId) {
-      return (await db.selectFrom('identity_map').selectAll().where('canonical_id', '=', canonicalId).execute()).map((r) => toIdentity(r, seal));
+      return (
+        await db.selectFrom('identity_map').selectAll().where('canonical_id', '=', canonicalId).execute()
+      ).map((r) => toIdentity(r, seal));
     },
     async repoint(from, to) {
-      const res = await db.updateTable('identity_map').set({ canonical_id: to }).where('canonical_id', '=', from).executeTakeFirst();
+      const res = await db
+        .updateTable('identity_map')
+        .set({ canonical_id: to })
+        .where('canonical_id', '=', from)
+        .executeTakeFirst();
       return Number(res.numUpdatedRows);
     },
     async remove(linkId, kind, externalId) {
-      await db.deleteFrom('identity_map').where('link_id', '=', linkId).where('kind', '=', kind).where('external_id', 'in', seal.indexes(externalId)).execute();
+      await db
+        .deleteFrom('identity_map')
+        .where('link_id', '=', linkId)
+        .where('kind', '=', kind)
+        .where('external_id', 'in', seal.indexes(externalId))
+        .execute();
     },
     async pageKnown(linkId, kind, after, limit) {
       const base = () =>
@@ -330,11 +443,19 @@ export function identityMapRepo(ctx: RepoContext): IdentityMapRepo {
           .where('m.link_id', '=', linkId)
           .where('m.kind', '=', kind)
           .where((eb) => eb.or([eb('r.status', 'is', null), eb('r.status', 'not in', FINAL_STATUSES)]));
-      const rows = await (after === null ? base() : base().where('m.canonical_id', '>', after)).orderBy('m.canonical_id').orderBy('m.external_id').limit(limit).execute();
+      const rows = await (after === null ? base() : base().where('m.canonical_id', '>', after))
+        .orderBy('m.canonical_id')
+        .orderBy('m.external_id')
+        .limit(limit)
+        .execute();
       const last = rows.at(-1);
       // The limit may have cut the last record's ids in two: take all of them.
       if (last !== undefined && rows.length === limit) {
-        const rest = await base().where('m.canonical_id', '=', last.canonical_id).where('m.external_id', '>', last.external_id).orderBy('m.external_id').execute();
+        const rest = await base()
+          .where('m.canonical_id', '=', last.canonical_id)
+          .where('m.external_id', '>', last.external_id)
+          .orderBy('m.external_id')
+          .execute();
         rows.push(...rest);
       }
       return rows.map((r) => ({ canonicalId: r.canonical_id, externalId: externalIdOf(r, seal) }));
@@ -347,7 +468,10 @@ export function identityMapRepo(ctx: RepoContext): IdentityMapRepo {
  * (the engine does so when only the peer's version moved) keeps its sealed value instead of
  * being encrypted again. Compared by JSON text, so a `data` changed in place is sealed anew.
  */
-const sealedSnapshots = new WeakMap<object, { readonly where: string; readonly json: string; readonly sealed: string }>();
+const sealedSnapshots = new WeakMap<
+  object,
+  { readonly where: string; readonly json: string; readonly sealed: string }
+>();
 
 function toSnapshot(r: SnapshotsTable, seal: Seal, json?: string): Snapshot {
   let data: JsonObject;
@@ -357,7 +481,15 @@ function toSnapshot(r: SnapshotsTable, seal: Seal, json?: string): Snapshot {
     data = fromJson<JsonObject>(clear);
     sealedSnapshots.set(data, { where, json: clear, sealed: r.data });
   } else data = fromJson<JsonObject>(json);
-  return { linkId: r.link_id, kind: r.kind as ResourceKind, canonicalId: r.canonical_id, data, hash: r.hash, externalVersion: r.external_version, syncedAt: iso(r.synced_at) };
+  return {
+    linkId: r.link_id,
+    kind: r.kind as ResourceKind,
+    canonicalId: r.canonical_id,
+    data,
+    hash: r.hash,
+    externalVersion: r.external_version,
+    syncedAt: iso(r.synced_at),
+  };
 }
 
 export interface SnapshotsRepo {
@@ -382,7 +514,10 @@ export function snapshotsRepo(ctx: RepoContext): SnapshotsRepo {
         kind: s.kind,
         canonical_id: s.canonicalId,
         // Not a value of a previous key: a rotation may have passed this row already.
-        data: read && read.where === where && read.json === json && seal.isCurrent(read.sealed) ? read.sealed : seal.text(json, where),
+        data:
+          read && read.where === where && read.json === json && seal.isCurrent(read.sealed)
+            ? read.sealed
+            : seal.text(json, where),
         hash: s.hash ?? contentHash(s.data),
         external_version: s.externalVersion,
         synced_at: ctx.now(),
@@ -391,7 +526,12 @@ export function snapshotsRepo(ctx: RepoContext): SnapshotsRepo {
       return toSnapshot(row, seal, json);
     },
     async delete(linkId, kind, canonicalId) {
-      await db.deleteFrom('snapshots').where('link_id', '=', linkId).where('kind', '=', kind).where('canonical_id', '=', canonicalId).execute();
+      await db
+        .deleteFrom('snapshots')
+        .where('link_id', '=', linkId)
+        .where('kind', '=', kind)
+        .where('canonical_id', '=', canonicalId)
+        .execute();
     },
   };
 }
@@ -417,26 +557,46 @@ export function cursorsRepo(ctx: RepoContext): CursorsRepo {
   const { db } = ctx;
   return {
     async get(linkId, stream) {
-      const r = await db.selectFrom('cursors').selectAll().where('link_id', '=', linkId).where('stream', '=', stream).executeTakeFirst();
+      const r = await db
+        .selectFrom('cursors')
+        .selectAll()
+        .where('link_id', '=', linkId)
+        .where('stream', '=', stream)
+        .executeTakeFirst();
       return r && toCursor(r);
     },
     async list(linkId) {
-      return (await db.selectFrom('cursors').selectAll().where('link_id', '=', linkId).orderBy('stream').execute()).map(toCursor);
+      return (
+        await db.selectFrom('cursors').selectAll().where('link_id', '=', linkId).orderBy('stream').execute()
+      ).map(toCursor);
     },
     async set(linkId, stream, cursor) {
       const now = ctx.now();
       await db
         .insertInto('cursors')
         .values({ link_id: linkId, stream, cursor, last_success_at: now, last_error: null, updated_at: now })
-        .onConflict((oc) => oc.columns(['link_id', 'stream']).doUpdateSet({ cursor, last_success_at: now, last_error: null, updated_at: now }))
+        .onConflict((oc) =>
+          oc
+            .columns(['link_id', 'stream'])
+            .doUpdateSet({ cursor, last_success_at: now, last_error: null, updated_at: now }),
+        )
         .execute();
     },
     async recordError(linkId, stream, error) {
       const now = ctx.now();
       await db
         .insertInto('cursors')
-        .values({ link_id: linkId, stream, cursor: null, last_success_at: null, last_error: error, updated_at: now })
-        .onConflict((oc) => oc.columns(['link_id', 'stream']).doUpdateSet({ last_error: error, updated_at: now }))
+        .values({
+          link_id: linkId,
+          stream,
+          cursor: null,
+          last_success_at: null,
+          last_error: error,
+          updated_at: now,
+        })
+        .onConflict((oc) =>
+          oc.columns(['link_id', 'stream']).doUpdateSet({ last_error: error, updated_at: now }),
+        )
         .execute();
     },
   };
@@ -444,9 +604,19 @@ export function cursorsRepo(ctx: RepoContext): CursorsRepo {
 
 export interface MatchKeysRepo {
   /** Replaces the lookup keys of one record (hashes only; see src/sync/patient-match.ts). */
-  replace(practiceId: string, kind: ResourceKind, resourceId: string, keyHashes: readonly string[]): Promise<void>;
+  replace(
+    practiceId: string,
+    kind: ResourceKind,
+    resourceId: string,
+    keyHashes: readonly string[],
+  ): Promise<void>;
   /** `replace` for a record created in this transaction, which has no keys to remove yet. */
-  add(practiceId: string, kind: ResourceKind, resourceId: string, keyHashes: readonly string[]): Promise<void>;
+  add(
+    practiceId: string,
+    kind: ResourceKind,
+    resourceId: string,
+    keyHashes: readonly string[],
+  ): Promise<void>;
   /** Ids of the practice's records filed under `keyHash`. */
   find(practiceId: string, keyHash: string): Promise<string[]>;
 }
@@ -481,7 +651,9 @@ export function matchKeysRepo(ctx: RepoContext): MatchKeysRepo {
       const values = seal.indexes(keyHash);
       const params: Record<string, unknown> = { practiceId };
       values.forEach((v, i) => (params[`k${i}`] = v));
-      return (await findMatchKey(values.length).run<{ resource_id: string }>(ctx, params)).rows.map((r) => r.resource_id);
+      return (await findMatchKey(values.length).run<{ resource_id: string }>(ctx, params)).rows.map(
+        (r) => r.resource_id,
+      );
     },
   };
   return repo;

@@ -33,7 +33,13 @@ export interface ActivityRepo {
    * Resolves false when an event with the same dedupe key was already kept.
    */
   append(input: ActivityInput): Promise<boolean>;
-  list(filter: { practiceId: string; from?: string; to?: string; type?: ActivityType; limit?: number }): Promise<ActivityEvent[]>;
+  list(filter: {
+    practiceId: string;
+    from?: string;
+    to?: string;
+    type?: ActivityType;
+    limit?: number;
+  }): Promise<ActivityEvent[]>;
   /** Events of the period grouped by type, origin, practitioner, priority and detail. */
   counts(practiceId: string, period: Period): Promise<ActivityCount[]>;
   /** Latency of every message delivery in the period, with its priority (for exact percentiles). */
@@ -66,7 +72,20 @@ const toEvent = (r: ActivityRow): ActivityEvent => ({
 
 const ms = (s: string) => Date.parse(s);
 
-const ACTIVITY_COLUMNS = ['practice_id', 'at', 'type', 'origin', 'link_id', 'kind', 'record_id', 'practitioner_id', 'priority', 'latency_ms', 'detail', 'dedupe_key'] as const;
+const ACTIVITY_COLUMNS = [
+  'practice_id',
+  'at',
+  'type',
+  'origin',
+  'link_id',
+  'kind',
+  'record_id',
+  'practitioner_id',
+  'priority',
+  'latency_ms',
+  'detail',
+  'dedupe_key',
+] as const;
 
 /** Compiled once (compiled.ts): every applied message appends an event. */
 // ON CONFLICT rather than catching the violation: on PostgreSQL a failed statement aborts
@@ -93,7 +112,10 @@ export function activityRepo(ctx: RepoContext): ActivityRepo {
         record_id: input.recordId ?? null,
         practitioner_id: input.practitionerId ?? null,
         priority: input.priority ?? null,
-        latency_ms: input.latencySince === undefined || input.latencySince === null ? null : Math.max(0, Math.round(at - input.latencySince)),
+        latency_ms:
+          input.latencySince === undefined || input.latencySince === null
+            ? null
+            : Math.max(0, Math.round(at - input.latencySince)),
         detail: input.detail ?? null,
         dedupe_key: input.dedupeKey ?? null,
       };
@@ -109,12 +131,25 @@ export function activityRepo(ctx: RepoContext): ActivityRepo {
       if (f.from !== undefined) q = q.where('at', '>=', ms(f.from));
       if (f.to !== undefined) q = q.where('at', '<', ms(f.to));
       if (f.type !== undefined) q = q.where('type', '=', f.type);
-      return ((await q.orderBy('at').orderBy('seq').limit(f.limit ?? 1000).execute()) as ActivityRow[]).map(toEvent);
+      return (
+        (await q
+          .orderBy('at')
+          .orderBy('seq')
+          .limit(f.limit ?? 1000)
+          .execute()) as ActivityRow[]
+      ).map(toEvent);
     },
     async counts(practiceId, period) {
       const rows = await db
         .selectFrom('activity_events')
-        .select(['type', 'origin', 'practitioner_id', 'priority', 'detail', (eb) => eb.fn.countAll<number>().as('n')])
+        .select([
+          'type',
+          'origin',
+          'practitioner_id',
+          'priority',
+          'detail',
+          (eb) => eb.fn.countAll<number>().as('n'),
+        ])
         .where('practice_id', '=', practiceId)
         .where('at', '>=', ms(period.from))
         .where('at', '<', ms(period.to))
@@ -152,7 +187,11 @@ export function activityRepo(ctx: RepoContext): ActivityRepo {
         .orderBy('reason_code')
         .orderBy('source')
         .execute();
-      return rows.map((r) => ({ reasonCode: r.reason_code, source: r.source as DeadLetter['source'], count: Number(r.n) }));
+      return rows.map((r) => ({
+        reasonCode: r.reason_code,
+        source: r.source as DeadLetter['source'],
+        count: Number(r.n),
+      }));
     },
     async openCounts(practiceId) {
       const conflicts = await db
@@ -173,7 +212,13 @@ export function activityRepo(ctx: RepoContext): ActivityRepo {
       if (linkIds.length === 0) return [];
       const rows = await db
         .selectFrom('outbox')
-        .select(['link_id', 'status', (eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.min('created_at').as('oldest'), (eb) => eb.fn.max('done_at').as('last_done')])
+        .select([
+          'link_id',
+          'status',
+          (eb) => eb.fn.countAll<number>().as('n'),
+          (eb) => eb.fn.min('created_at').as('oldest'),
+          (eb) => eb.fn.max('done_at').as('last_done'),
+        ])
         .where('link_id', 'in', [...linkIds])
         .groupBy(['link_id', 'status'])
         .execute();
@@ -186,8 +231,10 @@ export function activityRepo(ctx: RepoContext): ActivityRepo {
           pending: Number(pending?.n ?? 0),
           leased: Number(of('leased')?.n ?? 0),
           dead: Number(of('dead')?.n ?? 0),
-          oldestPendingAt: pending?.oldest === null || pending?.oldest === undefined ? null : iso(Number(pending.oldest)),
-          lastDoneAt: done?.last_done === null || done?.last_done === undefined ? null : iso(Number(done.last_done)),
+          oldestPendingAt:
+            pending?.oldest === null || pending?.oldest === undefined ? null : iso(Number(pending.oldest)),
+          lastDoneAt:
+            done?.last_done === null || done?.last_done === undefined ? null : iso(Number(done.last_done)),
         };
       });
     },
@@ -214,7 +261,11 @@ export interface DigestsRepo {
   /** Digests of a practice whose webhook delivery is still to do, oldest first, from `sinceDay` on. */
   pendingWebhooks(practiceId: string, sinceDay: string): Promise<Digest[]>;
   /** Records the POSTs of one run (`attempts` of them): delivered, or the last error met. */
-  recordWebhook(practiceId: string, day: string, outcome: { attempts: number } & ({ delivered: true } | { delivered: false; error: string })): Promise<void>;
+  recordWebhook(
+    practiceId: string,
+    day: string,
+    outcome: { attempts: number } & ({ delivered: true } | { delivered: false; error: string }),
+  ): Promise<void>;
 }
 
 const toSummary = (r: Omit<DigestsTable, 'report'>): DigestSummary => ({
@@ -233,7 +284,12 @@ const toDigest = (r: DigestsTable): Digest => ({ ...toSummary(r), report: fromJs
 export function digestsRepo(ctx: RepoContext): DigestsRepo {
   const { db } = ctx;
   const get = async (practiceId: string, day: string) => {
-    const r = await db.selectFrom('digests').selectAll().where('practice_id', '=', practiceId).where('day', '=', day).executeTakeFirst();
+    const r = await db
+      .selectFrom('digests')
+      .selectAll()
+      .where('practice_id', '=', practiceId)
+      .where('day', '=', day)
+      .executeTakeFirst();
     return r && toDigest(r);
   };
   return {
@@ -259,7 +315,15 @@ export function digestsRepo(ctx: RepoContext): DigestsRepo {
     async list(f) {
       const rows = await db
         .selectFrom('digests')
-        .select(['practice_id', 'day', 'created_at', 'webhook_status', 'webhook_attempts', 'webhook_error', 'delivered_at'])
+        .select([
+          'practice_id',
+          'day',
+          'created_at',
+          'webhook_status',
+          'webhook_attempts',
+          'webhook_error',
+          'delivered_at',
+        ])
         .where('practice_id', '=', f.practiceId)
         .orderBy('day', 'desc')
         .limit(f.limit ?? 100)
@@ -282,7 +346,9 @@ export function digestsRepo(ctx: RepoContext): DigestsRepo {
         .updateTable('digests')
         .set((eb) => ({
           webhook_attempts: eb('webhook_attempts', '+', outcome.attempts),
-          ...(outcome.delivered ? { webhook_status: 'delivered', webhook_error: null, delivered_at: ctx.now() } : { webhook_error: outcome.error }),
+          ...(outcome.delivered
+            ? { webhook_status: 'delivered', webhook_error: null, delivered_at: ctx.now() }
+            : { webhook_error: outcome.error }),
         }))
         .where('practice_id', '=', practiceId)
         .where('day', '=', day)

@@ -43,18 +43,30 @@ export async function purgeOutbound(db: Kysely<Database>, beforeMs: number): Pro
 
 /** Dead letters replayed or discarded before `beforeMs` (their `updated_at` is the resolution); open ones stay. */
 export async function purgeResolvedDeadLetters(db: Kysely<Database>, beforeMs: number): Promise<number> {
-  const res = await db.deleteFrom('dead_letters').where('status', '<>', 'open').where('updated_at', '<', beforeMs).executeTakeFirst();
+  const res = await db
+    .deleteFrom('dead_letters')
+    .where('status', '<>', 'open')
+    .where('updated_at', '<', beforeMs)
+    .executeTakeFirst();
   return Number(res.numDeletedRows);
 }
 
 /** Review items closed before `beforeMs`; open ones stay whatever their age. */
 export async function purgeClosedReviews(db: Kysely<Database>, beforeMs: number): Promise<number> {
-  const res = await db.deleteFrom('review_items').where('status', '<>', 'open').where('resolved_at', '<', beforeMs).executeTakeFirst();
+  const res = await db
+    .deleteFrom('review_items')
+    .where('status', '<>', 'open')
+    .where('resolved_at', '<', beforeMs)
+    .executeTakeFirst();
   return Number(res.numDeletedRows);
 }
 
 /** Conflicts closed before `beforeMs` (they hold both sides' values); open ones stay. */
 export async function purgeClosedConflicts(db: Kysely<Database>, beforeMs: number): Promise<number> {
-  const res = await db.deleteFrom('conflicts').where('status', '<>', 'open').where('resolved_at', '<', beforeMs).executeTakeFirst();
+  const res = await db
+    .deleteFrom('conflicts')
+    .where('status', '<>', 'open')
+    .where('resolved_at', '<', beforeMs)
+    .executeTakeFirst();
   return Number(res.numDeletedRows);
 }

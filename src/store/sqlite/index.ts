@@ -2,7 +2,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, type QueryResult, type SqliteDatabase, SqliteDialect, sql } from 'kysely';
+import { Kysely, type QueryResult, sql, type SqliteDatabase, SqliteDialect } from 'kysely';
 
 import { PasserelleError } from '../../errors.js';
 import { migrateToLatest, migrationStatus } from '../migrations/index.js';
@@ -39,7 +39,9 @@ function restrictFiles(path: string): void {
  * kysely prepares every statement anew; better-sqlite3 statements are reusable, and the hot
  * paths run the same few hundred statements, so keep them.
  */
-function cachingDatabase(raw: BetterSqlite3.Database): SqliteDatabase & { prepare(query: string): BetterSqlite3.Statement } {
+function cachingDatabase(
+  raw: BetterSqlite3.Database,
+): SqliteDatabase & { prepare(query: string): BetterSqlite3.Statement } {
   const cache = new Map<string, BetterSqlite3.Statement>();
   return {
     close: () => raw.close(),
@@ -73,12 +75,19 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     if (options.path !== ':memory:') restrictFiles(options.path);
     raw = new BetterSqlite3(options.path);
   } catch (e) {
-    throw new PasserelleError('ERR_STORE_UNAVAILABLE', `cannot open SQLite store at ${options.path}: ${(e as Error).message}`, { cause: e });
+    throw new PasserelleError(
+      'ERR_STORE_UNAVAILABLE',
+      `cannot open SQLite store at ${options.path}: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
   const mode = raw.pragma('journal_mode = WAL', { simple: true });
   if (mode !== 'wal') {
     raw.close();
-    throw new PasserelleError('ERR_STORE_UNAVAILABLE', `SQLite store at ${options.path} cannot use WAL (journal_mode=${String(mode)})`);
+    throw new PasserelleError(
+      'ERR_STORE_UNAVAILABLE',
+      `SQLite store at ${options.path} cannot use WAL (journal_mode=${String(mode)})`,
+    );
   }
   // FULL: the WAL is fsynced at every commit, so an acknowledged message survives power loss.
   raw.pragma('synchronous = FULL');
@@ -90,13 +99,33 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   raw.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
 
   const database = cachingDatabase(raw);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: database as unknown as SqliteDatabase }) });
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: database as unknown as SqliteDatabase }),
+  });
   const seal = sealOf(options.sealing);
-  const committer = new GroupCommitter(db, 'sqlite', now, seal, undefined, directExecutor(database), options.auditKey);
+  const committer = new GroupCommitter(
+    db,
+    'sqlite',
+    now,
+    seal,
+    undefined,
+    directExecutor(database),
+    options.auditKey,
+  );
   // One connection, one writer: every transaction goes through the group committer.
   const transaction = <T>(fn: TxFn<T>) => committer.run(fn);
   const leases = new Set<string>();
-  const repos = makeRootRepos({ db, dialect: 'sqlite', now, seal, inTransaction: false, ...(options.auditKey && { auditKey: options.auditKey }) }, transaction);
+  const repos = makeRootRepos(
+    {
+      db,
+      dialect: 'sqlite',
+      now,
+      seal,
+      inTransaction: false,
+      ...(options.auditKey && { auditKey: options.auditKey }),
+    },
+    transaction,
+  );
 
   return {
     ...repos,
@@ -120,7 +149,11 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
       try {
         await sql`select 1`.execute(db);
       } catch (e) {
-        throw new PasserelleError('ERR_STORE_UNAVAILABLE', `SQLite store is not answering: ${(e as Error).message}`, { cause: e });
+        throw new PasserelleError(
+          'ERR_STORE_UNAVAILABLE',
+          `SQLite store is not answering: ${(e as Error).message}`,
+          { cause: e },
+        );
       }
     },
     async close() {

@@ -5,9 +5,9 @@
  * depend on the order of the writes).
  */
 import { PasserelleError } from '../../errors.js';
+import { changedPaths, type FieldMap, fieldsHash, flatten, unflatten } from '../../model/fields.js';
 import type { CanonicalResource, Patient, ResourceKind } from '../../model/resources.js';
 import { validateAs } from '../../model/validate.js';
-import { changedPaths, type FieldMap, fieldsHash, flatten, unflatten } from '../../model/fields.js';
 import type { Tx } from '../../store/index.js';
 import type { JsonObject, Link, StoredResource } from '../../store/types.js';
 import { recordApplied } from '../activity.js';
@@ -15,7 +15,14 @@ import { findClash, needsAgendaCheck, practitionersOf, slotUnavailable } from '.
 import { threeWayMerge } from '../merge.js';
 import { agendaColumns, patientOf } from '../records.js';
 import { recordCollisions } from './conflicts.js';
-import { type IngestDeps, type IngestVia, identityKey, type PracticeContext, Refusal, resourceOf } from './context.js';
+import {
+  identityKey,
+  type IngestDeps,
+  type IngestVia,
+  type PracticeContext,
+  Refusal,
+  resourceOf,
+} from './context.js';
 import { suppressEcho } from './echo.js';
 import { planOutbound } from './outbox-plan.js';
 import { filePatientKeys, openMatchReview } from './patients.js';
@@ -73,7 +80,11 @@ export interface ApplyInput {
  * The merged fields as a peer would keep them (ConnectorDefinition.view). A record the peer
  * could not take at all (its view throws) is compared whole, as without a view.
  */
-function sourceViewOf(view: (r: CanonicalResource) => CanonicalResource, kind: ResourceKind, id: string): (merged: FieldMap) => FieldMap {
+function sourceViewOf(
+  view: (r: CanonicalResource) => CanonicalResource,
+  kind: ResourceKind,
+  id: string,
+): (merged: FieldMap) => FieldMap {
   return (merged) => {
     try {
       return flatten(view(unflatten<CanonicalResource>(kind, id, merged)));
@@ -94,11 +105,19 @@ function sameFields(a: FieldMap, b: FieldMap): boolean {
   return true;
 }
 
-async function agendaClash(tx: Tx, practiceId: string, appt: CanonicalResource & { resourceType: 'Appointment' }) {
+async function agendaClash(
+  tx: Tx,
+  practiceId: string,
+  appt: CanonicalResource & { resourceType: 'Appointment' },
+) {
   for (const practitionerId of practitionersOf(appt)) {
     const window = { practiceId, practitionerId, from: appt.start as string, to: appt.end as string };
-    const slots = (await tx.resources.list({ ...window, kind: 'Slot' })).map((r) => r.data as unknown as CanonicalResource & { resourceType: 'Slot' });
-    const appts = (await tx.resources.list({ ...window, kind: 'Appointment' })).map((r) => r.data as unknown as CanonicalResource & { resourceType: 'Appointment' });
+    const slots = (await tx.resources.list({ ...window, kind: 'Slot' })).map(
+      (r) => r.data as unknown as CanonicalResource & { resourceType: 'Slot' },
+    );
+    const appts = (await tx.resources.list({ ...window, kind: 'Appointment' })).map(
+      (r) => r.data as unknown as CanonicalResource & { resourceType: 'Appointment' },
+    );
     const clash = findClash(appt, slots, appts);
     if (clash) return clash;
   }
@@ -109,7 +128,13 @@ async function agendaClash(tx: Tx, practiceId: string, appt: CanonicalResource &
  * The merge and its effects, given the side's record in canonical form. Also used by the
  * review resolution (re-applying a held patient onto the chosen record).
  */
-export async function applyTheirs(deps: IngestDeps, tx: Tx, ctx: PracticeContext, link: Link, input: ApplyInput): Promise<string[]> {
+export async function applyTheirs(
+  deps: IngestDeps,
+  tx: Tx,
+  ctx: PracticeContext,
+  link: Link,
+  input: ApplyInput,
+): Promise<string[]> {
   const { canonicalId, theirs } = input;
   const kind = theirs.resourceType;
   const newId = input.fastPath === 'new-id';
@@ -118,16 +143,31 @@ export async function applyTheirs(deps: IngestDeps, tx: Tx, ctx: PracticeContext
   const snap = input.withoutBase || newId ? undefined : await tx.snapshots.get(link.id, kind, canonicalId);
   const mapIdentity = async () => {
     if (input.newExternalId === undefined) return;
-    await tx.identityMap.set({ linkId: link.id, kind, externalId: input.newExternalId, canonicalId, practiceId: ctx.practiceId });
+    await tx.identityMap.set({
+      linkId: link.id,
+      kind,
+      externalId: input.newExternalId,
+      canonicalId,
+      practiceId: ctx.practiceId,
+    });
     ctx.memo.canonical.set(identityKey(link.id, kind, input.newExternalId), canonicalId);
   };
 
   const definition = deps.registry.get(link.connector);
-  const suppressed = await suppressEcho(tx, link, { canonicalId, theirs, theirsHash, version: input.version, ...(input.stale && { stale: input.stale }) }, snap, definition?.compareVersions, mapIdentity);
+  const suppressed = await suppressEcho(
+    tx,
+    link,
+    { canonicalId, theirs, theirsHash, version: input.version, ...(input.stale && { stale: input.stale }) },
+    snap,
+    definition?.compareVersions,
+    mapIdentity,
+  );
   if (suppressed) return suppressed;
 
   const ours = newId ? undefined : await resourceOf(tx, ctx, canonicalId);
-  const open = newId ? undefined : (await tx.conflicts.list({ recordId: canonicalId, status: 'open', limit: 1 }))[0];
+  const open = newId
+    ? undefined
+    : (await tx.conflicts.list({ recordId: canonicalId, status: 'open', limit: 1 }))[0];
   const holds = definition?.holds;
   const sourceHolds = holds === undefined ? undefined : (path: string) => holds(kind, path);
   // The base is what that side held: a snapshot of what passerelle wrote there is seen as the
@@ -153,17 +193,29 @@ export async function applyTheirs(deps: IngestDeps, tx: Tx, ctx: PracticeContext
     const previous = oursData?.resourceType === 'Appointment' ? oursData : null;
     if (needsAgendaCheck(merged, previous)) {
       const clash = await agendaClash(tx, ctx.practiceId, merged);
-      if (clash) throw new Refusal(slotUnavailable(clash, merged, ctx.timezone), { kind, externalId: input.externalId ?? canonicalId, data: theirs, ...(input.version !== null && { version: input.version }) });
+      if (clash)
+        throw new Refusal(slotUnavailable(clash, merged, ctx.timezone), {
+          kind,
+          externalId: input.externalId ?? canonicalId,
+          data: theirs,
+          ...(input.version !== null && { version: input.version }),
+        });
     }
   }
 
   let stored: StoredResource | undefined = ours;
   if (merge.changed) {
     // A merge that took theirs whole is theirs, already validated: checked again only otherwise.
-    const check = input.fastPath !== undefined && sameFields(merge.merged, theirsFields) ? { ok: true as const } : validateAs(kind, merged, { testLink: link.isTest });
+    const check =
+      input.fastPath !== undefined && sameFields(merge.merged, theirsFields)
+        ? { ok: true as const }
+        : validateAs(kind, merged, { testLink: link.isTest });
     if (!check.ok) {
       const first = check.issues[0];
-      throw new PasserelleError('ERR_MODEL_INVALID', `merged ${kind}: ${first?.path}: ${first?.message}`, { issues: check.issues, details: { kind, recordId: canonicalId } });
+      throw new PasserelleError('ERR_MODEL_INVALID', `merged ${kind}: ${first?.path}: ${first?.message}`, {
+        issues: check.issues,
+        details: { kind, recordId: canonicalId },
+      });
     }
     stored = await tx.resources.put({
       id: canonicalId,
@@ -175,18 +227,27 @@ export async function applyTheirs(deps: IngestDeps, tx: Tx, ctx: PracticeContext
       ...(await agendaColumns(tx, merged)),
     });
     ctx.memo.rows.set(canonicalId, stored);
-    if (merged.resourceType === 'Patient') await filePatientKeys(tx, ctx, link, canonicalId, merged as Patient, input.externalId, !ours, newId);
+    if (merged.resourceType === 'Patient')
+      await filePatientKeys(tx, ctx, link, canonicalId, merged as Patient, input.externalId, !ours, newId);
     // Supervision reports: booked / moved / cancelled…, message received (docs/reports.md).
     await recordApplied(tx, { practiceId: ctx.practiceId, link, before: oursData, after: merged, stored });
   }
   await mapIdentity();
-  await tx.snapshots.put({ linkId: link.id, kind, canonicalId, data: theirs as unknown as JsonObject, hash: theirsHash, externalVersion: input.version });
+  await tx.snapshots.put({
+    linkId: link.id,
+    kind,
+    canonicalId,
+    data: theirs as unknown as JsonObject,
+    hash: theirsHash,
+    externalVersion: input.version,
+  });
 
   const flags: string[] = [...(input.mappingFlags ?? [])];
   if (!ours) flags.push('created');
   else if (merge.changed) flags.push('updated');
   for (const d of merge.decisions) if (d.outcome === 'refused') flags.push(`refused:${d.path}`);
-  if (merge.collisions.length > 0 || merge.refusals.length > 0) flags.push(...(await recordCollisions(deps.log, tx, ctx, canonicalId, kind, link.role, merge, open)));
+  if (merge.collisions.length > 0 || merge.refusals.length > 0)
+    flags.push(...(await recordCollisions(deps.log, tx, ctx, canonicalId, kind, link.role, merge, open)));
 
   let review: string | undefined;
   if (input.reviewCandidates && !ours) {
@@ -194,7 +255,17 @@ export async function applyTheirs(deps: IngestDeps, tx: Tx, ctx: PracticeContext
     flags.push('held-for-review');
   }
 
-  await planOutbound(deps.registry, tx, ctx, link, { canonicalId, theirs, theirsHash, version: input.version, merge, stored, review, newId, held: input.heldForPractitioner === true });
+  await planOutbound(deps.registry, tx, ctx, link, {
+    canonicalId,
+    theirs,
+    theirsHash,
+    version: input.version,
+    merge,
+    stored,
+    review,
+    newId,
+    held: input.heldForPractitioner === true,
+  });
 
   if (merge.changed || merge.collisions.length > 0) {
     await tx.audit.append({
@@ -206,7 +277,12 @@ export async function applyTheirs(deps: IngestDeps, tx: Tx, ctx: PracticeContext
       patientId: patientOf(merged),
       outcome: 'success',
       via: input.via,
-      details: { linkId: link.id, connector: link.connector, fields: changedPaths(ours ? flatten(ours.data) : null, merge.merged), flags },
+      details: {
+        linkId: link.id,
+        connector: link.connector,
+        fields: changedPaths(ours ? flatten(ours.data) : null, merge.merged),
+        flags,
+      },
     });
   }
   return flags;

@@ -3,14 +3,14 @@
  * ownership rules, the outbox rows planned so far, the ingest's memo of reads) and the
  * business refusal a step may throw.
  */
-import type { PasserelleError } from '../../errors.js';
-import type { Logger } from '../../log/logger.js';
-import type { CanonicalResource, ResourceKind } from '../../model/resources.js';
-import { type OwnershipRules, withOverrides } from '../../model/ownership.js';
-import type { Tx } from '../../store/index.js';
-import type { Link, StoredResource } from '../../store/types.js';
 import type { ExternalRecord } from '../../connector/contract.js';
 import type { ConnectorRegistry } from '../../connector/registry.js';
+import type { PasserelleError } from '../../errors.js';
+import type { Logger } from '../../log/logger.js';
+import { type OwnershipRules, withOverrides } from '../../model/ownership.js';
+import type { CanonicalResource, ResourceKind } from '../../model/resources.js';
+import type { Tx } from '../../store/index.js';
+import type { Link, StoredResource } from '../../store/types.js';
 
 /** Ownership overrides for a practice, from its practice link's mapping profile. */
 export type OwnershipResolver = (practiceLink: Link) => OwnershipRules | undefined;
@@ -63,10 +63,15 @@ export function clearMemo(ctx: PracticeContext): void {
   ctx.memo.matchKeys.clear();
 }
 
-export const identityKey = (linkId: string, kind: ResourceKind, externalId: string) => `${linkId}|${kind}|${externalId}`;
+export const identityKey = (linkId: string, kind: ResourceKind, externalId: string) =>
+  `${linkId}|${kind}|${externalId}`;
 
 /** A stored record by id, read once per ingest. */
-export async function resourceOf(tx: Tx, ctx: PracticeContext, id: string): Promise<StoredResource | undefined> {
+export async function resourceOf(
+  tx: Tx,
+  ctx: PracticeContext,
+  id: string,
+): Promise<StoredResource | undefined> {
   if (ctx.memo.rows.has(id)) return ctx.memo.rows.get(id);
   const row = await tx.resources.get(id);
   ctx.memo.rows.set(id, row);
@@ -83,7 +88,8 @@ interface PracticeBase {
 
 /** Serializes writers of one practice on PostgreSQL (SQLite has one writer already). */
 export async function lockPractice(tx: Tx, practiceId: string): Promise<void> {
-  if (tx.dialect === 'postgres') await tx.db.selectFrom('practices').select('id').where('id', '=', practiceId).forUpdate().execute();
+  if (tx.dialect === 'postgres')
+    await tx.db.selectFrom('practices').select('id').where('id', '=', practiceId).forUpdate().execute();
 }
 
 /** Loads practice contexts, reading each practice once per transaction. */
@@ -107,12 +113,18 @@ export class PracticeContexts {
     if (!base) {
       const practice = await tx.practices.require(practiceId);
       const links = await tx.links.list({ practiceId });
-      const practiceLink = links.find((l) => l.role === 'practice' && l.enabled) ?? links.find((l) => l.role === 'practice');
+      const practiceLink =
+        links.find((l) => l.role === 'practice' && l.enabled) ?? links.find((l) => l.role === 'practice');
       const rules = withOverrides(practiceLink && this.ownership ? this.ownership(practiceLink) : undefined);
       base = { practiceId: practice.id, timezone: practice.timezone, links, rules };
       bases.set(practiceId, base);
     }
-    return { ...base, enqueued: 0, planned: [], memo: { canonical: new Map(), rows: new Map(), matchKeys: new Map() } };
+    return {
+      ...base,
+      enqueued: 0,
+      planned: [],
+      memo: { canonical: new Map(), rows: new Map(), matchKeys: new Map() },
+    };
   }
 }
 

@@ -31,19 +31,38 @@ export async function suppressEcho(
   const { canonicalId, theirs, theirsHash } = input;
   const kind = theirs.resourceType;
   /** Older than what that side held at the last sync (ordered versions only). */
-  const older = snap !== undefined && compare !== undefined && input.version !== null && snap.externalVersion !== null && compare(input.version, snap.externalVersion) < 0;
+  const older =
+    snap !== undefined &&
+    compare !== undefined &&
+    input.version !== null &&
+    snap.externalVersion !== null &&
+    compare(input.version, snap.externalVersion) < 0;
 
   // Echo suppression (design rule 6): the side holds what we last wrote to / read from it.
   if (snap && snap.hash === theirsHash) {
     if (input.version !== null && input.version !== snap.externalVersion && !older) {
-      await tx.snapshots.put({ linkId: link.id, kind, canonicalId, data: snap.data, hash: snap.hash, externalVersion: input.version });
+      await tx.snapshots.put({
+        linkId: link.id,
+        kind,
+        canonicalId,
+        data: snap.data,
+        hash: snap.hash,
+        externalVersion: input.version,
+      });
     }
     await mapIdentity();
     return ['echo'];
   }
   // Same peer version as the last sync: nothing changed there; adopt how it represents it.
   if (snap && input.version !== null && snap.externalVersion === input.version) {
-    await tx.snapshots.put({ linkId: link.id, kind, canonicalId, data: theirs as unknown as JsonObject, hash: theirsHash, externalVersion: input.version });
+    await tx.snapshots.put({
+      linkId: link.id,
+      kind,
+      canonicalId,
+      data: theirs as unknown as JsonObject,
+      hash: theirsHash,
+      externalVersion: input.version,
+    });
     await mapIdentity();
     return ['same-version'];
   }

@@ -6,23 +6,34 @@
  */
 import { randomUUID } from 'node:crypto';
 
+import type { ExternalRecord } from '../../connector/contract.js';
 import { PasserelleError } from '../../errors.js';
-import type { Appointment, CanonicalResource, Patient, ResourceKind } from '../../model/resources.js';
 import { fieldsHash } from '../../model/fields.js';
 import { mayCreate } from '../../model/ownership.js';
+import type { Appointment, CanonicalResource, Patient, ResourceKind } from '../../model/resources.js';
 import type { Tx } from '../../store/index.js';
 import type { JsonObject, Link } from '../../store/types.js';
-import type { ExternalRecord } from '../../connector/contract.js';
 import { supersededKey } from '../patient-match.js';
 import { agendaColumns, replacedBy } from '../records.js';
 import { rewriteRefs } from '../references.js';
-import { clearMemo, type IngestDeps, identityKey, type PracticeContext, resourceOf } from './context.js';
+import { clearMemo, identityKey, type IngestDeps, type PracticeContext, resourceOf } from './context.js';
 import { enqueue, targets } from './outbox-plan.js';
 import { matchNewPatient } from './patients.js';
-import { openPractitionerMapping, PRACTITIONER_UNMAPPED, proposalOf, withoutUnmapped } from './practitioners.js';
+import {
+  openPractitionerMapping,
+  PRACTITIONER_UNMAPPED,
+  proposalOf,
+  withoutUnmapped,
+} from './practitioners.js';
 
 /** The canonical id of a peer's record (identity map), read once per ingest. */
-async function canonicalOf(tx: Tx, ctx: PracticeContext, linkId: string, kind: ResourceKind, externalId: string): Promise<string | undefined> {
+async function canonicalOf(
+  tx: Tx,
+  ctx: PracticeContext,
+  linkId: string,
+  kind: ResourceKind,
+  externalId: string,
+): Promise<string | undefined> {
   const key = identityKey(linkId, kind, externalId);
   if (ctx.memo.canonical.has(key)) return ctx.memo.canonical.get(key);
   const id = await tx.identityMap.findCanonical(linkId, kind, externalId);
@@ -76,7 +87,13 @@ export type Identity =
     };
 
 /** Finds (or mints) the canonical id of a side's record and translates its references. */
-export async function resolveIdentity(deps: IngestDeps, tx: Tx, ctx: PracticeContext, link: Link, record: ExternalRecord): Promise<Identity> {
+export async function resolveIdentity(
+  deps: IngestDeps,
+  tx: Tx,
+  ctx: PracticeContext,
+  link: Link,
+  record: ExternalRecord,
+): Promise<Identity> {
   const { kind } = record;
   let canonicalId = await canonicalOf(tx, ctx, link.id, kind, record.externalId);
   const mapped = canonicalId !== undefined;
@@ -91,12 +108,19 @@ export async function resolveIdentity(deps: IngestDeps, tx: Tx, ctx: PracticeCon
   const { missing } = rewritten;
   // An appointment naming a practitioner id the link has not mapped is applied without it,
   // held, and the id goes to the link's practitioner mapping review (practitioners.ts).
-  const unmapped = kind === 'Appointment' ? [...new Set(missing.filter((m) => m.kind === 'Practitioner').map((m) => m.id))] : [];
+  const unmapped =
+    kind === 'Appointment'
+      ? [...new Set(missing.filter((m) => m.kind === 'Practitioner').map((m) => m.id))]
+      : [];
   const unknown = missing.filter((m) => !(kind === 'Appointment' && m.kind === 'Practitioner'));
   if (unknown.length > 0) {
-    throw new PasserelleError('ERR_SYNC_UNKNOWN_REFERENCE', `a ${kind} from link ${link.id} refers to a ${unknown[0]?.kind} unknown on this link`, {
-      details: { linkId: link.id, kind, references: unknown.map((m) => m.kind) },
-    });
+    throw new PasserelleError(
+      'ERR_SYNC_UNKNOWN_REFERENCE',
+      `a ${kind} from link ${link.id} refers to a ${unknown[0]?.kind} unknown on this link`,
+      {
+        details: { linkId: link.id, kind, references: unknown.map((m) => m.kind) },
+      },
+    );
   }
   // Its flag goes with the record's mapping flags (record.ts), into its audit event too.
   if (unmapped.length > 0) data = await withoutUnmapped(tx, ctx, link, data as Appointment, unmapped);
@@ -110,9 +134,15 @@ export async function resolveIdentity(deps: IngestDeps, tx: Tx, ctx: PracticeCon
   // Looked up only when the record would change something.
   const stale =
     mapped && kind === 'Patient' && link.role === 'practice' && !record.supersedes
-      ? async () => (await tx.matchKeys.find(ctx.practiceId, supersededKey(link.id, record.externalId))).length > 0
+      ? async () =>
+          (await tx.matchKeys.find(ctx.practiceId, supersededKey(link.id, record.externalId))).length > 0
       : undefined;
-  if (!canonicalId && record.supersedes && link.role === 'practice' && (!record.deleted || kind !== 'Patient')) {
+  if (
+    !canonicalId &&
+    record.supersedes &&
+    link.role === 'practice' &&
+    (!record.deleted || kind !== 'Patient')
+  ) {
     // A new id that supersedes a known one (ADT A47, change of the patient identifier list;
     // or an A40 whose surviving id is new here) is the same record under its corrected id:
     // it takes the record over instead of creating a second one (IHE ITI PAM, ITI-30 A47).
@@ -127,7 +157,8 @@ export async function resolveIdentity(deps: IngestDeps, tx: Tx, ctx: PracticeCon
         // patient (issue 18): the old id stays mapped, filed as superseded so that what is
         // sent goes to the new id and what comes under the old one is stale.
         const key = supersededKey(link.id, previous);
-        if (!(await tx.matchKeys.find(ctx.practiceId, key)).includes(canonicalId)) await tx.matchKeys.add(ctx.practiceId, 'Patient', canonicalId, [key]);
+        if (!(await tx.matchKeys.find(ctx.practiceId, key)).includes(canonicalId))
+          await tx.matchKeys.add(ctx.practiceId, 'Patient', canonicalId, [key]);
         ctx.memo.matchKeys.clear();
       } else {
         // The old id no longer exists on that side: messages to it carry the new one.
@@ -158,7 +189,11 @@ export async function resolveIdentity(deps: IngestDeps, tx: Tx, ctx: PracticeCon
       return { outcome: 'ignored', flags: [`ignored-not-creator:${kind}`] };
     }
     // A refused or cancelled booking coming back from the secretariat is not news.
-    if (kind === 'Appointment' && link.role === 'secretariat' && ['cancelled', 'noshow', 'entered-in-error'].includes((data as { status?: string }).status ?? '')) {
+    if (
+      kind === 'Appointment' &&
+      link.role === 'secretariat' &&
+      ['cancelled', 'noshow', 'entered-in-error'].includes((data as { status?: string }).status ?? '')
+    ) {
       return { outcome: 'ignored', flags: ['ignored-inactive-new'] };
     }
     canonicalId = randomUUID();
@@ -182,18 +217,38 @@ export async function resolveIdentity(deps: IngestDeps, tx: Tx, ctx: PracticeCon
  * Makes `fromId` a non-surviving record of `toId`: identity links and references move to the
  * survivor, `fromId` stays as an inactive record pointing at it (Patient.link replaced-by).
  */
-export async function mergePatients(deps: IngestDeps, tx: Tx, ctx: PracticeContext, fromId: string, toId: string, cause: string, source?: Link): Promise<void> {
+export async function mergePatients(
+  deps: IngestDeps,
+  tx: Tx,
+  ctx: PracticeContext,
+  fromId: string,
+  toId: string,
+  cause: string,
+  source?: Link,
+): Promise<void> {
   if (fromId === toId) return;
   clearMemo(ctx);
   const mergedAway = source ? await tx.identityMap.findExternal(source.id, 'Patient', fromId) : [];
   await tx.identityMap.repoint(fromId, toId);
   for (const l of ctx.links) await tx.snapshots.delete(l.id, 'Patient', fromId);
-  const toSurvivor = async (ref: { kind: ResourceKind; id: string }) => (ref.kind === 'Patient' && ref.id === fromId ? toId : ref.id);
+  const toSurvivor = async (ref: { kind: ResourceKind; id: string }) =>
+    ref.kind === 'Patient' && ref.id === fromId ? toId : ref.id;
   for (const kind of ['Appointment', 'Communication'] as const) {
     for (const r of await tx.resources.list({ practiceId: ctx.practiceId, kind, patientId: fromId })) {
       const { value } = await rewriteRefs(r.data as unknown as CanonicalResource, toSurvivor);
-      const stored = await tx.resources.put({ id: r.id, practiceId: ctx.practiceId, kind, data: value as unknown as JsonObject, origin: r.origin, expectedVersion: r.version, ...(await agendaColumns(tx, value)) });
-      for (const target of [...targets(deps.registry, ctx, kind, 'practice'), ...targets(deps.registry, ctx, kind, 'secretariat')]) {
+      const stored = await tx.resources.put({
+        id: r.id,
+        practiceId: ctx.practiceId,
+        kind,
+        data: value as unknown as JsonObject,
+        origin: r.origin,
+        expectedVersion: r.version,
+        ...(await agendaColumns(tx, value)),
+      });
+      for (const target of [
+        ...targets(deps.registry, ctx, kind, 'practice'),
+        ...targets(deps.registry, ctx, kind, 'secretariat'),
+      ]) {
         if (target.id === source?.id) {
           // The side that sent the merge (ADT A40) moved its records itself: it holds what it
           // held, with the survivor as patient. Nothing goes back unless it misses more (rule 6).
@@ -201,7 +256,14 @@ export async function mergePatients(deps: IngestDeps, tx: Tx, ctx: PracticeConte
           if (snap) {
             const held = (await rewriteRefs(snap.data as unknown as CanonicalResource, toSurvivor)).value;
             const hash = fieldsHash(held);
-            await tx.snapshots.put({ linkId: target.id, kind, canonicalId: r.id, data: held as unknown as JsonObject, hash, externalVersion: snap.externalVersion });
+            await tx.snapshots.put({
+              linkId: target.id,
+              kind,
+              canonicalId: r.id,
+              data: held as unknown as JsonObject,
+              hash,
+              externalVersion: snap.externalVersion,
+            });
             if (hash === fieldsHash(value)) continue;
           }
         }
@@ -211,14 +273,39 @@ export async function mergePatients(deps: IngestDeps, tx: Tx, ctx: PracticeConte
   }
   const from = await tx.resources.get(fromId);
   if (from) {
-    const data = { ...(from.data as unknown as Patient), active: false, link: [{ other: { reference: `Patient/${toId}` }, type: 'replaced-by' as const }] };
-    await tx.resources.put({ id: fromId, practiceId: ctx.practiceId, kind: 'Patient', data: data as unknown as JsonObject, origin: from.origin, expectedVersion: from.version, ...(await agendaColumns(tx, data)) });
+    const data = {
+      ...(from.data as unknown as Patient),
+      active: false,
+      link: [{ other: { reference: `Patient/${toId}` }, type: 'replaced-by' as const }],
+    };
+    await tx.resources.put({
+      id: fromId,
+      practiceId: ctx.practiceId,
+      kind: 'Patient',
+      data: data as unknown as JsonObject,
+      origin: from.origin,
+      expectedVersion: from.version,
+      ...(await agendaColumns(tx, data)),
+    });
   }
-  await tx.matchKeys.replace(ctx.practiceId, 'Patient', fromId, source ? mergedAway.map((id) => supersededKey(source.id, id)) : []);
+  await tx.matchKeys.replace(
+    ctx.practiceId,
+    'Patient',
+    fromId,
+    source ? mergedAway.map((id) => supersededKey(source.id, id)) : [],
+  );
 }
 
 /** A practice's record that supersedes others (ADT A40): the known ones merge into it. */
-export async function applySupersedes(deps: IngestDeps, tx: Tx, ctx: PracticeContext, link: Link, kind: ResourceKind, survivorId: string, supersedes: readonly string[]): Promise<string[]> {
+export async function applySupersedes(
+  deps: IngestDeps,
+  tx: Tx,
+  ctx: PracticeContext,
+  link: Link,
+  kind: ResourceKind,
+  survivorId: string,
+  supersedes: readonly string[],
+): Promise<string[]> {
   if (kind !== 'Patient') return [];
   const flags: string[] = [];
   for (const externalId of supersedes) {

@@ -3,12 +3,12 @@
  * (forward to the other side, back to the source), written together once all its records are
  * applied; single rows for operator actions and merges; the refusal sent back to a side.
  */
+import type { ConnectorRegistry } from '../../connector/registry.js';
+import { fieldsHash, flatten, unflatten } from '../../model/fields.js';
+import { otherRole } from '../../model/ownership.js';
 import type { CanonicalResource, ResourceKind } from '../../model/resources.js';
 import { contentHash, type Tx } from '../../store/index.js';
 import type { JsonObject, Link, LinkRole, OutboxItem, StoredResource } from '../../store/types.js';
-import { fieldsHash, flatten, unflatten } from '../../model/fields.js';
-import { otherRole } from '../../model/ownership.js';
-import type { ConnectorRegistry } from '../../connector/registry.js';
 import { recordRefused } from '../activity.js';
 import { type MergeResult, overlayHeld } from '../merge.js';
 import { outboundOp, outboundPriority } from '../records.js';
@@ -28,7 +28,12 @@ export interface OutboxPayload extends JsonObject {
 }
 
 /** Links of `role` in the practice that take writes of `kind`. */
-export function targets(registry: ConnectorRegistry, ctx: PracticeContext, kind: ResourceKind, role: LinkRole): Link[] {
+export function targets(
+  registry: ConnectorRegistry,
+  ctx: PracticeContext,
+  kind: ResourceKind,
+  role: LinkRole,
+): Link[] {
   return ctx.links.filter((l) => l.role === role && l.enabled && registry.canPush(l.connector, kind));
 }
 
@@ -51,26 +56,56 @@ export interface AppliedChange {
 }
 
 /** Plans the outbound rows of one applied record (written by flushPlanned). */
-export async function planOutbound(registry: ConnectorRegistry, tx: Tx, ctx: PracticeContext, link: Link, change: AppliedChange): Promise<void> {
+export async function planOutbound(
+  registry: ConnectorRegistry,
+  tx: Tx,
+  ctx: PracticeContext,
+  link: Link,
+  change: AppliedChange,
+): Promise<void> {
   const { canonicalId, theirs, theirsHash, merge, stored, review } = change;
   const kind = theirs.resourceType;
   const version = stored?.version ?? 0;
   // Forward to the other side, unless the record is a patient waiting for its match review.
   // A fresh id has no review but the one just opened (`review`).
-  if (merge.changed && stored && !review && !change.held && !(!change.newId && (await isHeldForReview(tx, kind, canonicalId)))) {
+  if (
+    merge.changed &&
+    stored &&
+    !review &&
+    !change.held &&
+    !(!change.newId && (await isHeldForReview(tx, kind, canonicalId)))
+  ) {
     for (const target of targets(registry, ctx, kind, otherRole(link.role))) {
-      const targetSnap = merge.held.size > 0 ? await tx.snapshots.get(target.id, kind, canonicalId) : undefined;
-      const data = unflatten<CanonicalResource>(kind, canonicalId, overlayHeld(merge.merged, targetSnap ? flatten(targetSnap.data) : null, merge.held));
+      const targetSnap =
+        merge.held.size > 0 ? await tx.snapshots.get(target.id, kind, canonicalId) : undefined;
+      const data = unflatten<CanonicalResource>(
+        kind,
+        canonicalId,
+        overlayHeld(merge.merged, targetSnap ? flatten(targetSnap.data) : null, merge.held),
+      );
       ctx.planned.push({ target, data, key: `${target.id}:${canonicalId}:v${version}`, cause: 'forward' });
     }
   }
   // Back to the source when it does not hold the result (refused fields, ours won, 412 re-merge),
   // or when rows computed before this change still wait for it: their state is stale now, and
   // their If-Match would pass against the snapshot just taken, so a fresh row supersedes them.
-  const stale = !merge.pushBack && !change.newId && (await tx.outbox.list({ linkId: link.id, recordId: canonicalId, status: 'pending', limit: 1 })).length > 0;
+  const stale =
+    !merge.pushBack &&
+    !change.newId &&
+    (await tx.outbox.list({ linkId: link.id, recordId: canonicalId, status: 'pending', limit: 1 })).length >
+      0;
   if ((merge.pushBack || stale) && stored && registry.canPush(link.connector, kind)) {
-    const data = unflatten<CanonicalResource>(kind, canonicalId, overlayHeld(merge.merged, flatten(theirs), merge.held));
-    ctx.planned.push({ target: link, data, key: `${link.id}:${canonicalId}:v${version}:back:${theirsHash.slice(0, 16)}:${change.version ?? ''}`, cause: 'back' });
+    const data = unflatten<CanonicalResource>(
+      kind,
+      canonicalId,
+      overlayHeld(merge.merged, flatten(theirs), merge.held),
+    );
+    ctx.planned.push({
+      target: link,
+      data,
+      key: `${link.id}:${canonicalId}:v${version}:back:${theirsHash.slice(0, 16)}:${change.version ?? ''}`,
+      cause: 'back',
+    });
   }
 }
 
@@ -90,11 +125,20 @@ export async function flushPlanned(tx: Tx, ctx: PracticeContext): Promise<void> 
       if (theirs !== undefined && own < theirs) priority.set(key, own);
     }
   }
-  for (const p of planned) await enqueue(tx, ctx, p.target, p.data, p.key, p.cause, priority.get(`${p.target.id}|${p.data.id}`));
+  for (const p of planned)
+    await enqueue(tx, ctx, p.target, p.data, p.key, p.cause, priority.get(`${p.target.id}|${p.data.id}`));
 }
 
 /** Adds an outbox row (or returns the existing one for `key`: enqueueing is idempotent). */
-export async function enqueue(tx: Tx, ctx: PracticeContext, target: Link, data: CanonicalResource, key: string, cause: string, priority?: number): Promise<OutboxItem> {
+export async function enqueue(
+  tx: Tx,
+  ctx: PracticeContext,
+  target: Link,
+  data: CanonicalResource,
+  key: string,
+  cause: string,
+  priority?: number,
+): Promise<OutboxItem> {
   const payload: OutboxPayload = { data, cause };
   const item = await tx.outbox.enqueue({
     practiceId: ctx.practiceId,
@@ -112,10 +156,21 @@ export async function enqueue(tx: Tx, ctx: PracticeContext, target: Link, data: 
 }
 
 /** Sends a refused booking back to its side with the reason (`reject`), audited and journaled. */
-export async function enqueueRefusal(deps: IngestDeps, tx: Tx, ctx: PracticeContext, link: Link, refusal: Refusal): Promise<void> {
+export async function enqueueRefusal(
+  deps: IngestDeps,
+  tx: Tx,
+  ctx: PracticeContext,
+  link: Link,
+  refusal: Refusal,
+): Promise<void> {
   const { record, error } = refusal;
   const key = `${link.id}:reject:${contentHash([record.externalId, fieldsHash(record.data)]).slice(0, 32)}`;
-  const payload: OutboxPayload = { data: record.data, cause: 'reject', externalId: record.externalId, reason: { code: error.code, message: error.message } };
+  const payload: OutboxPayload = {
+    data: record.data,
+    cause: 'reject',
+    externalId: record.externalId,
+    reason: { code: error.code, message: error.message },
+  };
   await tx.outbox.enqueue({
     practiceId: ctx.practiceId,
     linkId: link.id,
@@ -139,5 +194,9 @@ export async function enqueueRefusal(deps: IngestDeps, tx: Tx, ctx: PracticeCont
     details: { linkId: link.id, code: error.code, ...error.details },
   });
   await recordRefused(tx, { practiceId: ctx.practiceId, link, data: record.data, code: error.code, key });
-  deps.log.info('secretariat booking refused', { linkId: link.id, code: error.code, reason: error.details['reason'] });
+  deps.log.info('secretariat booking refused', {
+    linkId: link.id,
+    code: error.code,
+    reason: error.details['reason'],
+  });
 }

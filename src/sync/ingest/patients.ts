@@ -19,7 +19,11 @@ async function patientsUnder(tx: Tx, ctx: PracticeContext, keyHash: string): Pro
 }
 
 /** The known patients a new one may be (`matchPatient` with the ingest's reads). */
-export function matchNewPatient(tx: Tx, ctx: PracticeContext, patient: Patient): ReturnType<typeof matchPatient> {
+export function matchNewPatient(
+  tx: Tx,
+  ctx: PracticeContext,
+  patient: Patient,
+): ReturnType<typeof matchPatient> {
   return matchPatient(patient, (key) => patientsUnder(tx, ctx, key));
 }
 
@@ -28,14 +32,26 @@ export function matchNewPatient(tx: Tx, ctx: PracticeContext, patient: Patient):
  * one it now comes under was merged away or replaced (ADT A40/A47), and stays so when the
  * patient's other keys are filed again.
  */
-async function supersededKeysOf(tx: Tx, link: Link, patientId: string, externalId: string | undefined): Promise<string[]> {
+async function supersededKeysOf(
+  tx: Tx,
+  link: Link,
+  patientId: string,
+  externalId: string | undefined,
+): Promise<string[]> {
   if (link.role !== 'practice' || externalId === undefined) return [];
   const ids = await tx.identityMap.findExternal(link.id, 'Patient', patientId);
   return ids.filter((id) => id !== externalId).map((id) => supersededKey(link.id, id));
 }
 
 /** Files a patient's match keys, keeping the memo in step. */
-async function fileMatchKeys(tx: Tx, ctx: PracticeContext, patientId: string, keyHashes: readonly string[], isNew: boolean, newId: boolean): Promise<void> {
+async function fileMatchKeys(
+  tx: Tx,
+  ctx: PracticeContext,
+  patientId: string,
+  keyHashes: readonly string[],
+  isNew: boolean,
+  newId: boolean,
+): Promise<void> {
   // A fresh id (created by this ingest) has no keys filed yet: nothing to remove first.
   if (newId) await tx.matchKeys.add(ctx.practiceId, 'Patient', patientId, keyHashes);
   else await tx.matchKeys.replace(ctx.practiceId, 'Patient', patientId, keyHashes);
@@ -48,12 +64,35 @@ async function fileMatchKeys(tx: Tx, ctx: PracticeContext, patientId: string, ke
  * Files the keys of a patient just written: its demographic keys, and the ids its practice link
  * knows it under no more. `isNew`: no record existed; `newId`: the id was minted by this ingest.
  */
-export async function filePatientKeys(tx: Tx, ctx: PracticeContext, link: Link, patientId: string, patient: Patient, externalId: string | undefined, isNew: boolean, newId: boolean): Promise<void> {
-  await fileMatchKeys(tx, ctx, patientId, [...allKeys(patientKeys(patient)), ...(await supersededKeysOf(tx, link, patientId, externalId))], isNew, newId);
+export async function filePatientKeys(
+  tx: Tx,
+  ctx: PracticeContext,
+  link: Link,
+  patientId: string,
+  patient: Patient,
+  externalId: string | undefined,
+  isNew: boolean,
+  newId: boolean,
+): Promise<void> {
+  await fileMatchKeys(
+    tx,
+    ctx,
+    patientId,
+    [...allKeys(patientKeys(patient)), ...(await supersededKeysOf(tx, link, patientId, externalId))],
+    isNew,
+    newId,
+  );
 }
 
 /** Holds a new patient that looked like known ones until an operator decides; the review's id. */
-export async function openMatchReview(tx: Tx, ctx: PracticeContext, link: Link, recordId: string, externalId: string | undefined, candidates: readonly string[]): Promise<string> {
+export async function openMatchReview(
+  tx: Tx,
+  ctx: PracticeContext,
+  link: Link,
+  recordId: string,
+  externalId: string | undefined,
+  candidates: readonly string[],
+): Promise<string> {
   const item = await tx.reviews.open({
     practiceId: ctx.practiceId,
     type: REVIEW_PATIENT_MATCH,
@@ -63,7 +102,13 @@ export async function openMatchReview(tx: Tx, ctx: PracticeContext, link: Link, 
   return item.id;
 }
 
-export async function isHeldForReview(tx: Pick<Tx, 'reviews'>, kind: ResourceKind, recordId: string): Promise<boolean> {
+export async function isHeldForReview(
+  tx: Pick<Tx, 'reviews'>,
+  kind: ResourceKind,
+  recordId: string,
+): Promise<boolean> {
   if (kind !== 'Patient') return false;
-  return (await tx.reviews.list({ recordId, status: 'open', type: REVIEW_PATIENT_MATCH, limit: 1 })).length > 0;
+  return (
+    (await tx.reviews.list({ recordId, status: 'open', type: REVIEW_PATIENT_MATCH, limit: 1 })).length > 0
+  );
 }

@@ -8,12 +8,15 @@
  * later message of the link with it resolves like any known id, and the held appointments get
  * the practitioner and go to the other side.
  */
-import type { Appointment, CanonicalResource } from '../../model/resources.js';
 import { fieldsHash } from '../../model/fields.js';
 import { otherRole } from '../../model/ownership.js';
+import type { Appointment, CanonicalResource } from '../../model/resources.js';
 import type { Tx } from '../../store/index.js';
+import type {
+  PractitionerMapping,
+  PractitionerMappingResolution,
+} from '../../store/repos/practitioner-mappings.js';
 import type { JsonObject, Link } from '../../store/types.js';
-import type { PractitionerMapping, PractitionerMappingResolution } from '../../store/repos/practitioner-mappings.js';
 import { practitionersOf } from '../agenda.js';
 import { agendaColumns } from '../records.js';
 import { identityKey, type IngestDeps, type PracticeContext } from './context.js';
@@ -31,8 +34,19 @@ export function proposalOf(data: CanonicalResource): JsonObject {
 }
 
 /** Opens the review of a link's unknown practitioner id (once per link and id). */
-export async function openPractitionerMapping(tx: Tx, ctx: PracticeContext, link: Link, localId: string, proposal?: JsonObject): Promise<void> {
-  await tx.practitionerMappings.open({ practiceId: ctx.practiceId, linkId: link.id, localId, ...(proposal && { proposal }) });
+export async function openPractitionerMapping(
+  tx: Tx,
+  ctx: PracticeContext,
+  link: Link,
+  localId: string,
+  proposal?: JsonObject,
+): Promise<void> {
+  await tx.practitionerMappings.open({
+    practiceId: ctx.practiceId,
+    linkId: link.id,
+    localId,
+    ...(proposal && { proposal }),
+  });
 }
 
 /**
@@ -40,18 +54,43 @@ export async function openPractitionerMapping(tx: Tx, ctx: PracticeContext, link
  * their reviews opened. An appointment left with no participant keeps one without an actor,
  * as the model needs one.
  */
-export async function withoutUnmapped(tx: Tx, ctx: PracticeContext, link: Link, data: Appointment, localIds: readonly string[]): Promise<Appointment> {
+export async function withoutUnmapped(
+  tx: Tx,
+  ctx: PracticeContext,
+  link: Link,
+  data: Appointment,
+  localIds: readonly string[],
+): Promise<Appointment> {
   for (const localId of localIds) await openPractitionerMapping(tx, ctx, link, localId);
   const refs = new Set(localIds.map((id) => `Practitioner/${id}`));
-  const named = (p: Appointment['participant'][number]) => p.actor?.reference !== undefined && refs.has(p.actor.reference);
+  const named = (p: Appointment['participant'][number]) =>
+    p.actor?.reference !== undefined && refs.has(p.actor.reference);
   const kept = data.participant.filter((p) => !named(p));
-  const participant = kept.length > 0 ? kept : data.participant.filter(named).slice(0, 1).map(({ actor: _actor, ...rest }) => rest);
+  const participant =
+    kept.length > 0
+      ? kept
+      : data.participant
+          .filter(named)
+          .slice(0, 1)
+          .map(({ actor: _actor, ...rest }) => rest);
   return { ...data, participant };
 }
 
 /** Files the appointment as held until each of `localIds` is mapped. */
-export async function holdForMapping(tx: Tx, ctx: PracticeContext, link: Link, appointmentId: string, localIds: readonly string[]): Promise<void> {
-  for (const localId of localIds) await tx.practitionerMappings.hold({ practiceId: ctx.practiceId, linkId: link.id, localId, appointmentId });
+export async function holdForMapping(
+  tx: Tx,
+  ctx: PracticeContext,
+  link: Link,
+  appointmentId: string,
+  localIds: readonly string[],
+): Promise<void> {
+  for (const localId of localIds)
+    await tx.practitionerMappings.hold({
+      practiceId: ctx.practiceId,
+      linkId: link.id,
+      localId,
+      appointmentId,
+    });
 }
 
 /**
@@ -72,7 +111,13 @@ export async function mapPractitioner(
 ): Promise<{ mapping: PractitionerMapping; released: string[] }> {
   const known = await tx.identityMap.findCanonical(link.id, 'Practitioner', localId);
   if (known === undefined) {
-    await tx.identityMap.set({ linkId: link.id, kind: 'Practitioner', externalId: localId, canonicalId: practitionerId, practiceId: ctx.practiceId });
+    await tx.identityMap.set({
+      linkId: link.id,
+      kind: 'Practitioner',
+      externalId: localId,
+      canonicalId: practitionerId,
+      practiceId: ctx.practiceId,
+    });
     ctx.memo.canonical.set(identityKey(link.id, 'Practitioner', localId), practitionerId);
   }
   const mapping = await tx.practitionerMappings.resolve(link.id, localId, { practitionerId, resolution, by });
@@ -98,12 +143,26 @@ export async function mapPractitioner(
     const snap = await tx.snapshots.get(link.id, 'Appointment', row.id);
     if (snap) {
       const held = withPractitioner(snap.data as unknown as Appointment, practitionerId);
-      await tx.snapshots.put({ linkId: link.id, kind: 'Appointment', canonicalId: row.id, data: held as unknown as JsonObject, hash: fieldsHash(held), externalVersion: snap.externalVersion });
+      await tx.snapshots.put({
+        linkId: link.id,
+        kind: 'Appointment',
+        canonicalId: row.id,
+        data: held as unknown as JsonObject,
+        hash: fieldsHash(held),
+        externalVersion: snap.externalVersion,
+      });
     }
     for (const target of targets(deps.registry, ctx, 'Appointment', otherRole(link.role))) {
       // An appointment cancelled before the other side ever had it is not news there.
       if (INACTIVE.has(data.status) && !(await tx.snapshots.get(target.id, 'Appointment', row.id))) continue;
-      await enqueue(tx, ctx, target, data, `${target.id}:${row.id}:v${stored.version}:practitioner-mapping`, 'practitioner-mapping');
+      await enqueue(
+        tx,
+        ctx,
+        target,
+        data,
+        `${target.id}:${row.id}:v${stored.version}:practitioner-mapping`,
+        'practitioner-mapping',
+      );
     }
     released.push(row.id);
   }

@@ -3,14 +3,14 @@
  * tombstone of a deletion, validation → the merge and its effects (apply.ts) → merges of the
  * ids it supersedes.
  */
+import type { ExternalRecord } from '../../connector/contract.js';
 import { PasserelleError } from '../../errors.js';
 import { assumeEnd, END_ASSUMED_FLAG } from '../../model/appointment-end.js';
+import { normalize } from '../../model/fields.js';
 import type { CanonicalResource } from '../../model/resources.js';
 import { validateAs } from '../../model/validate.js';
-import { normalize } from '../../model/fields.js';
 import type { Tx } from '../../store/index.js';
 import type { Link } from '../../store/types.js';
-import type { ExternalRecord } from '../../connector/contract.js';
 import { tombstone } from '../records.js';
 import { applyTheirs } from './apply.js';
 import { type IngestDeps, type IngestVia, type PracticeContext, Refusal, resourceOf } from './context.js';
@@ -18,7 +18,14 @@ import { applySupersedes, resolveIdentity } from './identity.js';
 import { holdForMapping, mapPractitioner, PRACTITIONER_UNMAPPED } from './practitioners.js';
 
 /** Applies one record of a message or page; its flags. Throws a Refusal or a record error. */
-export async function applyRecord(deps: IngestDeps, tx: Tx, ctx: PracticeContext, link: Link, record: ExternalRecord, via: IngestVia): Promise<string[]> {
+export async function applyRecord(
+  deps: IngestDeps,
+  tx: Tx,
+  ctx: PracticeContext,
+  link: Link,
+  record: ExternalRecord,
+  via: IngestVia,
+): Promise<string[]> {
   const { kind } = record;
   const identity = await resolveIdentity(deps, tx, ctx, link, record);
   if (identity.outcome === 'ignored') return identity.flags;
@@ -49,7 +56,10 @@ export async function applyRecord(deps: IngestDeps, tx: Tx, ctx: PracticeContext
   const valid = validateAs(kind, theirs, { testLink: link.isTest });
   if (!valid.ok) {
     const first = valid.issues[0];
-    throw new PasserelleError('ERR_MODEL_INVALID', `${first?.path}: ${first?.message}`, { issues: valid.issues, details: { linkId: link.id, kind } });
+    throw new PasserelleError('ERR_MODEL_INVALID', `${first?.path}: ${first?.message}`, {
+      issues: valid.issues,
+      details: { linkId: link.id, kind },
+    });
   }
   theirs = valid.value;
   let applied: string[];
@@ -78,11 +88,23 @@ export async function applyRecord(deps: IngestDeps, tx: Tx, ctx: PracticeContext
   // came before its practitioner, as a FHIR poll may): that decides the mapping.
   if (kind === 'Practitioner' && !mapped && !record.deleted && applied.includes('created')) {
     const open = await tx.practitionerMappings.get(link.id, record.externalId);
-    if (open?.status === 'open') await mapPractitioner(deps, tx, ctx, link, record.externalId, canonicalId, 'created', `link:${link.id}`);
+    if (open?.status === 'open')
+      await mapPractitioner(
+        deps,
+        tx,
+        ctx,
+        link,
+        record.externalId,
+        canonicalId,
+        'created',
+        `link:${link.id}`,
+      );
   }
   return [
     ...flags,
     ...applied,
-    ...(record.supersedes && link.role === 'practice' ? await applySupersedes(deps, tx, ctx, link, kind, canonicalId, record.supersedes) : []),
+    ...(record.supersedes && link.role === 'practice'
+      ? await applySupersedes(deps, tx, ctx, link, kind, canonicalId, record.supersedes)
+      : []),
   ];
 }

@@ -149,7 +149,9 @@ describe.each(['sqlite', 'postgres'] as const)('audit trail read API over HTTP (
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('ERR_AUTH_FORBIDDEN');
     const one = await t.api('/api/v1/audit?practice=cab-a', { key: integratorAll });
     expect(one.status).toBe(200);
-    expect(new Set(((await one.json()) as { items: { practiceId: string }[] }).items.map((e) => e.practiceId))).toEqual(new Set(['cab-a']));
+    expect(
+      new Set(((await one.json()) as { items: { practiceId: string }[] }).items.map((e) => e.practiceId)),
+    ).toEqual(new Set(['cab-a']));
   });
 
   it('audits every read of the trail, attributed to the key that read it', async () => {

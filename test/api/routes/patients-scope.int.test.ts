@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import type { Patient } from '../../../src/model/resources.js';
 import { privacyModule } from '../../../src/app/features/privacy.js';
+import type { Patient } from '../../../src/model/resources.js';
 import { createApiKey } from '../../../src/security/api-keys.js';
 import type { JsonObject } from '../../../src/store/index.js';
 import { fixturePatients } from '../../helpers/fixtures.js';
@@ -25,17 +25,33 @@ describe('patient routes and keys limited to a practice', () => {
     const { store } = t.service;
     await store.practices.create({ id: 'cab-a', name: 'Cabinet A' });
     await store.practices.create({ id: 'cab-b', name: 'Cabinet B' });
-    await store.resources.put({ id: 'pat-a-1', practiceId: 'cab-a', kind: 'Patient', data: { ...jeanne, id: 'pat-a-1' } as unknown as JsonObject, origin: 'practice', expectedVersion: 0, patientId: 'pat-a-1' });
-    otherIntegrator = (await createApiKey(store, { role: 'integrator', practiceId: 'cab-b', createdBy: 'test', via: 'test' })).key;
-    otherAdmin = (await createApiKey(store, { role: 'admin', practiceId: 'cab-b', createdBy: 'test', via: 'test' })).key;
-    ownIntegrator = (await createApiKey(store, { role: 'integrator', practiceId: 'cab-a', createdBy: 'test', via: 'test' })).key;
+    await store.resources.put({
+      id: 'pat-a-1',
+      practiceId: 'cab-a',
+      kind: 'Patient',
+      data: { ...jeanne, id: 'pat-a-1' } as unknown as JsonObject,
+      origin: 'practice',
+      expectedVersion: 0,
+      patientId: 'pat-a-1',
+    });
+    otherIntegrator = (
+      await createApiKey(store, { role: 'integrator', practiceId: 'cab-b', createdBy: 'test', via: 'test' })
+    ).key;
+    otherAdmin = (
+      await createApiKey(store, { role: 'admin', practiceId: 'cab-b', createdBy: 'test', via: 'test' })
+    ).key;
+    ownIntegrator = (
+      await createApiKey(store, { role: 'integrator', practiceId: 'cab-a', createdBy: 'test', via: 'test' })
+    ).key;
   });
   afterAll(async () => {
     await t.dispose();
   });
 
   it('lets a key limited to the patient’s own practice export it', async () => {
-    expect((await t.api('/api/v1/practices/cab-a/patients/pat-a-1/export', { key: ownIntegrator })).status).toBe(200);
+    expect(
+      (await t.api('/api/v1/practices/cab-a/patients/pat-a-1/export', { key: ownIntegrator })).status,
+    ).toBe(200);
   });
 
   it('answers 403 to an export by a key limited to another practice', async () => {
@@ -45,7 +61,10 @@ describe('patient routes and keys limited to a practice', () => {
   });
 
   it('answers 403 to an erase by an admin key limited to another practice and keeps the patient', async () => {
-    expect((await t.api('/api/v1/practices/cab-a/patients/pat-a-1/erase', { method: 'POST', key: otherAdmin })).status).toBe(403);
+    expect(
+      (await t.api('/api/v1/practices/cab-a/patients/pat-a-1/erase', { method: 'POST', key: otherAdmin }))
+        .status,
+    ).toBe(403);
     expect(await t.service.store.resources.get('pat-a-1')).toBeDefined();
   });
 });

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import type { Patient } from '../../../src/model/resources.js';
 import { privacyModule } from '../../../src/app/features/privacy.js';
+import type { Patient } from '../../../src/model/resources.js';
 import type { PatientExport } from '../../../src/privacy/patient-data.js';
 import { createApiKey } from '../../../src/security/api-keys.js';
 import type { JsonObject } from '../../../src/store/index.js';
@@ -20,14 +20,23 @@ describe.each(STORE_KINDS)('patient export and erase routes (%s store)', (kind) 
   let t: TestService;
   let integrator: { key: string; id: string };
   let viewer: string;
-  const path = (practice: string, patient: string, action: 'export' | 'erase') => `/api/v1/practices/${practice}/patients/${patient}/${action}`;
+  const path = (practice: string, patient: string, action: 'export' | 'erase') =>
+    `/api/v1/practices/${practice}/patients/${patient}/${action}`;
 
   beforeAll(async () => {
     t = await startTestService({ store: kind, modules: [privacyModule()] });
     const { store } = t.service;
     await store.practices.create({ id: 'cab-a', name: 'Cabinet A' });
     await store.practices.create({ id: 'cab-b', name: 'Cabinet B' });
-    await store.resources.put({ id: 'pat-a-1', practiceId: 'cab-a', kind: 'Patient', data: { ...jeanne, id: 'pat-a-1' } as unknown as JsonObject, origin: 'practice', expectedVersion: 0, patientId: 'pat-a-1' });
+    await store.resources.put({
+      id: 'pat-a-1',
+      practiceId: 'cab-a',
+      kind: 'Patient',
+      data: { ...jeanne, id: 'pat-a-1' } as unknown as JsonObject,
+      origin: 'practice',
+      expectedVersion: 0,
+      patientId: 'pat-a-1',
+    });
     const made = await createApiKey(store, { role: 'integrator', createdBy: 'test', via: 'test' });
     integrator = { key: made.key, id: made.record.id };
     viewer = (await createApiKey(store, { role: 'viewer', createdBy: 'test', via: 'test' })).key;
@@ -49,9 +58,15 @@ describe.each(STORE_KINDS)('patient export and erase routes (%s store)', (kind) 
   });
 
   it('lists both routes in the OpenAPI document', async () => {
-    const doc = (await (await t.api('/api/v1/openapi.json', { key: null })).json()) as { paths: Record<string, Record<string, { tags?: string[] }>> };
-    expect(doc.paths['/api/v1/practices/{practiceId}/patients/{patientId}/export']?.['get']?.tags).toEqual(['privacy']);
-    expect(doc.paths['/api/v1/practices/{practiceId}/patients/{patientId}/erase']?.['post']?.tags).toEqual(['privacy']);
+    const doc = (await (await t.api('/api/v1/openapi.json', { key: null })).json()) as {
+      paths: Record<string, Record<string, { tags?: string[] }>>;
+    };
+    expect(doc.paths['/api/v1/practices/{practiceId}/patients/{patientId}/export']?.['get']?.tags).toEqual([
+      'privacy',
+    ]);
+    expect(doc.paths['/api/v1/practices/{practiceId}/patients/{patientId}/erase']?.['post']?.tags).toEqual([
+      'privacy',
+    ]);
   });
 
   it('refuses the export to a viewer', async () => {
@@ -64,7 +79,9 @@ describe.each(STORE_KINDS)('patient export and erase routes (%s store)', (kind) 
   });
 
   it('refuses the erase to an integrator', async () => {
-    expect((await t.api(path('cab-a', 'pat-a-1', 'erase'), { method: 'POST', key: integrator.key })).status).toBe(403);
+    expect(
+      (await t.api(path('cab-a', 'pat-a-1', 'erase'), { method: 'POST', key: integrator.key })).status,
+    ).toBe(403);
     expect(await t.service.store.resources.get('pat-a-1')).toBeDefined();
   });
 
@@ -73,7 +90,9 @@ describe.each(STORE_KINDS)('patient export and erase routes (%s store)', (kind) 
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ patientId: 'pat-a-1', removed: { patientRecords: 1 } });
     expect(await t.service.store.resources.get('pat-a-1')).toBeUndefined();
-    expect((await t.service.store.audit.list({ patientId: 'pat-a-1', action: 'patient.erase' })).map((e) => e.via)).toEqual(['api']);
+    expect(
+      (await t.service.store.audit.list({ patientId: 'pat-a-1', action: 'patient.erase' })).map((e) => e.via),
+    ).toEqual(['api']);
     expect((await t.api(path('cab-a', 'pat-a-1', 'export'))).status).toBe(404);
   });
 });

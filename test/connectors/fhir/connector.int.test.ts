@@ -4,18 +4,30 @@
  * service around it is fhir-connector-sync.test.ts.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import type { Appointment as FhirAppointment, Bundle, Communication as FhirCommunication, Patient as FhirPatient } from '@medplum/fhirtypes';
+import type {
+  Appointment as FhirAppointment,
+  Bundle,
+  Communication as FhirCommunication,
+  Patient as FhirPatient,
+} from '@medplum/fhirtypes';
 
-import { createFhirConnector, type FhirConfig } from '../../../connectors/fhir/index.js';
-import { demoPractice, type FaultProxy, type FhirPeer, generatePatients, startFaultProxy, startFhirPeer } from '../../../connectors/fhir/peer/index.js';
-import { DEFAULT_CANCEL_REASON, PASSERELLE_ID_SYSTEM } from '../../../connectors/fhir/push.js';
 import { FhirConfig as FhirConfigSchema } from '../../../connectors/fhir/config.js';
+import { createFhirConnector, type FhirConfig } from '../../../connectors/fhir/index.js';
+import {
+  demoPractice,
+  type FaultProxy,
+  type FhirPeer,
+  generatePatients,
+  startFaultProxy,
+  startFhirPeer,
+} from '../../../connectors/fhir/peer/index.js';
+import { DEFAULT_CANCEL_REASON, PASSERELLE_ID_SYSTEM } from '../../../connectors/fhir/push.js';
+import type { Connector, OutboundChange, PullPage } from '../../../src/connector/contract.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { shippedPlan } from '../../../src/mapping/runtime.js';
 import { EXT } from '../../../src/model/identifiers.js';
 import type { Appointment, CanonicalResource, Communication, Patient } from '../../../src/model/resources.js';
 import type { Link } from '../../../src/store/types.js';
-import type { Connector, OutboundChange, PullPage } from '../../../src/connector/contract.js';
 
 const APPOINTMENT_SYSTEM = 'urn:oid:1.2.250.1.999.1.2';
 
@@ -24,11 +36,31 @@ let proxy: FaultProxy;
 let polls: number;
 
 function link(id = 'lnk-fhir'): Link {
-  return { id, practiceId: 'prac-1', role: 'practice', connector: 'fhir', name: 'FHIR', profile: null, config: {}, secrets: null, schedule: null, isTest: true, enabled: true, version: 1, createdAt: '', updatedAt: '' };
+  return {
+    id,
+    practiceId: 'prac-1',
+    role: 'practice',
+    connector: 'fhir',
+    name: 'FHIR',
+    profile: null,
+    config: {},
+    secrets: null,
+    schedule: null,
+    isTest: true,
+    enabled: true,
+    version: 1,
+    createdAt: '',
+    updatedAt: '',
+  };
 }
 
 function connector(config: Partial<FhirConfig> = {}): Connector {
-  const parsed = FhirConfigSchema.parse({ baseUrl: proxy.url, timeoutMs: 1000, retry: { max: 2, baseDelayMs: 10, maxDelayMs: 100 }, ...config });
+  const parsed = FhirConfigSchema.parse({
+    baseUrl: proxy.url,
+    timeoutMs: 1000,
+    retry: { max: 2, baseDelayMs: 10, maxDelayMs: 100 },
+    ...config,
+  });
   const plan = shippedPlan('fhir-r4-fr-core');
   return createFhirConnector(parsed, {
     link: link(),
@@ -46,9 +78,25 @@ function connector(config: Partial<FhirConfig> = {}): Connector {
 }
 
 let seq = 0;
-function change(kind: CanonicalResource['resourceType'], data: CanonicalResource, extra: Partial<OutboundChange> = {}): OutboundChange {
+function change(
+  kind: CanonicalResource['resourceType'],
+  data: CanonicalResource,
+  extra: Partial<OutboundChange> = {},
+): OutboundChange {
   seq++;
-  return { seq, op: 'upsert', kind, canonicalId: data.id, externalId: null, expectedVersion: null, data, base: null, idempotencyKey: `key-${seq}`, priority: 5, ...extra };
+  return {
+    seq,
+    op: 'upsert',
+    kind,
+    canonicalId: data.id,
+    externalId: null,
+    expectedVersion: null,
+    data,
+    base: null,
+    idempotencyKey: `key-${seq}`,
+    priority: 5,
+    ...extra,
+  };
 }
 
 function booking(id: string, extra: Partial<Appointment> = {}): Appointment {
@@ -97,27 +145,50 @@ describe('FHIR connector push', () => {
     const again = await c.push(change('Appointment', data));
     expect(first).toMatchObject({ ok: true });
     expect(again).toEqual(first.ok ? { ...first, version: expect.any(String) } : first);
-    const found = (await get<Bundle<FhirAppointment>>(`Appointment?identifier=${encodeURIComponent(`${APPOINTMENT_SYSTEM}|${data.id}`)}`)).body;
+    const found = (
+      await get<Bundle<FhirAppointment>>(
+        `Appointment?identifier=${encodeURIComponent(`${APPOINTMENT_SYSTEM}|${data.id}`)}`,
+      )
+    ).body;
     expect(found.total).toBe(1);
-    expect(found.entry?.[0]?.resource).toMatchObject({ status: 'booked', extension: [{ url: EXT.appointmentOperator, valueReference: { display: 'agent-amelie' } }] });
-    expect(proxy.stats.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual(expect.arrayContaining(['PUT /fhir/R4/Appointment 201', 'PUT /fhir/R4/Appointment 200']));
+    expect(found.entry?.[0]?.resource).toMatchObject({
+      status: 'booked',
+      extension: [{ url: EXT.appointmentOperator, valueReference: { display: 'agent-amelie' } }],
+    });
+    expect(proxy.stats.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual(
+      expect.arrayContaining(['PUT /fhir/R4/Appointment 201', 'PUT /fhir/R4/Appointment 200']),
+    );
   });
 
   it('keeps the record’s own business identifier when it has one', async () => {
     const c = connector();
-    const data = booking('c0ffee00-0000-4000-8000-000000000002', { identifier: [{ system: APPOINTMENT_SYSTEM, value: 'RDV-SEC-42' }] });
+    const data = booking('c0ffee00-0000-4000-8000-000000000002', {
+      identifier: [{ system: APPOINTMENT_SYSTEM, value: 'RDV-SEC-42' }],
+    });
     const r = await c.push(change('Appointment', data));
     expect(r.ok).toBe(true);
-    expect((await get<Bundle>(`Appointment?identifier=${encodeURIComponent(`${APPOINTMENT_SYSTEM}|RDV-SEC-42`)}`)).body.total).toBe(1);
+    expect(
+      (await get<Bundle>(`Appointment?identifier=${encodeURIComponent(`${APPOINTMENT_SYSTEM}|RDV-SEC-42`)}`))
+        .body.total,
+    ).toBe(1);
   });
 
   it('cancels with status cancelled and a reason (the default one when none is given), by If-Match update', async () => {
     const c = connector();
     const current = (await get<FhirAppointment>('Appointment/rdv-1')).body;
     const data = { ...(current as unknown as Appointment), id: 'rdv-1', status: 'cancelled' } as Appointment;
-    const r = await c.push(change('Appointment', data, { op: 'cancel', externalId: 'rdv-1', expectedVersion: current.meta?.versionId ?? null }));
+    const r = await c.push(
+      change('Appointment', data, {
+        op: 'cancel',
+        externalId: 'rdv-1',
+        expectedVersion: current.meta?.versionId ?? null,
+      }),
+    );
     expect(r).toMatchObject({ ok: true, externalId: 'rdv-1' });
-    expect((await get<FhirAppointment>('Appointment/rdv-1')).body).toMatchObject({ status: 'cancelled', cancelationReason: { text: DEFAULT_CANCEL_REASON } });
+    expect((await get<FhirAppointment>('Appointment/rdv-1')).body).toMatchObject({
+      status: 'cancelled',
+      cancelationReason: { text: DEFAULT_CANCEL_REASON },
+    });
     expect(proxy.stats.count('DELETE', /Appointment/)).toBe(0);
   });
 
@@ -125,13 +196,28 @@ describe('FHIR connector push', () => {
     const c = connector();
     const v1 = (await get<FhirAppointment>('Appointment/rdv-1')).body;
     // The practice edits it in its software.
-    const edited = await fetch(`${peer.url}/Appointment/rdv-1`, { method: 'PUT', headers: { 'content-type': 'application/fhir+json', 'if-match': `W/"${v1.meta?.versionId}"` }, body: JSON.stringify({ ...v1, comment: 'Vu par le médecin' }) });
+    const edited = await fetch(`${peer.url}/Appointment/rdv-1`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/fhir+json', 'if-match': `W/"${v1.meta?.versionId}"` },
+      body: JSON.stringify({ ...v1, comment: 'Vu par le médecin' }),
+    });
     const v2 = ((await edited.json()) as FhirAppointment).meta?.versionId;
-    const r = await c.push(change('Appointment', { ...(v1 as unknown as Appointment), id: 'rdv-1', comment: 'Note du secrétariat' }, { externalId: 'rdv-1', expectedVersion: v1.meta?.versionId ?? null }));
+    const r = await c.push(
+      change(
+        'Appointment',
+        { ...(v1 as unknown as Appointment), id: 'rdv-1', comment: 'Note du secrétariat' },
+        { externalId: 'rdv-1', expectedVersion: v1.meta?.versionId ?? null },
+      ),
+    );
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.error.code).toBe('ERR_FHIR_PRECONDITION_FAILED');
-    expect(r.current).toMatchObject({ kind: 'Appointment', externalId: 'rdv-1', version: v2, data: { comment: 'Vu par le médecin' } });
+    expect(r.current).toMatchObject({
+      kind: 'Appointment',
+      externalId: 'rdv-1',
+      version: v2,
+      data: { comment: 'Vu par le médecin' },
+    });
     expect((await get<FhirAppointment>('Appointment/rdv-1')).body.comment).toBe('Vu par le médecin');
   });
 
@@ -139,7 +225,13 @@ describe('FHIR connector push', () => {
     const c = connector();
     const v1 = (await get<FhirAppointment>('Appointment/rdv-2')).body;
     proxy.plan([{ kind: 'status', status: 412, method: 'PUT', path: '/fhir/R4/Appointment/rdv-2' }]);
-    const r = await c.push(change('Appointment', { ...(v1 as unknown as Appointment), id: 'rdv-2', comment: 'Après un 412 parasite' }, { externalId: 'rdv-2', expectedVersion: v1.meta?.versionId ?? null }));
+    const r = await c.push(
+      change(
+        'Appointment',
+        { ...(v1 as unknown as Appointment), id: 'rdv-2', comment: 'Après un 412 parasite' },
+        { externalId: 'rdv-2', expectedVersion: v1.meta?.versionId ?? null },
+      ),
+    );
     expect(r).toMatchObject({ ok: true, externalId: 'rdv-2' });
     expect(proxy.stats.requests.filter((q) => q.method === 'PUT').map((q) => q.status)).toEqual([412, 200]);
     expect((await get<FhirAppointment>('Appointment/rdv-2')).body.comment).toBe('Après un 412 parasite');
@@ -148,7 +240,13 @@ describe('FHIR connector push', () => {
   it('writes nothing when the server already holds the change', async () => {
     const c = connector();
     const v1 = (await get<FhirAppointment>('Appointment/rdv-1')).body;
-    const r = await c.push(change('Appointment', { ...(v1 as unknown as Appointment), id: 'rdv-1' }, { externalId: 'rdv-1', expectedVersion: v1.meta?.versionId ?? null }));
+    const r = await c.push(
+      change(
+        'Appointment',
+        { ...(v1 as unknown as Appointment), id: 'rdv-1' },
+        { externalId: 'rdv-1', expectedVersion: v1.meta?.versionId ?? null },
+      ),
+    );
     expect(r).toEqual({ ok: true, externalId: 'rdv-1', version: v1.meta?.versionId });
     expect(proxy.stats.count('PUT', /Appointment/)).toBe(0);
   });
@@ -156,10 +254,22 @@ describe('FHIR connector push', () => {
   it('takes a resource deleted on the server as deleted: a cancellation holds, an update hands back a tombstone', async () => {
     const c = connector();
     await fetch(`${peer.url}/Appointment/rdv-2`, { method: 'DELETE' });
-    const cancel = await c.push(change('Appointment', booking('x', { status: 'cancelled' }), { op: 'cancel', externalId: 'rdv-2', expectedVersion: '1' }));
+    const cancel = await c.push(
+      change('Appointment', booking('x', { status: 'cancelled' }), {
+        op: 'cancel',
+        externalId: 'rdv-2',
+        expectedVersion: '1',
+      }),
+    );
     expect(cancel).toEqual({ ok: true, externalId: 'rdv-2' });
-    const move = await c.push(change('Appointment', booking('x'), { externalId: 'rdv-2', expectedVersion: '1' }));
-    expect(move).toMatchObject({ ok: false, error: { code: 'ERR_FHIR_GONE', retryable: false }, current: { kind: 'Appointment', externalId: 'rdv-2', deleted: true } });
+    const move = await c.push(
+      change('Appointment', booking('x'), { externalId: 'rdv-2', expectedVersion: '1' }),
+    );
+    expect(move).toMatchObject({
+      ok: false,
+      error: { code: 'ERR_FHIR_GONE', retryable: false },
+      current: { kind: 'Appointment', externalId: 'rdv-2', deleted: true },
+    });
     expect(proxy.stats.count('PUT', /Appointment/)).toBe(0);
   });
 
@@ -178,9 +288,16 @@ describe('FHIR connector push', () => {
     const first = await c.push(change('Communication', message));
     const again = await c.push(change('Communication', message));
     expect(first.ok && again.ok && first.externalId === again.externalId).toBe(true);
-    const found = (await get<Bundle<FhirCommunication>>(`Communication?identifier=${encodeURIComponent(`${PASSERELLE_ID_SYSTEM.Communication}|${message.id}`)}`)).body;
+    const found = (
+      await get<Bundle<FhirCommunication>>(
+        `Communication?identifier=${encodeURIComponent(`${PASSERELLE_ID_SYSTEM.Communication}|${message.id}`)}`,
+      )
+    ).body;
     expect(found.total).toBe(1);
-    expect(found.entry?.[0]?.resource).toMatchObject({ priority: 'urgent', payload: [{ contentString: 'Douleur thoracique, rappeler vite.' }] });
+    expect(found.entry?.[0]?.resource).toMatchObject({
+      priority: 'urgent',
+      payload: [{ contentString: 'Douleur thoracique, rappeler vite.' }],
+    });
     expect(proxy.stats.requests.filter((q) => q.method === 'POST').map((q) => q.status)).toEqual([201, 200]);
   });
 
@@ -199,14 +316,28 @@ describe('FHIR connector push', () => {
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     const created = (await get<FhirPatient>(`Patient/${r.externalId}`)).body;
-    expect(created).toMatchObject({ name: [{ use: 'official', family: 'PROPOSITION', given: ['Paula'] }], birthDate: '1991-05-05', identifier: [{ system: PASSERELLE_ID_SYSTEM.Patient, value: proposal.id }] });
+    expect(created).toMatchObject({
+      name: [{ use: 'official', family: 'PROPOSITION', given: ['Paula'] }],
+      birthDate: '1991-05-05',
+      identifier: [{ system: PASSERELLE_ID_SYSTEM.Patient, value: proposal.id }],
+    });
     expect(created.telecom).toEqual([{ system: 'phone', use: 'mobile', value: '+33612345678' }]);
   });
 
   it('refuses for good what the profile does not write and operations with no FHIR form', async () => {
     const c = connector();
-    const practitioner = await c.push(change('Practitioner', { resourceType: 'Practitioner', id: 'p1', name: [{ family: 'X' }] }));
-    expect(practitioner).toMatchObject({ ok: false, error: { code: 'ERR_FHIR_PUSH_REFUSED', retryable: false, message: 'upsert Practitioner: profile fhir-r4-fr-core does not write Practitioner to the practice software' } });
+    const practitioner = await c.push(
+      change('Practitioner', { resourceType: 'Practitioner', id: 'p1', name: [{ family: 'X' }] }),
+    );
+    expect(practitioner).toMatchObject({
+      ok: false,
+      error: {
+        code: 'ERR_FHIR_PUSH_REFUSED',
+        retryable: false,
+        message:
+          'upsert Practitioner: profile fhir-r4-fr-core does not write Practitioner to the practice software',
+      },
+    });
     const reject = await c.push(change('Appointment', booking('x'), { op: 'reject', externalId: 'rdv-1' }));
     expect(reject).toMatchObject({ ok: false, error: { code: 'ERR_FHIR_PUSH_REFUSED' } });
     expect(proxy.stats.requests.filter((q) => q.method !== 'GET')).toEqual([]);
@@ -215,7 +346,10 @@ describe('FHIR connector push', () => {
 
 describe('FHIR connector pull', () => {
   /** Pulls until the poll ends (hasMore false), like the runtime, keeping each page's cursor. */
-  async function pollAll(c: Connector, cursor: string | null): Promise<{ pages: PullPage[]; cursor: string | null }> {
+  async function pollAll(
+    c: Connector,
+    cursor: string | null,
+  ): Promise<{ pages: PullPage[]; cursor: string | null }> {
     const pages: PullPage[] = [];
     let next = cursor;
     for (let i = 0; i < 200; i++) {
@@ -226,7 +360,8 @@ describe('FHIR connector pull', () => {
     }
     return { pages, cursor: next };
   }
-  const ids = (pages: readonly PullPage[], kind: string) => pages.flatMap((p) => p.records.filter((r) => r.kind === kind).map((r) => r.externalId));
+  const ids = (pages: readonly PullPage[], kind: string) =>
+    pages.flatMap((p) => p.records.filter((r) => r.kind === kind).map((r) => r.externalId));
 
   it('loads every kind in dependency order, page by page, each record mapped with its version', async () => {
     const c = connector({ pageSize: 25 });
@@ -237,7 +372,13 @@ describe('FHIR connector pull', () => {
     expect(new Set(ids(pages, 'Slot')).size).toBe(90);
     const rdv = pages.flatMap((p) => p.records).find((r) => r.externalId === 'rdv-1');
     expect(rdv?.version).toMatch(/./);
-    expect(rdv?.data).toMatchObject({ resourceType: 'Appointment', identifier: [{ system: APPOINTMENT_SYSTEM, value: 'RDV000001' }], participant: expect.arrayContaining([{ actor: { reference: 'Patient/pat-000001' }, status: 'accepted' }]) });
+    expect(rdv?.data).toMatchObject({
+      resourceType: 'Appointment',
+      identifier: [{ system: APPOINTMENT_SYSTEM, value: 'RDV000001' }],
+      participant: expect.arrayContaining([
+        { actor: { reference: 'Patient/pat-000001' }, status: 'accepted' },
+      ]),
+    });
     // 90 slots in pages of 25: 4 pages, each one GET (the first a search, then `next` links).
     expect(proxy.stats.count('GET', '/fhir/R4/Slot')).toBe(4);
   });
@@ -269,20 +410,38 @@ describe('FHIR connector pull', () => {
     // The practice edits two patients and blocks a slot.
     for (const id of ['pat-000002', 'pat-000007']) {
       const p = (await get<FhirPatient>(`Patient/${id}`)).body;
-      await fetch(`${peer.url}/Patient/${id}`, { method: 'PUT', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify({ ...p, telecom: [{ system: 'email', value: `${id}@example.org` }] }) });
+      await fetch(`${peer.url}/Patient/${id}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/fhir+json' },
+        body: JSON.stringify({ ...p, telecom: [{ system: 'email', value: `${id}@example.org` }] }),
+      });
     }
     const slot = (await get<FhirAppointment>('Slot/slot-2-3-4')).body;
-    await fetch(`${peer.url}/Slot/slot-2-3-4`, { method: 'PUT', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify({ ...slot, status: 'busy-unavailable' }) });
+    await fetch(`${peer.url}/Slot/slot-2-3-4`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/fhir+json' },
+      body: JSON.stringify({ ...slot, status: 'busy-unavailable' }),
+    });
     const { pages } = await pollAll(c, quiet.cursor);
-    expect(pages.flatMap((p) => p.records.map((r) => `${r.kind}/${r.externalId}`)).sort()).toEqual(['Patient/pat-000002', 'Patient/pat-000007', 'Slot/slot-2-3-4']);
+    expect(pages.flatMap((p) => p.records.map((r) => `${r.kind}/${r.externalId}`)).sort()).toEqual([
+      'Patient/pat-000002',
+      'Patient/pat-000007',
+      'Slot/slot-2-3-4',
+    ]);
   });
 
   it('moves past resources that all share one _lastUpdated, by the server’s next links', async () => {
     const at = '2026-02-01T10:00:00.000Z';
-    await peer.seed(generatePatients(70, 7000).map((p) => ({ ...p, meta: { lastUpdated: at, versionId: `v-${p.id}` } })));
+    await peer.seed(
+      generatePatients(70, 7000).map((p) => ({ ...p, meta: { lastUpdated: at, versionId: `v-${p.id}` } })),
+    );
     const c = connector({ pageSize: 30, kinds: ['Patient'], overlapSeconds: 0 });
     // A cursor whose high-water mark is just before them: the round meets 70 at one instant.
-    const cursor = JSON.stringify({ v: 1, at: 0, kinds: { Patient: { hwm: '2026-02-01T09:59:59.000Z', seen: {} } } });
+    const cursor = JSON.stringify({
+      v: 1,
+      at: 0,
+      kinds: { Patient: { hwm: '2026-02-01T09:59:59.000Z', seen: {} } },
+    });
     const { pages } = await pollAll(c, cursor);
     const got = ids(pages, 'Patient').filter((id) => id.startsWith('pat-007'));
     expect(got).toHaveLength(70);
@@ -293,7 +452,12 @@ describe('FHIR connector pull', () => {
     const c = connector({ kinds: ['Patient'] });
     const { cursor } = await pollAll(c, null);
     // Stamped an hour ahead of the server's clock (a late commit as a round sees it).
-    await peer.seed(generatePatients(1, 9000).map((p) => ({ ...p, meta: { lastUpdated: new Date(Date.now() + 3_600_000).toISOString(), versionId: 'late' } })));
+    await peer.seed(
+      generatePatients(1, 9000).map((p) => ({
+        ...p,
+        meta: { lastUpdated: new Date(Date.now() + 3_600_000).toISOString(), versionId: 'late' },
+      })),
+    );
     const { pages, cursor: after } = await pollAll(c, cursor);
     expect(ids(pages, 'Patient')).toEqual([]);
     const hwm = (JSON.parse(after as string) as { kinds: { Patient: { hwm: string } } }).kinds.Patient.hwm;
@@ -302,23 +466,54 @@ describe('FHIR connector pull', () => {
 
   it('sets aside a resource that breaks FR Core as a message keyed by its version, with the rest of the page applied', async () => {
     await peer.seed([
-      { resourceType: 'Patient', id: 'bad-ins', meta: { versionId: 'b1', lastUpdated: '2026-01-01T00:00:00.000Z' }, identifier: [{ use: 'official', system: 'urn:oid:1.2.250.1.213.1.4.8', value: '285037511234545' }], extension: [{ url: 'https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability', extension: [{ url: 'identityStatus', valueCoding: { code: 'VALI' } }] }] } as FhirPatient,
+      {
+        resourceType: 'Patient',
+        id: 'bad-ins',
+        meta: { versionId: 'b1', lastUpdated: '2026-01-01T00:00:00.000Z' },
+        identifier: [{ use: 'official', system: 'urn:oid:1.2.250.1.213.1.4.8', value: '285037511234545' }],
+        extension: [
+          {
+            url: 'https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-identity-reliability',
+            extension: [{ url: 'identityStatus', valueCoding: { code: 'VALI' } }],
+          },
+        ],
+      } as FhirPatient,
     ]);
     const c = connector({ kinds: ['Patient'] });
     const { pages } = await pollAll(c, null);
     const invalid = pages.flatMap((p) => p.invalid ?? []);
-    expect(invalid.map((m) => [m.dedupe?.key, m.dedupe?.messageType, m.error.code, m.error.issues.map((i) => i.path)])).toEqual([['fhir:Patient/bad-ins/_history/b1', 'fhir:Patient', 'ERR_FHIR_EDGE_INVALID', ['Patient.identifier[0].value']]]);
+    expect(
+      invalid.map((m) => [
+        m.dedupe?.key,
+        m.dedupe?.messageType,
+        m.error.code,
+        m.error.issues.map((i) => i.path),
+      ]),
+    ).toEqual([
+      [
+        'fhir:Patient/bad-ins/_history/b1',
+        'fhir:Patient',
+        'ERR_FHIR_EDGE_INVALID',
+        ['Patient.identifier[0].value'],
+      ],
+    ]);
     expect(ids(pages, 'Patient')).toHaveLength(10);
     // Replayed with the profile as it is, it is still refused, for the same reason.
-    const again = await (c.remap as NonNullable<Connector['remap']>)({ body: invalid[0]?.dedupe?.body as Buffer, messageType: 'fhir:Patient' });
+    const again = await (c.remap as NonNullable<Connector['remap']>)({
+      body: invalid[0]?.dedupe?.body as Buffer,
+      messageType: 'fhir:Patient',
+    });
     expect(again.error?.code).toBe('ERR_FHIR_EDGE_INVALID');
   });
 
   it('asks the runtime for a poll on a Subscription notification', async () => {
     const c = connector({ subscription: { enabled: true, header: 'x-passerelle-secret' } });
-    const answer = await (c.receiveHttp as NonNullable<Connector['receiveHttp']>)({ headers: {}, query: {}, body: Buffer.from('{"resourceType":"Bundle"}') }, async () => {
-      throw new Error('a hint is not ingested');
-    });
+    const answer = await (c.receiveHttp as NonNullable<Connector['receiveHttp']>)(
+      { headers: {}, query: {}, body: Buffer.from('{"resourceType":"Bundle"}') },
+      async () => {
+        throw new Error('a hint is not ingested');
+      },
+    );
     expect(answer.status).toBe(200);
     expect(polls).toBe(1);
   });

@@ -38,21 +38,35 @@ describe('FHIR fixtures', () => {
 
   it('has a verdict for every FR Core fixture and seven official R4 examples', () => {
     expect(frCore.sort()).toEqual(Object.keys(FR_CORE_VERDICTS).sort());
-    expect(r4.map((f) => load('r4', f).resourceType).sort()).toEqual(['Appointment', 'Communication', 'Patient', 'Practitioner', 'PractitionerRole', 'Schedule', 'Slot']);
+    expect(r4.map((f) => load('r4', f).resourceType).sort()).toEqual([
+      'Appointment',
+      'Communication',
+      'Patient',
+      'Practitioner',
+      'PractitionerRole',
+      'Schedule',
+      'Slot',
+    ]);
   });
 
-  it.each([...r4.map((f) => ['r4', f]), ...frCore.map((f) => ['fr-core', f])])('%s/%s is structurally valid FHIR R4', (dir, file) => {
-    const errors = validateR4(load(dir as string, file as string)).filter((i) => i.severity === 'error');
-    expect(errors).toEqual([]);
-  });
+  it.each([...r4.map((f) => ['r4', f]), ...frCore.map((f) => ['fr-core', f])])(
+    '%s/%s is structurally valid FHIR R4',
+    (dir, file) => {
+      const errors = validateR4(load(dir as string, file as string)).filter((i) => i.severity === 'error');
+      expect(errors).toEqual([]);
+    },
+  );
 
-  it.each(Object.entries(FR_CORE_VERDICTS))('fr-core/%s gets its expected canonical verdict', (file, verdict) => {
-    const resource = load('fr-core', file);
-    const normal = validateResource(resource);
-    if (verdict.issue === undefined) expect(normal.ok).toBe(true);
-    else expect(normal.ok ? [] : normal.issues.map((i) => i.path)).toContain(verdict.issue);
-    expect(validateResource(resource, { testLink: true }).ok).toBe(verdict.validOnTestLink);
-  });
+  it.each(Object.entries(FR_CORE_VERDICTS))(
+    'fr-core/%s gets its expected canonical verdict',
+    (file, verdict) => {
+      const resource = load('fr-core', file);
+      const normal = validateResource(resource);
+      if (verdict.issue === undefined) expect(normal.ok).toBe(true);
+      else expect(normal.ok ? [] : normal.issues.map((i) => i.path)).toContain(verdict.issue);
+      expect(validateResource(resource, { testLink: true }).ok).toBe(verdict.validOnTestLink);
+    },
+  );
 
   it('official R4 examples carry elements the canonical subset does not, so they need a mapping first', () => {
     for (const f of r4) expect(validateResource(load('r4', f)).ok).toBe(false);

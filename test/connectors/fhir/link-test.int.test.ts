@@ -23,27 +23,43 @@ import { tempDir } from '../../helpers/stores.js';
 const TOKEN = 'jeton-du-logiciel-de-test';
 
 /** Forwards to the peer, requires the bearer token, and serves its /metadata altered by `alter`. */
-async function startWrapper(peer: FhirPeer, alter: (cs: CapabilityStatement) => void): Promise<{ url: string; close(): Promise<void> }> {
+async function startWrapper(
+  peer: FhirPeer,
+  alter: (cs: CapabilityStatement) => void,
+): Promise<{ url: string; close(): Promise<void> }> {
   const target = new URL(peer.url);
   const server: Server = createServer((req, res) => {
     if (req.headers.authorization !== `Bearer ${TOKEN}`) {
-      res.writeHead(401, { 'content-type': 'application/fhir+json' }).end(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'login' }] }));
+      res
+        .writeHead(401, { 'content-type': 'application/fhir+json' })
+        .end(
+          JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'login' }] }),
+        );
       return;
     }
-    const up = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: `${target.hostname}:${target.port}` } }, (answer) => {
-      if (!req.url?.endsWith('/metadata')) {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-        return;
-      }
-      const chunks: Buffer[] = [];
-      answer.on('data', (c: Buffer) => chunks.push(c));
-      answer.on('end', () => {
-        const cs = JSON.parse(Buffer.concat(chunks).toString('utf8')) as CapabilityStatement;
-        alter(cs);
-        res.writeHead(200, { 'content-type': 'application/fhir+json' }).end(JSON.stringify(cs));
-      });
-    });
+    const up = httpRequest(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: `${target.hostname}:${target.port}` },
+      },
+      (answer) => {
+        if (!req.url?.endsWith('/metadata')) {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        answer.on('data', (c: Buffer) => chunks.push(c));
+        answer.on('end', () => {
+          const cs = JSON.parse(Buffer.concat(chunks).toString('utf8')) as CapabilityStatement;
+          alter(cs);
+          res.writeHead(200, { 'content-type': 'application/fhir+json' }).end(JSON.stringify(cs));
+        });
+      },
+    );
     req.pipe(up);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -84,13 +100,37 @@ describe('passerelle link test', () => {
     const practice = await store.practices.create({ name: 'Cabinet des Essais' });
     const link = async (name: string, connector: string, config: object, secrets: object | null) => {
       const id = `lnk-${name}`;
-      await store.links.create({ id, practiceId: practice.id, role: connector === 'secretariat' ? 'secretariat' : 'practice', connector, name, config: config as never, secrets: secrets ? box.sealJson(secrets, id) : null, isTest: true });
+      await store.links.create({
+        id,
+        practiceId: practice.id,
+        role: connector === 'secretariat' ? 'secretariat' : 'practice',
+        connector,
+        name,
+        config: config as never,
+        secrets: secrets ? box.sealJson(secrets, id) : null,
+        isTest: true,
+      });
       return id;
     };
     ids['peer'] = await link('peer', 'fhir', { baseUrl: peer.url }, null);
-    ids['lacking'] = await link('lacking', 'fhir', { baseUrl: wrapper.url, auth: { type: 'bearer' } }, { token: TOKEN });
-    ids['wrongToken'] = await link('wrong-token', 'fhir', { baseUrl: wrapper.url, auth: { type: 'bearer' } }, { token: 'un-autre-jeton' });
-    ids['secretariat'] = await link('secretariat', 'secretariat', { baseUrl: 'http://127.0.0.1:9', platformPracticeId: 'prac_1' }, { apiToken: 'x' });
+    ids['lacking'] = await link(
+      'lacking',
+      'fhir',
+      { baseUrl: wrapper.url, auth: { type: 'bearer' } },
+      { token: TOKEN },
+    );
+    ids['wrongToken'] = await link(
+      'wrong-token',
+      'fhir',
+      { baseUrl: wrapper.url, auth: { type: 'bearer' } },
+      { token: 'un-autre-jeton' },
+    );
+    ids['secretariat'] = await link(
+      'secretariat',
+      'secretariat',
+      { baseUrl: 'http://127.0.0.1:9', platformPracticeId: 'prac_1' },
+      { apiToken: 'x' },
+    );
     await store.close();
   }, 30_000);
 
@@ -105,14 +145,24 @@ describe('passerelle link test', () => {
     expect([r.code, r.stderr]).toEqual([0, '']);
     const lines = r.stdout.split('\n');
     expect(lines[0]).toBe('passerelle link test lnk-peer — peer (fhir, profil / profile fhir-r4-fr-core)');
-    expect(lines[1]).toBe(`Serveur / server: ${peer.url} — passerelle-fhir-peer (Medplum fhir-router) 4.5.2, FHIR 4.0.1`);
-    expect(r.stdout).toContain('\nAppointment — écriture / push\n  ✓ read (lecture par id / read by id)\n  ✓ update (PUT Type/id)\n  ✓ If-Match (versioning = versioned-update)\n  ✓ paramètre / parameter identifier\n  ✓ conditional update (PUT Appointment?identifier=…)\n');
-    expect(r.stdout).toContain('\nPatient — lecture / pull\n  ✓ search-type (recherche / search)\n  ✓ paramètre / parameter _lastUpdated\n  ✓ _count + _sort=_lastUpdated (essai / probe)\n  ✓ _sort=-_lastUpdated (essai / probe)\n');
+    expect(lines[1]).toBe(
+      `Serveur / server: ${peer.url} — passerelle-fhir-peer (Medplum fhir-router) 4.5.2, FHIR 4.0.1`,
+    );
+    expect(r.stdout).toContain(
+      '\nAppointment — écriture / push\n  ✓ read (lecture par id / read by id)\n  ✓ update (PUT Type/id)\n  ✓ If-Match (versioning = versioned-update)\n  ✓ paramètre / parameter identifier\n  ✓ conditional update (PUT Appointment?identifier=…)\n',
+    );
+    expect(r.stdout).toContain(
+      '\nPatient — lecture / pull\n  ✓ search-type (recherche / search)\n  ✓ paramètre / parameter _lastUpdated\n  ✓ _count + _sort=_lastUpdated (essai / probe)\n  ✓ _sort=-_lastUpdated (essai / probe)\n',
+    );
     // The peer has no type-level _history and no Subscription: optional, reported, not fatal.
-    expect(r.stdout).toContain('  – history-type (suppressions / deletions) — optionnel, absent / optional, missing: sans elle, les suppressions sont trouvées par une vérification périodique des identifiants connus / without it, deletions are found by a periodic check of the known ids');
+    expect(r.stdout).toContain(
+      '  – history-type (suppressions / deletions) — optionnel, absent / optional, missing: sans elle, les suppressions sont trouvées par une vérification périodique des identifiants connus / without it, deletions are found by a periodic check of the known ids',
+    );
     expect(lines.filter((l) => l.startsWith('  ✗'))).toEqual([]);
     // history-type for each of the 7 kinds the profile pulls (PractitionerRole included), and Subscription.
-    expect(lines.at(-2)).toMatch(/^Résumé \/ summary: \d+ ✓, 0 ✗ requis \/ required, 8 optionnels absents \/ optional missing — le lien peut fonctionner \/ the link can work$/);
+    expect(lines.at(-2)).toMatch(
+      /^Résumé \/ summary: \d+ ✓, 0 ✗ requis \/ required, 8 optionnels absents \/ optional missing — le lien peut fonctionner \/ the link can work$/,
+    );
   });
 
   it('names each missing interaction and search parameter, and exits 1', async () => {
@@ -123,20 +173,29 @@ describe('passerelle link test', () => {
       '  ✗ paramètre / parameter _lastUpdated — manquant / missing',
       '  ✗ conditional update (PUT Appointment?identifier=…) — manquant / missing: ni conditional update ni conditional create / neither conditional update nor conditional create',
     ]);
-    expect(r.stdout).toContain('\nSlot — lecture / pull\n  ✓ search-type (recherche / search)\n  ✗ paramètre / parameter _lastUpdated');
-    expect(r.stdout).toMatch(/\nRésumé \/ summary: \d+ ✓, 2 ✗ requis \/ required, .* — le lien ne peut pas fonctionner tel quel \/ the link cannot work as it is\n$/);
+    expect(r.stdout).toContain(
+      '\nSlot — lecture / pull\n  ✓ search-type (recherche / search)\n  ✗ paramètre / parameter _lastUpdated',
+    );
+    expect(r.stdout).toMatch(
+      /\nRésumé \/ summary: \d+ ✓, 2 ✗ requis \/ required, .* — le lien ne peut pas fonctionner tel quel \/ the link cannot work as it is\n$/,
+    );
   });
 
   it('says the server could not be read when the link’s credentials are refused', async () => {
     const r = await runCli(['link', 'test', ids['wrongToken'] as string], { cwd: ROOT, env });
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('  ✗ CapabilityStatement lue / read (GET /metadata) — manquant / missing: ERR_FHIR_AUTH: FHIR capabilities failed: HTTP 401 (login)');
+    expect(r.stdout).toContain(
+      '  ✗ CapabilityStatement lue / read (GET /metadata) — manquant / missing: ERR_FHIR_AUTH: FHIR capabilities failed: HTTP 401 (login)',
+    );
     expect(r.stdout).not.toContain('un-autre-jeton');
   });
 
   it('refuses a link that is not a FHIR link, as a usage error', async () => {
     const r = await runCli(['link', 'test', ids['secretariat'] as string], { cwd: ROOT, env });
-    expect([r.code, r.stderr.trim()]).toEqual([2, 'passerelle: link test checks fhir links; link lnk-secretariat uses secretariat']);
+    expect([r.code, r.stderr.trim()]).toEqual([
+      2,
+      'passerelle: link test checks fhir links; link lnk-secretariat uses secretariat',
+    ]);
     const unknown = await runCli(['link', 'test', 'lnk-nope'], { cwd: ROOT, env });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/lnk-nope/);
@@ -145,12 +204,19 @@ describe('passerelle link test', () => {
 
 describe('passerelle simulate fhir', () => {
   it('runs the FHIR peer with the demo practice on a free port, prints its URL and stops on SIGTERM', async () => {
-    const child = spawn(process.execPath, [BIN, 'simulate', 'fhir', '--port', '0', '--seed', 'demo', '--patients', '25'], { cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'simulate', 'fhir', '--port', '0', '--seed', 'demo', '--patients', '25'],
+      { cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     let out = '';
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`simulate fhir did not start in time:\n${out}`)), 30_000);
+      const timer = setTimeout(
+        () => reject(new Error(`simulate fhir did not start in time:\n${out}`)),
+        30_000,
+      );
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
         const m = /^FHIR R4 peer listening on (http:\/\/\S+) \(seed demo, \+25 patients\)$/m.exec(out);
@@ -176,6 +242,9 @@ describe('passerelle simulate fhir', () => {
     const port = await runCli(['simulate', 'fhir', '--port', 'http'], { cwd: ROOT });
     expect([port.code, port.stderr.trim()]).toEqual([2, 'passerelle: --port must be 0-65535, not http']);
     const patients = await runCli(['simulate', 'fhir', '--patients', '-3'], { cwd: ROOT });
-    expect([patients.code, patients.stderr.trim()]).toEqual([2, 'passerelle: --patients must be 0-1000000, not -3']);
+    expect([patients.code, patients.stderr.trim()]).toEqual([
+      2,
+      'passerelle: --patients must be 0-1000000, not -3',
+    ]);
   });
 });

@@ -32,7 +32,9 @@ describe('a FHIR booking of passerelle read back before its id was committed', (
     const store = w.t.service.store;
     const deadBefore = await store.deadLetters.count({ status: 'open' });
     const slot = (await until('slot-1-2-3 on the platform', () => w.onSim('Slot', 'slot-1-2-3'))) as string;
-    const patient = (await until('pat-000002 on the platform', () => w.onSim('Patient', 'pat-000002'))) as string;
+    const patient = (await until('pat-000002 on the platform', () =>
+      w.onSim('Patient', 'pat-000002'),
+    )) as string;
     // The server applies the write and the answer is lost; the write sent again is refused for
     // good: the change is parked, and passerelle never learns the id the server gave it.
     w.proxy.plan([
@@ -40,22 +42,35 @@ describe('a FHIR booking of passerelle read back before its id was committed', (
       { kind: 'status', status: 422, method: 'PUT', path: '/fhir/R4/Appointment' },
     ]);
     const booked = await w.sim.agent('agent-amelie').book({ slotId: slot, patientId: patient });
-    const onServer = async () => (await w.fhir<Bundle<FhirAppointment>>('GET', 'Appointment?slot=Slot/slot-1-2-3')).body.entry ?? [];
-    await until('the change parked', async () => (await store.deadLetters.count({ status: 'open' })) > deadBefore);
+    const onServer = async () =>
+      (await w.fhir<Bundle<FhirAppointment>>('GET', 'Appointment?slot=Slot/slot-1-2-3')).body.entry ?? [];
+    await until(
+      'the change parked',
+      async () => (await store.deadLetters.count({ status: 'open' })) > deadBefore,
+    );
     expect(await onServer()).toHaveLength(1);
     expect(await w.onFhir('Appointment', booked.id)).toBeUndefined();
 
     // The poll reads it back; then an operator replays the parked change.
     await w.runtime.pollLink(w.fhirLinkId);
     await w.settled();
-    const [parked] = (await store.deadLetters.list({ status: 'open', linkId: w.fhirLinkId, limit: 10 })).filter((d) => d.kind === 'Appointment');
-    const replay = await w.t.api(`/api/v1/dead-letters/${parked?.id}/replay`, { method: 'POST', key: w.integrator });
+    const [parked] = (
+      await store.deadLetters.list({ status: 'open', linkId: w.fhirLinkId, limit: 10 })
+    ).filter((d) => d.kind === 'Appointment');
+    const replay = await w.t.api(`/api/v1/dead-letters/${parked?.id}/replay`, {
+      method: 'POST',
+      key: w.integrator,
+    });
     expect(replay.status).toBe(200);
     await until('the booking delivered', () => w.onFhir('Appointment', booked.id));
     await w.settled();
 
     expect(await onServer()).toHaveLength(1);
-    expect((await store.resources.list({ practiceId: w.practiceId, kind: 'Appointment' })).filter((a) => a.startAt === booked.start || Date.parse(a.startAt ?? '') === Date.parse(booked.start))).toHaveLength(1);
+    expect(
+      (await store.resources.list({ practiceId: w.practiceId, kind: 'Appointment' })).filter(
+        (a) => a.startAt === booked.start || Date.parse(a.startAt ?? '') === Date.parse(booked.start),
+      ),
+    ).toHaveLength(1);
     expect(w.sim.state.list('appointment').filter((a) => a.slotId === slot)).toHaveLength(1);
     expect(await store.deadLetters.count({ status: 'open' })).toBe(deadBefore);
     expect(await w.onFhir('Appointment', booked.id)).toBe((await onServer())[0]?.resource?.id);

@@ -37,7 +37,18 @@ const capabilities: CapabilityStatement = {
   kind: 'instance',
   fhirVersion: '4.0.1',
   format: ['json'],
-  rest: [{ mode: 'server', resource: [{ type: 'Appointment', interaction: [{ code: 'search-type' }, { code: 'history-type' }, { code: 'read' }], searchParam: [{ name: '_lastUpdated', type: 'date' }] }] }],
+  rest: [
+    {
+      mode: 'server',
+      resource: [
+        {
+          type: 'Appointment',
+          interaction: [{ code: 'search-type' }, { code: 'history-type' }, { code: 'read' }],
+          searchParam: [{ name: '_lastUpdated', type: 'date' }],
+        },
+      ],
+    },
+  ],
 };
 
 beforeAll(() => {
@@ -51,7 +62,12 @@ afterAll(() => {
 
 describe('deletions from type-level _history', () => {
   it('pulls a DELETE entry as a tombstone after the round’s search, and the watermark moves on', async () => {
-    const config = FhirConfig.parse({ baseUrl: BASE, kinds: ['Appointment'], pageSize: 50, overlapSeconds: 60 });
+    const config = FhirConfig.parse({
+      baseUrl: BASE,
+      kinds: ['Appointment'],
+      pageSize: 50,
+      overlapSeconds: 60,
+    });
     const client = createFhirClient({ baseUrl: BASE, retry: { max: 0 }, now: () => NOW });
     const plan = shippedPlan('fhir-r4-fr-core');
     const pull = createPull({
@@ -66,28 +82,60 @@ describe('deletions from type-level _history', () => {
       signal: new AbortController().signal,
     });
     const json = { 'content-type': 'application/fhir+json', date: DATE };
-    const searchset = (entries: object[]): Bundle => ({ resourceType: 'Bundle', type: 'searchset', total: entries.length, entry: entries.map((resource) => ({ resource, search: { mode: 'match' } })) } as Bundle);
+    const searchset = (entries: object[]): Bundle =>
+      ({
+        resourceType: 'Bundle',
+        type: 'searchset',
+        total: entries.length,
+        entry: entries.map((resource) => ({ resource, search: { mode: 'match' } })),
+      }) as Bundle;
 
     // Initial load, newest first, one page.
-    nock(BASE).get('/Appointment').query({ _sort: '-_lastUpdated', _count: '50' }).reply(200, searchset([appointment('a2', '2030-03-11T09:30:00.000Z'), appointment('a1', '2030-03-11T09:00:00.000Z')]), json);
+    nock(BASE)
+      .get('/Appointment')
+      .query({ _sort: '-_lastUpdated', _count: '50' })
+      .reply(
+        200,
+        searchset([
+          appointment('a2', '2030-03-11T09:30:00.000Z'),
+          appointment('a1', '2030-03-11T09:00:00.000Z'),
+        ]),
+        json,
+      );
     const load = await pull(null);
     expect(load.records.map((r) => r.externalId)).toEqual(['a2', 'a1']);
     expect(load.hasMore).toBe(false);
 
     // Next round: the search finds nothing new; the history is read from when the load began (minus the overlap).
-    nock(BASE).get('/Appointment').query({ _lastUpdated: 'ge2030-03-11T09:29:00.000Z', _sort: '_lastUpdated', _count: '50' }).reply(200, searchset([appointment('a2', '2030-03-11T09:30:00.000Z')]), json);
+    nock(BASE)
+      .get('/Appointment')
+      .query({ _lastUpdated: 'ge2030-03-11T09:29:00.000Z', _sort: '_lastUpdated', _count: '50' })
+      .reply(200, searchset([appointment('a2', '2030-03-11T09:30:00.000Z')]), json);
     const history: Bundle = {
       resourceType: 'Bundle',
       type: 'history',
       entry: [
         { request: { method: 'DELETE', url: 'Appointment/a1' }, response: { status: '410 Gone' } },
-        { fullUrl: `${BASE}/Appointment/a4`, resource: appointment('a4', '2030-03-11T09:58:00.000Z') as never, request: { method: 'PUT', url: 'Appointment/a4' }, response: { status: '201 Created' } },
+        {
+          fullUrl: `${BASE}/Appointment/a4`,
+          resource: appointment('a4', '2030-03-11T09:58:00.000Z') as never,
+          request: { method: 'PUT', url: 'Appointment/a4' },
+          response: { status: '201 Created' },
+        },
         { request: { method: 'DELETE', url: 'Appointment/a4/_history/1' }, response: { status: '204' } },
         { request: { method: 'DELETE', url: 'Appointment/a3' }, response: { status: '204' } },
-        { fullUrl: `${BASE}/Appointment/a2`, resource: appointment('a2', '2030-03-11T09:30:00.000Z') as never, request: { method: 'PUT', url: 'Appointment/a2' }, response: { status: '200 OK' } },
+        {
+          fullUrl: `${BASE}/Appointment/a2`,
+          resource: appointment('a2', '2030-03-11T09:30:00.000Z') as never,
+          request: { method: 'PUT', url: 'Appointment/a2' },
+          response: { status: '200 OK' },
+        },
       ],
     } as Bundle;
-    nock(BASE).get('/Appointment/_history').query({ _since: '2030-03-11T09:59:00.000Z', _count: '50' }).reply(200, history, json);
+    nock(BASE)
+      .get('/Appointment/_history')
+      .query({ _since: '2030-03-11T09:59:00.000Z', _count: '50' })
+      .reply(200, history, json);
 
     const round = await pull(load.next);
     expect(round).toMatchObject({ records: [], hasMore: true });
@@ -98,13 +146,21 @@ describe('deletions from type-level _history', () => {
       ['Appointment', 'a3', true],
     ]);
     expect(nock.isDone()).toBe(true);
-    const cursor = JSON.parse(deletions.next as string) as { kinds: { Appointment: { historySince: string; phase?: string } } };
+    const cursor = JSON.parse(deletions.next as string) as {
+      kinds: { Appointment: { historySince: string; phase?: string } };
+    };
     expect(cursor.kinds.Appointment).toMatchObject({ historySince: '2030-03-11T09:59:00.000Z' });
     expect(cursor.kinds.Appointment.phase).toBeUndefined();
   });
 
   it('checks the known ids for existence when the server refuses type-level _history (4xx)', async () => {
-    const config = FhirConfig.parse({ baseUrl: BASE, kinds: ['Appointment'], pageSize: 50, overlapSeconds: 60, reconcileMinutes: 0 });
+    const config = FhirConfig.parse({
+      baseUrl: BASE,
+      kinds: ['Appointment'],
+      pageSize: 50,
+      overlapSeconds: 60,
+      reconcileMinutes: 0,
+    });
     const client = createFhirClient({ baseUrl: BASE, retry: { max: 0 }, now: () => NOW });
     const plan = shippedPlan('fhir-r4-fr-core');
     const known = [
@@ -129,24 +185,54 @@ describe('deletions from type-level _history', () => {
       signal: new AbortController().signal,
     });
     const json = { 'content-type': 'application/fhir+json', date: DATE };
-    const searchset = (entries: object[]): Bundle => ({ resourceType: 'Bundle', type: 'searchset', total: entries.length, entry: entries.map((resource) => ({ resource, search: { mode: 'match' } })) } as Bundle);
-    nock(BASE).get('/Appointment').query({ _sort: '-_lastUpdated', _count: '50' }).reply(200, searchset([appointment('a2', '2030-03-11T09:30:00.000Z')]), json);
+    const searchset = (entries: object[]): Bundle =>
+      ({
+        resourceType: 'Bundle',
+        type: 'searchset',
+        total: entries.length,
+        entry: entries.map((resource) => ({ resource, search: { mode: 'match' } })),
+      }) as Bundle;
+    nock(BASE)
+      .get('/Appointment')
+      .query({ _sort: '-_lastUpdated', _count: '50' })
+      .reply(200, searchset([appointment('a2', '2030-03-11T09:30:00.000Z')]), json);
     const load = await pull(null);
 
-    nock(BASE).get('/Appointment').query({ _lastUpdated: 'ge2030-03-11T09:29:00.000Z', _sort: '_lastUpdated', _count: '50' }).reply(200, searchset([]), json);
+    nock(BASE)
+      .get('/Appointment')
+      .query({ _lastUpdated: 'ge2030-03-11T09:29:00.000Z', _sort: '_lastUpdated', _count: '50' })
+      .reply(200, searchset([]), json);
     // Listed in the CapabilityStatement, refused all the same.
-    nock(BASE).get('/Appointment/_history').query(true).reply(405, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported' }] }, json);
+    nock(BASE)
+      .get('/Appointment/_history')
+      .query(true)
+      .reply(
+        405,
+        { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported' }] },
+        json,
+      );
     const round = await pull(load.next);
     expect(round).toMatchObject({ records: [], hasMore: true });
     const refused = await pull(round.next);
     expect(refused).toMatchObject({ records: [], hasMore: true });
 
     // The existence check: one `_id` search; a1 and a3 are missing from it, a1 is gone, a3 reads fine (a lagging index).
-    nock(BASE).get('/Appointment').query({ _id: 'a1,a2,a3', _count: '3' }).reply(200, searchset([appointment('a2', '2030-03-11T09:30:00.000Z')]), json);
-    nock(BASE).get('/Appointment/a1').reply(410, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'deleted' }] }, json);
+    nock(BASE)
+      .get('/Appointment')
+      .query({ _id: 'a1,a2,a3', _count: '3' })
+      .reply(200, searchset([appointment('a2', '2030-03-11T09:30:00.000Z')]), json);
+    nock(BASE)
+      .get('/Appointment/a1')
+      .reply(
+        410,
+        { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'deleted' }] },
+        json,
+      );
     nock(BASE).get('/Appointment/a3').reply(200, appointment('a3', '2030-03-11T09:40:00.000Z'), json);
     const checked = await pull(refused.next);
-    expect(checked.records.map((r) => [r.kind, r.externalId, r.deleted])).toEqual([['Appointment', 'a1', true]]);
+    expect(checked.records.map((r) => [r.kind, r.externalId, r.deleted])).toEqual([
+      ['Appointment', 'a1', true],
+    ]);
     expect(checked.hasMore).toBe(true);
     const done = await pull(checked.next);
     expect(done).toMatchObject({ records: [], hasMore: false });
@@ -154,8 +240,21 @@ describe('deletions from type-level _history', () => {
     expect(nock.isDone()).toBe(true);
 
     // Refused once, not asked again on the next round: the existence check follows the search.
-    nock(BASE).get('/Appointment').query({ _lastUpdated: 'ge2030-03-11T09:29:00.000Z', _sort: '_lastUpdated', _count: '50' }).reply(200, searchset([]), json);
-    nock(BASE).get('/Appointment').query({ _id: 'a1,a2,a3', _count: '3' }).reply(200, searchset([appointment('a2', '2030-03-11T09:30:00.000Z'), appointment('a3', '2030-03-11T09:40:00.000Z')]), json);
+    nock(BASE)
+      .get('/Appointment')
+      .query({ _lastUpdated: 'ge2030-03-11T09:29:00.000Z', _sort: '_lastUpdated', _count: '50' })
+      .reply(200, searchset([]), json);
+    nock(BASE)
+      .get('/Appointment')
+      .query({ _id: 'a1,a2,a3', _count: '3' })
+      .reply(
+        200,
+        searchset([
+          appointment('a2', '2030-03-11T09:30:00.000Z'),
+          appointment('a3', '2030-03-11T09:40:00.000Z'),
+        ]),
+        json,
+      );
     nock(BASE).get('/Appointment/a1').reply(410, {}, json);
     let page = await pull(done.next);
     const deleted: string[] = [];
@@ -165,7 +264,12 @@ describe('deletions from type-level _history', () => {
     }
     expect(deleted).toEqual(['a1']);
     expect(nock.isDone()).toBe(true);
-    const cursor = JSON.parse(page.next as string) as { kinds: { Appointment: { historyRefused?: string; reconciledAt?: string } } };
-    expect(cursor.kinds.Appointment).toMatchObject({ historyRefused: '2030-03-11T10:00:00.000Z', reconciledAt: '2030-03-11T10:00:00.000Z' });
+    const cursor = JSON.parse(page.next as string) as {
+      kinds: { Appointment: { historyRefused?: string; reconciledAt?: string } };
+    };
+    expect(cursor.kinds.Appointment).toMatchObject({
+      historyRefused: '2030-03-11T10:00:00.000Z',
+      reconciledAt: '2030-03-11T10:00:00.000Z',
+    });
   });
 });

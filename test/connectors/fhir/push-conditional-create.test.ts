@@ -24,7 +24,20 @@ const capabilities: CapabilityStatement = {
   kind: 'instance',
   fhirVersion: '4.0.1',
   format: ['json'],
-  rest: [{ mode: 'server', resource: [{ type: 'Appointment', interaction: [{ code: 'create' }, { code: 'update' }, { code: 'read' }], conditionalCreate: true, conditionalUpdate: false, versioning: 'versioned-update' }] }],
+  rest: [
+    {
+      mode: 'server',
+      resource: [
+        {
+          type: 'Appointment',
+          interaction: [{ code: 'create' }, { code: 'update' }, { code: 'read' }],
+          conditionalCreate: true,
+          conditionalUpdate: false,
+          versioning: 'versioned-update',
+        },
+      ],
+    },
+  ],
 };
 
 beforeAll(() => {
@@ -49,12 +62,20 @@ describe('appointment creation without conditional update', () => {
       signal: new AbortController().signal,
     });
     let sent: { identifier?: unknown } | undefined;
-    nock(BASE, { reqheaders: { 'if-none-exist': `identifier=${encodeURIComponent(`${SYSTEM}|c0ffee00-0000-4000-8000-000000000009`)}` } })
+    nock(BASE, {
+      reqheaders: {
+        'if-none-exist': `identifier=${encodeURIComponent(`${SYSTEM}|c0ffee00-0000-4000-8000-000000000009`)}`,
+      },
+    })
       .post('/Appointment', (body: { identifier?: unknown }) => {
         sent = body;
         return true;
       })
-      .reply(201, (_uri, body) => ({ ...(body as object), id: 'srv-1', meta: { versionId: '1' } }), { location: `${BASE}/Appointment/srv-1/_history/1`, etag: 'W/"1"', 'content-type': 'application/fhir+json' });
+      .reply(201, (_uri, body) => ({ ...(body as object), id: 'srv-1', meta: { versionId: '1' } }), {
+        location: `${BASE}/Appointment/srv-1/_history/1`,
+        etag: 'W/"1"',
+        'content-type': 'application/fhir+json',
+      });
     const r = await push({
       seq: 1,
       op: 'upsert',
@@ -62,7 +83,14 @@ describe('appointment creation without conditional update', () => {
       canonicalId: 'c0ffee00-0000-4000-8000-000000000009',
       externalId: null,
       expectedVersion: null,
-      data: { resourceType: 'Appointment', id: 'c0ffee00-0000-4000-8000-000000000009', status: 'booked', start: '2030-03-11T09:00:00.000Z', end: '2030-03-11T09:20:00.000Z', participant: [{ actor: { reference: 'Practitioner/p1' }, status: 'accepted' }] },
+      data: {
+        resourceType: 'Appointment',
+        id: 'c0ffee00-0000-4000-8000-000000000009',
+        status: 'booked',
+        start: '2030-03-11T09:00:00.000Z',
+        end: '2030-03-11T09:20:00.000Z',
+        participant: [{ actor: { reference: 'Practitioner/p1' }, status: 'accepted' }],
+      },
       base: null,
       idempotencyKey: 'k1',
       priority: 5,

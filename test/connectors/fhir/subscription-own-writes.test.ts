@@ -9,10 +9,17 @@ import { receiveNotification } from '../../../connectors/fhir/subscription.js';
 import { silentLogger } from '../../../src/log/logger.js';
 
 const SECRET = 'secret-partage-0123456789';
-const delivery = (headers: Record<string, string>) => ({ headers, query: {}, body: Buffer.from('{"resourceType":"Appointment"}') });
+const delivery = (headers: Record<string, string>) => ({
+  headers,
+  query: {},
+  body: Buffer.from('{"resourceType":"Appointment"}'),
+});
 
 describe('Subscription notifications', () => {
-  function receive(headers: Record<string, string>, options: { enabled?: boolean; secret?: string | undefined } = {}) {
+  function receive(
+    headers: Record<string, string>,
+    options: { enabled?: boolean; secret?: string | undefined } = {},
+  ) {
     let polls = 0;
     const answer = receiveNotification(delivery(headers), {
       enabled: options.enabled ?? true,
@@ -27,14 +34,26 @@ describe('Subscription notifications', () => {
   }
 
   it('asks for a poll when the secret is in the header, as is or as a bearer token', () => {
-    expect(receive({ 'x-passerelle-secret': SECRET })).toEqual({ answer: { status: 200, body: { accepted: true, poll: 'requested' } }, polls: 1 });
+    expect(receive({ 'x-passerelle-secret': SECRET })).toEqual({
+      answer: { status: 200, body: { accepted: true, poll: 'requested' } },
+      polls: 1,
+    });
     expect(receive({ 'x-passerelle-secret': `Bearer ${SECRET}` }).polls).toBe(1);
   });
 
   it('refuses a missing or wrong secret with 401 problem+json, and polls nothing', () => {
-    for (const headers of [{}, { 'x-passerelle-secret': `${SECRET}x` }, { authorization: `Bearer ${SECRET}` }]) {
+    for (const headers of [
+      {},
+      { 'x-passerelle-secret': `${SECRET}x` },
+      { authorization: `Bearer ${SECRET}` },
+    ]) {
       const { answer, polls } = receive(headers);
-      expect([answer.status, answer.headers?.['Content-Type'], (answer.body as { code: string }).code, polls]).toEqual([401, 'application/problem+json', 'ERR_FHIR_SUBSCRIPTION_SECRET', 0]);
+      expect([
+        answer.status,
+        answer.headers?.['Content-Type'],
+        (answer.body as { code: string }).code,
+        polls,
+      ]).toEqual([401, 'application/problem+json', 'ERR_FHIR_SUBSCRIPTION_SECRET', 0]);
     }
   });
 
@@ -50,7 +69,11 @@ describe('own writes', () => {
     let now = 0;
     const own = new OwnWrites(() => now);
     own.wrote('Appointment', 'a1', 'v2');
-    expect([own.check('Appointment', 'a1', 'v2', []), own.check('Appointment', 'a1', 'v3', []), own.check('Patient', 'a1', 'v2', [])]).toEqual(['written', undefined, undefined]);
+    expect([
+      own.check('Appointment', 'a1', 'v2', []),
+      own.check('Appointment', 'a1', 'v3', []),
+      own.check('Patient', 'a1', 'v2', []),
+    ]).toEqual(['written', undefined, undefined]);
     now = 10 * 60_000 + 1;
     expect(own.check('Appointment', 'a1', 'v2', [])).toBeUndefined();
   });

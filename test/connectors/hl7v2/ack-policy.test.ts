@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { acknowledgmentCodes, ackMode } from '../../../connectors/hl7v2/ack-policy.js';
+import { ackMode, acknowledgmentCodes } from '../../../connectors/hl7v2/ack-policy.js';
 
 describe('acknowledgment policy (HL7 v2.5.1 §2.9, tables 0008 and 0155)', () => {
   it('uses original mode only when MSH-15 and MSH-16 are both empty', () => {

@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { openSqliteStore, type Store } from '../../../src/store/index.js';
-import { type Hl7Child as Child, startHl7Child } from '../../helpers/hl7-child-process.js';
 import {
   hl7Fixture,
   listenConfig,
@@ -21,6 +20,7 @@ import {
   withControlId,
   withField,
 } from '../../helpers/hl7.js';
+import { type Hl7Child as Child, startHl7Child } from '../../helpers/hl7-child-process.js';
 import { tempDir, testSealing } from '../../helpers/stores.js';
 
 describe('hl7v2 listener killed around the commit', () => {

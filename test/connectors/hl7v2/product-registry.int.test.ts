@@ -7,9 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import type { Hl7v2Link } from '../../../connectors/hl7v2/index.js';
+import { defaultConnectorRegistry } from '../../../src/app/connectors.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { SecretBox } from '../../../src/security/secrets.js';
-import { defaultConnectorRegistry } from '../../../src/app/connectors.js';
 import { SyncRuntime } from '../../../src/sync/runtime.js';
 import { hl7Fixture, parseAck, RawMllpSocket } from '../../helpers/hl7.js';
 import { openTestStore, type TestStore } from '../../helpers/stores.js';
@@ -55,7 +55,9 @@ describe('hl7v2 in the product registry', () => {
     expect([status.state, status.errorCode]).toEqual(['failed', 'ERR_CONNECTOR_CONFIG_INVALID']);
     expect(status.errors).toHaveLength(1);
     expect(status.errors[0]?.path).toBe('profile');
-    expect(status.errors[0]?.message).toMatch(/^no shipped mapping profile logiciel-x; shipped: .*hl7v2-ihe-pam-fr/);
+    expect(status.errors[0]?.message).toMatch(
+      /^no shipped mapping profile logiciel-x; shipped: .*hl7v2-ihe-pam-fr/,
+    );
     expect(runtime.isRunning(l.id)).toBe(false);
   });
 
@@ -64,7 +66,9 @@ describe('hl7v2 in the product registry', () => {
     await runtime.refresh();
     const status = await runtime.status(l.id);
     expect([status.state, status.errorCode]).toEqual(['failed', 'ERR_CONNECTOR_CONFIG_INVALID']);
-    expect(status.errors).toEqual([{ path: 'profile', message: 'profile fhir-r4-fr-core is fhir-r4, not hl7v2' }]);
+    expect(status.errors).toEqual([
+      { path: 'profile', message: 'profile fhir-r4-fr-core is fhir-r4, not hl7v2' },
+    ]);
   });
 
   it('runs a link without a profile on the default IHE PAM France profile and applies what it maps', async () => {
@@ -80,9 +84,22 @@ describe('hl7v2 in the product registry', () => {
       socket.destroy();
     }
     const kinds = ['Practitioner', 'Patient', 'Appointment'] as const;
-    const mapped = await Promise.all(kinds.map((k) => t.store.identityMap.findCanonical(l.id, k, { Practitioner: '819999900012', Patient: 'IPP000101', Appointment: 'RDV000123' }[k])));
+    const mapped = await Promise.all(
+      kinds.map((k) =>
+        t.store.identityMap.findCanonical(
+          l.id,
+          k,
+          { Practitioner: '819999900012', Patient: 'IPP000101', Appointment: 'RDV000123' }[k],
+        ),
+      ),
+    );
     expect(mapped.every((id) => id !== undefined)).toBe(true);
     const appointment = await t.store.resources.get(mapped[2] as string);
-    expect(appointment?.data).toMatchObject({ status: 'booked', start: '2025-03-17T08:30:00.000Z', end: '2025-03-17T08:50:00.000Z', minutesDuration: 20 });
+    expect(appointment?.data).toMatchObject({
+      status: 'booked',
+      start: '2025-03-17T08:30:00.000Z',
+      end: '2025-03-17T08:50:00.000Z',
+      minutesDuration: 20,
+    });
   });
 });

@@ -8,9 +8,15 @@ import { BIN, cleanEnv, ROOT, runCli } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/stores.js';
 
 /** Starts `passerelle simulate secretariat …` and resolves with its URL once it prints it. */
-function startSimulate(args: string[]): Promise<{ child: ChildProcess; url: string; output: () => string; exited: Promise<number | null> }> {
+function startSimulate(
+  args: string[],
+): Promise<{ child: ChildProcess; url: string; output: () => string; exited: Promise<number | null> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'simulate', 'secretariat', ...args], { cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'simulate', 'secretariat', ...args], {
+      cwd: ROOT,
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
     const timer = setTimeout(() => {
@@ -44,14 +50,30 @@ describe('passerelle simulate secretariat', () => {
     let practitioners: { items: unknown[] };
     try {
       expect(first.output()).toContain('practice cab-demo, seed demo');
-      const res = await fetch(`${first.url}/v1/practices/cab-demo/practitioners`, { headers: { authorization: 'Bearer sim-token' } });
+      const res = await fetch(`${first.url}/v1/practices/cab-demo/practitioners`, {
+        headers: { authorization: 'Bearer sim-token' },
+      });
       expect(res.status).toBe(200);
       practitioners = (await res.json()) as { items: unknown[] };
       expect(practitioners.items).toHaveLength(2);
       const booked = await fetch(`${first.url}/v1/practices/cab-demo/messages`, {
         method: 'POST',
-        headers: { authorization: 'Bearer sim-token', 'x-agent-id': 'agent-cli', 'idempotency-key': 'cli-1', 'content-type': 'application/json' },
-        body: JSON.stringify({ priority: 'urgent', callerName: 'Un appelant', callbackNumber: null, reason: null, text: 'Urgence de test.', patientId: null, practitionerId: null, takenAt: '2026-11-23T09:00:00Z' }),
+        headers: {
+          authorization: 'Bearer sim-token',
+          'x-agent-id': 'agent-cli',
+          'idempotency-key': 'cli-1',
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({
+          priority: 'urgent',
+          callerName: 'Un appelant',
+          callbackNumber: null,
+          reason: null,
+          text: 'Urgence de test.',
+          patientId: null,
+          practitionerId: null,
+          takenAt: '2026-11-23T09:00:00Z',
+        }),
       });
       expect(booked.status).toBe(201);
     } finally {
@@ -62,10 +84,14 @@ describe('passerelle simulate secretariat', () => {
 
     const second = await startSimulate(['--port', '0', '--state', state]);
     try {
-      const res = await fetch(`${second.url}/v1/practices/cab-demo/messages`, { headers: { authorization: 'Bearer sim-token' } });
+      const res = await fetch(`${second.url}/v1/practices/cab-demo/messages`, {
+        headers: { authorization: 'Bearer sim-token' },
+      });
       const messages = (await res.json()) as { items: { text: string }[] };
       expect(messages.items.map((m) => m.text)).toContain('Urgence de test.');
-      const again = await fetch(`${second.url}/v1/practices/cab-demo/practitioners`, { headers: { authorization: 'Bearer sim-token' } });
+      const again = await fetch(`${second.url}/v1/practices/cab-demo/practitioners`, {
+        headers: { authorization: 'Bearer sim-token' },
+      });
       expect(((await again.json()) as { items: unknown[] }).items).toHaveLength(2);
     } finally {
       second.child.kill('SIGTERM');

@@ -12,12 +12,22 @@ import { SimulatorState } from '../../../connectors/secretariat/simulator/state.
 
 const FILE = 'connectors/secretariat/openapi.yaml';
 type Json = Record<string, unknown>;
-const doc = parse(readFileSync(FILE, 'utf8')) as { openapi: string; paths: Record<string, Record<string, Json>>; components: { schemas: Record<string, Json> }; webhooks: Json };
+const doc = parse(readFileSync(FILE, 'utf8')) as {
+  openapi: string;
+  paths: Record<string, Record<string, Json>>;
+  components: { schemas: Record<string, Json> };
+  webhooks: Json;
+};
 const METHODS = ['get', 'post', 'put', 'delete', 'patch'] as const;
 
 function operations(): { method: string; path: string; op: Json; pathParams: Json[] }[] {
   return Object.entries(doc.paths).flatMap(([path, item]) =>
-    METHODS.filter((m) => item[m] !== undefined).map((m) => ({ method: m, path, op: item[m] as Json, pathParams: (item['parameters'] as Json[] | undefined) ?? [] })),
+    METHODS.filter((m) => item[m] !== undefined).map((m) => ({
+      method: m,
+      path,
+      op: item[m] as Json,
+      pathParams: (item['parameters'] as Json[] | undefined) ?? [],
+    })),
   );
 }
 
@@ -42,24 +52,46 @@ function shape(root: Json, input: Json): Shape {
   const types = ([] as unknown[]).concat(node['type'] ?? []);
   if (types.includes('object') || node['properties'] !== undefined) {
     const props = (node['properties'] ?? {}) as Record<string, Json>;
-    return { props: Object.fromEntries(Object.entries(props).map(([k, v]) => [k, shape(root, v)])), required: [...((node['required'] as string[]) ?? [])].sort() };
+    return {
+      props: Object.fromEntries(Object.entries(props).map(([k, v]) => [k, shape(root, v)])),
+      required: [...((node['required'] as string[]) ?? [])].sort(),
+    };
   }
   if (types.includes('array')) return { items: shape(root, node['items'] as Json) };
-  if (Array.isArray(node['enum'])) return `enum:${(node['enum'] as unknown[]).filter((v) => v !== null).map(String).sort().join('|')}`;
+  if (Array.isArray(node['enum']))
+    return `enum:${(node['enum'] as unknown[])
+      .filter((v) => v !== null)
+      .map(String)
+      .sort()
+      .join('|')}`;
   if (node['const'] !== undefined) return `enum:${String(node['const'])}`;
   return 'leaf';
 }
 
 const PAIRS: Record<string, z.ZodType> = {
-  PractitionerInput: C.PractitionerInput, Practitioner: C.Practitioner,
-  AppointmentTypeInput: C.AppointmentTypeInput, AppointmentType: C.AppointmentType,
-  ScheduleInput: C.ScheduleInput, Schedule: C.Schedule,
-  SlotInput: C.SlotInput, Slot: C.Slot,
-  AppointmentCreate: C.AppointmentCreate, AppointmentUpdate: C.AppointmentUpdate, Appointment: C.Appointment,
-  CancelRequest: C.CancelRequest, RefuseRequest: C.RefuseRequest,
-  PatientInput: C.PatientInput, Patient: C.Patient,
-  MessageCreate: C.MessageCreate, MessageUpdate: C.MessageUpdate, Message: C.Message, AcknowledgeRequest: C.AcknowledgeRequest,
-  Change: C.Change, ChangesPage: C.ChangesPage, WebhookPayload: C.WebhookPayload, Problem: C.Problem,
+  PractitionerInput: C.PractitionerInput,
+  Practitioner: C.Practitioner,
+  AppointmentTypeInput: C.AppointmentTypeInput,
+  AppointmentType: C.AppointmentType,
+  ScheduleInput: C.ScheduleInput,
+  Schedule: C.Schedule,
+  SlotInput: C.SlotInput,
+  Slot: C.Slot,
+  AppointmentCreate: C.AppointmentCreate,
+  AppointmentUpdate: C.AppointmentUpdate,
+  Appointment: C.Appointment,
+  CancelRequest: C.CancelRequest,
+  RefuseRequest: C.RefuseRequest,
+  PatientInput: C.PatientInput,
+  Patient: C.Patient,
+  MessageCreate: C.MessageCreate,
+  MessageUpdate: C.MessageUpdate,
+  Message: C.Message,
+  AcknowledgeRequest: C.AcknowledgeRequest,
+  Change: C.Change,
+  ChangesPage: C.ChangesPage,
+  WebhookPayload: C.WebhookPayload,
+  Problem: C.Problem,
 };
 
 describe('secretariat contract (openapi.yaml)', () => {
@@ -73,7 +105,13 @@ describe('secretariat contract (openapi.yaml)', () => {
     const ids = operations().map((o) => o.op['operationId']);
     expect(new Set(ids).size).toBe(ids.length);
     for (const { method, path, op } of operations()) {
-      expect([method, path, typeof op['operationId'], Array.isArray(op['tags']), typeof op['summary']]).toEqual([method, path, 'string', true, 'string']);
+      expect([
+        method,
+        path,
+        typeof op['operationId'],
+        Array.isArray(op['tags']),
+        typeof op['summary'],
+      ]).toEqual([method, path, 'string', true, 'string']);
       expect(Object.keys(op['responses'] as Json)).toContain('default');
     }
   });
@@ -84,14 +122,28 @@ describe('secretariat contract (openapi.yaml)', () => {
       const params = ((op['parameters'] as Json[] | undefined) ?? []).map((p) => resolve(root, p));
       const header = (name: string) => params.find((p) => p['in'] === 'header' && p['name'] === name);
       if (method === 'post') expect([path, header('Idempotency-Key')?.['required']]).toEqual([path, true]);
-      if (method === 'delete' || (method === 'put' && !path.includes('appointment-types'))) expect([path, header('If-Match')?.['required']]).toEqual([path, true]);
+      if (method === 'delete' || (method === 'put' && !path.includes('appointment-types')))
+        expect([path, header('If-Match')?.['required']]).toEqual([path, true]);
     }
   });
 
   it('gives every resource id, version and updatedAt', () => {
-    for (const name of ['Practitioner', 'AppointmentType', 'Schedule', 'Slot', 'Appointment', 'Patient', 'Message']) {
+    for (const name of [
+      'Practitioner',
+      'AppointmentType',
+      'Schedule',
+      'Slot',
+      'Appointment',
+      'Patient',
+      'Message',
+    ]) {
       const s = doc.components.schemas[name] as { required: string[] };
-      expect([name, ...['id', 'version', 'updatedAt'].filter((k) => s.required.includes(k))]).toEqual([name, 'id', 'version', 'updatedAt']);
+      expect([name, ...['id', 'version', 'updatedAt'].filter((k) => s.required.includes(k))]).toEqual([
+        name,
+        'id',
+        'version',
+        'updatedAt',
+      ]);
     }
   });
 
@@ -106,9 +158,14 @@ describe('secretariat contract (openapi.yaml)', () => {
   });
 
   it('lists exactly the operations the simulator serves', () => {
-    const routes = buildRoutes(new Platform(new SimulatorState(undefined), Date.now, () => undefined), new SimulatorState(undefined));
+    const routes = buildRoutes(
+      new Platform(new SimulatorState(undefined), Date.now, () => undefined),
+      new SimulatorState(undefined),
+    );
     const served = routes.map((r) => `${r.method.toUpperCase()} ${r.path}`).sort();
-    const documented = operations().map((o) => `${o.method.toUpperCase()} ${o.path}`).sort();
+    const documented = operations()
+      .map((o) => `${o.method.toUpperCase()} ${o.path}`)
+      .sort();
     expect(served).toEqual(documented);
   });
 

@@ -3,17 +3,31 @@ import type { AddressInfo } from 'node:net';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { type SecretariatSimulator, startSecretariatSimulator } from '../../../connectors/secretariat/simulator/index.js';
-import type { Patient } from '../../../src/model/resources.js';
+import {
+  type SecretariatSimulator,
+  startSecretariatSimulator,
+} from '../../../connectors/secretariat/simulator/index.js';
 import type { OutboundChange, PushResult } from '../../../src/connector/contract.js';
-import { testClock } from '../../helpers/stores.js';
+import type { Patient } from '../../../src/model/resources.js';
 import { fixturePatients } from '../../helpers/fixtures.js';
+import { testClock } from '../../helpers/stores.js';
 import { connectorFor, eventually, recordingSleep } from './helpers.js';
 
 const PAUL = fixturePatients()[1] as Patient;
 let seq = 0;
 function createPatient(key = `fault-${++seq}`): OutboundChange {
-  return { seq, op: 'upsert', kind: 'Patient', canonicalId: `canon-${seq}`, externalId: null, expectedVersion: null, data: PAUL, base: null, idempotencyKey: key, priority: 0 };
+  return {
+    seq,
+    op: 'upsert',
+    kind: 'Patient',
+    canonicalId: `canon-${seq}`,
+    externalId: null,
+    expectedVersion: null,
+    data: PAUL,
+    base: null,
+    idempotencyKey: key,
+    priority: 0,
+  };
 }
 function failed(r: PushResult) {
   if (r.ok) throw new Error('expected a failed push');
@@ -35,7 +49,12 @@ describe('secretariat client under faults (real HTTP, injected sleep)', () => {
     const rec = recordingSleep();
     const c = connectorFor(sim, { deps: { sleep: rec.sleep, random: () => 0.5 } });
     const before = sim.state.list('patient').length;
-    sim.setFaults({ script: [{ status: 429, retryAfter: '3' }, { status: 429, retryAfter: '1' }] });
+    sim.setFaults({
+      script: [
+        { status: 429, retryAfter: '3' },
+        { status: 429, retryAfter: '1' },
+      ],
+    });
     const r = await c.push(createPatient());
     expect(r.ok).toBe(true);
     expect(rec.waits).toEqual([3000, 1000]);
@@ -62,7 +81,10 @@ describe('secretariat client under faults (real HTTP, injected sleep)', () => {
 
   it('caps a Retry-After longer than the policy allows', async () => {
     const rec = recordingSleep();
-    const c = connectorFor(sim, { config: { retry: { maxAttempts: 3, baseDelayMs: 250, maxDelayMs: 30_000, maxRetryAfterSeconds: 60 } }, deps: { sleep: rec.sleep } });
+    const c = connectorFor(sim, {
+      config: { retry: { maxAttempts: 3, baseDelayMs: 250, maxDelayMs: 30_000, maxRetryAfterSeconds: 60 } },
+      deps: { sleep: rec.sleep },
+    });
     sim.setFaults({ script: [{ status: 429, retryAfter: '86400' }] });
     expect((await c.push(createPatient())).ok).toBe(true);
     expect(rec.waits).toEqual([60_000]);
@@ -82,7 +104,10 @@ describe('secretariat client under faults (real HTTP, injected sleep)', () => {
 
   it('delivers every write exactly once through a seeded mix of 429s and 500s', async () => {
     const rec = recordingSleep();
-    const c = connectorFor(sim, { config: { retry: { maxAttempts: 10, baseDelayMs: 250, maxDelayMs: 30_000, maxRetryAfterSeconds: 120 } }, deps: { sleep: rec.sleep } });
+    const c = connectorFor(sim, {
+      config: { retry: { maxAttempts: 10, baseDelayMs: 250, maxDelayMs: 30_000, maxRetryAfterSeconds: 120 } },
+      deps: { sleep: rec.sleep },
+    });
     const before = sim.state.list('patient').length;
     const faultsBefore = sim.state.counters.faults429 + sim.state.counters.faults500;
     sim.setFaults({ seed: 42, rate429Share: 0.3, error500Share: 0.2, retryAfter: '2' });
@@ -100,10 +125,24 @@ describe('secretariat client under faults (real HTTP, injected sleep)', () => {
 
   it('gives up after the last attempt with a retryable ERR_SECRETARIAT_HTTP that carries the Retry-After', async () => {
     const rec = recordingSleep();
-    const c = connectorFor(sim, { config: { retry: { maxAttempts: 3, baseDelayMs: 250, maxDelayMs: 30_000, maxRetryAfterSeconds: 120 } }, deps: { sleep: rec.sleep } });
-    sim.setFaults({ script: [{ status: 429, retryAfter: '7' }, { status: 429, retryAfter: '7' }, { status: 429, retryAfter: '7' }] });
+    const c = connectorFor(sim, {
+      config: { retry: { maxAttempts: 3, baseDelayMs: 250, maxDelayMs: 30_000, maxRetryAfterSeconds: 120 } },
+      deps: { sleep: rec.sleep },
+    });
+    sim.setFaults({
+      script: [
+        { status: 429, retryAfter: '7' },
+        { status: 429, retryAfter: '7' },
+        { status: 429, retryAfter: '7' },
+      ],
+    });
     const e = failed(await c.push(createPatient()));
-    expect([e.code, e.retryable, e.retryAfterSeconds, e.details['status']]).toEqual(['ERR_SECRETARIAT_HTTP', true, 7, 429]);
+    expect([e.code, e.retryable, e.retryAfterSeconds, e.details['status']]).toEqual([
+      'ERR_SECRETARIAT_HTTP',
+      true,
+      7,
+      429,
+    ]);
     expect(rec.waits).toEqual([7000, 7000]);
   });
 
@@ -120,13 +159,22 @@ describe('secretariat client under faults (real HTTP, injected sleep)', () => {
     expect(rec.waits.length).toBeGreaterThanOrEqual(1);
     // Every attempt is processed in the end (bodies are read before the delay): one creates,
     // every other one is answered from the idempotency store.
-    await eventually(() => sim.state.counters.idempotentReplays === replays + rec.waits.length, 'the late attempts to be answered from the idempotency store');
+    await eventually(
+      () => sim.state.counters.idempotentReplays === replays + rec.waits.length,
+      'the late attempts to be answered from the idempotency store',
+    );
     expect(sim.state.list('patient').length).toBe(before + 1);
   });
 
   it('reports a retryable ERR_SECRETARIAT_TIMEOUT when every attempt times out', async () => {
     const rec = recordingSleep();
-    const c = connectorFor(sim, { config: { timeoutMs: 150, retry: { maxAttempts: 2, baseDelayMs: 250, maxDelayMs: 30_000, maxRetryAfterSeconds: 120 } }, deps: { sleep: rec.sleep } });
+    const c = connectorFor(sim, {
+      config: {
+        timeoutMs: 150,
+        retry: { maxAttempts: 2, baseDelayMs: 250, maxDelayMs: 30_000, maxRetryAfterSeconds: 120 },
+      },
+      deps: { sleep: rec.sleep },
+    });
     sim.setFaults({ latencyMs: 400 });
     const e = failed(await c.push(createPatient()));
     expect([e.code, e.retryable]).toEqual(['ERR_SECRETARIAT_TIMEOUT', true]);
@@ -139,11 +187,25 @@ describe('secretariat client under faults (real HTTP, injected sleep)', () => {
     const { port } = closed.address() as AddressInfo;
     await new Promise<void>((r) => closed.close(() => r()));
     const rec = recordingSleep();
-    const c = connectorFor(sim, { config: { baseUrl: `http://127.0.0.1:${port}`, retry: { maxAttempts: 2, baseDelayMs: 250, maxDelayMs: 30_000, maxRetryAfterSeconds: 120 } }, deps: { sleep: rec.sleep } });
+    const c = connectorFor(sim, {
+      config: {
+        baseUrl: `http://127.0.0.1:${port}`,
+        retry: { maxAttempts: 2, baseDelayMs: 250, maxDelayMs: 30_000, maxRetryAfterSeconds: 120 },
+      },
+      deps: { sleep: rec.sleep },
+    });
     const e = failed(await c.push(createPatient()));
-    expect([e.code, e.retryable, e.details['networkCode']]).toEqual(['ERR_SECRETARIAT_HTTP', true, 'ECONNREFUSED']);
+    expect([e.code, e.retryable, e.details['networkCode']]).toEqual([
+      'ERR_SECRETARIAT_HTTP',
+      true,
+      'ECONNREFUSED',
+    ]);
     const health = await c.health();
     expect(health.ok).toBe(false);
-    expect(health.checks.find((ch) => ch.name === 'platform')).toEqual({ name: 'platform', ok: false, detail: 'ERR_SECRETARIAT_HTTP' });
+    expect(health.checks.find((ch) => ch.name === 'platform')).toEqual({
+      name: 'platform',
+      ok: false,
+      detail: 'ERR_SECRETARIAT_HTTP',
+    });
   });
 });

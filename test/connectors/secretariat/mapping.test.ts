@@ -21,7 +21,13 @@ import {
   utc,
 } from '../../../connectors/secretariat/mapping.js';
 import { isPasserelleError } from '../../../src/errors.js';
-import { EXT, IDENTITY_RELIABILITY_URL, OID, URGENT_SLOT_CODE, V2_0276_SYSTEM } from '../../../src/model/identifiers.js';
+import {
+  EXT,
+  IDENTITY_RELIABILITY_URL,
+  OID,
+  URGENT_SLOT_CODE,
+  V2_0276_SYSTEM,
+} from '../../../src/model/identifiers.js';
 import type { Communication } from '../../../src/model/resources.js';
 import { validateAs } from '../../../src/model/validate.js';
 import { fixturePatients, readFixture } from '../../helpers/fixtures.js';
@@ -31,7 +37,9 @@ function load<T>(schema: { parse(v: unknown): T }, name: string): T {
 }
 /** The writable part of a platform record: what a round trip must give back. */
 function writable<T extends object>(r: T, drop: readonly string[]): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(r).filter(([k]) => !['id', 'version', 'updatedAt', ...drop].includes(k)));
+  return Object.fromEntries(
+    Object.entries(r).filter(([k]) => !['id', 'version', 'updatedAt', ...drop].includes(k)),
+  );
 }
 function valid(kind: Parameters<typeof validateAs>[0], value: unknown): void {
   const r = validateAs(kind, value, { testLink: true });
@@ -43,14 +51,18 @@ describe('secretariat mapping: contract JSON ↔ canonical', () => {
     const p = load(P.Practitioner, 'practitioner.json');
     const c = practitionerToCanonical(p);
     valid('Practitioner', c);
-    expect(c.identifier).toEqual([expect.objectContaining({ system: OID.idnps, value: '819900000011', use: 'official' })]);
+    expect(c.identifier).toEqual([
+      expect.objectContaining({ system: OID.idnps, value: '819900000011', use: 'official' }),
+    ]);
     expect(c.meta).toEqual({ versionId: '3', lastUpdated: '2026-11-20T08:15:00Z' });
     expect(practitionerFromCanonical(c)).toEqual(writable(p, []));
   });
 
   it('refuses to write a practitioner without an RPPS, naming the field', () => {
     const c = practitionerToCanonical(load(P.Practitioner, 'practitioner.json'));
-    expect(() => practitionerFromCanonical({ ...c, identifier: [] })).toThrow(/Practitioner\.identifier: needs an RPPS/);
+    expect(() => practitionerFromCanonical({ ...c, identifier: [] })).toThrow(
+      /Practitioner\.identifier: needs an RPPS/,
+    );
   });
 
   it('round-trips a schedule with opening hours and the durations of its appointment types', () => {
@@ -60,7 +72,10 @@ describe('secretariat mapping: contract JSON ↔ canonical', () => {
     expect(c.actor).toEqual([{ reference: 'Practitioner/prac-000001' }]);
     expect(c.serviceTypeDuration).toEqual([
       { serviceType: { coding: [{ system: APPOINTMENT_TYPE_SYSTEM, code: 'consultation' }] }, minutes: 20 },
-      { serviceType: { coding: [{ system: APPOINTMENT_TYPE_SYSTEM, code: 'urgence-du-jour' }] }, minutes: 15 },
+      {
+        serviceType: { coding: [{ system: APPOINTMENT_TYPE_SYSTEM, code: 'urgence-du-jour' }] },
+        minutes: 15,
+      },
     ]);
     expect(scheduleFromCanonical(c)).toEqual(writable(s, []));
   });
@@ -85,7 +100,9 @@ describe('secretariat mapping: contract JSON ↔ canonical', () => {
 
   it('writes a slot time given with an offset in UTC', () => {
     const c = slotToCanonical(load(P.Slot, 'slot-blocked.json'));
-    expect(slotFromCanonical({ ...c, start: '2026-11-24T11:30:00+01:00' }).start).toBe('2026-11-24T10:30:00.000Z');
+    expect(slotFromCanonical({ ...c, start: '2026-11-24T11:30:00+01:00' }).start).toBe(
+      '2026-11-24T10:30:00.000Z',
+    );
     expect(utc('2026-11-24T10:30:00Z')).toBe('2026-11-24T10:30:00Z');
   });
 
@@ -93,8 +110,13 @@ describe('secretariat mapping: contract JSON ↔ canonical', () => {
     const a = load(P.Appointment, 'appointment-booked.json');
     const c = appointmentToCanonical(a);
     valid('Appointment', c);
-    expect(c.extension).toEqual([{ url: EXT.appointmentOperator, valueReference: { display: 'agent-amelie' } }]);
-    expect(c.participant.map((p) => p.actor?.reference)).toEqual(['Practitioner/prac-000001', 'Patient/pat-000021']);
+    expect(c.extension).toEqual([
+      { url: EXT.appointmentOperator, valueReference: { display: 'agent-amelie' } },
+    ]);
+    expect(c.participant.map((p) => p.actor?.reference)).toEqual([
+      'Practitioner/prac-000001',
+      'Patient/pat-000021',
+    ]);
     expect(c.slot).toEqual([{ reference: 'Slot/slot-000013' }]);
     expect(c.serviceType).toEqual([{ coding: [{ system: APPOINTMENT_TYPE_SYSTEM, code: 'consultation' }] }]);
     const back = appointmentFromCanonical(c);
@@ -107,7 +129,10 @@ describe('secretariat mapping: contract JSON ↔ canonical', () => {
     const c = appointmentToCanonical(a);
     valid('Appointment', c);
     expect(c.status).toBe('cancelled');
-    expect(c.cancelationReason).toEqual({ coding: [{ system: REFUSAL_SYSTEM, code: 'slot-blocked' }], text: a.refusal?.message });
+    expect(c.cancelationReason).toEqual({
+      coding: [{ system: REFUSAL_SYSTEM, code: 'slot-blocked' }],
+      text: a.refusal?.message,
+    });
     const back = appointmentFromCanonical(c);
     expect(back.status).toBe('refused');
     expect(back.refusal).toEqual(a.refusal);
@@ -121,15 +146,25 @@ describe('secretariat mapping: contract JSON ↔ canonical', () => {
     expect(c.participant).toHaveLength(1);
     expect(c.extension).toBeUndefined();
     const back = appointmentFromCanonical(c);
-    expect(back).toEqual({ fields: writable(a, ['status', 'cancelReason', 'refusal', 'createdAt']), status: 'cancelled', cancelReason: a.cancelReason, refusal: null });
+    expect(back).toEqual({
+      fields: writable(a, ['status', 'cancelReason', 'refusal', 'createdAt']),
+      status: 'cancelled',
+      cancelReason: a.cancelReason,
+      refusal: null,
+    });
   });
 
   it('carries the INS of a qualified identity as the one official identifier, and round-trips the patient', () => {
     const p = load(P.Patient, 'patient-qualified.json');
     const c = patientToCanonical(p);
     valid('Patient', c);
-    expect(c.identifier).toEqual([expect.objectContaining({ use: 'official', system: OID.insNirTest, value: '285037511234544' })]);
-    expect(c.name).toEqual([{ use: 'official', family: 'FICTIVE', given: ['Jeanne', 'Odile'] }, { use: 'usual', family: 'IMAGINAIRE' }]);
+    expect(c.identifier).toEqual([
+      expect.objectContaining({ use: 'official', system: OID.insNirTest, value: '285037511234544' }),
+    ]);
+    expect(c.name).toEqual([
+      { use: 'official', family: 'FICTIVE', given: ['Jeanne', 'Odile'] },
+      { use: 'usual', family: 'IMAGINAIRE' },
+    ]);
     expect(c.extension?.some((e) => e.url === EXT.origin)).toBe(false);
     expect(patientFromCanonical(c)).toEqual(writable(p, []));
   });
@@ -149,7 +184,14 @@ describe('secretariat mapping: contract JSON ↔ canonical', () => {
   it('never sends an INS for an identity that is not qualified', () => {
     const [jeanne] = fixturePatients();
     if (!jeanne) throw new Error('fixture missing');
-    const provisional = { ...jeanne, extension: jeanne.extension?.map((e) => (e.url === IDENTITY_RELIABILITY_URL ? { url: e.url, extension: [{ url: 'identityStatus', valueCoding: { code: 'PROV' } }] } : e)) };
+    const provisional = {
+      ...jeanne,
+      extension: jeanne.extension?.map((e) =>
+        e.url === IDENTITY_RELIABILITY_URL
+          ? { url: e.url, extension: [{ url: 'identityStatus', valueCoding: { code: 'PROV' } }] }
+          : e,
+      ),
+    };
     const out = patientFromCanonical(provisional);
     expect(out.ins).toBeNull();
     expect(out.identity.reliability).toBe('PROV');
@@ -157,7 +199,8 @@ describe('secretariat mapping: contract JSON ↔ canonical', () => {
   });
 
   it('maps every fixture patient to a patient the platform accepts', () => {
-    for (const p of fixturePatients()) expect(P.PatientInput.safeParse(patientFromCanonical(p)).error).toBeUndefined();
+    for (const p of fixturePatients())
+      expect(P.PatientInput.safeParse(patientFromCanonical(p)).error).toBeUndefined();
   });
 
   it('turns a call message into a Communication: priority, caller as sender, callback number, taken-at as sent', () => {
@@ -175,7 +218,10 @@ describe('secretariat mapping: contract JSON ↔ canonical', () => {
       reasonCode: [{ text: 'Fièvre' }],
       payload: [{ contentString: m.text }],
     });
-    expect(c.extension).toEqual([{ url: EXT.callbackPhone, valueString: '+33145678901' }, { url: MESSAGE_AGENT_EXT, valueString: 'agent-amelie' }]);
+    expect(c.extension).toEqual([
+      { url: EXT.callbackPhone, valueString: '+33145678901' },
+      { url: MESSAGE_AGENT_EXT, valueString: 'agent-amelie' },
+    ]);
     expect(c.received).toBeUndefined();
     expect(messageFromCanonical(c)).toEqual(writable(m, ['agentId', 'status', 'acknowledgedAt']));
   });
@@ -197,10 +243,41 @@ describe('secretariat mapping: contract JSON ↔ canonical', () => {
 
   it('turns a delete change into a tombstone record and skips appointment types, which have no canonical kind', () => {
     const slot = load(P.Slot, 'slot-blocked.json');
-    const rec = changeToRecord({ seq: 9, type: 'slot', id: slot.id, version: 5, op: 'delete', origin: 'integration', data: slot }, 'ERR_SECRETARIAT_BAD_RESPONSE');
-    expect(rec).toMatchObject({ kind: 'Slot', externalId: 'slot-000012', version: '5', deleted: true, updatedAt: slot.updatedAt });
-    const type = { id: 'consultation', version: 1, updatedAt: '2026-11-20T08:00:00Z', label: 'Consultation', durationMinutes: 20, instructions: null, practitionerIds: [], active: true };
-    expect(changeToRecord({ seq: 10, type: 'appointment-type', id: 'consultation', version: 1, op: 'upsert', origin: 'platform', data: type }, 'ERR_SECRETARIAT_BAD_RESPONSE')).toBeNull();
+    const rec = changeToRecord(
+      { seq: 9, type: 'slot', id: slot.id, version: 5, op: 'delete', origin: 'integration', data: slot },
+      'ERR_SECRETARIAT_BAD_RESPONSE',
+    );
+    expect(rec).toMatchObject({
+      kind: 'Slot',
+      externalId: 'slot-000012',
+      version: '5',
+      deleted: true,
+      updatedAt: slot.updatedAt,
+    });
+    const type = {
+      id: 'consultation',
+      version: 1,
+      updatedAt: '2026-11-20T08:00:00Z',
+      label: 'Consultation',
+      durationMinutes: 20,
+      instructions: null,
+      practitionerIds: [],
+      active: true,
+    };
+    expect(
+      changeToRecord(
+        {
+          seq: 10,
+          type: 'appointment-type',
+          id: 'consultation',
+          version: 1,
+          op: 'upsert',
+          origin: 'platform',
+          data: type,
+        },
+        'ERR_SECRETARIAT_BAD_RESPONSE',
+      ),
+    ).toBeNull();
   });
 
   it('refuses a change whose data breaks the contract, naming the field and not its value', () => {
@@ -208,7 +285,10 @@ describe('secretariat mapping: contract JSON ↔ canonical', () => {
     const bad = { ...p, contact: { ...p.contact, phones: [{ number: 'call me', use: 'mobile' }] } };
     let caught: unknown;
     try {
-      changeToRecord({ seq: 3, type: 'patient', id: p.id, version: 5, op: 'upsert', origin: 'agent', data: bad }, 'ERR_WEBHOOK_PAYLOAD');
+      changeToRecord(
+        { seq: 3, type: 'patient', id: p.id, version: 5, op: 'upsert', origin: 'agent', data: bad },
+        'ERR_WEBHOOK_PAYLOAD',
+      );
     } catch (e) {
       caught = e;
     }

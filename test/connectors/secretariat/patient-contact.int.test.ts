@@ -16,11 +16,14 @@ const DAY0 = new Date('2030-03-11T00:00:00Z');
 
 describe('patient contact details between an agent and the FHIR practice software', () => {
   let w: FhirWorld;
-  const platformId = (fhirId: string) => until(`patient ${fhirId} on the platform`, () => w.onSim('Patient', fhirId)) as Promise<string>;
+  const platformId = (fhirId: string) =>
+    until(`patient ${fhirId} on the platform`, () => w.onSim('Patient', fhirId)) as Promise<string>;
   const onFhir = async (id: string) => (await w.fhir<FhirPatient>('GET', `Patient/${id}`)).body;
   const practiceEdits = async (id: string, change: (p: FhirPatient) => FhirPatient) => {
     const current = await w.fhir<FhirPatient>('GET', `Patient/${id}`);
-    expect((await w.fhir('PUT', `Patient/${id}`, change(current.body), { 'if-match': current.etag ?? '' })).status).toBe(200);
+    expect(
+      (await w.fhir('PUT', `Patient/${id}`, change(current.body), { 'if-match': current.etag ?? '' })).status,
+    ).toBe(200);
   };
   const conflictsOf = async (fhirId: string) => {
     const canonical = await w.t.service.store.identityMap.findCanonical(w.fhirLinkId, 'Patient', fhirId);
@@ -42,8 +45,13 @@ describe('patient contact details between an agent and the FHIR practice softwar
 
   it('takes an agent’s phone change of a patient the practice knows by its IPP without refusing anything or writing back to the platform', async () => {
     const simId = await platformId('pat-000003');
-    const edited = await agentEditsContact(w.sim, simId, (c) => ({ ...c, phones: [{ number: '+33601020303', use: 'mobile' }] }));
-    await until('the phone in the practice software', async () => (await onFhir('pat-000003')).telecom?.some((t) => t.value === '+33601020303'));
+    const edited = await agentEditsContact(w.sim, simId, (c) => ({
+      ...c,
+      phones: [{ number: '+33601020303', use: 'mobile' }],
+    }));
+    await until('the phone in the practice software', async () =>
+      (await onFhir('pat-000003')).telecom?.some((t) => t.value === '+33601020303'),
+    );
     await w.settled();
     expect((await onFhir('pat-000003')).identifier?.map((i) => i.value)).toEqual(['IPP000003']);
     expect(await conflictsOf('pat-000003')).toEqual([]);
@@ -52,21 +60,38 @@ describe('patient contact details between an agent and the FHIR practice softwar
 
   it('does not let an agent’s change pulled again from the feed undo the practice’s newer change', async () => {
     const simId = await platformId('pat-000004');
-    const address: Address = { use: 'home', line: ['5 rue des Essais'], city: 'Essaiville', postalCode: '69003', country: 'FR' };
-    await agentEditsContact(w.sim, simId, (c) => ({ ...c, phones: [{ number: '+33601020304', use: 'mobile' }] }));
-    await until('the phone in the practice software', async () => (await onFhir('pat-000004')).telecom?.some((t) => t.value === '+33601020304'));
+    const address: Address = {
+      use: 'home',
+      line: ['5 rue des Essais'],
+      city: 'Essaiville',
+      postalCode: '69003',
+      country: 'FR',
+    };
+    await agentEditsContact(w.sim, simId, (c) => ({
+      ...c,
+      phones: [{ number: '+33601020304', use: 'mobile' }],
+    }));
+    await until('the phone in the practice software', async () =>
+      (await onFhir('pat-000004')).telecom?.some((t) => t.value === '+33601020304'),
+    );
     await w.settled();
     // The practice then sets the address; passerelle writes a newer version on the platform.
     await practiceEdits('pat-000004', (p) => ({ ...p, address: [address] }));
     await w.runtime.pollLink(w.fhirLinkId);
-    await until('the address on the platform', () => w.sim.state.get('patient', simId)?.contact.address?.city === 'Essaiville');
+    await until(
+      'the address on the platform',
+      () => w.sim.state.get('patient', simId)?.contact.address?.city === 'Essaiville',
+    );
     await w.settled();
     // The feed still lists the agent's change (webhooks do not move the feed's cursor).
     const pulled = await w.runtime.pollLink(w.secLinkId);
     expect(pulled).toMatchObject({ acquired: true });
     await w.settled();
     expect((await onFhir('pat-000004')).address).toEqual([address]);
-    expect(w.sim.state.get('patient', simId)?.contact).toMatchObject({ phones: [{ number: '+33601020304', use: 'mobile' }], address: { city: 'Essaiville' } });
+    expect(w.sim.state.get('patient', simId)?.contact).toMatchObject({
+      phones: [{ number: '+33601020304', use: 'mobile' }],
+      address: { city: 'Essaiville' },
+    });
     expect(await conflictsOf('pat-000004')).toEqual([]);
   });
 });

@@ -13,8 +13,8 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Patient as FhirPatient } from '@medplum/fhirtypes';
 
-import { fixturePath } from '../../helpers/fixtures.js';
 import { type FhirWorld, startFhirWorld, until } from '../../helpers/fhir-world.js';
+import { fixturePath } from '../../helpers/fixtures.js';
 import { agentEditsContact } from '../../helpers/secretariat-agent.js';
 
 const DAY0 = new Date('2030-03-11T00:00:00Z');

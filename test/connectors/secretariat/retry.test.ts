@@ -8,10 +8,17 @@ describe('secretariat retry policy', () => {
     expect([429, 500, 502, 503, 504].every(isPlatformRetryableStatus)).toBe(true);
     expect([429, 500, 502, 503, 504].every(isRetryableStatus)).toBe(true);
     // Off-contract answers are the platform's bug: retrying does not repair them.
-    expect([400, 401, 403, 404, 408, 409, 412, 422, 501, 505, 507].some(isPlatformRetryableStatus)).toBe(false);
+    expect([400, 401, 403, 404, 408, 409, 412, 422, 501, 505, 507].some(isPlatformRetryableStatus)).toBe(
+      false,
+    );
   });
 
   it('defaults to five attempts, full jitter from 250 ms, Retry-After capped at two minutes', () => {
-    expect(DEFAULT_RETRY_POLICY).toEqual({ maxAttempts: 5, baseDelayMs: 250, maxDelayMs: 30_000, maxRetryAfterSeconds: 120 });
+    expect(DEFAULT_RETRY_POLICY).toEqual({
+      maxAttempts: 5,
+      baseDelayMs: 250,
+      maxDelayMs: 30_000,
+      maxRetryAfterSeconds: 120,
+    });
   });
 });

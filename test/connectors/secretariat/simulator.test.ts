@@ -5,7 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SecretariatClient } from '../../../connectors/secretariat/client.js';
 import type { ChangesPage, PatientInput } from '../../../connectors/secretariat/contract.js';
 import { patientFromCanonical } from '../../../connectors/secretariat/mapping.js';
-import { AgentRequestError, type SecretariatSimulator, startSecretariatSimulator } from '../../../connectors/secretariat/simulator/index.js';
+import {
+  AgentRequestError,
+  type SecretariatSimulator,
+  startSecretariatSimulator,
+} from '../../../connectors/secretariat/simulator/index.js';
 import { isPasserelleError, type PasserelleError } from '../../../src/errors.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { fixturePatients } from '../../helpers/fixtures.js';
@@ -17,7 +21,14 @@ const JEANNE: PatientInput = patientFromCanonical(jeanne as NonNullable<typeof j
 const PAUL: PatientInput = patientFromCanonical(paul as NonNullable<typeof paul>);
 
 function clientFor(sim: SecretariatSimulator, token = sim.apiToken): SecretariatClient {
-  return new SecretariatClient({ baseUrl: sim.url, practiceId: sim.practiceId, apiToken: token, timeoutMs: 5000, log: silentLogger, sleep: recordingSleep().sleep });
+  return new SecretariatClient({
+    baseUrl: sim.url,
+    practiceId: sim.practiceId,
+    apiToken: token,
+    timeoutMs: 5000,
+    log: silentLogger,
+    sleep: recordingSleep().sleep,
+  });
 }
 async function failure(p: Promise<unknown>): Promise<PasserelleError> {
   try {
@@ -51,7 +62,9 @@ describe('secretariat simulator: contract conformance over HTTP', () => {
     const slots = await client.list('slot');
     expect(new Set(slots.map((s) => s.status))).toEqual(new Set(['free', 'busy', 'blocked', 'urgent-only']));
     const patients = await client.list('patient');
-    expect(patients.map((p) => p.identity.family)).toEqual(expect.arrayContaining(['FICTIVE', 'DEMONSTRATION', 'ESSAI']));
+    expect(patients.map((p) => p.identity.family)).toEqual(
+      expect.arrayContaining(['FICTIVE', 'DEMONSTRATION', 'ESSAI']),
+    );
     expect(patients.find((p) => p.identity.family === 'ESSAI')?.ins).toBeNull();
     const appointments = await client.list('appointment');
     expect(appointments.map((a) => a.status).sort()).toEqual(['booked', 'booked', 'cancelled']);
@@ -81,11 +94,18 @@ describe('secretariat simulator: contract conformance over HTTP', () => {
 
   it('refuses a POST without Idempotency-Key with 400 problem+json', async () => {
     const res = await fetch(`${sim.url}/v1/practices/${sim.practiceId}/patients`, {
-      method: 'POST', headers: { authorization: `Bearer ${sim.apiToken}`, 'content-type': 'application/json' }, body: JSON.stringify(PAUL),
+      method: 'POST',
+      headers: { authorization: `Bearer ${sim.apiToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(PAUL),
     });
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(await res.json()).toMatchObject({ status: 400, code: 'idempotency-key-required', type: expect.stringMatching(/^https:\/\//), title: expect.any(String) });
+    expect(await res.json()).toMatchObject({
+      status: 400,
+      code: 'idempotency-key-required',
+      type: expect.stringMatching(/^https:\/\//),
+      title: expect.any(String),
+    });
   });
 
   it('updates with If-Match, answers 412 with the current ETag to a stale version, and 428 without If-Match', async () => {
@@ -95,22 +115,45 @@ describe('secretariat simulator: contract conformance over HTTP', () => {
     expect(updated.data.version).toBe(created.version + 1);
     expect(updated.etag).toBe(`"${created.version + 1}"`);
 
-    const stale = await failure(client.update('patient', created.id, JEANNE, created.version, 'key-if-match-2'));
+    const stale = await failure(
+      client.update('patient', created.id, JEANNE, created.version, 'key-if-match-2'),
+    );
     expect(stale.code).toBe('ERR_SECRETARIAT_VERSION_CONFLICT');
     const raw = await fetch(`${sim.url}/v1/practices/${sim.practiceId}/patients/${created.id}`, {
-      method: 'PUT', headers: { authorization: `Bearer ${sim.apiToken}`, 'content-type': 'application/json', 'if-match': `"${created.version}"` }, body: JSON.stringify(JEANNE),
+      method: 'PUT',
+      headers: {
+        authorization: `Bearer ${sim.apiToken}`,
+        'content-type': 'application/json',
+        'if-match': `"${created.version}"`,
+      },
+      body: JSON.stringify(JEANNE),
     });
     expect([raw.status, raw.headers.get('etag')]).toEqual([412, `"${created.version + 1}"`]);
     const none = await fetch(`${sim.url}/v1/practices/${sim.practiceId}/patients/${created.id}`, {
-      method: 'PUT', headers: { authorization: `Bearer ${sim.apiToken}`, 'content-type': 'application/json' }, body: JSON.stringify(JEANNE),
+      method: 'PUT',
+      headers: { authorization: `Bearer ${sim.apiToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(JEANNE),
     });
     expect(none.status).toBe(428);
   });
 
   it('names invalid fields by JSON pointer in a 422, and the client does not retry it', async () => {
     const waits = recordingSleep();
-    const c = new SecretariatClient({ baseUrl: sim.url, practiceId: sim.practiceId, apiToken: sim.apiToken, timeoutMs: 5000, log: silentLogger, sleep: waits.sleep });
-    const e = await failure(c.create('patient', { ...PAUL, contact: { ...PAUL.contact, phones: [{ number: 'x', use: 'mobile' }] } }, 'key-invalid'));
+    const c = new SecretariatClient({
+      baseUrl: sim.url,
+      practiceId: sim.practiceId,
+      apiToken: sim.apiToken,
+      timeoutMs: 5000,
+      log: silentLogger,
+      sleep: waits.sleep,
+    });
+    const e = await failure(
+      c.create(
+        'patient',
+        { ...PAUL, contact: { ...PAUL.contact, phones: [{ number: 'x', use: 'mobile' }] } },
+        'key-invalid',
+      ),
+    );
     expect(e.code).toBe('ERR_SECRETARIAT_REJECTED');
     expect(e.retryable).toBe(false);
     expect(e.issues.map((i) => i.path)).toEqual(['/contact/phones/0/number']);
@@ -118,7 +161,10 @@ describe('secretariat simulator: contract conformance over HTTP', () => {
   });
 
   it('answers 404 for an unknown resource and refuses a wrong token (ERR_SECRETARIAT_AUTH)', async () => {
-    expect((await failure(client.get('appointment', 'apt-999999'))).details).toMatchObject({ status: 404, problemCode: 'not-found' });
+    expect((await failure(client.get('appointment', 'apt-999999'))).details).toMatchObject({
+      status: 404,
+      problemCode: 'not-found',
+    });
     expect((await failure(clientFor(sim, 'wrong-token').list('patient'))).code).toBe('ERR_SECRETARIAT_AUTH');
   });
 
@@ -129,9 +175,17 @@ describe('secretariat simulator: contract conformance over HTTP', () => {
     if (!free || !blocked) throw new Error('demo seed lacks slots');
     const agent = sim.agent('agent-claire');
     const apt = await agent.book({ slotId: free.id, appointmentTypeId: 'consultation' });
-    expect(apt).toMatchObject({ status: 'booked', bookedBy: 'agent-claire', start: free.start, end: free.end, slotId: free.id });
+    expect(apt).toMatchObject({
+      status: 'booked',
+      bookedBy: 'agent-claire',
+      start: free.start,
+      end: free.end,
+      slotId: free.id,
+    });
     expect((await client.get('slot', free.id)).data.status).toBe('busy');
-    await expect(agent.book({ slotId: blocked.id })).rejects.toEqual(new AgentRequestError(409, 'slot-unavailable'));
+    await expect(agent.book({ slotId: blocked.id })).rejects.toEqual(
+      new AgentRequestError(409, 'slot-unavailable'),
+    );
   });
 
   it('gives an urgent-only slot back to urgencies when its booking is cancelled', async () => {
@@ -153,8 +207,19 @@ describe('secretariat simulator: contract conformance over HTTP', () => {
     if (!slot) throw new Error('no slot');
     const res = await fetch(`${sim.url}/v1/practices/${sim.practiceId}/slots/${slot.id}`, {
       method: 'PUT',
-      headers: { authorization: `Bearer ${sim.apiToken}`, 'x-agent-id': 'agent-claire', 'content-type': 'application/json', 'if-match': `"${slot.version}"` },
-      body: JSON.stringify({ scheduleId: slot.scheduleId, start: slot.start, end: slot.end, status: 'free', comment: null }),
+      headers: {
+        authorization: `Bearer ${sim.apiToken}`,
+        'x-agent-id': 'agent-claire',
+        'content-type': 'application/json',
+        'if-match': `"${slot.version}"`,
+      },
+      body: JSON.stringify({
+        scheduleId: slot.scheduleId,
+        start: slot.start,
+        end: slot.end,
+        status: 'free',
+        comment: null,
+      }),
     });
     expect(res.status).toBe(403);
   });
@@ -178,7 +243,9 @@ describe('secretariat simulator: contract conformance over HTTP', () => {
     const idle = (await client.changes(cursor, 25)).data;
     expect(idle).toEqual({ changes: [], next: cursor, hasMore: false });
 
-    const m = await sim.agent('agent-claire').leaveMessage({ callerName: 'Un appelant', text: 'Nouveau message.' });
+    const m = await sim
+      .agent('agent-claire')
+      .leaveMessage({ callerName: 'Un appelant', text: 'Nouveau message.' });
     const resumed = (await client.changes(cursor, 25)).data;
     expect(resumed.changes.map((c) => [c.type, c.id, c.op])).toEqual([['message', m.id, 'upsert']]);
     expect(resumed.changes[0]?.seq).toBeGreaterThan(seen.at(-1) as number);

@@ -5,7 +5,17 @@
  */
 import { describe, expect, it } from '@jest/globals';
 
-import { compileTransform, e164ToFrenchNational, frenchPhoneToE164, hl7TimestampToMillis, millisToHl7Timestamp, phoneToE164, SUBCOMPONENTS, type Transform, TransformError } from '../../../src/mapping/run/transforms.js';
+import {
+  compileTransform,
+  e164ToFrenchNational,
+  frenchPhoneToE164,
+  hl7TimestampToMillis,
+  millisToHl7Timestamp,
+  phoneToE164,
+  SUBCOMPONENTS,
+  type Transform,
+  TransformError,
+} from '../../../src/mapping/run/transforms.js';
 
 const iso = (raw: string, zone: string) => new Date(hl7TimestampToMillis(raw, zone)).toISOString();
 const t = (spec: string): Transform => {
@@ -49,14 +59,17 @@ describe('French phone numbers to E.164', () => {
     expect(frenchPhoneToE164('+49 151 12345678')).toBe('+4915112345678');
   });
 
-  it.each(['12345', '06 12 34', '+33 0612345678', 'n° inconnu', ''])('refuses %p without quoting it', (raw) => {
-    expect(() => frenchPhoneToE164(raw)).toThrow(TransformError);
-    try {
-      frenchPhoneToE164(raw);
-    } catch (e) {
-      if (raw.length > 2) expect((e as Error).message).not.toContain(raw);
-    }
-  });
+  it.each(['12345', '06 12 34', '+33 0612345678', 'n° inconnu', ''])(
+    'refuses %p without quoting it',
+    (raw) => {
+      expect(() => frenchPhoneToE164(raw)).toThrow(TransformError);
+      try {
+        frenchPhoneToE164(raw);
+      } catch (e) {
+        if (raw.length > 2) expect((e as Error).message).not.toContain(raw);
+      }
+    },
+  );
 
   it('writes national numbers back with :national, overseas ones included', () => {
     expect(e164ToFrenchNational('(03) 5555 6473')).toBe('(03) 5555 6473');
@@ -69,14 +82,14 @@ describe('French phone numbers to E.164', () => {
   });
 });
 
-describe('HL7 date/times and the practice\'s zone', () => {
+describe("HL7 date/times and the practice's zone", () => {
   it('honours an explicit offset whatever the zone', () => {
     expect(iso('20250317093000+0100', 'America/Martinique')).toBe('2025-03-17T08:30:00.000Z');
     expect(iso('20250317093000-0400', 'Europe/Paris')).toBe('2025-03-17T13:30:00.000Z');
     expect(iso('20250317093000.25+0000', 'Europe/Paris')).toBe('2025-03-17T09:30:00.250Z');
   });
 
-  it('reads a time without offset in the practice\'s zone, winter and summer', () => {
+  it("reads a time without offset in the practice's zone, winter and summer", () => {
     expect(iso('20250317093000', 'Europe/Paris')).toBe('2025-03-17T08:30:00.000Z');
     expect(iso('20250717093000', 'Europe/Paris')).toBe('2025-07-17T07:30:00.000Z');
     expect(iso('202507170930', 'Europe/Paris')).toBe('2025-07-17T07:30:00.000Z');
@@ -109,13 +122,25 @@ describe('HL7 date/times and the practice\'s zone', () => {
     expect(millisToHl7Timestamp(Date.parse(utc), zone)).toBe(`20250317093000${offset}`);
   });
 
-  it('writes outbound times in the practice\'s zone with its offset on each side of a DST change', () => {
-    expect(millisToHl7Timestamp(Date.parse('2025-03-30T00:59:00Z'), 'Europe/Paris')).toBe('20250330015900+0100');
-    expect(millisToHl7Timestamp(Date.parse('2025-03-30T01:00:00Z'), 'Europe/Paris')).toBe('20250330030000+0200');
+  it("writes outbound times in the practice's zone with its offset on each side of a DST change", () => {
+    expect(millisToHl7Timestamp(Date.parse('2025-03-30T00:59:00Z'), 'Europe/Paris')).toBe(
+      '20250330015900+0100',
+    );
+    expect(millisToHl7Timestamp(Date.parse('2025-03-30T01:00:00Z'), 'Europe/Paris')).toBe(
+      '20250330030000+0200',
+    );
     expect(t('hl7-datetime').out('2025-10-26T01:30:00.000Z', ctx)).toBe('20251026023000+0100');
   });
 
-  it.each(['20250230093000', '20251301', '202503170', '20250317093000+1500', '20250317093000+01', 'demain', '2025-03-17'])('refuses %p', (raw) => {
+  it.each([
+    '20250230093000',
+    '20251301',
+    '202503170',
+    '20250317093000+1500',
+    '20250317093000+01',
+    'demain',
+    '2025-03-17',
+  ])('refuses %p', (raw) => {
     expect(() => hl7TimestampToMillis(raw, 'Europe/Paris')).toThrow(TransformError);
   });
 
@@ -168,9 +193,15 @@ describe('other transforms', () => {
   });
 
   it('names unknown transforms and bad arguments with a suggestion', () => {
-    expect(compileTransform('uper')).toBe('unknown transform uper (did you mean upper?); known: trim, upper, lower, hl7-datetime, hl7-date, fhir-instant, integer, hl7-duration, street-line, xtn-number, email, phone-e164, prefix, reference');
-    expect(compileTransform('reference:patient')).toBe('transform reference needs a resource type, e.g. reference:Patient');
-    expect(compileTransform('phone-e164:intl')).toBe('transform phone-e164 takes no argument or :national (got :intl)');
+    expect(compileTransform('uper')).toBe(
+      'unknown transform uper (did you mean upper?); known: trim, upper, lower, hl7-datetime, hl7-date, fhir-instant, integer, hl7-duration, street-line, xtn-number, email, phone-e164, prefix, reference',
+    );
+    expect(compileTransform('reference:patient')).toBe(
+      'transform reference needs a resource type, e.g. reference:Patient',
+    );
+    expect(compileTransform('phone-e164:intl')).toBe(
+      'transform phone-e164 takes no argument or :national (got :intl)',
+    );
     expect(compileTransform('trim:x')).toBe('transform trim takes no argument');
   });
 });
@@ -188,34 +219,51 @@ describe('phone numbers of any country (phone-e164)', () => {
     ['07700 900123', 'GBR', '+447700900123', 'a national number of a record from the UK'],
     ['(416)111-1111', 'CA', '+14161111111', 'North American plan'],
     ['1 416 111 1111', 'USA', '+14161111111', 'North American plan with its 1'],
-    ['06 12 34 56 78', 'AUS', '+61612345678', 'a French-looking number of a record from Australia is Australian'],
+    [
+      '06 12 34 56 78',
+      'AUS',
+      '+61612345678',
+      'a French-looking number of a record from Australia is Australian',
+    ],
     ['0612345678', 'BR', '0612345678', 'a country whose plan passerelle does not know: kept as given'],
     ['555-0100', undefined, '555-0100', 'a local number: kept as given'],
     ['+33 0612345678', undefined, '+33 0612345678', 'a malformed +33: kept as given, not guessed'],
-  ] as [string, string | undefined, string, string][])('%s (country %s) → %s (%s)', (raw, country, expected) => {
-    expect(phoneToE164(raw, country)).toBe(expected);
-  });
+  ] as [string, string | undefined, string, string][])(
+    '%s (country %s) → %s (%s)',
+    (raw, country, expected) => {
+      expect(phoneToE164(raw, country)).toBe(expected);
+    },
+  );
 
   it('reads the record country from the transform context', () => {
     expect(t('phone-e164').in('(03) 5555 6473', { ...ctx, country: 'AU' })).toBe('+61355556473');
     expect(t('phone-e164').in('(03) 5555 6473', ctx)).toBe('(03) 5555 6473');
   });
 
-  it.each(['n° inconnu', 'NON', '12', '', 'ask reception'])('fails %p, which is not a phone number, without quoting it', (raw) => {
-    expect(() => phoneToE164(raw)).toThrow(TransformError);
-    try {
-      phoneToE164(raw);
-    } catch (e) {
-      if (raw.length > 2) expect((e as Error).message).not.toContain(raw);
-    }
-  });
+  it.each(['n° inconnu', 'NON', '12', '', 'ask reception'])(
+    'fails %p, which is not a phone number, without quoting it',
+    (raw) => {
+      expect(() => phoneToE164(raw)).toThrow(TransformError);
+      try {
+        phoneToE164(raw);
+      } catch (e) {
+        if (raw.length > 2) expect((e as Error).message).not.toContain(raw);
+      }
+    },
+  );
 });
 
 describe('street-line (XAD-1, SAD sub-components joined by SUBCOMPONENTS)', () => {
   const t = compileTransform('street-line') as Transform;
   const join = (...parts: string[]) => parts.join(SUBCOMPONENTS);
   it('builds one line from street, street name and dwelling number, without repeating what the street holds', () => {
-    expect([t.in(join('1000', 'Hospital Lane'), ctx), t.in(join('', 'rue de la Paix', '12'), ctx), t.in(join('12 rue de la Paix', 'rue de la Paix', '12'), ctx), t.in('112 rue Haute', ctx), t.in(join('112 rue Haute', '', '12'), ctx)]).toEqual([
+    expect([
+      t.in(join('1000', 'Hospital Lane'), ctx),
+      t.in(join('', 'rue de la Paix', '12'), ctx),
+      t.in(join('12 rue de la Paix', 'rue de la Paix', '12'), ctx),
+      t.in('112 rue Haute', ctx),
+      t.in(join('112 rue Haute', '', '12'), ctx),
+    ]).toEqual([
       '1000 Hospital Lane',
       '12 rue de la Paix',
       '12 rue de la Paix',
@@ -229,12 +277,12 @@ describe('street-line (XAD-1, SAD sub-components joined by SUBCOMPONENTS)', () =
 describe('xtn-number (XTN-1, else XTN-5/6/7 joined by SUBCOMPONENTS)', () => {
   const t = compileTransform('xtn-number') as Transform;
   it('keeps XTN-1 as written and puts the parts together when only they are given', () => {
-    expect([t.in(' 01 42 42 42 42 ', ctx), t.in(['33', '1', '42424242'].join(SUBCOMPONENTS), ctx), t.in(['', '626', '5641111'].join(SUBCOMPONENTS), ctx), t.in(['+1', '626', '5641111'].join(SUBCOMPONENTS), ctx)]).toEqual([
-      '01 42 42 42 42',
-      '+33142424242',
-      '6265641111',
-      '+16265641111',
-    ]);
+    expect([
+      t.in(' 01 42 42 42 42 ', ctx),
+      t.in(['33', '1', '42424242'].join(SUBCOMPONENTS), ctx),
+      t.in(['', '626', '5641111'].join(SUBCOMPONENTS), ctx),
+      t.in(['+1', '626', '5641111'].join(SUBCOMPONENTS), ctx),
+    ]).toEqual(['01 42 42 42 42', '+33142424242', '6265641111', '+16265641111']);
     expect(() => t.in(['33', '', ''].join(SUBCOMPONENTS), ctx)).toThrow(TransformError);
   });
 });

@@ -8,8 +8,17 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Appointment, Patient } from '@medplum/fhirtypes';
 
-import { createFhirClient, type FhirClient, type FhirClientOptions } from '../../../../connectors/fhir/client/index.js';
-import { type FaultProxy, type FhirPeer, startFaultProxy, startFhirPeer } from '../../../../connectors/fhir/peer/index.js';
+import {
+  createFhirClient,
+  type FhirClient,
+  type FhirClientOptions,
+} from '../../../../connectors/fhir/client/index.js';
+import {
+  type FaultProxy,
+  type FhirPeer,
+  startFaultProxy,
+  startFhirPeer,
+} from '../../../../connectors/fhir/peer/index.js';
 import { isPasserelleError, type PasserelleError } from '../../../../src/errors.js';
 import { createLogger } from '../../../../src/log/logger.js';
 
@@ -36,7 +45,12 @@ function client(overrides: Partial<FhirClientOptions> = {}): FhirClient {
 }
 
 function patient(ipp: string, extra: Partial<Patient> = {}): Patient {
-  return { resourceType: 'Patient', identifier: [{ system: IPP, value: ipp }], name: [{ family: 'FICTIF', given: ['Test'] }], ...extra };
+  return {
+    resourceType: 'Patient',
+    identifier: [{ system: IPP, value: ipp }],
+    name: [{ family: 'FICTIF', given: ['Test'] }],
+    ...extra,
+  };
 }
 
 async function failure(p: Promise<unknown>): Promise<PasserelleError> {
@@ -81,11 +95,16 @@ describe('FHIR client against the peer', () => {
 
     const read = await c.read<Patient>('Patient', id);
     expect(read.etag).toBe(`W/"${created.versionId}"`);
-    const updated = await c.update({ ...read.resource, id, gender: 'female' }, { ifMatch: read.versionId as string });
+    const updated = await c.update(
+      { ...read.resource, id, gender: 'female' },
+      { ifMatch: read.versionId as string },
+    );
     expect(updated.status).toBe(200);
     expect(updated.versionId).not.toBe(read.versionId);
 
-    const stale = await failure(c.update({ ...read.resource, id, gender: 'male' }, { ifMatch: read.versionId as string }));
+    const stale = await failure(
+      c.update({ ...read.resource, id, gender: 'male' }, { ifMatch: read.versionId as string }),
+    );
     expect(stale.code).toBe('ERR_FHIR_PRECONDITION_FAILED');
     expect(stale.details['httpStatus']).toBe(412);
 
@@ -98,13 +117,19 @@ describe('FHIR client against the peer', () => {
       participant: [{ actor: { reference: `Patient/${id}` }, status: 'accepted' }],
     };
     const first = await c.conditionalUpdate(appt, { identifier: `${RDV}|RDV1` });
-    const second = await c.conditionalUpdate({ ...appt, status: 'cancelled' }, { identifier: `${RDV}|RDV1` }, { ifMatch: first.versionId as string });
+    const second = await c.conditionalUpdate(
+      { ...appt, status: 'cancelled' },
+      { identifier: `${RDV}|RDV1` },
+      { ifMatch: first.versionId as string },
+    );
     expect(first.created).toBe(true);
     expect(second).toMatchObject({ created: false, id: first.id });
 
     const history = await c.history('Patient', id);
     expect(history.resource.entry).toHaveLength(2);
-    expect((await c.vread<Patient>('Patient', id, created.versionId as string)).resource.gender).toBeUndefined();
+    expect(
+      (await c.vread<Patient>('Patient', id, created.versionId as string)).resource.gender,
+    ).toBeUndefined();
 
     expect((await c.delete('Patient', id)).status).toBe(200);
     const gone = await failure(c.read('Patient', id));
@@ -161,7 +186,9 @@ describe('FHIR client against the peer', () => {
 
   it('gives up after retry.max retries with a retryable typed error', async () => {
     proxy.plan([{ kind: 'status', status: 503, times: 5 }]);
-    const e = await failure(client({ retry: { max: 2, baseDelayMs: 100, maxDelayMs: 5000 } }).read('Patient', 'p1'));
+    const e = await failure(
+      client({ retry: { max: 2, baseDelayMs: 100, maxDelayMs: 5000 } }).read('Patient', 'p1'),
+    );
     expect(e.code).toBe('ERR_FHIR_OPERATION_OUTCOME');
     expect(e.retryable).toBe(true);
     expect(e.details['httpStatus']).toBe(503);
@@ -188,10 +215,14 @@ describe('FHIR client against the peer', () => {
   it('hands a 412 on PUT to the caller as a typed error without retrying', async () => {
     await peer.seed([{ ...patient('IPP1'), id: 'p1' }]);
     proxy.plan([{ kind: 'status', status: 412, method: 'PUT' }]);
-    const e = await failure(client().update({ ...patient('IPP1', { gender: 'male' }), id: 'p1' }, { ifMatch: 'whatever' }));
+    const e = await failure(
+      client().update({ ...patient('IPP1', { gender: 'male' }), id: 'p1' }, { ifMatch: 'whatever' }),
+    );
     expect(e.code).toBe('ERR_FHIR_PRECONDITION_FAILED');
     expect(e.retryable).toBe(false);
-    expect(e.message).toBe('FHIR update Patient failed: HTTP 412 (processing: Precondition Failed (injected))');
+    expect(e.message).toBe(
+      'FHIR update Patient failed: HTTP 412 (processing: Precondition Failed (injected))',
+    );
     expect(proxy.stats.count('PUT', '/fhir/R4/Patient/p1')).toBe(1);
     expect(sleeps).toEqual([]);
   });
@@ -208,7 +239,10 @@ describe('FHIR client against the peer', () => {
   });
 
   it('retries a conditional create, which lands exactly once', async () => {
-    proxy.plan([{ kind: 'status', status: 500 }, { kind: 'status', status: 502 }]);
+    proxy.plan([
+      { kind: 'status', status: 500 },
+      { kind: 'status', status: 502 },
+    ]);
     const r = await client().create(patient('IPP1'), { ifNoneExist: { identifier: `${IPP}|IPP1` } });
     expect(r.created).toBe(true);
     expect(proxy.stats.count('POST', '/fhir/R4/Patient')).toBe(3);
@@ -225,11 +259,27 @@ describe('FHIR client against the peer', () => {
     });
     const logger = createLogger({ stream, level: 'debug' });
     proxy.plan([{ kind: 'status', status: 500 }]);
-    await client({ logger }).search('Patient', { identifier: `${IPP}|IPP-SECRET-4242`, family: 'SECRETNAME' });
+    await client({ logger }).search('Patient', {
+      identifier: `${IPP}|IPP-SECRET-4242`,
+      family: 'SECRETNAME',
+    });
     await new Promise((r) => setImmediate(r));
-    const lines = chunks.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = chunks
+      .join('')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.length).toBeGreaterThanOrEqual(3);
-    expect(lines.some((l) => l['message'] === 'fhir request' && l['method'] === 'GET' && l['resourceType'] === 'Patient' && l['status'] === 200 && typeof l['durationMs'] === 'number')).toBe(true);
+    expect(
+      lines.some(
+        (l) =>
+          l['message'] === 'fhir request' &&
+          l['method'] === 'GET' &&
+          l['resourceType'] === 'Patient' &&
+          l['status'] === 200 &&
+          typeof l['durationMs'] === 'number',
+      ),
+    ).toBe(true);
     expect(lines.some((l) => l['message'] === 'fhir request retried' && l['status'] === 500)).toBe(true);
     const all = chunks.join('');
     for (const leak of ['SECRET', 'identifier=', '127.0.0.1', '?']) expect(all).not.toContain(leak);
@@ -239,7 +289,14 @@ describe('FHIR client against the peer', () => {
     await peer.seed([{ ...patient('IPP1'), id: 'p1' }]);
     const run = async (): Promise<string[]> => {
       proxy.stats.reset();
-      proxy.setShare({ rate: 0.4, faults: [{ kind: 'status', status: 503 }, { kind: 'status', status: 429, retryAfter: 1 }], seed: 42 });
+      proxy.setShare({
+        rate: 0.4,
+        faults: [
+          { kind: 'status', status: 503 },
+          { kind: 'status', status: 429, retryAfter: 1 },
+        ],
+        seed: 42,
+      });
       const c = client({ retry: { max: 10, baseDelayMs: 10, maxDelayMs: 5000 } });
       for (let i = 0; i < 10; i++) expect((await c.read('Patient', 'p1')).status).toBe(200);
       return proxy.stats.requests.map((r) => `${r.outcome}:${r.status ?? ''}`);

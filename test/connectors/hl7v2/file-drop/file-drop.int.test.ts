@@ -8,13 +8,19 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { parseHl7 } from '../../../../src/hl7/index.js';
 import type { FileReport } from '../../../../connectors/hl7v2/file-drop/watcher.js';
-import { relineBytes, Hl7Simulator } from '../../../../connectors/hl7v2/simulator/index.js';
-import { PasserelleError } from '../../../../src/errors.js';
-import type { Appointment } from '../../../../src/model/resources.js';
+import { Hl7Simulator, relineBytes } from '../../../../connectors/hl7v2/simulator/index.js';
 import type { InboundHandler } from '../../../../src/connector/contract.js';
-import { controlIdOf, hl7Fixture, type Hl7LinkHarness, startHl7Link, withControlId } from '../../../helpers/hl7.js';
+import { PasserelleError } from '../../../../src/errors.js';
+import { parseHl7 } from '../../../../src/hl7/index.js';
+import type { Appointment } from '../../../../src/model/resources.js';
+import {
+  controlIdOf,
+  hl7Fixture,
+  type Hl7LinkHarness,
+  startHl7Link,
+  withControlId,
+} from '../../../helpers/hl7.js';
 import { tempDir } from '../../../helpers/stores.js';
 import { until } from '../../../helpers/until.js';
 

@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { decodeBytes } from '../../../../src/hl7/index.js';
-import { PasserelleError } from '../../../../src/errors.js';
 import type { InboundHandler } from '../../../../src/connector/contract.js';
+import { PasserelleError } from '../../../../src/errors.js';
+import { decodeBytes } from '../../../../src/hl7/index.js';
 import {
   hl7,
   hl7Fixture,

@@ -6,11 +6,11 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { parseHl7 } from '../../../../src/hl7/index.js';
 import { outboundControlId } from '../../../../connectors/hl7v2/index.js';
 import { Hl7Simulator } from '../../../../connectors/hl7v2/simulator/index.js';
-import type { Appointment } from '../../../../src/model/resources.js';
 import type { OutboundChange } from '../../../../src/connector/contract.js';
+import { parseHl7 } from '../../../../src/hl7/index.js';
+import type { Appointment } from '../../../../src/model/resources.js';
 import {
   hl7Fixture,
   type Hl7LinkHarness,

@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 
-import { ACK_CODES, parseHl7 } from '../../../../src/hl7/index.js';
 import { MllpDecoder } from '../../../../src/hl7/framing.js';
+import { ACK_CODES, parseHl7 } from '../../../../src/hl7/index.js';
 import {
   hl7Fixture,
   hl7FixtureNames,

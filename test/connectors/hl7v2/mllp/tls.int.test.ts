@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { Hl7Simulator } from '../../../../connectors/hl7v2/simulator/index.js';
-import { SecretBox } from '../../../../src/security/secrets.js';
 import type { Appointment } from '../../../../src/model/resources.js';
+import { SecretBox } from '../../../../src/security/secrets.js';
 import {
   hl7Fixture,
   type Hl7LinkHarness,
