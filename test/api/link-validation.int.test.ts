@@ -142,6 +142,33 @@ describe.each(['sqlite', 'postgres'] as const)(
       expect(await patched.json()).toMatchObject({ profile: null, version: 2 });
     });
 
+    it('refuses a plain-http platform URL on a link that is not a test link, as the link start would, and accepts it on a test link or loopback', async () => {
+      const before = { links: await stored(), events: await linkEvents() };
+      const secretariat = (id: string, baseUrl: string, isTest?: boolean) =>
+        post({
+          id,
+          role: 'secretariat',
+          connector: 'secretariat',
+          config: { baseUrl, platformPracticeId: 'p1' },
+          ...(isTest !== undefined && { isTest }),
+        });
+      const plain = await refused(await secretariat('lnk-plain-http', 'http://plateforme.example.fr'));
+      expect(plain.details.issues).toEqual([
+        { path: 'body.config.baseUrl', message: expect.stringContaining('must be https') },
+      ]);
+      expect(await stored()).toEqual(before.links);
+      expect(await linkEvents()).toBe(before.events);
+
+      expect((await secretariat('lnk-test-http', 'http://plateforme.example.fr', true)).status).toBe(201);
+      expect((await secretariat('lnk-loopback-http', 'http://127.0.0.1:4010')).status).toBe(201);
+      // Turning the test flag off would make the link unstartable: refused, the link unchanged.
+      const unflag = await refused(
+        await t.api('/api/v1/links/lnk-test-http', { method: 'PATCH', json: { isTest: false } }),
+      );
+      expect(unflag.details.issues.map((i) => i.path)).toEqual(['body.config.baseUrl']);
+      expect((await t.service.store.links.require('lnk-test-http')).isTest).toBe(true);
+    });
+
     it('refuses a PATCH that would make a stored link unstartable, and leaves the link as it was', async () => {
       const id = `lnk-patch-${storeKind}`;
       expect((await post({ id, connector: 'hl7v2', config: MLLP })).status).toBe(201);

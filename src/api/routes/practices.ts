@@ -6,6 +6,7 @@ import { PasserelleError } from '../../errors.js';
 import { shippedPlan, shippedProfileNames } from '../../mapping/runtime.js';
 import { digestWebhookView, sealDigestWebhook } from '../../reports/webhook.js';
 import { endpointChanges } from '../../security/endpoint.js';
+import { outboundUrlIssues } from '../../security/outbound-urls.js';
 import type { SecretBox } from '../../security/secrets.js';
 import type { Store } from '../../store/index.js';
 import { newId } from '../../store/repos/context.js';
@@ -134,6 +135,7 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
     readonly connector: string;
     readonly config: unknown;
     readonly profile: string | null;
+    readonly isTest: boolean;
   }) => {
     const definition = registry.get(link.connector);
     if (!definition) {
@@ -152,6 +154,15 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       issues.push(
         ...parsed.error.issues.map((i) => ({
           path: ['body', 'config', ...i.path.map(String)].join('.'),
+          message: i.message,
+        })),
+      );
+    // The https rule of outbound URLs, here as at link start: a link that could never start is
+    // refused before it is stored (plain http only on a test link or to loopback).
+    else
+      issues.push(
+        ...outboundUrlIssues(definition.outboundUrls?.(parsed.data) ?? [], link).map((i) => ({
+          path: `body.${i.path}`,
           message: i.message,
         })),
       );
@@ -337,11 +348,16 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
         201: { description: 'Created', schema: LinkView },
         422: {
           description:
-            'ERR_CONNECTOR_CONFIG_INVALID: unknown connector, config failing its schema, or unknown or incompatible mapping profile; details.issues name each field (body.config.<path>, body.profile); nothing stored',
+            'ERR_CONNECTOR_CONFIG_INVALID: unknown connector, config failing its schema, a plain-http URL on a link that is not a test link (loopback excepted), or unknown or incompatible mapping profile; details.issues name each field (body.config.<path>, body.profile); nothing stored',
         },
       },
       handler: async ({ body, audit }) => {
-        checkLink({ connector: body.connector, config: body.config ?? {}, profile: body.profile ?? null });
+        checkLink({
+          connector: body.connector,
+          config: body.config ?? {},
+          profile: body.profile ?? null,
+          isTest: body.isTest ?? false,
+        });
         const linkId = body.id ?? crypto.randomUUID();
         const l = await store.links.create({
           id: linkId,
@@ -402,11 +418,17 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
         const patch = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
         const before = await store.links.require(params.id);
         // What the link would become; a change of anything else leaves a stored link as it is.
-        if (body.connector !== undefined || body.config !== undefined || body.profile !== undefined) {
+        if (
+          body.connector !== undefined ||
+          body.config !== undefined ||
+          body.profile !== undefined ||
+          body.isTest !== undefined
+        ) {
           checkLink({
             connector: body.connector ?? before.connector,
             config: body.config ?? before.config,
             profile: body.profile !== undefined ? body.profile : before.profile,
+            isTest: body.isTest ?? before.isTest,
           });
         }
         // Secrets follow their endpoint: a new URL, host or port without the secrets again drops them.
