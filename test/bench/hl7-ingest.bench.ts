@@ -14,7 +14,18 @@
  *
  * Baseline, same run, same store: single-row durable transactions per second (one inbox row
  * per transaction, awaited one by one) — what one commit per message would allow at most.
- * Aim: ≥ 2× the baseline, and ≥ 10,000 messages/s on SQLite.
+ *
+ * Second baseline, the limit (issue 22): a bare durable MLLP listener on the same store and the
+ * same clients — frame, insert the raw bytes into a scratch table, group commit through
+ * `store.batch`, then a minimal AA — what this machine and this store can do at best. The full
+ * engine is reported against both baselines.
+ *
+ * Peer (issue 22): @medplum/hl7 4.5.2's Hl7Server with the same clients, answering each message
+ * with its own ACK and storing nothing (once per run; skipped with a line saying so when the
+ * package is not installed).
+ *
+ * Aims (issue 22, which withdrew ≥ 10,000 msg/s): full engine ≥ 1× the single-row baseline and,
+ * on SQLite, ≥ 0.5× the limit.
  */
 import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -491,7 +502,8 @@ const bench: Bench = {
             unit: 'msg/s',
           },
           higherIsBetter: true,
-          aim: '≥ 0.5× (issue 22)',
+          // The issue sets this aim for SQLite only (PostgreSQL's is ≥ 1× the single-row baseline).
+          ...(kind === 'sqlite' && { aim: '≥ 0.5× (issue 22)' }),
           notes: [`against the single-row baseline: ${(rate / baseline).toFixed(2)}×`],
         });
         if (peer && peerRate) {
