@@ -115,3 +115,12 @@ function dayOffset(zone: string, ms: number): number | null {
   dayOffsets.set(key, value);
   return value;
 }
+
+/**
+ * The zone's UTC offset (ms) at `ms`: the per-day cache when the offset holds all day, else
+ * Luxon's own answer, so local times are exact on the days clocks change.
+ */
+export function zoneOffsetMs(zone: string, ms: number): number {
+  const offset = dayOffset(zone, ms) ?? IANAZone.create(zone).offset(ms);
+  return offset * 60_000;
+}
