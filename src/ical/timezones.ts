@@ -95,7 +95,8 @@ export function hasUniqueLocalTime(ms: number, zone: string): boolean {
 
 const THREE_HOURS = 10_800_000;
 const DAY_MS = 86_400_000;
-const dayOffsets = new Map<string, number | null>();
+/** Per zone, then per UTC day number: numeric keys, so the hot path builds no string. */
+const dayOffsets = new Map<string, Map<number, number | null>>();
 
 /**
  * The zone's UTC offset (minutes) over the whole UTC day holding `ms`, or null when it changes
@@ -105,14 +106,18 @@ const dayOffsets = new Map<string, number | null>();
  */
 function dayOffset(zone: string, ms: number): number | null {
   const day = Math.floor(ms / DAY_MS);
-  const key = `${zone} ${day}`;
-  const hit = dayOffsets.get(key);
+  let days = dayOffsets.get(zone);
+  if (days === undefined) {
+    days = new Map();
+    dayOffsets.set(zone, days);
+  }
+  const hit = days.get(day);
   if (hit !== undefined) return hit;
   const z = IANAZone.create(zone);
   const start = z.offset(day * DAY_MS);
   const value = z.isValid && start === z.offset((day + 1) * DAY_MS - 1) ? start : null;
-  if (dayOffsets.size > 100_000) dayOffsets.clear();
-  dayOffsets.set(key, value);
+  if (days.size > 100_000) days.clear();
+  days.set(day, value);
   return value;
 }
 
