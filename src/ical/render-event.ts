@@ -27,16 +27,33 @@ export function eventUid(recordId: string): string {
   return `${recordId}@passerelle`;
 }
 
-const p2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
+/** "00"…"59": two-digit fields without a padStart per field. */
+const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => (i < 10 ? `0${i}` : `${i}`));
+const DAY_MS = 86_400_000;
+/** `YYYYMMDD` per day number since the epoch: a feed's events share a few hundred days. */
+const dayStrings = new Map<number, string>();
+
+function dayString(day: number): string {
+  let s = dayStrings.get(day);
+  if (s === undefined) {
+    const d = new Date(day * DAY_MS);
+    s = `${String(d.getUTCFullYear()).padStart(4, '0')}${TWO_DIGITS[d.getUTCMonth() + 1]}${TWO_DIGITS[d.getUTCDate()]}`;
+    if (dayStrings.size > 100_000) dayStrings.clear();
+    dayStrings.set(day, s);
+  }
+  return s;
+}
 
 /**
  * `YYYYMMDDTHHMMSS` of `ms` read as UTC fields: with the zone's offset added first, the local
  * wall time. The same digits ical-generator's `formatDate` writes (4-digit year, seconds
- * truncated).
+ * truncated), from a cached day string and integer arithmetic instead of a Date per value.
  */
 function basicDateTime(ms: number): string {
-  const d = new Date(ms);
-  return `${String(d.getUTCFullYear()).padStart(4, '0')}${p2(d.getUTCMonth() + 1)}${p2(d.getUTCDate())}T${p2(d.getUTCHours())}${p2(d.getUTCMinutes())}${p2(d.getUTCSeconds())}`;
+  const day = Math.floor(ms / DAY_MS);
+  const seconds = Math.floor((ms - day * DAY_MS) / 1000);
+  const minutes = Math.floor(seconds / 60);
+  return `${dayString(day)}T${TWO_DIGITS[Math.floor(minutes / 60)]}${TWO_DIGITS[minutes % 60]}${TWO_DIGITS[seconds % 60]}`;
 }
 
 /**
