@@ -244,13 +244,17 @@ export class FeedRenderer {
     const parts: string[] = [];
     const patientsShown = new Set<string>();
     let misses = 0;
+    const keyScope = `\u0000${privacy}\u0000${zone ?? 'UTC'}\u0000`;
     for (const c of kept) {
       const practitioner =
         practiceWide && c.row.practitionerId ? data.practitioners.get(c.row.practitionerId) : undefined;
       const patientId = c.kind === 'appointment' && privacy !== 'busy' ? appointmentPatientId(c.row) : null;
       const patient = patientId ? data.patients.get(patientId) : undefined;
       if (patient) patientsShown.add(patient.id);
-      const key = `${c.row.id}\u0000${c.row.version}\u0000${privacy}\u0000${zone ?? 'UTC'}\u0000${practiceWide ? `${practitioner?.id ?? '-'}:${practitioner?.version ?? 0}` : ''}\u0000${patient ? `${patient.id}:${patient.version}` : ''}`;
+      // The same parts for every event of the render are joined once, outside the loop.
+      let key = `${c.row.id}\u0000${c.row.version}${keyScope}`;
+      if (practiceWide) key += `${practitioner?.id ?? '-'}:${practitioner?.version ?? 0}`;
+      if (patient) key += `\u0000${patient.id}:${patient.version}`;
       let text = this.cache.get(key);
       if (text === undefined) {
         const ctx = {
