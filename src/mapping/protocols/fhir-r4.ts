@@ -44,14 +44,13 @@ import {
   removePath,
   writePath,
 } from '../run/element-path.js';
-import { passesFilters } from '../run/filters.js';
 import { keepOtherIdentifiers, type OtherIdentifier } from '../run/other-identifiers.js';
 import {
-  detectEvent,
   failedFromCanonical,
   failedToCanonical,
   finishRecords,
   fromCanonicalResult,
+  outboundStart,
   toCanonicalResult,
 } from '../run/records.js';
 import type { FieldReport } from '../run/report.js';
@@ -243,20 +242,9 @@ export function canonicalToFhir(
   ctx: MappingContext = {},
   current?: FhirResource,
 ): FromCanonicalResult {
-  const event = detectEvent(change);
-  const ck = plan.kinds[change.kind];
-  if (!ck?.outbound) {
-    return failedFromCanonical(
-      event,
-      new PasserelleError(
-        'ERR_MAPPING_UNSUPPORTED_MESSAGE',
-        `profile ${plan.name} does not sync ${change.kind} from-canonical`,
-        { details: { kind: change.kind, profile: plan.name } },
-      ),
-    );
-  }
-  const filter = passesFilters(plan, change.data, change.externalId ?? undefined);
-  if (!filter.pass) return fromCanonicalResult(event, [], { skipped: filter.reason });
+  const start = outboundStart(plan, change);
+  if ('done' in start) return start.done;
+  const { event, kind: ck } = start;
   if (change.op === 'delete') return fromCanonicalResult(event, [], {});
   if (current !== undefined && current.resourceType !== change.kind) {
     return failedFromCanonical(

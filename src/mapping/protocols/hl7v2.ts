@@ -54,7 +54,6 @@ import {
 } from '../run/apply.js';
 import { completeEnd } from '../run/appointment-end.js';
 import { type CompiledStep, writePath as writeCanonical } from '../run/element-path.js';
-import { passesFilters } from '../run/filters.js';
 import {
   keepOtherIdentifiers,
   type OtherIdentifier,
@@ -62,12 +61,12 @@ import {
   V2_0203_SYSTEM,
 } from '../run/other-identifiers.js';
 import {
-  detectEvent,
   failedFromCanonical,
   failedToCanonical,
   finishRecords,
   fromCanonicalResult,
   OUTBOUND_EVENTS,
+  outboundStart,
   type RecordDraft,
   toCanonicalResult,
 } from '../run/records.js';
@@ -643,20 +642,9 @@ export function canonicalToHl7(
   ctx: MappingContext = {},
 ): FromCanonicalResult {
   const hl7 = plan.hl7 as Hl7Plan;
-  const event = detectEvent(change);
-  const ck = plan.kinds[change.kind];
-  if (!ck?.outbound) {
-    return failedFromCanonical(
-      event,
-      new PasserelleError(
-        'ERR_MAPPING_UNSUPPORTED_MESSAGE',
-        `profile ${plan.name} does not sync ${change.kind} from-canonical`,
-        { details: { kind: change.kind, profile: plan.name } },
-      ),
-    );
-  }
-  const filter = passesFilters(plan, change.data, change.externalId ?? undefined);
-  if (!filter.pass) return fromCanonicalResult(event, [], { skipped: filter.reason });
+  const start = outboundStart(plan, change);
+  if ('done' in start) return start.done;
+  const { event } = start;
   const ob = hl7.outbound.get(change.kind);
   const type = ob?.events.get(event);
   if (!ob || !type) {

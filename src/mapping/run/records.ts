@@ -8,7 +8,7 @@ import { type ErrorCode, type ErrorIssue, PasserelleError } from '../../errors.j
 import type { ExternalRecord } from '../../model/records.js';
 import type { CanonicalResource, ResourceKind } from '../../model/resources.js';
 import { validateAs } from '../../model/validate.js';
-import type { MappingPlan } from '../compile/plan.js';
+import type { CompiledKind, MappingPlan } from '../compile/plan.js';
 import { prune } from './element-path.js';
 import { passesFilters } from './filters.js';
 import type { FieldReport } from './report.js';
@@ -257,4 +257,31 @@ export function detectEvent(change: CanonicalChange): string {
     default:
       return base ? 'updated' : 'created';
   }
+}
+
+/**
+ * What every protocol does first with an outbound change: its event, then whether the profile
+ * writes the kind and its filters let the record through. `done` when it stops there.
+ */
+export function outboundStart(
+  plan: MappingPlan,
+  change: CanonicalChange,
+): { readonly event: string; readonly kind: CompiledKind } | { readonly done: FromCanonicalResult } {
+  const event = detectEvent(change);
+  const kind = plan.kinds[change.kind];
+  if (!kind?.outbound) {
+    return {
+      done: failedFromCanonical(
+        event,
+        new PasserelleError(
+          'ERR_MAPPING_UNSUPPORTED_MESSAGE',
+          `profile ${plan.name} does not sync ${change.kind} from-canonical`,
+          { details: { kind: change.kind, profile: plan.name } },
+        ),
+      ),
+    };
+  }
+  const filter = passesFilters(plan, change.data, change.externalId ?? undefined);
+  if (!filter.pass) return { done: fromCanonicalResult(event, [], { skipped: filter.reason }) };
+  return { event, kind };
 }
