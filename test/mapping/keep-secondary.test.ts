@@ -24,6 +24,7 @@ import {
 } from '../../src/mapping/index.js';
 import type { Patient } from '../../src/model/resources.js';
 import { fixturePath } from '../helpers/fixtures.js';
+import { setField } from '../helpers/hl7-text.js';
 
 const ctx: MappingContext = {
   testLink: true,
@@ -39,19 +40,6 @@ const hl7Text = (...path: string[]): string =>
 const A01 = hl7Text('real', 'hapi-docs-adt-a01-v24.hl7');
 const PKB = hl7Text('real', 'pkb-siu-s12-v24.hl7');
 const ORSOS = hl7Text('real', 'hapi-orsos-siu-s14-v23.hl7');
-
-/** The message with one field of its first `seg` replaced (a documented minimal edit). */
-const setField = (text: string, seg: string, field: number, value: string, fieldSep = '|'): string =>
-  text
-    .split('\r')
-    .map((s) => {
-      if (!s.startsWith(`${seg}${fieldSep}`)) return s;
-      const parts = s.split(fieldSep);
-      while (parts.length <= field) parts.push('');
-      parts[field] = value;
-      return parts.join(fieldSep);
-    })
-    .join('\r');
 
 const patientOf = (r: ToCanonicalResult): Patient => {
   const rec = r.records.find((x) => x.kind === 'Patient');
@@ -283,7 +271,10 @@ describe('the shipped IHE PAM France profile keeps the secondary data of French 
 
   it('drops an e-mail field holding "NON", flagged, and keeps the patient', () => {
     // Edit: the A31's e-mail (custom delimiters: `!` field, `@` component, `%` repetition) is NON.
-    const r = mapHl7(plan, setField(A31, 'PID', 13, '@PRN@CP@@@@@@@@@+33612345678%@NET@Internet@NON', '!'));
+    const r = mapHl7(
+      plan,
+      setField(A31, 'PID', 13, '@PRN@CP@@@@@@@@@+33612345678%@NET@Internet@NON', { fieldSep: '!' }),
+    );
     expect(r.ok).toBe(true);
     expect(r.flags).toContain('patient-email-dropped');
     expect(patientOf(r).telecom).toEqual([{ system: 'phone', use: 'mobile', value: '+33612345678' }]);

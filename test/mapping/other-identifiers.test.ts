@@ -19,22 +19,12 @@ import {
 import { systemOfAuthority } from '../../src/mapping/run/other-identifiers.js';
 import type { Patient } from '../../src/model/resources.js';
 import { fixturePath } from '../helpers/fixtures.js';
+import { setField } from '../helpers/hl7-text.js';
 
 const ctx = { testLink: true, timezone: 'Europe/Paris' };
 const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
 const hl7 = (...path: string[]) =>
   readFileSync(fixturePath('hl7', ...path), 'latin1').replace(/\r\n?|\n/g, '\r');
-const setField = (text: string, seg: string, field: number, value: string): string =>
-  text
-    .split('\r')
-    .map((s) => {
-      if (!s.startsWith(`${seg}|`)) return s;
-      const parts = s.split('|');
-      while (parts.length <= field) parts.push('');
-      parts[field] = value;
-      return parts.join('|');
-    })
-    .join('\r');
 const patientOf = (r: ToCanonicalResult): Patient =>
   r.records.find((x) => x.kind === 'Patient')?.data as Patient;
 

@@ -24,6 +24,7 @@ import {
   startHl7Link,
   withControlId,
 } from '../../helpers/hl7.js';
+import { setField } from '../../helpers/hl7-text.js';
 import { STORE_KINDS } from '../../helpers/stores.js';
 
 const real = (name: string): string => readFileSync(fixturePath('hl7', 'real', name), 'latin1');
@@ -37,19 +38,6 @@ const without = (text: string, ...names: string[]): string =>
     .split('\r')
     .filter((s) => !names.includes(s.slice(0, 3)))
     .join('\r');
-/** The message with one field of its first `seg` replaced (a documented minimal edit). */
-const setField = (text: string, seg: string, field: number, value: string): string =>
-  text
-    .split('\r')
-    .map((s) => {
-      if (!s.startsWith(`${seg}|`)) return s;
-      const parts = s.split('|');
-      while (parts.length <= field) parts.push('');
-      parts[field] = value;
-      return parts.join('|');
-    })
-    .join('\r');
-
 describe.each(STORE_KINDS)('real HL7 v2 messages through the shipped generic profile (%s store)', (kind) => {
   let h: Hl7LinkHarness;
   let socket: RawMllpSocket;

@@ -25,6 +25,7 @@ import {
   startHl7Link,
   withControlId,
 } from '../../helpers/hl7.js';
+import { setField } from '../../helpers/hl7-text.js';
 import { memoryConnector, MemoryWorld } from '../../helpers/memory-connector.js';
 import { STORE_KINDS } from '../../helpers/stores.js';
 
@@ -32,22 +33,6 @@ const ORSOS = readFileSync(fixturePath('hl7', 'real', 'hapi-orsos-siu-s14-v23.hl
 /** The practitioner the practice already has (fictitious RPPS of the ANS test range). */
 const KNOWN = 'prac-known';
 const RPPS = '10000000001';
-
-/** The message with one field of its first `seg` replaced (a documented minimal edit). */
-const setField = (text: string, seg: string, field: number, value: string): string => {
-  let done = false;
-  return text
-    .split('\r')
-    .map((s) => {
-      if (done || !s.startsWith(`${seg}|`)) return s;
-      done = true;
-      const parts = s.split('|');
-      while (parts.length <= field) parts.push('');
-      parts[field] = value;
-      return parts.join('|');
-    })
-    .join('\r');
-};
 
 describe.each(STORE_KINDS)('practitioner mapping of an hl7v2 link (%s store)', (kind) => {
   let h: Hl7LinkHarness;
@@ -124,7 +109,7 @@ describe.each(STORE_KINDS)('practitioner mapping of an hl7v2 link (%s store)', (
 
   it('applies three appointments naming an unknown practitioner id, holds them, flags each message and opens one review', async () => {
     for (const n of [1, 2, 3]) {
-      expect(await send(setField(ORSOS, 'SCH', 2, `HELD-${n}`))).toBe('AA');
+      expect(await send(setField(ORSOS, 'SCH', 2, `HELD-${n}`, { firstOnly: true }))).toBe('AA');
       expect(await messageFlags(seq)).toEqual(expect.arrayContaining(['practitioner-unmapped', 'created']));
     }
     for (const n of [1, 2, 3]) {
@@ -189,7 +174,7 @@ describe.each(STORE_KINDS)('practitioner mapping of an hl7v2 link (%s store)', (
   });
 
   it('maps a later message naming that id without a review, and forwards it', async () => {
-    expect(await send(setField(ORSOS, 'SCH', 2, 'LATER'))).toBe('AA');
+    expect(await send(setField(ORSOS, 'SCH', 2, 'LATER', { firstOnly: true }))).toBe('AA');
     expect(await messageFlags(seq)).not.toContain('practitioner-unmapped');
     const a = await appointment('LATER');
     expect(practitionerOf(a)).toBe(`Practitioner/${KNOWN}`);
@@ -207,9 +192,13 @@ describe.each(STORE_KINDS)('practitioner mapping of an hl7v2 link (%s store)', (
   });
 
   it('creates a practitioner the practice did not have, from what the message said of it', async () => {
-    expect(await send(setField(setField(ORSOS, 'SCH', 2, 'NEWDOC'), 'AIP', 3, 'DR-NEW^NOUVEAU^JEAN'))).toBe(
-      'AA',
-    );
+    expect(
+      await send(
+        setField(setField(ORSOS, 'SCH', 2, 'NEWDOC', { firstOnly: true }), 'AIP', 3, 'DR-NEW^NOUVEAU^JEAN', {
+          firstOnly: true,
+        }),
+      ),
+    ).toBe('AA');
     expect(practitionerOf(await appointment('NEWDOC'))).toBeUndefined();
     const decided = await h.runtime.operator.resolvePractitionerMapping(
       h.link.id,
