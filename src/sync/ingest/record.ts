@@ -32,7 +32,8 @@ export async function applyRecord(
   const { canonicalId, mapped, newId, data, unmapped, reviewCandidates, stale, flags } = identity;
   // Held back from the other side until its practitioner is mapped; a deletion goes as ever.
   const held = unmapped.length > 0 && !record.deleted;
-  const mappingFlags = [...(record.flags ?? []), ...(unmapped.length > 0 ? [PRACTITIONER_UNMAPPED] : [])];
+  // What the mapping flagged, the unmapped practitioner, and below an assumed end: on the record's audit event.
+  let recordFlags = [...(record.flags ?? []), ...(unmapped.length > 0 ? [PRACTITIONER_UNMAPPED] : [])];
 
   let theirs = normalize(data, canonicalId);
   if (record.deleted) {
@@ -44,7 +45,6 @@ export async function applyRecord(
   // A connector without a profile-side default (or a profile without Appointment.end rules) may
   // hand a start without an end: the start is there, so the appointment is kept with the
   // product default length and flagged, never refused for its end (issue 18).
-  let recordFlags = mappingFlags;
   if (kind === 'Appointment' && !record.deleted) {
     const copy = { ...theirs } as Record<string, unknown>;
     if (assumeEnd(copy)) {
