@@ -125,3 +125,16 @@ export function testClock(
   };
   return clock;
 }
+
+/**
+ * Runs `fn` on the SQLite file at `path`, opened for it and closed after: for tests whose
+ * service runs in a child process on the same file (kill and restart tests).
+ */
+export async function withSqliteFile<T>(path: string, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openSqliteStore({ path, sealing: testSealing() });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}

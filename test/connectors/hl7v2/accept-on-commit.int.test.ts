@@ -14,7 +14,7 @@ import type { Hl7v2Link } from '../../../connectors/hl7v2/index.js';
 import { defaultConnectorRegistry } from '../../../src/app/connectors.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { SecretBox } from '../../../src/security/secrets.js';
-import { openSqliteStore, type Store } from '../../../src/store/index.js';
+import type { Store } from '../../../src/store/index.js';
 import type { Link } from '../../../src/store/types.js';
 import { SyncRuntime } from '../../../src/sync/runtime.js';
 import {
@@ -26,7 +26,7 @@ import {
   withField,
 } from '../../helpers/hl7.js';
 import { startHl7Child } from '../../helpers/hl7-child-process.js';
-import { openTestStore, STORE_KINDS, tempDir, testSealing, type TestStore } from '../../helpers/stores.js';
+import { openTestStore, STORE_KINDS, tempDir, type TestStore, withSqliteFile } from '../../helpers/stores.js';
 import { until } from '../../helpers/until.js';
 
 /** The S12 fixture (AL/NE) booking `apt` at `start` (Paris wall time with offset), control id `id`. */
@@ -195,14 +195,7 @@ describe('accept ACK on commit, process killed before the apply', () => {
   const db = join(dir.path, 'passerelle.db');
   let linkId: string;
 
-  async function withStore<T>(fn: (store: Store) => Promise<T>): Promise<T> {
-    const store = await openSqliteStore({ path: db, sealing: testSealing() });
-    try {
-      return await fn(store);
-    } finally {
-      await store.close();
-    }
-  }
+  const withStore = <T>(fn: (store: Store) => Promise<T>): Promise<T> => withSqliteFile(db, fn);
 
   beforeAll(async () => {
     linkId = await withStore(async (store) => {

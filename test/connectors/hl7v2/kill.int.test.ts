@@ -11,7 +11,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { openSqliteStore, type Store } from '../../../src/store/index.js';
+import type { Store } from '../../../src/store/index.js';
 import {
   hl7Fixture,
   listenConfig,
@@ -21,7 +21,7 @@ import {
   withField,
 } from '../../helpers/hl7.js';
 import { type Hl7Child as Child, startHl7Child } from '../../helpers/hl7-child-process.js';
-import { tempDir, testSealing } from '../../helpers/stores.js';
+import { tempDir, withSqliteFile } from '../../helpers/stores.js';
 
 describe('hl7v2 listener killed around the commit', () => {
   const dir = tempDir('passerelle-hl7-kill-');
@@ -31,14 +31,7 @@ describe('hl7v2 listener killed around the commit', () => {
   const S12 = withField(withField(hl7Fixture('siu-s12-new-appointment'), 'MSH', 15, ''), 'MSH', 16, '');
   let current: Child | undefined;
 
-  async function withStore<T>(fn: (store: Store) => Promise<T>): Promise<T> {
-    const store = await openSqliteStore({ path: db, sealing: testSealing() });
-    try {
-      return await fn(store);
-    } finally {
-      await store.close();
-    }
-  }
+  const withStore = <T>(fn: (store: Store) => Promise<T>): Promise<T> => withSqliteFile(db, fn);
 
   beforeAll(async () => {
     linkId = await withStore(async (store) => {
