@@ -60,6 +60,21 @@ const forbidden = [
     to: { couldNotResolve: true },
   },
   {
+    name: 'console-is-a-browser-client',
+    severity: 'error',
+    comment:
+      'The console (browser code) talks to the service over HTTP only: it imports no server module, and no server module imports it.',
+    from: { path: '^console/' },
+    to: { path: '^(src|connectors)/' },
+  },
+  {
+    name: 'server-never-imports-the-console',
+    severity: 'error',
+    comment: 'The service builds the console with esbuild from its files; it never imports them.',
+    from: { path: '^(src|connectors)/' },
+    to: { path: '^console/' },
+  },
+  {
     name: 'connectors-never-import-each-other',
     severity: 'error',
     comment: 'A connector is one folder: it speaks to passerelle through src/connector only.',

@@ -28,6 +28,11 @@ export interface ApiDeps {
   readonly resolvers?: ScopeResolvers;
   /** Failed authentications throttled and audited per client address (default: 10 per minute). */
   readonly authThrottle?: AuthThrottle;
+  /**
+   * Plain express routers of the modules (the console's pages and assets), mounted before the
+   * API routes; they are not API routes, so they carry no key check of their own.
+   */
+  readonly routers?: readonly express.Router[];
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -93,6 +98,8 @@ export function createApp(deps: ApiDeps): express.Express {
     });
     withLogContext({ requestId }, () => next());
   });
+
+  for (const router of deps.routers ?? []) app.use(router);
 
   const routes: AnyRoute[] = [
     ...deps.routes,

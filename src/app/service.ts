@@ -1,3 +1,4 @@
+import type express from 'express';
 import cron, { type ScheduledTask } from 'node-cron';
 
 import { createApp } from '../api/app.js';
@@ -58,6 +59,8 @@ export interface ServiceModule {
   components?(ctx: ServiceContext): Component[];
   /** What `/readyz` should also check (the sync module: links that failed to start). */
   readiness?(ctx: ServiceContext): ReadinessCheck;
+  /** Plain express routers (pages, assets), mounted before the API; built once at start. */
+  http?(ctx: ServiceContext): Promise<readonly express.Router[]>;
 }
 
 export interface ServiceOptions {
@@ -177,11 +180,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       ...auditRoutes({ store, instance: () => ctx.baseUrl() }),
       ...modules.flatMap((m) => m.routes?.(ctx) ?? []),
     ];
+    const routers: express.Router[] = [];
+    for (const m of modules) if (m.http) routers.push(...(await m.http(ctx)));
     const app = createApp({
       store,
       logger,
       metrics,
       routes,
+      routers,
       version: VERSION,
       accessLog: config.http.accessLog,
       trustProxy: config.http.trustProxy,

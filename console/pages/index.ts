@@ -1,0 +1,27 @@
+/**
+ * The console's pages: one entry each (its address, its title in the catalogue, the role it
+ * needs, whether the navigation lists it). A page a role may not use is neither listed nor shown.
+ */
+import type { FunctionComponent } from 'preact';
+
+import type { MessageKey } from '../i18n/index.js';
+import type { Role } from '../session.js';
+import { Dashboard } from './tableau-de-bord.js';
+
+export interface PageProps {
+  readonly params: Readonly<Record<string, string>>;
+  readonly search: URLSearchParams;
+}
+
+export interface PageDef {
+  /** Under /console: `/liaisons/:id`. */
+  readonly path: string;
+  readonly title: MessageKey;
+  readonly role: Role;
+  readonly nav: boolean;
+  readonly component: FunctionComponent<PageProps>;
+}
+
+export const PAGES: readonly PageDef[] = [
+  { path: '/', title: 'tableau.titre', role: 'viewer', nav: true, component: Dashboard },
+];
