@@ -1,4 +1,5 @@
 import { defaultConnectorRegistry } from './connectors.js';
+import { consoleAuthModule } from './features/console-auth.js';
 import { icalModule } from './features/ical.js';
 import { mappingModule } from './features/mapping.js';
 import { privacyModule } from './features/privacy.js';
@@ -21,5 +22,6 @@ export function defaultModules(): ServiceModule[] {
     icalModule(),
     reportsModule(),
     privacyModule(),
+    consoleAuthModule(),
   ];
 }
