@@ -74,6 +74,12 @@ export const ERROR_CATALOGUE = {
     retryable: true,
     summary: 'Too many requests; retry after the delay given.',
   },
+  ERR_CSRF: {
+    status: 403,
+    retryable: false,
+    summary:
+      'A change authenticated by the console session cookie lacks the X-CSRF-Token header of that session.',
+  },
   ERR_INTERNAL: {
     status: 500,
     retryable: false,
