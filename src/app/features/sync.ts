@@ -2,6 +2,7 @@
  * The `sync` service module: the runtime as a component (started after the HTTP server,
  * stopped before the store closes), its supervision routes and the webhook route.
  */
+import { connectorRoutes } from '../../api/routes/connectors.js';
 import { dashboardRoutes } from '../../api/routes/dashboard.js';
 import { hookRoutes } from '../../api/routes/hooks.js';
 import { messageRoutes } from '../../api/routes/messages.js';
@@ -105,6 +106,7 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
       ...messageRoutes(runtimeOf(ctx)),
       ...practitionerMappingRoutes(runtimeOf(ctx)),
       ...hookRoutes(runtimeOf(ctx)),
+      ...connectorRoutes({ store: ctx.store, registry, secrets: ctx.secrets }),
       ...dashboardRoutes({
         store: ctx.store,
         status: (id, o) => runtimeOf(ctx).status(id, o),
