@@ -550,6 +550,12 @@ export const ERROR_CATALOGUE = {
     summary:
       "A practice's digest webhook did not answer 2xx after every attempt of a run; the next run tries again.",
   },
+  ERR_LINK_TEST_UNSUPPORTED: {
+    status: 409,
+    retryable: false,
+    summary:
+      'POST /api/v1/links/:id/test on a link whose connector has no link test (GET /api/v1/connectors says which have one).',
+  },
 } as const satisfies Record<string, { status: number; retryable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -19,7 +19,7 @@ import {
 import { createLogger, type Logger } from '../log/logger.js';
 import { purgeExpired } from '../privacy/retention.js';
 import { createApiKey } from '../security/api-keys.js';
-import { AuditCheckpointer } from '../security/audit-checkpoints.js';
+import { AuditCheckpointer, verifyAuditTrail } from '../security/audit-checkpoints.js';
 import { RefusalWatch } from '../security/refusals.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
@@ -187,7 +187,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         readiness: modules.flatMap((m) => (m.readiness ? [m.readiness(ctx)] : [])),
       }),
       ...practiceRoutes({ store, secrets: box, registry }),
-      ...auditRoutes({ store, instance: () => ctx.baseUrl() }),
+      ...auditRoutes({
+        store,
+        instance: () => ctx.baseUrl(),
+        verify: () =>
+          verifyAuditTrail(store, {
+            key: auditKey.key,
+            checkpointFile: auditCheckpointFile(config, { ...(options.cwd && { cwd: options.cwd }) }),
+          }),
+      }),
       ...modules.flatMap((m) => m.routes?.(ctx) ?? []),
     ];
     // Built once at start (the console is bundled here when running from sources).
