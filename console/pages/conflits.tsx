@@ -158,7 +158,9 @@ function ValuesTable(props: { detail: ConflictDetail }) {
   const { detail } = props;
   return (
     <table class="conflict-values">
-      <caption>{t('conflits.valeursLegende', { id: detail.id })}</caption>
+      <caption>
+        {t('conflits.valeursLegende', { objet: `${kindLabel(detail.kind)} ${detail.recordId}` })}
+      </caption>
       <thead>
         <tr>
           <th scope="col">{t('conflits.champ')}</th>
@@ -380,7 +382,11 @@ function ConflictItem(props: {
               class="secondary"
               aria-expanded={editing}
               disabled={busy}
-              onClick={() => setEditing(!editing)}
+              onClick={() => {
+                // Typing a value is done with the values in view.
+                if (!editing) setShown(true);
+                setEditing(!editing);
+              }}
             >
               {t('conflits.saisirValeur')}
             </button>

@@ -74,9 +74,15 @@ function Reason(props: { d: DeadLetter }) {
   );
 }
 
+/** What the dead letter is about: the kind and passerelle's id of the record, when it has one. */
 function what(d: DeadLetter): string {
   const kind = d.kind ? (label(`conflits.objets.${d.kind}`) ?? d.kind) : '';
-  return [kind, d.recordId ?? d.id].filter(Boolean).join(' ');
+  return [kind, d.recordId].filter(Boolean).join(' ') || t('lettresMortes.message');
+}
+
+/** The same, told apart from the others in the outcomes list. */
+function named(d: DeadLetter): string {
+  return d.recordId ? what(d) : t('lettresMortes.nomme', { objet: what(d), id: d.id.slice(0, 8) });
 }
 
 function outcomeText(o: Outcome): string {
@@ -107,6 +113,7 @@ function Row(props: {
   selected: boolean;
   busy: boolean;
   practiceName: string | null;
+  linkName: string | null;
   onSelect: (on: boolean) => void;
   onReplay: () => void;
   onDiscard: () => void;
@@ -136,7 +143,11 @@ function Row(props: {
         {props.practiceName && <div class="detail">{props.practiceName}</div>}
       </td>
       <td>
-        {d.linkId ? <a href={`${BASE}/liaisons/${encodeURIComponent(d.linkId)}`}>{d.linkId}</a> : '—'}
+        {d.linkId ? (
+          <a href={`${BASE}/liaisons/${encodeURIComponent(d.linkId)}`}>{props.linkName ?? d.linkId}</a>
+        ) : (
+          '—'
+        )}
         <div class="detail">{t(`lettresMortes.sensValeurs.${d.source}`)}</div>
       </td>
       <td>
@@ -257,9 +268,9 @@ export function DeadLettersPage(props: PageProps) {
         'POST',
         `/api/v1/dead-letters/${encodeURIComponent(d.id)}/replay`,
       );
-      return { id: d.id, what: what(d), outcome: r.outcome };
+      return { id: d.id, what: named(d), outcome: r.outcome };
     } catch (e) {
-      return { id: d.id, what: what(d), outcome: 'error', error: errorCode(e) };
+      return { id: d.id, what: named(d), outcome: 'error', error: errorCode(e) };
     }
   };
   const replaySelected = () =>
@@ -291,7 +302,7 @@ export function DeadLettersPage(props: PageProps) {
         const d = byId.get(i.id);
         return {
           id: i.id,
-          what: d ? what(d) : i.id,
+          what: d ? named(d) : i.id,
           outcome: i.outcome,
           ...(i.error !== undefined && { error: i.error }),
         };
@@ -301,9 +312,9 @@ export function DeadLettersPage(props: PageProps) {
     run(async () => {
       try {
         await sendJson('POST', `/api/v1/dead-letters/${encodeURIComponent(d.id)}/discard`);
-        return [{ id: d.id, what: what(d), outcome: 'discarded' }];
+        return [{ id: d.id, what: named(d), outcome: 'discarded' }];
       } catch (e) {
-        return [{ id: d.id, what: what(d), outcome: 'error', error: errorCode(e) }];
+        return [{ id: d.id, what: named(d), outcome: 'error', error: errorCode(e) }];
       }
     });
 
@@ -453,6 +464,7 @@ export function DeadLettersPage(props: PageProps) {
                 busy={busy}
                 selected={selected.has(d.id)}
                 practiceName={names && d.practiceId ? (names.get(d.practiceId) ?? null) : null}
+                linkName={linkOptions.find((l) => l.id === d.linkId)?.name ?? null}
                 onSelect={(on) => {
                   const next = new Set(selected);
                   if (on) next.add(d.id);

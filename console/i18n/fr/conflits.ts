@@ -21,7 +21,7 @@ export const conflits = {
   garderSecretariatSelection: 'Garder la valeur du secrétariat pour la sélection',
   afficherValeurs: 'Afficher les valeurs',
   masquerValeurs: 'Masquer les valeurs',
-  valeursLegende: 'Valeurs du conflit {id}',
+  valeursLegende: 'Valeurs en conflit — {objet}',
   champ: 'Champ',
   base: 'Base (dernière synchronisation)',
   valeurCabinet: 'Cabinet',

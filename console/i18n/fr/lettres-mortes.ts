@@ -16,6 +16,8 @@ export const lettresMortes = {
   toutSelectionner: 'Tout sélectionner',
   selectionCompte: '{n} sélectionnée(s)',
   objet: 'Objet',
+  message: 'Message',
+  nomme: '{objet} (lettre morte {id}…)',
   sens: 'Sens',
   sensValeurs: { inbox: 'reçue', outbox: 'à envoyer' },
   date: 'Date',
