@@ -5,7 +5,7 @@
  * typed value, one or several at once; patient-match reviews; practitioner mappings. The values
  * are patient data: shown on the page, never put in the address or the browser's console.
  */
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 
 import { ApiError, getJson, query, sendJson } from '../api.js';
 import { Badge, ErrorBox, Loading, PageHeader } from '../components/common.js';
@@ -427,6 +427,8 @@ function Conflicts(props: {
   const [notices, setNotices] = useState<readonly string[]>([]);
   const [failures, setFailures] = useState<readonly string[]>([]);
   const [busy, setBusy] = useState(false);
+  // A resolved item leaves the list: keyboard focus goes back to the list's title, not to the page's top.
+  const title = useRef<HTMLHeadingElement>(null);
   const items = load.data?.items ?? [];
   const ids = useMemo(() => new Set(items.map((c) => c.id)), [items]);
   const chosen = [...selected].filter((id) => ids.has(id));
@@ -447,12 +449,13 @@ function Conflicts(props: {
     setNotices([t('conflits.resultatLot', { ok, ko: failed.length })]);
     setFailures(failed);
     setBusy(false);
+    title.current?.focus();
     load.reload();
   };
   const allOn = chosen.length > 0 && chosen.length === items.length;
   return (
     <section aria-labelledby="titre-conflits" class="queue">
-      <h2 id="titre-conflits">
+      <h2 id="titre-conflits" tabIndex={-1} ref={title}>
         {t('conflits.conflitsTitre')} {load.data && <span class="count">({formatNumber(items.length)})</span>}
       </h2>
       <div role="status" class="notices">
@@ -519,6 +522,7 @@ function Conflicts(props: {
               onResolved={(message) => {
                 setNotices([message]);
                 setFailures([]);
+                title.current?.focus();
                 load.reload();
               }}
             />
@@ -647,10 +651,11 @@ function Reviews(props: {
   );
   useChanges(practiceId, ['reviews'], load.reload);
   const [notice, setNotice] = useState<string | null>(null);
+  const title = useRef<HTMLHeadingElement>(null);
   const items = load.data?.items ?? [];
   return (
     <section aria-labelledby="titre-revues" class="queue">
-      <h2 id="titre-revues">
+      <h2 id="titre-revues" tabIndex={-1} ref={title}>
         {t('conflits.revuesTitre')} {load.data && <span class="count">({formatNumber(items.length)})</span>}
       </h2>
       <p class="intro">{t('conflits.revuesIntro')}</p>
@@ -672,6 +677,7 @@ function Reviews(props: {
               canResolve={props.canResolve}
               onResolved={(m) => {
                 setNotice(m);
+                title.current?.focus();
                 load.reload();
               }}
             />
@@ -836,6 +842,7 @@ function PractitionerMappings(props: { status: 'open' | 'resolved'; names: Map<s
   }, [practiceId, status]);
   useChanges(practiceId, ['reviews', 'outbox'], load.reload);
   const [notice, setNotice] = useState<string | null>(null);
+  const title = useRef<HTMLHeadingElement>(null);
   const items = load.data?.shown ?? [];
   const knownByPractice = useMemo(() => {
     const out = new Map<string, Map<string, string>>();
@@ -849,7 +856,7 @@ function PractitionerMappings(props: { status: 'open' | 'resolved'; names: Map<s
   }, [load.data]);
   return (
     <section aria-labelledby="titre-praticiens" class="queue">
-      <h2 id="titre-praticiens">
+      <h2 id="titre-praticiens" tabIndex={-1} ref={title}>
         {t('conflits.praticiensTitre')}{' '}
         {load.data && <span class="count">({formatNumber(items.length)})</span>}
       </h2>
@@ -877,6 +884,7 @@ function PractitionerMappings(props: { status: 'open' | 'resolved'; names: Map<s
               practiceName={props.names?.get(m.practiceId) ?? null}
               onResolved={(message) => {
                 setNotice(message);
+                title.current?.focus();
                 load.reload();
               }}
             />

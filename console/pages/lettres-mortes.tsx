@@ -5,7 +5,7 @@
  * each replay is shown, also for the ones that leave the list. No payload is shown: the API
  * gives none.
  */
-import { useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 
 import { ApiError, getJson, query, sendJson } from '../api.js';
 import { Badge, ErrorBox, Loading, PageHeader, type Tone } from '../components/common.js';
@@ -235,6 +235,11 @@ export function DeadLettersPage(props: PageProps) {
   const [outcomes, setOutcomes] = useState<readonly Outcome[]>([]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<Error | null>(null);
+  // A replayed or discarded row leaves the table: keyboard focus goes to the outcomes instead.
+  const resultsTitle = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (outcomes.length > 0) resultsTitle.current?.focus();
+  }, [outcomes]);
 
   const all = load.data?.items ?? [];
   const items = reasonCode ? all.filter((d) => d.reasonCode === reasonCode) : all;
@@ -377,7 +382,9 @@ export function DeadLettersPage(props: PageProps) {
       <div role="status" class="notices">
         {outcomes.length > 0 && (
           <section class="results" aria-labelledby="lm-resultats">
-            <h2 id="lm-resultats">{t('lettresMortes.resultats')}</h2>
+            <h2 id="lm-resultats" tabIndex={-1} ref={resultsTitle}>
+              {t('lettresMortes.resultats')}
+            </h2>
             <ul>
               {outcomes.map((o) => (
                 <li key={o.id} data-outcome={o.outcome} data-dead-letter={o.id}>

@@ -214,4 +214,23 @@ describe('console « Lettres mortes »', () => {
     expect(discarded.map((d) => d.id)).toContain(three.deadLetterId);
     await page.context().close();
   }, 60_000);
+
+  it('replays every open dead letter matching the filters, the reason filter kept in the address', async () => {
+    const four = await parkBooking(13);
+    await sendPatient(four);
+    const key = await world.key({ role: 'integrator', practiceId: world.practices.fhir.id });
+    const page = await openPage(key);
+    await row(page, four).waitFor();
+    await page.getByLabel('Raison').selectOption('ERR_SYNC_UNKNOWN_REFERENCE');
+    expect(new URL(page.url()).searchParams.get('raison')).toBe('ERR_SYNC_UNKNOWN_REFERENCE');
+    await page
+      .getByRole('button', { name: 'Rejouer toutes celles affichées avec la correspondance actuelle' })
+      .click();
+    await page.locator(`li[data-dead-letter="${four.deadLetterId}"][data-outcome="applied"]`).waitFor();
+    await row(page, four).waitFor({ state: 'detached' });
+    expect((await deadLetters(`linkId=${practiceLink()}&status=replayed`)).map((d) => d.id)).toContain(
+      four.deadLetterId,
+    );
+    await page.context().close();
+  }, 90_000);
 });
