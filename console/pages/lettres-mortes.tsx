@@ -60,7 +60,7 @@ function label(key: string): string | undefined {
 function Reason(props: { d: DeadLetter }) {
   const known = label(`lettresMortes.codes.${props.d.reasonCode}`);
   return (
-    <div class="reason">
+    <div class="dl-reason">
       <strong>{known ?? props.d.reasonCode}</strong>
       <div class="detail">
         {known && (
