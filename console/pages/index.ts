@@ -6,6 +6,8 @@ import type { FunctionComponent } from 'preact';
 
 import type { MessageKey } from '../i18n/index.js';
 import type { Role } from '../session.js';
+import { ConflictsPage } from './conflits.js';
+import { DeadLettersPage } from './lettres-mortes.js';
 import { Dashboard } from './tableau-de-bord.js';
 
 export interface PageProps {
@@ -24,4 +26,12 @@ export interface PageDef {
 
 export const PAGES: readonly PageDef[] = [
   { path: '/', title: 'tableau.titre', role: 'viewer', nav: true, component: Dashboard },
+  { path: '/conflits', title: 'conflits.titre', role: 'viewer', nav: true, component: ConflictsPage },
+  {
+    path: '/lettres-mortes',
+    title: 'lettresMortes.titre',
+    role: 'viewer',
+    nav: true,
+    component: DeadLettersPage,
+  },
 ];

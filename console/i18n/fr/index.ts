@@ -1,5 +1,7 @@
 import { commun } from './commun.js';
+import { conflits } from './conflits.js';
 import { connexion } from './connexion.js';
+import { lettresMortes } from './lettres-mortes.js';
 import { tableau } from './tableau.js';
 
-export const fr = { commun, connexion, tableau };
+export const fr = { commun, connexion, tableau, conflits, lettresMortes };
