@@ -1015,6 +1015,20 @@ for (const definition of connectors.definitions()) {
   });
 }
 
+/** Every command a user runs (`serve`, `apikey create`, `simulate hl7`…): what the README lists. */
+export function commandPaths(): string[] {
+  const paths: string[] = [];
+  const walk = (command: Command, prefix: readonly string[]) => {
+    for (const sub of command.commands) {
+      const path = [...prefix, sub.name()];
+      if (sub.commands.length === 0) paths.push(path.join(' '));
+      else walk(sub, path);
+    }
+  };
+  walk(program, []);
+  return paths;
+}
+
 /**
  * Runs one command line (`argv` without node and the script) and resolves with its exit code.
  * A long-running command (serve, simulate) resolves 0 once started and keeps running.
