@@ -71,7 +71,7 @@ export class DemoTraffic {
   private retries = 0;
   private readonly now: () => number;
   private readonly actions: Action[];
-  /** The first events of each run, in this order, so that every kind of flow shows at once. */
+  /** The first events of each run, in this order (docs/demo.md), so that every kind of flow shows at once. */
   private readonly opening = [
     'fhir:agent.book',
     'hl7:agent.book',
@@ -81,8 +81,8 @@ export class DemoTraffic {
     'fhir:staff.block',
     'fhir:agent.move',
     'hl7:staff.patient',
-    'hl7:agent.cancel',
     'fhir:staff.patient',
+    'hl7:agent.cancel',
   ];
 
   constructor(private readonly o: TrafficOptions) {
