@@ -138,6 +138,7 @@ program
     out(
       `passerelle ${VERSION} listening on ${service.url} (store: ${service.store.dialect}${file ? `, config: ${file}` : ''})`,
     );
+    out(`  console: ${service.url}/console/   (sign in with an admin API key)`);
     out(
       `  health:  ${service.url}/healthz    metrics: ${service.url}/metrics    API: ${service.url}/api/v1/openapi.json`,
     );

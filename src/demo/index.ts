@@ -135,6 +135,7 @@ function banner(
   const url = service.url;
   print('');
   print(`passerelle ${VERSION} — mode démonstration (données fictives, magasin SQLite : ${dir})`);
+  print(`  console : ${url}/console/   (connexion avec la clé d'administration ci-dessous)`);
   print(`  API d'administration : ${url}/api/v1   (documentation : ${url}/api/v1/openapi.json)`);
   print(`  clé d'administration : ${adminKey}`);
   print(`    essai : curl -H "Authorization: Bearer ${adminKey}" ${url}/api/v1/practices`);

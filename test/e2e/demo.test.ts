@@ -130,6 +130,12 @@ describe('passerelle serve --demo (npm start)', () => {
         // The store is the default demo directory under the working directory.
         expect(existsSync(join(cwd.path, 'data', 'demo', 'passerelle.db'))).toBe(true);
         expect(demo.feeds.length).toBeGreaterThanOrEqual(4);
+        // The console is the first address the banner gives, and it answers.
+        const firstUrl = /https?:\/\/\S+/.exec(demo.output())?.[0];
+        expect(firstUrl).toBe(`${demo.baseUrl}/console/`);
+        const page = await fetch(firstUrl as string);
+        expect(page.status).toBe(200);
+        expect(await page.text()).toContain('<html lang="fr">');
         const practices = (await getJson<{ items: { id: string }[] }>(demo, '/practices')).items
           .map((p) => p.id)
           .sort();
