@@ -6,6 +6,8 @@ import type { FunctionComponent } from 'preact';
 
 import type { MessageKey } from '../i18n/index.js';
 import type { Role } from '../session.js';
+import { AuditJournal } from './journal.js';
+import { Reports } from './rapports.js';
 import { Dashboard } from './tableau-de-bord.js';
 
 export interface PageProps {
@@ -24,4 +26,6 @@ export interface PageDef {
 
 export const PAGES: readonly PageDef[] = [
   { path: '/', title: 'tableau.titre', role: 'viewer', nav: true, component: Dashboard },
+  { path: '/rapports', title: 'rapports.titre', role: 'viewer', nav: true, component: Reports },
+  { path: '/journal', title: 'journal.titre', role: 'integrator', nav: true, component: AuditJournal },
 ];

@@ -1,5 +1,7 @@
 import { commun } from './commun.js';
 import { connexion } from './connexion.js';
+import { journal } from './journal.js';
+import { rapports } from './rapports.js';
 import { tableau } from './tableau.js';
 
-export const fr = { commun, connexion, tableau };
+export const fr = { commun, connexion, tableau, rapports, journal };
