@@ -60,6 +60,8 @@ export interface ChartFigureProps {
   readonly series: readonly ChartSeries[];
   /** The axis' unit, e.g. « secondes ». */
   readonly unit?: string;
+  /** Counts: the value axis shows whole numbers only. */
+  readonly integers?: boolean;
   /** How a value reads in the table and the tooltips. */
   readonly format?: (value: number) => string;
 }
@@ -72,6 +74,7 @@ export function ChartFigure(props: ChartFigureProps) {
   useEffect(() => {
     const el = canvas.current;
     if (!el) return;
+    const [categoryAxis, valueAxis] = props.horizontal ? ['y', 'x'] : ['x', 'y'];
     const config: ChartConfiguration<'bar' | 'line', (number | null)[], string> = {
       type: props.kind,
       data: {
@@ -100,10 +103,11 @@ export function ChartFigure(props: ChartFigureProps) {
           },
         },
         scales: {
-          x: { stacked: props.stacked ?? false, beginAtZero: true },
-          y: {
+          [categoryAxis]: { stacked: props.stacked ?? false },
+          [valueAxis]: {
             stacked: props.stacked ?? false,
             beginAtZero: true,
+            ...(props.integers && { ticks: { precision: 0 } }),
             ...(props.unit && { title: { display: true, text: props.unit } }),
           },
         },
@@ -111,7 +115,7 @@ export function ChartFigure(props: ChartFigureProps) {
     };
     const chart = new Chart(el, config);
     return () => chart.destroy();
-  }, [props.kind, props.stacked, props.horizontal, figures, props.unit]);
+  }, [props.kind, props.stacked, props.horizontal, figures, props.unit, props.integers]);
   const height = props.horizontal ? Math.max(160, 60 + 36 * props.categories.length) : 280;
   return (
     <figure class="chart" id={props.id} aria-labelledby={`${props.id}-titre`}>

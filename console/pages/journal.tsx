@@ -417,10 +417,10 @@ export function AuditJournal(props: PageProps) {
         <>
           <SearchForm value={criteria} />
           <div class="page-actions">
-            <a class="button" download href={exportHref(criteria, practice, 'csv')}>
+            <a class="button" download="" href={exportHref(criteria, practice, 'csv')}>
               {t('journal.exporterCsv')}
             </a>
-            <a class="button secondary" download href={exportHref(criteria, practice, 'json')}>
+            <a class="button secondary" download="" href={exportHref(criteria, practice, 'json')}>
               {t('journal.exporterFhir')}
             </a>
             <span class="help">{t('journal.exporterAide')}</span>

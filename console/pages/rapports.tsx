@@ -220,6 +220,7 @@ function Charts({ data, period }: { data: ReportData; period: Period }) {
         categories={categories}
         series={byOrigin}
         unit={t('rapports.nombre')}
+        integers
       />
       <ChartFigure
         id="graphique-urgences"
@@ -277,6 +278,7 @@ function Charts({ data, period }: { data: ReportData; period: Period }) {
         categories={categories}
         series={dead}
         unit={t('rapports.nombre')}
+        integers
       />
     </div>
   );
@@ -362,7 +364,7 @@ function DigestList({ practice }: { practice: string }) {
               <td>{formatDateTime(d.webhook.deliveredAt)}</td>
               <td>
                 <a
-                  download
+                  download=""
                   href={`/api/v1/reports/digests/${encodeURIComponent(practice)}/${d.day}?format=csv`}
                 >
                   {t('rapports.resumes.telecharger', { jour: formatDay(d.day) })}
@@ -562,7 +564,7 @@ function PracticeReports({ practice, period }: { practice: string; period: Perio
   return (
     <>
       <div class="page-actions">
-        <a class="button" download href={activityPath(practice, period.du, dayAfter(period.au), 'csv')}>
+        <a class="button" download="" href={activityPath(practice, period.du, dayAfter(period.au), 'csv')}>
           {t('rapports.exporterCsv')}
         </a>
         <span class="help">{t('rapports.exporterAide')}</span>
