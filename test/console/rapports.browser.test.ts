@@ -71,11 +71,11 @@ async function signedIn(key: string): Promise<Page> {
 
 /** The rows of a chart's data table (the <details> fallback), as text cells. */
 async function tableRows(page: Page, figureId: string): Promise<string[][]> {
-  return page
-    .locator(`#${figureId} details table tbody tr`)
-    .evaluateAll((rows) =>
-      rows.map((r) => Array.from(r.querySelectorAll('th, td')).map((c) => c.textContent?.trim() ?? '')),
-    );
+  const rows = page.locator(`#${figureId} details table tbody tr`);
+  const out: string[][] = [];
+  for (let i = 0, n = await rows.count(); i < n; i++)
+    out.push((await rows.nth(i).locator('th, td').allTextContents()).map((c) => c.trim()));
+  return out;
 }
 
 describe('console Rapports page', () => {
