@@ -94,10 +94,10 @@ function matchesLocal(c: Criteria, e: AuditEvent): boolean {
   return true;
 }
 
-const PAGE = 200;
+const PAGE = 50;
 /** With local filters, pages read at most per click, and the matches that are enough. */
-const MAX_PAGES = 5;
-const ENOUGH = 50;
+const MAX_PAGES = 10;
+const ENOUGH = PAGE;
 
 async function readEvents(
   c: Criteria,
