@@ -254,7 +254,9 @@ function Results(props: { criteria: Criteria; practice: string | null; practices
       {items?.length === 0 && <p>{t('journal.aucun')}</p>}
       {items && items.length > 0 && (
         <>
-          <p role="status">{t('journal.nombre', { n: items.length })}</p>
+          <p role="status">
+            {items.length === 1 ? t('journal.nombre1') : t('journal.nombre', { n: items.length })}
+          </p>
           <table class="audit">
             <caption class="visually-hidden">{t('journal.resultats')}</caption>
             <thead>
@@ -363,7 +365,10 @@ function Verify() {
         {busy && <p>{t('journal.verifier.enCours')}</p>}
         {result?.ok && (
           <p class="notice verify-result" data-ok="true">
-            <Badge tone="ok">OK</Badge> {t('journal.verifier.ok', { n: result.checked })}
+            <Badge tone="ok">OK</Badge>{' '}
+            {result.checked === 1
+              ? t('journal.verifier.ok1')
+              : t('journal.verifier.ok', { n: result.checked })}
             {result.checkpoints !== undefined && (
               <> {t('journal.verifier.points', { n: result.checkpoints })}</>
             )}
@@ -425,8 +430,8 @@ export function AuditJournal(props: PageProps) {
             </a>
             <span class="help">{t('journal.exporterAide')}</span>
           </div>
-          <Results criteria={criteria} practice={practice} practices={practices} />
           {can(session, 'admin') && session.practiceId === null && <Verify />}
+          <Results criteria={criteria} practice={practice} practices={practices} />
         </>
       )}
     </>

@@ -121,7 +121,7 @@ describe('console Journal d’audit page', () => {
     const result = page.locator('.verify-result');
     await result.waitFor();
     expect(await result.getAttribute('data-ok')).toBe('true');
-    expect(await result.textContent()).toMatch(/OK.*Chaîne intègre : [\d\s\u202f]+ événements vérifiés\./);
+    expect(await result.textContent()).toMatch(/OK.*Chaîne intègre : [\d\s\u202f]+ événements? vérifiés?\./);
     await screenshot(page, 'journal-verification');
     expect(await seriousViolations(page)).toEqual([]);
     await page.context().close();
@@ -147,6 +147,13 @@ describe('console Journal d’audit page', () => {
     const csv = await page.getByRole('link', { name: 'Exporter en CSV' }).getAttribute('href');
     expect(new URL(csv ?? '', world.url).searchParams.get('practice')).toBe(fhir.id);
     expect(await page.getByRole('button', { name: 'Vérifier la chaîne' }).count()).toBe(0);
+    // Its own sign-in is among its practice's events.
+    await search(page, { Action: 'session.create' });
+    await rows(page).filter({ hasText: 'Connexion à la console' }).first().waitFor();
+    for (const p of await rows(page).evaluateAll((r) =>
+      r.map((e) => (e as { dataset: Record<string, string> }).dataset['practice']),
+    ))
+      expect(p).toBe(fhir.id);
     await screenshot(page, 'journal-cabinet-limite');
     expect(await seriousViolations(page)).toEqual([]);
     await page.context().close();

@@ -21,6 +21,7 @@ export const journal = {
   resultats: 'Événements du journal, du plus ancien au plus récent',
   aucun: 'Aucun événement ne correspond à ces critères.',
   nombre: '{n} événements affichés.',
+  nombre1: '1 événement affiché.',
   suivants: 'Afficher les événements suivants',
   filtreLocal:
     'Les critères « Résultat » et « Ressource » sont appliqués par la console aux événements lus ; les exports ne les appliquent pas.',
@@ -49,7 +50,9 @@ export const journal = {
     bouton: 'Vérifier la chaîne',
     enCours: 'Vérification en cours…',
     ok: 'Chaîne intègre : {n} événements vérifiés.',
+    ok1: 'Chaîne intègre : 1 événement vérifié.',
     points: '{n} points de contrôle signés concordent.',
+    points1: 'Le point de contrôle signé concorde.',
     rompue: 'Chaîne rompue : l’événement n° {seq} ne se vérifie pas.',
     raison: 'Raison : {raison}',
     indisponible:
