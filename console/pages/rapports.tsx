@@ -567,6 +567,9 @@ function PracticeReports({ practice, period }: { practice: string; period: Perio
         <a class="button" download="" href={activityPath(practice, period.du, dayAfter(period.au), 'csv')}>
           {t('rapports.exporterCsv')}
         </a>
+        <button type="button" class="secondary" onClick={load.reload} disabled={load.loading}>
+          {t('rapports.actualiser')}
+        </button>
         <span class="help">{t('rapports.exporterAide')}</span>
       </div>
       {load.error && <ErrorBox error={load.error} retry={load.reload} />}

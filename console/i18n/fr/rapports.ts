@@ -5,6 +5,7 @@ export const rapports = {
   choisirCabinet: 'Les rapports portent sur un cabinet. Choisissez-le :',
   voirCabinet: 'Voir les rapports de {cabinet}',
   exporterCsv: 'Exporter en CSV',
+  actualiser: 'Actualiser',
   exporterAide: 'Le fichier s’ouvre dans Excel : séparateur « ; », heures locales du cabinet.',
   perimetre: '{cabinet}, du {du} au {au} inclus (heure de {fuseau}).',
   voirDonnees: 'Voir les données en tableau',
