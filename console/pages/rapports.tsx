@@ -3,14 +3,16 @@
  * charts with their data tables, the CSV the practice's staff open in Excel, and the daily
  * digests with their webhook settings.
  *
- * The figures come from GET /api/v1/reports/activity (src/api/routes/reports.ts): one report
- * for the whole period (totals, links, the CSV) and one per day (per week beyond 62 days, per
- * month beyond 200), a few at a time. Percentiles are the API's exact nearest-rank values of
- * each bucket, never averaged here.
+ * The figures come from the API (src/api/routes/reports.ts): GET /api/v1/reports/activity for
+ * the whole period (totals, each link's current lag, the CSV), and GET /api/v1/reports/series for
+ * the charts (per local day up to 62 days, per ISO week beyond) — or, from a service without the
+ * series, one activity report per day, week or month, a few at a time. Percentiles are the API's
+ * exact nearest-rank values of each bucket, never averaged here. The sync lag of the past is not
+ * kept by the service: its chart shows each link's lag now.
  */
 import { useState } from 'preact/hooks';
 
-import { getJson, query, sendJson } from '../api.js';
+import { ApiError, getJson, query, sendJson } from '../api.js';
 import { CHART_COLOURS, ChartFigure, type ChartSeries } from '../components/chart.js';
 import { Badge, ErrorBox, Loading, PageHeader, type Tone } from '../components/common.js';
 import {
@@ -152,44 +154,112 @@ async function inBatches<T, R>(items: readonly T[], n: number, fn: (item: T) => 
 const activityPath = (practice: string, from: string, to: string, format?: 'csv') =>
   `/api/v1/reports/activity${query({ practice, from, to, format })}`;
 
+/** One bar or point of the charts. */
+interface Point {
+  readonly label: string;
+  readonly secretariat: number;
+  readonly practice: number;
+  readonly urgentP50: number | null;
+  readonly urgentP95: number | null;
+  readonly deadLetters: number;
+}
+
+/** GET /api/v1/reports/series (src/reports/series.ts), the parts shown here. */
+interface ActivitySeries {
+  readonly bucket: 'day' | 'week';
+  readonly points: readonly {
+    readonly label: string;
+    readonly appointments: { readonly secretariat: Counts; readonly practice: Counts };
+    readonly urgentMessages: MessageStats;
+    readonly deadLetters: { readonly total: number };
+  }[];
+}
+
 interface ReportData {
   readonly overall: ActivityReport;
   readonly unit: 'jour' | 'semaine' | 'mois';
-  readonly buckets: readonly Bucket[];
-  readonly points: readonly ActivityReport[];
+  readonly points: readonly Point[];
+  /** The series' own CSV, when the service has GET /api/v1/reports/series. */
+  readonly seriesCsv: string | null;
+}
+
+const seriesPath = (practice: string, p: Period, bucket: 'day' | 'week', format?: 'csv') =>
+  `/api/v1/reports/series${query({ practiceId: practice, from: p.du, to: dayAfter(p.au), bucket, format })}`;
+
+const dayLabel = (d: string) => `${d.slice(8, 10)}/${d.slice(5, 7)}`;
+
+/**
+ * The series from GET /api/v1/reports/series (days up to 62, ISO weeks beyond); from a service
+ * without it (404), one activity report per bucket, a few at a time.
+ */
+async function loadPoints(practice: string, p: Period): Promise<Omit<ReportData, 'overall'>> {
+  const bucket = daysIn(p) <= 62 ? 'day' : 'week';
+  try {
+    const series = await getJson<ActivitySeries>(seriesPath(practice, p, bucket));
+    return {
+      unit: series.bucket === 'day' ? 'jour' : 'semaine',
+      seriesCsv: seriesPath(practice, p, bucket, 'csv'),
+      points: series.points.map((s) => ({
+        label:
+          series.bucket === 'day' ? dayLabel(s.label) : t('rapports.semaineDu', { jour: dayLabel(s.label) }),
+        secretariat: s.appointments.secretariat.booked,
+        practice: s.appointments.practice.booked,
+        urgentP50: s.urgentMessages.latencyMs.p50,
+        urgentP95: s.urgentMessages.latencyMs.p95,
+        deadLetters: s.deadLetters.total,
+      })),
+    };
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 404)) throw e;
+  }
+  const { unit, buckets } = bucketsOf(p);
+  const reports = await inBatches(buckets, PARALLEL, (b) =>
+    getJson<ActivityReport>(activityPath(practice, b.from, b.to)),
+  );
+  return {
+    unit,
+    seriesCsv: null,
+    points: reports.map((r, i) => ({
+      label: buckets[i]?.label ?? '',
+      secretariat: r.appointments.byOrigin.secretariat.booked,
+      practice: r.appointments.byOrigin.practice.booked,
+      urgentP50: r.messages.urgencies.latencyMs.p50,
+      urgentP95: r.messages.urgencies.latencyMs.p95,
+      deadLetters: r.deadLetters.total,
+    })),
+  };
 }
 
 async function loadReports(practice: string, p: Period): Promise<ReportData> {
-  const { unit, buckets } = bucketsOf(p);
   const [overall, points] = await Promise.all([
     getJson<ActivityReport>(activityPath(practice, p.du, dayAfter(p.au))),
-    inBatches(buckets, PARALLEL, (b) => getJson<ActivityReport>(activityPath(practice, b.from, b.to))),
+    loadPoints(practice, p),
   ]);
-  return { overall, unit, buckets, points };
+  return { overall, ...points };
 }
 
 const seconds = (ms: number | null) => (ms === null ? null : Math.round(ms / 100) / 10);
 
 function Charts({ data, period }: { data: ReportData; period: Period }) {
-  const { overall, points, buckets } = data;
-  const categories = buckets.map((b) => b.label);
+  const { overall, points } = data;
+  const categories = points.map((b) => b.label);
   const unitHeader = t(`rapports.${data.unit}`);
   const dates = { du: formatDay(period.du), au: formatDay(period.au) };
   const byOrigin: ChartSeries[] = (['secretariat', 'practice'] as const).map((o, i) => ({
     label: t(`rapports.origines.${o}`),
-    values: points.map((r) => r.appointments.byOrigin[o].booked),
+    values: points.map((r) => r[o]),
     colour: CHART_COLOURS[i] as string,
   }));
   const urgent = overall.messages.urgencies.latencyMs;
   const delays: ChartSeries[] = [
     {
       label: t('rapports.urgences.p50'),
-      values: points.map((r) => seconds(r.messages.urgencies.latencyMs.p50)),
+      values: points.map((r) => seconds(r.urgentP50)),
       colour: CHART_COLOURS[0],
     },
     {
       label: t('rapports.urgences.p95'),
-      values: points.map((r) => seconds(r.messages.urgencies.latencyMs.p95)),
+      values: points.map((r) => seconds(r.urgentP95)),
       colour: CHART_COLOURS[1],
     },
   ];
@@ -200,7 +270,7 @@ function Charts({ data, period }: { data: ReportData; period: Period }) {
   const dead: ChartSeries[] = [
     {
       label: t('rapports.lettres.serie'),
-      values: points.map((r) => r.deadLetters.total),
+      values: points.map((r) => r.deadLetters),
       colour: CHART_COLOURS[4],
     },
   ];
@@ -567,6 +637,11 @@ function PracticeReports({ practice, period }: { practice: string; period: Perio
         <a class="button" download="" href={activityPath(practice, period.du, dayAfter(period.au), 'csv')}>
           {t('rapports.exporterCsv')}
         </a>
+        {load.data?.seriesCsv && (
+          <a class="button secondary" download="" href={load.data.seriesCsv}>
+            {t('rapports.exporterSeries')}
+          </a>
+        )}
         <button type="button" class="secondary" onClick={load.reload} disabled={load.loading}>
           {t('rapports.actualiser')}
         </button>

@@ -6,6 +6,7 @@ export const rapports = {
   voirCabinet: 'Voir les rapports de {cabinet}',
   exporterCsv: 'Exporter en CSV',
   actualiser: 'Actualiser',
+  exporterSeries: 'Exporter les séries en CSV',
   exporterAide: 'Le fichier s’ouvre dans Excel : séparateur « ; », heures locales du cabinet.',
   perimetre: '{cabinet}, du {du} au {au} inclus (heure de {fuseau}).',
   voirDonnees: 'Voir les données en tableau',
