@@ -212,7 +212,10 @@ describe('console Rapports page', () => {
     expect(await page.locator('main').textContent()).not.toContain(hl7.name);
     expect(await page.locator('#cabinet option').allTextContents()).toEqual([fhir.name]);
     expect(asked.length).toBeGreaterThan(0);
-    for (const url of asked) expect(new URL(url).searchParams.get('practice')).toBe(fhir.id);
+    for (const url of asked) {
+      const q = new URL(url).searchParams;
+      expect(q.get('practice') ?? q.get('practiceId')).toBe(fhir.id);
+    }
     // A viewer changes nothing: no digest settings, no button other than the period's.
     expect(await page.getByRole('heading', { name: 'Résumés quotidiens' }).count()).toBe(0);
     expect(await page.getByLabel('Adresse du webhook').count()).toBe(0);
