@@ -6,7 +6,9 @@ import type { FunctionComponent } from 'preact';
 
 import type { MessageKey } from '../i18n/index.js';
 import type { Role } from '../session.js';
+import { ConflictsPage } from './conflits.js';
 import { AuditJournal } from './journal.js';
+import { DeadLettersPage } from './lettres-mortes.js';
 import { Reports } from './rapports.js';
 import { Dashboard } from './tableau-de-bord.js';
 
@@ -26,6 +28,14 @@ export interface PageDef {
 
 export const PAGES: readonly PageDef[] = [
   { path: '/', title: 'tableau.titre', role: 'viewer', nav: true, component: Dashboard },
+  { path: '/conflits', title: 'conflits.titre', role: 'viewer', nav: true, component: ConflictsPage },
+  {
+    path: '/lettres-mortes',
+    title: 'lettresMortes.titre',
+    role: 'viewer',
+    nav: true,
+    component: DeadLettersPage,
+  },
   { path: '/rapports', title: 'rapports.titre', role: 'viewer', nav: true, component: Reports },
   { path: '/journal', title: 'journal.titre', role: 'integrator', nav: true, component: AuditJournal },
 ];
