@@ -369,8 +369,13 @@ function Verify() {
             {result.checked === 1
               ? t('journal.verifier.ok1')
               : t('journal.verifier.ok', { n: result.checked })}
-            {result.checkpoints !== undefined && (
-              <> {t('journal.verifier.points', { n: result.checkpoints })}</>
+            {result.checkpoints !== undefined && result.checkpoints > 0 && (
+              <>
+                {' '}
+                {result.checkpoints === 1
+                  ? t('journal.verifier.points1')
+                  : t('journal.verifier.points', { n: result.checkpoints })}
+              </>
             )}
           </p>
         )}
