@@ -166,6 +166,21 @@ describe('console Rapports page', () => {
     expect(cabinet[0]).toBe('Cabinet');
     expect(Number(secretariat[1]) + Number(cabinet[1])).toBeGreaterThan(0);
     expect(lines).toContain('Messages et urgences');
+
+    // The charts' own figures, one line per day, as the series' CSV.
+    const [seriesDownload] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Exporter les séries en CSV' }).click(),
+    ]);
+    const series = readFileSync(await seriesDownload.path(), 'utf8')
+      .slice(1)
+      .trim()
+      .split('\r\n');
+    expect(series[0]).toMatch(
+      /^Début \(heure locale\);Fin \(heure locale\);RDV pris par le secrétariat;RDV pris par le cabinet;/,
+    );
+    expect(series).toHaveLength(1 + 7);
+    expect(series[7]?.startsWith(`${d} 00:00:00;`)).toBe(true);
     await page.context().close();
   }, 60_000);
 
