@@ -7,7 +7,9 @@ import type { FunctionComponent } from 'preact';
 import type { MessageKey } from '../i18n/index.js';
 import type { Role } from '../session.js';
 import { ConflictsPage } from './conflits.js';
+import { AuditJournal } from './journal.js';
 import { DeadLettersPage } from './lettres-mortes.js';
+import { Reports } from './rapports.js';
 import { Dashboard } from './tableau-de-bord.js';
 
 export interface PageProps {
@@ -34,4 +36,6 @@ export const PAGES: readonly PageDef[] = [
     nav: true,
     component: DeadLettersPage,
   },
+  { path: '/rapports', title: 'rapports.titre', role: 'viewer', nav: true, component: Reports },
+  { path: '/journal', title: 'journal.titre', role: 'integrator', nav: true, component: AuditJournal },
 ];
