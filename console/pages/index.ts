@@ -6,6 +6,8 @@ import type { FunctionComponent } from 'preact';
 
 import type { MessageKey } from '../i18n/index.js';
 import type { Role } from '../session.js';
+import { MessagePage, Messages } from './messages.js';
+import { ProfilePage, Profiles } from './profils.js';
 import { Dashboard } from './tableau-de-bord.js';
 
 export interface PageProps {
@@ -24,4 +26,8 @@ export interface PageDef {
 
 export const PAGES: readonly PageDef[] = [
   { path: '/', title: 'tableau.titre', role: 'viewer', nav: true, component: Dashboard },
+  { path: '/messages', title: 'messages.titre', role: 'viewer', nav: true, component: Messages },
+  { path: '/messages/:id', title: 'messages.titre', role: 'viewer', nav: false, component: MessagePage },
+  { path: '/profils', title: 'profils.titre', role: 'viewer', nav: true, component: Profiles },
+  { path: '/profils/:linkId', title: 'profils.titre', role: 'viewer', nav: false, component: ProfilePage },
 ];

@@ -1,5 +1,7 @@
 import { commun } from './commun.js';
 import { connexion } from './connexion.js';
+import { messages } from './messages.js';
+import { profils } from './profils.js';
 import { tableau } from './tableau.js';
 
-export const fr = { commun, connexion, tableau };
+export const fr = { commun, connexion, tableau, messages, profils };
