@@ -47,10 +47,22 @@ export function CodeEditor(props: {
   const gutter = useRef<HTMLDivElement>(null);
   const [caretLine, setCaretLine] = useState(1);
   const lines = props.value.split('\n').length;
-  const numbers = [];
+  // One block per run of plain line numbers, one per marked (or caret) line: a profile of
+  // hundreds of lines stays a handful of nodes, cheap to re-render on every keystroke.
+  const blocks = [];
+  let run: string[] = [];
+  const flush = (at: number) => {
+    if (run.length) blocks.push(<div key={`r${at}`}>{run.join('\n')}</div>);
+    run = [];
+  };
   for (let i = 1; i <= lines; i++) {
     const mark = props.marks.get(i);
-    numbers.push(
+    if (!mark && i !== caretLine) {
+      run.push(String(i));
+      continue;
+    }
+    flush(i);
+    blocks.push(
       <div
         key={i}
         class={`gutter-line${mark ? ` mark-${mark}` : ''}${i === caretLine ? ' caret-line' : ''}`}
@@ -61,6 +73,7 @@ export function CodeEditor(props: {
       </div>,
     );
   }
+  flush(lines + 1);
   const follow = (e: Event) => {
     const area = e.target as HTMLTextAreaElement;
     if (gutter.current) gutter.current.scrollTop = area.scrollTop;
@@ -72,7 +85,7 @@ export function CodeEditor(props: {
   return (
     <div class="code-editor">
       <div class="gutter" ref={gutter} aria-hidden="true">
-        {numbers}
+        {blocks}
       </div>
       <textarea
         id={props.id}

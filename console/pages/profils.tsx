@@ -373,8 +373,12 @@ function Compare(props: { linkId: string; mapping: MappingView; draft: string | 
       : []),
     ...(props.draft !== null ? [{ value: 'brouillon', label: t('profils.brouillonActuel') }] : []),
   ];
-  const defaultTo = history[0] ? `v${history[0].version}` : 'brouillon';
-  const defaultFrom = history[1] ? `v${history[1].version}` : history[0] ? `v${history[0].version}` : 'actif';
+  // A draft that differs: what it changes in the running text; else the last change made.
+  const running = history.find((v) => v.active);
+  const runningKey = running ? `v${running.version}` : 'actif';
+  const drafting = props.draft !== null && props.draft !== active.yaml;
+  const defaultFrom = drafting ? runningKey : history[1] ? `v${history[1].version}` : runningKey;
+  const defaultTo = drafting ? 'brouillon' : history[0] ? `v${history[0].version}` : runningKey;
   const [from, setFrom] = useState(defaultFrom);
   const [to, setTo] = useState(defaultTo);
   useEffect(() => {
