@@ -3,8 +3,8 @@
  * numbers stay beside their lines; lines with an issue are marked in the gutter (colour and a
  * sign, so not by colour alone). `goToLine` moves the caret to a line and scrolls it into view.
  */
-import type { Ref } from 'preact';
-import { useRef, useState } from 'preact/hooks';
+import type { RefObject } from 'preact';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 
 /** Offset in `text` of `line` (1-based), at `column` (1-based) clamped to the line's end. */
 export function offsetOf(text: string, line: number, column = 1): number {
@@ -38,13 +38,13 @@ export function CodeEditor(props: {
   onInput: (value: string) => void;
   /** Line (1-based) → the worst issue on it. */
   marks: ReadonlyMap<number, LineMark>;
-  areaRef: Ref<HTMLTextAreaElement>;
+  areaRef: RefObject<HTMLTextAreaElement>;
   describedBy?: string;
   invalid?: boolean;
   rows?: number;
   readOnly?: boolean;
 }) {
-  const gutter = useRef<HTMLDivElement>(null);
+  const numbers = useRef<HTMLDivElement>(null);
   const [caretLine, setCaretLine] = useState(1);
   const lines = props.value.split('\n').length;
   // One block per run of plain line numbers, one per marked (or caret) line: a profile of
@@ -74,18 +74,21 @@ export function CodeEditor(props: {
     );
   }
   flush(lines + 1);
-  const follow = (e: Event) => {
-    const area = e.target as HTMLTextAreaElement;
-    if (gutter.current) gutter.current.scrollTop = area.scrollTop;
+  // The numbers move with the text: on scroll, and after every render (a new text, a
+  // rollback, may scroll the textarea without the numbers knowing).
+  const follow = () => {
+    const area = props.areaRef.current;
+    if (numbers.current && area) numbers.current.style.transform = `translateY(${-area.scrollTop}px)`;
   };
+  useLayoutEffect(follow);
   const caret = (e: Event) => {
     const area = e.target as HTMLTextAreaElement;
     setCaretLine(area.value.slice(0, area.selectionStart).split('\n').length);
   };
   return (
     <div class="code-editor">
-      <div class="gutter" ref={gutter} aria-hidden="true">
-        {blocks}
+      <div class="gutter" aria-hidden="true">
+        <div ref={numbers}>{blocks}</div>
       </div>
       <textarea
         id={props.id}

@@ -115,7 +115,7 @@ export function LineDiff(props: { before: string; after: string; caption: string
     i = end;
   }
   return (
-    <figure class="line-diff">
+    <figure class="line-diff" tabIndex={0}>
       <figcaption>
         {props.caption}{' '}
         <span class="diff-counts">

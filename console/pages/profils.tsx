@@ -457,7 +457,7 @@ function History(props: {
         'POST',
         `${mappingUrl(props.linkId)}/rollback`,
         {
-          body: { version },
+          body: { version, comment: t('profils.commentaireRetour', { n: version }) },
         },
       );
       setAsking(null);

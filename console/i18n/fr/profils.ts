@@ -66,6 +66,7 @@ export const profils = {
   revenir: 'Revenir à cette version',
   revenirConfirmer: 'Remettre en service la version {n} (enregistrée comme une nouvelle version) ?',
   confirmerRetour: 'Oui, revenir à la version {n}',
+  commentaireRetour: 'Retour à la version {n}',
   retourFait: 'Version {n} remise en service (nouvelle version {nouvelle}).',
   comparer: 'Comparer deux versions',
   de: 'De',
