@@ -69,41 +69,19 @@ function located(i: ApiIssue & { location?: string; code?: string }): DraftIssue
   };
 }
 
-/** Whether this service answers POST /api/v1/mapping/validate (unknown until first asked). */
-let validateRoute: boolean | undefined;
-
 /**
- * Validation as you type: POST /api/v1/mapping/validate (nothing stored). A service without that
- * route is asked through the link's dry run with an empty HL7 sample: an invalid profile is a 422
- * with every issue located; anything else means the profile compiled.
+ * Validation as you type: POST /api/v1/mapping/validate compiles the text as PUT would and
+ * stores nothing; `protocol` makes a profile of another protocol than the link's an error.
  */
-async function validateDraft(linkId: string, protocol: string, text: string): Promise<DraftIssue[]> {
-  if (validateRoute !== false) {
-    try {
-      const r = await sendJson<{ ok: boolean; issues: DraftIssue[] }>(
-        'POST',
-        `/api/v1/mapping/validate${query({ protocol })}`,
-        { raw: { text, type: 'application/yaml' } },
-      );
-      validateRoute = true;
-      return r.issues;
-    } catch (e) {
-      if (!(e instanceof ApiError && e.status === 404 && validateRoute === undefined)) throw e;
-      validateRoute = false;
-    }
-  }
+async function validateDraft(protocol: string, text: string): Promise<DraftIssue[]> {
   if (text.trim() === '')
-    return [{ line: 1, column: 1, path: '', message: 'the profile is empty', severity: 'error' }];
-  try {
-    await sendJson('POST', `${mappingUrl(linkId)}/dry-run`, {
-      body: { profile: text, input: 'MSH|^~\\&|' },
-    });
-    return [];
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 422) return e.issues.map(located);
-    if (e instanceof ApiError && e.status < 500 && e.status !== 401 && e.status !== 403) return [];
-    throw e;
-  }
+    return [{ line: 1, column: 1, path: '', message: t('profils.vide'), severity: 'error' }];
+  const r = await sendJson<{ ok: boolean; issues: DraftIssue[] }>(
+    'POST',
+    `/api/v1/mapping/validate${query({ protocol })}`,
+    { raw: { text, type: 'application/yaml' } },
+  );
+  return r.issues;
 }
 
 // ——— The list ———
@@ -550,7 +528,7 @@ function Editor(props: {
     const mine = ++generation.current;
     setChecking(true);
     const timer = setTimeout(() => {
-      validateDraft(props.linkId, mapping.active.protocol, draft).then(
+      validateDraft(mapping.active.protocol, draft).then(
         (found) => {
           if (mine !== generation.current) return;
           setIssues(found);

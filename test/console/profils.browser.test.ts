@@ -166,6 +166,23 @@ describe('console mapping-profile pages', () => {
     // 477-line profile: ≈ 55 s on a loaded 2-core machine, so more than the usual 60 s.
   }, 120_000);
 
+  it('tries the draft on a pasted HL7 message, segments one per line as a person pastes them', async () => {
+    const detail = (await (await world.api(`/api/v1/messages/${siuId}`)).json()) as { raw: { text: string } };
+    const pasted = detail.raw.text.split('\r').filter(Boolean).join('\n');
+    const page = await signedIn(integratorKey);
+    await page.goto(`/console/profils/${HL7_LINK}`);
+    await page.getByText('Profil valide').waitFor();
+    await page.getByLabel('Un message collé').check();
+    await page.getByLabel('Message (HL7 ou ressource FHIR en JSON)').fill(pasted);
+    await page.getByRole('button', { name: 'Lancer l’essai' }).click();
+    const result = page.locator('section.test-result .mapping-result');
+    await result.waitFor();
+    expect(await result.getAttribute('data-ok')).toBe('true');
+    expect(await result.textContent()).toContain('SIU^');
+    await screenshot(page, 'profil-essai-message-colle');
+    await page.context().close();
+  }, 60_000);
+
   it('shows a viewer the profile and its history but nothing that changes them', async () => {
     const page = await signedIn(viewerKey);
     await page.goto(`/console/profils/${HL7_LINK}`);

@@ -26,6 +26,7 @@ export const profils = {
     'La validation se fait pendant la saisie. Cliquez une erreur pour aller à sa ligne. Rien ne change tant que vous n’avez pas activé le profil.',
   texte: 'Profil (YAML)',
   validation: 'Validation',
+  vide: 'Le profil est vide.',
   validationEnCours: 'Validation…',
   valide: 'Profil valide.',
   valideAvertissements: 'Profil valide, avec {n} avertissement(s).',
