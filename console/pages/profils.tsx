@@ -728,7 +728,7 @@ export function ProfilePage(props: PageProps) {
             {!integrator && (
               <details>
                 <summary>{t('profils.texteActif')}</summary>
-                <pre tabIndex={0} aria-label={t('profils.texteActif')}>
+                <pre class="profile-text" tabIndex={0} aria-label={t('profils.texteActif')}>
                   {m.active.yaml}
                 </pre>
               </details>
