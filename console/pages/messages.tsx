@@ -702,6 +702,11 @@ export function MessagePage(props: PageProps) {
           {d.mapping && (
             <section aria-labelledby="h-correspondance">
               <h2 id="h-correspondance">{t('messages.correspondance')}</h2>
+              <p>
+                <a href={`${BASE}/profils/${encodeURIComponent(d.message.linkId)}`}>
+                  {t('messages.voirProfil')}
+                </a>
+              </p>
               <MappingResult
                 idPrefix="actuel"
                 profile={d.mapping.profile}

@@ -515,6 +515,7 @@ function Editor(props: {
 }) {
   const { mapping, draft, setDraft } = props;
   const area = useRef<HTMLTextAreaElement>(null);
+  const activateButton = useRef<HTMLButtonElement>(null);
   const [issues, setIssues] = useState<DraftIssue[]>([]);
   const [checking, setChecking] = useState(false);
   const [checkError, setCheckError] = useState<Error | null>(null);
@@ -650,11 +651,15 @@ function Editor(props: {
             confirm={t('profils.confirmerActivation')}
             busy={busy}
             onConfirm={() => void activate()}
-            onCancel={() => setAsking(false)}
+            onCancel={() => {
+              setAsking(false);
+              setTimeout(() => activateButton.current?.focus(), 0);
+            }}
           />
         ) : (
           <button
             type="button"
+            ref={activateButton}
             disabled={errors.length > 0 || checking || busy}
             onClick={() => setAsking(true)}
           >

@@ -80,6 +80,7 @@ export const messages = {
   brut: 'Message brut',
   brutAide: 'Lecture tracée dans le journal d’audit.',
   correspondance: 'Ce qu’en fait la correspondance',
+  voirProfil: 'Voir le profil de correspondance de la liaison',
   ecrit: 'Ce qui a été écrit',
   ecritIntro: 'Les enregistrements que les identifiants du message désignent maintenant.',
   enregistrements: 'Enregistrements',
