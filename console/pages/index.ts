@@ -6,6 +6,8 @@ import type { FunctionComponent } from 'preact';
 
 import type { MessageKey } from '../i18n/index.js';
 import type { Role } from '../session.js';
+import { ConflictsPage } from './conflits.js';
+import { DeadLettersPage } from './lettres-mortes.js';
 import { MessagePage, Messages } from './messages.js';
 import { ProfilePage, Profiles } from './profils.js';
 import { Dashboard } from './tableau-de-bord.js';
@@ -30,4 +32,12 @@ export const PAGES: readonly PageDef[] = [
   { path: '/messages/:id', title: 'messages.titre', role: 'viewer', nav: false, component: MessagePage },
   { path: '/profils', title: 'profils.titre', role: 'viewer', nav: true, component: Profiles },
   { path: '/profils/:linkId', title: 'profils.titre', role: 'viewer', nav: false, component: ProfilePage },
+  { path: '/conflits', title: 'conflits.titre', role: 'viewer', nav: true, component: ConflictsPage },
+  {
+    path: '/lettres-mortes',
+    title: 'lettresMortes.titre',
+    role: 'viewer',
+    nav: true,
+    component: DeadLettersPage,
+  },
 ];

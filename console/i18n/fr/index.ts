@@ -1,7 +1,9 @@
 import { commun } from './commun.js';
+import { conflits } from './conflits.js';
 import { connexion } from './connexion.js';
+import { lettresMortes } from './lettres-mortes.js';
 import { messages } from './messages.js';
 import { profils } from './profils.js';
 import { tableau } from './tableau.js';
 
-export const fr = { commun, connexion, tableau, messages, profils };
+export const fr = { commun, connexion, tableau, conflits, lettresMortes, messages, profils };
