@@ -544,7 +544,7 @@ function Replay(props: { id: string; onDone: () => void }) {
           {t('messages.rejouer')}
         </button>
       ) : (
-        <div class="confirm" role="group" aria-labelledby="rejouer-question">
+        <div class="confirm-inline" role="group" aria-labelledby="rejouer-question">
           <p id="rejouer-question">{t('messages.rejouerConfirmer', { id: props.id })}</p>
           <button type="button" ref={confirmRef} onClick={replay} disabled={busy}>
             {t('messages.confirmerRejeu')}

@@ -159,7 +159,7 @@ function Confirm(props: {
   const yes = useRef<HTMLButtonElement>(null);
   useEffect(() => yes.current?.focus(), []);
   return (
-    <div class="confirm" role="group" aria-labelledby={props.id}>
+    <div class="confirm-inline" role="group" aria-labelledby={props.id}>
       <p id={props.id}>{props.question}</p>
       <button type="button" ref={yes} onClick={props.onConfirm} disabled={props.busy}>
         {props.confirm}
