@@ -9,6 +9,8 @@ import type { Role } from '../session.js';
 import { ConflictsPage } from './conflits.js';
 import { AuditJournal } from './journal.js';
 import { DeadLettersPage } from './lettres-mortes.js';
+import { MessagePage, Messages } from './messages.js';
+import { ProfilePage, Profiles } from './profils.js';
 import { Reports } from './rapports.js';
 import { Dashboard } from './tableau-de-bord.js';
 
@@ -28,6 +30,10 @@ export interface PageDef {
 
 export const PAGES: readonly PageDef[] = [
   { path: '/', title: 'tableau.titre', role: 'viewer', nav: true, component: Dashboard },
+  { path: '/messages', title: 'messages.titre', role: 'viewer', nav: true, component: Messages },
+  { path: '/messages/:id', title: 'messages.titre', role: 'viewer', nav: false, component: MessagePage },
+  { path: '/profils', title: 'profils.titre', role: 'viewer', nav: true, component: Profiles },
+  { path: '/profils/:linkId', title: 'profils.titre', role: 'viewer', nav: false, component: ProfilePage },
   { path: '/conflits', title: 'conflits.titre', role: 'viewer', nav: true, component: ConflictsPage },
   {
     path: '/lettres-mortes',
