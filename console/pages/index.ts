@@ -6,6 +6,8 @@ import type { FunctionComponent } from 'preact';
 
 import type { MessageKey } from '../i18n/index.js';
 import type { Role } from '../session.js';
+import { Feeds } from './agendas.js';
+import { LinkDetail, Links } from './liaisons.js';
 import { Dashboard } from './tableau-de-bord.js';
 
 export interface PageProps {
@@ -24,4 +26,7 @@ export interface PageDef {
 
 export const PAGES: readonly PageDef[] = [
   { path: '/', title: 'tableau.titre', role: 'viewer', nav: true, component: Dashboard },
+  { path: '/liaisons', title: 'liaisons.titre', role: 'viewer', nav: true, component: Links },
+  { path: '/liaisons/:id', title: 'liaisons.titreDetail', role: 'viewer', nav: false, component: LinkDetail },
+  { path: '/agendas', title: 'agendas.titre', role: 'integrator', nav: true, component: Feeds },
 ];
