@@ -74,6 +74,12 @@ export const ERROR_CATALOGUE = {
     retryable: true,
     summary: 'Too many requests; retry after the delay given.',
   },
+  ERR_CSRF: {
+    status: 403,
+    retryable: false,
+    summary:
+      'A change authenticated by the console session cookie lacks the X-CSRF-Token header of that session.',
+  },
   ERR_INTERNAL: {
     status: 500,
     retryable: false,
@@ -543,6 +549,12 @@ export const ERROR_CATALOGUE = {
     retryable: true,
     summary:
       "A practice's digest webhook did not answer 2xx after every attempt of a run; the next run tries again.",
+  },
+  ERR_LINK_TEST_UNSUPPORTED: {
+    status: 409,
+    retryable: false,
+    summary:
+      'POST /api/v1/links/:id/test on a link whose connector has no link test (GET /api/v1/connectors says which have one).',
   },
 } as const satisfies Record<string, { status: number; retryable: boolean; summary: string }>;
 

@@ -27,7 +27,7 @@ import { shippedPlan } from '../../src/mapping/runtime.js';
 import type { JsonObject, Link } from '../../src/store/types.js';
 import { readCapabilities, type ServerCapabilities } from './capabilities.js';
 import { createFhirClient, type FhirClientOptions } from './client/index.js';
-import { FhirConfig, pullKinds, readSecrets } from './config.js';
+import { FhirConfig, FhirSecrets, pullKinds, readSecrets } from './config.js';
 import { formatLinkTest, type LinkTestReport, runLinkTest } from './link-test.js';
 import { OwnWrites } from './own-writes.js';
 import { fhirSimulator } from './peer/command.js';
@@ -252,10 +252,17 @@ export default defineConnector<FhirConfig>({
   defaultProfile: DEFAULT_PROFILE,
   docs: 'connectors/fhir/README.md',
   configSchema: FhirConfig,
+  secretsSchema: FhirSecrets,
   async linkTest(link, secrets, mapping) {
     const report = await testFhirLink(link, secrets, mapping);
     return {
       ok: report.ok,
+      checks: report.items.map((i) => ({
+        name: i.section === 'server' ? i.label : `${i.section} — ${i.label}`,
+        ok: i.ok,
+        required: i.required,
+        ...(i.detail !== undefined && { detail: i.detail }),
+      })),
       text: formatLinkTest(
         report,
         `passerelle link test ${link.id} — ${link.name} (fhir, profil / profile ${mapping.plan.name}${mapping.version !== null ? ` v${mapping.version}` : ''})`,

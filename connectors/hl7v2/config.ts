@@ -9,11 +9,13 @@ import { z } from 'zod';
 import { resolveCharset } from '../../src/hl7/index.js';
 
 const pem = z.string().min(1, { error: 'PEM text or the path of a PEM file' });
+/** A private key given inline is a secret: never shown back by the API (src/connector/config-schema.ts). */
+const secretPem = pem.meta({ writeOnly: true });
 
 const ListenTls = z.strictObject({
   cert: pem,
   /** Or `secrets.mllpListenTlsKey`. */
-  key: pem.optional(),
+  key: secretPem.optional(),
   /** CAs trusted for client certificates. */
   ca: pem.optional(),
   /** Ask for a client certificate and refuse connections without a valid one (needs `ca`). */
@@ -25,7 +27,7 @@ const SendTls = z.strictObject({
   ca: pem.optional(),
   /** Client certificate, for peers that ask for one; key here or in `secrets.mllpSendTlsKey`. */
   cert: pem.optional(),
-  key: pem.optional(),
+  key: secretPem.optional(),
   /** Name checked against the peer's certificate (default: host). */
   servername: z.string().min(1).optional(),
 });
@@ -155,3 +157,9 @@ export const Hl7v2Config = z
     }
   });
 export type Hl7v2Config = z.infer<typeof Hl7v2Config>;
+
+/** The link's encrypted credentials (`link.secrets`): private keys kept out of the config. */
+export const Hl7v2Secrets = z.strictObject({
+  mllpListenTlsKey: z.string().min(1).optional(),
+  mllpSendTlsKey: z.string().min(1).optional(),
+});

@@ -31,7 +31,7 @@ import { defineConnector } from '../../src/connector/contract.js';
 import { isPasserelleError, PasserelleError } from '../../src/errors.js';
 import { type Hl7Charset, type Hl7Message, parseHl7, resolveCharset } from '../../src/hl7/index.js';
 import { RESOURCE_KINDS } from '../../src/model/resources.js';
-import { Hl7v2Config } from './config.js';
+import { Hl7v2Config, Hl7v2Secrets } from './config.js';
 import { FileDropWatcher, type FileReport } from './file-drop/watcher.js';
 import { safeName, writeFileAtomically } from './file-drop/writer.js';
 import { InboxDrainer } from './inbox-drainer.js';
@@ -451,6 +451,7 @@ export function hl7v2Connector(options: Hl7v2ConnectorOptions = {}): ConnectorDe
     defaultProfile: DEFAULT_PROFILE,
     docs: 'connectors/hl7v2/README.md',
     configSchema: Hl7v2Config,
+    secretsSchema: Hl7v2Secrets,
     simulator: hl7Simulator,
     capabilities: HL7V2_CAPABILITIES,
     create(config, ctx) {

@@ -580,6 +580,7 @@ export default defineConnector<SecretariatConfig>({
   docs: 'connectors/secretariat/README.md',
   simulator: secretariatSimulator,
   configSchema: SecretariatConfig,
+  secretsSchema: SecretariatSecrets,
   outboundUrls: (config) => [{ path: 'baseUrl', url: config.baseUrl }],
   defaultPollSchedule: DEFAULT_POLL_SCHEDULE,
   holds: heldOnPlatform,

@@ -6,29 +6,36 @@ import { useChanges } from '../events.js';
 import { formatDateTime, formatDuration, formatNumber, t } from '../i18n/index.js';
 import { BASE } from '../router.js';
 
-/** GET /api/v1/dashboard (src/api/routes/dashboard.ts). */
+/** GET /api/v1/dashboard (src/reports/dashboard.ts). */
 export interface DashboardLink {
   readonly id: string;
+  readonly name: string;
   readonly connector: string;
   readonly role: string;
   readonly state: 'running' | 'failed' | 'stopped' | 'disabled';
-  readonly errorCode: string | null;
-  readonly errorMessage: string | null;
+  readonly error: { readonly code: string; readonly message: string } | null;
   readonly lastSuccessAt: string | null;
-  readonly outboxDepth: number;
-  readonly oldestPendingSeconds: number | null;
+  readonly outbox: { readonly pending: number; readonly leased: number; readonly dead: number };
+  readonly oldestPendingSeconds: number;
   readonly deadLetters: number;
   readonly pollLagSeconds: number | null;
 }
 
 export interface DashboardPractice {
-  readonly practiceId: string;
+  readonly id: string;
   readonly name: string;
   readonly links: readonly DashboardLink[];
-  readonly conflicts: number;
-  readonly reviews: number;
-  readonly urgentPending: number;
-  readonly syncLagSeconds: number | null;
+  readonly totals: {
+    readonly openConflicts: number;
+    readonly openReviews: { readonly patientMatch: number; readonly practitionerMapping: number };
+    readonly deadLetters: number;
+    readonly urgentMessages: {
+      readonly undelivered: number;
+      readonly unacknowledged: number;
+      readonly oldestUnacknowledgedAt: string | null;
+    };
+    readonly syncLagSeconds: number;
+  };
   readonly attention: readonly string[];
 }
 
@@ -51,21 +58,51 @@ function Card(props: { label: string; value: string; bad: boolean; href?: string
   );
 }
 
+/** A link needs a person when it failed to start or its last exchange failed. */
+function failing(l: DashboardLink): boolean {
+  return l.state === 'failed' || l.error !== null;
+}
+
+function LinkState({ l }: { l: DashboardLink }) {
+  const tone: Tone = l.error && l.state === 'running' ? 'bad' : STATE_TONE[l.state];
+  return (
+    <>
+      <Badge tone={tone}>
+        {l.error && l.state === 'running' ? t('tableau.enErreur') : t(`commun.etats.${l.state}`)}
+      </Badge>
+      {l.error && (
+        <div class="reason">
+          {t('tableau.raison', { raison: errorLabel(l.error.code) })}
+          <div class="detail">
+            <code>{l.error.code}</code> {l.error.message}
+          </div>
+        </div>
+      )}
+    </>
+  );
+}
+
+function errorLabel(code: string): string {
+  const known = t(`tableau.erreurs.${code}` as 'tableau.erreurs.ERR_CONNECTOR_UNAVAILABLE');
+  return known.startsWith('tableau.') ? code : known;
+}
+
 function PracticeBlock({ p }: { p: DashboardPractice }) {
-  const dead = p.links.reduce((n, l) => n + l.deadLetters, 0);
-  const outbox = p.links.reduce((n, l) => n + l.outboxDepth, 0);
+  const outbox = p.links.reduce((n, l) => n + l.outbox.pending + l.outbox.leased, 0);
+  const reviews = p.totals.openReviews.patientMatch + p.totals.openReviews.practitionerMapping;
+  const urgent = p.totals.urgentMessages;
   return (
     <section
       class={`practice-block${p.attention.length ? ' needs-attention' : ''}`}
-      aria-labelledby={`cabinet-${p.practiceId}`}
-      data-practice={p.practiceId}
+      aria-labelledby={`cabinet-${p.id}`}
+      data-practice={p.id}
     >
-      <h2 id={`cabinet-${p.practiceId}`}>{p.name}</h2>
+      <h2 id={`cabinet-${p.id}`}>{p.name}</h2>
       {p.attention.length ? (
         <ul class="attention-list" aria-label={t('tableau.aTraiter')}>
           {p.attention.map((a) => (
             <li key={a}>
-              <Badge tone="bad">{t(`tableau.attention.${a}` as 'tableau.attention.lag') ?? a}</Badge>
+              <Badge tone="bad">{t(`tableau.attention.${a}` as 'tableau.attention.lag')}</Badge>
             </li>
           ))}
         </ul>
@@ -78,26 +115,35 @@ function PracticeBlock({ p }: { p: DashboardPractice }) {
         <Card label={t('tableau.fileAttente')} value={formatNumber(outbox)} bad={false} />
         <Card
           label={t('tableau.lettresMortes')}
-          value={formatNumber(dead)}
-          bad={dead > 0}
+          value={formatNumber(p.totals.deadLetters)}
+          bad={p.totals.deadLetters > 0}
           href={`${BASE}/lettres-mortes`}
         />
         <Card
           label={t('tableau.conflits')}
-          value={formatNumber(p.conflicts)}
-          bad={p.conflicts > 0}
+          value={formatNumber(p.totals.openConflicts)}
+          bad={p.totals.openConflicts > 0}
           href={`${BASE}/conflits`}
         />
         <Card
           label={t('tableau.revues')}
-          value={formatNumber(p.reviews)}
-          bad={p.reviews > 0}
+          value={formatNumber(reviews)}
+          bad={reviews > 0}
           href={`${BASE}/conflits`}
         />
-        <Card label={t('tableau.urgences')} value={formatNumber(p.urgentPending)} bad={p.urgentPending > 0} />
+        <Card
+          label={t('tableau.urgencesNonRemises')}
+          value={formatNumber(urgent.undelivered)}
+          bad={urgent.undelivered > 0}
+        />
+        <Card
+          label={t('tableau.urgencesNonAcquittees')}
+          value={formatNumber(urgent.unacknowledged)}
+          bad={urgent.unacknowledged > 0}
+        />
         <Card
           label={t('tableau.retard')}
-          value={formatDuration(p.syncLagSeconds)}
+          value={formatDuration(p.totals.syncLagSeconds)}
           bad={p.attention.includes('lag')}
         />
       </div>
@@ -122,28 +168,23 @@ function PracticeBlock({ p }: { p: DashboardPractice }) {
           {p.links.map((l) => (
             <tr
               key={l.id}
-              class={l.state === 'failed' ? 'attention' : undefined}
+              class={failing(l) ? 'attention' : undefined}
               data-link={l.id}
-              data-state={l.state}
+              data-state={failing(l) ? 'failing' : l.state}
             >
-              <td>
-                <a href={`${BASE}/liaisons/${encodeURIComponent(l.id)}`}>{l.id}</a>
-              </td>
+              <th scope="row">
+                <a href={`${BASE}/liaisons/${encodeURIComponent(l.id)}`}>{l.name || l.id}</a>
+              </th>
               <td>
                 {t(`commun.connecteurs.${l.connector}` as 'commun.connecteurs.fhir')} —{' '}
                 {t(`commun.rolesLiaison.${l.role}` as 'commun.rolesLiaison.practice')}
               </td>
               <td>
-                <Badge tone={STATE_TONE[l.state]}>{t(`commun.etats.${l.state}`)}</Badge>
-                {l.state === 'failed' && (l.errorMessage || l.errorCode) && (
-                  <div class="reason">
-                    {t('tableau.raison', { raison: l.errorMessage ?? l.errorCode ?? '' })}
-                  </div>
-                )}
+                <LinkState l={l} />
               </td>
               <td>{formatDateTime(l.lastSuccessAt)}</td>
-              <td class="num">{formatNumber(l.outboxDepth)}</td>
-              <td>{formatDuration(l.oldestPendingSeconds)}</td>
+              <td class="num">{formatNumber(l.outbox.pending + l.outbox.leased)}</td>
+              <td>{l.oldestPendingSeconds > 0 ? formatDuration(l.oldestPendingSeconds) : '—'}</td>
               <td class="num">{formatNumber(l.deadLetters)}</td>
             </tr>
           ))}
@@ -167,7 +208,7 @@ export function Dashboard() {
       {!load.data && !load.error && <Loading />}
       {load.data?.practices.length === 0 && <p>{t('tableau.aucunCabinet')}</p>}
       {load.data?.practices.map((p) => (
-        <PracticeBlock key={p.practiceId} p={p} />
+        <PracticeBlock key={p.id} p={p} />
       ))}
     </>
   );

@@ -14,6 +14,7 @@ import type { Metrics } from './metrics.js';
 import { buildOpenApi } from './openapi.js';
 import { type AnyRoute, type AuthInfo, defineRoute, isReply, type RouteContext } from './route.js';
 import { checkDeclaration, resolveScope, ScopeDenied, type ScopeResolvers, storeResolvers } from './scope.js';
+import { ConsoleSessions, hasSessionCookie, type SessionSettings } from './session.js';
 
 export interface ApiDeps {
   readonly store: Store;
@@ -28,11 +29,13 @@ export interface ApiDeps {
   readonly resolvers?: ScopeResolvers;
   /** Failed authentications throttled and audited per client address (default: 10 per minute). */
   readonly authThrottle?: AuthThrottle;
+  /** Console sessions' timeouts (api/session.ts); default 30 minutes idle, 12 hours at most. */
+  readonly sessions?: SessionSettings;
   /**
-   * Plain express routers of the modules (the console's pages and assets), mounted before the
-   * API routes; they are not API routes, so they carry no key check of their own.
+   * Plain express handlers of the service's modules (ServiceModule.http: the console's pages and
+   * assets, its OpenID Connect redirects), mounted after the API routes and before the 404.
    */
-  readonly routers?: readonly express.Router[];
+  readonly http?: readonly express.RequestHandler[];
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -71,6 +74,10 @@ export function createApp(deps: ApiDeps): express.Express {
   app.set('trust proxy', deps.trustProxy ?? false);
   const accessLog = logger.child({ log: 'access' });
   const authThrottle = deps.authThrottle ?? new AuthThrottle({ store });
+  const sessions = new ConsoleSessions(
+    store,
+    deps.sessions ?? { idleMs: 30 * 60_000, maxMs: 12 * 3_600_000 },
+  );
 
   // Request id + access log. The route *pattern* is logged, never the URL: iCal tokens and
   // FHIR-like queries live in URLs.
@@ -98,8 +105,6 @@ export function createApp(deps: ApiDeps): express.Express {
     });
     withLogContext({ requestId }, () => next());
   });
-
-  for (const router of deps.routers ?? []) app.use(router);
 
   const routes: AnyRoute[] = [
     ...deps.routes,
@@ -139,26 +144,36 @@ export function createApp(deps: ApiDeps): express.Express {
           if (route.access !== 'public') {
             await authThrottle.admit(req.ip, requestId);
             const key = presentedKey(req);
-            const record = key ? await store.apiKeys.findByHash(hashSecret(key)) : undefined;
-            if (!record || record.revokedAt !== null) {
-              await authThrottle.failed(
-                req.ip,
-                key,
+            if (!key && hasSessionCookie(req)) {
+              // No key but the console's cookie: the session stands for the key (or OIDC user)
+              // it was opened with, so the role, practice scope and audit below work unchanged.
+              auth = await sessions.authenticate(req, res, {
+                method: route.method,
                 requestId,
-                !key ? 'no-key' : record ? 'revoked-key' : 'unknown-key',
-              );
-              throw new PasserelleError(
-                'ERR_AUTH_REQUIRED',
-                'a valid API key is required (Authorization: Bearer psk_…)',
-              );
+                throttle: authThrottle,
+              });
+            } else {
+              const record = key ? await store.apiKeys.findByHash(hashSecret(key)) : undefined;
+              if (!record || record.revokedAt !== null) {
+                await authThrottle.failed(
+                  req.ip,
+                  key,
+                  requestId,
+                  !key ? 'no-key' : record ? 'revoked-key' : 'unknown-key',
+                );
+                throw new PasserelleError(
+                  'ERR_AUTH_REQUIRED',
+                  'a valid API key is required (Authorization: Bearer psk_…)',
+                );
+              }
+              auth = { keyId: record.id, role: record.role, practiceId: record.practiceId };
+              if (!record.lastUsedAt || Date.parse(record.lastUsedAt) < store.now() - 60_000)
+                await store.apiKeys.touch(record.id);
             }
-            auth = { keyId: record.id, role: record.role, practiceId: record.practiceId };
-            if (!record.lastUsedAt || Date.parse(record.lastUsedAt) < store.now() - 60_000)
-              await store.apiKeys.touch(record.id);
-            if (!roleAllows(record.role, route.access)) {
+            if (!roleAllows(auth.role, route.access)) {
               await store.audit.append({
-                actor: record.id,
-                role: record.role,
+                actor: auth.keyId,
+                role: auth.role,
                 action: `${route.method.toUpperCase()} ${route.path}`,
                 outcome: 'denied',
                 requestId,
@@ -166,7 +181,7 @@ export function createApp(deps: ApiDeps): express.Express {
               });
               throw new PasserelleError(
                 'ERR_AUTH_FORBIDDEN',
-                `this action needs role ${route.access}; the key has role ${record.role}`,
+                `this action needs role ${route.access}; the ${auth.session ? 'session' : 'key'} has role ${auth.role}`,
               );
             }
           }
@@ -248,6 +263,8 @@ export function createApp(deps: ApiDeps): express.Express {
       },
     );
   }
+
+  for (const handler of deps.http ?? []) app.use(handler);
 
   app.use((req, res) => {
     sendError(

@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
 
+import type { ConsoleSession } from '../store/repos/console-sessions.js';
 import type { ApiRole, AuditInput } from '../store/types.js';
 
 /** `public` routes need no key (health, metrics, iCal feeds with their own token, webhooks with signatures). */
@@ -12,6 +13,8 @@ export interface AuthInfo {
   readonly role: ApiRole;
   /** A key limited to one practice sees only that practice. */
   readonly practiceId: string | null;
+  /** Set when the console session cookie authenticated the request (keyId is then its actor). */
+  readonly session?: ConsoleSession;
 }
 
 export interface RouteContext<P, Q, B> {

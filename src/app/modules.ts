@@ -1,5 +1,6 @@
 import { defaultConnectorRegistry } from './connectors.js';
 import { consoleModule } from './features/console.js';
+import { consoleAuthModule } from './features/console-auth.js';
 import { icalModule } from './features/ical.js';
 import { mappingModule } from './features/mapping.js';
 import { privacyModule } from './features/privacy.js';
@@ -23,5 +24,6 @@ export function defaultModules(): ServiceModule[] {
     reportsModule(),
     privacyModule(),
     consoleModule(),
+    consoleAuthModule(),
   ];
 }

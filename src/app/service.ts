@@ -1,4 +1,4 @@
-import type express from 'express';
+import type { RequestHandler } from 'express';
 import cron, { type ScheduledTask } from 'node-cron';
 
 import { createApp } from '../api/app.js';
@@ -9,6 +9,7 @@ import type { AnyRoute } from '../api/route.js';
 import { auditRoutes } from '../api/routes/audit.js';
 import { healthRoutes } from '../api/routes/health.js';
 import { practiceRoutes } from '../api/routes/practices.js';
+import { sessionSettings } from '../api/session.js';
 import type { Config } from '../config/schema.js';
 import {
   type AnyConnectorDefinition,
@@ -18,7 +19,7 @@ import {
 import { createLogger, type Logger } from '../log/logger.js';
 import { purgeExpired } from '../privacy/retention.js';
 import { createApiKey } from '../security/api-keys.js';
-import { AuditCheckpointer } from '../security/audit-checkpoints.js';
+import { AuditCheckpointer, verifyAuditTrail } from '../security/audit-checkpoints.js';
 import { RefusalWatch } from '../security/refusals.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
@@ -46,6 +47,8 @@ export interface ServiceContext {
   readonly now: Clock;
   /** Counts and logs refusals at the doors (failed authentications, MLLP connections over caps). */
   readonly refusals: RefusalWatch;
+  /** Failed admin-API authentications, throttled and audited per client address (a sign-in form uses it too). */
+  readonly authThrottle: AuthThrottle;
   /** The URL the service answers on, known once it listens. */
   baseUrl(): string;
 }
@@ -56,11 +59,16 @@ export interface ServiceModule {
   /** The connectors this module runs links of (the sync module's registry). */
   readonly registry?: ConnectorRegistry;
   routes?(ctx: ServiceContext): AnyRoute[];
+  /**
+   * Plain express handlers (an `express.Router()`: pages, static assets, redirects), mounted
+   * after every API route and before the 404. Unlike `routes`, nothing is authenticated or
+   * scoped for them: a handler serving anything but public files must check itself. Set
+   * `res.locals.route` to a path *pattern* for the access log and metrics (never the URL).
+   */
+  http?(ctx: ServiceContext): RequestHandler | Promise<RequestHandler>;
   components?(ctx: ServiceContext): Component[];
   /** What `/readyz` should also check (the sync module: links that failed to start). */
   readiness?(ctx: ServiceContext): ReadinessCheck;
-  /** Plain express routers (pages, assets), mounted before the API; built once at start. */
-  http?(ctx: ServiceContext): Promise<readonly express.Router[]>;
 }
 
 export interface ServiceOptions {
@@ -157,6 +165,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const metrics = createMetrics(store);
     const url = listener.url;
     const refusals = new RefusalWatch({ logger, registry: metrics.registry, now });
+    const authThrottle = new AuthThrottle({ store, ...config.http.authThrottle, watch: refusals });
     const ctx: ServiceContext = {
       config,
       store,
@@ -165,6 +174,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       secrets: box,
       now,
       refusals,
+      authThrottle,
       baseUrl: () => config.http.publicUrl ?? url,
     };
     const modules = options.modules ?? [];
@@ -177,21 +187,31 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         readiness: modules.flatMap((m) => (m.readiness ? [m.readiness(ctx)] : [])),
       }),
       ...practiceRoutes({ store, secrets: box, registry }),
-      ...auditRoutes({ store, instance: () => ctx.baseUrl() }),
+      ...auditRoutes({
+        store,
+        instance: () => ctx.baseUrl(),
+        verify: () =>
+          verifyAuditTrail(store, {
+            key: auditKey.key,
+            checkpointFile: auditCheckpointFile(config, { ...(options.cwd && { cwd: options.cwd }) }),
+          }),
+      }),
       ...modules.flatMap((m) => m.routes?.(ctx) ?? []),
     ];
-    const routers: express.Router[] = [];
-    for (const m of modules) if (m.http) routers.push(...(await m.http(ctx)));
+    // Built once at start (the console is bundled here when running from sources).
+    const handlers: RequestHandler[] = [];
+    for (const m of modules) if (m.http) handlers.push(await m.http(ctx));
     const app = createApp({
       store,
       logger,
       metrics,
       routes,
-      routers,
       version: VERSION,
       accessLog: config.http.accessLog,
       trustProxy: config.http.trustProxy,
-      authThrottle: new AuthThrottle({ store, ...config.http.authThrottle, watch: refusals }),
+      authThrottle,
+      sessions: sessionSettings(config.console),
+      http: handlers,
       ...(config.http.publicUrl && { publicUrl: config.http.publicUrl }),
     });
     listener.serve(app);

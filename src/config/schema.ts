@@ -195,6 +195,67 @@ export const SyncConfig = z.strictObject({
 });
 export type SyncConfig = z.infer<typeof SyncConfig>;
 
+const CONSOLE_ROLES = ['admin', 'integrator', 'viewer'] as const;
+
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/**
+ * Sign-in to the console with OpenID Connect (docs/security.md § The console's sessions):
+ * authorization code + PKCE, roles and practice read from the user's claims.
+ */
+export const ConsoleOidcConfig = z
+  .strictObject({
+    /** The provider's issuer URL (its discovery document is `<issuer>/.well-known/openid-configuration`). */
+    issuer: z.url(),
+    clientId: z.string().min(1),
+    /** A confidential client's secret; none for a public client (PKCE only). */
+    clientSecret: z.string().min(1).optional(),
+    /** Defaults to `<http.publicUrl>/console/auth/oidc/callback`. */
+    redirectUri: z.url().optional(),
+    /** Space-separated scopes asked for; must include `openid`. */
+    scopes: z
+      .string()
+      .default('openid profile email')
+      .refine((s) => s.split(/\s+/).includes('openid'), { error: 'must include openid' }),
+    /** The sign-in button's text on the console's sign-in page ("Pro Santé Connect"). */
+    label: z.string().min(1).max(80).default('OpenID Connect'),
+    /** The claim (ID token or userinfo) holding the user's role(s): a string or a list of strings. */
+    roleClaim: z.string().min(1).default('roles'),
+    /** Claim value → passerelle role; with several mapped values the highest role wins. */
+    roleMap: z.record(z.string(), z.enum(CONSOLE_ROLES)).default({}),
+    /** Role of a user whose claim maps to none; unset: such a user is refused. */
+    defaultRole: z.enum(CONSOLE_ROLES).optional(),
+    /** The claim holding the practice id the user is limited to. Unset: no user is limited. */
+    practiceClaim: z.string().min(1).optional(),
+    /** With practiceClaim set: roles that may sign in without the claim (then unrestricted). */
+    unrestrictedRoles: z.array(z.enum(CONSOLE_ROLES)).default(['admin']),
+    /** Accept an http:// issuer on a loopback address (tests and local demos only). */
+    allowInsecureIssuer: z.boolean().default(false),
+  })
+  .superRefine((c, ctx) => {
+    const url = new URL(c.issuer);
+    if (url.protocol === 'https:') return;
+    if (!(c.allowInsecureIssuer && url.protocol === 'http:' && isLoopbackHost(url.hostname)))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['issuer'],
+        message: 'must be https (http only on a loopback address, with allowInsecureIssuer: true)',
+      });
+  });
+export type ConsoleOidcConfig = z.infer<typeof ConsoleOidcConfig>;
+
+/** The web console at /console: its sessions and its optional OpenID Connect sign-in. */
+export const ConsoleConfig = z.strictObject({
+  /** A console session unused for this long ends (the user signs in again). */
+  sessionIdleMinutes: z.number().int().min(1).max(1440).default(30),
+  /** A console session ends this long after sign-in, however active. */
+  sessionMaxHours: z.number().int().min(1).max(720).default(12),
+  oidc: ConsoleOidcConfig.optional(),
+});
+export type ConsoleConfig = z.infer<typeof ConsoleConfig>;
+
 export const Config = z
   .strictObject({
     http: HttpConfig.prefault({}),
@@ -206,6 +267,7 @@ export const Config = z
     reports: ReportsConfig.prefault({}),
     sync: SyncConfig.prefault({}),
     audit: AuditConfig.prefault({}),
+    console: ConsoleConfig.prefault({}),
     /** Zone used when a practice has none: Europe/Paris, or an overseas zone. */
     defaultTimezone: ianaZone.default('Europe/Paris'),
   })
@@ -270,6 +332,7 @@ export const SECRET_PATHS: readonly string[] = [
   'security.previousEncryptionKeys',
   'store.postgres.url',
   'audit.key',
+  'console.oidc.clientSecret',
 ];
 
 /** security.previousEncryptionKeys as a list. */

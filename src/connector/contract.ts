@@ -283,6 +283,16 @@ export interface Connector {
 export interface LinkTestOutcome {
   readonly ok: boolean;
   readonly text: string;
+  /** The checklist item by item (POST /api/v1/links/:id/test); without it, the text is one item. */
+  readonly checks?: readonly LinkTestCheck[];
+}
+
+export interface LinkTestCheck {
+  readonly name: string;
+  readonly ok: boolean;
+  /** An optional item never fails the test. */
+  readonly required: boolean;
+  readonly detail?: string;
 }
 
 /** One command-line option of a simulator (commander syntax: `--port <n>`, `--secret <s...>`). */
@@ -340,8 +350,14 @@ export interface ConnectorDefinition<C = JsonObject> {
   ): Promise<LinkTestOutcome>;
   /** Its peer, simulated (every shipped connector has one: test/connector/registered.test.ts). */
   readonly simulator?: ConnectorSimulator;
-  /** Validates `link.config`; unknown keys are errors (validate before touching anything). */
+  /**
+   * Validates `link.config`; unknown keys are errors (validate before touching anything). A
+   * field that may hold a secret is marked `.meta({ writeOnly: true })`: the API masks it
+   * (src/connector/config-schema.ts).
+   */
   readonly configSchema: z.ZodType<C>;
+  /** The shape of `link.secrets` (encrypted credentials), for the console's forms; every field is a secret. */
+  readonly secretsSchema?: z.ZodType;
   /**
    * The config's outbound URLs (where patient data and credentials go): each must be https
    * unless the link is a test link or the host is loopback, checked before the link starts.

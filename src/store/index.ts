@@ -1,5 +1,12 @@
 export { contentHash, stableStringify } from '../util/stable-stringify.js';
 export { openPostgresStore } from './postgres/index.js';
+export type {
+  ConsoleSession,
+  ConsoleSessionInput,
+  ConsoleSessionsRepo,
+  ConsoleSessionVia,
+} from './repos/console-sessions.js';
+export { CONSOLE_SESSION_VIAS } from './repos/console-sessions.js';
 export type { Clock } from './repos/context.js';
 export type { MappingProfileInput, MappingProfileVersion } from './repos/mapping-profiles.js';
 export type {

@@ -336,6 +336,24 @@ export interface PractitionerMappingHoldsTable {
   created_at: Ms;
 }
 
+/** Console sessions (0009_console_sessions): hashes of cookie tokens, never the tokens. */
+export interface ConsoleSessionsTable {
+  id: string;
+  token_hash: string;
+  /** API key id, or `oidc:<issuer host>:<sub>`. */
+  actor: string;
+  label: string | null;
+  role: string;
+  practice_id: string | null;
+  /** `key` or `oidc`. */
+  via: string;
+  key_id: string | null;
+  csrf_token: string;
+  created_at: Ms;
+  last_seen_at: Ms;
+  expires_at: Ms;
+}
+
 export interface Database {
   practices: PracticesTable;
   links: LinksTable;
@@ -359,4 +377,5 @@ export interface Database {
   digests: DigestsTable;
   practitioner_mappings: PractitionerMappingsTable;
   practitioner_mapping_holds: PractitionerMappingHoldsTable;
+  console_sessions: ConsoleSessionsTable;
 }

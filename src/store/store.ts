@@ -4,6 +4,7 @@ import type { MigrationStatus } from './migrations/index.js';
 import type { Dialect } from './migrations/types.js';
 import { type AuditRepo, auditRepo } from './repos/audit.js';
 import { type ChangeCountersRepo, changeCountersRepo } from './repos/changes.js';
+import { type ConsoleSessionsRepo, consoleSessionsRepo } from './repos/console-sessions.js';
 import type { Clock, DirectExecutor, RepoContext } from './repos/context.js';
 import { type ApiKeysRepo, apiKeysRepo, type IcalTokensRepo, icalTokensRepo } from './repos/credentials.js';
 import { type MappingProfilesRepo, mappingProfilesRepo } from './repos/mapping-profiles.js';
@@ -60,6 +61,8 @@ export interface Repos {
   readonly digests: DigestsRepo;
   /** Practitioner mappings per link and their review queue (0008_practitioner_mappings). */
   readonly practitionerMappings: PractitionerMappingsRepo;
+  /** Signed-in console browsers (0009_console_sessions). */
+  readonly consoleSessions: ConsoleSessionsRepo;
 }
 
 /** The repositories bound to one open transaction. Use only these inside `transaction(fn)`. */
@@ -140,6 +143,7 @@ export function makeRepos(ctx: RepoContext): Repos {
     activity: activityRepo(ctx),
     digests: digestsRepo(ctx),
     practitionerMappings: practitionerMappingsRepo(ctx),
+    consoleSessions: consoleSessionsRepo(ctx),
   };
 }
 

@@ -31,6 +31,7 @@ import type { RefusalWatch } from '../security/refusals.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
 import type { JsonObject, Link } from '../store/types.js';
+import { ChangeBus } from './change-bus.js';
 import { backoffDelay, type BackoffOptions, Dispatcher, type DispatcherTuning } from './dispatcher.js';
 import { type IngestVia, type OwnershipResolver, SyncEngine } from './engine.js';
 import { SyncOperator } from './operator.js';
@@ -146,6 +147,8 @@ export class SyncRuntime {
   readonly engine: SyncEngine;
   readonly dispatcher: Dispatcher;
   readonly operator: SyncOperator;
+  /** Hints for the console's live view (change-bus.ts): outbox work committed, pushes, link states. */
+  readonly changes = new ChangeBus();
   private readonly store: Store;
   private readonly log: Logger;
   private readonly scheduler: PollScheduler;
@@ -188,7 +191,11 @@ export class SyncRuntime {
       registry: options.registry,
       log: this.log,
       ...(options.ownership && { ownership: options.ownership }),
-      onEnqueued: () => this.dispatcher.notify(),
+      onEnqueued: () => {
+        this.dispatcher.notify();
+        // Committed by an ingest or an operator action: outbox rows, and maybe conflicts, reviews…
+        this.changes.hint(null, 'outbox', 'conflicts', 'reviews', 'deadLetters', 'messages');
+      },
     });
     this.dispatcher = new Dispatcher({
       engine: this.engine,
@@ -197,7 +204,10 @@ export class SyncRuntime {
         const r = this.links.get(linkId);
         return r && { link: r.link, connector: r.connector };
       },
-      onPushed: (linkId) => this.lastPush.set(linkId, new Date(this.store.now()).toISOString()),
+      onPushed: (linkId) => {
+        this.lastPush.set(linkId, new Date(this.store.now()).toISOString());
+        this.changes.hint(this.links.get(linkId)?.link.practiceId ?? null, 'outbox', 'messages', 'links');
+      },
       activeLinkIds: () => [...this.links.keys()],
       ...(options.dispatcher && { tuning: options.dispatcher }),
     });
@@ -396,6 +406,7 @@ export class SyncRuntime {
         this.scheduler.schedule(link.id, schedule, practice.timezone, () => this.pollLink(link.id));
       }
       this.dispatcher.notify();
+      this.changes.hint(link.practiceId, 'links');
       this.log.info('link started', {
         linkId: link.id,
         connector: link.connector,
@@ -412,6 +423,7 @@ export class SyncRuntime {
           );
       if (this.links.has(link.id)) await this.stopLink(link.id);
       const failure = this.recordFailure(link, error);
+      this.changes.hint(link.practiceId, 'links');
       this.log.error('link not started', {
         linkId: link.id,
         connector: link.connector,
@@ -432,6 +444,7 @@ export class SyncRuntime {
     const r = this.links.get(linkId);
     if (!r) return;
     this.links.delete(linkId);
+    this.changes.hint(r.link.practiceId, 'links');
     r.controller.abort();
     try {
       await r.connector.stop();
@@ -614,8 +627,11 @@ export class SyncRuntime {
     return isWebhookRefusal(answer) ? webhookRefusal() : answer;
   }
 
-  /** Where a link stands: state, cursors, lag, queue depth, dead letters, connector health. */
-  async status(linkId: string): Promise<LinkStatus> {
+  /**
+   * Where a link stands: state, cursors, lag, queue depth, dead letters, connector health
+   * (`health: false` leaves the connector's health out: the dashboard reads many links at once).
+   */
+  async status(linkId: string, options: { readonly health?: boolean } = {}): Promise<LinkStatus> {
     const link = await this.store.links.require(linkId);
     const r = this.links.get(linkId);
     const failure = this.failures.get(linkId);
@@ -629,7 +645,7 @@ export class SyncRuntime {
         .sort()
         .pop() ?? null;
     let health: HealthReport | null = null;
-    if (r) {
+    if (r && options.health !== false) {
       const timeout = this.options.healthTimeoutMs ?? 5000;
       health = await Promise.race([
         r.connector.health(),

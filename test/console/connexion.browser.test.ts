@@ -27,7 +27,7 @@ describe('console sign-in page', () => {
     await page.goto('/console/');
     await page.getByRole('heading', { level: 1, name: 'Connexion' }).waitFor();
     await page.keyboard.press('Tab');
-    const focused = await page.evaluate(() => document.activeElement?.id);
+    const focused = await page.evaluate('document.activeElement && document.activeElement.id');
     expect(focused).toBe('cle');
     await screenshot(page, 'connexion');
     expect(await seriousViolations(page)).toEqual([]);

@@ -9,7 +9,12 @@ import { z } from 'zod';
 import { CSV_CONTENT_TYPE, csvDocument } from '../../reports/csv.js';
 import { toFhirAuditBundle } from '../../security/audit-fhir.js';
 import type { Store } from '../../store/index.js';
-import { AUDIT_OUTCOMES, type AuditEvent, type AuditListFilter } from '../../store/types.js';
+import {
+  AUDIT_OUTCOMES,
+  type AuditEvent,
+  type AuditListFilter,
+  type AuditVerifyResult,
+} from '../../store/types.js';
 import { type AnyRoute, defineRoute, type RouteContext } from '../route.js';
 
 const instant = z
@@ -61,7 +66,25 @@ export interface AuditRoutesDeps {
   readonly store: Store;
   /** This passerelle instance, as BALP's `source.observer`. */
   readonly instance: () => string;
+  /**
+   * Recomputes the keyed chain and checks it against the signed checkpoints (what `passerelle
+   * audit verify` runs: verifyAuditTrail with the service's audit key and checkpoint file).
+   * Without it, POST /api/v1/audit/verify is not mounted.
+   */
+  readonly verify?: () => Promise<AuditVerifyResult>;
 }
+
+const VerifyView = z.object({
+  ok: z.boolean(),
+  checked: z.number().int().describe('Events whose link in the chain verified'),
+  firstBadId: z
+    .number()
+    .int()
+    .optional()
+    .describe('Sequence number of the first event that does not verify (absent when ok)'),
+  reason: z.string().optional().describe('Why it does not verify (no event content)'),
+  checkpoints: z.number().int().optional().describe('Signed checkpoints that matched their event'),
+});
 
 function toFilter(q: Filters, visible: readonly string[] | null, limit: number): AuditListFilter {
   const practiceIds =
@@ -139,7 +162,47 @@ export function auditRoutes(deps: AuditRoutesDeps): AnyRoute[] {
     return { events, next: events.length === limit && last ? last.seq : null };
   };
 
+  const verifyRoutes: AnyRoute[] = [];
+  const { verify } = deps;
+  if (verify)
+    verifyRoutes.push(
+      defineRoute({
+        method: 'post',
+        path: '/api/v1/audit/verify',
+        summary:
+          'Verify the audit chain: every keyed link, and the signed checkpoints (no event is read out)',
+        description:
+          'Walks the whole chain, from its genesis or from the signed base left by a retention purge, to its head, and checks every signed checkpoint of the checkpoint file against it, as `passerelle audit verify` does. A range is not offered: a link of a hash chain is only as good as the links before it back to a signed anchor. The check is itself audited (`audit.verify`).',
+        tags: ['audit'],
+        access: 'admin',
+        scope: 'global',
+        responses: {
+          200: {
+            description: 'ok with the number of events checked, or the first event that does not verify',
+            schema: VerifyView,
+          },
+        },
+        handler: async (ctx) => {
+          const r = await verify();
+          await ctx.audit({
+            action: 'audit.verify',
+            resourceType: 'AuditTrail',
+            outcome: r.ok ? 'success' : 'failure',
+            details: { checked: r.checked, ...(!r.ok && { firstBadId: r.firstBrokenSeq }) },
+          });
+          return r.ok
+            ? {
+                ok: true,
+                checked: r.checked,
+                ...(r.checkpoints !== undefined && { checkpoints: r.checkpoints }),
+              }
+            : { ok: false, checked: r.checked, firstBadId: r.firstBrokenSeq, reason: r.reason };
+        },
+      }),
+    );
+
   return [
+    ...verifyRoutes,
     defineRoute({
       method: 'get',
       path: '/api/v1/audit',

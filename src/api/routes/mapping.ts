@@ -19,6 +19,7 @@ import {
   type MappingPlan,
   notifyMappingChange,
   planFromText,
+  PROTOCOLS,
   shippedProfileOf,
   shippedProfileText,
 } from '../../mapping/index.js';
@@ -146,6 +147,55 @@ function putBody(
   return { text: body.toString('utf8'), comment: undefined };
 }
 
+const ValidationIssue = z.object({
+  line: z.number().int().nullable().describe('1-based line in the text given (null: not located in it)'),
+  column: z.number().int().nullable(),
+  path: z.string().describe('Path in the profile (`appointment.inbound.start`)'),
+  message: z.string(),
+  severity: z.enum(['error', 'warning']),
+  code: z.string().optional(),
+});
+const ValidationView = z.object({ ok: z.boolean(), issues: z.array(ValidationIssue) });
+type ValidationIssue = z.infer<typeof ValidationIssue>;
+
+/** `profile:12:5` → line 12, column 5 of the text given; an issue in a parent profile is not in it. */
+function located(issue: MappingIssue): ValidationIssue {
+  const m = /^profile:(\d+):(\d+)$/.exec(issue.location ?? '');
+  return {
+    line: m ? Number(m[1]) : null,
+    column: m ? Number(m[2]) : null,
+    path: issue.path,
+    message: m || issue.location === undefined ? issue.message : `${issue.location}: ${issue.message}`,
+    severity: issue.severity,
+    code: issue.code,
+  };
+}
+
+/**
+ * Validation as you type: compiles the text as PUT would (every issue at once, located) and
+ * stores nothing. With `protocol`, a profile of another protocol is an error at `protocol`.
+ */
+export function validateProfileText(text: string, protocol?: string): z.infer<typeof ValidationView> {
+  if (text.trim() === '')
+    return {
+      ok: false,
+      issues: [{ line: 1, column: 1, path: '', message: 'the profile is empty', severity: 'error' }],
+    };
+  const r = loadProfileText(text, { label: 'profile' });
+  if (!r.ok) return { ok: false, issues: r.issues.map(located) };
+  const issues = r.warnings.map(located);
+  if (protocol !== undefined && r.plan.protocol !== protocol)
+    issues.unshift({
+      line: null,
+      column: null,
+      path: 'protocol',
+      message: `must be ${protocol}, not ${r.plan.protocol}`,
+      severity: 'error',
+      code: 'ERR_MAPPING_PROTOCOL_MISMATCH',
+    });
+  return { ok: !issues.some((i) => i.severity === 'error'), issues };
+}
+
 export interface MappingRoutesDeps {
   readonly store: Store;
   /** The connectors that take a profile (the registry's profiles()). */
@@ -160,6 +210,26 @@ export function mappingRoutes(deps: MappingRoutesDeps): AnyRoute[] {
   const reloadPlan = (linkId: string) => deps.plans?.reload(linkId).catch(() => undefined);
   const linkFor = (linkId: string) => store.links.require(linkId);
   return [
+    defineRoute({
+      method: 'post',
+      path: '/api/v1/mapping/validate',
+      summary:
+        'Validate a mapping profile (YAML text as the body) without storing anything: every issue with its line and column',
+      description:
+        'For validation as you type in the console. The body is the profile text (any content type; JSON `{ "profile": "…" }` too). `protocol` (fhir-r4, hl7v2) makes a profile of another protocol an error. Always 200: `ok` false lists the errors, warnings come with `ok` true. Nothing is stored or audited: the text is not tied to a practice.',
+      tags: ['mapping'],
+      access: 'integrator',
+      // Touches no practice's data: a key limited to a practice may use it as well.
+      scope: 'list',
+      query: z.object({ protocol: z.enum(PROTOCOLS).optional() }),
+      bodyType: 'raw',
+      bodyLimit: '1mb',
+      responses: { 200: { description: 'The issues, located in the text given', schema: ValidationView } },
+      handler: async ({ body, req, query }) => {
+        const { text } = putBody(req, body as Buffer);
+        return validateProfileText(text, query.protocol);
+      },
+    }),
     defineRoute({
       method: 'get',
       path: '/api/v1/links/:id/mapping',

@@ -1,6 +1,7 @@
 import cron from 'node-cron';
 import { z } from 'zod';
 
+import { maskConfig, secretConfigPaths, unmaskConfig } from '../../connector/config-schema.js';
 import type { ConnectorRegistry } from '../../connector/registry.js';
 import { PasserelleError } from '../../errors.js';
 import { shippedPlan, shippedProfileNames } from '../../mapping/runtime.js';
@@ -86,13 +87,19 @@ export function practiceView(p: Practice): Practice {
   return { ...p, settings: digestWebhookView(p.settings) };
 }
 
+/** The config with its secret fields (writeOnly in the connector's schema) masked. */
+function shownConfig(l: Link, registry?: ConnectorRegistry): JsonObject {
+  const definition = registry?.get(l.connector);
+  return definition ? maskConfig(l.config, secretConfigPaths(definition)) : l.config;
+}
+
 /** What the audit keeps of a link's state: its settings, never its secrets (only whether it has some). */
-function auditedLink(l: Link): JsonObject {
+function auditedLink(l: Link, registry?: ConnectorRegistry): JsonObject {
   return {
     name: l.name,
     connector: l.connector,
     profile: l.profile,
-    config: l.config,
+    config: shownConfig(l, registry),
     schedule: l.schedule,
     isTest: l.isTest,
     enabled: l.enabled,
@@ -100,10 +107,13 @@ function auditedLink(l: Link): JsonObject {
   };
 }
 
-/** Never hand out the (encrypted) credentials. */
-export function linkView(l: Link): z.infer<typeof LinkView> {
+/**
+ * Never hand out the (encrypted) credentials, nor a secret written in the config (an inline TLS
+ * private key): with the registry, those show as MASKED.
+ */
+export function linkView(l: Link, registry?: ConnectorRegistry): z.infer<typeof LinkView> {
   const { secrets, ...rest } = l;
-  return { ...rest, hasSecrets: secrets !== null };
+  return { ...rest, config: shownConfig(l, registry), hasSecrets: secrets !== null };
 }
 
 /** `If-Match: "3"` or `W/"3"` → 3 (optimistic concurrency on PATCH). */
@@ -333,7 +343,9 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       responses: { 200: { description: 'Links', schema: z.object({ items: z.array(LinkView) }) } },
       handler: async ({ scope }) => {
         const practiceId = scope.practiceId;
-        return { items: (await store.links.list(practiceId ? { practiceId } : {})).map(linkView) };
+        return {
+          items: (await store.links.list(practiceId ? { practiceId } : {})).map((l) => linkView(l, registry)),
+        };
       },
     }),
     defineRoute({
@@ -379,7 +391,7 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
           outcome: 'success',
           details: { connector: l.connector, practiceId: l.practiceId },
         });
-        return reply(201, linkView(l), { ...etag(l.version), Location: `/api/v1/links/${l.id}` });
+        return reply(201, linkView(l, registry), { ...etag(l.version), Location: `/api/v1/links/${l.id}` });
       },
     }),
     defineRoute({
@@ -393,7 +405,7 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       responses: { 200: { description: 'The link', schema: LinkView } },
       handler: async ({ params }) => {
         const l = await store.links.require(params.id);
-        return reply(200, linkView(l), etag(l.version));
+        return reply(200, linkView(l, registry), etag(l.version));
       },
     }),
     defineRoute({
@@ -414,9 +426,15 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
         },
       },
       handler: async ({ params, body, req, audit }) => {
-        const { secrets, ...rest } = body;
-        const patch = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
         const before = await store.links.require(params.id);
+        // A form sent back with a secret still MASKED keeps the stored value (config-schema.ts).
+        const definition = registry.get(body.connector ?? before.connector);
+        const config =
+          body.config !== undefined && definition
+            ? unmaskConfig(body.config, before.config, secretConfigPaths(definition))
+            : body.config;
+        const { secrets, ...rest } = { ...body, ...(config !== undefined && { config }) };
+        const patch = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
         // What the link would become; a change of anything else leaves a stored link as it is.
         if (
           body.connector !== undefined ||
@@ -426,13 +444,13 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
         ) {
           checkLink({
             connector: body.connector ?? before.connector,
-            config: body.config ?? before.config,
+            config: config ?? before.config,
             profile: body.profile !== undefined ? body.profile : before.profile,
             isTest: body.isTest ?? before.isTest,
           });
         }
         // Secrets follow their endpoint: a new URL, host or port without the secrets again drops them.
-        const moved = body.config === undefined ? [] : endpointChanges(before.config, body.config);
+        const moved = config === undefined ? [] : endpointChanges(before.config, config);
         const dropSecrets = moved.length > 0 && secrets === undefined && before.secrets !== null;
         const l = await store.links.update(
           params.id,
@@ -452,13 +470,13 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
           outcome: 'success',
           details: {
             fields: Object.keys(body),
-            before: auditedLink(before),
-            after: auditedLink(l),
+            before: auditedLink(before, registry),
+            after: auditedLink(l, registry),
             ...(moved.length > 0 && { endpointChanged: moved }),
             ...(dropSecrets && { secretsDropped: true }),
           },
         });
-        return reply(200, linkView(l), etag(l.version));
+        return reply(200, linkView(l, registry), etag(l.version));
       },
     }),
     defineRoute({

@@ -27,7 +27,7 @@ export function consoleModule(options: { root?: string } = {}): ServiceModule {
     http: async (ctx) => {
       const assets = await loadConsoleAssets(options.root ?? projectRoot());
       ctx.logger.debug('console ready', { firstLoadBrotliBytes: assets.firstLoadBrotliBytes });
-      return [consoleRouter(assets)];
+      return consoleRouter(assets);
     },
   };
 }

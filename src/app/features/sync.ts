@@ -2,6 +2,8 @@
  * The `sync` service module: the runtime as a component (started after the HTTP server,
  * stopped before the store closes), its supervision routes and the webhook route.
  */
+import { connectorRoutes } from '../../api/routes/connectors.js';
+import { dashboardRoutes } from '../../api/routes/dashboard.js';
 import { hookRoutes } from '../../api/routes/hooks.js';
 import { messageRoutes } from '../../api/routes/messages.js';
 import { practitionerMappingRoutes } from '../../api/routes/practitioner-mappings.js';
@@ -9,6 +11,7 @@ import { syncRoutes } from '../../api/routes/sync.js';
 import type { SyncConfig } from '../../config/schema.js';
 import { type ConnectorRegistry } from '../../connector/registry.js';
 import type { ActivePlans } from '../../mapping/active-plans.js';
+import { DashboardWatch } from '../../reports/dashboard-watch.js';
 import type { DispatcherTuning } from '../../sync/dispatcher.js';
 import type { OwnershipResolver } from '../../sync/engine.js';
 import { SyncRuntime, type SyncRuntimeOptions } from '../../sync/runtime.js';
@@ -22,6 +25,8 @@ export interface SyncModuleOptions {
   /** The mapping module's plan cache (mappingModule().plansOf): one cache for the whole service. */
   readonly plans?: (ctx: ServiceContext) => ActivePlans;
   readonly dispatcher?: Partial<DispatcherTuning>;
+  /** The console's live view (GET /api/v1/events): sweep and heartbeat periods (tests shorten them). */
+  readonly events?: { readonly sweepMs?: number; readonly heartbeatMs?: number };
   readonly runtime?: Partial<
     Pick<
       SyncRuntimeOptions,
@@ -40,6 +45,8 @@ export interface SyncModuleOptions {
 export interface SyncModule extends ServiceModule {
   /** The runtime of a running service (tests, the CLI's replay). */
   runtimeOf(ctx: ServiceContext): SyncRuntime;
+  /** What GET /api/v1/events streams from (tests: its subscribers). */
+  watchOf(ctx: ServiceContext): DashboardWatch;
 }
 
 /** The dispatcher settings of the config's `sync:` section. */
@@ -74,18 +81,44 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
     }
     return runtime;
   };
+  const watches = new WeakMap<ServiceContext, DashboardWatch>();
+  const watchOf = (ctx: ServiceContext): DashboardWatch => {
+    let watch = watches.get(ctx);
+    if (!watch) {
+      const runtime = runtimeOf(ctx);
+      watch = new DashboardWatch({
+        deps: { store: ctx.store, status: (id, o) => runtime.status(id, o) },
+        bus: runtime.changes,
+        logger: ctx.logger.child({ component: 'events' }),
+        ...(options.events?.sweepMs !== undefined && { sweepMs: options.events.sweepMs }),
+      });
+      watches.set(ctx, watch);
+    }
+    return watch;
+  };
   return {
     name: 'sync',
     registry,
     runtimeOf,
+    watchOf,
     routes: (ctx) => [
       ...syncRoutes(runtimeOf(ctx)),
       ...messageRoutes(runtimeOf(ctx)),
       ...practitionerMappingRoutes(runtimeOf(ctx)),
       ...hookRoutes(runtimeOf(ctx)),
+      ...connectorRoutes({ store: ctx.store, registry, secrets: ctx.secrets }),
+      ...dashboardRoutes({
+        store: ctx.store,
+        status: (id, o) => runtimeOf(ctx).status(id, o),
+        watch: watchOf(ctx),
+        ...(options.events?.heartbeatMs !== undefined && { heartbeatMs: options.events.heartbeatMs }),
+      }),
     ],
     components: (ctx) => [
       { name: 'sync', start: () => runtimeOf(ctx).start(), stop: () => runtimeOf(ctx).stop() },
+      // Listed after sync so it stops first: open event streams end before the runtime stops
+      // and before the HTTP server waits for its connections.
+      { name: 'events', start: async () => undefined, stop: async () => watchOf(ctx).stop() },
     ],
     readiness: (ctx) => () =>
       runtimeOf(ctx)

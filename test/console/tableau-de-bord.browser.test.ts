@@ -1,0 +1,85 @@
+/**
+ * The dashboard in real Chromium against the real service and its simulators (the demo world):
+ * both practices with their links, a link shown failing in red with its reason after its peer
+ * stops (pushed by the event stream, no reload), and a practice-limited user who never sees the
+ * other practice.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Browser } from 'playwright-core';
+
+import {
+  launchBrowser,
+  newContext,
+  screenshot,
+  seriousViolations,
+  signInWithKey,
+} from '../helpers/browser.js';
+import { type ConsoleWorld, startConsoleWorld } from '../helpers/console-world.js';
+
+let world: ConsoleWorld;
+let browser: Browser;
+
+beforeAll(async () => {
+  [world, browser] = await Promise.all([startConsoleWorld(), launchBrowser()]);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await world?.dispose();
+}, 60_000);
+
+describe('console dashboard', () => {
+  it('shows every practice with its links to an administrator, without serious accessibility violations', async () => {
+    const context = await newContext(browser, world.url);
+    const page = await context.newPage();
+    await signInWithKey(page, world.adminKey);
+    await page.getByRole('heading', { level: 1, name: 'Tableau de bord' }).waitFor();
+    for (const p of [world.practices.fhir, world.practices.hl7]) {
+      await page.getByRole('heading', { level: 2, name: p.name }).waitFor();
+      expect(await page.locator(`section[data-practice="${p.id}"] tbody tr`).count()).toBeGreaterThanOrEqual(
+        2,
+      );
+    }
+    await screenshot(page, 'tableau-de-bord');
+    expect(await seriousViolations(page)).toEqual([]);
+    await context.close();
+  }, 60_000);
+
+  it('turns a link red with its reason, without a reload, once the practice software stops answering', async () => {
+    const context = await newContext(browser, world.url);
+    const page = await context.newPage();
+    await signInWithKey(page, world.adminKey);
+    const block = page.locator(`section[data-practice="${world.practices.fhir.id}"]`);
+    await block.waitFor();
+    expect(await block.locator('tr[data-state="failing"]').count()).toBe(0);
+    const navigations: string[] = [];
+    page.on('framenavigated', (f) => navigations.push(f.url()));
+    await world.demo.world.fhirPeer.close();
+    // The FHIR link polls every few seconds; its failure reaches the page by the event stream.
+    const failing = block.locator('tr[data-state="failing"]');
+    await failing.first().waitFor({ timeout: 45_000 });
+    expect(await failing.first().locator('.reason').textContent()).toMatch(/Raison : /);
+    expect(await block.getAttribute('class')).toContain('needs-attention');
+    expect(navigations).toEqual([]);
+    await screenshot(page, 'tableau-de-bord-liaison-en-echec');
+    await context.close();
+  }, 90_000);
+
+  it('shows a user limited to one practice only that practice, and the API refuses the other', async () => {
+    const key = await world.key({ role: 'viewer', practiceId: world.practices.hl7.id });
+    const context = await newContext(browser, world.url);
+    const page = await context.newPage();
+    await signInWithKey(page, key);
+    await page.getByRole('heading', { level: 2, name: world.practices.hl7.name }).waitFor();
+    expect(await page.locator(`section[data-practice="${world.practices.fhir.id}"]`).count()).toBe(0);
+    expect(await page.getByText(world.practices.fhir.name).count()).toBe(0);
+    expect(await page.locator('#cabinet').isDisabled()).toBe(true);
+    // The same session asking the API for the other practice directly is refused.
+    const status = await page.evaluate(
+      async (other) => (await fetch(`/api/v1/dashboard?practiceId=${other}`)).status,
+      world.practices.fhir.id,
+    );
+    expect(status).toBe(403);
+    await context.close();
+  }, 60_000);
+});
