@@ -253,7 +253,10 @@ function FieldShell(props: {
 
 function StringField(props: { ctx: Ctx; path: readonly string[]; schema: JsonSchema; required: boolean }) {
   const { ctx, path, schema } = props;
-  const initial = schema.writeOnly ? '' : getAt(ctx.root, path);
+  // A stored secret comes back masked (`********`): the field starts empty and, left empty, keeps
+  // sending the mask, which the API reads as « unchanged ».
+  const [stored] = useState(() => getAt(ctx.root, path));
+  const initial = schema.writeOnly ? '' : stored;
   const [text, setText] = useState(
     typeof initial === 'string' ? initial : initial === undefined ? '' : shown(initial),
   );
@@ -276,7 +279,7 @@ function StringField(props: { ctx: Ctx; path: readonly string[]; schema: JsonSch
           onInput={(e) => {
             const v = (e.target as HTMLInputElement).value;
             setText(v);
-            ctx.set(path, v === '' ? undefined : v);
+            ctx.set(path, v !== '' ? v : schema.writeOnly ? stored : undefined);
           }}
         />
       )}
@@ -551,16 +554,29 @@ function Node(props: { ctx: Ctx; path: readonly string[]; schema: JsonSchema; re
   const p = { ...props, schema };
   switch (kindOf(schema)) {
     case 'object': {
-      const errors = props.ctx.errors[props.path.join('.')] ?? [];
-      return (
+      const key = props.path.join('.');
+      const errors = props.ctx.errors[key] ?? [];
+      const title = props.ctx.labelOf(props.path) ?? schema.title ?? props.path[props.path.length - 1];
+      const fieldset = (
         <fieldset class="schema-object">
-          <legend>
-            {props.ctx.labelOf(props.path) ?? schema.title ?? props.path[props.path.length - 1]}
-          </legend>
+          <legend>{title}</legend>
           {schema.description && <p class="help">{schema.description}</p>}
           {errors.length > 0 && <p class="field-error">{errors.join(' ; ')}</p>}
           <Properties ctx={props.ctx} path={props.path} schema={schema} />
         </fieldset>
+      );
+      if (props.required) return fieldset;
+      // An optional group (TLS, file drop) stays folded until it is used or has an error.
+      const used =
+        getAt(props.ctx.root, props.path) !== undefined ||
+        Object.keys(props.ctx.errors).some((k) => k === key || k.startsWith(`${key}.`));
+      return (
+        <details class="schema-optional" open={used}>
+          <summary>
+            {title} <span class="required">{t('schemaForm.facultatif')}</span>
+          </summary>
+          {fieldset}
+        </details>
       );
     }
     case 'union':

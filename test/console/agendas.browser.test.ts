@@ -27,46 +27,12 @@ interface FeedJson {
   readonly status: string;
 }
 
-async function missingRoute(path: string, method = 'GET'): Promise<boolean> {
-  const res = await world.api(path, { method });
-  if (res.status !== 404) return false;
-  const body = (await res.json()) as { error?: { message?: string } };
-  return body.error?.message?.startsWith('no route for') ?? false;
-}
-
-const ROLES = {
-  admin: ['admin', 'integrator', 'viewer'],
-  integrator: ['integrator', 'viewer'],
-  viewer: ['viewer'],
-};
-let sessionRoute = true;
-
-/**
- * Signs in as a person would (POST /api/v1/session) when the service has sessions; until then
- * (h/auth not merged) the page's API calls carry the key and GET /api/v1/session says who it is.
- */
 async function signIn(
   page: Page,
   role: 'admin' | 'integrator' | 'viewer',
   practiceId: string | null = null,
 ): Promise<void> {
-  const key = await world.key({ role, ...(practiceId !== null && { practiceId }) });
-  if (sessionRoute) return signInWithKey(page, key);
-  await page.context().setExtraHTTPHeaders({ Authorization: `Bearer ${key}` });
-  await page.route('**/api/v1/session', (route) =>
-    route.fulfill({
-      json: {
-        actor: `test-${role}`,
-        label: `test ${role}`,
-        role,
-        practiceId,
-        via: 'key',
-        grants: ROLES[role],
-      },
-    }),
-  );
-  await page.goto('/console/');
-  await page.getByRole('navigation', { name: 'Navigation principale' }).waitFor();
+  await signInWithKey(page, await world.key({ role, ...(practiceId !== null && { practiceId }) }));
 }
 
 async function feeds(practiceId: string): Promise<FeedJson[]> {
@@ -93,7 +59,6 @@ async function busyPractitioner(practiceId: string): Promise<string> {
 
 beforeAll(async () => {
   [world, browser] = await Promise.all([startConsoleWorld(), launchBrowser()]);
-  sessionRoute = !(await missingRoute('/api/v1/session/options'));
 }, 180_000);
 
 afterAll(async () => {

@@ -6,11 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
-import { z } from 'zod';
 
-import { FhirConfig, FhirSecrets } from '../../connectors/fhir/config.js';
-import { Hl7v2Config } from '../../connectors/hl7v2/config.js';
-import { SecretariatConfig, SecretariatSecrets } from '../../connectors/secretariat/index.js';
 import {
   launchBrowser,
   newContext,
@@ -33,82 +29,12 @@ interface LinkJson {
   readonly isTest: boolean;
 }
 
-/** Whether the running service lacks a route (a branch not merged yet), as opposed to a 404 of a route. */
-async function missingRoute(path: string, method = 'GET'): Promise<boolean> {
-  const res = await world.api(path, { method });
-  if (res.status !== 404) return false;
-  const body = (await res.json()) as { error?: { message?: string } };
-  return body.error?.message?.startsWith('no route for') ?? false;
-}
-
-const ROLES = {
-  admin: ['admin', 'integrator', 'viewer'],
-  integrator: ['integrator', 'viewer'],
-  viewer: ['viewer'],
-};
-let sessionRoute = true;
-let connectorsRoute = true;
-let testRoute = true;
-
-/**
- * Signs in as a person would (POST /api/v1/session) when the service has sessions; until then
- * (h/auth not merged) the page's API calls carry the key and GET /api/v1/session says who it is.
- */
 async function signIn(
   page: Page,
   role: 'admin' | 'integrator' | 'viewer',
   practiceId: string | null = null,
 ): Promise<void> {
-  const key = await world.key({ role, ...(practiceId !== null && { practiceId }) });
-  if (sessionRoute) return signInWithKey(page, key);
-  await page.context().setExtraHTTPHeaders({ Authorization: `Bearer ${key}` });
-  await page.route('**/api/v1/session', (route) =>
-    route.fulfill({
-      json: {
-        actor: `test-${role}`,
-        label: `test ${role}`,
-        role,
-        practiceId,
-        via: 'key',
-        grants: ROLES[role],
-      },
-    }),
-  );
-  await page.goto('/console/');
-  await page.getByRole('navigation', { name: 'Navigation principale' }).waitFor();
-}
-
-/** Until GET /api/v1/connectors is merged (h/api), the page gets the registry's schemas from here. */
-async function connectorsStub(page: Page): Promise<void> {
-  if (connectorsRoute) return;
-  const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
-  const items = [
-    { name: 'fhir', configSchema: schema(FhirConfig), secretsSchema: schema(FhirSecrets) },
-    { name: 'hl7v2', configSchema: schema(Hl7v2Config), secretsSchema: null },
-    {
-      name: 'secretariat',
-      configSchema: schema(SecretariatConfig),
-      secretsSchema: schema(SecretariatSecrets),
-    },
-  ];
-  await page.route('**/api/v1/connectors', (route) => route.fulfill({ json: { items } }));
-}
-
-/** Until POST /api/v1/links/:id/test is merged (h/api): the FHIR connector's printed checklist. */
-async function linkTestStub(page: Page): Promise<void> {
-  if (testRoute) return;
-  const text = [
-    'passerelle link test essai — essai (fhir, profil / profile fhir-r4-fr)',
-    'Serveur / server: http://127.0.0.1/fhir/R4',
-    '',
-    'Serveur / server',
-    '  ✓ CapabilityStatement',
-    '',
-    'Appointment (lecture / pull)',
-    '  ✓ search-type (recherche / search)',
-    '  – history-type (suppressions / deletions) — optionnel, absent / optional, missing',
-  ].join('\n');
-  await page.route('**/api/v1/links/*/test', (route) => route.fulfill({ json: { ok: true, text } }));
+  await signInWithKey(page, await world.key({ role, ...(practiceId !== null && { practiceId }) }));
 }
 
 async function links(practiceId: string): Promise<LinkJson[]> {
@@ -118,9 +44,6 @@ async function links(practiceId: string): Promise<LinkJson[]> {
 
 beforeAll(async () => {
   [world, browser] = await Promise.all([startConsoleWorld(), launchBrowser()]);
-  sessionRoute = !(await missingRoute('/api/v1/session/options'));
-  connectorsRoute = !(await missingRoute('/api/v1/connectors'));
-  testRoute = !(await missingRoute('/api/v1/links/none/test', 'POST'));
 }, 180_000);
 
 afterAll(async () => {
@@ -154,7 +77,6 @@ describe('console links pages', () => {
   it('creates a link through the form generated from the connector schema, showing a config error at its field until fixed', async () => {
     const context = await newContext(browser, world.url);
     const page = await context.newPage();
-    await connectorsStub(page);
     await signIn(page, 'integrator');
     await page.goto('/console/liaisons');
     await page.getByRole('button', { name: 'Nouvelle liaison' }).click();
@@ -211,7 +133,6 @@ describe('console links pages', () => {
   it('tests the connection of a link and shows the checklist', async () => {
     const context = await newContext(browser, world.url);
     const page = await context.newPage();
-    await linkTestStub(page);
     await signIn(page, 'integrator');
     const demoFhir = (await links(world.practices.fhir.id)).find((l) => l.connector === 'fhir');
     await page.goto(`/console/liaisons/${demoFhir?.id ?? ''}`);

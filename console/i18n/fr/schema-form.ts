@@ -1,6 +1,7 @@
 /** The form generated from a JSON Schema (console/components/schema-form.tsx). */
 export const schemaForm = {
   obligatoire: '(obligatoire)',
+  facultatif: '(facultatif)',
   secretAide: 'Secret : jamais affiché ni renvoyé. Laissez vide pour garder celui enregistré.',
   parDefaut: 'Par défaut : {valeur}.',
   entre: 'Entre {min} et {max}.',
