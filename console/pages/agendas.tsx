@@ -63,18 +63,24 @@ function IssuedUrl(props: { issued: Issued; onClose: () => void }) {
   const field = useRef<HTMLInputElement>(null);
   const heading = useRef<HTMLHeadingElement>(null);
   const [copy, setCopy] = useState<'idle' | 'done' | 'failed'>('idle');
+  const [failures, setFailures] = useState(0);
   const qr = qrOf(issued);
   useEffect(() => heading.current?.focus(), [issued.url]);
+  // No Clipboard API (plain http, refused permission): the address is selected for Ctrl+C, once
+  // the message is shown.
+  useEffect(() => {
+    if (failures === 0) return;
+    field.current?.focus();
+    field.current?.select();
+  }, [failures]);
   const doCopy = async () => {
     try {
       if (!navigator.clipboard) throw new Error('no clipboard');
       await navigator.clipboard.writeText(issued.url);
       setCopy('done');
     } catch {
-      // No Clipboard API (plain http, refused permission): the address is selected for Ctrl+C.
       setCopy('failed');
-      field.current?.focus();
-      field.current?.select();
+      setFailures((n) => n + 1);
     }
   };
   return (

@@ -106,6 +106,14 @@ describe('console iCal feeds page', () => {
     expect(ics).toMatch(/^BEGIN:VCALENDAR/);
     expect(ics).toContain('BEGIN:VEVENT');
 
+    // The QR code of the URL, for the practitioner's phone (qrSvg in the answer, from h/api).
+    const openapi = await (await world.api('/api/v1/openapi.json')).text();
+    if (openapi.includes('qrSvg')) {
+      const qr = page.getByRole('img', { name: /Code QR de l’adresse/ });
+      await qr.waitFor();
+      expect(await qr.getAttribute('src')).toMatch(/^data:image\/svg\+xml/);
+    }
+
     // « Copier l’adresse » puts it on the clipboard.
     await page.getByRole('button', { name: 'Copier l’adresse' }).click();
     await page.getByRole('status').filter({ hasText: 'Adresse copiée.' }).waitFor();
@@ -129,7 +137,15 @@ describe('console iCal feeds page', () => {
     await field.waitFor();
     await page.getByRole('button', { name: 'Copier l’adresse' }).click();
     await page.getByRole('status').filter({ hasText: 'Copie automatique impossible' }).waitFor();
-    await expect(field.evaluate((el) => el === el.ownerDocument.activeElement)).resolves.toBe(true);
+    await expect(
+      page.evaluate('document.activeElement?.id + " " + document.activeElement?.tagName'),
+    ).resolves.toBe('adresse-flux INPUT');
+    await expect(
+      field.evaluate((el) => {
+        const input = el as unknown as { selectionStart: number; selectionEnd: number; value: string };
+        return input.selectionEnd - input.selectionStart === input.value.length;
+      }),
+    ).resolves.toBe(true);
     expect(await field.getAttribute('readonly')).not.toBeNull();
     await screenshot(page, 'agendas-copie-secours');
     expect(await seriousViolations(page)).toEqual([]);

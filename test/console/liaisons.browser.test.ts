@@ -121,12 +121,28 @@ describe('console links pages', () => {
       hasSecrets: true,
       config: { baseUrl: peerUrl, auth: { type: 'bearer' } },
     });
-    // Secrets never come back, and the edit form does not prefill them.
+    await context.close();
+  }, 60_000);
+
+  it('edits a link with its settings prefilled and its secrets never shown', async () => {
+    const context = await newContext(browser, world.url);
+    const page = await context.newPage();
+    await signIn(page, 'integrator');
+    const peerUrl = String(
+      (await links(world.practices.fhir.id)).find((l) => l.id === NEW_ID)?.config['baseUrl'],
+    );
+    await page.goto(`/console/liaisons/${NEW_ID}`);
     await page.getByRole('button', { name: 'Modifier' }).click();
     await expect(page.locator(`#modifier-${NEW_ID}-secrets-token`).inputValue()).resolves.toBe('');
     await expect(page.locator(`#modifier-${NEW_ID}-config-baseUrl`).inputValue()).resolves.toBe(peerUrl);
     await screenshot(page, 'liaison-modification');
     expect(await seriousViolations(page)).toEqual([]);
+    // Saved with the secret left empty: the stored one is kept.
+    await page.locator(`#modifier-${NEW_ID}-config-timeoutMs`).fill('5000');
+    await page.getByRole('button', { name: 'Enregistrer' }).click();
+    await page.getByRole('status').filter({ hasText: 'Modifications enregistrées.' }).waitFor();
+    const saved = (await links(world.practices.fhir.id)).find((l) => l.id === NEW_ID);
+    expect(saved).toMatchObject({ hasSecrets: true, config: { baseUrl: peerUrl, timeoutMs: 5000 } });
     await context.close();
   }, 60_000);
 
@@ -138,13 +154,13 @@ describe('console links pages', () => {
     await page.goto(`/console/liaisons/${demoFhir?.id ?? ''}`);
     await page.getByRole('button', { name: 'Tester la connexion' }).click();
     const result = page.locator('section.test-result');
-    await result.waitFor({ timeout: 30_000 });
+    await result.waitFor({ timeout: 90_000 });
     await expect(result.locator('li.check-ok').count()).resolves.toBeGreaterThan(0);
     expect(await result.textContent()).toMatch(/conforme/);
     await screenshot(page, 'liaison-test-connexion');
     expect(await seriousViolations(page)).toEqual([]);
     await context.close();
-  }, 60_000);
+  }, 120_000);
 
   it('disables and enables a link', async () => {
     const context = await newContext(browser, world.url);
