@@ -7,6 +7,8 @@ import type { FunctionComponent } from 'preact';
 import type { MessageKey } from '../i18n/index.js';
 import type { Role } from '../session.js';
 import { Feeds } from './agendas.js';
+import { ConflictsPage } from './conflits.js';
+import { DeadLettersPage } from './lettres-mortes.js';
 import { LinkDetail, Links } from './liaisons.js';
 import { Dashboard } from './tableau-de-bord.js';
 
@@ -29,4 +31,12 @@ export const PAGES: readonly PageDef[] = [
   { path: '/liaisons', title: 'liaisons.titre', role: 'viewer', nav: true, component: Links },
   { path: '/liaisons/:id', title: 'liaisons.titreDetail', role: 'viewer', nav: false, component: LinkDetail },
   { path: '/agendas', title: 'agendas.titre', role: 'integrator', nav: true, component: Feeds },
+  { path: '/conflits', title: 'conflits.titre', role: 'viewer', nav: true, component: ConflictsPage },
+  {
+    path: '/lettres-mortes',
+    title: 'lettresMortes.titre',
+    role: 'viewer',
+    nav: true,
+    component: DeadLettersPage,
+  },
 ];

@@ -52,13 +52,70 @@ function sendError(res: Response, err: PasserelleError, requestId: string): void
 }
 
 function zodToError(where: 'body' | 'query' | 'params', error: z.ZodError): PasserelleError {
-  const issues = error.issues.map((i) => ({
-    path: formatPath(where, i.path),
-    message:
-      i.code === 'unrecognized_keys'
-        ? `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.join(', ')}`
-        : i.message.replace(/^Invalid (input|option): /, ''),
-  }));
+  // Every issue names its path and what is expected there (« body.input: expected string, object
+  // or array, received number »), never a bare « Invalid input »: a union says what its closest
+  // alternative lacks and which shapes it accepts (issue 19).
+  type Raw = z.ZodError['issues'][number];
+  type Issue = { path: string; message: string };
+  const typeName = (t: string) => (t === 'record' ? 'object' : t);
+  const receivedOf = (i: Raw) => /received (\w+)/.exec(i.message)?.[1] ?? 'another type';
+  const typeMessage = (expected: readonly string[], received: string) => {
+    const list =
+      expected.length > 1 ? `${expected.slice(0, -1).join(', ')} or ${expected.at(-1)}` : expected[0];
+    return received === 'undefined'
+      ? `required (expected ${list})`
+      : `expected ${list}, received ${received}`;
+  };
+  const describe = (i: Raw, base: readonly PropertyKey[]): Issue[] => {
+    const at = [...base, ...i.path];
+    const path = formatPath(where, at);
+    if (i.code === 'unrecognized_keys')
+      return [{ path, message: `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.join(', ')}` }];
+    if (i.code === 'invalid_type')
+      return [{ path, message: typeMessage([typeName(i.expected)], receivedOf(i)) }];
+    if (i.code !== 'invalid_union')
+      return [{ path, message: i.message.replace(/^Invalid (input|option): /, '') }];
+    if (i.errors.length === 0) {
+      // A discriminated union whose discriminator matched none of its values.
+      const options = 'options' in i && Array.isArray(i.options) ? (i.options as unknown[]) : [];
+      return [{ path, message: `expected one of ${options.map((o) => JSON.stringify(o)).join(', ')}` }];
+    }
+    // Every alternative refused the value's type at the union itself: list the types accepted.
+    const types = i.errors.map((b) =>
+      b.length === 1 && b[0]?.code === 'invalid_type' && b[0].path.length === 0 ? b[0] : undefined,
+    );
+    if (types.every((t) => t !== undefined))
+      return [
+        {
+          path,
+          message: typeMessage(
+            [...new Set(types.map((t) => typeName(t.expected)))],
+            receivedOf(types[0] as Raw),
+          ),
+        },
+      ];
+    // The fields each alternative is about: the shapes the union accepts.
+    const shapes = i.errors.map((b) => {
+      const keys = new Set(
+        b.flatMap((x) =>
+          x.code !== 'unrecognized_keys' && typeof x.path[0] === 'string' ? [x.path[0]] : [],
+        ),
+      );
+      return keys.size > 0 ? `{ ${[...keys].join(', ')} }` : undefined;
+    });
+    const accepted = shapes.every((s) => s !== undefined) ? ` (accepted: ${shapes.join(' or ')})` : '';
+    // The alternative that came closest: fewest issues, and no field it does not know.
+    const scores = i.errors.map((b) => b.length + (b.some((x) => x.code === 'unrecognized_keys') ? 100 : 0));
+    const best = Math.min(...scores);
+    const closest =
+      scores.filter((s) => s === best).length === 1 ? i.errors[scores.indexOf(best)] : undefined;
+    const issues = (closest ?? []).flatMap((x) => describe(x, at));
+    const [head, ...rest] = issues;
+    return head
+      ? [{ ...head, message: `${head.message}${accepted}` }, ...rest]
+      : [{ path, message: `matches none of the accepted shapes${accepted}` }];
+  };
+  const issues = error.issues.flatMap((i) => describe(i, []));
   const first = issues[0];
   return new PasserelleError(
     'ERR_VALIDATION',

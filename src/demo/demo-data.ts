@@ -57,9 +57,46 @@ export function fhirPracticeSeed(day0: Date): Resource[] {
     r.start = start.toISOString();
     r.end = new Date(start.getTime() + 20 * 60_000).toISOString();
   }
+  // The peer seed numbers its patients (FICTIF-000001…): the demo gives them names a person reads.
+  let i = 0;
+  for (const r of resources) if (r.resourceType === 'Patient') r.name = [demoPatientName(i++, r.gender)];
   // The fixture patients are canonical FHIR already; the peer stores them as its own.
   const patients: FhirPatient[] = fictitiousPatients().map((p) => ({ ...(p as unknown as FhirPatient) }));
   return [...resources, ...patients];
+}
+
+/** Family names that read as names and are plainly not anyone's (the FHIR practice's patients). */
+const DEMO_FAMILY_NAMES = [
+  'EXEMPLE',
+  'MODELE',
+  'SPECIMEN',
+  'TEMOIN',
+  'MAQUETTE',
+  'ESQUISSE',
+  'PROTOTYPE',
+  'ECHANTILLON',
+  'BROUILLON',
+  'SIMULATION',
+] as const;
+const DEMO_GIVEN_NAMES = {
+  female: ['Louise', 'Chloé', 'Inès', 'Manon', 'Zoé'],
+  male: ['Hugo', 'Arthur', 'Jules', 'Gabriel', 'Noé'],
+} as const;
+
+/**
+ * The official name of the demo's i-th generated patient: a given name that fits the sex and a
+ * family name like « SPECIMEN » — letters only, so initials read « L. E. », never « C. F.-0. ».
+ */
+export function demoPatientName(
+  i: number,
+  gender: string | undefined,
+): { use: 'official'; family: string; given: string[] } {
+  const given = DEMO_GIVEN_NAMES[gender === 'female' ? 'female' : 'male'];
+  return {
+    use: 'official',
+    family: DEMO_FAMILY_NAMES[i % DEMO_FAMILY_NAMES.length] as string,
+    given: [given[Math.floor(i / 2) % given.length] as string],
+  };
 }
 
 /** A practitioner of the HL7 practice, as its software names it in AIP-3 / SCH-16 (XCN). */

@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 import type { Resource } from '@medplum/fhirtypes';
@@ -17,6 +18,7 @@ import {
   type SecretariatSimulator,
   startSecretariatSimulator,
 } from '../../connectors/secretariat/simulator/index.js';
+import { PasserelleError } from '../errors.js';
 import { generateWebhookSecret } from '../security/webhook-signature.js';
 import { freePort } from '../util/free-port.js';
 import { DEMO_PRACTICES, fhirPracticeSeed } from './demo-data.js';
@@ -83,6 +85,35 @@ export async function demoPorts(httpPort: number): Promise<DemoPorts> {
     hl7Simulator: httpPort + 4,
     mllpListener: httpPort + 5,
   };
+}
+
+/** Whether another program holds `port` on `host` (what listening there would fail with). */
+function portInUse(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'EADDRINUSE'));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(false)));
+  });
+}
+
+/**
+ * Refuses to start when one of the demo's ports (passerelle's HTTP port and the next five) is
+ * taken, in French, naming the port and how to move the demo (PASSERELLE_HTTP_PORT); nothing
+ * is started or created before. Port 0 picks free ports: nothing to check.
+ */
+export async function assertDemoPortsFree(host: string, httpPort: number): Promise<void> {
+  if (httpPort === 0) return;
+  for (let port = httpPort; port <= Math.min(httpPort + 5, 65_535); port++) {
+    const on = port === httpPort ? host : '127.0.0.1';
+    if (await portInUse(on, port))
+      throw new PasserelleError(
+        'ERR_HTTP_LISTEN_FAILED',
+        `le port ${port} est déjà pris sur ${on} (par un autre programme, ou une démonstration déjà lancée) ; ` +
+          `la démonstration utilise les ports ${httpPort} à ${httpPort + 5} : lancez-la sur d'autres ports avec ` +
+          `PASSERELLE_HTTP_PORT, par exemple PASSERELLE_HTTP_PORT=9000 npm start (ports 9000 à 9005), ` +
+          `ou PASSERELLE_HTTP_PORT=0 npm start (des ports libres au hasard)`,
+      );
+  }
 }
 
 export interface DemoWorld {

@@ -3,7 +3,7 @@
  * with, in the same process, the peers of two fictitious practices (demo-world.ts), connected
  * through the admin API (demo-setup.ts), and traffic at a watchable pace (traffic.ts). The
  * console speaks French (practice staff read it); the JSON logs go to `<dir>/passerelle.log`,
- * warnings and errors also to stderr.
+ * and each warning or error also to the console as one French line (console.ts).
  */
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -19,9 +19,11 @@ import { feedUrl } from '../ical/feed-token.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { createApiKey } from '../security/api-keys.js';
 import { VERSION } from '../util/version.js';
+import { type ConsoleLine, consoleLineOf, type LogEntry } from './console.js';
 import { DEMO_PRACTICES, type DemoPracticeKey, hl7InitialMessages } from './demo-data.js';
 import { AdminClient, linkIds, setUpDemoPractices } from './demo-setup.js';
 import {
+  assertDemoPortsFree,
   demoPorts,
   type DemoState,
   type DemoWorld,
@@ -48,18 +50,32 @@ export interface RunningDemo {
   stop(): Promise<void>;
 }
 
-/** JSON log lines to the demo's log file; warnings and errors also to stderr. */
+/**
+ * JSON log lines to the demo's log file; each warning or error also as one French console line
+ * (console.ts): a note of a normal start on stdout, a warning on stderr.
+ */
 function demoLogger(
   dir: string,
   level: Config['log']['level'],
+  print: (line: string, kind: ConsoleLine['kind']) => void,
 ): { logger: Logger; close: () => Promise<void> } {
-  const file = createWriteStream(resolve(dir, 'passerelle.log'), { flags: 'a', mode: 0o600 });
+  const logFile = resolve(dir, 'passerelle.log');
+  const file = createWriteStream(logFile, { flags: 'a', mode: 0o600 });
   let open = true;
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
-      const text = chunk.toString('utf8');
-      if (/"level":"(warn|error)"/.test(text)) process.stderr.write(text);
-      // A line logged while stopping, after the file closed, still reaches stderr if it matters.
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!/"level":"(warn|error)"/.test(line)) continue;
+        let entry: LogEntry;
+        try {
+          entry = JSON.parse(line) as LogEntry;
+        } catch {
+          continue;
+        }
+        const shown = consoleLineOf(entry, logFile);
+        if (shown) print(shown.text, shown.kind);
+      }
+      // A line logged while stopping, after the file closed, still reaches the console if it matters.
       if (open) file.write(chunk, done);
       else done();
     },
@@ -114,10 +130,12 @@ function banner(
   adminKey: string,
   mllpPort: number,
   dir: string,
+  notes: readonly string[],
 ): void {
   const url = service.url;
   print('');
   print(`passerelle ${VERSION} — mode démonstration (données fictives, magasin SQLite : ${dir})`);
+  print(`  console : ${url}/console/   (connexion avec la clé d'administration ci-dessous)`);
   print(`  API d'administration : ${url}/api/v1   (documentation : ${url}/api/v1/openapi.json)`);
   print(`  clé d'administration : ${adminKey}`);
   print(`    essai : curl -H "Authorization: Bearer ${adminKey}" ${url}/api/v1/practices`);
@@ -141,11 +159,14 @@ function banner(
   print(
     `    logiciel du cabinet HL7 (MLLP) : mllp://127.0.0.1:${world.hl7.port}   → passerelle écoute en MLLP sur 127.0.0.1:${mllpPort}`,
   );
+  for (const note of notes) print(`  ${note}`);
   print(`  journaux JSON : ${resolve(dir, 'passerelle.log')}    arrêt : Ctrl-C`);
   print('');
 }
 
 export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
+  // Before anything is created: a port another program holds is named, with how to move the demo.
+  await assertDemoPortsFree(options.config.http.host, options.config.http.port);
   const dir = resolve(options.dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const now = options.now ?? Date.now;
@@ -154,7 +175,14 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     ...options.config,
     store: { ...options.config.store, driver: 'sqlite', sqlite: { path: resolve(dir, 'passerelle.db') } },
   };
-  const { logger, close: closeLog } = demoLogger(dir, config.log.level);
+  // Notes of the start (keys created) are printed in the banner; later lines as they come.
+  const notes: string[] = [];
+  let started = false;
+  const { logger, close: closeLog } = demoLogger(dir, config.log.level, (line, kind) => {
+    if (kind === 'warning') process.stderr.write(`${line}\n`);
+    else if (started) options.print(line);
+    else notes.push(line);
+  });
   const state = loadDemoState(dir, new Date(now()));
   const ports = await demoPorts(config.http.port);
   const tagOf = (key: DemoPracticeKey) => `[${DEMO_PRACTICES[key].label}]`;
@@ -209,7 +237,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     }
     await ensureFeeds(service, api, state);
     saveDemoState(dir, state);
-    banner(options.print, service, world, state, adminKey, ports.mllpListener, options.dir);
+    banner(options.print, service, world, state, adminKey, ports.mllpListener, options.dir, notes);
+    started = true;
 
     // Refusals are the agenda invariant at work (design rule 8): worth a line on the console.
     for (const key of ['fhir', 'hl7'] as const) {

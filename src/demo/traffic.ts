@@ -5,7 +5,12 @@
  * simulator. One event at a time, a few a minute (every 3 s during the first minute, so data
  * flows at once). Every choice is made from what the peers hold now, so a restart carries on.
  */
-import type { Patient as FhirPatient, Slot as FhirSlot } from '@medplum/fhirtypes';
+import type {
+  Patient as FhirPatient,
+  Practitioner as FhirPractitioner,
+  Schedule as FhirSchedule,
+  Slot as FhirSlot,
+} from '@medplum/fhirtypes';
 import { DateTime } from 'luxon';
 
 import type { FhirPeer } from '../../connectors/fhir/peer/index.js';
@@ -16,7 +21,12 @@ import {
   type SecretariatSimulator,
   type SimulatorAgent,
 } from '../../connectors/secretariat/simulator/index.js';
+import { patientInitials, practitionerName } from '../ical/event-content.js';
 import type { Logger } from '../log/logger.js';
+import type {
+  Patient as CanonicalPatient,
+  Practitioner as CanonicalPractitioner,
+} from '../model/resources.js';
 import {
   adtMessage,
   DEMO_APPOINTMENT_TYPES,
@@ -61,7 +71,7 @@ export class DemoTraffic {
   private retries = 0;
   private readonly now: () => number;
   private readonly actions: Action[];
-  /** The first events of each run, in this order, so that every kind of flow shows at once. */
+  /** The first events of each run, in this order (docs/demo.md), so that every kind of flow shows at once. */
   private readonly opening = [
     'fhir:agent.book',
     'hl7:agent.book',
@@ -71,8 +81,8 @@ export class DemoTraffic {
     'fhir:staff.block',
     'fhir:agent.move',
     'hl7:staff.patient',
-    'hl7:agent.cancel',
     'fhir:staff.patient',
+    'hl7:agent.cancel',
   ];
 
   constructor(private readonly o: TrafficOptions) {
@@ -342,7 +352,19 @@ export class DemoTraffic {
       end: plusMinutes(start, 240),
       comment: 'Après-midi bloqué : réunion de pôle',
     });
-    return `${this.tag('fhir')} le secrétariat du cabinet bloque l'après-midi du ${fr(start).replace(/ à .*/, '')} (${schedule}) dans son logiciel`;
+    const owner = await this.agendaOwner(schedule);
+    return `${this.tag('fhir')} le secrétariat du cabinet bloque l'après-midi du ${fr(start).replace(/ à .*/, '')} de ${owner} dans son logiciel`;
+  }
+
+  /** « Dr Bruno PEDIATRE » for a FHIR Schedule id: the agenda's practitioner, as staff name it. */
+  private async agendaOwner(schedule: string): Promise<string> {
+    const agenda = await this.fhir<FhirSchedule>('GET', `Schedule/${schedule}`);
+    const ref = agenda.actor?.find((a) => a.reference?.startsWith('Practitioner/'))?.reference;
+    if (!ref) return 'un agenda du cabinet';
+    return (
+      practitionerName((await this.fhir<FhirPractitioner>('GET', ref)) as unknown as CanonicalPractitioner) ??
+      'un praticien'
+    );
   }
 
   private async fhirStaffPatient(): Promise<string | null> {
@@ -360,7 +382,7 @@ export class DemoTraffic {
       { ...patient, telecom },
       patient.meta?.versionId ? `W/"${patient.meta.versionId}"` : undefined,
     );
-    return `${this.tag('fhir')} le cabinet met à jour le téléphone d'un patient (Patient/${patient.id}) dans son logiciel`;
+    return `${this.tag('fhir')} le cabinet met à jour le téléphone d'un patient${withInitials(patient)} dans son logiciel`;
   }
 
   // ——— practice staff, HL7 v2 software ———
@@ -446,12 +468,18 @@ export class DemoTraffic {
     const ack = await this.sendHl7(
       adtMessage('A31', this.controlId('A31'), new Date(this.now()).toISOString(), patient, phone),
     );
-    return `${this.tag('hl7')} le cabinet met à jour le téléphone d'un patient (ADT^A31 → ${ack})`;
+    return `${this.tag('hl7')} le cabinet met à jour le téléphone d'un patient${withInitials(patient)} (ADT^A31 → ${ack})`;
   }
 }
 
 function plusMinutes(iso: string, minutes: number): string {
   return new Date(Date.parse(iso) + minutes * 60_000).toISOString().replace('.000Z', 'Z');
+}
+
+/** « (J. F.) »: a patient as the console shows them, by initials only; nothing without a name. */
+export function withInitials(patient: CanonicalPatient | FhirPatient | undefined): string {
+  const initials = patientInitials(patient as CanonicalPatient | undefined);
+  return initials ? ` (${initials})` : '';
 }
 
 function labelOf(typeId: string): string {

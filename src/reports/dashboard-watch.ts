@@ -22,7 +22,10 @@ export interface DashboardWatchOptions {
   readonly logger: Logger;
   /** How often watched practices are looked at without a hint (default 5 s). */
   readonly sweepMs?: number;
-  /** Hints arriving together are looked at once, this long after the first (default 100 ms). */
+  /**
+   * Hints arriving together are looked at once, this long after the first (default 500 ms: at
+   * most two looks a second, however busy the sync).
+   */
   readonly settleMs?: number;
 }
 
@@ -130,7 +133,7 @@ export class DashboardWatch {
       const hinted = [...this.hinted];
       this.hinted.clear();
       void this.enqueue(() => this.look(hinted.includes(null) ? null : (hinted as string[])));
-    }, this.options.settleMs ?? 100);
+    }, this.options.settleMs ?? 500);
     this.settle.unref();
   }
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { loadOrCreateKey } from '../../src/security/secrets.js';
 import { openSqliteStore } from '../../src/store/index.js';
-import { runCli, type ServingProcess, startServe } from '../helpers/cli.js';
+import { runCliInProcess, type ServingProcess, startServe } from '../helpers/cli.js';
 import { practitioner } from '../helpers/ical-agenda.js';
 import { rawGet } from '../helpers/ical-http.js';
 import { tempDir } from '../helpers/stores.js';
@@ -18,7 +18,7 @@ describe('passerelle ical token', () => {
   const feedUrl = (token: string) => `${serve.url}/ical/${token}.ics`;
 
   beforeAll(async () => {
-    expect((await runCli(['migrate'], { cwd: dir.path })).code).toBe(0);
+    expect((await runCliInProcess(['migrate'], { cwd: dir.path })).code).toBe(0);
     // Sealed with the key file `migrate` created beside the store, as `serve` will open it.
     const { box } = loadOrCreateKey(undefined, join(dir.path, 'data', 'secret.key'));
     const store = await openSqliteStore({
@@ -44,7 +44,7 @@ describe('passerelle ical token', () => {
   });
 
   it('creates a feed, prints its URL once, lists it without the URL, rotates and revokes it while the service runs', async () => {
-    const created = await runCli(
+    const created = await runCliInProcess(
       [
         'ical',
         'token',
@@ -70,38 +70,44 @@ describe('passerelle ical token', () => {
     expect(feed.status).toBe(200);
     expect(feed.text).toContain('X-WR-CALNAME:Agenda Dr Claire TERMINAL — Cabinet en ligne de commande');
 
-    const list = await runCli(['ical', 'token', 'list', '--practice', 'cab-cli'], { cwd: dir.path });
+    const list = await runCliInProcess(['ical', 'token', 'list', '--practice', 'cab-cli'], { cwd: dir.path });
     expect(list.stdout).toContain(id);
     expect(list.stdout).toContain('iPhone Dr Terminal');
     expect(list.stdout).not.toContain(token);
 
-    const rotated = await runCli(['ical', 'token', 'rotate', id], { cwd: dir.path });
+    const rotated = await runCliInProcess(['ical', 'token', 'rotate', id], { cwd: dir.path });
     expect(rotated.code).toBe(0);
     const next = URL_LINE.exec(rotated.stdout.trim())?.[1] as string;
     expect(next).not.toBe(token);
     expect((await rawGet(feedUrl(token))).status).toBe(404);
     expect((await rawGet(feedUrl(next))).status).toBe(200);
 
-    expect((await runCli(['ical', 'token', 'revoke', id], { cwd: dir.path })).stdout.trim()).toBe(
+    expect((await runCliInProcess(['ical', 'token', 'revoke', id], { cwd: dir.path })).stdout.trim()).toBe(
       `revoked ${id}`,
     );
     expect((await rawGet(feedUrl(next))).status).toBe(404);
-    const all = await runCli(['ical', 'token', 'list', '--all'], { cwd: dir.path });
+    const all = await runCliInProcess(['ical', 'token', 'list', '--all'], { cwd: dir.path });
     expect(all.stdout).toMatch(new RegExp(`${id}\\s+revoked`));
   }, 60_000);
 
   it('creates a full feed (the CLI acts as an admin) and refuses an unknown privacy level or practitioner', async () => {
-    const full = await runCli(['ical', 'token', 'create', '--practice', 'cab-cli', '--privacy', 'full'], {
-      cwd: dir.path,
-    });
+    const full = await runCliInProcess(
+      ['ical', 'token', 'create', '--practice', 'cab-cli', '--privacy', 'full'],
+      {
+        cwd: dir.path,
+      },
+    );
     expect(full.code).toBe(0);
     expect(full.stderr).toContain('(privacy full)');
-    const bad = await runCli(['ical', 'token', 'create', '--practice', 'cab-cli', '--privacy', 'secret'], {
-      cwd: dir.path,
-    });
+    const bad = await runCliInProcess(
+      ['ical', 'token', 'create', '--practice', 'cab-cli', '--privacy', 'secret'],
+      {
+        cwd: dir.path,
+      },
+    );
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain("argument 'secret' is invalid");
-    const unknown = await runCli(
+    const unknown = await runCliInProcess(
       ['ical', 'token', 'create', '--practice', 'cab-cli', '--practitioner', 'pr-nobody'],
       { cwd: dir.path },
     );

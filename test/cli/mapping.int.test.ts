@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from '@jest/globals';
 
-import { ROOT, runCli } from '../helpers/cli.js';
+import { ROOT, runCliInProcess } from '../helpers/cli.js';
 import { fixturePath } from '../helpers/fixtures.js';
 
 const hl7Samples = readdirSync(fixturePath('hl7'))
@@ -32,7 +32,7 @@ describe('passerelle mapping validate', () => {
   it.each(['hl7v2-ihe-pam-fr', 'hl7v2-generic-2.5', 'fhir-r4-fr-core'])(
     'accepts the shipped %s profile',
     async (name) => {
-      const r = await runCli(['mapping', 'validate', profile(name)], { cwd: ROOT });
+      const r = await runCliInProcess(['mapping', 'validate', profile(name)], { cwd: ROOT });
       expect([r.code, r.stderr]).toEqual([0, '']);
       expect(r.stdout).toMatch(
         new RegExp(`: valid (hl7v2 2\\.5|fhir-r4 4\\.0\\.1) profile ${name.replace('.', '\\.')} \\(`),
@@ -42,7 +42,7 @@ describe('passerelle mapping validate', () => {
 
   it('prints every error of a malformed profile with file:line:column and exits 1', async () => {
     const file = 'test/fixtures/mappings/malformed/19-several-problems.yaml';
-    const r = await runCli(['mapping', 'validate', file], { cwd: ROOT });
+    const r = await runCliInProcess(['mapping', 'validate', file], { cwd: ROOT });
     expect(r.code).toBe(1);
     const expected = readFileSync(
       fixturePath('mappings', 'malformed', '19-several-problems.expected'),
@@ -56,7 +56,7 @@ describe('passerelle mapping validate', () => {
 
   it("names the typo'd canonical path the way the issue asks", async () => {
     const file = 'test/fixtures/mappings/malformed/02-canonical-typo.yaml';
-    const r = await runCli(['mapping', 'validate', file], { cwd: ROOT });
+    const r = await runCliInProcess(['mapping', 'validate', file], { cwd: ROOT });
     expect(r.stderr.split('\n')[0]).toBe(
       `${file}:22:29 Appointment.fields[3].to: unknown canonical path Appointment.strat (did you mean start?)`,
     );
@@ -65,7 +65,7 @@ describe('passerelle mapping validate', () => {
 
 describe('passerelle mapping test', () => {
   it('prints the canonical result, the rendering and the field table for every HL7 sample (IHE PAM France)', async () => {
-    const r = await runCli(
+    const r = await runCliInProcess(
       ['mapping', 'test', profile('hl7v2-ihe-pam-fr'), '--test-link', '--input', ...hl7Samples],
       { cwd: ROOT },
     );
@@ -91,7 +91,7 @@ describe('passerelle mapping test', () => {
   });
 
   it('prints every sample the generic profile accepts, ADT^A47 included', async () => {
-    const r = await runCli(
+    const r = await runCliInProcess(
       ['mapping', 'test', profile('hl7v2-generic-2.5'), '--test-link', '--input', ...hl7Samples],
       { cwd: ROOT },
     );
@@ -100,7 +100,7 @@ describe('passerelle mapping test', () => {
   });
 
   it('prints every FHIR sample, with the invalid NIR key refused by the canonical model', async () => {
-    const r = await runCli(
+    const r = await runCliInProcess(
       ['mapping', 'test', profile('fhir-r4-fr-core'), '--test-link', '--input', ...fhirSamples],
       { cwd: ROOT },
     );
@@ -121,7 +121,7 @@ describe('passerelle mapping test', () => {
   });
 
   it('refuses the INS test OID without --test-link, naming the path', async () => {
-    const r = await runCli(
+    const r = await runCliInProcess(
       [
         'mapping',
         'test',
@@ -144,7 +144,7 @@ describe('passerelle mapping test', () => {
     ['hl7v2-generic-2.5', 'ORU^R01', /\nOBR\|1\|\|msg-urgent-0042\|CALLMSG\^Call message\^L\|U\|/],
     ['fhir-r4-fr-core', 'Communication', /"priority": "urgent"/],
   ])('renders the canonical call message from-canonical with %s as %s', async (name, type, line) => {
-    const r = await runCli(
+    const r = await runCliInProcess(
       ['mapping', 'test', profile(name), '--direction', 'from-canonical', '--input', communication],
       { cwd: ROOT },
     );
@@ -155,7 +155,7 @@ describe('passerelle mapping test', () => {
   });
 
   it('says when a sample cannot be read', async () => {
-    const r = await runCli(['mapping', 'test', profile('hl7v2-ihe-pam-fr'), '--input', 'nope.hl7'], {
+    const r = await runCliInProcess(['mapping', 'test', profile('hl7v2-ihe-pam-fr'), '--input', 'nope.hl7'], {
       cwd: ROOT,
     });
     expect(r.code).toBe(2);

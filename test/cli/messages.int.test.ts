@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { openConfiguredStore } from '../../src/app/open-store.js';
 import { loadConfig } from '../../src/config/load.js';
-import { runCli } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli.js';
 import { hl7Fixture } from '../helpers/hl7.js';
 import { tempDir } from '../helpers/stores.js';
 
@@ -49,7 +49,7 @@ describe('passerelle mapping test --message', () => {
   afterAll(() => dir.remove());
 
   it("prints the canonical records and the field table of the stored message, mapped with the link's running profile", async () => {
-    const r = await runCli(['mapping', 'test', '--message', id], {
+    const r = await runCliInProcess(['mapping', 'test', '--message', id], {
       cwd: dir.path,
       env: { PASSERELLE_STORE_SQLITE_PATH: storePath },
     });

@@ -7,7 +7,7 @@ import { openConfiguredStore } from '../../src/app/open-store.js';
 import { loadConfig } from '../../src/config/load.js';
 import { OID } from '../../src/model/identifiers.js';
 import type { Appointment } from '../../src/model/resources.js';
-import { runCli } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli.js';
 import { tempDir } from '../helpers/stores.js';
 
 describe('passerelle practitioners', () => {
@@ -78,7 +78,10 @@ describe('passerelle practitioners', () => {
   afterAll(() => dir.remove());
 
   it('lists the ids waiting for a mapping, in French', async () => {
-    const r = await runCli(['practitioners', 'list', '--practice', 'cab-cli'], { cwd: dir.path, env });
+    const r = await runCliInProcess(['practitioners', 'list', '--practice', 'cab-cli'], {
+      cwd: dir.path,
+      env,
+    });
     expect([r.code, r.stderr]).toEqual([0, '']);
     expect(r.stdout).toContain('Praticiens à rapprocher (1) :');
     expect(r.stdout).toMatch(
@@ -87,7 +90,7 @@ describe('passerelle practitioners', () => {
   });
 
   it('refuses two decisions at once', async () => {
-    const r = await runCli(
+    const r = await runCliInProcess(
       ['practitioners', 'map', 'DR1', '--link', 'cab-cli-hl7', '--practitioner', 'doc-1', '--create'],
       { cwd: dir.path, env },
     );
@@ -96,7 +99,7 @@ describe('passerelle practitioners', () => {
   });
 
   it('maps by RPPS: the held appointment gets the practitioner, audited as the CLI', async () => {
-    const r = await runCli(
+    const r = await runCliInProcess(
       ['practitioners', 'map', 'DR1', '--link', 'cab-cli-hl7', '--rpps', '10000000001'],
       { cwd: dir.path, env },
     );
@@ -116,9 +119,9 @@ describe('passerelle practitioners', () => {
     } finally {
       await store.close();
     }
-    const all = await runCli(['practitioners', 'list', '--all'], { cwd: dir.path, env });
+    const all = await runCliInProcess(['practitioners', 'list', '--all'], { cwd: dir.path, env });
     expect(all.stdout).toContain('rapproché du praticien doc-1 (par RPPS, par cli)');
-    expect((await runCli(['practitioners', 'list'], { cwd: dir.path, env })).stdout).toContain(
+    expect((await runCliInProcess(['practitioners', 'list'], { cwd: dir.path, env })).stdout).toContain(
       'Aucun praticien à rapprocher.',
     );
   });

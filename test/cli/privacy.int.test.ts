@@ -9,7 +9,7 @@ import type { Patient } from '../../src/model/resources.js';
 import type { PatientExport } from '../../src/privacy/patient-data.js';
 import type { PurgeReport } from '../../src/privacy/retention.js';
 import type { JsonObject, Store } from '../../src/store/index.js';
-import { runCli } from '../helpers/cli.js';
+import { runCliInProcess } from '../helpers/cli.js';
 import { fixturePatients } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/stores.js';
 
@@ -26,7 +26,7 @@ describe('passerelle purge and passerelle patient', () => {
     );
 
   beforeAll(async () => {
-    expect((await runCli(['migrate'], { cwd: dir.path })).code).toBe(0);
+    expect((await runCliInProcess(['migrate'], { cwd: dir.path })).code).toBe(0);
     // Written 40 days ago: past the default 30 days of message bodies.
     const store = await openAsCli(() => Date.now() - 40 * 86_400_000);
     await store.practices.create({ id: 'cab-cli', name: 'Cabinet en ligne de commande' });
@@ -68,16 +68,16 @@ describe('passerelle purge and passerelle patient', () => {
   });
 
   it('purges what is past its retention and prints the counts per data class', async () => {
-    const r = await runCli(['purge', '--json'], { cwd: dir.path });
+    const r = await runCliInProcess(['purge', '--json'], { cwd: dir.path });
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as PurgeReport;
     expect(report.removed).toMatchObject({ inboundBodies: 1, outboundPayloads: 0, auditEvents: 0 });
-    const text = await runCli(['purge'], { cwd: dir.path });
+    const text = await runCliInProcess(['purge'], { cwd: dir.path });
     expect(text.stdout).toMatch(/inboundBodies +0 removed/);
   });
 
   it('exports a patient named by its id on a link as JSON on stdout', async () => {
-    const r = await runCli(
+    const r = await runCliInProcess(
       ['patient', 'export', 'sec-pat-9', '--link', 'cab-cli-sec', '--practice', 'cab-cli'],
       { cwd: dir.path },
     );
@@ -88,10 +88,12 @@ describe('passerelle purge and passerelle patient', () => {
   });
 
   it('erases a patient only with --yes, and audits it with actor cli', async () => {
-    const refused = await runCli(['patient', 'erase', 'pat-cli', '--practice', 'cab-cli'], { cwd: dir.path });
+    const refused = await runCliInProcess(['patient', 'erase', 'pat-cli', '--practice', 'cab-cli'], {
+      cwd: dir.path,
+    });
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('--yes');
-    const r = await runCli(['patient', 'erase', 'pat-cli', '--practice', 'cab-cli', '--yes'], {
+    const r = await runCliInProcess(['patient', 'erase', 'pat-cli', '--practice', 'cab-cli', '--yes'], {
       cwd: dir.path,
     });
     expect(r.code).toBe(0);
@@ -109,7 +111,9 @@ describe('passerelle purge and passerelle patient', () => {
   });
 
   it('answers an unknown patient with a one-line error and a non-zero exit', async () => {
-    const r = await runCli(['patient', 'export', 'nobody', '--practice', 'cab-cli'], { cwd: dir.path });
+    const r = await runCliInProcess(['patient', 'export', 'nobody', '--practice', 'cab-cli'], {
+      cwd: dir.path,
+    });
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });

@@ -65,5 +65,6 @@ describe('passerelle serve over HTTPS', () => {
       s.child.kill('SIGTERM');
     }
     expect(await s.exited).toBe(0);
-  });
+    // A process of its own (SIGHUP, SIGTERM): a cold start, slow on a busy machine.
+  }, 120_000);
 });

@@ -4,49 +4,65 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import BetterSqlite3 from 'better-sqlite3';
 
-import { runCli, startServe } from '../helpers/cli.js';
+import { runCli, runCliInProcess, startServe } from '../helpers/cli.js';
 import { tempDir } from '../helpers/stores.js';
 
 describe('passerelle command line', () => {
   const dir = tempDir('passerelle-cli-');
   afterAll(() => dir.remove());
 
-  it('serves on the embedded store, prints its URL and a first admin key, and stops cleanly on SIGTERM', async () => {
-    const s = await startServe({ cwd: dir.path });
-    try {
-      expect(s.adminKey).toMatch(/^psk_/);
-      expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
-      const res = await fetch(`${s.url}/api/v1/practices`, {
-        headers: { authorization: `Bearer ${s.adminKey}` },
-      });
-      expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ items: [] });
-    } finally {
+  // Processes of their own (a cold start each, slow on a busy machine): serve and its signals.
+  const PROCESS_BUDGET = 120_000;
+
+  it(
+    'serves on the embedded store, prints its URL and a first admin key, and stops cleanly on SIGTERM',
+    async () => {
+      const s = await startServe({ cwd: dir.path });
+      try {
+        expect(s.adminKey).toMatch(/^psk_/);
+        expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+        const res = await fetch(`${s.url}/api/v1/practices`, {
+          headers: { authorization: `Bearer ${s.adminKey}` },
+        });
+        expect(res.status).toBe(200);
+        expect(await res.json()).toEqual({ items: [] });
+      } finally {
+        s.child.kill('SIGTERM');
+      }
+      expect(await s.exited).toBe(0);
+      expect(s.output()).toContain('"message":"passerelle stopped"');
+    },
+    PROCESS_BUDGET,
+  );
+
+  it(
+    'does not print a new admin key once one exists',
+    async () => {
+      const s = await startServe({ cwd: dir.path });
       s.child.kill('SIGTERM');
-    }
-    expect(await s.exited).toBe(0);
-    expect(s.output()).toContain('"message":"passerelle stopped"');
-  });
+      await s.exited;
+      expect(s.adminKey).toBeUndefined();
+    },
+    PROCESS_BUDGET,
+  );
 
-  it('does not print a new admin key once one exists', async () => {
-    const s = await startServe({ cwd: dir.path });
-    s.child.kill('SIGTERM');
-    await s.exited;
-    expect(s.adminKey).toBeUndefined();
-  });
-
-  it('stops at start-up on a config typo, naming the file, line and key', async () => {
-    const cfg = join(dir.path, 'typo.yaml');
-    writeFileSync(cfg, 'store:\n  drvier: sqlite\n');
-    const r = await runCli(['serve', '--config', cfg], { cwd: dir.path });
-    expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe(
-      `passerelle: invalid configuration: ${cfg}:2:3 store.drvier: unknown key (did you mean driver?)`,
-    );
-  });
+  it(
+    'stops at start-up on a config typo, naming the file, line and key',
+    async () => {
+      const cfg = join(dir.path, 'typo.yaml');
+      writeFileSync(cfg, 'store:\n  drvier: sqlite\n');
+      // A real process: its exit code and its one stderr line (the other commands run in-process).
+      const r = await runCli(['serve', '--config', cfg], { cwd: dir.path });
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(
+        `passerelle: invalid configuration: ${cfg}:2:3 store.drvier: unknown key (did you mean driver?)`,
+      );
+    },
+    PROCESS_BUDGET,
+  );
 
   it('stops at start-up on a mistyped environment variable', async () => {
-    const r = await runCli(['serve'], { cwd: dir.path, env: { PASSERELLE_HTTP_PROT: '9' } });
+    const r = await runCliInProcess(['serve'], { cwd: dir.path, env: { PASSERELLE_HTTP_PROT: '9' } });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
       'PASSERELLE_HTTP_PROT: unknown environment variable (did you mean PASSERELLE_HTTP_PORT?)',
@@ -54,15 +70,15 @@ describe('passerelle command line', () => {
   });
 
   it('creates API keys with a role and refuses an unknown role', async () => {
-    const ok = await runCli(['apikey', 'create', '--role', 'viewer', '--label', 'tableau de bord'], {
+    const ok = await runCliInProcess(['apikey', 'create', '--role', 'viewer', '--label', 'tableau de bord'], {
       cwd: dir.path,
     });
     expect(ok.code).toBe(0);
     expect(ok.stdout.trim()).toMatch(/^psk_[A-Za-z0-9_-]{43}$/);
-    const bad = await runCli(['apikey', 'create', '--role', 'root'], { cwd: dir.path });
+    const bad = await runCliInProcess(['apikey', 'create', '--role', 'root'], { cwd: dir.path });
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain("argument 'root' is invalid");
-    const list = await runCli(['apikey', 'list'], { cwd: dir.path });
+    const list = await runCliInProcess(['apikey', 'list'], { cwd: dir.path });
     expect(list.stdout).toContain('viewer');
     expect(list.stdout).not.toContain(ok.stdout.trim());
   });
@@ -70,17 +86,17 @@ describe('passerelle command line', () => {
   describe('audit verify', () => {
     beforeAll(async () => {
       // Some audited actions: key creations above plus one more.
-      await runCli(['apikey', 'create', '--role', 'integrator'], { cwd: dir.path });
+      await runCliInProcess(['apikey', 'create', '--role', 'integrator'], { cwd: dir.path });
     });
 
     it('reports an intact chain', async () => {
-      const r = await runCli(['audit', 'verify'], { cwd: dir.path });
+      const r = await runCliInProcess(['audit', 'verify'], { cwd: dir.path });
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/audit trail verified: \d+ events, chain intact/);
     });
 
     it('reports the last events removed and the head moved back, against the signed checkpoint file', async () => {
-      const cp = await runCli(['audit', 'checkpoint'], { cwd: dir.path });
+      const cp = await runCliInProcess(['audit', 'checkpoint'], { cwd: dir.path });
       expect(cp.stdout).toMatch(/checkpoint of event #\d+ appended/);
       const db = new BetterSqlite3(join(dir.path, 'data', 'passerelle.db'));
       const all = db.prepare('SELECT * FROM audit_events ORDER BY seq').all() as Record<string, unknown>[];
@@ -89,7 +105,7 @@ describe('passerelle command line', () => {
       const removed = all[all.length - 1] as Record<string, unknown>;
       db.prepare('DELETE FROM audit_events WHERE seq > ?').run(kept.seq);
       db.prepare('UPDATE audit_head SET seq = ?, hash = ?').run(kept.seq, kept.hash);
-      const r = await runCli(['audit', 'verify'], { cwd: dir.path });
+      const r = await runCliInProcess(['audit', 'verify'], { cwd: dir.path });
       // Put things back for the next test.
       db.prepare(
         `INSERT INTO audit_events (${Object.keys(removed).join(', ')}) VALUES (${Object.keys(removed)
@@ -111,7 +127,7 @@ describe('passerelle command line', () => {
       };
       db.prepare("UPDATE audit_events SET actor = 'intrus' WHERE seq = ?").run(row.seq);
       db.close();
-      const r = await runCli(['audit', 'verify'], { cwd: dir.path });
+      const r = await runCliInProcess(['audit', 'verify'], { cwd: dir.path });
       expect(r.code).toBe(1);
       expect(r.stderr.trim()).toBe(
         `passerelle: audit trail broken at event #${row.seq}: content does not match its hash under the audit key (the row was edited, or re-chained without the key) (1 events before it verify)`,
@@ -122,9 +138,9 @@ describe('passerelle command line', () => {
   it('migrates a new store and says so, then says it is current', async () => {
     const other = tempDir();
     try {
-      const first = await runCli(['migrate'], { cwd: other.path });
+      const first = await runCliInProcess(['migrate'], { cwd: other.path });
       expect(first.stdout).toMatch(/applied \d+ migration\(s\): 0001_core/);
-      const second = await runCli(['migrate'], { cwd: other.path });
+      const second = await runCliInProcess(['migrate'], { cwd: other.path });
       expect(second.stdout.trim()).toBe('store schema already current');
     } finally {
       other.remove();
@@ -134,7 +150,7 @@ describe('passerelle command line', () => {
   it('refuses key management on a store that was never migrated', async () => {
     const other = tempDir();
     try {
-      const r = await runCli(['apikey', 'list'], { cwd: other.path });
+      const r = await runCliInProcess(['apikey', 'list'], { cwd: other.path });
       expect(r.code).toBe(1);
       expect(r.stderr).toContain('run passerelle migrate');
     } finally {
@@ -145,7 +161,7 @@ describe('passerelle command line', () => {
   it.each([['serve'], ['migrate'], ['apikey', 'create'], ['audit', 'verify']])(
     'prints help for %s',
     async (...cmd: string[]) => {
-      const r = await runCli([...cmd, '--help'], { cwd: dir.path });
+      const r = await runCliInProcess([...cmd, '--help'], { cwd: dir.path });
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/^Usage: passerelle /);
     },

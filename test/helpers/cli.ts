@@ -19,7 +19,37 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
-/** Runs `passerelle <args>` to completion (bounded by `timeoutMs`). */
+/**
+ * Runs `passerelle <args>` in this process (src/cli/main.ts), with its stdout, stderr and exit
+ * code captured: what a process would print and exit with, without a cold `tsx` start per
+ * command. The working directory is `cwd` during the run and the environment is `cleanEnv(env)`;
+ * runs must not overlap (jest runs a file's tests one at a time). Behaviours that need a real
+ * process (signals, the exit of the process itself, long-running commands) use runCli/startServe.
+ */
+export async function runCliInProcess(
+  args: string[],
+  options: { cwd: string; env?: Record<string, string> },
+): Promise<CliResult> {
+  const { main } = await import('../../src/cli/main.js');
+  let stdout = '';
+  let stderr = '';
+  const cwd = process.cwd();
+  const umask = process.umask();
+  process.chdir(options.cwd);
+  try {
+    const code = await main(args, {
+      stdout: (text) => (stdout += text),
+      stderr: (text) => (stderr += text),
+      env: cleanEnv(options.env),
+    });
+    return { code, stdout, stderr };
+  } finally {
+    process.chdir(cwd);
+    process.umask(umask);
+  }
+}
+
+/** Runs `passerelle <args>` in a child process to completion (bounded by `timeoutMs`). */
 export function runCli(
   args: string[],
   options: { cwd: string; env?: Record<string, string>; timeoutMs?: number },
@@ -37,7 +67,7 @@ export function runCli(
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`passerelle ${args.join(' ')} did not finish in time; stderr: ${stderr}`));
-    }, options.timeoutMs ?? 30_000);
+    }, options.timeoutMs ?? 60_000);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
@@ -72,7 +102,7 @@ export function startServe(options: {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`serve did not start in time:\n${out}`));
-    }, options.timeoutMs ?? 30_000);
+    }, options.timeoutMs ?? 60_000);
     const onData = (d: Buffer) => {
       out += d.toString();
       const m = /listening on (https?:\/\/\S+)/.exec(out);

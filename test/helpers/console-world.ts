@@ -34,14 +34,15 @@ export interface ConsoleWorld {
 }
 
 export interface ConsoleWorldOptions {
-  /** Extra configuration (YAML text appended to the world's config file). */
-  readonly configYaml?: string;
+  /** Extra top-level configuration sections (`console: { oidc: … }`), written to the world's config file. */
+  readonly config?: Readonly<Record<string, unknown>>;
 }
 
 export async function startConsoleWorld(options: ConsoleWorldOptions = {}): Promise<ConsoleWorld> {
   const dir = tempDir('passerelle-console-');
   const file = join(dir.path, 'passerelle.yaml');
-  writeFileSync(file, ['http:', '  port: 0', 'log:', '  level: warn', options.configYaml ?? ''].join('\n'));
+  // JSON is YAML: the config file takes it as is.
+  writeFileSync(file, JSON.stringify({ http: { port: 0 }, log: { level: 'warn' }, ...options.config }));
   const { config } = loadConfig({ file, env: {}, cwd: dir.path });
   const demo = await startDemo({ config, dir: join(dir.path, 'demo'), print: () => undefined });
   const url = demo.service.url;

@@ -1,3 +1,4 @@
+import QRCode from 'qrcode';
 import { z } from 'zod';
 
 import { PasserelleError } from '../../errors.js';
@@ -44,7 +45,26 @@ export const FeedTokenViewSchema = z.object({
 const Issued = z.object({
   feed: FeedTokenViewSchema,
   url: z.string().describe('The feed URL with its secret: shown this once, never again'),
+  qrSvg: z
+    .string()
+    .describe(
+      'The feed URL as an SVG QR code (image/svg+xml text), for a phone’s calendar app: shown this once too, the URL cannot be recovered later',
+    ),
 });
+
+/**
+ * The feed URL as a QR code. Only at creation and rotation: the store keeps the token's SHA-256,
+ * never the token (docs/ical.md), so no later request can rebuild the URL — a
+ * GET /api/v1/ical/tokens/:id/qr.svg could only ever answer "rotate it". Error correction M
+ * (15 %), the usual choice for a URL shown on a screen.
+ */
+async function issued(
+  feed: z.infer<typeof FeedTokenViewSchema>,
+  url: string,
+): Promise<z.infer<typeof Issued>> {
+  const qrSvg = await QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+  return { feed, url, qrSvg };
+}
 
 const CreateBody = z.strictObject({
   practiceId: id,
@@ -82,7 +102,11 @@ export function icalTokenRoutes(deps: IcalTokenRouteDeps): AnyRoute[] {
       scope: { practice: { from: 'body', field: 'practiceId' } },
       body: CreateBody,
       responses: {
-        201: { description: 'Created; `url` holds the secret and is not shown again', schema: Issued },
+        201: {
+          description:
+            'Created; `url` (and `qrSvg`, the same as a QR code) holds the secret and is not shown again',
+          schema: Issued,
+        },
       },
       handler: async ({ body, auth, requestId }) => {
         const { token, record } = await createFeedToken(
@@ -99,11 +123,10 @@ export function icalTokenRoutes(deps: IcalTokenRouteDeps): AnyRoute[] {
           },
           actorOf(auth, requestId),
         );
-        return reply(
-          201,
-          { feed: feedTokenView(record, store.now()), url: feedUrl(deps.baseUrl(), token) },
-          { ...NO_STORE, Location: `/api/v1/ical/tokens/${record.id}` },
-        );
+        return reply(201, await issued(feedTokenView(record, store.now()), feedUrl(deps.baseUrl(), token)), {
+          ...NO_STORE,
+          Location: `/api/v1/ical/tokens/${record.id}`,
+        });
       },
     }),
     defineRoute({
@@ -159,7 +182,7 @@ export function icalTokenRoutes(deps: IcalTokenRouteDeps): AnyRoute[] {
         const { token, record } = await rotateFeedToken(store, params.id, actorOf(auth, requestId));
         return reply(
           200,
-          { feed: feedTokenView(record, store.now()), url: feedUrl(deps.baseUrl(), token) },
+          await issued(feedTokenView(record, store.now()), feedUrl(deps.baseUrl(), token)),
           NO_STORE,
         );
       },

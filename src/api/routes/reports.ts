@@ -12,6 +12,13 @@ import { CSV_CONTENT_TYPE, reportCsv, reportFilename } from '../../reports/csv.j
 import { dayPeriod, parsePeriod } from '../../reports/period.js';
 import { buildActivityReport } from '../../reports/report.js';
 import { ActivityReport } from '../../reports/report-schema.js';
+import {
+  ActivitySeries,
+  buildActivitySeries,
+  SERIES_BUCKETS,
+  seriesCsv,
+  seriesFilename,
+} from '../../reports/series.js';
 import type { Store } from '../../store/index.js';
 import type { Clock } from '../../store/repos/context.js';
 import { DIGEST_WEBHOOK_STATUSES } from '../../store/types.js';
@@ -100,6 +107,44 @@ export function reportRoutes(deps: ReportRoutesDeps): AnyRoute[] {
         const report = await buildActivityReport(store, { practice, period, now: deps.now(), names: true });
         if (wantsCsv(ctx)) return sendCsv(ctx, report);
         return report;
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/reports/series',
+      summary:
+        'Time series for charts: appointments by origin, urgent-message delivery delay p50/p95, messages, dead letters, per local day or week',
+      description:
+        'The period [from, to) cut into the practice’s local days, or ISO weeks (Monday 00:00 local), each point with the counts of the activity report. Dates without an offset are read in the practice’s time zone. JSON by default; `Accept: text/csv` (or `format=csv`) gives one line per bucket, French headers, local times, `;`-separated UTF-8 with a BOM. The sync lag of the past is not kept (the dashboard shows the current one); the delivery delay of call messages is the measured sync delay.',
+      tags: ['reports', 'console'],
+      access: 'viewer',
+      scope: { practice: { from: 'query', field: 'practiceId' } },
+      query: z.object({
+        practiceId,
+        from: when,
+        to: when,
+        bucket: z.enum(SERIES_BUCKETS).optional().describe('day (default) or week'),
+        format,
+      }),
+      responses: {
+        200: { description: 'The series (JSON; CSV with Accept: text/csv)', schema: ActivitySeries },
+        404: { description: 'No such practice' },
+      },
+      handler: async (ctx) => {
+        const { query } = ctx;
+        const practice = await practiceOf(query.practiceId);
+        const period = parsePeriod(query.from, query.to, practice.timezone, deps.config.maxRangeDays);
+        const series = await buildActivitySeries(store, { practice, period, bucket: query.bucket ?? 'day' });
+        if (!wantsCsv(ctx)) return series;
+        ctx.res
+          .status(200)
+          .set({
+            'Content-Type': CSV_CONTENT_TYPE,
+            'Content-Disposition': `attachment; filename="${seriesFilename(series)}"`,
+            'Cache-Control': 'no-store',
+          })
+          .send(Buffer.from(seriesCsv(series), 'utf8'));
+        return undefined;
       },
     }),
     defineRoute({

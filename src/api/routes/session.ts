@@ -42,6 +42,9 @@ const SessionOptionsSchema = z.object({
   oidc: z.object({ enabled: z.boolean(), label: z.string().nullable() }),
 });
 
+/** The session view carries the CSRF token: no cache keeps it. */
+const NO_STORE = { 'Cache-Control': 'no-store' };
+
 const SignIn = z.strictObject({ apiKey: z.string().min(1).max(512) });
 
 export interface SessionRoutesDeps {
@@ -99,7 +102,7 @@ export function sessionRoutes(deps: SessionRoutesDeps): AnyRoute[] {
           { requestId, client: req.ip },
         );
         setSessionCookie(req, res, token, sessions.settings.maxMs);
-        return reply(201, sessions.view(session) satisfies SessionView);
+        return reply(201, sessions.view(session) satisfies SessionView, NO_STORE);
       },
     }),
     defineRoute({
@@ -115,7 +118,7 @@ export function sessionRoutes(deps: SessionRoutesDeps): AnyRoute[] {
       responses: { 200: { description: 'The caller', schema: SessionViewSchema } },
       handler: async ({ auth }) => {
         if (!auth) throw new PasserelleError('ERR_AUTH_REQUIRED', 'sign in first');
-        if (auth.session) return sessions.view(auth.session);
+        if (auth.session) return reply(200, sessions.view(auth.session), NO_STORE);
         const key = await store.apiKeys.get(auth.keyId);
         const view: SessionView = {
           actor: auth.keyId,
@@ -125,7 +128,7 @@ export function sessionRoutes(deps: SessionRoutesDeps): AnyRoute[] {
           via: 'key',
           grants: grantsOf(auth.role),
         };
-        return view;
+        return reply(200, view, NO_STORE);
       },
     }),
     defineRoute({

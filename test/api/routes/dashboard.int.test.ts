@@ -235,3 +235,53 @@ describe('the console dashboard and its event stream over HTTP', () => {
     await until('the stream ended', () => s.ended());
   });
 });
+
+describe('the event stream fed by the sync runtime’s hints alone', () => {
+  let t: TestService;
+
+  beforeAll(async () => {
+    const registry = defaultConnectorRegistry();
+    const mapping = mappingModule({ registry });
+    // No sweep within the test: only the runtime's hints can bring the event.
+    const sync = syncModule({
+      registry,
+      ownership: mapping.ownership,
+      plans: mapping.plansOf,
+      events: { sweepMs: 3_600_000 },
+      runtime: { refreshMs: 100, schedulePolls: false },
+    });
+    t = await startTestService({ modules: [mapping, sync] });
+    await t.service.store.practices.create({ id: 'cab-a', name: 'Cabinet A' });
+    const res = await t.api('/api/v1/links', {
+      method: 'POST',
+      json: {
+        id: 'sec-a',
+        practiceId: 'cab-a',
+        role: 'secretariat',
+        connector: 'secretariat',
+        name: 'Plateforme',
+        config: { baseUrl: 'http://127.0.0.1:9/api', platformPracticeId: 'cab' },
+        secrets: { apiToken: 'platform-token-value' },
+        isTest: true,
+        enabled: false,
+      },
+    });
+    expect(res.status).toBe(201);
+  });
+  afterAll(() => t.dispose());
+
+  it('tells of a link that started once it was enabled through the API', async () => {
+    const s = await openSse(`${t.url}/api/v1/events?practiceId=cab-a`, t.adminKey);
+    try {
+      await until('ready', () => s.events.some((e) => e.event === 'ready'));
+      const patched = await t.api('/api/v1/links/sec-a', { method: 'PATCH', json: { enabled: true } });
+      expect(patched.status).toBe(200);
+      const seen = await until('the link change', () =>
+        changed(s).find((c) => c.practiceId === 'cab-a' && c.topics.includes('links')),
+      );
+      expect(seen.topics).toContain('links');
+    } finally {
+      s.close();
+    }
+  });
+});

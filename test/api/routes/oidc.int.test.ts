@@ -232,3 +232,50 @@ describe('console sign-in with OpenID Connect', () => {
     );
   });
 });
+
+describe('console sign-in with OpenID Connect as a public client (PKCE, no secret)', () => {
+  let publicIdp: OidcTestProvider;
+  let svc: TestService;
+  const where = tempDir('passerelle-oidc-public-');
+
+  beforeAll(async () => {
+    publicIdp = await startOidcProvider({ users, clientSecret: null });
+    const configFile = join(where.path, 'passerelle.yaml');
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        console: {
+          oidc: {
+            issuer: publicIdp.issuer,
+            clientId: publicIdp.clientId,
+            scopes: 'openid profile passerelle',
+            roleClaim: TEST_ROLE_CLAIM,
+            roleMap: { secretariat: 'viewer' },
+            allowInsecureIssuer: true,
+          },
+        },
+      }),
+    );
+    svc = await startTestService({ modules: [consoleAuthModule()], env: { PASSERELLE_CONFIG: configFile } });
+    publicIdp.allowRedirects([`${svc.url}/console/auth/oidc/callback`]);
+  }, 30_000);
+  afterAll(async () => {
+    await svc?.dispose();
+    await publicIdp?.close();
+    where.remove();
+  });
+
+  it('signs in without a client secret, not limiting anyone when no practice claim is configured', async () => {
+    const r = await signInWithOidc(`${svc.url}/console/auth/oidc`, 'secretaire-a', {
+      issuer: publicIdp.issuer,
+    });
+    expect(r.location).toBe(`${svc.url}/console/`);
+    const me = await fetch(`${svc.url}/api/v1/session`, { headers: { cookie: cookieFor(r.sessionToken) } });
+    expect(await me.json()).toMatchObject({
+      via: 'oidc',
+      role: 'viewer',
+      practiceId: null,
+      label: 'Camille Fictive',
+    });
+  });
+});

@@ -24,6 +24,7 @@ interface SignedIn {
   /** `passerelle_session=<token>`, as a Cookie header. */
   readonly cookie: string;
   readonly body: SessionView & { error?: { code: string } };
+  readonly headers: Headers;
 }
 
 async function signIn(apiKey: string, headers: Record<string, string> = {}): Promise<SignedIn> {
@@ -38,6 +39,7 @@ async function signIn(apiKey: string, headers: Record<string, string> = {}): Pro
     setCookie,
     cookie: setCookie.split(';')[0] ?? '',
     body: (await res.json()) as SignedIn['body'],
+    headers: res.headers,
   };
 }
 
@@ -96,6 +98,7 @@ describe('console sign-in with an API key', () => {
     expect(s.setCookie).toMatch(/; Path=\//);
     expect(s.setCookie).toMatch(/; Max-Age=7200/);
     expect(s.setCookie).not.toMatch(/; Secure/);
+    expect(s.headers.get('cache-control')).toBe('no-store');
     expect(s.body).toEqual({
       actor: record.id,
       label: 'clé admin',
