@@ -93,6 +93,7 @@ function IssuedUrl(props: { issued: Issued; onClose: () => void }) {
         <label for="adresse-flux">{t('agendas.adresse')}</label>
         <input
           id="adresse-flux"
+          ref={field}
           type="text"
           readOnly
           value={issued.url}
