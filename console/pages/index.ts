@@ -6,9 +6,11 @@ import type { FunctionComponent } from 'preact';
 
 import type { MessageKey } from '../i18n/index.js';
 import type { Role } from '../session.js';
+import { Feeds } from './agendas.js';
 import { ConflictsPage } from './conflits.js';
 import { AuditJournal } from './journal.js';
 import { DeadLettersPage } from './lettres-mortes.js';
+import { LinkDetail, Links } from './liaisons.js';
 import { MessagePage, Messages } from './messages.js';
 import { ProfilePage, Profiles } from './profils.js';
 import { Reports } from './rapports.js';
@@ -28,8 +30,11 @@ export interface PageDef {
   readonly component: FunctionComponent<PageProps>;
 }
 
+// In the order of the navigation, which follows a person's tasks (issue 19).
 export const PAGES: readonly PageDef[] = [
   { path: '/', title: 'tableau.titre', role: 'viewer', nav: true, component: Dashboard },
+  { path: '/liaisons', title: 'liaisons.titre', role: 'viewer', nav: true, component: Links },
+  { path: '/liaisons/:id', title: 'liaisons.titreDetail', role: 'viewer', nav: false, component: LinkDetail },
   { path: '/messages', title: 'messages.titre', role: 'viewer', nav: true, component: Messages },
   { path: '/messages/:id', title: 'messages.titre', role: 'viewer', nav: false, component: MessagePage },
   { path: '/profils', title: 'profils.titre', role: 'viewer', nav: true, component: Profiles },
@@ -42,6 +47,7 @@ export const PAGES: readonly PageDef[] = [
     nav: true,
     component: DeadLettersPage,
   },
+  { path: '/agendas', title: 'agendas.titre', role: 'integrator', nav: true, component: Feeds },
   { path: '/rapports', title: 'rapports.titre', role: 'viewer', nav: true, component: Reports },
   { path: '/journal', title: 'journal.titre', role: 'integrator', nav: true, component: AuditJournal },
 ];
