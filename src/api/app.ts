@@ -352,7 +352,10 @@ export function createApp(deps: ApiDeps): express.Express {
       e = new PasserelleError('ERR_INTERNAL', `internal error; quote request id ${requestId}`, {
         cause: err,
       });
-    if (e.status >= 500)
+    // A webhook refused while the service stops is expected (the sender retries): not an error.
+    if (e.code === 'ERR_SYNC_NOT_RUNNING')
+      logger.info('request refused while stopping', { requestId, code: e.code });
+    else if (e.status >= 500)
       logger.error('request failed', { requestId, code: e.code, err: e.code === 'ERR_INTERNAL' ? err : e });
     if (res.headersSent) return;
     sendError(res, e, requestId);
