@@ -263,9 +263,11 @@ function FeedRow(props: {
   onIssued: (i: Issued) => void;
   onChanged: (message: string | null) => void;
   onError: (e: Error) => void;
+  admin: boolean;
 }) {
   const f = props.feed;
   const [confirming, setConfirming] = useState(false);
+  const [privacy, setPrivacy] = useState<Privacy>(f.privacy);
   const path = `/api/v1/ical/tokens/${encodeURIComponent(f.id)}`;
   const act = async (run: () => Promise<void>) => {
     try {
@@ -280,7 +282,48 @@ function FeedRow(props: {
       <td>{name}</td>
       <td>{props.practitioner}</td>
       {props.practiceName !== null && <td>{props.practiceName}</td>}
-      <td>{t(`agendas.niveauxCourts.${f.privacy}`)}</td>
+      <td>
+        {f.status === 'active' ? (
+          <form
+            class="inline-form"
+            onSubmit={(e) => {
+              e.preventDefault();
+              void act(async () => {
+                await sendJson('PATCH', path, { body: { privacy } });
+                props.onChanged(t('agendas.confidentialiteChangee', { libelle: name }));
+              });
+            }}
+          >
+            <label class="visually-hidden" for={`confidentialite-${f.id}`}>
+              {t('agendas.confidentialiteDe', { libelle: name })}
+            </label>
+            <select
+              id={`confidentialite-${f.id}`}
+              value={privacy}
+              onChange={(e) => setPrivacy((e.target as HTMLSelectElement).value as Privacy)}
+            >
+              {(
+                [
+                  'busy',
+                  'initials',
+                  ...(props.admin || f.privacy === 'full' ? (['full'] as const) : []),
+                ] as const
+              ).map((p) => (
+                <option key={p} value={p}>
+                  {t(`agendas.niveauxCourts.${p}`)}
+                </option>
+              ))}
+            </select>
+            {privacy !== f.privacy && (
+              <button type="submit" class="secondary">
+                {t('agendas.appliquer')}
+              </button>
+            )}
+          </form>
+        ) : (
+          t(`agendas.niveauxCourts.${f.privacy}`)
+        )}
+      </td>
       <td>
         <Badge tone={STATUS_TONE[f.status]}>{t(`agendas.etats.${f.status}`)}</Badge>
       </td>
@@ -440,6 +483,7 @@ export function Feeds() {
                   feeds.reload();
                 }}
                 onError={setError}
+                admin={can(session, 'admin')}
               />
             ))}
           </tbody>

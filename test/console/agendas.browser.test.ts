@@ -24,6 +24,7 @@ interface FeedJson {
   readonly practiceId: string;
   readonly practitionerId: string | null;
   readonly label: string | null;
+  readonly privacy: string;
   readonly status: string;
 }
 
@@ -152,12 +153,17 @@ describe('console iCal feeds page', () => {
     await context.close();
   }, 60_000);
 
-  it('rotates a feed: the new URL answers, the old one no longer does; revoking silences it', async () => {
+  it('changes a feed’s privacy, rotates it (the old URL stops answering) and revokes it', async () => {
     const context = await newContext(browser, world.url);
     const page = await context.newPage();
     await signIn(page, 'integrator', world.practices.fhir.id);
     await page.goto('/console/agendas');
     const row = page.locator(`tr[data-feed="${feedId}"]`);
+    // The privacy level, changed in place.
+    await row.locator(`#confidentialite-${feedId}`).selectOption('busy');
+    await row.getByRole('button', { name: 'Appliquer' }).click();
+    await page.getByRole('status').filter({ hasText: 'Confidentialité du flux' }).waitFor();
+    expect((await feeds(world.practices.fhir.id)).find((f) => f.id === feedId)?.privacy).toBe('busy');
     await row.getByRole('button', { name: /^Nouvelle adresse/ }).click();
     const field = page.getByLabel('Adresse du flux', { exact: true });
     await field.waitFor();
