@@ -59,10 +59,15 @@ export interface RequestOptions {
   readonly accept?: string;
   /** A 401 is the caller's to show (the sign-in form) instead of leaving the page. */
   readonly quietUnauthorized?: boolean;
+  /** Extra request headers (`If-Match` with the version the page showed, so a concurrent change is refused, not overwritten). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export async function request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
-  const headers: Record<string, string> = { Accept: options.accept ?? 'application/json' };
+  const headers: Record<string, string> = {
+    ...options.headers,
+    Accept: options.accept ?? 'application/json',
+  };
   let body: string | undefined;
   if (options.raw) {
     headers['Content-Type'] = options.raw.type;

@@ -3,7 +3,7 @@ import type { ComponentChildren } from 'preact';
 import { useConsole } from '../context.js';
 import { useOnline } from '../events.js';
 import { t } from '../i18n/index.js';
-import type { PageDef } from '../pages/index.js';
+import type { PageDef } from '../pages/types.js';
 import { BASE } from '../router.js';
 import { can } from '../session.js';
 

@@ -2,10 +2,6 @@
  * The console's pages: one entry each (its address, its title in the catalogue, the role it
  * needs, whether the navigation lists it). A page a role may not use is neither listed nor shown.
  */
-import type { FunctionComponent } from 'preact';
-
-import type { MessageKey } from '../i18n/index.js';
-import type { Role } from '../session.js';
 import { Feeds } from './agendas.js';
 import { ConflictsPage } from './conflits.js';
 import { AuditJournal } from './journal.js';
@@ -15,20 +11,9 @@ import { MessagePage, Messages } from './messages.js';
 import { ProfilePage, Profiles } from './profils.js';
 import { Reports } from './rapports.js';
 import { Dashboard } from './tableau-de-bord.js';
+import type { PageDef } from './types.js';
 
-export interface PageProps {
-  readonly params: Readonly<Record<string, string>>;
-  readonly search: URLSearchParams;
-}
-
-export interface PageDef {
-  /** Under /console: `/liaisons/:id`. */
-  readonly path: string;
-  readonly title: MessageKey;
-  readonly role: Role;
-  readonly nav: boolean;
-  readonly component: FunctionComponent<PageProps>;
-}
+export type { PageDef, PageProps } from './types.js';
 
 // In the order of the navigation, which follows a person's tasks (issue 19).
 export const PAGES: readonly PageDef[] = [

@@ -17,7 +17,7 @@ import { journal } from '../i18n/fr/journal.js';
 import { formatDateTime, formatNumber, t } from '../i18n/index.js';
 import { setSearch } from '../router.js';
 import { can, type Session } from '../session.js';
-import type { PageProps } from './index.js';
+import type { PageProps } from './types.js';
 
 const OUTCOMES = ['success', 'denied', 'failure'] as const;
 type Outcome = (typeof OUTCOMES)[number];

@@ -15,7 +15,7 @@ import { useChanges } from '../events.js';
 import { formatDateTime, formatNumber, type MessageKey, t } from '../i18n/index.js';
 import { BASE, setSearch } from '../router.js';
 import { can } from '../session.js';
-import type { PageProps } from './index.js';
+import type { PageProps } from './types.js';
 
 /** GET /api/v1/dead-letters (src/api/routes/sync.ts, DeadLetterView). */
 export interface DeadLetter {

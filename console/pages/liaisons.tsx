@@ -22,7 +22,7 @@ import { useChanges } from '../events.js';
 import { formatDateTime, formatDuration, formatNumber, t } from '../i18n/index.js';
 import { BASE, navigate, setSearch } from '../router.js';
 import { can } from '../session.js';
-import type { PageProps } from './index.js';
+import type { PageProps } from './types.js';
 
 /** LinkView of src/api/routes/practices.ts (credentials never come back: only `hasSecrets`). */
 export interface Link {

@@ -17,7 +17,7 @@ import { useChanges } from '../events.js';
 import { formatDateTime, t } from '../i18n/index.js';
 import { BASE, setSearch } from '../router.js';
 import { can } from '../session.js';
-import type { PageProps } from './index.js';
+import type { PageProps } from './types.js';
 
 export const OUTCOMES = ['pending', 'applied', 'applied-with-warnings', 'rejected', 'dead-letter'] as const;
 export type Outcome = (typeof OUTCOMES)[number];

@@ -17,8 +17,8 @@ import { useLoad } from '../data.js';
 import { formatDateTime, t } from '../i18n/index.js';
 import { BASE } from '../router.js';
 import { can } from '../session.js';
-import type { PageProps } from './index.js';
 import type { MessageMapping, MessageSummary } from './messages.js';
+import type { PageProps } from './types.js';
 
 /** GET /api/v1/links/:id/mapping (MappingView). */
 export interface MappingView {

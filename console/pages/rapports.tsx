@@ -29,7 +29,7 @@ import { useLoad } from '../data.js';
 import { formatDateTime, formatDuration, formatNumber, t } from '../i18n/index.js';
 import { setSearch } from '../router.js';
 import { can } from '../session.js';
-import type { PageProps } from './index.js';
+import type { PageProps } from './types.js';
 
 /** The API's longest period (reports.maxRangeDays, default 366). */
 const MAX_DAYS = 366;
