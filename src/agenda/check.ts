@@ -63,7 +63,7 @@ export function checkBooking(
   const start = Date.parse(booking.start);
   const end = Date.parse(booking.end);
   const v = visitTypeOf(rules, booking.visitType);
-  if (rules.visitTypes.length > 0 && !v)
+  if (booking.visitType !== undefined && rules.visitTypes.length > 0 && !v)
     return {
       ok: false,
       reason: 'visit-type-unknown',

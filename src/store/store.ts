@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 
 import type { MigrationStatus } from './migrations/index.js';
 import type { Dialect } from './migrations/types.js';
+import { type AgendaRepo, agendaRepo } from './repos/agenda.js';
 import { type AuditRepo, auditRepo } from './repos/audit.js';
 import { type ChangeCountersRepo, changeCountersRepo } from './repos/changes.js';
 import type { Clock, DirectExecutor, RepoContext } from './repos/context.js';
@@ -60,6 +61,8 @@ export interface Repos {
   readonly digests: DigestsRepo;
   /** Practitioner mappings per link and their review queue (0008_practitioner_mappings). */
   readonly practitionerMappings: PractitionerMappingsRepo;
+  /** Agenda rules, secretariat coverage, forced bookings (0010_agenda). */
+  readonly agenda: AgendaRepo;
 }
 
 /** The repositories bound to one open transaction. Use only these inside `transaction(fn)`. */
@@ -140,6 +143,7 @@ export function makeRepos(ctx: RepoContext): Repos {
     activity: activityRepo(ctx),
     digests: digestsRepo(ctx),
     practitionerMappings: practitionerMappingsRepo(ctx),
+    agenda: agendaRepo(ctx),
   };
 }
 

@@ -50,6 +50,7 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
         '0006_audit_keyed',
         '0007_sealing',
         '0008_practitioner_mappings',
+        '0010_agenda',
       ]);
       expect(await store.migrate()).toEqual([]);
     });

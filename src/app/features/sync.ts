@@ -2,6 +2,7 @@
  * The `sync` service module: the runtime as a component (started after the HTTP server,
  * stopped before the store closes), its supervision routes and the webhook route.
  */
+import { agendaRoutes } from '../../api/routes/agenda.js';
 import { hookRoutes } from '../../api/routes/hooks.js';
 import { messageRoutes } from '../../api/routes/messages.js';
 import { practitionerMappingRoutes } from '../../api/routes/practitioner-mappings.js';
@@ -83,6 +84,7 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
       ...messageRoutes(runtimeOf(ctx)),
       ...practitionerMappingRoutes(runtimeOf(ctx)),
       ...hookRoutes(runtimeOf(ctx)),
+      ...agendaRoutes(runtimeOf(ctx).engine.store),
     ],
     components: (ctx) => [
       { name: 'sync', start: () => runtimeOf(ctx).start(), stop: () => runtimeOf(ctx).stop() },

@@ -9,6 +9,7 @@ import { migration0005 } from './0005_reports.js';
 import { migration0006 } from './0006_audit_keyed.js';
 import { migration0007 } from './0007_sealing.js';
 import { migration0008 } from './0008_practitioner_mappings.js';
+import { migration0010 } from './0010_agenda.js';
 import type { Dialect, StoreMigration } from './types.js';
 
 /**
@@ -24,6 +25,7 @@ export const MIGRATIONS: readonly StoreMigration[] = [
   migration0006,
   migration0007,
   migration0008,
+  migration0010,
 ];
 
 export const MIGRATION_TABLE = 'schema_migrations';
