@@ -144,22 +144,23 @@ export interface RulesVerdict {
 
 /**
  * The first practitioner of the booking whose rules it breaks (design rule 8, issue 20 point 3).
- * Also: a booking into a slot the practice marked urgent-only must be urgent, rules or not.
+ * Also: a booking into a slot the practice software marked urgent-only must be urgent (one of
+ * the rules' urgent visit types, or v2-0276 EMERGENCY). A practitioner without rules: nothing.
  */
 export async function checkAgainstRules(
   repos: Reader,
   practiceId: string,
   appt: Appointment,
   now: number,
-): Promise<(Omit<RulesVerdict, 'rules'> & { rules: AgendaRules | undefined }) | undefined> {
+): Promise<RulesVerdict | undefined> {
   if (appt.start === undefined || appt.end === undefined) return undefined;
   for (const practitionerId of practitionersOf(appt)) {
+    // Without rules nothing more is enforced: which bookings are urgent is what the rules say.
     const rules = await rulesOf(repos, practiceId, practitionerId);
-    const visitType = rules ? visitTypeCodeOf(appt, rules) : undefined;
-    const urgent =
-      markedUrgent(appt) ||
-      (rules !== undefined && rules.visitTypes.some((v) => v.code === visitType && v.urgent));
-    // A slot the practice software marked urgent-only takes only an urgent booking.
+    if (!rules) continue;
+    const visitType = visitTypeCodeOf(appt, rules);
+    const urgent = markedUrgent(appt) || rules.visitTypes.some((v) => v.code === visitType && v.urgent);
+    // A slot the practice software marked urgent-only (FHIR Slot, HL7 S23 with EMERGENCY) takes only an urgent booking.
     const window = { practiceId, practitionerId, from: appt.start, to: appt.end };
     const urgentSlot = (await repos.resources.list({ ...window, kind: 'Slot' }))
       .map((r) => r.data as unknown as Slot)
@@ -170,7 +171,6 @@ export async function checkAgainstRules(
           Date.parse(appt.start as string) < Date.parse(s.end),
       );
     if (urgentSlot && !urgent) return { practitionerId, rules, result: { ok: false, reason: 'urgent-only' } };
-    if (!rules) continue;
     const own = new Set((appt.slot ?? []).map((s) => s.reference ?? ''));
     const state = await agendaStateOf(repos, practiceId, practitionerId, rules, appt.start, appt.end, own);
     const result = checkBooking(
@@ -194,16 +194,8 @@ export async function checkAgainstRules(
  * The refusal sent back to the agent: the reason in French, the time in the practitioner's
  * zone, never the patient (details carry codes and our ids only).
  */
-export function outsideRulesRefusal(
-  verdict: {
-    practitionerId: string;
-    rules: AgendaRules | undefined;
-    result: Exclude<CheckResult, { ok: true }>;
-  },
-  appt: Appointment,
-  practiceZone: string,
-): PasserelleError {
-  const zone = verdict.rules ? (verdict.rules.timeZone ?? zoneOf(verdict.rules)) : practiceZone;
+export function outsideRulesRefusal(verdict: RulesVerdict, appt: Appointment): PasserelleError {
+  const zone = zoneOf(verdict.rules);
   return new PasserelleError(
     'ERR_SYNC_OUTSIDE_AGENDA_RULES',
     frenchReason(verdict.result, appt.start as string, zone),

@@ -204,7 +204,7 @@ export async function applyTheirs(
       // The practitioner's agenda rules (issue 20); a booking the practice forced passes.
       const verdict = await checkAgainstRules(tx, ctx.practiceId, merged, deps.now?.() ?? Date.now());
       if (verdict && !(await useForcedBooking(tx, ctx.practiceId, verdict.practitionerId, merged, link)))
-        throw new Refusal(outsideRulesRefusal(verdict, merged, ctx.timezone), refused);
+        throw new Refusal(outsideRulesRefusal(verdict, merged), refused);
     }
   }
 
