@@ -25,10 +25,11 @@ describe.each(['sqlite', 'postgres'] as const)(
   'agenda rules through the HTTP API (%s store)',
   (storeKind) => {
     let t: TestService;
+    let clock = NOW;
     const keys = { all: '', limitedA: '', viewerA: '' };
 
     beforeAll(async () => {
-      t = await startTestService({ store: storeKind, modules: defaultModules(), now: () => NOW });
+      t = await startTestService({ store: storeKind, modules: defaultModules(), now: () => clock });
       const { store } = t.service;
       for (const practiceId of [A, B]) {
         await store.practices.create({ id: practiceId, name: `Cabinet ${practiceId}` });
@@ -192,6 +193,44 @@ describe.each(['sqlite', 'postgres'] as const)(
       expect(got.covered).toEqual([
         { start: '2026-12-11T07:00:00.000Z', end: '2026-12-11T18:00:00.000Z' },
         { start: '2026-12-12T08:00:00.000Z', end: '2026-12-12T12:00:00.000Z' },
+      ]);
+    });
+
+    it('lists the bookings and calls the secretariat took outside its coverage windows', async () => {
+      const { store } = t.service;
+      // Saturday 12 December 2026 at 13:00 Paris: after the reinforcement (09:00–13:00 Paris) ended.
+      const events = [
+        ['2026-12-12T12:30:00Z', 'message.received'],
+        ['2026-12-11T10:00:00Z', 'appointment.booked'], // Friday 11:00 Paris: covered
+        ['2026-12-11T18:30:00Z', 'appointment.booked'], // Friday 19:30 Paris: after hours
+      ] as const;
+      for (const [at, type] of events) {
+        clock = Date.parse(at);
+        await store.activity.append({
+          practiceId: A,
+          type,
+          origin: 'secretariat',
+          kind: type.startsWith('message') ? 'Communication' : 'Appointment',
+          recordId: `r-${at}`,
+        });
+      }
+      clock = NOW;
+      const res = await t.api(
+        `/api/v1/practices/${A}/coverage/outside?from=2026-12-11T00:00:00Z&to=2026-12-13T00:00:00Z`,
+        {
+          key: keys.viewerA,
+        },
+      );
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as {
+        total: number;
+        outside: number;
+        items: { at: string; type: string }[];
+      };
+      expect(body).toMatchObject({ total: 3, outside: 2 });
+      expect(body.items.map((i) => [i.at, i.type])).toEqual([
+        ['2026-12-11T18:30:00.000Z', 'appointment.booked'],
+        ['2026-12-12T12:30:00.000Z', 'message.received'],
       ]);
     });
 
