@@ -5,7 +5,6 @@
  */
 import {
   absenceIntervals,
-  dayInterval,
   dayPlan,
   localDate,
   nextDate,
@@ -145,7 +144,8 @@ export function freeSlots(rules: AgendaRules, state: AgendaState, query: Availab
   const step = rules.granularityMinutes * 60_000;
   const out: FreeSlot[] = [];
 
-  for (let date = localDate(from, zone); dayInterval(date, zone).start < to; date = nextDate(date)) {
+  const lastDate = localDate(to - 1, zone);
+  for (let date = localDate(from, zone); date <= lastDate; date = nextDate(date)) {
     if (rules.dailyCap !== undefined && (counts.all.get(date) ?? 0) >= rules.dailyCap) continue;
     if (v.dailyCap !== undefined && (counts.byType.get(`${date}|${v.code}`) ?? 0) >= v.dailyCap) continue;
     for (const p of dayPlan(rules, date).periods) {

@@ -6,7 +6,7 @@
  * forward by the gap, as luxon and RFC 5545 §3.3.5 do; an ambiguous one (02:30 on the
  * fall-back night) is its first occurrence.
  */
-import { DateTime } from 'luxon';
+import { IANAZone } from 'luxon';
 
 import { type Interval, subtract, union } from './intervals.js';
 import { holidayOn, REGIONS } from './regions.js';
@@ -37,23 +37,62 @@ export function zoneOf(rules: AgendaRules): string {
   return rules.timeZone ?? REGIONS[rules.region].zone;
 }
 
-const at = (date: string, hhmm: string, zone: string): number =>
-  DateTime.fromISO(`${date}T${hhmm}`, { zone }).toMillis();
+const zones = new Map<string, IANAZone>();
+function zoneNamed(name: string): IANAZone {
+  let z = zones.get(name);
+  if (!z) {
+    z = IANAZone.create(name);
+    zones.set(name, z);
+  }
+  return z;
+}
+
+/**
+ * A wall-clock time of a local date → epoch ms, as luxon's `DateTime.fromObject({…}, { zone })`
+ * does it (its fixOffset: a time in the spring gap moves forward, an ambiguous one is the first
+ * occurrence), without parsing: the free-slot computation calls it for every period of every
+ * day (the benchmark's 50 practitioners × 90 days).
+ */
+export function wallClock(date: string, hhmm: string, zone: string): number {
+  const tz = zoneNamed(zone);
+  const local = Date.UTC(
+    Number(date.slice(0, 4)),
+    Number(date.slice(5, 7)) - 1,
+    Number(date.slice(8, 10)),
+    Number(hhmm.slice(0, 2)),
+    Number(hhmm.slice(3, 5)),
+  );
+  const o = tz.offset(local);
+  let guess = local - o * 60_000;
+  const o2 = tz.offset(guess);
+  if (o === o2) return guess;
+  guess -= (o2 - o) * 60_000;
+  const o3 = tz.offset(guess);
+  if (o2 === o3) return guess;
+  return local - Math.min(o2, o3) * 60_000;
+}
+
+const at = wallClock;
 
 /** Local date (YYYY-MM-DD) of an instant in a zone. */
 export function localDate(ms: number, zone: string): string {
-  return DateTime.fromMillis(ms, { zone }).toISODate() as string;
+  return new Date(ms + zoneNamed(zone).offset(ms) * 60_000).toISOString().slice(0, 10);
 }
 
 /** The local date after `date`. */
 export function nextDate(date: string): string {
-  return DateTime.fromISO(date, { zone: 'UTC' }).plus({ days: 1 }).toISODate() as string;
+  return new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+}
+
+/** Day of the week of a calendar date (zone-independent). */
+export function weekdayOf(date: string): (typeof DAYS)[number] {
+  // getUTCDay: 0 = Sunday; DAYS starts on Monday.
+  return DAYS[(new Date(`${date}T00:00:00Z`).getUTCDay() + 6) % 7] as (typeof DAYS)[number];
 }
 
 /** [start of `date`, start of the next date) in the zone: 23 or 25 hours on DST days. */
 export function dayInterval(date: string, zone: string): Interval {
-  const start = DateTime.fromISO(date, { zone }).startOf('day');
-  return { start: start.toMillis(), end: start.plus({ days: 1 }).toMillis() };
+  return { start: wallClock(date, '00:00', zone), end: wallClock(nextDate(date), '00:00', zone) };
 }
 
 const releaseKey = (r: Release | undefined): string =>
@@ -117,7 +156,7 @@ export function dayPlan(rules: AgendaRules, date: string): DayPlan {
           closedBy: { reason: 'exception', label: exception.label ?? 'fermeture exceptionnelle' },
         };
   }
-  const weekday = DAYS[DateTime.fromISO(date, { zone }).weekday - 1] as (typeof DAYS)[number];
+  const weekday = weekdayOf(date);
   const weekly = rules.weekly.filter((w) => w.days.includes(weekday));
   if (rules.closedOnHolidays && weekly.length > 0) {
     const holiday = holidayOn(rules.region, date);
