@@ -54,7 +54,7 @@ function zoneNamed(name: string): IANAZone {
  * day (the benchmark's 50 practitioners × 90 days).
  */
 export function wallClock(date: string, hhmm: string, zone: string): number {
-  const tz = zoneNamed(zone);
+  const tz = { offset: (ms: number) => offsetOf(zone, ms) };
   const local = Date.UTC(
     Number(date.slice(0, 4)),
     Number(date.slice(5, 7)) - 1,
@@ -74,9 +74,32 @@ export function wallClock(date: string, hhmm: string, zone: string): number {
 
 const at = wallClock;
 
+const offsets = new Map<string, Map<number, number>>();
+const QUARTER = 900_000;
+/**
+ * The zone's UTC offset (minutes) at an instant, memoised per quarter hour: zones change offset
+ * only on quarter-hour boundaries, and Intl (under luxon's IANAZone.offset) costs tens of
+ * microseconds a call.
+ */
+export function offsetOf(zone: string, ms: number): number {
+  let memo = offsets.get(zone);
+  if (!memo) {
+    memo = new Map();
+    offsets.set(zone, memo);
+  }
+  const key = Math.floor(ms / QUARTER);
+  let o = memo.get(key);
+  if (o === undefined) {
+    if (memo.size > 200_000) memo.clear();
+    o = zoneNamed(zone).offset(key * QUARTER);
+    memo.set(key, o);
+  }
+  return o;
+}
+
 /** Local date (YYYY-MM-DD) of an instant in a zone. */
 export function localDate(ms: number, zone: string): string {
-  return new Date(ms + zoneNamed(zone).offset(ms) * 60_000).toISOString().slice(0, 10);
+  return new Date(ms + offsetOf(zone, ms) * 60_000).toISOString().slice(0, 10);
 }
 
 /** The local date after `date`. */

@@ -14,7 +14,19 @@
  * New Caledonia and French Polynesia set their own holidays (24 September; 5 March and
  * 20 November); date-holidays has them too.
  */
-import Holidays from 'date-holidays';
+import { createRequire } from 'node:module';
+
+import type HolidaysClass from 'date-holidays';
+
+/**
+ * date-holidays is loaded on first use, not at import: its data takes about a second to load,
+ * which every process importing the sync engine would otherwise pay at start-up.
+ */
+let Holidays: typeof HolidaysClass | undefined;
+function holidaysClass(): typeof HolidaysClass {
+  Holidays ??= createRequire(import.meta.url)('date-holidays') as typeof HolidaysClass;
+  return Holidays;
+}
 
 export const REGIONS = {
   metropole: { country: 'FR', state: undefined, zone: 'Europe/Paris', label: 'France métropolitaine' },
@@ -58,7 +70,7 @@ const CORRECTIONS: Partial<Record<Region, Readonly<Record<string, string>>>> = {
   'saint-martin': { '05-27': '05-28' },
 };
 
-const calendars = new Map<Region, Holidays>();
+const calendars = new Map<Region, HolidaysClass>();
 const byYear = new Map<string, readonly PublicHoliday[]>();
 
 /** Public holidays (type `public` in date-holidays; observances left out) of a region and year. */
@@ -69,7 +81,8 @@ export function publicHolidays(region: Region, year: number): readonly PublicHol
   let cal = calendars.get(region);
   if (!cal) {
     const r = REGIONS[region];
-    cal = r.state === undefined ? new Holidays(r.country) : new Holidays(r.country, r.state);
+    const H = holidaysClass();
+    cal = r.state === undefined ? new H(r.country) : new H(r.country, r.state);
     calendars.set(region, cal);
   }
   const fix = CORRECTIONS[region] ?? {};
