@@ -366,6 +366,17 @@ export const ERROR_CATALOGUE = {
     summary:
       'A secretariat booking falls on a slot the practice has blocked or already filled; it is refused back to the secretariat.',
   },
+  ERR_SYNC_OUTSIDE_AGENDA_RULES: {
+    status: 409,
+    retryable: false,
+    summary:
+      "A secretariat booking does not fit the practitioner's agenda rules (opening hours, visit type, urgent-only slot, absence, holiday, daily cap, buffer); it is refused back to the secretariat with the reason in French.",
+  },
+  ERR_AGENDA_RULES_INVALID: {
+    status: 400,
+    retryable: false,
+    summary: 'Agenda rules or coverage windows sent to the API are invalid; every issue is listed.',
+  },
   ERR_SYNC_CONFLICT: {
     status: 409,
     retryable: false,

@@ -1,5 +1,6 @@
 export { contentHash, stableStringify } from '../util/stable-stringify.js';
 export { openPostgresStore } from './postgres/index.js';
+export type { AgendaRepo, ForcedBooking, StoredAgendaRules, StoredCoverage } from './repos/agenda.js';
 export type {
   ConsoleSession,
   ConsoleSessionInput,

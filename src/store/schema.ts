@@ -354,6 +354,39 @@ export interface ConsoleSessionsTable {
   expires_at: Ms;
 }
 
+/** A practitioner's agenda rules (0010). */
+export interface AgendaRulesTable {
+  practice_id: string;
+  practitioner_id: string;
+  /** src/agenda/rules.ts, JSON as written (defaults not filled in). */
+  rules: Json;
+  version: number;
+  updated_by: string;
+  updated_at: Ms;
+}
+
+/** The hours the secretariat covers for a practice (0010). */
+export interface CoverageWindowsTable {
+  practice_id: string;
+  windows: Json;
+  version: number;
+  updated_by: string;
+  updated_at: Ms;
+}
+
+/** A practice's permission to book one time outside its agenda rules (0010). */
+export interface ForcedBookingsTable {
+  id: string;
+  practice_id: string;
+  practitioner_id: string;
+  start_at: Ms;
+  end_at: Ms;
+  reason: string;
+  created_by: string;
+  created_at: Ms;
+  used_by: string | null;
+}
+
 export interface Database {
   practices: PracticesTable;
   links: LinksTable;
@@ -378,4 +411,7 @@ export interface Database {
   practitioner_mappings: PractitionerMappingsTable;
   practitioner_mapping_holds: PractitionerMappingHoldsTable;
   console_sessions: ConsoleSessionsTable;
+  agenda_rules: AgendaRulesTable;
+  coverage_windows: CoverageWindowsTable;
+  forced_bookings: ForcedBookingsTable;
 }

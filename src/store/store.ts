@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 
 import type { MigrationStatus } from './migrations/index.js';
 import type { Dialect } from './migrations/types.js';
+import { type AgendaRepo, agendaRepo } from './repos/agenda.js';
 import { type AuditRepo, auditRepo } from './repos/audit.js';
 import { type ChangeCountersRepo, changeCountersRepo } from './repos/changes.js';
 import { type ConsoleSessionsRepo, consoleSessionsRepo } from './repos/console-sessions.js';
@@ -63,6 +64,8 @@ export interface Repos {
   readonly practitionerMappings: PractitionerMappingsRepo;
   /** Signed-in console browsers (0009_console_sessions). */
   readonly consoleSessions: ConsoleSessionsRepo;
+  /** Agenda rules, secretariat coverage, forced bookings (0010_agenda). */
+  readonly agenda: AgendaRepo;
 }
 
 /** The repositories bound to one open transaction. Use only these inside `transaction(fn)`. */
@@ -144,6 +147,7 @@ export function makeRepos(ctx: RepoContext): Repos {
     digests: digestsRepo(ctx),
     practitionerMappings: practitionerMappingsRepo(ctx),
     consoleSessions: consoleSessionsRepo(ctx),
+    agenda: agendaRepo(ctx),
   };
 }
 

@@ -78,7 +78,7 @@ export class SyncEngine {
     this.store = options.store;
     this.registry = options.registry;
     this.log = options.log;
-    this.deps = { registry: options.registry, log: options.log };
+    this.deps = { registry: options.registry, log: options.log, now: () => options.store.now() };
     this.contexts = new PracticeContexts(options.ownership);
     this.onEnqueued = options.onEnqueued ?? (() => undefined);
   }

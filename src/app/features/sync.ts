@@ -2,6 +2,7 @@
  * The `sync` service module: the runtime as a component (started after the HTTP server,
  * stopped before the store closes), its supervision routes and the webhook route.
  */
+import { agendaRoutes } from '../../api/routes/agenda.js';
 import { connectorRoutes } from '../../api/routes/connectors.js';
 import { dashboardRoutes } from '../../api/routes/dashboard.js';
 import { hookRoutes } from '../../api/routes/hooks.js';
@@ -113,6 +114,7 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
         watch: watchOf(ctx),
         ...(options.events?.heartbeatMs !== undefined && { heartbeatMs: options.events.heartbeatMs }),
       }),
+      ...agendaRoutes(runtimeOf(ctx).engine.store),
     ],
     components: (ctx) => [
       { name: 'sync', start: () => runtimeOf(ctx).start(), stop: () => runtimeOf(ctx).stop() },

@@ -12,6 +12,7 @@ import type { Tx } from '../../store/index.js';
 import type { JsonObject, Link, StoredResource } from '../../store/types.js';
 import { recordApplied } from '../activity.js';
 import { findClash, needsAgendaCheck, practitionersOf, slotUnavailable } from '../agenda.js';
+import { checkAgainstRules, outsideRulesRefusal, useForcedBooking } from '../agenda-rules.js';
 import { threeWayMerge } from '../merge.js';
 import { agendaColumns, patientOf } from '../records.js';
 import { recordCollisions } from './conflicts.js';
@@ -192,14 +193,18 @@ export async function applyTheirs(
   if (merged.resourceType === 'Appointment' && link.role === 'secretariat' && merge.changed) {
     const previous = oursData?.resourceType === 'Appointment' ? oursData : null;
     if (needsAgendaCheck(merged, previous)) {
+      const refused = {
+        kind,
+        externalId: input.externalId ?? canonicalId,
+        data: theirs,
+        ...(input.version !== null && { version: input.version }),
+      };
       const clash = await agendaClash(tx, ctx.practiceId, merged);
-      if (clash)
-        throw new Refusal(slotUnavailable(clash, merged, ctx.timezone), {
-          kind,
-          externalId: input.externalId ?? canonicalId,
-          data: theirs,
-          ...(input.version !== null && { version: input.version }),
-        });
+      if (clash) throw new Refusal(slotUnavailable(clash, merged, ctx.timezone), refused);
+      // The practitioner's agenda rules (issue 20); a booking the practice forced passes.
+      const verdict = await checkAgainstRules(tx, ctx.practiceId, merged, deps.now?.() ?? Date.now());
+      if (verdict && !(await useForcedBooking(tx, ctx.practiceId, verdict.practitionerId, merged, link)))
+        throw new Refusal(outsideRulesRefusal(verdict, merged), refused);
     }
   }
 

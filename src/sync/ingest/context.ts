@@ -21,6 +21,8 @@ export type IngestVia = 'receiver' | 'webhook' | 'poll' | 'remerge' | 'replay' |
 export interface IngestDeps {
   readonly registry: ConnectorRegistry;
   readonly log: Logger;
+  /** The clock agenda rules are judged by (urgent releases); the store's. */
+  readonly now?: () => number;
 }
 
 /** An outbox row decided during an ingest, written when the message's records are all applied. */
