@@ -65,13 +65,19 @@ export interface SyncRuntimeOptions {
   /** How often the links table is re-read for changes; 0 turns it off (call `refresh`). */
   readonly refreshMs?: number;
   readonly healthTimeoutMs?: number;
-  /** Delays between attempts to start a link that failed to (default: 1 s doubling up to 5 min, full jitter). */
+  /** Delays between attempts to start a link that failed to (default: 1 s doubling up to 30 s, full jitter). */
   readonly restartBackoff?: BackoffOptions;
   /** Handed to connectors (ConnectorContext.refusals). */
   readonly refusals?: RefusalWatch;
+  /** Handed to connectors (ConnectorContext.listenPortOffset): this instance's listen ports. */
+  readonly listenPortOffset?: number;
 }
 
-export const DEFAULT_RESTART_BACKOFF: BackoffOptions = { baseMs: 1000, capMs: 5 * 60_000 };
+/**
+ * 1 s doubling up to 30 s: in a cluster, a link whose port another instance held is started
+ * again within about 30 s of that instance dying (the link's readiness stays 503 until then).
+ */
+export const DEFAULT_RESTART_BACKOFF: BackoffOptions = { baseMs: 1000, capMs: 30_000 };
 
 /** A link that should run and does not: ids, code and reason only (no patient data). */
 export interface LinkDown {
@@ -383,6 +389,9 @@ export class SyncRuntime {
         practiceCatalogue: () => this.practiceCatalogue(link.practiceId),
         knownIds: (kind, after, limit) => this.store.identityMap.pageKnown(link.id, kind, after, limit),
         ...(this.options.refusals && { refusals: this.options.refusals }),
+        ...(this.options.listenPortOffset !== undefined && {
+          listenPortOffset: this.options.listenPortOffset,
+        }),
       });
       // Registered before its receiver starts, so a message arriving at once is taken.
       this.links.set(link.id, {

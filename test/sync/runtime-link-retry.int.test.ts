@@ -72,12 +72,25 @@ describe.each(STORE_KINDS)('a link whose listen port is taken (%s store)', (stor
     if (holder.listening) await new Promise((resolve) => holder.close(resolve));
   });
 
-  const readyz = async () => {
-    const res = await fetch(`${t.url}/readyz`);
+  /** As an operator (the admin key) unless `anonymous`: only operators see link ids and reasons. */
+  const readyz = async (anonymous = false) => {
+    const res = await fetch(`${t.url}/readyz`, {
+      headers: anonymous ? {} : { authorization: `Bearer ${t.adminKey}` },
+    });
     return { status: res.status, body: (await res.json()) as Readyz };
   };
 
-  it('answers 503 on /readyz naming the link, its error code and the address in use', async () => {
+  it('answers 503 on /readyz to an anonymous caller with the code only: no link id, no address', async () => {
+    const { status, body } = await readyz(true);
+    expect(status).toBe(503);
+    expect(body.down?.map((d) => [d.kind, d.id, d.code, d.reason])).toEqual([
+      ['link', undefined, 'ERR_MLLP_CONNECTION', undefined],
+    ]);
+    expect(body.problems).toEqual(['a link is down (ERR_MLLP_CONNECTION)']);
+    expect(JSON.stringify(body)).not.toContain(linkId);
+  });
+
+  it('answers 503 on /readyz to an operator naming the link, its error code and the address in use', async () => {
     const { status, body } = await readyz();
     expect(status).toBe(503);
     expect(body.status).toBe('not-ready');
