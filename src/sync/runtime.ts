@@ -38,6 +38,9 @@ import { SyncOperator } from './operator.js';
 import { DEFAULT_POLL_SCHEDULE, PollScheduler } from './scheduler.js';
 import { isWebhookRefusal, refuseUnknownWebhook, webhookRefusal } from './webhook-refusal.js';
 
+/** The store channel a committed change of the links table signals (migration 0011). */
+export const LINKS_CHANNEL = 'passerelle_links';
+
 /** The cursor stream of a connector's `pull` (one per link for now). */
 export const DEFAULT_STREAM = 'default';
 
@@ -69,6 +72,8 @@ export interface SyncRuntimeOptions {
   readonly restartBackoff?: BackoffOptions;
   /** Handed to connectors (ConnectorContext.refusals). */
   readonly refusals?: RefusalWatch;
+  /** Listen for link changes made by other instances (Store.watch; default on where the store has it). */
+  readonly watchLinks?: boolean;
   /** Handed to connectors (ConnectorContext.listenPortOffset): this instance's listen ports. */
   readonly listenPortOffset?: number;
 }
@@ -165,6 +170,7 @@ export class SyncRuntime {
   /** Links with a poll requested by a push hint: true when another one is wanted after the current. */
   private readonly hinted = new Map<string, boolean>();
   private refreshTimer: NodeJS.Timeout | undefined;
+  private unwatch: (() => Promise<void>) | undefined;
   private refreshing: Promise<void> = Promise.resolve();
   private started = false;
   private stopping = false;
@@ -225,6 +231,20 @@ export class SyncRuntime {
     this.started = true;
     if (this.ownsPlans) await this.plans.start();
     await this.refresh();
+    // PostgreSQL: a link changed by any instance (migration 0011's NOTIFY) is picked up at once;
+    // refresh restarts only links whose version changed. The periodic re-read stays the truth.
+    if (this.store.watch && this.options.watchLinks !== false) {
+      this.unwatch = await this.store
+        .watch(LINKS_CHANNEL, () => {
+          void this.refresh().catch((e: unknown) => this.log.error('links refresh failed', { err: e }));
+        })
+        .catch((e: unknown) => {
+          this.log.warn('link changes not watched; re-reading the links table periodically only', {
+            code: isPasserelleError(e) ? e.code : 'ERR_STORE_UNAVAILABLE',
+          });
+          return undefined;
+        });
+    }
     if (this.options.autoDispatch !== false) this.dispatcher.start();
     const every = this.options.refreshMs ?? 5000;
     if (every > 0) {
@@ -240,6 +260,7 @@ export class SyncRuntime {
     if (this.stopping) return;
     this.stopping = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    await this.unwatch?.();
     for (const id of [...this.failures.keys()]) this.forgetFailure(id);
     await this.refreshing.catch(() => undefined);
     await this.scheduler.stopAll();
