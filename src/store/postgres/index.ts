@@ -108,7 +108,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       let retry: NodeJS.Timeout | undefined;
       // Its own connection, outside the pool: LISTEN lasts as long as the session.
       const open = async (): Promise<void> => {
-        const c = new pg.Client({ connectionString: options.url });
+        const c = new pg.Client({ connectionString: options.url, connectionTimeoutMillis: 5000 });
         c.on('error', () => undefined);
         c.on('notification', (n) => {
           if (n.channel === channel) onEvent();
