@@ -23,7 +23,7 @@ export interface Readyz {
 export async function readyz(url: string, key?: string): Promise<Readyz> {
   const res = await fetch(`${url}/readyz`, {
     headers: key ? { authorization: `Bearer ${key}` } : {},
-    signal: AbortSignal.timeout(5000),
+    signal: AbortSignal.timeout(10_000),
   });
   return { status: res.status, body: (await res.json()) as Readyz['body'] };
 }
