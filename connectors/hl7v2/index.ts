@@ -220,7 +220,8 @@ export class Hl7v2Link implements Connector {
       }
       this.server = await MllpServer.listen({
         host: listen.host,
-        port: listen.port,
+        // Port 0 (any free port) stays 0; otherwise this instance's own port in a cluster.
+        port: listen.port === 0 ? 0 : listen.port + (ctx.listenPortOffset ?? 0),
         maxMessageBytes: listen.maxMessageBytes,
         idleTimeoutMs: listen.idleTimeoutMs,
         maxConnections: listen.maxConnections,

@@ -192,6 +192,16 @@ export const SyncConfig = z.strictObject({
   retryCapMs: z.number().int().min(10).max(86_400_000).default(600_000),
   /** A push not answered within this is a timeout (retried with the same idempotency key). */
   pushTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+  /**
+   * Longest wait between attempts to start a link that failed to (its MLLP port held by
+   * another instance, a peer down at start): the bound on taking a freed port over.
+   */
+  linkRestartCapMs: z.number().int().min(10).max(3_600_000).default(30_000),
+  /**
+   * Added to every listen port a link names (MLLP): several instances on one host each bind
+   * their own port, behind a TCP balancer (docs/cluster.md). 0 on separate hosts or pods.
+   */
+  listenPortOffset: z.number().int().min(0).max(60_000).default(0),
 });
 export type SyncConfig = z.infer<typeof SyncConfig>;
 

@@ -251,6 +251,11 @@ export interface ConnectorContext {
   /** Where a listener counts and logs the connections it refuses (the service's metrics). */
   readonly refusals?: RefusalWatch;
   /**
+   * Added to the listen port the link's config names (config `sync.listenPortOffset`): each
+   * instance of a cluster on one host binds its own port behind the balancer. 0 when absent.
+   */
+  readonly listenPortOffset?: number;
+  /**
    * The link's ids of `kind` in the identity map, a page at a time by canonical id (records
    * already cancelled or entered-in-error left out): what a poller whose peer keeps no deletion
    * history checks for existence (FHIR without type-level `_history`). Absent without a store.

@@ -117,6 +117,13 @@ export interface Store extends Repos {
     key: string,
     fn: () => Promise<T>,
   ): Promise<{ acquired: true; result: T } | { acquired: false }>;
+  /**
+   * Calls `onEvent` whenever another holder of the store signals `channel` (PostgreSQL:
+   * LISTEN on a connection of its own, re-opened after a loss, `onEvent` then called once for
+   * what may have been missed). Absent on SQLite: one process owns the file. Resolves with the
+   * function that stops listening.
+   */
+  watch?(channel: string, onEvent: () => void): Promise<() => Promise<void>>;
   migrate(): Promise<string[]>;
   migrationStatus(): Promise<MigrationStatus>;
   /** Throws ERR_STORE_UNAVAILABLE when the store cannot answer. */

@@ -38,6 +38,9 @@ import { SyncOperator } from './operator.js';
 import { DEFAULT_POLL_SCHEDULE, PollScheduler } from './scheduler.js';
 import { isWebhookRefusal, refuseUnknownWebhook, webhookRefusal } from './webhook-refusal.js';
 
+/** The store channel a committed change of the links table signals (migration 0011). */
+export const LINKS_CHANNEL = 'passerelle_links';
+
 /** The cursor stream of a connector's `pull` (one per link for now). */
 export const DEFAULT_STREAM = 'default';
 
@@ -65,13 +68,21 @@ export interface SyncRuntimeOptions {
   /** How often the links table is re-read for changes; 0 turns it off (call `refresh`). */
   readonly refreshMs?: number;
   readonly healthTimeoutMs?: number;
-  /** Delays between attempts to start a link that failed to (default: 1 s doubling up to 5 min, full jitter). */
+  /** Delays between attempts to start a link that failed to (default: 1 s doubling up to 30 s, full jitter). */
   readonly restartBackoff?: BackoffOptions;
   /** Handed to connectors (ConnectorContext.refusals). */
   readonly refusals?: RefusalWatch;
+  /** Listen for link changes made by other instances (Store.watch; default on where the store has it). */
+  readonly watchLinks?: boolean;
+  /** Handed to connectors (ConnectorContext.listenPortOffset): this instance's listen ports. */
+  readonly listenPortOffset?: number;
 }
 
-export const DEFAULT_RESTART_BACKOFF: BackoffOptions = { baseMs: 1000, capMs: 5 * 60_000 };
+/**
+ * 1 s doubling up to 30 s: in a cluster, a link whose port another instance held is started
+ * again within about 30 s of that instance dying (the link's readiness stays 503 until then).
+ */
+export const DEFAULT_RESTART_BACKOFF: BackoffOptions = { baseMs: 1000, capMs: 30_000 };
 
 /** A link that should run and does not: ids, code and reason only (no patient data). */
 export interface LinkDown {
@@ -159,6 +170,7 @@ export class SyncRuntime {
   /** Links with a poll requested by a push hint: true when another one is wanted after the current. */
   private readonly hinted = new Map<string, boolean>();
   private refreshTimer: NodeJS.Timeout | undefined;
+  private unwatch: (() => Promise<void>) | undefined;
   private refreshing: Promise<void> = Promise.resolve();
   private started = false;
   private stopping = false;
@@ -219,6 +231,20 @@ export class SyncRuntime {
     this.started = true;
     if (this.ownsPlans) await this.plans.start();
     await this.refresh();
+    // PostgreSQL: a link changed by any instance (migration 0011's NOTIFY) is picked up at once;
+    // refresh restarts only links whose version changed. The periodic re-read stays the truth.
+    if (this.store.watch && this.options.watchLinks !== false) {
+      this.unwatch = await this.store
+        .watch(LINKS_CHANNEL, () => {
+          void this.refresh().catch((e: unknown) => this.log.error('links refresh failed', { err: e }));
+        })
+        .catch((e: unknown) => {
+          this.log.warn('link changes not watched; re-reading the links table periodically only', {
+            code: isPasserelleError(e) ? e.code : 'ERR_STORE_UNAVAILABLE',
+          });
+          return undefined;
+        });
+    }
     if (this.options.autoDispatch !== false) this.dispatcher.start();
     const every = this.options.refreshMs ?? 5000;
     if (every > 0) {
@@ -234,6 +260,7 @@ export class SyncRuntime {
     if (this.stopping) return;
     this.stopping = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    await this.unwatch?.();
     for (const id of [...this.failures.keys()]) this.forgetFailure(id);
     await this.refreshing.catch(() => undefined);
     await this.scheduler.stopAll();
@@ -383,6 +410,9 @@ export class SyncRuntime {
         practiceCatalogue: () => this.practiceCatalogue(link.practiceId),
         knownIds: (kind, after, limit) => this.store.identityMap.pageKnown(link.id, kind, after, limit),
         ...(this.options.refusals && { refusals: this.options.refusals }),
+        ...(this.options.listenPortOffset !== undefined && {
+          listenPortOffset: this.options.listenPortOffset,
+        }),
       });
       // Registered before its receiver starts, so a message arriving at once is taken.
       this.links.set(link.id, {

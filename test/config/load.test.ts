@@ -44,6 +44,8 @@ describe('configuration', () => {
       retryBaseMs: 500,
       retryCapMs: 600_000,
       pushTimeoutMs: 30_000,
+      linkRestartCapMs: 30_000,
+      listenPortOffset: 0,
     });
     const file = write('retry.yaml', 'sync:\n  retryBaseMs: 5000\n  retryCapMs: 1000\n');
     const e = errorOf(() => loadConfig({ file, env: {} }));

@@ -52,6 +52,7 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
         '0008_practitioner_mappings',
         '0009_console_sessions',
         '0010_agenda',
+        '0011_link_notify',
       ]);
       expect(await store.migrate()).toEqual([]);
     });

@@ -29,6 +29,7 @@ describe.each(STORE_KINDS)('a link whose listen port is taken (%s store)', (stor
   let t: TestService;
   let runtime: SyncRuntime;
   let linkId: string;
+  let practiceKey: string;
 
   beforeAll(async () => {
     holder = createServer();
@@ -65,6 +66,10 @@ describe.each(STORE_KINDS)('a link whose listen port is taken (%s store)', (stor
     });
     expect(created.status).toBe(201);
     linkId = ((await created.json()) as { id: string }).id;
+    // A key limited to the link's own practice: still not an operator of the whole instance.
+    practiceKey = (
+      await createApiKey(t.service.store, { role: 'integrator', practiceId, createdBy: 'test', via: 'test' })
+    ).key;
     await runtime.refresh();
   });
   afterAll(async () => {
@@ -72,12 +77,33 @@ describe.each(STORE_KINDS)('a link whose listen port is taken (%s store)', (stor
     if (holder.listening) await new Promise((resolve) => holder.close(resolve));
   });
 
-  const readyz = async () => {
-    const res = await fetch(`${t.url}/readyz`);
+  /** As an operator (the admin key) unless `anonymous`: only operators see link ids and reasons. */
+  const readyz = async (anonymous = false, key = t.adminKey) => {
+    const res = await fetch(`${t.url}/readyz`, {
+      headers: anonymous ? {} : { authorization: `Bearer ${key}` },
+    });
     return { status: res.status, body: (await res.json()) as Readyz };
   };
 
-  it('answers 503 on /readyz naming the link, its error code and the address in use', async () => {
+  it('answers 503 on /readyz to an anonymous caller with the code only: no link id, no address', async () => {
+    const { status, body } = await readyz(true);
+    expect(status).toBe(503);
+    expect(body.down?.map((d) => [d.kind, d.id, d.code, d.reason])).toEqual([
+      ['link', undefined, 'ERR_MLLP_CONNECTION', undefined],
+    ]);
+    expect(body.problems).toEqual(['a link is down (ERR_MLLP_CONNECTION)']);
+    expect(JSON.stringify(body)).not.toContain(linkId);
+  });
+
+  it('gives a key limited to one practice the anonymous answer, and an unknown key too', async () => {
+    for (const key of [practiceKey, 'psk_not-a-key']) {
+      const { status, body } = await readyz(false, key);
+      expect([status, body.problems]).toEqual([503, ['a link is down (ERR_MLLP_CONNECTION)']]);
+      expect(JSON.stringify(body)).not.toContain(linkId);
+    }
+  });
+
+  it('answers 503 on /readyz to an operator naming the link, its error code and the address in use', async () => {
     const { status, body } = await readyz();
     expect(status).toBe(503);
     expect(body.status).toBe('not-ready');

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 
+import { hashSecret } from '../../security/api-keys.js';
 import type { Store } from '../../store/index.js';
 import type { Metrics } from '../metrics.js';
-import type { ReadinessCheck } from '../readiness.js';
+import type { NotReady, ReadinessCheck } from '../readiness.js';
 import { type AnyRoute, defineRoute, reply } from '../route.js';
 
 export function healthRoutes(deps: {
@@ -28,6 +29,9 @@ export function healthRoutes(deps: {
       method: 'get',
       path: '/readyz',
       summary: 'Readiness: the store answers, its schema is current and every enabled link runs',
+      description:
+        'Public: a balancer or an orchestrator reads the status and, when not ready, what kind of part is down and its error code. ' +
+        'With an API key not limited to one practice (Authorization: Bearer psk_…), each down part is named by id with its reason.',
       tags: ['health'],
       access: 'public',
       scope: 'public',
@@ -38,7 +42,7 @@ export function healthRoutes(deps: {
             'Not ready, with the reasons; `down` names each link that should run and does not, with its error code and reason',
         },
       },
-      handler: async () => {
+      handler: async ({ req }) => {
         const problems: string[] = [];
         try {
           await deps.store.ping();
@@ -48,10 +52,16 @@ export function healthRoutes(deps: {
           problems.push('store is not reachable');
         }
         const down = (await Promise.all((deps.readiness ?? []).map((check) => check()))).flat();
-        for (const d of down) problems.push(`${d.kind} ${d.id} is down: ${d.reason}`);
-        return problems.length === 0
-          ? { status: 'ready', store: deps.store.dialect }
-          : reply(503, { status: 'not-ready', problems, ...(down.length > 0 && { down }) });
+        if (problems.length === 0 && down.length === 0) return { status: 'ready', store: deps.store.dialect };
+        // Link ids and reasons (addresses, peers) are for operators: an anonymous caller learns
+        // the kind and code of what is down, not which practice's link.
+        const detailed = down.length > 0 && (await operatorAsks(deps.store, req.get('authorization')));
+        for (const d of down)
+          problems.push(
+            detailed ? `${d.kind} ${d.id} is down: ${d.reason}` : `a ${d.kind} is down (${d.code})`,
+          );
+        const shown = detailed ? down : down.map(anonymous);
+        return reply(503, { status: 'not-ready', problems, ...(down.length > 0 && { down: shown }) });
       },
     }),
     defineRoute({
@@ -69,4 +79,22 @@ export function healthRoutes(deps: {
       },
     }),
   ];
+}
+
+/** True when the request carries a valid API key that is not limited to one practice. */
+async function operatorAsks(store: Store, header: string | undefined): Promise<boolean> {
+  if (!header?.toLowerCase().startsWith('bearer ')) return false;
+  const key = header.slice(7).trim();
+  if (!key) return false;
+  const record = await store.apiKeys.findByHash(hashSecret(key)).catch(() => undefined);
+  return record !== undefined && record.revokedAt === null && record.practiceId === null;
+}
+
+function anonymous(d: NotReady): Omit<NotReady, 'id' | 'reason'> {
+  return {
+    kind: d.kind,
+    code: d.code,
+    since: d.since,
+    ...(d.nextAttemptAt !== undefined && { nextAttemptAt: d.nextAttemptAt }),
+  };
 }

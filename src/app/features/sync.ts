@@ -76,6 +76,8 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
         ...(options.plans && { plans: options.plans(ctx) }),
         // The config file's retry settings, then what the caller tunes (tests).
         dispatcher: { ...dispatcherTuningOf(ctx.config.sync), ...options.dispatcher },
+        restartBackoff: { baseMs: 1000, capMs: ctx.config.sync.linkRestartCapMs },
+        listenPortOffset: ctx.config.sync.listenPortOffset,
         ...options.runtime,
       });
       runtimes.set(ctx, runtime);

@@ -11,6 +11,7 @@ import { migration0007 } from './0007_sealing.js';
 import { migration0008 } from './0008_practitioner_mappings.js';
 import { migration0009 } from './0009_console_sessions.js';
 import { migration0010 } from './0010_agenda.js';
+import { migration0011 } from './0011_link_notify.js';
 import type { Dialect, StoreMigration } from './types.js';
 
 /**
@@ -28,6 +29,7 @@ export const MIGRATIONS: readonly StoreMigration[] = [
   migration0008,
   migration0009,
   migration0010,
+  migration0011,
 ];
 
 export const MIGRATION_TABLE = 'schema_migrations';

@@ -100,6 +100,43 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         client.release();
       }
     },
+    async watch(channel, onEvent) {
+      if (!/^[a-z_][a-z0-9_]*$/.test(channel))
+        throw new PasserelleError('ERR_INTERNAL', `not a channel name: ${channel}`);
+      let client: pg.Client | undefined;
+      let closed = false;
+      let retry: NodeJS.Timeout | undefined;
+      // Its own connection, outside the pool: LISTEN lasts as long as the session.
+      const open = async (): Promise<void> => {
+        const c = new pg.Client({ connectionString: options.url, connectionTimeoutMillis: 5000 });
+        c.on('error', () => undefined);
+        c.on('notification', (n) => {
+          if (n.channel === channel) onEvent();
+        });
+        c.on('end', () => {
+          if (client === c) client = undefined;
+          if (!closed) again();
+        });
+        await c.connect();
+        await c.query(`LISTEN ${channel}`);
+        client = c;
+      };
+      const again = () => {
+        clearTimeout(retry);
+        retry = setTimeout(() => {
+          void open()
+            .then(() => onEvent()) // what changed while the connection was down
+            .catch(() => again());
+        }, 1000);
+        retry.unref();
+      };
+      await open();
+      return async () => {
+        closed = true;
+        clearTimeout(retry);
+        await client?.end().catch(() => undefined);
+      };
+    },
     migrate: () => migrateToLatest(db as Kysely<unknown>, 'postgres'),
     migrationStatus: () => migrationStatus(db as Kysely<unknown>, 'postgres'),
     async ping() {
