@@ -17,6 +17,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly issues: readonly ApiIssue[] = [],
+    /** `details.reason` of the API error ('practice-scope': the resource is another practice's). */
+    readonly reason?: string,
   ) {
     super(message);
   }
@@ -33,7 +35,12 @@ export function setUnauthorizedHandler(handler: () => void): void {
 }
 
 interface ErrorBody {
-  error?: { code?: string; message?: string; details?: { issues?: ApiIssue[] }; issues?: ApiIssue[] };
+  error?: {
+    code?: string;
+    message?: string;
+    details?: { issues?: ApiIssue[]; reason?: unknown };
+    issues?: ApiIssue[];
+  };
 }
 
 async function failure(res: Response): Promise<ApiError> {
@@ -49,7 +56,13 @@ async function failure(res: Response): Promise<ApiError> {
     e.code ?? `HTTP_${res.status}`,
     e.message ?? res.statusText,
     e.details?.issues ?? e.issues ?? [],
+    typeof e.details?.reason === 'string' ? e.details.reason : undefined,
   );
+}
+
+/** The French sentence for a 403: another practice's resource, or a role that may not. */
+export function forbiddenKey(e: ApiError): 'commun.autreCabinet' | 'commun.interdit' {
+  return e.reason === 'practice-scope' ? 'commun.autreCabinet' : 'commun.interdit';
 }
 
 export interface RequestOptions {

@@ -7,7 +7,7 @@
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 
-import { ApiError, getJson, query, sendJson } from '../api.js';
+import { ApiError, forbiddenKey, getJson, query, sendJson } from '../api.js';
 import { Badge, ErrorBox, Loading, PageHeader } from '../components/common.js';
 import { useConsole } from '../context.js';
 import { useLoad } from '../data.js';
@@ -123,7 +123,7 @@ export function formatValue(v: unknown): string {
 }
 
 function messageOf(e: unknown): string {
-  if (e instanceof ApiError && e.status === 403) return t('commun.interdit');
+  if (e instanceof ApiError && e.status === 403) return t(forbiddenKey(e));
   return e instanceof Error ? e.message : String(e);
 }
 

@@ -23,6 +23,7 @@ export const commun = {
   horsLigne: 'Mise à jour interrompue : reconnexion…',
   sessionExpiree: 'Votre session a expiré. Reconnectez-vous.',
   interdit: 'Votre rôle ne permet pas cette action.',
+  autreCabinet: 'Cette ressource appartient à un autre cabinet.',
   roles: { admin: 'administrateur', integrator: 'intégrateur', viewer: 'lecture seule' },
   etats: {
     running: 'en marche',
