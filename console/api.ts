@@ -17,7 +17,7 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly issues: readonly ApiIssue[] = [],
-    /** `details.reason` of the API error ('practice-scope': the resource is another practice's). */
+    /** `details.reason` of the API error ('practice-scope': another practice's resource; 'stale-version'). */
     readonly reason?: string,
   ) {
     super(message);
@@ -58,6 +58,16 @@ async function failure(res: Response): Promise<ApiError> {
     e.details?.issues ?? e.issues ?? [],
     typeof e.details?.reason === 'string' ? e.details.reason : undefined,
   );
+}
+
+/** A change refused because the resource changed since the page read it (If-Match, 409 stale-version). */
+export function isStale(e: unknown): boolean {
+  return e instanceof ApiError && e.status === 409 && e.reason === 'stale-version';
+}
+
+/** `If-Match` with the version the page showed: a concurrent change is refused, not overwritten. */
+export function ifMatch(version: number): Readonly<Record<string, string>> {
+  return { 'If-Match': `"${version}"` };
 }
 
 /** The French sentence for a 403: another practice's resource, or a role that may not. */

@@ -6,7 +6,7 @@
  */
 import { useState } from 'preact/hooks';
 
-import { ApiError, getJson, query, sendJson } from '../api.js';
+import { ApiError, getJson, ifMatch, query, sendJson } from '../api.js';
 import { Badge, ErrorBox, Loading, PageHeader, type Tone } from '../components/common.js';
 import {
   fieldErrors,
@@ -306,7 +306,10 @@ export function LinkForm(props: LinkFormProps) {
     };
     try {
       const saved = editing
-        ? await sendJson<Link>('PATCH', `/api/v1/links/${encodeURIComponent(editing.id)}`, { body: common })
+        ? await sendJson<Link>('PATCH', `/api/v1/links/${encodeURIComponent(editing.id)}`, {
+            body: common,
+            headers: ifMatch(editing.version),
+          })
         : await sendJson<Link>('POST', '/api/v1/links', {
             body: { ...common, connector, practiceId, enabled, ...(id.trim() !== '' && { id: id.trim() }) },
           });
