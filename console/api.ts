@@ -17,6 +17,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly issues: readonly ApiIssue[] = [],
+    /** `details.reason` of the API error ('practice-scope': another practice's resource; 'stale-version'). */
+    readonly reason?: string,
   ) {
     super(message);
   }
@@ -33,7 +35,12 @@ export function setUnauthorizedHandler(handler: () => void): void {
 }
 
 interface ErrorBody {
-  error?: { code?: string; message?: string; details?: { issues?: ApiIssue[] }; issues?: ApiIssue[] };
+  error?: {
+    code?: string;
+    message?: string;
+    details?: { issues?: ApiIssue[]; reason?: unknown };
+    issues?: ApiIssue[];
+  };
 }
 
 async function failure(res: Response): Promise<ApiError> {
@@ -49,7 +56,23 @@ async function failure(res: Response): Promise<ApiError> {
     e.code ?? `HTTP_${res.status}`,
     e.message ?? res.statusText,
     e.details?.issues ?? e.issues ?? [],
+    typeof e.details?.reason === 'string' ? e.details.reason : undefined,
   );
+}
+
+/** A change refused because the resource changed since the page read it (If-Match, 409 stale-version). */
+export function isStale(e: unknown): boolean {
+  return e instanceof ApiError && e.status === 409 && e.reason === 'stale-version';
+}
+
+/** `If-Match` with the version the page showed: a concurrent change is refused, not overwritten. */
+export function ifMatch(version: number): Readonly<Record<string, string>> {
+  return { 'If-Match': `"${version}"` };
+}
+
+/** The French sentence for a 403: another practice's resource, or a role that may not. */
+export function forbiddenKey(e: ApiError): 'commun.autreCabinet' | 'commun.interdit' {
+  return e.reason === 'practice-scope' ? 'commun.autreCabinet' : 'commun.interdit';
 }
 
 export interface RequestOptions {

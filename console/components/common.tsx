@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
 
-import { ApiError } from '../api.js';
+import { ApiError, forbiddenKey, isStale } from '../api.js';
 import { t } from '../i18n/index.js';
 
 export function PageHeader(props: { title: string; intro?: string; children?: ComponentChildren }) {
@@ -34,7 +34,11 @@ export function Loading() {
 export function ErrorBox(props: { error: Error; retry?: () => void }) {
   const e = props.error;
   const message =
-    e instanceof ApiError && e.status === 403 ? t('commun.interdit') : e.message || t('commun.erreur');
+    e instanceof ApiError && e.status === 403
+      ? t(forbiddenKey(e))
+      : isStale(e)
+        ? t('commun.modifieAilleurs')
+        : e.message || t('commun.erreur');
   return (
     <div class="error-box" role="alert">
       <p>

@@ -9,6 +9,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 
 import { getJson, query, sendJson } from '../api.js';
 import { Badge, ErrorBox, Loading, PageHeader, type Tone } from '../components/common.js';
+import { practitionerLabel, practitionerName, usePractitioners } from '../components/practitioners.js';
 import { type Practice, useConsole } from '../context.js';
 import { useLoad } from '../data.js';
 import { formatDateTime, t } from '../i18n/index.js';
@@ -380,18 +381,6 @@ function FeedRow(props: {
   );
 }
 
-interface MappingItem {
-  readonly practitionerId: string | null;
-  readonly localId: string;
-  readonly proposal: Readonly<Record<string, unknown>> | null;
-}
-
-function mappingLabel(m: MappingItem): string {
-  const name = (m.proposal?.['name'] as { family?: string; given?: string[] }[] | undefined)?.[0];
-  const text = [name?.given?.join(' '), name?.family].filter(Boolean).join(' ');
-  return text || m.localId;
-}
-
 export function Feeds() {
   const { session, practices, practiceId } = useConsole();
   const [showRevoked, setShowRevoked] = useState(false);
@@ -405,22 +394,15 @@ export function Feeds() {
       ),
     [practiceId, showRevoked],
   );
-  // No API lists a practice's practitioners: those its feeds and practitioner mappings name.
-  const mappings = useLoad(
-    () =>
-      getJson<{ items: MappingItem[] }>(
-        `/api/v1/practitioner-mappings${query({ practiceId, status: 'mapped', limit: 1000 })}`,
-      ).catch(() => ({ items: [] as MappingItem[] })),
-    [practiceId],
-  );
-  const known = new Map<string, string>();
-  for (const f of feeds.data?.items ?? [])
-    if (f.practitionerId && !known.has(f.practitionerId))
-      known.set(f.practitionerId, f.label ? `${f.label} (${f.practitionerId})` : f.practitionerId);
-  for (const m of mappings.data?.items ?? [])
-    if (m.practitionerId && !known.has(m.practitionerId))
-      known.set(m.practitionerId, `${mappingLabel(m)} (${m.practitionerId})`);
-  const options = [...known].map(([id, label]) => ({ id, label }));
+  const practitioners = usePractitioners(practiceId);
+  const known = practitioners.data?.items ?? [];
+  const options = known.map((p) => ({
+    id: p.id,
+    label:
+      practiceId === null
+        ? `${practitionerLabel(p)} — ${practices.find((x) => x.id === p.practiceId)?.name ?? p.practiceId}`
+        : practitionerLabel(p),
+  }));
   const practiceName = (id: string) => practices.find((p) => p.id === id)?.name ?? id;
   const onIssued = (i: Issued) => {
     setNotice(null);
@@ -474,7 +456,9 @@ export function Feeds() {
               <FeedRow
                 key={f.id}
                 feed={f}
-                practitioner={f.practitionerId ?? t('agendas.toutLeCabinet')}
+                practitioner={
+                  f.practitionerId ? practitionerName(known, f.practitionerId) : t('agendas.toutLeCabinet')
+                }
                 practiceName={practiceId === null ? practiceName(f.practiceId) : null}
                 onIssued={onIssued}
                 onChanged={(m) => {

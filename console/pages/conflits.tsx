@@ -7,8 +7,14 @@
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 
-import { ApiError, getJson, query, sendJson } from '../api.js';
+import { ApiError, forbiddenKey, getJson, query, sendJson } from '../api.js';
 import { Badge, ErrorBox, Loading, PageHeader } from '../components/common.js';
+import {
+  type PractitionerItem,
+  practitionerLabel,
+  practitionerName,
+  usePractitioners,
+} from '../components/practitioners.js';
 import { useConsole } from '../context.js';
 import { useLoad } from '../data.js';
 import { useChanges } from '../events.js';
@@ -123,7 +129,7 @@ export function formatValue(v: unknown): string {
 }
 
 function messageOf(e: unknown): string {
-  if (e instanceof ApiError && e.status === 403) return t('commun.interdit');
+  if (e instanceof ApiError && e.status === 403) return t(forbiddenKey(e));
   return e instanceof Error ? e.message : String(e);
 }
 
@@ -703,7 +709,7 @@ function proposalText(p: Readonly<Record<string, unknown>> | null): { name: stri
 
 function MappingItem(props: {
   mapping: PractitionerMapping;
-  known: readonly { id: string; name: string }[];
+  known: readonly PractitionerItem[];
   practiceName: string | null;
   onResolved: (message: string) => void;
 }) {
@@ -752,7 +758,9 @@ function MappingItem(props: {
       ) : (
         <p>
           <Badge tone="ok">
-            {t('conflits.associeA', { praticien: m.practitionerId ?? '—' })}
+            {t('conflits.associeA', {
+              praticien: m.practitionerId ? practitionerName(props.known, m.practitionerId) : '—',
+            })}
             {m.resolution && ` (${t(`conflits.resolutions.${m.resolution}`)})`}
           </Badge>
         </p>
@@ -776,7 +784,7 @@ function MappingItem(props: {
                 <option value="">{t('conflits.choisir')}</option>
                 {props.known.map((k) => (
                   <option key={k.id} value={k.id}>
-                    {k.name ? `${k.name} (${k.id})` : k.id}
+                    {practitionerLabel(k)}
                   </option>
                 ))}
               </select>
@@ -826,34 +834,20 @@ function MappingItem(props: {
 function PractitionerMappings(props: { status: 'open' | 'resolved'; names: Map<string, string> | null }) {
   const { practiceId } = useConsole();
   const status = props.status === 'open' ? 'open' : 'mapped';
-  // The open ones to decide, and the mapped ones: the practitioners a decision can point at.
-  const load = useLoad(async () => {
-    const [shown, mapped] = await Promise.all([
+  // The mappings shown; the practitioners a decision can point at come from their own list.
+  const load = useLoad(
+    () =>
       getJson<{ items: PractitionerMapping[] }>(
         `/api/v1/practitioner-mappings${query({ practiceId, status, limit: 200 })}`,
       ),
-      status === 'mapped'
-        ? Promise.resolve(null)
-        : getJson<{ items: PractitionerMapping[] }>(
-            `/api/v1/practitioner-mappings${query({ practiceId, status: 'mapped', limit: 1000 })}`,
-          ),
-    ]);
-    return { shown: shown.items, mapped: (mapped ?? shown).items };
-  }, [practiceId, status]);
+    [practiceId, status],
+  );
+  const practitioners = usePractitioners(practiceId);
   useChanges(practiceId, ['reviews', 'outbox'], load.reload);
   const [notice, setNotice] = useState<string | null>(null);
   const title = useRef<HTMLHeadingElement>(null);
-  const items = load.data?.shown ?? [];
-  const knownByPractice = useMemo(() => {
-    const out = new Map<string, Map<string, string>>();
-    for (const m of load.data?.mapped ?? []) {
-      if (!m.practitionerId) continue;
-      const known = out.get(m.practiceId) ?? new Map<string, string>();
-      if (!known.get(m.practitionerId)) known.set(m.practitionerId, proposalText(m.proposal).name);
-      out.set(m.practiceId, known);
-    }
-    return out;
-  }, [load.data]);
+  const items = load.data?.items ?? [];
+  const all = practitioners.data?.items;
   return (
     <section aria-labelledby="titre-praticiens" class="queue">
       <h2 id="titre-praticiens" tabIndex={-1} ref={title}>
@@ -875,17 +869,13 @@ function PractitionerMappings(props: { status: 'open' | 'resolved'; names: Map<s
             <MappingItem
               key={`${m.linkId}/${m.localId}`}
               mapping={m}
-              known={[...(knownByPractice.get(m.practiceId) ?? new Map<string, string>())].map(
-                ([id, name]) => ({
-                  id,
-                  name,
-                }),
-              )}
+              known={(all ?? []).filter((p) => p.practiceId === m.practiceId)}
               practiceName={props.names?.get(m.practiceId) ?? null}
               onResolved={(message) => {
                 setNotice(message);
                 title.current?.focus();
                 load.reload();
+                practitioners.reload();
               }}
             />
           ))}

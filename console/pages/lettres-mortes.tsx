@@ -7,7 +7,7 @@
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 
-import { ApiError, getJson, query, sendJson } from '../api.js';
+import { ApiError, forbiddenKey, getJson, query, sendJson } from '../api.js';
 import { Badge, ErrorBox, Loading, PageHeader, type Tone } from '../components/common.js';
 import { useConsole } from '../context.js';
 import { useLoad } from '../data.js';
@@ -103,7 +103,7 @@ const OUTCOME_TONE: Record<string, Tone> = {
 };
 
 function errorCode(e: unknown): string {
-  if (e instanceof ApiError) return e.status === 403 ? t('commun.interdit') : `${e.code} — ${e.message}`;
+  if (e instanceof ApiError) return e.status === 403 ? t(forbiddenKey(e)) : `${e.code} — ${e.message}`;
   return e instanceof Error ? e.message : String(e);
 }
 

@@ -6,8 +6,14 @@
  */
 import { useState } from 'preact/hooks';
 
-import { ApiError, getJson, query, sendJson } from '../api.js';
+import { ApiError, getJson, ifMatch, query, sendJson } from '../api.js';
 import { Badge, ErrorBox, Loading, PageHeader, type Tone } from '../components/common.js';
+import {
+  type PractitionerItem,
+  practitionerLabel,
+  practitionerName,
+  usePractitioners,
+} from '../components/practitioners.js';
 import {
   fieldErrors,
   type JsonObject,
@@ -306,7 +312,10 @@ export function LinkForm(props: LinkFormProps) {
     };
     try {
       const saved = editing
-        ? await sendJson<Link>('PATCH', `/api/v1/links/${encodeURIComponent(editing.id)}`, { body: common })
+        ? await sendJson<Link>('PATCH', `/api/v1/links/${encodeURIComponent(editing.id)}`, {
+            body: common,
+            headers: ifMatch(editing.version),
+          })
         : await sendJson<Link>('POST', '/api/v1/links', {
             body: { ...common, connector, practiceId, enabled, ...(id.trim() !== '' && { id: id.trim() }) },
           });
@@ -755,7 +764,12 @@ function proposalName(p: PractitionerMapping['proposal']): string {
   return [text, rpps?.length ? `RPPS ${rpps.join(', ')}` : ''].filter(Boolean).join(' — ') || '—';
 }
 
-function ResolveForm(props: { linkId: string; m: PractitionerMapping; onDone: (msg: string) => void }) {
+function ResolveForm(props: {
+  linkId: string;
+  m: PractitionerMapping;
+  known: readonly PractitionerItem[];
+  onDone: (msg: string) => void;
+}) {
   const [practitionerId, setPractitionerId] = useState('');
   const [rpps, setRpps] = useState('');
   const [error, setError] = useState<Error | null>(null);
@@ -781,11 +795,18 @@ function ResolveForm(props: { linkId: string; m: PractitionerMapping; onDone: (m
         }}
       >
         <label for={`${idp}-id`}>{t('liaisons.associerExistant')}</label>
-        <input
+        <select
           id={`${idp}-id`}
           value={practitionerId}
-          onInput={(e) => setPractitionerId((e.target as HTMLInputElement).value)}
-        />
+          onChange={(e) => setPractitionerId((e.target as HTMLSelectElement).value)}
+        >
+          <option value="">{t('conflits.choisir')}</option>
+          {props.known.map((p) => (
+            <option key={p.id} value={p.id}>
+              {practitionerLabel(p)}
+            </option>
+          ))}
+        </select>
         <button type="submit" class="secondary" disabled={practitionerId.trim() === ''}>
           {t('liaisons.associer')}
         </button>
@@ -815,7 +836,9 @@ function ResolveForm(props: { linkId: string; m: PractitionerMapping; onDone: (m
   );
 }
 
-function PractitionerMappings(props: { linkId: string }) {
+function PractitionerMappings(props: { linkId: string; practiceId: string }) {
+  const practitioners = usePractitioners(props.practiceId);
+  const known = practitioners.data?.items ?? [];
   const load = useLoad(
     () =>
       getJson<{ items: PractitionerMapping[] }>(
@@ -867,16 +890,18 @@ function PractitionerMappings(props: { linkId: string }) {
                   </Badge>
                   {m.resolution && <div class="muted">{t(`liaisons.resolutions.${m.resolution}`)}</div>}
                 </td>
-                <td>{m.practitionerId ? <code>{m.practitionerId}</code> : '—'}</td>
+                <td>{m.practitionerId ? practitionerName(known, m.practitionerId) : '—'}</td>
                 <td class="num">{formatNumber(m.held)}</td>
                 <td>
                   {m.status === 'open' ? (
                     <ResolveForm
                       linkId={props.linkId}
                       m={m}
+                      known={known}
                       onDone={(msg) => {
                         setDone(msg);
                         load.reload();
+                        practitioners.reload();
                       }}
                     />
                   ) : (
@@ -1050,7 +1075,7 @@ export function LinkDetail(props: PageProps) {
       )}
       {status.error && !link.error && <ErrorBox error={status.error} retry={status.reload} />}
       {status.data && <StatusBlock status={status.data} />}
-      {l && canEdit && <PractitionerMappings linkId={l.id} />}
+      {l && canEdit && <PractitionerMappings linkId={l.id} practiceId={l.practiceId} />}
     </>
   );
 }

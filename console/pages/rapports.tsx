@@ -12,7 +12,7 @@
  */
 import { useState } from 'preact/hooks';
 
-import { ApiError, getJson, query, sendJson } from '../api.js';
+import { ApiError, getJson, ifMatch, query, sendJson } from '../api.js';
 import { CHART_COLOURS, ChartFigure, type ChartSeries } from '../components/chart.js';
 import { Badge, ErrorBox, Loading, PageHeader, type Tone } from '../components/common.js';
 import {
@@ -484,6 +484,7 @@ function DigestSettings({ practice, editable }: { practice: string; editable: bo
     try {
       await sendJson('PATCH', `/api/v1/practices/${encodeURIComponent(practice)}`, {
         body: { settings: next ? { ...others, digestWebhook: next } : others },
+        headers: ifMatch(view.version),
       });
       setSecret('');
       setDropSecret(false);

@@ -86,9 +86,15 @@ function readField(raw: RawRequest, from: ScopeSource, field: string): unknown {
 export class ScopeDenied extends PasserelleError {
   constructor(
     message: string,
+    /** The practice the request touched, for the audit only: never sent to the caller. */
     readonly practiceId: string | null,
+    /**
+     * `details.reason` the caller reads (the console tells « another practice » from « your
+     * role »): 'practice-scope' when a key limited to one practice reached outside it.
+     */
+    reason: 'practice-scope' | 'practice-required' = 'practice-scope',
   ) {
-    super('ERR_AUTH_FORBIDDEN', message);
+    super('ERR_AUTH_FORBIDDEN', message, { details: { reason } });
   }
 }
 
@@ -140,6 +146,7 @@ export async function resolveScope(
       throw new ScopeDenied(
         `reading every practice at once needs role ${everyPracticeAccess}; name a practice`,
         null,
+        'practice-required',
       );
     }
     return { practiceIds: practice === null ? null : [practice], practiceId: practice };

@@ -69,6 +69,12 @@ afterAll(async () => {
 
 const LABEL = 'Téléphone — essai console';
 
+/** The practice's practitioners with their names (GET /api/v1/practitioners). */
+async function practitioners(practiceId: string): Promise<{ id: string; displayName: string }[]> {
+  const res = await world.api(`/api/v1/practitioners?practiceId=${practiceId}`);
+  return ((await res.json()) as { items: { id: string; displayName: string }[] }).items;
+}
+
 describe('console iCal feeds page', () => {
   let firstUrl = '';
   let feedId = '';
@@ -88,6 +94,10 @@ describe('console iCal feeds page', () => {
     await page.getByRole('heading', { level: 1, name: 'Agendas iCal' }).waitFor();
     await page.locator('table.feeds tbody tr').first().waitFor();
     await page.locator('#flux-praticien').selectOption(practitionerId);
+    // Offered by name, not by id.
+    const name = (await practitioners(practiceId)).find((p) => p.id === practitionerId)?.displayName ?? '';
+    expect(name).not.toBe('');
+    expect(await page.locator('#flux-praticien option:checked').textContent()).toContain(name);
     await page.locator('#flux-libelle').fill(LABEL);
     await page.locator('#flux-confidentialite').selectOption('initials');
     await page.getByRole('button', { name: 'Créer le flux' }).click();
@@ -99,6 +109,7 @@ describe('console iCal feeds page', () => {
     expect(created).toMatchObject({ practitionerId, status: 'active' });
     feedId = created?.id ?? '';
     await page.locator(`tr[data-feed="${feedId}"]`).waitFor();
+    expect(await page.locator(`tr[data-feed="${feedId}"]`).textContent()).toContain(name);
 
     const res = await fetch(firstUrl);
     expect(res.status).toBe(200);
@@ -210,6 +221,15 @@ describe('console iCal feeds page', () => {
     const offered = await page.locator('#flux-praticien option').allTextContents();
     for (const f of theirs)
       if (f.practitionerId) expect(offered.some((o) => o.includes(f.practitionerId ?? ''))).toBe(false);
+    const mineNames = (await practitioners(world.practices.hl7.id)).map((p) => p.displayName);
+    for (const p of await practitioners(world.practices.fhir.id))
+      if (!mineNames.includes(p.displayName))
+        expect(offered.some((o) => o.includes(p.displayName))).toBe(false);
+    // Asked for the other practice's list directly, the API refuses the key's session.
+    const refused = await page.evaluate(
+      `fetch('/api/v1/practitioners?practiceId=${world.practices.fhir.id}').then((r) => r.status)`,
+    );
+    expect(refused).toBe(403);
     await screenshot(page, 'agendas');
     expect(await seriousViolations(page)).toEqual([]);
     await context.close();

@@ -439,6 +439,17 @@ describe('console « Conflits et revues »', () => {
     ).items.find((x) => x.id === review.id);
     expect(closed?.resolution).toEqual({ action: 'link', patientId: candidate });
 
+    // An existing practitioner is offered by name (GET /api/v1/practitioners), this practice's only.
+    const names = (
+      await api<{ items: { displayName: string }[] }>(
+        `/api/v1/practitioners?practiceId=${world.practices.fhir.id}`,
+      )
+    ).items.map((p) => p.displayName);
+    expect(names.length).toBeGreaterThan(0);
+    await mapping.locator('select').waitFor();
+    const offered = await mapping.locator('select option').allTextContents();
+    for (const n of names) expect(offered.some((o) => o.includes(n))).toBe(true);
+    expect(offered.length).toBe(names.length + 1);
     await mapping.getByLabel('Numéro RPPS (11 chiffres)').fill(rpps);
     await mapping.getByRole('button', { name: 'Associer par RPPS' }).click();
     await page.getByText('1 rendez-vous envoyé(s) à l’autre côté.').waitFor();

@@ -146,6 +146,30 @@ describe('console links pages', () => {
     await context.close();
   }, 60_000);
 
+  it('refuses an edit made from a stale form after someone else changed the link, and says to reload', async () => {
+    const context = await newContext(browser, world.url);
+    const page = await context.newPage();
+    // No live updates in this page: the form stays as it was read, as on a slow or offline tab.
+    await page.route('**/api/v1/events**', (route) => route.abort());
+    await signIn(page, 'integrator');
+    await page.goto(`/console/liaisons/${NEW_ID}`);
+    await page.getByRole('button', { name: 'Modifier' }).click();
+    await page.locator(`#modifier-${NEW_ID}-config-timeoutMs`).fill('7000');
+    // Someone else saves the link meanwhile.
+    const other = await world.api(`/api/v1/links/${NEW_ID}`, {
+      method: 'PATCH',
+      json: { name: 'Changé ailleurs' },
+    });
+    expect(other.status).toBe(200);
+    await page.getByRole('button', { name: 'Enregistrer' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Quelqu’un d’autre a modifié ces réglages' }).waitFor();
+    await screenshot(page, 'liaison-modification-concurrente');
+    expect(await seriousViolations(page)).toEqual([]);
+    const now = (await links(world.practices.fhir.id)).find((l) => l.id === NEW_ID);
+    expect(now?.config['timeoutMs']).toBe(5000);
+    await context.close();
+  }, 60_000);
+
   it('tests the connection of a link and shows the checklist', async () => {
     const context = await newContext(browser, world.url);
     const page = await context.newPage();
@@ -214,7 +238,10 @@ describe('console links pages', () => {
     for (const l of theirs) await expect(page.locator(`tr[data-link="${l.id}"]`).count()).resolves.toBe(0);
     // Even by address: the API refuses, the page says so.
     await page.goto(`/console/liaisons/${theirs[0]?.id ?? ''}`);
-    await page.getByRole('alert').waitFor();
+    await page
+      .getByRole('alert')
+      .filter({ hasText: 'Cette ressource appartient à un autre cabinet.' })
+      .waitFor();
     await expect(page.getByRole('heading', { level: 2, name: 'Paramètres' }).count()).resolves.toBe(0);
     expect(await seriousViolations(page)).toEqual([]);
     await context.close();

@@ -210,6 +210,31 @@ describe('console Rapports page', () => {
     await page.context().close();
   }, 60_000);
 
+  it('refuses digest settings saved from a stale page after someone else changed the practice, and says to reload', async () => {
+    const page = await signedIn(world.adminKey);
+    await page.route('**/api/v1/events**', (route) => route.abort());
+    const practice = world.practices.hl7.id;
+    await page.goto('/console/rapports');
+    await page.getByRole('button', { name: `Voir les rapports de ${world.practices.hl7.name}` }).click();
+    await page.getByRole('heading', { level: 2, name: 'Résumés quotidiens' }).waitFor();
+    await page.getByLabel('Adresse du webhook').fill('https://cabinet.example/ecrase');
+    // Someone else changes the practice meanwhile.
+    const other = await world.api(`/api/v1/practices/${practice}`, {
+      method: 'PATCH',
+      json: { name: world.practices.hl7.name },
+    });
+    expect(other.status).toBe(200);
+    await page.getByRole('button', { name: 'Enregistrer' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Quelqu’un d’autre a modifié ces réglages' }).waitFor();
+    const settings = (
+      (await (await world.api(`/api/v1/practices/${practice}`)).json()) as {
+        settings: { digestWebhook?: { url: string } };
+      }
+    ).settings;
+    expect(settings.digestWebhook?.url).toBe('https://cabinet.example/passerelle/resumes');
+    await page.context().close();
+  }, 60_000);
+
   it('shows a key limited to one practice that practice’s report only, without the settings it may not change', async () => {
     const fhir = world.practices.fhir;
     const hl7 = world.practices.hl7;

@@ -14,7 +14,7 @@ export const agendas = {
   autrePraticien: 'Autre praticien (identifiant)…',
   identifiantPraticien: 'Identifiant du praticien dans passerelle',
   praticiensAide:
-    'La liste vient des flux et des correspondances de praticiens déjà connus de ce cabinet ; pour un autre praticien, saisissez son identifiant.',
+    'La liste donne les praticiens connus de passerelle pour ce cabinet ; pour un autre praticien, saisissez son identifiant.',
   libelle: 'Libellé',
   libelleAide: 'Pour vous y retrouver, par exemple « Dr Martin — téléphone ».',
   confidentialite: 'Confidentialité',

@@ -23,6 +23,9 @@ export const commun = {
   horsLigne: 'Mise à jour interrompue : reconnexion…',
   sessionExpiree: 'Votre session a expiré. Reconnectez-vous.',
   interdit: 'Votre rôle ne permet pas cette action.',
+  autreCabinet: 'Cette ressource appartient à un autre cabinet.',
+  modifieAilleurs:
+    'Quelqu’un d’autre a modifié ces réglages depuis que vous les avez ouverts : rechargez la page pour voir ses changements, puis recommencez.',
   roles: { admin: 'administrateur', integrator: 'intégrateur', viewer: 'lecture seule' },
   etats: {
     running: 'en marche',

@@ -7,6 +7,8 @@
  */
 import { z } from 'zod';
 
+import { OID } from '../../model/identifiers.js';
+import type { Practitioner } from '../../model/resources.js';
 import { PRACTITIONER_MAPPING_RESOLUTIONS, PRACTITIONER_MAPPING_STATUSES } from '../../store/index.js';
 import type { Actor, PractitionerMappingDecision } from '../../sync/operator.js';
 import type { SyncRuntime } from '../../sync/runtime.js';
@@ -49,6 +51,30 @@ const ResolveBody = z.union([
   }),
 ]);
 
+const PractitionerView = z.object({
+  id: z.string(),
+  practiceId: z.string(),
+  /** « Dr Martin Claire »: prefix, family, given names of the first name given. */
+  displayName: z.string(),
+  family: z.string().nullable(),
+  given: z.array(z.string()),
+  prefix: z.array(z.string()),
+  /** The RPPS number (11 digits) from the national identifier, when the practitioner has one. */
+  rpps: z.string().nullable(),
+});
+
+/** Directory data only: names and the RPPS, nothing else the canonical record holds. */
+function practitionerView(id: string, practiceId: string, p: Practitioner): z.infer<typeof PractitionerView> {
+  const name = p.name?.find((n) => n.use === 'official' || n.use === 'usual') ?? p.name?.[0];
+  const family = name?.family ?? null;
+  const given = name?.given ?? [];
+  const prefix = name?.prefix ?? [];
+  const idnps = (p.identifier ?? []).find((i) => i.system === OID.idnps && i.value?.startsWith('8'));
+  const displayName =
+    [...prefix, family ?? '', ...given].filter((x) => x !== '').join(' ') || name?.text || id;
+  return { id, practiceId, displayName, family, given, prefix, rpps: idnps?.value?.slice(1) ?? null };
+}
+
 function actorOf(auth: AuthInfo | null, requestId: string): Actor {
   return { id: auth?.keyId ?? 'anonymous', role: auth?.role ?? null, requestId, via: 'api' };
 }
@@ -57,6 +83,35 @@ export function practitionerMappingRoutes(runtime: SyncRuntime): AnyRoute[] {
   const store = runtime.engine.store;
   const { operator } = runtime;
   return [
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/practitioners',
+      summary:
+        "List a practice's canonical practitioners (id, name, RPPS) to pick one by name; without practiceId, every practice the key may see",
+      tags: ['sync'],
+      access: 'viewer',
+      scope: { list: { from: 'query', field: 'practiceId' } },
+      query: z.object({ practiceId: id.optional() }),
+      responses: {
+        200: {
+          description: 'Practitioners, by name',
+          schema: z.object({ items: z.array(PractitionerView) }),
+        },
+      },
+      handler: async ({ scope }) => {
+        const practiceIds =
+          scope.practiceId !== null
+            ? [scope.practiceId]
+            : (scope.practiceIds ?? (await store.practices.list()).map((p) => p.id));
+        const items: z.infer<typeof PractitionerView>[] = [];
+        for (const practiceId of practiceIds) {
+          for (const r of await store.resources.list({ practiceId, kind: 'Practitioner' }))
+            items.push(practitionerView(r.id, practiceId, r.data as unknown as Practitioner));
+        }
+        items.sort((a, b) => a.displayName.localeCompare(b.displayName, 'fr') || a.id.localeCompare(b.id));
+        return { items };
+      },
+    }),
     defineRoute({
       method: 'get',
       path: '/api/v1/practitioner-mappings',

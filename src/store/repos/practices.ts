@@ -98,6 +98,7 @@ export function practicesRepo(ctx: RepoContext): PracticesRepo {
         throw new PasserelleError(
           'ERR_CONFLICT',
           `practice ${id} is at version ${current.version}, not ${expectedVersion}`,
+          { details: { reason: 'stale-version', version: current.version } },
         );
       }
       const res = await db
@@ -113,7 +114,9 @@ export function practicesRepo(ctx: RepoContext): PracticesRepo {
         .where('version', '=', current.version)
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1)
-        throw new PasserelleError('ERR_CONFLICT', `practice ${id} was changed concurrently`);
+        throw new PasserelleError('ERR_CONFLICT', `practice ${id} was changed concurrently`, {
+          details: { reason: 'stale-version' },
+        });
       return repo.require(id);
     },
     async delete(id) {
@@ -204,6 +207,7 @@ export function linksRepo(ctx: RepoContext): LinksRepo {
         throw new PasserelleError(
           'ERR_CONFLICT',
           `link ${id} is at version ${current.version}, not ${expectedVersion}`,
+          { details: { reason: 'stale-version', version: current.version } },
         );
       }
       const res = await db
@@ -225,7 +229,9 @@ export function linksRepo(ctx: RepoContext): LinksRepo {
         .where('version', '=', current.version)
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1)
-        throw new PasserelleError('ERR_CONFLICT', `link ${id} was changed concurrently`);
+        throw new PasserelleError('ERR_CONFLICT', `link ${id} was changed concurrently`, {
+          details: { reason: 'stale-version' },
+        });
       return repo.require(id);
     },
     async delete(id) {
