@@ -21,6 +21,8 @@ import {
 import {
   AppointmentType,
   type AppointmentTypeInput,
+  CallbackRequest,
+  type CallbackRequestCreate,
   ChangesPage,
   COLLECTION,
   Problem,
@@ -424,6 +426,21 @@ export class SecretariatClient {
       ...(version !== null && { ifMatch: version }),
       idempotencyKey,
       schema: RESOURCE_SCHEMAS[type] as unknown as z.ZodType<ResourceOfType[K]>,
+    });
+  }
+
+  /** Asks the agents to call the practice back (POST /callback-requests, issue 21). */
+  requestCallback(
+    body: z.infer<typeof CallbackRequestCreate>,
+    idempotencyKey: string,
+  ): Promise<PlatformResponse<z.infer<typeof CallbackRequest>>> {
+    return this.request({
+      method: 'POST',
+      path: '/callback-requests',
+      route: '/callback-requests',
+      body,
+      idempotencyKey,
+      schema: CallbackRequest,
     });
   }
 

@@ -354,6 +354,36 @@ export interface ConsoleSessionsTable {
   expires_at: Ms;
 }
 
+/** Urgent call messages and their escalation (0012_urgent_messages). */
+export interface UrgentMessagesTable {
+  communication_id: string;
+  practice_id: string;
+  priority: string;
+  taken_at: Ms;
+  due_at: Ms;
+  state: string;
+  step: number;
+  next_at: Ms | null;
+  attempts: number;
+  acknowledged_at: Ms | null;
+  ack_via: string | null;
+  ack_by: string | null;
+  link_nonce: string;
+  link_used_at: Ms | null;
+  created_at: Ms;
+  updated_at: Ms;
+}
+export interface UrgentMessageEventsTable {
+  id: Generated<number>;
+  communication_id: string;
+  practice_id: string;
+  at: Ms;
+  kind: string;
+  outcome: string;
+  /** JSON: ids, codes and statuses only. */
+  details: string;
+}
+
 export interface Database {
   practices: PracticesTable;
   links: LinksTable;
@@ -378,4 +408,6 @@ export interface Database {
   practitioner_mappings: PractitionerMappingsTable;
   practitioner_mapping_holds: PractitionerMappingHoldsTable;
   console_sessions: ConsoleSessionsTable;
+  urgent_messages: UrgentMessagesTable;
+  urgent_message_events: UrgentMessageEventsTable;
 }

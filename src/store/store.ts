@@ -35,6 +35,7 @@ import {
   snapshotsRepo,
 } from './repos/records.js';
 import { type ActivityRepo, activityRepo, type DigestsRepo, digestsRepo } from './repos/reports.js';
+import { type UrgentMessagesRepo, urgentMessagesRepo } from './repos/urgent-messages.js';
 import type { Database } from './schema.js';
 
 /** Everything the store holds, one repository per table group. */
@@ -63,6 +64,7 @@ export interface Repos {
   readonly practitionerMappings: PractitionerMappingsRepo;
   /** Signed-in console browsers (0009_console_sessions). */
   readonly consoleSessions: ConsoleSessionsRepo;
+  readonly urgentMessages: UrgentMessagesRepo;
 }
 
 /** The repositories bound to one open transaction. Use only these inside `transaction(fn)`. */
@@ -144,6 +146,7 @@ export function makeRepos(ctx: RepoContext): Repos {
     digests: digestsRepo(ctx),
     practitionerMappings: practitionerMappingsRepo(ctx),
     consoleSessions: consoleSessionsRepo(ctx),
+    urgentMessages: urgentMessagesRepo(ctx),
   };
 }
 

@@ -51,6 +51,7 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
         '0007_sealing',
         '0008_practitioner_mappings',
         '0009_console_sessions',
+        '0012_urgent_messages',
       ]);
       expect(await store.migrate()).toEqual([]);
     });

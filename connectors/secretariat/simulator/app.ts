@@ -137,6 +137,12 @@ export function buildRoutes(platform: Platform, state: SimulatorState): SimRoute
       path: `${P}/messages/{id}/acknowledge`,
       handle: (c, p, b) => platform.acknowledgeMessage(c, id(p), b),
     },
+    { method: 'get', path: `${P}/callback-requests`, handle: (c) => platform.listCallbackRequests(c) },
+    {
+      method: 'post',
+      path: `${P}/callback-requests`,
+      handle: (c, _p, b) => platform.createCallbackRequest(c, b),
+    },
   ];
 }
 

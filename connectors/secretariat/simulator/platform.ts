@@ -12,6 +12,8 @@ import {
   type AppointmentType,
   AppointmentTypeInput,
   AppointmentUpdate,
+  type CallbackRequestBody,
+  CallbackRequestCreate,
   CancelRequest,
   type ChangeOrigin,
   type Message,
@@ -590,6 +592,25 @@ export class Platform {
         acknowledgedAt,
       }),
     );
+  }
+
+  /** passerelle asks the agents to call the practice back (issue 21); agents only read these. */
+  createCallbackRequest(ctx: OperationContext, body: unknown): Reply {
+    this.forbidAgent(ctx, 'callback requests');
+    const input = parseBody(CallbackRequestCreate, body);
+    if (input.messageId !== null) this.require(ctx.practiceId, 'message', input.messageId, '/messageId');
+    const r: CallbackRequestBody = {
+      id: this.state.newId('cb'),
+      ...input,
+      status: 'open',
+      createdAt: this.nowIso(),
+    };
+    this.state.addCallbackRequest(ctx.practiceId, r);
+    return { status: 201, body: r, headers: { Location: `/callback-requests/${r.id}` } };
+  }
+
+  listCallbackRequests(ctx: OperationContext): Reply {
+    return { status: 200, body: { items: this.state.callbackRequests(ctx.practiceId) } };
   }
 
   /** The platform marks a new message delivered once a webhook carrying it was acknowledged (2xx). */

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { dirname } from 'node:path';
 
 import type {
+  CallbackRequestBody,
   Change,
   ChangeOrigin,
   PlatformResource,
@@ -59,6 +60,8 @@ interface StateFile {
   changes: ChangeRecord[];
   idempotency: Record<string, StoredAnswer>;
   counters: SimulatorCounters;
+  /** Callback requests per practice (absent in state files written before they existed). */
+  callbackRequests?: Record<string, CallbackRequestBody[]>;
 }
 
 const emptyCounters = (): SimulatorCounters => ({
@@ -114,6 +117,16 @@ export class SimulatorState {
     this.data.practices[p.id] = p;
     this.data.resources[p.id] ??= {};
     this.data.holds[p.id] ??= {};
+  }
+
+  /** A practice's callback requests, oldest first. */
+  callbackRequests(practiceId: string): CallbackRequestBody[] {
+    return [...(this.data.callbackRequests?.[practiceId] ?? [])];
+  }
+
+  addCallbackRequest(practiceId: string, request: CallbackRequestBody): void {
+    const all = (this.data.callbackRequests ??= {});
+    (all[practiceId] ??= []).push(request);
   }
 
   practice(id: string): PracticeRecord | undefined {

@@ -10,6 +10,7 @@ import { migration0006 } from './0006_audit_keyed.js';
 import { migration0007 } from './0007_sealing.js';
 import { migration0008 } from './0008_practitioner_mappings.js';
 import { migration0009 } from './0009_console_sessions.js';
+import { migration0012 } from './0012_urgent_messages.js';
 import type { Dialect, StoreMigration } from './types.js';
 
 /**
@@ -26,6 +27,7 @@ export const MIGRATIONS: readonly StoreMigration[] = [
   migration0007,
   migration0008,
   migration0009,
+  migration0012,
 ];
 
 export const MIGRATION_TABLE = 'schema_migrations';
