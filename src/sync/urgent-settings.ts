@@ -15,7 +15,7 @@
 import { z } from 'zod';
 
 import { PasserelleError } from '../errors.js';
-import { isLoopbackHost, PLAIN_HTTP_REFUSED } from '../security/outbound-urls.js';
+import { isLoopbackHost } from '../security/outbound-urls.js';
 import type { SecretBox } from '../security/secrets.js';
 import { webhookKey } from '../security/webhook-signature.js';
 import type { JsonObject } from '../store/types.js';
@@ -30,7 +30,7 @@ const Minutes = z.number().int().min(1).max(1440);
 const GatewayUrl = z
   .url({ protocol: /^https?$/, error: 'not an http(s) URL' })
   .refine((u) => u.startsWith('https:') || isLoopbackHost(new URL(u).hostname), {
-    error: PLAIN_HTTP_REFUSED,
+    error: 'must be https unless the host is loopback (src/security/outbound-urls.ts)',
   });
 const Common = {
   delayMinutes: Minutes.optional(),
