@@ -115,7 +115,7 @@ const nearestRank = (sorted: readonly number[], p: number): number | null =>
 
 /** The urgent-message figures of a practice over [since, until) (messages taken then). */
 export async function urgentStats(
-  store: Store,
+  store: Pick<Store, 'urgentMessages'>,
   practiceId: string,
   since: number,
   until: number,

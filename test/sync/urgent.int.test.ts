@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Communication as FhirCommunication } from '@medplum/fhirtypes';
 
+import { reportsModule } from '../../src/app/features/reports.js';
 import { type UrgentModule, urgentModule } from '../../src/app/features/urgent.js';
 import { createApiKey } from '../../src/security/api-keys.js';
 import { generateWebhookSecret, verifyWebhook } from '../../src/security/webhook-signature.js';
@@ -50,14 +51,19 @@ async function startGateway(): Promise<{
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/sms`,
     calls,
     status,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
 }
 
 const MIN = 60_000;
 
 describe('urgent call messages: acknowledged or escalated', () => {
-  const clock = testClock(Date.now());
+  const start = Date.now();
+  const clock = testClock(start);
   const secret = generateWebhookSecret();
   let w: FhirWorld;
   let urgent: UrgentModule;
@@ -106,7 +112,7 @@ describe('urgent call messages: acknowledged or escalated', () => {
       now: clock,
       extraModules: (sync) => {
         urgent = urgentModule({ sync, schedule: false });
-        return [urgent];
+        return [urgent, reportsModule({ scheduleDigests: false })];
       },
     });
     escalation = urgent.escalationOf(w.t.service.context);
@@ -335,5 +341,27 @@ describe('urgent call messages: acknowledged or escalated', () => {
     expect(res.status).toBe(403);
     expect(await res.text()).toContain('a expiré');
     expect((await timeline(m.id)).message.state).toBe('waiting');
+  });
+
+  it('counts time to acknowledgement p50/p95 and escalations in the activity report and its CSV', async () => {
+    const from = new Date(start - 60 * MIN).toISOString();
+    const to = new Date(clock() + 60 * MIN).toISOString();
+    const q = `practice=${w.practiceId}&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
+    const report = await json<{ urgentAcknowledgement: Record<string, number | null> }>(
+      await w.t.api(`/api/v1/reports/activity?${q}`),
+      200,
+    );
+    // Acknowledged after 0 s (API), 300 s (practice software) and 1620 s (signed link); one still waiting.
+    expect(report.urgentAcknowledgement).toEqual({
+      urgent: 4,
+      acknowledged: 3,
+      escalated: 2,
+      callbacks: 1,
+      ackP50Seconds: 300,
+      ackP95Seconds: 1620,
+    });
+    const csv = await (await w.t.api(`/api/v1/reports/activity?${q}&format=csv`)).text();
+    expect(csv).toContain('Urgences : acquittement et escalade');
+    expect(csv).toContain('4;3;2;1;300;1620');
   });
 });
