@@ -25,6 +25,8 @@ import {
   type CallbackRequestCreate,
   ChangesPage,
   COLLECTION,
+  Consignes,
+  type ConsignesPublish,
   Problem,
   RESOURCE_SCHEMAS,
   type ResourceOfType,
@@ -441,6 +443,21 @@ export class SecretariatClient {
       body,
       idempotencyKey,
       schema: CallbackRequest,
+    });
+  }
+
+  /** Publishes a version of the practice's consignes (POST /consignes, issue 21). */
+  publishConsignes(
+    body: z.infer<typeof ConsignesPublish>,
+    idempotencyKey: string,
+  ): Promise<PlatformResponse<z.infer<typeof Consignes>>> {
+    return this.request({
+      method: 'POST',
+      path: '/consignes',
+      route: '/consignes',
+      body,
+      idempotencyKey,
+      schema: Consignes,
     });
   }
 

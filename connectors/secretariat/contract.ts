@@ -255,6 +255,20 @@ export const CallbackRequest = z.strictObject({
 export const CallbackRequestList = z.strictObject({ items: z.array(CallbackRequest) });
 export type CallbackRequestBody = z.infer<typeof CallbackRequest>;
 
+// ——— consignes (issue 21 point 1: the practice's instructions and scripts, versioned) ———
+export const ConsignesPublish = z.strictObject({
+  /** passerelle's version number; the platform keeps the highest it was sent. */
+  version: z.number().int().positive(),
+  /** The document as passerelle's API defines it (welcome script, profiles, practitioners, urgent). */
+  document: z.record(z.string(), z.unknown()),
+});
+export const Consignes = z.strictObject({
+  version: z.number().int().positive(),
+  document: z.record(z.string(), z.unknown()),
+  publishedAt: Instant,
+});
+export type ConsignesBody = z.infer<typeof Consignes>;
+
 export const RESOURCE_SCHEMAS = {
   practitioner: Practitioner,
   'appointment-type': AppointmentType,

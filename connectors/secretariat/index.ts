@@ -583,6 +583,14 @@ export function createSecretariatConnector(
       return { id: res.data.id };
     },
 
+    async publishConsignes(consignes): Promise<{ readonly publishedAt: string }> {
+      const res = await client.publishConsignes(
+        { version: consignes.version, document: consignes.document },
+        `consignes-${ctx.link.practiceId}-v${consignes.version}`,
+      );
+      return { publishedAt: res.data.publishedAt };
+    },
+
     async stop(): Promise<void> {
       stopper.abort(new PasserelleError('ERR_SECRETARIAT_HTTP', 'the link was stopped', { retryable: true }));
     },

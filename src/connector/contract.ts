@@ -282,6 +282,14 @@ export interface Connector {
    * practice did not acknowledge in time). Only a secretariat connector implements it.
    */
   requestCallback?(request: CallbackRequestInput): Promise<{ readonly id: string }>;
+  /**
+   * Publishes a version of the practice's consignes and scripts to the platform (issue 21
+   * point 1). Only a secretariat connector implements it.
+   */
+  publishConsignes?(consignes: {
+    readonly version: number;
+    readonly document: JsonObject;
+  }): Promise<{ readonly publishedAt: string }>;
 }
 
 /** What passerelle asks of the secretariat when an urgent message stays unacknowledged. */

@@ -384,6 +384,18 @@ export interface UrgentMessageEventsTable {
   details: string;
 }
 
+/** Consignes, one row per version (0012_urgent_messages). */
+export interface ConsignesTable {
+  practice_id: string;
+  version: number;
+  document: string;
+  author: string;
+  diff: string;
+  created_at: Ms;
+  published_at: Ms | null;
+  publish_error: string | null;
+}
+
 export interface Database {
   practices: PracticesTable;
   links: LinksTable;
@@ -410,4 +422,5 @@ export interface Database {
   console_sessions: ConsoleSessionsTable;
   urgent_messages: UrgentMessagesTable;
   urgent_message_events: UrgentMessageEventsTable;
+  consignes: ConsignesTable;
 }

@@ -35,6 +35,7 @@ import {
   snapshotsRepo,
 } from './repos/records.js';
 import { type ActivityRepo, activityRepo, type DigestsRepo, digestsRepo } from './repos/reports.js';
+import { type ConsignesRepo, consignesRepo } from './repos/consignes.js';
 import { type UrgentMessagesRepo, urgentMessagesRepo } from './repos/urgent-messages.js';
 import type { Database } from './schema.js';
 
@@ -65,6 +66,7 @@ export interface Repos {
   /** Signed-in console browsers (0009_console_sessions). */
   readonly consoleSessions: ConsoleSessionsRepo;
   readonly urgentMessages: UrgentMessagesRepo;
+  readonly consignes: ConsignesRepo;
 }
 
 /** The repositories bound to one open transaction. Use only these inside `transaction(fn)`. */
@@ -147,6 +149,7 @@ export function makeRepos(ctx: RepoContext): Repos {
     practitionerMappings: practitionerMappingsRepo(ctx),
     consoleSessions: consoleSessionsRepo(ctx),
     urgentMessages: urgentMessagesRepo(ctx),
+    consignes: consignesRepo(ctx),
   };
 }
 

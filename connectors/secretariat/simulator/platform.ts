@@ -16,6 +16,8 @@ import {
   CallbackRequestCreate,
   CancelRequest,
   type ChangeOrigin,
+  type ConsignesBody,
+  ConsignesPublish,
   type Message,
   MessageCreate,
   MessageUpdate,
@@ -607,6 +609,24 @@ export class Platform {
     };
     this.state.addCallbackRequest(ctx.practiceId, r);
     return { status: 201, body: r, headers: { Location: `/callback-requests/${r.id}` } };
+  }
+
+  /** passerelle publishes the practice's consignes; agents read them (GET). */
+  publishConsignes(ctx: OperationContext, body: unknown): Reply {
+    this.forbidAgent(ctx, 'consignes');
+    const input = parseBody(ConsignesPublish, body);
+    const current = this.state.consignes(ctx.practiceId);
+    if (current && current.version > input.version)
+      throw new ProblemError(409, 'stale-consignes', 'A newer version of the consignes is in force');
+    const r: ConsignesBody = { ...input, publishedAt: this.nowIso() };
+    this.state.setConsignes(ctx.practiceId, r);
+    return { status: 200, body: r };
+  }
+
+  getConsignes(ctx: OperationContext): Reply {
+    const current = this.state.consignes(ctx.practiceId);
+    if (!current) throw new ProblemError(404, 'not-found', 'No consignes were published for this practice');
+    return { status: 200, body: current };
   }
 
   listCallbackRequests(ctx: OperationContext): Reply {

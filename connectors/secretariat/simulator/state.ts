@@ -11,6 +11,7 @@ import type {
   CallbackRequestBody,
   Change,
   ChangeOrigin,
+  ConsignesBody,
   PlatformResource,
   ResourceOfType,
   ResourceType,
@@ -62,6 +63,8 @@ interface StateFile {
   counters: SimulatorCounters;
   /** Callback requests per practice (absent in state files written before they existed). */
   callbackRequests?: Record<string, CallbackRequestBody[]>;
+  /** Consignes in force per practice (absent in older state files). */
+  consignes?: Record<string, ConsignesBody>;
 }
 
 const emptyCounters = (): SimulatorCounters => ({
@@ -127,6 +130,14 @@ export class SimulatorState {
   addCallbackRequest(practiceId: string, request: CallbackRequestBody): void {
     const all = (this.data.callbackRequests ??= {});
     (all[practiceId] ??= []).push(request);
+  }
+
+  consignes(practiceId: string): ConsignesBody | undefined {
+    return this.data.consignes?.[practiceId];
+  }
+
+  setConsignes(practiceId: string, consignes: ConsignesBody): void {
+    (this.data.consignes ??= {})[practiceId] = consignes;
   }
 
   practice(id: string): PracticeRecord | undefined {

@@ -1,12 +1,14 @@
 /**
- * The `urgent` service module (issue 21 point 2): the urgent-message routes, and the escalation
+ * The `urgent` service module (issue 21 points 1 and 2): the consignes routes, the urgent-message routes, and the escalation
  * pass as a component — a node-cron task every minute (noOverlap; one instance at a time by
  * the store lease), started after the HTTP server, stopped before the store closes.
  */
 import cron, { type ScheduledTask } from 'node-cron';
 
+import { consignesRoutes } from '../../api/routes/consignes.js';
 import { urgentRoutes } from '../../api/routes/urgent.js';
 import { cronLogger } from '../../log/cron.js';
+import { ConsignesService } from '../../sync/consignes.js';
 import { UrgentEscalation } from '../../sync/urgent.js';
 import type { ServiceContext, ServiceModule } from '../service.js';
 import type { SyncModule } from './sync.js';
@@ -50,7 +52,15 @@ export function urgentModule(options: UrgentModuleOptions): UrgentModule {
   return {
     name: 'urgent',
     escalationOf: (ctx) => runtimeOf(ctx).escalation,
-    routes: (ctx) => urgentRoutes(runtimeOf(ctx).escalation),
+    routes: (ctx) => [
+      ...urgentRoutes(runtimeOf(ctx).escalation),
+      ...consignesRoutes(
+        new ConsignesService({
+          store: ctx.store,
+          connectorOf: (linkId) => options.sync.runtimeOf(ctx).connectorOf(linkId),
+        }),
+      ),
+    ],
     components: (ctx) => [
       {
         name: 'urgent',

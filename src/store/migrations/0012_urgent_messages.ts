@@ -10,6 +10,8 @@ import { dialectTypes, runScript, type StoreMigration } from './types.js';
  * - `urgent_message_events`: the message's timeline (tracked, each escalation step, its
  *   outcome, the acknowledgement), append-only, read by the API.
  * Everything the scheduler needs lives here, so a restarted service carries on.
+ * - `consignes` (issue 21 point 1): the practice's instructions for agents, one row per version
+ *   (JSON document, author, diff from the previous version, when it reached the platform).
  */
 export const migration0012: StoreMigration = {
   name: '0012_urgent_messages',
@@ -47,7 +49,18 @@ CREATE TABLE urgent_message_events (
   outcome TEXT NOT NULL,
   details TEXT NOT NULL
 );
-CREATE INDEX urgent_message_events_message ON urgent_message_events (communication_id, id)
+CREATE INDEX urgent_message_events_message ON urgent_message_events (communication_id, id);
+CREATE TABLE consignes (
+  practice_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  document TEXT NOT NULL,
+  author TEXT NOT NULL,
+  diff TEXT NOT NULL,
+  created_at ${t.bigint} NOT NULL,
+  published_at ${t.bigint},
+  publish_error TEXT,
+  PRIMARY KEY (practice_id, version)
+)
 `,
     );
   },

@@ -91,6 +91,8 @@ const PAIRS: Record<string, z.ZodType> = {
   CallbackRequestCreate: C.CallbackRequestCreate,
   CallbackRequest: C.CallbackRequest,
   CallbackRequestList: C.CallbackRequestList,
+  ConsignesPublish: C.ConsignesPublish,
+  Consignes: C.Consignes,
   Change: C.Change,
   ChangesPage: C.ChangesPage,
   WebhookPayload: C.WebhookPayload,
