@@ -370,6 +370,7 @@ export interface UrgentMessagesTable {
   ack_by: string | null;
   link_nonce: string;
   link_used_at: Ms | null;
+  consignes_version: number | null;
   created_at: Ms;
   updated_at: Ms;
 }

@@ -70,6 +70,8 @@ export interface UrgentView {
   readonly acknowledgedBy: string | null;
   /** Seconds from taken to acknowledged; null while waiting. */
   readonly secondsToAcknowledge: number | null;
+  /** The version of the practice's consignes in force when the message was taken (issue 21 point 1). */
+  readonly consignesVersion: number | null;
 }
 
 /** What the API shows of a tracked message (never the link nonce). */
@@ -89,6 +91,7 @@ export function urgentView(m: UrgentMessage): UrgentView {
       m.acknowledgedAt === null
         ? null
         : Math.max(0, Math.round((Date.parse(m.acknowledgedAt) - Date.parse(m.takenAt)) / 1000)),
+    consignesVersion: m.consignesVersion,
   };
 }
 
@@ -234,6 +237,7 @@ export class UrgentEscalation {
           takenAt,
           dueAt: takenAt + s.delayMs,
           linkNonce: randomBytes(16).toString('base64url'),
+          consignesVersion: await store.consignes.versionAt(practiceId, takenAt),
         });
         if (added) {
           tracked++;

@@ -4,9 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { urgentModule } from '../../src/app/features/urgent.js';
+import { type UrgentModule, urgentModule } from '../../src/app/features/urgent.js';
 import { createApiKey } from '../../src/security/api-keys.js';
-import { type FhirWorld, startFhirWorld } from '../helpers/fhir-world.js';
+import { type FhirWorld, startFhirWorld, until } from '../helpers/fhir-world.js';
 
 const first = {
   welcomeScript: 'Cabinet des Essais, bonjour. Je suis la secrétaire du docteur, que puis-je pour vous ?',
@@ -34,6 +34,7 @@ describe('consignes and scripts, versioned per practice', () => {
   let other: string;
   let keyB: string;
   let viewerA: string;
+  let urgent!: UrgentModule;
 
   const json = async <T>(res: Response, status: number): Promise<T> => {
     const body = await res.text();
@@ -58,7 +59,10 @@ describe('consignes and scripts, versioned per practice', () => {
   beforeAll(async () => {
     w = await startFhirWorld({
       day0: new Date(),
-      extraModules: (sync) => [urgentModule({ sync, schedule: false })],
+      extraModules: (sync) => {
+        urgent = urgentModule({ sync, schedule: false });
+        return [urgent];
+      },
     });
     other = (
       await json<{ id: string }>(
@@ -146,5 +150,21 @@ describe('consignes and scripts, versioned per practice', () => {
     expect((await w.t.api(`${base}/publish`, { method: 'POST', key: keyB })).status).toBe(403);
     expect((await put(first, 2, viewerA)).status).toBe(403);
     expect((await onPlatform()).version).toBe(2);
+  });
+
+  it('records beside an urgent call message the version of the consignes in force when it was taken', async () => {
+    const m = await w.sim
+      .agent('agent-bruno')
+      .leaveMessage({ callerName: 'Appelant', text: 'Rappeler.', priority: 'urgent' });
+    const store = w.t.service.store;
+    const id = (await until('the message in the store', () =>
+      store.identityMap.findCanonical(w.secLinkId, 'Communication', m.id),
+    )) as string;
+    await urgent.escalationOf(w.t.service.context).runOnce();
+    const t = await json<{ message: { consignesVersion: number | null } }>(
+      await w.t.api(`/api/v1/practices/${w.practiceId}/urgent-messages/${id}`, { key: viewerA }),
+      200,
+    );
+    expect(t.message.consignesVersion).toBe(2);
   });
 });

@@ -66,7 +66,7 @@ describe('urgent call messages: acknowledged or escalated', () => {
   const clock = testClock(start);
   const secret = generateWebhookSecret();
   let w: FhirWorld;
-  let urgent: UrgentModule;
+  let urgent!: UrgentModule;
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   let escalation: UrgentEscalation;
   let otherPractice: string;

@@ -6,7 +6,8 @@ import { dialectTypes, runScript, type StoreMigration } from './types.js';
  *   escalation stands: `state` waiting | acknowledged, `step` 0 (none) | 1 (the practice's
  *   gateway was notified) | 2 (the secretariat was asked to call back), `next_at` when the next
  *   step runs (null: nothing more to run), how and when it was acknowledged, and the nonce of
- *   the one-time acknowledgement link (`link_used_at` once used). No patient data.
+ *   the one-time acknowledgement link (`link_used_at` once used), and the version of the
+ *   practice's consignes in force when the message was taken. No patient data.
  * - `urgent_message_events`: the message's timeline (tracked, each escalation step, its
  *   outcome, the acknowledgement), append-only, read by the API.
  * Everything the scheduler needs lives here, so a restarted service carries on.
@@ -35,6 +36,7 @@ CREATE TABLE urgent_messages (
   ack_by TEXT,
   link_nonce TEXT NOT NULL,
   link_used_at ${t.bigint},
+  consignes_version INTEGER,
   created_at ${t.bigint} NOT NULL,
   updated_at ${t.bigint} NOT NULL
 );

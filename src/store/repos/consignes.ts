@@ -32,6 +32,8 @@ export interface ConsignesRepo {
     readonly diff: ConsignesVersion['diff'];
   }): Promise<boolean>;
   markPublished(practiceId: string, version: number, error: string | null): Promise<void>;
+  /** The version in force at `at` (the latest created at or before it), or null. */
+  versionAt(practiceId: string, at: number): Promise<number | null>;
 }
 
 const toVersion = (r: ConsignesTable): ConsignesVersion => ({
@@ -87,6 +89,17 @@ export function consignesRepo(ctx: RepoContext): ConsignesRepo {
         if (isUniqueViolation(e)) return false;
         throw e;
       }
+    },
+    async versionAt(practiceId, at) {
+      const r = await db
+        .selectFrom('consignes')
+        .select('version')
+        .where('practice_id', '=', practiceId)
+        .where('created_at', '<=', at)
+        .orderBy('version', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      return r ? Number(r.version) : null;
     },
     async markPublished(practiceId, version, error) {
       await db

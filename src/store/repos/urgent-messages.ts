@@ -36,6 +36,8 @@ export interface UrgentMessage {
   /** The one-time link's nonce (never shown by the API). */
   readonly linkNonce: string;
   readonly linkUsedAt: string | null;
+  /** The version of the practice's consignes in force when the message was taken (null: none). */
+  readonly consignesVersion: number | null;
 }
 
 export interface UrgentEvent {
@@ -55,6 +57,7 @@ export interface UrgentTrackInput {
   readonly takenAt: number;
   readonly dueAt: number;
   readonly linkNonce: string;
+  readonly consignesVersion?: number | null;
 }
 
 export interface UrgentMessagesRepo {
@@ -109,6 +112,7 @@ const toMessage = (r: UrgentMessagesTable): UrgentMessage => ({
   ackBy: r.ack_by,
   linkNonce: r.link_nonce,
   linkUsedAt: isoOrNull(r.link_used_at === null ? null : Number(r.link_used_at)),
+  consignesVersion: r.consignes_version === null ? null : Number(r.consignes_version),
 });
 
 export function urgentMessagesRepo(ctx: RepoContext): UrgentMessagesRepo {
@@ -134,6 +138,7 @@ export function urgentMessagesRepo(ctx: RepoContext): UrgentMessagesRepo {
             ack_by: null,
             link_nonce: input.linkNonce,
             link_used_at: null,
+            consignes_version: input.consignesVersion ?? null,
             created_at: now,
             updated_at: now,
           })
