@@ -567,6 +567,24 @@ export const ERROR_CATALOGUE = {
     summary:
       'POST /api/v1/links/:id/test on a link whose connector has no link test (GET /api/v1/connectors says which have one).',
   },
+  ERR_URGENT_CONFIG: {
+    status: 422,
+    retryable: false,
+    summary:
+      "A practice's settings.urgentAck is malformed (delays out of range, gateway URL not https outside loopback, secret not whsec_…).",
+  },
+  ERR_URGENT_LINK_INVALID: {
+    status: 403,
+    retryable: false,
+    summary:
+      'An urgent-message acknowledgement link that was altered, has expired, or was already used; the practice acknowledges in the console instead.',
+  },
+  ERR_URGENT_STEP_FAILED: {
+    status: 502,
+    retryable: true,
+    summary:
+      "An escalation step of an urgent message failed (the practice's gateway or the secretariat did not take it); recorded in the message's timeline and tried again.",
+  },
 } as const satisfies Record<string, { status: number; retryable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

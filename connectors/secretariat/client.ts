@@ -21,8 +21,12 @@ import {
 import {
   AppointmentType,
   type AppointmentTypeInput,
+  CallbackRequest,
+  type CallbackRequestCreate,
   ChangesPage,
   COLLECTION,
+  Consignes,
+  type ConsignesPublish,
   Problem,
   RESOURCE_SCHEMAS,
   type ResourceOfType,
@@ -424,6 +428,36 @@ export class SecretariatClient {
       ...(version !== null && { ifMatch: version }),
       idempotencyKey,
       schema: RESOURCE_SCHEMAS[type] as unknown as z.ZodType<ResourceOfType[K]>,
+    });
+  }
+
+  /** Asks the agents to call the practice back (POST /callback-requests, issue 21). */
+  requestCallback(
+    body: z.infer<typeof CallbackRequestCreate>,
+    idempotencyKey: string,
+  ): Promise<PlatformResponse<z.infer<typeof CallbackRequest>>> {
+    return this.request({
+      method: 'POST',
+      path: '/callback-requests',
+      route: '/callback-requests',
+      body,
+      idempotencyKey,
+      schema: CallbackRequest,
+    });
+  }
+
+  /** Publishes a version of the practice's consignes (POST /consignes, issue 21). */
+  publishConsignes(
+    body: z.infer<typeof ConsignesPublish>,
+    idempotencyKey: string,
+  ): Promise<PlatformResponse<z.infer<typeof Consignes>>> {
+    return this.request({
+      method: 'POST',
+      path: '/consignes',
+      route: '/consignes',
+      body,
+      idempotencyKey,
+      schema: Consignes,
     });
   }
 

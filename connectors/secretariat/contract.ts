@@ -233,6 +233,42 @@ export const Message = z.strictObject({
 });
 export const AcknowledgeRequest = z.strictObject({ acknowledgedAt: Instant });
 
+// ——— callback requests (issue 21: an urgent message the practice did not acknowledge) ———
+export const CALLBACK_REASONS = ['urgent-message-unacknowledged'] as const;
+export const CALLBACK_STATUSES = ['open', 'done'] as const;
+const callbackWritable = {
+  reason: z.enum(CALLBACK_REASONS),
+  /** The platform message the practice did not acknowledge, when passerelle knows its id. */
+  messageId: PlatformId.nullable(),
+  priority: z.enum(MESSAGE_PRIORITIES),
+  /** What the agent reads (French, no patient data). */
+  note: Text(500),
+  requestedAt: Instant,
+};
+export const CallbackRequestCreate = z.strictObject(callbackWritable);
+export const CallbackRequest = z.strictObject({
+  id: PlatformId,
+  ...callbackWritable,
+  status: z.enum(CALLBACK_STATUSES),
+  createdAt: Instant,
+});
+export const CallbackRequestList = z.strictObject({ items: z.array(CallbackRequest) });
+export type CallbackRequestBody = z.infer<typeof CallbackRequest>;
+
+// ——— consignes (issue 21 point 1: the practice's instructions and scripts, versioned) ———
+export const ConsignesPublish = z.strictObject({
+  /** passerelle's version number; the platform keeps the highest it was sent. */
+  version: z.number().int().positive(),
+  /** The document as passerelle's API defines it (welcome script, profiles, practitioners, urgent). */
+  document: z.record(z.string(), z.unknown()),
+});
+export const Consignes = z.strictObject({
+  version: z.number().int().positive(),
+  document: z.record(z.string(), z.unknown()),
+  publishedAt: Instant,
+});
+export type ConsignesBody = z.infer<typeof Consignes>;
+
 export const RESOURCE_SCHEMAS = {
   practitioner: Practitioner,
   'appointment-type': AppointmentType,

@@ -12,6 +12,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 
 import {
+  type CallbackRequestInput,
   type Connector,
   type ConnectorContext,
   defineConnector,
@@ -565,6 +566,29 @@ export function createSecretariatConnector(
             },
       );
       return { ok: checks.every((c) => c.ok), checks };
+    },
+
+    async requestCallback(request: CallbackRequestInput): Promise<{ readonly id: string }> {
+      // The platform knows two priorities; asap and stat are urgent there (mapping.ts).
+      const res = await client.requestCallback(
+        {
+          reason: 'urgent-message-unacknowledged',
+          messageId: request.externalId,
+          priority: request.priority === 'routine' ? 'routine' : 'urgent',
+          note: request.note,
+          requestedAt: utc(request.requestedAt),
+        },
+        request.idempotencyKey,
+      );
+      return { id: res.data.id };
+    },
+
+    async publishConsignes(consignes): Promise<{ readonly publishedAt: string }> {
+      const res = await client.publishConsignes(
+        { version: consignes.version, document: consignes.document },
+        `consignes-${ctx.link.practiceId}-v${consignes.version}`,
+      );
+      return { publishedAt: res.data.publishedAt };
     },
 
     async stop(): Promise<void> {

@@ -6,6 +6,7 @@ import { mappingModule } from './features/mapping.js';
 import { privacyModule } from './features/privacy.js';
 import { reportsModule } from './features/reports.js';
 import { syncModule } from './features/sync.js';
+import { urgentModule } from './features/urgent.js';
 import type { ServiceModule } from './service.js';
 
 /**
@@ -17,13 +18,15 @@ export function defaultModules(): ServiceModule[] {
   // the engine takes each practice's field ownership from its practice link's profile.
   const registry = defaultConnectorRegistry();
   const mapping = mappingModule({ registry });
+  const sync = syncModule({ registry, ownership: mapping.ownership, plans: mapping.plansOf });
   return [
     mapping,
-    syncModule({ registry, ownership: mapping.ownership, plans: mapping.plansOf }),
+    sync,
     icalModule(),
     reportsModule(),
     privacyModule(),
     consoleModule(),
     consoleAuthModule(),
+    urgentModule({ sync }),
   ];
 }

@@ -282,6 +282,33 @@ export interface Connector {
   remap?(stored: { readonly body: Buffer; readonly messageType: string }): Promise<InboundMessage>;
   health(): Promise<HealthReport>;
   stop(): Promise<void>;
+  /**
+   * Asks the platform's agents to call the practice back (issue 21: an urgent message the
+   * practice did not acknowledge in time). Only a secretariat connector implements it.
+   */
+  requestCallback?(request: CallbackRequestInput): Promise<{ readonly id: string }>;
+  /**
+   * Publishes a version of the practice's consignes and scripts to the platform (issue 21
+   * point 1). Only a secretariat connector implements it.
+   */
+  publishConsignes?(consignes: {
+    readonly version: number;
+    readonly document: JsonObject;
+  }): Promise<{ readonly publishedAt: string }>;
+}
+
+/** What passerelle asks of the secretariat when an urgent message stays unacknowledged. */
+export interface CallbackRequestInput {
+  /** The canonical Communication id (the connector finds its own id for it, if any). */
+  readonly canonicalId: string;
+  /** Its id on this link, from the identity map; null when unknown. */
+  readonly externalId: string | null;
+  readonly priority: string;
+  /** French text for the agent; no patient data. */
+  readonly note: string;
+  readonly requestedAt: string;
+  /** Stable per message and step: a retried request is taken once. */
+  readonly idempotencyKey: string;
 }
 
 /** What `passerelle link test <id>` prints, and whether the link passed. */

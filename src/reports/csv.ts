@@ -119,6 +119,21 @@ export function reportRows(report: ActivityReport): CsvValue[][] {
     ],
   );
 
+  const u = report.urgentAcknowledgement;
+  if (u)
+    section(
+      'Urgences : acquittement et escalade',
+      [
+        'Urgences',
+        'Acquittées',
+        'Escaladées (passerelle SMS/e-mail)',
+        'Rappels demandés au secrétariat',
+        'Délai d’acquittement p50 (s)',
+        'Délai d’acquittement p95 (s)',
+      ],
+      [[u.urgent, u.acknowledged, u.escalated, u.callbacks, u.ackP50Seconds, u.ackP95Seconds]],
+    );
+
   const c = report.conflicts;
   section(
     'Conflits',

@@ -15,6 +15,7 @@
 import type { Store } from '../store/index.js';
 import { type Link, type OutboxStatus, PRIORITY } from '../store/types.js';
 import type { LinkStatus } from '../sync/runtime.js';
+import { acknowledgedUrgentIds } from '../sync/urgent.js';
 
 /** Communication priorities that are urgencies. */
 const URGENT: ReadonlySet<string> = new Set(['urgent', 'asap', 'stat']);
@@ -140,11 +141,14 @@ async function urgentMessages(
     updatedSince: since,
     limit: COUNT_CAP,
   });
+  // Acknowledged through passerelle (console/API, signed link, HL7 accept when chosen): issue 21.
+  const acknowledged = await acknowledgedUrgentIds(store, practiceId, Date.parse(since));
   let unacknowledged = 0;
   let oldest: string | null = null;
   for (const m of messages) {
     const data = m.data as { priority?: string; received?: string; status?: string };
     if (!URGENT.has(data.priority ?? '') || data.received !== undefined) continue;
+    if (acknowledged.has(m.id)) continue;
     if (data.status === 'entered-in-error' || m.createdAt < since) continue;
     unacknowledged++;
     if (oldest === null || m.createdAt < oldest) oldest = m.createdAt;

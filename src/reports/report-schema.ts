@@ -95,6 +95,17 @@ export const ActivityReport = z.object({
       stat: MessageStats,
     }),
   }),
+  urgentAcknowledgement: z
+    .object({
+      urgent: z.number().int().describe('Urgent messages taken in the period (tracked for acknowledgement)'),
+      acknowledged: z.number().int().describe('Of those, acknowledged by the practice'),
+      escalated: z.number().int().describe('Of those, escalated at least once (gateway webhook)'),
+      callbacks: z.number().int().describe('Of those, for which the secretariat was asked to call back'),
+      ackP50Seconds: z.number().nullable().describe('Time to acknowledgement, median (seconds)'),
+      ackP95Seconds: z.number().nullable().describe('Time to acknowledgement, 95th percentile (seconds)'),
+    })
+    .optional()
+    .describe('Urgent messages acknowledged or escalated (issue 21); absent from digests stored before'),
   conflicts: z.object({
     openedForReview: z
       .number()

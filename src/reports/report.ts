@@ -8,6 +8,7 @@ import type { Practitioner } from '../model/resources.js';
 import type { Repos } from '../store/index.js';
 import type { Period } from '../store/repos/reports.js';
 import type { ActivityCount, Practice } from '../store/types.js';
+import { urgentStats } from '../sync/urgent.js';
 import { summarize } from './percentiles.js';
 import {
   type ActivityReport,
@@ -145,7 +146,7 @@ export interface ReportOptions {
   readonly names?: boolean;
 }
 
-type ReportReads = Pick<Repos, 'activity' | 'links' | 'cursors' | 'resources'>;
+type ReportReads = Pick<Repos, 'activity' | 'links' | 'cursors' | 'resources' | 'urgentMessages'>;
 
 export async function buildActivityReport(
   store: ReportReads,
@@ -219,6 +220,12 @@ export async function buildActivityReport(
     generatedAt: new Date(now).toISOString(),
     appointments: aggregated.appointments,
     messages: aggregated.messages,
+    urgentAcknowledgement: await urgentStats(
+      store,
+      practice.id,
+      Date.parse(period.from),
+      Date.parse(period.to),
+    ),
     conflicts: { ...aggregated.conflicts, openNow: open.conflicts },
     deadLetters: {
       total: deadLetters.reduce((n, d) => n + d.count, 0),

@@ -387,6 +387,49 @@ export interface ForcedBookingsTable {
   used_by: string | null;
 }
 
+/** Urgent call messages and their escalation (0012_urgent_messages). */
+export interface UrgentMessagesTable {
+  communication_id: string;
+  practice_id: string;
+  priority: string;
+  taken_at: Ms;
+  due_at: Ms;
+  state: string;
+  step: number;
+  next_at: Ms | null;
+  attempts: number;
+  acknowledged_at: Ms | null;
+  ack_via: string | null;
+  ack_by: string | null;
+  link_nonce: string;
+  link_used_at: Ms | null;
+  consignes_version: number | null;
+  created_at: Ms;
+  updated_at: Ms;
+}
+export interface UrgentMessageEventsTable {
+  id: Generated<number>;
+  communication_id: string;
+  practice_id: string;
+  at: Ms;
+  kind: string;
+  outcome: string;
+  /** JSON: ids, codes and statuses only. */
+  details: string;
+}
+
+/** Consignes, one row per version (0012_urgent_messages). */
+export interface ConsignesTable {
+  practice_id: string;
+  version: number;
+  document: string;
+  author: string;
+  diff: string;
+  created_at: Ms;
+  published_at: Ms | null;
+  publish_error: string | null;
+}
+
 export interface Database {
   practices: PracticesTable;
   links: LinksTable;
@@ -414,4 +457,7 @@ export interface Database {
   agenda_rules: AgendaRulesTable;
   coverage_windows: CoverageWindowsTable;
   forced_bookings: ForcedBookingsTable;
+  urgent_messages: UrgentMessagesTable;
+  urgent_message_events: UrgentMessageEventsTable;
+  consignes: ConsignesTable;
 }

@@ -5,6 +5,7 @@ import type { Dialect } from './migrations/types.js';
 import { type AgendaRepo, agendaRepo } from './repos/agenda.js';
 import { type AuditRepo, auditRepo } from './repos/audit.js';
 import { type ChangeCountersRepo, changeCountersRepo } from './repos/changes.js';
+import { type ConsignesRepo, consignesRepo } from './repos/consignes.js';
 import { type ConsoleSessionsRepo, consoleSessionsRepo } from './repos/console-sessions.js';
 import type { Clock, DirectExecutor, RepoContext } from './repos/context.js';
 import { type ApiKeysRepo, apiKeysRepo, type IcalTokensRepo, icalTokensRepo } from './repos/credentials.js';
@@ -36,6 +37,7 @@ import {
   snapshotsRepo,
 } from './repos/records.js';
 import { type ActivityRepo, activityRepo, type DigestsRepo, digestsRepo } from './repos/reports.js';
+import { type UrgentMessagesRepo, urgentMessagesRepo } from './repos/urgent-messages.js';
 import type { Database } from './schema.js';
 
 /** Everything the store holds, one repository per table group. */
@@ -66,6 +68,8 @@ export interface Repos {
   readonly consoleSessions: ConsoleSessionsRepo;
   /** Agenda rules, secretariat coverage, forced bookings (0010_agenda). */
   readonly agenda: AgendaRepo;
+  readonly urgentMessages: UrgentMessagesRepo;
+  readonly consignes: ConsignesRepo;
 }
 
 /** The repositories bound to one open transaction. Use only these inside `transaction(fn)`. */
@@ -155,6 +159,8 @@ export function makeRepos(ctx: RepoContext): Repos {
     practitionerMappings: practitionerMappingsRepo(ctx),
     consoleSessions: consoleSessionsRepo(ctx),
     agenda: agendaRepo(ctx),
+    urgentMessages: urgentMessagesRepo(ctx),
+    consignes: consignesRepo(ctx),
   };
 }
 

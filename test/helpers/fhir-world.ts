@@ -23,11 +23,13 @@ import {
 } from '../../connectors/secretariat/simulator/index.js';
 import { defaultConnectorRegistry } from '../../src/app/connectors.js';
 import { mappingModule } from '../../src/app/features/mapping.js';
-import { syncModule } from '../../src/app/features/sync.js';
+import { type SyncModule, syncModule } from '../../src/app/features/sync.js';
+import type { ServiceModule } from '../../src/app/service.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { ResourceKind } from '../../src/model/resources.js';
 import { createApiKey } from '../../src/security/api-keys.js';
 import { generateWebhookSecret } from '../../src/security/webhook-signature.js';
+import type { Clock } from '../../src/store/repos/context.js';
 import type { SyncRuntime } from '../../src/sync/runtime.js';
 import { startTestService, type TestService } from './service.js';
 import { until } from './until.js';
@@ -103,11 +105,20 @@ export async function startFhirWorld(options: {
   day0: Date;
   fhirConfig?: Record<string, unknown>;
   peer?: FhirPeerOptions;
+  /** The service's and the secretariat simulator's clock (the FHIR peer keeps real time). */
+  now?: Clock;
+  /** More service modules, built with the world's sync module (issue 21: the urgent module). */
+  extraModules?: (sync: SyncModule) => ServiceModule[];
 }): Promise<FhirWorld> {
   const peer = await startFhirPeer(options.peer);
   await peer.seed(demoPractice(options.day0));
   const proxy = await startFaultProxy({ target: peer.url });
-  const sim = await startSecretariatSimulator({ port: 0, host: '127.0.0.1', seed: 'empty' });
+  const sim = await startSecretariatSimulator({
+    port: 0,
+    host: '127.0.0.1',
+    seed: 'empty',
+    ...(options.now && { now: options.now }),
+  });
   const logs: LogLine[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -132,7 +143,8 @@ export async function startFhirWorld(options: {
   });
   const t = await startTestService({
     ...(options.store && { store: options.store }),
-    modules: [mapping, module],
+    modules: [mapping, module, ...(options.extraModules?.(module) ?? [])],
+    ...(options.now && { now: options.now }),
     logger: createLogger({ level: 'debug', stream: sink }),
   });
   const runtime = module.runtimeOf(t.service.context);

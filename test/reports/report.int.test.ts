@@ -407,7 +407,17 @@ describe.each(STORE_KINDS)('activity report over HTTP (%s store)', (storeKind) =
     }>(await f.t.api('/api/v1/openapi.json', { key: null }), 200);
     const op = doc.paths['/api/v1/reports/activity']?.get;
     expect(Object.keys(op?.responses['200']?.content?.['application/json']?.schema.properties ?? {})).toEqual(
-      ['practice', 'period', 'generatedAt', 'appointments', 'messages', 'conflicts', 'deadLetters', 'links'],
+      [
+        'practice',
+        'period',
+        'generatedAt',
+        'appointments',
+        'messages',
+        'urgentAcknowledgement',
+        'conflicts',
+        'deadLetters',
+        'links',
+      ],
     );
     expect(doc.paths['/api/v1/reports/digests/{practice}/{day}']?.get).toBeDefined();
   });

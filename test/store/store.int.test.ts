@@ -53,6 +53,7 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
         '0009_console_sessions',
         '0010_agenda',
         '0011_link_notify',
+        '0012_urgent_messages',
       ]);
       expect(await store.migrate()).toEqual([]);
     });

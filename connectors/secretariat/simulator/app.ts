@@ -137,6 +137,14 @@ export function buildRoutes(platform: Platform, state: SimulatorState): SimRoute
       path: `${P}/messages/{id}/acknowledge`,
       handle: (c, p, b) => platform.acknowledgeMessage(c, id(p), b),
     },
+    { method: 'get', path: `${P}/consignes`, handle: (c) => platform.getConsignes(c) },
+    { method: 'post', path: `${P}/consignes`, handle: (c, _p, b) => platform.publishConsignes(c, b) },
+    { method: 'get', path: `${P}/callback-requests`, handle: (c) => platform.listCallbackRequests(c) },
+    {
+      method: 'post',
+      path: `${P}/callback-requests`,
+      handle: (c, _p, b) => platform.createCallbackRequest(c, b),
+    },
   ];
 }
 

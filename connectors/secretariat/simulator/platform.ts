@@ -12,8 +12,12 @@ import {
   type AppointmentType,
   AppointmentTypeInput,
   AppointmentUpdate,
+  type CallbackRequestBody,
+  CallbackRequestCreate,
   CancelRequest,
   type ChangeOrigin,
+  type ConsignesBody,
+  ConsignesPublish,
   type Message,
   MessageCreate,
   MessageUpdate,
@@ -590,6 +594,43 @@ export class Platform {
         acknowledgedAt,
       }),
     );
+  }
+
+  /** passerelle asks the agents to call the practice back (issue 21); agents only read these. */
+  createCallbackRequest(ctx: OperationContext, body: unknown): Reply {
+    this.forbidAgent(ctx, 'callback requests');
+    const input = parseBody(CallbackRequestCreate, body);
+    if (input.messageId !== null) this.require(ctx.practiceId, 'message', input.messageId, '/messageId');
+    const r: CallbackRequestBody = {
+      id: this.state.newId('cb'),
+      ...input,
+      status: 'open',
+      createdAt: this.nowIso(),
+    };
+    this.state.addCallbackRequest(ctx.practiceId, r);
+    return { status: 201, body: r, headers: { Location: `/callback-requests/${r.id}` } };
+  }
+
+  /** passerelle publishes the practice's consignes; agents read them (GET). */
+  publishConsignes(ctx: OperationContext, body: unknown): Reply {
+    this.forbidAgent(ctx, 'consignes');
+    const input = parseBody(ConsignesPublish, body);
+    const current = this.state.consignes(ctx.practiceId);
+    if (current && current.version > input.version)
+      throw new ProblemError(409, 'stale-consignes', 'A newer version of the consignes is in force');
+    const r: ConsignesBody = { ...input, publishedAt: this.nowIso() };
+    this.state.setConsignes(ctx.practiceId, r);
+    return { status: 200, body: r };
+  }
+
+  getConsignes(ctx: OperationContext): Reply {
+    const current = this.state.consignes(ctx.practiceId);
+    if (!current) throw new ProblemError(404, 'not-found', 'No consignes were published for this practice');
+    return { status: 200, body: current };
+  }
+
+  listCallbackRequests(ctx: OperationContext): Reply {
+    return { status: 200, body: { items: this.state.callbackRequests(ctx.practiceId) } };
   }
 
   /** The platform marks a new message delivered once a webhook carrying it was acknowledged (2xx). */

@@ -8,8 +8,10 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { dirname } from 'node:path';
 
 import type {
+  CallbackRequestBody,
   Change,
   ChangeOrigin,
+  ConsignesBody,
   PlatformResource,
   ResourceOfType,
   ResourceType,
@@ -59,6 +61,10 @@ interface StateFile {
   changes: ChangeRecord[];
   idempotency: Record<string, StoredAnswer>;
   counters: SimulatorCounters;
+  /** Callback requests per practice (absent in state files written before they existed). */
+  callbackRequests?: Record<string, CallbackRequestBody[]>;
+  /** Consignes in force per practice (absent in older state files). */
+  consignes?: Record<string, ConsignesBody>;
 }
 
 const emptyCounters = (): SimulatorCounters => ({
@@ -114,6 +120,24 @@ export class SimulatorState {
     this.data.practices[p.id] = p;
     this.data.resources[p.id] ??= {};
     this.data.holds[p.id] ??= {};
+  }
+
+  /** A practice's callback requests, oldest first. */
+  callbackRequests(practiceId: string): CallbackRequestBody[] {
+    return [...(this.data.callbackRequests?.[practiceId] ?? [])];
+  }
+
+  addCallbackRequest(practiceId: string, request: CallbackRequestBody): void {
+    const all = (this.data.callbackRequests ??= {});
+    (all[practiceId] ??= []).push(request);
+  }
+
+  consignes(practiceId: string): ConsignesBody | undefined {
+    return this.data.consignes?.[practiceId];
+  }
+
+  setConsignes(practiceId: string, consignes: ConsignesBody): void {
+    (this.data.consignes ??= {})[practiceId] = consignes;
   }
 
   practice(id: string): PracticeRecord | undefined {

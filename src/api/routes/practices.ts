@@ -12,6 +12,7 @@ import type { SecretBox } from '../../security/secrets.js';
 import type { Store } from '../../store/index.js';
 import { newId } from '../../store/repos/context.js';
 import { type JsonObject, type Link, LINK_ROLES, type Practice } from '../../store/types.js';
+import { sealUrgentSettings, urgentSettingsView } from '../../sync/urgent-settings.js';
 import { didYouMean } from '../../util/suggest.js';
 import { type AnyRoute, defineRoute, reply } from '../route.js';
 
@@ -84,7 +85,7 @@ export const LinkView = z.object({
 
 /** The digest webhook's sealed secret is shown as `hasSecret` only. */
 export function practiceView(p: Practice): Practice {
-  return { ...p, settings: digestWebhookView(p.settings) };
+  return { ...p, settings: urgentSettingsView(digestWebhookView(p.settings)) };
 }
 
 /** The config with its secret fields (writeOnly in the connector's schema) masked. */
@@ -232,7 +233,13 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
         // The id is chosen here: it binds the sealed webhook secret to this practice.
         const practiceId = body.id ?? newId();
         const settings =
-          body.settings && sealDigestWebhook(body.settings as JsonObject, null, deps.secrets, practiceId);
+          body.settings &&
+          sealUrgentSettings(
+            sealDigestWebhook(body.settings as JsonObject, null, deps.secrets, practiceId),
+            null,
+            deps.secrets,
+            practiceId,
+          );
         const p = await store.transaction(async (tx) => {
           const created = await tx.practices.create({
             name: body.name,
@@ -284,11 +291,12 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
       },
       handler: async ({ params, body, req, audit }) => {
         const expected = ifMatch(req.get('if-match'));
+        const previous = body.settings && (await store.practices.require(params.id)).settings;
         const settings =
           body.settings &&
-          sealDigestWebhook(
-            body.settings as JsonObject,
-            (await store.practices.require(params.id)).settings,
+          sealUrgentSettings(
+            sealDigestWebhook(body.settings as JsonObject, previous ?? null, deps.secrets, params.id),
+            previous ?? null,
             deps.secrets,
             params.id,
           );

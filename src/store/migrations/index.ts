@@ -12,6 +12,7 @@ import { migration0008 } from './0008_practitioner_mappings.js';
 import { migration0009 } from './0009_console_sessions.js';
 import { migration0010 } from './0010_agenda.js';
 import { migration0011 } from './0011_link_notify.js';
+import { migration0012 } from './0012_urgent_messages.js';
 import type { Dialect, StoreMigration } from './types.js';
 
 /**
@@ -30,6 +31,7 @@ export const MIGRATIONS: readonly StoreMigration[] = [
   migration0009,
   migration0010,
   migration0011,
+  migration0012,
 ];
 
 export const MIGRATION_TABLE = 'schema_migrations';
