@@ -7,6 +7,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import type { RequestHandler } from 'express';
+
 import { consoleRouter, loadConsoleAssets } from '../../api/console/assets.js';
 import type { ServiceModule } from '../service.js';
 
@@ -24,10 +26,25 @@ export function projectRoot(from = dirname(fileURLToPath(import.meta.url))): str
 export function consoleModule(options: { root?: string } = {}): ServiceModule {
   return {
     name: 'console',
-    http: async (ctx) => {
-      const assets = await loadConsoleAssets(options.root ?? projectRoot());
-      ctx.logger.debug('console ready', { firstLoadBrotliBytes: assets.firstLoadBrotliBytes });
-      return consoleRouter(assets);
+    http: (ctx) => {
+      // Built on the first console request, not at start: most starts (the CLI, tests, a
+      // headless instance) never serve the console and should not pay for an esbuild run.
+      let router: Promise<RequestHandler> | undefined;
+      const load = () =>
+        (router ??= loadConsoleAssets(options.root ?? projectRoot()).then((assets) => {
+          ctx.logger.debug('console ready', { firstLoadBrotliBytes: assets.firstLoadBrotliBytes });
+          return consoleRouter(assets);
+        }));
+      return (req, res, next) => {
+        if (req.path !== '/console' && !req.path.startsWith('/console/')) return next();
+        load().then(
+          (handler) => handler(req, res, next),
+          (e: unknown) => {
+            router = undefined; // a failed build is retried on the next request
+            next(e);
+          },
+        );
+      };
     },
   };
 }
