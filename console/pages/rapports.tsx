@@ -12,11 +12,10 @@
  */
 import { useState } from 'preact/hooks';
 
-import { ApiError, getJson, ifMatch, query, sendJson } from '../api.js';
+import { getJson, ifMatch, query, sendJson } from '../api.js';
 import { CHART_COLOURS, ChartFigure, type ChartSeries } from '../components/chart.js';
 import { Badge, ErrorBox, Loading, PageHeader, type Tone } from '../components/common.js';
 import {
-  addDays,
   dayAfter,
   daysIn,
   formatDay,
@@ -33,8 +32,6 @@ import type { PageProps } from './types.js';
 
 /** The API's longest period (reports.maxRangeDays, default 366). */
 const MAX_DAYS = 366;
-/** Reports asked at once: the service builds each in a transaction-free read. */
-const PARALLEL = 4;
 
 const COUNTERS = ['booked', 'moved', 'cancelled', 'noshow', 'arrived', 'refused'] as const;
 type Counter = (typeof COUNTERS)[number];
@@ -98,59 +95,6 @@ interface DigestWebhookView {
   readonly hasSecret?: boolean;
 }
 
-interface Bucket {
-  readonly label: string;
-  /** First local day, included. */
-  readonly from: string;
-  /** Local day after the last, excluded (the API's `to`). */
-  readonly to: string;
-}
-
-/** Days up to 62 days, weeks up to 200, calendar months beyond: a readable number of bars. */
-export function bucketsOf(p: Period): { unit: 'jour' | 'semaine' | 'mois'; buckets: Bucket[] } {
-  const end = dayAfter(p.au);
-  const days = daysIn(p);
-  const buckets: Bucket[] = [];
-  if (days <= 62) {
-    for (let d = p.du; d < end; d = addDays(d, 1))
-      buckets.push({ label: `${d.slice(8, 10)}/${d.slice(5, 7)}`, from: d, to: addDays(d, 1) });
-    return { unit: 'jour', buckets };
-  }
-  if (days <= 200) {
-    for (let d = p.du; d < end; d = addDays(d, 7)) {
-      const to = addDays(d, 7) < end ? addDays(d, 7) : end;
-      buckets.push({ label: t('rapports.semaineDu', { jour: formatDay(d).slice(0, 5) }), from: d, to });
-    }
-    return { unit: 'semaine', buckets };
-  }
-  for (let d = p.du; d < end;) {
-    const [y, m] = [Number(d.slice(0, 4)), Number(d.slice(5, 7))];
-    const next = m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`;
-    const to = next < end ? next : end;
-    const label = new Date(Date.UTC(y, m - 1, 1)).toLocaleDateString('fr-FR', {
-      month: 'short',
-      year: 'numeric',
-      timeZone: 'UTC',
-    });
-    buckets.push({ label, from: d, to });
-    d = to;
-  }
-  return { unit: 'mois', buckets };
-}
-
-async function inBatches<T, R>(items: readonly T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
-  return out;
-}
-
 const activityPath = (practice: string, from: string, to: string, format?: 'csv') =>
   `/api/v1/reports/activity${query({ practice, from, to, format })}`;
 
@@ -177,10 +121,10 @@ interface ActivitySeries {
 
 interface ReportData {
   readonly overall: ActivityReport;
-  readonly unit: 'jour' | 'semaine' | 'mois';
+  readonly unit: 'jour' | 'semaine';
   readonly points: readonly Point[];
   /** The series' own CSV, when the service has GET /api/v1/reports/series. */
-  readonly seriesCsv: string | null;
+  readonly seriesCsv: string;
 }
 
 const seriesPath = (practice: string, p: Period, bucket: 'day' | 'week', format?: 'csv') =>
@@ -189,43 +133,22 @@ const seriesPath = (practice: string, p: Period, bucket: 'day' | 'week', format?
 const dayLabel = (d: string) => `${d.slice(8, 10)}/${d.slice(5, 7)}`;
 
 /**
- * The series from GET /api/v1/reports/series (days up to 62, ISO weeks beyond); from a service
- * without it (404), one activity report per bucket, a few at a time.
+ * The series from GET /api/v1/reports/series (days up to 62, ISO weeks beyond).
  */
 async function loadPoints(practice: string, p: Period): Promise<Omit<ReportData, 'overall'>> {
   const bucket = daysIn(p) <= 62 ? 'day' : 'week';
-  try {
-    const series = await getJson<ActivitySeries>(seriesPath(practice, p, bucket));
-    return {
-      unit: series.bucket === 'day' ? 'jour' : 'semaine',
-      seriesCsv: seriesPath(practice, p, bucket, 'csv'),
-      points: series.points.map((s) => ({
-        label:
-          series.bucket === 'day' ? dayLabel(s.label) : t('rapports.semaineDu', { jour: dayLabel(s.label) }),
-        secretariat: s.appointments.secretariat.booked,
-        practice: s.appointments.practice.booked,
-        urgentP50: s.urgentMessages.latencyMs.p50,
-        urgentP95: s.urgentMessages.latencyMs.p95,
-        deadLetters: s.deadLetters.total,
-      })),
-    };
-  } catch (e) {
-    if (!(e instanceof ApiError && e.status === 404)) throw e;
-  }
-  const { unit, buckets } = bucketsOf(p);
-  const reports = await inBatches(buckets, PARALLEL, (b) =>
-    getJson<ActivityReport>(activityPath(practice, b.from, b.to)),
-  );
+  const series = await getJson<ActivitySeries>(seriesPath(practice, p, bucket));
   return {
-    unit,
-    seriesCsv: null,
-    points: reports.map((r, i) => ({
-      label: buckets[i]?.label ?? '',
-      secretariat: r.appointments.byOrigin.secretariat.booked,
-      practice: r.appointments.byOrigin.practice.booked,
-      urgentP50: r.messages.urgencies.latencyMs.p50,
-      urgentP95: r.messages.urgencies.latencyMs.p95,
-      deadLetters: r.deadLetters.total,
+    unit: series.bucket === 'day' ? 'jour' : 'semaine',
+    seriesCsv: seriesPath(practice, p, bucket, 'csv'),
+    points: series.points.map((s) => ({
+      label:
+        series.bucket === 'day' ? dayLabel(s.label) : t('rapports.semaineDu', { jour: dayLabel(s.label) }),
+      secretariat: s.appointments.secretariat.booked,
+      practice: s.appointments.practice.booked,
+      urgentP50: s.urgentMessages.latencyMs.p50,
+      urgentP95: s.urgentMessages.latencyMs.p95,
+      deadLetters: s.deadLetters.total,
     })),
   };
 }

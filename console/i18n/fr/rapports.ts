@@ -14,7 +14,6 @@ export const rapports = {
   nombre: 'nombre',
   jour: 'Jour',
   semaine: 'Semaine',
-  mois: 'Mois',
   semaineDu: 'sem. du {jour}',
   liaison: 'Liaison',
   origines: { secretariat: 'Secrétariat', practice: 'Cabinet' },
