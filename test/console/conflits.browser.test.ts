@@ -68,6 +68,15 @@ async function fhir<T>(
   };
 }
 
+class PlatformError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** A secretariat agent, on the platform's REST API. */
 async function platform<T>(method: string, path: string, body?: unknown, ifMatch?: number): Promise<T> {
   const s = sim();
@@ -83,7 +92,8 @@ async function platform<T>(method: string, path: string, body?: unknown, ifMatch
     ...(body !== undefined && { body: JSON.stringify(body) }),
   });
   const text = await res.text();
-  if (!res.ok) throw new Error(`the platform answered ${res.status} to ${method} ${path}`);
+  if (!res.ok)
+    throw new PlatformError(res.status, `the platform answered ${res.status} to ${method} ${path}`);
   return JSON.parse(text) as T;
 }
 
@@ -114,6 +124,39 @@ async function fhirAppointments(): Promise<FhirAppointment[]> {
   return (body.entry ?? []).map((e) => e.resource);
 }
 
+/**
+ * Books the latest free slot more than two days ahead for `patientId`. The demo's own traffic
+ * (agents and the practice software) keeps taking slots meanwhile, so the slot is chosen right
+ * before the request, and a slot taken in between (409 slot-unavailable) makes it choose again.
+ */
+async function bookLatestFreeSlot(patientId: string, note: string): Promise<{ id: string }> {
+  for (let attempt = 1; ; attempt += 1) {
+    const slot = await until(
+      'a free slot on the platform',
+      () =>
+        sim()
+          .state.list('slot')
+          .filter((s: SimSlot) => s.status === 'free' && Date.parse(s.start) > Date.now() + 2 * 86_400_000)
+          .sort((a, b) => Date.parse(b.start) - Date.parse(a.start))[0],
+      60_000,
+    );
+    try {
+      return await platform<{ id: string }>('POST', '/appointments', {
+        practitionerId: slot.practitionerId,
+        patientId,
+        slotId: slot.id,
+        appointmentTypeId: null,
+        start: slot.start,
+        end: slot.end,
+        note,
+        bookedBy: 'agent-amelie',
+      });
+    } catch (err) {
+      if (!(err instanceof PlatformError) || err.status !== 409 || attempt >= 5) throw err;
+    }
+  }
+}
+
 interface Made {
   readonly practice: string;
   readonly secretariat: string;
@@ -132,32 +175,11 @@ interface Made {
  */
 async function makeConflicts(pairs: readonly { practice: string; secretariat: string }[]): Promise<Made[]> {
   const tag = randomUUID().slice(0, 8);
-  const slots = await until(
-    'free slots on the platform',
-    () => {
-      const free = sim()
-        .state.list('slot')
-        .filter((s: SimSlot) => s.status === 'free' && Date.parse(s.start) > Date.now() + 2 * 86_400_000)
-        .sort((a, b) => Date.parse(b.start) - Date.parse(a.start));
-      return free.length >= pairs.length ? free.slice(0, pairs.length) : undefined;
-    },
-    60_000,
-  );
   const patient = await until('a patient on the platform', () => sim().state.list('patient')[0], 60_000);
   const made: Made[] = [];
   for (const [i, pair] of pairs.entries()) {
-    const slot = slots[i] as SimSlot;
     const note = `Motif initial ${tag}-${i}`;
-    const booked = await platform<{ id: string }>('POST', '/appointments', {
-      practitionerId: slot.practitionerId,
-      patientId: patient.id,
-      slotId: slot.id,
-      appointmentTypeId: null,
-      start: slot.start,
-      end: slot.end,
-      note,
-      bookedBy: 'agent-amelie',
-    });
+    const booked = await bookLatestFreeSlot(patient.id, note);
     const onFhir = await until(
       'the booking in the practice software',
       async () => (await fhirAppointments()).find((a) => a.comment === note),
