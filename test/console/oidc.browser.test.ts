@@ -7,8 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 
-import { launchBrowser, newContext, screenshot, seriousViolations } from '../helpers/browser.js';
-import { type ConsoleWorld, startConsoleWorld } from '../helpers/console-world.js';
+import { newContext, screenshot, seriousViolations } from '../helpers/browser.js';
+import { consoleSuite } from '../helpers/console-suite.js';
+import type { ConsoleWorld } from '../helpers/console-world.js';
 import {
   type OidcTestProvider,
   startOidcProvider,
@@ -17,11 +18,10 @@ import {
 } from '../helpers/oidc-provider.js';
 
 let idp: OidcTestProvider;
-let world: ConsoleWorld;
-let browser: Browser;
 
 const HL7_PRACTICE = 'demo-cabinet-hl7';
 
+// Before the suite's own beforeAll: the world's configuration names the provider.
 beforeAll(async () => {
   idp = await startOidcProvider({
     users: [
@@ -36,32 +36,35 @@ beforeAll(async () => {
       { id: 'stagiaire', claims: { name: 'Stagiaire Fictif', [TEST_ROLE_CLAIM]: 'inconnu' } },
     ],
   });
-  [world, browser] = await Promise.all([
-    startConsoleWorld({
-      config: {
-        console: {
-          oidc: {
-            issuer: idp.issuer,
-            clientId: idp.clientId,
-            clientSecret: idp.clientSecret,
-            scopes: 'openid profile passerelle',
-            label: 'Pro Santé Connect (test)',
-            roleClaim: TEST_ROLE_CLAIM,
-            roleMap: { medecin: 'viewer' },
-            practiceClaim: TEST_PRACTICE_CLAIM,
-            allowInsecureIssuer: true,
-          },
-        },
+});
+
+// Its own world: the console's sign-in page changes with an OpenID Connect provider configured.
+const suite = consoleSuite({
+  config: () => ({
+    console: {
+      oidc: {
+        issuer: idp.issuer,
+        clientId: idp.clientId,
+        clientSecret: idp.clientSecret,
+        scopes: 'openid profile passerelle',
+        label: 'Pro Santé Connect (test)',
+        roleClaim: TEST_ROLE_CLAIM,
+        roleMap: { medecin: 'viewer' },
+        practiceClaim: TEST_PRACTICE_CLAIM,
+        allowInsecureIssuer: true,
       },
-    }),
-    launchBrowser(),
-  ]);
+    },
+  }),
+});
+let world: ConsoleWorld;
+let browser: Browser;
+
+beforeAll(() => {
+  ({ world, browser } = suite);
   idp.allowRedirects([`${world.url}/console/auth/oidc/callback`]);
-}, 120_000);
+});
 
 afterAll(async () => {
-  await browser?.close();
-  await world?.dispose();
   await idp?.close();
 }, 60_000);
 

@@ -4,23 +4,17 @@
  * its segment tree, mapping and ACK, replay it, dry-run it with a draft; what a viewer and a key
  * limited to the other practice see.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Browser, Page } from 'playwright-core';
+import { beforeAll, expect, it } from '@jest/globals';
 
-import {
-  launchBrowser,
-  newContext,
-  screenshot,
-  seriousViolations,
-  signInWithKey,
-} from '../helpers/browser.js';
-import { type ConsoleWorld, startConsoleWorld } from '../helpers/console-world.js';
-import { until } from '../helpers/until.js';
+import { screenshot, seriousViolations } from '../../helpers/browser.js';
+import { consolePage, type ConsoleSuite } from '../../helpers/console-suite.js';
+import type { ConsoleWorld } from '../../helpers/console-world.js';
+import { until } from '../../helpers/until.js';
 
 const HL7_LINK = 'demo-cabinet-hl7-logiciel';
 
 let world: ConsoleWorld;
-let browser: Browser;
+let signedIn: ConsoleSuite['signedIn'];
 let integratorKey: string;
 let viewerKey: string;
 /** An HL7 message the demo's HL7 practice sent (SIU), for the direct-address checks. */
@@ -34,36 +28,25 @@ interface Summary {
   outcome: string;
 }
 
-beforeAll(async () => {
-  [world, browser] = await Promise.all([startConsoleWorld(), launchBrowser()]);
-  integratorKey = await world.key({ role: 'integrator' });
-  viewerKey = await world.key({ role: 'viewer' });
-  const siu = await until(
-    'an applied SIU message on the HL7 practice link',
-    async () => {
-      const r = await world.api(`/api/v1/links/${HL7_LINK}/messages?type=SIU%5E`);
-      const body = (await r.json()) as { items: Summary[] };
-      return body.items.find((m) => m.outcome.startsWith('applied'));
-    },
-    60_000,
-  );
-  siuId = siu.id;
-  siuControlId = siu.controlId;
-}, 120_000);
+/** This page's tests, in the shared console world of test/console/console.browser.test.ts. */
+export const messagesPage = consolePage('console messages page', (suite) => {
+  beforeAll(async () => {
+    ({ world, signedIn } = suite);
+    integratorKey = await world.key({ role: 'integrator' });
+    viewerKey = await world.key({ role: 'viewer' });
+    const siu = await until(
+      'an applied SIU message on the HL7 practice link',
+      async () => {
+        const r = await world.api(`/api/v1/links/${HL7_LINK}/messages?type=SIU%5E`);
+        const body = (await r.json()) as { items: Summary[] };
+        return body.items.find((m) => m.outcome.startsWith('applied'));
+      },
+      60_000,
+    );
+    siuId = siu.id;
+    siuControlId = siu.controlId;
+  }, 120_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await world?.dispose();
-}, 60_000);
-
-async function signedIn(key: string): Promise<Page> {
-  const context = await newContext(browser, world.url);
-  const page = await context.newPage();
-  await signInWithKey(page, key);
-  return page;
-}
-
-describe('console messages page', () => {
   it('lists a link’s messages, filters them by type in the address and opens one to read its segment tree, mapping and ACK', async () => {
     const page = await signedIn(integratorKey);
     await page.getByRole('link', { name: 'Messages' }).click();

@@ -7,31 +7,17 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 
-import type { Slot as SimSlot } from '../../connectors/secretariat/contract.js';
-import {
-  launchBrowser,
-  newContext,
-  screenshot,
-  seriousViolations,
-  signInWithKey,
-} from '../helpers/browser.js';
-import { type ConsoleWorld, startConsoleWorld } from '../helpers/console-world.js';
-import { until } from '../helpers/until.js';
+import type { Slot as SimSlot } from '../../../connectors/secretariat/contract.js';
+import { newContext, screenshot, seriousViolations, signInWithKey } from '../../helpers/browser.js';
+import { consolePage } from '../../helpers/console-suite.js';
+import type { ConsoleWorld } from '../../helpers/console-world.js';
+import { until } from '../../helpers/until.js';
 
 let world: ConsoleWorld;
 let browser: Browser;
-
-beforeAll(async () => {
-  [world, browser] = await Promise.all([startConsoleWorld(), launchBrowser()]);
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await world?.dispose();
-}, 60_000);
 
 const practiceLink = () => `${world.practices.fhir.id}-logiciel`;
 const sim = () => world.demo.world.secretariat.fhir;
@@ -268,7 +254,12 @@ async function openPage(key: string, path = '/console/conflits'): Promise<Page> 
 
 const item = (page: Page, m: Made) => page.locator(`li[data-conflict="${m.conflictId}"]`);
 
-describe('console « Conflits et revues »', () => {
+/** This page's tests, in the shared console world of test/console/console.browser.test.ts. */
+export const conflitsPage = consolePage('console « Conflits et revues »', (suite) => {
+  beforeAll(() => {
+    ({ world, browser } = suite);
+  });
+
   let made: Made[] = [];
   const A = () => made[0] as Made;
   const B = () => made[1] as Made;

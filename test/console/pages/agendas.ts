@@ -4,17 +4,12 @@
  * the selected field when there is none), rotate it (the old URL stops answering), revoke it; a
  * viewer does not get the page; a key limited to one practice never sees another's feeds.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 
-import {
-  launchBrowser,
-  newContext,
-  screenshot,
-  seriousViolations,
-  signInWithKey,
-} from '../helpers/browser.js';
-import { type ConsoleWorld, startConsoleWorld } from '../helpers/console-world.js';
+import { newContext, screenshot, seriousViolations, signInWithKey } from '../../helpers/browser.js';
+import { consolePage } from '../../helpers/console-suite.js';
+import type { ConsoleWorld } from '../../helpers/console-world.js';
 
 let world: ConsoleWorld;
 let browser: Browser;
@@ -58,15 +53,6 @@ async function busyPractitioner(practiceId: string): Promise<string> {
   throw new Error(`no practitioner of ${practiceId} has appointments`);
 }
 
-beforeAll(async () => {
-  [world, browser] = await Promise.all([startConsoleWorld(), launchBrowser()]);
-}, 180_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await world?.dispose();
-}, 60_000);
-
 const LABEL = 'Téléphone — essai console';
 
 /** The practice's practitioners with their names (GET /api/v1/practitioners). */
@@ -75,7 +61,12 @@ async function practitioners(practiceId: string): Promise<{ id: string; displayN
   return ((await res.json()) as { items: { id: string; displayName: string }[] }).items;
 }
 
-describe('console iCal feeds page', () => {
+/** This page's tests, in the shared console world of test/console/console.browser.test.ts. */
+export const agendasPage = consolePage('console iCal feeds page', (suite) => {
+  beforeAll(() => {
+    ({ world, browser } = suite);
+  });
+
   let firstUrl = '';
   let feedId = '';
 

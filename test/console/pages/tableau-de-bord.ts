@@ -4,31 +4,22 @@
  * stops (pushed by the event stream, no reload), and a practice-limited user who never sees the
  * other practice.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, expect, it } from '@jest/globals';
 import type { Browser } from 'playwright-core';
 
-import {
-  launchBrowser,
-  newContext,
-  screenshot,
-  seriousViolations,
-  signInWithKey,
-} from '../helpers/browser.js';
-import { type ConsoleWorld, startConsoleWorld } from '../helpers/console-world.js';
+import { newContext, screenshot, seriousViolations, signInWithKey } from '../../helpers/browser.js';
+import { consolePage } from '../../helpers/console-suite.js';
+import type { ConsoleWorld } from '../../helpers/console-world.js';
 
 let world: ConsoleWorld;
 let browser: Browser;
 
-beforeAll(async () => {
-  [world, browser] = await Promise.all([startConsoleWorld(), launchBrowser()]);
-}, 120_000);
+/** This page's tests, in the shared console world of test/console/console.browser.test.ts. */
+export const tableauDeBordPage = consolePage('console dashboard', (suite) => {
+  beforeAll(() => {
+    ({ world, browser } = suite);
+  });
 
-afterAll(async () => {
-  await browser?.close();
-  await world?.dispose();
-}, 60_000);
-
-describe('console dashboard', () => {
   it('shows every practice with its links to an administrator, without serious accessibility violations', async () => {
     const context = await newContext(browser, world.url);
     const page = await context.newPage();

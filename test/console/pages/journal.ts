@@ -5,37 +5,16 @@
  */
 import { readFileSync } from 'node:fs';
 
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Browser, Page } from 'playwright-core';
+import { beforeAll, expect, it } from '@jest/globals';
+import type { Page } from 'playwright-core';
 
-import {
-  launchBrowser,
-  newContext,
-  screenshot,
-  seriousViolations,
-  signInWithKey,
-} from '../helpers/browser.js';
-import { type ConsoleWorld, startConsoleWorld } from '../helpers/console-world.js';
-import { until } from '../helpers/until.js';
+import { screenshot, seriousViolations } from '../../helpers/browser.js';
+import { consolePage, type ConsoleSuite } from '../../helpers/console-suite.js';
+import type { ConsoleWorld } from '../../helpers/console-world.js';
+import { until } from '../../helpers/until.js';
 
 let world: ConsoleWorld;
-let browser: Browser;
-
-beforeAll(async () => {
-  [world, browser] = await Promise.all([startConsoleWorld(), launchBrowser()]);
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await world?.dispose();
-}, 60_000);
-
-async function signedIn(key: string): Promise<Page> {
-  const context = await newContext(browser, world.url);
-  const page = await context.newPage();
-  await signInWithKey(page, key);
-  return page;
-}
+let signedIn: ConsoleSuite['signedIn'];
 
 const rows = (page: Page) => page.locator('table.audit tbody tr');
 
@@ -49,7 +28,12 @@ async function search(page: Page, fields: Readonly<Record<string, string>>): Pro
   await page.getByRole('button', { name: 'Rechercher' }).click();
 }
 
-describe('console Journal d’audit page', () => {
+/** This page's tests, in the shared console world of test/console/console.browser.test.ts. */
+export const journalPage = consolePage('console Journal d’audit page', (suite) => {
+  beforeAll(() => {
+    ({ world, signedIn } = suite);
+  });
+
   it('finds the sign-in event by its action, with the search in the address', async () => {
     const page = await signedIn(world.adminKey);
     await page.goto('/console/journal');

@@ -7,30 +7,16 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 
-import {
-  launchBrowser,
-  newContext,
-  screenshot,
-  seriousViolations,
-  signInWithKey,
-} from '../helpers/browser.js';
-import { type ConsoleWorld, startConsoleWorld } from '../helpers/console-world.js';
-import { until } from '../helpers/until.js';
+import { newContext, screenshot, seriousViolations, signInWithKey } from '../../helpers/browser.js';
+import { consolePage } from '../../helpers/console-suite.js';
+import type { ConsoleWorld } from '../../helpers/console-world.js';
+import { until } from '../../helpers/until.js';
 
 let world: ConsoleWorld;
 let browser: Browser;
-
-beforeAll(async () => {
-  [world, browser] = await Promise.all([startConsoleWorld(), launchBrowser()]);
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await world?.dispose();
-}, 60_000);
 
 const practiceLink = () => `${world.practices.fhir.id}-logiciel`;
 const UNKNOWN_REFERENCE = 'Fait référence à un patient ou un praticien inconnu sur cette liaison';
@@ -124,7 +110,12 @@ async function openPage(key: string, path = '/console/lettres-mortes'): Promise<
 
 const row = (page: Page, p: Parked) => page.locator(`tr[data-dead-letter="${p.deadLetterId}"]`);
 
-describe('console « Lettres mortes »', () => {
+/** This page's tests, in the shared console world of test/console/console.browser.test.ts. */
+export const lettresMortesPage = consolePage('console « Lettres mortes »', (suite) => {
+  beforeAll(() => {
+    ({ world, browser } = suite);
+  });
+
   let one: Parked;
   let two: Parked;
   let three: Parked;

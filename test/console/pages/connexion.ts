@@ -2,25 +2,22 @@
  * The sign-in page in real Chromium against the real service (the demo world): what a person
  * sees first, usable by keyboard, with no serious accessibility violation.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, expect, it } from '@jest/globals';
 import type { Browser } from 'playwright-core';
 
-import { launchBrowser, newContext, screenshot, seriousViolations } from '../helpers/browser.js';
-import { type ConsoleWorld, startConsoleWorld } from '../helpers/console-world.js';
+import { newContext, screenshot, seriousViolations } from '../../helpers/browser.js';
+import { consolePage } from '../../helpers/console-suite.js';
+import type { ConsoleWorld } from '../../helpers/console-world.js';
 
 let world: ConsoleWorld;
 let browser: Browser;
 
-beforeAll(async () => {
-  [world, browser] = await Promise.all([startConsoleWorld(), launchBrowser()]);
-}, 120_000);
+/** This page's tests, in the shared console world of test/console/console.browser.test.ts. */
+export const connexionPage = consolePage('console sign-in page', (suite) => {
+  beforeAll(() => {
+    ({ world, browser } = suite);
+  });
 
-afterAll(async () => {
-  await browser?.close();
-  await world?.dispose();
-}, 60_000);
-
-describe('console sign-in page', () => {
   it('shows the French sign-in form first, reachable by keyboard, without serious accessibility violations', async () => {
     const context = await newContext(browser, world.url);
     const page = await context.newPage();

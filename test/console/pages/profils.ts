@@ -3,23 +3,18 @@
  * HL7 practice's profile, sees an error at its line, fixes it, dry-runs a stored message,
  * activates and rolls back (issue 19); what a viewer and a key limited to the other practice see.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Browser, Page } from 'playwright-core';
+import { beforeAll, expect, it } from '@jest/globals';
+import type { Page } from 'playwright-core';
 
-import {
-  launchBrowser,
-  newContext,
-  screenshot,
-  seriousViolations,
-  signInWithKey,
-} from '../helpers/browser.js';
-import { type ConsoleWorld, startConsoleWorld } from '../helpers/console-world.js';
-import { until } from '../helpers/until.js';
+import { screenshot, seriousViolations } from '../../helpers/browser.js';
+import { consolePage, type ConsoleSuite } from '../../helpers/console-suite.js';
+import type { ConsoleWorld } from '../../helpers/console-world.js';
+import { until } from '../../helpers/until.js';
 
 const HL7_LINK = 'demo-cabinet-hl7-logiciel';
 
 let world: ConsoleWorld;
-let browser: Browser;
+let signedIn: ConsoleSuite['signedIn'];
 let integratorKey: string;
 let viewerKey: string;
 /** The shipped profile's text, stored as the link's version 1 before the tests. */
@@ -33,38 +28,6 @@ interface MappingBody {
 
 async function mapping(): Promise<MappingBody> {
   return (await (await world.api(`/api/v1/links/${HL7_LINK}/mapping`)).json()) as MappingBody;
-}
-
-beforeAll(async () => {
-  [world, browser] = await Promise.all([startConsoleWorld(), launchBrowser()]);
-  integratorKey = await world.key({ role: 'integrator' });
-  viewerKey = await world.key({ role: 'viewer' });
-  shipped = (await mapping()).active.yaml;
-  const put = await world.api(`/api/v1/links/${HL7_LINK}/mapping`, {
-    method: 'PUT',
-    json: { profile: shipped, comment: 'profil livré, point de départ' },
-  });
-  expect(put.status).toBe(200);
-  siuId = await until(
-    'an SIU message on the HL7 practice link',
-    async () => {
-      const r = await world.api(`/api/v1/links/${HL7_LINK}/messages?type=SIU%5E`);
-      return ((await r.json()) as { items: { id: string }[] }).items[0]?.id;
-    },
-    60_000,
-  );
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await world?.dispose();
-}, 60_000);
-
-async function signedIn(key: string): Promise<Page> {
-  const context = await newContext(browser, world.url);
-  const page = await context.newPage();
-  await signInWithKey(page, key);
-  return page;
 }
 
 /** The focused element's id and, for a text field, the 1-based line of its caret (no DOM lib in the tests' types). */
@@ -81,7 +44,28 @@ function focus(page: Page): Promise<{ id: string | undefined; line: number | und
   });
 }
 
-describe('console mapping-profile pages', () => {
+/** This page's tests, in the shared console world of test/console/console.browser.test.ts. */
+export const profilsPage = consolePage('console mapping-profile pages', (suite) => {
+  beforeAll(async () => {
+    ({ world, signedIn } = suite);
+    integratorKey = await world.key({ role: 'integrator' });
+    viewerKey = await world.key({ role: 'viewer' });
+    shipped = (await mapping()).active.yaml;
+    const put = await world.api(`/api/v1/links/${HL7_LINK}/mapping`, {
+      method: 'PUT',
+      json: { profile: shipped, comment: 'profil livré, point de départ' },
+    });
+    expect(put.status).toBe(200);
+    siuId = await until(
+      'an SIU message on the HL7 practice link',
+      async () => {
+        const r = await world.api(`/api/v1/links/${HL7_LINK}/messages?type=SIU%5E`);
+        return ((await r.json()) as { items: { id: string }[] }).items[0]?.id;
+      },
+      60_000,
+    );
+  }, 120_000);
+
   it('lets an integrator edit a profile, see an error at its line, fix it, dry-run a stored message, activate and roll back', async () => {
     const page = await signedIn(integratorKey);
     await page.getByRole('link', { name: 'Profils de correspondance' }).click();

@@ -5,21 +5,16 @@
  */
 import { readFileSync } from 'node:fs';
 
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Browser, Page } from 'playwright-core';
+import { beforeAll, expect, it } from '@jest/globals';
+import type { Page } from 'playwright-core';
 
-import {
-  launchBrowser,
-  newContext,
-  screenshot,
-  seriousViolations,
-  signInWithKey,
-} from '../helpers/browser.js';
-import { type ConsoleWorld, startConsoleWorld } from '../helpers/console-world.js';
-import { until } from '../helpers/until.js';
+import { screenshot, seriousViolations } from '../../helpers/browser.js';
+import { consolePage, type ConsoleSuite } from '../../helpers/console-suite.js';
+import type { ConsoleWorld } from '../../helpers/console-world.js';
+import { until } from '../../helpers/until.js';
 
 let world: ConsoleWorld;
-let browser: Browser;
+let signedIn: ConsoleSuite['signedIn'];
 
 /** Today in France, YYYY-MM-DD (the console's periods are local days). */
 const today = () =>
@@ -39,36 +34,6 @@ interface Activity {
   appointments: { byOrigin: { secretariat: Counts; practice: Counts } };
 }
 
-beforeAll(async () => {
-  [world, browser] = await Promise.all([startConsoleWorld(), launchBrowser()]);
-  // The demo's agents book within seconds: wait until the FHIR practice's report counts a booking.
-  const practice = world.practices.fhir.id;
-  await until(
-    'a booking in the FHIR practice’s activity report',
-    async () => {
-      const res = await world.api(
-        `/api/v1/reports/activity?practice=${practice}&from=${today()}&to=${addDays(today(), 1)}`,
-      );
-      const r = (await res.json()) as Activity;
-      return r.appointments.byOrigin.secretariat.booked + r.appointments.byOrigin.practice.booked > 0;
-    },
-    90_000,
-    { everyMs: 500 },
-  );
-}, 150_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await world?.dispose();
-}, 60_000);
-
-async function signedIn(key: string): Promise<Page> {
-  const context = await newContext(browser, world.url);
-  const page = await context.newPage();
-  await signInWithKey(page, key);
-  return page;
-}
-
 /** The rows of a chart's data table (the <details> fallback), as text cells. */
 async function tableRows(page: Page, figureId: string): Promise<string[][]> {
   const rows = page.locator(`#${figureId} details table tbody tr`);
@@ -78,7 +43,26 @@ async function tableRows(page: Page, figureId: string): Promise<string[][]> {
   return out;
 }
 
-describe('console Rapports page', () => {
+/** This page's tests, in the shared console world of test/console/console.browser.test.ts. */
+export const rapportsPage = consolePage('console Rapports page', (suite) => {
+  beforeAll(async () => {
+    ({ world, signedIn } = suite);
+    // The demo's agents book within seconds: wait until the FHIR practice's report counts a booking.
+    const practice = world.practices.fhir.id;
+    await until(
+      'a booking in the FHIR practice’s activity report',
+      async () => {
+        const res = await world.api(
+          `/api/v1/reports/activity?practice=${practice}&from=${today()}&to=${addDays(today(), 1)}`,
+        );
+        const r = (await res.json()) as Activity;
+        return r.appointments.byOrigin.secretariat.booked + r.appointments.byOrigin.practice.booked > 0;
+      },
+      90_000,
+      { everyMs: 500 },
+    );
+  }, 150_000);
+
   it('draws the practice’s charts with a data table for each day of the period, and changes period through the address', async () => {
     const page = await signedIn(world.adminKey);
     await page.goto('/console/rapports');

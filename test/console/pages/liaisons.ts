@@ -4,17 +4,12 @@
  * test its connection, disable and enable it; a viewer sees no button that changes anything; a
  * key limited to one practice never sees another's links.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 
-import {
-  launchBrowser,
-  newContext,
-  screenshot,
-  seriousViolations,
-  signInWithKey,
-} from '../helpers/browser.js';
-import { type ConsoleWorld, startConsoleWorld } from '../helpers/console-world.js';
+import { newContext, screenshot, seriousViolations, signInWithKey } from '../../helpers/browser.js';
+import { consolePage } from '../../helpers/console-suite.js';
+import type { ConsoleWorld } from '../../helpers/console-world.js';
 
 let world: ConsoleWorld;
 let browser: Browser;
@@ -42,18 +37,14 @@ async function links(practiceId: string): Promise<LinkJson[]> {
   return ((await res.json()) as { items: LinkJson[] }).items;
 }
 
-beforeAll(async () => {
-  [world, browser] = await Promise.all([startConsoleWorld(), launchBrowser()]);
-}, 180_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await world?.dispose();
-}, 60_000);
-
 const NEW_ID = 'essai-console-fhir';
 
-describe('console links pages', () => {
+/** This page's tests, in the shared console world of test/console/console.browser.test.ts. */
+export const liaisonsPage = consolePage('console links pages', (suite) => {
+  beforeAll(() => {
+    ({ world, browser } = suite);
+  });
+
   it('lists the links of every practice with their connector, role, state, enabled and test flag', async () => {
     const context = await newContext(browser, world.url);
     const page = await context.newPage();
