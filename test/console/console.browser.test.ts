@@ -31,9 +31,10 @@ messagesPage(suite);
 journalPage(suite);
 rapportsPage(suite);
 agendasPage(suite);
-liaisonsPage(suite);
 lettresMortesPage(suite);
 conflitsPage(suite);
+// After the pages that sync with the FHIR practice software: adds a second (test) link to its practice.
+liaisonsPage(suite);
 // Add a new page above this line.
 // Last: stops the FHIR practice software's server for good (a link turning red).
 tableauDeBordPage(suite);
