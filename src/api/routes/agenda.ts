@@ -16,7 +16,13 @@ import {
 } from '../../agenda/index.js';
 import { PasserelleError } from '../../errors.js';
 import type { Store } from '../../store/index.js';
-import { appointmentsOutside, availabilityOf, rulesOf } from '../../sync/agenda-rules.js';
+import {
+  appointmentsOutside,
+  availabilityOf,
+  importedRulesOf,
+  rulesInEffect,
+  rulesOf,
+} from '../../sync/agenda-rules.js';
 import { type AnyRoute, defineRoute, reply } from '../route.js';
 
 const id = z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, { error: 'not an id' });
@@ -173,6 +179,34 @@ export function agendaRoutes(store: Store): AnyRoute[] {
           now: new Date(now()).toISOString(),
         });
         return { items };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/practices/:id/agenda-rules/imported',
+      summary:
+        'The rules the practice software describes for a practitioner (opening hours, visit types, absences, with their sources), and which rules are in effect',
+      description:
+        'inEffect: `api` (rules set through this API win whole), `practice-software` (no API rules; the imported ones give opening hours) or null. Blocked slots of [from, to) (default: the next 30 days) are listed as absences.',
+      tags: ['agenda'],
+      access: 'viewer',
+      scope: practiceScope,
+      params: z.object({ id }),
+      query: z.object({ practitionerId: id, from: instant.optional(), to: instant.optional() }),
+      responses: {
+        200: { description: 'Imported rules and the source in effect' },
+        404: { description: 'No such practice or practitioner' },
+      },
+      handler: async ({ params, query }) => {
+        await requirePractitioner(params.id, query.practitionerId);
+        const inEffect = await rulesInEffect(store, params.id, query.practitionerId);
+        const imported = await importedRulesOf(
+          store,
+          params.id,
+          query.practitionerId,
+          windowOf(query, now(), 30),
+        );
+        return { inEffect: inEffect?.source ?? null, imported };
       },
     }),
     defineRoute({
