@@ -36,7 +36,6 @@ describe('agenda rules from a FHIR practice software, and the ANS free-slot sear
   };
 
   beforeAll(async () => {
-    loadFhirDefinitions();
     w = await startFhirWorld({ day0: DAY0 });
     const agenda = await w.fhir<FhirSchedule>('GET', 'Schedule/agenda-2');
     // The ANS guide's FrSchedule extensions (test/fixtures/fhir/agenda/ans-gap-fr-schedule-example.json), on this practice's agenda.
@@ -86,7 +85,7 @@ describe('agenda rules from a FHIR practice software, and the ANS free-slot sear
     viewerKey = (
       await createApiKey(store, { role: 'viewer', practiceId: w.practiceId, createdBy: 'test', via: 'test' })
     ).key;
-  }, 60_000);
+  }, 120_000);
 
   afterAll(async () => {
     await w.dispose();
@@ -129,6 +128,7 @@ describe('agenda rules from a FHIR practice software, and the ANS free-slot sear
       expect(s.schedule.reference).toBe(`Schedule/${schedules[0]?.resource?.id}`);
     }
     // Structurally valid FHIR R4, every resource and the Bundle (Medplum's validator, as the peer uses).
+    loadFhirDefinitions();
     const errors = [body, ...(body.entry ?? []).map((e) => e.resource as Resource)].flatMap((r) =>
       validateResource(r).filter((i) => i.severity === 'error'),
     );
