@@ -420,7 +420,7 @@ function PractitionerRules(props: { practiceId: string; practitionerId: string }
           <p>{t('reglesAgenda.aucunHorsRegles')}</p>
         ) : (
           <table data-table="hors-regles">
-            <caption>{t('reglesAgenda.horsRegles')}</caption>
+            <caption class="visually-hidden">{t('reglesAgenda.horsRegles')}</caption>
             <thead>
               <tr>
                 <th scope="col">{t('reglesAgenda.debut')}</th>
@@ -467,7 +467,7 @@ function PractitionerRules(props: { practiceId: string; practitionerId: string }
           <p>{t('reglesAgenda.aucuneForcee')}</p>
         ) : (
           <table data-table="forcees">
-            <caption>{t('reglesAgenda.forcees')}</caption>
+            <caption class="visually-hidden">{t('reglesAgenda.forcees')}</caption>
             <thead>
               <tr>
                 <th scope="col">{t('reglesAgenda.debut')}</th>
