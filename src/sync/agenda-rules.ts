@@ -259,7 +259,8 @@ export interface RulesInEffect {
  * Precedence (issue 20): the rules set through the API win whole over what the practice
  * software describes — an integrator who wrote rules meant them, and mixing two sources field by
  * field would enforce hours nobody wrote. Imported rules are in effect only where no API rules
- * exist and the software gives opening hours (absences alone would close every day).
+ * exist and the practitioner's agenda (Schedule) gives opening hours (absences alone would
+ * close every day).
  */
 export async function rulesInEffect(
   repos: Pick<Repos, 'agenda' | 'resources'>,
@@ -268,7 +269,10 @@ export async function rulesInEffect(
 ): Promise<RulesInEffect | undefined> {
   const stored = await repos.agenda.getRules(practiceId, practitionerId);
   if (stored) return { rules: parseRules(stored.rules), source: 'api' };
-  const imported = await importedRulesOf(repos, practiceId, practitionerId);
+  // Only the agenda itself (its Schedules) says what may be booked: a PractitionerRole's hours
+  // say when the practitioner works in that role and place (FHIR R4 PractitionerRole.availableTime),
+  // shown beside the rules but not enforced.
+  const imported = importRules(await ruleInputsOf(repos, practiceId, practitionerId, { roles: false }));
   if (!imported.hasHours) return undefined;
   const parsed = AgendaRulesSchema.safeParse(imported.rules);
   return parsed.success ? { rules: parsed.data, source: 'practice-software' } : undefined;
@@ -287,6 +291,18 @@ export async function importedRulesOf(
   practitionerId: string,
   blocksIn?: { from: string; to: string },
 ): Promise<ImportedRules> {
+  return importRules(
+    await ruleInputsOf(repos, practiceId, practitionerId, { roles: true, ...(blocksIn && { blocksIn }) }),
+  );
+}
+
+async function ruleInputsOf(
+  repos: Pick<Repos, 'resources'>,
+  practiceId: string,
+  practitionerId: string,
+  options: { roles: boolean; blocksIn?: { from: string; to: string } },
+): Promise<RuleInput[]> {
+  const { blocksIn } = options;
   const inputs: RuleInput[] = [];
   const q = { practiceId, practitionerId };
   for (const r of await repos.resources.list({ ...q, kind: 'Schedule' })) {
@@ -301,7 +317,7 @@ export async function importedRulesOf(
       ...(s.serviceTypeDuration && { serviceTypeDuration: s.serviceTypeDuration }),
     });
   }
-  for (const r of await repos.resources.list({ ...q, kind: 'PractitionerRole' })) {
+  for (const r of options.roles ? await repos.resources.list({ ...q, kind: 'PractitionerRole' }) : []) {
     if (r.origin !== 'practice') continue;
     const role = r.data as unknown as PractitionerRole;
     if (role.active === false || !role.availableTime) continue;
@@ -326,5 +342,5 @@ export async function importedRulesOf(
       });
     }
   }
-  return importRules(inputs);
+  return inputs;
 }
