@@ -15,6 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 
+import { type FhirExtension, readFrScheduleExtensions } from '../../src/agenda/import.js';
 import type { ExternalRecord, InboundMessage } from '../../src/connector/contract.js';
 import { type ErrorIssue, PasserelleError } from '../../src/errors.js';
 import type { MappingPlan } from '../../src/mapping/compile/plan.js';
@@ -266,7 +267,8 @@ export function mapInbound(plan: MappingPlan, ctx: MappingContext, given: FhirRe
     ins.dropped && !(mappedRecord.flags ?? []).includes(INS_NOT_QUALIFIED)
       ? [...(mappedRecord.flags ?? []), INS_NOT_QUALIFIED]
       : mappedRecord.flags;
-  const record = recordFlags === undefined ? mappedRecord : { ...mappedRecord, flags: recordFlags };
+  const flagged = recordFlags === undefined ? mappedRecord : { ...mappedRecord, flags: recordFlags };
+  const record = withFrScheduleAgenda(flagged, resource);
   const valid = validateAs(record.kind, record.data, { testLink: ctx.testLink === true });
   if (!valid.ok) {
     const issues = valid.issues.map((i) => ({ ...i, code: 'ERR_MAPPING_RECORD_INVALID' }));
@@ -325,4 +327,30 @@ export function refusedMessage(
     records: [],
     error,
   };
+}
+
+/**
+ * FrSchedule's opening hours and visit-type durations (FR Core `availabilityTime`,
+ * `serviceTypeDuration` extensions; ANS "Gestion d'agendas partagés" flux 2) are nested
+ * extensions a field mapping cannot express: read here, at the edge, as the INS reliability
+ * extension is, into the canonical Schedule's plain fields (issue 20: rules from the practice
+ * software). What the profile already mapped is kept.
+ */
+function withFrScheduleAgenda(record: ExternalRecord, resource: FhirResource): ExternalRecord {
+  if (record.kind !== 'Schedule') return record;
+  const read = readFrScheduleExtensions(resource['extension'] as readonly FhirExtension[] | undefined);
+  const data = record.data as unknown as Record<string, unknown>;
+  const add = {
+    ...(read.availabilityTime.length > 0 &&
+      data['availabilityTime'] === undefined && {
+        availabilityTime: read.availabilityTime,
+      }),
+    ...(read.serviceTypeDuration.length > 0 &&
+      data['serviceTypeDuration'] === undefined && {
+        serviceTypeDuration: read.serviceTypeDuration,
+      }),
+  };
+  return Object.keys(add).length === 0
+    ? record
+    : { ...record, data: { ...data, ...add } as ExternalRecord['data'] };
 }

@@ -10,6 +10,7 @@ import { LinkDetail, Links } from './liaisons.js';
 import { MessagePage, Messages } from './messages.js';
 import { ProfilePage, Profiles } from './profils.js';
 import { Reports } from './rapports.js';
+import { AgendaRulesPage } from './regles-agenda.js';
 import { Dashboard } from './tableau-de-bord.js';
 import type { PageDef } from './types.js';
 
@@ -35,4 +36,11 @@ export const PAGES: readonly PageDef[] = [
   { path: '/agendas', title: 'agendas.titre', role: 'integrator', nav: true, component: Feeds },
   { path: '/rapports', title: 'rapports.titre', role: 'viewer', nav: true, component: Reports },
   { path: '/journal', title: 'journal.titre', role: 'integrator', nav: true, component: AuditJournal },
+  {
+    path: '/regles-agenda',
+    title: 'reglesAgenda.titre',
+    role: 'viewer',
+    nav: true,
+    component: AgendaRulesPage,
+  },
 ];

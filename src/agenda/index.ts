@@ -5,3 +5,4 @@ export * from './check.js';
 export * from './coverage.js';
 export * from './regions.js';
 export * from './rules.js';
+export * from './import.js';

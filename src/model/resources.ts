@@ -160,6 +160,21 @@ export const Schedule = z.strictObject({
   serviceTypeDuration: z
     .array(z.strictObject({ serviceType: CodeableConcept, minutes: z.number().int().positive() }))
     .optional(),
+  /**
+   * FrSchedule `availabilityTime` (FR Core fr-core-schedule-availability-time): dated periods of
+   * availability (`free`: the agenda is open) or unavailability (`busy-unavailable`: absence),
+   * read from the extension by the FHIR connector (src/agenda/import.ts).
+   */
+  availabilityTime: z
+    .array(
+      z.strictObject({
+        type: z.enum(['free', 'busy-unavailable']),
+        start: instant,
+        end: instant,
+        identifier: z.string().optional(),
+      }),
+    )
+    .optional(),
 });
 
 /**

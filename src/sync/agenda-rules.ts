@@ -6,6 +6,7 @@
  */
 import {
   type AgendaRules,
+  AgendaRules as AgendaRulesSchema,
   type AgendaState,
   type BookedVisit,
   checkBooking,
@@ -13,27 +14,33 @@ import {
   type FreeSlot,
   freeSlots,
   frenchReason,
+  type ImportedRules,
+  importRules,
   type OutsideAppointment,
   outsideRules,
   parseRules,
+  type RuleInput,
   zoneOf,
 } from '../agenda/index.js';
 import { PasserelleError } from '../errors.js';
 import { URGENT_SLOT_CODE, V2_0276_SYSTEM } from '../model/identifiers.js';
-import type { Appointment, CodeableConcept, Slot } from '../model/resources.js';
+import type { Appointment, CodeableConcept, PractitionerRole, Schedule, Slot } from '../model/resources.js';
 import type { Repos } from '../store/index.js';
 import { occupies, practitionersOf } from './agenda.js';
 
 type Reader = Pick<Repos, 'agenda' | 'resources'>;
 
-/** The practitioner's parsed rules, or undefined when the practice set none (nothing enforced). */
+/**
+ * The practitioner's rules in effect, or undefined when there are none (nothing enforced): the
+ * rules set through the API (console, configuration) when there are; otherwise those the
+ * practice software describes (importedRulesOf), when they give opening hours.
+ */
 export async function rulesOf(
-  repos: Pick<Repos, 'agenda'>,
+  repos: Pick<Repos, 'agenda' | 'resources'>,
   practiceId: string,
   practitionerId: string,
 ): Promise<AgendaRules | undefined> {
-  const stored = await repos.agenda.getRules(practiceId, practitionerId);
-  return stored && parseRules(stored.rules);
+  return (await rulesInEffect(repos, practiceId, practitionerId))?.rules;
 }
 
 const codesOf = (cc: readonly CodeableConcept[] | undefined): string[] =>
@@ -239,4 +246,101 @@ export async function useForcedBooking(
     details: { forcedBookingId: forced.id, practitionerId },
   });
   return true;
+}
+
+/** Which rules are in effect for a practitioner, and where they come from (docs/agenda.md). */
+export interface RulesInEffect {
+  readonly rules: AgendaRules;
+  /** `api`: set through the API (console, configuration), which wins; `practice-software`: imported. */
+  readonly source: 'api' | 'practice-software';
+}
+
+/**
+ * Precedence (issue 20): the rules set through the API win whole over what the practice
+ * software describes — an integrator who wrote rules meant them, and mixing two sources field by
+ * field would enforce hours nobody wrote. Imported rules are in effect only where no API rules
+ * exist and the practitioner's agenda (Schedule) gives opening hours (absences alone would
+ * close every day).
+ */
+export async function rulesInEffect(
+  repos: Pick<Repos, 'agenda' | 'resources'>,
+  practiceId: string,
+  practitionerId: string,
+): Promise<RulesInEffect | undefined> {
+  const stored = await repos.agenda.getRules(practiceId, practitionerId);
+  if (stored) return { rules: parseRules(stored.rules), source: 'api' };
+  // Only the agenda itself (its Schedules) says what may be booked: a PractitionerRole's hours
+  // say when the practitioner works in that role and place (FHIR R4 PractitionerRole.availableTime),
+  // shown beside the rules but not enforced.
+  const imported = importRules(await ruleInputsOf(repos, practiceId, practitionerId, { roles: false }));
+  if (!imported.hasHours) return undefined;
+  const parsed = AgendaRulesSchema.safeParse(imported.rules);
+  return parsed.success ? { rules: parsed.data, source: 'practice-software' } : undefined;
+}
+
+/**
+ * The rules the practice software describes for a practitioner, from what its link synced:
+ * the Schedules and PractitionerRoles it created (their availableTime, FrSchedule
+ * availabilityTime and serviceTypeDuration) and, when `blocksIn` is given, the blocked slots of
+ * that period (FHIR Slot busy-unavailable, HL7 SIU^S23; an S24 reopened them) as absences.
+ * Records the secretariat created are not the practice's word on its hours and are left out.
+ */
+export async function importedRulesOf(
+  repos: Pick<Repos, 'resources'>,
+  practiceId: string,
+  practitionerId: string,
+  blocksIn?: { from: string; to: string },
+): Promise<ImportedRules> {
+  return importRules(
+    await ruleInputsOf(repos, practiceId, practitionerId, { roles: true, ...(blocksIn && { blocksIn }) }),
+  );
+}
+
+async function ruleInputsOf(
+  repos: Pick<Repos, 'resources'>,
+  practiceId: string,
+  practitionerId: string,
+  options: { roles: boolean; blocksIn?: { from: string; to: string } },
+): Promise<RuleInput[]> {
+  const { blocksIn } = options;
+  const inputs: RuleInput[] = [];
+  const q = { practiceId, practitionerId };
+  for (const r of await repos.resources.list({ ...q, kind: 'Schedule' })) {
+    if (r.origin !== 'practice') continue;
+    const s = r.data as unknown as Schedule;
+    if (s.active === false) continue;
+    inputs.push({
+      source: 'schedule',
+      reference: `Schedule/${r.id}`,
+      ...(s.availableTime && { availableTime: s.availableTime }),
+      ...(s.availabilityTime && { availabilityTime: s.availabilityTime }),
+      ...(s.serviceTypeDuration && { serviceTypeDuration: s.serviceTypeDuration }),
+    });
+  }
+  for (const r of options.roles ? await repos.resources.list({ ...q, kind: 'PractitionerRole' }) : []) {
+    if (r.origin !== 'practice') continue;
+    const role = r.data as unknown as PractitionerRole;
+    if (role.active === false || !role.availableTime) continue;
+    inputs.push({
+      source: 'practitioner-role',
+      reference: `PractitionerRole/${r.id}`,
+      availableTime: role.availableTime,
+    });
+  }
+  if (blocksIn) {
+    for (const r of await repos.resources.list({ ...q, kind: 'Slot', ...blocksIn })) {
+      const slot = r.data as unknown as Slot;
+      if (r.origin !== 'practice' || slot.status !== 'busy-unavailable') continue;
+      inputs.push({
+        source: 'blocked-slot',
+        reference: `Slot/${r.id}`,
+        blocked: {
+          start: slot.start,
+          end: slot.end,
+          ...(slot.comment !== undefined && { label: slot.comment }),
+        },
+      });
+    }
+  }
+  return inputs;
 }

@@ -8,6 +8,7 @@ import { liaisons } from './liaisons.js';
 import { messages } from './messages.js';
 import { profils } from './profils.js';
 import { rapports } from './rapports.js';
+import { reglesAgenda } from './regles-agenda.js';
 import { schemaForm } from './schema-form.js';
 import { tableau } from './tableau.js';
 
@@ -24,4 +25,5 @@ export const fr = {
   agendas,
   rapports,
   journal,
+  reglesAgenda,
 };

@@ -16,7 +16,13 @@ import {
 } from '../../agenda/index.js';
 import { PasserelleError } from '../../errors.js';
 import type { Store } from '../../store/index.js';
-import { appointmentsOutside, availabilityOf, rulesOf } from '../../sync/agenda-rules.js';
+import {
+  appointmentsOutside,
+  availabilityOf,
+  importedRulesOf,
+  rulesInEffect,
+  rulesOf,
+} from '../../sync/agenda-rules.js';
 import { type AnyRoute, defineRoute, reply } from '../route.js';
 
 const id = z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, { error: 'not an id' });
@@ -64,6 +70,14 @@ function windowOf(q: { from?: string | undefined; to?: string | undefined }, now
   return { from, to };
 }
 
+/** `If-Match: "3"` or `W/"3"` → 3. */
+function ifMatchVersion(header: string | undefined): number | undefined {
+  if (!header) return undefined;
+  const m = /^(W\/)?"?(\d+)"?$/.exec(header.trim());
+  if (!m) throw new PasserelleError('ERR_VALIDATION', 'If-Match: expected a version such as "3"');
+  return Number(m[2]);
+}
+
 export function agendaRoutes(store: Store): AnyRoute[] {
   const now = () => store.now();
   const requirePractitioner = async (practiceId: string, practitionerId: string) => {
@@ -105,7 +119,7 @@ export function agendaRoutes(store: Store): AnyRoute[] {
       summary:
         "Set one practitioner's agenda rules; answers the appointments of the next 90 days they leave outside (listed, never moved)",
       description:
-        'Body: {practitionerId, rules, expectedVersion?} (expectedVersion 0 creates, the current version replaces; absent: last writer wins). Every issue of invalid rules is listed (ERR_AGENDA_RULES_INVALID). Audited.',
+        'Body: {practitionerId, rules, expectedVersion?} (expectedVersion 0 creates, the current version replaces; absent: last writer wins; `If-Match: "<version>"` does the same as expectedVersion). Every issue of invalid rules is listed (ERR_AGENDA_RULES_INVALID). Audited.',
       tags: ['agenda'],
       access: 'integrator',
       scope: practiceScope,
@@ -121,17 +135,26 @@ export function agendaRoutes(store: Store): AnyRoute[] {
         404: { description: 'No such practice or practitioner' },
         409: { description: 'Version mismatch' },
       },
-      handler: async ({ params, body, auth, audit }) => {
+      handler: async ({ params, body, auth, audit, req }) => {
         await requirePractitioner(params.id, body.practitionerId);
         const parsed = AgendaRules.safeParse(body.rules);
         if (!parsed.success) throw invalid('agenda rules', parsed.error);
-        const stored = await store.agenda.putRules({
-          practiceId: params.id,
-          practitionerId: body.practitionerId,
-          rules: body.rules as never,
-          updatedBy: auth?.keyId ?? 'anonymous',
-          ...(body.expectedVersion !== undefined && { expectedVersion: body.expectedVersion }),
-        });
+        // If-Match: "3" (the console) or expectedVersion in the body (scripts): the same check.
+        const expectedVersion = body.expectedVersion ?? ifMatchVersion(req.get('if-match'));
+        const stored = await store.agenda
+          .putRules({
+            practiceId: params.id,
+            practitionerId: body.practitionerId,
+            rules: body.rules as never,
+            updatedBy: auth?.keyId ?? 'anonymous',
+            ...(expectedVersion !== undefined && { expectedVersion }),
+          })
+          .catch((e: unknown) => {
+            // The console tells a stale version by this reason (console/api.ts isStale).
+            if (e instanceof PasserelleError && e.code === 'ERR_CONFLICT')
+              throw new PasserelleError('ERR_CONFLICT', e.message, { details: { reason: 'stale-version' } });
+            throw e;
+          });
         await audit({
           action: 'agenda.rules.update',
           resourceType: 'Practitioner',
@@ -173,6 +196,34 @@ export function agendaRoutes(store: Store): AnyRoute[] {
           now: new Date(now()).toISOString(),
         });
         return { items };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/practices/:id/agenda-rules/imported',
+      summary:
+        'The rules the practice software describes for a practitioner (opening hours, visit types, absences, with their sources), and which rules are in effect',
+      description:
+        'inEffect: `api` (rules set through this API win whole), `practice-software` (no API rules; the imported ones give opening hours) or null. Blocked slots of [from, to) (default: the next 30 days) are listed as absences.',
+      tags: ['agenda'],
+      access: 'viewer',
+      scope: practiceScope,
+      params: z.object({ id }),
+      query: z.object({ practitionerId: id, from: instant.optional(), to: instant.optional() }),
+      responses: {
+        200: { description: 'Imported rules and the source in effect' },
+        404: { description: 'No such practice or practitioner' },
+      },
+      handler: async ({ params, query }) => {
+        await requirePractitioner(params.id, query.practitionerId);
+        const inEffect = await rulesInEffect(store, params.id, query.practitionerId);
+        const imported = await importedRulesOf(
+          store,
+          params.id,
+          query.practitionerId,
+          windowOf(query, now(), 30),
+        );
+        return { inEffect: inEffect?.source ?? null, imported };
       },
     }),
     defineRoute({

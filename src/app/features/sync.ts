@@ -5,6 +5,7 @@
 import { agendaRoutes } from '../../api/routes/agenda.js';
 import { connectorRoutes } from '../../api/routes/connectors.js';
 import { dashboardRoutes } from '../../api/routes/dashboard.js';
+import { fhirSlotRoutes } from '../../api/routes/fhir-slots.js';
 import { hookRoutes } from '../../api/routes/hooks.js';
 import { messageRoutes } from '../../api/routes/messages.js';
 import { practitionerMappingRoutes } from '../../api/routes/practitioner-mappings.js';
@@ -117,6 +118,7 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
         ...(options.events?.heartbeatMs !== undefined && { heartbeatMs: options.events.heartbeatMs }),
       }),
       ...agendaRoutes(runtimeOf(ctx).engine.store),
+      ...fhirSlotRoutes(runtimeOf(ctx).engine.store, () => ctx.baseUrl()),
     ],
     components: (ctx) => [
       { name: 'sync', start: () => runtimeOf(ctx).start(), stop: () => runtimeOf(ctx).stop() },
