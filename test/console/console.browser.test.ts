@@ -20,6 +20,7 @@ import { liaisonsPage } from './pages/liaisons.js';
 import { messagesPage } from './pages/messages.js';
 import { profilsPage } from './pages/profils.js';
 import { rapportsPage } from './pages/rapports.js';
+import { reglesAgendaPage } from './pages/regles-agenda.js';
 import { tableauDeBordPage } from './pages/tableau-de-bord.js';
 
 const suite = consoleSuite();
@@ -35,6 +36,8 @@ lettresMortesPage(suite);
 conflitsPage(suite);
 // After the pages that sync with the FHIR practice software: adds a second (test) link to its practice.
 liaisonsPage(suite);
+// Sets one HL7 practitioner's rules: the demo's bookings outside them are refused from here on.
+reglesAgendaPage(suite);
 // Add a new page above this line.
 // Last: stops the FHIR practice software's server for good (a link turning red).
 tableauDeBordPage(suite);
