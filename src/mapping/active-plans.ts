@@ -149,7 +149,12 @@ export class ActivePlans {
     const cached = this.#byLink.get(linkId);
     if (cached) {
       const active = await this.store.mappingProfiles.active(linkId);
-      if (active && cached.source === 'custom' && cached.version === active.version && cached.hash === active.hash)
+      if (
+        active &&
+        cached.source === 'custom' &&
+        cached.version === active.version &&
+        cached.hash === active.hash
+      )
         return false;
       if (!active && cached.source === 'shipped') return false;
     } else {

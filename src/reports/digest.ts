@@ -19,8 +19,8 @@ import type { Logger } from '../log/logger.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
 import type { Clock } from '../store/repos/context.js';
-import { occurrenceOf, runOncePerCluster } from '../sync/scheduler.js';
 import type { JsonObject, Practice } from '../store/types.js';
+import { occurrenceOf, runOncePerCluster } from '../sync/scheduler.js';
 import { dayPeriod, daysBefore, localDay } from './period.js';
 import { buildActivityReport } from './report.js';
 import { digestWebhookId, digestWebhookOf, postDigest } from './webhook.js';
@@ -231,7 +231,9 @@ export class DigestScheduler {
     // gets its zone's task at once; the periodic re-read stays the safety net.
     this.unwatch = await this.options.store
       .watch?.('passerelle_practices', () => {
-        void this.refresh().catch((e: unknown) => this.log.error('digest schedule refresh failed', { err: e }));
+        void this.refresh().catch((e: unknown) =>
+          this.log.error('digest schedule refresh failed', { err: e }),
+        );
       })
       .catch(() => undefined);
     const every = this.options.refreshMs ?? 5 * 60_000;

@@ -80,13 +80,13 @@ const JOB_OWNER = instanceId();
 const JOB_CLAIM_DAYS = 7;
 
 /**
- * The occurrence a schedule fired for: its scheduled minute (UTC). Every instance computes the
- * same string for the same firing of its own schedule, even when their clocks disagree by
- * minutes: each fires at its own clock's minute and names that minute.
+ * The occurrence a schedule fired for: its scheduled second (UTC, node-cron's finest field).
+ * Every instance computes the same string for the same firing of its own schedule, even when
+ * their clocks disagree by minutes: each fires at its own clock's time and names that time.
  */
 export function occurrenceOf(scheduledAt: Date | number): string {
   const ms = typeof scheduledAt === 'number' ? scheduledAt : scheduledAt.getTime();
-  return new Date(Math.floor(ms / 60_000) * 60_000).toISOString().slice(0, 16);
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19);
 }
 
 export type ClusterJobRun<T> = { readonly ran: true; readonly result: T } | { readonly ran: false };

@@ -40,6 +40,11 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     options: '-c synchronous_commit=on',
   });
   pool.on('error', () => undefined); // idle-client errors surface on the next query instead
+  // A connection lost while checked out (server restarted, network cut) makes its client emit
+  // 'error' besides failing the query; pg-pool listens only while the client is idle, so
+  // without this the process would die of an unhandled 'error' event (found by the cluster
+  // fault test cutting PostgreSQL through a TCP proxy). The query's own failure is what callers see.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const seal = sealOf(options.sealing);
   const transaction = <T>(fn: TxFn<T>) =>
