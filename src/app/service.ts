@@ -23,8 +23,8 @@ import { AuditCheckpointer, verifyAuditTrail } from '../security/audit-checkpoin
 import { RefusalWatch } from '../security/refusals.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
-import { scheduleClusterJob } from '../sync/scheduler.js';
 import type { Clock } from '../store/repos/context.js';
+import { scheduleClusterJob } from '../sync/scheduler.js';
 import { VERSION } from '../util/version.js';
 import { defaultConnectorDefinitions } from './connectors.js';
 import { bindHttp } from './http-listener.js';

@@ -13,8 +13,8 @@
  *
  * Without `store.cluster` (SQLite, one process per file) every lease is held.
  */
-import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
 import { isPasserelleError } from '../errors.js';
