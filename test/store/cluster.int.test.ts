@@ -7,17 +7,22 @@
  * database for the file.
  */
 import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { defaultConnectorRegistry } from '../../src/app/connectors.js';
+import { createRegistry } from '../../src/connector/registry.js';
 import { createLogger } from '../../src/log/logger.js';
 import { ActivePlans } from '../../src/mapping/active-plans.js';
 import { planFromText, shippedProfileText } from '../../src/mapping/runtime.js';
+import { SecretBox } from '../../src/security/secrets.js';
 import { openPostgresStore, type Store } from '../../src/store/index.js';
 import { LeaseKeeper } from '../../src/sync/cluster-leases.js';
+import { linkLeaseName, SyncRuntime } from '../../src/sync/runtime.js';
 import { occurrenceOf, runOncePerCluster, scheduleClusterJob } from '../../src/sync/scheduler.js';
+import { memoryConnector, MemoryWorld } from '../helpers/memory-connector.js';
 import { createPgDatabase, openTestStore, PG_URL, testSealing } from '../helpers/stores.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { until as untilRaw, untilWith } from '../helpers/until.js';
@@ -267,6 +272,50 @@ describe('instances sharing one PostgreSQL database', () => {
       expect(await plans.refreshIfChanged(linkId)).toBe(false);
     } finally {
       await plans.stop();
+    }
+  });
+
+  it('polls a link on schedule from the instance holding its lease only, and from another once the holder stops', async () => {
+    const practice = await c.practices.create({ name: 'Cabinet du Runner' });
+    const polled = await c.links.create({
+      practiceId: practice.id,
+      role: 'practice',
+      connector: 'memory',
+      name: 'Logiciel',
+      config: { peer: 'prac' },
+      isTest: true,
+    });
+    const runtimeOn = (store: Store, id: string) =>
+      new SyncRuntime({
+        store,
+        logger,
+        secrets: new SecretBox(randomBytes(32)),
+        registry: createRegistry([memoryConnector(new MemoryWorld())]),
+        autoDispatch: false,
+        refreshMs: 0,
+        watchLinks: false,
+        instanceId: id,
+        leaseTtlMs: 60_000,
+      });
+    const first = runtimeOn(b, 'runner-b');
+    const second = runtimeOn(c, 'runner-c');
+    try {
+      const name = linkLeaseName(polled.id);
+      await first.start();
+      await first.leases.beat(); // its first claim, made when the link started, has landed
+      await second.start();
+      await second.leases.beat();
+      expect([first.leases.holds(name), second.leases.holds(name)]).toEqual([true, false]);
+      const [x, y] = await Promise.all([first.scheduledPoll(polled.id), second.scheduledPoll(polled.id)]);
+      expect([x.acquired, y.acquired]).toEqual([true, false]);
+      // A graceful stop releases the lease: the other instance runs the link at its next heartbeat.
+      await first.stop();
+      await second.leases.beat();
+      expect(second.leases.holds(name)).toBe(true);
+      expect((await second.scheduledPoll(polled.id)).acquired).toBe(true);
+    } finally {
+      await first.stop();
+      await second.stop();
     }
   });
 });
