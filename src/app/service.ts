@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import cron, { type ScheduledTask } from 'node-cron';
+import type { ScheduledTask } from 'node-cron';
 
 import { createApp } from '../api/app.js';
 import { AuthThrottle } from '../api/auth-throttle.js';
@@ -24,6 +24,7 @@ import { RefusalWatch } from '../security/refusals.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
 import type { Clock } from '../store/repos/context.js';
+import { scheduleClusterJob } from '../sync/scheduler.js';
 import { VERSION } from '../util/version.js';
 import { defaultConnectorDefinitions } from './connectors.js';
 import { bindHttp } from './http-listener.js';
@@ -238,16 +239,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       logger.info('component started', { component: component.name });
     }
 
-    const purge: ScheduledTask = cron.schedule(
-      config.retention.purgeSchedule,
-      async () => {
-        // One instance purges at a time when several share a PostgreSQL store.
-        await store
-          .withLease('retention-purge', () => purgeExpired(store, config.retention, { logger }))
-          .catch((e: unknown) => logger.error('retention purge failed', { err: e }));
-      },
-      { name: 'retention-purge', noOverlap: true },
-    );
+    // Once per occurrence across the instances sharing a PostgreSQL store (docs/cluster.md);
+    // the lease inside keeps a purge started elsewhere (CLI) from running alongside.
+    const purge: ScheduledTask = scheduleClusterJob({
+      store,
+      logger,
+      name: 'retention-purge',
+      expression: config.retention.purgeSchedule,
+      run: () => store.withLease('retention-purge', () => purgeExpired(store, config.retention, { logger })),
+    });
     stoppers.push(async () => {
       await purge.destroy();
     });

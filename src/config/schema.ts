@@ -202,6 +202,12 @@ export const SyncConfig = z.strictObject({
    * their own port, behind a TCP balancer (docs/cluster.md). 0 on separate hosts or pods.
    */
   listenPortOffset: z.number().int().min(0).max(60_000).default(0),
+  /**
+   * Several instances on one PostgreSQL: how long the instance running a link's scheduled polls
+   * holds it without renewing (renewed every third of it). A dead or cut-off instance's links
+   * are taken over within about 4/3 of this (docs/cluster.md). Unused on SQLite.
+   */
+  leaseTtlMs: z.number().int().min(300).max(600_000).default(15_000),
 });
 export type SyncConfig = z.infer<typeof SyncConfig>;
 

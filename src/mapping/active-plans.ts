@@ -8,8 +8,9 @@
  *
  * Loaded when the service starts; a link's entry is read again when the link (re)starts, when
  * its profile changes in this process (`onMappingChange`: a PUT or rollback, which also waits
- * for the reload before answering), and every `refreshMs` for changes made by other instances
- * sharing a PostgreSQL store. A reload that fails because the store is unreachable keeps the
+ * for the reload before answering), at once when another instance sharing a PostgreSQL store
+ * changes it (migration 0017's NOTIFY `passerelle_mapping`, version-checked: a link already at
+ * the active version is not compiled again), and every `refreshMs` as the safety net. A reload that fails because the store is unreachable keeps the
  * running plan; any other failure drops it (a link not loaded runs its shipped profile, for
  * ownership). The app hands over the connectors' profile table: this layer is below connectors.
  */
@@ -27,12 +28,16 @@ import {
   shippedProfileOf,
 } from './runtime.js';
 
+/** The store channel a committed change of mapping_profiles signals, with the link id (migration 0017). */
+export const MAPPING_CHANNEL = 'passerelle_mapping';
+
 export class ActivePlans {
   readonly #byLink = new Map<string, ActivePlan>();
   /** Reload generation per link: a slow read finishing after a newer one does not win. */
   readonly #generation = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
+  #unwatch: (() => Promise<void>) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -40,6 +45,8 @@ export class ActivePlans {
     private readonly profiles: ConnectorProfiles,
     private readonly options: {
       readonly refreshMs?: number;
+      /** Follow other instances' changes through Store.watch (default on where the store has it). */
+      readonly watch?: boolean;
       readonly onError?: (linkId: string, e: unknown) => void;
     } = {},
   ) {}
@@ -116,6 +123,14 @@ export class ActivePlans {
     this.#unsubscribe = onMappingChange((c) => {
       void this.reload(c.linkId).catch((e: unknown) => this.options.onError?.(c.linkId, e));
     });
+    if (this.options.watch !== false && this.store.watch) {
+      this.#unwatch = await this.store
+        .watch(MAPPING_CHANNEL, (linkId) => {
+          const done = linkId === null ? this.refresh() : this.refreshIfChanged(linkId);
+          void done.catch((e: unknown) => this.options.onError?.(linkId ?? '*', e));
+        })
+        .catch(() => undefined); // the periodic refresh still runs
+    }
     const every = this.options.refreshMs ?? 60_000;
     if (every > 0) {
       this.#timer = setInterval(
@@ -126,7 +141,33 @@ export class ActivePlans {
     }
   }
 
+  /**
+   * Another instance changed the link's profiles: reads the active version (one small query)
+   * and compiles only when it is not the one cached. Returns whether it reloaded.
+   */
+  async refreshIfChanged(linkId: string): Promise<boolean> {
+    const cached = this.#byLink.get(linkId);
+    if (cached) {
+      const active = await this.store.mappingProfiles.active(linkId);
+      if (
+        active &&
+        cached.source === 'custom' &&
+        cached.version === active.version &&
+        cached.hash === active.hash
+      )
+        return false;
+      if (!active && cached.source === 'shipped') return false;
+    } else {
+      const link = await this.store.links.get(linkId);
+      if (!link || !this.profiles.has(link.connector)) return false;
+    }
+    await this.reload(linkId);
+    return true;
+  }
+
   async stop(): Promise<void> {
+    await this.#unwatch?.();
+    this.#unwatch = undefined;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     if (this.#timer) clearInterval(this.#timer);

@@ -10,7 +10,7 @@
  * `noOverlap`, node-cron's own lines routed to our log, and the store lease
  * `reports-digest:<zone>` so two instances never make one zone's digests at once.
  */
-import cron, { type ScheduledTask } from 'node-cron';
+import cron, { type ScheduledTask, type TaskContext } from 'node-cron';
 
 import type { ReportsConfig } from '../config/schema.js';
 import { isPasserelleError, PasserelleError } from '../errors.js';
@@ -20,6 +20,7 @@ import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
 import type { Clock } from '../store/repos/context.js';
 import type { JsonObject, Practice } from '../store/types.js';
+import { occurrenceOf, runOncePerCluster } from '../sync/scheduler.js';
 import { dayPeriod, daysBefore, localDay } from './period.js';
 import { buildActivityReport } from './report.js';
 import { digestWebhookId, digestWebhookOf, postDigest } from './webhook.js';
@@ -210,6 +211,7 @@ export class DigestScheduler {
   private readonly tasks = new Map<string, ZoneTask>();
   private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
+  private unwatch: (() => Promise<void>) | undefined;
   private refreshing: Promise<void> = Promise.resolve();
   private stopped = false;
 
@@ -225,6 +227,15 @@ export class DigestScheduler {
 
   async start(): Promise<void> {
     await this.refresh();
+    // PostgreSQL: a practice created, or moved to another zone, by any instance (0017's NOTIFY)
+    // gets its zone's task at once; the periodic re-read stays the safety net.
+    this.unwatch = await this.options.store
+      .watch?.('passerelle_practices', () => {
+        void this.refresh().catch((e: unknown) =>
+          this.log.error('digest schedule refresh failed', { err: e }),
+        );
+      })
+      .catch(() => undefined);
     const every = this.options.refreshMs ?? 5 * 60_000;
     if (every > 0) {
       this.timer = setInterval(
@@ -257,10 +268,15 @@ export class DigestScheduler {
   private add(zone: string): void {
     const entry: ZoneTask = { task: undefined as unknown as ScheduledTask, running: undefined };
     // A plain function: node-cron checks `instanceof Function` (shared/libraries.md §5).
-    const fn = () => {
-      const p = this.options.job
-        .runZone(zone)
-        .catch((e: unknown) => this.log.error('digest run failed', { zone, err: e }));
+    // Each occurrence runs on one instance of a cluster (sync/scheduler.ts runOncePerCluster);
+    // the zone's store lease inside stays for runs started elsewhere (CLI, catch-up).
+    const fn = (context?: TaskContext) => {
+      const p = runOncePerCluster(
+        this.options.store,
+        `reports-digest:${zone}`,
+        occurrenceOf(context?.date ?? Date.now()),
+        () => this.options.job.runZone(zone),
+      ).catch((e: unknown) => this.log.error('digest run failed', { zone, err: e }));
       entry.running = p;
       return p.finally(() => {
         if (entry.running === p) entry.running = undefined;
@@ -288,6 +304,7 @@ export class DigestScheduler {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    await this.unwatch?.();
     await this.refreshing;
     const entries = [...this.tasks.values()];
     this.tasks.clear();

@@ -1,4 +1,5 @@
 export { contentHash, stableStringify } from '../util/stable-stringify.js';
+export type { ClusterCoordination, JobOutcome, LeaseClaim, LeaseRow } from './cluster.js';
 export { openPostgresStore } from './postgres/index.js';
 export type { AgendaRepo, ForcedBooking, StoredAgendaRules, StoredCoverage } from './repos/agenda.js';
 export type {

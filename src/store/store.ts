@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 
+import type { ClusterCoordination } from './cluster.js';
 import type { MigrationStatus } from './migrations/index.js';
 import type { Dialect } from './migrations/types.js';
 import { type AgendaRepo, agendaRepo } from './repos/agenda.js';
@@ -125,9 +126,15 @@ export interface Store extends Repos {
    * Calls `onEvent` whenever another holder of the store signals `channel` (PostgreSQL:
    * LISTEN on a connection of its own, re-opened after a loss, `onEvent` then called once for
    * what may have been missed). Absent on SQLite: one process owns the file. Resolves with the
-   * function that stops listening.
+   * function that stops listening. `payload` is the notification's (ids only), null after a
+   * re-opened connection: anything may have changed.
    */
-  watch?(channel: string, onEvent: () => void): Promise<() => Promise<void>>;
+  watch?(channel: string, onEvent: (payload: string | null) => void): Promise<() => Promise<void>>;
+  /**
+   * Leases and scheduled-job claims shared by the instances, on the database's clock
+   * (src/store/cluster.ts). Absent on SQLite: one process owns the file and runs alone.
+   */
+  readonly cluster?: ClusterCoordination;
   migrate(): Promise<string[]>;
   migrationStatus(): Promise<MigrationStatus>;
   /** Throws ERR_STORE_UNAVAILABLE when the store cannot answer. */

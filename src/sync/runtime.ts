@@ -32,6 +32,7 @@ import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
 import type { JsonObject, Link } from '../store/types.js';
 import { ChangeBus } from './change-bus.js';
+import { LeaseKeeper } from './cluster-leases.js';
 import { backoffDelay, type BackoffOptions, Dispatcher, type DispatcherTuning } from './dispatcher.js';
 import { type IngestVia, type OwnershipResolver, SyncEngine } from './engine.js';
 import { SyncOperator } from './operator.js';
@@ -76,7 +77,17 @@ export interface SyncRuntimeOptions {
   readonly watchLinks?: boolean;
   /** Handed to connectors (ConnectorContext.listenPortOffset): this instance's listen ports. */
   readonly listenPortOffset?: number;
+  /**
+   * PostgreSQL: time to live of the lease naming the instance that runs a link's scheduled
+   * polls (config `sync.leaseTtlMs`; cluster-leases.ts). Default 15 s.
+   */
+  readonly leaseTtlMs?: number;
+  /** This instance's name in the lease table (default: host, pid and a nonce). */
+  readonly instanceId?: string;
 }
+
+/** The lease naming the instance that runs a link's scheduled polls. */
+export const linkLeaseName = (linkId: string): string => `link:${linkId}`;
 
 /**
  * 1 s doubling up to 30 s: in a cluster, a link whose port another instance held is started
@@ -163,6 +174,8 @@ export class SyncRuntime {
   private readonly store: Store;
   private readonly log: Logger;
   private readonly scheduler: PollScheduler;
+  /** Which links' scheduled polls this instance runs (PostgreSQL; every link on SQLite). */
+  readonly leases: LeaseKeeper;
   private readonly links = new Map<string, RunningLink>();
   private readonly failures = new Map<string, LinkFailure>();
   private readonly lastPush = new Map<string, string>();
@@ -198,6 +211,17 @@ export class SyncRuntime {
           }),
       });
     this.scheduler = new PollScheduler(this.log);
+    this.leases = new LeaseKeeper({
+      store: options.store,
+      logger: this.log,
+      ...(options.leaseTtlMs !== undefined && { ttlMs: options.leaseTtlMs }),
+      ...(options.instanceId !== undefined && { owner: options.instanceId }),
+      onChange: (name) => {
+        const linkId = name.startsWith('link:') ? name.slice('link:'.length) : undefined;
+        const link = linkId === undefined ? undefined : this.links.get(linkId);
+        if (link) this.changes.hint(link.link.practiceId, 'links');
+      },
+    });
     this.engine = new SyncEngine({
       store: options.store,
       registry: options.registry,
@@ -230,6 +254,7 @@ export class SyncRuntime {
     if (this.started) return;
     this.started = true;
     if (this.ownsPlans) await this.plans.start();
+    this.leases.start();
     await this.refresh();
     // PostgreSQL: a link changed by any instance (migration 0011's NOTIFY) is picked up at once;
     // refresh restarts only links whose version changed. The periodic re-read stays the truth.
@@ -264,6 +289,8 @@ export class SyncRuntime {
     for (const id of [...this.failures.keys()]) this.forgetFailure(id);
     await this.refreshing.catch(() => undefined);
     await this.scheduler.stopAll();
+    // Released once no scheduled poll runs here: another instance takes the links at once.
+    await this.leases.stop();
     await Promise.allSettled([...this.inflight]);
     await this.dispatcher.stop();
     for (const id of [...this.links.keys()]) await this.stopConnector(id);
@@ -433,7 +460,10 @@ export class SyncRuntime {
           definition.defaultPollSchedule ??
           this.options.defaultSchedule ??
           DEFAULT_POLL_SCHEDULE;
-        this.scheduler.schedule(link.id, schedule, practice.timezone, () => this.pollLink(link.id));
+        // On PostgreSQL only the instance holding the link's lease polls on schedule; a dead or
+        // cut-off holder's links are taken over once its lease expires (cluster-leases.ts).
+        this.leases.want(linkLeaseName(link.id));
+        this.scheduler.schedule(link.id, schedule, practice.timezone, () => this.scheduledPoll(link.id));
       }
       this.dispatcher.notify();
       this.changes.hint(link.practiceId, 'links');
@@ -467,6 +497,7 @@ export class SyncRuntime {
 
   private async stopLink(linkId: string): Promise<void> {
     await this.scheduler.unschedule(linkId);
+    await this.leases.drop(linkLeaseName(linkId));
     await this.stopConnector(linkId);
   }
 
@@ -557,6 +588,17 @@ export class SyncRuntime {
    */
   pollLink(linkId: string): Promise<PollResult> {
     return this.track(this.pollOnce(linkId));
+  }
+
+  /**
+   * A poll fired by the link's schedule: only on the instance holding the link's lease (every
+   * instance's schedule fires). Push hints and operators' polls run wherever they arrive, under
+   * the poll lease alone.
+   */
+  scheduledPoll(linkId: string): Promise<PollResult> {
+    if (!this.leases.holds(linkLeaseName(linkId)))
+      return Promise.resolve({ acquired: false, pages: 0, applied: 0, rejected: 0, invalid: 0 });
+    return this.pollLink(linkId);
   }
 
   /**

@@ -5,7 +5,9 @@
  * applied once and gets the same ACK from both; killing (-9) the instance that serves the
  * sender's connection loses no ACKed message and duplicates none: the sender reconnects through
  * HAProxy, resends what was not ACKed, and another instance answers; `/readyz` of every live
- * instance stays truthful throughout. HAProxy is part of this machine (.ci/run installs it):
+ * instance stays truthful throughout. The instances reach PostgreSQL through a TCP proxy of the
+ * test (test/helpers/tcp-proxy.ts): cutting it mid-flow stands for "PostgreSQL restarted" (the
+ * machine's server is never restarted), stalling it for a partition. HAProxy is part of this machine (.ci/run installs it):
  * without it the test fails saying so, it never skips.
  */
 import { execFileSync } from 'node:child_process';
@@ -29,7 +31,8 @@ import {
   sendOnce,
   storedCounts,
 } from '../helpers/cluster-world.js';
-import { createPgDatabase, tempDir } from '../helpers/stores.js';
+import { createPgDatabase, PG_URL, tempDir } from '../helpers/stores.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { until } from '../helpers/until.js';
 
 /** Which instance's MLLP port holds the established connections (HAProxy → instance). */
@@ -61,6 +64,11 @@ describe('three instances behind HAProxy: the instance serving MLLP is killed', 
   let sender: MllpSender | undefined;
   let reconnects = 0;
   let killed: ClusterInstance | undefined;
+  let proxy: TcpProxy;
+  /** Per message: first send to CA (ms), for the fault runs' max lag. */
+  const lag = new Map<string, number>();
+  /** Sends that got no CA (no answer, a closed connection, a negative ACK). */
+  let unanswered = 0;
 
   /**
    * At-least-once, as an MLLP sender does: no ACK, or a negative one (an instance stopping
@@ -68,6 +76,7 @@ describe('three instances behind HAProxy: the instance serving MLLP is killed', 
    */
   const deliver = async (id: string) => {
     const m = booking(id);
+    const first = Date.now();
     const x = await until(
       `an ACK for ${id}`,
       async () => {
@@ -78,28 +87,33 @@ describe('three instances behind HAProxy: the instance serving MLLP is killed', 
         try {
           const answer = await sender.send(m, 3000);
           if (answer.code === 'CA') return answer;
+          unanswered++;
           sender.close();
           return false;
         } catch (e) {
+          unanswered++;
           sender.close();
           throw e;
         }
       },
-      20_000,
+      30_000,
       { tolerateErrors: true, everyMs: 100 },
     );
     expect(x.acknowledges).toBe(`C-${id}`);
     acked.set(id, x);
+    lag.set(id, Date.now() - first);
   };
 
   beforeAll(async () => {
     haproxyBinary(); // fails at once, with the way to install it, when HAProxy is missing
     db = await createPgDatabase();
+    const server = new URL(PG_URL);
+    proxy = await TcpProxy.start(server.hostname, Number(server.port || 5432));
     linkPort = await freePortRange(3);
     front = await freePort();
     cluster = await startCluster({
       instances: 3,
-      pgUrl: db.url,
+      pgUrl: proxy.urlThrough(db.url),
       dir: dir.path,
       mllp: [{ linkPort, frontPort: front }],
       httpFrontPort: await freePort(),
@@ -135,6 +149,7 @@ describe('three instances behind HAProxy: the instance serving MLLP is killed', 
 
   afterAll(async () => {
     await cluster?.stop();
+    await proxy?.close();
     await db?.drop();
     dir.remove();
   }, 30_000);
@@ -252,4 +267,59 @@ describe('three instances behind HAProxy: the instance serving MLLP is killed', 
       `rolling step: instance ${back.index} back and serving, instance ${owner.index} stopped with SIGTERM mid-flow: 20/20 ACKed, ${reconnects} reconnect(s) in all\n`,
     );
   }, 60_000);
+
+  /**
+   * The fault suite's short form on this one cluster: messages keep coming through HAProxy
+   * while PostgreSQL goes away under every instance at once, then comes back. Nothing may be
+   * ACKed that is not stored, and nothing stored twice.
+   */
+  const throughStoreFault = async (fault: 'cut' | 'stall', from: number, count: number) => {
+    const ids = Array.from({ length: count }, (_, n) => `${fault}-${from + n}`);
+    const before = await storedCounts(db.url, linkId);
+    const failedBefore = unanswered;
+    const flow = (async () => {
+      for (const id of ids) await deliver(id);
+    })();
+    // A third of the flow through, PostgreSQL goes; it comes back once senders felt it.
+    await until(
+      'a third of the messages ACKed',
+      () => acked.has(ids[Math.floor(count / 3)] as string),
+      30_000,
+    );
+    if (fault === 'cut') proxy.cut();
+    else proxy.stall();
+    const faultAt = Date.now();
+    await until('a sender without an ACK', () => unanswered > failedBefore, 30_000, { everyMs: 50 });
+    proxy.restore();
+    const outageMs = Date.now() - faultAt;
+    await flow;
+    sender?.close();
+    const expected = before.inbox + count;
+    const after = await until('every ACKed message applied', async () => {
+      const c = await storedCounts(db.url, linkId);
+      return c.appointments >= expected && c;
+    });
+    const applied = after.appointments - before.appointments;
+    const stats = {
+      sent: count,
+      acked: ids.filter((id) => acked.has(id)).length,
+      applied,
+      lost: ids.filter((id) => !acked.has(id)).length + Math.max(0, count - applied),
+      duplicated: after.inbox - after.distinctKeys + (after.appointments - after.distinctAppointments),
+      maxLagMs: Math.max(...ids.map((id) => lag.get(id) ?? 0)),
+    };
+    process.stdout.write(
+      `fault ${fault === 'cut' ? 'PostgreSQL cut (restart)' : 'PostgreSQL stalled (partition)'} for ${outageMs} ms: sent ${stats.sent}, ACKed ${stats.acked}, applied ${stats.applied}, lost ${stats.lost}, duplicated ${stats.duplicated}, max lag ${stats.maxLagMs} ms, ${unanswered - failedBefore} unanswered send(s)\n`,
+    );
+    expect(stats).toMatchObject({ sent: count, acked: count, applied: count, lost: 0, duplicated: 0 });
+    expect(after).toMatchObject({ statuses: { processed: expected } });
+  };
+
+  it('loses and duplicates no message when PostgreSQL is cut under every instance mid-flow and comes back', async () => {
+    await throughStoreFault('cut', 0, 15);
+  }, 90_000);
+
+  it('loses and duplicates no message when the instances connections to PostgreSQL stall mid-flow', async () => {
+    await throughStoreFault('stall', 0, 15);
+  }, 90_000);
 });

@@ -46,6 +46,7 @@ describe('configuration', () => {
       pushTimeoutMs: 30_000,
       linkRestartCapMs: 30_000,
       listenPortOffset: 0,
+      leaseTtlMs: 15_000,
     });
     const file = write('retry.yaml', 'sync:\n  retryBaseMs: 5000\n  retryCapMs: 1000\n');
     const e = errorOf(() => loadConfig({ file, env: {} }));

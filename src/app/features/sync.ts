@@ -79,6 +79,7 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
         dispatcher: { ...dispatcherTuningOf(ctx.config.sync), ...options.dispatcher },
         restartBackoff: { baseMs: 1000, capMs: ctx.config.sync.linkRestartCapMs },
         listenPortOffset: ctx.config.sync.listenPortOffset,
+        leaseTtlMs: ctx.config.sync.leaseTtlMs,
         ...options.runtime,
       });
       runtimes.set(ctx, runtime);

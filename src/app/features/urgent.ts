@@ -1,14 +1,15 @@
 /**
  * The `urgent` service module (issue 21 points 1 and 2): the consignes routes, the urgent-message routes, and the escalation
- * pass as a component — a node-cron task every minute (noOverlap; one instance at a time by
- * the store lease), started after the HTTP server, stopped before the store closes.
+ * pass as a component — a node-cron task every minute (noOverlap; each minute on one instance
+ * of a cluster, sync/scheduler.ts scheduleClusterJob), started after the HTTP server, stopped
+ * before the store closes.
  */
-import cron, { type ScheduledTask } from 'node-cron';
+import type { ScheduledTask } from 'node-cron';
 
 import { consignesRoutes } from '../../api/routes/consignes.js';
 import { urgentRoutes } from '../../api/routes/urgent.js';
-import { cronLogger } from '../../log/cron.js';
 import { ConsignesService } from '../../sync/consignes.js';
+import { scheduleClusterJob } from '../../sync/scheduler.js';
 import { UrgentEscalation } from '../../sync/urgent.js';
 import type { ServiceContext, ServiceModule } from '../service.js';
 import type { SyncModule } from './sync.js';
@@ -67,16 +68,14 @@ export function urgentModule(options: UrgentModuleOptions): UrgentModule {
         start: async () => {
           if (options.schedule === false) return;
           const r = runtimeOf(ctx);
-          const log = ctx.logger.child({ component: 'urgent' });
-          // A plain function: node-cron checks `instanceof Function`.
-          const run = () =>
-            r.escalation
-              .runOnce()
-              .catch((e: unknown) => log.error('urgent escalation pass failed', { err: e }));
-          r.task = cron.schedule(URGENT_SCHEDULE, run, {
+          // Once per minute across the instances of a cluster (docs/cluster.md); the pass's own
+          // store lease stays for passes started elsewhere.
+          r.task = scheduleClusterJob({
+            store: ctx.store,
+            logger: ctx.logger.child({ component: 'urgent' }),
             name: 'urgent-escalation',
-            noOverlap: true,
-            logger: cronLogger(log),
+            expression: URGENT_SCHEDULE,
+            run: () => r.escalation.runOnce(),
           });
         },
         stop: async () => {

@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 
 import { PasserelleError } from '../../errors.js';
+import { postgresCluster } from '../cluster.js';
 import { migrateToLatest, migrationStatus } from '../migrations/index.js';
 import type { Clock } from '../repos/context.js';
 import type { Database } from '../schema.js';
@@ -39,6 +40,11 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     options: '-c synchronous_commit=on',
   });
   pool.on('error', () => undefined); // idle-client errors surface on the next query instead
+  // A connection lost while checked out (server restarted, network cut) makes its client emit
+  // 'error' besides failing the query; pg-pool listens only while the client is idle, so
+  // without this the process would die of an unhandled 'error' event (found by the cluster
+  // fault test cutting PostgreSQL through a TCP proxy). The query's own failure is what callers see.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const seal = sealOf(options.sealing);
   const transaction = <T>(fn: TxFn<T>) =>
@@ -81,6 +87,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     now,
     transaction,
     batch: (fn) => committer.run(fn),
+    cluster: postgresCluster(db),
     async withLease(key, fn) {
       // A session-level lock lives as long as the connection: hold one client for the duration.
       const client = await pool.connect();
@@ -111,7 +118,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         const c = new pg.Client({ connectionString: options.url, connectionTimeoutMillis: 5000 });
         c.on('error', () => undefined);
         c.on('notification', (n) => {
-          if (n.channel === channel) onEvent();
+          if (n.channel === channel) onEvent(n.payload ?? null);
         });
         c.on('end', () => {
           if (client === c) client = undefined;
@@ -125,7 +132,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         clearTimeout(retry);
         retry = setTimeout(() => {
           void open()
-            .then(() => onEvent()) // what changed while the connection was down
+            .then(() => onEvent(null)) // what changed while the connection was down
             .catch(() => again());
         }, 1000);
         retry.unref();
