@@ -595,7 +595,7 @@ export const ERROR_CATALOGUE = {
     status: 502,
     retryable: true,
     summary:
-      'The secretariat platform did not take the day\'s reminders and recalls (unreachable, refused, or no running secretariat link); they stay selected and are handed at the next check.',
+      "The secretariat platform did not take the day's reminders and recalls (unreachable, refused, or no running secretariat link); they stay selected and are handed at the next check.",
   },
   ERR_REMINDER_WRITEBACK_FAILED: {
     status: 502,

@@ -47,7 +47,13 @@ export interface PatientFacts {
   readonly merged: boolean;
 }
 
-export const SKIP_REASONS = ['no-consent', 'opted-out', 'patient-inactive', 'no-patient', 'already-handed'] as const;
+export const SKIP_REASONS = [
+  'no-consent',
+  'opted-out',
+  'patient-inactive',
+  'no-patient',
+  'already-handed',
+] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
 export interface SelectedReminder {
@@ -94,12 +100,18 @@ const plusMonths = (day: string, n: number): string =>
 /** The longest lead time in the rules (how far ahead the pass must look). */
 export function longestLead(s: ReminderSettings): number {
   let max = s.defaultLeadDays ?? 0;
-  for (const v of Object.values(s.visitTypes)) if (typeof v.leadDays === 'number') max = Math.max(max, v.leadDays);
+  for (const v of Object.values(s.visitTypes))
+    if (typeof v.leadDays === 'number') max = Math.max(max, v.leadDays);
   return max;
 }
 
 /** The instant range [from, to) of appointments the pass must read to remind on `day`. */
-export function upcomingWindow(day: string, now: number, zone: string, s: ReminderSettings): { from: number; to: number } {
+export function upcomingWindow(
+  day: string,
+  now: number,
+  zone: string,
+  s: ReminderSettings,
+): { from: number; to: number } {
   const end = DateTime.fromISO(plusDays(day, longestLead(s) + 1), { zone }).startOf('day');
   return { from: now, to: end.toMillis() };
 }
@@ -108,7 +120,11 @@ export function upcomingWindow(day: string, now: number, zone: string, s: Remind
  * The ranges of visit start instants that may fall due on `day` for each recall rule: the
  * local days `day - N months - RECALL_CATCH_UP_DAYS` to `day - N months`, one per distinct N.
  */
-export function recallWindows(day: string, zone: string, s: ReminderSettings): { from: number; to: number }[] {
+export function recallWindows(
+  day: string,
+  zone: string,
+  s: ReminderSettings,
+): { from: number; to: number }[] {
   const months = new Set(
     Object.values(s.visitTypes)
       .map((v) => v.recallAfterMonths)

@@ -236,7 +236,12 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
         const settings =
           body.settings &&
           sealUrgentSettings(
-            sealDigestWebhook(checkReminderSettings(body.settings as JsonObject), null, deps.secrets, practiceId),
+            sealDigestWebhook(
+              checkReminderSettings(body.settings as JsonObject),
+              null,
+              deps.secrets,
+              practiceId,
+            ),
             null,
             deps.secrets,
             practiceId,

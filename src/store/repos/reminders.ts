@@ -93,7 +93,11 @@ export interface RemindersRepo {
   startPass(practiceId: string, day: string): Promise<boolean>;
   finishPass(practiceId: string, day: string, counts: ReminderCounts): Promise<void>;
   /** The passes of the days in [fromDay, toDay), with their counts. */
-  passes(practiceId: string, fromDay: string, toDay: string): Promise<{ day: string; counts: ReminderCounts }[]>;
+  passes(
+    practiceId: string,
+    fromDay: string,
+    toDay: string,
+  ): Promise<{ day: string; counts: ReminderCounts }[]>;
 }
 
 const msIso = (v: number | null): string | null => isoOrNull(v === null ? null : Number(v));
@@ -209,7 +213,11 @@ export function remindersRepo(ctx: RepoContext): RemindersRepo {
     async handFailed(id, code) {
       await db
         .updateTable('reminders')
-        .set((eb) => ({ hand_attempts: eb('hand_attempts', '+', 1), hand_error: code, updated_at: ctx.now() }))
+        .set((eb) => ({
+          hand_attempts: eb('hand_attempts', '+', 1),
+          hand_error: code,
+          updated_at: ctx.now(),
+        }))
         .where('id', '=', id)
         .where('handed_at', 'is', null)
         .execute();
@@ -242,6 +250,10 @@ export function remindersRepo(ctx: RepoContext): RemindersRepo {
         .where('practice_id', '=', practiceId)
         .where('outcome', 'is not', null)
         .where('written_back_at', 'is', null)
+        // `final:` errors (the practice software cannot hold it) are not tried again.
+        .where((eb) =>
+          eb.or([eb('write_back_error', 'is', null), eb('write_back_error', 'not like', 'final:%')]),
+        )
         .orderBy('outcome_at')
         .limit(limit)
         .execute();
