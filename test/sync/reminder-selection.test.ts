@@ -3,7 +3,6 @@ import { describe, expect, it } from '@jest/globals';
 import { PracticeReminderSettings } from '../../src/config/schema.js';
 import { isPasserelleError } from '../../src/errors.js';
 import { EXT } from '../../src/model/identifiers.js';
-import { checkReminderSettings } from '../../src/sync/reminder-settings.js';
 import {
   type AppointmentFacts,
   type PatientFacts,
@@ -13,6 +12,7 @@ import {
   selectReminders,
   upcomingWindow,
 } from '../../src/sync/reminder-selection.js';
+import { checkReminderSettings } from '../../src/sync/reminder-settings.js';
 
 const PARIS = 'Europe/Paris';
 const rules = (input: object = {}) => PracticeReminderSettings.parse({ enabled: true, ...input });

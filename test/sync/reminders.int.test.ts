@@ -8,8 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Bundle, Communication as FhirCommunication, Patient as FhirPatient } from '@medplum/fhirtypes';
 
-import { reportsModule } from '../../src/app/features/reports.js';
 import { type RemindersModule, remindersModule } from '../../src/app/features/reminders.js';
+import { reportsModule } from '../../src/app/features/reports.js';
 import { EXT } from '../../src/model/identifiers.js';
 import { createApiKey } from '../../src/security/api-keys.js';
 import type { ReminderJob } from '../../src/sync/reminders.js';

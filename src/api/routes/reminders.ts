@@ -9,7 +9,7 @@ import { z } from 'zod';
 
 import { PasserelleError } from '../../errors.js';
 import type { Patient } from '../../model/resources.js';
-import { CSV_CONTENT_TYPE, csvDocument,type CsvValue } from '../../reports/csv.js';
+import { CSV_CONTENT_TYPE, csvDocument, type CsvValue } from '../../reports/csv.js';
 import type { Store } from '../../store/index.js';
 import type { Reminder } from '../../store/repos/reminders.js';
 import { OUTCOME_LABELS, type ReminderJob, reminderView } from '../../sync/reminders.js';
