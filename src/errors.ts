@@ -585,6 +585,24 @@ export const ERROR_CATALOGUE = {
     summary:
       "An escalation step of an urgent message failed (the practice's gateway or the secretariat did not take it); recorded in the message's timeline and tried again.",
   },
+  ERR_REMINDERS_CONFIG: {
+    status: 422,
+    retryable: false,
+    summary:
+      "A practice's stored settings.reminders no longer parse (lead time or recall rule out of range); its daily reminder pass is skipped until they are fixed.",
+  },
+  ERR_REMINDER_HANDOFF_FAILED: {
+    status: 502,
+    retryable: true,
+    summary:
+      "The secretariat platform did not take the day's reminders and recalls (unreachable, refused, or no running secretariat link); they stay selected and are handed at the next check.",
+  },
+  ERR_REMINDER_WRITEBACK_FAILED: {
+    status: 502,
+    retryable: true,
+    summary:
+      "A reminder's outcome could not be written back to the practice software; it stays in the report and is tried again at the next check.",
+  },
 } as const satisfies Record<string, { status: number; retryable: boolean; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

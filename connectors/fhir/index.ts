@@ -33,6 +33,7 @@ import { OwnWrites } from './own-writes.js';
 import { fhirSimulator } from './peer/command.js';
 import { createPull } from './pull.js';
 import { createPush } from './push.js';
+import { REMINDER_IDENTIFIER_SYSTEM, reminderCommunication } from './reminder-outcome.js';
 import { receiveNotification } from './subscription.js';
 import { mapInbound } from './validate-edge.js';
 
@@ -167,6 +168,25 @@ export function createFhirConnector(
         requestPoll: ctx.requestPoll,
         log,
       });
+    },
+
+    /**
+     * A reminder's outcome, as a Communication (reminder-outcome.ts says why); only when the
+     * link's profile sends Communications to the server (a `from-canonical` Communication).
+     */
+    async recordReminderOutcome(outcome) {
+      const m = await mapping();
+      if (m.plan.kinds.Communication?.outbound !== true)
+        throw new PasserelleError(
+          'ERR_REMINDER_WRITEBACK_FAILED',
+          `profile ${m.plan.name} sends no Communication to the practice software`,
+          { retryable: false },
+        );
+      const res = await client.create(reminderCommunication(outcome), {
+        ifNoneExist: { identifier: `${REMINDER_IDENTIFIER_SYSTEM}|${outcome.reference}` },
+        signal,
+      });
+      return { id: res.id ?? '' };
     },
 
     async health(): Promise<HealthReport> {

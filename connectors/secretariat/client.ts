@@ -28,6 +28,8 @@ import {
   Consignes,
   type ConsignesPublish,
   Problem,
+  type ReminderBatch,
+  ReminderList,
   RESOURCE_SCHEMAS,
   type ResourceOfType,
   type ResourceType,
@@ -458,6 +460,32 @@ export class SecretariatClient {
       body,
       idempotencyKey,
       schema: Consignes,
+    });
+  }
+
+  /** Hands reminders and recalls to the agents (POST /reminders, issue 21); one per reference. */
+  handReminders(
+    body: z.infer<typeof ReminderBatch>,
+    idempotencyKey: string,
+  ): Promise<PlatformResponse<z.infer<typeof ReminderList>>> {
+    return this.request({
+      method: 'POST',
+      path: '/reminders',
+      route: '/reminders',
+      body,
+      idempotencyKey,
+      schema: ReminderList,
+    });
+  }
+
+  /** Reminders with an outcome reported since `since` (GET /reminders?status=done&updatedSince=). */
+  reminderOutcomes(since: string): Promise<PlatformResponse<z.infer<typeof ReminderList>>> {
+    return this.request({
+      method: 'GET',
+      path: '/reminders',
+      route: '/reminders',
+      query: { status: 'done', updatedSince: since },
+      schema: ReminderList,
     });
   }
 

@@ -269,6 +269,47 @@ export const Consignes = z.strictObject({
 });
 export type ConsignesBody = z.infer<typeof Consignes>;
 
+// ——— reminders and recalls (issue 21 point 3: relances handed to the agents, outcomes back) ———
+export const REMINDER_KINDS = ['reminder', 'recall'] as const;
+export const REMINDER_OUTCOMES = ['reached', 'not-reached', 'rebooked', 'declined'] as const;
+export const REMINDER_STATUSES = ['open', 'done'] as const;
+const reminderWritable = {
+  /** passerelle's id of the reminder: the platform keeps one reminder per reference (a resend changes nothing). */
+  reference: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, { error: 'not a reference' }),
+  kind: z.enum(REMINDER_KINDS),
+  /** The platform patient the agent calls. */
+  patientId: PlatformId,
+  /** The appointment to remind (a reminder); null for a recall. */
+  appointmentId: PlatformId.nullable(),
+  /** The visit type's code in the practice's catalogue, when known. */
+  visitType: z.string().min(1).max(64).nullable(),
+  /** The appointment's day, or the day the recall fell due (practice zone). */
+  dueOn: LocalDate,
+  appointmentStart: Instant.nullable(),
+  /** What the agent reads (French; no patient data beyond the platform's own record). */
+  note: Text(500),
+};
+export const ReminderCreate = z.strictObject(reminderWritable);
+export const ReminderBatch = z.strictObject({ items: z.array(ReminderCreate).min(1).max(500) });
+export const Reminder = z.strictObject({
+  id: PlatformId,
+  ...reminderWritable,
+  status: z.enum(REMINDER_STATUSES),
+  /** Set by the agent who called: reached, not-reached, rebooked, declined. */
+  outcome: z.enum(REMINDER_OUTCOMES).nullable(),
+  /** The patient asked not to be reminded or recalled again. */
+  optOut: z.boolean(),
+  outcomeAt: Instant.nullable(),
+  createdAt: Instant,
+  updatedAt: Instant,
+});
+export const ReminderList = z.strictObject({ items: z.array(Reminder) });
+export const ReminderOutcomeReport = z.strictObject({
+  outcome: z.enum(REMINDER_OUTCOMES),
+  optOut: z.boolean().optional(),
+});
+export type ReminderBody = z.infer<typeof Reminder>;
+
 export const RESOURCE_SCHEMAS = {
   practitioner: Practitioner,
   'appointment-type': AppointmentType,

@@ -591,6 +591,42 @@ export function createSecretariatConnector(
       return { publishedAt: res.data.publishedAt };
     },
 
+    async handReminders(items) {
+      // Keyed on the batch's references: a retried POST is answered from the platform's memory.
+      const key = `reminders-${createHash('sha256')
+        .update(items.map((i) => i.reference).join(','))
+        .digest('hex')
+        .slice(0, 32)}`;
+      const res = await client.handReminders(
+        {
+          items: items.map((i) => ({
+            reference: i.reference,
+            kind: i.kind,
+            patientId: i.patientId,
+            appointmentId: i.appointmentId,
+            visitType: i.visitType,
+            dueOn: i.dueOn,
+            appointmentStart: i.appointmentStart === null ? null : utc(i.appointmentStart),
+            note: i.note,
+          })),
+        },
+        key,
+      );
+      return res.data.items.map((r) => ({ reference: r.reference, id: r.id }));
+    },
+
+    async reminderOutcomes(since) {
+      const res = await client.reminderOutcomes(utc(since));
+      return res.data.items
+        .filter((r) => r.outcome !== null)
+        .map((r) => ({
+          reference: r.reference,
+          outcome: r.outcome as NonNullable<typeof r.outcome>,
+          optOut: r.optOut,
+          at: r.outcomeAt ?? r.updatedAt,
+        }));
+    },
+
     async stop(): Promise<void> {
       stopper.abort(new PasserelleError('ERR_SECRETARIAT_HTTP', 'the link was stopped', { retryable: true }));
     },

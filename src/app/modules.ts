@@ -4,6 +4,7 @@ import { consoleAuthModule } from './features/console-auth.js';
 import { icalModule } from './features/ical.js';
 import { mappingModule } from './features/mapping.js';
 import { privacyModule } from './features/privacy.js';
+import { remindersModule } from './features/reminders.js';
 import { reportsModule } from './features/reports.js';
 import { syncModule } from './features/sync.js';
 import { urgentModule } from './features/urgent.js';
@@ -28,5 +29,6 @@ export function defaultModules(): ServiceModule[] {
     consoleModule(),
     consoleAuthModule(),
     urgentModule({ sync }),
+    remindersModule({ sync }),
   ];
 }

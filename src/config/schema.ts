@@ -211,6 +211,87 @@ export const SyncConfig = z.strictObject({
 });
 export type SyncConfig = z.infer<typeof SyncConfig>;
 
+/**
+ * Reminders and recalls (docs/reminders.md). The rules themselves are per practice
+ * (`settings.reminders`, checked by PracticeReminderSettings below when the practice is
+ * written); this is when the service looks for practices whose daily pass is due.
+ */
+export const RemindersConfig = z.strictObject({
+  /**
+   * How often (node-cron, server zone) the job looks for practices whose local send time has
+   * come and whose pass of the day has not run, and collects the platform's outcomes.
+   */
+  checkSchedule: cronExpression.default('*/10 * * * *'),
+});
+export type RemindersConfig = z.infer<typeof RemindersConfig>;
+
+const leadDays = z
+  .number({ error: 'must be a number of days (0: the same day, 1: the day before…)' })
+  .int({ error: 'must be a whole number of days' })
+  .min(0, { error: 'must be 0 (the same day) or more' })
+  .max(30, { error: 'must be at most 30 days' });
+const visitTypeCode = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'not a visit-type code' });
+
+/**
+ * A practice's reminder and recall rules (`settings.reminders`, issue 21 point 3): validated as
+ * a whole when the practice is written (every problem reported with its path), applied by the
+ * next daily pass. Visit types are the codes of the practice's catalogue (appointmentTypes of
+ * its mapping profile, e.g. CONS, ECHO).
+ */
+export const PracticeReminderSettings = z
+  .strictObject({
+    /** Off by default: a practice turns reminders on once its consent collection is in place. */
+    enabled: z.boolean().default(false),
+    /** Local time (practice zone) from which the day's pass runs, HH:MM. */
+    sendAt: z
+      .string()
+      .regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, { error: 'not a time (HH:MM, e.g. 09:00)' })
+      .default('09:00'),
+    /** Days before the appointment for visit types not listed; null: only listed types are reminded. */
+    defaultLeadDays: leadDays.nullable().default(1),
+    /** Per visit-type code: its lead time (null: never reminded) and its recall rule. */
+    visitTypes: z
+      .record(
+        visitTypeCode,
+        z.strictObject({
+          leadDays: leadDays.nullable().optional(),
+          /** Recall the patient this many months after a visit of this type, unless another is booked. */
+          recallAfterMonths: z
+            .number()
+            .int({ error: 'must be a whole number of months' })
+            .min(1, { error: 'must be at least 1 month' })
+            .max(120, { error: 'must be at most 120 months' })
+            .optional(),
+        }),
+      )
+      .default({}),
+    /** Recall patients whose recall date the practice software publishes (Patient extension recall-due). */
+    recallsFromPracticeSoftware: z.boolean().default(true),
+    /**
+     * Count a patient without any consent flag from the practice software as consenting: only
+     * for a practice that collects consent for every patient outside its software. Off: no
+     * consent recorded, no reminder.
+     */
+    assumeConsent: z.boolean().default(false),
+    /** Write each outcome back to the practice software where its connector can (FHIR: a Communication). */
+    writeBack: z.boolean().default(true),
+  })
+  .superRefine((s, ctx) => {
+    if (s.enabled && s.defaultLeadDays === null) {
+      const any = Object.values(s.visitTypes).some(
+        (v) => (v.leadDays !== undefined && v.leadDays !== null) || v.recallAfterMonths !== undefined,
+      );
+      if (!any && !s.recallsFromPracticeSoftware)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['defaultLeadDays'],
+          message:
+            'with defaultLeadDays null, no visit type with leadDays or recallAfterMonths and recallsFromPracticeSoftware false, nothing would ever be reminded',
+        });
+    }
+  });
+export type PracticeReminderSettings = z.infer<typeof PracticeReminderSettings>;
+
 const CONSOLE_ROLES = ['admin', 'integrator', 'viewer'] as const;
 
 function isLoopbackHost(host: string): boolean {
@@ -284,6 +365,7 @@ export const Config = z
     sync: SyncConfig.prefault({}),
     audit: AuditConfig.prefault({}),
     console: ConsoleConfig.prefault({}),
+    reminders: RemindersConfig.prefault({}),
     /** Zone used when a practice has none: Europe/Paris, or an overseas zone. */
     defaultTimezone: ianaZone.default('Europe/Paris'),
   })

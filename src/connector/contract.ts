@@ -295,6 +295,56 @@ export interface Connector {
     readonly version: number;
     readonly document: JsonObject;
   }): Promise<{ readonly publishedAt: string }>;
+  /**
+   * Hands the day's reminders and recalls to the platform's agents (issue 21 point 3); the
+   * platform keeps one per `reference`, so a resend changes nothing. Only a secretariat
+   * connector implements it.
+   */
+  handReminders?(items: readonly ReminderHandoff[]): Promise<readonly { reference: string; id: string }[]>;
+  /** The outcomes the agents reported since `since` (polled: design rule 5). Secretariat only. */
+  reminderOutcomes?(since: string): Promise<readonly ReminderOutcomeReport[]>;
+  /**
+   * Records a reminder's outcome in the practice software (FHIR: a Communication about the
+   * appointment). Only a practice connector whose peer can hold it implements it.
+   */
+  recordReminderOutcome?(outcome: ReminderWriteBack): Promise<{ readonly id: string }>;
+}
+
+/** One reminder or recall as passerelle hands it (platform ids from the identity map). */
+export interface ReminderHandoff {
+  /** passerelle's reminder id. */
+  readonly reference: string;
+  readonly kind: 'reminder' | 'recall';
+  readonly patientId: string;
+  readonly appointmentId: string | null;
+  readonly visitType: string | null;
+  readonly dueOn: string;
+  readonly appointmentStart: string | null;
+  /** French text for the agent; no patient data. */
+  readonly note: string;
+}
+
+export type ReminderOutcomeCode = 'reached' | 'not-reached' | 'rebooked' | 'declined';
+
+export interface ReminderOutcomeReport {
+  readonly reference: string;
+  readonly outcome: ReminderOutcomeCode;
+  readonly optOut: boolean;
+  readonly at: string;
+}
+
+/** What the practice software is told of a reminder's outcome (its own ids from the identity map). */
+export interface ReminderWriteBack {
+  /** passerelle's reminder id: the written record's business identifier (a retry creates nothing twice). */
+  readonly reference: string;
+  readonly kind: 'reminder' | 'recall';
+  readonly patientId: string;
+  readonly appointmentId: string | null;
+  readonly outcome: ReminderOutcomeCode;
+  readonly optOut: boolean;
+  readonly at: string;
+  /** French, for the practice's staff. */
+  readonly text: string;
 }
 
 /** What passerelle asks of the secretariat when an urgent message stays unacknowledged. */

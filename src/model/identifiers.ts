@@ -69,6 +69,13 @@ export const EXT = {
   callerName: `${PASSERELLE_FHIR_BASE}/StructureDefinition/caller-name`,
   /** Where a canonical record was first created: `secretariat` or `practice`. */
   origin: `${PASSERELLE_FHIR_BASE}/StructureDefinition/origin`,
+  /**
+   * Patient: whether the patient agreed to be reminded and recalled by the secretariat
+   * (valueBoolean; false is an opt-out). docs/reminders.md says why an extension and not Consent.
+   */
+  reminderConsent: `${PASSERELLE_FHIR_BASE}/StructureDefinition/reminder-consent`,
+  /** Patient: the day the practice wants the patient recalled for a follow-up (valueDate). */
+  recallDue: `${PASSERELLE_FHIR_BASE}/StructureDefinition/recall-due`,
 } as const;
 
 /**

@@ -134,6 +134,44 @@ export function reportRows(report: ActivityReport): CsvValue[][] {
       [[u.urgent, u.acknowledged, u.escalated, u.callbacks, u.ackP50Seconds, u.ackP95Seconds]],
     );
 
+  const rm = report.reminders;
+  if (rm)
+    section(
+      'Rappels et relances',
+      [
+        'Rappels de rendez-vous',
+        'Relances de suivi',
+        'Transmis au secrétariat',
+        'Joints',
+        'Non joints',
+        'Reprogrammés',
+        'Refusés',
+        'Sans résultat',
+        'Ne plus relancer',
+        'Reportés dans le logiciel',
+        'Non faits : sans consentement',
+        'Non faits : opposition',
+        'Non faits : patient inactif',
+      ],
+      [
+        [
+          rm.reminders,
+          rm.recalls,
+          rm.handed,
+          rm.reached,
+          rm.notReached,
+          rm.rebooked,
+          rm.declined,
+          rm.awaitingOutcome,
+          rm.optOuts,
+          rm.writtenBack,
+          rm.skippedNoConsent,
+          rm.skippedOptedOut,
+          rm.skippedInactive,
+        ],
+      ],
+    );
+
   const c = report.conflicts;
   section(
     'Conflits',

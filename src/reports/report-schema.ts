@@ -106,6 +106,30 @@ export const ActivityReport = z.object({
     })
     .optional()
     .describe('Urgent messages acknowledged or escalated (issue 21); absent from digests stored before'),
+  reminders: z
+    .object({
+      reminders: z
+        .number()
+        .int()
+        .describe('Appointment reminders selected in the period (by the daily passes)'),
+      recalls: z.number().int().describe('Follow-up recalls selected in the period'),
+      handed: z.number().int().describe('Of those, taken by the secretariat platform'),
+      reached: z.number().int().describe('Outcome: the patient was reached'),
+      notReached: z.number().int().describe('Outcome: the patient could not be reached'),
+      rebooked: z.number().int().describe('Outcome: the appointment was moved, or the recall booked'),
+      declined: z.number().int().describe('Outcome: the patient declined (cancelled, or wants no follow-up)'),
+      awaitingOutcome: z.number().int().describe('Handed, no outcome reported yet'),
+      optOuts: z.number().int().describe('Patients who asked, on these calls, not to be reminded again'),
+      writtenBack: z.number().int().describe('Outcomes written back to the practice software'),
+      skippedNoConsent: z
+        .number()
+        .int()
+        .describe('Reminders or recalls not made: no consent recorded (passes of the period)'),
+      skippedOptedOut: z.number().int().describe('Reminders or recalls not made: the patient opted out'),
+      skippedInactive: z.number().int().describe('Reminders or recalls not made: inactive or merged patient'),
+    })
+    .optional()
+    .describe('Reminders and recalls (issue 21 point 3); absent from digests stored before'),
   conflicts: z.object({
     openedForReview: z
       .number()

@@ -8,6 +8,7 @@ import type { Practitioner } from '../model/resources.js';
 import type { Repos } from '../store/index.js';
 import type { Period } from '../store/repos/reports.js';
 import type { ActivityCount, Practice } from '../store/types.js';
+import { reminderStats } from '../sync/reminders.js';
 import { urgentStats } from '../sync/urgent.js';
 import { summarize } from './percentiles.js';
 import {
@@ -146,7 +147,10 @@ export interface ReportOptions {
   readonly names?: boolean;
 }
 
-type ReportReads = Pick<Repos, 'activity' | 'links' | 'cursors' | 'resources' | 'urgentMessages'>;
+type ReportReads = Pick<
+  Repos,
+  'activity' | 'links' | 'cursors' | 'resources' | 'urgentMessages' | 'reminders'
+>;
 
 export async function buildActivityReport(
   store: ReportReads,
@@ -226,6 +230,7 @@ export async function buildActivityReport(
       Date.parse(period.from),
       Date.parse(period.to),
     ),
+    reminders: await reminderStats(store, practice, Date.parse(period.from), Date.parse(period.to)),
     conflicts: { ...aggregated.conflicts, openNow: open.conflicts },
     deadLetters: {
       total: deadLetters.reduce((n, d) => n + d.count, 0),

@@ -430,6 +430,44 @@ export interface ConsignesTable {
   publish_error: string | null;
 }
 
+/** Reminders and recalls handed to the secretariat (0015_reminders). */
+export interface RemindersTable {
+  id: string;
+  practice_id: string;
+  kind: string;
+  dedupe_key: string;
+  appointment_id: string | null;
+  patient_id: string;
+  visit_type: string | null;
+  due_on: string;
+  appointment_start: Ms | null;
+  pass_day: string;
+  handed_at: Ms | null;
+  platform_id: string | null;
+  hand_attempts: number;
+  hand_error: string | null;
+  outcome: string | null;
+  outcome_at: Ms | null;
+  opt_out: number;
+  written_back_at: Ms | null;
+  write_back_error: string | null;
+  created_at: Ms;
+  updated_at: Ms;
+}
+export interface ReminderOptoutsTable {
+  practice_id: string;
+  patient_id: string;
+  at: Ms;
+  via: string;
+}
+export interface ReminderPassesTable {
+  practice_id: string;
+  day: string;
+  ran_at: Ms;
+  /** JSON: counts handed and skipped per reason. */
+  counts: string;
+}
+
 export interface Database {
   practices: PracticesTable;
   links: LinksTable;
@@ -460,4 +498,7 @@ export interface Database {
   urgent_messages: UrgentMessagesTable;
   urgent_message_events: UrgentMessageEventsTable;
   consignes: ConsignesTable;
+  reminders: RemindersTable;
+  reminder_optouts: ReminderOptoutsTable;
+  reminder_passes: ReminderPassesTable;
 }

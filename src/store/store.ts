@@ -37,6 +37,7 @@ import {
   type SnapshotsRepo,
   snapshotsRepo,
 } from './repos/records.js';
+import { type RemindersRepo, remindersRepo } from './repos/reminders.js';
 import { type ActivityRepo, activityRepo, type DigestsRepo, digestsRepo } from './repos/reports.js';
 import { type UrgentMessagesRepo, urgentMessagesRepo } from './repos/urgent-messages.js';
 import type { Database } from './schema.js';
@@ -71,6 +72,8 @@ export interface Repos {
   readonly agenda: AgendaRepo;
   readonly urgentMessages: UrgentMessagesRepo;
   readonly consignes: ConsignesRepo;
+  /** Reminders and recalls handed to the secretariat, opt-outs, daily passes (0015_reminders). */
+  readonly reminders: RemindersRepo;
 }
 
 /** The repositories bound to one open transaction. Use only these inside `transaction(fn)`. */
@@ -168,6 +171,7 @@ export function makeRepos(ctx: RepoContext): Repos {
     agenda: agendaRepo(ctx),
     urgentMessages: urgentMessagesRepo(ctx),
     consignes: consignesRepo(ctx),
+    reminders: remindersRepo(ctx),
   };
 }
 

@@ -5,7 +5,15 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import type { Appointment, Message, MessageCreate, Patient, PatientInput, Slot } from '../contract.js';
+import type {
+  Appointment,
+  Message,
+  MessageCreate,
+  Patient,
+  PatientInput,
+  ReminderBody,
+  Slot,
+} from '../contract.js';
 
 export class AgentRequestError extends Error {
   constructor(
@@ -157,6 +165,20 @@ export class SimulatorAgent {
       takenAt: new Date().toISOString(),
       ...input,
     });
+  }
+
+  /** The reminders and recalls the agents have to call. */
+  async reminders(): Promise<ReminderBody[]> {
+    return (await this.call<{ items: ReminderBody[] }>('GET', '/reminders?status=open')).items;
+  }
+
+  /** Reports how the call went (and whether the patient asked not to be reminded again). */
+  reportReminder(
+    id: string,
+    outcome: NonNullable<ReminderBody['outcome']>,
+    optOut = false,
+  ): Promise<ReminderBody> {
+    return this.call('POST', `/reminders/${id}/outcome`, { outcome, optOut });
   }
 
   async markUrgent(messageId: string): Promise<Message> {

@@ -145,6 +145,13 @@ export function buildRoutes(platform: Platform, state: SimulatorState): SimRoute
       path: `${P}/callback-requests`,
       handle: (c, _p, b) => platform.createCallbackRequest(c, b),
     },
+    { method: 'get', path: `${P}/reminders`, handle: (c, _p, _b, q) => platform.listReminders(c, q) },
+    { method: 'post', path: `${P}/reminders`, handle: (c, _p, b) => platform.handReminders(c, b) },
+    {
+      method: 'post',
+      path: `${P}/reminders/{id}/outcome`,
+      handle: (c, p, b) => platform.reportReminderOutcome(c, id(p), b),
+    },
   ];
 }
 

@@ -27,6 +27,9 @@ import {
   PractitionerInput,
   PROBLEM_TYPE_BASE,
   RefuseRequest,
+  ReminderBatch,
+  type ReminderBody,
+  ReminderOutcomeReport,
   type ResourceOfType,
   type ResourceType,
   type Schedule,
@@ -631,6 +634,73 @@ export class Platform {
 
   listCallbackRequests(ctx: OperationContext): Reply {
     return { status: 200, body: { items: this.state.callbackRequests(ctx.practiceId) } };
+  }
+
+  /**
+   * passerelle hands reminders and recalls (issue 21 point 3): one per reference, so a resend
+   * returns the one already held, unchanged (its outcome included).
+   */
+  handReminders(ctx: OperationContext, body: unknown): Reply {
+    this.forbidAgent(ctx, 'reminders');
+    const input = parseBody(ReminderBatch, body);
+    const held = this.state.reminders(ctx.practiceId);
+    const out: ReminderBody[] = [];
+    input.items.forEach((item, i) => {
+      this.require(ctx.practiceId, 'patient', item.patientId, `/items/${i}/patientId`);
+      if (item.appointmentId !== null)
+        this.require(ctx.practiceId, 'appointment', item.appointmentId, `/items/${i}/appointmentId`);
+      const existing = held.find((r) => r.reference === item.reference);
+      if (existing) {
+        out.push(existing);
+        return;
+      }
+      const now = this.nowIso();
+      const r: ReminderBody = {
+        id: this.state.newId('rel'),
+        ...item,
+        status: 'open',
+        outcome: null,
+        optOut: false,
+        outcomeAt: null,
+        createdAt: now,
+        updatedAt: now,
+      };
+      this.state.putReminder(ctx.practiceId, r);
+      out.push(r);
+    });
+    return { status: 200, body: { items: out } };
+  }
+
+  /** The practice's reminders, oldest first; `status` and `updatedSince` filter them. */
+  listReminders(ctx: OperationContext, query: Record<string, string | undefined>): Reply {
+    const since = query['updatedSince'];
+    if (since !== undefined && Number.isNaN(Date.parse(since)))
+      throw new ProblemError(400, 'bad-query', 'updatedSince is not an instant');
+    const items = this.state
+      .reminders(ctx.practiceId)
+      .filter((r) => query['status'] === undefined || r.status === query['status'])
+      .filter((r) => since === undefined || Date.parse(r.updatedAt) >= Date.parse(since));
+    return { status: 200, body: { items } };
+  }
+
+  /** An agent reports how the call went; the first report stands (409 after). */
+  reportReminderOutcome(ctx: OperationContext, id: string, body: unknown): Reply {
+    const input = parseBody(ReminderOutcomeReport, body);
+    const current = this.state.reminders(ctx.practiceId).find((r) => r.id === id);
+    if (!current) throw new ProblemError(404, 'not-found', 'No such reminder');
+    if (current.status === 'done')
+      throw new ProblemError(409, 'reminder-done', 'An outcome was already reported for this reminder');
+    const now = this.nowIso();
+    const r: ReminderBody = {
+      ...current,
+      status: 'done',
+      outcome: input.outcome,
+      optOut: input.optOut ?? false,
+      outcomeAt: now,
+      updatedAt: now,
+    };
+    this.state.putReminder(ctx.practiceId, r);
+    return { status: 200, body: r };
   }
 
   /** The platform marks a new message delivered once a webhook carrying it was acknowledged (2xx). */

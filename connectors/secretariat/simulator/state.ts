@@ -13,6 +13,7 @@ import type {
   ChangeOrigin,
   ConsignesBody,
   PlatformResource,
+  ReminderBody,
   ResourceOfType,
   ResourceType,
   SlotStatus,
@@ -65,6 +66,8 @@ interface StateFile {
   callbackRequests?: Record<string, CallbackRequestBody[]>;
   /** Consignes in force per practice (absent in older state files). */
   consignes?: Record<string, ConsignesBody>;
+  /** Reminders and recalls handed by passerelle, per practice (absent in older state files). */
+  reminders?: Record<string, ReminderBody[]>;
 }
 
 const emptyCounters = (): SimulatorCounters => ({
@@ -130,6 +133,19 @@ export class SimulatorState {
   addCallbackRequest(practiceId: string, request: CallbackRequestBody): void {
     const all = (this.data.callbackRequests ??= {});
     (all[practiceId] ??= []).push(request);
+  }
+
+  /** A practice's reminders, oldest first. */
+  reminders(practiceId: string): ReminderBody[] {
+    return [...(this.data.reminders?.[practiceId] ?? [])];
+  }
+
+  /** Adds or replaces (same id) a reminder. */
+  putReminder(practiceId: string, reminder: ReminderBody): void {
+    const list = ((this.data.reminders ??= {})[practiceId] ??= []);
+    const i = list.findIndex((r) => r.id === reminder.id);
+    if (i >= 0) list[i] = reminder;
+    else list.push(reminder);
   }
 
   consignes(practiceId: string): ConsignesBody | undefined {

@@ -12,6 +12,7 @@ import type { SecretBox } from '../../security/secrets.js';
 import type { Store } from '../../store/index.js';
 import { newId } from '../../store/repos/context.js';
 import { type JsonObject, type Link, LINK_ROLES, type Practice } from '../../store/types.js';
+import { checkReminderSettings } from '../../sync/reminder-settings.js';
 import { sealUrgentSettings, urgentSettingsView } from '../../sync/urgent-settings.js';
 import { didYouMean } from '../../util/suggest.js';
 import { type AnyRoute, defineRoute, reply } from '../route.js';
@@ -235,7 +236,12 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
         const settings =
           body.settings &&
           sealUrgentSettings(
-            sealDigestWebhook(body.settings as JsonObject, null, deps.secrets, practiceId),
+            sealDigestWebhook(
+              checkReminderSettings(body.settings as JsonObject),
+              null,
+              deps.secrets,
+              practiceId,
+            ),
             null,
             deps.secrets,
             practiceId,
@@ -295,7 +301,12 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
         const settings =
           body.settings &&
           sealUrgentSettings(
-            sealDigestWebhook(body.settings as JsonObject, previous ?? null, deps.secrets, params.id),
+            sealDigestWebhook(
+              checkReminderSettings(body.settings as JsonObject),
+              previous ?? null,
+              deps.secrets,
+              params.id,
+            ),
             previous ?? null,
             deps.secrets,
             params.id,

@@ -13,6 +13,7 @@ import { migration0009 } from './0009_console_sessions.js';
 import { migration0010 } from './0010_agenda.js';
 import { migration0011 } from './0011_link_notify.js';
 import { migration0012 } from './0012_urgent_messages.js';
+import { migration0015 } from './0015_reminders.js';
 import { migration0017 } from './0017_cluster_leases.js';
 import type { Dialect, StoreMigration } from './types.js';
 
@@ -33,6 +34,7 @@ export const MIGRATIONS: readonly StoreMigration[] = [
   migration0010,
   migration0011,
   migration0012,
+  migration0015,
   migration0017,
 ];
 
