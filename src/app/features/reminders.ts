@@ -1,15 +1,15 @@
 /**
  * The `reminders` service module (issue 21 point 3): the reminder routes, and the job as a
- * component — a node-cron task (`reminders.checkSchedule`, every 10 minutes by default; noOverlap)
- * calling the plain function `ReminderJob.runDue()`, which runs each practice's daily pass once
- * its local send time has come and collects outcomes. Started after the HTTP server, stopped
- * before the store closes.
+ * component — a cluster-wide job (`reminders.checkSchedule`, every 10 minutes by default; one
+ * instance per occurrence, sync/scheduler.ts scheduleClusterJob) calling the plain function
+ * `ReminderJob.runDue()`, which runs each practice's daily pass once its local send time has come
+ * and collects outcomes. Started after the HTTP server, stopped before the store closes.
  */
-import cron, { type ScheduledTask } from 'node-cron';
+import type { ScheduledTask } from 'node-cron';
 
 import { reminderRoutes } from '../../api/routes/reminders.js';
-import { cronLogger } from '../../log/cron.js';
 import { ReminderJob } from '../../sync/reminders.js';
+import { scheduleClusterJob } from '../../sync/scheduler.js';
 import type { ServiceContext, ServiceModule } from '../service.js';
 import type { SyncModule } from './sync.js';
 
@@ -55,14 +55,14 @@ export function remindersModule(options: RemindersModuleOptions): RemindersModul
         start: async () => {
           if (options.schedule === false) return;
           const r = runtimeOf(ctx);
-          const log = ctx.logger.child({ component: 'reminders' });
-          // A plain function: node-cron checks `instanceof Function`.
-          const run = () =>
-            r.job.runDue().catch((e: unknown) => log.error('reminder job failed', { err: e }));
-          r.task = cron.schedule(ctx.config.reminders.checkSchedule, run, {
+          // Once per occurrence across the instances of a cluster (docs/cluster.md); the pass's
+          // own per-reminder keys keep a second run the same day from handing anything twice.
+          r.task = scheduleClusterJob({
+            store: ctx.store,
+            logger: ctx.logger.child({ component: 'reminders' }),
             name: 'reminders',
-            noOverlap: true,
-            logger: cronLogger(log),
+            expression: ctx.config.reminders.checkSchedule,
+            run: () => r.job.runDue(),
           });
         },
         stop: async () => {
