@@ -19,7 +19,7 @@ import type { ExternalRecord, OutboundOp } from '../model/records.js';
 import type { CanonicalResource, ResourceKind } from '../model/resources.js';
 import type { RefusalWatch } from '../security/refusals.js';
 import type { Clock } from '../store/repos/context.js';
-import type { JsonObject, Link } from '../store/types.js';
+import type { CallKpis, JsonObject, Link } from '../store/types.js';
 export type { ExternalRecord, OutboundOp } from '../model/records.js';
 import type { OutboundUrl } from '../security/outbound-urls.js';
 
@@ -295,6 +295,11 @@ export interface Connector {
     readonly version: number;
     readonly document: JsonObject;
   }): Promise<{ readonly publishedAt: string }>;
+  /**
+   * The platform's call figures for one of the practice's local days (issue 21 point 4). Only
+   * a secretariat connector implements it.
+   */
+  callStatistics?(day: string): Promise<CallKpis>;
 }
 
 /** What passerelle asks of the secretariat when an urgent message stays unacknowledged. */

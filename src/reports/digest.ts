@@ -33,6 +33,11 @@ export interface DigestJobOptions {
   readonly secrets: SecretBox;
   /** Aborted when the service stops: webhook waits end at once. */
   readonly signal?: AbortSignal;
+  /**
+   * Also run for each practice at each daily run, before its digests (the call KPI pass,
+   * call-kpis.ts); a failure is logged and never stops the digests.
+   */
+  readonly beforePractice?: (practice: Practice) => Promise<unknown>;
 }
 
 export interface PracticeDigestRun {
@@ -66,6 +71,14 @@ export class DigestJob {
       const practices = (await this.options.store.practices.list()).filter((p) => p.timezone === zone);
       const out: PracticeDigestRun[] = [];
       for (const practice of practices) {
+        if (this.options.beforePractice)
+          await this.options.beforePractice(practice).catch((e: unknown) =>
+            this.log.error('daily pass before the digest failed for a practice', {
+              practiceId: practice.id,
+              code: isPasserelleError(e) ? e.code : 'ERR_INTERNAL',
+              err: e,
+            }),
+          );
         try {
           out.push(await this.runPractice(practice));
         } catch (e) {

@@ -430,6 +430,16 @@ export interface ConsignesTable {
   publish_error: string | null;
 }
 
+/** The secretariat's call KPIs, one row per practice and local day (0016_call_kpis). */
+export interface CallKpisTable {
+  practice_id: string;
+  day: string;
+  link_id: string;
+  /** JSON: counts and seconds (CallKpis without `day`). */
+  figures: string;
+  fetched_at: Ms;
+}
+
 export interface Database {
   practices: PracticesTable;
   links: LinksTable;
@@ -460,4 +470,5 @@ export interface Database {
   urgent_messages: UrgentMessagesTable;
   urgent_message_events: UrgentMessageEventsTable;
   consignes: ConsignesTable;
+  call_kpis: CallKpisTable;
 }

@@ -4,6 +4,7 @@ import type { MigrationStatus } from './migrations/index.js';
 import type { Dialect } from './migrations/types.js';
 import { type AgendaRepo, agendaRepo } from './repos/agenda.js';
 import { type AuditRepo, auditRepo } from './repos/audit.js';
+import { type CallKpisRepo, callKpisRepo } from './repos/call-kpis.js';
 import { type ChangeCountersRepo, changeCountersRepo } from './repos/changes.js';
 import { type ConsignesRepo, consignesRepo } from './repos/consignes.js';
 import { type ConsoleSessionsRepo, consoleSessionsRepo } from './repos/console-sessions.js';
@@ -70,6 +71,8 @@ export interface Repos {
   readonly agenda: AgendaRepo;
   readonly urgentMessages: UrgentMessagesRepo;
   readonly consignes: ConsignesRepo;
+  /** The secretariat's call KPIs per practice and day (0016_call_kpis). */
+  readonly callKpis: CallKpisRepo;
 }
 
 /** The repositories bound to one open transaction. Use only these inside `transaction(fn)`. */
@@ -161,6 +164,7 @@ export function makeRepos(ctx: RepoContext): Repos {
     agenda: agendaRepo(ctx),
     urgentMessages: urgentMessagesRepo(ctx),
     consignes: consignesRepo(ctx),
+    callKpis: callKpisRepo(ctx),
   };
 }
 

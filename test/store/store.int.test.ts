@@ -54,6 +54,7 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
         '0010_agenda',
         '0011_link_notify',
         '0012_urgent_messages',
+        '0016_call_kpis',
       ]);
       expect(await store.migrate()).toEqual([]);
     });

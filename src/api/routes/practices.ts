@@ -5,6 +5,7 @@ import { maskConfig, secretConfigPaths, unmaskConfig } from '../../connector/con
 import type { ConnectorRegistry } from '../../connector/registry.js';
 import { PasserelleError } from '../../errors.js';
 import { shippedPlan, shippedProfileNames } from '../../mapping/runtime.js';
+import { validateCallThresholdSettings } from '../../reports/call-kpis.js';
 import { digestWebhookView, sealDigestWebhook } from '../../reports/webhook.js';
 import { endpointChanges } from '../../security/endpoint.js';
 import { outboundUrlIssues } from '../../security/outbound-urls.js';
@@ -235,7 +236,12 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
         const settings =
           body.settings &&
           sealUrgentSettings(
-            sealDigestWebhook(body.settings as JsonObject, null, deps.secrets, practiceId),
+            sealDigestWebhook(
+              validateCallThresholdSettings(body.settings as JsonObject),
+              null,
+              deps.secrets,
+              practiceId,
+            ),
             null,
             deps.secrets,
             practiceId,
@@ -295,7 +301,12 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
         const settings =
           body.settings &&
           sealUrgentSettings(
-            sealDigestWebhook(body.settings as JsonObject, previous ?? null, deps.secrets, params.id),
+            sealDigestWebhook(
+              validateCallThresholdSettings(body.settings as JsonObject),
+              previous ?? null,
+              deps.secrets,
+              params.id,
+            ),
             previous ?? null,
             deps.secrets,
             params.id,

@@ -13,6 +13,7 @@ import { migration0009 } from './0009_console_sessions.js';
 import { migration0010 } from './0010_agenda.js';
 import { migration0011 } from './0011_link_notify.js';
 import { migration0012 } from './0012_urgent_messages.js';
+import { migration0016 } from './0016_call_kpis.js';
 import type { Dialect, StoreMigration } from './types.js';
 
 /**
@@ -32,6 +33,7 @@ export const MIGRATIONS: readonly StoreMigration[] = [
   migration0010,
   migration0011,
   migration0012,
+  migration0016,
 ];
 
 export const MIGRATION_TABLE = 'schema_migrations';

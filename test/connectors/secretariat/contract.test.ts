@@ -93,6 +93,7 @@ const PAIRS: Record<string, z.ZodType> = {
   CallbackRequestList: C.CallbackRequestList,
   ConsignesPublish: C.ConsignesPublish,
   Consignes: C.Consignes,
+  CallStatistics: C.CallStatistics,
   Change: C.Change,
   ChangesPage: C.ChangesPage,
   WebhookPayload: C.WebhookPayload,
