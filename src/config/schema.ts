@@ -212,6 +212,8 @@ export const ReportsConfig = z.strictObject({
   webhookBackoffMs: z.number().int().min(0).max(300_000).default(2_000),
   /** The call KPI thresholds of practices whose settings name none (docs/reports.md § Call KPIs). */
   callThresholds: CallThresholds.default({}),
+  /** Reviews (week, month) also POSTed, once complete, to each practice's digest webhook; none by default. */
+  reviewWebhook: z.array(z.enum(['week', 'month'])).default([]),
 });
 export type ReportsConfig = z.infer<typeof ReportsConfig>;
 

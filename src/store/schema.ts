@@ -440,6 +440,17 @@ export interface CallKpisTable {
   fetched_at: Ms;
 }
 
+/** Reviews posted to a practice's digest webhook (0016_call_kpis). */
+export interface ReviewDeliveriesTable {
+  practice_id: string;
+  kind: string;
+  start_day: string;
+  attempts: number;
+  delivered_at: Ms | null;
+  last_error: string | null;
+  updated_at: Ms;
+}
+
 export interface Database {
   practices: PracticesTable;
   links: LinksTable;
@@ -471,4 +482,5 @@ export interface Database {
   urgent_message_events: UrgentMessageEventsTable;
   consignes: ConsignesTable;
   call_kpis: CallKpisTable;
+  review_deliveries: ReviewDeliveriesTable;
 }

@@ -5,11 +5,15 @@
  * figures under French labels, with the contract's thresholds flagged. An injected clock shared
  * by the service and the simulator makes the platform's figures the same on every run.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { PDFParse } from 'pdf-parse';
 
 import type { CallStatistics } from '../../connectors/secretariat/contract.js';
 import { type ReportsModule, reportsModule } from '../../src/app/features/reports.js';
+import { DigestJob } from '../../src/reports/digest.js';
 import { num } from '../../src/reports/review-layout.js';
 import { createApiKey } from '../../src/security/api-keys.js';
 import { type FhirWorld, startFhirWorld } from '../helpers/fhir-world.js';
@@ -127,6 +131,50 @@ describe('the practice review', () => {
     expect(flat).toContain('Messages urgents et accusés de réception');
     expect(flat).toContain('Ce qui a changé dans les consignes');
     expect(flat.includes('NON ATTEINT')).toBe(p95Missed);
+  }, 60_000);
+
+  it('posts the review of the week once it is complete to the practice’s webhook, once, when configured', async () => {
+    const bodies: { type: string; period: { startDay: string }; html: string; pdf: string }[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as (typeof bodies)[number]);
+        res.statusCode = 204;
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/revue`;
+      expect((await patchSettings({ digestWebhook: { url } })).status).toBe(200);
+      const ctx = w.t.service.context;
+      const job = new DigestJob({
+        store: ctx.store,
+        logger: ctx.logger,
+        config: { ...ctx.config.reports, reviewWebhook: ['week'] },
+        now: clock,
+        secrets: ctx.secrets,
+      });
+      // Monday 7 December: the week of 30 November is complete.
+      clock.set(Date.parse('2026-12-07T06:05:00.000Z'));
+      await job.runAll();
+      await job.runAll();
+      const reviews = bodies.filter((b) => b.type === 'passerelle.review.weekly');
+      expect(reviews.map((b) => b.period.startDay)).toEqual(['2026-11-30']);
+      expect(reviews[0]?.html).toContain(`Appels reçus : ${num(platform.received)}`);
+      expect(
+        Buffer.from(reviews[0]?.pdf ?? '', 'base64')
+          .subarray(0, 5)
+          .toString(),
+      ).toBe('%PDF-');
+    } finally {
+      clock.set(Date.parse('2026-12-02T10:00:00.000Z'));
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
+    }
   }, 60_000);
 
   it('lets a key limited to another practice neither read the review nor the KPIs in it', async () => {

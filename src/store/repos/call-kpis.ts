@@ -14,6 +14,15 @@ export interface CallKpisRepo {
   }): Promise<void>;
   /** Days `fromDay` ≤ day < `toDay` (YYYY-MM-DD, the practice's local days), oldest first. */
   list(practiceId: string, fromDay: string, toDay: string): Promise<StoredCallKpis[]>;
+  /** Whether the review of (practice, kind, first day) already reached the practice's webhook. */
+  reviewDelivered(practiceId: string, kind: string, startDay: string): Promise<boolean>;
+  /** Records one run's POSTs of a review: delivered, or the last error met. */
+  recordReviewDelivery(
+    practiceId: string,
+    kind: string,
+    startDay: string,
+    outcome: { readonly attempts: number; readonly error: string | null },
+  ): Promise<void>;
 }
 
 export function callKpisRepo(ctx: RepoContext): CallKpisRepo {
@@ -44,6 +53,40 @@ export function callKpisRepo(ctx: RepoContext): CallKpisRepo {
         linkId: r.link_id,
         fetchedAt: iso(Number(r.fetched_at)),
       }));
+    },
+    async reviewDelivered(practiceId, kind, startDay) {
+      const r = await db
+        .selectFrom('review_deliveries')
+        .select('delivered_at')
+        .where('practice_id', '=', practiceId)
+        .where('kind', '=', kind)
+        .where('start_day', '=', startDay)
+        .executeTakeFirst();
+      return r !== undefined && r.delivered_at !== null;
+    },
+    async recordReviewDelivery(practiceId, kind, startDay, outcome) {
+      const now = ctx.now();
+      const delivered = outcome.error === null ? now : null;
+      await db
+        .insertInto('review_deliveries')
+        .values({
+          practice_id: practiceId,
+          kind,
+          start_day: startDay,
+          attempts: outcome.attempts,
+          delivered_at: delivered,
+          last_error: outcome.error,
+          updated_at: now,
+        })
+        .onConflict((oc) =>
+          oc.columns(['practice_id', 'kind', 'start_day']).doUpdateSet((eb) => ({
+            attempts: eb('review_deliveries.attempts', '+', outcome.attempts),
+            delivered_at: delivered,
+            last_error: outcome.error,
+            updated_at: now,
+          })),
+        )
+        .execute();
     },
   };
 }
