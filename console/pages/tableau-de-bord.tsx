@@ -142,7 +142,10 @@ function UrgentWaitingList({ practice, count }: { practice: string; count: numbe
               </>
             )}{' '}
             {can(session, 'viewer') && (
-              <button type="button" onClick={() => void acknowledge(m.id).catch((e: Error) => setDone(e.message))}>
+              <button
+                type="button"
+                onClick={() => void acknowledge(m.id).catch((e: Error) => setDone(e.message))}
+              >
                 {t('tableau.urgents.accuser')}
               </button>
             )}
