@@ -23,6 +23,7 @@ import {
   type AppointmentTypeInput,
   CallbackRequest,
   type CallbackRequestCreate,
+  CallStatistics,
   ChangesPage,
   COLLECTION,
   Consignes,
@@ -513,6 +514,17 @@ export class SecretariatClient {
       body,
       ...(version === null ? { ifNoneMatch: '*' as const } : { ifMatch: version }),
       schema: AppointmentType,
+    });
+  }
+
+  /** The practice's call figures for one of its local days (GET /call-statistics, issue 21 point 4). */
+  callStatistics(day: string): Promise<PlatformResponse<CallStatistics>> {
+    return this.request({
+      method: 'GET',
+      path: '/call-statistics',
+      route: '/call-statistics',
+      query: { day },
+      schema: CallStatistics,
     });
   }
 

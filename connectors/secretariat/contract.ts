@@ -309,6 +309,34 @@ export const ReminderOutcomeReport = z.strictObject({
   optOut: z.boolean().optional(),
 });
 export type ReminderBody = z.infer<typeof Reminder>;
+// ——— call statistics (issue 21 point 4: the secretariat's call KPIs, per practice and local day) ———
+/**
+ * Wait thresholds (seconds) the platform counts answered calls under: a contract's "90 % answered
+ * within 60 s" reads `answeredWithin["60"]` against `received`.
+ */
+export const CALL_WAIT_BOUNDS = ['15', '30', '60', '120', '300'] as const;
+const Count = z.number().int().min(0);
+export const CallStatistics = z.strictObject({
+  /** The practice's local day (its time zone), YYYY-MM-DD. */
+  day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'not a day (YYYY-MM-DD)' }),
+  /** Calls that reached the practice's queue. */
+  received: Count,
+  /** Calls an agent took. */
+  answered: Count,
+  /** Calls the caller hung up before an agent took them. */
+  abandoned: Count,
+  /** Answered calls, by the longest wait they had (cumulative: within 60 s includes within 30 s). */
+  answeredWithin: z.strictObject({ '15': Count, '30': Count, '60': Count, '120': Count, '300': Count }),
+  /** Waiting time of answered calls, nearest-rank percentiles in seconds; null without answered calls. */
+  waitSeconds: z.strictObject({ p50: z.number().min(0).nullable(), p95: z.number().min(0).nullable() }),
+  /** What answered calls led to. */
+  outcomes: z.strictObject({ booked: Count, message: Count, urgent: Count, redirected: Count }),
+  /** Post-call survey, when the platform runs one for this practice; null otherwise. */
+  satisfaction: z
+    .strictObject({ responses: Count, averageScore: z.number().min(1).max(5).nullable() })
+    .nullable(),
+});
+export type CallStatistics = z.infer<typeof CallStatistics>;
 
 export const RESOURCE_SCHEMAS = {
   practitioner: Practitioner,

@@ -627,6 +627,10 @@ export function createSecretariatConnector(
         }));
     },
 
+    async callStatistics(day: string) {
+      return (await client.callStatistics(day)).data;
+    },
+
     async stop(): Promise<void> {
       stopper.abort(new PasserelleError('ERR_SECRETARIAT_HTTP', 'the link was stopped', { retryable: true }));
     },

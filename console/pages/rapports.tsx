@@ -551,6 +551,49 @@ function PracticeChooser({
   );
 }
 
+/** Monday of the week holding `day` (YYYY-MM-DD, calendar arithmetic in UTC: no zone involved). */
+function mondayOf(day: string): string {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() + 6) % 7));
+  return d.toISOString().slice(0, 10);
+}
+
+const reviewPath = (practice: string, period: 'week' | 'month', start: string, format: 'html' | 'pdf') =>
+  `/api/v1/practices/${encodeURIComponent(practice)}/reviews${query({ period, start, format })}`;
+
+/** The weekly and monthly review documents of the period's last day (GET …/reviews, HTML or PDF). */
+function ReviewLinks({ practice, day }: { practice: string; day: string }) {
+  const week = mondayOf(day);
+  const month = `${day.slice(0, 7)}-01`;
+  const monthName = new Date(`${month}T12:00:00Z`).toLocaleDateString('fr-FR', {
+    month: 'long',
+    year: 'numeric',
+    timeZone: 'UTC',
+  });
+  const row = (label: string, period: 'week' | 'month', start: string) => (
+    <li data-review={period}>
+      {label} —{' '}
+      <a href={reviewPath(practice, period, start, 'html')} target="_blank" rel="noopener">
+        {t('rapports.revue.html')}
+      </a>{' '}
+      ·{' '}
+      <a href={reviewPath(practice, period, start, 'pdf')} download="">
+        {t('rapports.revue.pdf')}
+      </a>
+    </li>
+  );
+  return (
+    <section aria-labelledby="revue" class="reviews">
+      <h2 id="revue">{t('rapports.revue.titre')}</h2>
+      <p class="intro">{t('rapports.revue.intro')}</p>
+      <ul>
+        {row(t('rapports.revue.semaine', { jour: formatDay(week) }), 'week', week)}
+        {row(t('rapports.revue.mois', { mois: monthName }), 'month', month)}
+      </ul>
+    </section>
+  );
+}
+
 function PracticeReports({ practice, period }: { practice: string; period: Period }) {
   const { session } = useConsole();
   const load = useLoad(() => loadReports(practice, period), [practice, period.du, period.au]);
@@ -587,6 +630,7 @@ function PracticeReports({ practice, period }: { practice: string; period: Perio
           <Totals report={report} />
         </section>
       )}
+      <ReviewLinks practice={practice} day={period.au} />
       {can(session, 'integrator') && (
         <section aria-labelledby="resumes" class="digests">
           <h2 id="resumes">{t('rapports.resumes.titre')}</h2>

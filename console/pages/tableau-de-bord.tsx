@@ -1,10 +1,13 @@
-import { getJson, query } from '../api.js';
+import { useState } from 'preact/hooks';
+
+import { getJson, query, sendJson } from '../api.js';
 import { Badge, ErrorBox, Loading, PageHeader, type Tone } from '../components/common.js';
 import { useConsole } from '../context.js';
 import { useLoad } from '../data.js';
 import { useChanges } from '../events.js';
 import { formatDateTime, formatDuration, formatNumber, t } from '../i18n/index.js';
 import { BASE } from '../router.js';
+import { can } from '../session.js';
 
 /** GET /api/v1/dashboard (src/reports/dashboard.ts). */
 export interface DashboardLink {
@@ -87,6 +90,72 @@ function errorLabel(code: string): string {
   return known.startsWith('tableau.') ? code : known;
 }
 
+/** UrgentView of src/sync/urgent.ts: ids and times only, never the message's text. */
+interface UrgentWaiting {
+  readonly id: string;
+  readonly takenAt: string;
+  readonly dueAt: string;
+  readonly step: number;
+}
+
+/**
+ * The practice's urgent messages still waiting, each with « Accuser réception » (POST
+ * …/urgent-messages/:id/acknowledge, role viewer): the button is left out for a session whose
+ * role may not acknowledge.
+ */
+function UrgentWaitingList({ practice, count }: { practice: string; count: number }) {
+  const { session } = useConsole();
+  const [done, setDone] = useState<string | null>(null);
+  const load = useLoad(
+    () =>
+      getJson<{ items: UrgentWaiting[] }>(
+        `/api/v1/practices/${encodeURIComponent(practice)}/urgent-messages${query({ state: 'waiting' })}`,
+      ),
+    [practice, count],
+  );
+  const acknowledge = async (id: string) => {
+    await sendJson(
+      'POST',
+      `/api/v1/practices/${encodeURIComponent(practice)}/urgent-messages/${encodeURIComponent(id)}/acknowledge`,
+    );
+    setDone(t('tableau.urgents.accuse'));
+    load.reload();
+  };
+  if (load.error) return <ErrorBox error={load.error} retry={load.reload} />;
+  const items = load.data?.items ?? [];
+  if (items.length === 0 && !done) return null;
+  return (
+    <div class="urgent-waiting">
+      <h3>{t('tableau.urgents.titre')}</h3>
+      {done && <p role="status">{done}</p>}
+      <ul>
+        {items.map((m) => (
+          <li key={m.id} data-urgent={m.id}>
+            {t('tableau.urgents.ligne', {
+              pris: formatDateTime(m.takenAt),
+              echeance: formatDateTime(m.dueAt),
+            })}
+            {m.step > 0 && (
+              <>
+                {' '}
+                <Badge tone="bad">{t('tableau.urgents.relance')}</Badge>
+              </>
+            )}{' '}
+            {can(session, 'viewer') && (
+              <button
+                type="button"
+                onClick={() => void acknowledge(m.id).catch((e: Error) => setDone(e.message))}
+              >
+                {t('tableau.urgents.accuser')}
+              </button>
+            )}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
 function PracticeBlock({ p }: { p: DashboardPractice }) {
   const outbox = p.links.reduce((n, l) => n + l.outbox.pending + l.outbox.leased, 0);
   const reviews = p.totals.openReviews.patientMatch + p.totals.openReviews.practitionerMapping;
@@ -147,6 +216,7 @@ function PracticeBlock({ p }: { p: DashboardPractice }) {
           bad={p.attention.includes('lag')}
         />
       </div>
+      {urgent.unacknowledged > 0 && <UrgentWaitingList practice={p.id} count={urgent.unacknowledged} />}
       <table>
         <caption>{t('tableau.liaisons')}</caption>
         <thead>

@@ -24,7 +24,7 @@ export function defaultModules(): ServiceModule[] {
     mapping,
     sync,
     icalModule(),
-    reportsModule(),
+    reportsModule({ sync }),
     privacyModule(),
     consoleModule(),
     consoleAuthModule(),

@@ -163,6 +163,37 @@ export const IcalConfig = z.strictObject({
   rateLimitPerClient: z.number().int().min(1).max(1_000_000).default(120),
 });
 
+const Percent = z.number().min(0).max(100);
+/** Waits the secretariat platform counts answered calls under (its GET /call-statistics). */
+export const CALL_WAIT_SECONDS = [15, 30, 60, 120, 300] as const;
+
+/**
+ * What the practice's contract with the secretariat promises about calls (issue 21 point 4):
+ * each threshold set is checked per day and over a review's period, and flagged when missed.
+ * Percentages are of the calls received. Set service-wide in `reports.callThresholds`; a
+ * practice's `settings.callThresholds` replaces them as a whole.
+ */
+export const CallThresholds = z.strictObject({
+  /** "90 % answered within 60 s": answered within `seconds` (15, 30, 60, 120 or 300) ≥ `minPercent` of received. */
+  answeredWithin: z
+    .strictObject({
+      seconds: z.number().refine((n) => (CALL_WAIT_SECONDS as readonly number[]).includes(n), {
+        error: `must be one of ${CALL_WAIT_SECONDS.join(', ')} (the waits the platform counts under)`,
+      }),
+      minPercent: Percent,
+    })
+    .optional(),
+  /** Answered ≥ this % of received. */
+  minAnsweredPercent: Percent.optional(),
+  /** Abandoned ≤ this % of received. */
+  maxAbandonedPercent: Percent.optional(),
+  /** 95th percentile of the waiting time ≤ this many seconds. */
+  maxWaitP95Seconds: z.number().int().min(1).max(3600).optional(),
+  /** Average satisfaction score (1 to 5) ≥ this, where the platform surveys callers. */
+  minSatisfaction: z.number().min(1).max(5).optional(),
+});
+export type CallThresholds = z.infer<typeof CallThresholds>;
+
 /** Supervision reports and the daily digest (docs/reports.md). */
 export const ReportsConfig = z.strictObject({
   /** When the daily digest of yesterday runs, read in each practice's own time zone (node-cron). */
@@ -179,6 +210,10 @@ export const ReportsConfig = z.strictObject({
   webhookAttempts: z.number().int().min(1).max(10).default(3),
   /** Wait before the second POST; doubled before each further one. */
   webhookBackoffMs: z.number().int().min(0).max(300_000).default(2_000),
+  /** The call KPI thresholds of practices whose settings name none (docs/reports.md § Call KPIs). */
+  callThresholds: CallThresholds.default({}),
+  /** Reviews (week, month) also POSTed, once complete, to each practice's digest webhook; none by default. */
+  reviewWebhook: z.array(z.enum(['week', 'month'])).default([]),
 });
 export type ReportsConfig = z.infer<typeof ReportsConfig>;
 

@@ -19,7 +19,7 @@ import type { ExternalRecord, OutboundOp } from '../model/records.js';
 import type { CanonicalResource, ResourceKind } from '../model/resources.js';
 import type { RefusalWatch } from '../security/refusals.js';
 import type { Clock } from '../store/repos/context.js';
-import type { JsonObject, Link } from '../store/types.js';
+import type { CallKpis, JsonObject, Link } from '../store/types.js';
 export type { ExternalRecord, OutboundOp } from '../model/records.js';
 import type { OutboundUrl } from '../security/outbound-urls.js';
 
@@ -308,6 +308,11 @@ export interface Connector {
    * appointment). Only a practice connector whose peer can hold it implements it.
    */
   recordReminderOutcome?(outcome: ReminderWriteBack): Promise<{ readonly id: string }>;
+  /**
+   * The platform's call figures for one of the practice's local days (issue 21 point 4). Only
+   * a secretariat connector implements it.
+   */
+  callStatistics?(day: string): Promise<CallKpis>;
 }
 
 /** One reminder or recall as passerelle hands it (platform ids from the identity map). */

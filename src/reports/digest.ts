@@ -23,6 +23,10 @@ import type { JsonObject, Practice } from '../store/types.js';
 import { occurrenceOf, runOncePerCluster } from '../sync/scheduler.js';
 import { dayPeriod, daysBefore, localDay } from './period.js';
 import { buildActivityReport } from './report.js';
+import { buildReview, REVIEW_PERIODS, reviewPeriod, type ReviewPeriodKind } from './review.js';
+import { reviewHtml } from './review-html.js';
+import { reviewLayout } from './review-layout.js';
+import { reviewPdf } from './review-pdf.js';
 import { digestWebhookId, digestWebhookOf, postDigest } from './webhook.js';
 
 export interface DigestJobOptions {
@@ -34,6 +38,11 @@ export interface DigestJobOptions {
   readonly secrets: SecretBox;
   /** Aborted when the service stops: webhook waits end at once. */
   readonly signal?: AbortSignal;
+  /**
+   * Also run for each practice at each daily run, before its digests (the call KPI pass,
+   * call-kpis.ts); a failure is logged and never stops the digests.
+   */
+  readonly beforePractice?: (practice: Practice) => Promise<unknown>;
 }
 
 export interface PracticeDigestRun {
@@ -67,6 +76,14 @@ export class DigestJob {
       const practices = (await this.options.store.practices.list()).filter((p) => p.timezone === zone);
       const out: PracticeDigestRun[] = [];
       for (const practice of practices) {
+        if (this.options.beforePractice)
+          await this.options.beforePractice(practice).catch((e: unknown) =>
+            this.log.error('daily pass before the digest failed for a practice', {
+              practiceId: practice.id,
+              code: isPasserelleError(e) ? e.code : 'ERR_INTERNAL',
+              err: e,
+            }),
+          );
         try {
           out.push(await this.runPractice(practice));
         } catch (e) {
@@ -188,7 +205,71 @@ export class DigestJob {
         }
       }
     }
+    if ('webhook' in hook && hook.webhook) await this.postReviews(practice, hook.webhook, now);
     return { practiceId: practice.id, created, delivered, failed };
+  }
+
+  /**
+   * Posts the review of the last complete week and month (issue 21 point 5) to the digest
+   * webhook, once each: `passerelle.review.weekly|monthly` with the figures, the HTML page and
+   * the PDF (base64), for the practice's mail or document gateway. Not delivered: tried again at
+   * each run until the next period ends. Failures are logged with ids and codes only.
+   */
+  private async postReviews(
+    practice: Practice,
+    webhook: Parameters<typeof postDigest>[0],
+    now: number,
+  ): Promise<void> {
+    const { store, config } = this.options;
+    const zone = practice.timezone;
+    const firstDay = localDay(Date.parse(practice.createdAt), zone);
+    const today = daysBefore(now, zone, 0);
+    for (const kind of REVIEW_PERIODS.filter((k) => config.reviewWebhook.includes(k))) {
+      // A day of the last complete period: a week ago, or the last day of the previous month.
+      const inLast: string =
+        kind === 'week' ? daysBefore(now, zone, 7) : daysBefore(now, zone, Number(today.slice(8, 10)));
+      const period = reviewPeriod(kind as ReviewPeriodKind, inLast, zone);
+      if (period.endDay <= firstDay || period.endDay > today) continue;
+      if (await store.callKpis.reviewDelivered(practice.id, kind, period.startDay)) continue;
+      const review = await buildReview(store, {
+        practice,
+        kind,
+        start: period.startDay,
+        now,
+        thresholds: config.callThresholds,
+      });
+      const layout = reviewLayout(review);
+      const pdf = await reviewPdf(layout, { createdAt: new Date(now) });
+      const payload = {
+        type: `passerelle.review.${kind === 'week' ? 'weekly' : 'monthly'}`,
+        practiceId: practice.id,
+        period: { kind, startDay: period.startDay, endDay: period.endDay, title: period.title },
+        review: review as unknown as JsonObject,
+        html: reviewHtml(layout),
+        pdf: pdf.toString('base64'),
+      };
+      const result = await postDigest(webhook, Buffer.from(JSON.stringify(payload)), {
+        id: digestWebhookId(practice.id, `review-${kind}-${period.startDay}`),
+        now: this.options.now,
+        timeoutMs: config.webhookTimeoutMs,
+        attempts: config.webhookAttempts,
+        backoffMs: config.webhookBackoffMs,
+        ...(this.options.signal && { signal: this.options.signal }),
+      });
+      await store.callKpis.recordReviewDelivery(practice.id, kind, period.startDay, {
+        attempts: result.attempts,
+        error: result.ok ? null : `${result.error.code}: ${result.error.message}`,
+      });
+      if (result.ok)
+        this.log.info('practice review posted', { practiceId: practice.id, kind, attempts: result.attempts });
+      else
+        this.log.warn('practice review webhook failed; retried at the next run', {
+          practiceId: practice.id,
+          kind,
+          code: result.error.code,
+          attempts: result.attempts,
+        });
+    }
   }
 }
 

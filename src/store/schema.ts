@@ -468,6 +468,27 @@ export interface ReminderPassesTable {
   counts: string;
 }
 
+/** The secretariat's call KPIs, one row per practice and local day (0016_call_kpis). */
+export interface CallKpisTable {
+  practice_id: string;
+  day: string;
+  link_id: string;
+  /** JSON: counts and seconds (CallKpis without `day`). */
+  figures: string;
+  fetched_at: Ms;
+}
+
+/** Reviews posted to a practice's digest webhook (0016_call_kpis). */
+export interface ReviewDeliveriesTable {
+  practice_id: string;
+  kind: string;
+  start_day: string;
+  attempts: number;
+  delivered_at: Ms | null;
+  last_error: string | null;
+  updated_at: Ms;
+}
+
 export interface Database {
   practices: PracticesTable;
   links: LinksTable;
@@ -501,4 +522,6 @@ export interface Database {
   reminders: RemindersTable;
   reminder_optouts: ReminderOptoutsTable;
   reminder_passes: ReminderPassesTable;
+  call_kpis: CallKpisTable;
+  review_deliveries: ReviewDeliveriesTable;
 }

@@ -5,6 +5,7 @@ import type { MigrationStatus } from './migrations/index.js';
 import type { Dialect } from './migrations/types.js';
 import { type AgendaRepo, agendaRepo } from './repos/agenda.js';
 import { type AuditRepo, auditRepo } from './repos/audit.js';
+import { type CallKpisRepo, callKpisRepo } from './repos/call-kpis.js';
 import { type ChangeCountersRepo, changeCountersRepo } from './repos/changes.js';
 import { type ConsignesRepo, consignesRepo } from './repos/consignes.js';
 import { type ConsoleSessionsRepo, consoleSessionsRepo } from './repos/console-sessions.js';
@@ -74,6 +75,8 @@ export interface Repos {
   readonly consignes: ConsignesRepo;
   /** Reminders and recalls handed to the secretariat, opt-outs, daily passes (0015_reminders). */
   readonly reminders: RemindersRepo;
+  /** The secretariat's call KPIs per practice and day (0016_call_kpis). */
+  readonly callKpis: CallKpisRepo;
 }
 
 /** The repositories bound to one open transaction. Use only these inside `transaction(fn)`. */
@@ -172,6 +175,7 @@ export function makeRepos(ctx: RepoContext): Repos {
     urgentMessages: urgentMessagesRepo(ctx),
     consignes: consignesRepo(ctx),
     reminders: remindersRepo(ctx),
+    callKpis: callKpisRepo(ctx),
   };
 }
 

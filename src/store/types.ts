@@ -496,3 +496,32 @@ export interface DigestSummary {
 export interface Digest extends DigestSummary {
   readonly report: JsonObject;
 }
+
+/**
+ * One local day of a practice's calls as the secretariat platform counts them (issue 21 point
+ * 4, 0016_call_kpis): counts, waiting time, outcomes, satisfaction. No patient data.
+ */
+export interface CallKpis {
+  readonly day: string;
+  readonly received: number;
+  readonly answered: number;
+  readonly abandoned: number;
+  /** Answered calls by the longest wait they had, keyed by seconds ("15" … "300"), cumulative. */
+  readonly answeredWithin: Readonly<Record<string, number>>;
+  readonly waitSeconds: { readonly p50: number | null; readonly p95: number | null };
+  readonly outcomes: {
+    readonly booked: number;
+    readonly message: number;
+    readonly urgent: number;
+    readonly redirected: number;
+  };
+  /** null: the platform does not survey this practice's callers. */
+  readonly satisfaction: { readonly responses: number; readonly averageScore: number | null } | null;
+}
+
+/** A stored day of call KPIs, with the link it came from and when it was last fetched. */
+export interface StoredCallKpis extends CallKpis {
+  readonly practiceId: string;
+  readonly linkId: string;
+  readonly fetchedAt: string;
+}

@@ -55,6 +55,7 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
         '0011_link_notify',
         '0012_urgent_messages',
         '0015_reminders',
+        '0016_call_kpis',
         '0017_cluster_leases',
       ]);
       expect(await store.migrate()).toEqual([]);

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 
 import { COLLECTION, type ResourceType } from '../contract.js';
+import { callStatistics } from './calls.js';
 import { type ApiFault, type Faults } from './faults.js';
 import { type OperationContext, type Platform, ProblemError, type Reply } from './platform.js';
 import type { SimulatorState } from './state.js';
@@ -140,6 +141,16 @@ export function buildRoutes(platform: Platform, state: SimulatorState): SimRoute
     { method: 'get', path: `${P}/consignes`, handle: (c) => platform.getConsignes(c) },
     { method: 'post', path: `${P}/consignes`, handle: (c, _p, b) => platform.publishConsignes(c, b) },
     { method: 'get', path: `${P}/callback-requests`, handle: (c) => platform.listCallbackRequests(c) },
+    {
+      method: 'get',
+      path: `${P}/call-statistics`,
+      handle: (c, _p, _b, q) => {
+        const day = q['day'];
+        if (day === undefined || !/^\d{4}-\d{2}-\d{2}$/.test(day) || Number.isNaN(Date.parse(day)))
+          throw new ProblemError(400, 'bad-day', 'day must be a date (YYYY-MM-DD)');
+        return { status: 200, body: callStatistics(state, c.practiceId, day, platform.now()) };
+      },
+    },
     {
       method: 'post',
       path: `${P}/callback-requests`,

@@ -118,7 +118,7 @@ const resourceReply = (status: number, r: { version: number }, location?: string
 export class Platform {
   constructor(
     private readonly state: SimulatorState,
-    private readonly now: () => number,
+    readonly now: () => number,
     /** Called after each committed change (the simulator saves the state and queues the webhook). */
     private readonly onChange: (c: ChangeRecord) => void,
   ) {}

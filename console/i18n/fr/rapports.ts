@@ -95,4 +95,13 @@ export const rapports = {
     desactive: 'Les résumés ne sont plus envoyés.',
     lectureSeule: 'Seul un administrateur peut modifier ces réglages.',
   },
+  revue: {
+    titre: 'Revue du cabinet',
+    intro:
+      'Le document de revue, en français : appels du secrétariat et seuils du contrat, rendez-vous par origine, messages urgents et accusés de réception, couverture de l’agenda, santé de la synchronisation, changements de consignes.',
+    semaine: 'Revue de la semaine du {jour}',
+    mois: 'Revue du mois de {mois}',
+    html: 'Ouvrir (page web)',
+    pdf: 'Télécharger en PDF',
+  },
 };

@@ -43,4 +43,11 @@ export const tableau = {
     'urgent-pending': 'Des messages urgents ne sont pas remis',
     lag: 'La synchronisation prend du retard',
   },
+  urgents: {
+    titre: 'Messages urgents en attente d’accusé de réception',
+    ligne: 'Message urgent pris le {pris}, à acquitter avant le {echeance}',
+    relance: 'relancé',
+    accuser: 'Accuser réception',
+    accuse: 'Réception accusée.',
+  },
 };

@@ -5,6 +5,7 @@ import { maskConfig, secretConfigPaths, unmaskConfig } from '../../connector/con
 import type { ConnectorRegistry } from '../../connector/registry.js';
 import { PasserelleError } from '../../errors.js';
 import { shippedPlan, shippedProfileNames } from '../../mapping/runtime.js';
+import { validateCallThresholdSettings } from '../../reports/call-kpis.js';
 import { digestWebhookView, sealDigestWebhook } from '../../reports/webhook.js';
 import { endpointChanges } from '../../security/endpoint.js';
 import { outboundUrlIssues } from '../../security/outbound-urls.js';
@@ -237,7 +238,7 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
           body.settings &&
           sealUrgentSettings(
             sealDigestWebhook(
-              checkReminderSettings(body.settings as JsonObject),
+              checkReminderSettings(validateCallThresholdSettings(body.settings as JsonObject)),
               null,
               deps.secrets,
               practiceId,
@@ -302,7 +303,7 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
           body.settings &&
           sealUrgentSettings(
             sealDigestWebhook(
-              checkReminderSettings(body.settings as JsonObject),
+              checkReminderSettings(validateCallThresholdSettings(body.settings as JsonObject)),
               previous ?? null,
               deps.secrets,
               params.id,

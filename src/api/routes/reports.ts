@@ -12,6 +12,10 @@ import { CSV_CONTENT_TYPE, reportCsv, reportFilename } from '../../reports/csv.j
 import { dayPeriod, parsePeriod } from '../../reports/period.js';
 import { buildActivityReport } from '../../reports/report.js';
 import { ActivityReport } from '../../reports/report-schema.js';
+import { buildReview, REVIEW_PERIODS } from '../../reports/review.js';
+import { reviewHtml } from '../../reports/review-html.js';
+import { reviewLayout } from '../../reports/review-layout.js';
+import { reviewPdf } from '../../reports/review-pdf.js';
 import {
   ActivitySeries,
   buildActivitySeries,
@@ -85,6 +89,70 @@ export function reportRoutes(deps: ReportRoutesDeps): AnyRoute[] {
     return practice;
   };
   return [
+    defineRoute({
+      method: 'get',
+      path: '/api/v1/practices/:practiceId/reviews',
+      summary:
+        'The practice’s weekly or monthly review in French (HTML page or PDF): calls and contract thresholds, bookings by origin, urgent messages and their acknowledgement, agenda coverage, sync health, consignes changes',
+      description:
+        '`period=week` is the week (Monday to Monday, the practice’s local days) holding `start`; `period=month` its calendar month. `Accept: application/pdf` (or `format=pdf`) gives the PDF, `Accept: application/json` (or `format=json`) the review’s figures, anything else the HTML page.',
+      tags: ['reports', 'console'],
+      access: 'viewer',
+      scope: { practice: { from: 'params', field: 'practiceId' } },
+      params: z.object({ practiceId }),
+      query: z.object({
+        period: z.enum(REVIEW_PERIODS).describe('week or month'),
+        start: z
+          .string()
+          .regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'expected YYYY-MM-DD' })
+          .describe('Any local day of the week or month'),
+        format: z.enum(['html', 'pdf', 'json']).optional().describe('Overrides the Accept header'),
+      }),
+      responses: {
+        200: { description: 'The review (text/html, application/pdf or application/json)' },
+        404: { description: 'No such practice' },
+      },
+      handler: async (ctx) => {
+        const { params, query } = ctx;
+        const practice = await practiceOf(params.practiceId);
+        const now = deps.now();
+        const review = await buildReview(store, {
+          practice,
+          kind: query.period,
+          start: query.start,
+          now,
+          thresholds: deps.config.callThresholds,
+        });
+        const preferred = ctx.req.accepts(['text/html', 'application/pdf', 'application/json']);
+        const format =
+          query.format ??
+          (preferred === 'application/pdf' ? 'pdf' : preferred === 'application/json' ? 'json' : 'html');
+        if (format === 'json') return review;
+        const layout = reviewLayout(review);
+        const file = `passerelle-revue-${practice.id}-${query.period === 'week' ? 'semaine' : 'mois'}-${review.period.startDay}`;
+        if (format === 'pdf') {
+          const pdf = await reviewPdf(layout, { createdAt: new Date(now) });
+          ctx.res
+            .status(200)
+            .set({
+              'Content-Type': 'application/pdf',
+              'Content-Disposition': `inline; filename="${file}.pdf"`,
+              'Cache-Control': 'no-store',
+            })
+            .send(pdf);
+          return undefined;
+        }
+        ctx.res
+          .status(200)
+          .set({
+            'Content-Type': 'text/html; charset=utf-8',
+            'Content-Disposition': `inline; filename="${file}.html"`,
+            'Cache-Control': 'no-store',
+          })
+          .send(reviewHtml(layout));
+        return undefined;
+      },
+    }),
     defineRoute({
       method: 'get',
       path: '/api/v1/reports/activity',

@@ -3,14 +3,19 @@
  * a component (started after the HTTP server, stopped before the store closes).
  */
 import { reportRoutes } from '../../api/routes/reports.js';
+import { type CallKpiIngestResult, ingestCallKpis } from '../../reports/call-kpis.js';
 import { DigestJob, DigestScheduler } from '../../reports/digest.js';
+import type { Practice } from '../../store/types.js';
 import type { ServiceContext, ServiceModule } from '../service.js';
+import type { SyncModule } from './sync.js';
 
 export interface ReportsModuleOptions {
   /** Schedule the daily digest with node-cron (default). Tests may call `jobOf(ctx)` instead. */
   readonly scheduleDigests?: boolean;
   /** How often practices' zones are looked at again for new digest tasks (default 5 minutes). */
   readonly refreshMs?: number;
+  /** The sync module whose running secretariat links give the call KPIs (none: no KPI pass). */
+  readonly sync?: SyncModule;
 }
 
 export interface ReportsModule extends ServiceModule {
@@ -18,6 +23,8 @@ export interface ReportsModule extends ServiceModule {
   jobOf(ctx: ServiceContext): DigestJob;
   /** Its schedule, once the component started (undefined when digests are not scheduled). */
   schedulerOf(ctx: ServiceContext): DigestScheduler | undefined;
+  /** One call KPI pass for a practice (the daily run makes one for each before its digests). */
+  callKpisOf(ctx: ServiceContext): (practice: Practice) => Promise<CallKpiIngestResult>;
 }
 
 interface ReportsRuntime {
@@ -33,6 +40,7 @@ export function reportsModule(options: ReportsModuleOptions = {}): ReportsModule
     let r = runtimes.get(ctx);
     if (!r) {
       const stop = new AbortController();
+      const sync = options.sync;
       r = {
         job: new DigestJob({
           store: ctx.store,
@@ -41,6 +49,7 @@ export function reportsModule(options: ReportsModuleOptions = {}): ReportsModule
           now: ctx.now,
           secrets: ctx.secrets,
           signal: stop.signal,
+          ...(sync && { beforePractice: kpis(ctx, sync) }),
         }),
         stop,
         scheduler: undefined,
@@ -49,8 +58,17 @@ export function reportsModule(options: ReportsModuleOptions = {}): ReportsModule
     }
     return r;
   };
+  const kpis = (ctx: ServiceContext, sync: SyncModule) => (practice: Practice) =>
+    ingestCallKpis(practice, {
+      store: ctx.store,
+      logger: ctx.logger,
+      now: ctx.now,
+      connectorOf: (linkId) => sync.runtimeOf(ctx).connectorOf(linkId),
+    });
   return {
     name: 'reports',
+    callKpisOf: (ctx) =>
+      options.sync ? kpis(ctx, options.sync) : async (p) => ({ practiceId: p.id, stored: [], failed: [] }),
     jobOf: (ctx) => runtimeOf(ctx).job,
     schedulerOf: (ctx) => runtimeOf(ctx).scheduler,
     routes: (ctx) => reportRoutes({ store: ctx.store, config: ctx.config.reports, now: ctx.now }),

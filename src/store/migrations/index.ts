@@ -14,6 +14,7 @@ import { migration0010 } from './0010_agenda.js';
 import { migration0011 } from './0011_link_notify.js';
 import { migration0012 } from './0012_urgent_messages.js';
 import { migration0015 } from './0015_reminders.js';
+import { migration0016 } from './0016_call_kpis.js';
 import { migration0017 } from './0017_cluster_leases.js';
 import type { Dialect, StoreMigration } from './types.js';
 
@@ -35,6 +36,7 @@ export const MIGRATIONS: readonly StoreMigration[] = [
   migration0011,
   migration0012,
   migration0015,
+  migration0016,
   migration0017,
 ];
 

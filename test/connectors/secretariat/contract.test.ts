@@ -98,6 +98,7 @@ const PAIRS: Record<string, z.ZodType> = {
   Reminder: C.Reminder,
   ReminderList: C.ReminderList,
   ReminderOutcomeReport: C.ReminderOutcomeReport,
+  CallStatistics: C.CallStatistics,
   Change: C.Change,
   ChangesPage: C.ChangesPage,
   WebhookPayload: C.WebhookPayload,

@@ -56,6 +56,29 @@ export const tableauDeBordPage = consolePage('console dashboard', (suite) => {
     await context.close();
   }, 90_000);
 
+  it('lists an urgent message waiting for the practice, and « Accuser réception » acknowledges it', async () => {
+    await world.demo.world.secretariat.fhir.agent('agent-test-urgent').leaveMessage({
+      callerName: 'Appelant',
+      text: 'Douleur, rappeler vite.',
+      priority: 'urgent',
+      takenAt: new Date().toISOString(),
+    });
+    const context = await newContext(browser, world.url);
+    const page = await context.newPage();
+    await signInWithKey(page, world.adminKey);
+    const block = page.locator(`section[data-practice="${world.practices.fhir.id}"]`);
+    // Tracked once the message reached the practice; the dashboard follows by its event stream.
+    const item = block.locator('li[data-urgent]').first();
+    await item.waitFor({ timeout: 45_000 });
+    const id = (await item.getAttribute('data-urgent')) as string;
+    await item.getByRole('button', { name: 'Accuser réception' }).click();
+    await block.getByRole('status').filter({ hasText: 'Réception accusée.' }).waitFor();
+    await block.locator(`li[data-urgent="${id}"]`).waitFor({ state: 'detached' });
+    const res = await world.api(`/api/v1/practices/${world.practices.fhir.id}/urgent-messages/${id}`);
+    expect(((await res.json()) as { message: { state: string } }).message.state).toBe('acknowledged');
+    await context.close();
+  }, 90_000);
+
   it('shows a user limited to one practice only that practice, and the API refuses the other', async () => {
     const key = await world.key({ role: 'viewer', practiceId: world.practices.hl7.id });
     const context = await newContext(browser, world.url);
