@@ -39,6 +39,7 @@ import {
   type PracticeContext,
   PracticeContexts,
 } from './ingest/context.js';
+import { inGroup } from './ingest/group.js';
 import { mergePatients, survivor } from './ingest/identity.js';
 import {
   applyMessage,
@@ -153,7 +154,10 @@ export class SyncEngine {
     deadLetter: boolean,
   ): Promise<{ result: IngestResult; enqueued: number }> {
     const ctx = await this.practiceContext(tx, link);
-    return ingestMessage(this.deps, tx, ctx, link, message, via, deadLetter);
+    // The messages of one group commit reuse each other's reads (ingest/group.ts).
+    return inGroup(tx, ctx, (gtx, gctx) =>
+      ingestMessage(this.deps, gtx, gctx, link, message, via, deadLetter),
+    );
   }
 
   /**
