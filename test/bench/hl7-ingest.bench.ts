@@ -50,6 +50,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { SecretBox } from '../../src/security/secrets.js';
 import type { Store, StoreSealing } from '../../src/store/index.js';
 import type { Link } from '../../src/store/types.js';
+import { groupApply } from '../../src/sync/ingest/group.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { hl7Fixture, withField } from '../helpers/hl7.js';
 import type { BenchClientsInput, BenchClientsOutput } from '../helpers/hl7-bench-clients.js';
@@ -420,8 +421,14 @@ const bench: Bench = {
           durationMs: DURATION_MS,
           message: MESSAGE.toString('base64'),
         };
-        const fresh = await runClients({ ...common, prefix: `${kind}N`, sameAppointment: false });
         if (QUICK) {
+          // Before / after the group apply (src/sync/ingest/group.ts), same run, same store:
+          // first without it (on the smaller store), then with it.
+          groupApply.enabled = false;
+          const single = await runClients({ ...common, prefix: `${kind}O`, sameAppointment: false }).finally(
+            () => (groupApply.enabled = true),
+          );
+          const fresh = await runClients({ ...common, prefix: `${kind}N`, sameAppointment: false });
           await runtime.current.stop();
           runtime.current = undefined;
           const limit = await minimalListener(t.store, kind);
@@ -443,8 +450,22 @@ const bench: Bench = {
               `latency per message p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms; negative ACKs ${fresh.negative}; listener CPU ${Math.round(fresh.cpuUsPerMessage)} µs per message`,
             ],
           });
+          results.push({
+            name: `${kind}: group apply against message-at-a-time apply, same run (quick round)`,
+            measured: { label: 'full engine, group apply', value: rate, unit: 'msg/s' },
+            baseline: {
+              label: 'full engine, each message read and validated alone',
+              value: single.messages / single.seconds,
+              unit: 'msg/s',
+            },
+            higherIsBetter: true,
+            notes: [
+              `listener CPU per message: ${Math.round(fresh.cpuUsPerMessage)} µs with, ${Math.round(single.cpuUsPerMessage)} µs without; message-at-a-time ${(single.messages / single.seconds / baseline).toFixed(2)}× the single-row baseline, ${(single.messages / single.seconds / limitRate).toFixed(2)}× the limit`,
+            ],
+          });
           continue;
         }
+        const fresh = await runClients({ ...common, prefix: `${kind}N`, sameAppointment: false });
         const same = await runClients({ ...common, prefix: `${kind}S`, sameAppointment: true });
 
         // acceptAck: commit — the fixture as IHE PAM France sends it (MSH-15 AL, MSH-16 NE):
