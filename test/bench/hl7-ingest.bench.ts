@@ -61,6 +61,8 @@ import { type Bench, type BenchResult, percentile } from './harness.js';
 /** `HL7_BENCH_CLIENTS=32` for issue 22's second client count. */
 const CLIENTS = Number(process.env['HL7_BENCH_CLIENTS'] ?? 8);
 const DURATION_MS = 3000;
+/** The bench's listener: every client comes from 127.0.0.1, above the default 20 per address. */
+const LISTEN = { host: '127.0.0.1', port: 0, maxConnectionsPerAddress: Math.max(20, CLIENTS) };
 /**
  * `HL7_BENCH_QUICK=1`: only the baseline, the full engine and the limit (and the peer), for
  * before/after rounds while changing the write path; the other lines are skipped.
@@ -162,7 +164,7 @@ async function transportOnly(
       return { outcome: 'applied', response, flags: [] };
     });
   const controller = new AbortController();
-  const config = Hl7v2Config.parse({ mllp: { listen: { host: '127.0.0.1', port: 0 } } });
+  const config = Hl7v2Config.parse({ mllp: { listen: LISTEN } });
   const log = createLogger({ level: 'error' });
   const connector = new Hl7v2Link(
     config,
@@ -334,7 +336,7 @@ async function freshIngest(
       connector: 'hl7v2',
       name: 'bench',
       isTest: true,
-      config: { mllp: { listen: { host: '127.0.0.1', port: 0 } } },
+      config: { mllp: { listen: LISTEN } },
     });
     await t.store.links.create({
       practiceId: practice.id,
@@ -391,7 +393,7 @@ const bench: Bench = {
           connector: 'hl7v2',
           name: 'bench',
           isTest: true,
-          config: { mllp: { listen: { host: '127.0.0.1', port: 0 } } },
+          config: { mllp: { listen: LISTEN } },
         });
         await t.store.links.create({
           practiceId: practice.id,
@@ -410,7 +412,7 @@ const bench: Bench = {
           name: 'baseline rows',
           isTest: true,
           enabled: false,
-          config: { mllp: { listen: { host: '127.0.0.1', port: 0 } } },
+          config: { mllp: { listen: LISTEN } },
         });
         const baseline = await singleRowTransactionsPerSecond(t.store, baselineLink.id, 2000);
 
@@ -496,7 +498,7 @@ const bench: Bench = {
         // acceptAck: commit — the fixture as IHE PAM France sends it (MSH-15 AL, MSH-16 NE):
         // CA once committed to the inbox, applied right after by the link's drainer.
         await t.store.links.update(link.id, {
-          config: { mllp: { listen: { host: '127.0.0.1', port: 0 } }, acceptAck: 'commit' },
+          config: { mllp: { listen: LISTEN }, acceptAck: 'commit' },
         });
         await runtime.current.refresh();
         const deferredLink = runtime.current.connectorOf(link.id) as Hl7v2Link;
