@@ -39,6 +39,7 @@ import {
   type PracticeContext,
   PracticeContexts,
 } from './ingest/context.js';
+import { inGroup } from './ingest/group.js';
 import { mergePatients, survivor } from './ingest/identity.js';
 import {
   applyMessage,
@@ -153,7 +154,10 @@ export class SyncEngine {
     deadLetter: boolean,
   ): Promise<{ result: IngestResult; enqueued: number }> {
     const ctx = await this.practiceContext(tx, link);
-    return ingestMessage(this.deps, tx, ctx, link, message, via, deadLetter);
+    // The messages of one group commit reuse each other's reads (ingest/group.ts).
+    return inGroup(tx, ctx, (gtx, gctx) =>
+      ingestMessage(this.deps, gtx, gctx, link, message, via, deadLetter),
+    );
   }
 
   /**
@@ -221,16 +225,20 @@ export class SyncEngine {
           }
           const ctx = await this.practiceContext(tx, link);
           const flags = [...entry.flags];
-          const outcome = await applyMessage(this.deps, tx, ctx, link, message, via, id, true, flags);
-          // The answer went out when the message was stored; it stays what a resend gets.
-          await tx.inbox.finish(id, finished(outcome));
+          // The stored messages of one drain reuse each other's reads, as a group commit's do.
+          const { outcome, planned } = await inGroup(tx, ctx, async (gtx, gctx) => {
+            const o = await applyMessage(this.deps, gtx, gctx, link, message, via, id, true, flags);
+            // The answer went out when the message was stored; it stays what a resend gets.
+            await gtx.inbox.finish(id, finished(o));
+            return { outcome: o, planned: gctx.enqueued };
+          });
           if (outcome.status !== 'applied')
             failedAfterAck.push({
               id,
               code: outcome.error.code,
               deadLettered: outcome.status === 'invalid' || flags.includes(REUSED_KEY_FLAG),
             });
-          enqueued += ctx.enqueued;
+          enqueued += planned;
           results.push({ outcome: outcome.status, response: entry.response, flags });
         }
         return { results, enqueued };

@@ -50,6 +50,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { SecretBox } from '../../src/security/secrets.js';
 import type { Store, StoreSealing } from '../../src/store/index.js';
 import type { Link } from '../../src/store/types.js';
+import { groupApply } from '../../src/sync/ingest/group.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { hl7Fixture, withField } from '../helpers/hl7.js';
 import type { BenchClientsInput, BenchClientsOutput } from '../helpers/hl7-bench-clients.js';
@@ -57,8 +58,16 @@ import { memoryConnector, MemoryWorld } from '../helpers/memory-connector.js';
 import { openTestStore, STORE_KINDS, testSealing } from '../helpers/stores.js';
 import { type Bench, type BenchResult, percentile } from './harness.js';
 
-const CLIENTS = 8;
+/** `HL7_BENCH_CLIENTS=32` for issue 22's second client count. */
+const CLIENTS = Number(process.env['HL7_BENCH_CLIENTS'] ?? 8);
 const DURATION_MS = 3000;
+/** The bench's listener: every client comes from 127.0.0.1, above the default 20 per address. */
+const LISTEN = { host: '127.0.0.1', port: 0, maxConnectionsPerAddress: Math.max(20, CLIENTS) };
+/**
+ * `HL7_BENCH_QUICK=1`: only the baseline, the full engine and the limit (and the peer), for
+ * before/after rounds while changing the write path; the other lines are skipped.
+ */
+const QUICK = process.env['HL7_BENCH_QUICK'] === '1';
 
 /** Original mode (MSH-15/16 empty): every message is answered AA after its commit. */
 const MESSAGE = withField(withField(hl7Fixture('siu-s12-new-appointment'), 'MSH', 15, ''), 'MSH', 16, '');
@@ -88,6 +97,21 @@ async function singleRowTransactionsPerSecond(store: Store, linkId: string, ms: 
     done++;
   }
   return (done * 1000) / (performance.now() - start);
+}
+
+type Run = BenchClientsOutput & { cpuUsPerMessage: number };
+
+/** Several rounds of the same kind as one. */
+function combined(runs: readonly Run[]): Run {
+  const answered = runs.reduce((n, r) => n + r.answered, 0);
+  return {
+    messages: runs.reduce((n, r) => n + r.messages, 0),
+    seconds: runs.reduce((n, r) => n + r.seconds, 0),
+    latenciesMs: runs.flatMap((r) => r.latenciesMs),
+    negative: runs.reduce((n, r) => n + r.negative, 0),
+    answered,
+    cpuUsPerMessage: runs.reduce((n, r) => n + r.cpuUsPerMessage * r.answered, 0) / Math.max(1, answered),
+  };
 }
 
 /** The clients' run, with the CPU time this process (the listener and engine) spent per acknowledged message. */
@@ -140,7 +164,7 @@ async function transportOnly(
       return { outcome: 'applied', response, flags: [] };
     });
   const controller = new AbortController();
-  const config = Hl7v2Config.parse({ mllp: { listen: { host: '127.0.0.1', port: 0 } } });
+  const config = Hl7v2Config.parse({ mllp: { listen: LISTEN } });
   const log = createLogger({ level: 'error' });
   const connector = new Hl7v2Link(
     config,
@@ -312,7 +336,7 @@ async function freshIngest(
       connector: 'hl7v2',
       name: 'bench',
       isTest: true,
-      config: { mllp: { listen: { host: '127.0.0.1', port: 0 } } },
+      config: { mllp: { listen: LISTEN } },
     });
     await t.store.links.create({
       practiceId: practice.id,
@@ -348,7 +372,7 @@ async function freshIngest(
 }
 
 const bench: Bench = {
-  name: 'HL7 durable ingest over MLLP (8 clients, ACK after commit)',
+  name: `HL7 durable ingest over MLLP (${CLIENTS} clients, ACK after commit)${QUICK ? ', quick round' : ''}`,
   async run() {
     const results: BenchResult[] = [];
     const medplumHl7 = await loadMedplumHl7();
@@ -369,7 +393,7 @@ const bench: Bench = {
           connector: 'hl7v2',
           name: 'bench',
           isTest: true,
-          config: { mllp: { listen: { host: '127.0.0.1', port: 0 } } },
+          config: { mllp: { listen: LISTEN } },
         });
         await t.store.links.create({
           practiceId: practice.id,
@@ -388,7 +412,7 @@ const bench: Bench = {
           name: 'baseline rows',
           isTest: true,
           enabled: false,
-          config: { mllp: { listen: { host: '127.0.0.1', port: 0 } } },
+          config: { mllp: { listen: LISTEN } },
         });
         const baseline = await singleRowTransactionsPerSecond(t.store, baselineLink.id, 2000);
 
@@ -414,13 +438,67 @@ const bench: Bench = {
           durationMs: DURATION_MS,
           message: MESSAGE.toString('base64'),
         };
+        if (QUICK) {
+          // Before / after the group apply (src/sync/ingest/group.ts), same run, same store: a
+          // discarded warm-up round (JIT, caches), then without and with it in turn, twice, so
+          // that neither gets the colder process, the smaller store or the quieter second.
+          await runClients({ ...common, durationMs: 1000, prefix: `${kind}W`, sameAppointment: false });
+          const rounds: { on: Run[]; off: Run[] } = { on: [], off: [] };
+          for (let round = 0; round < 4; round++) {
+            const on = round % 2 === 1;
+            groupApply.enabled = on;
+            try {
+              const r = await runClients({ ...common, prefix: `${kind}R${round}`, sameAppointment: false });
+              (on ? rounds.on : rounds.off).push(r);
+            } finally {
+              groupApply.enabled = true;
+            }
+          }
+          const single = combined(rounds.off);
+          const fresh = combined(rounds.on);
+          await runtime.current.stop();
+          runtime.current = undefined;
+          const limit = await minimalListener(t.store, kind);
+          const limitRate = limit.messages / limit.seconds;
+          const rate = fresh.messages / fresh.seconds;
+          const lat = fresh.latenciesMs.sort((a, b) => a - b);
+          results.push({
+            name: `${kind}: full engine, quick round (each books a new appointment)`,
+            measured: {
+              label: `${CLIENTS} MLLP clients, ACK after group commit`,
+              value: rate,
+              unit: 'msg/s',
+            },
+            baseline: { label: 'single-row durable transactions, sequential', value: baseline, unit: 'tx/s' },
+            higherIsBetter: true,
+            aim: '≥ 1× (issue 22)',
+            notes: [
+              `${(rate / limitRate).toFixed(2)}× the limit (${Math.round(limitRate).toLocaleString('en-US')} msg/s, listener CPU ${Math.round(limit.cpuUsPerMessage)} µs per message)${peerRate ? `; @medplum/hl7 peer ${Math.round(peerRate).toLocaleString('en-US')} msg/s` : ''}`,
+              `latency per message p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms; negative ACKs ${fresh.negative}; listener CPU ${Math.round(fresh.cpuUsPerMessage)} µs per message`,
+            ],
+          });
+          results.push({
+            name: `${kind}: group apply against message-at-a-time apply, same run (quick round)`,
+            measured: { label: 'full engine, group apply', value: rate, unit: 'msg/s' },
+            baseline: {
+              label: 'full engine, each message read and validated alone',
+              value: single.messages / single.seconds,
+              unit: 'msg/s',
+            },
+            higherIsBetter: true,
+            notes: [
+              `two rounds of each, in turn, after a warm-up round; listener CPU per message: ${Math.round(fresh.cpuUsPerMessage)} µs with, ${Math.round(single.cpuUsPerMessage)} µs without (${(fresh.cpuUsPerMessage / single.cpuUsPerMessage).toFixed(2)}×); message-at-a-time ${(single.messages / single.seconds / baseline).toFixed(2)}× the single-row baseline, ${(single.messages / single.seconds / limitRate).toFixed(2)}× the limit`,
+            ],
+          });
+          continue;
+        }
         const fresh = await runClients({ ...common, prefix: `${kind}N`, sameAppointment: false });
         const same = await runClients({ ...common, prefix: `${kind}S`, sameAppointment: true });
 
         // acceptAck: commit — the fixture as IHE PAM France sends it (MSH-15 AL, MSH-16 NE):
         // CA once committed to the inbox, applied right after by the link's drainer.
         await t.store.links.update(link.id, {
-          config: { mllp: { listen: { host: '127.0.0.1', port: 0 } }, acceptAck: 'commit' },
+          config: { mllp: { listen: LISTEN }, acceptAck: 'commit' },
         });
         await runtime.current.refresh();
         const deferredLink = runtime.current.connectorOf(link.id) as Hl7v2Link;

@@ -51,6 +51,8 @@ export interface ApplyInput {
   readonly canonicalId: string;
   /** Normalized canonical form of what the side holds (canonical references, our id). */
   readonly theirs: CanonicalResource;
+  /** `fieldsHash(theirs)` when the caller already has it (group.ts validatedOnce). */
+  readonly theirsHash?: string;
   readonly version: string | null;
   /** Set when the external id is not mapped yet: mapped in the same transaction. */
   readonly newExternalId?: string;
@@ -139,7 +141,7 @@ export async function applyTheirs(
   const { canonicalId, theirs } = input;
   const kind = theirs.resourceType;
   const newId = input.fastPath === 'new-id';
-  const theirsHash = fieldsHash(theirs);
+  const theirsHash = input.theirsHash ?? fieldsHash(theirs);
   const theirsFields = flatten(theirs);
   const snap = input.withoutBase || newId ? undefined : await tx.snapshots.get(link.id, kind, canonicalId);
   const mapIdentity = async () => {

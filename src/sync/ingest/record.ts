@@ -8,12 +8,12 @@ import { PasserelleError } from '../../errors.js';
 import { assumeEnd, END_ASSUMED_FLAG } from '../../model/appointment-end.js';
 import { normalize } from '../../model/fields.js';
 import type { CanonicalResource } from '../../model/resources.js';
-import { validateAs } from '../../model/validate.js';
 import type { Tx } from '../../store/index.js';
 import type { Link } from '../../store/types.js';
 import { tombstone } from '../records.js';
 import { applyTheirs } from './apply.js';
 import { type IngestDeps, type IngestVia, type PracticeContext, Refusal, resourceOf } from './context.js';
+import { validatedOnce } from './group.js';
 import { applySupersedes, resolveIdentity } from './identity.js';
 import { holdForMapping, mapPractitioner, PRACTITIONER_UNMAPPED } from './practitioners.js';
 
@@ -53,7 +53,8 @@ export async function applyRecord(
       deps.log.warn('appointment end assumed', { linkId: link.id, flag: END_ASSUMED_FLAG });
     }
   }
-  const valid = validateAs(kind, theirs, { testLink: link.isTest });
+  // Once per distinct record of a group commit (group.ts), with its content hash.
+  const { result: valid, hash: theirsHash } = validatedOnce(tx, kind, theirs, link.isTest);
   if (!valid.ok) {
     const first = valid.issues[0];
     throw new PasserelleError('ERR_MODEL_INVALID', `${first?.path}: ${first?.message}`, {
@@ -67,6 +68,7 @@ export async function applyRecord(
     applied = await applyTheirs(deps, tx, ctx, link, {
       canonicalId,
       theirs,
+      ...(theirsHash !== undefined && { theirsHash }),
       version: record.version ?? null,
       via,
       externalId: record.externalId,
