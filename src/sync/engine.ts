@@ -108,12 +108,18 @@ export class SyncEngine {
     return result;
   }
 
-  /** Applies one pulled page and advances the stream's cursor in the same transaction. */
+  /**
+   * Applies one pulled page and advances the stream's cursor in the same transaction.
+   * `beforeCommit` runs once, when the page's records are applied and only the cursor and the
+   * commit remain (the runtime starts the next pull there: `PullPage.ahead`).
+   */
   async ingestPage(
     link: Link,
     page: PullPage,
     stream: string,
+    beforeCommit?: () => void,
   ): Promise<{ applied: number; rejected: number; invalid: number; flags: string[] }> {
+    let started = false;
     const out = await this.retryOnConflict(() =>
       this.store.batch(async (tx) => {
         const ctx = await this.practiceContext(tx, link);
@@ -125,6 +131,10 @@ export class SyncEngine {
           if (result.outcome === 'invalid') counts.invalid++;
         }
         await flushPlanned(tx, ctx);
+        if (beforeCommit && !started) {
+          started = true;
+          beforeCommit();
+        }
         const previous = page.next === null ? await tx.cursors.get(link.id, stream) : undefined;
         await tx.cursors.set(link.id, stream, page.next ?? previous?.cursor ?? null);
         return { ...counts, enqueued: ctx.enqueued };

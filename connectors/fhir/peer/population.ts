@@ -34,6 +34,7 @@ import { IDENTITY_RELIABILITY_SYSTEM, IDENTITY_RELIABILITY_URL } from '../../../
 import { DEMO_IPP_SYSTEM } from './seed.js';
 
 /** The 100 most frequent French family names, most frequent first (INSEE fichier des noms, 1891–1990). */
+// prettier-ignore
 const TOP_FAMILY_NAMES = [
   'MARTIN', 'BERNARD', 'THOMAS', 'PETIT', 'ROBERT', 'RICHARD', 'DURAND', 'DUBOIS', 'MOREAU', 'LAURENT',
   'SIMON', 'MICHEL', 'LEFEBVRE', 'LEROY', 'ROUX', 'DAVID', 'BERTRAND', 'MOREL', 'FOURNIER', 'GIRARD',
@@ -47,11 +48,13 @@ const TOP_FAMILY_NAMES = [
   'BOURGEOIS', 'PIERRE', 'BENOIT', 'REY', 'LECLERC', 'PAYET', 'ROLLAND', 'LECLERCQ', 'GUILLAUME', 'LECOMTE',
 ] as const;
 
+// prettier-ignore
 const FEMALE_GIVEN = [
   'Marie', 'Jeanne', 'Françoise', 'Monique', 'Catherine', 'Nathalie', 'Isabelle', 'Sylvie', 'Anne', 'Christine',
   'Martine', 'Nicole', 'Sandrine', 'Valérie', 'Stéphanie', 'Céline', 'Julie', 'Camille', 'Léa', 'Manon',
   'Chloé', 'Emma', 'Inès', 'Sarah', 'Louise', 'Jade', 'Lucie', 'Élodie', 'Aurélie', 'Hélène',
 ] as const;
+// prettier-ignore
 const MALE_GIVEN = [
   'Jean', 'Pierre', 'Michel', 'André', 'Philippe', 'Alain', 'Bernard', 'Jacques', 'Patrick', 'Daniel',
   'Christophe', 'Nicolas', 'Stéphane', 'Laurent', 'David', 'Sébastien', 'Julien', 'Thomas', 'Kevin', 'Lucas',
@@ -85,6 +88,7 @@ function random(seed: number): () => number {
   };
 }
 
+// prettier-ignore
 const SYLLABLES = ['BA', 'DE', 'LI', 'RO', 'MU', 'VAN', 'TER', 'GOU', 'CHA', 'NEL', 'PER', 'SAU', 'QUI', 'MON', 'FAL', 'DRE'];
 
 /** A synthetic tail name of rank r: letters only (the match key keeps letters only), one per rank. */
