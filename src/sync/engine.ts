@@ -7,7 +7,7 @@
  * and only then does the caller acknowledge. The dispatcher (dispatcher.ts) sends the outbox.
  *
  * This class orchestrates: transactions, conflict retries, cursors, waking the dispatcher. The
- * steps live in ingest/: message.ts (inbox, one message, a page's records), record.ts (one
+ * steps live in ingest/: message.ts (inbox, one message, a page record by record), page.ts (a page set-wise), record.ts (one
  * record), identity.ts, echo.ts, apply.ts, conflicts.ts, patients.ts, outbox-plan.ts.
  */
 import type {
@@ -40,14 +40,9 @@ import {
   PracticeContexts,
 } from './ingest/context.js';
 import { mergePatients, survivor } from './ingest/identity.js';
-import {
-  applyMessage,
-  applyPageRecords,
-  deadLetterInbound,
-  finished,
-  ingestMessage,
-} from './ingest/message.js';
+import { applyMessage, deadLetterInbound, finished, ingestMessage } from './ingest/message.js';
 import { enqueue, flushPlanned, targets } from './ingest/outbox-plan.js';
+import { applyPage } from './ingest/page.js';
 import { isHeldForReview } from './ingest/patients.js';
 import { mapPractitioner } from './ingest/practitioners.js';
 
@@ -123,7 +118,7 @@ export class SyncEngine {
     const out = await this.retryOnConflict(() =>
       this.store.batch(async (tx) => {
         const ctx = await this.practiceContext(tx, link);
-        const counts = await applyPageRecords(this.deps, tx, ctx, link, page.records);
+        const counts = await applyPage(this.deps, tx, ctx, link, page.records);
         // Entries the connector could not map: stored and dead-lettered one by one (a re-pulled
         // one is a duplicate in the inbox), so the rest of the feed keeps flowing.
         for (const message of page.invalid ?? []) {
