@@ -416,8 +416,12 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
       const kind = kinds[cursor.at] as ResourceKind;
       const ks = (cursor.kinds[kind] ??= { hwm: null, seen: {} });
       let page: KindPage;
+      // An initial load's next page depends on this cursor alone (no store read, no cap): it
+      // may be fetched while this one commits.
+      let ahead = false;
       if (ks.hwm === null) {
         page = await loadPage(kind, ks, m, cursor);
+        ahead = !page.done;
       } else if (ks.phase === 'history') {
         page = await historyPage(kind, ks);
         if (page.done) delete ks.phase;
@@ -449,6 +453,7 @@ export function createPull(deps: PullDeps): (cursor: string | null) => Promise<P
           ...(page.invalid.length > 0 && { invalid: page.invalid }),
           next: encodeCursor(cursor),
           hasMore: !last,
+          ...(ahead && { ahead: true }),
         };
       }
     }

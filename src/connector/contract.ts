@@ -119,6 +119,12 @@ export interface PullPage {
   /** Opaque cursor to resume after this page; stored in the same transaction as the page. */
   readonly next: string | null;
   readonly hasMore: boolean;
+  /**
+   * The pull from `next` reads nothing this page's apply writes (an initial load's pages): the
+   * engine may start it while this page's transaction commits, so the peer serves the next page
+   * during the commit. Absent: the next pull starts after the commit.
+   */
+  readonly ahead?: boolean;
 }
 
 /** One change the dispatcher asks a connector to write to its peer. */

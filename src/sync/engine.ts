@@ -7,7 +7,7 @@
  * and only then does the caller acknowledge. The dispatcher (dispatcher.ts) sends the outbox.
  *
  * This class orchestrates: transactions, conflict retries, cursors, waking the dispatcher. The
- * steps live in ingest/: message.ts (inbox, one message, a page's records), record.ts (one
+ * steps live in ingest/: message.ts (inbox, one message, a page record by record), page.ts (a page set-wise), record.ts (one
  * record), identity.ts, echo.ts, apply.ts, conflicts.ts, patients.ts, outbox-plan.ts.
  */
 import type {
@@ -41,14 +41,9 @@ import {
 } from './ingest/context.js';
 import { inGroup } from './ingest/group.js';
 import { mergePatients, survivor } from './ingest/identity.js';
-import {
-  applyMessage,
-  applyPageRecords,
-  deadLetterInbound,
-  finished,
-  ingestMessage,
-} from './ingest/message.js';
+import { applyMessage, deadLetterInbound, finished, ingestMessage } from './ingest/message.js';
 import { enqueue, flushPlanned, targets } from './ingest/outbox-plan.js';
+import { applyPage } from './ingest/page.js';
 import { isHeldForReview } from './ingest/patients.js';
 import { mapPractitioner } from './ingest/practitioners.js';
 
@@ -109,16 +104,22 @@ export class SyncEngine {
     return result;
   }
 
-  /** Applies one pulled page and advances the stream's cursor in the same transaction. */
+  /**
+   * Applies one pulled page and advances the stream's cursor in the same transaction.
+   * `beforeCommit` runs once, when the page's records are applied and only the cursor and the
+   * commit remain (the runtime starts the next pull there: `PullPage.ahead`).
+   */
   async ingestPage(
     link: Link,
     page: PullPage,
     stream: string,
+    beforeCommit?: () => void,
   ): Promise<{ applied: number; rejected: number; invalid: number; flags: string[] }> {
+    let started = false;
     const out = await this.retryOnConflict(() =>
       this.store.batch(async (tx) => {
         const ctx = await this.practiceContext(tx, link);
-        const counts = await applyPageRecords(this.deps, tx, ctx, link, page.records);
+        const counts = await applyPage(this.deps, tx, ctx, link, page.records);
         // Entries the connector could not map: stored and dead-lettered one by one (a re-pulled
         // one is a duplicate in the inbox), so the rest of the feed keeps flowing.
         for (const message of page.invalid ?? []) {
@@ -126,6 +127,10 @@ export class SyncEngine {
           if (result.outcome === 'invalid') counts.invalid++;
         }
         await flushPlanned(tx, ctx);
+        if (beforeCommit && !started) {
+          started = true;
+          beforeCommit();
+        }
         const previous = page.next === null ? await tx.cursors.get(link.id, stream) : undefined;
         await tx.cursors.set(link.id, stream, page.next ?? previous?.cursor ?? null);
         return { ...counts, enqueued: ctx.enqueued };

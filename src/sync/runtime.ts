@@ -18,6 +18,7 @@ import type {
   HttpAnswer,
   HttpDelivery,
   InboundHandler,
+  PullPage,
 } from '../connector/contract.js';
 import type { AnyConnectorDefinition, ConnectorRegistry } from '../connector/registry.js';
 import { type ErrorIssue, isPasserelleError, PasserelleError } from '../errors.js';
@@ -639,10 +640,14 @@ export class SyncRuntime {
     const leased = await this.store.withLease(`poll:${linkId}`, async (): Promise<PollResult> => {
       let cursor = (await this.store.cursors.get(linkId, DEFAULT_STREAM))?.cursor ?? null;
       const total = { pages: 0, applied: 0, rejected: 0, invalid: 0 };
-      for (let i = 0; i < (this.options.maxPagesPerPoll ?? 100); i++) {
-        let page;
+      const maxPages = this.options.maxPagesPerPoll ?? 100;
+      const limit = this.options.pollPageSize ?? 100;
+      /** The next page's pull, started while the page before it committed (PullPage.ahead). */
+      let ahead: Promise<PullPage> | undefined;
+      for (let i = 0; i < maxPages; i++) {
+        let page: PullPage;
         try {
-          page = await pull(cursor, this.options.pollPageSize ?? 100);
+          page = await (ahead ?? pull(cursor, limit));
         } catch (e) {
           const error = isPasserelleError(e)
             ? e
@@ -655,7 +660,19 @@ export class SyncRuntime {
           this.log.warn('poll failed', { linkId, code: error.code });
           return { acquired: true, ...total, error };
         }
-        const applied = await this.engine.ingestPage(r.link, page, DEFAULT_STREAM);
+        ahead = undefined;
+        const next = page.next;
+        // Started only once the page's records are applied, so a crash still costs one page
+        // (the one committing) plus, at most, this pull in flight during its commit.
+        const startNext =
+          page.ahead === true && page.hasMore && next !== null && i + 1 < maxPages
+            ? () => {
+                ahead = pull(next, limit);
+                // Awaited by the next iteration; a failure there is handled as any pull's.
+                ahead.catch(() => undefined);
+              }
+            : undefined;
+        const applied = await this.engine.ingestPage(r.link, page, DEFAULT_STREAM, startNext);
         total.pages++;
         total.applied += applied.applied;
         total.rejected += applied.rejected;

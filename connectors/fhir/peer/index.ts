@@ -19,4 +19,5 @@ export {
 } from './fault-proxy.js';
 export { type FhirPeer, type FhirPeerOptions, startFhirPeer } from './fhir-peer.js';
 export { PeerRepository } from './peer-repository.js';
+export { generatePracticePatients, isGeneratedTwin } from './population.js';
 export { DEMO_APPOINTMENT_SYSTEM, DEMO_IPP_SYSTEM, demoPractice, generatePatients } from './seed.js';

@@ -149,6 +149,8 @@ const insertMatchKey = compiled<
     })
     .onConflict((oc) => oc.columns(['practice_id', 'key_hash', 'resource_id']).doNothing()),
 );
+/** Values per `IN (…)` of the many-at-once look-ups (well under SQLite's and PostgreSQL's limits). */
+const IN_CHUNK = 500;
 /** One statement per number of lookup values (one per configured key, plus the unkeyed one). */
 const findMatchKeys = new Map<number, ReturnType<typeof compiled<string>>>();
 function findMatchKey(values: number) {
@@ -353,6 +355,12 @@ export interface IdentityMapRepo {
   /** Records that `externalId` on `linkId` is canonical record `canonicalId`; idempotent. */
   set(entry: Omit<IdentityLink, 'createdAt'>): Promise<void>;
   findCanonical(linkId: string, kind: ResourceKind, externalId: string): Promise<string | undefined>;
+  /** `findCanonical` of many ids in one query per 500 (a pulled page's ids): only the mapped ones. */
+  findCanonicalMany(
+    linkId: string,
+    kind: ResourceKind,
+    externalIds: readonly string[],
+  ): Promise<Map<string, string>>;
   findExternal(linkId: string, kind: ResourceKind, canonicalId: string): Promise<string[]>;
   /** All links' external ids of a canonical record. */
   listByCanonical(canonicalId: string): Promise<IdentityLink[]>;
@@ -401,6 +409,26 @@ export function identityMapRepo(ctx: RepoContext): IdentityMapRepo {
       const { values, params } = lookup(linkId, kind, externalId);
       return (await canonicalOf(values.length).run<Pick<IdentityMapTable, 'canonical_id'>>(ctx, params))
         .rows[0]?.canonical_id;
+    },
+    async findCanonicalMany(linkId, kind, externalIds) {
+      const byIndex = new Map<string, string>();
+      for (const id of externalIds) for (const v of seal.indexes(id)) byIndex.set(v, id);
+      const found = new Map<string, string>();
+      const values = [...byIndex.keys()];
+      for (let i = 0; i < values.length; i += IN_CHUNK) {
+        const rows = await db
+          .selectFrom('identity_map')
+          .select(['external_id', 'canonical_id'])
+          .where('link_id', '=', linkId)
+          .where('kind', '=', kind)
+          .where('external_id', 'in', values.slice(i, i + IN_CHUNK))
+          .execute();
+        for (const r of rows) {
+          const id = byIndex.get(r.external_id);
+          if (id !== undefined && !found.has(id)) found.set(id, r.canonical_id);
+        }
+      }
+      return found;
     },
     async findExternal(linkId, kind, canonicalId) {
       const rows = await db
@@ -619,6 +647,8 @@ export interface MatchKeysRepo {
   ): Promise<void>;
   /** Ids of the practice's records filed under `keyHash`. */
   find(practiceId: string, keyHash: string): Promise<string[]>;
+  /** `find` of many keys in one query per 500 (a pulled page's patients): every key, [] if none. */
+  findMany(practiceId: string, keyHashes: readonly string[]): Promise<Map<string, string[]>>;
 }
 
 /**
@@ -654,6 +684,29 @@ export function matchKeysRepo(ctx: RepoContext): MatchKeysRepo {
       return (await findMatchKey(values.length).run<{ resource_id: string }>(ctx, params)).rows.map(
         (r) => r.resource_id,
       );
+    },
+    async findMany(practiceId, keyHashes) {
+      const byIndex = new Map<string, string>();
+      const ids = new Map<string, Set<string>>();
+      for (const key of keyHashes) {
+        ids.set(key, new Set());
+        for (const v of seal.indexes(key)) byIndex.set(v, key);
+      }
+      const values = [...byIndex.keys()];
+      for (let i = 0; i < values.length; i += IN_CHUNK) {
+        const rows = await ctx.db
+          .selectFrom('match_keys')
+          .select(['key_hash', 'resource_id'])
+          .where('practice_id', '=', practiceId)
+          .where('key_hash', 'in', values.slice(i, i + IN_CHUNK))
+          .execute();
+        for (const r of rows) {
+          const key = byIndex.get(r.key_hash);
+          if (key !== undefined) ids.get(key)?.add(r.resource_id);
+        }
+      }
+      // As `find`: distinct ids in id order.
+      return new Map([...ids].map(([key, set]) => [key, [...set].sort()]));
     },
   };
   return repo;

@@ -37,8 +37,10 @@ async function supersededKeysOf(
   link: Link,
   patientId: string,
   externalId: string | undefined,
+  newId: boolean,
 ): Promise<string[]> {
-  if (link.role !== 'practice' || externalId === undefined) return [];
+  // A canonical id this ingest just minted is known under no id yet: nothing to read.
+  if (link.role !== 'practice' || externalId === undefined || newId) return [];
   const ids = await tx.identityMap.findExternal(link.id, 'Patient', patientId);
   return ids.filter((id) => id !== externalId).map((id) => supersededKey(link.id, id));
 }
@@ -78,7 +80,7 @@ export async function filePatientKeys(
     tx,
     ctx,
     patientId,
-    [...allKeys(patientKeys(patient)), ...(await supersededKeysOf(tx, link, patientId, externalId))],
+    [...allKeys(patientKeys(patient)), ...(await supersededKeysOf(tx, link, patientId, externalId, newId))],
     isNew,
     newId,
   );
