@@ -3,5 +3,6 @@ export * from './availability.js';
 export * from './calendar.js';
 export * from './check.js';
 export * from './coverage.js';
+export * from './publication.js';
 export * from './regions.js';
 export * from './rules.js';

@@ -202,6 +202,13 @@ export const SyncConfig = z.strictObject({
    * their own port, behind a TCP balancer (docs/cluster.md). 0 on separate hosts or pods.
    */
   listenPortOffset: z.number().int().min(0).max(60_000).default(0),
+  /**
+   * How many days ahead passerelle publishes a practitioner's free slots to the secretariat
+   * platform (issue 20; practitioners with agenda rules only) and the practice's coverage windows.
+   */
+  agendaHorizonDays: z.number().int().min(1).max(92).default(28),
+  /** Changes within this wait are published together (one publication per practitioner). */
+  agendaDebounceMs: z.number().int().min(0).max(600_000).default(2_000),
 });
 export type SyncConfig = z.infer<typeof SyncConfig>;
 

@@ -31,6 +31,7 @@ import type { RefusalWatch } from '../security/refusals.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
 import type { JsonObject, Link } from '../store/types.js';
+import { AgendaPublisher, type AgendaPublishSettings } from './agenda-publish.js';
 import { ChangeBus } from './change-bus.js';
 import { backoffDelay, type BackoffOptions, Dispatcher, type DispatcherTuning } from './dispatcher.js';
 import { type IngestVia, type OwnershipResolver, SyncEngine } from './engine.js';
@@ -76,6 +77,8 @@ export interface SyncRuntimeOptions {
   readonly watchLinks?: boolean;
   /** Handed to connectors (ConnectorContext.listenPortOffset): this instance's listen ports. */
   readonly listenPortOffset?: number;
+  /** Agenda publication to the secretariat platform (config `sync.agendaHorizonDays`, `agendaDebounceMs`). */
+  readonly agendaPublish?: Partial<AgendaPublishSettings>;
 }
 
 /**
@@ -158,6 +161,8 @@ export class SyncRuntime {
   readonly engine: SyncEngine;
   readonly dispatcher: Dispatcher;
   readonly operator: SyncOperator;
+  /** Agenda publication to the secretariat platform (issue 20); `due()` runs every minute. */
+  readonly agenda: AgendaPublisher;
   /** Hints for the console's live view (change-bus.ts): outbox work committed, pushes, link states. */
   readonly changes = new ChangeBus();
   private readonly store: Store;
@@ -198,10 +203,12 @@ export class SyncRuntime {
           }),
       });
     this.scheduler = new PollScheduler(this.log);
+    this.agenda = new AgendaPublisher(options.store, this.log, options.agendaPublish);
     this.engine = new SyncEngine({
       store: options.store,
       registry: options.registry,
       log: this.log,
+      agendaDebounceMs: this.agenda.settings.debounceMs,
       ...(options.ownership && { ownership: options.ownership }),
       onEnqueued: () => {
         this.dispatcher.notify();
@@ -221,6 +228,7 @@ export class SyncRuntime {
         this.changes.hint(this.links.get(linkId)?.link.practiceId ?? null, 'outbox', 'messages', 'links');
       },
       activeLinkIds: () => [...this.links.keys()],
+      agenda: this.agenda,
       ...(options.dispatcher && { tuning: options.dispatcher }),
     });
     this.operator = new SyncOperator(this.engine, (linkId) => this.links.get(linkId)?.connector);

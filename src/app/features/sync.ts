@@ -2,6 +2,8 @@
  * The `sync` service module: the runtime as a component (started after the HTTP server,
  * stopped before the store closes), its supervision routes and the webhook route.
  */
+import cron, { type ScheduledTask } from 'node-cron';
+
 import { agendaRoutes } from '../../api/routes/agenda.js';
 import { connectorRoutes } from '../../api/routes/connectors.js';
 import { dashboardRoutes } from '../../api/routes/dashboard.js';
@@ -11,6 +13,7 @@ import { practitionerMappingRoutes } from '../../api/routes/practitioner-mapping
 import { syncRoutes } from '../../api/routes/sync.js';
 import type { SyncConfig } from '../../config/schema.js';
 import { type ConnectorRegistry } from '../../connector/registry.js';
+import { cronLogger } from '../../log/cron.js';
 import type { ActivePlans } from '../../mapping/active-plans.js';
 import { DashboardWatch } from '../../reports/dashboard-watch.js';
 import type { DispatcherTuning } from '../../sync/dispatcher.js';
@@ -39,9 +42,15 @@ export interface SyncModuleOptions {
       | 'refreshMs'
       | 'healthTimeoutMs'
       | 'restartBackoff'
+      | 'agendaPublish'
     >
   >;
+  /** Run the agenda publications time alone changes every minute (default). Tests call `runtime.agenda.due()`. */
+  readonly agendaSchedule?: boolean;
 }
+
+/** Every minute: an urgent-only slot's release shows on the platform within the minute. */
+export const AGENDA_PUBLISH_SCHEDULE = '* * * * *';
 
 export interface SyncModule extends ServiceModule {
   /** The runtime of a running service (tests, the CLI's replay). */
@@ -78,6 +87,10 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
         dispatcher: { ...dispatcherTuningOf(ctx.config.sync), ...options.dispatcher },
         restartBackoff: { baseMs: 1000, capMs: ctx.config.sync.linkRestartCapMs },
         listenPortOffset: ctx.config.sync.listenPortOffset,
+        agendaPublish: {
+          horizonDays: ctx.config.sync.agendaHorizonDays,
+          debounceMs: ctx.config.sync.agendaDebounceMs,
+        },
         ...options.runtime,
       });
       runtimes.set(ctx, runtime);
@@ -99,6 +112,32 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
     }
     return watch;
   };
+  // Urgent-only slots released, the horizon moving on a day: publications time alone changes.
+  const agendaTasks = new WeakMap<ServiceContext, ScheduledTask>();
+  const agendaComponent = (ctx: ServiceContext) => ({
+    name: 'agenda-publish',
+    start: async () => {
+      if (options.agendaSchedule === false) return;
+      const log = ctx.logger.child({ component: 'agenda-publish' });
+      // A plain function: node-cron checks `instanceof Function`.
+      const run = () =>
+        runtimeOf(ctx)
+          .agenda.due()
+          .then((n) => (n > 0 ? runtimeOf(ctx).engine.notify() : undefined))
+          .catch((e: unknown) => log.error('agenda publication pass failed', { err: e }));
+      agendaTasks.set(
+        ctx,
+        cron.schedule(AGENDA_PUBLISH_SCHEDULE, run, {
+          name: 'agenda-publish',
+          noOverlap: true,
+          logger: cronLogger(log),
+        }),
+      );
+    },
+    stop: async () => {
+      await agendaTasks.get(ctx)?.destroy();
+    },
+  });
   return {
     name: 'sync',
     registry,
@@ -116,10 +155,14 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
         watch: watchOf(ctx),
         ...(options.events?.heartbeatMs !== undefined && { heartbeatMs: options.events.heartbeatMs }),
       }),
-      ...agendaRoutes(runtimeOf(ctx).engine.store),
+      ...agendaRoutes(runtimeOf(ctx).engine.store, {
+        debounceMs: runtimeOf(ctx).agenda.settings.debounceMs,
+        notify: () => runtimeOf(ctx).engine.notify(),
+      }),
     ],
     components: (ctx) => [
       { name: 'sync', start: () => runtimeOf(ctx).start(), stop: () => runtimeOf(ctx).stop() },
+      agendaComponent(ctx),
       // Listed after sync so it stops first: open event streams end before the runtime stops
       // and before the HTTP server waits for its connections.
       { name: 'events', start: async () => undefined, stop: async () => watchOf(ctx).stop() },
