@@ -414,6 +414,7 @@ describe.each(STORE_KINDS)('activity report over HTTP (%s store)', (storeKind) =
         'appointments',
         'messages',
         'urgentAcknowledgement',
+        'coverage',
         'conflicts',
         'deadLetters',
         'links',
