@@ -120,9 +120,15 @@ export class Platform {
   constructor(
     private readonly state: SimulatorState,
     private readonly now: () => number,
-    /** Called after each committed change (the simulator saves the state and queues the webhook). */
-    private readonly onChange: (c: ChangeRecord) => void,
+    /**
+     * Called after each committed change (the simulator saves the state and queues the webhook;
+     * `quiet`: in the feed only, no webhook).
+     */
+    private readonly onChange: (c: ChangeRecord, quiet?: boolean) => void,
   ) {}
+
+  /** True while a bulk publication writes: its slots go to the feed, not out as one webhook each. */
+  private quiet = false;
 
   private nowIso(): string {
     return new Date(this.now()).toISOString();
@@ -134,7 +140,7 @@ export class Platform {
     type: K,
     record: ResourceOfType[K],
   ): ResourceOfType[K] {
-    this.onChange(this.state.put(by.practiceId, type, record, by.origin));
+    this.onChange(this.state.put(by.practiceId, type, record, by.origin), this.quiet);
     return record;
   }
 
@@ -681,6 +687,22 @@ export class Platform {
       .find((x) => x.practitionerId === practitionerId && x.active);
     if (!schedule)
       throw new ProblemError(422, 'no-schedule', 'The practitioner has no active schedule to hold slots');
+    // The publisher knows what it published: hundreds of slot webhooks would tell it nothing.
+    this.quiet = true;
+    try {
+      return this.placePublication(ctx, practitionerId, input, previous, schedule.id);
+    } finally {
+      this.quiet = false;
+    }
+  }
+
+  private placePublication(
+    ctx: OperationContext,
+    practitionerId: string,
+    input: z.infer<typeof SlotPublish>,
+    previous: { body: SlotPublicationBody; slotIds: string[] } | undefined,
+    scheduleId: string,
+  ): Reply {
     const placed = new Set(previous?.slotIds ?? []);
     const generated = this.state.generatedSlotIds(ctx.practiceId);
     const keyOf = (x: { start: string; end: string; appointmentTypeId?: string | null | undefined }) =>
@@ -724,7 +746,7 @@ export class Platform {
       }
       const r: Slot = {
         ...this.meta('slot'),
-        scheduleId: schedule.id,
+        scheduleId,
         start: want.start,
         end: want.end,
         status: want.status,
@@ -738,7 +760,7 @@ export class Platform {
     }
     for (const gone of replaceable.values()) {
       const tombstone: Slot = { ...gone, version: gone.version + 1, updatedAt: this.nowIso() };
-      this.onChange(this.state.remove(ctx.practiceId, 'slot', tombstone, ctx.origin));
+      this.onChange(this.state.remove(ctx.practiceId, 'slot', tombstone, ctx.origin), true);
     }
     const publication: SlotPublicationBody = {
       practitionerId,
