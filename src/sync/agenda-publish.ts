@@ -327,6 +327,15 @@ export class AgendaPublisher {
       if (links.length === 0) continue;
       const isDue = async (recordId: string) => {
         for (const link of links) {
+          // One waiting in dead letters is the operator's: time alone does not add another
+          // every minute (a change still asks for a publication).
+          const parked = await store.deadLetters.list({
+            status: 'open',
+            linkId: link.id,
+            recordId,
+            limit: 1,
+          });
+          if (parked.length > 0) continue;
           const snap = await store.snapshots.get(link.id, KIND, recordId);
           const next = snap?.data['nextChangeAt'];
           if (typeof next !== 'string' || Date.parse(next) <= now) return true;

@@ -159,16 +159,28 @@ describe('agenda published to the secretariat platform', () => {
     });
     expect(coverage.windows).toContainEqual({ ...renfort, kind: 'reinforcement' });
 
-    // Every change is published: the reinforcement withdrawn, version 2.
+    // Every change is published: the reinforcement withdrawn, version 2 — through a platform
+    // that fails first (503 to both of the client's attempts): the outbox retries it (2 attempts).
+    w.sim.setFaults({ script: [{ status: 503 }, { status: 503 }] });
     await put('/coverage', {
       windows: {
         timeZone: 'Europe/Paris',
         weekly: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '08:00', end: '19:00' }],
       },
     });
+    const store = w.t.service.store;
+    const row = async () => (await store.outbox.list({ recordId: `agenda-coverage:${w.practiceId}` })).at(-1);
+    await until('the publication failed once', async () => {
+      const r = await row();
+      // Done already when the jittered backoff drew a zero delay.
+      return r?.lastErrorCode === 'ERR_SECRETARIAT_HTTP' && (r.status === 'pending' || r.status === 'done');
+    });
+    clock.advance(60_000); // past its backoff, on the service's clock
+    w.runtime.engine.notify();
     await w.settled();
     const after = await platform<CoverageBody>('/coverage');
     expect(after.version).toBe(2);
     expect(after.windows.some((x) => x.kind === 'reinforcement')).toBe(false);
+    expect(await row()).toMatchObject({ status: 'done', attempts: 2, lastErrorCode: 'ERR_SECRETARIAT_HTTP' });
   });
 });
