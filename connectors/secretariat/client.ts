@@ -8,7 +8,7 @@
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { z } from 'zod';
 
-import { type ErrorIssue, PasserelleError } from '../../src/errors.js';
+import { type ErrorIssue, isPasserelleError, PasserelleError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
 import { scrubText } from '../../src/log/redact.js';
 import {
@@ -28,12 +28,18 @@ import {
   COLLECTION,
   Consignes,
   type ConsignesPublish,
+  Coverage,
+  type CoverageBody,
+  type CoveragePublishBody,
   Problem,
   type ReminderBatch,
   ReminderList,
   RESOURCE_SCHEMAS,
   type ResourceOfType,
   type ResourceType,
+  SlotPublication,
+  type SlotPublicationBody,
+  type SlotPublishBody,
 } from './contract.js';
 
 /** Retry timing for calls to the platform: exponential backoff, full jitter, Retry-After (src/util/retry.ts). */
@@ -488,6 +494,72 @@ export class SecretariatClient {
       query: { status: 'done', updatedSince: since },
       schema: ReminderList,
     });
+  }
+
+  /**
+   * Replaces a practitioner's published slots (PUT …/published-slots, issue 20): If-Match the
+   * version last published, If-None-Match: * for the first publication.
+   */
+  publishSlots(
+    practitionerId: string,
+    body: SlotPublishBody,
+    version: number | null,
+    idempotencyKey: string,
+  ): Promise<PlatformResponse<SlotPublicationBody>> {
+    return this.request({
+      method: 'PUT',
+      path: `/practitioners/${encodeURIComponent(practitionerId)}/published-slots`,
+      route: '/practitioners/{id}/published-slots',
+      body,
+      ...(version === null ? { ifNoneMatch: '*' as const } : { ifMatch: version }),
+      idempotencyKey,
+      schema: SlotPublication,
+    });
+  }
+
+  /** The practitioner's last publication, or null when there is none (404). */
+  async publishedSlots(practitionerId: string): Promise<SlotPublicationBody | null> {
+    try {
+      return (
+        await this.request({
+          method: 'GET',
+          path: `/practitioners/${encodeURIComponent(practitionerId)}/published-slots`,
+          route: '/practitioners/{id}/published-slots',
+          schema: SlotPublication,
+        })
+      ).data;
+    } catch (e) {
+      if (isPasserelleError(e) && e.details['status'] === 404) return null;
+      throw e;
+    }
+  }
+
+  /** Replaces the practice's coverage windows (PUT /coverage, issue 20), versioned like published slots. */
+  publishCoverage(
+    body: CoveragePublishBody,
+    version: number | null,
+    idempotencyKey: string,
+  ): Promise<PlatformResponse<CoverageBody>> {
+    return this.request({
+      method: 'PUT',
+      path: '/coverage',
+      route: '/coverage',
+      body,
+      ...(version === null ? { ifNoneMatch: '*' as const } : { ifMatch: version }),
+      idempotencyKey,
+      schema: Coverage,
+    });
+  }
+
+  /** The coverage windows in force on the platform, or null when none were published (404). */
+  async coverage(): Promise<CoverageBody | null> {
+    try {
+      return (await this.request({ method: 'GET', path: '/coverage', route: '/coverage', schema: Coverage }))
+        .data;
+    } catch (e) {
+      if (isPasserelleError(e) && e.details['status'] === 404) return null;
+      throw e;
+    }
   }
 
   async remove(type: ResourceType, id: string, version: number, idempotencyKey: string): Promise<void> {

@@ -93,6 +93,11 @@ const slotFields = {
   end: Instant,
   status: z.enum(SLOT_STATUSES),
   comment: z.string().max(2000).nullable(),
+  /**
+   * The appointment type the slot is for, on slots passerelle published from the practitioner's
+   * agenda rules (PUT …/published-slots): their length is that type's. Absent or null: any type.
+   */
+  appointmentTypeId: PlatformId.nullable().optional(),
 };
 export const SlotInput = z.strictObject(slotFields);
 /** `practitionerId` is the schedule's, filled in by the platform. */
@@ -337,6 +342,67 @@ export const CallStatistics = z.strictObject({
     .nullable(),
 });
 export type CallStatistics = z.infer<typeof CallStatistics>;
+// ——— published slots (issue 20: the practitioner's free slots, computed by passerelle from the
+// practice's agenda rules, replace the platform's own for that practitioner) ———
+export const PUBLISHED_SLOT_STATUSES = ['free', 'urgent-only'] as const;
+export const SlotPublish = z.strictObject({
+  /** The horizon: every unbooked slot of the practitioner starting in [from, to) is replaced. */
+  from: Instant,
+  to: Instant,
+  slots: z
+    .array(
+      z.strictObject({
+        start: Instant,
+        end: Instant,
+        status: z.enum(PUBLISHED_SLOT_STATUSES),
+        appointmentTypeId: PlatformId.nullable(),
+      }),
+    )
+    .max(50_000),
+});
+export type SlotPublishBody = z.infer<typeof SlotPublish>;
+/** A practitioner's last publication (ETag: its version). */
+export const SlotPublication = z.strictObject({
+  practitionerId: PlatformId,
+  version: z.number().int().positive(),
+  from: Instant,
+  to: Instant,
+  publishedAt: Instant,
+  /** Published slots now on the platform, free or urgent-only. */
+  slots: z.number().int().min(0),
+  /** What the last publication did: slots created, changed (status), removed, and booked ones kept. */
+  created: z.number().int().min(0),
+  updated: z.number().int().min(0),
+  removed: z.number().int().min(0),
+  kept: z.number().int().min(0),
+});
+export type SlotPublicationBody = z.infer<typeof SlotPublication>;
+
+// ——— coverage windows (issue 20: the hours the secretariat answers for the practice) ———
+export const COVERAGE_KINDS = ['regular', 'reinforcement'] as const;
+export const CoveragePublish = z.strictObject({
+  /** The practice's zone, for agents to read the windows in. */
+  timeZone: z.string().min(1).max(64),
+  from: Instant,
+  to: Instant,
+  windows: z
+    .array(
+      z.strictObject({
+        start: Instant,
+        end: Instant,
+        /** `reinforcement`: temporary (renfort: an absence, an epidemic peak). */
+        kind: z.enum(COVERAGE_KINDS),
+        label: z.string().max(200).nullable(),
+      }),
+    )
+    .max(10_000),
+});
+export type CoveragePublishBody = z.infer<typeof CoveragePublish>;
+export const Coverage = CoveragePublish.extend({
+  version: z.number().int().positive(),
+  publishedAt: Instant,
+});
+export type CoverageBody = z.infer<typeof Coverage>;
 
 export const RESOURCE_SCHEMAS = {
   practitioner: Practitioner,

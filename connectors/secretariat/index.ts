@@ -12,9 +12,11 @@ import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 
 import {
+  type AgendaPublishResult,
   type CallbackRequestInput,
   type Connector,
   type ConnectorContext,
+  type CoveragePublicationInput,
   defineConnector,
   type ExternalRecord,
   type HealthReport,
@@ -22,6 +24,7 @@ import {
   type OutboundChange,
   type PullPage,
   type PushResult,
+  type SlotPublicationInput,
 } from '../../src/connector/contract.js';
 import { isPasserelleError, PasserelleError } from '../../src/errors.js';
 import type {
@@ -629,6 +632,64 @@ export function createSecretariatConnector(
 
     async callStatistics(day: string) {
       return (await client.callStatistics(day)).data;
+    },
+
+    async publishSlots(p: SlotPublicationInput): Promise<AgendaPublishResult> {
+      const body = {
+        from: utc(p.from),
+        to: utc(p.to),
+        slots: p.slots.map((x) => ({
+          start: utc(x.start),
+          end: utc(x.end),
+          status: x.status,
+          // The rules' visit type codes are the platform's appointment-type ids when they fit its alphabet.
+          appointmentTypeId: PlatformId.safeParse(x.visitType).success ? x.visitType : null,
+        })),
+      };
+      try {
+        const res = await client.publishSlots(
+          p.practitionerExternalId,
+          body,
+          version(p.expectedVersion),
+          p.idempotencyKey,
+        );
+        log.info('secretariat slots published', {
+          practitionerId: p.practitionerExternalId,
+          version: res.data.version,
+          slots: res.data.slots,
+          created: res.data.created,
+          updated: res.data.updated,
+          removed: res.data.removed,
+        });
+        return { ok: true, version: String(res.data.version) };
+      } catch (e) {
+        if (!isPasserelleError(e)) throw e;
+        if (e.code !== 'ERR_SECRETARIAT_VERSION_CONFLICT') return { ok: false, error: e };
+        const current = await client.publishedSlots(p.practitionerExternalId);
+        return { ok: false, error: e, currentVersion: current === null ? null : String(current.version) };
+      }
+    },
+
+    async publishCoverage(p: CoveragePublicationInput): Promise<AgendaPublishResult> {
+      const body = {
+        timeZone: p.timeZone,
+        from: utc(p.from),
+        to: utc(p.to),
+        windows: p.windows.map((w) => ({ ...w, start: utc(w.start), end: utc(w.end) })),
+      };
+      try {
+        const res = await client.publishCoverage(body, version(p.expectedVersion), p.idempotencyKey);
+        log.info('secretariat coverage published', {
+          version: res.data.version,
+          windows: body.windows.length,
+        });
+        return { ok: true, version: String(res.data.version) };
+      } catch (e) {
+        if (!isPasserelleError(e)) throw e;
+        if (e.code !== 'ERR_SECRETARIAT_VERSION_CONFLICT') return { ok: false, error: e };
+        const current = await client.coverage();
+        return { ok: false, error: e, currentVersion: current === null ? null : String(current.version) };
+      }
     },
 
     async stop(): Promise<void> {

@@ -4,5 +4,6 @@ export * from './calendar.js';
 export * from './check.js';
 export * from './coverage.js';
 export * from './import.js';
+export * from './publication.js';
 export * from './regions.js';
 export * from './rules.js';

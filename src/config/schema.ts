@@ -243,6 +243,13 @@ export const SyncConfig = z.strictObject({
    * are taken over within about 4/3 of this (docs/cluster.md). Unused on SQLite.
    */
   leaseTtlMs: z.number().int().min(300).max(600_000).default(15_000),
+  /**
+   * How many days ahead passerelle publishes a practitioner's free slots to the secretariat
+   * platform (issue 20; practitioners with agenda rules only) and the practice's coverage windows.
+   */
+  agendaHorizonDays: z.number().int().min(1).max(92).default(28),
+  /** Changes within this wait are published together (one publication per practitioner). */
+  agendaDebounceMs: z.number().int().min(0).max(600_000).default(2_000),
 });
 export type SyncConfig = z.infer<typeof SyncConfig>;
 

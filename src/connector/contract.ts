@@ -302,6 +302,14 @@ export interface Connector {
     readonly document: JsonObject;
   }): Promise<{ readonly publishedAt: string }>;
   /**
+   * Replaces a practitioner's bookable slots on the platform with the free slots passerelle
+   * computed from the practice's agenda rules (issue 20). Only a secretariat connector
+   * implements it; the outbox calls it (src/sync/agenda-publish.ts).
+   */
+  publishSlots?(publication: SlotPublicationInput): Promise<AgendaPublishResult>;
+  /** Replaces the practice's coverage windows on the platform (issue 20). */
+  publishCoverage?(publication: CoveragePublicationInput): Promise<AgendaPublishResult>;
+  /**
    * Hands the day's reminders and recalls to the platform's agents (issue 21 point 3); the
    * platform keeps one per `reference`, so a resend changes nothing. Only a secretariat
    * connector implements it.
@@ -357,6 +365,49 @@ export interface ReminderWriteBack {
   /** French, for the practice's staff. */
   readonly text: string;
 }
+
+/** A practitioner's free slots over the horizon, as passerelle publishes them. */
+export interface SlotPublicationInput {
+  /** The practitioner's id on this link (identity map). */
+  readonly practitionerExternalId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly slots: readonly {
+    readonly start: string;
+    readonly end: string;
+    readonly status: 'free' | 'urgent-only';
+    /** The rules' visit type code: the platform's appointment-type id. */
+    readonly visitType: string;
+  }[];
+  /** The platform's version of the publication last made; null for the first one. */
+  readonly expectedVersion: string | null;
+  /** Stable per outbox row: a retried publication is applied once. */
+  readonly idempotencyKey: string;
+}
+
+/** The practice's coverage windows over the horizon (French labels, no patient data). */
+export interface CoveragePublicationInput {
+  readonly timeZone: string;
+  readonly from: string;
+  readonly to: string;
+  readonly windows: readonly {
+    readonly start: string;
+    readonly end: string;
+    readonly kind: 'regular' | 'reinforcement';
+    readonly label: string | null;
+  }[];
+  readonly expectedVersion: string | null;
+  readonly idempotencyKey: string;
+}
+
+export type AgendaPublishResult =
+  | { readonly ok: true; readonly version: string }
+  | {
+      readonly ok: false;
+      readonly error: PasserelleError;
+      /** On a version conflict: the version in force on the platform (null: nothing there), to publish over. */
+      readonly currentVersion?: string | null;
+    };
 
 /** What passerelle asks of the secretariat when an urgent message stays unacknowledged. */
 export interface CallbackRequestInput {

@@ -64,6 +64,8 @@ export const LinkReport = z.object({
 });
 export type LinkReport = z.infer<typeof LinkReport>;
 
+const InsideOutside = z.object({ inside: z.number().int(), outside: z.number().int() });
+
 export const ActivityReport = z.object({
   practice: z.object({ id: z.string(), name: z.string(), timezone: z.string() }),
   period: z.object({
@@ -130,6 +132,28 @@ export const ActivityReport = z.object({
     })
     .optional()
     .describe('Reminders and recalls (issue 21 point 3); absent from digests stored before'),
+  coverage: z
+    .object({
+      timeZone: z.string(),
+      hoursCovered: z.number().describe('Hours the secretariat covered in the period (its coverage windows)'),
+      bookings: InsideOutside.describe('Bookings made by the secretariat, inside and outside its coverage'),
+      messages: InsideOutside.describe('Call messages the secretariat took, inside and outside its coverage'),
+      byDay: z
+        .array(
+          z.object({
+            date: z.string().describe('Local date (YYYY-MM-DD) in the coverage windows’ zone'),
+            hoursCovered: z.number(),
+            bookings: InsideOutside,
+            messages: InsideOutside,
+          }),
+        )
+        .describe('One entry per local day of the period'),
+    })
+    .nullable()
+    .optional()
+    .describe(
+      'Coverage beside volume (issue 20): null when the practice set no coverage windows; absent from digests stored before',
+    ),
   conflicts: z.object({
     openedForReview: z
       .number()

@@ -4,6 +4,14 @@
  * the report is made (cursors, outbox). `aggregateActivity` is pure; `buildActivityReport`
  * reads the store.
  */
+import {
+  CoverageWindows,
+  coverageZone,
+  coveredIntervals,
+  dayInterval,
+  localDate,
+  nextDate,
+} from '../agenda/index.js';
 import type { Practitioner } from '../model/resources.js';
 import type { Repos } from '../store/index.js';
 import type { Period } from '../store/repos/reports.js';
@@ -127,6 +135,79 @@ export function aggregateActivity(
   };
 }
 
+/**
+ * Coverage beside volume (issue 20): hours covered per local day, and the secretariat's
+ * bookings and call messages inside and outside its coverage windows. Pure.
+ */
+export function coverageSection(
+  windows: CoverageWindows,
+  period: { readonly from: string; readonly to: string },
+  events: readonly { readonly type: string; readonly at: string }[],
+): NonNullable<ActivityReport['coverage']> {
+  const zone = coverageZone(windows);
+  const covered = coveredIntervals(windows, period.from, period.to);
+  const hours = (ms: number) => Math.round((ms / 3_600_000) * 100) / 100;
+  const inside = (t: number) => covered.some((i) => i.start <= t && t < i.end);
+  const days = new Map<string, NonNullable<ActivityReport['coverage']>['byDay'][number]>();
+  const to = Date.parse(period.to);
+  for (let date = localDate(Date.parse(period.from), zone); ; date = nextDate(date)) {
+    const day = dayInterval(date, zone);
+    if (day.start >= to) break;
+    const ms = covered.reduce(
+      (n, i) => n + Math.max(0, Math.min(i.end, day.end) - Math.max(i.start, day.start)),
+      0,
+    );
+    days.set(date, {
+      date,
+      hoursCovered: hours(ms),
+      bookings: { inside: 0, outside: 0 },
+      messages: { inside: 0, outside: 0 },
+    });
+  }
+  const bookings = { inside: 0, outside: 0 };
+  const messages = { inside: 0, outside: 0 };
+  for (const e of events) {
+    const t = Date.parse(e.at);
+    const where = inside(t) ? 'inside' : 'outside';
+    const day = days.get(localDate(t, zone));
+    if (e.type === 'appointment.booked') {
+      bookings[where]++;
+      if (day) day.bookings[where]++;
+    } else if (e.type === 'message.received') {
+      messages[where]++;
+      if (day) day.messages[where]++;
+    }
+  }
+  return {
+    timeZone: zone,
+    hoursCovered: hours(covered.reduce((n, i) => n + i.end - i.start, 0)),
+    bookings,
+    messages,
+    byDay: [...days.values()],
+  };
+}
+
+/** The secretariat's bookings and messages of the period, with the practice's coverage windows, or null. */
+async function coverageOf(
+  store: Pick<Repos, 'agenda' | 'activity'>,
+  practiceId: string,
+  period: Period,
+): Promise<ActivityReport['coverage']> {
+  const stored = await store.agenda.getCoverage(practiceId);
+  if (!stored) return null;
+  const events = [];
+  for (const type of ['appointment.booked', 'message.received'] as const)
+    for (const e of await store.activity.list({
+      practiceId,
+      type,
+      from: period.from,
+      to: period.to,
+      limit: 100_000,
+    }))
+      if (e.origin === 'secretariat') events.push(e);
+  return coverageSection(CoverageWindows.parse(stored.windows), period, events);
+}
+
 /** "Dr Camille DOCTEUR-ESSAI": a practitioner's display name (not patient data). */
 export function practitionerName(p: Practitioner): string | null {
   const name = p.name?.find((n) => n.use === 'official') ?? p.name?.[0];
@@ -149,7 +230,7 @@ export interface ReportOptions {
 
 type ReportReads = Pick<
   Repos,
-  'activity' | 'links' | 'cursors' | 'resources' | 'urgentMessages' | 'reminders'
+  'activity' | 'agenda' | 'links' | 'cursors' | 'resources' | 'urgentMessages' | 'reminders'
 >;
 
 export async function buildActivityReport(
@@ -231,6 +312,7 @@ export async function buildActivityReport(
       Date.parse(period.to),
     ),
     reminders: await reminderStats(store, practice, Date.parse(period.from), Date.parse(period.to)),
+    coverage: await coverageOf(store, practice.id, period),
     conflicts: { ...aggregated.conflicts, openNow: open.conflicts },
     deadLetters: {
       total: deadLetters.reduce((n, d) => n + d.count, 0),

@@ -70,6 +70,35 @@ function when(iso: string, zone: string): string {
   return DateTime.fromISO(iso, { zone }).setLocale('fr').toFormat("d MMMM yyyy 'à' HH:mm");
 }
 
+/**
+ * French labels of the figures the activity report's coverage and reminders sections carry; a
+ * figure without one (a field added later) shows its key rather than disappearing.
+ */
+const FIGURE_LABELS: Readonly<Record<string, string>> = {
+  hoursCovered: 'Heures couvertes par le secrétariat',
+  'bookings.inside': 'Rendez-vous pris pendant les plages couvertes',
+  'bookings.outside': 'Rendez-vous pris hors des plages couvertes',
+  'messages.inside': 'Messages pris pendant les plages couvertes',
+  'messages.outside': 'Messages pris hors des plages couvertes',
+  reminders: 'Rappels de rendez-vous',
+  recalls: 'Relances de suivi',
+  handed: 'Confiés au secrétariat',
+  reached: 'Patient joint',
+  notReached: 'Patient non joint',
+  rebooked: 'Rendez-vous déplacé ou pris',
+  declined: 'Refus du patient',
+  awaitingOutcome: 'En attente du résultat de l’appel',
+  optOuts: 'Patients ne souhaitant plus être rappelés',
+  writtenBack: 'Résultats reportés dans le logiciel du cabinet',
+  skippedNoConsent: 'Non faits : consentement non recueilli',
+  skippedOptedOut: 'Non faits : opposition du patient',
+  skippedInactive: 'Non faits : patient inactif ou fusionné',
+};
+
+export function figureLabel(key: string): string {
+  return FIGURE_LABELS[key] ?? key;
+}
+
 function extra(title: string, s: ReviewExtraSection): ReviewSection {
   if (!s.available) return { title, text: ['Non disponible pour cette période.'], tables: [], charts: [] };
   return {
@@ -82,7 +111,7 @@ function extra(title: string, s: ReviewExtraSection): ReviewSection {
             {
               caption: title,
               head: ['Indicateur', 'Valeur'],
-              rows: s.figures.map((f) => [f.key, num(f.value, 1)]),
+              rows: s.figures.map((f) => [figureLabel(f.key), num(f.value, 1)]),
             },
           ],
     charts: [],

@@ -28,6 +28,7 @@ import type { Store } from '../store/index.js';
 import type { JsonObject, Link, OutboxItem } from '../store/types.js';
 import { backoffDelayMs } from '../util/retry.js';
 import { recordPushed } from './activity.js';
+import { type AgendaPublisher, isAgendaPublication } from './agenda-publish.js';
 import type { OutboxPayload, SyncEngine } from './engine.js';
 import { supersededKey } from './patient-match.js';
 import { collectRefs, type RecordRef, rewriteRefs } from './references.js';
@@ -110,6 +111,8 @@ export interface DispatcherOptions {
   readonly onPushed?: (linkId: string) => void;
   readonly tuning?: Partial<DispatcherTuning>;
   readonly owner?: string;
+  /** Sends the agenda publication rows (issue 20: free slots, coverage windows); skipped without it. */
+  readonly agenda?: AgendaPublisher;
 }
 
 export interface DispatchStats {
@@ -321,6 +324,7 @@ export class Dispatcher {
     const { store } = this;
     const target = this.options.target(item.linkId);
     if (!target) return this.defer(item, 1000, 'ERR_SYNC_NOT_RUNNING', `link ${item.linkId} is not running`);
+    if (isAgendaPublication(item.op)) return this.publishAgenda(item, target);
     const payload = item.payload as unknown as OutboxPayload;
     const op = item.op as OutboundOp;
 
@@ -456,6 +460,31 @@ export class Dispatcher {
       );
     }
     return this.fail(item, result.error);
+  }
+
+  /**
+   * A publication row carries no record: what to publish is computed when it is sent (so one
+   * row covers every change made while it waited). Failures go through the same retry, dead
+   * letter and replay as any change.
+   */
+  private async publishAgenda(item: OutboxItem, target: DispatchTarget): Promise<Outcome> {
+    const outcome = this.options.agenda
+      ? await this.withTimeout(this.options.agenda.publish(item, target.link, target.connector)).catch(
+          (e: unknown) => ({ kind: 'fail' as const, error: asError(e) }),
+        )
+      : ({ kind: 'skipped', reason: 'no agenda publisher' } as const);
+    switch (outcome.kind) {
+      case 'pushed':
+        this.options.onPushed?.(item.linkId);
+        return 'pushed';
+      case 'skipped':
+        await this.store.outbox.complete(item.seq, { skipped: outcome.reason });
+        return 'skipped';
+      case 'defer':
+        return this.defer(item, outcome.ms, outcome.code, outcome.error);
+      case 'fail':
+        return this.fail(item, outcome.error);
+    }
   }
 
   /**

@@ -60,6 +60,8 @@ export interface EngineOptions {
   readonly ownership?: OwnershipResolver;
   /** Called after a commit that added outbox rows: wakes the dispatcher without polling. */
   readonly onEnqueued?: () => void;
+  /** Wait before an agenda publication a change asks for (src/sync/agenda-publish.ts). */
+  readonly agendaDebounceMs?: number;
 }
 
 export class SyncEngine {
@@ -74,7 +76,12 @@ export class SyncEngine {
     this.store = options.store;
     this.registry = options.registry;
     this.log = options.log;
-    this.deps = { registry: options.registry, log: options.log, now: () => options.store.now() };
+    this.deps = {
+      registry: options.registry,
+      log: options.log,
+      now: () => options.store.now(),
+      ...(options.agendaDebounceMs !== undefined && { agendaDebounceMs: options.agendaDebounceMs }),
+    };
     this.contexts = new PracticeContexts(options.ownership);
     this.onEnqueued = options.onEnqueued ?? (() => undefined);
   }

@@ -32,6 +32,7 @@ import type { RefusalWatch } from '../security/refusals.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/index.js';
 import type { JsonObject, Link } from '../store/types.js';
+import { AgendaPublisher, type AgendaPublishSettings } from './agenda-publish.js';
 import { ChangeBus } from './change-bus.js';
 import { LeaseKeeper } from './cluster-leases.js';
 import { backoffDelay, type BackoffOptions, Dispatcher, type DispatcherTuning } from './dispatcher.js';
@@ -85,6 +86,8 @@ export interface SyncRuntimeOptions {
   readonly leaseTtlMs?: number;
   /** This instance's name in the lease table (default: host, pid and a nonce). */
   readonly instanceId?: string;
+  /** Agenda publication to the secretariat platform (config `sync.agendaHorizonDays`, `agendaDebounceMs`). */
+  readonly agendaPublish?: Partial<AgendaPublishSettings>;
 }
 
 /** The lease naming the instance that runs a link's scheduled polls. */
@@ -170,6 +173,8 @@ export class SyncRuntime {
   readonly engine: SyncEngine;
   readonly dispatcher: Dispatcher;
   readonly operator: SyncOperator;
+  /** Agenda publication to the secretariat platform (issue 20); `due()` runs every minute. */
+  readonly agenda: AgendaPublisher;
   /** Hints for the console's live view (change-bus.ts): outbox work committed, pushes, link states. */
   readonly changes = new ChangeBus();
   private readonly store: Store;
@@ -223,10 +228,12 @@ export class SyncRuntime {
         if (link) this.changes.hint(link.link.practiceId, 'links');
       },
     });
+    this.agenda = new AgendaPublisher(options.store, this.log, options.agendaPublish);
     this.engine = new SyncEngine({
       store: options.store,
       registry: options.registry,
       log: this.log,
+      agendaDebounceMs: this.agenda.settings.debounceMs,
       ...(options.ownership && { ownership: options.ownership }),
       onEnqueued: () => {
         this.dispatcher.notify();
@@ -246,6 +253,7 @@ export class SyncRuntime {
         this.changes.hint(this.links.get(linkId)?.link.practiceId ?? null, 'outbox', 'messages', 'links');
       },
       activeLinkIds: () => [...this.links.keys()],
+      agenda: this.agenda,
       ...(options.dispatcher && { tuning: options.dispatcher }),
     });
     this.operator = new SyncOperator(this.engine, (linkId) => this.links.get(linkId)?.connector);

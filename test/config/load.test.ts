@@ -47,7 +47,15 @@ describe('configuration', () => {
       linkRestartCapMs: 30_000,
       listenPortOffset: 0,
       leaseTtlMs: 15_000,
+      agendaHorizonDays: 28,
+      agendaDebounceMs: 2_000,
     });
+    // The agenda publication's horizon is validated (issue 20): 1 to 92 days.
+    const horizon = errorOf(() =>
+      loadConfig({ file: write('horizon.yaml', 'sync:\n  agendaHorizonDays: 400\n'), env: {} }),
+    );
+    expect(horizon.code).toBe('ERR_CONFIG_INVALID');
+    expect(horizon.message).toContain('sync.agendaHorizonDays');
     const file = write('retry.yaml', 'sync:\n  retryBaseMs: 5000\n  retryCapMs: 1000\n');
     const e = errorOf(() => loadConfig({ file, env: {} }));
     expect(e.code).toBe('ERR_CONFIG_INVALID');

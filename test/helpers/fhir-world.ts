@@ -132,7 +132,9 @@ export async function startFhirWorld(options: {
     registry: defaultConnectorRegistry(),
     ownership: mapping.ownership,
     plans: mapping.plansOf,
-    runtime: { refreshMs: 0 },
+    // Agenda publications go at once and only when a test asks for the ones time changes (its clock).
+    runtime: { refreshMs: 0, agendaPublish: { debounceMs: 0, horizonDays: 9 } },
+    agendaSchedule: false,
     dispatcher: {
       backoff: { baseMs: 50, capMs: 500 },
       idleWakeMs: 100,

@@ -415,6 +415,7 @@ describe.each(STORE_KINDS)('activity report over HTTP (%s store)', (storeKind) =
         'messages',
         'urgentAcknowledgement',
         'reminders',
+        'coverage',
         'conflicts',
         'deadLetters',
         'links',

@@ -147,6 +147,27 @@ describe('the review model', () => {
     expect(reviewHtml(reviewLayout(withThem))).toContain('<td>31</td>');
   });
 
+  it('names the coverage and reminder figures of the activity report in French', () => {
+    const html = reviewHtml(
+      reviewLayout(
+        model({
+          coverage: {
+            timeZone: 'Europe/Paris',
+            hoursCovered: 42.5,
+            bookings: { inside: 12, outside: 3 },
+            messages: { inside: 20, outside: 4 },
+            byDay: [],
+          },
+          reminders: { reminders: 18, recalls: 2, handed: 20, reached: 15, optOuts: 1 },
+        }),
+      ),
+    );
+    expect(html).toContain('<td>Heures couvertes par le secrétariat</td>');
+    expect(html).toContain('<td>Rendez-vous pris hors des plages couvertes</td>');
+    expect(html).toContain('<td>Patients ne souhaitant plus être rappelés</td>');
+    expect(html).not.toContain('<td>bookings.outside</td>');
+  });
+
   it('renders French text in the PDF as the HTML has it: accents, ’, œ, « », and grouped numbers', async () => {
     const layout = reviewLayout(model());
     const html = reviewHtml(layout);

@@ -140,6 +140,18 @@ export function buildRoutes(platform: Platform, state: SimulatorState): SimRoute
     },
     { method: 'get', path: `${P}/consignes`, handle: (c) => platform.getConsignes(c) },
     { method: 'post', path: `${P}/consignes`, handle: (c, _p, b) => platform.publishConsignes(c, b) },
+    {
+      method: 'get',
+      path: `${P}/practitioners/{id}/published-slots`,
+      handle: (c, p) => platform.getPublishedSlots(c, id(p)),
+    },
+    {
+      method: 'put',
+      path: `${P}/practitioners/{id}/published-slots`,
+      handle: (c, p, b) => platform.publishSlots(c, id(p), b),
+    },
+    { method: 'get', path: `${P}/coverage`, handle: (c) => platform.getCoverage(c) },
+    { method: 'put', path: `${P}/coverage`, handle: (c, _p, b) => platform.publishCoverage(c, b) },
     { method: 'get', path: `${P}/callback-requests`, handle: (c) => platform.listCallbackRequests(c) },
     {
       method: 'get',

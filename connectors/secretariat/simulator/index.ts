@@ -89,9 +89,9 @@ export async function startSecretariatSimulator(
   const events = new EventEmitter<SecretariatSimulatorEvents>();
 
   let sender: WebhookSender | null = null;
-  const platform = new Platform(state, now, (change) => {
+  const platform = new Platform(state, now, (change, quiet) => {
     events.emit('change', change);
-    sender?.enqueue(change);
+    if (quiet !== true) sender?.enqueue(change);
   });
   // The seed goes into the feed but is not sent as webhooks: nobody listened yet.
   if (!state.restored) {

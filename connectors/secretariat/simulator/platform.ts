@@ -18,6 +18,8 @@ import {
   type ChangeOrigin,
   type ConsignesBody,
   ConsignesPublish,
+  type CoverageBody,
+  CoveragePublish,
   type Message,
   MessageCreate,
   MessageUpdate,
@@ -36,6 +38,8 @@ import {
   ScheduleInput,
   type Slot,
   SlotInput,
+  type SlotPublicationBody,
+  SlotPublish,
 } from '../contract.js';
 import type { ChangeRecord, SimulatorState } from './state.js';
 
@@ -119,9 +123,15 @@ export class Platform {
   constructor(
     private readonly state: SimulatorState,
     readonly now: () => number,
-    /** Called after each committed change (the simulator saves the state and queues the webhook). */
-    private readonly onChange: (c: ChangeRecord) => void,
+    /**
+     * Called after each committed change (the simulator saves the state and queues the webhook;
+     * `quiet`: in the feed only, no webhook).
+     */
+    private readonly onChange: (c: ChangeRecord, quiet?: boolean) => void,
   ) {}
+
+  /** True while a bulk publication writes: its slots go to the feed, not out as one webhook each. */
+  private quiet = false;
 
   private nowIso(): string {
     return new Date(this.now()).toISOString();
@@ -133,7 +143,7 @@ export class Platform {
     type: K,
     record: ResourceOfType[K],
   ): ResourceOfType[K] {
-    this.onChange(this.state.put(by.practiceId, type, record, by.origin));
+    this.onChange(this.state.put(by.practiceId, type, record, by.origin), this.quiet);
     return record;
   }
 
@@ -624,6 +634,176 @@ export class Platform {
     const r: ConsignesBody = { ...input, publishedAt: this.nowIso() };
     this.state.setConsignes(ctx.practiceId, r);
     return { status: 200, body: r };
+  }
+
+  /**
+   * A whole-document write versioned by the platform (published slots, coverage): If-Match the
+   * version in force, If-None-Match: * (or nothing) for the first one.
+   */
+  private checkDocumentVersion(ctx: OperationContext, current: { version: number } | undefined): void {
+    if (current === undefined) {
+      if (ctx.ifMatch !== undefined)
+        throw new ProblemError(412, 'version-mismatch', 'Nothing was published yet', 'send If-None-Match: *');
+      return;
+    }
+    if (ctx.ifNoneMatchAny)
+      throw new ProblemError(
+        412,
+        'version-mismatch',
+        'A publication is already in force',
+        `current version is ${current.version}`,
+        undefined,
+        { ETag: `"${current.version}"` },
+      );
+    this.checkVersion(ctx, current, true);
+  }
+
+  /**
+   * passerelle publishes a practitioner's free slots (issue 20). In [from, to) the platform's
+   * unbooked slots of that practitioner that it generated itself or that an earlier publication
+   * placed are replaced by the published ones: a slot already there (same times and type) is
+   * kept, its status changed in place (urgent-only → free at its release); booked slots stay,
+   * and no published slot is placed twice on a booked one. Slots passerelle wrote one by one
+   * from the practice software stay as they are.
+   */
+  publishSlots(ctx: OperationContext, practitionerId: string, body: unknown): Reply {
+    this.forbidAgent(ctx, 'published slots');
+    this.require(ctx.practiceId, 'practitioner', practitionerId);
+    const input = parseBody(SlotPublish, body);
+    const bad = input.slots.findIndex((x) => x.end <= x.start);
+    if (input.to <= input.from || bad >= 0)
+      throw new ProblemError(
+        422,
+        'validation-failed',
+        'The request body does not follow the contract',
+        undefined,
+        [
+          bad >= 0
+            ? { pointer: `/slots/${bad}/end`, detail: 'must be after start' }
+            : { pointer: '/to', detail: 'must be after from' },
+        ],
+      );
+    const previous = this.state.publication(ctx.practiceId, practitionerId);
+    this.checkDocumentVersion(ctx, previous?.body);
+    const schedule = this.state
+      .list(ctx.practiceId, 'schedule')
+      .find((x) => x.practitionerId === practitionerId && x.active);
+    if (!schedule)
+      throw new ProblemError(422, 'no-schedule', 'The practitioner has no active schedule to hold slots');
+    // The publisher knows what it published: hundreds of slot webhooks would tell it nothing.
+    this.quiet = true;
+    try {
+      return this.placePublication(ctx, practitionerId, input, previous, schedule.id);
+    } finally {
+      this.quiet = false;
+    }
+  }
+
+  private placePublication(
+    ctx: OperationContext,
+    practitionerId: string,
+    input: z.infer<typeof SlotPublish>,
+    previous: { body: SlotPublicationBody; slotIds: string[] } | undefined,
+    scheduleId: string,
+  ): Reply {
+    const placed = new Set(previous?.slotIds ?? []);
+    const generated = this.state.generatedSlotIds(ctx.practiceId);
+    const keyOf = (x: { start: string; end: string; appointmentTypeId?: string | null | undefined }) =>
+      `${x.start}|${x.end}|${x.appointmentTypeId ?? ''}`;
+    const replaceable = new Map<string, Slot>();
+    const stays = new Set<string>();
+    let kept = 0;
+    for (const slot of this.state.list(ctx.practiceId, 'slot')) {
+      if (slot.practitionerId !== practitionerId || slot.start < input.from || slot.start >= input.to)
+        continue;
+      const ours = placed.has(slot.id) || generated.has(slot.id);
+      const unbooked =
+        (slot.status === 'free' || slot.status === 'urgent-only') &&
+        this.state.hold(ctx.practiceId, slot.id) === undefined;
+      if (ours && unbooked) replaceable.set(keyOf(slot), slot);
+      else {
+        stays.add(keyOf(slot));
+        if (ours) kept++;
+      }
+    }
+    const ids: string[] = (previous?.slotIds ?? []).filter((id) => {
+      const slot = this.state.get(ctx.practiceId, 'slot', id);
+      return (
+        slot !== undefined && (slot.start < input.from || slot.start >= input.to || slot.status === 'busy')
+      );
+    });
+    let created = 0;
+    let updated = 0;
+    for (const want of input.slots) {
+      const key = keyOf(want);
+      if (stays.has(key)) continue;
+      const there = replaceable.get(key);
+      if (there) {
+        replaceable.delete(key);
+        ids.push(there.id);
+        if (there.status !== want.status) {
+          this.commit(ctx, 'slot', { ...there, ...this.meta('slot', there), status: want.status });
+          updated++;
+        }
+        continue;
+      }
+      const r: Slot = {
+        ...this.meta('slot'),
+        scheduleId,
+        start: want.start,
+        end: want.end,
+        status: want.status,
+        comment: null,
+        appointmentTypeId: want.appointmentTypeId,
+        practitionerId,
+      };
+      this.commit(ctx, 'slot', r);
+      ids.push(r.id);
+      created++;
+    }
+    for (const gone of replaceable.values()) {
+      const tombstone: Slot = { ...gone, version: gone.version + 1, updatedAt: this.nowIso() };
+      this.onChange(this.state.remove(ctx.practiceId, 'slot', tombstone, ctx.origin), true);
+    }
+    const publication: SlotPublicationBody = {
+      practitionerId,
+      version: (previous?.body.version ?? 0) + 1,
+      from: input.from,
+      to: input.to,
+      publishedAt: this.nowIso(),
+      slots: input.slots.length,
+      created,
+      updated,
+      removed: replaceable.size,
+      kept,
+    };
+    this.state.setPublication(ctx.practiceId, practitionerId, { body: publication, slotIds: ids });
+    return resourceReply(200, publication);
+  }
+
+  getPublishedSlots(ctx: OperationContext, practitionerId: string): Reply {
+    this.require(ctx.practiceId, 'practitioner', practitionerId);
+    const current = this.state.publication(ctx.practiceId, practitionerId);
+    if (!current) throw new ProblemError(404, 'not-found', 'No slots were published for this practitioner');
+    return resourceReply(200, current.body);
+  }
+
+  /** passerelle publishes the hours the secretariat covers for the practice (issue 20); agents read them. */
+  publishCoverage(ctx: OperationContext, body: unknown): Reply {
+    this.forbidAgent(ctx, 'coverage windows');
+    const input = parseBody(CoveragePublish, body);
+    const current = this.state.coverage(ctx.practiceId);
+    this.checkDocumentVersion(ctx, current);
+    const r: CoverageBody = { ...input, version: (current?.version ?? 0) + 1, publishedAt: this.nowIso() };
+    this.state.setCoverage(ctx.practiceId, r);
+    return resourceReply(200, r);
+  }
+
+  getCoverage(ctx: OperationContext): Reply {
+    const current = this.state.coverage(ctx.practiceId);
+    if (!current)
+      throw new ProblemError(404, 'not-found', 'No coverage windows were published for this practice');
+    return resourceReply(200, current);
   }
 
   getConsignes(ctx: OperationContext): Reply {

@@ -12,10 +12,12 @@ import type {
   Change,
   ChangeOrigin,
   ConsignesBody,
+  CoverageBody,
   PlatformResource,
   ReminderBody,
   ResourceOfType,
   ResourceType,
+  SlotPublicationBody,
   SlotStatus,
 } from '../contract.js';
 
@@ -68,6 +70,10 @@ interface StateFile {
   consignes?: Record<string, ConsignesBody>;
   /** Reminders and recalls handed by passerelle, per practice (absent in older state files). */
   reminders?: Record<string, ReminderBody[]>;
+  /** Per practice and practitioner: the last slot publication and the ids of the slots it placed (issue 20). */
+  publications?: Record<string, Record<string, { body: SlotPublicationBody; slotIds: string[] }>>;
+  /** Coverage windows in force per practice (issue 20). */
+  coverage?: Record<string, CoverageBody>;
 }
 
 const emptyCounters = (): SimulatorCounters => ({
@@ -154,6 +160,41 @@ export class SimulatorState {
 
   setConsignes(practiceId: string, consignes: ConsignesBody): void {
     (this.data.consignes ??= {})[practiceId] = consignes;
+  }
+
+  publication(
+    practiceId: string,
+    practitionerId: string,
+  ): { body: SlotPublicationBody; slotIds: string[] } | undefined {
+    return this.data.publications?.[practiceId]?.[practitionerId];
+  }
+
+  setPublication(
+    practiceId: string,
+    practitionerId: string,
+    publication: { body: SlotPublicationBody; slotIds: string[] },
+  ): void {
+    ((this.data.publications ??= {})[practiceId] ??= {})[practitionerId] = publication;
+  }
+
+  coverage(practiceId: string): CoverageBody | undefined {
+    return this.data.coverage?.[practiceId];
+  }
+
+  setCoverage(practiceId: string, coverage: CoverageBody): void {
+    (this.data.coverage ??= {})[practiceId] = coverage;
+  }
+
+  /** Slots the platform generated itself (origin `platform`: the seed's agendas), by id. */
+  generatedSlotIds(practiceId: string): Set<string> {
+    const out = new Set<string>();
+    const seen = new Set<string>();
+    for (const c of this.data.changes) {
+      if (c.practiceId !== practiceId || c.type !== 'slot' || seen.has(c.id)) continue;
+      seen.add(c.id);
+      if (c.origin === 'platform') out.add(c.id);
+    }
+    return out;
   }
 
   practice(id: string): PracticeRecord | undefined {

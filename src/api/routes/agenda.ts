@@ -15,7 +15,8 @@ import {
   zoneOf,
 } from '../../agenda/index.js';
 import { PasserelleError } from '../../errors.js';
-import type { Store } from '../../store/index.js';
+import type { Store, Tx } from '../../store/index.js';
+import { requestCoveragePublication, requestSlotPublication } from '../../sync/agenda-publish.js';
 import {
   appointmentsOutside,
   availabilityOf,
@@ -78,8 +79,20 @@ function ifMatchVersion(header: string | undefined): number | undefined {
   return Number(m[2]);
 }
 
-export function agendaRoutes(store: Store): AnyRoute[] {
+/** How a change of rules or coverage asks for its publication to the secretariat platform (issue 20). */
+export interface AgendaPublishHooks {
+  readonly debounceMs: number;
+  /** Wakes the dispatcher after the request is committed. */
+  readonly notify: () => void;
+}
+
+export function agendaRoutes(store: Store, publish?: AgendaPublishHooks): AnyRoute[] {
   const now = () => store.now();
+  const republish = async (ask: (tx: Tx, at: number) => Promise<number>) => {
+    if (!publish) return;
+    const n = await store.transaction((tx) => ask(tx, now() + publish.debounceMs));
+    if (n > 0) publish.notify();
+  };
   const requirePractitioner = async (practiceId: string, practitionerId: string) => {
     await store.practices.require(practiceId);
     const r = await store.resources.get(practitionerId);
@@ -162,6 +175,7 @@ export function agendaRoutes(store: Store): AnyRoute[] {
           outcome: 'success',
           details: { practiceId: params.id, version: stored.version },
         });
+        await republish((tx, at) => requestSlotPublication(tx, params.id, body.practitionerId, at));
         const outside = await appointmentsOutside(store, params.id, body.practitionerId, parsed.data, {
           ...windowOf({}, now()),
           now: new Date(now()).toISOString(),
@@ -393,6 +407,7 @@ export function agendaRoutes(store: Store): AnyRoute[] {
           outcome: 'success',
           details: { version: stored.version },
         });
+        await republish((tx, at) => requestCoveragePublication(tx, params.id, at));
         return stored;
       },
     }),

@@ -2,6 +2,8 @@
  * The `sync` service module: the runtime as a component (started after the HTTP server,
  * stopped before the store closes), its supervision routes and the webhook route.
  */
+import type { ScheduledTask } from 'node-cron';
+
 import { agendaRoutes } from '../../api/routes/agenda.js';
 import { connectorRoutes } from '../../api/routes/connectors.js';
 import { dashboardRoutes } from '../../api/routes/dashboard.js';
@@ -17,6 +19,7 @@ import { DashboardWatch } from '../../reports/dashboard-watch.js';
 import type { DispatcherTuning } from '../../sync/dispatcher.js';
 import type { OwnershipResolver } from '../../sync/engine.js';
 import { SyncRuntime, type SyncRuntimeOptions } from '../../sync/runtime.js';
+import { scheduleClusterJob } from '../../sync/scheduler.js';
 import { defaultConnectorRegistry } from '../connectors.js';
 import type { ServiceContext, ServiceModule } from '../service.js';
 
@@ -40,9 +43,15 @@ export interface SyncModuleOptions {
       | 'refreshMs'
       | 'healthTimeoutMs'
       | 'restartBackoff'
+      | 'agendaPublish'
     >
   >;
+  /** Run the agenda publications time alone changes every minute (default). Tests call `runtime.agenda.due()`. */
+  readonly agendaSchedule?: boolean;
 }
+
+/** Every minute: an urgent-only slot's release shows on the platform within the minute. */
+export const AGENDA_PUBLISH_SCHEDULE = '* * * * *';
 
 export interface SyncModule extends ServiceModule {
   /** The runtime of a running service (tests, the CLI's replay). */
@@ -80,6 +89,10 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
         restartBackoff: { baseMs: 1000, capMs: ctx.config.sync.linkRestartCapMs },
         listenPortOffset: ctx.config.sync.listenPortOffset,
         leaseTtlMs: ctx.config.sync.leaseTtlMs,
+        agendaPublish: {
+          horizonDays: ctx.config.sync.agendaHorizonDays,
+          debounceMs: ctx.config.sync.agendaDebounceMs,
+        },
         ...options.runtime,
       });
       runtimes.set(ctx, runtime);
@@ -101,6 +114,30 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
     }
     return watch;
   };
+  // Urgent-only slots released, the horizon moving on a day: publications time alone changes.
+  const agendaTasks = new WeakMap<ServiceContext, ScheduledTask>();
+  const agendaComponent = (ctx: ServiceContext) => ({
+    name: 'agenda-publish',
+    start: async () => {
+      if (options.agendaSchedule === false) return;
+      // Once per minute across the instances of a cluster (docs/cluster.md).
+      agendaTasks.set(
+        ctx,
+        scheduleClusterJob({
+          store: ctx.store,
+          logger: ctx.logger.child({ component: 'agenda-publish' }),
+          name: 'agenda-publish',
+          expression: AGENDA_PUBLISH_SCHEDULE,
+          run: async () => {
+            if ((await runtimeOf(ctx).agenda.due()) > 0) runtimeOf(ctx).engine.notify();
+          },
+        }),
+      );
+    },
+    stop: async () => {
+      await agendaTasks.get(ctx)?.destroy();
+    },
+  });
   return {
     name: 'sync',
     registry,
@@ -118,11 +155,15 @@ export function syncModule(options: SyncModuleOptions = {}): SyncModule {
         watch: watchOf(ctx),
         ...(options.events?.heartbeatMs !== undefined && { heartbeatMs: options.events.heartbeatMs }),
       }),
-      ...agendaRoutes(runtimeOf(ctx).engine.store),
+      ...agendaRoutes(runtimeOf(ctx).engine.store, {
+        debounceMs: runtimeOf(ctx).agenda.settings.debounceMs,
+        notify: () => runtimeOf(ctx).engine.notify(),
+      }),
       ...fhirSlotRoutes(runtimeOf(ctx).engine.store, () => ctx.baseUrl()),
     ],
     components: (ctx) => [
       { name: 'sync', start: () => runtimeOf(ctx).start(), stop: () => runtimeOf(ctx).stop() },
+      agendaComponent(ctx),
       // Listed after sync so it stops first: open event streams end before the runtime stops
       // and before the HTTP server waits for its connections.
       { name: 'events', start: async () => undefined, stop: async () => watchOf(ctx).stop() },

@@ -12,6 +12,7 @@ import type { Tx } from '../../store/index.js';
 import type { JsonObject, Link, StoredResource } from '../../store/types.js';
 import { recordApplied } from '../activity.js';
 import { findClash, needsAgendaCheck, practitionersOf, slotUnavailable } from '../agenda.js';
+import { DEFAULT_AGENDA_PUBLISH, requestSlotPublication } from '../agenda-publish.js';
 import { checkAgainstRules, outsideRulesRefusal, useForcedBooking } from '../agenda-rules.js';
 import { threeWayMerge } from '../merge.js';
 import { agendaColumns, patientOf } from '../records.js';
@@ -234,6 +235,13 @@ export async function applyTheirs(
       ...(await agendaColumns(tx, merged)),
     });
     ctx.memo.rows.set(canonicalId, stored);
+    // The practitioner's free slots changed: republish them to the secretariat platform (issue 20).
+    if (kind === 'Appointment' || kind === 'Slot') {
+      const at = (deps.now?.() ?? Date.now()) + (deps.agendaDebounceMs ?? DEFAULT_AGENDA_PUBLISH.debounceMs);
+      for (const practitionerId of new Set([ours?.practitionerId, stored.practitionerId]))
+        if (practitionerId != null)
+          ctx.enqueued += await requestSlotPublication(tx, ctx.practiceId, practitionerId, at);
+    }
     if (merged.resourceType === 'Patient')
       await filePatientKeys(tx, ctx, link, canonicalId, merged as Patient, input.externalId, !ours, newId);
     // Supervision reports: booked / moved / cancelled…, message received (docs/reports.md).

@@ -23,6 +23,8 @@ export interface IngestDeps {
   readonly log: Logger;
   /** The clock agenda rules are judged by (urgent releases); the store's. */
   readonly now?: () => number;
+  /** Wait before the agenda publication a change of an appointment or slot asks for (default 2 s). */
+  readonly agendaDebounceMs?: number;
 }
 
 /** An outbox row decided during an ingest, written when the message's records are all applied. */

@@ -112,7 +112,21 @@ export async function resolveIdentity(
     kind === 'Appointment'
       ? [...new Set(missing.filter((m) => m.kind === 'Practitioner').map((m) => m.id))]
       : [];
-  const unknown = missing.filter((m) => !(kind === 'Appointment' && m.kind === 'Practitioner'));
+  // A booking into a slot the secretariat platform holds on its own — one passerelle published
+  // from the practitioner's agenda rules (issue 20), never a canonical record — is applied
+  // without that slot: the booking's time is what the agenda checks.
+  const untracked =
+    kind === 'Appointment' && link.role === 'secretariat'
+      ? new Set(missing.filter((m) => m.kind === 'Slot').map((m) => `Slot/${m.id}`))
+      : new Set<string>();
+  if (untracked.size > 0) {
+    const { slot, ...rest } = data as Appointment;
+    const kept = (slot ?? []).filter((r) => !untracked.has(r.reference ?? ''));
+    data = (kept.length > 0 ? { ...rest, slot: kept } : rest) as CanonicalResource;
+  }
+  const unknown = missing.filter(
+    (m) => !(kind === 'Appointment' && (m.kind === 'Practitioner' || untracked.has(`Slot/${m.id}`))),
+  );
   if (unknown.length > 0) {
     throw new PasserelleError(
       'ERR_SYNC_UNKNOWN_REFERENCE',

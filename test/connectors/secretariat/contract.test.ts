@@ -133,7 +133,10 @@ describe('secretariat contract (openapi.yaml)', () => {
       const params = ((op['parameters'] as Json[] | undefined) ?? []).map((p) => resolve(root, p));
       const header = (name: string) => params.find((p) => p['in'] === 'header' && p['name'] === name);
       if (method === 'post') expect([path, header('Idempotency-Key')?.['required']]).toEqual([path, true]);
-      if (method === 'delete' || (method === 'put' && !path.includes('appointment-types')))
+      // Created with If-None-Match: * and replaced with If-Match: appointment types, and the
+      // documents passerelle publishes (published slots, coverage windows).
+      const createOrReplace = /appointment-types|published-slots|\/coverage$/.test(path);
+      if (method === 'delete' || (method === 'put' && !createOrReplace))
         expect([path, header('If-Match')?.['required']]).toEqual([path, true]);
     }
   });
