@@ -4,6 +4,7 @@
  */
 import { Feeds } from './agendas.js';
 import { ConflictsPage } from './conflits.js';
+import { ConsignesPage } from './consignes.js';
 import { AuditJournal } from './journal.js';
 import { DeadLettersPage } from './lettres-mortes.js';
 import { LinkDetail, Links } from './liaisons.js';
@@ -43,4 +44,5 @@ export const PAGES: readonly PageDef[] = [
     nav: true,
     component: AgendaRulesPage,
   },
+  { path: '/consignes', title: 'consignes.titre', role: 'viewer', nav: true, component: ConsignesPage },
 ];

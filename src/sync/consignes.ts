@@ -202,5 +202,6 @@ export class ConsignesService {
 
 const conflict = (current: number) =>
   new PasserelleError('ERR_CONFLICT', `the consignes changed meanwhile: version ${current} is in force`, {
-    details: { currentVersion: current },
+    // reason: the console tells a stale version (« rechargez ») from other conflicts by it.
+    details: { reason: 'stale-version', currentVersion: current },
   });

@@ -14,6 +14,7 @@ import { consoleSuite } from '../helpers/console-suite.js';
 import { agendasPage } from './pages/agendas.js';
 import { conflitsPage } from './pages/conflits.js';
 import { connexionPage } from './pages/connexion.js';
+import { consignesPage } from './pages/consignes.js';
 import { journalPage } from './pages/journal.js';
 import { lettresMortesPage } from './pages/lettres-mortes.js';
 import { liaisonsPage } from './pages/liaisons.js';
@@ -36,6 +37,7 @@ lettresMortesPage(suite);
 conflitsPage(suite);
 // After the pages that sync with the FHIR practice software: adds a second (test) link to its practice.
 liaisonsPage(suite);
+consignesPage(suite);
 // Sets one HL7 practitioner's rules: the demo's bookings outside them are refused from here on.
 reglesAgendaPage(suite);
 // Add a new page above this line.

@@ -2,6 +2,7 @@ import { agendas } from './agendas.js';
 import { commun } from './commun.js';
 import { conflits } from './conflits.js';
 import { connexion } from './connexion.js';
+import { consignes } from './consignes.js';
 import { journal } from './journal.js';
 import { lettresMortes } from './lettres-mortes.js';
 import { liaisons } from './liaisons.js';
@@ -26,4 +27,5 @@ export const fr = {
   rapports,
   journal,
   reglesAgenda,
+  consignes,
 };

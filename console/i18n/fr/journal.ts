@@ -98,5 +98,6 @@ export const journal = {
     'patient.export': 'Export des données d’un patient',
     'patient.erase': 'Effacement d’un patient',
     'retention.purge': 'Purge de conservation',
+    'consignes.update': 'Consignes modifiées',
   },
 };
