@@ -14,7 +14,10 @@ import type { ConsoleWorld } from '../../helpers/console-world.js';
 let world: ConsoleWorld;
 let browser: Browser;
 
-/** This page's tests, in the shared console world of test/console/console.browser.test.ts. */
+/**
+ * This page's tests, in the shared console world of test/console/console.browser.test.ts. The
+ * test that stops the FHIR practice software's server comes after every test that needs it.
+ */
 export const tableauDeBordPage = consolePage('console dashboard', (suite) => {
   beforeAll(() => {
     ({ world, browser } = suite);
@@ -36,26 +39,6 @@ export const tableauDeBordPage = consolePage('console dashboard', (suite) => {
     await context.close();
   }, 60_000);
 
-  it('turns a link red with its reason, without a reload, once the practice software stops answering', async () => {
-    const context = await newContext(browser, world.url);
-    const page = await context.newPage();
-    await signInWithKey(page, world.adminKey);
-    const block = page.locator(`section[data-practice="${world.practices.fhir.id}"]`);
-    await block.waitFor();
-    expect(await block.locator('tr[data-state="failing"]').count()).toBe(0);
-    const navigations: string[] = [];
-    page.on('framenavigated', (f) => navigations.push(f.url()));
-    await world.demo.world.fhirPeer.close();
-    // The FHIR link polls every few seconds; its failure reaches the page by the event stream.
-    const failing = block.locator('tr[data-state="failing"]');
-    await failing.first().waitFor({ timeout: 45_000 });
-    expect(await failing.first().locator('.reason').textContent()).toMatch(/Raison : /);
-    expect(await block.getAttribute('class')).toContain('needs-attention');
-    expect(navigations).toEqual([]);
-    await screenshot(page, 'tableau-de-bord-liaison-en-echec');
-    await context.close();
-  }, 90_000);
-
   it('lists an urgent message waiting for the practice, and « Accuser réception » acknowledges it', async () => {
     await world.demo.world.secretariat.fhir.agent('agent-test-urgent').leaveMessage({
       callerName: 'Appelant',
@@ -76,6 +59,26 @@ export const tableauDeBordPage = consolePage('console dashboard', (suite) => {
     await block.locator(`li[data-urgent="${id}"]`).waitFor({ state: 'detached' });
     const res = await world.api(`/api/v1/practices/${world.practices.fhir.id}/urgent-messages/${id}`);
     expect(((await res.json()) as { message: { state: string } }).message.state).toBe('acknowledged');
+    await context.close();
+  }, 90_000);
+
+  it('turns a link red with its reason, without a reload, once the practice software stops answering', async () => {
+    const context = await newContext(browser, world.url);
+    const page = await context.newPage();
+    await signInWithKey(page, world.adminKey);
+    const block = page.locator(`section[data-practice="${world.practices.fhir.id}"]`);
+    await block.waitFor();
+    expect(await block.locator('tr[data-state="failing"]').count()).toBe(0);
+    const navigations: string[] = [];
+    page.on('framenavigated', (f) => navigations.push(f.url()));
+    await world.demo.world.fhirPeer.close();
+    // The FHIR link polls every few seconds; its failure reaches the page by the event stream.
+    const failing = block.locator('tr[data-state="failing"]');
+    await failing.first().waitFor({ timeout: 45_000 });
+    expect(await failing.first().locator('.reason').textContent()).toMatch(/Raison : /);
+    expect(await block.getAttribute('class')).toContain('needs-attention');
+    expect(navigations).toEqual([]);
+    await screenshot(page, 'tableau-de-bord-liaison-en-echec');
     await context.close();
   }, 90_000);
 
