@@ -21,6 +21,7 @@ import {
 } from './event-content.js';
 import { LruCache } from './lru.js';
 import { type EventRecord, renderEvent } from './render-event.js';
+import { prepareVtimezones } from './timezones.js';
 
 export interface FeedSettings {
   readonly windowPastDays: number;
@@ -190,6 +191,9 @@ export class FeedRenderer {
 
   constructor(private readonly settings: FeedSettings) {
     this.cache = new LruCache(Math.max(0, settings.eventCacheEntries));
+    // Made once per process when the feed service starts: the zone tables load then, not
+    // during the first feed request.
+    prepareVtimezones();
   }
 
   /** Rendered events currently cached. */

@@ -51,6 +51,15 @@ export function vtimezone(zone: string): string | null {
 }
 
 /**
+ * Builds the VTIMEZONE blocks of the supported zones now. The first look-up loads and scans
+ * timezones-ical-library's tables (≈ 10–25 ms in a fresh process, docs/benchmarks.md
+ * ical-render): done when the feed service starts, it is not paid by the first feed requested.
+ */
+export function prepareVtimezones(zones: readonly string[] = SUPPORTED_ZONES): void {
+  for (const zone of zones) vtimezone(zone);
+}
+
+/**
  * Whether `ms`'s local time in `zone` names that instant alone. The hour repeated when clocks go
  * back (02:00–03:00 on the last Sunday of October in Paris) names two instants; RFC 5545 §3.3.5
  * says such a local time "refers to the first occurrence", but readers differ (ical.js, like
