@@ -10,6 +10,7 @@ import type { Browser } from 'playwright-core';
 import { newContext, screenshot, seriousViolations, signInWithKey } from '../../helpers/browser.js';
 import { consolePage } from '../../helpers/console-suite.js';
 import type { ConsoleWorld } from '../../helpers/console-world.js';
+import { until } from '../../helpers/until.js';
 
 let world: ConsoleWorld;
 let browser: Browser;
@@ -46,11 +47,22 @@ export const tableauDeBordPage = consolePage('console dashboard', (suite) => {
       priority: 'urgent',
       takenAt: new Date().toISOString(),
     });
+    // The urgent pass tracks messages that reached the practice once a minute: wait for one
+    // to be tracked (this one or one of the demo's) before opening the page.
+    await until(
+      'an urgent message tracked and waiting',
+      async () => {
+        const res = await world.api(
+          `/api/v1/practices/${world.practices.fhir.id}/urgent-messages?state=waiting`,
+        );
+        return ((await res.json()) as { items: unknown[] }).items.length > 0;
+      },
+      90_000,
+    );
     const context = await newContext(browser, world.url);
     const page = await context.newPage();
     await signInWithKey(page, world.adminKey);
     const block = page.locator(`section[data-practice="${world.practices.fhir.id}"]`);
-    // Tracked once the message reached the practice; the dashboard follows by its event stream.
     const item = block.locator('li[data-urgent]').first();
     await item.waitFor({ timeout: 45_000 });
     const id = (await item.getAttribute('data-urgent')) as string;
@@ -60,7 +72,7 @@ export const tableauDeBordPage = consolePage('console dashboard', (suite) => {
     const res = await world.api(`/api/v1/practices/${world.practices.fhir.id}/urgent-messages/${id}`);
     expect(((await res.json()) as { message: { state: string } }).message.state).toBe('acknowledged');
     await context.close();
-  }, 90_000);
+  }, 180_000);
 
   it('turns a link red with its reason, without a reload, once the practice software stops answering', async () => {
     const context = await newContext(browser, world.url);
