@@ -7,6 +7,8 @@ import {
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
+import { prng } from './prng.js';
+
 /** Which requests a fault applies to; all given fields must match. */
 export interface FaultMatch {
   /** HTTP method, e.g. `PUT`. */
@@ -86,18 +88,6 @@ export interface FaultProxy {
   setShare(share: FaultShare | undefined): void;
   readonly stats: FaultProxyStats;
   close(): Promise<void>;
-}
-
-/** mulberry32: a tiny deterministic PRNG, so a seeded share of faults replays identically. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function matches(m: FaultMatch | undefined, method: string, path: string): boolean {

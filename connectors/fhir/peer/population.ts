@@ -31,6 +31,7 @@
 import type { Patient } from '@medplum/fhirtypes';
 
 import { IDENTITY_RELIABILITY_SYSTEM, IDENTITY_RELIABILITY_URL } from '../../../src/model/identifiers.js';
+import { prng } from './prng.js';
 import { DEMO_IPP_SYSTEM } from './seed.js';
 
 /** The 100 most frequent French family names, most frequent first (INSEE fichier des noms, 1891–1990). */
@@ -76,18 +77,6 @@ const HEAD_TOTAL = headShares.reduce((a, b) => a + b, 0);
 const headCumulative = headShares.reduce<number[]>((acc, s) => [...acc, (acc.at(-1) ?? 0) + s], []);
 const ageCumulative = AGE_BANDS.reduce<number[]>((acc, s) => [...acc, (acc.at(-1) ?? 0) + s], []);
 
-/** mulberry32: a small, fast, seeded generator (deterministic per patient index). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 // prettier-ignore
 const SYLLABLES = ['BA', 'DE', 'LI', 'RO', 'MU', 'VAN', 'TER', 'GOU', 'CHA', 'NEL', 'PER', 'SAU', 'QUI', 'MON', 'FAL', 'DRE'];
 
@@ -127,7 +116,7 @@ interface Core {
 }
 
 function coreOf(i: number, depth = 0): Core {
-  const rnd = random(i * 2_654_435_761);
+  const rnd = prng(i * 2_654_435_761);
   const twinDraw = rnd();
   if (depth < 2 && i > 1 && twinDraw < TWIN_SHARE) {
     const sibling = coreOf(i - 1, depth + 1);
@@ -154,7 +143,7 @@ export function generatePracticePatients(count: number, start = 1): Patient[] {
   for (let i = start; i < start + count; i++) {
     const n = String(i).padStart(6, '0');
     const core = coreOf(i);
-    const rnd = random(i * 40_503 + 7);
+    const rnd = prng(i * 40_503 + 7);
     const given = core.female ? FEMALE_GIVEN : MALE_GIVEN;
     out.push({
       resourceType: 'Patient',
