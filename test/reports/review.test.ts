@@ -162,10 +162,10 @@ describe('the review model', () => {
         }),
       ),
     );
-    expect(html).toContain('<td>Heures couvertes par le secrétariat</td>');
-    expect(html).toContain('<td>Rendez-vous pris hors des plages couvertes</td>');
-    expect(html).toContain('<td>Patients ne souhaitant plus être rappelés</td>');
-    expect(html).not.toContain('<td>bookings.outside</td>');
+    expect(html).toContain('<th scope="row">Heures couvertes par le secrétariat</th>');
+    expect(html).toContain('<th scope="row">Rendez-vous pris hors des plages couvertes</th>');
+    expect(html).toContain('<th scope="row">Patients ne souhaitant plus être rappelés</th>');
+    expect(html).not.toContain('bookings.outside');
   });
 
   it('renders French text in the PDF as the HTML has it: accents, ’, œ, « », and grouped numbers', async () => {
