@@ -212,6 +212,8 @@ export function createApp(deps: ApiDeps): express.Express {
             } else {
               const record = key ? await store.apiKeys.findByHash(hashSecret(key)) : undefined;
               if (!record || record.revokedAt !== null) {
+                if (!key && route.anonymousProbe)
+                  throw new PasserelleError('ERR_AUTH_REQUIRED', 'not signed in');
                 await authThrottle.failed(
                   req.ip,
                   key,

@@ -126,6 +126,13 @@ export interface RouteDef<P = unknown, Q = unknown, B = unknown> {
   /** `raw` hands the handler the exact bytes (webhook signatures are checked before parsing). */
   readonly bodyType?: 'json' | 'raw' | 'none';
   readonly bodyLimit?: string;
+  /**
+   * A "who am I?" probe (the console asks it at every load): a request that presents no
+   * credential at all is answered 401 without counting as a failed authentication, so people
+   * opening the sign-in page behind one address never get that address throttled. A wrong key
+   * or an unknown cookie still counts.
+   */
+  readonly anonymousProbe?: boolean;
   readonly responses: Readonly<Record<number, ResponseDoc>>;
   /**
    * Returns a JSON body (200), a `reply(...)`, or nothing after writing `res` itself

@@ -115,6 +115,8 @@ export function sessionRoutes(deps: SessionRoutesDeps): AnyRoute[] {
       access: 'viewer',
       // The caller's own session: every key may read it, whatever its practice.
       scope: 'list',
+      // The console asks it at every load, before anyone signed in.
+      anonymousProbe: true,
       responses: { 200: { description: 'The caller', schema: SessionViewSchema } },
       handler: async ({ auth }) => {
         if (!auth) throw new PasserelleError('ERR_AUTH_REQUIRED', 'sign in first');

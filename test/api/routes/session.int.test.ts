@@ -316,6 +316,28 @@ describe('console sign-in with an API key', () => {
     clock.advance(2 * 60_000);
   });
 
+  it('does not count the console asking « who is signed in? » without any credential: people opening the sign-in page behind one address are never throttled', async () => {
+    clock.advance(2 * 60_000);
+    const office = { 'x-forwarded-for': '203.0.113.9' };
+    const before = (await auditOf('auth.failed')).length;
+    for (let i = 0; i < 25; i++) {
+      const res = await fetch(`${t.url}/api/v1/session`, { headers: office });
+      expect(res.status).toBe(401);
+    }
+    expect((await auditOf('auth.failed')).slice(before)).toHaveLength(0);
+    const { key } = await newKey('viewer');
+    expect((await signIn(key, office)).status).toBe(201);
+    // Any other route without a key still counts, as does a wrong key on the probe itself.
+    expect((await fetch(`${t.url}/api/v1/practices`, { headers: office })).status).toBe(401);
+    const wrong = await fetch(`${t.url}/api/v1/session`, {
+      headers: { ...office, authorization: 'Bearer psk_wrong-probe' },
+    });
+    expect(wrong.status).toBe(401);
+    const failed = (await auditOf('auth.failed')).slice(before);
+    expect(failed.map((e) => e.details['failure'])).toEqual(['no-key', 'unknown-key']);
+    clock.advance(2 * 60_000);
+  });
+
   it('counts an unknown session cookie as a failed authentication and clears it', async () => {
     const res = await withCookie('/api/v1/practices', `passerelle_session=${'A'.repeat(43)}`);
     expect(res.status).toBe(401);
