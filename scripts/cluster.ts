@@ -20,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 
 import pg from 'pg';
 
+import { ephemeralFloor, freePort as freePortBelowEphemeral } from '../src/util/free-port.js';
+
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'passerelle.js');
 
@@ -107,14 +109,8 @@ function missing(): never {
   );
 }
 
-/** A free TCP port on 127.0.0.1 (bound then released). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
+/** A free TCP port on 127.0.0.1, below the kernel's range for outgoing connections. */
+export const freePort = freePortBelowEphemeral;
 
 async function isFree(port: number): Promise<boolean> {
   const server = createServer();
@@ -127,7 +123,8 @@ async function isFree(port: number): Promise<boolean> {
 /** `count` consecutive free ports starting at the returned one (a link port and its offsets). */
 export async function freePortRange(count: number): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    // Below the kernel's range for outgoing connections, which could take a port meanwhile.
+    const base = 10_000 + Math.floor(Math.random() * (ephemeralFloor() - 10_000 - count));
     let ok = true;
     for (let i = 0; i < count && ok; i++) ok = await isFree(base + i);
     if (ok) return base;

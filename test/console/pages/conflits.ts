@@ -305,6 +305,10 @@ export const conflitsPage = consolePage('console « Conflits et revues »', (sui
     const page = await openPage(key);
     await page.getByRole('heading', { level: 2, name: /Conflits \(\d+\)/ }).waitFor();
     for (const m of made) expect(await item(page, m).count()).toBe(0);
+    // The practice picker fills once the practices are read: wait for its option, then count.
+    await page
+      .locator('#cabinet option', { hasText: world.practices.hl7.name })
+      .waitFor({ state: 'attached' });
     const practices = await page.locator('#cabinet option').allInnerTexts();
     expect(practices).toEqual([world.practices.hl7.name]);
     await page.context().close();

@@ -65,6 +65,12 @@ export const reglesAgendaPage = consolePage('console agenda rules page', (suite)
     await field.fill(JSON.stringify({ ...rules, weekly: [{ ...rules.weekly[0], end: '18:00' }] }));
     await page.getByRole('button', { name: 'Enregistrer' }).click();
     await page.getByText(/Règles enregistrées \(version 2\)/).waitFor();
+    // The table shows the saved rules once they are read again.
+    await block
+      .locator('table[data-table="horaires"] tbody tr')
+      .first()
+      .locator('td', { hasText: /^18:00$/ })
+      .waitFor();
     await expect(
       block.locator('table[data-table="horaires"] tbody tr td').nth(2).textContent(),
     ).resolves.toBe('18:00');
