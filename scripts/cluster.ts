@@ -14,13 +14,15 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import pg from 'pg';
 
-import { ephemeralFloor, freePort as freePortBelowEphemeral } from '../src/util/free-port.js';
+import {
+  freePort as freePortBelowEphemeral,
+  freePortRange as freePortRangeBelowEphemeral,
+} from '../src/util/free-port.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'passerelle.js');
@@ -112,25 +114,8 @@ function missing(): never {
 /** A free TCP port on 127.0.0.1, below the kernel's range for outgoing connections. */
 export const freePort = freePortBelowEphemeral;
 
-async function isFree(port: number): Promise<boolean> {
-  const server = createServer();
-  return new Promise((r) => {
-    server.once('error', () => r(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => r(true)));
-  });
-}
-
 /** `count` consecutive free ports starting at the returned one (a link port and its offsets). */
-export async function freePortRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    // Below the kernel's range for outgoing connections, which could take a port meanwhile.
-    const base = 10_000 + Math.floor(Math.random() * (ephemeralFloor() - 10_000 - count));
-    let ok = true;
-    for (let i = 0; i < count && ok; i++) ok = await isFree(base + i);
-    if (ok) return base;
-  }
-  throw new Error(`no ${count} consecutive free ports found`);
-}
+export const freePortRange = freePortRangeBelowEphemeral;
 
 /** HAProxy's configuration: HTTP over /healthz-checked instances, one TCP front per MLLP port. */
 export function haproxyConfig(input: {

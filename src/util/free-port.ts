@@ -55,3 +55,19 @@ export async function freePort(): Promise<number> {
   }
   return kernelPort();
 }
+
+/**
+ * `count` consecutive ports free right now on 127.0.0.1, returned as the first of them: for a
+ * program that binds a port and its neighbours (the demo: passerelle + 5 simulators; a cluster's
+ * link ports). Drawn below the kernel's range for outgoing connections like {@link freePort}.
+ */
+export async function freePortRange(count: number): Promise<number> {
+  const floor = ephemeralFloor();
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = randomInt(LOWEST, floor - count);
+    let ok = true;
+    for (let i = 0; i < count && ok; i++) ok = await canListen(base + i);
+    if (ok) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports found below ${floor}`);
+}

@@ -4,7 +4,7 @@
  * schema, no generated credentials key, no first admin key printed for nobody.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -15,6 +15,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { isPasserelleError, type PasserelleError } from '../../src/errors.js';
 import { createLogger } from '../../src/log/logger.js';
 import { runCli } from '../helpers/cli.js';
+import { holdPort } from '../helpers/held-port.js';
 import { createPgDatabase, tempDir } from '../helpers/stores.js';
 
 describe('serve on a port already in use', () => {
@@ -23,9 +24,7 @@ describe('serve on a port already in use', () => {
   const dir = tempDir('passerelle-port-');
 
   beforeAll(async () => {
-    holder = createServer();
-    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-    port = (holder.address() as { port: number }).port;
+    ({ server: holder, port } = await holdPort());
   });
   afterAll(async () => {
     await new Promise((resolve) => holder.close(resolve));

@@ -3,12 +3,14 @@
  * French line naming the port and PASSERELLE_HTTP_PORT, exit 1, nothing created.
  */
 import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
+import { freePortRange } from '../../src/util/free-port.js';
 import { runCliInProcess } from '../helpers/cli.js';
+import { holdPort } from '../helpers/held-port.js';
 import { tempDir } from '../helpers/stores.js';
 
 describe('the demo on busy ports', () => {
@@ -17,9 +19,10 @@ describe('the demo on busy ports', () => {
   const dir = tempDir('passerelle-demo-ports-');
 
   beforeAll(async () => {
-    holder = createServer();
-    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-    held = (holder.address() as { port: number }).port;
+    // Nine free neighbours below the kernel's range for outgoing connections: the held port's
+    // three lower and five upper neighbours must stay free for the demo to name the held one
+    // (a port taken by a kernel-chosen listen(0) let an outgoing connection take held - 3 on CI).
+    ({ server: holder, port: held } = await holdPort((await freePortRange(9)) + 3));
   });
   afterAll(async () => {
     await new Promise((resolve) => holder.close(resolve));

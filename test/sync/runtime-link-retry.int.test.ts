@@ -3,7 +3,7 @@
  * process (EADDRINUSE) — is tried again with backoff; meanwhile `/readyz` answers 503 naming the
  * link and the reason, and once the port frees up the link starts and `/readyz` answers 200.
  */
-import { connect, createServer, type Server } from 'node:net';
+import { connect, type Server } from 'node:net';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
@@ -13,6 +13,7 @@ import { mappingModule } from '../../src/app/features/mapping.js';
 import { syncModule } from '../../src/app/features/sync.js';
 import { createApiKey } from '../../src/security/api-keys.js';
 import type { SyncRuntime } from '../../src/sync/runtime.js';
+import { holdPort } from '../helpers/held-port.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { STORE_KINDS } from '../helpers/stores.js';
 import { until } from '../helpers/until.js';
@@ -32,9 +33,7 @@ describe.each(STORE_KINDS)('a link whose listen port is taken (%s store)', (stor
   let practiceKey: string;
 
   beforeAll(async () => {
-    holder = createServer();
-    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-    port = (holder.address() as { port: number }).port;
+    ({ server: holder, port } = await holdPort());
     const mapping = mappingModule({ refreshMs: 0 });
     const sync = syncModule({
       registry: defaultConnectorRegistry(),
@@ -148,9 +147,7 @@ describe.each(STORE_KINDS)('a link whose listen port is taken (%s store)', (stor
   });
 
   it('stops trying and counts the link as ready again once it is disabled', async () => {
-    const other = createServer();
-    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
-    const busy = (other.address() as { port: number }).port;
+    const { server: other, port: busy } = await holdPort();
     try {
       const moved = await t.api(`/api/v1/links/${linkId}`, {
         method: 'PATCH',

@@ -2,7 +2,7 @@ import net from 'node:net';
 
 import { describe, expect, it } from '@jest/globals';
 
-import { ephemeralFloor, freePort } from '../../src/util/free-port.js';
+import { ephemeralFloor, freePort, freePortRange } from '../../src/util/free-port.js';
 
 describe('freePort', () => {
   it('gives a port below the range the kernel hands to outgoing connections, which can be bound', async () => {
@@ -27,5 +27,22 @@ describe('freePort', () => {
         throw new Error('no /proc');
       }),
     ).toBe(32_768);
+  });
+
+  it('gives consecutive ports below the kernel’s range that can all be bound together', async () => {
+    const base = await freePortRange(6);
+    expect(base).toBeGreaterThanOrEqual(10_000);
+    expect(base + 5).toBeLessThan(ephemeralFloor());
+    const servers = Array.from({ length: 6 }, () => net.createServer());
+    await Promise.all(
+      servers.map(
+        (s, i) =>
+          new Promise<void>((resolve, reject) => {
+            s.once('error', reject);
+            s.listen(base + i, '127.0.0.1', () => resolve());
+          }),
+      ),
+    );
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   });
 });
