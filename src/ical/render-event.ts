@@ -2,7 +2,7 @@ import { escape, ICalEventClass, ICalEventStatus, ICalEventTransparency } from '
 
 import type { FeedEventContent } from './event-content.js';
 import { foldLine } from './fold.js';
-import { hasUniqueLocalTime, zoneOffsetMs } from './timezones.js';
+import { uniqueLocalMs } from './timezones.js';
 
 /** The parts of a stored record one VEVENT is made of. */
 export interface EventRecord {
@@ -62,7 +62,7 @@ function basicDateTime(ms: number): string {
  *
  * Times: with `zone` (an IANA zone that has a VTIMEZONE in the feed), DTSTART/DTEND are written
  * as `TZID=<zone>:<local wall time>`, the local time being the instant plus the zone's offset at
- * that instant (`zoneOffsetMs`, exact on DST days) — never from a JS Date's local getters, which
+ * that instant (`uniqueLocalMs`, exact on DST days) — never from a JS Date's local getters, which
  * give the *server's* zone (shared/libraries.md §4). Without a zone they are UTC (`…Z`), as are
  * the rare times a TZID cannot express (the second occurrence of the hour repeated in October).
  *
@@ -75,20 +75,14 @@ function basicDateTime(ms: number): string {
  */
 export function renderEvent(record: EventRecord, content: FeedEventContent, feedZone: string | null): string {
   // An event with a start or end in the hour repeated in October is written in UTC.
-  const zone =
-    feedZone !== null &&
-    hasUniqueLocalTime(record.startMs, feedZone) &&
-    hasUniqueLocalTime(record.endMs, feedZone)
-      ? feedZone
-      : null;
+  const localStart = feedZone !== null ? uniqueLocalMs(feedZone, record.startMs) : null;
+  const localEnd = localStart !== null ? uniqueLocalMs(feedZone as string, record.endMs) : null;
   const stamp = `${basicDateTime(record.updatedMs)}Z`;
   let dates: string;
-  if (zone) {
-    dates = foldLine(
-      `DTSTART;TZID=${zone}:${basicDateTime(record.startMs + zoneOffsetMs(zone, record.startMs))}`,
-    );
+  if (localStart !== null && localEnd !== null) {
+    dates = foldLine(`DTSTART;TZID=${feedZone}:${basicDateTime(localStart)}`);
     if (record.endMs > record.startMs)
-      dates += `\r\n${foldLine(`DTEND;TZID=${zone}:${basicDateTime(record.endMs + zoneOffsetMs(zone, record.endMs))}`)}`;
+      dates += `\r\n${foldLine(`DTEND;TZID=${feedZone}:${basicDateTime(localEnd)}`)}`;
   } else {
     dates = `DTSTART:${basicDateTime(record.startMs)}Z`;
     if (record.endMs > record.startMs) dates += `\r\nDTEND:${basicDateTime(record.endMs)}Z`;

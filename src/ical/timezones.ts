@@ -98,6 +98,12 @@ interface DayOffsets {
   readonly start: number;
   readonly end: number;
   readonly switchAt: number;
+  /**
+   * Whether the zone keeps one offset from the start of the day before to the end of the day
+   * after (undefined until first asked): every instant of the day then has a unique local time
+   * and its offset is `start`, with no further look-up.
+   */
+  calm?: boolean;
 }
 
 /** Per zone (null: not a zone Luxon knows), then per UTC day number. */
@@ -134,10 +140,35 @@ function dayOffsets(zone: string, ms: number): DayOffsets | null {
     }
     switchAt = hi;
   }
-  const value = { start, end, switchAt };
+  const value: DayOffsets = { start, end, switchAt };
   if (days.size > 100_000) days.clear();
   days.set(day, value);
   return value;
+}
+
+/**
+ * The local wall time of `ms` in `zone` as milliseconds (the instant plus the zone's offset, to
+ * be read with UTC getters), or null when that wall time does not name `ms` alone
+ * (`hasUniqueLocalTime`) or `zone` is not a zone. One per-day look-up on the ≈ 360 days a year
+ * with no clock change nearby, instead of the eight of `hasUniqueLocalTime` + `zoneOffsetMs`.
+ */
+export function uniqueLocalMs(zone: string, ms: number): number | null {
+  const d = dayOffsets(zone, ms);
+  if (d === null) return null;
+  if (d.calm === undefined) {
+    const before = dayOffsets(zone, ms - DAY_MS);
+    const after = dayOffsets(zone, ms + DAY_MS);
+    d.calm =
+      d.start === d.end &&
+      before !== null &&
+      before.start === d.start &&
+      before.end === d.start &&
+      after !== null &&
+      after.start === d.start &&
+      after.end === d.start;
+  }
+  if (d.calm) return ms + d.start * 60_000;
+  return hasUniqueLocalTime(ms, zone) ? ms + zoneOffsetMs(zone, ms) : null;
 }
 
 /** The zone's UTC offset (minutes) at `ms`, or null when `zone` is not a zone. */

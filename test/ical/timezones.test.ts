@@ -3,7 +3,7 @@ import ICAL from 'ical.js';
 import { DateTime } from 'luxon';
 
 import { calendarFrame } from '../../src/ical/calendar.js';
-import { hasUniqueLocalTime, SUPPORTED_ZONES, vtimezone } from '../../src/ical/timezones.js';
+import { hasUniqueLocalTime, SUPPORTED_ZONES, uniqueLocalMs, vtimezone } from '../../src/ical/timezones.js';
 
 describe('VTIMEZONE blocks', () => {
   it.each(SUPPORTED_ZONES)('names %s itself, even when the zone is an IANA link', (zone) => {
@@ -71,6 +71,30 @@ describe('VTIMEZONE blocks', () => {
     expect(hasUniqueLocalTime(Date.parse('2026-10-24T23:59:00Z'), 'Europe/Paris')).toBe(true); // 01:59 CEST
     expect(hasUniqueLocalTime(Date.parse('2026-03-29T01:30:00Z'), 'Europe/Paris')).toBe(true); // 03:30 CEST
     expect(hasUniqueLocalTime(Date.parse('2026-10-25T01:30:00Z'), 'Indian/Reunion')).toBe(true);
+  });
+
+  it.each(SUPPORTED_ZONES)(
+    'gives the local wall time of %s that Luxon gives, or none for a repeated hour, every 10 minutes of 2026–2027',
+    (zone) => {
+      let repeated = 0;
+      for (let ms = Date.UTC(2026, 0, 1); ms < Date.UTC(2028, 0, 1); ms += 600_000) {
+        const expected = hasUniqueLocalTime(ms, zone)
+          ? ms + DateTime.fromMillis(ms, { zone }).offset * 60_000
+          : null;
+        if (expected === null) repeated++;
+        if (uniqueLocalMs(zone, ms) !== expected)
+          throw new Error(
+            `${zone} at ${new Date(ms).toISOString()}: ${uniqueLocalMs(zone, ms)} ≠ ${expected}`,
+          );
+      }
+      // Paris repeats one hour each October: two hours of instants (12 ten-minute steps) a year.
+      // The overseas zones keep one offset all year.
+      expect(repeated).toBe(zone === 'Europe/Paris' ? 2 * 12 : 0);
+    },
+  );
+
+  it('has no local wall time for an unknown zone', () => {
+    expect(uniqueLocalMs('Mars/Olympus_Mons', Date.UTC(2026, 0, 1))).toBeNull();
   });
 
   it('has no block for an unknown zone, so feeds fall back to UTC times', () => {
