@@ -20,7 +20,7 @@ import {
   slotKind,
 } from './event-content.js';
 import { LruCache } from './lru.js';
-import { type EventRecord, renderEvent } from './render-event.js';
+import { ContentTexts, type EventRecord, renderEvent } from './render-event.js';
 import { prepareVtimezones } from './timezones.js';
 
 export interface FeedSettings {
@@ -248,6 +248,7 @@ export class FeedRenderer {
     const parts: string[] = [];
     const patientsShown = new Set<string>();
     let misses = 0;
+    const contentTexts = new ContentTexts();
     const keyScope = `\u0000${privacy}\u0000${zone ?? 'UTC'}\u0000`;
     for (const c of kept) {
       const practitioner =
@@ -280,7 +281,7 @@ export class FeedRenderer {
           createdMs: Date.parse(c.row.createdAt),
           updatedMs: Date.parse(c.row.updatedAt),
         };
-        text = renderEvent(record, content, zone);
+        text = renderEvent(record, content, zone, contentTexts.of(content));
         this.cache.set(key, text);
         // Rendering is synchronous; a cold 10,000-event feed must not hold the event loop.
         if (++misses % this.yieldEvery === 0) await yieldToEventLoop();

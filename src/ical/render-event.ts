@@ -73,7 +73,12 @@ function basicDateTime(ms: number): string {
  * the TEXT values, builds the calendar frame, and is the oracle of a test that compares both
  * writers on generated events (test/ical/render-event.test.ts).
  */
-export function renderEvent(record: EventRecord, content: FeedEventContent, feedZone: string | null): string {
+export function renderEvent(
+  record: EventRecord,
+  content: FeedEventContent,
+  feedZone: string | null,
+  text: ContentText = contentText(content),
+): string {
   // An event with a start or end in the hour repeated in October is written in UTC.
   const localStart = feedZone !== null ? uniqueLocalMs(feedZone, record.startMs) : null;
   const localEnd = localStart !== null ? uniqueLocalMs(feedZone as string, record.endMs) : null;
@@ -92,16 +97,56 @@ export function renderEvent(record: EventRecord, content: FeedEventContent, feed
   // ETag bodies, golden files). DTSTAMP, CREATED and LAST-MODIFIED are UTC (§3.8.7).
   return (
     `BEGIN:VEVENT\r\n${foldLine(`UID:${eventUid(record.id)}`)}\r\n` +
-    `SEQUENCE:${Math.max(0, record.version - 1)}\r\nDTSTAMP:${stamp}\r\n${dates}\r\n` +
-    `${foldLine(`SUMMARY:${escape(content.summary, false)}`)}\r\n` +
-    `TRANSP:${content.transparent ? ICalEventTransparency.TRANSPARENT : ICalEventTransparency.OPAQUE}\r\n` +
-    (content.description !== null
-      ? `${foldLine(`DESCRIPTION:${escape(content.description, false)}`)}\r\n`
-      : '') +
-    `STATUS:${STATUS[content.status]}\r\nCREATED:${basicDateTime(record.createdMs)}Z\r\nLAST-MODIFIED:${stamp}\r\n` +
-    (content.confidential ? `CLASS:${ICalEventClass.PRIVATE}\r\n` : '') +
-    'END:VEVENT\r\n'
+    `SEQUENCE:${Math.max(0, record.version - 1)}\r\nDTSTAMP:${stamp}\r\n${dates}\r\n${text.middle}` +
+    `CREATED:${basicDateTime(record.createdMs)}Z\r\nLAST-MODIFIED:${stamp}\r\n${text.end}`
   );
+}
+
+/**
+ * The lines of a VEVENT that depend on its content alone, escaped and folded: `middle` from
+ * SUMMARY to STATUS, `end` from CLASS to END:VEVENT. A feed has few distinct contents (a busy
+ * feed three: "Occupé", "Occupé (à confirmer)", "Annulé"), so a render makes each once and
+ * writes it into every event that has it (`renderEvent`'s `text`).
+ */
+export interface ContentText {
+  readonly middle: string;
+  readonly end: string;
+}
+
+export function contentText(content: FeedEventContent): ContentText {
+  return {
+    middle:
+      `${foldLine(`SUMMARY:${escape(content.summary, false)}`)}\r\n` +
+      `TRANSP:${content.transparent ? ICalEventTransparency.TRANSPARENT : ICalEventTransparency.OPAQUE}\r\n` +
+      (content.description !== null
+        ? `${foldLine(`DESCRIPTION:${escape(content.description, false)}`)}\r\n`
+        : '') +
+      `STATUS:${STATUS[content.status]}\r\n`,
+    end: `${content.confidential ? `CLASS:${ICalEventClass.PRIVATE}\r\n` : ''}END:VEVENT\r\n`,
+  };
+}
+
+/**
+ * Remembers the `ContentText` of each distinct content during one render. Keyed by summary, the
+ * other fields compared on a hit: contents that share a summary mostly share the rest.
+ */
+export class ContentTexts {
+  private readonly bySummary = new Map<string, { content: FeedEventContent; text: ContentText }>();
+
+  of(content: FeedEventContent): ContentText {
+    const hit = this.bySummary.get(content.summary);
+    if (
+      hit !== undefined &&
+      hit.content.description === content.description &&
+      hit.content.status === content.status &&
+      hit.content.transparent === content.transparent &&
+      hit.content.confidential === content.confidential
+    )
+      return hit.text;
+    const text = contentText(content);
+    this.bySummary.set(content.summary, { content, text });
+    return text;
+  }
 }
 
 /** TEXT values (RFC 5545 §3.3.11) for the properties ical-generator writes unescaped (NAME, X-WR-CALNAME, X-WR-CALDESC). */

@@ -11,7 +11,7 @@ import { DateTime } from 'luxon';
 
 import { appointmentContent, type FeedEventContent, slotContent } from '../../src/ical/event-content.js';
 import { foldText } from '../../src/ical/fold.js';
-import { type EventRecord, eventUid, renderEvent } from '../../src/ical/render-event.js';
+import { ContentTexts, type EventRecord, eventUid, renderEvent } from '../../src/ical/render-event.js';
 import { hasUniqueLocalTime, SUPPORTED_ZONES } from '../../src/ical/timezones.js';
 import type { Appointment, Patient, Slot } from '../../src/model/resources.js';
 import type { IcalPrivacy } from '../../src/store/types.js';
@@ -114,6 +114,38 @@ describe('renderEvent', () => {
         expect(renderEvent(rec, c, zone)).toBe(libraryEvent(rec, c, zone));
       }),
       { numRuns: 3000 },
+    );
+  });
+
+  it('writes the same bytes with the content lines one render shares between its events', () => {
+    // One ContentTexts for every run, as one render shares it: contents with the same summary
+    // and a different description, status, transparency or class must not borrow each other's lines.
+    const texts = new ContentTexts();
+    const shared = fc.record({
+      summary: fc.constantFrom('Occupé', 'Annulé', 'RDV J. I.'),
+      description: fc.constantFrom(null, 'Motif : suivi', 'Téléphone : 06 00 00 00 00'),
+      status: fc.constantFrom<FeedEventContent['status']>('CONFIRMED', 'TENTATIVE', 'CANCELLED'),
+      transparent: fc.boolean(),
+      confidential: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(
+        record,
+        fc.oneof(shared, content),
+        fc.constantFrom<string | null>(null, 'Europe/Paris'),
+        (r, c, zone) => {
+          const rec: EventRecord = {
+            id: r.id,
+            version: r.version,
+            startMs: r.startMs,
+            endMs: r.startMs + r.durationMs,
+            createdMs: r.createdMs,
+            updatedMs: r.updatedMs,
+          };
+          expect(renderEvent(rec, c, zone, texts.of(c))).toBe(libraryEvent(rec, c, zone));
+        },
+      ),
+      { numRuns: 2000 },
     );
   });
 });
