@@ -10,6 +10,7 @@ import type { Appointment, Patient, Practitioner, Slot } from '../model/resource
 import type { Store } from '../store/index.js';
 import type { IcalPrivacy, IcalToken, Practice, StoredResource } from '../store/types.js';
 import { calendarFrame, feedZone } from './calendar.js';
+import { EventCache } from './event-cache.js';
 import {
   appointmentContent,
   appointmentStatus,
@@ -19,7 +20,6 @@ import {
   slotContent,
   slotKind,
 } from './event-content.js';
-import { LruCache } from './lru.js';
 import { ContentTexts, type EventRecord, renderEvent } from './render-event.js';
 import { prepareVtimezones } from './timezones.js';
 
@@ -185,12 +185,12 @@ export function calendarName(data: Pick<FeedData, 'practice' | 'practitionerId' 
 
 /** Every event renders through here once per (record version, privacy, zone, related records' versions). */
 export class FeedRenderer {
-  private readonly cache: LruCache<string, string>;
+  private readonly cache: EventCache;
   /** Cache-miss renders between two yields to the event loop. */
   private readonly yieldEvery = 200;
 
   constructor(private readonly settings: FeedSettings) {
-    this.cache = new LruCache(Math.max(0, settings.eventCacheEntries));
+    this.cache = new EventCache(Math.max(0, settings.eventCacheEntries));
     // Made once per process when the feed service starts: the zone tables load then, not
     // during the first feed request.
     prepareVtimezones();
@@ -249,18 +249,14 @@ export class FeedRenderer {
     const patientsShown = new Set<string>();
     let misses = 0;
     const contentTexts = new ContentTexts();
-    const keyScope = `\u0000${privacy}\u0000${zone ?? 'UTC'}\u0000`;
+    const scope = this.cache.scope({ practiceId: data.practice.id, privacy, zone, practiceWide });
     for (const c of kept) {
       const practitioner =
         practiceWide && c.row.practitionerId ? data.practitioners.get(c.row.practitionerId) : undefined;
       const patientId = c.kind === 'appointment' && privacy !== 'busy' ? appointmentPatientId(c.row) : null;
       const patient = patientId ? data.patients.get(patientId) : undefined;
       if (patient) patientsShown.add(patient.id);
-      // The same parts for every event of the render are joined once, outside the loop.
-      let key = `${c.row.id}\u0000${c.row.version}${keyScope}`;
-      if (practiceWide) key += `${practitioner?.id ?? '-'}:${practitioner?.version ?? 0}`;
-      if (patient) key += `\u0000${patient.id}:${patient.version}`;
-      let text = this.cache.get(key);
+      let text = scope.get(c.row.id, c.row.version, practitioner, patient);
       if (text === undefined) {
         const ctx = {
           privacy,
@@ -282,12 +278,13 @@ export class FeedRenderer {
           updatedMs: Date.parse(c.row.updatedAt),
         };
         text = renderEvent(record, content, zone, contentTexts.of(content));
-        this.cache.set(key, text);
+        scope.set(c.row.id, c.row.version, practitioner, patient, text);
         // Rendering is synchronous; a cold 10,000-event feed must not hold the event loop.
         if (++misses % this.yieldEvery === 0) await yieldToEventLoop();
       }
       parts.push(text);
     }
+    this.cache.trim();
     const frame = calendarFrame({
       name: calendarName(data),
       description: 'Rendez-vous et plages bloquées, publiés par passerelle (lecture seule)',

@@ -111,7 +111,7 @@ describe('feed rendering', () => {
     expect(ticks).toBeGreaterThanOrEqual(Math.floor(out.events / 200) - 1);
   });
 
-  it('renders each record version once, reuses its text, and renders again only what changed', async () => {
+  it('renders each record version once, reuses its text, renders again only what changed, and keeps only the latest version', async () => {
     const renderer = new FeedRenderer(SETTINGS);
     const w = feedWindow(NOW, 'Europe/Paris', SETTINGS);
     const rows = Array.from({ length: 50 }, (_, i) => appointmentRow(`apt-${i}`, NOW + i * 3_600_000));
@@ -121,9 +121,66 @@ describe('feed rendering', () => {
     expect(renderer.cachedEvents).toBe(50);
     const moved = rows.map((r, i) => (i === 7 ? appointmentRow('apt-7', NOW + 999 * 3_600_000, 2) : r));
     const second = await renderer.render(data(moved), w, 'busy');
-    expect(renderer.cachedEvents).toBe(51);
+    // Version 2 replaced version 1's text: a version never comes back, so it was dead weight.
+    expect(renderer.cachedEvents).toBe(50);
     expect(second.text).toContain('UID:apt-7@passerelle\r\nSEQUENCE:1\r\n');
+    expect((await renderer.render(data(moved), w, 'busy')).text).toBe(second.text);
     await renderer.render(data(rows), w, 'initials');
-    expect(renderer.cachedEvents).toBe(101);
+    expect(renderer.cachedEvents).toBe(100);
+  });
+
+  it('never serves one practice’s cached event to another practice’s feed, even for the same record id and version', async () => {
+    const renderer = new FeedRenderer(SETTINGS);
+    const w = feedWindow(NOW, 'Europe/Paris', SETTINGS);
+    const other: Practice = { ...practice, id: 'other', name: 'Autre cabinet' };
+    const mine = await renderer.render(data([appointmentRow('apt-1', NOW + 3_600_000)]), w, 'busy');
+    const theirs = await renderer.render(
+      {
+        ...data([{ ...appointmentRow('apt-1', NOW + 5 * 3_600_000), practiceId: 'other' }]),
+        practice: other,
+      },
+      w,
+      'busy',
+    );
+    expect(mine.text).toContain('DTSTART;TZID=Europe/Paris:20261123T110000\r\n');
+    expect(theirs.text).toContain('DTSTART;TZID=Europe/Paris:20261123T150000\r\n');
+    expect(theirs.text).not.toContain('20261123T110000');
+  });
+
+  it('renders an event again when the practitioner or patient shown in it changes, and not for another feed’s privacy level', async () => {
+    const renderer = new FeedRenderer(SETTINGS);
+    const w = feedWindow(NOW, 'Europe/Paris', SETTINGS);
+    const resource = (id: string, kind: 'Practitioner' | 'Patient', version: number, family: string) =>
+      ({
+        ...appointmentRow(id, NOW),
+        kind,
+        version,
+        data: { resourceType: kind, id, name: [{ family, given: ['Marie'] }] },
+      }) as StoredResource;
+    const apt = { ...appointmentRow('apt-1', NOW + 3_600_000), patientId: 'pat' };
+    const wide = (practitioner: StoredResource, patient: StoredResource): FeedData => ({
+      ...data([apt]),
+      practitionerId: null,
+      practitioners: new Map([['pr', practitioner]]),
+      patients: new Map([['pat', patient]]),
+    });
+    const render = (d: FeedData, privacy: 'busy' | 'initials') => renderer.render(d, w, privacy);
+    const v1 = wide(
+      resource('pr', 'Practitioner', 1, 'Médecin'),
+      resource('pat', 'Patient', 1, 'Imaginaire'),
+    );
+    expect((await render(v1, 'initials')).text).toContain('SUMMARY:RDV M. I. — Dr Marie MÉDECIN\r\n');
+    expect((await render(v1, 'busy')).text).toContain('SUMMARY:Occupé — Dr Marie MÉDECIN\r\n');
+    const renamed = wide(
+      resource('pr', 'Practitioner', 2, 'Docteure'),
+      resource('pat', 'Patient', 1, 'Imaginaire'),
+    );
+    expect((await render(renamed, 'initials')).text).toContain('SUMMARY:RDV M. I. — Dr Marie DOCTEURE\r\n');
+    const married = wide(
+      resource('pr', 'Practitioner', 2, 'Docteure'),
+      resource('pat', 'Patient', 2, 'Fictive'),
+    );
+    expect((await render(married, 'initials')).text).toContain('SUMMARY:RDV M. F. — Dr Marie DOCTEURE\r\n');
+    expect((await render(married, 'busy')).text).toContain('SUMMARY:Occupé — Dr Marie DOCTEURE\r\n');
   });
 });
