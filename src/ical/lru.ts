@@ -2,9 +2,9 @@
  * A small least-recently-used map bounded by a cost budget (entries or bytes). A Map keeps
  * insertion order, so re-inserting on each hit keeps the oldest entry first.
  *
- * Values are stored as they are, with no wrapper object per entry: a first feed render inserts
- * 10,000 events at once, and an object per entry cost ≈ 20 ms of it (docs/ical.md). Costs are
- * kept beside, and only when values have one of their own. `undefined` is not a storable value.
+ * Values are stored as they are, with no wrapper object per entry; costs are kept beside, and
+ * only when values have one of their own. `undefined` is not a storable value. Used for feed
+ * bodies; rendered events have their own cache, by scope and record id (event-cache.ts).
  */
 export class LruCache<K, V> {
   private readonly map = new Map<K, V>();
