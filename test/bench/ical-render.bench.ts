@@ -2,88 +2,58 @@
  * Rendering a 10,000-event feed. Measured: the feed renderer in steady state (each event's text
  * cached from an earlier render, the calendar assembled from the pieces). Baseline: plain string
  * concatenation of the same 10,000 events, formatted on the spot with no library. Notes give the
- * first (cold) render of the process, the uncached render in a warm process and ical-generator's own whole-calendar toString(), the trap of
- * shared/libraries.md §4.
+ * first (cold) render of the process, first renders in fresh child processes in CPU time
+ * (ical-render-child.ts; ICAL_RENDER_PROCESSES, default 7), the uncached render in a warm process
+ * and ical-generator's own whole-calendar toString(), the trap of shared/libraries.md §4.
  */
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 
 import ical, { ICalEventStatus } from 'ical-generator';
 
-import { type FeedData, FeedRenderer, feedWindow } from '../../src/ical/feed.js';
-import type { Practice, StoredResource } from '../../src/store/types.js';
+import { FeedRenderer, feedWindow } from '../../src/ical/feed.js';
 import type { Bench } from './harness.js';
+import { concatenate, EVENTS, feedData, NOW, rows, SETTINGS } from './ical-render-data.js';
 
-const EVENTS = 10_000;
-const NOW = Date.parse('2026-11-23T09:00:00Z');
-const SETTINGS = {
-  windowPastDays: 30,
-  windowFutureDays: 180,
-  cancelledRetentionDays: 7,
-  refreshMinutes: 15,
-  maxEvents: 10_000,
-  eventCacheEntries: 50_000,
-};
-const practice: Practice = {
-  id: 'cab',
-  name: 'Cabinet',
-  timezone: 'Europe/Paris',
-  settings: {},
-  version: 1,
-  createdAt: '2026-01-01T00:00:00.000Z',
-  updatedAt: '2026-01-01T00:00:00.000Z',
-};
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** Fresh processes, each rendering once: enough for a median on a shared machine. */
+const FRESH_PROCESSES = Number(process.env.ICAL_RENDER_PROCESSES ?? 7);
 
-function rows(): StoredResource[] {
-  return Array.from({ length: EVENTS }, (_, i) => {
-    const startMs = NOW - 20 * 86_400_000 + i * 25 * 60_000;
-    const start = new Date(startMs).toISOString();
-    const end = new Date(startMs + 20 * 60_000).toISOString();
-    return {
-      id: `apt-${i}`,
-      practiceId: 'cab',
-      kind: 'Appointment' as const,
-      data: {
-        resourceType: 'Appointment',
-        id: `apt-${i}`,
-        status: i % 50 === 0 ? 'cancelled' : 'booked',
-        start,
-        end,
-        participant: [{ actor: { reference: 'Practitioner/pr' }, status: 'accepted' }],
-      },
-      hash: 'h',
-      version: 1 + (i % 3),
-      origin: 'secretariat' as const,
-      startAt: start,
-      endAt: end,
-      practitionerId: 'pr',
-      patientId: null,
-      status: 'booked',
-      createdAt: '2026-11-01T00:00:00.000Z',
-      updatedAt: '2026-11-20T10:00:00.000Z',
-    };
+interface FirstRun {
+  readonly concatCpu: number;
+  readonly renderCpu: number;
+}
+
+/** One child process's first concatenation and first render (ical-render-child.ts). */
+function firstRun(order: 'cr' | 'rc'): Promise<FirstRun> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'ical-render-child.ts'), order], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let text = '';
+    p.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    p.on('error', reject);
+    p.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(text) as FirstRun) : reject(new Error(`child exited ${code}`)),
+    );
   });
 }
 
-const p2 = (n: number) => (n < 10 ? `0${n}` : String(n));
-/** RFC 5545 UTC date-time, written the fast way (no regex, no library). */
-const utc = (ms: number) => {
-  const d = new Date(ms);
-  return `${d.getUTCFullYear()}${p2(d.getUTCMonth() + 1)}${p2(d.getUTCDate())}T${p2(d.getUTCHours())}${p2(d.getUTCMinutes())}${p2(d.getUTCSeconds())}Z`;
-};
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
-/** The same VEVENTs written by hand: what any feed costs at least. */
-function concatenate(records: readonly StoredResource[]): string {
-  let out =
-    'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//FR\r\nMETHOD:PUBLISH\r\nNAME:Agenda\r\nX-WR-CALNAME:Agenda\r\n';
-  for (const r of records) {
-    const cancelled = (r.data as { status: string }).status === 'cancelled';
-    out +=
-      `BEGIN:VEVENT\r\nUID:${r.id}@passerelle\r\nSEQUENCE:${r.version - 1}\r\nDTSTAMP:${utc(Date.parse(r.updatedAt))}\r\n` +
-      `DTSTART:${utc(Date.parse(r.startAt as string))}\r\nDTEND:${utc(Date.parse(r.endAt as string))}\r\n` +
-      `SUMMARY:${cancelled ? 'Annulé' : 'Occupé'}\r\nTRANSP:${cancelled ? 'TRANSPARENT' : 'OPAQUE'}\r\nSTATUS:${cancelled ? 'CANCELLED' : 'CONFIRMED'}\r\n` +
-      `CREATED:${utc(Date.parse(r.createdAt))}\r\nLAST-MODIFIED:${utc(Date.parse(r.updatedAt))}\r\nEND:VEVENT\r\n`;
+/** CPU milliseconds per call of `fn`, median of `n` calls after a warm-up. */
+function cpuPer(fn: () => unknown, n = 15): number {
+  for (let i = 0; i < 3; i++) fn();
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const before = process.cpuUsage();
+    fn();
+    const d = process.cpuUsage(before);
+    xs.push((d.user + d.system) / 1000);
   }
-  return `${out}END:VCALENDAR\r\n`;
+  return median(xs);
 }
 
 async function msPer(fn: () => unknown, minMs = 1500): Promise<number> {
@@ -101,14 +71,7 @@ const bench: Bench = {
   name: 'iCal: rendering a 10,000-event feed',
   async run() {
     const records = rows();
-    const data: FeedData = {
-      practice,
-      practitionerId: 'pr',
-      practitioners: new Map(),
-      appointments: records,
-      slots: [],
-      patients: new Map(),
-    };
+    const data = feedData(records);
     const window = feedWindow(NOW, 'Europe/Paris', SETTINGS);
 
     // One-shot concatenation first, as cold as the first render below: the same-process pair is
@@ -128,6 +91,14 @@ const bench: Bench = {
     // Uncached but in a process that has rendered before (code optimised by the JIT): what a
     // running server spends on a feed none of whose events it has rendered yet.
     const uncached = await msPer(() => new FeedRenderer(SETTINGS).render(data, window, 'busy'));
+    // First renders in fresh processes, in CPU time: one-shot wall times on a loaded machine swing
+    // by ±50 %; CPU medians over several processes, the order of render and concatenation
+    // alternating, are steadier (docs/benchmarks.md, ical-render).
+    const fresh: FirstRun[] = [];
+    for (let i = 0; i < FRESH_PROCESSES; i++) fresh.push(await firstRun(i % 2 === 0 ? 'cr' : 'rc'));
+    const freshRenderCpu = median(fresh.map((f) => f.renderCpu));
+    const freshConcatCpu = median(fresh.map((f) => f.concatCpu));
+    const baselineCpu = cpuPer(() => concatenate(records));
 
     const cal = ical({ name: 'Agenda' });
     for (const r of records)
@@ -153,6 +124,7 @@ const bench: Bench = {
         notes: [
           `first render of the process, nothing cached, code not yet optimised by the JIT (each event written and folded, TZID local times): ${coldMs.toFixed(0)} ms = ${(coldMs / baseline).toFixed(1)}× baseline, yielding every 200 events`,
           `first concatenation of the process (one shot, same process): ${coldConcatMs.toFixed(0)} ms; first render / first concatenation = ${(coldMs / coldConcatMs).toFixed(1)}×`,
+          `first render in ${FRESH_PROCESSES} fresh processes, CPU time, median: ${freshRenderCpu.toFixed(0)} ms = ${(freshRenderCpu / baselineCpu).toFixed(1)}× the baseline's CPU time (${baselineCpu.toFixed(1)} ms), ${(freshRenderCpu / freshConcatCpu).toFixed(1)}× the same processes' first concatenation (${freshConcatCpu.toFixed(0)} ms)`,
           `uncached render in a warm process (a new renderer each time, nothing cached): ${uncached.toFixed(1)} ms = ${(uncached / baseline).toFixed(1)}× baseline`,
           `ical-generator calendar.toString() of the same events (UTC, synchronous): ${libMs.toFixed(0)} ms, ${(libText.length / 1e6).toFixed(1)} MB`,
         ],
