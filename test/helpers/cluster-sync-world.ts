@@ -752,25 +752,30 @@ export async function runSkewedWebhooks(
   if (!practitioner || !patient) throw new Error('the seed practitioner and patient are missing');
   for (const [i, offset] of options.offsetsMs.entries()) await w.skew(i, offset);
   const base = dayAhead(800 + run * 7) + 7 * 3_600_000;
+  // Webhooks still queued (changes passerelle itself made) go where they were going.
+  await w.sim.webhooksIdle();
   let n = 0;
   const instances: { offsetMs: number; genuine: number; accepted: number }[] = [];
   try {
     for (const [i, offsetMs] of options.offsetsMs.entries()) {
       w.relay.target = w.hookUrl(i);
       const from = w.relay.deliveries.length;
+      const ids = new Set<string>();
       for (const skewSeconds of options.platformSkewSeconds) {
         w.sim.setFaults({ webhookTimestampSkewSeconds: skewSeconds });
         const start = new Date(base + n++ * STEP);
-        await w.sim.agent(agentId).book({
+        const a = await w.sim.agent(agentId).book({
           practitionerId: practitioner.id,
           patientId: patient.id,
           start: start.toISOString(),
           end: new Date(start.getTime() + STEP).toISOString(),
           appointmentTypeId: 'CONS',
         });
+        for (const c of w.sim.state.changes())
+          if (c.type === 'appointment' && c.id === a.id && c.version === a.version) ids.add(`evt_${c.seq}`);
         await w.sim.webhooksIdle();
       }
-      const got = w.relay.deliveries.slice(from);
+      const got = w.relay.deliveries.slice(from).filter((d) => ids.has(d.webhookId));
       // First attempts only: a refused one would have been retried with a fresh timestamp.
       const first = new Map<string, number>();
       for (const d of got) if (!first.has(d.webhookId)) first.set(d.webhookId, d.status);
@@ -784,6 +789,7 @@ export async function runSkewedWebhooks(
     w.sim.setFaults({ webhookTimestampSkewSeconds: 0 });
     w.relay.target = w.hookUrl();
   }
+  // A delivery of the last booking (the platform's clock ahead), replayed as it was.
   const original = [...w.relay.deliveries].reverse().find((d) => d.status === 200) as RelayedWebhook;
   const replays: { status: number; sameAnswer: boolean }[] = [];
   for (const i of options.offsetsMs.keys()) {
