@@ -103,12 +103,20 @@ export async function soakSyncFaults(options: SyncSoakOptions): Promise<number> 
             offsetsMs: offsets,
             platformSkewSeconds: [0, -240, 240, -120, 120],
           });
-          options.log(`fault clock skew ±5 min: ${JSON.stringify(f)}`);
+          options.log(
+            formatFigures(
+              'clock skew ±5 min (webhook windows)',
+              f.figures,
+              `per instance ${JSON.stringify(f.instances)}, replays ${JSON.stringify(f.replays)}, stale ${JSON.stringify(f.stale)}`,
+            ).trimEnd(),
+          );
           const ok =
             f.instances.every((i) => i.accepted === i.genuine && i.genuine === 5) &&
             f.replays.every((r) => r.status === 200 && r.sameAnswer) &&
             f.stale.every((s) => s.status === 401) &&
-            f.inboxRowsOfReplayed === 1;
+            f.inboxRowsOfReplayed === 1 &&
+            f.figures.lost === 0 &&
+            f.figures.duplicated === 0;
           if (!ok) failed++;
         }
       }

@@ -732,6 +732,8 @@ export interface SkewFigures {
   /** Captured deliveries replayed after the window (signed 16 min earlier / later), per instance. */
   readonly stale: readonly { status: number; code: string | undefined }[];
   readonly inboxRowsOfReplayed: number;
+  /** The bookings of the run: sent, webhooks accepted at first try, applied once, lag to the answer. */
+  readonly figures: FaultFigures;
 }
 
 /**
@@ -754,6 +756,8 @@ export async function runSkewedWebhooks(
   const base = dayAhead(800 + run * 7) + 7 * 3_600_000;
   // Webhooks still queued (changes passerelle itself made) go where they were going.
   await w.sim.webhooksIdle();
+  const before = await appointmentsOf(w.pgUrl, w.secretariatLinkId);
+  const lags: number[] = [];
   let n = 0;
   const instances: { offsetMs: number; genuine: number; accepted: number }[] = [];
   try {
@@ -764,6 +768,7 @@ export async function runSkewedWebhooks(
       for (const skewSeconds of options.platformSkewSeconds) {
         w.sim.setFaults({ webhookTimestampSkewSeconds: skewSeconds });
         const start = new Date(base + n++ * STEP);
+        const t0 = Date.now();
         const a = await w.sim.agent(agentId).book({
           practitionerId: practitioner.id,
           patientId: patient.id,
@@ -774,6 +779,7 @@ export async function runSkewedWebhooks(
         for (const c of w.sim.state.changes())
           if (c.type === 'appointment' && c.id === a.id && c.version === a.version) ids.add(`evt_${c.seq}`);
         await w.sim.webhooksIdle();
+        lags.push(Date.now() - t0);
       }
       const got = w.relay.deliveries.slice(from).filter((d) => ids.has(d.webhookId));
       // First attempts only: a refused one would have been retried with a fresh timestamp.
@@ -816,6 +822,30 @@ export async function runSkewedWebhooks(
     'SELECT count(*) AS n FROM inbox WHERE link_id = $1 AND dedupe_key = $2',
     [w.secretariatLinkId, `webhook:${original.webhookId}`],
   );
+  const after = await until(
+    'every booking of the run in the store',
+    async () => {
+      const a = await appointmentsOf(w.pgUrl, w.secretariatLinkId);
+      return a.distinct - before.distinct >= n && a;
+    },
+    60_000,
+  ).catch(() => appointmentsOf(w.pgUrl, w.secretariatLinkId));
   for (const i of options.offsetsMs.keys()) await w.skew(i, 0);
-  return { instances, replays, stale, inboxRowsOfReplayed: Number(rows?.n) };
+  const applied = after.distinct - before.distinct;
+  const inboxRowsOfReplayed = Number(rows?.n);
+  return {
+    instances,
+    replays,
+    stale,
+    inboxRowsOfReplayed,
+    figures: {
+      sent: n,
+      acked: instances.reduce((sum, i) => sum + i.accepted, 0),
+      applied,
+      deadLettered: 0,
+      lost: Math.max(0, n - applied),
+      duplicated: after.rows - before.rows - applied + Math.max(0, inboxRowsOfReplayed - 1),
+      maxLagMs: Math.max(0, ...lags),
+    },
+  };
 }
