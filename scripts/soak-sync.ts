@@ -115,6 +115,8 @@ export async function soakSyncFaults(options: SyncSoakOptions): Promise<number> 
             f.replays.every((r) => r.status === 200 && r.sameAnswer) &&
             f.stale.every((s) => s.status === 401) &&
             f.inboxRowsOfReplayed === 1 &&
+            f.simultaneous.inboxRows === 1 &&
+            f.simultaneous.sameAnswers &&
             f.figures.lost === 0 &&
             f.figures.duplicated === 0;
           if (!ok) failed++;

@@ -84,7 +84,7 @@ describe('three instances behind HAProxy, both sides of a practice: webhooks dro
       formatFigures(
         'clock skew ±5 min (webhook windows)',
         f.figures,
-        `per instance ${JSON.stringify(f.instances)}, replays ${JSON.stringify(f.replays)}, stale ${JSON.stringify(f.stale)}`,
+        `per instance ${JSON.stringify(f.instances)}, replays ${JSON.stringify(f.replays)}, stale ${JSON.stringify(f.stale)}, at once on every instance ${JSON.stringify(f.simultaneous)}`,
       ),
     );
     expect(f.figures).toMatchObject({ sent: 9, acked: 9, applied: 9, lost: 0, duplicated: 0 });
@@ -96,6 +96,8 @@ describe('three instances behind HAProxy, both sides of a practice: webhooks dro
     // The same bytes again, on each instance: the first answer, nothing stored or applied again.
     expect(f.replays).toEqual(Array(3).fill({ status: 200, sameAnswer: true }));
     expect(f.inboxRowsOfReplayed).toBe(1);
+    // One delivery reaching the three instances at the same moment: stored once, one answer.
+    expect(f.simultaneous).toEqual({ statuses: [200, 200, 200], sameAnswers: true, inboxRows: 1 });
     // Signed 16 minutes before or after: outside the window on every instance, whatever its clock.
     expect(f.stale).toEqual(Array(6).fill({ status: 401, code: 'ERR_WEBHOOK_TIMESTAMP' }));
   }, 180_000);

@@ -732,6 +732,11 @@ export interface SkewFigures {
   /** Captured deliveries replayed after the window (signed 16 min earlier / later), per instance. */
   readonly stale: readonly { status: number; code: string | undefined }[];
   readonly inboxRowsOfReplayed: number;
+  /**
+   * One new delivery (fresh webhook id, signed now) sent to every instance at the same moment:
+   * the statuses, whether all answers are the same bytes, and the inbox rows of its id.
+   */
+  readonly simultaneous: { statuses: number[]; sameAnswers: boolean; inboxRows: number };
   /** The bookings of the run: sent, webhooks accepted at first try, applied once, lag to the answer. */
   readonly figures: FaultFigures;
 }
@@ -822,6 +827,29 @@ export async function runSkewedWebhooks(
     'SELECT count(*) AS n FROM inbox WHERE link_id = $1 AND dedupe_key = $2',
     [w.secretariatLinkId, `webhook:${original.webhookId}`],
   );
+  // The same delivery at every instance at once: the inbox's unique key lets one store it.
+  const raceId = `evt_race_${run}_${Date.now().toString(36)}`;
+  const raceTs = Math.floor(Date.now() / 1000);
+  const raced = await Promise.all(
+    [...options.offsetsMs.keys()].map(async (i) => {
+      const res = await fetch(w.hookUrl(i), {
+        method: 'POST',
+        headers: {
+          ...original.headers,
+          'webhook-id': raceId,
+          'webhook-timestamp': String(raceTs),
+          'webhook-signature': signWebhook([w.webhookSecret], raceId, raceTs, original.body),
+        },
+        body: original.body,
+      });
+      return { status: res.status, answer: await res.text() };
+    }),
+  );
+  const [raceRows] = await query<{ n: string }>(
+    w.pgUrl,
+    'SELECT count(*) AS n FROM inbox WHERE link_id = $1 AND dedupe_key = $2',
+    [w.secretariatLinkId, `webhook:${raceId}`],
+  );
   const after = await until(
     'every booking of the run in the store',
     async () => {
@@ -838,6 +866,11 @@ export async function runSkewedWebhooks(
     replays,
     stale,
     inboxRowsOfReplayed,
+    simultaneous: {
+      statuses: raced.map((r) => r.status),
+      sameAnswers: raced.every((r) => r.answer === raced[0]?.answer),
+      inboxRows: Number(raceRows?.n),
+    },
     figures: {
       sent: n,
       acked: instances.reduce((sum, i) => sum + i.accepted, 0),
