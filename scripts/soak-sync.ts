@@ -93,7 +93,14 @@ export async function soakSyncFaults(options: SyncSoakOptions): Promise<number> 
             ).trimEnd(),
           );
           const poison = f.sent - records * versions;
-          if (f.lost > 0 || f.duplicated > 0 || f.deadLettered !== poison || f.outOfOrder > 0) failed++;
+          if (
+            f.lost > 0 ||
+            f.duplicated > 0 ||
+            f.deadLettered !== poison ||
+            f.outOfOrder > 0 ||
+            f.poisonAccepted > 0
+          )
+            failed++;
         } else {
           const offsets = Array.from(
             { length: options.instances },
