@@ -55,6 +55,8 @@ export interface ClusterOptions {
   readonly logLevel?: 'error' | 'warn' | 'info' | 'debug';
   /** Extra PASSERELLE_* settings for every instance. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Environment of instance `index` only (after `env`): a test's skewed clock, for one. */
+  readonly instanceEnv?: (index: number, dir: string) => Readonly<Record<string, string>>;
   /** Where instance and HAProxy output goes besides being kept (default: nowhere). */
   readonly echo?: (line: string) => void;
 }
@@ -186,6 +188,7 @@ function spawnInstance(
     PASSERELLE_SYNC_LISTEN_PORT_OFFSET: String(offset),
     PASSERELLE_SYNC_LINK_RESTART_CAP_MS: String(options.linkRestartCapMs ?? 2000),
     ...options.env,
+    ...options.instanceEnv?.(index, cwd),
   });
   const child = spawn(process.execPath, [BIN, 'serve'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -9,8 +9,11 @@
  * PostgreSQL is reached through a TCP proxy of ours: the machine's server is never restarted.
  * It stops by itself, prints sent/ACKed/applied/lost/duplicated/max lag and exits 1 if any
  * message was lost or duplicated.
+ * The kinds `webhook-drop`, `poison` and `skew` need both sides of a practice: they run in a
+ * world of their own (scripts/soak-sync.ts), before the others.
  *
  *   npm run soak -- --instances 3 --clients 4 --messages 600 --fault-every 100 --faults cut,stall,kill
+ *   npm run soak -- --instances 3 --clients 3 --messages 200 --faults webhook-drop,poison,skew
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -31,6 +34,7 @@ import {
 import { TcpProxy } from '../test/helpers/tcp-proxy.js';
 import { until } from '../test/helpers/until.js';
 import { freePort, freePortRange, haproxyBinary, startCluster } from './cluster.js';
+import { isSyncFault, soakSyncFaults } from './soak-sync.js';
 
 type Fault = 'cut' | 'stall' | 'kill';
 
@@ -44,9 +48,23 @@ async function main(): Promise<number> {
   const clients = Number(arg('clients', '4'));
   const messages = Number(arg('messages', '600'));
   const faultEvery = Number(arg('fault-every', '100'));
-  const faults = arg('faults', 'cut,stall,kill').split(',').filter(Boolean) as Fault[];
+  const kinds = arg('faults', 'cut,stall,kill').split(',').filter(Boolean);
+  const faults = kinds.filter((k) => !isSyncFault(k)) as Fault[];
   const serverUrl = process.env['PASSERELLE_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   haproxyBinary();
+  const syncKinds = kinds.filter(isSyncFault);
+  const syncCode =
+    syncKinds.length === 0
+      ? 0
+      : await soakSyncFaults({
+          instances,
+          clients,
+          messages,
+          faults: syncKinds,
+          serverUrl,
+          log: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`),
+        });
+  if (faults.length === 0) return syncCode;
 
   const name = `passerelle_soak_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
   const admin = new pg.Client({ connectionString: serverUrl });
@@ -189,7 +207,7 @@ async function main(): Promise<number> {
     log(
       `soak: sent ${stats.sent}, ACKed ${stats.acked}, applied ${stats.applied}, lost ${stats.lost}, duplicated ${stats.duplicated}, lag p50 ${stats.p50LagMs} ms, max ${stats.maxLagMs} ms, ${stats.unanswered} unanswered send(s)`,
     );
-    return stats.lost === 0 && stats.duplicated === 0 ? 0 : 1;
+    return stats.lost === 0 && stats.duplicated === 0 ? syncCode : 1;
   } finally {
     await cluster.stop();
     await proxy.close();

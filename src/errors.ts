@@ -261,7 +261,8 @@ export const ERROR_CATALOGUE = {
   ERR_WEBHOOK_TIMESTAMP: {
     status: 401,
     retryable: false,
-    summary: "A webhook delivery's timestamp is outside the ±5 minute tolerance (replay protection).",
+    summary:
+      "A webhook delivery's timestamp is outside the ±10 minute window (the sender's ±5 plus the instance's ±5; replay protection).",
   },
   ERR_WEBHOOK_PAYLOAD: {
     status: 400,

@@ -20,7 +20,7 @@ import type {
 } from '../../src/connector/contract.js';
 import { isPasserelleError, PasserelleError } from '../../src/errors.js';
 import type { Logger } from '../../src/log/logger.js';
-import { verifyWebhook } from '../../src/security/webhook-signature.js';
+import { verifyWebhook, WEBHOOK_RECEIVE_TOLERANCE_SECONDS } from '../../src/security/webhook-signature.js';
 import { PROBLEM_TYPE_BASE, WebhookPayload } from './contract.js';
 import { changeToRecord, isNews } from './mapping.js';
 
@@ -31,6 +31,7 @@ export interface WebhookReceiverOptions {
   /** The platform practice this link follows; a delivery for another one is invalid. */
   readonly practiceId: string;
   readonly log: Logger;
+  /** ±seconds between webhook-timestamp and `now` (default: WEBHOOK_RECEIVE_TOLERANCE_SECONDS, 10 min). */
   readonly toleranceSeconds?: number;
 }
 
@@ -64,7 +65,7 @@ export async function receiveWebhook(
     ({ id: webhookId } = verifyWebhook(delivery.headers, delivery.body, {
       secrets: options.secrets,
       now: options.now(),
-      ...(options.toleranceSeconds !== undefined && { toleranceSeconds: options.toleranceSeconds }),
+      toleranceSeconds: options.toleranceSeconds ?? WEBHOOK_RECEIVE_TOLERANCE_SECONDS,
     }));
   } catch (e) {
     if (!isPasserelleError(e)) throw e;

@@ -18,6 +18,18 @@ export const WEBHOOK_HEADERS = {
 } as const;
 /** Standard Webhooks' recommended tolerance: ±5 minutes between the sender's and our clock. */
 export const WEBHOOK_TOLERANCE_SECONDS = 5 * 60;
+/**
+ * How far an instance's own wall clock may be off real time (docs/cluster.md: the cluster is
+ * proven with instances 5 minutes behind and ahead; leases and job claims do not read it).
+ */
+export const INSTANCE_CLOCK_SKEW_SECONDS = 5 * 60;
+/**
+ * What passerelle accepts from a platform: the sender's ±5 minutes plus the receiving
+ * instance's own ±5 minutes, so a genuine delivery is not refused by whichever instance the
+ * balancer picks. Replays inside the window are caught by the webhook id, kept in the shared
+ * inbox for good (docs/security.md, "Webhook windows and replays").
+ */
+export const WEBHOOK_RECEIVE_TOLERANCE_SECONDS = WEBHOOK_TOLERANCE_SECONDS + INSTANCE_CLOCK_SKEW_SECONDS;
 const SECRET_PREFIX = 'whsec_';
 /** The id is part of the signed content, delimited by full stops: it must not contain one (spec, "Signature scheme"). */
 const WEBHOOK_ID = /^[A-Za-z0-9_-]{1,128}$/;

@@ -26,7 +26,7 @@ export interface FaultSettings {
   readonly dropWebhookShare: number;
   /** Share (0..1) of webhooks sent twice with the same webhook-id. */
   readonly duplicateWebhookShare: number;
-  /** Added to webhook-timestamp (seconds): beyond ±300 the receiver must refuse. */
+  /** Added to webhook-timestamp (seconds): beyond ±600 passerelle refuses (WEBHOOK_RECEIVE_TOLERANCE_SECONDS). */
   readonly webhookTimestampSkewSeconds: number;
   /** Exact answers for the next API requests, consumed in order. */
   readonly script: readonly ScriptedFault[];

@@ -432,8 +432,8 @@ describe.each(['sqlite', 'postgres'] as const)(
       ).toHaveLength(1);
     });
 
-    it('refuses a webhook whose timestamp is more than 5 minutes off; the feed brings the change later', async () => {
-      sim.setFaults({ webhookTimestampSkewSeconds: -400 });
+    it('refuses a webhook whose timestamp is more than 10 minutes off; the feed brings the change later', async () => {
+      sim.setFaults({ webhookTimestampSkewSeconds: -700 });
       const m = await sim
         .agent('agent-bruno')
         .leaveMessage({ callerName: 'Lucie ESSAI', text: 'Demande de certificat.' });
@@ -444,9 +444,9 @@ describe.each(['sqlite', 'postgres'] as const)(
       expect(tries.map((d) => [d.status, (JSON.parse(d.answer) as { code: string }).code])).toEqual(
         Array(3).fill([401, 'ERR_WEBHOOK_TIMESTAMP']),
       );
-      // A real delivery signed again 6 minutes in the past: authentic, but stale.
+      // A real delivery signed again 11 minutes in the past: authentic, but stale.
       const real = relay.deliveries.find((d) => d.status === 200) as Delivery;
-      const old = Math.floor(Date.now() / 1000) - 360;
+      const old = Math.floor(Date.now() / 1000) - 660;
       const stale = await postHook(
         {
           ...real.headers,
