@@ -218,8 +218,13 @@ function spawnInstance(
       child.kill('SIGKILL');
       reject(new Error(`instance ${index} did not start within 120 s:\n${out}`));
     }, 120_000);
+    // The banner's lines are separate writes and may reach us in separate chunks: the first
+    // admin key comes after the health line, so wait for its last line (`try: curl`) or, when no
+    // key is printed (a database already set up), for one more poll after the health line.
+    let healthSeenPolls = 0;
     const poll = setInterval(() => {
-      if (!/listening on https?:\/\//.test(out)) return;
+      if (!/listening on https?:\/\//.test(out) || !/ health: /.test(out)) return;
+      if (!/ try: curl /.test(out) && healthSeenPolls++ < 2) return;
       clearInterval(poll);
       clearTimeout(timer);
       const adminKey = /first admin API key \(shown once, store it now\): (psk_\S+)/.exec(out)?.[1];
