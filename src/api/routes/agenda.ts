@@ -24,7 +24,7 @@ import {
   rulesInEffect,
   rulesOf,
 } from '../../sync/agenda-rules.js';
-import { type AnyRoute, defineRoute, reply } from '../route.js';
+import { type AnyRoute, defineRoute, ifMatchVersion, reply } from '../route.js';
 
 const id = z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, { error: 'not an id' });
 const instant = z
@@ -69,14 +69,6 @@ function windowOf(q: { from?: string | undefined; to?: string | undefined }, now
       details: { field: 'to' },
     });
   return { from, to };
-}
-
-/** `If-Match: "3"` or `W/"3"` → 3. */
-function ifMatchVersion(header: string | undefined): number | undefined {
-  if (!header) return undefined;
-  const m = /^(W\/)?"?(\d+)"?$/.exec(header.trim());
-  if (!m) throw new PasserelleError('ERR_VALIDATION', 'If-Match: expected a version such as "3"');
-  return Number(m[2]);
 }
 
 /** How a change of rules or coverage asks for its publication to the secretariat platform (issue 20). */
