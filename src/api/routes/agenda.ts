@@ -98,6 +98,21 @@ export function agendaRoutes(store: Store, publish?: AgendaPublishHooks): AnyRou
       );
   };
   const practiceScope = { practice: { from: 'params', field: 'id' } } as const;
+  // The two coverage reads: a viewer's GET of one practice's windows over [from, to).
+  const coverageRead = {
+    method: 'get',
+    tags: ['agenda'],
+    access: 'viewer',
+    scope: practiceScope,
+    params: z.object({ id }),
+    query: z.object({ from: instant.optional(), to: instant.optional() }),
+  } as const;
+  /** The practice's stored coverage and its parsed windows; undefined when none was set. */
+  const coverageOf = async (practiceId: string) => {
+    await store.practices.require(practiceId);
+    const stored = await store.agenda.getCoverage(practiceId);
+    return stored && { stored, windows: CoverageWindows.parse(stored.windows) };
+  };
   return [
     defineRoute({
       method: 'get',
@@ -341,21 +356,15 @@ export function agendaRoutes(store: Store, publish?: AgendaPublishHooks): AnyRou
       },
     }),
     defineRoute({
-      method: 'get',
+      ...coverageRead,
       path: '/api/v1/practices/:id/coverage',
       summary:
         'The hours the secretariat covers for the practice (plages couvertes), and the covered intervals of a period',
-      tags: ['agenda'],
-      access: 'viewer',
-      scope: practiceScope,
-      params: z.object({ id }),
-      query: z.object({ from: instant.optional(), to: instant.optional() }),
       responses: { 200: { description: 'Coverage windows' } },
       handler: async ({ params, query }) => {
-        await store.practices.require(params.id);
-        const stored = await store.agenda.getCoverage(params.id);
-        if (!stored) return { windows: null, version: 0, covered: [] };
-        const windows = CoverageWindows.parse(stored.windows);
+        const coverage = await coverageOf(params.id);
+        if (!coverage) return { windows: null, version: 0, covered: [] };
+        const { stored, windows } = coverage;
         const w = windowOf(query, now(), 7);
         return {
           windows: stored.windows,
@@ -404,21 +413,15 @@ export function agendaRoutes(store: Store, publish?: AgendaPublishHooks): AnyRou
       },
     }),
     defineRoute({
-      method: 'get',
+      ...coverageRead,
       path: '/api/v1/practices/:id/coverage/outside',
       summary:
         'Calls (messages) and bookings the secretariat took outside its coverage windows, over a period',
-      tags: ['agenda'],
-      access: 'viewer',
-      scope: practiceScope,
-      params: z.object({ id }),
-      query: z.object({ from: instant.optional(), to: instant.optional() }),
       responses: { 200: { description: 'Events outside coverage' } },
       handler: async ({ params, query }) => {
-        await store.practices.require(params.id);
-        const stored = await store.agenda.getCoverage(params.id);
-        if (!stored) throw new PasserelleError('ERR_NOT_FOUND', 'no coverage windows for this practice');
-        const windows = CoverageWindows.parse(stored.windows);
+        const coverage = await coverageOf(params.id);
+        if (!coverage) throw new PasserelleError('ERR_NOT_FOUND', 'no coverage windows for this practice');
+        const { windows } = coverage;
         const w = windowOf(
           {
             from: query.from ?? new Date(now() - 30 * 86_400_000).toISOString(),
