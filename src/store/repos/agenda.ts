@@ -164,26 +164,25 @@ export function agendaRepo(ctx: RepoContext): AgendaRepo {
         expectedVersion: input.expectedVersion,
         conflict: () => conflict(what),
         write: async (version, current) => {
-          const now = ctx.now();
+          const row = {
+            rules: toJson(input.rules),
+            version,
+            updated_by: input.updatedBy,
+            updated_at: ctx.now(),
+          };
+          const key = { practice_id: input.practiceId, practitioner_id: input.practitionerId };
           if (!current) {
             await db
               .insertInto('agenda_rules')
-              .values({
-                practice_id: input.practiceId,
-                practitioner_id: input.practitionerId,
-                rules: toJson(input.rules),
-                version,
-                updated_by: input.updatedBy,
-                updated_at: now,
-              })
+              .values({ ...key, ...row })
               .execute();
             return true;
           }
           const res = await db
             .updateTable('agenda_rules')
-            .set({ rules: toJson(input.rules), version, updated_by: input.updatedBy, updated_at: now })
-            .where('practice_id', '=', input.practiceId)
-            .where('practitioner_id', '=', input.practitionerId)
+            .set(row)
+            .where('practice_id', '=', key.practice_id)
+            .where('practitioner_id', '=', key.practitioner_id)
             .where('version', '=', current.version)
             .executeTakeFirst();
           return Number(res.numUpdatedRows) === 1;
@@ -206,23 +205,22 @@ export function agendaRepo(ctx: RepoContext): AgendaRepo {
         expectedVersion: input.expectedVersion,
         conflict: () => conflict('coverage windows'),
         write: async (version, current) => {
-          const now = ctx.now();
+          const row = {
+            windows: toJson(input.windows),
+            version,
+            updated_by: input.updatedBy,
+            updated_at: ctx.now(),
+          };
           if (!current) {
             await db
               .insertInto('coverage_windows')
-              .values({
-                practice_id: input.practiceId,
-                windows: toJson(input.windows),
-                version,
-                updated_by: input.updatedBy,
-                updated_at: now,
-              })
+              .values({ practice_id: input.practiceId, ...row })
               .execute();
             return true;
           }
           const res = await db
             .updateTable('coverage_windows')
-            .set({ windows: toJson(input.windows), version, updated_by: input.updatedBy, updated_at: now })
+            .set(row)
             .where('practice_id', '=', input.practiceId)
             .where('version', '=', current.version)
             .executeTakeFirst();
