@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
 
+import { PasserelleError } from '../errors.js';
 import type { ConsoleSession } from '../store/repos/console-sessions.js';
 import type { ApiRole, AuditInput } from '../store/types.js';
 
@@ -43,6 +44,17 @@ export function reply(status: number, body?: unknown, headers?: Record<string, s
 }
 export function isReply(v: unknown): v is Reply {
   return typeof v === 'object' && v !== null && REPLY in v;
+}
+
+/**
+ * The version a conditional write names (RFC 9110 §13.1.1): `If-Match: "3"` or `W/"3"` → 3;
+ * no header → undefined; anything else → ERR_VALIDATION. Our ETags are the stored version.
+ */
+export function ifMatchVersion(header: string | undefined): number | undefined {
+  if (!header) return undefined;
+  const m = /^(W\/)?"?(\d+)"?$/.exec(header.trim());
+  if (!m) throw new PasserelleError('ERR_VALIDATION', 'If-Match: expected a version such as "3"');
+  return Number(m[2]);
 }
 
 /** Where a value of the request is read from, before the handler runs. */

@@ -12,6 +12,7 @@ import { isPasserelleError, PasserelleError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Store } from '../store/index.js';
 import type { CallKpis, JsonObject, Practice } from '../store/types.js';
+import { runOncePerCluster } from '../sync/scheduler.js';
 import { daysBefore, localDay } from './period.js';
 
 export const CALL_THRESHOLD_KEYS = [
@@ -216,4 +217,64 @@ export async function ingestCallKpis(
     }
   }
   return { practiceId: practice.id, stored, failed };
+}
+
+export interface CallKpiCatchUpResult {
+  readonly zone: string;
+  /** The zone's yesterday, the occurrence claimed across the cluster. */
+  readonly day: string;
+  /** false: nothing was missing, or another instance claimed the zone's catch-up of that day. */
+  readonly ran: boolean;
+  readonly practices: readonly CallKpiIngestResult[];
+}
+
+/**
+ * The catch-up at start: the KPI pass otherwise runs only with the daily digests
+ * (`reports.digestSchedule`, 06:05 local), so a service down at that time would leave
+ * yesterday's figures missing for a day. For each zone in use, the practices that existed
+ * yesterday (local) and have no KPI row for it get one pass now (`ingestCallKpis`: today and the
+ * days before it). Once per zone and day across the cluster (`runOncePerCluster`, job
+ * `call-kpis-catch-up:<zone>`, occurrence the zone's yesterday): instances starting together do
+ * not all ask the platform, and a restart later the same day does not ask again for a day the
+ * platform could not give (the next daily run fetches it with the others).
+ */
+export async function catchUpCallKpis(options: CallKpiIngestOptions): Promise<CallKpiCatchUpResult[]> {
+  const { store } = options;
+  const log = options.logger.child({ component: 'reports' });
+  const now = options.now();
+  const byZone = new Map<string, Practice[]>();
+  for (const p of await store.practices.list())
+    byZone.set(p.timezone, [...(byZone.get(p.timezone) ?? []), p]);
+  const out: CallKpiCatchUpResult[] = [];
+  for (const [zone, practices] of [...byZone].sort(([a], [b]) => a.localeCompare(b))) {
+    const yesterday = daysBefore(now, zone, 1);
+    const today = daysBefore(now, zone, 0);
+    const missing: Practice[] = [];
+    for (const p of practices) {
+      if (localDay(Date.parse(p.createdAt), zone) > yesterday) continue;
+      if ((await store.callKpis.list(p.id, yesterday, today)).length === 0) missing.push(p);
+    }
+    if (missing.length === 0) {
+      out.push({ zone, day: yesterday, ran: false, practices: [] });
+      continue;
+    }
+    const run = await runOncePerCluster(store, `call-kpis-catch-up:${zone}`, yesterday, async () => {
+      const results: CallKpiIngestResult[] = [];
+      for (const p of missing) {
+        // One practice's failure (store hiccup) never stops the others.
+        try {
+          results.push(await ingestCallKpis(p, options));
+        } catch (e) {
+          log.error('call KPI catch-up failed for a practice', {
+            practiceId: p.id,
+            code: isPasserelleError(e) ? e.code : 'ERR_INTERNAL',
+            err: e,
+          });
+        }
+      }
+      return results;
+    });
+    out.push({ zone, day: yesterday, ran: run.ran, practices: run.ran ? run.result : [] });
+  }
+  return out;
 }

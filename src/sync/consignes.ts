@@ -14,6 +14,7 @@ import type { Connector } from '../connector/contract.js';
 import { isPasserelleError, PasserelleError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import type { ConsignesVersion } from '../store/repos/consignes.js';
+import { putVersioned } from '../store/repos/versioned.js';
 import type { JsonObject } from '../store/types.js';
 
 const Code = z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, { error: 'a code: a-z 0-9 - (1-40)' });
@@ -146,28 +147,34 @@ export class ConsignesService {
       throw new PasserelleError('ERR_VALIDATION', `${issues[0]?.path}: ${issues[0]?.message}`, { issues });
     }
     const document = parsed.data as unknown as JsonObject;
-    const previous = await store.consignes.current(practiceId);
-    const currentVersion = previous?.version ?? 0;
-    if (expectedVersion !== undefined && expectedVersion !== currentVersion) throw conflict(currentVersion);
-    const diff = consignesDiff(previous?.document, document);
-    const version = currentVersion + 1;
-    const added = await store.transaction(async (tx) => {
-      if (!(await tx.consignes.add({ practiceId, version, document, author: who.actor, diff }))) return false;
-      await tx.audit.append({
-        actor: who.actor,
-        role: who.role,
-        action: 'consignes.update',
-        resourceType: 'Consignes',
-        resourceId: `${practiceId}/v${version}`,
-        practiceId,
-        outcome: 'success',
-        requestId: who.requestId,
-        via: 'api',
-        details: { version, changed: diff.map((d) => d.path) },
-      });
-      return true;
+    let diff: DiffEntry[] = [];
+    const { version } = await putVersioned({
+      current: () => store.consignes.current(practiceId),
+      expectedVersion,
+      conflict,
+      // Each version is a new row (the history); the (practice, version) key makes a concurrent
+      // change of the same version lose.
+      write: (version, previous) => {
+        diff = consignesDiff(previous?.document, document);
+        return store.transaction(async (tx) => {
+          if (!(await tx.consignes.add({ practiceId, version, document, author: who.actor, diff })))
+            return false;
+          await tx.audit.append({
+            actor: who.actor,
+            role: who.role,
+            action: 'consignes.update',
+            resourceType: 'Consignes',
+            resourceId: `${practiceId}/v${version}`,
+            practiceId,
+            outcome: 'success',
+            requestId: who.requestId,
+            via: 'api',
+            details: { version, changed: diff.map((d) => d.path) },
+          });
+          return true;
+        });
+      },
     });
-    if (!added) throw conflict(currentVersion + 1);
     await this.publish(practiceId);
     const stored = (await store.consignes.versions(practiceId)).find((v) => v.version === version);
     return { ...view(stored as ConsignesVersion), diff };

@@ -24,8 +24,16 @@ export interface ConsoleSuite {
   /** The world; only once the suite's beforeAll has run (from a page's beforeAll or tests). */
   readonly world: ConsoleWorld;
   readonly browser: Browser;
-  /** A page in a new browser context (its own cookies), signed in with `key` on the sign-in page. */
-  signedIn(key: string): Promise<Page>;
+  /**
+   * A page in a new browser context (its own cookies), signed in with `key` on the sign-in page.
+   * `beforeSignIn` runs on the blank page first: permissions, init scripts, routes the test
+   * needs from the first request on.
+   */
+  signedIn(key: string, options?: SignedInOptions): Promise<Page>;
+}
+
+export interface SignedInOptions {
+  readonly beforeSignIn?: (page: Page) => Promise<unknown>;
 }
 
 export interface ConsoleSuiteOptions {
@@ -60,9 +68,10 @@ export function consoleSuite(options: ConsoleSuiteOptions = {}): ConsoleSuite {
       if (!browser) throw new Error('the browser is not started: use it from beforeAll or a test');
       return browser;
     },
-    async signedIn(key) {
+    async signedIn(key, options = {}) {
       const context = await newContext(suite.browser, suite.world.url);
       const page = await context.newPage();
+      await options.beforeSignIn?.(page);
       await signInWithKey(page, key);
       return page;
     },

@@ -24,7 +24,7 @@ import {
   rulesInEffect,
   rulesOf,
 } from '../../sync/agenda-rules.js';
-import { type AnyRoute, defineRoute, reply } from '../route.js';
+import { type AnyRoute, defineRoute, ifMatchVersion, reply } from '../route.js';
 
 const id = z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, { error: 'not an id' });
 const instant = z
@@ -71,14 +71,6 @@ function windowOf(q: { from?: string | undefined; to?: string | undefined }, now
   return { from, to };
 }
 
-/** `If-Match: "3"` or `W/"3"` → 3. */
-function ifMatchVersion(header: string | undefined): number | undefined {
-  if (!header) return undefined;
-  const m = /^(W\/)?"?(\d+)"?$/.exec(header.trim());
-  if (!m) throw new PasserelleError('ERR_VALIDATION', 'If-Match: expected a version such as "3"');
-  return Number(m[2]);
-}
-
 /** How a change of rules or coverage asks for its publication to the secretariat platform (issue 20). */
 export interface AgendaPublishHooks {
   readonly debounceMs: number;
@@ -106,6 +98,21 @@ export function agendaRoutes(store: Store, publish?: AgendaPublishHooks): AnyRou
       );
   };
   const practiceScope = { practice: { from: 'params', field: 'id' } } as const;
+  // The two coverage reads: a viewer's GET of one practice's windows over [from, to).
+  const coverageRead = {
+    method: 'get',
+    tags: ['agenda'],
+    access: 'viewer',
+    scope: practiceScope,
+    params: z.object({ id }),
+    query: z.object({ from: instant.optional(), to: instant.optional() }),
+  } as const;
+  /** The practice's stored coverage and its parsed windows; undefined when none was set. */
+  const coverageOf = async (practiceId: string) => {
+    await store.practices.require(practiceId);
+    const stored = await store.agenda.getCoverage(practiceId);
+    return stored && { stored, windows: CoverageWindows.parse(stored.windows) };
+  };
   return [
     defineRoute({
       method: 'get',
@@ -349,21 +356,15 @@ export function agendaRoutes(store: Store, publish?: AgendaPublishHooks): AnyRou
       },
     }),
     defineRoute({
-      method: 'get',
+      ...coverageRead,
       path: '/api/v1/practices/:id/coverage',
       summary:
         'The hours the secretariat covers for the practice (plages couvertes), and the covered intervals of a period',
-      tags: ['agenda'],
-      access: 'viewer',
-      scope: practiceScope,
-      params: z.object({ id }),
-      query: z.object({ from: instant.optional(), to: instant.optional() }),
       responses: { 200: { description: 'Coverage windows' } },
       handler: async ({ params, query }) => {
-        await store.practices.require(params.id);
-        const stored = await store.agenda.getCoverage(params.id);
-        if (!stored) return { windows: null, version: 0, covered: [] };
-        const windows = CoverageWindows.parse(stored.windows);
+        const coverage = await coverageOf(params.id);
+        if (!coverage) return { windows: null, version: 0, covered: [] };
+        const { stored, windows } = coverage;
         const w = windowOf(query, now(), 7);
         return {
           windows: stored.windows,
@@ -412,21 +413,15 @@ export function agendaRoutes(store: Store, publish?: AgendaPublishHooks): AnyRou
       },
     }),
     defineRoute({
-      method: 'get',
+      ...coverageRead,
       path: '/api/v1/practices/:id/coverage/outside',
       summary:
         'Calls (messages) and bookings the secretariat took outside its coverage windows, over a period',
-      tags: ['agenda'],
-      access: 'viewer',
-      scope: practiceScope,
-      params: z.object({ id }),
-      query: z.object({ from: instant.optional(), to: instant.optional() }),
       responses: { 200: { description: 'Events outside coverage' } },
       handler: async ({ params, query }) => {
-        await store.practices.require(params.id);
-        const stored = await store.agenda.getCoverage(params.id);
-        if (!stored) throw new PasserelleError('ERR_NOT_FOUND', 'no coverage windows for this practice');
-        const windows = CoverageWindows.parse(stored.windows);
+        const coverage = await coverageOf(params.id);
+        if (!coverage) throw new PasserelleError('ERR_NOT_FOUND', 'no coverage windows for this practice');
+        const { windows } = coverage;
         const w = windowOf(
           {
             from: query.from ?? new Date(now() - 30 * 86_400_000).toISOString(),

@@ -5,20 +5,12 @@
  */
 import { z } from 'zod';
 
-import { PasserelleError } from '../../errors.js';
 import type { ConsignesService } from '../../sync/consignes.js';
-import { type AnyRoute, defineRoute, reply } from '../route.js';
+import { type AnyRoute, defineRoute, ifMatchVersion, reply } from '../route.js';
 
 const id = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'not an id (1-64 of A-Z a-z 0-9 . _ -)' });
 const Params = z.object({ practiceId: id });
 const scope = { practice: { from: 'params', field: 'practiceId' } } as const;
-
-function ifMatch(header: string | undefined): number | undefined {
-  if (!header) return undefined;
-  const m = /^(W\/)?"?(\d+)"?$/.exec(header.trim());
-  if (!m) throw new PasserelleError('ERR_VALIDATION', 'If-Match: expected a version such as "3"');
-  return Number(m[2]);
-}
 
 export function consignesRoutes(service: ConsignesService): AnyRoute[] {
   return [
@@ -66,7 +58,7 @@ export function consignesRoutes(service: ConsignesService): AnyRoute[] {
           params.practiceId,
           body,
           { actor: auth?.keyId ?? 'anonymous', role: auth?.role ?? null, requestId },
-          ifMatch(req.get('if-match')),
+          ifMatchVersion(req.get('if-match')),
         );
         return reply(200, c, { ETag: `"${c.version}"` });
       },

@@ -10,6 +10,7 @@
  * The slots are computed by the availability engine from the rules in effect (src/agenda), not
  * stored: the same search gives the same slots until the agenda changes. API keys as for the
  * admin API (viewer and up); a key limited to a practice sees that practice's practitioners only.
+ * Paged (`_count`, the Bundle's `next` link: FHIR R4 http.html#paging) in a stable order.
  * No patient data: times, codes, practitioners' national ids and names.
  */
 import { createHash } from 'node:crypto';
@@ -29,6 +30,9 @@ export const APPOINTMENT_TYPE_SYSTEM = 'https://fhir.passerelle.fr/CodeSystem/se
 const FR_CORE = 'https://hl7.fr/ig/fhir/core/StructureDefinition';
 const MAX_DAYS = 92;
 const DAY = 86_400_000;
+/** Slots per page without `_count`, and the most a page holds (a larger `_count` gets this many). */
+export const SLOT_PAGE_DEFAULT = 100;
+export const SLOT_PAGE_MAX = 500;
 
 const many = z.union([z.string(), z.array(z.string())]).optional();
 const list = (v: string | string[] | undefined): string[] =>
@@ -81,6 +85,29 @@ function windowOf(starts: string[], now: number): { from: number; to: number } |
 const fhirId = (prefix: string, ...parts: string[]) =>
   `${prefix}-${createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32)}`;
 
+/**
+ * FHIR search paging (https://hl7.org/fhir/R4/http.html#paging): the server chooses how the
+ * `next` link names the following page. Ours carries the last slot of the page — its start and
+ * id, the order of the matches — so a page starts after it even when the agenda changed between
+ * requests (keyset, not an offset: a slot taken meanwhile shifts nothing).
+ */
+const cursorOf = (start: string, id: string) => Buffer.from(`${start}|${id}`).toString('base64url');
+function afterCursor(cursor: string): { start: string; id: string } | undefined {
+  const m = /^([^|]+)\|(slot-[0-9a-f]{32})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!m || Number.isNaN(Date.parse(m[1] as string))) return undefined;
+  return { start: m[1] as string, id: m[2] as string };
+}
+/** The order of the matches: by start, then by id (stable: ids are hashes of what the slot is). */
+const byStartThenId = (a: { start: string; id: string }, b: { start: string; id: string }) =>
+  a.start < b.start ? -1 : a.start > b.start ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+
+function pageSizeOf(count: string | undefined): number | string {
+  if (count === undefined) return SLOT_PAGE_DEFAULT;
+  if (!/^\d{1,9}$/.test(count)) return `_count: "${count}" is not a whole number`;
+  // _count is a hint (R4 search.html#count): a larger page than ours is cut to ours.
+  return Math.min(Number(count), SLOT_PAGE_MAX);
+}
+
 const IDNPS_TYPE = 'IDNPS';
 function nationalIdOf(p: Practitioner): string | undefined {
   return p.identifier?.find((i) => i.system === OID.idnps)?.value;
@@ -100,7 +127,7 @@ export function fhirSlotRoutes(store: Store, instance: () => string): AnyRoute[]
       summary:
         'FHIR R4 search of free slots as the ANS shared-agenda guide asks (schedule.actor, start, status=free, service-type, _include=Slot:schedule): a searchset Bundle computed from the agenda rules',
       description:
-        'Read-only. `schedule.actor=Practitioner/<RPPS|IDNPS|id>` is required; `start` takes ge/gt/le/lt prefixes (default: the next 7 days, at most 92); `status` other than free finds nothing; `service-type` is a visit-type code (`system|code` accepted). Errors are OperationOutcomes.',
+        "Read-only. `schedule.actor=Practitioner/<RPPS|IDNPS|id>` is required; `start` takes ge/gt/le/lt prefixes (default: the next 7 days, at most 92); `status` other than free finds nothing; `service-type` is a visit-type code (`system|code` accepted). Paged: `_count` slots a page (default 100, at most 500; 0: the total only), in start order, the Bundle's `next` link gives the following page. Errors are OperationOutcomes.",
       tags: ['agenda', 'fhir'],
       access: 'viewer',
       scope: 'list',
@@ -111,6 +138,7 @@ export function fhirSlotRoutes(store: Store, instance: () => string): AnyRoute[]
         'service-type': many,
         _include: many,
         _count: z.string().optional(),
+        _cursor: z.string().max(200).optional(),
       }),
       responses: {
         200: { description: 'application/fhir+json searchset Bundle of Slot (match) and Schedule (include)' },
@@ -142,8 +170,19 @@ export function fhirSlotRoutes(store: Store, instance: () => string): AnyRoute[]
         const wanted = list(query['service-type'])
           .flatMap((s) => s.split(','))
           .map((s) => (s.includes('|') ? (s.split('|')[1] as string) : s));
+        const pageSize = pageSizeOf(query._count);
+        if (typeof pageSize === 'string') {
+          const o = outcome(400, 'invalid', pageSize);
+          return send(o.status, o.body);
+        }
+        const after = query._cursor === undefined ? undefined : afterCursor(query._cursor);
+        if (query._cursor !== undefined && !after) {
+          const o = outcome(400, 'invalid', '_cursor: not a page of this search (follow the Bundle’s links)');
+          return send(o.status, o.body);
+        }
         const include = list(query._include).includes('Slot:schedule');
-        const entries: unknown[] = [];
+        const found: { start: string; id: string; scheduleId: string; entry: unknown }[] = [];
+        const schedules = new Map<string, unknown>();
         const base = instance();
         // Only free slots are computed: a search for busy ones finds nothing here.
         const freeAsked = statuses.length === 0 || statuses.includes('free');
@@ -162,7 +201,6 @@ export function fhirSlotRoutes(store: Store, instance: () => string): AnyRoute[]
             const types = rules.visitTypes.filter((v) => wanted.length === 0 || wanted.includes(v.code));
             const scheduleId = fhirId('agenda', practiceId, r.id);
             const idnps = nationalIdOf(p);
-            let any = false;
             for (const v of types) {
               for (const s of freeSlots(rules, state, {
                 visitType: v.code,
@@ -170,32 +208,37 @@ export function fhirSlotRoutes(store: Store, instance: () => string): AnyRoute[]
                 to,
                 now: new Date(now).toISOString(),
               })) {
-                any = true;
-                entries.push({
-                  fullUrl: `${base}/fhir/r4/Slot/${fhirId('slot', practiceId, r.id, v.code, s.start)}`,
-                  resource: {
-                    resourceType: 'Slot',
-                    id: fhirId('slot', practiceId, r.id, v.code, s.start),
-                    meta: { profile: [`${FR_CORE}/fr-core-slot`] },
-                    schedule: { reference: `Schedule/${scheduleId}` },
-                    serviceType: [
-                      { coding: [{ system: APPOINTMENT_TYPE_SYSTEM, code: v.code, display: v.label }] },
-                    ],
-                    // v2-0276 EMERGENCY: an urgent-only slot (urgence du jour), as the practice software marks them.
-                    ...(s.urgentOnly && {
-                      appointmentType: { coding: [{ system: V2_0276_SYSTEM, code: URGENT_SLOT_CODE }] },
-                    }),
-                    status: 'free',
-                    start: s.start,
-                    end: s.end,
+                const id = fhirId('slot', practiceId, r.id, v.code, s.start);
+                found.push({
+                  start: s.start,
+                  id,
+                  scheduleId,
+                  entry: {
+                    fullUrl: `${base}/fhir/r4/Slot/${id}`,
+                    resource: {
+                      resourceType: 'Slot',
+                      id,
+                      meta: { profile: [`${FR_CORE}/fr-core-slot`] },
+                      schedule: { reference: `Schedule/${scheduleId}` },
+                      serviceType: [
+                        { coding: [{ system: APPOINTMENT_TYPE_SYSTEM, code: v.code, display: v.label }] },
+                      ],
+                      // v2-0276 EMERGENCY: an urgent-only slot (urgence du jour), as the practice software marks them.
+                      ...(s.urgentOnly && {
+                        appointmentType: { coding: [{ system: V2_0276_SYSTEM, code: URGENT_SLOT_CODE }] },
+                      }),
+                      status: 'free',
+                      start: s.start,
+                      end: s.end,
+                    },
+                    search: { mode: 'match' },
                   },
-                  search: { mode: 'match' },
                 });
               }
             }
-            if (include && any) {
+            if (include) {
               const name = p.name?.[0];
-              entries.push({
+              schedules.set(scheduleId, {
                 fullUrl: `${base}/fhir/r4/Schedule/${scheduleId}`,
                 resource: {
                   resourceType: 'Schedule',
@@ -254,16 +297,34 @@ export function fhirSlotRoutes(store: Store, instance: () => string): AnyRoute[]
             }
           }
         }
-        const total = entries.filter(
-          (e) => (e as { search: { mode: string } }).search.mode === 'match',
-        ).length;
+        found.sort(byStartThenId);
+        const first = after ? found.findIndex((m) => byStartThenId(m, after) > 0) : 0;
+        const page = first < 0 ? [] : found.slice(first, first + pageSize);
+        const last = page.at(-1);
+        const more = last !== undefined && first + page.length < found.length;
+        // _include: the Schedules of this page's slots (R4 search.html#include), after them.
+        const included = [...new Set(page.map((m) => m.scheduleId))].flatMap((id) =>
+          schedules.has(id) ? [schedules.get(id)] : [],
+        );
+        const link = [{ relation: 'self', url: `${base}${res.req.originalUrl}` }];
+        if (more) {
+          // The same search, its window pinned (a default window would move with the clock).
+          // Only the path and query of the request are read (the base is the instance's public URL).
+          const next = new URL(res.req.originalUrl, 'http://localhost');
+          for (const k of ['start', '_count', '_cursor']) next.searchParams.delete(k);
+          next.searchParams.append('start', `ge${new Date(window.from).toISOString()}`);
+          next.searchParams.append('start', `lt${new Date(window.to).toISOString()}`);
+          next.searchParams.set('_count', String(pageSize));
+          next.searchParams.set('_cursor', cursorOf(last.start, last.id));
+          link.push({ relation: 'next', url: `${base}${next.pathname}${next.search}` });
+        }
         return send(200, {
           resourceType: 'Bundle',
           type: 'searchset',
           timestamp: new Date(now).toISOString(),
-          total,
-          link: [{ relation: 'self', url: `${base}${res.req.originalUrl}` }],
-          entry: entries,
+          total: found.length,
+          link,
+          entry: [...page.map((m) => m.entry), ...included],
         });
       },
     }),

@@ -16,7 +16,7 @@ import { type JsonObject, type Link, LINK_ROLES, type Practice } from '../../sto
 import { checkReminderSettings } from '../../sync/reminder-settings.js';
 import { sealUrgentSettings, urgentSettingsView } from '../../sync/urgent-settings.js';
 import { didYouMean } from '../../util/suggest.js';
-import { type AnyRoute, defineRoute, reply } from '../route.js';
+import { type AnyRoute, defineRoute, ifMatchVersion, reply } from '../route.js';
 
 const ianaZone = z.string().refine(
   (tz) => {
@@ -119,13 +119,6 @@ export function linkView(l: Link, registry?: ConnectorRegistry): z.infer<typeof 
   return { ...rest, config: shownConfig(l, registry), hasSecrets: secrets !== null };
 }
 
-/** `If-Match: "3"` or `W/"3"` → 3 (optimistic concurrency on PATCH). */
-function ifMatch(header: string | undefined): number | undefined {
-  if (!header) return undefined;
-  const m = /^(W\/)?"?(\d+)"?$/.exec(header.trim());
-  if (!m) throw new PasserelleError('ERR_VALIDATION', 'If-Match: expected a version such as "3"');
-  return Number(m[2]);
-}
 const etag = (version: number) => ({ ETag: `"${version}"` });
 
 export interface PracticeRoutesDeps {
@@ -297,7 +290,7 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
         409: { description: 'Version mismatch' },
       },
       handler: async ({ params, body, req, audit }) => {
-        const expected = ifMatch(req.get('if-match'));
+        const expected = ifMatchVersion(req.get('if-match'));
         const previous = body.settings && (await store.practices.require(params.id)).settings;
         const settings =
           body.settings &&
@@ -481,7 +474,7 @@ export function practiceRoutes(deps: PracticeRoutesDeps): AnyRoute[] {
             }),
             ...(dropSecrets && { secrets: null }),
           },
-          ifMatch(req.get('if-match')) ?? before.version,
+          ifMatchVersion(req.get('if-match')) ?? before.version,
         );
         await audit({
           action: 'link.update',

@@ -3,14 +3,23 @@
  * a component (started after the HTTP server, stopped before the store closes).
  */
 import { reportRoutes } from '../../api/routes/reports.js';
-import { type CallKpiIngestResult, ingestCallKpis } from '../../reports/call-kpis.js';
+import { isPasserelleError } from '../../errors.js';
+import {
+  type CallKpiCatchUpResult,
+  type CallKpiIngestResult,
+  catchUpCallKpis,
+  ingestCallKpis,
+} from '../../reports/call-kpis.js';
 import { DigestJob, DigestScheduler } from '../../reports/digest.js';
 import type { Practice } from '../../store/types.js';
 import type { ServiceContext, ServiceModule } from '../service.js';
 import type { SyncModule } from './sync.js';
 
 export interface ReportsModuleOptions {
-  /** Schedule the daily digest with node-cron (default). Tests may call `jobOf(ctx)` instead. */
+  /**
+   * Schedule the daily digest with node-cron, and catch up yesterday's missing call KPIs at start
+   * (default). Tests may call `jobOf(ctx)` instead.
+   */
   readonly scheduleDigests?: boolean;
   /** How often practices' zones are looked at again for new digest tasks (default 5 minutes). */
   readonly refreshMs?: number;
@@ -23,6 +32,11 @@ export interface ReportsModule extends ServiceModule {
   jobOf(ctx: ServiceContext): DigestJob;
   /** Its schedule, once the component started (undefined when digests are not scheduled). */
   schedulerOf(ctx: ServiceContext): DigestScheduler | undefined;
+  /**
+   * The call KPI catch-up started with the component (call-kpis.ts catchUpCallKpis), once it
+   * started: undefined without a sync module or with digests unscheduled. Never rejects.
+   */
+  catchUpOf(ctx: ServiceContext): Promise<CallKpiCatchUpResult[]> | undefined;
   /** One call KPI pass for a practice (the daily run makes one for each before its digests). */
   callKpisOf(ctx: ServiceContext): (practice: Practice) => Promise<CallKpiIngestResult>;
 }
@@ -31,6 +45,7 @@ interface ReportsRuntime {
   readonly job: DigestJob;
   readonly stop: AbortController;
   scheduler: DigestScheduler | undefined;
+  catchUp: Promise<CallKpiCatchUpResult[]> | undefined;
 }
 
 export function reportsModule(options: ReportsModuleOptions = {}): ReportsModule {
@@ -53,22 +68,25 @@ export function reportsModule(options: ReportsModuleOptions = {}): ReportsModule
         }),
         stop,
         scheduler: undefined,
+        catchUp: undefined,
       };
       runtimes.set(ctx, r);
     }
     return r;
   };
+  const kpiOptions = (ctx: ServiceContext, sync: SyncModule) => ({
+    store: ctx.store,
+    logger: ctx.logger,
+    now: ctx.now,
+    connectorOf: (linkId: string) => sync.runtimeOf(ctx).connectorOf(linkId),
+  });
   const kpis = (ctx: ServiceContext, sync: SyncModule) => (practice: Practice) =>
-    ingestCallKpis(practice, {
-      store: ctx.store,
-      logger: ctx.logger,
-      now: ctx.now,
-      connectorOf: (linkId) => sync.runtimeOf(ctx).connectorOf(linkId),
-    });
+    ingestCallKpis(practice, kpiOptions(ctx, sync));
   return {
     name: 'reports',
     callKpisOf: (ctx) =>
       options.sync ? kpis(ctx, options.sync) : async (p) => ({ practiceId: p.id, stored: [], failed: [] }),
+    catchUpOf: (ctx) => runtimeOf(ctx).catchUp,
     jobOf: (ctx) => runtimeOf(ctx).job,
     schedulerOf: (ctx) => runtimeOf(ctx).scheduler,
     routes: (ctx) => reportRoutes({ store: ctx.store, config: ctx.config.reports, now: ctx.now }),
@@ -86,10 +104,22 @@ export function reportsModule(options: ReportsModuleOptions = {}): ReportsModule
             ...(options.refreshMs !== undefined && { refreshMs: options.refreshMs }),
           });
           await r.scheduler.start();
+          // In the background: the platform may be slow, and the service is ready without it.
+          // The sync component started before this one, so the secretariat links are running.
+          if (options.sync)
+            r.catchUp = catchUpCallKpis(kpiOptions(ctx, options.sync)).catch((e: unknown) => {
+              ctx.logger.error('call KPI catch-up failed', {
+                component: 'reports',
+                code: isPasserelleError(e) ? e.code : 'ERR_INTERNAL',
+                err: e,
+              });
+              return [];
+            });
         },
         stop: async () => {
           const r = runtimeOf(ctx);
           r.stop.abort();
+          await r.catchUp;
           await r.scheduler?.stop();
         },
       },

@@ -4,14 +4,12 @@
  * of a cluster, sync/scheduler.ts scheduleClusterJob), started after the HTTP server, stopped
  * before the store closes.
  */
-import type { ScheduledTask } from 'node-cron';
-
 import { consignesRoutes } from '../../api/routes/consignes.js';
 import { urgentRoutes } from '../../api/routes/urgent.js';
 import { ConsignesService } from '../../sync/consignes.js';
-import { scheduleClusterJob } from '../../sync/scheduler.js';
 import { UrgentEscalation } from '../../sync/urgent.js';
 import type { ServiceContext, ServiceModule } from '../service.js';
+import { scheduledJob } from './scheduled-job.js';
 import type { SyncModule } from './sync.js';
 
 export const URGENT_SCHEDULE = '* * * * *';
@@ -27,34 +25,29 @@ export interface UrgentModule extends ServiceModule {
 }
 
 export function urgentModule(options: UrgentModuleOptions): UrgentModule {
-  const runtimes = new WeakMap<
-    ServiceContext,
-    { escalation: UrgentEscalation; stop: AbortController; task?: ScheduledTask }
-  >();
-  const runtimeOf = (ctx: ServiceContext) => {
-    let r = runtimes.get(ctx);
-    if (!r) {
-      const stop = new AbortController();
-      r = {
-        stop,
-        escalation: new UrgentEscalation({
-          store: ctx.store,
-          secrets: ctx.secrets,
-          logger: ctx.logger,
-          publicUrl: () => ctx.baseUrl(),
-          connectorOf: (linkId) => options.sync.runtimeOf(ctx).connectorOf(linkId),
-          signal: stop.signal,
-        }),
-      };
-      runtimes.set(ctx, r);
-    }
-    return r;
-  };
+  // Once per minute across the instances of a cluster (docs/cluster.md); the pass's own store
+  // lease stays for passes started elsewhere.
+  const escalation = scheduledJob({
+    component: 'urgent',
+    job: 'urgent-escalation',
+    expression: () => URGENT_SCHEDULE,
+    schedule: options.schedule !== false,
+    create: (ctx, signal) =>
+      new UrgentEscalation({
+        store: ctx.store,
+        secrets: ctx.secrets,
+        logger: ctx.logger,
+        publicUrl: () => ctx.baseUrl(),
+        connectorOf: (linkId) => options.sync.runtimeOf(ctx).connectorOf(linkId),
+        signal,
+      }),
+    run: (job) => job.runOnce(),
+  });
   return {
     name: 'urgent',
-    escalationOf: (ctx) => runtimeOf(ctx).escalation,
+    escalationOf: (ctx) => escalation.of(ctx),
     routes: (ctx) => [
-      ...urgentRoutes(runtimeOf(ctx).escalation),
+      ...urgentRoutes(escalation.of(ctx)),
       ...consignesRoutes(
         new ConsignesService({
           store: ctx.store,
@@ -62,28 +55,6 @@ export function urgentModule(options: UrgentModuleOptions): UrgentModule {
         }),
       ),
     ],
-    components: (ctx) => [
-      {
-        name: 'urgent',
-        start: async () => {
-          if (options.schedule === false) return;
-          const r = runtimeOf(ctx);
-          // Once per minute across the instances of a cluster (docs/cluster.md); the pass's own
-          // store lease stays for passes started elsewhere.
-          r.task = scheduleClusterJob({
-            store: ctx.store,
-            logger: ctx.logger.child({ component: 'urgent' }),
-            name: 'urgent-escalation',
-            expression: URGENT_SCHEDULE,
-            run: () => r.escalation.runOnce(),
-          });
-        },
-        stop: async () => {
-          const r = runtimeOf(ctx);
-          r.stop.abort();
-          await r.task?.destroy();
-        },
-      },
-    ],
+    components: (ctx) => [escalation.component(ctx)],
   };
 }

@@ -6,6 +6,7 @@
 import { PasserelleError } from '../../errors.js';
 import type { JsonObject } from '../types.js';
 import { fromJson, iso, newId, type RepoContext, toJson } from './context.js';
+import { putVersioned } from './versioned.js';
 
 export interface StoredAgendaRules {
   readonly practiceId: string;
@@ -157,37 +158,36 @@ export function agendaRepo(ctx: RepoContext): AgendaRepo {
       return rows.map(toRules);
     },
     async putRules(input) {
-      const current = await getRules(input.practiceId, input.practitionerId);
-      if (input.expectedVersion !== undefined && input.expectedVersion !== (current?.version ?? 0))
-        throw conflict(`agenda rules of ${input.practitionerId}`);
-      const now = ctx.now();
-      if (!current) {
-        await db
-          .insertInto('agenda_rules')
-          .values({
-            practice_id: input.practiceId,
-            practitioner_id: input.practitionerId,
+      const what = `agenda rules of ${input.practitionerId}`;
+      await putVersioned({
+        current: () => getRules(input.practiceId, input.practitionerId),
+        expectedVersion: input.expectedVersion,
+        conflict: () => conflict(what),
+        write: async (version, current) => {
+          const row = {
             rules: toJson(input.rules),
-            version: 1,
+            version,
             updated_by: input.updatedBy,
-            updated_at: now,
-          })
-          .execute();
-      } else {
-        const res = await db
-          .updateTable('agenda_rules')
-          .set({
-            rules: toJson(input.rules),
-            version: current.version + 1,
-            updated_by: input.updatedBy,
-            updated_at: now,
-          })
-          .where('practice_id', '=', input.practiceId)
-          .where('practitioner_id', '=', input.practitionerId)
-          .where('version', '=', current.version)
-          .executeTakeFirst();
-        if (Number(res.numUpdatedRows) !== 1) throw conflict(`agenda rules of ${input.practitionerId}`);
-      }
+            updated_at: ctx.now(),
+          };
+          const key = { practice_id: input.practiceId, practitioner_id: input.practitionerId };
+          if (!current) {
+            await db
+              .insertInto('agenda_rules')
+              .values({ ...key, ...row })
+              .execute();
+            return true;
+          }
+          const res = await db
+            .updateTable('agenda_rules')
+            .set(row)
+            .where('practice_id', '=', key.practice_id)
+            .where('practitioner_id', '=', key.practitioner_id)
+            .where('version', '=', current.version)
+            .executeTakeFirst();
+          return Number(res.numUpdatedRows) === 1;
+        },
+      });
       return (await getRules(input.practiceId, input.practitionerId)) as StoredAgendaRules;
     },
     async deleteRules(practiceId, practitionerId) {
@@ -200,35 +200,33 @@ export function agendaRepo(ctx: RepoContext): AgendaRepo {
     },
     getCoverage,
     async putCoverage(input) {
-      const current = await getCoverage(input.practiceId);
-      if (input.expectedVersion !== undefined && input.expectedVersion !== (current?.version ?? 0))
-        throw conflict('coverage windows');
-      const now = ctx.now();
-      if (!current) {
-        await db
-          .insertInto('coverage_windows')
-          .values({
-            practice_id: input.practiceId,
+      await putVersioned({
+        current: () => getCoverage(input.practiceId),
+        expectedVersion: input.expectedVersion,
+        conflict: () => conflict('coverage windows'),
+        write: async (version, current) => {
+          const row = {
             windows: toJson(input.windows),
-            version: 1,
+            version,
             updated_by: input.updatedBy,
-            updated_at: now,
-          })
-          .execute();
-      } else {
-        const res = await db
-          .updateTable('coverage_windows')
-          .set({
-            windows: toJson(input.windows),
-            version: current.version + 1,
-            updated_by: input.updatedBy,
-            updated_at: now,
-          })
-          .where('practice_id', '=', input.practiceId)
-          .where('version', '=', current.version)
-          .executeTakeFirst();
-        if (Number(res.numUpdatedRows) !== 1) throw conflict('coverage windows');
-      }
+            updated_at: ctx.now(),
+          };
+          if (!current) {
+            await db
+              .insertInto('coverage_windows')
+              .values({ practice_id: input.practiceId, ...row })
+              .execute();
+            return true;
+          }
+          const res = await db
+            .updateTable('coverage_windows')
+            .set(row)
+            .where('practice_id', '=', input.practiceId)
+            .where('version', '=', current.version)
+            .executeTakeFirst();
+          return Number(res.numUpdatedRows) === 1;
+        },
+      });
       return (await getCoverage(input.practiceId)) as StoredCoverage;
     },
     async addForced(input) {

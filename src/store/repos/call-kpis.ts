@@ -5,6 +5,7 @@
  */
 import type { CallKpis, StoredCallKpis } from '../types.js';
 import { fromJson, iso, type RepoContext, toJson } from './context.js';
+import { rowsOfDays } from './days.js';
 
 export interface CallKpisRepo {
   upsert(input: {
@@ -38,14 +39,7 @@ export function callKpisRepo(ctx: RepoContext): CallKpisRepo {
         .execute();
     },
     async list(practiceId, fromDay, toDay) {
-      const rows = await db
-        .selectFrom('call_kpis')
-        .selectAll()
-        .where('practice_id', '=', practiceId)
-        .where('day', '>=', fromDay)
-        .where('day', '<', toDay)
-        .orderBy('day')
-        .execute();
+      const rows = await rowsOfDays(db, 'call_kpis', practiceId, fromDay, toDay);
       return rows.map((r) => ({
         ...fromJson<Omit<CallKpis, 'day'>>(r.figures),
         day: r.day,

@@ -6,6 +6,7 @@
  */
 import type { RemindersTable } from '../schema.js';
 import { fromJson, isoOrNull, isUniqueViolation, newId, type RepoContext, toJson } from './context.js';
+import { rowsOfDays } from './days.js';
 
 export const REMINDER_KINDS = ['reminder', 'recall'] as const;
 export type ReminderKind = (typeof REMINDER_KINDS)[number];
@@ -322,14 +323,7 @@ export function remindersRepo(ctx: RepoContext): RemindersRepo {
         .execute();
     },
     async passes(practiceId, fromDay, toDay) {
-      const rows = await db
-        .selectFrom('reminder_passes')
-        .selectAll()
-        .where('practice_id', '=', practiceId)
-        .where('day', '>=', fromDay)
-        .where('day', '<', toDay)
-        .orderBy('day')
-        .execute();
+      const rows = await rowsOfDays(db, 'reminder_passes', practiceId, fromDay, toDay);
       return rows.map((r) => ({ day: r.day, counts: fromJson<ReminderCounts>(r.counts) }));
     },
   };

@@ -5,14 +5,13 @@
  * viewer does not get the page; a key limited to one practice never sees another's feeds.
  */
 import { beforeAll, expect, it } from '@jest/globals';
-import type { Browser, Page } from 'playwright-core';
 
-import { newContext, screenshot, seriousViolations, signInWithKey } from '../../helpers/browser.js';
-import { consolePage } from '../../helpers/console-suite.js';
+import { screenshot, seriousViolations } from '../../helpers/browser.js';
+import { consolePage, type ConsoleSuite } from '../../helpers/console-suite.js';
 import type { ConsoleWorld } from '../../helpers/console-world.js';
 
 let world: ConsoleWorld;
-let browser: Browser;
+let signedIn: ConsoleSuite['signedIn'];
 
 interface FeedJson {
   readonly id: string;
@@ -21,14 +20,6 @@ interface FeedJson {
   readonly label: string | null;
   readonly privacy: string;
   readonly status: string;
-}
-
-async function signIn(
-  page: Page,
-  role: 'admin' | 'integrator' | 'viewer',
-  practiceId: string | null = null,
-): Promise<void> {
-  await signInWithKey(page, await world.key({ role, ...(practiceId !== null && { practiceId }) }));
 }
 
 async function feeds(practiceId: string): Promise<FeedJson[]> {
@@ -64,7 +55,7 @@ async function practitioners(practiceId: string): Promise<{ id: string; displayN
 /** This page's tests, in the shared console world of test/console/console.browser.test.ts. */
 export const agendasPage = consolePage('console iCal feeds page', (suite) => {
   beforeAll(() => {
-    ({ world, browser } = suite);
+    ({ world, signedIn } = suite);
   });
 
   let firstUrl = '';
@@ -73,10 +64,9 @@ export const agendasPage = consolePage('console iCal feeds page', (suite) => {
   it('creates a practitioner’s feed whose URL answers the calendar with the practitioner’s appointments', async () => {
     const practiceId = world.practices.fhir.id;
     const practitionerId = await busyPractitioner(practiceId);
-    const context = await newContext(browser, world.url);
-    await context.grantPermissions(['clipboard-read', 'clipboard-write']);
-    const page = await context.newPage();
-    await signIn(page, 'integrator');
+    const page = await signedIn(await world.key({ role: 'integrator' }), {
+      beforeSignIn: (blank) => blank.context().grantPermissions(['clipboard-read', 'clipboard-write']),
+    });
     await page.locator('#cabinet').selectOption(practiceId);
     await page
       .getByRole('navigation', { name: 'Navigation principale' })
@@ -123,16 +113,16 @@ export const agendasPage = consolePage('console iCal feeds page', (suite) => {
     expect(await page.evaluate('navigator.clipboard.readText()')).toBe(firstUrl);
     await screenshot(page, 'agendas-adresse');
     expect(await seriousViolations(page)).toEqual([]);
-    await context.close();
+    await page.context().close();
   }, 60_000);
 
   it('selects the URL in its field for Ctrl+C when the browser offers no Clipboard API', async () => {
-    const context = await newContext(browser, world.url);
-    await context.addInitScript({
-      content: "Object.defineProperty(navigator, 'clipboard', { value: undefined })",
+    const page = await signedIn(await world.key({ role: 'integrator', practiceId: world.practices.hl7.id }), {
+      beforeSignIn: (blank) =>
+        blank.context().addInitScript({
+          content: "Object.defineProperty(navigator, 'clipboard', { value: undefined })",
+        }),
     });
-    const page = await context.newPage();
-    await signIn(page, 'integrator', world.practices.hl7.id);
     await page.goto('/console/agendas');
     await page.locator('#flux-libelle').fill('Sans presse-papiers');
     await page.getByRole('button', { name: 'Créer le flux' }).click();
@@ -152,13 +142,11 @@ export const agendasPage = consolePage('console iCal feeds page', (suite) => {
     expect(await field.getAttribute('readonly')).not.toBeNull();
     await screenshot(page, 'agendas-copie-secours');
     expect(await seriousViolations(page)).toEqual([]);
-    await context.close();
+    await page.context().close();
   }, 60_000);
 
   it('changes a feed’s privacy, rotates it (the old URL stops answering) and revokes it', async () => {
-    const context = await newContext(browser, world.url);
-    const page = await context.newPage();
-    await signIn(page, 'integrator', world.practices.fhir.id);
+    const page = await signedIn(await world.key({ role: 'integrator', practiceId: world.practices.fhir.id }));
     await page.goto('/console/agendas');
     const row = page.locator(`tr[data-feed="${feedId}"]`);
     // The privacy level, changed in place.
@@ -181,26 +169,22 @@ export const agendasPage = consolePage('console iCal feeds page', (suite) => {
     await expect(page.locator(`tr[data-feed="${feedId}"]`).count()).resolves.toBe(0);
     expect([404, 410]).toContain((await fetch(secondUrl)).status);
     expect(await seriousViolations(page)).toEqual([]);
-    await context.close();
+    await page.context().close();
   }, 60_000);
 
   it('is not offered to a viewer, who may not read feeds', async () => {
-    const context = await newContext(browser, world.url);
-    const page = await context.newPage();
-    await signIn(page, 'viewer');
+    const page = await signedIn(await world.key({ role: 'viewer' }));
     const nav = page.getByRole('navigation', { name: 'Navigation principale' });
     await nav.getByRole('link', { name: 'Liaisons' }).waitFor();
     await expect(nav.getByRole('link', { name: 'Agendas iCal' }).count()).resolves.toBe(0);
     await page.goto('/console/agendas');
     await page.getByRole('heading', { level: 1, name: 'Page introuvable' }).waitFor();
     await expect(page.getByRole('button', { name: 'Créer le flux' }).count()).resolves.toBe(0);
-    await context.close();
+    await page.context().close();
   }, 60_000);
 
   it('never shows a key limited to one practice the feeds of another', async () => {
-    const context = await newContext(browser, world.url);
-    const page = await context.newPage();
-    await signIn(page, 'integrator', world.practices.hl7.id);
+    const page = await signedIn(await world.key({ role: 'integrator', practiceId: world.practices.hl7.id }));
     await page.goto('/console/agendas');
     const mine = await feeds(world.practices.hl7.id);
     const theirs = await feeds(world.practices.fhir.id);
@@ -223,6 +207,6 @@ export const agendasPage = consolePage('console iCal feeds page', (suite) => {
     expect(refused).toBe(403);
     await screenshot(page, 'agendas');
     expect(await seriousViolations(page)).toEqual([]);
-    await context.close();
+    await page.context().close();
   }, 60_000);
 });

@@ -8,16 +8,16 @@
 import { randomUUID } from 'node:crypto';
 
 import { beforeAll, expect, it } from '@jest/globals';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 
 import type { Slot as SimSlot } from '../../../connectors/secretariat/contract.js';
-import { newContext, screenshot, seriousViolations, signInWithKey } from '../../helpers/browser.js';
-import { consolePage } from '../../helpers/console-suite.js';
+import { screenshot, seriousViolations } from '../../helpers/browser.js';
+import { consolePage, type ConsoleSuite } from '../../helpers/console-suite.js';
 import type { ConsoleWorld } from '../../helpers/console-world.js';
 import { until } from '../../helpers/until.js';
 
 let world: ConsoleWorld;
-let browser: Browser;
+let signedIn: ConsoleSuite['signedIn'];
 
 const practiceLink = () => `${world.practices.fhir.id}-logiciel`;
 const sim = () => world.demo.world.secretariat.fhir;
@@ -244,9 +244,7 @@ async function bothSidesHold(m: Made, value: string): Promise<void> {
 }
 
 async function openPage(key: string, path = '/console/conflits'): Promise<Page> {
-  const context = await newContext(browser, world.url);
-  const page = await context.newPage();
-  await signInWithKey(page, key);
+  const page = await signedIn(key);
   await page.goto(path);
   await page.getByRole('heading', { level: 1, name: 'Conflits et revues' }).waitFor();
   return page;
@@ -257,7 +255,7 @@ const item = (page: Page, m: Made) => page.locator(`li[data-conflict="${m.confli
 /** This page's tests, in the shared console world of test/console/console.browser.test.ts. */
 export const conflitsPage = consolePage('console « Conflits et revues »', (suite) => {
   beforeAll(() => {
-    ({ world, browser } = suite);
+    ({ world, signedIn } = suite);
   });
 
   let made: Made[] = [];

@@ -7,15 +7,14 @@
 import { randomUUID } from 'node:crypto';
 
 import { beforeAll, expect, it } from '@jest/globals';
-import type { Browser } from 'playwright-core';
 
 import { createApiKey } from '../../../src/security/api-keys.js';
-import { newContext, screenshot, seriousViolations, signInWithKey } from '../../helpers/browser.js';
-import { consolePage } from '../../helpers/console-suite.js';
+import { screenshot, seriousViolations } from '../../helpers/browser.js';
+import { consolePage, type ConsoleSuite } from '../../helpers/console-suite.js';
 import type { ConsoleWorld } from '../../helpers/console-world.js';
 
 let world: ConsoleWorld;
-let browser: Browser;
+let signedIn: ConsoleSuite['signedIn'];
 
 const consignes = {
   welcomeScript: 'Cabinet des Tilleuls, bonjour, que puis-je pour vous ?',
@@ -36,7 +35,7 @@ export const consignesPage = consolePage('console consignes page', (suite) => {
   const inForce = async () => ((await (await world.api(base())).json()) as { version: number }).version;
 
   beforeAll(async () => {
-    ({ world, browser } = suite);
+    ({ world, signedIn } = suite);
     practiceId = world.practices.fhir.id;
     // A version in force to start from (the demo may already hold one: If-Match on what is there).
     const res = await world.api(base());
@@ -59,9 +58,7 @@ export const consignesPage = consolePage('console consignes page', (suite) => {
     });
     const before = await inForce();
     const tag = randomUUID().slice(0, 8);
-    const context = await newContext(browser, world.url);
-    const page = await context.newPage();
-    await signInWithKey(page, key);
+    const page = await signedIn(key);
     await page.goto('/console/consignes');
     await page.getByRole('heading', { level: 1, name: 'Consignes et scripts' }).waitFor();
     await page.getByText(`Version ${before} en vigueur`).waitFor();
@@ -109,19 +106,17 @@ export const consignesPage = consolePage('console consignes page', (suite) => {
       .getByText(/modifié ces réglages/)
       .waitFor();
     expect(await inForce()).toBe(before + 2);
-    await context.close();
+    await page.context().close();
   }, 90_000);
 
   it('lets a viewer read the consignes without edit buttons, and refuses them to a key of another practice', async () => {
-    const context = await newContext(browser, world.url);
-    const page = await context.newPage();
-    await signInWithKey(page, await world.key({ role: 'viewer', practiceId }));
+    const page = await signedIn(await world.key({ role: 'viewer', practiceId }));
     await page.goto('/console/consignes');
     await page.locator('[data-field="welcomeScript"]').getByText(consignes.welcomeScript).waitFor();
     await page.locator('table[data-table="versions"]').waitFor();
     await expect(page.getByRole('button', { name: 'Modifier les consignes' }).count()).resolves.toBe(0);
     await expect(page.getByRole('button', { name: /Envoyer de nouveau/ }).count()).resolves.toBe(0);
-    await context.close();
+    await page.context().close();
     const otherKey = await world.key({ role: 'integrator', practiceId: world.practices.hl7.id });
     expect((await world.api(base(), { key: otherKey })).status).toBe(403);
     expect((await world.api(`${base()}/versions`, { key: otherKey })).status).toBe(403);

@@ -8,15 +8,15 @@
 import { randomUUID } from 'node:crypto';
 
 import { beforeAll, expect, it } from '@jest/globals';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 
-import { newContext, screenshot, seriousViolations, signInWithKey } from '../../helpers/browser.js';
-import { consolePage } from '../../helpers/console-suite.js';
+import { screenshot, seriousViolations } from '../../helpers/browser.js';
+import { consolePage, type ConsoleSuite } from '../../helpers/console-suite.js';
 import type { ConsoleWorld } from '../../helpers/console-world.js';
 import { until } from '../../helpers/until.js';
 
 let world: ConsoleWorld;
-let browser: Browser;
+let signedIn: ConsoleSuite['signedIn'];
 
 const practiceLink = () => `${world.practices.fhir.id}-logiciel`;
 const UNKNOWN_REFERENCE = 'Fait référence à un patient ou un praticien inconnu sur cette liaison';
@@ -100,9 +100,7 @@ async function sendPatient(p: Parked): Promise<void> {
 }
 
 async function openPage(key: string, path = '/console/lettres-mortes'): Promise<Page> {
-  const context = await newContext(browser, world.url);
-  const page = await context.newPage();
-  await signInWithKey(page, key);
+  const page = await signedIn(key);
   await page.goto(path);
   await page.getByRole('heading', { level: 1, name: 'Lettres mortes' }).waitFor();
   return page;
@@ -113,7 +111,7 @@ const row = (page: Page, p: Parked) => page.locator(`tr[data-dead-letter="${p.de
 /** This page's tests, in the shared console world of test/console/console.browser.test.ts. */
 export const lettresMortesPage = consolePage('console « Lettres mortes »', (suite) => {
   beforeAll(() => {
-    ({ world, browser } = suite);
+    ({ world, signedIn } = suite);
   });
 
   let one: Parked;

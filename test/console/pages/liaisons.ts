@@ -5,14 +5,13 @@
  * key limited to one practice never sees another's links.
  */
 import { beforeAll, expect, it } from '@jest/globals';
-import type { Browser, Page } from 'playwright-core';
 
-import { newContext, screenshot, seriousViolations, signInWithKey } from '../../helpers/browser.js';
-import { consolePage } from '../../helpers/console-suite.js';
+import { screenshot, seriousViolations } from '../../helpers/browser.js';
+import { consolePage, type ConsoleSuite } from '../../helpers/console-suite.js';
 import type { ConsoleWorld } from '../../helpers/console-world.js';
 
 let world: ConsoleWorld;
-let browser: Browser;
+let signedIn: ConsoleSuite['signedIn'];
 
 interface LinkJson {
   readonly id: string;
@@ -22,14 +21,6 @@ interface LinkJson {
   readonly enabled: boolean;
   readonly hasSecrets: boolean;
   readonly isTest: boolean;
-}
-
-async function signIn(
-  page: Page,
-  role: 'admin' | 'integrator' | 'viewer',
-  practiceId: string | null = null,
-): Promise<void> {
-  await signInWithKey(page, await world.key({ role, ...(practiceId !== null && { practiceId }) }));
 }
 
 async function links(practiceId: string): Promise<LinkJson[]> {
@@ -42,13 +33,11 @@ const NEW_ID = 'essai-console-fhir';
 /** This page's tests, in the shared console world of test/console/console.browser.test.ts. */
 export const liaisonsPage = consolePage('console links pages', (suite) => {
   beforeAll(() => {
-    ({ world, browser } = suite);
+    ({ world, signedIn } = suite);
   });
 
   it('lists the links of every practice with their connector, role, state, enabled and test flag', async () => {
-    const context = await newContext(browser, world.url);
-    const page = await context.newPage();
-    await signIn(page, 'integrator');
+    const page = await signedIn(await world.key({ role: 'integrator' }));
     await page
       .getByRole('navigation', { name: 'Navigation principale' })
       .getByRole('link', { name: 'Liaisons' })
@@ -62,13 +51,11 @@ export const liaisonsPage = consolePage('console links pages', (suite) => {
     );
     await screenshot(page, 'liaisons');
     expect(await seriousViolations(page)).toEqual([]);
-    await context.close();
+    await page.context().close();
   }, 60_000);
 
   it('creates a link through the form generated from the connector schema, showing a config error at its field until fixed', async () => {
-    const context = await newContext(browser, world.url);
-    const page = await context.newPage();
-    await signIn(page, 'integrator');
+    const page = await signedIn(await world.key({ role: 'integrator' }));
     await page.goto('/console/liaisons');
     await page.getByRole('button', { name: 'Nouvelle liaison' }).click();
     const form = page.locator('form.link-form');
@@ -112,13 +99,11 @@ export const liaisonsPage = consolePage('console links pages', (suite) => {
       hasSecrets: true,
       config: { baseUrl: peerUrl, auth: { type: 'bearer' } },
     });
-    await context.close();
+    await page.context().close();
   }, 60_000);
 
   it('edits a link with its settings prefilled and its secrets never shown', async () => {
-    const context = await newContext(browser, world.url);
-    const page = await context.newPage();
-    await signIn(page, 'integrator');
+    const page = await signedIn(await world.key({ role: 'integrator' }));
     const peerUrl = String(
       (await links(world.practices.fhir.id)).find((l) => l.id === NEW_ID)?.config['baseUrl'],
     );
@@ -134,15 +119,14 @@ export const liaisonsPage = consolePage('console links pages', (suite) => {
     await page.getByRole('status').filter({ hasText: 'Modifications enregistrées.' }).waitFor();
     const saved = (await links(world.practices.fhir.id)).find((l) => l.id === NEW_ID);
     expect(saved).toMatchObject({ hasSecrets: true, config: { baseUrl: peerUrl, timeoutMs: 5000 } });
-    await context.close();
+    await page.context().close();
   }, 60_000);
 
   it('refuses an edit made from a stale form after someone else changed the link, and says to reload', async () => {
-    const context = await newContext(browser, world.url);
-    const page = await context.newPage();
-    // No live updates in this page: the form stays as it was read, as on a slow or offline tab.
-    await page.route('**/api/v1/events**', (route) => route.abort());
-    await signIn(page, 'integrator');
+    const page = await signedIn(await world.key({ role: 'integrator' }), {
+      // No live updates in this page: the form stays as it was read, as on a slow or offline tab.
+      beforeSignIn: (blank) => blank.route('**/api/v1/events**', (route) => route.abort()),
+    });
     await page.goto(`/console/liaisons/${NEW_ID}`);
     await page.getByRole('button', { name: 'Modifier' }).click();
     await page.locator(`#modifier-${NEW_ID}-config-timeoutMs`).fill('7000');
@@ -158,13 +142,11 @@ export const liaisonsPage = consolePage('console links pages', (suite) => {
     expect(await seriousViolations(page)).toEqual([]);
     const now = (await links(world.practices.fhir.id)).find((l) => l.id === NEW_ID);
     expect(now?.config['timeoutMs']).toBe(5000);
-    await context.close();
+    await page.context().close();
   }, 60_000);
 
   it('tests the connection of a link and shows the checklist', async () => {
-    const context = await newContext(browser, world.url);
-    const page = await context.newPage();
-    await signIn(page, 'integrator');
+    const page = await signedIn(await world.key({ role: 'integrator' }));
     const demoFhir = (await links(world.practices.fhir.id)).find((l) => l.connector === 'fhir');
     await page.goto(`/console/liaisons/${demoFhir?.id ?? ''}`);
     await page.getByRole('button', { name: 'Tester la connexion' }).click();
@@ -174,13 +156,11 @@ export const liaisonsPage = consolePage('console links pages', (suite) => {
     expect(await result.textContent()).toMatch(/conforme/);
     await screenshot(page, 'liaison-test-connexion');
     expect(await seriousViolations(page)).toEqual([]);
-    await context.close();
+    await page.context().close();
   }, 120_000);
 
   it('disables and enables a link', async () => {
-    const context = await newContext(browser, world.url);
-    const page = await context.newPage();
-    await signIn(page, 'integrator');
+    const page = await signedIn(await world.key({ role: 'integrator' }));
     await page.goto(`/console/liaisons/${NEW_ID}`);
     await page.locator('dd[data-enabled="false"]').waitFor();
     await page.getByRole('button', { name: 'Activer' }).click();
@@ -192,13 +172,11 @@ export const liaisonsPage = consolePage('console links pages', (suite) => {
     expect((await links(world.practices.fhir.id)).find((l) => l.id === NEW_ID)?.enabled).toBe(false);
     await screenshot(page, 'liaison-detail');
     expect(await seriousViolations(page)).toEqual([]);
-    await context.close();
+    await page.context().close();
   }, 60_000);
 
   it('shows a viewer the links without any button that changes them', async () => {
-    const context = await newContext(browser, world.url);
-    const page = await context.newPage();
-    await signIn(page, 'viewer');
+    const page = await signedIn(await world.key({ role: 'viewer' }));
     await page.goto('/console/liaisons');
     await page.getByRole('heading', { level: 1, name: 'Liaisons' }).waitFor();
     await page.locator('table.links tbody tr').first().waitFor();
@@ -213,13 +191,11 @@ export const liaisonsPage = consolePage('console links pages', (suite) => {
     );
     await screenshot(page, 'liaison-lecture-seule');
     expect(await seriousViolations(page)).toEqual([]);
-    await context.close();
+    await page.context().close();
   }, 60_000);
 
   it('never shows a key limited to one practice the links of another', async () => {
-    const context = await newContext(browser, world.url);
-    const page = await context.newPage();
-    await signIn(page, 'integrator', world.practices.fhir.id);
+    const page = await signedIn(await world.key({ role: 'integrator', practiceId: world.practices.fhir.id }));
     await page.goto('/console/liaisons');
     const mine = await links(world.practices.fhir.id);
     const theirs = await links(world.practices.hl7.id);
@@ -235,6 +211,6 @@ export const liaisonsPage = consolePage('console links pages', (suite) => {
       .waitFor();
     await expect(page.getByRole('heading', { level: 2, name: 'Paramètres' }).count()).resolves.toBe(0);
     expect(await seriousViolations(page)).toEqual([]);
-    await context.close();
+    await page.context().close();
   }, 60_000);
 });

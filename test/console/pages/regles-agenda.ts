@@ -5,18 +5,13 @@
  * refuse the demo's bookings outside them for one practitioner.
  */
 import { beforeAll, expect, it } from '@jest/globals';
-import type { Browser, Page } from 'playwright-core';
 
-import { newContext, screenshot, seriousViolations, signInWithKey } from '../../helpers/browser.js';
-import { consolePage } from '../../helpers/console-suite.js';
+import { screenshot, seriousViolations } from '../../helpers/browser.js';
+import { consolePage, type ConsoleSuite } from '../../helpers/console-suite.js';
 import type { ConsoleWorld } from '../../helpers/console-world.js';
 
 let world: ConsoleWorld;
-let browser: Browser;
-
-async function signIn(page: Page, role: 'integrator' | 'viewer', practiceId: string): Promise<void> {
-  await signInWithKey(page, await world.key({ role, practiceId }));
-}
+let signedIn: ConsoleSuite['signedIn'];
 
 async function practitioners(practiceId: string): Promise<{ id: string; displayName: string }[]> {
   const res = await world.api(`/api/v1/practitioners?practiceId=${practiceId}`);
@@ -26,7 +21,7 @@ async function practitioners(practiceId: string): Promise<{ id: string; displayN
 /** This page's tests, in the shared console world of test/console/console.browser.test.ts. */
 export const reglesAgendaPage = consolePage('console agenda rules page', (suite) => {
   beforeAll(() => {
-    ({ world, browser } = suite);
+    ({ world, signedIn } = suite);
   });
 
   const rules = {
@@ -46,9 +41,7 @@ export const reglesAgendaPage = consolePage('console agenda rules page', (suite)
   }, 30_000);
 
   it('shows a practitioner’s rules, saves an edit with the version shown and previews the free slots', async () => {
-    const context = await newContext(browser, world.url);
-    const page = await context.newPage();
-    await signIn(page, 'integrator', world.practices.hl7.id);
+    const page = await signedIn(await world.key({ role: 'integrator', practiceId: world.practices.hl7.id }));
     await page.goto('/console/regles-agenda');
     await page.getByRole('heading', { level: 1, name: 'Règles d’agenda' }).waitFor();
     await page.getByLabel('Praticien').selectOption(practitioner.id);
@@ -90,17 +83,15 @@ export const reglesAgendaPage = consolePage('console agenda rules page', (suite)
     await page.getByRole('button', { name: 'Voir les créneaux' }).click();
     await page.getByText(/créneau\(x\) libre\(s\)/).waitFor();
     expect(await page.locator('[data-list="creneaux"] li').count()).toBeGreaterThan(0);
-    await context.close();
+    await page.context().close();
   }, 90_000);
 
   it('lets a viewer read the rules without any edit button', async () => {
-    const context = await newContext(browser, world.url);
-    const page = await context.newPage();
-    await signIn(page, 'viewer', world.practices.hl7.id);
+    const page = await signedIn(await world.key({ role: 'viewer', practiceId: world.practices.hl7.id }));
     await page.goto('/console/regles-agenda');
     await page.getByLabel('Praticien').selectOption(practitioner.id);
     await page.locator(`[data-practitioner="${practitioner.id}"] table[data-table="horaires"]`).waitFor();
     await expect(page.getByRole('button', { name: 'Modifier les règles' }).count()).resolves.toBe(0);
-    await context.close();
+    await page.context().close();
   }, 60_000);
 });

@@ -5,15 +5,14 @@
  * other practice.
  */
 import { beforeAll, expect, it } from '@jest/globals';
-import type { Browser } from 'playwright-core';
 
-import { newContext, screenshot, seriousViolations, signInWithKey } from '../../helpers/browser.js';
-import { consolePage } from '../../helpers/console-suite.js';
+import { screenshot, seriousViolations } from '../../helpers/browser.js';
+import { consolePage, type ConsoleSuite } from '../../helpers/console-suite.js';
 import type { ConsoleWorld } from '../../helpers/console-world.js';
 import { until } from '../../helpers/until.js';
 
 let world: ConsoleWorld;
-let browser: Browser;
+let signedIn: ConsoleSuite['signedIn'];
 
 /**
  * This page's tests, in the shared console world of test/console/console.browser.test.ts. The
@@ -21,13 +20,11 @@ let browser: Browser;
  */
 export const tableauDeBordPage = consolePage('console dashboard', (suite) => {
   beforeAll(() => {
-    ({ world, browser } = suite);
+    ({ world, signedIn } = suite);
   });
 
   it('shows every practice with its links to an administrator, without serious accessibility violations', async () => {
-    const context = await newContext(browser, world.url);
-    const page = await context.newPage();
-    await signInWithKey(page, world.adminKey);
+    const page = await signedIn(world.adminKey);
     await page.getByRole('heading', { level: 1, name: 'Tableau de bord' }).waitFor();
     for (const p of [world.practices.fhir, world.practices.hl7]) {
       await page.getByRole('heading', { level: 2, name: p.name }).waitFor();
@@ -37,7 +34,7 @@ export const tableauDeBordPage = consolePage('console dashboard', (suite) => {
     }
     await screenshot(page, 'tableau-de-bord');
     expect(await seriousViolations(page)).toEqual([]);
-    await context.close();
+    await page.context().close();
   }, 60_000);
 
   it('lists an urgent message waiting for the practice, and « Accuser réception » acknowledges it', async () => {
@@ -59,9 +56,7 @@ export const tableauDeBordPage = consolePage('console dashboard', (suite) => {
       },
       90_000,
     );
-    const context = await newContext(browser, world.url);
-    const page = await context.newPage();
-    await signInWithKey(page, world.adminKey);
+    const page = await signedIn(world.adminKey);
     const block = page.locator(`section[data-practice="${world.practices.fhir.id}"]`);
     const item = block.locator('li[data-urgent]').first();
     await item.waitFor({ timeout: 45_000 });
@@ -71,13 +66,11 @@ export const tableauDeBordPage = consolePage('console dashboard', (suite) => {
     await block.locator(`li[data-urgent="${id}"]`).waitFor({ state: 'detached' });
     const res = await world.api(`/api/v1/practices/${world.practices.fhir.id}/urgent-messages/${id}`);
     expect(((await res.json()) as { message: { state: string } }).message.state).toBe('acknowledged');
-    await context.close();
+    await page.context().close();
   }, 180_000);
 
   it('turns a link red with its reason, without a reload, once the practice software stops answering', async () => {
-    const context = await newContext(browser, world.url);
-    const page = await context.newPage();
-    await signInWithKey(page, world.adminKey);
+    const page = await signedIn(world.adminKey);
     const block = page.locator(`section[data-practice="${world.practices.fhir.id}"]`);
     await block.waitFor();
     expect(await block.locator('tr[data-state="failing"]').count()).toBe(0);
@@ -91,14 +84,12 @@ export const tableauDeBordPage = consolePage('console dashboard', (suite) => {
     expect(await block.getAttribute('class')).toContain('needs-attention');
     expect(navigations).toEqual([]);
     await screenshot(page, 'tableau-de-bord-liaison-en-echec');
-    await context.close();
+    await page.context().close();
   }, 90_000);
 
   it('shows a user limited to one practice only that practice, and the API refuses the other', async () => {
     const key = await world.key({ role: 'viewer', practiceId: world.practices.hl7.id });
-    const context = await newContext(browser, world.url);
-    const page = await context.newPage();
-    await signInWithKey(page, key);
+    const page = await signedIn(key);
     await page.getByRole('heading', { level: 2, name: world.practices.hl7.name }).waitFor();
     expect(await page.locator(`section[data-practice="${world.practices.fhir.id}"]`).count()).toBe(0);
     expect(await page.getByText(world.practices.fhir.name).count()).toBe(0);
@@ -109,6 +100,6 @@ export const tableauDeBordPage = consolePage('console dashboard', (suite) => {
       world.practices.fhir.id,
     );
     expect(status).toBe(403);
-    await context.close();
+    await page.context().close();
   }, 60_000);
 });
