@@ -51,8 +51,19 @@ export function consoleSuite(options: ConsoleSuiteOptions = {}): ConsoleSuite {
   beforeAll(async () => {
     const worldOptions: ConsoleWorldOptions = options.config ? { config: options.config() } : {};
     [world, browser] = await Promise.all([startConsoleWorld(worldOptions), launchBrowser()]);
+    // The first page a fresh Chromium opens pays for its renderer process and the console's
+    // first asset reads: on a loaded 2-core machine that alone passed the pages' 15 s timeout.
+    // Paid once here, so that no page's first test fails on it.
+    const context = await browser.newContext({ baseURL: world.url });
+    try {
+      const page = await context.newPage();
+      await page.goto('/console/', { timeout: 90_000 });
+      await page.getByRole('heading', { level: 1 }).first().waitFor({ timeout: 90_000 });
+    } finally {
+      await context.close();
+    }
     // A loaded 2-core machine (CI, other test workers) takes up to a minute to start the demo.
-  }, 180_000);
+  }, 300_000);
 
   afterAll(async () => {
     await browser?.close();
