@@ -108,13 +108,12 @@ type Run = BenchClientsOutput & { cpuUsPerMessage: number; statements: Map<strin
  */
 const statements = { counts: undefined as Map<string, number> | undefined };
 {
-  // eslint-disable-next-line @typescript-eslint/unbound-method
   const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     const counts = statements.counts;
     if (counts) {
       const first = args[0];
-      const text = typeof first === 'string' ? first : (first as { text?: string } | null)?.text ?? '';
+      const text = typeof first === 'string' ? first : ((first as { text?: string } | null)?.text ?? '');
       counts.set(statementKind(text), (counts.get(statementKind(text)) ?? 0) + 1);
     }
     return query.apply(this, args);
@@ -124,7 +123,9 @@ const statements = { counts: undefined as Map<string, number> | undefined };
 /** `select identity_map`, `savepoint`, `commit`…: the verb and the first table named. */
 function statementKind(text: string): string {
   const t = text.trim().toLowerCase();
-  const verb = /^(with|select|insert|update|delete|savepoint|release|rollback|begin|commit)/.exec(t)?.[1] ?? t.slice(0, 12);
+  const verb =
+    /^(with|select|insert|update|delete|savepoint|release|rollback|begin|commit)/.exec(t)?.[1] ??
+    t.slice(0, 12);
   const table = /\b(?:from|into|update)\s+"?([a-z_]+)"?/.exec(t)?.[1];
   return table && !['savepoint', 'release', 'rollback'].includes(verb) ? `${verb} ${table}` : verb;
 }
@@ -158,15 +159,17 @@ function combined(runs: readonly Run[]): Run {
 }
 
 /** The clients' run, with the CPU time this process (the listener and engine) spent per acknowledged message. */
-async function runClients(
-  input: BenchClientsInput,
-): Promise<Run> {
+async function runClients(input: BenchClientsInput): Promise<Run> {
   const before = process.cpuUsage();
   const counts = (statements.counts = new Map());
   try {
     const out = await clientsChild(input);
     const cpu = process.cpuUsage(before);
-    return { ...out, cpuUsPerMessage: (cpu.user + cpu.system) / Math.max(1, out.answered), statements: counts };
+    return {
+      ...out,
+      cpuUsPerMessage: (cpu.user + cpu.system) / Math.max(1, out.answered),
+      statements: counts,
+    };
   } finally {
     statements.counts = undefined;
   }

@@ -25,6 +25,53 @@ export interface PostgresStoreOptions {
   readonly sealing: StoreSealing;
 }
 
+/** Transaction control that answers nothing and can wait for the statement after it. */
+const DEFERRABLE = /^(?:begin|savepoint \w+|release savepoint \w+)$/i;
+
+type Query = (...args: unknown[]) => unknown;
+
+/** The statements a connection holds back (`deferTransactionControl`), emptied at each checkout. */
+const heldBack = new WeakMap<pg.PoolClient, string[]>();
+
+/**
+ * Sends BEGIN, SAVEPOINT and RELEASE with the statement that follows them instead of alone
+ * (issue 22): a group commit runs two savepoints and two releases per message, each a round
+ * trip that returns nothing. They are held on the connection and written to the socket right
+ * before the next statement, which pg's pipeline mode (`pipeline: true`, Parse/Bind/Execute/Sync
+ * per query, answers in order) sends without waiting for their answers: one round trip instead
+ * of up to five. Their answers are still checked: if one failed, the statement it was sent with
+ * rejects with its error (PostgreSQL would only have said "current transaction is aborted").
+ * Kysely runs one statement at a time on a connection, so the pipeline holds at most these.
+ */
+function deferTransactionControl(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as Query;
+  const held: string[] = [];
+  heldBack.set(client, held);
+  client.query = ((...args: unknown[]) => {
+    const [text, values, callback] = args;
+    const plain = typeof text === 'string' && callback === undefined;
+    if (
+      plain &&
+      (values === undefined || (Array.isArray(values) && values.length === 0)) &&
+      DEFERRABLE.test(text)
+    ) {
+      held.push(text);
+      return Promise.resolve({ command: text.split(' ')[0]?.toUpperCase(), rowCount: null, rows: [] });
+    }
+    if (held.length === 0) return query(...args);
+    const before = held.splice(0).map((statement) => query(statement) as Promise<unknown>);
+    if (!plain) {
+      // Not kysely's form (pg-pool's callback form): nothing of ours sends that on a
+      // transaction's connection; a held statement's failure would show in what follows.
+      for (const p of before) p.catch(() => undefined);
+      return query(...args);
+    }
+    const result = query(...args) as Promise<unknown>;
+    // Answers come in order: a held statement's failure reaches this process first and wins.
+    return Promise.all([...before, result]).then(() => result);
+  }) as typeof client.query;
+}
+
 /** Advisory-lock keys are 64-bit integers; derive one from the lease name. */
 function lockKey(key: string): string {
   return createHash('sha256').update(key).digest().readBigInt64BE(0).toString();
@@ -38,13 +85,21 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     max: options.poolSize ?? 10,
     // Durable commit is the default, but say it: an ACK must never precede the WAL flush.
     options: '-c synchronous_commit=on',
+    // Statements written without waiting for the previous answer (deferTransactionControl).
+    pipeline: true,
   });
   pool.on('error', () => undefined); // idle-client errors surface on the next query instead
   // A connection lost while checked out (server restarted, network cut) makes its client emit
   // 'error' besides failing the query; pg-pool listens only while the client is idle, so
   // without this the process would die of an unhandled 'error' event (found by the cluster
   // fault test cutting PostgreSQL through a TCP proxy). The query's own failure is what callers see.
-  pool.on('connect', (client) => client.on('error', () => undefined));
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+    deferTransactionControl(client);
+  });
+  // A connection goes back to the pool after COMMIT or ROLLBACK, which are never held back;
+  // one checked out again starts empty all the same.
+  pool.on('acquire', (client) => heldBack.get(client)?.splice(0));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const seal = sealOf(options.sealing);
   const transaction = <T>(fn: TxFn<T>) =>
@@ -86,7 +141,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     db,
     now,
     transaction,
-    batch: (fn) => committer.run(fn),
+    batch: (fn, batchOptions) => committer.run(fn, batchOptions),
     cluster: postgresCluster(db),
     async withLease(key, fn) {
       // A session-level lock lives as long as the connection: hold one client for the duration.

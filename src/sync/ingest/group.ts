@@ -17,8 +17,14 @@
  * a job that failed and was rolled back): SQLite's `total_changes()` tells, in one call,
  * whether anything but the group's own ingests changed a row since the last one ended.
  *
- * PostgreSQL runs groups on several connections in parallel (LanedCommitter) and has no such
- * counter: there, each message keeps a memo of its own, as before.
+ * PostgreSQL (issue 22, its PostgreSQL part) groups the same way: a lane of the LanedCommitter
+ * (store/transactions.ts) runs the jobs of one event-loop turn in one transaction on one
+ * connection, in call order, and has no `total_changes()`. The runner knows which callers share
+ * the transaction instead: the engine marks its ingests (`store.batch(fn, { ingest: true })`),
+ * and any other job, or any rollback, moves `tx.foreignWrites`, which forgets the memo as a
+ * change of `total_changes()` does on SQLite. Other transactions cannot change what the memo
+ * holds meanwhile: every writer of a practice's records holds its row lock (context.ts
+ * `lockPractice`) until it commits, and this transaction took it before its first ingest.
  */
 import { fieldsHash } from '../../model/fields.js';
 import type { CanonicalResource, ResourceKind } from '../../model/resources.js';
@@ -34,7 +40,7 @@ interface Validated {
 }
 
 interface GroupState {
-  /** `total_changes()` when the group's last ingest ended; undefined: nothing to reuse. */
+  /** The store's mark (`markOf`) when the group's last ingest ended; undefined: nothing to reuse. */
   mark: number | undefined;
   readonly memo: PracticeContext['memo'];
   readonly snapshots: Map<string, Snapshot | undefined>;
@@ -109,27 +115,32 @@ function groupState(tx: Tx): GroupState {
   return g;
 }
 
-function totalChanges(tx: Tx): number {
-  const direct = tx.direct as NonNullable<Tx['direct']>;
-  return (direct<{ n: number }>('SELECT total_changes() AS n', []).rows[0] as { n: number }).n;
+/**
+ * A number that moves whenever anything but the group's own ingests may have written: SQLite's
+ * `total_changes()`; PostgreSQL's `foreignWrites`, which the transaction runner moves (a job
+ * not marked as an ingest, a rollback). Undefined: the transaction cannot tell, nothing is shared.
+ */
+function markOf(tx: Tx): (() => number) | undefined {
+  const direct = tx.direct;
+  if (direct)
+    return () => (direct<{ n: number }>('SELECT total_changes() AS n', []).rows[0] as { n: number }).n;
+  return tx.foreignWrites;
 }
 
-/**
- * Runs one ingest of the transaction's group with what the group's earlier ingests read
- * (SQLite); on PostgreSQL, `fn` as given.
- */
+/** Runs one ingest of the transaction's group with what the group's earlier ingests read. */
 export async function inGroup<T>(
   tx: Tx,
   ctx: PracticeContext,
   fn: (tx: Tx, ctx: PracticeContext) => Promise<T>,
 ): Promise<T> {
-  if (!tx.direct || !groupApply.enabled) return fn(tx, ctx);
+  const mark = groupApply.enabled ? markOf(tx) : undefined;
+  if (!mark) return fn(tx, ctx);
   const g = groupState(tx);
-  if (g.mark === undefined || g.mark !== totalChanges(tx)) forget(g);
+  if (g.mark === undefined || g.mark !== mark()) forget(g);
   g.mark = undefined;
   try {
     const result = await fn(g.tx, { ...ctx, memo: g.memo });
-    g.mark = totalChanges(tx);
+    g.mark = mark();
     return result;
   } catch (e) {
     // The caller's savepoint is about to be rolled back: nothing read or written here stays.
@@ -141,7 +152,8 @@ export async function inGroup<T>(
 /**
  * `validateAs` once per distinct record of the group (the same patient in every message of a
  * burst), with the content hash of the valid value, which the merge needs too. Outside a
- * group (PostgreSQL, a page), it validates and hashes each time.
+ * group (a page, a transaction that cannot tell other writes apart), it validates and hashes
+ * each time.
  */
 export function validatedOnce(
   tx: Tx,
@@ -149,7 +161,7 @@ export function validatedOnce(
   theirs: CanonicalResource,
   testLink: boolean,
 ): Validated {
-  const g = tx.direct ? groups.get(tx) : undefined;
+  const g = groups.get(tx);
   const key = g && `${testLink ? 't' : 'p'}|${kind}|${JSON.stringify(theirs)}`;
   const known = key !== undefined ? g?.validated.get(key) : undefined;
   if (known) return known;
