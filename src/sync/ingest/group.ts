@@ -8,6 +8,7 @@
  * - the ingest memo (identity lookups, records by id, patient match keys: context.ts) spans the
  *   group instead of one message, kept in step with what the group writes as a page's is;
  * - the snapshots the group read or wrote (the merge base and echo check of every record);
+ * - the agenda rules of the practitioners it touched (each appointment change asks for them);
  * - each distinct record's validation and content hash (`validatedOnce`).
  *
  * Order and atomicity do not change: each message still runs alone, in its savepoint, in
@@ -29,7 +30,7 @@
 import { fieldsHash } from '../../model/fields.js';
 import type { CanonicalResource, ResourceKind } from '../../model/resources.js';
 import { validateAs, type ValidationResult } from '../../model/validate.js';
-import type { Tx } from '../../store/index.js';
+import type { StoredAgendaRules, Tx } from '../../store/index.js';
 import type { Snapshot } from '../../store/types.js';
 import type { PracticeContext } from './context.js';
 
@@ -44,6 +45,8 @@ interface GroupState {
   mark: number | undefined;
   readonly memo: PracticeContext['memo'];
   readonly snapshots: Map<string, Snapshot | undefined>;
+  /** A practitioner's agenda rules, read by every appointment change (agenda-publish.ts). */
+  readonly rules: Map<string, StoredAgendaRules | undefined>;
   readonly validated: Map<string, Validated>;
   /** The transaction as the group's ingests see it: snapshots read once, forgotten on rollback. */
   readonly tx: Tx;
@@ -64,6 +67,7 @@ function forget(g: GroupState): void {
   g.memo.rows.clear();
   g.memo.matchKeys.clear();
   g.snapshots.clear();
+  g.rules.clear();
   // Validations stay: they depend on the record alone, never on what the store holds.
 }
 
@@ -74,13 +78,34 @@ function groupState(tx: Tx): GroupState {
   let g = groups.get(tx);
   if (g) return g;
   const snapshots = new Map<string, Snapshot | undefined>();
+  const rules = new Map<string, StoredAgendaRules | undefined>();
   const state: GroupState = {
     mark: undefined,
     memo: { canonical: new Map(), rows: new Map(), matchKeys: new Map() },
     snapshots,
+    rules,
     validated: new Map(),
     tx: {
       ...tx,
+      agenda: {
+        ...tx.agenda,
+        async getRules(practiceId, practitionerId) {
+          const key = `${practiceId}|${practitionerId}`;
+          if (rules.has(key)) return rules.get(key);
+          const stored = await tx.agenda.getRules(practiceId, practitionerId);
+          rules.set(key, stored);
+          return stored;
+        },
+        // Written by the API in transactions of their own; forgotten here all the same.
+        putRules(input) {
+          rules.clear();
+          return tx.agenda.putRules(input);
+        },
+        deleteRules(practiceId, practitionerId) {
+          rules.clear();
+          return tx.agenda.deleteRules(practiceId, practitionerId);
+        },
+      },
       snapshots: {
         async get(linkId, kind, canonicalId) {
           const key = snapshotKey(linkId, kind, canonicalId);
