@@ -30,6 +30,34 @@ const DEFERRABLE = /^(?:begin|savepoint \w+|release savepoint \w+)$/i;
 
 type Query = (...args: unknown[]) => unknown;
 
+/**
+ * Statements run often enough to be prepared (`PREPARE_AFTER` runs in this process): their name.
+ * At most `MAX_PREPARED`: the hot paths run a few dozen distinct statements, each connection
+ * keeps its prepared ones for its lifetime.
+ */
+const prepared = new Map<string, string>();
+const runs = new Map<string, number>();
+const PREPARE_AFTER = 5;
+let preparedSeq = 0;
+const MAX_PREPARED = 300;
+
+/** The name to run `text` under, once it has run `PREPARE_AFTER` times. */
+function preparedName(text: string): string | undefined {
+  const name = prepared.get(text);
+  if (name || prepared.size >= MAX_PREPARED) return name;
+  const n = (runs.get(text) ?? 0) + 1;
+  if (n < PREPARE_AFTER) {
+    if (runs.size >= 10_000) runs.clear();
+    runs.set(text, n);
+    return undefined;
+  }
+  runs.delete(text);
+  // Never reused: a connection may still hold a name given up for another statement.
+  const named = `passerelle_${preparedSeq++}`;
+  prepared.set(text, named);
+  return named;
+}
+
 /** The statements a connection holds back (`deferTransactionControl`), emptied at each checkout. */
 const heldBack = new WeakMap<pg.PoolClient, string[]>();
 
@@ -60,18 +88,36 @@ function deferTransactionControl(client: pg.PoolClient): void {
       held.push(text);
       return Promise.resolve({ command: text.split(' ')[0]?.toUpperCase(), rowCount: null, rows: [] });
     }
-    if (held.length === 0) return query(...args);
+    // Parameterized statements run often are prepared once per connection (pg names them):
+    // the server parses and plans them once, half the cost of a round trip here (issue 22).
+    if (plain && Array.isArray(values) && values.length > 0) {
+      const name = preparedName(text);
+      if (name) {
+        const config = { name, text, values };
+        return send(config).catch((e: unknown) => {
+          // A table's columns changed under a prepared `select *` (another instance migrated):
+          // this statement is no longer prepared; the caller's transaction fails once.
+          if ((e as { code?: string }).code === '0A000') prepared.delete(text);
+          throw e;
+        });
+      }
+    }
+    return send(...args);
+  }) as typeof client.query;
+  const send = (...args: unknown[]): Promise<unknown> => {
+    const [, , callback] = args;
+    if (held.length === 0) return query(...args) as Promise<unknown>;
     const before = held.splice(0).map((statement) => query(statement) as Promise<unknown>);
-    if (!plain) {
+    if (callback !== undefined) {
       // Not kysely's form (pg-pool's callback form): nothing of ours sends that on a
       // transaction's connection; a held statement's failure would show in what follows.
       for (const p of before) p.catch(() => undefined);
-      return query(...args);
+      return query(...args) as Promise<unknown>;
     }
     const result = query(...args) as Promise<unknown>;
     // Answers come in order: a held statement's failure reaches this process first and wins.
     return Promise.all([...before, result]).then(() => result);
-  }) as typeof client.query;
+  };
 }
 
 /** Advisory-lock keys are 64-bit integers; derive one from the lease name. */

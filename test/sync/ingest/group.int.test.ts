@@ -31,7 +31,9 @@ async function readsDuring(fn: () => Promise<unknown>): Promise<Map<string, numb
   const reads = new Map<string, number>();
   const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    const text = typeof args[0] === 'string' ? args[0] : '';
+    const first = args[0] as string | { text?: string };
+    // Plain text, or a prepared statement's config (postgres/index.ts names the frequent ones).
+    const text = typeof first === 'string' ? first : (first.text ?? '');
     const table = /^select .*? from "(\w+)"/i.exec(text)?.[1];
     if (table) reads.set(table, (reads.get(table) ?? 0) + 1);
     return query.apply(this, args);
