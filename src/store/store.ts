@@ -93,6 +93,22 @@ export interface Tx extends Repos {
   rollbackTo(name: string): Promise<void>;
   /** SQLite: the transaction's connection, for statements run once per record (repos/context.ts). */
   readonly direct?: DirectExecutor;
+  /**
+   * PostgreSQL: a count that moves whenever something other than an ingest job may have
+   * written in this transaction — a job not marked `BatchOptions.ingest` started or ended, or
+   * a savepoint was rolled back. The group apply (sync/ingest/group.ts) compares it as it
+   * compares SQLite's total_changes().
+   */
+  readonly foreignWrites?: () => number;
+}
+
+export interface BatchOptions {
+  /**
+   * The job is one ingest of the sync engine (sync/ingest/group.ts): besides reads, it writes
+   * only through the group apply, which keeps its memo in step. PostgreSQL needs the promise
+   * to let the ingests of a group share what they read; SQLite ignores it (total_changes()).
+   */
+  readonly ingest?: boolean;
 }
 
 export type TxFn<T> = (tx: Tx) => Promise<T>;
@@ -118,7 +134,7 @@ export interface Store extends Repos {
    * own savepoint, so one failing caller rolls back only its own work. The ingest hot paths
    * (MLLP, webhooks) use it. On SQLite every transaction is grouped this way.
    */
-  batch<T>(fn: TxFn<T>): Promise<T>;
+  batch<T>(fn: TxFn<T>, options?: BatchOptions): Promise<T>;
   /**
    * Runs `fn` only if no other holder (any process sharing this store) has `key`; resolves
    * `{ acquired: false }` at once otherwise. PostgreSQL: session advisory lock; SQLite: one

@@ -4,12 +4,19 @@ import type { Dialect } from './migrations/types.js';
 import type { Clock, DirectExecutor, TxCache } from './repos/context.js';
 import type { Database } from './schema.js';
 import type { Seal } from './sealer.js';
-import { makeRepos, type Tx, type TxFn } from './store.js';
+import { type BatchOptions, makeRepos, type Tx, type TxFn } from './store.js';
 
 interface Job {
   readonly fn: TxFn<unknown>;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
+  /** The caller said its job is an ingest (`BatchOptions.ingest`): see `Tx.foreignWrites`. */
+  readonly ingest?: boolean;
+}
+
+/** What moves `Tx.foreignWrites` (PostgreSQL): bumped by the runner and by rollbacks. */
+interface ForeignWrites {
+  value: number;
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -25,6 +32,7 @@ export function bindTx(
   touchedPractices: Set<string> = new Set(),
   direct?: DirectExecutor,
   auditKey?: Buffer,
+  foreign?: ForeignWrites,
 ): Tx {
   const txCache: TxCache = {};
   const run = async (statement: string): Promise<void> => {
@@ -51,6 +59,7 @@ export function bindTx(
     db: conn,
     dialect,
     ...(direct && { direct }),
+    ...(foreign && { foreignWrites: () => foreign.value }),
     async savepoint(name) {
       await run(`SAVEPOINT ${name}`);
     },
@@ -60,6 +69,7 @@ export function bindTx(
     async rollbackTo(name) {
       // Forgotten first: even if the rollback fails, nothing stale is reused.
       txCache.auditHead = undefined;
+      if (foreign) foreign.value++;
       await run(`ROLLBACK TO SAVEPOINT ${name}`);
       await run(`RELEASE SAVEPOINT ${name}`);
     },
@@ -93,15 +103,27 @@ export async function runInOneTransaction(
       };
       await control(begin);
       const touched = new Set<string>();
-      const tx = bindTx(conn, dialect, now, seal, touched, direct, auditKey);
+      // PostgreSQL: the runner knows which jobs share the transaction, so it tells the group
+      // apply (sync/ingest/group.ts) when one that is not an ingest may have written — what
+      // SQLite's total_changes() tells there.
+      const foreign = dialect === 'postgres' ? { value: 0 } : undefined;
+      const tx = bindTx(conn, dialect, now, seal, touched, direct, auditKey, foreign);
+      const runJob = async (job: Job) => {
+        if (foreign && !job.ingest) foreign.value++;
+        try {
+          return await job.fn(tx);
+        } finally {
+          if (foreign && !job.ingest) foreign.value++;
+        }
+      };
       try {
         if (jobs.length === 1) {
-          outcomes.push({ ok: true, value: await (jobs[0] as Job).fn(tx) });
+          outcomes.push({ ok: true, value: await runJob(jobs[0] as Job) });
         } else {
           for (let i = 0; i < jobs.length; i++) {
             await tx.savepoint(`sp${i}`);
             try {
-              const value = await (jobs[i] as Job).fn(tx);
+              const value = await runJob(jobs[i] as Job);
               await tx.release(`sp${i}`);
               outcomes.push({ ok: true, value });
             } catch (error) {
@@ -147,24 +169,33 @@ export class GroupCommitter {
     private readonly auditKey?: Buffer,
   ) {}
 
-  run<T>(fn: TxFn<T>): Promise<T> {
+  run<T>(fn: TxFn<T>, options: BatchOptions = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn: fn as TxFn<unknown>, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({
+        fn: fn as TxFn<unknown>,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        ...(options.ingest && { ingest: true }),
+      });
       if (this.running) return;
       // better-sqlite3 runs a whole transaction synchronously (its awaits are microtasks), so
       // nothing queues while it runs: starting at once would commit each socket-driven job
       // (MLLP, webhooks) alone. Starting in the check phase lets every job whose I/O arrived
-      // in this event-loop turn share the commit. PostgreSQL yields during a transaction, so
-      // jobs queue naturally there.
-      if (this.dialect === 'sqlite') {
-        if (this.queue.length === 1) setImmediate(() => void this.drain());
-      } else void this.drain();
+      // in this event-loop turn share the commit. On PostgreSQL too (issue 22): jobs queue
+      // while a transaction runs anyway, and those of one turn then share the next group, in
+      // call order, where the group apply reuses their reads.
+      if (this.queue.length === 1) setImmediate(() => void this.drain());
     });
   }
 
   /** Queued jobs plus one if a transaction is running: how busy this committer is. */
   load(): number {
     return this.queue.length + (this.running ? 1 : 0);
+  }
+
+  /** A group is queued and its transaction not started yet: a job run now joins it. */
+  forming(): boolean {
+    return !this.running && this.queue.length > 0;
   }
 
   /** Resolves when everything queued so far has committed or failed. */
@@ -196,7 +227,8 @@ export class GroupCommitter {
 /**
  * Several group committers side by side (PostgreSQL): each lane holds one connection at a
  * time, so lanes commit in parallel and the server's own group commit merges their flushes.
- * A job goes to an idle lane if there is one, else to the shortest queue.
+ * A job joins the group a lane is forming in this event-loop turn if there is one, else goes
+ * to an idle lane, else to the shortest queue.
  */
 export class LanedCommitter {
   private readonly lanes: GroupCommitter[];
@@ -215,10 +247,12 @@ export class LanedCommitter {
     );
   }
 
-  run<T>(fn: TxFn<T>): Promise<T> {
-    let best = this.lanes[0] as GroupCommitter;
-    for (const lane of this.lanes) if (lane.load() < best.load()) best = lane;
-    return best.run(fn);
+  run<T>(fn: TxFn<T>, options: BatchOptions = {}): Promise<T> {
+    // A group still forming first (the jobs of one event-loop turn share a transaction, in call
+    // order: group.ts reuses their reads), else an idle lane, else the shortest queue.
+    let best = this.lanes.find((l) => l.forming()) ?? (this.lanes[0] as GroupCommitter);
+    if (!best.forming()) for (const lane of this.lanes) if (lane.load() < best.load()) best = lane;
+    return best.run(fn, options);
   }
 
   async idle(): Promise<void> {

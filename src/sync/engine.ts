@@ -105,7 +105,10 @@ export class SyncEngine {
     options: { deadLetter?: boolean } = {},
   ): Promise<IngestResult> {
     const { result, enqueued } = await this.retryOnConflict(() =>
-      this.store.batch((tx) => this.ingestTx(tx, link, message, via, options.deadLetter ?? true)),
+      // An ingest job: on PostgreSQL it may then share its group's reads (ingest/group.ts).
+      this.store.batch((tx) => this.ingestTx(tx, link, message, via, options.deadLetter ?? true), {
+        ingest: true,
+      }),
     );
     if (enqueued > 0) this.onEnqueued();
     return result;

@@ -34,6 +34,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 import { sql } from 'kysely';
+import pg from 'pg';
 
 import hl7v2, { Hl7v2Config, Hl7v2Link, ProfileTranslator } from '../../connectors/hl7v2/index.js';
 import type {
@@ -99,7 +100,46 @@ async function singleRowTransactionsPerSecond(store: Store, linkId: string, ms: 
   return (done * 1000) / (performance.now() - start);
 }
 
-type Run = BenchClientsOutput & { cpuUsPerMessage: number };
+type Run = BenchClientsOutput & { cpuUsPerMessage: number; statements: Map<string, number> };
+
+/**
+ * PostgreSQL statements (each a round trip unless pipelined), counted per kind while the clients
+ * run: every query any pg client of this process sends (issue 22: ≈ 24 per message).
+ */
+const statements = { counts: undefined as Map<string, number> | undefined };
+{
+  const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const counts = statements.counts;
+    if (counts) {
+      const first = args[0];
+      const text = typeof first === 'string' ? first : ((first as { text?: string } | null)?.text ?? '');
+      counts.set(statementKind(text), (counts.get(statementKind(text)) ?? 0) + 1);
+    }
+    return query.apply(this, args);
+  } as typeof pg.Client.prototype.query;
+}
+
+/** `select identity_map`, `savepoint`, `commit`…: the verb and the first table named. */
+function statementKind(text: string): string {
+  const t = text.trim().toLowerCase();
+  const verb =
+    /^(with|select|insert|update|delete|savepoint|release|rollback|begin|commit)/.exec(t)?.[1] ??
+    t.slice(0, 12);
+  const table = /\b(?:from|into|update)\s+"?([a-z_]+)"?/.exec(t)?.[1];
+  return table && !['savepoint', 'release', 'rollback'].includes(verb) ? `${verb} ${table}` : verb;
+}
+
+/** Statements per acknowledged message, the total first then the kinds above 0.05. */
+function perMessage(counts: Map<string, number>, answered: number): string {
+  const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  const kinds = [...counts.entries()]
+    .map(([k, n]) => [k, n / Math.max(1, answered)] as const)
+    .filter(([, n]) => n >= 0.05)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n.toFixed(2)}`);
+  return `${(total / Math.max(1, answered)).toFixed(1)} statements per message (${kinds.join(', ')})`;
+}
 
 /** Several rounds of the same kind as one. */
 function combined(runs: readonly Run[]): Run {
@@ -111,17 +151,28 @@ function combined(runs: readonly Run[]): Run {
     negative: runs.reduce((n, r) => n + r.negative, 0),
     answered,
     cpuUsPerMessage: runs.reduce((n, r) => n + r.cpuUsPerMessage * r.answered, 0) / Math.max(1, answered),
+    statements: runs.reduce((all, r) => {
+      for (const [k, n] of r.statements) all.set(k, (all.get(k) ?? 0) + n);
+      return all;
+    }, new Map<string, number>()),
   };
 }
 
 /** The clients' run, with the CPU time this process (the listener and engine) spent per acknowledged message. */
-async function runClients(
-  input: BenchClientsInput,
-): Promise<BenchClientsOutput & { cpuUsPerMessage: number }> {
+async function runClients(input: BenchClientsInput): Promise<Run> {
   const before = process.cpuUsage();
-  const out = await clientsChild(input);
-  const cpu = process.cpuUsage(before);
-  return { ...out, cpuUsPerMessage: (cpu.user + cpu.system) / Math.max(1, out.answered) };
+  const counts = (statements.counts = new Map());
+  try {
+    const out = await clientsChild(input);
+    const cpu = process.cpuUsage(before);
+    return {
+      ...out,
+      cpuUsPerMessage: (cpu.user + cpu.system) / Math.max(1, out.answered),
+      statements: counts,
+    };
+  } finally {
+    statements.counts = undefined;
+  }
 }
 
 function clientsChild(input: BenchClientsInput): Promise<BenchClientsOutput> {
@@ -475,6 +526,12 @@ const bench: Bench = {
             notes: [
               `${(rate / limitRate).toFixed(2)}× the limit (${Math.round(limitRate).toLocaleString('en-US')} msg/s, listener CPU ${Math.round(limit.cpuUsPerMessage)} µs per message)${peerRate ? `; @medplum/hl7 peer ${Math.round(peerRate).toLocaleString('en-US')} msg/s` : ''}`,
               `latency per message p50 ${percentile(lat, 50).toFixed(2)} ms, p99 ${percentile(lat, 99).toFixed(2)} ms; negative ACKs ${fresh.negative}; listener CPU ${Math.round(fresh.cpuUsPerMessage)} µs per message`,
+              ...(kind === 'postgres'
+                ? [
+                    `group apply: ${perMessage(fresh.statements, fresh.answered)}`,
+                    `message-at-a-time: ${perMessage(single.statements, single.answered)}`,
+                  ]
+                : []),
             ],
           });
           results.push({

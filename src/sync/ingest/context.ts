@@ -99,6 +99,8 @@ export async function lockPractice(tx: Tx, practiceId: string): Promise<void> {
 /** Loads practice contexts, reading each practice once per transaction. */
 export class PracticeContexts {
   private readonly bases = new WeakMap<Tx, Map<string, PracticeBase>>();
+  /** PostgreSQL: the practices locked in a transaction, with its `foreignWrites` then. */
+  private readonly locked = new WeakMap<Tx, Map<string, number>>();
 
   constructor(private readonly ownership: OwnershipResolver | undefined) {}
 
@@ -109,8 +111,18 @@ export class PracticeContexts {
    */
   async of(tx: Tx, linkOrPracticeId: Link | string): Promise<PracticeContext> {
     const practiceId = typeof linkOrPracticeId === 'string' ? linkOrPracticeId : linkOrPracticeId.practiceId;
-    // Locked each time: a job of the group rolled back to its savepoint takes its row lock with it.
-    await lockPractice(tx, practiceId);
+    // A job of the group rolled back to its savepoint takes its row lock with it, so the lock is
+    // taken again unless nothing was rolled back since (`foreignWrites` unmoved: a released
+    // savepoint's locks stay with the transaction until it ends).
+    const mark = tx.foreignWrites?.();
+    let locked = this.locked.get(tx);
+    if (mark === undefined || locked?.get(practiceId) !== mark) {
+      await lockPractice(tx, practiceId);
+      if (mark !== undefined) {
+        if (!locked) this.locked.set(tx, (locked = new Map()));
+        locked.set(practiceId, mark);
+      }
+    }
     let bases = this.bases.get(tx);
     if (!bases) this.bases.set(tx, (bases = new Map()));
     let base = bases.get(practiceId);

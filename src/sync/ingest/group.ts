@@ -8,6 +8,7 @@
  * - the ingest memo (identity lookups, records by id, patient match keys: context.ts) spans the
  *   group instead of one message, kept in step with what the group writes as a page's is;
  * - the snapshots the group read or wrote (the merge base and echo check of every record);
+ * - the agenda rules of the practitioners it touched (each appointment change asks for them);
  * - each distinct record's validation and content hash (`validatedOnce`).
  *
  * Order and atomicity do not change: each message still runs alone, in its savepoint, in
@@ -17,13 +18,19 @@
  * a job that failed and was rolled back): SQLite's `total_changes()` tells, in one call,
  * whether anything but the group's own ingests changed a row since the last one ended.
  *
- * PostgreSQL runs groups on several connections in parallel (LanedCommitter) and has no such
- * counter: there, each message keeps a memo of its own, as before.
+ * PostgreSQL (issue 22, its PostgreSQL part) groups the same way: a lane of the LanedCommitter
+ * (store/transactions.ts) runs the jobs of one event-loop turn in one transaction on one
+ * connection, in call order, and has no `total_changes()`. The runner knows which callers share
+ * the transaction instead: the engine marks its ingests (`store.batch(fn, { ingest: true })`),
+ * and any other job, or any rollback, moves `tx.foreignWrites`, which forgets the memo as a
+ * change of `total_changes()` does on SQLite. Other transactions cannot change what the memo
+ * holds meanwhile: every writer of a practice's records holds its row lock (context.ts
+ * `lockPractice`) until it commits, and this transaction took it before its first ingest.
  */
 import { fieldsHash } from '../../model/fields.js';
 import type { CanonicalResource, ResourceKind } from '../../model/resources.js';
 import { validateAs, type ValidationResult } from '../../model/validate.js';
-import type { Tx } from '../../store/index.js';
+import type { StoredAgendaRules, Tx } from '../../store/index.js';
 import type { Snapshot } from '../../store/types.js';
 import type { PracticeContext } from './context.js';
 
@@ -34,10 +41,12 @@ interface Validated {
 }
 
 interface GroupState {
-  /** `total_changes()` when the group's last ingest ended; undefined: nothing to reuse. */
+  /** The store's mark (`markOf`) when the group's last ingest ended; undefined: nothing to reuse. */
   mark: number | undefined;
   readonly memo: PracticeContext['memo'];
   readonly snapshots: Map<string, Snapshot | undefined>;
+  /** A practitioner's agenda rules, read by every appointment change (agenda-publish.ts). */
+  readonly rules: Map<string, StoredAgendaRules | undefined>;
   readonly validated: Map<string, Validated>;
   /** The transaction as the group's ingests see it: snapshots read once, forgotten on rollback. */
   readonly tx: Tx;
@@ -58,6 +67,7 @@ function forget(g: GroupState): void {
   g.memo.rows.clear();
   g.memo.matchKeys.clear();
   g.snapshots.clear();
+  g.rules.clear();
   // Validations stay: they depend on the record alone, never on what the store holds.
 }
 
@@ -68,13 +78,34 @@ function groupState(tx: Tx): GroupState {
   let g = groups.get(tx);
   if (g) return g;
   const snapshots = new Map<string, Snapshot | undefined>();
+  const rules = new Map<string, StoredAgendaRules | undefined>();
   const state: GroupState = {
     mark: undefined,
     memo: { canonical: new Map(), rows: new Map(), matchKeys: new Map() },
     snapshots,
+    rules,
     validated: new Map(),
     tx: {
       ...tx,
+      agenda: {
+        ...tx.agenda,
+        async getRules(practiceId, practitionerId) {
+          const key = `${practiceId}|${practitionerId}`;
+          if (rules.has(key)) return rules.get(key);
+          const stored = await tx.agenda.getRules(practiceId, practitionerId);
+          rules.set(key, stored);
+          return stored;
+        },
+        // Written by the API in transactions of their own; forgotten here all the same.
+        putRules(input) {
+          rules.clear();
+          return tx.agenda.putRules(input);
+        },
+        deleteRules(practiceId, practitionerId) {
+          rules.clear();
+          return tx.agenda.deleteRules(practiceId, practitionerId);
+        },
+      },
       snapshots: {
         async get(linkId, kind, canonicalId) {
           const key = snapshotKey(linkId, kind, canonicalId);
@@ -109,27 +140,32 @@ function groupState(tx: Tx): GroupState {
   return g;
 }
 
-function totalChanges(tx: Tx): number {
-  const direct = tx.direct as NonNullable<Tx['direct']>;
-  return (direct<{ n: number }>('SELECT total_changes() AS n', []).rows[0] as { n: number }).n;
+/**
+ * A number that moves whenever anything but the group's own ingests may have written: SQLite's
+ * `total_changes()`; PostgreSQL's `foreignWrites`, which the transaction runner moves (a job
+ * not marked as an ingest, a rollback). Undefined: the transaction cannot tell, nothing is shared.
+ */
+function markOf(tx: Tx): (() => number) | undefined {
+  const direct = tx.direct;
+  if (direct)
+    return () => (direct<{ n: number }>('SELECT total_changes() AS n', []).rows[0] as { n: number }).n;
+  return tx.foreignWrites;
 }
 
-/**
- * Runs one ingest of the transaction's group with what the group's earlier ingests read
- * (SQLite); on PostgreSQL, `fn` as given.
- */
+/** Runs one ingest of the transaction's group with what the group's earlier ingests read. */
 export async function inGroup<T>(
   tx: Tx,
   ctx: PracticeContext,
   fn: (tx: Tx, ctx: PracticeContext) => Promise<T>,
 ): Promise<T> {
-  if (!tx.direct || !groupApply.enabled) return fn(tx, ctx);
+  const mark = groupApply.enabled ? markOf(tx) : undefined;
+  if (!mark) return fn(tx, ctx);
   const g = groupState(tx);
-  if (g.mark === undefined || g.mark !== totalChanges(tx)) forget(g);
+  if (g.mark === undefined || g.mark !== mark()) forget(g);
   g.mark = undefined;
   try {
     const result = await fn(g.tx, { ...ctx, memo: g.memo });
-    g.mark = totalChanges(tx);
+    g.mark = mark();
     return result;
   } catch (e) {
     // The caller's savepoint is about to be rolled back: nothing read or written here stays.
@@ -141,7 +177,8 @@ export async function inGroup<T>(
 /**
  * `validateAs` once per distinct record of the group (the same patient in every message of a
  * burst), with the content hash of the valid value, which the merge needs too. Outside a
- * group (PostgreSQL, a page), it validates and hashes each time.
+ * group (a page, a transaction that cannot tell other writes apart), it validates and hashes
+ * each time.
  */
 export function validatedOnce(
   tx: Tx,
@@ -149,7 +186,7 @@ export function validatedOnce(
   theirs: CanonicalResource,
   testLink: boolean,
 ): Validated {
-  const g = tx.direct ? groups.get(tx) : undefined;
+  const g = groups.get(tx);
   const key = g && `${testLink ? 't' : 'p'}|${kind}|${JSON.stringify(theirs)}`;
   const known = key !== undefined ? g?.validated.get(key) : undefined;
   if (known) return known;
