@@ -242,26 +242,29 @@ describe('three instances pushing to the secretariat platform: instance killed, 
 
   it('pushes every booking once when the instance holding the outbox leases is killed -9 mid-push', async () => {
     const ids = Array.from({ length: 24 }, (_, n) => `push-kill-${n}`);
-    // Every request to the platform takes 400 ms: a holder is nearly always waiting on one.
-    sim.setFaults({ latencyMs: 400 });
-    const before = sim.state.list('appointment').length;
-    const flow = sendAll(ids, 2);
-    const victimPid = await until(
-      'pushes under way and an instance holding leases',
+    // Every request to the platform takes 1.2 s (under the client's 1.5 s timeout) while the
+    // first half comes in: rows pile up, each instance leases a batch and waits on the platform
+    // with the rest of the batch leased behind.
+    sim.setFaults({ latencyMs: 1200 });
+    const replaysBefore = sim.state.idempotencyKeys().reduce((n, k) => n + k.replays, 0);
+    const firstHalf = sendAll(ids.slice(0, 12), 2);
+    const [victimPid, held] = await until(
+      'an instance holding several outbox rows',
       async () => {
-        if (sim.state.list('appointment').length < before + 3) return false;
-        const holders = [...(await outboxLeaseHolders(db.url, secLinkId))].sort((a, b) => b[1] - a[1]);
-        return holders[0]?.[0];
+        const top = [...(await outboxLeaseHolders(db.url, secLinkId))].sort((a, b) => b[1] - a[1])[0];
+        return top !== undefined && top[1] >= 2 && top;
       },
       60_000,
       { everyMs: 20 },
     );
     const victim = cluster.instances.find((i) => i.child.pid === victimPid) as ClusterInstance;
     expect(victim).toBeDefined();
-    const held = (await outboxLeaseHolders(db.url, secLinkId)).get(victimPid) ?? 0;
     const killedAt = Date.now();
     await victim.kill('SIGKILL');
-    await flow;
+    sim.setFaults({ latencyMs: 0 });
+    await firstHalf;
+    // The second half arrives after the kill, through the survivors.
+    await sendAll(ids.slice(12), 2);
     // The victim's rows, still leased to a dead process, are pushed by the others after the lease.
     let drainedMs = 0;
     await until(
@@ -274,11 +277,13 @@ describe('three instances pushing to the secretariat platform: instance killed, 
       60_000,
       { everyMs: 100 },
     );
-    sim.setFaults({ latencyMs: 0 });
     await settledRun(
       `kill -9 of instance ${victim.index} while pushing (held ${held} row(s))`,
       ids,
-      () => `, its rows taken over ${drainedMs} ms after the kill (lease 4000 ms)`,
+      () =>
+        `, its rows taken over ${drainedMs} ms after the kill (lease 4000 ms), ${
+          sim.state.idempotencyKeys().reduce((n, k) => n + k.replays, 0) - replaysBefore
+        } of them the write it had in flight`,
     );
     // No instance holds a row of the dead process any more, and the survivors answer ready.
     for (const i of cluster.instances.filter((x) => x !== victim))
