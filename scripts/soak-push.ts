@@ -2,7 +2,7 @@
  * The push side of `npm run soak` (issue 23): with `--faults` naming `push-kill` or `peer`, the
  * practice gets a secretariat link to a secretariat simulator in this process, every booking
  * becomes an outbox row pushed to it, and two more fault kinds join the rotation:
- *   push-kill — every request to the platform slowed (150 ms) until an instance holds outbox
+ *   push-kill — every request to the platform slowed (1.2 s) until an instance holds outbox
  *               leases, that instance killed -9, its rows taken over by the others once the lease
  *               (`sync.outboxLeaseMs`, 4 s here) runs out, then it is restarted;
  *   peer      — the platform's next 200 answers drawn from a seeded mix: 15 % 429 (Retry-After: 1),
@@ -77,7 +77,7 @@ export async function startPushSide(input: {
         const c = sim.state.counters;
         return `fault platform 429/500/hang for ${Date.now() - started} ms: ${c.faults429 - counters.faults429} × 429, ${c.faults500 - counters.faults500} × 500`;
       }
-      sim.setFaults({ latencyMs: 150 });
+      sim.setFaults({ latencyMs: 1200 });
       try {
         const pid = await until(
           'an instance holding outbox leases',
