@@ -5,7 +5,10 @@
  * not ACKed, as MLLP senders do), and every `--fault-every` ACKs one fault, in turn:
  *   cut   — every instance's PostgreSQL connections dropped and refused (PostgreSQL restarted),
  *   stall — connections kept but silent (a partition), until a sender goes without an ACK,
- *   kill  — SIGKILL of one instance, restarted once the senders have failed over.
+ *   kill  — SIGKILL of one instance, restarted once the senders have failed over;
+ *   push-kill, peer — the push side (scripts/soak-push.ts): bookings pushed to a secretariat
+ *           simulator, the instance holding outbox leases killed -9 mid-push, the platform
+ *           answering 429/500/hang; then every ACKed booking must be on the platform once.
  * PostgreSQL is reached through a TCP proxy of ours: the machine's server is never restarted.
  * It stops by itself, prints sent/ACKed/applied/lost/duplicated/max lag and exits 1 if any
  * message was lost or duplicated.
@@ -14,6 +17,7 @@
  *
  *   npm run soak -- --instances 3 --clients 4 --messages 600 --fault-every 100 --faults cut,stall,kill
  *   npm run soak -- --instances 3 --clients 3 --messages 200 --faults webhook-drop,poison,skew
+ *   npm run soak -- --messages 300 --fault-every 60 --faults push-kill,peer,kill
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,6 +26,7 @@ import { join } from 'node:path';
 
 import pg from 'pg';
 
+import { pushBooking } from '../test/helpers/cluster-push.js';
 import {
   booking,
   createMllpLink,
@@ -34,9 +39,10 @@ import {
 import { TcpProxy } from '../test/helpers/tcp-proxy.js';
 import { until } from '../test/helpers/until.js';
 import { freePort, freePortRange, haproxyBinary, startCluster } from './cluster.js';
+import { isPushFault, PUSH_SOAK_ENV, type PushFault, type PushSide, startPushSide } from './soak-push.js';
 import { isSyncFault, soakSyncFaults } from './soak-sync.js';
 
-type Fault = 'cut' | 'stall' | 'kill';
+type Fault = 'cut' | 'stall' | 'kill' | PushFault;
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -50,6 +56,7 @@ async function main(): Promise<number> {
   const faultEvery = Number(arg('fault-every', '100'));
   const kinds = arg('faults', 'cut,stall,kill').split(',').filter(Boolean);
   const faults = kinds.filter((k) => !isSyncFault(k)) as Fault[];
+  const pushing = faults.some(isPushFault);
   const serverUrl = process.env['PASSERELLE_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   haproxyBinary();
   const syncKinds = kinds.filter(isSyncFault);
@@ -86,12 +93,14 @@ async function main(): Promise<number> {
     mllp: [{ linkPort, frontPort: front }],
     httpFrontPort: await freePort(),
     linkRestartCapMs: 1000,
+    ...(pushing && { env: PUSH_SOAK_ENV }),
   });
+  let push: PushSide | undefined;
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   try {
     const key = cluster.adminKey;
     if (!key) throw new Error(`no admin key printed by instance 0:\n${cluster.instances[0]?.output() ?? ''}`);
-    const { linkId } = await until(
+    const { linkId, practiceId } = await until(
       'the admin API through HAProxy',
       () => createMllpLink(cluster.httpUrl as string, key, linkPort),
       60_000,
@@ -106,7 +115,16 @@ async function main(): Promise<number> {
       60_000,
       { tolerateErrors: true, everyMs: 200 },
     );
-    await until('a message through HAProxy', () => sendOnce(front, booking('soak-warm-up')), 30_000, {
+    if (pushing)
+      push = await startPushSide({
+        pgUrl: direct,
+        apiUrl: cluster.httpUrl as string,
+        key,
+        practiceId,
+      });
+    // Bookings whose note names them, for the platform to count (the MLLP counts are the same).
+    const message = (id: string) => (pushing ? pushBooking(id) : booking(id));
+    await until('a message through HAProxy', () => sendOnce(front, message('soak-warm-up')), 30_000, {
       tolerateErrors: true,
       everyMs: 200,
     });
@@ -130,7 +148,7 @@ async function main(): Promise<number> {
           async () => {
             if (!conn?.open) conn = await MllpSender.connect(front);
             try {
-              const answer = await conn.send(booking(id), 3000);
+              const answer = await conn.send(message(id), 3000);
               if (answer.code === 'CA' && answer.acknowledges === `C-${id}`) return answer;
             } catch {
               // no answer: resend on a new connection
@@ -161,7 +179,9 @@ async function main(): Promise<number> {
       const fault = faults[f % faults.length] as Fault;
       const failed = unanswered;
       const started = Date.now();
-      if (fault === 'kill') {
+      if (isPushFault(fault)) {
+        if (push) log(await push.fault(fault, cluster));
+      } else if (fault === 'kill') {
         const victim = cluster.instances[f % cluster.instances.length];
         if (!victim) continue;
         await victim.kill('SIGKILL');
@@ -207,8 +227,18 @@ async function main(): Promise<number> {
     log(
       `soak: sent ${stats.sent}, ACKed ${stats.acked}, applied ${stats.applied}, lost ${stats.lost}, duplicated ${stats.duplicated}, lag p50 ${stats.p50LagMs} ms, max ${stats.maxLagMs} ms, ${stats.unanswered} unanswered send(s)`,
     );
-    return stats.lost === 0 && stats.duplicated === 0 ? syncCode : 1;
+    let pushOk = true;
+    if (push) {
+      const ids = Array.from({ length: messages }, (_, n) => `soak-${n}`).filter((id) => acked.has(id));
+      const p = await push.settle(ids);
+      log(
+        `soak push: sent ${stats.sent}, ACKed ${stats.acked}, applied ${stats.applied}, pushed ${p.pushed}, lost ${p.lost}, duplicated ${p.duplicated}, dead ${p.dead}, ${p.replays} idempotent replay(s), max lag ${stats.maxLagMs} ms (ACK)`,
+      );
+      pushOk = p.lost === 0 && p.duplicated === 0 && p.dead === 0;
+    }
+    return stats.lost === 0 && stats.duplicated === 0 && pushOk ? syncCode : 1;
   } finally {
+    await push?.close();
     await cluster.stop();
     await proxy.close();
     const c = new pg.Client({ connectionString: serverUrl });

@@ -406,6 +406,12 @@ export const ERROR_CATALOGUE = {
     summary:
       'A change before it to the same link just failed; it goes back to the queue untried and is sent in a later pass, urgent changes first.',
   },
+  ERR_SYNC_LEASE_SHORT: {
+    status: 503,
+    retryable: true,
+    summary:
+      'The instance pushing a batch of changes reached this one too late to push it within its lease; it goes back to the queue untried, for any instance to send.',
+  },
   ERR_CONNECTOR_UNKNOWN: {
     status: 500,
     retryable: false,

@@ -228,6 +228,12 @@ export const SyncConfig = z.strictObject({
   /** A push not answered within this is a timeout (retried with the same idempotency key). */
   pushTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
   /**
+   * How long a dispatcher holds an outbox row it is pushing; an instance that died (SIGKILL)
+   * leaves its rows to the others once this runs out, on the database's clock. Longer than
+   * pushTimeoutMs, so a push still waiting for its answer is never sent again by another instance.
+   */
+  outboxLeaseMs: z.number().int().min(1_000).max(3_600_000).default(60_000),
+  /**
    * Longest wait between attempts to start a link that failed to (its MLLP port held by
    * another instance, a peer down at start): the bound on taking a freed port over.
    */
@@ -412,6 +418,13 @@ export const Config = z
     defaultTimezone: ianaZone.default('Europe/Paris'),
   })
   .superRefine((c, ctx) => {
+    if (c.sync.outboxLeaseMs <= c.sync.pushTimeoutMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sync', 'outboxLeaseMs'],
+        message: 'must be above sync.pushTimeoutMs',
+      });
+    }
     if (c.sync.retryCapMs < c.sync.retryBaseMs) {
       ctx.addIssue({
         code: 'custom',

@@ -12,6 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 
 import type {
   Connector,
@@ -254,6 +255,9 @@ export class Dispatcher {
   async runOnce(): Promise<number> {
     const linkIds = this.options.activeLinkIds();
     if (linkIds.length === 0) return 0;
+    // Taken before the claim, on this process's monotonic clock: the lease (on the database's
+    // clock) cannot end before leasedAt + leaseMs.
+    const leasedAt = performance.now();
     const items = await this.store.outbox.lease({
       owner: this.owner,
       limit: this.tuning.batchSize,
@@ -275,7 +279,7 @@ export class Dispatcher {
           // (the next pass leases urgent changes first; the lease query holds the others while
           // an urgent one backs off).
           let failed = false;
-          for (const item of q) {
+          for (const [n, item] of q.entries()) {
             const outcome = failed
               ? await this.defer(
                   item,
@@ -283,7 +287,14 @@ export class Dispatcher {
                   'ERR_SYNC_HELD_AFTER_FAILURE',
                   'a change before it to the same link just failed',
                 ).catch((e: unknown) => this.failSafe(item, e))
-              : await this.handle(item).catch((e: unknown) => this.failSafe(item, e));
+              : n > 0 && !this.leaseOutlastsPush(leasedAt)
+                ? await this.defer(
+                    item,
+                    0,
+                    'ERR_SYNC_LEASE_SHORT',
+                    'its lease could run out before a push started now ends',
+                  ).catch((e: unknown) => this.failSafe(item, e))
+                : await this.handle(item).catch((e: unknown) => this.failSafe(item, e));
             if (outcome === 'retried') failed = true;
             this.stats[outcome]++;
           }
@@ -294,6 +305,19 @@ export class Dispatcher {
       this.inFlight -= items.length;
     }
     return items.length;
+  }
+
+  /**
+   * Whether a push started now ends (or times out) before the batch's lease runs out. A batch's
+   * rows are pushed one after another under one lease; were a late row pushed after its lease
+   * ran out, another instance could have taken it and push it at the same time (issue 23). Such
+   * rows go back to the queue untried instead. When the lease is no longer than the push timeout
+   * (tuned so in tests), rows start within the first half of the lease.
+   */
+  private leaseOutlastsPush(leasedAt: number): boolean {
+    const { leaseMs, pushTimeoutMs } = this.tuning;
+    const margin = leaseMs > pushTimeoutMs ? pushTimeoutMs : leaseMs / 2;
+    return performance.now() - leasedAt < leaseMs - margin;
   }
 
   /** Handles everything ready now, including rows made ready by re-merges (tests, CLI replay). */

@@ -44,6 +44,7 @@ describe('configuration', () => {
       retryBaseMs: 500,
       retryCapMs: 600_000,
       pushTimeoutMs: 30_000,
+      outboxLeaseMs: 60_000,
       linkRestartCapMs: 30_000,
       listenPortOffset: 0,
       leaseTtlMs: 15_000,
@@ -60,6 +61,15 @@ describe('configuration', () => {
     const e = errorOf(() => loadConfig({ file, env: {} }));
     expect(e.code).toBe('ERR_CONFIG_INVALID');
     expect(e.message).toContain('sync.retryCapMs: must not be below sync.retryBaseMs');
+    // An outbox lease shorter than a push would let another instance send it again meanwhile.
+    const lease = errorOf(() =>
+      loadConfig({
+        file: write('lease.yaml', 'sync:\n  pushTimeoutMs: 5000\n  outboxLeaseMs: 5000\n'),
+        env: {},
+      }),
+    );
+    expect(lease.code).toBe('ERR_CONFIG_INVALID');
+    expect(lease.message).toContain('sync.outboxLeaseMs: must be above sync.pushTimeoutMs');
   });
 
   it('names the file, line, column and key of a typo, with a suggestion', () => {

@@ -75,6 +75,8 @@ export class MemoryPeer {
   brokenIfMatch = false;
   /** A slow peer: each pull takes this long. */
   pullDelayMs = 0;
+  /** A slow peer: each push takes this long. */
+  pushDelayMs = 0;
   activePulls = 0;
   maxActivePulls = 0;
   pulls = 0;
@@ -343,6 +345,7 @@ export function memoryConnector(world: MemoryWorld): ConnectorDefinition<MemoryC
           }
         },
         async push(change) {
+          if (peer.pushDelayMs > 0) await new Promise((r) => setTimeout(r, peer.pushDelayMs));
           return peer.push(change);
         },
         async receiveHttp(delivery, handler) {

@@ -15,6 +15,7 @@ describe('sync settings from the configuration', () => {
         PASSERELLE_SYNC_RETRY_BASE_MS: '250',
         PASSERELLE_SYNC_RETRY_CAP_MS: '4000',
         PASSERELLE_SYNC_PUSH_TIMEOUT_MS: '2000',
+        PASSERELLE_SYNC_OUTBOX_LEASE_MS: '7000',
       },
     });
   });
@@ -22,11 +23,12 @@ describe('sync settings from the configuration', () => {
     await t.dispose();
   });
 
-  it('runs the dispatcher with the attempts, retry waits and push timeout the configuration sets', () => {
+  it('runs the dispatcher with the attempts, retry waits, push timeout and outbox lease the configuration sets', () => {
     expect(sync.runtimeOf(t.service.context).dispatcher.tuning).toMatchObject({
       maxAttempts: 3,
       backoff: { baseMs: 250, capMs: 4000 },
       pushTimeoutMs: 2000,
+      leaseMs: 7000,
     });
   });
 });

@@ -66,6 +66,7 @@ export function dispatcherTuningOf(sync: SyncConfig): Partial<DispatcherTuning> 
     maxAttempts: sync.maxAttempts,
     backoff: { baseMs: sync.retryBaseMs, capMs: sync.retryCapMs },
     pushTimeoutMs: sync.pushTimeoutMs,
+    leaseMs: sync.outboxLeaseMs,
   };
 }
 

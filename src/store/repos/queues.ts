@@ -448,6 +448,17 @@ const insertOutbox = compiled<(typeof OUTBOX_COLUMNS)[number]>((db, p) =>
     .returning('seq'),
 );
 
+/**
+ * "Now" in milliseconds since the epoch as the database reads it, as an SQL expression: the
+ * server's `clock_timestamp()` on PostgreSQL, the caller's clock on SQLite (one process per
+ * file, so its clock is the database's).
+ */
+function dbClockMs(ctx: RepoContext, now: number) {
+  return ctx.dialect === 'postgres'
+    ? sql<number>`(extract(epoch FROM clock_timestamp()) * 1000)::bigint`
+    : sql<number>`${now}`;
+}
+
 export function outboxRepo(ctx: RepoContext): OutboxRepo {
   const { db, seal } = ctx;
   const get = async (seq: number) => {
@@ -497,13 +508,18 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
     get,
     async lease(o) {
       const now = ctx.now();
+      // A lease's expiry is on the database's clock (issue 23): every instance on one
+      // PostgreSQL judges and sets `lease_until` with the server's time, so an instance whose
+      // clock runs ahead cannot take a row another is still pushing, nor one behind hold a row
+      // forever. SQLite has one process per file: its clock is the database's.
+      const leaseNow = dbClockMs(ctx, now);
       let q = db
         .selectFrom('outbox as o')
         .select('o.seq')
         .where((eb) =>
           eb.or([
             eb.and([eb('o.status', '=', 'pending'), eb('o.next_attempt_at', '<=', now)]),
-            eb.and([eb('o.status', '=', 'leased'), eb('o.lease_until', '<', now)]),
+            eb.and([eb('o.status', '=', 'leased'), eb('o.lease_until', '<', leaseNow)]),
           ]),
         )
         .where((eb) =>
@@ -537,7 +553,7 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
         .set((eb) => ({
           status: 'leased',
           lease_owner: o.owner,
-          lease_until: now + o.leaseMs,
+          lease_until: sql<number>`${leaseNow} + ${Math.max(1, Math.round(o.leaseMs))}`,
           attempts: eb('attempts', '+', 1),
           updated_at: now,
         }))
