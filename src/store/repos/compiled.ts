@@ -39,13 +39,16 @@ export function compiled<P extends string>(
   };
   return {
     async run<R = unknown>(
-      ctx: Pick<RepoContext, 'db' | 'dialect' | 'direct'>,
+      ctx: Pick<RepoContext, 'db' | 'dialect' | 'direct' | 'writes'>,
       values: Readonly<Record<P, unknown>>,
     ): Promise<QueryResult<R>> {
       const { query, slots } = prepare(ctx.db, ctx.dialect);
       const parameters = slots.map((s) =>
         typeof s === 'string' ? (values as Record<string, unknown>)[s] : s.value,
       );
+      // Rows held for the group's multi-row writes that this statement may need to see.
+      const written = ctx.writes?.before(query.sql);
+      if (written) await written;
       if (ctx.direct) return ctx.direct<R>(query.sql, parameters);
       return ctx.db.executeQuery<R>({ ...query, parameters } as CompiledQuery<R>);
     },
