@@ -51,10 +51,18 @@ export interface BufferedTable {
   readonly returning?: string;
   /** Other tables whose statements must see these rows written (the audit head). */
   readonly guards?: readonly string[];
-  /** Just before the rows are written, in order (the audit chain hashes them from its head). */
-  readonly prepare?: (rows: readonly BufferedRow[]) => Promise<void>;
-  /** Just after, with what `returning` returned (the audit head moved once). */
-  readonly after?: (rows: readonly BufferedRow[], returned: readonly BufferedRow[]) => Promise<void>;
+  /**
+   * Just before the rows are written, in order (the audit chain hashes them from its head). Its
+   * statements go through `exec`: a flush may run inside another statement's turn on the
+   * connection (PostgreSQL: kysely's, which would wait for it).
+   */
+  readonly prepare?: (rows: readonly BufferedRow[], exec: BufferExec) => Promise<void>;
+  /** Just after, with what `returning` returned (the audit head moved once); through `exec` too. */
+  readonly after?: (
+    rows: readonly BufferedRow[],
+    returned: readonly BufferedRow[],
+    exec: BufferExec,
+  ) => Promise<void>;
 }
 
 interface Entry {
@@ -201,7 +209,7 @@ export class WriteBuffer {
         rows.push(e.row);
       }
       for (const [table, rows] of byTable) {
-        await table.prepare?.(rows);
+        await table.prepare?.(rows, this.exec);
         const per = Math.max(1, Math.floor(MAX_PARAMETERS / table.columns.length));
         const returned: BufferedRow[] = [];
         for (let i = 0; i < rows.length; i += per) {
@@ -211,7 +219,7 @@ export class WriteBuffer {
           const res = await this.exec(insertSql(this.dialect, table, chunk.length), parameters);
           if (table.returning) returned.push(...res.rows);
         }
-        await table.after?.(rows, returned);
+        await table.after?.(rows, returned, this.exec);
       }
       this.written = this.log.length;
       this.byKey.clear();

@@ -171,8 +171,8 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
       .where('id', '=', 1)
       .executeTakeFirstOrThrow() as Promise<AuditHeadTable>;
 
-  const setAnchor = async (head: { seq: number; hash: string }, k: Buffer) => {
-    await db
+  const anchorUpdate = (head: { seq: number; hash: string }, k: Buffer) =>
+    db
       .updateTable('audit_head')
       .set({
         anchor_seq: head.seq,
@@ -180,8 +180,9 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
         anchor_mac: auditMac(k, 'anchor', head.seq, head.hash),
       })
       .where('id', '=', 1)
-      .where('anchor_seq', 'is', null)
-      .execute();
+      .where('anchor_seq', 'is', null);
+  const setAnchor = async (head: { seq: number; hash: string }, k: Buffer) => {
+    await anchorUpdate(head, k).execute();
   };
 
   const eventContent = (input: AuditInput): HashedContent => {
@@ -215,17 +216,20 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
     columns: EVENT_COLUMNS,
     returning: 'seq',
     guards: ['audit_head'],
-    async prepare(rows) {
+    async prepare(rows, exec) {
       const cache = ctx.txCache;
       let head = cache?.auditHead;
       if (!head) {
-        const row = (await readHead.run<AuditHeadTable>(ctx, {})).rows[0];
+        const row = (await readHead.run<AuditHeadTable>({ ...ctx, exec }, {})).rows[0];
         if (!row) throw new Error('audit_head has no row');
         head = { seq: Number(row.seq), hash: row.hash, keyed: row.anchor_seq !== null };
       }
       if (head.keyed && !key) throw keyRequired();
       if (cache) cache.auditHead = undefined;
-      if (key && !head.keyed) await setAnchor(head, key);
+      if (key && !head.keyed) {
+        const q = anchorUpdate(head, key).compile();
+        await exec(q.sql, q.parameters);
+      }
       let prev = head.hash;
       for (const r of rows) {
         const content = r as unknown as HashedContent;
@@ -234,11 +238,11 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
         r['hash'] = prev;
       }
     },
-    async after(rows, returned) {
+    async after(rows, returned, exec) {
       // One statement assigns the rows' sequence numbers in the order of its VALUES list.
       const seq = returned.reduce((m, r) => Math.max(m, Number(r['seq'])), 0);
       const hash = rows.at(-1)?.['hash'] as string;
-      await moveHead.run(ctx, { seq, hash });
+      await moveHead.run({ ...ctx, exec }, { seq, hash });
       if (ctx.txCache) ctx.txCache.auditHead = { seq, hash, keyed: key !== undefined };
     },
   };

@@ -2,6 +2,7 @@ import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
 
 import type { Dialect } from '../migrations/types.js';
 import type { Database } from '../schema.js';
+import type { BufferExec } from '../write-buffer.js';
 import type { RepoContext } from './context.js';
 
 /** Stands for a named parameter while the query is built; never reaches the database. */
@@ -39,7 +40,10 @@ export function compiled<P extends string>(
   };
   return {
     async run<R = unknown>(
-      ctx: Pick<RepoContext, 'db' | 'dialect' | 'direct' | 'writes'>,
+      ctx: Pick<RepoContext, 'db' | 'dialect' | 'direct' | 'writes'> & {
+        /** Straight on the connection, past kysely and the write buffer (its own writes). */
+        readonly exec?: BufferExec;
+      },
       values: Readonly<Record<P, unknown>>,
     ): Promise<QueryResult<R>> {
       const { query, slots } = prepare(ctx.db, ctx.dialect);
@@ -47,6 +51,7 @@ export function compiled<P extends string>(
         typeof s === 'string' ? (values as Record<string, unknown>)[s] : s.value,
       );
       // Rows held for the group's multi-row writes that this statement may need to see.
+      if (ctx.exec) return (await ctx.exec(query.sql, parameters)) as QueryResult<R>;
       const written = ctx.writes?.before(query.sql);
       if (written) await written;
       if (ctx.direct) return ctx.direct<R>(query.sql, parameters);
