@@ -264,6 +264,21 @@ describe.each(STORE_KINDS)('set-wise writes (%s store)', (kind: StoreKind) => {
     expect(await outboxKeys('fail-')).toEqual(['fail-2']);
   });
 
+  it('adds no outbox row for an idempotency key already stored, without reading it first', async () => {
+    await t.store.transaction((tx) => tx.outbox.enqueueLater(item('idem-1')));
+    await t.store.transaction(async (tx) => {
+      await tx.outbox.enqueueLater(item('idem-1', 'again'));
+      await tx.outbox.enqueueLater(item('idem-2'));
+    });
+    const rows = (await t.store.outbox.list({ linkId, limit: 1000 })).filter((o) =>
+      o.idempotencyKey.startsWith('idem-'),
+    );
+    expect(rows.map((o) => [o.idempotencyKey, o.recordId])).toEqual([
+      ['idem-1', 'rec-idem-1'],
+      ['idem-2', 'rec-idem-2'],
+    ]);
+  });
+
   it('writes more rows than one statement takes in several statements', async () => {
     await t.store.transaction(async (tx) => {
       for (let i = 0; i < 120; i++) await tx.outbox.enqueueLater(item(`many-${String(i).padStart(3, '0')}`));

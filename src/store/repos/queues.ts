@@ -348,7 +348,8 @@ export interface OutboxRepo {
   /**
    * The same, for a caller that does not need the item back (the ingest path): inside a
    * transaction the row is held and written with the group's others at its end
-   * (../write-buffer.ts); an idempotency key already held or stored adds nothing.
+   * (../write-buffer.ts); an idempotency key already held or stored adds nothing (the stored
+   * ones are not read: the insert skips them).
    */
   enqueueLater(item: OutboxEnqueue): Promise<void>;
   get(seq: number): Promise<OutboxItem | undefined>;
@@ -502,9 +503,8 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
         return;
       }
       if (writes.find(HELD_OUTBOX, [item.idempotencyKey])) return;
-      // Not held: what the store holds under the key answers, without writing the held rows first.
-      const stored = await writes.past(() => outboxByKey.run(ctx, { key: item.idempotencyKey }));
-      if (stored.rows.length > 0) return;
+      // No read of the stored rows: a key already stored is skipped by the insert's ON CONFLICT
+      // DO NOTHING, which is all the idempotency check did for a caller that wants nothing back.
       writes.add(HELD_OUTBOX, newRow(item, toJson(item.payload)));
     },
     async enqueue(item) {
