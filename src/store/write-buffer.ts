@@ -71,6 +71,9 @@ interface Entry {
   readonly key: string | undefined;
 }
 
+/** What a written row that no rollback can need again is replaced with. */
+const WRITTEN: BufferedRow = Object.freeze({});
+
 interface Mark {
   readonly name: string;
   /** Entries in the log when the savepoint opened. */
@@ -81,6 +84,8 @@ interface Mark {
 
 /** Parameters per statement: under SQLite's historical 999 and PostgreSQL's 65,535. */
 const MAX_PARAMETERS = 999;
+/** Rows held at most before the next statement writes them (a page of 1,000 records holds ≈ 4,000). */
+const MAX_HELD = 1000;
 /** Tables that the held rows' foreign keys point at (0001_core.ts). */
 const PARENTS = ['practices', 'links'];
 
@@ -186,6 +191,8 @@ export class WriteBuffer {
    */
   before(sql: string): Promise<void> | undefined {
     if (this.pendingNames.size === 0 || this.flushing || this.bypass > 0) return undefined;
+    // Memory stays bounded in a long transaction (a pulled page): written early, still set-wise.
+    if (this.log.length - this.written >= MAX_HELD) return this.flush();
     const w = words(sql);
     let needed = !w.read && PARENTS.some((p) => w.words.has(p));
     if (!needed) for (const name of this.pendingNames) if (w.words.has(name)) needed = true;
@@ -220,6 +227,12 @@ export class WriteBuffer {
           if (table.returning) returned.push(...res.rows);
         }
         await table.after?.(rows, returned, this.exec);
+      }
+      // A written row is needed again only if a rollback could undo it and then hold it again:
+      // one added before an open savepoint and written after it opened. The others (most of a
+      // page's rows) are let go, so a long transaction does not keep every row it wrote.
+      for (let i = this.written; i < this.log.length; i++) {
+        if (!this.marks.some((m) => m.written <= i && i < m.at)) (this.log[i] as Entry).row = WRITTEN;
       }
       this.written = this.log.length;
       this.byKey.clear();

@@ -279,6 +279,19 @@ describe.each(STORE_KINDS)('set-wise writes (%s store)', (kind: StoreKind) => {
     ]);
   });
 
+  it('keeps the rows of a long savepoint right when a flush lets the written ones go', async () => {
+    await t.store.transaction(async (tx) => {
+      await tx.outbox.enqueueLater(item('long-before'));
+      await tx.savepoint('page');
+      // More rows than the buffer holds: written on the way, inside the savepoint.
+      for (let i = 0; i < 1100; i++) await tx.outbox.enqueueLater(item(`long-${String(i).padStart(4, '0')}`));
+      await tx.outbox.list({ linkId, limit: 1 });
+      await tx.rollbackTo('page');
+      await tx.outbox.enqueueLater(item('long-after'));
+    });
+    expect(await outboxKeys('long-')).toEqual(['long-before', 'long-after']);
+  });
+
   it('writes more rows than one statement takes in several statements', async () => {
     await t.store.transaction(async (tx) => {
       for (let i = 0; i < 120; i++) await tx.outbox.enqueueLater(item(`many-${String(i).padStart(3, '0')}`));
