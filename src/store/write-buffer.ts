@@ -106,15 +106,20 @@ function insertSql(dialect: Dialect, t: BufferedTable, rows: number): string {
   return s;
 }
 
-/** The identifiers a statement names, by its text (statements repeat: kept per text). */
+/**
+ * The identifiers a statement names, by its text: the hot statements repeat, so short texts are
+ * kept; long ones (a page's `IN` lists, one text per length) are read each time, not kept.
+ */
 const wordsOf = new Map<string, { readonly words: ReadonlySet<string>; readonly read: boolean }>();
 function words(sql: string) {
   let w = wordsOf.get(sql);
   if (!w) {
     const lower = sql.toLowerCase();
     w = { words: new Set(lower.match(/[a-z_][a-z0-9_]*/g) ?? []), read: /^\s*select\b/.test(lower) };
-    if (wordsOf.size > 5000) wordsOf.clear();
-    wordsOf.set(sql, w);
+    if (sql.length <= 2000) {
+      if (wordsOf.size >= 500) wordsOf.clear();
+      wordsOf.set(sql, w);
+    }
   }
   return w;
 }
