@@ -1,10 +1,11 @@
-import { CompiledQuery, type Kysely, sql } from 'kysely';
+import { CompiledQuery, type DatabaseConnection, type Kysely, sql } from 'kysely';
 
 import type { Dialect } from './migrations/types.js';
 import type { Clock, DirectExecutor, TxCache } from './repos/context.js';
 import type { Database } from './schema.js';
 import type { Seal } from './sealer.js';
 import { type BatchOptions, makeRepos, type Tx, type TxFn } from './store.js';
+import { WriteBuffer, writeBuffering } from './write-buffer.js';
 
 interface Job {
   readonly fn: TxFn<unknown>;
@@ -33,6 +34,7 @@ export function bindTx(
   direct?: DirectExecutor,
   auditKey?: Buffer,
   foreign?: ForeignWrites,
+  writes?: WriteBuffer,
 ): Tx {
   const txCache: TxCache = {};
   const run = async (statement: string): Promise<void> => {
@@ -55,6 +57,7 @@ export function bindTx(
       txCache,
       ...(direct && { direct }),
       ...(auditKey && { auditKey }),
+      ...(writes && { writes }),
     }),
     db: conn,
     dialect,
@@ -62,18 +65,44 @@ export function bindTx(
     ...(foreign && { foreignWrites: () => foreign.value }),
     async savepoint(name) {
       await run(`SAVEPOINT ${name}`);
+      writes?.mark(name);
     },
     async release(name) {
       await run(`RELEASE SAVEPOINT ${name}`);
+      writes?.release(name);
     },
     async rollbackTo(name) {
       // Forgotten first: even if the rollback fails, nothing stale is reused.
       txCache.auditHead = undefined;
       if (foreign) foreign.value++;
       await run(`ROLLBACK TO SAVEPOINT ${name}`);
+      // The held rows follow the database: what the savepoint added goes, what it wrote is held again.
+      writes?.rollbackTo(name);
       await run(`RELEASE SAVEPOINT ${name}`);
     },
   };
+}
+
+/**
+ * Makes every statement kysely runs on `connection` pass through the write buffer first (the
+ * compiled hot-path statements do in compiled.ts), so that a read sees the rows held for the
+ * group's multi-row writes. Returns the connection's own executor, for the buffer's writes, and
+ * a function that undoes this (the connection goes back to the pool).
+ */
+function throughBuffer(connection: DatabaseConnection, writes: WriteBuffer) {
+  const own = Object.prototype.hasOwnProperty.call(connection, 'executeQuery');
+  const original = connection.executeQuery;
+  const execute = original.bind(connection);
+  connection.executeQuery = async (query) => {
+    const written = writes.before(query.sql);
+    if (written) await written;
+    return execute(query);
+  };
+  const restore = () => {
+    if (own) connection.executeQuery = original;
+    else delete (connection as Partial<DatabaseConnection>).executeQuery;
+  };
+  return { execute, restore };
 }
 
 /**
@@ -107,7 +136,19 @@ export async function runInOneTransaction(
       // apply (sync/ingest/group.ts) when one that is not an ingest may have written — what
       // SQLite's total_changes() tells there.
       const foreign = dialect === 'postgres' ? { value: 0 } : undefined;
-      const tx = bindTx(conn, dialect, now, seal, touched, direct, auditKey, foreign);
+      // Set-wise writes (write-buffer.ts): the connection's statements see the held rows first.
+      let routed: ReturnType<typeof throughBuffer> | undefined;
+      const writes = writeBuffering.enabled
+        ? new WriteBuffer(dialect, (statement, parameters) =>
+            direct
+              ? Promise.resolve(direct(statement, parameters))
+              : (routed as ReturnType<typeof throughBuffer>).execute(
+                  CompiledQuery.raw(statement, [...parameters]),
+                ),
+          )
+        : undefined;
+      if (writes) routed = throughBuffer(await conn.getExecutor().provideConnection(async (c) => c), writes);
+      const tx = bindTx(conn, dialect, now, seal, touched, direct, auditKey, foreign, writes);
       const runJob = async (job: Job) => {
         if (foreign && !job.ingest) foreign.value++;
         try {
@@ -132,6 +173,8 @@ export async function runInOneTransaction(
             }
           }
         }
+        // The group's held rows, one multi-row statement per table (write-buffer.ts).
+        await writes?.flush();
         // Last statement before COMMIT, in id order: see repos/changes.ts. A job rolled back to
         // its savepoint may leave an extra bump behind, which only costs a reader one refresh.
         if (touched.size > 0) await tx.changeCounters.bump([...touched].sort());
@@ -139,6 +182,9 @@ export async function runInOneTransaction(
       } catch (error) {
         await control('ROLLBACK').catch(() => undefined);
         throw error;
+      } finally {
+        writes?.clear();
+        routed?.restore();
       }
     });
   } catch (error) {

@@ -15,8 +15,13 @@ import { type AnyConnectorDefinition, createRegistry } from '../../src/connector
 import { createLogger } from '../../src/log/logger.js';
 import { SecretBox } from '../../src/security/secrets.js';
 import { openSqliteStore } from '../../src/store/index.js';
+import { writeBuffering } from '../../src/store/write-buffer.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { testSealing } from '../helpers/stores.js';
+
+// `LOAD_ROWWISE=1` (through the parent's environment): one statement per row written, to measure
+// the set-wise writes (src/store/write-buffer.ts) against what they replaced.
+if (process.env['LOAD_ROWWISE'] === '1') writeBuffering.enabled = false;
 
 let peak = process.memoryUsage().rss;
 let peakHeap = process.memoryUsage().heapUsed;

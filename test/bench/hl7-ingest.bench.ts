@@ -51,6 +51,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { SecretBox } from '../../src/security/secrets.js';
 import type { Store, StoreSealing } from '../../src/store/index.js';
 import type { Link } from '../../src/store/types.js';
+import { writeBuffering } from '../../src/store/write-buffer.js';
 import { groupApply } from '../../src/sync/ingest/group.js';
 import { SyncRuntime } from '../../src/sync/runtime.js';
 import { hl7Fixture, withField } from '../helpers/hl7.js';
@@ -490,21 +491,28 @@ const bench: Bench = {
           message: MESSAGE.toString('base64'),
         };
         if (QUICK) {
-          // Before / after the group apply (src/sync/ingest/group.ts), same run, same store: a
-          // discarded warm-up round (JIT, caches), then without and with it in turn, twice, so
-          // that neither gets the colder process, the smaller store or the quieter second.
+          // Before / after the group apply (src/sync/ingest/group.ts) and the set-wise writes
+          // (src/store/write-buffer.ts), same run, same store: a discarded warm-up round (JIT,
+          // caches), then message-at-a-time with per-row writes, group apply with per-row writes
+          // (before the set-wise writes) and group apply with set-wise writes (the product) in
+          // turn, twice, so that none gets the colder process, the smaller store or the quieter
+          // second.
           await runClients({ ...common, durationMs: 1000, prefix: `${kind}W`, sameAppointment: false });
-          const rounds: { on: Run[]; off: Run[] } = { on: [], off: [] };
-          for (let round = 0; round < 4; round++) {
-            const on = round % 2 === 1;
-            groupApply.enabled = on;
+          const rounds: { on: Run[]; rowwise: Run[]; off: Run[] } = { on: [], rowwise: [], off: [] };
+          const arms = ['off', 'rowwise', 'on'] as const;
+          for (let round = 0; round < 6; round++) {
+            const arm = arms[round % 3] as (typeof arms)[number];
+            groupApply.enabled = arm !== 'off';
+            writeBuffering.enabled = arm === 'on';
             try {
               const r = await runClients({ ...common, prefix: `${kind}R${round}`, sameAppointment: false });
-              (on ? rounds.on : rounds.off).push(r);
+              rounds[arm].push(r);
             } finally {
               groupApply.enabled = true;
+              writeBuffering.enabled = true;
             }
           }
+          const rowwise = combined(rounds.rowwise);
           const single = combined(rounds.off);
           const fresh = combined(rounds.on);
           await runtime.current.stop();
@@ -538,13 +546,28 @@ const bench: Bench = {
             name: `${kind}: group apply against message-at-a-time apply, same run (quick round)`,
             measured: { label: 'full engine, group apply', value: rate, unit: 'msg/s' },
             baseline: {
-              label: 'full engine, each message read and validated alone',
+              label: 'full engine, each message read and validated alone, per-row writes',
               value: single.messages / single.seconds,
               unit: 'msg/s',
             },
             higherIsBetter: true,
             notes: [
               `two rounds of each, in turn, after a warm-up round; listener CPU per message: ${Math.round(fresh.cpuUsPerMessage)} µs with, ${Math.round(single.cpuUsPerMessage)} µs without (${(fresh.cpuUsPerMessage / single.cpuUsPerMessage).toFixed(2)}×); message-at-a-time ${(single.messages / single.seconds / baseline).toFixed(2)}× the single-row baseline, ${(single.messages / single.seconds / limitRate).toFixed(2)}× the limit`,
+            ],
+          });
+          const rowwiseRate = rowwise.messages / rowwise.seconds;
+          const rlat = rowwise.latenciesMs.sort((a, b) => a - b);
+          results.push({
+            name: `${kind}: set-wise writes against per-row writes, both with group apply, same run (quick round)`,
+            measured: { label: 'full engine, set-wise writes', value: rate, unit: 'msg/s' },
+            baseline: {
+              label: 'full engine, one statement per row written',
+              value: rowwiseRate,
+              unit: 'msg/s',
+            },
+            higherIsBetter: true,
+            notes: [
+              `two rounds of each, in turn; listener CPU per message: ${Math.round(fresh.cpuUsPerMessage)} µs set-wise, ${Math.round(rowwise.cpuUsPerMessage)} µs per row (${(fresh.cpuUsPerMessage / rowwise.cpuUsPerMessage).toFixed(2)}×); per row: ${(rowwiseRate / baseline).toFixed(2)}× the single-row baseline, ${(rowwiseRate / limitRate).toFixed(2)}× the limit, p50 ${percentile(rlat, 50).toFixed(2)} ms, p99 ${percentile(rlat, 99).toFixed(2)} ms`,
             ],
           });
           continue;

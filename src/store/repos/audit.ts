@@ -12,6 +12,7 @@ import type {
   AuditVerifyResult,
   JsonObject,
 } from '../types.js';
+import type { BufferedTable } from '../write-buffer.js';
 import { compiled, rowOf } from './compiled.js';
 import { fromJson, iso, type RepoContext, toJson } from './context.js';
 
@@ -95,6 +96,12 @@ const toEvent = (r: AuditRow): AuditEvent => ({
 export interface AuditRepo {
   /** Appends one event to the chain. Atomic: call it inside the transaction of the audited change. */
   append(input: AuditInput): Promise<AuditEvent>;
+  /**
+   * The same, for a caller that does not need the event back (the ingest path): inside a
+   * transaction the event is held and the group's events are chained and written together at
+   * its end, the head moved once (../write-buffer.ts); outside, as `append`.
+   */
+  appendLater(input: AuditInput): Promise<void>;
   /** Oldest first; page with `afterSeq` = the last seq returned. */
   list(filter?: AuditListFilter): Promise<AuditEvent[]>;
   /**
@@ -164,8 +171,8 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
       .where('id', '=', 1)
       .executeTakeFirstOrThrow() as Promise<AuditHeadTable>;
 
-  const setAnchor = async (head: { seq: number; hash: string }, k: Buffer) => {
-    await db
+  const anchorUpdate = (head: { seq: number; hash: string }, k: Buffer) =>
+    db
       .updateTable('audit_head')
       .set({
         anchor_seq: head.seq,
@@ -173,12 +180,85 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
         anchor_mac: auditMac(k, 'anchor', head.seq, head.hash),
       })
       .where('id', '=', 1)
-      .where('anchor_seq', 'is', null)
-      .execute();
+      .where('anchor_seq', 'is', null);
+  const setAnchor = async (head: { seq: number; hash: string }, k: Buffer) => {
+    await anchorUpdate(head, k).execute();
   };
 
-  return {
+  const eventContent = (input: AuditInput): HashedContent => {
+    const details = input.details ?? {};
+    return {
+      at: ctx.now(),
+      actor: input.actor,
+      role: input.role ?? null,
+      action: input.action,
+      resource_type: input.resourceType ?? null,
+      resource_id: input.resourceId ?? null,
+      patient_id: input.patientId ?? null,
+      // Callers that predate the column name the practice in details, or act on the practice itself.
+      practice_id:
+        input.practiceId ??
+        (typeof details['practiceId'] === 'string'
+          ? details['practiceId']
+          : input.resourceType === 'Practice'
+            ? (input.resourceId ?? null)
+            : null),
+      outcome: input.outcome,
+      request_id: input.requestId ?? null,
+      via: input.via ?? null,
+      details: toJson(details),
+    };
+  };
+
+  // The group's events, chained from the head when they are written (write-buffer.ts).
+  const held: BufferedTable = {
+    name: 'audit_events',
+    columns: EVENT_COLUMNS,
+    returning: 'seq',
+    guards: ['audit_head'],
+    async prepare(rows, exec) {
+      const cache = ctx.txCache;
+      let head = cache?.auditHead;
+      if (!head) {
+        const row = (await readHead.run<AuditHeadTable>({ ...ctx, exec }, {})).rows[0];
+        if (!row) throw new Error('audit_head has no row');
+        head = { seq: Number(row.seq), hash: row.hash, keyed: row.anchor_seq !== null };
+      }
+      if (head.keyed && !key) throw keyRequired();
+      if (cache) cache.auditHead = undefined;
+      if (key && !head.keyed) {
+        const q = anchorUpdate(head, key).compile();
+        await exec(q.sql, q.parameters);
+      }
+      let prev = head.hash;
+      for (const r of rows) {
+        const content = r as unknown as HashedContent;
+        r['prev_hash'] = prev;
+        prev = key ? keyedAuditHash(key, prev, content) : auditHash(prev, content);
+        r['hash'] = prev;
+      }
+    },
+    async after(rows, returned, exec) {
+      // One statement assigns the rows' sequence numbers in the order of its VALUES list.
+      const seq = returned.reduce((m, r) => Math.max(m, Number(r['seq'])), 0);
+      const hash = rows.at(-1)?.['hash'] as string;
+      await moveHead.run({ ...ctx, exec }, { seq, hash });
+      if (ctx.txCache) ctx.txCache.auditHead = { seq, hash, keyed: key !== undefined };
+    },
+  };
+
+  const repo: AuditRepo = {
+    async appendLater(input) {
+      if (!ctx.writes) {
+        await repo.append(input);
+        return;
+      }
+      ctx.writes.add(held, { ...eventContent(input), prev_hash: null, hash: null });
+    },
+
     async append(input) {
+      // Events held for the end of the group come first in the chain.
+      if (ctx.writes?.holds('audit_events')) await ctx.writes.flush();
       // A page of an ingest appends one event per record: after the first, the head is the one
       // this transaction just wrote (PostgreSQL: still locked by the first read's FOR UPDATE).
       const cache = ctx.txCache;
@@ -193,28 +273,7 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
       if (cache) cache.auditHead = undefined;
       // Normally done at start-up (adoptKey); here for a process that appends before that.
       if (key && !head.keyed) await setAnchor(head, key);
-      const details = input.details ?? {};
-      const content = {
-        at: ctx.now(),
-        actor: input.actor,
-        role: input.role ?? null,
-        action: input.action,
-        resource_type: input.resourceType ?? null,
-        resource_id: input.resourceId ?? null,
-        patient_id: input.patientId ?? null,
-        // Callers that predate the column name the practice in details, or act on the practice itself.
-        practice_id:
-          input.practiceId ??
-          (typeof details['practiceId'] === 'string'
-            ? details['practiceId']
-            : input.resourceType === 'Practice'
-              ? (input.resourceId ?? null)
-              : null),
-        outcome: input.outcome,
-        request_id: input.requestId ?? null,
-        via: input.via ?? null,
-        details: toJson(details),
-      };
+      const content = eventContent(input);
       const hash = key ? keyedAuditHash(key, head.hash, content) : auditHash(head.hash, content);
       const row = { ...content, prev_hash: head.hash, hash };
       const seq = Number((await insertEvent.run<{ seq: number }>(ctx, row)).rows[0]?.seq);
@@ -416,4 +475,5 @@ export function auditRepo(ctx: RepoContext): AuditRepo {
       return { ok: true, checked, ...(options.checkpoints && { checkpoints: matched }) };
     },
   };
+  return repo;
 }

@@ -2,6 +2,7 @@ import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
 
 import type { Dialect } from '../migrations/types.js';
 import type { Database } from '../schema.js';
+import type { BufferExec } from '../write-buffer.js';
 import type { RepoContext } from './context.js';
 
 /** Stands for a named parameter while the query is built; never reaches the database. */
@@ -39,13 +40,20 @@ export function compiled<P extends string>(
   };
   return {
     async run<R = unknown>(
-      ctx: Pick<RepoContext, 'db' | 'dialect' | 'direct'>,
+      ctx: Pick<RepoContext, 'db' | 'dialect' | 'direct' | 'writes'> & {
+        /** Straight on the connection, past kysely and the write buffer (its own writes). */
+        readonly exec?: BufferExec;
+      },
       values: Readonly<Record<P, unknown>>,
     ): Promise<QueryResult<R>> {
       const { query, slots } = prepare(ctx.db, ctx.dialect);
       const parameters = slots.map((s) =>
         typeof s === 'string' ? (values as Record<string, unknown>)[s] : s.value,
       );
+      // Rows held for the group's multi-row writes that this statement may need to see.
+      if (ctx.exec) return (await ctx.exec(query.sql, parameters)) as QueryResult<R>;
+      const written = ctx.writes?.before(query.sql);
+      if (written) await written;
       if (ctx.direct) return ctx.direct<R>(query.sql, parameters);
       return ctx.db.executeQuery<R>({ ...query, parameters } as CompiledQuery<R>);
     },

@@ -6,6 +6,7 @@ import { PasserelleError } from '../../errors.js';
 import type { Dialect } from '../migrations/types.js';
 import type { Database } from '../schema.js';
 import type { Seal } from '../sealer.js';
+import type { WriteBuffer } from '../write-buffer.js';
 
 /** Milliseconds since the epoch; injected so tests control time. */
 export type Clock = () => number;
@@ -40,6 +41,11 @@ export interface RepoContext {
    * stays plain SHA-256, which only a store that was never keyed accepts.
    */
   readonly auditKey?: Buffer;
+  /**
+   * Inside a transaction: the rows held for a multi-row write at the end of the group
+   * (../write-buffer.ts). Every statement passes through its `before` first.
+   */
+  readonly writes?: WriteBuffer;
 }
 
 export interface TxCache {

@@ -29,6 +29,7 @@ import {
   PRIORITY,
   type ReviewItem,
 } from '../types.js';
+import type { BufferedTable } from '../write-buffer.js';
 import { compiled, rowOf } from './compiled.js';
 import { fromJson, iso, isoOrNull, newId, notFound, type RepoContext, toJson } from './context.js';
 
@@ -344,6 +345,13 @@ export interface LeaseOptions {
 export interface OutboxRepo {
   /** Returns the existing item when the idempotency key was already enqueued. */
   enqueue(item: OutboxEnqueue): Promise<OutboxItem>;
+  /**
+   * The same, for a caller that does not need the item back (the ingest path): inside a
+   * transaction the row is held and written with the group's others at its end
+   * (../write-buffer.ts); an idempotency key already held or stored adds nothing (the stored
+   * ones are not read: the insert skips them).
+   */
+  enqueueLater(item: OutboxEnqueue): Promise<void>;
   get(seq: number): Promise<OutboxItem | undefined>;
   /**
    * Leases ready items, most urgent first, never two of one record at once and never a later
@@ -458,6 +466,13 @@ function dbClockMs(ctx: RepoContext, now: number) {
     ? sql<number>`(extract(epoch FROM clock_timestamp()) * 1000)::bigint`
     : sql<number>`${now}`;
 }
+/** The outbox rows of a group, written together at its end (write-buffer.ts). */
+const HELD_OUTBOX: BufferedTable = {
+  name: 'outbox',
+  columns: OUTBOX_COLUMNS,
+  key: ['idempotency_key'],
+  conflict: 'on conflict ("idempotency_key") do nothing',
+};
 
 export function outboxRepo(ctx: RepoContext): OutboxRepo {
   const { db, seal } = ctx;
@@ -465,34 +480,48 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
     const r = await db.selectFrom('outbox').selectAll().where('seq', '=', seq).executeTakeFirst();
     return r && toOutbox(r as OutboxRow, seal);
   };
-  return {
+  const newRow = (item: OutboxEnqueue, json: string): Omit<OutboxRow, 'seq'> => {
+    const now = ctx.now();
+    return {
+      practice_id: item.practiceId,
+      link_id: item.linkId,
+      kind: item.kind,
+      record_id: item.recordId,
+      op: item.op,
+      payload: seal.text(json, outboxPayloadAad(item.idempotencyKey)),
+      priority: item.priority ?? PRIORITY.normal,
+      status: 'pending',
+      attempts: 0,
+      next_attempt_at: item.notBefore ?? now,
+      lease_owner: null,
+      lease_until: null,
+      idempotency_key: item.idempotencyKey,
+      content_hash: item.contentHash ?? null,
+      last_error_code: null,
+      last_error: null,
+      result: null,
+      created_at: now,
+      updated_at: now,
+      done_at: null,
+    };
+  };
+  const repo: OutboxRepo = {
+    async enqueueLater(item) {
+      const writes = ctx.writes;
+      if (!writes) {
+        await repo.enqueue(item);
+        return;
+      }
+      if (writes.find(HELD_OUTBOX, [item.idempotencyKey])) return;
+      // No read of the stored rows: a key already stored is skipped by the insert's ON CONFLICT
+      // DO NOTHING, which is all the idempotency check did for a caller that wants nothing back.
+      writes.add(HELD_OUTBOX, newRow(item, toJson(item.payload)));
+    },
     async enqueue(item) {
-      const now = ctx.now();
       const existing = (await outboxByKey.run<OutboxRow>(ctx, { key: item.idempotencyKey })).rows[0];
       if (existing) return toOutbox(existing, seal);
       const json = toJson(item.payload);
-      const row = {
-        practice_id: item.practiceId,
-        link_id: item.linkId,
-        kind: item.kind,
-        record_id: item.recordId,
-        op: item.op,
-        payload: seal.text(json, outboxPayloadAad(item.idempotencyKey)),
-        priority: item.priority ?? PRIORITY.normal,
-        status: 'pending',
-        attempts: 0,
-        next_attempt_at: item.notBefore ?? now,
-        lease_owner: null,
-        lease_until: null,
-        idempotency_key: item.idempotencyKey,
-        content_hash: item.contentHash ?? null,
-        last_error_code: null,
-        last_error: null,
-        result: null,
-        created_at: now,
-        updated_at: now,
-        done_at: null,
-      };
+      const row = newRow(item, json);
       // ON CONFLICT rather than catching the violation: on PostgreSQL a failed statement aborts
       // the surrounding transaction, and enqueue runs inside the change's transaction.
       const res = (await insertOutbox.run<{ seq: number }>(ctx, row)).rows[0];
@@ -696,6 +725,7 @@ export function outboxRepo(ctx: RepoContext): OutboxRepo {
       return r?.at === null || r?.at === undefined ? undefined : Number(r.at);
     },
   };
+  return repo;
 }
 
 // ---------------------------------------------------------------------------------------------

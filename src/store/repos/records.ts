@@ -13,6 +13,7 @@ import type {
   Snapshot,
   StoredResource,
 } from '../types.js';
+import type { BufferedRow, BufferedTable } from '../write-buffer.js';
 import { compiled, rowOf } from './compiled.js';
 import { fromJson, iso, isoOrNull, msOrNull, type RepoContext, toJson } from './context.js';
 
@@ -526,10 +527,30 @@ export interface SnapshotsRepo {
   delete(linkId: string, kind: ResourceKind, canonicalId: string): Promise<void>;
 }
 
+/** The snapshots a group writes, upserted together at its end (write-buffer.ts); the newest per key. */
+const HELD_SNAPSHOTS: BufferedTable = {
+  name: 'snapshots',
+  columns: SNAPSHOT_COLUMNS,
+  key: ['link_id', 'kind', 'canonical_id'],
+  merge: true,
+  conflict:
+    'on conflict ("link_id", "kind", "canonical_id") do update set "data" = excluded."data", ' +
+    '"hash" = excluded."hash", "external_version" = excluded."external_version", "synced_at" = excluded."synced_at"',
+};
+
 export function snapshotsRepo(ctx: RepoContext): SnapshotsRepo {
-  const { db, seal } = ctx;
+  const { db, seal, writes } = ctx;
   return {
     async get(linkId, kind, canonicalId) {
+      if (writes) {
+        const held = writes.find(HELD_SNAPSHOTS, [linkId, kind, canonicalId]);
+        if (held) return toSnapshot(held as unknown as SnapshotsTable, seal);
+        // Not held: the stored row answers, without writing the held ones first.
+        const r = (
+          await writes.past(() => snapshotOf.run<SnapshotsTable>(ctx, { linkId, kind, canonicalId }))
+        ).rows[0];
+        return r && toSnapshot(r, seal);
+      }
       const r = (await snapshotOf.run<SnapshotsTable>(ctx, { linkId, kind, canonicalId })).rows[0];
       return r && toSnapshot(r, seal);
     },
@@ -550,7 +571,8 @@ export function snapshotsRepo(ctx: RepoContext): SnapshotsRepo {
         external_version: s.externalVersion,
         synced_at: ctx.now(),
       };
-      await putSnapshot.run(ctx, row);
+      if (writes) writes.add(HELD_SNAPSHOTS, row as unknown as BufferedRow);
+      else await putSnapshot.run(ctx, row);
       return toSnapshot(row, seal, json);
     },
     async delete(linkId, kind, canonicalId) {

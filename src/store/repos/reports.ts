@@ -17,6 +17,7 @@ import type {
   LinkRole,
   OutboxLinkStats,
 } from '../types.js';
+import type { BufferedTable } from '../write-buffer.js';
 import { compiled, rowOf } from './compiled.js';
 import { fromJson, iso, isoOrNull, type RepoContext, toJson } from './context.js';
 
@@ -97,6 +98,12 @@ const insertActivity = compiled<(typeof ACTIVITY_COLUMNS)[number]>((db, p) =>
     .onConflict((oc) => oc.column('dedupe_key').doNothing()),
 );
 
+/** The activity events of a group, written together at its end (write-buffer.ts). */
+const HELD_ACTIVITY: BufferedTable = {
+  name: 'activity_events',
+  columns: ACTIVITY_COLUMNS,
+};
+
 export function activityRepo(ctx: RepoContext): ActivityRepo {
   const { db } = ctx;
   return {
@@ -119,6 +126,11 @@ export function activityRepo(ctx: RepoContext): ActivityRepo {
         detail: input.detail ?? null,
         dedupe_key: input.dedupeKey ?? null,
       };
+      // Without a dedupe key nothing can refuse the row: held for the group's one insert.
+      if (ctx.writes && row.dedupe_key === null) {
+        ctx.writes.add(HELD_ACTIVITY, row);
+        return true;
+      }
       const res = await insertActivity.run(ctx, row);
       return Number(res.numAffectedRows ?? 0n) > 0;
     },

@@ -283,7 +283,8 @@ export async function applyTheirs(
   });
 
   if (merge.changed || merge.collisions.length > 0) {
-    await tx.audit.append({
+    // Chained with the group's other events at its end (store/write-buffer.ts).
+    await tx.audit.appendLater({
       actor: `link:${link.id}`,
       action: 'sync.apply',
       practiceId: link.practiceId,

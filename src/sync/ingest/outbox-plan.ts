@@ -126,7 +126,15 @@ export async function flushPlanned(tx: Tx, ctx: PracticeContext): Promise<void> 
     }
   }
   for (const p of planned)
-    await enqueue(tx, ctx, p.target, p.data, p.key, p.cause, priority.get(`${p.target.id}|${p.data.id}`));
+    await enqueueLater(
+      tx,
+      ctx,
+      p.target,
+      p.data,
+      p.key,
+      p.cause,
+      priority.get(`${p.target.id}|${p.data.id}`),
+    );
 }
 
 /** Adds an outbox row (or returns the existing one for `key`: enqueueing is idempotent). */
@@ -155,6 +163,33 @@ export async function enqueue(
   return item;
 }
 
+/**
+ * `enqueue` for the ingest path, which does not need the row back: held and written with the
+ * group's other rows at its end (store/write-buffer.ts).
+ */
+export async function enqueueLater(
+  tx: Tx,
+  ctx: PracticeContext,
+  target: Link,
+  data: CanonicalResource,
+  key: string,
+  cause: string,
+  priority?: number,
+): Promise<void> {
+  await tx.outbox.enqueueLater({
+    practiceId: ctx.practiceId,
+    linkId: target.id,
+    kind: data.resourceType,
+    recordId: data.id,
+    op: outboundOp(data),
+    payload: { data, cause } satisfies OutboxPayload,
+    priority: priority ?? outboundPriority(data),
+    idempotencyKey: key,
+    contentHash: fieldsHash(data),
+  });
+  ctx.enqueued++;
+}
+
 /** Sends a refused booking back to its side with the reason (`reject`), audited and journaled. */
 export async function enqueueRefusal(
   deps: IngestDeps,
@@ -171,7 +206,7 @@ export async function enqueueRefusal(
     externalId: record.externalId,
     reason: { code: error.code, message: error.message },
   };
-  await tx.outbox.enqueue({
+  await tx.outbox.enqueueLater({
     practiceId: ctx.practiceId,
     linkId: link.id,
     kind: record.kind,
@@ -183,7 +218,7 @@ export async function enqueueRefusal(
     contentHash: fieldsHash(record.data),
   });
   ctx.enqueued++;
-  await tx.audit.append({
+  await tx.audit.appendLater({
     actor: `link:${link.id}`,
     action: 'sync.refuse',
     practiceId: link.practiceId,
