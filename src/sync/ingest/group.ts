@@ -5,8 +5,9 @@
  * read, validated or hashed, the next one reuses instead of reading, decrypting and validating
  * it again:
  *
- * - the ingest memo (identity lookups, records by id, patient match keys: context.ts) spans the
- *   group instead of one message, kept in step with what the group writes as a page's is;
+ * - the ingest memo (identity lookups, records by id, patient match keys, agenda rules:
+ *   context.ts) spans the group instead of one message, kept in step with what the group
+ *   writes as a page's is — one memo per practice of the group;
  * - the snapshots the group read or wrote (the merge base and echo check of every record);
  * - each distinct record's validation and content hash (`validatedOnce`).
  *
@@ -25,7 +26,7 @@ import type { CanonicalResource, ResourceKind } from '../../model/resources.js';
 import { validateAs, type ValidationResult } from '../../model/validate.js';
 import type { Tx } from '../../store/index.js';
 import type { Snapshot } from '../../store/types.js';
-import type { PracticeContext } from './context.js';
+import { type IngestMemo, newMemo, type PracticeContext } from './context.js';
 
 /** A record as validated for one link's test flag, with the content hash of the valid value. */
 interface Validated {
@@ -36,7 +37,11 @@ interface Validated {
 interface GroupState {
   /** `total_changes()` when the group's last ingest ended; undefined: nothing to reuse. */
   mark: number | undefined;
-  readonly memo: PracticeContext['memo'];
+  /**
+   * The ingest memo of each practice of the group: match-key hashes and practitioner ids are
+   * not practice-scoped, so one practice's reads are never handed to another's ingest.
+   */
+  readonly memos: Map<string, IngestMemo>;
   readonly snapshots: Map<string, Snapshot | undefined>;
   readonly validated: Map<string, Validated>;
   /** The transaction as the group's ingests see it: snapshots read once, forgotten on rollback. */
@@ -54,9 +59,7 @@ export const groupApply = { enabled: true };
 const MAX_VALIDATED = 256;
 
 function forget(g: GroupState): void {
-  g.memo.canonical.clear();
-  g.memo.rows.clear();
-  g.memo.matchKeys.clear();
+  g.memos.clear();
   g.snapshots.clear();
   // Validations stay: they depend on the record alone, never on what the store holds.
 }
@@ -70,7 +73,7 @@ function groupState(tx: Tx): GroupState {
   const snapshots = new Map<string, Snapshot | undefined>();
   const state: GroupState = {
     mark: undefined,
-    memo: { canonical: new Map(), rows: new Map(), matchKeys: new Map() },
+    memos: new Map(),
     snapshots,
     validated: new Map(),
     tx: {
@@ -128,7 +131,9 @@ export async function inGroup<T>(
   if (g.mark === undefined || g.mark !== totalChanges(tx)) forget(g);
   g.mark = undefined;
   try {
-    const result = await fn(g.tx, { ...ctx, memo: g.memo });
+    let memo = g.memos.get(ctx.practiceId);
+    if (!memo) g.memos.set(ctx.practiceId, (memo = newMemo()));
+    const result = await fn(g.tx, { ...ctx, memo });
     g.mark = totalChanges(tx);
     return result;
   } catch (e) {
