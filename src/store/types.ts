@@ -104,6 +104,13 @@ export interface ResourceQuery {
   readonly to?: string;
   readonly updatedSince?: string;
   readonly limit?: number;
+  /** Records of any of these patients (`patient_id`); with `patientId`, both apply. */
+  readonly patientIds?: readonly string[];
+  /**
+   * A keyset page in id order instead of the time order: `size` records with an id after
+   * `after` (null: from the first). A scan of a practice's records a page at a time.
+   */
+  readonly page?: { readonly after: string | null; readonly size: number };
 }
 
 export interface IdentityLink {

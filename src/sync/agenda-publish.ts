@@ -92,8 +92,10 @@ export async function requestSlotPublication(
   practiceId: string,
   practitionerId: string,
   notBefore: number,
+  /** Whether the practitioner has rules, when the caller read it already (an ingest's memo). */
+  hasRules?: boolean,
 ): Promise<number> {
-  if (!(await tx.agenda.getRules(practiceId, practitionerId))) return 0;
+  if (!(hasRules ?? (await tx.agenda.getRules(practiceId, practitionerId)) !== undefined)) return 0;
   return request(
     tx,
     practiceId,

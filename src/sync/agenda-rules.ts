@@ -159,11 +159,14 @@ export async function checkAgainstRules(
   practiceId: string,
   appt: Appointment,
   now: number,
+  /** The practitioner's rules in effect (an ingest reads them through its memo); default `rulesOf`. */
+  rulesFor: (practitionerId: string) => Promise<AgendaRules | undefined> = (id) =>
+    rulesOf(repos, practiceId, id),
 ): Promise<RulesVerdict | undefined> {
   if (appt.start === undefined || appt.end === undefined) return undefined;
   for (const practitionerId of practitionersOf(appt)) {
     // Without rules nothing more is enforced: which bookings are urgent is what the rules say.
-    const rules = await rulesOf(repos, practiceId, practitionerId);
+    const rules = await rulesFor(practitionerId);
     if (!rules) continue;
     const visitType = visitTypeCodeOf(appt, rules);
     const urgent = markedUrgent(appt) || rules.visitTypes.some((v) => v.code === visitType && v.urgent);

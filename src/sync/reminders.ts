@@ -38,6 +38,8 @@ import {
 import { type ReminderSettings, reminderSettingsOf } from './reminder-settings.js';
 
 const LEASE = 'reminders';
+/** Patients read per query by the daily pass (ids in one `IN`, or one page of the scan). */
+const PATIENT_PAGE = 500;
 /** Most reminders one POST carries (the contract's limit). */
 export const HANDOFF_BATCH = 500;
 
@@ -231,28 +233,48 @@ export class ReminderJob {
           }),
         ),
       );
-    const patients = new Map<string, PatientFacts>();
-    const addPatients = (rows: StoredResource[]) => {
-      for (const r of rows) patients.set(r.id, patientFacts(r as Parameters<typeof patientFacts>[0]));
-    };
-    if (s.recallsFromPracticeSoftware) {
-      // Recall dates live on the patients: every one of the practice is read (once a day).
-      addPatients(await store.resources.list({ practiceId: p.id, kind: 'Patient' }));
-    } else {
-      const ids = [...upcoming, ...past].map((a) => a.patientId).filter((x): x is string => x !== null);
-      addPatients(await store.resources.getMany(ids));
-    }
-    // Whether recall candidates came back or booked: their own appointments.
+    // The patients the pass needs, not the practice's file: those the window's appointments name
+    // (read by id, a few queries), and — recall dates from the practice software — those whose
+    // recall falls due in the catch-up window.
     const earliest = DateTime.fromISO(day).minus({ days: RECALL_CATCH_UP_DAYS }).toISODate() as string;
+    const dueNow = (pf: PatientFacts) =>
+      pf.recallDue !== null && pf.recallDue <= day && pf.recallDue >= earliest;
+    const patients = new Map<string, PatientFacts>();
+    const named = [...upcoming, ...past].map((a) => a.patientId).filter((x): x is string => x !== null);
+    for (const r of await store.resources.getMany(named))
+      if (r.practiceId === p.id && r.kind === 'Patient')
+        patients.set(r.id, patientFacts(r as Parameters<typeof patientFacts>[0]));
+    if (s.recallsFromPracticeSoftware) {
+      // The recall date is inside the sealed record: no index finds the patients due, so the
+      // practice's patients are read a page at a time and only those due are kept.
+      for (let after: string | null = null; ;) {
+        const page = await store.resources.list({
+          practiceId: p.id,
+          kind: 'Patient',
+          page: { after, size: PATIENT_PAGE },
+        });
+        for (const r of page) {
+          const pf = patientFacts(r as Parameters<typeof patientFacts>[0]);
+          if (dueNow(pf)) patients.set(r.id, pf);
+        }
+        if (page.length < PATIENT_PAGE) break;
+        after = (page.at(-1) as StoredResource).id;
+      }
+    }
+    // Whether recall candidates came back or booked: their own appointments, a few queries.
     const candidates = new Set<string>(past.map((a) => a.patientId).filter((x): x is string => x !== null));
-    for (const pf of patients.values())
-      if (pf.recallDue !== null && pf.recallDue <= day && pf.recallDue >= earliest) candidates.add(pf.id);
-    const visitsOf = new Map<string, AppointmentFacts[]>();
-    for (const id of candidates)
-      visitsOf.set(
-        id,
-        facts(await store.resources.list({ practiceId: p.id, kind: 'Appointment', patientId: id })),
-      );
+    for (const pf of patients.values()) if (dueNow(pf)) candidates.add(pf.id);
+    const visitsOf = new Map<string, AppointmentFacts[]>([...candidates].map((id) => [id, []]));
+    const ids = [...candidates];
+    for (let i = 0; i < ids.length; i += PATIENT_PAGE)
+      for (const a of facts(
+        await store.resources.list({
+          practiceId: p.id,
+          kind: 'Appointment',
+          patientIds: ids.slice(i, i + PATIENT_PAGE),
+        }),
+      ))
+        visitsOf.get(a.patientId as string)?.push(a);
     const keys = [
       ...upcoming.map((a) => `appointment:${a.id}`),
       ...past.map((a) => `recall-rule:${a.id}`),

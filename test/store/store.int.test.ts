@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 
 import { PasserelleError } from '../../src/errors.js';
 import type { Store } from '../../src/store/index.js';
+import type { ResourceQuery } from '../../src/store/types.js';
 import { openTestStore, STORE_KINDS, type StoreKind, testClock, type TestStore } from '../helpers/stores.js';
 import { until } from '../helpers/until.js';
 
@@ -235,6 +236,39 @@ describe.each(STORE_KINDS)('Store contract (%s)', (kind: StoreKind) => {
           (r) => r.id,
         ),
       ).toEqual(['apt-pat-1']);
+    });
+
+    it("lists several patients' records at once and pages a kind by id, within one practice only", async () => {
+      const other = (await store.practices.create({ name: 'Cabinet voisin' })).id;
+      const put = (id: string, practice: string, kind: 'Appointment' | 'Patient', patientId?: string) =>
+        store.resources.put({
+          id,
+          practiceId: practice,
+          kind,
+          data: { id },
+          origin: 'practice',
+          ...(patientId !== undefined && {
+            patientId,
+            startAt: '2026-12-04T08:00:00.000Z',
+            endAt: '2026-12-04T08:15:00.000Z',
+          }),
+        });
+      await put('apt-many-1', practiceId, 'Appointment', 'pat-m1');
+      await put('apt-many-2', practiceId, 'Appointment', 'pat-m2');
+      await put('apt-many-3', other, 'Appointment', 'pat-m1');
+      const ids = async (q: Omit<ResourceQuery, 'practiceId'>, practice = practiceId) =>
+        (await store.resources.list({ practiceId: practice, ...q })).map((r) => r.id).sort();
+      expect(await ids({ kind: 'Appointment', patientIds: ['pat-m1', 'pat-m2'] })).toEqual([
+        'apt-many-1',
+        'apt-many-2',
+      ]);
+      expect(await ids({ kind: 'Appointment', patientIds: [] })).toEqual([]);
+      const paged = (await store.practices.create({ name: 'Cabinet paginé' })).id;
+      for (const id of ['pg-c', 'pg-a', 'pg-b']) await put(id, paged, 'Patient');
+      await put('pg-0', other, 'Patient');
+      expect(await ids({ kind: 'Patient', page: { after: null, size: 2 } }, paged)).toEqual(['pg-a', 'pg-b']);
+      expect(await ids({ kind: 'Patient', page: { after: 'pg-b', size: 2 } }, paged)).toEqual(['pg-c']);
+      expect(await ids({ kind: 'Patient', page: { after: null, size: 10 } }, other)).toEqual(['pg-0']);
     });
 
     it('files hashed match keys per record, replaces them, and finds records by key within a practice', async () => {

@@ -307,7 +307,14 @@ export function resourcesRepo(ctx: RepoContext): ResourcesRepo {
       if (q.to !== undefined) query = query.where('start_at', '<', Date.parse(q.to));
       if (q.from !== undefined) query = query.where('end_at', '>', Date.parse(q.from));
       if (q.updatedSince !== undefined) query = query.where('updated_at', '>=', Date.parse(q.updatedSince));
-      query = query.orderBy('start_at').orderBy('id');
+      if (q.patientIds !== undefined) {
+        if (q.patientIds.length === 0) return [];
+        query = query.where('patient_id', 'in', q.patientIds);
+      }
+      if (q.page !== undefined) {
+        if (q.page.after !== null) query = query.where('id', '>', q.page.after);
+        query = query.orderBy('id').limit(q.page.size);
+      } else query = query.orderBy('start_at').orderBy('id');
       if (q.limit !== undefined) query = query.limit(q.limit);
       return (await query.execute()).map((r) => toResource(r, seal));
     },

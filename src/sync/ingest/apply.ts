@@ -16,8 +16,10 @@ import { DEFAULT_AGENDA_PUBLISH, requestSlotPublication } from '../agenda-publis
 import { checkAgainstRules, outsideRulesRefusal, useForcedBooking } from '../agenda-rules.js';
 import { threeWayMerge } from '../merge.js';
 import { agendaColumns, patientOf } from '../records.js';
+import { rulesInEffectOf, storedRulesOf } from './agenda-memo.js';
 import { recordCollisions } from './conflicts.js';
 import {
+  agendaRulesChanged,
   identityKey,
   type IngestDeps,
   type IngestVia,
@@ -205,7 +207,13 @@ export async function applyTheirs(
       const clash = await agendaClash(tx, ctx.practiceId, merged);
       if (clash) throw new Refusal(slotUnavailable(clash, merged, ctx.timezone), refused);
       // The practitioner's agenda rules (issue 20); a booking the practice forced passes.
-      const verdict = await checkAgainstRules(tx, ctx.practiceId, merged, deps.now?.() ?? Date.now());
+      const verdict = await checkAgainstRules(
+        tx,
+        ctx.practiceId,
+        merged,
+        deps.now?.() ?? Date.now(),
+        async (id) => (await rulesInEffectOf(tx, ctx, id))?.rules,
+      );
       if (verdict && !(await useForcedBooking(tx, ctx.practiceId, verdict.practitionerId, merged, link)))
         throw new Refusal(outsideRulesRefusal(verdict, merged), refused);
     }
@@ -235,12 +243,16 @@ export async function applyTheirs(
       ...(await agendaColumns(tx, merged)),
     });
     ctx.memo.rows.set(canonicalId, stored);
+    // A Schedule says when its practitioner works: imported rules read before it are stale.
+    if (kind === 'Schedule') agendaRulesChanged(ctx);
     // The practitioner's free slots changed: republish them to the secretariat platform (issue 20).
     if (kind === 'Appointment' || kind === 'Slot') {
       const at = (deps.now?.() ?? Date.now()) + (deps.agendaDebounceMs ?? DEFAULT_AGENDA_PUBLISH.debounceMs);
       for (const practitionerId of new Set([ours?.practitionerId, stored.practitionerId]))
-        if (practitionerId != null)
-          ctx.enqueued += await requestSlotPublication(tx, ctx.practiceId, practitionerId, at);
+        if (practitionerId != null) {
+          const hasRules = (await storedRulesOf(tx, ctx, practitionerId)) !== undefined;
+          ctx.enqueued += await requestSlotPublication(tx, ctx.practiceId, practitionerId, at, hasRules);
+        }
     }
     if (merged.resourceType === 'Patient')
       await filePatientKeys(tx, ctx, link, canonicalId, merged as Patient, input.externalId, !ours, newId);

@@ -10,7 +10,9 @@ import type { Logger } from '../../log/logger.js';
 import { type OwnershipRules, withOverrides } from '../../model/ownership.js';
 import type { CanonicalResource, ResourceKind } from '../../model/resources.js';
 import type { Tx } from '../../store/index.js';
+import type { StoredAgendaRules } from '../../store/repos/agenda.js';
 import type { Link, StoredResource } from '../../store/types.js';
+import type { RulesInEffect } from '../agenda-rules.js';
 
 /** Ownership overrides for a practice, from its practice link's mapping profile. */
 export type OwnershipResolver = (practiceLink: Link) => OwnershipRules | undefined;
@@ -51,7 +53,11 @@ export interface PracticeContext {
   readonly memo: IngestMemo;
 }
 
-interface IngestMemo {
+/**
+ * One practice's reads: a memo is never shared between practices (a group commit keeps one per
+ * practice, group.ts), since match-key hashes and practitioner ids are not practice-scoped.
+ */
+export interface IngestMemo {
   readonly canonical: Map<string, string | undefined>;
   readonly rows: Map<string, StoredResource | undefined>;
   /**
@@ -59,12 +65,43 @@ interface IngestMemo {
    * same demographic keys up again and again; new patients are added as they are filed.
    */
   readonly matchKeys: Map<string, string[]>;
+  /** What an ingest of appointments and slots asks of the agenda rules (agenda-memo.ts). */
+  readonly agenda: AgendaMemo;
 }
 
-export function clearMemo(ctx: PracticeContext): void {
+/**
+ * The agenda rules an ingest reads for every appointment or slot it applies (the check of a
+ * secretariat booking, the publication a change asks for), read once per practitioner while
+ * nothing that decides them changes: forgotten with the rest of the memo, and when the ingest
+ * writes what makes imported rules (a Schedule) — `agendaRulesChanged`.
+ */
+export interface AgendaMemo {
+  /** practitioner id → the rules set through the API (agenda_rules), or none. */
+  readonly stored: Map<string, StoredAgendaRules | undefined>;
+  /** practitioner id → the rules in effect (API, or imported from the Schedules), or none. */
+  readonly inEffect: Map<string, RulesInEffect | undefined>;
+}
+
+export function newMemo(): IngestMemo {
+  return {
+    canonical: new Map(),
+    rows: new Map(),
+    matchKeys: new Map(),
+    agenda: { stored: new Map(), inEffect: new Map() },
+  };
+}
+
+export function clearMemo(ctx: Pick<PracticeContext, 'memo'>): void {
   ctx.memo.canonical.clear();
   ctx.memo.rows.clear();
   ctx.memo.matchKeys.clear();
+  agendaRulesChanged(ctx);
+}
+
+/** Forgets the agenda rules read: the ingest wrote something that may change them. */
+export function agendaRulesChanged(ctx: Pick<PracticeContext, 'memo'>): void {
+  ctx.memo.agenda.stored.clear();
+  ctx.memo.agenda.inEffect.clear();
 }
 
 export const identityKey = (linkId: string, kind: ResourceKind, externalId: string) =>
@@ -139,7 +176,7 @@ export class PracticeContexts {
       ...base,
       enqueued: 0,
       planned: [],
-      memo: { canonical: new Map(), rows: new Map(), matchKeys: new Map() },
+      memo: newMemo(),
     };
   }
 }

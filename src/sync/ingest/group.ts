@@ -5,10 +5,10 @@
  * read, validated or hashed, the next one reuses instead of reading, decrypting and validating
  * it again:
  *
- * - the ingest memo (identity lookups, records by id, patient match keys: context.ts) spans the
- *   group instead of one message, kept in step with what the group writes as a page's is;
+ * - the ingest memo (identity lookups, records by id, patient match keys, agenda rules:
+ *   context.ts) spans the group instead of one message, kept in step with what the group
+ *   writes as a page's is — one memo per practice of the group;
  * - the snapshots the group read or wrote (the merge base and echo check of every record);
- * - the agenda rules of the practitioners it touched (each appointment change asks for them);
  * - each distinct record's validation and content hash (`validatedOnce`).
  *
  * Order and atomicity do not change: each message still runs alone, in its savepoint, in
@@ -30,9 +30,9 @@
 import { fieldsHash } from '../../model/fields.js';
 import type { CanonicalResource, ResourceKind } from '../../model/resources.js';
 import { validateAs, type ValidationResult } from '../../model/validate.js';
-import type { StoredAgendaRules, Tx } from '../../store/index.js';
+import type { Tx } from '../../store/index.js';
 import type { Snapshot } from '../../store/types.js';
-import type { PracticeContext } from './context.js';
+import { type IngestMemo, newMemo, type PracticeContext } from './context.js';
 
 /** A record as validated for one link's test flag, with the content hash of the valid value. */
 interface Validated {
@@ -43,10 +43,12 @@ interface Validated {
 interface GroupState {
   /** The store's mark (`markOf`) when the group's last ingest ended; undefined: nothing to reuse. */
   mark: number | undefined;
-  readonly memo: PracticeContext['memo'];
+  /**
+   * The ingest memo of each practice of the group: match-key hashes and practitioner ids are
+   * not practice-scoped, so one practice's reads are never handed to another's ingest.
+   */
+  readonly memos: Map<string, IngestMemo>;
   readonly snapshots: Map<string, Snapshot | undefined>;
-  /** A practitioner's agenda rules, read by every appointment change (agenda-publish.ts). */
-  readonly rules: Map<string, StoredAgendaRules | undefined>;
   readonly validated: Map<string, Validated>;
   /** The transaction as the group's ingests see it: snapshots read once, forgotten on rollback. */
   readonly tx: Tx;
@@ -63,11 +65,8 @@ export const groupApply = { enabled: true };
 const MAX_VALIDATED = 256;
 
 function forget(g: GroupState): void {
-  g.memo.canonical.clear();
-  g.memo.rows.clear();
-  g.memo.matchKeys.clear();
+  g.memos.clear();
   g.snapshots.clear();
-  g.rules.clear();
   // Validations stay: they depend on the record alone, never on what the store holds.
 }
 
@@ -78,34 +77,13 @@ function groupState(tx: Tx): GroupState {
   let g = groups.get(tx);
   if (g) return g;
   const snapshots = new Map<string, Snapshot | undefined>();
-  const rules = new Map<string, StoredAgendaRules | undefined>();
   const state: GroupState = {
     mark: undefined,
-    memo: { canonical: new Map(), rows: new Map(), matchKeys: new Map() },
+    memos: new Map(),
     snapshots,
-    rules,
     validated: new Map(),
     tx: {
       ...tx,
-      agenda: {
-        ...tx.agenda,
-        async getRules(practiceId, practitionerId) {
-          const key = `${practiceId}|${practitionerId}`;
-          if (rules.has(key)) return rules.get(key);
-          const stored = await tx.agenda.getRules(practiceId, practitionerId);
-          rules.set(key, stored);
-          return stored;
-        },
-        // Written by the API in transactions of their own; forgotten here all the same.
-        putRules(input) {
-          rules.clear();
-          return tx.agenda.putRules(input);
-        },
-        deleteRules(practiceId, practitionerId) {
-          rules.clear();
-          return tx.agenda.deleteRules(practiceId, practitionerId);
-        },
-      },
       snapshots: {
         async get(linkId, kind, canonicalId) {
           const key = snapshotKey(linkId, kind, canonicalId);
@@ -164,7 +142,9 @@ export async function inGroup<T>(
   if (g.mark === undefined || g.mark !== mark()) forget(g);
   g.mark = undefined;
   try {
-    const result = await fn(g.tx, { ...ctx, memo: g.memo });
+    let memo = g.memos.get(ctx.practiceId);
+    if (!memo) g.memos.set(ctx.practiceId, (memo = newMemo()));
+    const result = await fn(g.tx, { ...ctx, memo });
     g.mark = mark();
     return result;
   } catch (e) {
