@@ -96,7 +96,7 @@ export interface Tx extends Repos {
   /**
    * PostgreSQL: a count that moves whenever something other than an ingest job may have
    * written in this transaction — a job not marked `BatchOptions.ingest` started or ended, or
-   * a savepoint was rolled back. The group apply (sync/ingest/group.ts) compares it as it
+   * a savepoint was rolled back; while such a job runs, every read of the count moves it. The group apply (sync/ingest/group.ts) compares it as it
    * compares SQLite's total_changes().
    */
   readonly foreignWrites?: () => number;

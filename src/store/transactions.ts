@@ -18,6 +18,8 @@ interface Job {
 /** What moves `Tx.foreignWrites` (PostgreSQL): bumped by the runner and by rollbacks. */
 interface ForeignWrites {
   value: number;
+  /** The running job is an ingest: only the runner and rollbacks move the count meanwhile. */
+  ingest: boolean;
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -62,7 +64,8 @@ export function bindTx(
     db: conn,
     dialect,
     ...(direct && { direct }),
-    ...(foreign && { foreignWrites: () => foreign.value }),
+    // A job that is not an ingest may write between any two reads of the count: each read moves it.
+    ...(foreign && { foreignWrites: () => (foreign.ingest ? foreign.value : ++foreign.value) }),
     async savepoint(name) {
       await run(`SAVEPOINT ${name}`);
       writes?.mark(name);
@@ -135,7 +138,7 @@ export async function runInOneTransaction(
       // PostgreSQL: the runner knows which jobs share the transaction, so it tells the group
       // apply (sync/ingest/group.ts) when one that is not an ingest may have written — what
       // SQLite's total_changes() tells there.
-      const foreign = dialect === 'postgres' ? { value: 0 } : undefined;
+      const foreign = dialect === 'postgres' ? { value: 0, ingest: false } : undefined;
       // Set-wise writes (write-buffer.ts): the connection's statements see the held rows first.
       let routed: ReturnType<typeof throughBuffer> | undefined;
       const writes = writeBuffering.enabled
@@ -151,9 +154,11 @@ export async function runInOneTransaction(
       const tx = bindTx(conn, dialect, now, seal, touched, direct, auditKey, foreign, writes);
       const runJob = async (job: Job) => {
         if (foreign && !job.ingest) foreign.value++;
+        if (foreign) foreign.ingest = job.ingest === true;
         try {
           return await job.fn(tx);
         } finally {
+          if (foreign) foreign.ingest = false;
           if (foreign && !job.ingest) foreign.value++;
         }
       };
