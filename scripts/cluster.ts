@@ -243,10 +243,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await Promise.all(instances.map((i) => i.kill('SIGTERM')));
   };
   let adminKey: string | undefined;
+  let firstOutput: () => string = () => '';
   try {
     const first = await spawnInstance(options, keys, 0, httpPorts[0] as number);
     instances.push(first.instance);
     adminKey = first.adminKey;
+    firstOutput = first.instance.output;
     const rest = await Promise.all(httpPorts.slice(1).map((p, i) => spawnInstance(options, keys, i + 1, p)));
     for (const r of rest) instances.push(r.instance);
   } catch (e) {
@@ -281,7 +283,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   return {
     instances,
     httpUrl: withHaproxy ? `http://127.0.0.1:${options.httpFrontPort}` : undefined,
-    adminKey,
+    // Read again when asked: the key's line may come in a later chunk than "listening on" (a
+    // loaded machine), and the start resolves on the latter.
+    get adminKey() {
+      adminKey ??= /first admin API key \(shown once, store it now\): (psk_\S+)/.exec(firstOutput())?.[1];
+      return adminKey;
+    },
     haproxy,
     haproxyOutput: () => haproxyOut,
     async restart(index) {

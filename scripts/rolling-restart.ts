@@ -173,3 +173,22 @@ export function readinessSummary(observations: readonly ReadinessObservation[]):
   const of = (f: (o: ReadinessObservation) => boolean) => observations.filter(f).length;
   return `${observations.length} /readyz answers: ${of((o) => o.status === 200)} ready, ${of((o) => o.status === 503)} not ready (${of((o) => o.status === 503 && o.askedAfterStop)} while stopping), ${of((o) => o.status === 'refused')} refused`;
 }
+
+/**
+ * The soak's `restart` fault (`npm run soak -- --faults restart`): a rolling restart with the
+ * readiness watcher running; resolves with the untrue "ready" answers seen (none expected).
+ */
+export async function restartFault(
+  cluster: Cluster,
+  options: { readonly key: string; readonly linkPort: number; readonly log: (line: string) => void },
+): Promise<number> {
+  const watch = watchReadiness(cluster, options.key, options.linkPort);
+  try {
+    await rollingRestart(cluster, { ...options, onStopping: (i) => watch.stopping(i) });
+  } finally {
+    await watch.stop();
+  }
+  const lies = watch.lies();
+  options.log(`rolling restart done: ${readinessSummary(watch.observations)}, ${lies.length} untrue "ready"`);
+  return lies.length;
+}

@@ -5,10 +5,12 @@
  * not ACKed, as MLLP senders do), and every `--fault-every` ACKs one fault, in turn:
  *   cut   — every instance's PostgreSQL connections dropped and refused (PostgreSQL restarted),
  *   stall — connections kept but silent (a partition), until a sender goes without an ACK,
- *   kill  — SIGKILL of one instance, restarted once the senders have failed over.
+ *   kill  — SIGKILL of one instance, restarted once the senders have failed over,
+ *   restart — a rolling restart: every instance in turn SIGTERMed, drained, started again and
+ *             ready before the next (scripts/rolling-restart.ts); `/readyz` watched throughout.
  * PostgreSQL is reached through a TCP proxy of ours: the machine's server is never restarted.
  * It stops by itself, prints sent/ACKed/applied/lost/duplicated/max lag and exits 1 if any
- * message was lost or duplicated.
+ * message was lost or duplicated (or, with `restart`, if `/readyz` said ready untruly).
  *
  *   npm run soak -- --instances 3 --clients 4 --messages 600 --fault-every 100 --faults cut,stall,kill
  */
@@ -31,8 +33,9 @@ import {
 import { TcpProxy } from '../test/helpers/tcp-proxy.js';
 import { until } from '../test/helpers/until.js';
 import { freePort, freePortRange, haproxyBinary, startCluster } from './cluster.js';
+import { restartFault } from './rolling-restart.js';
 
-type Fault = 'cut' | 'stall' | 'kill';
+type Fault = 'cut' | 'stall' | 'kill' | 'restart';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -99,6 +102,7 @@ async function main(): Promise<number> {
     const acked = new Map<string, Exchange>();
     const lag: number[] = [];
     let unanswered = 0;
+    let untrueReady = 0;
     let next = 0;
     const sender = async (c: number) => {
       let conn: MllpSender | undefined;
@@ -143,7 +147,9 @@ async function main(): Promise<number> {
       const fault = faults[f % faults.length] as Fault;
       const failed = unanswered;
       const started = Date.now();
-      if (fault === 'kill') {
+      if (fault === 'restart') {
+        untrueReady += await restartFault(cluster, { key, linkPort, log });
+      } else if (fault === 'kill') {
         const victim = cluster.instances[f % cluster.instances.length];
         if (!victim) continue;
         await victim.kill('SIGKILL');
@@ -189,7 +195,7 @@ async function main(): Promise<number> {
     log(
       `soak: sent ${stats.sent}, ACKed ${stats.acked}, applied ${stats.applied}, lost ${stats.lost}, duplicated ${stats.duplicated}, lag p50 ${stats.p50LagMs} ms, max ${stats.maxLagMs} ms, ${stats.unanswered} unanswered send(s)`,
     );
-    return stats.lost === 0 && stats.duplicated === 0 ? 0 : 1;
+    return stats.lost === 0 && stats.duplicated === 0 && untrueReady === 0 ? 0 : 1;
   } finally {
     await cluster.stop();
     await proxy.close();

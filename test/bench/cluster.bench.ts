@@ -452,7 +452,8 @@ const bench: Bench = {
           fronts,
         });
         try {
-          adminKey ??= cluster.adminKey;
+          // A fresh database: the first instance prints the first admin key.
+          adminKey ??= await until('the first admin API key', () => cluster.adminKey, 10_000);
           const key = adminKey as string;
           if (runs.length === 0)
             for (const [p, port] of linkPorts.entries())
