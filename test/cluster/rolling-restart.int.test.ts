@@ -4,14 +4,24 @@
  * negative one → reconnect and resend), every instance in turn is stopped with SIGTERM, waited
  * for while it drains and exits, started again and waited for until `/readyz` answers 200
  * (scripts/rolling-restart.ts, also `npm run soak -- --faults restart`). Every ACKed message is
- * stored and applied once, none twice, and `/readyz` never said "ready" untruly. One cluster
+ * stored and applied once, none twice, and `/readyz` never said "ready" untruly. Before that,
+ * HAProxy's framed MLLP check (scripts/cluster.ts) takes out an instance whose listener accepts
+ * connections but does not answer (SIGSTOP), and takes it back after SIGCONT. One cluster
  * world for the file; HAProxy is part of this machine (.ci/run installs it): without it the test
  * fails saying so.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { type Cluster, freePort, freePortRange, haproxyBinary, startCluster } from '../../scripts/cluster.js';
 import {
+  type Cluster,
+  type ClusterInstance,
+  freePort,
+  freePortRange,
+  haproxyBinary,
+  startCluster,
+} from '../../scripts/cluster.js';
+import {
+  accepts,
   readinessSummary,
   rollingRestart,
   waitReady,
@@ -74,6 +84,55 @@ describe('three instances behind HAProxy: a rolling restart while senders send',
     dir.remove();
   }, 30_000);
 
+  it('takes out of HAProxy an instance whose listener accepts connections but does not answer (SIGSTOP), and takes it back once it answers', async () => {
+    const stuck = cluster.instances[1] as ClusterInstance;
+    const server = `passerelle_mllp0/i${stuck.index}`;
+    const marks = () =>
+      cluster
+        .haproxyOutput()
+        .split('\n')
+        .filter((l) => l.includes(`${server} is`));
+    const before = marks().length;
+    stuck.child.kill('SIGSTOP');
+    let down: string;
+    try {
+      // The kernel still completes TCP handshakes from the backlog: a connect check would pass.
+      expect(await accepts(stuck.mllpPort(linkPort))).toBe(true);
+      down = await until(
+        'HAProxy marking the stuck instance down',
+        () =>
+          marks()
+            .slice(before)
+            .find((l) => l.includes('is DOWN')),
+        30_000,
+        { everyMs: 100 },
+      );
+      // Meanwhile messages through HAProxy are answered by the others.
+      for (let n = 0; n < 5; n++) {
+        const x = await sendOnce(front, booking(`stuck-${n}`));
+        expect([x.code, x.acknowledges]).toEqual(['CA', `C-stuck-${n}`]);
+      }
+    } finally {
+      stuck.child.kill('SIGCONT');
+    }
+    const up = await until(
+      'HAProxy taking the instance back',
+      () =>
+        marks()
+          .slice(before)
+          .find((l) => l.includes('is UP')),
+      30_000,
+      { everyMs: 100 },
+    );
+    const counts = await until('the messages applied', async () => {
+      const c = await storedCounts(db.url, linkId);
+      return c.appointments >= 6 && c;
+    });
+    // warm-up + 5: the checks themselves stored nothing (no control id: answered AR, not stored).
+    expect(counts).toMatchObject({ inbox: 6, distinctKeys: 6, appointments: 6 });
+    log(`stuck listener: ${down} / ${up}`);
+  }, 120_000);
+
   it('loses and duplicates no ACKed message and never answers ready untruly while every instance is restarted in turn', async () => {
     const acked = new Map<string, Exchange>();
     let resends = 0;
@@ -127,7 +186,7 @@ describe('three instances behind HAProxy: a rolling restart while senders send',
       [1, 0],
       [2, 0],
     ]);
-    const expected = acked.size + 1; // the warm-up
+    const expected = acked.size + 6; // the warm-up and the stuck test's 5
     const counts = await until('every ACKed message applied', async () => {
       const c = await storedCounts(db.url, linkId);
       return c.appointments >= expected && c;
