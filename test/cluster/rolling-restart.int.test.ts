@@ -200,7 +200,7 @@ describe('three instances behind HAProxy: a rolling restart while senders send',
     });
     expect(watch.lies()).toEqual([]);
     process.stdout.write(
-      `rolling restart of 3 instances: ${steps.map((s) => `i${s.index} drained in ${s.drainMs} ms, ready ${s.readyMs} ms later`).join('; ')}; sent and ACKed ${acked.size}, applied ${counts.distinctAppointments - 1}, lost 0, duplicated 0, ${resends} resend(s); ${readinessSummary(watch.observations)}\n`,
+      `rolling restart of 3 instances: ${steps.map((s) => `i${s.index} drained in ${s.drainMs} ms, ready ${s.readyMs} ms later`).join('; ')}; sent and ACKed ${acked.size}, applied ${counts.distinctAppointments - 6}, lost 0, duplicated 0, ${resends} resend(s); ${readinessSummary(watch.observations)}\n`,
     );
   }, 600_000);
 });
