@@ -57,6 +57,8 @@ export interface ClusterOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Environment of instance `index` only (after `env`): a test's skewed clock, for one. */
   readonly instanceEnv?: (index: number, dir: string) => Readonly<Record<string, string>>;
+  /** HAProxy's MLLP health check (haproxyConfig): a framed message by default. */
+  readonly mllpCheck?: 'message' | 'connect';
   /** Where instance and HAProxy output goes besides being kept (default: nowhere). */
   readonly echo?: (line: string) => void;
 }
@@ -119,11 +121,35 @@ export const freePort = freePortBelowEphemeral;
 /** `count` consecutive free ports starting at the returned one (a link port and its offsets). */
 export const freePortRange = freePortRangeBelowEphemeral;
 
+/**
+ * HAProxy's MLLP health check: one MLLP-framed minimal message without a control id (MSH-10),
+ * which the listener answers AR without storing anything (connectors/hl7v2/receiver.ts: no
+ * dedupe key, nothing stored), and the check expects the answer's end of frame (FS CR). A
+ * listener whose process accepts connections but does not answer (stuck event loop, SIGSTOP)
+ * fails it, where a TCP connect succeeds: the kernel completes the handshake from the backlog.
+ */
+export const MLLP_CHECK_MESSAGE = 'MSH|^~\\&|HAPROXY|CHECK|||||ACK||P|2.5\r';
+
+function mllpCheckLines(): string[] {
+  const frame = Buffer.concat([
+    Buffer.from([0x0b]),
+    Buffer.from(MLLP_CHECK_MESSAGE, 'latin1'),
+    Buffer.from([0x1c, 0x0d]),
+  ]);
+  return [
+    '  option tcp-check',
+    `  tcp-check send-binary ${frame.toString('hex')}`,
+    '  tcp-check expect binary 1c0d',
+  ];
+}
+
 /** HAProxy's configuration: HTTP over /healthz-checked instances, one TCP front per MLLP port. */
 export function haproxyConfig(input: {
   readonly httpFrontPort: number;
   readonly httpPorts: readonly number[];
   readonly mllp: readonly { readonly frontPort: number; readonly backendPorts: readonly number[] }[];
+  /** `message` (default): a framed message answered in time; `connect`: the listener accepts. */
+  readonly mllpCheck?: 'message' | 'connect';
 }): string {
   const lines = [
     'global',
@@ -132,7 +158,8 @@ export function haproxyConfig(input: {
     'defaults',
     '  log global',
     '  timeout connect 2s',
-    '  timeout check 1s',
+    // A framed check waits for the instance's answer: room for a busy event loop.
+    '  timeout check 2s',
     '  timeout client 10m',
     '  timeout server 10m',
     // A connection to a backend that just died is tried again, on another server (libraries.md §12).
@@ -159,7 +186,8 @@ export function haproxyConfig(input: {
       '  mode tcp',
       // MLLP connections are long-lived: the instance with the fewest takes the next.
       '  balance leastconn',
-      // A listener that accepts is a link that runs on that instance (it listens only once started).
+      // A listener that answers is a link that runs on that instance (it listens only once started).
+      ...((input.mllpCheck ?? 'message') === 'message' ? mllpCheckLines() : []),
       ...m.backendPorts.map((p, i) => `  server i${i} 127.0.0.1:${p} check inter 1s fall 2 rise 2`),
     );
   });
@@ -251,10 +279,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await Promise.all(instances.map((i) => i.kill('SIGTERM')));
   };
   let adminKey: string | undefined;
+  let firstOutput: () => string = () => '';
   try {
     const first = await spawnInstance(options, keys, 0, httpPorts[0] as number);
     instances.push(first.instance);
     adminKey = first.adminKey;
+    firstOutput = first.instance.output;
     const rest = await Promise.all(httpPorts.slice(1).map((p, i) => spawnInstance(options, keys, i + 1, p)));
     for (const r of rest) instances.push(r.instance);
   } catch (e) {
@@ -270,6 +300,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       haproxyConfig({
         httpFrontPort: options.httpFrontPort as number,
         httpPorts,
+        ...(options.mllpCheck && { mllpCheck: options.mllpCheck }),
         mllp: (options.mllp ?? []).map((m) => ({
           frontPort: m.frontPort,
           backendPorts: instances.map((i) => i.mllpPort(m.linkPort)),
@@ -289,7 +320,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   return {
     instances,
     httpUrl: withHaproxy ? `http://127.0.0.1:${options.httpFrontPort}` : undefined,
-    adminKey,
+    // Read again when asked: the key's line may come in a later chunk than "listening on" (a
+    // loaded machine), and the start resolves on the latter.
+    get adminKey() {
+      adminKey ??= /first admin API key \(shown once, store it now\): (psk_\S+)/.exec(firstOutput())?.[1];
+      return adminKey;
+    },
     haproxy,
     haproxyOutput: () => haproxyOut,
     async restart(index) {

@@ -6,12 +6,14 @@
  *   cut   — every instance's PostgreSQL connections dropped and refused (PostgreSQL restarted),
  *   stall — connections kept but silent (a partition), until a sender goes without an ACK,
  *   kill  — SIGKILL of one instance, restarted once the senders have failed over;
+ *   restart — a rolling restart: every instance in turn SIGTERMed, drained, started again and
+ *             ready before the next (scripts/rolling-restart.ts); `/readyz` watched throughout;
  *   push-kill, peer — the push side (scripts/soak-push.ts): bookings pushed to a secretariat
  *           simulator, the instance holding outbox leases killed -9 mid-push, the platform
  *           answering 429/500/hang; then every ACKed booking must be on the platform once.
  * PostgreSQL is reached through a TCP proxy of ours: the machine's server is never restarted.
  * It stops by itself, prints sent/ACKed/applied/lost/duplicated/max lag and exits 1 if any
- * message was lost or duplicated.
+ * message was lost or duplicated (or, with `restart`, if `/readyz` said ready untruly).
  * The kinds `webhook-drop`, `poison` and `skew` need both sides of a practice: they run in a
  * world of their own (scripts/soak-sync.ts), before the others.
  *
@@ -39,10 +41,11 @@ import {
 import { TcpProxy } from '../test/helpers/tcp-proxy.js';
 import { until } from '../test/helpers/until.js';
 import { freePort, freePortRange, haproxyBinary, startCluster } from './cluster.js';
+import { restartFault } from './rolling-restart.js';
 import { isPushFault, PUSH_SOAK_ENV, type PushFault, type PushSide, startPushSide } from './soak-push.js';
 import { isSyncFault, soakSyncFaults } from './soak-sync.js';
 
-type Fault = 'cut' | 'stall' | 'kill' | PushFault;
+type Fault = 'cut' | 'stall' | 'kill' | 'restart' | PushFault;
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -135,6 +138,7 @@ async function main(): Promise<number> {
     const acked = new Map<string, Exchange>();
     const lag: number[] = [];
     let unanswered = 0;
+    let untrueReady = 0;
     let next = 0;
     const sender = async (c: number) => {
       let conn: MllpSender | undefined;
@@ -179,7 +183,9 @@ async function main(): Promise<number> {
       const fault = faults[f % faults.length] as Fault;
       const failed = unanswered;
       const started = Date.now();
-      if (isPushFault(fault)) {
+      if (fault === 'restart') {
+        untrueReady += await restartFault(cluster, { key, linkPort, log });
+      } else if (isPushFault(fault)) {
         if (push) log(await push.fault(fault, cluster));
       } else if (fault === 'kill') {
         const victim = cluster.instances[f % cluster.instances.length];
@@ -236,7 +242,7 @@ async function main(): Promise<number> {
       );
       pushOk = p.lost === 0 && p.duplicated === 0 && p.dead === 0;
     }
-    return stats.lost === 0 && stats.duplicated === 0 && pushOk ? syncCode : 1;
+    return stats.lost === 0 && stats.duplicated === 0 && pushOk && untrueReady === 0 ? syncCode : 1;
   } finally {
     await push?.close();
     await cluster.stop();

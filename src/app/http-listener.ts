@@ -104,16 +104,24 @@ function readPem(files: NonNullable<Config['http']['tls']>): Pem {
 export async function bindHttp(config: Config['http'], logger: Logger): Promise<HttpListener> {
   const files = config.tls;
   let handler: RequestListener = starting;
+  // Once closing, every answer ends its connection: a keep-alive client asking more often than
+  // the idle timeout (a balancer's or an operator's /readyz poll) would otherwise keep
+  // server.close() from ever completing, and the stop with it (found by the rolling restart).
+  let closing = false;
+  const serve: RequestListener = (req, res) => {
+    if (closing) res.setHeader('Connection', 'close');
+    handler(req, res);
+  };
   let server: Server;
   if (files) {
     // Read before binding: unusable certificate files fail the start like a taken port.
     const pem = readPem(files);
     server = https.createServer({ ...pem, minVersion: 'TLSv1.2' }, (req, res) => {
       res.setHeader('Strict-Transport-Security', HSTS);
-      handler(req, res);
+      serve(req, res);
     });
   } else {
-    server = http.createServer((req, res) => handler(req, res));
+    server = http.createServer(serve);
   }
   // Calendar apps and proxies keep connections open; close() ends idle ones at once.
   server.keepAliveTimeout = 5000;
@@ -153,6 +161,7 @@ export async function bindHttp(config: Config['http'], logger: Logger): Promise<
     },
     close: () =>
       new Promise<void>((resolve) => {
+        closing = true;
         server.close(() => resolve());
         server.closeIdleConnections();
       }),

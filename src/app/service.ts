@@ -180,12 +180,36 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     };
     const modules = options.modules ?? [];
     const registry = serviceRegistry(modules);
+    // /readyz says "ready" only between the end of the start and the beginning of a stop: the
+    // HTTP listener serves before the modules have started their links (a link's listener is
+    // not there yet) and until after they stopped (the instance refuses new messages while it
+    // drains). A balancer or orchestrator must not send work then (rolling restart,
+    // docs/cluster.md).
+    let phase: { name: 'starting' | 'running' | 'stopping'; since: string } = {
+      name: 'starting',
+      since: new Date(now()).toISOString(),
+    };
+    const phaseCheck: ReadinessCheck = () =>
+      phase.name === 'running'
+        ? []
+        : [
+            {
+              kind: 'service',
+              id: 'self',
+              code: 'ERR_SYNC_NOT_RUNNING',
+              reason:
+                phase.name === 'starting'
+                  ? 'passerelle is starting: its links are not all started yet'
+                  : 'passerelle is stopping: it finishes what it holds and takes no new work',
+              since: phase.since,
+            },
+          ];
     const routes: AnyRoute[] = [
       ...healthRoutes({
         store,
         metrics,
         version: VERSION,
-        readiness: modules.flatMap((m) => (m.readiness ? [m.readiness(ctx)] : [])),
+        readiness: [phaseCheck, ...modules.flatMap((m) => (m.readiness ? [m.readiness(ctx)] : []))],
       }),
       ...practiceRoutes({ store, secrets: box, registry }),
       ...auditRoutes({
@@ -252,6 +276,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       await purge.destroy();
     });
 
+    phase = { name: 'running', since: new Date(now()).toISOString() };
     logger.info('passerelle started', { url, version: VERSION, store: store.dialect });
     let stopped: Promise<void> | undefined;
     return {
@@ -262,6 +287,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       createdKeyFile: created ? keyFile : undefined,
       reloadTls: () => listener.reloadTls(),
       stop() {
+        if (phase.name !== 'stopping') phase = { name: 'stopping', since: new Date(now()).toISOString() };
         stopped ??= (async () => {
           for (const stop of stoppers.reverse()) {
             try {

@@ -76,7 +76,12 @@ const MESSAGE = withField(withField(hl7Fixture('siu-s12-new-appointment'), 'MSH'
 /** Enhanced mode as IHE PAM France sends it (MSH-15 AL, MSH-16 NE): an accept ACK only. */
 const IHE_MESSAGE = hl7Fixture('siu-s12-new-appointment');
 
-async function singleRowTransactionsPerSecond(store: Store, linkId: string, ms: number): Promise<number> {
+/** The single-row baseline (also test/bench/cluster.bench.ts's): one inbox row per durable transaction, awaited one by one. */
+export async function singleRowTransactionsPerSecond(
+  store: Store,
+  linkId: string,
+  ms: number,
+): Promise<number> {
   const body = Buffer.alloc(2048, 0x58);
   let n = 0;
   const one = () => {

@@ -30,6 +30,8 @@ export interface BenchClientsOutput {
   readonly negative: number;
   /** Every message answered, warm-up included (for CPU time per message). */
   readonly answered: number;
+  /** The clients' own CPU time (user + system, µs) over the whole run, warm-up included. */
+  readonly cpuUs?: number;
 }
 
 async function main(input: BenchClientsInput): Promise<BenchClientsOutput> {
@@ -76,8 +78,17 @@ async function main(input: BenchClientsInput): Promise<BenchClientsOutput> {
       socket.on('error', reject);
       socket.on('close', () => resolve());
     });
+  const cpuBefore = process.cpuUsage();
   await Promise.all(Array.from({ length: input.clients }, (_, i) => one(i)));
-  return { messages, seconds: input.durationMs / 1000, latenciesMs: latencies, negative, answered };
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    messages,
+    seconds: input.durationMs / 1000,
+    latenciesMs: latencies,
+    negative,
+    answered,
+    cpuUs: cpu.user + cpu.system,
+  };
 }
 
 if (process.send) {
