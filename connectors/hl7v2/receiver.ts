@@ -296,10 +296,18 @@ export class Hl7Receiver {
         new PasserelleError('ERR_HL7_FIELD_INVALID', 'MSH-10: the message control id is required', {
           details: { hl7Path: 'MSH-10', hl7ErrorCode: '101' },
         });
-      o.log.warn('hl7 message refused: no readable MSH-10', {
+      // A lone MSH carries no data: load balancers' health checks (deploy/haproxy) send one every
+      // second to each instance; refused all the same, but not a warning every second.
+      const lines = raw
+        .toString('latin1')
+        .split(/\r\n?|\n/)
+        .filter((l) => l.trim() !== '');
+      const probe = lines.length === 1 && lines[0]?.startsWith('MSH') === true;
+      o.log[probe ? 'debug' : 'warn']('hl7 message refused: no readable MSH-10', {
         code: error.code,
         messageType: key.messageType,
         bytes: raw.length,
+        ...(probe && { probe: true }),
       });
       return {
         kind: 'unreadable',

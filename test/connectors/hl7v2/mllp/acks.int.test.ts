@@ -3,11 +3,14 @@
  * modes (HL7 v2.5.1 §2.9), reused control ids, unparseable and unsupported messages, messages
  * that could not be committed, character sets, idle connections.
  */
+import { Writable } from 'node:stream';
+
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import type { InboundHandler } from '../../../../src/connector/contract.js';
 import { PasserelleError } from '../../../../src/errors.js';
 import { decodeBytes } from '../../../../src/hl7/index.js';
+import { createLogger } from '../../../../src/log/logger.js';
 import {
   hl7,
   hl7Fixture,
@@ -28,6 +31,14 @@ const ackTypes = (raw: Buffer, accept: string, application: string) =>
 describe('MLLP listener acknowledgments', () => {
   let h: Hl7LinkHarness;
   let failNext = 0;
+  const logs: { level: string; message: string }[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n'))
+        if (line.trim()) logs.push(JSON.parse(line) as { level: string; message: string });
+      done();
+    },
+  });
   beforeAll(async () => {
     const wrapHandler =
       (handler: InboundHandler): InboundHandler =>
@@ -38,7 +49,11 @@ describe('MLLP listener acknowledgments', () => {
         }
         return handler(message);
       };
-    h = await startHl7Link({ config: listenConfig(), wrapHandler });
+    h = await startHl7Link({
+      config: listenConfig(),
+      wrapHandler,
+      logger: createLogger({ level: 'debug', stream: sink }),
+    });
   });
   afterAll(async () => {
     await h.dispose();
@@ -153,6 +168,23 @@ describe('MLLP listener acknowledgments', () => {
       const noMsh = parseAck(await c.request(Buffer.from('PID|1||X\r')));
       expect([noMsh.code, noMsh.acknowledges]).toEqual(['AR', undefined]);
       expect((await h.store.inbox.list({ linkId: h.link.id, limit: 1000 })).length).toBe(before);
+      c.destroy();
+    });
+
+    it('answers AR to a load balancer’s health check (a lone MSH without control id) and logs it at debug, not as a warning', async () => {
+      const c = await RawMllpSocket.connect(h.port);
+      const refused = () => logs.filter((l) => l.message === 'hl7 message refused: no readable MSH-10');
+      const before = refused().length;
+      // The check deploy/haproxy/haproxy.cfg sends every second to every instance.
+      const check = parseAck(await c.request(Buffer.from('MSH|^~\\&|HAPROXY|CHECK|||||ACK||P|2.5\r')));
+      expect([check.code, check.acknowledges]).toEqual(['AR', undefined]);
+      const noId = parseAck(await c.request(withControlId(S17, '')));
+      expect(noId.code).toBe('AR');
+      expect(
+        refused()
+          .slice(before)
+          .map((l) => l.level),
+      ).toEqual(['debug', 'warn']);
       c.destroy();
     });
 
