@@ -23,7 +23,7 @@ import type { SyncRuntime } from '../../src/sync/runtime.js';
 import { fixturePatients } from '../helpers/fixtures.js';
 import { memoryConnector, MemoryWorld } from '../helpers/memory-connector.js';
 import { startTestService, type TestService } from '../helpers/service.js';
-import { STORE_KINDS, tempDir } from '../helpers/stores.js';
+import { STORE_KINDS } from '../helpers/stores.js';
 import { at, booking, seedAgenda } from '../helpers/sync-harness.js';
 import { until } from '../helpers/until.js';
 
@@ -35,7 +35,6 @@ const YEARLY = '0 0 1 1 *';
 const [, PAUL] = fixturePatients() as [Patient, Patient];
 
 describe.each(STORE_KINDS)('a push answered 412 by the secretariat platform (%s store)', (storeKind) => {
-  const dir = tempDir('passerelle-412-');
   const world = new MemoryWorld();
   const prac = world.peer('prac');
   const module = syncModule({
@@ -184,7 +183,6 @@ describe.each(STORE_KINDS)('a push answered 412 by the secretariat platform (%s 
   afterAll(async () => {
     await t?.dispose();
     await sim?.close();
-    dir.remove();
   });
 
   it('sends the practice’s new time with the agent’s note kept, and opens no conflict, when the agent changed only the note', async () => {
