@@ -598,9 +598,19 @@ export function heldOnPlatform(kind: ResourceKind, path: string): boolean {
 /**
  * A canonical record as the platform keeps it (ConnectorDefinition.view): a patient written
  * there and read back loses its title, its given names beyond five, its other name uses and
- * identifiers, the phones and e-mails the contract does not take. Other kinds are kept whole.
+ * identifiers, the phones and e-mails the contract does not take; an appointment loses its
+ * `minutesDuration` (the platform keeps start and end only). Other kinds are kept whole.
  */
 export function platformView(record: C.CanonicalResource): C.CanonicalResource {
+  if (record.resourceType === 'Appointment') {
+    // The duration travels in the `start/end` field group (src/model/fields.ts): left in the
+    // merge base (the snapshot of what passerelle wrote, an SIU booking's SCH-11 duration
+    // included), it made the platform's unchanged time look changed there, and a practice's
+    // move then collided with it (a 412 re-merge opened a start/end conflict for nothing).
+    if (record.minutesDuration === undefined) return record;
+    const { minutesDuration: _duration, ...kept } = record;
+    return kept;
+  }
   if (record.resourceType !== 'Patient') return record;
   const input = patientFromCanonical(record);
   return patientToCanonical({ ...input, id: record.id, version: 1, updatedAt: '1970-01-01T00:00:00Z' });

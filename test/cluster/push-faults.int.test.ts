@@ -10,13 +10,18 @@
  *   (`sync.outboxLeaseMs`, 4 s here, on the database's clock) runs out and push them with the
  *   same idempotency keys;
  * - the platform answering a seeded share of requests 429 (Retry-After), 500, or not before the
- *   client's timeout (then applying the write anyway), under three senders at once.
+ *   client's timeout (then applying the write anyway), under three senders at once;
+ * - an agent changing appointments on the platform unknown to passerelle, then the practice
+ *   moving them: each push meets a 412 and is merged again; only the ones both sides moved open
+ *   a conflict.
  *
  * Each run prints sent / ACKed / applied / pushed / lost / duplicated / max lag and asserts 0 lost,
  * 0 duplicated. HAProxy is part of this machine (.ci/run installs it): without it the test fails.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
 
+import type { Appointment } from '../../connectors/secretariat/contract.js';
 import type { SecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
 import {
   type Cluster,
@@ -32,6 +37,7 @@ import {
   outboxDepth,
   outboxLeaseHolders,
   peerFaultScript,
+  platformAppointments,
   pushBooking,
   pushLine,
   pushStats,
@@ -45,6 +51,7 @@ import {
   sendOnce,
   storedCounts,
 } from '../helpers/cluster-world.js';
+import { withControlId, withField } from '../helpers/hl7.js';
 import { createPgDatabase, tempDir } from '../helpers/stores.js';
 import { until } from '../helpers/until.js';
 
@@ -305,4 +312,132 @@ describe('three instances pushing to the secretariat platform: instance killed, 
     expect(sim.state.counters.faults500).toBeGreaterThan(counters.faults500);
     sim.setFaults({ script: [] });
   }, 180_000);
+
+  it('answers a 412 by merging the platform record: a conflict where both sides moved the appointment, none where the agent changed only the note', async () => {
+    const ids = Array.from({ length: 6 }, (_, n) => `push-412-${n}`);
+    await sendAll(ids, 2);
+    await settledRun('412 set-up', ids);
+    const held = platformAppointments(sim);
+    const mapped = new Map(ids.map((id) => [id, held.get(id)?.[0]?.id as string]));
+    const agentAt = (n: number) => new Date(Date.UTC(2025, 3, 1 + n, 8, 0)).toISOString();
+    const practiceAt = (n: number) => Date.UTC(2025, 4, 1 + n, 9, 0);
+    for (const [n, id] of ids.entries()) {
+      await agentPut(sim, mapped.get(id) as string, () =>
+        n < 3
+          ? { start: agentAt(n), end: new Date(Date.parse(agentAt(n)) + 20 * 60_000).toISOString() }
+          : { note: `Note de l'agent ${n}` },
+      );
+    }
+    const s = sender();
+    try {
+      for (const [n, id] of ids.entries()) await s.deliverRaw(reschedule(id, practiceAt(n)));
+    } finally {
+      s.close();
+    }
+    const dump = async () => {
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      const rows = await c.query(
+        'SELECT seq, link_id = $1 AS sec, kind, status, attempts, last_error_code FROM outbox ORDER BY seq DESC LIMIT 30',
+        [secLinkId],
+      );
+      await c.end();
+      return JSON.stringify({
+        rows: rows.rows,
+        conflicts: await openConflicts(cluster.httpUrl as string, key, practiceId),
+        platform: ids.map((id) => {
+          const a = sim.state.get('appointment', mapped.get(id) as string);
+          return [a?.version, a?.start, a?.note];
+        }),
+      });
+    };
+    await until(
+      'the moves handled',
+      async () => {
+        const depth = await outboxDepth(db.url, secLinkId);
+        const conflicts = await openConflicts(cluster.httpUrl as string, key, practiceId);
+        const merged = ids.filter(
+          (id, n) =>
+            n >= 3 &&
+            Date.parse(sim.state.get('appointment', mapped.get(id) as string)?.start ?? '') === practiceAt(n),
+        );
+        return depth.pending + depth.leased === 0 && conflicts.length >= 3 && merged.length === 3;
+      },
+      60_000,
+      { everyMs: 500 },
+    ).catch(async (e: unknown) => {
+      throw new Error(`${String(e)}: ${await dump()}`);
+    });
+    const conflicts = await openConflicts(cluster.httpUrl as string, key, practiceId);
+    process.stdout.write(`fault 412: 6 moved by the practice, ${conflicts.length} conflict(s) open\n`);
+    // One start/end conflict per appointment both sides moved; none where the agent changed
+    // only the note (the platform still held the time passerelle wrote there).
+    expect(conflicts).toEqual(
+      Array.from({ length: 3 }, () => expect.objectContaining({ kind: 'Appointment', paths: ['start/end'] })),
+    );
+    for (const [n, id] of ids.entries())
+      if (n >= 3)
+        expect(sim.state.get('appointment', mapped.get(id) as string)?.note).toBe(`Note de l'agent ${n}`);
+  }, 180_000);
+
+  /** SIU^S13 moving booking `id` to `at` (20 minutes). */
+  function reschedule(id: string, at: number): { id: string; message: Buffer } {
+    const hl7 = (t: number) =>
+      new Date(t)
+        .toISOString()
+        .replace(/[-:T]/g, '')
+        .replace(/\.\d+Z$/, '+0000');
+    const [start, end] = [hl7(at), hl7(at + 20 * 60_000)];
+    let m = withControlId(pushBooking(id), `C-${id}-moved`);
+    m = withField(m, 'MSH', 7, hl7(Date.now()));
+    m = withField(m, 'MSH', 9, 'SIU^S13^SIU_S12');
+    m = withField(m, 'SCH', 11, `^^M20^${start}^${end}`);
+    m = withField(m, 'TQ1', 7, start);
+    m = withField(m, 'TQ1', 8, end);
+    return { id: `${id}-moved`, message: m };
+  }
 });
+
+/** An agent changes an appointment through the platform's API (GET, change, PUT with If-Match). */
+async function agentPut(
+  sim: SecretariatSimulator,
+  id: string,
+  change: (a: Appointment) => Partial<Appointment>,
+): Promise<void> {
+  const url = `${sim.url}/v1/practices/${sim.practiceId}/appointments/${id}`;
+  const headers = { authorization: `Bearer ${sim.apiToken}`, 'x-agent-id': 'agent-cluster' };
+  const current = (await (await fetch(url, { headers })).json()) as Appointment;
+  const next = { ...current, ...change(current) };
+  const res = await fetch(url, {
+    method: 'PUT',
+    headers: {
+      ...headers,
+      'content-type': 'application/json',
+      'if-match': `"${current.version}"`,
+      'idempotency-key': `agent-${id}-${current.version}`,
+    },
+    body: JSON.stringify({
+      practitionerId: next.practitionerId,
+      patientId: next.patientId,
+      slotId: next.slotId,
+      appointmentTypeId: next.appointmentTypeId,
+      start: next.start,
+      end: next.end,
+      note: next.note,
+      status: next.status,
+    }),
+  });
+  if (!res.ok) throw new Error(`agent PUT appointment ${id}: ${res.status} ${await res.text()}`);
+}
+
+async function openConflicts(
+  url: string,
+  key: string,
+  practiceId: string,
+): Promise<{ kind: string; paths: string[] }[]> {
+  const res = await fetch(`${url}/api/v1/conflicts?practiceId=${practiceId}&status=open`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
+  if (!res.ok) throw new Error(`GET conflicts: ${res.status}`);
+  return ((await res.json()) as { items: { kind: string; paths: string[] }[] }).items;
+}

@@ -11,6 +11,7 @@ import {
   messageToCanonical,
   patientFromCanonical,
   patientToCanonical,
+  platformView,
   practitionerFromCanonical,
   practitionerToCanonical,
   REFUSAL_SYSTEM,
@@ -28,7 +29,7 @@ import {
   URGENT_SLOT_CODE,
   V2_0276_SYSTEM,
 } from '../../../src/model/identifiers.js';
-import type { Communication } from '../../../src/model/resources.js';
+import type { Appointment, Communication } from '../../../src/model/resources.js';
 import { validateAs } from '../../../src/model/validate.js';
 import { fixturePatients, readFixture } from '../../helpers/fixtures.js';
 
@@ -295,5 +296,20 @@ describe('secretariat mapping: contract JSON ↔ canonical', () => {
     expect(isPasserelleError(caught) && caught.code).toBe('ERR_WEBHOOK_PAYLOAD');
     expect((caught as Error).message).toContain('patient.contact.phones.0.number');
     expect((caught as Error).message).not.toContain('call me');
+  });
+
+  it('views an appointment as the platform keeps it: start and end without the practice’s minutesDuration', () => {
+    const booked: Appointment = {
+      resourceType: 'Appointment',
+      id: 'apt-1',
+      status: 'booked',
+      start: '2030-03-12T08:00:00.000Z',
+      end: '2030-03-12T08:20:00.000Z',
+      minutesDuration: 20,
+      comment: 'Note du cabinet',
+      participant: [{ actor: { reference: 'Practitioner/pr-1' }, status: 'accepted' }],
+    };
+    const { minutesDuration: _d, ...kept } = booked;
+    expect(platformView(structuredClone(booked))).toEqual(kept);
   });
 });
