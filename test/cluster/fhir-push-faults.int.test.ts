@@ -34,7 +34,7 @@ import {
 import { type Cluster, freePort, haproxyBinary, startCluster } from '../../scripts/cluster.js';
 import { generateWebhookSecret } from '../../src/security/webhook-signature.js';
 import { outboxDepth } from '../helpers/cluster-push.js';
-import { readyz } from '../helpers/cluster-world.js';
+import { api, readyz } from '../helpers/cluster-world.js';
 import { APPOINTMENT_SYSTEM, fhirRequest, SUBSCRIPTION_SECRET, YEARLY } from '../helpers/fhir-world.js';
 import { createPgDatabase, tempDir } from '../helpers/stores.js';
 import { until } from '../helpers/until.js';
@@ -50,17 +50,6 @@ function nextMonday(): Date {
   const t = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 2);
   const day = new Date(t).getUTCDay();
   return new Date(t + ((8 - day) % 7) * 86_400_000);
-}
-
-async function api<T>(url: string, key: string, path: string, json: unknown): Promise<T> {
-  const res = await fetch(`${url}${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify(json),
-  });
-  if (res.status !== 201 && res.status !== 200)
-    throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
 }
 
 async function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[]): Promise<T[]> {

@@ -29,7 +29,7 @@ import { type Cluster, freePort, freePortRange, startCluster } from '../../scrip
 import { parseHl7 } from '../../src/hl7/index.js';
 import { generateWebhookSecret, signWebhook } from '../../src/security/webhook-signature.js';
 import { hl7LocalTime } from '../e2e/lookups.js';
-import { MllpSender, readyz } from './cluster-world.js';
+import { api, MllpSender, readyz } from './cluster-world.js';
 import { hl7Fixture, withControlId, withField } from './hl7.js';
 import { until } from './until.js';
 
@@ -144,17 +144,6 @@ export interface SyncClusterWorld {
   /** Sets instance `index`'s wall clock to real time + `offsetMs`, and waits until it runs so. */
   skew(index: number, offsetMs: number): Promise<void>;
   stop(): Promise<void>;
-}
-
-async function api<T>(url: string, key: string, path: string, json: unknown): Promise<T> {
-  const res = await fetch(`${url}${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify(json),
-  });
-  if (res.status !== 201 && res.status !== 200)
-    throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
 }
 
 /** Original acknowledgement mode (MSH-15/16 empty): the ACK says AA, AE or AR. */

@@ -28,7 +28,8 @@ export async function readyz(url: string, key?: string): Promise<Readyz> {
   return { status: res.status, body: (await res.json()) as Readyz['body'] };
 }
 
-async function api<T>(url: string, key: string, path: string, json: unknown): Promise<T> {
+/** POST `json` to an instance's API; throws with the answer unless 200 or 201. */
+export async function api<T>(url: string, key: string, path: string, json: unknown): Promise<T> {
   const res = await fetch(`${url}${path}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
