@@ -138,6 +138,8 @@ export const messagesPage = consolePage('console messages page', (suite) => {
     const page = await signedIn(key);
     await page.getByRole('link', { name: 'Messages' }).click();
     await page.getByRole('heading', { level: 1, name: 'Messages' }).waitFor();
+    // The links arrive after the heading (their own request): wait for the list, then read it.
+    await page.getByLabel('Liaison').locator('option').first().waitFor({ state: 'attached' });
     const options = await page
       .getByLabel('Liaison')
       .locator('option')
