@@ -21,7 +21,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 
-import type { Appointment } from '../../connectors/secretariat/contract.js';
 import type { SecretariatSimulator } from '../../connectors/secretariat/simulator/index.js';
 import {
   type Cluster,
@@ -52,6 +51,7 @@ import {
   storedCounts,
 } from '../helpers/cluster-world.js';
 import { withControlId, withField } from '../helpers/hl7.js';
+import { agentEditsAppointment } from '../helpers/secretariat-agent.js';
 import { createPgDatabase, tempDir } from '../helpers/stores.js';
 import { until } from '../helpers/until.js';
 
@@ -322,10 +322,14 @@ describe('three instances pushing to the secretariat platform: instance killed, 
     const agentAt = (n: number) => new Date(Date.UTC(2025, 3, 1 + n, 8, 0)).toISOString();
     const practiceAt = (n: number) => Date.UTC(2025, 4, 1 + n, 9, 0);
     for (const [n, id] of ids.entries()) {
-      await agentPut(sim, mapped.get(id) as string, () =>
-        n < 3
-          ? { start: agentAt(n), end: new Date(Date.parse(agentAt(n)) + 20 * 60_000).toISOString() }
-          : { note: `Note de l'agent ${n}` },
+      await agentEditsAppointment(
+        sim,
+        mapped.get(id) as string,
+        () =>
+          n < 3
+            ? { start: agentAt(n), end: new Date(Date.parse(agentAt(n)) + 20 * 60_000).toISOString() }
+            : { note: `Note de l'agent ${n}` },
+        'agent-cluster',
       );
     }
     const s = sender();
@@ -397,38 +401,6 @@ describe('three instances pushing to the secretariat platform: instance killed, 
     return { id: `${id}-moved`, message: m };
   }
 });
-
-/** An agent changes an appointment through the platform's API (GET, change, PUT with If-Match). */
-async function agentPut(
-  sim: SecretariatSimulator,
-  id: string,
-  change: (a: Appointment) => Partial<Appointment>,
-): Promise<void> {
-  const url = `${sim.url}/v1/practices/${sim.practiceId}/appointments/${id}`;
-  const headers = { authorization: `Bearer ${sim.apiToken}`, 'x-agent-id': 'agent-cluster' };
-  const current = (await (await fetch(url, { headers })).json()) as Appointment;
-  const next = { ...current, ...change(current) };
-  const res = await fetch(url, {
-    method: 'PUT',
-    headers: {
-      ...headers,
-      'content-type': 'application/json',
-      'if-match': `"${current.version}"`,
-      'idempotency-key': `agent-${id}-${current.version}`,
-    },
-    body: JSON.stringify({
-      practitionerId: next.practitionerId,
-      patientId: next.patientId,
-      slotId: next.slotId,
-      appointmentTypeId: next.appointmentTypeId,
-      start: next.start,
-      end: next.end,
-      note: next.note,
-      status: next.status,
-    }),
-  });
-  if (!res.ok) throw new Error(`agent PUT appointment ${id}: ${res.status} ${await res.text()}`);
-}
 
 async function openConflicts(
   url: string,

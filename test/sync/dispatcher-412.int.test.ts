@@ -22,6 +22,7 @@ import { createApiKey } from '../../src/security/api-keys.js';
 import type { SyncRuntime } from '../../src/sync/runtime.js';
 import { fixturePatients } from '../helpers/fixtures.js';
 import { memoryConnector, MemoryWorld } from '../helpers/memory-connector.js';
+import { agentEditsAppointment } from '../helpers/secretariat-agent.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { STORE_KINDS } from '../helpers/stores.js';
 import { at, booking, seedAgenda } from '../helpers/sync-harness.js';
@@ -76,32 +77,8 @@ describe.each(STORE_KINDS)('a push answered 412 by the secretariat platform (%s 
     return t.service.store.conflicts.list({ recordId: canonical as string, limit: 10 });
   };
   /** An agent changes an appointment through the platform's API (GET, change, PUT with If-Match). */
-  const agentPut = async (id: string, change: Partial<PlatformAppointment>) => {
-    const url = `${sim.url}/v1/practices/${sim.practiceId}/appointments/${id}`;
-    const headers = { authorization: `Bearer ${sim.apiToken}`, 'x-agent-id': 'agent-amelie' };
-    const current = (await (await fetch(url, { headers })).json()) as PlatformAppointment;
-    const next = { ...current, ...change };
-    const res = await fetch(url, {
-      method: 'PUT',
-      headers: {
-        ...headers,
-        'content-type': 'application/json',
-        'if-match': `"${current.version}"`,
-        'idempotency-key': `agent-${id}-${current.version}`,
-      },
-      body: JSON.stringify({
-        practitionerId: next.practitionerId,
-        patientId: next.patientId,
-        slotId: next.slotId,
-        appointmentTypeId: next.appointmentTypeId,
-        start: next.start,
-        end: next.end,
-        note: next.note,
-        status: next.status,
-      }),
-    });
-    if (!res.ok) throw new Error(`agent PUT appointment ${id}: ${res.status} ${await res.text()}`);
-  };
+  const agentPut = (id: string, change: Partial<PlatformAppointment>) =>
+    agentEditsAppointment(sim, id, () => change, 'agent-amelie');
   /** A practice booking of 20 minutes on DAY, pushed to the platform: its ids on both sides. */
   const booked = async (): Promise<{ pracApt: string; simApt: string; start: string }> => {
     const start = at(DAY, `${String(hour++).padStart(2, '0')}:00`);
