@@ -22,6 +22,7 @@ import {
   haproxyBinary,
   startCluster,
 } from '../../scripts/cluster.js';
+import { waitReady } from '../../scripts/rolling-restart.js';
 import {
   booking,
   createMllpLink,
@@ -128,18 +129,7 @@ describe('three instances behind HAProxy: the instance serving MLLP is killed', 
       { tolerateErrors: true, everyMs: 200 },
     ));
     // Each instance reads the links table every 5 s and starts its own listener.
-    await until(
-      'every instance listening and ready',
-      async () => {
-        for (const i of cluster.instances) {
-          if ((await readyz(i.url, key)).status !== 200) return false;
-          (await MllpSender.connect(i.mllpPort(linkPort))).close();
-        }
-        return true;
-      },
-      30_000,
-      { tolerateErrors: true, everyMs: 200 },
-    );
+    for (const i of cluster.instances) await waitReady(i, key, linkPort, 30_000);
     // HAProxy marks a server up after two good checks (`rise 2`, 1 s apart).
     await until('a message through HAProxy', () => sendOnce(front, booking('warm-up')), 10_000, {
       tolerateErrors: true,

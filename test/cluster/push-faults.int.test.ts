@@ -30,6 +30,7 @@ import {
   haproxyBinary,
   startCluster,
 } from '../../scripts/cluster.js';
+import { waitReady } from '../../scripts/rolling-restart.js';
 import {
   bookingOf,
   createSecretariatLink,
@@ -212,18 +213,7 @@ describe('three instances pushing to the secretariat platform: instance killed, 
       sim,
       CLIENT_TIMEOUT_MS,
     );
-    await until(
-      'every instance listening and ready',
-      async () => {
-        for (const i of cluster.instances) {
-          if ((await readyz(i.url, key)).status !== 200) return false;
-          (await MllpSender.connect(i.mllpPort(linkPort))).close();
-        }
-        return true;
-      },
-      30_000,
-      { tolerateErrors: true, everyMs: 200 },
-    );
+    for (const i of cluster.instances) await waitReady(i, key, linkPort, 30_000);
     known.push('warm-up');
     await until('a message through HAProxy', () => sendOnce(front, pushBooking('warm-up')), 10_000, {
       tolerateErrors: true,

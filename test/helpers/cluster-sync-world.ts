@@ -225,17 +225,9 @@ export async function startSyncClusterWorld(options: SyncClusterOptions): Promis
       ...(options.echo && { echo: options.echo }),
     });
     closers.push(() => cluster.stop());
-    // startCluster resolves on the "listening" line; the key's line may come in a later chunk.
     const key =
       cluster.adminKey ??
-      (await until(
-        'the first admin API key printed by instance 0',
-        () =>
-          /first admin API key \(shown once, store it now\): (psk_\S+)/.exec(
-            cluster.instances[0]?.output() ?? '',
-          )?.[1],
-        10_000,
-      ));
+      (await until('the first admin API key printed by instance 0', () => cluster.adminKey, 10_000));
     const front = cluster.httpUrl as string;
 
     const practiceId = (
